@@ -1,0 +1,1 @@
+"""Augmentation stage: paraphrase, synonym replacement and back-translation with provenance."""

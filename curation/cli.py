@@ -1,0 +1,106 @@
+"""`tome curate`: the command line over :func:`curation.pipeline.run_curation`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from tomecraft.console import console, error, progress_tracker
+
+CURATE_HELP = """
+Curate chat fine-tuning data: **load -> validate -> normalize -> exact dedup -> MinHash near-dedup ->
+(semantic dedup) -> heuristic filters -> source balancing -> (augmentation) -> train/validation/test split**.
+
+With no `--input` it curates the embedded sample in `data/` (no network needed). Every input row ends in
+exactly one place: a split, `removed.parquet` (with the stage and reason), or `quarantine.jsonl` (with the error).
+
+Examples:
+
+* `tome curate` - the embedded sample into `out/`
+* `tome curate --input mlabonne/FineTome-100k --out finetome/` - a Hugging Face dataset (needs the network)
+* `tome curate -i rows.jsonl -c my.yaml --set stages.near_dedup.threshold=0.7`
+* `tome curate --print-config > my.yaml` - every option with its default, to edit
+* `tome curate --resume` - after an interrupted run: finished stages whose config did not change are skipped
+"""
+
+
+def curate(
+    input: Optional[str] = typer.Option(
+        None, "--input", "-i",
+        help="Hugging Face dataset id (e.g. mlabonne/FineTome-100k, optionally ':split'), a .jsonl/.json/.parquet "
+        "file, or a datasets.save_to_disk folder. Default: the embedded sample.",
+    ),
+    out: Path = typer.Option(Path("out"), "--out", "-o", help="Output folder (splits, removed, quarantine, manifest)."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config; see --print-config for every key."),
+    set_: list[str] = typer.Option([], "--set", help="Override one config key, e.g. stages.near_dedup.threshold=0.7 (repeatable)."),
+    resume: bool = typer.Option(False, "--resume", help="Skip stages already finished by an earlier run with the same input and config."),
+    print_config: bool = typer.Option(False, "--print-config", help="Print the resolved config as YAML and exit."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars; still prints the summary."),
+) -> None:
+    from curation.config import ConfigError, load_config, parse_override
+    from curation.load import InputError
+
+    try:
+        overrides: dict = {}
+        for item in set_:
+            from curation.config import _deep_merge
+
+            overrides = _deep_merge(overrides, parse_override(item))
+        cfg = load_config(config, overrides)
+    except ConfigError as exc:
+        error(str(exc))
+    if print_config:
+        import yaml
+
+        typer.echo(yaml.safe_dump(cfg.resolved(), sort_keys=False), nl=False)
+        return
+
+    from curation.pipeline import run_curation
+
+    try:
+        with progress_tracker(quiet) as track:
+            result = run_curation(input, out, cfg, resume=resume, progress=track)
+    except InputError as exc:
+        error(str(exc))
+    print_summary(result)
+
+
+def print_summary(result) -> None:
+    table = Table(title="tome curate", title_justify="left", show_lines=False)
+    table.add_column("stage")
+    table.add_column("rows in", justify="right")
+    table.add_column("kept", justify="right")
+    table.add_column("removed (by reason)")
+    table.add_column("quarantined", justify="right")
+    table.add_column("time", justify="right")
+    for st in result.stages:
+        if not st.enabled:
+            table.add_row(f"[dim]{st.name}[/]", "", "", "[dim]off[/]", "", "")
+            continue
+        removed = ", ".join(f"{k}: {v}" for k, v in st.removed.items()) or "-"
+        if st.added:
+            removed += f" [green](+{st.added} added)[/]"
+        seconds = "resumed" if st.resumed else f"{st.seconds:.2f}s"
+        table.add_row(st.name, f"{st.rows_in:,}", f"{st.kept:,}", removed, f"{st.quarantined:,}" if st.quarantined else "-", seconds)
+    console.print(table)
+    acc = result.manifest["accounting"]
+    console.print(
+        f"[bold]{acc['input_rows']:,}[/] input rows"
+        + (f" + {acc['added_rows']:,} augmented" if acc["added_rows"] else "")
+        + f" -> [green]{acc['in_splits']:,} in splits[/], {acc['removed']:,} removed, {acc['quarantined']:,} quarantined"
+        + ("  [green]✓ nothing lost[/]" if acc["balanced"] else "  [red]✗ accounting does not balance[/]")
+    )
+    outs = result.manifest["outputs"]
+    for name, info in outs.items():
+        console.print(f"  {name:<11} {result.out.root / info['path']}  ({info['rows']:,} rows)")
+    console.print(f"  {'manifest':<11} {result.out.manifest}")
+    for extra in ("report.html", "report.md"):
+        if (result.out.root / extra).exists():
+            console.print(f"  {'report':<11} {result.out.root / extra}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("curate", help=CURATE_HELP)(curate)

@@ -1,0 +1,143 @@
+"""The curation output contract: what `tome curate` writes and every later stage reads.
+
+An output folder (``--out``, default ``out/``) holds:
+
+``train.parquet``, ``validation.parquet``, ``test.parquet``
+    The kept rows. Columns: ``id`` (string, stable, derived from the row's content), ``conversations``
+    (list of ``{from, value}``, normalized), ``source``, ``score``, every extra input column unchanged, and
+    the provenance columns ``original_conversations`` (the pre-normalization turns, null where
+    normalization changed nothing), ``cluster_id`` (near-duplicate cluster, null for singletons),
+    ``origin_id`` and ``augmentation`` (set on augmented rows only; ``augmentation`` is a JSON string
+    with the method and its parameters). Later stages may add columns (review adds ``quality`` and
+    ``review_*``). Each loads with ``datasets.load_dataset("parquet", data_files=...)``.
+``removed.parquet``
+    Every row a stage dropped: ``id``, ``stage``, ``reason``, ``duplicate_of`` (the kept row's id, for
+    duplicates), ``cluster_id``, ``details`` (JSON string: the measurement that fired), and the row's
+    columns as they were when it was removed.
+``quarantine.jsonl``
+    One JSON object per input row that broke the schema or could not be parsed: ``id``, ``position``
+    (``{"file": ..., "line": n}`` for text files, ``{"file": ..., "row": n}`` for tables), ``raw`` (the
+    raw line as a string, or the row as parsed), ``error``.
+``manifest.json``
+    Input fingerprint, the full resolved config, per stage rows in / kept / removed by reason / seconds,
+    the accounting (every input row lands in exactly one place), output files with row counts and
+    SHA-256, and package versions. Only the keys named in ``VOLATILE_MANIFEST_KEYS`` change between two
+    runs of the same input and config; everything else, and every data file, is byte-identical.
+
+Readers should use :func:`read_split` / :func:`read_manifest` rather than open files by hand.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SPLITS = ("train", "validation", "test")
+REMOVED_FILE = "removed.parquet"
+QUARANTINE_FILE = "quarantine.jsonl"
+MANIFEST_FILE = "manifest.json"
+CHECKPOINT_DIR = ".checkpoints"
+CACHE_DIR = ".cache"
+
+# Columns every kept row carries, in output order (extra input columns follow ``score``).
+CORE_COLUMNS = ("id", "conversations", "source", "score")
+PROVENANCE_COLUMNS = ("original_conversations", "cluster_id", "origin_id", "augmentation")
+REMOVED_COLUMNS = ("stage", "reason", "duplicate_of", "details")
+
+# Manifest keys whose values depend on the clock or the machine, not on input and config.
+VOLATILE_MANIFEST_KEYS = ("seconds", "rows_per_s", "created_at", "packages", "resumed_stages")
+
+ROLES = ("system", "human", "gpt")
+
+
+@dataclass(frozen=True)
+class OutputPaths:
+    """Where each file of a curation output folder lives."""
+
+    root: Path
+
+    @property
+    def manifest(self) -> Path:
+        return self.root / MANIFEST_FILE
+
+    @property
+    def removed(self) -> Path:
+        return self.root / REMOVED_FILE
+
+    @property
+    def quarantine(self) -> Path:
+        return self.root / QUARANTINE_FILE
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.root / CHECKPOINT_DIR
+
+    @property
+    def cache(self) -> Path:
+        return self.root / CACHE_DIR
+
+    def split(self, name: str) -> Path:
+        if name not in SPLITS:
+            raise ValueError(f"unknown split {name!r}; expected one of {', '.join(SPLITS)}")
+        return self.root / f"{name}.parquet"
+
+    def data_files(self) -> dict[str, Path]:
+        """Every data file of the folder by name (splits, removed, quarantine)."""
+        files = {name: self.split(name) for name in SPLITS}
+        files["removed"] = self.removed
+        files["quarantine"] = self.quarantine
+        return files
+
+
+def output_paths(root: str | Path) -> OutputPaths:
+    return OutputPaths(Path(root))
+
+
+def require_output_folder(root: str | Path) -> OutputPaths:
+    """Check that ``root`` is a curation output folder; raise ``FileNotFoundError`` naming what is missing."""
+    paths = output_paths(root)
+    if not paths.root.is_dir():
+        raise FileNotFoundError(f"{paths.root}: not a folder (expected the --out folder of `tome curate`)")
+    missing = [p.name for p in (paths.manifest, *(paths.split(s) for s in SPLITS)) if not p.exists()]
+    if missing:
+        raise FileNotFoundError(
+            f"{paths.root}: not a complete curation output folder, missing {', '.join(missing)} "
+            "(run `tome curate --out` on it first)"
+        )
+    return paths
+
+
+def read_manifest(root: str | Path) -> dict[str, Any]:
+    return json.loads(output_paths(root).manifest.read_text(encoding="utf-8"))
+
+
+def read_split(root: str | Path, name: str):
+    """The split as a ``pyarrow.Table``."""
+    import pyarrow.parquet as pq
+
+    return pq.read_table(output_paths(root).split(name))
+
+
+def read_removed(root: str | Path):
+    import pyarrow.parquet as pq
+
+    return pq.read_table(output_paths(root).removed)
+
+
+def read_quarantine(root: str | Path) -> list[dict[str, Any]]:
+    path = output_paths(root).quarantine
+    if not path.exists():
+        return []
+    with path.open(encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def strip_volatile(manifest: Any) -> Any:
+    """The manifest without the keys that change between identical runs (for comparisons)."""
+    if isinstance(manifest, dict):
+        return {k: strip_volatile(v) for k, v in manifest.items() if k not in VOLATILE_MANIFEST_KEYS}
+    if isinstance(manifest, list):
+        return [strip_volatile(v) for v in manifest]
+    return manifest

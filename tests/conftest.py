@@ -1,0 +1,34 @@
+"""Shared test set-up: offline hub, paths to the shared real rows, small helpers."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_DATASETS_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+SHARED_ROWS = SHARED / "data" / "instructions"
+ALPACA = SHARED_ROWS / "alpaca_en_demo.finetome.jsonl"
+FINETOME_REAL = SHARED_ROWS / "finetome_real_rows.jsonl"
+
+
+@pytest.fixture(scope="session")
+def alpaca_path() -> Path:
+    if not ALPACA.exists():
+        pytest.skip(f"shared rows not found at {ALPACA}")
+    return ALPACA
+
+
+@pytest.fixture(scope="session")
+def finetome_real_path() -> Path:
+    if not FINETOME_REAL.exists():
+        pytest.skip(f"shared rows not found at {FINETOME_REAL}")
+    return FINETOME_REAL
