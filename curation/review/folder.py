@@ -1,0 +1,78 @@
+"""A curation output folder read whole, each row with where it lies (a split or ``removed``)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from curation.contract import SPLITS, OutputPaths, read_manifest, read_quarantine, require_output_folder
+from curation.review.errors import ReviewError
+from curation.stage import Row
+
+REMOVED = "removed"
+LOCATIONS = (*SPLITS, REMOVED)
+
+
+@dataclass
+class Located:
+    """One row of the folder and the file it lies in (``train``, ``validation``, ``test`` or ``removed``)."""
+
+    row: Row
+    location: str
+
+    @property
+    def id(self) -> str:
+        return self.row["id"]
+
+
+@dataclass
+class CurationFolder:
+    paths: OutputPaths
+    manifest: dict[str, Any]
+    splits: dict[str, list[Row]]
+    removed: list[Row]
+    quarantine: list[dict[str, Any]]
+    extras: list[str] = field(default_factory=list)
+
+    def located(self) -> list[Located]:
+        """Every row of the splits then of removed.parquet, in file order."""
+        out = [Located(row, split) for split in SPLITS for row in self.splits[split]]
+        out += [Located(row, REMOVED) for row in self.removed]
+        return out
+
+    def by_id(self) -> dict[str, Located]:
+        return {loc.id: loc for loc in self.located()}
+
+    def cluster_sizes(self) -> dict[str, int]:
+        """Rows per near-duplicate cluster, kept and removed members together."""
+        return dict(Counter(loc.row.get("cluster_id") for loc in self.located() if loc.row.get("cluster_id")))
+
+    @property
+    def row_count(self) -> int:
+        return sum(len(rows) for rows in self.splits.values()) + len(self.removed) + len(self.quarantine)
+
+
+def read_folder(root: str | Path) -> CurationFolder:
+    """Read ``root`` (the ``--out`` folder of ``tome curate``); a missing or broken folder is a :class:`ReviewError`."""
+    import pyarrow.parquet as pq
+
+    try:
+        paths = require_output_folder(root)
+    except FileNotFoundError as exc:
+        raise ReviewError(str(exc)) from None
+    try:
+        manifest = read_manifest(root)
+        splits = {split: pq.read_table(paths.split(split)).to_pylist() for split in SPLITS}
+        removed = pq.read_table(paths.removed).to_pylist() if paths.removed.exists() else []
+        quarantine = read_quarantine(root)
+    except Exception as exc:  # a truncated parquet file, bad JSON...
+        raise ReviewError(f"{paths.root}: cannot read the curation output folder: {exc}") from None
+    folder = CurationFolder(paths, manifest, splits, removed, quarantine, list(manifest.get("extra_columns") or []))
+    seen: Counter[str] = Counter(loc.id for loc in folder.located())
+    dupes = [i for i, n in seen.items() if n > 1]
+    if dupes:
+        raise ReviewError(f"{paths.root}: {len(dupes)} row id(s) appear more than once (e.g. {dupes[0]!r}); "
+                          "the folder is not a valid curation output")
+    return folder

@@ -1,0 +1,295 @@
+"""The files argilla itself reads and writes, produced and read with argilla's own code.
+
+*Disk layout* (``rg.Dataset.to_disk`` / ``rg.Dataset.from_disk``)::
+
+    DIR/.argilla/dataset.json   the dataset model     (Dataset._persist_dataset_model)
+    DIR/.argilla/settings.json  the settings          (Settings.to_json)
+    DIR/records.json            the records, nested   (JsonIO.to_json, what DatasetRecords.to_json calls)
+
+*Hub layout* (``rg.Dataset.to_hub`` / ``rg.Dataset.from_hub``)::
+
+    DIR/data/train-00000-of-00001.parquet   the records, flattened (HFDatasetsIO.to_datasets), sharded
+                                             the way ``datasets.Dataset.push_to_hub`` shards them
+    DIR/.argilla/dataset.json, settings.json the same configuration files (to_disk without records)
+    DIR/README.md                            the ArgillaDatasetCard to_hub generates
+
+``to_disk`` and ``to_hub`` fetch the records from a server; here the records come from memory, and
+everything else is the same call argilla makes. Reading back uses ``Record.from_dict`` (what
+``from_disk`` uses) and the ``<question>.responses[.users|.status]`` columns (what ``from_hub`` uses).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator
+
+from curation.review.errors import ReviewError
+from curation.review.schema import QUESTIONS, Q_VERDICT
+
+if TYPE_CHECKING:
+    import argilla as rg
+
+RECORDS_FILE = "records.json"
+CONFIG_DIR = ".argilla"
+SETTINGS_FILE = f"{CONFIG_DIR}/settings.json"
+DATASET_FILE = f"{CONFIG_DIR}/dataset.json"
+HUB_DATA_DIR = "data"
+HUB_SPLIT = "train"
+CARD_FILE = "README.md"
+
+
+# -- writing ----------------------------------------------------------------------------------------------
+
+
+def _empty_target(path: Path, what: str) -> Path:
+    path = Path(path)
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise ReviewError(f"{path}: {what} target must be a new or empty folder")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def write_disk_layout(dataset: "rg.Dataset", records: list["rg.Record"], path: str | Path) -> Path:
+    """What ``dataset.to_disk(path)`` writes, for records that live in memory rather than on a server."""
+    from argilla.records._io import JsonIO
+
+    path = _empty_target(Path(path), "--to")
+    dataset.to_disk(str(path), with_records=False)
+    JsonIO.to_json(records=records, path=path / RECORDS_FILE)
+    return path
+
+
+@contextmanager
+def _quiet_datasets() -> Iterator[None]:
+    import datasets
+
+    was_disabled = datasets.are_progress_bars_disabled()
+    datasets.disable_progress_bars()
+    try:
+        yield
+    finally:
+        if not was_disabled:
+            datasets.enable_progress_bars()
+
+
+def to_hf_dataset(dataset: "rg.Dataset", records: list["rg.Record"]):
+    """The flattened Hugging Face dataset ``to_hub`` pushes (``dataset.records(...).to_datasets()``)."""
+    from argilla.records._io import HFDatasetsIO
+
+    with _quiet_datasets():
+        return HFDatasetsIO.to_datasets(records=records, dataset=dataset)
+
+
+def _parquet_shards(hfds, data_dir: Path) -> list[Path]:
+    """The shards ``hfds.push_to_hub`` uploads: same count, same names, same ``to_parquet`` call."""
+    from datasets import config
+    from datasets.arrow_writer import get_writer_batch_size_from_data_size, get_writer_batch_size_from_features
+    from datasets.utils.py_utils import convert_file_size_to_int
+
+    nbytes = hfds._estimate_nbytes()
+    writer_batch_size = get_writer_batch_size_from_features(hfds.features) or get_writer_batch_size_from_data_size(
+        len(hfds), nbytes
+    )
+    num_shards = int(nbytes / convert_file_size_to_int(config.MAX_SHARD_SIZE)) + 1
+    data_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    with _quiet_datasets():
+        for index in range(num_shards):
+            shard = hfds.shard(num_shards=num_shards, index=index, contiguous=True)
+            target = data_dir / f"{HUB_SPLIT}-{index:05d}-of-{num_shards:05d}.parquet"
+            shard.to_parquet(str(target), batch_size=writer_batch_size)
+            paths.append(target)
+    return paths
+
+
+def dataset_card(dataset: "rg.Dataset", records: list["rg.Record"], hfds, repo_id: str):
+    """The card ``to_hub(generate_card=True)`` writes, from the same template and arguments."""
+    from huggingface_hub import DatasetCardData
+
+    from argilla.datasets._io.card import ArgillaDatasetCard, size_categories_parser
+
+    return ArgillaDatasetCard.from_template(
+        card_data=DatasetCardData(size_categories=size_categories_parser(len(hfds)), tags=["rlfh", "argilla", "human-feedback"]),
+        repo_id=repo_id,
+        argilla_fields=dataset.settings.fields,
+        argilla_questions=dataset.settings.questions,
+        argilla_guidelines=dataset.settings.guidelines or None,
+        argilla_vectors_settings=dataset.settings.vectors or None,
+        argilla_metadata_properties=dataset.settings.metadata,
+        argilla_record=records[0].to_dict(),
+        huggingface_record=dataset._get_sample_hf_record(hfds),
+    )
+
+
+def write_hub_layout(dataset: "rg.Dataset", records: list["rg.Record"], path: str | Path, repo_id: str) -> Path:
+    """What ``dataset.to_hub(repo_id)`` leaves in the repo, written to a local folder."""
+    path = _empty_target(Path(path), "--hub-dir")
+    hfds = to_hf_dataset(dataset, records)
+    _parquet_shards(hfds, path / HUB_DATA_DIR)
+    dataset.to_disk(str(path), with_records=False)
+    dataset_card(dataset, records, hfds, repo_id).save(filepath=str(path / CARD_FILE))
+    return path
+
+
+def push_hub_layout(path: str | Path, repo_id: str, token: str | None = None, private: bool = False) -> str:
+    """Publish a folder written by :func:`write_hub_layout` as ``to_hub`` would: data shards, then config and card."""
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import HfHubHTTPError
+
+    path = Path(path)
+    api = HfApi(token=token)
+    try:
+        api.create_repo(repo_id=repo_id, repo_type="dataset", exist_ok=True, private=private)
+        api.upload_folder(
+            folder_path=str(path),
+            repo_id=repo_id,
+            repo_type="dataset",
+            allow_patterns=[f"{HUB_DATA_DIR}/*.parquet", f"{CONFIG_DIR}/*.json", CARD_FILE],
+            delete_patterns=[f"{HUB_DATA_DIR}/{HUB_SPLIT}-*.parquet"],
+            commit_message="tome review export",
+        )
+    except (HfHubHTTPError, OSError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ReviewError(f"--push-to-hub {repo_id}: {first}") from None
+    return f"https://huggingface.co/datasets/{repo_id}"
+
+
+# -- reading ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One annotator's answer to one question of one record."""
+
+    record_id: str
+    annotator: str
+    question: str
+    value: Any
+    status: str  # submitted | draft | discarded
+
+
+@dataclass
+class ReviewedRecords:
+    """What came back from review: every exported record id and every answer, with where they came from."""
+
+    source: dict[str, Any]
+    record_ids: list[str]
+    answers: list[Answer] = field(default_factory=list)
+
+
+def detect_layout(path: Path) -> str:
+    if path.is_file():
+        if path.suffix == ".json":
+            return "disk"
+        if path.suffix == ".parquet":
+            return "hub"
+    elif path.is_dir():
+        if (path / RECORDS_FILE).is_file():
+            return "disk"
+        if sorted((path / HUB_DATA_DIR).glob("*.parquet")):
+            return "hub"
+    raise ReviewError(
+        f"{path}: not an exported review (expected a folder with records.json (to_disk layout) or "
+        f"data/*.parquet (to_hub layout), or one of those files)"
+    )
+
+
+def read_layout(path: str | Path) -> ReviewedRecords:
+    path = Path(path)
+    if not path.exists():
+        raise ReviewError(f"{path}: not found")
+    layout = detect_layout(path)
+    folder = path if path.is_dir() else None
+    if folder is not None:
+        _check_settings(folder)
+    return read_disk_records(path) if layout == "disk" else read_hub_records(path)
+
+
+def _check_settings(folder: Path) -> None:
+    """If the folder has argilla's settings file, it must be a `tome review` dataset (same question names)."""
+    settings_path = folder / SETTINGS_FILE
+    if not settings_path.is_file():
+        return
+    import argilla as rg
+
+    from curation.review.offline import offline_default_client
+
+    try:
+        with offline_default_client():
+            settings = rg.Settings.from_json(settings_path)
+    except Exception as exc:
+        raise ReviewError(f"{settings_path}: not argilla settings ({type(exc).__name__}: {exc})") from None
+    names = {q.name for q in settings.questions}
+    if Q_VERDICT not in names:
+        raise ReviewError(f"{settings_path}: the dataset has no {Q_VERDICT!r} question; it was not made by `tome review export`")
+
+
+def read_disk_records(path: Path) -> ReviewedRecords:
+    """``records.json`` read with ``rg.Record.from_dict``, as ``from_disk`` reads it.
+
+    argilla's ``to_disk`` keeps a response's value and user but not its status; a response without a
+    ``status`` key counts as submitted, and one with ``"status": "draft"`` or ``"discarded"`` does not.
+    """
+    import argilla as rg
+
+    from curation.review.offline import offline_default_client
+
+    records_path = path / RECORDS_FILE if path.is_dir() else path
+    try:
+        data = json.loads(records_path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ReviewError(f"{records_path}: cannot read records: {exc}") from None
+    if not isinstance(data, list):
+        raise ReviewError(f"{records_path}: expected a JSON list of records (the to_disk records.json)")
+    out = ReviewedRecords({"kind": "disk", "path": str(path)}, [])
+    with offline_default_client():
+        for n, record_dict in enumerate(data):
+            try:
+                record = rg.Record.from_dict(record_dict)
+            except Exception as exc:
+                raise ReviewError(f"{records_path}: record {n}: {type(exc).__name__}: {exc}") from None
+            if record.id is None or (isinstance(record_dict, dict) and record_dict.get("id") is None):
+                raise ReviewError(f"{records_path}: record {n} has no id")
+            rid = str(record.id)
+            out.record_ids.append(rid)
+            for response in record.responses:
+                status = response.status.value if response.status is not None else "submitted"
+                out.answers.append(Answer(rid, str(response.user_id), response.question_name, response.value, status))
+    return out
+
+
+def read_hub_records(path: Path) -> ReviewedRecords:
+    """The flattened records of the hub layout (or one of its parquet files)."""
+    import pyarrow.parquet as pq
+
+    files = [path] if path.is_file() else sorted((path / HUB_DATA_DIR).glob("*.parquet"))
+    out = ReviewedRecords({"kind": "hub", "path": str(path)}, [])
+    for file in files:
+        try:
+            rows = pq.read_table(file).to_pylist()
+        except Exception as exc:
+            raise ReviewError(f"{file}: cannot read parquet: {exc}") from None
+        for n, row in enumerate(rows):
+            rid = row.get("id")
+            if rid is None:
+                raise ReviewError(f"{file}: row {n} has no id column value")
+            rid = str(rid)
+            out.record_ids.append(rid)
+            for question in QUESTIONS:
+                values = row.get(f"{question}.responses") or []
+                users = row.get(f"{question}.responses.users") or []
+                statuses = row.get(f"{question}.responses.status") or []
+                if len(users) != len(values) or (statuses and len(statuses) != len(values)):
+                    raise ReviewError(f"{file}: row {n} (id {rid}): {question}.responses, .users and .status differ in length")
+                for i, (value, user) in enumerate(zip(values, users)):
+                    status = (statuses[i] if statuses else None) or "submitted"
+                    out.answers.append(Answer(rid, str(user), question, value, status))
+    return out
+
+
+def environ_token() -> str | None:
+    return os.environ.get("HF_TOKEN") or None

@@ -1,0 +1,328 @@
+"""The curation pipeline end to end: contract, accounting, determinism, resume, errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from curation.config import CurationConfig, load_config
+from curation.contract import (
+    REMOVED_COLUMNS,
+    SPLITS,
+    output_paths,
+    read_manifest,
+    read_quarantine,
+    strip_volatile,
+)
+from curation.load import InputError
+from curation.pipeline import run_curation
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def fast_config(**stage_overrides) -> CurationConfig:
+    from curation.config import _deep_merge
+    overrides = _deep_merge({"report": False, "stages": {"near_dedup": {"backend": "datasketch"}}}, {"stages": stage_overrides})
+    return load_config(None, overrides)
+
+
+def write_jsonl(path: Path, rows: list) -> Path:
+    with path.open("w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(row if isinstance(row, str) else json.dumps(row, ensure_ascii=False))
+            fh.write("\n")
+    return path
+
+
+def landing_places(out: Path) -> dict[str, list[str]]:
+    """Row id -> every place it landed (split name, 'removed', 'quarantine')."""
+    places: dict[str, list[str]] = {}
+    paths = output_paths(out)
+    for split in SPLITS:
+        for rid in pq.read_table(paths.split(split), columns=["id"]).column("id").to_pylist():
+            places.setdefault(rid, []).append(split)
+    for rid in pq.read_table(paths.removed, columns=["id"]).column("id").to_pylist():
+        places.setdefault(rid, []).append("removed")
+    for q in read_quarantine(out):
+        places.setdefault(q["id"], []).append("quarantine")
+    return places
+
+
+def conv(*turns: tuple[str, str]) -> list[dict]:
+    return [{"from": r, "value": v} for r, v in turns]
+
+
+# --- accounting on generated inputs, malformed ones included ------------------------------------------------
+
+words = st.sampled_from(
+    "alpha beta gamma delta river mountain cloud quantum garden violin copper silent orbit ember lantern harbor "
+    "meadow puzzle cipher falcon".split()
+)
+texts = st.lists(words, min_size=1, max_size=40).map(" ".join)
+good_row = st.builds(
+    lambda q, a, src, score: {"conversations": conv(("human", q), ("gpt", a)), "source": src, "score": score},
+    texts, texts, st.sampled_from(["s1", "s2", "s3"]), st.one_of(st.none(), st.floats(0, 5)),
+)
+bad_row = st.sampled_from(
+    [
+        "not json at all",
+        '{"conversations": [{"from": "human", "value": "hi"}',
+        {"conversations": []},
+        {"conversations": "text"},
+        {"source": "s1"},
+        {"conversations": conv(("robot", "beep"), ("gpt", "boop"))},
+        {"conversations": [{"from": "human", "value": 3}, {"from": "gpt", "value": "x"}]},
+        {"conversations": conv(("human", "only a question"))},
+        [1, 2, 3],
+        {"messages": [{"role": "user", "content": "q?"}, {"role": "assistant", "content": "fine answer here"}]},
+    ]
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(first=good_row, rows=st.lists(st.one_of(good_row, good_row, bad_row), max_size=40), dup=st.integers(0, 5))
+def test_every_input_row_lands_in_exactly_one_place(tmp_path_factory, first, rows, dup):
+    # (a file in which no line parses is not JSON Lines at all: that stops the run, tested below)
+    rows = [first, *rows]
+    rows = rows + rows[:dup]  # planted exact duplicates
+    tmp = tmp_path_factory.mktemp("acc")
+    src = write_jsonl(tmp / "in.jsonl", rows)
+    result = run_curation(str(src), tmp / "out", fast_config(), resume=False)
+    places = landing_places(tmp / "out")
+    assert all(len(p) == 1 for p in places.values()), {k: v for k, v in places.items() if len(v) != 1}
+    assert len(places) == len(rows)
+    acc = result.manifest["accounting"]
+    assert acc["balanced"] and acc["input_rows"] == len(rows)
+
+
+# --- contract on real rows -------------------------------------------------------------------------------
+
+
+def test_alpaca_shared_rows_obey_the_contract(tmp_path, alpaca_path):
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "tomecraft.cli", "curate", "--input", str(alpaca_path), "--out", str(out), "-q"],
+        capture_output=True, text=True, cwd=REPO, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "nothing lost" in proc.stderr
+    import datasets
+
+    ds = datasets.load_dataset("parquet", data_files={s: str(out / f"{s}.parquet") for s in SPLITS})
+    n_lines = sum(1 for line in alpaca_path.read_text().splitlines() if line.strip())
+    removed = pq.read_table(out / "removed.parquet")
+    assert sum(ds[s].num_rows for s in SPLITS) + removed.num_rows + len(read_quarantine(out)) == n_lines
+    for column in ("id", "conversations", "source", "score", "cluster_id", "original_conversations"):
+        assert column in ds["train"].column_names
+    for column in ("id", *REMOVED_COLUMNS, "cluster_id", "conversations"):
+        assert column in removed.column_names
+    first = ds["train"][0]
+    assert {t["from"] for t in first["conversations"]} <= {"human", "gpt", "system"}
+    manifest = read_manifest(out)
+    assert manifest["input"]["rows"] == n_lines
+    assert manifest["config"]["stages"]["near_dedup"]["threshold"] == 0.8
+    names = [s["name"] for s in manifest["stages"]]
+    assert names[:4] == ["validate", "normalize", "exact_dedup", "near_dedup"] and names[-1] == "split"
+    for stage in manifest["stages"]:
+        assert {"rows_in", "kept", "removed", "seconds"} <= set(stage)
+    assert manifest["accounting"]["balanced"]
+    assert "datasketch" in manifest["packages"]
+    # ids are unique across the whole folder
+    places = landing_places(out)
+    assert all(len(p) == 1 for p in places.values())
+
+
+def test_no_cluster_spans_two_splits(tmp_path, alpaca_path):
+    out = tmp_path / "out"
+    run_curation(str(alpaca_path), out, fast_config(near_dedup={"threshold": 0.5, "text_key": "first_human"}))
+    seen: dict[str, str] = {}
+    for split in SPLITS:
+        for cid in pq.read_table(out / f"{split}.parquet", columns=["cluster_id"]).column("cluster_id").to_pylist():
+            if cid is not None:
+                assert seen.setdefault(cid, split) == split
+    assert seen, "the alpaca rows repeat 14 instructions: some clusters must exist at threshold 0.5"
+
+
+def test_same_input_and_config_give_identical_bytes(tmp_path, alpaca_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    run_curation(str(alpaca_path), a, fast_config())
+    run_curation(str(alpaca_path), b, fast_config())
+    for name in [f"{s}.parquet" for s in SPLITS] + ["removed.parquet", "quarantine.jsonl"]:
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+    assert strip_volatile(read_manifest(a)) == strip_volatile(read_manifest(b))
+
+
+# --- schema handling -----------------------------------------------------------------------------------
+
+
+def test_openai_messages_and_extra_columns_are_carried(tmp_path):
+    rows = [
+        {"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Name a planet."},
+                      {"role": "assistant", "content": "Mars is a planet of the solar system."}],
+         "source": "chat", "score": 4.0, "lang": "en", "meta": {"k": 1}},
+        {"conversations": conv(("human", "What colour is the sky?"), ("gpt", "It is usually blue during the day.")),
+         "source": "ft", "score": 4.5, "lang": "de", "meta": {"k": 2}},
+        {"conversations": conv(("human", "Largest ocean?"), ("gpt", "The Pacific Ocean is the largest.")),
+         "source": "ft", "score": 4.1, "lang": "fr", "meta": {"k": 3}},
+    ]
+    out = tmp_path / "out"
+    run_curation(str(write_jsonl(tmp_path / "in.jsonl", rows)), out, fast_config())
+    kept = [r for s in SPLITS for r in pq.read_table(out / f"{s}.parquet").to_pylist()]
+    assert len(kept) == 3
+    by_lang = {r["lang"]: r for r in kept}
+    assert by_lang["en"]["conversations"][1] == {"from": "human", "value": "Name a planet."}
+    assert by_lang["en"]["original_conversations"][1]["from"] == "user"
+    assert by_lang["de"]["original_conversations"] is None
+    assert {r["meta"]["k"] for r in kept} == {1, 2, 3}
+
+
+def test_normalization_keeps_the_original_recoverable(tmp_path):
+    decomposed = "cafe\u0301  au   lait\r\n\n\n\n\nend  "
+    rows = [{"conversations": conv(("human", decomposed), ("gpt", "A coffee drink made with hot milk.")), "source": "x"}]
+    out = tmp_path / "out"
+    run_curation(str(write_jsonl(tmp_path / "in.jsonl", rows)), out, fast_config(split={"train": 1.0, "validation": 0.0, "test": 0.0}))
+    row = pq.read_table(out / "train.parquet").to_pylist()[0]
+    assert row["conversations"][0]["value"] == "caf\u00e9 au lait\n\n\nend"
+    assert row["original_conversations"][0]["value"] == decomposed
+
+
+def test_quarantine_names_position_and_error(tmp_path):
+    rows = [
+        {"conversations": conv(("human", "Fine question here?"), ("gpt", "A fine and long enough answer."))},
+        "{broken",
+        {"conversations": conv(("robot", "beep"), ("gpt", "boop boop boop"))},
+        {"conversations": conv(("human", "Where is the answer?"))},
+    ]
+    out = tmp_path / "out"
+    run_curation(str(write_jsonl(tmp_path / "in.jsonl", rows)), out, fast_config())
+    q = {entry["position"]["line"]: entry for entry in read_quarantine(out)}
+    assert set(q) == {2, 3, 4}
+    assert q[2]["raw"] == "{broken" and "not valid JSON" in q[2]["error"]
+    assert "unknown role 'robot'" in q[3]["error"] and q[3]["position"]["file"] == "in.jsonl"
+    assert "no gpt turn" in q[4]["error"]
+
+
+# --- inputs that cannot be read at all -------------------------------------------------------------------
+
+
+def run_cli(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "tomecraft.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+def test_unreadable_inputs_stop_with_one_clear_line(tmp_path):
+    missing = run_cli("curate", "-i", str(tmp_path / "nope.jsonl"), "-o", str(tmp_path / "o"))
+    assert missing.returncode == 2 and "nope.jsonl: file not found" in missing.stderr
+    assert "Traceback" not in missing.stderr
+
+    bad_json = tmp_path / "rows.json"
+    bad_json.write_text('[\n {"conversations": []},\n {oops}\n]\n')
+    proc = run_cli("curate", "-i", str(bad_json), "-o", str(tmp_path / "o"))
+    assert proc.returncode == 2 and "rows.json: line 3: not valid JSON" in proc.stderr
+
+    good = tmp_path / "good.parquet"
+    import pyarrow as pa
+
+    pq.write_table(pa.table({"conversations": [conv(("human", "q"), ("gpt", "answer"))] * 50}), good)
+    truncated = tmp_path / "trunc.parquet"
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    proc = run_cli("curate", "-i", str(truncated), "-o", str(tmp_path / "o"))
+    assert proc.returncode == 2 and "trunc.parquet: not a readable Parquet file" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+    binary = tmp_path / "junk.jsonl"
+    binary.write_bytes(b"\x00\x01garbage\nmore garbage\n")
+    proc = run_cli("curate", "-i", str(binary), "-o", str(tmp_path / "o"))
+    assert proc.returncode == 2 and "junk.jsonl: line 1: not JSON Lines" in proc.stderr
+
+
+def test_input_error_for_missing_file_via_api(tmp_path):
+    with pytest.raises(InputError, match="file not found"):
+        run_curation(str(tmp_path / "x.parquet"), tmp_path / "o", fast_config())
+
+
+def test_parquet_and_save_to_disk_inputs(tmp_path, alpaca_path):
+    import datasets
+
+    ds = datasets.load_dataset("json", data_files=str(alpaca_path), split="train").select(range(50))
+    ds.to_parquet(str(tmp_path / "rows.parquet"))
+    ds.save_to_disk(str(tmp_path / "saved"))
+    a = run_curation(str(tmp_path / "rows.parquet"), tmp_path / "a", fast_config())
+    b = run_curation(str(tmp_path / "saved"), tmp_path / "b", fast_config())
+    assert a.manifest["accounting"]["input_rows"] == b.manifest["accounting"]["input_rows"] == 50
+    ids = lambda out: sorted(landing_places(out))  # noqa: E731
+    assert ids(tmp_path / "a") == ids(tmp_path / "b")
+
+
+def test_bad_config_names_the_field(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("stages:\n  near_dedup:\n    threshold: 2\n")
+    proc = run_cli("curate", "-c", str(cfg), "-o", str(tmp_path / "o"))
+    assert proc.returncode == 2 and "stages.near_dedup.threshold" in proc.stderr
+    proc = run_cli("curate", "--set", "stages.filters.nope=1", "--print-config")
+    assert proc.returncode == 2 and "stages.filters.nope" in proc.stderr
+
+
+def test_print_config_round_trips(tmp_path):
+    proc = run_cli("curate", "--print-config")
+    assert proc.returncode == 0
+    (tmp_path / "c.yaml").write_text(proc.stdout)
+    assert load_config(tmp_path / "c.yaml") == CurationConfig()
+
+
+# --- resume after a real kill ----------------------------------------------------------------------------
+
+
+def test_resume_after_kill_gives_the_same_outputs(tmp_path, alpaca_path):
+    big = tmp_path / "big.jsonl"
+    lines = alpaca_path.read_text().splitlines()
+    # enough rows that the later stages take a while: alpaca rows with a suffix per copy
+    rows = []
+    for k in range(6):
+        for line in lines:
+            row = json.loads(line)
+            row["conversations"][0]["value"] += f" (variant {k})"
+            rows.append(row)
+    write_jsonl(big, rows)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("report: false\n")
+
+    reference = tmp_path / "ref"
+    assert run_cli("curate", "-i", str(big), "-o", str(reference), "-c", str(cfg), "-q").returncode == 0
+
+    out = tmp_path / "out"
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([sys.executable, "-m", "tomecraft.cli", "curate", "-i", str(big), "-o", str(out), "-c", str(cfg), "-q"],
+                            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    marker = out / ".checkpoints" / "02-exact_dedup" / "state.json"
+    deadline = time.time() + 300
+    while not marker.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    assert not (out / "manifest.json").exists()
+
+    resumed = run_cli("curate", "-i", str(big), "-o", str(out), "-c", str(cfg), "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    manifest = read_manifest(out)
+    assert manifest["resumed_stages"][:3] == ["validate", "normalize", "exact_dedup"]
+    assert "resumed" in resumed.stderr
+    for name in [f"{s}.parquet" for s in SPLITS] + ["removed.parquet", "quarantine.jsonl"]:
+        assert (out / name).read_bytes() == (reference / name).read_bytes(), name
+    assert strip_volatile(manifest) == strip_volatile(read_manifest(reference))
+
+    # a changed config re-runs the stages from the first one that changed
+    cfg.write_text("report: false\nstages:\n  filters:\n    min_answer_words: 3\n")
+    again = run_cli("curate", "-i", str(big), "-o", str(out), "-c", str(cfg), "--resume", "-q")
+    assert again.returncode == 0
+    assert read_manifest(out)["resumed_stages"] == ["validate", "normalize", "exact_dedup", "near_dedup"]
