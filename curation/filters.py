@@ -92,6 +92,10 @@ class Filters:
                 return result
         return None
 
+    def fired(self, row: Row) -> list[tuple[str, dict[str, Any]]]:
+        """Every check that fires on ``row`` (not only the first), as (reason code, details)."""
+        return [result for result in self._checks(row) if result is not None]
+
     def _checks(self, row: Row) -> Iterator[tuple[str, dict[str, Any]] | None]:
         c = self.cfg
         turns = row["conversations"]

@@ -21,7 +21,6 @@ everything else is the same call argilla makes. Reading back uses ``Record.from_
 from __future__ import annotations
 
 import json
-import os
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,10 +44,15 @@ CARD_FILE = "README.md"
 # -- writing ----------------------------------------------------------------------------------------------
 
 
-def _empty_target(path: Path, what: str) -> Path:
+def check_target(path: Path, what: str) -> None:
+    """An export target must be a new or empty folder (argilla's to_disk refuses to overwrite)."""
     path = Path(path)
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
-        raise ReviewError(f"{path}: {what} target must be a new or empty folder")
+        raise ReviewError(f"{what} {path}: must be a new or empty folder")
+
+
+def _empty_target(path: Path, what: str) -> Path:
+    check_target(path, what)
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -290,6 +294,3 @@ def read_hub_records(path: Path) -> ReviewedRecords:
                     out.answers.append(Answer(rid, str(user), question, value, status))
     return out
 
-
-def environ_token() -> str | None:
-    return os.environ.get("HF_TOKEN") or None

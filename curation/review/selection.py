@@ -73,15 +73,20 @@ def select_rows(folder: CurationFolder, selection: Selection, reader: HeuristicR
     cluster_sizes = folder.cluster_sizes()
     pool: list[Picked] = []
     for loc in folder.located():
-        fired = reader.fired(loc)
-        disagree = disagreement(fired, score_of(loc.row), selection.thresholds)
+        # the heuristics are re-run on every row only when --disagree needs them to choose
+        fired = reader.fired(loc) if selection.disagree else None
+        disagree = disagreement(fired, score_of(loc.row), selection.thresholds) if selection.disagree else None
         why = _matches(loc, selection, cluster_sizes, disagree)
         if why:
-            pool.append(Picked(loc, fired, why, disagree))
+            pool.append(Picked(loc, fired or [], why, disagree))
     if not pool:
         raise ReviewError(f"{folder.paths.root}: the selection ({_short(selection)}) matched no rows")
     if selection.sample is not None:
         pool = _sample(pool, selection)
+    if not selection.disagree:
+        for picked in pool:
+            picked.fired = reader.fired(picked.loc)
+            picked.disagreement = disagreement(picked.fired, score_of(picked.loc.row), selection.thresholds)
     return pool
 
 

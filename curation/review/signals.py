@@ -42,7 +42,7 @@ class HeuristicReader:
         if self._filters is None:
             return []
         # every check that fails, not only the first (which named the removal reason)
-        fired = [result[0] for result in self._filters._checks(row) if result is not None]
+        fired = [code for code, _ in self._filters.fired(row)]
         return [f"filter:{code}" for code in fired]
 
     def fired(self, loc: Located) -> list[str]:

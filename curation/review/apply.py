@@ -1,0 +1,330 @@
+"""Decisions applied to a curation output folder, written as a new folder of the same contract.
+
+* ``discard``: the row moves to ``removed.parquet`` with stage ``review``, reason ``review:discard``, and
+  the votes in ``details``;
+* ``fix``: the last gpt turn becomes the corrected answer; ``review_original_answer`` keeps the text it
+  replaced (the first one, over several reviews) and ``review_fixed_by`` the annotators who wrote it;
+* ``keep``: the row stays; a removed row that annotators keep (or fix) comes back into the split of the
+  row it duplicated, or into ``restore_to`` (default ``train``);
+* every row gets ``quality`` (mean rating), ``review_verdict``, ``review_agreement`` and
+  ``review_annotators`` (null where it was not reviewed; values of an earlier review stay).
+
+The manifest keeps every key of the input's and gains a ``review`` section and a ``review`` stage; the
+accounting is recomputed and checked: every row of the input folder lies in exactly one place.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from curation.contract import SPLITS, OutputPaths
+from curation.review.errors import ReviewError
+from curation.review.folder import REMOVED, CurationFolder
+from curation.review.records import last_answer_index
+from curation.review.verdicts import Decision, Tally
+from curation.stage import Row
+from curation.writer import rows_to_table, sha256_file, write_json, write_parquet
+
+STAGE = "review"
+DISCARD_REASON = "review:discard"
+REMOVAL_KEYS = ("stage", "reason", "duplicate_of", "details")
+REVIEW_TYPES: dict[str, pa.DataType] = {
+    "quality": pa.float64(),
+    "review_verdict": pa.string(),
+    "review_agreement": pa.float64(),
+    "review_annotators": pa.list_(pa.string()),
+    "review_original_answer": pa.string(),
+    "review_fixed_by": pa.list_(pa.string()),
+}
+
+
+class AccountingError(RuntimeError):
+    """Rows were lost or duplicated while applying a review; a bug, never a user error."""
+
+
+@dataclass
+class Applied:
+    kept: int = 0
+    fixed: int = 0
+    discarded: int = 0
+    restored: int = 0
+    confirmed_removed: int = 0
+    quality_set: int = 0
+    unchanged_undecided: int = 0
+
+
+def check_out(folder: CurationFolder, out: str | Path, overwrite: bool = False) -> None:
+    """``--out`` must be a new folder, not the input (``overwrite`` allows replacing an existing one)."""
+    out = Path(out)
+    if out.resolve() == folder.paths.root.resolve():
+        raise ReviewError(f"--out {out}: must differ from the input folder (the review writes a new folder)")
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
+        raise ReviewError(f"--out {out}: exists and is not empty (pass --overwrite to replace it)")
+
+
+def prepare_out(folder: CurationFolder, out: str | Path, overwrite: bool = False) -> OutputPaths:
+    check_out(folder, out, overwrite)
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        shutil.rmtree(out) if out.is_dir() else out.unlink()
+    out.mkdir(parents=True, exist_ok=True)
+    return OutputPaths(out)
+
+
+def apply_review(
+    folder: CurationFolder,
+    tally: Tally,
+    out: str | Path,
+    source: dict[str, Any],
+    restore_to: str = "train",
+    overwrite: bool = False,
+    min_votes: int = 1,
+) -> dict[str, Any]:
+    """Write the reviewed folder to ``out``; returns its manifest."""
+    t0 = time.perf_counter()
+    if restore_to not in SPLITS:
+        raise ReviewError(f"--restore-to {restore_to!r}: expected one of {', '.join(SPLITS)}")
+    by_id = folder.by_id()
+    unknown = [rid for rid, d in tally.decisions.items() if rid not in by_id and d.ballots]
+    if unknown:
+        raise ReviewError(
+            f"{len(unknown)} reviewed record(s) are not rows of {folder.paths.root} (e.g. {unknown[0]!r}); "
+            "import into the folder the review was exported from"
+        )
+    not_in_folder = sorted(rid for rid in tally.decisions if rid not in by_id)
+    paths = prepare_out(folder, out, overwrite)
+
+    decisions = tally.decisions
+    applied = Applied()
+    splits: dict[str, list[Row]] = {s: [] for s in SPLITS}
+    discarded: list[Row] = []
+    removed: list[Row] = []
+    restored: list[dict[str, Any]] = []
+    extra_conflicts: list[dict[str, Any]] = []
+
+    for split in SPLITS:
+        for original in folder.splits[split]:
+            row = _with_review_columns(original)
+            d = decisions.get(row["id"])
+            if d is not None and _annotate(row, d, applied):
+                if d.verdict == "discard":
+                    discarded.append(_removal(row, d))
+                    applied.discarded += 1
+                    continue
+                if d.verdict == "fix":
+                    _fix(row, d, applied, extra_conflicts)
+                else:
+                    applied.kept += 1
+            splits[split].append(row)
+
+    for original in folder.removed:
+        row = _with_review_columns(original)
+        d = decisions.get(row["id"])
+        if d is not None and _annotate(row, d, applied) and d.verdict in ("keep", "fix"):
+            back = {k: v for k, v in row.items() if k not in REMOVAL_KEYS}
+            if d.verdict == "fix":
+                _fix(back, d, applied, extra_conflicts)
+            else:
+                applied.kept += 1
+            target = _restore_split(original, by_id, restore_to)
+            splits[target].append(back)
+            restored.append({"id": row["id"], "reason": original.get("reason"), "to": target})
+            applied.restored += 1
+            continue
+        if d is not None and row.get("review_verdict") == "discard" and d.verdict == "discard":
+            applied.confirmed_removed += 1
+        removed.append(row)
+    removed += discarded
+
+    _check_accounting(folder, splits, removed)
+    outputs = _write(folder, paths, splits, removed)
+    manifest = _manifest(folder, tally, source, outputs, splits, removed, applied, restored, extra_conflicts,
+                         not_in_folder, min_votes, time.perf_counter() - t0)
+    write_json(manifest, paths.manifest)
+    if (folder.manifest.get("config") or {}).get("report", True):
+        try:
+            from curation.report import write_report
+        except ImportError:  # the report module is optional at this layer
+            pass
+        else:
+            write_report(paths.root)
+    return manifest
+
+
+def _with_review_columns(row: Row) -> Row:
+    out = dict(row)
+    for name in REVIEW_TYPES:
+        out.setdefault(name, None)
+    return out
+
+
+def _annotate(row: Row, d: Decision, applied: Applied) -> bool:
+    """Write the review columns of a reviewed row; True when a verdict is to be applied."""
+    if not d.ballots:
+        return False
+    if d.quality is not None:
+        row["quality"] = d.quality
+        applied.quality_set += 1
+    row["review_annotators"] = d.annotators
+    if d.agreement is not None:
+        row["review_agreement"] = d.agreement
+    if d.verdict is None:
+        applied.unchanged_undecided += 1
+        return False
+    row["review_verdict"] = d.verdict
+    return True
+
+
+def _fix(row: Row, d: Decision, applied: Applied, conflicts: list[dict[str, Any]]) -> bool:
+    turns = [dict(t) for t in row["conversations"]]
+    idx = last_answer_index(turns)
+    if idx is None:
+        row["review_verdict"] = None
+        conflicts.append({"id": row["id"], "kind": "fix_without_gpt_turn", "votes": d.votes, "applied": None})
+        return False
+    if row.get("review_original_answer") is None:
+        row["review_original_answer"] = turns[idx]["value"]
+    turns[idx]["value"] = d.corrected
+    row["conversations"] = turns
+    row["review_fixed_by"] = list(d.fixed_by)
+    applied.fixed += 1
+    return True
+
+
+def _removal(row: Row, d: Decision) -> Row:
+    record = dict(row)
+    record["stage"] = STAGE
+    record["reason"] = DISCARD_REASON
+    record["duplicate_of"] = None
+    record["details"] = json.dumps({"votes": d.votes, "agreement": d.agreement}, sort_keys=True)
+    return record
+
+
+def _restore_split(row: Row, by_id: dict, default: str) -> str:
+    kept = by_id.get(row.get("duplicate_of") or "")
+    if kept is not None and kept.location != REMOVED:
+        return kept.location
+    return default
+
+
+def _check_accounting(folder: CurationFolder, splits: dict[str, list[Row]], removed: list[Row]) -> None:
+    before = [loc.id for loc in folder.located()]
+    after = [r["id"] for rows in splits.values() for r in rows] + [r["id"] for r in removed]
+    if len(after) != len(before) or set(after) != set(before):
+        raise AccountingError(f"review lost or duplicated rows: {len(before)} rows in, {len(after)} out")
+
+
+def _table(rows: list[Row], extras: list[str], removed: bool) -> pa.Table:
+    table = rows_to_table(rows, extras, removed=removed)
+    for name, typ in REVIEW_TYPES.items():
+        if name in table.column_names:
+            i = table.column_names.index(name)
+            table = table.set_column(i, name, pa.array([r.get(name) for r in rows], type=typ))
+    return table
+
+
+def _write(folder: CurationFolder, paths: OutputPaths, splits: dict[str, list[Row]], removed: list[Row]) -> dict[str, Any]:
+    outputs: dict[str, Any] = {}
+    for split, rows in splits.items():
+        path = paths.split(split)
+        write_parquet(_table(rows, folder.extras, removed=False), path)
+        outputs[split] = {"path": path.name, "rows": len(rows), "sha256": sha256_file(path)}
+    write_parquet(_table(removed, folder.extras, removed=True), paths.removed)
+    outputs["removed"] = {"path": paths.removed.name, "rows": len(removed), "sha256": sha256_file(paths.removed)}
+    if folder.paths.quarantine.exists():
+        shutil.copyfile(folder.paths.quarantine, paths.quarantine)
+    else:
+        paths.quarantine.write_text("", encoding="utf-8")
+    outputs["quarantine"] = {"path": paths.quarantine.name, "rows": len(folder.quarantine),
+                             "sha256": sha256_file(paths.quarantine)}
+    return outputs
+
+
+def _manifest(folder: CurationFolder, tally: Tally, source: dict[str, Any], outputs: dict[str, Any],
+              splits: dict[str, list[Row]], removed: list[Row], applied: Applied, restored: list[dict[str, Any]],
+              extra_conflicts: list[dict[str, Any]], not_in_folder: list[str], min_votes: int,
+              seconds: float) -> dict[str, Any]:
+    manifest = copy.deepcopy(folder.manifest)
+    rows_in = sum(len(v) for v in folder.splits.values())
+    kept = sum(len(v) for v in splits.values())
+    n_discarded = applied.discarded
+    counts = tally.counts()
+    stats = {"verdicts": counts, "fixed": applied.fixed, "restored": applied.restored}
+    manifest["created_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    manifest.setdefault("stages", []).append({
+        "name": STAGE,
+        "enabled": True,
+        "rows_in": rows_in,
+        "kept": kept,
+        "added": 0,
+        "removed": {DISCARD_REASON: n_discarded} if n_discarded else {},
+        "quarantined": 0,
+        "stats": stats,
+        "seconds": round(seconds, 3),
+        "rows_per_s": round(rows_in / seconds, 1) if seconds > 0 else None,
+    })
+    by_reason: dict[str, int] = {}
+    for r in removed:
+        by_reason[r["reason"]] = by_reason.get(r["reason"], 0) + 1
+    manifest["removed_by_reason"] = dict(sorted(by_reason.items()))
+    old = manifest.get("accounting") or {}
+    accounting = {
+        "input_rows": old.get("input_rows", folder.row_count),
+        "added_rows": old.get("added_rows", 0),
+        "in_splits": kept,
+        "removed": len(removed),
+        "quarantined": len(folder.quarantine),
+    }
+    accounting["balanced"] = (
+        accounting["input_rows"] + accounting["added_rows"]
+        == accounting["in_splits"] + accounting["removed"] + accounting["quarantined"]
+    )
+    if old and not accounting["balanced"]:
+        raise AccountingError(f"rows were lost or duplicated: {accounting}")
+    manifest["accounting"] = accounting
+    manifest["outputs"] = outputs
+    packages = dict(manifest.get("packages") or {})
+    try:
+        from importlib.metadata import version
+
+        packages["argilla"] = version("argilla")
+    except Exception:  # pragma: no cover - argilla is what produced the input of this step
+        pass
+    manifest["packages"] = packages
+    answers_counted = sum(
+        (b.verdict is not None) + (b.quality is not None) + (b.corrected is not None)
+        for d in tally.decisions.values() for b in d.ballots
+    )
+    manifest["review"] = {
+        "input_folder": str(folder.paths.root),
+        "source": source,
+        "records": len(tally.decisions),
+        "records_not_in_folder": not_in_folder,
+        "annotators": tally.annotators,
+        "answers_counted": answers_counted,
+        "answers_skipped": tally.skipped,
+        "min_votes": min_votes,
+        "verdicts": counts,
+        "applied": {
+            "kept": applied.kept,
+            "fixed": applied.fixed,
+            "discarded": applied.discarded,
+            "restored": applied.restored,
+            "confirmed_removed": applied.confirmed_removed,
+            "quality_set": applied.quality_set,
+            "undecided": applied.unchanged_undecided,
+        },
+        "restored": restored,
+        "agreement": tally.agreement(),
+        "conflicts": tally.conflicts() + extra_conflicts,
+    }
+    return manifest
