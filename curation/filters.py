@@ -8,9 +8,11 @@ datatrove's ``GopherRepetitionFilter``, and look at answers (gpt turns).
 from __future__ import annotations
 
 import re
-from collections import Counter
+
+import numpy as np
 from typing import Any, Iterator
 
+from curation import repetition
 from curation.config import FiltersConfig
 from curation.stage import Removal, Row, StageContext, StageResult
 
@@ -39,31 +41,15 @@ def duplicate_line_fractions(text: str) -> tuple[float, float]:
 
 
 def top_ngram_fraction(words: list[str], n: int, total_chars: int) -> float:
-    """Characters covered by the most frequent word n-gram / all characters."""
-    if len(words) < n:
-        return 0.0
-    counts = Counter(tuple(words[i : i + n]) for i in range(len(words) - n + 1))
-    gram, count = counts.most_common(1)[0]
-    if count <= 1:
-        return 0.0
-    return sum(len(w) for w in gram) * count / max(total_chars, 1)
+    """Characters covered by the most repeated word n-gram (chars x count) / all characters."""
+    ids, lens = repetition.word_arrays(words)
+    return repetition.top_ngram_fraction(ids, lens, n, total_chars)
 
 
 def duplicate_ngram_fraction(words: list[str], n: int, total_chars: int) -> float:
     """Characters in word n-grams that occurred before (non-overlapping) / all characters."""
-    seen: set[tuple[str, ...]] = set()
-    repeated = 0
-    idx = 0
-    limit = len(words) - n + 1
-    while idx < limit:
-        gram = tuple(words[idx : idx + n])
-        if gram in seen:
-            repeated += sum(len(w) for w in gram)
-            idx += n
-        else:
-            seen.add(gram)
-            idx += 1
-    return repeated / max(total_chars, 1)
+    ids, lens = repetition.word_arrays(words)
+    return repetition.dup_ngram_fraction(ids, lens, n, total_chars)
 
 
 def roles_alternate(turns: list[dict[str, str]]) -> bool:
@@ -84,6 +70,23 @@ class Filters:
 
     def __init__(self, cfg: FiltersConfig) -> None:
         self.cfg = cfg
+        self._top_ns = sorted(cfg.top_ngram_max_fraction)
+        self._dup_ns = sorted(cfg.dup_ngram_max_fraction)
+        self._fractions: dict[str, np.ndarray] = {}
+
+    def precompute(self, rows: list[Row]) -> None:
+        """Measure the n-gram repetition of every long answer in one compiled, parallel pass."""
+        texts, words = [], []
+        for row in rows:
+            for turn in row["conversations"]:
+                if turn["from"] == "gpt" and turn["value"] not in self._fractions:
+                    w = words_of(turn["value"])
+                    if len(w) >= self.cfg.min_words_for_repetition:
+                        texts.append(turn["value"])
+                        words.append(w)
+        if texts:
+            fractions = repetition.batch_fractions(words, self._top_ns, self._dup_ns)
+            self._fractions.update(zip(texts, fractions))
 
     def check(self, row: Row) -> tuple[str, dict[str, Any]] | None:
         """The first failing check as (reason code, details), or None when the row passes."""
@@ -140,14 +143,16 @@ class Filters:
             return "repeated_lines", {"turn": n, "fraction": round(line_frac, 4), "max": c.max_repeated_line_fraction}
         if c.max_repeated_line_char_fraction is not None and line_char_frac > c.max_repeated_line_char_fraction:
             return "repeated_lines", {"turn": n, "char_fraction": round(line_char_frac, 4), "max": c.max_repeated_line_char_fraction}
-        words = words_of(text)
-        total = sum(len(w) for w in words)
-        for size, limit in sorted(c.top_ngram_max_fraction.items()):
-            frac = top_ngram_fraction(words, size, total)
+        fractions = self._fractions.get(text)
+        if fractions is None:
+            fractions = repetition.batch_fractions([words_of(text)], self._top_ns, self._dup_ns)[0]
+        k = len(self._top_ns)
+        for j, size in enumerate(self._top_ns):
+            frac, limit = float(fractions[j]), c.top_ngram_max_fraction[size]
             if frac > limit:
                 return "repeated_ngrams", {"turn": n, "top_ngram": size, "fraction": round(frac, 4), "max": limit}
-        for size, limit in sorted(c.dup_ngram_max_fraction.items()):
-            frac = duplicate_ngram_fraction(words, size, total)
+        for j, size in enumerate(self._dup_ns):
+            frac, limit = float(fractions[k + j]), c.dup_ngram_max_fraction[size]
             if frac > limit:
                 return "repeated_ngrams", {"turn": n, "dup_ngram": size, "fraction": round(frac, 4), "max": limit}
         return None
@@ -155,6 +160,7 @@ class Filters:
     def run(self, rows: list[Row], ctx: StageContext) -> StageResult:
         kept: list[Row] = []
         removed: list[Removal] = []
+        self.precompute(rows)
         for row in ctx.track(rows, len(rows), "filters"):
             failed = self.check(row)
             if failed is None:
