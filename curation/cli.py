@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 from typing import Optional
 
@@ -24,7 +25,14 @@ Examples:
 * `tome curate -i rows.jsonl -c my.yaml --set stages.near_dedup.threshold=0.7`
 * `tome curate --print-config > my.yaml` - every option with its default, to edit
 * `tome curate --resume` - after an interrupted run: finished stages whose config did not change are skipped
+* `tome curate --engine ray -i s3://bucket/tome/ -o s3://bucket/tome-curated/ --ray-address auto` - the same
+  curation on a Ray cluster, sharded Parquet in and out (`pip install 'tomecraft[ray]'`)
 """
+
+
+class Engine(str, Enum):
+    local = "local"
+    ray = "ray"
 
 
 def curate(
@@ -39,6 +47,16 @@ def curate(
     resume: bool = typer.Option(False, "--resume", help="Skip stages already finished by an earlier run with the same input and config."),
     print_config: bool = typer.Option(False, "--print-config", help="Print the resolved config as YAML and exit."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars; still prints the summary."),
+    engine: Engine = typer.Option(
+        Engine.local, "--engine",
+        help="local: this machine. ray: the same stages as Ray Data operations on a Ray cluster (pip install "
+        "'tomecraft[ray]'); input and --out may be local paths or URIs (s3://...); splits are written as shard "
+        "folders (train/part-00000.parquet ...). Same rows, ids and splits as local.",
+    ),
+    ray_address: Optional[str] = typer.Option(
+        None, "--ray-address", help="With --engine ray: the cluster to join ('auto', 'ray://head:10001'); "
+        "default: start a local cluster on this machine.",
+    ),
 ) -> None:
     from curation.config import ConfigError, load_config, parse_override
     from curation.load import InputError
@@ -58,12 +76,29 @@ def curate(
         typer.echo(yaml.safe_dump(cfg.resolved(), sort_keys=False), nl=False)
         return
 
+    if engine is Engine.ray:
+        if resume:
+            error("--resume works with --engine local only (Ray recomputes lost work itself)")
+        from curation.engines.ray_engine import EngineError, RayEngineOptions, run_curation_ray
+
+        try:
+            with progress_tracker(quiet) as track:
+                result = run_curation_ray(input, out, cfg, RayEngineOptions(address=ray_address), progress=track)
+        except (InputError, ConfigError, EngineError) as exc:
+            error(str(exc))
+        print_summary(result)
+        return
+    if ray_address:
+        error("--ray-address needs --engine ray")
+
     from curation.pipeline import run_curation
+
+    from curation.augment.budget import BudgetError
 
     try:
         with progress_tracker(quiet) as track:
             result = run_curation(input, out, cfg, resume=resume, progress=track)
-    except InputError as exc:
+    except (InputError, BudgetError) as exc:
         error(str(exc))
     print_summary(result)
 

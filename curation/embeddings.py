@@ -66,11 +66,10 @@ def resolve_model(model: str = DEFAULT_MODEL) -> str:
 
 def model_key(model: str = DEFAULT_MODEL) -> str:
     """A file-name-safe name for ``model`` that tells two models apart (used as the cache's folder name)."""
-    name = DEFAULT_MODEL_NAME if model in (None, "", DEFAULT_MODEL) else str(model)
     if model in (None, "", DEFAULT_MODEL):
-        ident = f"{DEFAULT_MODEL_PACKAGE}:{DEFAULT_MODEL_NAME}"
+        name, ident = DEFAULT_MODEL_NAME, f"{DEFAULT_MODEL_PACKAGE}:{DEFAULT_MODEL_NAME}"
     else:
-        ident = str(model)
+        name = ident = str(model)
     slug = re.sub(r"[^A-Za-z0-9._-]+", "_", name.rstrip("/").split("/")[-1])[:60] or "model"
     return f"{slug}-{hashlib.sha256(ident.encode()).hexdigest()[:10]}"
 
@@ -212,18 +211,20 @@ def embed(
     is the text hash alone. ``progress`` is an optional ``(iterable, total, description)`` wrapper (the
     stage context's ``track``) shown while new vectors are computed.
 
-    Deterministic: the same texts give the same bits on one machine (inference mode, fixed order; the
-    model is in eval mode so dropout is off).
+    Deterministic: the same call gives the same bits on one machine (eval mode, so no dropout; inference
+    mode; fixed order; checked across processes with torch's default 2 threads). A text embedded in a
+    different batch may differ in the last float bits (padding changes the kernels' shapes); decisions
+    made against a threshold are stable, and a re-run reads the cache anyway.
     """
     texts = list(texts)
     if ids is not None and len(ids) != len(texts):
         raise ValueError(f"embed: {len(ids)} ids for {len(texts)} texts")
     n = len(texts)
-    dim_hint = None
     out: list[np.ndarray | None] = [None] * n
     keys: list[str] = []
     if cache is not None:
-        keys = [cache_key(t, None if ids is None else str(i)) for t, i in zip(texts, ids if ids is not None else [None] * n)]
+        row_ids = [None] * n if ids is None else [str(i) for i in ids]
+        keys = [cache_key(t, i) for t, i in zip(texts, row_ids)]
         for pos, vec in enumerate(cache.lookup(model, keys)):
             out[pos] = vec
     missing = [i for i in range(n) if out[i] is None]
@@ -245,10 +246,8 @@ def embed(
             out[i] = vectors[unique[texts[i]]]
         if cache is not None:
             cache.add(model, [keys[i] for i in missing], np.stack([out[i] for i in missing]))
-        dim_hint = vectors.shape[1]
     if n == 0:
-        dim = dim_hint or _dimension(model)
-        return np.zeros((0, dim), dtype=np.float32)
+        return np.zeros((0, _dimension(model)), dtype=np.float32)
     return np.ascontiguousarray(np.stack(out), dtype=np.float32)
 
 

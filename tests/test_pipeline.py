@@ -31,9 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def fast_config(**stage_overrides) -> CurationConfig:
-    from curation.config import _deep_merge
-    overrides = _deep_merge({"report": False, "stages": {"near_dedup": {"backend": "datasketch"}}}, {"stages": stage_overrides})
-    return load_config(None, overrides)
+    return load_config(None, {"report": False, "stages": stage_overrides})
 
 
 def write_jsonl(path: Path, rows: list) -> Path:
@@ -238,6 +236,10 @@ def test_unreadable_inputs_stop_with_one_clear_line(tmp_path):
     proc = run_cli("curate", "-i", str(truncated), "-o", str(tmp_path / "o"))
     assert proc.returncode == 2 and "trunc.parquet: not a readable Parquet file" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+    hub = run_cli("curate", "-i", "mlabonne/FineTome-100k", "-o", str(tmp_path / "o"))
+    assert hub.returncode == 2 and "mlabonne/FineTome-100k: cannot load from the Hugging Face hub" in hub.stderr
+    assert "HF_HUB_OFFLINE=1" in hub.stderr and "Traceback" not in hub.stderr
 
     binary = tmp_path / "junk.jsonl"
     binary.write_bytes(b"\x00\x01garbage\nmore garbage\n")

