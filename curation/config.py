@@ -63,11 +63,19 @@ class NearDedupConfig(StrictModel):
     threshold: float = Field(0.8, gt=0.0, le=1.0)
     bands: int | None = Field(None, description="LSH bands; default: datasketch's optimum for the threshold")
     rows_per_band: int | None = None
+    lsh_weights: tuple[float, float] = Field(
+        (0.05, 0.95),
+        description="(false positive, false negative) weights of datasketch's band optimum, used when bands is "
+        "null; favouring recall keeps misses at the threshold rare (extra candidates fail verification)",
+    )
     verify: bool = Field(True, description="check each candidate pair's true Jaccard before removal")
     seed: int = 1
-    workers: int = Field(0, ge=0, description="processes for signatures; 0 = all cores")
+    workers: int = Field(0, ge=0, description="threads for signatures and verification; 0 = all cores")
     batch_size: int = Field(20_000, ge=1)
     spill_bytes: int = Field(1 << 30, description="band tables larger than this go to disk")
+    bucket_cap: int = Field(
+        1000, ge=2, description="fast backend: an LSH bucket with more rows is linked as star + chain, not all pairs"
+    )
 
     @model_validator(mode="after")
     def _bands_pair(self) -> "NearDedupConfig":
@@ -75,6 +83,8 @@ class NearDedupConfig(StrictModel):
             raise ValueError("set both bands and rows_per_band, or neither")
         if self.bands is not None and self.bands * self.rows_per_band > self.num_perm:
             raise ValueError("bands * rows_per_band must not exceed num_perm")
+        if min(self.lsh_weights) < 0 or abs(sum(self.lsh_weights) - 1.0) > 1e-9:
+            raise ValueError("lsh_weights must be two non-negative numbers summing to 1")
         return self
 
 

@@ -18,6 +18,9 @@ An output folder (``--out``, default ``out/``) holds:
     One JSON object per input row that broke the schema or could not be parsed: ``id``, ``position``
     (``{"file": ..., "line": n}`` for text files, ``{"file": ..., "row": n}`` for tables), ``raw`` (the
     raw line as a string, or the row as parsed), ``error``.
+``train/``, ``validation/``, ``test/``, ``removed/`` (``tome curate --engine ray``)
+    The same files as folders of ``part-*.parquet`` shards sharing one schema, in row order by name;
+    :meth:`OutputPaths.split` / :attr:`OutputPaths.removed` name the folder then, and the readers here read it.
 ``manifest.json``
     Input fingerprint, the full resolved config, per stage rows in / kept / removed by reason / seconds,
     the accounting (every input row lands in exactly one place), output files with row counts and
@@ -64,7 +67,7 @@ class OutputPaths:
 
     @property
     def removed(self) -> Path:
-        return self.root / REMOVED_FILE
+        return self._file_or_shards(REMOVED_FILE)
 
     @property
     def quarantine(self) -> Path:
@@ -81,7 +84,28 @@ class OutputPaths:
     def split(self, name: str) -> Path:
         if name not in SPLITS:
             raise ValueError(f"unknown split {name!r}; expected one of {', '.join(SPLITS)}")
-        return self.root / f"{name}.parquet"
+        return self._file_or_shards(f"{name}.parquet")
+
+    def _file_or_shards(self, file_name: str) -> Path:
+        """``train.parquet``, or the folder ``train/`` of ``part-*.parquet`` shards that ``tome curate --engine ray``
+        writes instead (``pyarrow.parquet.read_table`` reads either; shards in name order = row order)."""
+        single = self.root / file_name
+        folder = self.root / Path(file_name).stem
+        return folder if not single.exists() and folder.is_dir() else single
+
+    def files(self, path: Path) -> list[Path]:
+        """The Parquet file(s) behind :meth:`split` / :attr:`removed`, in row order (for ``data_files=``)."""
+        return sorted(path.glob("part-*.parquet")) if path.is_dir() else [path]
+
+    def remove_shards(self) -> None:
+        """Remove the shard folders of an earlier sharded run, before single files are written in their place."""
+        for name in (*SPLITS, Path(REMOVED_FILE).stem):
+            folder = self.root / name
+            if folder.is_dir():
+                for f in folder.glob("part-*.parquet*"):
+                    f.unlink()
+                if not any(folder.iterdir()):
+                    folder.rmdir()
 
     def data_files(self) -> dict[str, Path]:
         """Every data file of the folder by name (splits, removed, quarantine)."""

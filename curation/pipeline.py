@@ -311,6 +311,7 @@ def _jsonable(obj: Any) -> Any:
 def _write_outputs(paths: OutputPaths, loaded: LoadedInput, config: CurationConfig, rows: list[Row],
                    removed_rows: list[Row], quarantined: list[dict[str, Any]], reports: list[StageReport],
                    resumed: list[str], extras: list[str]) -> dict[str, Any]:
+    paths.remove_shards()  # a folder an earlier `--engine ray` run wrote as shards gets single files again
     by_split: dict[str, list[Row]] = {s: [] for s in SPLITS}
     for row in rows:
         by_split[row["_split"]].append(row)

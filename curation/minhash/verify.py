@@ -1,0 +1,76 @@
+"""Exact Jaccard of candidate pairs, on sets of 64-bit shingle hashes (xxh64 of the UTF-8 bytes).
+
+Shingle sets are not kept from the signature pass (that would be ~8 bytes per shingle for every row);
+they are rebuilt for the rows of each block of candidate pairs, at most ``rows_per_block`` rows at a
+time, so memory stays bounded whatever the corpus size. Two sets share a member only when the shingles'
+64-bit hashes are equal, so a pair's Jaccard can be off only through a 64-bit collision between its own
+shingles (odds about ``|A|·|B| / 2**64``, below 1e-13 for FineTome-sized rows). Pairs are processed in
+sorted order, so the result does not depend on blocking or threads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Executor
+
+import numpy as np
+
+from curation.minhash import kernels
+from curation.minhash.signatures import encode_rows, shingle_kind_code
+from curation.minhash.shingles import lower_table, word_table
+
+
+def _split(n: int, parts: int) -> list[tuple[int, int]]:
+    bounds = np.linspace(0, n, parts + 1).astype(int)
+    return [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+
+
+def shingle_hashes(texts: Sequence[str], kind: str, ngram: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(starts, sizes, values)``: row ``i``'s shingle hashes (repeats included) are
+    ``values[starts[i] : starts[i] + sizes[i]]``."""
+    buf, offsets = encode_rows(texts)
+    return kernels.shingle_hashes(buf, offsets, word_table(), lower_table(), shingle_kind_code(kind), ngram)
+
+
+def exact_jaccard(
+    texts: Sequence[str],
+    pairs: np.ndarray,
+    kind: str,
+    ngram: int,
+    out: np.ndarray,
+    rows_per_block: int = 20_000,
+    pool: Executor | None = None,
+    workers: int = 1,
+) -> Iterator[range]:
+    """Fill ``out[k]`` with the Jaccard of pair ``k`` (rows of ``texts``); yields each finished block of pairs
+    as a ``range`` (for a progress bar). Iterate it to the end."""
+    pairs_per_block = max(1, rows_per_block // 2)
+    for lo in range(0, len(pairs), pairs_per_block):
+        hi = min(lo + pairs_per_block, len(pairs))
+        block = pairs[lo:hi]
+        rows = np.unique(block)
+        left = np.searchsorted(rows, block[:, 0])
+        right = np.searchsorted(rows, block[:, 1])
+        spans = _split(len(rows), workers if pool is not None else 1)
+
+        def build(span):
+            a, b = span
+            return shingle_hashes([texts[int(r)] for r in rows[a:b]], kind, ngram)
+
+        parts = list(pool.map(build, spans)) if pool is not None and len(spans) > 1 else [build(s) for s in spans]
+        starts, sizes, values = _concat_sets(parts)
+        kernels.pair_jaccard(left, right, starts, sizes, values, out[lo:hi])
+        yield range(lo, hi)
+
+
+def _concat_sets(parts):
+    if len(parts) == 1:
+        return parts[0]
+    starts, sizes, values = [], [], []
+    base = 0
+    for s, z, v in parts:
+        starts.append(s + base)
+        sizes.append(z)
+        values.append(v)
+        base += len(v)
+    return np.concatenate(starts), np.concatenate(sizes), np.concatenate(values)

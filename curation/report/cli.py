@@ -1,0 +1,48 @@
+"""`tome report OUT_DIR`: (re)write the curation report of an output folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from tomecraft.console import console, error
+
+REPORT_HELP = """
+Write **report.html** (one self-contained page: charts inlined, opens offline) and **report.md** (the same
+numbers as tables) into a `tome curate` output folder.
+
+The page shows the rows through each stage as a funnel, removals by reason, characters/words per turn and
+turns per conversation before vs after, rows per source before/after balancing, duplicate cluster sizes,
+the score of kept vs removed rows, augmentation counts, review verdicts, and for every removal reason a few
+removed rows, duplicates beside the row they duplicated with the differing words marked.
+
+`tome curate` writes the report itself at the end of a run (turn it off with `--set report=false`); run this
+after `tome review import` or to refresh an older folder. The same folder always gives the same bytes.
+
+Examples:
+
+* `tome report out/`
+* `tome report out/ --open` - and open it in the browser
+"""
+
+
+def report(
+    out_dir: Path = typer.Argument(..., help="A `tome curate` output folder (holds manifest.json and the splits)."),
+    open_: bool = typer.Option(False, "--open", help="Open report.html in the default browser afterwards."),
+) -> None:
+    from curation.report import write_report
+
+    try:
+        page, summary = write_report(out_dir)
+    except FileNotFoundError as exc:
+        error(str(exc))
+    console.print(f"  report  {page}\n  summary {summary}")
+    if open_:
+        import webbrowser
+
+        webbrowser.open(page.resolve().as_uri())
+
+
+def register(app: typer.Typer) -> None:
+    app.command("report", help=REPORT_HELP)(report)

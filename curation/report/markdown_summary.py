@@ -1,0 +1,117 @@
+"""The curation report's Markdown summary: the same numbers as the HTML page, as tables (no charts)."""
+
+from __future__ import annotations
+
+from curation.report.facts import ReportFacts
+
+
+def _md_escape(text: object) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _table(head: list[str], rows: list[list[object]], right: set[int] = frozenset()) -> str:
+    lines = ["| " + " | ".join(head) + " |",
+             "|" + "|".join("---:" if i in right else "---" for i in range(len(head))) + "|"]
+    lines += ["| " + " | ".join(_md_escape(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def _n(v) -> str:
+    if v is None:
+        return "–"
+    return f"{v:,}" if isinstance(v, int) else f"{v:,.1f}"
+
+
+def _pct(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.1f}%" if whole else "–"
+
+
+def render_markdown(f: ReportFacts) -> str:
+    acc = f.accounting
+    total = acc.get("input_rows", 0)
+    out = [f"# Curation report: {f.folder}\n",
+           f"Input `{f.input.get('spec')}` ({f.input.get('kind')}, {_n(f.input.get('rows'))} rows). "
+           f"Charts and examples: `report.html` in this folder.\n",
+           f"**{_n(total)}** input rows"
+           + (f" + {_n(acc.get('added_rows'))} augmented" if acc.get("added_rows") else "")
+           + f" → **{_n(acc.get('in_splits'))}** in splits "
+           f"({' / '.join(f'{k} {_n(v)}' for k, v in f.splits.items())}), {_n(acc.get('removed'))} removed, "
+           f"{_n(acc.get('quarantined'))} quarantined"
+           + (" — nothing lost." if acc.get("balanced") else " — **accounting does not balance**.") + "\n"]
+
+    out.append("## Stages\n")
+    rows = []
+    for s in f.stages:
+        if not s.enabled:
+            rows.append([s.name, "", "", "", "off", ""])
+        else:
+            rows.append([s.name, _n(s.rows_in), _n(s.kept), _n(s.added) if s.added else "–",
+                         ", ".join(f"{k}: {v:,}" for k, v in s.removed.items()) or "–",
+                         _n(s.quarantined) if s.quarantined else "–"])
+    out.append(_table(["stage", "rows in", "kept", "added", "removed (by reason)", "quarantined"], rows, {1, 2, 3, 5}))
+
+    if f.removed_by_reason or f.quarantine_errors:
+        out.append("## Removals by reason\n")
+        rows = [[r, f.reason_stage.get(r, ""), _n(n), _pct(n, total)] for r, n in f.removed_by_reason.items()]
+        quarantined = sum(f.quarantine_errors.values())
+        if quarantined:
+            rows.append(["quarantined (schema errors)", "validate", _n(quarantined), _pct(quarantined, total)])
+        out.append(_table(["reason", "stage", "rows", "of input"], rows, {2, 3}))
+        if f.quarantine_errors:
+            out.append("Quarantine errors:\n")
+            out.append(_table(["error", "rows"], [[k, _n(n)] for k, n in sorted(f.quarantine_errors.items(),
+                                                                                 key=lambda kv: (-kv[1], kv[0]))], {1}))
+
+    out.append("## Lengths before and after\n")
+    b, a = f.before.summary(), f.after.summary()
+    labels = [("conversations", "conversations"), ("turns", "turns"), ("median_chars_per_turn", "median characters per turn"),
+              ("median_words_per_turn", "median words per turn"), ("median_turns", "median turns per conversation")]
+    out.append(_table(["", "before", "after"], [[label, _n(b[k]), _n(a[k])] for k, label in labels], {1, 2}))
+
+    if f.sources:
+        out.append("## Rows per source\n")
+        balanced = any(s.before_balance is not None for s in f.sources)
+        head = ["source", "input"] + (["before balancing", "after balancing"] if balanced else []) + ["in splits", "kept"]
+        rows = []
+        for s in f.sources:
+            row = [s.source, _n(s.input)] + ([_n(s.before_balance), _n(s.after_balance)] if balanced else [])
+            rows.append(row + [_n(s.final), _pct(s.final, s.input)])
+        out.append(_table(head, rows, set(range(1, len(head)))))
+        if f.sources_left_out:
+            out.append(f"({f.sources_left_out} smaller sources not shown.)\n")
+
+    clusters = {k: v for k, v in f.clusters.items() if v}
+    if clusters:
+        out.append("## Duplicate clusters\n")
+        rows = [[stage, _n(sum(sz.values())), _n(max(sz)), ", ".join(f"{k}: {v:,}" for k, v in sz.items())]
+                for stage, sz in clusters.items()]
+        out.append(_table(["stage", "clusters", "largest", "clusters by size"], rows, {1, 2}))
+
+    if f.scores_kept.size or f.scores_removed.size:
+        import numpy as np
+
+        out.append("## Scores\n")
+        rows = [[name, _n(int(a_.size)), f"{np.mean(a_):.3f}" if a_.size else "–", f"{np.median(a_):.3f}" if a_.size else "–"]
+                for name, a_ in (("kept", f.scores_kept), ("removed", f.scores_removed))]
+        out.append(_table(["", "rows with a score", "mean", "median"], rows, {1, 2, 3}))
+
+    if f.augmentation:
+        out.append("## Augmentation\n")
+        out.append(_table(["method", "rows in splits"], [[m, _n(n)] for m, n in f.augmentation.items()], {1}))
+
+    r = f.review
+    if r is not None:
+        out.append("## Review verdicts\n")
+        if r.verdicts:
+            out.append(_table(["verdict", "records"], [[k, _n(v)] for k, v in r.verdicts.items()], {1}))
+        if r.applied:
+            out.append(_table(["applied", "rows"], [[k, _n(v)] for k, v in r.applied.items()], {1}))
+        for q, stats in r.agreement.items():
+            figures = ", ".join(f"{k.replace('_', ' ')} {v:.3f}" if isinstance(v, float) else f"{k.replace('_', ' ')} {v}"
+                                for k, v in stats.items() if v is not None)
+            out.append(f"Agreement on {q}: {figures}.\n")
+        for col, counts in r.columns.items():
+            out.append(_table([col, "rows"], [[k, _n(v)] for k, v in counts.items()], {1}))
+        if r.removed:
+            out.append(_table(["removed by review", "rows"], [[k, _n(v)] for k, v in r.removed.items()], {1}))
+    return "\n".join(out)

@@ -1,0 +1,133 @@
+"""Prompt sets: the prompts to answer and the checks each answer must pass.
+
+The default set is the seed's three prompts (:data:`serving.prompts.SEED_PROMPTS`, the single source of
+their text) with checks for what each one asks. A YAML file can replace it::
+
+    prompts:
+      - id: japan_trip
+        text: "Plan a 5 day trip to Japan ... Assume the budget is $4,000."
+        checks:
+          - {name: days_covered, days: 5}
+          - {name: budget_within, budget: 4000}
+      - id: free_form
+        text: "Write a haiku about the sea."     # no checks: answers only
+
+``tome eval prompts`` prints the set in this form.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from evaluation.checks import CHECKS, OPTIONS, CheckResult, run_check
+
+CULTURAL_TERMS = ("temple", "shrine", "tea ceremony", "kabuki", "geisha", "kimono", "ryokan", "onsen", "museum",
+                  "castle", "garden", "festival", "calligraphy", "noh", "sumo", "zen", "pagoda", "samurai", "sushi",
+                  "market", "traditional")
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    name: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, **self.params}
+
+
+@dataclass(frozen=True)
+class PromptSpec:
+    id: str
+    text: str
+    checks: tuple[CheckSpec, ...] = ()
+    system: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.id, "text": self.text}
+        if self.system:
+            out["system"] = self.system
+        out["checks"] = [c.as_dict() for c in self.checks]
+        return out
+
+    def messages(self) -> list[dict[str, str]]:
+        msgs = [{"role": "system", "content": self.system}] if self.system else []
+        return msgs + [{"role": "user", "content": self.text}]
+
+
+def default_prompt_set() -> list[PromptSpec]:
+    """The seed's three prompts, each with the checks its instructions allow a program to verify."""
+    from serving.prompts import SEED_PROMPTS
+
+    trip, photosynthesis, energy = SEED_PROMPTS
+    common = (CheckSpec("no_repetition"),)
+    return [
+        PromptSpec("japan_trip", trip, (
+            CheckSpec("days_covered", {"days": 3}),
+            CheckSpec("budget_breakdown", {"min_items": 3}),
+            CheckSpec("budget_within", {"budget": 3000}),
+            CheckSpec("keywords", {"terms": list(CULTURAL_TERMS), "min_count": 2, "label": "cultural_focus"}),
+        ) + common),
+        PromptSpec("photosynthesis", photosynthesis, (
+            CheckSpec("both_audiences", {"min_words": 30}),
+            CheckSpec("terminology_gap", {"min_terms": 3}),
+        ) + common),
+        PromptSpec("island_energy", energy, (
+            CheckSpec("single_choice", {"options": {k: list(v) for k, v in OPTIONS.items()}}),
+            CheckSpec("reasons", {"min_reasons": 3}),
+            CheckSpec("challenges_section", {"min_words": 8}),
+        ) + common),
+    ]
+
+
+class PromptSetError(ValueError):
+    """A prompt file that cannot be used; the message names the file and the entry."""
+
+
+def load_prompt_set(path: str | Path | None) -> list[PromptSpec]:
+    """The prompts of a YAML file (see the module doc), or the default set when ``path`` is None."""
+    if path is None:
+        return default_prompt_set()
+    path = Path(path)
+    if not path.is_file():
+        raise PromptSetError(f"{path}: prompt file not found")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise PromptSetError(f"{path}: not valid YAML ({exc})") from None
+    entries = data.get("prompts") if isinstance(data, dict) else data
+    if not isinstance(entries, list) or not entries:
+        raise PromptSetError(f"{path}: expected a list under 'prompts'")
+    out: list[PromptSpec] = []
+    seen: set[str] = set()
+    for i, entry in enumerate(entries):
+        where = f"{path}: prompts[{i}]"
+        if isinstance(entry, str):
+            entry = {"text": entry}
+        if not isinstance(entry, dict) or not isinstance(entry.get("text"), str) or not entry["text"].strip():
+            raise PromptSetError(f"{where}: needs a non-empty 'text'")
+        pid = str(entry.get("id") or f"prompt_{i + 1}")
+        if pid in seen:
+            raise PromptSetError(f"{where}: duplicate id {pid!r}")
+        seen.add(pid)
+        checks = []
+        for j, check in enumerate(entry.get("checks") or []):
+            check = {"name": check} if isinstance(check, str) else check
+            if not isinstance(check, dict) or check.get("name") not in CHECKS:
+                raise PromptSetError(f"{where}.checks[{j}]: unknown check {check!r}; known: {', '.join(sorted(CHECKS))}")
+            params = {k: v for k, v in check.items() if k != "name"}
+            checks.append(CheckSpec(check["name"], params))
+        out.append(PromptSpec(pid, entry["text"], tuple(checks), entry.get("system")))
+    return out
+
+
+def prompt_set_yaml(prompts: list[PromptSpec]) -> str:
+    return yaml.safe_dump({"prompts": [p.as_dict() for p in prompts]}, sort_keys=False, allow_unicode=True, width=100)
+
+
+def score_answer(prompt: PromptSpec, answer: str) -> list[CheckResult]:
+    """Every check of ``prompt`` on ``answer``, in the prompt's order."""
+    return [run_check(answer, c.name, c.params) for c in prompt.checks]

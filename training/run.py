@@ -1,0 +1,424 @@
+"""One training run: curated splits in, a run folder out.
+
+A run folder (``--run``) holds:
+
+``config.yaml``          the resolved training config
+``data_manifest.json``   the curation output it trained on: folder, its manifest, SHA-256 of the split files
+``skipped_rows.jsonl``   rows left out because masking left them nothing to train on (with the reason)
+``metrics.jsonl``        one line per train log / eval / end event (step, loss, eval_loss, learning rate, ...)
+``checkpoints/``         ``checkpoint-N`` every ``save_steps`` (adapter, optimizer, scheduler, RNG, trainer state)
+``adapter/``             the final LoRA adapter and tokenizer (what ``tome export`` reads)
+``summary.json``         tokens seen, tokens/s, peak memory, losses, data counts, versions
+
+``train(curated_dir, config, run_dir)`` is the Python entry point (``tome train`` calls it); ``resume=True``
+continues from the newest complete checkpoint with the same optimizer, scheduler, RNG and data order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import resource
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from curation.contract import read_manifest, require_output_folder
+from training.config import TrainConfig, config_differences, load_config
+
+PACKAGES = ("tomecraft", "torch", "transformers", "trl", "peft", "accelerate", "bitsandbytes", "unsloth", "unsloth_zoo", "datasets")
+CHECKPOINT_PREFIX = "checkpoint-"
+_CHECKPOINT_FILES = ("trainer_state.json", "optimizer.pt", "scheduler.pt")
+
+
+class RunError(RuntimeError):
+    """The run cannot start or resume; the message says which file or setting is in the way."""
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    """Where each file of a run folder lives."""
+
+    root: Path
+
+    @property
+    def config(self) -> Path:
+        return self.root / "config.yaml"
+
+    @property
+    def data_manifest(self) -> Path:
+        return self.root / "data_manifest.json"
+
+    @property
+    def skipped(self) -> Path:
+        return self.root / "skipped_rows.jsonl"
+
+    @property
+    def metrics(self) -> Path:
+        return self.root / "metrics.jsonl"
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.root / "checkpoints"
+
+    @property
+    def adapter(self) -> Path:
+        return self.root / "adapter"
+
+    @property
+    def summary(self) -> Path:
+        return self.root / "summary.json"
+
+    @property
+    def export(self) -> Path:
+        return self.root / "export"
+
+
+@dataclass
+class RunSummary:
+    """What a finished run reports (also written as ``summary.json``)."""
+
+    run_dir: str
+    model: str
+    device: str
+    global_step: int
+    epoch: float
+    resumed_from_step: int | None
+    tokens_seen: int  # non-padding input tokens over the whole run (resumed runs included)
+    session_tokens: int  # ... in this process
+    train_seconds: float  # inside optimizer steps, this process
+    tokens_per_second: float  # session_tokens / train_seconds
+    wall_seconds: float
+    peak_memory_bytes: int
+    peak_memory_kind: str  # cuda_reserved | cpu_max_rss
+    train_loss_first: float | None
+    train_loss_last: float | None
+    eval_loss_first: float | None
+    eval_loss_last: float | None
+    eval_loss_best: float | None
+    eval_losses: list[list[float]] = field(default_factory=list)  # [step, eval_loss]
+    data: dict[str, Any] = field(default_factory=dict)
+    packages: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def run_paths(root: str | Path) -> RunPaths:
+    return RunPaths(Path(root))
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def data_record(curated_dir: Path, config: TrainConfig) -> dict[str, Any]:
+    """What the run trains on, so a model traces back to its data."""
+    paths = require_output_folder(curated_dir)
+    splits = [config.data.train_split] + ([config.data.eval_split] if config.data.eval_split else [])
+    files = {}
+    for name in dict.fromkeys(splits):
+        path = paths.split(name)
+        shards = paths.files(path)  # one file, or the part-*.parquet shards of `tome curate --engine ray`
+        digest = sha256_file(shards[0]) if shards == [path] else hashlib.sha256(
+            "".join(f"{p.name}:{sha256_file(p)}\n" for p in shards).encode()
+        ).hexdigest()
+        files[name] = {"path": str(path.resolve()), "sha256": digest}
+    return {"curated_dir": str(paths.root.resolve()), "files": files, "manifest": read_manifest(paths.root)}
+
+
+def checkpoint_step(path: Path) -> int:
+    return int(path.name[len(CHECKPOINT_PREFIX):])
+
+
+def is_complete_checkpoint(path: Path) -> bool:
+    """The trainer writes ``trainer_state.json`` last; a run killed mid-save leaves a folder without it."""
+    if not all((path / name).exists() for name in _CHECKPOINT_FILES):
+        return False
+    try:
+        json.loads((path / "trainer_state.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def checkpoints(root: Path) -> list[Path]:
+    if not root.is_dir():
+        return []
+    found = [p for p in root.iterdir() if p.is_dir() and p.name.startswith(CHECKPOINT_PREFIX) and p.name[len(CHECKPOINT_PREFIX):].isdigit()]
+    return sorted(found, key=checkpoint_step)
+
+
+def newest_checkpoint(root: Path) -> Path | None:
+    complete = [p for p in checkpoints(root) if is_complete_checkpoint(p)]
+    return complete[-1] if complete else None
+
+
+def packages() -> dict[str, str]:
+    out = {}
+    for name in PACKAGES:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _write_jsonl(path: Path, records: list[dict[str, Any]]) -> None:
+    path.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in records), encoding="utf-8")
+
+
+def _prepare_run_folder(paths: RunPaths, curated: Path, config: TrainConfig | None, resume: bool) -> tuple[TrainConfig, Path | None]:
+    """Create (or check, on resume) the run folder; the config to use and the checkpoint to resume from."""
+    exists = paths.config.exists()
+    if resume:
+        if not exists:
+            raise RunError(f"{paths.root}: nothing to resume (no config.yaml); start the run without --resume")
+        saved = load_config(paths.config)
+        if config is None:
+            config = saved
+        diffs = config_differences(saved.resolved(), config.resolved())
+        if diffs:
+            raise RunError(f"{paths.config}: --resume with a different config: " + "; ".join(diffs))
+        stored = json.loads(paths.data_manifest.read_text(encoding="utf-8"))
+        now = data_record(curated, config)
+        changed = [n for n, f in now["files"].items() if stored["files"].get(n, {}).get("sha256") != f["sha256"]]
+        if changed:
+            raise RunError(
+                f"{curated}: the {', '.join(changed)} split(s) differ from the data this run started on "
+                f"({paths.data_manifest}); resume with the same curation output or start a new run"
+            )
+        checkpoint = newest_checkpoint(paths.checkpoints)
+        for stale in checkpoints(paths.checkpoints):  # half-written saves of the killed run
+            if checkpoint is None or checkpoint_step(stale) > checkpoint_step(checkpoint):
+                shutil.rmtree(stale)
+        # Steps after the checkpoint are trained again: drop what the killed process logged for them.
+        done = checkpoint_step(checkpoint) if checkpoint else None
+        _write_jsonl(paths.metrics, [r for r in _read_jsonl(paths.metrics) if done is not None and r["step"] <= done])
+        return config, checkpoint
+    if exists:
+        raise RunError(
+            f"{paths.root}: already holds a run (config.yaml); continue it with --resume or choose another --run folder"
+        )
+    config = config or load_config(None)
+    paths.root.mkdir(parents=True, exist_ok=True)
+    paths.config.write_text(config.to_yaml(), encoding="utf-8")
+    paths.data_manifest.write_text(json.dumps(data_record(curated, config), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    for stale in (paths.metrics, paths.skipped, paths.summary):
+        stale.unlink(missing_ok=True)
+    return config, None
+
+
+def _peak_memory(device: str) -> tuple[int, str]:
+    if device == "cuda":
+        import torch
+
+        return int(torch.cuda.max_memory_reserved()), "cuda_reserved"
+    rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(rss_kb * (1 if sys.platform == "darwin" else 1024)), "cpu_max_rss"
+
+
+def build_sft_config(config: TrainConfig, paths: RunPaths, has_eval: bool, resume: bool, bf16: bool):
+    """TRL ``SFTConfig`` for a run (import Unsloth first so that its patched class is used on GPU)."""
+    from trl import SFTConfig
+
+    t, lora = config.training, config.lora
+    extra: dict[str, Any] = {}
+    if t.padding_free is not None:
+        extra["padding_free"] = t.padding_free
+    if lora.gradient_checkpointing is False:
+        extra["gradient_checkpointing"] = False  # TRL defaults it on; Unsloth decides for "unsloth" / true
+    return SFTConfig(
+        output_dir=str(paths.checkpoints),
+        per_device_train_batch_size=t.per_device_batch_size,
+        per_device_eval_batch_size=t.per_device_batch_size,
+        gradient_accumulation_steps=t.gradient_accumulation_steps,
+        learning_rate=t.learning_rate,
+        num_train_epochs=t.num_epochs,
+        max_steps=t.max_steps or -1,
+        warmup_steps=t.warmup_steps,
+        optim=t.optim,
+        weight_decay=t.weight_decay,
+        lr_scheduler_type=t.lr_scheduler,
+        max_grad_norm=t.max_grad_norm,
+        seed=t.seed,
+        data_seed=t.seed,
+        bf16=bf16,
+        fp16=not bf16,
+        logging_steps=t.logging_steps,
+        eval_strategy="steps" if has_eval else "no",
+        eval_steps=t.eval_steps,
+        eval_on_start=bool(has_eval and t.eval_on_start and not resume),
+        prediction_loss_only=True,
+        save_strategy="steps",
+        save_steps=t.save_steps,
+        save_total_limit=t.save_total_limit,
+        report_to="none",
+        disable_tqdm=True,
+        max_length=config.model.max_seq_length,
+        packing=t.packing,
+        include_num_input_tokens_seen="non_padding",
+        dataloader_num_workers=0,
+        **extra,
+    )
+
+
+def train(
+    curated_dir: str | Path,
+    config: TrainConfig | str | Path | dict[str, Any] | None,
+    run_dir: str | Path,
+    *,
+    resume: bool = False,
+    progress: Any | None = None,
+) -> RunSummary:
+    """Fine-tune on a curation output folder; returns (and writes) the run summary.
+
+    ``config`` is a :class:`TrainConfig`, a YAML path, a dict, or None (the CPU/GPU default; on resume, the
+    run's own config). ``progress`` is an optional ``rich.progress.Progress`` to draw the step bar on.
+    """
+    started = time.perf_counter()
+    curated = Path(curated_dir)
+    require_output_folder(curated)
+    paths = run_paths(run_dir)
+    if config is not None and not isinstance(config, TrainConfig):
+        config = load_config(config)
+    if config is None and not resume:
+        from training.config import default_config_path
+
+        config = load_config(default_config_path())
+    config, checkpoint = _prepare_run_folder(paths, curated, config, resume)
+
+    from training.models import import_unsloth, load_for_training
+
+    import_unsloth()  # before transformers / TRL are imported below
+    from training.callbacks import MetricsLogger, ProgressBar, StepTimer
+    from training.data import check_trainable, prepare_split, read_rows, response_masker, template_parts
+
+    loaded = load_for_training(config)
+    tokenizer = loaded.tokenizer
+    m = config.model
+    instruction_part, response_part = template_parts(tokenizer, m.chat_template, m.instruction_part, m.response_part)
+    mask = response_masker(tokenizer, instruction_part, response_part)
+    track = _tracker(progress)
+    train_split = prepare_split(
+        read_rows(curated, config.data.train_split, config.data.max_train_rows),
+        config.data.train_split, tokenizer, mask, config.model.max_seq_length, response_part, track,
+    )
+    check_trainable(train_split, config.data.untrainable_rows)
+    eval_split = None
+    if config.data.eval_split:
+        eval_split = prepare_split(
+            read_rows(curated, config.data.eval_split, config.data.max_eval_rows),
+            config.data.eval_split, tokenizer, mask, config.model.max_seq_length, response_part, track,
+        )
+        if eval_split.rows_read:
+            check_trainable(eval_split, config.data.untrainable_rows)
+        if not eval_split.input_ids:
+            eval_split = None
+    skipped = train_split.skipped + (eval_split.skipped if eval_split else [])
+    _write_jsonl(paths.skipped, [s.as_record() for s in skipped])
+
+    import unsloth
+    from trl import SFTTrainer
+
+    bf16 = bool(unsloth.is_bfloat16_supported())
+    args = build_sft_config(config, paths, eval_split is not None, checkpoint is not None, bf16)
+    timer = StepTimer()
+    callbacks = [MetricsLogger(paths.metrics), timer]
+    if progress is not None:
+        callbacks.append(ProgressBar(progress))
+    from datasets.utils.logging import disable_progress_bar
+    from transformers.trainer_callback import PrinterCallback
+
+    disable_progress_bar()  # TRL's dataset passes over already-prepared rows; our own bars show the work
+    trainer = SFTTrainer(
+        model=loaded.model,
+        args=args,
+        train_dataset=train_split.to_dataset(),
+        eval_dataset=eval_split.to_dataset() if eval_split else None,
+        processing_class=tokenizer,
+        callbacks=callbacks,
+    )
+    trainer.remove_callback(PrinterCallback)  # logs go to metrics.jsonl and the progress bar
+    start_tokens = 0
+    if checkpoint is not None:
+        start_tokens = json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8")).get("num_input_tokens_seen", 0)
+    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    state = trainer.state
+    if eval_split is not None and not any(h.get("step") == state.global_step and "eval_loss" in h for h in state.log_history):
+        trainer.evaluate()  # the last step was not an eval step: one more, so the summary ends on the final model
+
+    loaded.model.save_pretrained(str(paths.adapter))
+    tokenizer.save_pretrained(str(paths.adapter))
+
+    metrics = _read_jsonl(paths.metrics)
+    train_losses = [r["loss"] for r in metrics if r["kind"] == "train" and "loss" in r]
+    evals = [[r["step"], r["eval_loss"]] for r in metrics if r["kind"] == "eval" and "eval_loss" in r]
+    session_tokens = int(state.num_input_tokens_seen) - int(start_tokens)
+    peak, peak_kind = _peak_memory(loaded.device)
+    summary = RunSummary(
+        run_dir=str(paths.root),
+        model=config.model.name,
+        device=_device_name(loaded.device),
+        global_step=int(state.global_step),
+        epoch=round(float(state.epoch or 0.0), 6),
+        resumed_from_step=checkpoint_step(checkpoint) if checkpoint else None,
+        tokens_seen=int(state.num_input_tokens_seen),
+        session_tokens=session_tokens,
+        train_seconds=round(timer.seconds, 3),
+        tokens_per_second=round(session_tokens / timer.seconds, 1) if timer.seconds else 0.0,
+        wall_seconds=round(time.perf_counter() - started, 3),
+        peak_memory_bytes=peak,
+        peak_memory_kind=peak_kind,
+        train_loss_first=train_losses[0] if train_losses else None,
+        train_loss_last=train_losses[-1] if train_losses else None,
+        eval_loss_first=evals[0][1] if evals else None,
+        eval_loss_last=evals[-1][1] if evals else None,
+        eval_loss_best=min(e[1] for e in evals) if evals else None,
+        eval_losses=evals,
+        data={
+            "train": train_split.stats(),
+            **({"eval": eval_split.stats()} if eval_split else {}),
+            "instruction_part": instruction_part,
+            "response_part": response_part,
+        },
+        packages=packages(),
+    )
+    paths.summary.write_text(json.dumps(summary.to_dict(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return summary
+
+
+def _tracker(progress: Any | None):
+    if progress is None:
+        return None
+
+    def track(items, total, description):  # noqa: ANN001
+        task = progress.add_task(description, total=total or None)
+        for item in items:
+            yield item
+            progress.advance(task)
+
+    return track
+
+
+def _device_name(device: str) -> str:
+    if device == "cuda":
+        import torch
+
+        return f"cuda:{torch.cuda.get_device_name(0)}"
+    return f"cpu:{platform.machine()}"
