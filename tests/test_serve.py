@@ -142,6 +142,15 @@ def test_gguf_greedy_and_seeded_sampling_are_deterministic(gguf):
     assert "".join(gguf.stream(ASK, temperature=0.0, max_new_tokens=24, seed=0)) == greedy
 
 
+def test_gguf_stream_never_splits_a_character(gguf):
+    # Greedy SmolLM2 answers this with a run of 🎌 (4 UTF-8 bytes, 2 tokens each): every piece must be whole text.
+    ask = [{"role": "user", "content": "Write the Japanese word for Japan (日本) and the yen sign ¥. Use emoji 🎌."}]
+    pieces = list(gguf.stream(ask, temperature=0.0, max_new_tokens=24, seed=0))
+    text = "".join(pieces)
+    assert any(ord(ch) > 0xFFFF for ch in text), text  # a multi-token character was produced ...
+    assert "\ufffd" not in text and all("\ufffd" not in p for p in pieces)  # ... and never torn apart
+
+
 def test_gguf_abandoned_stream_does_not_block_the_next_request(gguf):
     stream = gguf.stream(ASK, temperature=0.0, max_new_tokens=200, seed=0)
     assert next(stream)

@@ -237,6 +237,9 @@ def test_train_stops_before_training_when_masking_leaves_nothing(tmp_path, tiny_
     with pytest.raises(MaskingError, match="no row has a trainable"):
         train(data, tiny_config(tiny_model, max_steps=2), run)
     assert not (run / "checkpoints").exists() or not any((run / "checkpoints").iterdir())
+    # nothing was trained: the same folder takes the corrected config
+    summary = train(data, load_config(tiny_config(tiny_model, max_steps=1), {"model": {"max_seq_length": 256}}), run)
+    assert summary.global_step == 1
 
 
 # --- a run, killed and resumed -------------------------------------------------------------------------------

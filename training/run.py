@@ -211,10 +211,11 @@ def _prepare_run_folder(paths: RunPaths, curated: Path, config: TrainConfig | No
         done = checkpoint_step(checkpoint) if checkpoint else None
         _write_jsonl(paths.metrics, [r for r in _read_jsonl(paths.metrics) if done is not None and r["step"] <= done])
         return config, checkpoint
-    if exists:
+    if exists and (checkpoints(paths.checkpoints) or paths.summary.exists()):
         raise RunError(
             f"{paths.root}: already holds a run (config.yaml); continue it with --resume or choose another --run folder"
         )
+    # a folder whose run stopped before its first checkpoint (e.g. on a masking error) is simply started over
     config = config or load_config(None)
     paths.root.mkdir(parents=True, exist_ok=True)
     paths.config.write_text(config.to_yaml(), encoding="utf-8")
