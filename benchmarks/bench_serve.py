@@ -48,7 +48,7 @@ def fmt(values: list[float], digits: int = 2) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--repeats", type=int, default=5, help="runs per measurement (median reported)")
+    ap.add_argument("--repeats", type=int, default=3, help="runs per measurement (median reported)")
     ap.add_argument("--threads", default=None, help="comma-separated CPU thread counts (default: 1 and all CPUs)")
     ap.add_argument("--max-new-tokens", type=int, default=128, help="answer length for the tokens/s measurement")
     args = ap.parse_args()
@@ -61,8 +61,12 @@ def main() -> None:
     load_before = os.getloadavg()
     print(f"machine: {cpus} CPUs available, load average {load_before[0]:.2f} / {load_before[1]:.2f} / {load_before[2]:.2f}")
 
-    rows: list[tuple[str, ...]] = []
+    print(f"Whisper tiny.en (faster-whisper int8, greedy) + SmolLM2-135M-Instruct Q4_1 (llama.cpp via cyllama); "
+          f"median (min-max) of {args.repeats} runs\n")
+    print("| measurement | wall clock | CPU time (1 thread: idle-core wall time) | target | wall / target | CPU / target |")
+    print("|---|---|---|---|---|---|", flush=True)
     for n in threads:
+        rows: list[tuple[str, ...]] = []
         asr = load_transcriber(None, cpu_threads=n)
         gen = load_generator(None, n_threads=n)
         asr.transcribe(six)  # warm-up: first call allocates
@@ -111,14 +115,11 @@ def main() -> None:
         ]
         gen.close()
         del asr, gen
+        for r in rows:
+            print("| " + " | ".join(r) + " |", flush=True)
 
     load_after = os.getloadavg()
-    print(f"Whisper tiny.en (faster-whisper int8, greedy) + SmolLM2-135M-Instruct Q4_1 (llama.cpp via cyllama); "
-          f"median (min-max) of {args.repeats} runs; load average after: {load_after[0]:.2f}\n")
-    print("| measurement | wall clock | CPU time (1 thread: idle-core wall time) | target | wall / target | CPU / target |")
-    print("|---|---|---|---|---|---|")
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
+    print(f"\nload average after: {load_after[0]:.2f} / {load_after[1]:.2f} / {load_after[2]:.2f}")
 
 
 if __name__ == "__main__":

@@ -32,14 +32,21 @@ class LossResult:
 
 
 def prepare_rows(curated_dir: str | Path, split: str, tokenizer: Any, max_seq_length: int,
-                 max_rows: int | None = None, progress: Callable | None = None):
-    """Token ids and assistant-only labels of the first ``max_rows`` rows, with training's own functions."""
+                 max_rows: int | None = None, progress: Callable | None = None,
+                 parts: tuple[str, str] | None = None, chat_template: str | None = None):
+    """Token ids and assistant-only labels of the first ``max_rows`` rows, with training's own functions.
+
+    ``parts`` are the (user, assistant) turn openers the labels are cut at: a run's own (from its summary), else
+    what training would pick for ``chat_template`` / detect from the tokenizer's template.
+    """
     from training.models import import_unsloth
 
     import_unsloth()  # training's masking helper lives in unsloth_zoo, which needs unsloth imported (first, ideally)
     from training.data import prepare_split, read_rows, response_masker, template_parts
 
-    instruction_part, response_part = template_parts(tokenizer, None, None)
+    if parts is None:
+        parts = template_parts(tokenizer, chat_template=chat_template, instruction_part=None, response_part=None)
+    instruction_part, response_part = parts
     mask = response_masker(tokenizer, instruction_part, response_part)
     rows = read_rows(curated_dir, split, max_rows)
     return prepare_split(rows, split, tokenizer, mask, max_seq_length, response_part, progress)
@@ -106,7 +113,8 @@ def heldout_loss(model: str | None | ScoringModel, curated_dir: str | Path, spli
 
     import_unsloth()  # before transformers loads anything: Unsloth patches it on import (as training does)
     loaded = model if isinstance(model, ScoringModel) else load_for_scoring(model)
-    prepared = prepare_rows(curated_dir, split, loaded.tokenizer, max_seq_length, max_rows, progress)
+    prepared = prepare_rows(curated_dir, split, loaded.tokenizer, max_seq_length, max_rows, progress,
+                            parts=loaded.parts, chat_template=loaded.chat_template)
     if not prepared.input_ids:
         raise ValueError(f"{curated_dir}: no row of the {split} split has an assistant token to score")
     pad = loaded.tokenizer.pad_token_id if loaded.tokenizer.pad_token_id is not None else 0

@@ -65,6 +65,8 @@ class ScoringModel:
     model: Any  # a transformers causal LM, eval mode, float32 on CPU (or the GPU when there is one)
     tokenizer: Any  # the tokenizer (and chat template) training used
     description: str
+    parts: tuple[str, str] | None = None  # a run's (user, assistant) turn openers, as its training masked them
+    chat_template: str | None = None  # a run's configured Unsloth chat template name
 
 
 def _is_packaged_default(path: str) -> bool:
@@ -99,6 +101,7 @@ def load_for_scoring(spec: str | None) -> ScoringModel:
         has_tok = any((adapter / f).is_file() for f in ("tokenizer_config.json", "tokenizer.json"))
         tokenizer = AutoTokenizer.from_pretrained(str(adapter) if has_tok else base)
         description = f"{Path(source.run or adapter).name}: LoRA adapter on {Path(base).name}"
+        parts, chat_template = _run_masking(source.run)
     elif source.kind == "gguf" and _is_packaged_default(source.location):
         folder = resolve_model_source(OFFLINE_SMOLLM2)  # converted once by training, cached
         model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype)
@@ -121,7 +124,29 @@ def load_for_scoring(spec: str | None) -> ScoringModel:
     model.eval()
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
-    return ScoringModel(model=model, tokenizer=tokenizer, description=description)
+    if source.kind != "lora":
+        parts, chat_template = None, None
+    return ScoringModel(model=model, tokenizer=tokenizer, description=description, parts=parts,
+                        chat_template=chat_template)
+
+
+def _run_masking(run: str | None) -> tuple[tuple[str, str] | None, str | None]:
+    """The turn openers a `tome train` run masked with (``summary.json``) and its chat template (``config.yaml``)."""
+    if run is None:
+        return None, None
+    summary = run_summary(run) or {}
+    data = summary.get("data") or {}
+    parts = (data["instruction_part"], data["response_part"]) if data.get("instruction_part") and data.get(
+        "response_part") else None
+    chat_template = None
+    try:
+        import yaml
+
+        config = yaml.safe_load((Path(run) / "config.yaml").read_text(encoding="utf-8")) or {}
+        chat_template = (config.get("model") or {}).get("chat_template")
+    except (OSError, ValueError):
+        pass
+    return parts, chat_template
 
 
 def run_summary(spec: str | None) -> dict[str, Any] | None:

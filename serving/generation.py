@@ -339,10 +339,18 @@ class Generator(ABC):
 
 
 def available_cpus() -> int:
+    """Physical cores this process may use (llama.cpp and CTranslate2 slow down on hyper-threads)."""
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        allowed = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
+        allowed = os.cpu_count() or 1
+    try:
+        import psutil
+
+        physical = psutil.cpu_count(logical=False) or allowed
+    except ImportError:  # pragma: no cover - psutil is a dependency
+        physical = allowed
+    return max(1, min(allowed, physical))
 
 
 class LlamaCppGenerator(Generator):

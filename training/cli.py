@@ -25,7 +25,8 @@ Examples:
 
 * `tome train --max-steps 5` - a few steps on `out/` with the default config
 * `tome train -d out/ -c configs/train_3b.yaml --run runs/3b`
-* `tome train --run runs/3b --resume` - continue after a crash, from the newest checkpoint
+* `tome train --run runs/3b --resume` - continue after a crash, from the newest checkpoint (`tome train --resume`:
+  the default run folder)
 * `tome train --set training.learning_rate=1e-4 --set lora.r=32`
 * `tome train --print-config > my.yaml` - every option with its value, to edit
 """
@@ -50,7 +51,7 @@ def _latest_run(root: Path = Path("runs")) -> Path | None:
 def train(
     data: Path = typer.Option(Path("out"), "--data", "-d", help="A `tome curate` output folder (train/validation/test parquet + manifest.json)."),
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config (see --print-config). Default: configs/train.yaml with a CUDA GPU, configs/train_cpu.yaml without."),
-    run: Optional[Path] = typer.Option(None, "--run", "-r", help="Run folder (checkpoints, metrics, adapter, summary). Default: runs/<config name>."),
+    run: Optional[Path] = typer.Option(None, "--run", "-r", help="Run folder (checkpoints, metrics, adapter, summary). Default: runs/<config file name>, e.g. runs/train_cpu."),
     set_: list[str] = typer.Option([], "--set", help="Override one config key, e.g. training.max_steps=60 (repeatable)."),
     max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Shorthand for --set training.max_steps=N."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --run from its newest complete checkpoint (uses the run's own config)."),
@@ -65,21 +66,19 @@ def train(
             overrides = deep_merge(overrides, parse_override(item))
         if max_steps is not None:
             overrides = deep_merge(overrides, {"training": {"max_steps": max_steps}})
-        if resume and run is not None and config is None:
+        chosen = config or default_config_path()
+        run = run or Path("runs") / chosen.stem
+        if resume and config is None:
             # the run's own config; overrides are checked against it (a resumed run cannot change its config)
             config_path = run / "config.yaml" if overrides else None
         else:
-            config_path = config or default_config_path()
+            config_path = chosen
         cfg = load_config(config_path, overrides) if config_path is not None else None
     except ConfigError as exc:
         error(str(exc))
     if print_config:
-        typer.echo((cfg or load_config(default_config_path())).to_yaml(), nl=False)
+        typer.echo((cfg or load_config(run / "config.yaml")).to_yaml(), nl=False)
         return
-    if run is None:
-        if resume:
-            error("--resume needs --run: the run folder to continue")
-        run = Path("runs") / (config_path.stem if config_path is not None else "train")
     if config is None and not resume:
         console.print(f"config: {config_path}")
 

@@ -36,14 +36,12 @@ def lsh_params(
     the ``(b, r)`` with the least weighted sum of the false positive area ``∫_0^t 1-(1-s^r)^b ds`` and the
     false negative area ``∫_t^1 (1-s^r)^b ds``. datasketch integrates each of its ~``num_perm·ln(num_perm)``
     pairs with ``scipy.integrate.quad`` (seconds); the integrands are polynomials of degree ``b·r <= num_perm``,
-    so Gauss-Legendre with ``num_perm/2 + 1`` nodes integrates all pairs exactly in one numpy pass. The few
-    pairs within rounding of the best are then re-scored with datasketch's own functions, in its order, so the
-    choice is datasketch's.
+    so Gauss-Legendre with ``num_perm/2 + 1`` nodes integrates all pairs exactly in one numpy pass. Should
+    several pairs lie within rounding of the best, they are re-scored with datasketch's own functions, in its
+    order, so the choice is datasketch's.
     """
     if bands is not None and rows_per_band is not None:
         return int(bands), int(rows_per_band)
-    from datasketch.lsh import _false_negative_probability, _false_positive_probability
-
     fp_w, fn_w = float(weights[0]), float(weights[1])
     pairs = np.array([(b, r) for b in range(1, num_perm + 1) for r in range(1, num_perm // b + 1)], dtype=np.float64)
     b, r = pairs[:, :1], pairs[:, 1:]
@@ -58,6 +56,10 @@ def lsh_params(
 
     error = fp_w * area(0.0, threshold, miss=False) + fn_w * area(threshold, 1.0, miss=True)
     close = np.flatnonzero(error <= error.min() + 1e-9 * max(1.0, abs(error.min())) + 1e-12)
+    if len(close) == 1:  # the usual case: no near-tie, no need for datasketch (whose import takes seconds)
+        return int(pairs[close[0], 0]), int(pairs[close[0], 1])
+    from datasketch.lsh import _false_negative_probability, _false_positive_probability
+
     best, best_err = (0, 0), float("inf")
     for k in close:  # ascending (b, r): datasketch's loop order, first strict minimum wins
         bb, rr = int(pairs[k, 0]), int(pairs[k, 1])
