@@ -225,6 +225,7 @@ def test_killed_worker_does_not_change_the_result(cluster, tmp_path, alpaca_path
         stop.set()
         thread.join()
     assert killed, "no busy worker was caught mid-task"
+    print(f"SIGKILLed {len(killed)} busy workers: {[title for _, title in killed]}")
     assert_same_output(tmp_path / "local", tmp_path / "ray")
 
 
