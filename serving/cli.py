@@ -46,7 +46,8 @@ def serve(
     ),
     max_audio_seconds: float = typer.Option(30.0, min=1.0, max=600.0, help="Longest clip accepted, in seconds."),
     threads: Optional[int] = typer.Option(
-        None, min=1, help="CPU threads for the model and Whisper.  [default: the CPUs available]",
+        None, min=1,
+        help="CPU threads for the model and for Whisper.  [default: model: physical cores - 1 (at least 1); Whisper: all]",
     ),
     temperature: float = typer.Option(0.3, min=0.0, max=1.5, help="Starting value of the temperature slider."),
     max_new_tokens: int = typer.Option(256, min=16, max=1024, help="Starting value of the max-new-tokens slider."),

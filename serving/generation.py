@@ -363,7 +363,10 @@ class LlamaCppGenerator(Generator):
         super().__init__()
         from cyllama import LLM
 
-        self.n_threads = int(n_threads or available_cpus())
+        # Default: one core left free (for the web server and speech recognition). llama.cpp's threads wait for
+        # each other by spinning, so a thread per core collapses when anything else needs a core: on the 2-core
+        # machine, under load, 2 threads decoded 0.8 tokens/s against 12 for 1 (benchmarks/bench_serve.py).
+        self.n_threads = int(n_threads or max(1, available_cpus() - 1))
         threads = self.n_threads
 
         class _LLM(LLM):  # cyllama 0.2.18 has no thread-count option; set it on each (re)created context
@@ -577,7 +580,7 @@ def load_generator(
     """Load ``model`` (see `resolve_model`) with the right backend.
 
     n_ctx caps the context window (the model's own limit applies too); n_threads sets llama.cpp's CPU threads
-    (default: the CPUs this process may use).
+    (default: the physical cores this process may use, less one).
     """
     source = resolve_model(model, base_model=base_model)
     if source.kind == "hub-gguf":
