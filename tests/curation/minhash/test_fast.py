@@ -30,7 +30,7 @@ from curation.minhash.shingles import (
 )
 from curation.minhash.signatures import minhash_signatures, permutations
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 

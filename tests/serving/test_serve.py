@@ -320,7 +320,7 @@ def test_space_entry_builds_the_page(monkeypatch, tmp_path):
 
     monkeypatch.delenv("TOME_SERVE_MODEL", raising=False)
     monkeypatch.setenv("TOME_SERVE_THREADS", "1")
-    spec = importlib.util.spec_from_file_location("space_app", Path(__file__).resolve().parents[1] / "app.py")
+    spec = importlib.util.spec_from_file_location("space_app", Path(__file__).resolve().parents[2] / "app.py")
     app = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(app)  # builds the page with the offline defaults, does not launch it
     assert isinstance(app.demo, gr.Blocks)

@@ -11,7 +11,9 @@ from curation.config import load_config
 from curation.contract import SPLITS, read_manifest, read_removed, read_split, strip_volatile
 from curation.load import SAMPLE_PATH
 
-REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[3]
 SAMPLE_CONFIG = REPO / "configs" / "augment.yaml"
 
 

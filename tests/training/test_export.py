@@ -12,8 +12,10 @@ from typer.testing import CliRunner
 
 from training.curated_folder import write_curated_folder
 
-from test_train import qa_rows, smollm2_dir, tiny_model, tokenizer  # noqa: F401  (fixtures shared with test_train)
+from tests.training.test_train import qa_rows, smollm2_dir, tiny_model, tokenizer  # noqa: F401  (fixtures shared with test_train)
 
+
+pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory, smollm2_dir):  # noqa: F811

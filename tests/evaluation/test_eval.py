@@ -207,6 +207,7 @@ def test_compare_cli_offline(tmp_path, small_curated):
     assert (out / "eval.md").read_text() == first  # greedy, seeded: the same answers and table
 
 
+@pytest.mark.slow
 def test_experiment_end_to_end_test_sized(tmp_path, alpaca_path):
     """Curate, train raw and curated (2 steps each), compare: the whole command on CPU in test size."""
     from evaluation.experiment import ExperimentError, _train_config, load_experiment_config, run_experiment, run_state
@@ -216,7 +217,7 @@ def test_experiment_end_to_end_test_sized(tmp_path, alpaca_path):
     cfg = load_experiment_config(None, {
         "input": str(src),
         "curation": {"report": False, "stages": {"near_dedup": {"backend": "datasketch"}}},
-        "train_config": str(Path(__file__).resolve().parents[1] / "configs" / "train_cpu.yaml"),
+        "train_config": str(Path(__file__).resolve().parents[2] / "configs" / "train_cpu.yaml"),
         "train": {"model": {"max_seq_length": 64}, "data": {"eval_split": None},
                   "training": {"max_steps": 2, "per_device_batch_size": 1, "gradient_accumulation_steps": 1,
                                "warmup_steps": 0, "eval_on_start": False, "eval_steps": 100, "save_steps": 100}},
@@ -255,5 +256,5 @@ def test_experiment_config_errors(tmp_path):
     bad = write_jsonl(tmp_path / "bad.yaml", ["eval: {max_new_tokens: 0}"])
     with pytest.raises(ExperimentError, match="eval.max_new_tokens"):
         load_experiment_config(bad)
-    cfg = load_experiment_config(Path(__file__).resolve().parents[1] / "configs" / "eval_experiment_cpu.yaml")
+    cfg = load_experiment_config(Path(__file__).resolve().parents[2] / "configs" / "eval_experiment_cpu.yaml")
     assert Path(cfg.train_config).is_file()  # relative to the repo

@@ -20,7 +20,7 @@ import yaml
 from training.config import CONFIG_DIR, ConfigError, TrainConfig, load_config
 from training.curated_folder import write_curated_folder
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def qa_rows(n: int, seed: int = 0) -> list[dict]:
@@ -227,6 +227,7 @@ def test_a_response_marker_the_template_never_renders_stops_the_run(tokenizer):
         check_trainable(split, "skip")
 
 
+@pytest.mark.slow
 def test_train_stops_before_training_when_masking_leaves_nothing(tmp_path, tiny_model):
     from training.data import MaskingError
     from training.run import train
@@ -253,6 +254,7 @@ def _metrics(run: Path) -> list[dict]:
     return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
 
 
+@pytest.mark.slow
 def test_a_killed_cpu_run_resumes_to_the_same_losses_and_weights(tmp_path, tiny_model):
     """SIGKILL a real `tome train` process mid-run, `--resume` it, and compare it step by step with a run that was
     never interrupted: same losses after the checkpoint (optimizer, scheduler, RNG and data order restored)."""
@@ -310,6 +312,7 @@ def test_a_killed_cpu_run_resumes_to_the_same_losses_and_weights(tmp_path, tiny_
         assert (a[key] - b[key]).abs().max().item() < 1e-5, key
 
 
+@pytest.mark.slow
 def test_run_folder_traces_the_model_to_its_data(tmp_path, tiny_model):
     from training.run import RunError, train
 

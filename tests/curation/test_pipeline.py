@@ -27,7 +27,7 @@ from curation.contract import (
 from curation.load import InputError
 from curation.pipeline import run_curation
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def fast_config(**stage_overrides) -> CurationConfig:

@@ -32,7 +32,9 @@ from curation.engines.ray_records import Kind
 from curation.load import SAMPLE_PATH, InputError
 from curation.pipeline import run_curation
 
-REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[3]
 ray = pytest.importorskip("ray")
 from curation.engines.ray_engine import RayEngineOptions, run_curation_ray  # noqa: E402
 

@@ -19,7 +19,7 @@ import pytest
 
 from curation.minhash.shingles import jaccard, shingles, token_text
 
-DATA = Path(__file__).resolve().parents[1] / "data"
+DATA = Path(__file__).resolve().parents[2] / "data"
 SAMPLE = DATA / "sample.jsonl"
 TRUTH = DATA / "sample_truth.json"
 ROLES = {"human", "gpt", "system"}
