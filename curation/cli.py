@@ -59,7 +59,7 @@ def curate(
     ),
 ) -> None:
     from curation.config import ConfigError, load_config, parse_override
-    from curation.load import InputError
+    from curation.readers import InputError
 
     try:
         overrides: dict = {}
