@@ -6,7 +6,8 @@ the committed files and checks them against the truth with the repo's own shingl
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
+import math
 import json
 import random
 import re
@@ -17,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from curation.config import FiltersConfig, NearDedupConfig
+from curation.filters import Filters
 from curation.minhash.shingles import jaccard, shingles, token_text
 
 DATA = Path(__file__).resolve().parents[2] / "data"
@@ -34,11 +37,10 @@ MALFORMED_KINDS = {
 
 
 def _load_generator():
-    spec = importlib.util.spec_from_file_location("data_make_sample", DATA / "make_sample.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the file runs
-    spec.loader.exec_module(module)
-    return module
+    """The generator package (data/samplegen/), imported the way data/make_sample.py imports it."""
+    if str(DATA) not in sys.path:
+        sys.path.insert(0, str(DATA))
+    return importlib.import_module("samplegen.main")
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +70,11 @@ def rows(lines, truth) -> dict[int, dict]:
     """The rows that pass validation, by position."""
     bad = {int(k) for k in truth["malformed_rows"]}
     return {i: json.loads(line) for i, line in enumerate(lines) if i not in bad}
+
+
+@pytest.fixture(scope="module")
+def plan(generator):
+    return importlib.import_module("samplegen.plan")
 
 
 def conv_text(row: dict) -> str:
@@ -106,11 +113,16 @@ def test_check_mode_exit_codes(generator, regenerated, tmp_path, monkeypatch, ca
 
 
 def test_generator_is_self_contained():
-    source = (DATA / "make_sample.py").read_text(encoding="utf-8")
-    imports = set(re.findall(r"^(?:from|import) ([\w.]+)", source, re.M))
-    assert imports <= {"__future__", "argparse", "json", "random", "re", "struct", "sys", "unicodedata", "collections",
-                       "dataclasses", "functools", "itertools", "pathlib", "numpy", "fractions"}, imports
-    assert "shared" not in source  # never reads ../shared rows
+    """Standard library and numpy, plus the config defaults it plants against; never the shared real rows."""
+    stdlib = {"__future__", "argparse", "json", "random", "re", "struct", "sys", "unicodedata", "collections",
+              "dataclasses", "functools", "itertools", "pathlib", "fractions", "typing"}
+    files = sorted((DATA / "samplegen").rglob("*.py")) + [DATA / "make_sample.py"]
+    assert len(files) >= 10
+    for path in files:
+        source = path.read_text(encoding="utf-8")
+        imports = {m for m in re.findall(r"^\s*(?:from|import) ([\w.]+)", source, re.M) if not m.startswith(".")}
+        assert imports <= stdlib | {"numpy", "curation.config", "samplegen.main"}, (path.name, imports)
+        assert "shared" not in source, path.name  # never reads ../shared rows
 
 
 # ---- shape and counts ----------------------------------------------------------------------------
@@ -275,3 +287,71 @@ def test_malformed_rows_break_the_schema(lines, truth):
             assert any(not isinstance(t["value"], str) for t in conv)
         elif kind == "no_gpt_turn":
             assert conv and all(t["from"] in ("human", "system") and isinstance(t["value"], str) for t in conv)
+
+
+# ---- the filter defaults the sample is planted against -------------------------------------------
+
+# The generator plants against datatrove's Gopher definitions (clean rows at most 0.75 of each default). The
+# repo's filter code measures the top n-gram as the most repeated n-gram by characters over word characters,
+# which reads up to ~15% higher, so under it clean rows keep this much headroom below every default:
+CLEAN_HEADROOM = 0.9
+OTHERS_HEADROOM = 0.95  # a row planted for one filter stays this far below every other default
+
+
+def scaled_defaults(factor: float) -> FiltersConfig:
+    """The default filters with each maximum times ``factor`` and each minimum divided by it (< 1: stricter).
+
+    Integer minima round up, which is exact for integer measures (``chars < 8 / 1.5`` iff ``chars < 6``).
+    """
+    d = FiltersConfig()
+    update = {k: getattr(d, k) * factor for k in ("max_prompt_answer_ratio", "max_repeated_line_fraction",
+                                                  "max_repeated_line_char_fraction")}
+    update |= {k: math.floor(getattr(d, k) * factor) for k in ("max_chars_per_turn", "max_words_per_turn")}
+    update |= {k: math.ceil(getattr(d, k) / factor) for k in ("min_chars_per_turn", "min_answer_chars", "min_answer_words")}
+    update["top_ngram_max_fraction"] = {n: f * factor for n, f in d.top_ngram_max_fraction.items()}
+    update["dup_ngram_max_fraction"] = {n: f * factor for n, f in d.dup_ngram_max_fraction.items()}
+    return FiltersConfig.model_validate(d.model_dump() | update)
+
+
+def fired(config: FiltersConfig, rows: list[dict]) -> list[set[str]]:
+    filters = Filters(config)
+    filters.precompute(rows)
+    return [{code for code, _ in filters.fired(row)} for row in rows]
+
+
+def test_generator_plants_against_the_config_defaults(plan):
+    """The thresholds come from curation.config; what the generator does not measure must stay as it expects."""
+    d = FiltersConfig()
+    assert (plan.MIN_ANSWER_CHARS, plan.MAX_CHARS_PER_TURN, plan.MAX_PROMPT_ANSWER_RATIO, plan.TOP_NGRAM_MAX_FRACTION) == (
+        d.min_answer_chars, d.max_chars_per_turn, d.max_prompt_answer_ratio, d.top_ngram_max_fraction)
+    assert d.min_score is None  # low_score_rows are dropped only with min_score 3.0
+    assert d.min_words_per_turn is None and d.min_chars_per_turn <= 1 and d.require_alternation
+    near = NearDedupConfig()
+    assert (near.shingle, near.ngram, near.text_key) == ("word", plan.SHINGLE_NGRAM, "conversation")
+    assert plan.INDEPENDENT_MAX_JACCARD < near.threshold < plan.NEAR_MIN_JACCARD
+
+
+def test_clean_rows_pass_the_default_filters_with_headroom(rows, truth):
+    """Every row not planted for a filter passes each default tightened to CLEAN_HEADROOM (repo's filter code)."""
+    clean = [i for i in rows if str(i) not in truth["filter_rows"]]
+    failing = {i: codes for i, codes in zip(clean, fired(scaled_defaults(CLEAN_HEADROOM), [rows[i] for i in clean])) if codes}
+    assert not failing, f"{len(failing)} clean rows within {1 - CLEAN_HEADROOM:.0%} of a default: {list(failing.items())[:5]}"
+
+
+def test_planted_filter_rows_fail_their_default_by_its_margin(rows, truth, generator):
+    """Each planted row still fails its filter with that default loosened by the generator's margin, and fails
+    nothing else even with every default tightened to OTHERS_HEADROOM."""
+    measures = importlib.import_module("samplegen.measures")
+    by_reason: dict[str, list[int]] = {}
+    for line, reason in truth["filter_rows"].items():
+        by_reason.setdefault(reason, []).append(int(line))
+    for reason, lines in sorted(by_reason.items()):
+        code = reason.removeprefix("filter:")
+        margin = measures.FAIL_MARGIN[measures.FILTER_KEYS[reason]]
+        assert margin > 1
+        planted = [rows[i] for i in lines]
+        missed = [i for i, codes in zip(lines, fired(scaled_defaults(margin), planted)) if code not in codes]
+        assert not missed, f"{reason}: lines {missed[:5]} pass with the default loosened {margin}x"
+        also = {i: codes - {code} for i, codes in zip(lines, fired(scaled_defaults(OTHERS_HEADROOM), planted))
+                if codes - {code}}
+        assert not also, f"{reason}: rows near another default too: {list(also.items())[:5]}"
