@@ -12,6 +12,7 @@ from .plan import (CLEAN_PER_SOURCE, EXACT_GROUPS, FILTER_PLAN, LOW_SCORE_ROWS, 
 from .plant_duplicates import exact_variant, has_decomposable, near_copy
 from .plant_filters import filter_row
 from .plant_malformed import malformed_line
+from .plant_quality import TRUTH_KEYS, quality_rows
 from .rows import clean_row, f32
 from .verify import verify
 from .writer import Writer
@@ -24,6 +25,7 @@ class Item:
     group: tuple[str, int] | None = None  # ("exact"|"near", group number)
     original: bool = False
     reason: str | None = None  # filter reason, "low_score", or "malformed:<kind>"
+    label: tuple[str, object] | None = None  # a quality plant: (truth key, truth value), see plant_quality.TRUTH_KEYS
 
 
 @dataclass
@@ -31,6 +33,8 @@ class Sample:
     jsonl: bytes
     truth: bytes
     stats: dict = field(default_factory=dict)
+    base_jsonl: bytes = b""  # the base sample (a prefix of jsonl) and its truth: what generate(quality=False) gives
+    base_truth: bytes = b""
 
 
 def dump(row: dict) -> str:
@@ -51,8 +55,12 @@ def truth_json(truth: dict) -> str:
     return "{\n" + ",\n".join(parts) + "\n}\n"
 
 
-def generate(seed: int = SEED, verify_truth: bool = True) -> Sample:
-    """Build the sample in memory; ``verify_truth`` runs the (slower) checks of :func:`verify` as well."""
+def generate(seed: int = SEED, verify_truth: bool = True, quality: bool = True) -> Sample:
+    """Build the sample in memory; ``verify_truth`` runs the (slower) checks of :func:`verify` as well.
+
+    ``quality=False`` gives the base sample alone: the same lines and truth as before the quality plants were
+    added (they are appended after it, from their own random stream, and change nothing before them).
+    """
     w = Writer(random.Random(seed))
     sources = list(CLEAN_PER_SOURCE)
     weights = list(CLEAN_PER_SOURCE.values())
@@ -139,11 +147,33 @@ def generate(seed: int = SEED, verify_truth: bool = True) -> Sample:
         for p, m in zip(positions, members):
             items[p] = m
 
+    base_rows = len(items)
+    if quality:
+        items += [Item(dump(row), row, label=(key, value)) for key, value, row in quality_rows(seed, first_questions)]
+
     stats = verify(items, near_j) if verify_truth else {}
     stats["exact_copy_kinds"] = dict(sorted(exact_kinds.items()))
 
     exact_groups = sorted([p for k, p in groups.items() if k[0] == "exact"])
     near_groups = sorted([p for k, p in groups.items() if k[0] == "near"])
+    truth = truth_of(items, exact_groups, near_groups, sources, seed, base_rows if quality else None)
+    base_truth = truth if not quality else truth_of(items[:base_rows], exact_groups, near_groups, sources, seed, None)
+    lines = [it.line + "\n" for it in items]
+    jsonl = "".join(lines).encode("utf-8")
+    stats.update(rows=len(items), bytes=len(jsonl), groups={"exact": len(exact_groups), "near": len(near_groups)},
+                 filter_rows=dict(sorted(Counter(truth["filter_rows"].values()).items())), low_score=len(truth["low_score_rows"]),
+                 malformed=dict(sorted(Counter(truth["malformed_rows"].values()).items())), sources=truth["sources"])
+    if quality:
+        stats["quality"] = {key: len(truth[key]) for key in TRUTH_KEYS if not key.endswith("_values")}
+        stats["quality"]["pii_types"] = dict(sorted(Counter(t for v in truth["pii_values"].values() for t, _ in v).items()))
+        stats["quality"]["languages"] = dict(sorted(Counter(truth["language_rows"].values()).items()))
+    return Sample(jsonl, truth_json(truth).encode("utf-8"), stats,
+                  "".join(lines[:base_rows]).encode("utf-8"), truth_json(base_truth).encode("utf-8"))
+
+
+def truth_of(items: list[Item], exact_groups: list, near_groups: list, sources: list[str], seed: int,
+             quality_from: int | None) -> dict:
+    """The truth of ``items``; with ``quality_from`` (the first line of the quality plants) their keys too."""
     filter_rows = {str(p): it.reason for p, it in enumerate(items) if it.reason and it.reason.startswith("filter:")}
     malformed = {str(p): it.reason.split(":", 1)[1] for p, it in enumerate(items) if it.reason and it.reason.startswith("malformed:")}
     source_counts = Counter(it.row["source"] for it in items if it.row is not None)
@@ -154,6 +184,7 @@ def generate(seed: int = SEED, verify_truth: bool = True) -> Sample:
         "filter_rows": filter_rows,
         "low_score_rows": [p for p, it in enumerate(items) if it.reason == "low_score"],
         "malformed_rows": malformed,
+        **(quality_truth(items) if quality_from is not None else {}),
         "sources": {s: source_counts[s] for s in sources},
         "notes": {
             "positions": "0-based line numbers in sample.jsonl; in every group the first position is the original (its earliest line)",
@@ -163,9 +194,28 @@ def generate(seed: int = SEED, verify_truth: bool = True) -> Sample:
             "generator": f"data/make_sample.py, seed {seed}",
         },
     }
-    jsonl = "".join(it.line + "\n" for it in items).encode("utf-8")
-    truth_bytes = truth_json(truth).encode("utf-8")
-    stats.update(rows=len(items), bytes=len(jsonl), groups={"exact": len(exact_groups), "near": len(near_groups)},
-                 filter_rows=dict(sorted(Counter(filter_rows.values()).items())), low_score=len(truth["low_score_rows"]),
-                 malformed=dict(sorted(Counter(malformed.values()).items())), sources=truth["sources"])
-    return Sample(jsonl, truth_bytes, stats)
+    if quality_from is not None:
+        truth["notes"] = {
+            **truth["notes"],
+            "quality": f"lines {quality_from} and later are the planted cases of the quality stages; the lines before them "
+                       "are the base sample (python data/make_sample.py --base writes it alone)",
+            **TRUTH_KEYS,
+        }
+    return truth
+
+
+def quality_truth(items: list[Item]) -> dict:
+    """The truth of the quality plants, one dict per key of :data:`plant_quality.TRUTH_KEYS`."""
+    out: dict[str, dict] = {key: {} for key in TRUTH_KEYS}
+    for p, it in enumerate(items):
+        if it.label is None:
+            continue
+        key, value = it.label
+        if key == "pii_rows":
+            out["pii_rows"][str(p)] = sorted({kind for kind, _ in value})
+            out["pii_values"][str(p)] = [list(found) for found in value]
+        elif key == "pii_near_miss_rows":
+            out[key][str(p)], out["pii_near_miss_values"][str(p)] = value
+        else:
+            out[key][str(p)] = value
+    return out

@@ -98,3 +98,13 @@ def clean_row(w: Writer, source: str, score: float | None = None, **kw) -> dict:
         row = make_row(conversation(w, source, **kw), source, good_score(w) if score is None else score)
         if is_normalized(row) and passes_all(filter_measures(row["conversations"]), CLEAN_MARGIN):
             return row
+
+
+def after_another_exchange(w: Writer, source: str, turns: list[dict], share: float = 0.5) -> list[dict]:
+    """``turns``, preceded (with probability ``share``) by an unrelated exchange, as chats often go."""
+    if w.rng.random() < share:
+        first = conversation(w, source, n_ex=1, size=0.7, system=False)
+        turns[0]["value"] = w.pick(["Thanks! A different question. ", "Thank you. Something else: ",
+                                    "Great. One more thing: "]) + turns[0]["value"]
+        return first + turns
+    return turns

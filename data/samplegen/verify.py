@@ -9,6 +9,9 @@ from typing import TYPE_CHECKING
 
 from .measures import FILTER_KEYS, conversation_text, filter_measures, jaccard, shingle_set, token_text
 from .plan import INDEPENDENT_MAX_JACCARD, NEAR_MIN_JACCARD
+from .plant_contamination import EVAL_PROMPTS, eval_overlap
+from .plant_languages import guess_language, uncontracted_slots
+from .plant_pii import detect
 
 if TYPE_CHECKING:
     from .assemble import Item
@@ -78,6 +81,8 @@ def verify(items: list[Item], near_j: list[float]) -> dict:
             bad = {k: round(v, 3) for k, v in m.items() if v > 0.95}
             assert not bad, f"line {p}: a row planted to be kept is at or above a filter threshold: {bad}"
             worst_clean = max(worst_clean, *m.values())
+    quality = verify_quality(items)
+    rows = [(p, it) for p, it in rows if it.label is None]  # the figures below describe the base sample
     kept_like = [it.row for _, it in rows if it.reason is None]
     chars = [sum(len(t["value"]) for t in r["conversations"]) for r in (it.row for _, it in rows)]
     vocab = set()
@@ -94,4 +99,52 @@ def verify(items: list[Item], near_j: list[float]) -> dict:
         "multi_turn_rows": sum(1 for r in kept_like if sum(t["from"] == "human" for t in r["conversations"]) > 1),
         "system_turn_rows": sum(1 for r in kept_like if r["conversations"][0]["from"] == "system"),
         "distinct_words": len(vocab),
+        **quality,
     }
+
+
+def verify_quality(items: list[Item]) -> dict:
+    """The quality plants: languages read as labelled, contamination only where planted, PII only where planted."""
+    assert not uncontracted_slots(), f"templates leave contractions undone: {uncontracted_slots()[:5]}"
+    n_turns = 0
+    for p, it in enumerate(items):
+        if it.row is None:
+            continue
+        turns = [t for t in it.row["conversations"] if t["from"] != "system"]
+        text = conversation_text(it.row["conversations"])
+        key, value = it.label or (None, None)
+        # Languages: every turn of a language row reads as its language; everything else reads as English.
+        if key == "language_rows":
+            expected = [value] * len(turns)
+        elif key in ("translation_rows", "language_mismatch_rows"):
+            expected = [value[0] if t["from"] == "human" else value[1] for t in turns]
+        else:
+            expected = None
+            if len(text.split()) >= 40:
+                assert guess_language(text) == "en", f"line {p}: reads as {guess_language(text)}, not English"
+        if expected:
+            for t, lang in zip(turns, expected):
+                n_turns += 1
+                got = guess_language(t["value"])
+                assert got == lang, f"line {p}: a {t['from']} turn reads as {got}, planted as {lang}: {t['value'][:80]!r}"
+                assert len(t["value"]) >= 50, f"line {p}: a turn of {len(t['value'])} characters (50+ promised)"
+        # Contamination: the planted rows hold their prompt verbatim; no other row shares a word 8-gram with any.
+        if key == "contaminated_rows":
+            assert any(EVAL_PROMPTS[value] in t["value"] for t in turns if t["from"] == "human"), f"line {p}: no {value}"
+        else:
+            hit = eval_overlap(text)
+            assert hit is None, f"line {p}: has a word 8-gram of the eval prompt {hit} but is not planted"
+        # PII: a careful detector finds exactly the planted values (phone numbers: present verbatim).
+        found = detect(text)
+        if key == "pii_rows":
+            for kind, v in value:
+                assert v in text, f"line {p}: planted {kind} {v!r} not in the text"
+                if kind != "phone" and not (kind == "api_key" and len(v) == 40 and not v.startswith(("sk-", "gh"))):
+                    assert any(k == kind and (d in v or v in d) for k, d in found), f"line {p}: {kind} {v!r} not detected"
+            stray = [(k, d) for k, d in found if not any(d in v or v in d for _, v in value)]
+            assert not stray, f"line {p}: unplanted personal data {stray}"
+        else:
+            assert not found, f"line {p}: personal data {found} outside the PII rows"
+        if key == "pii_near_miss_rows":
+            assert all(v in text for v in value[1]), f"line {p}: a near-miss value is missing"
+    return {"language_turns_checked": n_turns}
