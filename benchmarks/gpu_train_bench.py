@@ -239,7 +239,7 @@ def _trainer_ours(loaded, cfg, trial: dict, batch: int, rows: dict, steps: int, 
     from trl import SFTTrainer
 
     from training.packing import check_collator, collates_packed, pack_rows
-    from training.run import build_sft_config, run_paths
+    from training.run import build_sft_config, run_paths, trainer_datasets
 
     mode = trial.get("mode", "rows")
     cfg = cfg.model_copy(deep=True)
@@ -257,7 +257,11 @@ def _trainer_ours(loaded, cfg, trial: dict, batch: int, rows: dict, steps: int, 
         args.pad_to_multiple_of = batch * seq  # every packed batch the same shape
     args.save_strategy = "no"
     timer = _timer()
-    trainer = SFTTrainer(model=loaded.model, args=args, train_dataset=packed.to_dataset() if packed else Dataset.from_dict(rows),
+    if packed is not None:
+        train_data = trainer_datasets(None, None, packed, seq)[0]  # what tome train hands the trainer
+    else:
+        train_data = Dataset.from_dict(rows)
+    trainer = SFTTrainer(model=loaded.model, args=args, train_dataset=train_data,
                          processing_class=loaded.tokenizer, callbacks=[timer, *callbacks])
     info = {"gc": loaded.gradient_checkpointing}
     if packed is not None:
@@ -368,9 +372,14 @@ def worker(opts: argparse.Namespace) -> None:
                 trainer, timer, info = build(trial, batch, rows, steps + (1 if profiler else 0),
                                              [profiler.callback()] if profiler else [])
                 trainer.train()
-            except (torch.OutOfMemoryError, RuntimeError) as exc:
+            except Exception as exc:  # noqa: BLE001  (one trial's failure is its result; the next trial still runs)
                 if "out of memory" not in str(exc).lower():
-                    raise
+                    import traceback
+
+                    traceback.print_exc()
+                    results.append({"batch": batch, "fits": False, "failed": f"{type(exc).__name__}: {exc}"[:300]})
+                    del trainer
+                    break
                 results.append({"batch": batch, "fits": False, "error": str(exc).splitlines()[0][:200]})
                 del trainer
                 gc.collect()
@@ -465,6 +474,16 @@ SUITES = {
         ]),
         ("ours-15gb", "ours", ["--budget-gb", "15"], [_t("ours 15 GB", batches=(64, 48), first_fit=True)]),
     ],
+    # the mixed-length trials alone, against full rows in the same process
+    "mixed": [
+        ("ours", "ours", [], [
+            _t("ours"),
+            _t("ours mixed packing", "mixed", "pack", profile=True, attention_check=True),
+            _t("ours mixed packing, fixed shape", "mixed", "pack", fixed_pad=True),
+            _t("ours mixed packing (TRL)", "mixed", "trl-pack"),
+            _t("ours mixed unpacked", "mixed"),
+        ]),
+    ],
 }
 
 
@@ -499,7 +518,9 @@ def table(results: list[dict]) -> str:
             continue
         fitted = [m for m in r["results"] if m.get("fits")]
         if not fitted:
-            rows.append(f"{r['arm']:<34} no batch fits: " + ", ".join(str(m["batch"]) for m in r["results"]))
+            failed = next((m["failed"] for m in r["results"] if m.get("failed")), None)
+            rows.append(f"{r['arm']:<34} " + (f"FAILED {failed[:150]}" if failed else
+                        "no batch fits: " + ", ".join(str(m["batch"]) for m in r["results"])))
             continue
         m = fitted[0]
         xb = f"{m['tokens_per_s'] / base['tokens_per_s']:.2f}x" if base else "-"

@@ -85,6 +85,14 @@ def pack_rows(input_ids: Sequence[Sequence[int]], labels: Sequence[Sequence[int]
     return out
 
 
+def attest_truncated(dataset: Any, max_seq_length: int) -> Any:
+    """Tell Unsloth's SFTTrainer that every row of ``dataset`` is at most ``max_seq_length`` tokens (its own
+    ``_unsloth_truncated_to`` claim). Without it, Unsloth cannot cut a packed split itself (cutting would break
+    ``seq_lengths``) and turns padding-free batches off, which packed rows need; :func:`check_collator` then sees it."""
+    dataset._unsloth_truncated_to = int(max_seq_length)
+    return dataset
+
+
 def row_loss_mask(labels: Sequence[int]) -> list[bool]:
     """The tokens of one unpacked row that are loss targets: a label, and a token before it in the row to predict it."""
     return [i > 0 and label != IGNORE_INDEX for i, label in enumerate(labels)]

@@ -250,7 +250,7 @@ def build_sft_config(
     extra: dict[str, Any] = {}
     if packed:
         extra["padding_free"] = True
-    elif t.padding_free is not None:
+        extra["dataset_kwargs"] = {"skip_prepare_dataset": True}  # rows are final: tokenized, masked, cut, packed
         extra["padding_free"] = t.padding_free
     checkpointing = lora.gradient_checkpointing if gradient_checkpointing is None else gradient_checkpointing
     if checkpointing is False:
@@ -361,11 +361,12 @@ def train(
         callbacks.append(ProgressBar(progress))
     from transformers.trainer_callback import PrinterCallback
 
+    train_data, eval_data = trainer_datasets(train_split, eval_split, packed, m.max_seq_length)
     trainer = SFTTrainer(
         model=loaded.model,
         args=args,
-        train_dataset=packed.to_dataset() if packed else train_split.to_dataset(),
-        eval_dataset=eval_split.to_dataset() if eval_split else None,
+        train_dataset=train_data,
+        eval_dataset=eval_data,
         processing_class=tokenizer,
         callbacks=callbacks,
     )
@@ -418,6 +419,19 @@ def train(
     )
     paths.summary.write_text(json.dumps(summary.to_dict(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return summary
+
+
+def trainer_datasets(train_split: Any, eval_split: Any | None, packed: Any | None, max_seq_length: int) -> tuple[Any, Any]:
+    """The train and eval datasets handed to ``SFTTrainer``; packed runs attest that every row fits max_seq_length."""
+    from training.packing import attest_truncated
+
+    train = packed.to_dataset() if packed is not None else train_split.to_dataset()
+    evaluation = eval_split.to_dataset() if eval_split is not None else None
+    if packed is not None:
+        for dataset in (train, evaluation):
+            if dataset is not None:
+                attest_truncated(dataset, max_seq_length)
+    return train, evaluation
 
 
 def settle_packing(trainer: Any, packed: Any | None, unpacked: Any) -> dict[str, Any]:
