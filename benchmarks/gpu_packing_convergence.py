@@ -4,7 +4,8 @@ Each arm is ``tome train`` (:func:`training.run.train`) with ``configs/train_smo
 r=16, lr 2e-4 linear, 1 epoch, max_seq_length 1024) on the train split of a curation output, for several seeds
 (the seed sets LoRA init and data order). Unpacked runs take ``--batch`` rows per step; packed runs take as many
 packed sequences per step as give the same number of steps, so both see the same tokens in about the same number
-of optimizer steps. Held-out loss: the validation split, unpacked, the same rows for every run. All runs go at
+of optimizer steps. Held-out loss: the validation split, unpacked, the same rows in the same eval batches (``--batch``
+rows) for every run. All runs go at
 once (a 135M model leaves the GPU mostly idle), each in its own process.
 
     python benchmarks/gpu_packing_convergence.py --data out/ --out results/convergence.json
@@ -59,6 +60,7 @@ def one(opts: argparse.Namespace) -> None:
     overrides = {
         "data": {"max_train_rows": opts.max_rows, "max_eval_rows": None},
         "training": {"packing": opts.packing == "on", "seed": opts.seed, "per_device_batch_size": opts.batch,
+                     "eval_batch_size": opts.eval_batch,
                      "eval_steps": opts.eval_steps, "save_steps": 100_000, "save_total_limit": 1},
     }
     summary = train(opts.data, load_config(CONFIG, deep_merge(overrides, json.loads(opts.override))), opts.run)
@@ -73,6 +75,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=16, help="rows per step, unpacked")
     parser.add_argument("--max-rows", type=int, default=None, help="use the first N train rows")
     parser.add_argument("--eval-steps", type=int, default=10)
+    parser.add_argument("--eval-batch", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--runs-dir", default=None, help="where the run folders go (default: beside --out)")
     parser.add_argument("--override", default="{}", help="JSON merged into every run's config (e.g. a smaller model to try the script)")
     # one run (a child process)
@@ -97,6 +100,7 @@ def main() -> None:
             name = f"packing-{packing}-seed{seed}"
             cmd = [sys.executable, __file__, "--one", "--data", opts.data, "--out", opts.out, "--packing", packing,
                    "--seed", str(seed), "--batch", str(batch), "--eval-steps", str(opts.eval_steps),
+                   "--eval-batch", str(opts.batch),  # the same eval batches for both arms: the loss averages batch means
                    "--run", str(runs_dir / name), "--override", opts.override]
             if opts.max_rows:
                 cmd += ["--max-rows", str(opts.max_rows)]

@@ -481,7 +481,6 @@ SUITES = {
             _t("ours mixed packing", "mixed", "pack", profile=True, attention_check=True),
             _t("ours mixed packing, fixed shape", "mixed", "pack", fixed_pad=True),
             _t("ours mixed packing (TRL)", "mixed", "trl-pack"),
-            _t("ours mixed unpacked", "mixed"),
         ]),
     ],
 }

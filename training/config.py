@@ -113,6 +113,10 @@ class TrainingConfig(StrictModel):
     padding_free: bool | None = Field(
         None, description="flatten each batch without pad tokens; null lets Unsloth decide (GPU only)"
     )
+    eval_batch_size: int | None = Field(
+        None, ge=1, description="rows per evaluation batch; null: per_device_batch_size. The validation loss averages "
+        "batch means, so runs compared on it (packing on vs off) need the same value",
+    )
     logging_steps: int = Field(1, ge=1)
     eval_steps: int = Field(10, ge=1, description="validation loss every N steps")
     eval_on_start: bool = Field(True, description="validation loss before the first step, as a reference point")

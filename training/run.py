@@ -258,7 +258,7 @@ def build_sft_config(
     return SFTConfig(
         output_dir=str(paths.checkpoints),
         per_device_train_batch_size=t.per_device_batch_size,
-        per_device_eval_batch_size=t.per_device_batch_size,
+        per_device_eval_batch_size=t.eval_batch_size or t.per_device_batch_size,
         gradient_accumulation_steps=t.gradient_accumulation_steps,
         learning_rate=t.learning_rate,
         num_train_epochs=t.num_epochs,
