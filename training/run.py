@@ -246,15 +246,8 @@ def build_sft_config(
     """
     from trl import SFTConfig
 
-    t, lora = config.training, config.lora
-    extra: dict[str, Any] = {}
-    if packed:
-        extra["padding_free"] = True
-        extra["dataset_kwargs"] = {"skip_prepare_dataset": True}  # rows are final: tokenized, masked, cut, packed
-        extra["padding_free"] = t.padding_free
-    checkpointing = lora.gradient_checkpointing if gradient_checkpointing is None else gradient_checkpointing
-    if checkpointing is False:
-        extra["gradient_checkpointing"] = False  # TRL defaults it on; Unsloth decides for "unsloth" / true
+    t = config.training
+    extra = batching_options(config, packed, gradient_checkpointing)
     return SFTConfig(
         output_dir=str(paths.checkpoints),
         per_device_train_batch_size=t.per_device_batch_size,
@@ -282,12 +275,27 @@ def build_sft_config(
         save_total_limit=t.save_total_limit,
         report_to="none",
         disable_tqdm=True,
-        max_length=None if packed else config.model.max_seq_length,  # packed rows are cut to max_seq_length already
         packing=False,  # packing happens before the trainer (training.packing), where it is checked
         include_num_input_tokens_seen="non_padding",
         dataloader_num_workers=0,
         **extra,
     )
+
+
+def batching_options(config: TrainConfig, packed: bool, gradient_checkpointing: bool | str | None = None) -> dict[str, Any]:
+    """The ``SFTConfig`` options that decide how rows become batches (and whether TRL checkpoints)."""
+    t, lora = config.training, config.lora
+    options: dict[str, Any] = {"max_length": config.model.max_seq_length}
+    if packed:
+        options["padding_free"] = True  # what keeps packed rows apart
+        options["max_length"] = None  # packed rows are cut to max_seq_length already
+        options["dataset_kwargs"] = {"skip_prepare_dataset": True}  # rows are final: tokenized, masked, cut, packed
+    elif t.padding_free is not None:
+        options["padding_free"] = t.padding_free
+    checkpointing = lora.gradient_checkpointing if gradient_checkpointing is None else gradient_checkpointing
+    if checkpointing is False:
+        options["gradient_checkpointing"] = False  # TRL defaults it on; Unsloth decides for "unsloth" / true
+    return options
 
 
 def train(

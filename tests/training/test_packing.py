@@ -120,6 +120,19 @@ def test_packed_batches_equal_the_rows_end_to_end(template_name, request):
     assert tok.decode(kept).lstrip().startswith("Once upon a time") and "Tell me" not in tok.decode(kept)
 
 
+def test_packed_runs_ask_for_padding_free_batches_and_keep_the_rows_as_they_are():
+    from training.config import CONFIG_DIR, load_config
+    from training.run import batching_options
+
+    cfg = load_config(CONFIG_DIR / "train.yaml")
+    packed = batching_options(cfg, packed=True, gradient_checkpointing=False)
+    assert packed["padding_free"] is True and packed["max_length"] is None
+    assert packed["dataset_kwargs"] == {"skip_prepare_dataset": True} and packed["gradient_checkpointing"] is False
+    unpacked = batching_options(load_config(cfg, {"training": {"padding_free": False}}), packed=False, gradient_checkpointing="unsloth")
+    assert unpacked == {"max_length": 2048, "padding_free": False}
+    assert batching_options(cfg, packed=False) == {"max_length": 2048}  # padding-free: Unsloth decides
+
+
 def test_a_collator_that_does_not_restart_positions_is_refused(chatml):
     from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
 
