@@ -261,6 +261,9 @@ class Generator(ABC):
     def close(self) -> None:  # pragma: no cover - backends free memory on garbage collection
         """Release the model (optional)."""
 
+    def forget(self) -> None:
+        """Drop whatever the model holds from earlier requests (the next one starts cold)."""
+
     def prefill(self, messages: Sequence[Message]) -> bool:
         """Compute ``messages`` ahead of a request that will start with them (the last may be a partial user
         message); True if done. Backends without a reusable cache do nothing."""
@@ -453,6 +456,12 @@ class LlamaCppGenerator(Generator):
             ctx.kv_cache_clear()
             self._cached, self._blocked = [], 0
             raise
+
+    def forget(self) -> None:
+        with self._lock:
+            if self._llm._ctx is not None:
+                self._llm._ctx.kv_cache_clear()
+            self._cached, self._blocked = [], 0
 
     def prefill(self, messages: Sequence[Message]) -> bool:
         msgs = [dict(m) for m in messages]
