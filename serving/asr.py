@@ -16,8 +16,9 @@
 Whisper was trained on 30 s windows and faster-whisper pads every clip to one; here the voice-activity detector
 (Silero, shipped in faster-whisper) cuts speech into phrases at its pauses and each phrase is encoded as it is,
 with a little silence after it, which is several times cheaper for a question of a few seconds (the encoder's
-cost grows with its input). A phrase whose decode looks broken (repetition, or it ran into the token cap) is
-decoded again the standard way, padded to 30 s. See `serving/speech_stream.py` for the phrase cutting.
+cost grows with its input). Timestamps tell where Whisper stopped: the rest of a phrase it did not finish is
+decoded next. A decode that looks broken (repetition, or it ran into the token cap) is done again the standard
+way, padded to 30 s. See `serving/speech_stream.py` for the phrase cutting.
 
 Bad input never raises anything but `AudioInputError` subclasses, each with a sentence meant for the page.
 """
@@ -208,28 +209,47 @@ class Transcriber:
     def decode(self, samples: np.ndarray, previous: list[int] | tuple[int, ...] = ()) -> tuple[str, list[int]]:
         """Text and tokens of one phrase (16 kHz float32, a few seconds); ``previous``: earlier phrases' tokens.
 
-        The phrase is encoded as it is plus `TAIL_PAD_SECONDS` of silence, not padded to Whisper's 30 s window;
-        the answer is capped at 8 tokens per second of audio. A decode that hits the cap or repeats itself is
-        done again the standard way (padded to 30 s).
+        The phrase is encoded as it is plus `TAIL_PAD_SECONDS` of silence, not padded to Whisper's 30 s window,
+        and decoded with timestamps: when Whisper stops before the end of the audio (it may, on a short window,
+        after its first sentence), the rest is decoded from where it stopped, as Whisper's own loop does. The
+        answer is capped at 8 tokens per second of audio; a decode that hits the cap or repeats itself is done
+        again the standard way (padded to 30 s).
         """
+        samples = np.asarray(samples, dtype=np.float32).reshape(-1)
+        texts: list[str] = []
+        tokens: list[int] = []
+        for _ in range(4):  # the phrase, then up to three remainders
+            text, new, stopped_at = self._decode_window(samples, [*previous, *tokens])
+            texts.append(text)
+            tokens += new
+            rest = samples[int(stopped_at * SAMPLE_RATE) :] if stopped_at is not None else samples[:0]
+            if rest.size < SAMPLE_RATE or float(np.abs(rest).max()) < SILENCE_PEAK:
+                break
+            samples = rest
+        return clean_transcript(" ".join(texts)), tokens
+
+    def _decode_window(self, samples: np.ndarray, previous: list[int]) -> tuple[str, list[int], float | None]:
+        """(text, text tokens, where Whisper stopped in seconds if before the end, else None) for one window."""
         from faster_whisper.transcribe import get_ctranslate2_storage
 
-        samples = np.asarray(samples, dtype=np.float32).reshape(-1)
         seconds = samples.size / SAMPLE_RATE
         padded = np.concatenate([samples, np.zeros(int(TAIL_PAD_SECONDS * SAMPLE_RATE), np.float32)])
         features = self._model.feature_extractor(padded, padding=0)
         frames = min(features.shape[-1] - features.shape[-1] % 2, FULL_WINDOW_FRAMES)
-        tokens = self._generate(get_ctranslate2_storage(features[None, :, :frames]), previous, seconds)
+        tokens, last = self._generate(get_ctranslate2_storage(features[None, :, :frames]), previous, seconds)
         text = self._tokenizer.decode(tokens).strip()
-        cap = int(8 * seconds) + 10
-        if len(tokens) >= cap or _compression_ratio(text) > MAX_COMPRESSION_RATIO:
+        if len(tokens) >= int(8 * seconds) + 10 or _compression_ratio(text) > MAX_COMPRESSION_RATIO:
             full = np.zeros((features.shape[0], FULL_WINDOW_FRAMES), np.float32)
             full[:, :frames] = features[:, :frames]
-            tokens = self._generate(get_ctranslate2_storage(full[None]), previous, None)
+            tokens, last = self._generate(get_ctranslate2_storage(full[None]), previous, None)
             text = self._tokenizer.decode(tokens).strip()
-        return clean_transcript(text), tokens
+        stopped = last is not None and seconds - last > 1.0 and last > 0
+        return text, tokens, (last if stopped else None)
 
-    def _generate(self, features: Any, previous: list[int] | tuple[int, ...], seconds: float | None) -> list[int]:
+    def _generate(
+        self, features: Any, previous: list[int] | tuple[int, ...], seconds: float | None,
+    ) -> tuple[list[int], float | None]:
+        """Greedy decode with timestamps: (text tokens, the last timestamp in seconds, if any)."""
         tok = self._tokenizer
         encoded = self._model.model.encode(features, to_cpu=False)
         sot = list(tok.sot_sequence)
@@ -237,13 +257,15 @@ class Transcriber:
             lang = self._model.model.detect_language(encoded)[0][0][0]
             sot = [tok.sot, tok.tokenizer.token_to_id(lang), tok.transcribe]
         prompt = ([tok.sot_prev, *previous[-(self._model.max_length // 2 - 1):]] if previous else []) + sot
-        prompt.append(tok.no_timestamps)
         max_new = int(8 * seconds) + 10 if seconds is not None else self._model.max_length // 2
         result = self._model.model.generate(
             encoded, [prompt], beam_size=self.beam_size, max_length=min(len(prompt) + max_new, self._model.max_length),
-            suppress_blank=True, suppress_tokens=self._suppress,
+            suppress_blank=True, suppress_tokens=self._suppress, max_initial_timestamp_index=50,
         )[0]
-        return [t for t in result.sequences_ids[0] if t < tok.eot]
+        out = result.sequences_ids[0]
+        stamps = [t for t in out if t >= tok.timestamp_begin]
+        last = (stamps[-1] - tok.timestamp_begin) * 0.02 if stamps else None
+        return [t for t in out if t < tok.eot], last
 
     # -- a whole clip, or a stream -------------------------------------------------------------------------
     def stream(self) -> SpeechStream:

@@ -30,7 +30,7 @@ CONTEXT = 64  # samples of the previous window Silero sees
 SPEECH_ON, SPEECH_OFF = 0.5, 0.35  # faster-whisper's thresholds: enter speech at 0.5, leave it below 0.35
 PAUSE_SECONDS = 0.3  # a pause this long ends a phrase
 MIN_SPEECH_SECONDS = 0.25  # a "phrase" with less speech is a click or a breath: dropped
-MAX_PHRASE_SECONDS = 8.0  # longer uninterrupted speech is cut at its quietest moment
+MAX_PHRASE_SECONDS = 5.0  # longer uninterrupted speech is cut at its quietest moment
 EDGE_PAD_SECONDS = 0.15  # audio kept around a phrase's speech
 
 

@@ -158,7 +158,7 @@ _SENTENCE_END = re.compile(r"(?<=[.!?;:])[\"')\]]*\s+|\n+")
 _CLAUSE_END = re.compile(r"(?<=[,;:])\s+")
 FIRST_PIECE_MIN_WORDS = 3  # the first piece ends at the first comma after this many words ...
 FIRST_PIECE_MAX_WORDS = 8  # ... or here, whatever comes first (the voice starts before the sentence ends)
-MIN_WORDS = 3  # shorter sentences ("1.", "Sure!") join the next one
+MIN_WORDS = 2  # shorter sentences ("1.", "Yes.") join the next one
 MAX_CHARS = 300
 
 
