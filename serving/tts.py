@@ -81,6 +81,7 @@ class PiperTts(Voice):
         self.sample_rate = int(self._voice.config.sample_rate)
         self.name = model.stem
         self.description = f"Piper {self.name}"
+        self.synthesize("Ready.")  # the first run allocates: do it now, not on the first answer
 
     def synthesize(self, text: str) -> np.ndarray:
         chunks = [c.audio_int16_array.reshape(-1) for c in self._voice.synthesize(text)]
