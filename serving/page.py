@@ -270,7 +270,7 @@ class DemoHandlers:
     # -- chat ------------------------------------------------------------------------------------------------
     def _answer(
         self, message: str | None, history: History | None, temperature: float, max_new_tokens: float, seed: float,
-        speaker: Speaker | None, question: SpokenQuestion | None,
+        speaker: Speaker | None, question: SpokenQuestion | None, auto: bool = False,
     ) -> Iterator[tuple[History, str, str, list[dict[str, str]] | None]]:
         """Stream the answer: yields (chat history, message box, status line, new spoken clips or None)."""
         start = time.perf_counter()
@@ -326,7 +326,7 @@ class DemoHandlers:
             history[-1] = {"role": "assistant", "content": "*(the model gave an empty answer; try again with a higher temperature)*"}
             yield history, "", warn("The model gave an empty answer."), None
             return
-        yield history, "", f"✓ Answered in {total:.1f} s.\n\n{latency_line(start, question, first, first_audio)}", None
+        yield history, "", f"✓ Answered in {total:.1f} s.\n\n{latency_line(start, question, first, first_audio, auto=auto)}", None
 
     def respond(
         self, message: str | None, history: History | None, temperature: float, max_new_tokens: float, seed: float
@@ -337,16 +337,18 @@ class DemoHandlers:
 
     def answer(
         self, message: str | None, history: History | None, temperature: float, max_new_tokens: float, seed: float,
-        speak: bool = False, request: gr.Request | None = None,
+        speak: bool = False, request: gr.Request | None = None, auto: bool = False,
     ) -> Iterator[tuple[Any, Any, Any, Any]]:
-        """The page's Send: stream the answer and, when ``speak``, its audio. Yields (history, box, status, speech)."""
+        """The page's Send (``auto``: sent by itself after a transcription): stream the answer and, when ``speak``,
+        its audio. Yields (history, box, status, speech)."""
         s = self.session(request)
         question = s.question if s.question and s.question.text == (message or "").strip() else None
-        s.question = None  # the latency line counts from the end of speech once; an edited question from Send
+        s.question = None  # a spoken question is timed once; an edited one is a typed one
         speaker = Speaker(self.voice) if (speak and self.voice is not None) else None
         speech: dict[str, Any] | None = {"answer": next(_answer_ids), "clips": []} if speaker else None
         sent_empty = False
-        for history, box, status, clips in self._answer(message, history, temperature, max_new_tokens, seed, speaker, question):
+        steps = self._answer(message, history, temperature, max_new_tokens, seed, speaker, question, auto)
+        for history, box, status, clips in steps:
             if speech is not None and (clips or not sent_empty):
                 speech = {"answer": speech["answer"], "clips": speech["clips"] + (clips or [])}
                 sent_empty = True
@@ -362,7 +364,7 @@ class DemoHandlers:
         if not auto_send or not (message or "").strip():
             yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
-        yield from self.answer(message, history, temperature, max_new_tokens, seed, speak, request)
+        yield from self.answer(message, history, temperature, max_new_tokens, seed, speak, request, auto=True)
 
     def auto_respond(
         self, auto_send: bool, message: str | None, history: History | None, temperature: float,
@@ -377,16 +379,23 @@ class DemoHandlers:
         return [], "", None, None, "", None
 
 
-def latency_line(start: float, question: SpokenQuestion | None, first: float | None, first_audio: float | None) -> str:
-    """'Latency: heard 6.4 s · transcribed +0.05 s · first token +0.31 s · first audio +0.70 s (from the end of speech)'."""
-    origin = question.ended if question else start
-    parts = [f"heard {question.heard_seconds:.1f} s", f"transcribed +{question.transcribed - origin:.2f} s"] if question else []
+def latency_line(
+    start: float, question: SpokenQuestion | None, first: float | None, first_audio: float | None, *, auto: bool,
+) -> str:
+    """The page's latency line, e.g. 'Latency: heard 6.4 s · transcribed +0.05 s · first token +0.31 s · first
+    audio +0.70 s (from the end of speech)'. A spoken question sent by hand: the answer counts from Send."""
+    spoken = [f"heard {question.heard_seconds:.1f} s", f"transcribed +{question.transcribed - question.ended:.2f} s"] if question else []
+    origin = question.ended if (question and auto) else start
+    answer = []
     if first is not None:
-        parts.append(f"first token +{first - origin:.2f} s")
+        answer.append(f"first token +{first - origin:.2f} s")
     if first_audio is not None:
-        parts.append(f"first audio +{first_audio - origin:.2f} s")
-    where = "the end of speech" if question else "Send"
-    return f"Latency: {' · '.join(parts)} (from {where})"
+        answer.append(f"first audio +{first_audio - origin:.2f} s")
+    if question and auto:
+        return f"Latency: {' · '.join(spoken + answer)} (from the end of speech)"
+    if question:
+        return f"Latency: {' · '.join(spoken)} (from the end of speech) · {' · '.join(answer)} (from Send)"
+    return f"Latency: {' · '.join(answer)} (from Send)"
 
 
 def build_page(

@@ -346,6 +346,7 @@ def test_space_entry_builds_the_page(monkeypatch, tmp_path):
         (["--model", "./no/such/file.gguf"], "no such file or folder"),
         (["--model", "no/such/file.gguf"], "no such local file, and hub file file.gguf of no/such"),
         (["--asr", "/no/such/whisper-folder"], "could not be fetched"),
+        (["--voice", "/no/such/voice.onnx"], "expected a Piper voice"),
     ],
 )
 def test_serve_refuses_bad_models_with_one_line(args, expected, monkeypatch):

@@ -102,6 +102,19 @@ def test_answers_are_cut_into_phrases_as_they_stream(text, expected):
     assert speakable("`code` # Title") == "code Title"
 
 
+def test_latency_line_counts_from_the_end_of_speech_or_from_send():
+    from serving.page import SpokenQuestion, latency_line
+
+    q = SpokenQuestion("Hi there", heard_seconds=6.4, ended=100.0, transcribed=100.05)
+    assert latency_line(101.0, q, 100.3, 100.8, auto=True) == (
+        "Latency: heard 6.4 s · transcribed +0.05 s · first token +0.30 s · first audio +0.80 s (from the end of speech)"
+    )
+    assert latency_line(104.0, q, 104.2, None, auto=False) == (
+        "Latency: heard 6.4 s · transcribed +0.05 s (from the end of speech) · first token +0.20 s (from Send)"
+    )
+    assert latency_line(10.0, None, 10.25, 10.5, auto=False) == "Latency: first token +0.25 s · first audio +0.50 s (from Send)"
+
+
 def test_espeak_ng_library_speaks():
     voice = EspeakTts()
     samples = voice.synthesize("Hello, this is a test.")
@@ -195,6 +208,8 @@ def test_piper_voice_speaks():
 @pytest.mark.slow
 def test_page_voice_flow(gguf, transcriber, spoken, tmp_path):
     """Record (chunks), stop, send: the answer streams with spoken clips and a latency line from the end of speech."""
+    import gradio as gr
+
     from serving.page import DemoHandlers
     from serving.tts import load_voice
 
@@ -210,7 +225,7 @@ def test_page_voice_flow(gguf, transcriber, spoken, tmp_path):
     text, status = h.heard(Tab())
     assert "island" in text.lower() and status.startswith("Heard")
 
-    steps = list(h.answer(text, [], 0.0, 48, 0, True, Tab()))
+    steps = list(h.auto_answer(True, text, [], 0.0, 48, 0, True, Tab()))  # auto-send: timed from the end of speech
     speech = [s for _, _, _, s in steps if isinstance(s, dict) and "answer" in s]  # the rest are gr.skip()
     assert speech[0] == {"answer": speech[0]["answer"], "clips": []}  # the player is reset first
     clips = speech[-1]["clips"]
@@ -220,6 +235,8 @@ def test_page_voice_flow(gguf, transcriber, spoken, tmp_path):
     assert status.startswith("✓ Answered") and "(from the end of speech)" in status
     assert "heard 1" in status and "first token +" in status and "first audio +" in status
 
-    # an edited question counts from Send; speech off sends no audio
+    # sent by hand: the answer counts from Send; an edited question is a typed one; speech off sends no audio
     steps = list(h.answer("What is the capital of France?", history, 0.0, 16, 0, False, Tab()))
-    assert "(from Send)" in steps[-1][2] and all("answer" not in s for *_, s in steps)
+    assert steps[-1][2].endswith("(from Send)") and "heard" not in steps[-1][2]
+    assert all("answer" not in s for *_, s in steps)
+    assert list(h.auto_answer(False, "Hello", [], 0.0, 8, 0, True, Tab())) == [(gr.skip(),) * 4]
