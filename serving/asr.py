@@ -223,7 +223,7 @@ class Transcriber:
             texts.append(text)
             tokens += new
             rest = samples[int(stopped_at * SAMPLE_RATE) :] if stopped_at is not None else samples[:0]
-            if rest.size < SAMPLE_RATE or float(np.abs(rest).max()) < SILENCE_PEAK:
+            if rest.size < SAMPLE_RATE or not _has_speech(rest):
                 break
             samples = rest
         return clean_transcript(" ".join(texts)), tokens
@@ -303,6 +303,14 @@ def check_speech_level(samples: np.ndarray) -> None:
         raise EmptyAudio("The recording is too short to hold a question. Hold Record while you speak.")
     if not np.isfinite(samples).all() or float(np.max(np.abs(samples))) < SILENCE_PEAK:
         raise NoSpeech("No speech found: the recording is silent. Check the microphone and speak a little louder.")
+
+
+def _has_speech(samples: np.ndarray, seconds: float = 0.25) -> bool:
+    """At least ``seconds`` of speech by Silero VAD (faster-whisper's model, its 0.5 threshold)."""
+    from faster_whisper.vad import get_vad_model
+
+    padded = np.pad(samples, (0, -samples.size % 512))
+    return int((get_vad_model()(padded).reshape(-1) >= 0.5).sum()) * 512 >= seconds * SAMPLE_RATE
 
 
 def _compression_ratio(text: str) -> float:

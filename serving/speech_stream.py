@@ -8,7 +8,8 @@
 
 Phrases are cut by Silero VAD (faster-whisper's model, run window by window with its state carried over, so the
 probabilities are the same as one pass over the whole clip): a phrase ends at a pause of `PAUSE_SECONDS`;
-uninterrupted speech longer than `MAX_PHRASE_SECONDS` is cut at its quietest moment. Each phrase is decoded with
+a phrase longer than `MAX_PHRASE_SECONDS` is cut in the middle of its longest pause of 0.18 s or more (in its
+second half), and uninterrupted speech at twice that length at its quietest moment. Each phrase is decoded with
 the text before it as Whisper's prompt. A stream is safe to feed and finish from different threads.
 """
 
@@ -30,7 +31,8 @@ CONTEXT = 64  # samples of the previous window Silero sees
 SPEECH_ON, SPEECH_OFF = 0.5, 0.35  # faster-whisper's thresholds: enter speech at 0.5, leave it below 0.35
 PAUSE_SECONDS = 0.3  # a pause this long ends a phrase
 MIN_SPEECH_SECONDS = 0.25  # a "phrase" with less speech is a click or a breath: dropped
-MAX_PHRASE_SECONDS = 5.0  # longer uninterrupted speech is cut at its quietest moment
+MAX_PHRASE_SECONDS = 5.0  # a longer phrase is cut at its longest pause >= SHORT_PAUSE_SECONDS; with none, at 10 s
+SHORT_PAUSE_SECONDS = 0.18
 EDGE_PAD_SECONDS = 0.15  # audio kept around a phrase's speech
 
 
@@ -188,11 +190,26 @@ class SpeechStream:
             if not self._in_speech and i + 1 - self._last_speech >= pause:
                 self._close_phrase(self._last_speech)
             elif i + 1 - self._phrase_start >= longest:
-                lo = self._phrase_start + longest // 2  # the quietest window in the phrase's second half
-                self._close_phrase(lo + int(np.argmin(self._probs[lo : i + 1])), cut_inside=True)
+                cut = self._short_pause(self._phrase_start + longest // 2, i + 1)
+                if cut is None and i + 1 - self._phrase_start >= 2 * longest:
+                    lo = self._phrase_start + longest  # no pause at all: the quietest window of the last part
+                    cut = lo + int(np.argmin(self._probs[lo : i + 1]))
+                if cut is not None:
+                    self._close_phrase(cut, cut_inside=True)
         self._scanned = self._probs.size
         if final and self._phrase_start is not None:
             self._close_phrase(self._last_speech if not self._in_speech else None)
+
+    def _short_pause(self, lo: int, hi: int) -> int | None:
+        """The middle of the longest pause (>= `SHORT_PAUSE_SECONDS` below the speech threshold) in windows
+        [lo, hi), or None."""
+        quiet = self._probs[lo:hi] < SPEECH_OFF
+        best, best_len, run = None, int(SHORT_PAUSE_SECONDS * SAMPLE_RATE / WINDOW) - 1, 0
+        for j, q in enumerate(quiet):
+            run = run + 1 if q else 0
+            if run > best_len:
+                best, best_len = lo + j - run // 2, run
+        return best
 
     def _close_phrase(self, end_window: int | None, cut_inside: bool = False) -> None:
         pad = int(EDGE_PAD_SECONDS * SAMPLE_RATE)
