@@ -195,7 +195,7 @@ def build_card(root: str | Path, format: OutputFormat = "finetome", title: str |
         lines += [""]
     lines += ["## Inputs", "", "| input | from | rows | license |", "|---|---|---:|---|"]
     for i in inputs:
-        lines.append(f"| {i.get('name') or i.get('kind', '')} | `{i.get('spec', '')}` | {i.get('rows', 0):,} | "
+        lines.append(f"| {i.get('name') or i.get('kind', '')} | `{i.get('spec', '')}` | {i.get('rows_in', i.get('rows', 0)):,} | "
                      f"{i.get('license') or 'unknown'} |")
     lines += ["", "Each input's own license and terms apply to the rows taken from it.", ""]
     lines += ["## Columns", ""]

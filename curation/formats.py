@@ -240,8 +240,6 @@ def _string_column(table: pa.Table, name: str, where: str) -> pa.Array | None:
     col = _column(table, name)
     if pa.types.is_null(col.type) or pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
         return col.cast(pa.string())
-    if pa.types.is_integer(col.type) or pa.types.is_floating(col.type) or pa.types.is_boolean(col.type):
-        return col.cast(pa.string())
     raise FormatError(f"{where}: column '{name}' is {col.type}, expected text")
 
 

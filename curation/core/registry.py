@@ -33,6 +33,7 @@ BUILTIN_STAGE_MODULES = (
     "curation.semantic_dedup",
     "curation.filters",
     "curation.balance",
+    "curation.mix",
     "curation.augment.stage",
     "curation.split",
 )

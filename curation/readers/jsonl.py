@@ -278,3 +278,29 @@ def read_jsonl(
             if batch is not None:
                 yield batch, records
             records += nrec
+
+
+def read_jsonl_stream(fs, path: str, file: str, compression: str, first_pos: int) -> Iterator[tuple[pa.RecordBatch, int]]:
+    """Raw batches of a whole compressed JSON Lines file, decompressed on a read-ahead thread while the blocks
+    before are parsed (:mod:`curation.sources`)."""
+    from pathlib import Path
+
+    from pyarrow import fs as pafs
+
+    from curation.readers.errors import InputError
+    from curation.sources import DataFile, SourceError, iter_line_blocks, open_binary, readahead
+
+    records = 0
+    try:
+        if isinstance(fs, pafs.LocalFileSystem):
+            stream = open_binary(DataFile(Path(path), "jsonl", compression))
+        else:
+            stream = fs.open_input_stream(path, compression=compression)
+        with stream:
+            for block, first_line in readahead(iter_line_blocks(stream, name=file)):
+                batch, _, nrec = parse_block(block, file, first_line, first_pos + records)
+                if batch is not None:
+                    yield batch, records
+                records += nrec
+    except (SourceError, OSError) as exc:
+        raise InputError(str(exc) if isinstance(exc, SourceError) else f"{path}: cannot read: {exc}") from None
