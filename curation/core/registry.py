@@ -28,6 +28,7 @@ BUILTIN_STAGE_MODULES = (
     "curation.validate",
     "curation.ids",
     "curation.normalize",
+    "curation.against",
     "curation.exact_dedup",
     "curation.near_dedup",
     "curation.semantic_dedup",
