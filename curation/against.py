@@ -319,7 +319,7 @@ def _build(cfg: AgainstConfig, curation) -> Against:
 SPEC = register(
     StageSpec(
         name="against",
-        order=15,
+        order=35,
         kind="global",
         config=AgainstConfig,
         build=_build,
