@@ -332,6 +332,9 @@ class Validate(RowStage):
                 try:
                     data = self._record(given, i)
                     prepared, repairs = self._prepared(data, input_name)
+                    raw = self._raw_text(given, i)
+                    if raw is not None and raw[0].startswith("\ufeff"):  # a mark in front of a later line
+                        repairs["bom"] = ["(line)"]
                     row = validate_record(prepared, self.cfg)
                     row[POS], row["id"] = pos, rid
                     if repairs:
