@@ -15,10 +15,10 @@ from pathlib import Path, PurePosixPath
 from curation.readers.errors import InputError
 from curation.readers.filesystems import file_kind, list_folder, resolve_filesystem
 from curation.readers.source import InputSource, Unit
+from tomecraft.resources import sample_path
 
 DEFAULT_HUB_DATASET = "mlabonne/FineTome-100k"
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SAMPLE_PATH = REPO_ROOT / "data" / "sample.jsonl"
+SAMPLE_PATH = sample_path()
 SAVED_DATASET_MARKERS = ("dataset_info.json", "dataset_dict.json", "state.json")
 TEXT_SUFFIXES = (".jsonl",)
 TABLE_SUFFIXES = (".parquet",)
