@@ -107,7 +107,8 @@ def curate(
                 from curation.engines.ray import EngineError, RayOptions, run_curation_ray
 
                 try:
-                    result = run_curation_ray(input or None, out, cfg, RayOptions(address=ray_address), progress=track)
+                    result = run_curation_ray(input or None, out, cfg, RayOptions(address=ray_address), progress=track,
+                                              output_format=format)
                 except EngineError as exc:
                     error(str(exc))
             else:
