@@ -150,6 +150,7 @@ class ReportFacts:
     quarantine_examples: list[QuarantineExample]
     review: ReviewFacts | None
     config: dict[str, Any] = field(default_factory=dict)
+    inputs: list[dict[str, Any]] = field(default_factory=list)  # several inputs: per input accounting and mix share
 
     @property
     def augmented_rows(self) -> int:
@@ -463,6 +464,7 @@ def gather(out_dir: str | Path, examples_per_reason: int = EXAMPLES_PER_REASON) 
         quarantine_examples=_quarantine(paths.root, examples_per_reason),
         review=_review(splits, removed, manifest),
         config=manifest.get("config", {}),
+        inputs=list(manifest.get("inputs") or []),
     )
 
 

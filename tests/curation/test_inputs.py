@@ -262,3 +262,14 @@ def test_a_single_alpaca_file_is_converted_without_an_input_column(tmp_path, alp
     kept = kept_table(tmp_path / "out")
     assert kept.num_rows > 40 and "input" not in kept.column_names
     assert read_manifest(tmp_path / "out")["inputs"][0]["format"] == "alpaca"
+
+
+def test_the_report_shows_each_input_and_the_mix(mixed_run):
+    from curation.report import write_report
+
+    out, _ = mixed_run
+    write_report(out)
+    md = (out / "report.md").read_text()
+    section = md.split("## Inputs and mix", 1)[1].split("## ", 1)[0]
+    assert "| chat | messages | 310 |" in section and "30.0% | 30.0% |" in section
+    assert 'id="inputs"' in (out / "report.html").read_text()
