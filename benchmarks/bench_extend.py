@@ -156,6 +156,12 @@ def write_existing(folder: Path, rows: list[list[dict]]) -> None:
 
 
 def part_against(work: Path, existing_rows: int, new_rows: int) -> dict:
+    n_exact, n_near = int(new_rows * 0.2), int(new_rows * 0.1)
+    if (work / "new.jsonl").exists() and (work / "existing" / "manifest.json").exists():
+        import shutil
+
+        shutil.rmtree(work / "existing" / ".cache", ignore_errors=True)  # the first run builds the index again
+        return _against_runs(work, existing_rows, new_rows, n_exact, n_near)
     rng = np.random.default_rng(2)
     words = vocabulary()
     t = time.perf_counter()
@@ -163,7 +169,6 @@ def part_against(work: Path, existing_rows: int, new_rows: int) -> dict:
     for start in range(0, existing_rows, 100_000):
         old += conversations(rng, words, min(100_000, existing_rows - start))
     write_existing(work / "existing", old)
-    n_exact, n_near = int(new_rows * 0.2), int(new_rows * 0.1)
     picks = rng.choice(existing_rows, n_exact + n_near, replace=False)
     new = [old[i] for i in picks[:n_exact]]
     for i in picks[n_exact:]:
@@ -179,6 +184,10 @@ def part_against(work: Path, existing_rows: int, new_rows: int) -> dict:
             fh.write(json.dumps({"conversations": new[k], "source": "new"}) + "\n")
     del old
     print(f"\ngenerated {existing_rows:,} existing and {new_rows:,} new rows in {time.perf_counter() - t:.0f} s")
+    return _against_runs(work, existing_rows, new_rows, n_exact, n_near)
+
+
+def _against_runs(work: Path, existing_rows: int, new_rows: int, n_exact: int, n_near: int) -> dict:
     cfg = work / "against.yaml"
     cfg.write_text("report: false\ncheckpoint: false\n")
     results = {}

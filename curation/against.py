@@ -162,24 +162,32 @@ class Against(GlobalStage):
         best_sim = np.full(n, -1.0)
         best_row = np.full(n, -1, dtype=np.int64)
         kind = np.zeros(n, dtype=np.int8)  # 1 exact, 2 near
+        candidates = 0
         if n and index.num_rows:
-            if self.cfg.exact:
-                new_idx, ex_idx = _exact_matches(keys, index)
-                best_row[new_idx], best_sim[new_idx], kind[new_idx] = ex_idx, 1.0, 1
-            if self.cfg.near:
-                pairs = _band_candidates(_matrix(keys.column("bands"), np.uint64), _matrix(index.column("bands"), np.uint64),
-                                         keys.column("nshingles").to_numpy(), index.column("nshingles").to_numpy(),
-                                         self.near_cfg.bucket_cap)
-                stats["candidate_pairs"] = int(len(pairs))
+            probe = _Probe(keys, self.cfg.exact, self.cfg.near, self.near_cfg.bucket_cap)
+            offset = 0
+            # the index, one record batch at a time: views of the memory map, nothing copied whole
+            for batch in index.to_batches():
+                offset += batch.num_rows
+                found = probe.batch(batch, offset)
+                if found is None:
+                    continue
+                exact_new, exact_old, pairs = found
+                for a, b in zip(exact_new.tolist(), exact_old.tolist()):
+                    if kind[a] != 1 or b < best_row[a]:
+                        best_row[a], best_sim[a], kind[a] = b, 1.0, 1
+                candidates += len(pairs)
                 if len(pairs):
-                    sims = _agreement(_matrix(keys.column("signature"), np.uint32),
-                                      _matrix(index.column("signature"), np.uint32), pairs)
+                    local = pairs[:, 1] - (offset - batch.num_rows)
+                    old_sigs = _matrix(batch.column("signature"), np.uint32)
+                    sims = (probe.signatures[pairs[:, 0]] == old_sigs[local]).mean(axis=1)
                     hit = sims >= self.near_cfg.threshold
-                    for (a, b), s in zip(pairs[hit].tolist(), sims[hit].tolist()):
+                    for (a, b), sim in zip(pairs[hit].tolist(), sims[hit].tolist()):
                         if kind[a] == 1:
                             continue
-                        if s > best_sim[a] or (s == best_sim[a] and b < best_row[a]):
-                            best_sim[a], best_row[a], kind[a] = s, b, 2
+                        if sim > best_sim[a] or (sim == best_sim[a] and b < best_row[a]):
+                            best_sim[a], best_row[a], kind[a] = sim, b, 2
+        stats["candidate_pairs"] = int(candidates)
         found = np.flatnonzero(best_row >= 0)
         stats["exact"] = int((kind == 1).sum())
         stats["near"] = int((kind == 2).sum())
@@ -209,6 +217,7 @@ def _mapped(path: Path) -> pa.Table:
 
 
 def _matrix(column, dtype) -> np.ndarray:
+    """A fixed-size-list column as a 2-D array (a view when it is one chunk without nulls)."""
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
     width = column.type.list_size
@@ -217,50 +226,64 @@ def _matrix(column, dtype) -> np.ndarray:
     return column.flatten().to_numpy().astype(dtype, copy=False).reshape(-1, width)
 
 
-def _exact_matches(keys: pa.Table, index: pa.Table) -> tuple[np.ndarray, np.ndarray]:
-    """(new row, existing row) for every new row whose 128-bit key an existing row has (the first such row)."""
-    new = pa.table({"h1": keys.column("h1"), "h2": keys.column("h2"), "_n": pa.array(np.arange(keys.num_rows))})
-    old = pa.table({"h1": index.column("h1"), "h2": index.column("h2"), "_e": pa.array(np.arange(index.num_rows))})
-    old = old.group_by(["h1", "h2"], use_threads=False).aggregate([("_e", "min")])
-    joined = new.join(old, keys=["h1", "h2"], join_type="inner")
-    return joined.column("_n").to_numpy(), joined.column("_e_min").to_numpy()
+class _Probe:
+    """The new rows' keys, sorted for lookups; :meth:`batch` matches one batch of the existing set's index."""
 
+    def __init__(self, keys: pa.Table, exact: bool, near: bool, cap: int) -> None:
+        self.exact, self.near, self.cap = exact, near, cap
+        h1, h2 = keys.column("h1").to_numpy(), keys.column("h2").to_numpy()
+        order = np.lexsort((h2, h1))
+        self.h1, self.h2, self.h_order = h1[order], h2[order], order
+        bands = _matrix(keys.column("bands"), np.uint64)
+        ok = np.flatnonzero(keys.column("nshingles").to_numpy() > 0)
+        self.band_rows, self.band_sorted = [], []
+        for b in range(bands.shape[1]):
+            o = np.argsort(bands[ok, b], kind="stable")
+            self.band_rows.append(ok[o])
+            self.band_sorted.append(bands[ok[o], b])
+        self.signatures = _matrix(keys.column("signature"), np.uint32) if near else None
 
-def _band_candidates(new_bands: np.ndarray, old_bands: np.ndarray, new_sh: np.ndarray, old_sh: np.ndarray,
-                     cap: int) -> np.ndarray:
-    """Unique (new row, existing row) pairs sharing a band key (rows without shingles never pair); an existing
-    bucket pairs with at most ``cap`` new rows, a new bucket with at most ``cap`` existing rows."""
-    parts = []
-    new_ok = np.flatnonzero(new_sh > 0)
-    old_ok = np.flatnonzero(old_sh > 0)
-    for b in range(new_bands.shape[1]):
-        nk = new_bands[new_ok, b]
-        order = np.argsort(nk, kind="stable")
-        nk_sorted = nk[order]
-        ok = old_ok[np.isin(old_bands[old_ok, b], nk_sorted)]
-        if not len(ok):
-            continue
-        ok_keys = old_bands[ok, b]
-        lo = np.searchsorted(nk_sorted, ok_keys, "left")
-        hi = np.minimum(np.searchsorted(nk_sorted, ok_keys, "right"), lo + cap)
-        counts = hi - lo
-        olds = np.repeat(ok, counts)
-        starts = np.repeat(lo, counts) + (np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts))
-        news = new_ok[order[starts]]
-        parts.append(np.stack([news, olds], axis=1))
-    if not parts:
-        return np.zeros((0, 2), dtype=np.int64)
-    pairs = np.concatenate(parts).astype(np.int64)
-    return np.unique(pairs, axis=0)
-
-
-def _agreement(new_sigs: np.ndarray, old_sigs: np.ndarray, pairs: np.ndarray, block: int = 65_536) -> np.ndarray:
-    """The MinHash estimate of Jaccard (share of equal signature values) of each (new, existing) pair."""
-    out = np.empty(len(pairs), dtype=np.float64)
-    for a in range(0, len(pairs), block):
-        p = pairs[a : a + block]
-        out[a : a + block] = (new_sigs[p[:, 0]] == old_sigs[p[:, 1]]).mean(axis=1)
-    return out
+    def batch(self, batch: pa.RecordBatch, end: int):
+        """(new rows, existing rows) with equal 128-bit keys, and (new, existing) pairs sharing a band key;
+        existing rows numbered from ``end - len(batch)``."""
+        first = end - batch.num_rows
+        exact_new = exact_old = np.zeros(0, dtype=np.int64)
+        if self.exact:
+            o1 = batch.column("h1").to_numpy()
+            lo = np.searchsorted(self.h1, o1, "left")
+            hi = np.searchsorted(self.h1, o1, "right")
+            hits = np.flatnonzero(hi > lo)
+            news, olds = [], []
+            o2 = batch.column("h2").to_numpy()
+            for j in hits.tolist():
+                for k in range(lo[j], hi[j]):
+                    if self.h2[k] == o2[j]:
+                        news.append(self.h_order[k])
+                        olds.append(first + j)
+            exact_new, exact_old = np.array(news, dtype=np.int64), np.array(olds, dtype=np.int64)
+        pairs = np.zeros((0, 2), dtype=np.int64)
+        if self.near:
+            old_bands = _matrix(batch.column("bands"), np.uint64)
+            old_ok = batch.column("nshingles").to_numpy() > 0
+            parts = []
+            for b, (rows, sorted_keys) in enumerate(zip(self.band_rows, self.band_sorted)):
+                if not len(sorted_keys):
+                    continue
+                keys_b = old_bands[:, b]
+                lo = np.searchsorted(sorted_keys, keys_b, "left")
+                hi = np.minimum(np.searchsorted(sorted_keys, keys_b, "right"), lo + self.cap)
+                hi = np.where(old_ok, hi, lo)
+                counts = hi - lo
+                if not counts.any():
+                    continue
+                olds = np.repeat(np.arange(len(keys_b)), counts)
+                starts = np.repeat(lo, counts) + (np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts))
+                parts.append(np.stack([rows[starts], olds + first], axis=1))
+            if parts:
+                pairs = np.unique(np.concatenate(parts).astype(np.int64), axis=0)
+        if not len(exact_new) and not len(pairs):
+            return None
+        return exact_new, exact_old, pairs
 
 
 class ExistingSet:
