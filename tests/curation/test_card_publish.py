@@ -136,6 +136,7 @@ def test_publish_offline_stops_with_one_line(tmp_path, monkeypatch):
     assert str(err.value) == "me/data: not published, offline (HF_HUB_OFFLINE is set); nothing was uploaded"
 
 
+@pytest.mark.slow
 def test_publish_without_network_stops_with_one_line(tmp_path, monkeypatch):
     root = curated_folder(tmp_path / "out")
     monkeypatch.setenv("HF_HUB_OFFLINE", "0")

@@ -167,7 +167,7 @@ def test_to_messages_is_what_trl_reads():
 _text = st.one_of(st.none(), st.text(max_size=8))
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(st.lists(st.tuples(st.lists(st.tuples(st.sampled_from(["human", "gpt", "system"]), st.text(max_size=5)), max_size=3),
                           st.lists(st.tuples(st.sampled_from(["human", "gpt"]), st.text(max_size=5)), max_size=3),
                           st.booleans()), min_size=1, max_size=8))
@@ -178,7 +178,7 @@ def test_concat_turn_lists_matches_python(rows):
     assert concat_turn_lists(a, b).to_pylist() == expected
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(st.lists(st.fixed_dictionaries({"instruction": _text, "input": _text, "output": _text, "system": _text}),
                 min_size=1, max_size=8))
 def test_alpaca_matches_a_per_row_reference(rows):

@@ -119,7 +119,7 @@ def test_quarantine_names_each_reason_in_one_line(hostile_run):
     assert errors[14].startswith("not UTF-8")
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(hostile_jsonl)
 def test_reader_and_validation_account_for_every_line(block):
     """Any hostile block: every non-blank line is a row or a quarantine entry, exactly once; nothing raises."""

@@ -264,6 +264,7 @@ def test_a_single_alpaca_file_is_converted_without_an_input_column(tmp_path, alp
     assert read_manifest(tmp_path / "out")["inputs"][0]["format"] == "alpaca"
 
 
+@pytest.mark.slow
 def test_the_report_shows_each_input_and_the_mix(mixed_run):
     from curation.report import write_report
 

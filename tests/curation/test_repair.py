@@ -129,7 +129,7 @@ def test_block_needs_slow_path(block, why):
     assert block_needs_slow_path(block) == why
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(hostile_text)
 def test_repaired_strings_are_valid_utf8_without_controls(text):
     fixed, kinds = repair_string(text)
@@ -139,7 +139,7 @@ def test_repaired_strings_are_valid_utf8_without_controls(text):
     assert repair_string(fixed) == (fixed, [])
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(hostile_line())
 def test_every_hostile_line_is_a_clean_row_or_a_reason(raw):
     value, repairs, error = parse(raw)
@@ -151,7 +151,7 @@ def test_every_hostile_line_is_a_clean_row_or_a_reason(raw):
     assert all(kind in {"lone_surrogate", "control_chars", "bom", "not_finite"} for kind in repairs)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(hostile_jsonl)
 def test_a_block_is_either_taken_by_arrow_or_sent_down_the_slow_path(block):
     """The contract the reader relies on: if this check passes and Arrow parses the block, every parsed row
