@@ -274,3 +274,39 @@ def test_the_report_shows_each_input_and_the_mix(mixed_run):
     section = md.split("## Inputs and mix", 1)[1].split("## ", 1)[0]
     assert "| chat | messages | 310 |" in section and section.count("| 30.0% |") >= 1
     assert 'id="inputs"' in (out / "report.html").read_text()
+
+
+def test_hub_inputs_can_be_streamed(tmp_path, monkeypatch, alpaca_path):
+    """``streaming: true`` reads a hub dataset as an IterableDataset, batch by batch (a local parquet dataset
+    stands in for the hub here)."""
+    import datasets
+
+    from curation.pipeline import run_curation
+
+    rows = alpaca_rows(alpaca_path)[:80]
+    pq.write_table(pa.Table.from_pylist([as_messages(r) for r in rows]), tmp_path / "part-0.parquet")
+    real = datasets.load_dataset
+    calls = []
+
+    def local_hub(name, split=None, streaming=False, **kw):
+        calls.append((name, split, streaming))
+        return real("parquet", data_files=str(tmp_path / "part-0.parquet"), split="train", streaming=streaming)
+
+    monkeypatch.setattr(datasets, "load_dataset", local_hub)
+    config = fast_config(inputs=[{"path": "org/chat", "split": "train", "streaming": True},
+                                 {"path": str(alpaca_path), "max_rows": 10}])
+    run_curation(None, tmp_path / "out", config)
+    assert calls == [("org/chat", "train", True)]
+    manifest = read_manifest(tmp_path / "out")
+    chat = manifest["inputs"][0]
+    assert chat["kind"] == "stream" and chat["format"] == "messages" and chat["rows_in"] == 80
+
+
+def test_a_compressed_json_array_is_an_input(tmp_path, alpaca_path):
+    from curation.readers import open_input
+
+    rows = alpaca_rows(alpaca_path)[:30]
+    path = tmp_path / "rows.json.gz"
+    path.write_bytes(gzip.compress(json.dumps({"data": [as_alpaca(r) for r in rows]}).encode()))
+    source = open_input(str(path))
+    assert source.kind == "json" and sum(b.num_rows for b in source.batches()) == 30
