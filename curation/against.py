@@ -24,6 +24,7 @@ from typing import Any, Iterator
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 from pydantic import Field
 
@@ -164,27 +165,37 @@ class Against(GlobalStage):
         kind = np.zeros(n, dtype=np.int8)  # 1 exact, 2 near
         candidates = 0
         if n and index.num_rows:
-            probe = _Probe(keys, self.cfg.exact, self.cfg.near, self.near_cfg.bucket_cap)
-            offset = 0
-            # the index, one record batch at a time: views of the memory map, nothing copied whole
-            for batch in index.to_batches():
-                offset += batch.num_rows
-                found = probe.batch(batch, offset)
-                if found is None:
-                    continue
-                exact_new, exact_old, pairs = found
-                for a, b in zip(exact_new.tolist(), exact_old.tolist()):
-                    if kind[a] != 1 or b < best_row[a]:
-                        best_row[a], best_sim[a], kind[a] = b, 1.0, 1
-                candidates += len(pairs)
-                if len(pairs):
-                    local = pairs[:, 1] - (offset - batch.num_rows)
+            batches = index.to_batches()  # views of the memory map
+            bounds = np.cumsum([0] + [b.num_rows for b in batches])
+            if self.cfg.exact:  # first the 128-bit keys: one lookup over the whole index
+                probe = _KeyProbe(keys.column("h1").to_numpy(), keys.column("h2").to_numpy())
+                new, old = probe.match(_concat(batches, "h1"), _concat(batches, "h2"))
+                first = np.full(n, np.iinfo(np.int64).max)
+                np.minimum.at(first, new, old)
+                hit = first < np.iinfo(np.int64).max
+                best_row[hit], best_sim[hit], kind[hit] = first[hit], 1.0, 1
+            if self.cfg.near:  # then the band keys, for the rows without an exact match, a band at a time
+                rest = np.flatnonzero((kind == 0) & (keys.column("nshingles").to_numpy() > 0))
+                bands = _matrix(keys.column("bands"), np.uint64)
+                old_ok = _concat(batches, "nshingles") > 0
+                parts = []
+                for b in range(bands.shape[1]):
+                    probe = _KeyProbe(bands[rest, b])
+                    old_keys = np.concatenate([_matrix(batch.column("bands"), np.uint64)[:, b] for batch in batches])
+                    parts.append(_band_pairs(probe, rest, old_keys, old_ok, self.near_cfg.bucket_cap, n))
+                codes = np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
+                candidates = len(codes)
+                pairs = np.stack([codes % n, codes // n], axis=1)  # (new row, existing position), by position
+                signatures = _matrix(keys.column("signature"), np.uint32)
+                for k, batch in enumerate(batches):  # verify against each batch's signatures (a view)
+                    lo, hi = np.searchsorted(pairs[:, 1], [bounds[k], bounds[k + 1]])
+                    if lo == hi:
+                        continue
+                    part = pairs[lo:hi]
                     old_sigs = _matrix(batch.column("signature"), np.uint32)
-                    sims = (probe.signatures[pairs[:, 0]] == old_sigs[local]).mean(axis=1)
+                    sims = (signatures[part[:, 0]] == old_sigs[part[:, 1] - bounds[k]]).mean(axis=1)
                     hit = sims >= self.near_cfg.threshold
-                    for (a, b), sim in zip(pairs[hit].tolist(), sims[hit].tolist()):
-                        if kind[a] == 1:
-                            continue
+                    for (a, b), sim in zip(part[hit].tolist(), sims[hit].tolist()):
                         if sim > best_sim[a] or (sim == best_sim[a] and b < best_row[a]):
                             best_sim[a], best_row[a], kind[a] = sim, b, 2
         stats["candidate_pairs"] = int(candidates)
@@ -194,8 +205,9 @@ class Against(GlobalStage):
         if not len(found):
             return Decisions.none(stats)
         ids = index.column("id").take(pa.array(best_row[found])).to_pylist()
-        details = [json.dumps({"match": "exact"} if kind[i] == 1 else {"match": "near", "similarity": round(float(best_sim[i]), 6)},
-                              sort_keys=True) for i in found.tolist()]
+        exact = json.dumps({"match": "exact"})
+        details = [exact if kind[i] == 1 else '{"match": "near", "similarity": %r}' % round(float(best_sim[i]), 6)
+                   for i in found.tolist()]
         pos = keys.column(POS).to_numpy()[found]
         order = np.argsort(pos)
         return Decisions(pa.table({
@@ -226,64 +238,55 @@ def _matrix(column, dtype) -> np.ndarray:
     return column.flatten().to_numpy().astype(dtype, copy=False).reshape(-1, width)
 
 
-class _Probe:
-    """The new rows' keys, sorted for lookups; :meth:`batch` matches one batch of the existing set's index."""
+class _KeyProbe:
+    """The new rows' keys (one or two uint64 per row) in a hash set (Arrow's ``index_in``), to look up many
+    existing keys at once."""
 
-    def __init__(self, keys: pa.Table, exact: bool, near: bool, cap: int) -> None:
-        self.exact, self.near, self.cap = exact, near, cap
-        h1, h2 = keys.column("h1").to_numpy(), keys.column("h2").to_numpy()
-        order = np.lexsort((h2, h1))
-        self.h1, self.h2, self.h_order = h1[order], h2[order], order
-        bands = _matrix(keys.column("bands"), np.uint64)
-        ok = np.flatnonzero(keys.column("nshingles").to_numpy() > 0)
-        self.band_rows, self.band_sorted = [], []
-        for b in range(bands.shape[1]):
-            o = np.argsort(bands[ok, b], kind="stable")
-            self.band_rows.append(ok[o])
-            self.band_sorted.append(bands[ok[o], b])
-        self.signatures = _matrix(keys.column("signature"), np.uint32) if near else None
+    def __init__(self, k1: np.ndarray, k2: np.ndarray | None = None) -> None:
+        order = np.argsort(k1, kind="stable")
+        self.rows = order  # new rows, grouped by key
+        self.k1 = k1[order]
+        self.k2 = None if k2 is None else k2[order]
+        self.unique, self.starts, self.counts = np.unique(self.k1, return_index=True, return_counts=True)
+        self.value_set = pa.array(self.unique)
 
-    def batch(self, batch: pa.RecordBatch, end: int):
-        """(new rows, existing rows) with equal 128-bit keys, and (new, existing) pairs sharing a band key;
-        existing rows numbered from ``end - len(batch)``."""
-        first = end - batch.num_rows
-        exact_new = exact_old = np.zeros(0, dtype=np.int64)
-        if self.exact:
-            o1 = batch.column("h1").to_numpy()
-            lo = np.searchsorted(self.h1, o1, "left")
-            hi = np.searchsorted(self.h1, o1, "right")
-            hits = np.flatnonzero(hi > lo)
-            news, olds = [], []
-            o2 = batch.column("h2").to_numpy()
-            for j in hits.tolist():
-                for k in range(lo[j], hi[j]):
-                    if self.h2[k] == o2[j]:
-                        news.append(self.h_order[k])
-                        olds.append(first + j)
-            exact_new, exact_old = np.array(news, dtype=np.int64), np.array(olds, dtype=np.int64)
-        pairs = np.zeros((0, 2), dtype=np.int64)
-        if self.near:
-            old_bands = _matrix(batch.column("bands"), np.uint64)
-            old_ok = batch.column("nshingles").to_numpy() > 0
-            parts = []
-            for b, (rows, sorted_keys) in enumerate(zip(self.band_rows, self.band_sorted)):
-                if not len(sorted_keys):
-                    continue
-                keys_b = old_bands[:, b]
-                lo = np.searchsorted(sorted_keys, keys_b, "left")
-                hi = np.minimum(np.searchsorted(sorted_keys, keys_b, "right"), lo + self.cap)
-                hi = np.where(old_ok, hi, lo)
-                counts = hi - lo
-                if not counts.any():
-                    continue
-                olds = np.repeat(np.arange(len(keys_b)), counts)
-                starts = np.repeat(lo, counts) + (np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts))
-                parts.append(np.stack([rows[starts], olds + first], axis=1))
-            if parts:
-                pairs = np.unique(np.concatenate(parts).astype(np.int64), axis=0)
-        if not len(exact_new) and not len(pairs):
-            return None
-        return exact_new, exact_old, pairs
+    def lookup(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For the existing keys that some new row has: (existing positions, first sorted slot, slot count)."""
+        if not len(self.unique) or not len(keys):
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty, empty
+        at = pc.index_in(pa.array(keys), value_set=self.value_set)
+        hit = np.flatnonzero(at.is_valid().to_numpy(zero_copy_only=False))
+        slot = at.filter(at.is_valid()).to_numpy().astype(np.int64)
+        return hit, self.starts[slot], self.counts[slot]
+
+    def match(self, k1: np.ndarray, k2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(new row, existing position) for every pair whose two keys are equal."""
+        hit, start, count = self.lookup(k1)
+        if not len(hit):
+            return hit, hit
+        olds = np.repeat(hit, count)
+        slots = np.repeat(start, count) + (np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count))
+        same = self.k2[slots] == k2[olds]
+        return self.rows[slots[same]], olds[same]
+
+
+def _band_pairs(probe: _KeyProbe, rest: np.ndarray, old_keys: np.ndarray, old_ok: np.ndarray, cap: int,
+                n: int) -> np.ndarray:
+    """Codes ``existing position * n + new row`` of the pairs sharing this band's key; an existing row pairs
+    with at most ``cap`` new rows (a bucket of near-identical new rows)."""
+    hit, start, count = probe.lookup(old_keys)
+    keep = old_ok[hit]
+    hit, start, count = hit[keep], start[keep], np.minimum(count[keep], cap)
+    if not len(hit):
+        return np.zeros(0, dtype=np.int64)
+    olds = np.repeat(hit, count)
+    slots = np.repeat(start, count) + (np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count))
+    return olds * n + rest[probe.rows[slots]]
+
+
+def _concat(batches: list[pa.RecordBatch], column: str) -> np.ndarray:
+    return np.concatenate([b.column(column).to_numpy() for b in batches]) if batches else np.zeros(0)
 
 
 class ExistingSet:
