@@ -138,6 +138,16 @@ def print_summary(result) -> None:
         seconds = "resumed" if st.resumed else f"{st.seconds:.2f}s"
         table.add_row(st.name, f"{st.rows_in:,}", f"{st.kept:,}", removed, f"{st.quarantined:,}" if st.quarantined else "-", seconds)
     console.print(table)
+    inputs = result.manifest.get("inputs")
+    if inputs:
+        mix = Table(title="inputs", title_justify="left")
+        for name in ("input", "format", "rows in", "in splits", "removed", "quarantined", "share", "target"):
+            mix.add_column(name, justify="left" if name in ("input", "format") else "right")
+        for i in inputs:
+            target = "-" if i.get("target_share") is None else f"{i['target_share']:.1%}"
+            mix.add_row(i["name"], i["format"], f"{i['rows_in']:,}", f"{i['kept']:,}", f"{sum(i['removed'].values()):,}",
+                        f"{i['quarantined']:,}", f"{i['share']:.1%}", target)
+        console.print(mix)
     acc = result.manifest["accounting"]
     console.print(
         f"[bold]{acc['input_rows']:,}[/] input rows"
