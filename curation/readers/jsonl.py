@@ -292,7 +292,8 @@ def read_jsonl(
         raise InputError(f"{path}: line {first_error[0]}: not JSON Lines ({first_error[1]})")
 
 
-def read_jsonl_stream(fs, path: str, file: str, compression: str, first_pos: int) -> Iterator[tuple[pa.RecordBatch, int]]:
+def read_jsonl_stream(fs, path: str, file: str, compression: str, first_pos: int,
+                      block_bytes: int = 8 << 20) -> Iterator[tuple[pa.RecordBatch, int]]:
     """Raw batches of a whole compressed JSON Lines file, decompressed on a read-ahead thread while the blocks
     before are parsed (:mod:`curation.sources`)."""
     from pathlib import Path
@@ -310,7 +311,7 @@ def read_jsonl_stream(fs, path: str, file: str, compression: str, first_pos: int
         else:
             stream = fs.open_input_stream(path, compression=compression)
         with stream:
-            for block, first_line in readahead(iter_line_blocks(stream, name=file)):
+            for block, first_line in readahead(iter_line_blocks(stream, block_bytes, name=file)):
                 batch, _, nrec = parse_block(block, file, first_line, first_pos + records)
                 if batch is not None:
                     errors = batch.column("_error")
