@@ -36,23 +36,30 @@ def cluster():
 
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory, alpaca_path):
+    from benchmarks.corpus import FineTomeLike
+
     rows = [json.loads(x) for x in alpaca_path.read_text().splitlines() if x.strip()]
+    generated = FineTomeLike(500, seed=3).rows(0, 500)  # text of its own: not copies of the other inputs
     folder = tmp_path_factory.mktemp("ray_inputs")
-    (folder / "a.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[:250]))
     with gzip.open(folder / "b.jsonl.gz", "wt") as fh:
-        for r in rows[250:500] + rows[:10]:
+        for r in generated[:250] + rows[:10]:
             fh.write(json.dumps({"messages": [{"role": ROLE[t["from"]], "content": t["value"]} for t in r["conversations"]]}) + "\n")
     pq.write_table(pa.Table.from_pylist([{"instruction": r["conversations"][0]["value"], "input": "",
-                                          "output": r["conversations"][1]["value"]} for r in rows[500:750]]), folder / "c.parquet")
+                                          "output": r["conversations"][1]["value"]} for r in generated[250:]]), folder / "c.parquet")
     data, _ = hostile_file()
     (folder / "hostile.jsonl").write_bytes(data)
     return folder
 
 
 def cfg(folder: Path, **extra):
-    base = {"report": False, "inputs": [{"path": str(folder / "a.jsonl"), "weight": 5},
-                                        {"path": str(folder / "b.jsonl.gz"), "weight": 3},
-                                        {"path": str(folder / "c.parquet"), "weight": 2},
+    """The shared alpaca rows, the embedded sample, a third file in another format (OpenAI messages, gzip),
+    an Alpaca Parquet file and a file of hostile lines, mixed by weight."""
+    from tests.conftest import ALPACA
+
+    base = {"report": False, "inputs": [{"path": str(ALPACA), "name": "alpaca_shared", "weight": 4},
+                                        {"path": "sample", "weight": 3},
+                                        {"path": str(folder / "b.jsonl.gz"), "weight": 2},
+                                        {"path": str(folder / "c.parquet"), "weight": 1},
                                         {"path": str(folder / "hostile.jsonl"), "max_rows": 8}]}
     base.update(extra)
     return load_config(None, base)
@@ -74,7 +81,11 @@ def test_mix_and_hostile_lines_on_both_engines(cluster, inputs, tmp_path):
     same(tmp_path / "local", tmp_path / "ray")
     manifest = read_manifest(tmp_path / "ray")
     shares = {i["name"]: i["share"] for i in manifest["inputs"]}
-    assert manifest["accounting"]["balanced"] and shares["hostile"] > 0
+    assert manifest["accounting"]["balanced"] and shares["hostile"] > 0 and set(shares) >= {"alpaca_shared", "sample"}
+    weighted = [i for i in manifest["inputs"] if i["target_share"] is not None]
+    kept = sum(i["kept"] for i in weighted)
+    for i in weighted:  # the weighted inputs' shares among themselves, within a point of their targets
+        assert abs(i["kept"] / kept - i["target_share"]) <= 0.01, i
     assert (tmp_path / "ray" / "README.md").exists() and (tmp_path / "ray" / "messages").is_dir()
 
 
