@@ -87,6 +87,10 @@ def curate(
 
             overrides = deep_merge(overrides, {"stages": {"against": {"path": against}}})
         cfg = load_config(config, overrides)
+        if config is not None and cfg.inputs:
+            from curation.inputs import relative_to
+
+            cfg.inputs = relative_to(cfg.inputs, Path(config).resolve().parent)
     except ConfigError as exc:
         error(str(exc))
     if print_config:

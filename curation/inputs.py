@@ -201,6 +201,19 @@ def open_inputs(inputs: Sequence[InputConfig]) -> MultiSource:
     return MultiSource(resolved, sources)
 
 
+def relative_to(inputs: Sequence[InputConfig], folder: Path) -> list[InputConfig]:
+    """Inputs of a config file: a relative path that is not found from the working folder is taken relative to
+    the file's folder."""
+    out = []
+    for i in inputs:
+        path = Path(i.path).expanduser()
+        local = i.path != "sample" and not path.is_absolute() and "://" not in i.path
+        if local and not path.exists() and (folder / path).exists():
+            i = i.model_copy(update={"path": str(folder / path)})
+        out.append(i)
+    return out
+
+
 def inputs_from_cli(specs: Sequence[str]) -> list[InputConfig]:
     """``--input`` values as inputs. ``PATH``, or ``NAME=PATH``; ``PATH@WEIGHT`` gives a weight."""
     out = []

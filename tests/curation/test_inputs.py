@@ -310,3 +310,15 @@ def test_a_compressed_json_array_is_an_input(tmp_path, alpaca_path):
     path.write_bytes(gzip.compress(json.dumps({"data": [as_alpaca(r) for r in rows]}).encode()))
     source = open_input(str(path))
     assert source.kind == "json" and sum(b.num_rows for b in source.batches()) == 30
+
+
+def test_relative_input_paths_of_a_config_file_are_found_beside_it(tmp_path, monkeypatch):
+    from curation.inputs import relative_to
+
+    (tmp_path / "cfg").mkdir()
+    (tmp_path / "cfg" / "rows.jsonl").write_text("{}\n")
+    (tmp_path / "here.jsonl").write_text("{}\n")
+    monkeypatch.chdir(tmp_path)
+    got = relative_to([InputConfig(path="rows.jsonl"), InputConfig(path="here.jsonl"), InputConfig(path="sample")],
+                      tmp_path / "cfg")
+    assert [i.path for i in got] == [str(tmp_path / "cfg" / "rows.jsonl"), "here.jsonl", "sample"]
