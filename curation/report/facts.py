@@ -165,7 +165,8 @@ REPORT_COLUMNS = ("id", "conversations", "original_conversations", "source", "sc
 
 def _read(path: Path) -> pa.Table:
     """The columns the report uses (review ones included), not the whole file."""
-    names = pq.ParquetFile(path).schema_arrow.names
+    first = min(path.glob("part-*.parquet")) if path.is_dir() else path  # a shard folder (--engine ray)
+    names = pq.ParquetFile(first).schema_arrow.names
     return pq.read_table(path, columns=[n for n in names if n in REPORT_COLUMNS or n.startswith("review_")])
 
 
