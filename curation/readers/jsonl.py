@@ -294,8 +294,7 @@ def read_jsonl(
 
 def read_jsonl_stream(fs, path: str, file: str, compression: str, first_pos: int,
                       block_bytes: int = 8 << 20) -> Iterator[tuple[pa.RecordBatch, int]]:
-    """Raw batches of a whole compressed JSON Lines file, decompressed on a read-ahead thread while the blocks
-    before are parsed (:mod:`curation.sources`)."""
+    """Raw batches of a whole compressed JSON Lines file, streamed in blocks of whole lines (:mod:`curation.sources`)."""
     from pathlib import Path
 
     from pyarrow import fs as pafs
@@ -311,7 +310,10 @@ def read_jsonl_stream(fs, path: str, file: str, compression: str, first_pos: int
         else:
             stream = fs.open_input_stream(path, compression=compression)
         with stream:
-            for block, first_line in readahead(iter_line_blocks(stream, block_bytes, name=file)):
+            blocks = iter_line_blocks(stream, block_bytes, name=file)
+            # bz2 and xz decode slower than Arrow parses: the next block decodes on a thread meanwhile; gzip (ISA-L)
+            # and zstd decode faster than that, and a thread beside Arrow's own only competes for the cores
+            for block, first_line in (readahead(blocks) if compression in ("bz2", "xz") else blocks):
                 batch, _, nrec = parse_block(block, file, first_line, first_pos + records)
                 if batch is not None:
                     errors = batch.column("_error")
