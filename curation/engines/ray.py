@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import time
 from dataclasses import dataclass
@@ -226,9 +227,14 @@ def run_curation_ray(
     from curation.pipeline import finish_outputs, open_source
 
     options = options or RayOptions()
+    out = str(out_dir)
+    if out.startswith("file://"):
+        out = out[len("file://"):]
+    elif "://" in out:
+        raise EngineError(f"{out}: --out must be a folder every Ray node can write (a local or shared path, or file://)")
     ray = _import_ray()
     source, config = open_source(input_spec, config)
-    paths = empty_outputs_folder(Path(out_dir))
+    paths = empty_outputs_folder(Path(out))
     track = progress or no_progress
     started = _connect(ray, options)
     try:
@@ -288,7 +294,7 @@ def _run(ray, source: InputSource, paths: OutputPaths, config, options: RayOptio
                 ledger.report(p.apply.name).added += decisions.added.num_rows  # type: ignore[union-attr]
                 ds = ds.union(ray.data.from_arrow(decisions.added))
             ds = ds.map_batches(_BlockPass(*args), batch_size=None, batch_format="pyarrow")
-        ds = ds.materialize()
+        ds = _materialize(ds)
         # -- what the blocks handed back --------------------------------------------------------------------
         row_schemas = []
         keys_parts = []
@@ -340,6 +346,25 @@ def _run(ray, source: InputSource, paths: OutputPaths, config, options: RayOptio
     write_json(manifest, paths.manifest)
     shutil.rmtree(paths.root / ".work", ignore_errors=True)
     return CurationResult(paths, manifest, ledger.stages())
+
+
+def _materialize(ds):
+    """Run the pass; an input error raised on a worker comes back as itself (one line, no remote traceback)."""
+    from curation.readers import InputError
+
+    try:
+        return ds.materialize()
+    except Exception as exc:  # Ray wraps what the task raised, keeping its text
+        seen, cause = set(), exc
+        while cause is not None and id(cause) not in seen:
+            seen.add(id(cause))
+            if isinstance(cause, InputError):
+                raise InputError(str(cause)) from None
+            found = re.findall(r"InputError: (.+)", str(cause))
+            if found:
+                raise InputError(found[-1].strip()) from None
+            cause = getattr(cause, "cause", None) or cause.__cause__
+        raise
 
 
 def _fetcher(ray, ds):
