@@ -112,8 +112,10 @@ class NearDedup(GlobalStage):
             columns["signature"] = _fixed(sigs, cfg.num_perm)
             return pa.RecordBatch.from_pydict(columns)
         part = self.spec().chunk_arrow(texts, keep_signatures=not cfg.verify)
-        columns["nshingles"] = pa.array(part.nshingles, pa.int64())
-        columns["bands"] = _fixed(part.band_keys, part.band_keys.shape[1])
+        columns["nshingles"] = pa.array(part.nshingles.astype(np.int32), pa.int32())
+        # 32 bits of each band key are kept (half the memory of the keys): a collision only adds a candidate
+        # pair, which verification (or the estimate) then rejects like any other
+        columns["bands"] = _fixed(part.band_keys.astype(np.uint32), part.band_keys.shape[1])
         if part.signatures is not None:
             columns["signature"] = _fixed(part.signatures, cfg.num_perm)
         return pa.RecordBatch.from_pydict(columns)
@@ -136,16 +138,20 @@ class NearDedup(GlobalStage):
 
                 pairs = lsh_candidates(_matrix(keys.column("signature"), cfg.num_perm, np.uint32), valid, cfg)
             else:
-                table = BandMatrix([_matrix(chunk, bands, np.uint64) for chunk in keys.column("bands").chunks], bands)
+                table = BandMatrix([_matrix(chunk, bands, np.uint32) for chunk in keys.column("bands").chunks], bands)
                 pairs, capped = candidate_pairs(table, valid, cfg.bucket_cap, pool)
             # the rows of candidate pairs, read again: their text (verification) and the keep policy's columns
             rows = np.unique(pairs)
             wanted = ["conversations", "id", "score"]
             fetched = ctx.fetch(positions[rows], wanted) if len(rows) else None
             sims = np.empty(len(pairs), dtype=np.float64)
+            if fetched is not None:
+                member_keys = pa.table(policy_keys(fetched.combine_chunks().to_batches()[0]))
             if len(pairs) and cfg.verify:
-                texts = dict(zip(rows.tolist(), text_key(fetched.column("conversations"), cfg.text_key).to_pylist()))
-                blocks = exact_jaccard(texts, pairs, cfg.shingle, cfg.ngram, sims, rows_per_block=cfg.batch_size,
+                texts = text_key(fetched.column("conversations"), cfg.text_key)  # row k: candidate rows[k]
+                fetched = None
+                local = np.searchsorted(rows, pairs)
+                blocks = exact_jaccard(texts, local, cfg.shingle, cfg.ngram, sims, rows_per_block=cfg.batch_size,
                                        pool=pool, workers=max(1, workers))
                 for _ in ctx.track(blocks, len(pairs), "near-dedup: verify pairs"):
                     pass
@@ -156,7 +162,6 @@ class NearDedup(GlobalStage):
         labels = clusters(n, found)
         if len(rows):  # the policy over the candidate rows only (a cluster's members are all candidates)
             local = np.searchsorted(rows, found)
-            member_keys = pa.table(policy_keys(fetched.combine_chunks().to_batches()[0]))
             decisions = keep_decisions(member_keys, labels[rows], "near_duplicate", local, found_sims)
         else:
             decisions = Decisions.none({"clusters": 0, "cluster_sizes": {}})

@@ -87,7 +87,7 @@ class BandMatrix:
     def band(self, j: int) -> np.ndarray:
         if not self.chunks:
             return np.zeros(0, dtype=np.uint64)
-        return np.concatenate([c[:, j] for c in self.chunks])
+        return np.concatenate([c[:, j] for c in self.chunks]).astype(np.uint64)
 
 
 class BandTable:
