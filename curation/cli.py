@@ -73,6 +73,7 @@ def curate(
     ),
 ) -> None:
     from curation.config import load_config
+    from curation.core.stage import StageError
     from curation.readers import InputError
     from tomecraft.config_files import ConfigError, parse_overrides
 
@@ -119,7 +120,7 @@ def curate(
                 from curation.pipeline import run_curation
 
                 result = run_curation(input or None, out, cfg, resume=resume, progress=track, output_format=format)
-    except (InputError, BudgetError, ConfigError) as exc:
+    except (InputError, BudgetError, ConfigError, StageError) as exc:
         error(str(exc))
     print_summary(result)
 

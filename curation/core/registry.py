@@ -59,7 +59,9 @@ class StageSpec:
     reasons: tuple[str, ...] = ()
     summary: str = ""
     always_on: bool = False
-    local_only: bool = False  # runs on the local engine only (the Ray engine refuses it with a clear message)
+    # a stage that rewrites text for privacy (PII redaction): ``scrub(stage, text) -> text``. The engines then
+    # scrub the raw lines in quarantine.jsonl with it too, and keep no checkpoint of rows before the stage
+    scrub: Callable[[Any, str], str] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -36,6 +36,11 @@ REASON, DETAILS, DUPLICATE_OF, CLUSTER_ID = "reason", "details", "duplicate_of",
 QUARANTINE_COLUMNS = ("id", "position", "raw", "error")  # position and raw are JSON text
 
 
+class StageError(Exception):
+    """A stage cannot run as configured (a model that is not installed, an endpoint that is down): the
+    message is one line that says what to do; the command line prints it without a traceback."""
+
+
 @dataclass
 class StageOutput:
     """One batch through one stage.

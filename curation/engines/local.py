@@ -30,6 +30,7 @@ from curation.core.columns import concat_unified
 from curation.core.stage import Decisions, ReduceContext, no_progress
 from curation.engines.output import SplitWriter, empty_outputs_folder, schemas_for, write_quarantine, write_removed
 from curation.engines.plan import PlannedStage, build_plan, cut_passes
+from curation.engines.routing import scrubber
 from curation.engines.passes import count_into, run_pass_on_batch, summarize
 from curation.engines.store import BatchStore, MemoryBudget
 from curation.readers import InputSource
@@ -213,13 +214,15 @@ def run_local(
                 jobs = _chain(jobs, _batches(added, eng.batch_rows))
                 total = (total or 0) + added.num_rows
             jobs = track(jobs, total, p.describe())
-            # -- where it writes to -------------------------------------------------------------------
-            out_store = None if last else BatchStore(work / f"pass-{pi:02d}", budget)
+            # -- where it writes to: the next pass's store, or the split files -----------------------------
+            # (straight to the files when the last pass has no row stage: its rows keep the columns of the
+            # rows it reads; otherwise to a store first, as row stages after the split may add columns)
+            direct = last and not p.rows
+            out_store = None if direct else BatchStore(work / f"pass-{pi:02d}", budget)
             writer = None
-            if last:
-                removed_schemas = [s for st in removed.values() for s in st.schemas]
+            if direct:
                 row_schemas = list(store.schemas) if store is not None else []  # type: ignore[union-attr]
-                split_schema, removed_schema = schemas_for(row_schemas, removed_schemas, extras)
+                split_schema, _ = schemas_for(row_schemas, [s for st in removed.values() for s in st.schemas], extras)
             keys_parts: list[pa.RecordBatch] = []
             keys_seconds = 0.0
             apply_seconds = 0.0
@@ -237,7 +240,7 @@ def run_local(
                 keys_seconds += result.keys_seconds
                 if result.keys is not None:
                     keys_parts.append(result.keys)
-                if last:
+                if direct:
                     if writer is None:
                         writer = SplitWriter(paths, split_schema)
                     writer.write(result.kept)
@@ -253,9 +256,17 @@ def run_local(
                 if store is not None:
                     store.release()
             if last:
+                if not direct:
+                    out_store.finish()  # type: ignore[union-attr]
+                    split_schema, _ = schemas_for(out_store.schemas, [s for st in removed.values() for s in st.schemas], extras)  # type: ignore[union-attr]
+                    writer = SplitWriter(paths, split_schema)
+                    for batch in out_store:  # type: ignore[union-attr]
+                        writer.write(batch)
+                    out_store.release()  # type: ignore[union-attr]
                 if writer is None:
                     writer = SplitWriter(paths, split_schema)
                 written = writer.close()
+                row_schemas = [writer.schema]
                 break
             out_store.finish()  # type: ignore[union-attr]
             # -- the global stage decides ---------------------------------------------------------------
@@ -273,16 +284,17 @@ def run_local(
             if not ledger.hidden(g.name) and decisions.stats:
                 report.stats = decisions.stats
             store = out_store
-            if checkpoints.enabled:
+            if checkpoints.enabled and not _scrubbed_later(plan, g):
                 reports = {name: r.as_dict() for name, r in ledger.reports.items()}
                 saving = saver.submit(checkpoints.save, g, pi, store, decisions, reports, dict(removed), list(quarantine),
                                       input_rows, list(extras))
     saver.shutdown(wait=True)
 
     # -- the rest of the output folder ---------------------------------------------------------------------
+    _, removed_schema = schemas_for(row_schemas, [s for st in removed.values() for s in st.schemas], extras)
     removed_order = [p.name for p in plan if p.name in removed]
     written["removed"] = write_removed(paths, removed_schema, (b for name in removed_order for b in removed[name]))
-    written["quarantine"] = write_quarantine(paths, quarantine)
+    written["quarantine"] = write_quarantine(paths, quarantine, scrubber(plan))
     for st in removed.values():
         st.release()
     ledger.fill_switched_off()
@@ -313,6 +325,11 @@ def _timed(items: Iterable[pa.RecordBatch], seconds: list[float]) -> Iterator[pa
 def _chain(*iterables: Iterable[Any]) -> Iterator[Any]:
     for it in iterables:
         yield from it
+
+
+def _scrubbed_later(plan: list[PlannedStage], g: PlannedStage) -> bool:
+    """Does an enabled privacy stage come after ``g``? Then the rows ``g`` saw are not kept on disk."""
+    return any(p.enabled and p.spec.scrub is not None and p.spec.order > g.spec.order for p in plan)
 
 
 def _empty_like(store: BatchStore) -> pa.RecordBatch:

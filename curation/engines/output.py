@@ -31,6 +31,7 @@ class SplitWriter:
     def __init__(self, paths: OutputPaths, schema: pa.Schema) -> None:
         paths.remove_shards()  # a folder an earlier sharded run wrote gets single files again
         self.paths = paths
+        self.schema = schema
         self.streams = {s: ParquetStream(paths.root / f"{s}.parquet", schema) for s in SPLITS}
 
     def write(self, batch: pa.RecordBatch) -> None:
@@ -66,8 +67,8 @@ def write_removed(paths: OutputPaths, schema: pa.Schema, batches: Iterable[pa.Re
     return {"path": stream.path.name, "rows": rows, "sha256": sha256_file(stream.path)}
 
 
-def write_quarantine(paths: OutputPaths, tables: list[pa.Table]) -> dict[str, Any]:
-    records = quarantine_records(tables)
+def write_quarantine(paths: OutputPaths, tables: list[pa.Table], scrub=None) -> dict[str, Any]:
+    records = quarantine_records(tables, scrub)
     write_jsonl(records, paths.quarantine)
     return {"path": paths.quarantine.name, "rows": len(records), "sha256": sha256_file(paths.quarantine)}
 

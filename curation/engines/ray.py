@@ -39,6 +39,7 @@ from curation.engines.local import CurationResult, resolve_workers
 from curation.engines.output import empty_outputs_folder, schemas_for, write_quarantine
 from curation.engines.passes import count_into, run_pass_on_batch, summarize
 from curation.engines.plan import Pass, build_plan, cut_passes
+from curation.engines.routing import scrubber
 from curation.readers import InputSource
 from curation.writer import ParquetStream, sha256_file
 
@@ -161,24 +162,36 @@ class _PassOnBlocks:
         rows = concat_unified([pa.Table.from_batches([b]) for b in kept]) if kept else None
         schemas = [rows.schema.serialize().to_pybytes().hex()] if rows is not None else []
         if self.out_schemas is not None and rows is not None:
-            self._write_shards(rows, first_pos)
+            write_block_shards(rows, first_pos, self.out_schemas[0], self.out_root)
             rows = None
         (side / "summary.json").write_text(json.dumps({"summaries": summaries, "schemas": schemas}, default=str))
         if rows is None:
             return pa.table({POS: pa.array([], pa.int64())})
         return rows
 
-    def _write_shards(self, rows: pa.Table, first_pos: int) -> None:
-        split_schema, _ = self.out_schemas
-        splits = rows.column(SPLIT)
-        for name in SPLITS:
-            part = rows.filter(pc.equal(splits, name).fill_null(False))
-            if part.num_rows:
-                folder = Path(self.out_root) / name
-                folder.mkdir(parents=True, exist_ok=True)
-                stream = ParquetStream(folder / f"part-{first_pos:020d}.parquet", split_schema)
-                stream.write(part)
-                stream.close()
+
+def write_block_shards(rows: pa.Table, first_pos: int, split_schema: pa.Schema, root: str) -> None:
+    """A block's rows into ``<split>/part-<first position>.parquet`` (names sort in input order)."""
+    splits = rows.column(SPLIT)
+    for name in SPLITS:
+        part = rows.filter(pc.equal(splits, name).fill_null(False))
+        if part.num_rows:
+            folder = Path(root) / name
+            folder.mkdir(parents=True, exist_ok=True)
+            stream = ParquetStream(folder / f"part-{first_pos:020d}.parquet", split_schema)
+            stream.write(part)
+            stream.close()
+
+
+class _WriteShards:
+    def __init__(self, split_schema: pa.Schema, root: str):
+        self.split_schema, self.root = split_schema, root
+
+    def __call__(self, table: pa.Table) -> pa.Table:
+        if table.num_rows:
+            table = table.combine_chunks()
+            write_block_shards(table, int(table.column(POS)[0].as_py()), self.split_schema, self.root)
+        return pa.table({POS: pa.array([], pa.int64())})
 
 
 class _ReadPass(_PassOnBlocks):
@@ -282,7 +295,7 @@ def _run(ray, source: InputSource, paths: OutputPaths, config, options: RayOptio
         t0 = time.perf_counter()
         decisions_ref = ray.put(decisions.table) if decisions is not None else None
         out_schemas = None
-        if last:
+        if last and not p.rows:  # the rows keep the columns they came with: each block writes its shards
             removed_schemas = [_read_ipc(f).schema for fs in removed_files.values() for f in fs[:1]]
             out_schemas = schemas_for(row_schemas, removed_schemas, extras)
         args = (p, pi, decisions_ref, str(work), out_schemas, str(paths.root))
@@ -312,6 +325,11 @@ def _run(ray, source: InputSource, paths: OutputPaths, config, options: RayOptio
             if (side / "keys.arrow").exists():
                 keys_parts.append(_read_ipc(side / "keys.arrow"))
         if last:
+            if out_schemas is None:  # row stages after the split may add columns: write once all are known
+                removed_schemas = [_read_ipc(f).schema for fs in removed_files.values() for f in fs[:1]]
+                out_schemas = schemas_for(row_schemas, removed_schemas, extras)
+                _materialize(ds.map_batches(_WriteShards(out_schemas[0], str(paths.root)), batch_size=None,
+                                            batch_format="pyarrow"))
             break
         g = p.collect
         t = time.perf_counter()
@@ -335,7 +353,7 @@ def _run(ray, source: InputSource, paths: OutputPaths, config, options: RayOptio
     split_schema, removed_schema = out_schemas  # type: ignore[misc]
     order = [pl.name for pl in plan if pl.name in removed_files]
     written = _shard_outputs(paths, split_schema, removed_schema, [f for name in order for f in removed_files[name]])
-    written["quarantine"] = write_quarantine(paths, quarantine)
+    written["quarantine"] = write_quarantine(paths, quarantine, scrubber(plan))
     ledger.fill_switched_off()
     in_splits = sum(written[s]["rows"] for s in SPLITS)
     accounting = ledger.check(input_rows, in_splits, written["removed"]["rows"], written["quarantine"]["rows"])
@@ -349,22 +367,39 @@ def _run(ray, source: InputSource, paths: OutputPaths, config, options: RayOptio
 
 
 def _materialize(ds):
-    """Run the pass; an input error raised on a worker comes back as itself (one line, no remote traceback)."""
-    from curation.readers import InputError
-
+    """Run the pass; an input or stage error raised on a worker comes back as itself (one line, no remote
+    traceback)."""
     try:
         return ds.materialize()
     except Exception as exc:  # Ray wraps what the task raised, keeping its text
-        seen, cause = set(), exc
-        while cause is not None and id(cause) not in seen:
-            seen.add(id(cause))
-            if isinstance(cause, InputError):
-                raise InputError(str(cause)) from None
-            found = re.findall(r"InputError: (.+)", str(cause))
-            if found:
-                raise InputError(found[-1].strip()) from None
-            cause = getattr(cause, "cause", None) or cause.__cause__
+        one_line = _user_error(exc)
+        if one_line is not None:
+            raise one_line from None
         raise
+
+
+def _user_error(exc: BaseException) -> Exception | None:
+    """The InputError / StageError (or subclass) a remote task raised, rebuilt from what Ray kept of it."""
+    from curation.core.stage import StageError
+    from curation.readers import InputError
+
+    kinds: dict[str, type] = {}
+    todo: list[type] = [InputError, StageError]
+    while todo:
+        cls = todo.pop()
+        kinds[cls.__name__] = cls
+        todo.extend(cls.__subclasses__())
+    seen, cause = set(), exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, tuple(kinds.values())):
+            return type(cause)(str(cause))
+        found = re.findall(r"(\w+): (.+)", str(cause))
+        for name, message in reversed(found):
+            if name in kinds:
+                return kinds[name](message.strip())
+        cause = getattr(cause, "cause", None) or cause.__cause__
+    return None
 
 
 def _fetcher(ray, ds):

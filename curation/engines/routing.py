@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pyarrow as pa
@@ -58,8 +58,9 @@ def route(stage: str, out: StageOutput, rows_in: int) -> Routed:
     return Routed(out.batch.take(keep), removed, counts, out.quarantine, quarantined, rows_in, out.stats)
 
 
-def quarantine_records(tables: list[pa.Table]) -> list[dict[str, Any]]:
-    """Quarantine entries in input order, ids made unique (:func:`curation.contract.suffix_duplicate_ids`)."""
+def quarantine_records(tables: list[pa.Table], scrub: Callable[[str], str] | None = None) -> list[dict[str, Any]]:
+    """Quarantine entries in input order, ids made unique (:func:`curation.contract.suffix_duplicate_ids`);
+    ``scrub`` rewrites every string of the raw records (a privacy stage's redaction)."""
     from curation.contract import suffix_duplicate_ids
     from curation.core.stage import POS
 
@@ -72,8 +73,34 @@ def quarantine_records(tables: list[pa.Table]) -> list[dict[str, Any]]:
     out = []
     for rid, position, raw, error in zip(ids, table.column("position").to_pylist(), table.column("raw").to_pylist(),
                                          table.column("error").to_pylist()):
-        out.append({"id": rid, "position": json.loads(position), "raw": json.loads(raw), "error": error})
+        raw = json.loads(raw)
+        out.append({"id": rid, "position": json.loads(position), "raw": _scrubbed(raw, scrub) if scrub else raw,
+                    "error": error})
     return out
+
+
+def _scrubbed(value: Any, scrub: Callable[[str], str]) -> Any:
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, list):
+        return [_scrubbed(v, scrub) for v in value]
+    if isinstance(value, dict):
+        return {k: _scrubbed(v, scrub) for k, v in value.items()}
+    return value
+
+
+def scrubber(plan) -> Callable[[str], str] | None:
+    """The text scrubbing of every enabled privacy stage of ``plan``, in order (None when there is none)."""
+    steps = [(p.stage, p.spec.scrub) for p in plan if p.enabled and p.spec.scrub is not None]
+    if not steps:
+        return None
+
+    def scrub(text: str) -> str:
+        for stage, fn in steps:
+            text = fn(stage, text)
+        return text
+
+    return scrub
 
 
 def ordered(batch: pa.RecordBatch) -> bool:
