@@ -40,14 +40,11 @@ class _CurationBase(StrictModel):
         return getattr(self.stages, registry.stage_spec(name).field_name)
 
 
-@lru_cache(maxsize=8)
-def _build(generation: int) -> type[_CurationBase]:
+@lru_cache(maxsize=16)
+def _build(stages: tuple) -> type[_CurationBase]:
     fields: dict[str, Any] = {}
-    for spec in registry.stage_specs():
-        if spec.hidden:
-            continue
-        alias = spec.name if spec.field_name != spec.name else None
-        fields[spec.field_name] = (spec.config, Field(default_factory=spec.config, alias=alias, description=spec.summary))
+    for name, alias, config, summary in stages:
+        fields[name] = (config, Field(default_factory=config, alias=alias, description=summary))
     stages = create_model(
         "StagesConfig",
         __config__=ConfigDict(extra="forbid", populate_by_name=True, validate_assignment=True),
@@ -69,8 +66,11 @@ def _build(generation: int) -> type[_CurationBase]:
 
 
 def config_model() -> type[_CurationBase]:
-    """The config class for the stages registered now."""
-    return _build(registry.generation())
+    """The config class for the stages registered now (the same class whenever the same stages are)."""
+    return _build(tuple(
+        (spec.field_name, spec.name if spec.field_name != spec.name else None, spec.config, spec.summary)
+        for spec in registry.stage_specs() if not spec.hidden
+    ))
 
 
 def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None):

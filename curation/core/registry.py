@@ -76,31 +76,20 @@ class StageSpec:
 
 
 _REGISTRY: dict[str, StageSpec] = {}
-_generation = 0
 _builtins_loaded = False
 
 
 def register(spec: StageSpec) -> StageSpec:
     """Add ``spec`` (or replace the entry of the same name) and return it."""
-    global _generation
     clash = next((s for s in _REGISTRY.values() if s.order == spec.order and s.name != spec.name), None)
     if clash is not None:
         raise ValueError(f"stage {spec.name!r}: order {spec.order} is taken by {clash.name!r}")
     _REGISTRY[spec.name] = spec
-    _generation += 1
     return spec
 
 
 def unregister(name: str) -> None:
-    global _generation
-    if _REGISTRY.pop(name, None) is not None:
-        _generation += 1
-
-
-def generation() -> int:
-    """Changes whenever the registry does (the config model is rebuilt then)."""
-    _load_builtins()
-    return _generation
+    _REGISTRY.pop(name, None)
 
 
 def _load_builtins() -> None:
