@@ -82,7 +82,7 @@ def _row_offsets(conversations: pa.Array) -> np.ndarray:
     return np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)])
 
 
-def detect(conversations: pa.Array, cfg: LanguageConfig | None = None, *, workers: int = 1) -> ConversationLanguages:
+def detect(conversations: pa.Array, cfg: LanguageConfig | None = None) -> ConversationLanguages:
     """Languages of every turn and row of a ``conversations`` column (``list<struct<from, value>>``)."""
     cfg = cfg or LanguageConfig()
     if isinstance(conversations, pa.ChunkedArray):
@@ -94,7 +94,7 @@ def detect(conversations: pa.Array, cfg: LanguageConfig | None = None, *, worker
     if cfg.strip_code:
         values = pc.replace_substring_regex(values, _CODE_FENCE, " ")
     values = lid.prepare(values)
-    turn_class, turn_conf = lid.classify(values, max_bytes=cfg.max_bytes, workers=workers, preprocess=False,
+    turn_class, turn_conf = lid.classify(values, max_bytes=cfg.max_bytes, workers=cfg.workers, preprocess=False,
                                          model=model)
     short = pc.less(pc.utf8_length(pc.utf8_trim_whitespace(values)), cfg.min_chars).to_numpy(zero_copy_only=False)
     turn_class[short] = model.und

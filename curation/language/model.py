@@ -17,8 +17,6 @@ from __future__ import annotations
 import io
 import lzma
 import math
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -27,6 +25,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from numba import njit
+
+from curation.arrow_strings import run_chunks, utf8_buffers
 
 UNDETERMINED = "und"  # a text with no feature at all (empty, or only bytes the model never saw)
 NO_LANGUAGE = "zxx"  # the model's class for text with no linguistic content
@@ -143,48 +143,19 @@ def prepare(texts: pa.Array) -> pa.Array:
     return pc.utf8_normalize(texts, "NFC")
 
 
-def _buffers(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """(UTF-8 bytes, offsets) of a string array without copying, offsets rebased to the array's slice."""
-    texts = texts.cast(pa.large_string()) if not pa.types.is_large_string(texts.type) else texts
-    if isinstance(texts, pa.ChunkedArray):
-        texts = texts.combine_chunks()
-    _, offsets_buf, data_buf = texts.buffers()
-    offsets = np.frombuffer(offsets_buf, dtype=np.int64)[texts.offset: texts.offset + len(texts) + 1]
-    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
-    return data, offsets
-
-
-_POOLS: dict[int, ThreadPoolExecutor] = {}
-_POOL_LOCK = threading.Lock()
-
-
-def _pool(workers: int) -> ThreadPoolExecutor:
-    with _POOL_LOCK:
-        if workers not in _POOLS:
-            _POOLS[workers] = ThreadPoolExecutor(workers, thread_name_prefix="langid")
-        return _POOLS[workers]
-
-
-def classify(texts: pa.Array, *, max_bytes: int = 0, workers: int = 1, preprocess: bool = True,
+def classify(texts: pa.Array, *, max_bytes: int = 0, workers: int = 0, preprocess: bool = True,
              model: LangIdModel | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Class index (into ``model.classes``; ``model.und`` for featureless text) and confidence per text."""
     model = model or load_model()
     if preprocess:
         texts = prepare(texts)
-    data, offsets = _buffers(texts)
+    data, offsets = utf8_buffers(texts)
     n = len(offsets) - 1
     out_class = np.empty(n, np.int32)
     out_conf = np.empty(n, np.float32)
     args = (max_bytes, model.nextmove, model.rowbase, model.out_feat, model.ptc, model.pc, model.alias,
             out_class, out_conf)
-    if workers <= 1 or n < 256:
-        _classify_range(data, offsets, 0, n, *args)
-    else:
-        bounds = np.linspace(0, n, 4 * workers + 1).astype(np.int64)
-        futures = [_pool(workers).submit(_classify_range, data, offsets, int(lo), int(hi), *args)
-                   for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
-        for f in futures:
-            f.result()
+    run_chunks(n, workers, lambda lo, hi: _classify_range(data, offsets, lo, hi, *args))
     out_class[out_class < 0] = model.und
     return out_class, out_conf
 
