@@ -1,18 +1,43 @@
 """Text normalization: Unicode form, line endings, stray whitespace.
 
 The turns as they were before stay recoverable in ``original_conversations`` (set only when something changed).
+:func:`normalize_text` is the definition, one string at a time; the stage runs the same steps column-wise with
+Arrow compute (RE2 patterns equal to the Python ones) on the turns that need any of them.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Literal
 
-from curation.config import NormalizeConfig
-from curation.stage import Row, StageContext, StageResult
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from pydantic import Field
 
-_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+from curation.core.columns import WHITESPACE, WHITESPACE_CLASS, any_per_row, conversations_from, turns_of
+from curation.core.config_base import StrictModel
+from curation.core.registry import StageSpec, register
+from curation.core.stage import RowStage, StageOutput, set_where_valid
+
+
+class NormalizeConfig(StrictModel):
+    """Unicode NFC, whitespace and role names; the original turns stay in `original_conversations`."""
+
+    enabled: bool = True
+    unicode_form: Literal["NFC", "NFKC"] = "NFC"
+    strip: bool = True
+    collapse_spaces: bool = Field(True, description="runs of spaces/tabs inside a line become one space")
+    max_blank_lines: int = Field(2, description="longer runs of blank lines are shortened to this")
+
+
+_SPACE_CHARS = " \t\u00a0\u2000-\u200a\u202f\u205f\u3000"
+_SPACES = re.compile(f"[{_SPACE_CHARS}]+")
 _TRAILING = re.compile(r"[ \t]+\n")
+# the same classes for RE2 (Arrow compute)
+_SPACES_RE2 = r"[ \t\x{a0}\x{2000}-\x{200a}\x{202f}\x{205f}\x{3000}]+"
+_TRAILING_RE2 = r"[ \t]+\n"
 
 
 def normalize_text(text: str, cfg: NormalizeConfig) -> str:
@@ -28,22 +53,84 @@ def normalize_text(text: str, cfg: NormalizeConfig) -> str:
     return out
 
 
-class Normalize:
+def _needs_work_pattern(cfg: NormalizeConfig) -> str:
+    """An RE2 pattern that matches every text :func:`normalize_text` would change (and a few it would not)."""
+    parts = [r"\r", r"\x{feff}"]
+    if cfg.collapse_spaces:
+        parts += [r"[ \t\x{a0}\x{2000}-\x{200a}\x{202f}\x{205f}\x{3000}]{2,}", r"[\t\x{a0}\x{2000}-\x{200a}\x{202f}\x{205f}\x{3000}]", r" \n"]
+    if cfg.max_blank_lines >= 0:
+        parts.append(r"\n{%d,}" % (cfg.max_blank_lines + 2))
+    if cfg.strip:
+        parts += [f"^{WHITESPACE_CLASS}", f"{WHITESPACE_CLASS}$"]
+    return "|".join(parts)
+
+
+def normalize_values(values: pa.Array, cfg: NormalizeConfig) -> pa.Array:
+    """:func:`normalize_text` over a string array."""
+    out = values
+    non_ascii = ~np.asarray(pc.string_is_ascii(out).fill_null(True), dtype=bool)
+    if non_ascii.any():  # ASCII text is in every normal form already
+        idx = np.flatnonzero(non_ascii)
+        picked = out.take(pa.array(idx))
+        normalized = pc.utf8_normalize(picked, form=cfg.unicode_form)
+        out = _scatter(out, idx, normalized)
+    work = np.asarray(pc.match_substring_regex(out, _needs_work_pattern(cfg)).fill_null(False), dtype=bool)
+    if not work.any():
+        return out
+    idx = np.flatnonzero(work)
+    part = out.take(pa.array(idx))
+    part = pc.replace_substring(part, "\r\n", "\n")
+    part = pc.replace_substring(part, "\r", "\n")
+    part = pc.replace_substring(part, "\ufeff", "")
+    if cfg.collapse_spaces:
+        part = pc.replace_substring_regex(part, _SPACES_RE2, " ")
+        part = pc.replace_substring_regex(part, _TRAILING_RE2, "\n")
+    if cfg.max_blank_lines >= 0:
+        part = pc.replace_substring_regex(part, r"\n{%d,}" % (cfg.max_blank_lines + 2), "\n" * (cfg.max_blank_lines + 1))
+    if cfg.strip:
+        part = pc.utf8_trim(part, characters=WHITESPACE)
+    return _scatter(out, idx, part)
+
+
+def _scatter(values: pa.Array, idx: np.ndarray, new: pa.Array) -> pa.Array:
+    """``values`` with ``values[idx] = new``."""
+    mask = np.zeros(len(values), dtype=bool)
+    mask[idx] = True
+    # replace_with_mask takes the replacements in order of the set mask bits
+    return pc.replace_with_mask(values, pa.array(mask), new)
+
+
+class Normalize(RowStage):
     name = "normalize"
 
     def __init__(self, cfg: NormalizeConfig) -> None:
         self.cfg = cfg
 
-    def run(self, rows: list[Row], ctx: StageContext) -> StageResult:
-        kept: list[Row] = []
-        changed = 0
-        for row in ctx.track(rows, len(rows), "normalize"):
-            turns = [{"from": t["from"], "value": normalize_text(t["value"], self.cfg)} for t in row["conversations"]]
-            if turns != row["conversations"]:
-                changed += 1
-                row = dict(row)
-                if row.get("original_conversations") is None:
-                    row["original_conversations"] = row["conversations"]
-                row["conversations"] = turns
-            kept.append(row)
-        return StageResult(kept=kept, stats={"rows_changed": changed})
+    def process(self, batch: pa.RecordBatch) -> StageOutput:
+        conv = batch.column("conversations")
+        offsets, roles, values = turns_of(conv)
+        new_values = normalize_values(values, self.cfg)
+        changed_turn = np.asarray(pc.not_equal(values, new_values).fill_null(False), dtype=bool)
+        changed = any_per_row(offsets, changed_turn)
+        if not changed.any():
+            return StageOutput(batch, stats={"rows_changed": 0})
+        new_conv = conversations_from(offsets, roles, new_values)
+        # keep the turns as they came only where nothing earlier kept them already
+        original = batch.column("original_conversations")
+        fill = changed & np.asarray(original.is_null(), dtype=bool)
+        keep_old = pc.if_else(pa.array(fill), conv, pa.nulls(len(conv), conv.type))
+        batch = set_where_valid(batch, "original_conversations", keep_old.cast(original.type))
+        batch = batch.set_column(batch.schema.get_field_index("conversations"), "conversations", new_conv)
+        return StageOutput(batch, stats={"rows_changed": int(changed.sum())})
+
+
+SPEC = register(
+    StageSpec(
+        name="normalize",
+        order=10,
+        kind="row",
+        config=NormalizeConfig,
+        build=lambda cfg, _: Normalize(cfg),
+        summary="Unicode NFC, line endings, whitespace, role names; originals kept in original_conversations",
+    )
+)

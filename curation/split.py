@@ -7,38 +7,53 @@ with ``augment.train_only`` those whose origin is not in train are dropped (``au
 
 from __future__ import annotations
 
-from collections import defaultdict
+import json
 
-from curation.balance import seeded_rank
-from curation.config import SplitConfig
+import numpy as np
+import pyarrow as pa
+from pydantic import Field, model_validator
+
 from curation.contract import SPLITS
-from curation.stage import Removal, Row, StageContext, StageResult
+from curation.core.config_base import StrictModel
+from curation.core.hashing import seeded_order
+from curation.core.registry import StageSpec, register
+from curation.core.stage import DETAILS, POS, REASON, SPLIT, Decisions, GlobalStage, ReduceContext
 
 
-def group_key(row: Row) -> str:
-    return row.get("cluster_id") or row["id"]
+class SplitConfig(StrictModel):
+    """Train/validation/test by near-duplicate cluster, so that no cluster spans two splits."""
+
+    train: float = Field(0.9, ge=0)
+    validation: float = Field(0.05, ge=0)
+    test: float = Field(0.05, ge=0)
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _fractions(self) -> "SplitConfig":
+        total = self.train + self.validation + self.test
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"split fractions must sum to 1 (got {total:g})")
+        return self
 
 
-def assign_groups(rows: list[Row], cfg: SplitConfig) -> dict[str, str]:
-    """Group key -> split name."""
-    sizes: dict[str, int] = defaultdict(int)
-    for row in rows:
-        sizes[group_key(row)] += 1
-    order = sorted(sizes, key=lambda g: (seeded_rank(cfg.seed, g), g))
-    total = sum(sizes.values())
-    bounds = [cfg.train * total, (cfg.train + cfg.validation) * total]
-    assigned: dict[str, str] = {}
-    filled = 0
-    for g in order:
-        # a group goes where its first row would fall
-        if filled < bounds[0] or (cfg.validation == 0 and cfg.test == 0):
-            split = "train"
-        elif filled < bounds[1] or cfg.test == 0:
-            split = "validation"
-        else:
-            split = "test"
-        assigned[g] = split
-        filled += sizes[g]
+def assign_groups(group_keys: list[str], cfg: SplitConfig) -> dict[str, str]:
+    """Group key (one entry per row, repeats allowed) -> split name."""
+    sizes: dict[str, int] = {}
+    for g in group_keys:
+        sizes[g] = sizes.get(g, 0) + 1
+    groups = list(sizes)
+    order = [groups[i] for i in seeded_order(cfg.seed, groups)]
+    size = np.array([sizes[g] for g in order], dtype=np.int64)
+    total = int(size.sum())
+    filled = np.cumsum(size) - size  # rows placed before each group: a group goes where its first row falls
+    bounds = (cfg.train * total, (cfg.train + cfg.validation) * total)
+    only_train = cfg.validation == 0 and cfg.test == 0
+    names = np.where(
+        (filled < bounds[0]) | only_train,
+        "train",
+        np.where((filled < bounds[1]) | (cfg.test == 0), "validation", "test"),
+    )
+    assigned = dict(zip(order, names.tolist()))
     # small inputs: a split with a share but no group takes train's last group (datasets rejects empty splits)
     for split, share in (("validation", cfg.validation), ("test", cfg.test)):
         if share > 0 and split not in assigned.values():
@@ -48,30 +63,62 @@ def assign_groups(rows: list[Row], cfg: SplitConfig) -> dict[str, str]:
     return assigned
 
 
-class Split:
+class Split(GlobalStage):
     name = "split"
 
     def __init__(self, cfg: SplitConfig, train_only_augmented: bool = True) -> None:
         self.cfg = cfg
         self.train_only_augmented = train_only_augmented
 
-    def run(self, rows: list[Row], ctx: StageContext) -> StageResult:
-        originals = [r for r in rows if r.get("origin_id") is None]
-        assigned = assign_groups(originals, self.cfg)
-        split_of_id = {r["id"]: assigned[group_key(r)] for r in originals}
-        kept: list[Row] = []
-        removed: list[Removal] = []
-        for row in rows:
-            origin = row.get("origin_id")
-            split = split_of_id.get(origin) if origin is not None else split_of_id[row["id"]]
+    def keys(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        names = [POS, "id", "cluster_id", "origin_id"]
+        return pa.RecordBatch.from_arrays([batch.column(n) for n in names], names=names)
+
+    def decide(self, keys: pa.Table, ctx: ReduceContext) -> Decisions:
+        ids = keys.column("id").to_pylist()
+        clusters = keys.column("cluster_id").to_pylist()
+        origins = keys.column("origin_id").to_pylist()
+        originals = [i for i, o in enumerate(origins) if o is None]
+        group = [clusters[i] or ids[i] for i in originals]
+        assigned = assign_groups(group, self.cfg)
+        split_of_id = {ids[i]: assigned[g] for i, g in zip(originals, group)}
+        splits: list[str | None] = []
+        reasons: list[str | None] = []
+        details: list[str | None] = []
+        for i, origin in enumerate(origins):
+            split = split_of_id.get(origin) if origin is not None else split_of_id[ids[i]]
+            reason = detail = None
             if split is None:
-                removed.append(Removal(row=row, reason="augment:origin_missing", details={"origin_id": origin}))
-                continue
-            if origin is not None and self.train_only_augmented and split != "train":
-                removed.append(Removal(row=row, reason="augment:origin_not_in_train", details={"origin_split": split}))
-                continue
-            row = dict(row)
-            row["_split"] = split
-            kept.append(row)
-        counts = {s: sum(1 for r in kept if r["_split"] == s) for s in SPLITS}
-        return StageResult(kept=kept, removed=removed, stats={"rows": counts, "groups": len(assigned)})
+                reason, detail = "augment:origin_missing", {"origin_id": origin}
+            elif origin is not None and self.train_only_augmented and split != "train":
+                reason, detail = "augment:origin_not_in_train", {"origin_split": split}
+            splits.append(None if reason else split)
+            reasons.append(reason)
+            details.append(json.dumps(detail, sort_keys=True) if detail else None)
+        counts = {s: 0 for s in SPLITS}
+        for s in splits:
+            if s is not None:
+                counts[s] += 1
+        table = pa.table(
+            {
+                POS: keys.column(POS),
+                SPLIT: pa.array(splits, pa.string()),
+                REASON: pa.array(reasons, pa.string()),
+                DETAILS: pa.array(details, pa.string()),
+            }
+        )
+        return Decisions(table, {"rows": counts, "groups": len(assigned)})
+
+
+SPEC = register(
+    StageSpec(
+        name="split",
+        order=90,
+        kind="global",
+        config=SplitConfig,
+        build=lambda cfg, config: Split(cfg, train_only_augmented=getattr(config.stage("augment"), "train_only", True)),
+        reasons=("augment:origin_missing", "augment:origin_not_in_train"),
+        summary="train/validation/test by near-duplicate cluster: no cluster spans two splits",
+        always_on=True,
+    )
+)

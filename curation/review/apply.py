@@ -31,7 +31,7 @@ from curation.review.errors import ReviewError
 from curation.review.folder import REMOVED, CurationFolder
 from curation.review.records import last_answer_index
 from curation.review.verdicts import Decision, Tally
-from curation.stage import Row
+from curation.contract import Row
 from curation.writer import rows_to_table, sha256_file, write_json, write_parquet
 
 STAGE = "review"
