@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from curation.core.config_base import StrictModel
 
 
-class DecontamConfig(BaseModel):
+class DecontamConfig(StrictModel):
     """Word n-gram overlap with evaluation sets (13-grams, as NeMo Curator and datatrove); train rows that hit are
     removed (``decontaminated``), validation and test hits are reported."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     enabled: bool = False
     ngram: int = Field(13, ge=3, le=64, description="n of the word n-grams (lower-cased \\w+ words)")
@@ -39,4 +39,4 @@ class DecontamConfig(BaseModel):
     clean_splits: list[str] = Field(
         default_factory=lambda: ["train"], description="splits whose hits are removed; hits elsewhere are reported"
     )
-    workers: int = Field(0, ge=0, description="threads; 0 = all cores")
+    workers: int = Field(1, ge=0, description="threads per batch (the engine runs batches side by side); 0 = all cores")

@@ -19,7 +19,8 @@ import numpy as np
 import pyarrow as pa
 from numba import njit
 
-from curation.arrow_strings import run_chunks, utf8_buffers
+from curation.core.columns import string_buffers
+from curation.parallel import run_chunks
 from curation.minhash import kernels
 from curation.minhash.shingles import lower_table, word_table
 
@@ -129,7 +130,7 @@ def match_words(starts, sizes, values, lengths, bitmap, mask, keys, out_text, ou
 
 def word_hashes(texts: pa.Array, lo: int = 0, hi: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(starts, sizes, values): the xxh64 of each word of texts ``lo:hi``, in order."""
-    data, offsets = utf8_buffers(texts)
+    data, offsets = string_buffers(texts)
     hi = len(offsets) - 1 if hi is None else hi
     return kernels.shingle_hashes(data, offsets[lo: hi + 1], word_table(), lower_table(), kernels.SHINGLE_WORD, 1)
 
@@ -146,7 +147,7 @@ class NgramIndex:
 
     @classmethod
     def build(cls, texts: list[str], ngram: int = 13, min_words: int = 8) -> "NgramIndex":
-        starts, sizes, values = word_hashes(pa.array(texts, pa.large_string()))
+        starts, sizes, values = word_hashes(pa.array(texts, pa.string()))
         keys, owner = item_keys(starts, sizes, values, ngram, min_words)
         pairs = np.unique(np.stack([keys, owner.astype(np.uint64)], axis=1), axis=0) if len(keys) else np.zeros(
             (0, 2), np.uint64)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from curation.core.config_base import StrictModel
 
 DEFAULT_RUBRIC = {
     "helpfulness": "Does the answer address what the user needs, with useful detail and no padding?",
@@ -13,10 +15,8 @@ DEFAULT_RUBRIC = {
 }
 
 
-class JudgeConfig(BaseModel):
+class JudgeConfig(StrictModel):
     """Scores 1-5 from an LLM judge for rows without a ``score``; ``filter:judge_score`` below ``min_score``."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     enabled: bool = False
     backend: Literal["local", "openai"] = Field(

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from curation.core.config_base import StrictModel
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-
-class MismatchConfig(_Strict):
+class MismatchConfig(StrictModel):
     """Prompt (human turns) and answer (gpt turns) in different languages: ``filter:language_mismatch``."""
 
     enabled: bool = True
@@ -26,7 +24,7 @@ class MismatchConfig(_Strict):
     )
 
 
-class LanguageConfig(_Strict):
+class LanguageConfig(StrictModel):
     """Language and confidence per turn and per row (py3langid's model, compiled); filters on both."""
 
     enabled: bool = False
@@ -46,4 +44,4 @@ class LanguageConfig(_Strict):
     max_bytes: int = Field(1000, ge=0, description="judge a turn on its first bytes only; 0 = the whole turn")
     strip_code: bool = Field(True, description="leave fenced code blocks (```...```) out of the judged text")
     mismatch: MismatchConfig = Field(default_factory=MismatchConfig)
-    workers: int = Field(0, ge=0, description="threads; 0 = all cores")
+    workers: int = Field(1, ge=0, description="threads per batch (the engine runs batches side by side); 0 = all cores")

@@ -26,7 +26,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numba import njit
 
-from curation.arrow_strings import run_chunks, utf8_buffers
+from curation.core.columns import string_buffers
+from curation.parallel import run_chunks
 
 UNDETERMINED = "und"  # a text with no feature at all (empty, or only bytes the model never saw)
 NO_LANGUAGE = "zxx"  # the model's class for text with no linguistic content
@@ -136,7 +137,9 @@ def _classify_range(data, offsets, lo, hi, max_bytes, nextmove, rowbase, out_fea
 
 def prepare(texts: pa.Array) -> pa.Array:
     """py3langid's preprocessing on a string array: all-upper-case texts lower-cased, NFC; nulls become ""."""
-    texts = pc.fill_null(texts.cast(pa.large_string()) if pa.types.is_string(texts.type) else texts, "")
+    if isinstance(texts, pa.ChunkedArray):
+        texts = texts.combine_chunks()
+    texts = pc.fill_null(texts, "")
     upper = pc.utf8_is_upper(texts)
     if pc.any(upper).as_py():
         texts = pc.if_else(upper, pc.utf8_lower(texts), texts)
@@ -149,7 +152,7 @@ def classify(texts: pa.Array, *, max_bytes: int = 0, workers: int = 0, preproces
     model = model or load_model()
     if preprocess:
         texts = prepare(texts)
-    data, offsets = utf8_buffers(texts)
+    data, offsets = string_buffers(texts)
     n = len(offsets) - 1
     out_class = np.empty(n, np.int32)
     out_conf = np.empty(n, np.float32)

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from curation.core.config_base import StrictModel
 
 Action = Literal["redact", "drop", "keep"]
 
 
-class PiiActions(BaseModel):
+class PiiActions(StrictModel):
     """Per type: ``redact`` (typed placeholder), ``drop`` (row removed as ``pii:<type>``, its text redacted too) or
     ``keep`` (not looked for)."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     email: Action = "redact"
     phone: Action = "redact"
@@ -24,10 +24,8 @@ class PiiActions(BaseModel):
     person: Action = Field("keep", description="names, through presidio + spaCy (the `pii-names` extra)")
 
 
-class PiiConfig(BaseModel):
+class PiiConfig(StrictModel):
     """Find and redact personal data and secrets in every turn (and in `original_conversations`)."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     enabled: bool = False
     actions: PiiActions = Field(default_factory=PiiActions)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from curation.core.config_base import StrictModel
 
 
-class TokenLengthsConfig(BaseModel):
+class TokenLengthsConfig(StrictModel):
     """Tokens per row after the chat template; rows longer than ``max_seq_length`` are marked (and dropped as
     ``filter:too_many_tokens`` when ``drop_too_long`` is on)."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     enabled: bool = False
     tokenizer: str = Field(
@@ -30,4 +30,4 @@ class TokenLengthsConfig(BaseModel):
         8, ge=0, description="rows per batch also counted the exact way (render + encode); a mismatch switches to it"
     )
     bins: int = Field(40, ge=5, le=200, description="histogram bins in the report")
-    workers: int = Field(0, ge=0, description="threads; 0 = all cores")
+    workers: int = Field(1, ge=0, description="threads per batch (the engine runs batches side by side); 0 = all cores")

@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from curation.arrow_strings import resolve_workers
+from curation.parallel import resolve_workers
 from curation.token_lengths.config import TokenLengthsConfig
 from curation.token_lengths.template import ROLES, PieceCounts, cut
 

@@ -94,7 +94,7 @@ class TiktokenTwin:
     def count(self, texts: list[str], threads: int) -> list[int]:
         """Tokens per text; chunks of texts on ``threads`` threads (tiktoken's own batch call makes one future per
         text, which costs more than the encoding of a short text)."""
-        from curation.arrow_strings import run_chunks
+        from curation.parallel import run_chunks
 
         encode = self.encoding.encode_ordinary
         out = [0] * len(texts)

@@ -1,8 +1,8 @@
-"""Arrow string columns as numpy buffers for compiled kernels, and running a kernel over chunks on threads.
+"""Running a compiled kernel over chunks of a batch on threads.
 
-A kernel reads text ``i`` as ``data[offsets[i]:offsets[i + 1]]`` (UTF-8 bytes), straight from the Arrow
-buffers, without a Python string per row. Kernels are numba functions compiled with ``nogil=True``, so
-the chunks of :func:`run_chunks` really run side by side.
+Kernels are numba functions compiled with ``nogil=True`` (or library calls that release the GIL), so the
+chunks of :func:`run_chunks` really run side by side. Inside ``tome curate`` the engine already runs batches
+side by side, so stages default to one thread per batch; benchmarks and library callers ask for more.
 """
 
 from __future__ import annotations
@@ -13,27 +13,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
 import numpy as np
-import pyarrow as pa
 
 _POOLS: dict[int, ThreadPoolExecutor] = {}
 _LOCK = threading.Lock()
-
-
-def utf8_buffers(texts: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
-    """(UTF-8 bytes, int64 offsets of ``len(texts) + 1``) of a string array, zero-copy where Arrow allows.
-
-    Nulls read as empty strings (Arrow gives them an empty slot). Offsets index into ``data`` directly, so a
-    sliced array needs no copy either."""
-    if isinstance(texts, pa.ChunkedArray):
-        texts = texts.combine_chunks() if texts.num_chunks != 1 else texts.chunk(0)
-    if not pa.types.is_large_string(texts.type):
-        texts = texts.cast(pa.large_string())
-    _, offsets_buf, data_buf = texts.buffers()
-    if offsets_buf is None:  # an empty array
-        return np.zeros(0, np.uint8), np.zeros(1, np.int64)
-    offsets = np.frombuffer(offsets_buf, dtype=np.int64)[texts.offset: texts.offset + len(texts) + 1]
-    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
-    return data, offsets
 
 
 def resolve_workers(workers: int) -> int:
