@@ -28,13 +28,18 @@ BUILTIN_STAGE_MODULES = (
     "curation.validate",
     "curation.ids",
     "curation.normalize",
+    "curation.pii.stage",
+    "curation.language.stage",
     "curation.exact_dedup",
     "curation.near_dedup",
     "curation.semantic_dedup",
     "curation.filters",
+    "curation.judge.stage",
     "curation.balance",
     "curation.augment.stage",
     "curation.split",
+    "curation.decontam.stage",
+    "curation.token_lengths.stage",
 )
 
 

@@ -28,7 +28,13 @@ class JudgeConfig(StrictModel):
     api_key_env: str = Field("OPENAI_API_KEY", description="environment variable holding the endpoint's API key")
     rubric: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_RUBRIC),
                                    description="criterion -> what a 5 means; the row's score is their mean")
+    answer_format: Literal["auto", "json", "number"] = Field(
+        "auto", description="json: one score per criterion as a JSON line; number: one overall number (small local "
+        "models follow this, not JSON); auto: number for local, json for openai",
+    )
     only_missing: bool = Field(True, description="judge only rows whose `score` is null (false: every row)")
+    sample: float = Field(1.0, gt=0.0, le=1.0,
+                          description="judge this share of the rows, picked by a hash of their id (the same every run)")
     write_score: bool = Field(True, description="write the judge's score into `score` where it was null")
     min_score: float = Field(0.0, ge=0.0, le=5.0, description="drop rows judged below this (filter:judge_score); 0 = off")
     max_chars: int = Field(6000, ge=200, description="a conversation longer than this is cut for the judge")

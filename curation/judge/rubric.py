@@ -30,8 +30,17 @@ def conversation_text(turns: list[dict[str, Any]], max_chars: int) -> str:
     return joined if len(joined) <= max_chars else joined[:max_chars] + " [...]"
 
 
-def messages(turns: list[dict[str, Any]], rubric: dict[str, str], max_chars: int) -> list[dict[str, str]]:
+NUMBER_SYSTEM = "You grade AI assistant answers. Reply with one number from 1 to 5."
+
+
+def messages(turns: list[dict[str, Any]], rubric: dict[str, str], max_chars: int, answer_format: str = "json"
+             ) -> list[dict[str, str]]:
     criteria = "\n".join(f"- {name}: {what}" for name, what in rubric.items())
+    if answer_format == "number":
+        user = (f"<conversation>\n{conversation_text(turns, max_chars)}\n</conversation>\n\nHow good is the "
+                f"assistant's answer above, from 1 (very poor) to 5 (excellent)? Consider:\n{criteria}\n"
+                "Reply with the number only.")
+        return [{"role": "system", "content": NUMBER_SYSTEM}, {"role": "user", "content": user}]
     example = json.dumps({name: 4 for name in rubric})
     user = (f"Rate the assistant's answers in this conversation.\n\nCriteria (1-5 each):\n{criteria}\n\n"
             f"<conversation>\n{conversation_text(turns, max_chars)}\n</conversation>\n\n"

@@ -14,11 +14,28 @@ from curation.judge.client import Judge, JudgeUnavailable, RequestFailed
 from curation.judge.config import JudgeConfig
 
 
+def answer_format(cfg: JudgeConfig) -> str:
+    if cfg.answer_format != "auto":
+        return cfg.answer_format
+    return "number" if cfg.backend == "local" else "json"
+
+
 def settings(cfg: JudgeConfig) -> dict[str, Any]:
     """The judge settings a cached score depends on."""
+    fmt = answer_format(cfg)
     return {"backend": cfg.backend, "model": cfg.model, "url": cfg.url if cfg.backend == "openai" else None,
             "rubric": cfg.rubric, "max_chars": cfg.max_chars, "max_tokens": cfg.max_tokens,
-            "temperature": cfg.temperature, "prompt": rubric.SYSTEM}
+            "temperature": cfg.temperature, "format": fmt,
+            "prompt": rubric.NUMBER_SYSTEM if fmt == "number" else rubric.SYSTEM}
+
+
+def sampled(ids: list[str], share: float) -> list[bool]:
+    """Which rows a ``sample`` share judges: a hash of the id below the share (the same rows every run)."""
+    if share >= 1.0:
+        return [True] * len(ids)
+    import xxhash
+
+    return [xxhash.xxh64_intdigest(str(i).encode()) / 2**64 < share for i in ids]
 
 
 def default_cache_path() -> Path:
@@ -44,7 +61,7 @@ class Scorer:
         return self._cache
 
     def _one(self, row_id: str, turns: list[dict[str, Any]]) -> tuple[str, float | None, str | None]:
-        reply = self.judge.ask(rubric.messages(turns, self.cfg.rubric, self.cfg.max_chars))
+        reply = self.judge.ask(rubric.messages(turns, self.cfg.rubric, self.cfg.max_chars, answer_format(self.cfg)))
         scores = rubric.parse_scores(reply, self.cfg.rubric)
         if scores is None:
             return row_id, None, reply[:200]

@@ -44,14 +44,19 @@ def _group_ids(langs: ConversationLanguages, groups: list[list[str]]) -> np.ndar
 
 def verdicts(langs: ConversationLanguages, conversations: pa.Array, cfg: LanguageConfig
              ) -> tuple[list[str | None], list[str | None]]:
-    """(reason, details JSON) per row; None where the row is kept."""
+    """(reason, details JSON) per row; None where the row is kept.
+
+    A row whose prompt and answer are confidently in different languages is ``filter:language_mismatch``
+    (unless the prompt asks for a translation); otherwise a row confidently in a language outside ``allowed``
+    is ``filter:language`` (unless its prompt is in an allowed language and asks for a translation: then the
+    answer's language is the point of the row)."""
     n = len(langs.row_class)
     und = len(langs.classes) - 1
     no_language = [i for i, c in enumerate(langs.classes) if c in (UNDETERMINED, NO_LANGUAGE)]
     undetermined = np.isin(langs.row_class, no_language) | (langs.row_conf < cfg.min_confidence)
     bad = np.zeros(n, bool)
+    allowed = [i for i, c in enumerate(langs.classes) if c in set(cfg.allowed)]
     if cfg.allowed:
-        allowed = [i for i, c in enumerate(langs.classes) if c in set(cfg.allowed)]
         bad |= ~undetermined & ~np.isin(langs.row_class, allowed)
     if not cfg.keep_undetermined:
         bad |= undetermined
@@ -64,9 +69,14 @@ def verdicts(langs: ConversationLanguages, conversations: pa.Array, cfg: Languag
             & (group[langs.prompt_class] != group[langs.answer_class])
             & (langs.prompt_conf >= m.min_confidence) & (langs.answer_conf >= m.min_confidence)
         )
-        if m.exempt_translation and mismatch.any():
-            mismatch &= ~asks_for_translation(conversations)
-        mismatch &= ~bad
+    translation = np.zeros(n, bool)
+    if m.exempt_translation and (mismatch.any() or bad.any()):
+        translation = asks_for_translation(conversations)
+        mismatch &= ~translation
+        if cfg.allowed:
+            prompt_ok = np.isin(langs.prompt_class, allowed + no_language)
+            bad &= ~(translation & prompt_ok)
+    bad &= ~mismatch
     reasons: list[str | None] = [None] * n
     details: list[str | None] = [None] * n
     name = langs.classes

@@ -65,7 +65,10 @@ def test_language_filter_keeps_allowed_and_undetermined_rows():
     assert json.loads(details[1])["language"] == "de" and json.loads(details[2])["language"] == "fr"
     strict = LanguageConfig(allowed=["en"], min_confidence=0.6, keep_undetermined=False, mismatch={"enabled": False})
     reasons, _ = verdicts(detect(column()), column(), strict)
-    assert reasons == [None, LANGUAGE, LANGUAGE, LANGUAGE, LANGUAGE, None]  # 3: not confident enough, 4: too short
+    assert reasons == [None, LANGUAGE, LANGUAGE, None, LANGUAGE, None]  # 3: a translation request; 4: too short
+    allowed_de = LanguageConfig(allowed=["de"])
+    reasons, _ = verdicts(detect(column()), column(), allowed_de)
+    assert reasons == [LANGUAGE, None, MISMATCH, LANGUAGE, None, LANGUAGE]  # a mismatch is named as such
 
 
 def test_mismatch_flags_a_french_answer_to_an_english_prompt_but_not_a_translation():
