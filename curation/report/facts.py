@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from curation.contract import SPLITS, read_manifest, read_quarantine, require_output_folder
+from curation.report.quality import QualityFacts, gather_quality
 
 EXAMPLES_PER_REASON = 3
 MAX_SOURCES = 20
@@ -150,6 +151,7 @@ class ReportFacts:
     quarantine_examples: list[QuarantineExample]
     review: ReviewFacts | None
     config: dict[str, Any] = field(default_factory=dict)
+    quality: QualityFacts | None = None  # the quality stages' sections (language, PII, decontamination, ...)
 
     @property
     def augmented_rows(self) -> int:
@@ -454,6 +456,8 @@ def gather(out_dir: str | Path, examples_per_reason: int = EXAMPLES_PER_REASON) 
         quarantine_examples=_quarantine(paths.root, examples_per_reason),
         review=_review(splits, removed, manifest),
         config=manifest.get("config", {}),
+        quality=gather_quality(stage_stats, {st.name for st in stages if st.enabled}, manifest.get("config", {}),
+                               removed, removed_by_reason),
     )
 
 

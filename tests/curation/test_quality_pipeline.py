@@ -143,7 +143,9 @@ def test_validation_and_test_hits_are_reported_not_removed(tmp_path):
     assert "contaminated" not in reasons_by_id(tmp_path / "out")
     stats = {s["name"]: s for s in json.loads((tmp_path / "out" / "manifest.json").read_text())["stages"]}
     reported = stats["decontaminate"]["stats"]["reported"]
-    assert reported["contaminated"]["split"] == "test" and reported["contaminated"]["eval_id"] == "japan_trip"
+    ids = {r["input_id"]: r["id"] for r in pq.read_table(output_paths(tmp_path / "out").split("test")).to_pylist()}
+    assert reported[ids["contaminated"]]["split"] == "test" and reported[ids["contaminated"]]["eval_id"] == "japan_trip"
+    assert ids["contaminated"] in (tmp_path / "out" / "report.md").read_text(encoding="utf-8")  # the hit is listed
 
 
 @pytest.mark.xfail(strict=True, reason="the local engine writes the split files with the schema rows had before "
