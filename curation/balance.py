@@ -24,11 +24,11 @@ class BalanceConfig(StrictModel):
     seed: int = 0
 
 
-def _counts(sources: list) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for s in sources:
-        out[str(s)] = out.get(str(s), 0) + 1
-    return out
+def _counts(sources: pa.Array) -> dict[str, int]:
+    """Rows per source (``"None"`` for rows without one), sorted by name."""
+    counts = pc.value_counts(sources)
+    names = [str(v) for v in counts.field("values").to_pylist()]
+    return dict(sorted(zip(names, counts.field("counts").to_pylist())))
 
 
 class Balance(GlobalStage):
@@ -47,38 +47,33 @@ class Balance(GlobalStage):
                                           names=[POS, "id", "source"])
 
     def decide(self, keys: pa.Table, ctx: ReduceContext) -> Decisions:
-        sources = keys.column("source").to_pylist()
+        sources = keys.column("source").combine_chunks()
         before = _counts(sources)
-        drop_pos: list[int] = []
+        drop_pos: list[np.ndarray] = []
         drop_detail: list[str] = []
         if self.cfg.max_per_source is not None or self.cfg.per_source:
-            ids = keys.column("id").to_pylist()
             pos = keys.column(POS).to_numpy()
-            groups: dict[str | None, list[int]] = {}
-            for i, s in enumerate(sources):
-                groups.setdefault(s, []).append(i)
-            for source, idx in groups.items():
+            ids = keys.column("id").combine_chunks()
+            for source in pc.unique(sources).to_pylist():
                 cap = self.cap_for(source)
+                mask = sources.is_null() if source is None else pc.equal(sources, source).fill_null(False)
+                idx = np.flatnonzero(np.asarray(mask, dtype=bool))
                 if cap is None or len(idx) <= cap:
                     continue
-                order = seeded_order(self.cfg.seed, [ids[i] for i in idx])
-                detail = json.dumps({"source": source, "cap": cap}, sort_keys=True)
-                for k in order[cap:]:
-                    drop_pos.append(int(pos[idx[k]]))
-                    drop_detail.append(detail)
-        dropped = set(drop_pos)
-        after = _counts([s for s, p in zip(sources, keys.column(POS).to_pylist()) if p not in dropped])
-        stats = {
-            "per_source_before": dict(sorted(before.items())),
-            "per_source_after": dict(sorted(after.items())),
-        }
-        if not drop_pos:
+                order = seeded_order(self.cfg.seed, ids.take(pa.array(idx)).to_pylist())
+                dropped = idx[order[cap:]]
+                drop_pos.append(pos[dropped])
+                drop_detail += [json.dumps({"source": source, "cap": cap}, sort_keys=True)] * len(dropped)
+        all_dropped = np.concatenate(drop_pos) if drop_pos else np.zeros(0, dtype=np.int64)
+        kept = ~np.isin(keys.column(POS).to_numpy(), all_dropped)
+        stats = {"per_source_before": before, "per_source_after": _counts(sources.filter(pa.array(kept)))}
+        if not len(all_dropped):
             return Decisions.none(stats)
-        order = np.argsort(drop_pos)
+        order = np.argsort(all_dropped, kind="stable")
         table = pa.table(
             {
-                POS: pa.array(np.array(drop_pos, dtype=np.int64)[order]),
-                REASON: pa.array(["balance:source_cap"] * len(drop_pos), pa.string()),
+                POS: pa.array(all_dropped[order], pa.int64()),
+                REASON: pa.array(["balance:source_cap"] * len(order), pa.string()),
                 DETAILS: pa.array([drop_detail[k] for k in order], pa.string()),
             }
         )

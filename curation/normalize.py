@@ -16,9 +16,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field
 
-from curation.core.columns import WHITESPACE, WHITESPACE_CLASS, any_per_row, conversations_from, turns_of
+from numba import njit, prange
+
+from curation.core.columns import WHITESPACE, any_per_row, conversations_from, string_buffers, turns_of
 from curation.core.config_base import StrictModel
 from curation.core.registry import StageSpec, register
+from curation.core.utf8 import decode, is_space, last_start
 from curation.core.stage import RowStage, StageOutput, set_where_valid
 
 
@@ -53,16 +56,49 @@ def normalize_text(text: str, cfg: NormalizeConfig) -> str:
     return out
 
 
-def _needs_work_pattern(cfg: NormalizeConfig) -> str:
-    """An RE2 pattern that matches every text :func:`normalize_text` would change (and a few it would not)."""
-    parts = [r"\r", r"\x{feff}"]
-    if cfg.collapse_spaces:
-        parts += [r"[ \t\x{a0}\x{2000}-\x{200a}\x{202f}\x{205f}\x{3000}]{2,}", r"[\t\x{a0}\x{2000}-\x{200a}\x{202f}\x{205f}\x{3000}]", r" \n"]
-    if cfg.max_blank_lines >= 0:
-        parts.append(r"\n{%d,}" % (cfg.max_blank_lines + 2))
-    if cfg.strip:
-        parts += [f"^{WHITESPACE_CLASS}", f"{WHITESPACE_CLASS}$"]
-    return "|".join(parts)
+@njit(cache=True)
+def _is_run_space(cp):
+    """The characters ``collapse_spaces`` folds: space, tab, no-break and the typographic spaces."""
+    return cp == 32 or cp == 9 or cp == 0xA0 or (0x2000 <= cp <= 0x200A) or cp == 0x202F or cp == 0x205F or cp == 0x3000
+
+
+@njit(nogil=True, cache=True, parallel=True)
+def _needs_work(buf, offsets, collapse, newline_run, strip, out):
+    """Per string: would :func:`normalize_text` (after the Unicode form) change it? One pass over the bytes."""
+    for i in prange(out.shape[0]):
+        start, end = offsets[i], offsets[i + 1]
+        flag = False
+        if strip and end > start:
+            cp, _ = decode(buf, start, end)
+            flag = is_space(cp)
+            if not flag:
+                cp, _ = decode(buf, last_start(buf, start, end), end)
+                flag = is_space(cp)
+        p = start
+        prev_run_space = False
+        nl = 0
+        while p < end and not flag:
+            b = buf[p]
+            if b < 0x80:
+                cp, size = np.int64(b), 1
+            else:
+                cp, size = decode(buf, p, end)
+            if cp == 13 or cp == 0xFEFF:
+                flag = True
+            if cp == 10:
+                nl += 1
+                if newline_run > 0 and nl >= newline_run:
+                    flag = True
+                if collapse and prev_run_space and (buf[p - 1] == 32 or buf[p - 1] == 9):
+                    flag = True  # spaces before a line end
+            else:
+                nl = 0
+            run_space = collapse and _is_run_space(cp)
+            if run_space and (cp != 32 or prev_run_space):
+                flag = True
+            prev_run_space = run_space
+            p += size
+        out[i] = flag
 
 
 def normalize_values(values: pa.Array, cfg: NormalizeConfig) -> pa.Array:
@@ -74,7 +110,11 @@ def normalize_values(values: pa.Array, cfg: NormalizeConfig) -> pa.Array:
         picked = out.take(pa.array(idx))
         normalized = pc.utf8_normalize(picked, form=cfg.unicode_form)
         out = _scatter(out, idx, normalized)
-    work = np.asarray(pc.match_substring_regex(out, _needs_work_pattern(cfg)).fill_null(False), dtype=bool)
+    buf, offsets = string_buffers(out)
+    work = np.zeros(len(out), dtype=np.bool_)
+    if len(out):
+        run = cfg.max_blank_lines + 2 if cfg.max_blank_lines >= 0 else 0
+        _needs_work(buf, offsets, cfg.collapse_spaces, run, cfg.strip, work)
     if not work.any():
         return out
     idx = np.flatnonzero(work)

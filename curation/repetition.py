@@ -13,32 +13,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from curation.core.utf8 import decode as _decode, is_space as _is_space
 from curation.minhash.kernels import xxh64
 
 U64 = np.uint64
-
-
-@njit(cache=True)
-def _is_space(cp):
-    return (
-        (9 <= cp <= 13) or (0x1C <= cp <= 0x20) or cp == 0x85 or cp == 0xA0 or cp == 0x1680
-        or (0x2000 <= cp <= 0x200A) or cp == 0x2028 or cp == 0x2029 or cp == 0x202F or cp == 0x205F or cp == 0x3000
-    )
-
-
-@njit(cache=True)
-def _decode(buf, p, end):
-    """(code point, byte length) of the UTF-8 character at ``p`` (a malformed byte counts as one character)."""
-    b0 = np.int64(buf[p])
-    if b0 < 0x80:
-        return b0, 1
-    if b0 >= 0xF0 and p + 3 < end + 0:
-        return ((b0 & 0x07) << 18) | ((np.int64(buf[p + 1]) & 0x3F) << 12) | ((np.int64(buf[p + 2]) & 0x3F) << 6) | (np.int64(buf[p + 3]) & 0x3F), 4
-    if b0 >= 0xE0 and p + 2 < end + 0:
-        return ((b0 & 0x0F) << 12) | ((np.int64(buf[p + 1]) & 0x3F) << 6) | (np.int64(buf[p + 2]) & 0x3F), 3
-    if b0 >= 0xC0 and p + 1 < end + 0:
-        return ((b0 & 0x1F) << 6) | (np.int64(buf[p + 1]) & 0x3F), 2
-    return b0, 1
 
 
 @njit(cache=True)
@@ -73,12 +51,17 @@ def word_counts(buf, offsets, out):
         n = 0
         inword = False
         while p < end:
-            cp, size = _decode(buf, p, end)
-            space = _is_space(cp)
+            b = buf[p]
+            if b < 0x80:  # ASCII: whitespace is 9-13 and 28-32
+                space = (9 <= b <= 13) or (28 <= b <= 32)
+                p += 1
+            else:
+                cp, size = _decode(buf, p, end)
+                space = _is_space(cp)
+                p += size
             if not space and not inword:
                 n += 1
             inword = not space
-            p += size
         out[i] = n
 
 
@@ -185,6 +168,18 @@ def _line_fractions(buf, start, end):
     return dup_lines / lines, dup_chars / max(chars, 1)
 
 
+@njit(cache=True)
+def _any_repeat(ids, n):
+    """Does some n-gram occur twice? (If not, no longer n-gram does either.)"""
+    if ids.shape[0] - n + 1 <= 1:
+        return False
+    h = np.sort(_ngram_hashes(ids, n))
+    for j in range(1, h.shape[0]):
+        if h[j] == h[j - 1]:
+            return True
+    return False
+
+
 @njit(nogil=True, cache=True, parallel=True)
 def repetition_measures(buf, offsets, rows, top_ns, dup_ns, out):
     """For each string ``rows[t]``: ``out[t] = (repeated line fraction, repeated line char fraction, top n-gram
@@ -205,14 +200,22 @@ def repetition_measures(buf, offsets, rows, top_ns, dup_ns, out):
         lf, lcf = _line_fractions(buf, start, end)
         out[t, 0] = lf
         out[t, 1] = lcf
+        # n-gram sizes in ascending order (sorted by the caller): once no n-gram repeats, none longer does
+        repeats = True
         for j in range(k):
-            out[t, 2 + j] = top_ngram_chars(ids, wl, top_ns[j]) / total
+            if repeats:
+                best = top_ngram_chars(ids, wl, top_ns[j])
+                repeats = best > 0
+                out[t, 2 + j] = best / total
+            else:
+                out[t, 2 + j] = 0.0
+        repeats = dup_ns.shape[0] > 0 and _any_repeat(ids, dup_ns[0])
         for j in range(dup_ns.shape[0]):
-            out[t, 2 + k + j] = dup_ngram_chars(ids, wl, dup_ns[j]) / total
+            out[t, 2 + k + j] = dup_ngram_chars(ids, wl, dup_ns[j]) / total if repeats else 0.0
 
 
 def measure(texts_buf: np.ndarray, offsets: np.ndarray, rows: np.ndarray, top_ns: list[int], dup_ns: list[int]) -> np.ndarray:
-    """:func:`repetition_measures` with a fresh output array."""
+    """:func:`repetition_measures` with a fresh output array (``top_ns`` and ``dup_ns`` ascending)."""
     out = np.zeros((len(rows), 2 + len(top_ns) + len(dup_ns)), dtype=np.float64)
     if len(rows):
         repetition_measures(texts_buf, offsets, np.asarray(rows, dtype=np.int64), np.array(top_ns, dtype=np.int64),

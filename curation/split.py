@@ -11,6 +11,7 @@ import json
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import Field, model_validator
 
 from curation.contract import SPLITS
@@ -38,29 +39,38 @@ class SplitConfig(StrictModel):
 
 def assign_groups(group_keys: list[str], cfg: SplitConfig) -> dict[str, str]:
     """Group key (one entry per row, repeats allowed) -> split name."""
-    sizes: dict[str, int] = {}
-    for g in group_keys:
-        sizes[g] = sizes.get(g, 0) + 1
-    groups = list(sizes)
-    order = [groups[i] for i in seeded_order(cfg.seed, groups)]
-    size = np.array([sizes[g] for g in order], dtype=np.int64)
+    groups, sizes = _group_sizes(pa.array(group_keys, pa.string()))
+    names = _assign(groups, sizes, cfg)
+    return dict(zip(groups, names.tolist()))
+
+
+def _group_sizes(keys: pa.Array) -> tuple[list[str], np.ndarray]:
+    counts = pc.value_counts(keys)
+    return counts.field("values").to_pylist(), np.asarray(counts.field("counts"), dtype=np.int64)
+
+
+def _assign(groups: list[str], sizes: np.ndarray, cfg: SplitConfig) -> np.ndarray:
+    """The split of each group (an object array of names aligned with ``groups``)."""
+    order = seeded_order(cfg.seed, groups)
+    size = sizes[order]
     total = int(size.sum())
     filled = np.cumsum(size) - size  # rows placed before each group: a group goes where its first row falls
     bounds = (cfg.train * total, (cfg.train + cfg.validation) * total)
     only_train = cfg.validation == 0 and cfg.test == 0
-    names = np.where(
+    in_order = np.where(
         (filled < bounds[0]) | only_train,
         "train",
         np.where((filled < bounds[1]) | (cfg.test == 0), "validation", "test"),
-    )
-    assigned = dict(zip(order, names.tolist()))
+    ).astype(object)
     # small inputs: a split with a share but no group takes train's last group (datasets rejects empty splits)
     for split, share in (("validation", cfg.validation), ("test", cfg.test)):
-        if share > 0 and split not in assigned.values():
-            train_groups = [g for g in order if assigned[g] == "train"]
-            if len(train_groups) > 1:
-                assigned[train_groups[-1]] = split
-    return assigned
+        if share > 0 and not (in_order == split).any():
+            train_at = np.flatnonzero(in_order == "train")
+            if len(train_at) > 1:
+                in_order[train_at[-1]] = split
+    names = np.empty(len(groups), dtype=object)
+    names[order] = in_order
+    return names
 
 
 class Split(GlobalStage):
@@ -75,39 +85,46 @@ class Split(GlobalStage):
         return pa.RecordBatch.from_arrays([batch.column(n) for n in names], names=names)
 
     def decide(self, keys: pa.Table, ctx: ReduceContext) -> Decisions:
-        ids = keys.column("id").to_pylist()
-        clusters = keys.column("cluster_id").to_pylist()
-        origins = keys.column("origin_id").to_pylist()
-        originals = [i for i, o in enumerate(origins) if o is None]
-        group = [clusters[i] or ids[i] for i in originals]
-        assigned = assign_groups(group, self.cfg)
-        split_of_id = {ids[i]: assigned[g] for i, g in zip(originals, group)}
-        splits: list[str | None] = []
-        reasons: list[str | None] = []
-        details: list[str | None] = []
-        for i, origin in enumerate(origins):
-            split = split_of_id.get(origin) if origin is not None else split_of_id[ids[i]]
-            reason = detail = None
-            if split is None:
-                reason, detail = "augment:origin_missing", {"origin_id": origin}
-            elif origin is not None and self.train_only_augmented and split != "train":
-                reason, detail = "augment:origin_not_in_train", {"origin_split": split}
-            splits.append(None if reason else split)
-            reasons.append(reason)
-            details.append(json.dumps(detail, sort_keys=True) if detail else None)
-        counts = {s: 0 for s in SPLITS}
-        for s in splits:
-            if s is not None:
-                counts[s] += 1
+        ids = keys.column("id").combine_chunks()
+        origin = keys.column("origin_id").combine_chunks()
+        original = np.asarray(origin.is_null(), dtype=bool)
+        group = pc.coalesce(keys.column("cluster_id").combine_chunks(), ids)
+        groups, sizes = _group_sizes(group.filter(pa.array(original)))
+        split_of_group = pa.array(_assign(groups, sizes, self.cfg).tolist() if groups else [], pa.string())
+        # every row's split: originals by their group, augmented rows by their origin's row
+        at = pc.index_in(group, value_set=pa.array(groups, pa.string()))
+        split = split_of_group.take(at)
+        if not original.all():
+            split = pc.if_else(pa.array(original), split, _origin_splits(ids, original, origin, split))
+        split_np = np.array(split.to_pylist(), dtype=object)
+        reasons = np.full(len(split_np), None, dtype=object)
+        details = np.full(len(split_np), None, dtype=object)
+        for i in np.flatnonzero(~original):
+            s = split_np[i]
+            if s is None:
+                reasons[i] = "augment:origin_missing"
+                details[i] = json.dumps({"origin_id": origin[i].as_py()}, sort_keys=True)
+            elif self.train_only_augmented and s != "train":
+                reasons[i] = "augment:origin_not_in_train"
+                details[i] = json.dumps({"origin_split": s}, sort_keys=True)
+                split_np[i] = None
+        counts = {name: int((split_np == name).sum()) for name in SPLITS}
         table = pa.table(
             {
                 POS: keys.column(POS),
-                SPLIT: pa.array(splits, pa.string()),
-                REASON: pa.array(reasons, pa.string()),
-                DETAILS: pa.array(details, pa.string()),
+                SPLIT: pa.array(split_np.tolist(), pa.string()),
+                REASON: pa.array(reasons.tolist(), pa.string()),
+                DETAILS: pa.array(details.tolist(), pa.string()),
             }
         )
-        return Decisions(table, {"rows": counts, "groups": len(assigned)})
+        return Decisions(table, {"rows": counts, "groups": len(groups)})
+
+
+def _origin_splits(ids: pa.Array, original: np.ndarray, origin: pa.Array, split: pa.Array) -> pa.Array:
+    """For each row, the split of the original row whose id is its ``origin_id`` (null when there is none)."""
+    original_ids = ids.filter(pa.array(original))
+    original_splits = split.filter(pa.array(original))
+    return original_splits.take(pc.index_in(origin, value_set=original_ids))
 
 
 SPEC = register(

@@ -59,7 +59,11 @@ def progress_tracker(quiet: bool = False) -> Iterator[Any]:
         progress.update(task, completed=progress.tasks[task].total or progress.tasks[task].completed)
 
     with progress:
-        yield track
+        try:
+            yield track
+        except BaseException:
+            progress.live.transient = True  # an error line follows: leave no half-drawn bars above it
+            raise
 
 
 def _size(item: Any) -> int:

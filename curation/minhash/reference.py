@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 from datasketch import MinHash, MinHashLSH
 
@@ -79,8 +81,9 @@ def lsh_candidates(signatures: np.ndarray, valid: np.ndarray, cfg) -> np.ndarray
     lsh = lsh_for(cfg)
     rows = np.flatnonzero(valid)
     made = {}
+    scheme = {"scheme": "affine32"} if "scheme" in inspect.signature(MinHash.__init__).parameters else {}
     for i in rows.tolist():
-        m = MinHash(num_perm=cfg.num_perm, seed=cfg.seed, hashvalues=signatures[i])
+        m = MinHash(num_perm=cfg.num_perm, seed=cfg.seed, hashvalues=signatures[i], **scheme)
         made[i] = m
         lsh.insert(i, m)
     pairs = sorted({(i, j) for i, m in made.items() for j in lsh.query(m) if j > i})

@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.json as pj
 
 from curation.contract import line_id
+from curation.readers.errors import InputError
 from curation.readers.raw import raw_batch
 
 BOM = b"\xef\xbb\xbf"
@@ -250,8 +251,12 @@ def read_jsonl(
     fs, path: str, file: str, start: int, end: int, first_line: int, first_pos: int, block_bytes: int = 8 << 20
 ) -> Iterator[tuple[pa.RecordBatch, int]]:
     """Raw batches of the lines in bytes ``[start, end)`` of ``path`` (``start`` at a line start), each with the
-    number of records before it in this range. ``first_line``: the line number of the first line."""
+    number of records before it in this range. ``first_line``: the line number of the first line.
+
+    Raises :class:`InputError` at the end when the range held records but not one was JSON (a binary file,
+    say), naming the first bad line."""
     line_no, records = first_line, 0
+    parsed, first_error = 0, None
     with fs.open_input_file(path) as fh:
         fh.seek(start)
         remaining = end - start
@@ -276,5 +281,12 @@ def read_jsonl(
             batch, nlines, nrec = parse_block(block, file, line_no, first_pos + records)
             line_no += nlines
             if batch is not None:
+                errors = batch.column("_error")
+                parsed += errors.null_count
+                if first_error is None and errors.null_count < nrec:
+                    k = next(i for i, e in enumerate(errors.to_pylist()) if e is not None)
+                    first_error = (batch.column("_line")[k].as_py(), errors[k].as_py())
                 yield batch, records
             records += nrec
+    if records and parsed == 0 and first_error is not None:
+        raise InputError(f"{path}: line {first_error[0]}: not JSON Lines ({first_error[1]})")

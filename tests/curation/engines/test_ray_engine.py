@@ -29,7 +29,7 @@ from curation.contract import SPLITS, output_paths, read_manifest, read_quaranti
 from curation.engines import ray_dedup, ray_select
 from curation.engines import ray_records as rec
 from curation.engines.ray_records import Kind
-from curation.load import SAMPLE_PATH, InputError
+from curation.readers import SAMPLE_PATH, InputError
 from curation.pipeline import run_curation
 
 pytestmark = pytest.mark.slow
