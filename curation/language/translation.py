@@ -19,7 +19,7 @@ TRANSLATE_WORDS = {
     "es": ["traduc", "tradúc", "cómo se dice", "como se dice"],
     "it": ["tradu", "come si dice"],
     "pt": ["traduz", "tradução", "traducao", "como se diz"],
-    "nl": ["vertaal", "vertaling"],
+    "nl": ["vertaal", "vertal", "hoe zeg je"],
     "sv": ["översätt", "översättning"],
     "da": ["oversæt"],
     "no": ["oversett"],

@@ -90,6 +90,7 @@ def test_translation_requests_in_several_languages():
         "Traduci questa frase in inglese.",
         "Переведи на английский: привет, как дела?",
         "Przetłumacz to zdanie na angielski.",
+        "Kun je de volgende tekst naar het Engels vertalen?",
         "请把这句话翻译成英文。",
         "この文を英語に翻訳してください。",
         "이 문장을 영어로 번역해 주세요.",
