@@ -31,7 +31,8 @@ def chat_rows(path: Path = SHARED_ROWS) -> list[list[dict[str, str]]]:
         for line in fh:
             try:
                 turns = json.loads(line)["conversations"]
-                if all(isinstance(t.get("value"), str) and t.get("from") in ("human", "gpt", "system") for t in turns):
+                if turns and all(isinstance(t.get("value"), str) and t.get("from") in ("human", "gpt", "system")
+                                 for t in turns):
                     out.append([{"from": t["from"], "value": t["value"]} for t in turns])
             except (ValueError, KeyError, TypeError, AttributeError):
                 continue
