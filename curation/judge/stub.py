@@ -6,6 +6,8 @@ requests per second. ``fail_first`` answers HTTP 503 to that many requests first
 
     with StubJudge(delay=0.05, slots=8) as stub:
         ...  # point stages.judge.url at stub.url
+
+    python -m curation.judge.stub --delay 0.05 --slots 16     # serve in its own process; prints the URL
 """
 
 from __future__ import annotations
@@ -75,3 +77,20 @@ class StubJudge:
     def __exit__(self, *exc) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def main() -> None:
+    import argparse
+
+    ap = argparse.ArgumentParser(description="A stand-in OpenAI-compatible judge endpoint on 127.0.0.1.")
+    ap.add_argument("--delay", type=float, default=0.05, help="seconds each request takes")
+    ap.add_argument("--slots", type=int, default=8, help="requests served at once")
+    ap.add_argument("--seconds", type=float, default=600, help="stop after this long")
+    args = ap.parse_args()
+    with StubJudge(args.delay, args.slots) as stub:
+        print(stub.url, flush=True)
+        time.sleep(args.seconds)
+
+
+if __name__ == "__main__":
+    main()
