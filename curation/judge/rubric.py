@@ -1,8 +1,9 @@
 """The judge's prompt (rubric from the config) and reading its scores from the reply.
 
 The judge is asked for one line of JSON, ``{"<criterion>": <1-5>, ...}``. Small models do not always comply,
-so the reader also takes ``criterion: 4`` / ``criterion = 4`` lines, then any lone digit 1-5; a reply with no
-score at all is a failure (the row stays unscored and is counted).
+so the reader also takes ``criterion: 4`` / ``criterion = 4`` lines, then a lone digit 1-5 (not list numbering),
+then a grading word (excellent 5 ... very poor 1); a reply with no score at all is a failure (the row stays
+unscored and is counted).
 """
 
 from __future__ import annotations
@@ -49,7 +50,12 @@ def messages(turns: list[dict[str, Any]], rubric: dict[str, str], max_chars: int
 
 
 _JSON = re.compile(r"\{[^{}]*\}")
-_DIGIT = re.compile(r"(?<![\d.])([1-5])(?:\.\d+)?(?![\d.])")
+_DIGIT = re.compile(r"(?<![\d.])([1-5])(?:\.\d+)?(?!\d|\.\d|\s*%)")
+_LIST_ITEM = re.compile(r"\s*[.)]\s")  # "1. Assemble ..." at the start of a line is list numbering, not a score
+# words small models answer with instead of a number
+_WORDS = [("very poor", 1.0), ("terrible", 1.0), ("excellent", 5.0), ("outstanding", 5.0), ("perfect", 5.0),
+          ("very good", 4.0), ("great", 4.0), ("good", 4.0), ("average", 3.0), ("fair", 3.0), ("mediocre", 3.0),
+          ("poor", 2.0), ("weak", 2.0), ("bad", 2.0)]
 
 
 def parse_scores(reply: str, rubric: dict[str, str]) -> dict[str, float] | None:
@@ -70,8 +76,16 @@ def parse_scores(reply: str, rubric: dict[str, str]) -> dict[str, float] | None:
             got[name] = float(m.group(1))
     if got:
         return got
-    m = _DIGIT.search(reply)
-    return {"overall": float(m.group(1))} if m else None
+    for m in _DIGIT.finditer(reply):
+        at_line_start = m.start() == 0 or reply[m.start() - 1] == "\n"
+        if at_line_start and _LIST_ITEM.match(reply, m.end()):
+            continue
+        return {"overall": float(m.group(1))}
+    lowered = reply.lower()
+    for word, value in _WORDS:
+        if re.search(rf"\b{word}\b", lowered):
+            return {"overall": value}
+    return None
 
 
 def combine(scores: dict[str, float]) -> float:

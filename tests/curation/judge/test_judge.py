@@ -26,9 +26,13 @@ def cfg_for(url: str, tmp_path, **kw) -> JudgeConfig:
     ('Sure! ```json\n{"helpfulness": 2, "correctness": 2}\n```', 2.0),
     ("helpfulness: 5\ncorrectness = 4\nInstruction following - 3", 4.0),
     ("I would give this a 3 out of 5.", 3.0),
+    ("The assistant's answer is 1.", 1.0),
+    ("1. Assemble the ingredients.\n2. Mix them.", None),
+    ("The assistant's answer is excellent.", 5.0),
 ])
 def test_scores_are_read_from_json_lines_and_loose_text(reply, want):
-    assert combine(parse_scores(reply, DEFAULT_RUBRIC)) == want
+    got = parse_scores(reply, DEFAULT_RUBRIC)
+    assert (got if want is None else combine(got)) == want
 
 
 def test_unreadable_reply_and_prompt_carry_the_rubric():
