@@ -47,7 +47,10 @@ class PiiStage(RowStage):
         for column in REDACTED_COLUMNS:
             if column not in batch.schema.names:
                 continue
-            result = scan_conversations(batch.column(column), self.scanner, self.names())
+            values = batch.column(column)
+            if values.null_count == len(values) or not pa.types.is_list(values.type):
+                continue  # no turns kept there (original_conversations is null where nothing changed)
+            result = scan_conversations(values, self.scanner, self.names())
             scanned += result.scanned_turns
             if column == "conversations":
                 found = result.row_types
