@@ -54,6 +54,12 @@ class Scanner:
         self.detectors: list[Detector] = [d for d in detectors(tuple(cfg.phone_regions)) if d.type in active]
         self._rank = {t: i for i, t in enumerate(TYPES)}
 
+    def __getstate__(self) -> dict:  # the detectors hold closures: rebuild them where unpickled
+        return {"cfg": self.cfg}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["cfg"])
+
     def spans(self, text: str) -> list[Span]:
         found: list[Span] = []
         blocked: list[tuple[int, int]] = []  # IBAN-shaped text failing mod 97: none of its digits is PII either
