@@ -25,9 +25,21 @@ def hash64(strings: pa.Array, seed: int = 0) -> np.ndarray:
     return out
 
 
+@njit(nogil=True, cache=True, parallel=True)
+def _hash_pairs(data, offsets, seed_a, seed_b, out_a, out_b):
+    for i in prange(out_a.shape[0]):
+        out_a[i] = xxh64(data, offsets[i], offsets[i + 1], seed_a)
+        out_b[i] = xxh64(data, offsets[i], offsets[i + 1], seed_b)
+
+
 def hash128(strings: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """Two independent 64-bit hashes per string (a 128-bit key: collisions need both to collide)."""
-    return hash64(strings, 0), hash64(strings, 0x9E3779B97F4A7C15)
+    data, offsets = string_buffers(strings)
+    a = np.empty(len(offsets) - 1, dtype=np.uint64)
+    b = np.empty_like(a)
+    if len(a):
+        _hash_pairs(data, offsets, np.uint64(0), np.uint64(0x9E3779B97F4A7C15), a, b)
+    return a, b
 
 
 def group_labels(h1: np.ndarray, h2: np.ndarray) -> np.ndarray:

@@ -27,10 +27,10 @@ import pyarrow.ipc as ipc
 from curation.contract import OutputPaths
 from curation.core.bookkeeping import RunLedger, StageReport, build_manifest
 from curation.core.columns import concat_unified
-from curation.core.stage import Decisions, ReduceContext, StageOutput, no_progress
-from curation.engines.output import SplitWriter, empty_outputs_folder, input_extras, schemas_for, write_quarantine, write_removed
-from curation.engines.plan import Pass, PlannedStage, build_plan, cut_passes
-from curation.engines.routing import Routed, route
+from curation.core.stage import Decisions, ReduceContext, no_progress
+from curation.engines.output import SplitWriter, empty_outputs_folder, schemas_for, write_quarantine, write_removed
+from curation.engines.plan import PlannedStage, build_plan, cut_passes
+from curation.engines.passes import count_into, run_pass_on_batch, summarize
 from curation.engines.store import BatchStore, MemoryBudget
 from curation.readers import InputSource
 
@@ -60,35 +60,6 @@ def ordered_map(pool: ThreadPoolExecutor, fn: Callable[[Any], Any], items: Itera
             yield pending.popleft().result()
     while pending:
         yield pending.popleft().result()
-
-
-@dataclass
-class BatchResult:
-    kept: pa.RecordBatch
-    keys: pa.RecordBatch | None
-    routed: list[tuple[PlannedStage, Routed, float]] = field(default_factory=list)
-    keys_seconds: float = 0.0
-
-
-def run_pass_on_batch(p: Pass, decisions: pa.Table | None, batch: pa.RecordBatch, fresh: bool = False) -> BatchResult:
-    """One batch through one pass. ``fresh``: rows a stage just added (no decisions apply to them)."""
-    result = BatchResult(batch, None)
-    steps: list[tuple[PlannedStage, Callable[[pa.RecordBatch], StageOutput]]] = []
-    if p.apply is not None and not fresh:
-        steps.append((p.apply, lambda b: p.apply.stage.apply(b, decisions)))
-    steps += [(s, s.stage.process) for s in p.rows]
-    for planned, fn in steps:
-        t = time.perf_counter()
-        rows_in = batch.num_rows
-        routed = route(planned.name, fn(batch), rows_in)
-        result.routed.append((planned, routed, time.perf_counter() - t))
-        batch = routed.kept
-    result.kept = batch
-    if p.collect is not None:
-        t = time.perf_counter()
-        result.keys = p.collect.stage.keys(batch) if batch.num_rows else None
-        result.keys_seconds = time.perf_counter() - t
-    return result
 
 
 class Checkpoints:
@@ -235,13 +206,13 @@ def run_local(
             else:
                 items = store  # type: ignore[assignment]
                 total = store.rows  # type: ignore[union-attr]
-            jobs: Iterable[tuple[pa.RecordBatch, bool]] = ((b, False) for b in items)
+            jobs: Iterable[pa.RecordBatch] = items
             if decisions is not None and decisions.added is not None:
                 added = decisions.added
                 ledger.report(p.apply.name).added += added.num_rows  # type: ignore[union-attr]
-                jobs = _chain(jobs, ((b, True) for b in _batches(added, eng.batch_rows)))
+                jobs = _chain(jobs, _batches(added, eng.batch_rows))
                 total = (total or 0) + added.num_rows
-            jobs = _tracked(track, jobs, total, p.describe())
+            jobs = track(jobs, total, p.describe())
             # -- where it writes to -------------------------------------------------------------------
             out_store = None if last else BatchStore(work / f"pass-{pi:02d}", budget)
             writer = None
@@ -253,29 +224,16 @@ def run_local(
             keys_seconds = 0.0
             apply_seconds = 0.0
 
-            def work_on(job, p=p, table=table):
-                batch, fresh = job
-                return run_pass_on_batch(p, table, batch, fresh)
+            def work_on(batch, p=p, table=table):
+                return run_pass_on_batch(p, table, batch)
 
             for result in ordered_map(pool, work_on, jobs, 2 * workers):
-                for planned, routed, seconds in result.routed:
-                    if ledger.hidden(planned.name):
-                        ledger.report(planned.name).seconds += seconds
-                        continue
-                    report = ledger.report(planned.name)
-                    report.count(routed.rows_in, routed.kept.num_rows, routed.removed_counts, routed.quarantined,
-                                  routed.stats, seconds)
+                input_rows += count_into(ledger, summarize(result), extras)
+                for planned, routed, _ in result.routed:
                     if routed.removed is not None:
                         removed.setdefault(planned.name, BatchStore(work / "removed" / planned.name, budget)).append(routed.removed)
                     if routed.quarantine is not None:
                         quarantine.append(routed.quarantine)
-                    if planned.name == "validate":
-                        input_rows += routed.rows_in
-                if pi == 0 and result.routed and result.routed[0][0].name == "validate":
-                    schema = result.kept.schema
-                    for name in input_extras([schema]):
-                        if name not in extras:
-                            extras.append(name)
                 keys_seconds += result.keys_seconds
                 if result.keys is not None:
                     keys_parts.append(result.keys)
@@ -350,12 +308,6 @@ def _timed(items: Iterable[pa.RecordBatch], seconds: list[float]) -> Iterator[pa
             return
         seconds[0] += time.perf_counter() - t
         yield item
-
-
-def _tracked(track: Callable, jobs: Iterable[tuple[pa.RecordBatch, bool]], total: int | None, description: str):
-    """The jobs, with the progress bar advancing by each batch's rows."""
-    for job in track(jobs, total, description):
-        yield job
 
 
 def _chain(*iterables: Iterable[Any]) -> Iterator[Any]:

@@ -36,18 +36,18 @@ def route(stage: str, out: StageOutput, rows_in: int) -> Routed:
     mask = out.removed_mask()
     if not mask.any():
         return Routed(out.batch, None, {}, out.quarantine, quarantined, rows_in, out.stats)
-    keep = pa.array(~mask)
-    gone = pa.array(mask)
-    removed = out.batch.filter(gone)
+    keep = pa.array(np.flatnonzero(~mask))
+    gone = pa.array(np.flatnonzero(mask))
+    removed = out.batch.take(gone)  # take copies less than filter for nested columns
     if out.cluster_id is not None:
-        removed = set_where_valid(removed, "cluster_id", out.cluster_id.filter(gone))
+        removed = set_where_valid(removed, "cluster_id", out.cluster_id.take(gone))
     n = removed.num_rows
-    reasons = out.reason.filter(gone)
+    reasons = out.reason.take(gone)
     extra = {
         "stage": pa.array([stage] * n, pa.string()),
         "reason": reasons,
-        "duplicate_of": out.duplicate_of.filter(gone) if out.duplicate_of is not None else pa.nulls(n, pa.string()),
-        "details": out.details.filter(gone) if out.details is not None else pa.nulls(n, pa.string()),
+        "duplicate_of": out.duplicate_of.take(gone) if out.duplicate_of is not None else pa.nulls(n, pa.string()),
+        "details": out.details.take(gone) if out.details is not None else pa.nulls(n, pa.string()),
     }
     for name, values in extra.items():
         if name in removed.schema.names:
@@ -55,7 +55,7 @@ def route(stage: str, out: StageOutput, rows_in: int) -> Routed:
         else:
             removed = removed.append_column(name, values)
     counts = dict(Counter(reasons.to_pylist()))
-    return Routed(out.batch.filter(keep), removed, counts, out.quarantine, quarantined, rows_in, out.stats)
+    return Routed(out.batch.take(keep), removed, counts, out.quarantine, quarantined, rows_in, out.stats)
 
 
 def quarantine_records(tables: list[pa.Table]) -> list[dict[str, Any]]:

@@ -67,12 +67,17 @@ def encode_arrow(texts) -> tuple[np.ndarray, np.ndarray]:
 
     from curation.core.columns import string_buffers
 
-    sigma, dotted_i = CONTEXT_LOWER
-    special = pc.or_(pc.match_substring(texts, sigma), pc.match_substring(texts, dotted_i)).fill_null(False)
-    if pc.any(special).as_py():
-        idx = np.flatnonzero(np.asarray(special, dtype=bool))
-        lowered = pa.array([t.lower() for t in texts.take(pa.array(idx)).to_pylist()], pa.string())
-        texts = pc.replace_with_mask(texts, special, lowered)
+    non_ascii = np.flatnonzero(~np.asarray(pc.string_is_ascii(texts).fill_null(True), dtype=bool))
+    if len(non_ascii):
+        sigma, dotted_i = CONTEXT_LOWER
+        picked = texts.take(pa.array(non_ascii))
+        special = np.asarray(pc.match_substring_regex(picked, f"{sigma}|{dotted_i}").fill_null(False), dtype=bool)
+        if special.any():
+            idx = non_ascii[special]
+            lowered = pa.array([t.lower() for t in texts.take(pa.array(idx)).to_pylist()], pa.string())
+            mask = np.zeros(len(texts), dtype=bool)
+            mask[idx] = True
+            texts = pc.replace_with_mask(texts, pa.array(mask), lowered)
     return string_buffers(texts)
 
 
