@@ -153,3 +153,21 @@ def test_validation_and_test_hits_are_reported_not_removed(tmp_path):
 def test_token_columns_reach_the_split_files(curated):
     names = pq.read_schema(output_paths(curated).split("train")).names
     assert "tokens" in names and "truncated" in names
+
+
+@pytest.mark.slow
+def test_the_ray_engine_gives_the_same_verdicts(curated, tmp_path):
+    pytest.importorskip("ray")
+    from curation.engines.ray import RayOptions, run_curation_ray
+
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in planted_rows()), encoding="utf-8")
+    with StubJudge(delay=0.0, slots=4, reply='{"helpfulness": 2, "correctness": 2, "instruction_following": 3}') as stub:
+        cfg = config(stub.url, tmp_path)
+        cfg.report = False
+        run_curation_ray(str(src), tmp_path / "ray", cfg, RayOptions(num_cpus=2))
+    assert reasons_by_id(tmp_path / "ray") == reasons_by_id(curated)
+    local = {s["name"]: s for s in json.loads((Path(curated) / "manifest.json").read_text())["stages"]}
+    ray = {s["name"]: s for s in json.loads((tmp_path / "ray" / "manifest.json").read_text())["stages"]}
+    for name in ("pii", "language", "decontaminate", "token_lengths"):
+        assert ray[name]["stats"] == local[name]["stats"], name
