@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+from matplotlib.ticker import MaxNLocator
 
 QUALITY_STAGES = ("language", "pii", "decontaminate", "token_lengths", "judge")
 KEPT, REMOVED, REPORTED = "#2a9d8f", "#e76f51", "#e9c46a"  # the report's kept / removed colours
@@ -76,6 +77,7 @@ def _bars(key: str, labels: list[str], series: list[tuple[str, list[int], str]],
             ax.text(total, yi, f"  {int(total):,}", va="center", fontsize=8.5)
         ax.set_yticks(y, labels)
         ax.set_xlabel(xlabel)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlim(0, max(left.max(), 1) * 1.2)
         ax.grid(axis="y", visible=False)
         if len(series) > 1:
@@ -129,6 +131,7 @@ def _token_chart(stats: dict[str, Any], limit: int, bins: int) -> str | None:
         ax.bar([s + width / 2 for s in starts], counts, width=width * 0.92, color=colors)
         ax.axvline(limit, color="#333333", linestyle="--", linewidth=1)
         ax.text(limit, max(counts) * 0.95, f" max_seq_length {limit}", fontsize=8.5, va="top")
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel(f"tokens per row after the chat template (last bar: {2 * limit}+)")
         ax.set_ylabel("rows")
 
@@ -146,6 +149,7 @@ def _judge_chart(stats: dict[str, Any]) -> str | None:
         ax.bar(xs, [scores.get(str(x), 0) for x in xs], color=["#e76f51", "#f4a261", "#e9c46a", "#8ab17d", "#2a9d8f"],
                width=0.7)
         ax.set_xticks(xs)
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("judge score (rounded)")
         ax.set_ylabel("rows")
 
