@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-from matplotlib.ticker import MaxNLocator
 
 QUALITY_STAGES = ("language", "pii", "decontaminate", "token_lengths", "judge")
 KEPT, REMOVED, REPORTED = "#2a9d8f", "#e76f51", "#e9c46a"  # the report's kept / removed colours
@@ -24,6 +23,12 @@ def _render(draw, width: float, height: float, key: str) -> str:
     from curation.report.plots import render  # plots imports the facts, which import this module
 
     return render(draw, width, height, key)
+
+
+def MaxNLocator(**kw):  # noqa: N802 - matplotlib's name; imported only when a chart is drawn
+    from matplotlib.ticker import MaxNLocator as locator
+
+    return locator(**kw)
 
 
 @dataclass
