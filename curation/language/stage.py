@@ -1,7 +1,7 @@
 """The language stage: language and confidence per turn and per row; ``filter:language``,
 ``filter:language_mismatch``.
 
-Adds ``language`` (ISO 639-1, ``und`` when no turn could be judged), ``language_confidence`` and
+Adds ``detected_language`` (ISO 639-1, ``und`` when no turn could be judged), ``language_confidence`` and
 ``turn_languages`` (``list<struct<language, confidence>>``, one per turn) to every row.
 """
 
@@ -37,7 +37,7 @@ class LanguageStage(RowStage):
         conv = batch.column("conversations")
         langs = detect(conv, self.cfg)
         reasons, details = verdicts(langs, conv, self.cfg)
-        batch = _set(batch, "language", langs.names(langs.row_class))
+        batch = _set(batch, "detected_language", langs.names(langs.row_class))
         batch = _set(batch, "language_confidence", pa.array(np.round(langs.row_conf, 4), pa.float32()))
         batch = _set(batch, "turn_languages", langs.turns_column())
         kept = np.array([r is None for r in reasons], bool)

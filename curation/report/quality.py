@@ -225,7 +225,7 @@ def _token_lengths(q: QualityFacts, charts: bool) -> QualitySection:
     for s in ("train", "validation", "test"):
         n = rows_by.get(s, 0)
         rows.append([s, n, tokens.get(s, 0), round(tokens.get(s, 0) / n, 1) if n else "–", trunc.get(s, 0)])
-    action = "dropped (filter:too_many_tokens)" if cfg.get("drop_too_long") else "kept and marked (`truncated`)"
+    action = "dropped (filter:too_many_tokens)" if cfg.get("drop_too_long") else "kept and marked (`exceeds_max_seq_length`)"
     note = (f"Tokenizer {cfg.get('tokenizer')} with its chat template, as training tokenizes; rows longer than "
             f"max_seq_length {limit} are {action}. An epoch of train is {tokens.get('train', 0):,} tokens.")
     return QualitySection("token-lengths", "Token lengths", note,

@@ -1,4 +1,5 @@
-"""The token-length stage: ``tokens`` per row after the chat template, ``truncated`` where training would cut.
+"""The token-length stage: ``token_count`` per row after the chat template; ``exceeds_max_seq_length`` where
+training would cut the row.
 
 It runs after split, so its stats hold tokens, rows and truncated rows per split (``tome train`` can show an
 epoch in tokens from ``manifest.json``) and a histogram against ``max_seq_length`` for the report. With
@@ -43,8 +44,8 @@ class TokenLengthsStage(RowStage):
         tokens, how = self.counter.count(batch.column("conversations"))
         limit = self.cfg.max_seq_length
         too_long = tokens > limit
-        batch = _set(batch, "tokens", pa.array(tokens, pa.int32()))
-        batch = _set(batch, "truncated", pa.array(too_long))
+        batch = _set(batch, "token_count", pa.array(tokens, pa.int32()))
+        batch = _set(batch, "exceeds_max_seq_length", pa.array(too_long))
         n = batch.num_rows
         splits = np.asarray(batch.column(SPLIT).to_pylist() if SPLIT in batch.schema.names else ["train"] * n,
                             dtype=object)

@@ -121,7 +121,7 @@ def test_manifest_has_each_stage_figures(curated):
     assert tokens["rows"]["train"] == 42 and tokens["tokens"]["train"] > 42 * 50  # the long row was dropped
     assert stages["judge"]["stats"]["scored"] == 2
     kept = {r["input_id"]: r for r in pq.read_table(output_paths(curated).split("train")).to_pylist()}
-    assert kept["translation"]["language"] == "es" and kept["plain0"]["language"] == "en"  # kept: asks for Spanish
+    assert kept["translation"]["detected_language"] == "es" and kept["plain0"]["detected_language"] == "en"  # kept: asks for Spanish
 
 
 def test_report_has_a_section_per_quality_stage(curated):
@@ -152,7 +152,7 @@ def test_validation_and_test_hits_are_reported_not_removed(tmp_path):
                    "the last pass, so columns added after split are dropped (core request)")
 def test_token_columns_reach_the_split_files(curated):
     names = pq.read_schema(output_paths(curated).split("train")).names
-    assert "tokens" in names and "truncated" in names
+    assert "token_count" in names and "exceeds_max_seq_length" in names
 
 
 @pytest.mark.slow
