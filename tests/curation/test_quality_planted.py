@@ -23,7 +23,9 @@ SECRET_KINDS = {"api_key", "private_key", "url_credentials", "secret"}
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("quality-sample") / "out"
-    run_curation(None, out, load_config(REPO / "configs" / "quality.yaml", {"report": False}))
+    # the judge has no planted cases (every sample row has a score); off, so no row can wait on the local model
+    overrides = {"report": False, "stages": {"judge": {"enabled": False}}}
+    run_curation(None, out, load_config(REPO / "configs" / "quality.yaml", overrides))
     truth = json.loads(TRUTH.read_text())
     if "language_rows" not in truth:
         pytest.skip("the embedded sample has no planted quality cases")
