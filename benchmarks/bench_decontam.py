@@ -9,7 +9,8 @@ Ours: rolling word n-gram hashes and a bitmap + sorted-key lookup, compiled (cur
 the method of datatrove's ``NGramsDecontFilter`` (NeMo Curator does the same with 13-grams): lower-cased
 words, each n-gram joined by spaces and hashed with xxh64, looked up in a hash set, in Python; it runs on the
 first rows only and its rows/s is extrapolated. Both use 13-grams, and items shorter than 13 words whole
-(8+ words), so they find the same rows.
+(8+ words), so they find the same rows. Recall counts planted rows found (the fortune files repeat a few
+quotes, so a hit may name a twin item with the same words).
 Targets: >= 50,000 rows/s on 2 cores against 10k eval items; recall 1.0 on the planted rows.
 """
 
@@ -66,6 +67,11 @@ class Reference:
         return None
 
 
+def same_words(a: str, b: str) -> bool:
+    """The same item, or another eval item with the same words (the fortune files repeat some quotes)."""
+    return WORD.findall(a.lower()) == WORD.findall(b.lower())
+
+
 def plant(rows: list[list[dict[str, str]]], items: list[str], n: int, rng: random.Random) -> dict[int, int]:
     planted = {}
     for r in rng.sample(range(len(rows)), n):
@@ -103,12 +109,13 @@ def main() -> None:
         with Timer() as t:
             hits = find(col, index, cfg.model_copy(update={"workers": workers}))
         found = dict(zip(hits.row.tolist(), hits.item.tolist()))
-        recall = sum(found.get(r) == i for r, i in planted.items()) / len(planted)
+        recall = sum(r in found for r in planted) / len(planted)
+        same_item = sum(same_words(items[found[r]], items[i]) for r, i in planted.items() if r in found) / len(planted)
         extra = len(set(found) - set(planted))
         results.append([f"ours, {workers} thread{'s' if workers > 1 else ''}", args.rows, args.rows / t.wall,
                         args.rows / t.cpu, recall, extra])
         raw["ours"][workers] = {"rows_per_s": args.rows / t.wall, "rows_per_cpu_s": args.rows / t.cpu,
-                                "recall": recall, "unplanted_hits": extra, "index_build_s": t_build.wall,
+                                "recall": recall, "planted_item_named": same_item, "unplanted_hits": extra, "index_build_s": t_build.wall,
                                 "index_keys": int(len(index.keys))}
     with Timer() as t_ref_build:
         ref = Reference(items, cfg.ngram, cfg.min_words)
@@ -116,7 +123,7 @@ def main() -> None:
     with Timer() as t:
         ref_found = {r: hit for r in range(m) if (hit := ref.row(rows[r])) is not None}
     ref_planted = {r: i for r, i in planted.items() if r < m}
-    ref_recall = sum(ref_found.get(r) == i for r, i in ref_planted.items()) / max(1, len(ref_planted))
+    ref_recall = sum(r in ref_found for r in ref_planted) / max(1, len(ref_planted))
     ours_first = {r for r in found if r < m}
     results.append([f"reference (datatrove's method, first {m:,} rows)", m, m / t.wall, m / t.cpu, ref_recall,
                     len(set(ref_found) - set(ref_planted))])
@@ -127,7 +134,8 @@ def main() -> None:
                     ratio)
     body += (f"\n{len(items):,} eval items ({index.keys.size:,} distinct 13-gram keys; index built in "
              f"{t_build.wall:.2f} s, the reference's in {t_ref_build.wall:.2f} s); {len(planted)} planted copies. "
-             f"On the first {m:,} rows both found the same rows: {ours_first == set(ref_found)}. "
+             f"On the first {m:,} rows both found the same rows: {ours_first == set(ref_found)}. Every hit on a planted "
+             f"row names its item or an item with the same words: {same_item == recall}. "
              "Other hits: rows whose own text shares a 13-gram with an eval item (the shared rows repeat, so a hit "
              "repeats too).\nTargets: >= 50,000 rows/s on 2 cores; recall 1.0.\n")
     write_results("decontamination", "Decontamination against 10k eval items", [("Rows per second and recall", body)],
