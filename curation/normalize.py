@@ -79,6 +79,16 @@ def _needs_work(buf, offsets, collapse, newline_run, strip, out):
         nl = 0
         while p < end and not flag:
             b = buf[p]
+            if b < 0x80 and b != 10 and b != 13 and b != 9:  # the common case: an ordinary ASCII byte
+                if b == 32:
+                    if collapse and prev_run_space:
+                        flag = True
+                    prev_run_space = collapse
+                else:
+                    prev_run_space = False
+                nl = 0
+                p += 1
+                continue
             if b < 0x80:
                 cp, size = np.int64(b), 1
             else:
@@ -133,11 +143,10 @@ def normalize_values(values: pa.Array, cfg: NormalizeConfig) -> pa.Array:
 
 
 def _scatter(values: pa.Array, idx: np.ndarray, new: pa.Array) -> pa.Array:
-    """``values`` with ``values[idx] = new``."""
-    mask = np.zeros(len(values), dtype=bool)
-    mask[idx] = True
-    # replace_with_mask takes the replacements in order of the set mask bits
-    return pc.replace_with_mask(values, pa.array(mask), new)
+    """``values`` with ``values[idx] = new`` (``idx`` ascending)."""
+    order = np.arange(len(values), dtype=np.int64)
+    order[idx] = len(values) + np.arange(len(idx), dtype=np.int64)
+    return pa.concat_arrays([values, new.cast(values.type)]).take(pa.array(order))
 
 
 class Normalize(RowStage):

@@ -353,7 +353,6 @@ def scaled_defaults(factor: float) -> FiltersConfig:
 
 def fired(config: FiltersConfig, rows: list[dict]) -> list[set[str]]:
     filters = Filters(config)
-    filters.precompute(rows)
     return [{code for code, _ in filters.fired(row)} for row in rows]
 
 
