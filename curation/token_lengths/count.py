@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 
 from curation.parallel import resolve_workers
 from curation.token_lengths.config import TokenLengthsConfig
-from curation.token_lengths.template import ROLES, PieceCounts, cut
+from curation.token_lengths.template import PieceCounts, cut
 
 ROLE_CODES = {"system": 0, "human": 1, "gpt": 2}
 
