@@ -81,3 +81,12 @@ SPEC = register(
         summary="tokens per row after the training chat template; rows over max_seq_length marked (or dropped)",
     )
 )
+
+
+def tokens_per_split(manifest: dict) -> dict[str, int] | None:
+    """Tokens per split as a curation run's ``manifest.json`` records them (None: the stage was off), e.g. for
+    ``tome train`` to show an epoch in tokens."""
+    for stage in manifest.get("stages", []):
+        if stage.get("name") == "token_lengths" and stage.get("enabled"):
+            return {k: int(v) for k, v in (stage.get("stats") or {}).get("tokens", {}).items()}
+    return None

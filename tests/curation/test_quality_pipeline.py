@@ -117,6 +117,9 @@ def test_manifest_has_each_stage_figures(curated):
     assert stages["language"]["stats"]["rows_by_language"]["fr"] == 1
     assert stages["pii"]["stats"]["found"] == {"email": 1, "secret": 1}
     assert stages["decontaminate"]["stats"]["hits_by_split"] == {"train": 1}
+    from curation.token_lengths.stage import tokens_per_split
+
+    assert tokens_per_split(json.loads((Path(curated) / "manifest.json").read_text()))["train"] > 0
     tokens = stages["token_lengths"]["stats"]
     assert tokens["rows"]["train"] == 42 and tokens["tokens"]["train"] > 42 * 50  # the long row was dropped
     assert stages["judge"]["stats"]["scored"] == 2
