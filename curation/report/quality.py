@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -190,7 +191,7 @@ def _pii(q: QualityFacts, charts: bool) -> QualitySection:
     types = sorted(set(found) | {t for t, a in actions.items() if a != "keep"})
     rows = [[t, found.get(t, 0), by_row.get(t, 0), actions.get(t, "keep"), q.removed.get(f"pii:{t}", 0)] for t in types]
     note = (f"{st.get('rows_with_pii', 0):,} rows held PII; findings were replaced by typed placeholders "
-            f"({cfg.get('placeholder', '<{TYPE}>')}) in `conversations` and `original_conversations`.")
+            f"(`{cfg.get('placeholder', '<{TYPE}>')}`) in `conversations` and `original_conversations`.")
     shown = [t for t in types if found.get(t)]
     chart = _bars("q-pii", shown, [("findings", [found[t] for t in shown], "#9d4edd")], "findings") if charts else None
     return QualitySection("pii", "PII", note, ["type", "findings", "rows", "action", "rows dropped"], rows, chart,
@@ -225,7 +226,7 @@ def _token_lengths(q: QualityFacts, charts: bool) -> QualitySection:
     for s in ("train", "validation", "test"):
         n = rows_by.get(s, 0)
         rows.append([s, n, tokens.get(s, 0), round(tokens.get(s, 0) / n, 1) if n else "–", trunc.get(s, 0)])
-    action = "dropped (filter:too_many_tokens)" if cfg.get("drop_too_long") else "kept and marked (`exceeds_max_seq_length`)"
+    action = "dropped (`filter:too_many_tokens`)" if cfg.get("drop_too_long") else "kept and marked (`exceeds_max_seq_length`)"
     note = (f"Tokenizer {cfg.get('tokenizer')} with its chat template, as training tokenizes; rows longer than "
             f"max_seq_length {limit} are {action}. An epoch of train is {tokens.get('train', 0):,} tokens.")
     return QualitySection("token-lengths", "Token lengths", note,
@@ -269,7 +270,8 @@ def section_html(sec: QualitySection) -> str:
                    for r in sec.rows)
     table = f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>" if sec.rows else \
         '<p class="empty">Nothing found.</p>'
-    return (f'<section id="q-{sec.key}"><h2>{e(sec.title)}</h2><p class="note">{e(sec.note)}</p>'
+    note = re.sub(r"`([^`]+)`", r"<code>\1</code>", e(sec.note))  # the notes mark code as Markdown does
+    return (f'<section id="q-{sec.key}"><h2>{e(sec.title)}</h2><p class="note">{note}</p>'
             f"{sec.chart or ''}{table}</section>\n")
 
 
