@@ -36,10 +36,24 @@ class Engine(str, Enum):
 
 
 def curate(
-    input: Optional[str] = typer.Option(
-        None, "--input", "-i",
+    input: list[str] = typer.Option(
+        [], "--input", "-i",
         help="Hugging Face dataset id (e.g. mlabonne/FineTome-100k, optionally ':split'), a .jsonl/.json/.parquet "
-        "file, or a datasets.save_to_disk folder. Default: the embedded sample.",
+        "file (optionally .gz/.bz2/.xz/.zst), a glob or folder of shards, or a datasets.save_to_disk folder. "
+        "Repeat it to mix several inputs (NAME=PATH names one, PATH@WEIGHT weights it; or list them under "
+        "`inputs:` in the config, with format, columns, weight or max_rows). Default: the embedded sample.",
+    ),
+    against: Optional[str] = typer.Option(
+        None, "--against",
+        help="An existing dataset (a previous `tome curate` output folder, or any input as above): new rows that "
+        "duplicate one of its rows (exact or near, same settings) are removed as duplicate_of_existing; it is "
+        "read, never rewritten.",
+    ),
+    format: str = typer.Option(
+        "finetome", "--format",
+        help="finetome: the splits in FineTome's shape (always written; every tome command reads them). messages: "
+        "also messages/{split}.parquet ({role, content}, as TRL's SFTTrainer takes it), the card's default. "
+        "both: both configs in the card.",
     ),
     out: Path = typer.Option(Path("out"), "--out", "-o", help="Output folder (splits, removed, quarantine, manifest)."),
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config; see --print-config for every key."),
@@ -62,8 +76,21 @@ def curate(
     from curation.readers import InputError
     from tomecraft.config_files import ConfigError, parse_overrides
 
+    from curation.card import OUTPUT_FORMATS
+
+    if format not in OUTPUT_FORMATS:
+        error(f"--format {format!r}: expected one of {', '.join(OUTPUT_FORMATS)}")
     try:
-        cfg = load_config(config, parse_overrides(set_))
+        overrides = parse_overrides(set_) if set_ else {}
+        if against is not None:
+            from tomecraft.config_files import deep_merge
+
+            overrides = deep_merge(overrides, {"stages": {"against": {"path": against}}})
+        cfg = load_config(config, overrides)
+        if config is not None and cfg.inputs:
+            from curation.inputs import relative_to
+
+            cfg.inputs = relative_to(cfg.inputs, Path(config).resolve().parent)
     except ConfigError as exc:
         error(str(exc))
     if print_config:
@@ -84,13 +111,14 @@ def curate(
                 from curation.engines.ray import EngineError, RayOptions, run_curation_ray
 
                 try:
-                    result = run_curation_ray(input, out, cfg, RayOptions(address=ray_address), progress=track)
+                    result = run_curation_ray(input or None, out, cfg, RayOptions(address=ray_address), progress=track,
+                                              output_format=format)
                 except EngineError as exc:
                     error(str(exc))
             else:
                 from curation.pipeline import run_curation
 
-                result = run_curation(input, out, cfg, resume=resume, progress=track)
+                result = run_curation(input or None, out, cfg, resume=resume, progress=track, output_format=format)
     except (InputError, BudgetError, ConfigError) as exc:
         error(str(exc))
     print_summary(result)
@@ -114,6 +142,16 @@ def print_summary(result) -> None:
         seconds = "resumed" if st.resumed else f"{st.seconds:.2f}s"
         table.add_row(st.name, f"{st.rows_in:,}", f"{st.kept:,}", removed, f"{st.quarantined:,}" if st.quarantined else "-", seconds)
     console.print(table)
+    inputs = result.manifest.get("inputs")
+    if inputs:
+        mix = Table(title="inputs", title_justify="left")
+        for name in ("input", "format", "rows in", "in splits", "removed", "quarantined", "share", "target"):
+            mix.add_column(name, justify="left" if name in ("input", "format") else "right")
+        for i in inputs:
+            target = "-" if i.get("target_share") is None else f"{i['target_share']:.1%}"
+            mix.add_row(i["name"], i["format"], f"{i['rows_in']:,}", f"{i['kept']:,}", f"{sum(i['removed'].values()):,}",
+                        f"{i['quarantined']:,}", f"{i['share']:.1%}", target)
+        console.print(mix)
     acc = result.manifest["accounting"]
     console.print(
         f"[bold]{acc['input_rows']:,}[/] input rows"

@@ -53,10 +53,14 @@ def _build(generation: int) -> type[_CurationBase]:
         __config__=ConfigDict(extra="forbid", populate_by_name=True, validate_assignment=True),
         **fields,
     )
+    from curation.inputs import InputConfig
+
     return create_model(
         "CurationConfig",
         __base__=_CurationBase,
         __doc__="Everything `tome curate` does, as data.",
+        inputs=(list[InputConfig], Field(default_factory=list, description="several inputs, mixed (see curation/inputs.py); "
+                                          "empty: the one --input, or the embedded sample")),
         stages=(stages, Field(default_factory=stages)),
         engine=(EngineConfig, Field(default_factory=EngineConfig)),
         checkpoint=(bool, Field(True, description="leave a checkpoint after each stage (needed by --resume)")),

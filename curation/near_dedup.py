@@ -100,9 +100,10 @@ class NearDedup(GlobalStage):
         return self._spec
 
     def keys(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        # per row only what banding needs; the keep policy's columns are fetched for cluster members only
         cfg = self.cfg
         texts = text_key(batch.column("conversations"), cfg.text_key)
-        columns = policy_keys(batch)
+        columns = {POS: batch.column(POS)}
         if cfg.backend == "datasketch":
             from curation.minhash.reference import signatures_of
 
@@ -111,58 +112,59 @@ class NearDedup(GlobalStage):
             columns["signature"] = _fixed(sigs, cfg.num_perm)
             return pa.RecordBatch.from_pydict(columns)
         part = self.spec().chunk_arrow(texts, keep_signatures=not cfg.verify)
-        columns["nshingles"] = pa.array(part.nshingles, pa.int64())
-        columns["bands"] = _fixed(part.band_keys, part.band_keys.shape[1])
+        columns["nshingles"] = pa.array(part.nshingles.astype(np.int32), pa.int32())
+        # 32 bits of each band key are kept (half the memory of the keys): a collision only adds a candidate
+        # pair, which verification (or the estimate) then rejects like any other
+        columns["bands"] = _fixed(part.band_keys.astype(np.uint32), part.band_keys.shape[1])
         if part.signatures is not None:
             columns["signature"] = _fixed(part.signatures, cfg.num_perm)
         return pa.RecordBatch.from_pydict(columns)
 
     def decide(self, keys: pa.Table, ctx: ReduceContext) -> Decisions:
         from curation.minhash import clusters
-        from curation.minhash.banding import BandTable, candidate_pairs
+        from curation.minhash.banding import BandMatrix, candidate_pairs
         from curation.minhash.verify import estimated_jaccard, exact_jaccard
 
         cfg = self.cfg
         n = keys.num_rows
         bands, rows_per_band = self.lsh
         workers = ctx.workers if cfg.workers == 0 else cfg.workers
-        nshingles = keys.column("nshingles").to_numpy()
-        valid = nshingles > 0
-        spilled, capped = False, 0
+        valid = keys.column("nshingles").to_numpy() > 0
+        positions = keys.column(POS).to_numpy()
+        capped = 0
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
             if cfg.backend == "datasketch":
                 from curation.minhash.reference import lsh_candidates
 
-                signatures = _matrix(keys.column("signature"), cfg.num_perm, np.uint32)
-                pairs = lsh_candidates(signatures, valid, cfg)
+                pairs = lsh_candidates(_matrix(keys.column("signature"), cfg.num_perm, np.uint32), valid, cfg)
             else:
-                with BandTable(n, bands, cfg.spill_bytes, spill_dir=str(ctx.cache_dir)) as table:
-                    column = keys.column("bands")
-                    start = 0
-                    for chunk in column.chunks:
-                        table.add(start, _matrix(chunk, bands, np.uint64))
-                        start += len(chunk)
-                    if start == 0:
-                        table.add(0, np.zeros((0, bands), dtype=np.uint64))
-                    pairs, capped = candidate_pairs(table, valid, cfg.bucket_cap, pool)
-                    spilled = table.spilled
-                signatures = None if cfg.verify else _matrix(keys.column("signature"), cfg.num_perm, np.uint32)
+                table = BandMatrix([_matrix(chunk, bands, np.uint32) for chunk in keys.column("bands").chunks], bands)
+                pairs, capped = candidate_pairs(table, valid, cfg.bucket_cap, pool)
+            # the rows of candidate pairs, read again: their text (verification) and the keep policy's columns
+            rows = np.unique(pairs)
+            wanted = ["conversations", "id", "score"]
+            fetched = ctx.fetch(positions[rows], wanted) if len(rows) else None
             sims = np.empty(len(pairs), dtype=np.float64)
+            if fetched is not None:
+                member_keys = pa.table(policy_keys(fetched.combine_chunks().to_batches()[0]))
             if len(pairs) and cfg.verify:
-                rows = np.unique(pairs)
-                positions = keys.column(POS).to_numpy()[rows]
-                fetched = ctx.fetch(positions, ["conversations"])
-                texts = dict(zip(rows.tolist(), text_key(fetched.column("conversations"), cfg.text_key).to_pylist()))
-                blocks = exact_jaccard(texts, pairs, cfg.shingle, cfg.ngram, sims, rows_per_block=cfg.batch_size,
+                texts = text_key(fetched.column("conversations"), cfg.text_key)  # row k: candidate rows[k]
+                fetched = None
+                local = np.searchsorted(rows, pairs)
+                blocks = exact_jaccard(texts, local, cfg.shingle, cfg.ngram, sims, rows_per_block=cfg.batch_size,
                                        pool=pool, workers=max(1, workers))
                 for _ in ctx.track(blocks, len(pairs), "near-dedup: verify pairs"):
                     pass
             elif len(pairs):
-                sims = estimated_jaccard(signatures, pairs)
+                sims = estimated_jaccard(_matrix(keys.column("signature"), cfg.num_perm, np.uint32), pairs)
         keep = sims >= cfg.threshold
         found, found_sims = pairs[keep], sims[keep]
         labels = clusters(n, found)
-        decisions = keep_decisions(keys, labels, "near_duplicate", found, found_sims)
+        if len(rows):  # the policy over the candidate rows only (a cluster's members are all candidates)
+            local = np.searchsorted(rows, found)
+            decisions = keep_decisions(member_keys, labels[rows], "near_duplicate", local, found_sims)
+        else:
+            decisions = Decisions.none({"clusters": 0, "cluster_sizes": {}})
         decisions.stats.update(
             {
                 "backend": cfg.backend,
@@ -174,7 +176,7 @@ class NearDedup(GlobalStage):
             }
         )
         if cfg.backend == "fast":
-            decisions.stats.update({"bucket_cap": cfg.bucket_cap, "capped_buckets": int(capped), "band_table_spilled": bool(spilled)})
+            decisions.stats.update({"bucket_cap": cfg.bucket_cap, "capped_buckets": int(capped), "band_table_spilled": False})
         return decisions
 
 

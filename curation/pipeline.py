@@ -1,37 +1,92 @@
 """Curate an input into an output folder: the one entry point the command line and the tests call.
 
-:func:`run_curation` opens the input (:mod:`curation.readers`), runs every registered stage on the chosen
-engine (:mod:`curation.engines`) and writes the report. The steps know nothing of files or engines; the
-engines know no step by name.
+:func:`run_curation` opens the input (:mod:`curation.readers`; several inputs: :mod:`curation.inputs`), runs
+every registered stage on the chosen engine (:mod:`curation.engines`), then finishes the folder: the per-input
+accounting and the mix in ``manifest.json``, the dataset card (``README.md``, and the ``messages`` splits when
+asked for) and the report. The steps know nothing of files or engines; the engines know no step by name.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Sequence
 
 from curation.core.bookkeeping import AccountingError, StageReport
 from curation.engines.local import CurationResult, run_local
 from curation.readers import InputError, open_input
 
-__all__ = ["AccountingError", "CurationResult", "InputError", "StageReport", "run_curation"]
+__all__ = ["AccountingError", "CurationResult", "InputError", "StageReport", "finish_outputs", "open_source",
+           "run_curation"]
+
+
+def open_source(input_spec: str | Sequence[str] | None, config) -> tuple[Any, Any]:
+    """``(source, config)`` for a run. One FineTome-shaped input is read as it is; several inputs (``--input``
+    repeated, or the config's ``inputs:`` list; the command line replaces the list) or one in another format
+    become a :class:`curation.inputs.MultiSource`, and the config's ``inputs`` then holds them resolved
+    (names, detected formats), as the manifest records them."""
+    from curation.formats import FormatError
+    from curation.inputs import InputConfig, MultiSource, inputs_from_cli, name_inputs, needs_adapting, open_inputs, resolve_format
+
+    specs = [] if input_spec is None else [input_spec] if isinstance(input_spec, str) else list(input_spec)
+    inputs = inputs_from_cli(specs) if specs else list(config.inputs)
+    try:
+        if len(inputs) > 1 or (config.inputs and not specs):
+            source = open_inputs(inputs)
+        else:
+            source = open_input(inputs[0].path if inputs else None)
+            single = name_inputs([inputs[0] if inputs else InputConfig(path="sample")])[0]
+            single = single.model_copy(update={"format": resolve_format(single, source)})
+            if not needs_adapting(single):
+                return source, config
+            source = MultiSource([single], [source])
+    except FormatError as exc:
+        raise InputError(str(exc)) from None
+    except ValueError as exc:  # names used twice, weight and max_rows both given
+        raise InputError(f"inputs: {exc}") from None
+    config = config.model_copy(deep=True)
+    config.inputs = source.inputs
+    return source, config
 
 
 def run_curation(
-    input_spec: str | None,
+    input_spec: str | Sequence[str] | None,
     out_dir: str | Path,
     config=None,
     resume: bool = False,
     progress: Callable | None = None,
+    output_format: str = "finetome",
 ) -> CurationResult:
-    """Curate ``input_spec`` (None = the embedded sample) into ``out_dir`` on this machine."""
+    """Curate ``input_spec`` (None = the embedded sample, or the config's ``inputs:``; a list = several inputs)
+    into ``out_dir`` on this machine."""
     from curation.config import config_model
 
     config = config or config_model()()
-    result = run_local(open_input(input_spec), out_dir, config, resume=resume, progress=progress)
+    source, config = open_source(input_spec, config)
+    result = run_local(source, out_dir, config, resume=resume, progress=progress)
+    result.manifest = finish_outputs(result.out.root, source, config, output_format)
     if config.report:
         write_report(result.out.root)
     return result
+
+
+def finish_outputs(root: Path, source, config, output_format: str = "finetome") -> dict[str, Any]:
+    """What every engine does after writing the data: the per-input accounting and the mix into the manifest
+    (several inputs), then the dataset card. Returns the manifest."""
+    from curation.card import write_card
+    from curation.contract import read_manifest
+    from curation.mix_report import input_accounting
+    from tomecraft.files import write_json
+
+    manifest = read_manifest(root)
+    records = getattr(source, "input_records", None)
+    if records is not None:
+        inputs = input_accounting(root, records())
+        manifest["inputs"] = inputs
+        manifest["mix"] = [{"input": i["name"], "rows_in": i["rows_in"], "kept": i["kept"], "share": i["share"],
+                            "target": i["target_share"]} for i in inputs]
+        write_json(manifest, root / "manifest.json")
+    write_card(root, output_format)
+    return manifest
 
 
 def write_report(root: Path) -> None:

@@ -40,17 +40,18 @@ class SplitConfig(StrictModel):
 def assign_groups(group_keys: list[str], cfg: SplitConfig) -> dict[str, str]:
     """Group key (one entry per row, repeats allowed) -> split name."""
     groups, sizes = _group_sizes(pa.array(group_keys, pa.string()))
-    names = _assign(groups, sizes, cfg)
-    return dict(zip(groups, names.tolist()))
+    codes = _assign(groups, sizes, cfg)
+    return dict(zip(groups.to_pylist(), [SPLITS[c] for c in codes.tolist()]))
 
 
-def _group_sizes(keys: pa.Array) -> tuple[list[str], np.ndarray]:
+def _group_sizes(keys: pa.Array) -> tuple[pa.Array, np.ndarray]:
     counts = pc.value_counts(keys)
-    return counts.field("values").to_pylist(), np.asarray(counts.field("counts"), dtype=np.int64)
+    return counts.field("values"), np.asarray(counts.field("counts"), dtype=np.int64)
 
 
-def _assign(groups: list[str], sizes: np.ndarray, cfg: SplitConfig) -> np.ndarray:
-    """The split of each group (an object array of names aligned with ``groups``)."""
+def _assign(groups: pa.Array, sizes: np.ndarray, cfg: SplitConfig) -> np.ndarray:
+    """The split of each group, as an index into :data:`SPLITS` (int8, aligned with ``groups``)."""
+    train, validation, test = (SPLITS.index(s) for s in ("train", "validation", "test"))
     order = seeded_order(cfg.seed, groups)
     size = sizes[order]
     total = int(size.sum())
@@ -59,18 +60,18 @@ def _assign(groups: list[str], sizes: np.ndarray, cfg: SplitConfig) -> np.ndarra
     only_train = cfg.validation == 0 and cfg.test == 0
     in_order = np.where(
         (filled < bounds[0]) | only_train,
-        "train",
-        np.where((filled < bounds[1]) | (cfg.test == 0), "validation", "test"),
-    ).astype(object)
+        train,
+        np.where((filled < bounds[1]) | (cfg.test == 0), validation, test),
+    ).astype(np.int8)
     # small inputs: a split with a share but no group takes train's last group (datasets rejects empty splits)
-    for split, share in (("validation", cfg.validation), ("test", cfg.test)):
+    for split, share in ((validation, cfg.validation), (test, cfg.test)):
         if share > 0 and not (in_order == split).any():
-            train_at = np.flatnonzero(in_order == "train")
+            train_at = np.flatnonzero(in_order == train)
             if len(train_at) > 1:
                 in_order[train_at[-1]] = split
-    names = np.empty(len(groups), dtype=object)
-    names[order] = in_order
-    return names
+    codes = np.empty(len(groups), dtype=np.int8)
+    codes[order] = in_order
+    return codes
 
 
 class Split(GlobalStage):
@@ -90,38 +91,39 @@ class Split(GlobalStage):
         original = np.asarray(origin.is_null(), dtype=bool)
         group = pc.coalesce(keys.column("cluster_id").combine_chunks(), ids)
         groups, sizes = _group_sizes(group.filter(pa.array(original)))
-        split_of_group = pa.array(_assign(groups, sizes, self.cfg).tolist() if groups else [], pa.string())
+        group_codes = pa.array(_assign(groups, sizes, self.cfg), pa.int8()) if len(groups) else pa.array([], pa.int8())
         # every row's split: originals by their group, augmented rows by their origin's row
-        at = pc.index_in(group, value_set=pa.array(groups, pa.string()))
-        split = split_of_group.take(at)
+        codes = group_codes.take(pc.index_in(group, value_set=groups))
         if not original.all():
-            split = pc.if_else(pa.array(original), split, _origin_splits(ids, original, origin, split))
-        split_np = np.array(split.to_pylist(), dtype=object)
-        reasons = np.full(len(split_np), None, dtype=object)
-        details = np.full(len(split_np), None, dtype=object)
+            codes = pc.if_else(pa.array(original), codes, _origin_splits(ids, original, origin, codes))
+        code = np.array(codes.fill_null(-1), dtype=np.int8)
+        n = len(code)
+        reasons = np.full(n, None, dtype=object)
+        details = np.full(n, None, dtype=object)
         for i in np.flatnonzero(~original):
-            s = split_np[i]
-            if s is None:
+            if code[i] < 0:
                 reasons[i] = "augment:origin_missing"
                 details[i] = json.dumps({"origin_id": origin[i].as_py()}, sort_keys=True)
-            elif self.train_only_augmented and s != "train":
+            elif self.train_only_augmented and SPLITS[code[i]] != "train":
                 reasons[i] = "augment:origin_not_in_train"
-                details[i] = json.dumps({"origin_split": s}, sort_keys=True)
-                split_np[i] = None
-        counts = {name: int((split_np == name).sum()) for name in SPLITS}
+                details[i] = json.dumps({"origin_split": SPLITS[code[i]]}, sort_keys=True)
+                code[i] = -1
+        split = pa.DictionaryArray.from_arrays(pa.array(code, mask=code < 0), pa.array(SPLITS)).cast(pa.string())
+        counts = {name: int((code == k).sum()) for k, name in enumerate(SPLITS)}
+        any_reason = not original.all()
         table = pa.table(
             {
                 POS: keys.column(POS),
-                SPLIT: pa.array(split_np.tolist(), pa.string()),
-                REASON: pa.array(reasons.tolist(), pa.string()),
-                DETAILS: pa.array(details.tolist(), pa.string()),
+                SPLIT: split,
+                REASON: pa.array(reasons.tolist(), pa.string()) if any_reason else pa.nulls(n, pa.string()),
+                DETAILS: pa.array(details.tolist(), pa.string()) if any_reason else pa.nulls(n, pa.string()),
             }
         )
         return Decisions(table, {"rows": counts, "groups": len(groups)})
 
 
 def _origin_splits(ids: pa.Array, original: np.ndarray, origin: pa.Array, split: pa.Array) -> pa.Array:
-    """For each row, the split of the original row whose id is its ``origin_id`` (null when there is none)."""
+    """For each row, the split (code) of the original row whose id is its ``origin_id`` (null when none)."""
     original_ids = ids.filter(pa.array(original))
     original_splits = split.filter(pa.array(original))
     return original_splits.take(pc.index_in(origin, value_set=original_ids))

@@ -26,7 +26,10 @@ from curation.core.columns import TURNS, WHITESPACE_CLASS, any_per_row, concat_u
 from curation.core.config_base import StrictModel
 from curation.core.registry import StageSpec, register
 from curation.core.stage import POS, RowStage, StageOutput
+from curation.formats import FormatError, to_conversations
+from curation.inputs import INPUT, adapt_record, needs_adapting
 from curation.readers import raw as rawcols
+from curation.repair import coerce_score, loads, repair_record, repair_table, repairs_json
 
 ROLE_MAP = {
     "human": "human",
@@ -38,6 +41,8 @@ ROLE_MAP = {
 CANONICAL_ROLES = ("human", "gpt", "system")
 RESERVED = {"id", "conversations", "messages", "source", "score"}
 PROVENANCE = ("original_conversations", "cluster_id", "origin_id", "augmentation")
+ORIGINAL = "_original"  # internal: the turns as given by a format conversion, for original_conversations
+REPAIRS = "repairs"  # what was repaired in a kept row (JSON {kind: [columns]}); only when something was
 
 
 class ValidateConfig(StrictModel):
@@ -151,8 +156,11 @@ def _usable_turn_type(t: pa.DataType) -> bool:
 class Validate(RowStage):
     name = "validate"
 
-    def __init__(self, cfg: ValidateConfig) -> None:
+    def __init__(self, cfg: ValidateConfig, inputs: list | None = None) -> None:
         self.cfg = cfg
+        # several inputs (curation.inputs): their formats by name; rows get an `input` column when there are 2+
+        self.inputs = {i.name: i for i in inputs or []}
+        self.label = len(self.inputs) > 1
 
     # -- the columnar screen ---------------------------------------------------------------------------
     def _screen(self, batch: pa.RecordBatch) -> np.ndarray:
@@ -221,7 +229,18 @@ class Validate(RowStage):
             columns["input_id"] = rows.column("id")
         for name in PROVENANCE:
             columns[name] = pa.nulls(n, TURNS if name == "original_conversations" else pa.string())
-        return pa.table(columns)
+        if ORIGINAL in names:  # the turns as given, where a format conversion renamed roles
+            columns["original_conversations"] = rows.column(ORIGINAL)
+        table, repairs = repair_table(pa.table(columns))
+        if repairs.null_count < n:
+            table = table.append_column(REPAIRS, repairs)
+        return self._labelled(table, rows)
+
+    def _labelled(self, table: pa.Table, rows) -> pa.Table:
+        """With several inputs, the ``input`` column (from the internal ``_input``)."""
+        if self.label and INPUT in rows.schema.names:
+            return table.append_column("input", rows.column(INPUT))
+        return table
 
     # -- record by record ------------------------------------------------------------------------------
     @staticmethod
@@ -238,12 +257,67 @@ class Validate(RowStage):
     def _record(self, batch: pa.RecordBatch, i: int) -> Any:
         raw = self._raw_text(batch, i)
         if raw is not None:
-            return json.loads(raw[0].lstrip("\ufeff") + raw[1])
+            text = raw[0].lstrip("\ufeff") + raw[1]
+            try:
+                return json.loads(text)
+            except json.JSONDecodeError as exc:
+                if not exc.msg.startswith("Invalid control character"):
+                    raise
+                value, _, error = loads(text)  # raw control characters inside strings: read leniently
+                if error is not None:
+                    raise
+                return value
         row = batch.slice(i, 1).to_pylist()[0]
         return {k: v for k, v in row.items() if k not in rawcols.INTERNAL_COLUMNS}
 
+    def _prepared(self, data: Any, input_name: str | None) -> tuple[Any, dict]:
+        """A parsed record repaired (hostile text, NaN, numbers as text) and in FineTome's or OpenAI's shape."""
+        if not isinstance(data, dict):
+            return data, {}
+        data, repairs = repair_record(data)
+        if "score" in data and not (data["score"] is None or isinstance(data["score"], (int, float))
+                                    and not isinstance(data["score"], bool)):
+            number, kind, _ = coerce_score(data["score"])
+            if kind is not None:
+                data["score"] = number
+                repairs.setdefault(kind, []).append("score")
+        cfg = self.inputs.get(input_name) if input_name is not None else None
+        if cfg is not None and needs_adapting(cfg):
+            try:
+                data = adapt_record(data, cfg.format, cfg.columns)
+            except FormatError as exc:
+                raise RowError(str(exc)) from None
+        return data, repairs
+
+    def _adapted(self, batch: pa.RecordBatch) -> tuple[pa.RecordBatch, str | None]:
+        """The batch with its input's format converted to ``conversations`` column-wise (rows the conversion
+        cannot take go record by record), and the input's name."""
+        if INPUT not in batch.schema.names or batch.num_rows == 0:
+            return batch, None
+        name = batch.column(INPUT)[0].as_py()
+        cfg = self.inputs.get(name)
+        if cfg is None or not needs_adapting(cfg):
+            return batch, name
+        internal = [c for c in batch.schema.names if c in rawcols.INTERNAL_COLUMNS or c == INPUT]
+        parsed = pa.Table.from_batches([batch.select([c for c in batch.schema.names if c not in internal])])
+        try:
+            adapted = to_conversations(parsed, cfg.format, cfg.columns, where=name)
+        except FormatError:  # a type the columns cannot take here: every row record by record
+            return batch.select(internal), name
+        columns = {c: batch.column(c) for c in internal}
+        slow = np.asarray(batch.column(rawcols.SLOW).fill_null(True), dtype=bool) | ~np.asarray(adapted.ok, dtype=bool)
+        columns[rawcols.SLOW] = pa.array(slow)
+        for c in adapted.table.column_names:
+            col = adapted.table.column(c)
+            columns[c] = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+        if adapted.original is not None:
+            columns[ORIGINAL] = adapted.original
+        return pa.RecordBatch.from_pydict(columns), name
+
     def process(self, batch: pa.RecordBatch) -> StageOutput:
         n = batch.num_rows
+        given = batch
+        batch, input_name = self._adapted(batch)
         ok = self._screen(batch)
         parts = [self._fast_rows(batch, ok)] if ok.any() else []
         quarantine: list[dict[str, Any]] = []
@@ -256,16 +330,24 @@ class Validate(RowStage):
             data = None
             if error is None:
                 try:
-                    data = self._record(batch, i)
-                    row = validate_record(data, self.cfg)
+                    data = self._record(given, i)
+                    prepared, repairs = self._prepared(data, input_name)
+                    raw = self._raw_text(given, i)
+                    if raw is not None and raw[0].startswith("\ufeff"):  # a mark in front of a later line
+                        repairs["bom"] = ["(line)"]
+                    row = validate_record(prepared, self.cfg)
                     row[POS], row["id"] = pos, rid
+                    if repairs:
+                        row[REPAIRS] = repairs_json(repairs)
+                    if self.label and input_name is not None:
+                        row["input"] = input_name
                     slow_rows.append(row)
                     continue
                 except json.JSONDecodeError as exc:
                     error = f"not valid JSON: {exc.msg} (column {exc.colno})"
                 except RowError as exc:
                     error = str(exc)
-            quarantine.append(self._quarantined(batch, i, pos, rid, data, error))
+            quarantine.append(self._quarantined(given, i, pos, rid, data, error))
         if slow_rows:
             parts.append(_rows_table(slow_rows))
         table = concat_unified(parts) if parts else _empty_rows()
@@ -286,6 +368,8 @@ class Validate(RowStage):
         line = batch.column(rawcols.LINE)[i].as_py()
         file = batch.column(rawcols.FILE)[i].as_py()
         position = {"file": file, "line": line} if line is not None else {"file": file, "row": batch.column(rawcols.ROW)[i].as_py()}
+        if self.label and INPUT in batch.schema.names:
+            position["input"] = batch.column(INPUT)[i].as_py()
         if line is not None:
             raw: Any = self._raw_text(batch, i)[0]
         else:
@@ -347,7 +431,7 @@ SPEC = register(
         order=0,
         kind="row",
         config=ValidateConfig,
-        build=lambda cfg, _: Validate(cfg),
+        build=lambda cfg, curation: Validate(cfg, getattr(curation, "inputs", None)),
         summary="schema checks; bad rows go to quarantine.jsonl with the error and their file/line",
         always_on=True,
     )

@@ -31,10 +31,10 @@ from evaluation.models import ModelRef
 from evaluation.prompt_sets import load_prompt_set
 from evaluation.raw_folder import build_raw_folder
 from evaluation.tables import EvalResults, write_results
+from tomecraft.resources import config_dir, config_path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_EXPERIMENT_CONFIG = REPO_ROOT / "configs" / "eval_experiment.yaml"
-CPU_EXPERIMENT_CONFIG = REPO_ROOT / "configs" / "eval_experiment_cpu.yaml"
+DEFAULT_EXPERIMENT_CONFIG = config_path("eval_experiment.yaml")
+CPU_EXPERIMENT_CONFIG = config_path("eval_experiment_cpu.yaml")
 
 
 class ExperimentError(RuntimeError):
@@ -89,7 +89,9 @@ def load_experiment_config(path: str | Path | None, overrides: dict[str, Any] | 
         for key in ("curation_config", "train_config"):  # relative: to the working folder, the file, or the repo
             value = data.get(key)
             if value and not Path(value).is_absolute() and not Path(value).exists():
-                found = next((b / value for b in (path.parent, REPO_ROOT) if (b / value).exists()), None)
+                found = next((b / value for b in (path.parent, config_dir().parent) if (b / value).exists()), None)
+                if found is None and Path(value).parts[:1] == ("configs",):  # an installed copy of configs/
+                    found = next((p for p in [config_dir().joinpath(*Path(value).parts[1:])] if p.exists()), None)
                 if found is not None:
                     data[key] = str(found)
     if overrides:
@@ -104,9 +106,9 @@ def load_experiment_config(path: str | Path | None, overrides: dict[str, Any] | 
 
 
 def default_experiment_config() -> Path:
-    import torch
+    from tomecraft.devices import cuda_available
 
-    return DEFAULT_EXPERIMENT_CONFIG if torch.cuda.is_available() else CPU_EXPERIMENT_CONFIG
+    return DEFAULT_EXPERIMENT_CONFIG if cuda_available() else CPU_EXPERIMENT_CONFIG
 
 
 def _train_config(cfg: ExperimentConfig):

@@ -26,6 +26,7 @@ STAGE_CLIS = (
     "curation.cli",
     "curation.review.cli",
     "curation.report.cli",
+    "curation.publish",
     "training.cli",
     "serving.cli",
     "evaluation.cli",

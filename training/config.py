@@ -16,8 +16,9 @@ from typing import Any, Literal, Union
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-CONFIG_DIR = REPO_ROOT / "configs"
+from tomecraft.resources import config_dir
+
+CONFIG_DIR = config_dir()
 GPU_DEFAULT_CONFIG = CONFIG_DIR / "train.yaml"
 CPU_DEFAULT_CONFIG = CONFIG_DIR / "train_cpu.yaml"
 
@@ -155,9 +156,9 @@ class ConfigError(ValueError):
 def default_config_path(cuda: bool | None = None) -> Path:
     """``configs/train.yaml`` on a CUDA machine, ``configs/train_cpu.yaml`` (offline SmolLM2) elsewhere."""
     if cuda is None:
-        import torch
+        from tomecraft.devices import cuda_available
 
-        cuda = torch.cuda.is_available()
+        cuda = cuda_available()
     return GPU_DEFAULT_CONFIG if cuda else CPU_DEFAULT_CONFIG
 
 

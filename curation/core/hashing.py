@@ -65,21 +65,29 @@ def seeded_rank(seed: int, key: str) -> int:
     return xxhash.xxh3_64_intdigest(key.encode("utf-8"), seed=seed)
 
 
-def seeded_ranks(seed: int, keys: list[str]) -> np.ndarray:
-    """:func:`seeded_rank` of many keys (uint64)."""
+def seeded_ranks(seed: int, keys: list[str] | pa.Array) -> np.ndarray:
+    """:func:`seeded_rank` of many keys (uint64); an Arrow array is read a slice at a time."""
     import xxhash
 
     digest = xxhash.xxh3_64_intdigest
+    if isinstance(keys, (pa.Array, pa.ChunkedArray)):
+        out = np.empty(len(keys), dtype=np.uint64)
+        for a in range(0, len(keys), 65_536):
+            part = keys.slice(a, 65_536).to_pylist()
+            out[a : a + len(part)] = np.fromiter((digest(k.encode("utf-8"), seed=seed) for k in part),
+                                                 dtype=np.uint64, count=len(part))
+        return out
     return np.fromiter((digest(k.encode("utf-8"), seed=seed) for k in keys), dtype=np.uint64, count=len(keys))
 
 
-def seeded_order(seed: int, keys: list[str]) -> np.ndarray:
+def seeded_order(seed: int, keys: list[str] | pa.Array) -> np.ndarray:
     """Indices of ``keys`` sorted by (seeded rank, key)."""
     ranks = seeded_ranks(seed, keys)
     order = np.argsort(ranks, kind="stable")
     r = ranks[order]
     ties = np.flatnonzero(r[1:] == r[:-1])
     if len(ties):  # equal ranks (practically never): the key decides, as in sorted((rank, key))
-        out = sorted(range(len(keys)), key=lambda i: (int(ranks[i]), keys[i]))
+        values = keys.to_pylist() if isinstance(keys, (pa.Array, pa.ChunkedArray)) else keys
+        out = sorted(range(len(values)), key=lambda i: (int(ranks[i]), values[i]))
         return np.array(out, dtype=np.int64)
     return order

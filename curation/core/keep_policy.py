@@ -1,8 +1,10 @@
 """Which row of a duplicate cluster survives, and the decisions for the ones that do not.
 
 Shared by every dedup stage (exact, MinHash, semantic, against an existing set): the kept row is the highest
-``score`` (missing or NaN scores count lowest), ties broken by length (longer conversation wins), then by
-``id`` (smallest wins), then by input position.
+``score`` (missing or NaN scores count lowest), ties broken by the input (with several inputs, the one listed
+first wins: the order of ``inputs:`` states which source the user trusts most, while scores of different
+datasets are rarely comparable beyond that), then by length (longer conversation wins), then by ``id``
+(smallest wins), then by input position.
 """
 
 from __future__ import annotations
@@ -22,12 +24,30 @@ def policy_keys(batch: pa.RecordBatch) -> dict[str, pa.Array]:
     """The keep policy's columns of a batch (:data:`KEY_COLUMNS`), for a dedup stage's ``keys``."""
     from curation.core.columns import conversation_chars
 
-    return {
+    columns = {
         POS: batch.column(POS),
         "id": batch.column("id"),
         "score": batch.column("score"),
         "chars": pa.array(conversation_chars(batch.column("conversations")), pa.int64()),
     }
+    if "input" in batch.schema.names:  # several inputs: the one listed first wins ties of score
+        columns["input"] = batch.column("input")
+    return columns
+
+
+def input_ranks(keys: pa.Table, rows: np.ndarray) -> np.ndarray:
+    """Per row of ``rows``, its input's place in the list (inputs are read in list order, so an input's first
+    ``_pos`` orders it); zeros without an ``input`` column."""
+    if "input" not in keys.column_names:
+        return np.zeros(len(rows), dtype=np.int64)
+    names = keys.column("input").to_pylist()
+    pos = keys.column(POS).to_numpy()
+    first: dict[str, int] = {}
+    for name, p in zip(names, pos.tolist()):
+        if name not in first or p < first[name]:
+            first[name] = p
+    rank = {name: r for r, name in enumerate(sorted(first, key=first.get))}
+    return np.array([rank[names[i]] for i in rows.tolist()], dtype=np.int64)
 
 
 def cluster_id_for(kept_id: str) -> str:
@@ -65,7 +85,8 @@ def keep_decisions(
     score = np.where(np.isnan(score), -np.inf, score)
     chars = keys.column("chars").to_numpy()[members]
     label = labels[members]
-    order = sorted(range(len(members)), key=lambda k: (label[k], -score[k], -chars[k], ids[k], pos[k]))
+    rank = input_ranks(keys, members)
+    order = sorted(range(len(members)), key=lambda k: (label[k], -score[k], rank[k], -chars[k], ids[k], pos[k]))
     winner_of: dict[int, int] = {}  # label -> member index of the kept row
     for k in order:
         winner_of.setdefault(int(label[k]), k)

@@ -9,8 +9,8 @@ module ends with one :func:`register` call; the module's import path is listed o
         reasons=("filter:my_reason",), summary="drops rows that ...",
     ))
 
-``order`` places the stage (validate 0, normalize 10, exact_dedup 20, near_dedup 30, semantic_dedup 40,
-filters 50, balance 70, augment 80, split 90); ``build(stage_config, curation_config)`` makes the stage object.
+``order`` places the stage (validate 0, normalize 10, exact_dedup 20, near_dedup 30, against 35, semantic_dedup
+40, filters 50, balance 70, mix 75, augment 80, split 90); ``build(stage_config, curation_config)`` makes the stage object.
 """
 
 from __future__ import annotations
@@ -32,10 +32,12 @@ BUILTIN_STAGE_MODULES = (
     "curation.language.stage",
     "curation.exact_dedup",
     "curation.near_dedup",
+    "curation.against",
     "curation.semantic_dedup",
     "curation.filters",
     "curation.judge.stage",
     "curation.balance",
+    "curation.mix",
     "curation.augment.stage",
     "curation.split",
     "curation.decontam.stage",

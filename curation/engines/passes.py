@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+import numpy as np
 import pyarrow as pa
 
 from curation.core.stage import StageOutput
@@ -38,9 +39,16 @@ def run_pass_on_batch(p: Pass, decisions: pa.Table | None, batch: pa.RecordBatch
     result.kept = batch
     if p.collect is not None:
         t = time.perf_counter()
-        result.keys = p.collect.stage.keys(batch) if batch.num_rows else None
+        result.keys = own_buffers(p.collect.stage.keys(batch)) if batch.num_rows else None
         result.keys_seconds = time.perf_counter() - t
     return result
+
+
+def own_buffers(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """A copy of ``batch`` in buffers of its own. Keys are kept until the whole pass is over; a column taken
+    straight from a row batch (``_pos``, ``id``) shares that batch's memory (a batch read back from a spill
+    file is one block), and would keep its text alive with it. Arrow's size counters do not show that."""
+    return batch.take(pa.array(np.arange(batch.num_rows, dtype=np.int64)))
 
 
 def summarize(result: BatchResult) -> dict:

@@ -62,10 +62,12 @@ def build_plan(config, input_fingerprint: str) -> list[PlannedStage]:
     for spec in stage_specs():
         stage_config = None if spec.hidden else config.stage(spec.name)
         enabled = is_enabled(spec, stage_config)
+        stage = spec.build(stage_config, config) if enabled else None
+        if stage is not None and getattr(stage, "skip", None) is not None and stage.skip():
+            enabled, stage = False, None  # as configured it cannot change anything: no pass for it
         fp = _digest(fp, spec.name, resolved.get(spec.name) if enabled else "off")
         if not spec.hidden:
             index += 1
-        stage = spec.build(stage_config, config) if enabled else None
         plan.append(PlannedStage(spec, enabled, stage, fp, max(index, 0)))
     return plan
 

@@ -39,7 +39,7 @@ from curation.engines.local import CurationResult, resolve_workers
 from curation.engines.output import empty_outputs_folder, schemas_for, write_quarantine
 from curation.engines.passes import count_into, run_pass_on_batch, summarize
 from curation.engines.plan import Pass, build_plan, cut_passes
-from curation.readers import InputSource, open_input
+from curation.readers import InputSource
 from curation.writer import ParquetStream, sha256_file
 
 
@@ -215,13 +215,17 @@ def _sides(work: Path, pass_index: int) -> list[Path]:
 
 
 def run_curation_ray(
-    input_spec: str | None,
+    input_spec: str | list[str] | None,
     out_dir: str | Path,
     config,
     options: RayOptions | None = None,
     progress: Callable | None = None,
+    output_format: str = "finetome",
 ) -> CurationResult:
-    """Curate ``input_spec`` into ``out_dir`` (a path every node can reach) on a Ray cluster."""
+    """Curate ``input_spec`` (as :func:`curation.pipeline.run_curation` takes it) into ``out_dir`` (a path every
+    node can reach) on a Ray cluster."""
+    from curation.pipeline import finish_outputs, open_source
+
     options = options or RayOptions()
     out = str(out_dir)
     if out.startswith("file://"):
@@ -229,7 +233,7 @@ def run_curation_ray(
     elif "://" in out:
         raise EngineError(f"{out}: --out must be a folder every Ray node can write (a local or shared path, or file://)")
     ray = _import_ray()
-    source = open_input(input_spec)
+    source, config = open_source(input_spec, config)
     paths = empty_outputs_folder(Path(out))
     track = progress or no_progress
     started = _connect(ray, options)
@@ -238,6 +242,7 @@ def run_curation_ray(
     finally:
         if started:
             ray.shutdown()
+    result.manifest = finish_outputs(paths.root, source, config, output_format)
     if config.report:
         from curation.pipeline import write_report
 

@@ -61,7 +61,7 @@ class BatchStore:
         self.rows += batch.num_rows
         if not any(s.equals(batch.schema) for s in self.schemas):
             self.schemas.append(batch.schema)
-        size = batch.nbytes
+        size = batch.get_total_buffer_size()  # what the batch keeps alive (slices hold their whole buffers)
         if not self._files and self.budget.take(size):
             self._items.append(("mem", batch))
             self._held += size

@@ -73,6 +73,23 @@ def lsh_params_for(cfg) -> tuple[int, int]:
     return lsh_params(cfg.threshold, cfg.num_perm, cfg.bands, cfg.rows_per_band, tuple(cfg.lsh_weights))
 
 
+class BandMatrix:
+    """Band keys already in memory as ``(rows, bands)`` matrices, one per chunk of rows (views of the
+    near-dedup keys, not copies): :func:`candidate_pairs` gathers one band at a time (8 bytes a row)."""
+
+    spilled = False
+
+    def __init__(self, chunks: list[np.ndarray], bands: int) -> None:
+        self.chunks = [c for c in chunks if len(c)]
+        self.n = sum(len(c) for c in self.chunks)
+        self.bands = bands
+
+    def band(self, j: int) -> np.ndarray:
+        if not self.chunks:
+            return np.zeros(0, dtype=np.uint64)
+        return np.concatenate([c[:, j] for c in self.chunks]).astype(np.uint64)
+
+
 class BandTable:
     """uint64 band keys of ``n`` rows, written chunk by chunk in row order."""
 

@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import Executor
 
 import numpy as np
+import pyarrow as pa
 
 from curation.minhash import kernels
 from curation.minhash.signatures import encode_rows, shingle_kind_code
@@ -32,8 +33,16 @@ def shingle_hashes(texts: Sequence[str], kind: str, ngram: int) -> tuple[np.ndar
     return kernels.shingle_hashes(buf, offsets, word_table(), lower_table(), shingle_kind_code(kind), ngram)
 
 
+def arrow_shingle_hashes(texts, kind: str, ngram: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`shingle_hashes` of a ``pyarrow`` string array, from its buffers."""
+    from curation.minhash.signatures import encode_arrow
+
+    buf, offsets = encode_arrow(texts)
+    return kernels.shingle_hashes(buf, offsets, word_table(), lower_table(), shingle_kind_code(kind), ngram)
+
+
 def exact_jaccard(
-    texts: Sequence[str],
+    texts,
     pairs: np.ndarray,
     kind: str,
     ngram: int,
@@ -42,8 +51,10 @@ def exact_jaccard(
     pool: Executor | None = None,
     workers: int = 1,
 ) -> Iterator[range]:
-    """Fill ``out[k]`` with the Jaccard of pair ``k`` (rows of ``texts``); yields each finished block of pairs
-    as a ``range`` (for a progress bar). Iterate it to the end."""
+    """Fill ``out[k]`` with the Jaccard of pair ``k`` (rows of ``texts``: a sequence of str, or a ``pyarrow``
+    string array read in place); yields each finished block of pairs as a ``range`` (for a progress bar).
+    Iterate it to the end."""
+    arrow = not isinstance(texts, (list, tuple, dict))
     pairs_per_block = max(1, rows_per_block // 2)
     for lo in range(0, len(pairs), pairs_per_block):
         hi = min(lo + pairs_per_block, len(pairs))
@@ -55,6 +66,8 @@ def exact_jaccard(
 
         def build(span):
             a, b = span
+            if arrow:
+                return arrow_shingle_hashes(texts.take(pa.array(rows[a:b])), kind, ngram)
             return shingle_hashes([texts[int(r)] for r in rows[a:b]], kind, ngram)
 
         parts = list(pool.map(build, spans)) if pool is not None and len(spans) > 1 else [build(s) for s in spans]

@@ -15,10 +15,10 @@ from pathlib import Path, PurePosixPath
 from curation.readers.errors import InputError
 from curation.readers.filesystems import file_kind, list_folder, resolve_filesystem
 from curation.readers.source import InputSource, Unit
+from tomecraft.resources import sample_path
 
 DEFAULT_HUB_DATASET = "mlabonne/FineTome-100k"
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SAMPLE_PATH = REPO_ROOT / "data" / "sample.jsonl"
+SAMPLE_PATH = sample_path()
 SAVED_DATASET_MARKERS = ("dataset_info.json", "dataset_dict.json", "state.json")
 TEXT_SUFFIXES = (".jsonl",)
 TABLE_SUFFIXES = (".parquet",)
@@ -26,14 +26,22 @@ TABLE_SUFFIXES = (".parquet",)
 __all__ = ["InputError", "InputSource", "Unit", "open_input", "DEFAULT_HUB_DATASET", "SAMPLE_PATH"]
 
 
-def open_input(spec: str | None) -> InputSource:
-    """Resolve ``spec`` (None = the embedded sample); reads nothing but file listings and footers."""
+def open_input(spec: str | None, streaming: bool = False) -> InputSource:
+    """Resolve ``spec`` (None = the embedded sample); reads nothing but file listings and footers.
+
+    Local paths may be globs, folders of shards (nested ones too) and compressed files (``.gz``, ``.bz2``,
+    ``.xz``, ``.zst``; :mod:`curation.sources`). ``streaming``: a hub dataset is streamed, not downloaded first.
+    """
     if spec is None:
         if not SAMPLE_PATH.exists():
             raise InputError(f"{SAMPLE_PATH}: embedded sample not found (regenerate it: python data/make_sample.py)")
         fs, path = resolve_filesystem(str(SAMPLE_PATH))
         return InputSource("sample", "sample", fs, [path])
     local = "://" not in spec
+    if local:
+        found = _local_files(spec)
+        if found is not None:
+            return found
     fs, path = resolve_filesystem(spec)
     kind = file_kind(fs, path)
     shown = str(Path(spec).expanduser()) if local else spec
@@ -59,7 +67,69 @@ def open_input(spec: str | None) -> InputSource:
         raise InputError(f"{shown}: unsupported file type {suffix or '(none)'!r}; expected .jsonl, .json or .parquet")
     if not local or looks_like_path(spec):
         raise InputError(f"{spec}: file not found")
-    return _hub(spec)
+    return _hub(spec, streaming)
+
+
+def _local_files(spec: str) -> InputSource | None:
+    """A glob, a folder of (nested or compressed) shards or a compressed file, as an input; None for anything
+    the plain rules above read (a plain file, a flat folder, a save_to_disk folder, a hub id)."""
+    from curation.sources import SourceError, classify, expand, is_curated_folder, is_glob
+
+    path = Path(spec).expanduser()
+    if not is_glob(spec):
+        if path.is_file():
+            found = classify(path)
+            if found is None or found.compression is None:
+                return None
+        elif path.is_dir():
+            entries = [e for e in path.iterdir() if not e.name.startswith(".")]
+            if any(e.name in SAVED_DATASET_MARKERS for e in entries):
+                return None
+            plain = all(e.is_file() and (classify(e) is None or (classify(e).compression is None and classify(e).kind != "json"))
+                        for e in entries)
+            if plain and not is_curated_folder(path):
+                return None
+        else:
+            return None
+    try:
+        files = expand(spec)
+    except SourceError as exc:
+        raise InputError(str(exc)) from None
+    kinds = {f.kind for f in files}
+    if "json" in kinds:
+        if len(files) > 1:
+            raise InputError(f"{spec}: JSON array files cannot be mixed with others in one input; list them as inputs")
+        return _json_array_file(files[0], spec)
+    fs, _ = resolve_filesystem(str(files[0].path))
+    shown = str(path) if not is_glob(spec) else spec
+    return InputSource(shown, "files", fs, [str(f.path.absolute()) for f in files])
+
+
+def _json_array_file(file, spec: str) -> InputSource:
+    """A (compressed) JSON array file, loaded whole."""
+    import json
+
+    from curation.sources import open_binary
+
+    try:
+        with open_binary(file) as fh:
+            text = fh.read().decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"{spec}: not UTF-8 text") from None
+    except OSError as exc:
+        raise InputError(f"{spec}: cannot read: {exc}") from None
+    try:
+        data = json.loads(text.lstrip("\ufeff"))
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{spec}: line {exc.lineno}: not valid JSON: {exc.msg} (column {exc.colno})") from None
+    if isinstance(data, dict):
+        lists = [v for v in data.values() if isinstance(v, list)]
+        if len(lists) == 1:
+            data = lists[0]
+    if not isinstance(data, list):
+        raise InputError(f"{spec}: expected a JSON array of rows (or an object holding one array)")
+    fs, path = resolve_filesystem(str(file.path))
+    return InputSource(spec, "json", fs, [path], records=[(file.path.name, data)])
 
 
 def looks_like_path(spec: str) -> bool:
@@ -105,12 +175,16 @@ def _saved_dataset(path: Path, spec: str) -> InputSource:
     return InputSource(spec, "disk", records=records, fingerprint_value=fingerprint)
 
 
-def _hub(spec: str) -> InputSource:
+def _hub(spec: str, streaming: bool = False) -> InputSource:
     import datasets
 
     name, _, split = spec.partition(":")
     split = split or "train"
     try:
+        if streaming:
+            ds = datasets.load_dataset(name, split=split, streaming=True)
+            return InputSource(spec, "stream", records=[(f"{name}:{split}", ds)],
+                               fingerprint_value=f"hub-stream:{name}:{split}:{getattr(ds, '_fingerprint', '')}")
         ds = datasets.load_dataset(name, split=split)
     except Exception as exc:
         offline = os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("HF_DATASETS_OFFLINE") == "1"

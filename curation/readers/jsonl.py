@@ -290,3 +290,40 @@ def read_jsonl(
             records += nrec
     if records and parsed == 0 and first_error is not None:
         raise InputError(f"{path}: line {first_error[0]}: not JSON Lines ({first_error[1]})")
+
+
+def read_jsonl_stream(fs, path: str, file: str, compression: str, first_pos: int,
+                      block_bytes: int = 8 << 20) -> Iterator[tuple[pa.RecordBatch, int]]:
+    """Raw batches of a whole compressed JSON Lines file, streamed in blocks of whole lines (:mod:`curation.sources`)."""
+    from pathlib import Path
+
+    from pyarrow import fs as pafs
+
+    from curation.readers.errors import InputError
+    from curation.sources import DataFile, SourceError, iter_line_blocks, open_binary, readahead
+
+    records, parsed = 0, 0
+    first_error = None
+    try:
+        if isinstance(fs, pafs.LocalFileSystem):
+            stream = open_binary(DataFile(Path(path), "jsonl", compression))
+        else:
+            stream = fs.open_input_stream(path, compression=compression)
+        with stream:
+            blocks = iter_line_blocks(stream, block_bytes, name=file)
+            # bz2 and xz decode slower than Arrow parses: the next block decodes on a thread meanwhile; gzip (ISA-L)
+            # and zstd decode faster than that, and a thread beside Arrow's own only competes for the cores
+            for block, first_line in (readahead(blocks) if compression in ("bz2", "xz") else blocks):
+                batch, _, nrec = parse_block(block, file, first_line, first_pos + records)
+                if batch is not None:
+                    errors = batch.column("_error")
+                    parsed += errors.null_count
+                    if first_error is None and errors.null_count < nrec:
+                        k = next(i for i, e in enumerate(errors.to_pylist()) if e is not None)
+                        first_error = (batch.column("_line")[k].as_py(), errors[k].as_py())
+                    yield batch, records
+                records += nrec
+    except (SourceError, OSError) as exc:
+        raise InputError(str(exc) if isinstance(exc, SourceError) else f"{path}: cannot read: {exc}") from None
+    if records and parsed == 0 and first_error is not None:
+        raise InputError(f"{path}: line {first_error[0]}: not JSON Lines ({first_error[1]})")

@@ -23,7 +23,7 @@ import pyarrow as pa
 
 POS, ID, FILE, LINE, ROW, RAW, ERROR, SLOW = "_pos", "_id", "_file", "_line", "_row", "_raw", "_error", "_slow"
 RAW_COLUMNS = (POS, ID, FILE, LINE, ROW, RAW, ERROR, SLOW)
-INTERNAL_COLUMNS = frozenset(RAW_COLUMNS) | {"_split", "_added"}
+INTERNAL_COLUMNS = frozenset(RAW_COLUMNS) | {"_split", "_added", "_input", "_original"}
 
 
 def rename_internal(table: pa.Table) -> pa.Table:

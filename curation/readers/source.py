@@ -20,6 +20,7 @@ from curation.contract import record_id
 from curation.readers.errors import InputError
 from curation.readers.filesystems import fingerprint_files
 from curation.readers.raw import raw_batch
+from curation.sources import classify
 
 UNIT_SHIFT = 32
 
@@ -36,6 +37,8 @@ class Unit:
     end: int = 0  # exclusive
     first_line: int = 1  # jsonl: line number of the unit's first line
     first_row: int = 0  # parquet / records: row number of the unit's first row within its file
+    compression: str | None = None  # jsonl: gzip | bz2 | xz | zstd (then the unit is the whole file, streamed)
+    input: str = ""  # the input it belongs to, when a run has several (curation.inputs)
 
     @property
     def first_pos(self) -> int:
@@ -67,12 +70,18 @@ class InputSource:
     def units(self, unit_bytes: int | None = None, unit_records: int = 200_000) -> list[Unit]:
         """The input's units; ``unit_bytes`` None: one unit per file (the local engine reads it streaming)."""
         units: list[Unit] = []
-        if self.kind in ("jsonl", "sample"):
+        if self.kind in ("jsonl", "sample", "parquet", "files"):
             for path in self.files:
-                units.extend(self._jsonl_units(path, unit_bytes, len(units)))
-        elif self.kind == "parquet":
-            for path in self.files:
-                units.extend(self._parquet_units(path, unit_bytes, len(units)))
+                found = classify(path)
+                if found is not None and found.kind == "parquet":
+                    units.extend(self._parquet_units(path, unit_bytes, len(units)))
+                elif found is not None and found.compression:
+                    name = PurePosixPath(path).name
+                    units.append(Unit(len(units), "jsonl", path, name, 0, 0, 1, compression=found.compression))
+                else:
+                    units.extend(self._jsonl_units(path, unit_bytes, len(units)))
+        elif self.kind == "stream":
+            units.append(Unit(len(units), "stream", file=self.records[0][0]))
         else:
             for label, table in self.records:
                 n = len(table)
@@ -132,7 +141,12 @@ class InputSource:
 
     # -- reading --------------------------------------------------------------------------------------
     def read_unit(self, unit: Unit, batch_rows: int = 16_384) -> Iterator[pa.RecordBatch]:
-        if unit.kind == "jsonl":
+        if unit.kind == "jsonl" and unit.compression:
+            from curation.readers.jsonl import read_jsonl_stream
+
+            for batch, _ in read_jsonl_stream(self.filesystem, unit.path, unit.file, unit.compression, unit.first_pos):
+                yield from _rebatch(batch, batch_rows)
+        elif unit.kind == "jsonl":
             from curation.readers.jsonl import read_jsonl
 
             try:
@@ -143,6 +157,8 @@ class InputSource:
                 raise InputError(f"{unit.path}: cannot read: {exc}") from None
         elif unit.kind == "parquet":
             yield from self._read_parquet(unit, batch_rows)
+        elif unit.kind == "stream":
+            yield from _stream_batches(self.records[0][1], unit, batch_rows)
         else:
             label, data = next((lbl, d) for lbl, d in self.records if lbl == unit.file)
             yield from _table_batches(data, unit, batch_rows)
@@ -213,3 +229,13 @@ def _table_batches(data: Any, unit: Unit, batch_rows: int) -> Iterator[pa.Record
             raw=None if table is not None else [json.dumps(r, default=str) for r in rows],
             slow=[table is None] * n,
         )
+
+
+def _stream_batches(dataset: Any, unit: Unit, batch_rows: int) -> Iterator[pa.RecordBatch]:
+    """Raw batches of a streamed hub dataset (``datasets.IterableDataset``), as they arrive."""
+    done = 0
+    for table in dataset.with_format("arrow").iter(batch_size=batch_rows):
+        if not isinstance(table, pa.Table):
+            table = pa.table(table)
+        yield _typed_batch(table, unit, done, done)
+        done += table.num_rows

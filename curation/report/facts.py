@@ -151,6 +151,7 @@ class ReportFacts:
     quarantine_examples: list[QuarantineExample]
     review: ReviewFacts | None
     config: dict[str, Any] = field(default_factory=dict)
+    inputs: list[dict[str, Any]] = field(default_factory=list)  # several inputs: per input accounting and mix share
     quality: QualityFacts | None = None  # the quality stages' sections (language, PII, decontamination, ...)
 
     @property
@@ -166,7 +167,8 @@ REPORT_COLUMNS = ("id", "conversations", "original_conversations", "source", "sc
 
 def _read(path: Path) -> pa.Table:
     """The columns the report uses (review ones included), not the whole file."""
-    names = pq.ParquetFile(path).schema_arrow.names
+    first = min(path.glob("part-*.parquet")) if path.is_dir() else path  # a shard folder (--engine ray)
+    names = pq.ParquetFile(first).schema_arrow.names
     return pq.read_table(path, columns=[n for n in names if n in REPORT_COLUMNS or n.startswith("review_")])
 
 
@@ -465,6 +467,7 @@ def gather(out_dir: str | Path, examples_per_reason: int = EXAMPLES_PER_REASON) 
         quarantine_examples=_quarantine(paths.root, examples_per_reason),
         review=_review(splits, removed, manifest),
         config=manifest.get("config", {}),
+        inputs=list(manifest.get("inputs") or []),
         quality=gather_quality(stage_stats, {st.name for st in stages if st.enabled}, manifest.get("config", {}),
                                removed, removed_by_reason),
     )

@@ -73,6 +73,7 @@ footer { color:var(--muted); font-size:12px; text-align:center; margin-top:26px;
 
 SECTIONS = (
     ("funnel", "Funnel"),
+    ("inputs", "Inputs"),
     ("removals", "Removals"),
     ("lengths", "Lengths"),
     ("sources", "Sources"),
@@ -179,6 +180,23 @@ def _lengths(f: ReportFacts, chart: str) -> str:
     note = ("<b>Before</b>: every row that passed validation, as it came in (before normalization); "
             "<b>after</b>: the rows in the three splits (augmented rows included).")
     return _section("lengths", "Lengths before and after", note, chart + _table(["", "before", "after"], rows, {1, 2}))
+
+
+def _inputs(f: ReportFacts) -> str:
+    """Several inputs: what became of each one's rows, and its share of the mix against its target."""
+    if not f.inputs:
+        return ""
+    rows = []
+    for i in f.inputs:
+        removed = ", ".join(f"{e(k)}: {v:,}" for k, v in (i.get("removed") or {}).items()) or "–"
+        target = "–" if i.get("target_share") is None else f"{i['target_share']:.1%}"
+        rows.append([e(i.get("name")), e(i.get("format", "")), _num(i.get("rows_in")), _num(i.get("kept")), removed,
+                     _num(i.get("quarantined")), f"{i.get('share', 0):.1%}", target])
+    note = ("Each input's rows in, where they went, and its share of the rows in the splits against the share its "
+            "weight asked for (duplicates across inputs are removed first; the input listed first wins ties).")
+    return _section("inputs", "Inputs and mix", note, _table(["input", "format", "rows in", "in splits",
+                                                               "removed (by reason)", "quarantined", "share", "target"],
+                                                              rows, {2, 3, 5, 6, 7}))
 
 
 def _sources(f: ReportFacts, chart: str | None) -> str:
@@ -374,13 +392,15 @@ def render_html(f: ReportFacts, charts: dict[str, str | None]) -> str:
            f"<code>{e(str(inp.get('fingerprint', ''))[:19])}</code>) · tomecraft {e(f.tomecraft_version)}")
     qsecs = quality_sections(f.quality)
     quality = [(f"q-{sec.key}", sec.title) for sec in qsecs]
-    at = [k for k, _ in SECTIONS].index("augmentation")
-    nav = "<nav>" + "".join(f'<a href="#{k}">{e(t)}</a>' for k, t in (*SECTIONS[:at], *quality, *SECTIONS[at:])) + "</nav>"
+    shown = [(k, t) for k, t in SECTIONS if k != "inputs" or f.inputs]
+    at = [k for k, _ in shown].index("augmentation")
+    nav = "<nav>" + "".join(f'<a href="#{k}">{e(t)}</a>' for k, t in (*shown[:at], *quality, *shown[at:])) + "</nav>"
     body = [
         f"<header><h1>Curation report · {e(f.folder)}</h1><div class=\"sub\">{sub}</div></header>",
         nav,
         _cards(f),
         _funnel(f, charts["funnel"] or ""),
+        _inputs(f),
         _removals(f, charts.get("removals")),
         _lengths(f, charts["lengths"] or ""),
         _sources(f, charts.get("sources")),

@@ -41,6 +41,15 @@ def render_markdown(f: ReportFacts) -> str:
            f"{_n(acc.get('quarantined'))} quarantined"
            + (" — nothing lost." if acc.get("balanced") else " — **accounting does not balance**.") + "\n"]
 
+    if f.inputs:
+        out.append("## Inputs and mix\n")
+        rows = [[i.get("name"), i.get("format", ""), _n(i.get("rows_in")), _n(i.get("kept")),
+                 ", ".join(f"{k}: {v:,}" for k, v in (i.get("removed") or {}).items()) or "–", _n(i.get("quarantined")),
+                 f"{i.get('share', 0):.1%}", "–" if i.get("target_share") is None else f"{i['target_share']:.1%}"]
+                for i in f.inputs]
+        out.append(_table(["input", "format", "rows in", "in splits", "removed (by reason)", "quarantined", "share",
+                           "target"], rows, {2, 3, 5, 6, 7}))
+
     out.append("## Stages\n")
     rows = []
     for s in f.stages:

@@ -1,0 +1,129 @@
+"""Reading compressed JSON Lines against the same file uncompressed (target: at least 80% of its speed).
+
+Rows are the generated FineTome-shaped corpus (``benchmarks/corpus.py``; varied text, so the codecs see
+realistic redundancy). Each file is read by the reader ``tome curate`` uses (``curation.readers.open_input``:
+raw batches with ids and positions; a compressed file is streamed in blocks of whole lines, decompressed on a
+read-ahead thread). Reference columns: the bare floor (the same blocks parsed by Arrow's JSON reader, nothing
+else) and the codec alone (its command-line tool decompressing to nowhere), so a slow row shows whether the
+time is the codec's or ours.
+
+    python benchmarks/bench_inputs.py --rows 40000 --repeat 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import pyarrow as pa  # noqa: E402
+import pyarrow.json as pj  # noqa: E402
+
+from curation.sources import classify, iter_line_blocks, open_binary, readahead  # noqa: E402
+
+CODECS = [("", None, None), (".gz", "gzip", ["gzip", "-dc"]), (".zst", "zstd", ["zstd", "-dcq"]),
+          (".bz2", "bz2", ["bzip2", "-dc"]), (".xz", "xz", ["xz", "-dc"])]
+
+
+def write_corpus(folder: Path, rows: int) -> Path:
+    from benchmarks.corpus import FineTomeLike
+
+    path = folder / "rows.jsonl"
+    corpus = FineTomeLike(rows, seed=7)
+    with path.open("w", encoding="utf-8") as out:
+        for start in range(0, rows, 5000):
+            for row in corpus.rows(start, min(rows, start + 5000)):
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return path
+
+
+def compress(src: Path, suffix: str, codec: str) -> Path:
+    dst = src.with_name(src.name + suffix)
+    if dst.exists():
+        return dst
+    if codec == "xz":
+        subprocess.run(["xz", "-k", "-T1", "-3", str(src)], check=True)  # writes rows.jsonl.xz
+    else:
+        with pa.output_stream(str(dst), compression=codec) as out, src.open("rb") as inp:
+            shutil.copyfileobj(inp, out, 1 << 22)
+    return dst
+
+
+def read(path: Path, block_bytes: int) -> tuple[float, int]:
+    """The reader `tome curate` uses (raw batches with ids, positions and parsed columns), start to end."""
+    from curation.readers import open_input
+
+    start = time.perf_counter()
+    rows = sum(batch.num_rows for batch in open_input(str(path)).batches())
+    return time.perf_counter() - start, rows
+
+
+def read_blocks(path: Path, block_bytes: int) -> tuple[float, int]:
+    """Just the line blocks parsed by Arrow's JSON reader (no ids, no positions): the floor."""
+    start = time.perf_counter()
+    rows = 0
+    with open_binary(classify(path)) as stream:
+        for block, _ in readahead(iter_line_blocks(stream, block_bytes)):
+            rows += pj.read_json(io.BytesIO(block), read_options=pj.ReadOptions(block_size=len(block) + 1)).num_rows
+    return time.perf_counter() - start, rows
+
+
+def codec_alone(cmd: list[str] | None, path: Path) -> float | None:
+    if cmd is None or shutil.which(cmd[0]) is None:
+        return None
+    start = time.perf_counter()
+    subprocess.run([*cmd, str(path)], stdout=subprocess.DEVNULL, check=True)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=40_000)
+    ap.add_argument("--repeat", type=int, default=3, help="best of this many reads")
+    ap.add_argument("--block-mb", type=float, default=4)
+    ap.add_argument("--work", type=Path, default=None, help="folder for the files (default: a temporary one)")
+    ap.add_argument("--json", type=Path, default=None, help="also write the results here")
+    args = ap.parse_args()
+    folder = args.work or Path(tempfile.mkdtemp(prefix="bench_inputs_"))
+    folder.mkdir(parents=True, exist_ok=True)
+    src = folder / "rows.jsonl"
+    if not src.exists():
+        write_corpus(folder, args.rows)
+    size = src.stat().st_size
+    print(f"{args.rows:,} rows, {size / 1e6:.1f} MB uncompressed; load average before: {os.getloadavg()[0]:.2f}")
+    results = []
+    base = None
+    for suffix, codec, cmd in CODECS:
+        path = src if codec is None else compress(src, suffix, codec)
+        best, rows = min(read(path, int(args.block_mb * (1 << 20))) for _ in range(args.repeat))
+        floor, _ = min(read_blocks(path, int(args.block_mb * (1 << 20))) for _ in range(args.repeat))
+        alone = codec_alone(cmd, path)
+        base = base or (best, floor)
+        results.append({"file": path.name, "MB": round(path.stat().st_size / 1e6, 1), "rows": rows, "seconds": round(best, 3),
+                        "MB_per_s": round(size / 1e6 / best, 1), "vs_uncompressed": round(base[0] / best, 3),
+                        "blocks_seconds": round(floor, 3), "blocks_vs_uncompressed": round(base[1] / floor, 3),
+                        "codec_alone_s": None if alone is None else round(alone, 3)})
+    print()
+    print("| file | size MB | rows | tome's reader s (best) | MB/s of JSON | speed vs uncompressed | "
+          "Arrow JSON on blocks s | its speed vs uncompressed | codec alone s (CLI) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in results:
+        alone = "-" if r["codec_alone_s"] is None else f"{r['codec_alone_s']:.2f}"
+        print(f"| {r['file']} | {r['MB']} | {r['rows']:,} | {r['seconds']:.2f} | {r['MB_per_s']} | "
+              f"{r['vs_uncompressed']:.0%} | {r['blocks_seconds']:.2f} | {r['blocks_vs_uncompressed']:.0%} | {alone} |")
+    print(f"\nload average after: {os.getloadavg()[0]:.2f} (2 cores)")
+    if args.json:
+        args.json.write_text(json.dumps({"rows": args.rows, "results": results, "load": os.getloadavg()}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,286 @@
+"""Many inputs, one run: the ``inputs:`` list of the config (or ``--input`` repeated), resolved and read as one.
+
+Each input names a path (a file, a glob, a folder of shards, compressed or not; a Hugging Face dataset id;
+``sample`` for the embedded sample), its chat format (detected from its columns unless given), a column
+mapping for any other shape, and how much of it the mixture takes (``weight`` or ``max_rows``; see the
+``mix`` stage). :func:`open_inputs` resolves names and formats and gives one source whose units are the
+inputs' units in list order, so that ``_pos`` orders rows by input first; every raw batch carries the
+internal column ``_input`` (the input's name), from which validation converts the format and, with two
+inputs or more, sets the public ``input`` column.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Iterator, Literal, Mapping, Sequence
+
+import pyarrow as pa
+from pydantic import Field, model_validator
+
+from curation.core.config_base import StrictModel
+from curation.formats import FORMATS, ROLE_MAP, FormatError, apply_mapping, detect_format
+
+INPUT = "_input"  # internal column: the input a raw record came from
+
+
+class InputConfig(StrictModel):
+    """One input of the run (``inputs:`` in the config; ``--input`` on the command line)."""
+
+    path: str = Field(..., description="file, glob or folder of .jsonl/.json/.parquet (optionally .gz/.bz2/.xz/.zst), "
+                                        "a Hugging Face dataset id, or `sample` (the embedded sample)")
+    name: str | None = Field(None, description="the input's name in the `input` column and the report (default: from path)")
+    weight: float | None = Field(None, gt=0, description="the input's share of the mixture, relative to the other weights")
+    max_rows: int | None = Field(None, ge=0, description="take at most this many of its rows (instead of a weight)")
+    split: str | None = Field(None, description="hub datasets: the split to read (default: train)")
+    format: Literal["auto", "conversations", "messages", "alpaca", "prompt_completion"] = Field(
+        "auto", description="chat format; auto: detected from the columns")
+    columns: dict[str, str] = Field(default_factory=dict, description="canonical name -> the input's column, e.g. "
+                                    "{instruction: question, output: answer} or {messages: dialog, role: speaker}")
+    license: str | None = Field(None, description="the input's license, for the dataset card")
+    streaming: bool = Field(False, description="hub datasets: stream the rows instead of downloading the dataset first")
+
+    @model_validator(mode="after")
+    def _one_amount(self) -> "InputConfig":
+        if self.weight is not None and self.max_rows is not None:
+            raise ValueError("give an input a weight or max_rows, not both")
+        return self
+
+
+def default_name(path: str) -> str:
+    """A short name for an input from its path: the file's stem, the folder's name, the dataset's name."""
+    text = path.rstrip("/")
+    if text == "sample":
+        return "sample"
+    text = text.split(":", 1)[0] if "://" not in text else text
+    parts = [p for p in re.split(r"[/\\]", text) if p and not any(c in p for c in "*?[")]
+    base = parts[-1] if parts else "input"
+    for suffix in (".gz", ".bz2", ".xz", ".zst", ".zstd", ".jsonl", ".ndjson", ".json", ".parquet"):
+        if base.lower().endswith(suffix) and len(base) > len(suffix):
+            base = base[: -len(suffix)]
+    return base or "input"
+
+
+def name_inputs(inputs: Sequence[InputConfig]) -> list[InputConfig]:
+    """The inputs with unique names (given ones kept; a repeated default name gets ``-2``, ``-3``, ...)."""
+    taken = [i.name for i in inputs if i.name]
+    if len(taken) != len(set(taken)):
+        dup = next(n for n in taken if taken.count(n) > 1)
+        raise ValueError(f"inputs: the name {dup!r} is used twice")
+    used = set(taken)
+    out = []
+    for i in inputs:
+        if i.name:
+            out.append(i)
+            continue
+        base = default_name(i.path)
+        name, k = base, 1
+        while name in used:
+            k += 1
+            name = f"{base}-{k}"
+        used.add(name)
+        out.append(i.model_copy(update={"name": name}))
+    return out
+
+
+def _spec(cfg: InputConfig) -> str | None:
+    if cfg.path == "sample":
+        return None
+    if cfg.split and ":" not in cfg.path and not Path(cfg.path).expanduser().exists():
+        return f"{cfg.path}:{cfg.split}"
+    return cfg.path
+
+
+def _first_columns(source) -> list[str]:
+    """The column names of the first records of a source (reads its first batch only)."""
+    from curation.readers import raw as rawcols
+
+    for batch in source.batches(256):
+        names = [n for n in batch.schema.names if n not in rawcols.INTERNAL_COLUMNS]
+        if names:
+            return names
+        # the first records were all unreadable by columns: look at their JSON
+        keys: dict[str, None] = {}
+        for raw in batch.column(rawcols.RAW).to_pylist():
+            try:
+                value = json.loads(raw.split(b"\n", 1)[0]) if raw else None
+            except (ValueError, UnicodeDecodeError):
+                continue
+            if isinstance(value, dict):
+                keys.update(dict.fromkeys(value))
+        if keys:
+            return list(keys)
+    return []
+
+
+def resolve_format(cfg: InputConfig, source) -> str:
+    """The input's chat format: as configured, or detected from the columns of its first records."""
+    if cfg.format != "auto":
+        return cfg.format
+    names = _first_columns(source)
+    if cfg.columns:
+        table = pa.table({n: pa.nulls(0) for n in names})
+        names = apply_mapping(table, cfg.columns, where=cfg.name or cfg.path)[0].column_names
+    found = detect_format(names)
+    if found is None:
+        raise FormatError(
+            f"{cfg.name or cfg.path}: cannot tell the chat format from its columns ({', '.join(names) or 'none'}); "
+            "expected conversations, messages, instruction+output or prompt+completion (set this input's format "
+            "and columns)")
+    return found
+
+
+def needs_adapting(cfg: InputConfig) -> bool:
+    """Whether validation converts this input's rows column-wise (FineTome rows without a mapping are read as
+    they are; OpenAI messages are converted column-wise too, which is faster than record by record)."""
+    return cfg.format != "conversations" or bool(cfg.columns)
+
+
+@dataclass
+class MultiSource:
+    """Several inputs read as one, in list order. The same interface as :class:`curation.readers.InputSource`."""
+
+    inputs: list[InputConfig]  # named, formats resolved
+    sources: list[Any]  # one InputSource per input
+
+    spec = "inputs"
+    kind = "mix"
+
+    @property
+    def fingerprint(self) -> str:
+        digest = hashlib.sha256()
+        for cfg, source in zip(self.inputs, self.sources):
+            digest.update(json.dumps([cfg.name, cfg.format, cfg.columns, source.fingerprint], sort_keys=True).encode())
+        return "inputs:" + digest.hexdigest()
+
+    def describe(self, rows: int) -> dict[str, Any]:
+        return {"spec": ", ".join(c.name for c in self.inputs), "kind": "mix", "fingerprint": self.fingerprint,
+                "rows": rows}
+
+    def input_records(self) -> list[dict[str, Any]]:
+        """Per input, what the manifest and the card say about it."""
+        return [{"name": c.name, "spec": c.path, "kind": s.kind, "format": c.format, "fingerprint": s.fingerprint,
+                 "weight": c.weight, "max_rows": c.max_rows, "license": c.license or _known_license(c)}
+                for c, s in zip(self.inputs, self.sources)]
+
+    def units(self, unit_bytes: int | None = None, unit_records: int = 200_000) -> list:
+        units = []
+        for cfg, source in zip(self.inputs, self.sources):
+            for unit in source.units(unit_bytes, unit_records):
+                units.append(replace(unit, index=len(units), input=cfg.name))
+        return units
+
+    def read_unit(self, unit, batch_rows: int = 16_384) -> Iterator[pa.RecordBatch]:
+        k = next(i for i, c in enumerate(self.inputs) if c.name == unit.input)
+        for batch in self.sources[k].read_unit(unit, batch_rows):
+            yield batch.append_column(INPUT, pa.array([unit.input] * batch.num_rows, pa.string()))
+
+    def batches(self, batch_rows: int = 16_384) -> Iterator[pa.RecordBatch]:
+        for unit in self.units():
+            yield from self.read_unit(unit, batch_rows)
+
+
+def _known_license(cfg: InputConfig) -> str | None:
+    return "apache-2.0" if cfg.path == "sample" else None
+
+
+def open_inputs(inputs: Sequence[InputConfig]) -> MultiSource:
+    """Open every input (names made unique, formats detected); :class:`InputError` / :class:`FormatError` name
+    the input that cannot be read."""
+    from curation.readers import open_input
+
+    named = name_inputs(inputs)
+    sources, resolved = [], []
+    for cfg in named:
+        source = open_input(_spec(cfg), streaming=cfg.streaming)
+        resolved.append(cfg.model_copy(update={"format": resolve_format(cfg, source)}))
+        sources.append(source)
+    return MultiSource(resolved, sources)
+
+
+def relative_to(inputs: Sequence[InputConfig], folder: Path) -> list[InputConfig]:
+    """Inputs of a config file: a relative path that is not found from the working folder is taken relative to
+    the file's folder."""
+    out = []
+    for i in inputs:
+        path = Path(i.path).expanduser()
+        local = i.path != "sample" and not path.is_absolute() and "://" not in i.path
+        if local and not path.exists() and (folder / path).exists():
+            i = i.model_copy(update={"path": str(folder / path)})
+        out.append(i)
+    return out
+
+
+def inputs_from_cli(specs: Sequence[str]) -> list[InputConfig]:
+    """``--input`` values as inputs. ``PATH``, or ``NAME=PATH``; ``PATH@WEIGHT`` gives a weight."""
+    out = []
+    for spec in specs:
+        name = None
+        weight = None
+        if "=" in spec and not spec.startswith(("/", ".", "~")) and "://" not in spec.split("=", 1)[0]:
+            name, spec = spec.split("=", 1)
+        match = re.fullmatch(r"(.+)@(\d+(?:\.\d+)?)", spec)
+        if match:
+            spec, weight = match.group(1), float(match.group(2))
+        out.append(InputConfig(path=spec, name=name, weight=weight))
+    return out
+
+
+def adapt_record(data: Any, fmt: str, columns: Mapping[str, str]) -> Any:
+    """One parsed record in FineTome's or OpenAI's shape (what :func:`curation.validate.validate_record` reads),
+    by the same rules as :func:`curation.formats.to_conversations`; :class:`FormatError` names what is wrong."""
+    if not isinstance(data, dict):
+        return data
+    table_keys = {k: v for k, v in columns.items() if k not in ("from", "value", "role", "content")}
+    turn_keys = {k: v for k, v in columns.items() if k in ("from", "value", "role", "content")}
+    given = {v: k for k, v in table_keys.items()}
+    record = {given.get(k, k if k not in table_keys else f"{k}__input"): v for k, v in data.items()}
+    if fmt in ("conversations", "messages"):
+        key = fmt
+        turns = record.get(key)
+        if turn_keys and isinstance(turns, list):
+            role = turn_keys.get("from") or turn_keys.get("role")
+            text = turn_keys.get("value") or turn_keys.get("content")
+            target = ("from", "value") if key == "conversations" else ("role", "content")
+            record[key] = [{target[0]: t.get(role), target[1]: t.get(text)} if isinstance(t, dict) else t for t in turns]
+        return record
+    if fmt == "alpaca":
+        for name in ("instruction", "output"):
+            if record.get(name) is None:
+                raise FormatError(f"column '{name}' is null")
+        values = {k: record.get(k) for k in ("instruction", "input", "output", "system")}
+        for k, v in values.items():
+            if v is not None and not isinstance(v, (str, int, float)) or isinstance(v, bool):
+                raise FormatError(f"column '{k}' is {type(v).__name__}, expected text")
+        text = {k: None if v is None else str(v) for k, v in values.items()}
+        human = text["instruction"] + ("\n\n" + text["input"] if text["input"] and text["input"].strip() else "")
+        turns = ([{"from": "system", "value": text["system"]}] if text["system"] and text["system"].strip() else [])
+        turns += [{"from": "human", "value": human}, {"from": "gpt", "value": text["output"]}]
+        rest = {k: v for k, v in record.items() if k not in ("instruction", "input", "output", "system")}
+        return {"conversations": turns, **rest}
+    if fmt == "prompt_completion":
+        turns = []
+        for name, role in (("prompt", "human"), ("completion", "gpt")):
+            value = record.get(name)
+            if value is None:
+                raise FormatError(f"column '{name}' is null")
+            if isinstance(value, list):
+                role_key = turn_keys.get("role") or turn_keys.get("from") or "role"
+                text_key = turn_keys.get("content") or turn_keys.get("value") or "content"
+                for t in value:
+                    if not isinstance(t, dict):
+                        raise FormatError(f"column '{name}': a turn is {type(t).__name__}, expected an object")
+                    given_role = t.get(role_key)
+                    mapped = ROLE_MAP.get(given_role.strip().lower(), given_role) if isinstance(given_role, str) else given_role
+                    turns.append({"from": mapped, "value": t.get(text_key)})
+            elif isinstance(value, (str, int, float)) and not isinstance(value, bool):
+                turns.append({"from": role, "value": str(value)})
+            else:
+                raise FormatError(f"column '{name}' is {type(value).__name__}, expected text or a list of messages")
+        rest = {k: v for k, v in record.items() if k not in ("prompt", "completion")}
+        return {"conversations": turns, **rest}
+    raise FormatError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+

@@ -1,0 +1,141 @@
+"""Mixing: the rows of several inputs drawn to the weights (or row counts) the ``inputs:`` list asks for.
+
+It runs after every dedup stage and filter, so duplicates across inputs are gone first (the same conversation
+in two inputs survives once: the keep policy prefers the higher ``score``, then the input listed first, then
+the longer conversation; see :mod:`curation.core.keep_policy`) and the mixture is drawn from clean rows.
+
+Inputs with ``max_rows`` contribute at most that many rows; inputs with a ``weight`` share the rest in
+proportion to their weights, as large as the scarcest of them allows (``total_rows`` caps the whole mixture);
+inputs with neither keep every row. Which rows an input keeps is a seeded shuffle of their ids, so the same
+rows come out whatever the batch order or engine. Rows not drawn are removed as ``mix:over_share`` (a
+weighted input had more than its share) or ``mix:max_rows``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+from pydantic import Field
+
+from curation.core.config_base import StrictModel
+from curation.core.hashing import seeded_order
+from curation.core.registry import StageSpec, register
+from curation.core.stage import DETAILS, POS, REASON, Decisions, GlobalStage, ReduceContext
+
+
+class MixConfig(StrictModel):
+    """Draws the mixture to the inputs' `weight` / `max_rows` (in `inputs:`), after dedup and filters."""
+
+    enabled: bool = True
+    seed: int = 0
+    total_rows: int | None = Field(None, ge=0, description="cap on the whole mixture (weighted inputs scale down to it)")
+
+
+def allocate(available: dict[str, int], weights: dict[str, float], max_rows: dict[str, int],
+             total_rows: int | None = None) -> dict[str, int]:
+    """Rows to take from each input: fixed counts first, then the weighted inputs in proportion, as many as the
+    scarcest allows (largest-remainder rounding, so the counts add up exactly)."""
+    take = {name: min(n, max_rows[name]) for name, n in available.items() if name in max_rows}
+    free = {name: n for name, n in available.items() if name not in max_rows and name not in weights}
+    take.update(free)
+    weighted = {name: w for name, w in weights.items() if name in available}
+    if weighted:
+        total_w = sum(weighted.values())
+        shares = {name: w / total_w for name, w in weighted.items()}
+        size = min(available[name] / share for name, share in shares.items())
+        if total_rows is not None:
+            size = min(size, max(0, total_rows - sum(take.values())))
+        exact = {name: share * size for name, share in shares.items()}
+        counts = {name: min(available[name], int(np.floor(x + 1e-9))) for name, x in exact.items()}
+        left = int(round(size)) - sum(counts.values())
+        for name in sorted(exact, key=lambda k: (-(exact[k] - np.floor(exact[k] + 1e-9)), k)):
+            if left <= 0:
+                break
+            if counts[name] < available[name]:
+                counts[name] += 1
+                left -= 1
+        take.update(counts)
+    elif total_rows is not None and sum(take.values()) > total_rows:
+        raise ValueError("mix.total_rows is smaller than the inputs' max_rows add up to")
+    return take
+
+
+class Mix(GlobalStage):
+    name = "mix"
+
+    def __init__(self, cfg: MixConfig, inputs: list | None = None) -> None:
+        self.cfg = cfg
+        self.inputs = list(inputs or [])
+
+    def skip(self) -> bool:
+        amounts = any(i.weight is not None or i.max_rows is not None for i in self.inputs)
+        return not amounts and self.cfg.total_rows is None
+
+    def keys(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        n = batch.num_rows
+        if "input" in batch.schema.names:
+            label = batch.column("input")
+        else:  # one input: its rows carry no input column
+            name = self.inputs[0].name if self.inputs else ""
+            label = pa.array([name] * n, pa.string())
+        return pa.RecordBatch.from_arrays([batch.column(POS), batch.column("id"), label], names=[POS, "id", "input"])
+
+    def decide(self, keys: pa.Table, ctx: ReduceContext) -> Decisions:
+        labels = keys.column("input").to_pylist()
+        ids = keys.column("id").to_pylist()
+        pos = keys.column(POS).to_numpy()
+        groups: dict[str, list[int]] = {}
+        for i, name in enumerate(labels):
+            groups.setdefault(name, []).append(i)
+        available = {name: len(idx) for name, idx in groups.items()}
+        weights = {i.name: i.weight for i in self.inputs if i.weight is not None}
+        caps = {i.name: i.max_rows for i in self.inputs if i.max_rows is not None}
+        take = allocate(available, weights, caps, self.cfg.total_rows)
+        total_w = sum(w for n, w in weights.items() if n in available)
+        drop_pos: list[int] = []
+        drop_reason: list[str] = []
+        drop_detail: list[str] = []
+        for name, idx in groups.items():
+            keep = take.get(name, len(idx))
+            if keep >= len(idx):
+                continue
+            order = seeded_order(self.cfg.seed, [ids[i] for i in idx])
+            reason = "mix:max_rows" if name in caps else "mix:over_share"
+            detail: dict[str, Any] = {"input": name}
+            if name in weights and total_w:
+                detail["target_share"] = round(weights[name] / total_w, 6)
+            text = json.dumps(detail, sort_keys=True)
+            for k in order[keep:]:
+                drop_pos.append(int(pos[idx[k]]))
+                drop_reason.append(reason)
+                drop_detail.append(text)
+        kept_total = sum(take.get(n, a) for n, a in available.items())
+        stats: dict[str, Any] = {"per_input": {
+            name: {"available": available[name], "taken": take.get(name, available[name]),
+                   "share": round(take.get(name, available[name]) / kept_total, 6) if kept_total else 0.0,
+                   "target_share": round(weights[name] / total_w, 6) if name in weights and total_w else None}
+            for name in sorted(available)}}
+        if not drop_pos:
+            return Decisions.none(stats)
+        order = np.argsort(drop_pos)
+        return Decisions(pa.table({
+            POS: pa.array(np.array(drop_pos, dtype=np.int64)[order]),
+            REASON: pa.array([drop_reason[k] for k in order], pa.string()),
+            DETAILS: pa.array([drop_detail[k] for k in order], pa.string()),
+        }), stats)
+
+
+SPEC = register(
+    StageSpec(
+        name="mix",
+        order=75,
+        kind="global",
+        config=MixConfig,
+        build=lambda cfg, curation: Mix(cfg, getattr(curation, "inputs", None)),
+        reasons=("mix:over_share", "mix:max_rows"),
+        summary="draws the mixture of several inputs to their weights or row counts, after dedup and filters",
+    )
+)

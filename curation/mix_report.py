@@ -1,0 +1,63 @@
+"""Per input, what became of its rows: read back from a finished output folder, so every engine reports alike.
+
+Rows carry their ``input`` (with two inputs or more; one input owns every row), removal records their
+``reason``, quarantine entries their ``position.input``. For each input: rows in, kept in the splits, removed
+by reason, quarantined, its share of the final mix and the target share its weight asked for.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any, Sequence
+
+import pyarrow.parquet as pq
+
+from curation.contract import SPLITS, output_paths, read_quarantine
+
+
+def _column_counts(path: Path, columns: Sequence[str], files) -> Counter:
+    counts: Counter = Counter()
+    for f in files:
+        schema = pq.read_schema(f)
+        have = [c for c in columns if c in schema.names]
+        table = pq.read_table(f, columns=have)
+        values = [table.column(c).to_pylist() if c in have else [None] * table.num_rows for c in columns]
+        counts.update(zip(*values))
+    return counts
+
+
+def input_accounting(root: str | Path, inputs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One record per input (in list order): the input's description plus rows_in, kept, removed (by reason),
+    quarantined, share (of all kept rows) and target_share (its weight's share; null without a weight)."""
+    paths = output_paths(root)
+    only = inputs[0]["name"] if len(inputs) == 1 else None
+    kept: Counter = Counter()
+    for split in SPLITS:
+        path = paths.split(split)
+        if path.exists():
+            for (name,), n in _column_counts(path, ["input"], paths.files(path)).items():
+                kept[name or only] += n
+    removed: dict[str, Counter] = {}
+    if paths.removed.exists():
+        for (name, reason), n in _column_counts(paths.removed, ["input", "reason"], paths.files(paths.removed)).items():
+            removed.setdefault(name or only, Counter())[reason] += n
+    quarantined: Counter = Counter()
+    for entry in read_quarantine(root):
+        position = entry.get("position")
+        if isinstance(position, str):
+            position = json.loads(position)
+        quarantined[(position or {}).get("input") or only] += 1
+    total_kept = sum(kept.values())
+    weights = {i["name"]: i["weight"] for i in inputs if i.get("weight") is not None}
+    total_w = sum(weights.values())
+    out = []
+    for record in inputs:
+        name = record["name"]
+        gone = dict(sorted(removed.get(name, Counter()).items()))
+        rows_in = kept[name] + sum(gone.values()) + quarantined[name]
+        out.append({**record, "rows_in": rows_in, "kept": kept[name], "removed": gone, "quarantined": quarantined[name],
+                    "share": round(kept[name] / total_kept, 6) if total_kept else 0.0,
+                    "target_share": round(weights[name] / total_w, 6) if name in weights else None})
+    return out

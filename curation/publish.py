@@ -1,0 +1,93 @@
+"""`tome publish OUT --repo USER/NAME [--private]`: a curation output folder to a Hugging Face dataset repo.
+
+Uploads the splits, the ``messages`` splits if written, ``removed.parquet``, ``quarantine.jsonl``,
+``manifest.json``, the report and the dataset card (``README.md``, written first if the folder has none) with
+``huggingface_hub``; checkpoints and caches stay home. Offline, or without a token, it stops with one line
+saying so, before anything is sent.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from curation.card import CARD_FILE, OUTPUT_FORMATS, read_card_format, write_card
+from curation.contract import require_output_folder
+
+IGNORE = [".cache/**", ".checkpoints/**", "**/*.tmp", "**/.*"]
+
+
+class PublishError(Exception):
+    """Publishing stopped; the message is one line saying why and that nothing was uploaded."""
+
+
+def _offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+
+
+def _reason(exc: BaseException) -> str:
+    from huggingface_hub.errors import HfHubHTTPError, LocalTokenNotFoundError, OfflineModeIsEnabled
+
+    if isinstance(exc, OfflineModeIsEnabled):
+        return "offline (HF_HUB_OFFLINE is set)"
+    if isinstance(exc, LocalTokenNotFoundError):
+        return "not logged in: run `hf auth login` or set HF_TOKEN"
+    if isinstance(exc, HfHubHTTPError):
+        status = getattr(getattr(exc, "response", None), "status_code", None)
+        if status in (401, 403):
+            return f"the hub refused the token (HTTP {status}): log in with `hf auth login` or set HF_TOKEN"
+        return f"the hub answered HTTP {status}: {str(exc).splitlines()[0]}"
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return f"cannot reach the Hugging Face hub ({text})"
+
+
+def publish(root: str | Path, repo: str, private: bool = False, token: str | None = None,
+            format: str | None = None) -> str:
+    """Upload the folder ``root`` to the dataset repo ``repo``; return the repo's URL."""
+    try:
+        paths = require_output_folder(root)
+    except FileNotFoundError as exc:
+        raise PublishError(str(exc)) from None
+    if repo.count("/") != 1 or not all(repo.split("/")):
+        raise PublishError(f"{repo}: expected a dataset repo as USER/NAME")
+    if format is not None and format not in OUTPUT_FORMATS:
+        raise PublishError(f"unknown format {format!r}; expected one of {', '.join(OUTPUT_FORMATS)}")
+    if _offline():
+        raise PublishError(f"{repo}: not published, offline (HF_HUB_OFFLINE is set); nothing was uploaded")
+    if format is not None or not (paths.root / CARD_FILE).exists():
+        write_card(paths.root, format or read_card_format(paths.root) or "finetome")
+    from huggingface_hub import HfApi
+
+    api = HfApi(token=token)
+    try:
+        url = api.create_repo(repo, repo_type="dataset", private=private, exist_ok=True)
+        api.upload_folder(folder_path=str(paths.root), repo_id=repo, repo_type="dataset", ignore_patterns=IGNORE,
+                          commit_message="tome publish: curated dataset")
+    except Exception as exc:  # huggingface_hub raises its own errors, httpx's and OSError: all are one line here
+        raise PublishError(f"{repo}: not published, {_reason(exc)}; nothing was uploaded") from None
+    return str(url)
+
+
+def publish_command(
+    out: Path = typer.Argument(..., help="A `tome curate` output folder."),
+    repo: str = typer.Option(..., "--repo", help="The Hugging Face dataset repo, USER/NAME (created if missing)."),
+    private: bool = typer.Option(False, "--private", help="Create the repo private."),
+    format: Optional[str] = typer.Option(None, "--format", help="Rewrite the card (and messages splits) for finetome, "
+                                         "messages or both before uploading; default: keep the folder's card."),
+    token: Optional[str] = typer.Option(None, "--token", help="Hub token (default: HF_TOKEN or the saved login)."),
+) -> None:
+    """Upload a curated folder (splits, card, manifest, report) to the Hugging Face hub as a dataset repo."""
+    from tomecraft.console import console, error
+
+    try:
+        url = publish(out, repo, private=private, token=token, format=format)
+    except PublishError as exc:
+        error(str(exc), code=1)
+    console.print(f"published {out} -> {url}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("publish")(publish_command)

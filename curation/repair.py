@@ -1,0 +1,253 @@
+"""Hostile text: repair what can be repaired (and say so in the row), name what cannot.
+
+Scraped chat data holds things that break readers: JSON escapes of lone UTF-16 surrogates (``"\\ud800"``:
+Python's ``json`` accepts them, Arrow and UTF-8 cannot hold them), NUL and other control characters, a
+byte-order mark in front of a line, ``NaN`` / ``Infinity`` where a number should be, numbers spelt as text,
+invalid UTF-8. Each function here either returns the value repaired plus the kinds of repair it made, or an
+error string for the quarantine; none raises on any input.
+
+Repairs, recorded per row as ``{kind: [column, ...]}`` (JSON text in the row's ``repairs`` column):
+
+``lone_surrogate``    a lone surrogate code point became U+FFFD
+``control_chars``     C0 control characters other than tab, LF and CR, and DEL, were removed
+``bom``               a byte-order mark in front of a line (after the first) was dropped
+``not_finite``        a NaN or infinite number became null
+``number_from_text``  ``score`` given as text (``"4.5"``) became the number
+
+The row-wise functions (:func:`decode_line`, :func:`loads`, :func:`repair_record`) serve the slow path for
+the few lines a columnar reader cannot take; :func:`repair_table` does the same checks vectorized on Arrow
+tables that parsed fine (an escaped ``\\u0000`` parses, a NaN score parses).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+BOM = "\ufeff"
+# C0 controls except tab, LF, CR; and DEL. (C1 controls and noncharacters are left alone: they are valid text.)
+CONTROL_CLASS = "\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f"
+_CONTROL = re.compile(f"[{CONTROL_CLASS}]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_HAZARD = re.compile(f"[{CONTROL_CLASS}\ud800-\udfff]")
+REPLACEMENT = "\ufffd"
+
+Repairs = dict[str, list[str]]
+
+
+def repair_string(text: str) -> tuple[str, list[str]]:
+    """``text`` with lone surrogates replaced and control characters removed, and the kinds of repair made."""
+    if not _HAZARD.search(text):
+        return text, []
+    kinds = []
+    if _SURROGATE.search(text):
+        text = _SURROGATE.sub(REPLACEMENT, text)
+        kinds.append("lone_surrogate")
+    if _CONTROL.search(text):
+        text = _CONTROL.sub("", text)
+        kinds.append("control_chars")
+    return text, kinds
+
+
+def _note(repairs: Repairs, kind: str, column: str) -> None:
+    columns = repairs.setdefault(kind, [])
+    if column not in columns:
+        columns.append(column)
+
+
+def repair_value(value: Any, column: str, repairs: Repairs) -> Any:
+    """``value`` (parsed JSON) with every string and key repaired and non-finite floats nulled, noted under ``column``."""
+    if isinstance(value, str):
+        fixed, kinds = repair_string(value)
+        for kind in kinds:
+            _note(repairs, kind, column)
+        return fixed
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return value
+        _note(repairs, "not_finite", column)
+        return None
+    if isinstance(value, list):
+        return [repair_value(v, column, repairs) for v in value]
+    if isinstance(value, dict):
+        return {repair_value(k, column, repairs): repair_value(v, column, repairs) for k, v in value.items()}
+    return value
+
+
+def repair_record(record: dict[str, Any]) -> tuple[dict[str, Any], Repairs]:
+    """A parsed row with every value repaired, and the repairs by kind, each naming the top-level columns."""
+    repairs: Repairs = {}
+    out = {}
+    for key, value in record.items():
+        name = repair_value(key, key, repairs) if isinstance(key, str) else key
+        out[name] = repair_value(value, name, repairs)
+    return out, repairs
+
+
+def decode_line(raw: bytes, first: bool = False) -> tuple[str | None, Repairs, str | None]:
+    """A raw line as text: ``(text, repairs, None)``, or ``(None, {}, error)`` when it is not UTF-8.
+
+    A byte-order mark is dropped: silently on the first line of a file (it belongs to the file), noted as a
+    ``bom`` repair elsewhere (files concatenated with their marks). The line terminator is stripped.
+    """
+    repairs: Repairs = {}
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return None, {}, f"not UTF-8: {exc.reason} at byte {exc.start}"
+    if text.endswith("\n"):
+        text = text[:-2] if text.endswith("\r\n") else text[:-1]
+    if text.startswith(BOM):
+        text = text.lstrip(BOM)
+        if not first:
+            repairs["bom"] = ["(line)"]
+    return text, repairs, None
+
+
+def loads(text: str) -> tuple[Any, Repairs, str | None]:
+    """Parse one JSON document leniently (raw control characters inside strings allowed, NaN/Infinity read)
+    and repair it: ``(value, repairs, None)``, or ``(None, {}, error)`` naming what is wrong and where."""
+    try:
+        value = json.loads(text, strict=False)
+    except json.JSONDecodeError as exc:
+        return None, {}, f"not valid JSON: {exc.msg} (column {exc.colno})"
+    except RecursionError:
+        return None, {}, "not valid JSON: nested too deeply"
+    if isinstance(value, dict):
+        value, repairs = repair_record(value)
+        return value, repairs, None
+    repairs: Repairs = {}
+    return repair_value(value, "(row)", repairs), repairs, None
+
+
+def coerce_score(value: Any) -> tuple[float | None, str | None, str | None]:
+    """``score`` as a float: ``(number, repair kind or None, None)``, or ``(None, None, error)``."""
+    if value is None:
+        return None, None, None
+    if isinstance(value, bool):
+        return None, None, "'score' is bool, expected a number"
+    if isinstance(value, (int, float)):
+        number = float(value)
+        return (number, None, None) if math.isfinite(number) else (None, "not_finite", None)
+    if isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            return None, None, f"'score' is str ({value[:40]!r}), expected a number"
+        return (number, "number_from_text", None) if math.isfinite(number) else (None, "not_finite", None)
+    return None, None, f"'score' is {type(value).__name__}, expected a number"
+
+
+def merge_repairs(*parts: Repairs | None) -> Repairs:
+    out: Repairs = {}
+    for part in parts:
+        for kind, columns in (part or {}).items():
+            for column in columns:
+                _note(out, kind, column)
+    return out
+
+
+def repairs_json(repairs: Repairs | None) -> str | None:
+    """The ``repairs`` cell: sorted JSON, or null when nothing was repaired."""
+    if not repairs:
+        return None
+    return json.dumps({k: sorted(v) for k, v in sorted(repairs.items())}, sort_keys=True, ensure_ascii=False)
+
+
+# --- vectorized, on tables that parsed ---------------------------------------------------------------------------
+
+_CONTROL_RE2 = f"[{CONTROL_CLASS}]"
+
+
+def _string_leaves(array: pa.Array, path: str):
+    """(path, string array, row index of each element) for every string leaf of a (nested) column."""
+    t = array.type
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        yield path, array, None
+    elif pa.types.is_struct(t):
+        for i in range(t.num_fields):
+            yield from _string_leaves(array.field(i), path)
+    elif pa.types.is_list(t) or pa.types.is_large_list(t):
+        lengths = pc.fill_null(pc.list_value_length(array), 0).to_numpy(zero_copy_only=False)
+        rows = np.repeat(np.arange(len(array)), lengths)
+        for leaf_path, leaf, leaf_rows in _string_leaves(array.flatten(), path):
+            yield leaf_path, leaf, rows if leaf_rows is None else rows[leaf_rows]
+
+
+def _rebuild(array: pa.Array, fix) -> pa.Array:
+    """``array`` with every string leaf passed through ``fix``."""
+    t = array.type
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return fix(array)
+    if pa.types.is_struct(t):
+        children = [_rebuild(array.field(i), fix) for i in range(t.num_fields)]
+        return pa.StructArray.from_arrays(children, fields=list(t), mask=pc.invert(array.is_valid()) if array.null_count else None)
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        offsets = array.offsets
+        start = offsets[0].as_py()
+        offsets = pc.subtract(offsets, start) if start else offsets
+        values = _rebuild(array.flatten(), fix)
+        cls = pa.LargeListArray if pa.types.is_large_list(t) else pa.ListArray
+        return cls.from_arrays(offsets, values, mask=pc.invert(array.is_valid()) if array.null_count else None)
+    return array
+
+
+def repair_table(table: pa.Table, repairs: pa.Array | None = None) -> tuple[pa.Table, pa.Array]:
+    """Control characters removed from every string (nested ones too) and non-finite floats nulled, vectorized.
+
+    Returns the repaired table and the per-row ``repairs`` JSON column (merged with ``repairs`` given, e.g.
+    from the slow path; null where nothing was repaired).
+    """
+    n = table.num_rows
+    hits: dict[int, Repairs] = {}
+    columns = []
+    for name in table.column_names:
+        col = table.column(name)
+        col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+        bad_rows = np.zeros(n, bool)
+        for _, leaf, rows in _string_leaves(col, name):
+            mask = pc.fill_null(pc.match_substring_regex(leaf, _CONTROL_RE2), False).to_numpy(zero_copy_only=False)
+            if mask.any():
+                bad_rows[mask.nonzero()[0] if rows is None else rows[mask]] = True
+        if bad_rows.any():
+            col = _rebuild(col, lambda a: pc.replace_substring_regex(a, _CONTROL_RE2, ""))
+            for i in bad_rows.nonzero()[0]:
+                _note(hits.setdefault(int(i), {}), "control_chars", name)
+        if pa.types.is_floating(col.type):
+            not_finite = pc.fill_null(pc.invert(pc.is_finite(col)), False)
+            if pc.any(not_finite).as_py():
+                for i in not_finite.to_numpy(zero_copy_only=False).nonzero()[0]:
+                    _note(hits.setdefault(int(i), {}), "not_finite", name)
+                col = pc.if_else(not_finite, pa.scalar(None, col.type), col)
+        columns.append(col)
+    out = pa.table(columns, names=table.column_names)
+    if not hits and repairs is not None:
+        return out, repairs
+    given = repairs.to_pylist() if repairs is not None else [None] * n
+    for i, found in hits.items():
+        given[i] = repairs_json(merge_repairs(json.loads(given[i]) if given[i] else None, found))
+    return out, pa.array(given, pa.string())
+
+
+def block_needs_slow_path(block: bytes) -> str | None:
+    """Why a block of JSON lines must be read row by row (None: a columnar JSON reader can take it).
+
+    Arrow's JSON reader rejects lone surrogate escapes and raw control characters (the whole block fails:
+    the caller falls back), but it takes invalid UTF-8 without complaint and splits lines at a lone CR;
+    those are checked here, cheaply, before it runs.
+    """
+    try:
+        pa.array([block], pa.binary()).cast(pa.string())
+    except (pa.ArrowInvalid, UnicodeDecodeError):
+        return "invalid UTF-8"
+    if block.count(b"\r") != block.count(b"\r\n"):
+        return "a carriage return that does not end a line"
+    if b"\n" + BOM.encode() in block:
+        return "a byte-order mark in front of a line"
+    return None

@@ -1,0 +1,210 @@
+"""Where input rows come from: files, globs, folders of shards, compressed or not, streamed in blocks.
+
+``expand(spec)`` turns one input spec into the data files behind it, in a fixed order:
+
+* a file (``rows.jsonl``, ``rows.json``, ``rows.parquet``, each optionally ``.gz``, ``.bz2``, ``.xz`` or ``.zst``);
+* a glob (``shards/*.jsonl.zst``, ``data/**/*.parquet``), its matches sorted by path;
+* a folder: every data file under it, sorted by path (hidden files and folders skipped); a ``tome curate``
+  output folder (it holds ``manifest.json``) gives its splits only, never ``removed.parquet``.
+
+``open_binary(path)`` opens a file for streaming, decompressing on the fly (ISA-L's gzip decoder from
+``isal``, Arrow's codecs for bz2 and zstd, the standard library's ``lzma`` for xz), and ``iter_line_blocks`` cuts a stream into blocks of whole
+lines for a columnar JSON reader, dropping a byte-order mark at the start of the file.
+"""
+
+from __future__ import annotations
+
+import glob as _glob
+import lzma
+import os
+import queue
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Iterable, Iterator, TypeVar
+
+T = TypeVar("T")
+
+import pyarrow as pa
+
+try:  # ISA-L's gzip decoder: about 2.5x zlib's speed (benchmarks/bench_inputs.py)
+    from isal import igzip as _isal_gzip
+except ImportError:  # pragma: no cover - isal is a dependency; Arrow's zlib codec is the fallback
+    _isal_gzip = None
+
+COMPRESSIONS = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zst": "zstd", ".zstd": "zstd"}
+KINDS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".parquet": "parquet"}
+BOM = b"\xef\xbb\xbf"
+CURATED_SPLITS = ("train", "validation", "test")
+
+
+class SourceError(ValueError):
+    """An input spec that names no readable data; the message is one line naming it."""
+
+
+@dataclass(frozen=True)
+class DataFile:
+    path: Path
+    kind: str  # jsonl | json | parquet
+    compression: str | None  # gzip | bz2 | xz | zstd | None
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def classify(path: str | Path) -> DataFile | None:
+    """The kind and compression a file's name shows, or None if it is not a data file."""
+    path = Path(path)
+    suffixes = [s.lower() for s in path.suffixes]
+    compression = COMPRESSIONS.get(suffixes[-1]) if suffixes else None
+    if compression:
+        suffixes = suffixes[:-1]
+    kind = KINDS.get(suffixes[-1]) if suffixes else None
+    return DataFile(path, kind, compression) if kind else None
+
+
+def is_glob(spec: str) -> bool:
+    return any(c in spec for c in "*?[")
+
+
+def is_curated_folder(path: Path) -> bool:
+    return (path / "manifest.json").is_file() and any(
+        (path / f"{s}.parquet").exists() or (path / s).is_dir() for s in CURATED_SPLITS)
+
+
+def expand(spec: str | Path) -> list[DataFile]:
+    """The data files behind one input spec (file, glob or folder), in a fixed order; :class:`SourceError` if none."""
+    text = str(spec)
+    if is_glob(text):
+        matches = sorted(Path(p) for p in _glob.glob(os.path.expanduser(text), recursive=True))
+        files = [f for f in map(classify, matches) if f is not None and f.path.is_file()]
+        if not files:
+            raise SourceError(f"{text}: the pattern matches no .jsonl, .json or .parquet file (compressed or not)")
+        return files
+    path = Path(text).expanduser()
+    if path.is_dir():
+        return _folder(path)
+    if path.is_file():
+        found = classify(path)
+        if found is None:
+            raise SourceError(f"{path}: unsupported file type {''.join(path.suffixes) or '(none)'!r}; expected .jsonl, "
+                              ".json or .parquet, optionally compressed (.gz, .bz2, .xz, .zst)")
+        return [found]
+    raise SourceError(f"{text}: file not found")
+
+
+def _folder(path: Path) -> list[DataFile]:
+    if is_curated_folder(path):
+        files = []
+        for split in CURATED_SPLITS:
+            single, shards = path / f"{split}.parquet", path / split
+            if single.exists():
+                files.append(DataFile(single, "parquet", None))
+            elif shards.is_dir():
+                files += [DataFile(p, "parquet", None) for p in sorted(shards.glob("part-*.parquet"))]
+        return files
+    files = []
+    for root, dirs, names in os.walk(path):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(names):
+            if not name.startswith("."):
+                found = classify(Path(root) / name)
+                if found is not None:
+                    files.append(found)
+    if not files:
+        raise SourceError(f"{path}: folder holds no .jsonl, .json or .parquet file (compressed or not)")
+    return sorted(files, key=lambda f: f.path.as_posix())
+
+
+def open_binary(file: DataFile | str | Path, buffer_size: int = 1 << 20) -> BinaryIO:
+    """A binary stream of the file's bytes, decompressed on the fly."""
+    if not isinstance(file, DataFile):
+        file = classify(file) or DataFile(Path(file), "jsonl", None)
+    try:
+        if file.compression == "xz":
+            return lzma.open(file.path, "rb")
+        if file.compression == "gzip" and _isal_gzip is not None:
+            return _isal_gzip.open(file.path, "rb")
+        return pa.input_stream(str(file.path), compression=file.compression, buffer_size=buffer_size)
+    except (OSError, pa.ArrowException) as exc:
+        raise SourceError(f"{file.path}: cannot open: {exc}") from None
+
+
+def iter_line_blocks(stream: BinaryIO, block_bytes: int = 1 << 24, name: str = "input") -> Iterator[tuple[bytes, int]]:
+    """``(block, first_line)``: the stream cut into blocks of whole lines (each ending in a newline, except
+    perhaps the last), about ``block_bytes`` each; ``first_line`` is the 1-based number of the block's first
+    line. A line longer than ``block_bytes`` comes whole in a larger block. A byte-order mark at the very start
+    is dropped. A corrupt compressed stream raises :class:`SourceError` naming the line it reached.
+    """
+    line = 1
+    pending: list[bytes] = []  # the start of a line not yet ended, in pieces (a long line grows without copying)
+    first = True
+    while True:
+        try:
+            chunk = stream.read(block_bytes)
+        except (OSError, EOFError, ValueError, lzma.LZMAError, pa.ArrowException) as exc:
+            reached = line + sum(p.count(b"\n") for p in pending)
+            raise SourceError(f"{name}: cannot read past line {reached}: {str(exc).splitlines()[0]}") from None
+        if first:
+            first = False
+            while chunk and len(chunk) < len(BOM) and BOM.startswith(chunk):  # a tiny first read: look further
+                more = stream.read(len(BOM) - len(chunk))
+                if not more:
+                    break
+                chunk += more
+            if chunk.startswith(BOM):
+                chunk = chunk[len(BOM):]
+        if not chunk:
+            if pending:
+                yield b"".join(pending), line
+            return
+        cut = chunk.rfind(b"\n") + 1
+        if cut == 0:
+            pending.append(chunk)
+            continue
+        block = b"".join(pending + [chunk[:cut]]) if pending else chunk[:cut]
+        pending = [chunk[cut:]] if cut < len(chunk) else []
+        yield block, line
+        line += block.count(b"\n")
+
+def readahead(items: Iterable[T], depth: int = 2) -> Iterator[T]:
+    """``items``, produced on a background thread up to ``depth`` ahead, so that decompressing the next block
+    (zlib, bz2, lzma and Arrow's codecs release the GIL) overlaps with parsing this one. Errors are re-raised
+    here, in order; closing the generator early stops the thread."""
+    slots: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        slots.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            slots.put((done, None))
+        except BaseException as exc:  # handed to the consumer, raised there
+            slots.put((done, exc))
+
+    thread = threading.Thread(target=produce, name="readahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, error = slots.get()
+            if item is done:
+                if error is not None:
+                    raise error
+                return
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():
+            try:
+                slots.get_nowait()
+            except queue.Empty:
+                thread.join(0.05)

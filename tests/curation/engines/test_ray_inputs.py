@@ -1,0 +1,101 @@
+"""Many inputs, mixing, --against and hostile text on the Ray engine: the same outputs as the local engine."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from curation.config import load_config
+from curation.contract import SPLITS, read_manifest, read_quarantine, read_removed, read_split
+from curation.pipeline import run_curation
+from tests.curation.test_hostile import hostile_file
+
+pytestmark = pytest.mark.slow
+ray = pytest.importorskip("ray")
+from curation.engines.ray import RayOptions, run_curation_ray  # noqa: E402
+
+ROLE = {"human": "user", "gpt": "assistant", "system": "system"}
+SMALL = RayOptions(unit_bytes=60_000, unit_records=100)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    if ray.is_initialized():
+        ray.shutdown()
+    ray.init(num_cpus=2, object_store_memory=512 * 1024**2, include_dashboard=False, log_to_driver=False,
+             logging_level=logging.WARNING)
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory, alpaca_path):
+    from benchmarks.corpus import FineTomeLike
+
+    rows = [json.loads(x) for x in alpaca_path.read_text().splitlines() if x.strip()]
+    generated = FineTomeLike(500, seed=3).rows(0, 500)  # text of its own: not copies of the other inputs
+    folder = tmp_path_factory.mktemp("ray_inputs")
+    with gzip.open(folder / "b.jsonl.gz", "wt") as fh:
+        for r in generated[:250] + rows[:10]:
+            fh.write(json.dumps({"messages": [{"role": ROLE[t["from"]], "content": t["value"]} for t in r["conversations"]]}) + "\n")
+    pq.write_table(pa.Table.from_pylist([{"instruction": r["conversations"][0]["value"], "input": "",
+                                          "output": r["conversations"][1]["value"]} for r in generated[250:]]), folder / "c.parquet")
+    data, _ = hostile_file()
+    (folder / "hostile.jsonl").write_bytes(data)
+    return folder
+
+
+def cfg(folder: Path, **extra):
+    """The shared alpaca rows, the embedded sample, a third file in another format (OpenAI messages, gzip),
+    an Alpaca Parquet file and a file of hostile lines, mixed by weight."""
+    from tests.conftest import ALPACA
+
+    base = {"report": False, "inputs": [{"path": str(ALPACA), "name": "alpaca_shared", "weight": 4},
+                                        {"path": "sample", "weight": 3},
+                                        {"path": str(folder / "b.jsonl.gz"), "weight": 2},
+                                        {"path": str(folder / "c.parquet"), "weight": 1},
+                                        {"path": str(folder / "hostile.jsonl"), "max_rows": 8}]}
+    base.update(extra)
+    return load_config(None, base)
+
+
+def same(local: Path, other: Path) -> None:
+    for split in SPLITS:
+        assert read_split(local, split).to_pylist() == read_split(other, split).to_pylist(), split
+    key = lambda r: (r["id"], r["stage"], r["reason"], r["duplicate_of"], r["input"])  # noqa: E731
+    assert sorted(map(key, read_removed(local).to_pylist())) == sorted(map(key, read_removed(other).to_pylist()))
+    assert read_quarantine(local) == read_quarantine(other)
+    a, b = read_manifest(local), read_manifest(other)
+    assert a["inputs"] == b["inputs"] and a["accounting"] == b["accounting"]
+
+
+def test_mix_and_hostile_lines_on_both_engines(cluster, inputs, tmp_path):
+    run_curation(None, tmp_path / "local", cfg(inputs), output_format="both")
+    run_curation_ray(None, tmp_path / "ray", cfg(inputs), SMALL, output_format="both")
+    same(tmp_path / "local", tmp_path / "ray")
+    manifest = read_manifest(tmp_path / "ray")
+    shares = {i["name"]: i["share"] for i in manifest["inputs"]}
+    assert manifest["accounting"]["balanced"] and shares["hostile"] > 0 and set(shares) >= {"alpaca_shared", "sample"}
+    weighted = [i for i in manifest["inputs"] if i["target_share"] is not None]
+    kept = sum(i["kept"] for i in weighted)
+    for i in weighted:  # the weighted inputs' shares among themselves, within a point of their targets
+        assert abs(i["kept"] / kept - i["target_share"]) <= 0.01, i
+    assert (tmp_path / "ray" / "README.md").exists() and (tmp_path / "ray" / "messages").is_dir()
+
+
+def test_against_on_both_engines(cluster, inputs, tmp_path):
+    run_curation(None, tmp_path / "first", cfg(inputs))
+    again = {"stages": {"against": {"path": str(tmp_path / "first")}}}
+    run_curation(None, tmp_path / "local", cfg(inputs, **again))
+    run_curation_ray(None, tmp_path / "ray", cfg(inputs, **again), SMALL)
+    same(tmp_path / "local", tmp_path / "ray")
+    removed = read_removed(tmp_path / "ray").to_pylist()
+    first_ids = {r["id"] for s in SPLITS for r in read_split(tmp_path / "first", s).to_pylist()}
+    dup = [r for r in removed if r["reason"] == "duplicate_of_existing"]
+    assert {r["id"] for r in dup} >= first_ids and all(r["duplicate_of"] in first_ids for r in dup)

@@ -1,0 +1,189 @@
+"""Outputs people use directly: messages splits, the dataset card (load_dataset reads the folder), tome publish."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from curation.card import build_card, card_license, messages_table, read_card_format, write_card
+from curation.publish import PublishError, publish
+
+REPO = Path(__file__).resolve().parents[2]
+TURNS = pa.list_(pa.struct([("from", pa.string()), ("value", pa.string())]))
+
+
+def curated_folder(root: Path, rows=(5, 2, 1)) -> Path:
+    """A small folder in the curation output contract, written by hand (no pipeline run)."""
+    root.mkdir(parents=True, exist_ok=True)
+    outputs = {}
+    for split, n in zip(("train", "validation", "test"), rows):
+        table = pa.table({
+            "id": [f"{split}{i}" for i in range(n)],
+            "conversations": pa.array([[{"from": "system", "value": "Be brief."}, {"from": "human", "value": f"q{i}"},
+                                        {"from": "gpt", "value": f"a{i}"}] for i in range(n)], TURNS),
+            "source": ["s"] * n, "score": [4.0] * n, "lang": ["en"] * n,
+            "original_conversations": pa.nulls(n, TURNS), "cluster_id": pa.nulls(n, pa.string()),
+            "origin_id": pa.nulls(n, pa.string()), "augmentation": pa.nulls(n, pa.string()),
+        })
+        pq.write_table(table, root / f"{split}.parquet")
+        outputs[split] = {"path": f"{split}.parquet", "rows": n}
+    pq.write_table(pa.table({"id": ["gone"], "reason": ["near_duplicate"]}), root / "removed.parquet")
+    (root / "quarantine.jsonl").write_text("")
+    (root / ".checkpoints").mkdir()
+    (root / ".checkpoints" / "state.json").write_text("{}")
+    manifest = {
+        "input": {"spec": "rows.jsonl", "kind": "jsonl", "rows": sum(rows) + 2},
+        "stages": [{"name": "validate", "enabled": True, "rows_in": sum(rows) + 2, "kept": sum(rows) + 1, "removed": {}, "quarantined": 1},
+                   {"name": "near_dedup", "enabled": True, "rows_in": sum(rows) + 1, "kept": sum(rows), "removed": {"near_duplicate": 1}}],
+        "removed_by_reason": {"near_duplicate": 1},
+        "accounting": {"input_rows": sum(rows) + 2, "added_rows": 0, "in_splits": sum(rows), "removed": 1, "quarantined": 1, "balanced": True},
+        "outputs": outputs, "extra_columns": ["lang"], "seconds": 1.5,
+    }
+    (root / "manifest.json").write_text(json.dumps(manifest))
+    return root
+
+
+def test_messages_table_is_trl_shaped():
+    split = pa.table({"id": ["a"], "conversations": pa.array([[{"from": "human", "value": "q"}, {"from": "gpt", "value": "a"}]], TURNS),
+                      "source": ["s"], "score": [1.0], "lang": ["en"]})
+    out = messages_table(split)
+    assert out.column_names == ["id", "messages", "source", "score"]
+    assert out.column("messages").to_pylist() == [[{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]]
+
+
+@pytest.mark.parametrize("fmt,configs", [("finetome", ["default"]), ("messages", ["messages"]), ("both", ["default", "messages"])])
+def test_load_dataset_reads_the_folder_through_its_card(tmp_path, fmt, configs):
+    import datasets
+
+    root = curated_folder(tmp_path / "out")
+    write_card(root, fmt)
+    assert read_card_format(root) == fmt
+    assert (root / "messages").is_dir() == (fmt != "finetome")
+    for n, config in enumerate(configs):
+        ds = datasets.load_dataset(str(root), None if n == 0 else config, cache_dir=str(tmp_path / "cache"))
+        assert {k: v.num_rows for k, v in ds.items()} == {"train": 5, "validation": 2, "test": 1}  # never removed.parquet
+        column = "messages" if config == "messages" else "conversations"
+        assert column in ds["train"].column_names
+        if config == "messages":
+            assert ds["train"][0]["messages"][1] == {"role": "user", "content": "q0"}
+
+
+@pytest.mark.slow
+def test_trl_sft_trainer_takes_the_messages_split_as_it_is(tmp_path):
+    """One SFTTrainer step on the folder's messages config, with a tiny random model and a word tokenizer."""
+    import datasets
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    from trl import SFTConfig, SFTTrainer
+    from trl.data_utils import is_conversational
+
+    root = curated_folder(tmp_path / "out")
+    write_card(root, "messages")
+    ds = datasets.load_dataset(str(root), cache_dir=str(tmp_path / "cache"))
+    assert is_conversational(ds["train"][0])
+    words = ["<unk>", "<pad>", "<eos>", "system", "user", "assistant", ":", "Be", "brief", "."]
+    words += [f"{p}{i}" for p in "qa" for i in range(5)]
+    backend = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>"))
+    backend.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, unk_token="<unk>", pad_token="<pad>", eos_token="<eos>")
+    tokenizer.chat_template = "{% for m in messages %}{{ m['role'] }} : {{ m['content'] }} {% endfor %}<eos>"
+    model = LlamaForCausalLM(LlamaConfig(vocab_size=len(words), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                                         num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=64))
+    args = SFTConfig(output_dir=str(tmp_path / "run"), max_steps=1, per_device_train_batch_size=2, report_to=[],
+                     use_cpu=True, save_strategy="no", logging_steps=1)
+    trainer = SFTTrainer(model=model, args=args, train_dataset=ds["train"], processing_class=tokenizer)
+    result = trainer.train()
+    assert result.global_step == 1
+
+
+def test_card_header_and_summary(tmp_path):
+    import yaml
+
+    root = curated_folder(tmp_path / "out")
+    text = write_card(root, "both").read_text()
+    header = yaml.safe_load(text.split("---\n")[1])
+    assert [c["config_name"] for c in header["configs"]] == ["default", "messages"]
+    assert header["configs"][0]["default"] is True
+    info = {i["config_name"]: i for i in header["dataset_info"]}
+    assert [s["num_examples"] for s in info["default"]["splits"]] == [5, 2, 1]
+    assert [f["name"] for f in info["messages"]["features"]] == ["id", "messages", "source", "score"]
+    assert "license" not in header  # the input's license is not known
+    body = text.split("---\n", 2)[2]
+    assert "7 input rows" not in body and "10 input rows -> 8 kept in the splits, 1 removed, 1 quarantined" in body
+    assert "| `near_duplicate` | 1 |" in body and "| rows.jsonl |" not in body
+    assert build_card(root, "both") == text  # deterministic
+
+
+@pytest.mark.parametrize("licenses,expected", [
+    ([None, None], None), (["mit", "mit"], "mit"), (["mit", "apache-2.0"], "other"), (["mit", None], "other"),
+])
+def test_card_license(licenses, expected):
+    assert card_license([{"license": x} for x in licenses]) == expected
+
+
+def test_publish_offline_stops_with_one_line(tmp_path, monkeypatch):
+    root = curated_folder(tmp_path / "out")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(PublishError) as err:
+        publish(root, "me/data")
+    assert str(err.value) == "me/data: not published, offline (HF_HUB_OFFLINE is set); nothing was uploaded"
+
+
+@pytest.mark.slow
+def test_publish_without_network_stops_with_one_line(tmp_path, monkeypatch):
+    root = curated_folder(tmp_path / "out")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens there
+    script = ("import sys; from curation.publish import publish, PublishError\n"
+              "try: publish(sys.argv[1], 'me/data', token='hf_x')\n"
+              "except PublishError as e: print(e)\n")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, "-c", script, str(root)], capture_output=True, text=True, env=env, timeout=120)
+    line = done.stdout.strip()
+    assert line.startswith("me/data: not published, cannot reach the Hugging Face hub (") and line.endswith("nothing was uploaded")
+    assert "\n" not in line
+
+
+def test_publish_cli_offline_exits_1_with_one_error_line(tmp_path):
+    root = curated_folder(tmp_path / "out")
+    env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run([sys.executable, "-m", "tomecraft.cli", "publish", str(root), "--repo", "me/data"],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == ["error: me/data: not published, offline (HF_HUB_OFFLINE is set); nothing was uploaded"]
+
+
+def test_publish_uploads_the_folder_with_its_card(tmp_path, monkeypatch):
+    import huggingface_hub
+
+    root = curated_folder(tmp_path / "out")
+    calls = {}
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.setattr(huggingface_hub.HfApi, "create_repo",
+                        lambda self, repo_id, **kw: calls.setdefault("create", (repo_id, kw)) and f"https://hub/datasets/{repo_id}")
+    monkeypatch.setattr(huggingface_hub.HfApi, "upload_folder", lambda self, **kw: calls.setdefault("upload", kw))
+    url = publish(root, "me/data", private=True, token="hf_x", format="both")
+    assert url == "https://hub/datasets/me/data"
+    assert calls["create"] == ("me/data", {"repo_type": "dataset", "private": True, "exist_ok": True})
+    upload = calls["upload"]
+    assert upload["folder_path"] == str(root) and upload["repo_type"] == "dataset"
+    assert ".checkpoints/**" in upload["ignore_patterns"]
+    assert read_card_format(root) == "both" and (root / "messages" / "train.parquet").exists()
+
+
+@pytest.mark.parametrize("repo", ["noslash", "a/b/c", "/x"])
+def test_publish_rejects_bad_repo_names(tmp_path, repo):
+    with pytest.raises(PublishError, match="expected a dataset repo as USER/NAME"):
+        publish(curated_folder(tmp_path / "out"), repo)
+
+
+def test_publish_rejects_a_folder_that_is_not_curated(tmp_path):
+    with pytest.raises(PublishError, match="not a folder"):
+        publish(tmp_path / "nothing", "me/data")

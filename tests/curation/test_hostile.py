@@ -1,0 +1,137 @@
+"""Hostile text never loses a run: every line is kept (repaired, and the row says so) or quarantined with its
+reason; nothing is lost, nothing raises. End to end on a file of every hostile line, and as a property of the
+reader + validation on generated blocks."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from curation.contract import SPLITS, read_manifest, read_quarantine, read_removed
+from curation.readers.jsonl import parse_block
+from curation.validate import Validate, ValidateConfig
+from tests.curation.hostile import hostile_jsonl
+
+ANSWER = "Photosynthesis turns light, water and carbon dioxide into sugar and oxygen inside the leaf of a plant."
+
+
+def line(question: str, answer: str = ANSWER, **extra) -> str:
+    row = {"conversations": [{"from": "human", "value": question}, {"from": "gpt", "value": answer}], **extra}
+    return json.dumps(row)
+
+
+def hostile_file() -> tuple[bytes, dict[int, str]]:
+    """A JSONL file of hostile lines, and what must become of each (by line number)."""
+    lines = [
+        ("\ufeff" + line("How do leaves make food? (first line, after a byte-order mark)"), "kept"),
+        (line("What does \\ud800 mean in a scraped page?").replace("\\\\ud800", "\\ud800"), "repaired:lone_surrogate"),
+        (line("Why is there a NUL \\u0000 here and a bell \\u0007?").replace("\\\\u", "\\u"), "repaired:control_chars"),
+        (line("A raw control character \x01 inside the string: how is it read?"), "repaired:control_chars"),
+        (line("Windows line ends come with carriage returns, do they matter?") + "\r", "kept"),
+        (line("A huge answer follows, is it kept?", "word " * 600_000), "filter"),
+        (line("What if the score is not a number at all?", score=float("nan")), "repaired:not_finite"),
+        (line("And an infinite score?", score=float("inf")), "repaired:not_finite"),
+        (line("And a score written as text?", score="4.5"), "repaired:number_from_text"),
+        (line("And a score that is a word?", score="high"), "quarantine"),
+        (line("Mixed types: source is a number here", source=7), "quarantine"),
+        ("\ufeff" + line("A byte-order mark in front of a later line (files concatenated)?"), "repaired:bom"),
+        ('{"conversations": [{"from": "human", "value": "cut', "quarantine"),
+        ("\xff\xfe not UTF-8 at all", "quarantine"),
+        ("", "blank"),
+        (line("The last line, after all of that, still arrives?", extra=[1, "two", None]), "kept"),
+    ]
+    data = b""
+    expect = {}
+    for n, (text, what) in enumerate(lines, start=1):
+        raw = text.encode("utf-8", "surrogatepass") if "\xff" not in text else b"\xff\xfe not UTF-8 at all"
+        data += raw + b"\n"
+        expect[n] = what
+    # JSON's NaN / Infinity literals as a real producer writes them (json.dumps writes these too)
+    return data, expect
+
+
+@pytest.fixture(scope="module")
+def hostile_run(tmp_path_factory):
+    from curation.config import load_config
+    from curation.pipeline import run_curation
+
+    folder = tmp_path_factory.mktemp("hostile")
+    data, expect = hostile_file()
+    path = folder / "hostile.jsonl"
+    path.write_bytes(data)
+    out = folder / "out"
+    run_curation(str(path), out, load_config(None, {"report": False, "checkpoint": False,
+                                                   "stages": {"near_dedup": {"enabled": False}}}))
+    return out, expect
+
+
+def rows_by_question(out):
+    kept = pa.concat_tables([pa.parquet.read_table(out / f"{s}.parquet") for s in SPLITS])
+    return {r["conversations"][0]["value"]: r for r in kept.to_pylist()}
+
+
+def test_nothing_is_lost(hostile_run):
+    out, expect = hostile_run
+    manifest = read_manifest(out)
+    acc = manifest["accounting"]
+    assert acc["balanced"] and acc["input_rows"] == sum(1 for w in expect.values() if w != "blank")
+    assert acc["quarantined"] == sum(1 for w in expect.values() if w == "quarantine")
+
+
+def test_the_first_line_after_a_bom_is_kept(hostile_run):
+    out, _ = hostile_run
+    assert any(q.startswith("How do leaves make food?") for q in rows_by_question(out))
+
+
+def test_repaired_rows_are_kept_and_say_what_was_repaired(hostile_run):
+    out, expect = hostile_run
+    rows = rows_by_question(out)
+    repaired = {q: json.loads(r["repairs"]) for q, r in rows.items() if r.get("repairs")}
+    kinds = sorted(k for r in repaired.values() for k in r)
+    wanted = sorted(w.split(":")[1] for w in expect.values() if w.startswith("repaired:"))
+    assert kinds == wanted
+    surrogate = next(q for q in rows if q.startswith("What does"))
+    assert "\ufffd" in surrogate
+    assert not any(c in q for q in rows for c in "\x00\x01\x07")
+    nan_row = next(r for q, r in rows.items() if q.startswith("What if the score"))
+    assert nan_row["score"] is None and json.loads(nan_row["repairs"]) == {"not_finite": ["score"]}
+    assert next(r for q, r in rows.items() if q.startswith("And a score written"))["score"] == 4.5
+
+
+def test_the_huge_turn_is_judged_by_the_filters_not_the_reader(hostile_run):
+    out, _ = hostile_run
+    removed = read_removed(out).to_pylist()
+    assert [r["reason"] for r in removed if r["conversations"][0]["value"].startswith("A huge answer")] == ["filter:turn_too_long"]
+
+
+def test_quarantine_names_each_reason_in_one_line(hostile_run):
+    out, expect = hostile_run
+    entries = read_quarantine(out)
+    lines = sorted(e["position"]["line"] for e in entries)
+    assert lines == [n for n, w in expect.items() if w == "quarantine"]
+    for e in entries:
+        assert e["error"] and "\n" not in e["error"]
+    errors = {e["position"]["line"]: e["error"] for e in entries}
+    assert errors[10] == "'score' is str, expected a number"
+    assert errors[14].startswith("not UTF-8")
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(hostile_jsonl)
+def test_reader_and_validation_account_for_every_line(block):
+    """Any hostile block: every non-blank line is a row or a quarantine entry, exactly once; nothing raises."""
+    batch, nlines, records = parse_block(block, "h.jsonl", 1, 0)
+    if batch is None:
+        assert records == 0
+        return
+    out = Validate(ValidateConfig()).process(batch)
+    kept = out.batch.column("_pos").to_pylist()
+    quarantined = out.quarantine.column("_pos").to_pylist() if out.quarantine is not None else []
+    assert sorted(kept + quarantined) == batch.column("_pos").to_pylist()
+    for row in out.batch.to_pylist():
+        json.dumps(row, ensure_ascii=False, allow_nan=False).encode("utf-8")  # valid text, no NaN left
+    for entry in out.quarantine.to_pylist() if out.quarantine is not None else []:
+        assert entry["error"] and "\n" not in entry["error"]

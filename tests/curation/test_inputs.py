@@ -1,0 +1,324 @@
+"""Many inputs in one run: naming, formats converted the same row-wise and column-wise, mixing to weights,
+per-input accounting, --against an existing output, compressed and globbed inputs."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from curation.contract import SPLITS, read_manifest, read_quarantine, read_removed
+from curation.formats import FormatError, to_conversations
+from curation.inputs import InputConfig, adapt_record, default_name, inputs_from_cli, name_inputs
+from curation.mix import allocate
+
+ROLE = {"human": "user", "gpt": "assistant", "system": "system"}
+
+
+def fast_config(**overrides):
+    from curation.config import load_config
+
+    base = {"report": False, "checkpoint": False}
+    for key, value in overrides.items():
+        base[key] = value
+    return load_config(None, base)
+
+
+def alpaca_rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def as_messages(row: dict) -> dict:
+    return {"messages": [{"role": ROLE[t["from"]], "content": t["value"]} for t in row["conversations"]]}
+
+
+def as_alpaca(row: dict) -> dict:
+    turns = row["conversations"]
+    return {"instruction": turns[0]["value"], "input": "", "output": turns[1]["value"]}
+
+
+def kept_table(out: Path) -> pa.Table:
+    return pa.concat_tables([pq.read_table(out / f"{s}.parquet") for s in SPLITS])
+
+
+# -- naming ------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("path,name", [
+    ("data/rows.jsonl.gz", "rows"), ("shards/", "shards"), ("shards/*.parquet", "shards"),
+    ("mlabonne/FineTome-100k:train", "FineTome-100k"), ("sample", "sample"), ("x.json", "x"),
+])
+def test_default_name(path, name):
+    assert default_name(path) == name
+
+
+def test_names_are_made_unique_and_given_ones_kept():
+    named = name_inputs([InputConfig(path="a/rows.jsonl"), InputConfig(path="b/rows.jsonl"), InputConfig(path="c", name="rows-2")])
+    assert [i.name for i in named] == ["rows", "rows-3", "rows-2"]
+    with pytest.raises(ValueError, match="used twice"):
+        name_inputs([InputConfig(path="a", name="x"), InputConfig(path="b", name="x")])
+
+
+def test_inputs_from_the_command_line():
+    got = inputs_from_cli(["a.jsonl", "web=b/*.jsonl.gz@3", "./c.parquet@0.5", "org/data"])
+    assert [(i.name, i.path, i.weight) for i in got] == [
+        (None, "a.jsonl", None), ("web", "b/*.jsonl.gz", 3.0), (None, "./c.parquet", 0.5), (None, "org/data", None)]
+
+
+def test_weight_and_max_rows_are_exclusive():
+    with pytest.raises(ValueError, match="weight or max_rows"):
+        InputConfig(path="a", weight=1, max_rows=3)
+
+
+@pytest.mark.parametrize("available,weights,caps,total,expected", [
+    ({"a": 100, "b": 100, "c": 100}, {"a": 5, "b": 3, "c": 2}, {}, None, {"a": 100, "b": 60, "c": 40}),
+    ({"a": 10, "b": 100}, {"a": 1, "b": 1}, {}, None, {"a": 10, "b": 10}),
+    ({"a": 100, "b": 100, "c": 7}, {"a": 1, "b": 1}, {"c": 5}, None, {"a": 100, "b": 100, "c": 5}),
+    ({"a": 100, "b": 100}, {"a": 1, "b": 2}, {}, 30, {"a": 10, "b": 20}),
+    ({"a": 33, "b": 100, "c": 100}, {"a": 1, "b": 1, "c": 1}, {}, None, {"a": 33, "b": 33, "c": 33}),
+    ({"a": 5, "b": 9}, {}, {}, None, {"a": 5, "b": 9}),
+])
+def test_allocate(available, weights, caps, total, expected):
+    assert allocate(available, weights, caps, total) == expected
+
+
+# -- one definition of each format, row-wise and column-wise ------------------------------------------------
+
+_text = st.one_of(st.none(), st.text(max_size=6))
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.fixed_dictionaries({"instruction": _text, "input": _text, "output": _text, "system": _text}),
+                min_size=1, max_size=6))
+def test_alpaca_row_wise_equals_column_wise(rows):
+    table = pa.Table.from_pylist(rows, schema=pa.schema([(k, pa.string()) for k in ("instruction", "input", "output", "system")]))
+    adapted = to_conversations(table, "alpaca")
+    for row, conv, error in zip(rows, adapted.table.column("conversations").to_pylist(), adapted.error.to_pylist()):
+        if error is not None:
+            with pytest.raises(FormatError, match=error.replace("'", ".")):
+                adapt_record(row, "alpaca", {})
+        else:
+            assert adapt_record(row, "alpaca", {})["conversations"] == conv
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.text(max_size=6), st.text(max_size=6), st.sampled_from(["user", "User", "assistant", "tool"])),
+                min_size=1, max_size=5))
+def test_prompt_completion_row_wise_equals_column_wise(items):
+    rows = [{"prompt": [{"role": r, "content": p}], "completion": c} for p, c, r in items]
+    adapted = to_conversations(pa.Table.from_pylist(rows), "prompt_completion")
+    for row, conv in zip(rows, adapted.table.column("conversations").to_pylist()):
+        assert adapt_record(row, "prompt_completion", {})["conversations"] == conv
+
+
+def test_mapping_row_wise():
+    row = {"dialog": [{"speaker": "user", "text": "Hi"}], "q": 1}
+    assert adapt_record(row, "messages", {"messages": "dialog", "role": "speaker", "content": "text"}) == {
+        "messages": [{"role": "user", "content": "Hi"}], "q": 1}
+    assert adapt_record({"question": "Q", "answer": "A"}, "alpaca", {"instruction": "question", "output": "answer"}) == {
+        "conversations": [{"from": "human", "value": "Q"}, {"from": "gpt", "value": "A"}]}
+
+
+# -- whole runs ----------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def three_inputs(tmp_path_factory, alpaca_path):
+    """The shared alpaca rows split into three inputs of three formats (and one compression), plus copies of
+    ten rows of the first input inside the second."""
+    rows = alpaca_rows(alpaca_path)
+    folder = tmp_path_factory.mktemp("inputs")
+    first = folder / "finetome.jsonl"
+    first.write_text("".join(json.dumps(r) + "\n" for r in rows[:300]), encoding="utf-8")
+    second = folder / "chat.jsonl.gz"
+    second.write_bytes(gzip.compress("".join(json.dumps(as_messages(r)) + "\n" for r in rows[300:600] + rows[:10]).encode()))
+    third = folder / "alpaca.parquet"
+    pq.write_table(pa.Table.from_pylist([as_alpaca(r) for r in rows[600:900]]), third)
+    return first, second, third
+
+
+@pytest.fixture(scope="module")
+def mixed_run(three_inputs, tmp_path_factory):
+    from curation.pipeline import run_curation
+
+    first, second, third = three_inputs
+    out = tmp_path_factory.mktemp("mixed")
+    config = fast_config(inputs=[
+        {"path": str(first), "weight": 5, "license": "cc-by-4.0"},
+        {"path": str(second), "name": "chat", "weight": 3},
+        {"path": str(third), "weight": 2},
+    ])
+    result = run_curation(None, out, config, output_format="both")
+    return out, result
+
+
+def test_three_formats_mix_to_their_weights(mixed_run):
+    out, result = mixed_run
+    kept = kept_table(out)
+    counts = dict(zip(*[kept.column("input").value_counts().field(f).to_pylist() for f in ("values", "counts")]))
+    total = sum(counts.values())
+    for name, target in (("finetome", 0.5), ("chat", 0.3), ("alpaca", 0.2)):
+        assert abs(counts[name] / total - target) <= 0.01, (name, counts)
+    manifest = read_manifest(out)
+    assert manifest["accounting"]["balanced"]
+    by_name = {i["name"]: i for i in manifest["inputs"]}
+    assert [i["format"] for i in manifest["inputs"]] == ["conversations", "messages", "alpaca"]
+    assert by_name["chat"]["rows_in"] == 310 and by_name["alpaca"]["rows_in"] == 300
+    assert sum(i["rows_in"] for i in manifest["inputs"]) == manifest["accounting"]["input_rows"]
+    assert abs(by_name["chat"]["share"] - 0.3) <= 0.01 and by_name["chat"]["target_share"] == 0.3
+    assert sum(by_name["finetome"]["removed"].values()) + by_name["finetome"]["kept"] + by_name["finetome"]["quarantined"] == 300
+    assert manifest["config"]["inputs"][2]["format"] == "alpaca"  # the detected format is recorded
+
+
+def test_every_row_says_its_input_and_converted_rows_keep_their_turns(mixed_run):
+    out, _ = mixed_run
+    kept = kept_table(out)
+    removed = read_removed(out)
+    assert kept.column("input").null_count == 0 and removed.column("input").null_count == 0
+    chat = kept.filter(pc.equal(kept.column("input"), "chat")).to_pylist()[0]
+    assert {t["from"] for t in chat["conversations"]} <= {"human", "gpt", "system"}
+    assert {t["from"] for t in chat["original_conversations"]} <= {"user", "assistant", "system"}
+
+
+def test_a_row_in_two_inputs_survives_once_from_the_input_listed_first(mixed_run):
+    out, _ = mixed_run
+    removed = read_removed(out)
+    copies = removed.filter(pc.and_(pc.equal(removed.column("input"), "chat"), pc.equal(removed.column("reason"), "exact_duplicate")))
+    assert copies.num_rows >= 10
+    kept_ids = set(kept_table(out).column("id").to_pylist()) | set(removed.column("id").to_pylist())
+    assert set(copies.column("duplicate_of").to_pylist()) <= kept_ids
+
+
+def test_the_card_and_messages_show_the_mix(mixed_run):
+    out, _ = mixed_run
+    card = (out / "README.md").read_text()
+    assert "## Mix" in card and "| chat | 310 |" in card and "cc-by-4.0" in card
+    assert (out / "messages" / "train.parquet").exists()
+
+
+def test_against_removes_what_the_first_run_kept_and_leaves_it_untouched(mixed_run, three_inputs, tmp_path):
+    from curation.pipeline import run_curation
+
+    first_out, _ = mixed_run
+    before = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in first_out.glob("*.parquet")}
+    first, second, third = three_inputs
+    config = fast_config(inputs=[{"path": str(second), "name": "chat"}, {"path": str(third)}],
+                         stages={"against": {"path": str(first_out)}})
+    out = tmp_path / "second"
+    run_curation(None, out, config)
+    removed = read_removed(out)
+    dup = removed.filter(pc.equal(removed.column("reason"), "duplicate_of_existing"))
+    existing_ids = set(kept_table(first_out).column("id").to_pylist())
+    assert dup.num_rows > 0 and set(dup.column("duplicate_of").to_pylist()) <= existing_ids
+    assert not (set(kept_table(out).column("id").to_pylist()) & existing_ids)
+    # every row of these inputs that the first run kept is found again (and more: rows the first run removed
+    # as copies of the first input's rows are copies of the existing set now)
+    first_kept = kept_table(first_out)
+    kept_again = first_kept.filter(pc.is_in(first_kept.column("input"), pa.array(["chat", "alpaca"])))
+    assert set(kept_again.column("id").to_pylist()) <= set(dup.column("id").to_pylist())
+    assert dup.num_rows > kept_again.num_rows
+    assert before == {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in first_out.glob("*.parquet")}
+    stats = next(s for s in read_manifest(out)["stages"] if s["name"] == "against")["stats"]
+    assert stats["existing_rows"] == first_kept.num_rows
+    # a second run against the same set reads its cached index, not the set
+    run_curation(None, tmp_path / "third", config)
+    again = next(s for s in read_manifest(tmp_path / "third")["stages"] if s["name"] == "against")["stats"]
+    assert again["index"] == "cached" and again["exact"] + again["near"] == stats["exact"] + stats["near"]
+
+
+def test_against_a_raw_input_finds_near_duplicates(tmp_path, alpaca_path):
+    from curation.pipeline import run_curation
+
+    rows = alpaca_rows(alpaca_path)[:200]
+    existing = tmp_path / "existing.jsonl"
+    existing.write_text("".join(json.dumps(as_messages(r)) + "\n" for r in rows[:100]), encoding="utf-8")
+    edited = []
+    for r in rows[50:150]:
+        r = json.loads(json.dumps(r))
+        r["conversations"][-1]["value"] += " Thanks."
+        edited.append(r)
+    new = tmp_path / "new.jsonl"
+    new.write_text("".join(json.dumps(r) + "\n" for r in edited), encoding="utf-8")
+    run_curation(str(new), tmp_path / "out", fast_config(stages={"against": {"path": str(existing)}}))
+    removed = read_removed(tmp_path / "out")
+    dup = removed.filter(pc.equal(removed.column("reason"), "duplicate_of_existing"))
+    details = [json.loads(d) for d in dup.column("details").to_pylist()]
+    assert dup.num_rows >= 35 and any(d["match"] == "near" for d in details)
+
+
+def test_a_single_alpaca_file_is_converted_without_an_input_column(tmp_path, alpaca_path):
+    from curation.pipeline import run_curation
+
+    rows = alpaca_rows(alpaca_path)[:60]
+    path = tmp_path / "rows.json"
+    path.write_text(json.dumps([as_alpaca(r) for r in rows]), encoding="utf-8")
+    run_curation(str(path), tmp_path / "out", fast_config())
+    kept = kept_table(tmp_path / "out")
+    assert kept.num_rows > 40 and "input" not in kept.column_names
+    assert read_manifest(tmp_path / "out")["inputs"][0]["format"] == "alpaca"
+
+
+@pytest.mark.slow
+def test_the_report_shows_each_input_and_the_mix(mixed_run):
+    from curation.report import write_report
+
+    out, _ = mixed_run
+    write_report(out)
+    md = (out / "report.md").read_text()
+    section = md.split("## Inputs and mix", 1)[1].split("## ", 1)[0]
+    assert "| chat | messages | 310 |" in section and section.count("| 30.0% |") >= 1
+    assert 'id="inputs"' in (out / "report.html").read_text()
+
+
+def test_hub_inputs_can_be_streamed(tmp_path, monkeypatch, alpaca_path):
+    """``streaming: true`` reads a hub dataset as an IterableDataset, batch by batch (a local parquet dataset
+    stands in for the hub here)."""
+    import datasets
+
+    from curation.pipeline import run_curation
+
+    rows = alpaca_rows(alpaca_path)[:80]
+    pq.write_table(pa.Table.from_pylist([as_messages(r) for r in rows]), tmp_path / "part-0.parquet")
+    real = datasets.load_dataset
+    calls = []
+
+    def local_hub(name, split=None, streaming=False, **kw):
+        calls.append((name, split, streaming))
+        return real("parquet", data_files=str(tmp_path / "part-0.parquet"), split="train", streaming=streaming)
+
+    monkeypatch.setattr(datasets, "load_dataset", local_hub)
+    config = fast_config(inputs=[{"path": "org/chat", "split": "train", "streaming": True},
+                                 {"path": str(alpaca_path), "max_rows": 10}])
+    run_curation(None, tmp_path / "out", config)
+    assert calls == [("org/chat", "train", True)]
+    manifest = read_manifest(tmp_path / "out")
+    chat = manifest["inputs"][0]
+    assert chat["kind"] == "stream" and chat["format"] == "messages" and chat["rows_in"] == 80
+
+
+def test_a_compressed_json_array_is_an_input(tmp_path, alpaca_path):
+    from curation.readers import open_input
+
+    rows = alpaca_rows(alpaca_path)[:30]
+    path = tmp_path / "rows.json.gz"
+    path.write_bytes(gzip.compress(json.dumps({"data": [as_alpaca(r) for r in rows]}).encode()))
+    source = open_input(str(path))
+    assert source.kind == "json" and sum(b.num_rows for b in source.batches()) == 30
+
+
+def test_relative_input_paths_of_a_config_file_are_found_beside_it(tmp_path, monkeypatch):
+    from curation.inputs import relative_to
+
+    (tmp_path / "cfg").mkdir()
+    (tmp_path / "cfg" / "rows.jsonl").write_text("{}\n")
+    (tmp_path / "here.jsonl").write_text("{}\n")
+    monkeypatch.chdir(tmp_path)
+    got = relative_to([InputConfig(path="rows.jsonl"), InputConfig(path="here.jsonl"), InputConfig(path="sample")],
+                      tmp_path / "cfg")
+    assert [i.path for i in got] == [str(tmp_path / "cfg" / "rows.jsonl"), "here.jsonl", "sample"]

@@ -1,0 +1,167 @@
+"""Input files: compression, globs, folders of shards, line blocks, read-ahead."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import lzma
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from curation.sources import (
+    DataFile,
+    SourceError,
+    classify,
+    expand,
+    iter_line_blocks,
+    open_binary,
+    readahead,
+)
+
+LINES = b"".join(b'{"i": %d, "text": "%s"}\n' % (i, b"x" * (i % 50)) for i in range(2000))
+
+
+def write_compressed(path: Path, data: bytes) -> Path:
+    suffix = path.suffix
+    if suffix == ".gz":
+        path.write_bytes(gzip.compress(data))
+    elif suffix == ".bz2":
+        path.write_bytes(bz2.compress(data))
+    elif suffix == ".xz":
+        path.write_bytes(lzma.compress(data))
+    elif suffix == ".zst":
+        with pa.output_stream(str(path), compression="zstd") as out:
+            out.write(data)
+    else:
+        path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize("name,kind,compression", [
+    ("a.jsonl", "jsonl", None), ("a.JSONL.GZ", "jsonl", "gzip"), ("a.json.bz2", "json", "bz2"),
+    ("a.parquet", "parquet", None), ("a.jsonl.xz", "jsonl", "xz"), ("a.jsonl.zst", "jsonl", "zstd"),
+    ("a.ndjson.zstd", "jsonl", "zstd"), ("a.v2.jsonl", "jsonl", None),
+])
+def test_classify(name, kind, compression):
+    assert classify(name) == DataFile(Path(name), kind, compression)
+
+
+@pytest.mark.parametrize("name", ["README.md", "a.csv", "a.gz", "noext"])
+def test_classify_rejects_other_files(name):
+    assert classify(name) is None
+
+
+@pytest.mark.parametrize("suffix", ["", ".gz", ".bz2", ".xz", ".zst"])
+def test_every_compression_streams_the_same_bytes(tmp_path, suffix):
+    path = write_compressed(tmp_path / f"rows.jsonl{suffix}", LINES)
+    with open_binary(classify(path)) as stream:
+        blocks = list(iter_line_blocks(stream, block_bytes=1000))
+    assert b"".join(b for b, _ in blocks) == LINES
+    assert all(b.endswith(b"\n") for b, _ in blocks)
+    # first line numbers add up
+    line = 1
+    for block, first in blocks:
+        assert first == line
+        line += block.count(b"\n")
+
+
+def test_bom_at_file_start_is_dropped_and_first_line_kept(tmp_path):
+    path = write_compressed(tmp_path / "bom.jsonl.gz", b"\xef\xbb\xbf" + LINES)
+    with open_binary(classify(path)) as stream:
+        assert b"".join(b for b, _ in iter_line_blocks(stream)) == LINES
+
+
+def test_long_line_comes_whole_and_last_line_without_newline(tmp_path):
+    data = b'{"a": "' + b"y" * 50_000 + b'"}\n{"b": 1}'
+    with open_binary(write_compressed(tmp_path / "long.jsonl", data)) as stream:
+        blocks = list(iter_line_blocks(stream, block_bytes=4096))
+    assert [len(b) for b, _ in blocks] == [50_010, 8] and [n for _, n in blocks] == [1, 2]
+
+
+def test_corrupt_compressed_stream_is_one_clear_error(tmp_path):
+    good = gzip.compress(LINES * 20)
+    path = tmp_path / "cut.jsonl.gz"
+    path.write_bytes(good[: len(good) // 2] + b"\x00garbage" * 100)
+    with pytest.raises(SourceError) as err:
+        with open_binary(classify(path)) as stream:
+            for _ in iter_line_blocks(stream, block_bytes=1 << 16, name=path.name):
+                pass
+    assert str(err.value).startswith("cut.jsonl.gz: cannot read past line ") and "\n" not in str(err.value)
+
+
+def test_globs_and_folders_of_shards(tmp_path):
+    for name in ("b/part-1.jsonl.gz", "a/part-0.jsonl", "a/notes.txt", ".hidden/x.jsonl", "c/part-2.parquet"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"{}\n")
+    names = [f.path.relative_to(tmp_path).as_posix() for f in expand(tmp_path)]
+    assert names == ["a/part-0.jsonl", "b/part-1.jsonl.gz", "c/part-2.parquet"]
+    assert [f.path.name for f in expand(str(tmp_path / "*" / "part-*.jsonl*"))] == ["part-0.jsonl", "part-1.jsonl.gz"]
+    assert [f.path.name for f in expand(str(tmp_path / "**" / "*.parquet"))] == ["part-2.parquet"]
+
+
+def test_a_curated_output_folder_gives_its_splits_only(tmp_path):
+    for name in ("manifest.json", "train.parquet", "validation.parquet", "test.parquet", "removed.parquet"):
+        (tmp_path / name).write_bytes(b"")
+    assert [f.path.name for f in expand(tmp_path)] == ["train.parquet", "validation.parquet", "test.parquet"]
+
+
+@pytest.mark.parametrize("spec,needle", [
+    ("missing.jsonl", "missing.jsonl: file not found"),
+    ("*.nothing", "the pattern matches no .jsonl"),
+])
+def test_expand_errors_name_the_input(tmp_path, monkeypatch, spec, needle):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SourceError, match=needle.replace(".", r"\.").replace("*", r"\*")):
+        expand(spec)
+
+
+def test_expand_rejects_unknown_file_types_and_empty_folders(tmp_path):
+    (tmp_path / "rows.csv").write_text("a,b\n")
+    with pytest.raises(SourceError, match="unsupported file type '.csv'"):
+        expand(tmp_path / "rows.csv")
+    with pytest.raises(SourceError, match="folder holds no"):
+        expand(tmp_path)
+
+
+def test_readahead_keeps_order_and_reraises():
+    assert list(readahead(iter(range(100)), depth=3)) == list(range(100))
+
+    def failing():
+        yield 1
+        raise SourceError("boom")
+
+    got = []
+    with pytest.raises(SourceError, match="boom"):
+        for x in readahead(failing()):
+            got.append(x)
+    assert got == [1]
+
+
+def test_readahead_stops_when_the_consumer_stops():
+    produced = []
+
+    def counting():
+        for i in range(10_000):
+            produced.append(i)
+            yield i
+
+    it = readahead(counting(), depth=2)
+    assert next(it) == 0
+    it.close()
+    assert len(produced) < 10
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.binary(max_size=30).map(lambda b: b.replace(b"\n", b"")), max_size=30), st.integers(1, 64), st.booleans())
+def test_line_blocks_reassemble_any_input(lines, block_bytes, trailing):
+    import io
+
+    data = b"\n".join(lines) + (b"\n" if trailing and lines else b"")
+    blocks = list(iter_line_blocks(io.BytesIO(data), block_bytes))
+    joined = b"".join(b for b, _ in blocks)
+    assert joined == (data[3:] if data.startswith(b"\xef\xbb\xbf") else data)
+    assert all(b.endswith(b"\n") for b, _ in blocks[:-1])
