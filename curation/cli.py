@@ -8,6 +8,7 @@ from typing import Optional
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from tomecraft.console import console, error, progress_tracker
 
@@ -137,9 +138,10 @@ def print_summary(result) -> None:
         if not st.enabled:
             table.add_row(f"[dim]{st.name}[/]", "", "", "[dim]off[/]", "", "")
             continue
-        removed = ", ".join(f"{k}: {v}" for k, v in st.removed.items()) or "-"
+        # plain Text: a reason code is no markup, and `pii:secret:` must not become an emoji
+        removed = Text(", ".join(f"{k}: {v}" for k, v in st.removed.items()) or "-")
         if st.added:
-            removed += f" [green](+{st.added} added)[/]"
+            removed.append(f" (+{st.added} added)", style="green")
         seconds = "resumed" if st.resumed else f"{st.seconds:.2f}s"
         table.add_row(st.name, f"{st.rows_in:,}", f"{st.kept:,}", removed, f"{st.quarantined:,}" if st.quarantined else "-", seconds)
     console.print(table)

@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 
 apt_pkgs=(espeak-ng sox ffmpeg wordnet-base apertium apertium-eng-spa chromium)
+# real sentences in 12 languages for the language ID test and benchmark (benchmarks/fortunes.py)
+apt_pkgs+=(fortunes fortunes-de fortunes-es fortunes-it fortunes-ru fortunes-pl fortunes-br fortunes-cs fortunes-bg
+           fortunes-zh fortunes-eo fortunes-ga)
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   missing=()
   for p in "${apt_pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

@@ -28,15 +28,20 @@ BUILTIN_STAGE_MODULES = (
     "curation.validate",
     "curation.ids",
     "curation.normalize",
+    "curation.pii.stage",
+    "curation.language.stage",
     "curation.exact_dedup",
     "curation.near_dedup",
     "curation.against",
     "curation.semantic_dedup",
     "curation.filters",
+    "curation.judge.stage",
     "curation.balance",
     "curation.mix",
     "curation.augment.stage",
     "curation.split",
+    "curation.decontam.stage",
+    "curation.token_lengths.stage",
 )
 
 

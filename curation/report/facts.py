@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from curation.contract import SPLITS, read_manifest, read_quarantine, require_output_folder
+from curation.report.quality import QualityFacts, gather_quality
 
 EXAMPLES_PER_REASON = 3
 MAX_SOURCES = 20
@@ -151,6 +152,7 @@ class ReportFacts:
     review: ReviewFacts | None
     config: dict[str, Any] = field(default_factory=dict)
     inputs: list[dict[str, Any]] = field(default_factory=list)  # several inputs: per input accounting and mix share
+    quality: QualityFacts | None = None  # the quality stages' sections (language, PII, decontamination, ...)
 
     @property
     def augmented_rows(self) -> int:
@@ -466,6 +468,8 @@ def gather(out_dir: str | Path, examples_per_reason: int = EXAMPLES_PER_REASON) 
         review=_review(splits, removed, manifest),
         config=manifest.get("config", {}),
         inputs=list(manifest.get("inputs") or []),
+        quality=gather_quality(stage_stats, {st.name for st in stages if st.enabled}, manifest.get("config", {}),
+                               removed, removed_by_reason),
     )
 
 

@@ -12,6 +12,8 @@ from typing import Any, Iterable
 
 from curation.report.facts import Example, ExampleRow, ReportFacts
 from curation.report.plots import stage_color
+from curation.report.quality import section_html
+from curation.report.quality import sections as quality_sections
 from curation.report.word_diff import plain, side_by_side
 
 CSS = """
@@ -388,7 +390,11 @@ def render_html(f: ReportFacts, charts: dict[str, str | None]) -> str:
     inp = f.input
     sub = (f"input <code>{e(inp.get('spec'))}</code> ({e(inp.get('kind'))}, {_num(inp.get('rows'))} rows, "
            f"<code>{e(str(inp.get('fingerprint', ''))[:19])}</code>) · tomecraft {e(f.tomecraft_version)}")
-    nav = "<nav>" + "".join(f'<a href="#{k}">{e(t)}</a>' for k, t in SECTIONS if k != "inputs" or f.inputs) + "</nav>"
+    qsecs = quality_sections(f.quality)
+    quality = [(f"q-{sec.key}", sec.title) for sec in qsecs]
+    shown = [(k, t) for k, t in SECTIONS if k != "inputs" or f.inputs]
+    at = [k for k, _ in shown].index("augmentation")
+    nav = "<nav>" + "".join(f'<a href="#{k}">{e(t)}</a>' for k, t in (*shown[:at], *quality, *shown[at:])) + "</nav>"
     body = [
         f"<header><h1>Curation report · {e(f.folder)}</h1><div class=\"sub\">{sub}</div></header>",
         nav,
@@ -400,6 +406,7 @@ def render_html(f: ReportFacts, charts: dict[str, str | None]) -> str:
         _sources(f, charts.get("sources")),
         _clusters(f, charts.get("clusters")),
         _scores(f, charts.get("scores")),
+        *[section_html(sec) for sec in qsecs],
         _augmentation(f),
         _review(f, charts.get("quality")),
         _examples(f),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from curation.report.facts import ReportFacts
+from curation.report.quality import section_markdown
+from curation.report.quality import sections as quality_sections
 
 
 def _md_escape(text: object) -> str:
@@ -103,6 +105,8 @@ def render_markdown(f: ReportFacts) -> str:
         rows = [[name, _n(int(a_.size)), f"{np.mean(a_):.3f}" if a_.size else "–", f"{np.median(a_):.3f}" if a_.size else "–"]
                 for name, a_ in (("kept", f.scores_kept), ("removed", f.scores_removed))]
         out.append(_table(["", "rows with a score", "mean", "median"], rows, {1, 2, 3}))
+
+    out += [section_markdown(sec) for sec in quality_sections(f.quality, charts=False)]
 
     if f.augmentation:
         out.append("## Augmentation\n")

@@ -71,6 +71,11 @@ def _render(draw: Callable, width: float, height: float, key: str) -> str:
     return _inline(buf.getvalue(), key)
 
 
+def render(draw: Callable, width: float, height: float, key: str) -> str:
+    """A chart drawn by ``draw(figure)`` as inline SVG (the report's style, deterministic bytes)."""
+    return _render(draw, width, height, key)
+
+
 def _inline(svg: str, key: str) -> str:
     """SVG document -> an <svg> element fit for inlining: no prolog, ids unique to this chart.
 

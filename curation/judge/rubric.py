@@ -1,0 +1,93 @@
+"""The judge's prompt (rubric from the config) and reading its scores from the reply.
+
+The judge is asked for one line of JSON, ``{"<criterion>": <1-5>, ...}``. Small models do not always comply,
+so the reader also takes ``criterion: 4`` / ``criterion = 4`` lines, then a lone digit 1-5 (not list numbering),
+then a grading word (excellent 5 ... very poor 1); a reply with no score at all is a failure (the row stays
+unscored and is counted).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+SYSTEM = ("You are a strict, fair grader of AI assistant answers. You rate each criterion from 1 (very poor) to "
+          "5 (excellent) and reply with one line of JSON and nothing else.")
+_ROLE = {"human": "User", "gpt": "Assistant", "system": "System"}
+
+
+def conversation_text(turns: list[dict[str, Any]], max_chars: int) -> str:
+    """The conversation as ``Role: text`` blocks, each turn cut to its share of ``max_chars`` and the whole to
+    ``max_chars`` (a long conversation keeps its first turns)."""
+    share = max(100, max_chars // max(1, len(turns)))
+    blocks = []
+    for t in turns:
+        text = t.get("value") or ""
+        if len(text) > share:
+            text = text[:share] + " [...]"
+        blocks.append(f"{_ROLE.get(t.get('from'), t.get('from'))}: {text}")
+    joined = "\n\n".join(blocks)
+    return joined if len(joined) <= max_chars else joined[:max_chars] + " [...]"
+
+
+NUMBER_SYSTEM = "You grade AI assistant answers. Reply with one number from 1 to 5."
+
+
+def messages(turns: list[dict[str, Any]], rubric: dict[str, str], max_chars: int, answer_format: str = "json"
+             ) -> list[dict[str, str]]:
+    criteria = "\n".join(f"- {name}: {what}" for name, what in rubric.items())
+    if answer_format == "number":
+        user = (f"<conversation>\n{conversation_text(turns, max_chars)}\n</conversation>\n\nHow good is the "
+                f"assistant's answer above, from 1 (very poor) to 5 (excellent)? Consider:\n{criteria}\n"
+                "Reply with the number only.")
+        return [{"role": "system", "content": NUMBER_SYSTEM}, {"role": "user", "content": user}]
+    example = json.dumps({name: 4 for name in rubric})
+    user = (f"Rate the assistant's answers in this conversation.\n\nCriteria (1-5 each):\n{criteria}\n\n"
+            f"<conversation>\n{conversation_text(turns, max_chars)}\n</conversation>\n\n"
+            f"Reply with JSON only, for example: {example}")
+    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
+
+
+_JSON = re.compile(r"\{[^{}]*\}")
+_DIGIT = re.compile(r"(?<![\d.])([1-5])(?:\.\d+)?(?!\d|\.\d|\s*%)")
+_LIST_ITEM = re.compile(r"\s*[.)]\s")  # "1. Assemble ..." at the start of a line is list numbering, not a score
+# words small models answer with instead of a number
+_WORDS = [("very poor", 1.0), ("terrible", 1.0), ("excellent", 5.0), ("outstanding", 5.0), ("perfect", 5.0),
+          ("very good", 4.0), ("great", 4.0), ("good", 4.0), ("average", 3.0), ("fair", 3.0), ("mediocre", 3.0),
+          ("poor", 2.0), ("weak", 2.0), ("bad", 2.0)]
+
+
+def parse_scores(reply: str, rubric: dict[str, str]) -> dict[str, float] | None:
+    """Criterion -> score (1-5) from the judge's reply; None when no score can be read."""
+    for m in _JSON.finditer(reply):
+        try:
+            data = json.loads(m.group(0))
+        except json.JSONDecodeError:
+            continue
+        if isinstance(data, dict):
+            got = {k: float(v) for k, v in data.items() if k in rubric and isinstance(v, (int, float)) and 1 <= v <= 5}
+            if got:
+                return got
+    got = {}
+    for name in rubric:
+        m = re.search(re.escape(name).replace("_", "[ _]") + r"\W{0,5}([1-5](?:\.\d+)?)", reply, re.IGNORECASE)
+        if m:
+            got[name] = float(m.group(1))
+    if got:
+        return got
+    for m in _DIGIT.finditer(reply):
+        at_line_start = m.start() == 0 or reply[m.start() - 1] == "\n"
+        if at_line_start and _LIST_ITEM.match(reply, m.end()):
+            continue
+        return {"overall": float(m.group(1))}
+    lowered = reply.lower()
+    for word, value in _WORDS:
+        if re.search(rf"\b{word}\b", lowered):
+            return {"overall": value}
+    return None
+
+
+def combine(scores: dict[str, float]) -> float:
+    """The row's score: the mean over the criteria the judge rated, rounded to 2 decimals."""
+    return round(sum(scores.values()) / len(scores), 2)

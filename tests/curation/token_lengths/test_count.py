@@ -1,0 +1,75 @@
+"""Token counts per row equal training's (render with the chat template, encode), by every path."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from curation.token_lengths.config import TokenLengthsConfig
+from curation.token_lengths.count import TokenCounter
+
+CONV = pa.list_(pa.struct([("from", pa.string()), ("value", pa.string())]))
+
+
+def turns(*pairs):
+    return [{"from": r, "value": v} for r, v in pairs]
+
+
+EDGE_ROWS = [
+    turns(("human", "Hi"), ("gpt", "Hello! How can I help?")),
+    turns(("system", "You are terse."), ("human", "2+2?"), ("gpt", "4")),
+    turns(("human", "  leading spaces"), ("gpt", "trailing newline\n")),
+    turns(("human", "Say <|im_end|> literally"), ("gpt", "<|im_end|>")),
+    turns(("human", "Q1"), ("gpt", "A1"), ("human", "Q2 with ünïcödé 中文 and emoji 😀"), ("gpt", "A2\n\n\tcode")),
+    [],
+]
+
+
+@pytest.fixture(scope="module")
+def counter():
+    return TokenCounter(TokenLengthsConfig(check_rows=0))
+
+
+def test_offline_smollm2_uses_the_tiktoken_twin_and_template_pieces(counter):
+    counter._load()
+    assert counter.backend == "tiktoken"
+    assert counter.pieces is not None
+
+
+def test_edge_rows_match_the_exact_count(counter):
+    col = pa.array(EDGE_ROWS, CONV)
+    fast, stats = counter.count(col)
+    exact = counter.exact(EDGE_ROWS)
+    assert fast.tolist() == exact.tolist()
+    assert exact[-1] == -1  # no turns: training cannot render it
+    assert stats["rows_exact"] == 3  # leading space, special-token text, empty row
+    assert stats["rows_fast"] == 3
+
+
+def test_real_rows_match_training_tokenization(counter, alpaca_path):
+    rows = [json.loads(line)["conversations"] for line in alpaca_path.open(encoding="utf-8")][:300]
+    col = pa.array(rows, CONV)
+    fast, _ = counter.count(col)
+    from training.data import render
+
+    want = [len(counter.tokenizer(render(counter.tokenizer, r), add_special_tokens=False)["input_ids"]) for r in rows]
+    assert fast.tolist() == want
+
+
+def test_hf_backend_and_sliced_columns_agree(counter):
+    col = pa.array(EDGE_ROWS * 3, CONV).slice(2, 10)
+    hf = TokenCounter(TokenLengthsConfig(backend="hf"))
+    assert hf.count(col)[0].tolist() == counter.count(col)[0].tolist() == counter.exact(col.to_pylist()).tolist()
+
+
+def test_a_disagreeing_fast_path_switches_to_exact(counter):
+    broken = TokenCounter(TokenLengthsConfig(check_rows=4))
+    broken._load()
+    broken.pieces.end = [x + 1 for x in broken.pieces.end]  # pretend the template cut were wrong
+    col = pa.array(EDGE_ROWS[:2] * 4, CONV)
+    got, stats = broken.count(col)
+    assert stats["fast_path_mismatch"] > 0 and broken.exact_only
+    assert np.array_equal(got, counter.exact(col.to_pylist()))
