@@ -4,9 +4,10 @@ Each pass (:mod:`curation.engines.plan`) reads the rows once, in input order: th
 through its stages on a pool of threads (stage code is Arrow compute and compiled kernels that release the
 GIL), several batches at a time, and their results are taken back in order. Rows waiting for the next pass
 stay in memory up to ``engine.memory_mb`` and spill to Arrow IPC files past it. Between passes the global
-stage's ``decide`` runs on the keys the pass gathered. With ``checkpoint`` on, every global stage leaves
-its decisions and the rows it saw under ``.checkpoints/``; ``--resume`` starts after the last one whose
-input, version and config are unchanged.
+stage's ``decide`` runs on the keys the pass gathered. With ``checkpoint`` on, a global stage whose rows
+spilled to disk (an input larger than ``engine.memory_mb``) leaves its decisions and those rows under
+``.checkpoints/`` (the spill files are linked, not copied); ``--resume`` starts after the last one whose
+input, version and config are unchanged. A pass that fits in memory is quicker to redo than to save.
 """
 
 from __future__ import annotations
@@ -284,7 +285,7 @@ def run_local(
             if not ledger.hidden(g.name) and decisions.stats:
                 report.stats = decisions.stats
             store = out_store
-            if checkpoints.enabled and not _scrubbed_later(plan, g):
+            if checkpoints.enabled and store.spilled and not _scrubbed_later(plan, g):
                 reports = {name: r.as_dict() for name, r in ledger.reports.items()}
                 saving = saver.submit(checkpoints.save, g, pi, store, decisions, reports, dict(removed), list(quarantine),
                                       input_rows, list(extras))

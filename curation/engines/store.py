@@ -86,6 +86,11 @@ class BatchStore:
             self._writer.close()
             self._writer = None
 
+    @property
+    def spilled(self) -> bool:
+        """Did some batches go to disk (the store outgrew its share of the memory budget)?"""
+        return bool(self._files)
+
     def finish(self) -> "BatchStore":
         self._close_writer()
         return self

@@ -15,11 +15,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from curation.core.stage import StageError
 from curation.judge.config import JudgeConfig
-from tomecraft.config_files import ConfigError
 
 
-class JudgeUnavailable(ConfigError):
+class JudgeUnavailable(StageError):
     """The judge endpoint cannot be reached; the message is one line (the CLI prints it as is)."""
 
 
@@ -79,7 +79,7 @@ class Judge:
                 import httpx
 
                 if not self.cfg.url:
-                    raise ConfigError("stages.judge.url is needed with backend: openai")
+                    raise StageError("stages.judge.url is needed with backend: openai")
                 headers = {}
                 key = os.environ.get(self.cfg.api_key_env)
                 if key:

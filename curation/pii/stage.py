@@ -71,6 +71,11 @@ class PiiStage(RowStage):
                            stats=stats)
 
 
+def scrub_text(stage: PiiStage, text: str) -> str:
+    """Every detected value of ``text`` as its placeholder (for the raw lines the engines keep in quarantine)."""
+    return stage.scanner.redact(text, stage.scanner.spans(text))
+
+
 SPEC = register(
     StageSpec(
         name="pii",
@@ -80,5 +85,6 @@ SPEC = register(
         build=lambda cfg, _: PiiStage(cfg),
         reasons=reason_codes(),
         summary="emails, phones, IPs, cards (Luhn), IBANs, secrets (and names, optional) -> typed placeholders",
+        scrub=scrub_text,
     )
 )

@@ -296,7 +296,7 @@ def test_resume_after_kill_gives_the_same_outputs(tmp_path, alpaca_path):
             rows.append(row)
     write_jsonl(big, rows)
     cfg = tmp_path / "c.yaml"
-    cfg.write_text("report: false\n")
+    cfg.write_text("report: false\nengine: {memory_mb: 0}\n")  # rows spill: their passes leave checkpoints
 
     reference = tmp_path / "ref"
     assert run_cli("curate", "-i", str(big), "-o", str(reference), "-c", str(cfg), "-q").returncode == 0
@@ -326,7 +326,7 @@ def test_resume_after_kill_gives_the_same_outputs(tmp_path, alpaca_path):
     assert strip_volatile(manifest) == strip_volatile(read_manifest(reference))
 
     # a changed config re-runs the stages from the first one that changed
-    cfg.write_text("report: false\nstages:\n  filters:\n    min_answer_words: 3\n")
+    cfg.write_text("report: false\nengine: {memory_mb: 0}\nstages:\n  filters:\n    min_answer_words: 3\n")
     again = run_cli("curate", "-i", str(big), "-o", str(out), "-c", str(cfg), "--resume", "-q")
     assert again.returncode == 0
     assert read_manifest(out)["resumed_stages"] == ["validate", "normalize", "exact_dedup", "near_dedup"]

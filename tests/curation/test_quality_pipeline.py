@@ -151,8 +151,6 @@ def test_validation_and_test_hits_are_reported_not_removed(tmp_path):
     assert ids["contaminated"] in (tmp_path / "out" / "report.md").read_text(encoding="utf-8")  # the hit is listed
 
 
-@pytest.mark.xfail(strict=True, reason="the local engine writes the split files with the schema rows had before "
-                   "the last pass, so columns added after split are dropped (core request)")
 def test_token_columns_reach_the_split_files(curated):
     names = pq.read_schema(output_paths(curated).split("train")).names
     assert "token_count" in names and "exceeds_max_seq_length" in names

@@ -133,13 +133,13 @@ def test_a_stage_error_is_one_line(registered, tmp_path):
 
 
 def test_a_privacy_stage_scrubs_quarantine_and_keeps_no_earlier_checkpoint(registered, tmp_path):
-    registered(StageSpec(name="redact", order=12, kind="row", config=_Cfg, build=lambda c, _: Redact(),
+    registered(StageSpec(name="redact", order=13, kind="row", config=_Cfg, build=lambda c, _: Redact(),
                          scrub=lambda stage, text: text.replace("alice@example.com", "<EMAIL>")))
     src = tmp_path / "in.jsonl"
     _rows(src, ROWS)
     with src.open("a", encoding="utf-8") as fh:
         fh.write('{"conversations": "mail alice@example.com", "source": "s"}\n')
-    run_curation(str(src), tmp_path / "out", load_config(None, {"report": False}))
+    run_curation(str(src), tmp_path / "out", load_config(None, {"report": False, "engine": {"memory_mb": 0}}))
     quarantine = read_quarantine(tmp_path / "out")
     assert len(quarantine) == 1 and "<EMAIL>" in quarantine[0]["raw"] and "alice@" not in json.dumps(quarantine)
     checkpoints = sorted(p.name for p in (tmp_path / "out" / ".checkpoints").iterdir())
