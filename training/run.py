@@ -234,8 +234,10 @@ def _peak_memory(device: str) -> tuple[int, str]:
     return int(rss_kb * (1 if sys.platform == "darwin" else 1024)), "cpu_max_rss"
 
 
-def build_sft_config(config: TrainConfig, paths: RunPaths, has_eval: bool, resume: bool, bf16: bool):
-    """TRL ``SFTConfig`` for a run (import Unsloth first so that its patched class is used on GPU)."""
+def build_sft_config(config: TrainConfig, paths: RunPaths, has_eval: bool, resume: bool, bf16: bool,
+                     max_steps: int | None = None):
+    """TRL ``SFTConfig`` for a run (import Unsloth first so that its patched class is used on GPU); ``max_steps``
+    is the step count a ``training.max_tokens`` budget came to (:mod:`training.budget`)."""
     from trl import SFTConfig
 
     t, lora = config.training, config.lora
@@ -251,7 +253,7 @@ def build_sft_config(config: TrainConfig, paths: RunPaths, has_eval: bool, resum
         gradient_accumulation_steps=t.gradient_accumulation_steps,
         learning_rate=t.learning_rate,
         num_train_epochs=t.num_epochs,
-        max_steps=t.max_steps or -1,
+        max_steps=max_steps or t.max_steps or -1,
         warmup_steps=t.warmup_steps,
         optim=t.optim,
         weight_decay=t.weight_decay,
@@ -321,6 +323,11 @@ def train(
         config.data.train_split, tokenizer, mask, config.model.max_seq_length, response_part, track,
     )
     check_trainable(train_split, config.data.untrainable_rows)
+    budget = None
+    if config.training.max_tokens is not None:
+        from training.budget import steps_for_tokens
+
+        budget = steps_for_tokens(config, [len(ids) for ids in train_split.input_ids])
     eval_split = None
     if config.data.eval_split:
         eval_split = prepare_split(
@@ -338,7 +345,8 @@ def train(
     from trl import SFTTrainer
 
     bf16 = bool(unsloth.is_bfloat16_supported())
-    args = build_sft_config(config, paths, eval_split is not None, checkpoint is not None, bf16)
+    args = build_sft_config(config, paths, eval_split is not None, checkpoint is not None, bf16,
+                            max_steps=budget.steps if budget else None)
     timer = StepTimer()
     callbacks = [MetricsLogger(paths.metrics), timer]
     if progress is not None:
@@ -395,6 +403,7 @@ def train(
         data={
             "train": train_split.stats(),
             **({"eval": eval_split.stats()} if eval_split else {}),
+            **({"budget": budget.as_dict()} if budget else {}),
             "instruction_part": instruction_part,
             "response_part": response_part,
         },
