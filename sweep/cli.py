@@ -31,7 +31,7 @@ Examples:
 
 * `tome sweep -c configs/sweep_cpu.yaml --out sweeps/cpu` - the tiny CPU grid
 * `tome sweep -c my_sweep.yaml --dry-run` - the plan, the commands and the estimated time, nothing run
-* `tome sweep -c my_sweep.yaml --set seeds=[1,2,3] --set budget.tokens=300000`
+* `tome sweep -c my_sweep.yaml --set seeds=[1,2,3] --set budget.tokens=300000 --set grid.training.learning_rate=[1e-4]`
 * `tome sweep -c my_sweep.yaml --stop-after 3600` - start no cell that would end past an hour (run again to go on)
 * `tome sweep --print-config > my_sweep.yaml`
 """
@@ -65,14 +65,14 @@ def sweep(
     print_config: bool = typer.Option(False, "--print-config", help="Print the resolved config as YAML and exit."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
-    from sweep.config import SweepConfigError, load_sweep_config
-    from training.config import ConfigError, deep_merge, parse_override
+    from sweep.config import SweepConfigError, load_sweep_config, parse_sweep_override
+    from training.config import ConfigError, deep_merge
 
     path = config or _default_config()
     try:
         overrides: dict = {}
         for item in set_:
-            overrides = deep_merge(overrides, parse_override(item))
+            overrides = deep_merge(overrides, parse_sweep_override(item))
         cfg = load_sweep_config(path, overrides)
     except (SweepConfigError, ConfigError) as exc:
         error(str(exc))

@@ -198,6 +198,16 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
     return data
 
 
+def parse_sweep_override(text: str) -> dict[str, Any]:
+    """``budget.tokens=2000`` -> nested dict; under ``grid.`` the rest is one axis name (``grid.training.seed=[1]``)."""
+    from training.config import parse_override
+
+    key, sep, value = text.partition("=")
+    if sep and key.strip().startswith("grid.") and len(key.strip()) > len("grid."):
+        return {"grid": {key.strip()[len("grid."):]: yaml.safe_load(value)}}
+    return parse_override(text)
+
+
 def load_sweep_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> SweepConfig:
     """A sweep config from a YAML file, with ``overrides`` deep-merged on top."""
     from training.config import deep_merge

@@ -42,12 +42,12 @@ def evaluate_cell(run_dir: Path, heldout_dir: Path, spec: EvalSpec, max_seq_leng
                                                 spec.temperature, spec.seed)
     finally:
         loaded = None
-        _free_memory()
+        free_memory()
     result["seconds"] = round(time.perf_counter() - started, 3)
     return result
 
 
-def _free_memory() -> None:
+def free_memory() -> None:
     gc.collect()
     try:
         import torch

@@ -220,9 +220,7 @@ def run_sweep(cfg: SweepConfig, out: str | Path, *, stop_after: float | None = N
     eval_spec, max_seq_length, progress=...)`` and ``export_fn(run_dir, export_spec, say=...)`` default to
     `tome train`, :func:`sweep.measure.evaluate_cell` and :func:`sweep.measure.export_cell`.
     """
-    from sweep.results import write_results
     from sweep.variants import prepare_variants
-    from training.config import load_config
 
     started = time.perf_counter()
     out = Path(out)
@@ -237,6 +235,18 @@ def run_sweep(cfg: SweepConfig, out: str | Path, *, stop_after: float | None = N
 
     track = _tracker(progress)
     prepared = prepare_variants(cfg, out, log, track)
+    from training.data import tokenization_cache
+
+    with tokenization_cache():  # cells of one variant share their tokenized splits
+        return _run_cells(cfg, out, prepared, started, stop_after, tokens_per_s, log, progress, track,
+                          train_fn, evaluate_fn, export_fn)
+
+
+def _run_cells(cfg, out, prepared, started, stop_after, tokens_per_s, log, progress, track,  # noqa: ANN001, PLR0913
+               train_fn, evaluate_fn, export_fn) -> SweepOutcome:
+    from sweep.results import write_results
+    from training.config import load_config
+
     statuses = plan(cfg, out, tokens_per_s)
     _write_json(out / "plan.json", {"cells": [dict(s.cell.as_dict(), command=s.command) for s in statuses]})
     base = base_config_path(cfg)
@@ -289,6 +299,9 @@ def run_sweep(cfg: SweepConfig, out: str | Path, *, stop_after: float | None = N
         _write_json(status.run_dir / CELL_FILE, {"cell": cell.as_dict(), "command": status.command, "timing": timing})
         status.state = "done"
         outcome.ran.append(cell.id)
+        from sweep.measure import free_memory
+
+        free_memory()  # the trainer and model of this cell are gone; give their memory back before the next
         rec = _estimator_record(status.run_dir, train_cfg, cell.data)
         if rec:
             estimator.add(rec)

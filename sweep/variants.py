@@ -97,6 +97,13 @@ def build_sources(cfg: SweepConfig, out: Path, log: Callable[[str], None] = lamb
     return {name: sources[name] for name in cfg.data}
 
 
+def _digest(path: Path) -> str:
+    from curation.writer import sha256_file
+
+    files = sorted(path.glob("part-*.parquet")) if path.is_dir() else [path]
+    return ",".join(sha256_file(f) for f in files)
+
+
 def _train_table(folder: Path):
     from curation.contract import read_split
 
@@ -110,21 +117,24 @@ def prepare_variants(cfg: SweepConfig, out: Path, log: Callable[[str], None] = l
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from curation.contract import read_split
+    from curation.contract import read_split, require_output_folder
     from curation.writer import sha256_file, write_json, write_jsonl, write_rows
     from sweep.decontaminate import find_contamination
 
-    sources = build_sources(cfg, out, log, progress)
     heldout = cfg.heldout_variant()
-    record = {"sources": {n: _spec_record(n, s, cfg) for n, s in cfg.data.items()}, "heldout": heldout,
-              "decontaminate": cfg.decontaminate,
-              "source_files": {n: sha256_file(Path(p) / "train.parquet") if (Path(p) / "train.parquet").is_file() else str(p)
-                               for n, p in sources.items()}}
+    record: dict[str, Any] = {"variants": {}, "heldout": heldout, "decontaminate": cfg.decontaminate}
+    for name, spec in cfg.data.items():
+        entry = _spec_record(name, spec, cfg)
+        if spec.kind() == "folder":  # a folder can change under the same spec: its split files say
+            paths = require_output_folder(spec.folder)
+            entry["files"] = {s: _digest(paths.split(s)) for s in ("train", "validation", "test")}
+        record["variants"][name] = entry
     data_root = out / "data"
     if _is_done(data_root, record):
         log("data: reusing the prepared (decontaminated) variants in " + str(data_root))
         return {n: PreparedVariant(**json.loads((data_root / n / "manifest.json").read_text(encoding="utf-8"))["variant"])
                 for n in cfg.data}
+    sources = build_sources(cfg, out, log, progress)
     held_rows = []
     for split in ("validation", "test"):
         held_rows += read_split(sources[heldout], split).select(["conversations"]).to_pylist()

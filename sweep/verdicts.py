@@ -1,8 +1,9 @@
 """One verdict per axis and measure: how much the axis moves the measure, against the seed-to-seed spread.
 
-For an axis (data, learning rate, batch size, ...) each level's mean is taken over every finished cell at that
-level (all seeds, all values of the other axes; in a full grid the other axes' effects cancel in a difference of
-levels). The effect is the difference between the best and the worst level mean. The noise is the seed-to-seed
+For an axis (data, learning rate, batch size, ...) each level's mean is taken over the finished cells at that
+level whose setting of the other axes was run at two or more levels of this one (:func:`comparable`; in a full
+grid, every cell), over all seeds; in a balanced comparison the other axes' effects cancel in a difference of
+levels. The effect is the difference between the best and the worst level mean. The noise is the seed-to-seed
 spread: the pooled standard deviation over seeds within each configuration (cells that differ only in their seed).
 The effect "exceeds the seed spread" when it is larger than twice the standard error of that difference,
 ``2 * sd * sqrt(1/n_best + 1/n_worst)`` (about a 95% two-sided test under normal noise); ``wins`` counts, over the
@@ -85,7 +86,7 @@ def pooled_seed_sd(records: Sequence[dict[str, Any]], measure: str) -> float | N
 def axis_verdict(records: Sequence[dict[str, Any]], axis: str, measure: str) -> Verdict | None:
     """The verdict for ``axis`` on ``measure`` over the finished ``records`` (each with ``axes``, ``group``,
     ``seed`` and the measure), or None when no record has the measure."""
-    rows = [r for r in records if r.get(measure) is not None and axis in r["axes"]]
+    rows = comparable([r for r in records if r.get(measure) is not None and axis in r["axes"]], axis)
     if not rows:
         return None
     lower = MEASURES.get(measure, (measure, True))[1]
@@ -105,13 +106,27 @@ def axis_verdict(records: Sequence[dict[str, Any]], axis: str, measure: str) -> 
     wins = comparisons = 0
     others: dict[tuple, dict[str, float]] = {}
     for r in rows:
-        key = (tuple(sorted((a, _level(v)) for a, v in r["axes"].items() if a != axis)), r["seed"])
+        key = (_setting(r, axis), r["seed"])
         others.setdefault(key, {})[_level(r["axes"][axis])] = float(r[measure])
     for pair in others.values():
         if best in pair and worst in pair and best != worst:
             comparisons += 1
             wins += (pair[best] < pair[worst]) if lower else (pair[best] > pair[worst])
     return Verdict(axis, measure, means, counts, best, worst, effect, sd, threshold, exceeds, wins, comparisons)
+
+
+def _setting(record: dict[str, Any], axis: str) -> tuple:
+    return tuple(sorted((a, _level(v)) for a, v in record["axes"].items() if a != axis))
+
+
+def comparable(records: Sequence[dict[str, Any]], axis: str) -> list[dict[str, Any]]:
+    """The records whose setting of the other axes was run at two or more levels of ``axis``: an explicit cell
+    that varies only the batch size is compared with the grid cell of the same data and learning rate, not with
+    the whole grid."""
+    levels: dict[tuple, set[str]] = {}
+    for r in records:
+        levels.setdefault(_setting(r, axis), set()).add(_level(r["axes"][axis]))
+    return [r for r in records if len(levels[_setting(r, axis)]) > 1]
 
 
 def _level(value: Any) -> str:
@@ -125,7 +140,7 @@ def all_verdicts(records: Sequence[dict[str, Any]], axes: Sequence[str],
     """A verdict for every axis with two or more levels, on each measure the records hold."""
     out = []
     for axis in axes:
-        levels = {_level(r["axes"][axis]) for r in records if axis in r["axes"]}
+        levels = {_level(r["axes"][axis]) for r in comparable([r for r in records if axis in r["axes"]], axis)}
         if len(levels) < 2:
             continue
         for measure in measures:

@@ -12,6 +12,9 @@ policy is ``skip_all`` (raw data: every such row is skipped and counted by reaso
 
 from __future__ import annotations
 
+import hashlib
+import json
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
@@ -153,6 +156,31 @@ def render(tokenizer: Any, conversations: Sequence[dict[str, Any]]) -> str:
     return tokenizer.apply_chat_template(to_messages(conversations), tokenize=False)
 
 
+_TOKENIZED: dict[tuple, PreparedSplit] | None = None  # see tokenization_cache()
+
+
+@contextmanager
+def tokenization_cache() -> Iterator[None]:
+    """Within the block, a split already tokenized with the same tokenizer, template, markers and
+    ``max_seq_length`` is not tokenized again (many runs on the same data in one process: `tome sweep`)."""
+    global _TOKENIZED
+    outer = _TOKENIZED
+    _TOKENIZED = {} if outer is None else outer
+    try:
+        yield
+    finally:
+        _TOKENIZED = outer
+
+
+def _cache_key(rows: Sequence[dict[str, Any]], name: str, tokenizer: Any, max_seq_length: int, response_part: str) -> tuple:
+    digest = hashlib.sha256()
+    for row in rows:
+        digest.update(json.dumps([row.get("id"), row["conversations"]], sort_keys=True, ensure_ascii=False).encode())
+    template = getattr(tokenizer, "chat_template", None) or ""
+    return (name, getattr(tokenizer, "name_or_path", ""), len(tokenizer), hashlib.sha256(str(template).encode()).hexdigest(),
+            max_seq_length, response_part, digest.hexdigest())
+
+
 def prepare_split(
     rows: Sequence[dict[str, Any]],
     name: str,
@@ -163,6 +191,23 @@ def prepare_split(
     progress: Callable[[Iterable[Any], int, str], Iterator[Any]] | None = None,
 ) -> PreparedSplit:
     """Tokenize and mask each row; classify every row left with no trainable token."""
+    if _TOKENIZED is not None:
+        key = _cache_key(rows, name, tokenizer, max_seq_length, response_part)
+        if key not in _TOKENIZED:
+            _TOKENIZED[key] = _prepare_split(rows, name, tokenizer, mask, max_seq_length, response_part, progress)
+        return _TOKENIZED[key]
+    return _prepare_split(rows, name, tokenizer, mask, max_seq_length, response_part, progress)
+
+
+def _prepare_split(
+    rows: Sequence[dict[str, Any]],
+    name: str,
+    tokenizer: Any,
+    mask: Callable[[list[int]], list[int]],
+    max_seq_length: int,
+    response_part: str,
+    progress: Callable[[Iterable[Any], int, str], Iterator[Any]] | None = None,
+) -> PreparedSplit:
     out = PreparedSplit(name=name)
     items: Iterable[Any] = enumerate(rows)
     if progress is not None:

@@ -67,6 +67,17 @@ def test_config_round_trips_and_names_the_bad_key(tmp_path):
         load_sweep_config(tmp_path / "missing.yaml")
 
 
+def test_set_overrides_reach_dotted_axes_and_nested_keys():
+    from sweep.config import parse_sweep_override
+
+    assert parse_sweep_override("grid.training.learning_rate=[1e-4, 3e-4]") == {
+        "grid": {"training.learning_rate": [1e-4, 3e-4]}}
+    assert parse_sweep_override("budget.tokens=300") == {"budget": {"tokens": 300}}
+    assert parse_sweep_override("train.training.seed=4") == {"train": {"training": {"seed": 4}}}
+    cfg = load_sweep_config(CPU_CONFIG, parse_sweep_override("grid.training.learning_rate=[0.001]"))
+    assert cfg.grid == {"data": ["raw", "curated"], "training.learning_rate": [0.001]}
+
+
 # -- plan -------------------------------------------------------------------------------------------------
 
 
@@ -166,6 +177,16 @@ def test_verdicts_compare_the_effect_with_the_seed_spread():
         ("training.learning_rate", "checks_passed")]
     flat = next(v for v in lines if v.measure == "checks_passed")
     assert flat.effect == 0 and flat.seed_sd == 0 and flat.exceeds is False
+    # explicit cells that vary only the batch size are compared with their grid twin, not with the whole grid
+    records = _records(effect=0.3, noise=0.01)
+    for r in records:
+        r["axes"]["training.per_device_batch_size"] = 8
+    for seed in (1, 2, 3):
+        records.append({"axes": {"data": "curated", "training.learning_rate": 2e-4, "training.per_device_batch_size": 32},
+                        "seed": seed, "group": "curated-32", "heldout_loss": 2.2, "checks_passed": 3})
+    batch = axis_verdict(records, "training.per_device_batch_size", "heldout_loss")
+    assert batch.counts == {"8": 3, "32": 3} and batch.best == "8" and abs(batch.effect - 0.2) < 0.02
+    assert axis_verdict(records, "data", "heldout_loss").counts == {"raw": 6, "curated": 6}
 
 
 # -- a killed sweep resumes (stand-in training and evaluation: the machinery, fast) ------------------------

@@ -261,6 +261,21 @@ def test_skip_all_still_stops_when_nothing_is_left(tokenizer, chatml_masker):
         check_trainable(_prepare(rows, tokenizer, chatml_masker, max_len=32), "skip_all")
 
 
+def test_tokenization_cache_reuses_a_split_only_for_the_same_rows_and_settings(tokenizer, chatml_masker):
+    from training.data import tokenization_cache
+
+    rows = qa_rows(5)
+    outside = _prepare(rows, tokenizer, chatml_masker)
+    assert _prepare(rows, tokenizer, chatml_masker) is not outside  # no cache outside the block
+    with tokenization_cache():
+        first = _prepare(rows, tokenizer, chatml_masker)
+        assert _prepare([dict(r) for r in rows], tokenizer, chatml_masker) is first
+        assert _prepare(rows, tokenizer, chatml_masker, max_len=32) is not first
+        assert _prepare(qa_rows(5, seed=1), tokenizer, chatml_masker) is not first
+        assert first.labels == outside.labels
+    assert _prepare(rows, tokenizer, chatml_masker) is not first
+
+
 def test_a_token_budget_becomes_steps_from_the_rows_mean_length():
     from training.budget import steps_for_tokens
 
