@@ -19,6 +19,7 @@ budget: {tokens: 200000}                  # or {steps: N}: the same for every ce
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal, Optional
 
@@ -31,6 +32,16 @@ DATA_AXIS = "data"
 # Training keys that are themselves a budget: an axis over one of them replaces the sweep's budget.
 BUDGET_KEYS = ("training.max_tokens", "training.max_steps", "training.num_epochs")
 QUANTS = ("q8_0", "q4_k_m", "q5_k_m", "q4_0", "q4_1", "q5_0", "q5_1", "q6_k", "q3_k_m", "q2_k", "bf16", "f16")
+
+
+_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
+
+def _number(value: Any) -> Any:
+    if isinstance(value, str) and _NUMBER.match(value.strip()):
+        text = value.strip()
+        return int(text) if text.lstrip("+-").isdigit() else float(text)
+    return value
 
 
 class SweepConfigError(ValueError):
@@ -120,6 +131,18 @@ class SweepConfig(StrictModel):
     budget: Optional[BudgetSpec] = Field(None, description="equal budget per cell (null: what the train config says)")
     eval: EvalSpec = Field(default_factory=EvalSpec)
     export: ExportSpec = Field(default_factory=lambda: ExportSpec(cells="none"))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _numbers(cls, data: Any) -> Any:
+        """YAML reads ``1e-4`` as a string (it wants ``1.0e-4``); axis values that spell a number are numbers."""
+        if isinstance(data, dict):
+            data = dict(data)
+            if isinstance(data.get("grid"), dict):
+                data["grid"] = {k: [_number(v) for v in vs] if isinstance(vs, list) else vs for k, vs in data["grid"].items()}
+            if isinstance(data.get("cells"), list):
+                data["cells"] = [{k: _number(v) for k, v in c.items()} if isinstance(c, dict) else c for c in data["cells"]]
+        return data
 
     @model_validator(mode="after")
     def _consistent(self) -> "SweepConfig":

