@@ -155,12 +155,44 @@ def pack(sweeps: Path, results: Path, adapters: list[str]) -> None:
         from safetensors.torch import load_file, save_file
 
         staging = results / f"adapter-{name}"
-        shutil.copytree(adapter, staging, ignore=shutil.ignore_patterns("adapter_model.safetensors"))
+        shutil.copytree(adapter, staging, ignore=shutil.ignore_patterns("adapter_model.safetensors", "README.md"))
         tensors = {k: v.to(dtype=__import__("torch").bfloat16) for k, v in load_file(adapter / "adapter_model.safetensors").items()}
         save_file(tensors, staging / "adapter_model.safetensors")
-        with tarfile.open(results / f"adapter-{sweep}-{name[:60]}.tar", "w") as tar:
+        with tarfile.open(results / f"adapter-{sweep}-{name}.tar", "w") as tar:
             tar.add(staging, arcname="adapter")
         shutil.rmtree(staging)
+
+
+def collect(opts: argparse.Namespace) -> None:
+    """Unpack what came back from the GPU into ``--into``; export the returned adapters to GGUF on this CPU
+    (q8_0, q4_k_m, q5_k_m: size and decode tokens/s) into ``exports.json``."""
+    import os
+    import tarfile
+
+    from sweep.config import ExportSpec
+    from sweep.measure import export_cell
+
+    came = Path(opts.came_back)
+    into = Path(opts.into)
+    into.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(came / "sweeps.tar.gz") as tar:
+        tar.extractall(into / "sweeps", filter="data")
+    exports = {}
+    for archive in sorted(came.glob("adapter-*.tar")):
+        sweep, name = archive.stem[len("adapter-"):].split("-", 1)
+        run = into / "sweeps" / sweep / "cells" / name
+        with tarfile.open(archive) as tar:
+            tar.extractall(run, filter="data")
+        load = os.getloadavg()
+        started = time.perf_counter()
+        measured = export_cell(run, ExportSpec(quants=["q8_0", "q4_k_m", "q5_k_m"], cells="all", cpu_tokens=opts.cpu_tokens),
+                               say=lambda m: print(f"  {name}: {m}", flush=True))
+        measured["load_average_before"] = [round(x, 2) for x in load]
+        measured["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+        measured["seconds"] = round(time.perf_counter() - started, 1)
+        exports[f"{sweep}/{name}"] = measured
+        print(json.dumps({q: {k: v for k, v in m.items() if k != "path"} for q, m in measured["quants"].items()}), flush=True)
+    (into / "exports.json").write_text(json.dumps(exports, indent=2) + "\n")
 
 
 def main() -> None:
@@ -178,6 +210,10 @@ def main() -> None:
     r.add_argument("--min-tokens", type=int, default=40_000)
     r.add_argument("--max-tokens", type=int, default=600_000)
     r.add_argument("--adapters", default="", help="SWEEP/CELL,...: cells whose adapters come back (bf16) for a CPU export")
+    c = sub.add_parser("collect")
+    c.add_argument("--came-back", required=True, help="the files the GPU run wrote (sweeps.tar.gz, adapter-*.tar)")
+    c.add_argument("--into", required=True)
+    c.add_argument("--cpu-tokens", type=int, default=64)
     for p_ in (p, r):
         p_.add_argument("--set", dest="sets", action="append", default=[], help="sweep config override (tome sweep --set)")
     opts = parser.parse_args()
@@ -186,7 +222,7 @@ def main() -> None:
 
     for item in opts.sets:
         EXTRA.update(deep_merge(EXTRA, parse_sweep_override(item)))
-    {"prepare": prepare, "run": run}[opts.command](opts)
+    {"prepare": prepare, "run": run, "collect": collect}[opts.command](opts)
 
 
 if __name__ == "__main__":

@@ -406,7 +406,8 @@ def test_cli_help_teaches():
     from tomecraft.cli import app
 
     runner = CliRunner()
-    for command, words in (("train", ["--resume", "--max-steps", "configs/train_cpu.yaml"]), ("export", ["q4_k_m", "cyllama"])):
+    for command, words in (("train", ["--resume", "--max-steps", "configs/train_cpu.yaml", "--skip-untrainable", "--max-tokens"]),
+                           ("export", ["q4_k_m", "cyllama"]), ("sweep", ["--dry-run", "seed-to-seed", "--stop-after"])):
         result = runner.invoke(app, [command, "--help"])
         assert result.exit_code == 0, result.output
         for word in words:
