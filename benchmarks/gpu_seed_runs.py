@@ -101,7 +101,7 @@ def main() -> None:
     one_b = make_model(work / "llama-3.2-1b-shape", LLAMA_32_1B, tokenizer_dir)
     print(f"1B-shaped model ready ({time.perf_counter() - t0:.0f}s)", flush=True)
     largest = [int(b) for b in opts.largest.split(",")]
-    # one process: ours at the largest batch in the budget (first that fits), then the seed's batch 2
+    # one process: ours at the largest batches tried under the budget, then the seed's batch 2
     ours_1b = run_worker("1b_largest_then_seed_b2", one_b, largest + [2], opts, log_dir, opts.budget_gb)
     print(json.dumps(ours_1b)[:600], flush=True)
     t0 = time.perf_counter()
@@ -122,16 +122,16 @@ def main() -> None:
                          "peak_allocated_gb": round(m["peak_allocated_gb"], 2), "peak_reserved_gb": round(m["peak_reserved_gb"], 2)})
     seed_tokens = {shape: SEED_STEPS * SEED_ACCUMULATION * b * opts.seq for shape, b in (("1B", 2), ("3B", 4))}
     for r in rows:
-        if r.get("fits"):
-            r["seed_run_hours_1b_tokens"] = round(seed_tokens["1B"] / r["tokens_per_s"] / 3600, 2)
+        if r.get("fits"):  # the seed's run of this model size (its tokens), at this row's rate
+            r["seed_run_hours"] = round(seed_tokens[r["model"]] / r["tokens_per_s"] / 3600, 2)
     print(f"\nThe seed's runs vs ours on {device} (4-bit QLoRA, LoRA r=16 on 7 modules, rows of {opts.seq} tokens)")
-    print(f"{'model':<5} {'batch':>5} {'role':<34} {'tokens/s':>10} {'peak resv GB':>12} {'hours for the seed 1B run':>26}")
+    print(f"{'model':<5} {'batch':>5} {'role':<34} {'tokens/s':>10} {'peak resv GB':>12} {'hours for the seed run':>23}")
     for r in rows:
         if not r.get("fits"):
             print(f"{r['model']:<5} {r['batch']:>5} does not fit")
             continue
         print(f"{r['model']:<5} {r['batch']:>5} {r['role']:<34} {r['tokens_per_s']:>10,.0f} {r['peak_reserved_gb']:>12.2f} "
-              f"{r['seed_run_hours_1b_tokens']:>26.2f}")
+              f"{r['seed_run_hours']:>23.2f}")
     print(f"(the seed's 1B run: {SEED_STEPS:,} steps x batch 2 x {SEED_ACCUMULATION} accumulation x {opts.seq} tokens = "
           f"{seed_tokens['1B']:,} tokens at most; its 3B run at batch 4: {seed_tokens['3B']:,})")
     if opts.out:

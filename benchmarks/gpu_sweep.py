@@ -102,7 +102,8 @@ def run(opts: argparse.Namespace) -> None:
     tokens = opts.max_tokens
     while tokens > opts.min_tokens and sum(_planned_cost(c, overhead, tps8, tokens) for c in cfgs.values()) > left:
         tokens = int(tokens * 0.9)
-    tokens = max(tokens, opts.min_tokens) // 1000 * 1000
+    tokens = max(tokens, opts.min_tokens)
+    tokens = tokens // 1000 * 1000 if tokens >= 10_000 else tokens
     planned = sum(_planned_cost(c, overhead, tps8, tokens) for c in cfgs.values())
     log(f"budget: {tokens:,} training tokens per cell (planned {planned:.0f}s of {left:.0f}s left)")
 
@@ -220,7 +221,7 @@ def main() -> None:
     from sweep.config import parse_sweep_override
     from training.config import deep_merge
 
-    for item in opts.sets:
+    for item in getattr(opts, "sets", []):
         EXTRA.update(deep_merge(EXTRA, parse_sweep_override(item)))
     {"prepare": prepare, "run": run, "collect": collect}[opts.command](opts)
 

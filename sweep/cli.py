@@ -63,6 +63,7 @@ def sweep(
     stop_after: Optional[float] = typer.Option(None, "--stop-after", help="Seconds: start no cell that the measured rates say would end past this (run again to go on)."),
     tokens_per_s: Optional[float] = typer.Option(None, "--tokens-per-s", help="Training tokens/s to estimate with before any cell of this sweep has measured its own."),
     print_config: bool = typer.Option(False, "--print-config", help="Print the resolved config as YAML and exit."),
+    report: bool = typer.Option(False, "--report", help="Only rewrite results.md and results.html of --out from its results.json (verdicts recomputed); run nothing."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
     from sweep.config import SweepConfigError, load_sweep_config, parse_sweep_override
@@ -80,6 +81,13 @@ def sweep(
         typer.echo(cfg.to_yaml(), nl=False)
         return
     out = out or Path("sweeps") / path.stem
+    if report:
+        from sweep.results import rerender
+
+        if not (out / "results.json").is_file():
+            error(f"{out}: no results.json to render (run the sweep first)")
+        print_results(rerender(out))
+        return
     if config is None:
         console.print(f"config: {path}")
 

@@ -72,9 +72,9 @@ def curves(results: dict[str, Any]) -> str | None:
         ax.set_xlabel("training tokens (thousands)")
         ax.set_ylabel("validation loss")
         ax.set_title("Validation loss during training (every seed)")
-        ax.legend(fontsize=7, loc="upper right")
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
 
-    return _render(draw, 8.0, 4.2, "curves")
+    return _render(draw, 10.0, 4.2, "curves")
 
 
 def _per_group(results: dict[str, Any], measure: str, title: str, xlabel: str, key: str) -> str | None:
@@ -97,11 +97,11 @@ def _per_group(results: dict[str, Any], measure: str, title: str, xlabel: str, k
         ax.set_xlabel(xlabel)
         ax.set_title(title)
 
-    return _render(draw, 8.0, 0.9 + 0.32 * len(groups), key)
+    return _render(draw, 10.0, 0.9 + 0.32 * len(groups), key)
 
 
 def heldout(results: dict[str, Any]) -> str | None:
-    return _per_group(results, "heldout_loss", "Held-out loss per configuration (dots: seeds, diamond: mean, bar: range)",
+    return _per_group(results, "heldout_loss", "Held-out loss per configuration (dots: seeds, diamond: mean)",
                       f"held-out loss on {results['heldout']['variant']}/{results['heldout']['split']} (lower is better)",
                       "heldout")
 
@@ -127,9 +127,9 @@ def quality_vs_cost(results: dict[str, Any]) -> str | None:
         ax.set_xlabel("seconds of optimizer steps")
         ax.set_ylabel("held-out loss")
         ax.set_title("Quality against cost (each cell)")
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
 
-    return _render(draw, 8.0, 4.0, "cost")
+    return _render(draw, 10.0, 4.0, "cost")
 
 
 def export_sizes(results: dict[str, Any]) -> str | None:

@@ -129,3 +129,17 @@ def write_results(cfg: SweepConfig, out: Path, statuses, prepared: dict[str, Any
     (out / "results.md").write_text(render_markdown(results), encoding="utf-8")
     (out / "results.html").write_text(render_html(results), encoding="utf-8")
     return results
+
+
+def rerender(out: Path) -> dict[str, Any]:
+    """Rewrite ``results.md`` and ``results.html`` (verdicts recomputed) from ``results.json`` alone: for a sweep
+    folder copied without its weights and data, or after the report code changed."""
+    from sweep.report import render_html, render_markdown
+
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    done = [r for r in results["cells"] if r.get("heldout_loss") is not None]
+    results["verdicts"] = [v.as_dict() | {"line": v.line()} for v in all_verdicts(done, results["axes"])]
+    (out / "results.json").write_text(json.dumps(results, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+    (out / "results.md").write_text(render_markdown(results), encoding="utf-8")
+    (out / "results.html").write_text(render_html(results), encoding="utf-8")
+    return results

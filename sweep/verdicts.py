@@ -49,15 +49,18 @@ class Verdict:
         label, lower = MEASURES.get(self.measure, (self.measure, True))
         if len(self.levels) < 2:
             return f"{self.axis}: one level only, nothing to compare"
-        better = "lower" if lower else "higher"
-        head = (f"{self.axis} on {label}: {self.best} {better} than {self.worst} by {_num(self.effect)} "
-                f"({_num(self.levels[self.best])} vs {_num(self.levels[self.worst])}, "
-                f"{self.counts[self.best]} vs {self.counts[self.worst]} runs)")
+        runs = f"{self.counts[self.best]} vs {self.counts[self.worst]} runs"
+        if self.effect == 0:
+            head = f"{self.axis} on {label}: no difference between {self.best} and {self.worst} ({_num(self.levels[self.best])}, {runs})"
+        else:
+            better = "lower" if lower else "higher"
+            head = (f"{self.axis} on {label}: {self.best} {better} than {self.worst} by {_num(self.effect)} "
+                    f"({_num(self.levels[self.best])} vs {_num(self.levels[self.worst])}, {runs})")
+        paired = f"; {self.best} won {self.wins} of {self.comparisons} paired comparisons" if self.comparisons and self.effect else ""
         if self.exceeds is None:
-            return head + "; no seed repeats, so the seed-to-seed spread is unknown"
+            return head + paired + "; no seed repeats, so the seed-to-seed spread is unknown"
         ratio = f"{self.effect / self.seed_sd:.1f}x the seed SD {_num(self.seed_sd)}" if self.seed_sd else "seed SD 0"
         verdict = "EXCEEDS" if self.exceeds else "does not exceed"
-        paired = f"; {self.best} won {self.wins} of {self.comparisons} paired comparisons" if self.comparisons else ""
         return f"{head}: {ratio}, {verdict} the seed spread (2 SE = {_num(self.threshold)}){paired}"
 
 
@@ -66,7 +69,7 @@ def _num(x: float | None) -> str:
         return "-"
     if x == 0:
         return "0"
-    return f"{x:.3g}" if abs(x) < 100 else f"{x:,.0f}"
+    return f"{x:.4g}" if abs(x) < 100 else f"{x:,.0f}"
 
 
 def pooled_seed_sd(records: Sequence[dict[str, Any]], measure: str) -> float | None:

@@ -225,6 +225,14 @@ def _prepare_run_folder(paths: RunPaths, curated: Path, config: TrainConfig | No
     return config, None
 
 
+def _reset_peak_memory() -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+
+
 def _peak_memory(device: str) -> tuple[int, str]:
     if device == "cuda":
         import torch
@@ -309,6 +317,7 @@ def train(
     from training.models import import_unsloth, load_for_training
 
     import_unsloth()  # before transformers / TRL are imported below
+    _reset_peak_memory()  # several runs in one process (`tome sweep`): each summary reports its own peak
     from training.callbacks import MetricsLogger, ProgressBar, StepTimer
     from training.data import check_trainable, prepare_split, read_rows, response_masker, template_parts
 
