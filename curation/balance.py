@@ -2,19 +2,36 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+import json
 
-import xxhash
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from pydantic import Field
 
-from curation.config import BalanceConfig
-from curation.stage import Removal, Row, StageContext, StageResult
+from curation.core.config_base import StrictModel
+from curation.core.hashing import seeded_order
+from curation.core.registry import StageSpec, register
+from curation.core.stage import DETAILS, POS, REASON, Decisions, GlobalStage, ReduceContext
 
 
-def seeded_rank(seed: int, key: str) -> int:
-    return xxhash.xxh3_64_intdigest(key.encode("utf-8"), seed=seed)
+class BalanceConfig(StrictModel):
+    """Optional cap of rows per `source`, sampled deterministically."""
+
+    enabled: bool = True
+    max_per_source: int | None = Field(None, description="null: no cap")
+    per_source: dict[str, int] = Field(default_factory=dict, description="caps for named sources")
+    seed: int = 0
 
 
-class Balance:
+def _counts(sources: pa.Array) -> dict[str, int]:
+    """Rows per source (``"None"`` for rows without one), sorted by name."""
+    counts = pc.value_counts(sources)
+    names = [str(v) for v in counts.field("values").to_pylist()]
+    return dict(sorted(zip(names, counts.field("counts").to_pylist())))
+
+
+class Balance(GlobalStage):
     name = "balance"
 
     def __init__(self, cfg: BalanceConfig) -> None:
@@ -25,26 +42,52 @@ class Balance:
             return self.cfg.per_source[source]
         return self.cfg.max_per_source
 
-    def run(self, rows: list[Row], ctx: StageContext) -> StageResult:
-        by_source: dict[str | None, list[int]] = defaultdict(list)
-        for i, row in enumerate(rows):
-            by_source[row.get("source")].append(i)
-        dropped: set[int] = set()
-        before = {str(k): len(v) for k, v in sorted(by_source.items(), key=lambda kv: str(kv[0]))}
-        for source, idx in by_source.items():
-            cap = self.cap_for(source)
-            if cap is None or len(idx) <= cap:
-                continue
-            ranked = sorted(idx, key=lambda i: (seeded_rank(self.cfg.seed, rows[i]["id"]), rows[i]["id"]))
-            dropped.update(ranked[cap:])
-        kept, removed = [], []
-        for i, row in enumerate(rows):
-            if i in dropped:
-                cap = self.cap_for(row.get("source"))
-                removed.append(Removal(row=row, reason="balance:source_cap", details={"source": row.get("source"), "cap": cap}))
-            else:
-                kept.append(row)
-        after: dict[str, int] = defaultdict(int)
-        for row in kept:
-            after[str(row.get("source"))] += 1
-        return StageResult(kept=kept, removed=removed, stats={"per_source_before": before, "per_source_after": dict(sorted(after.items()))})
+    def keys(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        return pa.RecordBatch.from_arrays([batch.column(POS), batch.column("id"), batch.column("source")],
+                                          names=[POS, "id", "source"])
+
+    def decide(self, keys: pa.Table, ctx: ReduceContext) -> Decisions:
+        sources = keys.column("source").combine_chunks()
+        before = _counts(sources)
+        drop_pos: list[np.ndarray] = []
+        drop_detail: list[str] = []
+        if self.cfg.max_per_source is not None or self.cfg.per_source:
+            pos = keys.column(POS).to_numpy()
+            ids = keys.column("id").combine_chunks()
+            for source in pc.unique(sources).to_pylist():
+                cap = self.cap_for(source)
+                mask = sources.is_null() if source is None else pc.equal(sources, source).fill_null(False)
+                idx = np.flatnonzero(np.asarray(mask, dtype=bool))
+                if cap is None or len(idx) <= cap:
+                    continue
+                order = seeded_order(self.cfg.seed, ids.take(pa.array(idx)).to_pylist())
+                dropped = idx[order[cap:]]
+                drop_pos.append(pos[dropped])
+                drop_detail += [json.dumps({"source": source, "cap": cap}, sort_keys=True)] * len(dropped)
+        all_dropped = np.concatenate(drop_pos) if drop_pos else np.zeros(0, dtype=np.int64)
+        kept = ~np.isin(keys.column(POS).to_numpy(), all_dropped)
+        stats = {"per_source_before": before, "per_source_after": _counts(sources.filter(pa.array(kept)))}
+        if not len(all_dropped):
+            return Decisions.none(stats)
+        order = np.argsort(all_dropped, kind="stable")
+        table = pa.table(
+            {
+                POS: pa.array(all_dropped[order], pa.int64()),
+                REASON: pa.array(["balance:source_cap"] * len(order), pa.string()),
+                DETAILS: pa.array([drop_detail[k] for k in order], pa.string()),
+            }
+        )
+        return Decisions(table, stats)
+
+
+SPEC = register(
+    StageSpec(
+        name="balance",
+        order=70,
+        kind="global",
+        config=BalanceConfig,
+        build=lambda cfg, _: Balance(cfg),
+        reasons=("balance:source_cap",),
+        summary="optional cap per source, deterministic sampling",
+    )
+)

@@ -58,16 +58,12 @@ def curate(
         "default: start a local cluster on this machine.",
     ),
 ) -> None:
-    from curation.config import ConfigError, load_config, parse_override
-    from curation.load import InputError
+    from curation.config import load_config
+    from curation.readers import InputError
+    from tomecraft.config_files import ConfigError, parse_overrides
 
     try:
-        overrides: dict = {}
-        for item in set_:
-            from curation.config import _deep_merge
-
-            overrides = _deep_merge(overrides, parse_override(item))
-        cfg = load_config(config, overrides)
+        cfg = load_config(config, parse_overrides(set_))
     except ConfigError as exc:
         error(str(exc))
     if print_config:
@@ -75,30 +71,27 @@ def curate(
 
         typer.echo(yaml.safe_dump(cfg.resolved(), sort_keys=False), nl=False)
         return
-
-    if engine is Engine.ray:
-        if resume:
-            error("--resume works with --engine local only (Ray recomputes lost work itself)")
-        from curation.engines.ray_engine import EngineError, RayEngineOptions, run_curation_ray
-
-        try:
-            with progress_tracker(quiet) as track:
-                result = run_curation_ray(input, out, cfg, RayEngineOptions(address=ray_address), progress=track)
-        except (InputError, ConfigError, EngineError) as exc:
-            error(str(exc))
-        print_summary(result)
-        return
-    if ray_address:
+    if ray_address and engine is not Engine.ray:
         error("--ray-address needs --engine ray")
-
-    from curation.pipeline import run_curation
+    if resume and engine is Engine.ray:
+        error("--resume works with --engine local only (Ray recomputes lost work itself)")
 
     from curation.augment.budget import BudgetError
 
     try:
         with progress_tracker(quiet) as track:
-            result = run_curation(input, out, cfg, resume=resume, progress=track)
-    except (InputError, BudgetError) as exc:
+            if engine is Engine.ray:
+                from curation.engines.ray import EngineError, RayOptions, run_curation_ray
+
+                try:
+                    result = run_curation_ray(input, out, cfg, RayOptions(address=ray_address), progress=track)
+                except EngineError as exc:
+                    error(str(exc))
+            else:
+                from curation.pipeline import run_curation
+
+                result = run_curation(input, out, cfg, resume=resume, progress=track)
+    except (InputError, BudgetError, ConfigError) as exc:
         error(str(exc))
     print_summary(result)
 

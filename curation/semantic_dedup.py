@@ -4,7 +4,7 @@ Each row's configured text (``text_key``) is embedded (:mod:`curation.embeddings
 ``<cache>/embeddings`` by row id + text hash, so a re-run embeds nothing), every pair with cosine
 similarity >= ``threshold`` is found exactly by multiplying blocks of the normalized matrix, pairs become
 clusters by union-find (:func:`curation.minhash.clusters`), and the MinHash keep policy picks the survivor
-(:func:`curation.keep_policy.resolve_clusters`): removed rows get reason ``semantic_duplicate``,
+(:func:`curation.core.keep_policy.keep_decisions`): removed rows get reason ``semantic_duplicate``,
 ``duplicate_of`` and ``details.similarity``.
 
 An augmented row (``origin_id`` set) is never paired with its own origin or a sibling from the same
@@ -14,16 +14,17 @@ origin: that likeness is the point of augmentation, not a duplicate.
 from __future__ import annotations
 
 import time
-from typing import Any
-
 import numpy as np
 
+import pyarrow as pa
+
+from curation.core.columns import text_key
+from curation.core.keep_policy import keep_decisions, policy_keys
+from curation.core.registry import StageSpec, register
+from curation.core.stage import Decisions, GlobalStage, ReduceContext
 from curation.embeddings import EmbeddingCache, embed
-from curation.keep_policy import resolve_clusters
 from curation.minhash import clusters
 from curation.semantic_config import SemanticDedupConfig
-from curation.stage import Row, StageContext, StageResult
-from curation.text_keys import text_for
 
 
 def similar_pairs(
@@ -58,58 +59,73 @@ def similar_pairs(
     return pairs[order], sims[order]
 
 
-def _family(row: Row) -> str:
-    """Rows of one family (an origin and its augmentations) are never each other's duplicates."""
-    return str(row.get("origin_id") or row["id"])
-
-
-class SemanticDedup:
+class SemanticDedup(GlobalStage):
     name = "semantic_dedup"
 
     def __init__(self, cfg: SemanticDedupConfig):
         self.cfg = cfg
+        self.last_embedded = 0
 
-    def run(self, rows: list[Row], ctx: StageContext) -> StageResult:
+    def keys(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        columns = policy_keys(batch)
+        columns["text"] = text_key(batch.column("conversations"), self.cfg.text_key)
+        columns["origin_id"] = batch.column("origin_id")
+        return pa.RecordBatch.from_pydict(columns)
+
+    def decide(self, keys: pa.Table, ctx: ReduceContext) -> Decisions:
         cfg = self.cfg
         started = time.perf_counter()
-        texts = [text_for(row, cfg.text_key) for row in rows]
+        ids = [str(i) for i in keys.column("id").to_pylist()]
         cache = EmbeddingCache(ctx.cache_dir / "embeddings")
         cached_before = cache.size(cfg.model)
         t0 = time.perf_counter()
         vectors = embed(
-            texts,
+            keys.column("text").to_pylist(),
             model=cfg.model,
             batch_size=cfg.batch_size,
             cache=cache,
-            ids=[str(row["id"]) for row in rows],
+            ids=ids,
             progress=ctx.track,
         )
         embed_seconds = time.perf_counter() - t0
         embedded = cache.size(cfg.model) - cached_before
         pairs, sims = similar_pairs(vectors, cfg.threshold, cfg.block_size, progress=ctx.track)
+        skipped_family = 0
         if len(pairs):
-            families = np.array([_family(row) for row in rows], dtype=object)
+            # rows of one family (an origin and its augmentations) are never each other's duplicates
+            origins = keys.column("origin_id").to_pylist()
+            families = np.array([o or i for o, i in zip(origins, ids)], dtype=object)
             same_family = families[pairs[:, 0]] == families[pairs[:, 1]]
             skipped_family = int(same_family.sum())
             pairs, sims = pairs[~same_family], sims[~same_family]
-        else:
-            skipped_family = 0
-        labels = clusters(len(rows), pairs)
-        similarity = {(int(i), int(j)): float(s) for (i, j), s in zip(pairs, sims)}
-        kept, removed, cluster_stats = resolve_clusters(rows, labels, reason="semantic_duplicate", similarity=similarity)
+        labels = clusters(keys.num_rows, pairs)
+        decisions = keep_decisions(keys, labels, "semantic_duplicate", pairs, sims)
         seconds = time.perf_counter() - started
-        stats: dict[str, Any] = {
+        decisions.stats = {
             "model": cfg.model,
             "text_key": cfg.text_key,
             "threshold": cfg.threshold,
             "pairs": int(len(pairs)),
             "pairs_skipped_same_origin": skipped_family,
-            **cluster_stats,
+            **decisions.stats,
             # clock-dependent: "seconds" and "rows_per_s" are volatile keys of the manifest
             "seconds": {"total": round(seconds, 3), "embed": round(embed_seconds, 3)},
-            "rows_per_s": round(len(rows) / seconds, 1) if seconds > 0 else None,
+            "rows_per_s": round(keys.num_rows / seconds, 1) if seconds > 0 else None,
         }
         # how many rows needed a fresh embedding (0 on a re-run): for callers and benchmarks, not the
         # manifest, since it depends on what an earlier run left in the cache
         self.last_embedded = int(embedded)
-        return StageResult(kept=kept, removed=removed, stats=stats)
+        return decisions
+
+
+SPEC = register(
+    StageSpec(
+        name="semantic_dedup",
+        order=40,
+        kind="global",
+        config=SemanticDedupConfig,
+        build=lambda cfg, _: SemanticDedup(cfg),
+        reasons=("semantic_duplicate",),
+        summary="sentence-embedding cosine (opt-in), same keep policy",
+    )
+)

@@ -7,71 +7,135 @@ with ``augment.train_only`` those whose origin is not in train are dropped (``au
 
 from __future__ import annotations
 
-from collections import defaultdict
+import json
 
-from curation.balance import seeded_rank
-from curation.config import SplitConfig
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from pydantic import Field, model_validator
+
 from curation.contract import SPLITS
-from curation.stage import Removal, Row, StageContext, StageResult
+from curation.core.config_base import StrictModel
+from curation.core.hashing import seeded_order
+from curation.core.registry import StageSpec, register
+from curation.core.stage import DETAILS, POS, REASON, SPLIT, Decisions, GlobalStage, ReduceContext
 
 
-def group_key(row: Row) -> str:
-    return row.get("cluster_id") or row["id"]
+class SplitConfig(StrictModel):
+    """Train/validation/test by near-duplicate cluster, so that no cluster spans two splits."""
+
+    train: float = Field(0.9, ge=0)
+    validation: float = Field(0.05, ge=0)
+    test: float = Field(0.05, ge=0)
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _fractions(self) -> "SplitConfig":
+        total = self.train + self.validation + self.test
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"split fractions must sum to 1 (got {total:g})")
+        return self
 
 
-def assign_groups(rows: list[Row], cfg: SplitConfig) -> dict[str, str]:
-    """Group key -> split name."""
-    sizes: dict[str, int] = defaultdict(int)
-    for row in rows:
-        sizes[group_key(row)] += 1
-    order = sorted(sizes, key=lambda g: (seeded_rank(cfg.seed, g), g))
-    total = sum(sizes.values())
-    bounds = [cfg.train * total, (cfg.train + cfg.validation) * total]
-    assigned: dict[str, str] = {}
-    filled = 0
-    for g in order:
-        # a group goes where its first row would fall
-        if filled < bounds[0] or (cfg.validation == 0 and cfg.test == 0):
-            split = "train"
-        elif filled < bounds[1] or cfg.test == 0:
-            split = "validation"
-        else:
-            split = "test"
-        assigned[g] = split
-        filled += sizes[g]
+def assign_groups(group_keys: list[str], cfg: SplitConfig) -> dict[str, str]:
+    """Group key (one entry per row, repeats allowed) -> split name."""
+    groups, sizes = _group_sizes(pa.array(group_keys, pa.string()))
+    names = _assign(groups, sizes, cfg)
+    return dict(zip(groups, names.tolist()))
+
+
+def _group_sizes(keys: pa.Array) -> tuple[list[str], np.ndarray]:
+    counts = pc.value_counts(keys)
+    return counts.field("values").to_pylist(), np.asarray(counts.field("counts"), dtype=np.int64)
+
+
+def _assign(groups: list[str], sizes: np.ndarray, cfg: SplitConfig) -> np.ndarray:
+    """The split of each group (an object array of names aligned with ``groups``)."""
+    order = seeded_order(cfg.seed, groups)
+    size = sizes[order]
+    total = int(size.sum())
+    filled = np.cumsum(size) - size  # rows placed before each group: a group goes where its first row falls
+    bounds = (cfg.train * total, (cfg.train + cfg.validation) * total)
+    only_train = cfg.validation == 0 and cfg.test == 0
+    in_order = np.where(
+        (filled < bounds[0]) | only_train,
+        "train",
+        np.where((filled < bounds[1]) | (cfg.test == 0), "validation", "test"),
+    ).astype(object)
     # small inputs: a split with a share but no group takes train's last group (datasets rejects empty splits)
     for split, share in (("validation", cfg.validation), ("test", cfg.test)):
-        if share > 0 and split not in assigned.values():
-            train_groups = [g for g in order if assigned[g] == "train"]
-            if len(train_groups) > 1:
-                assigned[train_groups[-1]] = split
-    return assigned
+        if share > 0 and not (in_order == split).any():
+            train_at = np.flatnonzero(in_order == "train")
+            if len(train_at) > 1:
+                in_order[train_at[-1]] = split
+    names = np.empty(len(groups), dtype=object)
+    names[order] = in_order
+    return names
 
 
-class Split:
+class Split(GlobalStage):
     name = "split"
 
     def __init__(self, cfg: SplitConfig, train_only_augmented: bool = True) -> None:
         self.cfg = cfg
         self.train_only_augmented = train_only_augmented
 
-    def run(self, rows: list[Row], ctx: StageContext) -> StageResult:
-        originals = [r for r in rows if r.get("origin_id") is None]
-        assigned = assign_groups(originals, self.cfg)
-        split_of_id = {r["id"]: assigned[group_key(r)] for r in originals}
-        kept: list[Row] = []
-        removed: list[Removal] = []
-        for row in rows:
-            origin = row.get("origin_id")
-            split = split_of_id.get(origin) if origin is not None else split_of_id[row["id"]]
-            if split is None:
-                removed.append(Removal(row=row, reason="augment:origin_missing", details={"origin_id": origin}))
-                continue
-            if origin is not None and self.train_only_augmented and split != "train":
-                removed.append(Removal(row=row, reason="augment:origin_not_in_train", details={"origin_split": split}))
-                continue
-            row = dict(row)
-            row["_split"] = split
-            kept.append(row)
-        counts = {s: sum(1 for r in kept if r["_split"] == s) for s in SPLITS}
-        return StageResult(kept=kept, removed=removed, stats={"rows": counts, "groups": len(assigned)})
+    def keys(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        names = [POS, "id", "cluster_id", "origin_id"]
+        return pa.RecordBatch.from_arrays([batch.column(n) for n in names], names=names)
+
+    def decide(self, keys: pa.Table, ctx: ReduceContext) -> Decisions:
+        ids = keys.column("id").combine_chunks()
+        origin = keys.column("origin_id").combine_chunks()
+        original = np.asarray(origin.is_null(), dtype=bool)
+        group = pc.coalesce(keys.column("cluster_id").combine_chunks(), ids)
+        groups, sizes = _group_sizes(group.filter(pa.array(original)))
+        split_of_group = pa.array(_assign(groups, sizes, self.cfg).tolist() if groups else [], pa.string())
+        # every row's split: originals by their group, augmented rows by their origin's row
+        at = pc.index_in(group, value_set=pa.array(groups, pa.string()))
+        split = split_of_group.take(at)
+        if not original.all():
+            split = pc.if_else(pa.array(original), split, _origin_splits(ids, original, origin, split))
+        split_np = np.array(split.to_pylist(), dtype=object)
+        reasons = np.full(len(split_np), None, dtype=object)
+        details = np.full(len(split_np), None, dtype=object)
+        for i in np.flatnonzero(~original):
+            s = split_np[i]
+            if s is None:
+                reasons[i] = "augment:origin_missing"
+                details[i] = json.dumps({"origin_id": origin[i].as_py()}, sort_keys=True)
+            elif self.train_only_augmented and s != "train":
+                reasons[i] = "augment:origin_not_in_train"
+                details[i] = json.dumps({"origin_split": s}, sort_keys=True)
+                split_np[i] = None
+        counts = {name: int((split_np == name).sum()) for name in SPLITS}
+        table = pa.table(
+            {
+                POS: keys.column(POS),
+                SPLIT: pa.array(split_np.tolist(), pa.string()),
+                REASON: pa.array(reasons.tolist(), pa.string()),
+                DETAILS: pa.array(details.tolist(), pa.string()),
+            }
+        )
+        return Decisions(table, {"rows": counts, "groups": len(groups)})
+
+
+def _origin_splits(ids: pa.Array, original: np.ndarray, origin: pa.Array, split: pa.Array) -> pa.Array:
+    """For each row, the split of the original row whose id is its ``origin_id`` (null when there is none)."""
+    original_ids = ids.filter(pa.array(original))
+    original_splits = split.filter(pa.array(original))
+    return original_splits.take(pc.index_in(origin, value_set=original_ids))
+
+
+SPEC = register(
+    StageSpec(
+        name="split",
+        order=90,
+        kind="global",
+        config=SplitConfig,
+        build=lambda cfg, config: Split(cfg, train_only_augmented=getattr(config.stage("augment"), "train_only", True)),
+        reasons=("augment:origin_missing", "augment:origin_not_in_train"),
+        summary="train/validation/test by near-duplicate cluster: no cluster spans two splits",
+        always_on=True,
+    )
+)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from curation.stage import Row
+from curation.contract import Row
 
 
 def text_for(row: Row, key: str) -> str:

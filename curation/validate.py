@@ -4,19 +4,29 @@ Accepted shapes: FineTome's ``conversations: [{from, value}]`` (``from`` in huma
 ``messages: [{role, content}]`` (role in system/user/assistant). Role spellings are mapped to FineTome's;
 the turns as given stay in ``original_conversations`` when that changed anything. Every other column is
 carried through unchanged (an input column named ``id`` is kept as ``input_id``).
+
+Column-wise first: a batch whose turns parsed as ``list<struct<from: string, value: string>>`` is checked
+with Arrow compute, and its clean rows pass as they are. A row the columnar checks cannot clear (an odd
+type, an unknown role spelling, an empty turn, OpenAI shape, a record the reader could not type) is checked
+by :func:`validate_record`, one record at a time: the one definition of what is valid and of every error
+message.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
-import xxhash
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from pydantic import Field
 
-from curation.config import ValidateConfig
-from curation.load import RawRecord
-from curation.stage import Row
+from curation.core.columns import TURNS, WHITESPACE_CLASS, any_per_row, concat_unified, infer_column, turns_of
+from curation.core.config_base import StrictModel
+from curation.core.registry import StageSpec, register
+from curation.core.stage import POS, RowStage, StageOutput
+from curation.readers import raw as rawcols
 
 ROLE_MAP = {
     "human": "human",
@@ -25,40 +35,20 @@ ROLE_MAP = {
     "assistant": "gpt",
     "system": "system",
 }
+CANONICAL_ROLES = ("human", "gpt", "system")
 RESERVED = {"id", "conversations", "messages", "source", "score"}
+PROVENANCE = ("original_conversations", "cluster_id", "origin_id", "augmentation")
+
+
+class ValidateConfig(StrictModel):
+    """Schema checks; rows that break them go to quarantine with the reason. Always on: later stages rely on it."""
+
+    require_gpt_turn: bool = Field(True, description="a conversation needs at least one gpt turn")
+    max_turns: int | None = Field(None, description="quarantine conversations with more turns than this")
 
 
 class RowError(ValueError):
     pass
-
-
-@dataclass
-class Quarantined:
-    id: str
-    position: dict[str, Any]
-    raw: Any
-    error: str
-
-    def as_record(self) -> dict[str, Any]:
-        return {"id": self.id, "position": self.position, "raw": self.raw, "error": self.error}
-
-
-def content_hash(obj: Any) -> str:
-    text = obj if isinstance(obj, str) else json.dumps(obj, sort_keys=True, ensure_ascii=False, default=str)
-    return xxhash.xxh3_128_hexdigest(text.encode("utf-8"))[:16]
-
-
-class IdAssigner:
-    """Stable ids from content; the k-th identical copy gets ``-k`` appended (k >= 2), in input order."""
-
-    def __init__(self) -> None:
-        self._seen: dict[str, int] = {}
-
-    def __call__(self, content: Any) -> str:
-        base = content_hash(content)
-        count = self._seen.get(base, 0) + 1
-        self._seen[base] = count
-        return base if count == 1 else f"{base}-{count}"
 
 
 def _turns(data: dict[str, Any]) -> tuple[list[Any], str, str, str]:
@@ -69,8 +59,12 @@ def _turns(data: dict[str, Any]) -> tuple[list[Any], str, str, str]:
     raise RowError("missing 'conversations' (or OpenAI 'messages')")
 
 
-def validate_record(data: Any, cfg: ValidateConfig) -> Row:
-    """The row for ``data``, or :class:`RowError` naming what is wrong."""
+def _type_name(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def validate_record(data: Any, cfg: ValidateConfig) -> dict[str, Any]:
+    """The row for ``data`` (without ``id``), or :class:`RowError` naming what is wrong."""
     if not isinstance(data, dict):
         raise RowError(f"row is a JSON {type(data).__name__}, expected an object")
     turns, key, role_key, text_key = _turns(data)
@@ -110,7 +104,7 @@ def validate_record(data: Any, cfg: ValidateConfig) -> Row:
     score = data.get("score")
     if score is not None and (isinstance(score, bool) or not isinstance(score, (int, float))):
         raise RowError(f"'score' is {_type_name(score)}, expected a number")
-    row: Row = {
+    row: dict[str, Any] = {
         "conversations": conversations,
         "source": source,
         "score": None if score is None else float(score),
@@ -121,40 +115,240 @@ def validate_record(data: Any, cfg: ValidateConfig) -> Row:
             row[k] = v
     if "id" in data:
         row["input_id"] = data["id"]
+    _check_text(row)
     return row
 
 
-def _type_name(value: Any) -> str:
-    return "null" if value is None else type(value).__name__
-
-
-def validate_records(
-    records: list[RawRecord], cfg: ValidateConfig, track=None
-) -> tuple[list[Row], list[Quarantined], list[str]]:
-    """Rows, quarantine entries, and the extra column names in first-seen order."""
-    assign = IdAssigner()
-    rows: list[Row] = []
-    quarantined: list[Quarantined] = []
-    extras: dict[str, None] = {}
-    items = track(records, len(records), "validate") if track else records
-    for rec in items:
-        content = rec.raw if rec.raw is not None else rec.data
-        rid = assign(content)
-        if rec.error is not None:
-            quarantined.append(Quarantined(rid, rec.position, rec.raw, rec.error))
-            continue
+def _check_text(value: Any, where: str = "") -> None:
+    """Strings must be valid Unicode (a lone UTF-16 surrogate from a ``\\ud800`` escape is not)."""
+    if isinstance(value, str):
         try:
-            row = validate_record(rec.data, cfg)
-        except RowError as exc:
-            raw = rec.raw if rec.raw is not None else json.loads(json.dumps(rec.data, default=str))
-            quarantined.append(Quarantined(rid, rec.position, raw, str(exc)))
-            continue
-        row["id"] = rid
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise RowError(f"{where or 'a value'} holds a lone UTF-16 surrogate (invalid Unicode)") from None
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _check_text(k, where)
+            _check_text(v, f"'{k}'" if not where else where)
+    elif isinstance(value, list):
+        for v in value:
+            _check_text(v, where)
+
+
+def error_kind(error: str) -> str:
+    """The kind of a quarantine error, for the manifest's counts (positions and values stripped)."""
+    kind = error.split(":", 1)[1].strip() if error.startswith("turn ") else error
+    return kind.split(" (")[0]
+
+
+def _usable_turn_type(t: pa.DataType) -> bool:
+    if not (pa.types.is_list(t) or pa.types.is_large_list(t)) or not pa.types.is_struct(t.value_type):
+        return False
+    fields = {f.name: f.type for f in t.value_type}
+    return all(k in fields and (pa.types.is_string(fields[k]) or pa.types.is_large_string(fields[k])) for k in ("from", "value"))
+
+
+class Validate(RowStage):
+    name = "validate"
+
+    def __init__(self, cfg: ValidateConfig) -> None:
+        self.cfg = cfg
+
+    # -- the columnar screen ---------------------------------------------------------------------------
+    def _screen(self, batch: pa.RecordBatch) -> np.ndarray:
+        """Rows whose columns are fine as parsed (True), the others go record by record."""
+        n = batch.num_rows
+        ok = np.asarray(batch.column(rawcols.ERROR).is_null(), dtype=bool) & ~np.asarray(
+            batch.column(rawcols.SLOW).fill_null(True), dtype=bool
+        )
+        names = batch.schema.names
+        if "conversations" not in names or not _usable_turn_type(batch.schema.field("conversations").type):
+            return np.zeros(n, dtype=bool)
+        conv = batch.column("conversations")
+        ok &= np.asarray(conv.is_valid(), dtype=bool)
+        if "messages" in names:  # `conversations: null` beside `messages`: the record's own rules decide
+            ok &= ~(np.asarray(conv.is_null(), dtype=bool) & np.asarray(batch.column("messages").is_valid(), dtype=bool))
+        counts = np.asarray(pc.list_value_length(conv).fill_null(0), dtype=np.int64)
+        ok &= counts > 0
+        if self.cfg.max_turns is not None:
+            ok &= counts <= self.cfg.max_turns
+        filled = conv.fill_null([]) if conv.null_count else conv
+        offsets = np.asarray(filled.offsets, dtype=np.int64)
+        offsets = offsets - offsets[0]
+        flat = filled.flatten()
+        bad_turn = np.asarray(flat.is_null(), dtype=bool)
+        roles, values = flat.field("from"), flat.field("value")
+        for f in flat.type:
+            if f.name not in ("from", "value"):
+                bad_turn |= np.asarray(flat.field(f.name).is_valid(), dtype=bool)
+        bad_turn |= ~np.asarray(pc.is_in(roles, pa.array(CANONICAL_ROLES)).fill_null(False), dtype=bool)
+        bad_turn |= np.asarray(values.is_null(), dtype=bool)
+        bad_turn |= np.asarray(pc.match_substring_regex(values, f"^{WHITESPACE_CLASS}*$").fill_null(True), dtype=bool)
+        ok &= ~any_per_row(offsets, bad_turn)
+        if self.cfg.require_gpt_turn:
+            ok &= any_per_row(offsets, np.asarray(pc.equal(roles, "gpt").fill_null(False), dtype=bool))
+        if "source" in names:
+            t = batch.schema.field("source").type
+            if not (pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_null(t)):
+                ok &= np.asarray(batch.column("source").is_null(), dtype=bool)
+        if "score" in names:
+            t = batch.schema.field("score").type
+            if not (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_null(t)):
+                ok &= np.asarray(batch.column("score").is_null(), dtype=bool)
+        return ok
+
+    def _fast_rows(self, batch: pa.RecordBatch, ok: np.ndarray) -> pa.Table:
+        rows = batch.filter(pa.array(ok))
+        n = rows.num_rows
+        names = rows.schema.names
+        offsets, roles, values = turns_of(rows.column("conversations"))
+        from curation.core.columns import conversations_from
+
+        columns: dict[str, pa.Array] = {
+            POS: rows.column(POS),
+            "id": rows.column(rawcols.ID),
+            "conversations": conversations_from(offsets, roles, values),
+            "source": rows.column("source").cast(pa.string()) if "source" in names else pa.nulls(n, pa.string()),
+            "score": rows.column("score").cast(pa.float64()) if "score" in names else pa.nulls(n, pa.float64()),
+        }
+        for name in names:
+            if name in RESERVED or name in rawcols.INTERNAL_COLUMNS or name in PROVENANCE:
+                continue
+            col = rows.column(name)
+            if col.null_count < n:  # a key no row of these has stays out (it may belong to quarantined rows)
+                columns[name] = col
+        if "id" in names and rows.column("id").null_count < n:
+            columns["input_id"] = rows.column("id")
+        for name in PROVENANCE:
+            columns[name] = pa.nulls(n, TURNS if name == "original_conversations" else pa.string())
+        return pa.table(columns)
+
+    # -- record by record ------------------------------------------------------------------------------
+    @staticmethod
+    def _raw_text(batch: pa.RecordBatch, i: int) -> tuple[str, str] | None:
+        """The record's raw line and its line end (text inputs), or its JSON (loaded arrays), as text."""
+        raw = batch.column(rawcols.RAW)[i].as_py()
+        if raw is None:
+            return None
+        end = b""
+        if batch.column(rawcols.LINE)[i].as_py() is not None:
+            raw, end, _ = raw.partition(b"\n")
+        return raw.decode("utf-8", "replace"), end.decode()
+
+    def _record(self, batch: pa.RecordBatch, i: int) -> Any:
+        raw = self._raw_text(batch, i)
+        if raw is not None:
+            return json.loads(raw[0].lstrip("\ufeff") + raw[1])
+        row = batch.slice(i, 1).to_pylist()[0]
+        return {k: v for k, v in row.items() if k not in rawcols.INTERNAL_COLUMNS}
+
+    def process(self, batch: pa.RecordBatch) -> StageOutput:
+        n = batch.num_rows
+        ok = self._screen(batch)
+        parts = [self._fast_rows(batch, ok)] if ok.any() else []
+        quarantine: list[dict[str, Any]] = []
+        slow_rows: list[dict[str, Any]] = []
+        errors = batch.column(rawcols.ERROR)
+        for i in np.flatnonzero(~ok).tolist():
+            pos = batch.column(POS)[i].as_py()
+            rid = batch.column(rawcols.ID)[i].as_py()
+            error = errors[i].as_py()
+            data = None
+            if error is None:
+                try:
+                    data = self._record(batch, i)
+                    row = validate_record(data, self.cfg)
+                    row[POS], row["id"] = pos, rid
+                    slow_rows.append(row)
+                    continue
+                except json.JSONDecodeError as exc:
+                    error = f"not valid JSON: {exc.msg} (column {exc.colno})"
+                except RowError as exc:
+                    error = str(exc)
+            quarantine.append(self._quarantined(batch, i, pos, rid, data, error))
+        if slow_rows:
+            parts.append(_rows_table(slow_rows))
+        table = concat_unified(parts) if parts else _empty_rows()
+        if len(parts) > 1:
+            table = table.take(pc.sort_indices(table.column(POS)))
+        kinds: dict[str, int] = {}
+        for q in quarantine:
+            kinds[error_kind(q["error"])] = kinds.get(error_kind(q["error"]), 0) + 1
+        q_table = pa.Table.from_pylist(quarantine, schema=QUARANTINE_SCHEMA) if quarantine else None
+        out = table.combine_chunks().to_batches()
+        return StageOutput(
+            out[0] if out else pa.RecordBatch.from_pylist([], schema=table.schema),
+            quarantine=q_table,
+            stats={"errors": dict(sorted(kinds.items()))},
+        )
+
+    def _quarantined(self, batch: pa.RecordBatch, i: int, pos: int, rid: str, data: Any, error: str) -> dict[str, Any]:
+        line = batch.column(rawcols.LINE)[i].as_py()
+        file = batch.column(rawcols.FILE)[i].as_py()
+        position = {"file": file, "line": line} if line is not None else {"file": file, "row": batch.column(rawcols.ROW)[i].as_py()}
+        if line is not None:
+            raw: Any = self._raw_text(batch, i)[0]
+        else:
+            raw = data if data is not None else self._record(batch, i)
+            raw = json.loads(json.dumps(raw, default=str))
+        return {
+            POS: pos,
+            "id": rid,
+            "position": json.dumps(position, ensure_ascii=False),
+            "raw": json.dumps(raw, ensure_ascii=False, default=str),
+            "error": error,
+        }
+
+
+QUARANTINE_SCHEMA = pa.schema(
+    [(POS, pa.int64()), ("id", pa.string()), ("position", pa.string()), ("raw", pa.string()), ("error", pa.string())]
+)
+
+
+def _empty_rows() -> pa.Table:
+    return pa.table(
+        {
+            POS: pa.array([], pa.int64()),
+            "id": pa.array([], pa.string()),
+            "conversations": pa.array([], TURNS),
+            "source": pa.array([], pa.string()),
+            "score": pa.array([], pa.float64()),
+            **{name: pa.array([], TURNS if name == "original_conversations" else pa.string()) for name in PROVENANCE},
+        }
+    )
+
+
+def _rows_table(rows: list[dict[str, Any]]) -> pa.Table:
+    """Rows checked one by one, as a table with the same core columns as the columnar path."""
+    keys: dict[str, None] = {}
+    for row in rows:
         for k in row:
-            if k not in _CORE_KEYS:
-                extras.setdefault(k, None)
-        rows.append(row)
-    return rows, quarantined, list(extras)
+            keys.setdefault(k, None)
+    columns: dict[str, pa.Array] = {
+        POS: pa.array([r[POS] for r in rows], pa.int64()),
+        "id": pa.array([r["id"] for r in rows], pa.string()),
+        "conversations": pa.array([r["conversations"] for r in rows], TURNS),
+        "source": pa.array([r["source"] for r in rows], pa.string()),
+        "score": pa.array([r["score"] for r in rows], pa.float64()),
+    }
+    for k in keys:
+        if k in columns or k in PROVENANCE:
+            continue
+        columns[k] = infer_column([r.get(k) for r in rows])
+    columns["original_conversations"] = pa.array([r["original_conversations"] for r in rows], TURNS)
+    for name in PROVENANCE[1:]:
+        columns[name] = pa.nulls(len(rows), pa.string())
+    return pa.table(columns)
 
 
-_CORE_KEYS = {"id", "conversations", "source", "score", "original_conversations", "cluster_id", "origin_id", "augmentation"}
+SPEC = register(
+    StageSpec(
+        name="validate",
+        order=0,
+        kind="row",
+        config=ValidateConfig,
+        build=lambda cfg, _: Validate(cfg),
+        summary="schema checks; bad rows go to quarantine.jsonl with the error and their file/line",
+        always_on=True,
+    )
+)

@@ -1,12 +1,14 @@
 """Rows to files, deterministically: the same rows give the same bytes.
 
-Every writer of a curation output folder (``tome curate``, ``tome review import``) goes through here, so
-the columns, their types and their order are the same everywhere (see :mod:`curation.contract`).
+Every writer of a curation output folder (``tome curate`` on any engine, ``tome review import``) goes
+through here, so the columns, their types and their order are the same everywhere (see
+:mod:`curation.contract`). :class:`ParquetStream` writes batches as they come, in row groups of a fixed
+number of rows (so the bytes do not depend on how the rows were batched); :func:`output_schema` gives the
+one schema all files of a folder share; :func:`rows_to_table` is the same for rows as Python dicts.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -16,6 +18,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curation.contract import PROVENANCE_COLUMNS
+from curation.core.columns import conform_table, is_json_field, unified_schema
+from tomecraft.files import sha256_file, write_json, write_jsonl
+
+__all__ = [
+    "CORE_TYPES", "PROVENANCE_TYPES", "REMOVED_TYPES", "ParquetStream", "column_order", "infer_types", "output_schema",
+    "read_rows", "rows_to_table", "sha256_file", "write_json", "write_jsonl", "write_parquet", "write_rows",
+]
 
 TURNS = pa.list_(pa.struct([("from", pa.string()), ("value", pa.string())]))
 CORE_TYPES: dict[str, pa.DataType] = {
@@ -37,6 +46,62 @@ REMOVED_TYPES: dict[str, pa.DataType] = {
     "details": pa.string(),
 }
 INTERNAL_KEYS = ("_split",)
+ROW_GROUP_ROWS = 65_536
+
+
+def output_schema(schemas: Sequence[pa.Schema], extras: Sequence[str], removed: bool = False) -> pa.Schema:
+    """The schema of an output file over rows of ``schemas``: internal columns (``_*``) dropped, types
+    unified (columns without a common type become JSON text), columns in :func:`column_order`."""
+    unified = unified_schema(schemas)
+    fields = {f.name: (pa.field(f.name, pa.string()) if is_json_field(f) else pa.field(f.name, f.type))
+              for f in unified if not f.name.startswith("_")}
+    for name, typ in {**CORE_TYPES, **PROVENANCE_TYPES, **(REMOVED_TYPES if removed else {})}.items():
+        fields.setdefault(name, pa.field(name, typ))
+    if not removed:
+        for name in REMOVED_TYPES:
+            fields.pop(name, None)
+    names = column_order([{n: None for n in fields}], [e for e in extras if e in fields], removed)
+    return pa.schema([fields[n] for n in names if n in fields])
+
+
+class ParquetStream:
+    """Rows to one Parquet file, in row groups of exactly ``row_group_rows`` rows (the last one shorter),
+    written to ``<path>.tmp`` and moved into place by :meth:`close`."""
+
+    def __init__(self, path: Path, schema: pa.Schema, row_group_rows: int = ROW_GROUP_ROWS) -> None:
+        self.path = Path(path)
+        self.schema = schema
+        self.rows = 0
+        self._tmp = self.path.with_name(self.path.name + ".tmp")
+        self._writer = pq.ParquetWriter(self._tmp, schema, compression="zstd", compression_level=3, write_statistics=True)
+        self._pending: list[pa.Table] = []
+        self._pending_rows = 0
+        self._group = row_group_rows
+
+    def write(self, rows: pa.Table | pa.RecordBatch) -> None:
+        if rows.num_rows == 0:
+            return
+        table = conform_table(rows, self.schema)
+        self._pending.append(table)
+        self._pending_rows += table.num_rows
+        while self._pending_rows >= self._group:
+            self._flush(self._group)
+
+    def _flush(self, n: int) -> None:
+        table = pa.concat_tables(self._pending)
+        self._writer.write_table(table.slice(0, n), row_group_size=n)
+        rest = table.slice(n)
+        self._pending = [rest] if rest.num_rows else []
+        self._pending_rows = rest.num_rows
+        self.rows += n
+
+    def close(self) -> int:
+        if self._pending_rows:
+            self._flush(self._pending_rows)
+        self._writer.close()
+        os.replace(self._tmp, self.path)
+        return self.rows
+
 
 
 def column_order(rows: Sequence[dict[str, Any]], extras: Sequence[str], removed: bool = False) -> list[str]:
@@ -107,31 +172,6 @@ def write_rows(rows: Sequence[dict[str, Any]], path: Path, extras: Sequence[str]
                types: dict[str, pa.DataType] | None = None) -> int:
     write_parquet(rows_to_table(rows, extras, removed, types), path)
     return len(rows)
-
-
-def write_jsonl(records: Iterable[dict[str, Any]], path: Path) -> int:
-    tmp = path.with_name(path.name + ".tmp")
-    n = 0
-    with tmp.open("w", encoding="utf-8") as fh:
-        for record in records:
-            fh.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
-            n += 1
-    os.replace(tmp, path)
-    return n
-
-
-def write_json(obj: Any, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def read_rows(path: Path) -> list[dict[str, Any]]:

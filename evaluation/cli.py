@@ -202,7 +202,7 @@ def experiment(
     if config is None:
         console.print(f"config: {path}")
     from curation.config import ConfigError as CurationConfigError
-    from curation.load import InputError
+    from curation.readers import InputError
     from serving.generation import ModelNotFound
     from training.config import ConfigError as TrainConfigError
     from training.data import MaskingError

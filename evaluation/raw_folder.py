@@ -112,11 +112,3 @@ def build_raw_folder(curated_dir: str | Path, out_dir: str | Path) -> RawFolderS
     }
     write_json(manifest, out / "manifest.json")
     return stats
-
-
-def raw_stats(folder: str | Path) -> RawFolderStats | None:
-    try:
-        data = json.loads((Path(folder) / "manifest.json").read_text(encoding="utf-8"))["raw"]
-    except (OSError, KeyError, json.JSONDecodeError):
-        return None
-    return RawFolderStats(**data)

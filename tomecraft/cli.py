@@ -33,11 +33,7 @@ STAGE_CLIS = (
 )
 
 for _module in STAGE_CLIS:
-    try:
-        importlib.import_module(_module).register(app)
-    except ModuleNotFoundError as exc:  # a stage package not written yet
-        if exc.name is None or not _module.startswith(exc.name):
-            raise
+    importlib.import_module(_module).register(app)
 
 
 @app.command("version")

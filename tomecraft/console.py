@@ -41,7 +41,7 @@ def make_progress(quiet: bool = False) -> Progress:
         RateColumn(),
         TimeElapsedColumn(),
         console=console,
-        disable=quiet or not console.is_terminal and False,
+        disable=quiet,
         transient=False,
     )
 
@@ -51,16 +51,28 @@ def progress_tracker(quiet: bool = False) -> Iterator[Any]:
     """Yields ``track(items, total, description)``: iterate items while a bar advances."""
     progress = make_progress(quiet)
 
-    def track(items: Iterable[Any], total: int, description: str) -> Iterator[Any]:
+    def track(items: Iterable[Any], total: int | None, description: str) -> Iterator[Any]:
         task = progress.add_task(description, total=total or None)
         for item in items:
             yield item
-            advance = len(item) if isinstance(item, range) else 1
-            progress.advance(task, advance)
+            progress.advance(task, _size(item))
         progress.update(task, completed=progress.tasks[task].total or progress.tasks[task].completed)
 
     with progress:
-        yield track
+        try:
+            yield track
+        except BaseException:
+            progress.live.transient = True  # an error line follows: leave no half-drawn bars above it
+            raise
+
+
+def _size(item: Any) -> int:
+    """How far one item moves a bar: a ``range`` its length, a batch (or ``(batch, ...)``) its rows, else 1."""
+    if isinstance(item, range):
+        return len(item)
+    if isinstance(item, tuple) and item:
+        item = item[0]
+    return int(getattr(item, "num_rows", 1))
 
 
 def error(message: str, code: int = 2) -> "NoReturn":  # type: ignore[name-defined]

@@ -1,8 +1,10 @@
 """The training config: one validated YAML document (``configs/train*.yaml``), printed whole into every run.
 
 The defaults are the seed notebook's recipe (Unsloth's Llama 3.2 QLoRA notebook): 4-bit base, LoRA r=16 /
-alpha=16 / dropout 0 on the seven projection modules, Unsloth gradient checkpointing, batch 2 x 4 accumulation,
-lr 2e-4 with linear decay after 5 warm-up steps, 1 epoch, ``adamw_8bit``, weight decay 0.01, seed 3407.
+alpha=16 / dropout 0 on the seven projection modules, batch 2 x 4 accumulation, lr 2e-4 with linear decay after 5
+warm-up steps, 1 epoch, ``adamw_8bit``, weight decay 0.01, seed 3407. Two speed choices differ from it: rows are
+packed into full ``max_seq_length`` sequences (so a batch of 2 holds as many rows as fit in 2 x 2048 tokens), and
+gradient checkpointing is ``auto`` (off where the activations fit, else Unsloth's offloaded checkpointing).
 ``tome train --print-config`` prints them; ``--config FILE`` and ``--set key=value`` override any part.
 """
 
@@ -67,9 +69,11 @@ class LoraConfig(StrictModel):
     target_modules: list[str] = Field(default_factory=lambda: list(PROJECTION_MODULES))
     bias: Literal["none", "all", "lora_only"] = "none"
     use_rslora: bool = False
-    gradient_checkpointing: Union[bool, Literal["unsloth"]] = Field(
-        "unsloth",
-        description="unsloth: recompute + offload activations to CPU (least memory); true: plain recompute; false: keep activations (fastest, most memory)",
+    gradient_checkpointing: Union[bool, Literal["unsloth", "auto"]] = Field(
+        "auto",
+        description="unsloth: recompute + offload activations to CPU (least memory); true: plain recompute; false: keep "
+        "activations (fastest, most memory); auto: false when a micro batch's activations fit in 40% of the GPU's "
+        "memory, else unsloth",
     )
 
 
@@ -109,9 +113,18 @@ class TrainingConfig(StrictModel):
     lr_scheduler: str = Field("linear", description="transformers scheduler name")
     max_grad_norm: float = Field(1.0, ge=0)
     seed: int = 3407
-    packing: bool = Field(False, description="pack several rows into each max_seq_length sequence (GPU only)")
+    packing: bool = Field(
+        True,
+        description="pack several rows into each max_seq_length sequence, each row still its own sequence (positions "
+        "restart, attention stays inside the row, same loss mask); per_device_batch_size then counts packed sequences. "
+        "Needs padding-free batches (Unsloth on GPU); elsewhere the rows train unpacked and the summary says why",
+    )
     padding_free: bool | None = Field(
         None, description="flatten each batch without pad tokens; null lets Unsloth decide (GPU only)"
+    )
+    eval_batch_size: int | None = Field(
+        None, ge=1, description="rows per evaluation batch; null: per_device_batch_size. The validation loss averages "
+        "batch means, so runs compared on it (packing on vs off) need the same value",
     )
     logging_steps: int = Field(1, ge=1)
     eval_steps: int = Field(10, ge=1, description="validation loss every N steps")

@@ -106,6 +106,7 @@ class PreparedSplit:
             "rows_truncated": self.truncated_rows,
             "tokens": self.tokens,
             "trainable_tokens": self.trainable_tokens,
+            "loss_mask_share": round(self.trainable_tokens / self.tokens, 4) if self.tokens else 0.0,  # trainable / tokens
         }
 
 

@@ -153,6 +153,7 @@ class LoadedModel:
     tokenizer: Any
     source: str
     device: str  # "cuda" or "cpu"
+    gradient_checkpointing: bool | str = False  # what lora.gradient_checkpointing resolved to
 
 
 def import_unsloth() -> Any:
@@ -182,6 +183,10 @@ def load_for_training(config: TrainConfig) -> LoadedModel:
 
         tokenizer = get_chat_template(tokenizer, chat_template=config.model.chat_template)
     lora = config.lora
+    device = "cpu" if getattr(unsloth, "DEVICE_TYPE", "cuda") == "cpu" else "cuda"
+    checkpointing = lora.gradient_checkpointing
+    if checkpointing == "auto":
+        checkpointing = auto_gradient_checkpointing(model.config, config, device)
     model = FastLanguageModel.get_peft_model(
         model,
         r=lora.r,
@@ -189,11 +194,39 @@ def load_for_training(config: TrainConfig) -> LoadedModel:
         lora_alpha=lora.alpha,
         lora_dropout=lora.dropout,
         bias=lora.bias,
-        use_gradient_checkpointing=lora.gradient_checkpointing,
+        use_gradient_checkpointing=checkpointing,
         random_state=config.training.seed,
         use_rslora=lora.use_rslora,
         loftq_config=None,
         max_seq_length=config.model.max_seq_length,
     )
-    device = "cpu" if getattr(unsloth, "DEVICE_TYPE", "cuda") == "cpu" else "cuda"
-    return LoadedModel(model=model, tokenizer=tokenizer, source=source, device=device)
+    return LoadedModel(model=model, tokenizer=tokenizer, source=source, device=device, gradient_checkpointing=checkpointing)
+
+
+AUTO_CHECKPOINTING_SHARE = 0.4  # of the GPU's memory (after any per-process cap) that kept activations may take
+
+
+def activation_bytes(model_config: Any, tokens: int) -> int:
+    """Activations a decoder keeps for backward without checkpointing, 16-bit: per token and layer the MLP's three
+    intermediate-width tensors and about six hidden-width ones (norms, q/k/v/o, residual). Llama-3.2-1B at 8 x 2048
+    tokens: 19.3 GB estimated, 18.6 GB measured (H100)."""
+    model_config = model_config.get_text_config() if hasattr(model_config, "get_text_config") else model_config
+    hidden = int(getattr(model_config, "hidden_size"))
+    inter = int(getattr(model_config, "intermediate_size", 4 * hidden))
+    layers = int(getattr(model_config, "num_hidden_layers"))
+    return tokens * layers * 2 * (3 * inter + 6 * hidden)
+
+
+def auto_gradient_checkpointing(model_config: Any, config: TrainConfig, device: str) -> bool | str:
+    """``lora.gradient_checkpointing: auto``: keep activations (no recompute, about a third less work per step) when
+    a micro batch's fit in ``AUTO_CHECKPOINTING_SHARE`` of the GPU's memory, else Unsloth's offloaded checkpointing."""
+    if device != "cuda":
+        return False
+    import torch
+
+    memory = torch.cuda.get_device_properties(0).total_memory
+    fraction = getattr(torch.cuda, "get_per_process_memory_fraction", None)
+    if fraction is not None:
+        memory = int(memory * fraction(0))
+    tokens = config.training.per_device_batch_size * config.model.max_seq_length
+    return False if activation_bytes(model_config, tokens) <= AUTO_CHECKPOINTING_SHARE * memory else "unsloth"

@@ -242,26 +242,28 @@ def _peak_memory(device: str) -> tuple[int, str]:
     return int(rss_kb * (1 if sys.platform == "darwin" else 1024)), "cpu_max_rss"
 
 
-def build_sft_config(config: TrainConfig, paths: RunPaths, has_eval: bool, resume: bool, bf16: bool,
-                     max_steps: int | None = None):
-    """TRL ``SFTConfig`` for a run (import Unsloth first so that its patched class is used on GPU); ``max_steps``
-    is the step count a ``training.max_tokens`` budget came to (:mod:`training.budget`)."""
+def build_sft_config(
+    config: TrainConfig, paths: RunPaths, has_eval: bool, resume: bool, bf16: bool, packed: bool = False,
+    gradient_checkpointing: bool | str | None = None,
+):
+    """TRL ``SFTConfig`` for a run (import Unsloth first so that its patched class is used on GPU).
+
+    ``packed``: the train rows arrive already packed (:mod:`training.packing`), so TRL neither packs nor truncates
+    them again; padding-free batches are what keep the packed rows apart. ``gradient_checkpointing``: what
+    ``lora.gradient_checkpointing`` resolved to when the model was loaded (``LoadedModel.gradient_checkpointing``).
+    """
     from trl import SFTConfig
 
-    t, lora = config.training, config.lora
-    extra: dict[str, Any] = {}
-    if t.padding_free is not None:
-        extra["padding_free"] = t.padding_free
-    if lora.gradient_checkpointing is False:
-        extra["gradient_checkpointing"] = False  # TRL defaults it on; Unsloth decides for "unsloth" / true
+    t = config.training
+    extra = batching_options(config, packed, gradient_checkpointing)
     return SFTConfig(
         output_dir=str(paths.checkpoints),
         per_device_train_batch_size=t.per_device_batch_size,
-        per_device_eval_batch_size=t.per_device_batch_size,
+        per_device_eval_batch_size=t.eval_batch_size or t.per_device_batch_size,
         gradient_accumulation_steps=t.gradient_accumulation_steps,
         learning_rate=t.learning_rate,
         num_train_epochs=t.num_epochs,
-        max_steps=max_steps or t.max_steps or -1,
+        max_steps=t.max_steps or -1,  # a training.max_tokens budget sets it once the rows are known (train())
         warmup_steps=t.warmup_steps,
         optim=t.optim,
         weight_decay=t.weight_decay,
@@ -281,12 +283,27 @@ def build_sft_config(config: TrainConfig, paths: RunPaths, has_eval: bool, resum
         save_total_limit=t.save_total_limit,
         report_to="none",
         disable_tqdm=True,
-        max_length=config.model.max_seq_length,
-        packing=t.packing,
+        packing=False,  # packing happens before the trainer (training.packing), where it is checked
         include_num_input_tokens_seen="non_padding",
         dataloader_num_workers=0,
         **extra,
     )
+
+
+def batching_options(config: TrainConfig, packed: bool, gradient_checkpointing: bool | str | None = None) -> dict[str, Any]:
+    """The ``SFTConfig`` options that decide how rows become batches (and whether TRL checkpoints)."""
+    t, lora = config.training, config.lora
+    options: dict[str, Any] = {"max_length": config.model.max_seq_length}
+    if packed:
+        options["padding_free"] = True  # what keeps packed rows apart
+        options["max_length"] = None  # packed rows are cut to max_seq_length already
+        options["dataset_kwargs"] = {"skip_prepare_dataset": True}  # rows are final: tokenized, masked, cut, packed
+    elif t.padding_free is not None:
+        options["padding_free"] = t.padding_free
+    checkpointing = lora.gradient_checkpointing if gradient_checkpointing is None else gradient_checkpointing
+    if checkpointing is False:
+        options["gradient_checkpointing"] = False  # TRL defaults it on; Unsloth decides for "unsloth" / true
+    return options
 
 
 def train(
@@ -320,6 +337,7 @@ def train(
     _reset_peak_memory()  # several runs in one process (`tome sweep`): each summary reports its own peak
     from training.callbacks import MetricsLogger, ProgressBar, StepTimer
     from training.data import check_trainable, prepare_split, read_rows, response_masker, template_parts
+    from training.packing import pack_rows
 
     loaded = load_for_training(config)
     tokenizer = loaded.tokenizer
@@ -332,11 +350,6 @@ def train(
         config.data.train_split, tokenizer, mask, config.model.max_seq_length, response_part, track,
     )
     check_trainable(train_split, config.data.untrainable_rows)
-    budget = None
-    if config.training.max_tokens is not None:
-        from training.budget import steps_for_tokens
-
-        budget = steps_for_tokens(config, [len(ids) for ids in train_split.input_ids])
     eval_split = None
     if config.data.eval_split:
         eval_split = prepare_split(
@@ -351,28 +364,38 @@ def train(
     _write_jsonl(paths.skipped, [s.as_record() for s in skipped])
 
     import unsloth
+    from datasets.utils.logging import disable_progress_bar
     from trl import SFTTrainer
 
+    disable_progress_bar()  # TRL's dataset passes over already-prepared rows; our own bars show the work
+    packed = pack_rows(train_split.input_ids, train_split.labels, m.max_seq_length) if config.training.packing else None
     bf16 = bool(unsloth.is_bfloat16_supported())
-    args = build_sft_config(config, paths, eval_split is not None, checkpoint is not None, bf16,
-                            max_steps=budget.steps if budget else None)
+    args = build_sft_config(config, paths, eval_split is not None, checkpoint is not None, bf16, packed=packed is not None,
+                            gradient_checkpointing=loaded.gradient_checkpointing)
     timer = StepTimer()
     callbacks = [MetricsLogger(paths.metrics), timer]
     if progress is not None:
         callbacks.append(ProgressBar(progress))
-    from datasets.utils.logging import disable_progress_bar
     from transformers.trainer_callback import PrinterCallback
 
-    disable_progress_bar()  # TRL's dataset passes over already-prepared rows; our own bars show the work
+    train_data, eval_data = trainer_datasets(train_split, eval_split, packed, m.max_seq_length)
     trainer = SFTTrainer(
         model=loaded.model,
         args=args,
-        train_dataset=train_split.to_dataset(),
-        eval_dataset=eval_split.to_dataset() if eval_split else None,
+        train_dataset=train_data,
+        eval_dataset=eval_data,
         processing_class=tokenizer,
         callbacks=callbacks,
     )
     trainer.remove_callback(PrinterCallback)  # logs go to metrics.jsonl and the progress bar
+    packing = settle_packing(trainer, packed, train_split)
+    budget = None
+    if config.training.max_tokens is not None:  # steps from what each batch element is: a packed sequence or a row
+        from training.budget import steps_for_tokens
+
+        lengths = [len(ids) for ids in (packed.input_ids if packing.get("active") else train_split.input_ids)]
+        budget = steps_for_tokens(config, lengths)
+        trainer.args.max_steps = budget.steps
     start_tokens = 0
     if checkpoint is not None:
         start_tokens = json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8")).get("num_input_tokens_seen", 0)
@@ -413,6 +436,7 @@ def train(
             "train": train_split.stats(),
             **({"eval": eval_split.stats()} if eval_split else {}),
             **({"budget": budget.as_dict()} if budget else {}),
+            "packing": packing,
             "instruction_part": instruction_part,
             "response_part": response_part,
         },
@@ -420,6 +444,40 @@ def train(
     )
     paths.summary.write_text(json.dumps(summary.to_dict(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return summary
+
+
+def trainer_datasets(train_split: Any, eval_split: Any | None, packed: Any | None, max_seq_length: int) -> tuple[Any, Any]:
+    """The train and eval datasets handed to ``SFTTrainer``; packed runs attest that every row fits max_seq_length."""
+    from training.packing import attest_truncated
+
+    train = packed.to_dataset() if packed is not None else train_split.to_dataset()
+    evaluation = eval_split.to_dataset() if eval_split is not None else None
+    if packed is not None:
+        for dataset in (train, evaluation):
+            if dataset is not None:
+                attest_truncated(dataset, max_seq_length)
+    return train, evaluation
+
+
+def settle_packing(trainer: Any, packed: Any | None, unpacked: Any) -> dict[str, Any]:
+    """Keep packed rows only where the trainer's collator keeps them apart; what the summary says about packing.
+
+    The collator is checked on the first packed sequences, token by token (:func:`training.packing.check_collator`).
+    Where Unsloth keeps padded batches (its CPU path), packed rows would attend to each other: the run then trains
+    on the unpacked rows and says why.
+    """
+    from training.packing import check_collator, collates_packed
+
+    if packed is None:
+        return {"requested": False, "active": False}
+    if not collates_packed(trainer.data_collator):
+        trainer.train_dataset = unpacked.to_dataset()
+        reason = "the trainer keeps padded batches here (no padding-free path), so the rows train unpacked"
+        print(f"training.packing: {reason}", file=sys.stderr)
+        return {"requested": True, "active": False, "reason": reason}
+    dataset = trainer.train_dataset
+    check_collator(trainer.data_collator, [dataset[i] for i in range(min(2, len(dataset)))])
+    return {"requested": True, "active": True, **packed.stats()}
 
 
 def _tracker(progress: Any | None):

@@ -12,8 +12,9 @@ import hashlib
 from collections import defaultdict
 from typing import Any, Sequence
 
+Row = dict[str, Any]
+
 from curation.augment.config import BudgetConfig
-from curation.stage import Row
 
 
 class BudgetError(ValueError):

@@ -1,7 +1,8 @@
 """The augmentation step: new rows made by paraphrasing origins, checked by the quality guard, with provenance.
 
-Runs after dedup and filters, before the split. Every input row is handed back unchanged in ``kept``;
-accepted new rows go to ``added``. A new row is a copy of its origin with rewritten turns (human turns by
+Runs after dedup and filters, before the split, as a global stage: ``decide`` draws the budget over every
+row, fetches the chosen origins, rewrites them and runs the guard; accepted new rows are its ``added`` rows
+(after every input row, in the order made); no input row is removed. A new row is a copy of its origin with rewritten turns (human turns by
 default, every turn with ``turns: all``), id ``<origin id>-aug-<method>``, ``origin_id``, ``augmentation``
 (JSON: method and parameters), ``original_conversations`` null and the origin's ``cluster_id``. The split
 step puts it in its origin's split and, with ``train_only``, drops it when that split is not train.
@@ -19,13 +20,18 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+import pyarrow as pa
+
 from curation.augment.budget import plan
 from curation.augment.config import AugmentConfig
 from curation.augment.guard import REASONS, judge
 from curation.augment.methods import Method, build_methods, seed_for
 from curation.augment.text import core, has_words, split_pieces
+from curation.core.registry import StageSpec, register
+from curation.core.stage import ADDED_BASE, POS, Decisions, GlobalStage, ReduceContext
 from curation.embeddings import EmbeddingCache
-from curation.stage import Row, StageContext, StageResult
+
+Row = dict[str, Any]
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +53,7 @@ def augmented_text(turns: list[dict[str, Any]], which: str) -> str:
     return "\n".join(t["value"] for t in turns if which == "all" or t["from"] == "human")
 
 
-class Augment:
+class Augment(GlobalStage):
     name = "augment"
 
     def __init__(self, cfg: AugmentConfig):
@@ -107,7 +113,11 @@ class Augment:
 
     # -- the step ------------------------------------------------------------------------------------
 
-    def run(self, rows: list[Row], ctx: StageContext) -> StageResult:
+    def keys(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        names = [POS, "id", "source", "origin_id"]
+        return pa.RecordBatch.from_arrays([batch.column(n) for n in names], names=names)
+
+    def decide(self, keys: pa.Table, ctx: ReduceContext) -> Decisions:
         cfg = self.cfg
         started = time.perf_counter()
         methods = build_methods(cfg)
@@ -122,13 +132,19 @@ class Augment:
                 usable.append(method)
 
         # rows that are themselves augmentations are never origins
-        eligible = [i for i, row in enumerate(rows) if not row.get("origin_id")]
-        sub = [rows[i] for i in eligible]
-        balance_cap = None
-        if ctx.config is not None:
-            balance_cap = ctx.config.stages.balance.max_per_source
+        origins = keys.column("origin_id").to_pylist()
+        ids = keys.column("id").to_pylist()
+        sources = keys.column("source").to_pylist()
+        positions = keys.column(POS).to_numpy()
+        eligible = [i for i, o in enumerate(origins) if not o]
+        sub = [{"id": ids[i], "source": sources[i]} for i in eligible]
+        balance_cap = ctx.config.stage("balance").max_per_source if ctx.config is not None else None
         slots, budget_info = plan(sub, [m.name for m in usable], cfg.budget, cfg.seed, balance_cap)
-        candidates = [Candidate(origin=eligible[i], method=name) for i, name in slots]
+        chosen = sorted({eligible[i] for i, _ in slots})
+        fetched = ctx.fetch(positions[chosen], None) if chosen else None
+        rows = fetched.to_pylist() if fetched is not None else []
+        at = {k: n for n, k in enumerate(chosen)}
+        candidates = [Candidate(origin=at[eligible[i]], method=name) for i, name in slots]
 
         method_stats: dict[str, dict[str, Any]] = {}
         for method in usable:
@@ -174,14 +190,16 @@ class Augment:
             cand.reason = verdict.reason
 
         by_name = {m.name: m for m in usable}
-        taken = {str(r["id"]) for r in rows}
-        added: list[Row] = []
+        taken = {str(i) for i in ids}
+        added: list[dict[str, Any]] = []
         rejected_total: Counter[str] = Counter()
         per_method_rejected: dict[str, Counter[str]] = defaultdict(Counter)
         per_method_augmented: Counter[str] = Counter()
         for cand in candidates:
             if cand.reason is None:
-                added.append(self._new_row(rows[cand.origin], cand, by_name[cand.method], taken))
+                new = self._new_row(rows[cand.origin], cand, by_name[cand.method], taken)
+                new[POS] = ADDED_BASE + len(added)
+                added.append(new)
                 per_method_augmented[cand.method] += 1
             else:
                 per_method_rejected[cand.method][cand.reason] += 1
@@ -205,4 +223,18 @@ class Augment:
             "seconds": {"total": round(seconds, 3), "guard": round(guard_seconds, 3)},
             "rows_per_s": round(len(candidates) / seconds, 1) if seconds > 0 and candidates else None,
         }
-        return StageResult(kept=list(rows), added=added, stats=stats)
+        table = pa.Table.from_pylist(added, schema=fetched.schema) if added else None
+        return Decisions.none(stats) if table is None else Decisions(Decisions.none().table, stats, added=table)
+
+
+SPEC = register(
+    StageSpec(
+        name="augment",
+        order=80,
+        kind="global",
+        config=AugmentConfig,
+        build=lambda cfg, _: Augment(cfg),
+        reasons=tuple(f"augment:{r}" for r in ("origin_missing", "origin_not_in_train")),
+        summary="synonyms, contextual paraphrase, back-translation (opt-in), with a quality guard and provenance",
+    )
+)

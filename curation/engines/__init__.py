@@ -1,10 +1,7 @@
-"""Where `tome curate` runs: on this machine (``local``) or on a Ray cluster (``ray``).
+"""Engines run the registered stages over the input; they know no stage by name.
 
-``local`` is :func:`curation.pipeline.run_curation`: every row in one process, stage after stage.
-``ray`` (:func:`curation.engines.ray_engine.run_curation_ray`, ``pip install tomecraft[ray]``) runs the
-same stages as Ray Data operations over sharded input and writes the same output contract as shards.
-Both keep exactly the same rows, with the same ids, ``duplicate_of`` and splits; Ray is imported only when
-that engine is chosen.
+:mod:`.local` streams batches through the stages on this machine (bounded memory, spill to disk);
+:mod:`.ray` runs the same stage code as Ray Data operations. Both cut the pipeline the same way
+(:mod:`.plan`), route each stage's output the same way (:mod:`.routing`) and write the same output folder
+(:mod:`.output`).
 """
-
-ENGINES = ("local", "ray")

@@ -27,11 +27,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from curation.minhash import kernels
 from curation.minhash.banding import BandTable, candidate_pairs, lsh_params_for
 from curation.minhash.result import NearDupResult
 from curation.minhash.signatures import SignatureSpec
-from curation.minhash.verify import exact_jaccard
+from curation.minhash.verify import estimated_jaccard, exact_jaccard
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +132,7 @@ def find_near_duplicates(texts: Sequence[str], cfg, progress=None) -> NearDupRes
             )
             _drive(blocks, len(pairs), "near-dedup: verify pairs", progress)
         else:
-            kernels.signature_agreement(sig.signatures, pairs[:, 0].copy(), pairs[:, 1].copy(), sims)
+            sims = estimated_jaccard(sig.signatures, pairs)
         seconds["verify"] = time.perf_counter() - t2
 
     keep = sims >= cfg.threshold

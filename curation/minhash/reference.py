@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
+
+import numpy as np
 from datasketch import MinHash, MinHashLSH
 
 from curation.minhash.banding import lsh_params_for
@@ -58,3 +61,30 @@ def find_near_duplicates(texts, cfg, progress=None, *, bulk: bool = False) -> Ne
             if sim >= cfg.threshold:
                 found[(i, j)] = sim
     return NearDupResult.from_pairs(found, candidates, {"backend": "datasketch"})
+
+
+def signatures_of(texts: list[str], cfg) -> tuple[np.ndarray, np.ndarray]:
+    """datasketch signatures ``(rows, num_perm)`` uint32 and shingle counts of ``texts`` (a row without shingles
+    keeps an empty ``MinHash``'s values)."""
+    sigs = np.full((len(texts), cfg.num_perm), 0xFFFFFFFF, dtype=np.uint32)
+    counts = np.zeros(len(texts), dtype=np.int64)
+    for i, text in enumerate(texts):
+        sh = shingles(text, cfg.shingle, cfg.ngram)
+        counts[i] = len(sh)
+        if sh:
+            sigs[i] = signature(sh, cfg).hashvalues
+    return sigs, counts
+
+
+def lsh_candidates(signatures: np.ndarray, valid: np.ndarray, cfg) -> np.ndarray:
+    """Candidate pairs ``(i < j)`` of datasketch's ``MinHashLSH`` (insert every row with shingles, then query)."""
+    lsh = lsh_for(cfg)
+    rows = np.flatnonzero(valid)
+    made = {}
+    scheme = {"scheme": "affine32"} if "scheme" in inspect.signature(MinHash.__init__).parameters else {}
+    for i in rows.tolist():
+        m = MinHash(num_perm=cfg.num_perm, seed=cfg.seed, hashvalues=signatures[i], **scheme)
+        made[i] = m
+        lsh.insert(i, m)
+    pairs = sorted({(i, j) for i, m in made.items() for j in lsh.query(m) if j > i})
+    return np.array(pairs, dtype=np.int64).reshape(-1, 2)

@@ -59,6 +59,28 @@ def encode_rows(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     return np.frombuffer(b"".join(encoded), dtype=np.uint8), offsets
 
 
+def encode_arrow(texts) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`encode_rows` for a ``pyarrow`` string array, reading its buffers in place (rows holding one of
+    :data:`CONTEXT_LOWER` are lower-cased by ``str.lower`` first, as there)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from curation.core.columns import string_buffers
+
+    non_ascii = np.flatnonzero(~np.asarray(pc.string_is_ascii(texts).fill_null(True), dtype=bool))
+    if len(non_ascii):
+        sigma, dotted_i = CONTEXT_LOWER
+        picked = texts.take(pa.array(non_ascii))
+        special = np.asarray(pc.match_substring_regex(picked, f"{sigma}|{dotted_i}").fill_null(False), dtype=bool)
+        if special.any():
+            idx = non_ascii[special]
+            lowered = pa.array([t.lower() for t in texts.take(pa.array(idx)).to_pylist()], pa.string())
+            mask = np.zeros(len(texts), dtype=bool)
+            mask[idx] = True
+            texts = pc.replace_with_mask(texts, pa.array(mask), lowered)
+    return string_buffers(texts)
+
+
 @dataclass
 class ChunkSignatures:
     """What :func:`chunk_signatures` computes for ``rows`` consecutive texts."""
@@ -85,8 +107,14 @@ class SignatureSpec:
         self.lower = lower_table()
 
     def chunk(self, texts: Sequence[str], keep_signatures: bool) -> ChunkSignatures:
-        buf, offsets = encode_rows(texts)
-        n = len(texts)
+        return self.chunk_encoded(*encode_rows(texts), keep_signatures)
+
+    def chunk_arrow(self, texts, keep_signatures: bool) -> ChunkSignatures:
+        """:meth:`chunk` of a ``pyarrow`` string array (no copy of the text)."""
+        return self.chunk_encoded(*encode_arrow(texts), keep_signatures)
+
+    def chunk_encoded(self, buf: np.ndarray, offsets: np.ndarray, keep_signatures: bool) -> ChunkSignatures:
+        n = len(offsets) - 1
         sigs = np.empty((n if keep_signatures else 0, self.num_perm), dtype=np.uint32)
         keys = np.empty((n, self.bands), dtype=np.uint64)
         nsh = np.empty(n, dtype=np.int64)
@@ -94,7 +122,7 @@ class SignatureSpec:
             buf, offsets, self.word, self.lower, self.kind, self.ngram, self.perm_a, self.perm_b,
             self.bands, self.rows_per_band, sigs, keys, nsh,
         )  # fmt: skip
-        return ChunkSignatures(keys, nsh, sigs if keep_signatures else None, int(buf.shape[0]))
+        return ChunkSignatures(keys, nsh, sigs if keep_signatures else None, int(offsets[-1] - offsets[0]))
 
 
 def minhash_signatures(

@@ -74,3 +74,11 @@ def _concat_sets(parts):
         values.append(v)
         base += len(v)
     return np.concatenate(starts), np.concatenate(sizes), np.concatenate(values)
+
+
+def estimated_jaccard(signatures: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+    """datasketch's estimate for each pair (the share of equal signature values), for ``verify: false``."""
+    out = np.empty(len(pairs), dtype=np.float64)
+    if len(pairs):
+        kernels.signature_agreement(signatures, np.ascontiguousarray(pairs[:, 0]), np.ascontiguousarray(pairs[:, 1]), out)
+    return out

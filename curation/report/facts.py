@@ -158,8 +158,14 @@ class ReportFacts:
 
 # -- reading ----------------------------------------------------------------------------------------------
 
+REPORT_COLUMNS = ("id", "conversations", "original_conversations", "source", "score", "origin_id", "augmentation",
+                  "quality", "stage", "reason", "duplicate_of", "details")
+
+
 def _read(path: Path) -> pa.Table:
-    return pq.read_table(path)
+    """The columns the report uses (review ones included), not the whole file."""
+    names = pq.ParquetFile(path).schema_arrow.names
+    return pq.read_table(path, columns=[n for n in names if n in REPORT_COLUMNS or n.startswith("review_")])
 
 
 def _column(table: pa.Table, name: str, type_: pa.DataType | None = None) -> pa.ChunkedArray:
@@ -173,15 +179,17 @@ def _lengths(conversations: pa.ChunkedArray) -> Lengths:
     if len(conversations) == 0:
         empty = np.zeros(0, dtype=np.int64)
         return Lengths(empty, empty, empty)
+    from curation.core.columns import string_buffers
+    from curation.repetition import word_counts
+
     turns = pc.list_value_length(conversations).fill_null(0)
     values = pc.struct_field(pc.list_flatten(conversations), "value").fill_null("")
     chars = pc.utf8_length(values)
-    words = pc.list_value_length(pc.utf8_split_whitespace(values))
-    return Lengths(
-        chars.to_numpy(zero_copy_only=False).astype(np.int64),
-        words.to_numpy(zero_copy_only=False).astype(np.int64),
-        turns.to_numpy(zero_copy_only=False).astype(np.int64),
-    )
+    words = np.zeros(len(values), dtype=np.int64)
+    if len(values):
+        word_counts(*string_buffers(values), words)
+    return Lengths(chars.to_numpy(zero_copy_only=False).astype(np.int64), words,
+                   turns.to_numpy(zero_copy_only=False).astype(np.int64))
 
 
 def _as_input(table: pa.Table) -> pa.ChunkedArray:
@@ -405,16 +413,17 @@ def gather(out_dir: str | Path, examples_per_reason: int = EXAMPLES_PER_REASON) 
             clusters[st.name] = {int(k): int(v) for k, v in sorted(sizes.items(), key=lambda kv: int(kv[0]))}
 
     def scores(tables: list[pa.Table]) -> tuple[np.ndarray, int]:
-        vals = [v for t in tables for v in _column(t, "score", pa.float64()).to_pylist()]
-        present = np.array([float(v) for v in vals if v is not None], dtype=np.float64)
-        return present, len(vals) - present.size
+        cols = [_column(t, "score", pa.float64()).cast(pa.float64()) for t in tables]
+        present = [pc.drop_null(c).to_numpy() for c in cols if len(c)]
+        values = np.concatenate(present) if present else np.zeros(0, dtype=np.float64)
+        return values, sum(len(c) for c in cols) - values.size
 
     scores_kept, missing_kept = scores(list(splits.values()))
     scores_removed, missing_removed = scores([removed] if removed.num_rows else [])
 
     augmentation: Counter = Counter()
     for table in splits.values():
-        for value in _column(table, "augmentation").to_pylist():
+        for value in pc.drop_null(_column(table, "augmentation")).to_pylist():
             if value is None:
                 continue
             try:

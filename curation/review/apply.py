@@ -31,7 +31,7 @@ from curation.review.errors import ReviewError
 from curation.review.folder import REMOVED, CurationFolder
 from curation.review.records import last_answer_index
 from curation.review.verdicts import Decision, Tally
-from curation.stage import Row
+from curation.contract import Row
 from curation.writer import rows_to_table, sha256_file, write_json, write_parquet
 
 STAGE = "review"
@@ -234,6 +234,7 @@ def _table(rows: list[Row], extras: list[str], removed: bool) -> pa.Table:
 
 def _write(folder: CurationFolder, paths: OutputPaths, splits: dict[str, list[Row]], removed: list[Row]) -> dict[str, Any]:
     outputs: dict[str, Any] = {}
+    paths.remove_shards()  # a folder `--engine ray` wrote as shards becomes single files here
     for split, rows in splits.items():
         path = paths.split(split)
         write_parquet(_table(rows, folder.extras, removed=False), path)

@@ -9,7 +9,7 @@ from typing import Any
 
 from curation.contract import SPLITS, OutputPaths, read_manifest, read_quarantine, require_output_folder
 from curation.review.errors import ReviewError
-from curation.stage import Row
+from curation.contract import Row
 
 REMOVED = "removed"
 LOCATIONS = (*SPLITS, REMOVED)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 from curation.review.schema import AGENT_PREFIX, FIELD_CONVERSATION, Q_CORRECTED, Q_QUALITY, Q_VERDICT, VECTOR
 from curation.review.selection import Picked
 from curation.review.signals import quality_from_score, score_of
-from curation.stage import Row
+from curation.contract import Row
 
 if TYPE_CHECKING:
     import argilla as rg

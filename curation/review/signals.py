@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from curation.review.folder import REMOVED, Located
-from curation.stage import Row
+from curation.contract import Row
 
 DEFAULT_SCORE_HIGH = 4.5
 DEFAULT_SCORE_LOW = 3.5

@@ -24,7 +24,7 @@ from curation.contract import (
     read_quarantine,
     strip_volatile,
 )
-from curation.load import InputError
+from curation.readers import InputError
 from curation.pipeline import run_curation
 
 REPO = Path(__file__).resolve().parents[2]

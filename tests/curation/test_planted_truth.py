@@ -11,9 +11,9 @@ import pytest
 
 from curation.config import load_config
 from curation.contract import SPLITS, read_quarantine
-from curation.load import SAMPLE_PATH
+from curation.readers import SAMPLE_PATH
 from curation.pipeline import run_curation
-from curation.validate import IdAssigner
+from curation.contract import line_id, suffix_duplicate_ids
 
 TRUTH = SAMPLE_PATH.with_name("sample_truth.json")
 
@@ -24,12 +24,10 @@ def sample_run(tmp_path_factory):
     config = load_config(None, {"report": False, "stages": {"filters": {"min_score": 3.0}}})
     result = run_curation(None, out, config)
     truth = json.loads(TRUTH.read_text())
-    assign = IdAssigner()
-    id_of_line: dict[int, str] = {}
     with SAMPLE_PATH.open(encoding="utf-8") as fh:
-        for i, line in enumerate(fh):
-            if line.strip():
-                id_of_line[i] = assign(line.rstrip("\n"))
+        lines = [(i, line.rstrip("\n")) for i, line in enumerate(fh) if line.strip()]
+    ids = suffix_duplicate_ids([line_id(text.encode("utf-8")) for _, text in lines])
+    id_of_line = {i: rid for (i, _), rid in zip(lines, ids)}
     removed = {r["id"]: r for r in pq.read_table(out / "removed.parquet").to_pylist()}
     kept = {r["id"] for s in SPLITS for r in pq.read_table(out / f"{s}.parquet", columns=["id"]).to_pylist()}
     quarantined = {q["id"]: q for q in read_quarantine(out)}

@@ -12,7 +12,7 @@ from curation import embeddings
 from curation.config import CurationConfig
 from curation.semantic_config import SemanticDedupConfig
 from curation.semantic_dedup import SemanticDedup, similar_pairs
-from curation.stage import StageContext
+from curation.engines.inmemory import run_stage
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +29,8 @@ def rows(alpaca_path):
     return real + [para]
 
 
-def _ctx(tmp_path: Path) -> StageContext:
-    return StageContext(config=CurationConfig(), cache_dir=tmp_path)
+def _run(step, rows, tmp_path: Path):
+    return run_stage(step, rows, cache_dir=tmp_path)
 
 
 def test_similar_pairs_matches_brute_force():
@@ -48,7 +48,7 @@ def test_similar_pairs_matches_brute_force():
 
 def test_paraphrase_removed_with_records(tmp_path, rows):
     step = SemanticDedup(SemanticDedupConfig(enabled=True, threshold=0.9, text_key="first_human"))
-    result = step.run(rows, _ctx(tmp_path))
+    result = _run(step, rows, tmp_path)
     assert len(result.kept) + len(result.removed) == len(rows)
     removed = {r.row["id"]: r for r in result.removed}
     assert "a001" in removed
@@ -65,10 +65,10 @@ def test_paraphrase_removed_with_records(tmp_path, rows):
 
 def test_rerun_uses_cached_embeddings(tmp_path, rows, monkeypatch):
     step = SemanticDedup(SemanticDedupConfig(enabled=True, threshold=0.9))
-    first = step.run(rows, _ctx(tmp_path))
+    first = _run(step, rows, tmp_path)
     assert step.last_embedded == len(rows)
     monkeypatch.setattr(embeddings, "_encode", lambda *a, **k: (_ for _ in ()).throw(AssertionError("re-embedded")))
-    second = step.run(rows, _ctx(tmp_path))
+    second = _run(step, rows, tmp_path)
     assert step.last_embedded == 0
     assert [r.row["id"] for r in second.removed] == [r.row["id"] for r in first.removed]
     assert [r["id"] for r in second.kept] == [r["id"] for r in first.kept]
@@ -81,7 +81,7 @@ def test_augmented_row_is_not_a_duplicate_of_its_origin(tmp_path, rows):
     aug["origin_id"] = origin["id"]
     aug["conversations"][0]["value"] = origin["conversations"][0]["value"].replace("Make", "Construct")
     step = SemanticDedup(SemanticDedupConfig(enabled=True, threshold=0.85))
-    result = step.run(rows[:10] + [aug], _ctx(tmp_path))
+    result = _run(step, rows[:10] + [aug], tmp_path)
     assert {r["id"] for r in result.kept} >= {origin["id"], aug["id"]}
     assert result.stats["pairs_skipped_same_origin"] >= 1
 

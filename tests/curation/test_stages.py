@@ -4,25 +4,21 @@ from __future__ import annotations
 
 import pytest
 
-from curation.balance import Balance
-from curation.config import BalanceConfig, FiltersConfig, SplitConfig, ValidateConfig
-from curation.exact_dedup import ExactDedup
-from curation.filters import Filters, duplicate_ngram_fraction, roles_alternate
-from curation.keep_policy import resolve_clusters
-from curation.split import Split
-from curation.stage import StageContext
-from curation.validate import IdAssigner, RowError, validate_record
-from curation.config import CurationConfig, ExactDedupConfig
+import numpy as np
+import pyarrow as pa
+
+from curation.balance import Balance, BalanceConfig
+from curation.contract import suffix_duplicate_ids
+from curation.core.keep_policy import keep_decisions
+from curation.engines.inmemory import rows_to_batch, run_stage
+from curation.exact_dedup import ExactDedup, ExactDedupConfig
+from curation.filters import Filters, FiltersConfig, duplicate_ngram_fraction, roles_alternate
+from curation.split import Split, SplitConfig
+from curation.validate import RowError, ValidateConfig, validate_record
 
 
 def row(*turns, score=4.0, source="s", rid="r"):
     return {"id": rid, "conversations": [{"from": f, "value": v} for f, v in turns], "source": source, "score": score}
-
-
-def ctx(tmp_path=None):
-    from pathlib import Path
-
-    return StageContext(config=CurationConfig(), cache_dir=Path(tmp_path or "/tmp"))
 
 
 ANSWER = "Photosynthesis turns light, water and carbon dioxide into sugar and oxygen inside the leaf."
@@ -67,6 +63,15 @@ def test_gopher_helpers():
     assert duplicate_ngram_fraction(words, 5, 10) == pytest.approx(0.5)
 
 
+def _policy(rows, labels, pairs=None, sims=None):
+    """The keep policy over ``rows`` as run_stage would see it: (kept ids, removals by id, stats)."""
+    from curation.core.keep_policy import policy_keys
+
+    keys = pa.Table.from_pydict(policy_keys(rows_to_batch(rows)))
+    d = keep_decisions(keys, np.array(labels), "near_duplicate", pairs, sims)
+    return d.table.to_pylist(), d.stats
+
+
 def test_keep_policy_prefers_score_then_length_then_id():
     rows = [
         row(("human", "q"), ("gpt", "short"), score=4.0, rid="b"),
@@ -75,25 +80,33 @@ def test_keep_policy_prefers_score_then_length_then_id():
         row(("human", "q"), ("gpt", "much longer answer"), score=4.0, rid="a2"),
         row(("human", "other"), ("gpt", "alone"), score=1.0, rid="z"),
     ]
-    kept, removed, stats = resolve_clusters(rows, [0, 0, 0, 0, 4], reason="near_duplicate", similarity={(0, 3): 0.9})
-    assert [r["id"] for r in kept] == ["a2", "z"]
-    assert kept[0]["cluster_id"] == "c-a2" and "cluster_id" not in kept[1]
-    assert {r.row["id"]: r.duplicate_of for r in removed} == {"b": "a2", "c": "a2", "a": "a2"}
-    assert removed[0].details == {"similarity": 0.9}
+    decided, stats = _policy(rows, [0, 0, 0, 0, 4], np.array([[0, 3]]), np.array([0.9]))
+    by_pos = {d["_pos"]: d for d in decided}
+    assert 4 not in by_pos  # a singleton is not decided on
+    assert by_pos[3]["reason"] is None and by_pos[3]["cluster_id"] == "c-a2"
+    assert {rows[p]["id"]: d["duplicate_of"] for p, d in by_pos.items() if d["reason"]} == {"b": "a2", "c": "a2", "a": "a2"}
+    assert by_pos[0]["details"] == '{"similarity": 0.9}'
+    assert by_pos[1]["details"] == '{"similarity": "transitive"}'
     assert stats["clusters"] == 1 and stats["cluster_sizes"] == {"4": 1}
 
 
 def test_missing_score_ranks_lowest():
     rows = [row(("human", "q"), ("gpt", "a longer answer"), score=None, rid="a"), row(("human", "q"), ("gpt", "a"), score=0.1, rid="b")]
-    kept, _, _ = resolve_clusters(rows, [0, 0], reason="x")
-    assert kept[0]["id"] == "b"
+    decided, _ = _policy(rows, [0, 0])
+    assert [d["_pos"] for d in decided if d["reason"] is None] == [1]
+
+
+def test_nan_score_ranks_lowest():
+    rows = [row(("human", "q"), ("gpt", "a longer answer"), score=float("nan"), rid="a"), row(("human", "q"), ("gpt", "a"), score=0.1, rid="b")]
+    decided, _ = _policy(rows, [0, 0])
+    assert [d["_pos"] for d in decided if d["reason"] is None] == [1]
 
 
 def test_exact_dedup_groups_by_normalized_text():
     rows = [row(("human", "Q"), ("gpt", "A"), rid=str(i)) for i in range(3)] + [row(("human", "q"), ("gpt", "A"), rid="x")]
-    res = ExactDedup(ExactDedupConfig()).run(rows, ctx())
+    res = run_stage(ExactDedup(ExactDedupConfig()), rows)
     assert len(res.kept) == 2 and len(res.removed) == 2
-    res = ExactDedup(ExactDedupConfig(case_sensitive=False)).run(rows, ctx())
+    res = run_stage(ExactDedup(ExactDedupConfig(case_sensitive=False)), rows)
     assert len(res.kept) == 1
 
 
@@ -101,12 +114,12 @@ def test_balance_caps_sources_deterministically():
     rows = [row(("human", "q"), ("gpt", "a"), source="big", rid=f"b{i}") for i in range(50)]
     rows += [row(("human", "q"), ("gpt", "a"), source="small", rid=f"s{i}") for i in range(5)]
     cfg = BalanceConfig(max_per_source=10, per_source={"small": 3})
-    a = Balance(cfg).run(rows, ctx())
-    b = Balance(cfg).run(list(reversed(rows)), ctx())
+    a = run_stage(Balance(cfg), rows)
+    b = run_stage(Balance(cfg), list(reversed(rows)))
     assert sorted(r["id"] for r in a.kept) == sorted(r["id"] for r in b.kept)
     assert sum(r["source"] == "big" for r in a.kept) == 10 and sum(r["source"] == "small" for r in a.kept) == 3
     assert {r.reason for r in a.removed} == {"balance:source_cap"}
-    other_seed = Balance(BalanceConfig(max_per_source=10, seed=7)).run(rows, ctx())
+    other_seed = run_stage(Balance(BalanceConfig(max_per_source=10, seed=7)), rows)
     assert sorted(r["id"] for r in other_seed.kept) != sorted(r["id"] for r in a.kept)
 
 
@@ -118,7 +131,7 @@ def test_split_keeps_clusters_and_augmented_rows_with_their_origin():
             r["cluster_id"] = f"c{i // 30}"
         rows.append(r)
     augmented = [dict(row(("human", f"q{i} again"), ("gpt", "a"), rid=f"aug{i}"), origin_id=f"r{i}") for i in range(0, 300, 7)]
-    res = Split(SplitConfig(train=0.8, validation=0.1, test=0.1)).run(rows + augmented, ctx())
+    res = run_stage(Split(SplitConfig(train=0.8, validation=0.1, test=0.1)), rows + augmented)
     split_of = {r["id"]: r["_split"] for r in res.kept}
     by_cluster: dict[str, set] = {}
     for r in rows:
@@ -138,15 +151,12 @@ def test_split_keeps_clusters_and_augmented_rows_with_their_origin():
 
 def test_tiny_inputs_still_fill_every_split():
     rows = [row(("human", f"q{i}"), ("gpt", "a"), rid=f"r{i}") for i in range(3)]
-    res = Split(SplitConfig()).run(rows, ctx())
+    res = run_stage(Split(SplitConfig()), rows)
     assert sorted(res.stats["rows"].values()) == [1, 1, 1]
 
 
 def test_ids_are_stable_and_unique_per_copy():
-    assign = IdAssigner()
-    a, b, c = assign("x"), assign("x"), assign("y")
-    assert b == f"{a}-2" and c != a
-    assert IdAssigner()("x") == a
+    assert suffix_duplicate_ids(["a", "b", "a", "a", "c"]) == ["a", "b", "a-2", "a-3", "c"]
 
 
 @pytest.mark.parametrize(

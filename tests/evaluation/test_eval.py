@@ -12,7 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from curation.config import _deep_merge, load_config
+from curation.config import load_config
+from tomecraft.config_files import deep_merge as _deep_merge
 from curation.pipeline import run_curation
 from evaluation.answers import GenerationSettings, answer_all
 from evaluation.models import ModelRef, parse_model_arg, unique_labels
@@ -121,7 +122,7 @@ class CannedGenerator:
 
 
 def _results() -> tuple[EvalResults, dict]:
-    from test_eval_checks import ENERGY_GOOD, ENERGY_NO_CHOICE, JAPAN_GOOD, JAPAN_OVER_BUDGET, PHOTO_GOOD, PHOTO_ONE_AUDIENCE
+    from tests.evaluation.test_eval_checks import ENERGY_GOOD, ENERGY_NO_CHOICE, JAPAN_GOOD, JAPAN_OVER_BUDGET, PHOTO_GOOD, PHOTO_ONE_AUDIENCE
 
     good = {"Japan": JAPAN_GOOD, "photosynthesis": PHOTO_GOOD, "island": ENERGY_GOOD}
     bad = {"Japan": JAPAN_OVER_BUDGET, "photosynthesis": PHOTO_ONE_AUDIENCE, "island": ENERGY_NO_CHOICE + " | pipe"}

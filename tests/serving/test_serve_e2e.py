@@ -1,4 +1,6 @@
-"""End to end: `tome serve` with the offline defaults, driven by gradio_client and by headless Chromium.
+"""End to end: `tome serve` with the offline defaults, driven by gradio_client and by headless Chromium
+(typed and uploaded questions, spoken answers, and a fake microphone that plays a WAV file: Chromium's
+``--use-file-for-fake-audio-capture``).
 
 One server (a subprocess on a free 127.0.0.1 port, network-guarded: connections outside loopback are refused
 and recorded) serves every test in this module and is always shut down.
@@ -26,7 +28,9 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",
 ]
+MIC_QUESTION = SEED_PROMPTS[2]  # the island question, ~12 s: two sentences
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -150,14 +154,19 @@ def test_two_clients_at_once_both_get_answers(server):
 
 
 @pytest.fixture(scope="module")
-def browser():
+def pw():
     assert Path(CHROMIUM).exists(), f"{CHROMIUM} not found: install the Debian package chromium (scripts/install.sh)"
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        yield b
-        b.close()
+        yield p
+
+
+@pytest.fixture(scope="module")
+def browser(pw):
+    b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+    yield b
+    b.close()
 
 
 @pytest.fixture
@@ -177,7 +186,6 @@ def page(browser, server):
 
 
 def _upload(pg, path: Path) -> None:
-    pg.locator("#audio button[aria-label='Upload file']").click()
     pg.locator("#audio input[type=file]").set_input_files(str(path))
 
 
@@ -197,8 +205,6 @@ def test_browser_voice_question_gets_streamed_answer(page, clips, tmp_path):
     shot = tmp_path / "serve.png"
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000
-    if os.environ.get("TOME_UPDATE_SCREENSHOTS") == "1":
-        shutil.copyfile(shot, REPO / "docs" / "serve.png")
     assert page.outside_requests == [], page.outside_requests  # type: ignore[attr-defined]
 
 
@@ -236,6 +242,102 @@ def test_browser_example_stop_clear_then_typed_question(page):
     page.wait_for_function("document.querySelector('#status').innerText.includes('Answered')")
     assert page.locator("#chat .bot").last.inner_text().strip()
     assert page.locator("#chat .user").count() == 1
+
+
+def test_browser_typed_question_is_spoken(page):
+    assert page.locator("#speak input").is_checked()  # the voice is on by default
+    page.locator("#message textarea").fill("What is the capital of France?")
+    page.locator("#send").click()
+    page.wait_for_function("document.querySelector('#status').innerText.includes('Answered')")
+    page.wait_for_function("(() => { const a = document.querySelector('#tts audio'); return a && a.duration > 0; })()")
+    assert page.evaluate("document.querySelector('#tts audio').src").startswith("data:audio/wav;base64,")
+    status = page.locator("#status").inner_text()
+    assert "first token +" in status and "first audio +" in status and "(from Send)" in status, status
+    assert page.outside_requests == [], page.outside_requests  # type: ignore[attr-defined]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# a fake microphone: Chromium plays a WAV file as the microphone (in a loop)
+# --------------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def mic_browser(pw, tmp_path_factory):
+    d = tmp_path_factory.mktemp("mic")
+    spoken = espeak_wav(MIC_QUESTION, d / "spoken.wav")
+    wav = d / "mic.wav"  # the question, then 3 s of silence before it loops
+    subprocess.run([shutil.which("sox"), str(spoken), "-r", "48000", str(wav), "pad", "0.5", "3"], check=True)
+    flags = [
+        *CHROMIUM_FLAGS, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+        f"--use-file-for-fake-audio-capture={wav}",
+    ]
+    b = pw.chromium.launch(executable_path=CHROMIUM, args=flags)
+    yield b
+    b.close()
+
+
+def _mic_page(mic_browser, server):
+    context = mic_browser.new_context(viewport={"width": 1280, "height": 960}, permissions=["microphone"])
+    pg = context.new_page()
+    pg.set_default_timeout(120_000)
+    pg.goto(server.url)
+    pg.wait_for_selector("#mic")
+    return context, pg
+
+
+def _status(pg) -> str:
+    return pg.locator("#status").inner_text()
+
+
+def test_browser_microphone_is_transcribed_while_speaking(mic_browser, server):
+    context, pg = _mic_page(mic_browser, server)
+    try:
+        pg.locator("#auto input").check()
+        pg.locator("#mic button:has-text('Record')").click()
+        # the first sentence is transcribed while the microphone is still recording
+        pg.wait_for_function("document.querySelector('#status').innerText.toLowerCase().includes('island')")
+        assert "Listening" in _status(pg)
+        pg.wait_for_function("document.querySelector('#status').innerText.toLowerCase().includes('challenges')")
+        pg.locator("#mic button:has-text('Stop')").click()
+        pg.wait_for_function("document.querySelector('#status').innerText.includes('Answered')")
+        question = pg.locator("#chat .user").last.inner_text().lower()
+        assert all(w in question for w in ("island", "challenges")), question  # both sentences, heard live
+        assert pg.locator("#chat .bot").last.inner_text().strip()
+        status = _status(pg)
+        assert "(from the end of speech)" in status and "heard " in status and "transcribed +" in status, status
+        pg.wait_for_function("(() => { const a = document.querySelector('#tts audio'); return a && a.duration > 0; })()")
+        shot = REPO / "docs" / "serve.png"
+        if os.environ.get("TOME_UPDATE_SCREENSHOTS") == "1":
+            pg.screenshot(path=str(shot), full_page=True)
+    finally:
+        context.close()
+    assert server.alive()
+
+
+def test_two_tabs_at_once_both_get_answers(mic_browser, server):
+    """Tab A's answer is being generated and spoken while tab B records: B is transcribed meanwhile; both answered."""
+    (ca, a), (cb, b) = _mic_page(mic_browser, server), _mic_page(mic_browser, server)
+    try:
+        for pg in (a, b):
+            pg.locator("#auto input").check()
+        a.locator("#mic button:has-text('Record')").click()
+        a.wait_for_function("document.querySelector('#status').innerText.toLowerCase().includes('island')")
+        a.locator("#mic button:has-text('Stop')").click()
+        a.wait_for_function("/Answering|Speaking/.test(document.querySelector('#status').innerText)")
+        b.locator("#mic button:has-text('Record')").click()
+        b.wait_for_function(r"/Listening \(\d+ s\)/.test(document.querySelector('#status').innerText)")  # B's chunks are processed
+        assert "Answered" not in _status(a), "tab A finished before tab B was heard: the test proves nothing"
+        b.wait_for_function("document.querySelector('#status').innerText.toLowerCase().includes('island')")
+        b.wait_for_function("document.querySelector('#status').innerText.toLowerCase().includes('challenges')")
+        b.locator("#mic button:has-text('Stop')").click()
+        for pg in (a, b):
+            pg.wait_for_function("document.querySelector('#status').innerText.includes('Answered')")
+            assert "island" in pg.locator("#chat .user").last.inner_text().lower()
+            assert pg.locator("#chat .bot").last.inner_text().strip()
+    finally:
+        ca.close()
+        cb.close()
+    assert server.alive()
 
 
 def test_server_made_no_outbound_connections(server):

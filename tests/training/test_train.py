@@ -87,11 +87,12 @@ def tiny_config(model_dir: Path, **training) -> TrainConfig:
 def test_default_config_is_the_seed_recipe():
     cfg = TrainConfig()
     assert cfg.model.name == "unsloth/Llama-3.2-1B-Instruct-bnb-4bit" and cfg.model.max_seq_length == 2048
-    assert (cfg.lora.r, cfg.lora.alpha, cfg.lora.dropout, cfg.lora.gradient_checkpointing) == (16, 16, 0.0, "unsloth")
+    assert (cfg.lora.r, cfg.lora.alpha, cfg.lora.dropout, cfg.lora.gradient_checkpointing) == (16, 16, 0.0, "auto")
     assert cfg.lora.target_modules == ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
     t = cfg.training
     assert (t.per_device_batch_size, t.learning_rate, t.num_epochs, t.optim, t.weight_decay) == (2, 2e-4, 1.0, "adamw_8bit", 0.01)
     assert (t.lr_scheduler, t.seed, t.save_steps) == ("linear", 3407, 10)
+    assert t.packing is True  # chat rows packed into full sequences (tests/training/test_packing.py)
     # configs/train.yaml spells out the same recipe; the 3B config differs only where the seed did
     assert load_config(CONFIG_DIR / "train.yaml").resolved() == cfg.resolved()
     three = load_config(CONFIG_DIR / "train_3b.yaml")
@@ -286,8 +287,8 @@ def test_a_token_budget_becomes_steps_from_the_rows_mean_length():
     assert budget.epochs == 6.0  # the split holds 200 tokens
     longer = steps_for_tokens(cfg, [100, 100])  # longer rows: fewer steps for the same tokens
     assert longer.steps == 2
-    packed = steps_for_tokens(load_config(cfg, {"training": {"packing": True}}), [10, 10])
-    assert packed.tokens_per_step == 600.0 and packed.steps == 2  # packed steps hold full sequences
+    packed = steps_for_tokens(cfg, [100, 96, 98])  # packed sequences: each nearly max_seq_length long
+    assert packed.steps == 4 and packed.tokens_per_step == 588.0
     with pytest.raises(ConfigError, match="max_steps or training.max_tokens"):
         load_config(cfg, {"training": {"max_steps": 3}})
 

@@ -9,7 +9,7 @@ import pytest
 
 from curation.config import load_config
 from curation.contract import SPLITS, read_manifest, read_removed, read_split, strip_volatile
-from curation.load import SAMPLE_PATH
+from curation.readers import SAMPLE_PATH
 
 pytestmark = pytest.mark.slow
 

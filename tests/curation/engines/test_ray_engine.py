@@ -1,9 +1,8 @@
 """`tome curate --engine ray`: the same rows, ids, duplicate_of and splits as the local engine.
 
-The end-to-end tests start one local Ray cluster (2 CPUs, so at most 2 task workers) for the module and
-compare every output file, row by row and column by column, with the local engine's on the same input and
-config. Small units / partitions / shards make every global step cross partition and shard boundaries.
-The step functions are also checked without Ray, on in-process "shuffles", against the local code.
+The tests start one local Ray cluster (2 CPUs) for the module and compare every output file, row by row
+and column by column, with the local engine's on the same input and config. Small read units and batches
+spread the rows over many blocks, so every global step gathers keys from many tasks.
 """
 
 from __future__ import annotations
@@ -19,30 +18,29 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from curation.config import ConfigError, load_config
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from curation.config import load_config
 from curation.contract import SPLITS, output_paths, read_manifest, read_quarantine, read_removed, read_split
-from curation.engines import ray_dedup, ray_select
-from curation.engines import ray_records as rec
-from curation.engines.ray_records import Kind
-from curation.load import SAMPLE_PATH, InputError
+from curation.readers import SAMPLE_PATH, InputError
 from curation.pipeline import run_curation
 
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[3]
 ray = pytest.importorskip("ray")
-from curation.engines.ray_engine import RayEngineOptions, run_curation_ray  # noqa: E402
+from curation.engines.ray import RayOptions, run_curation_ray  # noqa: E402
 
-SMALL = RayEngineOptions(partition_rows=150, light_partition_rows=1_000, unit_bytes=100_000, shard_rows=200)
+SMALL = RayOptions(unit_bytes=60_000, unit_records=120)  # many small units: rows spread over many blocks
 
 
 def config(**stages):
-    return load_config(None, {"report": False, "stages": stages})
+    return load_config(None, {"report": False, "stages": stages, "engine": {"batch_rows": 97}})
 
 
 @pytest.fixture(scope="module")
@@ -129,14 +127,11 @@ def test_embedded_sample_matches_local(cluster, tmp_path, monkeypatch):
         pytest.skip(f"{SAMPLE_PATH} not generated yet (python data/make_sample.py)")
     snapshot = tmp_path / "sample.jsonl"  # both engines read the same bytes, even if the sample is regenerated
     snapshot.write_bytes(SAMPLE_PATH.read_bytes())
-    import curation.engines.ray_input
-    import curation.load
+    import curation.readers
 
-    monkeypatch.setattr(curation.load, "SAMPLE_PATH", snapshot)
-    monkeypatch.setattr(curation.engines.ray_input, "SAMPLE_PATH", snapshot)
+    monkeypatch.setattr(curation.readers, "SAMPLE_PATH", snapshot)
     run_curation(None, tmp_path / "local", config())
-    options = RayEngineOptions(partition_rows=1_000, unit_bytes=1 << 20, shard_rows=1_000)
-    run_curation_ray(None, tmp_path / "ray", config(), options)
+    run_curation_ray(None, tmp_path / "ray", config(), RayOptions(unit_bytes=1 << 20))
     assert_same_output(tmp_path / "local", tmp_path / "ray")
     assert read_manifest(tmp_path / "ray")["input"]["kind"] == "sample"
 
@@ -200,7 +195,7 @@ def test_killed_worker_does_not_change_the_result(cluster, tmp_path, alpaca_path
     src = write_mixed(tmp_path / "mixed.jsonl", alpaca_path)
     cfg = config(near_dedup={"threshold": 0.5, "text_key": "first_human"})
     run_curation(str(src), tmp_path / "local", cfg)
-    targets = ["read_validate_normalize", "assign_ids_and_exact", "verify_pairs", "write_shard"]
+    targets = ["MapBatches", "MapBatches", "MapBatches"]
     killed: list[tuple[int, str]] = []
     stop = threading.Event()
 
@@ -262,11 +257,6 @@ def test_input_errors_from_workers_are_one_line(cluster, tmp_path):
         run_curation_ray(str(tmp_path / "missing.jsonl"), tmp_path / "out", config(), SMALL)
 
 
-def test_stages_not_on_ray_are_refused_before_anything_runs(tmp_path):
-    with pytest.raises(ConfigError, match="semantic_dedup"):
-        run_curation_ray(None, tmp_path / "out", config(semantic_dedup={"enabled": True}))
-
-
 def test_local_engine_replaces_an_earlier_sharded_output(cluster, tmp_path, alpaca_path):
     out = tmp_path / "out"
     src = tmp_path / "few.jsonl"
@@ -279,112 +269,102 @@ def test_local_engine_replaces_an_earlier_sharded_output(cluster, tmp_path, alpa
     assert not (out / "train.parquet").exists() and output_paths(out).split("train").is_dir()
 
 
-# --- the step functions, without Ray ----------------------------------------------------------------------------
+# --- the same stages, whatever the engine ----------------------------------------------------------------------
 
 
-def shuffle(tables: list[pa.Table], fn, **kwargs) -> pa.Table:
-    """What ``groupby("part").map_groups(fn)`` does, in process."""
-    t = rec.concat(tables)
-    parts = rec.column(t, "part")
-    return rec.concat([fn(t.filter(pa.array(parts == p)), **kwargs) for p in np.unique(parts)])
+def _toy_stage():
+    """A stage that no engine has heard of: drops rows whose first question ends with a question mark."""
+    import pyarrow.compute as pc
+
+    from curation.core.config_base import StrictModel
+    from curation.core.registry import StageSpec
+    from curation.core.stage import RowStage, StageOutput
+    from curation.core.columns import text_key
+
+    class QuestionMarkConfig(StrictModel):
+        enabled: bool = True
+
+    class QuestionMark(RowStage):
+        name = "question_mark"
+
+        def process(self, batch):
+            first = text_key(batch.column("conversations"), "first_human")
+            hit = pc.ends_with(first, "?")
+            reason = pc.if_else(hit, pa.scalar("filter:question_mark"), pa.scalar(None, pa.string()))
+            return StageOutput(batch, reason=reason, stats={"seen": batch.num_rows})
+
+    return StageSpec(name="question_mark", order=55, kind="row", config=QuestionMarkConfig,
+                     build=lambda cfg, _: QuestionMark(), reasons=("filter:question_mark",))
 
 
-def edges_table(pairs: np.ndarray) -> pa.Table:
-    return rec.table(Kind.EDGE, np.zeros(len(pairs), np.int64), pairs[:, 0], a=pairs[:, 1])
+def test_a_new_stage_runs_on_both_engines_through_the_registry(cluster, tmp_path, alpaca_path):
+    from curation.core import registry
+
+    spec = _toy_stage()
+    registry.register(spec)
+    try:
+        cfg = config()
+        assert cfg.stage("question_mark").enabled
+        run_curation(str(alpaca_path), tmp_path / "local", cfg)
+        run_curation_ray(str(alpaca_path), tmp_path / "ray", cfg, SMALL)
+    finally:
+        registry.unregister(spec.name)
+    assert_same_output(tmp_path / "local", tmp_path / "ray")
+    stages = {s["name"]: s for s in read_manifest(tmp_path / "ray")["stages"]}
+    assert stages["question_mark"]["removed"]["filter:question_mark"] > 0
+    assert stages["question_mark"]["stats"]["seen"] == stages["question_mark"]["rows_in"]
 
 
-@pytest.mark.parametrize("seed", range(6))
-def test_star_rounds_give_the_local_components(seed):
-    from curation.minhash import clusters
+def test_review_import_on_a_ray_output_folder(cluster, tmp_path, alpaca_path):
+    from tests.curation.review.test_review import ALICE, BOB, load_records, respond, run_cli, save_records
 
-    rng = np.random.default_rng(seed)
-    n = 300
-    pairs = rng.integers(0, n, size=(int(rng.integers(1, 400)), 2))
-    if seed % 2:  # long chains: the worst case for label propagation
-        chain = np.arange(n)
-        rng.shuffle(chain)
-        pairs = np.stack([chain[:-1], chain[1:]], axis=1)[: n // 2]
-    pairs = pairs[pairs[:, 0] != pairs[:, 1]]
-    lo, hi = np.minimum(pairs[:, 0], pairs[:, 1]), np.maximum(pairs[:, 0], pairs[:, 1])
-    edges = edges_table(np.stack([lo, hi], axis=1))
-    parts = 5
-    for _ in range(100):
-        large = shuffle([ray_dedup.large_star_map(edges, parts)], ray_dedup.large_star_reduce)
-        small = shuffle([ray_dedup.small_star_map(rec.of_kind(large, Kind.EDGE), parts)], ray_dedup.small_star_reduce)
-        changed = sum(rec.loads(d)["changed"] for d in rec.payloads(rec.of_kind(large, Kind.STAT)))
-        changed += sum(rec.loads(d)["changed"] for d in rec.payloads(rec.of_kind(small, Kind.STAT)))
-        edges = rec.of_kind(small, Kind.EDGE)
-        if not changed:
-            break
-    else:
-        pytest.fail("no convergence")
-    labels = ray_dedup.star_labels(edges, parts)
-    got = dict(zip(rec.column(labels, "pos").tolist(), rec.column(labels, "a").tolist()))
-    expected = clusters(n, np.stack([lo, hi], axis=1))
-    nodes = set(lo.tolist()) | set(hi.tolist())
-    assert got == {int(v): int(expected[v]) for v in nodes}
+    run_curation_ray(str(alpaca_path), tmp_path / "ray", config(), SMALL)
+    assert (tmp_path / "ray" / "train").is_dir()
+    export = tmp_path / "export"
+    run_cli("review", "export", tmp_path / "ray", "--split", "test", "--no-vectors", "--to", export, "-q")
+    records = load_records(export)
+    for who in (ALICE, BOB):
+        respond(records[0], who, verdict="discard", quality=1)
+    save_records(export, records)
+    run_cli("review", "import", tmp_path / "ray", "--from", export, "--out", tmp_path / "reviewed", "-q")
+    assert (tmp_path / "reviewed" / "train.parquet").is_file()
+    manifest = read_manifest(tmp_path / "reviewed")
+    assert manifest["accounting"]["balanced"]
+    assert records[0]["id"] in read_removed(tmp_path / "reviewed").column("id").to_pylist()
 
 
-def test_ids_follow_input_order_across_partitions():
-    from curation.validate import IdAssigner, content_hash
-
-    contents = [f"row {i % 7}" for i in range(60)]
-    assign = IdAssigner()
-    expected = [assign(c) for c in contents]
-    pos = np.array([(i // 10) << rec.UNIT_SHIFT | (i % 10) for i in range(60)], dtype=np.int64)
-    h = np.array([int(content_hash(c), 16) for c in contents], dtype=np.uint64)
-    order = np.random.default_rng(0).permutation(60)  # a shuffle delivers records in any order
-    occ = ray_dedup._occurrences(h[order], pos[order])
-    got = {int(p): ray_dedup._id(int(x), int(o)) for p, x, o in zip(pos[order], h[order], occ)}
-    assert [got[int(p)] for p in pos] == expected
-
-
-def test_jsonl_units_read_as_the_local_loader_reads_the_file(tmp_path):
-    from curation.engines.ray_input import plan_input, unit_records
-    from curation.load import load_input
-
-    lines = [b'{"a": 1}', b"", b"   ", b"{bad", b'{"b": "\xc3\xa9"}', b"\xff\xfe", b'{"c": 3}\r', b'{"d": 4}']
-    path = tmp_path / "x.jsonl"
-    path.write_bytes(b"\n".join(lines * 40))  # no newline at the end
-    plan = plan_input(str(path), unit_bytes=37)
-    assert len(plan.units) > 10
-    got, offset = [], 0
-    for unit in plan.units:
-        records, counts = unit_records(unit, plan.filesystem)
-        for i, r in records:
-            got.append((offset + i + 1, r.raw, r.data, r.error))
-        offset += counts["lines"]
-    expected = [(r.position["line"], r.raw, r.data, r.error) for r in load_input(str(path)).records]
-    assert got == expected
+# a row: turns drawn from a few texts so that exact and near duplicates happen; some lines malformed
+_texts = st.sampled_from([
+    "How do leaves make food from light?", "How do leaves make food from light ?", "Explain photosynthesis to a child.",
+    "Photosynthesis turns light, water and carbon dioxide into sugar and oxygen inside the leaf.",
+    "Photosynthesis turns light water and carbon dioxide into sugar and oxygen inside the leaves.",
+    "Plants store sugar as starch and use it at night.", "ok", "  padded   text  ", "café crème", "Σίσυφος",
+])
+_row = st.fixed_dictionaries(
+    {"conversations": st.lists(st.tuples(st.sampled_from(["human", "gpt", "user", "system"]), _texts),
+                               min_size=1, max_size=4).map(lambda ts: [{"from": f, "value": v} for f, v in ts]),
+     "source": st.sampled_from(["a", "b", None]),
+     "score": st.one_of(st.none(), st.floats(0, 5, allow_nan=False))},
+)
+_line = st.one_of(_row.map(lambda r: json.dumps(r, ensure_ascii=False)), st.sampled_from(['{"conversations": [', "", "[1, 2]"]))
 
 
-def test_split_cuts_equal_assign_groups_for_any_size():
-    from curation.config import SplitConfig
-    from curation.split import assign_groups
-
-    class Blocks:  # the two Dataset methods kth_smallest uses, over in-process blocks
-        def __init__(self, blocks):
-            self.blocks = blocks
-
-        def map_batches(self, fn, batch_format=None, fn_kwargs=None, zero_copy_batch=True):
-            return Blocks([fn(b, **(fn_kwargs or {})) for b in self.blocks])
-
-        def iter_batches(self, batch_format=None, batch_size=None):
-            return iter(self.blocks)
-
-    rng = random.Random(3)
-    for trial in range(40):
-        n = rng.choice([1, 2, 3, 4, 5, 7, 20, 97])
-        shares = rng.choice([(0.9, 0.05, 0.05), (0.5, 0.5, 0.0), (1.0, 0.0, 0.0), (0.0, 0.5, 0.5), (0.34, 0.33, 0.33)])
-        cfg = SplitConfig(train=shares[0], validation=shares[1], test=shares[2], seed=trial)
-        rows = [{"id": f"r{i}", "cluster_id": f"c{i % 4}" if i % 3 == 0 else None} for i in range(n)]
-        rows_table = rec.table(Kind.ROW, np.zeros(n, np.int64), np.arange(n), data=[rec.dumps(r) for r in rows])
-        keys = Blocks([ray_select.split_keys(rows_table.slice(i, 3), cfg.seed) for i in range(0, n, 3)])
-        cuts = ray_select.split_cuts(keys, n, cfg)
-        summaries = [rec.loads(d) for b in keys.map_batches(ray_select.split_summary, fn_kwargs={"cuts": cuts}).blocks
-                     for d in rec.payloads(b)]
-        cuts = ray_select.fix_small_splits(cuts, summaries, cfg)
-        out = ray_select.split_apply(rows_table, cuts, cfg.seed)
-        got = {rec.loads(d)["id"]: rec.loads(d)["_split"] for d in rec.payloads(rec.of_kind(out, Kind.ROW))}
-        assigned = assign_groups(rows, cfg)
-        assert got == {r["id"]: assigned[r["cluster_id"] or r["id"]] for r in rows}, (n, shares)
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(lines=st.lists(_line, min_size=1, max_size=60), cap=st.sampled_from([None, 3]))
+def test_local_and_ray_give_the_same_splits_and_removals(cluster, tmp_path_factory, lines, cap):
+    tmp = tmp_path_factory.mktemp("prop")
+    src = tmp / "rows.jsonl"
+    src.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    cfg = config(near_dedup={"threshold": 0.6, "ngram": 2}, balance={"max_per_source": cap})
+    try:
+        run_curation(str(src), tmp / "local", cfg)
+    except InputError:
+        with pytest.raises(InputError):
+            run_curation_ray(str(src), tmp / "ray", cfg, RayOptions(unit_bytes=300))
+        return
+    run_curation_ray(str(src), tmp / "ray", cfg, RayOptions(unit_bytes=300))
+    for split in SPLITS:
+        assert read_split(tmp / "local", split).column("id").to_pylist() == read_split(tmp / "ray", split).column("id").to_pylist()
+    a, b = read_removed(tmp / "local"), read_removed(tmp / "ray")
+    assert a.select(["id", "reason", "duplicate_of"]).to_pylist() == b.select(["id", "reason", "duplicate_of"]).to_pylist()
+    assert read_quarantine(tmp / "local") == read_quarantine(tmp / "ray")

@@ -11,7 +11,8 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from curation.config import _deep_merge, load_config
+from curation.config import load_config
+from tomecraft.config_files import deep_merge as _deep_merge
 from curation.contract import read_manifest
 from curation.pipeline import run_curation
 from curation.report import REPORT_HTML, REPORT_MD, build_report, write_report

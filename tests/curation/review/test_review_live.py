@@ -22,7 +22,7 @@ NOW = "2024-01-01T00:00:00"
 
 @pytest.fixture(scope="module")
 def curated(alpaca_path, tmp_path_factory) -> Path:
-    from test_review import build_curated_folder
+    from tests.curation.review.test_review import build_curated_folder
 
     return build_curated_folder(alpaca_path, tmp_path_factory.mktemp("review-live"))
 

@@ -1,0 +1,212 @@
+"""Arrow helpers the stages share: the turn types, turns as flat columns, text keys, unified concatenation.
+
+A ``conversations`` column is ``list<struct<from: string, value: string>>``. Stages work on its turns as
+flat columns (:func:`turns_of`): ``offsets`` (row ``i``'s turns are ``offsets[i]:offsets[i+1]``), ``roles`` and
+``values``; :func:`conversations_from` builds the column back. Whitespace means what Python's ``str.isspace``
+(and ``re``'s ``\\s``) means, everywhere: :data:`WHITESPACE`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal, Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+TURN = pa.struct([("from", pa.string()), ("value", pa.string())])
+TURNS = pa.list_(TURN)
+
+TextKey = Literal["conversation", "first_human", "all_human"]
+
+# Python's whitespace (str.isspace / re's \s), as a string and as an RE2 character class
+WHITESPACE = "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
+WHITESPACE_CLASS = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in WHITESPACE) + "]"
+
+
+def turns_of(conv: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, pa.Array, pa.Array]:
+    """``(offsets, roles, values)`` of a conversations column (offsets start at 0, length ``len(conv) + 1``)."""
+    if isinstance(conv, pa.ChunkedArray):
+        conv = conv.combine_chunks()
+    offsets = np.asarray(conv.offsets, dtype=np.int64)
+    offsets = offsets - offsets[0]
+    flat = conv.flatten()
+    return offsets, _plain(flat.field("from")), _plain(flat.field("value"))
+
+
+def _plain(arr: pa.Array) -> pa.Array:
+    return arr if arr.type == pa.string() else arr.cast(pa.string())
+
+
+def conversations_from(offsets: np.ndarray, roles: pa.Array, values: pa.Array, mask: np.ndarray | None = None) -> pa.Array:
+    """The ``list<struct<from, value>>`` column of flat turns (``mask``: rows that are null)."""
+    turns = pa.StructArray.from_arrays([roles, values], fields=list(TURN))
+    return pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), turns, type=TURNS, mask=None if mask is None else pa.array(mask))
+
+
+def parent_rows(offsets: np.ndarray) -> np.ndarray:
+    """The row of every turn."""
+    return np.repeat(np.arange(len(offsets) - 1, dtype=np.int64), np.diff(offsets))
+
+
+def any_per_row(offsets: np.ndarray, turn_mask: np.ndarray) -> np.ndarray:
+    """Per row: does any of its turns have ``turn_mask`` set."""
+    n = len(offsets) - 1
+    hits = parent_rows(offsets)[np.asarray(turn_mask, dtype=bool)]
+    out = np.zeros(n, dtype=bool)
+    out[hits] = True
+    return out
+
+
+def sum_per_row(offsets: np.ndarray, turn_values: np.ndarray) -> np.ndarray:
+    n = len(offsets) - 1
+    return np.bincount(parent_rows(offsets), weights=turn_values, minlength=n).astype(np.int64)
+
+
+def lengths(values: pa.Array) -> np.ndarray:
+    """Characters (code points) per string."""
+    return np.asarray(pc.utf8_length(values).fill_null(0), dtype=np.int64)
+
+
+def conversation_chars(conv: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Characters of all turns per row (the keep policy's length)."""
+    offsets, _, values = turns_of(conv)
+    return sum_per_row(offsets, lengths(values))
+
+
+def _join_rows(offsets: np.ndarray, parts: pa.Array, sep: str) -> pa.Array:
+    lists = pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), parts)
+    return pc.binary_join(lists, sep)
+
+
+def text_key(conv: pa.Array | pa.ChunkedArray, key: str) -> pa.Array:
+    """The text a dedup stage compares: ``conversation`` (every turn as ``role: text``, one per line),
+    ``first_human`` (the first human turn, else empty) or ``all_human`` (human turns, one per line)."""
+    offsets, roles, values = turns_of(conv)
+    if key == "conversation":
+        tagged = pc.binary_join_element_wise(roles, values, ": ")
+        return _join_rows(offsets, tagged, "\n")
+    human = np.asarray(pc.equal(roles, "human").fill_null(False), dtype=bool)
+    if key == "all_human":
+        rows = parent_rows(offsets)[human]
+        counts = np.bincount(rows, minlength=len(offsets) - 1)
+        new_offsets = np.concatenate(([0], np.cumsum(counts)))
+        return _join_rows(new_offsets, values.filter(pa.array(human)), "\n")
+    if key == "first_human":
+        rows = parent_rows(offsets)
+        idx = np.flatnonzero(human)
+        first_rows, first_at = np.unique(rows[idx], return_index=True)
+        take = np.full(len(offsets) - 1, -1, dtype=np.int64)
+        take[first_rows] = idx[first_at]
+        missing = take < 0
+        picked = values.take(pa.array(np.where(missing, 0, take), mask=missing, type=pa.int64()))
+        return picked.fill_null("")
+    raise ValueError(f"unknown text_key {key!r} (conversation, first_human or all_human)")
+
+
+def string_buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """``(utf8 bytes, offsets int64 of length n + 1)`` of a string array, without copying the bytes."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if arr.type != pa.string():
+        arr = arr.cast(pa.string())
+    if arr.null_count:
+        arr = arr.fill_null("")
+    _, off_buf, data_buf = arr.buffers()
+    offsets = np.frombuffer(off_buf, dtype=np.int32, count=len(arr) + 1 + arr.offset)[arr.offset :].astype(np.int64)
+    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, dtype=np.uint8)
+    return data, offsets
+
+
+def json_text(values: Sequence[Any]) -> pa.Array:
+    """Values that share no Arrow type, kept as JSON text (null stays null)."""
+    return pa.array([None if v is None else json.dumps(v, sort_keys=True, ensure_ascii=False) for v in values], type=pa.string())
+
+
+def infer_column(values: Sequence[Any]) -> pa.Array:
+    """``pa.array`` of Python values, or :func:`json_text` when they share no type."""
+    try:
+        return pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError):
+        return json_text(values)
+
+
+def unify_types(types: Sequence[pa.DataType]) -> pa.DataType | None:
+    """The one type a column can take over ``types`` (nulls and int/float widening, struct fields merged), or
+    None when there is none (the column is then written as JSON text)."""
+    types = [t for t in dict.fromkeys(types) if not pa.types.is_null(t)]
+    if not types:
+        return pa.null()
+    if len(types) == 1:
+        return types[0]
+    try:
+        schema = pa.unify_schemas([pa.schema([("c", t)]) for t in types], promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return None
+    unified = schema.field("c").type
+    if any(pa.types.is_boolean(t) for t in types) and not pa.types.is_boolean(unified):
+        return None  # Python's bool is no number here
+    return unified
+
+
+JSON_TEXT = {b"tomecraft.encoding": b"json"}  # field metadata of a column already turned into JSON text
+
+
+def is_json_field(field: pa.Field) -> bool:
+    return bool(field.metadata) and field.metadata.get(b"tomecraft.encoding") == b"json"
+
+
+def conform(column: pa.Array | pa.ChunkedArray, target: pa.DataType | None, is_json: bool = False) -> pa.Array:
+    """``column`` as ``target`` (None: JSON text; ``is_json``: it is JSON text already)."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    if target is None:
+        return column if is_json else json_text(column.to_pylist())
+    if column.type == target:
+        return column
+    try:
+        return column.cast(target)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return pa.array(column.to_pylist(), type=target)
+
+
+def unified_schema(schemas: Sequence[pa.Schema]) -> pa.Schema:
+    """The schema :func:`concat_unified` gives tables of these schemas (columns in first-seen order)."""
+    seen: dict[str, list[pa.Field]] = {}
+    for schema in schemas:
+        for f in schema:
+            seen.setdefault(f.name, []).append(f)
+    fields = []
+    for name, fs in seen.items():
+        target = None if any(is_json_field(f) for f in fs) else unify_types([f.type for f in fs])
+        fields.append(pa.field(name, pa.string(), metadata=JSON_TEXT) if target is None else pa.field(name, target))
+    return pa.schema(fields)
+
+
+def conform_table(table: pa.Table | pa.RecordBatch, schema: pa.Schema) -> pa.Table:
+    """``table`` with exactly ``schema``'s columns (missing ones null) and types."""
+    cols = []
+    for f in schema:
+        json_target = is_json_field(f)
+        if f.name in table.schema.names:
+            src = table.schema.field(f.name)
+            cols.append(conform(table.column(f.name), None if json_target else f.type, is_json_field(src)))
+        else:
+            cols.append(pa.nulls(table.num_rows, type=f.type))
+    return pa.Table.from_arrays(cols, schema=schema)
+
+
+def concat_unified(tables: Sequence[pa.Table]) -> pa.Table:
+    """Tables with possibly different columns and types as one (missing columns null, types unified, columns
+    without a common type as JSON text), columns in first-seen order."""
+    tables = [t for t in tables if t is not None]
+    if not tables:
+        return pa.table({})
+    if len(tables) == 1:
+        return tables[0]
+    first = tables[0].schema
+    if all(t.schema == first for t in tables[1:]):
+        return pa.concat_tables(tables)
+    schema = unified_schema([t.schema for t in tables])
+    return pa.concat_tables([conform_table(t, schema) for t in tables])

@@ -1,0 +1,321 @@
+"""The local engine: batches stream through the stages on this machine, in bounded memory.
+
+Each pass (:mod:`curation.engines.plan`) reads the rows once, in input order: the batches of the pass run
+through its stages on a pool of threads (stage code is Arrow compute and compiled kernels that release the
+GIL), several batches at a time, and their results are taken back in order. Rows waiting for the next pass
+stay in memory up to ``engine.memory_mb`` and spill to Arrow IPC files past it. Between passes the global
+stage's ``decide`` runs on the keys the pass gathered. With ``checkpoint`` on, every global stage leaves
+its decisions and the rows it saw under ``.checkpoints/``; ``--resume`` starts after the last one whose
+input, version and config are unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+import pyarrow as pa
+import pyarrow.ipc as ipc
+
+from curation.contract import OutputPaths
+from curation.core.bookkeeping import RunLedger, StageReport, build_manifest
+from curation.core.columns import concat_unified
+from curation.core.stage import Decisions, ReduceContext, no_progress
+from curation.engines.output import SplitWriter, empty_outputs_folder, schemas_for, write_quarantine, write_removed
+from curation.engines.plan import PlannedStage, build_plan, cut_passes
+from curation.engines.passes import count_into, run_pass_on_batch, summarize
+from curation.engines.store import BatchStore, MemoryBudget
+from curation.readers import InputSource
+
+
+@dataclass
+class CurationResult:
+    out: OutputPaths
+    manifest: dict[str, Any]
+    stages: list[StageReport]
+
+
+def resolve_workers(workers: int) -> int:
+    if workers > 0:
+        return workers
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def ordered_map(pool: ThreadPoolExecutor, fn: Callable[[Any], Any], items: Iterable[Any], window: int) -> Iterator[Any]:
+    """``map(fn, items)`` on the pool, results in order, at most ``window`` items in flight."""
+    pending: deque[Future] = deque()
+    for item in items:
+        pending.append(pool.submit(fn, item))
+        if len(pending) >= window:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
+class Checkpoints:
+    """``.checkpoints/NN-<stage>/``: the rows a global stage saw, its decisions and the run so far."""
+
+    def __init__(self, root: Path, enabled: bool) -> None:
+        self.root = root
+        self.enabled = enabled
+        self.saved_removed: set[str] = set()
+        self.saved_quarantine = False
+
+    def folder(self, planned: PlannedStage) -> Path:
+        return self.root / f"{planned.index:02d}-{planned.name}"
+
+    def save(self, planned: PlannedStage, pass_index: int, rows: BatchStore, decisions: Decisions,
+             reports: dict[str, Any], removed: dict[str, BatchStore], quarantine: list[pa.Table], input_rows: int,
+             extras: list[str]) -> None:
+        folder = self.folder(planned)
+        if folder.exists():
+            shutil.rmtree(folder)
+        folder.mkdir(parents=True)
+        rows.persist(folder / "rows")
+        _write_table(decisions.table, folder / "decisions.arrow")
+        if decisions.added is not None:
+            _write_table(decisions.added, folder / "added.arrow")
+        for name, store in removed.items():
+            if name not in self.saved_removed:
+                store.persist(self.root / "removed" / name)
+                self.saved_removed.add(name)
+        if not self.saved_quarantine:
+            _write_table(concat_unified([t for t in quarantine if t is not None]) if quarantine else None,
+                         self.root / "quarantine.arrow")
+            self.saved_quarantine = True
+        state = {
+            "fingerprint": planned.fingerprint,
+            "pass": pass_index,
+            "stats": decisions.stats,
+            "reports": reports,
+            "removed": sorted(removed),
+            "input_rows": input_rows,
+            "extras": extras,
+        }
+        (folder / "state.json").write_text(json.dumps(state, default=str))  # written last: the checkpoint is whole
+
+    def latest(self, plan: list[PlannedStage]) -> tuple[PlannedStage, dict[str, Any]] | None:
+        if not self.enabled:
+            return None
+        for planned in reversed(plan):
+            if not (planned.enabled and planned.is_global):
+                continue
+            state_path = self.folder(planned) / "state.json"
+            if not state_path.exists():
+                continue
+            state = json.loads(state_path.read_text())
+            if state.get("fingerprint") == planned.fingerprint:
+                return planned, state
+        return None
+
+
+def _write_table(table: pa.Table | None, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if table is None:
+        if path.exists():
+            path.unlink()
+        return
+    tmp = path.with_name(path.name + ".tmp")
+    with ipc.new_file(str(tmp), table.schema) as writer:
+        writer.write_table(table)
+    os.replace(tmp, path)
+
+
+def _read_table(path: Path) -> pa.Table | None:
+    if not path.exists():
+        return None
+    with pa.OSFile(str(path)) as fh:
+        return ipc.open_file(fh).read_all()
+
+
+def _batches(table: pa.Table, rows: int) -> Iterator[pa.RecordBatch]:
+    for batch in table.combine_chunks().to_batches(max_chunksize=rows):
+        yield batch
+
+
+def run_local(
+    source: InputSource,
+    out_dir: str | Path,
+    config,
+    resume: bool = False,
+    progress: Callable | None = None,
+) -> CurationResult:
+    paths = empty_outputs_folder(Path(out_dir))
+    eng = config.engine
+    workers = resolve_workers(eng.workers)
+    budget = MemoryBudget(eng.memory_mb << 20)
+    track = progress or no_progress
+    plan = build_plan(config, source.fingerprint)
+    passes = cut_passes(plan)
+    ledger = RunLedger([(p.name, p.enabled, p.spec.hidden) for p in plan])
+    checkpoints = Checkpoints(paths.checkpoints, config.checkpoint)
+    work = paths.root / ".work"
+    removed: dict[str, BatchStore] = {}
+    quarantine: list[pa.Table] = []
+    input_rows = 0
+    extras: list[str] = []
+    resumed: list[str] = []
+    store: BatchStore | None = None
+    decisions: Decisions | None = None
+    first_pass = 0
+
+    restored = checkpoints.latest(plan) if resume else None
+    if restored is not None:
+        planned, state = restored
+        first_pass = state["pass"] + 1
+        store = BatchStore.open(checkpoints.folder(planned) / "rows", budget)
+        decisions = Decisions(_read_table(checkpoints.folder(planned) / "decisions.arrow"), state["stats"],
+                              _read_table(checkpoints.folder(planned) / "added.arrow"))
+        for name, report in state["reports"].items():
+            ledger.reports[name] = StageReport.from_dict(report)
+        for name in state["removed"]:
+            removed[name] = BatchStore.open(checkpoints.root / "removed" / name, budget)
+        checkpoints.saved_removed = set(removed)
+        q = _read_table(checkpoints.root / "quarantine.arrow")
+        quarantine = [q] if q is not None else []
+        checkpoints.saved_quarantine = True
+        input_rows, extras = state["input_rows"], state["extras"]
+        for p in plan:
+            if p.enabled and not p.spec.hidden and p.index <= planned.index:
+                ledger.reports[p.name].resumed = True
+                resumed.append(p.name)
+
+    saver = ThreadPoolExecutor(max_workers=1)  # checkpoints are written while the next reduce runs
+    saving: Future | None = None
+    written: dict[str, Any] = {}
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for pi in range(first_pass, len(passes)):
+            p = passes[pi]
+            last = p.collect is None
+            table = decisions.table if decisions is not None else None
+            # -- where this pass reads from ------------------------------------------------------------
+            if pi == 0:
+                reader_seconds = [0.0]
+                items: Iterable[pa.RecordBatch] = _timed(source.batches(eng.batch_rows), reader_seconds)
+                total = None
+            else:
+                items = store  # type: ignore[assignment]
+                total = store.rows  # type: ignore[union-attr]
+            jobs: Iterable[pa.RecordBatch] = items
+            if decisions is not None and decisions.added is not None:
+                added = decisions.added
+                ledger.report(p.apply.name).added += added.num_rows  # type: ignore[union-attr]
+                jobs = _chain(jobs, _batches(added, eng.batch_rows))
+                total = (total or 0) + added.num_rows
+            jobs = track(jobs, total, p.describe())
+            # -- where it writes to -------------------------------------------------------------------
+            out_store = None if last else BatchStore(work / f"pass-{pi:02d}", budget)
+            writer = None
+            if last:
+                removed_schemas = [s for st in removed.values() for s in st.schemas]
+                row_schemas = list(store.schemas) if store is not None else []  # type: ignore[union-attr]
+                split_schema, removed_schema = schemas_for(row_schemas, removed_schemas, extras)
+            keys_parts: list[pa.RecordBatch] = []
+            keys_seconds = 0.0
+            apply_seconds = 0.0
+
+            def work_on(batch, p=p, table=table):
+                return run_pass_on_batch(p, table, batch)
+
+            for result in ordered_map(pool, work_on, jobs, 2 * workers):
+                input_rows += count_into(ledger, summarize(result), extras)
+                for planned, routed, _ in result.routed:
+                    if routed.removed is not None:
+                        removed.setdefault(planned.name, BatchStore(work / "removed" / planned.name, budget)).append(routed.removed)
+                    if routed.quarantine is not None:
+                        quarantine.append(routed.quarantine)
+                keys_seconds += result.keys_seconds
+                if result.keys is not None:
+                    keys_parts.append(result.keys)
+                if last:
+                    if writer is None:
+                        writer = SplitWriter(paths, split_schema)
+                    writer.write(result.kept)
+                else:
+                    out_store.append(result.kept)  # type: ignore[union-attr]
+            if pi == 0:
+                ledger.report("validate").seconds += reader_seconds[0]
+            if decisions is not None:
+                # the rows of the store and the decisions are spent; the checkpoint keeps them when on
+                if saving is not None:
+                    saving.result()
+                    saving = None
+                if store is not None:
+                    store.release()
+            if last:
+                if writer is None:
+                    writer = SplitWriter(paths, split_schema)
+                written = writer.close()
+                break
+            out_store.finish()  # type: ignore[union-attr]
+            # -- the global stage decides ---------------------------------------------------------------
+            g = p.collect
+            t = time.perf_counter()
+            keys = concat_unified([pa.Table.from_batches([k]) for k in keys_parts]) if keys_parts else None
+            keys_parts = []
+            if keys is None:  # no row reached this stage: it decides over none
+                keys = pa.Table.from_batches([g.stage.keys(_empty_like(out_store))])
+            ctx = ReduceContext(config=config, cache_dir=paths.cache, fetch=out_store.fetch, progress=track, workers=workers)
+            decisions = g.stage.decide(keys, ctx)
+            del keys
+            report = ledger.report(g.name)
+            report.seconds += time.perf_counter() - t + keys_seconds
+            if not ledger.hidden(g.name) and decisions.stats:
+                report.stats = decisions.stats
+            store = out_store
+            if checkpoints.enabled:
+                reports = {name: r.as_dict() for name, r in ledger.reports.items()}
+                saving = saver.submit(checkpoints.save, g, pi, store, decisions, reports, dict(removed), list(quarantine),
+                                      input_rows, list(extras))
+    saver.shutdown(wait=True)
+
+    # -- the rest of the output folder ---------------------------------------------------------------------
+    removed_order = [p.name for p in plan if p.name in removed]
+    written["removed"] = write_removed(paths, removed_schema, (b for name in removed_order for b in removed[name]))
+    written["quarantine"] = write_quarantine(paths, quarantine)
+    for st in removed.values():
+        st.release()
+    ledger.fill_switched_off()
+    in_splits = sum(written[s]["rows"] for s in ("train", "validation", "test"))
+    accounting = ledger.check(input_rows, in_splits, written["removed"]["rows"], written["quarantine"]["rows"])
+    manifest = build_manifest(source.describe(input_rows), config.resolved(), ledger, accounting, written, extras,
+                              resumed, engine="local")
+    from tomecraft.files import write_json
+
+    write_json(manifest, paths.manifest)
+    shutil.rmtree(work, ignore_errors=True)
+    return CurationResult(paths, manifest, ledger.stages())
+
+
+def _timed(items: Iterable[pa.RecordBatch], seconds: list[float]) -> Iterator[pa.RecordBatch]:
+    it = iter(items)
+    while True:
+        t = time.perf_counter()
+        try:
+            item = next(it)
+        except StopIteration:
+            seconds[0] += time.perf_counter() - t
+            return
+        seconds[0] += time.perf_counter() - t
+        yield item
+
+
+def _chain(*iterables: Iterable[Any]) -> Iterator[Any]:
+    for it in iterables:
+        yield from it
+
+
+def _empty_like(store: BatchStore) -> pa.RecordBatch:
+    from curation.contract import ROW_SCHEMA
+
+    return pa.RecordBatch.from_pylist([], schema=store.schemas[0] if store.schemas else ROW_SCHEMA)

@@ -1,0 +1,79 @@
+"""The output folder of a run, written the same way by every engine (:mod:`curation.contract`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from curation.contract import CORE_COLUMNS, PROVENANCE_COLUMNS, REMOVED_COLUMNS, SPLITS, OutputPaths
+from curation.core.stage import SPLIT
+from curation.engines.routing import quarantine_records
+from curation.writer import ParquetStream, output_schema, sha256_file, write_jsonl
+
+
+def input_extras(schemas: Sequence[pa.Schema]) -> list[str]:
+    """The input's extra columns (what validation carried beside the core ones), in first-seen order."""
+    skip = set(CORE_COLUMNS) | set(PROVENANCE_COLUMNS) | set(REMOVED_COLUMNS)
+    out: dict[str, None] = {}
+    for schema in schemas:
+        for name in schema.names:
+            if name not in skip and not name.startswith("_"):
+                out.setdefault(name, None)
+    return list(out)
+
+
+class SplitWriter:
+    """Kept rows to ``train/validation/test.parquet`` by their ``_split``, in the order they come."""
+
+    def __init__(self, paths: OutputPaths, schema: pa.Schema) -> None:
+        paths.remove_shards()  # a folder an earlier sharded run wrote gets single files again
+        self.paths = paths
+        self.streams = {s: ParquetStream(paths.root / f"{s}.parquet", schema) for s in SPLITS}
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        if batch.num_rows == 0:
+            return
+        splits = batch.column(SPLIT)
+        for name, stream in self.streams.items():
+            mask = pc.equal(splits, name).fill_null(False)
+            if pc.any(mask).as_py():
+                stream.write(batch.filter(mask))
+
+    def close(self) -> dict[str, Any]:
+        outputs = {}
+        for name, stream in self.streams.items():
+            rows = stream.close()
+            outputs[name] = {"path": stream.path.name, "rows": rows, "sha256": sha256_file(stream.path)}
+        return outputs
+
+
+def schemas_for(row_schemas: Sequence[pa.Schema], removed_schemas: Sequence[pa.Schema], extras: Sequence[str]):
+    """(split file schema, removed file schema): one type per column over every row of the folder."""
+    everything = list(row_schemas) + list(removed_schemas)
+    rows = output_schema(everything, extras, removed=False)
+    removed = output_schema(everything, extras, removed=True)
+    return rows, removed
+
+
+def write_removed(paths: OutputPaths, schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> dict[str, Any]:
+    stream = ParquetStream(paths.root / "removed.parquet", schema)
+    for batch in batches:
+        stream.write(batch)
+    rows = stream.close()
+    return {"path": stream.path.name, "rows": rows, "sha256": sha256_file(stream.path)}
+
+
+def write_quarantine(paths: OutputPaths, tables: list[pa.Table]) -> dict[str, Any]:
+    records = quarantine_records(tables)
+    write_jsonl(records, paths.quarantine)
+    return {"path": paths.quarantine.name, "rows": len(records), "sha256": sha256_file(paths.quarantine)}
+
+
+def empty_outputs_folder(root: Path) -> OutputPaths:
+    paths = OutputPaths(Path(root))
+    paths.root.mkdir(parents=True, exist_ok=True)
+    paths.cache.mkdir(exist_ok=True)
+    return paths

@@ -1,0 +1,82 @@
+"""One batch through one pass: what both engines run on every batch (:mod:`curation.engines.plan`)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import pyarrow as pa
+
+from curation.core.stage import StageOutput
+from curation.engines.plan import Pass, PlannedStage
+from curation.engines.routing import Routed, route
+
+
+@dataclass
+class BatchResult:
+    kept: pa.RecordBatch
+    keys: pa.RecordBatch | None
+    routed: list[tuple[PlannedStage, Routed, float]] = field(default_factory=list)
+    keys_seconds: float = 0.0
+
+
+def run_pass_on_batch(p: Pass, decisions: pa.Table | None, batch: pa.RecordBatch) -> BatchResult:
+    """One batch through one pass: the decisions of the global stage before it (rows a stage added are never
+    named by them), the row stages, then the keys of the global stage after it."""
+    result = BatchResult(batch, None)
+    steps: list[tuple[PlannedStage, Callable[[pa.RecordBatch], StageOutput]]] = []
+    if p.apply is not None:
+        steps.append((p.apply, lambda b: p.apply.stage.apply(b, decisions)))
+    steps += [(s, s.stage.process) for s in p.rows]
+    for planned, fn in steps:
+        t = time.perf_counter()
+        rows_in = batch.num_rows
+        routed = route(planned.name, fn(batch), rows_in)
+        result.routed.append((planned, routed, time.perf_counter() - t))
+        batch = routed.kept
+    result.kept = batch
+    if p.collect is not None:
+        t = time.perf_counter()
+        result.keys = p.collect.stage.keys(batch) if batch.num_rows else None
+        result.keys_seconds = time.perf_counter() - t
+    return result
+
+
+def summarize(result: BatchResult) -> dict:
+    """What a batch's pass did, as JSON-ready numbers (the engines add these up in the run's ledger)."""
+    from curation.engines.output import input_extras
+
+    stages = []
+    extras: list[str] = []
+    for planned, routed, seconds in result.routed:
+        stages.append({
+            "name": planned.name,
+            "rows_in": routed.rows_in,
+            "kept": routed.kept.num_rows,
+            "removed": routed.removed_counts,
+            "quarantined": routed.quarantined,
+            "stats": routed.stats,
+            "seconds": seconds,
+        })
+        if planned.name == "validate":
+            extras = input_extras([routed.kept.schema])
+    return {"stages": stages, "keys_seconds": result.keys_seconds, "extras": extras}
+
+
+def count_into(ledger, summary: dict, extras: list[str]) -> int:
+    """Add a batch's summary to the ledger (and its extra input columns to ``extras``); returns the input rows
+    it read (what validation saw)."""
+    input_rows = 0
+    for st in summary["stages"]:
+        name = st["name"]
+        if ledger.hidden(name):
+            ledger.report(name).seconds += st["seconds"]
+            continue
+        ledger.report(name).count(st["rows_in"], st["kept"], st["removed"], st["quarantined"], st["stats"], st["seconds"])
+        if name == "validate":
+            input_rows += st["rows_in"]
+    for name in summary["extras"]:
+        if name not in extras:
+            extras.append(name)
+    return input_rows

@@ -1,0 +1,426 @@
+"""The Ray engine: the same passes as the local engine, as Ray Data operations on a local or remote cluster.
+
+Pass 0 reads the input's units (JSONL byte ranges, Parquet row groups, slices of a loaded dataset) with
+``map_batches`` and runs the first stages on them; every later pass is one ``map_batches`` of
+:func:`curation.engines.passes.run_pass_on_batch` over the blocks the pass before left in the object store
+(order kept: blocks are in input order, rows within them too). What a batch hands back beside its rows (the
+next global stage's keys, removal records, quarantine entries, counts) goes to files under ``.work/ray/`` in
+the output folder, named by the batch's first input position, so a retried task rewrites the same file.
+Between passes the driver reads the keys, runs the global stage's ``decide`` and puts the decisions in the
+object store for the next pass. The last pass writes each block's rows as Parquet shards
+(``train/part-<first position>.parquet``, ...; names sort in input order) with the folder's one schema.
+
+Nothing here knows a stage by name; ids, removals, clusters and splits are the local engine's.
+``pip install 'tomecraft[ray]'``; without ``--ray-address`` a local cluster is started and stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.ipc as ipc
+
+from curation.contract import SPLITS, OutputPaths
+from curation.core.bookkeeping import RunLedger, build_manifest
+from curation.core.columns import concat_unified
+from curation.core.stage import POS, SPLIT, Decisions, ReduceContext, no_progress
+from curation.engines.local import CurationResult, resolve_workers
+from curation.engines.output import empty_outputs_folder, schemas_for, write_quarantine
+from curation.engines.passes import count_into, run_pass_on_batch, summarize
+from curation.engines.plan import Pass, build_plan, cut_passes
+from curation.readers import InputSource, open_input
+from curation.writer import ParquetStream, sha256_file
+
+
+class EngineError(RuntimeError):
+    """The Ray engine cannot run here (Ray missing, cluster unreachable); the message says what to do."""
+
+
+@dataclass
+class RayOptions:
+    """How the work is cut; results never depend on these."""
+
+    address: str | None = None  # None: start a local cluster; "auto" / "ray://host:10001": join one
+    num_cpus: int | None = None  # CPUs of a local cluster (None: all)
+    object_store_memory: int | None = None  # bytes, local cluster only
+    unit_bytes: int = 32 << 20  # JSONL bytes per read task
+    unit_records: int = 100_000  # records per read task of a loaded input
+
+
+def _import_ray():
+    try:
+        import ray
+        import ray.data  # noqa: F401
+    except ImportError:
+        raise EngineError("--engine ray needs Ray Data: pip install 'tomecraft[ray]'") from None
+    return ray
+
+
+def _connect(ray, options: RayOptions) -> bool:
+    """Join or start a cluster; True when this call started it (and should stop it)."""
+    if ray.is_initialized():
+        return False
+    kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "logging_level": "ERROR"}
+    try:
+        if options.address:
+            ray.init(address=options.address, **kwargs)
+        else:
+            ray.init(num_cpus=options.num_cpus or resolve_workers(0), object_store_memory=options.object_store_memory,
+                     **kwargs)
+    except Exception as exc:  # ray raises ConnectionError, RuntimeError, ValueError ... for a bad address
+        where = options.address or "a local cluster"
+        raise EngineError(f"cannot start or join Ray ({where}): {str(exc).splitlines()[0]}") from None
+    return True
+
+
+# -------------------------------------------------------------------------------------- work on the workers
+
+
+def _side_path(work: str, pass_index: int, first_pos: int) -> Path:
+    return Path(work) / f"pass-{pass_index:02d}" / f"{first_pos:020d}"
+
+
+def _write_ipc(path: Path, table: pa.Table) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with ipc.new_file(str(tmp), table.schema) as writer:
+        writer.write_table(table)
+    os.replace(tmp, path)
+
+
+def _read_ipc(path: Path) -> pa.Table:
+    with pa.OSFile(str(path)) as fh:
+        return ipc.open_file(fh).read_all()
+
+
+_DECISIONS: dict[str, Any] = {}
+
+
+def _decisions(ref) -> pa.Table | None:
+    """The decisions table of a pass, fetched once per worker process."""
+    if ref is None:
+        return None
+    import ray
+
+    key = ref.hex()
+    if key not in _DECISIONS:
+        _DECISIONS.clear()
+        _DECISIONS[key] = ray.get(ref)
+    return _DECISIONS[key]
+
+
+class _PassOnBlocks:
+    """A pass over blocks: rows out, everything else to the block's side folder."""
+
+    def __init__(self, p: Pass, pass_index: int, decisions_ref, work: str, out_schemas=None, out_root=None):
+        self.p = p
+        self.pass_index = pass_index
+        self.decisions_ref = decisions_ref
+        self.work = work
+        self.out_schemas = out_schemas  # last pass: (split schema, removed schema) -> write shards
+        self.out_root = out_root
+
+    def run(self, batches, first_pos: int) -> pa.Table:
+        decisions = _decisions(self.decisions_ref)
+        kept, keys = [], []
+        removed: dict[str, list[pa.RecordBatch]] = {}
+        quarantine = []
+        summaries = []
+        for batch in batches:
+            if batch.num_rows == 0:
+                continue
+            result = run_pass_on_batch(self.p, decisions, batch)
+            summaries.append(summarize(result))
+            for planned, routed, _ in result.routed:
+                if routed.removed is not None:
+                    removed.setdefault(planned.name, []).append(routed.removed)
+                if routed.quarantine is not None:
+                    quarantine.append(routed.quarantine)
+            if result.kept.num_rows:
+                kept.append(result.kept)
+            if result.keys is not None:
+                keys.append(result.keys)
+        side = _side_path(self.work, self.pass_index, first_pos)
+        side.mkdir(parents=True, exist_ok=True)
+        for name, parts in removed.items():
+            _write_ipc(side / f"removed-{name}.arrow", concat_unified([pa.Table.from_batches([b]) for b in parts]))
+        if quarantine:
+            _write_ipc(side / "quarantine.arrow", concat_unified(quarantine))
+        if keys:
+            _write_ipc(side / "keys.arrow", concat_unified([pa.Table.from_batches([k]) for k in keys]))
+        rows = concat_unified([pa.Table.from_batches([b]) for b in kept]) if kept else None
+        schemas = [rows.schema.serialize().to_pybytes().hex()] if rows is not None else []
+        if self.out_schemas is not None and rows is not None:
+            self._write_shards(rows, first_pos)
+            rows = None
+        (side / "summary.json").write_text(json.dumps({"summaries": summaries, "schemas": schemas}, default=str))
+        if rows is None:
+            return pa.table({POS: pa.array([], pa.int64())})
+        return rows
+
+    def _write_shards(self, rows: pa.Table, first_pos: int) -> None:
+        split_schema, _ = self.out_schemas
+        splits = rows.column(SPLIT)
+        for name in SPLITS:
+            part = rows.filter(pc.equal(splits, name).fill_null(False))
+            if part.num_rows:
+                folder = Path(self.out_root) / name
+                folder.mkdir(parents=True, exist_ok=True)
+                stream = ParquetStream(folder / f"part-{first_pos:020d}.parquet", split_schema)
+                stream.write(part)
+                stream.close()
+
+
+class _ReadPass(_PassOnBlocks):
+    def __init__(self, source: InputSource, batch_rows: int, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.source = source
+        self.batch_rows = batch_rows
+
+    def __call__(self, units: dict[str, np.ndarray]) -> pa.Table:
+        out = []
+        from curation.readers import Unit
+
+        for payload in units["unit"]:
+            unit = Unit(**json.loads(payload))
+            out.append(self.run(self.source.read_unit(unit, self.batch_rows), unit.first_pos))
+        return concat_unified(out)
+
+
+class _BlockPass(_PassOnBlocks):
+    def __call__(self, table: pa.Table) -> pa.Table:
+        if table.num_rows == 0:
+            return table
+        table = table.combine_chunks()
+        first = int(table.column(POS)[0].as_py())
+        return self.run(table.to_batches(), first)
+
+
+# ------------------------------------------------------------------------------------------------ the driver
+
+
+def _sides(work: Path, pass_index: int) -> list[Path]:
+    folder = work / f"pass-{pass_index:02d}"
+    return sorted(p for p in folder.iterdir() if p.is_dir()) if folder.exists() else []
+
+
+def run_curation_ray(
+    input_spec: str | None,
+    out_dir: str | Path,
+    config,
+    options: RayOptions | None = None,
+    progress: Callable | None = None,
+) -> CurationResult:
+    """Curate ``input_spec`` into ``out_dir`` (a path every node can reach) on a Ray cluster."""
+    options = options or RayOptions()
+    out = str(out_dir)
+    if out.startswith("file://"):
+        out = out[len("file://"):]
+    elif "://" in out:
+        raise EngineError(f"{out}: --out must be a folder every Ray node can write (a local or shared path, or file://)")
+    ray = _import_ray()
+    source = open_input(input_spec)
+    paths = empty_outputs_folder(Path(out))
+    track = progress or no_progress
+    started = _connect(ray, options)
+    try:
+        result = _run(ray, source, paths, config, options, track)
+    finally:
+        if started:
+            ray.shutdown()
+    if config.report:
+        from curation.pipeline import write_report
+
+        write_report(paths.root)
+    return result
+
+
+def _run(ray, source: InputSource, paths: OutputPaths, config, options: RayOptions, track) -> CurationResult:
+    import ray.data
+
+    ctx = ray.data.DataContext.get_current()
+    ctx.execution_options.preserve_order = True
+    ctx.enable_progress_bars = False
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    plan = build_plan(config, source.fingerprint)
+    passes = cut_passes(plan)
+    ledger = RunLedger([(p.name, p.enabled, p.spec.hidden) for p in plan])
+    work = paths.root / ".work" / "ray"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    for name in (*SPLITS, "removed"):
+        shutil.rmtree(paths.root / name, ignore_errors=True)
+    for name in (*(f"{s}.parquet" for s in SPLITS), "removed.parquet"):
+        (paths.root / name).unlink(missing_ok=True)
+    batch_rows = config.engine.batch_rows
+    units = source.units(unit_bytes=options.unit_bytes, unit_records=options.unit_records)
+    items = [{"unit": json.dumps(u.__dict__)} for u in units]
+    input_rows = 0
+    extras: list[str] = []
+    quarantine: list[pa.Table] = []
+    removed_files: dict[str, list[Path]] = {}
+    row_schemas: list[pa.Schema] = []
+    decisions: Decisions | None = None
+    ds = None
+    for pi, p in enumerate(passes):
+        last = p.collect is None
+        t0 = time.perf_counter()
+        decisions_ref = ray.put(decisions.table) if decisions is not None else None
+        out_schemas = None
+        if last:
+            removed_schemas = [_read_ipc(f).schema for fs in removed_files.values() for f in fs[:1]]
+            out_schemas = schemas_for(row_schemas, removed_schemas, extras)
+        args = (p, pi, decisions_ref, str(work), out_schemas, str(paths.root))
+        if pi == 0:
+            ds = ray.data.from_items(items, override_num_blocks=max(1, len(items)))
+            ds = ds.map_batches(_ReadPass(source, batch_rows, *args), batch_size=1, batch_format="numpy")
+        else:
+            if decisions is not None and decisions.added is not None:
+                ledger.report(p.apply.name).added += decisions.added.num_rows  # type: ignore[union-attr]
+                ds = ds.union(ray.data.from_arrow(decisions.added))
+            ds = ds.map_batches(_BlockPass(*args), batch_size=None, batch_format="pyarrow")
+        ds = _materialize(ds)
+        # -- what the blocks handed back --------------------------------------------------------------------
+        row_schemas = []
+        keys_parts = []
+        for side in track(_sides(work, pi), None, p.describe()):
+            summary = json.loads((side / "summary.json").read_text())
+            for s in summary["summaries"]:
+                input_rows += count_into(ledger, s, extras)
+                if p.collect is not None:
+                    ledger.report(p.collect.name).seconds += s["keys_seconds"]
+            row_schemas += [pa.ipc.read_schema(pa.py_buffer(bytes.fromhex(h))) for h in summary["schemas"]]
+            for f in sorted(side.glob("removed-*.arrow")):
+                removed_files.setdefault(f.stem[len("removed-"):], []).append(f)
+            if (side / "quarantine.arrow").exists():
+                quarantine.append(_read_ipc(side / "quarantine.arrow"))
+            if (side / "keys.arrow").exists():
+                keys_parts.append(_read_ipc(side / "keys.arrow"))
+        if last:
+            break
+        g = p.collect
+        t = time.perf_counter()
+        keys = concat_unified(keys_parts) if keys_parts else None
+        if keys is not None:
+            keys = keys.take(pc.sort_indices(keys.column(POS)))
+        else:
+            from curation.engines.local import _empty_like
+            from curation.engines.store import BatchStore, MemoryBudget
+
+            keys = pa.Table.from_batches([g.stage.keys(_empty_like(BatchStore(work, MemoryBudget(0))))])
+        reduce = ReduceContext(config=config, cache_dir=paths.cache, fetch=_fetcher(ray, ds), progress=track,
+                               workers=resolve_workers(0))
+        decisions = g.stage.decide(keys, reduce)
+        report = ledger.report(g.name)
+        report.seconds += time.perf_counter() - t
+        if not ledger.hidden(g.name) and decisions.stats:
+            report.stats = decisions.stats
+
+    # -- the rest of the output folder ------------------------------------------------------------------------
+    split_schema, removed_schema = out_schemas  # type: ignore[misc]
+    order = [pl.name for pl in plan if pl.name in removed_files]
+    written = _shard_outputs(paths, split_schema, removed_schema, [f for name in order for f in removed_files[name]])
+    written["quarantine"] = write_quarantine(paths, quarantine)
+    ledger.fill_switched_off()
+    in_splits = sum(written[s]["rows"] for s in SPLITS)
+    accounting = ledger.check(input_rows, in_splits, written["removed"]["rows"], written["quarantine"]["rows"])
+    manifest = build_manifest(source.describe(input_rows), config.resolved(), ledger, accounting, written, extras,
+                              [], engine="ray")
+    from tomecraft.files import write_json
+
+    write_json(manifest, paths.manifest)
+    shutil.rmtree(paths.root / ".work", ignore_errors=True)
+    return CurationResult(paths, manifest, ledger.stages())
+
+
+def _materialize(ds):
+    """Run the pass; an input error raised on a worker comes back as itself (one line, no remote traceback)."""
+    from curation.readers import InputError
+
+    try:
+        return ds.materialize()
+    except Exception as exc:  # Ray wraps what the task raised, keeping its text
+        seen, cause = set(), exc
+        while cause is not None and id(cause) not in seen:
+            seen.add(id(cause))
+            if isinstance(cause, InputError):
+                raise InputError(str(cause)) from None
+            found = re.findall(r"InputError: (.+)", str(cause))
+            if found:
+                raise InputError(found[-1].strip()) from None
+            cause = getattr(cause, "cause", None) or cause.__cause__
+        raise
+
+
+def _fetcher(ray, ds):
+    """``ReduceContext.fetch`` over a materialized dataset: the chosen rows, gathered on the driver."""
+
+    def fetch(positions: np.ndarray, columns):
+        wanted = ray.put(np.unique(np.asarray(positions, dtype=np.int64)))
+
+        def pick(table: pa.Table) -> pa.Table:
+            chosen = ray.get(wanted)
+            hit = np.isin(table.column(POS).to_numpy(), chosen, assume_unique=True)
+            table = table.filter(pa.array(hit))
+            return table if columns is None else table.select([POS, *[c for c in columns if c != POS]])
+
+        parts = [t for t in ray.get(ds.map_batches(pick, batch_size=None, batch_format="pyarrow").to_arrow_refs())
+                 if t.num_rows]
+        if not parts:
+            return pa.table({POS: pa.array([], pa.int64())})
+        table = concat_unified(parts)
+        return table.take(pc.sort_indices(table.column(POS)))
+
+    return fetch
+
+
+def _shard_outputs(paths: OutputPaths, split_schema: pa.Schema, removed_schema: pa.Schema,
+                   removed_files: list[Path], shard_rows: int = 250_000) -> dict[str, Any]:
+    """The outputs section of the manifest for the shard folders; the removed rows written as shards."""
+    written: dict[str, Any] = {}
+    for name in SPLITS:
+        folder = paths.root / name
+        folder.mkdir(exist_ok=True)
+        files = sorted(folder.glob("part-*.parquet"))
+        if not files:  # an empty split is still one (empty) file with the folder's schema
+            files = [folder / f"part-{0:020d}.parquet"]
+            ParquetStream(files[0], split_schema).close()
+        written[name] = _folder_entry(name, files)
+    folder = paths.root / "removed"
+    folder.mkdir(exist_ok=True)
+    stream, shard, rows = None, 0, 0
+    for f in removed_files:
+        table = _read_ipc(f)
+        if stream is None:
+            stream, rows = ParquetStream(folder / f"part-{shard:020d}.parquet", removed_schema), 0
+        stream.write(table)
+        rows += table.num_rows
+        if rows >= shard_rows:
+            stream.close()
+            stream, shard = None, shard + 1
+    if stream is not None:
+        stream.close()
+    files = sorted(folder.glob("part-*.parquet"))
+    if not files:
+        files = [folder / f"part-{0:020d}.parquet"]
+        ParquetStream(files[0], removed_schema).close()
+    written["removed"] = _folder_entry("removed", files)
+    return written
+
+
+def _folder_entry(name: str, files: list[Path]) -> dict[str, Any]:
+    import pyarrow.parquet as pq
+
+    rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+    return {"path": f"{name}/", "rows": rows, "files": [f.name for f in files],
+            "sha256": [sha256_file(f) for f in files]}

@@ -1,0 +1,121 @@
+"""Reading the input: a hub dataset id, a JSONL/JSON/Parquet file or URI, a folder of shards, a
+``datasets.save_to_disk`` folder, or the embedded sample (no ``--input``).
+
+:func:`open_input` resolves the spec to an :class:`InputSource`; its units are read into raw batches
+(:mod:`curation.readers.raw`). An input that cannot be read at all raises :class:`InputError`, whose message
+is one line naming the file; a record that cannot be read is marked in its batch and ends in quarantine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path, PurePosixPath
+
+from curation.readers.errors import InputError
+from curation.readers.filesystems import file_kind, list_folder, resolve_filesystem
+from curation.readers.source import InputSource, Unit
+
+DEFAULT_HUB_DATASET = "mlabonne/FineTome-100k"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SAMPLE_PATH = REPO_ROOT / "data" / "sample.jsonl"
+SAVED_DATASET_MARKERS = ("dataset_info.json", "dataset_dict.json", "state.json")
+TEXT_SUFFIXES = (".jsonl",)
+TABLE_SUFFIXES = (".parquet",)
+
+__all__ = ["InputError", "InputSource", "Unit", "open_input", "DEFAULT_HUB_DATASET", "SAMPLE_PATH"]
+
+
+def open_input(spec: str | None) -> InputSource:
+    """Resolve ``spec`` (None = the embedded sample); reads nothing but file listings and footers."""
+    if spec is None:
+        if not SAMPLE_PATH.exists():
+            raise InputError(f"{SAMPLE_PATH}: embedded sample not found (regenerate it: python data/make_sample.py)")
+        fs, path = resolve_filesystem(str(SAMPLE_PATH))
+        return InputSource("sample", "sample", fs, [path])
+    local = "://" not in spec
+    fs, path = resolve_filesystem(spec)
+    kind = file_kind(fs, path)
+    shown = str(Path(spec).expanduser()) if local else spec
+    if kind == "dir":
+        names = list_folder(fs, path)
+        if any(m in names for m in SAVED_DATASET_MARKERS):
+            if not local:
+                raise InputError(f"{spec}: a save_to_disk folder must be a local path")
+            return _saved_dataset(Path(path), spec)
+        for suffix, source_kind in ((".parquet", "parquet"), (".jsonl", "jsonl")):
+            shards = [str(PurePosixPath(path) / n) for n in names if n.endswith(suffix)]
+            if shards:
+                return InputSource(spec, source_kind, fs, shards)
+        raise InputError(f"{spec}: folder holds no dataset (expected a datasets.save_to_disk folder, *.parquet or *.jsonl)")
+    if kind == "file":
+        suffix = PurePosixPath(path).suffix.lower()
+        if suffix == ".jsonl":
+            return InputSource(shown, "jsonl", fs, [path])
+        if suffix == ".parquet":
+            return InputSource(shown, "parquet", fs, [path])
+        if suffix == ".json":
+            return _json_array(fs, path, shown)
+        raise InputError(f"{shown}: unsupported file type {suffix or '(none)'!r}; expected .jsonl, .json or .parquet")
+    if not local or looks_like_path(spec):
+        raise InputError(f"{spec}: file not found")
+    return _hub(spec)
+
+
+def looks_like_path(spec: str) -> bool:
+    return (
+        spec.startswith((".", "/", "~"))
+        or spec.count("/") != 1
+        or spec.lower().endswith((".jsonl", ".json", ".parquet"))
+    )
+
+
+def _json_array(fs, path: str, shown: str) -> InputSource:
+    import json
+
+    name = PurePosixPath(path).name
+    try:
+        with fs.open_input_stream(path) as fh:
+            text = fh.read().decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"{shown}: not UTF-8 text") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{shown}: line {exc.lineno}: not valid JSON: {exc.msg} (column {exc.colno})") from None
+    if isinstance(data, dict):
+        lists = [v for v in data.values() if isinstance(v, list)]
+        if len(lists) == 1:
+            data = lists[0]
+    if not isinstance(data, list):
+        raise InputError(f"{shown}: expected a JSON array of rows (or an object holding one array)")
+    return InputSource(shown, "json", fs, [path], records=[(name, data)])
+
+
+def _saved_dataset(path: Path, spec: str) -> InputSource:
+    import datasets
+
+    try:
+        ds = datasets.load_from_disk(str(path))
+    except Exception as exc:  # datasets raises several types for a bad folder
+        raise InputError(f"{path}: not a readable datasets.save_to_disk folder: {exc}") from None
+    parts = [(name, ds[name]) for name in ds] if isinstance(ds, datasets.DatasetDict) else [("", ds)]
+    records = [(f"{path.name}/{name}" if name else path.name, part.data.table) for name, part in parts]
+    fingerprint = "datasets:" + hashlib.sha256("|".join(p._fingerprint for _, p in parts).encode()).hexdigest()
+    return InputSource(spec, "disk", records=records, fingerprint_value=fingerprint)
+
+
+def _hub(spec: str) -> InputSource:
+    import datasets
+
+    name, _, split = spec.partition(":")
+    split = split or "train"
+    try:
+        ds = datasets.load_dataset(name, split=split)
+    except Exception as exc:
+        offline = os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("HF_DATASETS_OFFLINE") == "1"
+        hint = " (HF_HUB_OFFLINE=1 is set: only cached datasets load)" if offline else ""
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"{spec}: cannot load from the Hugging Face hub{hint}: {first}") from None
+    return InputSource(spec, "hub", records=[(f"{name}:{split}", ds.data.table)],
+                       fingerprint_value=f"hub:{name}:{split}:{ds._fingerprint}")

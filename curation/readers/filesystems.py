@@ -1,0 +1,63 @@
+"""Where input files live: a local path or any URI pyarrow (or fsspec) can open, and the input fingerprint."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path, PurePosixPath
+
+from curation.readers.errors import InputError
+
+
+def resolve_filesystem(spec: str):
+    """``(filesystem, path)`` for a local path or a URI (pyarrow's own schemes first, then fsspec's)."""
+    from pyarrow import fs as pafs
+
+    if "://" not in spec:
+        return pafs.LocalFileSystem(), str(Path(spec).expanduser().absolute())
+    try:
+        return pafs.FileSystem.from_uri(spec)
+    except ValueError:  # pyarrow.ArrowInvalid: a scheme pyarrow does not know; fsspec may
+        pass
+    try:
+        import fsspec
+    except ImportError:
+        raise InputError(f"{spec}: unknown filesystem scheme (install fsspec and its backend for it)") from None
+    fs, path = fsspec.core.url_to_fs(spec)
+    return pafs.PyFileSystem(pafs.FSSpecHandler(fs)), path
+
+
+def file_kind(fs, path: str) -> str:
+    """``file``, ``dir`` or ``missing``."""
+    from pyarrow import fs as pafs
+
+    info = fs.get_file_info(path)
+    if info.type == pafs.FileType.Directory:
+        return "dir"
+    if info.type == pafs.FileType.File:
+        return "file"
+    return "missing"
+
+
+def list_folder(fs, path: str) -> list[str]:
+    """Names of the files directly inside a folder, sorted."""
+    from pyarrow import fs as pafs
+
+    entries = fs.get_file_info(pafs.FileSelector(path, recursive=False))
+    return sorted(PurePosixPath(e.path).name for e in entries if e.type == pafs.FileType.File)
+
+
+def fingerprint_files(fs, paths: list[str]) -> str:
+    """SHA-256 over each file's name and bytes, in order (the input fingerprint in the manifest)."""
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(PurePosixPath(path).name.encode())
+        try:
+            with fs.open_input_stream(path) as fh:
+                while True:
+                    chunk = fh.read(1 << 20)
+                    if not chunk:
+                        break
+                    digest.update(chunk)
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read: {exc}") from None
+    return "sha256:" + digest.hexdigest()

@@ -1,0 +1,292 @@
+"""JSON Lines, read a block at a time and parsed column-wise by pyarrow, record by record only where needed.
+
+A block (a few MB, cut at a line end) is split into lines with numpy; blank lines are skipped (as
+``str.strip`` sees them) but still counted for line numbers. The non-blank lines are parsed in one pyarrow
+call. When that fails (a line that is not JSON, a value whose type changes between lines, two objects on
+one line, ...) the lines are halved until each failing part is a single line, which is then checked with
+``json.loads``: not JSON -> ``_error``; JSON that the columnar parser cannot type alongside its neighbours
+-> ``_slow`` (validation reads it record by record). Invalid UTF-8 is found by decoding the block once.
+A byte-order mark at the start of the file is dropped. Ids are hashes of each line's bytes
+(:func:`curation.contract.line_id`), as before any parsing.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from typing import Iterator
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.json as pj
+
+from curation.contract import line_id
+from curation.readers.errors import InputError
+from curation.readers.raw import raw_batch
+
+BOM = b"\xef\xbb\xbf"
+_JSON_START = frozenset(b'{["-0123456789tfn')
+
+
+def _line_bounds(block: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end (exclusive, without the newline) of every line of ``block``."""
+    arr = np.frombuffer(block, dtype=np.uint8)
+    nl = np.flatnonzero(arr == 10)
+    starts = np.concatenate(([0], nl + 1))
+    ends = np.concatenate((nl, [len(block)]))
+    if len(block) and block[-1:] == b"\n":  # no empty last line after a final newline
+        starts, ends = starts[:-1], ends[:-1]
+    return starts, ends
+
+
+def _blank(line: bytes) -> bool:
+    try:
+        return not line.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        return False
+
+
+_ROW_HINT = re.compile(r"in row (\d+)")
+
+
+def _parse(text: bytes, rows: int, longest: int, threads: bool = True) -> tuple[pa.Table | None, int | None]:
+    """pyarrow's parse of ``rows`` lines, or ``(None, row)`` when it fails (``row``: the line pyarrow names,
+    when it names one) or does not give one row per line."""
+    if not text:
+        return None, None
+    # pyarrow cuts its blocks at line ends, so a block must hold the longest line
+    block_size = max(1 << 20, longest + 2) if threads else len(text) + 1
+    try:
+        table = pj.read_json(io.BytesIO(text), read_options=pj.ReadOptions(use_threads=threads, block_size=block_size))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        hint = _ROW_HINT.search(str(exc))
+        return None, int(hint.group(1)) if hint and not threads else None
+    return (table, None) if table.num_rows == rows else (None, None)
+
+
+class _Block:
+    """The non-blank lines of one block and what became of each."""
+
+    def __init__(self, block: bytes, starts: np.ndarray, ends: np.ndarray):
+        self.block = block
+        self.starts = starts
+        self.ends = ends
+        n = len(starts)
+        self.error: list[str | None] = [None] * n
+        self.slow = np.zeros(n, dtype=bool)
+        self.parts: list[tuple[int, int, pa.Table]] = []  # (first line, stop, table), in order
+        self.longest = int((ends - starts).max()) if n else 0
+
+    def text(self, a: int, b: int) -> bytes:
+        """Lines ``[a, b)`` as one buffer (a slice of the block when no blank line sits between them)."""
+        if b - a == 1 or bool(np.all(self.ends[a : b - 1] + 1 == self.starts[a + 1 : b])):
+            return self.block[self.starts[a] : self.ends[b - 1]]
+        mv = memoryview(self.block)
+        return b"\n".join(mv[s:e] for s, e in zip(self.starts[a:b].tolist(), self.ends[a:b].tolist()))
+
+    def line(self, i: int) -> bytes:
+        return self.block[self.starts[i] : self.ends[i]]
+
+    def parse(self, a: int, b: int) -> None:
+        """Parse lines ``[a, b)``: in one call when it works, else around the line pyarrow names, else halved."""
+        if b - a == 1:
+            table, _ = _parse(self.text(a, b), 1, self.longest, threads=False)
+            if table is not None:
+                self.parts.append((a, b, table))
+            else:
+                self.single(a)
+            return
+        table, _ = _parse(self.text(a, b), b - a, self.longest)
+        while table is None and a < b:
+            table, row = _parse(self.text(a, b), b - a, self.longest, threads=False)
+            if table is not None:
+                break
+            if row is None or not 0 <= row < b - a:
+                mid = (a + b) // 2
+                self.parse(a, mid)
+                self.parse(mid, b)
+                return
+            if row > 0:
+                self.parse(a, a + row)
+            self.single(a + row)
+            a += row + 1
+            table = None if a < b else table
+            if a >= b:
+                return
+        if table is not None:
+            self.parts.append((a, b, table))
+
+    def single(self, i: int) -> None:
+        """A line read on its own with ``json.loads`` (with its newline, so messages match Python's)."""
+        line = self.block[self.starts[i] : self.ends[i] + 1]
+        try:
+            json.loads(line.decode("utf-8").lstrip("\ufeff"))
+            self.slow[i] = True
+        except json.JSONDecodeError as exc:
+            self.error[i] = f"not valid JSON: {exc.msg} (column {exc.colno})"
+
+    def parsed_table(self) -> pa.Table | None:
+        """One table over all lines (null rows where a line was not parsed), or None when nothing parsed.
+
+        The largest part's columns are the reference; a part whose columns cannot be unified with them
+        (``score`` a number there and a string here) goes to ``_slow``, record by record.
+        """
+        if not self.parts:
+            return None
+        order = sorted(range(len(self.parts)), key=lambda k: -(self.parts[k][1] - self.parts[k][0]))
+        schema = self.parts[order[0]][2].schema
+        ok = {order[0]}
+        for k in order[1:]:
+            a, b, table = self.parts[k]
+            if table.schema == schema:
+                ok.add(k)
+                continue
+            try:
+                schema = pa.unify_schemas([schema, table.schema], promote_options="permissive")
+                ok.add(k)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+                self.slow[a:b] = True
+        kept = [self.parts[k] for k in sorted(ok)]
+        tables = [t for _, _, t in kept]
+        if len(tables) == 1:
+            combined = tables[0]
+        elif all(t.schema == schema for t in tables):
+            combined = pa.concat_tables(tables)
+        else:
+            combined = pa.concat_tables(tables, promote_options="permissive")
+        index = np.full(len(self.starts), -1, dtype=np.int64)
+        offset = 0
+        for a, b, _ in kept:
+            index[a:b] = np.arange(offset, offset + (b - a))
+            offset += b - a
+        missing = index < 0
+        take = pa.array(np.where(missing, 0, index), mask=missing, type=pa.int64())
+        return combined.take(take)
+
+
+def parse_block(block: bytes, file: str, first_line: int, first_pos: int) -> tuple[pa.RecordBatch | None, int, int]:
+    """``(raw batch or None, lines in the block, records in the block)`` for one block of whole lines."""
+    starts, ends = _line_bounds(block)
+    nlines = len(starts)
+    if nlines == 0:
+        return None, 0, 0
+    # blank lines: only a line whose first byte cannot start JSON needs a closer look
+    lengths = ends - starts
+    arr = np.frombuffer(block, dtype=np.uint8)
+    first = np.where(lengths > 0, arr[np.minimum(starts, len(block) - 1)], 32)
+    maybe_blank = ~np.isin(first, np.frombuffer(bytes(_JSON_START), dtype=np.uint8))
+    keep = np.ones(nlines, dtype=bool)
+    for i in np.flatnonzero(maybe_blank):
+        if _blank(block[starts[i] : ends[i]]):
+            keep[i] = False
+    line_numbers = np.flatnonzero(keep) + first_line
+    starts, ends = starts[keep], ends[keep]
+    n = len(starts)
+    if n == 0:
+        return None, nlines, 0
+    parsed = _Block(block, starts, ends)
+    # invalid UTF-8: decoding the whole block is fast; only when it fails are lines decoded one by one
+    bad_utf8: dict[int, str] = {}
+    try:
+        block.decode("utf-8")
+    except UnicodeDecodeError:
+        for i in range(n):
+            try:
+                parsed.line(i).decode("utf-8")
+            except UnicodeDecodeError as exc:
+                bad_utf8[i] = exc.reason
+    # a line that does not start with '{' and end with '}' is not one plain object: read it alone
+    last = arr[np.maximum(ends - 1, 0)]
+    odd = (arr[starts] != ord("{")) | (last != ord("}"))
+    for i, reason in bad_utf8.items():
+        parsed.error[i] = f"not UTF-8: {reason}"
+    for i in np.flatnonzero(odd).tolist():
+        if i not in bad_utf8:
+            parsed.single(i)
+    plain = [i for i in np.flatnonzero(~odd).tolist() if i not in bad_utf8]
+    for run_start, run_stop in _runs(plain):
+        parsed.parse(run_start, run_stop)
+    mv = memoryview(block)
+    ids: list[str] = []
+    for i, (s, e) in enumerate(zip(starts.tolist(), ends.tolist())):
+        if i in bad_utf8:
+            ids.append(line_id(bytes(mv[s:e]).decode("utf-8", "replace").encode("utf-8")))
+        else:
+            ids.append(line_id(mv[s:e]))
+    table = parsed.parsed_table()
+    # every record's raw bytes, without a copy: from its first byte to the next record's (validation cuts
+    # at the first newline when it needs the line again)
+    bounds = np.append(starts, len(block)).astype(np.int64)
+    raw = pa.LargeBinaryArray.from_buffers(pa.large_binary(), n, [None, pa.py_buffer(bounds), pa.py_buffer(block)])
+    batch = raw_batch(
+        table,
+        pos=np.arange(first_pos, first_pos + n, dtype=np.int64),
+        ids=ids,
+        file=file,
+        lines=line_numbers,
+        raw=raw,
+        error=parsed.error,
+        slow=parsed.slow,
+    )
+    return batch, nlines, n
+
+
+def _runs(indices: list[int]) -> Iterator[tuple[int, int]]:
+    """Maximal runs of consecutive integers as ``(start, stop)``."""
+    start = prev = None
+    for i in indices:
+        if start is None:
+            start = prev = i
+        elif i == prev + 1:
+            prev = i
+        else:
+            yield start, prev + 1
+            start = prev = i
+    if start is not None:
+        yield start, prev + 1
+
+
+def read_jsonl(
+    fs, path: str, file: str, start: int, end: int, first_line: int, first_pos: int, block_bytes: int = 8 << 20
+) -> Iterator[tuple[pa.RecordBatch, int]]:
+    """Raw batches of the lines in bytes ``[start, end)`` of ``path`` (``start`` at a line start), each with the
+    number of records before it in this range. ``first_line``: the line number of the first line.
+
+    Raises :class:`InputError` at the end when the range held records but not one was JSON (a binary file,
+    say), naming the first bad line."""
+    line_no, records = first_line, 0
+    parsed, first_error = 0, None
+    with fs.open_input_file(path) as fh:
+        fh.seek(start)
+        remaining = end - start
+        carry = b""
+        at_file_start = start == 0
+        while remaining > 0 or carry:
+            chunk = fh.read(min(block_bytes, remaining)) if remaining > 0 else b""
+            remaining -= len(chunk)
+            data = carry + chunk if carry else chunk
+            if at_file_start:
+                at_file_start = False
+                if data.startswith(BOM):
+                    data = data[len(BOM) :]
+            if remaining > 0:
+                cut = data.rfind(b"\n") + 1
+                if cut == 0:  # one line longer than a block: read on
+                    carry = data
+                    continue
+                block, carry = data[:cut], data[cut:]
+            else:
+                block, carry = data, b""
+            batch, nlines, nrec = parse_block(block, file, line_no, first_pos + records)
+            line_no += nlines
+            if batch is not None:
+                errors = batch.column("_error")
+                parsed += errors.null_count
+                if first_error is None and errors.null_count < nrec:
+                    k = next(i for i, e in enumerate(errors.to_pylist()) if e is not None)
+                    first_error = (batch.column("_line")[k].as_py(), errors[k].as_py())
+                yield batch, records
+            records += nrec
+    if records and parsed == 0 and first_error is not None:
+        raise InputError(f"{path}: line {first_error[0]}: not JSON Lines ({first_error[1]})")

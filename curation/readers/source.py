@@ -1,0 +1,215 @@
+"""An input, cut into units that can be read apart (by one process, or by Ray tasks), in input order.
+
+A unit is a byte range of a JSONL file (cut at a line end), a range of row groups of a Parquet file, or a
+slice of records loaded whole (a ``.json`` array, a ``save_to_disk`` folder, a hub dataset). Every record
+gets ``_pos = (unit number << 32) + its index in the unit``, so positions grow in input order whichever
+process reads the unit, and everything downstream can be put back in input order by ``_pos``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import Any, Iterator
+
+import numpy as np
+import pyarrow as pa
+
+from curation.contract import record_id
+from curation.readers.errors import InputError
+from curation.readers.filesystems import fingerprint_files
+from curation.readers.raw import raw_batch
+
+UNIT_SHIFT = 32
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One independently readable piece of the input."""
+
+    index: int
+    kind: str  # jsonl | parquet | records
+    path: str = ""
+    file: str = ""  # the name positions and the manifest use
+    start: int = 0  # jsonl: first byte; parquet: first row group; records: first record
+    end: int = 0  # exclusive
+    first_line: int = 1  # jsonl: line number of the unit's first line
+    first_row: int = 0  # parquet / records: row number of the unit's first row within its file
+
+    @property
+    def first_pos(self) -> int:
+        return self.index << UNIT_SHIFT
+
+
+@dataclass
+class InputSource:
+    """What ``--input`` named, as units. ``read_unit`` yields raw batches (:mod:`curation.readers.raw`)."""
+
+    spec: str
+    kind: str  # sample | jsonl | parquet | json | disk | hub
+    filesystem: Any = None
+    files: list[str] = field(default_factory=list)
+    records: list[tuple[str, Any]] = field(default_factory=list)  # loaded inputs: (file label, pa.Table | list)
+    fingerprint_value: str | None = None
+
+    # -- what the manifest says -----------------------------------------------------------------------
+    @property
+    def fingerprint(self) -> str:
+        if self.fingerprint_value is None:
+            self.fingerprint_value = fingerprint_files(self.filesystem, self.files)
+        return self.fingerprint_value
+
+    def describe(self, rows: int) -> dict[str, Any]:
+        return {"spec": self.spec, "kind": self.kind, "fingerprint": self.fingerprint, "rows": rows}
+
+    # -- units ----------------------------------------------------------------------------------------
+    def units(self, unit_bytes: int | None = None, unit_records: int = 200_000) -> list[Unit]:
+        """The input's units; ``unit_bytes`` None: one unit per file (the local engine reads it streaming)."""
+        units: list[Unit] = []
+        if self.kind in ("jsonl", "sample"):
+            for path in self.files:
+                units.extend(self._jsonl_units(path, unit_bytes, len(units)))
+        elif self.kind == "parquet":
+            for path in self.files:
+                units.extend(self._parquet_units(path, unit_bytes, len(units)))
+        else:
+            for label, table in self.records:
+                n = len(table)
+                step = max(1, unit_records) if unit_bytes else max(1, n)
+                for a in range(0, max(n, 1), step):
+                    units.append(Unit(len(units), "records", file=label, start=a, end=min(n, a + step), first_row=a))
+        return units
+
+    def _jsonl_units(self, path: str, unit_bytes: int | None, first_index: int) -> list[Unit]:
+        fs = self.filesystem
+        name = PurePosixPath(path).name
+        size = fs.get_file_info(path).size
+        if not unit_bytes or size <= unit_bytes:
+            return [Unit(first_index, "jsonl", path, name, 0, size, 1)]
+        units: list[Unit] = []
+        with fs.open_input_file(path) as fh:
+            start, line = 0, 1
+            while start < size:
+                cut = min(size, start + unit_bytes)
+                fh.seek(start)
+                data = fh.read(cut - start)
+                end = cut
+                if cut < size:  # extend to the next line end
+                    extra = b""
+                    while True:
+                        more = fh.read(1 << 16)
+                        if not more:
+                            break
+                        nl = more.find(b"\n")
+                        if nl >= 0:
+                            extra += more[: nl + 1]
+                            break
+                        extra += more
+                    data += extra
+                    end = cut + len(extra)
+                units.append(Unit(first_index + len(units), "jsonl", path, name, start, end, line))
+                line += data.count(b"\n")
+                start = end
+        return units
+
+    def _parquet_units(self, path: str, unit_bytes: int | None, first_index: int) -> list[Unit]:
+        import pyarrow.parquet as pq
+
+        name = PurePosixPath(path).name
+        try:
+            meta = pq.ParquetFile(self.filesystem.open_input_file(path)).metadata
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise InputError(f"{path}: not a readable Parquet file (truncated or corrupt?): {exc}") from None
+        groups = meta.num_row_groups
+        if not unit_bytes or groups <= 1:
+            return [Unit(first_index, "parquet", path, name, 0, groups, first_row=0)]
+        units, row = [], 0
+        for g in range(groups):
+            units.append(Unit(first_index + len(units), "parquet", path, name, g, g + 1, first_row=row))
+            row += meta.row_group(g).num_rows
+        return units
+
+    # -- reading --------------------------------------------------------------------------------------
+    def read_unit(self, unit: Unit, batch_rows: int = 16_384) -> Iterator[pa.RecordBatch]:
+        if unit.kind == "jsonl":
+            from curation.readers.jsonl import read_jsonl
+
+            try:
+                for batch, _ in read_jsonl(self.filesystem, unit.path, unit.file, unit.start, unit.end,
+                                           unit.first_line, unit.first_pos):
+                    yield from _rebatch(batch, batch_rows)
+            except OSError as exc:
+                raise InputError(f"{unit.path}: cannot read: {exc}") from None
+        elif unit.kind == "parquet":
+            yield from self._read_parquet(unit, batch_rows)
+        else:
+            label, data = next((lbl, d) for lbl, d in self.records if lbl == unit.file)
+            yield from _table_batches(data, unit, batch_rows)
+
+    def _read_parquet(self, unit: Unit, batch_rows: int) -> Iterator[pa.RecordBatch]:
+        import pyarrow.parquet as pq
+
+        try:
+            pf = pq.ParquetFile(self.filesystem.open_input_file(unit.path))
+            groups = list(range(unit.start, unit.end))
+            row = unit.first_row
+            done = 0
+            if not groups:
+                return
+            for batch in pf.iter_batches(batch_size=batch_rows, row_groups=groups):
+                yield _typed_batch(pa.Table.from_batches([batch]), unit, row, done)
+                row += batch.num_rows
+                done += batch.num_rows
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise InputError(f"{unit.path}: not a readable Parquet file (truncated or corrupt?): {exc}") from None
+
+    def batches(self, batch_rows: int = 16_384) -> Iterator[pa.RecordBatch]:
+        """Every raw batch of the input, in input order (one process)."""
+        for unit in self.units():
+            yield from self.read_unit(unit, batch_rows)
+
+
+def _rebatch(batch: pa.RecordBatch, rows: int) -> Iterator[pa.RecordBatch]:
+    for start in range(0, batch.num_rows, rows):
+        yield batch.slice(start, rows)
+
+
+def _typed_batch(table: pa.Table, unit: Unit, first_row: int, done: int) -> pa.RecordBatch:
+    """A raw batch over rows of a typed table (ids from each row's canonical JSON)."""
+    n = table.num_rows
+    ids = [record_id(row) for row in table.to_pylist()]
+    return raw_batch(
+        table,
+        pos=np.arange(unit.first_pos + done, unit.first_pos + done + n, dtype=np.int64),
+        ids=ids,
+        file=unit.file,
+        rows=np.arange(first_row, first_row + n, dtype=np.int64),
+    )
+
+
+def _table_batches(data: Any, unit: Unit, batch_rows: int) -> Iterator[pa.RecordBatch]:
+    """Raw batches of a loaded input: a ``pa.Table`` (typed) or a list of parsed JSON values (a ``.json`` array)."""
+    for a in range(unit.start, unit.end, batch_rows):
+        b = min(unit.end, a + batch_rows)
+        done = a - unit.start
+        if isinstance(data, pa.Table):
+            yield _typed_batch(data.slice(a, b - a), unit, a, done)
+            continue
+        rows = data[a:b]
+        table = None
+        if all(isinstance(r, dict) for r in rows):
+            try:
+                table = pa.Table.from_pylist(rows)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError, UnicodeEncodeError):
+                table = None
+        n = len(rows)
+        yield raw_batch(
+            table,
+            pos=np.arange(unit.first_pos + done, unit.first_pos + done + n, dtype=np.int64),
+            ids=[record_id(r) for r in rows],
+            file=unit.file,
+            rows=np.arange(a, b, dtype=np.int64),
+            raw=None if table is not None else [json.dumps(r, default=str) for r in rows],
+            slow=[table is None] * n,
+        )

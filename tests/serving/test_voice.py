@@ -1,0 +1,242 @@
+"""serving/: transcription while speaking (`speech_stream`), spoken answers (`tts`), the model reading ahead
+(`Generator.prefill`) and the page's voice handlers, without a browser.
+
+Fast tests use no Whisper, no LLM and no Piper; the ones that load a model are marked slow.
+"""
+
+from __future__ import annotations
+
+import struct
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from serving.asr import SAMPLE_RATE, AudioTooLong, NoSpeech, load_audio, load_transcriber
+from serving.prompts import SEED_PROMPTS
+from serving.speech_stream import WINDOW, StreamingVad
+from serving.testing import espeak_wav
+from serving.tts import EspeakTts, SpeechSplitter, speakable, wav_bytes
+
+
+@pytest.fixture(scope="module")
+def spoken(tmp_path_factory) -> dict[int, Path]:
+    d = tmp_path_factory.mktemp("voice")
+    return {i: espeak_wav(p, d / f"seed{i}.wav") for i, p in enumerate(SEED_PROMPTS)}
+
+
+def mic_chunks(samples: np.ndarray, rate: int = 48_000, seconds: float = 0.1) -> list[np.ndarray]:
+    """16 kHz float samples as a browser microphone sends them: int16 at ``rate``, ``seconds`` at a time."""
+    import av
+
+    frame = av.AudioFrame.from_ndarray((samples * 32767).astype(np.int16)[None, :], format="s16", layout="mono")
+    frame.sample_rate = SAMPLE_RATE
+    resampler = av.audio.resampler.AudioResampler(format="s16", layout="mono", rate=rate)
+    pcm = np.concatenate([f.to_ndarray().reshape(-1) for f in [*resampler.resample(frame), *resampler.resample(None)]])
+    step = int(rate * seconds)
+    return [pcm[i : i + step] for i in range(0, pcm.size, step)]
+
+
+def gradio_wav_chunk(path: Path, pcm: np.ndarray, rate: int = 48_000) -> Path:
+    """A chunk the way Gradio's recorder writes it: a WAV header claiming a huge length, then 16-bit PCM."""
+    header = b"RIFF" + struct.pack("<I", 0xFFFFFFFF - 8) + b"WAVE"
+    header += b"fmt " + struct.pack("<IHHIIHH", 16, 1, 1, rate, rate * 2, 2, 16)
+    header += b"data" + struct.pack("<I", 0xFFFFFFFF - 44)
+    path.write_bytes(header + pcm.astype("<i2").tobytes())
+    return path
+
+
+# --------------------------------------------------------------------------------------------------------------
+# fast: voice-activity detection, chunk reading, phrase splitting, espeak-ng
+# --------------------------------------------------------------------------------------------------------------
+
+
+def test_streaming_vad_matches_one_pass(spoken):
+    from faster_whisper.vad import get_vad_model
+
+    audio = load_audio(spoken[1])
+    audio = audio[: audio.size - audio.size % WINDOW]
+    whole = get_vad_model()(audio).reshape(-1)
+    vad = StreamingVad()
+    windows = audio.reshape(-1, WINDOW)
+    parts, i = [], 0
+    for n in (1, 3, 7, 2, 40, 5):  # uneven pieces, as chunks arrive
+        parts.append(vad(windows[i : i + n]))
+        i += n
+    parts.append(vad(windows[i:]))
+    assert np.allclose(np.concatenate(parts), whole, atol=1e-5)
+    assert whole.max() > 0.9 and whole.min() < 0.2  # speech and pauses both seen
+
+
+def test_gradio_chunks_are_read_whatever_their_header_says(tmp_path):
+    from serving.page import read_chunk
+
+    pcm = (np.sin(np.arange(4800) / 10) * 8000).astype(np.int16)
+    samples, rate = read_chunk(gradio_wav_chunk(tmp_path / "chunk.wav", pcm))
+    assert rate == 48_000 and np.array_equal(samples, pcm)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # the first phrase ends early (first sentence, or a comma after 3 words), later ones at sentence ends
+        ("Sure! Here is a plan for your trip to Japan. It has three days.",
+         ["Sure!", "Here is a plan for your trip to Japan.", "It has three days."]),
+        ("Photosynthesis is how plants, using sunlight, make their food. Then they grow.",
+         ["Photosynthesis is how plants,", "using sunlight, make their food.", "Then they grow."]),
+        # markdown is not read out; list numbers join their item
+        ("**Day 1:** Visit *Tokyo* and [Asakusa](http://x.y).\n\n1. Eat sushi.\n2. See the temples there.",
+         ["Day 1: Visit Tokyo and Asakusa.", "1. Eat sushi.", "2. See the temples there."]),
+        # no punctuation: the first phrase still stops after 8 words
+        ("one two three four five six seven eight nine ten", ["one two three four five six seven eight", "nine ten"]),
+    ],
+)
+def test_answers_are_cut_into_phrases_as_they_stream(text, expected):
+    splitter = SpeechSplitter()
+    phrases = []
+    for i in range(0, len(text), 3):  # three characters at a time, like tokens
+        phrases += splitter.add(text[i : i + 3])
+    phrases += splitter.flush()
+    assert phrases == expected
+    assert speakable("`code` # Title") == "code Title"
+
+
+def test_latency_line_counts_from_the_end_of_speech_or_from_send():
+    from serving.page import SpokenQuestion, latency_line
+
+    q = SpokenQuestion("Hi there", heard_seconds=6.4, ended=100.0, transcribed=100.05)
+    assert latency_line(101.0, q, 100.3, 100.8, auto=True) == (
+        "Latency: heard 6.4 s · transcribed +0.05 s · first token +0.30 s · first audio +0.80 s (from the end of speech)"
+    )
+    assert latency_line(104.0, q, 104.2, None, auto=False) == (
+        "Latency: heard 6.4 s · transcribed +0.05 s (from the end of speech) · first token +0.20 s (from Send)"
+    )
+    assert latency_line(10.0, None, 10.25, 10.5, auto=False) == "Latency: first token +0.25 s · first audio +0.50 s (from Send)"
+
+
+def test_espeak_ng_library_speaks():
+    voice = EspeakTts()
+    samples = voice.synthesize("Hello, this is a test.")
+    assert samples.dtype == np.int16 and 0.5 < samples.size / voice.sample_rate < 5
+    assert np.abs(samples).max() > 1000
+    wav = wav_bytes(samples, voice.sample_rate)
+    assert wav[:4] == b"RIFF" and len(wav) == 44 + 2 * samples.size
+
+
+# --------------------------------------------------------------------------------------------------------------
+# slow: Whisper, the LLM, Piper
+# --------------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def transcriber():
+    return load_transcriber(None, cpu_threads=1, max_seconds=15)
+
+
+@pytest.mark.slow
+def test_stream_transcribes_phrases_while_audio_arrives(transcriber, spoken):
+    samples = load_audio(spoken[0])  # three sentences, ~10 s
+    stream = transcriber.stream()
+    texts = [stream.feed(c, 48_000) for c in mic_chunks(samples)]
+    assert stream.phrases >= 2, "phrases are decoded while the audio still arrives"
+    assert "japan" in texts[-1].lower()
+    t = stream.finish()
+    assert t.phrases >= stream.phrases and all(w in t.text.lower() for w in ("japan", "budget", "itinerar")), t.text
+    assert abs(t.audio_seconds - samples.size / SAMPLE_RATE) < 0.1
+    assert stream.finish() is t  # finishing twice gives the same transcript
+    with pytest.raises(RuntimeError):
+        stream.feed(np.zeros(1600, np.int16), 16_000)
+
+
+@pytest.mark.slow
+def test_stream_bad_input(transcriber, spoken):
+    silent = transcriber.stream()
+    for c in mic_chunks(np.zeros(2 * SAMPLE_RATE, np.float32)):
+        silent.feed(c, 48_000)
+    with pytest.raises(NoSpeech):
+        silent.finish()
+    long = transcriber.stream()
+    with pytest.raises(AudioTooLong) as err:
+        for c in mic_chunks(np.tile(load_audio(spoken[2]), 2)):  # ~24 s, the cap is 15 s
+            long.feed(c, 48_000)
+    assert "15 s" in err.value.user_message
+
+
+@pytest.fixture(scope="module")
+def gguf():
+    from serving.generation import load_generator
+
+    return load_generator(None, n_threads=1)
+
+
+@pytest.mark.slow
+def test_prefill_keeps_answers_identical(gguf):
+    question = SEED_PROMPTS[2]
+    ask = [{"role": "user", "content": question}]
+    gguf.forget()
+    cold = (gguf.generate(ask, 0.0, 24, 0), gguf.generate(ask, 0.9, 24, 3))
+    words = question.split()
+    for cut in (5, len(words) // 2, len(words) - 2):
+        assert gguf.prefill([{"role": "user", "content": " ".join(words[:cut])}])
+        held = len(gguf._cached)
+        assert (gguf.generate(ask, 0.0, 24, 0), gguf.generate(ask, 0.9, 24, 3)) == cold
+        assert held >= 20 + cut  # the chat template and the question so far were held
+    # busy model: prefill does not wait
+    stream = gguf.stream(ask, 0.0, 200, 0)
+    next(stream)
+    assert gguf.prefill(ask) is False
+    stream.close()
+
+
+@pytest.mark.slow
+def test_piper_voice_speaks():
+    from serving.tts import Speaker, load_voice
+
+    voice = load_voice("auto")
+    assert voice is not None and voice.description.startswith("Piper")
+    speaker = Speaker(voice)
+    for piece in ("Sure! ", "Photosynthesis is how plants ", "make food from light. ", "It needs water."):
+        speaker.add(piece)
+    speaker.close()
+    clips = list(speaker.rest())
+    assert [c.text for c in clips] == ["Sure!", "Photosynthesis is how plants make food from light.", "It needs water."]
+    assert all(c.seconds > 0.3 and c.data_uri().startswith("data:audio/wav;base64,UklGR") for c in clips)
+    assert load_voice("none") is None
+
+
+@pytest.mark.slow
+def test_page_voice_flow(gguf, transcriber, spoken, tmp_path):
+    """Record (chunks), stop, send: the answer streams with spoken clips and a latency line from the end of speech."""
+    import gradio as gr
+
+    from serving.page import DemoHandlers
+    from serving.tts import load_voice
+
+    class Tab:
+        session_hash = "tab-1"
+
+    h = DemoHandlers(gguf, transcriber, voice=load_voice("espeak"))
+    assert h.listen(Tab()).startswith("🎙")
+    statuses = []
+    for i, c in enumerate(mic_chunks(load_audio(spoken[2]))):
+        statuses.append(h.hear(str(gradio_wav_chunk(tmp_path / f"c{i}.wav", c)), [], Tab()))
+    assert any("renewable" in s.lower() for s in statuses if isinstance(s, str)), statuses[-3:]
+    text, status = h.heard(Tab())
+    assert "island" in text.lower() and status.startswith("Heard")
+
+    steps = list(h.auto_answer(True, text, [], 0.0, 48, 0, True, Tab()))  # auto-send: timed from the end of speech
+    speech = [s for _, _, _, s in steps if isinstance(s, dict) and "answer" in s]  # the rest are gr.skip()
+    assert speech[0] == {"answer": speech[0]["answer"], "clips": []}  # the player is reset first
+    clips = speech[-1]["clips"]
+    assert clips and all(c["src"].startswith("data:audio/wav;base64,") for c in clips)
+    assert all(s["clips"] == clips[: len(s["clips"])] for s in speech)  # clips are only ever appended
+    history, box, status, _ = steps[-1]
+    assert status.startswith("✓ Answered") and "(from the end of speech)" in status
+    assert "heard 1" in status and "first token +" in status and "first audio +" in status
+
+    # sent by hand: the answer counts from Send; an edited question is a typed one; speech off sends no audio
+    steps = list(h.answer("What is the capital of France?", history, 0.0, 16, 0, False, Tab()))
+    assert steps[-1][2].endswith("(from Send)") and "heard" not in steps[-1][2]
+    assert all("answer" not in s for *_, s in steps)
+    assert list(h.auto_answer(False, "Hello", [], 0.0, 8, 0, True, Tab())) == [(gr.skip(),) * 4]
