@@ -288,7 +288,7 @@ def test_a_token_budget_becomes_steps_from_the_rows_mean_length():
     longer = steps_for_tokens(cfg, [100, 100])  # longer rows: fewer steps for the same tokens
     assert longer.steps == 2
     packed = steps_for_tokens(cfg, [100, 96, 98])  # packed sequences: each nearly max_seq_length long
-    assert packed.steps == 4 and packed.tokens_per_step == 588.0
+    assert packed.steps == 2 and packed.tokens_per_step == 588.0
     with pytest.raises(ConfigError, match="max_steps or training.max_tokens"):
         load_config(cfg, {"training": {"max_steps": 3}})
 
