@@ -37,7 +37,7 @@ EXTRA: dict = {}  # --set overrides, on every sweep (the probe included)
 
 def _cfg(work: Path, sweep: str, overrides: dict | None = None):
     from sweep.config import load_sweep_config
-    from training.config import deep_merge
+    from tomecraft.config_files import deep_merge
 
     base = {"name": f"smollm2-{sweep.replace('_', '-')}", "input": str(work / "inputs" / SWEEPS[sweep])}
     return load_sweep_config(CONFIG, deep_merge(deep_merge(base, EXTRA), overrides or {}))
@@ -219,7 +219,7 @@ def main() -> None:
         p_.add_argument("--set", dest="sets", action="append", default=[], help="sweep config override (tome sweep --set)")
     opts = parser.parse_args()
     from sweep.config import parse_sweep_override
-    from training.config import deep_merge
+    from tomecraft.config_files import deep_merge
 
     for item in getattr(opts, "sets", []):
         EXTRA.update(deep_merge(EXTRA, parse_sweep_override(item)))

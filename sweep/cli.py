@@ -66,8 +66,8 @@ def sweep(
     report: bool = typer.Option(False, "--report", help="Only rewrite results.md and results.html of --out from its results.json (verdicts recomputed); run nothing."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
-    from sweep.config import SweepConfigError, load_sweep_config, parse_sweep_override
-    from training.config import ConfigError, deep_merge
+    from sweep.config import load_sweep_config, parse_sweep_override
+    from tomecraft.config_files import ConfigError, deep_merge
 
     path = config or _default_config()
     try:
@@ -75,7 +75,7 @@ def sweep(
         for item in set_:
             overrides = deep_merge(overrides, parse_sweep_override(item))
         cfg = load_sweep_config(path, overrides)
-    except (SweepConfigError, ConfigError) as exc:
+    except ConfigError as exc:
         error(str(exc))
     if print_config:
         typer.echo(cfg.to_yaml(), nl=False)

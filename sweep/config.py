@@ -26,6 +26,8 @@ from typing import Any, Literal, Optional
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from tomecraft.config_files import ConfigError, deep_merge, parse_override, read_yaml_mapping
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CPU_SWEEP_CONFIG = REPO_ROOT / "configs" / "sweep_cpu.yaml"
 DATA_AXIS = "data"
@@ -44,7 +46,7 @@ def _number(value: Any) -> Any:
     return value
 
 
-class SweepConfigError(ValueError):
+class SweepConfigError(ConfigError):
     """A sweep config that cannot be used; the message names the file and the key."""
 
 
@@ -223,31 +225,23 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
 
 def parse_sweep_override(text: str) -> dict[str, Any]:
     """``budget.tokens=2000`` -> nested dict; under ``grid.`` the rest is one axis name (``grid.training.seed=[1]``)."""
-    from training.config import parse_override
-
     key, sep, value = text.partition("=")
     if sep and key.strip().startswith("grid.") and len(key.strip()) > len("grid."):
         return {"grid": {key.strip()[len("grid."):]: yaml.safe_load(value)}}
-    return parse_override(text)
+    return parse_override(text, example="budget.tokens=200000")
 
 
 def load_sweep_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> SweepConfig:
     """A sweep config from a YAML file, with ``overrides`` deep-merged on top."""
-    from training.config import deep_merge
-
     data: dict[str, Any] = {}
     where = "sweep config"
     if path is not None:
         path = Path(path)
         where = str(path)
-        if not path.is_file():
-            raise SweepConfigError(f"{path}: sweep config not found")
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            raise SweepConfigError(f"{path}: not valid YAML ({exc})") from None
-        if not isinstance(data, dict):
-            raise SweepConfigError(f"{path}: expected a mapping at the top level")
+            data = read_yaml_mapping(path)
+        except ConfigError as exc:
+            raise SweepConfigError(str(exc)) from None
         data = _resolve_paths(data, path.parent)
     if overrides:
         data = deep_merge(data, overrides)
