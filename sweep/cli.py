@@ -103,7 +103,7 @@ def sweep(
         return
 
     from curation.config import ConfigError as CurationConfigError
-    from curation.load import InputError
+    from curation.readers import InputError
     from training.data import MaskingError
     from training.models import ModelSourceError
     from training.run import RunError
