@@ -132,7 +132,7 @@ table{border-collapse:collapse;font-size:12px;margin:8px 0}td,th{border:1px soli
 th{background:#f4f4f4;text-align:left}td.num{text-align:right;font-variant-numeric:tabular-nums}
 code{font-size:11px;background:#f6f6f6;padding:1px 3px;word-break:break-all}
 li.yes{color:#0a6b2d}li.no{color:#8a4b00}svg{max-width:100%;height:auto}
-.wrap{overflow-x:auto}
+.wrap{overflow-x:auto}tr.cmd td{border-top:none;padding-top:0;color:#444}
 """
 
 
@@ -174,8 +174,14 @@ def render_html(r: dict[str, Any]) -> str:
     body += ["<h2>Configurations (seeds together)</h2>", _html_table(*group_rows(r))]
     head, rows = cell_rows(r)
     commands = {c["id"]: c["command"] for c in r["cells"]}
-    body += ["<h2>Cells, each with the <code>tome train</code> command that reproduces it</h2>",
-             _html_table(head + ["tome train command"], [row + [commands[row[0]]] for row in rows], {len(head)})]
+    table = _html_table(head, rows).splitlines()
+    out = []
+    for line in table:  # under each cell's row, the command that trains it again
+        out.append(line)
+        if line.startswith("<tr><td>"):
+            cell_id = html.unescape(line[len("<tr><td>"):line.index("</td>")])
+            out.append(f"<tr class='cmd'><td colspan='{len(head)}'><code>{_e(commands[cell_id])}</code></td></tr>")
+    body += ["<h2>Cells, each with the <code>tome train</code> command that reproduces it</h2>", "\n".join(out)]
     body += ["<h2>Data variants</h2>", _html_table(*variant_rows(r))]
     head, rows = export_rows(r)
     if rows:
