@@ -7,7 +7,7 @@ installed tomecraft finds its default configs and the embedded sample (``tomecra
 
 from setuptools import find_packages, setup
 
-CODE = find_packages(include=["tomecraft", "tomecraft.*", "curation", "curation.*", "training", "training.*",
+CODE = find_packages(include=["tomecraft", "tomecraft.*", "curation", "curation.*", "training", "training.*", "sweep", "sweep.*",
                               "serving", "serving.*", "evaluation", "evaluation.*"])
 SHIPPED = {"tomecraft.configs": "configs", "tomecraft.sample": "data"}
 

@@ -11,7 +11,10 @@ the curated data, then compare held-out loss on the curated test split and the a
     eval.md, eval.html  the side-by-side tables
 
 "Same budget" is the same training config for both runs, ``training.max_steps`` included: both take the same
-number of optimizer steps over batches of the same size and sequence length, from the same seed. A finished
+number of optimizer steps over batches of the same size and sequence length, from the same seed. The raw run
+skips and counts the rows that have nothing to learn (``data.untrainable_rows: skip_all``: a reply cut off by
+``max_seq_length``, or one whose leading spaces merge with the response marker), as a plain trainer would; the
+curated run keeps the default, which stops on a response-marker failure. A finished
 run whose config and data did not change is reused when the command runs again, and an interrupted one resumes
 from its newest checkpoint.
 """
@@ -117,6 +120,12 @@ def _train_config(cfg: ExperimentConfig):
     return load_config(cfg.train_config or default_config_path(), cfg.train or None)
 
 
+def raw_train_config(train_cfg):
+    """The raw side's config: the same, except that rows with nothing to learn are skipped and counted whatever the
+    reason (``data.untrainable_rows: skip_all``), as a plain trainer would on raw data, instead of stopping."""
+    return train_cfg.model_copy(update={"data": train_cfg.data.model_copy(update={"untrainable_rows": "skip_all"})})
+
+
 def run_state(run_dir: Path, data_dir: Path, train_cfg) -> str:
     """``new``, ``finished`` (reused) or ``unfinished`` (resumed) for a run folder of this config on exactly these
     split files; raises :class:`ExperimentError` when the folder holds a run of another config or other data."""
@@ -190,13 +199,18 @@ def run_experiment(cfg: ExperimentConfig, out_dir: str | Path, *, overwrite: boo
     summaries: dict[str, dict[str, Any]] = {}
     for name, data in (("raw", raw_dir), ("curated", curated_dir)):
         run_dir = out / "runs" / name
-        state = run_state(run_dir, data, train_cfg)
+        side_cfg = raw_train_config(train_cfg) if name == "raw" else train_cfg
+        state = run_state(run_dir, data, side_cfg)
         if state == "finished":
             log(f"training on {name}: reusing the finished run in {run_dir}")
         else:
             log(f"training on {name} data -> {run_dir}" + (" (resuming)" if state == "unfinished" else ""))
-            train(data, train_cfg, run_dir, resume=state == "unfinished", progress=progress)
+            train(data, side_cfg, run_dir, resume=state == "unfinished", progress=progress)
         summaries[name] = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+        skipped = summaries[name].get("data", {}).get("train", {}).get("rows_skipped_by_reason") or {}
+        if skipped:
+            log(f"  {name}: skipped {sum(skipped.values())} row(s) with nothing to learn: "
+                + ", ".join(f"{reason} {n}" for reason, n in skipped.items()))
 
     refs = [ModelRef("base", base_model_spec(train_cfg), train_cfg.model.name)] if cfg.eval.include_base else []
     refs += [ModelRef(name, str(out / "runs" / name), f"runs/{name}") for name in ("raw", "curated")]
@@ -223,6 +237,11 @@ def run_experiment(cfg: ExperimentConfig, out_dir: str | Path, *, overwrite: boo
         f"tokens per row, seed {t.seed}. Tokens seen: raw {summaries['raw']['tokens_seen']:,}, curated "
         f"{summaries['curated']['tokens_seen']:,}.",
     ]
+    for name in ("raw", "curated"):
+        skipped = summaries[name].get("data", {}).get("train", {}).get("rows_skipped_by_reason") or {}
+        if skipped:
+            preamble.append(f"The {name} run skipped {sum(skipped.values()):,} training row(s) with nothing to learn ("
+                            + ", ".join(f"{reason}: {n:,}" for reason, n in skipped.items()) + ").")
     results = EvalResults(
         prompts=prompts, settings=settings, models=answers, losses=losses, loss_data="curated/",
         title="Raw vs curated: the data-centric experiment", preamble=preamble,

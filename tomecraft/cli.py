@@ -30,6 +30,7 @@ STAGE_CLIS = (
     "training.cli",
     "serving.cli",
     "evaluation.cli",
+    "sweep.cli",
 )
 
 for _module in STAGE_CLIS:

@@ -28,6 +28,8 @@ Examples:
 * `tome train --run runs/3b --resume` - continue after a crash, from the newest checkpoint (`tome train --resume`:
   the default run folder)
 * `tome train --set training.learning_rate=1e-4 --set lora.r=32`
+* `tome train -d raw/ --skip-untrainable --max-tokens 200000` - raw data: rows with nothing to learn are skipped and
+  counted by reason (the default stops on a response-marker failure and lists the rows); a budget in tokens
 * `tome train --print-config > my.yaml` - every option with its value, to edit
 """
 
@@ -54,6 +56,8 @@ def train(
     run: Optional[Path] = typer.Option(None, "--run", "-r", help="Run folder (checkpoints, metrics, adapter, summary). Default: runs/<config file name>, e.g. runs/train_cpu."),
     set_: list[str] = typer.Option([], "--set", help="Override one config key, e.g. training.max_steps=60 (repeatable)."),
     max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Shorthand for --set training.max_steps=N."),
+    max_tokens: Optional[int] = typer.Option(None, "--max-tokens", help="Shorthand for --set training.max_tokens=N: train on about N input tokens (steps from the rows' mean length)."),
+    skip_untrainable: bool = typer.Option(False, "--skip-untrainable", help="Raw data: skip and count every row left with nothing to learn (missing or merged response marker, truncated before the reply, no reply) instead of stopping; shorthand for --set data.untrainable_rows=skip_all."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --run from its newest complete checkpoint (uses the run's own config)."),
     print_config: bool = typer.Option(False, "--print-config", help="Print the resolved config as YAML and exit."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars; still prints the summary."),
@@ -66,6 +70,10 @@ def train(
             overrides = deep_merge(overrides, parse_override(item))
         if max_steps is not None:
             overrides = deep_merge(overrides, {"training": {"max_steps": max_steps}})
+        if max_tokens is not None:
+            overrides = deep_merge(overrides, {"training": {"max_tokens": max_tokens}})
+        if skip_untrainable:
+            overrides = deep_merge(overrides, {"data": {"untrainable_rows": "skip_all"}})
         chosen = config or default_config_path()
         run = run or Path("runs") / chosen.stem
         if resume and config is None:
@@ -109,11 +117,28 @@ def print_train_summary(summary) -> None:  # noqa: ANN001
         ("peak memory", f"{summary.peak_memory_bytes / 2**30:.2f} GiB ({summary.peak_memory_kind})"),
         ("train loss", _pair(summary.train_loss_first, summary.train_loss_last)),
         ("eval loss", _pair(summary.eval_loss_first, summary.eval_loss_last)),
-        ("rows skipped", str(summary.data["train"]["rows_skipped"] + summary.data.get("eval", {}).get("rows_skipped", 0))),
+        ("rows skipped", skipped_line(summary.data)),
     ]
+    if summary.data.get("budget"):
+        b = summary.data["budget"]
+        rows.insert(3, ("token budget", f"{b['max_tokens']:,} -> {b['steps']} steps of ~{b['tokens_per_step']:,.0f} tokens"))
     for key, value in rows:
         table.add_row(key, value)
     console.print(table)
+
+
+def skipped_line(data: dict) -> str:
+    """``12 (truncated_before_response 10, response_marker_split_by_tokens 2)`` over the train and eval splits."""
+    counts: dict[str, int] = {}
+    total = 0
+    for split in ("train", "eval"):
+        stats = data.get(split) or {}
+        total += stats.get("rows_skipped", 0)
+        for reason, n in (stats.get("rows_skipped_by_reason") or {}).items():
+            counts[reason] = counts.get(reason, 0) + n
+    if not counts:
+        return str(total)
+    return f"{total} (" + ", ".join(f"{reason} {n}" for reason, n in sorted(counts.items())) + ")"
 
 
 def _pair(first, last) -> str:  # noqa: ANN001

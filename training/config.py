@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from tomecraft.resources import config_dir
 
@@ -85,9 +85,13 @@ class DataConfig(StrictModel):
     eval_split: Literal["train", "validation", "test"] | None = "validation"
     max_train_rows: int | None = Field(None, ge=1, description="use only the first N training rows")
     max_eval_rows: int | None = Field(256, ge=1, description="evaluate on the first N rows of the eval split")
-    untrainable_rows: Literal["skip", "error"] = Field(
+    untrainable_rows: Literal["skip", "skip_all", "error"] = Field(
         "skip",
-        description="a row whose assistant tokens are all masked or truncated away: skip it (listed in skipped_rows.jsonl) or stop",
+        description=(
+            "a row whose assistant tokens are all masked or truncated away: skip: skip it (listed in skipped_rows.jsonl), "
+            "but stop when the response marker fails (template mismatch); skip_all: skip and count every such row "
+            "whatever the reason (raw data); error: stop"
+        ),
     )
 
 
@@ -99,6 +103,11 @@ class TrainingConfig(StrictModel):
     learning_rate: float = Field(2e-4, gt=0)
     num_epochs: float = Field(1.0, gt=0)
     max_steps: int | None = Field(None, ge=1, description="stop after N optimizer steps (overrides num_epochs)")
+    max_tokens: int | None = Field(
+        None, ge=1,
+        description="train on about N input tokens: max_steps = N / (mean tokens per training row x rows per step); "
+        "the same budget for data of different lengths (overrides num_epochs; not with max_steps)",
+    )
     warmup_steps: int = Field(5, ge=0)
     optim: str = Field("adamw_8bit", description="any transformers optimizer name; 8-bit ones fall back to fused AdamW on CPU")
     weight_decay: float = Field(0.01, ge=0)
@@ -123,6 +132,12 @@ class TrainingConfig(StrictModel):
     eval_on_start: bool = Field(True, description="validation loss before the first step, as a reference point")
     save_steps: int = Field(10, ge=1, description="checkpoint every N steps (what --resume continues from)")
     save_total_limit: int | None = Field(3, ge=1, description="keep only the newest N checkpoints")
+
+    @model_validator(mode="after")
+    def _one_budget(self) -> "TrainingConfig":
+        if self.max_steps is not None and self.max_tokens is not None:
+            raise ValueError("set training.max_steps or training.max_tokens, not both")
+        return self
 
     @field_validator("lr_scheduler")
     @classmethod

@@ -6,11 +6,15 @@ does not occur in the rendered text (a template that does not match the markers)
 ``max_seq_length`` cuts the row before its first assistant token, a row is left with no trainable token at all,
 and a batch made only of such rows gives a NaN or zero loss; TRL then drops those rows silently. Here every row is
 checked before training: rows without trainable tokens are skipped and listed (or stop the run, per
-``data.untrainable_rows``), and a marker that never matches stops the run with the rows it failed on.
+``data.untrainable_rows``), and a marker that does not match stops the run with the rows it failed on, unless the
+policy is ``skip_all`` (raw data: every such row is skipped and counted by reason, as a plain trainer would).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
@@ -25,6 +29,11 @@ REASON_NO_ASSISTANT = "no_assistant_turn"
 REASON_EMPTY_REPLY = "empty_assistant_reply"
 REASON_TRUNCATED = "truncated_before_response"
 REASON_MARKER = "response_marker_not_found"
+REASON_MARKER_SPLIT = "response_marker_split_by_tokens"
+# Reasons that say the chat template and the markers disagree (a config error) rather than that the row is odd.
+MARKER_REASONS = (REASON_MARKER, REASON_MARKER_SPLIT)
+# data.untrainable_rows: what happens to rows left with no trainable token
+UNTRAINABLE_POLICIES = ("skip", "skip_all", "error")
 
 
 class MaskingError(ValueError):
@@ -82,11 +91,18 @@ class PreparedSplit:
 
         return Dataset.from_dict({"input_ids": self.input_ids, "labels": self.labels})
 
+    def skipped_by_reason(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for row in self.skipped:
+            counts[row.reason] = counts.get(row.reason, 0) + 1
+        return dict(sorted(counts.items()))
+
     def stats(self) -> dict[str, Any]:
         return {
             "rows_read": self.rows_read,
             "rows_used": len(self.input_ids),
             "rows_skipped": len(self.skipped),
+            "rows_skipped_by_reason": self.skipped_by_reason(),
             "rows_truncated": self.truncated_rows,
             "tokens": self.tokens,
             "trainable_tokens": self.trainable_tokens,
@@ -141,6 +157,31 @@ def render(tokenizer: Any, conversations: Sequence[dict[str, Any]]) -> str:
     return tokenizer.apply_chat_template(to_messages(conversations), tokenize=False)
 
 
+_TOKENIZED: dict[tuple, PreparedSplit] | None = None  # see tokenization_cache()
+
+
+@contextmanager
+def tokenization_cache() -> Iterator[None]:
+    """Within the block, a split already tokenized with the same tokenizer, template, markers and
+    ``max_seq_length`` is not tokenized again (many runs on the same data in one process: `tome sweep`)."""
+    global _TOKENIZED
+    outer = _TOKENIZED
+    _TOKENIZED = {} if outer is None else outer
+    try:
+        yield
+    finally:
+        _TOKENIZED = outer
+
+
+def _cache_key(rows: Sequence[dict[str, Any]], name: str, tokenizer: Any, max_seq_length: int, response_part: str) -> tuple:
+    digest = hashlib.sha256()
+    for row in rows:
+        digest.update(json.dumps([row.get("id"), row["conversations"]], sort_keys=True, ensure_ascii=False).encode())
+    template = getattr(tokenizer, "chat_template", None) or ""
+    return (name, getattr(tokenizer, "name_or_path", ""), len(tokenizer), hashlib.sha256(str(template).encode()).hexdigest(),
+            max_seq_length, response_part, digest.hexdigest())
+
+
 def prepare_split(
     rows: Sequence[dict[str, Any]],
     name: str,
@@ -151,6 +192,23 @@ def prepare_split(
     progress: Callable[[Iterable[Any], int, str], Iterator[Any]] | None = None,
 ) -> PreparedSplit:
     """Tokenize and mask each row; classify every row left with no trainable token."""
+    if _TOKENIZED is not None:
+        key = _cache_key(rows, name, tokenizer, max_seq_length, response_part)
+        if key not in _TOKENIZED:
+            _TOKENIZED[key] = _prepare_split(rows, name, tokenizer, mask, max_seq_length, response_part, progress)
+        return _TOKENIZED[key]
+    return _prepare_split(rows, name, tokenizer, mask, max_seq_length, response_part, progress)
+
+
+def _prepare_split(
+    rows: Sequence[dict[str, Any]],
+    name: str,
+    tokenizer: Any,
+    mask: Callable[[list[int]], list[int]],
+    max_seq_length: int,
+    response_part: str,
+    progress: Callable[[Iterable[Any], int, str], Iterator[Any]] | None = None,
+) -> PreparedSplit:
     out = PreparedSplit(name=name)
     items: Iterable[Any] = enumerate(rows)
     if progress is not None:
@@ -159,7 +217,8 @@ def prepare_split(
         out.rows_read += 1
         conversations = row["conversations"]
         # tokenized whole, then cut: the untruncated labels tell why a row has nothing left to train on
-        full_ids = tokenizer(render(tokenizer, conversations), add_special_tokens=False, verbose=False)["input_ids"]
+        text = render(tokenizer, conversations)
+        full_ids = tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"]
         full_labels = mask(full_ids)
         ids, labels = full_ids[:max_seq_length], full_labels[:max_seq_length]
         if len(full_ids) > max_seq_length:
@@ -169,13 +228,14 @@ def prepare_split(
             out.labels.append(labels)
             out.row_positions.append(position)
             continue
-        reason, detail = _why_untrainable(conversations, full_ids, full_labels, max_seq_length, response_part)
+        reason, detail = _why_untrainable(conversations, text, full_ids, full_labels, max_seq_length, response_part)
         out.skipped.append(UntrainableRow(name, position, row.get("id"), reason, detail))
     return out
 
 
 def _why_untrainable(
-    conversations: Sequence[dict[str, Any]], full_ids: list[int], full_labels: list[int], max_seq_length: int, response_part: str
+    conversations: Sequence[dict[str, Any]], text: str, full_ids: list[int], full_labels: list[int], max_seq_length: int,
+    response_part: str,
 ) -> tuple[str, str]:
     replies = [t for t in conversations if t.get("from") == "gpt"]
     if not replies:
@@ -188,6 +248,12 @@ def _why_untrainable(
         )
     if not any((t.get("value") or "").strip() for t in replies):
         return REASON_EMPTY_REPLY, "every gpt turn is empty"
+    if response_part in text:
+        return (
+            REASON_MARKER_SPLIT,
+            f"the response marker {response_part!r} is in the rendered text, but the tokenizer merged its last token "
+            "with the start of the reply (e.g. a reply that begins with spaces), so every token is masked",
+        )
     return (
         REASON_MARKER,
         f"the response marker {response_part!r} was not found in the rendered chat template, so every token is masked",
@@ -195,18 +261,29 @@ def _why_untrainable(
 
 
 def check_trainable(split: PreparedSplit, policy: str, shown: int = 5) -> None:
-    """Stop when masking is broken (marker never found), when nothing is left, or when policy is ``error``."""
+    """Stop when nothing is left to train on, when policy is ``error``, or (policy ``skip``) when the response
+    marker failed on some row, which usually means the chat template and the markers disagree.
+
+    ``skip_all`` is how a plain trainer treats raw data: every row with nothing to learn is skipped and counted by
+    its reason (:meth:`PreparedSplit.skipped_by_reason`), whatever the reason; only an empty split stops.
+    """
+    if policy not in UNTRAINABLE_POLICIES:
+        raise ValueError(f"untrainable_rows={policy!r}: expected one of {', '.join(UNTRAINABLE_POLICIES)}")
     if not split.skipped:
         return
-    listing = "\n".join("  " + s.describe() for s in split.skipped[:shown])
-    more = f"\n  ... and {len(split.skipped) - shown} more" if len(split.skipped) > shown else ""
-    marker = [s for s in split.skipped if s.reason == REASON_MARKER]
-    if marker:
+    marker = [s for s in split.skipped if s.reason in MARKER_REASONS]
+    if marker and (policy != "skip_all" or not split.input_ids):
+        listing = "\n".join("  " + s.describe() for s in marker[:shown])
+        more = f"\n  ... and {len(marker) - shown} more" if len(marker) > shown else ""
         raise MaskingError(
             f"{split.name}: {len(marker)} of {split.rows_read} rows have no trainable token because the response marker "
-            "does not occur in the text the chat template renders (model.chat_template does not match "
-            "model.response_part / model.instruction_part):\n" + listing + more
+            "does not occur in the tokens the chat template renders (model.chat_template does not match "
+            "model.response_part / model.instruction_part, or the reply starts with text that merges with the marker); "
+            "on raw data, set data.untrainable_rows=skip_all (tome train --skip-untrainable) to skip and count them:\n"
+            + listing + more
         )
+    listing = "\n".join("  " + s.describe() for s in split.skipped[:shown])
+    more = f"\n  ... and {len(split.skipped) - shown} more" if len(split.skipped) > shown else ""
     if not split.input_ids:
         raise MaskingError(
             f"{split.name}: no row has a trainable (assistant) token after masking and truncation to "

@@ -225,6 +225,14 @@ def _prepare_run_folder(paths: RunPaths, curated: Path, config: TrainConfig | No
     return config, None
 
 
+def _reset_peak_memory() -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+
+
 def _peak_memory(device: str) -> tuple[int, str]:
     if device == "cuda":
         import torch
@@ -255,7 +263,7 @@ def build_sft_config(
         gradient_accumulation_steps=t.gradient_accumulation_steps,
         learning_rate=t.learning_rate,
         num_train_epochs=t.num_epochs,
-        max_steps=t.max_steps or -1,
+        max_steps=t.max_steps or -1,  # a training.max_tokens budget sets it once the rows are known (train())
         warmup_steps=t.warmup_steps,
         optim=t.optim,
         weight_decay=t.weight_decay,
@@ -326,6 +334,7 @@ def train(
     from training.models import import_unsloth, load_for_training
 
     import_unsloth()  # before transformers / TRL are imported below
+    _reset_peak_memory()  # several runs in one process (`tome sweep`): each summary reports its own peak
     from training.callbacks import MetricsLogger, ProgressBar, StepTimer
     from training.data import check_trainable, prepare_split, read_rows, response_masker, template_parts
     from training.packing import pack_rows
@@ -380,6 +389,13 @@ def train(
     )
     trainer.remove_callback(PrinterCallback)  # logs go to metrics.jsonl and the progress bar
     packing = settle_packing(trainer, packed, train_split)
+    budget = None
+    if config.training.max_tokens is not None:  # steps from what each batch element is: a packed sequence or a row
+        from training.budget import steps_for_tokens
+
+        lengths = [len(ids) for ids in (packed.input_ids if packing.get("active") else train_split.input_ids)]
+        budget = steps_for_tokens(config, lengths)
+        trainer.args.max_steps = budget.steps
     start_tokens = 0
     if checkpoint is not None:
         start_tokens = json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8")).get("num_input_tokens_seen", 0)
@@ -419,6 +435,7 @@ def train(
         data={
             "train": train_split.stats(),
             **({"eval": eval_split.stats()} if eval_split else {}),
+            **({"budget": budget.as_dict()} if budget else {}),
             "packing": packing,
             "instruction_part": instruction_part,
             "response_part": response_part,

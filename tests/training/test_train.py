@@ -228,6 +228,71 @@ def test_a_response_marker_the_template_never_renders_stops_the_run(tokenizer):
         check_trainable(split, "skip")
 
 
+def test_raw_rows_are_skipped_and_counted_by_cause_with_skip_all(tokenizer, chatml_masker):
+    """Raw data as it comes: a reply starting with spaces (its first token merges with the marker's newline), a
+    prompt too long for max_seq_length, an empty reply. The default stops on the marker case and lists it;
+    skip_all skips all three and counts them by cause."""
+    from training.data import (REASON_EMPTY_REPLY, REASON_MARKER_SPLIT, REASON_TRUNCATED, MaskingError,
+                               check_trainable)
+
+    leading_spaces = {"id": "spaces", "conversations": [
+        {"from": "human", "value": "Hi?"}, {"from": "gpt", "value": "   Hello there, how can I help?"}]}
+    too_long = {"id": "long", "conversations": [{"from": "human", "value": "word " * 300}, {"from": "gpt", "value": "ok"}]}
+    empty = {"id": "empty", "conversations": [{"from": "human", "value": "Hi?"}, {"from": "gpt", "value": "   "}]}
+    rows = qa_rows(4) + [leading_spaces, too_long, empty]
+    split = _prepare(rows, tokenizer, chatml_masker, max_len=64)
+    assert len(split.input_ids) == 4
+    assert split.skipped_by_reason() == {REASON_EMPTY_REPLY: 1, REASON_MARKER_SPLIT: 1, REASON_TRUNCATED: 1}
+    assert split.stats()["rows_skipped_by_reason"] == split.skipped_by_reason()
+    with pytest.raises(MaskingError, match=r"1 of 7 rows .*response marker.*\n.*id spaces.*response_marker_split_by_tokens"):
+        check_trainable(split, "skip")
+    with pytest.raises(MaskingError, match="skip_all"):  # the error says how to train on such data
+        check_trainable(split, "skip")
+    check_trainable(split, "skip_all")  # never a stop while something is left
+    with pytest.raises(ValueError, match="expected one of"):
+        check_trainable(split, "ignore")
+
+
+def test_skip_all_still_stops_when_nothing_is_left(tokenizer, chatml_masker):
+    from training.data import MaskingError, check_trainable
+
+    rows = [{"id": f"q{i}", "conversations": [{"from": "human", "value": "word " * 200}, {"from": "gpt", "value": "ok"}]}
+            for i in range(2)]
+    with pytest.raises(MaskingError, match="no row has a trainable"):
+        check_trainable(_prepare(rows, tokenizer, chatml_masker, max_len=32), "skip_all")
+
+
+def test_tokenization_cache_reuses_a_split_only_for_the_same_rows_and_settings(tokenizer, chatml_masker):
+    from training.data import tokenization_cache
+
+    rows = qa_rows(5)
+    outside = _prepare(rows, tokenizer, chatml_masker)
+    assert _prepare(rows, tokenizer, chatml_masker) is not outside  # no cache outside the block
+    with tokenization_cache():
+        first = _prepare(rows, tokenizer, chatml_masker)
+        assert _prepare([dict(r) for r in rows], tokenizer, chatml_masker) is first
+        assert _prepare(rows, tokenizer, chatml_masker, max_len=32) is not first
+        assert _prepare(qa_rows(5, seed=1), tokenizer, chatml_masker) is not first
+        assert first.labels == outside.labels
+    assert _prepare(rows, tokenizer, chatml_masker) is not first
+
+
+def test_a_token_budget_becomes_steps_from_the_rows_mean_length():
+    from training.budget import steps_for_tokens
+
+    cfg = load_config(None, {"model": {"max_seq_length": 100},
+                             "training": {"per_device_batch_size": 2, "gradient_accumulation_steps": 3, "max_tokens": 1000}})
+    budget = steps_for_tokens(cfg, [40, 60, 50, 50])  # mean 50 -> 300 tokens a step -> 4 steps (1,200 tokens)
+    assert (budget.steps, budget.tokens_per_step, budget.mean_tokens_per_row) == (4, 300.0, 50.0)
+    assert budget.epochs == 6.0  # the split holds 200 tokens
+    longer = steps_for_tokens(cfg, [100, 100])  # longer rows: fewer steps for the same tokens
+    assert longer.steps == 2
+    packed = steps_for_tokens(cfg, [100, 96, 98])  # packed sequences: each nearly max_seq_length long
+    assert packed.steps == 2 and packed.tokens_per_step == 588.0
+    with pytest.raises(ConfigError, match="max_steps or training.max_tokens"):
+        load_config(cfg, {"training": {"max_steps": 3}})
+
+
 @pytest.mark.slow
 def test_train_stops_before_training_when_masking_leaves_nothing(tmp_path, tiny_model):
     from training.data import MaskingError
@@ -342,7 +407,8 @@ def test_cli_help_teaches():
     from tomecraft.cli import app
 
     runner = CliRunner()
-    for command, words in (("train", ["--resume", "--max-steps", "configs/train_cpu.yaml"]), ("export", ["q4_k_m", "cyllama"])):
+    for command, words in (("train", ["--resume", "--max-steps", "configs/train_cpu.yaml", "--skip-untrainable", "--max-tokens"]),
+                           ("export", ["q4_k_m", "cyllama"]), ("sweep", ["--dry-run", "seed-to-seed", "--stop-after"])):
         result = runner.invoke(app, [command, "--help"])
         assert result.exit_code == 0, result.output
         for word in words:
