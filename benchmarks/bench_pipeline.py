@@ -5,6 +5,8 @@
     python benchmarks/bench_pipeline.py --ray 1000000        # + the Ray engine against the local one on 1M rows
     python benchmarks/bench_pipeline.py --quick              # 20k rows, references on 20k: a smoke run
 
+The references install with `pip install -e ".[bench]"` (datatrove, rensa); datasketch is a dependency.
+
 Every method runs in a fresh process on the same JSONL file (benchmarks/corpus.py, FineTome schema,
 several sources, 10% planted near-duplicates, about 500 bytes a line), generated once into
 ``.cache/bench/``. "Ours" is the whole command: start-up, reading, every default stage, writing the splits,
