@@ -121,6 +121,8 @@ def resolve_format(cfg: InputConfig, source) -> str:
     if cfg.format != "auto":
         return cfg.format
     names = _first_columns(source)
+    if not names:  # an empty input: nothing to convert, and nothing to tell the format by
+        return "conversations"
     if cfg.columns:
         table = pa.table({n: pa.nulls(0) for n in names})
         names = apply_mapping(table, cfg.columns, where=cfg.name or cfg.path)[0].column_names

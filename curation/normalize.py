@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field
 
-from numba import njit, prange
+from numba import njit
 
 from curation.core.columns import WHITESPACE, any_per_row, conversations_from, string_buffers, turns_of
 from curation.core.config_base import StrictModel
@@ -62,10 +62,10 @@ def _is_run_space(cp):
     return cp == 32 or cp == 9 or cp == 0xA0 or (0x2000 <= cp <= 0x200A) or cp == 0x202F or cp == 0x205F or cp == 0x3000
 
 
-@njit(nogil=True, cache=True, parallel=True)
+@njit(nogil=True, cache=True)
 def _needs_work(buf, offsets, collapse, newline_run, strip, out):
     """Per string: would :func:`normalize_text` (after the Unicode form) change it? One pass over the bytes."""
-    for i in prange(out.shape[0]):
+    for i in range(out.shape[0]):
         start, end = offsets[i], offsets[i + 1]
         flag = False
         if strip and end > start:

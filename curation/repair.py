@@ -85,7 +85,11 @@ def repair_record(record: dict[str, Any]) -> tuple[dict[str, Any], Repairs]:
     repairs: Repairs = {}
     out = {}
     for key, value in record.items():
-        name = repair_value(key, key, repairs) if isinstance(key, str) else key
+        name = key
+        if isinstance(key, str):  # a column's own name may need repair: note it under the repaired name
+            name, kinds = repair_string(key)
+            for kind in kinds:
+                _note(repairs, kind, name)
         out[name] = repair_value(value, name, repairs)
     return out, repairs
 

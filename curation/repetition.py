@@ -11,7 +11,7 @@ characters in n-grams seen before (scanning left to right, skipping past a repea
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from curation.core.utf8 import decode as _decode, is_space as _is_space
 from curation.minhash.kernels import xxh64
@@ -43,10 +43,10 @@ def _words(buf, start, end, hashes, lens):
     return n
 
 
-@njit(nogil=True, cache=True, parallel=True)
+@njit(nogil=True, cache=True)
 def word_counts(buf, offsets, out):
     """Words per string (Python's ``len(re.findall(r"\\S+", text))``)."""
-    for i in prange(out.shape[0]):
+    for i in range(out.shape[0]):
         p, end = offsets[i], offsets[i + 1]
         n = 0
         inword = False
@@ -180,12 +180,12 @@ def _any_repeat(ids, n):
     return False
 
 
-@njit(nogil=True, cache=True, parallel=True)
+@njit(nogil=True, cache=True)
 def repetition_measures(buf, offsets, rows, top_ns, dup_ns, out):
     """For each string ``rows[t]``: ``out[t] = (repeated line fraction, repeated line char fraction, top n-gram
     fractions for top_ns..., duplicate n-gram fractions for dup_ns...)``."""
     k = top_ns.shape[0]
-    for t in prange(rows.shape[0]):
+    for t in range(rows.shape[0]):
         i = rows[t]
         start, end = offsets[i], offsets[i + 1]
         size = end - start + 1

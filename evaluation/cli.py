@@ -183,13 +183,13 @@ def experiment(
     print_config: bool = typer.Option(False, "--print-config", help="Print the resolved config as YAML and exit."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
-    from curation.config import ConfigError, _deep_merge, parse_override
+    from tomecraft.config_files import ConfigError, deep_merge, parse_override
     from evaluation.experiment import ExperimentError, default_experiment_config, load_experiment_config, run_experiment
 
     try:
         overrides: dict = {}
         for item in set_:
-            overrides = _deep_merge(overrides, parse_override(item))
+            overrides = deep_merge(overrides, parse_override(item))
         if input is not None:
             overrides["input"] = input
         path = config or default_experiment_config()

@@ -98,9 +98,9 @@ def load_experiment_config(path: str | Path | None, overrides: dict[str, Any] | 
                 if found is not None:
                     data[key] = str(found)
     if overrides:
-        from curation.config import _deep_merge
+        from tomecraft.config_files import deep_merge
 
-        data = _deep_merge(data, overrides)
+        data = deep_merge(data, overrides)
     try:
         return ExperimentConfig.model_validate(data)
     except ValidationError as exc:

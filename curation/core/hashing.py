@@ -1,33 +1,23 @@
-"""Hashes of many strings at once, straight from Arrow's buffers (compiled; xxh64 as the xxhash library)."""
+"""Hashes of many strings at once, straight from Arrow's buffers (compiled; xxh64 as the xxhash library),
+and the seeded ranks balance and split draw by.
+
+The kernels here and in the stages are single-threaded and release the GIL (``nogil``): the engines run
+batches side by side, so no kernel starts threads of its own (which, with numba's fallback threading
+layer, must never be entered from two threads at once)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
-from numba import njit, prange
+from numba import njit
 
 from curation.core.columns import string_buffers
 from curation.minhash.kernels import xxh64
 
 
-@njit(nogil=True, cache=True, parallel=True)
-def _hash_all(data, offsets, seed, out):
-    for i in prange(out.shape[0]):
-        out[i] = xxh64(data, offsets[i], offsets[i + 1], seed)
-
-
-def hash64(strings: pa.Array, seed: int = 0) -> np.ndarray:
-    """uint64 xxh64 of every string's UTF-8 bytes (null hashes as the empty string)."""
-    data, offsets = string_buffers(strings)
-    out = np.empty(len(offsets) - 1, dtype=np.uint64)
-    if len(out):
-        _hash_all(data, offsets, np.uint64(seed), out)
-    return out
-
-
-@njit(nogil=True, cache=True, parallel=True)
+@njit(nogil=True, cache=True)
 def _hash_pairs(data, offsets, seed_a, seed_b, out_a, out_b):
-    for i in prange(out_a.shape[0]):
+    for i in range(out_a.shape[0]):
         out_a[i] = xxh64(data, offsets[i], offsets[i + 1], seed_a)
         out_b[i] = xxh64(data, offsets[i], offsets[i + 1], seed_b)
 

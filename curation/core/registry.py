@@ -119,11 +119,5 @@ def stage_spec(name: str) -> StageSpec:
         raise KeyError(f"unknown stage {name!r}; known: {', '.join(s.name for s in stage_specs())}") from None
 
 
-def iter_enabled(config: "CurationConfig") -> Iterator[tuple[StageSpec, Any]]:
-    """``(spec, stage config)`` of every stage in order, enabled or not."""
-    for spec in stage_specs():
-        yield spec, None if spec.hidden else config.stage(spec.name)
-
-
 def is_enabled(spec: StageSpec, stage_config: Any) -> bool:
     return spec.always_on or spec.hidden or bool(getattr(stage_config, "enabled", True))

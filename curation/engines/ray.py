@@ -222,6 +222,24 @@ class _BlockPass(_PassOnBlocks):
 # ------------------------------------------------------------------------------------------------ the driver
 
 
+def _warm_kernels(source: InputSource, passes: list[Pass]) -> None:
+    """Run the first rows of the input through every pass's row stages and keys on the driver, so that the
+    compiled kernels are in numba's on-disk cache before the workers start: workers then only load them,
+    rather than several processes compiling into the same cache at once."""
+    try:
+        first = next(iter(source.batches(2)), None)
+    except Exception:  # the workers will meet the same input error and report it properly
+        return
+    if first is None:
+        return
+    batch = first.slice(0, 2)  # two rows: enough to compile, and little for a costly stage (a judge) to do
+    for p in passes:
+        if batch.num_rows == 0:
+            return
+        result = run_pass_on_batch(Pass(apply=None, rows=p.rows, collect=p.collect), None, batch)
+        batch = result.kept
+
+
 def _sides(work: Path, pass_index: int) -> list[Path]:
     folder = work / f"pass-{pass_index:02d}"
     return sorted(p for p in folder.iterdir() if p.is_dir()) if folder.exists() else []
@@ -281,6 +299,7 @@ def _run(ray, source: InputSource, paths: OutputPaths, config, options: RayOptio
     for name in (*(f"{s}.parquet" for s in SPLITS), "removed.parquet"):
         (paths.root / name).unlink(missing_ok=True)
     batch_rows = config.engine.batch_rows
+    _warm_kernels(source, passes)
     units = source.units(unit_bytes=options.unit_bytes, unit_records=options.unit_records)
     items = [{"unit": json.dumps(u.__dict__)} for u in units]
     input_rows = 0

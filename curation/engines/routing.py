@@ -101,8 +101,3 @@ def scrubber(plan) -> Callable[[str], str] | None:
         return text
 
     return scrub
-
-
-def ordered(batch: pa.RecordBatch) -> bool:
-    pos = batch.column("_pos").to_numpy()
-    return bool(np.all(pos[1:] > pos[:-1])) if len(pos) > 1 else True
