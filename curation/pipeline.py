@@ -90,6 +90,13 @@ def finish_outputs(root: Path, source, config, output_format: str = "finetome") 
 
 
 def write_report(root: Path) -> None:
+    import gc
+
+    import pyarrow as pa
+
     from curation.report import write_report as write
 
+    gc.collect()
+    pa.default_memory_pool().release_unused()  # what the run freed goes back before the report reads the folder
     write(root)
+

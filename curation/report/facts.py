@@ -162,15 +162,60 @@ class ReportFacts:
 
 # -- reading ----------------------------------------------------------------------------------------------
 
-REPORT_COLUMNS = ("id", "conversations", "original_conversations", "source", "score", "origin_id", "augmentation",
-                  "quality", "stage", "reason", "duplicate_of", "details")
+REPORT_COLUMNS = ("id", "source", "score", "origin_id", "augmentation", "quality", "stage", "reason", "duplicate_of",
+                  "details")
+TURN_COLUMNS = ("conversations", "original_conversations")
 
 
-def _read(path: Path) -> pa.Table:
-    """The columns the report uses (review ones included), not the whole file."""
-    first = min(path.glob("part-*.parquet")) if path.is_dir() else path  # a shard folder (--engine ray)
-    names = pq.ParquetFile(first).schema_arrow.names
-    return pq.read_table(path, columns=[n for n in names if n in REPORT_COLUMNS or n.startswith("review_")])
+def _files(path: Path) -> list[Path]:
+    return sorted(path.glob("part-*.parquet")) if path.is_dir() else [path]  # a shard folder (--engine ray)
+
+
+def _names(path: Path) -> list[str]:
+    files = [f for f in _files(path) if f.exists()]
+    return pq.ParquetFile(files[0]).schema_arrow.names if files else []
+
+
+def _read(path: Path, extra: tuple[str, ...] = ()) -> pa.Table:
+    """The small columns the report uses (review ones included); the turns are read a row group at a time
+    (:func:`_turn_lengths`) or for the few example rows (:func:`_rows_by_id`)."""
+    names = _names(path)
+    return pq.read_table(path, columns=[n for n in names if n in REPORT_COLUMNS or n in extra or n.startswith("review_")])
+
+
+def _rows_by_id(path: Path, ids: set[str], columns: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The rows of ``path`` whose id is in ``ids`` (the example rows), with ``columns``."""
+    names = _names(path)
+    if not ids or not names:
+        return []
+    wanted = [c for c in ("id", *columns) if c in names]
+    table = pq.read_table(path, columns=wanted, filters=[("id", "in", sorted(ids))])
+    return table.to_pylist()
+
+
+def _turn_lengths(paths: list[Path], as_input: bool) -> "Lengths":
+    """Lengths of the rows of ``paths``, read a row group at a time: the turns as they are, or (``as_input``)
+    as they came in (``original_conversations`` where normalization changed them; augmented rows left out)."""
+    parts: list[Lengths] = []
+    for path in paths:
+        names = _names(path)
+        if "conversations" not in names:
+            continue
+        cols = [c for c in ("conversations", "original_conversations", "origin_id") if c in names]
+        for f in _files(path):
+            for batch in pq.ParquetFile(f).iter_batches(batch_size=65_536, columns=cols):
+                table = pa.Table.from_batches([batch])
+                if as_input:
+                    table = _not_augmented(table)
+                    conv = _as_input(table)
+                else:
+                    conv = table.column("conversations")
+                parts.append(_lengths(conv))
+    if not parts:
+        empty = np.zeros(0, dtype=np.int64)
+        return Lengths(empty, empty, empty)
+    return Lengths(*(np.concatenate([getattr(p, f) for p in parts])
+                     for f in ("chars_per_turn", "words_per_turn", "turns_per_conversation")))
 
 
 def _column(table: pa.Table, name: str, type_: pa.DataType | None = None) -> pa.ChunkedArray:
@@ -233,7 +278,7 @@ def _details(text: str | None) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else {"details": value}
 
 
-def _examples(splits: dict[str, pa.Table], removed: pa.Table, per_reason: int) -> dict[str, list[Example]]:
+def _examples(paths, splits: dict[str, pa.Table], removed: pa.Table, per_reason: int) -> dict[str, list[Example]]:
     if removed.num_rows == 0:
         return {}
     reasons = removed.column("reason").to_pylist()
@@ -244,18 +289,18 @@ def _examples(splits: dict[str, pa.Table], removed: pa.Table, per_reason: int) -
             bucket.append(i)
     indices = sorted(i for rows in picked.values() for i in rows)
     chosen = removed.take(pa.array(indices, type=pa.int64())).to_pylist()
+    turns = {r["id"]: r.get("conversations") for r in _rows_by_id(paths.removed, {r["id"] for r in chosen}, ("conversations",))}
+    for r in chosen:
+        r["conversations"] = turns.get(r["id"])
     by_index = dict(zip(indices, chosen))
     wanted = {r["duplicate_of"] for r in chosen if r.get("duplicate_of")}
 
     found: dict[str, ExampleRow] = {}
     if wanted:
-        value_set = pa.array(sorted(wanted), type=pa.string())
-        for name, table in list(splits.items()) + [("removed", removed)]:
-            if table.num_rows == 0:
-                continue
-            hits = table.filter(pc.is_in(table.column("id"), value_set=value_set))
-            cols = [c for c in ("id", "source", "conversations", "stage", "reason") if c in hits.column_names]
-            for r in hits.select(cols).to_pylist():
+        columns = ("source", "conversations", "stage", "reason")
+        for name in [*SPLITS, "removed"]:
+            path = paths.removed if name == "removed" else paths.split(name)
+            for r in _rows_by_id(path, wanted, columns):
                 where = name if name != "removed" else f"removed by {r.get('stage')} ({r.get('reason')})"
                 found.setdefault(r["id"], ExampleRow(r["id"], r.get("source"), _turns(r["conversations"]), where))
 
@@ -398,14 +443,9 @@ def gather(out_dir: str | Path, examples_per_reason: int = EXAMPLES_PER_REASON) 
     )
 
     # before = every row that passed validation, as it came in; after = the rows in the splits
-    kept_all = [t.select([c for c in ("conversations", "source", "score", "origin_id", "original_conversations") if c in t.column_names])
-                for t in splits.values()]
-    input_parts = [_not_augmented(t) for t in kept_all]
-    if "conversations" in removed.column_names:
+    input_parts = [_not_augmented(t) for t in splits.values()]
+    if "conversations" in _names(paths.removed):
         input_parts.append(_not_augmented(removed))
-    turns_type = splits["train"].schema.field("conversations").type
-    before_conv = pa.chunked_array([c for p in input_parts if p.num_rows for c in _as_input(p).chunks], type=turns_type)
-    after_conv = pa.chunked_array([c for t in kept_all if t.num_rows for c in t.column("conversations").chunks], type=turns_type)
     inputs = pa.table({"source": pa.chunked_array([c for p in input_parts for c in _column(p, "source").chunks],
                                                   type=pa.string())})
 
@@ -444,8 +484,11 @@ def gather(out_dir: str | Path, examples_per_reason: int = EXAMPLES_PER_REASON) 
     errors = stage_stats.get("validate", {}).get("errors") or {}
 
     # the two length measurements run side by side (Arrow compute and the word kernel release the GIL)
+    split_paths = [paths.split(name) for name in SPLITS]
     with ThreadPoolExecutor(max_workers=2) as pool:
-        before_lengths, after_lengths = pool.map(_lengths, (before_conv, after_conv))
+        before = pool.submit(_turn_lengths, split_paths + ([paths.removed] if paths.removed.exists() else []), True)
+        after = pool.submit(_turn_lengths, split_paths, False)
+        before_lengths, after_lengths = before.result(), after.result()
 
     return ReportFacts(
         folder=paths.root.name or str(paths.root),
@@ -467,7 +510,7 @@ def gather(out_dir: str | Path, examples_per_reason: int = EXAMPLES_PER_REASON) 
         scores_missing={"kept": missing_kept, "removed": missing_removed},
         augmentation=dict(sorted(augmentation.items(), key=lambda kv: (-kv[1], kv[0]))),
         augmented_removed=augmented_removed,
-        examples=_examples(splits, removed, examples_per_reason) if "conversations" in removed.column_names else {},
+        examples=_examples(paths, splits, removed, examples_per_reason) if "conversations" in _names(paths.removed) else {},
         quarantine_errors={str(k): int(v) for k, v in errors.items()},
         quarantine_examples=_quarantine(paths.root, examples_per_reason),
         review=_review(splits, removed, manifest),
