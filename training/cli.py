@@ -119,6 +119,9 @@ def print_train_summary(summary) -> None:  # noqa: ANN001
         ("eval loss", _pair(summary.eval_loss_first, summary.eval_loss_last)),
         ("rows skipped", skipped_line(summary.data)),
     ]
+    curated = (summary.data.get("curated_tokens") or {}).get("train")
+    if curated:  # the curation run counted the train split's tokens (token_lengths stage)
+        rows.insert(4, ("epochs in tokens", f"{summary.tokens_seen / curated:.2f} ({curated:,} tokens in the train split)"))
     if summary.data.get("budget"):
         b = summary.data["budget"]
         rows.insert(3, ("token budget", f"{b['max_tokens']:,} -> {b['steps']} steps of ~{b['tokens_per_step']:,.0f} tokens"))

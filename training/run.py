@@ -412,6 +412,10 @@ def train(
     evals = [[r["step"], r["eval_loss"]] for r in metrics if r["kind"] == "eval" and "eval_loss" in r]
     session_tokens = int(state.num_input_tokens_seen) - int(start_tokens)
     peak, peak_kind = _peak_memory(loaded.device)
+    from curation.token_lengths.stage import tokens_per_split
+
+    # tokens per split as curation counted them (token_lengths stage), to read the run's length in epochs
+    curated_tokens = tokens_per_split(read_manifest(curated))
     summary = RunSummary(
         run_dir=str(paths.root),
         model=config.model.name,
@@ -439,6 +443,7 @@ def train(
             "packing": packing,
             "instruction_part": instruction_part,
             "response_part": response_part,
+            **({"curated_tokens": curated_tokens} if curated_tokens else {}),
         },
         packages=packages(),
     )

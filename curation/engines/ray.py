@@ -2,8 +2,9 @@
 
 Pass 0 reads the input's units (JSONL byte ranges, Parquet row groups, slices of a loaded dataset) with
 ``map_batches`` and runs the first stages on them; every later pass is one ``map_batches`` of
-:func:`curation.engines.passes.run_pass_on_batch` over the blocks the pass before left in the object store
-(order kept: blocks are in input order, rows within them too). What a batch hands back beside its rows (the
+:func:`curation.engines.passes.run_pass_on_batch` over the blocks the pass before left in the object store.
+Blocks may be done in any order: rows keep their input position ``_pos`` inside them, and everything a
+block hands back is named or sorted by position. What a batch hands back beside its rows (the
 next global stage's keys, removal records, quarantine entries, counts) goes to files under ``.work/ray/`` in
 the output folder, named by the batch's first input position, so a retried task rewrites the same file.
 Between passes the driver reads the keys, runs the global stage's ``decide`` and puts the decisions in the
@@ -107,6 +108,12 @@ def _read_ipc(path: Path) -> pa.Table:
 _DECISIONS: dict[str, Any] = {}
 
 
+def _one_thread_per_task() -> None:
+    """Ray runs one task per CPU: Arrow's own thread pool in each task would only compete with the others."""
+    if pa.cpu_count() != 1:
+        pa.set_cpu_count(1)
+
+
 def _decisions(ref) -> pa.Table | None:
     """The decisions table of a pass, fetched once per worker process."""
     if ref is None:
@@ -132,6 +139,7 @@ class _PassOnBlocks:
         self.out_root = out_root
 
     def run(self, batches, first_pos: int) -> pa.Table:
+        _one_thread_per_task()
         decisions = _decisions(self.decisions_ref)
         kept, keys = [], []
         removed: dict[str, list[pa.RecordBatch]] = {}
@@ -222,24 +230,6 @@ class _BlockPass(_PassOnBlocks):
 # ------------------------------------------------------------------------------------------------ the driver
 
 
-def _warm_kernels(source: InputSource, passes: list[Pass]) -> None:
-    """Run the first rows of the input through every pass's row stages and keys on the driver, so that the
-    compiled kernels are in numba's on-disk cache before the workers start: workers then only load them,
-    rather than several processes compiling into the same cache at once."""
-    try:
-        first = next(iter(source.batches(2)), None)
-    except Exception:  # the workers will meet the same input error and report it properly
-        return
-    if first is None:
-        return
-    batch = first.slice(0, 2)  # two rows: enough to compile, and little for a costly stage (a judge) to do
-    for p in passes:
-        if batch.num_rows == 0:
-            return
-        result = run_pass_on_batch(Pass(apply=None, rows=p.rows, collect=p.collect), None, batch)
-        batch = result.kept
-
-
 def _sides(work: Path, pass_index: int) -> list[Path]:
     folder = work / f"pass-{pass_index:02d}"
     return sorted(p for p in folder.iterdir() if p.is_dir()) if folder.exists() else []
@@ -285,8 +275,7 @@ def _run(ray, source: InputSource, paths: OutputPaths, config, options: RayOptio
     import ray.data
 
     ctx = ray.data.DataContext.get_current()
-    ctx.execution_options.preserve_order = True
-    ctx.enable_progress_bars = False
+    ctx.enable_progress_bars = False  # (blocks may finish in any order: everything they hand back is keyed by position)
     logging.getLogger("ray.data").setLevel(logging.WARNING)
     plan = build_plan(config, source.fingerprint)
     passes = cut_passes(plan)
@@ -299,7 +288,6 @@ def _run(ray, source: InputSource, paths: OutputPaths, config, options: RayOptio
     for name in (*(f"{s}.parquet" for s in SPLITS), "removed.parquet"):
         (paths.root / name).unlink(missing_ok=True)
     batch_rows = config.engine.batch_rows
-    _warm_kernels(source, passes)
     units = source.units(unit_bytes=options.unit_bytes, unit_records=options.unit_records)
     items = [{"unit": json.dumps(u.__dict__)} for u in units]
     input_rows = 0
