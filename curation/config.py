@@ -27,7 +27,7 @@ class EngineConfig(StrictModel):
     batch_rows: int = Field(16_384, ge=1, description="rows per batch in flight")
     workers: int = Field(0, ge=0, description="threads that run stages on batches side by side; 0 = all cores")
     memory_mb: int = Field(
-        256, ge=0, description="rows kept in memory between passes up to this many MB; the rest spill to disk "
+        192, ge=0, description="rows kept in memory between passes up to this many MB; the rest spill to disk "
         "(0: every pass spills; passes that spill leave checkpoints for --resume)"
     )
 
