@@ -276,6 +276,9 @@ def _run(ray, source: InputSource, paths: OutputPaths, config, options: RayOptio
 
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False  # (blocks may finish in any order: everything they hand back is keyed by position)
+    # Each pass is one map over blocks already in the object store: the per-operator reservation would keep
+    # it to one task at a time until Ray Data has measured its outputs (a 2-CPU cluster ran passes serially).
+    ctx.op_resource_reservation_enabled = False
     logging.getLogger("ray.data").setLevel(logging.WARNING)
     plan = build_plan(config, source.fingerprint)
     passes = cut_passes(plan)

@@ -248,13 +248,15 @@ def _runs(indices: list[int]) -> Iterator[tuple[int, int]]:
 
 
 def read_jsonl(
-    fs, path: str, file: str, start: int, end: int, first_line: int, first_pos: int, block_bytes: int = 8 << 20
+    fs, path: str, file: str, start: int, end: int, first_line: int, first_pos: int, block_bytes: int = 8 << 20,
+    check: bool = True,
 ) -> Iterator[tuple[pa.RecordBatch, int]]:
     """Raw batches of the lines in bytes ``[start, end)`` of ``path`` (``start`` at a line start), each with the
     number of records before it in this range. ``first_line``: the line number of the first line.
 
-    Raises :class:`InputError` at the end when the range held records but not one was JSON (a binary file,
-    say), naming the first bad line."""
+    ``check``: raise :class:`InputError` at the end when the range held records but not one was JSON (a binary
+    file, say), naming the first bad line. A range that is one part of a file is not checked on its own: a
+    part may hold only bad lines of a file that is JSON Lines (:func:`check_json_lines` checks the whole file)."""
     line_no, records = first_line, 0
     parsed, first_error = 0, None
     with fs.open_input_file(path) as fh:
@@ -288,8 +290,16 @@ def read_jsonl(
                     first_error = (batch.column("_line")[k].as_py(), errors[k].as_py())
                 yield batch, records
             records += nrec
-    if records and parsed == 0 and first_error is not None:
+    if check and records and parsed == 0 and first_error is not None:
         raise InputError(f"{path}: line {first_error[0]}: not JSON Lines ({first_error[1]})")
+
+
+def check_json_lines(fs, path: str, file: str, size: int) -> None:
+    """Raise :class:`InputError` when not one line of the file is JSON. Reads only up to the first line that is
+    (the first line, for any JSON Lines file): the whole file only when it is not JSON Lines."""
+    for batch, _ in read_jsonl(fs, path, file, 0, size, 1, 0, block_bytes=1 << 20):
+        if batch.column("_error").null_count:
+            return
 
 
 def read_jsonl_stream(fs, path: str, file: str, compression: str, first_pos: int,

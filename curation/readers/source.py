@@ -39,6 +39,7 @@ class Unit:
     first_row: int = 0  # parquet / records: row number of the unit's first row within its file
     compression: str | None = None  # jsonl: gzip | bz2 | xz | zstd (then the unit is the whole file, streamed)
     input: str = ""  # the input it belongs to, when a run has several (curation.inputs)
+    part: bool = False  # jsonl: one of several byte ranges of its file (the file was checked whole when cut)
 
     @property
     def first_pos(self) -> int:
@@ -96,6 +97,12 @@ class InputSource:
         size = fs.get_file_info(path).size
         if not unit_bytes or size <= unit_bytes:
             return [Unit(first_index, "jsonl", path, name, 0, size, 1)]
+        from curation.readers.jsonl import check_json_lines
+
+        try:
+            check_json_lines(fs, path, name, size)
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read: {exc}") from None
         units: list[Unit] = []
         with fs.open_input_file(path) as fh:
             start, line = 0, 1
@@ -117,7 +124,7 @@ class InputSource:
                         extra += more
                     data += extra
                     end = cut + len(extra)
-                units.append(Unit(first_index + len(units), "jsonl", path, name, start, end, line))
+                units.append(Unit(first_index + len(units), "jsonl", path, name, start, end, line, part=True))
                 line += data.count(b"\n")
                 start = end
         return units
@@ -151,7 +158,7 @@ class InputSource:
 
             try:
                 for batch, _ in read_jsonl(self.filesystem, unit.path, unit.file, unit.start, unit.end,
-                                           unit.first_line, unit.first_pos):
+                                           unit.first_line, unit.first_pos, check=not unit.part):
                     yield from _rebatch(batch, batch_rows)
             except OSError as exc:
                 raise InputError(f"{unit.path}: cannot read: {exc}") from None
