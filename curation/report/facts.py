@@ -178,7 +178,7 @@ def _names(path: Path) -> list[str]:
 
 def _read(path: Path, extra: tuple[str, ...] = ()) -> pa.Table:
     """The small columns the report uses (review ones included); the turns are read a row group at a time
-    (:func:`_turn_lengths`) or for the few example rows (:func:`_rows_by_id`)."""
+    (:func:`_before_after_lengths`) or for the few example rows (:func:`_rows_by_id`)."""
     names = _names(path)
     return pq.read_table(path, columns=[n for n in names if n in REPORT_COLUMNS or n in extra or n.startswith("review_")])
 
@@ -193,24 +193,46 @@ def _rows_by_id(path: Path, ids: set[str], columns: tuple[str, ...]) -> list[dic
     return table.to_pylist()
 
 
-def _turn_lengths(paths: list[Path], as_input: bool) -> "Lengths":
-    """Lengths of the rows of ``paths``, read a row group at a time: the turns as they are, or (``as_input``)
-    as they came in (``original_conversations`` where normalization changed them; augmented rows left out)."""
-    parts: list[Lengths] = []
-    for path in paths:
+def _before_after_lengths(split_paths: list[Path], removed_path: Path | None) -> tuple["Lengths", "Lengths"]:
+    """Lengths of every input row as it came in (the splits' ``original_conversations`` where normalization
+    changed a row, augmented rows left out, and the removed rows) and of the rows in the splits, read once a row
+    group at a time, two row groups at once. A row normalization did not change is measured once for both;
+    the report uses only distributions (histograms, medians), so the order rows are measured in does not
+    show."""
+    tasks = []
+    for path, is_split in [*((p, True) for p in split_paths), *([(removed_path, False)] if removed_path else [])]:
         names = _names(path)
         if "conversations" not in names:
             continue
         cols = [c for c in ("conversations", "original_conversations", "origin_id") if c in names]
         for f in _files(path):
-            for batch in pq.ParquetFile(f).iter_batches(batch_size=65_536, columns=cols):
-                table = pa.Table.from_batches([batch])
-                if as_input:
-                    table = _not_augmented(table)
-                    conv = _as_input(table)
-                else:
-                    conv = table.column("conversations")
-                parts.append(_lengths(conv))
+            tasks.extend((f, g, cols, is_split) for g in range(pq.ParquetFile(f).metadata.num_row_groups))
+
+    def measure(task) -> tuple[list[Lengths], list[Lengths]]:
+        f, group, cols, is_split = task
+        table = pq.ParquetFile(f).read_row_group(group, columns=cols)
+        if not is_split:
+            return [_lengths(_as_input(_not_augmented(table)))], []
+        conv = table.column("conversations")
+        n = table.num_rows
+        augmented = (pc.is_valid(table.column("origin_id")) if "origin_id" in cols
+                     else pa.array(np.zeros(n, dtype=bool)))
+        changed = pa.array(np.zeros(n, dtype=bool))
+        if "original_conversations" in cols and table.column("original_conversations").type == conv.type:
+            changed = pc.and_(pc.is_valid(table.column("original_conversations")), pc.invert(augmented))
+        plain = pc.invert(pc.or_(augmented, changed))
+        same = _lengths(conv.filter(plain))
+        rest = _lengths(conv.filter(pc.invert(plain)))
+        orig = _lengths(table.column("original_conversations").filter(changed)) if "original_conversations" in cols \
+            else _lengths(conv.filter(changed))
+        return [same, orig], [same, rest]
+
+    with ThreadPoolExecutor(max_workers=2) as pool:  # Arrow compute and the word kernel release the GIL
+        measured = list(pool.map(measure, tasks))
+    return _joined([p for b, _ in measured for p in b]), _joined([p for _, a in measured for p in a])
+
+
+def _joined(parts: list["Lengths"]) -> "Lengths":
     if not parts:
         empty = np.zeros(0, dtype=np.int64)
         return Lengths(empty, empty, empty)
@@ -483,12 +505,8 @@ def gather(out_dir: str | Path, examples_per_reason: int = EXAMPLES_PER_REASON) 
 
     errors = stage_stats.get("validate", {}).get("errors") or {}
 
-    # the two length measurements run side by side (Arrow compute and the word kernel release the GIL)
-    split_paths = [paths.split(name) for name in SPLITS]
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        before = pool.submit(_turn_lengths, split_paths + ([paths.removed] if paths.removed.exists() else []), True)
-        after = pool.submit(_turn_lengths, split_paths, False)
-        before_lengths, after_lengths = before.result(), after.result()
+    before_lengths, after_lengths = _before_after_lengths([paths.split(name) for name in SPLITS],
+                                                          paths.removed if paths.removed.exists() else None)
 
     return ReportFacts(
         folder=paths.root.name or str(paths.root),

@@ -256,7 +256,11 @@ def clusters(f: ReportFacts) -> str | None:
                 ax.text(i, sizes[x], f"{sizes[x]:,}", ha="center", va="bottom", fontsize=8)
             ax.set_xlim(-0.6, max(len(xs), 5) - 0.4)  # a lone bar stays bar-sized
             if max(sizes.values()) / max(1, min(sizes.values())) > 50:
+                from matplotlib.ticker import FuncFormatter, NullFormatter
+
                 ax.set_yscale("log")
+                ax.yaxis.set_major_formatter(FuncFormatter(_compact))
+                ax.yaxis.set_minor_formatter(NullFormatter())
             ax.set_xlabel("rows in cluster")
             ax.set_ylabel("clusters")
             ax.grid(axis="x", visible=False)
