@@ -100,11 +100,14 @@ class Against(GlobalStage):
         return pa.RecordBatch.from_pydict(columns)
 
     # -- the existing set's index ---------------------------------------------------------------------
-    def settings(self) -> dict[str, Any]:
+    def settings(self, curated: bool = False) -> dict[str, Any]:
+        """What the index depends on: the signals' settings, not whether the run's own dedup stages are on; a
+        curated folder's rows are indexed as they are, so normalization does not count for one."""
         n = self.near_cfg
-        return {"version": INDEX_VERSION, "exact": self.exact_cfg.model_dump(), "near": {
+        normalize = None if curated or self.normalize_cfg is None else self.normalize_cfg.model_dump()
+        return {"version": INDEX_VERSION, "exact": self.exact_cfg.model_dump(exclude={"enabled"}), "near": {
             k: getattr(n, k) for k in ("text_key", "shingle", "ngram", "num_perm", "seed")} | {"lsh": list(self.spec_params())},
-            "normalize": self.normalize_cfg.model_dump() if self.normalize_cfg is not None else None}
+            "normalize": normalize}
 
     def spec_params(self) -> tuple[int, int]:
         from curation.minhash.banding import lsh_params_for
@@ -114,8 +117,8 @@ class Against(GlobalStage):
     def index(self, ctx: ReduceContext) -> tuple[pa.Table, dict[str, Any]]:
         """The existing set's index (memory-mapped), building and caching it when needed."""
         existing = ExistingSet(self.cfg.path)
-        digest = hashlib.sha256(json.dumps([existing.fingerprint(), self.settings()], sort_keys=True,
-                                           default=str).encode()).hexdigest()[:24]
+        key = [existing.fingerprint(), self.settings(curated=existing.curated is not None)]
+        digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:24]
         folders = [Path(self.cfg.cache_dir)] if self.cfg.cache_dir else []
         if existing.curated is not None:
             folders.append(existing.curated / ".cache" / "against")

@@ -230,6 +230,12 @@ def test_against_removes_what_the_first_run_kept_and_leaves_it_untouched(mixed_r
     run_curation(None, tmp_path / "third", config)
     again = next(s for s in read_manifest(tmp_path / "third")["stages"] if s["name"] == "against")["stats"]
     assert again["index"] == "cached" and again["exact"] + again["near"] == stats["exact"] + stats["near"]
+    # ... also with the run's own dedup stages and normalization switched off (the index does not depend on them)
+    lean = fast_config(inputs=[{"path": str(second), "name": "chat"}, {"path": str(third)}],
+                       stages={"against": {"path": str(first_out)}, "exact_dedup": {"enabled": False},
+                               "near_dedup": {"enabled": False}, "normalize": {"enabled": False}})
+    run_curation(None, tmp_path / "lean", lean)
+    assert next(s for s in read_manifest(tmp_path / "lean")["stages"] if s["name"] == "against")["stats"]["index"] == "cached"
 
 
 def test_against_a_raw_input_finds_near_duplicates(tmp_path, alpaca_path):
