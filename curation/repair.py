@@ -252,6 +252,7 @@ def block_needs_slow_path(block: bytes) -> str | None:
         return "invalid UTF-8"
     if block.count(b"\r") != block.count(b"\r\n"):
         return "a carriage return that does not end a line"
-    if b"\n" + BOM.encode() in block:
+    bom = BOM.encode()
+    if block.startswith(bom) or b"\n" + bom in block:  # a block starts at a line start, not only at the file's
         return "a byte-order mark in front of a line"
     return None

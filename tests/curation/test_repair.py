@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.json as pj
 import io
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from curation.repair import (
@@ -153,6 +153,7 @@ def test_every_hostile_line_is_a_clean_row_or_a_reason(raw):
 
 @settings(max_examples=30, deadline=None)
 @given(hostile_jsonl)
+@example(b"\xef\xbb\xbf\n")  # a block that starts with a byte-order mark line (a block boundary mid-file)
 def test_a_block_is_either_taken_by_arrow_or_sent_down_the_slow_path(block):
     """The contract the reader relies on: if this check passes and Arrow parses the block, every parsed row
     is one non-blank line of the block (so rows and lines stay aligned) and its strings are valid UTF-8."""
