@@ -29,7 +29,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from training.config import CONFIG_DIR, deep_merge, load_config  # noqa: E402
+from tomecraft.config_files import deep_merge  # noqa: E402
+from training.config import CONFIG_DIR, load_config  # noqa: E402
 
 CONFIG = CONFIG_DIR / "train_smollm2_gpu.yaml"
 

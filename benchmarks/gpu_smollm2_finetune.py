@@ -18,7 +18,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from training.config import CONFIG_DIR, deep_merge, load_config, parse_override  # noqa: E402
+from tomecraft.config_files import deep_merge, parse_override  # noqa: E402
+from training.config import CONFIG_DIR, load_config  # noqa: E402
 
 
 def pack(run: Path, out: Path, piece: int = 12 * 2**20) -> None:

@@ -201,17 +201,15 @@ def experiment(
         return
     if config is None:
         console.print(f"config: {path}")
-    from curation.config import ConfigError as CurationConfigError
     from curation.readers import InputError
     from serving.generation import ModelNotFound
-    from training.config import ConfigError as TrainConfigError
     from training.data import MaskingError
     from training.run import RunError
 
     try:
         with make_progress(quiet) as progress:
             results = run_experiment(cfg, out, overwrite=overwrite, log=_progress_log, progress=progress)
-    except (ExperimentError, CurationConfigError, TrainConfigError, InputError, RunError, MaskingError,
+    except (ExperimentError, ConfigError, InputError, RunError, MaskingError,
             ModelNotFound) as exc:
         error(str(exc))
     _print_summary(results)

@@ -92,17 +92,15 @@ def sweep(
         console.print(f"config: {path}")
 
     from sweep.runner import SweepError, plan, run_sweep
-    from training.config import ConfigError as TrainConfigError
 
     if dry_run:
         try:
             statuses = plan(cfg, out, tokens_per_s)
-        except (SweepError, TrainConfigError, ValueError) as exc:
+        except (SweepError, ConfigError, ValueError) as exc:
             error(str(exc))
         print_plan(statuses)
         return
 
-    from curation.config import ConfigError as CurationConfigError
     from curation.readers import InputError
     from training.data import MaskingError
     from training.models import ModelSourceError
@@ -112,7 +110,7 @@ def sweep(
         with make_progress(quiet) as progress:
             outcome = run_sweep(cfg, out, stop_after=stop_after, tokens_per_s=tokens_per_s,
                                 log=lambda m: console.print(f"[bold cyan]sweep[/] {m}"), progress=progress)
-    except (SweepError, TrainConfigError, CurationConfigError, InputError, RunError, MaskingError, ModelSourceError,
+    except (SweepError, ConfigError, InputError, RunError, MaskingError, ModelSourceError,
             FileNotFoundError, ValueError) as exc:
         error(str(exc))
     print_results(outcome.results)

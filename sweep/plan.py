@@ -152,7 +152,7 @@ def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def cell_overrides(cfg: SweepConfig, cell: Cell) -> dict[str, Any]:
     """The sweep's ``train`` overrides with the cell's on top, as one nested dict for ``load_config``."""
-    from training.config import deep_merge
+    from tomecraft.config_files import deep_merge
 
     return deep_merge(cfg.train, nested(cell.overrides))
 
@@ -183,7 +183,7 @@ def train_command(cfg: SweepConfig, cell: Cell, data_dir: str | Path, run_dir: s
 
 def parse_train_command(command: str) -> tuple[str, dict[str, Any]]:
     """(config path, overrides) of a :func:`train_command` line, as `tome train` would read them (for checks)."""
-    from training.config import deep_merge, parse_override
+    from tomecraft.config_files import deep_merge, parse_override
 
     args = shlex.split(command)
     overrides: dict[str, Any] = {}

@@ -62,12 +62,13 @@ def train(
     print_config: bool = typer.Option(False, "--print-config", help="Print the resolved config as YAML and exit."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars; still prints the summary."),
 ) -> None:
-    from training.config import ConfigError, deep_merge, default_config_path, load_config, parse_override
+    from tomecraft.config_files import ConfigError, deep_merge, parse_override
+    from training.config import default_config_path, load_config
 
     try:
         overrides: dict = {}
         for item in set_:
-            overrides = deep_merge(overrides, parse_override(item))
+            overrides = deep_merge(overrides, parse_override(item, example="training.max_steps=5"))
         if max_steps is not None:
             overrides = deep_merge(overrides, {"training": {"max_steps": max_steps}})
         if max_tokens is not None:

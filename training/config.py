@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from tomecraft.config_files import deep_merge, load_model_config, validate_model
 from tomecraft.resources import config_dir
 
 CONFIG_DIR = config_dir()
@@ -164,10 +165,6 @@ class TrainConfig(StrictModel):
         return yaml.safe_dump(self.resolved(), sort_keys=False)
 
 
-class ConfigError(ValueError):
-    """A config file that cannot be used; the message names the file and the field."""
-
-
 def default_config_path(cuda: bool | None = None) -> Path:
     """``configs/train.yaml`` on a CUDA machine, ``configs/train_cpu.yaml`` (offline SmolLM2) elsewhere."""
     if cuda is None:
@@ -181,55 +178,10 @@ def load_config(
     source: str | Path | dict[str, Any] | TrainConfig | None = None, overrides: dict[str, Any] | None = None
 ) -> TrainConfig:
     """A config from a YAML file, a dict or a ``TrainConfig``, with ``overrides`` deep-merged on top."""
-    where = "config"
-    if isinstance(source, TrainConfig):
-        data = source.resolved()
-    elif isinstance(source, dict):
-        data = dict(source)
-    elif source is None:
-        data = {}
-    else:
-        path = Path(source)
-        where = str(path)
-        if not path.exists():
-            raise ConfigError(f"{path}: config file not found")
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-        if not isinstance(data, dict):
-            raise ConfigError(f"{path}: expected a mapping at the top level")
-    if overrides:
-        data = deep_merge(data, overrides)
-    try:
-        return TrainConfig.model_validate(data)
-    except ValidationError as exc:
-        lines = [f"{where}: " + ".".join(str(p) for p in err["loc"]) + f": {err['msg']}" for err in exc.errors()]
-        raise ConfigError("\n".join(lines)) from None
-
-
-def parse_override(text: str) -> dict[str, Any]:
-    """``training.max_steps=5`` -> nested dict (the value parsed as YAML)."""
-    if "=" not in text:
-        raise ConfigError(f"--set {text!r}: expected KEY=VALUE, e.g. training.max_steps=5")
-    key, value = text.split("=", 1)
-    node: dict[str, Any] = {}
-    cursor = node
-    parts = key.strip().split(".")
-    for part in parts[:-1]:
-        cursor = cursor.setdefault(part, {})
-    cursor[parts[-1]] = yaml.safe_load(value)
-    return node
-
-
-def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out
+    if isinstance(source, (str, Path)):
+        return load_model_config(TrainConfig, source, overrides)
+    data = source.resolved() if isinstance(source, TrainConfig) else dict(source or {})
+    return validate_model(TrainConfig, deep_merge(data, overrides or {}))
 
 
 def config_differences(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> list[str]:

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from training.config import CONFIG_DIR, ConfigError, TrainConfig, load_config
+from tomecraft.config_files import ConfigError
+from training.config import CONFIG_DIR, TrainConfig, load_config
 from training.curated_folder import write_curated_folder
 
 REPO = Path(__file__).resolve().parents[2]
