@@ -22,9 +22,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
-from benchmarks.quality_common import SAMPLE, SHARED_ROWS, Timer, chat_rows, column, md_table, write_results  # noqa: E402
+from benchmarks.quality_common import SHARED_ROWS, Timer, chat_rows, column, md_table, write_results  # noqa: E402
 from curation.token_lengths.config import TokenLengthsConfig  # noqa: E402
 from curation.token_lengths.count import TokenCounter  # noqa: E402
+from tomecraft.resources import ensure_sample  # noqa: E402
 
 
 def reference(counter: TokenCounter, rows: list) -> np.ndarray:
@@ -42,7 +43,7 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=50_000)
     args = ap.parse_args()
     table, raw = [], {}
-    for label, path in (("shared real rows", SHARED_ROWS), ("embedded sample", SAMPLE)):
+    for label, path in (("shared real rows", SHARED_ROWS), ("embedded sample", ensure_sample())):
         col = column(chat_rows(path), args.rows)
         rows = col.to_pylist()
         counter = TokenCounter(TokenLengthsConfig(check_rows=8))

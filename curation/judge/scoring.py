@@ -39,7 +39,7 @@ def sampled(ids: list[str], share: float) -> list[bool]:
 
 
 def default_cache_path() -> Path:
-    from training.models import cache_dir
+    from tomecraft.resources import cache_dir
 
     return cache_dir() / "judge" / "scores.sqlite"
 

@@ -15,7 +15,7 @@ from pathlib import Path, PurePosixPath
 from curation.readers.errors import InputError
 from curation.readers.filesystems import file_kind, list_folder, resolve_filesystem
 from curation.readers.source import InputSource, Unit
-from tomecraft.resources import sample_path
+from tomecraft.resources import ensure_sample, sample_path
 
 DEFAULT_HUB_DATASET = "mlabonne/FineTome-100k"
 SAMPLE_PATH = sample_path()
@@ -33,8 +33,10 @@ def open_input(spec: str | None, streaming: bool = False) -> InputSource:
     ``.xz``, ``.zst``; :mod:`curation.sources`). ``streaming``: a hub dataset is streamed, not downloaded first.
     """
     if spec is None:
-        if not SAMPLE_PATH.exists():
-            raise InputError(f"{SAMPLE_PATH}: embedded sample not found (regenerate it: python data/make_sample.py)")
+        try:
+            ensure_sample(SAMPLE_PATH)
+        except OSError as exc:
+            raise InputError(f"{SAMPLE_PATH}: cannot write the embedded sample: {exc}") from None
         fs, path = resolve_filesystem(str(SAMPLE_PATH))
         return InputSource("sample", "sample", fs, [path])
     local = "://" not in spec

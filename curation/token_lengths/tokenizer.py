@@ -43,7 +43,8 @@ def bytes_to_unicode() -> dict[int, str]:
 
 
 def offline_tokenizer_dir(name: str) -> Path:
-    from training.models import OFFLINE_SMOLLM2, cache_dir, offline_model_dir, packaged_smollm2_gguf, save_gguf_tokenizer
+    from tomecraft.resources import cache_dir
+    from training.models import OFFLINE_SMOLLM2, offline_model_dir, packaged_smollm2_gguf, save_gguf_tokenizer
 
     if name != OFFLINE_SMOLLM2:
         raise ValueError(name)

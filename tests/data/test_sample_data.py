@@ -1,7 +1,9 @@
 """The embedded sample (data/sample.jsonl) and its planted truth (data/sample_truth.json).
 
-The generator is run once per session (in-process, without its slower self-checks); everything else reads
-the committed files and checks them against the truth with the repo's own shingling.
+Neither file is stored: the generator writes them on first use (``tomecraft.resources.ensure_sample``). Its
+bytes are pinned here (``SAMPLE_SHA256``), so every machine curates the same sample and the outputs recorded
+on it stay comparable. The generator is run once per session (in-process, without its slower self-checks);
+everything else reads the generated files and checks them against the truth with the repo's own shingling.
 """
 
 from __future__ import annotations
@@ -38,6 +40,12 @@ QUALITY_KEYS = {
 }
 PII_TYPES = {"email", "phone", "ipv4", "ipv6", "credit_card", "iban", "api_key", "private_key", "url_credentials"}
 NEAR_MISS_KINDS = {"version_number", "date", "isbn", "order_id_phone_like", "order_id_card_like", "luhn_invalid_number"}
+# The sample every machine generates; a change to the generator (or to a filter default it plants against) that
+# changes these is a change of the embedded sample: record the new hashes on purpose.
+SAMPLE_SHA256 = {
+    "sample.jsonl": "3789e8fe4177d48f7602c92899ec670c06fd0f4e94c306fca48b71666d027f62",
+    "sample_truth.json": "0fd801513b3cf82a2068dbc82eb282e161c77260e07397e9690a006a5b57b3ac",
+}
 # The sample before the quality plants were appended (what `python data/make_sample.py --base` writes).
 BASE_SHA256 = {
     "sample.jsonl": "e1bd89fee676855e269597858ada057d255e750e7bf17124979d14cdcb0cc95c",
@@ -119,9 +127,21 @@ def shingle_set(row: dict) -> set[bytes]:
 # ---- the generator -------------------------------------------------------------------------------
 
 
-def test_regenerating_gives_the_committed_bytes(regenerated):
+def test_the_generator_gives_the_pinned_bytes_and_the_files_on_disk_are_its(regenerated):
+    assert hashlib.sha256(regenerated.jsonl).hexdigest() == SAMPLE_SHA256["sample.jsonl"], (
+        "the embedded sample changed; if on purpose, record the new hashes in SAMPLE_SHA256")
+    assert hashlib.sha256(regenerated.truth).hexdigest() == SAMPLE_SHA256["sample_truth.json"]
     assert regenerated.jsonl == SAMPLE.read_bytes(), "data/sample.jsonl is stale: run `python data/make_sample.py`"
     assert regenerated.truth == TRUTH.read_bytes(), "data/sample_truth.json is stale: run `python data/make_sample.py`"
+
+
+def test_the_sample_is_generated_on_first_use(tmp_path, regenerated):
+    from tomecraft.resources import ensure_sample
+
+    path = ensure_sample(tmp_path / "fresh" / "sample.jsonl")
+    assert path.read_bytes() == regenerated.jsonl
+    assert path.with_name("sample_truth.json").read_bytes() == regenerated.truth
+    assert not list(path.parent.glob("*.tmp"))
 
 
 def test_base_sample_is_an_unchanged_prefix(regenerated):
