@@ -3,15 +3,27 @@
 Each arm is ``tome train`` (:func:`training.run.train`) with ``configs/train_smollm2_gpu.yaml`` (4-bit QLoRA, LoRA
 r=16, lr 2e-4 linear, 1 epoch, max_seq_length 1024) on the train split of a curation output, for several seeds
 (the seed sets LoRA init and data order). Unpacked runs take ``--batch`` rows per step; packed runs take as many
-packed sequences per step as give the same number of steps, so both see the same tokens in about the same number
-of optimizer steps. Held-out loss: the validation split, unpacked, the same rows in the same eval batches (``--batch``
-rows) for every run. All runs go at
-once (a 135M model leaves the GPU mostly idle), each in its own process.
+packed sequences per step as come closest to the same number of steps, so both see the same tokens in about the same
+number of optimizer steps. Held-out loss: the validation split, unpacked, the same rows in the same eval batches
+(``--batch`` rows) for every run. All runs go at once (a 135M model leaves the GPU mostly idle), each in its own
+process.
 
     python benchmarks/gpu_packing_convergence.py --data out/ --out results/convergence.json
 
 Prints one row per run, then per arm the mean and spread of the final held-out loss, and whether the two arms'
 means differ by at most two seed standard deviations (the larger arm's).
+
+The two arms' step counts can differ by a step or two: unpacked steps = ceil(rows / --batch), the packed batch is
+the packed sequence count divided by those steps and rounded, and packed steps = ceil(sequences / packed batch).
+On the shared alpaca rows, 640 rows at --batch 16 give 40 steps against 42 packed (126 sequences, 3 a step).
+Held-out loss falls by about 0.002 a step there, so a step or two of difference shows as a loss difference of that
+size in favour of the arm with more steps. To bring them together, read the line the script prints before any run
+starts ("train split: ...": the packed sequence count and ``unpacked_steps``), then choose --max-rows and --batch
+so that ceil(rows / batch) and ceil(sequences / packed batch) agree; the sequence count moves with --max-rows (630
+rows: 123 sequences, 42 steps unpacked at --batch 15 against 41 packed), so try a few. Exactly equal counts may
+not exist for a given split. --batch also sets the eval batches, and the held-out loss is a mean of batch means: on
+those rows, 48 validation rows in batches of 15 (15 + 15 + 15 + 3) read 0.009 lower at step 0 than in batches of
+16, so compare runs made with different --batch by their drop from step 0.
 """
 
 from __future__ import annotations
@@ -73,8 +85,9 @@ def main() -> None:
     parser.add_argument("--data", required=True, help="a tome curate output folder")
     parser.add_argument("--out", required=True, help="results JSON (logs and run folders beside it)")
     parser.add_argument("--seeds", default="3407,3408,3409")
-    parser.add_argument("--batch", type=int, default=16, help="rows per step, unpacked")
-    parser.add_argument("--max-rows", type=int, default=None, help="use the first N train rows")
+    parser.add_argument("--batch", type=int, default=16,
+                        help="rows per step, unpacked; also both arms' eval batch (with --max-rows, sets the step counts: see above)")
+    parser.add_argument("--max-rows", type=int, default=None, help="use the first N train rows (moves the packed sequence count)")
     parser.add_argument("--eval-steps", type=int, default=10)
     parser.add_argument("--eval-batch", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--runs-dir", default=None, help="where the run folders go (default: beside --out)")

@@ -339,6 +339,7 @@ def worker(opts: argparse.Namespace) -> None:
         "name": arm, "lengths": opts.lengths, "batches": opts.batches, "mode": "trl-pack" if opts.packing else "rows",
         "padding_free": _tristate(opts.padding_free), "first_fit": opts.first_fit}]
     if arm.startswith("ours"):
+        os.environ["TOMECRAFT_VARLEN_FLASH"] = opts.varlen_flash
         from training.models import import_unsloth
 
         import_unsloth()
@@ -416,8 +417,15 @@ def worker(opts: argparse.Namespace) -> None:
         record = {"arm": trial["name"], "worker": arm, "seq": opts.seq, "gc": opts.gc, "lengths": trial.get("lengths", "full"),
                   "budget_gb": trial.get("budget_gb") or opts.budget_gb,
                   "device": torch.cuda.get_device_name(0) if cuda else "cpu (smoke)",
+                  "packed_attention": _packed_attention(),
                   "results": results}
         print("RESULT " + json.dumps(record), flush=True)
+
+
+def _packed_attention() -> str | None:
+    """How this worker's packed rows attend (training.attention.enable_varlen_flash); None for the baseline."""
+    models = sys.modules.get("training.models")
+    return getattr(models, "PACKED_ATTENTION", None)
 
 
 def _gc(value: str):
@@ -473,6 +481,15 @@ SUITES = {
             _t("ours gc=unsloth mixed packing", "mixed", "pack"),
         ]),
         ("ours-15gb", "ours", ["--budget-gb", "15"], [_t("ours 15 GB", batches=(64, 48), first_fit=True)]),
+    ],
+    # packed attention: one varlen flash call per layer (training.attention) against Unsloth's per-row loop
+    "varlen": [
+        ("ours", "ours", [], [
+            _t("ours"),
+            _t("ours mixed packing", "mixed", "pack", profile=True, attention_check=True),
+            _t("ours mixed unpacked", "mixed"),
+        ]),
+        ("ours-row-loop", "ours", ["--varlen-flash", "0"], [_t("ours mixed packing, per-row attention", "mixed", "pack")]),
     ],
     # the mixed-length trials alone, against full rows in the same process
     "mixed": [
@@ -536,6 +553,8 @@ def table(results: list[dict]) -> str:
                             f"({p['gpu_busy_share']:.0%}): {kinds}")
             if m.get("attention_check"):
                 rows.append(f"attention check {r['arm']}: {json.dumps(m['attention_check'])}")
+        if r.get("packed_attention"):
+            rows.append(f"packed attention {r['arm']}: {r['packed_attention']}")
     return "\n".join(rows)
 
 
@@ -562,6 +581,7 @@ def main() -> None:
     parser.add_argument("--packing", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--lengths", default="full", help=argparse.SUPPRESS)
     parser.add_argument("--first-fit", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--varlen-flash", default="1", help=argparse.SUPPRESS)
     opts = parser.parse_args()
     opts.batches = [int(b) for b in str(opts.batches).split(",")]
     if opts.cpu_smoke and not SMOKE:  # re-run with the smoke shape set before anything reads it

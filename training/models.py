@@ -154,10 +154,19 @@ class LoadedModel:
 
 def import_unsloth() -> Any:
     """Unsloth must be imported before transformers / TRL / PEFT are used so that its patches apply."""
+    global PACKED_ATTENTION
     os.environ.setdefault("UNSLOTH_DISABLE_STATISTICS", "1")
     import unsloth  # noqa: F401
 
+    if PACKED_ATTENTION is None:
+        from training.attention import enable_varlen_flash
+
+        PACKED_ATTENTION = enable_varlen_flash()
     return unsloth
+
+
+# How packed rows' attention runs on this machine (training.attention.enable_varlen_flash), set on import.
+PACKED_ATTENTION: str | None = None
 
 
 def load_for_training(config: TrainConfig) -> LoadedModel:

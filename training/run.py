@@ -482,7 +482,9 @@ def settle_packing(trainer: Any, packed: Any | None, unpacked: Any) -> dict[str,
         return {"requested": True, "active": False, "reason": reason}
     dataset = trainer.train_dataset
     check_collator(trainer.data_collator, [dataset[i] for i in range(min(2, len(dataset)))])
-    return {"requested": True, "active": True, **packed.stats()}
+    from training import models
+
+    return {"requested": True, "active": True, **packed.stats(), "attention": models.PACKED_ATTENTION}
 
 
 def _tracker(progress: Any | None):
