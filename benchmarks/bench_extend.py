@@ -206,9 +206,10 @@ def _against_runs(work: Path, existing_rows: int, new_rows: int, n_exact: int, n
     results["index cached, other dedup and filters off"] = {"seconds": seconds, "peak_rss_mb": peak / 2**20,
                                                             "stage_seconds": st["seconds"], "exact": st["stats"]["exact"],
                                                             "near": st["stats"]["near"], "index": st["stats"]["index"]}
-    index = next((work / "existing" / ".cache" / "against").glob("index-*.arrow"))
+    index = next(p for p in (work / "existing" / ".cache" / "against").glob("index-*") if p.is_dir())
+    index_mb = sum(f.stat().st_size for f in index.iterdir()) / 2**20
     print(f"\n`--against` {existing_rows:,} existing rows, {new_rows:,} new rows ({n_exact:,} exact copies and {n_near:,} "
-          f"one-word edits planted); index {index.stat().st_size / 2**20:.0f} MB on disk\n")
+          f"one-word edits planted); index {index_mb:.0f} MB on disk\n")
     print("| run | wall s | new rows/s (whole run) | against stage s | new rows/s (stage) | peak RSS MB | exact found | near found |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for label, r in results.items():

@@ -7,11 +7,17 @@ threshold (the near dedup settings; LSH bands find the candidates) is removed wi
 ``duplicate_of_existing`` and ``duplicate_of`` = the existing row's id (``details``: ``match`` exact or near,
 and the similarity). The existing data is never rewritten.
 
-What is kept of the existing set is its index: per row the id, a 128-bit hash of the text key, the LSH band
-keys and the MinHash signature (no text), written once to an Arrow file and memory-mapped, so memory is
-bounded by the signatures the probe touches. The index is built in one read of the existing set and cached
-(in the existing folder's ``.cache/`` for a curated folder, else in the run's), keyed by the existing set's
-fingerprint and the settings: a later run against the same set does not read it again.
+What is kept of the existing set is its index (no text): per row the id, a 128-bit hash of the text key and
+the MinHash signature; and, for the lookups, the first hash word and each LSH band's keys sorted, with the rows
+they belong to. It is written once to Arrow files and memory-mapped. A new row's keys are found by binary search
+in the sorted keys, so a run costs O(new rows x log existing rows) and touches only the pages it lands on:
+memory is bounded by the signatures the probe reads, and the time hardly grows with the existing set. The index
+is built in one read of the existing set and cached (in the existing folder's ``.cache/`` for a curated folder,
+else in the run's), keyed by the existing set's fingerprint and the settings: a later run against the same set
+does not read it again.
+
+Candidates: a new row pairs with the existing rows that share one of its band keys, at most ``bucket_cap`` of
+them per band (the first by position: a bucket that large is a run of near-identical existing rows).
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -35,7 +43,7 @@ from curation.core.registry import StageSpec, register
 from curation.core.stage import DETAILS, DUPLICATE_OF, POS, REASON, Decisions, GlobalStage, ReduceContext
 
 REASON_CODE = "duplicate_of_existing"
-INDEX_VERSION = 1
+INDEX_VERSION = 2
 
 
 class AgainstConfig(StrictModel):
@@ -114,7 +122,7 @@ class Against(GlobalStage):
 
         return lsh_params_for(self.near_cfg)
 
-    def index(self, ctx: ReduceContext) -> tuple[pa.Table, dict[str, Any]]:
+    def index(self, ctx: ReduceContext) -> tuple["_Index", dict[str, Any]]:
         """The existing set's index (memory-mapped), building and caching it when needed."""
         existing = ExistingSet(self.cfg.path)
         key = [existing.fingerprint(), self.settings(curated=existing.curated is not None)]
@@ -124,37 +132,65 @@ class Against(GlobalStage):
             folders.append(existing.curated / ".cache" / "against")
         folders.append(Path(ctx.cache_dir) / "against")
         for folder in folders:
-            path = folder / f"index-{digest}.arrow"
-            if path.exists():
-                return _mapped(path), {"index": "cached", "existing_rows": None}
+            path = folder / f"index-{digest}"
+            if (path / _Index.FILES[-1]).exists():
+                return _Index.open(path), {"index": "cached", "existing_rows": None}
         for folder in folders:
             try:
                 folder.mkdir(parents=True, exist_ok=True)
-                path = folder / f"index-{digest}.arrow"
+                path = folder / f"index-{digest}"
                 rows = self._build(existing, path, ctx)
-                return _mapped(path), {"index": "built", "existing_rows": rows}
+                return _Index.open(path), {"index": "built", "existing_rows": rows}
             except OSError:
                 continue
         raise OSError(f"{self.cfg.path}: no writable folder for the index of the existing set")
 
     def _build(self, existing: "ExistingSet", path: Path, ctx: ReduceContext) -> int:
+        """One read of the existing set: the per-row file as it streams, then the sorted lookups."""
         tmp = path.with_name(path.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
         writer = None
         rows = 0
+        first_words: list[np.ndarray] = []
+        band_keys: list[np.ndarray] = []
+        with_shingles: list[np.ndarray] = []
         try:
             for ids, conversations in ctx.track(existing.rows(self.normalize_cfg), None, "against: index the existing set"):
-                table = pa.table({"id": ids, **self._signals(conversations)})
+                signals = self._signals(conversations)
+                bands = signals.pop("bands")
+                table = pa.table({"id": ids, **signals})
                 if writer is None:
-                    writer = ipc.new_file(str(tmp), table.schema)
+                    writer = ipc.new_file(str(tmp / "rows.arrow"), table.schema)
                 writer.write_table(table)
                 rows += table.num_rows
+                first_words.append(table.column("h1").to_numpy())
+                band_keys.append(_matrix(bands, np.uint64))
+                with_shingles.append(table.column("nshingles").to_numpy() > 0)
             if writer is None:
-                schema = pa.table({"id": pa.array([], pa.string()),
-                                   **self._signals(pa.array([], _turns_type()))}).schema
-                writer = ipc.new_file(str(tmp), schema)
+                signals = self._signals(pa.array([], _turns_type()))
+                signals.pop("bands")
+                writer = ipc.new_file(str(tmp / "rows.arrow"), pa.table({"id": pa.array([], pa.string()), **signals}).schema)
         finally:
             if writer is not None:
                 writer.close()
+        bands_count = self.spec_params()[0]
+        position = np.int32 if rows < 2**31 else np.int64
+        h1 = np.concatenate(first_words) if first_words else np.zeros(0, np.uint64)
+        order = np.argsort(h1, kind="stable")
+        _write(tmp / "exact.arrow", {"key": h1[order], "pos": order.astype(position)})
+        del h1, first_words
+        keys = np.concatenate(band_keys) if band_keys else np.zeros((0, bands_count), np.uint64)
+        ok = np.flatnonzero(np.concatenate(with_shingles)) if with_shingles else np.zeros(0, np.int64)
+        del band_keys
+        columns: dict[str, np.ndarray] = {}
+        for b in range(bands_count):  # rows without shingles have no band keys to match
+            band = keys[ok, b]
+            order = np.argsort(band, kind="stable")
+            columns[f"band{b}"] = band[order]
+            columns[f"band{b}_pos"] = ok[order].astype(position)
+        _write(tmp / "bands.arrow", columns)
+        shutil.rmtree(path, ignore_errors=True)
         os.replace(tmp, path)
         return rows
 
@@ -162,34 +198,35 @@ class Against(GlobalStage):
     def decide(self, keys: pa.Table, ctx: ReduceContext) -> Decisions:
         index, stats = self.index(ctx)
         n = keys.num_rows
-        stats["existing_rows"] = index.num_rows
+        stats["existing_rows"] = index.rows.num_rows
         best_sim = np.full(n, -1.0)
         best_row = np.full(n, -1, dtype=np.int64)
         kind = np.zeros(n, dtype=np.int8)  # 1 exact, 2 near
         candidates = 0
-        if n and index.num_rows:
-            batches = index.to_batches()  # views of the memory map
-            bounds = np.cumsum([0] + [b.num_rows for b in batches])
-            if self.cfg.exact:  # first the 128-bit keys: one lookup over the whole index
-                probe = _KeyProbe(keys.column("h1").to_numpy(), keys.column("h2").to_numpy())
-                new, old = probe.match(_concat(batches, "h1"), _concat(batches, "h2"))
+        if n and index.rows.num_rows:
+            if self.cfg.exact:  # the 128-bit keys: the first word by binary search, the second compared
+                new, slot = _ranges(index.column("exact", "key"), keys.column("h1").to_numpy(), None)
+                old = index.column("exact", "pos")[slot].astype(np.int64)
+                same = _take(index.rows.column("h2"), old) == keys.column("h2").to_numpy()[new]
                 first = np.full(n, np.iinfo(np.int64).max)
-                np.minimum.at(first, new, old)
+                np.minimum.at(first, new[same], old[same])
                 hit = first < np.iinfo(np.int64).max
                 best_row[hit], best_sim[hit], kind[hit] = first[hit], 1.0, 1
             if self.cfg.near:  # then the band keys, for the rows without an exact match, a band at a time
                 rest = np.flatnonzero((kind == 0) & (keys.column("nshingles").to_numpy() > 0))
                 bands = _matrix(keys.column("bands"), np.uint64)
-                old_ok = _concat(batches, "nshingles") > 0
                 parts = []
                 for b in range(bands.shape[1]):
-                    probe = _KeyProbe(bands[rest, b])
-                    old_keys = np.concatenate([_matrix(batch.column("bands"), np.uint64)[:, b] for batch in batches])
-                    parts.append(_band_pairs(probe, rest, old_keys, old_ok, self.near_cfg.bucket_cap, n))
+                    at, slot = _ranges(index.column("bands", f"band{b}"), bands[rest, b], self.near_cfg.bucket_cap)
+                    parts.append(index.column("bands", f"band{b}_pos")[slot].astype(np.int64) * n + rest[at])
                 codes = np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
                 candidates = len(codes)
                 pairs = np.stack([codes % n, codes // n], axis=1)  # (new row, existing position), by position
-                signatures = _matrix(keys.column("signature"), np.uint32)
+                rows = np.unique(pairs[:, 0])  # the signatures of the new rows with candidates only
+                signatures = _matrix(keys.column("signature").take(pa.array(rows)), np.uint32)
+                pairs[:, 0] = np.searchsorted(rows, pairs[:, 0])
+                batches = index.rows.to_batches()  # views of the memory map
+                bounds = np.cumsum([0] + [batch.num_rows for batch in batches])
                 for k, batch in enumerate(batches):  # verify against each batch's signatures (a view)
                     lo, hi = np.searchsorted(pairs[:, 1], [bounds[k], bounds[k + 1]])
                     if lo == hi:
@@ -198,7 +235,7 @@ class Against(GlobalStage):
                     old_sigs = _matrix(batch.column("signature"), np.uint32)
                     sims = (signatures[part[:, 0]] == old_sigs[part[:, 1] - bounds[k]]).mean(axis=1)
                     hit = sims >= self.near_cfg.threshold
-                    for (a, b), sim in zip(part[hit].tolist(), sims[hit].tolist()):
+                    for (a, b), sim in zip(zip(rows[part[hit, 0]].tolist(), part[hit, 1].tolist()), sims[hit].tolist()):
                         if sim > best_sim[a] or (sim == best_sim[a] and b < best_row[a]):
                             best_sim[a], best_row[a], kind[a] = sim, b, 2
         stats["candidate_pairs"] = int(candidates)
@@ -207,7 +244,7 @@ class Against(GlobalStage):
         stats["near"] = int((kind == 2).sum())
         if not len(found):
             return Decisions.none(stats)
-        ids = index.column("id").take(pa.array(best_row[found])).to_pylist()
+        ids = index.rows.column("id").take(pa.array(best_row[found])).to_pylist()
         exact = json.dumps({"match": "exact"})
         details = [exact if kind[i] == 1 else '{"match": "near", "similarity": %r}' % round(float(best_sim[i]), 6)
                    for i in found.tolist()]
@@ -227,6 +264,35 @@ def _turns_type() -> pa.DataType:
     return TURNS
 
 
+@dataclass
+class _Index:
+    """The existing set's index, memory-mapped: ``rows`` (id, h1, h2, nshingles, signature by position),
+    ``exact`` (h1 sorted, with positions) and ``bands`` (each band's keys sorted, with positions; rows with
+    shingles only)."""
+
+    FILES = ("rows.arrow", "exact.arrow", "bands.arrow")  # written in this order: the last one marks it whole
+
+    rows: pa.Table
+    exact: pa.Table
+    bands: pa.Table
+
+    @classmethod
+    def open(cls, folder: Path) -> "_Index":
+        return cls(*(_mapped(folder / name) for name in cls.FILES))
+
+    def column(self, table: str, name: str) -> np.ndarray:
+        """A lookup column as a NumPy view of the memory map (each lookup file is one record batch)."""
+        column = getattr(self, table).column(name)
+        column = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+        return column.to_numpy()
+
+
+def _write(path: Path, columns: dict[str, np.ndarray]) -> None:
+    table = pa.table({k: pa.array(v) for k, v in columns.items()})
+    with ipc.new_file(str(path), table.schema) as writer:
+        writer.write_table(table)
+
+
 def _mapped(path: Path) -> pa.Table:
     return ipc.open_file(pa.memory_map(str(path), "r")).read_all()
 
@@ -241,55 +307,29 @@ def _matrix(column, dtype) -> np.ndarray:
     return column.flatten().to_numpy().astype(dtype, copy=False).reshape(-1, width)
 
 
-class _KeyProbe:
-    """The new rows' keys (one or two uint64 per row) in a hash set (Arrow's ``index_in``), to look up many
-    existing keys at once."""
-
-    def __init__(self, k1: np.ndarray, k2: np.ndarray | None = None) -> None:
-        order = np.argsort(k1, kind="stable")
-        self.rows = order  # new rows, grouped by key
-        self.k1 = k1[order]
-        self.k2 = None if k2 is None else k2[order]
-        self.unique, self.starts, self.counts = np.unique(self.k1, return_index=True, return_counts=True)
-        self.value_set = pa.array(self.unique)
-
-    def lookup(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """For the existing keys that some new row has: (existing positions, first sorted slot, slot count)."""
-        if not len(self.unique) or not len(keys):
-            empty = np.zeros(0, dtype=np.int64)
-            return empty, empty, empty
-        at = pc.index_in(pa.array(keys), value_set=self.value_set)
-        hit = np.flatnonzero(at.is_valid().to_numpy(zero_copy_only=False))
-        slot = at.filter(at.is_valid()).to_numpy().astype(np.int64)
-        return hit, self.starts[slot], self.counts[slot]
-
-    def match(self, k1: np.ndarray, k2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(new row, existing position) for every pair whose two keys are equal."""
-        hit, start, count = self.lookup(k1)
-        if not len(hit):
-            return hit, hit
-        olds = np.repeat(hit, count)
-        slots = np.repeat(start, count) + (np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count))
-        same = self.k2[slots] == k2[olds]
-        return self.rows[slots[same]], olds[same]
+def _take(column: pa.ChunkedArray, positions: np.ndarray) -> np.ndarray:
+    return column.take(pa.array(positions, pa.int64())).to_numpy()
 
 
-def _band_pairs(probe: _KeyProbe, rest: np.ndarray, old_keys: np.ndarray, old_ok: np.ndarray, cap: int,
-                n: int) -> np.ndarray:
-    """Codes ``existing position * n + new row`` of the pairs sharing this band's key; an existing row pairs
-    with at most ``cap`` new rows (a bucket of near-identical new rows)."""
-    hit, start, count = probe.lookup(old_keys)
-    keep = old_ok[hit]
-    hit, start, count = hit[keep], start[keep], np.minimum(count[keep], cap)
-    if not len(hit):
-        return np.zeros(0, dtype=np.int64)
-    olds = np.repeat(hit, count)
-    slots = np.repeat(start, count) + (np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count))
-    return olds * n + rest[probe.rows[slots]]
-
-
-def _concat(batches: list[pa.RecordBatch], column: str) -> np.ndarray:
-    return np.concatenate([b.column(column).to_numpy() for b in batches]) if batches else np.zeros(0)
+def _ranges(sorted_keys: np.ndarray, queries: np.ndarray, cap: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Every ``(query, slot)`` with ``sorted_keys[slot] == queries[query]``, at most ``cap`` slots (the first)
+    per query; grouped by query in key order, slots ascending within a query. The queries are searched in
+    sorted order: consecutive searches then walk nearby memory (about 7x faster on a million keys)."""
+    if not len(sorted_keys) or not len(queries):
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty
+    order = np.argsort(queries, kind="stable")
+    ordered = queries[order]
+    lo = np.searchsorted(sorted_keys, ordered, side="left")
+    found = np.flatnonzero(sorted_keys[np.minimum(lo, len(sorted_keys) - 1)] == ordered)  # most queries miss
+    lo = lo[found]
+    count = np.searchsorted(sorted_keys, ordered[found], side="right") - lo
+    if cap is not None:
+        count = np.minimum(count, cap)
+    total = int(count.sum())
+    at = np.repeat(order[found].astype(np.int64, copy=False), count)
+    slot = np.repeat(lo - (np.cumsum(count) - count), count) + np.arange(total, dtype=np.int64)
+    return at, slot
 
 
 class ExistingSet:
