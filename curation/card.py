@@ -8,7 +8,8 @@ splits (``train.parquet``, ...) are always written: every later ``tome`` command
 The card (``README.md``) carries the ``datasets`` YAML header (configs with their data files, features, row
 counts), so ``datasets.load_dataset(OUT)`` loads the kept rows (never ``removed.parquet``) and the hub page
 shows them; its body is the curation summary from ``manifest.json``. The card depends only on the folder's
-data and the manifest's non-volatile keys: the same run gives the same bytes.
+data and the manifest's non-volatile keys: the same run gives the same bytes. The header is the YAML
+``datasets`` writes, built without importing it (:mod:`curation.card_features` maps the column types).
 """
 
 from __future__ import annotations
@@ -75,14 +76,16 @@ def _split_files(root: Path, config: str) -> dict[str, tuple[str, list[Path]]]:
 
 
 def _yaml_header(root: Path, configs: list[str], license: str | None, size: int) -> str:
-    import datasets
-    from datasets.info import DatasetInfo, DatasetInfosDict
-    from datasets.splits import SplitDict, SplitInfo
-    from datasets.utils.metadata import MetadataConfigs
+    """The card's YAML: the hub metadata, ``dataset_info`` (features and per split bytes and rows) and
+    ``configs`` (data files), the same bytes ``datasets``' ``DatasetInfosDict`` and ``MetadataConfigs``
+    ``.to_dataset_card_data`` write, built here so that ``datasets`` is not imported (it is, by
+    :func:`curation.card_features.features_yaml`, only for column types outside those mapped there)."""
     from huggingface_hub import DatasetCardData
 
+    from curation.card_features import features_yaml
+
     metadata: dict[str, Any] = {}
-    infos = {}
+    infos: dict[str, dict[str, Any]] = {}
     for n, config in enumerate(configs):
         files = _split_files(root, config)
         if not files:
@@ -92,12 +95,15 @@ def _yaml_header(root: Path, configs: list[str], license: str | None, size: int)
             entry["default"] = True
         metadata[config] = entry
         schema = pq.read_schema(next(iter(files.values()))[1][0])
-        splits = SplitDict()
+        splits = []
         for split, (_, parts) in files.items():
             meta = [pq.ParquetFile(p).metadata for p in parts]
-            splits.add(SplitInfo(split, num_bytes=sum(m.row_group(i).total_byte_size for m in meta for i in range(m.num_row_groups)),
-                                 num_examples=sum(m.num_rows for m in meta)))
-        infos[config] = DatasetInfo(features=datasets.Features.from_arrow_schema(schema), splits=splits, config_name=config)
+            splits.append({"name": split,
+                           "num_bytes": sum(m.row_group(i).total_byte_size for m in meta for i in range(m.num_row_groups)),
+                           "num_examples": sum(m.num_rows for m in meta)})
+        # DatasetInfo._to_yaml_dict keeps features and splits; dataset_size and download_size are left out
+        # (not known), as datasets leaves them out when they are None.
+        infos[config] = {"features": features_yaml(schema), "splits": splits}
     card = DatasetCardData(
         license=license,
         task_categories=["text-generation"],
@@ -105,8 +111,13 @@ def _yaml_header(root: Path, configs: list[str], license: str | None, size: int)
         size_categories=[_size_category(size)],
         pretty_name=None,
     )
-    DatasetInfosDict(infos).to_dataset_card_data(card)
-    MetadataConfigs(metadata).to_dataset_card_data(card)
+    if len(infos) == 1:  # one config: a mapping, config_name first unless it is "default"
+        config, info = next(iter(infos.items()))
+        card["dataset_info"] = info if config == "default" else {"config_name": config, **info}
+    elif infos:  # several: a list in config name order, config_name first
+        card["dataset_info"] = [{"config_name": c, **infos[c]} for c in sorted(infos)]
+    if metadata:
+        card["configs"] = [{"config_name": c, **metadata[c]} for c in sorted(metadata)]
     return card.to_yaml()
 
 
