@@ -45,8 +45,17 @@ def version() -> None:
     typer.echo(_v("tomecraft"))
 
 
-def main() -> None:  # pragma: no cover
-    app()
+def main() -> None:  # pragma: no cover - the console script; tests call ``app``
+    """The `tome` command: ``app``, then the process ends without the interpreter's teardown
+    (:mod:`tomecraft.process`)."""
+    from tomecraft.process import exit_now
+
+    try:
+        app()
+        code: object = 0
+    except SystemExit as exc:
+        code = exc.code
+    exit_now(code)
 
 
 if __name__ == "__main__":  # pragma: no cover

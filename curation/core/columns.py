@@ -21,7 +21,9 @@ TURNS = pa.list_(TURN)
 TextKey = Literal["conversation", "first_human", "all_human"]
 
 # Python's whitespace (str.isspace / re's \s), as a string and as an RE2 character class
-WHITESPACE = "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
+# str.isspace() is true for no code point above U+3000 (checked in tests/curation/core/test_columns.py); scanning
+# only that far keeps 40 ms off every start-up.
+WHITESPACE = "".join(chr(c) for c in range(0x3001) if chr(c).isspace())
 WHITESPACE_CLASS = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in WHITESPACE) + "]"
 
 
