@@ -26,6 +26,81 @@ RAW_COLUMNS = (POS, ID, FILE, LINE, ROW, RAW, ERROR, SLOW)
 INTERNAL_COLUMNS = frozenset(RAW_COLUMNS) | {"_split", "_added", "_input", "_original"}
 
 
+def _plain(t: pa.DataType) -> pa.DataType:
+    """``t`` in the layouts every stage and the ecosystem's tools take, at any depth: Arrow's view layouts as the
+    classic ones (string_view -> string, list_view -> list: the compute kernels the stages use have no view
+    kernels), and the types ``datasets`` has no feature for as the nearest it has (a map as a list of
+    key/value structs, fixed-size binary as binary, an extension type as its storage, decimal32/64 as
+    decimal128, a dictionary of nested values as its values), so the outputs load with ``load_dataset``."""
+    if isinstance(t, pa.BaseExtensionType):
+        return _plain(t.storage_type)
+    if t == pa.string_view():
+        return pa.string()
+    if t == pa.binary_view() or pa.types.is_fixed_size_binary(t):
+        return pa.binary()
+    if pa.types.is_decimal32(t) or pa.types.is_decimal64(t):
+        return pa.decimal128(t.precision, t.scale)
+    if pa.types.is_map(t):
+        entry = pa.struct([pa.field("key", _plain(t.key_type), nullable=False), t.item_field.with_type(_plain(t.item_type))])
+        return pa.list_(pa.field("entries", entry, nullable=False))
+    if pa.types.is_list_view(t) or pa.types.is_large_list_view(t):
+        item = t.value_field.with_type(_plain(t.value_type))
+        return pa.list_(item) if pa.types.is_list_view(t) else pa.large_list(item)
+    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+        item = t.value_field.with_type(_plain(t.value_type))
+        if pa.types.is_fixed_size_list(t):
+            return pa.list_(item, t.list_size)
+        return pa.list_(item) if pa.types.is_list(t) else pa.large_list(item)
+    if pa.types.is_struct(t):
+        return pa.struct([t.field(i).with_type(_plain(t.field(i).type)) for i in range(t.num_fields)])
+    if pa.types.is_dictionary(t):
+        value = _plain(t.value_type)
+        nested = pa.types.is_nested(value) or value != t.value_type
+        return value if nested else t
+    return t
+
+
+def _converted(column: pa.ChunkedArray, target: pa.DataType) -> pa.ChunkedArray | None:
+    """``column`` as ``target``: Arrow's cast where it is right (a cast from list views can build an invalid
+    array in pyarrow 26, so it is checked), else through the Python values; None when neither works."""
+    if isinstance(column.type, pa.BaseExtensionType):
+        column = pa.chunked_array([c.storage for c in column.chunks], type=column.type.storage_type)
+    try:
+        out = column.cast(target)
+        out.validate(full=True)
+        return out
+    except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError):
+        pass
+    try:
+        return pa.chunked_array([pa.array(c.to_pylist(), type=target) for c in column.chunks], type=target)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError, ValueError, OverflowError):
+        return None
+
+
+def plain_layouts(table: pa.Table) -> pa.Table:
+    """``table`` with every column in :func:`_plain` types; the same table when they are already. A column that
+    converts neither way becomes JSON text (a string column), so no row is lost over a column's type."""
+    fields, columns, changed = [], [], False
+    for field, column in zip(table.schema, table.columns):
+        plain = _plain(field.type)
+        if plain != field.type:
+            changed = True
+            converted = _converted(column, plain)
+            if converted is None:
+                import json
+
+                plain = pa.string()
+                converted = pa.chunked_array(
+                    [pa.array([None if v is None else json.dumps(v, default=str, ensure_ascii=False) for v in c.to_pylist()],
+                              type=plain) for c in column.chunks], type=plain)
+            field, column = field.with_type(plain), converted
+        fields.append(field)
+        columns.append(column)
+    if not changed:
+        return table
+    return pa.Table.from_arrays(columns, schema=pa.schema(fields, metadata=table.schema.metadata))
+
+
 def rename_internal(table: pa.Table) -> pa.Table:
     """Input columns named like an internal column get the ``input`` prefix."""
     names = table.column_names
@@ -61,7 +136,7 @@ def raw_batch(
         SLOW: pa.array(slow if slow is not None else [False] * n, type=pa.bool_()),
     }
     if parsed is not None:
-        parsed = rename_internal(parsed)
+        parsed = rename_internal(plain_layouts(parsed))
         for name in parsed.column_names:
             col = parsed.column(name)
             columns[name] = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col

@@ -1,0 +1,70 @@
+"""Inputs in Arrow's view layouts (string_view, binary_view, list_view) are read as the classic layouts."""
+
+import decimal
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from curation.contract import read_manifest
+from curation.readers.raw import plain_layouts
+
+TURNS = [[{"from": "human", "value": f"question {i} about the views"}, {"from": "gpt", "value": f"answer {i} in words"}]
+         for i in range(30)]
+
+
+def test_a_parquet_input_with_view_columns_curates(tmp_path):
+    from curation.pipeline import run_curation
+
+    path = tmp_path / "views.parquet"
+    pq.write_table(pa.table({
+        "conversations": pa.array(TURNS),
+        "note": pa.array([f"note {i}" for i in range(30)]).cast(pa.string_view()),
+        "blob": pa.array([b"\x00\x01"] * 30).cast(pa.binary_view()),
+    }), path)
+    assert pq.read_schema(path).field("note").type == pa.string_view()
+    run_curation(str(path), tmp_path / "out", None)
+    manifest = read_manifest(tmp_path / "out")
+    assert manifest["accounting"]["input_rows"] == 30 and manifest["accounting"]["quarantined"] == 0
+    schema = pq.read_schema(tmp_path / "out" / "train.parquet")
+    assert schema.field("note").type == pa.string() and schema.field("blob").type == pa.binary()
+
+
+def test_nested_views_become_classic_at_every_depth():
+    view_turns = pa.list_view(pa.struct([("from", pa.string_view()), ("value", pa.string_view())]))
+    table = pa.table({
+        "conversations": pa.array(TURNS, type=view_turns),
+        "tags": pa.array([{"k": ["a", "b"]}] * 30, type=pa.struct([("k", pa.large_list_view(pa.string_view()))])),
+        "plain": pa.array(range(30)),
+    })
+    out = plain_layouts(table)
+    assert out.schema.field("conversations").type == pa.list_(pa.struct([("from", pa.string()), ("value", pa.string())]))
+    assert out.schema.field("tags").type == pa.struct([("k", pa.large_list(pa.string()))])
+    assert out.column("conversations").to_pylist() == TURNS and out.column("plain").to_pylist() == list(range(30))
+    assert plain_layouts(out) is out  # nothing to cast: the same table back
+
+
+def test_columns_datasets_has_no_feature_for_are_carried_in_the_nearest_it_has(tmp_path):
+    """A map, fixed-size binary, an extension type (uuid), decimal32: the run goes on, the card is written and
+    the output loads with ``load_dataset``."""
+    import datasets
+
+    from curation.pipeline import run_curation
+
+    n = len(TURNS)
+    columns = {
+        "conversations": pa.array(TURNS),
+        "mapping": pa.array([[("a", i)] for i in range(n)], pa.map_(pa.string(), pa.int64())),
+        "fixed": pa.array([b"ab"] * n, pa.binary(2)),
+        "uid": pa.array([bytes(range(16))] * n, pa.binary(16)).cast(pa.uuid()),
+        "amount": pa.array([decimal.Decimal("1.00")] * n, pa.decimal32(5, 2)),
+    }
+    path = tmp_path / "odd.parquet"
+    pq.write_table(pa.table(columns), path)
+    run_curation(str(path), tmp_path / "out", None)
+    assert read_manifest(tmp_path / "out")["accounting"]["quarantined"] == 0
+    assert (tmp_path / "out" / "README.md").exists()
+    train = datasets.load_dataset(str(tmp_path / "out"), split="train")
+    row = train[0]
+    assert row["mapping"] == [{"key": "a", "value": int(row["mapping"][0]["value"])}]
+    assert row["fixed"] == b"ab" and row["uid"] == bytes(range(16))
+    assert float(row["amount"]) == 1.0
