@@ -23,6 +23,7 @@ inside a packed sequence with the row alone.
     python benchmarks/gpu_train_bench.py                             # fixed batch 8 x 2048: ours vs baseline
     python benchmarks/gpu_train_bench.py --suite budget              # largest batch under 15 GB, each side
     python benchmarks/gpu_train_bench.py --suite levers              # GC mode, padding-free, packing
+    python benchmarks/gpu_train_bench.py --suite varlen              # packed attention: varlen flash vs per row
 """
 
 from __future__ import annotations
