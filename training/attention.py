@@ -61,8 +61,10 @@ def _unsupported(torch: Any, dispatch: Any) -> str:
         return "ROCm build"
     if not getattr(torch.backends.cuda, "is_flash_attention_available", lambda: False)():
         return "this torch build has no flash attention kernel"
-    if not hasattr(torch.ops.aten, "_flash_attention_forward"):
-        return "torch has no aten._flash_attention_forward"
+    for name in ("_flash_attention_forward", "_flash_attention_backward"):  # called with window sizes
+        op = getattr(torch.ops.aten, name, None)
+        if op is None or "window_size_left" not in str(op.default._schema):
+            return f"this torch has no aten.{name} taking window sizes"
     for name in ("_LeanFlashVarlen", "_varlen_attn_call", "_torch_varlen_takes"):
         if not hasattr(dispatch, name):
             return f"this Unsloth has no attention_dispatch.{name}"
