@@ -58,7 +58,16 @@ def write_messages_splits(root: str | Path, write_parquet=None) -> dict[str, Pat
 
 
 def _split_files(root: Path, config: str) -> dict[str, tuple[str, list[Path]]]:
-    """For one config, each split's data_files pattern (relative to ``root``) and its files."""
+    """For one config, each split's data_files pattern (relative to ``root``) and its files. A split without
+    rows is left out when another has rows: ``load_dataset`` refuses a listed split with no data."""
+    found = _all_split_files(root, config)
+    rows = {split: sum(pq.ParquetFile(f).metadata.num_rows for f in files) for split, (_, files) in found.items()}
+    if any(rows.values()):
+        found = {split: entry for split, entry in found.items() if rows[split]}
+    return found
+
+
+def _all_split_files(root: Path, config: str) -> dict[str, tuple[str, list[Path]]]:
     paths = output_paths(root)
     out = {}
     for split in SPLITS:

@@ -103,6 +103,21 @@ def test_trl_sft_trainer_takes_the_messages_split_as_it_is(tmp_path):
     assert result.global_step == 1
 
 
+@pytest.mark.parametrize("fmt", ["finetome", "both"])
+def test_a_split_without_rows_is_left_out_of_the_card(tmp_path, fmt):
+    """A small input leaves a split empty; load_dataset refuses a listed split without data, so the card lists
+    the others (the empty file stays: the output contract always writes three splits)."""
+    import datasets
+
+    root = curated_folder(tmp_path / "out", rows=(3, 1, 0))
+    write_card(root, fmt)
+    header = (root / "README.md").read_text().split("---")[1]
+    assert "split: test" not in header and "name: test" not in header and (root / "test.parquet").exists()
+    for config in (["default", "messages"] if fmt == "both" else ["default"]):
+        ds = datasets.load_dataset(str(root), config, cache_dir=str(tmp_path / "cache"))
+        assert {k: v.num_rows for k, v in ds.items()} == {"train": 3, "validation": 1}
+
+
 def test_card_header_and_summary(tmp_path):
     import yaml
 
