@@ -15,6 +15,7 @@ lines for a columnar JSON reader, dropping a byte-order mark at the start of the
 from __future__ import annotations
 
 import glob as _glob
+import bz2
 import lzma
 import os
 import queue
@@ -124,6 +125,8 @@ def open_binary(file: DataFile | str | Path, buffer_size: int = 1 << 20) -> Bina
     try:
         if file.compression == "xz":
             return lzma.open(file.path, "rb")
+        if file.compression == "bz2":  # Python's reader streams a truncated file up to the break; Arrow's fails at once
+            return bz2.open(file.path, "rb")
         if file.compression == "gzip" and _isal_gzip is not None:
             return _isal_gzip.open(file.path, "rb")
         return pa.input_stream(str(file.path), compression=file.compression, buffer_size=buffer_size)
@@ -131,21 +134,62 @@ def open_binary(file: DataFile | str | Path, buffer_size: int = 1 << 20) -> Bina
         raise SourceError(f"{file.path}: cannot open: {exc}") from None
 
 
+class BrokenStream(SourceError):
+    """A (compressed) stream that breaks off (truncated, corrupt): raised by :func:`iter_line_blocks` after the
+    whole lines read before the break. ``line``: the 1-based number of the first line not read whole;
+    ``rest``: the bytes read of it (the start of a line, or nothing)."""
+
+    def __init__(self, message: str, line: int, rest: bytes) -> None:
+        super().__init__(message)
+        self.line = line
+        self.rest = rest
+
+
+_READ_ERRORS = (OSError, EOFError, ValueError, lzma.LZMAError, pa.ArrowException)
+
+
+def _read_block(stream: BinaryIO, size: int, piece: int = 1 << 20) -> tuple[bytes, Exception | None]:
+    """Up to ``size`` bytes, read ``piece`` at a time so that a stream that breaks loses at most a piece:
+    ``(bytes read, the error or None)``."""
+    parts: list[bytes] = []
+    got = 0
+    while got < size:
+        try:
+            part = stream.read(min(piece, size - got))
+        except _READ_ERRORS as exc:
+            return b"".join(parts), exc
+        if not part:
+            break
+        parts.append(part)
+        got += len(part)
+    return (parts[0] if len(parts) == 1 else b"".join(parts)), None
+
+
 def iter_line_blocks(stream: BinaryIO, block_bytes: int = 1 << 24, name: str = "input") -> Iterator[tuple[bytes, int]]:
     """``(block, first_line)``: the stream cut into blocks of whole lines (each ending in a newline, except
     perhaps the last), about ``block_bytes`` each; ``first_line`` is the 1-based number of the block's first
     line. A line longer than ``block_bytes`` comes whole in a larger block. A byte-order mark at the very start
-    is dropped. A corrupt compressed stream raises :class:`SourceError` naming the line it reached.
+    is dropped. A stream that breaks off (a truncated or corrupt compressed file) yields the whole lines read
+    before the break, then raises :class:`BrokenStream` naming the line it reached.
     """
     line = 1
     pending: list[bytes] = []  # the start of a line not yet ended, in pieces (a long line grows without copying)
     first = True
     while True:
-        try:
-            chunk = stream.read(block_bytes)
-        except (OSError, EOFError, ValueError, lzma.LZMAError, pa.ArrowException) as exc:
-            reached = line + sum(p.count(b"\n") for p in pending)
-            raise SourceError(f"{name}: cannot read past line {reached}: {str(exc).splitlines()[0]}") from None
+        chunk, broken = _read_block(stream, block_bytes)
+        if broken is not None:
+            cut = chunk.rfind(b"\n") + 1
+            if cut:
+                block = b"".join(pending + [chunk[:cut]])
+                yield block, line
+                line += block.count(b"\n")
+                pending = [chunk[cut:]]
+            else:
+                pending.append(chunk)
+            if first and pending and pending[0].startswith(BOM):
+                pending[0] = pending[0][len(BOM):]
+            message = str(broken).strip().splitlines()[0] if str(broken).strip() else type(broken).__name__
+            raise BrokenStream(f"{name}: cannot read past line {line}: {message}", line, b"".join(pending))
         if first:
             first = False
             while chunk and len(chunk) < len(BOM) and BOM.startswith(chunk):  # a tiny first read: look further

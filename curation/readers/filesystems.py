@@ -47,12 +47,13 @@ def list_folder(fs, path: str) -> list[str]:
 
 
 def fingerprint_files(fs, paths: list[str]) -> str:
-    """SHA-256 over each file's name and bytes, in order (the input fingerprint in the manifest)."""
+    """SHA-256 over each file's name and bytes as stored (a compressed file is not decompressed), in order (the
+    input fingerprint in the manifest)."""
     digest = hashlib.sha256()
     for path in paths:
         digest.update(PurePosixPath(path).name.encode())
         try:
-            with fs.open_input_stream(path) as fh:
+            with fs.open_input_stream(path, compression=None) as fh:
                 while True:
                     chunk = fh.read(1 << 20)
                     if not chunk:

@@ -31,6 +31,8 @@ _JSON_START = frozenset(b'{["-0123456789tfn')
 
 def _line_bounds(block: bytes) -> tuple[np.ndarray, np.ndarray]:
     """Start and end (exclusive, without the newline) of every line of ``block``."""
+    if not block:  # no line at all (a file that was only a byte-order mark)
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
     arr = np.frombuffer(block, dtype=np.uint8)
     nl = np.flatnonzero(arr == 10)
     starts = np.concatenate(([0], nl + 1))
@@ -125,6 +127,8 @@ class _Block:
             self.slow[i] = True
         except json.JSONDecodeError as exc:
             self.error[i] = f"not valid JSON: {exc.msg} (column {exc.colno})"
+        except RecursionError:
+            self.error[i] = "not readable JSON: nested too deeply"
 
     def parsed_table(self) -> pa.Table | None:
         """One table over all lines (null rows where a line was not parsed), or None when nothing parsed.
@@ -302,6 +306,13 @@ def check_json_lines(fs, path: str, file: str, size: int) -> None:
             return
 
 
+def broken_tail(exc, file: str, pos: int) -> pa.RecordBatch:
+    """One raw record for the unreadable rest of a stream that broke off (:class:`curation.sources.BrokenStream`)."""
+    reason = str(exc).split(": ", 1)[1] if ": " in str(exc) else str(exc)
+    return raw_batch(None, pos=[pos], ids=[line_id(exc.rest)], file=file, lines=[exc.line], raw=[exc.rest],
+                     error=[f"the file breaks off here, the rest is unreadable ({reason})"])
+
+
 def read_jsonl_stream(fs, path: str, file: str, compression: str, first_pos: int,
                       block_bytes: int = 8 << 20) -> Iterator[tuple[pa.RecordBatch, int]]:
     """Raw batches of a whole compressed JSON Lines file, streamed in blocks of whole lines (:mod:`curation.sources`)."""
@@ -310,7 +321,7 @@ def read_jsonl_stream(fs, path: str, file: str, compression: str, first_pos: int
     from pyarrow import fs as pafs
 
     from curation.readers.errors import InputError
-    from curation.sources import DataFile, SourceError, iter_line_blocks, open_binary, readahead
+    from curation.sources import BrokenStream, DataFile, SourceError, iter_line_blocks, open_binary, readahead
 
     records, parsed = 0, 0
     first_error = None
@@ -333,6 +344,11 @@ def read_jsonl_stream(fs, path: str, file: str, compression: str, first_pos: int
                         first_error = (batch.column("_line")[k].as_py(), errors[k].as_py())
                     yield batch, records
                 records += nrec
+    except BrokenStream as exc:
+        # the lines read whole before the break are kept; the rest of the file is one quarantined record
+        # (what was read of its first line as the raw bytes), so the run goes on and says what was lost
+        yield broken_tail(exc, file, first_pos + records), records
+        return
     except (SourceError, OSError) as exc:
         raise InputError(str(exc) if isinstance(exc, SourceError) else f"{path}: cannot read: {exc}") from None
     if records and parsed == 0 and first_error is not None:

@@ -165,3 +165,41 @@ def test_line_blocks_reassemble_any_input(lines, block_bytes, trailing):
     joined = b"".join(b for b, _ in blocks)
     assert joined == (data[3:] if data.startswith(b"\xef\xbb\xbf") else data)
     assert all(b.endswith(b"\n") for b, _ in blocks[:-1])
+
+
+@pytest.mark.parametrize("suffix", [".gz", ".xz", ".zst", ".bz2"])
+def test_a_file_that_breaks_off_keeps_the_rows_before_the_break(tmp_path, suffix):
+    """A truncated compressed file: the run goes on, the rows read whole before the break are kept, the rest is
+    one quarantined record naming the line and the error."""
+    import json
+
+    from curation.contract import read_manifest, read_quarantine
+    from curation.pipeline import run_curation
+
+    turns = [json.dumps({"conversations": [{"from": "human", "value": f"question {i} about the stream"},
+                                           {"from": "gpt", "value": f"answer {i} in a few more words"}]})
+             for i in range(60_000)]
+    whole = write_compressed(tmp_path / f"whole.jsonl{suffix}", ("\n".join(turns) + "\n").encode())
+    data = whole.read_bytes()
+    cut = tmp_path / f"cut.jsonl{suffix}"
+    cut.write_bytes(data[: len(data) * 3 // 4])
+    run_curation(str(cut), tmp_path / "out", None)
+    accounting = read_manifest(tmp_path / "out")["accounting"]
+    quarantine = read_quarantine(tmp_path / "out")
+    assert len(quarantine) == 1 and quarantine[0]["error"].startswith("the file breaks off here")
+    line = quarantine[0]["position"]["line"]
+    assert f"line {line}" in quarantine[0]["error"]
+    assert accounting["input_rows"] == line  # the lines before the break, and the broken rest as one record
+    assert accounting["input_rows"] > 20_000 and accounting["quarantined"] == 1
+
+
+def test_the_fingerprint_is_over_the_stored_bytes(tmp_path):
+    import hashlib
+
+    from pyarrow import fs as pafs
+
+    from curation.readers.filesystems import fingerprint_files
+
+    path = write_compressed(tmp_path / "a.jsonl.gz", LINES)
+    digest = hashlib.sha256(b"a.jsonl.gz" + path.read_bytes()).hexdigest()
+    assert fingerprint_files(pafs.LocalFileSystem(), [str(path)]) == "sha256:" + digest
