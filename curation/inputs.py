@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Iterator, Literal, Mapping, Sequence
 
 import pyarrow as pa
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from curation.core.config_base import StrictModel
 from curation.formats import FORMATS, ROLE_MAP, FormatError, apply_mapping, detect_format
@@ -220,14 +220,20 @@ def inputs_from_cli(specs: Sequence[str]) -> list[InputConfig]:
     """``--input`` values as inputs. ``PATH``, or ``NAME=PATH``; ``PATH@WEIGHT`` gives a weight."""
     out = []
     for spec in specs:
+        given = spec
         name = None
         weight = None
         if "=" in spec and not spec.startswith(("/", ".", "~")) and "://" not in spec.split("=", 1)[0]:
             name, spec = spec.split("=", 1)
-        match = re.fullmatch(r"(.+)@(\d+(?:\.\d+)?)", spec)
+        match = re.fullmatch(r"(.+)@(-?\d+(?:\.\d+)?)", spec)
         if match:
             spec, weight = match.group(1), float(match.group(2))
-        out.append(InputConfig(path=spec, name=name, weight=weight))
+        try:
+            out.append(InputConfig(path=spec, name=name, weight=weight))
+        except ValidationError as exc:  # a weight of 0
+            first = exc.errors()[0]
+            where = ".".join(map(str, first["loc"]))
+            raise ValueError(f"--input {given}: {where + ': ' if where else ''}{first['msg']}") from None
     return out
 
 
@@ -243,11 +249,14 @@ def adapt_record(data: Any, fmt: str, columns: Mapping[str, str]) -> Any:
     if fmt in ("conversations", "messages"):
         key = fmt
         turns = record.get(key)
+        target = ("from", "value") if key == "conversations" else ("role", "content")
         if turn_keys and isinstance(turns, list):
             role = turn_keys.get("from") or turn_keys.get("role")
             text = turn_keys.get("value") or turn_keys.get("content")
-            target = ("from", "value") if key == "conversations" else ("role", "content")
-            record[key] = [{target[0]: t.get(role), target[1]: t.get(text)} if isinstance(t, dict) else t for t in turns]
+            turns = record[key] = [{target[0]: t.get(role), target[1]: t.get(text)} if isinstance(t, dict) else t
+                                   for t in turns]
+        if isinstance(turns, list):
+            record[key] = [_joined_parts(t, target[1]) for t in turns]
         return record
     if fmt == "alpaca":
         for name in ("instruction", "output"):
@@ -277,7 +286,7 @@ def adapt_record(data: Any, fmt: str, columns: Mapping[str, str]) -> Any:
                         raise FormatError(f"column '{name}': a turn is {type(t).__name__}, expected an object")
                     given_role = t.get(role_key)
                     mapped = ROLE_MAP.get(given_role.strip().lower(), given_role) if isinstance(given_role, str) else given_role
-                    turns.append({"from": mapped, "value": t.get(text_key)})
+                    turns.append({"from": mapped, "value": _text_of(t.get(text_key))})
             elif isinstance(value, (str, int, float)) and not isinstance(value, bool):
                 turns.append({"from": role, "value": str(value)})
             else:
@@ -286,3 +295,20 @@ def adapt_record(data: Any, fmt: str, columns: Mapping[str, str]) -> Any:
         return {"conversations": turns, **rest}
     raise FormatError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
 
+
+def _text_of(content: Any) -> Any:
+    """A turn's text: a list of text parts (``[{type: text, text: ...}]``, OpenAI's content parts) as their texts
+    joined with a blank line, parts without text (an image) left out, as :func:`curation.formats._text_of` does
+    column-wise; anything else as it is (validation names what is wrong with it)."""
+    if not isinstance(content, list) or not all(isinstance(p, dict) for p in content):
+        return content
+    texts = [p.get("text") for p in content]
+    if not all(t is None or isinstance(t, str) for t in texts):
+        return content
+    return "\n\n".join(t for t in texts if t is not None)
+
+
+def _joined_parts(turn: Any, text_key: str) -> Any:
+    if not isinstance(turn, dict) or not isinstance(turn.get(text_key), list):
+        return turn
+    return {**turn, text_key: _text_of(turn[text_key])}

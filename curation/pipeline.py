@@ -28,8 +28,8 @@ def open_source(input_spec: str | Sequence[str] | None, config) -> tuple[Any, An
     from curation.inputs import InputConfig, MultiSource, inputs_from_cli, name_inputs, needs_adapting, open_inputs, resolve_format
 
     specs = [] if input_spec is None else [input_spec] if isinstance(input_spec, str) else list(input_spec)
-    inputs = inputs_from_cli(specs) if specs else list(config.inputs)
     try:
+        inputs = inputs_from_cli(specs) if specs else list(config.inputs)
         if len(inputs) > 1 or (config.inputs and not specs):
             source = open_inputs(inputs)
         else:
@@ -41,8 +41,8 @@ def open_source(input_spec: str | Sequence[str] | None, config) -> tuple[Any, An
             source = MultiSource([single], [source])
     except FormatError as exc:
         raise InputError(str(exc)) from None
-    except ValueError as exc:  # names used twice, weight and max_rows both given
-        raise InputError(f"inputs: {exc}") from None
+    except ValueError as exc:  # names used twice, weight and max_rows both given, a weight of 0
+        raise InputError(str(exc) if str(exc).startswith(("inputs:", "--input")) else f"inputs: {exc}") from None
     config = config.model_copy(deep=True)
     config.inputs = source.inputs
     return source, config

@@ -21,6 +21,7 @@ tables that parsed fine (an escaped ``\\u0000`` parses, a NaN score parses).
 
 from __future__ import annotations
 
+import decimal
 import json
 import math
 import re
@@ -139,6 +140,9 @@ def coerce_score(value: Any) -> tuple[float | None, str | None, str | None]:
     if isinstance(value, (int, float)):
         number = float(value)
         return (number, None, None) if math.isfinite(number) else (None, "not_finite", None)
+    if isinstance(value, decimal.Decimal):  # a Parquet decimal column
+        number = float(value)
+        return (number, "number_from_decimal", None) if math.isfinite(number) else (None, "not_finite", None)
     if isinstance(value, str):
         try:
             number = float(value.strip())

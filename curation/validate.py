@@ -71,10 +71,10 @@ def _type_name(value: Any) -> str:
 def validate_record(data: Any, cfg: ValidateConfig) -> dict[str, Any]:
     """The row for ``data`` (without ``id``), or :class:`RowError` naming what is wrong."""
     if not isinstance(data, dict):
-        raise RowError(f"row is a JSON {type(data).__name__}, expected an object")
+        raise RowError(f"row is a JSON {_type_name(data)}, expected an object")
     turns, key, role_key, text_key = _turns(data)
     if not isinstance(turns, list):
-        raise RowError(f"'{key}' is {type(turns).__name__}, expected a list of turns")
+        raise RowError(f"'{key}' is {_type_name(turns)}, expected a list of turns")
     if not turns:
         raise RowError(f"'{key}' is empty")
     if cfg.max_turns is not None and len(turns) > cfg.max_turns:
@@ -84,13 +84,13 @@ def validate_record(data: Any, cfg: ValidateConfig) -> dict[str, Any]:
     changed = key != "conversations"
     for n, turn in enumerate(turns, start=1):
         if not isinstance(turn, dict):
-            raise RowError(f"turn {n}: is {type(turn).__name__}, expected an object with '{role_key}' and '{text_key}'")
+            raise RowError(f"turn {n}: is {_type_name(turn)}, expected an object with '{role_key}' and '{text_key}'")
         for k in (role_key, text_key):
             if k not in turn:
                 raise RowError(f"turn {n}: missing '{k}'")
         role, value = turn[role_key], turn[text_key]
         if not isinstance(role, str):
-            raise RowError(f"turn {n}: '{role_key}' is {type(role).__name__}, expected a string")
+            raise RowError(f"turn {n}: '{role_key}' is {_type_name(role)}, expected a string")
         if not isinstance(value, str):
             raise RowError(f"turn {n}: '{text_key}' is {_type_name(value)}, expected a string")
         if not value.strip():
@@ -144,6 +144,20 @@ def error_kind(error: str) -> str:
     """The kind of a quarantine error, for the manifest's counts (positions and values stripped)."""
     kind = error.split(":", 1)[1].strip() if error.startswith("turn ") else error
     return kind.split(" (")[0]
+
+
+def _core_column(rows: pa.RecordBatch, name: str, target: pa.DataType) -> pa.Array:
+    """``source`` / ``score`` of rows the screen cleared, as ``target``. A column of another type (a list, a
+    struct) is all null in those rows, so it is nulls; an integer score too large for a double's exact range is
+    rounded, as ``float()`` rounds it record by record."""
+    n = rows.num_rows
+    if name not in rows.schema.names:
+        return pa.nulls(n, target)
+    col = rows.column(name)
+    t = col.type
+    usable = (pa.types.is_string(t) or pa.types.is_large_string(t)) if target == pa.string() else \
+        (pa.types.is_integer(t) or pa.types.is_floating(t))
+    return col.cast(target, safe=False) if usable else pa.nulls(n, target)
 
 
 def _usable_turn_type(t: pa.DataType) -> bool:
@@ -216,8 +230,8 @@ class Validate(RowStage):
             POS: rows.column(POS),
             "id": rows.column(rawcols.ID),
             "conversations": conversations_from(offsets, roles, values),
-            "source": rows.column("source").cast(pa.string()) if "source" in names else pa.nulls(n, pa.string()),
-            "score": rows.column("score").cast(pa.float64()) if "score" in names else pa.nulls(n, pa.float64()),
+            "source": _core_column(rows, "source", pa.string()),
+            "score": _core_column(rows, "score", pa.float64()),
         }
         for name in names:
             if name in RESERVED or name in rawcols.INTERNAL_COLUMNS or name in PROVENANCE:

@@ -170,7 +170,14 @@ def conform(column: pa.Array | pa.ChunkedArray, target: pa.DataType | None, is_j
     try:
         return column.cast(target)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        pass
+    try:
         return pa.array(column.to_pylist(), type=target)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        if not pa.types.is_string(target):
+            raise
+        # a column written as text because batches disagree on its type (a list here, a string there)
+        return json_text(column.to_pylist())
 
 
 def unified_schema(schemas: Sequence[pa.Schema]) -> pa.Schema:

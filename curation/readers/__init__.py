@@ -60,7 +60,7 @@ def open_input(spec: str | None, streaming: bool = False) -> InputSource:
         raise InputError(f"{spec}: folder holds no dataset (expected a datasets.save_to_disk folder, *.parquet or *.jsonl)")
     if kind == "file":
         suffix = PurePosixPath(path).suffix.lower()
-        if suffix == ".jsonl":
+        if suffix in (".jsonl", ".ndjson"):
             return InputSource(shown, "jsonl", fs, [path])
         if suffix == ".parquet":
             return InputSource(shown, "parquet", fs, [path])
@@ -87,8 +87,10 @@ def _local_files(spec: str) -> InputSource | None:
             entries = [e for e in path.iterdir() if not e.name.startswith(".")]
             if any(e.name in SAVED_DATASET_MARKERS for e in entries):
                 return None
-            plain = all(e.is_file() and (classify(e) is None or (classify(e).compression is None and classify(e).kind != "json"))
-                        for e in entries)
+            found = [classify(e) for e in entries if e.is_file()]
+            suffixes = {f.path.suffix for f in found if f is not None}
+            # one plain kind only (the folder rule below reads *.parquet or else *.jsonl, never both)
+            plain = all(e.is_file() for e in entries) and (suffixes <= {".jsonl"} or suffixes == {".parquet"})
             if plain and not is_curated_folder(path):
                 return None
         else:
@@ -110,6 +112,9 @@ def _local_files(spec: str) -> InputSource | None:
 def _json_array_file(file, spec: str) -> InputSource:
     """A (compressed) JSON array file, loaded whole."""
     import json
+    import lzma
+
+    import pyarrow as pa
 
     from curation.sources import open_binary
 
@@ -118,8 +123,9 @@ def _json_array_file(file, spec: str) -> InputSource:
             text = fh.read().decode("utf-8")
     except UnicodeDecodeError:
         raise InputError(f"{spec}: not UTF-8 text") from None
-    except OSError as exc:
-        raise InputError(f"{spec}: cannot read: {exc}") from None
+    except (OSError, EOFError, lzma.LZMAError, pa.ArrowException) as exc:  # a truncated or corrupt stream too
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"{spec}: cannot read: {first}") from None
     try:
         data = json.loads(text.lstrip("\ufeff"))
     except json.JSONDecodeError as exc:
@@ -152,7 +158,7 @@ def _json_array(fs, path: str, shown: str) -> InputSource:
     except UnicodeDecodeError:
         raise InputError(f"{shown}: not UTF-8 text") from None
     try:
-        data = json.loads(text)
+        data = json.loads(text.lstrip("\ufeff"))
     except json.JSONDecodeError as exc:
         raise InputError(f"{shown}: line {exc.lineno}: not valid JSON: {exc.msg} (column {exc.colno})") from None
     if isinstance(data, dict):

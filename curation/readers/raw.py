@@ -101,6 +101,29 @@ def plain_layouts(table: pa.Table) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=pa.schema(fields, metadata=table.schema.metadata))
 
 
+def _depth_ok(t: pa.DataType) -> bool:
+    try:
+        _plain(t)
+        return True
+    except RecursionError:
+        return False
+
+
+def _without_deep_columns(parsed: pa.Table, columns: dict[str, pa.Array]) -> pa.Table:
+    """``parsed`` without the columns nested too deeply for their type to be walked; the records that hold a
+    value there get that as their error in ``columns`` (they go to quarantine, their raw bytes with them)."""
+    deep = [name for name in parsed.column_names if not _depth_ok(parsed.schema.field(name).type)]
+    if not deep:
+        return parsed
+    errors = columns[ERROR].to_pylist()
+    for name in deep:
+        for i, valid in enumerate(parsed.column(name).is_valid().to_pylist()):
+            if valid and errors[i] is None:
+                errors[i] = f"column '{name}' is nested too deeply to read"
+    columns[ERROR] = pa.array(errors, type=pa.string())
+    return parsed.drop_columns(deep)
+
+
 def rename_internal(table: pa.Table) -> pa.Table:
     """Input columns named like an internal column get the ``input`` prefix."""
     names = table.column_names
@@ -136,6 +159,7 @@ def raw_batch(
         SLOW: pa.array(slow if slow is not None else [False] * n, type=pa.bool_()),
     }
     if parsed is not None:
+        parsed = _without_deep_columns(parsed, columns)
         parsed = rename_internal(plain_layouts(parsed))
         for name in parsed.column_names:
             col = parsed.column(name)

@@ -68,3 +68,19 @@ def test_columns_datasets_has_no_feature_for_are_carried_in_the_nearest_it_has(t
     assert row["mapping"] == [{"key": "a", "value": int(row["mapping"][0]["value"])}]
     assert row["fixed"] == b"ab" and row["uid"] == bytes(range(16))
     assert float(row["amount"]) == 1.0
+
+
+def test_a_column_nested_too_deeply_quarantines_the_rows_that_hold_it(tmp_path):
+    import json
+
+    from curation.contract import read_quarantine
+    from curation.pipeline import run_curation
+
+    deep = '{"x": ' * 1200 + "1" + "}" * 1200  # deeper than Python's recursion limit walks
+    path = tmp_path / "deep.jsonl"
+    path.write_text('{"conversations": %s, "deep": %s}\n' % (json.dumps(TURNS[0]), deep)
+                    + "".join(json.dumps({"conversations": t}) + "\n" for t in TURNS[1:]), encoding="utf-8")
+    run_curation(str(path), tmp_path / "out", None)
+    accounting = read_manifest(tmp_path / "out")["accounting"]
+    assert accounting["input_rows"] == len(TURNS) and accounting["quarantined"] == 1
+    assert read_quarantine(tmp_path / "out")[0]["error"] == "column 'deep' is nested too deeply to read"

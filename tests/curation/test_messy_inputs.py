@@ -1,0 +1,199 @@
+"""Messy inputs an outside user really has: each once broke a run (a traceback, rows silently not read, rows
+quarantined that the README says are read). Every row ends in one place, and the error, if any, is one line."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from curation.contract import SPLITS, read_manifest, read_quarantine
+from curation.formats import to_conversations
+from curation.inputs import adapt_record, inputs_from_cli
+from curation.readers import InputError, open_input
+from curation.readers.jsonl import parse_block
+from curation.readers.raw import raw_batch
+from curation.validate import Validate, ValidateConfig, validate_record
+
+Q = "How do leaves turn sunlight into food for the plant?"
+A = "Photosynthesis turns light, water and carbon dioxide into sugar and oxygen inside the leaf of a plant."
+
+
+def row(i: int, **extra) -> dict:
+    return {"conversations": [{"from": "human", "value": f"{Q} ({i})"}, {"from": "gpt", "value": f"{A} [{i}]"}], **extra}
+
+
+def jsonl(rows) -> bytes:
+    return "".join(json.dumps(r) + "\n" for r in rows).encode()
+
+
+def rows_read(spec: str) -> int:
+    return sum(b.num_rows for b in open_input(spec).batches())
+
+
+def curate(spec, out):
+    from curation.config import load_config
+    from curation.pipeline import run_curation
+
+    run_curation(spec, out, load_config(None, {"report": False, "checkpoint": False}))
+    manifest = read_manifest(out)
+    assert manifest["accounting"]["balanced"]
+    return manifest
+
+
+# -- reading -------------------------------------------------------------------------------------------------
+
+def test_a_file_of_only_a_byte_order_mark_is_empty(tmp_path):
+    (tmp_path / "bom.jsonl").write_bytes(b"\xef\xbb\xbf")
+    assert rows_read(str(tmp_path / "bom.jsonl")) == 0
+
+
+def test_a_json_array_after_a_byte_order_mark_is_read(tmp_path):
+    (tmp_path / "rows.json").write_bytes(b"\xef\xbb\xbf" + json.dumps([row(1), row(2)]).encode())
+    assert rows_read(str(tmp_path / "rows.json")) == 2
+
+
+def test_a_truncated_compressed_json_array_is_one_clear_error(tmp_path):
+    data = gzip.compress(json.dumps([row(i) for i in range(50)]).encode())
+    (tmp_path / "rows.json.gz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputError) as err:
+        open_input(str(tmp_path / "rows.json.gz"))
+    assert "rows.json.gz: cannot read" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_flat_folder_of_jsonl_and_parquet_shards_reads_both(tmp_path):
+    (tmp_path / "a.jsonl").write_bytes(jsonl([row(1), row(2)]))
+    (tmp_path / "b.ndjson").write_bytes(jsonl([row(3)]))
+    pq.write_table(pa.Table.from_pylist([row(4)]), tmp_path / "c.parquet")
+    pq.write_table(pa.Table.from_pylist([row(5)]).slice(0, 0), tmp_path / "d.parquet")
+    assert rows_read(str(tmp_path)) == 4
+
+
+def test_an_ndjson_file_is_json_lines(tmp_path):
+    (tmp_path / "rows.ndjson").write_bytes(jsonl([row(1), row(2)]))
+    assert rows_read(str(tmp_path / "rows.ndjson")) == 2
+
+
+def test_a_line_nested_too_deeply_is_an_error_of_that_line():
+    block = jsonl([row(1)]) + b'{"conversations": ' + b"[" * 100_000 + b"]" * 100_000 + b"}\n" + jsonl([row(2)])
+    batch, _, records = parse_block(block, "deep.jsonl", 1, 0)
+    assert records == 3
+    assert batch.column("_error").to_pylist() == [None, "not readable JSON: nested too deeply", None]
+
+
+# -- validation ----------------------------------------------------------------------------------------------
+
+def _validated(table: pa.Table):
+    n = table.num_rows
+    batch = raw_batch(table, pos=np.arange(n), ids=[str(i) for i in range(n)], file="t.parquet", rows=np.arange(n))
+    return Validate(ValidateConfig()).process(batch)
+
+
+def test_clean_rows_beside_a_source_or_score_of_another_type_pass_the_columnar_path():
+    turns = [row(i)["conversations"] for i in range(4)]
+    table = pa.table({"conversations": turns, "source": pa.array([["a"], None, None, ["b", "c"]]),
+                      "score": pa.array([None, {"v": 1}, None, None], pa.struct([("v", pa.int64())]))})
+    out = _validated(table)
+    assert out.batch.column("_pos").to_pylist() == [2]
+    assert out.batch.column("source").to_pylist() == [None] and out.batch.column("score").to_pylist() == [None]
+    assert sorted(out.quarantine.column("_pos").to_pylist()) == [0, 1, 3]
+
+
+def test_an_integer_score_beyond_a_doubles_exact_range_is_rounded_as_float_does():
+    table = pa.table({"conversations": [row(i)["conversations"] for i in range(2)],
+                      "score": pa.array([2**63 + 5, 3], pa.uint64())})
+    out = _validated(table)
+    assert out.batch.column("score").to_pylist() == [float(2**63 + 5), 3.0]
+
+
+@pytest.mark.parametrize("data,error", [
+    (None, "row is a JSON null, expected an object"),
+    ({"conversations": None}, "'conversations' is null, expected a list of turns"),
+    ({"conversations": [None]}, "turn 1: is null, expected an object with 'from' and 'value'"),
+    ({"conversations": [{"from": None, "value": "x"}]}, "turn 1: 'from' is null, expected a string"),
+])
+def test_errors_say_null_not_python_type_names(data, error):
+    with pytest.raises(ValueError, match=f"^{error}$".replace("(", r"\(").replace(")", r"\)")):
+        validate_record(data, ValidateConfig())
+
+
+# -- OpenAI content parts, record by record as column-wise ---------------------------------------------------
+
+def test_content_parts_are_joined_record_by_record():
+    data = {"messages": [{"role": "user", "content": [{"type": "text", "text": "Look:"}, {"type": "image_url", "image_url": {"url": "u"}},
+                                                      {"type": "text", "text": "what is it?"}]},
+                         {"role": "assistant", "content": "A cat."}]}
+    adapted = adapt_record(data, "messages", {})
+    assert adapted["messages"][0]["content"] == "Look:\n\nwhat is it?"
+    assert validate_record(adapted, ValidateConfig())["conversations"][0]["value"] == "Look:\n\nwhat is it?"
+
+
+_part = st.fixed_dictionaries({"type": st.just("text"), "text": st.one_of(st.none(), st.text(max_size=5))})
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(_part, min_size=1, max_size=3), min_size=1, max_size=4))
+def test_content_parts_row_wise_equals_column_wise(contents):
+    rows = [{"messages": [{"role": "user", "content": c}, {"role": "assistant", "content": [{"type": "text", "text": "ok"}]}]}
+            for c in contents]
+    adapted = to_conversations(pa.Table.from_pylist(rows), "messages")
+    for r, conv in zip(rows, adapted.table.column("conversations").to_pylist()):
+        assert [t["content"] for t in adapt_record(r, "messages", {})["messages"]] == [t["value"] for t in conv]
+
+
+def test_a_file_mixing_text_and_text_parts_content_keeps_every_row(tmp_path):
+    """Lines whose ``content`` types differ cannot be typed together and are read record by record."""
+    rows = [{"messages": [{"role": "user", "content": f"{Q} ({i})"}, {"role": "assistant", "content": A}]} for i in range(2)]
+    rows += [{"messages": [{"role": "user", "content": [{"type": "text", "text": f"{Q} [{i}]"}]},
+                           {"role": "assistant", "content": [{"type": "text", "text": f"{A} {i}"}]}]} for i in range(3)]
+    path = tmp_path / "chat.jsonl"
+    path.write_bytes(jsonl(rows))
+    manifest = curate(str(path), tmp_path / "out")
+    assert manifest["accounting"]["input_rows"] == 5 and manifest["accounting"]["quarantined"] == 0
+    assert not read_quarantine(tmp_path / "out")
+
+
+# -- whole runs ----------------------------------------------------------------------------------------------
+
+def test_an_extra_column_of_a_different_type_in_each_shard_is_kept_as_text(tmp_path):
+    shards = tmp_path / "shards"
+    shards.mkdir()
+    for i, value in enumerate([1, "two", [3, 4], {"five": 5}, None]):
+        (shards / f"{i}.jsonl").write_bytes(jsonl([row(i, extra=value)]))
+    manifest = curate(str(shards), tmp_path / "out")
+    assert manifest["accounting"]["in_splits"] == 5
+    kept = pa.concat_tables([pq.read_table(tmp_path / "out" / f"{s}.parquet") for s in SPLITS])
+    assert kept.schema.field("extra").type == pa.string()
+    assert {"[3, 4]", '{"five": 5}'} <= set(kept.column("extra").to_pylist())
+
+
+def test_a_weight_of_zero_on_the_command_line_is_one_line():
+    with pytest.raises(ValueError) as err:
+        inputs_from_cli(["a.jsonl@0"])
+    assert str(err.value) == "--input a.jsonl@0: weight: Input should be greater than 0"
+
+
+def test_a_negative_weight_on_the_command_line_is_one_line():
+    with pytest.raises(ValueError) as err:
+        inputs_from_cli(["a.jsonl@-1"])
+    assert str(err.value) == "--input a.jsonl@-1: weight: Input should be greater than 0"
+
+
+def test_a_parquet_decimal_score_is_the_number(tmp_path):
+    import decimal
+
+    path = tmp_path / "scores.parquet"
+    pq.write_table(pa.table({
+        "conversations": pa.array([row(i)["conversations"] for i in range(6)]),
+        "score": pa.array([decimal.Decimal("4.25")] * 5 + [None], pa.decimal128(5, 2)),
+    }), path)
+    manifest = curate(str(path), tmp_path / "out")
+    assert manifest["accounting"]["quarantined"] == 0
+    kept = pa.concat_tables([pq.read_table(tmp_path / "out" / f"{s}.parquet") for s in SPLITS])
+    assert sorted(kept.column("score").to_pylist(), key=lambda x: (x is None, x)) == [4.25] * 5 + [None]
