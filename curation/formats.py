@@ -31,7 +31,9 @@ import pyarrow.compute as pc
 TURN = pa.struct([("from", pa.string()), ("value", pa.string())])
 TURNS = pa.list_(TURN)
 FORMATS = ("conversations", "messages", "alpaca", "prompt_completion")
-ROLE_MAP = {"human": "human", "user": "human", "gpt": "gpt", "assistant": "gpt", "system": "system"}
+# OpenAI's "developer" role is its newer name for the system prompt
+ROLE_MAP = {"human": "human", "user": "human", "gpt": "gpt", "assistant": "gpt", "system": "system",
+            "developer": "system"}
 # canonical column names a mapping may point at, and the turn keys it may rename
 TABLE_KEYS = ("conversations", "messages", "instruction", "input", "output", "system", "prompt", "completion",
               "id", "source", "score")

@@ -13,6 +13,8 @@ Repairs, recorded per row as ``{kind: [column, ...]}`` (JSON text in the row's `
 ``bom``               a byte-order mark in front of a line (after the first) was dropped
 ``not_finite``        a NaN or infinite number became null
 ``number_from_text``  ``score`` given as text (``"4.5"``) became the number
+``number_from_decimal`` ``score`` given as a decimal (a Parquet decimal column) became the number
+``turns_from_json_text`` ``conversations`` / ``messages`` given as JSON text (a string column) became the turns
 
 The row-wise functions (:func:`decode_line`, :func:`loads`, :func:`repair_record`) serve the slow path for
 the few lines a columnar reader cannot take; :func:`repair_table` does the same checks vectorized on Arrow
@@ -150,6 +152,18 @@ def coerce_score(value: Any) -> tuple[float | None, str | None, str | None]:
             return None, None, f"'score' is str ({value[:40]!r}), expected a number"
         return (number, "number_from_text", None) if math.isfinite(number) else (None, "not_finite", None)
     return None, None, f"'score' is {type(value).__name__}, expected a number"
+
+
+def turns_from_text(value: Any) -> list | None:
+    """``conversations`` / ``messages`` given as JSON text (tables exported through CSV or pandas hold them so):
+    the list of turns it spells, or None when it is not JSON text of a list."""
+    if not isinstance(value, str) or not value.lstrip().startswith("["):
+        return None
+    try:
+        turns = json.loads(value)
+    except (json.JSONDecodeError, RecursionError):
+        return None
+    return turns if isinstance(turns, list) else None
 
 
 def merge_repairs(*parts: Repairs | None) -> Repairs:

@@ -29,7 +29,7 @@ from curation.core.stage import POS, RowStage, StageOutput
 from curation.formats import FormatError, to_conversations
 from curation.inputs import INPUT, adapt_record, needs_adapting
 from curation.readers import raw as rawcols
-from curation.repair import coerce_score, loads, repair_record, repair_table, repairs_json
+from curation.repair import coerce_score, loads, merge_repairs, repair_record, repair_table, repairs_json, turns_from_text
 
 ROLE_MAP = {
     "human": "human",
@@ -295,6 +295,12 @@ class Validate(RowStage):
             if kind is not None:
                 data["score"] = number
                 repairs.setdefault(kind, []).append("score")
+        for key in ("conversations", "messages"):
+            turns = turns_from_text(data.get(key))
+            if turns is not None:  # JSON text of the turns (a string column): the turns, repaired as a row's
+                fixed, more = repair_record({key: turns})
+                data[key] = fixed[key]
+                repairs = merge_repairs(repairs, more, {"turns_from_json_text": [key]})
         cfg = self.inputs.get(input_name) if input_name is not None else None
         if cfg is not None and needs_adapting(cfg):
             try:

@@ -197,3 +197,27 @@ def test_a_parquet_decimal_score_is_the_number(tmp_path):
     assert manifest["accounting"]["quarantined"] == 0
     kept = pa.concat_tables([pq.read_table(tmp_path / "out" / f"{s}.parquet") for s in SPLITS])
     assert sorted(kept.column("score").to_pylist(), key=lambda x: (x is None, x)) == [4.25] * 5 + [None]
+
+
+def test_turns_given_as_json_text_are_the_turns(tmp_path):
+    """A table exported through CSV or pandas holds the turns as JSON text: read as the turns, with the repair
+    recorded; text that is not a JSON list of turns is quarantined as before."""
+    path = tmp_path / "text.parquet"
+    texts = [json.dumps(row(i)["conversations"]) for i in range(6)] + ["not json", "[1, 2]"]
+    pq.write_table(pa.table({"conversations": pa.array(texts)}), path)
+    manifest = curate(str(path), tmp_path / "out")
+    assert manifest["accounting"]["in_splits"] == 6 and manifest["accounting"]["quarantined"] == 2
+    kept = pa.concat_tables([pq.read_table(tmp_path / "out" / f"{s}.parquet") for s in SPLITS])
+    assert set(kept.column("repairs").to_pylist()) == {'{"turns_from_json_text": ["conversations"]}'}
+    assert {t[0]["value"] for t in kept.column("conversations").to_pylist()} == {row(i)["conversations"][0]["value"] for i in range(6)}
+
+
+def test_openai_developer_turns_are_the_system_prompt(tmp_path):
+    path = tmp_path / "dev.jsonl"
+    messages = [[{"role": "developer", "content": "Be brief."}, {"role": "user", "content": t[0]["value"]},
+                 {"role": "assistant", "content": t[1]["value"]}] for t in (row(i)["conversations"] for i in range(5))]
+    path.write_bytes(jsonl({"messages": m} for m in messages))
+    manifest = curate(str(path), tmp_path / "out")
+    assert manifest["accounting"]["in_splits"] == 5
+    kept = pa.concat_tables([pq.read_table(tmp_path / "out" / f"{s}.parquet") for s in SPLITS])
+    assert {t[0]["from"] for t in kept.column("conversations").to_pylist()} == {"system"}
