@@ -117,15 +117,19 @@ def _first_columns(source) -> list[str]:
 
 
 def resolve_format(cfg: InputConfig, source) -> str:
-    """The input's chat format: as configured, or detected from the columns of its first records."""
-    if cfg.format != "auto":
+    """The input's chat format: as configured, or detected from the columns of its first records. A column
+    mapping is checked against those columns either way (a mapped column the input does not have is one
+    :class:`FormatError`, not every row quarantined)."""
+    if cfg.format != "auto" and not cfg.columns:
         return cfg.format
     names = _first_columns(source)
     if not names:  # an empty input: nothing to convert, and nothing to tell the format by
-        return "conversations"
+        return "conversations" if cfg.format == "auto" else cfg.format
     if cfg.columns:
         table = pa.table({n: pa.nulls(0) for n in names})
         names = apply_mapping(table, cfg.columns, where=cfg.name or cfg.path)[0].column_names
+    if cfg.format != "auto":
+        return cfg.format
     found = detect_format(names)
     if found is None:
         raise FormatError(

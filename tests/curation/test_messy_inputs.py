@@ -221,3 +221,17 @@ def test_openai_developer_turns_are_the_system_prompt(tmp_path):
     assert manifest["accounting"]["in_splits"] == 5
     kept = pa.concat_tables([pq.read_table(tmp_path / "out" / f"{s}.parquet") for s in SPLITS])
     assert {t[0]["from"] for t in kept.column("conversations").to_pylist()} == {"system"}
+
+
+def test_a_mapping_to_a_missing_column_is_one_error_with_the_format_given(tmp_path):
+    from curation.config import load_config
+    from curation.pipeline import run_curation
+
+    path = tmp_path / "qa.jsonl"
+    path.write_bytes(jsonl({"q": f"question {i} here", "a": f"answer {i} here"} for i in range(4)))
+    config = load_config(None, {"inputs": [{"path": str(path), "format": "alpaca",
+                                            "columns": {"instruction": "question", "output": "a"}}]})
+    with pytest.raises(InputError) as err:
+        run_curation(None, tmp_path / "out", config)
+    assert str(err.value) == "qa: columns maps 'instruction' to 'question', but there is no column 'question' (columns: q, a)"
+    assert not (tmp_path / "out" / "manifest.json").exists()
