@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 
 from evaluation.checks import CHECKS, OPTIONS, CheckResult, run_check
+from tomecraft.config_files import yaml_problem
 
 CULTURAL_TERMS = ("temple", "shrine", "tea ceremony", "kabuki", "geisha", "kimono", "ryokan", "onsen", "museum",
                   "castle", "garden", "festival", "calligraphy", "noh", "sumo", "zen", "pagoda", "samurai", "sushi",
@@ -97,7 +98,7 @@ def load_prompt_set(path: str | Path | None) -> list[PromptSpec]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        raise PromptSetError(f"{path}: not valid YAML ({exc})") from None
+        raise PromptSetError(f"{path}: not valid YAML: {yaml_problem(exc)}") from None
     entries = data.get("prompts") if isinstance(data, dict) else data
     if not isinstance(entries, list) or not entries:
         raise PromptSetError(f"{path}: expected a list under 'prompts'")

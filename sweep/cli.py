@@ -66,7 +66,7 @@ def sweep(
     report: bool = typer.Option(False, "--report", help="Only rewrite results.md and results.html of --out from its results.json (verdicts recomputed); run nothing."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
-    from sweep.config import load_sweep_config, parse_sweep_override
+    from sweep.config import SweepConfigError, load_sweep_config, parse_sweep_override
     from tomecraft.config_files import ConfigError, deep_merge
 
     path = config or _default_config()
@@ -96,6 +96,8 @@ def sweep(
     if dry_run:
         try:
             statuses = plan(cfg, out, tokens_per_s)
+        except SweepConfigError as exc:  # a cell, variant or prompt set of the sweep file
+            error(f"{path}: {exc}")
         except (SweepError, ConfigError, ValueError) as exc:
             error(str(exc))
         print_plan(statuses)
@@ -110,6 +112,8 @@ def sweep(
         with make_progress(quiet) as progress:
             outcome = run_sweep(cfg, out, stop_after=stop_after, tokens_per_s=tokens_per_s,
                                 log=lambda m: console.print(f"[bold cyan]sweep[/] {m}"), progress=progress)
+    except SweepConfigError as exc:
+        error(f"{path}: {exc}")
     except (SweepError, ConfigError, InputError, RunError, MaskingError, ModelSourceError,
             FileNotFoundError, ValueError) as exc:
         error(str(exc))

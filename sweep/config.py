@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any, Literal, Optional
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from tomecraft.config_files import ConfigError, deep_merge, parse_override, read_yaml_mapping
+from tomecraft.config_files import ConfigError, parse_override, read_yaml_mapping, validate_model, yaml_problem
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CPU_SWEEP_CONFIG = REPO_ROOT / "configs" / "sweep_cpu.yaml"
@@ -115,6 +115,12 @@ class ExportSpec(StrictModel):
         if unknown:
             raise ValueError(f"unknown quantization(s) {', '.join(unknown)}; known: {', '.join(QUANTS)}")
         return out
+
+    @model_validator(mode="after")
+    def _something_to_export(self) -> "ExportSpec":
+        if self.cells != "none" and not self.quants:
+            raise ValueError(f"export.cells is {self.cells} but export.quants is empty; name a quantization or set cells: none")
+        return self
 
 
 class SweepConfig(StrictModel):
@@ -227,7 +233,11 @@ def parse_sweep_override(text: str) -> dict[str, Any]:
     """``budget.tokens=2000`` -> nested dict; under ``grid.`` the rest is one axis name (``grid.training.seed=[1]``)."""
     key, sep, value = text.partition("=")
     if sep and key.strip().startswith("grid.") and len(key.strip()) > len("grid."):
-        return {"grid": {key.strip()[len("grid."):]: yaml.safe_load(value)}}
+        try:
+            parsed = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            raise SweepConfigError(f"--set {text!r}: value is not valid YAML: {yaml_problem(exc, where=False)}") from None
+        return {"grid": {key.strip()[len("grid."):]: parsed}}
     return parse_override(text, example="budget.tokens=200000")
 
 
@@ -243,13 +253,7 @@ def load_sweep_config(path: str | Path | None, overrides: dict[str, Any] | None 
         except ConfigError as exc:
             raise SweepConfigError(str(exc)) from None
         data = _resolve_paths(data, path.parent)
-    if overrides:
-        data = deep_merge(data, overrides)
     try:
-        return SweepConfig.model_validate(data)
-    except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            loc = ".".join(str(p) for p in err["loc"])
-            lines.append(f"{where}: {loc + ': ' if loc else ''}{err['msg'].removeprefix('Value error, ')}")
-        raise SweepConfigError("\n".join(lines)) from None
+        return validate_model(SweepConfig, data, where, overrides)
+    except ConfigError as exc:
+        raise SweepConfigError(str(exc)) from None

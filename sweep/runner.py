@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from sweep.config import SweepConfig
+from sweep.config import SweepConfig, SweepConfigError
 from sweep.plan import Cell, cell_overrides, plan_cells, train_command
 
 CELL_FILE = "sweep_cell.json"
@@ -172,10 +172,48 @@ def _estimator_record(run_dir: Path, train_cfg, variant: str) -> dict[str, Any] 
             "overhead": max(0.0, total - train_s) if total is not None else None, "mean_row": mean_row}
 
 
+def check_sweep(cfg: SweepConfig) -> None:
+    """What can be checked before anything is curated or trained (a dry run checks it too): every cell's `tome
+    train` config, each ``folder`` variant, each ``curate`` variant's curation config, the prompt set.
+    :class:`SweepConfigError` names the sweep key (the CLI adds the sweep file)."""
+    from curation.config import config_model
+    from curation.contract import require_output_folder
+    from evaluation.prompt_sets import PromptSetError, load_prompt_set
+    from tomecraft.config_files import ConfigError, load_model_config
+    from training.config import load_config
+
+    base = base_config_path(cfg)
+    if not base.is_file():
+        raise SweepConfigError(f"train_config: {base}: config file not found")
+    try:  # errors name the base config file, `train` or the cell (the grid's values are in its name)
+        base_train = load_config(base, cfg.train or None, overrides_label="train").resolved()
+        for cell in plan_cells(cfg, base_train):
+            load_config(base, cell_overrides(cfg, cell), overrides_label=f"cell {cell.group}")
+    except ConfigError as exc:
+        raise SweepConfigError(str(exc)) from None
+    for name, spec in cfg.data.items():
+        try:
+            if spec.kind() == "folder":
+                require_output_folder(spec.folder)
+            elif spec.kind() == "curate":
+                load_model_config(config_model(), spec.curate, {"report": False, **spec.set},
+                                  overrides_label=f"data.{name}.set")
+        except (ConfigError, FileNotFoundError) as exc:
+            message = str(exc)
+            key = f"data.{name}.{spec.kind()}"
+            raise SweepConfigError(message if message.startswith(f"data.{name}.") else f"{key}: {message}") from None
+    if cfg.eval.checks:
+        try:
+            load_prompt_set(cfg.eval.prompts)
+        except PromptSetError as exc:
+            raise SweepConfigError(f"eval.prompts: {exc}") from None
+
+
 def plan(cfg: SweepConfig, out: str | Path, tokens_per_s: float | None = None) -> list[CellStatus]:
     """The cells, their state in ``out`` and the estimated seconds of each one still to run."""
     from training.config import load_config
 
+    check_sweep(cfg)
     out = Path(out)
     base = base_config_path(cfg)
     base_train = load_config(base, cfg.train or None).resolved()
@@ -233,6 +271,7 @@ def run_sweep(cfg: SweepConfig, out: str | Path, *, stop_after: float | None = N
     if export_fn is None:
         from sweep.measure import export_cell as export_fn  # type: ignore[no-redef]
 
+    check_sweep(cfg)  # before minutes of curation: a bad cell or folder stops the sweep now
     track = _tracker(progress)
     prepared = prepare_variants(cfg, out, log, track)
     from training.data import tokenization_cache

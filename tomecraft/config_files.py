@@ -7,7 +7,8 @@ so a bad file gives the same one-line message everywhere: the file, the dotted k
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterable, TypeVar
+from types import UnionType
+from typing import Any, Iterable, TypeVar, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -27,10 +28,19 @@ def read_yaml_mapping(path: str | Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        raise ConfigError(f"{path}: not valid YAML: {yaml_problem(exc)}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
     return data
+
+
+def yaml_problem(exc: yaml.YAMLError, where: bool = True) -> str:
+    """PyYAML's several-line error as one line: ``line 2, column 1: found character '\\t' ...``."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
+    if "'\\t'" in problem:
+        problem += " (indent with spaces, not tabs)"
+    return f"line {mark.line + 1}, column {mark.column + 1}: {problem}" if where and mark is not None else problem
 
 
 def parse_override(text: str, example: str = "stages.near_dedup.threshold=0.7") -> dict[str, Any]:
@@ -44,7 +54,7 @@ def parse_override(text: str, example: str = "stages.near_dedup.threshold=0.7") 
     try:
         parsed = yaml.safe_load(value)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"--set {text!r}: value is not valid YAML: {exc}") from None
+        raise ConfigError(f"--set {text!r}: value is not valid YAML: {yaml_problem(exc, where=False)}") from None
     node: dict[str, Any] = {}
     cursor = node
     for part in parts[:-1]:
@@ -72,20 +82,99 @@ def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def validate_model(model: type[M], data: dict[str, Any], where: str = "config") -> M:
-    """``model.model_validate(data)``, with pydantic's errors turned into ``where: dotted.key: message`` lines."""
+def _leaf_paths(data: dict[str, Any], prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    paths: list[tuple[str, ...]] = []
+    for key, value in data.items():
+        if isinstance(value, dict) and value:
+            paths.extend(_leaf_paths(value, prefix + (str(key),)))
+        else:
+            paths.append(prefix + (str(key),))
+    return paths
+
+
+def _mapping_at(data: Any, loc: tuple[Any, ...]) -> bool:
+    """Whether ``data`` holds a mapping at ``loc`` (which overrides below ``loc`` merge into)."""
+    for part in loc:
+        if not isinstance(data, dict) or part not in data:
+            return False
+        data = data[part]
+    return isinstance(data, dict)
+
+
+def _model_in(annotation: Any) -> Any:
+    """``X`` of ``X``, ``X | None`` or ``Optional[X]`` where X is a pydantic model, else ``annotation``."""
+    if get_origin(annotation) in (Union, UnionType):
+        return next((t for t in get_args(annotation) if isinstance(t, type) and issubclass(t, BaseModel)), annotation)
+    return annotation
+
+
+def _known_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """The keys the (nested) model at ``loc`` accepts (through ``dict[str, Model]`` values too); empty where
+    ``loc`` is not a model."""
+    node: Any = model
+    for part in loc:
+        if isinstance(node, type) and issubclass(node, BaseModel):
+            fields = {f.alias or name: f for name, f in node.model_fields.items()}
+            if str(part) not in fields:
+                return []
+            node = _model_in(fields[str(part)].annotation)
+        elif get_origin(node) is dict and len(get_args(node)) == 2:
+            node = _model_in(get_args(node)[1])
+        else:
+            return []
+    if isinstance(node, type) and issubclass(node, BaseModel):
+        return [f.alias or name for name, f in node.model_fields.items()]
+    return []
+
+
+def _error_line(model: type[BaseModel], err: Any) -> str:
+    loc = tuple(err["loc"])
+    msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        known = _known_keys(model, loc[:-1])
+        msg = "unknown key" + (f" (known: {', '.join(known)})" if known else "")
+    elif err["type"] == "model_type":
+        msg = "expected a mapping of keys"
+    if err["type"] not in ("extra_forbidden", "value_error") and "input" in err and not isinstance(err["input"], (dict, list)):
+        msg += f" (got {err['input']!r})"
+    return (".".join(str(p) for p in loc) + ": " if loc else "") + msg
+
+
+def _source(loc: tuple[Any, ...], where: str, base: dict[str, Any], overrides: dict[str, Any] | None, label: str) -> str:
+    """``where`` (the file), ``label`` when the value at ``loc`` came from an override, or both when it is a merge."""
+    if not overrides or not loc:
+        return where
+    loc = tuple(str(p) for p in loc)
+    paths = _leaf_paths(overrides)
+    if any(loc[: len(p)] == p for p in paths):
+        return label
+    if any(p[: len(loc)] == loc for p in paths):
+        return f"{where} + {label}" if _mapping_at(base, loc) else label
+    return where
+
+
+def validate_model(
+    model: type[M], data: dict[str, Any], where: str = "config", overrides: dict[str, Any] | None = None,
+    overrides_label: str = "--set",
+) -> M:
+    """``model.model_validate(deep_merge(data, overrides))``, with pydantic's errors turned into
+    ``where: dotted.key: message`` lines (``where`` is ``overrides_label`` for a value an override gave)."""
+    merged = deep_merge(data, overrides) if overrides else data
     try:
-        return model.model_validate(data)
+        return model.model_validate(merged)
     except ValidationError as exc:
-        lines = [f"{where}: " + ".".join(str(p) for p in err["loc"]) + f": {err['msg']}" for err in exc.errors()]
+        lines = []
+        for err in exc.errors():
+            source = _source(tuple(err["loc"]), where, data, overrides, overrides_label)
+            lines.append(f"{source}{' ' if source == '--set' else ': '}{_error_line(model, err)}")
         raise ConfigError("\n".join(lines)) from None
 
 
 def load_model_config(
-    model: type[M], path: str | Path | None = None, overrides: dict[str, Any] | None = None
+    model: type[M], path: str | Path | None = None, overrides: dict[str, Any] | None = None,
+    overrides_label: str = "--set",
 ) -> M:
-    """The config in ``path`` (None: the defaults) with ``overrides`` deep-merged on top, validated by ``model``."""
+    """The config in ``path`` (None: the defaults) with ``overrides`` deep-merged on top, validated by ``model``;
+    an error in a value the overrides gave is blamed on ``overrides_label``, not on the file."""
     data = read_yaml_mapping(path) if path is not None else {}
-    if overrides:
-        data = deep_merge(data, overrides)
-    return validate_model(model, data, str(path) if path is not None else "config")
+    return validate_model(model, data, str(path) if path is not None else "config", overrides, overrides_label)

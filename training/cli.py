@@ -86,7 +86,12 @@ def train(
     except ConfigError as exc:
         error(str(exc))
     if print_config:
-        typer.echo((cfg or load_config(run / "config.yaml")).to_yaml(), nl=False)
+        if cfg is None and not (run / "config.yaml").is_file():
+            error(f"{run}: nothing to resume (no config.yaml); give the --run folder of a started `tome train`")
+        try:
+            typer.echo((cfg or load_config(run / "config.yaml")).to_yaml(), nl=False)
+        except ConfigError as exc:
+            error(str(exc))
         return
     if config is None and not resume:
         console.print(f"config: {config_path}")

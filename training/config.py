@@ -16,7 +16,7 @@ from typing import Any, Literal, Union
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from tomecraft.config_files import deep_merge, load_model_config, validate_model
+from tomecraft.config_files import load_model_config, validate_model
 from tomecraft.resources import config_dir
 
 CONFIG_DIR = config_dir()
@@ -175,13 +175,15 @@ def default_config_path(cuda: bool | None = None) -> Path:
 
 
 def load_config(
-    source: str | Path | dict[str, Any] | TrainConfig | None = None, overrides: dict[str, Any] | None = None
+    source: str | Path | dict[str, Any] | TrainConfig | None = None, overrides: dict[str, Any] | None = None,
+    overrides_label: str = "--set",
 ) -> TrainConfig:
-    """A config from a YAML file, a dict or a ``TrainConfig``, with ``overrides`` deep-merged on top."""
+    """A config from a YAML file, a dict or a ``TrainConfig``, with ``overrides`` deep-merged on top (an error in
+    their values is blamed on ``overrides_label``)."""
     if isinstance(source, (str, Path)):
-        return load_model_config(TrainConfig, source, overrides)
+        return load_model_config(TrainConfig, source, overrides, overrides_label)
     data = source.resolved() if isinstance(source, TrainConfig) else dict(source or {})
-    return validate_model(TrainConfig, deep_merge(data, overrides or {}))
+    return validate_model(TrainConfig, data, overrides=overrides, overrides_label=overrides_label)
 
 
 def config_differences(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> list[str]:

@@ -72,16 +72,20 @@ def export_run(
     say: Callable[[str], None] = lambda message: None,
 ) -> ExportResult:
     """Export a run folder (see the module docstring); ``say`` receives one line per finished step."""
+    quants = list(dict.fromkeys(q.lower() for q in quantizations))
+    if not quants:
+        raise ExportError(f"no GGUF quantization given; name one or more, e.g. --quant {','.join(DEFAULT_QUANTS)}")
+    for quant in quants:  # a typo stops the export before anything is read or written
+        file_type(quant)
     paths = run_paths(run_dir)
+    if not paths.root.is_dir():
+        raise ExportError(f"{paths.root}: no such folder; give the --run folder of `tome train`")
     if not paths.config.exists():
         raise ExportError(f"{paths.root}: not a run folder (no config.yaml); give the --run folder of `tome train`")
     if not (paths.adapter / "adapter_config.json").exists():
         raise ExportError(
             f"{paths.adapter}: no trained adapter; the run did not finish (continue it with `tome train --resume --run {paths.root}`)"
         )
-    quants = list(dict.fromkeys(q.lower() for q in quantizations))
-    for quant in quants:
-        file_type(quant)
     config = load_config(paths.config)
     out = Path(out_dir) if out_dir is not None else paths.export
     logs = out / "logs"

@@ -28,7 +28,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from curation.contract import read_manifest, require_output_folder
+from curation.contract import output_paths, read_manifest, require_output_folder
 from training.config import TrainConfig, config_differences, load_config
 
 PACKAGES = ("tomecraft", "torch", "transformers", "trl", "peft", "accelerate", "bitsandbytes", "unsloth", "unsloth_zoo", "datasets")
@@ -225,6 +225,20 @@ def _prepare_run_folder(paths: RunPaths, curated: Path, config: TrainConfig | No
     return config, None
 
 
+def _require_rows(curated: Path, split: str) -> None:
+    """Stop before the model loads when the split to train on holds no row (the trainer would fail on it)."""
+    import pyarrow.parquet as pq
+
+    paths = output_paths(curated)
+    path = paths.split(split)
+    files = paths.files(path)  # a split written in parts is a folder of them
+    if sum(pq.ParquetFile(f).metadata.num_rows for f in files) == 0:
+        raise RunError(
+            f"{path}: the {split} split has no rows, nothing to train on (see the curation report in {curated} "
+            "for why rows were removed)"
+        )
+
+
 def _reset_peak_memory() -> None:
     import torch
 
@@ -330,6 +344,7 @@ def train(
 
         config = load_config(default_config_path())
     config, checkpoint = _prepare_run_folder(paths, curated, config, resume)
+    _require_rows(curated, config.data.train_split)
 
     from training.models import import_unsloth, load_for_training
 

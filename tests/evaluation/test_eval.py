@@ -79,6 +79,12 @@ def test_prompt_files(tmp_path):
             load_prompt_set(write_jsonl(tmp_path / "bad.yaml", [text]))
     with pytest.raises(PromptSetError, match="not found"):
         load_prompt_set(tmp_path / "missing.yaml")
+    tabs = tmp_path / "tabs.yaml"
+    tabs.write_text("prompts:\n\t- hi\n")
+    with pytest.raises(PromptSetError) as info:  # one line with where, not PyYAML's several
+        load_prompt_set(tabs)
+    assert str(info.value) == (f"{tabs}: not valid YAML: line 2, column 1: found character '\\t' that cannot start "
+                               "any token (indent with spaces, not tabs)")
 
 
 # -- the raw side ---------------------------------------------------------------------------------------------

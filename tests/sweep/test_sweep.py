@@ -78,6 +78,42 @@ def test_set_overrides_reach_dotted_axes_and_nested_keys():
     assert cfg.grid == {"data": ["raw", "curated"], "training.learning_rate": [0.001, 2]}  # ... the config reads a number
 
 
+def test_a_dry_run_checks_cells_folders_and_curation_configs_before_anything_runs(tmp_path):
+    # these used to pass the dry run (or blame configs/train_cpu.yaml / `--set`) and fail minutes into the sweep
+    from typer.testing import CliRunner
+
+    from sweep.runner import check_sweep
+    from tomecraft.cli import app
+
+    def message(**change) -> str:
+        with pytest.raises(SweepConfigError) as info:
+            check_sweep(load_sweep_config(write_yaml(tmp_path / "s.yaml", base_sweep(**change))))
+        return str(info.value)
+
+    assert message(grid={"data": ["raw"], "training.learning_rte": [1e-4]}).startswith(
+        "cell raw__learning_rte-0.0001: training.learning_rte: unknown key (known: per_device_batch_size")
+    assert message(grid={"data": ["raw"], "lora.r": [0]}) == "cell raw__r-0: lora.r: Input should be greater than or equal to 1 (got 0)"
+    assert message(train={"training": {"lr": 1}}).startswith("train: training.lr: unknown key")
+    assert message(data={"x": {"folder": str(tmp_path / "nothing")}}, heldout="x", grid={"data": ["x"]}, cells=[]) == (
+        f"data.x.folder: {tmp_path / 'nothing'}: not a folder (expected the --out folder of `tome curate`)")
+    assert message(data={"c": {"curate": str(tmp_path / "nope.yaml")}}, grid={"data": ["c"]}, cells=[]) == (
+        f"data.c.curate: {tmp_path / 'nope.yaml'}: config file not found")
+    assert message(train_config=str(tmp_path / "nope.yaml")) == f"train_config: {tmp_path / 'nope.yaml'}: config file not found"
+    assert message(eval={"prompts": str(tmp_path / "p.yaml")}).startswith("eval.prompts: ")
+    # the command line: exit 2, the sweep file named, no traceback
+    path = write_yaml(tmp_path / "bad.yaml", base_sweep(grid={"data": ["raw"], "lora.r": [0]}))
+    result = CliRunner().invoke(app, ["sweep", "-c", str(path), "--dry-run", "-o", str(tmp_path / "out")])
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit), result.output
+    assert f"{path}: cell raw__r-0: lora.r" in " ".join(result.output.split())
+    for bad in ("grid.training.learning_rate=[1", "novalue"):
+        result = CliRunner().invoke(app, ["sweep", "-c", str(CPU_CONFIG), "--dry-run", "--set", bad])
+        assert result.exit_code == 2 and isinstance(result.exception, SystemExit), result.output
+    # nothing to export while export.cells asks for exports
+    with pytest.raises(SweepConfigError, match="export.quants is empty"):
+        load_sweep_config(write_yaml(tmp_path / "e.yaml", base_sweep(export={"quants": [], "cells": "all"})))
+    assert not (tmp_path / "out").exists()
+
+
 # -- plan -------------------------------------------------------------------------------------------------
 
 

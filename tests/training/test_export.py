@@ -88,8 +88,16 @@ def test_export_of_an_unfinished_run_says_what_is_missing(tmp_path):
     (tmp_path / "config.yaml").write_text("{}\n")
     with pytest.raises(ExportError, match="no trained adapter; the run did not finish"):
         export_run(tmp_path)
-    with pytest.raises(ExportError, match="not a run folder"):
+    with pytest.raises(ExportError, match="missing: no such folder"):
         export_run(tmp_path / "missing")
+    (tmp_path / "other").mkdir()
+    with pytest.raises(ExportError, match="not a run folder"):
+        export_run(tmp_path / "other")
+    # a bad --quant stops before the run folder is looked at (it used to be hidden behind the adapter error)
+    with pytest.raises(ValueError, match="unknown GGUF quantization 'q9_z'"):
+        export_run(tmp_path, quantizations=["q9_z"])
+    with pytest.raises(ExportError, match="no GGUF quantization given"):
+        export_run(tmp_path, quantizations=[])
 
 
 def test_merge_equals_base_plus_adapter(tmp_path, tiny_model):  # noqa: F811

@@ -310,6 +310,15 @@ def test_train_stops_before_training_when_masking_leaves_nothing(tmp_path, tiny_
     assert summary.global_step == 1
 
 
+def test_an_empty_train_split_stops_before_the_model_loads(tmp_path):
+    # `tome curate` can remove every row; the trainer then failed with a bare StopIteration traceback
+    from training.run import RunError, train
+
+    data = write_curated_folder([], tmp_path / "data")
+    with pytest.raises(RunError, match=r"train.parquet: the train split has no rows"):
+        train(data, load_config(CONFIG_DIR / "train_cpu.yaml", {"training": {"max_steps": 1}}), tmp_path / "run")
+
+
 # --- a run, killed and resumed -------------------------------------------------------------------------------
 
 
@@ -405,6 +414,16 @@ def test_run_folder_traces_the_model_to_its_data(tmp_path, tiny_model):
         train(data, tiny_config(tiny_model, max_steps=3), run)
     with pytest.raises(RunError, match="different config: training.max_steps"):
         train(data, tiny_config(tiny_model, max_steps=5, eval_steps=3), run, resume=True)
+
+
+def test_print_config_of_a_resume_without_a_run_is_one_error_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from tomecraft.cli import app
+
+    result = CliRunner().invoke(app, ["train", "--print-config", "--resume", "--run", str(tmp_path / "none")])
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit)  # was a ConfigError traceback
+    assert "nothing to resume (no config.yaml)" in " ".join(result.output.split())
 
 
 def test_cli_help_teaches():

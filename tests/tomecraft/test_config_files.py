@@ -1,0 +1,56 @@
+"""The shared config loader's error lines: one line each, naming the source (file or --set), the key and the value."""
+
+from __future__ import annotations
+
+import pytest
+
+from tomecraft.config_files import ConfigError, parse_override, parse_overrides, read_yaml_mapping
+from training.config import load_config
+
+
+def _error(path, *sets: str) -> str:
+    with pytest.raises(ConfigError) as info:
+        load_config(path, parse_overrides(sets))
+    return str(info.value)
+
+
+def test_invalid_yaml_is_one_line_with_the_line_number(tmp_path):
+    tabs = tmp_path / "tabs.yaml"
+    tabs.write_text("model:\n\tname: x\n")
+    with pytest.raises(ConfigError) as info:
+        read_yaml_mapping(tabs)
+    message = str(info.value)
+    assert "\n" not in message and "<unicode string>" not in message
+    assert message.startswith(f"{tabs}: not valid YAML: line 2, column 1:") and "not tabs" in message
+    with pytest.raises(ConfigError) as info:
+        parse_override("training.max_steps=[1")
+    assert "\n" not in str(info.value) and "expected ',' or ']'" in str(info.value)
+
+
+def test_a_bad_set_value_is_blamed_on_set_not_on_the_file(tmp_path):
+    good = tmp_path / "good.yaml"
+    good.write_text("training:\n  seed: 1\n")
+    # the value came from --set: the file is fine and must not be named
+    assert _error(good, "training.seed=1e3") == (
+        "--set training.seed: Input should be a valid integer, unable to parse string as an integer (got '1e3')"
+    )
+    assert _error(good, "lora.r=0") == "--set lora.r: Input should be greater than or equal to 1 (got 0)"
+    assert _error(good, "a.b.c=1") == "--set a: unknown key (known: model, lora, data, training)"
+    assert _error(good, "training=5") == "--set training: expected a mapping of keys (got 5)"
+    # a list in the file replaced by a mapping from --set: --set's doing
+    assert _error(good, "lora.target_modules.x=1").startswith("--set lora.target_modules: Input should be a valid list")
+    # file and --set together make the error: both are named
+    both = tmp_path / "both.yaml"
+    both.write_text("training:\n  max_tokens: 100\n")
+    assert _error(both, "training.max_steps=3") == f"{both} + --set: training: set training.max_steps or training.max_tokens, not both"
+
+
+def test_a_bad_file_value_names_the_file_key_and_value(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model:\n  max_seq_length: -5\n  nmae: x\n")
+    lines = _error(bad, "training.seed=2").splitlines()
+    assert lines == [
+        f"{bad}: model.max_seq_length: Input should be greater than or equal to 8 (got -5)",
+        f"{bad}: model.nmae: unknown key (known: name, max_seq_length, load_in_4bit, dtype, chat_template, "
+        "instruction_part, response_part)",
+    ]
