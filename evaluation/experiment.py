@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from evaluation.answers import GenerationSettings, answer_all
 from evaluation.heldout import heldout_loss
@@ -101,11 +101,12 @@ def load_experiment_config(path: str | Path | None, overrides: dict[str, Any] | 
         from tomecraft.config_files import deep_merge
 
         data = deep_merge(data, overrides)
+    from tomecraft.config_files import ConfigError, validate_model
+
     try:
-        return ExperimentConfig.model_validate(data)
-    except ValidationError as exc:
-        raise ExperimentError("\n".join(f"{where}: " + ".".join(str(p) for p in e["loc"]) + f": {e['msg']}"
-                                        for e in exc.errors())) from None
+        return validate_model(ExperimentConfig, data, where)
+    except ConfigError as exc:
+        raise ExperimentError(str(exc)) from None
 
 
 def default_experiment_config() -> Path:

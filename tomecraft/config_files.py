@@ -6,6 +6,7 @@ so a bad file gives the same one-line message everywhere: the file, the dotted k
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from types import UnionType
 from typing import Any, Iterable, TypeVar, Union, get_args, get_origin
@@ -16,6 +17,9 @@ from pydantic import BaseModel, ValidationError
 M = TypeVar("M", bound=BaseModel)
 
 
+_EXPONENT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
 class ConfigError(ValueError):
     """A config that cannot be used; the message names the file and the field."""
 
@@ -23,6 +27,8 @@ class ConfigError(ValueError):
 def read_yaml_mapping(path: str | Path) -> dict[str, Any]:
     """The top-level mapping of a YAML file (an empty file is an empty mapping)."""
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a folder; give the YAML config file")
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
     try:
@@ -55,6 +61,9 @@ def parse_override(text: str, example: str = "stages.near_dedup.threshold=0.7") 
         parsed = yaml.safe_load(value)
     except yaml.YAMLError as exc:
         raise ConfigError(f"--set {text!r}: value is not valid YAML: {yaml_problem(exc, where=False)}") from None
+    if isinstance(parsed, str) and _EXPONENT.fullmatch(parsed.strip()):  # YAML 1.1 reads 1e3 as text; users mean 1000
+        number = float(parsed)
+        parsed = int(number) if number.is_integer() and "." not in parsed else number
     node: dict[str, Any] = {}
     cursor = node
     for part in parts[:-1]:

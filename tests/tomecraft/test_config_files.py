@@ -31,8 +31,8 @@ def test_a_bad_set_value_is_blamed_on_set_not_on_the_file(tmp_path):
     good = tmp_path / "good.yaml"
     good.write_text("training:\n  seed: 1\n")
     # the value came from --set: the file is fine and must not be named
-    assert _error(good, "training.seed=1e3") == (
-        "--set training.seed: Input should be a valid integer, unable to parse string as an integer (got '1e3')"
+    assert _error(good, "training.seed=abc") == (
+        "--set training.seed: Input should be a valid integer, unable to parse string as an integer (got 'abc')"
     )
     assert _error(good, "lora.r=0") == "--set lora.r: Input should be greater than or equal to 1 (got 0)"
     assert _error(good, "a.b.c=1") == "--set a: unknown key (known: model, lora, data, training)"
@@ -54,3 +54,19 @@ def test_a_bad_file_value_names_the_file_key_and_value(tmp_path):
         f"{bad}: model.nmae: unknown key (known: name, max_seq_length, load_in_4bit, dtype, chat_template, "
         "instruction_part, response_part)",
     ]
+
+
+def test_set_reads_exponent_numbers_as_numbers():
+    from tomecraft.config_files import parse_override
+
+    assert parse_override("training.seed=1e3") == {"training": {"seed": 1000}}
+    assert parse_override("training.learning_rate=2e-4") == {"training": {"learning_rate": 0.0002}}
+    assert parse_override("a=1.5E3") == {"a": 1500.0} and parse_override("a=1e") == {"a": "1e"}
+
+
+def test_a_folder_given_as_the_config_is_one_line(tmp_path):
+    from tomecraft.config_files import ConfigError, read_yaml_mapping
+
+    with pytest.raises(ConfigError) as err:
+        read_yaml_mapping(tmp_path)
+    assert str(err.value) == f"{tmp_path}: is a folder; give the YAML config file"
