@@ -191,7 +191,10 @@ def check_sweep(cfg: SweepConfig) -> None:
             load_config(base, cell_overrides(cfg, cell), overrides_label=f"cell {cell.group}")
     except ConfigError as exc:
         raise SweepConfigError(str(exc)) from None
+    _check_input("input", cfg.input)
     for name, spec in cfg.data.items():
+        if spec.kind() == "curate":
+            _check_input(f"data.{name}.input", spec.input)
         try:
             if spec.kind() == "folder":
                 require_output_folder(spec.folder)
@@ -207,6 +210,22 @@ def check_sweep(cfg: SweepConfig) -> None:
             load_prompt_set(cfg.eval.prompts)
         except PromptSetError as exc:
             raise SweepConfigError(f"eval.prompts: {exc}") from None
+
+
+def _check_input(key: str, spec: str | None) -> None:
+    """A local input (a path, a glob, a file name) that matches nothing; a hub dataset id is left to the run
+    (a dry run works offline)."""
+    if spec is None:
+        return
+    from curation.readers import looks_like_path
+    from curation.sources import SourceError, expand
+
+    if not looks_like_path(spec):
+        return
+    try:
+        expand(spec)
+    except SourceError as exc:
+        raise SweepConfigError(f"{key}: {exc}") from None
 
 
 def plan(cfg: SweepConfig, out: str | Path, tokens_per_s: float | None = None) -> list[CellStatus]:

@@ -100,6 +100,8 @@ def test_a_dry_run_checks_cells_folders_and_curation_configs_before_anything_run
         f"data.c.curate: {tmp_path / 'nope.yaml'}: config file not found")
     assert message(train_config=str(tmp_path / "nope.yaml")) == f"train_config: {tmp_path / 'nope.yaml'}: config file not found"
     assert message(eval={"prompts": str(tmp_path / "p.yaml")}).startswith("eval.prompts: ")
+    assert message(input=str(tmp_path / "rows.jsonl")) == f"input: {tmp_path / 'rows.jsonl'}: file not found"
+    check_sweep(load_sweep_config(write_yaml(tmp_path / "hub.yaml", base_sweep(input="someone/some-dataset"))))  # offline: left to the run
     # the command line: exit 2, the sweep file named, no traceback
     path = write_yaml(tmp_path / "bad.yaml", base_sweep(grid={"data": ["raw"], "lora.r": [0]}))
     result = CliRunner().invoke(app, ["sweep", "-c", str(path), "--dry-run", "-o", str(tmp_path / "out")])
