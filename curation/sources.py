@@ -176,7 +176,11 @@ def iter_line_blocks(stream: BinaryIO, block_bytes: int = 1 << 24, name: str = "
     pending: list[bytes] = []  # the start of a line not yet ended, in pieces (a long line grows without copying)
     first = True
     while True:
-        chunk, broken = _read_block(stream, block_bytes)
+        chunk, broken = _read_block(stream, block_bytes)  # whole unless the stream ended (or broke) within it
+        if first:
+            first = False
+            if chunk.startswith(BOM):
+                chunk = chunk[len(BOM):]
         if broken is not None:
             cut = chunk.rfind(b"\n") + 1
             if cut:
@@ -186,19 +190,8 @@ def iter_line_blocks(stream: BinaryIO, block_bytes: int = 1 << 24, name: str = "
                 pending = [chunk[cut:]]
             else:
                 pending.append(chunk)
-            if first and pending and pending[0].startswith(BOM):
-                pending[0] = pending[0][len(BOM):]
             message = str(broken).strip().splitlines()[0] if str(broken).strip() else type(broken).__name__
             raise BrokenStream(f"{name}: cannot read past line {line}: {message}", line, b"".join(pending))
-        if first:
-            first = False
-            while chunk and len(chunk) < len(BOM) and BOM.startswith(chunk):  # a tiny first read: look further
-                more = stream.read(len(BOM) - len(chunk))
-                if not more:
-                    break
-                chunk += more
-            if chunk.startswith(BOM):
-                chunk = chunk[len(BOM):]
         if not chunk:
             if pending:
                 yield b"".join(pending), line
