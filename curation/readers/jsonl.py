@@ -332,9 +332,9 @@ def read_jsonl_stream(fs, path: str, file: str, compression: str, first_pos: int
             stream = fs.open_input_stream(path, compression=compression)
         with stream:
             blocks = iter_line_blocks(stream, block_bytes, name=file)
-            # bz2 and xz decode slower than Arrow parses: the next block decodes on a thread meanwhile; gzip (ISA-L)
-            # and zstd decode faster than that, and a thread beside Arrow's own only competes for the cores
-            for block, first_line in (readahead(blocks) if compression in ("bz2", "xz") else blocks):
+            # the next block decodes on a thread while this one parses (every codec here releases the GIL):
+            # measured on 2 cores, gzip 74% -> 92% and zstd 77% -> 90% of the uncompressed read
+            for block, first_line in (readahead(blocks) if compression else blocks):
                 batch, _, nrec = parse_block(block, file, first_line, first_pos + records)
                 if batch is not None:
                     errors = batch.column("_error")
