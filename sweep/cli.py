@@ -91,10 +91,11 @@ def sweep(
     if config is None:
         console.print(f"config: {path}")
 
-    from sweep.runner import SweepError, plan, run_sweep
+    from sweep.runner import SweepError, check_sweep, plan, run_sweep
 
     if dry_run:
         try:
+            check_sweep(cfg)
             statuses = plan(cfg, out, tokens_per_s)
         except SweepConfigError as exc:  # a cell, variant or prompt set of the sweep file
             error(f"{path}: {exc}")

@@ -26,7 +26,7 @@ from typing import Any, Literal, Optional
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from tomecraft.config_files import ConfigError, parse_override, read_yaml_mapping, validate_model, yaml_problem
+from tomecraft.config_files import ConfigError, parse_override, parse_value, read_yaml_mapping, validate_model
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CPU_SWEEP_CONFIG = REPO_ROOT / "configs" / "sweep_cpu.yaml"
@@ -234,10 +234,9 @@ def parse_sweep_override(text: str) -> dict[str, Any]:
     key, sep, value = text.partition("=")
     if sep and key.strip().startswith("grid.") and len(key.strip()) > len("grid."):
         try:
-            parsed = yaml.safe_load(value)
-        except yaml.YAMLError as exc:
-            raise SweepConfigError(f"--set {text!r}: value is not valid YAML: {yaml_problem(exc, where=False)}") from None
-        return {"grid": {key.strip()[len("grid."):]: parsed}}
+            return {"grid": {key.strip()[len("grid."):]: parse_value(value, text)}}
+        except ConfigError as exc:
+            raise SweepConfigError(str(exc)) from None
     return parse_override(text, example="budget.tokens=200000")
 
 

@@ -232,7 +232,6 @@ def plan(cfg: SweepConfig, out: str | Path, tokens_per_s: float | None = None) -
     """The cells, their state in ``out`` and the estimated seconds of each one still to run."""
     from training.config import load_config
 
-    check_sweep(cfg)
     out = Path(out)
     base = base_config_path(cfg)
     base_train = load_config(base, cfg.train or None).resolved()

@@ -49,6 +49,28 @@ def yaml_problem(exc: yaml.YAMLError, where: bool = True) -> str:
     return f"line {mark.line + 1}, column {mark.column + 1}: {problem}" if where and mark is not None else problem
 
 
+def parse_value(value: str, text: str) -> Any:
+    """The VALUE of ``--set KEY=VALUE`` (``text``), parsed as YAML; ``1e3`` / ``2e-4`` are numbers (YAML 1.1 reads
+    them as text, users mean numbers)."""
+    try:
+        parsed = yaml.safe_load(value)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"--set {text!r}: value is not valid YAML: {yaml_problem(exc, where=False)}") from None
+    return _numbers(parsed)
+
+
+def _numbers(value: Any) -> Any:
+    """``value`` with exponent-notation text (``1e3``, ``2e-4``), in lists and mappings too, as numbers."""
+    if isinstance(value, list):
+        return [_numbers(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _numbers(v) for k, v in value.items()}
+    if isinstance(value, str) and _EXPONENT.fullmatch(value.strip()):
+        number = float(value)
+        return int(number) if number.is_integer() and "." not in value else number
+    return value
+
+
 def parse_override(text: str, example: str = "stages.near_dedup.threshold=0.7") -> dict[str, Any]:
     """``a.b.c=VALUE`` -> ``{"a": {"b": {"c": VALUE}}}``, the value parsed as YAML."""
     if "=" not in text:
@@ -57,13 +79,7 @@ def parse_override(text: str, example: str = "stages.near_dedup.threshold=0.7") 
     parts = key.strip().split(".")
     if not all(parts):
         raise ConfigError(f"--set {text!r}: empty key part in {key!r}")
-    try:
-        parsed = yaml.safe_load(value)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"--set {text!r}: value is not valid YAML: {yaml_problem(exc, where=False)}") from None
-    if isinstance(parsed, str) and _EXPONENT.fullmatch(parsed.strip()):  # YAML 1.1 reads 1e3 as text; users mean 1000
-        number = float(parsed)
-        parsed = int(number) if number.is_integer() and "." not in parsed else number
+    parsed = parse_value(value, text)
     node: dict[str, Any] = {}
     cursor = node
     for part in parts[:-1]:

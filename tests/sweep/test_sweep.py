@@ -71,11 +71,11 @@ def test_set_overrides_reach_dotted_axes_and_nested_keys():
     from sweep.config import parse_sweep_override
 
     assert parse_sweep_override("grid.training.learning_rate=[1.0e-4, 3e-4]") == {
-        "grid": {"training.learning_rate": [1e-4, "3e-4"]}}  # YAML 1.1 reads 3e-4 as text ...
+        "grid": {"training.learning_rate": [1e-4, 3e-4]}}  # YAML 1.1 reads 3e-4 as text; --set a number
     assert parse_sweep_override("budget.tokens=300") == {"budget": {"tokens": 300}}
     assert parse_sweep_override("train.training.seed=4") == {"train": {"training": {"seed": 4}}}
     cfg = load_sweep_config(CPU_CONFIG, parse_sweep_override("grid.training.learning_rate=[1e-3, 2]"))
-    assert cfg.grid == {"data": ["raw", "curated"], "training.learning_rate": [0.001, 2]}  # ... the config reads a number
+    assert cfg.grid == {"data": ["raw", "curated"], "training.learning_rate": [0.001, 2]}
 
 
 def test_a_dry_run_checks_cells_folders_and_curation_configs_before_anything_runs(tmp_path):

@@ -62,6 +62,7 @@ def test_set_reads_exponent_numbers_as_numbers():
     assert parse_override("training.seed=1e3") == {"training": {"seed": 1000}}
     assert parse_override("training.learning_rate=2e-4") == {"training": {"learning_rate": 0.0002}}
     assert parse_override("a=1.5E3") == {"a": 1500.0} and parse_override("a=1e") == {"a": "1e"}
+    assert parse_override("a=[1e-4, 2e-4, x]") == {"a": [0.0001, 0.0002, "x"]}
 
 
 def test_a_folder_given_as_the_config_is_one_line(tmp_path):
