@@ -137,15 +137,23 @@ def open_binary(file: DataFile | str | Path, buffer_size: int = 1 << 20) -> Bina
 class BrokenStream(SourceError):
     """A (compressed) stream that breaks off (truncated, corrupt): raised by :func:`iter_line_blocks` after the
     whole lines read before the break. ``line``: the 1-based number of the first line not read whole;
-    ``rest``: the bytes read of it (the start of a line, or nothing)."""
+    ``rest``: the bytes read of it (the start of a line, or nothing); ``reason``: what the stream said."""
 
-    def __init__(self, message: str, line: int, rest: bytes) -> None:
-        super().__init__(message)
+    def __init__(self, name: str, line: int, rest: bytes, reason: str) -> None:
+        super().__init__(f"{name}: cannot read past line {line}: {reason}")
         self.line = line
         self.rest = rest
+        self.reason = reason
 
 
-_READ_ERRORS = (OSError, EOFError, ValueError, lzma.LZMAError, pa.ArrowException)
+# what reading a (compressed) stream raises when the file is truncated or corrupt
+READ_ERRORS = (OSError, EOFError, ValueError, lzma.LZMAError, pa.ArrowException)
+
+
+def error_line(exc: BaseException) -> str:
+    """An exception's message as one line (its first), or its type's name when it has none."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _read_block(stream: BinaryIO, size: int, piece: int = 1 << 20) -> tuple[bytes, Exception | None]:
@@ -156,7 +164,7 @@ def _read_block(stream: BinaryIO, size: int, piece: int = 1 << 20) -> tuple[byte
     while got < size:
         try:
             part = stream.read(min(piece, size - got))
-        except _READ_ERRORS as exc:
+        except READ_ERRORS as exc:
             return b"".join(parts), exc
         if not part:
             break
@@ -190,8 +198,7 @@ def iter_line_blocks(stream: BinaryIO, block_bytes: int = 1 << 24, name: str = "
                 pending = [chunk[cut:]]
             else:
                 pending.append(chunk)
-            message = str(broken).strip().splitlines()[0] if str(broken).strip() else type(broken).__name__
-            raise BrokenStream(f"{name}: cannot read past line {line}: {message}", line, b"".join(pending))
+            raise BrokenStream(name, line, b"".join(pending), error_line(broken))
         if not chunk:
             if pending:
                 yield b"".join(pending), line

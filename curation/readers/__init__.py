@@ -112,20 +112,16 @@ def _local_files(spec: str) -> InputSource | None:
 def _json_array_file(file, spec: str) -> InputSource:
     """A (compressed) JSON array file, loaded whole."""
     import json
-    import lzma
 
-    import pyarrow as pa
-
-    from curation.sources import open_binary
+    from curation.sources import READ_ERRORS, error_line, open_binary
 
     try:
         with open_binary(file) as fh:
             text = fh.read().decode("utf-8")
     except UnicodeDecodeError:
         raise InputError(f"{spec}: not UTF-8 text") from None
-    except (OSError, EOFError, lzma.LZMAError, pa.ArrowException) as exc:  # a truncated or corrupt stream too
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"{spec}: cannot read: {first}") from None
+    except READ_ERRORS as exc:  # a truncated or corrupt stream too
+        raise InputError(f"{spec}: cannot read: {error_line(exc)}") from None
     try:
         data = json.loads(text.lstrip("\ufeff"))
     except json.JSONDecodeError as exc:

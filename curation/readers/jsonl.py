@@ -308,9 +308,8 @@ def check_json_lines(fs, path: str, file: str, size: int) -> None:
 
 def broken_tail(exc, file: str, pos: int) -> pa.RecordBatch:
     """One raw record for the unreadable rest of a stream that broke off (:class:`curation.sources.BrokenStream`)."""
-    reason = str(exc).split(": ", 1)[1] if ": " in str(exc) else str(exc)
     return raw_batch(None, pos=[pos], ids=[line_id(exc.rest)], file=file, lines=[exc.line], raw=[exc.rest],
-                     error=[f"the file breaks off here, the rest is unreadable ({reason})"])
+                     error=[f"the file breaks off here, the rest is unreadable (cannot read past line {exc.line}: {exc.reason})"])
 
 
 def read_jsonl_stream(fs, path: str, file: str, compression: str, first_pos: int,
