@@ -122,8 +122,10 @@ def string_buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
 
 
 def json_text(values: Sequence[Any]) -> pa.Array:
-    """Values that share no Arrow type, kept as JSON text (null stays null)."""
-    return pa.array([None if v is None else json.dumps(v, sort_keys=True, ensure_ascii=False) for v in values], type=pa.string())
+    """Values that share no Arrow type, kept as JSON text (null stays null; what JSON has no type for, a date or a
+    decimal, as its text)."""
+    return pa.array([None if v is None else json.dumps(v, sort_keys=True, ensure_ascii=False, default=str) for v in values],
+                    type=pa.string())
 
 
 def infer_column(values: Sequence[Any]) -> pa.Array:

@@ -87,12 +87,10 @@ def plain_layouts(table: pa.Table) -> pa.Table:
             changed = True
             converted = _converted(column, plain)
             if converted is None:
-                import json
+                from curation.core.columns import json_text
 
                 plain = pa.string()
-                converted = pa.chunked_array(
-                    [pa.array([None if v is None else json.dumps(v, default=str, ensure_ascii=False) for v in c.to_pylist()],
-                              type=plain) for c in column.chunks], type=plain)
+                converted = pa.chunked_array([json_text(c.to_pylist()) for c in column.chunks], type=plain)
             field, column = field.with_type(plain), converted
         fields.append(field)
         columns.append(column)
