@@ -102,6 +102,11 @@ class Against(GlobalStage):
         out["signature"] = pa.FixedSizeListArray.from_arrays(pa.array(part.signatures.reshape(-1)), self.near_cfg.num_perm)
         return out
 
+    def warm_up(self) -> None:
+        from curation.core.warm import sample_rows
+
+        self.keys(sample_rows())
+
     def keys(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         columns = {POS: batch.column(POS), "id": batch.column("id"), **self._signals(batch.column("conversations"))}
         return pa.RecordBatch.from_pydict(columns)
@@ -206,7 +211,7 @@ class Against(GlobalStage):
             if self.cfg.exact:  # the 128-bit keys: the first word by binary search, the second compared
                 new, slot = _ranges(index.column("exact", "key"), keys.column("h1").to_numpy(), None)
                 old = index.column("exact", "pos")[slot].astype(np.int64)
-                same = _take(index.rows.column("h2"), old) == keys.column("h2").to_numpy()[new]
+                same = _gather(index.rows.column("h2"), old) == keys.column("h2").to_numpy()[new]
                 first = np.full(n, np.iinfo(np.int64).max)
                 np.minimum.at(first, new[same], old[same])
                 hit = first < np.iinfo(np.int64).max
@@ -214,18 +219,22 @@ class Against(GlobalStage):
             if self.cfg.near:  # then the band keys, for the rows without an exact match, a band at a time
                 rest = np.flatnonzero((kind == 0) & (keys.column("nshingles").to_numpy() > 0))
                 bands = _matrix(keys.column("bands"), np.uint64)
-                parts = []
-                for b in range(bands.shape[1]):
-                    at, slot = _ranges(index.column("bands", f"band{b}"), bands[rest, b], self.near_cfg.bucket_cap)
-                    parts.append(index.column("bands", f"band{b}_pos")[slot].astype(np.int64) * n + rest[at])
+                cap = self.near_cfg.bucket_cap
+
+                def band_pairs(b: int) -> np.ndarray:  # NumPy's sort and search release the GIL: bands in threads
+                    at, slot = _ranges(index.column("bands", f"band{b}"), bands[rest, b], cap)
+                    return index.column("bands", f"band{b}_pos")[slot].astype(np.int64) * n + rest[at]
+
+                parts = _threaded(band_pairs, range(bands.shape[1]), ctx.workers)
                 codes = np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
                 candidates = len(codes)
                 pairs = np.stack([codes % n, codes // n], axis=1)  # (new row, existing position), by position
                 rows = np.unique(pairs[:, 0])  # the signatures of the new rows with candidates only
-                signatures = _matrix(keys.column("signature").take(pa.array(rows)), np.uint32)
+                signatures = _matrix_rows(keys.column("signature"), rows, np.uint32)
                 pairs[:, 0] = np.searchsorted(rows, pairs[:, 0])
                 batches = index.rows.to_batches()  # views of the memory map
                 bounds = np.cumsum([0] + [batch.num_rows for batch in batches])
+                hits, hit_sims = [], []
                 for k, batch in enumerate(batches):  # verify against each batch's signatures (a view)
                     lo, hi = np.searchsorted(pairs[:, 1], [bounds[k], bounds[k + 1]])
                     if lo == hi:
@@ -234,9 +243,14 @@ class Against(GlobalStage):
                     old_sigs = _matrix(batch.column("signature"), np.uint32)
                     sims = (signatures[part[:, 0]] == old_sigs[part[:, 1] - bounds[k]]).mean(axis=1)
                     hit = sims >= self.near_cfg.threshold
-                    for (a, b), sim in zip(zip(rows[part[hit, 0]].tolist(), part[hit, 1].tolist()), sims[hit].tolist()):
-                        if sim > best_sim[a] or (sim == best_sim[a] and b < best_row[a]):
-                            best_sim[a], best_row[a], kind[a] = sim, b, 2
+                    hits.append(part[hit])
+                    hit_sims.append(sims[hit])
+                if hits:  # per new row: the highest similarity, then the lowest existing position
+                    part, sims = np.concatenate(hits), np.concatenate(hit_sims)
+                    order = np.lexsort((part[:, 1], -sims, part[:, 0]))
+                    first = order[np.r_[True, part[order[1:], 0] != part[order[:-1], 0]]] if len(order) else order
+                    a = rows[part[first, 0]]
+                    best_sim[a], best_row[a], kind[a] = sims[first], part[first, 1], 2
         stats["candidate_pairs"] = int(candidates)
         found = np.flatnonzero(best_row >= 0)
         stats["exact"] = int((kind == 1).sum())
@@ -306,8 +320,32 @@ def _matrix(column, dtype) -> np.ndarray:
     return column.flatten().to_numpy().astype(dtype, copy=False).reshape(-1, width)
 
 
-def _take(column: pa.ChunkedArray, positions: np.ndarray) -> np.ndarray:
-    return column.take(pa.array(positions, pa.int64())).to_numpy()
+def _gather(column: pa.ChunkedArray, positions: np.ndarray) -> np.ndarray:
+    """``column[positions]`` of an integer column without nulls, as NumPy (the chunks are views of the map)."""
+    chunks = [c.to_numpy() for c in column.chunks]
+    values = chunks[0] if len(chunks) == 1 else np.concatenate(chunks) if chunks else np.zeros(0, np.uint64)
+    return values[positions]
+
+
+def _matrix_rows(column: pa.ChunkedArray, rows: np.ndarray, dtype) -> np.ndarray:
+    """The rows ``rows`` (ascending) of a fixed-size-list column as a 2-D array, gathered from each chunk's
+    view (Arrow's take over a column of many chunks first joins them: a copy of every row)."""
+    bounds = np.cumsum([0] + [len(c) for c in column.chunks])
+    cuts = np.searchsorted(rows, bounds)
+    parts = [_matrix(column.chunk(k), dtype)[rows[cuts[k]:cuts[k + 1]] - bounds[k]]
+             for k in range(column.num_chunks) if cuts[k + 1] > cuts[k]]
+    return np.concatenate(parts) if parts else np.zeros((0, column.type.list_size), dtype=dtype)
+
+
+def _threaded(fn, items, workers: int) -> list:
+    """``[fn(x) for x in items]`` on up to ``workers`` threads, results in order."""
+    items = list(items)
+    if workers <= 1 or len(items) <= 1:
+        return [fn(x) for x in items]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
+        return list(pool.map(fn, items))
 
 
 def _ranges(sorted_keys: np.ndarray, queries: np.ndarray, cap: int | None) -> tuple[np.ndarray, np.ndarray]:

@@ -82,6 +82,15 @@ def line_id(line: bytes | memoryview) -> str:
     return xxhash.xxh3_128_hexdigest(line)[:16]
 
 
+def line_ids(buffer: bytes, starts: Any, ends: Any) -> list[str]:
+    """:func:`line_id` of each line ``buffer[starts[i]:ends[i]]`` (one call for a block of lines)."""
+    import xxhash
+
+    digest = xxhash.xxh3_128_hexdigest
+    mv = memoryview(buffer)
+    return [digest(mv[s:e])[:16] for s, e in zip(starts.tolist(), ends.tolist())]
+
+
 def record_id(record: Any) -> str:
     """The id of a record read from a table (or a JSON array): :func:`line_id` of its canonical JSON."""
     text = json.dumps(record, sort_keys=True, ensure_ascii=False, default=str)

@@ -42,6 +42,11 @@ class ExactDedup(GlobalStage):
     def __init__(self, cfg: ExactDedupConfig) -> None:
         self.cfg = cfg
 
+    def warm_up(self) -> None:
+        from curation.core.warm import sample_rows
+
+        self.keys(sample_rows())
+
     def keys(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         texts = text_key(batch.column("conversations"), self.cfg.text_key)
         if not self.cfg.case_sensitive:

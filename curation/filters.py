@@ -202,6 +202,11 @@ class Filters(RowStage):
             ]
         )
 
+    def warm_up(self) -> None:
+        from curation.core.warm import sample_rows
+
+        self.process(sample_rows())
+
     # -- the columnar screen ---------------------------------------------------------------------------
     def process(self, batch: pa.RecordBatch) -> StageOutput:
         c = self.cfg

@@ -99,6 +99,11 @@ class NearDedup(GlobalStage):
             self._spec = SignatureSpec(c.shingle, c.ngram, c.num_perm, c.seed, bands, rows)
         return self._spec
 
+    def warm_up(self) -> None:
+        from curation.core.warm import sample_rows
+
+        self.keys(sample_rows())
+
     def keys(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         # per row only what banding needs; the keep policy's columns are fetched for cluster members only
         cfg = self.cfg

@@ -155,6 +155,11 @@ class Normalize(RowStage):
     def __init__(self, cfg: NormalizeConfig) -> None:
         self.cfg = cfg
 
+    def warm_up(self) -> None:
+        from curation.core.warm import sample_rows
+
+        self.process(sample_rows())
+
     def process(self, batch: pa.RecordBatch) -> StageOutput:
         conv = batch.column("conversations")
         offsets, roles, values = turns_of(conv)

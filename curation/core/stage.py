@@ -121,6 +121,11 @@ class RowStage:
     def process(self, batch: pa.RecordBatch) -> StageOutput:  # pragma: no cover - interface
         raise NotImplementedError
 
+    def warm_up(self) -> None:
+        """Load what this stage's first batch would otherwise wait for (compiled kernels), e.g. by processing
+        :func:`curation.core.warm.sample_rows`. No effect on results or on the stage's state; an engine may
+        call it on a background thread while it reads the input (:mod:`curation.core.warm`)."""
+
 
 class GlobalStage:
     """A stage whose decision needs every row: ``keys`` (map) -> ``decide`` (reduce) -> ``apply`` (map)."""
@@ -134,6 +139,9 @@ class GlobalStage:
 
     def keys(self, batch: pa.RecordBatch) -> pa.RecordBatch:  # pragma: no cover - interface
         raise NotImplementedError
+
+    def warm_up(self) -> None:
+        """As :meth:`RowStage.warm_up` (typically ``keys`` of :func:`curation.core.warm.sample_rows`)."""
 
     def decide(self, keys: pa.Table, ctx: ReduceContext) -> Decisions:  # pragma: no cover - interface
         raise NotImplementedError

@@ -28,6 +28,7 @@ import pyarrow.ipc as ipc
 from curation.contract import OutputPaths
 from curation.core.bookkeeping import RunLedger, StageReport, build_manifest
 from curation.core.columns import concat_unified
+from curation.core import warm
 from curation.core.stage import Decisions, ReduceContext, no_progress
 from curation.engines.output import SplitWriter, empty_outputs_folder, schemas_for, write_quarantine, write_removed
 from curation.engines.plan import PlannedStage, build_plan, cut_passes
@@ -158,6 +159,7 @@ def run_local(
     budget = MemoryBudget(eng.memory_mb << 20)
     track = progress or no_progress
     plan = build_plan(config, source.fingerprint)
+    warm.start(p.stage for p in plan if p.enabled)  # kernels load while the first pass reads
     passes = cut_passes(plan)
     ledger = RunLedger([(p.name, p.enabled, p.spec.hidden) for p in plan])
     checkpoints = Checkpoints(paths.checkpoints, config.checkpoint)
@@ -194,7 +196,7 @@ def run_local(
 
     saver = ThreadPoolExecutor(max_workers=1)  # checkpoints are written while the next reduce runs
     saving: Future | None = None
-    written: dict[str, Any] = {}
+    closing: Future | None = None  # the split files being closed
     with ThreadPoolExecutor(max_workers=workers) as pool:
         for pi in range(first_pass, len(passes)):
             p = passes[pi]
@@ -266,7 +268,7 @@ def run_local(
                     out_store.release()  # type: ignore[union-attr]
                 if writer is None:
                     writer = SplitWriter(paths, split_schema)
-                written = writer.close()
+                closing = saver.submit(writer.close)  # the splits' last row groups, while removed.parquet is written
                 row_schemas = [writer.schema]
                 break
             out_store.finish()  # type: ignore[union-attr]
@@ -289,13 +291,14 @@ def run_local(
                 reports = {name: r.as_dict() for name, r in ledger.reports.items()}
                 saving = saver.submit(checkpoints.save, g, pi, store, decisions, reports, dict(removed), list(quarantine),
                                       input_rows, list(extras))
-    saver.shutdown(wait=True)
 
     # -- the rest of the output folder ---------------------------------------------------------------------
     _, removed_schema = schemas_for(row_schemas, [s for st in removed.values() for s in st.schemas], extras)
     removed_order = [p.name for p in plan if p.name in removed]
-    written["removed"] = write_removed(paths, removed_schema, (b for name in removed_order for b in removed[name]))
-    written["quarantine"] = write_quarantine(paths, quarantine, scrubber(plan))
+    removed_written = write_removed(paths, removed_schema, (b for name in removed_order for b in removed[name]))
+    quarantine_written = write_quarantine(paths, quarantine, scrubber(plan))
+    written = {**closing.result(), "removed": removed_written, "quarantine": quarantine_written}  # type: ignore[union-attr]
+    saver.shutdown(wait=True)
     for st in removed.values():
         st.release()
     ledger.fill_switched_off()

@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.json as pj
 
-from curation.contract import line_id
+from curation.contract import line_id, line_ids
 from curation.readers.errors import InputError
 from curation.readers.raw import raw_batch
 
@@ -165,6 +165,8 @@ class _Block:
             index[a:b] = np.arange(offset, offset + (b - a))
             offset += b - a
         missing = index < 0
+        if not missing.any():  # every line parsed, in order: the table is already one row per line
+            return combined
         take = pa.array(np.where(missing, 0, index), mask=missing, type=pa.int64())
         return combined.take(take)
 
@@ -211,13 +213,9 @@ def parse_block(block: bytes, file: str, first_line: int, first_pos: int) -> tup
     plain = [i for i in np.flatnonzero(~odd).tolist() if i not in bad_utf8]
     for run_start, run_stop in _runs(plain):
         parsed.parse(run_start, run_stop)
-    mv = memoryview(block)
-    ids: list[str] = []
-    for i, (s, e) in enumerate(zip(starts.tolist(), ends.tolist())):
-        if i in bad_utf8:
-            ids.append(line_id(bytes(mv[s:e]).decode("utf-8", "replace").encode("utf-8")))
-        else:
-            ids.append(line_id(mv[s:e]))
+    ids = line_ids(block, starts, ends)
+    for i in bad_utf8:
+        ids[i] = line_id(block[starts[i] : ends[i]].decode("utf-8", "replace").encode("utf-8"))
     table = parsed.parsed_table()
     # every record's raw bytes, without a copy: from its first byte to the next record's (validation cuts
     # at the first newline when it needs the line again)

@@ -116,3 +116,24 @@ def test_ranges_are_every_equal_slot_capped(sorted_keys, queries, cap):
     at, slot = _ranges(keys, q, cap)
     want = [(i, s) for i, v in enumerate(queries) for s in [j for j, k in enumerate(keys.tolist()) if k == v][:cap]]
     assert sorted(zip(at.tolist(), slot.tolist())) == want
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(0, 30), min_size=1, max_size=8), st.data())
+def test_gathers_over_many_chunks_equal_arrows_take(chunk_sizes, data):
+    """The index's columns come in many chunks (one per written batch): the chunk-wise gathers give what
+    Arrow's take over the joined column gives."""
+    from curation.against import _gather, _matrix_rows
+
+    total = sum(chunk_sizes)
+    rng = np.random.default_rng(total)
+    hashes = rng.integers(0, 2**63, total, dtype=np.uint64)
+    sigs = rng.integers(0, 2**32, (total, 4), dtype=np.uint32)
+    bounds = np.cumsum([0] + chunk_sizes)
+    h = pa.chunked_array([pa.array(hashes[a:b]) for a, b in zip(bounds[:-1], bounds[1:])], pa.uint64())
+    s = pa.chunked_array([pa.FixedSizeListArray.from_arrays(pa.array(sigs[a:b].reshape(-1)), 4)
+                          for a, b in zip(bounds[:-1], bounds[1:])], pa.list_(pa.uint32(), 4))
+    positions = np.array(data.draw(st.lists(st.integers(0, max(total - 1, 0)), max_size=20)) if total else [], np.int64)
+    assert _gather(h, positions).tolist() == hashes[positions].tolist()
+    rows = np.unique(positions)
+    assert _matrix_rows(s, rows, np.uint32).tolist() == sigs[rows].tolist()

@@ -1,0 +1,62 @@
+"""The warm-up (curation.core.warm): what it loads is what the run then calls, and it changes nothing."""
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from curation.contract import ROW_SCHEMA
+from curation.core.warm import sample_rows
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def test_sample_rows_have_the_row_schema():
+    batch = sample_rows()
+    assert batch.schema == ROW_SCHEMA
+    assert batch.num_rows == 2 and batch.column("conversations").null_count == 0
+
+
+SCRIPT = textwrap.dedent("""
+    import json, sys
+    import numba
+    from curation.config import config_model
+    from curation.engines.plan import build_plan
+    from curation.pipeline import open_source, run_curation
+
+    def kernels():
+        found = {}
+        for name, module in list(sys.modules.items()):
+            if name.startswith("curation"):
+                for attr, value in list(vars(module).items()):
+                    if isinstance(value, numba.core.dispatcher.Dispatcher):
+                        found[f"{name}.{attr}"] = {str(s) for s in value.signatures}
+        return found
+
+    config = config_model()(stages={"against": {"path": sys.argv[1]}})
+    source, config = open_source(None, config)
+    for planned in build_plan(config, source.fingerprint):
+        if planned.enabled:
+            planned.stage.warm_up()
+    warmed = {k: v for k, v in kernels().items() if v}
+    run_curation(None, sys.argv[2], config)
+    after = kernels()
+    print(json.dumps({"warmed": sorted(warmed), "new": {k: sorted(after[k] - v) for k, v in warmed.items() if after[k] - v}}))
+""")
+
+
+def test_warm_up_loads_the_kernel_variants_a_run_calls(tmp_path):
+    """In a fresh process: the default stages' warm-up loads their kernels, and a real run over the embedded
+    sample then calls no other variant of them (a warm-up typed differently would load the wrong ones)."""
+    existing = tmp_path / "existing.jsonl"
+    existing.write_text(json.dumps({"conversations": [{"from": "human", "value": "hi there"},
+                                                      {"from": "gpt", "value": "hello, how can I help?"}]}) + "\n")
+    done = subprocess.run([sys.executable, "-c", SCRIPT, str(existing), str(tmp_path / "out")], cwd=REPO,
+                          capture_output=True, text=True, check=True)
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    warmed = set(result["warmed"])
+    assert "curation.normalize._needs_work" in warmed
+    assert any(k.startswith("curation.minhash.") for k in warmed)  # near dedup and --against's signatures
+    assert {"curation.repetition.word_counts", "curation.repetition.repetition_measures"} <= warmed  # filters
+    assert result["new"] == {}
