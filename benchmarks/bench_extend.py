@@ -5,9 +5,11 @@ Part 1 (mix): three inputs in three formats (FineTome JSONL, OpenAI messages .js
 (target: within 1 point).
 
 Part 2 (against): an existing curated folder of `--existing` rows and `--new` new rows, of which 20% are exact
-copies of existing rows and 10% copies with one word changed; `tome curate --against` is run twice: the first
-run builds the existing set's index (one read of it), the second finds it cached. Reported: wall time and
-new rows/s of the whole run, the against stage's own time, peak RSS, the planted copies found.
+copies of existing rows and 10% copies with one word changed. The first `tome curate --against` builds the
+existing set's index (one read of it); then, with the index cached, the whole run (every default stage) and the
+extension path alone (the run's own dedup stages and filters off) run `--repeat` times each. Reported: wall
+time of the whole process (Python start-up and imports included; the median) and new rows/s, the against
+stage's own time, peak RSS, the planted copies found.
 Rows are ~450 characters (a human turn and an answer of random words from a 5,000-word vocabulary).
 
     python benchmarks/bench_extend.py --existing 1000000 --new 100000
@@ -91,7 +93,10 @@ class PeakRSS:
 
 
 def curate(args: list[str]) -> tuple[float, int, str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"}
+    # Python's bytecode cache as it is by default (an installed wheel ships it compiled): a machine that sets
+    # PYTHONDONTWRITEBYTECODE recompiles the package's ~120 modules on every run (about 0.1 s here)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env.update({"PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"})
     start = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "tomecraft.cli", "curate", "-q", *args], cwd=REPO, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -155,13 +160,13 @@ def write_existing(folder: Path, rows: list[list[dict]]) -> None:
     (folder / "manifest.json").write_text(json.dumps({"outputs": outputs, "accounting": {"in_splits": n}}))
 
 
-def part_against(work: Path, existing_rows: int, new_rows: int) -> dict:
+def part_against(work: Path, existing_rows: int, new_rows: int, repeat: int = 5) -> dict:
     n_exact, n_near = int(new_rows * 0.2), int(new_rows * 0.1)
     if (work / "new.jsonl").exists() and (work / "existing" / "manifest.json").exists():
         import shutil
 
         shutil.rmtree(work / "existing" / ".cache", ignore_errors=True)  # the first run builds the index again
-        return _against_runs(work, existing_rows, new_rows, n_exact, n_near)
+        return _against_runs(work, existing_rows, new_rows, n_exact, n_near, repeat)
     rng = np.random.default_rng(2)
     words = vocabulary()
     t = time.perf_counter()
@@ -184,36 +189,45 @@ def part_against(work: Path, existing_rows: int, new_rows: int) -> dict:
             fh.write(json.dumps({"conversations": new[k], "source": "new"}) + "\n")
     del old
     print(f"\ngenerated {existing_rows:,} existing and {new_rows:,} new rows in {time.perf_counter() - t:.0f} s")
-    return _against_runs(work, existing_rows, new_rows, n_exact, n_near)
+    return _against_runs(work, existing_rows, new_rows, n_exact, n_near, repeat)
 
 
-def _against_runs(work: Path, existing_rows: int, new_rows: int, n_exact: int, n_near: int) -> dict:
+def _timed_runs(args: list[str], out: Path, repeat: int) -> dict:
+    """``repeat`` runs of one command: the median wall time (the spread beside it) and the median run's stats."""
+    runs = []
+    for _ in range(repeat):
+        seconds, peak, _ = curate(args)
+        st = stage_stats(out, "against")
+        runs.append({"seconds": seconds, "peak_rss_mb": peak / 2**20, "stage_seconds": st["seconds"],
+                     "exact": st["stats"]["exact"], "near": st["stats"]["near"], "index": st["stats"]["index"]})
+    runs.sort(key=lambda r: r["seconds"])
+    median = dict(runs[(len(runs) - 1) // 2])
+    median["runs_seconds"] = [round(r["seconds"], 3) for r in runs]
+    return median
+
+
+def _against_runs(work: Path, existing_rows: int, new_rows: int, n_exact: int, n_near: int, repeat: int = 5) -> dict:
     cfg = work / "against.yaml"
     cfg.write_text("report: false\ncheckpoint: false\n")
-    results = {}
-    for label in ("first run (builds the index)", "second run (index cached)"):
-        out = work / ("run1" if "first" in label else "run2")
-        seconds, peak, _ = curate(["-i", str(work / "new.jsonl"), "--against", str(work / "existing"), "-c", str(cfg), "-o", str(out)])
-        st = stage_stats(out, "against")
-        results[label] = {"seconds": seconds, "peak_rss_mb": peak / 2**20, "stage_seconds": st["seconds"],
-                          "exact": st["stats"]["exact"], "near": st["stats"]["near"], "index": st["stats"]["index"]}
+    new = ["-i", str(work / "new.jsonl"), "--against", str(work / "existing")]
+    results = {"first run (builds the index)": _timed_runs([*new, "-c", str(cfg), "-o", str(work / "run1")], work / "run1", 1),
+               "index cached": _timed_runs([*new, "-c", str(cfg), "-o", str(work / "run2")], work / "run2", repeat)}
     # the extension path alone: only validate, normalize and against
     lean = work / "lean.yaml"
     lean.write_text("report: false\ncheckpoint: false\nstages:\n  exact_dedup: {enabled: false}\n  near_dedup: {enabled: false}\n"
                     "  filters: {enabled: false}\n")
-    seconds, peak, _ = curate(["-i", str(work / "new.jsonl"), "--against", str(work / "existing"), "-c", str(lean), "-o", str(work / "run3")])
-    st = stage_stats(work / "run3", "against")
-    results["index cached, other dedup and filters off"] = {"seconds": seconds, "peak_rss_mb": peak / 2**20,
-                                                            "stage_seconds": st["seconds"], "exact": st["stats"]["exact"],
-                                                            "near": st["stats"]["near"], "index": st["stats"]["index"]}
+    results["index cached, other dedup and filters off"] = _timed_runs([*new, "-c", str(lean), "-o", str(work / "run3")],
+                                                                       work / "run3", repeat)
     index = next(p for p in (work / "existing" / ".cache" / "against").glob("index-*") if p.is_dir())
     index_mb = sum(f.stat().st_size for f in index.iterdir()) / 2**20
     print(f"\n`--against` {existing_rows:,} existing rows, {new_rows:,} new rows ({n_exact:,} exact copies and {n_near:,} "
           f"one-word edits planted); index {index_mb:.0f} MB on disk\n")
+    print(f"(wall s: the median of {repeat} runs for the cached index, the fastest and slowest in brackets)\n")
     print("| run | wall s | new rows/s (whole run) | against stage s | new rows/s (stage) | peak RSS MB | exact found | near found |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for label, r in results.items():
-        print(f"| {label} | {r['seconds']:.1f} | {new_rows / r['seconds']:,.0f} | {r['stage_seconds']:.1f} | "
+        spread = f" ({r['runs_seconds'][0]:.2f}-{r['runs_seconds'][-1]:.2f})" if len(r["runs_seconds"]) > 1 else ""
+        print(f"| {label} | {r['seconds']:.2f}{spread} | {new_rows / r['seconds']:,.0f} | {r['stage_seconds']:.1f} | "
               f"{new_rows / max(r['stage_seconds'], 1e-9):,.0f} | {r['peak_rss_mb']:.0f} | {r['exact']:,} / {n_exact:,} | {r['near']:,} / {n_near:,} |")
     return results
 
@@ -226,6 +240,7 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=None)
     ap.add_argument("--skip-mix", action="store_true")
     ap.add_argument("--skip-against", action="store_true")
+    ap.add_argument("--repeat", type=int, default=5, help="runs of each command with the index cached (the median is shown)")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="bench_extend_"))
@@ -235,7 +250,7 @@ def main() -> None:
     if not args.skip_mix:
         out["mix"] = part_mix(work, args.mix_rows)
     if not args.skip_against:
-        out["against"] = part_against(work, args.existing, args.new)
+        out["against"] = part_against(work, args.existing, args.new, args.repeat)
     print(f"\nload average at the end: {os.getloadavg()[0]:.2f}")
     if args.json:
         args.json.write_text(json.dumps(out, indent=2))

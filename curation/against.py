@@ -89,14 +89,17 @@ class Against(GlobalStage):
     def _signals(self, conversations: pa.Array) -> dict[str, pa.Array]:
         """Hashes of the exact text key and MinHash band keys + signatures of the near text key."""
         out: dict[str, pa.Array] = {}
-        texts = text_key(conversations, self.exact_cfg.text_key)
+        key = text_key(conversations, self.exact_cfg.text_key)
+        texts = key
         if not self.exact_cfg.case_sensitive:
             from curation.exact_dedup import casefold
 
             texts = casefold(texts)
         h1, h2 = hash128(texts)
         out["h1"], out["h2"] = pa.array(h1), pa.array(h2)
-        part = self.spec().chunk_arrow(text_key(conversations, self.near_cfg.text_key), keep_signatures=True)
+        if self.near_cfg.text_key != self.exact_cfg.text_key:
+            key = text_key(conversations, self.near_cfg.text_key)
+        part = self.spec().chunk_arrow(key, keep_signatures=True)
         out["nshingles"] = pa.array(part.nshingles, pa.int64())
         out["bands"] = pa.FixedSizeListArray.from_arrays(pa.array(part.band_keys.reshape(-1)), part.band_keys.shape[1])
         out["signature"] = pa.FixedSizeListArray.from_arrays(pa.array(part.signatures.reshape(-1)), self.near_cfg.num_perm)
@@ -257,17 +260,17 @@ class Against(GlobalStage):
         stats["near"] = int((kind == 2).sum())
         if not len(found):
             return Decisions.none(stats)
-        ids = index.rows.column("id").take(pa.array(best_row[found])).to_pylist()
+        pos = keys.column(POS).to_numpy()
+        found = found[np.argsort(pos[found], kind="stable")]  # decisions in position order
+        ids = index.rows.column("id").take(pa.array(best_row[found]))
         exact = json.dumps({"match": "exact"})
-        details = [exact if kind[i] == 1 else '{"match": "near", "similarity": %r}' % round(float(best_sim[i]), 6)
-                   for i in found.tolist()]
-        pos = keys.column(POS).to_numpy()[found]
-        order = np.argsort(pos)
+        details = [exact if k == 1 else '{"match": "near", "similarity": %r}' % round(sim, 6)
+                   for k, sim in zip(kind[found].tolist(), best_sim[found].tolist())]
         return Decisions(pa.table({
-            POS: pa.array(pos[order], pa.int64()),
+            POS: pa.array(pos[found], pa.int64()),
             REASON: pa.array([REASON_CODE] * len(found), pa.string()),
-            DUPLICATE_OF: pa.array([ids[k] for k in order], pa.string()),
-            DETAILS: pa.array([details[k] for k in order], pa.string()),
+            DUPLICATE_OF: ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids,
+            DETAILS: pa.array(details, pa.string()),
         }), stats)
 
 

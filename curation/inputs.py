@@ -98,7 +98,7 @@ def _first_columns(source) -> list[str]:
     """The column names of the first records of a source (reads its first batch only)."""
     from curation.readers import raw as rawcols
 
-    for batch in source.batches(256):
+    for batch in source.batches(256, block_bytes=1 << 16):  # small blocks: the first records are enough
         names = [n for n in batch.schema.names if n not in rawcols.INTERNAL_COLUMNS]
         if names:
             return names
@@ -179,14 +179,14 @@ class MultiSource:
                 units.append(replace(unit, index=len(units), input=cfg.name))
         return units
 
-    def read_unit(self, unit, batch_rows: int = 16_384) -> Iterator[pa.RecordBatch]:
+    def read_unit(self, unit, batch_rows: int = 16_384, block_bytes: int = 8 << 20) -> Iterator[pa.RecordBatch]:
         k = next(i for i, c in enumerate(self.inputs) if c.name == unit.input)
-        for batch in self.sources[k].read_unit(unit, batch_rows):
+        for batch in self.sources[k].read_unit(unit, batch_rows, block_bytes):
             yield batch.append_column(INPUT, pa.array([unit.input] * batch.num_rows, pa.string()))
 
-    def batches(self, batch_rows: int = 16_384) -> Iterator[pa.RecordBatch]:
+    def batches(self, batch_rows: int = 16_384, block_bytes: int = 8 << 20) -> Iterator[pa.RecordBatch]:
         for unit in self.units():
-            yield from self.read_unit(unit, batch_rows)
+            yield from self.read_unit(unit, batch_rows, block_bytes)
 
 
 def _known_license(cfg: InputConfig) -> str | None:
@@ -202,6 +202,7 @@ def open_inputs(inputs: Sequence[InputConfig]) -> MultiSource:
     sources, resolved = [], []
     for cfg in named:
         source = open_input(_spec(cfg), streaming=cfg.streaming)
+        source.hash_in_background()  # while the format is told from the first records
         resolved.append(cfg.model_copy(update={"format": resolve_format(cfg, source)}))
         sources.append(source)
     return MultiSource(resolved, sources)

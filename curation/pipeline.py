@@ -34,6 +34,7 @@ def open_source(input_spec: str | Sequence[str] | None, config) -> tuple[Any, An
             source = open_inputs(inputs)
         else:
             source = open_input(inputs[0].path if inputs else None)
+            source.hash_in_background()  # while the format is told from the first records
             single = name_inputs([inputs[0] if inputs else InputConfig(path="sample")])[0]
             single = single.model_copy(update={"format": resolve_format(single, source)})
             if not needs_adapting(single):

@@ -220,7 +220,7 @@ class Validate(RowStage):
         return ok
 
     def _fast_rows(self, batch: pa.RecordBatch, ok: np.ndarray) -> pa.Table:
-        rows = batch.filter(pa.array(ok))
+        rows = batch if ok.all() else batch.filter(pa.array(ok))
         n = rows.num_rows
         names = rows.schema.names
         offsets, roles, values = turns_of(rows.column("conversations"))

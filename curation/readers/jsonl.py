@@ -12,7 +12,6 @@ A byte-order mark at the start of the file is dropped. Ids are hashes of each li
 
 from __future__ import annotations
 
-import io
 import json
 import re
 from typing import Iterator
@@ -29,22 +28,22 @@ BOM = b"\xef\xbb\xbf"
 _JSON_START = frozenset(b'{["-0123456789tfn')
 
 
-def _line_bounds(block: bytes) -> tuple[np.ndarray, np.ndarray]:
+def _line_bounds(block: bytes | memoryview) -> tuple[np.ndarray, np.ndarray]:
     """Start and end (exclusive, without the newline) of every line of ``block``."""
-    if not block:  # no line at all (a file that was only a byte-order mark)
+    if not len(block):  # no line at all (a file that was only a byte-order mark)
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     arr = np.frombuffer(block, dtype=np.uint8)
     nl = np.flatnonzero(arr == 10)
     starts = np.concatenate(([0], nl + 1))
     ends = np.concatenate((nl, [len(block)]))
-    if len(block) and block[-1:] == b"\n":  # no empty last line after a final newline
+    if arr[-1] == 10:  # no empty last line after a final newline
         starts, ends = starts[:-1], ends[:-1]
     return starts, ends
 
 
-def _blank(line: bytes) -> bool:
+def _blank(line: bytes | memoryview) -> bool:
     try:
-        return not line.decode("utf-8").strip()
+        return not bytes(line).decode("utf-8").strip()
     except UnicodeDecodeError:
         return False
 
@@ -52,15 +51,16 @@ def _blank(line: bytes) -> bool:
 _ROW_HINT = re.compile(r"in row (\d+)")
 
 
-def _parse(text: bytes, rows: int, longest: int, threads: bool = True) -> tuple[pa.Table | None, int | None]:
+def _parse(text: bytes | memoryview, rows: int, longest: int, threads: bool = True) -> tuple[pa.Table | None, int | None]:
     """pyarrow's parse of ``rows`` lines, or ``(None, row)`` when it fails (``row``: the line pyarrow names,
     when it names one) or does not give one row per line."""
-    if not text:
+    if not len(text):
         return None, None
     # pyarrow cuts its blocks at line ends, so a block must hold the longest line
     block_size = max(1 << 20, longest + 2) if threads else len(text) + 1
     try:
-        table = pj.read_json(io.BytesIO(text), read_options=pj.ReadOptions(use_threads=threads, block_size=block_size))
+        table = pj.read_json(pa.BufferReader(pa.py_buffer(text)),
+                             read_options=pj.ReadOptions(use_threads=threads, block_size=block_size))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         hint = _ROW_HINT.search(str(exc))
         return None, int(hint.group(1)) if hint and not threads else None
@@ -70,7 +70,7 @@ def _parse(text: bytes, rows: int, longest: int, threads: bool = True) -> tuple[
 class _Block:
     """The non-blank lines of one block and what became of each."""
 
-    def __init__(self, block: bytes, starts: np.ndarray, ends: np.ndarray):
+    def __init__(self, block: bytes | memoryview, starts: np.ndarray, ends: np.ndarray):
         self.block = block
         self.starts = starts
         self.ends = ends
@@ -80,7 +80,7 @@ class _Block:
         self.parts: list[tuple[int, int, pa.Table]] = []  # (first line, stop, table), in order
         self.longest = int((ends - starts).max()) if n else 0
 
-    def text(self, a: int, b: int) -> bytes:
+    def text(self, a: int, b: int) -> bytes | memoryview:
         """Lines ``[a, b)`` as one buffer (a slice of the block when no blank line sits between them)."""
         if b - a == 1 or bool(np.all(self.ends[a : b - 1] + 1 == self.starts[a + 1 : b])):
             return self.block[self.starts[a] : self.ends[b - 1]]
@@ -88,7 +88,7 @@ class _Block:
         return b"\n".join(mv[s:e] for s, e in zip(self.starts[a:b].tolist(), self.ends[a:b].tolist()))
 
     def line(self, i: int) -> bytes:
-        return self.block[self.starts[i] : self.ends[i]]
+        return bytes(self.block[self.starts[i] : self.ends[i]])
 
     def parse(self, a: int, b: int) -> None:
         """Parse lines ``[a, b)``: in one call when it works, else around the line pyarrow names, else halved."""
@@ -121,7 +121,7 @@ class _Block:
 
     def single(self, i: int) -> None:
         """A line read on its own with ``json.loads`` (with its newline, so messages match Python's)."""
-        line = self.block[self.starts[i] : self.ends[i] + 1]
+        line = bytes(self.block[self.starts[i] : self.ends[i] + 1])
         try:
             json.loads(line.decode("utf-8").lstrip("\ufeff"))
             self.slow[i] = True
@@ -171,8 +171,9 @@ class _Block:
         return combined.take(take)
 
 
-def parse_block(block: bytes, file: str, first_line: int, first_pos: int) -> tuple[pa.RecordBatch | None, int, int]:
-    """``(raw batch or None, lines in the block, records in the block)`` for one block of whole lines."""
+def parse_block(block: bytes | memoryview, file: str, first_line: int, first_pos: int) -> tuple[pa.RecordBatch | None, int, int]:
+    """``(raw batch or None, lines in the block, records in the block)`` for one block of whole lines (bytes, or a
+    view of a read buffer)."""
     starts, ends = _line_bounds(block)
     nlines = len(starts)
     if nlines == 0:
@@ -192,11 +193,10 @@ def parse_block(block: bytes, file: str, first_line: int, first_pos: int) -> tup
     if n == 0:
         return None, nlines, 0
     parsed = _Block(block, starts, ends)
-    # invalid UTF-8: decoding the whole block is fast; only when it fails are lines decoded one by one
+    # invalid UTF-8: checking the whole block is fast (Arrow's check, without holding the GIL); only when it
+    # fails are lines decoded one by one
     bad_utf8: dict[int, str] = {}
-    try:
-        block.decode("utf-8")
-    except UnicodeDecodeError:
+    if not _valid_utf8(block):
         for i in range(n):
             try:
                 parsed.line(i).decode("utf-8")
@@ -214,8 +214,10 @@ def parse_block(block: bytes, file: str, first_line: int, first_pos: int) -> tup
     for run_start, run_stop in _runs(plain):
         parsed.parse(run_start, run_stop)
     ids = line_ids(block, starts, ends)
-    for i in bad_utf8:
-        ids[i] = line_id(block[starts[i] : ends[i]].decode("utf-8", "replace").encode("utf-8"))
+    if bad_utf8:  # the id of a line that is not UTF-8 hashes its text as decoded with replacements
+        ids = ids.to_pylist()
+        for i in bad_utf8:
+            ids[i] = line_id(bytes(block[starts[i] : ends[i]]).decode("utf-8", "replace").encode("utf-8"))
     table = parsed.parsed_table()
     # every record's raw bytes, without a copy: from its first byte to the next record's (validation cuts
     # at the first newline when it needs the line again)
@@ -232,6 +234,16 @@ def parse_block(block: bytes, file: str, first_line: int, first_pos: int) -> tup
         slow=parsed.slow,
     )
     return batch, nlines, n
+
+
+def _valid_utf8(block: bytes | memoryview) -> bool:
+    bounds = pa.py_buffer(np.array([0, len(block)], dtype=np.int64))
+    whole = pa.LargeBinaryArray.from_buffers(pa.large_binary(), 1, [None, bounds, pa.py_buffer(block)])
+    try:
+        whole.cast(pa.large_string())  # the cast checks UTF-8
+    except pa.ArrowInvalid:
+        return False
+    return True
 
 
 def _runs(indices: list[int]) -> Iterator[tuple[int, int]]:
@@ -262,26 +274,23 @@ def read_jsonl(
     line_no, records = first_line, 0
     parsed, first_error = 0, None
     with fs.open_input_file(path) as fh:
-        fh.seek(start)
-        remaining = end - start
-        carry = b""
-        at_file_start = start == 0
-        while remaining > 0 or carry:
-            chunk = fh.read(min(block_bytes, remaining)) if remaining > 0 else b""
-            remaining -= len(chunk)
-            data = carry + chunk if carry else chunk
-            if at_file_start:
-                at_file_start = False
-                if data.startswith(BOM):
-                    data = data[len(BOM) :]
-            if remaining > 0:
+        pos, size = start, block_bytes
+        while pos < end:
+            # each block is read from the start of its first line (the unfinished line at the end of the
+            # last read is read again) and parsed as a view of what was read: no bytes are copied
+            fh.seek(pos)
+            data = fh.read(min(size, end - pos))
+            if not data:  # the file is shorter than when it was listed
+                break
+            skip = len(BOM) if pos == 0 and data.startswith(BOM) else 0
+            cut = len(data)
+            if pos + len(data) < end:
                 cut = data.rfind(b"\n") + 1
-                if cut == 0:  # one line longer than a block: read on
-                    carry = data
+                if cut <= skip:  # one line longer than a block: read a larger one
+                    size *= 2
                     continue
-                block, carry = data[:cut], data[cut:]
-            else:
-                block, carry = data, b""
+            block = memoryview(data)[skip:cut]
+            pos, size = pos + cut, block_bytes
             batch, nlines, nrec = parse_block(block, file, line_no, first_pos + records)
             line_no += nlines
             if batch is not None:

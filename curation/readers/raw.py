@@ -145,7 +145,7 @@ def raw_batch(
     n = len(pos)
     columns: dict[str, pa.Array] = {
         POS: pa.array(pos, type=pa.int64()),
-        ID: pa.array(ids, type=pa.string()),
+        ID: ids if isinstance(ids, pa.Array) else pa.array(ids, type=pa.string()),
         FILE: pa.array([file] * n, type=pa.string()) if n else pa.array([], type=pa.string()),
         LINE: pa.array(lines if lines is not None else [None] * n, type=pa.int64()),
         ROW: pa.array(rows if rows is not None else [None] * n, type=pa.int64()),

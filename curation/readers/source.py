@@ -60,9 +60,35 @@ class InputSource:
     # -- what the manifest says -----------------------------------------------------------------------
     @property
     def fingerprint(self) -> str:
+        hashing = self.__dict__.pop("_hashing", None)
+        if hashing is not None:  # started by hash_in_background
+            self.fingerprint_value = hashing.result()
         if self.fingerprint_value is None:
             self.fingerprint_value = fingerprint_files(self.filesystem, self.files)
         return self.fingerprint_value
+
+    def hash_in_background(self) -> None:
+        """Start hashing the input's files for :attr:`fingerprint` on a thread (hashing releases the GIL), so
+        the rest of a run's start overlaps it; :attr:`fingerprint` then waits for it."""
+        if self.fingerprint_value is None and self.files and "_hashing" not in self.__dict__:
+            from concurrent.futures import Future
+            import threading
+
+            future: Future = Future()
+
+            def run() -> None:
+                try:
+                    future.set_result(fingerprint_files(self.filesystem, self.files))
+                except BaseException as exc:  # noqa: BLE001 - raised again where the fingerprint is asked for
+                    future.set_exception(exc)
+
+            threading.Thread(target=run, name="tome-fingerprint", daemon=True).start()
+            self.__dict__["_hashing"] = future
+
+    def __getstate__(self) -> dict[str, Any]:
+        if "_hashing" in self.__dict__:
+            self.fingerprint  # noqa: B018 - a thread's result does not travel: wait for it
+        return dict(self.__dict__)
 
     def describe(self, rows: int) -> dict[str, Any]:
         return {"spec": self.spec, "kind": self.kind, "fingerprint": self.fingerprint, "rows": rows}
@@ -147,18 +173,20 @@ class InputSource:
         return units
 
     # -- reading --------------------------------------------------------------------------------------
-    def read_unit(self, unit: Unit, batch_rows: int = 16_384) -> Iterator[pa.RecordBatch]:
+    def read_unit(self, unit: Unit, batch_rows: int = 16_384, block_bytes: int = 8 << 20) -> Iterator[pa.RecordBatch]:
+        """The unit's raw batches of at most ``batch_rows`` rows; JSON Lines is read ``block_bytes`` at a time."""
         if unit.kind == "jsonl" and unit.compression:
             from curation.readers.jsonl import read_jsonl_stream
 
-            for batch, _ in read_jsonl_stream(self.filesystem, unit.path, unit.file, unit.compression, unit.first_pos):
+            for batch, _ in read_jsonl_stream(self.filesystem, unit.path, unit.file, unit.compression, unit.first_pos,
+                                              block_bytes=block_bytes):
                 yield from _rebatch(batch, batch_rows)
         elif unit.kind == "jsonl":
             from curation.readers.jsonl import read_jsonl
 
             try:
                 for batch, _ in read_jsonl(self.filesystem, unit.path, unit.file, unit.start, unit.end,
-                                           unit.first_line, unit.first_pos, check=not unit.part):
+                                           unit.first_line, unit.first_pos, block_bytes=block_bytes, check=not unit.part):
                     yield from _rebatch(batch, batch_rows)
             except OSError as exc:
                 raise InputError(f"{unit.path}: cannot read: {exc}") from None
@@ -187,10 +215,10 @@ class InputSource:
         except (pa.ArrowInvalid, OSError) as exc:
             raise InputError(f"{unit.path}: not a readable Parquet file (truncated or corrupt?): {exc}") from None
 
-    def batches(self, batch_rows: int = 16_384) -> Iterator[pa.RecordBatch]:
+    def batches(self, batch_rows: int = 16_384, block_bytes: int = 8 << 20) -> Iterator[pa.RecordBatch]:
         """Every raw batch of the input, in input order (one process)."""
         for unit in self.units():
-            yield from self.read_unit(unit, batch_rows)
+            yield from self.read_unit(unit, batch_rows, block_bytes)
 
 
 def _rebatch(batch: pa.RecordBatch, rows: int) -> Iterator[pa.RecordBatch]:

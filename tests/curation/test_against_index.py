@@ -137,3 +137,4 @@ def test_gathers_over_many_chunks_equal_arrows_take(chunk_sizes, data):
     assert _gather(h, positions).tolist() == hashes[positions].tolist()
     rows = np.unique(positions)
     assert _matrix_rows(s, rows, np.uint32).tolist() == sigs[rows].tolist()
+

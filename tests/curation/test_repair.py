@@ -168,3 +168,19 @@ def test_a_block_is_either_taken_by_arrow_or_sent_down_the_slow_path(block):
     table.validate(full=True)
     repaired, _ = repair_table(table)
     repaired.to_pylist()
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.text(alphabet=st.characters(max_codepoint=0x3000, exclude_categories=("Cs",))))),
+       st.integers(0, 5), st.integers(0, 5), st.booleans())
+def test_control_prefilter_says_true_exactly_when_a_value_holds_one(values, cut_front, cut_back, large):
+    """The byte screen before the regex: True exactly when some value of the (sliced) leaf holds a control
+    character, so no value with one skips the repair and clean leaves skip the regex."""
+    import re
+
+    from curation.repair import CONTROL_CLASS, _may_hold_control
+
+    arr = pa.array(values, pa.large_string() if large else pa.string())
+    arr = arr.slice(min(cut_front, len(arr)), max(len(arr) - cut_front - cut_back, 0))
+    pattern = re.compile(f"[{CONTROL_CLASS}]")
+    assert _may_hold_control(arr) == any(v is not None and pattern.search(v) for v in arr.to_pylist())

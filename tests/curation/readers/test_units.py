@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from curation.readers import InputError, open_input
 
@@ -35,3 +37,61 @@ def test_a_file_without_one_json_line_is_refused_whole_or_cut(tmp_path, unit_byt
     with pytest.raises(InputError, match=r"junk\.jsonl: line 1: not JSON Lines"):
         for unit in source.units(unit_bytes=unit_bytes):
             list(source.read_unit(unit))
+
+
+def _read_all(path, block_bytes: int) -> list[dict]:
+    from pyarrow import fs as pafs
+
+    from curation.readers.jsonl import read_jsonl
+
+    size = path.stat().st_size
+    batches = [b for b, _ in read_jsonl(pafs.LocalFileSystem(), str(path), path.name, 0, size, 1, 0,
+                                        block_bytes=block_bytes, check=False)]
+    keep = ("_pos", "_id", "_line", "_error", "_slow", "conversations")
+    # a record's raw bytes run to the next record's first byte: blank lines after it go with the block
+    return [{**{k: row.get(k) for k in keep}, "_raw": row["_raw"].split(b"\n", 1)[0]} for b in batches for row in b.to_pylist()]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from([ROW % (1, 1), ROW % (22, 333) + "   ", "", "   ", "not json", "[1, 2]",
+                                 ROW.replace("Q %d?", "x" * 300) % 5, ROW % (4, 4) + "\r"]), max_size=25),
+       st.booleans(), st.booleans(), st.sampled_from([1, 7, 64, 200]))
+def test_any_block_size_reads_what_one_block_reads(tmp_path_factory, lines, bom, trailing_newline, block_bytes):
+    """Blocks are read from the start of their first line, as views of what was read; a line longer than a
+    block is read with a larger one. Any block size gives the same records, line numbers, ids and raw bytes."""
+    path = tmp_path_factory.mktemp("blocks") / "rows.jsonl"
+    text = "\n".join(lines) + ("\n" if trailing_newline else "")
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + text.encode("utf-8"))
+    assert _read_all(path, block_bytes) == _read_all(path, 1 << 20)
+
+
+def test_fingerprint_hashed_in_background_is_the_same_and_travels(tmp_path):
+    """``hash_in_background`` (a run's start overlaps the hashing) gives the fingerprint hashing gives; a
+    source pickled meanwhile (to Ray workers) carries the value; a file gone meanwhile is the usual error."""
+    import pickle
+
+    path = tmp_path / "rows.jsonl"
+    path.write_text("".join(ROW % (i, i) + "\n" for i in range(50)), encoding="utf-8")
+    want = open_input(str(path)).fingerprint
+    source = open_input(str(path))
+    source.hash_in_background()
+    assert pickle.loads(pickle.dumps(source)).fingerprint_value == want
+    assert source.fingerprint == want
+    gone = open_input(str(path))
+    path.unlink()
+    gone.hash_in_background()
+    with pytest.raises(InputError, match="cannot read"):
+        gone.fingerprint
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.binary(max_size=80), max_size=30))
+def test_line_ids_of_a_block_are_each_lines_line_id(lines):
+    import numpy as np
+
+    from curation.contract import line_id, line_ids
+
+    block = b"".join(lines)
+    ends = np.cumsum([len(x) for x in lines]).astype(np.int64)
+    starts = ends - np.array([len(x) for x in lines], dtype=np.int64)
+    assert line_ids(block, starts, ends).to_pylist() == [line_id(x) for x in lines]
