@@ -25,7 +25,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -63,49 +62,25 @@ def conversations(rng, words, n) -> list[list[dict]]:
     return [[{"from": "human", "value": h + "?"}, {"from": "gpt", "value": g + "."}] for h, g in zip(human, gpt)]
 
 
-class PeakRSS:
-    """Peak resident memory of a process and its children, sampled every 50 ms."""
-
-    def __init__(self, pid: int) -> None:
-        import psutil
-
-        self.proc = psutil.Process(pid)
-        self.peak = 0
-        self.done = False
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        import psutil
-
-        while not self.done:
-            try:
-                procs = [self.proc] + self.proc.children(recursive=True)
-                self.peak = max(self.peak, sum(p.memory_info().rss for p in procs))
-            except psutil.Error:
-                pass
-            time.sleep(0.05)
-
-    def stop(self) -> int:
-        self.done = True
-        self.thread.join()
-        return self.peak
-
-
 def curate(args: list[str]) -> tuple[float, int, str]:
+    """``(wall seconds, peak resident bytes, output)`` of one ``tome curate`` process. The peak is the kernel's
+    (``wait4``'s ``ru_maxrss``): every page the process held at its highest, memory-mapped index pages included."""
     # Python's bytecode cache as it is by default (an installed wheel ships it compiled): a machine that sets
     # PYTHONDONTWRITEBYTECODE recompiles the package's ~120 modules on every run (about 0.1 s here)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env.update({"PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"})
-    start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "tomecraft.cli", "curate", "-q", *args], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    rss = PeakRSS(proc.pid)
-    output = proc.communicate()[0]
-    peak = rss.stop()
+    with tempfile.TemporaryFile("w+") as log:
+        start = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "-m", "tomecraft.cli", "curate", "-q", *args], cwd=REPO, env=env,
+                                stdout=log, stderr=subprocess.STDOUT, text=True)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        log.seek(0)
+        output = log.read()
     if proc.returncode != 0:
         raise SystemExit(f"tome curate failed:\n{output[-3000:]}")
-    return time.perf_counter() - start, peak, output
+    return seconds, usage.ru_maxrss * 1024, output
 
 
 def stage_stats(out: Path, name: str) -> dict:

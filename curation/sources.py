@@ -156,61 +156,59 @@ def error_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _read_block(stream: BinaryIO, size: int, piece: int = 1 << 20) -> tuple[bytes, Exception | None]:
-    """Up to ``size`` bytes, read ``piece`` at a time so that a stream that breaks loses at most a piece:
-    ``(bytes read, the error or None)``."""
-    parts: list[bytes] = []
+def _read_into(stream: BinaryIO, view: memoryview, piece: int = 1 << 20) -> tuple[int, Exception | None]:
+    """Fill ``view`` from the stream, ``piece`` bytes at a time so that a stream that breaks loses at most a
+    piece: ``(bytes read, the error or None)``; fewer bytes than asked only at the end of the stream."""
     got = 0
-    while got < size:
+    while got < len(view):
         try:
-            part = stream.read(min(piece, size - got))
+            n = stream.readinto(view[got : got + piece])
         except READ_ERRORS as exc:
-            return b"".join(parts), exc
-        if not part:
+            return got, exc
+        if not n:
             break
-        parts.append(part)
-        got += len(part)
-    return (parts[0] if len(parts) == 1 else b"".join(parts)), None
+        got += n
+    return got, None
 
 
-def iter_line_blocks(stream: BinaryIO, block_bytes: int = 1 << 24, name: str = "input") -> Iterator[tuple[bytes, int]]:
+def iter_line_blocks(stream: BinaryIO, block_bytes: int = 1 << 24, name: str = "input") -> Iterator[tuple[memoryview, int]]:
     """``(block, first_line)``: the stream cut into blocks of whole lines (each ending in a newline, except
     perhaps the last), about ``block_bytes`` each; ``first_line`` is the 1-based number of the block's first
-    line. A line longer than ``block_bytes`` comes whole in a larger block. A byte-order mark at the very start
-    is dropped. A stream that breaks off (a truncated or corrupt compressed file) yields the whole lines read
-    before the break, then raises :class:`BrokenStream` naming the line it reached.
+    line. A block is a view of the buffer the stream was read into (the decompressor writes into it: no copy
+    is made); the unfinished line at its end starts the next one. A line longer than ``block_bytes`` comes
+    whole in a larger block. A byte-order mark at the very start is dropped. A stream that breaks off (a
+    truncated or corrupt compressed file) yields the whole lines read before the break, then raises
+    :class:`BrokenStream` naming the line it reached.
     """
     line = 1
-    pending: list[bytes] = []  # the start of a line not yet ended, in pieces (a long line grows without copying)
+    carry = b""  # the start of a line not yet ended
+    size = block_bytes
     first = True
     while True:
-        chunk, broken = _read_block(stream, block_bytes)  # whole unless the stream ended (or broke) within it
-        if first:
-            first = False
-            if chunk.startswith(BOM):
-                chunk = chunk[len(BOM):]
+        buffer = bytearray(len(carry) + size)
+        buffer[: len(carry)] = carry
+        got, broken = _read_into(stream, memoryview(buffer)[len(carry) :])
+        end = len(carry) + got
+        start = 0
+        if first and end >= len(BOM) and buffer.startswith(BOM):
+            start = len(BOM)
+        first = first and end < len(BOM)  # a stream of fewer bytes than a mark yet: look again next time
+        cut = buffer.rfind(b"\n", start, end) + 1
         if broken is not None:
-            cut = chunk.rfind(b"\n") + 1
-            if cut:
-                block = b"".join(pending + [chunk[:cut]])
-                yield block, line
-                line += block.count(b"\n")
-                pending = [chunk[cut:]]
-            else:
-                pending.append(chunk)
-            raise BrokenStream(name, line, b"".join(pending), error_line(broken))
-        if not chunk:
-            if pending:
-                yield b"".join(pending), line
+            if cut > start:
+                yield memoryview(buffer)[start:cut], line
+                line += buffer.count(b"\n", start, cut)
+            raise BrokenStream(name, line, bytes(buffer[max(cut, start) : end]), error_line(broken))
+        if got == 0:  # the end of the stream
+            if end > start:
+                yield memoryview(buffer)[start:end], line
             return
-        cut = chunk.rfind(b"\n") + 1
-        if cut == 0:
-            pending.append(chunk)
+        if cut <= start:  # no line ends yet: read on, in a larger block
+            carry, size = bytes(buffer[start:end]), size * 2
             continue
-        block = b"".join(pending + [chunk[:cut]]) if pending else chunk[:cut]
-        pending = [chunk[cut:]] if cut < len(chunk) else []
-        yield block, line
-        line += block.count(b"\n")
+        yield memoryview(buffer)[start:cut], line
+        line += buffer.count(b"\n", start, cut)
+        carry, size = bytes(buffer[cut:end]), block_bytes
 
 def readahead(items: Iterable[T], depth: int = 2) -> Iterator[T]:
     """``items``, produced on a background thread up to ``depth`` ahead, so that decompressing the next block
