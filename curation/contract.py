@@ -83,7 +83,7 @@ def line_id(line: bytes | memoryview) -> str:
     return xxhash.xxh3_128_hexdigest(line)[:16]
 
 
-def line_ids(buffer: bytes | memoryview, starts: Any, ends: Any):
+def line_ids(buffer: bytes | memoryview, starts: Any, ends: Any) -> Any:
     """:func:`line_id` of each line ``buffer[starts[i]:ends[i]]``, as an Arrow string array: the digests are
     taken line by line, their hex spelled for all of them at once."""
     import numpy as np

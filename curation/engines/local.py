@@ -26,9 +26,9 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 
 from curation.contract import OutputPaths
+from curation.core import warm
 from curation.core.bookkeeping import RunLedger, StageReport, build_manifest
 from curation.core.columns import concat_unified
-from curation.core import warm
 from curation.core.stage import Decisions, ReduceContext, no_progress
 from curation.engines.output import SplitWriter, empty_outputs_folder, schemas_for, write_quarantine, write_removed
 from curation.engines.plan import PlannedStage, build_plan, cut_passes
