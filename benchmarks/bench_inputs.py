@@ -5,9 +5,10 @@ realistic redundancy). Each file is read by the reader ``tome curate`` uses (``c
 raw batches with ids and positions; a compressed file is streamed in blocks of whole lines, decompressed on a
 read-ahead thread). Reference columns: the bare floor (the same blocks parsed by Arrow's JSON reader, nothing
 else) and the codec alone (its command-line tool decompressing to nowhere), so a slow row shows whether the
-time is the codec's or ours.
+time is the codec's or ours. With ``--curate-rows N``, also the job the reader serves: whole ``tome curate``
+processes on the first N rows, plain and in each codec.
 
-    python benchmarks/bench_inputs.py --rows 40000 --repeat 3
+    python benchmarks/bench_inputs.py --rows 40000 --repeat 3 --curate-rows 40000
 """
 
 from __future__ import annotations
@@ -77,6 +78,19 @@ def read_blocks(path: Path, block_bytes: int) -> tuple[float, int]:
     return time.perf_counter() - start, rows
 
 
+def curate(path: Path, out: Path) -> float:
+    """One whole `tome curate` process on ``path`` (every default stage, report off), wall seconds."""
+    config = out.with_suffix(".yaml")
+    config.write_text("report: false\ncheckpoint: false\n")
+    # Python's bytecode cache as by default (see bench_extend.py)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env.update({"PYTHONPATH": str(Path(__file__).resolve().parents[1]), "HF_HUB_OFFLINE": "1"})
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "tomecraft.cli", "curate", "-q", "-i", str(path), "-c", str(config), "-o", str(out)],
+                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    return time.perf_counter() - start
+
+
 def codec_alone(cmd: list[str] | None, path: Path) -> float | None:
     if cmd is None or shutil.which(cmd[0]) is None:
         return None
@@ -91,6 +105,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="best of this many reads")
     ap.add_argument("--block-mb", type=float, default=4)
     ap.add_argument("--work", type=Path, default=None, help="folder for the files (default: a temporary one)")
+    ap.add_argument("--curate-rows", type=int, default=0,
+                    help="also time whole `tome curate` runs on the first N rows, plain and in each codec (0: skip)")
     ap.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = ap.parse_args()
     folder = args.work or Path(tempfile.mkdtemp(prefix="bench_inputs_"))
@@ -120,9 +136,34 @@ def main() -> None:
         alone = "-" if r["codec_alone_s"] is None else f"{r['codec_alone_s']:.2f}"
         print(f"| {r['file']} | {r['MB']} | {r['rows']:,} | {r['seconds']:.2f} | {r['MB_per_s']} | "
               f"{r['vs_uncompressed']:.0%} | {r['blocks_seconds']:.2f} | {r['blocks_vs_uncompressed']:.0%} | {alone} |")
+    runs = curate_table(folder, src, args.curate_rows, args.repeat) if args.curate_rows else []
     print(f"\nload average after: {os.getloadavg()[0]:.2f} (2 cores)")
     if args.json:
-        args.json.write_text(json.dumps({"rows": args.rows, "results": results, "load": os.getloadavg()}, indent=2))
+        args.json.write_text(json.dumps({"rows": args.rows, "results": results, "curate": runs, "load": os.getloadavg()},
+                                        indent=2))
+
+
+def curate_table(folder: Path, src: Path, rows: int, repeat: int) -> list[dict]:
+    """The job the reader serves: whole `tome curate` runs on the same rows, plain and compressed."""
+    part = folder / f"curate-{rows}" / "rows.jsonl"
+    part.parent.mkdir(exist_ok=True)
+    if not part.exists():
+        with src.open("rb") as inp, part.open("wb") as out:
+            for _, line in zip(range(rows), inp):
+                out.write(line)
+    runs, base = [], None
+    for suffix, codec, _ in CODECS:
+        path = part if codec is None else compress(part, suffix, codec)
+        best = min(curate(path, part.parent / "out") for _ in range(repeat))
+        base = base or best
+        runs.append({"file": path.name, "MB": round(path.stat().st_size / 1e6, 1), "seconds": round(best, 3),
+                     "vs_uncompressed": round(base / best, 3)})
+    print(f"\n`tome curate` on {rows:,} of the rows (every default stage, report off; whole process, best of {repeat}):\n")
+    print("| file | size MB | tome curate s | speed vs uncompressed |")
+    print("|---|---:|---:|---:|")
+    for r in runs:
+        print(f"| {r['file']} | {r['MB']} | {r['seconds']:.2f} | {r['vs_uncompressed']:.0%} |")
+    return runs
 
 
 if __name__ == "__main__":
