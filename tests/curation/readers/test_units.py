@@ -95,3 +95,18 @@ def test_line_ids_of_a_block_are_each_lines_line_id(lines):
     ends = np.cumsum([len(x) for x in lines]).astype(np.int64)
     starts = ends - np.array([len(x) for x in lines], dtype=np.int64)
     assert line_ids(block, starts, ends).to_pylist() == [line_id(x) for x in lines]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.binary(max_size=40), st.text(max_size=20).map(lambda t: t.encode("utf-8", "surrogatepass"))))
+def test_the_block_utf8_check_agrees_with_python(data):
+    """Arrow's check of a block (no GIL held) says what Python's strict decode says, surrogates included."""
+    from curation.readers.jsonl import _valid_utf8
+
+    try:
+        data.decode("utf-8")
+        strict = True
+    except UnicodeDecodeError:
+        strict = False
+    assert _valid_utf8(data) is strict
+    assert _valid_utf8(memoryview(b"x" + data)[1:]) is strict
