@@ -35,6 +35,8 @@ import pyarrow.parquet as pq
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.tome_cli import tome_env  # noqa: E402
+
 TURNS = pa.list_(pa.struct([("from", pa.string()), ("value", pa.string())]))
 
 
@@ -65,10 +67,7 @@ def conversations(rng, words, n) -> list[list[dict]]:
 def curate(args: list[str]) -> tuple[float, int, str]:
     """``(wall seconds, peak resident bytes, output)`` of one ``tome curate`` process. The peak is the kernel's
     (``wait4``'s ``ru_maxrss``): every page the process held at its highest, memory-mapped index pages included."""
-    # Python's bytecode cache as it is by default (an installed wheel ships it compiled): a machine that sets
-    # PYTHONDONTWRITEBYTECODE recompiles the package's ~120 modules on every run (about 0.1 s here)
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env.update({"PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"})
+    env = tome_env()
     with tempfile.TemporaryFile("w+") as log:
         start = time.perf_counter()
         proc = subprocess.Popen([sys.executable, "-m", "tomecraft.cli", "curate", "-q", *args], cwd=REPO, env=env,

@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import pyarrow as pa  # noqa: E402
 import pyarrow.json as pj  # noqa: E402
 
+from benchmarks.tome_cli import tome_env  # noqa: E402
 from curation.sources import classify, iter_line_blocks, open_binary, readahead  # noqa: E402
 
 CODECS = [("", None, None), (".gz", "gzip", ["gzip", "-dc"]), (".zst", "zstd", ["zstd", "-dcq"]),
@@ -82,12 +83,9 @@ def curate(path: Path, out: Path) -> float:
     """One whole `tome curate` process on ``path`` (every default stage, report off), wall seconds."""
     config = out.with_suffix(".yaml")
     config.write_text("report: false\ncheckpoint: false\n")
-    # Python's bytecode cache as by default (see bench_extend.py)
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env.update({"PYTHONPATH": str(Path(__file__).resolve().parents[1]), "HF_HUB_OFFLINE": "1"})
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "tomecraft.cli", "curate", "-q", "-i", str(path), "-c", str(config), "-o", str(out)],
-                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+                   env=tome_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
     return time.perf_counter() - start
 
 
