@@ -40,6 +40,7 @@ from curation.core.config_base import StrictModel
 from curation.core.hashing import hash128
 from curation.core.registry import StageSpec, register
 from curation.core.stage import DETAILS, DUPLICATE_OF, POS, REASON, Decisions, GlobalStage, ReduceContext
+from curation.parallel import run_chunks
 
 REASON_CODE = "duplicate_of_existing"
 INDEX_VERSION = 2
@@ -224,11 +225,14 @@ class Against(GlobalStage):
                 bands = _matrix(keys.column("bands"), np.uint64)
                 cap = self.near_cfg.bucket_cap
 
-                def band_pairs(b: int) -> np.ndarray:  # NumPy's sort and search release the GIL: bands in threads
-                    at, slot = _ranges(index.column("bands", f"band{b}"), bands[rest, b], cap)
-                    return index.column("bands", f"band{b}_pos")[slot].astype(np.int64) * n + rest[at]
+                def band_pairs(lo: int, hi: int) -> list[np.ndarray]:  # NumPy's sort and search release the GIL
+                    out = []
+                    for b in range(lo, hi):
+                        at, slot = _ranges(index.column("bands", f"band{b}"), bands[rest, b], cap)
+                        out.append(index.column("bands", f"band{b}_pos")[slot].astype(np.int64) * n + rest[at])
+                    return out
 
-                parts = _threaded(band_pairs, range(bands.shape[1]), ctx.workers)
+                parts = [p for chunk in run_chunks(bands.shape[1], ctx.workers, band_pairs, min_chunk=1) for p in chunk]
                 codes = np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
                 candidates = len(codes)
                 pairs = np.stack([codes % n, codes // n], axis=1)  # (new row, existing position), by position
@@ -338,17 +342,6 @@ def _matrix_rows(column: pa.ChunkedArray, rows: np.ndarray, dtype) -> np.ndarray
     parts = [_matrix(column.chunk(k), dtype)[rows[cuts[k]:cuts[k + 1]] - bounds[k]]
              for k in range(column.num_chunks) if cuts[k + 1] > cuts[k]]
     return np.concatenate(parts) if parts else np.zeros((0, column.type.list_size), dtype=dtype)
-
-
-def _threaded(fn, items, workers: int) -> list:
-    """``[fn(x) for x in items]`` on up to ``workers`` threads, results in order."""
-    items = list(items)
-    if workers <= 1 or len(items) <= 1:
-        return [fn(x) for x in items]
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
-        return list(pool.map(fn, items))
 
 
 def _ranges(sorted_keys: np.ndarray, queries: np.ndarray, cap: int | None) -> tuple[np.ndarray, np.ndarray]:

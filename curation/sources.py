@@ -190,9 +190,9 @@ def iter_line_blocks(stream: BinaryIO, block_bytes: int = 1 << 24, name: str = "
         got, broken = _read_into(stream, memoryview(buffer)[len(carry) :])
         end = len(carry) + got
         start = 0
-        if first and end >= len(BOM) and buffer.startswith(BOM):
+        if first and buffer.startswith(BOM):  # the first read fills its buffer unless the stream ends
             start = len(BOM)
-        first = first and end < len(BOM)  # a stream of fewer bytes than a mark yet: look again next time
+        first = False
         cut = buffer.rfind(b"\n", start, end) + 1
         if broken is not None:
             if cut > start:

@@ -2,7 +2,7 @@
 
 Two things load on first use and stall a run's pipeline when they do: a stage's compiled kernels (numba sets
 up its compiler target on the first call in a process, and loads each kernel from its cache: about 0.4 s in
-all, while every worker waits), and pandas, which pyarrow imports on its first NumPy conversion (about
+all, while every worker waits), and pandas, which pyarrow imports on its first conversion of Python or NumPy values (about
 0.15 s). :func:`start` loads both on a background thread as a run starts. Reading and validating are mostly
 Arrow code that releases the GIL, so the loading overlaps them instead of following them.
 
@@ -47,7 +47,7 @@ def sample_rows() -> pa.RecordBatch:
 
 
 def _run(stages: Iterable[Any]) -> None:
-    pa.array(np.zeros(1, dtype=np.int64))  # pyarrow imports pandas on its first NumPy conversion
+    pa.array(np.zeros(1, dtype=np.int64))  # pyarrow imports pandas on its first conversion of Python values
     for stage in stages:
         try:
             stage.warm_up()
