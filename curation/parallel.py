@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -44,3 +45,33 @@ def run_chunks(n: int, workers: int, fn: Callable[[int, int], Any], min_chunk: i
     bounds = np.linspace(0, n, parts + 1).astype(np.int64)
     futures = [_pool(workers).submit(fn, int(lo), int(hi)) for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
     return [f.result() for f in futures]
+
+
+def ordered_map(pool: ThreadPoolExecutor, fn: Callable[[Any], Any], items: Iterable[Any], window: int) -> Iterator[Any]:
+    """``map(fn, items)`` on the pool, results in order, at most ``window`` items in flight. When ``items``
+    raises, the results of the items it gave before come out first, then its error."""
+    pending: deque[Future] = deque()
+    it = iter(items)
+    while True:
+        try:
+            item = next(it)
+        except StopIteration:
+            break
+        except Exception:
+            while pending:
+                yield pending.popleft().result()
+            raise
+        pending.append(pool.submit(fn, item))
+        if len(pending) >= window:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
+def in_order(fn: Callable[[Any], Any], items: Iterable[Any], workers: int = 0) -> Iterator[Any]:
+    """:func:`ordered_map` on the shared pool of ``workers`` threads (0: every core), one item ahead of
+    them; on one worker, ``fn`` runs here, item by item."""
+    workers = resolve_workers(workers)
+    if workers <= 1:
+        return map(fn, items)
+    return ordered_map(_pool(workers), fn, items, workers + 1)

@@ -136,12 +136,14 @@ def open_binary(file: DataFile | str | Path, buffer_size: int = 1 << 20) -> Bina
 
 class BrokenStream(SourceError):
     """A (compressed) stream that breaks off (truncated, corrupt): raised by :func:`iter_line_blocks` after the
-    whole lines read before the break. ``line``: the 1-based number of the first line not read whole;
-    ``rest``: the bytes read of it (the start of a line, or nothing); ``reason``: what the stream said."""
+    whole lines read before the break. ``offset``: where the line not read whole starts in the decompressed
+    bytes (what the blocks before it add up to); ``rest``: the bytes read of it (the start of a line, or
+    nothing); ``reason``: what the stream said. A reader that counts lines names the line instead
+    (:func:`curation.readers.jsonl.read_jsonl_stream`)."""
 
-    def __init__(self, name: str, line: int, rest: bytes, reason: str) -> None:
-        super().__init__(f"{name}: cannot read past line {line}: {reason}")
-        self.line = line
+    def __init__(self, name: str, offset: int, rest: bytes, reason: str) -> None:
+        super().__init__(f"{name}: cannot read past byte {offset:,} of its decompressed text: {reason}")
+        self.offset = offset
         self.rest = rest
         self.reason = reason
 
@@ -171,16 +173,16 @@ def _read_into(stream: BinaryIO, view: memoryview, piece: int = 1 << 20) -> tupl
     return got, None
 
 
-def iter_line_blocks(stream: BinaryIO, block_bytes: int = 1 << 24, name: str = "input") -> Iterator[tuple[memoryview, int]]:
-    """``(block, first_line)``: the stream cut into blocks of whole lines (each ending in a newline, except
-    perhaps the last), about ``block_bytes`` each; ``first_line`` is the 1-based number of the block's first
-    line. A block is a view of the buffer the stream was read into (the decompressor writes into it: no copy
-    is made); the unfinished line at its end starts the next one. A line longer than ``block_bytes`` comes
-    whole in a larger block. A byte-order mark at the very start is dropped. A stream that breaks off (a
-    truncated or corrupt compressed file) yields the whole lines read before the break, then raises
-    :class:`BrokenStream` naming the line it reached.
+def iter_line_blocks(stream: BinaryIO, block_bytes: int = 1 << 24, name: str = "input") -> Iterator[memoryview]:
+    """The stream cut into blocks of whole lines (each ending in a newline, except perhaps the last), about
+    ``block_bytes`` each. A block is a view of the buffer the stream was read into (the decompressor writes
+    into it: no copy is made); the unfinished line at its end starts the next one. A line longer than
+    ``block_bytes`` comes whole in a larger block. A byte-order mark at the very start is dropped. A stream
+    that breaks off (a truncated or corrupt compressed file) yields the whole lines read before the break,
+    then raises :class:`BrokenStream`. Lines are not counted here (a parser finds every line end anyway, and
+    counting them again would hold the GIL on the read-ahead thread for a pass over every byte).
     """
-    line = 1
+    offset = 0  # decompressed bytes yielded so far
     carry = b""  # the start of a line not yet ended
     size = block_bytes
     first = True
@@ -191,24 +193,25 @@ def iter_line_blocks(stream: BinaryIO, block_bytes: int = 1 << 24, name: str = "
         end = len(carry) + got
         start = 0
         if first and buffer.startswith(BOM):  # the first read fills its buffer unless the stream ends
-            start = len(BOM)
+            start = offset = len(BOM)
         first = False
         cut = buffer.rfind(b"\n", start, end) + 1
         if broken is not None:
             if cut > start:
-                yield memoryview(buffer)[start:cut], line
-                line += buffer.count(b"\n", start, cut)
-            raise BrokenStream(name, line, bytes(buffer[max(cut, start) : end]), error_line(broken))
+                yield memoryview(buffer)[start:cut]
+                offset += cut - start
+            raise BrokenStream(name, offset, bytes(buffer[max(cut, start) : end]), error_line(broken))
         if got == 0:  # the end of the stream
             if end > start:
-                yield memoryview(buffer)[start:end], line
+                yield memoryview(buffer)[start:end]
             return
         if cut <= start:  # no line ends yet: read on, in a larger block
             carry, size = bytes(buffer[start:end]), size * 2
             continue
-        yield memoryview(buffer)[start:cut], line
-        line += buffer.count(b"\n", start, cut)
+        yield memoryview(buffer)[start:cut]
+        offset += cut - start
         carry, size = bytes(buffer[cut:end]), block_bytes
+
 
 def readahead(items: Iterable[T], depth: int = 2) -> Iterator[T]:
     """``items``, produced on a background thread up to ``depth`` ahead, so that decompressing the next block

@@ -16,7 +16,6 @@ import json
 import os
 import shutil
 import time
-from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +33,7 @@ from curation.engines.output import SplitWriter, empty_outputs_folder, schemas_f
 from curation.engines.plan import PlannedStage, build_plan, cut_passes
 from curation.engines.routing import scrubber
 from curation.engines.passes import count_into, run_pass_on_batch, summarize
+from curation.parallel import ordered_map, resolve_workers
 from curation.engines.store import BatchStore, MemoryBudget
 from curation.readers import InputSource
 
@@ -43,26 +43,6 @@ class CurationResult:
     out: OutputPaths
     manifest: dict[str, Any]
     stages: list[StageReport]
-
-
-def resolve_workers(workers: int) -> int:
-    if workers > 0:
-        return workers
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
-
-
-def ordered_map(pool: ThreadPoolExecutor, fn: Callable[[Any], Any], items: Iterable[Any], window: int) -> Iterator[Any]:
-    """``map(fn, items)`` on the pool, results in order, at most ``window`` items in flight."""
-    pending: deque[Future] = deque()
-    for item in items:
-        pending.append(pool.submit(fn, item))
-        if len(pending) >= window:
-            yield pending.popleft().result()
-    while pending:
-        yield pending.popleft().result()
 
 
 class Checkpoints:

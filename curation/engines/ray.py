@@ -36,7 +36,8 @@ from curation.contract import SPLITS, OutputPaths
 from curation.core.bookkeeping import RunLedger, build_manifest
 from curation.core.columns import concat_unified
 from curation.core.stage import POS, SPLIT, Decisions, ReduceContext, no_progress
-from curation.engines.local import CurationResult, resolve_workers
+from curation.engines.local import CurationResult
+from curation.parallel import resolve_workers
 from curation.engines.output import empty_outputs_folder, schemas_for, write_quarantine
 from curation.engines.passes import count_into, run_pass_on_batch, summarize
 from curation.engines.plan import Pass, build_plan, cut_passes

@@ -19,7 +19,6 @@ Steps (each row's results depend only on the row, so the output is the same for 
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -31,17 +30,9 @@ from curation.minhash.banding import BandTable, candidate_pairs, lsh_params_for
 from curation.minhash.result import NearDupResult
 from curation.minhash.signatures import SignatureSpec
 from curation.minhash.verify import estimated_jaccard, exact_jaccard
+from curation.parallel import resolve_workers
 
 log = logging.getLogger(__name__)
-
-
-def resolve_workers(workers: int) -> int:
-    if workers > 0:
-        return workers
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
 
 
 def chunk_rows(n: int, batch_size: int, workers: int) -> int:

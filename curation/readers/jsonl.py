@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -70,8 +70,9 @@ def _parse(text: bytes | memoryview, rows: int, longest: int, threads: bool = Tr
 class _Block:
     """The non-blank lines of one block and what became of each."""
 
-    def __init__(self, block: bytes | memoryview, starts: np.ndarray, ends: np.ndarray):
+    def __init__(self, block: bytes | memoryview, starts: np.ndarray, ends: np.ndarray, threads: bool = True):
         self.block = block
+        self.threads = threads
         self.starts = starts
         self.ends = ends
         n = len(starts)
@@ -99,7 +100,7 @@ class _Block:
             else:
                 self.single(a)
             return
-        table, _ = _parse(self.text(a, b), b - a, self.longest)
+        table, _ = _parse(self.text(a, b), b - a, self.longest, threads=self.threads)
         while table is None and a < b:
             table, row = _parse(self.text(a, b), b - a, self.longest, threads=False)
             if table is not None:
@@ -171,9 +172,11 @@ class _Block:
         return combined.take(take)
 
 
-def parse_block(block: bytes | memoryview, file: str, first_line: int, first_pos: int) -> tuple[pa.RecordBatch | None, int, int]:
+def parse_block(block: bytes | memoryview, file: str, first_line: int, first_pos: int,
+                threads: bool = True) -> tuple[pa.RecordBatch | None, int, int]:
     """``(raw batch or None, lines in the block, records in the block)`` for one block of whole lines (bytes, or a
-    view of a read buffer)."""
+    view of a read buffer). ``threads``: let Arrow parse the block on its threads (off when blocks are parsed
+    side by side, :func:`parsed_blocks`)."""
     starts, ends = _line_bounds(block)
     nlines = len(starts)
     if nlines == 0:
@@ -192,7 +195,7 @@ def parse_block(block: bytes | memoryview, file: str, first_line: int, first_pos
     n = len(starts)
     if n == 0:
         return None, nlines, 0
-    parsed = _Block(block, starts, ends)
+    parsed = _Block(block, starts, ends, threads)
     # invalid UTF-8: checking the whole block is fast (Arrow's check, without holding the GIL); only when it
     # fails are lines decoded one by one
     bad_utf8: dict[int, str] = {}
@@ -236,6 +239,41 @@ def parse_block(block: bytes | memoryview, file: str, first_line: int, first_pos
     return batch, nlines, n
 
 
+def parsed_blocks(blocks: Iterable[bytes | memoryview], file: str, first_pos: int, first_line: int = 1,
+                  workers: int = 0) -> Iterator[tuple[pa.RecordBatch | None, int, int]]:
+    """:func:`parse_block` of each block, in order, the blocks parsed side by side on ``workers`` threads (0:
+    every core). A block's lines and records are numbered once the blocks before it are counted: each is
+    parsed as if it came first, then its ``_pos`` and ``_line`` are shifted. Arrow's single-threaded parse
+    of whole blocks side by side does the same work in less CPU time than its threaded parse of one block
+    after another (measured in ``benchmarks/bench_inputs.py``)."""
+    from curation.parallel import in_order, resolve_workers
+
+    threads = resolve_workers(workers) <= 1
+
+    def parse(block):
+        return parse_block(block, file, 1, 0, threads=threads)
+
+    line, pos = first_line, first_pos
+    for batch, nlines, nrec in in_order(parse, blocks, workers):
+        if batch is not None and (line != 1 or pos != 0):
+            batch = _shifted(batch, line - 1, pos)
+        yield batch, nlines, nrec
+        line += nlines
+        pos += nrec
+
+
+def _shifted(batch: pa.RecordBatch, lines: int, records: int) -> pa.RecordBatch:
+    import pyarrow.compute as pc
+
+    from curation.readers.raw import LINE, POS
+
+    for name, by in ((POS, records), (LINE, lines)):
+        if by:
+            i = batch.schema.get_field_index(name)
+            batch = batch.set_column(i, name, pc.add(batch.column(i), pa.scalar(by, pa.int64())))
+    return batch
+
+
 def _valid_utf8(block: bytes | memoryview) -> bool:
     """Whether ``block`` is strict UTF-8, as ``bytes.decode`` sees it (Arrow checks it, the GIL released)."""
     bounds = pa.py_buffer(np.array([0, len(block)], dtype=np.int64))
@@ -272,28 +310,9 @@ def read_jsonl(
     ``check``: raise :class:`InputError` at the end when the range held records but not one was JSON (a binary
     file, say), naming the first bad line. A range that is one part of a file is not checked on its own: a
     part may hold only bad lines of a file that is JSON Lines (:func:`check_json_lines` checks the whole file)."""
-    line_no, records = first_line, 0
-    parsed, first_error = 0, None
+    records, parsed, first_error = 0, 0, None
     with fs.open_input_file(path) as fh:
-        pos, size = start, block_bytes
-        while pos < end:
-            # each block is read from the start of its first line (the unfinished line at the end of the
-            # last read is read again) and parsed as a view of what was read: no bytes are copied
-            fh.seek(pos)
-            data = fh.read(min(size, end - pos))
-            if not data:  # the file is shorter than when it was listed
-                break
-            skip = len(BOM) if pos == 0 and data.startswith(BOM) else 0
-            cut = len(data)
-            if pos + len(data) < end:
-                cut = data.rfind(b"\n") + 1
-                if cut <= skip:  # one line longer than a block: read a larger one
-                    size *= 2
-                    continue
-            block = memoryview(data)[skip:cut]
-            pos, size = pos + cut, block_bytes
-            batch, nlines, nrec = parse_block(block, file, line_no, first_pos + records)
-            line_no += nlines
+        for batch, _, nrec in parsed_blocks(_range_blocks(fh, start, end, block_bytes), file, first_pos, first_line):
             if batch is not None:
                 errors = batch.column("_error")
                 parsed += errors.null_count
@@ -306,6 +325,27 @@ def read_jsonl(
         raise InputError(f"{path}: line {first_error[0]}: not JSON Lines ({first_error[1]})")
 
 
+def _range_blocks(fh, start: int, end: int, block_bytes: int) -> Iterator[memoryview]:
+    """Bytes ``[start, end)`` of an open file (``start`` at a line start) in blocks of whole lines. Each block is
+    read from the start of its first line (the unfinished line at the end of the last read is read again) and
+    handed on as a view of what was read: no bytes are copied."""
+    pos, size = start, block_bytes
+    while pos < end:
+        fh.seek(pos)
+        data = fh.read(min(size, end - pos))
+        if not data:  # the file is shorter than when it was listed
+            return
+        skip = len(BOM) if pos == 0 and data.startswith(BOM) else 0
+        cut = len(data)
+        if pos + len(data) < end:
+            cut = data.rfind(b"\n") + 1
+            if cut <= skip:  # one line longer than a block: read a larger one
+                size *= 2
+                continue
+        yield memoryview(data)[skip:cut]
+        pos, size = pos + cut, block_bytes
+
+
 def check_json_lines(fs, path: str, file: str, size: int) -> None:
     """Raise :class:`InputError` when not one line of the file is JSON. Reads only up to the first line that is
     (the first line, for any JSON Lines file): the whole file only when it is not JSON Lines."""
@@ -314,10 +354,11 @@ def check_json_lines(fs, path: str, file: str, size: int) -> None:
             return
 
 
-def broken_tail(exc, file: str, pos: int) -> pa.RecordBatch:
-    """One raw record for the unreadable rest of a stream that broke off (:class:`curation.sources.BrokenStream`)."""
-    return raw_batch(None, pos=[pos], ids=[line_id(exc.rest)], file=file, lines=[exc.line], raw=[exc.rest],
-                     error=[f"the file breaks off here, the rest is unreadable (cannot read past line {exc.line}: {exc.reason})"])
+def broken_tail(exc, file: str, pos: int, line: int) -> pa.RecordBatch:
+    """One raw record for the unreadable rest of a stream that broke off (:class:`curation.sources.BrokenStream`)
+    at ``line`` (the first line not read whole)."""
+    return raw_batch(None, pos=[pos], ids=[line_id(exc.rest)], file=file, lines=[line], raw=[exc.rest],
+                     error=[f"the file breaks off here, the rest is unreadable (cannot read past line {line}: {exc.reason})"])
 
 
 def read_jsonl_stream(fs, path: str, file: str, compression: str, first_pos: int,
@@ -330,7 +371,7 @@ def read_jsonl_stream(fs, path: str, file: str, compression: str, first_pos: int
     from curation.readers.errors import InputError
     from curation.sources import BrokenStream, DataFile, SourceError, iter_line_blocks, open_binary, readahead
 
-    records, parsed = 0, 0
+    records, parsed, line = 0, 0, 1
     first_error = None
     try:
         if isinstance(fs, pafs.LocalFileSystem):
@@ -339,10 +380,10 @@ def read_jsonl_stream(fs, path: str, file: str, compression: str, first_pos: int
             stream = fs.open_input_stream(path, compression=compression)
         with stream:
             blocks = iter_line_blocks(stream, block_bytes, name=file)
-            # the next block decodes on a thread while this one parses (every codec here releases the GIL):
-            # measured on 2 cores, gzip 74% -> 92% and zstd 77% -> 90% of the uncompressed read
-            for block, first_line in (readahead(blocks) if compression else blocks):
-                batch, _, nrec = parse_block(block, file, first_line, first_pos + records)
+            if compression:  # the next block decodes on a thread while these parse (every codec releases the GIL)
+                blocks = readahead(blocks)
+            for batch, nlines, nrec in parsed_blocks(blocks, file, first_pos):
+                line += nlines
                 if batch is not None:
                     errors = batch.column("_error")
                     parsed += errors.null_count
@@ -354,7 +395,7 @@ def read_jsonl_stream(fs, path: str, file: str, compression: str, first_pos: int
     except BrokenStream as exc:
         # the lines read whole before the break are kept; the rest of the file is one quarantined record
         # (what was read of its first line as the raw bytes), so the run goes on and says what was lost
-        yield broken_tail(exc, file, first_pos + records), records
+        yield broken_tail(exc, file, first_pos + records, line), records
         return
     except (SourceError, OSError) as exc:
         raise InputError(str(exc) if isinstance(exc, SourceError) else f"{path}: cannot read: {exc}") from None

@@ -110,3 +110,23 @@ def test_the_block_utf8_check_agrees_with_python(data):
         strict = False
     assert _valid_utf8(data) is strict
     assert _valid_utf8(memoryview(b"x" + data)[1:]) is strict
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.sampled_from([ROW % (1, 1), ROW % (22, 333), "", "not json", "[1, 2]", ROW % (4, 4) + "\r"]),
+                min_size=1, max_size=40), st.integers(1, 8), st.integers(0, 10**6), st.integers(1, 10**6))
+def test_blocks_parsed_side_by_side_are_numbered_as_one_after_another(lines, cuts, first_pos, first_line):
+    """Blocks parsed on threads (each as if it came first, then shifted) give the positions and line numbers
+    of parsing them one after another."""
+    from curation.readers.jsonl import parse_block, parsed_blocks
+
+    step = max(1, len(lines) // cuts)
+    blocks = [("\n".join(lines[i : i + step]) + "\n").encode() for i in range(0, len(lines), step)]
+    expected, line, pos = [], first_line, first_pos
+    for block in blocks:
+        batch, nlines, nrec = parse_block(block, "f.jsonl", line, pos, threads=False)
+        expected.append((None if batch is None else batch.to_pylist(), nlines, nrec))
+        line, pos = line + nlines, pos + nrec
+    got = [(None if b is None else b.to_pylist(), nl, nr)
+           for b, nl, nr in parsed_blocks(blocks, "f.jsonl", first_pos, first_line, workers=2)]
+    assert got == expected
