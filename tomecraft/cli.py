@@ -7,8 +7,15 @@ assembles them, so heavy libraries (torch, gradio, argilla) load only when their
 from __future__ import annotations
 
 import importlib
+import os
 
-import typer
+# OpenBLAS (NumPy's and SciPy's copies) lets an idle worker thread spin for 2**28 cycles before it sleeps, after
+# the library loads and after every call: about 0.1 s of a core per library per process, taken from the work on
+# a small machine. A short spin (2**4 cycles) keeps its threads and costs a wake-up of microseconds per call.
+# Set before NumPy loads; a value the user set is kept.
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+
+import typer  # noqa: E402
 
 app = typer.Typer(
     name="tome",
