@@ -67,6 +67,7 @@ class Against(GlobalStage):
         self.near_cfg = near_cfg
         self.normalize_cfg = normalize_cfg
         self._spec = None
+        self._take = False  # near dedup, right before, hands its MinHash signatures on (see wants)
 
     def __getstate__(self):
         state = dict(self.__dict__)
@@ -89,22 +90,32 @@ class Against(GlobalStage):
 
     def _signals(self, conversations: pa.Array) -> dict[str, pa.Array]:
         """Hashes of the exact text key and MinHash band keys + signatures of the near text key."""
-        out: dict[str, pa.Array] = {}
-        key = text_key(conversations, self.exact_cfg.text_key)
-        texts = key
+        return {**self._exact_signals(conversations), **self._minhash_signals(conversations)}
+
+    def _exact_signals(self, conversations: pa.Array) -> dict[str, pa.Array]:
+        texts = text_key(conversations, self.exact_cfg.text_key)
         if not self.exact_cfg.case_sensitive:
             from curation.exact_dedup import casefold
 
             texts = casefold(texts)
         h1, h2 = hash128(texts)
-        out["h1"], out["h2"] = pa.array(h1), pa.array(h2)
-        if self.near_cfg.text_key != self.exact_cfg.text_key:
-            key = text_key(conversations, self.near_cfg.text_key)
-        part = self.spec().chunk_arrow(key, keep_signatures=True)
-        out["nshingles"] = pa.array(part.nshingles, pa.int64())
-        out["bands"] = pa.FixedSizeListArray.from_arrays(pa.array(part.band_keys.reshape(-1)), part.band_keys.shape[1])
-        out["signature"] = pa.FixedSizeListArray.from_arrays(pa.array(part.signatures.reshape(-1)), self.near_cfg.num_perm)
-        return out
+        return {"h1": pa.array(h1), "h2": pa.array(h2)}
+
+    def _minhash_signals(self, conversations: pa.Array) -> dict[str, pa.Array]:
+        part = self.spec().chunk_arrow(text_key(conversations, self.near_cfg.text_key), keep_signatures=True)
+        return {
+            "nshingles": pa.array(part.nshingles, pa.int64()),
+            "bands": pa.FixedSizeListArray.from_arrays(pa.array(part.band_keys.reshape(-1)), part.band_keys.shape[1]),
+            "signature": pa.FixedSizeListArray.from_arrays(pa.array(part.signatures.reshape(-1)), self.near_cfg.num_perm),
+        }
+
+    def wants(self) -> frozenset[str]:
+        from curation.near_dedup import minhash_signal
+
+        return frozenset({minhash_signal(self.near_cfg)}) if self.cfg.near else frozenset()
+
+    def link(self, give: frozenset[str], take: frozenset[str]) -> None:
+        self._take = self._take or bool(take & self.wants())
 
     def warm_up(self) -> None:
         from curation.core.warm import sample_rows
@@ -112,8 +123,44 @@ class Against(GlobalStage):
         self.keys(sample_rows())
 
     def keys(self, batch: pa.RecordBatch) -> pa.RecordBatch:
-        columns = {POS: batch.column(POS), "id": batch.column("id"), **self._signals(batch.column("conversations"))}
+        conversations = batch.column("conversations")
+        columns = {POS: batch.column(POS), "id": batch.column("id"), **self._exact_signals(conversations)}
+        if not self._take:  # else near dedup, right before, hands its signatures on (see _minhash)
+            columns.update(self._minhash_signals(conversations))
         return pa.RecordBatch.from_pydict(columns)
+
+    def _minhash(self, keys: pa.Table, ctx: ReduceContext, table: pa.Table | None) -> tuple[np.ndarray, np.ndarray, Any]:
+        """Per key row: the shingle count, the band keys (uint64) and a function of rows -> their signatures.
+        From the keys, or from ``table``, the signal near dedup left; rows it lacks (all of them when there is
+        none, as after a resume) are computed here, a chunk at a time, from their text."""
+        if "signature" in keys.column_names:
+            signature = keys.column("signature")
+            return (keys.column("nshingles").to_numpy().astype(np.int64, copy=False),
+                    _matrix(keys.column("bands"), np.uint64), lambda rows: _matrix_rows(signature, rows, np.uint32))
+        spec, n = self.spec(), keys.num_rows
+        nshingles = np.zeros(n, np.int64)
+        bands = np.zeros((n, spec.bands), np.uint64)
+        signatures = np.zeros((n, spec.num_perm), np.uint32)
+        pos = keys.column(POS).to_numpy()
+        found = np.zeros(n, dtype=bool)
+        if table is not None and table.num_rows and n:
+            shared = table.column(POS).to_numpy()
+            order = np.argsort(shared, kind="stable")
+            slot = np.minimum(np.searchsorted(shared[order], pos), len(shared) - 1)
+            found = shared[order][slot] == pos
+            at = order[slot[found]]
+            nshingles[found] = _gather(table.column("nshingles"), at)
+            bands[found] = _matrix(table.column("bands"), np.uint64)[at]
+            signatures[found] = _matrix(table.column("signature"), np.uint32)[at]
+            del table
+        missing = np.flatnonzero(~found)
+        for lo in range(0, len(missing), 200_000):  # each fetch reads the stage's rows once
+            rows = missing[lo : lo + 200_000]
+            rows = rows[np.argsort(pos[rows], kind="stable")]
+            fetched = ctx.fetch(pos[rows], ["conversations"]).column("conversations").combine_chunks()
+            part = spec.chunk_arrow(text_key(fetched, self.near_cfg.text_key), keep_signatures=True)
+            nshingles[rows], bands[rows], signatures[rows] = part.nshingles, part.band_keys, part.signatures
+        return nshingles, bands, lambda rows: signatures[rows]
 
     # -- the existing set's index ---------------------------------------------------------------------
     def settings(self, curated: bool = False) -> dict[str, Any]:
@@ -204,6 +251,9 @@ class Against(GlobalStage):
 
     # -- the decision ---------------------------------------------------------------------------------
     def decide(self, keys: pa.Table, ctx: ReduceContext) -> Decisions:
+        from curation.near_dedup import minhash_signal
+
+        shared = ctx.signals.pop(minhash_signal(self.near_cfg), None) if self._take else None
         index, stats = self.index(ctx)
         n = keys.num_rows
         stats["existing_rows"] = index.rows.num_rows
@@ -221,8 +271,9 @@ class Against(GlobalStage):
                 hit = first < np.iinfo(np.int64).max
                 best_row[hit], best_sim[hit], kind[hit] = first[hit], 1.0, 1
             if self.cfg.near:  # then the band keys, for the rows without an exact match, a band at a time
-                rest = np.flatnonzero((kind == 0) & (keys.column("nshingles").to_numpy() > 0))
-                bands = _matrix(keys.column("bands"), np.uint64)
+                nshingles, bands, signatures_of = self._minhash(keys, ctx, shared)
+                shared = None
+                rest = np.flatnonzero((kind == 0) & (nshingles > 0))
                 cap = self.near_cfg.bucket_cap
 
                 def band_pairs(lo: int, hi: int) -> list[np.ndarray]:  # NumPy's sort and search release the GIL
@@ -237,7 +288,7 @@ class Against(GlobalStage):
                 candidates = len(codes)
                 pairs = np.stack([codes % n, codes // n], axis=1)  # (new row, existing position), by position
                 rows = np.unique(pairs[:, 0])  # the signatures of the new rows with candidates only
-                signatures = _matrix_rows(keys.column("signature"), rows, np.uint32)
+                signatures = signatures_of(rows)
                 pairs[:, 0] = np.searchsorted(rows, pairs[:, 0])
                 batches = index.rows.to_batches()  # views of the memory map
                 bounds = np.cumsum([0] + [batch.num_rows for batch in batches])

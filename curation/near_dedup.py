@@ -62,6 +62,15 @@ class NearDedupConfig(StrictModel):
         return self
 
 
+def minhash_signal(cfg: NearDedupConfig) -> str:
+    """The name of the MinHash signal table (``_pos``, ``nshingles``, ``bands``: uint64 band keys,
+    ``signature``) for these settings: stages that compute it alike share it (see :mod:`curation.core.stage`)."""
+    from curation.minhash.banding import lsh_params_for
+
+    bands, rows = lsh_params_for(cfg)
+    return f"minhash:{cfg.text_key}:{cfg.shingle}:{cfg.ngram}:{cfg.num_perm}:{cfg.seed}:{bands}x{rows}"
+
+
 def _fixed(values: np.ndarray, width: int) -> pa.Array:
     return pa.FixedSizeListArray.from_arrays(pa.array(values.reshape(-1)), width)
 
@@ -80,9 +89,16 @@ class NearDedup(GlobalStage):
     def __init__(self, cfg: NearDedupConfig) -> None:
         self.cfg = cfg
         self._spec = None
+        self._give = False  # a later stage takes the signatures (see offers)
 
     def __getstate__(self):  # the code point tables are rebuilt where the stage runs
-        return {"cfg": self.cfg, "_spec": None}
+        return {"cfg": self.cfg, "_spec": None, "_give": self._give}
+
+    def offers(self) -> frozenset[str]:
+        return frozenset({minhash_signal(self.cfg)}) if self.cfg.backend == "fast" else frozenset()
+
+    def link(self, give: frozenset[str], take: frozenset[str]) -> None:
+        self._give = self._give or bool(give & self.offers())
 
     @property
     def lsh(self) -> tuple[int, int]:
@@ -116,11 +132,13 @@ class NearDedup(GlobalStage):
             columns["nshingles"] = pa.array(nsh, pa.int64())
             columns["signature"] = _fixed(sigs, cfg.num_perm)
             return pa.RecordBatch.from_pydict(columns)
-        part = self.spec().chunk_arrow(texts, keep_signatures=not cfg.verify)
+        part = self.spec().chunk_arrow(texts, keep_signatures=not cfg.verify or self._give)
         columns["nshingles"] = pa.array(part.nshingles.astype(np.int32), pa.int32())
         # 32 bits of each band key are kept (half the memory of the keys): a collision only adds a candidate
-        # pair, which verification (or the estimate) then rejects like any other
-        columns["bands"] = _fixed(part.band_keys.astype(np.uint32), part.band_keys.shape[1])
+        # pair, which verification (or the estimate) then rejects like any other; the stage the signatures go
+        # to gets all 64 (decide uses their low 32 bits, the same values)
+        band_keys = part.band_keys if self._give else part.band_keys.astype(np.uint32)
+        columns["bands"] = _fixed(band_keys, part.band_keys.shape[1])
         if part.signatures is not None:
             columns["signature"] = _fixed(part.signatures, cfg.num_perm)
         return pa.RecordBatch.from_pydict(columns)
@@ -134,6 +152,8 @@ class NearDedup(GlobalStage):
         n = keys.num_rows
         bands, rows_per_band = self.lsh
         workers = ctx.workers if cfg.workers == 0 else cfg.workers
+        if self._give and cfg.backend == "fast":
+            ctx.signals[minhash_signal(cfg)] = keys.select([POS, "nshingles", "bands", "signature"])
         valid = keys.column("nshingles").to_numpy() > 0
         positions = keys.column(POS).to_numpy()
         capped = 0

@@ -13,6 +13,14 @@ by; ``_split``: set by the split stage). Two kinds of stage:
     :class:`Decisions` table keyed by ``_pos``) and ``apply(batch, decisions)`` (map again: remove the rows
     the decisions name, set the columns they carry). The engine moves keys and decisions between the parts.
 
+Signals: a global stage may compute per-row values a later one needs too (near dedup's MinHash signatures,
+which ``--against`` matches with). It names what it can leave (``offers``) and what it can take instead of
+computing it (``wants``); the plan links an offer to the stage right after the offerer when that stage wants
+it (:func:`curation.engines.plan.link_signals`: no stage in between, so the rows' text is the same), and tells
+both (``link``). The offerer's ``decide`` then leaves a table keyed by ``_pos`` in ``ctx.signals``; the taker's
+``decide`` pops it, and computes the values itself for rows the table lacks (or when the table is missing,
+as after ``--resume``). Results never depend on whether a signal was shared.
+
 A stage never reads files, never knows how many batches there are, and must be picklable (it travels to Ray
 workers): load models lazily, on first use.
 """
@@ -100,6 +108,7 @@ class ReduceContext:
     from the rows as they entered the stage (near-dedup verification needs text its keys do not hold). ``config``: the whole
     curation config (a stage may read another stage's settings, e.g. the balance cap). ``cache_dir``: a
     folder kept between runs of the same output folder. ``workers``: CPU threads the reduce may use.
+    ``signals``: one dict for the whole run, the tables linked stages hand on (see :class:`GlobalStage`).
     """
 
     config: "CurationConfig"
@@ -107,6 +116,7 @@ class ReduceContext:
     fetch: Callable[[np.ndarray, Sequence[str] | None], pa.Table]
     progress: ProgressFactory = no_progress
     workers: int = 1
+    signals: dict[str, Any] = field(default_factory=dict)
 
     def track(self, items: Iterable[Any], total: int, description: str) -> Iterator[Any]:
         return self.progress(items, total, description)
@@ -142,6 +152,18 @@ class GlobalStage:
 
     def warm_up(self) -> None:
         """As :meth:`RowStage.warm_up` (typically ``keys`` of :func:`curation.core.warm.sample_rows`)."""
+
+    def offers(self) -> frozenset[str]:
+        """Names of the signal tables this stage's ``decide`` can leave for a later stage (see the module)."""
+        return frozenset()
+
+    def wants(self) -> frozenset[str]:
+        """Names of the signal tables this stage can take instead of computing their values itself."""
+        return frozenset()
+
+    def link(self, give: frozenset[str], take: frozenset[str]) -> None:
+        """Told by the plan, before any row is read: the offers a later stage takes (``give``: leave them in
+        ``ctx.signals``) and the wants an earlier stage gives (``take``: ``keys`` may leave them out)."""
 
     def decide(self, keys: pa.Table, ctx: ReduceContext) -> Decisions:  # pragma: no cover - interface
         raise NotImplementedError

@@ -152,6 +152,7 @@ def run_local(
     store: BatchStore | None = None
     decisions: Decisions | None = None
     first_pass = 0
+    signals: dict[str, Any] = {}  # what linked stages hand on (ReduceContext.signals)
 
     restored = checkpoints.latest(plan) if resume else None
     if restored is not None:
@@ -259,7 +260,8 @@ def run_local(
             keys_parts = []
             if keys is None:  # no row reached this stage: it decides over none
                 keys = pa.Table.from_batches([g.stage.keys(_empty_like(out_store))])
-            ctx = ReduceContext(config=config, cache_dir=paths.cache, fetch=out_store.fetch, progress=track, workers=workers)
+            ctx = ReduceContext(config=config, cache_dir=paths.cache, fetch=out_store.fetch, progress=track, workers=workers,
+                                signals=signals)
             decisions = g.stage.decide(keys, ctx)
             del keys
             report = ledger.report(g.name)

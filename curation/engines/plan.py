@@ -69,7 +69,22 @@ def build_plan(config, input_fingerprint: str) -> list[PlannedStage]:
         if not spec.hidden:
             index += 1
         plan.append(PlannedStage(spec, enabled, stage, fp, max(index, 0)))
+    link_signals(plan)
     return plan
+
+
+def link_signals(plan: list[PlannedStage]) -> None:
+    """Link each global stage's offers to the enabled stage right after it, when that one wants them (see
+    :class:`curation.core.stage.GlobalStage`). Only neighbours are linked: a stage in between could change
+    the rows' text the values were computed from."""
+    enabled = [p for p in plan if p.enabled]
+    for planned, after in zip(enabled, enabled[1:]):
+        if not (planned.is_global and after.is_global):
+            continue
+        shared = frozenset(planned.stage.offers() & after.stage.wants())
+        if shared:
+            planned.stage.link(give=shared, take=frozenset())
+            after.stage.link(give=frozenset(), take=shared)
 
 
 def cut_passes(plan: list[PlannedStage]) -> list[Pass]:

@@ -283,6 +283,7 @@ def _run(ray, source: InputSource, paths: OutputPaths, config, options: RayOptio
     logging.getLogger("ray.data").setLevel(logging.WARNING)
     plan = build_plan(config, source.fingerprint)
     passes = cut_passes(plan)
+    signals: dict[str, Any] = {}  # what linked stages hand on (ReduceContext.signals)
     ledger = RunLedger([(p.name, p.enabled, p.spec.hidden) for p in plan])
     work = paths.root / ".work" / "ray"
     shutil.rmtree(work, ignore_errors=True)
@@ -353,7 +354,7 @@ def _run(ray, source: InputSource, paths: OutputPaths, config, options: RayOptio
 
             keys = pa.Table.from_batches([g.stage.keys(_empty_like(BatchStore(work, MemoryBudget(0))))])
         reduce = ReduceContext(config=config, cache_dir=paths.cache, fetch=_fetcher(ray, ds), progress=track,
-                               workers=resolve_workers(0))
+                               workers=resolve_workers(0), signals=signals)
         decisions = g.stage.decide(keys, reduce)
         report = ledger.report(g.name)
         report.seconds += time.perf_counter() - t
