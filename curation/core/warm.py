@@ -6,6 +6,11 @@ all, while every worker waits), and pandas, which pyarrow imports on its first c
 0.15 s). :func:`start` loads both on a background thread as a run starts. Reading and validating are mostly
 Arrow code that releases the GIL, so the loading overlaps them instead of following them.
 
+What the imports and the kernels leave in memory (about a million Python objects) lives as long as the process,
+yet every full pass of the cyclic garbage collector would walk it, with every thread stopped: :func:`start`
+and the warm-up's end move it out of the collector's sight (``gc.freeze``; reference counting still frees
+what is dropped). That halves the collector's time in a run.
+
 A warm-up changes no result: a stage's :meth:`warm_up` runs its own code on :func:`sample_rows` and drops
 what comes back. An error in it is left for the stage to meet on its first batch, where it is reported as
 usual.
@@ -13,6 +18,7 @@ usual.
 
 from __future__ import annotations
 
+import gc
 import threading
 from typing import Any, Iterable
 
@@ -53,10 +59,12 @@ def _run(stages: Iterable[Any]) -> None:
             stage.warm_up()
         except Exception:  # noqa: BLE001 - the stage meets it again on its first batch and reports it there
             pass
+    gc.freeze()  # what the imports and kernels created (see the module)
 
 
 def start(stages: Iterable[Any]) -> threading.Thread:
     """Warm ``stages`` up on a daemon thread (started; join it to wait)."""
+    gc.freeze()
     thread = threading.Thread(target=_run, args=(list(stages),), name="tome-warm-up", daemon=True)
     thread.start()
     return thread

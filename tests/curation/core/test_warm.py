@@ -60,3 +60,17 @@ def test_warm_up_loads_the_kernel_variants_a_run_calls(tmp_path):
     assert any(k.startswith("curation.minhash.") for k in warmed)  # near dedup and --against's signatures
     assert {"curation.repetition.word_counts", "curation.repetition.repetition_measures"} <= warmed  # filters
     assert result["new"] == {}
+
+
+def test_what_the_imports_and_kernels_made_is_kept_from_the_collectors_full_passes():
+    import gc
+
+    from curation.core import warm
+
+    gc.unfreeze()
+    before = gc.get_freeze_count()
+    warm.start([]).join()
+    try:
+        assert gc.get_freeze_count() > before > -1
+    finally:
+        gc.unfreeze()
