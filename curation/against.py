@@ -397,12 +397,14 @@ def _matrix_rows(column: pa.ChunkedArray, rows: np.ndarray, dtype) -> np.ndarray
 
 def _ranges(sorted_keys: np.ndarray, queries: np.ndarray, cap: int | None) -> tuple[np.ndarray, np.ndarray]:
     """Every ``(query, slot)`` with ``sorted_keys[slot] == queries[query]``, at most ``cap`` slots (the first)
-    per query; grouped by query in key order, slots ascending within a query. The queries are searched in
-    sorted order: consecutive searches then walk nearby memory (about 7x faster on a million keys)."""
+    per query; grouped by query in key order (queries with the same key in no set order), slots ascending
+    within a query. The queries are searched in sorted order: consecutive searches then walk nearby memory
+    (about 7x faster on a million keys); the sort need not be stable (NumPy's default sort is several times
+    faster), as every caller uses the pairs as a set."""
     if not len(sorted_keys) or not len(queries):
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty
-    order = np.argsort(queries, kind="stable")
+    order = np.argsort(queries)
     ordered = queries[order]
     lo = np.searchsorted(sorted_keys, ordered, side="left")
     found = np.flatnonzero(sorted_keys[np.minimum(lo, len(sorted_keys) - 1)] == ordered)  # most queries miss

@@ -142,7 +142,17 @@ class BandTable:
 
 
 def band_candidates(keys: np.ndarray, rows: np.ndarray, n: int, bucket_cap: int) -> tuple[np.ndarray, int]:
-    """Packed candidate pairs (``lo * n + hi``) of one band over ``rows`` (ascending), and capped buckets."""
+    """Packed candidate pairs (``lo * n + hi``) of one band over ``rows`` (ascending), and capped buckets.
+
+    The rows are ordered by key, rows ascending within a key (a capped bucket links its first rows). For keys
+    of 32 bits or less and fewer than 2**32 rows that order is one plain sort of ``key << 32 | row`` (NumPy's
+    default sort: several times faster than its stable argsort, same order)."""
+    if keys.dtype.itemsize <= 4 and n < (1 << 32) and np.issubdtype(keys.dtype, np.unsignedinteger):
+        packed = (keys.astype(np.uint64) << np.uint64(32)) | rows.astype(np.uint64)
+        packed.sort()
+        low = np.uint64(0xFFFFFFFF)
+        return kernels.bucket_pairs((packed & low).astype(np.int64), (packed >> np.uint64(32)).astype(keys.dtype), n,
+                                    bucket_cap)
     order = np.argsort(keys, kind="stable")
     return kernels.bucket_pairs(rows[order], keys[order], n, bucket_cap)
 
