@@ -15,8 +15,20 @@ from curation.core.bookkeeping import AccountingError, StageReport
 from curation.engines.local import CurationResult, run_local
 from curation.readers import InputError, open_input
 
-__all__ = ["AccountingError", "CurationResult", "InputError", "StageReport", "finish_outputs", "open_source",
-           "run_curation"]
+__all__ = ["AccountingError", "CurationResult", "InputError", "StageReport", "check_out_dir", "finish_outputs",
+           "open_source", "run_curation"]
+
+
+def check_out_dir(out_dir: str | Path, config) -> None:
+    """Refuse an output folder that holds the ``--against`` set: the run would write its new rows over the
+    data it extends (which is never rewritten)."""
+    against = config.stage("against").path
+    if against is None or "://" in against:
+        return
+    existing, out = Path(against).expanduser().resolve(), Path(out_dir).expanduser().resolve()
+    if existing == out or out in existing.parents:
+        raise InputError(f"--against {against}: this run would write over it (the output folder is {out_dir}); "
+                         "write the new rows to another folder (--out)")
 
 
 def open_source(input_spec: str | Sequence[str] | None, config) -> tuple[Any, Any]:
@@ -62,6 +74,7 @@ def run_curation(
     from curation.config import config_model
 
     config = config or config_model()()
+    check_out_dir(out_dir, config)
     source, config = open_source(input_spec, config)
     result = run_local(source, out_dir, config, resume=resume, progress=progress)
     result.manifest = finish_outputs(result.out.root, source, config, output_format)

@@ -246,7 +246,7 @@ def run_curation_ray(
 ) -> CurationResult:
     """Curate ``input_spec`` (as :func:`curation.pipeline.run_curation` takes it) into ``out_dir`` (a path every
     node can reach) on a Ray cluster."""
-    from curation.pipeline import finish_outputs, open_source
+    from curation.pipeline import check_out_dir, finish_outputs, open_source
 
     options = options or RayOptions()
     out = str(out_dir)
@@ -254,6 +254,7 @@ def run_curation_ray(
         out = out[len("file://"):]
     elif "://" in out:
         raise EngineError(f"{out}: --out must be a folder every Ray node can write (a local or shared path, or file://)")
+    check_out_dir(out, config)
     ray = _import_ray()
     source, config = open_source(input_spec, config)
     paths = empty_outputs_folder(Path(out))

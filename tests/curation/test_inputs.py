@@ -238,6 +238,21 @@ def test_against_removes_what_the_first_run_kept_and_leaves_it_untouched(mixed_r
     assert next(s for s in read_manifest(tmp_path / "lean")["stages"] if s["name"] == "against")["stats"]["index"] == "cached"
 
 
+@pytest.mark.parametrize("existing", [".", "train.parquet"])
+def test_against_the_output_folder_is_refused_and_leaves_it_untouched(mixed_run, three_inputs, existing, tmp_path):
+    import shutil
+
+    from curation.pipeline import InputError, run_curation
+
+    first_out = tmp_path / "curated"
+    shutil.copytree(mixed_run[0], first_out)
+    before = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in first_out.glob("*.parquet")}
+    config = fast_config(stages={"against": {"path": str(first_out / existing)}})
+    with pytest.raises(InputError, match="would write over it"):
+        run_curation(str(three_inputs[1]), first_out, config)
+    assert before == {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in first_out.glob("*.parquet")}
+
+
 def test_against_a_raw_input_finds_near_duplicates(tmp_path, alpaca_path):
     from curation.pipeline import run_curation
 
