@@ -14,6 +14,7 @@ data and the manifest's non-volatile keys: the same run gives the same bytes. Th
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any, Iterable, Literal, Mapping
 
@@ -237,12 +238,15 @@ def build_card(root: str | Path, format: OutputFormat = "finetome", title: str |
 
 def write_card(root: str | Path, format: OutputFormat = "finetome", title: str | None = None) -> Path:
     """Write ``README.md`` (the dataset card) into the curation output folder ``root``; the ``messages`` splits
-    first when ``format`` asks for them."""
+    first when ``format`` asks for them, else a ``messages/`` folder an earlier run left is removed (its rows are
+    not this folder's, and ``tome publish`` would upload them)."""
     if format not in OUTPUT_FORMATS:
         raise ValueError(f"unknown format {format!r}; expected one of {', '.join(OUTPUT_FORMATS)}")
     root = Path(root)
     if format in ("messages", "both"):
         write_messages_splits(root)
+    else:
+        shutil.rmtree(root / MESSAGES_DIR, ignore_errors=True)
     path = root / CARD_FILE
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(build_card(root, format, title), encoding="utf-8")

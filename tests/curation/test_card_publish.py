@@ -75,6 +75,15 @@ def test_load_dataset_reads_the_folder_through_its_card(tmp_path, fmt, configs):
             assert ds["train"][0]["messages"][1] == {"role": "user", "content": "q0"}
 
 
+def test_a_finetome_card_removes_the_messages_splits_of_an_earlier_run(tmp_path):
+    """The same --out written again without --format messages: the old messages/ rows are not this run's."""
+    root = curated_folder(tmp_path / "out")
+    write_card(root, "both")
+    assert (root / "messages" / "train.parquet").exists()
+    write_card(root, "finetome")
+    assert not (root / "messages").exists() and read_card_format(root) == "finetome"
+
+
 @pytest.mark.slow
 def test_trl_sft_trainer_takes_the_messages_split_as_it_is(tmp_path):
     """One SFTTrainer step on the folder's messages config, with a tiny random model and a word tokenizer."""
