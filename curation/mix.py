@@ -5,7 +5,9 @@ in two inputs survives once: the keep policy prefers the higher ``score``, then 
 the longer conversation; see :mod:`curation.core.keep_policy`) and the mixture is drawn from clean rows.
 
 Inputs with ``max_rows`` contribute at most that many rows; inputs with a ``weight`` share the rest in
-proportion to their weights, as large as the scarcest of them allows (``total_rows`` caps the whole mixture);
+proportion to their weights, as large as the scarcest of them allows (``total_rows`` caps the whole mixture; a
+weighted input with no row left when the mixture is drawn, every row removed before it, is left out and the
+others share its weight: its stats and report say so, with no target share);
 inputs with neither keep every row. Which rows an input keeps is a seeded shuffle of their ids, so the same
 rows come out whatever the batch order or engine. Rows not drawn are removed as ``mix:over_share`` (a
 weighted input had more than its share) or ``mix:max_rows``.
@@ -23,7 +25,7 @@ from pydantic import Field
 from curation.core.config_base import StrictModel
 from curation.core.hashing import seeded_order
 from curation.core.registry import StageSpec, register
-from curation.core.stage import DETAILS, POS, REASON, Decisions, GlobalStage, ReduceContext
+from curation.core.stage import DETAILS, POS, REASON, Decisions, GlobalStage, ReduceContext, StageError
 
 
 class MixConfig(StrictModel):
@@ -41,13 +43,17 @@ def allocate(available: dict[str, int], weights: dict[str, float], max_rows: dic
     take = {name: min(n, max_rows[name]) for name, n in available.items() if name in max_rows}
     free = {name: n for name, n in available.items() if name not in max_rows and name not in weights}
     take.update(free)
+    if total_rows is not None and sum(take.values()) > total_rows:
+        raise StageError(f"mix: total_rows is {total_rows:,} but the inputs without a weight give {sum(take.values()):,} "
+                         "rows (their max_rows, or all their rows); raise total_rows, or give those inputs a weight "
+                         "or a smaller max_rows")
     weighted = {name: w for name, w in weights.items() if name in available}
     if weighted:
         total_w = sum(weighted.values())
         shares = {name: w / total_w for name, w in weighted.items()}
         size = min(available[name] / share for name, share in shares.items())
         if total_rows is not None:
-            size = min(size, max(0, total_rows - sum(take.values())))
+            size = min(size, total_rows - sum(take.values()))
         exact = {name: share * size for name, share in shares.items()}
         counts = {name: min(available[name], int(np.floor(x + 1e-9))) for name, x in exact.items()}
         left = int(round(size)) - sum(counts.values())
@@ -58,8 +64,6 @@ def allocate(available: dict[str, int], weights: dict[str, float], max_rows: dic
                 counts[name] += 1
                 left -= 1
         take.update(counts)
-    elif total_rows is not None and sum(take.values()) > total_rows:
-        raise ValueError("mix.total_rows is smaller than the inputs' max_rows add up to")
     return take
 
 
@@ -114,10 +118,10 @@ class Mix(GlobalStage):
                 drop_detail.append(text)
         kept_total = sum(take.get(n, a) for n, a in available.items())
         stats: dict[str, Any] = {"per_input": {
-            name: {"available": available[name], "taken": take.get(name, available[name]),
-                   "share": round(take.get(name, available[name]) / kept_total, 6) if kept_total else 0.0,
-                   "target_share": round(weights[name] / total_w, 6) if name in weights and total_w else None}
-            for name in sorted(available)}}
+            name: {"available": available.get(name, 0), "taken": take.get(name, available.get(name, 0)),
+                   "share": round(take.get(name, available.get(name, 0)) / kept_total, 6) if kept_total else 0.0,
+                   "target_share": round(weights[name] / total_w, 6) if name in weights and name in available else None}
+            for name in sorted(set(available) | {i.name for i in self.inputs})}}
         if not drop_pos:
             return Decisions.none(stats)
         order = np.argsort(drop_pos)

@@ -30,7 +30,9 @@ def _column_counts(path: Path, columns: Sequence[str], files) -> Counter:
 
 def input_accounting(root: str | Path, inputs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """One record per input (in list order): the input's description plus rows_in, kept, removed (by reason),
-    quarantined, share (of all kept rows) and target_share (its weight's share; null without a weight)."""
+    quarantined, share (of all kept rows) and target_share (its weight's share among the weighted inputs that
+    still had rows when the mix was drawn, as :mod:`curation.mix` shares them; null without a weight, or for an
+    input with no row left by then)."""
     paths = output_paths(root)
     only = inputs[0]["name"] if len(inputs) == 1 else None
     kept: Counter = Counter()
@@ -50,7 +52,9 @@ def input_accounting(root: str | Path, inputs: Sequence[dict[str, Any]]) -> list
             position = json.loads(position)
         quarantined[(position or {}).get("input") or only] += 1
     total_kept = sum(kept.values())
-    weights = {i["name"]: i["weight"] for i in inputs if i.get("weight") is not None}
+    # a weighted input reached the mix when some of its rows were kept or drawn out by it
+    weights = {i["name"]: i["weight"] for i in inputs if i.get("weight") is not None
+               and (kept[i["name"]] or any(r.startswith("mix:") for r in removed.get(i["name"], ())))}
     total_w = sum(weights.values())
     out = []
     for record in inputs:

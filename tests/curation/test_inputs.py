@@ -89,6 +89,38 @@ def test_allocate(available, weights, caps, total, expected):
     assert allocate(available, weights, caps, total) == expected
 
 
+@pytest.mark.parametrize("weights", [{}, {"c": 1}])
+def test_a_total_rows_below_what_the_unweighted_inputs_give_is_one_line(weights):
+    """With or without weighted inputs beside them (was: a ValueError traceback without, the cap silently
+    exceeded with)."""
+    from curation.core.stage import StageError
+
+    with pytest.raises(StageError, match="total_rows is 10 but the inputs without a weight give 105 rows"):
+        allocate({"a": 100, "b": 7, **{name: 50 for name in weights}}, weights, {"b": 5}, 10)
+
+
+@pytest.mark.parametrize("left_in_a", [0, 1])
+def test_a_weighted_input_with_no_rows_left_is_left_out_and_said_so(left_in_a):
+    """An input whose rows were all removed before the mix is left out (the others share its weight) and its
+    stats say so: no target share; with one row left it limits the mix like any scarce input."""
+    from curation.core.stage import POS, REASON, ReduceContext
+    from curation.mix import Mix, MixConfig
+
+    mix = Mix(MixConfig(), [InputConfig(path="a", name="a", weight=1), InputConfig(path="b", name="b", weight=1)])
+    labels = ["a"] * left_in_a + ["b"] * 10
+    keys = pa.table({POS: pa.array(range(len(labels)), pa.int64()), "id": [f"r{i}" for i in range(len(labels))],
+                     "input": labels})
+    decisions = mix.decide(keys, ReduceContext(config=None, cache_dir=Path("."), fetch=None))
+    per_input = decisions.stats["per_input"]
+    if left_in_a:
+        assert decisions.table.num_rows == 9 and set(decisions.table.column(REASON).to_pylist()) == {"mix:over_share"}
+        assert per_input["a"] == {"available": 1, "taken": 1, "share": 0.5, "target_share": 0.5}
+    else:
+        assert decisions.table.num_rows == 0
+        assert per_input["a"] == {"available": 0, "taken": 0, "share": 0.0, "target_share": None}
+        assert per_input["b"]["target_share"] == 1.0
+
+
 # -- one definition of each format, row-wise and column-wise ------------------------------------------------
 
 _text = st.one_of(st.none(), st.text(max_size=6))
@@ -343,3 +375,25 @@ def test_relative_input_paths_of_a_config_file_are_found_beside_it(tmp_path, mon
     got = relative_to([InputConfig(path="rows.jsonl"), InputConfig(path="here.jsonl"), InputConfig(path="sample")],
                       tmp_path / "cfg")
     assert [i.path for i in got] == [str(tmp_path / "cfg" / "rows.jsonl"), "here.jsonl", "sample"]
+
+
+def test_a_weighted_input_emptied_by_dedup_is_reported_as_left_out(three_inputs, tmp_path):
+    """Its copy holds only rows of the first input: dedup removes them all before the mix. The others share the
+    weights, and the manifest's per-input records agree with the mix stage: the copy has no target share."""
+    from curation.contract import read_manifest
+    from curation.pipeline import run_curation
+
+    first, _, third = three_inputs
+    copy = tmp_path / "copy.jsonl"
+    copy.write_bytes(first.read_bytes())
+    config = fast_config(inputs=[{"path": str(first), "weight": 1}, {"path": str(copy), "name": "copy", "weight": 1},
+                                 {"path": str(third), "weight": 1}])
+    run_curation(None, tmp_path / "out", config)
+    manifest = read_manifest(tmp_path / "out")
+    records = {r["name"]: r for r in manifest["inputs"]}
+    stats = next(s for s in manifest["stages"] if s["name"] == "mix")["stats"]["per_input"]
+    assert records["copy"]["kept"] == 0 and records["copy"]["target_share"] is None
+    assert stats["copy"] == {"available": 0, "taken": 0, "share": 0.0, "target_share": None}
+    for name in ("finetome", "alpaca"):
+        assert records[name]["target_share"] == stats[name]["target_share"] == 0.5
+        assert records[name]["kept"] > 0
