@@ -99,6 +99,9 @@ class Mix(GlobalStage):
         caps = {i.name: i.max_rows for i in self.inputs if i.max_rows is not None}
         take = allocate(available, weights, caps, self.cfg.total_rows)
         total_w = sum(w for n, w in weights.items() if n in available)
+        kept_total = sum(take.get(n, a) for n, a in available.items())
+        # a weighted input's target, as a share of the whole mix (the weighted part is what the other inputs leave)
+        weighted_part = sum(take.get(n, 0) for n in weights if n in available) / kept_total if kept_total else 0.0
         drop_pos: list[int] = []
         drop_reason: list[str] = []
         drop_detail: list[str] = []
@@ -110,17 +113,17 @@ class Mix(GlobalStage):
             reason = "mix:max_rows" if name in caps else "mix:over_share"
             detail: dict[str, Any] = {"input": name}
             if name in weights and total_w:
-                detail["target_share"] = round(weights[name] / total_w, 6)
+                detail["target_share"] = round(weights[name] / total_w * weighted_part, 6)
             text = json.dumps(detail, sort_keys=True)
             for k in order[keep:]:
                 drop_pos.append(int(pos[idx[k]]))
                 drop_reason.append(reason)
                 drop_detail.append(text)
-        kept_total = sum(take.get(n, a) for n, a in available.items())
         stats: dict[str, Any] = {"per_input": {
             name: {"available": available.get(name, 0), "taken": take.get(name, available.get(name, 0)),
                    "share": round(take.get(name, available.get(name, 0)) / kept_total, 6) if kept_total else 0.0,
-                   "target_share": round(weights[name] / total_w, 6) if name in weights and name in available else None}
+                   "target_share": round(weights[name] / total_w * weighted_part, 6)
+                   if name in weights and name in available else None}
             for name in sorted(set(available) | {i.name for i in self.inputs})}}
         if not drop_pos:
             return Decisions.none(stats)

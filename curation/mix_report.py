@@ -30,9 +30,10 @@ def _column_counts(path: Path, columns: Sequence[str], files) -> Counter:
 
 def input_accounting(root: str | Path, inputs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """One record per input (in list order): the input's description plus rows_in, kept, removed (by reason),
-    quarantined, share (of all kept rows) and target_share (its weight's share among the weighted inputs that
-    still had rows when the mix was drawn, as :mod:`curation.mix` shares them; null without a weight, or for an
-    input with no row left by then)."""
+    quarantined, share (of all kept rows) and target_share: what its weight asks of the whole mix (its weight's
+    share among the weighted inputs that still had rows when the mix was drawn, as :mod:`curation.mix` shares
+    them, times the weighted inputs' part of the kept rows; inputs without a weight take the rest), so share
+    and target compare on one base; null without a weight, or for an input with no row left by then."""
     paths = output_paths(root)
     only = inputs[0]["name"] if len(inputs) == 1 else None
     kept: Counter = Counter()
@@ -56,6 +57,7 @@ def input_accounting(root: str | Path, inputs: Sequence[dict[str, Any]]) -> list
     weights = {i["name"]: i["weight"] for i in inputs if i.get("weight") is not None
                and (kept[i["name"]] or any(r.startswith("mix:") for r in removed.get(i["name"], ())))}
     total_w = sum(weights.values())
+    weighted_part = sum(kept[name] for name in weights) / total_kept if total_kept else 0.0
     out = []
     for record in inputs:
         name = record["name"]
@@ -63,5 +65,5 @@ def input_accounting(root: str | Path, inputs: Sequence[dict[str, Any]]) -> list
         rows_in = kept[name] + sum(gone.values()) + quarantined[name]
         out.append({**record, "rows_in": rows_in, "kept": kept[name], "removed": gone, "quarantined": quarantined[name],
                     "share": round(kept[name] / total_kept, 6) if total_kept else 0.0,
-                    "target_share": round(weights[name] / total_w, 6) if name in weights else None})
+                    "target_share": round(weights[name] / total_w * weighted_part, 6) if name in weights else None})
     return out

@@ -397,3 +397,21 @@ def test_a_weighted_input_emptied_by_dedup_is_reported_as_left_out(three_inputs,
     for name in ("finetome", "alpaca"):
         assert records[name]["target_share"] == stats[name]["target_share"] == 0.5
         assert records[name]["kept"] > 0
+
+
+def test_targets_and_shares_are_of_the_whole_mix_beside_a_max_rows_input():
+    """A max_rows input takes its rows first; the weighted inputs' targets are their weights' shares of what is
+    left, so an exact draw shows each share equal to its target."""
+    from curation.core.stage import POS, ReduceContext
+    from curation.mix import Mix, MixConfig
+
+    mix = Mix(MixConfig(), [InputConfig(path="a", name="a", weight=3), InputConfig(path="b", name="b", weight=1),
+                            InputConfig(path="c", name="c", max_rows=10)])
+    labels = ["a"] * 99 + ["b"] * 100 + ["c"] * 50
+    keys = pa.table({POS: pa.array(range(len(labels)), pa.int64()), "id": [f"r{i}" for i in range(len(labels))],
+                     "input": labels})
+    per_input = mix.decide(keys, ReduceContext(config=None, cache_dir=Path("."), fetch=None)).stats["per_input"]
+    assert [per_input[n]["taken"] for n in "abc"] == [99, 33, 10]
+    for name in "ab":
+        assert per_input[name]["share"] == pytest.approx(per_input[name]["target_share"], abs=1e-6)
+    assert per_input["c"]["target_share"] is None
