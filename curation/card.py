@@ -228,7 +228,9 @@ def build_card(root: str | Path, format: OutputFormat = "finetome", title: str |
               "- `origin_id`, `augmentation`: set on rows made by augmentation"]
     if "messages" in configs:
         lines += ["- `messages` (config `messages`): the same turns as `{role, content}`, roles system / user / assistant"]
-    extras = manifest.get("extra_columns") or []
+    extras = [e for e in manifest.get("extra_columns") or [] if e != "input"]
+    if "input" in (manifest.get("extra_columns") or []):
+        lines += ["- `input`: the name of the input the row came from (see Inputs)"]
     if extras:
         lines += [f"- carried through from the input: {', '.join(f'`{e}`' for e in extras)}"]
     lines += ["", "The folder's `manifest.json` holds the full resolved curation config, per-stage counts, the accounting "
