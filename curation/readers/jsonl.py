@@ -122,9 +122,15 @@ class _Block:
 
     def single(self, i: int) -> None:
         """A line read on its own with ``json.loads`` (with its newline, so messages match Python's)."""
-        line = bytes(self.block[self.starts[i] : self.ends[i] + 1])
+        text = bytes(self.block[self.starts[i] : self.ends[i] + 1]).decode("utf-8").lstrip("\ufeff")
         try:
-            json.loads(line.decode("utf-8").lstrip("\ufeff"))
+            try:
+                json.loads(text)
+            except json.JSONDecodeError as exc:
+                if not exc.msg.startswith("Invalid control character"):
+                    raise
+                # raw control characters inside strings (a tab, a NUL): validation reads and repairs them
+                json.loads(text, strict=False)
             self.slow[i] = True
         except json.JSONDecodeError as exc:
             self.error[i] = f"not valid JSON: {exc.msg} (column {exc.colno})"
