@@ -126,14 +126,24 @@ def _json_array_file(file, spec: str) -> InputSource:
         data = json.loads(text.lstrip("\ufeff"))
     except json.JSONDecodeError as exc:
         raise InputError(f"{spec}: line {exc.lineno}: not valid JSON: {exc.msg} (column {exc.colno})") from None
+    fs, path = resolve_filesystem(str(file.path))
+    return InputSource(spec, "json", fs, [path], records=[(file.path.name, _json_rows(data, spec))])
+
+
+def _json_rows(data, shown: str) -> list:
+    """The rows of a JSON file's document: an array of rows, an object holding one array (``{"data": [...]}``),
+    or one row (an object whose keys show a chat format: ``{"conversations": [...]}`` is a row, not a wrapper)."""
+    from curation.formats import detect_format
+
     if isinstance(data, dict):
+        if detect_format(data) is not None:
+            return [data]
         lists = [v for v in data.values() if isinstance(v, list)]
         if len(lists) == 1:
             data = lists[0]
     if not isinstance(data, list):
-        raise InputError(f"{spec}: expected a JSON array of rows (or an object holding one array)")
-    fs, path = resolve_filesystem(str(file.path))
-    return InputSource(spec, "json", fs, [path], records=[(file.path.name, data)])
+        raise InputError(f"{shown}: expected a JSON array of rows (or an object holding one array, or one row)")
+    return data
 
 
 def looks_like_path(spec: str) -> bool:
@@ -157,13 +167,7 @@ def _json_array(fs, path: str, shown: str) -> InputSource:
         data = json.loads(text.lstrip("\ufeff"))
     except json.JSONDecodeError as exc:
         raise InputError(f"{shown}: line {exc.lineno}: not valid JSON: {exc.msg} (column {exc.colno})") from None
-    if isinstance(data, dict):
-        lists = [v for v in data.values() if isinstance(v, list)]
-        if len(lists) == 1:
-            data = lists[0]
-    if not isinstance(data, list):
-        raise InputError(f"{shown}: expected a JSON array of rows (or an object holding one array)")
-    return InputSource(shown, "json", fs, [path], records=[(name, data)])
+    return InputSource(shown, "json", fs, [path], records=[(name, _json_rows(data, shown))])
 
 
 def _saved_dataset(path: Path, spec: str) -> InputSource:

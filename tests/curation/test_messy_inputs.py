@@ -59,6 +59,26 @@ def test_a_json_array_after_a_byte_order_mark_is_read(tmp_path):
     assert rows_read(str(tmp_path / "rows.json")) == 2
 
 
+@pytest.mark.parametrize("one", [
+    row(1),
+    {"messages": [{"role": "user", "content": Q}, {"role": "assistant", "content": A}], "tags": ["a", "b"]},
+    {"instruction": Q, "output": A},
+    {"prompt": Q, "completion": A},
+], ids=["conversations", "messages", "alpaca", "prompt_completion"])
+def test_a_json_file_that_is_one_row_is_that_row(tmp_path, one):
+    """A .json file holding one object that is a row (its keys show a chat format) is that one row, not an
+    object holding the array of rows (its one list, the turns, was read as the rows)."""
+    (tmp_path / "one.json").write_bytes(json.dumps(one).encode())
+    assert rows_read(str(tmp_path / "one.json")) == 1
+    manifest = curate(str(tmp_path / "one.json"), tmp_path / "out")
+    assert manifest["accounting"]["input_rows"] == 1 and manifest["accounting"]["quarantined"] == 0
+
+
+def test_an_object_holding_the_rows_is_still_the_rows(tmp_path):
+    (tmp_path / "rows.json").write_bytes(json.dumps({"version": 2, "data": [row(1), row(2), row(3)]}).encode())
+    assert rows_read(str(tmp_path / "rows.json")) == 3
+
+
 def test_a_truncated_compressed_json_array_is_one_clear_error(tmp_path):
     data = gzip.compress(json.dumps([row(i) for i in range(50)]).encode())
     (tmp_path / "rows.json.gz").write_bytes(data[: len(data) // 2])
