@@ -111,8 +111,6 @@ def _local_files(spec: str) -> InputSource | None:
 
 def _json_array_file(file, spec: str) -> InputSource:
     """A (compressed) JSON array file, loaded whole."""
-    import json
-
     from curation.sources import READ_ERRORS, error_line, open_binary
 
     try:
@@ -122,19 +120,23 @@ def _json_array_file(file, spec: str) -> InputSource:
         raise InputError(f"{spec}: not UTF-8 text") from None
     except READ_ERRORS as exc:  # a truncated or corrupt stream too
         raise InputError(f"{spec}: cannot read: {error_line(exc)}") from None
+    fs, path = resolve_filesystem(str(file.path))
+    return InputSource(spec, "json", fs, [path], records=[(file.path.name, _json_rows(text, spec))])
+
+
+def _json_rows(text: str, shown: str) -> list:
+    """The rows of a JSON file's text: an array of rows, an object holding one array (``{"data": [...]}``), or
+    one row (an object whose keys show a chat format: ``{"conversations": [...]}`` is a row, not a wrapper)."""
+    import json
+
+    from curation.formats import detect_format
+
     try:
         data = json.loads(text.lstrip("\ufeff"))
     except json.JSONDecodeError as exc:
-        raise InputError(f"{spec}: line {exc.lineno}: not valid JSON: {exc.msg} (column {exc.colno})") from None
-    fs, path = resolve_filesystem(str(file.path))
-    return InputSource(spec, "json", fs, [path], records=[(file.path.name, _json_rows(data, spec))])
-
-
-def _json_rows(data, shown: str) -> list:
-    """The rows of a JSON file's document: an array of rows, an object holding one array (``{"data": [...]}``),
-    or one row (an object whose keys show a chat format: ``{"conversations": [...]}`` is a row, not a wrapper)."""
-    from curation.formats import detect_format
-
+        raise InputError(f"{shown}: line {exc.lineno}: not valid JSON: {exc.msg} (column {exc.colno})") from None
+    except RecursionError:
+        raise InputError(f"{shown}: not readable JSON: nested too deeply") from None
     if isinstance(data, dict):
         if detect_format(data) is not None:
             return [data]
@@ -155,19 +157,13 @@ def looks_like_path(spec: str) -> bool:
 
 
 def _json_array(fs, path: str, shown: str) -> InputSource:
-    import json
-
     name = PurePosixPath(path).name
     try:
         with fs.open_input_stream(path) as fh:
             text = fh.read().decode("utf-8")
     except UnicodeDecodeError:
         raise InputError(f"{shown}: not UTF-8 text") from None
-    try:
-        data = json.loads(text.lstrip("\ufeff"))
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{shown}: line {exc.lineno}: not valid JSON: {exc.msg} (column {exc.colno})") from None
-    return InputSource(shown, "json", fs, [path], records=[(name, _json_rows(data, shown))])
+    return InputSource(shown, "json", fs, [path], records=[(name, _json_rows(text, shown))])
 
 
 def _saved_dataset(path: Path, spec: str) -> InputSource:

@@ -26,6 +26,9 @@ from curation.readers.raw import raw_batch
 
 BOM = b"\xef\xbb\xbf"
 _JSON_START = frozenset(b'{["-0123456789tfn')
+# the deepest nesting a line may have to be handed to Arrow's JSON parser; deeper lines are read with
+# ``json.loads`` (tens of thousands of levels crash Arrow's recursive builders)
+MAX_NESTING = 4096
 
 
 def _line_bounds(block: bytes | memoryview) -> tuple[np.ndarray, np.ndarray]:
@@ -214,6 +217,11 @@ def parse_block(block: bytes | memoryview, file: str, first_line: int, first_pos
     # a line that does not start with '{' and end with '}' is not one plain object: read it alone
     last = arr[np.maximum(ends - 1, 0)]
     odd = (arr[starts] != ord("{")) | (last != ord("}"))
+    # nor is one that may nest deeper than Arrow's parser recurses safely (it overflows the C stack and takes
+    # the process down): a line of n brackets nests at most n deep, and needs 2 bytes a level
+    for i in np.flatnonzero(~odd & (ends - starts > 2 * MAX_NESTING)).tolist():
+        line = arr[starts[i] : ends[i]]
+        odd[i] = np.count_nonzero((line == ord("[")) | (line == ord("{"))) > MAX_NESTING
     for i, reason in bad_utf8.items():
         parsed.error[i] = f"not UTF-8: {reason}"
     for i in np.flatnonzero(odd).tolist():

@@ -107,6 +107,39 @@ def test_a_line_nested_too_deeply_is_an_error_of_that_line():
     assert batch.column("_error").to_pylist() == [None, "not readable JSON: nested too deeply", None]
 
 
+def test_a_line_nested_deeper_than_arrow_recurses_does_not_crash_the_run(tmp_path):
+    """Arrow's JSON parser recurses once a level: a line tens of thousands of levels deep overflowed the C
+    stack of the thread parsing its block, and the process died (SIGSEGV, no message). Such a line is read
+    with ``json.loads`` instead and quarantined; the run, in a process of its own here, goes on."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "deep.jsonl"
+    path.write_bytes(jsonl([row(1)]) + b'{"conversations": ' + b"[" * 100_000 + b"]" * 100_000 + b"}\n"
+                     + jsonl([row(2)]))
+    code = ("from curation.config import load_config; from curation.pipeline import run_curation; "
+            f"run_curation({str(path)!r}, {str(tmp_path / 'out')!r}, load_config(None, {{'report': False}}))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert read_manifest(tmp_path / "out")["accounting"]["quarantined"] == 1
+    assert [e["error"] for e in read_quarantine(tmp_path / "out")] == ["not readable JSON: nested too deeply"]
+
+
+@pytest.mark.parametrize("depth", [1_000, 5_000, 100_000])
+def test_a_deep_line_is_parsed_alone_however_the_block_is_parsed(depth):
+    deep = b'{"conversations": ' + b"[" * depth + b"]" * depth + b"}\n"
+    for threads in (True, False):
+        batch, _, _ = parse_block(jsonl([row(1)]) + deep + jsonl([row(2)]), "deep.jsonl", 1, 0, threads=threads)
+        assert batch.column("_error").to_pylist()[0::2] == [None, None]
+        assert batch.num_rows == 3
+
+
+def test_a_json_file_nested_too_deeply_is_one_line(tmp_path):
+    (tmp_path / "deep.json").write_text("[" + '{"a": ' * 3000 + "1" + "}" * 3000 + "]")
+    with pytest.raises(InputError, match="deep.json: not readable JSON: nested too deeply"):
+        open_input(str(tmp_path / "deep.json"))
+
+
 # -- validation ----------------------------------------------------------------------------------------------
 
 def _validated(table: pa.Table):
