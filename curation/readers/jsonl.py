@@ -383,7 +383,7 @@ def read_jsonl_stream(fs, path: str, file: str, compression: str, first_pos: int
     from pyarrow import fs as pafs
 
     from curation.readers.errors import InputError
-    from curation.sources import BrokenStream, DataFile, SourceError, iter_line_blocks, open_binary, readahead
+    from curation.sources import BrokenStream, DataFile, SourceError, iter_line_blocks, open_binary, readahead, salvage
 
     records, parsed, line = 0, 0, 1
     first_error = None
@@ -408,7 +408,21 @@ def read_jsonl_stream(fs, path: str, file: str, compression: str, first_pos: int
                 records += nrec
     except BrokenStream as exc:
         # the lines read whole before the break are kept; the rest of the file is one quarantined record
-        # (what was read of its first line as the raw bytes), so the run goes on and says what was lost
+        # (what was read of its first line as the raw bytes), so the run goes on and says what was lost. The
+        # last piece read before the break is decoded again, so that its whole lines are kept too
+        rest = exc.rest
+        if isinstance(fs, pafs.LocalFileSystem):
+            rest = salvage(DataFile(Path(path), "jsonl", compression), exc.offset) or rest
+        cut = rest.rfind(b"\n") + 1
+        if cut:
+            batch, nlines, nrec = parse_block(rest[:cut], file, line, first_pos + records)
+            if batch is not None:
+                parsed += batch.column("_error").null_count
+                yield batch, records
+            line, records = line + nlines, records + nrec
+        if not records and not parsed and not rest[cut:]:  # not one byte could be decoded: not this codec's file
+            raise InputError(f"{path}: cannot read: {exc.reason}") from None
+        exc.rest = rest[cut:]
         yield broken_tail(exc, file, first_pos + records, line), records
         return
     except (SourceError, OSError) as exc:
