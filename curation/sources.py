@@ -185,7 +185,7 @@ def iter_line_blocks(stream: BinaryIO, block_bytes: int = 1 << 24, name: str = "
     """
     offset = 0  # decompressed bytes yielded so far
     carry = b""  # the start of a line not yet ended
-    size = block_bytes
+    size = max(block_bytes, len(BOM))  # the first read holds a whole byte-order mark, if there is one
     first = True
     while True:
         buffer = bytearray(len(carry) + size)
