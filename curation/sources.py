@@ -20,6 +20,7 @@ import lzma
 import os
 import queue
 import threading
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator, TypeVar
@@ -184,7 +185,7 @@ def iter_line_blocks(stream: BinaryIO, block_bytes: int = 1 << 24, name: str = "
     """
     offset = 0  # decompressed bytes yielded so far
     carry = b""  # the start of a line not yet ended
-    size = block_bytes
+    size = max(block_bytes, len(BOM))  # the first read holds a whole byte-order mark, if there is one
     first = True
     while True:
         buffer = bytearray(len(carry) + size)
@@ -211,6 +212,45 @@ def iter_line_blocks(stream: BinaryIO, block_bytes: int = 1 << 24, name: str = "
         yield memoryview(buffer)[start:cut]
         offset += cut - start
         carry, size = bytes(buffer[cut:end]), block_bytes
+
+
+# incremental decoders that hand out every byte they can decode before a stream breaks off (a buffered
+# reader's read of a large piece drops what it decoded of that piece when it then fails)
+_DECODERS = {"gzip": lambda: zlib.decompressobj(zlib.MAX_WBITS | 16), "bz2": bz2.BZ2Decompressor,
+             "xz": lzma.LZMADecompressor}
+
+
+def salvage(file: DataFile, start: int, piece: int = 1 << 16) -> bytes:
+    """The decompressed bytes of a file that breaks off, from byte ``start`` up to the break: read again with a
+    decoder that gives what it decoded before failing (zstd: Arrow's, ``piece`` bytes at a time)."""
+    out, pos = bytearray(), 0
+
+    def take(data: bytes) -> None:
+        nonlocal pos
+        if pos + len(data) > start:
+            out.extend(data[max(0, start - pos) :])
+        pos += len(data)
+
+    make = _DECODERS.get(file.compression)
+    try:
+        if make is None:
+            with pa.input_stream(str(file.path), compression=file.compression) as stream:
+                while data := stream.read(piece):
+                    take(data)
+            return bytes(out)
+        with open(file.path, "rb") as fh:
+            decoder, data = make(), b""
+            while True:
+                data = data or fh.read(piece)
+                if not data:
+                    break
+                take(decoder.decompress(data))
+                data = decoder.unused_data if decoder.eof else b""
+                if decoder.eof:  # the next member (gzip) or stream (xz, bz2) of a concatenated file
+                    decoder = make()
+    except (*READ_ERRORS, zlib.error):
+        pass
+    return bytes(out)
 
 
 def readahead(items: Iterable[T], depth: int = 2) -> Iterator[T]:

@@ -29,7 +29,7 @@ from curation.core.stage import POS, RowStage, StageOutput
 from curation.formats import FormatError, to_conversations
 from curation.inputs import INPUT, adapt_record, needs_adapting
 from curation.readers import raw as rawcols
-from curation.repair import coerce_score, loads, merge_repairs, repair_record, repair_table, repairs_json, turns_from_text
+from curation.repair import coerce_score, merge_repairs, repair_record, repair_table, repairs_json, turns_from_text
 
 ROLE_MAP = {
     "human": "human",
@@ -277,10 +277,9 @@ class Validate(RowStage):
             except json.JSONDecodeError as exc:
                 if not exc.msg.startswith("Invalid control character"):
                     raise
-                value, _, error = loads(text)  # raw control characters inside strings: read leniently
-                if error is not None:
-                    raise
-                return value
+                # raw control characters inside strings: read leniently (repaired, and recorded, as the row is
+                # prepared)
+                return json.loads(text, strict=False)
         row = batch.slice(i, 1).to_pylist()[0]
         return {k: v for k, v in row.items() if k not in rawcols.INTERNAL_COLUMNS}
 

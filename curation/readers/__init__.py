@@ -111,8 +111,6 @@ def _local_files(spec: str) -> InputSource | None:
 
 def _json_array_file(file, spec: str) -> InputSource:
     """A (compressed) JSON array file, loaded whole."""
-    import json
-
     from curation.sources import READ_ERRORS, error_line, open_binary
 
     try:
@@ -122,18 +120,32 @@ def _json_array_file(file, spec: str) -> InputSource:
         raise InputError(f"{spec}: not UTF-8 text") from None
     except READ_ERRORS as exc:  # a truncated or corrupt stream too
         raise InputError(f"{spec}: cannot read: {error_line(exc)}") from None
+    fs, path = resolve_filesystem(str(file.path))
+    return InputSource(spec, "json", fs, [path], records=[(file.path.name, _json_rows(text, spec))])
+
+
+def _json_rows(text: str, shown: str) -> list:
+    """The rows of a JSON file's text: an array of rows, an object holding one array (``{"data": [...]}``), or
+    one row (an object whose keys show a chat format: ``{"conversations": [...]}`` is a row, not a wrapper)."""
+    import json
+
+    from curation.formats import detect_format
+
     try:
         data = json.loads(text.lstrip("\ufeff"))
     except json.JSONDecodeError as exc:
-        raise InputError(f"{spec}: line {exc.lineno}: not valid JSON: {exc.msg} (column {exc.colno})") from None
+        raise InputError(f"{shown}: line {exc.lineno}: not valid JSON: {exc.msg} (column {exc.colno})") from None
+    except RecursionError:
+        raise InputError(f"{shown}: not readable JSON: nested too deeply") from None
     if isinstance(data, dict):
+        if detect_format(data) is not None:
+            return [data]
         lists = [v for v in data.values() if isinstance(v, list)]
         if len(lists) == 1:
             data = lists[0]
     if not isinstance(data, list):
-        raise InputError(f"{spec}: expected a JSON array of rows (or an object holding one array)")
-    fs, path = resolve_filesystem(str(file.path))
-    return InputSource(spec, "json", fs, [path], records=[(file.path.name, data)])
+        raise InputError(f"{shown}: expected a JSON array of rows (or an object holding one array, or one row)")
+    return data
 
 
 def looks_like_path(spec: str) -> bool:
@@ -145,25 +157,13 @@ def looks_like_path(spec: str) -> bool:
 
 
 def _json_array(fs, path: str, shown: str) -> InputSource:
-    import json
-
     name = PurePosixPath(path).name
     try:
         with fs.open_input_stream(path) as fh:
             text = fh.read().decode("utf-8")
     except UnicodeDecodeError:
         raise InputError(f"{shown}: not UTF-8 text") from None
-    try:
-        data = json.loads(text.lstrip("\ufeff"))
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{shown}: line {exc.lineno}: not valid JSON: {exc.msg} (column {exc.colno})") from None
-    if isinstance(data, dict):
-        lists = [v for v in data.values() if isinstance(v, list)]
-        if len(lists) == 1:
-            data = lists[0]
-    if not isinstance(data, list):
-        raise InputError(f"{shown}: expected a JSON array of rows (or an object holding one array)")
-    return InputSource(shown, "json", fs, [path], records=[(name, data)])
+    return InputSource(shown, "json", fs, [path], records=[(name, _json_rows(text, shown))])
 
 
 def _saved_dataset(path: Path, spec: str) -> InputSource:

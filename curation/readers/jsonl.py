@@ -26,6 +26,9 @@ from curation.readers.raw import raw_batch
 
 BOM = b"\xef\xbb\xbf"
 _JSON_START = frozenset(b'{["-0123456789tfn')
+# the deepest nesting a line may have to be handed to Arrow's JSON parser; deeper lines are read with
+# ``json.loads`` (tens of thousands of levels crash Arrow's recursive builders)
+MAX_NESTING = 4096
 
 
 def _line_bounds(block: bytes | memoryview) -> tuple[np.ndarray, np.ndarray]:
@@ -122,9 +125,15 @@ class _Block:
 
     def single(self, i: int) -> None:
         """A line read on its own with ``json.loads`` (with its newline, so messages match Python's)."""
-        line = bytes(self.block[self.starts[i] : self.ends[i] + 1])
+        text = bytes(self.block[self.starts[i] : self.ends[i] + 1]).decode("utf-8").lstrip("\ufeff")
         try:
-            json.loads(line.decode("utf-8").lstrip("\ufeff"))
+            try:
+                json.loads(text)
+            except json.JSONDecodeError as exc:
+                if not exc.msg.startswith("Invalid control character"):
+                    raise
+                # raw control characters inside strings (a tab, a NUL): validation reads and repairs them
+                json.loads(text, strict=False)
             self.slow[i] = True
         except json.JSONDecodeError as exc:
             self.error[i] = f"not valid JSON: {exc.msg} (column {exc.colno})"
@@ -208,6 +217,11 @@ def parse_block(block: bytes | memoryview, file: str, first_line: int, first_pos
     # a line that does not start with '{' and end with '}' is not one plain object: read it alone
     last = arr[np.maximum(ends - 1, 0)]
     odd = (arr[starts] != ord("{")) | (last != ord("}"))
+    # nor is one that may nest deeper than Arrow's parser recurses safely (it overflows the C stack and takes
+    # the process down): a line of n brackets nests at most n deep, and needs 2 bytes a level
+    for i in np.flatnonzero(~odd & (ends - starts > 2 * MAX_NESTING)).tolist():
+        line = arr[starts[i] : ends[i]]
+        odd[i] = np.count_nonzero((line == ord("[")) | (line == ord("{"))) > MAX_NESTING
     for i, reason in bad_utf8.items():
         parsed.error[i] = f"not UTF-8: {reason}"
     for i in np.flatnonzero(odd).tolist():
@@ -369,7 +383,7 @@ def read_jsonl_stream(fs, path: str, file: str, compression: str, first_pos: int
     from pyarrow import fs as pafs
 
     from curation.readers.errors import InputError
-    from curation.sources import BrokenStream, DataFile, SourceError, iter_line_blocks, open_binary, readahead
+    from curation.sources import BrokenStream, DataFile, SourceError, iter_line_blocks, open_binary, readahead, salvage
 
     records, parsed, line = 0, 0, 1
     first_error = None
@@ -394,7 +408,21 @@ def read_jsonl_stream(fs, path: str, file: str, compression: str, first_pos: int
                 records += nrec
     except BrokenStream as exc:
         # the lines read whole before the break are kept; the rest of the file is one quarantined record
-        # (what was read of its first line as the raw bytes), so the run goes on and says what was lost
+        # (what was read of its first line as the raw bytes), so the run goes on and says what was lost. The
+        # last piece read before the break is decoded again, so that its whole lines are kept too
+        rest = exc.rest
+        if isinstance(fs, pafs.LocalFileSystem):
+            rest = salvage(DataFile(Path(path), "jsonl", compression), exc.offset) or rest
+        cut = rest.rfind(b"\n") + 1
+        if cut:
+            batch, nlines, nrec = parse_block(rest[:cut], file, line, first_pos + records)
+            if batch is not None:
+                parsed += batch.column("_error").null_count
+                yield batch, records
+            line, records = line + nlines, records + nrec
+        if not records and not parsed and not rest[cut:]:  # not one byte could be decoded: not this codec's file
+            raise InputError(f"{path}: cannot read: {exc.reason}") from None
+        exc.rest = rest[cut:]
         yield broken_tail(exc, file, first_pos + records, line), records
         return
     except (SourceError, OSError) as exc:

@@ -5,15 +5,17 @@ reader + validation on generated blocks."""
 from __future__ import annotations
 
 import json
+import re
 
 import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from curation.contract import SPLITS, read_manifest, read_quarantine, read_removed
 from curation.readers.jsonl import parse_block
 from curation.validate import Validate, ValidateConfig
-from tests.curation.hostile import hostile_jsonl
+from tests.curation.hostile import hostile_jsonl, hostile_row
 
 ANSWER = "Photosynthesis turns light, water and carbon dioxide into sugar and oxygen inside the leaf of a plant."
 
@@ -135,3 +137,53 @@ def test_reader_and_validation_account_for_every_line(block):
         json.dumps(row, ensure_ascii=False, allow_nan=False).encode("utf-8")  # valid text, no NaN left
     for entry in out.quarantine.to_pylist() if out.quarantine is not None else []:
         assert entry["error"] and "\n" not in entry["error"]
+
+
+# an escaped control character (U+0000-U+001F but the newline) not itself escaped by a backslash before it
+_ESCAPED_CONTROL = re.compile(r"(?<!\\)((?:\\\\)*)\\u00(0[0-9a-f]|1[0-9a-f])", re.IGNORECASE)
+
+
+def raw_controls(text: str) -> str:
+    """JSON text with its escaped control characters written raw, as sloppy producers write them (Python's
+    strict ``json`` and Arrow refuse them; ``strict=False`` reads them)."""
+    def raw(m: re.Match) -> str:
+        char = chr(int(m.group(2), 16))
+        return m.group(0) if char == "\n" else m.group(1) + char
+    return _ESCAPED_CONTROL.sub(raw, text)
+
+
+def _validated_lines(lines: list[str]) -> tuple[list, list]:
+    block = "".join(line + "\n" for line in lines).encode("utf-8")
+    batch, _, _ = parse_block(block, "h.jsonl", 1, 0)
+    out = Validate(ValidateConfig()).process(batch)
+    keep = ("conversations", "source", "score", "repairs")
+    kept = [{k: r.get(k) for k in keep} for r in out.batch.to_pylist()]
+    quarantined = out.quarantine.column("error").to_pylist() if out.quarantine is not None else []
+    return kept, quarantined
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(hostile_row, min_size=1, max_size=6))
+def test_raw_control_characters_read_as_their_escapes(rows):
+    """A tab, a NUL, a bell written raw inside a JSON string (not escaped) is the same row as the escaped one:
+    kept and repaired as it is, never quarantined as "not valid JSON"."""
+    escaped = [json.dumps(r) for r in rows]
+    assert _validated_lines([raw_controls(t) for t in escaped]) == _validated_lines(escaped)
+
+
+def test_raw_control_characters_in_a_file_are_repaired_not_quarantined(tmp_path):
+    from curation.config import load_config
+    from curation.pipeline import run_curation
+
+    questions = [f"Question {i} has a raw {name} in it, how is it read?" for i, name in enumerate(["tab", "NUL", "bell"])]
+    lines = [raw_controls(line(q.replace(" in it", " \\u%04x in it" % code)).replace("\\\\u", "\\u"))
+             for q, code in zip(questions, (0x09, 0x00, 0x07))]
+    path = tmp_path / "raw.jsonl"
+    path.write_bytes("".join(t + "\n" for t in lines).encode("utf-8"))
+    assert b"\x00" in path.read_bytes() and b"\\u0000" not in path.read_bytes()
+    out = tmp_path / "out"
+    run_curation(str(path), out, load_config(None, {"report": False, "checkpoint": False}))
+    assert read_manifest(out)["accounting"]["quarantined"] == 0
+    repairs = {q.split(" has")[0]: r["repairs"] for q, r in rows_by_question(out).items()}
+    assert repairs == {"Question 0": None, "Question 1": '{"control_chars": ["conversations"]}',
+                       "Question 2": '{"control_chars": ["conversations"]}'}

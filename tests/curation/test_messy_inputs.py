@@ -59,6 +59,26 @@ def test_a_json_array_after_a_byte_order_mark_is_read(tmp_path):
     assert rows_read(str(tmp_path / "rows.json")) == 2
 
 
+@pytest.mark.parametrize("one", [
+    row(1),
+    {"messages": [{"role": "user", "content": Q}, {"role": "assistant", "content": A}], "tags": ["a", "b"]},
+    {"instruction": Q, "output": A},
+    {"prompt": Q, "completion": A},
+], ids=["conversations", "messages", "alpaca", "prompt_completion"])
+def test_a_json_file_that_is_one_row_is_that_row(tmp_path, one):
+    """A .json file holding one object that is a row (its keys show a chat format) is that one row, not an
+    object holding the array of rows (its one list, the turns, was read as the rows)."""
+    (tmp_path / "one.json").write_bytes(json.dumps(one).encode())
+    assert rows_read(str(tmp_path / "one.json")) == 1
+    manifest = curate(str(tmp_path / "one.json"), tmp_path / "out")
+    assert manifest["accounting"]["input_rows"] == 1 and manifest["accounting"]["quarantined"] == 0
+
+
+def test_an_object_holding_the_rows_is_still_the_rows(tmp_path):
+    (tmp_path / "rows.json").write_bytes(json.dumps({"version": 2, "data": [row(1), row(2), row(3)]}).encode())
+    assert rows_read(str(tmp_path / "rows.json")) == 3
+
+
 def test_a_truncated_compressed_json_array_is_one_clear_error(tmp_path):
     data = gzip.compress(json.dumps([row(i) for i in range(50)]).encode())
     (tmp_path / "rows.json.gz").write_bytes(data[: len(data) // 2])
@@ -85,6 +105,39 @@ def test_a_line_nested_too_deeply_is_an_error_of_that_line():
     batch, _, records = parse_block(block, "deep.jsonl", 1, 0)
     assert records == 3
     assert batch.column("_error").to_pylist() == [None, "not readable JSON: nested too deeply", None]
+
+
+def test_a_line_nested_deeper_than_arrow_recurses_does_not_crash_the_run(tmp_path):
+    """Arrow's JSON parser recurses once a level: a line tens of thousands of levels deep overflowed the C
+    stack of the thread parsing its block, and the process died (SIGSEGV, no message). Such a line is read
+    with ``json.loads`` instead and quarantined; the run, in a process of its own here, goes on."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "deep.jsonl"
+    path.write_bytes(jsonl([row(1)]) + b'{"conversations": ' + b"[" * 100_000 + b"]" * 100_000 + b"}\n"
+                     + jsonl([row(2)]))
+    code = ("from curation.config import load_config; from curation.pipeline import run_curation; "
+            f"run_curation({str(path)!r}, {str(tmp_path / 'out')!r}, load_config(None, {{'report': False}}))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert read_manifest(tmp_path / "out")["accounting"]["quarantined"] == 1
+    assert [e["error"] for e in read_quarantine(tmp_path / "out")] == ["not readable JSON: nested too deeply"]
+
+
+@pytest.mark.parametrize("depth", [1_000, 5_000, 100_000])
+def test_a_deep_line_is_parsed_alone_however_the_block_is_parsed(depth):
+    deep = b'{"conversations": ' + b"[" * depth + b"]" * depth + b"}\n"
+    for threads in (True, False):
+        batch, _, _ = parse_block(jsonl([row(1)]) + deep + jsonl([row(2)]), "deep.jsonl", 1, 0, threads=threads)
+        assert batch.column("_error").to_pylist()[0::2] == [None, None]
+        assert batch.num_rows == 3
+
+
+def test_a_json_file_nested_too_deeply_is_one_line(tmp_path):
+    (tmp_path / "deep.json").write_text("[" + '{"a": ' * 3000 + "1" + "}" * 3000 + "]")
+    with pytest.raises(InputError, match="deep.json: not readable JSON: nested too deeply"):
+        open_input(str(tmp_path / "deep.json"))
 
 
 # -- validation ----------------------------------------------------------------------------------------------

@@ -198,3 +198,42 @@ def test_the_fingerprint_is_over_the_stored_bytes(tmp_path):
     path = write_compressed(tmp_path / "a.jsonl.gz", LINES)
     digest = hashlib.sha256(b"a.jsonl.gz" + path.read_bytes()).hexdigest()
     assert fingerprint_files(pafs.LocalFileSystem(), [str(path)]) == "sha256:" + digest
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(50, 3000), st.floats(0.05, 0.95), st.sampled_from([".gz", ".xz"]))
+def test_a_small_file_that_breaks_off_keeps_every_whole_line_before_the_break(tmp_path_factory, rows, keep, suffix):
+    """The rows before the break are kept however small the file: the last piece read before the break was
+    dropped whole (a buffered read of 1 MB that fails loses what it decoded), so a file under a megabyte kept no
+    row at all. Every line the codec can decode whole is a row; the rest is one quarantined record."""
+    import json
+    import zlib
+
+    from curation.readers import open_input
+
+    tmp_path = tmp_path_factory.mktemp("cut")
+    text = "".join(json.dumps({"conversations": [{"from": "human", "value": f"question {i}"}]}) + "\n" for i in range(rows))
+    data = write_compressed(tmp_path / f"whole.jsonl{suffix}", text.encode()).read_bytes()
+    cut = data[: max(64, int(len(data) * keep))]
+    decoder = zlib.decompressobj(zlib.MAX_WBITS | 16) if suffix == ".gz" else lzma.LZMADecompressor()
+    decodable = decoder.decompress(cut)
+    whole = decodable.count(b"\n")
+    path = tmp_path / f"cut.jsonl{suffix}"
+    path.write_bytes(cut)
+    if not decodable:
+        with pytest.raises(Exception, match="cannot read"):
+            list(open_input(str(path)).batches())
+        return
+    batches = list(open_input(str(path)).batches())
+    errors = [e for b in batches for e in b.column("_error").to_pylist()]
+    assert errors[:whole] == [None] * whole
+    assert len(errors) == whole + 1 and errors[-1].startswith("the file breaks off here")
+
+
+def test_a_file_that_is_not_of_its_codec_is_one_line(tmp_path):
+    from curation.readers import InputError, open_input
+
+    path = tmp_path / "plain.jsonl.gz"
+    path.write_bytes(LINES)
+    with pytest.raises(InputError, match=r"plain.jsonl.gz: cannot read: Not a gzipped file"):
+        list(open_input(str(path)).batches())
