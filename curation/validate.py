@@ -3,7 +3,9 @@
 Accepted shapes: FineTome's ``conversations: [{from, value}]`` (``from`` in human/gpt/system) and OpenAI's
 ``messages: [{role, content}]`` (role in system/user/assistant). Role spellings are mapped to FineTome's;
 the turns as given stay in ``original_conversations`` when that changed anything. Every other column is
-carried through unchanged (an input column named ``id`` is kept as ``input_id``).
+carried through unchanged; an input column named like one tome writes (``id``, ``original_conversations``,
+``cluster_id``, ``origin_id``, ``augmentation``, ``repairs``) is kept as ``input_<name>`` (a curated output
+curated again keeps its earlier provenance that way).
 
 Column-wise first: a batch whose turns parsed as ``list<struct<from: string, value: string>>`` is checked
 with Arrow compute, and its clean rows pass as they are. A row the columnar checks cannot clear (an odd
@@ -43,6 +45,7 @@ RESERVED = {"id", "conversations", "messages", "source", "score"}
 PROVENANCE = ("original_conversations", "cluster_id", "origin_id", "augmentation")
 ORIGINAL = "_original"  # internal: the turns as given by a format conversion, for original_conversations
 REPAIRS = "repairs"  # what was repaired in a kept row (JSON {kind: [columns]}); only when something was
+OWNED = frozenset(PROVENANCE) | {"id", REPAIRS}  # columns tome writes: an input's own go to input_<name>
 
 
 class ValidateConfig(StrictModel):
@@ -116,10 +119,10 @@ def validate_record(data: Any, cfg: ValidateConfig) -> dict[str, Any]:
         "original_conversations": original if changed else None,
     }
     for k, v in data.items():
-        if k not in RESERVED:
+        if k in OWNED:
+            row["input_" + k] = v
+        elif k not in RESERVED:
             row[k] = v
-    if "id" in data:
-        row["input_id"] = data["id"]
     _check_text(row)
     return row
 
@@ -234,13 +237,11 @@ class Validate(RowStage):
             "score": _core_column(rows, "score", pa.float64()),
         }
         for name in names:
-            if name in RESERVED or name in rawcols.INTERNAL_COLUMNS or name in PROVENANCE:
+            if (name in RESERVED and name not in OWNED) or name in rawcols.INTERNAL_COLUMNS:
                 continue
             col = rows.column(name)
             if col.null_count < n:  # a key no row of these has stays out (it may belong to quarantined rows)
-                columns[name] = col
-        if "id" in names and rows.column("id").null_count < n:
-            columns["input_id"] = rows.column("id")
+                columns["input_" + name if name in OWNED else name] = col
         for name in PROVENANCE:
             columns[name] = pa.nulls(n, TURNS if name == "original_conversations" else pa.string())
         if ORIGINAL in names:  # the turns as given, where a format conversion renamed roles

@@ -288,3 +288,30 @@ def test_a_mapping_to_a_missing_column_is_one_error_with_the_format_given(tmp_pa
         run_curation(None, tmp_path / "out", config)
     assert str(err.value) == "qa: columns maps 'instruction' to 'question', but there is no column 'question' (columns: q, a)"
     assert not (tmp_path / "out" / "manifest.json").exists()
+
+
+@pytest.mark.parametrize("record_path", [False, True])
+def test_input_columns_named_like_tomes_own_are_kept_with_the_input_prefix(tmp_path, record_path):
+    """An input's own id, repairs, cluster_id, origin_id, augmentation and original_conversations columns are
+    neither dropped nor taken for tome's (an input 'repairs' beside a repaired row ended the run); the record
+    path (a row the columnar checks send there: an OpenAI-shaped one) keeps them the same way."""
+    owned = {"id": "theirs-{i}", "repairs": "r{i}", "cluster_id": "c{i}", "origin_id": "o{i}", "augmentation": "a{i}",
+             "original_conversations": "t{i}"}
+    rows = []
+    for i in range(6):
+        r = row(i, **{k: v.format(i=i) for k, v in owned.items()})
+        if record_path:
+            r["messages"] = [{"role": "user" if t["from"] == "human" else "assistant", "content": t["value"]}
+                             for t in r.pop("conversations")]
+        if i == 0:  # a repaired row: tome's own repairs column is written beside the input's
+            (r.get("conversations") or r["messages"])[0]["value" if not record_path else "content"] += "\u0007"
+        rows.append(r)
+    (tmp_path / "in.jsonl").write_bytes(jsonl(rows))
+    curate(str(tmp_path / "in.jsonl"), tmp_path / "out")
+    kept = pa.concat_tables([pq.read_table(tmp_path / "out" / f"{s}.parquet") for s in SPLITS], promote_options="default")
+    assert kept.num_rows == 6
+    for name, value in owned.items():
+        assert sorted(kept.column("input_" + name).to_pylist()) == sorted(value.format(i=i) for i in range(6))
+    (repairs,) = kept.column("repairs").drop_null().to_pylist()
+    assert "conversations" in json.loads(repairs)["control_chars"]
+    assert kept.column("cluster_id").null_count == 6
