@@ -79,7 +79,11 @@ def repair_value(value: Any, column: str, repairs: Repairs) -> Any:
     if isinstance(value, list):
         return [repair_value(v, column, repairs) for v in value]
     if isinstance(value, dict):
-        return {repair_value(k, column, repairs): repair_value(v, column, repairs) for k, v in value.items()}
+        out: dict[Any, Any] = {}
+        for k, v in value.items():
+            key = repair_value(k, column, repairs)
+            out[key if key == k else _unique(key, value, out)] = repair_value(v, column, repairs)
+        return out
     return value
 
 
@@ -91,10 +95,23 @@ def repair_record(record: dict[str, Any]) -> tuple[dict[str, Any], Repairs]:
         name = key
         if isinstance(key, str):  # a column's own name may need repair: note it under the repaired name
             name, kinds = repair_string(key)
+            if kinds:
+                name = _unique(name, record, out)
             for kind in kinds:
                 _note(repairs, kind, name)
         out[name] = repair_value(value, name, repairs)
     return out, repairs
+
+
+def _unique(name: str, record: dict[str, Any], out: dict[str, Any]) -> str:
+    """A repaired key that no other key of the record (as given, or as repaired so far) has: ``name``, else
+    ``name_2``, ``name_3``, ... (two keys repaired to one name, or onto a key as given, keep both values)."""
+    if name not in record and name not in out:
+        return name
+    k = 2
+    while f"{name}_{k}" in record or f"{name}_{k}" in out:
+        k += 1
+    return f"{name}_{k}"
 
 
 def decode_line(raw: bytes, first: bool = False) -> tuple[str | None, Repairs, str | None]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+import numpy as np
 import pyarrow as pa
 
 POS, ID, FILE, LINE, ROW, RAW, ERROR, SLOW = "_pos", "_id", "_file", "_line", "_row", "_raw", "_error", "_slow"
@@ -122,6 +123,33 @@ def _without_deep_columns(parsed: pa.Table, columns: dict[str, pa.Array]) -> pa.
     return parsed.drop_columns(deep)
 
 
+def _names_need_repair(t: pa.DataType, name: str) -> bool:
+    """Does ``name``, or a field name nested in ``t``, hold a control character or a lone surrogate?"""
+    from curation.repair import repair_string
+
+    if repair_string(name)[1]:
+        return True
+    if pa.types.is_struct(t):
+        return any(_names_need_repair(t.field(i).type, t.field(i).name) for i in range(t.num_fields))
+    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t) or pa.types.is_map(t):
+        value = t.item_type if pa.types.is_map(t) else t.value_type
+        return _names_need_repair(value, "")
+    return False
+
+
+def _slow_where_names_need_repair(parsed: pa.Table, slow: pa.Array) -> pa.Array:
+    """``slow``, also true for the records with a value under a column name (or a nested key) that needs repair:
+    validation reads those record by record, where keys are repaired (kept apart when two repair to one name)
+    and the repair is noted; Arrow's column of that name is then null on every row the columns carry on."""
+    hazards = [name for name in parsed.column_names if _names_need_repair(parsed.schema.field(name).type, name)]
+    if not hazards:
+        return slow
+    mask = np.asarray(slow.fill_null(True), dtype=bool).copy()
+    for name in hazards:
+        mask |= np.asarray(parsed.column(name).is_valid(), dtype=bool)
+    return pa.array(mask, pa.bool_())
+
+
 def rename_internal(table: pa.Table) -> pa.Table:
     """Input columns named like an internal column get the ``input`` prefix."""
     names = table.column_names
@@ -158,6 +186,7 @@ def raw_batch(
     }
     if parsed is not None:
         parsed = _without_deep_columns(parsed, columns)
+        columns[SLOW] = _slow_where_names_need_repair(parsed, columns[SLOW])
         parsed = rename_internal(plain_layouts(parsed))
         for name in parsed.column_names:
             col = parsed.column(name)

@@ -187,3 +187,28 @@ def test_raw_control_characters_in_a_file_are_repaired_not_quarantined(tmp_path)
     repairs = {q.split(" has")[0]: r["repairs"] for q, r in rows_by_question(out).items()}
     assert repairs == {"Question 0": None, "Question 1": '{"control_chars": ["conversations"]}',
                        "Question 2": '{"control_chars": ["conversations"]}'}
+
+
+_NAME_HAZARD = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.dictionaries(st.sampled_from(["a", "a\x00", "\ud800", "\udfff", "\x07b", "b", "c\udc00", "k\x1f"]),
+                                st.just(0), min_size=1, max_size=5), min_size=1, max_size=4))
+def test_keys_that_need_repair_keep_every_value_under_clean_names(extra_keys):
+    """Column names with control characters or lone surrogates (on Arrow's path and the record path alike) are
+    repaired; two keys repaired to one name, or onto a key as given, both keep their value; the row notes it."""
+    rows = [{"conversations": [{"from": "human", "value": f"question {i}"}, {"from": "gpt", "value": "an answer"}],
+             **{k: f"v{i}-{j}" for j, k in enumerate(keys)}} for i, keys in enumerate(extra_keys)]
+    block = "".join(json.dumps(r) + "\n" for r in rows).encode("utf-8")
+    batch, _, _ = parse_block(block, "k.jsonl", 1, 0)
+    out = Validate(ValidateConfig()).process(batch)
+    assert out.quarantine is None or out.quarantine.num_rows == 0
+    core = {"id", "conversations", "source", "score", "repairs", "original_conversations", "cluster_id", "origin_id",
+            "augmentation"}
+    for i, (row, keys) in enumerate(zip(out.batch.to_pylist(), extra_keys)):
+        extras = {k: v for k, v in row.items() if k not in core and not k.startswith("_") and v is not None}
+        assert sorted(extras.values()) == sorted(f"v{i}-{j}" for j in range(len(keys)))
+        assert not any(_NAME_HAZARD.search(k) for k in extras)
+        if any(_NAME_HAZARD.search(k) for k in keys):
+            assert row["repairs"] is not None
