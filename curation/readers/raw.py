@@ -100,6 +100,37 @@ def plain_layouts(table: pa.Table) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=pa.schema(fields, metadata=table.schema.metadata))
 
 
+def _as_text(t: pa.DataType) -> pa.DataType:
+    """``t`` with every binary type (at any depth) as its string type."""
+    if t in (pa.binary(), pa.binary_view()) or pa.types.is_fixed_size_binary(t):
+        return pa.string()
+    if t == pa.large_binary():
+        return pa.large_string()
+    if pa.types.is_struct(t):
+        return pa.struct([t.field(i).with_type(_as_text(t.field(i).type)) for i in range(t.num_fields)])
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        item = t.value_field.with_type(_as_text(t.value_type))
+        return pa.list_(item) if pa.types.is_list(t) else pa.large_list(item)
+    return t
+
+
+def binary_as_text(table: pa.Table) -> pa.Table:
+    """A typed table's binary columns (nested ones too) as strings where every value is UTF-8 (text some
+    Parquet writers store without the string annotation); a column holding other bytes stays binary."""
+    columns, changed = [], False
+    for column in table.columns:
+        target = _as_text(column.type)
+        if target != column.type:
+            try:
+                column, changed = column.cast(target), True
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+                pass
+        columns.append(column)
+    if not changed:
+        return table
+    return pa.Table.from_arrays(columns, names=table.column_names)
+
+
 def _depth_ok(t: pa.DataType) -> bool:
     try:
         _plain(t)

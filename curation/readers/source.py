@@ -227,7 +227,11 @@ def _rebatch(batch: pa.RecordBatch, rows: int) -> Iterator[pa.RecordBatch]:
 
 
 def _typed_batch(table: pa.Table, unit: Unit, first_row: int, done: int) -> pa.RecordBatch:
-    """A raw batch over rows of a typed table (ids from each row's canonical JSON)."""
+    """A raw batch over rows of a typed table (ids from each row's canonical JSON; text stored as binary read as
+    text, :func:`curation.readers.raw.binary_as_text`)."""
+    from curation.readers.raw import binary_as_text
+
+    table = binary_as_text(table)
     n = table.num_rows
     ids = [record_id(row) for row in table.to_pylist()]
     return raw_batch(

@@ -315,3 +315,22 @@ def test_input_columns_named_like_tomes_own_are_kept_with_the_input_prefix(tmp_p
     (repairs,) = kept.column("repairs").drop_null().to_pylist()
     assert "conversations" in json.loads(repairs)["control_chars"]
     assert kept.column("cluster_id").null_count == 6
+
+
+def test_parquet_text_stored_as_binary_is_read_as_text(tmp_path):
+    """Some writers store strings as plain binary: UTF-8 binary columns (nested in the turns too) are text; a
+    column holding other bytes stays binary and is carried through."""
+    turns = pa.list_(pa.struct([("from", pa.binary()), ("value", pa.binary())]))
+    rows = [row(i) for i in range(4)]
+    table = pa.table({
+        "conversations": pa.array([[{k: v.encode() for k, v in t.items()} for t in r["conversations"]] for r in rows], turns),
+        "source": pa.array([b"spark"] * 4, pa.binary()),
+        "blob": pa.array([b"\xff\xfe", b"ok", None, b"\x00"], pa.binary()),
+    })
+    pq.write_table(table, tmp_path / "bin.parquet")
+    manifest = curate(str(tmp_path / "bin.parquet"), tmp_path / "out")
+    assert manifest["accounting"]["quarantined"] == 0
+    kept = pa.concat_tables([pq.read_table(tmp_path / "out" / f"{s}.parquet") for s in SPLITS])
+    assert kept.num_rows == 4 and set(kept.column("source").to_pylist()) == {"spark"}
+    assert kept.schema.field("blob").type == pa.binary()
+    assert sorted(map(json.dumps, kept.column("conversations").to_pylist())) == sorted(json.dumps(r["conversations"]) for r in rows)
