@@ -114,12 +114,17 @@ def _as_text(t: pa.DataType) -> pa.DataType:
     return t
 
 
+# the columns of the chat formats (curation.formats), where bytes can only be text
+TEXT_COLUMNS = frozenset({"conversations", "messages", "source", "id", "system", "instruction", "input", "output",
+                          "prompt", "completion", "chosen", "rejected", "text", "response", "question", "answer"})
+
+
 def binary_as_text(table: pa.Table) -> pa.Table:
-    """A typed table's binary columns (nested ones too) as strings where every value is UTF-8 (text some
-    Parquet writers store without the string annotation); a column holding other bytes stays binary."""
+    """A typed table's chat columns (:data:`TEXT_COLUMNS`) stored as binary, as some Parquet writers store
+    strings, as strings (nested ones too) when every value is UTF-8. Other binary columns are data, as given."""
     columns, changed = [], False
-    for column in table.columns:
-        target = _as_text(column.type)
+    for name, column in zip(table.column_names, table.columns):
+        target = _as_text(column.type) if name in TEXT_COLUMNS else column.type
         if target != column.type:
             try:
                 column, changed = column.cast(target), True

@@ -318,8 +318,8 @@ def test_input_columns_named_like_tomes_own_are_kept_with_the_input_prefix(tmp_p
 
 
 def test_parquet_text_stored_as_binary_is_read_as_text(tmp_path):
-    """Some writers store strings as plain binary: UTF-8 binary columns (nested in the turns too) are text; a
-    column holding other bytes stays binary and is carried through."""
+    """Some writers store strings as plain binary: the chat columns (the turns too) are read as text; any other
+    binary column is data and is carried through as it is, valid UTF-8 or not."""
     turns = pa.list_(pa.struct([("from", pa.binary()), ("value", pa.binary())]))
     rows = [row(i) for i in range(4)]
     table = pa.table({
