@@ -67,12 +67,17 @@ def progress_tracker(quiet: bool = False) -> Iterator[Any]:
 
 
 def _size(item: Any) -> int:
-    """How far one item moves a bar: a ``range`` its length, a batch (or ``(batch, ...)``) its rows, else 1."""
+    """How far one item moves a bar: a ``range`` its length, a batch or an Arrow array (or ``(batch, ...)``) its
+    rows, else 1."""
     if isinstance(item, range):
         return len(item)
     if isinstance(item, tuple) and item:
         item = item[0]
-    return int(getattr(item, "num_rows", 1))
+    if hasattr(item, "num_rows"):
+        return int(item.num_rows)
+    if hasattr(item, "type") and hasattr(item, "__len__"):  # a pyarrow Array or ChunkedArray
+        return len(item)
+    return 1
 
 
 def error(message: str, code: int = 2) -> "NoReturn":  # type: ignore[name-defined]
