@@ -148,6 +148,11 @@ def dup_ngram_chars(ids, lens, n):
 @njit(cache=True)
 def _line_fractions(buf, start, end):
     """(repeated lines / lines, characters in repeated lines / characters in lines), blank lines left out."""
+    p = start
+    while p < end and buf[p] != 10:
+        p += 1
+    if p == end:  # one line: nothing repeats
+        return 0.0, 0.0
     seen = set()
     seen.add(U64(0))
     seen.discard(U64(0))
