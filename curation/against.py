@@ -130,9 +130,10 @@ class Against(GlobalStage):
         return pa.RecordBatch.from_pydict(columns)
 
     def _minhash(self, keys: pa.Table, ctx: ReduceContext, table: pa.Table | None) -> tuple[np.ndarray, np.ndarray, Any]:
-        """Per key row: the shingle count, the band keys (uint64) and a function of rows -> their signatures.
-        From the keys, or from ``table``, the signal near dedup left; rows it lacks (all of them when there is
-        none, as after a resume) are computed here, a chunk at a time, from their text."""
+        """Per key row: the shingle count, the band keys (uint64) and a function of rows (ascending) -> their
+        signatures. From the keys, or from ``table``, the signal near dedup left (only the signatures of the rows
+        asked for are gathered from it); rows it lacks (all of them when there is none, as after a resume) are
+        computed here, a chunk at a time, from their text."""
         if "signature" in keys.column_names:
             signature = keys.column("signature")
             return (keys.column("nshingles").to_numpy().astype(np.int64, copy=False),
@@ -140,27 +141,47 @@ class Against(GlobalStage):
         spec, n = self.spec(), keys.num_rows
         nshingles = np.zeros(n, np.int64)
         bands = np.zeros((n, spec.bands), np.uint64)
-        signatures = np.zeros((n, spec.num_perm), np.uint32)
         pos = keys.column(POS).to_numpy()
         found = np.zeros(n, dtype=bool)
+        at = np.zeros(n, dtype=np.int64)  # a found row's row in the table
         if table is not None and table.num_rows and n:
             shared = table.column(POS).to_numpy()
             order = np.argsort(shared, kind="stable")
             slot = np.minimum(np.searchsorted(shared[order], pos), len(shared) - 1)
             found = shared[order][slot] == pos
-            at = order[slot[found]]
-            nshingles[found] = _gather(table.column("nshingles"), at)
-            bands[found] = _matrix(table.column("bands"), np.uint64)[at]
-            signatures[found] = _matrix(table.column("signature"), np.uint32)[at]
-            del table
+            at[found] = order[slot[found]]
+            rows = np.flatnonzero(found)
+            ascending = at[rows]
+            if len(ascending) > 1 and not bool((np.diff(ascending) > 0).all()):
+                rows = rows[np.argsort(ascending, kind="stable")]
+            nshingles[rows] = _gather(table.column("nshingles"), at[rows])
+            bands[rows] = _matrix_rows(table.column("bands"), at[rows], np.uint64)
         missing = np.flatnonzero(~found)
+        computed = np.zeros((len(missing), spec.num_perm), np.uint32)  # the missing rows' signatures, in order
         for lo in range(0, len(missing), 200_000):  # each fetch reads the stage's rows once
-            rows = missing[lo : lo + 200_000]
-            rows = rows[np.argsort(pos[rows], kind="stable")]
-            fetched = ctx.fetch(pos[rows], ["conversations"]).column("conversations").combine_chunks()
+            chunk = missing[lo : lo + 200_000]
+            by_pos = np.argsort(pos[chunk], kind="stable")
+            fetched = ctx.fetch(pos[chunk[by_pos]], ["conversations"]).column("conversations").combine_chunks()
             part = spec.chunk_arrow(text_key(fetched, self.near_cfg.text_key), keep_signatures=True)
-            nshingles[rows], bands[rows], signatures[rows] = part.nshingles, part.band_keys, part.signatures
-        return nshingles, bands, lambda rows: signatures[rows]
+            rows = chunk[by_pos]
+            nshingles[rows], bands[rows] = part.nshingles, part.band_keys
+            computed[lo + by_pos] = part.signatures
+        signature = table.column("signature") if table is not None else None
+        slot_of_missing = np.full(n, -1, dtype=np.int64)
+        slot_of_missing[missing] = np.arange(len(missing))
+
+        def signatures_of(rows: np.ndarray) -> np.ndarray:
+            out = np.empty((len(rows), spec.num_perm), np.uint32)
+            mine = found[rows]
+            if mine.any():
+                picked = np.flatnonzero(mine)
+                order = np.argsort(at[rows[picked]], kind="stable")
+                out[picked[order]] = _matrix_rows(signature, at[rows[picked]][order], np.uint32)
+            if not mine.all():
+                out[~mine] = computed[slot_of_missing[rows[~mine]]]
+            return out
+
+        return nshingles, bands, signatures_of
 
     # -- the existing set's index ---------------------------------------------------------------------
     def settings(self, curated: bool = False) -> dict[str, Any]:
