@@ -1,8 +1,10 @@
-"""Running a compiled kernel over chunks of a batch on threads.
+"""Work on threads: a compiled kernel over chunks of a batch, and ordered maps over a stream of items.
 
 Kernels are numba functions compiled with ``nogil=True`` (or library calls that release the GIL), so the
 chunks of :func:`run_chunks` really run side by side. Inside ``tome curate`` the engine already runs batches
 side by side, so stages default to one thread per batch; benchmarks and library callers ask for more.
+:func:`ordered_map` is the engine's batch loop and :func:`in_order` the reader's (blocks of JSON Lines parsed
+side by side on the shared pool); both give results in the order of their items.
 """
 
 from __future__ import annotations

@@ -33,8 +33,8 @@ from curation.engines.output import SplitWriter, empty_outputs_folder, schemas_f
 from curation.engines.plan import PlannedStage, build_plan, cut_passes
 from curation.engines.routing import scrubber
 from curation.engines.passes import count_into, run_pass_on_batch, summarize
-from curation.parallel import ordered_map, resolve_workers
 from curation.engines.store import BatchStore, MemoryBudget
+from curation.parallel import ordered_map, resolve_workers
 from curation.readers import InputSource
 
 
