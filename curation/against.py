@@ -90,10 +90,12 @@ class Against(GlobalStage):
 
     def _signals(self, conversations: pa.Array) -> dict[str, pa.Array]:
         """Hashes of the exact text key and MinHash band keys + signatures of the near text key."""
-        return {**self._exact_signals(conversations), **self._minhash_signals(conversations)}
+        key = text_key(conversations, self.exact_cfg.text_key)
+        near_key = key if self.near_cfg.text_key == self.exact_cfg.text_key else None
+        return {**self._exact_signals(conversations, key), **self._minhash_signals(conversations, near_key)}
 
-    def _exact_signals(self, conversations: pa.Array) -> dict[str, pa.Array]:
-        texts = text_key(conversations, self.exact_cfg.text_key)
+    def _exact_signals(self, conversations: pa.Array, key: pa.Array | None = None) -> dict[str, pa.Array]:
+        texts = text_key(conversations, self.exact_cfg.text_key) if key is None else key
         if not self.exact_cfg.case_sensitive:
             from curation.exact_dedup import casefold
 
@@ -101,8 +103,9 @@ class Against(GlobalStage):
         h1, h2 = hash128(texts)
         return {"h1": pa.array(h1), "h2": pa.array(h2)}
 
-    def _minhash_signals(self, conversations: pa.Array) -> dict[str, pa.Array]:
-        part = self.spec().chunk_arrow(text_key(conversations, self.near_cfg.text_key), keep_signatures=True)
+    def _minhash_signals(self, conversations: pa.Array, key: pa.Array | None = None) -> dict[str, pa.Array]:
+        texts = text_key(conversations, self.near_cfg.text_key) if key is None else key
+        part = self.spec().chunk_arrow(texts, keep_signatures=True)
         return {
             "nshingles": pa.array(part.nshingles, pa.int64()),
             "bands": pa.FixedSizeListArray.from_arrays(pa.array(part.band_keys.reshape(-1)), part.band_keys.shape[1]),
@@ -124,10 +127,9 @@ class Against(GlobalStage):
 
     def keys(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         conversations = batch.column("conversations")
-        columns = {POS: batch.column(POS), "id": batch.column("id"), **self._exact_signals(conversations)}
-        if not self._take:  # else near dedup, right before, hands its signatures on (see _minhash)
-            columns.update(self._minhash_signals(conversations))
-        return pa.RecordBatch.from_pydict(columns)
+        # the MinHash signals, unless near dedup, right before, hands them on (see _minhash)
+        signals = self._exact_signals(conversations) if self._take else self._signals(conversations)
+        return pa.RecordBatch.from_pydict({POS: batch.column(POS), "id": batch.column("id"), **signals})
 
     def _minhash(self, keys: pa.Table, ctx: ReduceContext, table: pa.Table | None) -> tuple[np.ndarray, np.ndarray, Any]:
         """Per key row: the shingle count, the band keys (uint64) and a function of rows (ascending) -> their
