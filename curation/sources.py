@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import glob as _glob
 import bz2
+import io
 import lzma
 import os
 import queue
@@ -35,6 +36,8 @@ except ImportError:  # pragma: no cover - isal is a dependency; Arrow's zlib cod
     _isal_gzip = None
 
 COMPRESSIONS = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zst": "zstd", ".zstd": "zstd"}
+UTF16 = "utf-16"  # not a codec of the file's name: a text file that starts with a UTF-16 byte-order mark
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 KINDS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".parquet": "parquet"}
 BOM = b"\xef\xbb\xbf"
 CURATED_SPLITS = ("train", "validation", "test")
@@ -120,10 +123,13 @@ def _folder(path: Path) -> list[DataFile]:
 
 
 def open_binary(file: DataFile | str | Path, buffer_size: int = 1 << 20) -> BinaryIO:
-    """A binary stream of the file's bytes, decompressed on the fly."""
+    """A binary stream of the file's bytes, decompressed on the fly (``compression`` :data:`UTF16`: its text
+    as UTF-8)."""
     if not isinstance(file, DataFile):
         file = classify(file) or DataFile(Path(file), "jsonl", None)
     try:
+        if file.compression == UTF16:
+            return Utf16AsUtf8(open(file.path, "rb"))
         if file.compression == "xz":
             return lzma.open(file.path, "rb")
         if file.compression == "bz2":  # Python's reader streams a truncated file up to the break; Arrow's fails at once
@@ -133,6 +139,48 @@ def open_binary(file: DataFile | str | Path, buffer_size: int = 1 << 20) -> Bina
         return pa.input_stream(str(file.path), compression=file.compression, buffer_size=buffer_size)
     except (OSError, pa.ArrowException) as exc:
         raise SourceError(f"{file.path}: cannot open: {exc}") from None
+
+
+class Utf16AsUtf8(io.RawIOBase):
+    """A UTF-16 byte stream (byte-order mark first, as Windows tools write text) read as UTF-8. Code units that
+    pair into no character (lone surrogates) come out as their UTF-8-style bytes, which are not UTF-8: the
+    reader quarantines those lines as "not UTF-8", as it does any other line that is not."""
+
+    def __init__(self, raw: BinaryIO, piece: int = 1 << 20) -> None:
+        import codecs
+
+        self._raw = raw
+        self._decoder = codecs.getincrementaldecoder("utf-16")(errors="surrogatepass")
+        self._piece = piece
+        self._out = b""
+        self._done = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, view) -> int:
+        while not self._out and not self._done:
+            data = self._raw.read(self._piece)
+            self._done = not data
+            self._out = self._decoder.decode(data, final=self._done).encode("utf-8", "surrogatepass")
+        n = min(len(view), len(self._out))
+        view[:n] = self._out[:n]
+        self._out = self._out[n:]
+        return n
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+def starts_utf16(head: bytes) -> bool:
+    """Does a file that starts with ``head`` hold UTF-16 text (its byte-order mark)?"""
+    return head[:2] in UTF16_BOMS
+
+
+def decode_text(data: bytes) -> str:
+    """A whole file's text: UTF-16 after its byte-order mark, else UTF-8 (raises ``UnicodeDecodeError``)."""
+    return data.decode("utf-16") if starts_utf16(data) else data.decode("utf-8")
 
 
 class BrokenStream(SourceError):

@@ -111,13 +111,13 @@ def _local_files(spec: str) -> InputSource | None:
 
 def _json_array_file(file, spec: str) -> InputSource:
     """A (compressed) JSON array file, loaded whole."""
-    from curation.sources import READ_ERRORS, error_line, open_binary
+    from curation.sources import READ_ERRORS, decode_text, error_line, open_binary
 
     try:
         with open_binary(file) as fh:
-            text = fh.read().decode("utf-8")
+            text = decode_text(fh.read())
     except UnicodeDecodeError:
-        raise InputError(f"{spec}: not UTF-8 text") from None
+        raise InputError(f"{spec}: not UTF-8 (or UTF-16) text") from None
     except READ_ERRORS as exc:  # a truncated or corrupt stream too
         raise InputError(f"{spec}: cannot read: {error_line(exc)}") from None
     fs, path = resolve_filesystem(str(file.path))
@@ -157,12 +157,14 @@ def looks_like_path(spec: str) -> bool:
 
 
 def _json_array(fs, path: str, shown: str) -> InputSource:
+    from curation.sources import decode_text
+
     name = PurePosixPath(path).name
     try:
         with fs.open_input_stream(path) as fh:
-            text = fh.read().decode("utf-8")
+            text = decode_text(fh.read())
     except UnicodeDecodeError:
-        raise InputError(f"{shown}: not UTF-8 text") from None
+        raise InputError(f"{shown}: not UTF-8 (or UTF-16) text") from None
     return InputSource(shown, "json", fs, [path], records=[(name, _json_rows(text, shown))])
 
 

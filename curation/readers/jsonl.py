@@ -383,13 +383,16 @@ def read_jsonl_stream(fs, path: str, file: str, compression: str, first_pos: int
     from pyarrow import fs as pafs
 
     from curation.readers.errors import InputError
-    from curation.sources import BrokenStream, DataFile, SourceError, iter_line_blocks, open_binary, readahead, salvage
+    from curation.sources import (UTF16, BrokenStream, DataFile, SourceError, Utf16AsUtf8, iter_line_blocks, open_binary,
+                                  readahead, salvage)
 
     records, parsed, line = 0, 0, 1
     first_error = None
     try:
         if isinstance(fs, pafs.LocalFileSystem):
             stream = open_binary(DataFile(Path(path), "jsonl", compression))
+        elif compression == UTF16:
+            stream = Utf16AsUtf8(fs.open_input_stream(path))
         else:
             stream = fs.open_input_stream(path, compression=compression)
         with stream:

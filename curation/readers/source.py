@@ -20,7 +20,7 @@ from curation.contract import record_id
 from curation.readers.errors import InputError
 from curation.readers.filesystems import fingerprint_files
 from curation.readers.raw import raw_batch
-from curation.sources import classify
+from curation.sources import UTF16, classify, starts_utf16
 
 UNIT_SHIFT = 32
 
@@ -37,7 +37,7 @@ class Unit:
     end: int = 0  # exclusive
     first_line: int = 1  # jsonl: line number of the unit's first line
     first_row: int = 0  # parquet / records: row number of the unit's first row within its file
-    compression: str | None = None  # jsonl: gzip | bz2 | xz | zstd (then the unit is the whole file, streamed)
+    compression: str | None = None  # jsonl: gzip | bz2 | xz | zstd | utf-16 (then the unit is the whole file, streamed)
     input: str = ""  # the input it belongs to, when a run has several (curation.inputs)
     part: bool = False  # jsonl: one of several byte ranges of its file (the file was checked whole when cut)
 
@@ -105,6 +105,8 @@ class InputSource:
                 elif found is not None and found.compression:
                     name = PurePosixPath(path).name
                     units.append(Unit(len(units), "jsonl", path, name, 0, 0, 1, compression=found.compression))
+                elif self._utf16(path):  # read as a stream, transcoded (curation.sources.Utf16AsUtf8)
+                    units.append(Unit(len(units), "jsonl", path, PurePosixPath(path).name, 0, 0, 1, compression=UTF16))
                 else:
                     units.extend(self._jsonl_units(path, unit_bytes, len(units)))
         elif self.kind == "stream":
@@ -116,6 +118,13 @@ class InputSource:
                 for a in range(0, max(n, 1), step):
                     units.append(Unit(len(units), "records", file=label, start=a, end=min(n, a + step), first_row=a))
         return units
+
+    def _utf16(self, path: str) -> bool:
+        try:
+            with self.filesystem.open_input_file(path) as fh:
+                return starts_utf16(fh.read(2))
+        except OSError:
+            return False  # the plain reader says what is wrong with the file
 
     def _jsonl_units(self, path: str, unit_bytes: int | None, first_index: int) -> list[Unit]:
         fs = self.filesystem

@@ -334,3 +334,31 @@ def test_parquet_text_stored_as_binary_is_read_as_text(tmp_path):
     assert kept.num_rows == 4 and set(kept.column("source").to_pylist()) == {"spark"}
     assert kept.schema.field("blob").type == pa.binary()
     assert sorted(map(json.dumps, kept.column("conversations").to_pylist())) == sorted(json.dumps(r["conversations"]) for r in rows)
+
+
+@pytest.mark.parametrize("codec,bom", [("utf-16-le", b"\xff\xfe"), ("utf-16-be", b"\xfe\xff")])
+def test_utf16_files_are_read_as_their_text(tmp_path, codec, bom):
+    """Windows tools write text as UTF-16 with a byte-order mark: a .jsonl or .json file in it reads as the same
+    rows as its UTF-8 twin (line numbers too); a line with an unpaired surrogate is quarantined, the rest kept."""
+    rows = [row(i) for i in range(8)]
+    rows[3]["conversations"][1]["value"] += " — naïve 日本"
+    text = "".join(json.dumps(r, ensure_ascii=False) + "\r\n" for r in rows)
+    (tmp_path / "u8.jsonl").write_text(text, encoding="utf-8")
+    (tmp_path / "u16.jsonl").write_bytes(bom + text.encode(codec))
+    (tmp_path / "u16.json").write_bytes(bom + json.dumps(rows, ensure_ascii=False).encode(codec))
+
+    def kept(out):
+        return sorted(json.dumps(r["conversations"]) for s in SPLITS for r in pq.read_table(out / f"{s}.parquet").to_pylist())
+
+    curate(str(tmp_path / "u8.jsonl"), tmp_path / "o8")
+    for name in ("u16.jsonl", "u16.json"):
+        curate(str(tmp_path / name), tmp_path / f"o-{name}")
+        assert kept(tmp_path / f"o-{name}") == kept(tmp_path / "o8")
+    lines = text.split("\r\n")
+    broken = "\r\n".join(lines[:5]).encode(codec) + "\r\n".encode(codec) + (b"\x00\xd8" if codec.endswith("le") else b"\xd8\x00")
+    broken += "\r\n".join(lines[5:]).encode(codec)
+    (tmp_path / "bad.jsonl").write_bytes(bom + broken)
+    manifest = curate(str(tmp_path / "bad.jsonl"), tmp_path / "obad")
+    (entry,) = read_quarantine(tmp_path / "obad")
+    assert entry["position"]["line"] == 6 and entry["error"].startswith("not UTF-8")
+    assert manifest["accounting"]["input_rows"] == 8
