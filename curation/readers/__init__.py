@@ -131,8 +131,11 @@ def _json_rows(text: str, shown: str) -> list:
 
     from curation.formats import detect_format
 
+    text = text.lstrip("\ufeff")
+    if not text.strip():  # an empty file holds no rows, as an empty JSON Lines file does
+        return []
     try:
-        data = json.loads(text.lstrip("\ufeff"))
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"{shown}: line {exc.lineno}: not valid JSON: {exc.msg} (column {exc.colno})") from None
     except RecursionError:

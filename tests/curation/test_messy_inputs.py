@@ -362,3 +362,11 @@ def test_utf16_files_are_read_as_their_text(tmp_path, codec, bom):
     (entry,) = read_quarantine(tmp_path / "obad")
     assert entry["position"]["line"] == 6 and entry["error"].startswith("not UTF-8")
     assert manifest["accounting"]["input_rows"] == 8
+
+
+@pytest.mark.parametrize("content", [b"", b"\xef\xbb\xbf", b"  \n\n", b"\xff\xfe"])
+@pytest.mark.parametrize("suffix", [".json", ".jsonl"])
+def test_an_empty_file_is_an_empty_input_whatever_its_kind(tmp_path, content, suffix):
+    """Nothing but a byte-order mark or whitespace: no rows, no error, for a JSON array file as for JSON Lines."""
+    (tmp_path / f"e{suffix}").write_bytes(content)
+    assert rows_read(str(tmp_path / f"e{suffix}")) == 0
