@@ -28,14 +28,14 @@ OutputFormat = Literal["finetome", "messages", "both"]
 OUTPUT_FORMATS = ("finetome", "messages", "both")
 MESSAGES_DIR = "messages"
 CARD_FILE = "README.md"
-MESSAGES_COLUMNS = ("id", "messages", "source", "score")
 
 
 def messages_table(split: pa.Table) -> pa.Table:
-    """A FineTome split as ``id``, ``messages``, ``source``, ``score`` (the columns it has)."""
+    """A FineTome split as ``id``, ``messages``, ``source``, ``score`` and, in a mix, ``input`` (the columns it
+    has)."""
     columns = {"id": split.column("id")} if "id" in split.column_names else {}
     columns["messages"] = to_messages(split.column("conversations"))
-    for name in ("source", "score"):
+    for name in ("source", "score", "input"):
         if name in split.column_names:
             columns[name] = split.column(name)
     return pa.table(columns)

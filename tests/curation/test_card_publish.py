@@ -56,6 +56,10 @@ def test_messages_table_is_trl_shaped():
     out = messages_table(split)
     assert out.column_names == ["id", "messages", "source", "score"]
     assert out.column("messages").to_pylist() == [[{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]]
+    # rows of a mix say which input they came from in the messages splits too
+    mixed = messages_table(split.append_column("input", pa.array(["chat"])))
+    assert mixed.column_names == ["id", "messages", "source", "score", "input"]
+    assert mixed.column("input").to_pylist() == ["chat"]
 
 
 @pytest.mark.parametrize("fmt,configs", [("finetome", ["default"]), ("messages", ["messages"]), ("both", ["default", "messages"])])
