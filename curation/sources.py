@@ -162,6 +162,7 @@ class Utf16AsUtf8(io.RawIOBase):
         while not self._out and not self._done:
             data = self._raw.read(self._piece)
             self._done = not data
+            # the end is decoded on its own: a dangling odd byte raises only after every whole character is out
             self._out = self._decoder.decode(data, final=self._done).encode("utf-8", "surrogatepass")
         n = min(len(view), len(self._out))
         view[:n] = self._out[:n]

@@ -324,19 +324,37 @@ def read_jsonl(
     ``check``: raise :class:`InputError` at the end when the range held records but not one was JSON (a binary
     file, say), naming the first bad line. A range that is one part of a file is not checked on its own: a
     part may hold only bad lines of a file that is JSON Lines (:func:`check_json_lines` checks the whole file)."""
-    records, parsed, first_error = 0, 0, None
+    records, seen = 0, _JsonSeen()
     with fs.open_input_file(path) as fh:
         for batch, _, nrec in parsed_blocks(_range_blocks(fh, start, end, block_bytes), file, first_pos, first_line):
             if batch is not None:
-                errors = batch.column("_error")
-                parsed += errors.null_count
-                if first_error is None and errors.null_count < nrec:
-                    k = next(i for i, e in enumerate(errors.to_pylist()) if e is not None)
-                    first_error = (batch.column("_line")[k].as_py(), errors[k].as_py())
+                seen.add(batch, nrec)
                 yield batch, records
             records += nrec
-    if check and records and parsed == 0 and first_error is not None:
-        raise InputError(f"{path}: line {first_error[0]}: not JSON Lines ({first_error[1]})")
+    if check:
+        seen.check(path)
+
+
+class _JsonSeen:
+    """Whether the records read so far held any JSON, and the first line that was not (to name it when none was:
+    a binary file, say)."""
+
+    def __init__(self) -> None:
+        self.records = self.parsed = 0
+        self.first_error: tuple[int, str] | None = None
+
+    def add(self, batch: pa.RecordBatch, records: int) -> None:
+        errors = batch.column("_error")
+        self.records += records
+        self.parsed += errors.null_count
+        if self.first_error is None and errors.null_count < records:
+            k = next(i for i, e in enumerate(errors.to_pylist()) if e is not None)
+            self.first_error = (batch.column("_line")[k].as_py(), errors[k].as_py())
+
+    def check(self, path: str) -> None:
+        """Raise :class:`InputError` when there were records and not one was JSON."""
+        if self.records and not self.parsed and self.first_error is not None:
+            raise InputError(f"{path}: line {self.first_error[0]}: not JSON Lines ({self.first_error[1]})")
 
 
 def _range_blocks(fh, start: int, end: int, block_bytes: int) -> Iterator[memoryview]:
@@ -386,8 +404,7 @@ def read_jsonl_stream(fs, path: str, file: str, compression: str, first_pos: int
     from curation.sources import (UTF16, BrokenStream, DataFile, SourceError, Utf16AsUtf8, iter_line_blocks, open_binary,
                                   readahead, salvage)
 
-    records, parsed, line = 0, 0, 1
-    first_error = None
+    records, line, seen = 0, 1, _JsonSeen()
     try:
         if isinstance(fs, pafs.LocalFileSystem):
             stream = open_binary(DataFile(Path(path), "jsonl", compression))
@@ -402,33 +419,29 @@ def read_jsonl_stream(fs, path: str, file: str, compression: str, first_pos: int
             for batch, nlines, nrec in parsed_blocks(blocks, file, first_pos):
                 line += nlines
                 if batch is not None:
-                    errors = batch.column("_error")
-                    parsed += errors.null_count
-                    if first_error is None and errors.null_count < nrec:
-                        k = next(i for i, e in enumerate(errors.to_pylist()) if e is not None)
-                        first_error = (batch.column("_line")[k].as_py(), errors[k].as_py())
+                    seen.add(batch, nrec)
                     yield batch, records
                 records += nrec
     except BrokenStream as exc:
         # the lines read whole before the break are kept; the rest of the file is one quarantined record
         # (what was read of its first line as the raw bytes), so the run goes on and says what was lost. The
-        # last piece read before the break is decoded again, so that its whole lines are kept too
+        # last piece a codec read before the break is decoded again, so that its whole lines are kept too (the
+        # UTF-16 transcoder hands out all it decoded before it fails)
         rest = exc.rest
-        if isinstance(fs, pafs.LocalFileSystem):
+        if isinstance(fs, pafs.LocalFileSystem) and compression != UTF16:
             rest = salvage(DataFile(Path(path), "jsonl", compression), exc.offset) or rest
         cut = rest.rfind(b"\n") + 1
         if cut:
             batch, nlines, nrec = parse_block(rest[:cut], file, line, first_pos + records)
             if batch is not None:
-                parsed += batch.column("_error").null_count
+                seen.add(batch, nrec)
                 yield batch, records
             line, records = line + nlines, records + nrec
-        if not records and not parsed and not rest[cut:]:  # not one byte could be decoded: not this codec's file
+        if not records and not rest[cut:]:  # not one byte could be decoded: not this codec's file
             raise InputError(f"{path}: cannot read: {exc.reason}") from None
         exc.rest = rest[cut:]
         yield broken_tail(exc, file, first_pos + records, line), records
         return
     except (SourceError, OSError) as exc:
         raise InputError(str(exc) if isinstance(exc, SourceError) else f"{path}: cannot read: {exc}") from None
-    if records and parsed == 0 and first_error is not None:
-        raise InputError(f"{path}: line {first_error[0]}: not JSON Lines ({first_error[1]})")
+    seen.check(path)

@@ -362,6 +362,12 @@ def test_utf16_files_are_read_as_their_text(tmp_path, codec, bom):
     (entry,) = read_quarantine(tmp_path / "obad")
     assert entry["position"]["line"] == 6 and entry["error"].startswith("not UTF-8")
     assert manifest["accounting"]["input_rows"] == 8
+    # a file cut inside a character (an odd byte at the end): every whole line is kept, the break is said
+    (tmp_path / "cut.jsonl").write_bytes(bom + text.encode(codec) + b"\x00")
+    manifest = curate(str(tmp_path / "cut.jsonl"), tmp_path / "ocut")
+    assert kept(tmp_path / "ocut") == kept(tmp_path / "o8")
+    (entry,) = read_quarantine(tmp_path / "ocut")
+    assert entry["error"].startswith("the file breaks off here") and entry["position"]["line"] == 9
 
 
 @pytest.mark.parametrize("content", [b"", b"\xef\xbb\xbf", b"  \n\n", b"\xff\xfe"])
