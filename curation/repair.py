@@ -10,15 +10,15 @@ Repairs, recorded per row as ``{kind: [column, ...]}`` (JSON text in the row's `
 
 ``lone_surrogate``    a lone surrogate code point became U+FFFD
 ``control_chars``     C0 control characters other than tab, LF and CR, and DEL, were removed
-``bom``               a byte-order mark in front of a line (after the first) was dropped
+``bom``               a byte-order mark in front of a line (after the first) was dropped (by validation)
 ``not_finite``        a NaN or infinite number became null
 ``number_from_text``  ``score`` given as text (``"4.5"``) became the number
 ``number_from_decimal`` ``score`` given as a decimal (a Parquet decimal column) became the number
 ``turns_from_json_text`` ``conversations`` / ``messages`` given as JSON text (a string column) became the turns
 
-The row-wise functions (:func:`decode_line`, :func:`loads`, :func:`repair_record`) serve the slow path for
-the few lines a columnar reader cannot take; :func:`repair_table` does the same checks vectorized on Arrow
-tables that parsed fine (an escaped ``\\u0000`` parses, a NaN score parses).
+:func:`repair_record` serves validation's record-by-record path, for the few records the columnar reader
+cannot take; :func:`repair_table` does the same checks vectorized on Arrow tables that parsed fine (an escaped
+``\\u0000`` parses, a NaN score parses).
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-BOM = "\ufeff"
 # C0 controls except tab, LF, CR; and DEL. (C1 controls and noncharacters are left alone: they are valid text.)
 CONTROL_CLASS = "\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f"
 _CONTROL = re.compile(f"[{CONTROL_CLASS}]")
@@ -112,42 +111,6 @@ def _unique(name: str, record: dict[str, Any], out: dict[str, Any]) -> str:
     while f"{name}_{k}" in record or f"{name}_{k}" in out:
         k += 1
     return f"{name}_{k}"
-
-
-def decode_line(raw: bytes, first: bool = False) -> tuple[str | None, Repairs, str | None]:
-    """A raw line as text: ``(text, repairs, None)``, or ``(None, {}, error)`` when it is not UTF-8.
-
-    A byte-order mark is dropped: silently on the first line of a file (it belongs to the file), noted as a
-    ``bom`` repair elsewhere (files concatenated with their marks). The line terminator is stripped.
-    """
-    repairs: Repairs = {}
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return None, {}, f"not UTF-8: {exc.reason} at byte {exc.start}"
-    if text.endswith("\n"):
-        text = text[:-2] if text.endswith("\r\n") else text[:-1]
-    if text.startswith(BOM):
-        text = text.lstrip(BOM)
-        if not first:
-            repairs["bom"] = ["(line)"]
-    return text, repairs, None
-
-
-def loads(text: str) -> tuple[Any, Repairs, str | None]:
-    """Parse one JSON document leniently (raw control characters inside strings allowed, NaN/Infinity read)
-    and repair it: ``(value, repairs, None)``, or ``(None, {}, error)`` naming what is wrong and where."""
-    try:
-        value = json.loads(text, strict=False)
-    except json.JSONDecodeError as exc:
-        return None, {}, f"not valid JSON: {exc.msg} (column {exc.colno})"
-    except RecursionError:
-        return None, {}, "not valid JSON: nested too deeply"
-    if isinstance(value, dict):
-        value, repairs = repair_record(value)
-        return value, repairs, None
-    repairs: Repairs = {}
-    return repair_value(value, "(row)", repairs), repairs, None
 
 
 def coerce_score(value: Any) -> tuple[float | None, str | None, str | None]:
@@ -291,20 +254,3 @@ def repair_table(table: pa.Table, repairs: pa.Array | None = None) -> tuple[pa.T
     return out, pa.array(given, pa.string())
 
 
-def block_needs_slow_path(block: bytes) -> str | None:
-    """Why a block of JSON lines must be read row by row (None: a columnar JSON reader can take it).
-
-    Arrow's JSON reader rejects lone surrogate escapes and raw control characters (the whole block fails:
-    the caller falls back), but it takes invalid UTF-8 without complaint and splits lines at a lone CR;
-    those are checked here, cheaply, before it runs.
-    """
-    try:
-        pa.array([block], pa.binary()).cast(pa.string())
-    except (pa.ArrowInvalid, UnicodeDecodeError):
-        return "invalid UTF-8"
-    if block.count(b"\r") != block.count(b"\r\n"):
-        return "a carriage return that does not end a line"
-    bom = BOM.encode()
-    if block.startswith(bom) or b"\n" + bom in block:  # a block starts at a line start, not only at the file's
-        return "a byte-order mark in front of a line"
-    return None

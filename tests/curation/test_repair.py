@@ -2,76 +2,85 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
 
 import pyarrow as pa
-import pyarrow.json as pj
-import io
 import pytest
-from hypothesis import example, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from curation.repair import (
-    block_needs_slow_path,
-    coerce_score,
-    decode_line,
-    loads,
-    repair_string,
-    repair_table,
-    repairs_json,
-)
-from tests.curation.hostile import hostile_jsonl, hostile_line, hostile_text
+from curation.readers.jsonl import parse_block
+from curation.sources import iter_line_blocks
+from curation.repair import coerce_score, repair_string, repair_table, repairs_json
+from curation.validate import Validate, ValidateConfig
+from tests.curation.hostile import hostile_line, hostile_text
 
 TURNS = pa.list_(pa.struct([("from", pa.string()), ("value", pa.string())]))
+ROW = '"conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": "an answer"}]'
+KEPT_COLUMNS = ("id", "conversations", "source", "score", "original_conversations", "cluster_id", "origin_id",
+                "augmentation", "repairs")
 
 
-def parse(raw: bytes, first=False):
-    text, repairs, error = decode_line(raw, first)
-    if error:
-        return None, {}, error
-    value, more, error = loads(text)
-    return value, {**repairs, **more}, error
+def parse(raw: bytes, first: bool = False):
+    """One JSON line through the reader and validation, as a file holds it (after a plain first line, unless
+    ``first``): ``(row, repairs, None)`` for the kept row (its columns, nulls left out), ``(None, {}, error)``
+    when it is quarantined."""
+    data = raw if first else ("{" + ROW + "}\n").encode() + raw
+    (block,) = iter_line_blocks(io.BytesIO(data))  # the reader's cut: a byte-order mark at the start is dropped
+    batch, _, _ = parse_block(block, "r.jsonl", 1, 0)
+    out = Validate(ValidateConfig()).process(batch)
+    if out.quarantine is not None and out.quarantine.num_rows:
+        return None, {}, out.quarantine.column("error")[0].as_py()
+    row = out.batch.to_pylist()[-1]
+    repairs = json.loads(row["repairs"]) if row.get("repairs") else {}
+    value = {k: v for k, v in row.items() if not k.startswith("_") and v is not None
+             and k not in KEPT_COLUMNS or k == "conversations"}
+    return value, repairs, None
 
 
 def test_lone_surrogate_escape_is_replaced_and_recorded():
-    value, repairs, error = parse(b'{"conversations": [{"from": "human", "value": "a\\ud800b"}], "score": 4}\n')
+    value, repairs, error = parse(b'{"conversations": [{"from": "human", "value": "a\\ud800b"}, '
+                                  b'{"from": "gpt", "value": "an answer"}]}\n')
     assert error is None
     assert value["conversations"][0]["value"] == "a\ufffdb"
     assert repairs == {"lone_surrogate": ["conversations"]}
-    pa.Table.from_pylist([value])  # Arrow takes it now
 
 
 def test_valid_surrogate_pair_escape_is_left_alone():
-    value, repairs, error = parse(b'{"value": "\\ud83d\\ude00"}\n')
-    assert value == {"value": "😀"} and repairs == {} and error is None
+    value, repairs, error = parse(("{" + ROW + ', "value": "\\ud83d\\ude00"}\n').encode())
+    assert value["value"] == "\U0001f600" and repairs == {} and error is None
 
 
 def test_nul_and_control_characters_are_removed_tab_and_newlines_kept():
-    value, repairs, error = parse(b'{"value": "a\\u0000b\\u001bc\\td\\ne\\r", "raw": "x\x01y"}\n')
-    assert value == {"value": "abc\td\ne\r", "raw": "xy"}
-    assert repairs == {"control_chars": ["value", "raw"]}
+    value, repairs, error = parse(("{" + ROW + ', "value": "a\\u0000b\\u001bc\\td\\ne\\r"').encode() + b', "raw": "x\x01y"}\n')
+    assert (value["value"], value["raw"]) == ("abc\td\ne\r", "xy")
+    assert repairs == {"control_chars": ["raw", "value"]}
 
 
 def test_bom_first_line_is_silent_later_lines_recorded():
-    assert parse(b'\xef\xbb\xbf{"a": "x"}\n', first=True) == ({"a": "x"}, {}, None)
-    assert parse(b'\xef\xbb\xbf{"a": "x"}\r\n') == ({"a": "x"}, {"bom": ["(line)"]}, None)
+    line = ("{" + ROW + ', "a": "x"}').encode()
+    assert parse(b"\xef\xbb\xbf" + line + b"\n", first=True)[1:] == ({}, None)
+    value, repairs, error = parse(b"\xef\xbb\xbf" + line + b"\r\n")
+    assert value["a"] == "x" and repairs == {"bom": ["(line)"]} and error is None
 
 
-def test_crlf_terminator_is_stripped():
-    assert decode_line(b'{"a": 1}\r\n')[0] == '{"a": 1}'
+def test_crlf_terminator_is_a_line_end():
+    value, repairs, error = parse(("{" + ROW + ', "a": 1}\r\n').encode())
+    assert value["a"] == 1 and repairs == {} and error is None
 
 
 def test_nan_and_infinite_numbers_become_null_and_are_recorded():
-    value, repairs, _ = parse(b'{"score": NaN, "other": -Infinity, "ok": 1.5}\n')
-    assert value == {"score": None, "other": None, "ok": 1.5}
-    assert repairs == {"not_finite": ["score", "other"]}
+    value, repairs, _ = parse(("{" + ROW + ', "score": NaN, "other": -Infinity, "ok": 1.5}\n').encode())
+    assert "other" not in value and value["ok"] == 1.5
+    assert repairs == {"not_finite": ["other", "score"]}
 
 
 @pytest.mark.parametrize("raw,error", [
-    (b'{"a": "x\xff"}\n', "not UTF-8: invalid start byte at byte 8"),
-    (b'{"a": \n', "not valid JSON: Expecting value (column 7)"),
-    (b"[" * 100_000 + b"\n", "not valid JSON"),
+    (b'{"a": "x\xff"}\n', "not UTF-8: invalid start byte"),
+    (b'{"a": \n', "not valid JSON: Expecting value"),
+    (b"[" * 100_000 + b"\n", "not readable JSON: nested too deeply"),
 ])
 def test_unreadable_lines_get_a_one_line_reason(raw, error):
     value, _, got = parse(raw)
@@ -80,7 +89,8 @@ def test_unreadable_lines_get_a_one_line_reason(raw, error):
 
 def test_multi_megabyte_turn_is_kept_whole():
     big = "word " * 1_000_000
-    value, repairs, error = parse(json.dumps({"conversations": [{"from": "human", "value": big}]}).encode() + b"\n")
+    line = json.dumps({"conversations": [{"from": "human", "value": big}, {"from": "gpt", "value": "an answer"}]})
+    value, repairs, error = parse(line.encode() + b"\n")
     assert error is None and repairs == {} and len(value["conversations"][0]["value"]) == 5_000_000
 
 
@@ -117,18 +127,6 @@ def test_repair_table_merges_with_slow_path_repairs_and_leaves_clean_tables_alon
     assert fixed.equals(clean) and repairs.null_count == 2
 
 
-@pytest.mark.parametrize("block,why", [
-    (b'{"a": "x"}\n{"a": "y"}\n', None),
-    (b'{"a": "\xef\xbb\xbf in text is fine"}\n', None),
-    (b'{"a": "x"}\r\n{"a": "y"}\r\n', None),
-    (b'{"a": "x\xff"}\n', "invalid UTF-8"),
-    (b'{"a": "x"}\r{"a": "y"}\n', "a carriage return that does not end a line"),
-    (b'{"a": "x"}\n\xef\xbb\xbf{"a": "y"}\n', "a byte-order mark in front of a line"),
-])
-def test_block_needs_slow_path(block, why):
-    assert block_needs_slow_path(block) == why
-
-
 @settings(max_examples=150, deadline=None)
 @given(hostile_text)
 def test_repaired_strings_are_valid_utf8_without_controls(text):
@@ -148,26 +146,8 @@ def test_every_hostile_line_is_a_clean_row_or_a_reason(raw):
         return
     text = json.dumps(value, ensure_ascii=False, allow_nan=False)  # no NaN left, no surrogate left
     text.encode("utf-8")
-    assert all(kind in {"lone_surrogate", "control_chars", "bom", "not_finite"} for kind in repairs)
-
-
-@settings(max_examples=30, deadline=None)
-@given(hostile_jsonl)
-@example(b"\xef\xbb\xbf\n")  # a block that starts with a byte-order mark line (a block boundary mid-file)
-def test_a_block_is_either_taken_by_arrow_or_sent_down_the_slow_path(block):
-    """The contract the reader relies on: if this check passes and Arrow parses the block, every parsed row
-    is one non-blank line of the block (so rows and lines stay aligned) and its strings are valid UTF-8."""
-    if block_needs_slow_path(block) is not None:
-        return
-    try:
-        table = pj.read_json(io.BytesIO(block), read_options=pj.ReadOptions(block_size=len(block) + 1))
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return  # the reader falls back to the row-wise path
-    lines = [line for line in block.split(b"\n") if line.strip()]
-    assert table.num_rows == len(lines)
-    table.validate(full=True)
-    repaired, _ = repair_table(table)
-    repaired.to_pylist()
+    assert all(kind in {"lone_surrogate", "control_chars", "bom", "not_finite", "number_from_text",
+                        "turns_from_json_text"} for kind in repairs)
 
 
 @settings(max_examples=150, deadline=None)
