@@ -22,6 +22,8 @@ from typing import Any, Sequence
 import numpy as np
 import pyarrow as pa
 
+from curation.formats import TABLE_KEYS
+
 POS, ID, FILE, LINE, ROW, RAW, ERROR, SLOW = "_pos", "_id", "_file", "_line", "_row", "_raw", "_error", "_slow"
 RAW_COLUMNS = (POS, ID, FILE, LINE, ROW, RAW, ERROR, SLOW)
 INTERNAL_COLUMNS = frozenset(RAW_COLUMNS) | {"_split", "_added", "_input", "_original"}
@@ -114,17 +116,13 @@ def _as_text(t: pa.DataType) -> pa.DataType:
     return t
 
 
-# the columns of the chat formats (curation.formats), where bytes can only be text
-TEXT_COLUMNS = frozenset({"conversations", "messages", "source", "id", "system", "instruction", "input", "output",
-                          "prompt", "completion", "chosen", "rejected", "text", "response", "question", "answer"})
-
-
 def binary_as_text(table: pa.Table) -> pa.Table:
-    """A typed table's chat columns (:data:`TEXT_COLUMNS`) stored as binary, as some Parquet writers store
-    strings, as strings (nested ones too) when every value is UTF-8. Other binary columns are data, as given."""
+    """A typed table's chat columns (the canonical names of :data:`curation.formats.TABLE_KEYS`) stored as binary,
+    as some Parquet writers store strings, as strings (nested ones too) when every value is UTF-8. Other binary
+    columns are data, as given."""
     columns, changed = [], False
     for name, column in zip(table.column_names, table.columns):
-        target = _as_text(column.type) if name in TEXT_COLUMNS else column.type
+        target = _as_text(column.type) if name in TABLE_KEYS else column.type
         if target != column.type:
             try:
                 column, changed = column.cast(target), True
