@@ -36,6 +36,15 @@ class MixConfig(StrictModel):
     total_rows: int | None = Field(None, ge=0, description="cap on the whole mixture (weighted inputs scale down to it)")
 
 
+def target_shares(weights: dict[str, float], kept: dict[str, int]) -> dict[str, float]:
+    """What each weight asks of the whole mix: its share of ``weights`` (the weighted inputs that reached the mix)
+    times the weighted inputs' part of the ``kept`` rows (inputs without a weight take the rest), rounded as the
+    manifest shows it. An exact draw has each weighted input's share of ``kept`` equal to its target."""
+    total_kept, total_w = sum(kept.values()), sum(weights.values())
+    part = sum(kept.get(name, 0) for name in weights) / total_kept if total_kept else 0.0
+    return {name: round(w / total_w * part, 6) for name, w in weights.items()} if total_w else {}
+
+
 def allocate(available: dict[str, int], weights: dict[str, float], max_rows: dict[str, int],
              total_rows: int | None = None) -> dict[str, int]:
     """Rows to take from each input: fixed counts first, then the weighted inputs in proportion, as many as the
@@ -98,32 +107,30 @@ class Mix(GlobalStage):
         weights = {i.name: i.weight for i in self.inputs if i.weight is not None}
         caps = {i.name: i.max_rows for i in self.inputs if i.max_rows is not None}
         take = allocate(available, weights, caps, self.cfg.total_rows)
-        total_w = sum(w for n, w in weights.items() if n in available)
-        kept_total = sum(take.get(n, a) for n, a in available.items())
-        # a weighted input's target, as a share of the whole mix (the weighted part is what the other inputs leave)
-        weighted_part = sum(take.get(n, 0) for n in weights if n in available) / kept_total if kept_total else 0.0
+        kept = {name: take.get(name, n) for name, n in available.items()}
+        kept_total = sum(kept.values())
+        targets = target_shares({n: w for n, w in weights.items() if n in available}, kept)
         drop_pos: list[int] = []
         drop_reason: list[str] = []
         drop_detail: list[str] = []
         for name, idx in groups.items():
-            keep = take.get(name, len(idx))
+            keep = kept[name]
             if keep >= len(idx):
                 continue
             order = seeded_order(self.cfg.seed, [ids[i] for i in idx])
             reason = "mix:max_rows" if name in caps else "mix:over_share"
             detail: dict[str, Any] = {"input": name}
-            if name in weights and total_w:
-                detail["target_share"] = round(weights[name] / total_w * weighted_part, 6)
+            if name in targets:
+                detail["target_share"] = targets[name]
             text = json.dumps(detail, sort_keys=True)
             for k in order[keep:]:
                 drop_pos.append(int(pos[idx[k]]))
                 drop_reason.append(reason)
                 drop_detail.append(text)
         stats: dict[str, Any] = {"per_input": {
-            name: {"available": available.get(name, 0), "taken": take.get(name, available.get(name, 0)),
-                   "share": round(take.get(name, available.get(name, 0)) / kept_total, 6) if kept_total else 0.0,
-                   "target_share": round(weights[name] / total_w * weighted_part, 6)
-                   if name in weights and name in available else None}
+            name: {"available": available.get(name, 0), "taken": kept.get(name, 0),
+                   "share": round(kept.get(name, 0) / kept_total, 6) if kept_total else 0.0,
+                   "target_share": targets.get(name)}
             for name in sorted(set(available) | {i.name for i in self.inputs})}}
         if not drop_pos:
             return Decisions.none(stats)

@@ -15,6 +15,7 @@ from typing import Any, Sequence
 import pyarrow.parquet as pq
 
 from curation.contract import SPLITS, output_paths, read_quarantine
+from curation.mix import target_shares
 
 
 def _column_counts(path: Path, columns: Sequence[str], files) -> Counter:
@@ -56,8 +57,7 @@ def input_accounting(root: str | Path, inputs: Sequence[dict[str, Any]]) -> list
     # a weighted input reached the mix when some of its rows were kept or drawn out by it
     weights = {i["name"]: i["weight"] for i in inputs if i.get("weight") is not None
                and (kept[i["name"]] or any(r.startswith("mix:") for r in removed.get(i["name"], ())))}
-    total_w = sum(weights.values())
-    weighted_part = sum(kept[name] for name in weights) / total_kept if total_kept else 0.0
+    targets = target_shares(weights, {record["name"]: kept[record["name"]] for record in inputs})
     out = []
     for record in inputs:
         name = record["name"]
@@ -65,5 +65,5 @@ def input_accounting(root: str | Path, inputs: Sequence[dict[str, Any]]) -> list
         rows_in = kept[name] + sum(gone.values()) + quarantined[name]
         out.append({**record, "rows_in": rows_in, "kept": kept[name], "removed": gone, "quarantined": quarantined[name],
                     "share": round(kept[name] / total_kept, 6) if total_kept else 0.0,
-                    "target_share": round(weights[name] / total_w * weighted_part, 6) if name in weights else None})
+                    "target_share": targets.get(name)})
     return out
