@@ -152,7 +152,7 @@ class NearDedup(GlobalStage):
         n = keys.num_rows
         bands, rows_per_band = self.lsh
         workers = ctx.workers if cfg.workers == 0 else cfg.workers
-        if self._give and cfg.backend == "fast":
+        if self._give:  # (only the fast backend offers them)
             ctx.signals[minhash_signal(cfg)] = keys.select([POS, "nshingles", "bands", "signature"])
         valid = keys.column("nshingles").to_numpy() > 0
         positions = keys.column(POS).to_numpy()
