@@ -18,12 +18,12 @@ from typing import Any, Iterator
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from numba import njit
 from pydantic import Field
 
 from curation import repetition
 from curation.core.columns import any_per_row, lengths, string_buffers, sum_per_row, turns_of
 from curation.core.config_base import StrictModel
+from curation.core.jit import njit
 from curation.core.registry import StageSpec, register
 from curation.core.stage import RowStage, StageOutput
 

@@ -16,10 +16,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field
 
-from numba import njit
-
 from curation.core.columns import WHITESPACE, any_per_row, conversations_from, string_buffers, turns_of
 from curation.core.config_base import StrictModel
+from curation.core.jit import njit
 from curation.core.registry import StageSpec, register
 from curation.core.utf8 import decode, is_space, last_start
 from curation.core.stage import RowStage, StageOutput, set_where_valid

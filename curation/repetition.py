@@ -11,8 +11,8 @@ characters in n-grams seen before (scanning left to right, skipping past a repea
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
+from curation.core.jit import njit
 from curation.core.utf8 import decode as _decode, is_space as _is_space
 from curation.minhash.kernels import xxh64
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
-from numba import njit
 
 from curation.core.columns import string_buffers
+from curation.core.jit import njit
 from curation.minhash.kernels import xxh64
 
 

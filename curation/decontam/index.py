@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
-from numba import njit
 
 from curation.core.columns import string_buffers
+from curation.core.jit import njit
 from curation.parallel import run_chunks
 from curation.minhash import kernels
 from curation.minhash.shingles import lower_table, word_table

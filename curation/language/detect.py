@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from numba import njit
 
+from curation.core.jit import njit
 from curation.language import model as lid
 from curation.language.config import LanguageConfig
 

@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from numba import njit
 
 from curation.core.columns import string_buffers
+from curation.core.jit import njit
 from curation.parallel import run_chunks
 
 UNDETERMINED = "und"  # a text with no feature at all (empty, or only bytes the model never saw)

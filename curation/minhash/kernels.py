@@ -17,7 +17,8 @@ truncated with ``& M32``; every constant is a ``np.uint64`` so that no expressio
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from curation.core.jit import njit
 
 U64 = np.uint64
 M32 = U64(0xFFFFFFFF)
