@@ -118,8 +118,10 @@ def curate(
                 except EngineError as exc:
                     error(str(exc))
             else:
+                from curation.core.warm import skip_pandas_probe
                 from curation.pipeline import run_curation
 
+                skip_pandas_probe()  # a local run hands pyarrow no pandas objects
                 result = run_curation(input or None, out, cfg, resume=resume, progress=track, output_format=format)
     except (InputError, BudgetError, ConfigError, StageError) as exc:
         error(str(exc))

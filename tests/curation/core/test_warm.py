@@ -20,9 +20,9 @@ def test_sample_rows_have_the_row_schema():
 
 SCRIPT = textwrap.dedent("""
     import json, sys
-    import numba
     from curation.config import config_model
     from curation.engines.plan import build_plan
+    from curation.core.jit import Kernel
     from curation.pipeline import open_source, run_curation
 
     def kernels():
@@ -30,8 +30,8 @@ SCRIPT = textwrap.dedent("""
         for name, module in list(sys.modules.items()):
             if name.startswith("curation"):
                 for attr, value in list(vars(module).items()):
-                    if isinstance(value, numba.core.dispatcher.Dispatcher):
-                        found[f"{name}.{attr}"] = {str(s) for s in value.signatures}
+                    if isinstance(value, Kernel):  # the ones compiled so far (curation.core.jit)
+                        found[f"{name}.{attr}"] = {str(s) for s in value.loaded.signatures} if value.loaded else set()
         return found
 
     config = config_model()(stages={"against": {"path": sys.argv[1]}})
@@ -74,3 +74,37 @@ def test_what_the_imports_and_kernels_made_is_kept_from_the_collectors_full_pass
         assert gc.get_freeze_count() > before
     finally:
         gc.unfreeze()
+
+
+SKIP_PROBE = textwrap.dedent("""
+    import json, sys
+    import numpy as np
+    import pyarrow as pa
+    from curation.core.warm import load_numba_target, skip_pandas_probe
+
+    skip_pandas_probe()
+    pa.array([1, 2]); pa.array(np.zeros(2)); pa.table({"a": ["x"]})
+    converted_without_pandas = "pandas" not in sys.modules
+    frame = pa.table({"a": [1, 2]}).to_pandas()  # pyarrow looks again where it needs pandas
+    back = pa.Table.from_pandas(frame).column("a").to_pylist()
+
+    load_numba_target()
+    target_without_scipy = "scipy.linalg" not in sys.modules
+    from curation.core.jit import njit
+
+    dot = njit(lambda a, b: np.dot(a, b))  # np.dot still finds its BLAS when compiled
+    print(json.dumps({"without": converted_without_pandas, "back": back, "dot": float(dot(np.ones(3), np.ones(3))),
+                      "target_without_scipy": target_without_scipy}))
+""")
+
+
+def test_start_up_skips_pandas_and_the_blas_probe_and_both_still_work_where_used(tmp_path):
+    """In a fresh process: pyarrow converts values without importing pandas after the skipped probe, yet
+    converts to and from pandas when asked; numba's target loads without importing SciPy's linear algebra,
+    yet ``np.dot`` compiles."""
+    done = subprocess.run([sys.executable, "-c", SKIP_PROBE], cwd=REPO, capture_output=True, text=True, check=True)
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["without"] is True
+    assert result["back"] == [1, 2]
+    assert result["target_without_scipy"] is True
+    assert result["dot"] == 3.0
