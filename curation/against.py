@@ -148,16 +148,22 @@ class Against(GlobalStage):
         at = np.zeros(n, dtype=np.int64)  # a found row's row in the table
         if table is not None and table.num_rows and n:
             shared = table.column(POS).to_numpy()
-            order = np.argsort(shared, kind="stable")
-            slot = np.minimum(np.searchsorted(shared[order], pos), len(shared) - 1)
-            found = shared[order][slot] == pos
-            at[found] = order[slot[found]]
+            ordered = len(shared) < 2 or bool((shared[1:] > shared[:-1]).all())  # as near dedup hands it over
+            order = None if ordered else np.argsort(shared, kind="stable")
+            by_pos = shared if order is None else shared[order]
+            slot = np.minimum(np.searchsorted(by_pos, pos), len(shared) - 1)
+            found = by_pos[slot] == pos
+            at[found] = slot[found] if order is None else order[slot[found]]
             rows = np.flatnonzero(found)
             ascending = at[rows]
-            if len(ascending) > 1 and not bool((np.diff(ascending) > 0).all()):
+            if len(ascending) > 1 and not bool((ascending[1:] > ascending[:-1]).all()):
                 rows = rows[np.argsort(ascending, kind="stable")]
-            nshingles[rows] = _gather(table.column("nshingles"), at[rows])
-            bands[rows] = _matrix_rows(table.column("bands"), at[rows], np.uint64)
+            if len(rows) == n and order is None and bool((pos[1:] > pos[:-1]).all()):  # every row, in order
+                nshingles = _gather(table.column("nshingles"), at).astype(np.int64, copy=False)
+                bands = _matrix_rows(table.column("bands"), at, np.uint64)
+            else:
+                nshingles[rows] = _gather(table.column("nshingles"), at[rows])
+                bands[rows] = _matrix_rows(table.column("bands"), at[rows], np.uint64)
         missing = np.flatnonzero(~found)
         computed = np.zeros((len(missing), spec.num_perm), np.uint32)  # the missing rows' signatures, in order
         for lo in range(0, len(missing), 200_000):  # each fetch reads the stage's rows once
@@ -402,10 +408,18 @@ def _matrix(column, dtype) -> np.ndarray:
 
 
 def _gather(column: pa.ChunkedArray, positions: np.ndarray) -> np.ndarray:
-    """``column[positions]`` of an integer column without nulls, as NumPy (the chunks are views of the map)."""
+    """``column[positions]`` of an integer column without nulls, as NumPy, gathered from each chunk's view (of
+    the map): the chunks are not joined first."""
     chunks = [c.to_numpy() for c in column.chunks]
-    values = chunks[0] if len(chunks) == 1 else np.concatenate(chunks) if chunks else np.zeros(0, np.uint64)
-    return values[positions]
+    if len(chunks) <= 1:
+        return (chunks[0] if chunks else np.zeros(0, np.uint64))[positions]
+    bounds = np.cumsum([0] + [len(c) for c in chunks])
+    which = np.searchsorted(bounds, positions, side="right") - 1
+    out = np.empty(len(positions), dtype=chunks[0].dtype)
+    for k in np.unique(which).tolist():
+        picked = which == k
+        out[picked] = chunks[k][positions[picked] - bounds[k]]
+    return out
 
 
 def _matrix_rows(column: pa.ChunkedArray, rows: np.ndarray, dtype) -> np.ndarray:

@@ -47,6 +47,9 @@ REMOVED_TYPES: dict[str, pa.DataType] = {
 }
 INTERNAL_KEYS = ("_split",)
 ROW_GROUP_ROWS = 65_536
+# Arrow's own zstd level: at level 3 a run spent about a quarter more time writing its files at the end, for
+# files about a seventh smaller
+PARQUET_OPTIONS: dict[str, Any] = {"compression": "zstd", "compression_level": 1, "write_statistics": True}
 
 
 def output_schema(schemas: Sequence[pa.Schema], extras: Sequence[str], removed: bool = False) -> pa.Schema:
@@ -73,7 +76,7 @@ class ParquetStream:
         self.schema = schema
         self.rows = 0
         self._tmp = self.path.with_name(self.path.name + ".tmp")
-        self._writer = pq.ParquetWriter(self._tmp, schema, compression="zstd", compression_level=3, write_statistics=True)
+        self._writer = pq.ParquetWriter(self._tmp, schema, **PARQUET_OPTIONS)
         self._pending: list[pa.Table] = []
         self._pending_rows = 0
         self._group = row_group_rows
@@ -160,11 +163,10 @@ def write_parquet(table: pa.Table, path: Path) -> None:
     An empty table is written with no row group at all: `datasets` cannot read a zero-row row group.
     """
     tmp = path.with_name(path.name + ".tmp")
-    options = dict(compression="zstd", compression_level=3, write_statistics=True)
     if table.num_rows == 0:
-        pq.ParquetWriter(tmp, table.schema, **options).close()
+        pq.ParquetWriter(tmp, table.schema, **PARQUET_OPTIONS).close()
     else:
-        pq.write_table(table, tmp, **options)
+        pq.write_table(table, tmp, **PARQUET_OPTIONS)
     os.replace(tmp, path)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path, PurePosixPath
 
 from curation.readers.errors import InputError
@@ -47,9 +46,12 @@ def list_folder(fs, path: str) -> list[str]:
 
 
 def fingerprint_files(fs, paths: list[str]) -> str:
-    """SHA-256 over each file's name and bytes as stored (a compressed file is not decompressed), in order (the
-    input fingerprint in the manifest)."""
-    digest = hashlib.sha256()
+    """XXH3-128 over each file's name and bytes as stored (a compressed file is not decompressed), in order (the
+    input fingerprint in the manifest). A fingerprint tells inputs apart (checkpoints, the ``--against`` index
+    cache); it is no signature, and XXH3 reads about twenty times faster than SHA-256."""
+    import xxhash
+
+    digest = xxhash.xxh3_128()
     for path in paths:
         digest.update(PurePosixPath(path).name.encode())
         try:
@@ -61,4 +63,4 @@ def fingerprint_files(fs, paths: list[str]) -> str:
                     digest.update(chunk)
         except OSError as exc:
             raise InputError(f"{path}: cannot read: {exc}") from None
-    return "sha256:" + digest.hexdigest()
+    return "xxh3-128:" + digest.hexdigest()
