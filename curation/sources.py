@@ -38,6 +38,9 @@ except ImportError:  # pragma: no cover - isal is a dependency; Arrow's zlib cod
 COMPRESSIONS = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zst": "zstd", ".zstd": "zstd"}
 UTF16 = "utf-16"  # not a codec of the file's name: a text file that starts with a UTF-16 byte-order mark
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+CR_LINES = "cr"  # nor this: a text file whose lines end in a lone carriage return (classic Mac OS), read as a stream
+CR_HEAD = 1 << 16  # the bytes at the start of a file that tell whether its lines end in a lone CR
+_CR_TO_LF = bytes.maketrans(b"\r", b"\n")
 KINDS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".parquet": "parquet"}
 BOM = b"\xef\xbb\xbf"
 CURATED_SPLITS = ("train", "validation", "test")
@@ -130,6 +133,8 @@ def open_binary(file: DataFile | str | Path, buffer_size: int = 1 << 20) -> Bina
     try:
         if file.compression == UTF16:
             return Utf16AsUtf8(open(file.path, "rb"))
+        if file.compression == CR_LINES:  # plain bytes: the line cutter reads a lone CR as a line end
+            return open(file.path, "rb", buffering=buffer_size)
         if file.compression == "xz":
             return lzma.open(file.path, "rb")
         if file.compression == "bz2":  # Python's reader streams a truncated file up to the break; Arrow's fails at once
@@ -172,6 +177,19 @@ class Utf16AsUtf8(io.RawIOBase):
     def close(self) -> None:
         self._raw.close()
         super().close()
+
+
+def lone_cr_lines(head: bytes | bytearray | memoryview) -> bool:
+    """Do the lines of a text that starts with ``head`` (its first :data:`CR_HEAD` bytes, or all of it) end in a
+    lone carriage return, as classic Mac OS wrote text? Then ``head`` holds a CR that no LF follows, and no LF at
+    all (a JSON Lines file of LF or CRLF line ends has an LF in its first 64 KB unless its first line is longer;
+    JSON itself may hold a CR only as whitespace, or escaped)."""
+    head = bytes(head[:CR_HEAD])
+    if b"\n" in head:
+        return False
+    if len(head) == CR_HEAD:  # a CR as its last byte may be the first half of a CRLF
+        head = head[:-1]
+    return b"\r" in head
 
 
 def starts_utf16(head: bytes) -> bool:
@@ -227,24 +245,29 @@ def iter_line_blocks(stream: BinaryIO, block_bytes: int = 1 << 24, name: str = "
     """The stream cut into blocks of whole lines (each ending in a newline, except perhaps the last), about
     ``block_bytes`` each. A block is a view of the buffer the stream was read into (the decompressor writes
     into it: no copy is made); the unfinished line at its end starts the next one. A line longer than
-    ``block_bytes`` comes whole in a larger block. A byte-order mark at the very start is dropped. A stream
+    ``block_bytes`` comes whole in a larger block. A byte-order mark at the very start is dropped. A stream whose
+    head says its lines end in a lone CR (:func:`lone_cr_lines`) has each CR read as a newline. A stream
     that breaks off (a truncated or corrupt compressed file) yields the whole lines read before the break,
     then raises :class:`BrokenStream`. Lines are not counted here (a parser finds every line end anyway, and
     counting them again would hold the GIL on the read-ahead thread for a pass over every byte).
     """
     offset = 0  # decompressed bytes yielded so far
     carry = b""  # the start of a line not yet ended
-    size = max(block_bytes, len(BOM))  # the first read holds a whole byte-order mark, if there is one
-    first = True
+    size = max(block_bytes, CR_HEAD + len(BOM))  # the first read holds a byte-order mark and the head after it
+    first, cr = True, False
     while True:
         buffer = bytearray(len(carry) + size)
         buffer[: len(carry)] = carry
         got, broken = _read_into(stream, memoryview(buffer)[len(carry) :])
         end = len(carry) + got
         start = 0
-        if first and buffer.startswith(BOM):  # the first read fills its buffer unless the stream ends
-            start = offset = len(BOM)
+        if first:  # the first read fills its buffer unless the stream ends
+            if buffer.startswith(BOM):
+                start = offset = len(BOM)
+            cr = lone_cr_lines(memoryview(buffer)[start:end])
         first = False
+        if cr:  # lines that end in a lone CR: each CR is a line end (the bytes keep their count)
+            buffer[len(carry) : end] = buffer[len(carry) : end].translate(_CR_TO_LF)
         cut = buffer.rfind(b"\n", start, end) + 1
         if broken is not None:
             if cut > start:

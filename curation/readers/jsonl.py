@@ -401,8 +401,8 @@ def read_jsonl_stream(fs, path: str, file: str, compression: str, first_pos: int
     from pyarrow import fs as pafs
 
     from curation.readers.errors import InputError
-    from curation.sources import (UTF16, BrokenStream, DataFile, SourceError, Utf16AsUtf8, iter_line_blocks, open_binary,
-                                  readahead, salvage)
+    from curation.sources import (CR_LINES, UTF16, BrokenStream, DataFile, SourceError, Utf16AsUtf8, iter_line_blocks,
+                                  open_binary, readahead, salvage)
 
     records, line, seen = 0, 1, _JsonSeen()
     try:
@@ -410,6 +410,8 @@ def read_jsonl_stream(fs, path: str, file: str, compression: str, first_pos: int
             stream = open_binary(DataFile(Path(path), "jsonl", compression))
         elif compression == UTF16:
             stream = Utf16AsUtf8(fs.open_input_stream(path))
+        elif compression == CR_LINES:
+            stream = fs.open_input_stream(path, compression=None)
         else:
             stream = fs.open_input_stream(path, compression=compression)
         with stream:
@@ -428,7 +430,7 @@ def read_jsonl_stream(fs, path: str, file: str, compression: str, first_pos: int
         # last piece a codec read before the break is decoded again, so that its whole lines are kept too (the
         # UTF-16 transcoder hands out all it decoded before it fails)
         rest = exc.rest
-        if isinstance(fs, pafs.LocalFileSystem) and compression != UTF16:
+        if isinstance(fs, pafs.LocalFileSystem) and compression not in (UTF16, CR_LINES):
             rest = salvage(DataFile(Path(path), "jsonl", compression), exc.offset) or rest
         cut = rest.rfind(b"\n") + 1
         if cut:

@@ -20,7 +20,7 @@ from curation.contract import record_id
 from curation.readers.errors import InputError
 from curation.readers.filesystems import fingerprint_files
 from curation.readers.raw import raw_batch
-from curation.sources import UTF16, classify, starts_utf16
+from curation.sources import BOM, CR_HEAD, CR_LINES, UTF16, classify, lone_cr_lines, starts_utf16
 
 UNIT_SHIFT = 32
 
@@ -105,8 +105,8 @@ class InputSource:
                 elif found is not None and found.compression:
                     name = PurePosixPath(path).name
                     units.append(Unit(len(units), "jsonl", path, name, 0, 0, 1, compression=found.compression))
-                elif self._utf16(path):  # read as a stream, transcoded (curation.sources.Utf16AsUtf8)
-                    units.append(Unit(len(units), "jsonl", path, PurePosixPath(path).name, 0, 0, 1, compression=UTF16))
+                elif (text := self._plain_text(path)) is not None:  # read as a stream (one unit)
+                    units.append(Unit(len(units), "jsonl", path, PurePosixPath(path).name, 0, 0, 1, compression=text))
                 else:
                     units.extend(self._jsonl_units(path, unit_bytes, len(units)))
         elif self.kind == "stream":
@@ -119,12 +119,18 @@ class InputSource:
                     units.append(Unit(len(units), "records", file=label, start=a, end=min(n, a + step), first_row=a))
         return units
 
-    def _utf16(self, path: str) -> bool:
+    def _plain_text(self, path: str) -> str | None:
+        """:data:`UTF16` for a text file in UTF-16 (its byte-order mark; transcoded as it is read,
+        :class:`curation.sources.Utf16AsUtf8`), :data:`CR_LINES` for one whose lines end in a lone CR (the line
+        cutter reads each CR as a line end), else None (read in byte ranges)."""
         try:
             with self.filesystem.open_input_file(path) as fh:
-                return starts_utf16(fh.read(2))
+                head = fh.read(CR_HEAD + len(BOM))
         except OSError:
-            return False  # the plain reader says what is wrong with the file
+            return None  # the plain reader says what is wrong with the file
+        if starts_utf16(head):
+            return UTF16
+        return CR_LINES if lone_cr_lines(head[len(BOM):] if head.startswith(BOM) else head) else None
 
     def _jsonl_units(self, path: str, unit_bytes: int | None, first_index: int) -> list[Unit]:
         fs = self.filesystem

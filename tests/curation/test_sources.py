@@ -158,7 +158,10 @@ def test_line_blocks_reassemble_any_input(lines, block_bytes, trailing):
     data = b"\n".join(lines) + (b"\n" if trailing and lines else b"")
     blocks = list(iter_line_blocks(io.BytesIO(data), block_bytes))
     joined = b"".join(blocks)
-    assert joined == (data[3:] if data.startswith(b"\xef\xbb\xbf") else data)
+    text = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
+    if b"\n" not in text and b"\r" in text:  # no LF at all: its lines end in a lone CR (classic Mac OS)
+        text = text.replace(b"\r", b"\n")
+    assert joined == text
     assert all(bytes(b).endswith(b"\n") for b in blocks[:-1])
 
 
@@ -236,3 +239,66 @@ def test_a_file_that_is_not_of_its_codec_is_one_line(tmp_path):
     path.write_bytes(LINES)
     with pytest.raises(InputError, match=r"plain.jsonl.gz: cannot read: Not a gzipped file"):
         list(open_input(str(path)).batches())
+
+
+def _rows(path: Path) -> tuple[list, list]:
+    """(records, (line, error) of each unreadable record) as the reader gives them."""
+    from curation.readers import open_input
+
+    records, errors = [], []
+    for batch in open_input(str(path)).batches():
+        for raw, error, line in zip(batch.column("_raw").to_pylist(), batch.column("_error").to_pylist(),
+                                    batch.column("_line").to_pylist()):
+            records.append(raw.split(b"\n", 1)[0].rstrip(b"\r"))
+            if error is not None:
+                errors.append((line, error.split(":")[0]))
+    return records, errors
+
+
+@pytest.mark.parametrize("suffix", ["", ".gz", ".zst", "-utf16"])
+def test_lines_that_end_in_a_lone_cr_read_as_lines(tmp_path, suffix):
+    """Classic Mac OS line ends (a lone CR, no LF anywhere): every line is its own record, as with LF, and an
+    unreadable one is named by its line number; plain, compressed or UTF-16 alike."""
+    lines = LINES.splitlines()[:300]
+    lines[7] = b'{"i": 7, "text": broken'
+    data = b"\r".join(lines) + b"\r"
+    if suffix == "-utf16":
+        path = tmp_path / "mac.jsonl"
+        path.write_bytes(data.decode("utf-8").encode("utf-16"))
+    else:
+        path = write_compressed(tmp_path / f"mac.jsonl{suffix}", data)
+    records, errors = _rows(path)
+    assert records == lines
+    assert errors == [(8, "not valid JSON")]
+
+
+def test_a_lone_cr_inside_lf_lines_is_not_a_line_end(tmp_path):
+    """A file with LF line ends keeps a raw CR inside a line as part of it (validation repairs it)."""
+    path = tmp_path / "lf.jsonl"
+    path.write_bytes(b'{"text": "a\rb"}\n{"text": "c"}\n')
+    records, _ = _rows(path)
+    assert records == [b'{"text": "a\rb"}', b'{"text": "c"}']
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.binary(max_size=40), min_size=1, max_size=12), st.data())
+def test_a_file_reads_the_same_with_lone_cr_line_ends_as_with_lf(tmp_path_factory, pieces, data):
+    """Any lines (hostile JSON lines among them) give the same records and errors, at the same line numbers,
+    whether they end in LF or in a lone CR."""
+    from tests.curation.hostile import hostile_line
+
+    lines = [data.draw(hostile_line()).rstrip(b"\r\n") for _ in pieces]
+    lines = [line for line in lines if b"\r" not in line and b"\n" not in line] or [b'{"a": 1}']
+    folder = tmp_path_factory.mktemp("cr")
+    (folder / "lf.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    (folder / "cr.jsonl").write_bytes(b"\r".join(lines) + b"\r")
+    assert _rows_or_error(folder / "cr.jsonl") == _rows_or_error(folder / "lf.jsonl")
+
+
+def _rows_or_error(path: Path):
+    from curation.readers import InputError
+
+    try:
+        return _rows(path)
+    except InputError as exc:  # not one line is JSON: one clear error, naming the file
+        return str(exc).replace(path.name, "FILE")
