@@ -48,19 +48,23 @@ def inputs(tmp_path_factory, alpaca_path):
                                           "output": r["conversations"][1]["value"]} for r in generated[250:]]), folder / "c.parquet")
     data, _ = hostile_file()
     (folder / "hostile.jsonl").write_bytes(data)
+    # the same lines with classic Mac OS line ends (a lone CR), those that hold no raw CR or LF of their own
+    lines = [line.rstrip(b"\r") for line in data.split(b"\n")]
+    (folder / "mac.jsonl").write_bytes(b"\r".join(line for line in lines if line and b"\r" not in line) + b"\r")
     return folder
 
 
 def cfg(folder: Path, **extra):
     """The shared alpaca rows, the embedded sample, a third file in another format (OpenAI messages, gzip),
-    an Alpaca Parquet file and a file of hostile lines, mixed by weight."""
+    an Alpaca Parquet file and a file of hostile lines (and the same with lone-CR line ends), mixed by weight."""
     from tests.conftest import ALPACA
 
     base = {"report": False, "inputs": [{"path": str(ALPACA), "name": "alpaca_shared", "weight": 4},
                                         {"path": "sample", "weight": 3},
                                         {"path": str(folder / "b.jsonl.gz"), "weight": 2},
                                         {"path": str(folder / "c.parquet"), "weight": 1},
-                                        {"path": str(folder / "hostile.jsonl"), "max_rows": 8}]}
+                                        {"path": str(folder / "hostile.jsonl"), "max_rows": 8},
+                                        {"path": str(folder / "mac.jsonl"), "max_rows": 8}]}
     base.update(extra)
     return load_config(None, base)
 
@@ -82,6 +86,8 @@ def test_mix_and_hostile_lines_on_both_engines(cluster, inputs, tmp_path):
     manifest = read_manifest(tmp_path / "ray")
     shares = {i["name"]: i["share"] for i in manifest["inputs"]}
     assert manifest["accounting"]["balanced"] and shares["hostile"] > 0 and set(shares) >= {"alpaca_shared", "sample"}
+    mac = next(i for i in manifest["inputs"] if i["name"] == "mac")  # its rows duplicate hostile's: read line by line
+    assert mac["rows_in"] == len([x for x in (inputs / "mac.jsonl").read_bytes().split(b"\r") if x.strip()]) > 1
     weighted = [i for i in manifest["inputs"] if i["target_share"] is not None]
     kept = sum(i["kept"] for i in weighted)
     for i in weighted:  # the weighted inputs' shares among themselves, within a point of their targets
