@@ -31,9 +31,12 @@ import pyarrow.compute as pc
 TURN = pa.struct([("from", pa.string()), ("value", pa.string())])
 TURNS = pa.list_(TURN)
 FORMATS = ("conversations", "messages", "alpaca", "prompt_completion")
-# OpenAI's "developer" role is its newer name for the system prompt
-ROLE_MAP = {"human": "human", "user": "human", "gpt": "gpt", "assistant": "gpt", "system": "system",
-            "developer": "system"}
+# the role names chat datasets use, as FineTome's: OpenAI's "developer" is its newer name for the system prompt;
+# Gemini answers as "model", OpenAssistant asks as "prompter", ShareGPT scrapes answer as "chatgpt", "bard", "bing"
+ROLE_MAP = {"human": "human", "user": "human", "prompter": "human",
+            "gpt": "gpt", "assistant": "gpt", "model": "gpt", "chatgpt": "gpt", "bard": "gpt", "bing": "gpt",
+            "bot": "gpt", "ai": "gpt",
+            "system": "system", "developer": "system"}
 # canonical column names a mapping may point at, and the turn keys it may rename
 TABLE_KEYS = ("conversations", "messages", "instruction", "input", "output", "system", "prompt", "completion",
               "id", "source", "score")

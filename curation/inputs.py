@@ -94,26 +94,73 @@ def _spec(cfg: InputConfig) -> str | None:
     return cfg.path
 
 
-def _first_columns(source) -> list[str]:
-    """The column names of the first records of a source (reads its first batch only)."""
+def _first_records(source, sample: int = 64) -> tuple[list[str], list[dict[str, Any]]]:
+    """The column names of the first records of a source, and the first ``sample`` of them as JSON objects (their
+    turn keys tell a chat column's shape). Reads its first batch only (the first that holds a record)."""
     from curation.readers import raw as rawcols
 
     for batch in source.batches(256, block_bytes=1 << 16):  # small blocks: the first records are enough
         names = [n for n in batch.schema.names if n not in rawcols.INTERNAL_COLUMNS]
-        if names:
-            return names
-        # the first records were all unreadable by columns: look at their JSON
-        keys: dict[str, None] = {}
-        for raw in batch.column(rawcols.RAW).to_pylist():
+        records = []
+        head = batch.slice(0, sample)
+        raws = head.column(rawcols.RAW).to_pylist() if rawcols.RAW in batch.schema.names else []
+        for raw in raws:
             try:
                 value = json.loads(raw.split(b"\n", 1)[0]) if raw else None
-            except (ValueError, UnicodeDecodeError):
+            except (ValueError, UnicodeDecodeError, RecursionError):  # the reader quarantines those lines
                 continue
             if isinstance(value, dict):
-                keys.update(dict.fromkeys(value))
+                records.append(value)
+        if not records and names:  # a table's rows (Parquet, a loaded dataset), or JSON that parsed column-wise only
+            try:
+                records = head.select(names).to_pylist()
+            except RecursionError:  # a column nested too deeply to walk: validation quarantines its rows
+                records = []
+        if names:
+            return names, records
+        # the first records were all unreadable by columns: their JSON's keys
+        keys = list(dict.fromkeys(k for r in records for k in r))
         if keys:
-            return list(keys)
-    return []
+            return keys, records
+    return [], []
+
+
+# a chat column's turns keyed as the other format keys them: the format and mapping that read them
+_OTHER_TURNS = {
+    ("conversations", ("role", "content")): ("messages", {"messages": "conversations"}),
+    ("messages", ("from", "value")): ("conversations", {"conversations": "messages"}),
+    ("conversation", ("role", "content")): ("messages", {"messages": "conversation"}),
+    ("conversation", ("from", "value")): ("conversations", {"conversations": "conversation"}),
+}
+
+
+def _turn_keys(records: Sequence[dict[str, Any]], column: str) -> tuple[str, str] | None:
+    """``("from", "value")`` or ``("role", "content")``: how every turn of ``column`` in ``records`` is keyed,
+    when they all agree (None when they do not, or hold no turn)."""
+    found = set()
+    for record in records:
+        turns = record.get(column)
+        for turn in turns if isinstance(turns, list) else []:
+            if isinstance(turn, dict):
+                found.add(("from", "value") if "from" in turn and "value" in turn
+                          else ("role", "content") if "role" in turn and "content" in turn else None)
+    return found.pop() if len(found) == 1 and None not in found else None
+
+
+def resolve_input(cfg: InputConfig, source) -> InputConfig:
+    """The input with its chat format resolved (:func:`resolve_format`). An input left to detection whose chat
+    column's turns are keyed the other format's way (``conversations`` of role/content turns, ``messages`` of
+    from/value turns) or whose chat column is ``conversation``, as lmsys and WildChat name it, gets the format
+    and column mapping that read it column-wise."""
+    if cfg.format == "auto" and not cfg.columns:
+        names, records = _first_records(source)
+        chat = next((c for c in ("conversations", "messages", "conversation") if c in names), None)
+        if chat is not None and not (chat == "conversation" and detect_format(names)):
+            keys = _turn_keys(records, chat)
+            if (chat, keys) in _OTHER_TURNS:
+                fmt, columns = _OTHER_TURNS[(chat, keys)]
+                return cfg.model_copy(update={"format": fmt, "columns": columns})
+    return cfg.model_copy(update={"format": resolve_format(cfg, source)})
 
 
 def resolve_format(cfg: InputConfig, source) -> str:
@@ -122,7 +169,7 @@ def resolve_format(cfg: InputConfig, source) -> str:
     :class:`FormatError`, not every row quarantined)."""
     if cfg.format != "auto" and not cfg.columns:
         return cfg.format
-    names = _first_columns(source)
+    names, _ = _first_records(source)
     if not names:  # an empty input: nothing to convert, and nothing to tell the format by
         return "conversations" if cfg.format == "auto" else cfg.format
     if cfg.columns:
@@ -203,7 +250,7 @@ def open_inputs(inputs: Sequence[InputConfig]) -> MultiSource:
     for cfg in named:
         source = open_input(_spec(cfg), streaming=cfg.streaming)
         source.hash_in_background()  # while the format is told from the first records
-        resolved.append(cfg.model_copy(update={"format": resolve_format(cfg, source)}))
+        resolved.append(resolve_input(cfg, source))
         sources.append(source)
     return MultiSource(resolved, sources)
 

@@ -37,7 +37,7 @@ def open_source(input_spec: str | Sequence[str] | None, config) -> tuple[Any, An
     become a :class:`curation.inputs.MultiSource`, and the config's ``inputs`` then holds them resolved
     (names, detected formats), as the manifest records them."""
     from curation.formats import FormatError
-    from curation.inputs import InputConfig, MultiSource, inputs_from_cli, name_inputs, needs_adapting, open_inputs, resolve_format
+    from curation.inputs import InputConfig, MultiSource, inputs_from_cli, name_inputs, needs_adapting, open_inputs, resolve_input
 
     specs = [] if input_spec is None else [input_spec] if isinstance(input_spec, str) else list(input_spec)
     try:
@@ -48,7 +48,7 @@ def open_source(input_spec: str | Sequence[str] | None, config) -> tuple[Any, An
             source = open_input(inputs[0].path if inputs else None)
             source.hash_in_background()  # while the format is told from the first records
             single = name_inputs([inputs[0] if inputs else InputConfig(path="sample")])[0]
-            single = single.model_copy(update={"format": resolve_format(single, source)})
+            single = resolve_input(single, source)
             if not needs_adapting(single):
                 return source, config
             source = MultiSource([single], [source])

@@ -28,18 +28,11 @@ from curation.core.columns import TURNS, WHITESPACE_CLASS, any_per_row, concat_u
 from curation.core.config_base import StrictModel
 from curation.core.registry import StageSpec, register
 from curation.core.stage import POS, RowStage, StageOutput
-from curation.formats import FormatError, to_conversations
+from curation.formats import ROLE_MAP, FormatError, to_conversations
 from curation.inputs import INPUT, adapt_record, needs_adapting
 from curation.readers import raw as rawcols
 from curation.repair import coerce_score, merge_repairs, repair_record, repair_table, repairs_json, turns_from_text
 
-ROLE_MAP = {
-    "human": "human",
-    "user": "human",
-    "gpt": "gpt",
-    "assistant": "gpt",
-    "system": "system",
-}
 CANONICAL_ROLES = ("human", "gpt", "system")
 RESERVED = {"id", "conversations", "messages", "source", "score"}
 PROVENANCE = ("original_conversations", "cluster_id", "origin_id", "augmentation")

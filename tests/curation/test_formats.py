@@ -59,6 +59,18 @@ def test_role_spellings_are_mapped_and_originals_kept_where_changed():
     assert adapted.original.to_pylist() == [turns(("User ", "Hi?"), ("assistant", "Hello.")), None, None]
 
 
+@pytest.mark.parametrize("asker,answerer", [("prompter", "assistant"), ("user", "model"), ("Human", "ChatGPT"),
+                                            ("user", "bard"), ("user", "bot")])
+def test_other_datasets_role_names_are_read_column_wise_and_record_by_record(asker, answerer):
+    """OpenAssistant's prompter, Gemini's model, ShareGPT scrapes' chatgpt/bard/bing: the same turns either way."""
+    from curation.validate import ValidateConfig, validate_record
+
+    row = {"conversations": turns((asker, "Why is the sky blue?"), (answerer, "Rayleigh scattering."))}
+    want = turns(("human", "Why is the sky blue?"), ("gpt", "Rayleigh scattering."))
+    assert convert([row]).table.column("conversations").to_pylist() == [want]
+    assert validate_record(row, ValidateConfig())["conversations"] == want
+
+
 def test_openai_messages_with_string_content():
     rows = [{"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "2+2?"},
                           {"role": "assistant", "content": "4"}], "id": "x"}]

@@ -317,6 +317,72 @@ def test_a_single_alpaca_file_is_converted_without_an_input_column(tmp_path, alp
     assert read_manifest(tmp_path / "out")["inputs"][0]["format"] == "alpaca"
 
 
+def _turns_keyed(row: dict, keys: tuple[str, str], names: dict[str, str]) -> list[dict]:
+    return [{keys[0]: names.get(t["from"], t["from"]), keys[1]: t["value"]} for t in row["conversations"]]
+
+
+OPENAI_NAMES = {"human": "user", "gpt": "assistant"}
+
+
+@pytest.fixture(scope="module")
+def finetome_kept(tmp_path_factory, alpaca_path):
+    """The rows the tests below reshape, and what a run keeps of them in FineTome's own shape."""
+    from curation.pipeline import run_curation
+
+    rows = alpaca_rows(alpaca_path)[:40]
+    folder = tmp_path_factory.mktemp("finetome_kept")
+    path = folder / "rows.jsonl"
+    path.write_text("".join(json.dumps({"conversations": r["conversations"]}) + "\n" for r in rows), encoding="utf-8")
+    run_curation(str(path), folder / "out", fast_config())
+    return rows, sorted(map(json.dumps, kept_table(folder / "out").column("conversations").to_pylist()))
+
+
+@pytest.mark.parametrize("column,keys,names,fmt", [
+    ("conversations", ("role", "content"), OPENAI_NAMES, "messages"),  # ShareGPT's column, OpenAI's turns
+    ("messages", ("from", "value"), {}, "conversations"),  # OpenAI's column, ShareGPT's turns
+    ("conversation", ("role", "content"), OPENAI_NAMES, "messages"),  # as lmsys-chat and WildChat write it
+    ("conversation", ("from", "value"), {}, "conversations"),
+])
+@pytest.mark.parametrize("suffix", [".jsonl", ".parquet"])
+def test_a_chat_column_keyed_the_other_formats_way_is_detected(tmp_path, finetome_kept, column, keys, names, fmt, suffix):
+    """A chat column whose turns are keyed the other format's way is read column-wise with the mapping that fits,
+    and the manifest says which; the run keeps the same conversations as from the FineTome-shaped rows."""
+    from curation.pipeline import run_curation
+
+    rows, expected = finetome_kept
+    records = [{column: _turns_keyed(r, keys, names), "model": "m"} for r in rows]
+    path = tmp_path / f"rows{suffix}"
+    if suffix == ".parquet":
+        pq.write_table(pa.Table.from_pylist(records), path)
+    else:
+        path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    run_curation(str(path), tmp_path / "out", fast_config())
+    manifest = read_manifest(tmp_path / "out")
+    (resolved,) = manifest["config"]["inputs"]
+    assert (resolved["format"], resolved["columns"]) == (fmt, {fmt: column})
+    assert manifest["accounting"]["quarantined"] == 0
+    kept = kept_table(tmp_path / "out")
+    assert sorted(map(json.dumps, kept.column("conversations").to_pylist())) == expected
+    assert set(kept.column("model").to_pylist()) == {"m"}
+
+
+def test_turns_keyed_both_ways_in_one_file_keep_the_files_own_shape(tmp_path, finetome_kept):
+    """When the first records disagree, nothing is remapped: the rows keyed as the column's own format are read,
+    the others are quarantined saying which key is missing (a record unlike its file is a mixed type)."""
+    from curation.pipeline import run_curation
+
+    rows, expected = finetome_kept
+    records = [{"conversations": _turns_keyed(r, ("role", "content"), OPENAI_NAMES) if i % 2 else r["conversations"]}
+               for i, r in enumerate(rows)]
+    path = tmp_path / "rows.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    run_curation(str(path), tmp_path / "out", fast_config())
+    assert read_manifest(tmp_path / "out")["config"]["inputs"] == []
+    quarantined = read_quarantine(tmp_path / "out")
+    assert sorted(q["position"]["line"] for q in quarantined) == list(range(2, len(rows) + 1, 2))
+    assert {q["error"] for q in quarantined} == {"turn 1: missing 'from'"}
+
+
 @pytest.mark.slow
 def test_the_report_shows_each_input_and_the_mix(mixed_run):
     from curation.report import write_report
