@@ -61,6 +61,11 @@ def open_input(spec: str | None, streaming: bool = False) -> InputSource:
     if kind == "file":
         suffix = PurePosixPath(path).suffix.lower()
         if suffix in (".jsonl", ".ndjson"):
+            if _pretty_printed(fs, path):  # a JSON document under a JSON Lines name: read whole when it is one
+                try:
+                    return _json_array(fs, path, shown)
+                except InputError:
+                    pass  # not one document: line by line, as its name says
             return InputSource(shown, "jsonl", fs, [path])
         if suffix == ".parquet":
             return InputSource(shown, "parquet", fs, [path])
@@ -106,6 +111,11 @@ def _local_files(spec: str) -> InputSource | None:
         return _json_array_file(files[0], spec)
     fs, _ = resolve_filesystem(str(files[0].path))
     shown = str(path) if not is_glob(spec) else spec
+    if len(files) == 1 and files[0].compression and _pretty_printed_file(files[0]):
+        try:  # a (compressed) JSON document under a JSON Lines name: read whole when it is one
+            return _json_array_file(files[0], spec)
+        except InputError:
+            pass
     return InputSource(shown, "files", fs, [str(f.path.absolute()) for f in files])
 
 
@@ -121,12 +131,74 @@ def _json_array_file(file, spec: str) -> InputSource:
     except READ_ERRORS as exc:  # a truncated or corrupt stream too
         raise InputError(f"{spec}: cannot read: {error_line(exc)}") from None
     fs, path = resolve_filesystem(str(file.path))
-    return InputSource(spec, "json", fs, [path], records=[(file.path.name, _json_rows(text, spec))])
+    try:
+        rows = _json_rows(text, spec)
+    except _JsonLines:  # JSON Lines under a .json name: streamed as such
+        return InputSource(spec, "files", fs, [path])
+    return InputSource(spec, "json", fs, [path], records=[(file.path.name, rows)])
+
+
+class _JsonLines(Exception):
+    """A .json file that holds one JSON value a line: the JSON Lines reader reads it."""
+
+
+def _pretty_printed(fs, path: str) -> bool:
+    """Does the file start like a pretty-printed JSON document (its first non-blank line a lone ``[`` or ``{``, or
+    ``[{``), not like JSON Lines?"""
+    try:
+        with fs.open_input_file(path) as fh:
+            return _pretty_head(fh.read(1 << 16))
+    except OSError:
+        return False
+
+
+def _pretty_printed_file(file) -> bool:
+    """:func:`_pretty_printed` of a compressed file's text."""
+    from curation.sources import READ_ERRORS, open_binary
+
+    try:
+        with open_binary(file) as fh:
+            return _pretty_head(fh.read(1 << 16))
+    except READ_ERRORS:
+        return False
+
+
+def _pretty_head(head: bytes) -> bool:
+    first = head.lstrip(b"\xef\xbb\xbf").lstrip().split(b"\n", 1)[0]
+    return first.strip().replace(b" ", b"") in (b"[", b"{", b"[{")
+
+
+def _first_line_is_json(text: str) -> bool:
+    import json
+
+    try:
+        json.loads(text.lstrip().split("\n", 1)[0])
+    except (ValueError, RecursionError):
+        return False
+    return True
+
+
+def _concatenated(text: str, shown: str) -> list:
+    """The JSON values of a text that holds several, one after another (pretty-printed objects, say)."""
+    import json
+
+    decoder, values, at = json.JSONDecoder(), [], 0
+    while True:
+        while at < len(text) and text[at] in " \t\r\n":
+            at += 1
+        if at == len(text):
+            return values
+        try:
+            value, at = decoder.raw_decode(text, at)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{shown}: line {exc.lineno}: not valid JSON: {exc.msg} (column {exc.colno})") from None
+        values.append(value)
 
 
 def _json_rows(text: str, shown: str) -> list:
     """The rows of a JSON file's text: an array of rows, an object holding one array (``{"data": [...]}``), or
-    one row (an object whose keys show a chat format: ``{"conversations": [...]}`` is a row, not a wrapper)."""
+    one row (an object whose keys show a chat format: ``{"conversations": [...]}`` is a row, not a wrapper), or
+    several such values one after another. Raises :class:`_JsonLines` for JSON Lines (one value a line)."""
     import json
 
     from curation.formats import detect_format
@@ -137,7 +209,15 @@ def _json_rows(text: str, shown: str) -> list:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InputError(f"{shown}: line {exc.lineno}: not valid JSON: {exc.msg} (column {exc.colno})") from None
+        if exc.msg != "Extra data":
+            raise InputError(f"{shown}: line {exc.lineno}: not valid JSON: {exc.msg} (column {exc.colno})") from None
+        # more than one value: JSON Lines (the first line is one), or values one after another
+        if _first_line_is_json(text):
+            raise _JsonLines() from None
+        try:
+            data = _concatenated(text, shown)
+        except RecursionError:
+            raise InputError(f"{shown}: not readable JSON: nested too deeply") from None
     except RecursionError:
         raise InputError(f"{shown}: not readable JSON: nested too deeply") from None
     if isinstance(data, dict):
@@ -168,7 +248,11 @@ def _json_array(fs, path: str, shown: str) -> InputSource:
             text = decode_text(fh.read())
     except UnicodeDecodeError:
         raise InputError(f"{shown}: not UTF-8 (or UTF-16) text") from None
-    return InputSource(shown, "json", fs, [path], records=[(name, _json_rows(text, shown))])
+    try:
+        rows = _json_rows(text, shown)
+    except _JsonLines:  # JSON Lines under a .json name: streamed as such
+        return InputSource(shown, "jsonl", fs, [path])
+    return InputSource(shown, "json", fs, [path], records=[(name, rows)])
 
 
 def _saved_dataset(path: Path, spec: str) -> InputSource:

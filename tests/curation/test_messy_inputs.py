@@ -95,6 +95,35 @@ def test_a_flat_folder_of_jsonl_and_parquet_shards_reads_both(tmp_path):
     assert rows_read(str(tmp_path)) == 4
 
 
+ROWS = [row(i) for i in range(6)]
+# what a file under each name may hold: JSON Lines, one array (pretty-printed or not), objects one after another
+LAYOUTS = {
+    "lines": jsonl(ROWS),
+    "pretty_array": json.dumps(ROWS, indent=2).encode(),
+    "pretty_objects": "\n".join(json.dumps(r, indent=2) for r in ROWS).encode(),
+}
+
+
+@pytest.mark.parametrize("name", ["rows.json", "rows.jsonl", "rows.json.gz", "rows.jsonl.gz"])
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+def test_a_file_is_read_by_what_it_holds_not_only_by_its_name(tmp_path, name, layout):
+    """JSON Lines under a .json name (as many hub datasets ship them) and a pretty-printed JSON document under a
+    .jsonl name give the same rows as the file its name promises, compressed or not."""
+    data = LAYOUTS[layout]
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(data) if name.endswith(".gz") else data)
+    manifest = curate(str(path), tmp_path / "out")
+    assert manifest["accounting"]["input_rows"] == len(ROWS) and manifest["accounting"]["quarantined"] == 0
+
+
+def test_a_json_lines_file_whose_first_line_is_a_lone_bracket_is_still_read_line_by_line(tmp_path):
+    """A first line that looks like a pretty-printed document's, followed by JSON Lines: not one document, so
+    every line is read as a line (the bracket is quarantined, the rows kept)."""
+    (tmp_path / "rows.jsonl").write_bytes(b"[\n" + jsonl(ROWS))
+    manifest = curate(str(tmp_path / "rows.jsonl"), tmp_path / "out")
+    assert manifest["accounting"]["input_rows"] == len(ROWS) + 1 and manifest["accounting"]["quarantined"] == 1
+
+
 def test_an_ndjson_file_is_json_lines(tmp_path):
     (tmp_path / "rows.ndjson").write_bytes(jsonl([row(1), row(2)]))
     assert rows_read(str(tmp_path / "rows.ndjson")) == 2
