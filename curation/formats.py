@@ -74,6 +74,28 @@ def detect_format(columns: Sequence[str]) -> str | None:
     return None
 
 
+# single-turn datasets that name Alpaca's parts otherwise: Dolly (instruction, context, response), GSM8K
+# (question, answer), MetaMathQA (query, response), OpenOrca (system_prompt, question, response)
+ALPACA_ALIASES = {"instruction": ("instruction", "question", "query", "prompt"), "input": ("input", "context"),
+                  "output": ("output", "response", "answer"), "system": ("system", "system_prompt")}
+
+
+def alpaca_aliases(columns: Sequence[str]) -> dict[str, str] | None:
+    """The Alpaca column mapping of a table whose columns name a question and its answer otherwise (each part
+    by exactly one of :data:`ALPACA_ALIASES`), or None (no question and answer, or a part named twice)."""
+    names = set(columns)
+    mapping = {}
+    for part, aliases in ALPACA_ALIASES.items():
+        found = [a for a in aliases if a in names]
+        if len(found) > 1:
+            return None
+        if found:
+            mapping[part] = found[0]
+    if "instruction" not in mapping or "output" not in mapping:
+        return None
+    return {part: given for part, given in mapping.items() if part != given}
+
+
 def apply_mapping(table: pa.Table, columns: Mapping[str, str] | None, where: str = "input") -> tuple[pa.Table, dict[str, str]]:
     """Rename the input columns named in ``columns`` ({canonical: input column}) to their canonical names.
 

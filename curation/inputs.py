@@ -22,7 +22,7 @@ import pyarrow as pa
 from pydantic import Field, ValidationError, model_validator
 
 from curation.core.config_base import StrictModel
-from curation.formats import FORMATS, ROLE_MAP, FormatError, apply_mapping, detect_format
+from curation.formats import FORMATS, ROLE_MAP, FormatError, alpaca_aliases, apply_mapping, detect_format
 
 INPUT = "_input"  # internal column: the input a raw record came from
 
@@ -151,7 +151,8 @@ def resolve_input(cfg: InputConfig, source) -> InputConfig:
     """The input with its chat format resolved (:func:`resolve_format`). An input left to detection whose chat
     column's turns are keyed the other format's way (``conversations`` of role/content turns, ``messages`` of
     from/value turns) or whose chat column is ``conversation``, as lmsys and WildChat name it, gets the format
-    and column mapping that read it column-wise."""
+    and column mapping that read it column-wise; so does one whose columns name a question and its answer
+    otherwise (:func:`curation.formats.alpaca_aliases`: Dolly's, GSM8K's, MetaMathQA's, OpenOrca's)."""
     if cfg.format == "auto" and not cfg.columns:
         names, records = _first_records(source)
         chat = next((c for c in ("conversations", "messages", "conversation") if c in names), None)
@@ -160,6 +161,9 @@ def resolve_input(cfg: InputConfig, source) -> InputConfig:
             if (chat, keys) in _OTHER_TURNS:
                 fmt, columns = _OTHER_TURNS[(chat, keys)]
                 return cfg.model_copy(update={"format": fmt, "columns": columns})
+        aliases = alpaca_aliases(names) if chat is None and detect_format(names) is None else None
+        if aliases:  # a question and its answer under other names
+            return cfg.model_copy(update={"format": "alpaca", "columns": aliases})
     return cfg.model_copy(update={"format": resolve_format(cfg, source)})
 
 
@@ -181,8 +185,8 @@ def resolve_format(cfg: InputConfig, source) -> str:
     if found is None:
         raise FormatError(
             f"{cfg.name or cfg.path}: cannot tell the chat format from its columns ({', '.join(names) or 'none'}); "
-            "expected conversations, messages, instruction+output or prompt+completion (set this input's format "
-            "and columns)")
+            "expected conversations, messages, instruction+output, prompt+completion, or one question and one answer "
+            "column (question/query/prompt, answer/response) (set this input's format and columns)")
     return found
 
 

@@ -71,6 +71,23 @@ def test_other_datasets_role_names_are_read_column_wise_and_record_by_record(ask
     assert validate_record(row, ValidateConfig())["conversations"] == want
 
 
+@pytest.mark.parametrize("columns,mapping", [
+    (["instruction", "context", "response", "category"], {"input": "context", "output": "response"}),  # Dolly
+    (["question", "answer"], {"instruction": "question", "output": "answer"}),  # GSM8K
+    (["query", "response", "type"], {"instruction": "query", "output": "response"}),  # MetaMathQA
+    (["id", "system_prompt", "question", "response"],
+     {"instruction": "question", "output": "response", "system": "system_prompt"}),  # OpenOrca
+    (["prompt", "response"], {"instruction": "prompt", "output": "response"}),
+    (["question", "query", "answer"], None),  # two questions: ambiguous
+    (["question", "title"], None),  # no answer
+    (["text"], None),
+])
+def test_a_question_and_answer_under_other_names_map_to_alpaca(columns, mapping):
+    from curation.formats import alpaca_aliases
+
+    assert alpaca_aliases(columns) == mapping
+
+
 def test_openai_messages_with_string_content():
     rows = [{"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "2+2?"},
                           {"role": "assistant", "content": "4"}], "id": "x"}]

@@ -383,6 +383,36 @@ def test_turns_keyed_both_ways_in_one_file_keep_the_files_own_shape(tmp_path, fi
     assert {q["error"] for q in quarantined} == {"turn 1: missing 'from'"}
 
 
+@pytest.mark.parametrize("names", [("instruction", "response", "context"), ("question", "answer", None),
+                                   ("query", "response", None), ("question", "response", "system_prompt")])
+def test_a_question_and_answer_under_other_names_is_detected(tmp_path, finetome_kept, names):
+    """Dolly's, GSM8K's, MetaMathQA's and OpenOrca's columns are read as Alpaca's, with the mapping recorded; an
+    empty context or system prompt adds nothing, so the run keeps what it keeps of the FineTome-shaped rows."""
+    from curation.pipeline import run_curation
+
+    rows, expected = finetome_kept
+    question, answer, extra = names
+    records = [{question: r["conversations"][0]["value"], answer: r["conversations"][1]["value"],
+                **({extra: ""} if extra else {})} for r in rows]
+    path = tmp_path / "rows.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    run_curation(str(path), tmp_path / "out", fast_config())
+    (resolved,) = read_manifest(tmp_path / "out")["config"]["inputs"]
+    assert resolved["format"] == "alpaca" and resolved["columns"].get("output", "output") == answer
+    assert sorted(map(json.dumps, kept_table(tmp_path / "out").column("conversations").to_pylist())) == expected
+
+
+def test_two_question_columns_are_one_clear_error(tmp_path):
+    from curation.pipeline import run_curation
+    from curation.readers import InputError
+
+    path = tmp_path / "rows.jsonl"
+    path.write_text(json.dumps({"question": "a?", "query": "b?", "answer": "c."}) + "\n", encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        run_curation(str(path), tmp_path / "out", fast_config())
+    assert "cannot tell the chat format" in str(err.value) and "\n" not in str(err.value)
+
+
 @pytest.mark.slow
 def test_the_report_shows_each_input_and_the_mix(mixed_run):
     from curation.report import write_report
