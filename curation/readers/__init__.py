@@ -143,8 +143,8 @@ class _JsonLines(Exception):
 
 
 def _pretty_printed(fs, path: str) -> bool:
-    """Does the file start like a pretty-printed JSON document (its first non-blank line a lone ``[`` or ``{``, or
-    ``[{``), not like JSON Lines?"""
+    """Does the file start like a JSON document, not like JSON Lines of objects: with an array (pretty-printed or
+    on one line, as ``json.dump`` writes it), or with an object pretty-printed (its first line a lone ``{``)?"""
     try:
         with fs.open_input_file(path) as fh:
             return _pretty_head(fh.read(1 << 16))
@@ -164,8 +164,8 @@ def _pretty_printed_file(file) -> bool:
 
 
 def _pretty_head(head: bytes) -> bool:
-    first = head.lstrip(b"\xef\xbb\xbf").lstrip().split(b"\n", 1)[0]
-    return first.strip().replace(b" ", b"") in (b"[", b"{", b"[{")
+    first = head.lstrip(b"\xef\xbb\xbf").lstrip().split(b"\n", 1)[0].strip()
+    return first.startswith(b"[") or first == b"{"
 
 
 def _first_line_is_json(text: str) -> bool:

@@ -101,6 +101,7 @@ LAYOUTS = {
     "lines": jsonl(ROWS),
     "pretty_array": json.dumps(ROWS, indent=2).encode(),
     "pretty_objects": "\n".join(json.dumps(r, indent=2) for r in ROWS).encode(),
+    "one_line_array": json.dumps(ROWS).encode() + b"\n",  # json.dump(rows, f)
 }
 
 
@@ -122,6 +123,13 @@ def test_a_json_lines_file_whose_first_line_is_a_lone_bracket_is_still_read_line
     (tmp_path / "rows.jsonl").write_bytes(b"[\n" + jsonl(ROWS))
     manifest = curate(str(tmp_path / "rows.jsonl"), tmp_path / "out")
     assert manifest["accounting"]["input_rows"] == len(ROWS) + 1 and manifest["accounting"]["quarantined"] == 1
+
+
+def test_json_lines_of_arrays_stay_lines(tmp_path):
+    """Lines that are arrays are JSON Lines all the same (each a record, quarantined as not an object)."""
+    (tmp_path / "rows.jsonl").write_bytes(b"[1, 2]\n" + jsonl(ROWS) + b"[3]\n")
+    manifest = curate(str(tmp_path / "rows.jsonl"), tmp_path / "out")
+    assert manifest["accounting"]["input_rows"] == len(ROWS) + 2 and manifest["accounting"]["quarantined"] == 2
 
 
 def test_an_ndjson_file_is_json_lines(tmp_path):
