@@ -168,14 +168,20 @@ def _pretty_head(head: bytes) -> bool:
     return first.startswith(b"[") or first == b"{"
 
 
-def _first_line_is_json(text: str) -> bool:
+def _json_lines(text: str, look: int = 8) -> bool:
+    """Does a text that is not one JSON value hold JSON Lines: its first line a JSON object, or two of its first
+    ``look`` lines (a broken first line is one bad record, not a bad file)? A pretty-printed document's lines
+    are parts of values (``{``, ``"key": value,``), not objects."""
     import json
 
-    try:
-        json.loads(text.lstrip().split("\n", 1)[0])
-    except (ValueError, RecursionError):
-        return False
-    return True
+    lines = [line for line in text.lstrip().split("\n", look)[:look] if line.strip()]
+    objects = []
+    for line in lines:
+        try:
+            objects.append(isinstance(json.loads(line), dict))
+        except (ValueError, RecursionError):
+            objects.append(False)
+    return bool(objects) and (objects[0] or sum(objects) >= 2)
 
 
 def _concatenated(text: str, shown: str) -> list:
@@ -209,12 +215,11 @@ def _json_rows(text: str, shown: str) -> list:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
+        if _json_lines(text):  # one object a line
+            raise _JsonLines() from None
         if exc.msg != "Extra data":
             raise InputError(f"{shown}: line {exc.lineno}: not valid JSON: {exc.msg} (column {exc.colno})") from None
-        # more than one value: JSON Lines (the first line is one), or values one after another
-        if _first_line_is_json(text):
-            raise _JsonLines() from None
-        try:
+        try:  # values one after another (pretty-printed objects, say)
             data = _concatenated(text, shown)
         except RecursionError:
             raise InputError(f"{shown}: not readable JSON: nested too deeply") from None

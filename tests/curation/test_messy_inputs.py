@@ -125,6 +125,21 @@ def test_a_json_lines_file_whose_first_line_is_a_lone_bracket_is_still_read_line
     assert manifest["accounting"]["input_rows"] == len(ROWS) + 1 and manifest["accounting"]["quarantined"] == 1
 
 
+@pytest.mark.parametrize("name", ["rows.json", "rows.json.gz"])
+def test_json_lines_under_a_json_name_with_a_broken_first_line_lose_only_that_line(tmp_path, name):
+    data = b'{"conversations": [{"from": "human", "value": "cut of\n' + jsonl(ROWS)
+    (tmp_path / name).write_bytes(gzip.compress(data) if name.endswith(".gz") else data)
+    manifest = curate(str(tmp_path / name), tmp_path / "out")
+    assert manifest["accounting"]["input_rows"] == len(ROWS) + 1 and manifest["accounting"]["quarantined"] == 1
+
+
+def test_a_broken_json_document_is_one_clear_error(tmp_path):
+    (tmp_path / "rows.json").write_bytes(json.dumps(ROWS, indent=2).encode()[:-40])
+    with pytest.raises(InputError) as err:
+        open_input(str(tmp_path / "rows.json"))
+    assert "rows.json: line " in str(err.value) and "\n" not in str(err.value)
+
+
 def test_json_lines_of_arrays_stay_lines(tmp_path):
     """Lines that are arrays are JSON Lines all the same (each a record, quarantined as not an object)."""
     (tmp_path / "rows.jsonl").write_bytes(b"[1, 2]\n" + jsonl(ROWS) + b"[3]\n")
