@@ -64,6 +64,20 @@ def _type_name(value: Any) -> str:
     return "null" if value is None else type(value).__name__
 
 
+TOOL_ROLES = frozenset({"tool", "function", "ipython"})  # OpenAI's tool and function results, Llama 3's
+TOOL_CALLS = ("tool_calls", "function_call")
+
+
+def _no_tool_use(n: int, turn: dict[str, Any], role: Any, value: Any) -> None:
+    """Tool use (a call with no text, a tool's result) has no place in FineTome's human/gpt/system text turns:
+    say so, rather than that a value is null or a role unknown."""
+    calls = next((k for k in TOOL_CALLS if turn.get(k)), None)
+    if calls and not (isinstance(value, str) and value.strip()):
+        raise RowError(f"turn {n}: a tool call ('{calls}') with no text: tool-use conversations are not supported")
+    if isinstance(role, str) and role.strip().lower() in TOOL_ROLES:
+        raise RowError(f"turn {n}: role {role!r} is a tool's result: tool-use conversations are not supported")
+
+
 def validate_record(data: Any, cfg: ValidateConfig) -> dict[str, Any]:
     """The row for ``data`` (without ``id``), or :class:`RowError` naming what is wrong."""
     if not isinstance(data, dict):
@@ -85,6 +99,7 @@ def validate_record(data: Any, cfg: ValidateConfig) -> dict[str, Any]:
             if k not in turn:
                 raise RowError(f"turn {n}: missing '{k}'")
         role, value = turn[role_key], turn[text_key]
+        _no_tool_use(n, turn, role, value)
         if not isinstance(role, str):
             raise RowError(f"turn {n}: '{role_key}' is {_type_name(role)}, expected a string")
         if not isinstance(value, str):

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
+import re
 
 import numpy as np
 import pyarrow as pa
+import pytest
 
 from curation.balance import Balance, BalanceConfig
 from curation.contract import suffix_duplicate_ids
@@ -169,10 +170,18 @@ def test_ids_are_stable_and_unique_per_copy():
         ({"conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": "a"}], "source": 5}, "'source' is int"),
         ({"messages": [{"role": "user", "content": "q"}]}, "no gpt turn"),
         ({"conversations": {"from": "human"}}, "'conversations' is dict"),
+        (
+            {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": None, "tool_calls": [{}]}]},
+            "turn 2: a tool call ('tool_calls') with no text: tool-use conversations are not supported",
+        ),
+        (
+            {"messages": [{"role": "user", "content": "q"}, {"role": "function", "content": "{}"}]},
+            "turn 2: role 'function' is a tool's result",
+        ),
     ],
 )
 def test_validation_messages(data, message):
-    with pytest.raises(RowError, match=message.replace("(", r"\(").replace("'", "'")):
+    with pytest.raises(RowError, match=re.escape(message)):
         validate_record(data, ValidateConfig())
 
 
