@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Annotated
 
 import numpy as np
 import pyarrow as pa
@@ -19,8 +20,10 @@ class BalanceConfig(StrictModel):
     """Optional cap of rows per `source`, sampled deterministically."""
 
     enabled: bool = True
-    max_per_source: int | None = Field(None, description="null: no cap")
-    per_source: dict[str, int] = Field(default_factory=dict, description="caps for named sources")
+    max_per_source: int | None = Field(None, ge=0, description="null: no cap")
+    per_source: dict[str, Annotated[int, Field(ge=0)]] = Field(
+        default_factory=dict, description="caps for named sources"
+    )
     seed: int = 0
 
 

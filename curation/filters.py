@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Iterator
+from typing import Annotated, Any, Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -28,6 +28,8 @@ from curation.core.registry import StageSpec, register
 from curation.core.stage import RowStage, StageOutput
 
 _WORD = re.compile(r"\S+")
+_FRACTION = Annotated[float, Field(ge=0.0, le=1.0)]
+_NGRAM = Annotated[int, Field(ge=1)]
 REASONS = (
     "filter:roles_not_alternating",
     "filter:low_score",
@@ -44,26 +46,26 @@ class FiltersConfig(StrictModel):
     """Length and quality heuristics; each has its own reason code in removed.parquet."""
 
     enabled: bool = True
-    min_chars_per_turn: int | None = 1
-    max_chars_per_turn: int | None = 32_000
-    min_words_per_turn: int | None = None
-    max_words_per_turn: int | None = 6_000
-    min_answer_chars: int | None = Field(8, description="a gpt turn shorter than this is near-empty")
-    min_answer_words: int | None = 2
+    min_chars_per_turn: int | None = Field(1, ge=0)
+    max_chars_per_turn: int | None = Field(32_000, ge=0)
+    min_words_per_turn: int | None = Field(None, ge=0)
+    max_words_per_turn: int | None = Field(6_000, ge=0)
+    min_answer_chars: int | None = Field(8, ge=0, description="a gpt turn shorter than this is near-empty")
+    min_answer_words: int | None = Field(2, ge=0)
     max_prompt_answer_ratio: float | None = Field(
-        20.0, description="characters of human turns / characters of gpt turns; above this drops the row"
+        20.0, ge=0.0, description="characters of human turns / characters of gpt turns; above this drops the row"
     )
-    max_repeated_line_fraction: float | None = Field(0.3, description="Gopher: duplicate lines / lines")
-    max_repeated_line_char_fraction: float | None = 0.2
-    top_ngram_max_fraction: dict[int, float] = Field(
+    max_repeated_line_fraction: float | None = Field(0.3, ge=0.0, le=1.0, description="Gopher: duplicate lines / lines")
+    max_repeated_line_char_fraction: float | None = Field(0.2, ge=0.0, le=1.0)
+    top_ngram_max_fraction: dict[_NGRAM, _FRACTION] = Field(
         default_factory=lambda: {2: 0.20, 3: 0.18, 4: 0.16},
         description="Gopher: chars in the most frequent n-gram / all chars",
     )
-    dup_ngram_max_fraction: dict[int, float] = Field(
+    dup_ngram_max_fraction: dict[_NGRAM, _FRACTION] = Field(
         default_factory=lambda: {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10},
         description="Gopher: chars in duplicated n-grams / all chars",
     )
-    min_words_for_repetition: int = Field(50, description="repetition checks skip texts shorter than this")
+    min_words_for_repetition: int = Field(50, ge=0, description="repetition checks skip texts shorter than this")
     min_score: float | None = Field(None, description="drop rows whose `score` is below this")
     require_alternation: bool = Field(True, description="human and gpt turns must alternate")
 

@@ -16,6 +16,7 @@ weighted input had more than its share) or ``mix:max_rows``.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import numpy as np
@@ -36,13 +37,25 @@ class MixConfig(StrictModel):
     total_rows: int | None = Field(None, ge=0, description="cap on the whole mixture (weighted inputs scale down to it)")
 
 
+def weight_shares(weights: dict[str, float]) -> dict[str, float]:
+    """Each weight over their sum. The weights are first scaled by one power of two (exact, so the shares are the
+    same bits as ``w / sum(weights)``) to put the largest in [0.5, 1): weights near the float maximum cannot
+    overflow the sum to infinity."""
+    if not weights:
+        return {}
+    exponent = math.frexp(max(weights.values()))[1]
+    scaled = {name: math.ldexp(w, -exponent) for name, w in weights.items()}
+    total = sum(scaled.values())
+    return {name: w / total for name, w in scaled.items()} if total else {}
+
+
 def target_shares(weights: dict[str, float], kept: dict[str, int]) -> dict[str, float]:
     """What each weight asks of the whole mix: its share of ``weights`` (the weighted inputs that reached the mix)
     times the weighted inputs' part of the ``kept`` rows (inputs without a weight take the rest), rounded as the
     manifest shows it. An exact draw has each weighted input's share of ``kept`` equal to its target."""
-    total_kept, total_w = sum(kept.values()), sum(weights.values())
+    total_kept = sum(kept.values())
     part = sum(kept.get(name, 0) for name in weights) / total_kept if total_kept else 0.0
-    return {name: round(w / total_w * part, 6) for name, w in weights.items()} if total_w else {}
+    return {name: round(share * part, 6) for name, share in weight_shares(weights).items()}
 
 
 def allocate(available: dict[str, int], weights: dict[str, float], max_rows: dict[str, int],
@@ -58,9 +71,9 @@ def allocate(available: dict[str, int], weights: dict[str, float], max_rows: dic
                          "or a smaller max_rows")
     weighted = {name: w for name, w in weights.items() if name in available}
     if weighted:
-        total_w = sum(weighted.values())
-        shares = {name: w / total_w for name, w in weighted.items()}
-        size = min(available[name] / share for name, share in shares.items())
+        shares = weight_shares(weighted)
+        # a weight too small beside the largest to have a share (it underflows to 0) gets no row
+        size = min(available[name] / share for name, share in shares.items() if share > 0)
         if total_rows is not None:
             size = min(size, total_rows - sum(take.values()))
         exact = {name: share * size for name, share in shares.items()}

@@ -35,8 +35,8 @@ class NearDedupConfig(StrictModel):
     ngram: int = Field(5, ge=1, le=64)
     num_perm: int = Field(128, ge=16, le=1024)
     threshold: float = Field(0.8, gt=0.0, le=1.0)
-    bands: int | None = Field(None, description="LSH bands; default: datasketch's optimum for the threshold")
-    rows_per_band: int | None = None
+    bands: int | None = Field(None, ge=1, description="LSH bands; default: datasketch's optimum for the threshold")
+    rows_per_band: int | None = Field(None, ge=1)
     lsh_weights: tuple[float, float] = Field(
         (0.05, 0.95),
         description="(false positive, false negative) weights of datasketch's band optimum, used when bands is "
@@ -46,7 +46,7 @@ class NearDedupConfig(StrictModel):
     seed: int = 1
     workers: int = Field(0, ge=0, description="threads for candidate search and verification; 0 = all cores")
     batch_size: int = Field(20_000, ge=1, description="rows whose shingle sets are rebuilt at once when verifying")
-    spill_bytes: int = Field(1 << 30, description="band tables larger than this go to disk")
+    spill_bytes: int = Field(1 << 30, ge=0, description="band tables larger than this go to disk")
     bucket_cap: int = Field(
         1000, ge=2, description="fast backend: an LSH bucket with more rows is linked as star + chain, not all pairs"
     )

@@ -155,6 +155,8 @@ def _known_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
 def _error_line(model: type[BaseModel], err: Any) -> str:
     loc = tuple(err["loc"])
     msg = err["msg"].removeprefix("Value error, ")
+    if loc and loc[-1] == "[key]":  # pydantic's marker for a mapping's key (not its value) at loc[:-1]
+        loc, msg = loc[:-1], f"invalid key: {msg}"
     if err["type"] == "extra_forbidden":
         known = _known_keys(model, loc[:-1])
         msg = "unknown key" + (f" (known: {', '.join(known)})" if known else "")

@@ -7,14 +7,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from curation.core.config_base import StrictModel
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-
-class SynonymConfig(_Strict):
+class SynonymConfig(StrictModel):
     """nlpaug ``SynonymAug`` on WordNet: swap some words for a WordNet synonym of the same part of speech."""
 
     enabled: bool = True
@@ -35,7 +33,7 @@ class SynonymConfig(_Strict):
     skip_stopwords: bool = Field(True, description="never replace function words (scikit-learn's English list)")
 
 
-class ContextualConfig(_Strict):
+class ContextualConfig(StrictModel):
     """nlpaug ``ContextualWordEmbsAug``: a masked LM proposes words in context. Needs the model locally or online."""
 
     enabled: bool = False
@@ -49,7 +47,7 @@ class ContextualConfig(_Strict):
     device: str = "cpu"
 
 
-class BackTranslationConfig(_Strict):
+class BackTranslationConfig(StrictModel):
     """English -> pivot -> English. apertium: offline, Debian apertium + apertium-eng-spa; marian: MarianMT models."""
 
     enabled: bool = True
@@ -65,13 +63,13 @@ class BackTranslationConfig(_Strict):
     device: str = "cpu"
 
 
-class MethodsConfig(_Strict):
+class MethodsConfig(StrictModel):
     synonym: SynonymConfig = Field(default_factory=SynonymConfig)
     contextual: ContextualConfig = Field(default_factory=ContextualConfig)
     back_translation: BackTranslationConfig = Field(default_factory=BackTranslationConfig)
 
 
-class BudgetConfig(_Strict):
+class BudgetConfig(StrictModel):
     """How many new rows to try for.
 
     ``fraction``: ``round(fraction * rows)`` candidates over the whole input. ``per_source``: every source
@@ -86,7 +84,7 @@ class BudgetConfig(_Strict):
     target_per_source: int | None = Field(None, ge=1, description="per_source mode: rows each source is lifted toward")
 
 
-class GuardConfig(_Strict):
+class GuardConfig(StrictModel):
     """Keep an augmented row only if it changed (word Jaccard below the bound) and kept its meaning (cosine above)."""
 
     max_jaccard: float = Field(0.9, gt=0.0, le=1.0, description="word-set Jaccard to the origin must be below this")
@@ -95,7 +93,7 @@ class GuardConfig(_Strict):
     batch_size: int = Field(64, ge=1)
 
 
-class AugmentConfig(_Strict):
+class AugmentConfig(StrictModel):
     """Grow the data with paraphrases (synonyms, contextual words, back-translation); runs after dedup and filters."""
 
     enabled: bool = False
