@@ -138,14 +138,14 @@ def print_summary(result) -> None:
     table.add_column("time", justify="right")
     for st in result.stages:
         if not st.enabled:
-            table.add_row(f"[dim]{st.name}[/]", "", "", "[dim]off[/]", "", "")
+            table.add_row(Text(st.name, style="dim"), "", "", Text("off", style="dim"), "", "")
             continue
         # plain Text: a reason code is no markup, and `pii:secret:` must not become an emoji
         removed = Text(", ".join(f"{k}: {v}" for k, v in st.removed.items()) or "-")
         if st.added:
             removed.append(f" (+{st.added} added)", style="green")
         seconds = "resumed" if st.resumed else f"{st.seconds:.2f}s"
-        table.add_row(st.name, f"{st.rows_in:,}", f"{st.kept:,}", removed, f"{st.quarantined:,}" if st.quarantined else "-", seconds)
+        table.add_row(Text(st.name), f"{st.rows_in:,}", f"{st.kept:,}", removed, f"{st.quarantined:,}" if st.quarantined else "-", seconds)
     console.print(table)
     inputs = result.manifest.get("inputs")
     if inputs:
@@ -154,7 +154,7 @@ def print_summary(result) -> None:
             mix.add_column(name, justify="left" if name in ("input", "format") else "right")
         for i in inputs:
             target = "-" if i.get("target_share") is None else f"{i['target_share']:.1%}"
-            mix.add_row(i["name"], i["format"], f"{i['rows_in']:,}", f"{i['kept']:,}", f"{sum(i['removed'].values()):,}",
+            mix.add_row(Text(i["name"]), Text(i["format"]), f"{i['rows_in']:,}", f"{i['kept']:,}", f"{sum(i['removed'].values()):,}",
                         f"{i['quarantined']:,}", f"{i['share']:.1%}", target)
         console.print(mix)
     acc = result.manifest["accounting"]
@@ -166,11 +166,11 @@ def print_summary(result) -> None:
     )
     outs = result.manifest["outputs"]
     for name, info in outs.items():
-        console.print(f"  {name:<11} {result.out.root / info['path']}  ({info['rows']:,} rows)")
-    console.print(f"  {'manifest':<11} {result.out.manifest}")
+        console.print(f"  {name:<11} {result.out.root / info['path']}  ({info['rows']:,} rows)", markup=False)
+    console.print(f"  {'manifest':<11} {result.out.manifest}", markup=False)
     for extra in ("report.html", "report.md"):
         if (result.out.root / extra).exists():
-            console.print(f"  {'report':<11} {result.out.root / extra}")
+            console.print(f"  {'report':<11} {result.out.root / extra}", markup=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -86,7 +86,7 @@ def publish_command(
         url = publish(out, repo, private=private, token=token, format=format)
     except PublishError as exc:
         error(str(exc), code=1)
-    console.print(f"published {out} -> {url}")
+    console.print(f"published {out} -> {url}", markup=False)
 
 
 def register(app: typer.Typer) -> None:

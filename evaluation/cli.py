@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.text import Text
 
 from tomecraft.console import console, error, make_progress, progress_tracker
 
@@ -80,7 +81,7 @@ Examples:
 
 
 def _progress_log(msg: str) -> None:
-    console.print(f"[bold cyan]eval[/] {msg}")
+    console.print(Text.assemble(("eval", "bold cyan"), " ", msg))
 
 
 def compare(
@@ -116,8 +117,8 @@ def compare(
             require_output_folder(data)
             loss_data = str(data)
         except FileNotFoundError:
-            console.print(f"[yellow]note:[/] {data} is not a curation output folder: held-out loss skipped "
-                          "(run `tome curate` or pass --data)")
+            console.print(Text.assemble(("note:", "yellow"), f" {data} is not a curation output folder: held-out loss "
+                                        "skipped (run `tome curate` or pass --data)"))
     try:
         if loss_data is not None:
             from evaluation.heldout import heldout_loss
@@ -127,17 +128,17 @@ def compare(
                 with progress_tracker() as track:
                     losses[ref.label] = heldout_loss(ref.spec, data, split, max_seq_length, max_loss_rows, progress=track)
                 console.print(f"  loss {losses[ref.label].loss:.4f}, perplexity {losses[ref.label].perplexity:.2f} "
-                              f"({losses[ref.label].rows} rows, {losses[ref.label].tokens:,} tokens)")
+                              f"({losses[ref.label].rows} rows, {losses[ref.label].tokens:,} tokens)", markup=False)
         _progress_log(f"{len(refs)} model(s) x {len(prompt_set)} prompt(s)")
         answers = answer_all(refs, prompt_set, settings, on_answer=lambda r, p, a: console.print(
-            f"  {r.label} / {p.id}: {a.passed}/{len(a.checks)} checks passed ({a.seconds:.1f}s)"))
+            f"  {r.label} / {p.id}: {a.passed}/{len(a.checks)} checks passed ({a.seconds:.1f}s)", markup=False))
     except (ModelNotFound, FileNotFoundError, ValueError) as exc:
         error(str(exc))
     results = EvalResults(prompts=prompt_set, settings=settings, models=answers, losses=losses, loss_data=loss_data)
     files = write_results(results, out)
     _print_summary(results)
     for path in files.values():
-        console.print(f"  {path}")
+        console.print(f"  {path}", markup=False)
 
 
 def loss(
@@ -161,7 +162,7 @@ def loss(
         require_output_folder(data)
     except FileNotFoundError as exc:
         error(str(exc))
-    table = Table(title=f"held-out loss on {data}/{split}.parquet", title_justify="left")
+    table = Table(title=Text(f"held-out loss on {data}/{split}.parquet", style="table.title"), title_justify="left")
     for col in ("model", "loss", "perplexity", "rows", "tokens"):
         table.add_column(col, justify="left" if col == "model" else "right")
     for ref in unique_labels([parse_model_arg(m) for m in (model or ["default"])]):
@@ -170,7 +171,7 @@ def loss(
                 r = heldout_loss(ref.spec, data, split, max_seq_length, max_rows, batch_size, progress=track)
         except (ModelNotFound, ValueError) as exc:
             error(str(exc))
-        table.add_row(ref.label, f"{r.loss:.4f}", f"{r.perplexity:.2f}", f"{r.rows:,}", f"{r.tokens:,}")
+        table.add_row(Text(ref.label), f"{r.loss:.4f}", f"{r.perplexity:.2f}", f"{r.rows:,}", f"{r.tokens:,}")
     console.print(table)
 
 
@@ -200,7 +201,7 @@ def experiment(
         typer.echo(cfg.to_yaml(), nl=False)
         return
     if config is None:
-        console.print(f"config: {path}")
+        console.print(f"config: {path}", markup=False)
     from curation.readers import InputError
     from serving.generation import ModelNotFound
     from training.data import MaskingError
@@ -213,7 +214,7 @@ def experiment(
             ModelNotFound) as exc:
         error(str(exc))
     _print_summary(results)
-    console.print(f"  {out / 'eval.md'}\n  {out / 'eval.html'}\n  {out / 'curated' / 'report.html'}")
+    console.print(f"  {out / 'eval.md'}\n  {out / 'eval.html'}\n  {out / 'curated' / 'report.html'}", markup=False)
 
 
 def prompts(
@@ -234,11 +235,12 @@ def _print_summary(results) -> None:  # noqa: ANN001
     from evaluation.tables import summary_rows
 
     head, rows = summary_rows(results)
-    table = Table(title=results.title, title_justify="left")
+    # a title, model labels and prompt ids as given: plain Text, never markup
+    table = Table(title=Text(results.title, style="table.title"), title_justify="left")
     for i, h in enumerate(head):
-        table.add_column(h, justify="left" if i == 0 else "right")
+        table.add_column(Text(h), justify="left" if i == 0 else "right")
     for row in rows:
-        table.add_row(*row)
+        table.add_row(*(Text(cell) for cell in row))
     console.print(table)
 
 

@@ -61,13 +61,15 @@ def serve(
     auto_send: bool = typer.Option(False, help="Send transcripts right away (the page's checkbox starts ticked)."),
 ) -> None:
     from rich.console import Console
+    from rich.text import Text
 
     from serving.asr import AsrModelNotFound
     from serving.defaults import DefaultModelMissing
     from serving.generation import ModelNotFound
     from serving.tts import VoiceNotFound
 
-    err = Console(stderr=True, soft_wrap=True)  # one-line errors stay one line
+    # one-line errors stay one line; what a user gave (a path, a host) is printed as given: no markup, no emoji codes
+    err = Console(stderr=True, soft_wrap=True, emoji=False, highlight=False)
     with err.status("Loading the model and speech recogniser…"):
         from serving.server import create_demo
 
@@ -77,17 +79,17 @@ def serve(
                 temperature=temperature, max_new_tokens=max_new_tokens, auto_send=auto_send,
             )
         except (ModelNotFound, DefaultModelMissing, AsrModelNotFound, VoiceNotFound) as exc:
-            err.print(f"[red]tome serve:[/red] {exc}", highlight=False)
+            err.print(Text.assemble(("tome serve:", "red"), f" {exc}"))
             raise typer.Exit(2) from None
     from serving.page import launch_page
 
-    err.print(f"model: {demo.generator.description}", highlight=False)
-    err.print(f"speech recognition: {demo.transcriber.description}", highlight=False)
-    err.print(f"voice: {demo.voice.description if demo.voice else 'none'}", highlight=False)
+    err.print(f"model: {demo.generator.description}", markup=False)
+    err.print(f"speech recognition: {demo.transcriber.description}", markup=False)
+    err.print(f"voice: {demo.voice.description if demo.voice else 'none'}", markup=False)
     try:
         launch_page(demo.page, host=host, port=port)
     except OSError as exc:
-        err.print(f"[red]tome serve:[/red] cannot listen on {host}:{port} ({exc})", highlight=False)
+        err.print(Text.assemble(("tome serve:", "red"), f" cannot listen on {host}:{port} ({exc})"))
         raise typer.Exit(2) from None
 
 

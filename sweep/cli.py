@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.text import Text
 
 from tomecraft.console import console, error, make_progress
 
@@ -89,7 +90,7 @@ def sweep(
         print_results(rerender(out))
         return
     if config is None:
-        console.print(f"config: {path}")
+        console.print(f"config: {path}", markup=False)
 
     from sweep.runner import SweepError, check_sweep, plan, run_sweep
 
@@ -112,7 +113,7 @@ def sweep(
     try:
         with make_progress(quiet) as progress:
             outcome = run_sweep(cfg, out, stop_after=stop_after, tokens_per_s=tokens_per_s,
-                                log=lambda m: console.print(f"[bold cyan]sweep[/] {m}"), progress=progress)
+                                log=lambda m: console.print(Text.assemble(("sweep", "bold cyan"), " ", m)), progress=progress)
     except SweepConfigError as exc:
         error(f"{path}: {exc}")
     except (SweepError, ConfigError, InputError, RunError, MaskingError, ModelSourceError,
@@ -120,9 +121,10 @@ def sweep(
         error(str(exc))
     print_results(outcome.results)
     if outcome.not_started:
-        console.print(f"[yellow]{len(outcome.not_started)} cell(s) not started[/] (--stop-after); run the same command again to go on")
+        console.print(Text.assemble((f"{len(outcome.not_started)} cell(s) not started", "yellow"),
+                                    " (--stop-after); run the same command again to go on"))
     for name in ("results.md", "results.html", "results.json"):
-        console.print(f"  {out / name}")
+        console.print(f"  {out / name}", markup=False)
 
 
 def print_plan(statuses) -> None:  # noqa: ANN001
@@ -139,7 +141,7 @@ def print_plan(statuses) -> None:  # noqa: ANN001
             else:
                 total += s.estimate_seconds
         est = "-" if s.state == "done" else _fmt_seconds(s.estimate_seconds)
-        table.add_row(str(i), s.cell.id, s.cell.data, str(s.cell.seed), s.state, est)
+        table.add_row(*(Text(cell) for cell in (str(i), s.cell.id, s.cell.data, str(s.cell.seed), s.state, est)))
     console.print(table)
     todo = [s for s in statuses if s.state != "done"]
     if not todo:
@@ -150,9 +152,9 @@ def print_plan(statuses) -> None:  # noqa: ANN001
         line = f"{len(statuses)} cell(s), {len(todo)} to run: estimated {_fmt_seconds(total)}"
         if unknown:
             line += f" plus {unknown} cell(s) without an estimate"
-    console.print(line)
+    console.print(line, markup=False)
     for basis in sorted({s.estimate_basis for s in todo if s.estimate_basis}):
-        console.print(f"  estimate from: {basis}")
+        console.print(f"  estimate from: {basis}", markup=False)
     console.print("\nthe `tome train` command of each cell:")
     for i, s in enumerate(statuses, 1):
         typer.echo(f"{i:>3}  {s.command}")
@@ -166,14 +168,16 @@ def print_results(results) -> None:  # noqa: ANN001
     if not results:
         return
     head, rows = group_rows(results)
-    table = Table(title=f"tome sweep {results['name']}: {results['finished']} of {results['planned']} cells", title_justify="left")
+    # names, variants and headers (`... [range]`) as given: plain Text, never markup
+    table = Table(title=Text(f"tome sweep {results['name']}: {results['finished']} of {results['planned']} cells",
+                             style="table.title"), title_justify="left")
     for i, h in enumerate(head):
-        table.add_column(h, justify="left" if i == 0 else "right", overflow="fold")
+        table.add_column(Text(h), justify="left" if i == 0 else "right", overflow="fold")
     for row in rows:
-        table.add_row(*row)
+        table.add_row(*(Text(cell) for cell in row))
     console.print(table)
     for v in results["verdicts"]:
-        console.print(f"  {v['line']}")
+        console.print(f"  {v['line']}", markup=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -1,4 +1,8 @@
-"""Terminal output shared by every command: one rich console, progress bars with rows/s, error lines."""
+"""Terminal output shared by every command: one rich console, progress bars with rows/s, error lines.
+
+What a user gave (a path, an input's name, a column) is printed as given: put it in a ``rich.text.Text`` or print
+with ``markup=False``, never into a markup string (``[/]`` in a name would be read as a tag); progress descriptions
+and error messages are plain text, and the console replaces no emoji codes (``mydata:train:v2.jsonl`` stays)."""
 
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
-console = Console(stderr=True, highlight=False)
+console = Console(stderr=True, highlight=False, emoji=False)
 
 
 class RateColumn(ProgressColumn):
@@ -35,7 +39,7 @@ class RateColumn(ProgressColumn):
 def make_progress(quiet: bool = False) -> Progress:
     return Progress(
         SpinnerColumn(),
-        TextColumn("[bold]{task.description:<28}"),
+        TextColumn("{task.description:<28}", style="bold", markup=False),
         BarColumn(bar_width=30),
         MofNCompleteColumn(),
         RateColumn(),
@@ -81,5 +85,5 @@ def _size(item: Any) -> int:
 
 
 def error(message: str, code: int = 2) -> "NoReturn":  # type: ignore[name-defined]
-    console.print(f"[bold red]error:[/] {message}", soft_wrap=True)
+    console.print(Text.assemble(("error:", "bold red"), " ", message), soft_wrap=True)
     sys.exit(code)

@@ -94,7 +94,7 @@ def train(
             error(str(exc))
         return
     if config is None and not resume:
-        console.print(f"config: {config_path}")
+        console.print(f"config: {config_path}", markup=False)
 
     from training.data import MaskingError
     from training.models import ModelSourceError
@@ -110,8 +110,9 @@ def train(
 
 def print_train_summary(summary) -> None:  # noqa: ANN001
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title=f"tome train -> {summary.run_dir}", title_justify="left")
+    table = Table(title=Text(f"tome train -> {summary.run_dir}", style="table.title"), title_justify="left")
     table.add_column("")
     table.add_column("", justify="right")
     rows = [
@@ -132,7 +133,7 @@ def print_train_summary(summary) -> None:  # noqa: ANN001
         b = summary.data["budget"]
         rows.insert(3, ("token budget", f"{b['max_tokens']:,} -> {b['steps']} steps of ~{b['tokens_per_step']:,.0f} tokens"))
     for key, value in rows:
-        table.add_row(key, value)
+        table.add_row(key, Text(value))  # a model name or path, as given
     console.print(table)
 
 
@@ -163,6 +164,8 @@ def export(
     keep_bf16: bool = typer.Option(False, "--keep-bf16", help="Keep the intermediate bf16 GGUF."),
     smoke: bool = typer.Option(True, "--smoke/--no-smoke", help="Load each GGUF with cyllama on CPU and generate one reply."),
 ) -> None:
+    from rich.text import Text
+
     from training.export import ExportError, export_run
     from training.gguf_tools import GGUFError
 
@@ -172,17 +175,18 @@ def export(
             error("no finished run under runs/; give the run folder: tome export RUN")
     quants = [q.strip() for q in quant.split(",") if q.strip()]
     try:
-        result = export_run(run, out, quants, keep_bf16=keep_bf16, smoke=smoke, say=lambda m: console.print(f"  [green]✓[/] {m}"))
+        result = export_run(run, out, quants, keep_bf16=keep_bf16, smoke=smoke,
+                            say=lambda m: console.print(Text.assemble("  ", ("✓", "green"), " ", m)))
     except (ExportError, GGUFError, ValueError, FileNotFoundError) as exc:
         error(str(exc))
-    console.print(f"[bold]tome export[/] -> {result.out_dir}")
-    console.print(f"  {'lora':<12} {result.lora_dir}")
-    console.print(f"  {'merged 16-bit':<12} {result.merged_dir}")
+    console.print(Text.assemble(("tome export", "bold"), f" -> {result.out_dir}"))
+    console.print(f"  {'lora':<12} {result.lora_dir}", markup=False)
+    console.print(f"  {'merged 16-bit':<12} {result.merged_dir}", markup=False)
     for q, path in result.gguf.items():
         info = result.files[q]
-        console.print(f"  {q:<12} {path}  ({info['bytes'] / 2**20:,.1f} MiB)")
+        console.print(f"  {q:<12} {path}  ({info['bytes'] / 2**20:,.1f} MiB)", markup=False)
     for q, text in result.smoke.items():
-        console.print(f"  [dim]{q} says:[/] {text.strip()[:120]!r}")
+        console.print(Text.assemble("  ", (f"{q} says:", "dim"), f" {text.strip()[:120]!r}"))
 
 
 def register(app: typer.Typer) -> None:

@@ -37,7 +37,7 @@ def report(
         page, summary = write_report(out_dir)
     except FileNotFoundError as exc:
         error(str(exc))
-    console.print(f"  report  {page}\n  summary {summary}")
+    console.print(f"  report  {page}\n  summary {summary}", markup=False)
     if open_:
         import webbrowser
 

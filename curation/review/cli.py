@@ -157,15 +157,16 @@ def _print_export(console, prep, result, offline: bool) -> None:
                   f"vectors: {prep.dimensions or 'none'}")
     if offline:
         if "disk" in result:
-            console.print(f"  to_disk layout: {result['disk']}  (rg.Dataset.from_disk(\"{result['disk']}\", workspace=..., client=...))")
+            console.print(f"  to_disk layout: {result['disk']}  (rg.Dataset.from_disk(\"{result['disk']}\", workspace=..., client=...))",
+                          markup=False)
         if "hub" in result:
-            console.print(f"  to_hub layout:  {result['hub']}")
+            console.print(f"  to_hub layout:  {result['hub']}", markup=False)
         if "pushed" in result:
-            console.print(f"  published:      {result['pushed']}  (rg.Dataset.from_hub(..., settings=\"auto\"))")
+            console.print(f"  published:      {result['pushed']}  (rg.Dataset.from_hub(..., settings=\"auto\"))", markup=False)
     else:
         verb = "created" if result["created"] else "updated"
         console.print(f"  {verb} dataset {result['dataset']!r} in workspace {result['workspace']!r} at {result['url']}; "
-                      f"{result['records']} records upserted by row id")
+                      f"{result['records']} records upserted by row id", markup=False)
 
 
 @app.command("import", help=IMPORT_HELP, no_args_is_help=True)
@@ -212,10 +213,13 @@ def import_cmd(
 
 
 def _print_import(console, manifest, out: Path) -> None:
+    from rich.text import Text
+
     r = manifest["review"]
     v, a, ag = r["verdicts"], r["applied"], r["agreement"]["verdict"]
     acc = manifest["accounting"]
-    console.print(f"[bold]tome review import[/]: {r['records']} records, {len(r['annotators'])} annotator(s) -> {out}")
+    console.print(Text.assemble(("tome review import", "bold"), f": {r['records']} records, {len(r['annotators'])} "
+                                f"annotator(s) -> {out}"))
     console.print(f"  verdicts: keep {v['keep']}, fix {v['fix']}, discard {v['discard']}, "
                   f"undecided {v['undecided']}, pending {v['pending']}")
     console.print(f"  applied:  fixed {a['fixed']}, discarded {a['discarded']}, restored {a['restored']}, "

@@ -1,10 +1,15 @@
-"""Progress bars advance by rows, whatever a stage iterates."""
+"""Progress bars advance by rows, whatever a stage iterates; what a user gave is printed as given."""
 
 from __future__ import annotations
 
-import pyarrow as pa
+from pathlib import Path
 
-from tomecraft.console import _size
+import pyarrow as pa
+import pytest
+from rich.progress import TextColumn
+from typer.testing import CliRunner
+
+from tomecraft.console import _size, error, make_progress
 
 
 def test_a_bar_advances_by_the_rows_of_what_it_is_given():
@@ -13,3 +18,42 @@ def test_a_bar_advances_by_the_rows_of_what_it_is_given():
     assert _size((pa.array(["id1", "id2"]), pa.array([[1], [2]]))) == 2  # (ids, conversations) of an existing set
     assert _size(pa.chunked_array([[1], [2, 3]])) == 3
     assert _size(range(5)) == 5 and _size("one item") == 1
+
+
+# -- what a user gave is printed as given: no markup, no emoji codes ------------------------------------------
+
+USER_TEXT = ["x[/].jsonl: file not found", "mydata:train:v2.jsonl: file not found", "missing[bold]dir/x.jsonl",
+             "columns ([/], [red]x[/red])", "a folder\\"]
+
+
+@pytest.mark.parametrize("message", USER_TEXT)
+def test_an_error_line_is_the_message_as_given(capsys, message):
+    with pytest.raises(SystemExit) as stopped:
+        error(message)
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err == f"error: {message}\n"
+
+
+@pytest.mark.parametrize("description", USER_TEXT)
+def test_a_progress_description_is_not_markup(description):
+    progress = make_progress(quiet=True)
+    task = progress.add_task(description, total=3)
+    cells = [column.render(progress.tasks[task]) for column in progress.columns if isinstance(column, TextColumn)]
+    assert [cell.plain.rstrip() for cell in cells] == [description]
+
+
+def test_the_curate_summary_prints_names_and_paths_as_given(tmp_path, monkeypatch):
+    from tomecraft.cli import app
+    from tomecraft.resources import ensure_sample
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COLUMNS", "200")
+    lines = ensure_sample().read_text(encoding="utf-8").splitlines()
+    Path("one.jsonl").write_text("\n".join(lines[:20]) + "\n", encoding="utf-8")
+    Path("two.jsonl").write_text("\n".join(lines[20:40]) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["curate", "-q", "-i", "[/]=one.jsonl", "-i", "[bold]:train:=two.jsonl",
+                                      "-o", "o[/red]", "--set", "report=false"])
+    assert result.exit_code == 0, result.output
+    table_rows = [line.split("│")[1].strip() for line in result.output.splitlines() if line.startswith("│")]
+    assert "[/]" in table_rows and "[bold]:train:" in table_rows
+    assert "o[/red]/train.parquet" in result.output and "o[/red]/manifest.json" in result.output

@@ -1,0 +1,103 @@
+"""`tome eval` prints what a user gave (paths, model labels, prompt ids, titles) as given: no markup, no emoji
+codes."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from types import SimpleNamespace
+
+from typer.testing import CliRunner
+
+from tomecraft.cli import app
+
+ODD = "[bold]x[/]:train:"  # markup tags, a closing tag with nothing open, an emoji code
+LABEL = "m[bold]x[red]:train:"  # a model label holds no `/` (`a/b=c` is a path)
+
+
+def _flat(text: str) -> str:
+    """Without line breaks or spacing: a long line or table title wraps."""
+    return "".join(text.split())
+
+
+def _fake_results(title: str, label: str, prompt_id: str):
+    answer = SimpleNamespace(passed=1, checks=[object()])
+    return SimpleNamespace(title=title, prompts=[SimpleNamespace(id=prompt_id)], losses={}, loss_of=lambda label: None,
+                           models=[SimpleNamespace(ref=SimpleNamespace(label=label), passed=1, checks=1, answers=[answer])])
+
+
+def test_compare_prints_the_data_folder_labels_prompt_ids_and_outputs_as_given(tmp_path, monkeypatch):
+    import evaluation.answers
+
+    prompts = tmp_path / "p.yaml"
+    prompts.write_text(f'prompts:\n  - id: "p{ODD}"\n    text: "Say hi."\n    checks: []\n', encoding="utf-8")
+    data, out = tmp_path / f"d{ODD}", tmp_path / f"o{ODD}"
+
+    def fake_answer_all(refs, prompt_set, settings, on_answer):
+        a = SimpleNamespace(passed=0, checks=[], seconds=0.1)
+        on_answer(refs[0], prompt_set[0], a)
+        raise ValueError(f"{refs[0].label}: stop here")
+
+    monkeypatch.setattr(evaluation.answers, "answer_all", fake_answer_all)
+    monkeypatch.setenv("COLUMNS", "300")
+    result = CliRunner().invoke(app, ["eval", "compare", "-m", f"{LABEL}=default", "-p", str(prompts),
+                                      "-d", str(data), "-o", str(out)])
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit), result.output
+    text = _flat(result.output)
+    for shown in (f"note: {data} is not a curation output folder", f"{LABEL} / p{ODD}: 0/0 checks passed",
+                  f"error: {LABEL}: stop here"):
+        assert _flat(shown) in text, shown
+
+
+def test_compare_summary_and_written_files_are_printed_as_given(tmp_path, monkeypatch):
+    import evaluation.answers
+    import evaluation.tables
+
+    out = tmp_path / f"o{ODD}"
+    monkeypatch.setattr(evaluation.answers, "answer_all", lambda refs, prompt_set, settings, on_answer: [])
+    monkeypatch.setattr(evaluation.tables, "write_results", lambda results, out_: {"md": out_ / "eval.md"})
+    monkeypatch.setattr(evaluation.tables, "EvalResults", lambda **kw: _fake_results(f"t{ODD}", f"m{ODD}", f"p{ODD}"))
+    monkeypatch.setenv("COLUMNS", "300")
+    result = CliRunner().invoke(app, ["eval", "compare", "--no-loss", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    text = _flat(result.output)
+    for shown in (f"t{ODD}", f"m{ODD}", f"p{ODD}", str(out / "eval.md")):
+        assert _flat(shown) in text, shown
+
+
+def test_loss_prints_its_title_and_model_labels_as_given(tmp_path, monkeypatch):
+    import curation.contract
+    import evaluation.heldout
+
+    data = tmp_path / f"d{ODD}"
+    monkeypatch.setattr(curation.contract, "require_output_folder", lambda folder: None)
+    monkeypatch.setattr(evaluation.heldout, "heldout_loss",
+                        lambda *a, **kw: SimpleNamespace(loss=1.5, perplexity=4.48, rows=3, tokens=30))
+    monkeypatch.setenv("COLUMNS", "300")
+    result = CliRunner().invoke(app, ["eval", "loss", "-m", f"{LABEL}=default", "-d", str(data)])
+    assert result.exit_code == 0, result.output
+    text = _flat(result.output)
+    assert _flat(f"held-out loss on {data}/test.parquet") in text and _flat(LABEL) in text
+
+
+def test_experiment_prints_its_config_log_title_and_outputs_as_given(tmp_path, monkeypatch):
+    import evaluation.experiment
+
+    config = tmp_path / f"c{ODD}.yaml"
+    config.parent.mkdir()
+    shutil.copy(evaluation.experiment.CPU_EXPERIMENT_CONFIG, config)
+    out = tmp_path / f"o{ODD}"
+
+    def fake_run(cfg, out_, overwrite, log, progress):
+        log(f"curating into {out_ / 'curated'}")
+        return _fake_results(f"t{ODD}", f"m{ODD}", f"p{ODD}")
+
+    monkeypatch.setattr(evaluation.experiment, "default_experiment_config", lambda: config)
+    monkeypatch.setattr(evaluation.experiment, "run_experiment", fake_run)
+    monkeypatch.setenv("COLUMNS", "300")
+    result = CliRunner().invoke(app, ["eval", "experiment", "-q", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    text = _flat(result.output)
+    for shown in (f"config: {config}", f"eval curating into {out / 'curated'}", f"t{ODD}", f"m{ODD}", f"p{ODD}",
+                  str(out / "eval.md"), str(out / "eval.html"), str(out / "curated" / "report.html")):
+        assert _flat(shown) in text, shown
