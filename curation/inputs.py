@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -35,7 +36,8 @@ class InputConfig(StrictModel):
     name: str | None = Field(None, description="the input's name in the `input` column and the report (default: from path)")
     weight: float | None = Field(None, gt=0, description="the input's share of the mixture, relative to the other weights")
     max_rows: int | None = Field(None, ge=0, description="take at most this many of its rows (instead of a weight)")
-    split: str | None = Field(None, description="hub datasets: the split to read (default: train)")
+    split: str | None = Field(None, description="hub datasets and local datasets.save_to_disk DatasetDict folders: "
+                              "the split to read (default: train for hub datasets, every split of a local folder)")
     format: Literal["auto", "conversations", "messages", "alpaca", "prompt_completion"] = Field(
         "auto", description="chat format; auto: detected from the columns")
     columns: dict[str, str] = Field(default_factory=dict, description="canonical name -> the input's column, e.g. "
@@ -51,11 +53,14 @@ class InputConfig(StrictModel):
 
 
 def default_name(path: str) -> str:
-    """A short name for an input from its path: the file's stem, the folder's name, the dataset's name."""
+    """A short name for an input from its path: the file's stem, the folder's name, the dataset's name. A ``:split``
+    is cut from a hub id or a save_to_disk folder only: an existing local path keeps its ``:`` (``a:b.jsonl``)."""
     text = path.rstrip("/")
     if text == "sample":
         return "sample"
-    text = text.split(":", 1)[0] if "://" not in text else text
+    if "://" not in text and not _exists_locally(text):
+        head = text.rpartition(":")[0]
+        text = head if head and _exists_locally(head) else text.split(":", 1)[0]
     parts = [p for p in re.split(r"[/\\]", text) if p and not any(c in p for c in "*?[")]
     base = parts[-1] if parts else "input"
     for suffix in (".gz", ".bz2", ".xz", ".zst", ".zstd", ".jsonl", ".ndjson", ".json", ".parquet"):
@@ -89,7 +94,7 @@ def name_inputs(inputs: Sequence[InputConfig]) -> list[InputConfig]:
 def _spec(cfg: InputConfig) -> str | None:
     if cfg.path == "sample":
         return None
-    if cfg.split and ":" not in cfg.path and not Path(cfg.path).expanduser().exists():
+    if cfg.split and ":" not in cfg.path:  # a hub dataset's, or a local DatasetDict's (the reader names a wrong one)
         return f"{cfg.path}:{cfg.split}"
     return cfg.path
 
@@ -273,15 +278,18 @@ def relative_to(inputs: Sequence[InputConfig], folder: Path) -> list[InputConfig
 
 
 def inputs_from_cli(specs: Sequence[str]) -> list[InputConfig]:
-    """``--input`` values as inputs. ``PATH``, or ``NAME=PATH``; ``PATH@WEIGHT`` gives a weight."""
+    """``--input`` values as inputs. ``PATH``, or ``NAME=PATH``; ``PATH@WEIGHT`` gives a weight. A value that is
+    an existing local file or folder is that path, whatever ``=``, ``@`` or ``:`` it holds; so is what is left of
+    it after ``NAME=``."""
     out = []
     for spec in specs:
         given = spec
         name = None
         weight = None
-        if "=" in spec and not spec.startswith(("/", ".", "~")) and "://" not in spec.split("=", 1)[0]:
+        if (not _exists_locally(spec) and "=" in spec and not spec.startswith(("/", ".", "~"))
+                and "://" not in spec.split("=", 1)[0]):
             name, spec = spec.split("=", 1)
-        match = re.fullmatch(r"(.+)@(-?\d+(?:\.\d+)?)", spec)
+        match = None if _exists_locally(spec) else re.fullmatch(r"(.+)@(-?\d+(?:\.\d+)?)", spec)
         if match:
             spec, weight = match.group(1), float(match.group(2))
         try:
@@ -291,6 +299,12 @@ def inputs_from_cli(specs: Sequence[str]) -> list[InputConfig]:
             where = ".".join(map(str, first["loc"]))
             raise ValueError(f"--input {given}: {where + ': ' if where else ''}{first['msg']}") from None
     return out
+
+
+def _exists_locally(spec: str) -> bool:
+    """Whether ``spec``, taken literally (no glob, no ``NAME=``, ``@WEIGHT`` or ``:split``), is a local file or
+    folder; False for a URI or a name the system cannot hold."""
+    return "://" not in spec and os.path.exists(os.path.expanduser(spec))
 
 
 def adapt_record(data: Any, fmt: str, columns: Mapping[str, str]) -> Any:
@@ -342,7 +356,7 @@ def adapt_record(data: Any, fmt: str, columns: Mapping[str, str]) -> Any:
                         raise FormatError(f"column '{name}': a turn is {type(t).__name__}, expected an object")
                     given_role = t.get(role_key)
                     mapped = ROLE_MAP.get(given_role.strip().lower(), given_role) if isinstance(given_role, str) else given_role
-                    turns.append({"from": mapped, "value": _text_of(t.get(text_key))})
+                    turns.append({"from": mapped, "value": text_of_parts(t.get(text_key))})
             elif isinstance(value, (str, int, float)) and not isinstance(value, bool):
                 turns.append({"from": role, "value": str(value)})
             else:
@@ -352,7 +366,7 @@ def adapt_record(data: Any, fmt: str, columns: Mapping[str, str]) -> Any:
     raise FormatError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
 
 
-def _text_of(content: Any) -> Any:
+def text_of_parts(content: Any) -> Any:
     """A turn's text: a list of text parts (``[{type: text, text: ...}]``, OpenAI's content parts) as their texts
     joined with a blank line, parts without text (an image) left out, as :func:`curation.formats._text_of` does
     column-wise; anything else as it is (validation names what is wrong with it)."""
@@ -367,4 +381,4 @@ def _text_of(content: Any) -> Any:
 def _joined_parts(turn: Any, text_key: str) -> Any:
     if not isinstance(turn, dict) or not isinstance(turn.get(text_key), list):
         return turn
-    return {**turn, text_key: _text_of(turn[text_key])}
+    return {**turn, text_key: text_of_parts(turn[text_key])}

@@ -3,9 +3,12 @@
 ``expand(spec)`` turns one input spec into the data files behind it, in a fixed order:
 
 * a file (``rows.jsonl``, ``rows.json``, ``rows.parquet``, each optionally ``.gz``, ``.bz2``, ``.xz`` or ``.zst``);
-* a glob (``shards/*.jsonl.zst``, ``data/**/*.parquet``), its matches sorted by path;
-* a folder: every data file under it, sorted by path (hidden files and folders skipped); a ``tome curate``
-  output folder (it holds ``manifest.json``) gives its splits only, never ``removed.parquet``.
+* a glob (``shards/*.jsonl.zst``, ``data/**/*.parquet``), its matches sorted by path; a spec that names an
+  existing file or folder is that file or folder, even when its name holds ``[``, ``*`` or ``?``;
+* a folder: every data file under it, sorted by path (hidden files and folders skipped, and the metadata files
+  tools write beside shards, :data:`METADATA_FILES`); a ``tome curate`` output folder (it holds
+  ``manifest.json``) gives its splits only, never ``removed.parquet``. A folder that cannot be listed (no
+  permission) is an error naming it, never skipped.
 
 ``open_binary(path)`` opens a file for streaming, decompressing on the fly (ISA-L's gzip decoder from
 ``isal``, Arrow's codecs for bz2 and zstd, the standard library's ``lzma`` for xz), and ``iter_line_blocks`` cuts a stream into blocks of whole
@@ -44,6 +47,10 @@ _CR_TO_LF = bytes.maketrans(b"\r", b"\n")
 KINDS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".parquet": "parquet"}
 BOM = b"\xef\xbb\xbf"
 CURATED_SPLITS = ("train", "validation", "test")
+# JSON files that describe the shards beside them (datasets' save_to_disk and push_to_hub, Spark, tome's own
+# manifest): not rows, so a folder walk passes them by (named on their own, or matched by a glob, they are read)
+METADATA_FILES = frozenset({"dataset_info.json", "dataset_infos.json", "dataset_dict.json", "state.json",
+                            "metadata.json", "manifest.json"})
 
 
 class SourceError(ValueError):
@@ -73,17 +80,33 @@ def classify(path: str | Path) -> DataFile | None:
 
 
 def is_glob(spec: str) -> bool:
-    return any(c in spec for c in "*?[")
+    """Is ``spec`` a pattern: it holds ``*``, ``?`` or ``[`` and names no existing file or folder as written?"""
+    return any(c in spec for c in "*?[") and not exists(Path(spec).expanduser())
+
+
+def exists(path: Path) -> bool:
+    """Is there a file or folder at ``path``? False, not an error, where the folder it is in cannot be searched."""
+    try:
+        return path.exists()
+    except OSError:  # a name too long, or in a folder that cannot be searched: not a file to read as written
+        return False
 
 
 def is_curated_folder(path: Path) -> bool:
-    return (path / "manifest.json").is_file() and any(
-        (path / f"{s}.parquet").exists() or (path / s).is_dir() for s in CURATED_SPLITS)
+    """Does ``path`` hold a ``tome curate`` output (``manifest.json`` beside its splits)? False for a folder that
+    cannot be searched (no permission): reading it then says so, naming it."""
+    try:
+        return (path / "manifest.json").is_file() and any(
+            (path / f"{s}.parquet").exists() or (path / s).is_dir() for s in CURATED_SPLITS)
+    except PermissionError:
+        return False
 
 
 def expand(spec: str | Path) -> list[DataFile]:
     """The data files behind one input spec (file, glob or folder), in a fixed order; :class:`SourceError` if none."""
     text = str(spec)
+    if not text.strip():
+        raise SourceError("an input path is empty: give a file, glob, folder or dataset id")
     if is_glob(text):
         matches = sorted(Path(p) for p in _glob.glob(os.path.expanduser(text), recursive=True))
         files = [f for f in map(classify, matches) if f is not None and f.path.is_file()]
@@ -113,10 +136,14 @@ def _folder(path: Path) -> list[DataFile]:
                 files += [DataFile(p, "parquet", None) for p in sorted(shards.glob("part-*.parquet"))]
         return files
     files = []
-    for root, dirs, names in os.walk(path):
+
+    def unreadable(exc: OSError) -> None:  # os.walk would skip the folder, and its rows with it
+        raise SourceError(f"{exc.filename or path}: cannot read the folder: {exc.strerror or exc}")
+
+    for root, dirs, names in os.walk(path, onerror=unreadable):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(names):
-            if not name.startswith("."):
+            if not name.startswith(".") and name not in METADATA_FILES:
                 found = classify(Path(root) / name)
                 if found is not None:
                     files.append(found)

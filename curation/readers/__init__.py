@@ -12,9 +12,10 @@ import hashlib
 import os
 from pathlib import Path, PurePosixPath
 
-from curation.readers.errors import InputError
+from curation.readers.errors import InputError, unreadable_json
 from curation.readers.filesystems import file_kind, list_folder, resolve_filesystem
 from curation.readers.source import InputSource, Unit
+from curation.sources import error_line
 from tomecraft.resources import ensure_sample, sample_path
 
 DEFAULT_HUB_DATASET = "mlabonne/FineTome-100k"
@@ -31,6 +32,8 @@ def open_input(spec: str | None, streaming: bool = False) -> InputSource:
 
     Local paths may be globs, folders of shards (nested ones too) and compressed files (``.gz``, ``.bz2``,
     ``.xz``, ``.zst``; :mod:`curation.sources`). ``streaming``: a hub dataset is streamed, not downloaded first.
+    ``PATH:SPLIT`` reads one split, of a hub dataset or of a local ``datasets.save_to_disk`` folder (a path that
+    exists as written, colon and all, is that path).
     """
     if spec is None:
         try:
@@ -39,7 +42,11 @@ def open_input(spec: str | None, streaming: bool = False) -> InputSource:
             raise InputError(f"{SAMPLE_PATH}: cannot write the embedded sample: {exc}") from None
         fs, path = resolve_filesystem(str(SAMPLE_PATH))
         return InputSource("sample", "sample", fs, [path])
+    if not spec.strip():
+        raise InputError("an input path is empty: give a file, glob, folder or dataset id")
     local = "://" not in spec
+    if local and (split_of := _local_split(spec)) is not None:
+        return _saved_dataset(*split_of)
     if local:
         found = _local_files(spec)
         if found is not None:
@@ -77,29 +84,36 @@ def open_input(spec: str | None, streaming: bool = False) -> InputSource:
     return _hub(spec, streaming)
 
 
+def _local_split(spec: str) -> tuple[Path, str, str] | None:
+    """``(folder, spec, split)`` for ``FOLDER:SPLIT`` where the folder is a local ``save_to_disk`` folder and the
+    whole spec names nothing; None for any other spec. A split of another local path is an error: only datasets
+    have splits."""
+    from curation.sources import exists
+
+    head, colon, split = spec.rpartition(":")
+    if not colon or not head or not split or "/" in split or exists(Path(spec).expanduser()):
+        return None
+    path = Path(head).expanduser()
+    if not exists(path):
+        return None
+    if path.is_dir() and any((path / m).is_file() for m in SAVED_DATASET_MARKERS):
+        return path, spec, split
+    raise InputError(f"{spec}: {path} is not a datasets.save_to_disk folder, so it has no split {split!r} "
+                     "(splits are read from hub datasets and save_to_disk folders only)")
+
+
 def _local_files(spec: str) -> InputSource | None:
     """A glob, a folder of (nested or compressed) shards or a compressed file, as an input; None for anything
     the plain rules above read (a plain file, a flat folder, a save_to_disk folder, a hub id)."""
-    from curation.sources import SourceError, classify, expand, is_curated_folder, is_glob
+    from curation.sources import SourceError, expand, is_glob
 
     path = Path(spec).expanduser()
-    if not is_glob(spec):
-        if path.is_file():
-            found = classify(path)
-            if found is None or found.compression is None:
-                return None
-        elif path.is_dir():
-            entries = [e for e in path.iterdir() if not e.name.startswith(".")]
-            if any(e.name in SAVED_DATASET_MARKERS for e in entries):
-                return None
-            found = [classify(e) for e in entries if e.is_file()]
-            suffixes = {f.path.suffix for f in found if f is not None}
-            # one plain kind only (the folder rule below reads *.parquet or else *.jsonl, never both)
-            plain = all(e.is_file() for e in entries) and (suffixes <= {".jsonl"} or suffixes == {".parquet"})
-            if plain and not is_curated_folder(path):
-                return None
-        else:
-            return None
+    try:
+        plain = _plain_local(spec, path)
+    except PermissionError as exc:  # a folder that cannot be listed or searched, or a file in one
+        raise InputError(f"{exc.filename or path}: cannot read: {exc.strerror or exc}") from None
+    if plain:
+        return None
     try:
         files = expand(spec)
     except SourceError as exc:
@@ -107,7 +121,9 @@ def _local_files(spec: str) -> InputSource | None:
     kinds = {f.kind for f in files}
     if "json" in kinds:
         if len(files) > 1:
-            raise InputError(f"{spec}: JSON array files cannot be mixed with others in one input; list them as inputs")
+            json_file = next(f.path for f in files if f.kind == "json")
+            raise InputError(f"{spec}: {json_file} is a .json file (read whole, as one JSON document): it cannot be "
+                             "mixed with other files in one input; give it as an input of its own")
         return _json_array_file(files[0], spec)
     fs, _ = resolve_filesystem(str(files[0].path))
     shown = str(path) if not is_glob(spec) else spec
@@ -117,6 +133,29 @@ def _local_files(spec: str) -> InputSource | None:
         except InputError:
             pass
     return InputSource(shown, "files", fs, [str(f.path.absolute()) for f in files])
+
+
+def _plain_local(spec: str, path: Path) -> bool:
+    """Does ``spec`` name what the plain rules of :func:`open_input` read: a plain file, a flat folder of one kind
+    of shards, a save_to_disk folder, or nothing local (a hub id)?"""
+    from curation.sources import METADATA_FILES, classify, is_curated_folder, is_glob
+
+    if is_glob(spec):
+        return False
+    if path.is_file():
+        found = classify(path)
+        return found is None or found.compression is None
+    if not path.is_dir():
+        return True
+    entries = [e for e in path.iterdir() if not e.name.startswith(".")]
+    if any(e.name in SAVED_DATASET_MARKERS for e in entries):
+        return True
+    data = [e for e in entries if e.name not in METADATA_FILES]
+    found = [classify(e) for e in data if e.is_file()]
+    suffixes = {f.path.suffix for f in found if f is not None}
+    # one plain kind only (the folder rule below reads *.parquet or else *.jsonl, never both)
+    plain = all(e.is_file() for e in data) and (suffixes <= {".jsonl"} or suffixes == {".parquet"})
+    return plain and not is_curated_folder(path)
 
 
 def _json_array_file(file, spec: str) -> InputSource:
@@ -225,6 +264,8 @@ def _json_rows(text: str, shown: str) -> list:
             raise InputError(f"{shown}: not readable JSON: nested too deeply") from None
     except RecursionError:
         raise InputError(f"{shown}: not readable JSON: nested too deeply") from None
+    except ValueError as exc:  # valid JSON json.loads will not convert
+        raise InputError(f"{shown}: {unreadable_json(exc)}") from None
     if isinstance(data, dict):
         if detect_format(data) is not None:
             return [data]
@@ -260,17 +301,77 @@ def _json_array(fs, path: str, shown: str) -> InputSource:
     return InputSource(shown, "json", fs, [path], records=[(name, rows)])
 
 
-def _saved_dataset(path: Path, spec: str) -> InputSource:
+def _saved_dataset(path: Path, spec: str, split: str | None = None) -> InputSource:
+    """A ``datasets.save_to_disk`` folder, loaded: every split of a ``DatasetDict`` one after another, or only
+    ``split``. A ``ClassLabel`` column reads as its label names (:func:`_label_names`)."""
     import datasets
 
     try:
         ds = datasets.load_from_disk(str(path))
     except Exception as exc:  # datasets raises several types for a bad folder
-        raise InputError(f"{path}: not a readable datasets.save_to_disk folder: {exc}") from None
-    parts = [(name, ds[name]) for name in ds] if isinstance(ds, datasets.DatasetDict) else [("", ds)]
-    records = [(f"{path.name}/{name}" if name else path.name, part.data.table) for name, part in parts]
+        empty = _empty_saved_dataset(path, spec, split)
+        if empty is not None:
+            return empty
+        raise InputError(f"{path}: not a readable datasets.save_to_disk folder: {error_line(exc)}") from None
+    if isinstance(ds, datasets.DatasetDict):
+        if split is not None and split not in ds:
+            raise InputError(f"{path}: no split {split!r} in this DatasetDict (its splits: {', '.join(ds) or 'none'})")
+        parts = [(name, ds[name]) for name in ds if split is None or name == split]
+    else:
+        if split is not None and split != (str(ds.split) if ds.split is not None else None):
+            held = f" (of split {str(ds.split)!r})" if ds.split is not None else ""
+            raise InputError(f"{path}: holds one dataset{held}, not a DatasetDict of splits: no split {split!r}")
+        parts = [("", ds)]
+    records = [(f"{path.name}/{name}" if name else path.name, _label_names(part.data.table, part.features))
+               for name, part in parts]
     fingerprint = "datasets:" + hashlib.sha256("|".join(p._fingerprint for _, p in parts).encode()).hexdigest()
     return InputSource(spec, "disk", records=records, fingerprint_value=fingerprint)
+
+
+def _empty_saved_dataset(path: Path, spec: str, split: str | None) -> InputSource | None:
+    """A ``save_to_disk`` folder of a dataset with no rows (it holds no data file, which ``load_from_disk``
+    cannot load) as an input of no rows; None for any other folder."""
+    import json
+
+    import datasets
+    import pyarrow as pa
+
+    try:
+        state = json.loads((path / "state.json").read_text(encoding="utf-8"))
+        if state.get("_data_files") != []:
+            return None
+        features = datasets.DatasetInfo.from_directory(str(path)).features
+        held = state.get("_split")
+    except Exception:  # noqa: BLE001 - not such a folder: the caller names what load_from_disk said
+        return None
+    if split is not None and split != held:
+        raise InputError(f"{path}: holds one dataset (empty), not a DatasetDict of splits: no split {split!r}")
+    table = features.arrow_schema.empty_table() if features is not None else pa.table({})
+    fingerprint = "datasets:" + str(state.get("_fingerprint", ""))
+    return InputSource(spec, "disk", records=[(path.name, table)], fingerprint_value=fingerprint)
+
+
+def _label_names(table, features):
+    """``table`` with each top-level ``datasets.ClassLabel`` column (stored as its label numbers) as its label
+    names, as a string column; a number that names no label (-1: no label) is null."""
+    import datasets
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not features:
+        return table
+    for name, feature in features.items():
+        if not isinstance(feature, datasets.ClassLabel) or name not in table.column_names:
+            continue
+        column = table.column(name)
+        if not pa.types.is_integer(column.type):
+            continue
+        numbers = column.cast(pa.int64())
+        known = pc.and_(pc.greater_equal(numbers, 0), pc.less(numbers, len(feature.names)))
+        index = pc.if_else(known, numbers, pa.scalar(None, pa.int64()))
+        names = pa.array(feature.names, pa.string()).take(index)
+        table = table.set_column(table.column_names.index(name), name, names)
+    return table
 
 
 def _hub(spec: str, streaming: bool = False) -> InputSource:
@@ -289,5 +390,5 @@ def _hub(spec: str, streaming: bool = False) -> InputSource:
         hint = " (HF_HUB_OFFLINE=1 is set: only cached datasets load)" if offline else ""
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"{spec}: cannot load from the Hugging Face hub{hint}: {first}") from None
-    return InputSource(spec, "hub", records=[(f"{name}:{split}", ds.data.table)],
+    return InputSource(spec, "hub", records=[(f"{name}:{split}", _label_names(ds.data.table, ds.features))],
                        fingerprint_value=f"hub:{name}:{split}:{ds._fingerprint}")

@@ -21,14 +21,15 @@ import pyarrow as pa
 import pyarrow.json as pj
 
 from curation.contract import line_id, line_ids
-from curation.readers.errors import InputError
-from curation.readers.raw import raw_batch
+from curation.readers.errors import InputError, unreadable_json
+from curation.readers.raw import raw_batch, without_deep_columns
 
 BOM = b"\xef\xbb\xbf"
 _JSON_START = frozenset(b'{["-0123456789tfn')
 # the deepest nesting a line may have to be handed to Arrow's JSON parser; deeper lines are read with
 # ``json.loads`` (tens of thousands of levels crash Arrow's recursive builders)
 MAX_NESTING = 4096
+NOT_JSON = ("not valid JSON", "not readable JSON", "not UTF-8")  # the errors of a line that is no JSON value
 
 
 def _line_bounds(block: bytes | memoryview) -> tuple[np.ndarray, np.ndarray]:
@@ -99,7 +100,7 @@ class _Block:
         if b - a == 1:
             table, _ = _parse(self.text(a, b), 1, self.longest, threads=False)
             if table is not None:
-                self.parts.append((a, b, table))
+                self._add(a, b, table)
             else:
                 self.single(a)
             return
@@ -121,7 +122,15 @@ class _Block:
             if a >= b:
                 return
         if table is not None:
-            self.parts.append((a, b, table))
+            self._add(a, b, table)
+
+    def _add(self, a: int, b: int, table: pa.Table) -> None:
+        """Lines ``[a, b)`` parsed as ``table``, less its columns nested too deeply to keep (their lines get the
+        error): taking rows of a type thousands of levels deep overflows Arrow's stack."""
+        errors = self.error[a:b]
+        table = without_deep_columns(table, errors)
+        self.error[a:b] = errors
+        self.parts.append((a, b, table))
 
     def single(self, i: int) -> None:
         """A line read on its own with ``json.loads`` (with its newline, so messages match Python's)."""
@@ -139,6 +148,8 @@ class _Block:
             self.error[i] = f"not valid JSON: {exc.msg} (column {exc.colno})"
         except RecursionError:
             self.error[i] = "not readable JSON: nested too deeply"
+        except ValueError as exc:  # an integer of more digits than Python converts
+            self.error[i] = unreadable_json(exc)
 
     def parsed_table(self) -> pa.Table | None:
         """One table over all lines (null rows where a line was not parsed), or None when nothing parsed.
@@ -347,9 +358,13 @@ class _JsonSeen:
         errors = batch.column("_error")
         self.records += records
         self.parsed += errors.null_count
-        if self.first_error is None and errors.null_count < records:
-            k = next(i for i, e in enumerate(errors.to_pylist()) if e is not None)
-            self.first_error = (batch.column("_line")[k].as_py(), errors[k].as_py())
+        if errors.null_count < records:
+            listed = errors.to_pylist()
+            # JSON the stages cannot keep (nested too deeply, say) is still JSON
+            self.parsed += sum(e is not None and not e.startswith(NOT_JSON) for e in listed)
+            if self.first_error is None:
+                k = next(i for i, e in enumerate(listed) if e is not None)
+                self.first_error = (batch.column("_line")[k].as_py(), listed[k])
 
     def check(self, path: str) -> None:
         """Raise :class:`InputError` when there were records and not one was JSON."""
@@ -400,7 +415,7 @@ def read_jsonl_stream(fs, path: str, file: str, compression: str, first_pos: int
 
     from pyarrow import fs as pafs
 
-    from curation.readers.errors import InputError
+    from curation.readers.errors import InputError, unreadable_json
     from curation.sources import (CR_LINES, UTF16, BrokenStream, DataFile, SourceError, Utf16AsUtf8, iter_line_blocks,
                                   open_binary, readahead, salvage)
 

@@ -1,7 +1,7 @@
 """The raw batches every reader yields: parsed input columns plus where each record came from.
 
-Internal columns (names start with ``_``; an input column that happens to carry one of these names is
-renamed ``input<name>``, as an input ``id`` becomes ``input_id``):
+Internal columns (names start with ``_``; an input column that happens to carry one of these names is kept
+as ``input_<name>``, :func:`kept_apart`: an input ``_id`` becomes ``input__id``):
 
 ``_pos``   int64, the record's place in the input (increasing in input order; the key engines sort by)
 ``_id``    string, the record's content id (:func:`curation.contract.content_id`), before duplicate suffixes
@@ -17,7 +17,7 @@ renamed ``input<name>``, as an input ``id`` becomes ``input_id``):
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Collection, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -27,6 +27,9 @@ from curation.formats import TABLE_KEYS
 POS, ID, FILE, LINE, ROW, RAW, ERROR, SLOW = "_pos", "_id", "_file", "_line", "_row", "_raw", "_error", "_slow"
 RAW_COLUMNS = (POS, ID, FILE, LINE, ROW, RAW, ERROR, SLOW)
 INTERNAL_COLUMNS = frozenset(RAW_COLUMNS) | {"_split", "_added", "_input", "_original"}
+# the deepest a record's values may nest (arrays and objects inside each other) to be kept: a Parquet file holds
+# 100 schema levels, and a list takes 2 of them; a deeper record is quarantined with the column named
+MAX_DEPTH = 32
 
 
 def _plain(t: pa.DataType) -> pa.DataType:
@@ -118,8 +121,10 @@ def _as_text(t: pa.DataType) -> pa.DataType:
 
 def binary_as_text(table: pa.Table) -> pa.Table:
     """A typed table's chat columns (the canonical names of :data:`curation.formats.TABLE_KEYS`) stored as binary,
-    as some Parquet writers store strings, as strings (nested ones too) when every value is UTF-8. Other binary
-    columns are data, as given."""
+    as some Parquet writers store strings, as strings (nested ones too). A column with a value that is not UTF-8
+    is viewed as text unchecked, as a Parquet string column may arrive: the reader finds those rows
+    (:func:`curation.readers.source.without_bad_utf8`) and quarantines each alone. Other binary columns are
+    data, as given."""
     columns, changed = [], False
     for name, column in zip(table.column_names, table.columns):
         target = _as_text(column.type) if name in TABLE_KEYS else column.type
@@ -127,34 +132,75 @@ def binary_as_text(table: pa.Table) -> pa.Table:
             try:
                 column, changed = column.cast(target), True
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
-                pass
+                try:  # not UTF-8 somewhere: the same buffers, as text (a layout that differs stays binary)
+                    column, changed = pa.chunked_array([c.view(target) for c in column.chunks], type=target), True
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+                    pass
         columns.append(column)
     if not changed:
         return table
     return pa.Table.from_arrays(columns, names=table.column_names)
 
 
-def _depth_ok(t: pa.DataType) -> bool:
-    try:
-        _plain(t)
-        return True
-    except RecursionError:
-        return False
+def type_depth(t: pa.DataType) -> int:
+    """How deep values of ``t`` nest: each list, struct or map is one level (walked without recursion: a type
+    parsed from thousands of nested arrays is as deep)."""
+    deepest, todo = 0, [(t, 0)]
+    while todo:
+        t, depth = todo.pop()
+        if isinstance(t, pa.BaseExtensionType):
+            todo.append((t.storage_type, depth))
+        elif pa.types.is_dictionary(t):
+            todo.append((t.value_type, depth))
+        elif pa.types.is_struct(t):
+            todo.extend((t.field(i).type, depth + 1) for i in range(t.num_fields))
+            deepest = max(deepest, depth + 1)
+        elif pa.types.is_map(t):
+            todo.extend(((t.key_type, depth + 1), (t.item_type, depth + 1)))
+            deepest = max(deepest, depth + 1)
+        elif pa.types.is_nested(t):  # the lists, of every layout
+            todo.append((t.value_type, depth + 1))
+            deepest = max(deepest, depth + 1)
+    return deepest
 
 
-def _without_deep_columns(parsed: pa.Table, columns: dict[str, pa.Array]) -> pa.Table:
-    """``parsed`` without the columns nested too deeply for their type to be walked; the records that hold a
-    value there get that as their error in ``columns`` (they go to quarantine, their raw bytes with them)."""
-    deep = [name for name in parsed.column_names if not _depth_ok(parsed.schema.field(name).type)]
+def value_depth(value: Any, limit: int = MAX_DEPTH) -> int:
+    """How deep a Python value nests (each list or dict one level), counted up to ``limit + 1``."""
+    deepest, todo = 0, [(value, 0)]
+    while todo and deepest <= limit:
+        v, depth = todo.pop()
+        if isinstance(v, dict):
+            v = v.values()
+        elif not isinstance(v, (list, tuple)):
+            continue
+        deepest = max(deepest, depth + 1)
+        todo.extend((item, depth + 1) for item in v if isinstance(item, (dict, list, tuple)))
+    return deepest
+
+
+def too_deep(name: str) -> str:
+    return f"column '{name}' nests more than {MAX_DEPTH} levels deep (arrays and objects inside each other)"
+
+
+def without_deep_columns(parsed: pa.Table, errors: list[str | None]) -> pa.Table:
+    """``parsed`` without its columns that nest deeper than :data:`MAX_DEPTH`; the records that hold a value
+    there get that as their error in ``errors`` (they go to quarantine, their raw bytes with them)."""
+    deep = [name for name in parsed.column_names if type_depth(parsed.schema.field(name).type) > MAX_DEPTH]
     if not deep:
         return parsed
-    errors = columns[ERROR].to_pylist()
     for name in deep:
         for i, valid in enumerate(parsed.column(name).is_valid().to_pylist()):
             if valid and errors[i] is None:
-                errors[i] = f"column '{name}' is nested too deeply to read"
-    columns[ERROR] = pa.array(errors, type=pa.string())
+                errors[i] = too_deep(name)
     return parsed.drop_columns(deep)
+
+
+def _without_deep_columns(parsed: pa.Table, columns: dict[str, pa.Array]) -> pa.Table:
+    errors = columns[ERROR].to_pylist()
+    shallow = without_deep_columns(parsed, errors)
+    if shallow is not parsed:
+        columns[ERROR] = pa.array(errors, type=pa.string())
+    return shallow
 
 
 def _names_need_repair(t: pa.DataType, name: str) -> bool:
@@ -184,12 +230,26 @@ def _slow_where_names_need_repair(parsed: pa.Table, slow: pa.Array) -> pa.Array:
     return pa.array(mask, pa.bool_())
 
 
+KEPT_APART = "input_"
+
+
+def kept_apart(name: str, taken: Collection[str]) -> str:
+    """An input column's name as tome keeps it beside its own columns: a name tome uses (one of ``taken``), or
+    such a name already kept apart (``input_id``, ``input_input_id``), gets one more ``input_`` in front; any
+    other name stays. The rule reads the name alone, so a column is named the same in every batch and file
+    whatever columns sit beside it, and no two names meet: a renamed one is a taken name behind ``input_`` prefixes,
+    which no name left as it is can be."""
+    base = name
+    while base.startswith(KEPT_APART):
+        base = base[len(KEPT_APART) :]
+    return KEPT_APART + name if base in taken else name
+
+
 def rename_internal(table: pa.Table) -> pa.Table:
-    """Input columns named like an internal column get the ``input`` prefix."""
+    """Input columns named like an internal column (``_id`` -> ``input__id``) kept apart from them."""
     names = table.column_names
-    if not any(n in INTERNAL_COLUMNS for n in names):
-        return table
-    return table.rename_columns([("input" + n) if n in INTERNAL_COLUMNS else n for n in names])
+    renamed = [kept_apart(n, INTERNAL_COLUMNS) for n in names]
+    return table if renamed == names else table.rename_columns(renamed)
 
 
 def raw_batch(

@@ -1,9 +1,10 @@
 """An input, cut into units that can be read apart (by one process, or by Ray tasks), in input order.
 
-A unit is a byte range of a JSONL file (cut at a line end), a range of row groups of a Parquet file, or a
-slice of records loaded whole (a ``.json`` array, a ``save_to_disk`` folder, a hub dataset). Every record
-gets ``_pos = (unit number << 32) + its index in the unit``, so positions grow in input order whichever
-process reads the unit, and everything downstream can be put back in input order by ``_pos``.
+A unit is a byte range of a JSONL file (cut at a line end), a range of row groups of a Parquet file (all of a
+compressed one, ``.parquet.gz`` and the like, decompressed into memory), or a slice of records loaded whole (a
+``.json`` array, a ``save_to_disk`` folder, a hub dataset). Every record gets ``_pos = (unit number << 32) +
+its index in the unit``, so positions grow in input order whichever process reads the unit, and everything
+downstream can be put back in input order by ``_pos``.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ class Unit:
     end: int = 0  # exclusive
     first_line: int = 1  # jsonl: line number of the unit's first line
     first_row: int = 0  # parquet / records: row number of the unit's first row within its file
-    compression: str | None = None  # jsonl: gzip | bz2 | xz | zstd | utf-16 (then the unit is the whole file, streamed)
+    compression: str | None = None  # gzip | bz2 | xz | zstd (the unit is the whole file); jsonl: also utf-16 | cr
     input: str = ""  # the input it belongs to, when a run has several (curation.inputs)
     part: bool = False  # jsonl: one of several byte ranges of its file (the file was checked whole when cut)
 
@@ -100,7 +101,10 @@ class InputSource:
         if self.kind in ("jsonl", "sample", "parquet", "files"):
             for path in self.files:
                 found = classify(path)
-                if found is not None and found.kind == "parquet":
+                if found is not None and found.kind == "parquet" and found.compression:  # read whole: one unit
+                    name = PurePosixPath(path).name
+                    units.append(Unit(len(units), "parquet", path, name, compression=found.compression))
+                elif found is not None and found.kind == "parquet":
                     units.extend(self._parquet_units(path, unit_bytes, len(units)))
                 elif found is not None and found.compression:
                     name = PurePosixPath(path).name
@@ -178,6 +182,7 @@ class InputSource:
             meta = pq.ParquetFile(self.filesystem.open_input_file(path)).metadata
         except (pa.ArrowInvalid, OSError) as exc:
             raise InputError(f"{path}: not a readable Parquet file (truncated or corrupt?): {exc}") from None
+        _unique_columns(meta.schema.to_arrow_schema().names, path)
         groups = meta.num_row_groups
         if not unit_bytes or groups <= 1:
             return [Unit(first_index, "parquet", path, name, 0, groups, first_row=0)]
@@ -217,8 +222,8 @@ class InputSource:
         import pyarrow.parquet as pq
 
         try:
-            pf = pq.ParquetFile(self.filesystem.open_input_file(unit.path))
-            groups = list(range(unit.start, unit.end))
+            pf = pq.ParquetFile(self._parquet_file(unit))
+            groups = list(range(unit.start, unit.end)) if not unit.compression else list(range(pf.num_row_groups))
             row = unit.first_row
             done = 0
             if not groups:
@@ -229,6 +234,19 @@ class InputSource:
                 done += batch.num_rows
         except (pa.ArrowInvalid, OSError) as exc:
             raise InputError(f"{unit.path}: not a readable Parquet file (truncated or corrupt?): {exc}") from None
+
+    def _parquet_file(self, unit: Unit):
+        """The unit's Parquet file, to open: a compressed one (``.parquet.gz``, ...) decompressed into memory
+        (Parquet is read from its footer back, so it cannot be streamed), its size read from its stream."""
+        if not unit.compression:
+            return self.filesystem.open_input_file(unit.path)
+        from curation.sources import READ_ERRORS, DataFile, error_line, open_binary
+
+        try:
+            with open_binary(DataFile(PurePosixPath(unit.path), "parquet", unit.compression)) as fh:
+                return pa.BufferReader(fh.read())
+        except READ_ERRORS as exc:  # a truncated or corrupt stream
+            raise InputError(f"{unit.path}: cannot decompress: {error_line(exc)}") from None
 
     def batches(self, batch_rows: int = 16_384, block_bytes: int = 8 << 20) -> Iterator[pa.RecordBatch]:
         """Every raw batch of the input, in input order (one process)."""
@@ -243,19 +261,105 @@ def _rebatch(batch: pa.RecordBatch, rows: int) -> Iterator[pa.RecordBatch]:
 
 def _typed_batch(table: pa.Table, unit: Unit, first_row: int, done: int) -> pa.RecordBatch:
     """A raw batch over rows of a typed table (ids from each row's canonical JSON; text stored as binary read as
-    text, :func:`curation.readers.raw.binary_as_text`)."""
+    text, :func:`curation.readers.raw.binary_as_text`). A row with a string that is not UTF-8 is marked "not
+    UTF-8" (:func:`without_bad_utf8`); a column name given twice is an :class:`InputError`."""
     from curation.readers.raw import binary_as_text
 
+    _unique_columns(table.column_names, unit.path or unit.file)
     table = binary_as_text(table)
     n = table.num_rows
-    ids = [record_id(row) for row in table.to_pylist()]
+    raw = error = None
+    try:
+        rows = table.to_pylist()
+    except UnicodeDecodeError:  # Parquet writers need not check their strings: the rows that are not UTF-8 alone
+        table, rows, raw, error = without_bad_utf8(table)
+    ids = [record_id(row) for row in rows]
     return raw_batch(
         table,
         pos=np.arange(unit.first_pos + done, unit.first_pos + done + n, dtype=np.int64),
         ids=ids,
         file=unit.file,
         rows=np.arange(first_row, first_row + n, dtype=np.int64),
+        raw=raw,
+        error=error,
     )
+
+
+def _unique_columns(names: list[str], where: str) -> None:
+    """An :class:`InputError` naming the file and the column when a table (Arrow and Parquet allow it) has two
+    columns of one name: which one a row's value comes from would be a guess."""
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise InputError(f"{where}: the column {name!r} appears more than once; rename or drop the copies "
+                             "(each column of an input needs its own name)")
+        seen.add(name)
+
+
+def without_bad_utf8(table: pa.Table) -> tuple[pa.Table, list[dict], list[str | None], list[str | None]]:
+    """``(table, rows, raw, error)`` for a table with strings that are not UTF-8: each row that holds one is null
+    in ``table``, has ``error`` "not UTF-8: <why> (column '<name>')" and, as its row in ``rows`` and its JSON in
+    ``raw``, its values with the bytes decoded with replacements (what quarantine shows and the id hashes);
+    the other rows as they are."""
+    n = table.num_rows
+    bad: dict[int, str] = {}
+    for name, column in zip(table.column_names, table.columns):
+        try:
+            column.to_pylist()
+            continue
+        except UnicodeDecodeError:
+            pass
+        for i in range(n):
+            if i not in bad:
+                try:
+                    column.slice(i, 1).to_pylist()
+                except UnicodeDecodeError as exc:
+                    bad[i] = f"not UTF-8: {exc.reason} (column {name!r})"
+    clean = table.take(pa.array([None if i in bad else i for i in range(n)], type=pa.int64()))
+    rows = clean.to_pylist()
+    raw: list[str | None] = [None] * n
+    error: list[str | None] = [None] * n
+    for i, reason in bad.items():
+        rows[i] = {name: _replaced(_as_bytes_value(column.slice(i, 1))) for name, column in
+                   zip(table.column_names, table.columns)}
+        raw[i] = json.dumps(rows[i], ensure_ascii=False, default=str)
+        error[i] = reason
+    return clean, rows, raw, error
+
+
+def _as_bytes_value(column: pa.ChunkedArray) -> Any:
+    """The one value of a one-row column, its strings as bytes (they need not be UTF-8)."""
+    try:
+        return column.cast(_as_bytes(column.type)).to_pylist()[0]
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, UnicodeDecodeError):
+        return None
+
+
+def _as_bytes(t: pa.DataType) -> pa.DataType:
+    """``t`` with every string type (at any depth) as its binary type."""
+    if t == pa.string():
+        return pa.binary()
+    if t == pa.large_string():
+        return pa.large_binary()
+    if t == pa.string_view():
+        return pa.binary_view()
+    if pa.types.is_struct(t):
+        return pa.struct([t.field(i).with_type(_as_bytes(t.field(i).type)) for i in range(t.num_fields)])
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        item = t.value_field.with_type(_as_bytes(t.value_type))
+        return pa.list_(item) if pa.types.is_list(t) else pa.large_list(item)
+    return t
+
+
+def _replaced(value: Any) -> Any:
+    """``value`` with its bytes (at any depth) decoded as UTF-8, replacement characters for what is not."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, dict):
+        return {k: _replaced(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_replaced(v) for v in value]
+    return value
 
 
 def _table_batches(data: Any, unit: Unit, batch_rows: int) -> Iterator[pa.RecordBatch]:

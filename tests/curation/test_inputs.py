@@ -59,6 +59,17 @@ def test_default_name(path, name):
     assert default_name(path) == name
 
 
+def test_default_name_cuts_a_split_only_from_what_is_no_local_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Path("mydata:train:v2.jsonl").write_text("", encoding="utf-8")
+    Path("saved:set").mkdir()
+    assert default_name("mydata:train:v2.jsonl") == "mydata:train:v2"  # an existing file: its whole stem
+    assert default_name(str(tmp_path / "mydata:train:v2.jsonl")) == "mydata:train:v2"
+    assert name_inputs(inputs_from_cli(["mydata:train:v2.jsonl"]))[0].name == "mydata:train:v2"
+    assert default_name("saved:set:test") == "saved:set"  # a save_to_disk folder's split
+    assert default_name("owner/mydata:train") == "mydata" and default_name("mydata:train:v2") == "mydata"  # hub ids
+
+
 def test_names_are_made_unique_and_given_ones_kept():
     named = name_inputs([InputConfig(path="a/rows.jsonl"), InputConfig(path="b/rows.jsonl"), InputConfig(path="c", name="rows-2")])
     assert [i.name for i in named] == ["rows", "rows-3", "rows-2"]

@@ -249,7 +249,8 @@ def _rows(path: Path) -> tuple[list, list]:
     for batch in open_input(str(path)).batches():
         for raw, error, line in zip(batch.column("_raw").to_pylist(), batch.column("_error").to_pylist(),
                                     batch.column("_line").to_pylist()):
-            records.append(raw.split(b"\n", 1)[0].rstrip(b"\r"))
+            # a file holding one JSON document (an array on one line) has its rows' JSON, no raw line
+            records.append(raw if raw is None else raw.split(b"\n", 1)[0].rstrip(b"\r"))
             if error is not None:
                 errors.append((line, error.split(":")[0]))
     return records, errors

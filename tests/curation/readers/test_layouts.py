@@ -4,6 +4,7 @@ import decimal
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from curation.contract import read_manifest
 from curation.readers.raw import plain_layouts
@@ -70,17 +71,42 @@ def test_columns_datasets_has_no_feature_for_are_carried_in_the_nearest_it_has(t
     assert float(row["amount"]) == 1.0
 
 
-def test_a_column_nested_too_deeply_quarantines_the_rows_that_hold_it(tmp_path):
+@pytest.mark.parametrize("opening,levels", [("[", 33), ("[", 60), ('{"x": ', 120), ('{"x": ', 1200), ("[", 2600)])
+@pytest.mark.parametrize("own_line", [False, True])
+def test_a_column_nested_too_deeply_quarantines_the_rows_that_hold_it(tmp_path, opening, levels, own_line):
+    """A value nested deeper than a Parquet file holds (50 arrays: the split written, then unreadable), than
+    Python walks (1,200), or than Arrow takes rows of (2,600: the process died) quarantines its row, the
+    column named; the other rows are kept. ``own_line``: a line read on its own (its neighbour is not JSON)."""
     import json
 
     from curation.contract import read_quarantine
     from curation.pipeline import run_curation
 
-    deep = '{"x": ' * 1200 + "1" + "}" * 1200  # deeper than Python's recursion limit walks
+    closing = "]" if opening == "[" else "}"
+    deep = opening * levels + "1" + closing * levels
     path = tmp_path / "deep.jsonl"
     path.write_text('{"conversations": %s, "deep": %s}\n' % (json.dumps(TURNS[0]), deep)
+                    + ("not json\n" if own_line else "")
                     + "".join(json.dumps({"conversations": t}) + "\n" for t in TURNS[1:]), encoding="utf-8")
     run_curation(str(path), tmp_path / "out", None)
     accounting = read_manifest(tmp_path / "out")["accounting"]
-    assert accounting["input_rows"] == len(TURNS) and accounting["quarantined"] == 1
-    assert read_quarantine(tmp_path / "out")[0]["error"] == "column 'deep' is nested too deeply to read"
+    assert accounting["input_rows"] == len(TURNS) + own_line
+    assert accounting["quarantined"] == 1 + own_line
+    errors = [q["error"] for q in read_quarantine(tmp_path / "out")]
+    assert errors[0] == "column 'deep' nests more than 32 levels deep (arrays and objects inside each other)" or \
+        (levels > 990 and errors[0] == "not readable JSON: nested too deeply")
+
+
+def test_a_column_as_deep_as_kept_is_kept_and_reads_back(tmp_path):
+    import json
+
+    from curation.pipeline import run_curation
+
+    deep = "[" * 32 + "1" + "]" * 32
+    path = tmp_path / "deep.jsonl"
+    path.write_text("".join(json.dumps({"conversations": t, "deep": json.loads(deep)}) + "\n" for t in TURNS),
+                    encoding="utf-8")
+    run_curation(str(path), tmp_path / "out", None)
+    assert read_manifest(tmp_path / "out")["accounting"]["quarantined"] == 0
+    kept = pa.concat_tables([pq.read_table(tmp_path / "out" / f"{s}.parquet") for s in ("train", "validation", "test")])
+    assert kept.num_rows == len(TURNS) and kept.column("deep").to_pylist()[0] == json.loads(deep)

@@ -1,0 +1,84 @@
+"""`--input` values: a value that is an existing local file or folder is that path, read as given, whatever `=`,
+`@` or `:` its name holds; only other values are split into NAME=, @WEIGHT and :split."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from curation.contract import read_manifest
+from curation.inputs import inputs_from_cli
+
+
+def sample_rows(path: Path, start: int = 0, count: int = 30) -> Path:
+    """``count`` rows of the embedded sample from ``start``, written to ``path``."""
+    from tomecraft.resources import ensure_sample
+
+    lines = ensure_sample().read_text(encoding="utf-8").splitlines()[start:start + count]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def curate(*args: str):
+    from tomecraft.cli import app
+
+    return CliRunner().invoke(app, ["curate", "-q", "--set", "report=false", *args])
+
+
+@pytest.fixture
+def in_tmp(tmp_path, monkeypatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def parsed(*specs: str) -> list[tuple]:
+    return [(i.name, i.path, i.weight) for i in inputs_from_cli(list(specs))]
+
+
+def test_an_existing_path_is_taken_whole_whatever_it_holds(in_tmp):
+    for name in ("a=b.jsonl", "x@2", "mydata:train:v2.jsonl"):
+        sample_rows(in_tmp / name, count=2)
+    (in_tmp / "d=ir@3").mkdir()
+    assert parsed("a=b.jsonl", "x@2", "mydata:train:v2.jsonl", "d=ir@3") == [
+        (None, "a=b.jsonl", None), (None, "x@2", None), (None, "mydata:train:v2.jsonl", None), (None, "d=ir@3", None)]
+    assert parsed("web=a=b.jsonl", "mix=x@2") == [("web", "a=b.jsonl", None), ("mix", "x@2", None)]
+
+
+def test_a_value_that_does_not_exist_is_still_split(in_tmp):
+    sample_rows(in_tmp / "b.jsonl", count=2)
+    assert parsed("a=b.jsonl", "b.jsonl@2", "web=b.jsonl@0.5", "org/data:test") == [
+        ("a", "b.jsonl", None), (None, "b.jsonl", 2.0), ("web", "b.jsonl", 0.5), (None, "org/data:test", None)]
+    with pytest.raises(ValueError, match=r"^--input b\.jsonl@0: weight: .*"):
+        inputs_from_cli(["b.jsonl@0"])
+
+
+@pytest.mark.parametrize("name", ["a=b.jsonl", "run@2.jsonl"])
+def test_a_file_named_like_a_spec_is_curated(in_tmp, name):
+    sample_rows(in_tmp / name)
+    result = curate("-i", name, "-o", "out")
+    assert result.exit_code == 0, result.output
+    manifest = read_manifest(in_tmp / "out")
+    assert manifest["input"]["spec"] == name and manifest["accounting"]["input_rows"] == 30
+
+
+def test_a_folder_named_like_a_weighted_spec_is_one_input_of_a_mix(in_tmp):
+    (in_tmp / "shards@2").mkdir()
+    sample_rows(in_tmp / "shards@2" / "part-0.jsonl", start=0)
+    sample_rows(in_tmp / "other.jsonl", start=30)
+    result = curate("-i", "shards@2", "-i", "other.jsonl", "-o", "out")
+    assert result.exit_code == 0, result.output
+    inputs = {i["spec"]: i for i in read_manifest(in_tmp / "out")["inputs"]}
+    assert set(inputs) == {"shards@2", "other.jsonl"}
+    assert inputs["shards@2"]["rows_in"] == 30 and inputs["shards@2"]["weight"] is None
+
+
+@pytest.mark.parametrize("spec", ["x[/].jsonl", "mydata:train:v2.jsonl", "missing[bold]dir/x.jsonl"])
+def test_a_missing_input_is_named_as_given_on_one_line(in_tmp, spec):
+    result = curate("-i", spec, "-o", "out")
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {spec}: ")

@@ -1,0 +1,351 @@
+"""Parquet and datasets inputs: names that look like globs, compressed Parquet, folders that cannot be read,
+strings that are not UTF-8, save_to_disk splits and class labels, metadata beside shards, repeated columns."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import json
+import lzma
+import os
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from curation.contract import read_manifest, read_quarantine
+from curation.readers import InputError, open_input
+from curation.readers.raw import ERROR, FILE, RAW, ROW
+from curation.sources import SourceError, expand
+
+Q = "How do rivers carry stones down from the hills to the sea over the years?"
+A = "Water pushes and rolls the stones along the bed; floods move the large ones, and they wear round on the way."
+
+
+def row(i: int, **extra) -> dict:
+    turns = [{"from": "human", "value": f"{Q} ({i})"}, {"from": "gpt", "value": f"{A} [{i}]"}]
+    return {"conversations": turns, **extra}
+
+
+def write_parquet(path: Path, n: int = 6, start: int = 0) -> Path:
+    pq.write_table(pa.Table.from_pylist([row(i) for i in range(start, start + n)]), path)
+    return path
+
+
+def read_all(spec: str) -> pa.Table:
+    batches = list(open_input(spec).batches())
+    return pa.Table.from_batches(batches) if batches else pa.table({})
+
+
+def rows_read(spec: str) -> int:
+    return sum(b.num_rows for b in open_input(spec).batches())
+
+
+def curate(spec, out):
+    from curation.config import load_config
+    from curation.contract import read_manifest
+    from curation.pipeline import run_curation
+
+    run_curation(spec, out, load_config(None, {"report": False, "checkpoint": False}))
+    manifest = read_manifest(out)
+    assert manifest["accounting"]["balanced"]
+    return manifest
+
+
+# -- names with glob characters -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["shard[1].parquet", "what?.parquet", "star*.parquet"])
+def test_an_existing_file_whose_name_holds_glob_characters_is_that_file(tmp_path, name):
+    write_parquet(tmp_path / name, 4)
+    matched = name.replace("[1]", "1").replace("?", "X").replace("*", "Y")  # a glob of the name would match it
+    write_parquet(tmp_path / matched, 7, 100)
+    assert [f.name for f in expand(tmp_path / name)] == [name]
+    assert rows_read(str(tmp_path / name)) == 4
+
+
+def test_a_pattern_that_names_no_file_is_still_a_glob(tmp_path):
+    write_parquet(tmp_path / "shard1.parquet", 4)
+    write_parquet(tmp_path / "shard2.parquet", 3, 100)
+    assert rows_read(str(tmp_path / "shard[12].parquet")) == 7
+
+
+def test_a_folder_whose_name_holds_brackets_is_that_folder(tmp_path):
+    folder = tmp_path / "run[1]"
+    folder.mkdir()
+    write_parquet(folder / "a.parquet", 4)
+    (folder / "b.jsonl").write_text("".join(json.dumps(row(i)) + "\n" for i in range(50, 53)))
+    assert rows_read(str(folder)) == 7
+
+
+# -- compressed Parquet -------------------------------------------------------------------------------------
+
+def compress(path: Path, suffix: str) -> Path:
+    data, out = path.read_bytes(), path.with_name(path.name + suffix)
+    if suffix == ".gz":
+        out.write_bytes(gzip.compress(data))
+    elif suffix == ".bz2":
+        out.write_bytes(bz2.compress(data))
+    elif suffix == ".xz":
+        out.write_bytes(lzma.compress(data))
+    else:
+        with pa.output_stream(str(out), compression="zstd") as stream:
+            stream.write(data)
+    return out
+
+
+@pytest.mark.parametrize("suffix", [".gz", ".bz2", ".xz", ".zst"])
+def test_a_compressed_parquet_file_is_read(tmp_path, suffix):
+    plain = write_parquet(tmp_path / "rows.parquet", 9)
+    packed = compress(plain, suffix)
+    plain.unlink()
+    table = read_all(str(packed))
+    assert table.num_rows == 9
+    assert table.column(ROW).to_pylist() == list(range(9))
+    assert table.column("conversations").to_pylist()[3] == row(3)["conversations"]
+
+
+def test_compressed_parquet_shards_in_a_folder_are_read_with_the_others(tmp_path):
+    compress(write_parquet(tmp_path / "a.parquet", 4), ".gz")
+    (tmp_path / "a.parquet").unlink()
+    write_parquet(tmp_path / "b.parquet", 5, 100)
+    assert rows_read(str(tmp_path)) == 9
+
+
+def test_a_truncated_compressed_parquet_file_is_one_line_naming_it(tmp_path):
+    packed = compress(write_parquet(tmp_path / "rows.parquet", 200), ".gz")
+    packed.write_bytes(packed.read_bytes()[: packed.stat().st_size // 2])
+    with pytest.raises(InputError, match=r"rows\.parquet\.gz: cannot decompress"):
+        rows_read(str(packed))
+
+
+# -- folders that cannot be read ----------------------------------------------------------------------------
+
+def locked(path: Path) -> Path:
+    path.chmod(0)
+    if os.access(path, os.R_OK):  # root, with its capabilities: permissions do not apply
+        path.chmod(0o755)
+        pytest.skip("permissions do not apply to this user (root)")
+    return path
+
+
+def test_an_unreadable_folder_is_one_line_naming_it(tmp_path):
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    write_parquet(folder / "a.parquet")
+    locked(folder)
+    try:
+        with pytest.raises(InputError, match="locked: cannot read"):
+            open_input(str(folder))
+    finally:
+        folder.chmod(0o755)
+
+
+def test_an_unreadable_sub_folder_of_shards_is_an_error_not_rows_lost(tmp_path):
+    inner = tmp_path / "inner"
+    inner.mkdir()
+    write_parquet(tmp_path / "a.parquet")
+    write_parquet(inner / "b.parquet")
+    locked(inner)
+    try:
+        with pytest.raises(SourceError, match="inner: cannot read the folder"):
+            expand(tmp_path)
+    finally:
+        inner.chmod(0o755)
+
+
+def test_a_sub_folder_that_cannot_be_listed_stops_the_walk_naming_it(tmp_path, monkeypatch):
+    # root reads any folder: the refusal is made here, where os.walk lists a folder
+    inner = tmp_path / "shards" / "inner"
+    inner.mkdir(parents=True)
+    write_parquet(tmp_path / "shards" / "a.parquet")
+    write_parquet(inner / "b.parquet")
+    real = os.scandir
+
+    def scandir(path="."):
+        if Path(path) == inner:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    with pytest.raises(InputError, match=r"shards/inner: cannot read the folder: Permission denied"):
+        open_input(str(tmp_path / "shards"))
+
+
+def test_a_folder_that_cannot_be_listed_is_one_line_naming_it(tmp_path, monkeypatch):
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    write_parquet(folder / "a.parquet")
+    real = Path.iterdir
+
+    def iterdir(self):
+        if self == folder:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self)
+
+    monkeypatch.setattr(Path, "iterdir", iterdir)
+    with pytest.raises(InputError, match="locked: cannot read: Permission denied"):
+        open_input(str(folder))
+
+
+def test_a_folder_whose_manifest_cannot_be_searched_is_not_taken_for_a_curated_output(tmp_path, monkeypatch):
+    from curation.sources import is_curated_folder
+
+    real = Path.is_file
+
+    def is_file(self):
+        if self.name == "manifest.json":
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self)
+
+    monkeypatch.setattr(Path, "is_file", is_file)
+    assert is_curated_folder(tmp_path) is False
+
+
+# -- strings that are not UTF-8 -----------------------------------------------------------------------------
+
+def bad_utf8_parquet(path: Path, binary: bool) -> Path:
+    """Ten rows; row 2's human turn holds bytes that are not UTF-8 (a string column is not checked on write when
+    its buffers are given as a view, as files of other tools may hold)."""
+    turns = [turn["value"].encode() for i in range(10) for turn in row(i)["conversations"]]
+    turns[4] = b"Question 2 \xff\xfe broken bytes"
+    value = pa.array(turns, pa.binary())
+    speaker = pa.array([b"human", b"gpt"] * 10, pa.binary())
+    if not binary:
+        value, speaker = value.view(pa.string()), speaker.cast(pa.string())
+    turn = pa.StructArray.from_arrays([speaker, value], names=["from", "value"])
+    conversations = pa.ListArray.from_arrays(pa.array(range(0, 21, 2), pa.int32()), turn)
+    pq.write_table(pa.table({"conversations": conversations}), path)
+    return path
+
+
+@pytest.mark.parametrize("binary", [False, True], ids=["string", "binary"])
+def test_a_row_that_is_not_utf8_is_marked_alone_and_the_rest_are_read(tmp_path, binary):
+    path = bad_utf8_parquet(tmp_path / "rows.parquet", binary)
+    table = read_all(str(path))
+    assert table.num_rows == 10
+    errors = table.column(ERROR).to_pylist()
+    assert [i for i, e in enumerate(errors) if e] == [2]
+    assert errors[2].startswith("not UTF-8: ") and "conversations" in errors[2]
+    raw = json.loads(table.column(RAW)[2].as_py())
+    assert raw["conversations"][0] == {"from": "human", "value": "Question 2 \ufffd\ufffd broken bytes"}
+    good = table.column("conversations").to_pylist()
+    assert good[3] == row(3)["conversations"] and good[2] is None
+
+
+@pytest.mark.parametrize("binary", [False, True], ids=["string", "binary"])
+def test_a_row_that_is_not_utf8_is_quarantined_with_its_file_and_row(tmp_path, binary):
+    path = bad_utf8_parquet(tmp_path / "rows.parquet", binary)
+    manifest = curate(str(path), tmp_path / "out")
+    assert manifest["accounting"]["input_rows"] == 10
+    quarantined = read_quarantine(tmp_path / "out")
+    assert len(quarantined) == 1
+    q = quarantined[0]
+    assert q["error"].startswith("not UTF-8") and q["position"] == {"file": "rows.parquet", "row": 2}
+    assert q["raw"]["conversations"][0]["from"] == "human"  # text, not a Python repr of bytes
+
+
+# -- datasets.save_to_disk ----------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def datasets_offline():
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    return pytest.importorskip("datasets")
+
+
+def test_a_split_of_a_saved_dataset_dict_is_that_split_only(tmp_path, datasets_offline):
+    ds = datasets_offline
+    ds.DatasetDict({"train": ds.Dataset.from_list([row(i) for i in range(6)]),
+                    "test": ds.Dataset.from_list([row(i) for i in range(100, 103)])}).save_to_disk(str(tmp_path / "dd"))
+    assert rows_read(str(tmp_path / "dd")) == 9
+    table = read_all(str(tmp_path / "dd") + ":test")
+    assert table.num_rows == 3 and set(table.column(FILE).to_pylist()) == {"dd/test"}
+    with pytest.raises(InputError, match=r"no split 'nope' .*its splits: train, test"):
+        open_input(str(tmp_path / "dd") + ":nope")
+
+
+def test_a_configured_split_of_a_saved_dataset_dict_is_that_split_only(tmp_path, datasets_offline):
+    """``split:`` under ``inputs:`` reads that split of a local DatasetDict (it read every split)."""
+    from curation.config import load_config
+    from curation.pipeline import run_curation
+
+    ds = datasets_offline
+    ds.DatasetDict({"train": ds.Dataset.from_list([row(i) for i in range(6)]),
+                    "test": ds.Dataset.from_list([row(i) for i in range(100, 103)])}).save_to_disk(str(tmp_path / "dd"))
+    config = load_config(None, {"report": False, "checkpoint": False,
+                                "inputs": [{"name": "held", "path": str(tmp_path / "dd"), "split": "test"}]})
+    run_curation(None, tmp_path / "out", config)
+    assert read_manifest(tmp_path / "out")["accounting"]["input_rows"] == 3
+
+
+def test_a_split_of_a_file_is_an_error_not_ignored(tmp_path):
+    path = write_parquet(tmp_path / "rows.parquet")
+    with pytest.raises(InputError, match="not a datasets.save_to_disk folder, so it has no split 'test'"):
+        open_input(f"{path}:test")
+
+
+def test_a_class_label_column_reads_as_its_label_names(tmp_path, datasets_offline):
+    ds = datasets_offline
+    features = ds.Features({"conversations": [{"from": ds.Value("string"), "value": ds.Value("string")}],
+                            "source": ds.ClassLabel(names=["web", "books", "code"])})
+    rows = [dict(row(i), source=i % 3) for i in range(6)] + [dict(row(6), source=-1)]
+    ds.Dataset.from_list(rows, features=features).save_to_disk(str(tmp_path / "cl"))
+    table = read_all(str(tmp_path / "cl"))
+    assert table.column("source").to_pylist() == ["web", "books", "code", "web", "books", "code", None]
+    manifest = curate(str(tmp_path / "cl"), tmp_path / "out")
+    assert manifest["accounting"]["input_rows"] == 7 and not read_quarantine(tmp_path / "out")
+
+
+def test_an_empty_saved_dataset_is_an_input_of_no_rows(tmp_path, datasets_offline):
+    ds = datasets_offline
+    features = ds.Features({"conversations": [{"from": ds.Value("string"), "value": ds.Value("string")}]})
+    ds.Dataset.from_dict({"conversations": []}, features=features).save_to_disk(str(tmp_path / "empty"))
+    assert rows_read(str(tmp_path / "empty")) == 0
+
+
+# -- metadata files, empty specs ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["metadata.json", "dataset_info.json"])
+def test_a_metadata_file_beside_shards_is_not_read_as_rows(tmp_path, name):
+    write_parquet(tmp_path / "part-0.parquet", 4)
+    write_parquet(tmp_path / "part-1.parquet", 3, 100)
+    (tmp_path / name).write_text('{"rows": 7}')
+    if name == "dataset_info.json":  # a save_to_disk marker at the top: the metadata sits in a shard folder
+        (tmp_path / "sub").mkdir()
+        for p in tmp_path.glob("*"):
+            if p.name != "sub":
+                p.rename(tmp_path / "sub" / p.name)
+        write_parquet(tmp_path / "top.parquet", 2, 200)
+        assert rows_read(str(tmp_path)) == 9
+    else:
+        assert rows_read(str(tmp_path)) == 7
+
+
+def test_a_json_file_among_shards_is_named_in_the_error(tmp_path):
+    write_parquet(tmp_path / "a.parquet")
+    (tmp_path / "rows.json").write_text(json.dumps([row(9)]))
+    with pytest.raises(InputError, match=r"rows\.json is a \.json file .* cannot be mixed"):
+        open_input(str(tmp_path))
+
+
+@pytest.mark.parametrize("spec", ["", "  "])
+def test_an_empty_input_path_is_one_clear_line(spec):
+    with pytest.raises(InputError, match="an input path is empty"):
+        open_input(spec)
+    with pytest.raises(SourceError, match="an input path is empty"):
+        expand(spec)
+
+
+# -- repeated column names ----------------------------------------------------------------------------------
+
+def test_a_column_name_given_twice_is_one_line_naming_file_and_column(tmp_path):
+    conversations = pa.array([row(i)["conversations"] for i in range(4)])
+    table = pa.Table.from_arrays([conversations, pa.array(["a"] * 4), pa.array(["b"] * 4)],
+                                 names=["conversations", "meta", "meta"])
+    pq.write_table(table, tmp_path / "dup.parquet")
+    with pytest.raises(InputError, match=r"dup\.parquet: the column 'meta' appears more than once"):
+        rows_read(str(tmp_path / "dup.parquet"))
+    packed = compress(tmp_path / "dup.parquet", ".gz")  # read whole, checked as it is read
+    with pytest.raises(InputError, match=r"dup\.parquet\.gz: the column 'meta' appears more than once"):
+        rows_read(str(packed))
