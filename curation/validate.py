@@ -4,8 +4,10 @@ Accepted shapes: FineTome's ``conversations: [{from, value}]`` (``from`` in huma
 ``messages: [{role, content}]`` (role in system/user/assistant). Role spellings are mapped to FineTome's;
 the turns as given stay in ``original_conversations`` when that changed anything. Every other column is
 carried through unchanged; an input column named like one tome writes (``id``, ``original_conversations``,
-``cluster_id``, ``origin_id``, ``augmentation``, ``repairs``) is kept as ``input_<name>`` (a curated output
-curated again keeps its earlier provenance that way).
+``cluster_id``, ``origin_id``, ``augmentation``, ``repairs``, removed.parquet's ``stage``, ``reason``,
+``duplicate_of``, ``details``; with several inputs ``input``), or like one already kept so (``input_id``), is
+kept as ``input_<name>`` (a curated output curated again keeps its earlier provenance that way; no two
+columns meet).
 
 Column-wise first: a batch whose turns parsed as ``list<struct<from: string, value: string>>`` is checked
 with Arrow compute, and its clean rows pass as they are. A row the columnar checks cannot clear (an odd
@@ -24,21 +26,28 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field
 
-from curation.core.columns import TURNS, WHITESPACE_CLASS, any_per_row, concat_unified, infer_column, turns_of
+from curation.contract import REMOVED_COLUMNS
+from curation.core.columns import (JSON_TEXT, TURNS, WHITESPACE_CLASS, any_per_row, concat_unified, json_text,
+                                   turns_of)
 from curation.core.config_base import StrictModel
 from curation.core.registry import StageSpec, register
 from curation.core.stage import POS, RowStage, StageOutput
 from curation.formats import ROLE_MAP, FormatError, to_conversations
-from curation.inputs import INPUT, adapt_record, needs_adapting
+from curation.inputs import INPUT, adapt_record, needs_adapting, text_of_parts
 from curation.readers import raw as rawcols
-from curation.repair import coerce_score, merge_repairs, repair_record, repair_table, repairs_json, turns_from_text
+from curation.repair import CONTROL_CLASS, coerce_score, merge_repairs, repair_record, repair_table, repairs_json, turns_from_text
 
 CANONICAL_ROLES = ("human", "gpt", "system")
 RESERVED = {"id", "conversations", "messages", "source", "score"}
 PROVENANCE = ("original_conversations", "cluster_id", "origin_id", "augmentation")
 ORIGINAL = "_original"  # internal: the turns as given by a format conversion, for original_conversations
 REPAIRS = "repairs"  # what was repaired in a kept row (JSON {kind: [columns]}); only when something was
-OWNED = frozenset(PROVENANCE) | {"id", REPAIRS}  # columns tome writes: an input's own go to input_<name>
+# columns tome writes: an input's own are kept apart as input_<name> (with several inputs, ``input`` too)
+OWNED = frozenset(PROVENANCE) | frozenset(REMOVED_COLUMNS) | {"id", REPAIRS}
+LABELLED = OWNED | {"input"}
+
+
+EMPTY_TURN = f"^(?:{WHITESPACE_CLASS}|[{CONTROL_CLASS}])*$"
 
 
 class ValidateConfig(StrictModel):
@@ -78,8 +87,9 @@ def _no_tool_use(n: int, turn: dict[str, Any], role: Any, value: Any) -> None:
         raise RowError(f"turn {n}: role {role!r} is a tool's result: tool-use conversations are not supported")
 
 
-def validate_record(data: Any, cfg: ValidateConfig) -> dict[str, Any]:
-    """The row for ``data`` (without ``id``), or :class:`RowError` naming what is wrong."""
+def validate_record(data: Any, cfg: ValidateConfig, owned: frozenset[str] = OWNED) -> dict[str, Any]:
+    """The row for ``data`` (without ``id``), or :class:`RowError` naming what is wrong. Its own columns named
+    like tome's (``owned``, or internal ones) are kept apart (:func:`~curation.readers.raw.kept_apart`)."""
     if not isinstance(data, dict):
         raise RowError(f"row is a JSON {_type_name(data)}, expected an object")
     turns, key, role_key, text_key = _turns(data)
@@ -100,6 +110,9 @@ def validate_record(data: Any, cfg: ValidateConfig) -> dict[str, Any]:
                 raise RowError(f"turn {n}: missing '{k}'")
         role, value = turn[role_key], turn[text_key]
         _no_tool_use(n, turn, role, value)
+        if isinstance(value, list):  # OpenAI's content parts: their texts
+            value = text_of_parts(value)
+            changed = True
         if not isinstance(role, str):
             raise RowError(f"turn {n}: '{role_key}' is {_type_name(role)}, expected a string")
         if not isinstance(value, str):
@@ -127,10 +140,10 @@ def validate_record(data: Any, cfg: ValidateConfig) -> dict[str, Any]:
         "original_conversations": original if changed else None,
     }
     for k, v in data.items():
-        if k in OWNED:
-            row["input_" + k] = v
-        elif k not in RESERVED:
-            row[k] = v
+        if k not in RESERVED and isinstance(v, (dict, list)) and rawcols.value_depth(v) > rawcols.MAX_DEPTH:
+            raise RowError(rawcols.too_deep(k))
+        if k not in RESERVED or k in owned:
+            row[rawcols.kept_apart(rawcols.kept_apart(k, rawcols.INTERNAL_COLUMNS), owned)] = v
     _check_text(row)
     return row
 
@@ -186,6 +199,7 @@ class Validate(RowStage):
         # several inputs (curation.inputs): their formats by name; rows get an `input` column when there are 2+
         self.inputs = {i.name: i for i in inputs or []}
         self.label = len(self.inputs) > 1
+        self.owned = LABELLED if self.label else OWNED
 
     # -- the columnar screen ---------------------------------------------------------------------------
     def _screen(self, batch: pa.RecordBatch) -> np.ndarray:
@@ -216,7 +230,8 @@ class Validate(RowStage):
                 bad_turn |= np.asarray(flat.field(f.name).is_valid(), dtype=bool)
         bad_turn |= ~np.asarray(pc.is_in(roles, pa.array(CANONICAL_ROLES)).fill_null(False), dtype=bool)
         bad_turn |= np.asarray(values.is_null(), dtype=bool)
-        bad_turn |= np.asarray(pc.match_substring_regex(values, f"^{WHITESPACE_CLASS}*$").fill_null(True), dtype=bool)
+        # empty once repaired (only spaces and control characters): the record path names it, as it would there
+        bad_turn |= np.asarray(pc.match_substring_regex(values, EMPTY_TURN).fill_null(True), dtype=bool)
         ok &= ~any_per_row(offsets, bad_turn)
         if self.cfg.require_gpt_turn:
             ok &= any_per_row(offsets, np.asarray(pc.equal(roles, "gpt").fill_null(False), dtype=bool))
@@ -245,11 +260,11 @@ class Validate(RowStage):
             "score": _core_column(rows, "score", pa.float64()),
         }
         for name in names:
-            if (name in RESERVED and name not in OWNED) or name in rawcols.INTERNAL_COLUMNS:
+            if (name in RESERVED and name not in self.owned) or name in rawcols.INTERNAL_COLUMNS:
                 continue
             col = rows.column(name)
             if col.null_count < n:  # a key no row of these has stays out (it may belong to quarantined rows)
-                columns["input_" + name if name in OWNED else name] = col
+                columns[rawcols.kept_apart(name, self.owned)] = col
         for name in PROVENANCE:
             columns[name] = pa.nulls(n, TURNS if name == "original_conversations" else pa.string())
         if ORIGINAL in names:  # the turns as given, where a format conversion renamed roles
@@ -363,7 +378,7 @@ class Validate(RowStage):
                     raw = self._raw_text(given, i)
                     if raw is not None and raw[0].startswith("\ufeff"):  # a mark in front of a later line
                         repairs["bom"] = ["(line)"]
-                    row = validate_record(prepared, self.cfg)
+                    row = validate_record(prepared, self.cfg, self.owned)
                     row[POS], row["id"] = pos, rid
                     if repairs:
                         row[REPAIRS] = repairs_json(repairs)
@@ -443,14 +458,23 @@ def _rows_table(rows: list[dict[str, Any]]) -> pa.Table:
         "source": pa.array([r["source"] for r in rows], pa.string()),
         "score": pa.array([r["score"] for r in rows], pa.float64()),
     }
+    json_columns = set()
     for k in keys:
         if k in columns or k in PROVENANCE:
             continue
-        columns[k] = infer_column([r.get(k) for r in rows])
+        values = [r.get(k) for r in rows]
+        try:
+            columns[k] = pa.array(values)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError):
+            # values that share no type: JSON text, marked so that it is not encoded again beside a typed batch
+            columns[k] = json_text(values)
+            json_columns.add(k)
     columns["original_conversations"] = pa.array([r["original_conversations"] for r in rows], TURNS)
     for name in PROVENANCE[1:]:
         columns[name] = pa.nulls(len(rows), pa.string())
-    return pa.table(columns)
+    schema = pa.schema([pa.field(k, c.type, metadata=JSON_TEXT if k in json_columns else None)
+                        for k, c in columns.items()])
+    return pa.Table.from_arrays(list(columns.values()), schema=schema)
 
 
 SPEC = register(

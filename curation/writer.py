@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curation.contract import PROVENANCE_COLUMNS
-from curation.core.columns import conform_table, is_json_field, unified_schema
+from curation.core.columns import JSON_TEXT, conform_table, is_json_field, parquet_writable, unified_schema
 from tomecraft.files import sha256_file, write_json, write_jsonl
 
 __all__ = [
@@ -54,9 +54,11 @@ PARQUET_OPTIONS: dict[str, Any] = {"compression": "zstd", "compression_level": 1
 
 def output_schema(schemas: Sequence[pa.Schema], extras: Sequence[str], removed: bool = False) -> pa.Schema:
     """The schema of an output file over rows of ``schemas``: internal columns (``_*``) dropped, types
-    unified (columns without a common type become JSON text), columns in :func:`column_order`."""
+    unified (columns without a common type, or of one a Parquet file cannot hold, become JSON text), columns in
+    :func:`column_order`."""
     unified = unified_schema(schemas)
-    fields = {f.name: (pa.field(f.name, pa.string()) if is_json_field(f) else pa.field(f.name, f.type))
+    fields = {f.name: (pa.field(f.name, pa.string(), metadata=JSON_TEXT)
+                       if is_json_field(f) or not parquet_writable(f.type) else pa.field(f.name, f.type))
               for f in unified if not f.name.startswith("_")}
     for name, typ in {**CORE_TYPES, **PROVENANCE_TYPES, **(REMOVED_TYPES if removed else {})}.items():
         fields.setdefault(name, pa.field(name, typ))

@@ -157,6 +157,22 @@ def unify_types(types: Sequence[pa.DataType]) -> pa.DataType | None:
 JSON_TEXT = {b"tomecraft.encoding": b"json"}  # field metadata of a column already turned into JSON text
 
 
+def parquet_writable(t: pa.DataType) -> bool:
+    """Can a Parquet file hold ``t``? Not a struct with no fields (``{}`` in every row), at any depth."""
+    todo = [t]
+    while todo:
+        t = todo.pop()
+        if pa.types.is_struct(t):
+            if t.num_fields == 0:
+                return False
+            todo.extend(t.field(i).type for i in range(t.num_fields))
+        elif pa.types.is_map(t):
+            todo.extend((t.key_type, t.item_type))
+        elif pa.types.is_nested(t):
+            todo.append(t.value_type)
+    return True
+
+
 def is_json_field(field: pa.Field) -> bool:
     return bool(field.metadata) and field.metadata.get(b"tomecraft.encoding") == b"json"
 
@@ -217,7 +233,7 @@ def concat_unified(tables: Sequence[pa.Table]) -> pa.Table:
     if len(tables) == 1:
         return tables[0]
     first = tables[0].schema
-    if all(t.schema == first for t in tables[1:]):
+    if all(t.schema.equals(first, check_metadata=True) for t in tables[1:]):  # a JSON text mark is no type
         return pa.concat_tables(tables)
     schema = unified_schema([t.schema for t in tables])
     return pa.concat_tables([conform_table(t, schema) for t in tables])

@@ -59,7 +59,7 @@ class BatchStore:
         if batch.num_rows == 0:
             return
         self.rows += batch.num_rows
-        if not any(s.equals(batch.schema) for s in self.schemas):
+        if not any(s.equals(batch.schema, check_metadata=True) for s in self.schemas):  # a JSON text mark counts
             self.schemas.append(batch.schema)
         size = batch.get_total_buffer_size()  # what the batch keeps alive (slices hold their whole buffers)
         if not self._files and self.budget.take(size):
@@ -69,7 +69,7 @@ class BatchStore:
         self._spill(batch)
 
     def _spill(self, batch: pa.RecordBatch) -> None:
-        if self._writer is None or not self._writer_schema.equals(batch.schema):
+        if self._writer is None or not self._writer_schema.equals(batch.schema, check_metadata=True):
             self._close_writer()
             self.folder.mkdir(parents=True, exist_ok=True)
             path = self.folder / f"part-{len(self._files):05d}.arrow"
@@ -142,7 +142,7 @@ class BatchStore:
             if kind != "mem":
                 break
             batch = item
-            if writer is None or not schema.equals(batch.schema):
+            if writer is None or not schema.equals(batch.schema, check_metadata=True):
                 if writer is not None:
                     writer.close()
                 path = tmp / f"part-{len(files):05d}.arrow"
@@ -175,7 +175,7 @@ class BatchStore:
             store._files.append((folder / name, n))
             store._items.extend(("file", k) for _ in range(n))
             with ipc.open_stream(pa.OSFile(str(folder / name))) as reader:
-                if not any(s.equals(reader.schema) for s in store.schemas):
+                if not any(s.equals(reader.schema, check_metadata=True) for s in store.schemas):
                     store.schemas.append(reader.schema)
         store.rows = index["rows"]
         return store

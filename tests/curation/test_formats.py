@@ -71,6 +71,19 @@ def test_other_datasets_role_names_are_read_column_wise_and_record_by_record(ask
     assert validate_record(row, ValidateConfig())["conversations"] == want
 
 
+def test_content_parts_are_read_record_by_record_too():
+    """OpenAI content parts in a row the columnar path does not take (a messages row in a file of FineTome
+    rows): their texts, as column-wise; they were quarantined as "'content' is list"."""
+    from curation.validate import ValidateConfig, validate_record
+
+    parts = [{"type": "text", "text": "Name a prime."}, {"type": "image_url", "image_url": {"url": "x"}},
+             {"type": "text", "text": "Above ten."}]
+    row = {"messages": [{"role": "user", "content": parts}, {"role": "assistant", "content": "Eleven."}]}
+    got = validate_record(row, ValidateConfig())
+    assert got["conversations"] == turns(("human", "Name a prime.\n\nAbove ten."), ("gpt", "Eleven."))
+    assert got["original_conversations"] == turns(("user", "Name a prime.\n\nAbove ten."), ("assistant", "Eleven."))
+
+
 @pytest.mark.parametrize("columns,mapping", [
     (["instruction", "context", "response", "category"], {"input": "context", "output": "response"}),  # Dolly
     (["question", "answer"], {"instruction": "question", "output": "answer"}),  # GSM8K

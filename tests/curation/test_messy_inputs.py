@@ -348,7 +348,10 @@ def test_input_columns_named_like_tomes_own_are_kept_with_the_input_prefix(tmp_p
     neither dropped nor taken for tome's (an input 'repairs' beside a repaired row ended the run); the record
     path (a row the columnar checks send there: an OpenAI-shaped one) keeps them the same way."""
     owned = {"id": "theirs-{i}", "repairs": "r{i}", "cluster_id": "c{i}", "origin_id": "o{i}", "augmentation": "a{i}",
-             "original_conversations": "t{i}"}
+             "original_conversations": "t{i}", "stage": "s{i}", "reason": "why{i}", "duplicate_of": "d{i}",
+             "details": "x{i}",
+             # already kept apart by an earlier run, and named like an internal column: neither meets another
+             "input_id": "earlier-{i}", "input_input_id": "earliest-{i}", "_id": "u{i}", "input__id": "v{i}"}
     rows = []
     for i in range(6):
         r = row(i, **{k: v.format(i=i) for k, v in owned.items()})
@@ -363,10 +366,25 @@ def test_input_columns_named_like_tomes_own_are_kept_with_the_input_prefix(tmp_p
     kept = pa.concat_tables([pq.read_table(tmp_path / "out" / f"{s}.parquet") for s in SPLITS], promote_options="default")
     assert kept.num_rows == 6
     for name, value in owned.items():
-        assert sorted(kept.column("input_" + name).to_pylist()) == sorted(value.format(i=i) for i in range(6))
+        assert sorted(kept.column("input_" + name).to_pylist()) == sorted(value.format(i=i) for i in range(6)), name
     (repairs,) = kept.column("repairs").drop_null().to_pylist()
     assert "conversations" in json.loads(repairs)["control_chars"]
     assert kept.column("cluster_id").null_count == 6
+
+
+def test_an_input_column_named_input_is_kept_apart_from_the_input_label(tmp_path):
+    """With several inputs tome labels each row with its ``input``; an input's own ``input`` column (a ShareGPT
+    dump's field, say) ended the run with a duplicated column, or lost its value on the record path."""
+    a = [row(i, input=f"field-{i}") for i in range(4)]
+    a[0]["messages"] = [{"role": "user" if t["from"] == "human" else "assistant", "content": t["value"]}
+                        for t in a[0].pop("conversations")]  # the record path
+    (tmp_path / "a.jsonl").write_bytes(jsonl(a))
+    (tmp_path / "b.jsonl").write_bytes(jsonl([row(i) for i in range(10, 14)]))
+    curate([str(tmp_path / "a.jsonl"), str(tmp_path / "b.jsonl")], tmp_path / "out")
+    kept = pa.concat_tables([pq.read_table(tmp_path / "out" / f"{s}.parquet") for s in SPLITS], promote_options="default")
+    assert kept.num_rows == 8
+    pairs = sorted(zip(kept.column("input").to_pylist(), kept.column("input_input").to_pylist()), key=str)
+    assert pairs == sorted([("a", f"field-{i}") for i in range(4)] + [("b", None)] * 4, key=str)
 
 
 def test_parquet_text_stored_as_binary_is_read_as_text(tmp_path):
@@ -428,3 +446,78 @@ def test_an_empty_file_is_an_empty_input_whatever_its_kind(tmp_path, content, su
     """Nothing but a byte-order mark or whitespace: no rows, no error, for a JSON array file as for JSON Lines."""
     (tmp_path / f"e{suffix}").write_bytes(content)
     assert rows_read(str(tmp_path / f"e{suffix}")) == 0
+
+
+@pytest.mark.parametrize("orders", [
+    (["s0", "s1", "1", 1, "[1, 2]", [1, 2]],),  # strings first
+    ([1, "1", [1, 2], "[1, 2]", None],),  # a number first
+    (["s0", "s1", "s2"], [1, "1", [1, 2], {"k": "v"}]),  # two inputs: plain strings in one, mixed in the other
+])
+def test_an_extra_column_of_mixed_types_is_json_text_every_value_reads_back(tmp_path, orders):
+    """An extra column whose values share no type is written as JSON text: every value, a string too, is its
+    JSON (``"1"`` and ``1`` stay apart), whatever row or input comes first; none is encoded twice."""
+    specs, given, k = [], {}, 0
+    for n, values in enumerate(orders):
+        rows = []
+        for v in values:
+            rows.append(row(k, extra=v))
+            given[f"{Q} ({k})"] = v
+            k += 1
+        (tmp_path / f"in{n}.jsonl").write_bytes(jsonl(rows))
+        specs.append(str(tmp_path / f"in{n}.jsonl"))
+    curate(specs if len(specs) > 1 else specs[0], tmp_path / "out")
+    kept = pa.concat_tables([pq.read_table(tmp_path / "out" / f"{s}.parquet") for s in SPLITS], promote_options="default")
+    assert kept.num_rows == len(given)
+    for turns, extra in zip(kept.column("conversations").to_pylist(), kept.column("extra").to_pylist()):
+        want = given[turns[0]["value"]]
+        assert (extra is None and want is None) or json.loads(extra) == want, (extra, want)
+
+
+@pytest.mark.parametrize("value", [{}, [{}], {"a": {}}])
+def test_an_extra_column_of_empty_objects_is_written_as_json_text(tmp_path, value):
+    """``{}`` in every row is a struct with no fields to Arrow, which a Parquet file cannot hold: the run
+    ended after its work; the column is written as JSON text."""
+    (tmp_path / "in.jsonl").write_bytes(jsonl([row(i, metadata=value) for i in range(4)]))
+    curate(str(tmp_path / "in.jsonl"), tmp_path / "out")
+    kept = pa.concat_tables([pq.read_table(tmp_path / "out" / f"{s}.parquet") for s in SPLITS])
+    assert [json.loads(v) for v in kept.column("metadata").to_pylist()] == [value] * 4
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".json"])
+def test_an_integer_too_long_to_convert_is_one_quarantined_row_or_one_clear_error(tmp_path, suffix):
+    """An integer of more digits than Python converts (4,300): in JSON Lines that line is quarantined and the
+    run goes on (it ended the run, naming no file); a JSON document is one clear error naming the file."""
+    big = dict(row(1), score=10 ** 4400)
+    rows = [row(0), big, row(2)]
+    path = tmp_path / f"in{suffix}"
+    import sys
+
+    old = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(0)
+    try:  # a space after the big row: its line is read on its own (Arrow would read the integer as inf)
+        text = "".join(json.dumps(r) + (" \n" if r is big else "\n") for r in rows) if suffix == ".jsonl" \
+            else json.dumps(rows)
+    finally:
+        sys.set_int_max_str_digits(old)
+    path.write_text(text)
+    if suffix == ".json":
+        with pytest.raises(InputError, match=r"in\.json: not readable JSON: an integer of more than 4300 digits"):
+            curate(str(path), tmp_path / "out")
+        return
+    manifest = curate(str(path), tmp_path / "out")
+    assert manifest["accounting"]["quarantined"] == 1
+    (entry,) = read_quarantine(tmp_path / "out")
+    assert entry["error"] == "not readable JSON: an integer of more than 4300 digits"
+    assert entry["position"]["line"] == 2
+
+
+@pytest.mark.parametrize("after", ["", " "])
+def test_a_turn_of_only_control_characters_is_empty_on_either_path(tmp_path, after):
+    """A turn that repair leaves empty (control characters and spaces) is quarantined as empty whether its row is
+    checked column-wise or record by record (``after``: a space after the JSON sends it there); column-wise it
+    was repaired to "" and then removed by a filter instead."""
+    bad = json.dumps(row(1) | {"conversations": [row(1)["conversations"][0], {"from": "gpt", "value": "\u0001 \u0000\u007f"}]})
+    (tmp_path / "in.jsonl").write_text(json.dumps(row(0)) + "\n" + bad + after + "\n" + json.dumps(row(2)) + "\n")
+    manifest = curate(str(tmp_path / "in.jsonl"), tmp_path / "out")
+    assert manifest["accounting"]["quarantined"] == 1
+    assert [q["error"] for q in read_quarantine(tmp_path / "out")] == ["turn 2: empty 'value'"]
