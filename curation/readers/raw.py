@@ -105,18 +105,25 @@ def plain_layouts(table: pa.Table) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=pa.schema(fields, metadata=table.schema.metadata))
 
 
-def _as_text(t: pa.DataType) -> pa.DataType:
-    """``t`` with every binary type (at any depth) as its string type."""
+def with_leaves(t: pa.DataType, leaf) -> pa.DataType:
+    """``t`` with each leaf type (inside structs and lists, at any depth) as ``leaf(type)`` gives it."""
+    if pa.types.is_struct(t):
+        return pa.struct([t.field(i).with_type(with_leaves(t.field(i).type, leaf)) for i in range(t.num_fields)])
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        item = t.value_field.with_type(with_leaves(t.value_type, leaf))
+        return pa.list_(item) if pa.types.is_list(t) else pa.large_list(item)
+    return leaf(t)
+
+
+def _text_leaf(t: pa.DataType) -> pa.DataType:
     if t in (pa.binary(), pa.binary_view()) or pa.types.is_fixed_size_binary(t):
         return pa.string()
-    if t == pa.large_binary():
-        return pa.large_string()
-    if pa.types.is_struct(t):
-        return pa.struct([t.field(i).with_type(_as_text(t.field(i).type)) for i in range(t.num_fields)])
-    if pa.types.is_list(t) or pa.types.is_large_list(t):
-        item = t.value_field.with_type(_as_text(t.value_type))
-        return pa.list_(item) if pa.types.is_list(t) else pa.large_list(item)
-    return t
+    return pa.large_string() if t == pa.large_binary() else t
+
+
+def _as_text(t: pa.DataType) -> pa.DataType:
+    """``t`` with every binary type (at any depth) as its string type."""
+    return with_leaves(t, _text_leaf)
 
 
 def binary_as_text(table: pa.Table) -> pa.Table:

@@ -335,20 +335,14 @@ def _as_bytes_value(column: pa.ChunkedArray) -> Any:
         return None
 
 
+_BYTES_OF = {pa.string(): pa.binary(), pa.large_string(): pa.large_binary(), pa.string_view(): pa.binary_view()}
+
+
 def _as_bytes(t: pa.DataType) -> pa.DataType:
     """``t`` with every string type (at any depth) as its binary type."""
-    if t == pa.string():
-        return pa.binary()
-    if t == pa.large_string():
-        return pa.large_binary()
-    if t == pa.string_view():
-        return pa.binary_view()
-    if pa.types.is_struct(t):
-        return pa.struct([t.field(i).with_type(_as_bytes(t.field(i).type)) for i in range(t.num_fields)])
-    if pa.types.is_list(t) or pa.types.is_large_list(t):
-        item = t.value_field.with_type(_as_bytes(t.value_type))
-        return pa.list_(item) if pa.types.is_list(t) else pa.large_list(item)
-    return t
+    from curation.readers.raw import with_leaves
+
+    return with_leaves(t, lambda leaf: _BYTES_OF.get(leaf, leaf))
 
 
 def _replaced(value: Any) -> Any:

@@ -20,6 +20,7 @@ from curation.readers import InputError, open_input
 from curation.readers.jsonl import parse_block
 from curation.readers.raw import raw_batch
 from curation.validate import Validate, ValidateConfig, validate_record
+from tests.curation.runs import curate, rows_read
 
 Q = "How do leaves turn sunlight into food for the plant?"
 A = "Photosynthesis turns light, water and carbon dioxide into sugar and oxygen inside the leaf of a plant."
@@ -33,18 +34,6 @@ def jsonl(rows) -> bytes:
     return "".join(json.dumps(r) + "\n" for r in rows).encode()
 
 
-def rows_read(spec: str) -> int:
-    return sum(b.num_rows for b in open_input(spec).batches())
-
-
-def curate(spec, out):
-    from curation.config import load_config
-    from curation.pipeline import run_curation
-
-    run_curation(spec, out, load_config(None, {"report": False, "checkpoint": False}))
-    manifest = read_manifest(out)
-    assert manifest["accounting"]["balanced"]
-    return manifest
 
 
 # -- reading -------------------------------------------------------------------------------------------------

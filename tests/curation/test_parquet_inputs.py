@@ -3,10 +3,7 @@ strings that are not UTF-8, save_to_disk splits and class labels, metadata besid
 
 from __future__ import annotations
 
-import bz2
-import gzip
 import json
-import lzma
 import os
 from pathlib import Path
 
@@ -18,6 +15,7 @@ from curation.contract import read_manifest, read_quarantine
 from curation.readers import InputError, open_input
 from curation.readers.raw import ERROR, FILE, RAW, ROW
 from curation.sources import SourceError, expand
+from tests.curation.runs import curate, rows_read, write_compressed
 
 Q = "How do rivers carry stones down from the hills to the sea over the years?"
 A = "Water pushes and rolls the stones along the bed; floods move the large ones, and they wear round on the way."
@@ -36,21 +34,6 @@ def write_parquet(path: Path, n: int = 6, start: int = 0) -> Path:
 def read_all(spec: str) -> pa.Table:
     batches = list(open_input(spec).batches())
     return pa.Table.from_batches(batches) if batches else pa.table({})
-
-
-def rows_read(spec: str) -> int:
-    return sum(b.num_rows for b in open_input(spec).batches())
-
-
-def curate(spec, out):
-    from curation.config import load_config
-    from curation.contract import read_manifest
-    from curation.pipeline import run_curation
-
-    run_curation(spec, out, load_config(None, {"report": False, "checkpoint": False}))
-    manifest = read_manifest(out)
-    assert manifest["accounting"]["balanced"]
-    return manifest
 
 
 # -- names with glob characters -----------------------------------------------------------------------------
@@ -81,17 +64,7 @@ def test_a_folder_whose_name_holds_brackets_is_that_folder(tmp_path):
 # -- compressed Parquet -------------------------------------------------------------------------------------
 
 def compress(path: Path, suffix: str) -> Path:
-    data, out = path.read_bytes(), path.with_name(path.name + suffix)
-    if suffix == ".gz":
-        out.write_bytes(gzip.compress(data))
-    elif suffix == ".bz2":
-        out.write_bytes(bz2.compress(data))
-    elif suffix == ".xz":
-        out.write_bytes(lzma.compress(data))
-    else:
-        with pa.output_stream(str(out), compression="zstd") as stream:
-            stream.write(data)
-    return out
+    return write_compressed(path.with_name(path.name + suffix), path.read_bytes())
 
 
 @pytest.mark.parametrize("suffix", [".gz", ".bz2", ".xz", ".zst"])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import bz2
 import gzip
 import lzma
 from pathlib import Path
@@ -21,24 +20,9 @@ from curation.sources import (
     open_binary,
     readahead,
 )
+from tests.curation.runs import write_compressed
 
 LINES = b"".join(b'{"i": %d, "text": "%s"}\n' % (i, b"x" * (i % 50)) for i in range(2000))
-
-
-def write_compressed(path: Path, data: bytes) -> Path:
-    suffix = path.suffix
-    if suffix == ".gz":
-        path.write_bytes(gzip.compress(data))
-    elif suffix == ".bz2":
-        path.write_bytes(bz2.compress(data))
-    elif suffix == ".xz":
-        path.write_bytes(lzma.compress(data))
-    elif suffix == ".zst":
-        with pa.output_stream(str(path), compression="zstd") as out:
-            out.write(data)
-    else:
-        path.write_bytes(data)
-    return path
 
 
 @pytest.mark.parametrize("name,kind,compression", [
