@@ -106,6 +106,19 @@ def _read_ipc(path: Path) -> pa.Table:
         return ipc.open_file(fh).read_all()
 
 
+def _ipc_schemas(files: dict[str, list[Path]]) -> list[pa.Schema]:
+    """The schema of every file (read from its footer): removed rows of each block may bring their own columns
+    and types, and the removed file's schema must hold them all."""
+    schemas: list[pa.Schema] = []
+    for paths in files.values():
+        for path in paths:
+            with pa.OSFile(str(path)) as fh:
+                schema = ipc.open_file(fh).schema
+            if not any(schema.equals(seen, check_metadata=True) for seen in schemas):
+                schemas.append(schema)
+    return schemas
+
+
 _DECISIONS: dict[str, Any] = {}
 
 
@@ -309,7 +322,7 @@ def _run(ray, source: InputSource, paths: OutputPaths, config, options: RayOptio
         decisions_ref = ray.put(decisions.table) if decisions is not None else None
         out_schemas = None
         if last and not p.rows:  # the rows keep the columns they came with: each block writes its shards
-            removed_schemas = [_read_ipc(f).schema for fs in removed_files.values() for f in fs[:1]]
+            removed_schemas = _ipc_schemas(removed_files)
             out_schemas = schemas_for(row_schemas, removed_schemas, extras)
         args = (p, pi, decisions_ref, str(work), out_schemas, str(paths.root))
         if pi == 0:
@@ -339,7 +352,7 @@ def _run(ray, source: InputSource, paths: OutputPaths, config, options: RayOptio
                 keys_parts.append(_read_ipc(side / "keys.arrow"))
         if last:
             if out_schemas is None:  # row stages after the split may add columns: write once all are known
-                removed_schemas = [_read_ipc(f).schema for fs in removed_files.values() for f in fs[:1]]
+                removed_schemas = _ipc_schemas(removed_files)
                 out_schemas = schemas_for(row_schemas, removed_schemas, extras)
                 _materialize(ds.map_batches(_WriteShards(out_schemas[0], str(paths.root)), batch_size=None,
                                             batch_format="pyarrow"))

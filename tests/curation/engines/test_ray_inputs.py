@@ -105,3 +105,26 @@ def test_against_on_both_engines(cluster, inputs, tmp_path):
     first_ids = {r["id"] for s in SPLITS for r in read_split(tmp_path / "first", s).to_pylist()}
     dup = [r for r in removed if r["reason"] == "duplicate_of_existing"]
     assert {r["id"] for r in dup} >= first_ids and all(r["duplicate_of"] in first_ids for r in dup)
+
+
+def test_removed_rows_keep_every_blocks_columns_on_both_engines(cluster, tmp_path):
+    """Removed rows of different blocks with their own extra columns and types: the removed file holds them all,
+    as JSON text where the types differ. Ray took the removed file's schema from one block's rows: a column only
+    another block held was dropped with its values, a type another block gave ended the run."""
+    ok = [{"from": "human", "value": "What is the capital of France, and why is it there?"},
+          {"from": "gpt", "value": "Paris is the capital of France; it grew on the Seine's trade routes."}]
+    short = lambda q: [{"from": "human", "value": q}, {"from": "gpt", "value": "hi"}]  # noqa: E731
+    (tmp_path / "a.jsonl").write_text("\n".join(json.dumps(r) for r in [
+        {"conversations": ok, "extra": 1}, {"conversations": short("say hi"), "extra": 7}]) + "\n")
+    (tmp_path / "b.jsonl").write_text("\n".join(json.dumps(r) for r in [
+        {"conversations": short("say yo"), "extra": "text", "only_b": {"keep": "me"}},
+        {"conversations": short("say ok"), "extra": {"k": [1, 2]}, "only_b": {"keep": "me too"}}]) + "\n")
+    config = lambda: load_config(None, {"report": False, "inputs": [  # noqa: E731
+        {"path": str(tmp_path / "a.jsonl")}, {"path": str(tmp_path / "b.jsonl")}]})
+    run_curation(None, tmp_path / "local", config())
+    run_curation_ray(None, tmp_path / "ray", config(), SMALL)
+    same(tmp_path / "local", tmp_path / "ray")
+    for out in ("local", "ray"):
+        removed = sorted(read_removed(tmp_path / out).to_pylist(), key=lambda r: r["conversations"][0]["value"])
+        assert [r["only_b"] for r in removed] == [None, {"keep": "me too"}, {"keep": "me"}], out
+        assert [json.loads(r["extra"]) for r in removed] == [7, {"k": [1, 2]}, "text"], out
