@@ -289,7 +289,7 @@ def inputs_from_cli(specs: Sequence[str]) -> list[InputConfig]:
         if (not _exists_locally(spec) and "=" in spec and not spec.startswith(("/", ".", "~"))
                 and "://" not in spec.split("=", 1)[0]):
             name, spec = spec.split("=", 1)
-        match = None if _exists_locally(spec) else re.fullmatch(r"(.+)@(-?\d+(?:\.\d+)?)", spec)
+        match = None if _exists_locally(spec) else re.fullmatch(r"(.+)@([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)", spec)
         if match:
             spec, weight = match.group(1), float(match.group(2))
         try:

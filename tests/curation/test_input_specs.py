@@ -54,6 +54,8 @@ def test_a_value_that_does_not_exist_is_still_split(in_tmp):
         ("a", "b.jsonl", None), (None, "b.jsonl", 2.0), ("web", "b.jsonl", 0.5), (None, "org/data:test", None)]
     with pytest.raises(ValueError, match=r"^--input b\.jsonl@0: weight: .*"):
         inputs_from_cli(["b.jsonl@0"])
+    # a weight in any way a number is written (it was taken for part of a hub id)
+    assert [w for _, _, w in parsed("b.jsonl@1e-3", "b.jsonl@.5", "b.jsonl@2.", "b.jsonl@1E2")] == [0.001, 0.5, 2.0, 100.0]
 
 
 @pytest.mark.parametrize("name", ["a=b.jsonl", "run@2.jsonl"])
