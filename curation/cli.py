@@ -98,6 +98,13 @@ def curate(
     if print_config:
         import yaml
 
+        if input:  # the command line replaces the config's inputs, as in a run: printed, the config reproduces it
+            from curation.inputs import inputs_from_cli
+
+            try:
+                cfg.inputs = inputs_from_cli(input)
+            except ValueError as exc:
+                error(str(exc))
         typer.echo(yaml.safe_dump(cfg.resolved(), sort_keys=False), nl=False)
         return
     if ray_address and engine is not Engine.ray:

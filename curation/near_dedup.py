@@ -43,7 +43,7 @@ class NearDedupConfig(StrictModel):
         "null; favouring recall keeps misses at the threshold rare (extra candidates fail verification)",
     )
     verify: bool = Field(True, description="check each candidate pair's true Jaccard before removal")
-    seed: int = 1
+    seed: int = Field(1, ge=0, le=2**32 - 1, description="MinHash permutation seed (numpy RandomState: 0..2**32-1)")
     workers: int = Field(0, ge=0, description="threads for candidate search and verification; 0 = all cores")
     batch_size: int = Field(20_000, ge=1, description="rows whose shingle sets are rebuilt at once when verifying")
     spill_bytes: int = Field(1 << 30, ge=0, description="band tables larger than this go to disk")

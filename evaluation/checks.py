@@ -8,10 +8,15 @@ prompt file can reuse them (``checks: [{name: days_covered, days: 5}]``). Regist
 
 from __future__ import annotations
 
+import inspect
 import re
 from dataclasses import dataclass
-from typing import Any, Callable
+from functools import cache
+from typing import Annotated, Any, Callable, get_type_hints
 
+from pydantic import Field, ValidationError, create_model
+
+from curation.core.config_base import StrictModel
 from curation.filters import duplicate_ngram_fraction, words_of
 
 
@@ -328,6 +333,46 @@ CHECKS: dict[str, Callable[..., CheckResult]] = {
     "no_repetition": no_repetition,
     "min_words": min_words,
 }
+
+
+# what a prompt file may give each parameter (by name, for every check that has it); the types are the signatures'
+_PARAM_LIMITS: dict[str, Any] = {
+    "days": Field(ge=1), "budget": Field(gt=0), "n": Field(ge=1), "max_fraction": Field(ge=0, le=1),
+    "min_items": Field(ge=0), "min_count": Field(ge=0), "min_words": Field(ge=0), "min_terms": Field(ge=0),
+    "min_reasons": Field(ge=0), "words": Field(ge=0), "terms": Field(min_length=1), "label": Field(min_length=1),
+}
+_PARAM_TYPES: dict[str, Any] = {"terms": list[str], "options": dict[str, list[str]] | None}  # YAML gives lists
+
+
+@cache
+def _params_model(name: str) -> type[StrictModel]:
+    """A strict pydantic model of check ``name``'s parameters, read off its signature."""
+    fn = CHECKS[name]
+    hints = get_type_hints(fn)
+    fields = {
+        p.name: (Annotated[_PARAM_TYPES.get(p.name, hints[p.name]), _PARAM_LIMITS.get(p.name, Field())], p.default)
+        for p in list(inspect.signature(fn).parameters.values())[1:]
+    }
+    return create_model(f"{name}_params", __base__=StrictModel, **fields)
+
+
+def check_params(name: str, params: dict[str, Any]) -> None:
+    """Raise ``ValueError`` (one line: each bad parameter and what is wrong) unless check ``name`` takes ``params``:
+    known names, values of the signature's types (no text for a number, no NaN), in range."""
+    model = _params_model(name)
+    try:
+        model.model_validate(params, strict=True)
+    except ValidationError as exc:
+        known = ", ".join(model.model_fields) or "none"
+        problems = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"])
+            if err["type"] == "extra_forbidden":
+                problems.append(f"{where}: unknown parameter (known: {known})")
+            else:
+                given = f" (got {err['input']!r})" if not isinstance(err.get("input"), (dict, list)) else ""
+                problems.append(f"{where}: {err['msg']}{given}")
+        raise ValueError("; ".join(problems)) from None
 
 
 def run_check(answer: str, name: str, params: dict[str, Any] | None = None) -> CheckResult:

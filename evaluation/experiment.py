@@ -26,8 +26,9 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from curation.core.config_base import StrictModel
 from evaluation.answers import GenerationSettings, answer_all
 from evaluation.heldout import heldout_loss
 from evaluation.models import ModelRef
@@ -44,8 +45,6 @@ class ExperimentError(RuntimeError):
     """The experiment cannot run as configured; the message names the file or folder in the way."""
 
 
-class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
 class EvalSection(StrictModel):
@@ -78,35 +77,55 @@ class ExperimentConfig(StrictModel):
 
 
 def load_experiment_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> ExperimentConfig:
+    """The experiment config in ``path`` (None: the defaults) with ``overrides`` on top, read and checked like every
+    other config (:mod:`tomecraft.config_files`); its ``curation:`` and ``train:`` sections and its prompt set are
+    validated here too, so that a bad key stops the command before anything runs."""
+    from tomecraft.config_files import ConfigError, read_yaml_mapping, validate_model
+
     data: dict[str, Any] = {}
     where = "config"
-    if path is not None:
-        path = Path(path)
-        where = str(path)
-        if not path.is_file():
-            raise ExperimentError(f"{path}: experiment config not found")
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            raise ExperimentError(f"{path}: not valid YAML ({exc})") from None
-        for key in ("curation_config", "train_config"):  # relative: to the working folder, the file, or the repo
-            value = data.get(key)
-            if value and not Path(value).is_absolute() and not Path(value).exists():
-                found = next((b / value for b in (path.parent, config_dir().parent) if (b / value).exists()), None)
-                if found is None and Path(value).parts[:1] == ("configs",):  # an installed copy of configs/
-                    found = next((p for p in [config_dir().joinpath(*Path(value).parts[1:])] if p.exists()), None)
-                if found is not None:
-                    data[key] = str(found)
-    if overrides:
-        from tomecraft.config_files import deep_merge
-
-        data = deep_merge(data, overrides)
-    from tomecraft.config_files import ConfigError, validate_model
-
     try:
-        return validate_model(ExperimentConfig, data, where)
+        if path is not None:
+            path = Path(path)
+            where = str(path)
+            data = read_yaml_mapping(path)
+            for key in ("curation_config", "train_config"):  # relative: to the working folder, the file, or the repo
+                value = data.get(key)
+                if isinstance(value, str) and value and not Path(value).is_absolute() and not Path(value).exists():
+                    found = next((b / value for b in (path.parent, config_dir().parent) if (b / value).exists()), None)
+                    if found is None and Path(value).parts[:1] == ("configs",):  # an installed copy of configs/
+                        found = next((p for p in [config_dir().joinpath(*Path(value).parts[1:])] if p.exists()), None)
+                    if found is not None:
+                        data[key] = str(found)
+        cfg = validate_model(ExperimentConfig, data, where, overrides)
+        _check_sections(cfg, data, where, overrides or {})
     except ConfigError as exc:
         raise ExperimentError(str(exc)) from None
+    return cfg
+
+
+def _section_label(section: str, data: dict[str, Any], where: str, overrides: dict[str, Any]) -> str:
+    """Who gave the ``curation:`` / ``train:`` overrides: the experiment file, ``--set``, or both."""
+    sources = [s for s, given in ((f"{where}: ", data.get(section)), ("--set ", overrides.get(section))) if given]
+    return " + ".join(f"{s}{section}" for s in sources or [f"{where}: "])
+
+
+def _check_sections(cfg: ExperimentConfig, data: dict[str, Any], where: str, overrides: dict[str, Any]) -> None:
+    """Validate what the run would build from ``cfg``: the curation and training configs with the sections on top,
+    and the prompt set (a :class:`~tomecraft.config_files.ConfigError` naming the file and key)."""
+    from curation.config import config_model
+    from evaluation.prompt_sets import PromptSetError
+    from tomecraft.config_files import ConfigError, load_model_config
+    from training.config import TrainConfig, default_config_path
+
+    load_model_config(config_model(), cfg.curation_config, cfg.curation or None,
+                      _section_label("curation", data, where, overrides))
+    load_model_config(TrainConfig, cfg.train_config or default_config_path(), cfg.train or None,
+                      _section_label("train", data, where, overrides))
+    try:
+        load_prompt_set(cfg.eval.prompts)
+    except PromptSetError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def default_experiment_config() -> Path:

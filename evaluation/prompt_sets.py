@@ -23,8 +23,8 @@ from typing import Any
 
 import yaml
 
-from evaluation.checks import CHECKS, OPTIONS, CheckResult, run_check
-from tomecraft.config_files import yaml_problem
+from evaluation.checks import CHECKS, OPTIONS, CheckResult, check_params, run_check
+from tomecraft.config_files import ConfigError, read_yaml_file
 
 CULTURAL_TERMS = ("temple", "shrine", "tea ceremony", "kabuki", "geisha", "kimono", "ryokan", "onsen", "museum",
                   "castle", "garden", "festival", "calligraphy", "noh", "sumo", "zen", "pagoda", "samurai", "sushi",
@@ -93,12 +93,10 @@ def load_prompt_set(path: str | Path | None) -> list[PromptSpec]:
     if path is None:
         return default_prompt_set()
     path = Path(path)
-    if not path.is_file():
-        raise PromptSetError(f"{path}: prompt file not found")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise PromptSetError(f"{path}: not valid YAML: {yaml_problem(exc)}") from None
+        data = read_yaml_file(path, "prompt file")
+    except ConfigError as exc:
+        raise PromptSetError(str(exc)) from None
     entries = data.get("prompts") if isinstance(data, dict) else data
     if not isinstance(entries, list) or not entries:
         raise PromptSetError(f"{path}: expected a list under 'prompts'")
@@ -114,12 +112,22 @@ def load_prompt_set(path: str | Path | None) -> list[PromptSpec]:
         if pid in seen:
             raise PromptSetError(f"{where}: duplicate id {pid!r}")
         seen.add(pid)
+        if unknown := sorted(str(k) for k in entry if k not in ("id", "text", "system", "checks")):
+            raise PromptSetError(f"{where} (prompt {pid!r}): unknown key {', '.join(unknown)} (known: id, text, system, checks)")
+        if entry.get("system") is not None and not isinstance(entry["system"], str):
+            raise PromptSetError(f"{where} (prompt {pid!r}): 'system' must be text")
+        if not isinstance(entry.get("checks") or [], list):
+            raise PromptSetError(f"{where} (prompt {pid!r}): 'checks' must be a list of checks (got {entry['checks']!r})")
         checks = []
         for j, check in enumerate(entry.get("checks") or []):
             check = {"name": check} if isinstance(check, str) else check
-            if not isinstance(check, dict) or check.get("name") not in CHECKS:
+            if not isinstance(check, dict) or not isinstance(check.get("name"), str) or check["name"] not in CHECKS:
                 raise PromptSetError(f"{where}.checks[{j}]: unknown check {check!r}; known: {', '.join(sorted(CHECKS))}")
             params = {k: v for k, v in check.items() if k != "name"}
+            try:
+                check_params(check["name"], params)
+            except ValueError as exc:
+                raise PromptSetError(f"{where}.checks[{j}] (prompt {pid!r}, check {check['name']}): {exc}") from None
             checks.append(CheckSpec(check["name"], params))
         out.append(PromptSpec(pid, entry["text"], tuple(checks), entry.get("system")))
     return out

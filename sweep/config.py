@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import Any, Literal, Optional
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from curation.core.config_base import StrictModel as BaseStrictModel
 from tomecraft.config_files import ConfigError, parse_override, parse_value, read_yaml_mapping, validate_model
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -50,8 +51,8 @@ class SweepConfigError(ConfigError):
     """A sweep config that cannot be used; the message names the file and the key."""
 
 
-class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+class StrictModel(BaseStrictModel):
+    """Curation's config base: unknown keys, NaN / infinity and ``true`` for a number are errors."""
 
 
 class VariantSpec(StrictModel):

@@ -105,6 +105,8 @@ def train(
             summary = run_training(data, cfg, run, resume=resume, progress=progress)
     except (FileNotFoundError, RunError, MaskingError, ModelSourceError, ConfigError) as exc:
         error(str(exc))
+    except ValueError as exc:  # a value transformers / TRL refuse when the trainer config is built (SFTConfig)
+        error(f"{config_path or run / 'config.yaml'}: {' '.join(str(exc).split())}")
     print_train_summary(summary)
 
 

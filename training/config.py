@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
+from curation.core.config_base import StrictModel as BaseStrictModel
 from tomecraft.config_files import load_model_config, validate_model
 from tomecraft.resources import config_dir
 
@@ -35,8 +36,23 @@ TEMPLATE_PARTS = {"llama-3": _LLAMA3, "llama-3.1": _LLAMA3, "llama-31": _LLAMA3,
 PROJECTION_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 
-class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, protected_namespaces=())
+# transformers' OptimizerNames values (5.x), listed here for the same reason as SCHEDULERS
+OPTIMIZERS = (
+    "adamw_torch", "adamw_torch_fused", "adamw_torch_xla", "adamw_torch_npu_fused", "adafactor", "adamw_anyprecision",
+    "adamw_torch_4bit", "adamw_torch_8bit", "ademamix", "sgd", "adagrad", "adamw_bnb_8bit", "adamw_8bit",
+    "ademamix_8bit", "lion_8bit", "lion_32bit", "paged_adamw_32bit", "paged_adamw_8bit", "paged_ademamix_32bit",
+    "paged_ademamix_8bit", "paged_lion_32bit", "paged_lion_8bit", "rmsprop", "rmsprop_bnb", "rmsprop_bnb_8bit",
+    "rmsprop_bnb_32bit", "galore_adamw", "galore_adamw_8bit", "galore_adafactor", "galore_adamw_layerwise",
+    "galore_adamw_8bit_layerwise", "galore_adafactor_layerwise", "lomo", "adalomo", "grokadamw", "schedule_free_radam",
+    "schedule_free_adamw", "schedule_free_sgd", "apollo_adamw", "apollo_adamw_layerwise", "stable_adamw",
+)
+
+
+class StrictModel(BaseStrictModel):
+    """Curation's config base (unknown keys, NaN / infinity and ``true`` for a number are errors); ``model`` is a
+    key here, not pydantic's namespace."""
+
+    model_config = ConfigDict(protected_namespaces=())
 
 
 class ModelConfig(StrictModel):
@@ -110,11 +126,11 @@ class TrainingConfig(StrictModel):
         "the same budget for data of different lengths (overrides num_epochs; not with max_steps)",
     )
     warmup_steps: int = Field(5, ge=0)
-    optim: str = Field("adamw_8bit", description="any transformers optimizer name; 8-bit ones fall back to fused AdamW on CPU")
+    optim: str = Field("adamw_8bit", description="a transformers optimizer name; 8-bit ones fall back to fused AdamW on CPU")
     weight_decay: float = Field(0.01, ge=0)
     lr_scheduler: str = Field("linear", description="transformers scheduler name")
     max_grad_norm: float = Field(1.0, ge=0)
-    seed: int = 3407
+    seed: int = Field(3407, ge=0, le=2**32 - 1, description="transformers' set_seed (numpy's range: 0..2**32-1)")
     packing: bool = Field(
         True,
         description="pack several rows into each max_seq_length sequence, each row still its own sequence (positions "
@@ -139,6 +155,13 @@ class TrainingConfig(StrictModel):
         if self.max_steps is not None and self.max_tokens is not None:
             raise ValueError("set training.max_steps or training.max_tokens, not both")
         return self
+
+    @field_validator("optim")
+    @classmethod
+    def _known_optimizer(cls, value: str) -> str:
+        if value not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {value!r}; one of {', '.join(OPTIMIZERS)}")
+        return value
 
     @field_validator("lr_scheduler")
     @classmethod
