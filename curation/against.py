@@ -39,7 +39,7 @@ from curation.core.columns import text_key
 from curation.core.config_base import StrictModel
 from curation.core.hashing import hash128
 from curation.core.registry import StageSpec, register
-from curation.core.stage import DETAILS, DUPLICATE_OF, POS, REASON, Decisions, GlobalStage, ReduceContext
+from curation.core.stage import DETAILS, DUPLICATE_OF, POS, REASON, Decisions, GlobalStage, ReduceContext, StageError
 from curation.parallel import run_chunks
 
 REASON_CODE = "duplicate_of_existing"
@@ -467,13 +467,28 @@ class ExistingSet:
 
     def fingerprint(self) -> str:
         if self.curated is not None:
-            manifest = json.loads((self.curated / "manifest.json").read_text(encoding="utf-8"))
-            outputs = manifest.get("outputs", {})
-            return "curated:" + json.dumps({k: v.get("sha256") for k, v in outputs.items() if k in ("train", "validation", "test")},
+            manifest = self._check_curated()
+            outputs = manifest.get("outputs") if isinstance(manifest.get("outputs"), dict) else {}
+            return "curated:" + json.dumps({k: v.get("sha256") if isinstance(v, dict) else None
+                                            for k, v in outputs.items() if k in ("train", "validation", "test")},
                                            sort_keys=True)
         from curation.readers import open_input
 
         return open_input(self.spec).fingerprint
+
+    def _check_curated(self) -> dict[str, Any]:
+        """The curated folder's manifest, once it and the footers of its splits read; a damaged file stops the run
+        with one line naming it (:class:`StageError`)."""
+        from curation.contract import SPLITS, OutputFolderError, output_paths, read_manifest, split_columns
+
+        try:
+            manifest = read_manifest(self.curated)
+            for split in SPLITS:
+                if output_paths(self.curated).split(split).exists():
+                    split_columns(self.curated, split)
+        except OutputFolderError as exc:
+            raise StageError(f"--against {exc}") from None
+        return manifest
 
     def rows(self, normalize_cfg) -> Iterator[tuple[pa.Array, pa.Array]]:
         """``(ids, conversations)`` batches: a curated folder's rows as they are (already normalized); any
@@ -481,11 +496,17 @@ class ExistingSet:
         if self.curated is not None:
             import pyarrow.parquet as pq
 
+            from curation.contract import OutputFolderError, reading
             from curation.sources import expand
 
-            for file in expand(self.curated):
-                for batch in pq.ParquetFile(file.path).iter_batches(batch_size=16_384, columns=["id", "conversations"]):
-                    yield batch.column("id"), batch.column("conversations")
+            for file in expand(self.curated):  # the footers were checked by fingerprint(); a row group may still fail
+                try:
+                    with reading(self.curated, file.path):
+                        for batch in pq.ParquetFile(file.path).iter_batches(batch_size=16_384,
+                                                                            columns=["id", "conversations"]):
+                            yield batch.column("id"), batch.column("conversations")
+                except OutputFolderError as exc:
+                    raise StageError(f"--against {exc}") from None
             return
         from curation.config import config_model
         from curation.normalize import Normalize

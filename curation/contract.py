@@ -27,16 +27,21 @@ An output folder (``--out``, default ``out/``) holds:
     SHA-256, and package versions. Only the keys named in ``VOLATILE_MANIFEST_KEYS`` change between two
     runs of the same input and config; everything else, and every data file, is byte-identical.
 
-Readers should use :func:`read_split` / :func:`read_manifest` rather than open files by hand.
+Readers should use :func:`read_split` / :func:`read_manifest` rather than open files by hand: a damaged file
+(bad JSON or UTF-8, a Parquet file that does not open, a split without ``id``) is then one
+:class:`OutputFolderError` naming the folder and the file (and line), which the commands print as their one
+error line. :func:`make_output_folder` creates an output folder with the same kind of error for a path that is
+a file, lies under one or cannot be created.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 SPLITS = ("train", "validation", "test")
 REMOVED_FILE = "removed.parquet"
@@ -206,29 +211,144 @@ def require_output_folder(root: str | Path) -> OutputPaths:
     return paths
 
 
+class OutputFolderError(ValueError):
+    """An output folder that cannot be read (bad JSON, a damaged Parquet file, a split without ``id``) or
+    written (the path is a file, lies under one, cannot be created). The message is one line: the folder,
+    then the file (and line) and what is wrong with it; commands print it as it is."""
+
+
+def unreadable_file(root: str | Path, path: Path, problem: str) -> OutputFolderError:
+    """The error for ``path``, a file of the folder ``root``, that holds something it should not."""
+    return OutputFolderError(f"{root}: cannot read the curation output folder: {path}: {problem}")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+@contextmanager
+def reading(root: str | Path, path: Path) -> Iterator[None]:
+    """Turn what reading ``path`` (a file of the folder ``root``) can raise into an :class:`OutputFolderError`
+    naming it: a damaged Parquet file, bad UTF-8 or JSON, a file that cannot be opened."""
+    import pyarrow as pa
+
+    try:
+        yield
+    except OutputFolderError:
+        raise
+    except (pa.ArrowException, OSError, ValueError) as exc:  # ArrowInvalid, JSONDecodeError, UnicodeDecodeError
+        raise unreadable_file(root, path, _first_line(exc)) from None
+
+
+def check_output_path(path: str | Path) -> Path:
+    """Refuse, without creating anything, an output folder path that is a file or lies under one
+    (:class:`OutputFolderError`); what only creating it shows (no permission, /proc) :func:`make_output_folder`
+    names."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise OutputFolderError(f"{path}: cannot write the output folder here (it is a file)")
+    blocking = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise OutputFolderError(f"{path}: cannot write the output folder here ({blocking} is a file)")
+    return path
+
+
+def make_output_folder(path: str | Path) -> Path:
+    """Create the folder ``path`` (and its parents) for a command to write into; a path that is a file, lies
+    under a file or cannot be created raises :class:`OutputFolderError` saying so, naming it."""
+    path = check_output_path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        reason = (exc.strerror or _first_line(exc)).lower()
+        raise OutputFolderError(f"{path}: cannot write the output folder here ({reason})") from None
+    return path
+
+
+def check_output_folder(root: str | Path) -> OutputPaths:
+    """:func:`require_output_folder`, then every file read as far as the readers here check it (the manifest, the
+    Parquet footers and their ``id`` column, each quarantine line): :class:`OutputFolderError` naming the first
+    that is damaged. For commands that hand the folder on whole (publish, ``--against``)."""
+    paths = require_output_folder(root)
+    read_manifest(root)
+    for name in (*SPLITS, *(["removed"] if paths.removed.exists() else [])):
+        split_columns(root, name)
+    read_quarantine(root)
+    return paths
+
+
 def read_manifest(root: str | Path) -> dict[str, Any]:
-    return json.loads(output_paths(root).manifest.read_text(encoding="utf-8"))
+    """``manifest.json`` of the folder; :class:`OutputFolderError` when it is not a JSON object."""
+    path = output_paths(root).manifest
+    with reading(root, path):
+        text = path.read_text(encoding="utf-8")
+    try:
+        manifest = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise unreadable_file(root, path, f"not valid JSON ({exc})") from None
+    if not isinstance(manifest, dict):
+        raise unreadable_file(root, path, f"expected a JSON object, found {type(manifest).__name__}")
+    return manifest
+
+
+def split_columns(root: str | Path, name: str) -> list[str]:
+    """The column names of a split (``train``, ``validation``, ``test``) or of ``removed``, from the Parquet
+    footer; :class:`OutputFolderError` when the file is damaged or has no ``id`` column."""
+    import pyarrow.parquet as pq
+
+    paths = output_paths(root)
+    path = paths.removed if name == "removed" else paths.split(name)
+    files = paths.files(path)
+    names: list[str] = []
+    for file in files:
+        with reading(root, file):
+            names = names or pq.read_schema(file).names
+    if files and "id" not in names:
+        raise unreadable_file(root, files[0], "no 'id' column (not a split written by `tome curate`)")
+    return names
 
 
 def read_split(root: str | Path, name: str):
-    """The split as a ``pyarrow.Table``."""
+    """The split as a ``pyarrow.Table``; :class:`OutputFolderError` when it is damaged or has no ``id``."""
     import pyarrow.parquet as pq
 
-    return pq.read_table(output_paths(root).split(name))
+    split_columns(root, name)
+    path = output_paths(root).split(name)
+    with reading(root, path):
+        return pq.read_table(path)
 
 
 def read_removed(root: str | Path):
+    """``removed.parquet`` as a ``pyarrow.Table``; :class:`OutputFolderError` when it is damaged or has no ``id``."""
     import pyarrow.parquet as pq
 
-    return pq.read_table(output_paths(root).removed)
+    split_columns(root, "removed")
+    path = output_paths(root).removed
+    with reading(root, path):
+        return pq.read_table(path)
 
 
 def read_quarantine(root: str | Path) -> list[dict[str, Any]]:
+    """The records of ``quarantine.jsonl`` ([] without one); :class:`OutputFolderError` naming the first line
+    that is not a JSON object."""
     path = output_paths(root).quarantine
     if not path.exists():
         return []
-    with path.open(encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
+    records = []
+    with reading(root, path), path.open(encoding="utf-8") as fh:
+        for number, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise unreadable_file(root, path, f"line {number}: not valid JSON ({exc})") from None
+            if not isinstance(record, dict):
+                found = type(record).__name__
+                raise unreadable_file(root, path, f"line {number}: expected a JSON object, found {found}")
+            records.append(record)
+    return records
 
 
 def strip_volatile(manifest: Any) -> Any:

@@ -3,7 +3,7 @@
 Uploads the splits, the ``messages`` splits if written, ``removed.parquet``, ``quarantine.jsonl``,
 ``manifest.json``, the report and the dataset card (``README.md``, written first if the folder has none) with
 ``huggingface_hub``; checkpoints and caches stay home. Offline, or without a token, it stops with one line
-saying so, before anything is sent.
+saying so, before anything is sent and before the folder's card is rewritten; so does a damaged folder.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Optional
 import typer
 
 from curation.card import CARD_FILE, OUTPUT_FORMATS, read_card_format, write_card
-from curation.contract import require_output_folder
+from curation.contract import OutputFolderError, check_output_folder
 
 IGNORE = [".cache/**", ".checkpoints/**", "**/*.tmp", "**/.*"]
 
@@ -48,8 +48,8 @@ def publish(root: str | Path, repo: str, private: bool = False, token: str | Non
             format: str | None = None) -> str:
     """Upload the folder ``root`` to the dataset repo ``repo``; return the repo's URL."""
     try:
-        paths = require_output_folder(root)
-    except FileNotFoundError as exc:
+        paths = check_output_folder(root)
+    except (FileNotFoundError, OutputFolderError) as exc:  # not an output folder, or a file of it damaged
         raise PublishError(str(exc)) from None
     if repo.count("/") != 1 or not all(repo.split("/")):
         raise PublishError(f"{repo}: expected a dataset repo as USER/NAME")
@@ -57,16 +57,23 @@ def publish(root: str | Path, repo: str, private: bool = False, token: str | Non
         raise PublishError(f"unknown format {format!r}; expected one of {', '.join(OUTPUT_FORMATS)}")
     if _offline():
         raise PublishError(f"{repo}: not published, offline (HF_HUB_OFFLINE is set); nothing was uploaded")
-    if format is not None or not (paths.root / CARD_FILE).exists():
-        write_card(paths.root, format or read_card_format(paths.root) or "finetome")
     from huggingface_hub import HfApi
 
     api = HfApi(token=token)
-    try:
+    try:  # the first call to the hub: it must be reachable and take the token before the folder's card is rewritten
         url = api.create_repo(repo, repo_type="dataset", private=private, exist_ok=True)
+    except Exception as exc:  # huggingface_hub raises its own errors, httpx's and OSError: all are one line here
+        raise PublishError(f"{repo}: not published, {_reason(exc)}; nothing was uploaded") from None
+    if format is not None or not (paths.root / CARD_FILE).exists():
+        try:
+            write_card(paths.root, format or read_card_format(paths.root) or "finetome")
+        except (OSError, ValueError) as exc:  # a split damaged past its footer, a folder that cannot be written
+            raise PublishError(f"{paths.root}: not published, cannot write the dataset card ({exc}); "
+                               "nothing was uploaded") from None
+    try:
         api.upload_folder(folder_path=str(paths.root), repo_id=repo, repo_type="dataset", ignore_patterns=IGNORE,
                           commit_message="tome publish: curated dataset")
-    except Exception as exc:  # huggingface_hub raises its own errors, httpx's and OSError: all are one line here
+    except Exception as exc:
         raise PublishError(f"{repo}: not published, {_reason(exc)}; nothing was uploaded") from None
     return str(url)
 

@@ -97,7 +97,7 @@ def compare(
     seed: int = typer.Option(0, "--seed", help="Sampling seed (the same for every model and prompt)."),
     out: Path = typer.Option(Path("eval"), "--out", "-o", help="Output folder for eval.json / eval.md / eval.html."),
 ) -> None:
-    from curation.contract import require_output_folder
+    from curation.contract import OutputFolderError, check_output_path, make_output_folder, require_output_folder
     from evaluation.answers import GenerationSettings, answer_all
     from evaluation.models import parse_model_arg, unique_labels
     from evaluation.prompt_sets import PromptSetError, load_prompt_set
@@ -106,7 +106,8 @@ def compare(
 
     try:
         prompt_set = load_prompt_set(prompts)
-    except PromptSetError as exc:
+        check_output_path(out)  # before the models answer: a path that is a file, or under one, fails now
+    except (PromptSetError, OutputFolderError) as exc:
         error(str(exc))
     refs = unique_labels([parse_model_arg(m) for m in (model or ["default"])])
     settings = GenerationSettings(temperature=temperature, max_new_tokens=max_new_tokens, seed=seed)
@@ -135,6 +136,10 @@ def compare(
     except (ModelNotFound, FileNotFoundError, ValueError) as exc:
         error(str(exc))
     results = EvalResults(prompts=prompt_set, settings=settings, models=answers, losses=losses, loss_data=loss_data)
+    try:
+        make_output_folder(out)  # what only creating it shows: no permission, /proc
+    except OutputFolderError as exc:
+        error(str(exc))
     files = write_results(results, out)
     _print_summary(results)
     for path in files.values():

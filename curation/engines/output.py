@@ -8,7 +8,8 @@ from typing import Any, Iterable, Sequence
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from curation.contract import CORE_COLUMNS, PROVENANCE_COLUMNS, REMOVED_COLUMNS, SPLITS, OutputPaths
+from curation.contract import CORE_COLUMNS, PROVENANCE_COLUMNS, REMOVED_COLUMNS, SPLITS, OutputFolderError, OutputPaths
+from curation.contract import make_output_folder
 from curation.core.stage import SPLIT
 from curation.engines.routing import quarantine_records
 from curation.writer import ParquetStream, output_schema, sha256_file, write_jsonl
@@ -74,7 +75,14 @@ def write_quarantine(paths: OutputPaths, tables: list[pa.Table], scrub=None) -> 
 
 
 def empty_outputs_folder(root: Path) -> OutputPaths:
+    """The ``--out`` folder, created; a path that is a file, lies under one or cannot be created is an
+    :class:`InputError` saying so (one line, like every problem the command line reports)."""
+    from curation.readers.errors import InputError
+
     paths = OutputPaths(Path(root))
-    paths.root.mkdir(parents=True, exist_ok=True)
-    paths.cache.mkdir(exist_ok=True)
+    try:
+        make_output_folder(paths.root)
+        make_output_folder(paths.cache)  # a folder that exists but cannot be written fails here
+    except OutputFolderError as exc:
+        raise InputError(str(exc)) from None
     return paths

@@ -31,12 +31,16 @@ def report(
     out_dir: Path = typer.Argument(..., help="A `tome curate` output folder (holds manifest.json and the splits)."),
     open_: bool = typer.Option(False, "--open", help="Open report.html in the default browser afterwards."),
 ) -> None:
+    from curation.contract import OutputFolderError
     from curation.report import write_report
 
     try:
         page, summary = write_report(out_dir)
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, OutputFolderError) as exc:  # not an output folder, or a file of it damaged
         error(str(exc))
+    except (TypeError, ValueError, AttributeError, KeyError) as exc:  # a manifest value no check above foresaw
+        error(f"{out_dir}: cannot read the curation output folder: {out_dir / 'manifest.json'}: "
+              f"a value the report cannot show ({type(exc).__name__}: {exc})")
     console.print(f"  report  {page}\n  summary {summary}", markup=False)
     if open_:
         import webbrowser

@@ -20,7 +20,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from curation.contract import SPLITS, read_manifest, read_quarantine, require_output_folder
+from curation.contract import SPLITS, OutputFolderError, read_manifest, read_quarantine, require_output_folder
+from curation.contract import split_columns, unreadable_file
 from curation.report.quality import QualityFacts, gather_quality
 
 EXAMPLES_PER_REASON = 3
@@ -435,10 +436,58 @@ def _quarantine(root: Path, limit: int) -> list[QuarantineExample]:
     return out
 
 
+# The manifest keys the report reads, with the type `tome curate` writes for each.
+MANIFEST_TYPES = {"stages": list, "input": dict, "accounting": dict, "config": dict, "inputs": list}
+
+
+def _check_manifest(paths, manifest: dict[str, Any]) -> None:
+    """Refuse a manifest whose keys the report reads hold something `tome curate` never writes there."""
+    def refuse(what: str) -> OutputFolderError:
+        return unreadable_file(paths.root, paths.manifest, what)
+
+    def counts(value: Any) -> bool:  # {name: number}
+        return isinstance(value, dict) and all(isinstance(v, (int, float)) for v in value.values())
+
+    for key, kind in MANIFEST_TYPES.items():
+        if key in manifest and not isinstance(manifest[key], kind):
+            raise refuse(f"{key!r} is not a JSON {kind.__name__}")
+    if not all(v is None or isinstance(v, (int, float)) for v in manifest.get("accounting", {}).values()):
+        raise refuse("'accounting' holds a value that is not a number")
+    for n, stage in enumerate(manifest.get("stages", [])):
+        if not isinstance(stage, dict) or not isinstance(stage.get("name"), str):
+            raise refuse(f"stages[{n}] is not an object with a name")
+        if not all(isinstance(stage.get(k, 0), (int, float)) for k in ("rows_in", "kept", "added", "quarantined")):
+            raise refuse(f"stages[{n}] has a row count that is not a number")
+        if stage.get("removed") is not None and not counts(stage["removed"]):
+            raise refuse(f"stages[{n}].removed is not a JSON object of row counts")
+        if stage.get("stats") is not None and not isinstance(stage["stats"], dict):
+            raise refuse(f"stages[{n}].stats is not a JSON object")
+    stage_configs = manifest.get("config", {}).get("stages", {})
+    if not isinstance(stage_configs, dict) or not all(isinstance(v, dict) for v in stage_configs.values()):
+        raise refuse("config.stages is not a JSON object of stage settings")
+    for n, entry in enumerate(manifest.get("inputs", [])):
+        if not isinstance(entry, dict) or (entry.get("removed") is not None and not counts(entry["removed"])):
+            raise refuse(f"inputs[{n}] is not an input's accounting")
+
+
 def gather(out_dir: str | Path, examples_per_reason: int = EXAMPLES_PER_REASON) -> ReportFacts:
-    """Read a curation output folder into the facts the report shows."""
+    """Read a curation output folder into the facts the report shows; :class:`OutputFolderError` (one line naming
+    the folder and, where it is known, the file) when it cannot be read."""
     paths = require_output_folder(out_dir)
     manifest = read_manifest(paths.root)
+    _check_manifest(paths, manifest)
+    for name in (*SPLITS, *(["removed"] if paths.removed.exists() else [])):
+        split_columns(paths.root, name)  # a damaged file or one without ids, named
+    try:
+        return _gather(paths, manifest, examples_per_reason)
+    except OutputFolderError:
+        raise
+    except (pa.ArrowException, OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        # damage the footers and the manifest's shape do not show: a bad row group, a count that is not a number
+        raise OutputFolderError(f"{paths.root}: cannot read the curation output folder: {exc}") from None
+
+
+def _gather(paths, manifest: dict[str, Any], examples_per_reason: int) -> ReportFacts:
     splits = {name: _read(paths.split(name)) for name in SPLITS}
     removed = _read(paths.removed) if paths.removed.exists() else pa.table({"id": pa.array([], pa.string())})
     if "reason" not in removed.column_names:

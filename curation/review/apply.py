@@ -3,9 +3,14 @@
 * ``discard``: the row moves to ``removed.parquet`` with stage ``review``, reason ``review:discard``, and
   the votes in ``details``;
 * ``fix``: the last gpt turn becomes the corrected answer; ``review_original_answer`` keeps the text it
-  replaced (the first one, over several reviews) and ``review_fixed_by`` the annotators who wrote it;
+  replaced (the first one, over several reviews) and ``review_fixed_by`` the annotators who wrote it. The
+  answer is repaired as ``tome curate`` repairs its input (:func:`curation.repair.repair_string`: control
+  characters removed, lone surrogates replaced), listed as a ``corrected_answer_repaired`` conflict; an answer
+  longer than the folder's ``filters.max_chars_per_turn`` is not applied (the row stays as it was) and is
+  listed as ``corrected_answer_too_long``;
 * ``keep``: the row stays; a removed row that annotators keep (or fix) comes back into the split of the
-  row it duplicated, or into ``restore_to`` (default ``train``);
+  row it duplicated, or into ``restore_to`` (default ``train``); a removed row whose fix cannot be applied
+  stays removed;
 * every row gets ``quality`` (mean rating), ``review_verdict``, ``review_agreement`` and
   ``review_annotators`` (null where it was not reviewed; values of an earlier review stay).
 
@@ -26,12 +31,13 @@ from typing import Any
 
 import pyarrow as pa
 
-from curation.contract import SPLITS, OutputPaths
+from curation.contract import SPLITS, OutputFolderError, OutputPaths, check_output_path, make_output_folder
 from curation.review.errors import ReviewError
 from curation.review.folder import REMOVED, CurationFolder
 from curation.review.records import last_answer_index
 from curation.review.verdicts import Decision, Tally
 from curation.contract import Row
+from curation.repair import repair_string
 from curation.writer import rows_to_table, sha256_file, write_json, write_parquet
 
 STAGE = "review"
@@ -67,8 +73,16 @@ def check_out(folder: CurationFolder, out: str | Path, overwrite: bool = False) 
     out = Path(out)
     if out.resolve() == folder.paths.root.resolve():
         raise ReviewError(f"--out {out}: must differ from the input folder (the review writes a new folder)")
-    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
+    if out.exists() and not out.is_dir() and not overwrite:
+        raise ReviewError(f"--out {out}: cannot write the output folder here "
+                          "(it is a file; pass --overwrite to replace it)")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
         raise ReviewError(f"--out {out}: exists and is not empty (pass --overwrite to replace it)")
+    if not out.exists():  # a path under a file fails before the review is read (it is made when it is written)
+        try:
+            check_output_path(out)
+        except OutputFolderError as exc:
+            raise ReviewError(f"--out {exc}") from None
 
 
 def prepare_out(folder: CurationFolder, out: str | Path, overwrite: bool = False) -> OutputPaths:
@@ -76,7 +90,10 @@ def prepare_out(folder: CurationFolder, out: str | Path, overwrite: bool = False
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         shutil.rmtree(out) if out.is_dir() else out.unlink()
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        make_output_folder(out)
+    except OutputFolderError as exc:
+        raise ReviewError(f"--out {exc}") from None
     return OutputPaths(out)
 
 
@@ -110,6 +127,7 @@ def apply_review(
     removed: list[Row] = []
     restored: list[dict[str, Any]] = []
     extra_conflicts: list[dict[str, Any]] = []
+    max_chars = max_answer_chars(folder)
 
     for split in SPLITS:
         for original in folder.splits[split]:
@@ -121,7 +139,7 @@ def apply_review(
                     applied.discarded += 1
                     continue
                 if d.verdict == "fix":
-                    _fix(row, d, applied, extra_conflicts)
+                    _fix(row, d, applied, extra_conflicts, max_chars)
                 else:
                     applied.kept += 1
             splits[split].append(row)
@@ -131,9 +149,11 @@ def apply_review(
         d = decisions.get(row["id"])
         if d is not None and _annotate(row, d, applied) and d.verdict in ("keep", "fix"):
             back = {k: v for k, v in row.items() if k not in REMOVAL_KEYS}
-            if d.verdict == "fix":
-                _fix(back, d, applied, extra_conflicts)
-            else:
+            if d.verdict == "fix" and not _fix(back, d, applied, extra_conflicts, max_chars):
+                row["review_verdict"] = None  # a fix that cannot be applied leaves the row where it was
+                removed.append(row)
+                continue
+            if d.verdict == "keep":
                 applied.kept += 1
             target = _restore_split(original, by_id, restore_to)
             splits[target].append(back)
@@ -184,16 +204,43 @@ def _annotate(row: Row, d: Decision, applied: Applied) -> bool:
     return True
 
 
-def _fix(row: Row, d: Decision, applied: Applied, conflicts: list[dict[str, Any]]) -> bool:
+def max_answer_chars(folder: CurationFolder) -> int | None:
+    """The longest turn ``tome curate`` kept in ``folder``: its ``filters.max_chars_per_turn`` (None: no limit)."""
+    from curation.filters import FiltersConfig
+
+    config = folder.manifest.get("config")
+    stages = config.get("stages") if isinstance(config, dict) else None
+    filters = stages.get("filters") if isinstance(stages, dict) else None
+    if not isinstance(filters, dict):
+        return FiltersConfig().max_chars_per_turn
+    if filters.get("enabled") is False:
+        return None
+    limit = filters.get("max_chars_per_turn", FiltersConfig().max_chars_per_turn)
+    return limit if isinstance(limit, int) else None
+
+
+def _fix(row: Row, d: Decision, applied: Applied, conflicts: list[dict[str, Any]], max_chars: int | None = None
+         ) -> bool:
+    """Replace the row's last answer with the decided fix, repaired; False (listed in ``conflicts``) when it cannot be
+    applied: no gpt turn, or an answer longer than ``max_chars``."""
     turns = [dict(t) for t in row["conversations"]]
     idx = last_answer_index(turns)
     if idx is None:
         row["review_verdict"] = None
         conflicts.append({"id": row["id"], "kind": "fix_without_gpt_turn", "votes": d.votes, "applied": None})
         return False
+    corrected, repairs = repair_string(d.corrected)
+    if max_chars is not None and len(corrected) > max_chars:
+        row["review_verdict"] = None
+        conflicts.append({"id": row["id"], "kind": "corrected_answer_too_long", "votes": d.votes, "applied": None,
+                          "chars": len(corrected), "max": max_chars})
+        return False
+    if repairs:
+        conflicts.append({"id": row["id"], "kind": "corrected_answer_repaired", "votes": d.votes, "applied": "fix",
+                          "repairs": repairs})
     if row.get("review_original_answer") is None:
         row["review_original_answer"] = turns[idx]["value"]
-    turns[idx]["value"] = d.corrected
+    turns[idx]["value"] = corrected
     row["conversations"] = turns
     row["review_fixed_by"] = list(d.fixed_by)
     applied.fixed += 1

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from curation.contract import SPLITS, OutputPaths, read_manifest, read_quarantine, require_output_folder
+from curation.contract import SPLITS, OutputFolderError, OutputPaths, read_manifest, read_quarantine, read_removed
+from curation.contract import read_split, require_output_folder
 from curation.review.errors import ReviewError
 from curation.contract import Row
 
@@ -56,20 +57,24 @@ class CurationFolder:
 
 def read_folder(root: str | Path) -> CurationFolder:
     """Read ``root`` (the ``--out`` folder of ``tome curate``); a missing or broken folder is a :class:`ReviewError`."""
-    import pyarrow.parquet as pq
-
     try:
         paths = require_output_folder(root)
     except FileNotFoundError as exc:
         raise ReviewError(str(exc)) from None
     try:
         manifest = read_manifest(root)
-        splits = {split: pq.read_table(paths.split(split)).to_pylist() for split in SPLITS}
-        removed = pq.read_table(paths.removed).to_pylist() if paths.removed.exists() else []
+        splits = {split: read_split(root, split).to_pylist() for split in SPLITS}
+        removed = read_removed(root).to_pylist() if paths.removed.exists() else []
         quarantine = read_quarantine(root)
-    except Exception as exc:  # a truncated parquet file, bad JSON...
+    except OutputFolderError as exc:  # a truncated parquet file, bad JSON, a split without ids...
+        raise ReviewError(str(exc)) from None
+    except Exception as exc:  # what the contract's readers do not name (a row group damaged past its footer)
         raise ReviewError(f"{paths.root}: cannot read the curation output folder: {exc}") from None
-    folder = CurationFolder(paths, manifest, splits, removed, quarantine, list(manifest.get("extra_columns") or []))
+    extras = manifest.get("extra_columns")
+    if extras is not None and not (isinstance(extras, list) and all(isinstance(c, str) for c in extras)):
+        raise ReviewError(f"{paths.root}: cannot read the curation output folder: {paths.manifest}: "
+                          "'extra_columns' is not a list of column names")
+    folder = CurationFolder(paths, manifest, splits, removed, quarantine, list(extras or []))
     seen: Counter[str] = Counter(loc.id for loc in folder.located())
     dupes = [i for i, n in seen.items() if n > 1]
     if dupes:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
+from curation.contract import OutputFolderError, check_output_path, make_output_folder
 from curation.review.errors import ReviewError
 from curation.review.schema import QUESTIONS, Q_VERDICT
 
@@ -45,16 +46,22 @@ CARD_FILE = "README.md"
 
 
 def check_target(path: Path, what: str) -> None:
-    """An export target must be a new or empty folder (argilla's to_disk refuses to overwrite)."""
+    """An export target must be a new or empty folder (argilla's to_disk refuses to overwrite), not under a file."""
     path = Path(path)
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
         raise ReviewError(f"{what} {path}: must be a new or empty folder")
+    try:
+        check_output_path(path)
+    except OutputFolderError as exc:
+        raise ReviewError(f"{what} {exc}") from None
 
 
 def _empty_target(path: Path, what: str) -> Path:
     check_target(path, what)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    try:
+        return make_output_folder(path)
+    except OutputFolderError as exc:  # no permission, /proc: what only creating it shows
+        raise ReviewError(f"{what} {exc}") from None
 
 
 def write_disk_layout(dataset: "rg.Dataset", records: list["rg.Record"], path: str | Path) -> Path:
@@ -247,6 +254,10 @@ def read_disk_records(path: Path) -> ReviewedRecords:
         data = json.loads(records_path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise ReviewError(f"{records_path}: cannot read records: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ReviewError(f"{records_path}: not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8") from None
+    except RecursionError:
+        raise ReviewError(f"{records_path}: cannot read records: nested too deeply") from None
     if not isinstance(data, list):
         raise ReviewError(f"{records_path}: expected a JSON list of records (the to_disk records.json)")
     out = ReviewedRecords({"kind": "disk", "path": str(path)}, [])

@@ -7,7 +7,9 @@ Only *submitted* answers count (drafts and discarded responses are skipped and c
 * ``fix`` needs a corrected answer: the text most ``fix`` voters wrote (ties: the first annotator in
   sorted order); without any, nothing is applied and the record is listed;
 * ``quality`` is the mean of the submitted ratings, whatever the verdict;
-* records with fewer than ``min_votes`` verdicts are left as they were (``pending``).
+* records with fewer than ``min_votes`` verdicts are left as they were (``pending``);
+* an annotator who gave one question two different answers on one record (the record twice in records.json,
+  say) has neither counted and the record is listed as an ``answered_twice`` conflict.
 """
 
 from __future__ import annotations
@@ -32,6 +34,17 @@ class Ballot:
     verdict: str | None = None
     quality: int | None = None
     corrected: str | None = None
+    answered_twice: set[str] = field(default_factory=set)  # questions answered twice, differently: not counted
+
+    def answer(self, question: str, field_name: str, value: Any) -> None:
+        """Set ``field_name`` to ``value``; a second, different answer to ``question`` voids both."""
+        if question in self.answered_twice:
+            return
+        earlier = getattr(self, field_name)
+        if earlier is not None and earlier != value:
+            self.answered_twice.add(question)
+            value = None
+        setattr(self, field_name, value)
 
 
 @dataclass
@@ -105,7 +118,7 @@ def ballots_from(answers: Iterable[Answer]) -> tuple[dict[str, list[Ballot]], di
         if a.question == Q_VERDICT:
             if a.value not in VERDICTS:
                 raise ReviewError(f"{where}: verdict {a.value!r} is not one of {', '.join(VERDICTS)}")
-            ballot.verdict = a.value
+            ballot.answer(a.question, "verdict", a.value)
         elif a.question == Q_QUALITY:
             if a.value is not None:
                 try:
@@ -114,11 +127,11 @@ def ballots_from(answers: Iterable[Answer]) -> tuple[dict[str, list[Ballot]], di
                     value = None
                 if value not in QUALITY_VALUES or value != a.value:
                     raise ReviewError(f"{where}: quality {a.value!r} is not a rating 1-5")
-                ballot.quality = value
+                ballot.answer(a.question, "quality", value)
         else:
             if a.value is not None and not isinstance(a.value, str):
                 raise ReviewError(f"{where}: corrected_answer must be text, got {type(a.value).__name__}")
-            ballot.corrected = a.value
+            ballot.answer(a.question, "corrected", a.value)
     ballots = {rid: sorted(b.values(), key=lambda x: x.annotator) for rid, b in by_record.items()}
     return ballots, dict(sorted(skipped.items()))
 
@@ -136,6 +149,8 @@ def decide(record_ids: Iterable[str], answers: Iterable[Answer], min_votes: int 
 
 def _decide_one(rid: str, ballots: list[Ballot], min_votes: int) -> Decision:
     d = Decision(rid, ballots)
+    if any(b.answered_twice for b in ballots):
+        d.conflicts.append("answered_twice")
     ratings = [b.quality for b in ballots if b.quality is not None]
     if ratings:
         d.quality = round(sum(ratings) / len(ratings), 6)
