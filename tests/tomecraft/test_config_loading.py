@@ -117,6 +117,7 @@ def test_train_config_refuses_values_the_trainer_would_refuse_later(override, pr
     assert _fails(["train", "--print-config", "--set", override]).startswith(problem)
 
 
+@pytest.mark.slow  # imports transformers in a process of its own
 def test_train_optimizers_are_transformers_own():
     from training.config import OPTIMIZERS
 
