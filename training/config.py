@@ -156,20 +156,14 @@ class TrainingConfig(StrictModel):
             raise ValueError("set training.max_steps or training.max_tokens, not both")
         return self
 
-    @field_validator("optim")
+    @field_validator("optim", "lr_scheduler")
     @classmethod
-    def _known_optimizer(cls, value: str) -> str:
-        if value not in OPTIMIZERS:
-            raise ValueError(f"unknown optimizer {value!r}; one of {', '.join(OPTIMIZERS)}")
-        return value
-
-    @field_validator("lr_scheduler")
-    @classmethod
-    def _known_scheduler(cls, value: str) -> str:
-        # transformers' SchedulerType values, listed here so that reading a config does not import transformers
-        # before Unsloth (which must patch it first)
-        if value not in SCHEDULERS:
-            raise ValueError(f"unknown scheduler {value!r}; one of {', '.join(SCHEDULERS)}")
+    def _known_name(cls, value: str, info) -> str:
+        # transformers' OptimizerNames and SchedulerType values, listed here so that reading a config does not
+        # import transformers before Unsloth (which must patch it first)
+        known, what = {"optim": (OPTIMIZERS, "optimizer"), "lr_scheduler": (SCHEDULERS, "scheduler")}[info.field_name]
+        if value not in known:
+            raise ValueError(f"unknown {what} {value!r}; one of {', '.join(known)}")
         return value
 
 
