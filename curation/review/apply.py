@@ -5,7 +5,7 @@
 * ``fix``: the last gpt turn becomes the corrected answer; ``review_original_answer`` keeps the text it
   replaced (the first one, over several reviews) and ``review_fixed_by`` the annotators who wrote it. The
   answer is repaired as ``tome curate`` repairs its input (:func:`curation.repair.repair_string`: control
-  characters removed, lone surrogates replaced), listed as a ``corrected_answer_repaired`` conflict; an answer
+  characters removed, lone surrogates replaced), noted in the row's ``repairs`` as curate notes its own; an answer
   longer than the folder's ``filters.max_chars_per_turn`` is not applied (the row stays as it was) and is
   listed as ``corrected_answer_too_long``;
 * ``keep``: the row stays; a removed row that annotators keep (or fix) comes back into the split of the
@@ -37,7 +37,7 @@ from curation.review.folder import REMOVED, CurationFolder
 from curation.review.records import last_answer_index
 from curation.review.verdicts import Decision, Tally
 from curation.contract import Row
-from curation.repair import repair_string
+from curation.repair import merge_repairs, repair_string, repairs_json
 from curation.writer import rows_to_table, sha256_file, write_json, write_parquet
 
 STAGE = "review"
@@ -235,9 +235,9 @@ def _fix(row: Row, d: Decision, applied: Applied, conflicts: list[dict[str, Any]
         conflicts.append({"id": row["id"], "kind": "corrected_answer_too_long", "votes": d.votes, "applied": None,
                           "chars": len(corrected), "max": max_chars})
         return False
-    if repairs:
-        conflicts.append({"id": row["id"], "kind": "corrected_answer_repaired", "votes": d.votes, "applied": "fix",
-                          "repairs": repairs})
+    if repairs:  # noted in the row's repairs, as tome curate notes what it repaired
+        earlier = json.loads(row["repairs"]) if isinstance(row.get("repairs"), str) else None
+        row["repairs"] = repairs_json(merge_repairs(earlier, {kind: ["conversations"] for kind in repairs}))
     if row.get("review_original_answer") is None:
         row["review_original_answer"] = turns[idx]["value"]
     turns[idx]["value"] = corrected
