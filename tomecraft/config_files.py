@@ -43,8 +43,20 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep)
 
 
+_BOOL = "tag:yaml.org,2002:bool"
+# YAML 1.2's booleans: only true and false. PyYAML follows YAML 1.1, where yes/no/on/off/y/n are booleans too, so
+# a language code (`allowed: [en, no]`) or a name became False. A boolean field still takes yes/no/on/off: pydantic
+# reads those words as booleans.
+_UniqueKeyLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != _BOOL]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_UniqueKeyLoader.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+
+
 def load_yaml(text: str) -> Any:
-    """``yaml.safe_load(text)``, except that a duplicate key is a :class:`yaml.YAMLError`."""
+    """``yaml.safe_load(text)``, except that a duplicate key is a :class:`yaml.YAMLError` and only true/false are
+    booleans (YAML 1.2: ``no``, ``off``, ``y`` are text)."""
     return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
 
 
@@ -88,10 +100,10 @@ def yaml_problem(exc: yaml.YAMLError, where: bool = True) -> str:
 
 
 def parse_value(value: str, text: str) -> Any:
-    """The VALUE of ``--set KEY=VALUE`` (``text``), parsed as YAML; ``1e3`` / ``2e-4`` are numbers (YAML 1.1 reads
-    them as text, users mean numbers)."""
+    """The VALUE of ``--set KEY=VALUE`` (``text``), parsed as YAML as config files are (:func:`load_yaml`);
+    ``1e3`` / ``2e-4`` are numbers (YAML 1.1 reads them as text, users mean numbers)."""
     try:
-        parsed = yaml.safe_load(value)
+        parsed = load_yaml(value)
     except yaml.YAMLError as exc:
         raise ConfigError(f"--set {text!r}: value is not valid YAML: {yaml_problem(exc, where=False)}") from None
     return _numbers(parsed)

@@ -98,15 +98,15 @@ def train(
 
     from training.data import MaskingError
     from training.models import ModelSourceError
-    from training.run import RunError, train as run_training
+    from training.run import RunError, TrainerConfigError, train as run_training
 
     try:
         with make_progress(quiet) as progress:
             summary = run_training(data, cfg, run, resume=resume, progress=progress)
     except (FileNotFoundError, RunError, MaskingError, ModelSourceError, ConfigError) as exc:
         error(str(exc))
-    except ValueError as exc:  # a value transformers / TRL refuse when the trainer config is built (SFTConfig)
-        error(f"{config_path or run / 'config.yaml'}: {' '.join(str(exc).split())}")
+    except TrainerConfigError as exc:
+        error(f"{config_path or run / 'config.yaml'}: {exc}")
     print_train_summary(summary)
 
 

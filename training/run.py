@@ -40,6 +40,10 @@ class RunError(RuntimeError):
     """The run cannot start or resume; the message says which file or setting is in the way."""
 
 
+class TrainerConfigError(ValueError):
+    """transformers / TRL refused the config's values as the trainer config (``SFTConfig``) was built."""
+
+
 @dataclass(frozen=True)
 class RunPaths:
     """Where each file of a run folder lives."""
@@ -385,8 +389,11 @@ def train(
     disable_progress_bar()  # TRL's dataset passes over already-prepared rows; our own bars show the work
     packed = pack_rows(train_split.input_ids, train_split.labels, m.max_seq_length) if config.training.packing else None
     bf16 = bool(unsloth.is_bfloat16_supported())
-    args = build_sft_config(config, paths, eval_split is not None, checkpoint is not None, bf16, packed=packed is not None,
-                            gradient_checkpointing=loaded.gradient_checkpointing)
+    try:
+        args = build_sft_config(config, paths, eval_split is not None, checkpoint is not None, bf16,
+                                packed=packed is not None, gradient_checkpointing=loaded.gradient_checkpointing)
+    except ValueError as exc:  # a value transformers / TRL refuse (SFTConfig checks its options as it is built)
+        raise TrainerConfigError(" ".join(str(exc).split())) from exc
     timer = StepTimer()
     callbacks = [MetricsLogger(paths.metrics), timer]
     if progress is not None:

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tomecraft.cli import app
-from tomecraft.config_files import ConfigError, read_yaml_mapping
+from tomecraft.config_files import ConfigError, load_yaml, read_yaml_mapping
 
 
 def _fails(args: list[str]) -> str:
@@ -131,13 +131,38 @@ def test_train_reports_a_trainer_config_value_error_in_one_line(tmp_path, monkey
     import training.run
 
     def refuse(*args, **kwargs):
-        raise ValueError("--optim adamw_8bit is not supported\non this machine")
+        raise training.run.TrainerConfigError("--optim adamw_8bit is not supported on this machine")
 
     monkeypatch.setattr(training.run, "train", refuse)
     config = tmp_path / "t.yaml"
     config.write_text("training:\n  max_steps: 1\n")
     assert _fails(["train", "-q", "-c", str(config), "-d", str(tmp_path), "--run", str(tmp_path / "run")]) == (
         f"{config}: --optim adamw_8bit is not supported on this machine")
+
+
+def test_train_does_not_blame_the_config_for_any_other_value_error(tmp_path, monkeypatch):
+    import training.run
+
+    def bug(*args, **kwargs):
+        raise ValueError("a bug of the run's own")
+
+    monkeypatch.setattr(training.run, "train", bug)
+    config = tmp_path / "t.yaml"
+    config.write_text("training:\n  max_steps: 1\n")
+    result = CliRunner().invoke(app, ["train", "-q", "-c", str(config), "-d", str(tmp_path), "--run", str(tmp_path / "run")])
+    assert isinstance(result.exception, ValueError) and str(config) not in result.output
+
+
+def test_yes_no_on_off_are_text_and_true_false_are_booleans(tmp_path):
+    # YAML 1.1 (PyYAML) reads no/yes/on/off as booleans: Norwegian (`no`) became False, in files and in --set
+    config = tmp_path / "c.yaml"
+    config.write_text("stages:\n  language:\n    allowed: [en, no, Off]\n    enabled: yes\n")
+    for args in (["-c", str(config)], ["--set", "stages.language.allowed=[en, no, Off]", "--set", "stages.language.enabled=on"]):
+        language = _prints(["curate", "--print-config", *args]).split("  language:\n")[1]
+        assert language.splitlines()[:5] == ["    enabled: true", "    allowed:", "    - en", "    - 'no'", "    - 'Off'"], language
+    config.write_text("model:\n  name: no\n")
+    assert "  name: 'no'" in _prints(["train", "--print-config", "-c", str(config)])
+    assert load_yaml("[true, False, TRUE, y, n]") == [True, False, True, "y", "n"]
 
 
 # -- sweep and experiment configs --------------------------------------------------------------------------------

@@ -310,6 +310,19 @@ def test_train_stops_before_training_when_masking_leaves_nothing(tmp_path, tiny_
     assert summary.global_step == 1
 
 
+@pytest.mark.slow
+def test_a_setting_the_trainer_refuses_stops_with_its_reason(tmp_path, tiny_model):
+    # transformers refuses reduce_lr_on_plateau without an eval split only as SFTConfig is built; that is a
+    # config error, not a traceback (and no other ValueError of the run is blamed on the config)
+    from training.run import TrainerConfigError, train
+
+    rows = [{"conversations": [{"from": "human", "value": f"question {i}"}, {"from": "gpt", "value": f"answer {i}"}]}
+            for i in range(8)]
+    data = write_curated_folder(rows, tmp_path / "data", fractions=(1.0, 0.0))
+    with pytest.raises(TrainerConfigError, match="reduce_lr_on_plateau"):
+        train(data, tiny_config(tiny_model, max_steps=1, lr_scheduler="reduce_lr_on_plateau"), tmp_path / "run")
+
+
 def test_an_empty_train_split_stops_before_the_model_loads(tmp_path):
     # `tome curate` can remove every row; the trainer then failed with a bare StopIteration traceback
     from training.run import RunError, train
