@@ -14,6 +14,7 @@ from pathlib import Path, PurePosixPath
 
 from curation.readers.errors import InputError, unreadable_json
 from curation.readers.filesystems import file_kind, list_folder, resolve_filesystem
+from curation.readers.labels import label_names
 from curation.readers.source import InputSource, Unit
 from curation.sources import error_line
 from tomecraft.resources import ensure_sample, sample_path
@@ -303,7 +304,7 @@ def _json_array(fs, path: str, shown: str) -> InputSource:
 
 def _saved_dataset(path: Path, spec: str, split: str | None = None) -> InputSource:
     """A ``datasets.save_to_disk`` folder, loaded: every split of a ``DatasetDict`` one after another, or only
-    ``split``. A ``ClassLabel`` column reads as its label names (:func:`_label_names`)."""
+    ``split``. A ``ClassLabel`` column reads as its label names (:func:`curation.readers.labels.label_names`)."""
     import datasets
 
     try:
@@ -322,7 +323,7 @@ def _saved_dataset(path: Path, spec: str, split: str | None = None) -> InputSour
             held = f" (of split {str(ds.split)!r})" if ds.split is not None else ""
             raise InputError(f"{path}: holds one dataset{held}, not a DatasetDict of splits: no split {split!r}")
         parts = [("", ds)]
-    records = [(f"{path.name}/{name}" if name else path.name, _label_names(part.data.table, part.features))
+    records = [(f"{path.name}/{name}" if name else path.name, label_names(part.data.table, part.features))
                for name, part in parts]
     fingerprint = "datasets:" + hashlib.sha256("|".join(p._fingerprint for _, p in parts).encode()).hexdigest()
     return InputSource(spec, "disk", records=records, fingerprint_value=fingerprint)
@@ -351,29 +352,6 @@ def _empty_saved_dataset(path: Path, spec: str, split: str | None) -> InputSourc
     return InputSource(spec, "disk", records=[(path.name, table)], fingerprint_value=fingerprint)
 
 
-def _label_names(table, features):
-    """``table`` with each top-level ``datasets.ClassLabel`` column (stored as its label numbers) as its label
-    names, as a string column; a number that names no label (-1: no label) is null."""
-    import datasets
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if not features:
-        return table
-    for name, feature in features.items():
-        if not isinstance(feature, datasets.ClassLabel) or name not in table.column_names:
-            continue
-        column = table.column(name)
-        if not pa.types.is_integer(column.type):
-            continue
-        numbers = column.cast(pa.int64())
-        known = pc.and_(pc.greater_equal(numbers, 0), pc.less(numbers, len(feature.names)))
-        index = pc.if_else(known, numbers, pa.scalar(None, pa.int64()))
-        names = pa.array(feature.names, pa.string()).take(index)
-        table = table.set_column(table.column_names.index(name), name, names)
-    return table
-
-
 def _hub(spec: str, streaming: bool = False) -> InputSource:
     import datasets
 
@@ -390,5 +368,5 @@ def _hub(spec: str, streaming: bool = False) -> InputSource:
         hint = " (HF_HUB_OFFLINE=1 is set: only cached datasets load)" if offline else ""
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"{spec}: cannot load from the Hugging Face hub{hint}: {first}") from None
-    return InputSource(spec, "hub", records=[(f"{name}:{split}", _label_names(ds.data.table, ds.features))],
+    return InputSource(spec, "hub", records=[(f"{name}:{split}", label_names(ds.data.table, ds.features))],
                        fingerprint_value=f"hub:{name}:{split}:{ds._fingerprint}")

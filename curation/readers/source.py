@@ -384,10 +384,15 @@ def _table_batches(data: Any, unit: Unit, batch_rows: int) -> Iterator[pa.Record
 
 
 def _stream_batches(dataset: Any, unit: Unit, batch_rows: int) -> Iterator[pa.RecordBatch]:
-    """Raw batches of a streamed hub dataset (``datasets.IterableDataset``), as they arrive."""
+    """Raw batches of a streamed hub dataset (``datasets.IterableDataset``), as they arrive; ``ClassLabel``
+    columns as their label names, as when the dataset is downloaded."""
+    from curation.readers.labels import label_names
+
     done = 0
+    features = getattr(dataset, "features", None)
     for table in dataset.with_format("arrow").iter(batch_size=batch_rows):
         if not isinstance(table, pa.Table):
             table = pa.table(table)
+        table = label_names(table, features)
         yield _typed_batch(table, unit, done, done)
         done += table.num_rows

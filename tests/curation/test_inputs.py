@@ -462,6 +462,24 @@ def test_hub_inputs_can_be_streamed(tmp_path, monkeypatch, alpaca_path):
     assert chat["kind"] == "stream" and chat["format"] == "messages" and chat["rows_in"] == 80
 
 
+def test_a_streamed_hub_dataset_reads_class_labels_as_their_names(tmp_path, monkeypatch, alpaca_path):
+    """As a downloaded one does: ``source`` stored as ClassLabel numbers arrives as its names."""
+    import datasets
+
+    rows = [dict(as_messages(r), source=i % 2) for i, r in enumerate(alpaca_rows(alpaca_path)[:6])]
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "part-0.parquet")
+    features = datasets.Features({"messages": [{"role": datasets.Value("string"), "content": datasets.Value("string")}],
+                                  "source": datasets.ClassLabel(names=["web", "books"])})
+    real = datasets.load_dataset
+    monkeypatch.setattr(datasets, "load_dataset", lambda name, split=None, streaming=False, **kw: real(
+        "parquet", data_files=str(tmp_path / "part-0.parquet"), split="train", streaming=streaming, features=features))
+    from curation.readers import open_input
+
+    source = open_input("org/chat:train", streaming=True)
+    table = pa.Table.from_batches(list(source.batches()))
+    assert table.column("source").to_pylist() == ["web", "books"] * 3
+
+
 def test_a_compressed_json_array_is_an_input(tmp_path, alpaca_path):
     from curation.readers import open_input
 
