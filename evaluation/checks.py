@@ -100,6 +100,20 @@ _DAY = re.compile(r"\bday\s*(\d{1,2}|one|two|three|four|five|six|seven|eight|nin
                   r"|\b(first|second|third|fourth|fifth)\s+day\b", re.IGNORECASE)
 
 
+def _ranges(numbers: list[int]) -> str:
+    """Sorted whole numbers as a short line: runs of three or more as ``4-30``."""
+    parts: list[str] = []
+    start = prev = None
+    for n in [*numbers, None]:
+        if n is not None and prev is not None and n == prev + 1:
+            prev = n
+            continue
+        if start is not None:
+            parts.append(str(start) if start == prev else f"{start}, {prev}" if prev == start + 1 else f"{start}-{prev}")
+        start = prev = n
+    return ", ".join(parts)
+
+
 def days_covered(answer: str, days: int = 3) -> CheckResult:
     """The itinerary names every day 1..``days`` (``Day 1``, ``Day Two``, ``first day``) and no day beyond."""
     found = set()
@@ -109,11 +123,11 @@ def days_covered(answer: str, days: int = 3) -> CheckResult:
     missing = [d for d in range(1, days + 1) if d not in found]
     extra = sorted(d for d in found if d > days)
     passed = not missing and not extra
-    detail = f"days named: {', '.join(map(str, sorted(found))) or 'none'}"
+    detail = f"days named: {_ranges(sorted(found)) or 'none'}"
     if missing:
-        detail += f"; missing {', '.join(map(str, missing))}"
+        detail += f"; missing {_ranges(missing)}"
     if extra:
-        detail += f"; beyond a {days}-day trip: {', '.join(map(str, extra))}"
+        detail += f"; beyond a {days}-day trip: {_ranges(extra)}"
     return CheckResult(f"covers_{days}_days", passed, detail)
 
 
@@ -337,11 +351,13 @@ CHECKS: dict[str, Callable[..., CheckResult]] = {
 
 # what a prompt file may give each parameter (by name, for every check that has it); the types are the signatures'
 _PARAM_LIMITS: dict[str, Any] = {
-    "days": Field(ge=1), "budget": Field(gt=0), "n": Field(ge=1), "max_fraction": Field(ge=0, le=1),
+    "days": Field(ge=1, le=366), "budget": Field(gt=0), "n": Field(ge=1), "max_fraction": Field(ge=0, le=1),
     "min_items": Field(ge=0), "min_count": Field(ge=0), "min_words": Field(ge=0), "min_terms": Field(ge=0),
     "min_reasons": Field(ge=0), "words": Field(ge=0), "terms": Field(min_length=1), "label": Field(min_length=1),
 }
-_PARAM_TYPES: dict[str, Any] = {"terms": list[str], "options": dict[str, list[str]] | None}  # YAML gives lists
+# YAML gives lists; a term must hold a non-space character (an empty one would be found in every answer)
+_TERM = Annotated[str, Field(pattern=r"\S")]
+_PARAM_TYPES: dict[str, Any] = {"terms": list[_TERM], "options": dict[str, list[_TERM]] | None}
 
 
 @cache

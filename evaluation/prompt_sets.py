@@ -108,7 +108,12 @@ def load_prompt_set(path: str | Path | None) -> list[PromptSpec]:
             entry = {"text": entry}
         if not isinstance(entry, dict) or not isinstance(entry.get("text"), str) or not entry["text"].strip():
             raise PromptSetError(f"{where}: needs a non-empty 'text'")
-        pid = str(entry.get("id") or f"prompt_{i + 1}")
+        given_id = entry.get("id")
+        if given_id is not None and (isinstance(given_id, bool) or not isinstance(given_id, (str, int))):
+            raise PromptSetError(f"{where}: 'id' must be text (got {type(given_id).__name__})")
+        pid = str(given_id) if given_id not in (None, "") else f"prompt_{i + 1}"
+        if bad := _unprintable(entry, pid):
+            raise PromptSetError(f"{where} (prompt {pid!r}): {bad}")
         if pid in seen:
             raise PromptSetError(f"{where}: duplicate id {pid!r}")
         seen.add(pid)
@@ -131,6 +136,32 @@ def load_prompt_set(path: str | Path | None) -> list[PromptSpec]:
             checks.append(CheckSpec(check["name"], params))
         out.append(PromptSpec(pid, entry["text"], tuple(checks), entry.get("system")))
     return out
+
+
+def _unprintable(entry: dict[str, Any], pid: str) -> str | None:
+    """What makes a prompt's text unusable, or None: a lone UTF-16 surrogate (YAML's ``"\\ud800"``, no character:
+    no tokenizer takes it, no UTF-8 file holds it) or a control character (NUL, ...; tab, LF and CR are text)
+    anywhere in its id, text, system prompt or check parameters."""
+    from curation.repair import repair_string
+
+    def strings(value: Any, where: str):
+        if isinstance(value, str):
+            yield where, value
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                yield from strings(str(k), where)
+                yield from strings(v, f"{where}.{k}")
+        elif isinstance(value, list):
+            for n, v in enumerate(value):
+                yield from strings(v, f"{where}[{n}]")
+
+    for where, text in [("id", pid), *strings({k: v for k, v in entry.items() if k != "id"}, "")]:
+        kinds = repair_string(text)[1]
+        if kinds:
+            what = " and ".join({"lone_surrogate": "a lone surrogate (not a character)",
+                                 "control_chars": "a control character"}[k] for k in kinds)
+            return f"{where.lstrip('.') or 'a key'} holds {what}; remove it"
+    return None
 
 
 def prompt_set_yaml(prompts: list[PromptSpec]) -> str:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from curation.report.markdown_text import md_code, md_text
 from evaluation.answers import GenerationSettings, ModelAnswers
 from evaluation.heldout import LossResult
 from evaluation.prompt_sets import PromptSpec
@@ -70,7 +71,8 @@ def _loss_line(r: EvalResults) -> str | None:
 
 
 def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\r", "").replace("\n", "<br>") if text else "*(empty)*"
+    """Text in a table cell: literal (a model's answer may hold HTML, ``<!--`` or ``|``), its line breaks kept."""
+    return md_text(text, newline="<br>") if text else "*(empty)*"
 
 
 def summary_rows(r: EvalResults) -> tuple[list[str], list[list[str]]]:
@@ -97,16 +99,16 @@ def render_markdown(r: EvalResults) -> str:
     if loss_line:
         out.append(loss_line + "\n")
     out.append("Models:\n")
-    out += [f"- **{m.ref.label}**: `{m.ref.shown_spec}`, {m.description}" for m in r.models]
+    out += [f"- **{md_text(m.ref.label)}**: {md_code(m.ref.shown_spec)}, {md_text(m.description)}" for m in r.models]
     out.append("\n## Summary\n")
     head, rows = summary_rows(r)
-    out.append("| " + " | ".join(head) + " |")
+    out.append("| " + " | ".join(_md_cell(h) for h in head) + " |")
     out.append("|---|" + "|".join("---:" for _ in head[1:]) + "|")
     out += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
     out.append("")
     for k, prompt in enumerate(r.prompts):
-        out.append(f"## {k + 1}. {prompt.id}\n")
-        out.append("> " + prompt.text.replace("\n", "\n> ") + "\n")
+        out.append(f"## {k + 1}. {md_text(prompt.id)}\n")
+        out.append("> " + md_text(prompt.text, newline="\n> ") + "\n")
         out.append("| | " + " | ".join(_md_cell(m.ref.label) for m in r.models) + " |")
         out.append("|---|" + "|".join("---" for _ in r.models) + "|")
         answers = [m.answers[k] for m in r.models]
@@ -116,7 +118,7 @@ def render_markdown(r: EvalResults) -> str:
             for a in answers:
                 c = a.checks[j]
                 cells.append(("✅ " if c.passed else "❌ ") + _md_cell(c.detail))
-            out.append(f"| {answers[0].checks[j].name if answers else check.name} | " + " | ".join(cells) + " |")
+            out.append(f"| {_md_cell(answers[0].checks[j].name if answers else check.name)} | " + " | ".join(cells) + " |")
         out.append("| **passed** | " + " | ".join(f"**{a.passed}/{len(a.checks)}**" for a in answers) + " |")
         out.append("")
     return "\n".join(out).rstrip() + "\n"

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 from curation.report.facts import ReportFacts
+from curation.report.markdown_text import md_code, md_text
 from curation.report.quality import section_markdown
 from curation.report.quality import sections as quality_sections
-
-
-def _md_escape(text: object) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
 
 
 def _table(head: list[str], rows: list[list[object]], right: set[int] = frozenset()) -> str:
     lines = ["| " + " | ".join(head) + " |",
              "|" + "|".join("---:" if i in right else "---" for i in range(len(head))) + "|"]
-    lines += ["| " + " | ".join(_md_escape(c) for c in row) + " |" for row in rows]
+    lines += ["| " + " | ".join(md_text(c) for c in row) + " |" for row in rows]
     return "\n".join(lines) + "\n"
 
 
@@ -31,8 +28,8 @@ def _pct(part: int, whole: int) -> str:
 def render_markdown(f: ReportFacts) -> str:
     acc = f.accounting
     total = acc.get("input_rows", 0)
-    out = [f"# Curation report: {f.folder}\n",
-           f"Input `{f.input.get('spec')}` ({f.input.get('kind')}, {_n(f.input.get('rows'))} rows). "
+    out = [f"# Curation report: {md_text(f.folder)}\n",
+           f"Input {md_code(f.input.get('spec'))} ({md_text(f.input.get('kind'))}, {_n(f.input.get('rows'))} rows). "
            f"Charts and examples: `report.html` in this folder.\n",
            f"**{_n(total)}** input rows"
            + (f" + {_n(acc.get('added_rows'))} augmented" if acc.get("added_rows") else "")

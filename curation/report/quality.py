@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from curation.report.markdown_text import md_text
+
 QUALITY_STAGES = ("language", "pii", "decontaminate", "token_lengths", "judge")
 KEPT, REMOVED, REPORTED = "#2a9d8f", "#e76f51", "#e9c46a"  # the report's kept / removed colours
 
@@ -277,7 +279,7 @@ def section_html(sec: QualitySection) -> str:
 
 def section_markdown(sec: QualitySection) -> str:
     def cell(c: Any) -> str:
-        return (f"{c:,}" if isinstance(c, int) else str(c)).replace("|", "\\|").replace("\n", " ")
+        return md_text(f"{c:,}" if isinstance(c, int) else c)
 
     out = [f"## {sec.title}\n", sec.note + "\n"]
     if sec.rows:

@@ -27,18 +27,19 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from curation.contract import SPLITS, OutputFolderError, OutputPaths, check_output_path, make_output_folder
-from curation.review.errors import ReviewError
+from curation.review.errors import ReviewError, shown
 from curation.review.folder import REMOVED, CurationFolder
 from curation.review.records import last_answer_index
 from curation.review.verdicts import Decision, Tally
 from curation.contract import Row
 from curation.repair import merge_repairs, repair_string, repairs_json
-from curation.writer import rows_to_table, sha256_file, write_json, write_parquet
+from curation.card import read_card_format, write_card
+from curation.writer import column_order, infer_types, rows_to_table, sha256_file, write_json, write_parquet
 
 STAGE = "review"
 DISCARD_REASON = "review:discard"
@@ -51,6 +52,10 @@ REVIEW_TYPES: dict[str, pa.DataType] = {
     "review_original_answer": pa.string(),
     "review_fixed_by": pa.list_(pa.string()),
 }
+
+
+if TYPE_CHECKING:
+    from curation.normalize import NormalizeConfig
 
 
 class AccountingError(RuntimeError):
@@ -114,11 +119,14 @@ def apply_review(
     unknown = [rid for rid, d in tally.decisions.items() if rid not in by_id and d.ballots]
     if unknown:
         raise ReviewError(
-            f"{len(unknown)} reviewed record(s) are not rows of {folder.paths.root} (e.g. {unknown[0]!r}); "
+            f"{len(unknown)} reviewed record(s) are not rows of {folder.paths.root} (e.g. {shown(unknown[0])}); "
             "import into the folder the review was exported from"
         )
     not_in_folder = sorted(rid for rid in tally.decisions if rid not in by_id)
     paths = prepare_out(folder, out, overwrite)
+    renamed = kept_apart_columns(folder.extras)
+    extras = [renamed.get(name, name) for name in folder.extras]
+    normalize = normalize_config(folder)
 
     decisions = tally.decisions
     applied = Applied()
@@ -131,7 +139,7 @@ def apply_review(
 
     for split in SPLITS:
         for original in folder.splits[split]:
-            row = _with_review_columns(original)
+            row = _with_review_columns(original, renamed)
             d = decisions.get(row["id"])
             if d is not None and _annotate(row, d, applied):
                 if d.verdict == "discard":
@@ -139,17 +147,17 @@ def apply_review(
                     applied.discarded += 1
                     continue
                 if d.verdict == "fix":
-                    _fix(row, d, applied, extra_conflicts, max_chars)
+                    _fix(row, d, applied, extra_conflicts, max_chars, normalize)
                 else:
                     applied.kept += 1
             splits[split].append(row)
 
     for original in folder.removed:
-        row = _with_review_columns(original)
+        row = _with_review_columns(original, renamed)
         d = decisions.get(row["id"])
         if d is not None and _annotate(row, d, applied) and d.verdict in ("keep", "fix"):
             back = {k: v for k, v in row.items() if k not in REMOVAL_KEYS}
-            if d.verdict == "fix" and not _fix(back, d, applied, extra_conflicts, max_chars):
+            if d.verdict == "fix" and not _fix(back, d, applied, extra_conflicts, max_chars, normalize):
                 row["review_verdict"] = None  # a fix that cannot be applied leaves the row where it was
                 removed.append(row)
                 continue
@@ -166,10 +174,14 @@ def apply_review(
     removed += discarded
 
     _check_accounting(folder, splits, removed)
-    outputs = _write(folder, paths, splits, removed)
+    outputs = _write(folder, paths, splits, removed, extras, renamed)
     manifest = _manifest(folder, tally, source, outputs, splits, removed, applied, restored, extra_conflicts,
                          not_in_folder, min_votes, time.perf_counter() - t0)
+    if renamed:
+        manifest["extra_columns"] = extras
+        manifest["review"]["columns_kept_apart"] = renamed
     write_json(manifest, paths.manifest)
+    write_card(paths.root, read_card_format(folder.paths.root) or "finetome")
     if (folder.manifest.get("config") or {}).get("report", True):
         try:
             from curation.report import write_report
@@ -180,8 +192,22 @@ def apply_review(
     return manifest
 
 
-def _with_review_columns(row: Row) -> Row:
-    out = dict(row)
+def kept_apart_columns(extras: list[str]) -> dict[str, str]:
+    """Input columns (the folder's ``extra_columns``) renamed so that none is taken for a review column: when one
+    is named like a review column (an input's own ``quality``), every extra column is renamed by the rule
+    ``tome curate`` keeps its input's columns apart from its own by (``quality`` -> ``input_quality``, and
+    ``input_quality`` -> ``input_input_quality`` so that no two meet). Only the columns that change are returned;
+    a folder an earlier review renamed has no clash left, so a second review renames nothing."""
+    from curation.readers.raw import kept_apart
+
+    if not any(name in REVIEW_TYPES for name in extras):
+        return {}
+    renamed = {name: kept_apart(name, REVIEW_TYPES) for name in extras}
+    return {old: new for old, new in renamed.items() if old != new}
+
+
+def _with_review_columns(row: Row, renamed: dict[str, str]) -> Row:
+    out = {renamed.get(k, k): v for k, v in row.items()}
     for name in REVIEW_TYPES:
         out.setdefault(name, None)
     return out
@@ -219,10 +245,30 @@ def max_answer_chars(folder: CurationFolder) -> int | None:
     return limit if isinstance(limit, int) else None
 
 
-def _fix(row: Row, d: Decision, applied: Applied, conflicts: list[dict[str, Any]], max_chars: int | None = None
-         ) -> bool:
-    """Replace the row's last answer with the decided fix, repaired; False (listed in ``conflicts``) when it cannot be
-    applied: no gpt turn, or an answer longer than ``max_chars``."""
+def normalize_config(folder: CurationFolder) -> "NormalizeConfig | None":
+    """The normalization ``tome curate`` gave ``folder``'s text (its ``stages.normalize``; None: it was off), for
+    corrected answers to read as the folder's other answers do."""
+    from pydantic import ValidationError
+
+    from curation.normalize import NormalizeConfig
+
+    config = folder.manifest.get("config")
+    stages = config.get("stages") if isinstance(config, dict) else None
+    given = stages.get("normalize") if isinstance(stages, dict) else None
+    if not isinstance(given, dict):
+        return NormalizeConfig()
+    try:
+        cfg = NormalizeConfig.model_validate(given)
+    except ValidationError:  # a manifest from another version: the defaults
+        return NormalizeConfig()
+    return cfg if cfg.enabled else None
+
+
+def _fix(row: Row, d: Decision, applied: Applied, conflicts: list[dict[str, Any]], max_chars: int | None = None,
+         normalize: "NormalizeConfig | None" = None) -> bool:
+    """Replace the row's last answer with the decided fix, repaired and normalized as ``tome curate`` repairs and
+    normalizes its input; False (listed in ``conflicts``) when it cannot be applied: no gpt turn, nothing left of
+    the answer once repaired (control characters only), or an answer longer than ``max_chars``."""
     turns = [dict(t) for t in row["conversations"]]
     idx = last_answer_index(turns)
     if idx is None:
@@ -230,6 +276,14 @@ def _fix(row: Row, d: Decision, applied: Applied, conflicts: list[dict[str, Any]
         conflicts.append({"id": row["id"], "kind": "fix_without_gpt_turn", "votes": d.votes, "applied": None})
         return False
     corrected, repairs = repair_string(d.corrected)
+    if normalize is not None:
+        from curation.normalize import normalize_text
+
+        corrected = normalize_text(corrected, normalize)
+    if not corrected.strip():
+        row["review_verdict"] = None
+        conflicts.append({"id": row["id"], "kind": "corrected_answer_empty", "votes": d.votes, "applied": None})
+        return False
     if max_chars is not None and len(corrected) > max_chars:
         row["review_verdict"] = None
         conflicts.append({"id": row["id"], "kind": "corrected_answer_too_long", "votes": d.votes, "applied": None,
@@ -270,23 +324,50 @@ def _check_accounting(folder: CurationFolder, splits: dict[str, list[Row]], remo
         raise AccountingError(f"review lost or duplicated rows: {len(before)} rows in, {len(after)} out")
 
 
-def _table(rows: list[Row], extras: list[str], removed: bool) -> pa.Table:
-    table = rows_to_table(rows, extras, removed=removed)
-    for name, typ in REVIEW_TYPES.items():
-        if name in table.column_names:
-            i = table.column_names.index(name)
-            table = table.set_column(i, name, pa.array([r.get(name) for r in rows], type=typ))
-    return table
+def _column_fields(folder: CurationFolder, rows: list[Row], names: list[str], renamed: dict[str, str]
+                   ) -> dict[str, pa.Field]:
+    """One field per column for every file of the reviewed folder: the review's own types, else the input
+    folder's (its type and field metadata, such as ``tomecraft.encoding: json``), else one inferred over the
+    rows of every file together, so that the splits and removed.parquet share their columns' types."""
+    original = {new: old for old, new in renamed.items()}
+    fields: dict[str, pa.Field] = {}
+    infer = []
+    for name in names:
+        given = folder.fields.get(original.get(name, name))
+        if name in REVIEW_TYPES:
+            fields[name] = pa.field(name, REVIEW_TYPES[name])
+        elif given is not None and not pa.types.is_null(given.type):
+            fields[name] = given.with_name(name)
+        else:
+            infer.append(name)
+    if infer:
+        fields.update({name: pa.field(name, t) for name, t in infer_types([rows], infer).items()})
+    return fields
 
 
-def _write(folder: CurationFolder, paths: OutputPaths, splits: dict[str, list[Row]], removed: list[Row]) -> dict[str, Any]:
+def _table(rows: list[Row], names: list[str], extras: list[str], fields: dict[str, pa.Field], removed: bool) -> pa.Table:
+    """``rows`` with exactly the columns ``names`` (the columns of every file, removal columns first in removed)."""
+    rows = [{name: row.get(name) for name in names} for row in rows]
+    table = rows_to_table(rows, extras, removed=removed, types={n: f.type for n, f in fields.items()})
+    schema = pa.schema([fields[n] if fields[n].type == table.schema.field(n).type
+                        else table.schema.field(n) for n in table.column_names])
+    return table.cast(schema)
+
+
+def _write(folder: CurationFolder, paths: OutputPaths, splits: dict[str, list[Row]], removed: list[Row],
+           extras: list[str], renamed: dict[str, str]) -> dict[str, Any]:
+    every_row = [r for rows in splits.values() for r in rows] + removed
+    names = [n for n in column_order(every_row, extras) if n not in REMOVAL_KEYS]
+    removed_names = column_order(removed[:0], extras, removed=True)
+    removed_names += [n for n in names if n not in removed_names]
+    fields = _column_fields(folder, every_row, removed_names, renamed)
     outputs: dict[str, Any] = {}
     paths.remove_shards()  # a folder `--engine ray` wrote as shards becomes single files here
     for split, rows in splits.items():
         path = paths.split(split)
-        write_parquet(_table(rows, folder.extras, removed=False), path)
+        write_parquet(_table(rows, names, extras, fields, removed=False), path)
         outputs[split] = {"path": path.name, "rows": len(rows), "sha256": sha256_file(path)}
-    write_parquet(_table(removed, folder.extras, removed=True), paths.removed)
+    write_parquet(_table(removed, removed_names, extras, fields, removed=True), paths.removed)
     outputs["removed"] = {"path": paths.removed.name, "rows": len(removed), "sha256": sha256_file(paths.removed)}
     if folder.paths.quarantine.exists():
         shutil.copyfile(folder.paths.quarantine, paths.quarantine)

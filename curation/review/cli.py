@@ -204,7 +204,7 @@ def import_cmd(
             client = connect(api_url, api_key, timeout=timeout, retries=retries)
             with progress_tracker(quiet) as track:
                 reviewed = fetch(client, dataset, workspace, track)
-        tally = decide(reviewed.record_ids, reviewed.answers, min_votes=min_votes)
+        tally = decide(reviewed.record_ids, reviewed.answers, min_votes=min_votes, origin=reviewed.origin)
         manifest = apply_review(reviewed_folder, tally, out, reviewed.source, restore_to=restore_to,
                                 overwrite=overwrite, min_votes=min_votes)
     except ReviewError as exc:

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 from curation.contract import SPLITS, OutputFolderError, OutputPaths, read_manifest, read_quarantine, read_removed
 from curation.contract import read_split, require_output_folder
 from curation.review.errors import ReviewError
@@ -36,6 +38,9 @@ class CurationFolder:
     removed: list[Row]
     quarantine: list[dict[str, Any]]
     extras: list[str] = field(default_factory=list)
+    # each file's Arrow fields (types and field metadata such as tomecraft.encoding), read before the rows
+    # became Python values; the reviewed folder writes its columns with them
+    fields: dict[str, "pa.Field"] = field(default_factory=dict)
 
     def located(self) -> list[Located]:
         """Every row of the splits then of removed.parquet, in file order."""
@@ -63,8 +68,11 @@ def read_folder(root: str | Path) -> CurationFolder:
         raise ReviewError(str(exc)) from None
     try:
         manifest = read_manifest(root)
-        splits = {split: read_split(root, split).to_pylist() for split in SPLITS}
-        removed = read_removed(root).to_pylist() if paths.removed.exists() else []
+        tables = {split: read_split(root, split) for split in SPLITS}
+        if paths.removed.exists():
+            tables[REMOVED] = read_removed(root)
+        splits = {split: tables[split].to_pylist() for split in SPLITS}
+        removed = tables[REMOVED].to_pylist() if REMOVED in tables else []
         quarantine = read_quarantine(root)
     except OutputFolderError as exc:  # a truncated parquet file, bad JSON, a split without ids...
         raise ReviewError(str(exc)) from None
@@ -74,7 +82,12 @@ def read_folder(root: str | Path) -> CurationFolder:
     if extras is not None and not (isinstance(extras, list) and all(isinstance(c, str) for c in extras)):
         raise ReviewError(f"{paths.root}: cannot read the curation output folder: {paths.manifest}: "
                           "'extra_columns' is not a list of column names")
-    folder = CurationFolder(paths, manifest, splits, removed, quarantine, list(extras or []))
+    fields: dict[str, pa.Field] = {}
+    for table in tables.values():  # a column's first non-null type, in file order
+        for f in table.schema:
+            if f.name not in fields or pa.types.is_null(fields[f.name].type):
+                fields[f.name] = f
+    folder = CurationFolder(paths, manifest, splits, removed, quarantine, list(extras or []), fields)
     seen: Counter[str] = Counter(loc.id for loc in folder.located())
     dupes = [i for i, n in seen.items() if n > 1]
     if dupes:

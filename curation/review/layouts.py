@@ -191,6 +191,14 @@ class ReviewedRecords:
     record_ids: list[str]
     answers: list[Answer] = field(default_factory=list)
 
+    @property
+    def origin(self) -> str:
+        """Where the answers came from, as an error message names it: the file read, or the live dataset."""
+        if "path" not in self.source:
+            return f"dataset {self.source.get('dataset')!r} on {self.source.get('url')}"
+        path = Path(self.source["path"])
+        return str(path / RECORDS_FILE) if self.source.get("kind") == "disk" and path.is_dir() else str(path)
+
 
 def detect_layout(path: Path) -> str:
     if path.is_file():
@@ -250,23 +258,17 @@ def read_disk_records(path: Path) -> ReviewedRecords:
     from curation.review.offline import offline_default_client
 
     records_path = path / RECORDS_FILE if path.is_dir() else path
-    try:
-        data = json.loads(records_path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ReviewError(f"{records_path}: cannot read records: {exc}") from None
-    except UnicodeDecodeError as exc:
-        raise ReviewError(f"{records_path}: not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8") from None
-    except RecursionError:
-        raise ReviewError(f"{records_path}: cannot read records: nested too deeply") from None
-    if not isinstance(data, list):
-        raise ReviewError(f"{records_path}: expected a JSON list of records (the to_disk records.json)")
+    data = _records_json(records_path)
     out = ReviewedRecords({"kind": "disk", "path": str(path)}, [])
     with offline_default_client():
         for n, record_dict in enumerate(data):
+            if not isinstance(record_dict, dict):
+                kind = "null" if record_dict is None else type(record_dict).__name__
+                raise ReviewError(f"{records_path}: record {n} is not a JSON object (got {kind})")
             try:
                 record = rg.Record.from_dict(record_dict)
             except Exception as exc:
-                raise ReviewError(f"{records_path}: record {n}: {type(exc).__name__}: {exc}") from None
+                raise ReviewError(f"{records_path}: record {n}: {_one_line(exc)}") from None
             if record.id is None or (isinstance(record_dict, dict) and record_dict.get("id") is None):
                 raise ReviewError(f"{records_path}: record {n} has no id")
             rid = str(record.id)
@@ -275,6 +277,56 @@ def read_disk_records(path: Path) -> ReviewedRecords:
                 status = response.status.value if response.status is not None else "submitted"
                 out.answers.append(Answer(rid, str(response.user_id), response.question_name, response.value, status))
     return out
+
+
+def _one_line(exc: Exception) -> str:
+    """What argilla said of a record it cannot build, on one line (pydantic lists each error on lines of its own)."""
+    from pydantic import ValidationError
+
+    if isinstance(exc, ValidationError):
+        problems = [f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}" for e in exc.errors()]
+        return f"{exc.title}: {'; '.join(problems)}"
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
+
+
+def _records_json(records_path: Path) -> list[Any]:
+    """The records of a ``records.json``: the JSON list ``to_disk`` writes, or the same records as JSON Lines (one
+    object a line, as ``jq -c '.[]'`` or a hand-made file holds them). Read as ``tome curate`` reads text: a
+    UTF-8 or UTF-16 byte-order mark is dropped, CRLF line ends are line ends."""
+    from curation.sources import decode_text
+
+    try:
+        text = decode_text(records_path.read_bytes()).removeprefix("\ufeff")
+    except OSError as exc:
+        raise ReviewError(f"{records_path}: cannot read records: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ReviewError(f"{records_path}: not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8") from None
+    if not text.strip():
+        raise ReviewError(f"{records_path}: cannot read records: the file is empty")
+    try:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            lines = text.split("\n")  # not splitlines(): U+2028 and the like may stand raw inside a JSON string
+            if exc.msg != "Extra data" or not text.lstrip().startswith("{"):
+                raise ReviewError(f"{records_path}: cannot read records: {exc}") from None
+            data = []
+            for number, line in enumerate(lines, 1):
+                if line.strip():  # a CR before the LF is whitespace to json
+                    try:
+                        data.append(json.loads(line))
+                    except json.JSONDecodeError as line_exc:
+                        raise ReviewError(f"{records_path}: line {number}: cannot read the record (JSON Lines): "
+                                          f"{line_exc}") from None
+    except RecursionError:
+        raise ReviewError(f"{records_path}: cannot read records: nested too deeply") from None
+    if isinstance(data, dict) and "id" in data:  # JSON Lines of one record
+        data = [data]
+    if not isinstance(data, list):
+        raise ReviewError(f"{records_path}: expected a JSON list of records (the to_disk records.json) or JSON Lines "
+                          "of records")
+    return data
 
 
 def read_hub_records(path: Path) -> ReviewedRecords:

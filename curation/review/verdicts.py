@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from curation.review.agreement import agreement_report
-from curation.review.errors import ReviewError
+from curation.review.errors import ReviewError, named, shown
 from curation.review.layouts import Answer
 from curation.review.schema import Q_CORRECTED, Q_QUALITY, Q_VERDICT, QUALITY_VALUES, VERDICTS
 
@@ -103,7 +103,9 @@ class Tally:
         return {"verdict": agreement_report(verdict_items), "quality": agreement_report(quality_items)}
 
 
-def ballots_from(answers: Iterable[Answer]) -> tuple[dict[str, list[Ballot]], dict[str, int]]:
+def ballots_from(answers: Iterable[Answer], origin: str | None = None) -> tuple[dict[str, list[Ballot]], dict[str, int]]:
+    """Each record's submitted answers as one ballot per annotator; ``origin`` (the file or dataset read) opens
+    the message of an answer that cannot be counted."""
     by_record: dict[str, dict[str, Ballot]] = defaultdict(dict)
     skipped: Counter[str] = Counter()
     for a in answers:
@@ -114,19 +116,18 @@ def ballots_from(answers: Iterable[Answer]) -> tuple[dict[str, list[Ballot]], di
             skipped[f"unknown question {a.question}"] += 1
             continue
         ballot = by_record[a.record_id].setdefault(a.annotator, Ballot(a.annotator))
-        where = f"record {a.record_id}, annotator {a.annotator}"
+        where = f"{origin + ': ' if origin else ''}record {named(a.record_id)}, annotator {named(a.annotator)}"
         if a.question == Q_VERDICT:
-            if a.value not in VERDICTS:
-                raise ReviewError(f"{where}: verdict {a.value!r} is not one of {', '.join(VERDICTS)}")
+            if not isinstance(a.value, str) or a.value not in VERDICTS:
+                raise ReviewError(f"{where}: verdict {shown(a.value)} is not one of {', '.join(VERDICTS)}")
             ballot.answer(a.question, "verdict", a.value)
         elif a.question == Q_QUALITY:
             if a.value is not None:
-                try:
-                    value = int(a.value)
-                except (TypeError, ValueError):
-                    value = None
-                if value not in QUALITY_VALUES or value != a.value:
-                    raise ReviewError(f"{where}: quality {a.value!r} is not a rating 1-5")
+                # a whole number 1-5 (3.0 is 3); not a boolean, which Python would take for 0 or 1
+                value = int(a.value) if isinstance(a.value, (int, float)) and not isinstance(a.value, bool) \
+                    and a.value in QUALITY_VALUES else None
+                if value is None:
+                    raise ReviewError(f"{where}: quality {shown(a.value)} is not a rating 1-5")
                 ballot.answer(a.question, "quality", value)
         else:
             if a.value is not None and not isinstance(a.value, str):
@@ -136,12 +137,12 @@ def ballots_from(answers: Iterable[Answer]) -> tuple[dict[str, list[Ballot]], di
     return ballots, dict(sorted(skipped.items()))
 
 
-def decide(record_ids: Iterable[str], answers: Iterable[Answer], min_votes: int = 1) -> Tally:
-    ballots, skipped = ballots_from(answers)
+def decide(record_ids: Iterable[str], answers: Iterable[Answer], min_votes: int = 1, origin: str | None = None) -> Tally:
+    ballots, skipped = ballots_from(answers, origin)
     known = list(dict.fromkeys(record_ids))
     unknown = [rid for rid in ballots if rid not in set(known)]
     if unknown:
-        raise ReviewError(f"{len(unknown)} answer(s) refer to records that are not in the export (e.g. {unknown[0]!r})")
+        raise ReviewError(f"{origin + ': ' if origin else ''}{len(unknown)} answer(s) refer to records that are not in the export (e.g. {shown(unknown[0])})")
     decisions = {rid: _decide_one(rid, ballots.get(rid, []), min_votes) for rid in known}
     annotators = sorted({b.annotator for bs in ballots.values() for b in bs})
     return Tally(decisions, skipped, annotators)
