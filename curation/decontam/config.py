@@ -36,7 +36,7 @@ class DecontamConfig(StrictModel):
         "or plain text (one item per line)",
     )
     text_field: str | None = Field(None, description="JSONL/Parquet field holding the text; default: found by name")
-    clean_splits: list[str] = Field(
+    clean_splits: list[Literal["train", "validation", "test"]] = Field(
         default_factory=lambda: ["train"], description="splits whose hits are removed; hits elsewhere are reported"
     )
     workers: int = Field(1, ge=0, description="threads per batch (the engine runs batches side by side); 0 = all cores")

@@ -2,9 +2,10 @@
 
 Requests run on a pool of ``concurrency`` threads shared by every batch of the process, so the endpoint
 never sees more than that many at once. A failed request is retried ``retries`` times with exponential
-backoff (connection errors, timeouts, HTTP 429 and 5xx); other HTTP errors fail that row only. When a
-request still cannot reach the endpoint, the judge is marked down: requests not yet sent are skipped and
-the caller gets :class:`JudgeUnavailable`, one line naming the URL and how many scores were finished.
+backoff, up to :data:`MAX_BACKOFF_S` a wait (connection errors, timeouts, HTTP 429 and 5xx); other HTTP errors
+fail that row only. When a request still cannot reach the endpoint, the judge is marked down: requests not yet
+sent are skipped and the caller gets :class:`JudgeUnavailable`, one line naming the URL and how many scores were
+finished.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from typing import Any
 
 from curation.core.stage import StageError
 from curation.judge.config import JudgeConfig
+
+
+MAX_BACKOFF_S = 60.0  # the doubling stops here: retries: 20 would otherwise wait three days before the last one
 
 
 class JudgeUnavailable(StageError):
@@ -101,7 +105,7 @@ class Judge:
                 raise JudgeUnavailable(self.down)
             if attempt:
                 time.sleep(delay)
-                delay *= 2
+                delay = min(2 * delay, MAX_BACKOFF_S)
             try:
                 resp = self._client().post("/chat/completions", json=body)
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:

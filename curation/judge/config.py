@@ -26,7 +26,7 @@ class JudgeConfig(StrictModel):
     model: str | None = Field(None, description="local: a GGUF path (null: offline SmolLM2); openai: the model name")
     url: str | None = Field(None, description="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1")
     api_key_env: str = Field("OPENAI_API_KEY", description="environment variable holding the endpoint's API key")
-    rubric: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_RUBRIC),
+    rubric: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_RUBRIC), min_length=1,
                                    description="criterion -> what a 5 means; the row's score is their mean")
     answer_format: Literal["auto", "json", "number"] = Field(
         "auto", description="json: one score per criterion as a JSON line; number: one overall number (small local "

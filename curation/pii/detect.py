@@ -8,8 +8,10 @@ beats an email inside it, an IBAN beats the phone-like digits inside it), then b
 
 from __future__ import annotations
 
+import bisect
 from collections import Counter
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import pyarrow as pa
@@ -27,6 +29,24 @@ class Span:
     end: int
     type: str
     name: str
+
+
+class _Disjoint:
+    """Non-overlapping ``[start, end)`` intervals kept in order, so that an overlap test is a binary search: a text
+    with tens of thousands of findings (a table of addresses) costs n log n, not n squared."""
+
+    def __init__(self) -> None:
+        self.starts: list[int] = []
+        self.ends: list[int] = []
+
+    def overlaps(self, start: int, end: int) -> bool:
+        i = bisect.bisect_left(self.starts, end)  # the intervals starting before ``end``; the last ends last
+        return i > 0 and self.ends[i - 1] > start
+
+    def add(self, start: int, end: int) -> None:
+        i = bisect.bisect_left(self.starts, start)
+        self.starts.insert(i, start)
+        self.ends.insert(i, end)
 
 
 def _iban_span(text: str, start: int) -> tuple[int, bool] | None:
@@ -62,11 +82,11 @@ class Scanner:
 
     def spans(self, text: str) -> list[Span]:
         found: list[Span] = []
-        blocked: list[tuple[int, int]] = []  # IBAN-shaped text failing mod 97: none of its digits is PII either
+        blocked = _Disjoint()  # IBAN-shaped text failing mod 97: none of its digits is PII either
         for d in self.detectors:
             for m in d.regex.finditer(text):
                 start, end = m.span(d.group)
-                if start < 0 or any(start < b and a < end for a, b in blocked):
+                if start < 0 or blocked.overlaps(start, end):
                     continue
                 if d.type == "iban":
                     shaped = _iban_span(text, start)
@@ -74,7 +94,7 @@ class Scanner:
                         continue
                     end, ok = shaped
                     if not ok:
-                        blocked.append((start, end))
+                        blocked.add(start, end)
                         continue
                 elif d.check is not None and not d.check(text[start:end]):
                     continue
@@ -88,11 +108,7 @@ class Scanner:
         if len(found) < 2:
             return found
         found.sort(key=lambda s: (self._rank[s.type], -(s.end - s.start), s.start))
-        taken: list[Span] = []
-        for s in found:
-            if all(s.end <= t.start or s.start >= t.end for t in taken):
-                taken.append(s)
-        return sorted(taken, key=lambda s: s.start)
+        return _merge([], found)
 
     def placeholder(self, kind: str) -> str:
         return self.cfg.placeholder.replace("{TYPE}", kind.upper())
@@ -120,8 +136,14 @@ class ColumnScan:
     scanned: int  # texts the full scan looked at
 
 
-def scan_texts(values: pa.Array, scanner: Scanner, names=None) -> ColumnScan:
-    """Find and redact PII in a string array. ``names`` (a :class:`curation.pii.names.NameFinder`) adds persons."""
+def scan_texts(values: pa.Array, scanner: Scanner, names=None,
+               normalized: Callable[[pa.Array], pa.Array] | None = None) -> ColumnScan:
+    """Find and redact PII in a string array. ``names`` (a :class:`curation.pii.names.NameFinder`) adds persons.
+
+    ``normalized`` (texts -> the same texts normalized, :func:`curation.normalize.normalize_values`) is for texts
+    kept as they came: a value the layout hides (``+1 202  555  0143``, a card number split by tabs, full-width
+    letters under NFKC) is found in the normalized text, and where one is, the text is replaced by the normalized
+    text redacted, so that no value the normalized turns lose survives in the original ones."""
     idx = candidates(values) if scanner.detectors else np.zeros(0, np.int64)
     spans: dict[int, list[Span]] = {}
     texts = values.take(pa.array(idx, pa.int64())).to_pylist() if len(idx) else []
@@ -132,21 +154,54 @@ def scan_texts(values: pa.Array, scanner: Scanner, names=None) -> ColumnScan:
     if names is not None:
         for i, person in names.find(values).items():
             spans[i] = _merge(spans.get(i, []), person)
-    if not spans:
+    counts = {i: Counter(s.type for s in spans[i]) for i in spans}
+    redacted: dict[int, str] = {}
+    if spans:
+        changed = sorted(spans)
+        originals = values.take(pa.array(changed, pa.int64())).to_pylist()
+        redacted = {i: scanner.redact(text, spans[i]) for i, text in zip(changed, originals)}
+    if normalized is not None and scanner.detectors:
+        _hidden_by_layout(values, redacted, counts, scanner, normalized)
+    if not redacted:
         return ColumnScan(values, {}, len(idx))
-    changed = sorted(spans)
-    originals = values.take(pa.array(changed, pa.int64())).to_pylist()
-    redacted = [scanner.redact(text, spans[i]) for i, text in zip(changed, originals)]
+    changed = sorted(redacted)
     mask = np.zeros(len(values), bool)
     mask[changed] = True
-    new_values = pc.replace_with_mask(values, pa.array(mask), pa.array(redacted, values.type))
-    return ColumnScan(new_values, {i: Counter(s.type for s in spans[i]) for i in changed}, len(idx))
+    new_values = pc.replace_with_mask(values, pa.array(mask), pa.array([redacted[i] for i in changed], values.type))
+    return ColumnScan(new_values, counts, len(idx))
+
+
+def _hidden_by_layout(values: pa.Array, redacted: dict[int, str], counts: dict[int, Counter], scanner: Scanner,
+                      normalized: Callable[[pa.Array], pa.Array]) -> None:
+    """Where the normalized text of a value (redacted as far as its own text showed) still holds PII, the value
+    becomes that normalized text, redacted (``redacted`` and ``counts`` are updated in place)."""
+    if redacted:
+        mask = np.zeros(len(values), bool)
+        mask[list(redacted)] = True
+        values = pc.replace_with_mask(values, pa.array(mask), pa.array([redacted[i] for i in sorted(redacted)],
+                                                                           values.type))
+    view = normalized(values)
+    differs = np.asarray(pc.fill_null(pc.not_equal(values, view), False), bool)
+    idx = np.intersect1d(np.flatnonzero(differs), candidates(view))
+    if not len(idx):
+        return
+    for i, text in zip(idx.tolist(), view.take(pa.array(idx, pa.int64())).to_pylist()):
+        found = scanner.spans(text)
+        if found:
+            redacted[i] = scanner.redact(text, found)
+            counts.setdefault(i, Counter()).update(s.type for s in found)
 
 
 def _merge(spans: list[Span], extra: list[Span]) -> list[Span]:
+    """``spans`` (not overlapping each other) and those of ``extra``, in its order, that overlap nothing taken
+    before them; sorted by start."""
     out = list(spans)
+    taken = _Disjoint()
+    for s in spans:
+        taken.add(s.start, s.end)
     for s in extra:
-        if all(s.end <= t.start or s.start >= t.end for t in out):
+        if not taken.overlaps(s.start, s.end):
+            taken.add(s.start, s.end)
             out.append(s)
     return sorted(out, key=lambda s: s.start)
 
@@ -158,13 +213,15 @@ class ConversationScan:
     scanned_turns: int
 
 
-def scan_conversations(conversations: pa.Array, scanner: Scanner, names=None) -> ConversationScan:
-    """Redact every turn of a ``list<struct<from, value, ...>>`` column (null rows stay null)."""
+def scan_conversations(conversations: pa.Array, scanner: Scanner, names=None,
+                       normalized: Callable[[pa.Array], pa.Array] | None = None) -> ConversationScan:
+    """Redact every turn of a ``list<struct<from, value, ...>>`` column (null rows stay null); ``normalized`` as
+    in :func:`scan_texts`."""
     if isinstance(conversations, pa.ChunkedArray):
         conversations = conversations.combine_chunks()
     n = len(conversations)
     turns = conversations.flatten()
-    result = scan_texts(turns.field("value"), scanner, names)
+    result = scan_texts(turns.field("value"), scanner, names, normalized)
     row_types = [Counter() for _ in range(n)]
     if not result.found:
         return ConversationScan(conversations, row_types, result.scanned)

@@ -33,8 +33,9 @@ class Detector:
 
 # secrets: provider token formats, as published by the providers and used by secret scanners
 SECRETS = {
-    "private_key": r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----[\s\S]*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY"
-                   r"(?: BLOCK)?-----",
+    # the body holds no "-----": a text of many BEGIN lines and no END costs one pass, not one pass per BEGIN
+    "private_key": r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----(?:[^-]|-(?!----))*-----END "
+                   r"(?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----",
     "aws_access_key": r"\b(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[0-9A-Z]{16}\b",
     "aws_secret_key": r"(?i)aws.{0,20}?(?:secret|key).{0,20}?[=:\"'\s]\s*[\"']?([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])",
     "github_token": r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36}\b|\bgithub_pat_[A-Za-z0-9_]{82}\b",
@@ -55,7 +56,14 @@ SECRETS = {
     "url_credentials": r"\b[a-zA-Z][a-zA-Z0-9+.-]{1,20}://([^\s:/@'\"<>]+:[^\s/@'\"<>]+)@[^\s/'\"<>]+",
 }
 
-_EMAIL = r"(?<![\w.+/-])[A-Za-z0-9._%+-]{1,64}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}\b"
+# e-mail addresses in Latin, Greek and Cyrillic letters (josé.garcía@example.com, иван@пример.рф; combining
+# accents too, as an un-normalized original has them; invisible characters inside the name); another script right
+# before or after is no part of the address (CJK text runs into it with no space: 邮箱john@example.com)
+_MAIL = "A-Za-z0-9\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f\u0300-\u036f\u0370-\u03ff\u0400-\u04ff"
+_TLD = "A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f\u0370-\u03ff\u0400-\u04ff"
+_INVISIBLE = "\u00ad\u200b-\u200d\u2060"  # soft hyphen, zero-width space / joiners: text copied from web pages
+_EMAIL = (rf"(?<![{_MAIL}_.+/-])[{_MAIL}._%+{_INVISIBLE}-]{{1,64}}@(?:[{_MAIL}](?:[{_MAIL}-]{{0,61}}[{_MAIL}])?\.)+"
+          rf"(?:[{_TLD}][{_TLD}\u0300-\u036f]{{1,23}}|xn--[A-Za-z0-9-]{{1,59}})(?![{_MAIL}_-])")
 _IPV4 = r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?:/\d{1,2})?(?![\w]|\.\d)"
 _IPV6 = (r"(?<![\w:.])(?:[0-9A-Fa-f]{1,4}:){1,7}(?::|(?::[0-9A-Fa-f]{1,4}){1,7}|[0-9A-Fa-f]{1,4})"
          r"(?:(?<=:)(?:\d{1,3}\.){3}\d{1,3})?(?:%\w+)?(?![\w:])")

@@ -2,35 +2,44 @@
 
 Both ``conversations`` and ``original_conversations`` (the turns as they came, kept by normalize) are
 redacted, so no output file keeps a redacted value: not the splits, not ``removed.parquet`` (dropped rows
-leave with their text redacted too). Details name the types and counts found, never the values.
+leave with their text redacted too), not ``quarantine.jsonl``. An original turn is also looked at as
+normalize would write it: a value its layout hides from the detectors (runs of spaces or tabs inside a phone
+number, CRLF, NFKC forms) but the normalized turn shows is redacted there too. Details name the types and
+counts found, never the values.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from collections import Counter
+from functools import partial
 from typing import Any
 
 import pyarrow as pa
 
 from curation.core.registry import StageSpec, register
 from curation.core.stage import RowStage, StageOutput
+from curation.normalize import NormalizeConfig, normalize_text, normalize_values
 from curation.pii.config import PiiConfig
 from curation.pii.detect import Scanner, scan_conversations
 from curation.pii.rules import reason_codes, verdicts
 
 REDACTED_COLUMNS = ("conversations", "original_conversations")
+_JSON_STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"')  # a string literal of a JSON text
 
 
 class PiiStage(RowStage):
     name = "pii"
 
-    def __init__(self, cfg: PiiConfig) -> None:
+    def __init__(self, cfg: PiiConfig, normalize: NormalizeConfig | None = None) -> None:
         self.cfg = cfg
+        self.normalize = normalize or NormalizeConfig()  # how the run normalizes turns (originals are seen so too)
         self.scanner = Scanner(cfg)
         self._names: Any = None
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"cfg": self.cfg, "scanner": self.scanner, "_names": None}
+        return {"cfg": self.cfg, "normalize": self.normalize, "scanner": self.scanner, "_names": None}
 
     def names(self) -> Any:
         if self.cfg.actions.person == "keep":
@@ -50,7 +59,8 @@ class PiiStage(RowStage):
             values = batch.column(column)
             if values.null_count == len(values) or not pa.types.is_list(values.type):
                 continue  # no turns kept there (original_conversations is null where nothing changed)
-            result = scan_conversations(values, self.scanner, self.names())
+            normalized = partial(normalize_values, cfg=self.normalize) if column == "original_conversations" else None
+            result = scan_conversations(values, self.scanner, self.names(), normalized)
             scanned += result.scanned_turns
             if column == "conversations":
                 found = result.row_types
@@ -71,9 +81,40 @@ class PiiStage(RowStage):
                            stats=stats)
 
 
+    def redact(self, text: str) -> str:
+        """Every detected value of ``text`` as its placeholder; where normalizing the result still shows one (a
+        layout that hid it), the normalized text, redacted."""
+        scanner = self.scanner
+        out = scanner.redact(text, scanner.spans(text))
+        view = normalize_text(out, self.normalize)
+        if view != out and (found := scanner.spans(view)):
+            out = scanner.redact(view, found)
+        return out
+
+
 def scrub_text(stage: PiiStage, text: str) -> str:
-    """Every detected value of ``text`` as its placeholder (for the raw lines the engines keep in quarantine)."""
-    return stage.scanner.redact(text, stage.scanner.spans(text))
+    """``text`` (a raw line the engines keep in quarantine) with every detected value as its placeholder.
+
+    A raw line is mostly JSON text: each string literal is decoded, redacted and written back, so that a value
+    written with escapes (``jos\\u00e9@...``, a phone number split by ``\\t``) is found as the text it stands for,
+    and a placeholder never cuts an escape in two; a literal without findings stays as it was, byte for byte.
+    What lies outside the literals (a line that is no JSON) is redacted as plain text."""
+    out, last = [], 0
+    for m in _JSON_STRING.finditer(text):
+        out.append(stage.redact(text[last: m.start()]) if m.start() > last else "")
+        out.append(_scrub_literal(stage, m.group()))
+        last = m.end()
+    out.append(stage.redact(text[last:]) if last < len(text) else "")
+    return "".join(out)
+
+
+def _scrub_literal(stage: PiiStage, literal: str) -> str:
+    try:
+        value = json.loads(literal)
+    except ValueError:  # not a JSON string after all: plain text
+        return stage.redact(literal)
+    redacted = stage.redact(value)
+    return literal if redacted == value else json.dumps(redacted, ensure_ascii="\\u" in literal)
 
 
 SPEC = register(
@@ -82,7 +123,7 @@ SPEC = register(
         order=12,
         kind="row",
         config=PiiConfig,
-        build=lambda cfg, _: PiiStage(cfg),
+        build=lambda cfg, config: PiiStage(cfg, config.stages.normalize),
         reasons=reason_codes(),
         summary="emails, phones, IPs, cards (Luhn), IBANs, secrets (and names, optional) -> typed placeholders",
         scrub=scrub_text,

@@ -10,12 +10,14 @@ counter says so (``stats["fast_path_mismatch"]``) and counts the exact way from 
 from __future__ import annotations
 
 import re
+import threading
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from curation.core.stage import StageError
 from curation.parallel import resolve_workers
 from curation.token_lengths.config import TokenLengthsConfig
 from curation.token_lengths.template import PieceCounts, cut
@@ -32,21 +34,41 @@ class TokenCounter:
         self.pieces: PieceCounts | None = None
         self.exact_only = False
         self.backend = "exact"
+        # the engine runs batches on several threads: one of them loads, the others wait for it (two threads
+        # importing transformers at once can see it half-initialized: "cannot import name 'AutoTokenizer'")
+        self._load_lock = threading.Lock()
 
     def __getstate__(self) -> dict[str, Any]:  # loaded again where it is unpickled (another process)
         return {"cfg": self.cfg, "_ready": False, "tokenizer": None, "twin": None, "pieces": None,
                 "exact_only": self.exact_only, "backend": "exact"}
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._load_lock = threading.Lock()
+
     def _load(self) -> None:
         if self._ready:
             return
+        with self._load_lock:
+            if not self._ready:
+                self._load_now()
+
+    def _load_now(self) -> None:
         from curation.token_lengths.tokenizer import load_tokenizer, tiktoken_twin
 
-        self.tokenizer = load_tokenizer(self.cfg.tokenizer, self.cfg.chat_template)
+        where = f"stages.token_lengths.tokenizer {self.cfg.tokenizer!r}"
+        try:
+            self.tokenizer = load_tokenizer(self.cfg.tokenizer, self.cfg.chat_template)
+        except (OSError, ValueError, ImportError) as exc:  # not a folder or hub name it can read, offline, no unsloth
+            first = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0]
+            raise StageError(f"{where}: cannot load it ({first})") from None
+        if not getattr(self.tokenizer, "chat_template", None):  # every row would render as nothing countable
+            raise StageError(f"{where} has no chat template: set stages.token_lengths.chat_template (the "
+                             "model.chat_template tome train uses)")
         if self.cfg.backend in ("auto", "tiktoken"):
             self.twin = tiktoken_twin(self.tokenizer)
             if self.twin is None and self.cfg.backend == "tiktoken":
-                raise ValueError(f"{self.cfg.tokenizer}: tiktoken cannot reproduce this tokenizer (use backend: hf)")
+                raise StageError(f"{where}: tiktoken cannot reproduce this tokenizer (use backend: hf or auto)")
         pieces = cut(self.tokenizer)
         if pieces is not None:
             self.pieces = PieceCounts.of(pieces, self._exact_text)

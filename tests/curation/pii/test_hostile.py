@@ -1,0 +1,133 @@
+"""PII where a plain ASCII scan misses it: addresses in other alphabets, values that an original turn's layout or a
+raw quarantine line's JSON escapes hide; config values libphonenumber would quietly ignore; many findings in one
+text."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from pydantic import ValidationError
+
+from curation.config import load_config
+from curation.pii.config import PiiConfig
+from curation.pii.detect import Scanner, _Disjoint
+from curation.pii.stage import PiiStage, scrub_text
+from curation.pii.validators import iban_ok
+from curation.pipeline import run_curation
+
+CONV = pa.list_(pa.struct([("from", pa.string()), ("value", pa.string())]))
+ANSWER = "This is a perfectly ordinary answer that explains the idea in a few clear sentences."
+
+
+def redacted(text: str, **cfg) -> str:
+    scanner = Scanner(PiiConfig(**cfg))
+    return scanner.redact(text, scanner.spans(text))
+
+
+@pytest.mark.parametrize("text,want", [
+    ("write to josé.garcía@example.com today", "write to <EMAIL> today"),
+    ("Mr.Müller@firma.de", "<EMAIL>"),
+    ("почта иван@пример.рф", "почта <EMAIL>"),
+    ("cafe\u0301@example.com (decomposed accent)", "<EMAIL> (decomposed accent)"),
+    ("请联系邮箱john@example.com谢谢", "请联系邮箱<EMAIL>谢谢"),  # CJK runs into the address with no space
+    ("soft\u00adhyphen john\u00ad.doe@example.com", "soft\u00adhyphen <EMAIL>"),
+    ("punycode test@xn--p1ai.xn--p1ai ok", "punycode <EMAIL> ok"),
+])
+def test_addresses_beyond_ascii_are_redacted_whole(text, want):
+    assert redacted(text) == want
+
+
+@pytest.mark.parametrize("text", ["pip install pkg@1.2.3", "ssh user@localhost", "5@10.50 each", "a@b.c"])
+def test_near_misses_stay(text):
+    assert redacted(text) == text
+
+
+def test_phone_regions_are_read_in_any_case_and_an_unknown_one_is_a_config_error():
+    assert PiiConfig(phone_regions=["us", " gb "]).phone_regions == ["US", "GB"]
+    assert redacted("call 202-555-0143 now", phone_regions=["us"]) == "call <PHONE> now"
+    for bad in ("usa", "XX", ""):
+        with pytest.raises(ValidationError, match="is not a region libphonenumber knows"):
+            PiiConfig(phone_regions=[bad])
+
+
+def test_overlaps_are_resolved_as_by_comparing_every_pair():
+    rng = random.Random(3)
+    taken, kept = _Disjoint(), []
+    for _ in range(2000):
+        a = rng.randrange(5000)
+        b = a + rng.randrange(1, 30)
+        brute = any(a < e and s < b for s, e in kept)
+        assert taken.overlaps(a, b) == brute
+        if not brute:
+            taken.add(a, b)
+            kept.append((a, b))
+
+
+def test_a_table_of_thousands_of_values_is_all_redacted():
+    rows = [f"user{i}@example.com, 10.0.{i % 250}.{i % 200}, DE00 {i:04d} 0000 0000 0000 00" for i in range(3000)]
+    out = redacted("\n".join(rows))
+    assert out.count("<EMAIL>") == 3000 and out.count("<IP_ADDRESS>") == 3000 and "@" not in out
+    # an IBAN-shaped number is one where it passes mod 97, and is left alone (no phone inside it either) where not
+    passing = sum(iban_ok(f"DE00 {i:04d} 0000 0000 0000 00") for i in range(3000))
+    assert 0 < passing < 3000 and out.count("<IBAN>") == passing and "<PHONE>" not in out
+
+
+def test_many_private_key_headers_without_an_end_are_no_key_and_a_key_with_headers_is():
+    assert redacted("-----BEGIN RSA PRIVATE KEY-----\n" * 50) == "-----BEGIN RSA PRIVATE KEY-----\n" * 50
+    key = ("-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: DES-EDE3-CBC,AB12\n\nMIIab-c+/=\n"
+           "-----END RSA PRIVATE KEY-----")
+    assert redacted(f"key: {key} done") == "key: <SECRET> done"
+
+
+def stage_batch(turns: list[str], originals: list[str]) -> pa.RecordBatch:
+    conv = [{"from": "human", "value": t} for t in turns] + [{"from": "gpt", "value": ANSWER}]
+    orig = [{"from": "human", "value": t} for t in originals] + [{"from": "gpt", "value": ANSWER}]
+    return pa.record_batch({"conversations": pa.array([conv], CONV), "original_conversations": pa.array([orig], CONV)})
+
+
+def test_an_original_turn_whose_layout_hides_a_value_is_redacted_as_normalized():
+    batch = stage_batch(["Call +1 202 555 0143 or pay to DE89 3704 0044 0532 0130 00", "Mail a@b.com\nok"],
+                        ["Call +1 202  555\t0143 or pay to DE89  3704  0044  0532  0130  00", "Mail a@b.com  \r\nok"])
+    out = PiiStage(PiiConfig(enabled=True)).process(batch).batch
+    assert [t["value"] for t in out.column("conversations")[0].as_py()][:2] == [
+        "Call <PHONE> or pay to <IBAN>", "Mail <EMAIL>\nok"]
+    # the first original held values only its normalized text shows; the second is redacted in its own layout
+    assert [t["value"] for t in out.column("original_conversations")[0].as_py()][:2] == [
+        "Call <PHONE> or pay to <IBAN>", "Mail <EMAIL>  \r\nok"]
+
+
+def test_quarantine_lines_are_redacted_through_their_json_escapes():
+    stage = PiiStage(PiiConfig(enabled=True))
+    line = json.dumps({"conversations": [{"from": "human", "value": "jos\u00e9.garc\u00eda@example.com, +1\t202\t555\t0143"}],
+                       "note": "nothing here"})
+    out = scrub_text(stage, line)
+    assert json.loads(out) == {"conversations": [{"from": "human", "value": "<EMAIL>, <PHONE>"}], "note": "nothing here"}
+    assert out.endswith('"note": "nothing here"}')  # literals without findings are left byte for byte
+    broken = '{"conversations": [{"value": "broken a@b.com card 4111 1111 1111 1111'
+    assert scrub_text(stage, broken) == '{"conversations": [{"value": "broken <EMAIL> card <CREDIT_CARD>'
+
+
+def test_no_output_file_keeps_a_value_the_layout_hid(tmp_path):
+    phone, card = "+1 202  555  0143", "4111\t1111\t1111\t1111"
+    rows = [
+        {"conversations": [{"from": "human", "value": f"Call me at {phone} tomorrow, okay?"},
+                           {"from": "gpt", "value": ANSWER}], "source": "s"},
+        {"conversations": [{"from": "human", "value": f"My card {card} was charged twice, why?"},
+                           {"from": "gpt", "value": ANSWER}], "source": "s"},
+        {"conversations": [{"from": "human", "value": f"Call {phone} or write to jos\u00e9@example.com"}], "source": "s"},
+    ]
+    path = tmp_path / "rows.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=True) + "\n" for r in rows))
+    config = load_config(None, {"report": False, "checkpoint": False, "stages": {
+        "pii": {"enabled": True, "actions": {"credit_card": "drop"}}, "filters": {"enabled": False}}})
+    out = tmp_path / "out"
+    run_curation(str(path), out, config)
+    texts = [json.dumps(pq.read_table(f).to_pylist(), default=str) for f in out.glob("*.parquet")]
+    texts.append((out / "quarantine.jsonl").read_text())
+    everything = "\n".join(texts)
+    assert "202" not in everything and "1111" not in everything and "jos" not in everything
+    assert everything.count("<PHONE>") >= 3 and "<CREDIT_CARD>" in everything
