@@ -96,6 +96,7 @@ def train(
     if config is None and not resume:
         console.print(f"config: {config_path}", markup=False)
 
+    from curation.contract import OutputFolderError
     from training.data import MaskingError
     from training.models import ModelSourceError
     from training.run import RunError, TrainerConfigError, train as run_training
@@ -103,7 +104,7 @@ def train(
     try:
         with make_progress(quiet) as progress:
             summary = run_training(data, cfg, run, resume=resume, progress=progress)
-    except (FileNotFoundError, RunError, MaskingError, ModelSourceError, ConfigError) as exc:
+    except (FileNotFoundError, RunError, MaskingError, ModelSourceError, ConfigError, OutputFolderError) as exc:
         error(str(exc))
     except TrainerConfigError as exc:
         error(f"{config_path or run / 'config.yaml'}: {exc}")

@@ -8,12 +8,16 @@ and a batch made only of such rows gives a NaN or zero loss; TRL then drops thos
 checked before training: rows without trainable tokens are skipped and listed (or stop the run, per
 ``data.untrainable_rows``), and a marker that does not match stops the run with the rows it failed on, unless the
 policy is ``skip_all`` (raw data: every such row is skipped and counted by reason, as a plain trainer would).
+Rows that cannot be rendered at all (no turns, a role other than system/human/gpt, only blank replies, a value
+that is not text, a row the template refuses) are skipped and counted the same way (:func:`row_problem`), and
+text inside a message that spells a special token stays text (:func:`encode`), so it never opens a fake turn.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +34,9 @@ REASON_EMPTY_REPLY = "empty_assistant_reply"
 REASON_TRUNCATED = "truncated_before_response"
 REASON_MARKER = "response_marker_not_found"
 REASON_MARKER_SPLIT = "response_marker_split_by_tokens"
+REASON_UNKNOWN_ROLE = "unknown_role"
+REASON_INVALID_TEXT = "invalid_text"
+REASON_TEMPLATE_ERROR = "chat_template_error"
 # Reasons that say the chat template and the markers disagree (a config error) rather than that the row is odd.
 MARKER_REASONS = (REASON_MARKER, REASON_MARKER_SPLIT)
 # data.untrainable_rows: what happens to rows left with no trainable token
@@ -150,11 +157,101 @@ def response_masker(tokenizer: Any, instruction_part: str, response_part: str) -
         tokenizer=tokenizer,
         return_function=True,
     )
-    return lambda ids: batched({"input_ids": [ids]})["labels"][0]
+    def mask(ids: list[int]) -> list[int]:
+        return batched({"input_ids": [ids]})["labels"][0]
+
+    mask.markers = (instruction_part, response_part)  # part of a tokenized split's cache key
+    return mask
 
 
 def render(tokenizer: Any, conversations: Sequence[dict[str, Any]]) -> str:
     return tokenizer.apply_chat_template(to_messages(conversations), tokenize=False)
+
+
+def row_problem(conversations: Any) -> tuple[str, str] | None:
+    """Why a row cannot be trained on, seen before it is rendered (reason, detail); None when it can be rendered.
+
+    Rows with no turns or no ``gpt`` turn, a role the template does not know (``tool``, ``function``), a value
+    that is not text (or not valid Unicode: a lone surrogate), or only blank replies: each is skipped and counted
+    by its reason, never a traceback and never a row trained on an empty reply (which only teaches the
+    end-of-turn token)."""
+    if not isinstance(conversations, (list, tuple)) or not conversations:
+        return REASON_NO_ASSISTANT, "the conversation has no turns"
+    for number, turn in enumerate(conversations):
+        role = turn.get("from") if isinstance(turn, dict) else None
+        if role not in ROLE_MAP:
+            return REASON_UNKNOWN_ROLE, f"turn {number} has role {role!r}; expected one of {', '.join(ROLE_MAP)}"
+        value = turn.get("value")
+        if value is not None and not isinstance(value, str):
+            return REASON_INVALID_TEXT, f"turn {number} holds a {type(value).__name__}, not text"
+        try:
+            (value or "").encode("utf-8")
+        except UnicodeEncodeError:
+            return REASON_INVALID_TEXT, f"turn {number} holds text that is not valid Unicode (a lone surrogate)"
+    replies = [t for t in conversations if t.get("from") == "gpt"]
+    if not replies:
+        return REASON_NO_ASSISTANT, "the conversation has no gpt turn"
+    if not any((t.get("value") or "").strip() for t in replies):
+        return REASON_EMPTY_REPLY, "every gpt turn is empty"
+    return None
+
+
+def special_token_pattern(tokenizer: Any) -> re.Pattern[str] | None:
+    """A regex for the tokenizer's special tokens as text (``<|im_start|>``, ``<|eot_id|>``, ...), longest first."""
+    added = getattr(tokenizer, "added_tokens_decoder", None) or {}
+    names = {t.content for t in added.values() if getattr(t, "special", False)}
+    names.update(getattr(tokenizer, "all_special_tokens", None) or [])
+    names = sorted((n for n in names if n), key=lambda n: (-len(n), n))
+    return re.compile("|".join(map(re.escape, names))) if names else None
+
+
+_PLACEHOLDER = re.compile("\ue000(\\d+)\ue001")  # stands for message i's content in a rendered skeleton
+
+
+class TemplateTextError(ValueError):
+    """A chat template that changes a message's text, so the text cannot be kept apart from the markers."""
+
+
+def encode(tokenizer: Any, messages: list[dict[str, str]], specials: re.Pattern[str] | None) -> tuple[str, list[int]]:
+    """The rendered chat template and its token ids, where text *inside* a message is always text.
+
+    Tokenizing the rendered string whole turns a reply or prompt that contains a special token's spelling (a
+    row about chat templates: ``<|im_start|>assistant``, ``<|im_end|>``, ``<|eot_id|>``) into that special
+    token: a fake turn the masker then trains on (labels on a user's prompt) or a reply cut short. Here such
+    spellings are tokenized as plain text (``split_special_tokens``); the template's own markers stay special.
+    Rows without such text are tokenized whole, exactly as before. ``specials``: :func:`special_token_pattern`.
+    """
+    text = tokenizer.apply_chat_template(messages, tokenize=False)
+    if specials is None or not any(specials.search(m["content"]) for m in messages):
+        return text, tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"]
+    # where each message's text lies: render a skeleton with a placeholder for each content, then fill it in
+    skeleton = tokenizer.apply_chat_template(
+        [{**m, "content": f"\ue000{i}\ue001"} for i, m in enumerate(messages)], tokenize=False
+    )
+    chunks: list[tuple[str, bool]] = []  # (text, literal): literal text is tokenized with special tokens split
+    seen = []
+    for i, piece in enumerate(_PLACEHOLDER.split(skeleton)):
+        if i % 2 == 0:
+            chunks.append((piece, False))
+            continue
+        seen.append(int(piece))
+        for j, part in enumerate(re.split(f"({specials.pattern})", messages[int(piece)]["content"])):
+            chunks.append((part, j % 2 == 1))
+    if seen != list(range(len(messages))) or "".join(c for c, _ in chunks) != text:
+        raise TemplateTextError(
+            "the text holds a special token's spelling and this chat template changes message text (trims it, "
+            "drops or reorders messages), so it cannot be kept as plain text"
+        )
+    merged: list[tuple[str, bool]] = []
+    for chunk, literal in chunks:
+        if merged and not literal and not merged[-1][1]:
+            merged[-1] = (merged[-1][0] + chunk, False)
+        elif chunk:
+            merged.append((chunk, literal))
+    ids: list[int] = []
+    for chunk, literal in merged:
+        ids += tokenizer(chunk, add_special_tokens=False, split_special_tokens=literal, verbose=False)["input_ids"]
+    return text, ids
 
 
 _TOKENIZED: dict[tuple, PreparedSplit] | None = None  # see tokenization_cache()
@@ -173,13 +270,15 @@ def tokenization_cache() -> Iterator[None]:
         _TOKENIZED = outer
 
 
-def _cache_key(rows: Sequence[dict[str, Any]], name: str, tokenizer: Any, max_seq_length: int, response_part: str) -> tuple:
+def _cache_key(rows: Sequence[dict[str, Any]], name: str, tokenizer: Any, mask: Any, max_seq_length: int,
+               response_part: str) -> tuple:
     digest = hashlib.sha256()
-    for row in rows:
-        digest.update(json.dumps([row.get("id"), row["conversations"]], sort_keys=True, ensure_ascii=False).encode())
+    for row in rows:  # surrogatepass: a row with a lone surrogate is hashed (then skipped as invalid_text), not a crash
+        text = json.dumps([row.get("id"), row.get("conversations")], sort_keys=True, ensure_ascii=False, default=repr)
+        digest.update(text.encode("utf-8", "surrogatepass"))
     template = getattr(tokenizer, "chat_template", None) or ""
     return (name, getattr(tokenizer, "name_or_path", ""), len(tokenizer), hashlib.sha256(str(template).encode()).hexdigest(),
-            max_seq_length, response_part, digest.hexdigest())
+            max_seq_length, response_part, getattr(mask, "markers", id(mask)), digest.hexdigest())
 
 
 def prepare_split(
@@ -193,7 +292,7 @@ def prepare_split(
 ) -> PreparedSplit:
     """Tokenize and mask each row; classify every row left with no trainable token."""
     if _TOKENIZED is not None:
-        key = _cache_key(rows, name, tokenizer, max_seq_length, response_part)
+        key = _cache_key(rows, name, tokenizer, mask, max_seq_length, response_part)
         if key not in _TOKENIZED:
             _TOKENIZED[key] = _prepare_split(rows, name, tokenizer, mask, max_seq_length, response_part, progress)
         return _TOKENIZED[key]
@@ -213,12 +312,24 @@ def _prepare_split(
     items: Iterable[Any] = enumerate(rows)
     if progress is not None:
         items = progress(items, len(rows), f"tokenize {name}")
+    specials = special_token_pattern(tokenizer)
     for position, row in items:
         out.rows_read += 1
-        conversations = row["conversations"]
-        # tokenized whole, then cut: the untruncated labels tell why a row has nothing left to train on
-        text = render(tokenizer, conversations)
-        full_ids = tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"]
+        conversations = row.get("conversations")
+        problem = row_problem(conversations)
+        if problem is None:
+            try:
+                # tokenized whole, then cut: the untruncated labels tell why a row has nothing left to train on
+                text, full_ids = encode(tokenizer, to_messages(conversations), specials)
+            except TemplateTextError as exc:
+                problem = REASON_TEMPLATE_ERROR, str(exc)
+            except Exception as exc:  # noqa: BLE001  the template's raise_exception (roles must alternate, ...)
+                if not _is_template_error(exc):
+                    raise
+                problem = REASON_TEMPLATE_ERROR, f"the chat template refused the row: {_first_line(exc)}"
+        if problem is not None:
+            out.skipped.append(UntrainableRow(name, position, row.get("id"), *problem))
+            continue
         full_labels = mask(full_ids)
         ids, labels = full_ids[:max_seq_length], full_labels[:max_seq_length]
         if len(full_ids) > max_seq_length:
@@ -228,26 +339,21 @@ def _prepare_split(
             out.labels.append(labels)
             out.row_positions.append(position)
             continue
-        reason, detail = _why_untrainable(conversations, text, full_ids, full_labels, max_seq_length, response_part)
+        reason, detail = _why_untrainable(text, full_ids, full_labels, max_seq_length, response_part)
         out.skipped.append(UntrainableRow(name, position, row.get("id"), reason, detail))
     return out
 
 
 def _why_untrainable(
-    conversations: Sequence[dict[str, Any]], text: str, full_ids: list[int], full_labels: list[int], max_seq_length: int,
-    response_part: str,
+    text: str, full_ids: list[int], full_labels: list[int], max_seq_length: int, response_part: str
 ) -> tuple[str, str]:
-    replies = [t for t in conversations if t.get("from") == "gpt"]
-    if not replies:
-        return REASON_NO_ASSISTANT, "the conversation has no gpt turn"
+    """Why a rendered row (one :func:`row_problem` let through) has no trainable token left."""
     first = next((i for i, x in enumerate(full_labels) if x != IGNORE_INDEX), None)
     if first is not None:
         return (
             REASON_TRUNCATED,
             f"{len(full_ids)} tokens; the first assistant token is at position {first}, past max_seq_length {max_seq_length}",
         )
-    if not any((t.get("value") or "").strip() for t in replies):
-        return REASON_EMPTY_REPLY, "every gpt turn is empty"
     if response_part in text:
         return (
             REASON_MARKER_SPLIT,
@@ -258,6 +364,18 @@ def _why_untrainable(
         REASON_MARKER,
         f"the response marker {response_part!r} was not found in the rendered chat template, so every token is masked",
     )
+
+
+def _is_template_error(exc: Exception) -> bool:
+    """An error the chat template raised for this row (jinja's ``raise_exception``, an empty conversation)."""
+    from jinja2 import TemplateError
+
+    return isinstance(exc, (TemplateError, ValueError))
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def check_trainable(split: PreparedSplit, policy: str, shown: int = 5) -> None:

@@ -62,6 +62,8 @@ def pack_rows(input_ids: Sequence[Sequence[int]], labels: Sequence[Sequence[int]
     from datasets import Dataset
     from trl.data_utils import pack_dataset
 
+    if not input_ids:  # nothing to pack (TRL's packer fails on an empty table)
+        return PackedRows(max_seq_length=max_seq_length)
     too_long = [i for i, ids in enumerate(input_ids) if len(ids) > max_seq_length]
     if too_long:
         raise PackingError(f"rows {too_long[:5]} are longer than max_seq_length {max_seq_length}; truncate before packing")

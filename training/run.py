@@ -28,7 +28,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from curation.contract import output_paths, read_manifest, require_output_folder
+from curation.contract import output_paths, read_manifest, require_output_folder, split_columns
 from training.config import TrainConfig, config_differences, load_config
 
 PACKAGES = ("tomecraft", "torch", "transformers", "trl", "peft", "accelerate", "bitsandbytes", "unsloth", "unsloth_zoo", "datasets")
@@ -229,11 +229,19 @@ def _prepare_run_folder(paths: RunPaths, curated: Path, config: TrainConfig | No
     return config, None
 
 
-def _require_rows(curated: Path, split: str) -> None:
-    """Stop before the model loads when the split to train on holds no row (the trainer would fail on it)."""
+def _require_rows(curated: Path, split: str, eval_split: str | None = None) -> None:
+    """Stop before the model loads when a split to read is damaged or has no ``conversations`` column, or the
+    split to train on holds no row (the trainer would fail on it)."""
     import pyarrow.parquet as pq
 
     paths = output_paths(curated)
+    for name in dict.fromkeys([split] + ([eval_split] if eval_split else [])):
+        columns = split_columns(curated, name)  # OutputFolderError naming a damaged file
+        if "conversations" not in columns:
+            raise RunError(
+                f"{paths.split(name)}: no 'conversations' column (found {', '.join(columns)}); `tome train` reads the "
+                "FineTome splits `tome curate` writes (with --format messages too, next to its messages/ folder)"
+            )
     path = paths.split(split)
     files = paths.files(path)  # a split written in parts is a folder of them
     if sum(pq.ParquetFile(f).metadata.num_rows for f in files) == 0:
@@ -241,6 +249,19 @@ def _require_rows(curated: Path, split: str) -> None:
             f"{path}: the {split} split has no rows, nothing to train on (see the curation report in {curated} "
             "for why rows were removed)"
         )
+
+
+def _require_curated_folder(curated: Path) -> None:
+    """:func:`require_output_folder`, saying so when ``curated`` is the ``messages/`` folder inside one (`tome curate
+    --format messages|both`), whose parent is the folder to train on."""
+    from curation.card import MESSAGES_DIR
+
+    if curated.name == MESSAGES_DIR and curated.is_dir() and output_paths(curated.parent).manifest.exists():
+        raise RunError(
+            f"{curated}: the messages/ copy of a curation output folder; train on the folder itself: "
+            f"--data {curated.parent}"
+        )
+    require_output_folder(curated)
 
 
 def _reset_peak_memory() -> None:
@@ -339,7 +360,7 @@ def train(
     """
     started = time.perf_counter()
     curated = Path(curated_dir)
-    require_output_folder(curated)
+    _require_curated_folder(curated)
     paths = run_paths(run_dir)
     if config is not None and not isinstance(config, TrainConfig):
         config = load_config(config)
@@ -348,7 +369,7 @@ def train(
 
         config = load_config(default_config_path())
     config, checkpoint = _prepare_run_folder(paths, curated, config, resume)
-    _require_rows(curated, config.data.train_split)
+    _require_rows(curated, config.data.train_split, config.data.eval_split)
 
     from training.models import import_unsloth, load_for_training
 
@@ -421,9 +442,15 @@ def train(
     start_tokens = 0
     if checkpoint is not None:
         start_tokens = json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8")).get("num_input_tokens_seen", 0)
-    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    if checkpoint is not None and _reached_max_steps(checkpoint, trainer.args.max_steps):
+        restore_finished_checkpoint(trainer, checkpoint)
+    else:
+        trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     state = trainer.state
-    if eval_split is not None and not any(h.get("step") == state.global_step and "eval_loss" in h for h in state.log_history):
+    logged_evals = {r["step"] for r in _read_jsonl(paths.metrics) if r.get("kind") == "eval"}
+    if eval_split is not None and state.global_step not in logged_evals and not any(
+        h.get("step") == state.global_step and "eval_loss" in h for h in state.log_history
+    ):
         trainer.evaluate()  # the last step was not an eval step: one more, so the summary ends on the final model
 
     loaded.model.save_pretrained(str(paths.adapter))
@@ -471,6 +498,28 @@ def train(
     )
     paths.summary.write_text(json.dumps(summary.to_dict(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return summary
+
+
+def _reached_max_steps(checkpoint: Path, max_steps: int) -> bool:
+    """Did the run save this checkpoint at its last step (killed before its summary, or resumed once finished)?"""
+    state = json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))
+    return max_steps > 0 and int(state.get("global_step", 0)) >= max_steps
+
+
+def restore_finished_checkpoint(trainer: Any, checkpoint: Path) -> None:
+    """The trainer's model and state as saved at the run's last step, without training.
+
+    transformers' resume checks ``max_steps`` only after a step, so resuming from the final checkpoint trained one
+    step past ``training.max_steps`` (and overwrote the adapter and summary with that model)."""
+    from peft import set_peft_model_state_dict
+    from safetensors.torch import load_file
+    from transformers import TrainerState
+
+    weights = checkpoint / "adapter_model.safetensors"
+    if not weights.exists():
+        raise RunError(f"{checkpoint}: no adapter_model.safetensors to finish the run from; start a new run")
+    set_peft_model_state_dict(trainer.model, load_file(str(weights)))
+    trainer.state = TrainerState.load_from_json(str(checkpoint / "trainer_state.json"))
 
 
 def trainer_datasets(train_split: Any, eval_split: Any | None, packed: Any | None, max_seq_length: int) -> tuple[Any, Any]:

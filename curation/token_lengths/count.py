@@ -37,10 +37,11 @@ class TokenCounter:
         # the engine runs batches on several threads: one of them loads, the others wait for it (two threads
         # importing transformers at once can see it half-initialized: "cannot import name 'AutoTokenizer'")
         self._load_lock = threading.Lock()
+        self._specials: Any = None  # the special tokens' spellings (training.data.special_token_pattern), on first use
 
     def __getstate__(self) -> dict[str, Any]:  # loaded again where it is unpickled (another process)
         return {"cfg": self.cfg, "_ready": False, "tokenizer": None, "twin": None, "pieces": None,
-                "exact_only": self.exact_only, "backend": "exact"}
+                "exact_only": self.exact_only, "backend": "exact", "_specials": None}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
@@ -80,21 +81,32 @@ class TokenCounter:
 
     def exact(self, rows: list[list[dict[str, str]] | None]) -> np.ndarray:
         """Render + encode, as :func:`training.data.prepare_split` does; -1 for a row training could not render
-        (no turns, an unknown role)."""
-        from training.data import render
+        (no turns, an unknown role). A row whose text spells a special token (``<|im_end|>``) is encoded as
+        training encodes it (:func:`training.data.encode`: that text stays text), one row at a time."""
+        from training.data import encode, render, special_token_pattern, to_messages
 
         self._load()
-        texts, ok = [], []
-        for turns in rows:
+        if self._specials is None:
+            self._specials = special_token_pattern(self.tokenizer) or False
+        texts, ok, literal = [], [], {}
+        for i, turns in enumerate(rows):
             try:
                 texts.append(render(self.tokenizer, turns or []))
                 ok.append(True)
             except ValueError:
                 texts.append("")
                 ok.append(False)
+                continue
+            if self._specials and any(self._specials.search(t.get("value") or "") for t in turns or []):
+                try:
+                    literal[i] = len(encode(self.tokenizer, to_messages(turns), self._specials)[1])
+                except ValueError:  # a template that changes message text: training skips the row too
+                    literal[i] = -1
         enc = self.tokenizer.backend_tokenizer.encode_batch_fast(texts, add_special_tokens=False)
         out = np.fromiter((len(e.ids) for e in enc), np.int64, len(enc))
         out[~np.asarray(ok, bool)] = -1
+        for i, count in literal.items():
+            out[i] = count
         return out
 
     def _content_counts(self, texts: list[str]) -> np.ndarray:

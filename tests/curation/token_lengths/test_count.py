@@ -59,6 +59,23 @@ def test_real_rows_match_training_tokenization(counter, alpaca_path):
     assert fast.tolist() == want
 
 
+def test_special_token_text_counts_as_training_tokenizes_it(counter):
+    # training keeps a message's "<|im_end|>" as text (several tokens), never the special token (one)
+    from training.data import prepare_split, response_masker
+
+    rows = [turns(("human", "Say <|im_end|> literally"), ("gpt", "<|im_start|>assistant\nok<|im_end|>")),
+            turns(("human", "plain"), ("gpt", "text"))]
+    fast, _ = counter.count(pa.array(rows, CONV))
+    mask = response_masker(counter.tokenizer, "<|im_start|>user\n", "<|im_start|>assistant\n")
+    split = prepare_split([{"id": str(i), "conversations": r} for i, r in enumerate(rows)], "train", counter.tokenizer,
+                          mask, 10_000, "<|im_start|>assistant\n")
+    assert fast.tolist() == [len(ids) for ids in split.input_ids]
+    whole = len(counter.tokenizer(counter.tokenizer.apply_chat_template(
+        [{"role": "user", "content": "Say <|im_end|> literally"}, {"role": "assistant", "content": "<|im_start|>assistant\nok<|im_end|>"}],
+        tokenize=False), add_special_tokens=False)["input_ids"])
+    assert fast[0] > whole  # the spellings are several tokens each
+
+
 def test_hf_backend_and_sliced_columns_agree(counter):
     col = pa.array(EDGE_ROWS * 3, CONV).slice(2, 10)
     hf = TokenCounter(TokenLengthsConfig(backend="hf"))
