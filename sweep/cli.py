@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Optional
 
@@ -83,12 +84,20 @@ def sweep(
         return
     out = out or Path("sweeps") / path.stem
     if report:
-        from sweep.results import rerender
+        from sweep.results import ResultsError, rerender
 
         if not (out / "results.json").is_file():
             error(f"{out}: no results.json to render (run the sweep first)")
-        print_results(rerender(out))
+        try:
+            print_results(rerender(out))
+        except ResultsError as exc:
+            error(str(exc))
         return
+    for option, value, zero_ok in (("--stop-after", stop_after, True), ("--tokens-per-s", tokens_per_s, False)):
+        if value is not None and not (math.isfinite(value) and (value >= 0 if zero_ok else value > 0)):
+            error(f"{option} {value:g}: expected a finite number of " + ("seconds, 0 or more" if zero_ok else "tokens/s above 0"))
+    if out.exists() and not out.is_dir():
+        error(f"--out {out}: not a folder")
     if config is None:
         console.print(f"config: {path}", markup=False)
 
@@ -107,6 +116,8 @@ def sweep(
 
     from curation.readers import InputError
     from training.data import MaskingError
+    from training.export import ExportError
+    from training.gguf_tools import GGUFError
     from training.models import ModelSourceError
     from training.run import RunError
 
@@ -116,8 +127,8 @@ def sweep(
                                 log=lambda m: console.print(Text.assemble(("sweep", "bold cyan"), " ", m)), progress=progress)
     except SweepConfigError as exc:
         error(f"{path}: {exc}")
-    except (SweepError, ConfigError, InputError, RunError, MaskingError, ModelSourceError,
-            FileNotFoundError, ValueError) as exc:
+    except (SweepError, ConfigError, InputError, RunError, MaskingError, ModelSourceError, ExportError, GGUFError,
+            OSError, ValueError) as exc:  # OSError: a folder that cannot be written, a disk full, ...
         error(str(exc))
     print_results(outcome.results)
     if outcome.not_started:

@@ -34,9 +34,12 @@ CPU_SWEEP_CONFIG = REPO_ROOT / "configs" / "sweep_cpu.yaml"
 DATA_AXIS = "data"
 # Training keys that are themselves a budget: an axis over one of them replaces the sweep's budget.
 BUDGET_KEYS = ("training.max_tokens", "training.max_steps", "training.num_epochs")
+# The variant-level setting (``untrainable_rows``, skip_all on raw variants) that an axis over it replaces.
+UNTRAINABLE_AXIS = "data.untrainable_rows"
 QUANTS = ("q8_0", "q4_k_m", "q5_k_m", "q4_0", "q4_1", "q5_0", "q5_1", "q6_k", "q3_k_m", "q2_k", "bf16", "f16")
 
 
+_NONE = object()
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
 
@@ -176,6 +179,9 @@ class SweepConfig(StrictModel):
         for axis, values in self.grid.items():
             if not isinstance(values, list) or not values:
                 raise ValueError(f"grid.{axis}: expected a non-empty list of values")
+            twice = next((v for i, v in enumerate(values) if v in values[:i]), _NONE)
+            if twice is not _NONE:  # like `seeds: [1, 1]`: a typo, not a wish for fewer cells than listed
+                raise ValueError(f"grid.{axis}: {twice!r} is listed twice")
         for i, cell in enumerate(self.cells):
             if not isinstance(cell, dict) or not cell:
                 raise ValueError(f"cells[{i}]: expected a mapping of axis -> value")
@@ -191,6 +197,14 @@ class SweepConfig(StrictModel):
                     raise ValueError(f"{where}.{axis}: an axis is `data` or a dotted `tome train` key such as training.learning_rate")
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):
             raise ValueError("seeds: a non-empty list of distinct integers")
+        if isinstance(self.train.get("training"), dict) and "seed" in self.train["training"]:
+            raise ValueError("train.training.seed: seeds go in `seeds` (every cell sets training.seed from them)")
+        axes = set(self.grid).union(*self.cells)
+        if UNTRAINABLE_AXIS in axes:
+            fixed = next((n for n, s in self.data.items() if s.untrainable_rows is not None), None)
+            if fixed is not None:
+                raise ValueError(f"data.{fixed}.untrainable_rows and the axis {UNTRAINABLE_AXIS} both set it; "
+                                 "keep one")
         return self
 
     def heldout_variant(self) -> str:

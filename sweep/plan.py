@@ -3,7 +3,9 @@
 A cell is a data variant, a value for every other axis, and a seed. Its training config is the base config, the
 sweep's ``train`` overrides, its axis values, its seed (``training.seed``), the sweep's budget (unless one of its
 axes is the budget itself: ``training.max_tokens``, ``max_steps`` or ``num_epochs``) and, for a raw variant,
-``data.untrainable_rows: skip_all``. :func:`train_command` prints the `tome train` line that reproduces it.
+``data.untrainable_rows: skip_all`` (an axis over ``data.untrainable_rows`` replaces that). :func:`train_command`
+prints the `tome train` line that reproduces it. Folder names (the cell ids) must differ, even in case only, and fit
+in one path component.
 
 Cells run seed-major (every configuration with the first seed, then the second, ...), so a sweep stopped early
 still holds one complete pass over the configurations.
@@ -20,10 +22,11 @@ from typing import Any
 
 import yaml
 
-from sweep.config import BUDGET_KEYS, DATA_AXIS, SweepConfig
+from sweep.config import BUDGET_KEYS, DATA_AXIS, UNTRAINABLE_AXIS, SweepConfig, SweepConfigError
 
 SEED_KEY = "training.seed"
-UNTRAINABLE_KEY = "data.untrainable_rows"
+MAX_NAME_BYTES = 255  # one path component on ext4, APFS, NTFS
+UNTRAINABLE_KEY = UNTRAINABLE_AXIS
 
 
 @dataclass(frozen=True)
@@ -77,7 +80,7 @@ def _configurations(cfg: SweepConfig) -> list[dict[str, Any]]:
     for combo in combos:
         if DATA_AXIS not in combo:
             if len(cfg.data) != 1:
-                raise ValueError(f"cell {combo}: no data variant (add a `data` axis, or name a single variant)")
+                raise SweepConfigError(f"cell {combo}: no data variant (add a `data` axis, or name a single variant)")
             combo = {DATA_AXIS: next(iter(cfg.data)), **combo}
         if combo not in out:
             out.append(combo)
@@ -107,13 +110,21 @@ def plan_cells(cfg: SweepConfig, base_train: dict[str, Any] | None = None) -> li
             overrides[SEED_KEY] = seed
             variant = cfg.data[ordered[DATA_AXIS]]
             untrainable = variant.untrainable_rows or ("skip_all" if variant.kind() == "raw" else None)
-            if untrainable is not None:
+            if untrainable is not None and UNTRAINABLE_KEY not in ordered:  # an axis over it is the setting
                 overrides[UNTRAINABLE_KEY] = untrainable
             cells.append(Cell(f"{group}__seed-{seed}", group, ordered[DATA_AXIS], ordered, seed, overrides))
-    ids = [c.id for c in cells]
-    if len(set(ids)) != len(ids):
-        dup = next(i for i in ids if ids.count(i) > 1)
-        raise ValueError(f"two cells would share the folder name {dup!r}; make the axis values distinct")
+    first: dict[str, Cell] = {}
+    for cell in cells:
+        if len(cell.id.encode("utf-8")) > MAX_NAME_BYTES:
+            shown = cell.id if len(cell.id) <= 80 else cell.id[:77] + "..."
+            raise SweepConfigError(f"cell {shown}: its folder name would be {len(cell.id.encode('utf-8'))} bytes, "
+                                   f"more than a file system allows ({MAX_NAME_BYTES}); use shorter axis values")
+        # case apart: on macOS and Windows `Raw` and `raw` are one folder
+        other = first.setdefault(cell.id.casefold(), cell)
+        if other is not cell:  # e.g. 1e-4 and 1.0000001e-4 (both `0.0001`), or model names a/b and a_b
+            shown = "; ".join(", ".join(f"{a}={v!r}" for a, v in c.axes.items()) for c in (other, cell))
+            raise SweepConfigError(f"two cells would share the folder name {cell.id!r} ({shown}); "
+                                   "make the axis values distinct")
     return cells
 
 

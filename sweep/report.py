@@ -1,10 +1,16 @@
-"""``results.md`` and the self-contained ``results.html`` (charts inlined as SVG, no scripts, no links)."""
+"""``results.md`` and the self-contained ``results.html`` (charts inlined as SVG, no scripts, no links).
+
+Names come from the user (the sweep's name, variant names, axis values such as a model name, paths in commands):
+in Markdown each goes through :func:`md_text` or :func:`md_code`, in HTML through :func:`html.escape`, so that
+``<script>``, ``|``, backticks or ``*`` read as themselves and never as markup or a table column.
+"""
 
 from __future__ import annotations
 
 import html
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
+from curation.report.markdown_text import md_code, md_text
 from sweep.plan import format_value
 
 
@@ -30,28 +36,45 @@ def _skipped(reasons: dict[str, int]) -> str:
     return ", ".join(f"{k} {v}" for k, v in sorted(reasons.items())) or "0"
 
 
-def preamble(r: dict[str, Any]) -> list[str]:
+def _html_code(x: Any) -> str:
+    return f"<code>{_e(x)}</code>"
+
+
+def preamble(r: dict[str, Any], text: Callable[[Any], str] = md_text, code: Callable[[Any], str] = md_code) -> list[str]:
+    """The lines above the verdicts; ``text`` and ``code`` write what came from the user (Markdown by default)."""
     cfg = r["config"]
     lines = []
-    devices = ", ".join(r["devices"]) or "-"
-    lines.append(f"Model `{r['model'] or '-'}` on {devices}; {r['finished']} of {r['planned']} cells finished "
-                 f"({len(cfg['seeds'])} seed(s): {', '.join(map(str, cfg['seeds']))}).")
+    devices = text(", ".join(r["devices"]) or "-")
+    seeds = cfg.get("seeds") or []
+    lines.append(f"Model {code(r.get('model') or '-')} on {devices}; {r['finished']} of {r['planned']} cells finished "
+                 f"({len(seeds)} seed(s): {text(', '.join(map(str, seeds)))}).")
     budget = cfg.get("budget") or {}
     if budget.get("tokens"):
-        lines.append(f"Equal budget: {budget['tokens']:,} training tokens per cell (`training.max_tokens`; steps from each "
-                     "variant's mean row length), unless an axis is the budget itself.")
+        lines.append(f"Equal budget: {budget['tokens']:,} training tokens per cell ({code('training.max_tokens')}; steps "
+                     "from each variant's mean row length), unless an axis is the budget itself.")
     elif budget.get("steps"):
         lines.append(f"Equal budget: {budget['steps']:,} optimizer steps per cell, unless an axis is the budget itself.")
     held = r["heldout"]
-    lines.append(f"Held-out loss on `{held['variant']}/{held['split']}`: {_n(held['rows'])} rows, {_n(held['tokens'])} "
-                 "assistant tokens, the same rows for every cell.")
+    split = f"{held.get('variant')}/{held.get('split')}"
+    lines.append(f"Held-out loss on {code(split)}: {_n(held.get('rows'))} rows, {_n(held.get('tokens'))} assistant "
+                 "tokens, the same rows for every cell.")
     dec = r.get("decontamination")
     if dec:
         removed = {k: v for k, v in dec["removed"].items() if v}
-        text = ", ".join(f"{k} {v:,}" for k, v in removed.items()) if removed else "none found"
-        lines.append(f"Decontamination (exact + near dedup of `tome curate`, {dec['checked_rows']:,} distinct training rows "
-                     f"against {dec['held_out_rows']:,} held-out rows): training rows left out: {text}.")
+        left_out = text(", ".join(f"{k} {v:,}" for k, v in removed.items())) if removed else "none found"
+        lines.append(f"Decontamination (exact + near dedup of {code('tome curate')}, {dec['checked_rows']:,} distinct "
+                     f"training rows against {dec['held_out_rows']:,} held-out rows): training rows left out: {left_out}.")
     return lines
+
+
+def diverged_line(r: dict[str, Any], code: Callable[[Any], str] = md_code) -> str | None:
+    """The cells left out of every mean and verdict because their held-out loss is not a number."""
+    cells = [c for c in r["cells"] if c.get("diverged")]
+    if not cells:
+        return None
+    names = ", ".join(f"{code(c['id'])} ({c['diverged']})" for c in cells)
+    return (f"{len(cells)} cell(s) diverged (held-out loss not a finite number), left out of the means and the "
+            f"verdicts: {names}")
 
 
 def _axes_cols(r: dict[str, Any]) -> list[str]:
@@ -66,7 +89,8 @@ def cell_rows(r: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     for c in r["cells"]:
         checks = f"{c['checks_passed']}/{c['checks_total']}" if c.get("checks_total") else "-"
         rows.append([c["id"], c["data"], *[format_value(c["axes"].get(a)) if a in c["axes"] else "-" for a in axes],
-                     str(c["seed"]), c["status"], _n(c.get("steps")), _n(c.get("tokens_seen")), _n(c.get("heldout_loss")),
+                     str(c["seed"]), c["status"], _n(c.get("steps")), _n(c.get("tokens_seen")),
+                     f"diverged ({c['diverged']})" if c.get("diverged") else _n(c.get("heldout_loss")),
                      checks, _n(c.get("tokens_per_second"), 0), _n(c.get("peak_memory_gb"), 2),
                      _n(c.get("train_seconds"), 1), _n(c.get("total_seconds"), 0),
                      _skipped(c.get("skipped_by_reason") or {}) if c.get("steps") is not None else "-"])
@@ -106,14 +130,17 @@ def export_rows(r: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
 
 
 def _md_table(head: list[str], rows: Iterable[list[str]]) -> str:
-    out = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
-    out += ["| " + " | ".join(x.replace("|", "\\|") for x in row) + " |" for row in rows]
+    out = ["| " + " | ".join(md_text(h) for h in head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    out += ["| " + " | ".join(md_text(x) for x in row) + " |" for row in rows]
     return "\n".join(out)
 
 
 def render_markdown(r: dict[str, Any]) -> str:
-    parts = [f"# Sweep: {r['name']}", "", *preamble(r), "", "## Verdicts", ""]
-    parts += [f"- {v['line']}" for v in r["verdicts"]] or ["- (fewer than two finished levels on every axis)"]
+    parts = [f"# Sweep: {md_text(r['name'])}", "", *preamble(r), "", "## Verdicts", ""]
+    parts += [f"- {md_text(v['line'])}" for v in r["verdicts"]] or ["- (fewer than two finished levels on every axis)"]
+    diverged = diverged_line(r)
+    if diverged:
+        parts += [f"- {diverged}"]
     parts += ["", "## Configurations (seeds together)", "", _md_table(*group_rows(r)),
               "", "## Cells", "", _md_table(*cell_rows(r)),
               "", "## Data variants", "", _md_table(*variant_rows(r))]
@@ -121,7 +148,7 @@ def render_markdown(r: dict[str, Any]) -> str:
     if rows:
         parts += ["", "## Export: GGUF size and CPU speed per quantization", "", _md_table(head, rows)]
     parts += ["", "## Reproduce a cell", ""]
-    parts += [f"- `{c['id']}`: `{c['command']}`" for c in r["cells"]]
+    parts += [f"- {md_code(c['id'])}: {md_code(c['command'])}" for c in r["cells"]]
     return "\n".join(parts) + "\n"
 
 
@@ -159,13 +186,16 @@ def render_html(r: dict[str, Any]) -> str:
     from sweep.plots import all_charts
 
     charts = all_charts(r)
-    body = [f"<h1>Sweep: {_e(r['name'])}</h1>"] + [f"<p>{_e(line)}</p>" for line in preamble(r)]
+    body = [f"<h1>Sweep: {_e(r['name'])}</h1>"] + [f"<p>{line}</p>" for line in preamble(r, _e, _html_code)]
     body.append("<h2>Verdicts</h2><ul>")
     for v in r["verdicts"]:
-        cls = "yes" if v["exceeds"] else "no"
+        cls = "yes" if v.get("exceeds") else "no"
         body.append(f"<li class='{cls}'>{_e(v['line'])}</li>")
     if not r["verdicts"]:
         body.append("<li>(fewer than two finished levels on every axis)</li>")
+    diverged = diverged_line(r, _html_code)
+    if diverged:
+        body.append(f"<li class='no'>{diverged}</li>")
     body.append("</ul>")
     for key, title in (("curves", "Validation curves"), ("heldout", "Held-out loss"), ("checks", "Checks passed"),
                        ("cost", "Quality against cost")):

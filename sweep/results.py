@@ -1,11 +1,17 @@
 """The results of a sweep as data: one record per cell, one per configuration (its seeds together), the verdicts.
 
 ``results.json`` holds all of it; :mod:`sweep.report` renders ``results.md`` and ``results.html`` from it.
+
+A cell whose held-out loss is NaN or infinite (a run that diverged, e.g. at too high a learning rate) has no place
+in a mean or a standard deviation: its record keeps ``heldout_loss: null`` and says ``diverged: "nan"`` (or
+``"inf"``), it is listed apart and left out of the configuration statistics and the verdicts. No NaN or infinity
+reaches ``results.json`` (strict JSON) or a table.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import statistics
 from pathlib import Path
 from typing import Any, Sequence
@@ -15,11 +21,37 @@ from sweep.plan import axes_of
 from sweep.verdicts import all_verdicts
 
 
+class ResultsError(ValueError):
+    """A ``results.json`` that cannot be rendered; the message names the file."""
+
+
 def _read(path: Path) -> dict[str, Any] | None:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+    return data if isinstance(data, dict) else None
+
+
+def finite(value: Any) -> Any:
+    """``value`` with every NaN or infinity (in lists and mappings too) replaced by None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v) for v in value]
+    return value
+
+
+def mark_diverged(record: dict[str, Any]) -> dict[str, Any]:
+    """A cell record whose held-out loss is not a finite number: ``heldout_loss`` None, ``diverged`` its value."""
+    loss = record.get("heldout_loss")
+    if isinstance(loss, (int, float)) and not isinstance(loss, bool) and not math.isfinite(loss):
+        record["diverged"] = str(loss)
+    if record.get("diverged"):
+        record["heldout_loss"] = None
+    return finite(record)
 
 
 def cell_record(status) -> dict[str, Any]:  # noqa: ANN001 - runner.CellStatus
@@ -64,7 +96,7 @@ def cell_record(status) -> dict[str, Any]:  # noqa: ANN001 - runner.CellStatus
         record["export"] = {q: {"bytes": v["bytes"], "cpu_tokens_per_s": v.get("tokens_per_s"), "threads": v.get("threads")}
                             for q, v in (ex.get("quants") or {}).items()}
     record["total_seconds"] = timing.get("total_seconds")
-    return record
+    return mark_diverged(record)
 
 
 def _stats(values: Sequence[float]) -> dict[str, Any]:
@@ -98,6 +130,7 @@ def group_records(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 def collect(cfg: SweepConfig, out: Path, statuses, prepared: dict[str, Any]) -> dict[str, Any]:  # noqa: ANN001
     records = [cell_record(s) for s in statuses]
     done = [r for r in records if r.get("heldout_loss") is not None]
+    diverged = [r["id"] for r in records if r.get("diverged")]
     axes = axes_of(cfg)
     verdicts = all_verdicts(done, axes)
     devices = sorted({r["device"] for r in records if r.get("device")})
@@ -116,7 +149,8 @@ def collect(cfg: SweepConfig, out: Path, statuses, prepared: dict[str, Any]) -> 
         "cells": records,
         "groups": group_records(records),
         "verdicts": [v.as_dict() | {"line": v.line()} for v in verdicts],
-        "finished": len(done),
+        "diverged": diverged,
+        "finished": len(done) + len(diverged),
         "planned": len(records),
     }
 
@@ -124,22 +158,71 @@ def collect(cfg: SweepConfig, out: Path, statuses, prepared: dict[str, Any]) -> 
 def write_results(cfg: SweepConfig, out: Path, statuses, prepared: dict[str, Any]) -> dict[str, Any]:  # noqa: ANN001
     from sweep.report import render_html, render_markdown
 
-    results = collect(cfg, out, statuses, prepared)
-    (out / "results.json").write_text(json.dumps(results, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
-    (out / "results.md").write_text(render_markdown(results), encoding="utf-8")
-    (out / "results.html").write_text(render_html(results), encoding="utf-8")
+    results = finite(collect(cfg, out, statuses, prepared))
+    _write(out, results, render_markdown(results), render_html(results))
     return results
+
+
+def _write(out: Path, results: dict[str, Any], markdown: str, page: str) -> None:
+    """The three files, each replaced whole (a kill mid-write leaves the previous one, never half a file)."""
+    text = json.dumps(results, indent=2, sort_keys=True, default=str, allow_nan=False) + "\n"
+    for name, content in (("results.json", text), ("results.md", markdown), ("results.html", page)):
+        tmp = out / f"{name}.tmp"
+        tmp.write_text(content, encoding="utf-8")
+        tmp.replace(out / name)
+
+
+REQUIRED = {"name": str, "config": dict, "axes": list, "devices": list, "heldout": dict, "variants": dict,
+            "cells": list, "planned": int}
+CELL_REQUIRED = {"id": str, "group": str, "data": str, "axes": dict, "seed": int, "status": str, "command": str}
 
 
 def rerender(out: Path) -> dict[str, Any]:
-    """Rewrite ``results.md`` and ``results.html`` (verdicts recomputed) from ``results.json`` alone: for a sweep
-    folder copied without its weights and data, or after the report code changed."""
+    """Rewrite ``results.md`` and ``results.html`` (groups and verdicts recomputed) from ``results.json`` alone: for
+    a sweep folder copied without its weights and data, or after the report code changed. :class:`ResultsError`
+    (naming the file) when it is not a readable ``tome sweep`` results file; then nothing is written."""
     from sweep.report import render_html, render_markdown
 
-    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    path = out / "results.json"
+    try:
+        results = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ResultsError(f"{path}: not UTF-8 text; run the sweep again to rewrite it") from None
+    except ValueError as exc:
+        raise ResultsError(f"{path}: not valid JSON ({exc}); run the sweep again to rewrite it") from None
+    except OSError as exc:
+        raise ResultsError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    _check_shape(path, results)
+    results["cells"] = [mark_diverged(dict(c)) for c in results["cells"]]
     done = [r for r in results["cells"] if r.get("heldout_loss") is not None]
+    results["diverged"] = [r["id"] for r in results["cells"] if r.get("diverged")]
+    results["finished"] = len(done) + len(results["diverged"])
+    results["groups"] = group_records(results["cells"])
     results["verdicts"] = [v.as_dict() | {"line": v.line()} for v in all_verdicts(done, results["axes"])]
-    (out / "results.json").write_text(json.dumps(results, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
-    (out / "results.md").write_text(render_markdown(results), encoding="utf-8")
-    (out / "results.html").write_text(render_html(results), encoding="utf-8")
+    results = finite(results)
+    try:
+        markdown, page = render_markdown(results), render_html(results)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a field of another shape than the sweep writes
+        raise ResultsError(f"{path}: a field cannot be rendered ({exc.__class__.__name__}: {exc}); "
+                           "run the sweep again to rewrite it") from None
+    _write(out, results, markdown, page)
     return results
+
+
+def _check_shape(path: Path, results: Any) -> None:
+    """The keys (and their types) that rendering reads, so a damaged or foreign file is one line naming it."""
+    def bad(where: str, key: str, kind: type) -> ResultsError:
+        return ResultsError(f"{path}: {where}{key}: expected a {kind.__name__}; not a results file `tome sweep` "
+                            "wrote (run the sweep again to rewrite it)")
+
+    if not isinstance(results, dict):
+        raise ResultsError(f"{path}: expected a JSON object; not a results file `tome sweep` wrote")
+    for key, kind in REQUIRED.items():
+        if not isinstance(results.get(key), kind):
+            raise bad("", key, kind)
+    for i, cell in enumerate(results["cells"]):
+        if not isinstance(cell, dict):
+            raise bad(f"cells[{i}]", "", dict)
+        for key, kind in CELL_REQUIRED.items():
+            if not isinstance(cell.get(key), kind):
+                raise bad(f"cells[{i}].", key, kind)

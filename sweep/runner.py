@@ -64,10 +64,12 @@ def base_config_path(cfg: SweepConfig) -> Path:
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
+    """The JSON object in ``path``; None when it is missing, cut short (a killed write) or not an object."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+    return data if isinstance(data, dict) else None
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -77,25 +79,43 @@ def _write_json(path: Path, data: Any) -> None:
 
 
 def run_state(run_dir: Path, data_dir: Path, train_cfg) -> str:
-    """``new``, ``unfinished`` (config written, no summary) or ``trained`` for this config on these split files;
-    :class:`SweepError` when the folder holds a run of another config or other data."""
-    from training.run import run_paths, sha256_file
+    """``new``, ``unfinished`` (config written, no readable summary: resumed) or ``trained`` for this config on these
+    split files; :class:`SweepError` when the folder holds a run of another config or other data, or its record of
+    them is damaged."""
+    from tomecraft.config_files import ConfigError
+    from training.run import checkpoints, run_paths, sha256_file
 
     paths = run_paths(run_dir)
     if not paths.config.exists():
         return "new"
-    same_config = paths.config.read_text(encoding="utf-8") == train_cfg.to_yaml()
-    stored = (_read_json(paths.data_manifest) or {}).get("files") or {}
+    advice = "choose another --out or delete this cell's folder"
+    try:
+        same_config = paths.config.read_text(encoding="utf-8") == train_cfg.to_yaml()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SweepError(f"{paths.config}: cannot be read ({exc.__class__.__name__}); {advice}") from None
+    manifest = _read_json(paths.data_manifest)
+    trained = _read_json(paths.summary) is not None  # a summary cut short by a kill: resumed, which rewrites it
+    if manifest is None:
+        if same_config and not trained and not checkpoints(paths.checkpoints) and not paths.summary.exists():
+            return "new"  # killed between config.yaml and data_manifest.json: nothing trained, `tome train` starts over
+        raise SweepError(f"{paths.data_manifest}: missing or damaged, so the data this run trained on is unknown; {advice}")
+    stored = manifest.get("files") if isinstance(manifest.get("files"), dict) else {}
     same_data = bool(stored) and all(
-        (data_dir / f"{name}.parquet").is_file() and f["sha256"] == sha256_file(data_dir / f"{name}.parquet")
-        for name, f in stored.items())
+        isinstance(f, dict) and (data_dir / f"{name}.parquet").is_file()
+        and f.get("sha256") == sha256_file(data_dir / f"{name}.parquet") for name, f in stored.items())
     if not (same_config and same_data):
         from training.config import config_differences, load_config
 
-        why = "other data" if same_config else "another config (" + "; ".join(
-            config_differences(load_config(paths.config).resolved(), train_cfg.resolved())[:3]) + ")"
-        raise SweepError(f"{run_dir}: holds a run of {why}; choose another --out or delete this cell's folder")
-    return "trained" if paths.summary.exists() else "unfinished"
+        if same_config:
+            why = "other data"
+        else:
+            try:
+                why = "another config (" + "; ".join(
+                    config_differences(load_config(paths.config).resolved(), train_cfg.resolved())[:3]) + ")"
+            except ConfigError as exc:
+                why = f"a config that no longer loads ({str(exc).splitlines()[0]})"
+        raise SweepError(f"{run_dir}: holds a run of {why}; {advice}")
+    return "trained" if trained else "unfinished"
 
 
 def _cell_state(status_dir: Path, train_state: str, eval_key: dict[str, Any], export_wanted: bool,
@@ -212,6 +232,24 @@ def check_sweep(cfg: SweepConfig) -> None:
             raise SweepConfigError(f"eval.prompts: {exc}") from None
 
 
+def check_rows(cfg: SweepConfig, out: Path, prepared: dict[str, Any]) -> None:
+    """Rows for every cell to train on and for the held-out loss, checked once the data is built and before any
+    cell trains (the evaluation of the first trained cell would otherwise be the first to find an empty split)."""
+    import pyarrow.parquet as pq
+
+    split = cfg.eval.loss_split
+    held = out / "data" / cfg.heldout_variant() / f"{split}.parquet"
+    if pq.read_metadata(held).num_rows == 0:
+        raise SweepError(f"{held}: no row to score the held-out loss on (the {cfg.heldout_variant()!r} variant has an "
+                         f"empty {split} split); give it more input rows, or another `heldout` or `eval.loss_split`")
+    for name in dict.fromkeys(cell.data for cell in plan_cells(cfg)):
+        variant = prepared[name]
+        if variant.train_rows == 0:
+            left_out = sum(variant.decontaminated.values())
+            raise SweepError(f"data {name}: no training row ({variant.source_train_rows:,} in its source, "
+                             f"{left_out:,} left out as duplicates of held-out rows); give it more rows")
+
+
 def _check_input(key: str, spec: str | None) -> None:
     """A local input (a path, a glob, a file name) that matches nothing; a hub dataset id is left to the run
     (a dry run works offline)."""
@@ -292,6 +330,7 @@ def run_sweep(cfg: SweepConfig, out: str | Path, *, stop_after: float | None = N
     check_sweep(cfg)  # before minutes of curation: a bad cell or folder stops the sweep now
     track = _tracker(progress)
     prepared = prepare_variants(cfg, out, log, track)
+    check_rows(cfg, out, prepared)  # before the first cell trains: an empty split would stop the sweep after it
     from training.data import tokenization_cache
 
     with tokenization_cache():  # cells of one variant share their tokenized splits

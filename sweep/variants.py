@@ -10,7 +10,9 @@ used where it is). ``OUT/data/<name>/`` is what its cells train on, a curation o
 * ``manifest.json``: where the rows came from and how many decontamination removed, by reason.
 
 Each step is skipped when its output exists for the same spec (``variant.json`` records it), so a resumed sweep
-does not curate again.
+does not curate again. The spec is what the output depends on: the variant's keys, the resolved curation config (not
+just its file name) and the sha256 of every local input file, so an edited input or curation config is curated
+again (and a cell trained on the old data then stops the sweep with its name) instead of being reused.
 """
 
 from __future__ import annotations
@@ -42,9 +44,43 @@ class PreparedVariant:
         return asdict(self)
 
 
-def _spec_record(name: str, spec: VariantSpec, cfg: SweepConfig) -> dict[str, Any]:
-    return {"name": name, "spec": spec.model_dump(mode="json", exclude_unset=True),
-            "input": spec.input or cfg.input}
+def _input_digests(spec: str | None, cache: dict[str, list[str]]) -> list[str]:
+    """The sha256 of each local file an input names (null or ``sample``: the embedded sample); none for a hub
+    dataset id, which stands for itself (or an input that matches nothing: the curation run names it)."""
+    from curation.readers import looks_like_path
+    from curation.sources import SourceError, expand
+    from curation.writer import sha256_file
+
+    key = "sample" if spec is None else spec
+    if key not in cache:
+        if key == "sample":
+            from tomecraft.resources import ensure_sample
+
+            cache[key] = [sha256_file(ensure_sample())]
+        elif not looks_like_path(key):
+            cache[key] = []
+        else:
+            try:
+                cache[key] = [sha256_file(f.path) for f in expand(key)]
+            except SourceError:
+                cache[key] = []
+    return cache[key]
+
+
+def _spec_record(name: str, spec: VariantSpec, cfg: SweepConfig, cache: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    """What a variant's source depends on (see the module docstring)."""
+    cache = {} if cache is None else cache
+    record = {"name": name, "spec": spec.model_dump(mode="json", exclude_unset=True), "input": spec.input or cfg.input}
+    if spec.kind() == "curate":
+        from curation.config import load_config as load_curation_config
+
+        curation = load_curation_config(spec.curate, {"report": False, **spec.set}).resolved()
+        for key in ("engine", "checkpoint", "report"):  # how the work is done, not what it makes
+            curation.pop(key, None)
+        record["curation"] = curation
+        inputs = [spec.input or cfg.input] + [i.get("path") for i in curation.get("inputs") or []]
+        record["input_sha256"] = [_input_digests(i, cache) for i in inputs]
+    return record
 
 
 def _is_done(folder: Path, record: dict[str, Any]) -> bool:
@@ -59,8 +95,9 @@ def _mark_done(folder: Path, record: dict[str, Any]) -> None:
 
 
 def build_sources(cfg: SweepConfig, out: Path, log: Callable[[str], None] = lambda m: None,
-                  progress: Callable | None = None) -> dict[str, Path]:
-    """Each variant's source folder (curating and building raw sides as needed)."""
+                  progress: Callable | None = None, cache: dict[str, list[str]] | None = None) -> dict[str, Path]:
+    """Each variant's source folder (curating and building raw sides as needed). ``cache``: input digests
+    already taken (input -> sha256 list)."""
     from curation.config import load_config as load_curation_config
     from curation.contract import require_output_folder
     from curation.pipeline import run_curation
@@ -75,9 +112,10 @@ def build_sources(cfg: SweepConfig, out: Path, log: Callable[[str], None] = lamb
             require_output_folder(sources[name])
             continue
         folder = out / "sources" / name
-        record = _spec_record(name, spec, cfg)
+        cache = {} if cache is None else cache
+        record = _spec_record(name, spec, cfg, cache)
         if spec.kind() == "raw":
-            record["of"] = _spec_record(spec.raw_of, cfg.data[spec.raw_of], cfg)
+            record["of"] = _spec_record(spec.raw_of, cfg.data[spec.raw_of], cfg, cache)
         if _is_done(folder, record):
             log(f"data {name}: reusing {folder}")
             sources[name] = folder
@@ -123,8 +161,11 @@ def prepare_variants(cfg: SweepConfig, out: Path, log: Callable[[str], None] = l
 
     heldout = cfg.heldout_variant()
     record: dict[str, Any] = {"variants": {}, "heldout": heldout, "decontaminate": cfg.decontaminate}
+    cache: dict[str, list[str]] = {}
     for name, spec in cfg.data.items():
-        entry = _spec_record(name, spec, cfg)
+        entry = _spec_record(name, spec, cfg, cache)
+        if spec.kind() == "raw":
+            entry["of"] = _spec_record(spec.raw_of, cfg.data[spec.raw_of], cfg, cache)
         if spec.kind() == "folder":  # a folder can change under the same spec: its split files say
             paths = require_output_folder(spec.folder)
             entry["files"] = {s: _digest(paths.split(s)) for s in ("train", "validation", "test")}
@@ -134,7 +175,7 @@ def prepare_variants(cfg: SweepConfig, out: Path, log: Callable[[str], None] = l
         log("data: reusing the prepared (decontaminated) variants in " + str(data_root))
         return {n: PreparedVariant(**json.loads((data_root / n / "manifest.json").read_text(encoding="utf-8"))["variant"])
                 for n in cfg.data}
-    sources = build_sources(cfg, out, log, progress)
+    sources = build_sources(cfg, out, log, progress, cache)
     held_rows = []
     for split in ("validation", "test"):
         held_rows += read_split(sources[heldout], split).select(["conversations"]).to_pylist()
