@@ -85,5 +85,8 @@ def _size(item: Any) -> int:
 
 
 def error(message: str, code: int = 2) -> "NoReturn":  # type: ignore[name-defined]
-    console.print(Text.assemble(("error:", "bold red"), " ", message), soft_wrap=True)
+    """Print ``message`` as ``error: ...`` and exit with ``code``. A message of several problems (a config with
+    two bad keys) is one ``error:`` line each, so every line of the output says what it is."""
+    for line in message.splitlines() or [""]:
+        console.print(Text.assemble(("error:", "bold red"), " ", line), soft_wrap=True)
     sys.exit(code)

@@ -145,13 +145,24 @@ def checkpoint_step(path: Path) -> int:
 
 
 def is_complete_checkpoint(path: Path) -> bool:
-    """The trainer writes ``trainer_state.json`` last; a run killed mid-save leaves a folder without it."""
+    """The trainer writes ``trainer_state.json`` last; a run killed mid-save leaves a folder without it. A checkpoint
+    whose state or adapter weights cannot be read (a file cut short, a disk error) is not complete either, so a
+    resume takes the one before it instead of failing as it loads."""
     if not all((path / name).exists() for name in _CHECKPOINT_FILES):
         return False
     try:
         json.loads((path / "trainer_state.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
+    weights = path / "adapter_model.safetensors"
+    if weights.exists():
+        from safetensors import safe_open
+
+        try:
+            with safe_open(str(weights), "pt") as f:
+                f.keys()
+        except Exception:  # noqa: BLE001 - safetensors raises its own error types for a damaged header
+            return False
     return True
 
 

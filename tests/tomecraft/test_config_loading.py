@@ -241,3 +241,11 @@ def test_prompt_set_with_good_parameters_and_unknown_prompt_keys(tmp_path):
     typo.write_text("prompts:\n- id: a\n  text: x\n  chekcs: []\n")
     assert _fails(["eval", "prompts", str(typo)]) == (
         f"{typo}: prompts[0] (prompt 'a'): unknown key chekcs (known: id, text, system, checks)")
+
+
+def test_several_config_errors_are_one_error_line_each():
+    result = CliRunner().invoke(app, ["curate", "--print-config", "--set", "stages.near_dedup.threshold=2",
+                                      "--set", "stages.filters.min_chars_per_turn=-1"])
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 2 and len(lines) == 2 and all(line.startswith("error: --set stages.") for line in lines), \
+        result.output

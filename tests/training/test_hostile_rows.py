@@ -253,3 +253,27 @@ def test_resuming_a_finished_run_trains_no_step_past_max_steps(tmp_path, tiny_mo
     assert again.eval_loss_last == pytest.approx(first.eval_loss_last, abs=1e-6)
     assert (run / "adapter" / "adapter_model.safetensors").read_bytes() == adapter
     assert (run / "metrics.jsonl").read_text() == metrics  # no step 4, no second final evaluation
+
+
+def test_a_damaged_checkpoint_is_not_resumed_from(tmp_path):
+    """A checkpoint whose adapter weights are cut short (a disk full, a kill during the copy) is skipped: the resume
+    takes the one before it instead of ending in safetensors' traceback."""
+    import torch
+    from safetensors.torch import save_file
+
+    from training.run import newest_checkpoint
+
+    root = tmp_path / "checkpoints"
+    for step in (2, 4):
+        folder = root / f"checkpoint-{step}"
+        folder.mkdir(parents=True)
+        for name in ("optimizer.pt", "scheduler.pt"):
+            (folder / name).write_bytes(b"x")
+        (folder / "trainer_state.json").write_text(json.dumps({"global_step": step}))
+        save_file({"w": torch.zeros(64)}, str(folder / "adapter_model.safetensors"))
+    assert newest_checkpoint(root).name == "checkpoint-4"
+    weights = root / "checkpoint-4" / "adapter_model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    assert newest_checkpoint(root).name == "checkpoint-2"
+    weights.write_bytes(b"")
+    assert newest_checkpoint(root).name == "checkpoint-2"
