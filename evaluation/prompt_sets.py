@@ -98,7 +98,9 @@ def load_prompt_set(path: str | Path | None) -> list[PromptSpec]:
     except ConfigError as exc:
         raise PromptSetError(str(exc)) from None
     entries = data.get("prompts") if isinstance(data, dict) else data
-    if not isinstance(entries, list) or not entries:
+    if isinstance(entries, list) and not entries:
+        raise PromptSetError(f"{path}: no prompts (the list under 'prompts' is empty)")
+    if not isinstance(entries, list):
         raise PromptSetError(f"{path}: expected a list under 'prompts'")
     out: list[PromptSpec] = []
     seen: set[str] = set()

@@ -31,6 +31,17 @@ def test_prompt_text_no_model_can_take_is_a_one_line_error(tmp_path, entry, mess
     assert message in str(info.value) and str(path) in str(info.value) and "\n" not in str(info.value)
 
 
+@pytest.mark.parametrize("text, message", [
+    ("prompts: []\n", "no prompts (the list under 'prompts' is empty)"),
+    ("prompts: {a: 1}\n", "expected a list under 'prompts'"),
+])
+def test_an_empty_or_misshapen_prompt_list_says_which(tmp_path, text, message):
+    path = tmp_path / "p.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(PromptSetError, match=re.escape(message)):
+        load_prompt_set(path)
+
+
 def test_an_id_of_zero_is_kept(tmp_path):
     path = tmp_path / "p.yaml"
     path.write_text("prompts:\n  - {id: 0, text: x}\n", encoding="utf-8")
