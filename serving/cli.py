@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import socket
 from typing import Optional
 
 import typer
@@ -61,15 +63,18 @@ def serve(
     auto_send: bool = typer.Option(False, help="Send transcripts right away (the page's checkbox starts ticked)."),
 ) -> None:
     from rich.console import Console
-    from rich.text import Text
 
     from serving.asr import AsrModelNotFound
     from serving.defaults import DefaultModelMissing
-    from serving.generation import ModelNotFound
+    from serving.generation import ModelNotFound, _short
     from serving.tts import VoiceNotFound
+    from tomecraft.console import error
 
-    # one-line errors stay one line; what a user gave (a path, a host) is printed as given: no markup, no emoji codes
+    # what a user gave (a path, a host) is printed as given: no markup, no emoji codes; errors are one line
     err = Console(stderr=True, soft_wrap=True, emoji=False, highlight=False)
+    problem = listen_problem(host, port)  # before the models load: a port in use costs no wait
+    if problem:
+        error(f"cannot listen on {host}:{port}: {problem}")
     with err.status("Loading the model and speech recogniser…"):
         from serving.server import create_demo
 
@@ -79,8 +84,11 @@ def serve(
                 temperature=temperature, max_new_tokens=max_new_tokens, auto_send=auto_send,
             )
         except (ModelNotFound, DefaultModelMissing, AsrModelNotFound, VoiceNotFound) as exc:
-            err.print(Text.assemble(("tome serve:", "red"), f" {exc}"))
-            raise typer.Exit(2) from None
+            problem = str(exc)
+        except Exception as exc:  # whatever a loader let through: still one line, never a traceback
+            problem = f"cannot start the demo ({type(exc).__name__}: {_short(exc)})"
+    if problem:  # printed once the spinner is gone
+        error(problem)
     from serving.page import launch_page
 
     err.print(f"model: {demo.generator.description}", markup=False)
@@ -88,13 +96,35 @@ def serve(
     err.print(f"voice: {demo.voice.description if demo.voice else 'none'}", markup=False)
     try:
         launch_page(demo.page, host=host, port=port)
-    except OSError as exc:
-        err.print(Text.assemble(("tome serve:", "red"), f" cannot listen on {host}:{port} ({exc})"))
-        raise typer.Exit(2) from None
+    except OSError as exc:  # taken since the check above
+        error(f"cannot listen on {host}:{port} ({_short(exc)})")
+
+
+def listen_problem(host: str, port: int) -> str | None:
+    """Why a server could not listen on ``host``:``port`` (unknown host, port in use, no permission), or None.
+
+    Bound as uvicorn binds (``SO_REUSEADDR``), so a port a closed server left in TIME_WAIT counts as free."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    except (OSError, UnicodeError) as exc:
+        return f"unknown host ({getattr(exc, 'strerror', None) or exc})"
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return f"port {port} is in use (pick another with --port)"
+            if exc.errno == errno.EADDRNOTAVAIL:
+                return "not an address of this machine"
+            if exc.errno == errno.EACCES:
+                return f"no permission to use port {port} (ports below 1024 need root)"
+            return exc.strerror or str(exc)
+    return None
 
 
 def register(app: typer.Typer) -> None:
     app.command("serve", help=SERVE_HELP, no_args_is_help=False)(serve)
 
 
-__all__ = ["register", "serve"]
+__all__ = ["listen_problem", "register", "serve"]

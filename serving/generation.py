@@ -20,7 +20,9 @@ Contract:
 - A generator is safe to share between threads: requests run one at a time (each backend has one model
   context), in the order they take the lock.
 - If the conversation does not fit the context window with ``max_new_tokens`` left for the answer, the oldest
-  turns are dropped (system messages and the last user message are always kept).
+  turns are dropped, each question with its answer (system messages and the last user message are always kept).
+- Text inside a message is always text: a message that spells a special token (``<|im_start|>``, ``<|im_end|>``)
+  is tokenized as those characters, never as the token, so nobody can type a fake turn into the prompt.
 - Heavy libraries (cyllama, torch, transformers, peft) are imported only by the backend that needs them.
 - ``prefill(messages)`` (GGUF only; a no-op elsewhere) computes a conversation's beginning ahead of time, e.g. a
   question while it is still being spoken: a later request that starts the same way decodes only the rest. It
@@ -35,7 +37,7 @@ import queue
 import re
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -54,6 +56,7 @@ ADAPTER_CONFIG = "adapter_config.json"
 RUN_CONFIG = "config.yaml"  # `tome train`'s resolved config in a run folder
 GGUF_PREFERENCE = ("Q8_0", "Q6_K", "Q5_K_M", "Q5_K", "Q4_K_M", "Q4_K", "Q5_", "Q4_", "Q3_", "Q2_", "IQ")
 GGUF_MAGIC = b"GGUF"
+LLAMA_ATTR_UNKNOWN, LLAMA_ATTR_CONTROL = 1 << 0, 1 << 3  # llama_token_attr bits
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+$")
 _HUB_GGUF = re.compile(r"^([A-Za-z0-9][\w.\-]*/[\w.\-]+)/(.+\.gguf)$", re.IGNORECASE)
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
@@ -65,6 +68,11 @@ class ModelNotFound(FileNotFoundError):
 
 class PromptTooLong(ValueError):
     """The last user message alone does not fit the model's context window."""
+
+
+class TemplateTextError(ValueError):
+    """A message spells a special token and the chat template changes message text, so the spelling cannot be kept
+    apart from the template's own markers."""
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -145,10 +153,10 @@ def _run_base(run: Path, adapter_dir: Path) -> str:
             return str(name)
     try:
         cfg = json.loads((adapter_dir / ADAPTER_CONFIG).read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ModelNotFound(f"{adapter_dir / ADAPTER_CONFIG}: unreadable adapter config ({exc})") from exc
-    base = cfg.get("base_model_name_or_path")
-    if not base:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelNotFound(f"{adapter_dir / ADAPTER_CONFIG}: unreadable adapter config ({_short(exc)})") from exc
+    base = cfg.get("base_model_name_or_path") if isinstance(cfg, dict) else None
+    if not base or not isinstance(base, str):
         raise ModelNotFound(f"{adapter_dir / ADAPTER_CONFIG}: no base_model_name_or_path; pass --base-model")
     return str(base)
 
@@ -199,12 +207,64 @@ def resolve_model(model: str | os.PathLike[str] | None, *, base_model: str | Non
         return ModelSource("hub-gguf", f"{m.group(1)}/{m.group(2)}")
     if _HUB_ID.match(text) and not text.startswith((".", "/", "~")):
         return ModelSource("hub", text)
+    if path.exists():
+        raise ModelNotFound(f"{path}: not a regular file or folder (expected a .gguf file, a model folder or a run folder)")
     raise ModelNotFound(f"{text}: no such file or folder, and not a hub id (owner/name)")
 
 
 # --------------------------------------------------------------------------------------------------------------
 # The Generator API
 # --------------------------------------------------------------------------------------------------------------
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # half of a UTF-16 pair: no encoder accepts it
+_PLACEHOLDER = re.compile("\ue000(\\d+)\ue001")  # stands for message i's content in a rendered skeleton
+
+
+def special_token_pattern(names: Iterable[str]) -> re.Pattern[str] | None:
+    """A regex for special tokens' spellings (``<|im_start|>``, ``<|eot_id|>``, ...), longest first; None if none."""
+    ordered = sorted({n for n in names if n}, key=lambda n: (-len(n), n))
+    return re.compile("|".join(map(re.escape, ordered))) if ordered else None
+
+
+def prompt_segments(
+    render: Callable[[list[dict[str, str]]], str], messages: list[dict[str, str]], specials: re.Pattern[str] | None,
+) -> list[tuple[str, bool]]:
+    """The chat prompt for ``messages`` as (text, literal) pieces that join into ``render(messages)``.
+
+    Literal pieces are special-token spellings found *inside* a message: a backend tokenizes them as plain text,
+    and everything else (the template's own markers included) as usual. A conversation without such spellings is
+    one piece, tokenized exactly as before. Where the messages' text lies is found by rendering a skeleton with a
+    placeholder for each such message's content; a template that changes that text raises `TemplateTextError`
+    (the same rule `tome train` applies, training/data.py).
+    """
+    text = render(messages)
+    hostile = [i for i, m in enumerate(messages) if specials is not None and specials.search(m["content"])]
+    if not hostile:
+        return [(text, False)]
+    assert specials is not None  # noqa: S101 - hostile is empty without it
+    skeleton = render([{**m, "content": f"\ue000{i}\ue001"} if i in hostile else m for i, m in enumerate(messages)])
+    pieces: list[tuple[str, bool]] = []
+    seen: list[int] = []
+    for k, part in enumerate(_PLACEHOLDER.split(skeleton)):
+        if k % 2 == 0:
+            pieces.append((part, False))
+            continue
+        seen.append(int(part))
+        content = messages[int(part)]["content"] if int(part) < len(messages) else ""
+        pieces += [(chunk, j % 2 == 1) for j, chunk in enumerate(re.split(f"({specials.pattern})", content))]
+    if seen != hostile or "".join(p for p, _ in pieces) != text:
+        raise TemplateTextError(
+            "the message spells a special token and this model's chat template changes message text, so it cannot "
+            "be kept as plain text: rephrase it without the token"
+        )
+    merged: list[tuple[str, bool]] = []
+    for piece, literal in pieces:
+        if merged and not literal and not merged[-1][1]:
+            merged[-1] = (merged[-1][0] + piece, False)
+        elif piece:
+            merged.append((piece, literal))
+    return merged
 
 
 def normalize_messages(messages: Sequence[Message]) -> list[dict[str, str]]:
@@ -217,6 +277,8 @@ def normalize_messages(messages: Sequence[Message]) -> list[dict[str, str]]:
             raise ValueError(f"message {i}: role must be system, user or assistant, got {role!r}")
         if not isinstance(content, str):
             raise ValueError(f"message {i}: content must be text, got {type(content).__name__}")
+        if bad := _LONE_SURROGATE.search(content):
+            raise ValueError(f"message {i}: not valid Unicode text (a lone surrogate at character {bad.start()})")
         out.append({"role": role, "content": content})
     if not out or out[-1]["role"] != "user":
         raise ValueError("the last message must be the user's")
@@ -271,20 +333,39 @@ class Generator(ABC):
 
     # -- public API ----------------------------------------------------------------------------------------
     def fit_messages(self, messages: Sequence[Message], max_new_tokens: int) -> list[dict[str, str]]:
-        """Drop the oldest turns until the prompt leaves ``max_new_tokens`` free in the context window."""
+        """Drop the oldest turns until the prompt leaves ``max_new_tokens`` free in the context window.
+
+        A turn goes whole: an answer is never kept without its question. The fewest turns to drop are found by
+        bisection (the prompt shrinks as turns go), so a history of thousands of messages costs a dozen
+        tokenizations, not one per message.
+        """
         msgs = normalize_messages(messages)
         budget = self.n_ctx - max_new_tokens
-        while True:
-            n = self._count_prompt_tokens(msgs)
-            if n <= budget:
-                return msgs
-            droppable = [i for i, m in enumerate(msgs[:-1]) if m["role"] != "system"]
-            if not droppable:
-                raise PromptTooLong(
-                    f"the message is {n} tokens; {self.name} holds {self.n_ctx} tokens with {max_new_tokens} "
-                    "kept for the answer: shorten it or lower max new tokens"
-                )
-            del msgs[droppable[0]]
+        n = self._count_prompt_tokens(msgs)
+        if n <= budget:
+            return msgs
+        droppable = [i for i, m in enumerate(msgs[:-1]) if m["role"] != "system"]
+        # cuts: how many of the oldest droppable messages go; the next one kept starts a turn (a user message)
+        cuts = [k for k in range(1, len(droppable) + 1) if k == len(droppable) or msgs[droppable[k]]["role"] == "user"]
+
+        def without(k: int) -> list[dict[str, str]]:
+            gone = set(droppable[:k])
+            return [m for i, m in enumerate(msgs) if i not in gone]
+
+        shortest = self._count_prompt_tokens(without(len(droppable))) if droppable else n
+        if shortest > budget:
+            raise PromptTooLong(
+                f"the message is {shortest} tokens; {self.name} holds {self.n_ctx} tokens with {max_new_tokens} "
+                "kept for the answer: shorten it or lower max new tokens"
+            )
+        lo, hi = 0, len(cuts) - 1  # the answer is cuts[hi]; find the smallest cut that fits
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if self._count_prompt_tokens(without(cuts[mid])) <= budget:
+                hi = mid
+            else:
+                lo = mid + 1
+        return without(cuts[hi])
 
     def stream(
         self, messages: Sequence[Message], temperature: float = 0.0, max_new_tokens: int = 256, seed: int = 0
@@ -398,13 +479,30 @@ class LlamaCppGenerator(Generator):
         self.description = f"{self.name} (GGUF{where}, llama.cpp via cyllama, {threads_text})"
         self._cached: list[int] = []  # tokens whose keys and values the context holds, in order
         self._blocked = 0  # how many of them were decoded in whole prompt blocks (reusable)
+        vocab = self._llm.vocab  # tokens that parse_special turns text into: control and unknown ones
+        self._specials = special_token_pattern(
+            vocab.get_text(i) for i in range(vocab.n_vocab) if vocab.get_attr(i) & (LLAMA_ATTR_CONTROL | LLAMA_ATTR_UNKNOWN)
+        )
 
     def _prompt(self, messages: list[dict[str, str]]) -> str:
         # The GGUF's own chat template (Jinja, rendered by cyllama); private in cyllama 0.2.18 (pinned).
         return self._llm._apply_template(messages)
 
+    def _tokenize(self, pieces: list[tuple[str, bool]]) -> list[int]:
+        """Tokens of `prompt_segments` pieces: literal ones as plain text, the rest with special tokens parsed."""
+        vocab = self._llm.vocab
+        if len(pieces) == 1 and not pieces[0][1]:  # the usual case: the whole prompt at once
+            return vocab.tokenize(pieces[0][0], add_special=True, parse_special=True)
+        ids = [vocab.token_bos()] if vocab.get_add_bos() else []
+        for text, literal in pieces:
+            ids += vocab.tokenize(text, add_special=False, parse_special=not literal)
+        return ids + ([vocab.token_eos()] if vocab.get_add_eos() else [])
+
+    def _prompt_tokens(self, messages: list[dict[str, str]]) -> list[int]:
+        return self._tokenize(prompt_segments(self._prompt, messages, self._specials))
+
     def _count_prompt_tokens(self, messages: list[dict[str, str]]) -> int:
-        return len(self._llm.vocab.tokenize(self._prompt(messages), add_special=True, parse_special=True))
+        return len(self._prompt_tokens(messages))
 
     def _config(self, temperature: float, max_new_tokens: int, seed: int) -> Any:
         from cyllama import GenerationConfig
@@ -468,14 +566,24 @@ class LlamaCppGenerator(Generator):
         if not msgs or not self._lock.acquire(blocking=False):
             return False
         try:
-            marker = "\ue000"  # the prompt up to the end of the last message's text
+            marker = "\ue002"  # the prompt up to the end of the last message's text
             last = msgs[-1]
             last["content"] = str(last.get("content", "")) + marker
-            text = self._prompt(msgs)
-            prefix = text[: text.index(marker)] if marker in text else ""
-            if not prefix:
+            try:
+                pieces = prompt_segments(self._prompt, normalize_messages(msgs), self._specials)
+            except ValueError:  # the request itself will say what is wrong with these messages
                 return False
-            tokens = self._llm.vocab.tokenize(prefix, add_special=True, parse_special=True)
+            prefix: list[tuple[str, bool]] = []
+            for text, literal in pieces:
+                if marker in text:
+                    prefix.append((text[: text.index(marker)], literal))
+                    break
+                prefix.append((text, literal))
+            else:
+                return False
+            if not "".join(t for t, _ in prefix):
+                return False
+            tokens = self._tokenize(prefix)
             if len(tokens) >= self.n_ctx // 2:
                 return False
             config = self._config(0.0, 1, 0)
@@ -494,7 +602,7 @@ class LlamaCppGenerator(Generator):
 
         llm, vocab = self._llm, self._llm.vocab
         config = self._config(temperature, max_new_tokens, seed)
-        prompt = vocab.tokenize(self._prompt(messages), add_special=True, parse_special=True)
+        prompt = self._prompt_tokens(messages)
         ctx = self._context(config, len(prompt))
         sampler = llm._ensure_sampler(config)
         self._hold(ctx, prompt, keep_last=False)
@@ -607,16 +715,32 @@ class TransformersGenerator(Generator):
         self.n_ctx = int(min(n_ctx, max_pos))
         if self._tok.pad_token_id is None:
             self._tok.pad_token = self._tok.eos_token
+        added = getattr(self._tok, "added_tokens_decoder", None) or {}
+        self._specials = special_token_pattern(
+            [t.content for t in added.values() if getattr(t, "special", False)]
+            + list(getattr(self._tok, "all_special_tokens", None) or [])
+        )
+
+    def _render(self, messages: list[dict[str, str]]) -> str:
+        return self._tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
 
     def _prompt_ids(self, messages: list[dict[str, str]]) -> Any:
-        if getattr(self._tok, "chat_template", None):
+        import torch
+
+        if not getattr(self._tok, "chat_template", None):
+            # No chat template: a plain transcript the model can continue; it has no markers, all of it is text.
+            text = "".join(f"{m['role'].capitalize()}: {m['content']}\n" for m in messages) + "Assistant:"
+            return self._tok(text, return_tensors="pt", split_special_tokens=True)["input_ids"]
+        pieces = prompt_segments(self._render, messages, self._specials)
+        if len(pieces) == 1:
             out = self._tok.apply_chat_template(
                 messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
             )
             return out["input_ids"]
-        # No chat template: a plain transcript the model can continue.
-        text = "".join(f"{m['role'].capitalize()}: {m['content']}\n" for m in messages) + "Assistant:"
-        return self._tok(text, return_tensors="pt")["input_ids"]
+        ids: list[int] = []
+        for text, literal in pieces:
+            ids += self._tok(text, add_special_tokens=False, split_special_tokens=literal)["input_ids"]
+        return torch.tensor([ids])
 
     def _count_prompt_tokens(self, messages: list[dict[str, str]]) -> int:
         return int(self._prompt_ids(messages).shape[-1])
@@ -689,7 +813,21 @@ def load_generator(
                 f"{source.location}: no such local file, and hub file {filename} of {owner}/{name} could not be "
                 f"fetched ({_short(exc)})"
             ) from exc
-        return LlamaCppGenerator(local, n_ctx=n_ctx, n_threads=n_threads, source=source)
+        return _loaded(lambda: LlamaCppGenerator(local, n_ctx=n_ctx, n_threads=n_threads, source=source), local)
     if source.kind == "gguf":
-        return LlamaCppGenerator(source.location, n_ctx=n_ctx, n_threads=n_threads, source=source)
-    return TransformersGenerator(source, n_ctx=n_ctx)
+        return _loaded(
+            lambda: LlamaCppGenerator(source.location, n_ctx=n_ctx, n_threads=n_threads, source=source), source.location
+        )
+    what = f"{source.location} on base model {source.base}" if source.kind == "lora" else source.location
+    return _loaded(lambda: TransformersGenerator(source, n_ctx=n_ctx), what)
+
+
+def _loaded(load: Callable[[], Generator], what: str) -> Generator:
+    """``load()``, with any failure to load (a damaged GGUF, a config transformers cannot read, a broken adapter)
+    turned into a one-line `ModelNotFound` naming ``what``."""
+    try:
+        return load()
+    except ModelNotFound:
+        raise
+    except Exception as exc:
+        raise ModelNotFound(f"{what}: cannot load the model ({type(exc).__name__}: {_short(exc)})") from exc

@@ -16,6 +16,7 @@ from __future__ import annotations
 import itertools
 import logging
 import os
+import re
 import struct
 import threading
 import time
@@ -74,6 +75,7 @@ watch('value', () => {
 PAUSE_PLAYER_JS = "() => { document.querySelectorAll('#tts audio').forEach(a => a.pause()); }"
 
 _answer_ids = itertools.count(1)
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,20 @@ def _text_of(content: Any) -> str:
     if isinstance(content, (list, tuple)):
         return "".join(_text_of(c) for c in content)
     return ""
+
+
+def _valid_text(value: Any) -> Any:
+    """``value`` (text, or a message / history holding text) with each lone surrogate replaced by U+FFFD.
+
+    A browser can send half of a UTF-16 pair (pasted broken text; JSON allows ``"\\ud800"``); no encoder accepts
+    one, so the model could not read the question and Gradio could not send the chat back."""
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {k: _valid_text(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_valid_text(v) for v in value]
+    return value
 
 
 def _plain_history(history: History | None) -> list[dict[str, str]]:
@@ -241,7 +257,10 @@ class DemoHandlers:
             return warn(s.stream_error)
         if text and text != s.prefilled:  # the model reads the question while it is being asked
             s.prefilled = text
-            self.generator.prefill(_plain_history(history) + [{"role": "user", "content": text}])
+            try:
+                self.generator.prefill(_plain_history(_valid_text(history)) + [{"role": "user", "content": text}])
+            except Exception:  # only a head start: the recording goes on without it
+                log.exception("prefill failed")
         heard = f"🎙 Listening ({stream.audio_seconds:.0f} s)…"
         return f"{heard} {text}" if text else heard
 
@@ -274,10 +293,10 @@ class DemoHandlers:
     ) -> Iterator[tuple[History, str, str, list[dict[str, str]] | None]]:
         """Stream the answer: yields (chat history, message box, status line, new spoken clips or None)."""
         start = time.perf_counter()
-        history = list(history or [])
-        text = (message or "").strip()
+        history = _valid_text(list(history or []))
+        text = _valid_text(message if isinstance(message, str) else "").strip()
         if not text:
-            yield history, message or "", warn("Type a question, or record or upload one, first."), None
+            yield history, message if isinstance(message, str) else "", warn("Type a question, or record or upload one, first."), None
             return
         prior = _plain_history(history)
         history = history + [{"role": "user", "content": text}, {"role": "assistant", "content": ""}]
@@ -286,11 +305,13 @@ class DemoHandlers:
         first: float | None = None
         first_audio: float | None = None
         pieces = None
+        left_out = 0
         try:
-            pieces = self.generator.stream(
-                prior + [{"role": "user", "content": text}],
-                temperature=float(temperature), max_new_tokens=int(max_new_tokens), seed=int(seed),
+            asked = prior + [{"role": "user", "content": text}]
+            pieces = self.generator.stream(  # checks the settings; the model runs when the pieces are read
+                asked, temperature=float(temperature), max_new_tokens=int(max_new_tokens), seed=int(seed),
             )
+            left_out = len(asked) - len(self.generator.fit_messages(asked, int(max_new_tokens)))  # the oldest turns
             for piece in pieces:
                 if first is None:
                     first = time.perf_counter()
@@ -326,7 +347,12 @@ class DemoHandlers:
             history[-1] = {"role": "assistant", "content": "*(the model gave an empty answer; try again with a higher temperature)*"}
             yield history, "", warn("The model gave an empty answer."), None
             return
-        yield history, "", f"✓ Answered in {total:.1f} s.\n\n{latency_line(start, question, first, first_audio, auto=auto)}", None
+        note = (
+            f" The chat no longer fits the model's context: its {left_out} oldest message{'s' if left_out > 1 else ''} "
+            "went unread (**Clear** starts over)." if left_out else ""
+        )
+        latency = latency_line(start, question, first, first_audio, auto=auto)
+        yield history, "", f"✓ Answered in {total:.1f} s.{note}\n\n{latency}", None
 
     def respond(
         self, message: str | None, history: History | None, temperature: float, max_new_tokens: float, seed: float

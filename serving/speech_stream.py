@@ -1,7 +1,7 @@
 """Transcribe while the person speaks: audio arrives in chunks, each phrase is decoded as soon as it ends.
 
     stream = transcriber.stream()
-    for chunk in microphone:                      # any sample rate, int16 or float, mono or (n, channels)
+    for chunk in microphone:                      # any sample rate, int or float, mono or (n, channels)
         stream.feed(chunk, sample_rate=48_000)    # voice-activity detection; a finished phrase is decoded here
         print(stream.text)                        # what is final so far
     transcript = stream.finish()                  # the end of speech: decode the last phrase only
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from serving.asr import SAMPLE_RATE, AudioTooLong, EmptyAudio, NoSpeech, Transcript, _fmt_seconds
+from serving.asr import SAMPLE_RATE, AudioTooLong, EmptyAudio, NoSpeech, Transcript, _fmt_seconds, as_mono, check_rate
 
 if TYPE_CHECKING:
     from serving.asr import Transcriber
@@ -60,21 +60,17 @@ class StreamingVad:
 
 
 class _Resampler:
-    """Any rate, int16 or float, mono or interleaved -> mono 16 kHz float32; keeps its filter state across chunks."""
+    """Any rate, int or float, mono or several channels (`serving.asr.as_mono`) -> mono 16 kHz float32; keeps its
+    filter state across chunks. Raises `NotAudio` for data that is not sound or a rate no recording has."""
 
     def __init__(self) -> None:
         self._rate: int | None = None
         self._resampler = None
 
     def __call__(self, chunk: np.ndarray, rate: int) -> np.ndarray:
-        data = np.asarray(chunk)
-        if data.dtype.kind in "iu":
-            data = data.astype(np.float32) / float(np.iinfo(data.dtype).max + 1)
-        data = data.astype(np.float32)
-        if data.ndim == 2:
-            data = data.mean(axis=1)
-        data = data.reshape(-1)
-        if rate == SAMPLE_RATE:
+        rate = check_rate(rate)
+        data = as_mono(chunk)
+        if rate == SAMPLE_RATE or not data.size:  # an empty chunk (a header, nothing after it) adds nothing
             return data
         import av
 
@@ -83,8 +79,22 @@ class _Resampler:
             self._resampler = av.audio.resampler.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
         frame = av.AudioFrame.from_ndarray(data[None, :], format="flt", layout="mono")
         frame.sample_rate = rate
-        out = [f.to_ndarray().reshape(-1) for f in self._resampler.resample(frame)]
+        return self._samples(self._resampler.resample(frame))
+
+    def flush(self) -> np.ndarray:
+        """The samples still in the filter (the end of a whole clip)."""
+        return self._samples(self._resampler.resample(None)) if self._resampler is not None else np.zeros(0, np.float32)
+
+    @staticmethod
+    def _samples(frames: list) -> np.ndarray:  # type: ignore[type-arg]
+        out = [f.to_ndarray().reshape(-1) for f in frames]
         return np.concatenate(out).astype(np.float32) if out else np.zeros(0, np.float32)
+
+
+def resample(samples: np.ndarray, rate: int) -> np.ndarray:
+    """A whole clip (anything `as_mono` reads) at ``rate`` -> mono 16 kHz float32."""
+    resampler = _Resampler()
+    return np.concatenate([resampler(samples, rate), resampler.flush()])
 
 
 class SpeechStream:
@@ -153,6 +163,7 @@ class SpeechStream:
                 text=self.text, audio_seconds=seconds, speech_seconds=self._speech_windows * WINDOW / SAMPLE_RATE,
                 elapsed_seconds=self.busy_seconds, final_seconds=time.perf_counter() - start, phrases=self.phrases,
             )
+            self._audio = np.zeros(0, np.float32)  # decoded: a tab keeps its last stream, not its recording
             return self.result
 
     # -- internals (lock held) -------------------------------------------------------------------------------

