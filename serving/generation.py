@@ -37,12 +37,13 @@ import queue
 import re
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from serving.defaults import default_llm_path
+from tomecraft.chat_text import prompt_segments, special_token_pattern
 
 Message = Mapping[str, str]
 SourceKind = Literal["gguf", "transformers", "lora", "hub", "hub-gguf"]
@@ -68,11 +69,6 @@ class ModelNotFound(FileNotFoundError):
 
 class PromptTooLong(ValueError):
     """The last user message alone does not fit the model's context window."""
-
-
-class TemplateTextError(ValueError):
-    """A message spells a special token and the chat template changes message text, so the spelling cannot be kept
-    apart from the template's own markers."""
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -218,55 +214,6 @@ def resolve_model(model: str | os.PathLike[str] | None, *, base_model: str | Non
 
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # half of a UTF-16 pair: no encoder accepts it
-_PLACEHOLDER = re.compile("\ue000(\\d+)\ue001")  # stands for message i's content in a rendered skeleton
-
-
-def special_token_pattern(names: Iterable[str]) -> re.Pattern[str] | None:
-    """A regex for special tokens' spellings (``<|im_start|>``, ``<|eot_id|>``, ...), longest first; None if none."""
-    ordered = sorted({n for n in names if n}, key=lambda n: (-len(n), n))
-    return re.compile("|".join(map(re.escape, ordered))) if ordered else None
-
-
-def prompt_segments(
-    render: Callable[[list[dict[str, str]]], str], messages: list[dict[str, str]], specials: re.Pattern[str] | None,
-) -> list[tuple[str, bool]]:
-    """The chat prompt for ``messages`` as (text, literal) pieces that join into ``render(messages)``.
-
-    Literal pieces are special-token spellings found *inside* a message: a backend tokenizes them as plain text,
-    and everything else (the template's own markers included) as usual. A conversation without such spellings is
-    one piece, tokenized exactly as before. Where the messages' text lies is found by rendering a skeleton with a
-    placeholder for each such message's content; a template that changes that text raises `TemplateTextError`
-    (the same rule `tome train` applies, training/data.py).
-    """
-    text = render(messages)
-    hostile = [i for i, m in enumerate(messages) if specials is not None and specials.search(m["content"])]
-    if not hostile:
-        return [(text, False)]
-    assert specials is not None  # noqa: S101 - hostile is empty without it
-    skeleton = render([{**m, "content": f"\ue000{i}\ue001"} if i in hostile else m for i, m in enumerate(messages)])
-    pieces: list[tuple[str, bool]] = []
-    seen: list[int] = []
-    for k, part in enumerate(_PLACEHOLDER.split(skeleton)):
-        if k % 2 == 0:
-            pieces.append((part, False))
-            continue
-        seen.append(int(part))
-        content = messages[int(part)]["content"] if int(part) < len(messages) else ""
-        pieces += [(chunk, j % 2 == 1) for j, chunk in enumerate(re.split(f"({specials.pattern})", content))]
-    if seen != hostile or "".join(p for p, _ in pieces) != text:
-        raise TemplateTextError(
-            "the message spells a special token and this model's chat template changes message text, so it cannot "
-            "be kept as plain text: rephrase it without the token"
-        )
-    merged: list[tuple[str, bool]] = []
-    for piece, literal in pieces:
-        if merged and not literal and not merged[-1][1]:
-            merged[-1] = (merged[-1][0] + piece, False)
-        elif piece:
-            merged.append((piece, literal))
-    return merged
-
-
 def normalize_messages(messages: Sequence[Message]) -> list[dict[str, str]]:
     """Plain ``{"role", "content"}`` dicts with text content; raises ValueError naming the bad message."""
     out: list[dict[str, str]] = []

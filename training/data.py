@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from curation.contract import read_split
+from tomecraft import chat_text
 
 ROLE_MAP = {"system": "system", "human": "user", "gpt": "assistant"}
 IGNORE_INDEX = -100
@@ -201,15 +202,10 @@ def special_token_pattern(tokenizer: Any) -> re.Pattern[str] | None:
     added = getattr(tokenizer, "added_tokens_decoder", None) or {}
     names = {t.content for t in added.values() if getattr(t, "special", False)}
     names.update(getattr(tokenizer, "all_special_tokens", None) or [])
-    names = sorted((n for n in names if n), key=lambda n: (-len(n), n))
-    return re.compile("|".join(map(re.escape, names))) if names else None
+    return chat_text.special_token_pattern(names)
 
 
-_PLACEHOLDER = re.compile("\ue000(\\d+)\ue001")  # stands for message i's content in a rendered skeleton
-
-
-class TemplateTextError(ValueError):
-    """A chat template that changes a message's text, so the text cannot be kept apart from the markers."""
+TemplateTextError = chat_text.TemplateTextError
 
 
 def encode(tokenizer: Any, messages: list[dict[str, str]], specials: re.Pattern[str] | None) -> tuple[str, list[int]]:
@@ -218,39 +214,15 @@ def encode(tokenizer: Any, messages: list[dict[str, str]], specials: re.Pattern[
     Tokenizing the rendered string whole turns a reply or prompt that contains a special token's spelling (a
     row about chat templates: ``<|im_start|>assistant``, ``<|im_end|>``, ``<|eot_id|>``) into that special
     token: a fake turn the masker then trains on (labels on a user's prompt) or a reply cut short. Here such
-    spellings are tokenized as plain text (``split_special_tokens``); the template's own markers stay special.
-    Rows without such text are tokenized whole, exactly as before. ``specials``: :func:`special_token_pattern`.
+    spellings are tokenized as plain text (``split_special_tokens``; :func:`tomecraft.chat_text.prompt_segments`
+    finds them); the template's own markers stay special. Rows without such text are tokenized whole, exactly as
+    before. ``specials``: :func:`special_token_pattern`.
     """
-    text = tokenizer.apply_chat_template(messages, tokenize=False)
-    if specials is None or not any(specials.search(m["content"]) for m in messages):
-        return text, tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"]
-    # where each message's text lies: render a skeleton with a placeholder for each content, then fill it in
-    skeleton = tokenizer.apply_chat_template(
-        [{**m, "content": f"\ue000{i}\ue001"} for i, m in enumerate(messages)], tokenize=False
-    )
-    chunks: list[tuple[str, bool]] = []  # (text, literal): literal text is tokenized with special tokens split
-    seen = []
-    for i, piece in enumerate(_PLACEHOLDER.split(skeleton)):
-        if i % 2 == 0:
-            chunks.append((piece, False))
-            continue
-        seen.append(int(piece))
-        for j, part in enumerate(re.split(f"({specials.pattern})", messages[int(piece)]["content"])):
-            chunks.append((part, j % 2 == 1))
-    if seen != list(range(len(messages))) or "".join(c for c, _ in chunks) != text:
-        raise TemplateTextError(
-            "the text holds a special token's spelling and this chat template changes message text (trims it, "
-            "drops or reorders messages), so it cannot be kept as plain text"
-        )
-    merged: list[tuple[str, bool]] = []
-    for chunk, literal in chunks:
-        if merged and not literal and not merged[-1][1]:
-            merged[-1] = (merged[-1][0] + chunk, False)
-        elif chunk:
-            merged.append((chunk, literal))
+    pieces = chat_text.prompt_segments(lambda m: tokenizer.apply_chat_template(m, tokenize=False), messages, specials)
+    text = "".join(piece for piece, _ in pieces)
     ids: list[int] = []
-    for chunk, literal in merged:
-        ids += tokenizer(chunk, add_special_tokens=False, split_special_tokens=literal, verbose=False)["input_ids"]
+    for piece, literal in pieces:
+        ids += tokenizer(piece, add_special_tokens=False, split_special_tokens=literal, verbose=False)["input_ids"]
     return text, ids
 
 
