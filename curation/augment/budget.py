@@ -42,7 +42,9 @@ def plan(
 ) -> tuple[list[tuple[int, str]], dict[str, Any]]:
     """``[(row index, method)]`` sorted by row index then method order, and what the budget resolved to."""
     if cfg.mode == "fraction":
-        want = int(round(cfg.fraction * len(rows)))
+        # no more than every origin with every method can be tried: capping first also keeps a huge
+        # fraction (1e308 * rows overflows to inf) from failing the conversion to int
+        want = int(round(min(cfg.fraction * len(rows), float(len(rows) * max(1, len(methods))))))
         slots = _slots(rank(rows, range(len(rows)), seed), want, methods)
         info: dict[str, Any] = {"mode": "fraction", "fraction": cfg.fraction, "requested": want, "candidates": len(slots)}
     else:

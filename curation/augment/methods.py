@@ -77,6 +77,21 @@ def english_stopwords() -> frozenset[str]:
 #: Tokens never replaced: anything with a digit ("5" -> "cinque"), single characters ("e-commerce" ->
 #: "tocopherol-commerce") and acronyms ("NHL").
 KEEP_TOKEN_REGEX = r"^(?:\w*\d\w*|\w|[A-Z]{2,}s?)$"
+#: Part-of-speech tags never replaced: proper nouns, i.e. names and titles ("India" -> "Republic of India",
+#: "Celsius" -> "Anders Celsius"; a prompt's names are what its answer talks about), and numbers written
+#: as words ("million" -> "billion").
+KEEP_TAGS = frozenset({"NNP", "NNPS", "CD"})
+
+
+_ROMAN_NUMERAL_RE = re.compile(r"m{0,4}(?:cm|cd|d?c{0,3})(?:xc|xl|l?x{0,3})(?:ix|iv|v?i{0,3})", re.I)
+
+
+def keeps_numbers(candidate: str) -> bool:
+    """A WordNet synonym that brings in no number ("million" -> "1000000", "plutonium" -> "atomic number
+    94", "dozen" -> "xii"): a number the origin did not have is a changed fact, not a paraphrase."""
+    if any(ch.isdigit() for ch in candidate):
+        return False
+    return not any(_ROMAN_NUMERAL_RE.fullmatch(part) for part in re.split(r"[\s_-]+", candidate) if part)
 
 
 class SynonymMethod(Method):
@@ -135,10 +150,16 @@ class SynonymMethod(Method):
             def pos_tag(self, tokens):  # nlpaug calls self.model.pos_tag(tokens)
                 return tag(tokens)
 
+            def predict(self, word, pos=None):
+                return [c for c in super().predict(word, pos=pos) if keeps_numbers(c)]
+
         class OfflineSynonymAug(naw.SynonymAug):
             @classmethod
             def get_model(cls, aug_src, lang, dict_path, force_reload):
                 return PackagedWordNet(lang=lang, is_synonym=True)
+
+            def skip_aug(self, token_idxes, tokens):  # tokens: (word, tag) pairs
+                return super().skip_aug([i for i in token_idxes if tokens[i][1] not in KEEP_TAGS], tokens)
 
         c = self.cfg
         self._aug = OfflineSynonymAug(

@@ -26,7 +26,7 @@ from curation.augment.budget import plan
 from curation.augment.config import AugmentConfig
 from curation.augment.guard import REASONS, judge
 from curation.augment.methods import Method, build_methods, seed_for
-from curation.augment.text import core, has_words, split_pieces
+from curation.augment.text import core, has_words, split_pieces, tidy_spacing
 from curation.core.registry import StageSpec, register
 from curation.core.stage import ADDED_BASE, POS, Decisions, GlobalStage, ReduceContext
 from curation.embeddings import EmbeddingCache
@@ -83,11 +83,11 @@ class Augment(GlobalStage):
         for t_idx, turn in enumerate(row["conversations"]):
             if self._turn_selected(turn):
                 pieces_by_turn[t_idx] = [p.text for p in split_pieces(turn["value"], self.cfg.protect_code)]
-        for (t_idx, p_idx, lead, _middle, trail), out in zip(cand.pieces, outputs):
+        for (t_idx, p_idx, lead, middle, trail), out in zip(cand.pieces, outputs):
             if out is None or not out.strip():
                 cand.failed = True
                 return
-            pieces_by_turn[t_idx][p_idx] = lead + out.strip() + trail
+            pieces_by_turn[t_idx][p_idx] = lead + tidy_spacing(middle, out.strip()) + trail
         turns = []
         for t_idx, turn in enumerate(row["conversations"]):
             turn = dict(turn)

@@ -51,6 +51,34 @@ def core(text: str) -> tuple[str, str, str]:
     return text[:start], stripped, text[start + len(stripped) :]
 
 
+_SPACE_RUN_RE = re.compile(r"[ \t]{2,}")
+_SPACE_BEFORE_PUNCT_RE = re.compile(r"[ \t]+(?=[.,!?;:])")
+
+
+def tidy_spacing(source: str, text: str) -> str:
+    """``text`` (a method's rewrite of ``source``) without the spacing ``source`` did not have.
+
+    Back-translation leaves a double space where it dropped a word ("Imagine you are" -> "It imagines  you
+    are"), a space at a line start where the dropped word began a line, and a space before punctuation;
+    normalization already removed such spacing from the input rows, so it would single out the new rows.
+    Each is undone only where ``source`` has none of it: line starts and ends line by line (when the line
+    count is the same), space runs and spaces before ``.,!?;:`` over the whole text.
+    """
+    lines, source_lines = text.split("\n"), source.split("\n")
+    if len(lines) == len(source_lines):
+        for i, src in enumerate(source_lines):
+            if not src[:1].isspace():
+                lines[i] = lines[i].lstrip(" \t")
+            if not src[-1:].isspace():
+                lines[i] = lines[i].rstrip(" \t")
+        text = "\n".join(lines)
+    if not _SPACE_RUN_RE.search(source):
+        text = _SPACE_RUN_RE.sub(" ", text)
+    if not _SPACE_BEFORE_PUNCT_RE.search(source):
+        text = _SPACE_BEFORE_PUNCT_RE.sub("", text)
+    return text
+
+
 def has_words(text: str) -> bool:
     return WORD_RE.search(text) is not None
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from curation import embeddings
+from curation.core.stage import StageError
 from curation.embeddings import EmbeddingCache, cache_key, default_model_path, embed, model_key
 
 
@@ -86,5 +87,28 @@ def test_cache_compacts_many_shards(tmp_path, prompts):
 
 
 def test_unknown_model_fails_with_a_clear_message():
-    with pytest.raises(embeddings.EmbeddingModelError, match="cannot load embedding model 'no-such/model-xyz'"):
+    with pytest.raises(embeddings.EmbeddingModelError, match="cannot load embedding model 'no-such/model-xyz'") as err:
         embed(["hello"], model="no-such/model-xyz")
+    # a StageError with one line: `tome curate` prints it as `error: ...`, never a traceback
+    assert isinstance(err.value, StageError)
+    assert "\n" not in str(err.value)
+
+
+def test_curate_with_an_unloadable_model_is_one_error_line(tmp_path, alpaca_path):
+    from typer.testing import CliRunner
+
+    from tomecraft.cli import app
+
+    rows = tmp_path / "rows.jsonl"
+    with alpaca_path.open(encoding="utf-8") as fh:
+        rows.write_text("".join(next(fh) for _ in range(5)), encoding="utf-8")
+    for key in ("semantic_dedup.model", "augment.guard.model"):
+        sets = ["--set", f"stages.{key}={tmp_path / 'no-model'}", "--set", "stages.semantic_dedup.enabled=true"]
+        if key.startswith("augment"):
+            sets = ["--set", f"stages.{key}={tmp_path / 'no-model'}", "--set", "stages.augment.enabled=true",
+                    "--set", "stages.augment.methods.back_translation.enabled=false",
+                    "--set", "stages.augment.budget.fraction=1.0"]
+        result = CliRunner().invoke(app, ["curate", "-q", "-i", str(rows), "-o", str(tmp_path / "out"), *sets])
+        lines = [line for line in result.output.strip().splitlines() if line.strip()]
+        assert result.exit_code == 2, result.output
+        assert "Traceback" not in result.output and lines[-1].startswith("error: cannot load embedding model"), result.output

@@ -89,3 +89,36 @@ def test_augmented_row_is_not_a_duplicate_of_its_origin(tmp_path, rows):
 def test_disabled_by_default():
     assert SemanticDedupConfig().enabled is False
     assert CurationConfig().stages.semantic_dedup.enabled is False
+
+
+def test_threshold_one_pairs_identical_texts(tmp_path, rows):
+    # float32 puts a unit vector's cosine with itself at 0.99999976, below 1.0: identical prompts (with
+    # different answers, so exact dedup keeps them all) must still be duplicates at threshold 1.0
+    copies = []
+    for k in range(3):
+        row = json.loads(json.dumps(rows[4]))
+        row["id"] = f"copy{k}"
+        row["conversations"][0]["value"] = "Explain how a rainbow forms after the rain in simple words."
+        row["conversations"][1]["value"] += f" (answer {k})"
+        copies.append(row)
+    step = SemanticDedup(SemanticDedupConfig(enabled=True, threshold=1.0, text_key="first_human"))
+    result = _run(step, rows[:3] + copies, tmp_path)
+    assert sorted(r.row["id"] for r in result.removed) == ["copy1", "copy2"]
+    assert all(r.details["similarity"] == 1.0 for r in result.removed)
+
+
+def test_similar_pairs_tolerates_float32_rounding_only():
+    v = np.zeros((3, 4), dtype=np.float32)
+    v[0, 0] = v[1, 0] = np.float32(0.99999976) ** 0.5  # self cosine just under 1, as MiniLM's come out
+    v[2, :2] = [0.999, 0.0447]
+    pairs, sims = similar_pairs(v, 1.0)
+    assert pairs.tolist() == [[0, 1]] and sims.max() <= 1.0
+    with pytest.raises(ValueError, match="block_size"):
+        similar_pairs(v, 0.5, block_size=0)
+
+
+@pytest.mark.parametrize("key,value", [("batch_size", 0), ("batch_size", -3), ("block_size", 0), ("block_size", -1)])
+def test_sizes_below_one_are_config_errors(key, value):
+    # batch_size 0 crashed in range(); block_size 0 silently found no pairs at all
+    with pytest.raises(ValueError, match=key):
+        SemanticDedupConfig(**{key: value})

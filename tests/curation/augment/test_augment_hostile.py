@@ -1,0 +1,96 @@
+"""Augmentation on hostile inputs and configs: new rows keep numbers, names and the input's spacing; odd budgets run."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from curation.augment.budget import plan
+from curation.augment.config import AugmentConfig, BudgetConfig, GuardConfig, MethodsConfig, SynonymConfig
+from curation.augment.methods import ApertiumBackTranslator, SynonymMethod, keeps_numbers, seed_for
+from curation.augment.stage import Augment
+from curation.augment.text import tidy_spacing
+from curation.config import CurationConfig
+from curation.engines.inmemory import run_stage
+
+ROMAN = re.compile(r"\b[ivxlcdm]+\b", re.I)
+
+
+# ------------------------------------------------------------------------------------------- spacing
+
+
+def test_tidy_spacing_undoes_only_the_spacing_the_source_lacked():
+    # real Apertium eng->spa->eng outputs: a dropped pronoun leaves a double space or a space at a line start
+    assert (
+        tidy_spacing("Imagine you are a tourist in Rome, what would be your favorite sights?",
+                     "It imagines  you are a tourist  in Rome, what would be yours seen favourite ?")
+        == "It imagines you are a tourist in Rome, what would be yours seen favourite?"
+    )
+    assert (
+        tidy_spacing("Rewrite it.\n\nHe had been acting.", "Redraft it.\n\n It had been acting.")
+        == "Redraft it.\n\nIt had been acting."
+    )
+    # spacing the source had stays
+    assert tidy_spacing("Line one.\n  Indented  line .", "Row one.\n  Indented  row .") == "Row one.\n  Indented  row ."
+
+
+def test_back_translated_rows_have_no_stray_spaces(tmp_path):
+    if ApertiumBackTranslator().unavailable():
+        pytest.skip(ApertiumBackTranslator().unavailable())
+    prompts = [
+        "Imagine you are a tourist in Rome, what would be your favorite sights?",
+        "Rewrite the sentence so that it is in the present tense.\n\nHe had been acting in the company for the past 3 years.",
+        "Summarize this piece of information:\n\nDogs are mammals and they are related to wolves.",
+        "Detect if there is any profanity in the sentence.\n\nOh golly shucks, that is terrible",
+    ]
+    rows = [
+        {"id": f"r{i}", "source": "s", "conversations": [{"from": "human", "value": p}, {"from": "gpt", "value": "An answer."}]}
+        for i, p in enumerate(prompts)
+    ]
+    cfg = AugmentConfig(
+        enabled=True,
+        budget=BudgetConfig(fraction=1.0),
+        methods=MethodsConfig(synonym=SynonymConfig(enabled=False)),
+        guard=GuardConfig(min_cosine=-1.0, max_jaccard=1.0),
+    )
+    result = run_stage(Augment(cfg), rows, config=CurationConfig(), cache_dir=tmp_path)
+    added = [r["conversations"][0]["value"] for r in result.added]
+    assert len(added) >= 3
+    for text in added:
+        assert "  " not in text and "\n " not in text and not re.search(r" [?.,!:;]", text), text
+
+
+# ------------------------------------------------------------------------------------------- synonyms
+
+
+def test_synonyms_never_bring_in_numbers_or_change_names():
+    texts = [
+        "Tell me what you would do if you won a million dollars",
+        "Determine the half-life of the given element.\n\nElement: Plutonium-239",
+        "Name some festivals celebrated in India and buy a dozen eggs.",
+        "Convert the temperature to Celsius for the big house.",
+    ]
+    method = SynonymMethod(SynonymConfig(aug_p=1.0, aug_max=None))
+    for seed in range(6):
+        out = method.augment(texts, [seed_for(seed, i) for i in range(len(texts))])
+        for text, new in zip(texts, out):
+            assert re.findall(r"\d+", new) == re.findall(r"\d+", text), (text, new)
+            assert not ROMAN.search(new.replace("I ", "")), (text, new)
+            for name in ("Plutonium", "India", "Celsius"):
+                assert new.count(name) == text.count(name), (text, new)
+        assert "million" in out[0]  # a number written as a word (tagged CD) is a number
+
+
+def test_keeps_numbers_screens_digits_and_roman_numerals():
+    assert not keeps_numbers("1000000") and not keeps_numbers("atomic_number_94") and not keeps_numbers("xii")
+    assert keeps_numbers("dozen") and keeps_numbers("automobile") and keeps_numbers("civil")
+
+
+# ------------------------------------------------------------------------------------------- budget
+
+
+def test_huge_fraction_is_capped_not_an_overflow():
+    rows = [{"id": f"r{i}", "source": "s"} for i in range(30)]
+    slots, info = plan(rows, ["synonym", "back_translation"], BudgetConfig(fraction=1e308), seed=0)
+    assert len(slots) == 60 and info["candidates"] == 60 and info["requested"] == 60
