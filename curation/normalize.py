@@ -2,7 +2,12 @@
 
 The turns as they were before stay recoverable in ``original_conversations`` (set only when something changed).
 :func:`normalize_text` is the definition, one string at a time; the stage runs the same steps column-wise with
-Arrow compute (RE2 patterns equal to the Python ones) on the turns that need any of them.
+Arrow compute (RE2 patterns equal to the Python ones) on the turns that need any of them, and the definition
+itself on the few that hold a fenced code block.
+
+Whitespace that carries meaning is kept: a line's indentation (Python code, nested lists, YAML) and everything
+inside a fenced code block (```` ``` ```` or ``~~~``: aligned columns, ASCII art, blank lines), where only the
+line ends and the Unicode form change. Runs of spaces are folded only after a line's first character.
 """
 
 from __future__ import annotations
@@ -30,29 +35,65 @@ class NormalizeConfig(StrictModel):
     enabled: bool = True
     unicode_form: Literal["NFC", "NFKC"] = "NFC"
     strip: bool = True
-    collapse_spaces: bool = Field(True, description="runs of spaces/tabs inside a line become one space")
+    collapse_spaces: bool = Field(True, description="runs of spaces/tabs after a line's first character become one space "
+                                   "(indentation and fenced code blocks are kept)")
     max_blank_lines: int = Field(2, description="longer runs of blank lines are shortened to this")
 
 
 _SPACE_CHARS = " \t\u00a0\u2000-\u200a\u202f\u205f\u3000"
-_SPACES = re.compile(f"[{_SPACE_CHARS}]+")
+# a run of spaces after a line's first character (a line's indentation is kept)
+_SPACES = re.compile(f"(?<=[^{_SPACE_CHARS}\\n])[{_SPACE_CHARS}]+")
 _TRAILING = re.compile(r"[ \t]+\n")
-# the same classes for RE2 (Arrow compute)
-_SPACES_RE2 = r"[ \t\x{a0}\x{2000}-\x{200a}\x{202f}\x{205f}\x{3000}]+"
+# the same classes for RE2 (Arrow compute), which has no look-behind: the character before the run is kept by \1
+_SPACES_RE2 = r"([^ \t\x{a0}\x{2000}-\x{200a}\x{202f}\x{205f}\x{3000}\n])[ \t\x{a0}\x{2000}-\x{200a}\x{202f}\x{205f}\x{3000}]+"
 _TRAILING_RE2 = r"[ \t]+\n"
+# a line that opens or closes a fenced code block (CommonMark: up to 3 spaces, then ``` or ~~~)
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})", re.MULTILINE)
+FENCE_MARKS = ("```", "~~~")
 
 
 def normalize_text(text: str, cfg: NormalizeConfig) -> str:
     out = unicodedata.normalize(cfg.unicode_form, text)
     out = out.replace("\r\n", "\n").replace("\r", "\n").replace("\ufeff", "")
-    if cfg.collapse_spaces:
-        out = _SPACES.sub(" ", out)
-        out = _TRAILING.sub("\n", out)
-    if cfg.max_blank_lines >= 0:
-        out = re.sub(r"\n{%d,}" % (cfg.max_blank_lines + 2), "\n" * (cfg.max_blank_lines + 1), out)
+    out = "".join(part if code else _tidy_prose(part, cfg) for part, code in _fenced_parts(out))
     if cfg.strip:
         out = out.strip()
     return out
+
+
+def _tidy_prose(text: str, cfg: NormalizeConfig) -> str:
+    """The whitespace steps, on text outside fenced code blocks."""
+    if cfg.collapse_spaces:
+        text = _SPACES.sub(" ", text)
+        text = _TRAILING.sub("\n", text)
+    if cfg.max_blank_lines >= 0:
+        text = re.sub(r"\n{%d,}" % (cfg.max_blank_lines + 2), "\n" * (cfg.max_blank_lines + 1), text)
+    return text
+
+
+def _fenced_parts(text: str) -> list[tuple[str, bool]]:
+    """``text`` cut into (part, is code) pieces that join into it: a fenced code block runs from its opening fence
+    line through the closing fence line (of the same character, at least as long), or to the end of the text."""
+    parts: list[tuple[str, bool]] = []
+    pos = 0
+    while True:
+        opening = _FENCE.search(text, pos)
+        if opening is None:
+            break
+        fence = opening.group(1)
+        closing = re.compile(r"^ {0,3}%s%s*[ \t]*$" % (re.escape(fence), re.escape(fence[0])), re.MULTILINE)
+        line_end = text.find("\n", opening.end())
+        close = closing.search(text, line_end + 1) if line_end >= 0 else None
+        end = len(text) if close is None else (close.end() + 1 if close.end() < len(text) else close.end())
+        if opening.start() > pos:
+            parts.append((text[pos:opening.start()], False))
+        parts.append((text[opening.start():end], True))
+        pos = end
+        if close is None:
+            break
+    if pos < len(text):
+        parts.append((text[pos:], False))
+    return parts
 
 
 @njit(cache=True)
@@ -126,19 +167,29 @@ def normalize_values(values: pa.Array, cfg: NormalizeConfig) -> pa.Array:
         _needs_work(buf, offsets, cfg.collapse_spaces, run, cfg.strip, work)
     if not work.any():
         return out
-    idx = np.flatnonzero(work)
-    part = out.take(pa.array(idx))
-    part = pc.replace_substring(part, "\r\n", "\n")
-    part = pc.replace_substring(part, "\r", "\n")
-    part = pc.replace_substring(part, "\ufeff", "")
-    if cfg.collapse_spaces:
-        part = pc.replace_substring_regex(part, _SPACES_RE2, " ")
-        part = pc.replace_substring_regex(part, _TRAILING_RE2, "\n")
-    if cfg.max_blank_lines >= 0:
-        part = pc.replace_substring_regex(part, r"\n{%d,}" % (cfg.max_blank_lines + 2), "\n" * (cfg.max_blank_lines + 1))
-    if cfg.strip:
-        part = pc.utf8_trim(part, characters=WHITESPACE)
-    return _scatter(out, idx, part)
+    # a turn holding a fence mark goes through the definition itself (its code blocks are left as they are)
+    fenced = np.zeros(len(out), dtype=bool)
+    for mark in FENCE_MARKS:
+        fenced |= np.asarray(pc.match_substring(out, mark).fill_null(False), dtype=bool)
+    code_idx = np.flatnonzero(work & fenced)
+    idx = np.flatnonzero(work & ~fenced)
+    if len(idx):
+        part = out.take(pa.array(idx))
+        part = pc.replace_substring(part, "\r\n", "\n")
+        part = pc.replace_substring(part, "\r", "\n")
+        part = pc.replace_substring(part, "\ufeff", "")
+        if cfg.collapse_spaces:
+            part = pc.replace_substring_regex(part, _SPACES_RE2, "\\1 ")
+            part = pc.replace_substring_regex(part, _TRAILING_RE2, "\n")
+        if cfg.max_blank_lines >= 0:
+            part = pc.replace_substring_regex(part, r"\n{%d,}" % (cfg.max_blank_lines + 2), "\n" * (cfg.max_blank_lines + 1))
+        if cfg.strip:
+            part = pc.utf8_trim(part, characters=WHITESPACE)
+        out = _scatter(out, idx, part)
+    if len(code_idx):
+        texts = out.take(pa.array(code_idx)).to_pylist()
+        out = _scatter(out, code_idx, pa.array([normalize_text(t, cfg) for t in texts], pa.string()))
+    return out
 
 
 def _scatter(values: pa.Array, idx: np.ndarray, new: pa.Array) -> pa.Array:

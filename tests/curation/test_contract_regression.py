@@ -4,7 +4,11 @@ wrote. ``fixtures/contract_before_core.json`` was recorded with that pipeline (c
 rows of each Parquet file, the bytes of quarantine.jsonl, the manifest without clock-dependent keys).
 
 The embedded sample grew later (rows planted for the quality stages were appended); the part that existed
-then is the file's prefix, which is what is curated here."""
+then is the file's prefix, which is what is curated here.
+
+Re-recorded once since, on purpose: normalization stopped folding a line's indentation and the inside of fenced
+code blocks (it had turned `    return x` into ` return x`). Every row that changed then held indented lines or a
+code fence; one alpaca row no longer counts as repeated lines (its lines differ by indentation)."""
 
 from __future__ import annotations
 
