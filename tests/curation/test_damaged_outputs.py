@@ -266,7 +266,7 @@ def test_a_fix_is_repaired_and_one_too_long_is_not_applied(curated, tmp_path):
     review = _import(curated, records, tmp_path / "rv", tmp_path / "reviewed")
     rows = _rows(tmp_path / "reviewed")
     repaired, too_long = rows[records[0]["id"]], rows[records[1]["id"]]
-    assert repaired["conversations"][-1]["value"] == "ab[31m red\tand\nmore"
+    assert repaired["conversations"][-1]["value"] == "ab[31m red and\nmore"  # repaired, then normalized (the tab)
     assert repaired["review_verdict"] == "fix"
     assert too_long["conversations"] == before[records[1]["id"]]["conversations"]
     assert too_long["review_verdict"] is None
