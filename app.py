@@ -39,8 +39,12 @@ def space_model() -> str | None:
 
 
 def _env_number(name: str, kind: type, default):  # type: ignore[no-untyped-def]
+    """A number from the Space's settings; one that is not a number stops the Space with one line naming it."""
     value = os.environ.get(name, "").strip()
-    return kind(value) if value else default
+    try:
+        return kind(value) if value else default
+    except ValueError:
+        raise SystemExit(f"error: {name}={value!r} is not {'a whole number' if kind is int else 'a number'}") from None
 
 
 demo = create_demo(

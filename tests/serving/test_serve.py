@@ -335,6 +335,16 @@ def test_space_entry_builds_the_page(monkeypatch, tmp_path):
     assert app.space_model() == "owner/repo/model.gguf"
 
 
+def test_space_setting_that_is_not_a_number_stops_with_one_line(monkeypatch):
+    import importlib.util
+
+    monkeypatch.setenv("TOME_SERVE_THREADS", "two")
+    spec = importlib.util.spec_from_file_location("space_app", Path(__file__).resolve().parents[2] / "app.py")
+    app = importlib.util.module_from_spec(spec)
+    with pytest.raises(SystemExit, match=r"^error: TOME_SERVE_THREADS='two' is not a whole number$"):
+        spec.loader.exec_module(app)
+
+
 # --------------------------------------------------------------------------------------------------------------
 # the command line
 # --------------------------------------------------------------------------------------------------------------
