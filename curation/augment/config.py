@@ -100,7 +100,8 @@ class AugmentConfig(StrictModel):
     seed: int = Field(0, description="same seed, input and config -> same new rows, byte for byte")
     turns: Literal["human", "all"] = Field("human", description="human: only prompts change, answers stay; all: every turn")
     train_only: bool = Field(True, description="augmented rows land only in train (dropped if their origin is not)")
-    protect_code: bool = Field(True, description="leave fenced/inline code and URLs untouched")
+    protect_code: bool = Field(True, description="leave code (fenced, inline, and lines that look like code), URLs "
+                                 "and quoted text untouched")
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
     methods: MethodsConfig = Field(default_factory=MethodsConfig)
     guard: GuardConfig = Field(default_factory=GuardConfig)

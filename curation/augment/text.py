@@ -1,8 +1,10 @@
 """Which parts of a turn an augmenter may touch, and tokenizing that keeps a text's layout.
 
-A turn is cut into *prose* and *protected* pieces: fenced code blocks, inline code and URLs are protected
-(a synonym inside code breaks the code), everything else is prose. Methods rewrite prose pieces only and
-the turn is glued back together, so newlines, lists and code survive augmentation.
+A turn is cut into *prose* and *protected* pieces: code (fenced blocks, inline code, and lines that look like
+code without a fence: indented, ending in ``;`` ``{`` ``}``, or opening with ``def``/``function``/``return``...),
+URLs and quoted text are protected (a synonym inside code breaks the code; a quote is what the task is about:
+"Translate 'Good morning'" must not become "Translate 'Expert sunup'"), everything else is prose. Methods rewrite
+prose pieces only and the turn is glued back together, so newlines, lists and code survive augmentation.
 """
 
 from __future__ import annotations
@@ -10,10 +12,19 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+_CODE_LINE = (  # whole lines ([^\n], as the pattern is compiled with DOTALL for fenced blocks)
+    r"(?m:^(?:[ \t]{2,}|\t)\S[^\n]*$"  # an indented line
+    r"|^[ \t]*(?:def|class|function|return|import|from[ \t]+\S+[ \t]+import|const|let|var|public|private|#include|"
+    r"console\.log|print)\b[^\n]*$"  # a line that opens as code does
+    r"|^[^\n]*(?:[;{}]|\)[ \t]*:|=>)[ \t]*$)"  # a line that ends as code does
+)
 PROTECTED_RE = re.compile(
     r"```.*?(?:```|\Z)"  # fenced code block (an unclosed fence runs to the end)
     r"|`[^`\n]+`"  # inline code
-    r"|https?://\S+|www\.\S+",  # URLs
+    r"|https?://\S+|www\.\S+"  # URLs
+    r"|" + _CODE_LINE +  # code without a fence
+    r"|\"[^\"\n]{1,300}\"|“[^”\n]{1,300}”|‘[^’\n]{1,300}’|«[^»\n]{1,300}»"  # quoted text
+    r"|(?<!\w)'(?=\S)[^'\n]{1,300}(?<=\S)'(?!\w)",  # 'quoted' (not the apostrophe of don't or John's)
     re.S,
 )
 WORD_RE = re.compile(r"\w+", re.UNICODE)

@@ -94,3 +94,25 @@ def test_huge_fraction_is_capped_not_an_overflow():
     rows = [{"id": f"r{i}", "source": "s"} for i in range(30)]
     slots, info = plan(rows, ["synonym", "back_translation"], BudgetConfig(fraction=1e308), seed=0)
     assert len(slots) == 60 and info["candidates"] == 60 and info["requested"] == 60
+
+
+@pytest.mark.parametrize("text, protected", [
+    ("Translate 'Good morning, how are you doing today?' into French.", ["'Good morning, how are you doing today?'"]),
+    ("Name the song \"Lose You to Love Me\" and “Someone You Loved”.", ['"Lose You to Love Me"', "“Someone You Loved”"]),
+    ("Code:\n\nfunction addTwo(a, b) {\n return a + b;\n}\nconsole.log(addTwo(1, 2))\nWhat does it print?",
+     ["function addTwo(a, b) {", " return a + b;", "}", "console.log(addTwo(1, 2))"]),
+    ("Fix this:\n    total = 0\n\tfor x in xs:\nThanks", ["    total = 0", "\tfor x in xs:"]),
+])
+def test_quotes_and_code_without_fences_are_protected(text, protected):
+    from curation.augment.text import split_pieces
+
+    pieces = split_pieces(text)
+    assert "".join(p.text for p in pieces) == text
+    assert [p.text for p in pieces if not p.prose] == protected
+
+
+def test_apostrophes_and_prose_lines_stay_prose():
+    from curation.augment.text import split_pieces
+
+    text = "It's John's book, isn't it?\nReturn the list; then sort it.\nI want to print a report for my class."
+    assert all(p.prose for p in split_pieces(text))
