@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import socket
-import struct
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -18,6 +17,7 @@ from serving.generation import PromptTooLong, load_generator, normalize_messages
 from serving.prompts import SEED_PROMPTS
 from serving.testing import espeak_wav, free_port
 from serving.tts import Speaker, SpeechSplitter, Voice, speakable
+from tests.serving.test_voice import gradio_wav_chunk
 
 QUESTION = "What is the capital of France and why is it famous?"
 
@@ -87,15 +87,6 @@ def test_unsigned_pcm_is_centred():
     assert np.allclose(as_mono(np.array([0, 255], np.uint8)), [-1.0, 127 / 128])
 
 
-def _gradio_chunk(path: Path, pcm: np.ndarray, rate: int = 48_000) -> Path:
-    """A chunk as Gradio's recorder writes it: a WAV header claiming a huge length, then 16-bit PCM."""
-    header = b"RIFF" + struct.pack("<I", 0xFFFFFFFF - 8) + b"WAVE"
-    header += b"fmt " + struct.pack("<IHHIIHH", 16, 1, 1, rate, rate * 2, 2, 16)
-    header += b"data" + struct.pack("<I", 0xFFFFFFFF - 44)
-    path.write_bytes(header + pcm.astype("<i2").tobytes())
-    return path
-
-
 def test_stream_survives_empty_and_broken_chunks(transcriber, question):
     stream = transcriber.stream()
     stream.feed(np.zeros(0, np.int16), 48_000)  # a chunk with a header and no samples (Stop pressed at once)
@@ -112,7 +103,7 @@ def test_stream_survives_empty_and_broken_chunks(transcriber, question):
 def test_header_only_microphone_chunk_is_read_as_no_samples(tmp_path, transcriber):
     from serving.page import read_chunk
 
-    samples, rate = read_chunk(_gradio_chunk(tmp_path / "empty.wav", np.zeros(0, np.int16)))
+    samples, rate = read_chunk(gradio_wav_chunk(tmp_path / "empty.wav", np.zeros(0, np.int16)))
     assert samples.size == 0
     transcriber.stream().feed(samples, rate)  # was: MemoryError from the resampler, ending the recording
 
@@ -129,7 +120,7 @@ def test_a_failing_prefill_does_not_end_the_recording(transcriber, tmp_path, mon
     audio = load_audio(espeak_wav(SEED_PROMPTS[0], tmp_path / "seed.wav"))  # several phrases: prefill runs midway
     pcm = (audio * 32767).astype(np.int16)
     for i in range(0, pcm.size, 1600):
-        h.hear(str(_gradio_chunk(tmp_path / f"c{i}.wav", pcm[i : i + 1600], SAMPLE_RATE)), [], None)
+        h.hear(str(gradio_wav_chunk(tmp_path / f"c{i}.wav", pcm[i : i + 1600], SAMPLE_RATE)), [], None)
     text, status = h.heard(None)
     assert "japan" in text.lower() and status.startswith("Heard"), status
 

@@ -14,6 +14,7 @@ import json
 import pytest
 
 from tests.training.test_train import qa_rows, smollm2_dir, tiny_config, tiny_model, tokenizer  # noqa: F401  (fixtures)
+from tests.training.test_packing import llama31_tokenizer
 from training.config import CONFIG_DIR
 from training.curated_folder import write_curated_folder
 from training.data import IGNORE_INDEX, prepare_split, response_masker, template_parts
@@ -59,14 +60,7 @@ def chatml(tokenizer):  # noqa: F811
 
 @pytest.fixture(scope="module")
 def llama3(tokenizer):  # noqa: F811
-    from training.models import import_unsloth
-
-    import_unsloth()
-    from unsloth.chat_templates import get_chat_template
-
-    llama = copy.deepcopy(tokenizer)
-    llama.add_special_tokens({"additional_special_tokens": ["<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"]})
-    llama = get_chat_template(llama, chat_template="llama-3.1")
+    llama = llama31_tokenizer(tokenizer)
     instruction, response = template_parts(llama, "llama-3.1", None, None)
     return llama, response_masker(llama, instruction, response), response, "<|eot_id|>"
 

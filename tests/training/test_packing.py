@@ -42,8 +42,8 @@ def chatml(tokenizer):  # noqa: F811
     return tokenizer, response_masker(tokenizer, instruction, response), response
 
 
-@pytest.fixture(scope="module")
-def llama3(tokenizer):  # noqa: F811
+def llama31_tokenizer(tokenizer):  # noqa: F811
+    """SmolLM2's tokenizer with Llama 3.1's special tokens and Unsloth's llama-3.1 chat template."""
     from training.models import import_unsloth
 
     import_unsloth()
@@ -51,7 +51,12 @@ def llama3(tokenizer):  # noqa: F811
 
     llama = copy.deepcopy(tokenizer)
     llama.add_special_tokens({"additional_special_tokens": ["<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"]})
-    llama = get_chat_template(llama, chat_template="llama-3.1")
+    return get_chat_template(llama, chat_template="llama-3.1")
+
+
+@pytest.fixture(scope="module")
+def llama3(tokenizer):  # noqa: F811
+    llama = llama31_tokenizer(tokenizer)
     instruction, response = template_parts(llama, "llama-3.1", None, None)
     assert response == "<|start_header_id|>assistant<|end_header_id|>\n\n"
     return llama, response_masker(llama, instruction, response), response
