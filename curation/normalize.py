@@ -168,13 +168,14 @@ def normalize_values(values: pa.Array, cfg: NormalizeConfig) -> pa.Array:
     if not work.any():
         return out
     # a turn holding a fence mark goes through the definition itself (its code blocks are left as they are)
-    fenced = np.zeros(len(out), dtype=bool)
+    todo = np.flatnonzero(work)
+    picked = out.take(pa.array(todo))
+    fenced = np.zeros(len(todo), dtype=bool)
     for mark in FENCE_MARKS:
-        fenced |= np.asarray(pc.match_substring(out, mark).fill_null(False), dtype=bool)
-    code_idx = np.flatnonzero(work & fenced)
-    idx = np.flatnonzero(work & ~fenced)
+        fenced |= np.asarray(pc.match_substring(picked, mark).fill_null(False), dtype=bool)
+    code_idx, idx = todo[fenced], todo[~fenced]
     if len(idx):
-        part = out.take(pa.array(idx))
+        part = picked.filter(pa.array(~fenced))
         part = pc.replace_substring(part, "\r\n", "\n")
         part = pc.replace_substring(part, "\r", "\n")
         part = pc.replace_substring(part, "\ufeff", "")
@@ -187,7 +188,7 @@ def normalize_values(values: pa.Array, cfg: NormalizeConfig) -> pa.Array:
             part = pc.utf8_trim(part, characters=WHITESPACE)
         out = _scatter(out, idx, part)
     if len(code_idx):
-        texts = out.take(pa.array(code_idx)).to_pylist()
+        texts = picked.filter(pa.array(fenced)).to_pylist()  # the prose steps above did not touch these rows
         out = _scatter(out, code_idx, pa.array([normalize_text(t, cfg) for t in texts], pa.string()))
     return out
 
