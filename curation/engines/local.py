@@ -85,7 +85,10 @@ class Checkpoints:
             "input_rows": input_rows,
             "extras": extras,
         }
-        (folder / "state.json").write_text(json.dumps(state, default=str))  # written last: the checkpoint is whole
+        # written last, and whole or not at all (a kill mid-write must not leave a state that cannot be read)
+        tmp = folder / "state.json.tmp"
+        tmp.write_text(json.dumps(state, default=str))
+        os.replace(tmp, folder / "state.json")
 
     def latest(self, plan: list[PlannedStage]) -> tuple[PlannedStage, dict[str, Any]] | None:
         if not self.enabled:
@@ -96,8 +99,11 @@ class Checkpoints:
             state_path = self.folder(planned) / "state.json"
             if not state_path.exists():
                 continue
-            state = json.loads(state_path.read_text())
-            if state.get("fingerprint") == planned.fingerprint:
+            try:
+                state = json.loads(state_path.read_text())
+            except (OSError, ValueError):  # written by an older version without the atomic rename, cut short
+                continue
+            if isinstance(state, dict) and state.get("fingerprint") == planned.fingerprint:
                 return planned, state
         return None
 

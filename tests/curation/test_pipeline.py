@@ -330,3 +330,22 @@ def test_resume_after_kill_gives_the_same_outputs(tmp_path, alpaca_path):
     again = run_cli("curate", "-i", str(big), "-o", str(out), "-c", str(cfg), "--resume", "-q")
     assert again.returncode == 0
     assert read_manifest(out)["resumed_stages"] == ["validate", "normalize", "exact_dedup", "near_dedup"]
+
+
+def test_a_checkpoint_state_cut_short_is_not_resumed_from(tmp_path, alpaca_path):
+    # a kill while state.json was written left it empty; --resume then ended in a JSONDecodeError traceback
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("report: false\nengine: {memory_mb: 0}\n")
+    out = tmp_path / "out"
+    first = run_cli("curate", "-i", str(alpaca_path), "-o", str(out), "-c", str(cfg), "-q")
+    assert first.returncode == 0
+    reference = {name: (out / name).read_bytes() for name in [f"{s}.parquet" for s in SPLITS] + ["removed.parquet"]}
+    states = sorted((out / ".checkpoints").glob("*/state.json"))
+    assert states, "the run left no checkpoint to damage"
+    for state in states:
+        state.write_text("")
+    (out / "manifest.json").unlink()
+    resumed = run_cli("curate", "-i", str(alpaca_path), "-o", str(out), "-c", str(cfg), "--resume", "-q")
+    assert resumed.returncode == 0, resumed.stderr
+    assert read_manifest(out)["resumed_stages"] == []
+    assert {name: (out / name).read_bytes() for name in reference} == reference
