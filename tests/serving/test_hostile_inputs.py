@@ -180,6 +180,7 @@ def test_lone_surrogates_are_named_by_the_api_and_replaced_on_the_page(gguf, tra
     json.dumps(history, ensure_ascii=False).encode("utf-8")  # the chat can be sent back to the browser
 
 
+@pytest.mark.slow
 def test_the_page_says_when_the_oldest_turns_were_left_out(gguf, transcriber, monkeypatch):
     from serving.page import DemoHandlers
 

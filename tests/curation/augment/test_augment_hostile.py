@@ -35,6 +35,7 @@ def test_tidy_spacing_undoes_only_the_spacing_the_source_lacked():
     assert tidy_spacing("Line one.\n  Indented  line .", "Row one.\n  Indented  row .") == "Row one.\n  Indented  row ."
 
 
+@pytest.mark.slow
 def test_back_translated_rows_have_no_stray_spaces(tmp_path):
     if ApertiumBackTranslator().unavailable():
         pytest.skip(ApertiumBackTranslator().unavailable())
