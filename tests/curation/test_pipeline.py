@@ -284,6 +284,7 @@ def test_print_config_round_trips(tmp_path):
 # --- resume after a real kill ----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_resume_after_kill_gives_the_same_outputs(tmp_path, alpaca_path):
     big = tmp_path / "big.jsonl"
     lines = alpaca_path.read_text().splitlines()

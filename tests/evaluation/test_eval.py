@@ -169,6 +169,7 @@ def small_curated(tmp_path_factory, alpaca_path) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_heldout_loss_matches_a_direct_computation(small_curated):
     import torch
 

@@ -58,6 +58,7 @@ def test_wordnet_reads_debian_files_without_download():
     assert wn.synset("dog.n.01").lexname() == "noun.animal"
 
 
+@pytest.mark.slow
 def test_missing_wordnet_folder_is_a_clear_skip(tmp_path):
     cfg = AugmentConfig().methods.synonym.model_copy(update={"wordnet_dir": str(tmp_path)})
     message = SynonymMethod(cfg).unavailable()
