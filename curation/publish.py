@@ -16,6 +16,7 @@ import typer
 
 from curation.card import CARD_FILE, OUTPUT_FORMATS, read_card_format, write_card
 from curation.contract import OutputFolderError, check_output_folder
+from tomecraft.errors import error_line
 
 IGNORE = [".cache/**", ".checkpoints/**", "**/*.tmp", "**/.*"]
 
@@ -40,8 +41,7 @@ def _reason(exc: BaseException) -> str:
         if status in (401, 403):
             return f"the hub refused the token (HTTP {status}): log in with `hf auth login` or set HF_TOKEN"
         return f"the hub answered HTTP {status}: {str(exc).splitlines()[0]}"
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return f"cannot reach the Hugging Face hub ({text})"
+    return f"cannot reach the Hugging Face hub ({error_line(exc)})"
 
 
 def publish(root: str | Path, repo: str, private: bool = False, token: str | None = None,

@@ -33,6 +33,8 @@ T = TypeVar("T")
 
 import pyarrow as pa
 
+from tomecraft.errors import error_line
+
 try:  # ISA-L's gzip decoder: about 2.5x zlib's speed (benchmarks/bench_inputs.py)
     from isal import igzip as _isal_gzip
 except ImportError:  # pragma: no cover - isal is a dependency; Arrow's zlib codec is the fallback
@@ -245,12 +247,6 @@ class BrokenStream(SourceError):
 
 # what reading a (compressed) stream raises when the file is truncated or corrupt
 READ_ERRORS = (OSError, EOFError, ValueError, lzma.LZMAError, pa.ArrowException)
-
-
-def error_line(exc: BaseException) -> str:
-    """An exception's message as one line (its first), or its type's name when it has none."""
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _read_into(stream: BinaryIO, view: memoryview, piece: int = 1 << 20) -> tuple[int, Exception | None]:

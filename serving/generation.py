@@ -44,6 +44,7 @@ from typing import Any, Literal
 
 from serving.defaults import default_llm_path
 from tomecraft.chat_text import prompt_segments, special_token_pattern
+from tomecraft.errors import error_line
 
 Message = Mapping[str, str]
 SourceKind = Literal["gguf", "transformers", "lora", "hub", "hub-gguf"]
@@ -589,8 +590,7 @@ class LlamaCppGenerator(Generator):
 
 def _short(exc: BaseException) -> str:
     """First line of an exception's message, at most 160 characters (hub errors run to paragraphs)."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text if len(text) <= 160 else text[:157] + "..."
+    return error_line(exc, 160)
 
 
 def _hub_offline() -> bool:

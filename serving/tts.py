@@ -36,6 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tomecraft.errors import error_line
+
 log = logging.getLogger("tome.serve")
 
 VOICE_CHOICES = ("auto", "piper", "espeak", "none")
@@ -85,8 +87,7 @@ class PiperTts(Voice):
             self.sample_rate = int(self._voice.config.sample_rate)
             self.synthesize("Ready.")  # the first run allocates: do it now, not on the first answer
         except Exception as exc:  # a damaged .onnx, a .onnx.json that is not the voice's config
-            first = (str(exc).strip().splitlines() or [""])[0][:160]
-            raise VoiceNotFound(f"{model}: cannot load this Piper voice ({type(exc).__name__}: {first})") from exc
+            raise VoiceNotFound(f"{model}: cannot load this Piper voice ({type(exc).__name__}: {error_line(exc, 160)})") from exc
         self.name = model.stem
         self.description = f"Piper {self.name}"
 

@@ -25,6 +25,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from curation.contract import read_split
 from tomecraft import chat_text
+from tomecraft.errors import error_line
 
 ROLE_MAP = {"system": "system", "human": "user", "gpt": "assistant"}
 IGNORE_INDEX = -100
@@ -298,7 +299,7 @@ def _prepare_split(
             except Exception as exc:  # noqa: BLE001  the template's raise_exception (roles must alternate, ...)
                 if not _is_template_error(exc):
                     raise
-                problem = REASON_TEMPLATE_ERROR, f"the chat template refused the row: {_first_line(exc)}"
+                problem = REASON_TEMPLATE_ERROR, f"the chat template refused the row: {error_line(exc)}"
         if problem is not None:
             out.skipped.append(UntrainableRow(name, position, row.get("id"), *problem))
             continue
@@ -343,11 +344,6 @@ def _is_template_error(exc: Exception) -> bool:
     from jinja2 import TemplateError
 
     return isinstance(exc, (TemplateError, ValueError))
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def check_trainable(split: PreparedSplit, policy: str, shown: int = 5) -> None:

@@ -30,6 +30,7 @@ import numpy as np
 from curation.augment.config import AugmentConfig, BackTranslationConfig, ContextualConfig, SynonymConfig
 from curation.augment.text import LayoutTokenizer
 from curation.augment.wordnet import OfflineResourceError, load_wordnet, no_tags, spacy_tagger
+from tomecraft.errors import error_line
 
 Progress = Callable[[Any, int, str], Any]
 
@@ -229,7 +230,7 @@ class ContextualMethod(Method):
             )
         except Exception as exc:  # any loading failure: offline, bad id, missing weights
             offline = " (offline: HF_HUB_OFFLINE=1)" if os.environ.get("HF_HUB_OFFLINE") == "1" else ""
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            first = error_line(exc)
             return (
                 f"contextual: masked-LM model {c.model!r} could not be loaded{offline}, method skipped; "
                 f"set methods.contextual.model to a local model folder or go online ({first[:200]})"
@@ -370,7 +371,7 @@ class BackTranslationMethod(Method):
             )
         except Exception as exc:
             offline = " (offline: HF_HUB_OFFLINE=1)" if os.environ.get("HF_HUB_OFFLINE") == "1" else ""
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            first = error_line(exc)
             return (
                 f"back_translation (marian): models {c.from_model!r} / {c.to_model!r} could not be loaded{offline}, "
                 f"method skipped; use backend: apertium offline ({first[:200]})"

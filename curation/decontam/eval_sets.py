@@ -22,6 +22,7 @@ from typing import Any, Iterator
 
 from curation.core.stage import StageError
 from curation.decontam.config import DecontamConfig
+from tomecraft.errors import error_line
 
 TEXT_FIELDS = ("text", "prompt", "question", "instruction", "input", "query", "problem", "content")
 _TURN_LISTS = (("conversations", "from", "value"), ("messages", "role", "content"))
@@ -136,7 +137,7 @@ def _read_items(path: Path, name: str, suffix: str, text_field: str | None) -> I
         try:
             records = pq.read_table(path).to_pylist()
         except pa.ArrowException as exc:
-            raise EvalSetError(f"{path}: not a readable Parquet file ({str(exc).strip().splitlines()[0]})") from None
+            raise EvalSetError(f"{path}: not a readable Parquet file ({error_line(exc)})") from None
         for i, record in enumerate(records):
             text = _text_of(record, text_field, f"{path}: row {i}")
             if text and text.strip():

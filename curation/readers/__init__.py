@@ -16,7 +16,7 @@ from curation.readers.errors import InputError, unreadable_json
 from curation.readers.filesystems import file_kind, list_folder, resolve_filesystem
 from curation.readers.labels import label_names
 from curation.readers.source import InputSource, Unit
-from curation.sources import error_line
+from tomecraft.errors import error_line
 from tomecraft.resources import ensure_sample, sample_path
 
 DEFAULT_HUB_DATASET = "mlabonne/FineTome-100k"
@@ -161,7 +161,7 @@ def _plain_local(spec: str, path: Path) -> bool:
 
 def _json_array_file(file, spec: str) -> InputSource:
     """A (compressed) JSON array file, loaded whole."""
-    from curation.sources import READ_ERRORS, decode_text, error_line, open_binary
+    from curation.sources import READ_ERRORS, decode_text, open_binary
 
     try:
         with open_binary(file) as fh:
@@ -366,7 +366,6 @@ def _hub(spec: str, streaming: bool = False) -> InputSource:
     except Exception as exc:
         offline = os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("HF_DATASETS_OFFLINE") == "1"
         hint = " (HF_HUB_OFFLINE=1 is set: only cached datasets load)" if offline else ""
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"{spec}: cannot load from the Hugging Face hub{hint}: {first}") from None
+        raise InputError(f"{spec}: cannot load from the Hugging Face hub{hint}: {error_line(exc)}") from None
     return InputSource(spec, "hub", records=[(f"{name}:{split}", label_names(ds.data.table, ds.features))],
                        fingerprint_value=f"hub:{name}:{split}:{ds._fingerprint}")

@@ -22,6 +22,7 @@ from curation.readers.errors import InputError
 from curation.readers.filesystems import fingerprint_files
 from curation.readers.raw import raw_batch
 from curation.sources import BOM, CR_HEAD, CR_LINES, UTF16, classify, lone_cr_lines, starts_utf16
+from tomecraft.errors import error_line
 
 UNIT_SHIFT = 32
 
@@ -240,7 +241,7 @@ class InputSource:
         (Parquet is read from its footer back, so it cannot be streamed), its size read from its stream."""
         if not unit.compression:
             return self.filesystem.open_input_file(unit.path)
-        from curation.sources import READ_ERRORS, DataFile, error_line, open_binary
+        from curation.sources import READ_ERRORS, DataFile, open_binary
 
         try:
             with open_binary(DataFile(PurePosixPath(unit.path), "parquet", unit.compression)) as fh:

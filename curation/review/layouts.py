@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 from curation.contract import OutputFolderError, check_output_path, make_output_folder
 from curation.review.errors import ReviewError
 from curation.review.schema import QUESTIONS, Q_VERDICT
+from tomecraft.errors import error_line
 
 if TYPE_CHECKING:
     import argilla as rg
@@ -164,8 +165,7 @@ def push_hub_layout(path: str | Path, repo_id: str, token: str | None = None, pr
             commit_message="tome review export",
         )
     except (HfHubHTTPError, OSError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ReviewError(f"--push-to-hub {repo_id}: {first}") from None
+        raise ReviewError(f"--push-to-hub {repo_id}: {error_line(exc)}") from None
     return f"https://huggingface.co/datasets/{repo_id}"
 
 

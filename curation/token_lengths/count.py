@@ -21,6 +21,7 @@ from curation.core.stage import StageError
 from curation.parallel import resolve_workers
 from curation.token_lengths.config import TokenLengthsConfig
 from curation.token_lengths.template import PieceCounts, cut
+from tomecraft.errors import error_line
 
 ROLE_CODES = {"system": 0, "human": 1, "gpt": 2}
 
@@ -61,8 +62,7 @@ class TokenCounter:
         try:
             self.tokenizer = load_tokenizer(self.cfg.tokenizer, self.cfg.chat_template)
         except (OSError, ValueError, ImportError) as exc:  # not a folder or hub name it can read, offline, no unsloth
-            first = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0]
-            raise StageError(f"{where}: cannot load it ({first})") from None
+            raise StageError(f"{where}: cannot load it ({error_line(exc)})") from None
         if not getattr(self.tokenizer, "chat_template", None):  # every row would render as nothing countable
             raise StageError(f"{where} has no chat template: set stages.token_lengths.chat_template (the "
                              "model.chat_template tome train uses)")

@@ -1,0 +1,15 @@
+"""An exception as the one line an error message shows of it.
+
+Libraries raise messages of several lines (pydantic lists each problem, the hub quotes whole responses); every
+command prints one line per error, so each place that names a library's error takes its first line from here.
+"""
+
+from __future__ import annotations
+
+
+def error_line(exc: BaseException, limit: int | None = None) -> str:
+    """An exception's message as one line (its first), or its type's name when it has none; cut to ``limit``
+    characters (``...`` ending the cut) when given."""
+    text = str(exc).strip()
+    line = text.splitlines()[0].strip() if text else type(exc).__name__
+    return line if limit is None or len(line) <= limit else line[: limit - 3] + "..."
