@@ -43,13 +43,18 @@ REPLACEMENT = "\ufffd"
 Repairs = dict[str, list[str]]
 
 
+def without_lone_surrogates(text: str) -> str:
+    """``text`` with each lone UTF-16 surrogate (a JSON ``"\\ud800"`` escape with no pair) as U+FFFD."""
+    return _SURROGATE.sub(REPLACEMENT, text)
+
+
 def repair_string(text: str) -> tuple[str, list[str]]:
     """``text`` with lone surrogates replaced and control characters removed, and the kinds of repair made."""
     if not _HAZARD.search(text):
         return text, []
     kinds = []
     if _SURROGATE.search(text):
-        text = _SURROGATE.sub(REPLACEMENT, text)
+        text = without_lone_surrogates(text)
         kinds.append("lone_surrogate")
     if _CONTROL.search(text):
         text = _CONTROL.sub("", text)

@@ -214,7 +214,7 @@ def resolve_model(model: str | os.PathLike[str] | None, *, base_model: str | Non
 # --------------------------------------------------------------------------------------------------------------
 
 
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # half of a UTF-16 pair: no encoder accepts it
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # half of a UTF-16 pair: no encoder accepts it
 def normalize_messages(messages: Sequence[Message]) -> list[dict[str, str]]:
     """Plain ``{"role", "content"}`` dicts with text content; raises ValueError naming the bad message."""
     out: list[dict[str, str]] = []
@@ -225,7 +225,7 @@ def normalize_messages(messages: Sequence[Message]) -> list[dict[str, str]]:
             raise ValueError(f"message {i}: role must be system, user or assistant, got {role!r}")
         if not isinstance(content, str):
             raise ValueError(f"message {i}: content must be text, got {type(content).__name__}")
-        if bad := _LONE_SURROGATE.search(content):
+        if bad := LONE_SURROGATE.search(content):
             raise ValueError(f"message {i}: not valid Unicode text (a lone surrogate at character {bad.start()})")
         out.append({"role": role, "content": content})
     if not out or out[-1]["role"] != "user":

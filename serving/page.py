@@ -16,7 +16,6 @@ from __future__ import annotations
 import itertools
 import logging
 import os
-import re
 import struct
 import threading
 import time
@@ -32,7 +31,7 @@ import gradio as gr  # noqa: E402
 import numpy as np  # noqa: E402
 
 from serving.asr import AudioInputError, Transcriber, load_audio  # noqa: E402
-from serving.generation import Generator, PromptTooLong  # noqa: E402
+from serving.generation import LONE_SURROGATE, Generator, PromptTooLong  # noqa: E402
 from serving.prompts import SEED_PROMPTS  # noqa: E402
 from serving.speech_stream import SpeechStream  # noqa: E402
 from serving.tts import Speaker, Voice  # noqa: E402
@@ -75,7 +74,6 @@ watch('value', () => {
 PAUSE_PLAYER_JS = "() => { document.querySelectorAll('#tts audio').forEach(a => a.pause()); }"
 
 _answer_ids = itertools.count(1)
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -130,7 +128,7 @@ def _valid_text(value: Any) -> Any:
     A browser can send half of a UTF-16 pair (pasted broken text; JSON allows ``"\\ud800"``); no encoder accepts
     one, so the model could not read the question and Gradio could not send the chat back."""
     if isinstance(value, str):
-        return _LONE_SURROGATE.sub("\ufffd", value)
+        return LONE_SURROGATE.sub("\ufffd", value)
     if isinstance(value, dict):
         return {k: _valid_text(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

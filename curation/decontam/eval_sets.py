@@ -15,19 +15,18 @@ the file (and line), printed by the command line without a traceback.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
 from curation.core.stage import StageError
 from curation.decontam.config import DecontamConfig
+from curation.repair import without_lone_surrogates
 from tomecraft.errors import error_line
 
 TEXT_FIELDS = ("text", "prompt", "question", "instruction", "input", "query", "problem", "content")
 _TURN_LISTS = (("conversations", "from", "value"), ("messages", "role", "content"))
 _PROMPT_ROLES = ("human", "user")
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # a JSON "\\ud800" escape with no pair: not text Arrow can hold
 
 
 class EvalSetError(StageError, ValueError):
@@ -46,7 +45,7 @@ def _text_of(record: Any, text_field: str | None, where: str) -> str | None:
     """The item's text (lone surrogates as U+FFFD, as the input reader has them); None for an item without text
     (a null field, no prompt turn), which is skipped."""
     text = _find_text(record, text_field, where)
-    return _LONE_SURROGATE.sub("\ufffd", text) if text else None
+    return without_lone_surrogates(text) if text else None
 
 
 def _find_text(record: Any, text_field: str | None, where: str) -> str | None:
