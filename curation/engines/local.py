@@ -29,7 +29,7 @@ from curation.core import warm
 from curation.core.bookkeeping import RunLedger, StageReport, build_manifest
 from curation.core.columns import concat_unified
 from curation.core.stage import Decisions, ReduceContext, no_progress
-from curation.engines.output import SplitWriter, empty_outputs_folder, schemas_for, write_quarantine, write_removed
+from curation.engines.output import SplitWriter, empty_outputs_folder, extra_names, schemas_for, write_quarantine, write_removed
 from curation.engines.plan import PlannedStage, build_plan, cut_passes
 from curation.engines.routing import scrubber
 from curation.engines.passes import count_into, run_pass_on_batch, summarize
@@ -59,7 +59,7 @@ class Checkpoints:
 
     def save(self, planned: PlannedStage, pass_index: int, rows: BatchStore, decisions: Decisions,
              reports: dict[str, Any], removed: dict[str, BatchStore], quarantine: list[pa.Table], input_rows: int,
-             extras: list[str]) -> None:
+             extras: dict[str, int]) -> None:
         folder = self.folder(planned)
         if folder.exists():
             shutil.rmtree(folder)
@@ -153,7 +153,7 @@ def run_local(
     removed: dict[str, BatchStore] = {}
     quarantine: list[pa.Table] = []
     input_rows = 0
-    extras: list[str] = []
+    extras: dict[str, int] = {}  # extra input column -> the first row holding a value (output.extra_names)
     resumed: list[str] = []
     store: BatchStore | None = None
     decisions: Decisions | None = None
@@ -176,6 +176,8 @@ def run_local(
         quarantine = [q] if q is not None else []
         checkpoints.saved_quarantine = True
         input_rows, extras = state["input_rows"], state["extras"]
+        if isinstance(extras, list):  # a checkpoint written before extras carried their first rows
+            extras = {name: i for i, name in enumerate(extras)}
         for p in plan:
             if p.enabled and not p.spec.hidden and p.index <= planned.index:
                 ledger.reports[p.name].resumed = True
@@ -212,7 +214,7 @@ def run_local(
             writer = None
             if direct:
                 row_schemas = list(store.schemas) if store is not None else []  # type: ignore[union-attr]
-                split_schema, _ = schemas_for(row_schemas, [s for st in removed.values() for s in st.schemas], extras)
+                split_schema, _ = schemas_for(row_schemas, [s for st in removed.values() for s in st.schemas], extra_names(extras))
             keys_parts: list[pa.RecordBatch] = []
             keys_seconds = 0.0
             apply_seconds = 0.0
@@ -248,7 +250,7 @@ def run_local(
             if last:
                 if not direct:
                     out_store.finish()  # type: ignore[union-attr]
-                    split_schema, _ = schemas_for(out_store.schemas, [s for st in removed.values() for s in st.schemas], extras)  # type: ignore[union-attr]
+                    split_schema, _ = schemas_for(out_store.schemas, [s for st in removed.values() for s in st.schemas], extra_names(extras))  # type: ignore[union-attr]
                     writer = SplitWriter(paths, split_schema)
                     for batch in out_store:  # type: ignore[union-attr]
                         writer.write(batch)
@@ -278,10 +280,10 @@ def run_local(
             if checkpoints.enabled and store.spilled and not _scrubbed_later(plan, g):
                 reports = {name: r.as_dict() for name, r in ledger.reports.items()}
                 saving = saver.submit(checkpoints.save, g, pi, store, decisions, reports, dict(removed), list(quarantine),
-                                      input_rows, list(extras))
+                                      input_rows, dict(extras))
 
     # -- the rest of the output folder ---------------------------------------------------------------------
-    _, removed_schema = schemas_for(row_schemas, [s for st in removed.values() for s in st.schemas], extras)
+    _, removed_schema = schemas_for(row_schemas, [s for st in removed.values() for s in st.schemas], extra_names(extras))
     removed_order = [p.name for p in plan if p.name in removed]
     removed_written = write_removed(paths, removed_schema, (b for name in removed_order for b in removed[name]))
     quarantine_written = write_quarantine(paths, quarantine, scrubber(plan))
@@ -292,7 +294,7 @@ def run_local(
     ledger.fill_switched_off()
     in_splits = sum(written[s]["rows"] for s in ("train", "validation", "test"))
     accounting = ledger.check(input_rows, in_splits, written["removed"]["rows"], written["quarantine"]["rows"])
-    manifest = build_manifest(source.describe(input_rows), config.resolved(), ledger, accounting, written, extras,
+    manifest = build_manifest(source.describe(input_rows), config.resolved(), ledger, accounting, written, extra_names(extras),
                               resumed, engine="local")
     from tomecraft.files import write_json
 

@@ -10,20 +10,41 @@ import pyarrow.compute as pc
 
 from curation.contract import CORE_COLUMNS, PROVENANCE_COLUMNS, REMOVED_COLUMNS, SPLITS, OutputFolderError, OutputPaths
 from curation.contract import make_output_folder
-from curation.core.stage import SPLIT
+from curation.core.stage import POS, SPLIT
 from curation.engines.routing import quarantine_records
 from curation.writer import ParquetStream, output_schema, sha256_file, write_jsonl
 
 
-def input_extras(schemas: Sequence[pa.Schema]) -> list[str]:
-    """The input's extra columns (what validation carried beside the core ones), in first-seen order."""
+NEVER_SET = 2**62  # the first position of an extra column no row has given a value yet
+
+
+def input_extras(batch: pa.RecordBatch) -> dict[str, int]:
+    """The batch's extra input columns (what validation carried beside the core ones), each with the input
+    position (``_pos``) of its first row that holds a value in it (:data:`NEVER_SET` when none does)."""
     skip = set(CORE_COLUMNS) | set(PROVENANCE_COLUMNS) | set(REMOVED_COLUMNS)
-    out: dict[str, None] = {}
-    for schema in schemas:
-        for name in schema.names:
-            if name not in skip and not name.startswith("_"):
-                out.setdefault(name, None)
-    return list(out)
+    positions = batch.column(POS) if POS in batch.schema.names else None
+    out: dict[str, int] = {}
+    for name in batch.schema.names:
+        if name in skip or name.startswith("_"):
+            continue
+        first = None
+        if positions is not None:
+            first = pc.min(positions.filter(batch.column(name).is_valid())).as_py()
+        out[name] = NEVER_SET if first is None else first
+    return out
+
+
+def add_extras(run: dict[str, int], batch: dict[str, int]) -> None:
+    """Fold a batch's :func:`input_extras` into the run's (the earliest position of each column wins)."""
+    for name, first in batch.items():
+        run[name] = min(first, run.get(name, NEVER_SET))
+
+
+def extra_names(run: dict[str, int]) -> list[str]:
+    """The run's extra columns in output order: by the first row holding a value in each, then by name. The
+    order depends on the rows alone, never on how the input was cut into batches, nor on which rows went the
+    record-by-record way through validation."""
+    return sorted(run, key=lambda name: (run[name], name))
 
 
 class SplitWriter:

@@ -56,7 +56,7 @@ def summarize(result: BatchResult) -> dict:
     from curation.engines.output import input_extras
 
     stages = []
-    extras: list[str] = []
+    extras: dict[str, int] = {}
     for planned, routed, seconds in result.routed:
         stages.append({
             "name": planned.name,
@@ -68,13 +68,15 @@ def summarize(result: BatchResult) -> dict:
             "seconds": seconds,
         })
         if planned.name == "validate":
-            extras = input_extras([routed.kept.schema])
+            extras = input_extras(routed.kept)
     return {"stages": stages, "keys_seconds": result.keys_seconds, "extras": extras}
 
 
-def count_into(ledger, summary: dict, extras: list[str]) -> int:
-    """Add a batch's summary to the ledger (and its extra input columns to ``extras``); returns the input rows
-    it read (what validation saw)."""
+def count_into(ledger, summary: dict, extras: dict[str, int]) -> int:
+    """Add a batch's summary to the ledger (and its extra input columns to ``extras``, see
+    :func:`curation.engines.output.add_extras`); returns the input rows it read (what validation saw)."""
+    from curation.engines.output import add_extras
+
     input_rows = 0
     for st in summary["stages"]:
         name = st["name"]
@@ -84,7 +86,5 @@ def count_into(ledger, summary: dict, extras: list[str]) -> int:
         ledger.report(name).count(st["rows_in"], st["kept"], st["removed"], st["quarantined"], st["stats"], st["seconds"])
         if name == "validate":
             input_rows += st["rows_in"]
-    for name in summary["extras"]:
-        if name not in extras:
-            extras.append(name)
+    add_extras(extras, summary["extras"])
     return input_rows

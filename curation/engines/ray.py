@@ -38,7 +38,7 @@ from curation.core.columns import concat_unified
 from curation.core.stage import POS, SPLIT, Decisions, ReduceContext, no_progress
 from curation.engines.local import CurationResult
 from curation.parallel import resolve_workers
-from curation.engines.output import empty_outputs_folder, schemas_for, write_quarantine
+from curation.engines.output import empty_outputs_folder, extra_names, schemas_for, write_quarantine
 from curation.engines.passes import count_into, run_pass_on_batch, summarize
 from curation.engines.plan import Pass, build_plan, cut_passes
 from curation.engines.routing import scrubber
@@ -310,7 +310,7 @@ def _run(ray, source: InputSource, paths: OutputPaths, config, options: RayOptio
     units = source.units(unit_bytes=options.unit_bytes, unit_records=options.unit_records)
     items = [{"unit": json.dumps(u.__dict__)} for u in units]
     input_rows = 0
-    extras: list[str] = []
+    extras: dict[str, int] = {}  # extra input column -> the first row holding a value (output.extra_names)
     quarantine: list[pa.Table] = []
     removed_files: dict[str, list[Path]] = {}
     row_schemas: list[pa.Schema] = []
@@ -323,7 +323,7 @@ def _run(ray, source: InputSource, paths: OutputPaths, config, options: RayOptio
         out_schemas = None
         if last and not p.rows:  # the rows keep the columns they came with: each block writes its shards
             removed_schemas = _ipc_schemas(removed_files)
-            out_schemas = schemas_for(row_schemas, removed_schemas, extras)
+            out_schemas = schemas_for(row_schemas, removed_schemas, extra_names(extras))
         args = (p, pi, decisions_ref, str(work), out_schemas, str(paths.root))
         if pi == 0:
             ds = ray.data.from_items(items, override_num_blocks=max(1, len(items)))
@@ -353,7 +353,7 @@ def _run(ray, source: InputSource, paths: OutputPaths, config, options: RayOptio
         if last:
             if out_schemas is None:  # row stages after the split may add columns: write once all are known
                 removed_schemas = _ipc_schemas(removed_files)
-                out_schemas = schemas_for(row_schemas, removed_schemas, extras)
+                out_schemas = schemas_for(row_schemas, removed_schemas, extra_names(extras))
                 _materialize(ds.map_batches(_WriteShards(out_schemas[0], str(paths.root)), batch_size=None,
                                             batch_format="pyarrow"))
             break
@@ -383,7 +383,7 @@ def _run(ray, source: InputSource, paths: OutputPaths, config, options: RayOptio
     ledger.fill_switched_off()
     in_splits = sum(written[s]["rows"] for s in SPLITS)
     accounting = ledger.check(input_rows, in_splits, written["removed"]["rows"], written["quarantine"]["rows"])
-    manifest = build_manifest(source.describe(input_rows), config.resolved(), ledger, accounting, written, extras,
+    manifest = build_manifest(source.describe(input_rows), config.resolved(), ledger, accounting, written, extra_names(extras),
                               [], engine="ray")
     from tomecraft.files import write_json
 

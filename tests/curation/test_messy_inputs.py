@@ -510,3 +510,24 @@ def test_a_turn_of_only_control_characters_is_empty_on_either_path(tmp_path, aft
     manifest = curate(str(tmp_path / "in.jsonl"), tmp_path / "out")
     assert manifest["accounting"]["quarantined"] == 1
     assert [q["error"] for q in read_quarantine(tmp_path / "out")] == ["turn 2: empty 'value'"]
+
+
+def test_extra_columns_keep_one_order_however_the_input_is_cut_into_batches(tmp_path):
+    """Extra columns are ordered by the first row holding each, whatever the batch size: here a row read
+    record by record (a raw control character) brings ``alpha`` in the batch where a later, column-wise row
+    brings ``zeta``; before, the order of the two followed which way their rows went and where batches ended."""
+    rows = [row(0), row(1, alpha="x\u0001y"), row(2, mid=[1, "a"]), row(3, zeta=1), *(row(i) for i in range(4, 12))]
+    (tmp_path / "in.jsonl").write_text("".join(json.dumps(r).replace("\\u0001", "\x01") + "\n" for r in rows))
+    from curation.config import load_config
+    from curation.pipeline import run_curation
+
+    files = {}
+    for batch_rows in (2, 3, 1000):
+        out = tmp_path / f"out{batch_rows}"
+        run_curation(str(tmp_path / "in.jsonl"), out,
+                     load_config(None, {"report": False, "checkpoint": False, "engine": {"batch_rows": batch_rows}}))
+        names = pq.read_schema(out / "train.parquet").names
+        assert [n for n in names if n in ("alpha", "mid", "zeta")] == ["alpha", "mid", "zeta"]
+        assert read_manifest(out)["extra_columns"][:1] == ["alpha"]
+        files[batch_rows] = [(out / f).read_bytes() for f in ("train.parquet", "validation.parquet", "removed.parquet")]
+    assert files[2] == files[3] == files[1000]
