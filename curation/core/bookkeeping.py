@@ -89,6 +89,16 @@ class RunLedger:
     def report(self, name: str) -> StageReport:
         return self.reports[self.owner[name]]
 
+    def add_rows(self, name: str, n: int) -> None:
+        """``n`` rows that global stage ``name`` added. They join the rows its apply step reads and pass it kept
+        (its decisions never name them), so that step's counts include them; here they are taken out again and
+        counted once, as added: a stage's rows in are the rows the stage before it passed on, and its rows out
+        are its kept plus its added rows."""
+        report = self.report(name)
+        report.added += n
+        report.rows_in -= n
+        report.kept -= n
+
     def hidden(self, name: str) -> bool:
         return self.owner[name] != name
 

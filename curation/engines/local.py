@@ -202,7 +202,7 @@ def run_local(
             jobs: Iterable[pa.RecordBatch] = items
             if decisions is not None and decisions.added is not None:
                 added = decisions.added
-                ledger.report(p.apply.name).added += added.num_rows  # type: ignore[union-attr]
+                ledger.add_rows(p.apply.name, added.num_rows)  # type: ignore[union-attr]
                 jobs = _chain(jobs, _batches(added, eng.batch_rows))
                 total = (total or 0) + added.num_rows
             jobs = track(jobs, total, p.describe())

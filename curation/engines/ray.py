@@ -330,7 +330,7 @@ def _run(ray, source: InputSource, paths: OutputPaths, config, options: RayOptio
             ds = ds.map_batches(_ReadPass(source, batch_rows, *args), batch_size=1, batch_format="numpy")
         else:
             if decisions is not None and decisions.added is not None:
-                ledger.report(p.apply.name).added += decisions.added.num_rows  # type: ignore[union-attr]
+                ledger.add_rows(p.apply.name, decisions.added.num_rows)  # type: ignore[union-attr]
                 ds = ds.union(ray.data.from_arrow(decisions.added))
             ds = ds.map_batches(_BlockPass(*args), batch_size=None, batch_format="pyarrow")
         ds = _materialize(ds)

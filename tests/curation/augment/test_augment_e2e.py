@@ -77,6 +77,12 @@ def test_manifest_reports_augmentation_and_nothing_is_lost(two_runs):
         assert method["rows_per_s"] > 0 and "rejected" in method and "augmented" in method
     acc = manifest["accounting"]
     assert acc["balanced"] and acc["added_rows"] == stage["added"]
+    # rows flow: a stage reads what the one before it passed on (its kept plus its added rows), and the added
+    # rows are counted once, as added (they were also counted as the augment stage's rows in and kept)
+    stages = manifest["stages"]
+    for before, after in zip(stages, stages[1:]):
+        assert after["rows_in"] == before["kept"] + before["added"], (before, after)
+    assert stage["rows_in"] == stage["kept"] + sum(stage["removed"].values()) + stage["quarantined"]
 
 
 def test_two_runs_give_identical_bytes(two_runs):
