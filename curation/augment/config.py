@@ -102,6 +102,9 @@ class AugmentConfig(StrictModel):
     train_only: bool = Field(True, description="augmented rows land only in train (dropped if their origin is not)")
     protect_code: bool = Field(True, description="leave code (fenced, inline, and lines that look like code), URLs "
                                  "and quoted text untouched")
+    protect_task_input: bool = Field(True, description="leave a prompt's task input untouched: everything after its "
+                                     "first blank line (Alpaca's `input`: the sentence to reword, the numbers to use), "
+                                     "which its answer is about")
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
     methods: MethodsConfig = Field(default_factory=MethodsConfig)
     guard: GuardConfig = Field(default_factory=GuardConfig)

@@ -64,13 +64,19 @@ class Augment(GlobalStage):
     def _turn_selected(self, turn: dict[str, Any]) -> bool:
         return self.cfg.turns == "all" or turn.get("from") == "human"
 
+    def _pieces(self, turn: dict[str, Any]) -> list:
+        """The turn cut into prose and protected pieces (a prompt's task input is protected, see
+        :func:`curation.augment.text.task_input_start`)."""
+        return split_pieces(turn["value"], self.cfg.protect_code,
+                            protect_task_input=self.cfg.protect_task_input and turn.get("from") == "human")
+
     def _prepare(self, rows: list[Row], cand: Candidate) -> None:
         """Cut the origin's chosen turns into pieces; remember the prose pieces the method must rewrite."""
         row = rows[cand.origin]
         for t_idx, turn in enumerate(row["conversations"]):
             if not self._turn_selected(turn):
                 continue
-            for p_idx, piece in enumerate(split_pieces(turn["value"], self.cfg.protect_code)):
+            for p_idx, piece in enumerate(self._pieces(turn)):
                 if piece.prose and has_words(piece.text):
                     lead, middle, trail = core(piece.text)
                     cand.pieces.append((t_idx, p_idx, lead, middle, trail))
@@ -82,7 +88,7 @@ class Augment(GlobalStage):
         pieces_by_turn: dict[int, list[str]] = {}
         for t_idx, turn in enumerate(row["conversations"]):
             if self._turn_selected(turn):
-                pieces_by_turn[t_idx] = [p.text for p in split_pieces(turn["value"], self.cfg.protect_code)]
+                pieces_by_turn[t_idx] = [p.text for p in self._pieces(turn)]
         for (t_idx, p_idx, lead, middle, trail), out in zip(cand.pieces, outputs):
             if out is None or not out.strip():
                 cand.failed = True
@@ -102,7 +108,8 @@ class Augment(GlobalStage):
         while new_id in taken:  # only when the input already holds a row of that id
             new_id += "+"
         taken.add(new_id)
-        params = dict(method.params(), seed=self.cfg.seed, turns=self.cfg.turns, protect_code=self.cfg.protect_code)
+        params = dict(method.params(), seed=self.cfg.seed, turns=self.cfg.turns, protect_code=self.cfg.protect_code,
+                      protect_task_input=self.cfg.protect_task_input)
         new["id"] = new_id
         new["conversations"] = cand.turns
         new["origin_id"] = origin["id"]

@@ -37,8 +37,38 @@ class Piece:
     prose: bool
 
 
-def split_pieces(text: str, protect_code: bool = True) -> list[Piece]:
-    """``text`` as alternating prose / protected pieces whose concatenation is ``text``."""
+_PARAGRAPH_BREAK_RE = re.compile(r"\S[^\n]*?\n[ \t]*\n", re.S)
+
+
+def task_input_start(text: str) -> int | None:
+    """Where a prompt's task input starts: the first blank line after its first words (None when it has none).
+
+    An Alpaca row's ``input`` (the sentence to reword, the numbers to add) is joined to its instruction after a
+    blank line, and multi-paragraph prompts put their material after the request the same way; the answer is
+    about that text, so a prompt-only paraphrase must leave it as it is.
+    """
+    match = _PARAGRAPH_BREAK_RE.search(text)
+    return match.end() - 1 if match else None
+
+
+def split_pieces(text: str, protect_code: bool = True, protect_task_input: bool = False) -> list[Piece]:
+    """``text`` as alternating prose / protected pieces whose concatenation is ``text``; with
+    ``protect_task_input``, everything from :func:`task_input_start` on is one protected piece."""
+    tail = ""
+    if protect_task_input:
+        start = task_input_start(text)
+        if start is not None:
+            text, tail = text[:start], text[start:]
+    pieces = _pieces(text, protect_code)
+    if tail:
+        if pieces and not pieces[-1].prose:
+            pieces[-1] = Piece(pieces[-1].text + tail, False)
+        else:
+            pieces.append(Piece(tail, False))
+    return pieces
+
+
+def _pieces(text: str, protect_code: bool) -> list[Piece]:
     if not protect_code:
         return [Piece(text, True)] if text else []
     pieces: list[Piece] = []

@@ -117,3 +117,46 @@ def test_apostrophes_and_prose_lines_stay_prose():
 
     text = "It's John's book, isn't it?\nReturn the list; then sort it.\nI want to print a report for my class."
     assert all(p.prose for p in split_pieces(text))
+
+
+@pytest.mark.parametrize("text, task_input", [
+    ("Reword this sentence to increase clarity\n\nThe idea of her being so brave made me smile",
+     "\nThe idea of her being so brave made me smile"),
+    ("Given the sides of a triangle, find its perimeter.\n \nSide 1 = 4\nSide 2 = 6\n\nSide 3 = 8",
+     "\nSide 1 = 4\nSide 2 = 6\n\nSide 3 = 8"),
+    ("\n\nSummarize the text below.\n\nDogs are mammals.", "\nDogs are mammals."),  # blank lines before any words
+    ("Fix this:\n```\nx = 1\n\ny = 2\n```", "```\nx = 1\n\ny = 2\n```"),  # a fence that spans the blank line
+    ("One paragraph, nothing to protect.", None),
+])
+def test_a_prompts_task_input_after_its_first_blank_line_is_protected(text, task_input):
+    from curation.augment.text import split_pieces
+
+    pieces = split_pieces(text, protect_task_input=True)
+    assert "".join(p.text for p in pieces) == text
+    last = pieces[-1]
+    assert (None if last.prose else last.text) == task_input
+
+
+def test_a_paraphrased_alpaca_prompt_keeps_its_input_as_the_answer_needs_it(tmp_path):
+    """Alpaca rows join ``instruction`` and ``input`` with a blank line: a prompt-only paraphrase may reword the
+    instruction, never the sentence the answer rewrote (before, synonyms changed both, and the answer no longer
+    matched its prompt)."""
+    prompts = [
+        ("Reword this sentence to increase clarity", "The idea of her being so brave made me smile"),
+        ("Rewrite the sentence so that it is in the present tense", "She had worked at the company for three years"),
+        ("Adapt the provided joke to make it more humorous", "Why did the frog cross the busy road?"),
+    ]
+    rows = [{"id": f"r{i}", "source": "s", "conversations": [{"from": "human", "value": f"{ins}.\n\n{inp}"},
+                                                             {"from": "gpt", "value": "An answer."}]}
+            for i, (ins, inp) in enumerate(prompts)]
+    cfg = AugmentConfig(enabled=True, budget=BudgetConfig(fraction=1.0),
+                        methods=MethodsConfig(synonym=SynonymConfig(aug_p=1.0, aug_max=None)),
+                        guard=GuardConfig(min_cosine=-1.0, max_jaccard=1.0))
+    cfg.methods.back_translation.enabled = False
+    result = run_stage(Augment(cfg), rows, config=CurationConfig(), cache_dir=tmp_path)
+    assert result.added
+    for new in result.added:
+        origin = next(r for r in rows if r["id"] == new["origin_id"])
+        head, _, task_input = origin["conversations"][0]["value"].partition("\n\n")
+        assert new["conversations"][0]["value"].endswith("\n\n" + task_input)
+        assert new["conversations"][0]["value"] != origin["conversations"][0]["value"]
