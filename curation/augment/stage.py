@@ -29,7 +29,7 @@ from curation.augment.methods import Method, build_methods, seed_for
 from curation.augment.text import core, has_words, split_pieces, tidy_spacing
 from curation.core.registry import StageSpec, register
 from curation.core.stage import ADDED_BASE, POS, Decisions, GlobalStage, ReduceContext
-from curation.embeddings import EmbeddingCache
+from curation.embeddings import EmbeddingCache, load_model
 
 Row = dict[str, Any]
 
@@ -152,6 +152,8 @@ class Augment(GlobalStage):
         rows = fetched.to_pylist() if fetched is not None else []
         at = {k: n for n, k in enumerate(chosen)}
         candidates = [Candidate(origin=at[eligible[i]], method=name) for i, name in slots]
+        if candidates:  # a guard model that cannot load is one error line now, not after minutes of rewriting
+            load_model(cfg.guard.model)
 
         method_stats: dict[str, dict[str, Any]] = {}
         for method in usable:

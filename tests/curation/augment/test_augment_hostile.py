@@ -160,3 +160,18 @@ def test_a_paraphrased_alpaca_prompt_keeps_its_input_as_the_answer_needs_it(tmp_
         head, _, task_input = origin["conversations"][0]["value"].partition("\n\n")
         assert new["conversations"][0]["value"].endswith("\n\n" + task_input)
         assert new["conversations"][0]["value"] != origin["conversations"][0]["value"]
+
+
+def test_a_guard_model_that_cannot_load_stops_the_stage_before_any_rewriting(tmp_path, monkeypatch):
+    from curation.embeddings import EmbeddingModelError
+
+    calls = []
+    monkeypatch.setattr(SynonymMethod, "augment", lambda self, texts, seeds, progress=None: calls.append(texts) or texts)
+    rows = [{"id": f"r{i}", "source": "s", "conversations": [{"from": "human", "value": f"Tell me a story about {i} cats."},
+                                                             {"from": "gpt", "value": "Once upon a time."}]}
+            for i in range(4)]
+    cfg = AugmentConfig(enabled=True, budget=BudgetConfig(fraction=1.0), guard=GuardConfig(model=str(tmp_path / "no-model")))
+    cfg.methods.back_translation.enabled = False
+    with pytest.raises(EmbeddingModelError, match="cannot load embedding model"):
+        run_stage(Augment(cfg), rows, config=CurationConfig(), cache_dir=tmp_path)
+    assert calls == []
