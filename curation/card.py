@@ -14,6 +14,7 @@ data and the manifest's non-volatile keys: the same run gives the same bytes. Th
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 from typing import Any, Iterable, Literal, Mapping
@@ -23,6 +24,7 @@ import pyarrow.parquet as pq
 
 from curation.contract import SPLITS, output_paths, read_manifest
 from curation.formats import to_messages
+from tomecraft.errors import error_line
 
 OutputFormat = Literal["finetome", "messages", "both"]
 OUTPUT_FORMATS = ("finetome", "messages", "both")
@@ -30,30 +32,39 @@ MESSAGES_DIR = "messages"
 CARD_FILE = "README.md"
 
 
-def messages_table(split: pa.Table) -> pa.Table:
-    """A FineTome split as ``id``, ``messages``, ``source``, ``score`` and, in a mix, ``input`` (the columns it
-    has)."""
+def messages_table(split: pa.Table, mix: bool = True) -> pa.Table:
+    """A FineTome split as ``id``, ``messages``, ``source``, ``score`` and, in a mix (``mix``), ``input`` (the
+    columns it has)."""
     columns = {"id": split.column("id")} if "id" in split.column_names else {}
     columns["messages"] = to_messages(split.column("conversations"))
-    for name in ("source", "score", "input"):
+    for name in ("source", "score", *(["input"] if mix else [])):
         if name in split.column_names:
             columns[name] = split.column(name)
     return pa.table(columns)
 
 
 def write_messages_splits(root: str | Path, write_parquet=None) -> dict[str, Path]:
-    """``messages/{split}.parquet`` for every FineTome split of the folder ``root``."""
+    """``messages/{split}.parquet`` for every FineTome split of the folder ``root``; the rows' ``input`` goes with
+    them only where it names the input of a mix (an input's own ``input`` column stays in the FineTome splits,
+    with its other extra columns)."""
     if write_parquet is None:
         from curation.writer import write_parquet
     paths = output_paths(root)
+    mix = _is_mix(read_manifest(root)) if paths.manifest.exists() else False
     folder = paths.root / MESSAGES_DIR
-    folder.mkdir(exist_ok=True)
+    if folder.exists() and not folder.is_dir():
+        raise _unwritable(folder, "the messages splits", NotADirectoryError(0, "it is a file"))
     written = {}
     for split in SPLITS:
         source = paths.split(split)
         if source.exists():
             target = folder / f"{split}.parquet"
-            write_parquet(messages_table(pq.read_table(source)), target)
+            table = messages_table(pq.read_table(source), mix)
+            try:
+                folder.mkdir(exist_ok=True)
+                write_parquet(table, target)
+            except OSError as exc:  # messages/ or its file a folder that cannot be written
+                raise _unwritable(target, "a messages split", exc) from None
             written[split] = target
     return written
 
@@ -66,6 +77,12 @@ def _split_files(root: Path, config: str) -> dict[str, tuple[str, list[Path]]]:
     if any(rows.values()):
         found = {split: entry for split, entry in found.items() if rows[split]}
     return found
+
+
+def _has_rows(root: Path, config: str) -> bool:
+    """Whether some split of the config has a row (``datasets`` loads it, without ``streaming``, only then)."""
+    return any(pq.ParquetFile(f).metadata.num_rows for _, files in _all_split_files(root, config).values()
+               for f in files)
 
 
 def _all_split_files(root: Path, config: str) -> dict[str, tuple[str, list[Path]]]:
@@ -139,16 +156,69 @@ def _size_category(n: int) -> str:
     return "100M<n<1B"
 
 
+# A license as the hub takes it in a card's header: one of its ids (``apache-2.0``, ``cc-by-nc-4.0``,
+# ``openrail++``, ``llama3.1``): lowercase letters, digits, ".", "-" and "+".
+_LICENSE_ID = re.compile(r"[a-z0-9][a-z0-9.+\-]*")
+
+
+def license_id(given: str) -> str:
+    """``given`` (an input's license as the config states it) as the card header's ``license``: the hub's id
+    (lowercased: ``MIT`` is ``mit``), or ``other`` for what cannot be one (``Apache 2.0``, several lines), which
+    the hub would refuse. The card's body names each input's license as given."""
+    text = given.strip().lower()
+    return text if _LICENSE_ID.fullmatch(text) else "other"
+
+
 def card_license(inputs: Iterable[Mapping[str, Any]]) -> str | None:
-    """The card's license: the inputs' one license when they all state the same, ``other`` when they differ
-    or some are unknown while others are known, None (left out) when none is known."""
-    found = [i.get("license") for i in inputs]
+    """The card's license: the inputs' one license (:func:`license_id`) when they all state the same, ``other``
+    when they differ or some are unknown while others are known, None (left out) when none is known."""
+    found = [license_id(x) if isinstance(x, str) and x.strip() else None for x in (i.get("license") for i in inputs)]
     known = {x for x in found if x}
     if not known:
         return None
     if len(known) == 1 and all(found):
         return known.pop()
     return "other"
+
+
+# Characters that end a Markdown line (or a YAML scalar) or are not printable: spelled as escapes in the card's body.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# ASCII punctuation that starts inline Markdown (emphasis, links, HTML, entities, code, table cells).
+_INLINE_MARKUP = re.compile(r"([\\`*_\[\]<>&~|!])")
+
+
+def _one_line(text: Any) -> str:
+    """``text`` on one line: newlines, tabs and other control characters spelled as Python escapes (``\\n``),
+    so that a name taken from the inputs cannot end a line, a table row or the card's header."""
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), str(text))
+
+
+def _text(text: Any) -> str:
+    """``text`` (an input's name, a license as given) as Markdown that shows it as it is: one line, the
+    characters that would start markup (HTML tags, emphasis, links, code, a table cell) backslash-escaped."""
+    return _INLINE_MARKUP.sub(r"\\\1", _one_line(text))
+
+
+def _code(text: Any, cell: bool = False) -> str:
+    """``text`` as a Markdown code span, shown as it is whatever it holds: a fence of one backtick more than the
+    longest run inside, a space either side when it starts or ends with a backtick or a space (CommonMark
+    strips one from each side). ``cell``: inside a table row, where ``|`` would end the cell (GFM reads
+    ``\\|`` as ``|`` inside a code span there)."""
+    text = _one_line(text)
+    fence = "`" * (max(map(len, re.findall("`+", text)), default=0) + 1)
+    pad = " " if text.strip(" ") and (text[0] in "` " or text[-1] in "` ") else ""
+    span = f"{fence}{pad}{text}{pad}{fence}"
+    return span.replace("|", "\\|") if cell else span
+
+
+def _column_name(name: str) -> str:
+    return _code(name) if name else "(a column with an empty name)"
+
+
+def _is_mix(manifest: Mapping[str, Any]) -> bool:
+    """Whether the folder's rows come from a mix of inputs: then (only then) its ``input`` column is the one the
+    mix adds, naming each row's input; a single input's own ``input`` column is carried through like any extra."""
+    return "inputs" in manifest
 
 
 def _inputs(manifest: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -171,17 +241,24 @@ def build_card(root: str | Path, format: OutputFormat = "finetome", title: str |
     header = _yaml_header(root, configs, card_license(inputs), kept)
     outputs = manifest.get("outputs", {})
     title = title or "Curated chat fine-tuning data"
-    lines = [f"# {title}", ""]
-    names = ", ".join(f"`{i.get('name') or i.get('spec')}`" for i in inputs) or "its inputs"
+    lines = [f"# {_text(title)}", ""]
+    names = ", ".join(_code(i.get("name") or i.get("spec")) for i in inputs) or "its inputs"
     lines += [f"Conversations for supervised fine-tuning, curated by tomecraft "
               f"from {names}: validated, normalized, deduplicated (exact and near), filtered and split so that no "
               "near-duplicate cluster spans two splits.", ""]
-    lines += ["## Load it", "", "```python", "from datasets import load_dataset", ""]
+    lines += ["## Load it", ""]
+    empty = not _has_rows(root, configs[0])
+    if empty:  # datasets refuses a split without rows (ValueError: Instruction "train" corresponds to no data!)
+        lines += ["No row was kept (see the curation summary), and `datasets` cannot load a split without rows: "
+                  "`load_dataset` stops with `corresponds to no data`. Streamed, the splits read as empty:", ""]
+    streaming = ", streaming=True" if empty else ""
+    lines += ["```python", "from datasets import load_dataset", ""]
     if "default" in configs:
-        lines += ['ds = load_dataset("USER/NAME")  # FineTome shape: conversations = [{from, value}]']
+        lines += [f'ds = load_dataset("USER/NAME"{streaming})  # FineTome shape: conversations = [{{from, value}}]']
     if "messages" in configs:
         extra = ', "messages"' if configs[0] != "messages" else ""
-        lines += [f'ds = load_dataset("USER/NAME"{extra})  # messages = [{{role, content}}], as TRL\'s SFTTrainer takes it']
+        lines += [f'ds = load_dataset("USER/NAME"{extra}{streaming})  # messages = [{{role, content}}], as TRL\'s '
+                  "SFTTrainer takes it"]
     lines += ["```", "", "(or the path of this folder in place of `USER/NAME`).", ""]
     lines += ["## Splits", "", "| split | rows |", "|---|---:|"]
     for split in SPLITS:
@@ -197,7 +274,7 @@ def build_card(root: str | Path, format: OutputFormat = "finetome", title: str |
     removed = manifest.get("removed_by_reason") or {}
     if removed:
         lines += ["| removed because | rows |", "|---|---:|"]
-        lines += [f"| `{reason}` | {count:,} |" for reason, count in removed.items()]
+        lines += [f"| {_code(reason, cell=True)} | {count:,} |" for reason, count in removed.items()]
         lines += [""]
     stages = [s for s in manifest.get("stages", []) if s.get("enabled", True)]
     if stages:
@@ -211,13 +288,13 @@ def build_card(root: str | Path, format: OutputFormat = "finetome", title: str |
         lines += ["## Mix", "", "| input | rows in | in the splits | share | target |", "|---|---:|---:|---:|---:|"]
         for row in mix:
             target = "-" if row.get("target") is None else f"{row['target']:.1%}"
-            lines.append(f"| {row['input']} | {row.get('rows_in', 0):,} | {row.get('kept', 0):,} | "
+            lines.append(f"| {_text(row['input'])} | {row.get('rows_in', 0):,} | {row.get('kept', 0):,} | "
                          f"{row.get('share', 0):.1%} | {target} |")
         lines += [""]
     lines += ["## Inputs", "", "| input | from | rows | license |", "|---|---|---:|---|"]
     for i in inputs:
-        lines.append(f"| {i.get('name') or i.get('kind', '')} | `{i.get('spec', '')}` | {i.get('rows_in', i.get('rows', 0)):,} | "
-                     f"{i.get('license') or 'unknown'} |")
+        lines.append(f"| {_text(i.get('name') or i.get('kind', ''))} | {_code(i.get('spec', ''), cell=True)} | "
+                     f"{i.get('rows_in', i.get('rows', 0)):,} | {_text(i.get('license') or 'unknown')} |")
     lines += ["", "Each input's own license and terms apply to the rows taken from it.", ""]
     lines += ["## Columns", ""]
     lines += ["- `id`: stable row id, derived from the row's content",
@@ -228,11 +305,12 @@ def build_card(root: str | Path, format: OutputFormat = "finetome", title: str |
               "- `origin_id`, `augmentation`: set on rows made by augmentation"]
     if "messages" in configs:
         lines += ["- `messages` (config `messages`): the same turns as `{role, content}`, roles system / user / assistant"]
-    extras = [e for e in manifest.get("extra_columns") or [] if e != "input"]
-    if "input" in (manifest.get("extra_columns") or []):
+    mixed = _is_mix(manifest)  # the rows' `input` names the input they came from; one input's own `input` is an extra
+    extras = [e for e in manifest.get("extra_columns") or [] if not (mixed and e == "input")]
+    if mixed and "input" in (manifest.get("extra_columns") or []):
         lines += ["- `input`: the name of the input the row came from (see Inputs)"]
     if extras:
-        lines += [f"- carried through from the input: {', '.join(f'`{e}`' for e in extras)}"]
+        lines += [f"- carried through from the input: {', '.join(_column_name(e) for e in extras)}"]
     lines += ["", "The folder's `manifest.json` holds the full resolved curation config, per-stage counts, the accounting "
               "and file hashes; `removed.parquet` and `quarantine.jsonl` hold every row that was dropped, with why.", ""]
     return f"---\n{header}\n---\n\n" + "\n".join(lines)
@@ -251,17 +329,143 @@ def write_card(root: str | Path, format: OutputFormat = "finetome", title: str |
         shutil.rmtree(root / MESSAGES_DIR, ignore_errors=True)
     path = root / CARD_FILE
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(build_card(root, format, title), encoding="utf-8")
-    tmp.replace(path)
+    text = build_card(root, format, title)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:  # README.md a folder, a folder that cannot be written
+        raise _unwritable(path, "the dataset card", exc) from None
     return path
 
 
-def read_card_format(root: str | Path) -> str | None:
-    """The format a card was written for (from its configs), or None without a card."""
+def _unwritable(path: Path, what: str, exc: BaseException) -> Exception:
+    """The one-line error (an :class:`~curation.readers.errors.InputError`, which the commands print as it is) for
+    ``path``, that cannot be written."""
+    from curation.readers.errors import InputError
+
+    return InputError(f"{path}: cannot write {what} here ({(getattr(exc, 'strerror', None) or error_line(exc)).lower()})")
+
+
+class CardError(ValueError):
+    """A dataset card (``README.md``) that cannot be read or does not match the folder's files; the message is one
+    line naming the card and what is wrong."""
+
+
+def read_card_header(root: str | Path) -> dict[str, Any] | None:
+    """The YAML header of the folder's card as a mapping (``{}`` for a card without one), None without a card;
+    :class:`CardError` when it is not UTF-8 or its header is not a YAML mapping (what the hub and ``datasets``
+    would refuse)."""
+    import yaml
+    from huggingface_hub.repocard import REGEX_YAML_BLOCK
+
     path = Path(root) / CARD_FILE
     if not path.exists():
         return None
-    text = path.read_text(encoding="utf-8")
-    has_default, has_messages = "config_name: default" in text, "config_name: messages" in text
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CardError(f"{path}: cannot read the dataset card ({error_line(exc)})") from None
+    block = REGEX_YAML_BLOCK.search(text)  # the header as huggingface_hub finds it
+    if block is None:
+        return {}
+    try:
+        header = yaml.safe_load(block.group(2))
+    except yaml.YAMLError as exc:
+        mark, problem = getattr(exc, "problem_mark", None), getattr(exc, "problem", None)
+        if mark is not None and problem:  # the line in the file: the header's own, after the lines before it
+            line = mark.line + 1 + text[: block.start(2)].count("\n")
+            reason = f"{problem}, line {line}"
+        else:
+            reason = error_line(exc)
+        raise CardError(f"{path}: the dataset card's YAML header does not parse ({reason})") from None
+    if header is None:
+        return {}
+    if not isinstance(header, dict):
+        raise CardError(f"{path}: the dataset card's YAML header is a {type(header).__name__}, not a mapping")
+    return header
+
+
+def read_card_format(root: str | Path) -> str | None:
+    """The format a card was written for (from the config names of its header). Without a card, or with one that
+    cannot be read, the format the folder's files show: ``both`` with ``messages/`` splits (so that the card
+    written in its place keeps them), else None."""
+    try:
+        header = read_card_header(root)
+    except CardError:
+        header = None
+    if header is None:
+        return "both" if (Path(root) / MESSAGES_DIR).is_dir() else None
+    configs = header.get("configs")
+    names = {c.get("config_name") for c in configs if isinstance(c, dict)} if isinstance(configs, list) else set()
+    has_default, has_messages = "default" in names, "messages" in names
     return "both" if has_default and has_messages else "messages" if has_messages else "finetome"
 
+
+def check_card(root: str | Path) -> None:
+    """Check that the folder's card (kept as it is by ``tome publish``) still describes its files, as
+    ``load_dataset`` reads them: the header parses, every data file pattern of its configs matches a file of
+    the folder, each split's ``num_examples`` is the rows of those files (``datasets`` refuses a mismatch) and
+    its ``features`` are those of the files. :class:`CardError` naming the first thing that does not match; a
+    folder without a card passes (the card is written from its files)."""
+    from curation.card_features import features_yaml
+
+    root = Path(root)
+    header = read_card_header(root)
+    if not header:
+        return
+    where = root / CARD_FILE
+    configs = header.get("configs") or []
+    infos = header.get("dataset_info") or []
+    infos = [infos] if isinstance(infos, dict) else infos
+    if not isinstance(configs, list) or not isinstance(infos, list):
+        raise CardError(f"{where}: the dataset card's configs and dataset_info must be lists")
+    info_by_name = {i.get("config_name", "default"): i for i in infos if isinstance(i, dict)}
+    for config in configs:
+        if not isinstance(config, dict):
+            raise CardError(f"{where}: a config of the dataset card is not a mapping: {_one_line(config)}")
+        name = config.get("config_name", "default")
+        files = _card_data_files(root, where, name, config.get("data_files"))
+        info = info_by_name.get(name) or {}
+        for split in info.get("splits") or []:
+            if not isinstance(split, dict) or split.get("name") not in files:
+                continue
+            rows = sum(_footer(root, f).num_rows for f in files[split["name"]])
+            if split.get("num_examples") != rows:
+                raise CardError(f"{where}: config {name!r} says split {split['name']!r} has "
+                                f"{split.get('num_examples')} rows, its files hold {rows}")
+        first = next((fs[0] for fs in files.values() if fs), None)
+        if "features" in info and first is not None:
+            if info["features"] != features_yaml(_footer(root, first, pq.read_schema)):
+                raise CardError(f"{where}: config {name!r} lists other features than its files hold")
+
+
+def _footer(root: Path, path: Path, read=lambda p: pq.ParquetFile(p).metadata):
+    """What ``read`` takes from the Parquet footer of a data file the card names (its metadata, or with
+    ``pq.read_schema`` its Arrow schema); :class:`OutputFolderError` naming it when damaged (the ``messages``
+    splits are not among the files :func:`curation.contract.check_output_folder` reads)."""
+    from curation.contract import reading
+
+    with reading(root, path):
+        return read(path)
+
+
+def _card_data_files(root: Path, where: Path, config: str, data_files: Any) -> dict[str, list[Path]]:
+    """The files of each split of one config of a card (``data_files``: a pattern, a list of them, or a list of
+    ``{split, path}``), every pattern matching at least one Parquet file of the folder."""
+    entries = data_files if isinstance(data_files, list) else [data_files]
+    entries = [e if isinstance(e, dict) else {"split": "train", "path": e} for e in entries]
+    out: dict[str, list[Path]] = {}
+    for entry in entries:
+        patterns = entry.get("path")
+        for pattern in patterns if isinstance(patterns, list) else [patterns]:
+            if not isinstance(pattern, str) or not pattern or Path(pattern).is_absolute() or ".." in Path(pattern).parts:
+                raise CardError(f"{where}: config {config!r} names a data file that is not a path in the folder: "
+                                f"{_one_line(pattern)}")
+            try:
+                found = sorted(f for f in root.glob(pattern) if f.is_file())
+            except ValueError as exc:  # a pattern pathlib refuses ("a**")
+                raise CardError(f"{where}: config {config!r} names {_one_line(pattern)}: {error_line(exc)}") from None
+            if not found:
+                raise CardError(f"{where}: config {config!r} names {_one_line(pattern)}, which is not in the folder")
+            out.setdefault(str(entry.get("split", "train")), []).extend(found)
+    return out

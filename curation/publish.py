@@ -3,7 +3,10 @@
 Uploads the splits, the ``messages`` splits if written, ``removed.parquet``, ``quarantine.jsonl``,
 ``manifest.json``, the report and the dataset card (``README.md``, written first if the folder has none) with
 ``huggingface_hub``; checkpoints and caches stay home. Offline, or without a token, it stops with one line
-saying so, before anything is sent and before the folder's card is rewritten; so does a damaged folder.
+saying so, before anything is sent and before the folder's card is rewritten; so does a damaged folder, a repo
+name the hub would refuse, and a card kept as it is (no ``--format``) that no longer describes the folder's files
+(a header that does not parse, data files not there, row counts or features that differ: ``load_dataset`` would
+refuse the published dataset).
 """
 
 from __future__ import annotations
@@ -14,11 +17,14 @@ from typing import Optional
 
 import typer
 
-from curation.card import CARD_FILE, OUTPUT_FORMATS, read_card_format, write_card
+from curation.card import CARD_FILE, OUTPUT_FORMATS, CardError, check_card, read_card_format, write_card
 from curation.contract import OutputFolderError, check_output_folder
+from curation.readers.errors import InputError
 from tomecraft.errors import error_line
 
-IGNORE = [".cache/**", ".checkpoints/**", "**/*.tmp", "**/.*"]
+# huggingface_hub matches these with fnmatch on the path in the folder, where "**/" needs a folder before the
+# name: a leftover of an interrupted write at the top (train.parquet.tmp, README.md.tmp) needs "*.tmp".
+IGNORE = [".cache/**", ".checkpoints/**", "*.tmp", "**/*.tmp", ".*", "**/.*"]
 
 
 class PublishError(Exception):
@@ -53,8 +59,22 @@ def publish(root: str | Path, repo: str, private: bool = False, token: str | Non
         raise PublishError(str(exc)) from None
     if repo.count("/") != 1 or not all(repo.split("/")):
         raise PublishError(f"{repo}: expected a dataset repo as USER/NAME")
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    try:  # the hub's own rule, checked here: sent, it is refused as if the hub could not be reached
+        validate_repo_id(repo)
+    except HFValidationError as exc:
+        raise PublishError(f"{repo}: not a valid dataset repo name ({error_line(exc)})") from None
     if format is not None and format not in OUTPUT_FORMATS:
         raise PublishError(f"unknown format {format!r}; expected one of {', '.join(OUTPUT_FORMATS)}")
+    if format is None:
+        try:  # the folder's card goes up as it is: it must still describe the folder's files
+            check_card(paths.root)
+        except OutputFolderError as exc:  # a messages split damaged
+            raise PublishError(f"{exc}; nothing was uploaded") from None
+        except CardError as exc:
+            raise PublishError(f"{exc}; rewrite it with --format finetome, messages or both; nothing was uploaded") from None
     if _offline():
         raise PublishError(f"{repo}: not published, offline (HF_HUB_OFFLINE is set); nothing was uploaded")
     from huggingface_hub import HfApi
@@ -67,7 +87,7 @@ def publish(root: str | Path, repo: str, private: bool = False, token: str | Non
     if format is not None or not (paths.root / CARD_FILE).exists():
         try:
             write_card(paths.root, format or read_card_format(paths.root) or "finetome")
-        except (OSError, ValueError) as exc:  # a split damaged past its footer, a folder that cannot be written
+        except (OSError, ValueError, InputError) as exc:  # a split damaged past its footer, a folder not writable
             raise PublishError(f"{paths.root}: not published, cannot write the dataset card ({exc}); "
                                "nothing was uploaded") from None
     try:
