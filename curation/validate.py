@@ -42,8 +42,9 @@ RESERVED = {"id", "conversations", "messages", "source", "score"}
 PROVENANCE = ("original_conversations", "cluster_id", "origin_id", "augmentation")
 ORIGINAL = "_original"  # internal: the turns as given by a format conversion, for original_conversations
 REPAIRS = "repairs"  # what was repaired in a kept row (JSON {kind: [columns]}); only when something was
-# columns tome writes: an input's own are kept apart as input_<name> (with several inputs, ``input`` too)
-OWNED = frozenset(PROVENANCE) | frozenset(REMOVED_COLUMNS) | {"id", REPAIRS}
+# columns tome writes: an input's own are kept apart as input_<name> (with several inputs, ``input`` too); so is
+# a ``messages`` column beside the ``conversations`` a row is read from (``--format messages`` writes one)
+OWNED = frozenset(PROVENANCE) | frozenset(REMOVED_COLUMNS) | {"id", "messages", REPAIRS}
 LABELLED = OWNED | {"input"}
 
 
@@ -140,6 +141,8 @@ def validate_record(data: Any, cfg: ValidateConfig, owned: frozenset[str] = OWNE
         "original_conversations": original if changed else None,
     }
     for k, v in data.items():
+        if k == key:  # the turns read above; another chat column beside them is the input's own (kept apart)
+            continue
         if k not in RESERVED and isinstance(v, (dict, list)) and rawcols.value_depth(v) > rawcols.MAX_DEPTH:
             raise RowError(rawcols.too_deep(k))
         if k not in RESERVED or k in owned:

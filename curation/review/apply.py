@@ -39,6 +39,7 @@ from curation.review.verdicts import Decision, Tally
 from curation.contract import Row
 from curation.repair import merge_repairs, repair_string, repairs_json
 from curation.card import read_card_format, write_card
+from curation.readers.errors import InputError
 from curation.writer import column_order, infer_types, rows_to_table, sha256_file, write_json, write_parquet
 
 STAGE = "review"
@@ -181,7 +182,10 @@ def apply_review(
         manifest["extra_columns"] = extras
         manifest["review"]["columns_kept_apart"] = renamed
     write_json(manifest, paths.manifest)
-    write_card(paths.root, read_card_format(folder.paths.root) or "finetome")
+    try:
+        write_card(paths.root, read_card_format(folder.paths.root) or "finetome")
+    except InputError as exc:  # README.md or messages/ that cannot be written (a folder, a file)
+        raise ReviewError(str(exc)) from None
     if (folder.manifest.get("config") or {}).get("report", True):
         try:
             from curation.report import write_report

@@ -531,3 +531,25 @@ def test_extra_columns_keep_one_order_however_the_input_is_cut_into_batches(tmp_
         assert read_manifest(out)["extra_columns"][:1] == ["alpha"]
         files[batch_rows] = [(out / f).read_bytes() for f in ("train.parquet", "validation.parquet", "removed.parquet")]
     assert files[2] == files[3] == files[1000]
+
+
+@pytest.mark.parametrize("after", ["", " "])  # " ": the row goes record by record
+def test_a_messages_column_beside_the_conversations_is_kept_apart_not_dropped(tmp_path, after):
+    notes = [{"role": "note", "content": "kept"}]
+    rows = [json.dumps(row(i, messages=notes)) + (after if i == 1 else "") for i in range(6)]
+    (tmp_path / "in.jsonl").write_text("\n".join(rows) + "\n")
+    manifest = curate(str(tmp_path / "in.jsonl"), tmp_path / "out")
+    assert manifest["extra_columns"] == ["input_messages"]
+    kept = pa.concat_tables([pq.read_table(tmp_path / "out" / f"{s}.parquet") for s in SPLITS]).to_pylist()
+    assert len(kept) == 6 and all(r["input_messages"] == notes for r in kept)
+
+
+@pytest.mark.parametrize("after", ["", " "])
+def test_the_messages_a_row_is_read_from_are_not_kept_again(tmp_path, after):
+    rows = [json.dumps({"messages": [{"role": "user", "content": f"{Q} ({i})"}, {"role": "assistant", "content": A}],
+                        "meta": i}) + (after if i == 1 else "") for i in range(6)]
+    (tmp_path / "in.jsonl").write_text("\n".join(rows) + "\n")
+    manifest = curate(str(tmp_path / "in.jsonl"), tmp_path / "out")
+    assert manifest["extra_columns"] == ["meta"]
+    for s in SPLITS:
+        assert "input_messages" not in pq.read_schema(tmp_path / "out" / f"{s}.parquet").names

@@ -178,3 +178,23 @@ def test_a_corrected_answer_that_is_nothing_once_repaired_is_not_applied(curated
     assert manifest["review"]["applied"]["fixed"] == 0
     rows = {r["id"]: r for s in SPLITS for r in pq.read_table(out / f"{s}.parquet").to_pylist()}
     assert rows[records[0]["id"]]["conversations"][-1]["value"].strip()
+
+
+def test_a_card_that_cannot_be_written_is_one_error_line(curated_with_quality, tmp_path, monkeypatch):
+    """A card the folder cannot take (a full disk, a path taken by a folder: the card module's one-line
+    InputError) ends the import with that line, not a traceback."""
+    import curation.review.apply as apply
+    from curation.card import _unwritable
+
+    def unwritable(root, format="finetome", title=None):
+        raise _unwritable(Path(root) / "README.md", "the dataset card", OSError(28, "No space left on device"))
+
+    monkeypatch.setattr(apply, "write_card", unwritable)
+    records = _export(curated_with_quality, tmp_path / "review")
+    (tmp_path / "review" / "records.json").write_text(json.dumps(records), encoding="utf-8")
+    result = runner.invoke(app, ["review", "import", str(curated_with_quality), "--from", str(tmp_path / "review"),
+                                 "--out", str(tmp_path / "reviewed"), "-q"])
+    assert result.exit_code == 1, f"{result.output}\n{result.exception!r}"
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert lines == [f"error: {tmp_path / 'reviewed' / 'README.md'}: cannot write the dataset card here "
+                     "(no space left on device)"], result.output
