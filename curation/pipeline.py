@@ -19,16 +19,38 @@ __all__ = ["AccountingError", "CurationResult", "InputError", "StageReport", "ch
            "open_source", "run_curation"]
 
 
-def check_out_dir(out_dir: str | Path, config) -> None:
-    """Refuse an output folder that holds the ``--against`` set: the run would write its new rows over the
-    data it extends (which is never rewritten)."""
+def check_out_dir(out_dir: str | Path, config, output_format: str = "finetome", shards: bool = False) -> None:
+    """Refuse, before any work, an output folder the run could not finish: one that holds the ``--against`` set
+    (the run would write its new rows over the data it extends, which is never rewritten), or one where a path
+    the run writes is taken by the other kind (a folder named ``train.parquet``, as Spark writes them, or
+    ``README.md``; a file named ``messages``). Such a path is the user's, so it is named, not removed.
+    ``shards``: the engine writes each split as a folder of shards (Ray)."""
     against = config.stage("against").path
-    if against is None or "://" in against:
+    if against is not None and "://" not in against:
+        existing, out = Path(against).expanduser().resolve(), Path(out_dir).expanduser().resolve()
+        if existing == out or out in existing.parents:
+            raise InputError(f"--against {against}: this run would write over it (the output folder is {out_dir}); "
+                             "write the new rows to another folder (--out)")
+    root = Path(out_dir).expanduser()
+    if not root.is_dir():
         return
-    existing, out = Path(against).expanduser().resolve(), Path(out_dir).expanduser().resolve()
-    if existing == out or out in existing.parents:
-        raise InputError(f"--against {against}: this run would write over it (the output folder is {out_dir}); "
-                         "write the new rows to another folder (--out)")
+    from curation.card import CARD_FILE, MESSAGES_DIR
+    from curation.contract import MANIFEST_FILE, QUARANTINE_FILE, REMOVED_FILE, SPLITS
+    from curation.report import REPORT_HTML, REPORT_MD
+
+    files = [MANIFEST_FILE, QUARANTINE_FILE, CARD_FILE, *((REPORT_HTML, REPORT_MD) if config.report else ()),
+             *(f"{s}.parquet" for s in SPLITS), REMOVED_FILE]  # (a sharded run removes the single files)
+    folders = [MESSAGES_DIR] if output_format in ("messages", "both") else []
+    if shards:
+        folders += [*SPLITS, "removed"]
+    for name in files:
+        if (root / name).is_dir():
+            raise InputError(f"{root / name}: the run writes a file here, and it is a folder; move it or choose "
+                             "another --out")
+    for name in folders:
+        if (root / name).exists() and not (root / name).is_dir():
+            raise InputError(f"{root / name}: the run writes a folder here, and it is a file; move it or choose "
+                             "another --out")
 
 
 def open_source(input_spec: str | Sequence[str] | None, config) -> tuple[Any, Any]:
@@ -74,7 +96,7 @@ def run_curation(
     from curation.config import config_model
 
     config = config or config_model()()
-    check_out_dir(out_dir, config)
+    check_out_dir(out_dir, config, output_format)
     source, config = open_source(input_spec, config)
     result = run_local(source, out_dir, config, resume=resume, progress=progress)
     result.manifest = finish_outputs(result.out.root, source, config, output_format)

@@ -267,7 +267,7 @@ def run_curation_ray(
         out = out[len("file://"):]
     elif "://" in out:
         raise EngineError(f"{out}: --out must be a folder every Ray node can write (a local or shared path, or file://)")
-    check_out_dir(out, config)
+    check_out_dir(out, config, output_format, shards=True)
     ray = _import_ray()
     source, config = open_source(input_spec, config)
     paths = empty_outputs_folder(Path(out))

@@ -196,6 +196,30 @@ def test_curate_out_that_cannot_be_created(small_input):
     assert one_error_line(output).startswith("error: /proc/tome-cannot-be-here: cannot write the output folder here (")
 
 
+@pytest.mark.parametrize("taken, kind, options", [
+    ("train.parquet", "folder", []),  # as Spark names its output folders
+    ("removed.parquet", "folder", []),
+    ("manifest.json", "folder", []),
+    ("README.md", "folder", []),
+    ("report.html", "folder", []),
+    ("messages", "file", ["--format", "both"]),
+])
+def test_curate_refuses_before_any_work_an_out_whose_paths_are_taken(small_input, tmp_path, monkeypatch, taken, kind,
+                                                                      options):
+    """A path the run writes, taken by the other kind, was found only when the finished files were moved into
+    place (a traceback after all the work); it is the user's, so it is named and left alone."""
+    import curation.pipeline as pipeline
+
+    out = tmp_path / "out"
+    (out / taken).mkdir(parents=True) if kind == "folder" else (out.mkdir(), (out / taken).write_text("mine"))
+    monkeypatch.setattr(pipeline, "run_local", lambda *a, **k: pytest.fail("the run started"))
+    code, output = invoke("curate", "-q", "-i", small_input, "-o", out, *options)
+    writes = "a file here, and it is a folder" if kind == "folder" else "a folder here, and it is a file"
+    assert code == 2 and one_error_line(output) == (f"error: {out / taken}: the run writes {writes}; move it or "
+                                                    "choose another --out")
+    assert (out / taken).is_dir() == (kind == "folder")
+
+
 def test_review_targets_under_a_file(curated, tmp_path):
     a_file, under = _blocked_paths(tmp_path)
     for option in ("--to", "--hub-dir"):
