@@ -1,9 +1,9 @@
 """Extension without duplicates: new rows that duplicate a row of an existing dataset are removed.
 
 ``tome curate --against DIR_OR_DATASET`` (``stages.against.path``): the existing set is a previous ``tome
-curate`` output folder (its splits) or any input ``--input`` takes. A new row whose text key hashes like an
-existing row's (the exact dedup settings) or whose MinHash estimate of Jaccard with one reaches the near-dedup
-threshold (the near dedup settings; LSH bands find the candidates) is removed with reason
+curate`` output folder (its splits, or the one split named) or any input ``--input`` takes. A new row whose
+text key hashes like an existing row's (the exact dedup settings) or whose MinHash estimate of Jaccard with one
+reaches the near-dedup threshold (the near dedup settings; LSH bands find the candidates) is removed with reason
 ``duplicate_of_existing`` and ``duplicate_of`` = the existing row's id (``details``: ``match`` exact or near,
 and the similarity). The existing data is never rewritten.
 
@@ -14,7 +14,8 @@ in the sorted keys, so a run costs O(new rows x log existing rows) and touches o
 memory is bounded by the signatures the probe reads, and the time hardly grows with the existing set. The index
 is built in one read of the existing set and cached (in the existing folder's ``.cache/`` for a curated folder,
 else in the run's), keyed by the existing set's fingerprint and the settings: a later run against the same set
-does not read it again.
+does not read it again, and one against a set that changed builds it anew (a curated folder's fingerprint holds
+its split files' sizes and modification times, so a split edited by hand is never matched by a stale index).
 
 Candidates: a new row pairs with the existing rows that share one of its band keys, at most ``bucket_cap`` of
 them per band (the first by position: a bucket that large is a run of near-identical existing rows).
@@ -50,8 +51,8 @@ class AgainstConfig(StrictModel):
     """Removes new rows that duplicate a row of an existing dataset (`--against`): exact and near, same settings."""
 
     enabled: bool = True
-    path: str | None = Field(None, description="the existing dataset: a tome curate output folder or any input; "
-                                               "null: the stage does nothing")
+    path: str | None = Field(None, description="the existing dataset: a tome curate output folder (or one of its "
+                                               "splits) or any input; null: the stage does nothing")
     exact: bool = Field(True, description="match on the exact dedup text key hash")
     near: bool = Field(True, description="match on MinHash (the near dedup settings and threshold)")
     cache_dir: str | None = Field(None, description="where the existing set's index is kept (default: the existing "
@@ -456,73 +457,215 @@ def _ranges(sorted_keys: np.ndarray, queries: np.ndarray, cap: int | None) -> tu
 
 
 class ExistingSet:
-    """The rows an extension is checked against: a curated output folder's splits, or any input."""
+    """The rows an extension is checked against: a curated output folder's splits, or any input.
+
+    A folder that a ``tome curate`` run wrote is read through its manifest, never as a plain folder of files:
+    read so, its ``removed.parquet`` would count as existing rows and a lost split would pass unseen. So a
+    folder whose manifest is tomecraft's (even with every split gone) is a curated folder, and one that holds
+    ``removed.parquet`` beside a split but no manifest is refused, as damaged. One split of a curated folder
+    (``out/train.parquet``, the shard folder ``out/train/`` or one of its shards) is read the same way, that
+    split only: its rows keep the ids they were written with, which ``duplicate_of`` then names (read as a
+    plain input, its rows would get new ids, from the whole record, that the file does not hold)."""
 
     def __init__(self, spec: str) -> None:
+        from curation.contract import SPLITS
         from curation.sources import is_curated_folder
 
         self.spec = spec
         path = Path(spec).expanduser()
-        self.curated = path if path.is_dir() and is_curated_folder(path) else None
+        self.curated = path if path.is_dir() and (is_curated_folder(path) or _tome_manifest(path)) else None
+        self.splits: tuple[str, ...] = SPLITS
+        self.only: list[Path] | None = None  # one split's files, when the spec names them
+        if self.curated is None:
+            found = _split_of_curated(path)
+            if found is not None:
+                self.curated, split, self.only = found
+                self.splits = (split,)
+        if self.curated is None and path.is_dir():
+            _refuse_output_without_manifest(path)
 
     def fingerprint(self) -> str:
+        """What the index is keyed by. A curated folder's: its manifest's output hashes and each split file's
+        path, size and modification time (a file replaced or edited after the run, the manifest untouched, makes
+        another key: the index is built again, never reused stale; the files' bytes are not read)."""
         if self.curated is not None:
             manifest = self._check_curated()
             outputs = manifest.get("outputs") if isinstance(manifest.get("outputs"), dict) else {}
-            return "curated:" + json.dumps({k: v.get("sha256") if isinstance(v, dict) else None
-                                            for k, v in outputs.items() if k in ("train", "validation", "test")},
-                                           sort_keys=True)
-        from curation.readers import open_input
-
-        return open_input(self.spec).fingerprint
-
-    def _check_curated(self) -> dict[str, Any]:
-        """The curated folder's manifest, once it and the footers of its splits read; a damaged file stops the run
-        with one line naming it (:class:`StageError`)."""
-        from curation.contract import SPLITS, OutputFolderError, output_paths, read_manifest, split_columns
+            files = []
+            for file in self.split_files():
+                stat = file.stat()
+                files.append([file.relative_to(self.curated).as_posix(), stat.st_size, stat.st_mtime_ns])
+            return "curated:" + json.dumps({"outputs": {k: v.get("sha256") if isinstance(v, dict) else None
+                                                        for k, v in outputs.items() if k in ("train", "validation", "test")},
+                                            "files": files}, sort_keys=True)
+        from curation.readers import InputError, open_input
 
         try:
+            return open_input(self.spec).fingerprint
+        except InputError as exc:  # named as the existing set's, not taken for an --input's
+            raise StageError(f"--against {exc}") from None
+
+    def split_files(self) -> list[Path]:
+        """A curated folder's split files (``train.parquet`` or the shards of ``train/``, ...), in row order."""
+        from curation.contract import output_paths
+
+        if self.only is not None:
+            return list(self.only)
+        paths = output_paths(self.curated)
+        return [f for split in self.splits if paths.split(split).exists() for f in paths.files(paths.split(split))]
+
+    def _check_curated(self) -> dict[str, Any]:
+        """The curated folder's manifest, once it and the footers of its splits read (their ``id`` and
+        ``conversations`` of the types written), and every split file it lists (with rows) found; a damaged or
+        missing file stops the run with one line naming it (:class:`StageError`)."""
+        from curation.contract import OutputFolderError, output_paths, read_manifest
+
+        paths = output_paths(self.curated)
+        try:
             manifest = read_manifest(self.curated)
-            for split in SPLITS:
-                if output_paths(self.curated).split(split).exists():
-                    split_columns(self.curated, split)
+            for file in self.split_files():
+                _check_split_schema(self.curated, file)
         except OutputFolderError as exc:
             raise StageError(f"--against {exc}") from None
+        outputs = manifest.get("outputs") if isinstance(manifest.get("outputs"), dict) else {}
+        for split in self.splits:
+            listed = outputs.get(split)
+            if not isinstance(listed, dict) or not isinstance(listed.get("rows"), int) or listed["rows"] <= 0:
+                continue
+            path = paths.split(split)
+            names = listed.get("files") if isinstance(listed.get("files"), list) else []
+            lost = [path.name] if not path.exists() else [str(Path(path.name) / str(n)) for n in names
+                                                          if path.is_dir() and not (path / str(n)).exists()]
+            if lost:
+                raise StageError(f"--against {self.curated}: {', '.join(lost)} is missing (its manifest.json lists "
+                                 f"{listed['rows']:,} rows in {split}); the existing set is incomplete: restore the "
+                                 "file, or curate that set again")
         return manifest
 
     def rows(self, normalize_cfg) -> Iterator[tuple[pa.Array, pa.Array]]:
         """``(ids, conversations)`` batches: a curated folder's rows as they are (already normalized); any
         other input validated (format converted) and normalized as a new row would be."""
         if self.curated is not None:
+            import pyarrow.compute as pc
             import pyarrow.parquet as pq
 
-            from curation.contract import OutputFolderError, reading
-            from curation.sources import expand
+            from curation.contract import OutputFolderError, reading, unreadable_file
 
-            for file in expand(self.curated):  # the footers were checked by fingerprint(); a row group may still fail
+            for file in self.split_files():  # the footers were checked by fingerprint(); a row group may still fail
                 try:
-                    with reading(self.curated, file.path):
-                        for batch in pq.ParquetFile(file.path).iter_batches(batch_size=16_384,
-                                                                            columns=["id", "conversations"]):
+                    row = 0
+                    with reading(self.curated, file):
+                        for batch in pq.ParquetFile(file).iter_batches(batch_size=16_384, columns=["id", "conversations"]):
+                            for name in ("id", "conversations"):  # a null would index as an existing row of no text
+                                if batch.column(name).null_count:
+                                    at = row + pc.index(pc.is_null(batch.column(name)), True).as_py() + 1
+                                    raise unreadable_file(self.curated, file, f"row {at:,}: {name!r} is null")
+                            row += batch.num_rows
                             yield batch.column("id"), batch.column("conversations")
                 except OutputFolderError as exc:
                     raise StageError(f"--against {exc}") from None
             return
+        yield from self._input_rows(normalize_cfg)
+
+    def _input_rows(self, normalize_cfg) -> Iterator[tuple[pa.Array, pa.Array]]:
+        """Any other input's rows, validated and normalized; what stops its reading is named as --against's."""
         from curation.config import config_model
         from curation.normalize import Normalize
         from curation.pipeline import open_source
+        from curation.readers import InputError
         from curation.validate import Validate
 
-        config = config_model()()
-        source, config = open_source(self.spec, config)
-        validate = Validate(config.stage("validate"), config.inputs)
-        normalize = Normalize(normalize_cfg) if normalize_cfg is not None and normalize_cfg.enabled else None
-        for raw in source.batches(16_384):
-            batch = validate.process(raw).batch
-            if normalize is not None and batch.num_rows:
-                batch = normalize.process(batch).batch
-            if batch.num_rows:
-                yield batch.column("id"), batch.column("conversations")
+        try:
+            config = config_model()()
+            source, config = open_source(self.spec, config)
+            validate = Validate(config.stage("validate"), config.inputs)
+            normalize = Normalize(normalize_cfg) if normalize_cfg is not None and normalize_cfg.enabled else None
+            for raw in source.batches(16_384):
+                batch = validate.process(raw).batch
+                if normalize is not None and batch.num_rows:
+                    batch = normalize.process(batch).batch
+                if batch.num_rows:
+                    yield batch.column("id"), batch.column("conversations")
+        except InputError as exc:
+            raise StageError(f"--against {exc}") from None
+
+
+def _tome_manifest(folder: Path) -> bool:
+    """Whether ``folder`` holds the ``manifest.json`` of a ``tome curate`` run (a JSON object naming the
+    tomecraft version): its splits may all be gone, it is still no plain folder of files."""
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(manifest, dict) and "tomecraft_version" in manifest
+
+
+def _check_split_schema(root: Path, file: Path) -> None:
+    """A split file's ``id`` must be text and its ``conversations`` FineTome's turns, as ``tome curate`` writes
+    them (:class:`OutputFolderError` naming the file otherwise: indexed, any other type would end the run with a
+    traceback, or match new rows to ids the set does not hold)."""
+    import pyarrow.parquet as pq
+
+    from curation.contract import reading, unreadable_file
+
+    with reading(root, file):
+        schema = pq.read_schema(file)
+    for name, ok, expected in (("id", _is_text, "text"), ("conversations", _is_turns, "a list of {from, value} turns")):
+        if name not in schema.names:
+            raise unreadable_file(root, file, f"no {name!r} column (not a split written by `tome curate`)")
+        kind = schema.field(name).type
+        if not ok(kind):
+            raise unreadable_file(root, file, f"column {name!r} is {kind}, expected {expected}")
+
+
+def _is_text(kind: pa.DataType) -> bool:
+    return pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind)
+
+
+def _is_turns(kind: pa.DataType) -> bool:
+    if not (pa.types.is_list(kind) or pa.types.is_large_list(kind)):
+        return False
+    turn = kind.value_type
+    return (pa.types.is_struct(turn) and all(turn.get_field_index(k) >= 0 and _is_text(turn.field(k).type)
+                                             for k in ("from", "value")))
+
+
+def _split_of_curated(path: Path) -> tuple[Path, str, list[Path]] | None:
+    """``(folder, split, files)`` when ``path`` is a split of a curated folder: its ``train.parquet``, its shard
+    folder ``train/`` (the files are its shards) or one of those shards; else None."""
+    from curation.contract import SPLITS, output_paths
+    from curation.sources import is_curated_folder
+
+    if not path.exists():
+        return None
+    path = path.resolve()
+    for folder in (path.parent, path.parent.parent):
+        if not (folder.is_dir() and is_curated_folder(folder)):
+            continue
+        paths = output_paths(folder)
+        for split in SPLITS:
+            where = paths.split(split)
+            if not where.exists():
+                continue
+            files = paths.files(where)
+            if path == where:
+                return folder, split, files
+            if path in files:
+                return folder, split, [path]
+    return None
+
+
+def _refuse_output_without_manifest(folder: Path) -> None:
+    """A folder that holds a ``tome curate`` output's ``removed.parquet`` (or its shards) beside a split but no
+    manifest: read as a plain folder, its removed rows would count as existing ones."""
+    from curation.contract import MANIFEST_FILE, SPLITS, output_paths
+
+    paths = output_paths(folder)
+    if paths.removed.exists() and any(paths.split(s).exists() for s in SPLITS):
+        removed = paths.removed.name + ("/" if paths.removed.is_dir() else "")
+        raise StageError(f"--against {folder}: {MANIFEST_FILE} is missing from this tome curate output folder, so its "
+                         f"kept rows cannot be told from the removed ones (in {removed}); restore it, or point "
+                         "--against at the split files")
 
 
 def _build(cfg: AgainstConfig, curation) -> Against:

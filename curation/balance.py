@@ -27,11 +27,17 @@ class BalanceConfig(StrictModel):
     seed: int = 0
 
 
+NO_SOURCE = "(none)"  # the stats' key for rows without a source, as the report names them
+
+
 def _counts(sources: pa.Array) -> dict[str, int]:
-    """Rows per source (``"None"`` for rows without one), sorted by name."""
+    """Rows per source (:data:`NO_SOURCE` for rows without one, added to a source of that name), sorted by name."""
     counts = pc.value_counts(sources)
-    names = [str(v) for v in counts.field("values").to_pylist()]
-    return dict(sorted(zip(names, counts.field("counts").to_pylist())))
+    out: dict[str, int] = {}
+    for value, n in zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist()):
+        name = NO_SOURCE if value is None else str(value)
+        out[name] = out.get(name, 0) + n
+    return dict(sorted(out.items()))
 
 
 class Balance(GlobalStage):

@@ -292,6 +292,12 @@ def inputs_from_cli(specs: Sequence[str]) -> list[InputConfig]:
         match = None if _exists_locally(spec) else re.fullmatch(r"(.+)@([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)", spec)
         if match:
             spec, weight = match.group(1), float(match.group(2))
+        elif not _exists_locally(spec) and "@" in spec and _exists_locally(spec.rpartition("@")[0]):
+            # PATH@WEIGHT of an existing path with a weight that is no number (nan, inf, 1_000, ...): say so, not
+            # that PATH@WEIGHT is no file
+            head, _, tail = spec.rpartition("@")
+            raise ValueError(f"--input {given}: the weight {tail!r} is not a finite number; give {head}@W with W a "
+                             "positive number, e.g. @2 or @0.5")
         try:
             out.append(InputConfig(path=spec, name=name, weight=weight))
         except ValidationError as exc:  # a weight of 0

@@ -2,7 +2,9 @@
 
 Rows carry their ``input`` (with two inputs or more; one input owns every row), removal records their
 ``reason``, quarantine entries their ``position.input``. For each input: rows in, kept in the splits, removed
-by reason, quarantined, its share of the final mix and the target share its weight asked for.
+by reason, quarantined, its share of the final mix and the target share its weight asked for. Rows that
+augmentation added (an ``origin_id``) carry their origin's input but were never read from it: they are counted
+apart (``augmented``), not as rows in.
 """
 
 from __future__ import annotations
@@ -30,23 +32,29 @@ def _column_counts(path: Path, columns: Sequence[str], files) -> Counter:
 
 
 def input_accounting(root: str | Path, inputs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One record per input (in list order): the input's description plus rows_in, kept, removed (by reason),
-    quarantined, share (of all kept rows) and target_share: what its weight asks of the whole mix (its weight's
-    share among the weighted inputs that still had rows when the mix was drawn, as :mod:`curation.mix` shares
-    them, times the weighted inputs' part of the kept rows; inputs without a weight take the rest), so share
-    and target compare on one base; null without a weight, or for an input with no row left by then."""
+    """One record per input (in list order): the input's description plus rows_in (read from it), augmented
+    (rows augmentation added from its rows, kept or removed), kept, removed (by reason), quarantined (so
+    ``rows_in + augmented == kept + removed + quarantined``), share (of all kept rows) and target_share: what
+    its weight asks of the whole mix (its weight's share among the weighted inputs that still had rows when the
+    mix was drawn, as :mod:`curation.mix` shares them, times the weighted inputs' part of the kept rows; inputs
+    without a weight take the rest), so share and target compare on one base; null without a weight, or for an
+    input with no row left by then."""
     paths = output_paths(root)
     only = inputs[0]["name"] if len(inputs) == 1 else None
     kept: Counter = Counter()
+    augmented: Counter = Counter()
     for split in SPLITS:
         path = paths.split(split)
         if path.exists():
-            for (name,), n in _column_counts(path, ["input"], paths.files(path)).items():
+            for (name, origin), n in _column_counts(path, ["input", "origin_id"], paths.files(path)).items():
                 kept[name or only] += n
+                augmented[name or only] += n if origin is not None else 0
     removed: dict[str, Counter] = {}
     if paths.removed.exists():
-        for (name, reason), n in _column_counts(paths.removed, ["input", "reason"], paths.files(paths.removed)).items():
+        columns = ["input", "reason", "origin_id"]
+        for (name, reason, origin), n in _column_counts(paths.removed, columns, paths.files(paths.removed)).items():
             removed.setdefault(name or only, Counter())[reason] += n
+            augmented[name or only] += n if origin is not None else 0
     quarantined: Counter = Counter()
     for entry in read_quarantine(root):
         position = entry.get("position")
@@ -62,8 +70,9 @@ def input_accounting(root: str | Path, inputs: Sequence[dict[str, Any]]) -> list
     for record in inputs:
         name = record["name"]
         gone = dict(sorted(removed.get(name, Counter()).items()))
-        rows_in = kept[name] + sum(gone.values()) + quarantined[name]
-        out.append({**record, "rows_in": rows_in, "kept": kept[name], "removed": gone, "quarantined": quarantined[name],
+        rows_in = kept[name] + sum(gone.values()) + quarantined[name] - augmented[name]
+        out.append({**record, "rows_in": rows_in, "augmented": augmented[name], "kept": kept[name], "removed": gone,
+                    "quarantined": quarantined[name],
                     "share": round(kept[name] / total_kept, 6) if total_kept else 0.0,
                     "target_share": targets.get(name)})
     return out

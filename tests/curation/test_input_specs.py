@@ -84,3 +84,14 @@ def test_a_missing_input_is_named_as_given_on_one_line(in_tmp, spec):
     assert result.exit_code == 2 and "Traceback" not in result.output
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"error: {spec}: ")
+
+
+@pytest.mark.parametrize("weight", ["nan", "inf", "1_000", "abc", " 3"])
+def test_a_weight_that_is_no_number_is_named_as_such(in_tmp, weight):
+    sample_rows(in_tmp / "b.jsonl", count=2)
+    with pytest.raises(ValueError, match=rf"^--input web=b\.jsonl@{weight}: the weight '{weight}' is not a finite number"):
+        inputs_from_cli([f"web=b.jsonl@{weight}"])
+    result = curate("-i", f"b.jsonl@{weight}", "-i", "b.jsonl", "-o", "out")
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: --input b.jsonl@{weight}: the weight")

@@ -1,0 +1,230 @@
+"""--against a curated folder that changed or lost files after its run: the index is built again when a split
+changes (never reused stale); a folder missing a split its manifest lists, or its manifest, or whose split
+holds what `tome curate` never writes (another type, a null id or conversation), stops the run with one line
+instead of checking against part of the set, against its removed rows, or ending in a traceback. One split
+of a curated folder is matched by the ids its rows were written with."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from curation.contract import read_manifest
+from tomecraft.cli import app
+
+WORDS = [f"word{i}" for i in range(400)]
+OVERLAP = 30  # the new input holds every other existing row (30 of 60)
+
+
+def rows(seed: int, n: int) -> list[dict]:
+    """``n`` distinct conversations (long random answers: no filter removes them, no two are near-duplicates)."""
+    rng = np.random.default_rng(seed)
+    return [{"conversations": [{"from": "human", "value": f"Question {seed}-{i}: explain the topic in detail."},
+                               {"from": "gpt", "value": " ".join(rng.choice(WORDS, size=60).tolist())}],
+             "source": f"set{seed}", "score": 4.0} for i in range(n)]
+
+
+def write_jsonl(path: Path, records: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+def fast_config(**stages):
+    from curation.config import load_config
+
+    return load_config(None, {"report": False, "checkpoint": False, "stages": stages})
+
+
+def curate(spec: Path, out: Path, against: Path | None = None) -> dict:
+    from curation.pipeline import run_curation
+
+    stages = {"against": {"path": str(against)}} if against is not None else {}
+    run_curation(str(spec), out, fast_config(**stages))
+    return read_manifest(out)
+
+
+def against_stats(manifest: dict) -> dict:
+    return next(s for s in manifest["stages"] if s["name"] == "against")["stats"]
+
+
+def invoke(*args) -> tuple[int, str]:
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    return result.exit_code, result.output
+
+
+def one_error_line(output: str) -> str:
+    lines = [line for line in output.strip().splitlines() if line.strip()]
+    assert "Traceback" not in output, output
+    assert len(lines) == 1 and lines[0].startswith("error: "), output
+    return lines[0]
+
+
+def data_bytes(folder: Path) -> dict[str, str]:
+    """Every file of the folder but its cache, by relative path: what --against must leave as it was."""
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file() and ".cache" not in p.relative_to(folder).parts}
+
+
+@pytest.fixture(scope="module")
+def existing(tmp_path_factory) -> Path:
+    """A curated folder of 60 rows."""
+    root = tmp_path_factory.mktemp("existing")
+    manifest = curate(write_jsonl(root / "old.jsonl", rows(1, 60)), root / "curated")
+    assert manifest["accounting"]["in_splits"] == 60
+    return root / "curated"
+
+
+@pytest.fixture(scope="module")
+def new_input(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("new")
+    return write_jsonl(root / "new.jsonl", rows(1, 60)[::2] + rows(2, 20))
+
+
+def test_a_split_changed_after_the_run_builds_the_index_again(existing, new_input, tmp_path):
+    folder = tmp_path / "curated"
+    shutil.copytree(existing, folder)
+    first = curate(new_input, tmp_path / "first", against=folder)
+    assert against_stats(first)["index"] == "built" and against_stats(first)["exact"] == OVERLAP
+    # the new rows the first run kept are appended to the existing train split by hand; manifest untouched
+    added = pa.concat_tables([pq.read_table(tmp_path / "first" / f"{s}.parquet") for s in ("train", "validation", "test")])
+    train = pq.read_table(folder / "train.parquet")
+    pq.write_table(pa.concat_tables([train, added.select(train.column_names).cast(train.schema)]), folder / "train.parquet")
+    second = curate(new_input, tmp_path / "second", against=folder)
+    stats = against_stats(second)
+    assert stats["index"] == "built"  # not the first run's index, which lacks the appended rows
+    assert stats["existing_rows"] == 60 + added.num_rows
+    assert stats["exact"] == OVERLAP + 20 and second["accounting"]["in_splits"] == 0
+    assert against_stats(curate(new_input, tmp_path / "third", against=folder))["index"] == "cached"
+
+
+def _lose_train(folder: Path) -> str:
+    (folder / "train.parquet").unlink()
+    return "train.parquet is missing (its manifest.json lists"
+
+
+def _lose_every_split(folder: Path) -> str:
+    for split in ("train", "validation", "test"):
+        (folder / f"{split}.parquet").unlink()
+    return "train.parquet is missing (its manifest.json lists"
+
+
+def as_shards(folder: Path) -> list[Path]:
+    """The folder's train split as ``--engine ray`` writes it: ``train/part-*.parquet``, listed in the manifest."""
+    table = pq.read_table(folder / "train.parquet")
+    (folder / "train.parquet").unlink()
+    (folder / "train").mkdir()
+    names = ["part-00000.parquet", "part-00001.parquet"]
+    half = table.num_rows // 2
+    pq.write_table(table.slice(0, half), folder / "train" / names[0])
+    pq.write_table(table.slice(half), folder / "train" / names[1])
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    manifest["outputs"]["train"] = {"path": "train/", "rows": table.num_rows, "files": names, "sha256": ["", ""]}
+    (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    return [folder / "train" / name for name in names]
+
+
+def _lose_a_shard(folder: Path) -> str:
+    as_shards(folder)[1].unlink()
+    return "train/part-00001.parquet is missing (its manifest.json lists"
+
+
+def _lose_the_manifest(folder: Path) -> str:
+    (folder / "manifest.json").unlink()
+    return "manifest.json is missing from this tome curate output folder"
+
+
+def _rewrite_train(folder: Path, change) -> None:
+    table = pq.read_table(folder / "train.parquet")
+    pq.write_table(change(table), folder / "train.parquet")
+
+
+def _conversations_as_text(folder: Path) -> str:
+    _rewrite_train(folder, lambda t: pa.table({"id": t.column("id"), "conversations": pa.array(["x"] * t.num_rows)}))
+    return "train.parquet: column 'conversations' is string, expected a list of {from, value} turns"
+
+
+def _ids_as_numbers(folder: Path) -> str:
+    _rewrite_train(folder, lambda t: t.set_column(0, "id", pa.array(range(t.num_rows))))
+    return "train.parquet: column 'id' is int64, expected text"
+
+
+def _no_conversations(folder: Path) -> str:
+    _rewrite_train(folder, lambda t: t.select(["id"]))
+    return "train.parquet: no 'conversations' column"
+
+
+def _null_id(folder: Path) -> str:
+    _rewrite_train(folder, lambda t: t.set_column(0, "id", pa.array([None] * 3 + t.column("id").to_pylist()[3:], pa.string())))
+    return "train.parquet: row 1: 'id' is null"
+
+
+def _null_conversations(folder: Path) -> str:
+    def change(t):
+        at = t.column_names.index("conversations")
+        turns = t.column(at).to_pylist()
+        return t.set_column(at, "conversations", pa.array(turns[:4] + [None] + turns[5:], t.schema.field(at).type))
+
+    _rewrite_train(folder, change)
+    return "train.parquet: row 5: 'conversations' is null"
+
+
+@pytest.mark.parametrize("damage", [_lose_train, _lose_every_split, _lose_a_shard, _lose_the_manifest,
+                                    _conversations_as_text, _ids_as_numbers, _no_conversations, _null_id,
+                                    _null_conversations])
+def test_an_incomplete_or_damaged_folder_stops_the_run_in_one_line(damage, existing, new_input, tmp_path):
+    folder = tmp_path / "curated"
+    shutil.copytree(existing, folder)
+    expected = damage(folder)
+    before = data_bytes(folder)
+    code, output = invoke("curate", "-q", "-i", new_input, "-o", tmp_path / "new", "--against", folder,
+                          "--set", "report=false", "--set", "checkpoint=false")
+    assert code == 2
+    line = one_error_line(output)
+    assert line.startswith(f"error: --against {folder}: ") and expected in line
+    assert data_bytes(folder) == before
+
+
+@pytest.mark.parametrize("split", ["train.parquet", "train/", "train/part-00001.parquet"])
+def test_one_split_of_a_curated_folder_is_matched_by_the_ids_it_holds(split, existing, new_input, tmp_path):
+    """Pointed at one split (file, shard folder or shard), --against names its rows by the ids they were written
+    with; the other splits are not part of the set."""
+    folder = tmp_path / "curated"
+    shutil.copytree(existing, folder)
+    if split != "train.parquet":
+        as_shards(folder)
+    held = set(pq.read_table(folder / split, columns=["id"]).column("id").to_pylist())
+    before = data_bytes(folder)
+    manifest = curate(new_input, tmp_path / "new", against=folder / split)
+    removed = pq.read_table(tmp_path / "new" / "removed.parquet")
+    found = removed.filter(pa.compute.equal(removed.column("reason"), "duplicate_of_existing"))
+    # the existing rows the new input holds (same lines, same ids): those of this split are found
+    expected = held & set(removed.column("id").to_pylist())
+    assert 0 < len(expected) < OVERLAP and found.num_rows == len(expected)
+    assert set(found.column("duplicate_of").to_pylist()) == expected
+    assert against_stats(manifest)["existing_rows"] == len(held)
+    assert data_bytes(folder) == before
+
+
+@pytest.mark.parametrize("content, problem", [
+    (None, "file not found"),
+    ('{"conversations": "broken\n', "line 1: not JSON Lines"),
+    ('{"a": 1}\n', "cannot tell the chat format from its columns"),
+])
+def test_an_existing_input_that_cannot_be_read_is_named_as_the_against_set(content, problem, new_input, tmp_path):
+    """The error names --against: the new input (read first, and fine) is not the one that failed."""
+    existing = tmp_path / "existing.jsonl"
+    if content is not None:
+        existing.write_text(content, encoding="utf-8")
+    code, output = invoke("curate", "-q", "-i", new_input, "-o", tmp_path / "new", "--against", existing,
+                          "--set", "report=false", "--set", "checkpoint=false")
+    assert code == 2
+    line = one_error_line(output)
+    assert line.startswith("error: --against ") and problem in line
