@@ -168,6 +168,8 @@ class NearDedup(GlobalStage):
             # the rows of candidate pairs, read again: their text (verification) and the keep policy's columns
             rows = np.unique(pairs)
             wanted = ["conversations", "id", "score"]
+            if ctx.config is not None and len(ctx.config.inputs or []) > 1:  # rows name their input: the policy's tie-break
+                wanted.append("input")
             fetched = ctx.fetch(positions[rows], wanted) if len(rows) else None
             sims = np.empty(len(pairs), dtype=np.float64)
             if fetched is not None:

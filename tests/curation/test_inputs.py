@@ -238,6 +238,34 @@ def test_a_row_in_two_inputs_survives_once_from_the_input_listed_first(mixed_run
     assert set(copies.column("duplicate_of").to_pylist()) <= kept_ids
 
 
+@pytest.mark.parametrize("first", ["a", "b"])
+def test_a_near_copy_in_two_inputs_survives_from_the_input_listed_first(tmp_path, first):
+    """Without scores the input listed first wins a near-duplicate cluster, as it wins an exact one (near dedup
+    did not read the rows' input, and the longer copy won instead)."""
+    from curation.pipeline import run_curation
+
+    import random
+
+    rng = random.Random(0)
+    vocabulary = [f"w{k}" for k in range(2000)]
+    rows = {"a": [], "b": []}
+    for i in range(20):
+        text = " ".join(rng.choice(vocabulary) for _ in range(40))
+        for name, extra in (("a", ""), ("b", " indeed, for sure")):  # b's copy: longer, one phrase more
+            rows[name].append({"conversations": [{"from": "human", "value": f"Question {i}: how do plants eat?"},
+                                                 {"from": "gpt", "value": text + extra}]})
+    for name in rows:
+        (tmp_path / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[name]))
+    order = [first, "b" if first == "a" else "a"]
+    out = tmp_path / "out"
+    run_curation([f"{n}={tmp_path / n}.jsonl" for n in order], out,
+                 fast_config(stages={"exact_dedup": {"enabled": False}, "near_dedup": {"threshold": 0.5}}))
+    removed = read_removed(out)
+    near = removed.filter(pc.equal(removed.column("reason"), "near_duplicate"))
+    assert near.num_rows == 20
+    assert set(near.column("input").to_pylist()) == {order[1]}
+
+
 def test_the_card_and_messages_show_the_mix(mixed_run):
     out, _ = mixed_run
     card = (out / "README.md").read_text()
