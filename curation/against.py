@@ -484,6 +484,21 @@ class ExistingSet:
         if self.curated is None and path.is_dir():
             _refuse_output_without_manifest(path)
 
+    def check(self) -> None:
+        """What can be told of the set before a run, without reading its rows (:class:`StageError`, one line): a
+        curated folder's manifest, split footers and listed files (as :meth:`fingerprint` checks them), or a
+        local path that is not there (a glob, a hub id or a file is opened when the index is built)."""
+        if self.curated is not None:
+            self._check_curated()
+            return
+        from curation.readers import looks_like_path
+        from curation.sources import exists
+
+        path = Path(self.spec).expanduser()
+        local = looks_like_path(self.spec) or self.spec.endswith("/")  # (a hub id has one slash, inside)
+        if local and not any(c in self.spec for c in "*?[") and not exists(path):
+            raise StageError(f"--against {self.spec}: file not found")
+
     def fingerprint(self) -> str:
         """What the index is keyed by. A curated folder's: its manifest's output hashes and each split file's
         path, size and modification time (a file replaced or edited after the run, the manifest untouched, makes

@@ -44,11 +44,11 @@ def curate(
         "Repeat it to mix several inputs (NAME=PATH names one, PATH@WEIGHT weights it; or list them under "
         "`inputs:` in the config, with format, columns, weight or max_rows). Default: the embedded sample.",
     ),
-    against: Optional[str] = typer.Option(
-        None, "--against",
+    against: list[str] = typer.Option(
+        [], "--against",
         help="An existing dataset (a previous `tome curate` output folder, or any input as above): new rows that "
         "duplicate one of its rows (exact or near, same settings) are removed as duplicate_of_existing; it is "
-        "read, never rewritten.",
+        "read, never rewritten. Given once: to extend against several sets, curate them into one folder first.",
     ),
     format: str = typer.Option(
         "finetome", "--format",
@@ -82,6 +82,10 @@ def curate(
 
     if format not in OUTPUT_FORMATS:
         error(f"--format {format!r}: expected one of {', '.join(OUTPUT_FORMATS)}")
+    if len(against) > 1:  # (the last one alone would be checked, silently)
+        error(f"--against given {len(against)} times ({', '.join(against)}); give one existing set (curate several "
+              "into one folder first)")
+    against = against[0] if against else None  # type: ignore[assignment]
     try:
         overrides = parse_overrides(set_) if set_ else {}
         if against is not None:

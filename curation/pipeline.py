@@ -31,6 +31,10 @@ def check_out_dir(out_dir: str | Path, config, output_format: str = "finetome", 
         if existing == out or out in existing.parents:
             raise InputError(f"--against {against}: this run would write over it (the output folder is {out_dir}); "
                              "write the new rows to another folder (--out)")
+    if against is not None and config.stage("against").enabled:
+        from curation.against import ExistingSet
+
+        ExistingSet(against).check()  # a damaged or missing existing set, before the new rows are read
     root = Path(out_dir).expanduser()
     if not root.is_dir():
         return

@@ -228,3 +228,29 @@ def test_an_existing_input_that_cannot_be_read_is_named_as_the_against_set(conte
     assert code == 2
     line = one_error_line(output)
     assert line.startswith("error: --against ") and problem in line
+
+
+@pytest.mark.parametrize("damage", [_lose_train, _lose_the_manifest, _ids_as_numbers, None])
+def test_a_damaged_or_missing_existing_set_is_found_before_the_new_rows_are_read(damage, existing, new_input, tmp_path,
+                                                                                 monkeypatch):
+    import curation.pipeline as pipeline
+
+    folder = tmp_path / "curated"
+    if damage is None:  # a path that is not there
+        expected = "file not found"
+    else:
+        shutil.copytree(existing, folder)
+        expected = damage(folder)
+    monkeypatch.setattr(pipeline, "run_local", lambda *a, **k: pytest.fail("the run started"))
+    code, output = invoke("curate", "-q", "-i", new_input, "-o", tmp_path / "new", "--against", folder,
+                          "--set", "report=false", "--set", "checkpoint=false")
+    assert code == 2
+    line = one_error_line(output)
+    assert line.startswith(f"error: --against {folder}") and expected in line
+
+
+def test_against_given_twice_is_refused_not_cut_to_the_last(existing, new_input, tmp_path):
+    code, output = invoke("curate", "-q", "-i", new_input, "-o", tmp_path / "new", "--against", existing,
+                          "--against", new_input)
+    assert code == 2
+    assert one_error_line(output).startswith("error: --against given 2 times")
