@@ -220,11 +220,15 @@ class Against(GlobalStage):
             path = folder / f"index-{digest}"
             if (path / _Index.FILES[-1]).exists():
                 return _Index.open(path), {"index": "cached", "existing_rows": None}
+        settings = hashlib.sha256(json.dumps(key[1], sort_keys=True, default=str).encode()).hexdigest()[:24]
         for folder in folders:
             try:
                 folder.mkdir(parents=True, exist_ok=True)
                 path = folder / f"index-{digest}"
                 rows = self._build(existing, path, ctx)
+                (path / SETTINGS_FILE).write_text(settings)
+                if existing.curated is not None and folder == existing.curated / ".cache" / "against":
+                    _prune(folder, keep=path, settings=settings)
                 return _Index.open(path), {"index": "built", "existing_rows": rows}
             except OSError:
                 continue
@@ -603,6 +607,24 @@ class ExistingSet:
                     yield batch.column("id"), batch.column("conversations")
         except InputError as exc:
             raise StageError(f"--against {exc}") from None
+
+
+SETTINGS_FILE = "settings.sha256"  # in an index folder: the digest of the settings it was built with
+
+
+def _prune(folder: Path, keep: Path, settings: str) -> None:
+    """Remove the indexes of ``folder`` (a curated folder's own cache) built with the same settings as ``keep``
+    but for an earlier state of the set: they can never match again (each is as large as the set's
+    signatures), while indexes of other settings stay for the runs that use them."""
+    for other in folder.glob("index-*"):
+        if other == keep or not other.is_dir():
+            continue
+        try:
+            same = (other / SETTINGS_FILE).read_text() == settings
+        except OSError:
+            continue
+        if same:
+            shutil.rmtree(other, ignore_errors=True)
 
 
 def _tome_manifest(folder: Path) -> bool:

@@ -103,6 +103,12 @@ def test_a_split_changed_after_the_run_builds_the_index_again(existing, new_inpu
     assert stats["existing_rows"] == 60 + added.num_rows
     assert stats["exact"] == OVERLAP + 20 and second["accounting"]["in_splits"] == 0
     assert against_stats(curate(new_input, tmp_path / "third", against=folder))["index"] == "cached"
+    # the index of the set as it was is removed (it can never match again); one of other settings stays
+    assert len(list((folder / ".cache" / "against").glob("index-*"))) == 1
+    from curation.pipeline import run_curation
+
+    run_curation(str(new_input), tmp_path / "fourth", fast_config(against={"path": str(folder)}, near_dedup={"num_perm": 64}))
+    assert len(list((folder / ".cache" / "against").glob("index-*"))) == 2
 
 
 def _lose_train(folder: Path) -> str:
