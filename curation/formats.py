@@ -120,6 +120,22 @@ def apply_mapping(table: pa.Table, columns: Mapping[str, str] | None, where: str
     return table.rename_columns(names), turn_keys
 
 
+NEEDED_COLUMNS = {"conversations": ("conversations",), "messages": ("messages",), "alpaca": ("instruction", "output"),
+                  "prompt_completion": ("prompt", "completion")}
+
+
+def check_format_columns(columns: Sequence[str], fmt: str, where: str = "input") -> None:
+    """:class:`FormatError` when ``fmt`` is no format, or when ``columns`` (an input's column names, mapped) lack
+    one it needs: a format given for an input that does not have its columns is one error, not every row
+    quarantined."""
+    if fmt not in FORMATS:
+        raise FormatError(f"{where}: unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    missing = [c for c in NEEDED_COLUMNS[fmt] if c not in columns]
+    if missing:
+        raise FormatError(f"{where}: format {fmt} needs column(s) {', '.join(missing)}; the input has "
+                          f"{', '.join(columns) or 'none'} (map them with columns)")
+
+
 def to_conversations(table: pa.Table, format: str | None = None, columns: Mapping[str, str] | None = None,
                      where: str = "input") -> Adapted:
     """Convert ``table`` (any supported chat format) to FineTome's ``conversations`` column.
@@ -134,14 +150,7 @@ def to_conversations(table: pa.Table, format: str | None = None, columns: Mappin
             f"{where}: cannot tell the chat format from its columns ({', '.join(table.column_names) or 'none'}); "
             "expected conversations, messages, instruction+output or prompt+completion (set this input's format "
             "and columns)")
-    if fmt not in FORMATS:
-        raise FormatError(f"{where}: unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
-    needed = {"conversations": ["conversations"], "messages": ["messages"], "alpaca": ["instruction", "output"],
-              "prompt_completion": ["prompt", "completion"]}[fmt]
-    missing = [c for c in needed if c not in table.column_names]
-    if missing:
-        raise FormatError(f"{where}: format {fmt} needs column(s) {', '.join(missing)}; the input has "
-                          f"{', '.join(table.column_names)} (map them with columns)")
+    check_format_columns(table.column_names, fmt, where)
     n = table.num_rows
     if fmt in ("conversations", "messages"):
         turns, error, original = _turn_list(_column(table, fmt), fmt, turn_keys, where)

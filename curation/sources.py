@@ -5,10 +5,10 @@
 * a file (``rows.jsonl``, ``rows.json``, ``rows.parquet``, each optionally ``.gz``, ``.bz2``, ``.xz`` or ``.zst``);
 * a glob (``shards/*.jsonl.zst``, ``data/**/*.parquet``), its matches sorted by path; a spec that names an
   existing file or folder is that file or folder, even when its name holds ``[``, ``*`` or ``?``;
-* a folder: every data file under it, sorted by path (hidden files and folders skipped, and the metadata files
-  tools write beside shards, :data:`METADATA_FILES`); a ``tome curate`` output folder (it holds
-  ``manifest.json``) gives its splits only, never ``removed.parquet``. A folder that cannot be listed (no
-  permission) is an error naming it, never skipped.
+* a folder: every data file under it (in linked folders too, each folder once), sorted by path (hidden files
+  and folders skipped, and the metadata files tools write beside shards, :data:`METADATA_FILES`); a ``tome
+  curate`` output folder (it holds ``manifest.json``) gives its splits only, never ``removed.parquet``. A
+  folder that cannot be listed (no permission) is an error naming it, never skipped.
 
 ``open_binary(path)`` opens a file for streaming, decompressing on the fly (ISA-L's gzip decoder from
 ``isal``, Arrow's codecs for bz2 and zstd, the standard library's ``lzma`` for xz), and ``iter_line_blocks`` cuts a stream into blocks of whole
@@ -37,12 +37,21 @@ from tomecraft.errors import error_line
 
 try:  # ISA-L's gzip decoder: about 2.5x zlib's speed (benchmarks/bench_inputs.py)
     from isal import igzip as _isal_gzip
+    from isal.igzip_lib import IsalError as _IsalError  # what it raises on a corrupt deflate stream (no OSError)
 except ImportError:  # pragma: no cover - isal is a dependency; Arrow's zlib codec is the fallback
     _isal_gzip = None
+    _IsalError = zlib.error
 
 COMPRESSIONS = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zst": "zstd", ".zstd": "zstd"}
+# each codec's magic bytes (what its files start with) and the suffix that names it: to say what a file under
+# a plain name holds
+CODEC_MAGIC = ((b"\x1f\x8b", "gzip"), (b"BZh", "bz2"), (b"\xfd7zXZ\x00", "xz"), (b"\x28\xb5\x2f\xfd", "zstd"))
+CODEC_SUFFIX = {"gzip": ".gz", "bz2": ".bz2", "xz": ".xz", "zstd": ".zst"}
 UTF16 = "utf-16"  # not a codec of the file's name: a text file that starts with a UTF-16 byte-order mark
+UTF32 = "utf-32"  # nor this: one that starts with a UTF-32 byte-order mark
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+UTF32_BOMS = (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")  # the first before UTF-16's: it starts like its LE mark
+UTF_BOMS = (UTF16, UTF32)  # the text encodings read by their byte-order mark (transcoded to UTF-8 as read)
 CR_LINES = "cr"  # nor this: a text file whose lines end in a lone carriage return (classic Mac OS), read as a stream
 CR_HEAD = 1 << 16  # the bytes at the start of a file that tell whether its lines end in a lone CR
 _CR_TO_LF = bytes.maketrans(b"\r", b"\n")
@@ -142,7 +151,15 @@ def _folder(path: Path) -> list[DataFile]:
     def unreadable(exc: OSError) -> None:  # os.walk would skip the folder, and its rows with it
         raise SourceError(f"{exc.filename or path}: cannot read the folder: {exc.strerror or exc}")
 
-    for root, dirs, names in os.walk(path, onerror=unreadable):
+    # a linked folder is followed (shards are often linked in), each folder read once however it is reached (a link
+    # back up the tree would loop)
+    seen: set[str] = set()
+    for root, dirs, names in os.walk(path, onerror=unreadable, followlinks=True):
+        real = os.path.realpath(root)
+        if real in seen:
+            dirs[:] = []
+            continue
+        seen.add(real)
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(names):
             if not name.startswith(".") and name not in METADATA_FILES:
@@ -155,13 +172,15 @@ def _folder(path: Path) -> list[DataFile]:
 
 
 def open_binary(file: DataFile | str | Path, buffer_size: int = 1 << 20) -> BinaryIO:
-    """A binary stream of the file's bytes, decompressed on the fly (``compression`` :data:`UTF16`: its text
-    as UTF-8)."""
+    """A binary stream of the file's bytes, decompressed on the fly (``compression`` :data:`UTF16` or
+    :data:`UTF32`: its text as UTF-8). A compressed file of no bytes holds no lines."""
     if not isinstance(file, DataFile):
         file = classify(file) or DataFile(Path(file), "jsonl", None)
     try:
-        if file.compression == UTF16:
-            return Utf16AsUtf8(open(file.path, "rb"))
+        if file.compression and os.stat(file.path).st_size == 0:  # an empty shard: no bytes (xz, bz2 would say truncated)
+            return io.BytesIO(b"")
+        if file.compression in UTF_BOMS:
+            return Utf16AsUtf8(open(file.path, "rb"), file.compression)
         if file.compression == CR_LINES:  # plain bytes: the line cutter reads a lone CR as a line end
             return open(file.path, "rb", buffering=buffer_size)
         if file.compression == "xz":
@@ -176,15 +195,16 @@ def open_binary(file: DataFile | str | Path, buffer_size: int = 1 << 20) -> Bina
 
 
 class Utf16AsUtf8(io.RawIOBase):
-    """A UTF-16 byte stream (byte-order mark first, as Windows tools write text) read as UTF-8. Code units that
-    pair into no character (lone surrogates) come out as their UTF-8-style bytes, which are not UTF-8: the
-    reader quarantines those lines as "not UTF-8", as it does any other line that is not."""
+    """A UTF-16 byte stream (byte-order mark first, as Windows tools write text) read as UTF-8; ``encoding``
+    :data:`UTF32`: a UTF-32 one. Code units that pair into no character (lone surrogates) come out as their
+    UTF-8-style bytes, which are not UTF-8: the reader quarantines those lines as "not UTF-8", as it does any
+    other line that is not."""
 
-    def __init__(self, raw: BinaryIO, piece: int = 1 << 20) -> None:
+    def __init__(self, raw: BinaryIO, encoding: str = UTF16, piece: int = 1 << 20) -> None:
         import codecs
 
         self._raw = raw
-        self._decoder = codecs.getincrementaldecoder("utf-16")(errors="surrogatepass")
+        self._decoder = codecs.getincrementaldecoder(encoding)(errors="surrogatepass")
         self._piece = piece
         self._out = b""
         self._done = False
@@ -221,14 +241,27 @@ def lone_cr_lines(head: bytes | bytearray | memoryview) -> bool:
     return b"\r" in head
 
 
+def bom_encoding(head: bytes) -> str | None:
+    """:data:`UTF32` or :data:`UTF16` for a file that starts with ``head`` and that encoding's byte-order mark;
+    None for any other (UTF-8, with its mark or without)."""
+    if head[:4] in UTF32_BOMS:
+        return UTF32
+    return UTF16 if head[:2] in UTF16_BOMS else None
+
+
+def compressed_as(head: bytes) -> str | None:
+    """The codec whose magic bytes ``head`` (a file's first bytes) starts with, or None."""
+    return next((codec for magic, codec in CODEC_MAGIC if head.startswith(magic)), None)
+
+
 def starts_utf16(head: bytes) -> bool:
-    """Does a file that starts with ``head`` hold UTF-16 text (its byte-order mark)?"""
-    return head[:2] in UTF16_BOMS
+    """Does a file that starts with ``head`` hold UTF-16 (or UTF-32) text (its byte-order mark)?"""
+    return bom_encoding(head) is not None
 
 
 def decode_text(data: bytes) -> str:
-    """A whole file's text: UTF-16 after its byte-order mark, else UTF-8 (raises ``UnicodeDecodeError``)."""
-    return data.decode("utf-16") if starts_utf16(data) else data.decode("utf-8")
+    """A whole file's text: UTF-16 or UTF-32 after its byte-order mark, else UTF-8 (raises ``UnicodeDecodeError``)."""
+    return data.decode(bom_encoding(data) or "utf-8")
 
 
 class BrokenStream(SourceError):
@@ -246,7 +279,7 @@ class BrokenStream(SourceError):
 
 
 # what reading a (compressed) stream raises when the file is truncated or corrupt
-READ_ERRORS = (OSError, EOFError, ValueError, lzma.LZMAError, pa.ArrowException)
+READ_ERRORS = (OSError, EOFError, ValueError, lzma.LZMAError, zlib.error, _IsalError, pa.ArrowException)
 
 
 def _read_into(stream: BinaryIO, view: memoryview, piece: int = 1 << 20) -> tuple[int, Exception | None]:
@@ -317,7 +350,10 @@ _DECODERS = {"gzip": lambda: zlib.decompressobj(zlib.MAX_WBITS | 16), "bz2": bz2
 
 def salvage(file: DataFile, start: int, piece: int = 1 << 16) -> bytes:
     """The decompressed bytes of a file that breaks off, from byte ``start`` up to the break: read again with a
-    decoder that gives what it decoded before failing (zstd: Arrow's, ``piece`` bytes at a time)."""
+    decoder that gives what it decoded before failing (zstd: Arrow's, ``piece`` bytes at a time). A gzip piece
+    that fails is decoded again from a copy of the decoder, a few bytes at a time, so that what it held before
+    the break is kept too (a small file is one piece: its lines before a corrupt spot, or all of them when only
+    its checksum is wrong)."""
     out, pos = bytearray(), 0
 
     def take(data: bytes) -> None:
@@ -339,7 +375,14 @@ def salvage(file: DataFile, start: int, piece: int = 1 << 16) -> bytes:
                 data = data or fh.read(piece)
                 if not data:
                     break
-                take(decoder.decompress(data))
+                before = decoder.copy() if hasattr(decoder, "copy") else None
+                try:
+                    take(decoder.decompress(data))
+                except (*READ_ERRORS, zlib.error):
+                    if before is not None:  # raises at the break, after taking what came before it
+                        for at in range(0, len(data), 64):
+                            take(before.decompress(data[at : at + 64]))
+                    raise
                 data = decoder.unused_data if decoder.eof else b""
                 if decoder.eof:  # the next member (gzip) or stream (xz, bz2) of a concatenated file
                     decoder = make()

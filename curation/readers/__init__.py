@@ -12,7 +12,7 @@ import hashlib
 import os
 from pathlib import Path, PurePosixPath
 
-from curation.readers.errors import InputError, unreadable_json
+from curation.readers.errors import NOT_UTF8_HINT, InputError, unreadable_json
 from curation.readers.filesystems import file_kind, list_folder, resolve_filesystem
 from curation.readers.labels import label_names
 from curation.readers.source import InputSource, Unit
@@ -22,6 +22,9 @@ from tomecraft.resources import ensure_sample, sample_path
 DEFAULT_HUB_DATASET = "mlabonne/FineTome-100k"
 SAMPLE_PATH = sample_path()
 SAVED_DATASET_MARKERS = ("dataset_info.json", "dataset_dict.json", "state.json")
+# the files only save_to_disk writes: dataset_info.json alone also sits beside shards (a hub repository's
+# download, say), which are read as shards
+SAVED_DATASET_FILES = ("dataset_dict.json", "state.json")
 TEXT_SUFFIXES = (".jsonl",)
 TABLE_SUFFIXES = (".parquet",)
 
@@ -57,7 +60,7 @@ def open_input(spec: str | None, streaming: bool = False) -> InputSource:
     shown = str(Path(spec).expanduser()) if local else spec
     if kind == "dir":
         names = list_folder(fs, path)
-        if any(m in names for m in SAVED_DATASET_MARKERS):
+        if is_saved_dataset(names):
             if not local:
                 raise InputError(f"{spec}: a save_to_disk folder must be a local path")
             return _saved_dataset(Path(path), spec)
@@ -97,10 +100,22 @@ def _local_split(spec: str) -> tuple[Path, str, str] | None:
     path = Path(head).expanduser()
     if not exists(path):
         return None
-    if path.is_dir() and any((path / m).is_file() for m in SAVED_DATASET_MARKERS):
+    if path.is_dir() and is_saved_dataset([e.name for e in path.iterdir() if e.is_file()]):
         return path, spec, split
     raise InputError(f"{spec}: {path} is not a datasets.save_to_disk folder, so it has no split {split!r} "
                      "(splits are read from hub datasets and save_to_disk folders only)")
+
+
+def is_saved_dataset(names: list[str]) -> bool:
+    """Do the names of the files in a folder show a ``datasets.save_to_disk`` folder: its state or its splits'
+    list, or its ``dataset_info.json`` with no data file beside it? (``dataset_info.json`` beside shards of
+    JSON Lines or Parquet is their description, left out as the folder's shards are read.)"""
+    from curation.sources import METADATA_FILES, classify
+
+    if any(m in names for m in SAVED_DATASET_FILES):
+        return True
+    return any(m in names for m in SAVED_DATASET_MARKERS) and not any(
+        n not in METADATA_FILES and classify(n) is not None for n in names)
 
 
 def _local_files(spec: str) -> InputSource | None:
@@ -149,7 +164,7 @@ def _plain_local(spec: str, path: Path) -> bool:
     if not path.is_dir():
         return True
     entries = [e for e in path.iterdir() if not e.name.startswith(".")]
-    if any(e.name in SAVED_DATASET_MARKERS for e in entries):
+    if is_saved_dataset([e.name for e in entries if e.is_file()]):
         return True
     data = [e for e in entries if e.name not in METADATA_FILES]
     found = [classify(e) for e in data if e.is_file()]
@@ -165,9 +180,10 @@ def _json_array_file(file, spec: str) -> InputSource:
 
     try:
         with open_binary(file) as fh:
-            text = decode_text(fh.read())
+            data = fh.read()
+        text = decode_text(data)
     except UnicodeDecodeError:
-        raise InputError(f"{spec}: not UTF-8 (or UTF-16) text") from None
+        raise _not_text(spec, data[:8]) from None
     except READ_ERRORS as exc:  # a truncated or corrupt stream too
         raise InputError(f"{spec}: cannot read: {error_line(exc)}") from None
     fs, path = resolve_filesystem(str(file.path))
@@ -270,9 +286,12 @@ def _json_rows(text: str, shown: str) -> list:
     if isinstance(data, dict):
         if detect_format(data) is not None:
             return [data]
-        lists = [v for v in data.values() if isinstance(v, list)]
+        lists = [k for k, v in data.items() if isinstance(v, list)]
         if len(lists) == 1:
-            data = lists[0]
+            data = data[lists[0]]
+        elif len(lists) > 1:  # splits by name, say ({"train": [...], "test": [...]}): which holds the rows is a guess
+            raise InputError(f"{shown}: an object holding {len(lists)} arrays ({', '.join(map(repr, lists[:8]))}), "
+                             "not one array of rows: give each as a file of its own (jq '.KEY' FILE, say)")
     if not isinstance(data, list):
         raise InputError(f"{shown}: expected a JSON array of rows (or an object holding one array, or one row)")
     return data
@@ -290,16 +309,30 @@ def _json_array(fs, path: str, shown: str) -> InputSource:
     from curation.sources import decode_text
 
     name = PurePosixPath(path).name
+    with fs.open_input_stream(path) as fh:
+        data = fh.read()
     try:
-        with fs.open_input_stream(path) as fh:
-            text = decode_text(fh.read())
+        text = decode_text(data)
     except UnicodeDecodeError:
-        raise InputError(f"{shown}: not UTF-8 (or UTF-16) text") from None
+        raise _not_text(shown, data[:8]) from None
     try:
         rows = _json_rows(text, shown)
     except _JsonLines:  # JSON Lines under a .json name: streamed as such
         return InputSource(shown, "jsonl", fs, [path])
     return InputSource(shown, "json", fs, [path], records=[(name, rows)])
+
+
+def _not_text(shown: str, head: bytes) -> InputError:
+    """The error for a JSON file that is not text: a compressed file (or Parquet) under a plain name, by what its
+    first bytes ``head`` show, or a text in another encoding."""
+    from curation.sources import CODEC_SUFFIX, compressed_as
+
+    held = "Parquet" if head.startswith(b"PAR1") else compressed_as(head)
+    if held is not None:
+        suffix = ".parquet" if held == "Parquet" else ".json" + CODEC_SUFFIX[held]
+        kind = held if held == "Parquet" else f"{held}-compressed"
+        return InputError(f"{shown}: holds {kind} data, not JSON text: name it as what it holds ({suffix})")
+    return InputError(f"{shown}: not UTF-8 (or UTF-16, UTF-32) text: {NOT_UTF8_HINT}")
 
 
 def _saved_dataset(path: Path, spec: str, split: str | None = None) -> InputSource:

@@ -1,4 +1,8 @@
-"""The one error type of reading."""
+"""The one error type of reading, and the hint its messages give for a text file in a legacy encoding."""
+
+
+# what to do with a text file in a legacy encoding (UTF-16 and UTF-32 with their byte-order mark are read as they are)
+NOT_UTF8_HINT = "convert the file to UTF-8 first (from Windows-1252 or Latin-1, say: iconv -f windows-1252 -t utf-8)"
 
 
 class InputError(Exception):

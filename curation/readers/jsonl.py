@@ -7,7 +7,10 @@ one line, ...) the lines are halved until each failing part is a single line, wh
 ``json.loads``: not JSON -> ``_error``; JSON that the columnar parser cannot type alongside its neighbours
 -> ``_slow`` (validation reads it record by record). Invalid UTF-8 is found by decoding the block once.
 A byte-order mark at the start of the file is dropped. Ids are hashes of each line's bytes
-(:func:`curation.contract.line_id`), as before any parsing.
+(:func:`curation.contract.line_id`), as before any parsing. A line that fails as two JSON values or more,
+each ended by a lone CR (a file of LF lines with one line ended as classic Mac OS ended them), is read as
+that many records, each numbered with the line it is on (as ``grep -n`` and ``sed`` number it); this is
+looked for only among the lines that fail, so it costs the lines that parse nothing.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import pyarrow as pa
 import pyarrow.json as pj
 
 from curation.contract import line_id, line_ids
-from curation.readers.errors import InputError, unreadable_json
+from curation.readers.errors import NOT_UTF8_HINT, InputError, unreadable_json
 from curation.readers.raw import raw_batch, without_deep_columns
 
 BOM = b"\xef\xbb\xbf"
@@ -83,6 +86,7 @@ class _Block:
         self.error: list[str | None] = [None] * n
         self.slow = np.zeros(n, dtype=bool)
         self.parts: list[tuple[int, int, pa.Table]] = []  # (first line, stop, table), in order
+        self.joined: list[int] = []  # lines that failed as more than one JSON value, with a CR in them
         self.longest = int((ends - starts).max()) if n else 0
 
     def text(self, a: int, b: int) -> bytes | memoryview:
@@ -146,6 +150,8 @@ class _Block:
             self.slow[i] = True
         except json.JSONDecodeError as exc:
             self.error[i] = f"not valid JSON: {exc.msg} (column {exc.colno})"
+            if exc.msg == "Extra data" and "\r" in text:
+                self.joined.append(i)
         except RecursionError:
             self.error[i] = "not readable JSON: nested too deeply"
         except ValueError as exc:  # an integer of more digits than Python converts
@@ -212,9 +218,17 @@ def parse_block(block: bytes | memoryview, file: str, first_line: int, first_pos
             keep[i] = False
     line_numbers = np.flatnonzero(keep) + first_line
     starts, ends = starts[keep], ends[keep]
-    n = len(starts)
-    if n == 0:
+    if len(starts) == 0:
         return None, nlines, 0
+    batch = _records(block, arr, starts, ends, line_numbers, file, first_pos, threads)
+    return batch, nlines, batch.num_rows
+
+
+def _records(block: bytes | memoryview, arr: np.ndarray, starts: np.ndarray, ends: np.ndarray,
+             line_numbers: np.ndarray, file: str, first_pos: int, threads: bool, split_cr: bool = True) -> pa.RecordBatch:
+    """The raw batch of the non-blank lines ``[starts, ends)`` of a block. ``split_cr``: lines that fail as
+    JSON values joined by a lone CR are cut there (:func:`_lone_cr_pieces`) and the block's records read again."""
+    n = len(starts)
     parsed = _Block(block, starts, ends, threads)
     # invalid UTF-8: checking the whole block is fast (Arrow's check, without holding the GIL); only when it
     # fails are lines decoded one by one
@@ -241,6 +255,10 @@ def parse_block(block: bytes | memoryview, file: str, first_line: int, first_pos
     plain = [i for i in np.flatnonzero(~odd).tolist() if i not in bad_utf8]
     for run_start, run_stop in _runs(plain):
         parsed.parse(run_start, run_stop)
+    if split_cr and parsed.joined:
+        cut = _cut_at_lone_cr(block, starts, ends, line_numbers, parsed.joined)
+        if cut is not None:
+            return _records(block, arr, *cut, file, first_pos, threads, split_cr=False)
     ids = line_ids(block, starts, ends)
     if bad_utf8:  # the id of a line that is not UTF-8 hashes its text as decoded with replacements
         ids = ids.to_pylist()
@@ -261,7 +279,62 @@ def parse_block(block: bytes | memoryview, file: str, first_line: int, first_pos
         error=parsed.error,
         slow=parsed.slow,
     )
-    return batch, nlines, n
+    return batch
+
+
+def _lone_cr_pieces(line: bytes) -> list[tuple[int, int]] | None:
+    """The byte ranges of the records of a line that holds JSON values one after another, each ended by a lone
+    CR (the CR a record's line end, as a text of CR line ends has it); None when no CR ends a value. A CR is a
+    record's end only between two values (whitespace around it): one inside a string is part of its text, and
+    values apart by spaces alone stay one bad record. The pieces end where a value cannot be read."""
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    decoder = json.JSONDecoder(strict=False)
+    bounds: list[tuple[int, int]] = []  # (end of a record, start of the next), as character offsets
+    at = first = len(text) - len(text.lstrip("\ufeff"))
+    while True:
+        start = at
+        while at < len(text) and text[at] in " \t\r":
+            at += 1
+        if at == len(text):
+            break
+        gap = text[start:at]
+        if start > first:
+            if "\r" not in gap:  # two values on one line: one bad record, as it is
+                break
+            bounds.append((start + gap.index("\r"), start + gap.rindex("\r") + 1))
+        try:
+            _, at = decoder.raw_decode(text, at)
+        except (ValueError, RecursionError):
+            break
+    if not bounds:
+        return None
+    offsets = [0] + [b for pair in bounds for b in pair] + [len(text)]
+    offsets = [len(text[:k].encode("utf-8")) for k in offsets]
+    return list(zip(offsets[::2], offsets[1::2]))
+
+
+def _cut_at_lone_cr(block: bytes | memoryview, starts: np.ndarray, ends: np.ndarray, line_numbers: np.ndarray,
+                    joined: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """``(starts, ends, line numbers)`` of a block's records with each of the ``joined`` lines cut into the
+    records a lone CR ends (:func:`_lone_cr_pieces`), every piece on its line's number; None when none is."""
+    cuts = {}
+    for i in joined:
+        pieces = _lone_cr_pieces(bytes(block[starts[i] : ends[i]]))
+        if pieces is not None:
+            cuts[i] = pieces
+    if not cuts:
+        return None
+    new_starts, new_ends, new_lines = [], [], []
+    for i, (s, e, line) in enumerate(zip(starts.tolist(), ends.tolist(), line_numbers.tolist())):
+        for a, b in cuts.get(i, [(0, e - s)]):
+            new_starts.append(s + a)
+            new_ends.append(s + b)
+            new_lines.append(line)
+    return (np.array(new_starts, dtype=starts.dtype), np.array(new_ends, dtype=ends.dtype),
+            np.array(new_lines, dtype=line_numbers.dtype))
 
 
 def parsed_blocks(blocks: Iterable[bytes | memoryview], file: str, first_pos: int, first_line: int = 1,
@@ -352,7 +425,7 @@ class _JsonSeen:
 
     def __init__(self) -> None:
         self.records = self.parsed = 0
-        self.first_error: tuple[int, str] | None = None
+        self.first_error: tuple[int, str, bytes] | None = None  # (line, error, its bytes)
 
     def add(self, batch: pa.RecordBatch, records: int) -> None:
         errors = batch.column("_error")
@@ -364,12 +437,35 @@ class _JsonSeen:
             self.parsed += sum(e is not None and not e.startswith(NOT_JSON) for e in listed)
             if self.first_error is None:
                 k = next(i for i, e in enumerate(listed) if e is not None)
-                self.first_error = (batch.column("_line")[k].as_py(), listed[k])
+                raw = batch.column("_raw")[k].as_py() or b""
+                self.first_error = (batch.column("_line")[k].as_py(), listed[k], raw.split(b"\n", 1)[0])
 
     def check(self, path: str) -> None:
-        """Raise :class:`InputError` when there were records and not one was JSON."""
+        """Raise :class:`InputError` when there were records and not one was JSON: naming the codec of a compressed
+        file under a plain name, and how to convert a text file in a legacy encoding."""
         if self.records and not self.parsed and self.first_error is not None:
-            raise InputError(f"{path}: line {self.first_error[0]}: not JSON Lines ({self.first_error[1]})")
+            line, error, raw = self.first_error
+            from curation.sources import CODEC_SUFFIX, compressed_as
+
+            held = "Parquet" if raw.startswith(b"PAR1") else compressed_as(raw)
+            if held is not None and line == 1:  # a compressed file (or Parquet) under a plain name
+                suffix = ".parquet" if held == "Parquet" else ".jsonl" + CODEC_SUFFIX[held]
+                kind = held if held == "Parquet" else f"{held}-compressed"
+                raise InputError(f"{path}: holds {kind} data, not JSON Lines text: name it as what it holds ({suffix})")
+            if error.startswith("not UTF-8") and _legacy_text(raw):  # quarantining every line would help no one
+                raise InputError(f"{path}: line {line}: not UTF-8 text ({error.partition(': ')[2]}), nor is any "
+                                 f"other line: {NOT_UTF8_HINT}")
+            raise InputError(f"{path}: line {line}: not JSON Lines ({error})")
+
+
+def _legacy_text(line: bytes) -> bool:
+    """Does a line that is not UTF-8 read as text in Windows-1252 (no byte it leaves undefined, no control
+    character but tab and CR): a file in a legacy encoding, not binary data?"""
+    try:
+        text = line.decode("cp1252")
+    except UnicodeDecodeError:
+        return False
+    return not any(c < " " and c not in "\t\r" for c in text)
 
 
 def _range_blocks(fh, start: int, end: int, block_bytes: int) -> Iterator[memoryview]:
@@ -416,15 +512,15 @@ def read_jsonl_stream(fs, path: str, file: str, compression: str, first_pos: int
     from pyarrow import fs as pafs
 
     from curation.readers.errors import InputError, unreadable_json
-    from curation.sources import (CR_LINES, UTF16, BrokenStream, DataFile, SourceError, Utf16AsUtf8, iter_line_blocks,
+    from curation.sources import (CR_LINES, UTF_BOMS, BrokenStream, DataFile, SourceError, Utf16AsUtf8, iter_line_blocks,
                                   open_binary, readahead, salvage)
 
     records, line, seen = 0, 1, _JsonSeen()
     try:
         if isinstance(fs, pafs.LocalFileSystem):
             stream = open_binary(DataFile(Path(path), "jsonl", compression))
-        elif compression == UTF16:
-            stream = Utf16AsUtf8(fs.open_input_stream(path))
+        elif compression in UTF_BOMS:
+            stream = Utf16AsUtf8(fs.open_input_stream(path), compression)
         elif compression == CR_LINES:
             stream = fs.open_input_stream(path, compression=None)
         else:
@@ -445,7 +541,7 @@ def read_jsonl_stream(fs, path: str, file: str, compression: str, first_pos: int
         # last piece a codec read before the break is decoded again, so that its whole lines are kept too (the
         # UTF-16 transcoder hands out all it decoded before it fails)
         rest = exc.rest
-        if isinstance(fs, pafs.LocalFileSystem) and compression not in (UTF16, CR_LINES):
+        if isinstance(fs, pafs.LocalFileSystem) and compression not in (*UTF_BOMS, CR_LINES):
             rest = salvage(DataFile(Path(path), "jsonl", compression), exc.offset) or rest
         cut = rest.rfind(b"\n") + 1
         if cut:

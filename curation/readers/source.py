@@ -21,7 +21,7 @@ from curation.contract import record_id
 from curation.readers.errors import InputError
 from curation.readers.filesystems import fingerprint_files
 from curation.readers.raw import raw_batch
-from curation.sources import BOM, CR_HEAD, CR_LINES, UTF16, classify, lone_cr_lines, starts_utf16
+from curation.sources import BOM, CODEC_SUFFIX, CR_HEAD, CR_LINES, bom_encoding, classify, compressed_as, lone_cr_lines
 from tomecraft.errors import error_line
 
 UNIT_SHIFT = 32
@@ -39,7 +39,7 @@ class Unit:
     end: int = 0  # exclusive
     first_line: int = 1  # jsonl: line number of the unit's first line
     first_row: int = 0  # parquet / records: row number of the unit's first row within its file
-    compression: str | None = None  # gzip | bz2 | xz | zstd (the unit is the whole file); jsonl: also utf-16 | cr
+    compression: str | None = None  # gzip | bz2 | xz | zstd (the unit is the whole file); jsonl: also utf-16 | utf-32 | cr
     input: str = ""  # the input it belongs to, when a run has several (curation.inputs)
     part: bool = False  # jsonl: one of several byte ranges of its file (the file was checked whole when cut)
 
@@ -125,16 +125,16 @@ class InputSource:
         return units
 
     def _plain_text(self, path: str) -> str | None:
-        """:data:`UTF16` for a text file in UTF-16 (its byte-order mark; transcoded as it is read,
-        :class:`curation.sources.Utf16AsUtf8`), :data:`CR_LINES` for one whose lines end in a lone CR (the line
+        """:data:`curation.sources.UTF16` (``UTF32``) for a text file in UTF-16 (UTF-32; its byte-order mark;
+        transcoded as it is read, :class:`curation.sources.Utf16AsUtf8`), :data:`CR_LINES` for one whose lines end in a lone CR (the line
         cutter reads each CR as a line end), else None (read in byte ranges)."""
         try:
             with self.filesystem.open_input_file(path) as fh:
                 head = fh.read(CR_HEAD + len(BOM))
         except OSError:
             return None  # the plain reader says what is wrong with the file
-        if starts_utf16(head):
-            return UTF16
+        if (encoding := bom_encoding(head)) is not None:
+            return encoding
         return CR_LINES if lone_cr_lines(head[len(BOM):] if head.startswith(BOM) else head) else None
 
     def _jsonl_units(self, path: str, unit_bytes: int | None, first_index: int) -> list[Unit]:
@@ -182,6 +182,10 @@ class InputSource:
         try:
             meta = pq.ParquetFile(self.filesystem.open_input_file(path)).metadata
         except (pa.ArrowInvalid, OSError) as exc:
+            held = self._compressed_as(path)
+            if held is not None:  # a compressed Parquet file under a plain name
+                raise InputError(f"{path}: holds {held}-compressed data, not Parquet: name it as what it holds "
+                                 f"({PurePosixPath(path).name}{CODEC_SUFFIX[held]})") from None
             raise InputError(f"{path}: not a readable Parquet file (truncated or corrupt?): {exc}") from None
         _unique_columns(meta.schema.to_arrow_schema().names, path)
         groups = meta.num_row_groups
@@ -192,6 +196,15 @@ class InputSource:
             units.append(Unit(first_index + len(units), "parquet", path, name, g, g + 1, first_row=row))
             row += meta.row_group(g).num_rows
         return units
+
+    def _compressed_as(self, path: str) -> str | None:
+        """The codec whose magic bytes a file starts with (gzip, bz2, xz, zstd), or None."""
+        try:
+            with self.filesystem.open_input_file(path) as fh:
+                head = fh.read(8)
+        except OSError:
+            return None
+        return compressed_as(head)
 
     # -- reading --------------------------------------------------------------------------------------
     def read_unit(self, unit: Unit, batch_rows: int = 16_384, block_bytes: int = 8 << 20) -> Iterator[pa.RecordBatch]:

@@ -233,3 +233,17 @@ def test_alpaca_matches_a_per_row_reference(rows):
             expected = ([("system", row["system"])] if row["system"] and row["system"].strip() else []) + [
                 ("human", human), ("gpt", row["output"])]
             assert conv == turns(*expected)
+
+
+def test_check_format_columns_names_what_a_given_format_lacks():
+    """A format given for an input without its columns is one error naming them (what ``inputs`` can check on
+    an input's first records, before every row would be quarantined)."""
+    from curation.formats import check_format_columns
+
+    check_format_columns(["messages", "id"], "messages")
+    with pytest.raises(FormatError, match=r"qa: format messages needs column\(s\) messages; the input has q, a "):
+        check_format_columns(["q", "a"], "messages", where="qa")
+    with pytest.raises(FormatError, match=r"format alpaca needs column\(s\) output; the input has instruction"):
+        check_format_columns(["instruction"], "alpaca")
+    with pytest.raises(FormatError, match="unknown format 'sharegpt'"):
+        check_format_columns(["conversations"], "sharegpt")

@@ -1,0 +1,218 @@
+"""Hostile input files a user really has: a stray CR line end, a corrupt gzip, empty compressed shards, UTF-32
+text, a dataset_info.json beside shards. Every row is read, or named with its file and line; none ends a run
+with a traceback."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from curation.readers import InputError, open_input
+from tests.curation.runs import curate, write_compressed
+
+ROWS = [{"conversations": [{"from": "human", "value": f"Question number {i}?"},
+                           {"from": "gpt", "value": f"The answer to question {i} is {i * 7}."}]} for i in range(6)]
+LINES = [json.dumps(r).encode() for r in ROWS]
+
+
+def _read(path: Path) -> list[tuple[int, str | None, bytes]]:
+    """(line, error, raw record) of every record the reader gives, in order."""
+    out = []
+    for batch in open_input(str(path)).batches():
+        for line, error, raw in zip(batch.column("_line").to_pylist(), batch.column("_error").to_pylist(),
+                                    batch.column("_raw").to_pylist()):
+            out.append((line, error, raw.split(b"\n", 1)[0].rstrip(b"\r")))
+    return out
+
+
+# --- a lone CR between two records of an LF file ---------------------------------------------------------------
+
+def test_a_lone_cr_between_two_records_of_an_lf_file_ends_the_first(tmp_path):
+    """Two records joined by a lone CR (one line of a LF file ended as classic Mac OS did) are two records, each
+    numbered with the line it is on (as grep -n numbers it), not one quarantined line."""
+    path = tmp_path / "stray.jsonl"
+    path.write_bytes(LINES[0] + b"\n" + LINES[1] + b"\r" + LINES[2] + b"\n" + LINES[3] + b" \r " + LINES[4]
+                     + b"\r\n" + LINES[5] + b"\n")
+    got = _read(path)
+    assert [(line, error) for line, error, _ in got] == [(1, None), (2, None), (2, None), (3, None), (3, None),
+                                                         (4, None)]
+    assert [json.loads(raw) for _, _, raw in got] == ROWS
+
+
+def test_a_cr_inside_a_string_or_values_apart_by_spaces_are_not_cut(tmp_path):
+    """Only a CR between two whole values ends a record: a raw CR inside a string is text (validation repairs
+    it), two values apart by spaces stay one bad record, and a broken value keeps the rest of its line."""
+    path = tmp_path / "odd.jsonl"
+    path.write_bytes(b'{"a": "x\ry"}\r' + LINES[0] + b"\n" + LINES[1] + b" " + LINES[2] + b"\n"
+                     + b'{"broken\r' + LINES[3] + b"\n")
+    got = _read(path)
+    assert [raw for _, _, raw in got] == [b'{"a": "x\ry"}', LINES[0], LINES[1] + b" " + LINES[2],
+                                          b'{"broken\r' + LINES[3]]
+    assert [(line, (error or "").split(":")[0]) for line, error, _ in got] == [
+        (1, ""), (1, ""), (2, "not valid JSON"), (3, "not valid JSON")]
+
+
+def test_a_run_over_a_stray_cr_keeps_every_row(tmp_path):
+    path = tmp_path / "stray.jsonl"
+    path.write_bytes(b"\n".join(LINES[:3]) + b"\r" + b"\n".join(LINES[3:]) + b"\n")
+    accounting = curate(str(path), tmp_path / "out")["accounting"]
+    assert accounting["input_rows"] == len(ROWS) and accounting["quarantined"] == 0
+
+
+# --- compressed files ------------------------------------------------------------------------------------------
+
+def test_a_gzip_file_corrupt_midway_keeps_the_rows_before_and_quarantines_the_rest(tmp_path):
+    """A deflate stream that turns corrupt (ISA-L's decoder raises its own error type, no OSError) breaks off
+    where it does: the run goes on, the rows before the corrupt spot kept (a small file is one piece to the
+    decoder: they are decoded again a few bytes at a time), the rest of the file quarantined with its line.
+    (What deflate decodes after the spot may still be JSON: only the checksum at the end tells.)"""
+    lines = [json.dumps({"conversations": [{"from": "human", "value": f"q{i} " + "word " * (i % 40)},
+                                           {"from": "gpt", "value": f"a{i}"}]}).encode() for i in range(3000)]
+    good = gzip.compress(b"\n".join(lines) + b"\n")
+    path = tmp_path / "bad.jsonl.gz"
+    middle = len(good) // 2
+    path.write_bytes(good[:middle] + b"\xff" * 64 + good[middle + 64 :])
+    got = _read(path)
+    read = [json.loads(raw) for _, error, raw in got if error is None]
+    assert read[:1000] == [json.loads(line) for line in lines[:1000]]
+    assert got[-1][1].startswith("the file breaks off here")
+
+
+def test_a_gzip_file_corrupt_from_its_start_is_one_error_line(tmp_path):
+    good = gzip.compress(b"\n".join(LINES) + b"\n")
+    path = tmp_path / "bad.jsonl.gz"
+    path.write_bytes(good[:12] + b"\xff" * 20 + good[32:])
+    with pytest.raises(InputError, match=r"bad\.jsonl\.gz: cannot read") as err:
+        list(open_input(str(path)).batches())
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("suffix", [".gz", ".bz2", ".xz", ".zst"])
+def test_an_empty_compressed_shard_holds_no_rows(tmp_path, suffix):
+    """A shard of no bytes (``touch``, a writer that wrote nothing) is empty in every codec, as a plain one is."""
+    (tmp_path / f"empty.jsonl{suffix}").write_bytes(b"")
+    write_compressed(tmp_path / f"full.jsonl{suffix}", b"\n".join(LINES) + b"\n")
+    assert _read(tmp_path / f"empty.jsonl{suffix}") == []
+    assert len(_read(tmp_path)) == len(ROWS)
+
+
+# --- text encodings --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("codec,bom", [("utf-32-le", b"\xff\xfe\x00\x00"), ("utf-32-be", b"\x00\x00\xfe\xff"),
+                                       ("utf-16-le", b"\xff\xfe")])
+def test_utf32_and_utf16_files_with_their_byte_order_mark_are_read(tmp_path, codec, bom):
+    """UTF-32's little-endian mark starts like UTF-16's: it is told apart, not read as UTF-16."""
+    text = "\r\n".join(line.decode() for line in LINES) + "\r\n"
+    (tmp_path / "rows.jsonl").write_bytes(bom + text.encode(codec))
+    (tmp_path / "rows.json").write_bytes(bom + json.dumps(ROWS).encode(codec))
+    assert [json.loads(raw) for _, error, raw in _read(tmp_path / "rows.jsonl") if error is None] == ROWS
+    json_rows = [b for b in open_input(str(tmp_path / "rows.json")).batches()]
+    assert sum(b.num_rows for b in json_rows) == len(ROWS)
+
+
+# --- folders ---------------------------------------------------------------------------------------------------
+
+def test_a_dataset_info_json_beside_shards_is_their_description(tmp_path):
+    """A folder of shards with a dataset_info.json (and no save_to_disk state) reads its shards, as the README
+    promises for datasets' metadata files, not as a broken save_to_disk folder."""
+    (tmp_path / "dataset_info.json").write_text('{"features": {}}')
+    (tmp_path / "a.jsonl").write_bytes(b"\n".join(LINES[:3]) + b"\n")
+    write_compressed(tmp_path / "b.jsonl.gz", b"\n".join(LINES[3:]) + b"\n")
+    assert [json.loads(raw) for _, _, raw in _read(tmp_path)] == ROWS
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    (flat / "dataset_info.json").write_text('{"features": {}}')
+    (flat / "a.jsonl").write_bytes(b"\n".join(LINES) + b"\n")
+    assert len(_read(flat)) == len(ROWS)
+
+
+# --- files that are not UTF-8 JSON Lines text at all -----------------------------------------------------------
+
+LATIN1 = "".join(json.dumps({"conversations": [{"from": "human", "value": f"Un café crème à Zürich, n° {i}?"},
+                                               {"from": "gpt", "value": f"Très volontiers, n° {i}."}]},
+                            ensure_ascii=False) + "\n" for i in range(4)).encode("latin-1")
+
+
+@pytest.mark.parametrize("name", ["legacy.jsonl", "legacy.jsonl.gz", "legacy.json"])
+def test_a_latin1_file_is_one_error_that_says_how_to_convert_it(tmp_path, name):
+    """Not one line is UTF-8: one error line naming the file and the way out, not a quarantine of every row."""
+    path = write_compressed(tmp_path / name, LATIN1)
+    with pytest.raises(InputError) as err:
+        list(open_input(str(path)).batches())
+    message = str(err.value)
+    assert message.startswith(str(path)) and "not UTF-8" in message and "iconv -f windows-1252 -t utf-8" in message
+    assert "\n" not in message
+
+
+def test_a_file_of_some_latin1_lines_quarantines_those_with_their_line(tmp_path):
+    path = tmp_path / "half.jsonl"
+    path.write_bytes(b"\n".join(LINES[:2]) + b"\n" + LATIN1)
+    got = _read(path)
+    assert [(line, (error or "").split(":")[0]) for line, error, _ in got] == [
+        (1, ""), (2, ""), (3, "not UTF-8"), (4, "not UTF-8"), (5, "not UTF-8"), (6, "not UTF-8")]
+
+
+@pytest.mark.parametrize("suffix,held", [(".gz", "gzip-compressed data"), (".bz2", "bz2-compressed data"),
+                                         (".xz", "xz-compressed data"), (".zst", "zstd-compressed data")])
+def test_a_compressed_file_under_a_plain_name_is_named_as_what_it_holds(tmp_path, suffix, held):
+    packed = write_compressed(tmp_path / f"rows.jsonl{suffix}", b"\n".join(LINES) + b"\n")
+    plain = tmp_path / "rows.jsonl"
+    plain.write_bytes(packed.read_bytes())
+    with pytest.raises(InputError, match=rf"rows\.jsonl: holds {held}, not JSON Lines text: name it as what it "
+                                         rf"holds \(\.jsonl{suffix}\)"):
+        list(open_input(str(plain)).batches())
+
+
+def test_a_binary_file_is_still_not_json_lines(tmp_path):
+    path = tmp_path / "junk.jsonl"
+    path.write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(InputError, match=r"junk\.jsonl: line 1: not JSON Lines"):
+        list(open_input(str(path)).batches())
+
+
+def test_a_json_object_of_several_arrays_is_one_error_naming_them(tmp_path):
+    """``{"train": [...], "test": [...]}``: which array holds the rows is a guess; the error names the keys."""
+    path = tmp_path / "splits.json"
+    path.write_text(json.dumps({"train": ROWS[:4], "test": ROWS[4:], "version": 2}))
+    with pytest.raises(InputError, match=r"splits\.json: an object holding 2 arrays \('train', 'test'\)"):
+        open_input(str(path))
+
+
+def test_a_linked_folder_of_shards_is_read_and_a_link_loop_ends(tmp_path):
+    """Shards in a linked folder are part of the folder (not left out without a word); a link back up the tree
+    reads nothing twice and does not loop."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "b.jsonl").write_bytes(b"\n".join(LINES[3:]) + b"\n")
+    folder = tmp_path / "shards"
+    folder.mkdir()
+    (folder / "a.jsonl").write_bytes(b"\n".join(LINES[:3]) + b"\n")
+    (folder / "more").symlink_to(elsewhere, target_is_directory=True)
+    (elsewhere / "back").symlink_to(folder, target_is_directory=True)
+    assert [json.loads(raw) for _, _, raw in _read(folder)] == ROWS
+
+
+@pytest.mark.parametrize("name,packed,message", [
+    ("rows.json", "rows.json.gz", r"rows\.json: holds gzip-compressed data, not JSON text: name it as what it holds "
+                                  r"\(\.json\.gz\)"),
+    ("rows.parquet", "rows.parquet.gz", r"rows\.parquet: holds gzip-compressed data, not Parquet: name it as what it "
+                                        r"holds \(rows\.parquet\.gz\)"),
+])
+def test_a_compressed_json_or_parquet_file_under_a_plain_name_is_named_as_what_it_holds(tmp_path, name, packed,
+                                                                                        message):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if name.endswith(".parquet"):
+        sink = pa.BufferOutputStream()
+        pq.write_table(pa.Table.from_pylist(ROWS), sink)
+        data = sink.getvalue().to_pybytes()
+    else:
+        data = json.dumps(ROWS).encode()
+    (tmp_path / name).write_bytes(write_compressed(tmp_path / packed, data).read_bytes())
+    with pytest.raises(InputError, match=message):
+        source = open_input(str(tmp_path / name))
+        source.units()
