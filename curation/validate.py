@@ -103,27 +103,32 @@ def validate_record(data: Any, cfg: ValidateConfig, owned: frozenset[str] = OWNE
     conversations = []
     original = []
     changed = key != "conversations"
+    other_keys = ("role", "content") if key == "conversations" else ("from", "value")
     for n, turn in enumerate(turns, start=1):
         if not isinstance(turn, dict):
             raise RowError(f"turn {n}: is {_type_name(turn)}, expected an object with '{role_key}' and '{text_key}'")
-        for k in (role_key, text_key):
+        keys = (role_key, text_key)
+        if role_key not in turn and text_key not in turn and all(k in turn for k in other_keys):
+            keys = other_keys  # a turn keyed the other format's way (merged datasets hold both): the same turn
+            changed = True
+        for k in keys:
             if k not in turn:
                 raise RowError(f"turn {n}: missing '{k}'")
-        role, value = turn[role_key], turn[text_key]
+        role, value = turn[keys[0]], turn[keys[1]]
         _no_tool_use(n, turn, role, value)
         if isinstance(value, list):  # OpenAI's content parts: their texts
             value = text_of_parts(value)
             changed = True
         if not isinstance(role, str):
-            raise RowError(f"turn {n}: '{role_key}' is {_type_name(role)}, expected a string")
+            raise RowError(f"turn {n}: '{keys[0]}' is {_type_name(role)}, expected a string")
         if not isinstance(value, str):
-            raise RowError(f"turn {n}: '{text_key}' is {_type_name(value)}, expected a string")
+            raise RowError(f"turn {n}: '{keys[1]}' is {_type_name(value)}, expected a string")
         if not value.strip():
-            raise RowError(f"turn {n}: empty '{text_key}'")
+            raise RowError(f"turn {n}: empty '{keys[1]}'")
         canonical = ROLE_MAP.get(role.strip().lower())
         if canonical is None:
             raise RowError(f"turn {n}: unknown role {role!r} (expected human, gpt or system)")
-        changed |= canonical != role or set(turn) != {role_key, text_key}
+        changed |= canonical != role or set(turn) != set(keys)
         conversations.append({"from": canonical, "value": value})
         original.append({"from": role, "value": value})
     if cfg.require_gpt_turn and not any(t["from"] == "gpt" for t in conversations):

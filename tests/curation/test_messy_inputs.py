@@ -553,3 +553,19 @@ def test_the_messages_a_row_is_read_from_are_not_kept_again(tmp_path, after):
     assert manifest["extra_columns"] == ["meta"]
     for s in SPLITS:
         assert "input_messages" not in pq.read_schema(tmp_path / "out" / f"{s}.parquet").names
+
+
+def test_a_turn_keyed_the_other_formats_way_is_read_as_the_same_turn(tmp_path):
+    """Merged datasets hold both keyings: a `{role, content}` turn inside `conversations` (a whole row, or one
+    turn of it) is read, not quarantined as missing 'from'."""
+    rows = [row(i) for i in range(6)]
+    rows[1] = {"conversations": [{"role": "user", "content": f"{Q} (1)"}, {"role": "assistant", "content": A}]}
+    rows[2] = {"conversations": [{"from": "human", "value": f"{Q} (2)"}, {"role": "assistant", "content": A}]}
+    (tmp_path / "in.jsonl").write_text(jsonl(rows).decode())
+    manifest = curate(str(tmp_path / "in.jsonl"), tmp_path / "out")
+    assert manifest["accounting"]["quarantined"] == 0
+    kept = {r["conversations"][0]["value"]: r for s in SPLITS for r in pq.read_table(tmp_path / "out" / f"{s}.parquet").to_pylist()}
+    for i in (1, 2):
+        turns = kept[f"{Q} ({i})"]["conversations"]
+        assert turns == [{"from": "human", "value": f"{Q} ({i})"}, {"from": "gpt", "value": A}]
+        assert kept[f"{Q} ({i})"]["original_conversations"][1] == {"from": "assistant", "value": A}
