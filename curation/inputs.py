@@ -23,7 +23,8 @@ import pyarrow as pa
 from pydantic import Field, ValidationError, model_validator
 
 from curation.core.config_base import StrictModel
-from curation.formats import FORMATS, ROLE_MAP, FormatError, alpaca_aliases, apply_mapping, detect_format
+from curation.formats import (FORMATS, ROLE_MAP, FormatError, alpaca_aliases, apply_mapping, check_format_columns,
+                              detect_format)
 
 INPUT = "_input"  # internal column: the input a raw record came from
 
@@ -176,15 +177,18 @@ def resolve_format(cfg: InputConfig, source) -> str:
     """The input's chat format: as configured, or detected from the columns of its first records. A column
     mapping is checked against those columns either way (a mapped column the input does not have is one
     :class:`FormatError`, not every row quarantined)."""
-    if cfg.format != "auto" and not cfg.columns:
-        return cfg.format
-    names, _ = _first_records(source)
+    names, records = _first_records(source)
     if not names:  # an empty input: nothing to convert, and nothing to tell the format by
         return "conversations" if cfg.format == "auto" else cfg.format
+    where = cfg.name or cfg.path
+    turn_keys: dict[str, str] = {}
     if cfg.columns:
         table = pa.table({n: pa.nulls(0) for n in names})
-        names = apply_mapping(table, cfg.columns, where=cfg.name or cfg.path)[0].column_names
+        table, turn_keys = apply_mapping(table, cfg.columns, where=where)
+        names = table.column_names
     if cfg.format != "auto":
+        check_format_columns(names, cfg.format, where)  # a format the input has no columns for: one error
+        _check_turn_keys(records, (cfg.columns or {}).get(cfg.format, cfg.format), turn_keys, where)
         return cfg.format
     found = detect_format(names)
     if found is None:
@@ -193,6 +197,22 @@ def resolve_format(cfg: InputConfig, source) -> str:
             "expected conversations, messages, instruction+output, prompt+completion, or one question and one answer "
             "column (question/query/prompt, answer/response) (set this input's format and columns)")
     return found
+
+
+def _check_turn_keys(records: Sequence[dict[str, Any]], chat: str, turn_keys: Mapping[str, str], where: str) -> None:
+    """:class:`FormatError` when ``columns`` maps a turn key (``from: speaker``) to a key that no turn of the
+    first records' chat column (``chat``, as the input names it) holds: a misspelled key would leave every row's
+    turns without a role or a text."""
+    if not turn_keys:
+        return
+    seen = {k for r in records for t in (r.get(chat) if isinstance(r.get(chat), list) else []) if isinstance(t, dict)
+            for k in t}
+    if not seen:  # no turn to tell by (the rows are checked one by one)
+        return
+    for canonical, given in turn_keys.items():
+        if given not in seen:
+            raise FormatError(f"{where}: columns maps {canonical!r} to {given!r}, but no turn of its first records has "
+                              f"a key {given!r} (their keys: {', '.join(sorted(seen))})")
 
 
 def needs_adapting(cfg: InputConfig) -> bool:

@@ -95,3 +95,27 @@ def test_a_weight_that_is_no_number_is_named_as_such(in_tmp, weight):
     assert result.exit_code == 2 and "Traceback" not in result.output
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"error: --input b.jsonl@{weight}: the weight")
+
+
+@pytest.mark.parametrize("entry, message", [
+    ("{path: qa.jsonl, format: messages}", "error: qa: format messages needs column(s) messages; the input has q, a"),
+    ("{path: qa.jsonl, format: alpaca, columns: {instruction: q}}", "error: qa: format alpaca needs column(s) output"),
+    ("{path: dialog.jsonl, format: messages, columns: {messages: dialog, role: spaeker, content: text}}",
+     "error: dialog: columns maps 'role' to 'spaeker', but no turn of its first records has a key 'spaeker' "
+     "(their keys: speaker, text)"),
+])
+def test_a_format_or_mapping_the_input_cannot_have_is_one_error_not_every_row_quarantined(in_tmp, entry, message):
+    (in_tmp / "qa.jsonl").write_text("".join(json.dumps({"q": f"Question {i}?", "a": f"Answer {i}."}) + "\n"
+                                             for i in range(5)))
+    (in_tmp / "dialog.jsonl").write_text("".join(json.dumps({"dialog": [
+        {"speaker": "user", "text": f"Question {i} here?"}, {"speaker": "assistant", "text": f"Answer {i}."}]}) + "\n"
+        for i in range(5)))
+    (in_tmp / "c.yaml").write_text(f"inputs:\n  - {entry}\n")
+    result = curate("-c", "c.yaml", "-o", "out")
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(message), result.output
+    good = "{path: dialog.jsonl, format: messages, columns: {messages: dialog, role: speaker, content: text}}"
+    (in_tmp / "c.yaml").write_text(f"inputs:\n  - {good}\n")
+    result = curate("-c", "c.yaml", "-o", "out")
+    assert result.exit_code == 0 and read_manifest(in_tmp / "out")["accounting"]["in_splits"] == 5

@@ -405,9 +405,9 @@ def test_a_chat_column_keyed_the_other_formats_way_is_detected(tmp_path, finetom
     assert set(kept.column("model").to_pylist()) == {"m"}
 
 
-def test_turns_keyed_both_ways_in_one_file_keep_the_files_own_shape(tmp_path, finetome_kept):
-    """When the first records disagree, nothing is remapped: the rows keyed as the column's own format are read,
-    the others are quarantined saying which key is missing (a record unlike its file is a mixed type)."""
+def test_turns_keyed_both_ways_in_one_file_are_all_read(tmp_path, finetome_kept):
+    """When the first records disagree, nothing is remapped: the rows keyed as the column's own format are read
+    as they are, and each turn keyed the other way is read as the same turn (merged datasets hold both)."""
     from curation.pipeline import run_curation
 
     rows, expected = finetome_kept
@@ -416,10 +416,10 @@ def test_turns_keyed_both_ways_in_one_file_keep_the_files_own_shape(tmp_path, fi
     path = tmp_path / "rows.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     run_curation(str(path), tmp_path / "out", fast_config())
-    assert read_manifest(tmp_path / "out")["config"]["inputs"] == []
-    quarantined = read_quarantine(tmp_path / "out")
-    assert sorted(q["position"]["line"] for q in quarantined) == list(range(2, len(rows) + 1, 2))
-    assert {q["error"] for q in quarantined} == {"turn 1: missing 'from'"}
+    manifest = read_manifest(tmp_path / "out")
+    assert manifest["config"]["inputs"] == [] and manifest["accounting"]["quarantined"] == 0
+    kept = kept_table(tmp_path / "out")
+    assert sorted(map(json.dumps, kept.column("conversations").to_pylist())) == expected
 
 
 @pytest.mark.parametrize("names", [("instruction", "response", "context"), ("question", "answer", None),
