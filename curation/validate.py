@@ -103,13 +103,15 @@ def validate_record(data: Any, cfg: ValidateConfig, owned: frozenset[str] = OWNE
     conversations = []
     original = []
     changed = key != "conversations"
-    other_keys = ("role", "content") if key == "conversations" else ("from", "value")
+    # a `conversations` turn keyed OpenAI's way (merged datasets hold both) is the same turn; the other way round,
+    # FineTome's turns under `messages` in a row of a FineTome file, is a row that misnames its chat column
+    other_keys = ("role", "content") if key == "conversations" else None
     for n, turn in enumerate(turns, start=1):
         if not isinstance(turn, dict):
             raise RowError(f"turn {n}: is {_type_name(turn)}, expected an object with '{role_key}' and '{text_key}'")
         keys = (role_key, text_key)
-        if role_key not in turn and text_key not in turn and all(k in turn for k in other_keys):
-            keys = other_keys  # a turn keyed the other format's way (merged datasets hold both): the same turn
+        if other_keys and role_key not in turn and text_key not in turn and all(k in turn for k in other_keys):
+            keys = other_keys
             changed = True
         for k in keys:
             if k not in turn:
@@ -151,7 +153,7 @@ def validate_record(data: Any, cfg: ValidateConfig, owned: frozenset[str] = OWNE
         if k not in RESERVED and isinstance(v, (dict, list)) and rawcols.value_depth(v) > rawcols.MAX_DEPTH:
             raise RowError(rawcols.too_deep(k))
         if k not in RESERVED or k in owned:
-            row[rawcols.kept_apart(rawcols.kept_apart(k, rawcols.INTERNAL_COLUMNS), owned)] = v
+            row[rawcols.kept_apart(rawcols.kept_apart_internal(k), owned)] = v
     _check_text(row)
     return row
 

@@ -59,7 +59,7 @@ class Checkpoints:
 
     def save(self, planned: PlannedStage, pass_index: int, rows: BatchStore, decisions: Decisions,
              reports: dict[str, Any], removed: dict[str, BatchStore], quarantine: list[pa.Table], input_rows: int,
-             extras: dict[str, int]) -> None:
+             extras: dict[str, list[int]]) -> None:
         folder = self.folder(planned)
         if folder.exists():
             shutil.rmtree(folder)
@@ -153,7 +153,7 @@ def run_local(
     removed: dict[str, BatchStore] = {}
     quarantine: list[pa.Table] = []
     input_rows = 0
-    extras: dict[str, int] = {}  # extra input column -> the first row holding a value (output.extra_names)
+    extras: dict[str, list[int]] = {}  # extra input column -> its first row holding a value (output.extra_names)
     resumed: list[str] = []
     store: BatchStore | None = None
     decisions: Decisions | None = None
@@ -177,7 +177,7 @@ def run_local(
         checkpoints.saved_quarantine = True
         input_rows, extras = state["input_rows"], state["extras"]
         if isinstance(extras, list):  # a checkpoint written before extras carried their first rows
-            extras = {name: i for i, name in enumerate(extras)}
+            extras = {name: [0, i] for i, name in enumerate(extras)}
         for p in plan:
             if p.enabled and not p.spec.hidden and p.index <= planned.index:
                 ledger.reports[p.name].resumed = True

@@ -18,33 +18,35 @@ from curation.writer import ParquetStream, output_schema, sha256_file, write_jso
 NEVER_SET = 2**62  # the first position of an extra column no row has given a value yet
 
 
-def input_extras(batch: pa.RecordBatch) -> dict[str, int]:
-    """The batch's extra input columns (what validation carried beside the core ones), each with the input
-    position (``_pos``) of its first row that holds a value in it (:data:`NEVER_SET` when none does)."""
+def input_extras(batch: pa.RecordBatch) -> dict[str, list[int]]:
+    """The batch's extra input columns (what validation carried beside the core ones), each as ``[position,
+    place]``: the input position (``_pos``) of its first row that holds a value in it (:data:`NEVER_SET` when none
+    does), and its place among the batch's columns (the input's own order, for columns first set in one row)."""
     skip = set(CORE_COLUMNS) | set(PROVENANCE_COLUMNS) | set(REMOVED_COLUMNS)
     positions = batch.column(POS) if POS in batch.schema.names else None
-    out: dict[str, int] = {}
-    for name in batch.schema.names:
+    out: dict[str, list[int]] = {}
+    for place, name in enumerate(batch.schema.names):
         if name in skip or name.startswith("_"):
             continue
         first = None
         if positions is not None:
             first = pc.min(positions.filter(batch.column(name).is_valid())).as_py()
-        out[name] = NEVER_SET if first is None else first
+        out[name] = [NEVER_SET if first is None else first, place]
     return out
 
 
-def add_extras(run: dict[str, int], batch: dict[str, int]) -> None:
-    """Fold a batch's :func:`input_extras` into the run's (the earliest position of each column wins)."""
+def add_extras(run: dict[str, list[int]], batch: dict[str, list[int]]) -> None:
+    """Fold a batch's :func:`input_extras` into the run's (the earliest first row of each column wins)."""
     for name, first in batch.items():
-        run[name] = min(first, run.get(name, NEVER_SET))
+        run[name] = min(list(first), run.get(name, [NEVER_SET + 1, 0]))
 
 
-def extra_names(run: dict[str, int]) -> list[str]:
-    """The run's extra columns in output order: by the first row holding a value in each, then by name. The
-    order depends on the rows alone, never on how the input was cut into batches, nor on which rows went the
-    record-by-record way through validation."""
-    return sorted(run, key=lambda name: (run[name], name))
+def extra_names(run: dict[str, list[int]]) -> list[str]:
+    """The run's extra columns in output order: by the first row holding a value in each, columns first set in
+    the same row in the input's order, then by name. The order depends on the rows, not on how the input was cut
+    into batches nor on which rows went the record-by-record way through validation (but for columns that hold
+    only nulls)."""
+    return sorted(run, key=lambda name: (*run[name], name))
 
 
 class SplitWriter:

@@ -56,7 +56,7 @@ def summarize(result: BatchResult) -> dict:
     from curation.engines.output import input_extras
 
     stages = []
-    extras: dict[str, int] = {}
+    extras: dict[str, list[int]] = {}
     for planned, routed, seconds in result.routed:
         stages.append({
             "name": planned.name,
@@ -72,7 +72,7 @@ def summarize(result: BatchResult) -> dict:
     return {"stages": stages, "keys_seconds": result.keys_seconds, "extras": extras}
 
 
-def count_into(ledger, summary: dict, extras: dict[str, int]) -> int:
+def count_into(ledger, summary: dict, extras: dict[str, list[int]]) -> int:
     """Add a batch's summary to the ledger (and its extra input columns to ``extras``, see
     :func:`curation.engines.output.add_extras`); returns the input rows it read (what validation saw)."""
     from curation.engines.output import add_extras

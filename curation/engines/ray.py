@@ -310,7 +310,7 @@ def _run(ray, source: InputSource, paths: OutputPaths, config, options: RayOptio
     units = source.units(unit_bytes=options.unit_bytes, unit_records=options.unit_records)
     items = [{"unit": json.dumps(u.__dict__)} for u in units]
     input_rows = 0
-    extras: dict[str, int] = {}  # extra input column -> the first row holding a value (output.extra_names)
+    extras: dict[str, list[int]] = {}  # extra input column -> its first row holding a value (output.extra_names)
     quarantine: list[pa.Table] = []
     removed_files: dict[str, list[Path]] = {}
     row_schemas: list[pa.Schema] = []

@@ -71,7 +71,33 @@ def _parse(text: bytes | memoryview, rows: int, longest: int, threads: bool = Tr
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         hint = _ROW_HINT.search(str(exc))
         return None, int(hint.group(1)) if hint and not threads else None
-    return (table, None) if table.num_rows == rows else (None, None)
+    if table.num_rows != rows or not _valid(table):
+        return None, None
+    return table, None
+
+
+def _holds_nested_null(t: pa.DataType) -> bool:
+    """Whether a null type sits anywhere under ``t`` (walked without recursion: types nest thousands deep)."""
+    todo = [t]
+    while todo:
+        t = todo.pop()
+        if pa.types.is_null(t):
+            return True
+        todo.extend(t.field(i).type for i in range(t.num_fields))
+    return False
+
+
+def _valid(table: pa.Table) -> bool:
+    """Whether a parsed table is sound. pyarrow's JSON reader builds a list of only nulls (``[null, null]``) as an
+    array whose lengths do not add up, which fails only when its rows are taken; such lines go record by record.
+    Only a table with a null type under a list or struct is checked (the full check walks every value)."""
+    if not any(f.type.num_fields and _holds_nested_null(f.type) for f in table.schema):
+        return True
+    try:
+        table.validate(full=True)
+    except pa.ArrowInvalid:
+        return False
+    return True
 
 
 class _Block:

@@ -252,10 +252,21 @@ def kept_apart(name: str, taken: Collection[str]) -> str:
     return KEPT_APART + name if base in taken else name
 
 
+def kept_apart_internal(name: str) -> str:
+    """:func:`kept_apart` for the names tome keeps to itself: every name that starts with ``_`` (the engines'
+    columns; none is written out), so an input's own ``_meta`` or ``__index_level_0__`` is kept, as
+    ``input__meta``, instead of being dropped with them."""
+    base = name
+    while base.startswith(KEPT_APART):
+        base = base[len(KEPT_APART) :]
+    return KEPT_APART + name if base.startswith("_") else name
+
+
 def rename_internal(table: pa.Table) -> pa.Table:
-    """Input columns named like an internal column (``_id`` -> ``input__id``) kept apart from them."""
+    """Input columns named like an internal column (``_id`` -> ``input__id``, ``_meta`` -> ``input__meta``) kept
+    apart from them."""
     names = table.column_names
-    renamed = [kept_apart(n, INTERNAL_COLUMNS) for n in names]
+    renamed = [kept_apart_internal(n) for n in names]
     return table if renamed == names else table.rename_columns(renamed)
 
 

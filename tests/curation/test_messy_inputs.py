@@ -569,3 +569,30 @@ def test_a_turn_keyed_the_other_formats_way_is_read_as_the_same_turn(tmp_path):
         turns = kept[f"{Q} ({i})"]["conversations"]
         assert turns == [{"from": "human", "value": f"{Q} ({i})"}, {"from": "gpt", "value": A}]
         assert kept[f"{Q} ({i})"]["original_conversations"][1] == {"from": "assistant", "value": A}
+
+
+def test_a_list_of_only_nulls_in_an_extra_column_is_kept_not_a_crash(tmp_path):
+    """pyarrow's JSON reader builds `[null, null]` as an array whose lengths do not add up: taking its rows ended
+    the run with ArrowIndexError. Such lines now go record by record."""
+    rows = [row(i, nulls=[None, None]) for i in range(8)] + [row(8, nulls=[None]), row(9, nulls=[])]
+    (tmp_path / "in.jsonl").write_text(jsonl(rows).decode())
+    manifest = curate(str(tmp_path / "in.jsonl"), tmp_path / "out")
+    assert manifest["accounting"]["in_splits"] == 10
+    kept = {r["conversations"][0]["value"]: r["nulls"] for s in SPLITS
+            for r in pq.read_table(tmp_path / "out" / f"{s}.parquet").to_pylist()}
+    assert kept[f"{Q} (0)"] == [None, None] and kept[f"{Q} (8)"] == [None] and kept[f"{Q} (9)"] == []
+
+
+@pytest.mark.parametrize("after", ["", " "])
+def test_input_columns_that_start_with_an_underscore_are_kept_apart_not_dropped(tmp_path, after):
+    """Names starting with `_` are the engines' own (never written out): an input's `_meta` or pandas'
+    `__index_level_0__` vanished from every output; they are kept as `input_<name>`, in the input's order."""
+    rows = [json.dumps(row(i, _meta={"a": i}, __index_level_0__=i, _pos=-1, input__x=1)) + (after if i == 1 else "")
+            for i in range(6)]
+    (tmp_path / "in.jsonl").write_text("\n".join(rows) + "\n")
+    manifest = curate(str(tmp_path / "in.jsonl"), tmp_path / "out")
+    names = ["input__meta", "input___index_level_0__", "input__pos", "input_input__x"]
+    assert manifest["extra_columns"] == names
+    kept = pa.concat_tables([pq.read_table(tmp_path / "out" / f"{s}.parquet") for s in SPLITS]).to_pylist()
+    assert sorted(r["input___index_level_0__"] for r in kept) == list(range(6))
+    assert all(r["input__meta"] == {"a": r["input___index_level_0__"]} and r["input__pos"] == -1 for r in kept)
