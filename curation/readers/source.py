@@ -1,7 +1,7 @@
 """An input, cut into units that can be read apart (by one process, or by Ray tasks), in input order.
 
 A unit is a byte range of a JSONL file (cut at a line end), a range of row groups of a Parquet file (all of a
-compressed one, ``.parquet.gz`` and the like, decompressed into memory), or a slice of records loaded whole (a
+compressed one, ``.parquet.gz`` and the like, decompressed to a temporary file), or a slice of records loaded whole (a
 ``.json`` array, a ``save_to_disk`` folder, a hub dataset). Every record gets ``_pos = (unit number << 32) +
 its index in the unit``, so positions grow in input order whichever process reads the unit, and everything
 downstream can be put back in input order by ``_pos``.
@@ -10,6 +10,7 @@ downstream can be put back in input order by ``_pos``.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any, Iterator
@@ -250,17 +251,28 @@ class InputSource:
             raise InputError(f"{unit.path}: not a readable Parquet file (truncated or corrupt?): {exc}") from None
 
     def _parquet_file(self, unit: Unit):
-        """The unit's Parquet file, to open: a compressed one (``.parquet.gz``, ...) decompressed into memory
-        (Parquet is read from its footer back, so it cannot be streamed), its size read from its stream."""
+        """The unit's Parquet file, to open: a compressed one (``.parquet.gz``, ...) decompressed as it streams
+        into a temporary file (under ``TMPDIR``), memory-mapped and unlinked at once (Parquet is read from its
+        footer back, so it cannot be read as it streams; held in memory, a large one would take all of it)."""
         if not unit.compression:
             return self.filesystem.open_input_file(unit.path)
+        import shutil
+        import tempfile
+
         from curation.sources import READ_ERRORS, DataFile, open_binary
 
+        tmp = tempfile.NamedTemporaryFile(prefix="tome-", suffix=".parquet", delete=False)
         try:
-            with open_binary(DataFile(PurePosixPath(unit.path), "parquet", unit.compression)) as fh:
-                return pa.BufferReader(fh.read())
-        except READ_ERRORS as exc:  # a truncated or corrupt stream
+            with tmp, open_binary(DataFile(PurePosixPath(unit.path), "parquet", unit.compression)) as fh:
+                shutil.copyfileobj(fh, tmp, 1 << 20)
+            return pa.memory_map(tmp.name)
+        except READ_ERRORS as exc:  # a truncated or corrupt stream (or no room for the decompressed file)
             raise InputError(f"{unit.path}: cannot decompress: {error_line(exc)}") from None
+        finally:
+            try:
+                os.unlink(tmp.name)  # the mapping keeps the data while it is read
+            except OSError:
+                pass
 
     def batches(self, batch_rows: int = 16_384, block_bytes: int = 8 << 20) -> Iterator[pa.RecordBatch]:
         """Every raw batch of the input, in input order (one process)."""

@@ -68,11 +68,18 @@ def compress(path: Path, suffix: str) -> Path:
 
 
 @pytest.mark.parametrize("suffix", [".gz", ".bz2", ".xz", ".zst"])
-def test_a_compressed_parquet_file_is_read(tmp_path, suffix):
+def test_a_compressed_parquet_file_is_read(tmp_path, suffix, monkeypatch):
+    """Decompressed to a temporary file (not into memory), which is gone once read."""
+    import tempfile
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     plain = write_parquet(tmp_path / "rows.parquet", 9)
     packed = compress(plain, suffix)
     plain.unlink()
     table = read_all(str(packed))
+    assert list(scratch.iterdir()) == []
     assert table.num_rows == 9
     assert table.column(ROW).to_pylist() == list(range(9))
     assert table.column("conversations").to_pylist()[3] == row(3)["conversations"]
@@ -85,11 +92,17 @@ def test_compressed_parquet_shards_in_a_folder_are_read_with_the_others(tmp_path
     assert rows_read(str(tmp_path)) == 9
 
 
-def test_a_truncated_compressed_parquet_file_is_one_line_naming_it(tmp_path):
+def test_a_truncated_compressed_parquet_file_is_one_line_naming_it(tmp_path, monkeypatch):
+    import tempfile
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     packed = compress(write_parquet(tmp_path / "rows.parquet", 200), ".gz")
     packed.write_bytes(packed.read_bytes()[: packed.stat().st_size // 2])
     with pytest.raises(InputError, match=r"rows\.parquet\.gz: cannot decompress"):
         rows_read(str(packed))
+    assert list(scratch.iterdir()) == []  # the partial file is removed too
 
 
 # -- folders that cannot be read ----------------------------------------------------------------------------
