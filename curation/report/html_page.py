@@ -187,16 +187,21 @@ def _inputs(f: ReportFacts) -> str:
     if not f.inputs:
         return ""
     rows = []
+    augmented = any(i.get("augmented") for i in f.inputs)  # rows in + augmented = in splits + removed + quarantined
     for i in f.inputs:
         removed = ", ".join(f"{e(k)}: {v:,}" for k, v in (i.get("removed") or {}).items()) or "–"
         target = "–" if i.get("target_share") is None else f"{i['target_share']:.1%}"
-        rows.append([e(i.get("name")), e(i.get("format", "")), _num(i.get("rows_in")), _num(i.get("kept")), removed,
+        rows.append([e(i.get("name")), e(i.get("format", "")), _num(i.get("rows_in")),
+                     *(["+" + _num(i.get("augmented") or 0)] if augmented else []), _num(i.get("kept")), removed,
                      _num(i.get("quarantined")), f"{i.get('share', 0):.1%}", target])
     note = ("Each input's rows in, where they went, and its share of the rows in the splits against the share its "
             "weight asked for (duplicates across inputs are removed first; the input listed first wins ties).")
-    return _section("inputs", "Inputs and mix", note, _table(["input", "format", "rows in", "in splits",
-                                                               "removed (by reason)", "quarantined", "share", "target"],
-                                                              rows, {2, 3, 5, 6, 7}))
+    if augmented:
+        note += (" Augmentation adds rows after the mix is drawn, in train only: the shares then move from their "
+                 "targets by what it added to each input.")
+    head = ["input", "format", "rows in", *(["augmented"] if augmented else []), "in splits", "removed (by reason)",
+            "quarantined", "share", "target"]
+    return _section("inputs", "Inputs and mix", note, _table(head, rows, {2, 3, 4, 6, 7, 8} if augmented else {2, 3, 5, 6, 7}))
 
 
 def _sources(f: ReportFacts, chart: str | None) -> str:

@@ -40,12 +40,15 @@ def render_markdown(f: ReportFacts) -> str:
 
     if f.inputs:
         out.append("## Inputs and mix\n")
-        rows = [[i.get("name"), i.get("format", ""), _n(i.get("rows_in")), _n(i.get("kept")),
+        augmented = any(i.get("augmented") for i in f.inputs)  # rows in + augmented = in splits + removed + quarantined
+        rows = [[i.get("name"), i.get("format", ""), _n(i.get("rows_in")),
+                 *([f"+{i.get('augmented') or 0:,}"] if augmented else []), _n(i.get("kept")),
                  ", ".join(f"{k}: {v:,}" for k, v in (i.get("removed") or {}).items()) or "–", _n(i.get("quarantined")),
                  f"{i.get('share', 0):.1%}", "–" if i.get("target_share") is None else f"{i['target_share']:.1%}"]
                 for i in f.inputs]
-        out.append(_table(["input", "format", "rows in", "in splits", "removed (by reason)", "quarantined", "share",
-                           "target"], rows, {2, 3, 5, 6, 7}))
+        head = ["input", "format", "rows in", *(["augmented"] if augmented else []), "in splits", "removed (by reason)",
+                "quarantined", "share", "target"]
+        out.append(_table(head, rows, {2, 3, 4, 6, 7, 8} if augmented else {2, 3, 5, 6, 7}))
 
     out.append("## Stages\n")
     rows = []

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -79,3 +80,32 @@ def test_rows_without_a_source_are_counted_by_balance_as_the_report_shows_them(t
     assert balance["per_source_after"] == {"(none)": 5, "web": 5}
     sources = {s.source: s for s in gather(out).sources}
     assert (sources["(none)"].before_balance, sources["(none)"].after_balance, sources["(none)"].final) == (8, 5, 5)
+
+
+@pytest.mark.slow
+def test_the_report_and_the_command_show_augmented_rows_apart_per_input(tmp_path):
+    """With augmentation, an input's rows in the splits can outnumber its rows in: the inputs tables (report.md,
+    report.html, the command's summary) show what augmentation added to each, so the row adds up."""
+    from typer.testing import CliRunner
+
+    from tomecraft.cli import app
+
+    rng = np.random.default_rng(0)
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.jsonl").write_text("".join(json.dumps({"conversations": conversation(rng, i)}) + "\n"
+                                                        for i in range(30)), encoding="utf-8")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, [
+        "curate", "-q", "-i", f"a={tmp_path / 'a.jsonl'}", "-i", f"b={tmp_path / 'b.jsonl'}", "-o", str(out),
+        "--set", "stages.augment.enabled=true", "--set", "stages.augment.budget.fraction=0.5",
+        "--set", "stages.augment.methods.back_translation.enabled=false",
+        "--set", "stages.augment.guard.min_cosine=-1", "--set", "stages.augment.guard.max_jaccard=1.0"])
+    assert result.exit_code == 0, result.output
+    records = json.loads((out / "manifest.json").read_text())["inputs"]
+    assert sum(r["augmented"] for r in records) > 0
+    section = (out / "report.md").read_text().split("## Inputs and mix", 1)[1].split("## ", 1)[0]
+    assert "| rows in | augmented | in splits |" in section
+    for r in records:
+        assert f"| {r['rows_in']:,} | +{r['augmented']:,} | {r['kept']:,} |" in section
+    assert '<th class="num">augmented</th>' in (out / "report.html").read_text().split('id="inputs"', 1)[1]
+    assert "augme" in result.output.split("inputs", 1)[1]
