@@ -71,9 +71,26 @@ def _parse(text: bytes | memoryview, rows: int, longest: int, threads: bool = Tr
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         hint = _ROW_HINT.search(str(exc))
         return None, int(hint.group(1)) if hint and not threads else None
-    if table.num_rows != rows or not _valid(table):
+    if table.num_rows != rows or not _valid(table) or _big_integers(table):
         return None, None
     return table, None
+
+
+_INT64_LIMIT = float(2**63)
+
+
+def _big_integers(table: pa.Table) -> bool:
+    """Whether a float column (not ``score``, a float anyway) holds a whole number beyond int64: pyarrow reads an
+    integer literal too big for int64 as a double, rounding it (``12345678901234567890123`` ->
+    ``1.2345678901234568e+22``); such lines go record by record, which keeps the number exact (as JSON text)."""
+    for field in table.schema:
+        if field.name == "score" or not pa.types.is_floating(field.type):
+            continue
+        values = table.column(field.name).to_numpy(zero_copy_only=False)
+        big = np.abs(values) >= _INT64_LIMIT
+        if big.any() and (np.floor(values[big]) == values[big]).any():
+            return True
+    return False
 
 
 def _holds_nested_null(t: pa.DataType) -> bool:

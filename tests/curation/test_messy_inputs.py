@@ -596,3 +596,15 @@ def test_input_columns_that_start_with_an_underscore_are_kept_apart_not_dropped(
     kept = pa.concat_tables([pq.read_table(tmp_path / "out" / f"{s}.parquet") for s in SPLITS]).to_pylist()
     assert sorted(r["input___index_level_0__"] for r in kept) == list(range(6))
     assert all(r["input__meta"] == {"a": r["input___index_level_0__"]} and r["input__pos"] == -1 for r in kept)
+
+
+def test_an_integer_beyond_int64_in_an_extra_column_keeps_every_digit(tmp_path):
+    """pyarrow reads such a literal as a double (12345678901234567890123 -> 1.2345678901234568e+22): its lines go
+    record by record, where the number is kept exactly (as JSON text, as any value Parquet cannot hold)."""
+    big = 12345678901234567890123
+    rows = [row(i, big=big + i, ratio=0.5 + i) for i in range(6)]
+    (tmp_path / "in.jsonl").write_text(jsonl(rows).decode())
+    curate(str(tmp_path / "in.jsonl"), tmp_path / "out")
+    kept = pa.concat_tables([pq.read_table(tmp_path / "out" / f"{s}.parquet") for s in SPLITS]).to_pylist()
+    assert sorted(json.loads(r["big"]) for r in kept) == [big + i for i in range(6)]
+    assert sorted(r["ratio"] for r in kept) == [0.5 + i for i in range(6)]
