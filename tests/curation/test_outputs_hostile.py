@@ -301,7 +301,8 @@ def test_a_card_or_messages_split_that_cannot_be_written_is_one_line(tmp_path, b
 
 
 def test_curate_into_a_folder_with_a_file_named_messages_is_one_error_line(tmp_path):
-    """The run's splits are written; the messages splits cannot be: `error: ...`, exit 2, no traceback."""
+    """The messages splits could not be written there: `error: ...` before any work, exit 2, no traceback, and the
+    user's file is left as it was (the card module's own error for it is tested with the card below)."""
     source = tmp_path / "in.jsonl"
     source.write_text(json.dumps({"conversations": [{"from": "human", "value": "What is the capital of France, then?"},
                                                     {"from": "gpt", "value": "Paris is the capital of France."}]}) + "\n")
@@ -312,7 +313,9 @@ def test_curate_into_a_folder_with_a_file_named_messages_is_one_error_line(tmp_p
     done = subprocess.run([sys.executable, "-m", "tomecraft.cli", "curate", "-q", "-i", str(source), "-o", str(out),
                            "--format", "messages"], capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr[-3000:]
-    assert done.stderr.strip().splitlines() == [f"error: {out}/messages: cannot write the messages splits here (it is a file)"]
+    assert done.stderr.strip().splitlines() == [f"error: {out}/messages: the run writes a folder here, and it is a file; "
+                                                "move it or choose another --out"]
+    assert (out / "messages").read_text() == "a file of the user's" and not (out / "manifest.json").exists()
 
 
 def test_publish_names_a_damaged_messages_split(tmp_path, monkeypatch):
