@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from tomecraft.console import console, error, progress_tracker
+from tomecraft.console import console, error, print_table, progress_tracker
 
 CURATE_HELP = """
 Curate chat fine-tuning data: **load -> validate -> normalize -> exact dedup -> MinHash near-dedup ->
@@ -28,6 +28,17 @@ Examples:
 * `tome curate --resume` - after an interrupted run: finished stages whose config did not change are skipped
 * `tome curate --engine ray -i s3://bucket/tome/ -o s3://bucket/tome-curated/ --ray-address auto` - the same
   curation on a Ray cluster, sharded Parquet in and out (`pip install 'tomecraft[ray]'`)
+
+The config (YAML: `-c FILE` reads one, `--set KEY=VALUE` changes one key, the VALUE read as YAML:
+`--set stages.language.allowed=[en, fr]`, `--set stages.balance.per_source={a: 100}`):
+
+* `inputs:` several inputs to mix, each with path, name, format, columns, weight or max_rows; relative paths
+  in a config file are found beside it
+* `stages.STAGE:` each stage's settings; `enabled: false` switches one off. In order: validate, normalize,
+  pii, language, exact_dedup, near_dedup, against, semantic_dedup, filters, judge, balance, mix, augment,
+  split, decontaminate, token_lengths
+* `engine:` batch_rows, workers, memory_mb - how the work is cut, never what comes out
+* `checkpoint:` (for --resume) and `report:` (report.html / report.md) - true or false
 """
 
 
@@ -38,28 +49,32 @@ class Engine(str, Enum):
 
 def curate(
     input: list[str] = typer.Option(
-        [], "--input", "-i",
+        [], "--input", "-i", metavar="INPUT",
         help="Hugging Face dataset id (e.g. mlabonne/FineTome-100k, optionally ':split'), a .jsonl/.json/.parquet "
         "file (optionally .gz/.bz2/.xz/.zst), a glob or folder of shards, or a datasets.save_to_disk folder. "
         "Repeat it to mix several inputs (NAME=PATH names one, PATH@WEIGHT weights it; or list them under "
         "`inputs:` in the config, with format, columns, weight or max_rows). Default: the embedded sample.",
     ),
     against: list[str] = typer.Option(
-        [], "--against",
+        [], "--against", metavar="INPUT",
         help="An existing dataset (a previous `tome curate` output folder, or any input as above): new rows that "
         "duplicate one of its rows (exact or near, same settings) are removed as duplicate_of_existing; it is "
         "read, never rewritten. Given once: to extend against several sets, curate them into one folder first.",
     ),
     format: str = typer.Option(
-        "finetome", "--format",
+        "finetome", "--format", metavar="FORMAT",
         help="finetome: the splits in FineTome's shape (always written; every tome command reads them). messages: "
         "also messages/{split}.parquet ({role, content}, as TRL's SFTTrainer takes it), the card's default. "
         "both: both configs in the card.",
     ),
-    out: Path = typer.Option(Path("out"), "--out", "-o", help="Output folder (splits, removed, quarantine, manifest)."),
-    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config; see --print-config for every key."),
-    set_: list[str] = typer.Option([], "--set", help="Override one config key, e.g. stages.near_dedup.threshold=0.7 (repeatable)."),
-    resume: bool = typer.Option(False, "--resume", help="Skip stages already finished by an earlier run with the same input and config."),
+    out: Path = typer.Option(Path("out"), "--out", "-o", metavar="DIR", help="Output folder (splits, removed, quarantine, manifest)."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", metavar="FILE", help="YAML config; see --print-config for every key."),
+    set_: list[str] = typer.Option([], "--set", metavar="KEY=VALUE", help="Override one config key, e.g. stages.near_dedup.threshold=0.7 (repeatable)."),
+    resume: bool = typer.Option(
+        False, "--resume", help="Skip the stages an earlier, interrupted run into --out finished with the same input "
+        "and config. Checkpoints are left by passes whose rows spilled to disk (an input larger than "
+        "engine.memory_mb); a smaller run is quicker to redo.",
+    ),
     print_config: bool = typer.Option(False, "--print-config", help="Print the resolved config as YAML and exit."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars; still prints the summary."),
     engine: Engine = typer.Option(
@@ -69,7 +84,7 @@ def curate(
         "folders (train/part-00000.parquet ...). Same rows, ids and splits as local.",
     ),
     ray_address: Optional[str] = typer.Option(
-        None, "--ray-address", help="With --engine ray: the cluster to join ('auto', 'ray://head:10001'); "
+        None, "--ray-address", metavar="ADDRESS", help="With --engine ray: the cluster to join ('auto', 'ray://head:10001'); "
         "default: start a local cluster on this machine.",
     ),
 ) -> None:
@@ -93,14 +108,12 @@ def curate(
 
             overrides = deep_merge(overrides, {"stages": {"against": {"path": against}}})
         cfg = load_config(config, overrides)
-        if config is not None and cfg.inputs:
-            from curation.inputs import relative_to
-
-            cfg.inputs = relative_to(cfg.inputs, Path(config).resolve().parent)
+        if config is not None:
+            paths_beside_config(cfg, Path(config).resolve().parent)
     except ConfigError as exc:
         error(str(exc))
     if print_config:
-        import yaml
+        from tomecraft.config_files import dump_yaml
 
         if input:  # the command line replaces the config's inputs, as in a run: printed, the config reproduces it
             from curation.inputs import inputs_from_cli
@@ -109,14 +122,17 @@ def curate(
                 cfg.inputs = inputs_from_cli(input)
             except ValueError as exc:
                 error(str(exc))
-        typer.echo(yaml.safe_dump(cfg.resolved(), sort_keys=False), nl=False)
+        typer.echo(dump_yaml(cfg.resolved()), nl=False)
         return
+    if not input:
+        input = as_command_line(cfg)
     if ray_address and engine is not Engine.ray:
         error("--ray-address needs --engine ray")
     if resume and engine is Engine.ray:
         error("--resume works with --engine local only (Ray recomputes lost work itself)")
 
     from curation.augment.budget import BudgetError
+    from curation.core.bookkeeping import AccountingError
 
     try:
         with progress_tracker(quiet) as track:
@@ -136,7 +152,59 @@ def curate(
                 result = run_curation(input or None, out, cfg, resume=resume, progress=track, output_format=format)
     except (InputError, BudgetError, ConfigError, StageError) as exc:
         error(str(exc))
+    except AccountingError as exc:  # a bug, not the user's: one line still, and what to do about the folder
+        error(f"{exc}; {out} is not a valid output (a bug in tomecraft: please report it)"
+              + ("; run again without --resume" if resume else ""), code=1)
+    except KeyboardInterrupt:
+        error(f"interrupted; {out} is not finished: run the command again to finish it"
+              + ("" if resume else " (--resume skips the stages already checkpointed)"), code=130)
     print_summary(result)
+
+
+def as_command_line(cfg) -> list[str]:
+    """The config's ``inputs:`` as ``--input`` values when they are one input that says no more than its path
+    (what ``--print-config -i PATH`` prints), taken out of the config: the run is then the run of
+    ``--input PATH``, the same card, manifest and report, not a mix of one input. Else ``[]`` (the config's
+    inputs are run as they are)."""
+    from curation.inputs import inputs_from_cli
+
+    if len(cfg.inputs) != 1:
+        return []
+    (given,) = cfg.inputs
+    try:
+        plain = inputs_from_cli([given.path])
+    except ValueError:
+        return []
+    if plain[0].model_dump() != given.model_dump():
+        return []
+    cfg.inputs = []
+    return [given.path]
+
+
+def paths_beside_config(cfg, folder: Path) -> None:
+    """The files a config file names, read as written beside it: a relative path that is not found from the
+    working folder is taken relative to ``folder`` (the config's), for the inputs and for every stage key that
+    names a file or folder to read (the existing set of ``against``, decontamination's sets, WordNet)."""
+    from curation.inputs import relative_to
+
+    if cfg.inputs:
+        cfg.inputs = relative_to(cfg.inputs, folder)
+
+    def beside(path: str | None) -> str | None:
+        if path is None or "://" in path:
+            return path
+        given = Path(path).expanduser()
+        if given.is_absolute() or given.exists() or not (folder / given).exists():
+            return path
+        return str(folder / given)
+
+    against = cfg.stage("against")
+    against.path = beside(against.path)
+    decontaminate = cfg.stage("decontaminate")
+    decontaminate.files = [beside(f) for f in decontaminate.files]
+    decontaminate.prompt_sets = [beside(f) for f in decontaminate.prompt_sets]
+    synonym = cfg.stage("augment").methods.synonym
+    synonym.wordnet_dir = beside(synonym.wordnet_dir)
 
 
 def print_summary(result) -> None:
@@ -144,7 +212,7 @@ def print_summary(result) -> None:
     table.add_column("stage")
     table.add_column("rows in", justify="right")
     table.add_column("kept", justify="right")
-    table.add_column("removed (by reason)")
+    table.add_column("removed (by reason)", overflow="fold")  # (a reason code is folded, never cut short)
     table.add_column("quarantined", justify="right")
     table.add_column("time", justify="right")
     for st in result.stages:
@@ -152,12 +220,12 @@ def print_summary(result) -> None:
             table.add_row(Text(st.name, style="dim"), "", "", Text("off", style="dim"), "", "")
             continue
         # plain Text: a reason code is no markup, and `pii:secret:` must not become an emoji
-        removed = Text(", ".join(f"{k}: {v}" for k, v in st.removed.items()) or "-")
+        removed = Text("\n".join(f"{k}: {v:,}" for k, v in st.removed.items()) or "-")  # one reason a line
         if st.added:
             removed.append(f" (+{st.added} added)", style="green")
         seconds = "resumed" if st.resumed else f"{st.seconds:.2f}s"
         table.add_row(Text(st.name), f"{st.rows_in:,}", f"{st.kept:,}", removed, f"{st.quarantined:,}" if st.quarantined else "-", seconds)
-    console.print(table)
+    print_table(table)
     inputs = result.manifest.get("inputs")
     if inputs:
         mix = Table(title="inputs", title_justify="left")
@@ -170,7 +238,7 @@ def print_summary(result) -> None:
             mix.add_row(Text(i["name"]), Text(i["format"]), f"{i['rows_in']:,}",
                         *([f"+{i.get('augmented', 0):,}"] if augmented else []), f"{i['kept']:,}",
                         f"{sum(i['removed'].values()):,}", f"{i['quarantined']:,}", f"{i['share']:.1%}", target)
-        console.print(mix)
+        print_table(mix)
     acc = result.manifest["accounting"]
     console.print(
         f"[bold]{acc['input_rows']:,}[/] input rows"

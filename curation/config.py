@@ -24,8 +24,11 @@ __all__ = ["ConfigError", "CurationConfig", "EngineConfig", "config_model", "loa
 class EngineConfig(StrictModel):
     """How the work is cut into batches and where it waits; results never depend on these."""
 
-    batch_rows: int = Field(16_384, ge=1, description="rows per batch in flight")
-    workers: int = Field(0, ge=0, description="threads that run stages on batches side by side; 0 = all cores")
+    # upper bounds, so that a typo is a config error, not a traceback mid-run: a batch size past 2**63 overflows
+    # Arrow's C++ and 10**20 workers overflow the thread pool's queue; no run needs 2**31 rows a batch or
+    # more than 1024 threads
+    batch_rows: int = Field(16_384, ge=1, le=2**31 - 1, description="rows per batch in flight")
+    workers: int = Field(0, ge=0, le=1024, description="threads that run stages on batches side by side; 0 = all cores")
     memory_mb: int = Field(
         192, ge=0, description="rows kept in memory between passes up to this many MB; the rest spill to disk "
         "(0: every pass spills; passes that spill leave checkpoints for --resume)"

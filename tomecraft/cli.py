@@ -15,9 +15,54 @@ import os
 # Set before NumPy loads; a value the user set is kept.
 os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 
+import sys  # noqa: E402
+from typing import Any, NoReturn  # noqa: E402
+
 import typer  # noqa: E402
+from typer.core import TyperGroup  # noqa: E402
+
+# Click's error classes, which typer may vendor (typer._click): reached through typer's public BadParameter
+_CLICK_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+
+def _stop(message: str, code: int) -> NoReturn:
+    from tomecraft.console import error
+
+    error(message, code)
+    sys.exit(code)  # (error exits; this says so to the type checker)
+
+
+class OneLineErrors(TyperGroup):
+    """The `tome` group: a command line Click cannot parse (an unknown option, a missing value) and a Ctrl-C are
+    one ``error:`` line, as every other problem a command reports, not Click's framed usage text or silence."""
+
+    def make_context(self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any) -> Any:
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except _CLICK_ERROR as exc:  # (an option's missing value is raised before the context exists)
+            self._usage_error(exc, " ".join(filter(None, (parent.command_path if parent else None, info_name))))
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except _CLICK_ERROR as exc:  # (a subcommand's option without its value has no context of its own)
+            self._usage_error(exc, " ".join(filter(None, (ctx.command_path, ctx.invoked_subcommand))))
+        except KeyboardInterrupt:
+            _stop("interrupted", 130)
+
+    @staticmethod
+    def _usage_error(exc: Any, command_path: str = "") -> NoReturn:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `tome` alone (or `tome review`): Click prints the help
+            raise exc
+        ctx = getattr(exc, "ctx", None)
+        command_path = ctx.command_path if ctx is not None else command_path
+        hint = f"; see {command_path} --help" if command_path else ""
+        message = exc.format_message().replace("Value error, ", "").rstrip(".")  # (pydantic's prefix, via typer)
+        _stop(f"{message}{hint}", exc.exit_code)
+
 
 app = typer.Typer(
+    cls=OneLineErrors,
     name="tome",
     help=(
         "tomecraft: curate chat fine-tuning data, review it in Argilla, fine-tune on it, and talk to the result.\n\n"
@@ -40,8 +85,11 @@ STAGE_CLIS = (
     "sweep.cli",
 )
 
-for _module in STAGE_CLIS:
-    importlib.import_module(_module).register(app)
+try:
+    for _module in STAGE_CLIS:
+        importlib.import_module(_module).register(app)
+except KeyboardInterrupt:  # a Ctrl-C while the commands load: one line, not the import's traceback
+    _stop("interrupted", 130)
 
 
 @app.command("version")

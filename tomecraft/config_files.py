@@ -52,11 +52,39 @@ _UniqueKeyLoader.yaml_implicit_resolvers = {
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 _UniqueKeyLoader.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+# YAML 1.2's numbers in exponent notation: `1e3`, `2e-4`. YAML 1.1 wants a dot (`1.0e+3`) and read `batch_rows: 1e3`
+# as text, which an integer key then refused, although `--set engine.batch_rows=1e3` was taken (:func:`parse_value`).
+_FLOAT = "tag:yaml.org,2002:float"
+_UniqueKeyLoader.add_implicit_resolver(_FLOAT, re.compile(r"^" + _EXPONENT.pattern + r"$"), list("-+.0123456789"))
+
+
+def _construct_float(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
+    text = loader.construct_scalar(node)
+    if _EXPONENT.fullmatch(text.strip()):  # `1e3` is the integer 1000, `1.5e3` and `2e-4` floats
+        number = float(text)
+        return int(number) if number.is_integer() and "." not in text else number
+    return yaml.SafeLoader.construct_yaml_float(loader, node)
+
+
+_UniqueKeyLoader.add_constructor(_FLOAT, _construct_float)
+
+
+class _Dumper(yaml.SafeDumper):
+    """PyYAML's safe dumper, which quotes a text that :func:`load_yaml` would read as a number (``'1e3'``)."""
+
+
+_Dumper.add_implicit_resolver(_FLOAT, re.compile(r"^" + _EXPONENT.pattern + r"$"), list("-+.0123456789"))
+
+
+def dump_yaml(data: Any) -> str:
+    """``yaml.safe_dump(data, sort_keys=False)`` that :func:`load_yaml` reads back as ``data``: a text that reads
+    as a number there (``1e3``) is quoted."""
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False)
 
 
 def load_yaml(text: str) -> Any:
-    """``yaml.safe_load(text)``, except that a duplicate key is a :class:`yaml.YAMLError` and only true/false are
-    booleans (YAML 1.2: ``no``, ``off``, ``y`` are text)."""
+    """``yaml.safe_load(text)``, except that a duplicate key is a :class:`yaml.YAMLError` and, as in YAML 1.2,
+    only true/false are booleans (``no``, ``off``, ``y`` are text) and ``1e3`` / ``2e-4`` are numbers."""
     return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
 
 
@@ -100,25 +128,12 @@ def yaml_problem(exc: yaml.YAMLError, where: bool = True) -> str:
 
 
 def parse_value(value: str, text: str) -> Any:
-    """The VALUE of ``--set KEY=VALUE`` (``text``), parsed as YAML as config files are (:func:`load_yaml`);
-    ``1e3`` / ``2e-4`` are numbers (YAML 1.1 reads them as text, users mean numbers)."""
+    """The VALUE of ``--set KEY=VALUE`` (``text``), parsed as YAML as config files are (:func:`load_yaml`):
+    ``1e3`` / ``2e-4`` are numbers, ``'1e3'`` (quoted) is text."""
     try:
-        parsed = load_yaml(value)
+        return load_yaml(value)
     except yaml.YAMLError as exc:
         raise ConfigError(f"--set {text!r}: value is not valid YAML: {yaml_problem(exc, where=False)}") from None
-    return _numbers(parsed)
-
-
-def _numbers(value: Any) -> Any:
-    """``value`` with exponent-notation text (``1e3``, ``2e-4``), in lists and mappings too, as numbers."""
-    if isinstance(value, list):
-        return [_numbers(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _numbers(v) for k, v in value.items()}
-    if isinstance(value, str) and _EXPONENT.fullmatch(value.strip()):
-        number = float(value)
-        return int(number) if number.is_integer() and "." not in value else number
-    return value
 
 
 def parse_override(text: str, example: str = "stages.near_dedup.threshold=0.7") -> dict[str, Any]:
@@ -147,11 +162,19 @@ def parse_overrides(items: Iterable[str], example: str = "stages.near_dedup.thre
 
 
 def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    """``extra`` on top of ``base``: mappings merge key by key, anything else replaces."""
+    """``extra`` on top of ``base``: mappings merge key by key, anything else replaces; a mapping of item numbers
+    on top of a list changes those items (``--set inputs.0.weight=2``: the first input's weight)."""
     out = dict(base)
     for key, value in extra.items():
         if isinstance(value, dict) and isinstance(out.get(key), dict):
             out[key] = deep_merge(out[key], value)
+        elif isinstance(value, dict) and value and isinstance(out.get(key), list) and all(
+                str(i).isdigit() and int(i) < len(out[key]) for i in value):
+            items = list(out[key])
+            for i, item in value.items():
+                old = items[int(i)]
+                items[int(i)] = deep_merge(old, item) if isinstance(item, dict) and isinstance(old, dict) else item
+            out[key] = items
         else:
             out[key] = value
     return out
@@ -212,6 +235,10 @@ def _error_line(model: type[BaseModel], err: Any) -> str:
         msg = "unknown key" + (f" (known: {', '.join(known)})" if known else "")
     elif err["type"] == "model_type":
         msg = "expected a mapping of keys"
+    elif err["type"] == "list_type" and isinstance(err.get("input"), dict) and all(str(k).isdigit() for k in err["input"]):
+        key = ".".join(str(p) for p in loc)  # `--set KEY.0=...` of a list the file does not hold (or past its end)
+        msg = (f"a list: give it whole (--set '{key}=[...]'); KEY.N changes item N of a list the config file "
+               f"holds ({', '.join(f'{key}.{k}' for k in err['input'])} is not one)")
     if err["type"] not in ("extra_forbidden", "value_error") and "input" in err and not isinstance(err["input"], (dict, list)):
         msg += f" (got {err['input']!r})"
     return (".".join(str(p) for p in loc) + ": " if loc else "") + msg

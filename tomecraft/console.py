@@ -21,29 +21,43 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
+from rich.measure import Measurement
+from rich.table import Column, Table
 from rich.text import Text
 
 console = Console(stderr=True, highlight=False, emoji=False)
 
 
 class RateColumn(ProgressColumn):
-    """Items per second, from the task's elapsed time."""
+    """Items per second, from the task's elapsed time, in at most 5 characters (``845``, ``12.6k``, ``3.1M``)."""
 
     def render(self, task: Task) -> Text:
         elapsed = task.finished_time if task.finished else task.elapsed
         if not elapsed or not task.completed:
-            return Text("      - rows/s", style="progress.data.speed")
-        return Text(f"{task.completed / elapsed:>9,.0f} rows/s", style="progress.data.speed")
+            return Text("    - rows/s", style="progress.data.speed")
+        return Text(f"{_short(task.completed / elapsed):>5} rows/s", style="progress.data.speed")
+
+
+def _short(number: float) -> str:
+    """``number`` in at most 5 characters: 845, 12.6k, 210k, 3.1M, 42.0G."""
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if number >= scale * 0.9995:
+            value = number / scale
+            return f"{value:.1f}{unit}" if value < 99.95 else f"{value:.0f}{unit}"
+    return f"{number:.0f}"
 
 
 def make_progress(quiet: bool = False) -> Progress:
+    """Bars of one line each at 80 columns (a small terminal, and piped output: rich assumes 80 there): the rate
+    is short and no column wraps; on a narrower terminal cells are cut short ("…"), never wrapped."""
     return Progress(
         SpinnerColumn(),
-        TextColumn("{task.description:<28}", style="bold", markup=False),
+        TextColumn("{task.description}", style="bold", markup=False,
+                   table_column=Column(no_wrap=True, overflow="ellipsis")),
         BarColumn(bar_width=30),
-        MofNCompleteColumn(),
-        RateColumn(),
-        TimeElapsedColumn(),
+        MofNCompleteColumn(table_column=Column(no_wrap=True)),
+        RateColumn(table_column=Column(no_wrap=True)),
+        TimeElapsedColumn(table_column=Column(no_wrap=True)),
         console=console,
         disable=quiet,
         transient=False,
@@ -60,14 +74,30 @@ def progress_tracker(quiet: bool = False) -> Iterator[Any]:
         for item in items:
             yield item
             progress.advance(task, _size(item))
-        progress.update(task, completed=progress.tasks[task].total or progress.tasks[task].completed)
+        done = progress.tasks[task].total or progress.tasks[task].completed
+        progress.update(task, total=done, completed=done)  # (a count not known ahead is known now: 3464/3464)
 
     with progress:
         try:
             yield track
         except BaseException:
             progress.live.transient = True  # an error line follows: leave no half-drawn bars above it
+            if not quiet and not console.is_interactive:  # piped: rich would end the bars with an empty line
+                progress.live.stop()
+                progress.disable = True
             raise
+
+
+def print_table(table: Table) -> None:
+    """Print ``table`` on the console: on a terminal, fitted to its width; piped or redirected (a log), whole, at
+    its natural width, as no one reads it through a window there (rich would assume 80 columns and cut cells
+    short with "…": a reason code, a path)."""
+    if console.is_terminal:
+        console.print(table)
+        return
+    natural = Measurement.get(console, console.options.update_width(1 << 16), table).maximum
+    # (console.print(width=...) is capped at the console's width: a console of the table's own width prints it)
+    Console(file=console.file, width=max(natural, console.width), highlight=False, emoji=False).print(table)
 
 
 def _size(item: Any) -> int:

@@ -71,3 +71,48 @@ def test_a_folder_given_as_the_config_is_one_line(tmp_path):
     with pytest.raises(ConfigError) as err:
         read_yaml_mapping(tmp_path)
     assert str(err.value) == f"{tmp_path}: is a folder; give the YAML config file"
+
+
+def test_a_file_reads_exponent_numbers_as_set_does(tmp_path):
+    # YAML 1.1 reads `1e3` as text: an integer key refused in a file what `--set engine.batch_rows=1e3` took
+    from curation.config import load_config
+    from tomecraft.config_files import load_yaml
+
+    assert load_yaml("a: 1e3\nb: 2e-4\nc: 1.5E3\nd: '1e3'\ne: 1e\nf: [-2E2, x1e3]\n") == {
+        "a": 1000, "b": 0.0002, "c": 1500.0, "d": "1e3", "e": "1e", "f": [-200, "x1e3"]}
+    config = tmp_path / "c.yaml"
+    config.write_text("engine:\n  batch_rows: 1e3\nstages:\n  near_dedup:\n    threshold: 7e-1\n")
+    cfg = load_config(config)
+    assert cfg.engine.batch_rows == 1000 and cfg.stage("near_dedup").threshold == 0.7
+
+
+def test_a_quoted_exponent_is_text_and_print_config_quotes_one(tmp_path, monkeypatch):
+    # `--set KEY='1e5'` gave the number 100000: no way to give a text that looks like a number
+    from typer.testing import CliRunner
+
+    from tomecraft.cli import app
+    from tomecraft.config_files import dump_yaml, load_yaml, parse_override
+
+    assert parse_override("stages.pii.placeholder='1e5'") == {"stages": {"pii": {"placeholder": "1e5"}}}
+    assert load_yaml(dump_yaml({"name": "1e3", "n": 1000})) == {"name": "1e3", "n": 1000}
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "2e5").write_text("")  # an input whose path reads as a number
+    printed = CliRunner().invoke(app, ["curate", "--print-config", "-i", "2e5", "--set", "stages.pii.placeholder='1e5'"])
+    assert printed.exit_code == 0, printed.output
+    (tmp_path / "c.yaml").write_text(printed.output)
+    again = CliRunner().invoke(app, ["curate", "--print-config", "-c", "c.yaml"])
+    assert again.exit_code == 0 and again.output == printed.output, again.output
+
+
+def test_set_changes_one_item_of_a_list_the_file_holds(tmp_path):
+    from curation.config import load_config
+    from tomecraft.config_files import ConfigError, parse_overrides
+
+    config = tmp_path / "c.yaml"
+    config.write_text("inputs:\n- path: a.jsonl\n- path: b.jsonl\n")
+    cfg = load_config(config, parse_overrides(["inputs.1.weight=2", "inputs.1.name=bee"]))
+    assert [(i.path, i.name, i.weight) for i in cfg.inputs] == [("a.jsonl", None, None), ("b.jsonl", "bee", 2.0)]
+    with pytest.raises(ConfigError) as err:  # past the end, or a list the file does not give: say how to give it
+        load_config(config, parse_overrides(["inputs.2.weight=2"]))
+    assert str(err.value) == ("--set inputs: a list: give it whole (--set 'inputs=[...]'); KEY.N changes item N of a "
+                              "list the config file holds (inputs.2 is not one)")

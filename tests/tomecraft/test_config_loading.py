@@ -100,6 +100,15 @@ def test_print_config_folds_in_the_inputs_so_that_feeding_it_back_curates_the_sa
     assert manifests[0]["accounting"]["input_rows"] == manifests[1]["accounting"]["input_rows"] == 40
     for split in ("train", "validation", "test"):
         assert (tmp_path / "a" / f"{split}.parquet").read_bytes() == (tmp_path / "b" / f"{split}.parquet").read_bytes()
+    # the same run, not a mix of one input: the same card, and a manifest that differs only in its clock
+    assert (tmp_path / "a" / "README.md").read_text() == (tmp_path / "b" / "README.md").read_text()
+
+    def untimed(value):
+        if isinstance(value, dict):
+            return {k: untimed(v) for k, v in value.items() if k not in ("created_at", "seconds", "rows_per_s")}
+        return [untimed(v) for v in value] if isinstance(value, list) else value
+
+    assert untimed(manifests[0]) == untimed(manifests[1])
 
 
 # -- training ----------------------------------------------------------------------------------------------------

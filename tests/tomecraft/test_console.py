@@ -57,3 +57,58 @@ def test_the_curate_summary_prints_names_and_paths_as_given(tmp_path, monkeypatc
     table_rows = [line.split("│")[1].strip() for line in result.output.splitlines() if line.startswith("│")]
     assert "[/]" in table_rows and "[bold]:train:" in table_rows
     assert "o[/red]/train.parquet" in result.output and "o[/red]/manifest.json" in result.output
+
+
+# -- at 80 columns, and piped ---------------------------------------------------------------------------------
+
+
+def _console_80(monkeypatch) -> "io.StringIO":
+    import io
+
+    from rich.console import Console
+
+    import tomecraft.console
+
+    file = io.StringIO()  # not a terminal: what a log or a pipe gets (rich assumes 80 columns there)
+    monkeypatch.setattr(tomecraft.console, "console", Console(file=file, width=80, highlight=False, emoji=False))
+    return file
+
+
+def test_each_bar_is_one_line_at_80_columns_and_a_count_not_known_ahead_ends_known(monkeypatch):
+    from tomecraft.console import progress_tracker
+
+    file = _console_80(monkeypatch)
+    with progress_tracker() as track:
+        assert sum(1 for _ in track(iter(range(3464)), None, "validate | keys: ids")) == 3464
+        list(track(iter([range(3403)]), 3403, "ids -> normalize | keys: exact_dedup"))  # the longest there is
+    lines = file.getvalue().splitlines()
+    assert len(lines) == 2 and all(len(line) <= 80 for line in lines), lines
+    assert "3464/3464" in lines[0] and "rows/s" in lines[0] and "ids -> normalize | keys: exact_dedup" in lines[1]
+
+
+def test_a_piped_table_is_printed_whole(monkeypatch):
+    from rich.table import Table
+
+    import tomecraft.console
+
+    file = _console_80(monkeypatch)
+    table = Table()
+    for name in ("stage", "rows in", "kept", "removed (by reason)", "quarantined", "time"):
+        table.add_column(name)
+    reasons = "filter:roles_not_alternating: 32\nfilter:prompt_answer_ratio: 30"
+    table.add_row("semantic_dedup", "3,464", "3,403", reasons, "61", "0.25s")
+    tomecraft.console.print_table(table)
+    text = file.getvalue()
+    assert "…" not in text and all(reason in text for reason in reasons.splitlines())
+
+
+def test_piped_bars_cut_short_by_an_error_leave_nothing_above_its_line(monkeypatch):
+    from tomecraft.console import progress_tracker
+
+    file = _console_80(monkeypatch)
+    with pytest.raises(ValueError):
+        with progress_tracker() as track:
+            for _ in track(iter(range(5)), None, "validate | keys: ids"):
+                pass
+            raise ValueError("bad row")
+    assert file.getvalue() == ""
