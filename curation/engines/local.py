@@ -90,6 +90,21 @@ class Checkpoints:
         tmp.write_text(json.dumps(state, default=str))
         os.replace(tmp, folder / "state.json")
 
+    def keep_only(self, restored: tuple[PlannedStage, dict[str, Any]] | None) -> None:
+        """Remove what this run will not resume from: every checkpoint (a fresh run), or those after the one it
+        resumes and the removed rows that one does not list. The removed rows and quarantine are shared by the
+        checkpoints of one run; left beside another run's checkpoints, a later --resume would mix them in."""
+        if restored is None:
+            shutil.rmtree(self.root, ignore_errors=True)
+            return
+        planned, state = restored
+        for folder in self.root.glob("[0-9][0-9]-*"):
+            if folder.is_dir() and int(folder.name.split("-", 1)[0]) > planned.index:
+                shutil.rmtree(folder)
+        for folder in (self.root / "removed").glob("*"):
+            if folder.name not in state["removed"]:
+                shutil.rmtree(folder) if folder.is_dir() else folder.unlink()
+
     def latest(self, plan: list[PlannedStage]) -> tuple[PlannedStage, dict[str, Any]] | None:
         if not self.enabled:
             return None
@@ -161,14 +176,17 @@ def run_local(
     signals: dict[str, Any] = {}  # what linked stages hand on (ReduceContext.signals)
 
     restored = checkpoints.latest(plan) if resume else None
+    checkpoints.keep_only(restored)
     if restored is not None:
         planned, state = restored
         first_pass = state["pass"] + 1
         store = BatchStore.open(checkpoints.folder(planned) / "rows", budget)
         decisions = Decisions(_read_table(checkpoints.folder(planned) / "decisions.arrow"), state["stats"],
                               _read_table(checkpoints.folder(planned) / "added.arrow"))
+        done = {p.name for p in plan if p.index <= planned.index}
         for name, report in state["reports"].items():
-            ledger.reports[name] = StageReport.from_dict(report)
+            if name in done:  # a stage after the checkpoint runs again, under this run's config (switched on or off)
+                ledger.reports[name] = StageReport.from_dict(report)
         for name in state["removed"]:
             removed[name] = BatchStore.open(checkpoints.root / "removed" / name, budget)
         checkpoints.saved_removed = set(removed)
@@ -190,6 +208,8 @@ def run_local(
         for pi in range(first_pass, len(passes)):
             p = passes[pi]
             last = p.collect is None
+            if last:  # the output files are rewritten from here: until this run's manifest, the folder claims no run
+                paths.manifest.unlink(missing_ok=True)
             table = decisions.table if decisions is not None else None
             # -- where this pass reads from ------------------------------------------------------------
             if pi == 0:

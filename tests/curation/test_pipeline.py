@@ -333,6 +333,49 @@ def test_resume_after_kill_gives_the_same_outputs(tmp_path, alpaca_path):
     assert read_manifest(out)["resumed_stages"] == ["validate", "normalize", "exact_dedup", "near_dedup"]
 
 
+def _spilling(**stages) -> CurationConfig:
+    return load_config(None, {"report": False, "engine": {"memory_mb": 0}, "stages": stages})  # passes leave checkpoints
+
+
+def _data(out: Path) -> dict[str, bytes]:
+    return {name: (out / name).read_bytes() for name in [f"{s}.parquet" for s in SPLITS] + ["removed.parquet", "quarantine.jsonl"]}
+
+
+def test_resume_never_takes_up_the_work_of_another_run_into_the_folder(tmp_path, alpaca_path):
+    """Run X to its end, then run Y (another config) into the same folder without --resume, then X with --resume:
+    Y's fresh run left X's later checkpoints beside its own removed rows, and the resume mixed them (an accounting
+    error, the splits already rewritten). A fresh run now clears the checkpoints; X is redone exactly."""
+    rows = [json.loads(line) for line in alpaca_path.read_text().splitlines()]
+    for row in rows[:60]:  # the same prompt with another answer: a duplicate only by the first human turn
+        rows.append({**row, "conversations": [row["conversations"][0], {"from": "gpt", "value": "Another answer, "
+                                                                          "written out at some length for it."}]})
+    source = str(write_jsonl(tmp_path / "in.jsonl", rows))
+    reference = tmp_path / "ref"
+    run_curation(source, reference, _spilling())
+    out = tmp_path / "out"
+    run_curation(source, out, _spilling())
+    run_curation(source, out, _spilling(exact_dedup={"text_key": "first_human"}, near_dedup={"enabled": False}))
+    run_curation(source, out, _spilling(), resume=True)
+    assert _data(out) == _data(reference)
+    assert strip_volatile(read_manifest(out))["stages"] == strip_volatile(read_manifest(reference))["stages"]
+
+
+def test_a_stage_after_the_checkpoint_is_reported_as_this_run_ran_it(tmp_path, alpaca_path):
+    """Resumed from an early checkpoint with a later stage switched on: its report came from the earlier run (off,
+    nothing removed) while it removed rows."""
+    out = tmp_path / "out"
+    run_curation(str(alpaca_path), out, _spilling(filters={"enabled": False}))
+    run_curation(str(alpaca_path), out, _spilling(), resume=True)
+    reference = tmp_path / "ref"
+    run_curation(str(alpaca_path), reference, _spilling())
+    manifest = read_manifest(out)
+    assert "near_dedup" in manifest["resumed_stages"] and "filters" not in manifest["resumed_stages"]
+    filters = next(s for s in manifest["stages"] if s["name"] == "filters")
+    assert filters["enabled"] and sum(filters["removed"].values()) > 0
+    assert strip_volatile(manifest)["stages"] == strip_volatile(read_manifest(reference))["stages"]
+    assert _data(out) == _data(reference)
+
+
 def test_a_checkpoint_state_cut_short_is_not_resumed_from(tmp_path, alpaca_path):
     # a kill while state.json was written left it empty; --resume then ended in a JSONDecodeError traceback
     cfg = tmp_path / "c.yaml"
