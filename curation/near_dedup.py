@@ -44,11 +44,11 @@ class NearDedupConfig(StrictModel):
     )
     verify: bool = Field(True, description="check each candidate pair's true Jaccard before removal")
     seed: int = Field(1, ge=0, le=2**32 - 1, description="MinHash permutation seed (numpy RandomState: 0..2**32-1)")
-    workers: int = Field(0, ge=0, description="threads for candidate search and verification; 0 = all cores")
-    batch_size: int = Field(20_000, ge=1, description="rows whose shingle sets are rebuilt at once when verifying")
+    workers: int = Field(0, ge=0, le=1024, description="threads for candidate search and verification; 0 = all cores")
+    batch_size: int = Field(20_000, ge=1, le=2**31 - 1, description="rows whose shingle sets are rebuilt at once when verifying")
     spill_bytes: int = Field(1 << 30, ge=0, description="band tables larger than this go to disk")
     bucket_cap: int = Field(
-        1000, ge=2, description="fast backend: an LSH bucket with more rows is linked as star + chain, not all pairs"
+        1000, ge=2, le=2**31 - 1, description="fast backend: an LSH bucket with more rows is linked as star + chain, not all pairs"
     )
 
     @model_validator(mode="after")

@@ -39,4 +39,4 @@ class DecontamConfig(StrictModel):
     clean_splits: list[Literal["train", "validation", "test"]] = Field(
         default_factory=lambda: ["train"], description="splits whose hits are removed; hits elsewhere are reported"
     )
-    workers: int = Field(1, ge=0, description="threads per batch (the engine runs batches side by side); 0 = all cores")
+    workers: int = Field(1, ge=0, le=1024, description="threads per batch (the engine runs batches side by side); 0 = all cores")

@@ -71,7 +71,7 @@ class LanguageConfig(StrictModel):
     max_bytes: int = Field(1000, ge=0, description="judge a turn on its first bytes only; 0 = the whole turn")
     strip_code: bool = Field(True, description="leave fenced code blocks (```...```) out of the judged text")
     mismatch: MismatchConfig = Field(default_factory=MismatchConfig)
-    workers: int = Field(1, ge=0, description="threads per batch (the engine runs batches side by side); 0 = all cores")
+    workers: int = Field(1, ge=0, le=1024, description="threads per batch (the engine runs batches side by side); 0 = all cores")
 
     @field_validator("allowed")
     @classmethod

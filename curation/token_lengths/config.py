@@ -30,4 +30,4 @@ class TokenLengthsConfig(StrictModel):
         8, ge=0, description="rows per batch also counted the exact way (render + encode); a mismatch switches to it"
     )
     bins: int = Field(40, ge=5, le=200, description="histogram bins in the report")
-    workers: int = Field(1, ge=0, description="threads per batch (the engine runs batches side by side); 0 = all cores")
+    workers: int = Field(1, ge=0, le=1024, description="threads per batch (the engine runs batches side by side); 0 = all cores")

@@ -121,6 +121,14 @@ def test_booleans_still_set_switches_and_numbers_still_set_numbers():
      "greater than or equal to 0"),
     ("stages.near_dedup.bands=0", "stages.near_dedup.bands", "greater than or equal to 1"),
     ("stages.near_dedup.spill_bytes=-1", "stages.near_dedup.spill_bytes", "greater than or equal to 0"),
+    # sizes that crashed mid-run (Arrow's or the thread pool's limits, "Int value is too large")
+    ("stages.normalize.max_blank_lines=100000000000000000000000000000", "stages.normalize.max_blank_lines",
+     "less than or equal to 10000"),
+    ("stages.normalize.max_blank_lines=-1", "stages.normalize.max_blank_lines", "greater than or equal to 0"),
+    ("stages.near_dedup.workers=100000000000000000000", "stages.near_dedup.workers", "less than or equal to 1024"),
+    ("stages.near_dedup.bucket_cap=9223372036854775807", "stages.near_dedup.bucket_cap",
+     "less than or equal to 2147483647"),
+    ("stages.language.workers=5000", "stages.language.workers", "less than or equal to 1024"),
 ])
 def test_negative_counts_caps_and_fractions_out_of_range_are_rejected(setting, key, bound):
     message = _error(setting)
