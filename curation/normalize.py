@@ -37,7 +37,8 @@ class NormalizeConfig(StrictModel):
     strip: bool = True
     collapse_spaces: bool = Field(True, description="runs of spaces/tabs after a line's first character become one space "
                                    "(indentation and fenced code blocks are kept)")
-    max_blank_lines: int = Field(2, ge=0, le=10_000, description="longer runs of blank lines are shortened to this")
+    max_blank_lines: int = Field(2, ge=-1, le=10_000, description="longer runs of blank lines are shortened to this "
+                                 "(-1: kept as they are)")
 
 
 _SPACE_CHARS = " \t\u00a0\u2000-\u200a\u202f\u205f\u3000"

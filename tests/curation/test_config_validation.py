@@ -124,7 +124,7 @@ def test_booleans_still_set_switches_and_numbers_still_set_numbers():
     # sizes that crashed mid-run (Arrow's or the thread pool's limits, "Int value is too large")
     ("stages.normalize.max_blank_lines=100000000000000000000000000000", "stages.normalize.max_blank_lines",
      "less than or equal to 10000"),
-    ("stages.normalize.max_blank_lines=-1", "stages.normalize.max_blank_lines", "greater than or equal to 0"),
+    ("stages.normalize.max_blank_lines=-2", "stages.normalize.max_blank_lines", "greater than or equal to -1"),
     ("stages.near_dedup.workers=100000000000000000000", "stages.near_dedup.workers", "less than or equal to 1024"),
     ("stages.near_dedup.bucket_cap=9223372036854775807", "stages.near_dedup.bucket_cap",
      "less than or equal to 2147483647"),
