@@ -495,6 +495,8 @@ class ExistingSet:
         if self.curated is not None:
             self._check_curated()
             return
+        if "://" in self.spec:  # a remote set: found when it is read
+            return
         from curation.readers import looks_like_path
         from curation.sources import exists
 

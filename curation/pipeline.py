@@ -31,7 +31,7 @@ def check_out_dir(out_dir: str | Path, config, output_format: str = "finetome", 
         if existing == out or out in existing.parents:
             raise InputError(f"--against {against}: this run would write over it (the output folder is {out_dir}); "
                              "write the new rows to another folder (--out)")
-    if against is not None and config.stage("against").enabled:
+    if against is not None and "://" not in against and config.stage("against").enabled:
         from curation.against import ExistingSet
 
         ExistingSet(against).check()  # a damaged or missing existing set, before the new rows are read
