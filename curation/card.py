@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 
 from curation.contract import SPLITS, output_paths, read_manifest
 from curation.formats import to_messages
+from curation.report.markdown_text import md_code, md_text
 from tomecraft.errors import error_line
 
 OutputFormat = Literal["finetome", "messages", "both"]
@@ -183,8 +184,6 @@ def card_license(inputs: Iterable[Mapping[str, Any]]) -> str | None:
 
 # Characters that end a Markdown line (or a YAML scalar) or are not printable: spelled as escapes in the card's body.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-# ASCII punctuation that starts inline Markdown (emphasis, links, HTML, entities, code, table cells).
-_INLINE_MARKUP = re.compile(r"([\\`*_\[\]<>&~|!])")
 
 
 def _one_line(text: Any) -> str:
@@ -194,21 +193,13 @@ def _one_line(text: Any) -> str:
 
 
 def _text(text: Any) -> str:
-    """``text`` (an input's name, a license as given) as Markdown that shows it as it is: one line, the
-    characters that would start markup (HTML tags, emphasis, links, code, a table cell) backslash-escaped."""
-    return _INLINE_MARKUP.sub(r"\\\1", _one_line(text))
+    """``text`` (an input's name, a license as given) as Markdown that shows it as it is, on one line."""
+    return md_text(_one_line(text))
 
 
 def _code(text: Any, cell: bool = False) -> str:
-    """``text`` as a Markdown code span, shown as it is whatever it holds: a fence of one backtick more than the
-    longest run inside, a space either side when it starts or ends with a backtick or a space (CommonMark
-    strips one from each side). ``cell``: inside a table row, where ``|`` would end the cell (GFM reads
-    ``\\|`` as ``|`` inside a code span there)."""
-    text = _one_line(text)
-    fence = "`" * (max(map(len, re.findall("`+", text)), default=0) + 1)
-    pad = " " if text.strip(" ") and (text[0] in "` " or text[-1] in "` ") else ""
-    span = f"{fence}{pad}{text}{pad}{fence}"
-    return span.replace("|", "\\|") if cell else span
+    """``text`` as a Markdown code span on one line, shown as it is whatever it holds (``cell``: in a table row)."""
+    return md_code(_one_line(text), cell)
 
 
 def _column_name(name: str) -> str:

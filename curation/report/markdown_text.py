@@ -27,10 +27,13 @@ def md_text(value: object, newline: str = " ") -> str:
     return _NEWLINES.sub(newline, text)
 
 
-def md_code(value: object) -> str:
-    """``value`` as an inline code span on one line, fenced by more backticks than any run inside it."""
+def md_code(value: object, cell: bool = False) -> str:
+    """``value`` as an inline code span on one line, fenced by more backticks than any run inside it, and padded
+    with a space either side when it starts or ends with a backtick or a space (CommonMark strips one from each
+    side). ``cell``: inside a table row, where ``|`` would end the cell (GFM reads ``\\|`` as ``|`` there)."""
     text = _NEWLINES.sub(" ", str(value))
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
     fence = "`" * (longest + 1)
-    pad = " " if text.startswith("`") or text.endswith("`") or not text.strip() else ""
-    return f"{fence}{pad}{text}{pad}{fence}"
+    pad = " " if not text.strip() or text[0] in "` " or text[-1] in "` " else ""
+    span = f"{fence}{pad}{text}{pad}{fence}"
+    return span.replace("|", "\\|") if cell else span

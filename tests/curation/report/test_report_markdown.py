@@ -34,6 +34,8 @@ def test_md_code_cannot_be_closed_from_inside():
     assert md_code("a`b") == "``a`b``"
     assert md_code("`x`") == "`` `x` ``"
     assert md_code("p\nq") == "`p q`"
+    assert md_code(" a ") == "`  a  `"  # CommonMark strips one space a side: the padding keeps the text's own
+    assert md_code("a|b", cell=True) == "`a\\|b`"  # in a table row, | would end the cell
 
 
 def test_report_md_shows_hostile_source_names_literally(tmp_path, alpaca_path):
