@@ -43,3 +43,21 @@ def write_compressed(path: Path, data: bytes) -> Path:
     else:
         path.write_bytes(data)
     return path
+
+
+def invoke(*args) -> tuple[int, str]:
+    """``tome ARGS`` in this process (typer's runner): its exit code and output."""
+    from typer.testing import CliRunner
+
+    from tomecraft.cli import app
+
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    return result.exit_code, result.output
+
+
+def one_error_line(output: str) -> str:
+    """The command's output is one line, ``error: ...``; return it."""
+    lines = [line for line in output.strip().splitlines() if line.strip()]
+    assert "Traceback" not in output, output
+    assert len(lines) == 1 and lines[0].startswith("error: "), output
+    return lines[0]

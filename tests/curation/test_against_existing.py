@@ -15,10 +15,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from typer.testing import CliRunner
 
 from curation.contract import read_manifest
-from tomecraft.cli import app
+from tests.curation.runs import invoke, one_error_line
 
 WORDS = [f"word{i}" for i in range(400)]
 OVERLAP = 30  # the new input holds every other existing row (30 of 60)
@@ -53,18 +52,6 @@ def curate(spec: Path, out: Path, against: Path | None = None) -> dict:
 
 def against_stats(manifest: dict) -> dict:
     return next(s for s in manifest["stages"] if s["name"] == "against")["stats"]
-
-
-def invoke(*args) -> tuple[int, str]:
-    result = CliRunner().invoke(app, [str(a) for a in args])
-    return result.exit_code, result.output
-
-
-def one_error_line(output: str) -> str:
-    lines = [line for line in output.strip().splitlines() if line.strip()]
-    assert "Traceback" not in output, output
-    assert len(lines) == 1 and lines[0].startswith("error: "), output
-    return lines[0]
 
 
 def data_bytes(folder: Path) -> dict[str, str]:

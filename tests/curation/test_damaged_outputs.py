@@ -17,27 +17,11 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from typer.testing import CliRunner
 
 from curation.contract import OutputFolderError, make_output_folder, read_manifest, read_quarantine, read_split
-from tomecraft.cli import app
+from tests.curation.runs import invoke, one_error_line
 
 USER = "0d9b6a58-1111-4c1e-9a77-000000000001"
-
-runner = CliRunner()
-
-
-def invoke(*args) -> tuple[int, str]:
-    result = runner.invoke(app, [str(a) for a in args])
-    return result.exit_code, result.output
-
-
-def one_error_line(output: str) -> str:
-    """The command's output is one line, ``error: ...``; return it."""
-    lines = [line for line in output.strip().splitlines() if line.strip()]
-    assert "Traceback" not in output, output
-    assert len(lines) == 1 and lines[0].startswith("error: "), output
-    return lines[0]
 
 
 @pytest.fixture(scope="module")
