@@ -23,6 +23,7 @@ import os
 import re
 import shutil
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -87,6 +88,48 @@ def _connect(ray, options: RayOptions) -> bool:
     return True
 
 
+# a URI's scheme (two characters or more: ``C:/`` is a drive); ``Path`` keeps one slash of ``s3://``
+_URI = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]+):/")
+
+
+def _local_out(out_dir: str | Path) -> str:
+    """``--out`` as a local path; ``file://`` is stripped. Any other URI is an :class:`EngineError`: the shards are
+    written with local file I/O, and ``tome curate`` hands ``--out`` over as a ``Path``, so ``s3://b/x`` arrives as
+    ``s3:/b/x`` and would become a local folder named ``s3:`` that Arrow then takes for a URI."""
+    out = str(out_dir)
+    scheme = _URI.match(out)
+    if scheme is None:
+        return out
+    if scheme.group(1).lower() != "file":
+        as_given = out if out.startswith(f"{scheme.group(1)}://") else f"{scheme.group(1)}:/{out[scheme.end() - 1:]}"
+        raise EngineError(f"{as_given}: --out must be a folder every Ray node can write (a local or shared path, "
+                          "or file://)")
+    return out[len("file://"):] if out.startswith("file://") else out[len("file:"):]
+
+
+class _OffConsole(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.CRITICAL
+
+
+@contextmanager
+def _ray_data_off_console():
+    """Ray Data's console lines stay off stderr while the run is on: its notes (progress bars off, no free CPU
+    while a pass waits for the one before) and its own ERROR report of a task that raised, which came before the
+    one ``error:`` line of an input or stage error. Its log file in the session folder still gets every record,
+    and any other error is raised with its traceback."""
+    consoles = [h for h in logging.getLogger("ray.data").handlers
+                if isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler)]
+    quiet = _OffConsole()
+    for handler in consoles:
+        handler.addFilter(quiet)
+    try:
+        yield
+    finally:
+        for handler in consoles:
+            handler.removeFilter(quiet)
+
+
 # -------------------------------------------------------------------------------------- work on the workers
 
 
@@ -128,6 +171,18 @@ def _one_thread_per_task() -> None:
         pa.set_cpu_count(1)
 
 
+def _in_driver_folder(folder: str) -> None:
+    """Work in the driver's folder, as the local engine does: a relative path in the config (an eval file, a
+    tokenizer folder) then names the same file on a worker. A worker starts in the folder its cluster started
+    in; on a node without the driver's folder it stays there."""
+    try:
+        here = os.getcwd()
+    except OSError:  # the folder it started in is gone
+        here = None
+    if here != folder and os.path.isdir(folder):
+        os.chdir(folder)
+
+
 def _decisions(ref) -> pa.Table | None:
     """The decisions table of a pass, fetched once per worker process."""
     if ref is None:
@@ -151,9 +206,11 @@ class _PassOnBlocks:
         self.work = work
         self.out_schemas = out_schemas  # last pass: (split schema, removed schema) -> write shards
         self.out_root = out_root
+        self.folder = os.getcwd()  # (built on the driver)
 
     def run(self, batches, first_pos: int) -> pa.Table:
         _one_thread_per_task()
+        _in_driver_folder(self.folder)
         decisions = _decisions(self.decisions_ref)
         kept, keys = [], []
         removed: dict[str, list[pa.RecordBatch]] = {}
@@ -226,6 +283,7 @@ class _ReadPass(_PassOnBlocks):
         out = []
         from curation.readers import Unit
 
+        _in_driver_folder(self.folder)
         for payload in units["unit"]:
             unit = Unit(**json.loads(payload))
             out.append(self.run(self.source.read_unit(unit, self.batch_rows), unit.first_pos))
@@ -262,11 +320,7 @@ def run_curation_ray(
     from curation.pipeline import check_out_dir, finish_outputs, open_source
 
     options = options or RayOptions()
-    out = str(out_dir)
-    if out.startswith("file://"):
-        out = out[len("file://"):]
-    elif "://" in out:
-        raise EngineError(f"{out}: --out must be a folder every Ray node can write (a local or shared path, or file://)")
+    out = _local_out(out_dir)
     check_out_dir(out, config, output_format, shards=True)
     ray = _import_ray()
     source, config = open_source(input_spec, config)
@@ -274,7 +328,8 @@ def run_curation_ray(
     track = progress or no_progress
     started = _connect(ray, options)
     try:
-        result = _run(ray, source, paths, config, options, track)
+        with _ray_data_off_console():
+            result = _run(ray, source, paths, config, options, track)
     finally:
         if started:
             ray.shutdown()
@@ -300,6 +355,8 @@ def _run(ray, source: InputSource, paths: OutputPaths, config, options: RayOptio
     signals: dict[str, Any] = {}  # what linked stages hand on (ReduceContext.signals)
     ledger = RunLedger([(p.name, p.enabled, p.spec.hidden) for p in plan])
     work = paths.root / ".work" / "ray"
+    # what the workers write to, as absolute paths: a worker's folder is the one its cluster started in
+    worker_work, worker_root = str(work.absolute()), str(paths.root.absolute())
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     for name in (*SPLITS, "removed"):
@@ -324,7 +381,7 @@ def _run(ray, source: InputSource, paths: OutputPaths, config, options: RayOptio
         if last and not p.rows:  # the rows keep the columns they came with: each block writes its shards
             removed_schemas = _ipc_schemas(removed_files)
             out_schemas = schemas_for(row_schemas, removed_schemas, extra_names(extras))
-        args = (p, pi, decisions_ref, str(work), out_schemas, str(paths.root))
+        args = (p, pi, decisions_ref, worker_work, out_schemas, worker_root)
         if pi == 0:
             ds = ray.data.from_items(items, override_num_blocks=max(1, len(items)))
             ds = ds.map_batches(_ReadPass(source, batch_rows, *args), batch_size=1, batch_format="numpy")
@@ -354,7 +411,7 @@ def _run(ray, source: InputSource, paths: OutputPaths, config, options: RayOptio
             if out_schemas is None:  # row stages after the split may add columns: write once all are known
                 removed_schemas = _ipc_schemas(removed_files)
                 out_schemas = schemas_for(row_schemas, removed_schemas, extra_names(extras))
-                _materialize(ds.map_batches(_WriteShards(out_schemas[0], str(paths.root)), batch_size=None,
+                _materialize(ds.map_batches(_WriteShards(out_schemas[0], worker_root), batch_size=None,
                                             batch_format="pyarrow"))
             break
         g = p.collect
