@@ -58,7 +58,10 @@ PROVENANCE_COLUMNS = ("original_conversations", "cluster_id", "origin_id", "augm
 REMOVED_COLUMNS = ("stage", "reason", "duplicate_of", "details")
 
 # Manifest keys whose values depend on the clock or the machine, not on input and config.
-VOLATILE_MANIFEST_KEYS = ("seconds", "rows_per_s", "created_at", "packages", "resumed_stages")
+# (and, in a stage's stats, what a cache held from an earlier run: whether --against's index was built or found,
+# the judge scores found cached and the requests made for the others)
+VOLATILE_MANIFEST_KEYS = ("seconds", "rows_per_s", "created_at", "packages", "resumed_stages", "index", "cached",
+                          "requests", "request_seconds")
 
 ROLES = ("system", "human", "gpt")
 

@@ -247,3 +247,19 @@ def test_against_given_twice_is_refused_not_cut_to_the_last(existing, new_input,
                           "--against", new_input)
     assert code == 2
     assert one_error_line(output).startswith("error: --against given 2 times")
+
+
+def test_two_runs_against_one_set_differ_only_in_volatile_keys(existing, new_input, tmp_path):
+    """The first run builds the index, the second finds it: the contract's volatile keys name that difference."""
+    from curation.contract import strip_volatile
+
+    folder = tmp_path / "curated"
+    shutil.copytree(existing, folder)
+    shutil.rmtree(folder / ".cache", ignore_errors=True)
+    first = curate(new_input, tmp_path / "first", against=folder)
+    second = curate(new_input, tmp_path / "second", against=folder)
+    assert (against_stats(first)["index"], against_stats(second)["index"]) == ("built", "cached")
+    assert strip_volatile(first)["stages"] == strip_volatile(second)["stages"]
+    first_files, second_files = (data_bytes(tmp_path / run) for run in ("first", "second"))
+    del first_files["manifest.json"], second_files["manifest.json"]  # (its timings differ)
+    assert first_files == second_files
