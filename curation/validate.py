@@ -473,6 +473,8 @@ def _rows_table(rows: list[dict[str, Any]]) -> pa.Table:
         if k in columns or k in PROVENANCE:
             continue
         values = [r.get(k) for r in rows]
+        if all(v is None for v in values):  # as the columnar path: a key no row of these holds a value for stays out
+            continue
         try:
             columns[k] = pa.array(values)
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError):

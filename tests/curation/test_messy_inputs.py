@@ -608,3 +608,21 @@ def test_an_integer_beyond_int64_in_an_extra_column_keeps_every_digit(tmp_path):
     kept = pa.concat_tables([pq.read_table(tmp_path / "out" / f"{s}.parquet") for s in SPLITS]).to_pylist()
     assert sorted(json.loads(r["big"]) for r in kept) == [big + i for i in range(6)]
     assert sorted(r["ratio"] for r in kept) == [0.5 + i for i in range(6)]
+
+
+def test_a_column_that_holds_only_nulls_is_left_out_on_either_path_whatever_the_batches(tmp_path):
+    """A key no row gives a value for was kept when its rows went record by record and left out column-wise, so
+    whether it was written depended on the batches (and on the engine's read units)."""
+    from curation.config import load_config
+    from curation.pipeline import run_curation
+
+    rows = [json.dumps(row(i, t=i if i < 4 else f"text {i}", only_null=None if i in (1, 5) else None)) for i in range(8)]
+    rows = [r if i in (1, 5) else r.replace(', "only_null": null', "") for i, r in enumerate(rows)]
+    (tmp_path / "in.jsonl").write_text("\n".join(rows) + "\n")
+    extras = []
+    for batch_rows in (1, 3, 1000):
+        out = tmp_path / f"out{batch_rows}"
+        run_curation(str(tmp_path / "in.jsonl"), out,
+                     load_config(None, {"report": False, "checkpoint": False, "engine": {"batch_rows": batch_rows}}))
+        extras.append(read_manifest(out)["extra_columns"])
+    assert extras == [["t"]] * 3

@@ -352,9 +352,6 @@ def test_a_stage_error_on_a_worker_is_only_its_own_line(cluster, tmp_path, monke
 # --- reported, not fixed here -------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="curation/validate.py: _rows_table (the record-by-record path) keeps a key "
-                   "that holds only nulls, _fast_rows drops it; which rows take which path depends on how the input is "
-                   "cut into read units, so the column is in one engine's output and not the other's")
 def test_a_column_of_only_nulls_is_in_both_outputs_or_neither(cluster, alpaca_path, tmp_path):
     rows = [json.loads(x) for x in alpaca_path.read_text(encoding="utf-8").splitlines() if x.strip()][:400]
     lines = []
