@@ -26,8 +26,9 @@ Examples:
 * `tome curate -i rows.jsonl -c my.yaml --set stages.near_dedup.threshold=0.7`
 * `tome curate --print-config > my.yaml` - every option with its default, to edit
 * `tome curate --resume` - after an interrupted run: finished stages whose config did not change are skipped
-* `tome curate --engine ray -i s3://bucket/tome/ -o s3://bucket/tome-curated/ --ray-address auto` - the same
-  curation on a Ray cluster, sharded Parquet in and out (`pip install 'tomecraft[ray]'`)
+* `tome curate --engine ray -i s3://bucket/tome/ -o /shared/tome-curated/ --ray-address auto` - the same
+  curation on a Ray cluster, sharded Parquet in and out, into a folder every node mounts
+  (`pip install 'tomecraft[ray]'`)
 
 The config (YAML: `-c FILE` reads one, `--set KEY=VALUE` changes one key, the VALUE read as YAML:
 `--set stages.language.allowed=[en, fr]`, `--set stages.balance.per_source={a: 100}`):
@@ -80,8 +81,8 @@ def curate(
     engine: Engine = typer.Option(
         Engine.local, "--engine",
         help="local: this machine. ray: the same stages as Ray Data operations on a Ray cluster (pip install "
-        "'tomecraft[ray]'); input and --out may be local paths or URIs (s3://...); splits are written as shard "
-        "folders (train/part-00000.parquet ...). Same rows, ids and splits as local.",
+        "'tomecraft[ray]'); the input may be a local path or a URI (s3://...), --out a folder every node can write; "
+        "splits are written as shard folders (train/part-00000.parquet ...). Same rows, ids and splits as local.",
     ),
     ray_address: Optional[str] = typer.Option(
         None, "--ray-address", metavar="ADDRESS", help="With --engine ray: the cluster to join ('auto', 'ray://head:10001'); "

@@ -13,6 +13,7 @@ from typing import Any, Callable, Sequence
 
 from curation.core.bookkeeping import AccountingError, StageReport
 from curation.engines.local import CurationResult, run_local
+from curation.engines.output import local_out
 from curation.readers import InputError, open_input
 
 __all__ = ["AccountingError", "CurationResult", "InputError", "StageReport", "check_out_dir", "finish_outputs",
@@ -100,6 +101,10 @@ def run_curation(
     from curation.config import config_model
 
     config = config or config_model()()
+    out_dir, uri = local_out(out_dir)
+    if uri is not None:
+        raise InputError(f"{uri}: --out must be a local folder (or file://); to write to object storage, curate into "
+                         "a local folder and copy it, or publish it with `tome publish`")
     check_out_dir(out_dir, config, output_format)
     source, config = open_source(input_spec, config)
     result = run_local(source, out_dir, config, resume=resume, progress=progress)

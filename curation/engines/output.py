@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -95,6 +96,29 @@ def write_quarantine(paths: OutputPaths, tables: list[pa.Table], scrub=None) -> 
     records = quarantine_records(tables, scrub)
     write_jsonl(records, paths.quarantine)
     return {"path": paths.quarantine.name, "rows": len(records), "sha256": sha256_file(paths.quarantine)}
+
+
+# a URI's scheme (two characters or more: ``C:/`` is a drive); ``Path`` keeps one slash of ``s3://``
+_URI = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]+):/")
+
+
+def local_out(out_dir: str | Path) -> tuple[str, str | None]:
+    """``(--out as a local path, the URI it names or None)``. ``file://`` is stripped; any other URI is given back
+    as written, for the engine to refuse (both write with local file I/O): ``tome curate`` hands ``--out`` over
+    as a ``Path``, so ``s3://b/x`` arrives as ``s3:/b/x`` and would become a local folder named ``s3:``. A
+    relative path whose first name holds a colon (``run:1``) is made absolute, or Arrow would take
+    ``run:1/train.parquet`` for a URI."""
+    out = str(out_dir)
+    scheme = _URI.match(out)
+    if scheme is not None and scheme.group(1).lower() != "file":
+        given = out if out.startswith(f"{scheme.group(1)}://") else f"{scheme.group(1)}:/{out[scheme.end() - 1:]}"
+        return out, given
+    if scheme is not None:
+        out = out[len("file://"):] if out.startswith("file://") else out[len("file:"):]
+    path = Path(out)
+    if not path.is_absolute() and path.parts and ":" in path.parts[0]:
+        out = str(path.absolute())
+    return out, None
 
 
 def empty_outputs_folder(root: Path) -> OutputPaths:

@@ -39,7 +39,7 @@ from curation.core.columns import concat_unified
 from curation.core.stage import POS, SPLIT, Decisions, ReduceContext, no_progress
 from curation.engines.local import CurationResult
 from curation.parallel import resolve_workers
-from curation.engines.output import empty_outputs_folder, extra_names, schemas_for, write_quarantine
+from curation.engines.output import empty_outputs_folder, extra_names, local_out, schemas_for, write_quarantine
 from curation.engines.passes import count_into, run_pass_on_batch, summarize
 from curation.engines.plan import Pass, build_plan, cut_passes
 from curation.engines.routing import scrubber
@@ -88,23 +88,14 @@ def _connect(ray, options: RayOptions) -> bool:
     return True
 
 
-# a URI's scheme (two characters or more: ``C:/`` is a drive); ``Path`` keeps one slash of ``s3://``
-_URI = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]+):/")
-
-
 def _local_out(out_dir: str | Path) -> str:
-    """``--out`` as a local path; ``file://`` is stripped. Any other URI is an :class:`EngineError`: the shards are
-    written with local file I/O, and ``tome curate`` hands ``--out`` over as a ``Path``, so ``s3://b/x`` arrives as
-    ``s3:/b/x`` and would become a local folder named ``s3:`` that Arrow then takes for a URI."""
-    out = str(out_dir)
-    scheme = _URI.match(out)
-    if scheme is None:
-        return out
-    if scheme.group(1).lower() != "file":
-        as_given = out if out.startswith(f"{scheme.group(1)}://") else f"{scheme.group(1)}:/{out[scheme.end() - 1:]}"
-        raise EngineError(f"{as_given}: --out must be a folder every Ray node can write (a local or shared path, "
+    """``--out`` as a local path (:func:`curation.engines.output.local_out`); any URI but ``file://`` is an
+    :class:`EngineError`: the shards are written with local file I/O."""
+    out, uri = local_out(out_dir)
+    if uri is not None:
+        raise EngineError(f"{uri}: --out must be a folder every Ray node can write (a local or shared path, "
                           "or file://)")
-    return out[len("file://"):] if out.startswith("file://") else out[len("file:"):]
+    return out
 
 
 class _OffConsole(logging.Filter):

@@ -318,3 +318,15 @@ def test_a_records_file_that_is_not_utf8_is_one_line(tmp_path):
     path.write_bytes('[{"id": "caf\u00e9"}]'.encode("latin-1"))
     with pytest.raises(ReviewError, match=r"records\.json: not UTF-8 text \(invalid continuation byte at byte 12\)"):
         read_disk_records(path)
+
+
+def test_curate_out_that_is_an_object_store_or_holds_a_colon(small_input, tmp_path, monkeypatch):
+    """`-o s3://b/x` made a local folder `s3:` and ended in Arrow's traceback; `-o run:1` (a folder whose name holds
+    a colon) was taken by Arrow for a URI. The first is one line before any work, the second is written."""
+    monkeypatch.chdir(tmp_path)
+    code, output = invoke("curate", "-q", "-i", small_input, "-o", "s3://bucket/curated", "--set", "report=false")
+    assert code == 2 and one_error_line(output).startswith("error: s3://bucket/curated: --out must be a local folder")
+    assert not (tmp_path / "s3:").exists()
+    code, output = invoke("curate", "-q", "-i", small_input, "-o", "run:1", "--set", "report=false")
+    assert code == 0, output
+    assert read_manifest(tmp_path / "run:1")["accounting"]["balanced"]
