@@ -59,9 +59,10 @@ REMOVED_COLUMNS = ("stage", "reason", "duplicate_of", "details")
 
 # Manifest keys whose values depend on the clock or the machine, not on input and config.
 # (and, in a stage's stats, what a cache held from an earlier run: whether --against's index was built or found,
-# the judge scores found cached and the requests made for the others)
+# the judge scores found cached and the requests made for the others; and how token_lengths counted, fast or
+# exact, which follows how the rows were cut into batches, while the counts do not)
 VOLATILE_MANIFEST_KEYS = ("seconds", "rows_per_s", "created_at", "packages", "resumed_stages", "index", "cached",
-                          "requests", "request_seconds")
+                          "requests", "request_seconds", "counted")
 
 ROLES = ("system", "human", "gpt")
 
