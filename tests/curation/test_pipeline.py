@@ -217,6 +217,7 @@ def run_cli(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "tomecraft.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=300)
 
 
+@pytest.mark.slow  # (4-9 s: the fast lane stays under 3 minutes; the full suite runs it)
 def test_unreadable_inputs_stop_with_one_clear_line(tmp_path):
     missing = run_cli("curate", "-i", str(tmp_path / "nope.jsonl"), "-o", str(tmp_path / "o"))
     assert missing.returncode == 2 and "nope.jsonl: file not found" in missing.stderr

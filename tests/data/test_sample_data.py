@@ -127,6 +127,7 @@ def shingle_set(row: dict) -> set[bytes]:
 # ---- the generator -------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # (4-9 s: the fast lane stays under 3 minutes; the full suite runs it)
 def test_the_generator_gives_the_pinned_bytes_and_the_files_on_disk_are_its(regenerated):
     assert hashlib.sha256(regenerated.jsonl).hexdigest() == SAMPLE_SHA256["sample.jsonl"], (
         "the embedded sample changed; if on purpose, record the new hashes in SAMPLE_SHA256")
@@ -135,6 +136,7 @@ def test_the_generator_gives_the_pinned_bytes_and_the_files_on_disk_are_its(rege
     assert regenerated.truth == TRUTH.read_bytes(), "data/sample_truth.json is stale: run `python data/make_sample.py`"
 
 
+@pytest.mark.slow  # (4-9 s: the fast lane stays under 3 minutes; the full suite runs it)
 def test_the_sample_is_generated_on_first_use(tmp_path, regenerated):
     from tomecraft.resources import ensure_sample
 

@@ -195,6 +195,7 @@ def test_heldout_loss_matches_a_direct_computation(small_curated):
     assert math.isclose(result.loss, total / count, rel_tol=1e-3)  # padding and batching change nothing
 
 
+@pytest.mark.slow  # (4-9 s: the fast lane stays under 3 minutes; the full suite runs it)
 def test_compare_cli_offline(tmp_path, small_curated):
     from tomecraft.cli import app
 

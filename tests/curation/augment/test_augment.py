@@ -89,6 +89,7 @@ def test_code_and_urls_are_protected():
 # ------------------------------------------------------------------------------------------- methods
 
 
+@pytest.mark.slow  # (4-9 s: the fast lane stays under 3 minutes; the full suite runs it)
 def test_synonym_changes_real_prompts_offline(rows):
     texts = prompts(rows, 30)
     out = SynonymMethod(AugmentConfig().methods.synonym).augment(texts, [seed_for(0, i) for i in range(30)])
