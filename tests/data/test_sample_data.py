@@ -146,6 +146,7 @@ def test_the_sample_is_generated_on_first_use(tmp_path, regenerated):
     assert not list(path.parent.glob("*.tmp"))
 
 
+@pytest.mark.slow  # (the generator's 6 s run, shared with the two above)
 def test_base_sample_is_an_unchanged_prefix(regenerated):
     """The rows before the quality plants, and their truth, are the sample as it was before those were added
     (``python data/make_sample.py --base``); recorded outputs of the pipeline on it stay comparable."""
