@@ -161,6 +161,7 @@ def test_base_sample_is_an_unchanged_prefix(regenerated):
     assert set(full) - set(base) == QUALITY_KEYS
 
 
+@pytest.mark.slow  # (3-7 s: the fast lane stays under 3 minutes; the full suite runs it)
 def test_check_mode_exit_codes(generator, regenerated, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(generator, "generate", lambda **kw: regenerated)
     monkeypatch.setattr(generator, "SAMPLE_PATH", tmp_path / "sample.jsonl")
@@ -436,6 +437,7 @@ def planted_lines(truth: dict) -> dict[int, str]:
     return out
 
 
+@pytest.mark.slow  # (3-7 s: the fast lane stays under 3 minutes; the full suite runs it)
 def test_quality_plants_are_clean_rows_after_the_base(truth, rows, regenerated):
     planted = planted_lines(truth)
     base_rows = regenerated.base_jsonl.count(b"\n")

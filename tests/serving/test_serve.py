@@ -131,6 +131,7 @@ def gguf():
 ASK = [{"role": "user", "content": SEED_PROMPTS[1]}]
 
 
+@pytest.mark.slow  # (3-7 s: the fast lane stays under 3 minutes; the full suite runs it)
 def test_gguf_greedy_and_seeded_sampling_are_deterministic(gguf):
     greedy = gguf.generate(ASK, temperature=0.0, max_new_tokens=24, seed=0)
     assert greedy.strip()

@@ -160,6 +160,7 @@ def test_a_collator_that_does_not_restart_positions_is_refused(chatml):
         check_collator(NoBoundary(), several)
 
 
+@pytest.mark.slow  # (3-7 s: the fast lane stays under 3 minutes; the full suite runs it)
 def test_restarted_positions_keep_attention_inside_each_row(chatml):
     """A packed forward of a (tiny, random) Llama gives each row the logits it gets alone; with positions that
     do not restart, the later rows see the earlier ones."""

@@ -101,6 +101,7 @@ def test_synonym_changes_real_prompts_offline(rows):
         assert re.findall(r"\d+", o) == re.findall(r"\d+", t)
 
 
+@pytest.mark.slow  # (3-7 s: the fast lane stays under 3 minutes; the full suite runs it)
 def test_synonym_is_deterministic_per_seed(rows):
     texts = prompts(rows, 15, start=100)
     method = SynonymMethod(AugmentConfig().methods.synonym)

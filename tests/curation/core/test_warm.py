@@ -6,6 +6,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from curation.contract import ROW_SCHEMA
 from curation.core.warm import sample_rows
 
@@ -46,6 +48,7 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow  # (3-7 s: the fast lane stays under 3 minutes; the full suite runs it)
 def test_warm_up_loads_the_kernel_variants_a_run_calls(tmp_path):
     """In a fresh process: the default stages' warm-up loads their kernels, and a real run over the embedded
     sample then calls no other variant of them (a warm-up typed differently would load the wrong ones)."""

@@ -148,6 +148,7 @@ def test_markdown_numbers(rich_folder):
     assert "| alpha |" in md
 
 
+@pytest.mark.slow  # (3-7 s: the fast lane stays under 3 minutes; the full suite runs it)
 def test_same_input_same_bytes(tmp_path, alpaca_path):
     src = write_jsonl(tmp_path / "in.jsonl", rich_rows(alpaca_path, n=80))
     pages = []
