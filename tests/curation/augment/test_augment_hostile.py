@@ -51,6 +51,7 @@ def test_back_translated_rows_have_no_stray_spaces(tmp_path):
     ]
     cfg = AugmentConfig(
         enabled=True,
+        protect_task_input=False,  # the spacing after a blank line is part of what is checked
         budget=BudgetConfig(fraction=1.0),
         methods=MethodsConfig(synonym=SynonymConfig(enabled=False)),
         guard=GuardConfig(min_cosine=-1.0, max_jaccard=1.0),
