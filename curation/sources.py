@@ -254,11 +254,6 @@ def compressed_as(head: bytes) -> str | None:
     return next((codec for magic, codec in CODEC_MAGIC if head.startswith(magic)), None)
 
 
-def starts_utf16(head: bytes) -> bool:
-    """Does a file that starts with ``head`` hold UTF-16 (or UTF-32) text (its byte-order mark)?"""
-    return bom_encoding(head) is not None
-
-
 def decode_text(data: bytes) -> str:
     """A whole file's text: UTF-16 or UTF-32 after its byte-order mark, else UTF-8 (raises ``UnicodeDecodeError``)."""
     return data.decode(bom_encoding(data) or "utf-8")

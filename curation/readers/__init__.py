@@ -12,7 +12,7 @@ import hashlib
 import os
 from pathlib import Path, PurePosixPath
 
-from curation.readers.errors import NOT_UTF8_HINT, InputError, unreadable_json
+from curation.readers.errors import NOT_UTF8_HINT, InputError, misnamed, unreadable_json
 from curation.readers.filesystems import file_kind, list_folder, resolve_filesystem
 from curation.readers.labels import label_names
 from curation.readers.source import InputSource, Unit
@@ -325,14 +325,8 @@ def _json_array(fs, path: str, shown: str) -> InputSource:
 def _not_text(shown: str, head: bytes) -> InputError:
     """The error for a JSON file that is not text: a compressed file (or Parquet) under a plain name, by what its
     first bytes ``head`` show, or a text in another encoding."""
-    from curation.sources import CODEC_SUFFIX, compressed_as
-
-    held = "Parquet" if head.startswith(b"PAR1") else compressed_as(head)
-    if held is not None:
-        suffix = ".parquet" if held == "Parquet" else ".json" + CODEC_SUFFIX[held]
-        kind = held if held == "Parquet" else f"{held}-compressed"
-        return InputError(f"{shown}: holds {kind} data, not JSON text: name it as what it holds ({suffix})")
-    return InputError(f"{shown}: not UTF-8 (or UTF-16, UTF-32) text: {NOT_UTF8_HINT}")
+    return misnamed(shown, head, "json") or InputError(f"{shown}: not UTF-8 (or UTF-16, UTF-32) text: "
+                                                        f"{NOT_UTF8_HINT}")
 
 
 def _saved_dataset(path: Path, spec: str, split: str | None = None) -> InputSource:

@@ -9,6 +9,23 @@ class InputError(Exception):
     """The input cannot be read at all; the message is one line naming the file (and line, where it applies)."""
 
 
+def misnamed(shown: str, head: bytes, expected: str) -> InputError | None:
+    """The error for a file whose first bytes ``head`` show Parquet or a codec's stream while its name says
+    ``expected`` (``jsonl``, ``json`` or ``parquet``): what it holds, and the name that would read it; None when
+    ``head`` shows neither."""
+    from curation.sources import CODEC_SUFFIX, compressed_as
+
+    held = "Parquet" if head.startswith(b"PAR1") and expected != "parquet" else compressed_as(head)
+    if held is None:
+        return None
+    what = {"jsonl": "JSON Lines text", "json": "JSON text", "parquet": "Parquet"}[expected]
+    if held == "Parquet":
+        return InputError(f"{shown}: holds Parquet data, not {what}: name it as what it holds (.parquet)")
+    base = shown.rsplit("/", 1)[-1] if expected == "parquet" else f".{expected}"
+    return InputError(f"{shown}: holds {held}-compressed data, not {what}: name it as what it holds "
+                      f"({base}{CODEC_SUFFIX[held]})")
+
+
 def unreadable_json(exc: ValueError) -> str:
     """The one-line reason ``json.loads`` gave up on valid JSON it will not convert (an integer of more than
     ``sys.get_int_max_str_digits()`` digits)."""

@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.json as pj
 
 from curation.contract import line_id, line_ids
-from curation.readers.errors import NOT_UTF8_HINT, InputError, unreadable_json
+from curation.readers.errors import NOT_UTF8_HINT, InputError, misnamed, unreadable_json
 from curation.readers.raw import raw_batch, without_deep_columns
 
 BOM = b"\xef\xbb\xbf"
@@ -488,13 +488,9 @@ class _JsonSeen:
         file under a plain name, and how to convert a text file in a legacy encoding."""
         if self.records and not self.parsed and self.first_error is not None:
             line, error, raw = self.first_error
-            from curation.sources import CODEC_SUFFIX, compressed_as
-
-            held = "Parquet" if raw.startswith(b"PAR1") else compressed_as(raw)
-            if held is not None and line == 1:  # a compressed file (or Parquet) under a plain name
-                suffix = ".parquet" if held == "Parquet" else ".jsonl" + CODEC_SUFFIX[held]
-                kind = held if held == "Parquet" else f"{held}-compressed"
-                raise InputError(f"{path}: holds {kind} data, not JSON Lines text: name it as what it holds ({suffix})")
+            wrong = misnamed(path, raw, "jsonl") if line == 1 else None  # a compressed file (or Parquet) so named
+            if wrong is not None:
+                raise wrong
             if error.startswith("not UTF-8") and _legacy_text(raw):  # quarantining every line would help no one
                 raise InputError(f"{path}: line {line}: not UTF-8 text ({error.partition(': ')[2]}), nor is any "
                                  f"other line: {NOT_UTF8_HINT}")

@@ -19,10 +19,10 @@ import numpy as np
 import pyarrow as pa
 
 from curation.contract import record_id
-from curation.readers.errors import InputError
+from curation.readers.errors import InputError, misnamed
 from curation.readers.filesystems import fingerprint_files
 from curation.readers.raw import raw_batch
-from curation.sources import BOM, CODEC_SUFFIX, CR_HEAD, CR_LINES, bom_encoding, classify, compressed_as, lone_cr_lines
+from curation.sources import BOM, CR_HEAD, CR_LINES, bom_encoding, classify, lone_cr_lines
 from tomecraft.errors import error_line
 
 UNIT_SHIFT = 32
@@ -183,10 +183,9 @@ class InputSource:
         try:
             meta = pq.ParquetFile(self.filesystem.open_input_file(path)).metadata
         except (pa.ArrowInvalid, OSError) as exc:
-            held = self._compressed_as(path)
-            if held is not None:  # a compressed Parquet file under a plain name
-                raise InputError(f"{path}: holds {held}-compressed data, not Parquet: name it as what it holds "
-                                 f"({PurePosixPath(path).name}{CODEC_SUFFIX[held]})") from None
+            wrong = misnamed(path, self._head(path), "parquet")  # a compressed Parquet file under a plain name
+            if wrong is not None:
+                raise wrong from None
             raise InputError(f"{path}: not a readable Parquet file (truncated or corrupt?): {exc}") from None
         _unique_columns(meta.schema.to_arrow_schema().names, path)
         groups = meta.num_row_groups
@@ -198,14 +197,13 @@ class InputSource:
             row += meta.row_group(g).num_rows
         return units
 
-    def _compressed_as(self, path: str) -> str | None:
-        """The codec whose magic bytes a file starts with (gzip, bz2, xz, zstd), or None."""
+    def _head(self, path: str) -> bytes:
+        """A file's first bytes (what its magic bytes tell), or none when it cannot be opened."""
         try:
             with self.filesystem.open_input_file(path) as fh:
-                head = fh.read(8)
+                return fh.read(8)
         except OSError:
-            return None
-        return compressed_as(head)
+            return b""
 
     # -- reading --------------------------------------------------------------------------------------
     def read_unit(self, unit: Unit, batch_rows: int = 16_384, block_bytes: int = 8 << 20) -> Iterator[pa.RecordBatch]:
