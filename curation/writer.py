@@ -71,7 +71,8 @@ def output_schema(schemas: Sequence[pa.Schema], extras: Sequence[str], removed: 
 
 class ParquetStream:
     """Rows to one Parquet file, in row groups of exactly ``row_group_rows`` rows (the last one shorter),
-    written to ``<path>.tmp`` and moved into place by :meth:`close`."""
+    written to ``<path>.tmp`` and moved into place by :meth:`close`. The bytes depend on the rows only, not on
+    how they were cut into the tables given to :meth:`write`."""
 
     def __init__(self, path: Path, schema: pa.Schema, row_group_rows: int = ROW_GROUP_ROWS) -> None:
         self.path = Path(path)
@@ -94,7 +95,9 @@ class ParquetStream:
 
     def _flush(self, n: int) -> None:
         table = pa.concat_tables(self._pending)
-        self._writer.write_table(table.slice(0, n), row_group_size=n)
+        # one chunk per column: Parquet's writer cuts pages, and falls back from dictionary encoding, at the
+        # chunks' edges too, so the bytes would depend on how the rows came in batches
+        self._writer.write_table(table.slice(0, n).combine_chunks(), row_group_size=n)
         rest = table.slice(n)
         self._pending = [rest] if rest.num_rows else []
         self._pending_rows = rest.num_rows
@@ -168,7 +171,7 @@ def write_parquet(table: pa.Table, path: Path) -> None:
     if table.num_rows == 0:
         pq.ParquetWriter(tmp, table.schema, **PARQUET_OPTIONS).close()
     else:
-        pq.write_table(table, tmp, **PARQUET_OPTIONS)
+        pq.write_table(table.combine_chunks(), tmp, **PARQUET_OPTIONS)  # (as ParquetStream: bytes by rows only)
     os.replace(tmp, path)
 
 
