@@ -15,12 +15,13 @@ import hashlib
 import json
 import os
 import re
+import unicodedata
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterator, Literal, Mapping, Sequence
 
 import pyarrow as pa
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from curation.core.config_base import StrictModel
 from curation.formats import (FORMATS, ROLE_MAP, FormatError, alpaca_aliases, apply_mapping, check_format_columns,
@@ -46,6 +47,22 @@ class InputConfig(StrictModel):
     license: str | None = Field(None, description="the input's license, for the dataset card")
     streaming: bool = Field(False, description="hub datasets: stream the rows instead of downloading the dataset first")
 
+    @field_validator("name")
+    @classmethod
+    def _printable_name(cls, name: str | None) -> str | None:
+        """A name is one line of visible text: it labels every row (the ``input`` column) and a row of each table
+        of the report, the card and the command's summary; a line break there splits the row in two, a NUL or a
+        tab hides in it, a blank name shows nothing."""
+        if name is None or name == "":  # not given: named from the path
+            return name
+        if not name.strip():
+            raise ValueError("the name is blank; give it a visible character, or leave it out to name the input "
+                             "from its path")
+        bad = next((c for c in name if _control(c)), None)
+        if bad is not None:
+            raise ValueError(f"the name holds the control character {bad!r}; a name is one line of visible text")
+        return name
+
     @model_validator(mode="after")
     def _one_amount(self) -> "InputConfig":
         if self.weight is not None and self.max_rows is not None:
@@ -67,7 +84,13 @@ def default_name(path: str) -> str:
     for suffix in (".gz", ".bz2", ".xz", ".zst", ".zstd", ".jsonl", ".ndjson", ".json", ".parquet"):
         if base.lower().endswith(suffix) and len(base) > len(suffix):
             base = base[: -len(suffix)]
-    return base or "input"
+    base = "".join("_" if _control(c) else c for c in base)  # a file named with a line break: one line still
+    return base if base.strip() else "input"
+
+
+def _control(char: str) -> bool:
+    """A character no name may hold: a control character or a line or paragraph separator."""
+    return unicodedata.category(char) in ("Cc", "Zl", "Zp")
 
 
 def name_inputs(inputs: Sequence[InputConfig]) -> list[InputConfig]:
@@ -320,10 +343,11 @@ def inputs_from_cli(specs: Sequence[str]) -> list[InputConfig]:
                              "positive number, e.g. @2 or @0.5")
         try:
             out.append(InputConfig(path=spec, name=name, weight=weight))
-        except ValidationError as exc:  # a weight of 0
+        except ValidationError as exc:  # a weight of 0, a name that is blank or holds a line break
             first = exc.errors()[0]
             where = ".".join(map(str, first["loc"]))
-            raise ValueError(f"--input {given}: {where + ': ' if where else ''}{first['msg']}") from None
+            message = first["msg"].removeprefix("Value error, ")
+            raise ValueError(f"--input {given}: {where + ': ' if where else ''}{message}") from None
     return out
 
 

@@ -52,9 +52,11 @@ def weight_shares(weights: dict[str, float]) -> dict[str, float]:
 def target_shares(weights: dict[str, float], kept: dict[str, int]) -> dict[str, float]:
     """What each weight asks of the whole mix: its share of ``weights`` (the weighted inputs that reached the mix)
     times the weighted inputs' part of the ``kept`` rows (inputs without a weight take the rest), rounded as the
-    manifest shows it. An exact draw has each weighted input's share of ``kept`` equal to its target."""
+    manifest shows it. An exact draw has each weighted input's share of ``kept`` equal to its target. With no row
+    kept at all (``total_rows: 0``) the inputs without a weight kept none either, so the weights still ask for
+    their own shares (not 0% each, which would read as if they asked for nothing)."""
     total_kept = sum(kept.values())
-    part = sum(kept.get(name, 0) for name in weights) / total_kept if total_kept else 0.0
+    part = sum(kept.get(name, 0) for name in weights) / total_kept if total_kept else 1.0
     return {name: round(share * part, 6) for name, share in weight_shares(weights).items()}
 
 
@@ -102,9 +104,9 @@ class Mix(GlobalStage):
 
     def keys(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         n = batch.num_rows
-        if "input" in batch.schema.names:
+        if len(self.inputs) > 1:  # validation labelled every row with its input
             label = batch.column("input")
-        else:  # one input: its rows carry no input column
+        else:  # one input owns every row (an ``input`` column of its own is its data, not a label)
             name = self.inputs[0].name if self.inputs else ""
             label = pa.array([name] * n, pa.string())
         return pa.RecordBatch.from_arrays([batch.column(POS), batch.column("id"), label], names=[POS, "id", "input"])

@@ -1,6 +1,7 @@
 """Per input, what became of its rows: read back from a finished output folder, so every engine reports alike.
 
-Rows carry their ``input`` (with two inputs or more; one input owns every row), removal records their
+Rows carry their ``input`` (with two inputs or more; one input owns every row, and an ``input`` column of its
+rows is its own data, not a label), removal records their
 ``reason``, quarantine entries their ``position.input``. For each input: rows in, kept in the splits, removed
 by reason, quarantined, its share of the final mix and the target share its weight asked for. Rows that
 augmentation added (an ``origin_id``) carry their origin's input but were never read from it: they are counted
@@ -47,20 +48,20 @@ def input_accounting(root: str | Path, inputs: Sequence[dict[str, Any]]) -> list
         path = paths.split(split)
         if path.exists():
             for (name, origin), n in _column_counts(path, ["input", "origin_id"], paths.files(path)).items():
-                kept[name or only] += n
-                augmented[name or only] += n if origin is not None else 0
+                kept[only or name] += n
+                augmented[only or name] += n if origin is not None else 0
     removed: dict[str, Counter] = {}
     if paths.removed.exists():
         columns = ["input", "reason", "origin_id"]
         for (name, reason, origin), n in _column_counts(paths.removed, columns, paths.files(paths.removed)).items():
-            removed.setdefault(name or only, Counter())[reason] += n
-            augmented[name or only] += n if origin is not None else 0
+            removed.setdefault(only or name, Counter())[reason] += n
+            augmented[only or name] += n if origin is not None else 0
     quarantined: Counter = Counter()
     for entry in read_quarantine(root):
         position = entry.get("position")
         if isinstance(position, str):
             position = json.loads(position)
-        quarantined[(position or {}).get("input") or only] += 1
+        quarantined[only or (position or {}).get("input")] += 1
     total_kept = sum(kept.values())
     # a weighted input reached the mix when some of its rows were kept or drawn out by it
     weights = {i["name"]: i["weight"] for i in inputs if i.get("weight") is not None
