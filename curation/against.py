@@ -477,6 +477,7 @@ class ExistingSet:
 
         self.spec = spec
         path = Path(spec).expanduser()
+        path = _finetome_twin(path) or path
         self.curated = path if path.is_dir() and (is_curated_folder(path) or _tome_manifest(path)) else None
         self.splits: tuple[str, ...] = SPLITS
         self.only: list[Path] | None = None  # one split's files, when the spec names them
@@ -667,6 +668,24 @@ def _is_turns(kind: pa.DataType) -> bool:
     turn = kind.value_type
     return (pa.types.is_struct(turn) and all(turn.get_field_index(k) >= 0 and _is_text(turn.field(k).type)
                                              for k in ("from", "value")))
+
+
+def _finetome_twin(path: Path) -> Path | None:
+    """For a path under a curated folder's ``messages/`` (what ``--format messages`` or ``both`` writes: the same
+    rows, ids and order as the splits, in TRL's shape), the path it mirrors: ``out/messages`` -> ``out``,
+    ``out/messages/train.parquet`` -> ``out/train.parquet`` (a shard the same way). Read as a plain input, the
+    messages rows would get ids of their own (from the whole record), which ``duplicate_of`` would then name."""
+    from curation.card import MESSAGES_DIR
+    from curation.sources import is_curated_folder
+
+    if not path.exists():
+        return None
+    path = path.resolve()
+    for folder in (path, *list(path.parents)[:2]):
+        if folder.name == MESSAGES_DIR and is_curated_folder(folder.parent):
+            twin = folder.parent / path.relative_to(folder)
+            return twin if twin.exists() else None
+    return None
 
 
 def _split_of_curated(path: Path) -> tuple[Path, str, list[Path]] | None:

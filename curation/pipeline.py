@@ -16,8 +16,8 @@ from curation.engines.local import CurationResult, run_local
 from curation.engines.output import local_out
 from curation.readers import InputError, open_input
 
-__all__ = ["AccountingError", "CurationResult", "InputError", "StageReport", "check_out_dir", "finish_outputs",
-           "open_source", "run_curation"]
+__all__ = ["AccountingError", "CurationResult", "InputError", "StageReport", "check_not_own_output", "check_out_dir",
+           "finish_outputs", "open_source", "run_curation"]
 
 
 def check_out_dir(out_dir: str | Path, config, output_format: str = "finetome", shards: bool = False) -> None:
@@ -58,17 +58,61 @@ def check_out_dir(out_dir: str | Path, config, output_format: str = "finetome", 
                              "another --out")
 
 
-def open_source(input_spec: str | Sequence[str] | None, config) -> tuple[Any, Any]:
+def check_not_own_output(paths: Sequence[str], out_dir: str | Path) -> None:
+    """Refuse an input that is or holds the output folder, or one of the files the run writes there: the run
+    would read what it writes (a folder of shards around ``--out`` reads, on the next run, the splits the last
+    one wrote, its removed rows among them) or write over what it reads. A folder the reading skips (a hidden
+    one) does not count, nor does another file in the output folder (``-i data/rows.jsonl -o data``)."""
+    import glob
+
+    from curation.card import MESSAGES_DIR
+    from curation.contract import QUARANTINE_FILE, REMOVED_FILE, SPLITS
+    from curation.readers import looks_like_path
+    from curation.sources import is_glob
+
+    out = Path(out_dir).expanduser().resolve()
+    written = {*(f"{s}.parquet" for s in SPLITS), *SPLITS, REMOVED_FILE, "removed", QUARANTINE_FILE, MESSAGES_DIR}
+
+    def overwritten(path: Path) -> bool:  # one of the run's outputs, or in one of its output folders
+        return _under(path, out) and path != out and path.relative_to(out).parts[0] in written
+
+    for spec in paths:
+        if "://" in spec or not looks_like_path(spec):
+            continue
+        if is_glob(spec):
+            inside = sorted(p for p in glob.glob(str(Path(spec).expanduser()), recursive=True) if overwritten(Path(p).resolve()))
+            given = inside[0] if inside else None
+        else:
+            path = Path(spec).expanduser()
+            if not path.exists():
+                continue
+            path = path.resolve()
+            read = path.is_dir() and _under(out, path) and not any(
+                part.startswith(".") for part in out.relative_to(path).parts)
+            given = spec if read or overwritten(path) else None
+        if given is not None:
+            raise InputError(f"{given}: the run would read its own output (the output folder is {out_dir}); "
+                             "write to a folder outside the input (--out)")
+
+
+def _under(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def open_source(input_spec: str | Sequence[str] | None, config, out_dir: str | Path | None = None) -> tuple[Any, Any]:
     """``(source, config)`` for a run. One FineTome-shaped input is read as it is; several inputs (``--input``
     repeated, or the config's ``inputs:`` list; the command line replaces the list) or one in another format
     become a :class:`curation.inputs.MultiSource`, and the config's ``inputs`` then holds them resolved
-    (names, detected formats), as the manifest records them."""
+    (names, detected formats), as the manifest records them. ``out_dir``: the run's output folder, which no
+    input may be, hold or lie in (:func:`check_not_own_output`)."""
     from curation.formats import FormatError
     from curation.inputs import InputConfig, MultiSource, inputs_from_cli, name_inputs, needs_adapting, open_inputs, resolve_input
 
     specs = [] if input_spec is None else [input_spec] if isinstance(input_spec, str) else list(input_spec)
     try:
         inputs = inputs_from_cli(specs) if specs else list(config.inputs)
+        if out_dir is not None:
+            check_not_own_output([i.path for i in inputs], out_dir)
         if len(inputs) > 1 or (config.inputs and not specs):
             source = open_inputs(inputs)
         else:
@@ -76,8 +120,8 @@ def open_source(input_spec: str | Sequence[str] | None, config) -> tuple[Any, An
             source.hash_in_background()  # while the format is told from the first records
             single = name_inputs([inputs[0] if inputs else InputConfig(path="sample")])[0]
             single = resolve_input(single, source)
-            if not needs_adapting(single):
-                return source, config
+            if not needs_adapting(single) and single.weight is None and single.max_rows is None:
+                return source, config  # (a weight or max_rows is the mix stage's to honour: it reads config.inputs)
             source = MultiSource([single], [source])
     except FormatError as exc:
         raise InputError(str(exc)) from None
@@ -106,7 +150,7 @@ def run_curation(
         raise InputError(f"{uri}: --out must be a local folder (or file://); to write to object storage, curate into "
                          "a local folder and copy it, or publish it with `tome publish`")
     check_out_dir(out_dir, config, output_format)
-    source, config = open_source(input_spec, config)
+    source, config = open_source(input_spec, config, out_dir)
     result = run_local(source, out_dir, config, resume=resume, progress=progress)
     result.manifest = finish_outputs(result.out.root, source, config, output_format)
     if config.report:

@@ -136,16 +136,22 @@ def expand(spec: str | Path) -> list[DataFile]:
     raise SourceError(f"{text}: file not found")
 
 
+def _curated_splits(path: Path) -> list[DataFile]:
+    """The split files of a curated folder (its rows): never its ``removed.parquet``, ``messages/`` copies or
+    quarantine, which read as rows would bring removed rows back and every kept row twice."""
+    files = []
+    for split in CURATED_SPLITS:
+        single, shards = path / f"{split}.parquet", path / split
+        if single.exists():
+            files.append(DataFile(single, "parquet", None))
+        elif shards.is_dir():
+            files += [DataFile(p, "parquet", None) for p in sorted(shards.glob("part-*.parquet"))]
+    return files
+
+
 def _folder(path: Path) -> list[DataFile]:
     if is_curated_folder(path):
-        files = []
-        for split in CURATED_SPLITS:
-            single, shards = path / f"{split}.parquet", path / split
-            if single.exists():
-                files.append(DataFile(single, "parquet", None))
-            elif shards.is_dir():
-                files += [DataFile(p, "parquet", None) for p in sorted(shards.glob("part-*.parquet"))]
-        return files
+        return _curated_splits(path)
     files = []
 
     def unreadable(exc: OSError) -> None:  # os.walk would skip the folder, and its rows with it
@@ -160,6 +166,10 @@ def _folder(path: Path) -> list[DataFile]:
             dirs[:] = []
             continue
         seen.add(real)
+        if root != str(path) and is_curated_folder(Path(root)):  # a curated folder among the shards: its splits
+            files += _curated_splits(Path(root))
+            dirs[:] = []
+            continue
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(names):
             if not name.startswith(".") and name not in METADATA_FILES:

@@ -314,7 +314,7 @@ def run_curation_ray(
     out = _local_out(out_dir)
     check_out_dir(out, config, output_format, shards=True)
     ray = _import_ray()
-    source, config = open_source(input_spec, config)
+    source, config = open_source(input_spec, config, out)
     paths = empty_outputs_folder(Path(out))
     track = progress or no_progress
     started = _connect(ray, options)

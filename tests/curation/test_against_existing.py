@@ -263,3 +263,23 @@ def test_two_runs_against_one_set_differ_only_in_volatile_keys(existing, new_inp
     first_files, second_files = (data_bytes(tmp_path / run) for run in ("first", "second"))
     del first_files["manifest.json"], second_files["manifest.json"]  # (its timings differ)
     assert first_files == second_files
+
+
+@pytest.mark.parametrize("target", ["messages", "messages/train.parquet"])
+def test_the_messages_splits_of_a_curated_folder_are_matched_as_the_splits_they_mirror(target, existing, new_input,
+                                                                                      tmp_path):
+    """``--format messages``/``both`` writes ``messages/`` beside the splits: pointed at it (or one of its files),
+    --against reads the FineTome split(s) it mirrors, so duplicate_of names ids the existing set holds."""
+    from curation.card import write_messages_splits
+
+    folder = tmp_path / "curated"
+    shutil.copytree(existing, folder)
+    write_messages_splits(folder)
+    names = ["train"] if target.endswith(".parquet") else ["train", "validation", "test"]
+    splits = [folder / f"{name}.parquet" for name in names]
+    held = {i for split in splits for i in pq.read_table(split, columns=["id"]).column("id").to_pylist()}
+    curate(new_input, tmp_path / "new", against=folder / target)
+    removed = pq.read_table(tmp_path / "new" / "removed.parquet")
+    found = removed.filter(pa.compute.equal(removed.column("reason"), "duplicate_of_existing"))
+    assert found.num_rows == len(held & set(removed.column("id").to_pylist())) > 0
+    assert set(found.column("duplicate_of").to_pylist()) <= held

@@ -119,3 +119,44 @@ def test_a_format_or_mapping_the_input_cannot_have_is_one_error_not_every_row_qu
     (in_tmp / "c.yaml").write_text(f"inputs:\n  - {good}\n")
     result = curate("-c", "c.yaml", "-o", "out")
     assert result.exit_code == 0 and read_manifest(in_tmp / "out")["accounting"]["in_splits"] == 5
+
+
+@pytest.mark.parametrize("spec, out, named", [
+    ("data", "data/out", "data"),  # the next run would read this run's splits and removed rows back
+    ("data", "data", "data"),
+    ("out/train.parquet", "out", "out/train.parquet"),  # read, then written over
+    ("out/*.parquet", "out", "out/removed.parquet"),
+])
+def test_an_input_that_holds_the_output_folder_or_is_written_by_the_run_is_refused(in_tmp, spec, out, named):
+    (in_tmp / "data").mkdir()
+    sample_rows(in_tmp / "data" / "rows.jsonl")
+    assert curate("-i", "data/rows.jsonl", "-o", "out").exit_code == 0
+    before = {p: p.read_bytes() for p in sorted((in_tmp / "out").glob("*.parquet"))}
+    result = curate("-i", spec, "-o", out)
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    lines = result.output.strip().splitlines()
+    assert lines == [f"error: {named}: the run would read its own output (the output folder is {out}); write to a "
+                     "folder outside the input (--out)"]
+    assert {p: p.read_bytes() for p in sorted((in_tmp / "out").glob("*.parquet"))} == before
+
+
+@pytest.mark.parametrize("out", ["data", "data/.curated"])
+def test_other_files_beside_the_output_or_a_hidden_output_inside_the_input_are_fine(in_tmp, out):
+    (in_tmp / "data").mkdir()
+    sample_rows(in_tmp / "data" / "rows.jsonl")
+    spec = "data/rows.jsonl" if out == "data" else "data"
+    assert curate("-i", spec, "-o", out).exit_code == 0
+    assert curate("-i", spec, "-o", out).exit_code == 0  # (the second run reads only what the first one read)
+    assert read_manifest(in_tmp / out)["accounting"]["input_rows"] == 30
+
+
+def test_a_curated_folder_among_shards_gives_its_splits_only(in_tmp):
+    """A folder of shards holding an earlier ``tome curate`` output reads that output's split rows, never its
+    removed rows (nor a messages copy or the quarantine)."""
+    (in_tmp / "shards").mkdir()
+    sample_rows(in_tmp / "shards" / "rows.jsonl", count=60)
+    assert curate("-i", "shards/rows.jsonl", "-o", "shards/earlier", "--format", "both").exit_code == 0
+    earlier = read_manifest(in_tmp / "shards" / "earlier")["accounting"]
+    assert earlier["removed"] > 0
+    assert curate("-i", "shards", "-o", "out").exit_code == 0
+    assert read_manifest(in_tmp / "out")["accounting"]["input_rows"] == 60 + earlier["in_splits"]

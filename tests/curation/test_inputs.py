@@ -568,3 +568,20 @@ def test_targets_and_shares_are_of_the_whole_mix_beside_a_max_rows_input():
     for name in "ab":
         assert per_input[name]["share"] == pytest.approx(per_input[name]["target_share"], abs=1e-6)
     assert per_input["c"]["target_share"] is None
+
+
+def test_one_weighted_input_from_the_command_line_keeps_its_weight(tmp_path):
+    """``-i rows.jsonl@1`` alone: the weight reaches the mix (was: dropped, so ``total_rows`` said the input had
+    no weight and stopped the run)."""
+    from curation.pipeline import run_curation
+
+    data = tmp_path / "rows.jsonl"
+    data.write_text("".join(json.dumps({"conversations": [
+        {"from": "human", "value": f"Question {i}: what does the number {i * 7919} stand for here?"},
+        {"from": "gpt", "value": f"It stands for item {i} of the list, counted from one, in answer {i * 31}."}]}) + "\n"
+        for i in range(40)))
+    out = tmp_path / "out"
+    run_curation([f"{data}@1"], out, fast_config(stages={"mix": {"total_rows": 12}}))
+    manifest = read_manifest(out)
+    assert manifest["accounting"]["in_splits"] == 12
+    assert [(i["name"], i["weight"], i["target_share"]) for i in manifest["inputs"]] == [("rows", 1.0, 1.0)]
