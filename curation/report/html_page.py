@@ -195,7 +195,8 @@ def _inputs(f: ReportFacts) -> str:
                      *(["+" + _num(i.get("augmented") or 0)] if augmented else []), _num(i.get("kept")), removed,
                      _num(i.get("quarantined")), f"{i.get('share', 0):.1%}", target])
     note = ("Each input's rows in, where they went, and its share of the rows in the splits against the share its "
-            "weight asked for (duplicates across inputs are removed first; the input listed first wins ties).")
+            "weight asked for (duplicates across inputs are removed first: of two copies, the one with the higher "
+            "score is kept, then the one of the input listed first, then the longer conversation).")
     if augmented:
         note += (" Augmentation adds rows after the mix is drawn, in train only: the shares then move from their "
                  "targets by what it added to each input.")
