@@ -15,6 +15,8 @@ Repairs, recorded per row as ``{kind: [column, ...]}`` (JSON text in the row's `
 ``number_from_text``  ``score`` given as text (``"4.5"``) became the number
 ``number_from_decimal`` ``score`` given as a decimal (a Parquet decimal column) became the number
 ``turns_from_json_text`` ``conversations`` / ``messages`` given as JSON text (a string column) became the turns
+``turn_keys_dropped`` a turn held a value under a key other than its role and text (ShareGPT's ``weight``, a
+                      ``name``): the turns hold those two only, so the rest was dropped (by validation)
 
 :func:`repair_record` serves validation's record-by-record path, for the few records the columnar reader
 cannot take; :func:`repair_table` does the same checks vectorized on Arrow tables that parsed fine (an escaped
@@ -39,6 +41,7 @@ _CONTROL = re.compile(f"[{CONTROL_CLASS}]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _HAZARD = re.compile(f"[{CONTROL_CLASS}\ud800-\udfff]")
 REPLACEMENT = "\ufffd"
+TURN_KEYS_DROPPED = "turn_keys_dropped"
 
 Repairs = dict[str, list[str]]
 

@@ -35,7 +35,8 @@ from curation.core.stage import POS, RowStage, StageOutput
 from curation.formats import ROLE_MAP, FormatError, to_conversations
 from curation.inputs import INPUT, adapt_record, needs_adapting, text_of_parts
 from curation.readers import raw as rawcols
-from curation.repair import CONTROL_CLASS, coerce_score, merge_repairs, repair_record, repair_table, repairs_json, turns_from_text
+from curation.repair import (CONTROL_CLASS, TURN_KEYS_DROPPED, coerce_score, merge_repairs, repair_record, repair_table,
+                             repairs_json, turns_from_text)
 
 CANONICAL_ROLES = ("human", "gpt", "system")
 RESERVED = {"id", "conversations", "messages", "source", "score"}
@@ -88,9 +89,11 @@ def _no_tool_use(n: int, turn: dict[str, Any], role: Any, value: Any) -> None:
         raise RowError(f"turn {n}: role {role!r} is a tool's result: tool-use conversations are not supported")
 
 
-def validate_record(data: Any, cfg: ValidateConfig, owned: frozenset[str] = OWNED) -> dict[str, Any]:
+def validate_record(data: Any, cfg: ValidateConfig, owned: frozenset[str] = OWNED,
+                    repairs: dict[str, list[str]] | None = None) -> dict[str, Any]:
     """The row for ``data`` (without ``id``), or :class:`RowError` naming what is wrong. Its own columns named
-    like tome's (``owned``, or internal ones) are kept apart (:func:`~curation.readers.raw.kept_apart`)."""
+    like tome's (``owned``, or internal ones) are kept apart (:func:`~curation.readers.raw.kept_apart`).
+    ``repairs``: where to note what was changed on the way (a turn's other keys dropped)."""
     if not isinstance(data, dict):
         raise RowError(f"row is a JSON {_type_name(data)}, expected an object")
     turns, key, role_key, text_key = _turns(data)
@@ -103,6 +106,7 @@ def validate_record(data: Any, cfg: ValidateConfig, owned: frozenset[str] = OWNE
     conversations = []
     original = []
     changed = key != "conversations"
+    dropped = False
     # a `conversations` turn keyed OpenAI's way (merged datasets hold both) is the same turn; the other way round,
     # FineTome's turns under `messages` in a row of a FineTome file, is a row that misnames its chat column
     other_keys = ("role", "content") if key == "conversations" else None
@@ -131,6 +135,9 @@ def validate_record(data: Any, cfg: ValidateConfig, owned: frozenset[str] = OWNE
         if canonical is None:
             raise RowError(f"turn {n}: unknown role {role!r} (expected human, gpt or system)")
         changed |= canonical != role or set(turn) != set(keys)
+        # a turn holds its role and text only: a value under any other key (ShareGPT's `weight`, `name`) is
+        # dropped, and the row says so (a null one is no value, as the columnar path sees it)
+        dropped |= any(v is not None for k, v in turn.items() if k not in keys)
         conversations.append({"from": canonical, "value": value})
         original.append({"from": role, "value": value})
     if cfg.require_gpt_turn and not any(t["from"] == "gpt" for t in conversations):
@@ -141,6 +148,8 @@ def validate_record(data: Any, cfg: ValidateConfig, owned: frozenset[str] = OWNE
     score = data.get("score")
     if score is not None and (isinstance(score, bool) or not isinstance(score, (int, float))):
         raise RowError(f"'score' is {_type_name(score)}, expected a number")
+    if dropped and repairs is not None:
+        repairs.setdefault(TURN_KEYS_DROPPED, []).append(key)
     row: dict[str, Any] = {
         "conversations": conversations,
         "source": source,
@@ -388,7 +397,7 @@ class Validate(RowStage):
                     raw = self._raw_text(given, i)
                     if raw is not None and raw[0].startswith("\ufeff"):  # a mark in front of a later line
                         repairs["bom"] = ["(line)"]
-                    row = validate_record(prepared, self.cfg, self.owned)
+                    row = validate_record(prepared, self.cfg, self.owned, repairs)
                     row[POS], row["id"] = pos, rid
                     if repairs:
                         row[REPAIRS] = repairs_json(repairs)

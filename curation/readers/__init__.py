@@ -11,11 +11,12 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path, PurePosixPath
+from typing import Any
 
-from curation.readers.errors import NOT_UTF8_HINT, InputError, misnamed, unreadable_json
+from curation.readers.errors import NOT_UTF8_HINT, DuplicateKey, InputError, misnamed, unique_keys, unreadable_json
 from curation.readers.filesystems import file_kind, list_folder, resolve_filesystem
 from curation.readers.labels import label_names
-from curation.readers.source import InputSource, Unit
+from curation.readers.source import InputSource, Unit, UnreadableRow
 from tomecraft.errors import error_line
 from tomecraft.resources import ensure_sample, sample_path
 
@@ -240,11 +241,11 @@ def _json_lines(text: str, look: int = 8) -> bool:
     return bool(objects) and (objects[0] or sum(objects) >= 2)
 
 
-def _concatenated(text: str, shown: str) -> list:
+def _concatenated(text: str, shown: str, hook: _KeyCheck) -> list:
     """The JSON values of a text that holds several, one after another (pretty-printed objects, say)."""
     import json
 
-    decoder, values, at = json.JSONDecoder(), [], 0
+    decoder, values, at = json.JSONDecoder(object_pairs_hook=hook), [], 0
     while True:
         while at < len(text) and text[at] in " \t\r\n":
             at += 1
@@ -260,7 +261,8 @@ def _concatenated(text: str, shown: str) -> list:
 def _json_rows(text: str, shown: str) -> list:
     """The rows of a JSON file's text: an array of rows, an object holding one array (``{"data": [...]}``), or
     one row (an object whose keys show a chat format: ``{"conversations": [...]}`` is a row, not a wrapper), or
-    several such values one after another. Raises :class:`_JsonLines` for JSON Lines (one value a line)."""
+    several such values one after another. A row with an object that names a key twice is an
+    :class:`UnreadableRow` (quarantined alone). Raises :class:`_JsonLines` for JSON Lines (one value a line)."""
     import json
 
     from curation.formats import detect_format
@@ -268,15 +270,16 @@ def _json_rows(text: str, shown: str) -> list:
     text = text.lstrip("\ufeff")
     if not text.strip():  # an empty file holds no rows, as an empty JSON Lines file does
         return []
+    hook = _KeyCheck()
     try:
-        data = json.loads(text)
+        data = json.loads(text, object_pairs_hook=hook)
     except json.JSONDecodeError as exc:
         if _json_lines(text):  # one object a line
             raise _JsonLines() from None
         if exc.msg != "Extra data":
             raise InputError(f"{shown}: line {exc.lineno}: not valid JSON: {exc.msg} (column {exc.colno})") from None
         try:  # values one after another (pretty-printed objects, say)
-            data = _concatenated(text, shown)
+            data = _concatenated(text, shown, hook)
         except RecursionError:
             raise InputError(f"{shown}: not readable JSON: nested too deeply") from None
     except RecursionError:
@@ -285,8 +288,10 @@ def _json_rows(text: str, shown: str) -> list:
         raise InputError(f"{shown}: {unreadable_json(exc)}") from None
     if isinstance(data, dict):
         if detect_format(data) is not None:
-            return [data]
+            return _marked([data], hook)
         lists = [k for k, v in data.items() if isinstance(v, list)]
+        if isinstance(data, _KeysTwice):  # {"data": [...], "data": [...]}: which array holds the rows is a guess
+            raise InputError(f"{shown}: {DuplicateKey(data.key)}")
         if len(lists) == 1:
             data = data[lists[0]]
         elif len(lists) > 1:  # splits by name, say ({"train": [...], "test": [...]}): which holds the rows is a guess
@@ -294,7 +299,51 @@ def _json_rows(text: str, shown: str) -> list:
                              "not one array of rows: give each as a file of its own (jq '.KEY' FILE, say)")
     if not isinstance(data, list):
         raise InputError(f"{shown}: expected a JSON array of rows (or an object holding one array, or one row)")
-    return data
+    return _marked(data, hook)
+
+
+class _KeysTwice(dict):
+    """A JSON object of a ``.json`` file that names a key twice (its last value kept, as ``json`` keeps it), so that
+    its row can be quarantined alone (:func:`_marked`) rather than the whole file refused."""
+
+    def __init__(self, pairs: list[tuple[str, Any]], key: str) -> None:
+        super().__init__(pairs)
+        self.key = key
+
+
+class _KeyCheck:
+    """``object_pairs_hook`` for reading a ``.json`` document: each object as a dict, one that names a key twice
+    as a :class:`_KeysTwice`; ``seen`` says whether there was one (only then are the rows searched)."""
+
+    def __init__(self) -> None:
+        self.seen = False
+
+    def __call__(self, pairs: list[tuple[str, Any]]) -> dict:
+        try:
+            return unique_keys(pairs)
+        except DuplicateKey as exc:
+            self.seen = True
+            return _KeysTwice(pairs, exc.key)
+
+
+def _marked(rows: list, hook: _KeyCheck) -> list:
+    """``rows`` with each row that holds an object naming a key twice (at any depth) as an :class:`UnreadableRow`
+    saying so."""
+    if not hook.seen:
+        return rows
+    marked = []
+    for row in rows:
+        todo, key = [row], None
+        while todo and key is None:
+            value = todo.pop()
+            if isinstance(value, _KeysTwice):
+                key = value.key
+            elif isinstance(value, dict):
+                todo.extend(value.values())
+            elif isinstance(value, list):
+                todo.extend(value)
+        marked.append(row if key is None else UnreadableRow(row, str(DuplicateKey(key))))
+    return marked
 
 
 def looks_like_path(spec: str) -> bool:

@@ -34,3 +34,26 @@ def unreadable_json(exc: ValueError) -> str:
     if "integer string conversion" in str(exc):
         return f"not readable JSON: an integer of more than {sys.get_int_max_str_digits()} digits"
     return f"not readable JSON: {exc}"
+
+
+class DuplicateKey(ValueError):
+    """A JSON object names one key twice (``{"conversations": [...], "conversations": [...]}``): Python keeps the
+    last value and drops the other unseen, and which one the writer meant would be a guess, as for a Parquet
+    file that names one column twice. The record is quarantined with this message, naming the key."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"the key {key!r} appears twice in one object (which of its values is meant would be a guess)")
+        self.key = key
+
+
+def unique_keys(pairs: list[tuple[str, object]]) -> dict:
+    """``object_pairs_hook`` for ``json.loads``: the object as a dict, or :class:`DuplicateKey` for the first key
+    that appears twice in it."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise DuplicateKey(key)
+            seen.add(key)
+    return obj

@@ -1,16 +1,18 @@
 """JSON Lines, read a block at a time and parsed column-wise by pyarrow, record by record only where needed.
 
 A block (a few MB, cut at a line end) is split into lines with numpy; blank lines are skipped (as
-``str.strip`` sees them) but still counted for line numbers. The non-blank lines are parsed in one pyarrow
-call. When that fails (a line that is not JSON, a value whose type changes between lines, two objects on
-one line, ...) the lines are halved until each failing part is a single line, which is then checked with
-``json.loads``: not JSON -> ``_error``; JSON that the columnar parser cannot type alongside its neighbours
--> ``_slow`` (validation reads it record by record). Invalid UTF-8 is found by decoding the block once.
-A byte-order mark at the start of the file is dropped. Ids are hashes of each line's bytes
-(:func:`curation.contract.line_id`), as before any parsing. A line that fails as two JSON values or more,
-each ended by a lone CR (a file of LF lines with one line ended as classic Mac OS ended them), is read as
-that many records, each numbered with the line it is on (as ``grep -n`` and ``sed`` number it); this is
-looked for only among the lines that fail, so it costs the lines that parse nothing.
+``str.strip`` sees them; a line of only a byte-order mark is blank too) but still counted for line numbers.
+The non-blank lines are parsed in one pyarrow call (strings Arrow would type as timestamps are read again as
+the strings they are). When that fails (a line that is not JSON, a value whose type changes between lines,
+two objects on one line, ...) the lines are halved until each failing part is a single line, which is then
+checked with ``json.loads``: not JSON, or an object that names a key twice -> ``_error``; JSON that the
+columnar parser cannot type alongside its neighbours -> ``_slow`` (validation reads it record by record).
+Invalid UTF-8 is found by decoding the block once. A byte-order mark at the start of the file is dropped.
+Ids are hashes of each line's bytes (:func:`curation.contract.line_id`), as before any parsing. A line that
+fails as two JSON values or more, each ended by a lone CR (a file of LF lines with one line ended as classic
+Mac OS ended them), is read as that many records, each numbered with the line it is on (as ``grep -n`` and
+``sed`` number it); this is looked for only among the lines that fail, so it costs the lines that parse
+nothing.
 """
 
 from __future__ import annotations
@@ -24,8 +26,8 @@ import pyarrow as pa
 import pyarrow.json as pj
 
 from curation.contract import line_id, line_ids
-from curation.readers.errors import NOT_UTF8_HINT, InputError, misnamed, unreadable_json
-from curation.readers.raw import raw_batch, without_deep_columns
+from curation.readers.errors import NOT_UTF8_HINT, DuplicateKey, InputError, misnamed, unique_keys, unreadable_json
+from curation.readers.raw import MAX_DEPTH, raw_batch, type_depth, with_leaves, without_deep_columns
 
 BOM = b"\xef\xbb\xbf"
 _JSON_START = frozenset(b'{["-0123456789tfn')
@@ -49,8 +51,10 @@ def _line_bounds(block: bytes | memoryview) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _blank(line: bytes | memoryview) -> bool:
+    """Is the line only whitespace (as ``str.strip`` sees it), or a byte-order mark and whitespace (the mark of an
+    empty file that was concatenated to the end of another: a file of only a mark holds no record either)?"""
     try:
-        return not bytes(line).decode("utf-8").strip()
+        return not bytes(line).decode("utf-8").lstrip("\ufeff").strip()
     except UnicodeDecodeError:
         return False
 
@@ -65,15 +69,32 @@ def _parse(text: bytes | memoryview, rows: int, longest: int, threads: bool = Tr
         return None, None
     # pyarrow cuts its blocks at line ends, so a block must hold the longest line
     block_size = max(1 << 20, longest + 2) if threads else len(text) + 1
+    read_options = pj.ReadOptions(use_threads=threads, block_size=block_size)
     try:
-        table = pj.read_json(pa.BufferReader(pa.py_buffer(text)),
-                             read_options=pj.ReadOptions(use_threads=threads, block_size=block_size))
+        table = pj.read_json(pa.BufferReader(pa.py_buffer(text)), read_options=read_options)
+        if (as_text := _timestamps_as_text(table.schema)) is not None:
+            table = pj.read_json(pa.BufferReader(pa.py_buffer(text)), read_options=read_options,
+                                 parse_options=pj.ParseOptions(explicit_schema=as_text))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         hint = _ROW_HINT.search(str(exc))
         return None, int(hint.group(1)) if hint and not threads else None
     if table.num_rows != rows or not _valid(table) or _big_integers(table):
         return None, None
     return table, None
+
+
+def _timestamps_as_text(schema: pa.Schema) -> pa.Schema | None:
+    """``schema`` with each timestamp type (at any depth) as a string, or None when it holds none. Arrow's JSON
+    reader types strings that look like times (``"2024-01-01"``, ``"2024-01-01T10:00:00+05:00"``) as timestamps,
+    rewriting them (``2024-01-01 00:00:00``, the second in UTC without its offset); JSON has no time type, so they
+    are read again as the strings they are, as the record-by-record path and a ``.json`` file read them. A
+    column too deep to keep is left as it is (its records are quarantined, :func:`without_deep_columns`)."""
+    timed = [f for f in schema if type_depth(f.type) <= MAX_DEPTH and _holds(f.type, pa.types.is_timestamp)]
+    if not timed:
+        return None
+    as_text = {f.name: f.with_type(with_leaves(f.type, lambda t: pa.string() if pa.types.is_timestamp(t) else t))
+               for f in timed}
+    return pa.schema([as_text.get(f.name, f) for f in schema])
 
 
 _INT64_LIMIT = float(2**63)
@@ -93,15 +114,21 @@ def _big_integers(table: pa.Table) -> bool:
     return False
 
 
-def _holds_nested_null(t: pa.DataType) -> bool:
-    """Whether a null type sits anywhere under ``t`` (walked without recursion: types nest thousands deep)."""
+def _holds(t: pa.DataType, kind) -> bool:
+    """Whether a type ``kind`` says True for sits anywhere in ``t`` (walked without recursion: types nest
+    thousands deep)."""
     todo = [t]
     while todo:
         t = todo.pop()
-        if pa.types.is_null(t):
+        if kind(t):
             return True
         todo.extend(t.field(i).type for i in range(t.num_fields))
     return False
+
+
+def _holds_nested_null(t: pa.DataType) -> bool:
+    """Whether a null type sits anywhere under ``t``."""
+    return _holds(t, pa.types.is_null)
 
 
 def _valid(table: pa.Table) -> bool:
@@ -184,12 +211,12 @@ class _Block:
         text = bytes(self.block[self.starts[i] : self.ends[i] + 1]).decode("utf-8").lstrip("\ufeff")
         try:
             try:
-                json.loads(text)
+                json.loads(text, object_pairs_hook=unique_keys)
             except json.JSONDecodeError as exc:
                 if not exc.msg.startswith("Invalid control character"):
                     raise
                 # raw control characters inside strings (a tab, a NUL): validation reads and repairs them
-                json.loads(text, strict=False)
+                json.loads(text, strict=False, object_pairs_hook=unique_keys)
             self.slow[i] = True
         except json.JSONDecodeError as exc:
             self.error[i] = f"not valid JSON: {exc.msg} (column {exc.colno})"
@@ -197,6 +224,8 @@ class _Block:
                 self.joined.append(i)
         except RecursionError:
             self.error[i] = "not readable JSON: nested too deeply"
+        except DuplicateKey as exc:  # Arrow refuses the line too: it never passes unchecked
+            self.error[i] = str(exc)
         except ValueError as exc:  # an integer of more digits than Python converts
             self.error[i] = unreadable_json(exc)
 
@@ -204,7 +233,10 @@ class _Block:
         """One table over all lines (null rows where a line was not parsed), or None when nothing parsed.
 
         The largest part's columns are the reference; a part whose columns cannot be unified with them
-        (``score`` a number there and a string here) goes to ``_slow``, record by record.
+        (``score`` a number there and a string here) goes to ``_slow``, record by record. Parts whose integers
+        the unified float column cannot hold exactly (beyond 2**53 in one part, fractions in another) are
+        converted as Arrow's parse of them in one call converts them (rounded), so that what a line reads as
+        does not depend on a bad line between them; only parts that convert in no way go record by record.
         """
         if not self.parts:
             return None
@@ -228,7 +260,16 @@ class _Block:
         elif all(t.schema == schema for t in tables):
             combined = pa.concat_tables(tables)
         else:
-            combined = pa.concat_tables(tables, promote_options="permissive")
+            try:
+                combined = pa.concat_tables(tables, promote_options="permissive")
+            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+                try:
+                    combined = pa.concat_tables([_unsafe_cast(t, schema) for t in tables])
+                except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+                    largest = self.parts[order[0]]
+                    for a, b, _ in kept:
+                        self.slow[a:b] = a != largest[0]
+                    kept, combined = [largest], largest[2]
         index = np.full(len(self.starts), -1, dtype=np.int64)
         offset = 0
         for a, b, _ in kept:
@@ -239,6 +280,15 @@ class _Block:
             return combined
         take = pa.array(np.where(missing, 0, index), mask=missing, type=pa.int64())
         return combined.take(take)
+
+
+def _unsafe_cast(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """``table`` with ``schema``'s columns (null where it has none), each cast as Arrow's JSON parser converts a
+    column it types as a float (an integer beyond 2**53 rounded)."""
+    names = set(table.column_names)
+    columns = [table.column(f.name).cast(f.type, safe=False) if f.name in names else pa.nulls(len(table), f.type)
+               for f in schema]
+    return pa.Table.from_arrays(columns, schema=schema)
 
 
 def parse_block(block: bytes | memoryview, file: str, first_line: int, first_pos: int,

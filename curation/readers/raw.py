@@ -149,6 +149,39 @@ def binary_as_text(table: pa.Table) -> pa.Table:
     return pa.Table.from_arrays(columns, names=table.column_names)
 
 
+def turn_maps_as_structs(table: pa.Table) -> tuple[pa.Table, dict[int, str]]:
+    """A typed table's ``conversations`` / ``messages`` whose turns are maps (Spark writes a dict as a
+    ``MapType``: ``list<map<string, string>>``) as turns of structs keyed by the maps' keys, as every other writer
+    stores a turn; without this each turn would read as a list of key/value pairs and every row would be
+    quarantined as holding no turn objects. Also the rows to quarantine, with why: a map that names one key twice
+    (which value is meant would be a guess, :class:`~curation.readers.errors.DuplicateKey`)."""
+    from curation.readers.errors import DuplicateKey, unique_keys
+
+    columns, refused, changed = [], {}, False
+    for name, column in zip(table.column_names, table.columns):
+        t = column.type
+        if name in ("conversations", "messages") and (pa.types.is_list(t) or pa.types.is_large_list(t)) \
+                and pa.types.is_map(t.value_type):
+            rows = column.to_pylist()
+            for i, turns in enumerate(rows):
+                for k, pairs in enumerate(turns or []):
+                    if pairs is None:
+                        continue
+                    try:
+                        turns[k] = unique_keys(pairs)
+                    except DuplicateKey as exc:
+                        refused.setdefault(i, str(exc))
+                        turns[k] = dict(pairs)
+            try:
+                column, changed = pa.chunked_array([pa.array(rows)]), True
+            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+                pass
+        columns.append(column)
+    if not changed:
+        return table, {}
+    return pa.Table.from_arrays(columns, names=table.column_names), refused
+
+
 def type_depth(t: pa.DataType) -> int:
     """How deep values of ``t`` nest: each list, struct or map is one level (walked without recursion: a type
     parsed from thousands of nested arrays is as deep)."""

@@ -29,6 +29,15 @@ UNIT_SHIFT = 32
 
 
 @dataclass(frozen=True)
+class UnreadableRow:
+    """A row of a loaded ``.json`` document that is JSON but cannot be taken as it is (it names a key twice): it
+    ends in quarantine with ``error``, ``value`` (as ``json`` read it) as its raw record."""
+
+    value: Any
+    error: str
+
+
+@dataclass(frozen=True)
 class Unit:
     """One independently readable piece of the input."""
 
@@ -285,18 +294,24 @@ def _rebatch(batch: pa.RecordBatch, rows: int) -> Iterator[pa.RecordBatch]:
 
 def _typed_batch(table: pa.Table, unit: Unit, first_row: int, done: int) -> pa.RecordBatch:
     """A raw batch over rows of a typed table (ids from each row's canonical JSON; text stored as binary read as
-    text, :func:`curation.readers.raw.binary_as_text`). A row with a string that is not UTF-8 is marked "not
-    UTF-8" (:func:`without_bad_utf8`); a column name given twice is an :class:`InputError`."""
-    from curation.readers.raw import binary_as_text
+    text, :func:`curation.readers.raw.binary_as_text`; turns stored as maps as structs,
+    :func:`~curation.readers.raw.turn_maps_as_structs`). A row with a string that is not UTF-8 is marked "not
+    UTF-8" (:func:`without_bad_utf8`), one whose turn maps name a key twice is marked so; a column name given
+    twice is an :class:`InputError`."""
+    from curation.readers.raw import binary_as_text, turn_maps_as_structs
 
     _unique_columns(table.column_names, unit.path or unit.file)
-    table = binary_as_text(table)
+    table, refused = turn_maps_as_structs(binary_as_text(table))
     n = table.num_rows
     raw = error = None
     try:
         rows = table.to_pylist()
     except UnicodeDecodeError:  # Parquet writers need not check their strings: the rows that are not UTF-8 alone
         table, rows, raw, error = without_bad_utf8(table)
+    if refused:  # turns stored as maps that name a key twice
+        error = error or [None] * n
+        for i, why in refused.items():
+            error[i] = error[i] or why
     ids = [record_id(row) for row in rows]
     return raw_batch(
         table,
@@ -389,22 +404,37 @@ def _table_batches(data: Any, unit: Unit, batch_rows: int) -> Iterator[pa.Record
             yield _typed_batch(data.slice(a, b - a), unit, a, done)
             continue
         rows = data[a:b]
-        table = None
-        if all(isinstance(r, dict) for r in rows):
-            try:
-                table = pa.Table.from_pylist(rows)
-            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError, UnicodeEncodeError):
-                table = None
+        error = [r.error if isinstance(r, UnreadableRow) else None for r in rows]
+        if any(error):
+            rows = [r.value if isinstance(r, UnreadableRow) else r for r in rows]
+        table = _rows_as_table(rows) if not any(error) and all(isinstance(r, dict) for r in rows) else None
         n = len(rows)
+        # each row's own JSON: where validation reads a row record by record it reads it as given (``{}`` is missing
+        # 'conversations', a turn without 'from' is missing it), not as its table row, which holds a null for each
+        # key (at any depth) that other rows of its batch hold, so what it said would depend on the batch
+        raw = [json.dumps(r, default=str) for r in rows]
         yield raw_batch(
             table,
             pos=np.arange(unit.first_pos + done, unit.first_pos + done + n, dtype=np.int64),
             ids=[record_id(r) for r in rows],
             file=unit.file,
             rows=np.arange(a, b, dtype=np.int64),
-            raw=None if table is not None else [json.dumps(r, default=str) for r in rows],
+            raw=raw,
+            error=error,
             slow=[table is None] * n,
         )
+
+
+def _rows_as_table(rows: list[dict]) -> pa.Table | None:
+    """Parsed JSON objects as one table, a column for every key any of them holds (in the order the keys are
+    first seen; null where a row lacks one), as Arrow's JSON reader types JSON Lines; None when their values
+    share no type (the rows are then read record by record). Not ``pa.Table.from_pylist``: it takes its columns
+    from the first row alone, so a key only later rows hold (``score``, even ``conversations``) would be
+    dropped unseen."""
+    try:
+        return pa.Table.from_struct_array(pa.array(rows))
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError, UnicodeEncodeError):
+        return None
 
 
 def _stream_batches(dataset: Any, unit: Unit, batch_rows: int) -> Iterator[pa.RecordBatch]:
