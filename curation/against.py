@@ -351,14 +351,14 @@ class Against(GlobalStage):
             return Decisions.none(stats)
         pos = keys.column(POS).to_numpy()
         found = found[np.argsort(pos[found], kind="stable")]  # decisions in position order
-        ids = index.rows.column("id").take(pa.array(best_row[found]))
+        ids = _take(index.rows.column("id"), best_row[found])
         exact = json.dumps({"match": "exact"})
         details = [exact if k == 1 else '{"match": "near", "similarity": %r}' % round(sim, 6)
                    for k, sim in zip(kind[found].tolist(), best_sim[found].tolist())]
         return Decisions(pa.table({
             POS: pa.array(pos[found], pa.int64()),
             REASON: pa.array([REASON_CODE] * len(found), pa.string()),
-            DUPLICATE_OF: ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids,
+            DUPLICATE_OF: ids,
             DETAILS: pa.array(details, pa.string()),
         }), stats)
 
@@ -425,6 +425,24 @@ def _gather(column: pa.ChunkedArray, positions: np.ndarray) -> np.ndarray:
         picked = which == k
         out[picked] = chunks[k][positions[picked] - bounds[k]]
     return out
+
+
+def _take(column: pa.ChunkedArray, positions: np.ndarray) -> pa.Array:
+    """``column[positions]`` (any order) as one array, taken from each chunk's view (of the map): Arrow's take over
+    a column of many chunks first joins them, reading every row of the column from disk."""
+    chunks = column.chunks
+    if len(chunks) == 1:
+        return chunks[0].take(pa.array(positions, pa.int64()))
+    bounds = np.cumsum([0] + [len(c) for c in chunks])
+    order = np.argsort(positions, kind="stable")
+    ordered = positions[order]
+    cuts = np.searchsorted(ordered, bounds)
+    parts = [chunks[k].take(pa.array(ordered[cuts[k]:cuts[k + 1]] - bounds[k], pa.int64()))
+             for k in range(len(chunks)) if cuts[k + 1] > cuts[k]]
+    taken = pa.concat_arrays(parts) if parts else pa.array([], column.type)
+    back = np.empty(len(order), np.int64)
+    back[order] = np.arange(len(order))
+    return taken.take(pa.array(back))
 
 
 def _matrix_rows(column: pa.ChunkedArray, rows: np.ndarray, dtype) -> np.ndarray:

@@ -138,3 +138,17 @@ def test_gathers_over_many_chunks_equal_arrows_take(chunk_sizes, data):
     rows = np.unique(positions)
     assert _matrix_rows(s, rows, np.uint32).tolist() == sigs[rows].tolist()
 
+
+
+def test_take_gathers_from_a_column_of_many_chunks_in_the_order_asked():
+    from curation.against import _take
+
+    rng = np.random.default_rng(0)
+    for sizes in ([5], [3, 0, 4, 1], [1] * 7, [10, 20, 30]):
+        n = sum(sizes)
+        starts = np.cumsum([0] + sizes)
+        column = pa.chunked_array([pa.array([f"r{starts[k] + i}" for i in range(size)], pa.string())
+                                   for k, size in enumerate(sizes)], pa.string())
+        for m in (0, 1, n, 3 * n):
+            positions = rng.integers(0, n, m)
+            assert _take(column, positions).to_pylist() == [f"r{p}" for p in positions.tolist()]
