@@ -28,7 +28,7 @@ from pydantic import Field
 
 from curation.contract import REMOVED_COLUMNS
 from curation.core.columns import (JSON_TEXT, TURNS, WHITESPACE_CLASS, any_per_row, concat_unified, json_text,
-                                   turns_of)
+                                   mark_wide_ints, turns_of)
 from curation.core.config_base import StrictModel
 from curation.core.registry import StageSpec, register
 from curation.core.stage import POS, RowStage, StageOutput
@@ -412,7 +412,8 @@ class Validate(RowStage):
             quarantine.append(self._quarantined(given, i, pos, rid, data, error))
         if slow_rows:
             parts.append(_rows_table(slow_rows))
-        table = concat_unified(parts) if parts else _empty_rows()
+        # (a column holding an integer past 2**53 is marked: beside floats it becomes JSON text, not rounded)
+        table = concat_unified([mark_wide_ints(part) for part in parts]) if parts else _empty_rows()
         if len(parts) > 1:
             table = table.take(pc.sort_indices(table.column(POS)))
         kinds: dict[str, int] = {}

@@ -116,7 +116,8 @@ def _size(item: Any) -> int:
 
 def error(message: str, code: int = 2) -> "NoReturn":  # type: ignore[name-defined]
     """Print ``message`` as ``error: ...`` and exit with ``code``. A message of several problems (a config with
-    two bad keys) is one ``error:`` line each, so every line of the output says what it is."""
-    for line in message.splitlines() or [""]:
-        console.print(Text.assemble(("error:", "bold red"), " ", line), soft_wrap=True)
+    two bad keys) is one ``error:`` line each, so every line of the output says what it is. Lines end at line
+    feeds only: ``str.splitlines`` also cuts at characters a file name may hold (U+2028, form feed...)."""
+    for line in message.rstrip("\r\n").split("\n"):
+        console.print(Text.assemble(("error:", "bold red"), " ", line.rstrip("\r")), soft_wrap=True)
     sys.exit(code)

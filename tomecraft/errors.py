@@ -11,5 +11,7 @@ def error_line(exc: BaseException, limit: int | None = None) -> str:
     """An exception's message as one line (its first), or its type's name when it has none; cut to ``limit``
     characters (``...`` ending the cut) when given."""
     text = str(exc).strip()
-    line = text.splitlines()[0].strip() if text else type(exc).__name__
+    # (the first line feed ends the line: ``str.splitlines`` also cuts at U+2028 or a form feed, which a file
+    # name the message quotes may hold)
+    line = text.split("\n", 1)[0].strip() if text else type(exc).__name__
     return line if limit is None or len(line) <= limit else line[: limit - 3] + "..."

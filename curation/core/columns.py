@@ -155,6 +155,63 @@ def unify_types(types: Sequence[pa.DataType]) -> pa.DataType | None:
 
 
 JSON_TEXT = {b"tomecraft.encoding": b"json"}  # field metadata of a column already turned into JSON text
+# field metadata of an integer column (at any depth) holding a value a double cannot hold exactly (past 2**53):
+# beside a column of another type it is not widened to a float, which would round the value, but becomes JSON text
+WIDE_INT = {b"tomecraft.wide_int": b"1"}
+_EXACT_IN_DOUBLE = 2**53
+
+
+def is_wide_int_field(field: pa.Field) -> bool:
+    return bool(field.metadata) and field.metadata.get(b"tomecraft.wide_int") == b"1"
+
+
+def _holds_wide_int(column: pa.Array | pa.ChunkedArray) -> bool:
+    """Whether an integer anywhere in ``column`` lies past +-2**53 (walked without recursion)."""
+    todo: list[Any] = [column]
+    while todo:
+        a = todo.pop()
+        if isinstance(a, pa.ChunkedArray):
+            todo.extend(a.chunks)
+            continue
+        t = a.type
+        if pa.types.is_integer(t):
+            if t.bit_width == 64 and len(a) and a.null_count < len(a):
+                low, high = pc.min_max(a).values()
+                if high.as_py() > _EXACT_IN_DOUBLE or low.as_py() < -_EXACT_IN_DOUBLE:
+                    return True
+        elif pa.types.is_struct(t):
+            todo.extend(a.flatten())  # (children with the struct's nulls applied)
+        elif pa.types.is_map(t):
+            todo.extend((a.keys, a.items))
+        elif pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+            todo.append(a.flatten())
+        elif pa.types.is_dictionary(t):
+            todo.append(a.dictionary)
+    return False
+
+
+def _has_int64(t: pa.DataType) -> bool:
+    todo = [t]
+    while todo:
+        t = todo.pop()
+        if pa.types.is_integer(t) and t.bit_width == 64:
+            return True
+        todo.extend(t.field(i).type for i in range(t.num_fields))
+        if pa.types.is_dictionary(t):
+            todo.append(t.value_type)
+    return False
+
+
+def mark_wide_ints(table: pa.Table) -> pa.Table:
+    """``table`` with :data:`WIDE_INT` on each column holding an integer past +-2**53 (its data untouched)."""
+    wide = [i for i, f in enumerate(table.schema)
+            if not is_json_field(f) and _has_int64(f.type) and _holds_wide_int(table.column(i))]
+    if not wide:
+        return table
+    schema = table.schema
+    for i in wide:
+        schema = schema.set(i, schema.field(i).with_metadata({**(schema.field(i).metadata or {}), **WIDE_INT}))
+    return pa.Table.from_arrays(table.columns, schema=schema)
 
 
 def parquet_writable(t: pa.DataType) -> bool:
@@ -207,16 +264,23 @@ def unified_schema(schemas: Sequence[pa.Schema]) -> pa.Schema:
     fields = []
     for name, fs in seen.items():
         target = None if any(is_json_field(f) for f in fs) else unify_types([f.type for f in fs])
-        fields.append(pa.field(name, pa.string(), metadata=JSON_TEXT) if target is None else pa.field(name, target))
+        wide = any(is_wide_int_field(f) for f in fs)
+        if wide and target is not None and len({f.type for f in fs if not pa.types.is_null(f.type)}) > 1:
+            target = None  # widened, a value past 2**53 would be rounded (or the cast fail): JSON text keeps it
+        if target is None:
+            fields.append(pa.field(name, pa.string(), metadata=JSON_TEXT))
+        else:
+            fields.append(pa.field(name, target, metadata=WIDE_INT if wide else None))
     return pa.schema(fields)
 
 
 def conform_table(table: pa.Table | pa.RecordBatch, schema: pa.Schema) -> pa.Table:
     """``table`` with exactly ``schema``'s columns (missing ones null) and types."""
     cols = []
+    names = set(table.schema.names)  # (the schema's list of names is built anew on each call)
     for f in schema:
         json_target = is_json_field(f)
-        if f.name in table.schema.names:
+        if f.name in names:
             src = table.schema.field(f.name)
             cols.append(conform(table.column(f.name), None if json_target else f.type, is_json_field(src)))
         else:

@@ -97,18 +97,20 @@ def _timestamps_as_text(schema: pa.Schema) -> pa.Schema | None:
     return pa.schema([as_text.get(f.name, f) for f in schema])
 
 
-_INT64_LIMIT = float(2**63)
+_EXACT_LIMIT = float(2**53)
 
 
 def _big_integers(table: pa.Table) -> bool:
-    """Whether a float column (not ``score``, a float anyway) holds a whole number beyond int64: pyarrow reads an
-    integer literal too big for int64 as a double, rounding it (``12345678901234567890123`` ->
-    ``1.2345678901234568e+22``); such lines go record by record, which keeps the number exact (as JSON text)."""
+    """Whether a float column (not ``score``, a float anyway) holds a whole number past 2**53: pyarrow reads an
+    integer literal too big for int64 as a double, and one beside a fraction in its block too, rounding it
+    (``12345678901234567890123`` -> ``1.2345678901234568e+22``, ``9007199254740993`` -> ``9007199254740992.0``);
+    such lines go record by record, which keeps the number exact (as an integer, or as JSON text beside floats:
+    :data:`curation.core.columns.WIDE_INT`)."""
     for field in table.schema:
         if field.name == "score" or not pa.types.is_floating(field.type):
             continue
         values = table.column(field.name).to_numpy(zero_copy_only=False)
-        big = np.abs(values) >= _INT64_LIMIT
+        big = np.abs(values) >= _EXACT_LIMIT
         if big.any() and (np.floor(values[big]) == values[big]).any():
             return True
     return False
@@ -233,10 +235,10 @@ class _Block:
         """One table over all lines (null rows where a line was not parsed), or None when nothing parsed.
 
         The largest part's columns are the reference; a part whose columns cannot be unified with them
-        (``score`` a number there and a string here) goes to ``_slow``, record by record. Parts whose integers
-        the unified float column cannot hold exactly (beyond 2**53 in one part, fractions in another) are
-        converted as Arrow's parse of them in one call converts them (rounded), so that what a line reads as
-        does not depend on a bad line between them; only parts that convert in no way go record by record.
+        (``score`` a number there and a string here) goes to ``_slow``, record by record, and so does a part
+        whose integers the unified float column cannot hold exactly (past 2**53 in one part, fractions in
+        another): read record by record, the integers stay exact (a block holding both never parses in one
+        call, :func:`_big_integers`), whatever bad line lies between the parts.
         """
         if not self.parts:
             return None
@@ -263,9 +265,17 @@ class _Block:
             try:
                 combined = pa.concat_tables(tables, promote_options="permissive")
             except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-                try:
-                    combined = pa.concat_tables([_unsafe_cast(t, schema) for t in tables])
-                except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+                # a part that converts to the unified types only by rounding (an integer past 2**53 where another
+                # part holds fractions) goes record by record, which keeps the integer exact
+                converted = []
+                for a, b, table in kept:
+                    try:
+                        converted.append((a, b, _cast(table, schema)))
+                    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+                        self.slow[a:b] = True
+                if converted:
+                    kept, combined = converted, pa.concat_tables([t for _, _, t in converted])
+                else:
                     largest = self.parts[order[0]]
                     for a, b, _ in kept:
                         self.slow[a:b] = a != largest[0]
@@ -282,11 +292,11 @@ class _Block:
         return combined.take(take)
 
 
-def _unsafe_cast(table: pa.Table, schema: pa.Schema) -> pa.Table:
-    """``table`` with ``schema``'s columns (null where it has none), each cast as Arrow's JSON parser converts a
-    column it types as a float (an integer beyond 2**53 rounded)."""
+def _cast(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """``table`` with ``schema``'s columns (null where it has none), each cast exactly (an Arrow error where a value
+    would change: an integer past 2**53 as a float)."""
     names = set(table.column_names)
-    columns = [table.column(f.name).cast(f.type, safe=False) if f.name in names else pa.nulls(len(table), f.type)
+    columns = [table.column(f.name).cast(f.type) if f.name in names else pa.nulls(len(table), f.type)
                for f in schema]
     return pa.Table.from_arrays(columns, schema=schema)
 

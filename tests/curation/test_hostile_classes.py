@@ -187,3 +187,49 @@ def test_a_bad_line_between_big_integers_and_fractions_reads_them_as_without_it(
     kept, quarantined = validated(str(tmp_path / "bad.jsonl"))
     assert kept.column("x").to_pylist() == clean.column("x").to_pylist()
     assert [json.loads(q["position"])["line"] for q in quarantined] == [3]
+
+
+# -- integers past 2**53 beside fractions: exact in the outputs, never a traceback -----------------------------
+
+def _x_values(out) -> list:
+    from curation.contract import SPLITS
+
+    tables = [pq.read_table(out / f"{s}.parquet") for s in SPLITS]
+    types = {t.schema.field("x").type for t in tables if "x" in t.column_names}
+    assert len(types) == 1
+    return sorted(map(str, (v for t in tables for v in t.column("x").to_pylist())))
+
+
+BIG = 9007199254740993  # 2**53 + 1: a double holds 2**53 + 2 and 2**53, not this
+
+
+def test_an_integer_past_2_53_beside_fractions_in_a_jsonl_block_is_kept_exact(tmp_path):
+    (tmp_path / "in.jsonl").write_text("".join(json.dumps(row(i, x=BIG + 2 * i if i % 2 else 1.5 + i)) + "\n"
+                                               for i in range(8)))
+    curate(str(tmp_path / "in.jsonl"), tmp_path / "out")
+    assert _x_values(tmp_path / "out") == sorted(str(BIG + 2 * i) if i % 2 else str(1.5 + i) for i in range(8))
+
+
+def test_shards_of_an_integer_past_2_53_and_of_fractions_are_kept_exact(tmp_path):
+    """One shard's column int64 (holding 2**53 + 1), another's double: once a traceback as the splits were written."""
+    folder = tmp_path / "shards"
+    folder.mkdir()
+    pq.write_table(pa.Table.from_pylist([row(0, x=BIG), row(1, x=5)]), folder / "a.parquet")
+    pq.write_table(pa.Table.from_pylist([row(2, x=1.5), row(3, x=2.25)]), folder / "b.parquet")
+    curate(str(folder), tmp_path / "out")
+    assert _x_values(tmp_path / "out") == sorted([str(BIG), "5", "1.5", "2.25"])
+
+
+@pytest.mark.parametrize("values, kind", [([BIG, 5, -BIG], pa.int64()), ([3, 5, 1.5], pa.float64())])
+def test_columns_that_need_no_text_keep_their_type(tmp_path, values, kind):
+    """Integers past 2**53 alone stay integers; small integers beside fractions are floats, as before."""
+    folder = tmp_path / "shards"
+    folder.mkdir()
+    for i, value in enumerate(values):
+        pq.write_table(pa.Table.from_pylist([row(i, x=value)]), folder / f"{i}.parquet")
+    curate(str(folder), tmp_path / "out")
+    from curation.contract import SPLITS
+
+    tables = [pq.read_table(tmp_path / "out" / f"{s}.parquet") for s in SPLITS]
+    assert {t.schema.field("x").type for t in tables if t.num_rows} == {kind}
+    assert sorted(v for t in tables for v in t.column("x").to_pylist()) == sorted(values)

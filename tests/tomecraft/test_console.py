@@ -34,6 +34,25 @@ def test_an_error_line_is_the_message_as_given(capsys, message):
     assert capsys.readouterr().err == f"error: {message}\n"
 
 
+@pytest.mark.parametrize("name", ["bad\u2028x.jsonl", "bad\u2029x", "bad\x0cx", "bad\x0bx", "bad\x1cx", "bad\x85x"])
+def test_a_name_holding_a_unicode_line_separator_stays_on_its_error_line(capsys, name):
+    """``str.splitlines`` cuts at these too: a file name holding one printed as two ``error:`` lines."""
+    from tomecraft.errors import error_line
+
+    message = error_line(ValueError(f"{name}: not JSON Lines\nmore detail"))
+    assert message == f"{name}: not JSON Lines"
+    with pytest.raises(SystemExit):
+        error(message)
+    err = capsys.readouterr().err  # (the terminal console drops a form feed or vertical tab it is given)
+    assert err.count("\n") == 1 and err.startswith("error: bad") and err.endswith(f"{name[4:]}: not JSON Lines\n")
+
+
+def test_a_message_of_two_problems_is_two_error_lines(capsys):
+    with pytest.raises(SystemExit):
+        error("a: wrong\r\nb: wrong too\n")
+    assert capsys.readouterr().err == "error: a: wrong\nerror: b: wrong too\n"
+
+
 @pytest.mark.parametrize("description", USER_TEXT)
 def test_a_progress_description_is_not_markup(description):
     progress = make_progress(quiet=True)
