@@ -121,11 +121,24 @@ def string_buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return data, offsets
 
 
+def _whole_numbers_as_ints(value: Any) -> Any:
+    """``value`` with each float that is a whole number a double holds exactly (up to 2**53) as an int, at any
+    depth: JSON has one number type, and whether ``3`` reached here as an int or a float depends on the other
+    values its batch held (Arrow types a block of ``3`` and ``1.5`` as doubles, a record read alone keeps ``3``)."""
+    if isinstance(value, float):
+        return int(value) if value.is_integer() and abs(value) <= 2**53 else value
+    if isinstance(value, list):
+        return [_whole_numbers_as_ints(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _whole_numbers_as_ints(v) for k, v in value.items()}
+    return value
+
+
 def json_text(values: Sequence[Any]) -> pa.Array:
     """Values that share no Arrow type, kept as JSON text (null stays null; what JSON has no type for, a date or a
-    decimal, as its text)."""
-    return pa.array([None if v is None else json.dumps(v, sort_keys=True, ensure_ascii=False, default=str) for v in values],
-                    type=pa.string())
+    decimal, as its text; a whole number as an integer, whichever type its batch gave it)."""
+    return pa.array([None if v is None else json.dumps(_whole_numbers_as_ints(v), sort_keys=True, ensure_ascii=False,
+                                                       default=str) for v in values], type=pa.string())
 
 
 def infer_column(values: Sequence[Any]) -> pa.Array:

@@ -149,7 +149,7 @@ def binary_as_text(table: pa.Table) -> pa.Table:
     return pa.Table.from_arrays(columns, names=table.column_names)
 
 
-def turn_maps_as_structs(table: pa.Table) -> tuple[pa.Table, dict[int, str]]:
+def turn_maps_as_structs(table: pa.Table) -> tuple[pa.Table, dict[int, str], dict[str, list]]:
     """A typed table's ``conversations`` / ``messages`` whose turns are maps (Spark writes a dict as a
     ``MapType``: ``list<map<string, string>>``) as turns of structs keyed by the maps' keys, as every other writer
     stores a turn; without this each turn would read as a list of key/value pairs and every row would be
@@ -157,7 +157,7 @@ def turn_maps_as_structs(table: pa.Table) -> tuple[pa.Table, dict[int, str]]:
     (which value is meant would be a guess, :class:`~curation.readers.errors.DuplicateKey`)."""
     from curation.readers.errors import DuplicateKey, unique_keys
 
-    columns, refused, changed = [], {}, False
+    columns, refused, changed, given = [], {}, False, {}
     for name, column in zip(table.column_names, table.columns):
         t = column.type
         if name in ("conversations", "messages") and (pa.types.is_list(t) or pa.types.is_large_list(t)) \
@@ -174,12 +174,13 @@ def turn_maps_as_structs(table: pa.Table) -> tuple[pa.Table, dict[int, str]]:
                         turns[k] = dict(pairs)
             try:
                 column, changed = pa.chunked_array([pa.array(rows)]), True
+                given[name] = rows
             except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
                 pass
         columns.append(column)
     if not changed:
-        return table, {}
-    return pa.Table.from_arrays(columns, names=table.column_names), refused
+        return table, {}, {}
+    return pa.Table.from_arrays(columns, names=table.column_names), refused, given
 
 
 def type_depth(t: pa.DataType) -> int:

@@ -301,7 +301,7 @@ def _typed_batch(table: pa.Table, unit: Unit, first_row: int, done: int) -> pa.R
     from curation.readers.raw import binary_as_text, turn_maps_as_structs
 
     _unique_columns(table.column_names, unit.path or unit.file)
-    table, refused = turn_maps_as_structs(binary_as_text(table))
+    table, refused, given = turn_maps_as_structs(binary_as_text(table))
     n = table.num_rows
     raw = error = None
     try:
@@ -312,6 +312,13 @@ def _typed_batch(table: pa.Table, unit: Unit, first_row: int, done: int) -> pa.R
         error = error or [None] * n
         for i, why in refused.items():
             error[i] = error[i] or why
+    if given:  # each row's turns as its maps hold them, not with the keys other maps of its batch hold (as nulls)
+        raw = list(raw or [None] * n)
+        for name, turns in given.items():
+            for i, (record, own) in enumerate(zip(rows, turns)):
+                if record[name] != own:
+                    record[name] = own
+                    raw[i] = raw[i] or json.dumps(record, default=str)  # (read so by validation, quarantined so)
     ids = [record_id(row) for row in rows]
     return raw_batch(
         table,

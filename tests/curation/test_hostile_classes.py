@@ -233,3 +233,44 @@ def test_columns_that_need_no_text_keep_their_type(tmp_path, values, kind):
     tables = [pq.read_table(tmp_path / "out" / f"{s}.parquet") for s in SPLITS]
     assert {t.schema.field("x").type for t in tables if t.num_rows} == {kind}
     assert sorted(v for t in tables for v in t.column("x").to_pylist()) == sorted(values)
+
+
+# -- what a row reads as does not depend on the rows beside it ---------------------------------------------------
+
+def test_a_row_of_map_turns_gets_its_id_from_its_own_keys_whatever_its_batch(tmp_path):
+    """A map naming a key the other maps of its row group lack (``weight``) once gave every row of the group that
+    key as a null, in its id and quarantined raw: ids changed with ``engine.batch_rows``."""
+    turns = []
+    for i in range(12):
+        human, gpt = (t["value"] for t in row(i)["conversations"])
+        first = [("from", "human"), ("value", human)] + ([("weight", "1")] if i == 3 else [])
+        turns.append([first, [("from", "gpt"), ("value", gpt if i % 5 else None)]])
+    path = tmp_path / "maps.parquet"
+    pq.write_table(pa.table({"conversations": pa.array(turns, pa.list_(pa.map_(pa.string(), pa.string())))}), path,
+                   row_group_size=6)
+    seen = []
+    for batch_rows in (16_384, 4, 1):
+        kept, quarantined = validated(str(path), batch_rows)
+        seen.append((sorted(kept.column("id").to_pylist()), sorted((q["id"], q["raw"]) for q in quarantined)))
+    assert seen[0] == seen[1] == seen[2]
+    assert all("weight" not in raw for _, raw in seen[0][1])
+
+
+def test_a_whole_number_reads_as_the_same_json_text_whatever_its_batch(tmp_path):
+    """Beside fractions and an integer past 2**53 a column is JSON text: ``3`` once read as ``"3.0"`` where Arrow typed
+    its block as doubles and ``"3"`` where a record was read alone."""
+    from curation.config import load_config
+    from curation.contract import SPLITS
+    from curation.pipeline import run_curation
+
+    path = tmp_path / "in.jsonl"
+    values = [3, 1.5, BIG, 4, {"v": [5, 2.5]}, 7.0]
+    path.write_text("".join(json.dumps(row(i, x=v)) + "\n" for i, v in enumerate(values)))
+    texts = set()
+    for batch_rows in (16_384, 2, 1):
+        out = tmp_path / f"out{batch_rows}"
+        run_curation(str(path), out, load_config(None, {"report": False, "checkpoint": False,
+                                                         "engine": {"batch_rows": batch_rows}}))
+        tables = [pq.read_table(out / f"{s}.parquet") for s in SPLITS]
+        texts.add(tuple(sorted(v for t in tables if "x" in t.column_names for v in t.column("x").to_pylist())))
+    assert texts == {tuple(sorted(["3", "1.5", str(BIG), "4", '{"v": [5, 2.5]}', "7"]))}
