@@ -3,12 +3,17 @@
 ``expand(spec)`` turns one input spec into the data files behind it, in a fixed order:
 
 * a file (``rows.jsonl``, ``rows.json``, ``rows.parquet``, each optionally ``.gz``, ``.bz2``, ``.xz`` or ``.zst``);
-* a glob (``shards/*.jsonl.zst``, ``data/**/*.parquet``), its matches sorted by path; a spec that names an
-  existing file or folder is that file or folder, even when its name holds ``[``, ``*`` or ``?``;
+* a glob (``shards/*.jsonl.zst``, ``data/**/*.parquet``), its matches sorted by path, each file once (``**``
+  goes into linked folders too, each folder once, as a folder walk does); a spec that names an existing file or
+  folder is that file or folder, even when its name holds ``[``, ``*`` or ``?``;
 * a folder: every data file under it (in linked folders too, each folder once), sorted by path (hidden files
   and folders skipped, and the metadata files tools write beside shards, :data:`METADATA_FILES`); a ``tome
   curate`` output folder (it holds ``manifest.json``) gives its splits only, never ``removed.parquet``. A
-  folder that cannot be listed (no permission) is an error naming it, never skipped.
+  folder that cannot be listed (no permission) is an error naming it, never skipped, and so is a
+  ``datasets.save_to_disk`` folder among the shards (its rows are read only as an input of its own).
+
+A data file that is a broken link, or no regular file (a named pipe, a device), is an error naming it: its rows
+would be lost unseen, and a pipe is read twice (the input's fingerprint, then its rows), so it would hang.
 
 ``open_binary(path)`` opens a file for streaming, decompressing on the fly (ISA-L's gzip decoder from
 ``isal``, Arrow's codecs for bz2 and zstd, the standard library's ``lzma`` for xz), and ``iter_line_blocks`` cuts a stream into blocks of whole
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import glob as _glob
 import bz2
+import stat
 import io
 import lzma
 import os
@@ -62,6 +68,11 @@ CURATED_SPLITS = ("train", "validation", "test")
 # manifest): not rows, so a folder walk passes them by (named on their own, or matched by a glob, they are read)
 METADATA_FILES = frozenset({"dataset_info.json", "dataset_infos.json", "dataset_dict.json", "state.json",
                             "metadata.json", "manifest.json"})
+# the files only datasets' save_to_disk writes (its dataset_info.json also sits beside a hub download's shards)
+SAVED_DATASET_FILES = ("dataset_dict.json", "state.json")
+# what a path that is neither a file nor a folder is, by its stat mode
+NOT_REGULAR = ((stat.S_ISFIFO, "a named pipe"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+               (stat.S_ISBLK, "a block device"))
 
 
 class SourceError(ValueError):
@@ -119,8 +130,10 @@ def expand(spec: str | Path) -> list[DataFile]:
     if not text.strip():
         raise SourceError("an input path is empty: give a file, glob, folder or dataset id")
     if is_glob(text):
-        matches = sorted(Path(p) for p in _glob.glob(os.path.expanduser(text), recursive=True))
-        files = [f for f in map(classify, matches) if f is not None and f.path.is_file()]
+        matches = sorted(Path(p) for p in glob_files(os.path.expanduser(text)))
+        files = [f for f in map(classify, matches) if f is not None and not f.path.is_dir()]
+        for file in files:
+            check_regular(file.path)
         if not files:
             raise SourceError(f"{text}: the pattern matches no .jsonl, .json or .parquet file (compressed or not)")
         return files
@@ -133,7 +146,73 @@ def expand(spec: str | Path) -> list[DataFile]:
             raise SourceError(f"{path}: unsupported file type {''.join(path.suffixes) or '(none)'!r}; expected .jsonl, "
                               ".json or .parquet, optionally compressed (.gz, .bz2, .xz, .zst)")
         return [found]
+    check_regular(path)  # a broken link, a pipe, a device: say which
     raise SourceError(f"{text}: file not found")
+
+
+def check_regular(path: Path) -> None:
+    """Raise :class:`SourceError` naming ``path`` when it is a broken link or no regular file (a named pipe, a
+    socket, a device); nothing for a regular file, a folder, or no file at all."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        if os.path.islink(path):
+            raise SourceError(f"{path}: a broken link (to {os.readlink(path)}, which does not exist)") from None
+        return
+    except OSError as exc:  # a link loop, a name too long: what the system says
+        raise SourceError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    what = next((name for test, name in NOT_REGULAR if test(mode)), None)
+    if what is not None:
+        raise SourceError(f"{path}: {what}, not a regular file: the input is read twice (its fingerprint, then its "
+                          "rows), so write it to a file first")
+
+
+def glob_files(pattern: str) -> list[str]:
+    """The paths ``pattern`` matches, as ``glob.glob(pattern, recursive=True)`` gives them but each once: a ``**``
+    part stands for each folder under where it starts once (linked folders followed, as a folder walk follows
+    them, hidden ones skipped, as glob skips them), where glob's own ``**`` follows a link back up the tree for
+    ever and gives a file once for each ``**`` that reaches it (``data/**/**/*.jsonl``)."""
+    parts = pattern.split("/")
+    if "**" not in parts:
+        return _glob.glob(pattern)
+    found = ["/" if pattern.startswith("/") else ""]
+    parts = [p for p in parts if p]
+    for at, part in enumerate(parts):
+        last = at == len(parts) - 1
+        if part == "**":
+            found = _every_folder(found, with_files=last)
+        elif _glob.has_magic(part):
+            found = [m for base in found for m in _glob.glob(os.path.join(_glob.escape(base), part))
+                     if last or os.path.isdir(m)]
+        else:
+            found = [os.path.join(base, part) for base in found if os.path.lexists(os.path.join(base, part))]
+    unique: dict[tuple[str, str], str] = {}  # each file once: by the folder it is in and its name
+    for match in sorted(found):
+        head, name = os.path.split(match.rstrip("/") or match)
+        unique.setdefault((os.path.realpath(head or os.curdir), name), match)
+    return list(unique.values())
+
+
+def _every_folder(bases: list[str], with_files: bool) -> list[str]:
+    """Each of ``bases`` and every folder under them, each once however it is reached (by its real path), hidden
+    ones skipped; ``with_files``: the (not hidden) files in them too."""
+    seen: set[str] = set()
+    out = []
+    for base in bases:
+        start = base or os.curdir
+        for root, dirs, names in os.walk(start, followlinks=True):
+            real = os.path.realpath(root)
+            if real in seen:
+                dirs[:] = []
+                continue
+            seen.add(real)
+            under = os.path.relpath(root, start)
+            shown = base if under == os.curdir else os.path.join(base, under)  # as glob names it: from the pattern
+            out.append(shown)
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            if with_files:
+                out += [os.path.join(shown, n) for n in sorted(names) if not n.startswith(".")]
+    return out
 
 
 def _curated_splits(path: Path) -> list[DataFile]:
@@ -170,11 +249,16 @@ def _folder(path: Path) -> list[DataFile]:
             files += _curated_splits(Path(root))
             dirs[:] = []
             continue
+        if any(n in SAVED_DATASET_FILES for n in names):  # its rows are Arrow files a walk passes by: not lost unseen
+            inside = f" inside {path}" if root != str(path) else ""
+            raise SourceError(f"{root}: a datasets.save_to_disk folder{inside}: give it as an input of its own "
+                              f"(--input {root}), and the other files apart")
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(names):
             if not name.startswith(".") and name not in METADATA_FILES:
                 found = classify(Path(root) / name)
                 if found is not None:
+                    check_regular(found.path)
                     files.append(found)
     if not files:
         raise SourceError(f"{path}: folder holds no .jsonl, .json or .parquet file (compressed or not)")

@@ -17,15 +17,15 @@ from curation.readers.errors import NOT_UTF8_HINT, DuplicateKey, InputError, mis
 from curation.readers.filesystems import file_kind, list_folder, resolve_filesystem
 from curation.readers.labels import label_names
 from curation.readers.source import InputSource, Unit, UnreadableRow
+# the files only save_to_disk writes (dataset_info.json alone also sits beside shards, a hub repository's
+# download, say, which are read as shards); a folder walk refuses a folder holding them
+from curation.sources import SAVED_DATASET_FILES
 from tomecraft.errors import error_line
 from tomecraft.resources import ensure_sample, sample_path
 
 DEFAULT_HUB_DATASET = "mlabonne/FineTome-100k"
 SAMPLE_PATH = sample_path()
 SAVED_DATASET_MARKERS = ("dataset_info.json", "dataset_dict.json", "state.json")
-# the files only save_to_disk writes: dataset_info.json alone also sits beside shards (a hub repository's
-# download, say), which are read as shards
-SAVED_DATASET_FILES = ("dataset_dict.json", "state.json")
 TEXT_SUFFIXES = (".jsonl",)
 TABLE_SUFFIXES = (".parquet",)
 
@@ -64,6 +64,7 @@ def open_input(spec: str | None, streaming: bool = False) -> InputSource:
         if is_saved_dataset(names):
             if not local:
                 raise InputError(f"{spec}: a save_to_disk folder must be a local path")
+            _no_shards_beside(names, shown)
             return _saved_dataset(Path(path), spec)
         for suffix, source_kind in ((".parquet", "parquet"), (".jsonl", "jsonl")):
             shards = [str(PurePosixPath(path) / n) for n in names if n.endswith(suffix)]
@@ -87,6 +88,18 @@ def open_input(spec: str | None, streaming: bool = False) -> InputSource:
     if not local or looks_like_path(spec):
         raise InputError(f"{spec}: file not found")
     return _hub(spec, streaming)
+
+
+def _no_shards_beside(names: list[str], shown: str) -> None:
+    """Refuse a ``save_to_disk`` folder (by the ``names`` of its files) that also holds data files: loading it
+    reads its Arrow files only, so theirs would be lost unseen."""
+    from curation.sources import METADATA_FILES, classify
+
+    beside = [n for n in names if n not in METADATA_FILES and classify(n) is not None]
+    if beside and any(m in names for m in SAVED_DATASET_FILES):
+        shown_names = ", ".join(beside[:3]) + (f" and {len(beside) - 3} more" if len(beside) > 3 else "")
+        raise InputError(f"{shown}: a datasets.save_to_disk folder that also holds {shown_names}: loading it would "
+                         "leave those out; move them to a folder of their own and give each as an input")
 
 
 def _local_split(spec: str) -> tuple[Path, str, str] | None:
@@ -122,11 +135,15 @@ def is_saved_dataset(names: list[str]) -> bool:
 def _local_files(spec: str) -> InputSource | None:
     """A glob, a folder of (nested or compressed) shards or a compressed file, as an input; None for anything
     the plain rules above read (a plain file, a flat folder, a save_to_disk folder, a hub id)."""
-    from curation.sources import SourceError, expand, is_glob
+    from curation.sources import SourceError, check_regular, expand, is_glob
 
     path = Path(spec).expanduser()
     try:
+        if not is_glob(spec):
+            check_regular(path)  # a broken link, a pipe (it would hang), a device: say which, not "not found"
         plain = _plain_local(spec, path)
+    except SourceError as exc:
+        raise InputError(str(exc)) from None
     except PermissionError as exc:  # a folder that cannot be listed or searched, or a file in one
         raise InputError(f"{exc.filename or path}: cannot read: {exc.strerror or exc}") from None
     if plain:

@@ -38,11 +38,14 @@ def file_kind(fs, path: str) -> str:
 
 
 def list_folder(fs, path: str) -> list[str]:
-    """Names of the files directly inside a folder, sorted."""
+    """Names of the files directly inside a folder, sorted; hidden ones (``.name``: macOS's ``._shard.jsonl``
+    resource forks, editors' and Spark's side files) left out, as a walk of nested folders leaves them out
+    (:func:`curation.sources.expand`)."""
     from pyarrow import fs as pafs
 
     entries = fs.get_file_info(pafs.FileSelector(path, recursive=False))
-    return sorted(PurePosixPath(e.path).name for e in entries if e.type == pafs.FileType.File)
+    names = (PurePosixPath(e.path).name for e in entries if e.type == pafs.FileType.File)
+    return sorted(name for name in names if not name.startswith("."))
 
 
 def fingerprint_files(fs, paths: list[str]) -> str:

@@ -1,0 +1,165 @@
+"""Hostile input files and folders: a glob that reaches a file twice or loops through a link, hidden side files
+beside shards, broken links, pipes and devices, a ``save_to_disk`` folder among or beside shards. Every file is
+read once, or the run stops with one line naming it; none hangs, none loses rows unseen."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from curation.readers import InputError, open_input
+from curation.sources import SourceError, expand, glob_files
+from tests.curation.runs import rows_read
+
+ROWS = [{"conversations": [{"from": "human", "value": f"Question number {i}?"},
+                           {"from": "gpt", "value": f"The answer to question {i} is {i * 7}."}]} for i in range(4)]
+TEXT = "".join(json.dumps(r) + "\n" for r in ROWS).encode()
+# the start of a macOS resource fork ("AppleDouble"), which tar and zip made on a Mac leave beside each file as ._NAME
+APPLE_DOUBLE = b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        \x00\x02\x00\x00\x00\x09\x00\x00\x002"
+
+
+def _shards(folder: Path, *names: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(gzip.compress(TEXT, mtime=0) if name.endswith(".gz") else TEXT)
+    return folder
+
+
+# --- globs -----------------------------------------------------------------------------------------------------
+
+def test_a_glob_with_two_recursive_parts_reads_each_file_once(tmp_path):
+    """``data/**/**/*.jsonl`` matches a file once for each way its two ``**`` split the folders above it (glob's
+    own answer): every shard was read two or three times."""
+    _shards(tmp_path / "data", "a.jsonl", "x/b.jsonl", "x/y/c.jsonl")
+    spec = str(tmp_path / "data" / "**" / "**" / "*.jsonl")
+    assert [f.path.name for f in expand(spec)] == ["a.jsonl", "b.jsonl", "c.jsonl"]
+    assert rows_read(spec) == 3 * len(ROWS)
+
+
+def test_a_glob_through_a_link_back_up_the_tree_reads_each_file_once(tmp_path):
+    """A link back up the tree (``x/up -> ..``) is followed by glob's ``**`` again and again, as deep as the
+    system resolves links: the shard was read 40 times (and with a second way into the loop, ``alias -> x``
+    beside it, the matches double at each level: the run never ends)."""
+    data = _shards(tmp_path / "data", "x/a.jsonl")
+    (data / "x" / "up").symlink_to("..")
+    assert glob_files(str(data / "**" / "*.jsonl")) == [str(data / "x" / "a.jsonl")]
+    assert rows_read(str(data / "**" / "*.jsonl")) == len(ROWS)
+
+
+def test_a_glob_reads_a_folder_linked_twice_once(tmp_path):
+    """A folder reached twice, here through ``alias -> x``, is read once, as a folder walk reads it."""
+    data = _shards(tmp_path / "data", "x/a.jsonl")
+    (data / "alias").symlink_to("x")
+    assert glob_files(str(data / "**" / "*.jsonl")) == [str(data / "alias" / "a.jsonl")]  # the first by name
+    assert rows_read(str(data / "**" / "*.jsonl")) == len(ROWS)
+
+
+def test_a_glob_without_recursive_parts_matches_as_glob_does(tmp_path):
+    _shards(tmp_path / "data", "a.jsonl", "b.jsonl.gz", ".hidden.jsonl", "x/c.jsonl", "br[1].jsonl")
+    data = tmp_path / "data"
+    assert glob_files(str(data / "*.jsonl")) == sorted([str(data / "a.jsonl"), str(data / "br[1].jsonl")])
+    assert sorted(glob_files(str(data / "**"))) == sorted(
+        [str(data), *(str(data / n) for n in ("a.jsonl", "b.jsonl.gz", "br[1].jsonl", "x", "x/c.jsonl"))])
+
+
+# --- hidden side files beside shards ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".jsonl.gz"])
+def test_hidden_files_beside_shards_are_left_out_as_in_nested_folders(tmp_path, suffix):
+    """A folder of plain ``.jsonl`` shards read its hidden files too (a macOS ``._a.jsonl`` resource fork ended
+    the run as "not JSON Lines", a ``.a.jsonl`` backup read every row twice) where a folder of compressed or
+    nested shards leaves them out."""
+    data = _shards(tmp_path / "data", f"a{suffix}", f".backup{suffix}")
+    (data / f"._a{suffix}").write_bytes(APPLE_DOUBLE)
+    assert rows_read(str(data)) == len(ROWS)
+
+
+def test_hidden_parquet_files_beside_parquet_shards_are_left_out(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    data = tmp_path / "data"
+    data.mkdir()
+    pq.write_table(pa.Table.from_pylist(ROWS), data / "a.parquet")
+    (data / "._a.parquet").write_bytes(APPLE_DOUBLE)
+    assert rows_read(str(data)) == len(ROWS)
+
+
+# --- broken links, pipes, devices ------------------------------------------------------------------------------
+
+def _broken_link(path: Path) -> Path:
+    path.symlink_to(path.parent / "gone" / "rows.jsonl")
+    return path
+
+
+@pytest.mark.parametrize("where", ["file", "flat folder", "nested folder", "glob"])
+def test_a_broken_link_is_one_error_naming_it(tmp_path, where):
+    """A shard that is a link to nothing said "file not found" (given itself) or Arrow's "Failed to open local
+    file" (in a folder); a glob left it out unseen, and the rows it was meant to bring with it."""
+    data = _shards(tmp_path / "data", "a.jsonl", "x/b.jsonl")
+    link = _broken_link(data / ("x/c.jsonl" if where == "nested folder" else "c.jsonl"))
+    spec = {"file": str(link), "glob": str(data / "*.jsonl")}.get(where, str(data))
+    with pytest.raises(InputError, match=rf"^{link}: a broken link \(to .*gone/rows.jsonl, which does not exist\)$"):
+        list(open_input(spec).batches())
+
+
+@pytest.mark.parametrize("nested", [False, True])
+def test_a_named_pipe_among_shards_is_one_error_not_a_hang(tmp_path, nested):
+    """A named pipe under a shard's name was opened for reading: the run waited for a writer for ever."""
+    data = _shards(tmp_path / "data", "a.jsonl", "x/b.jsonl.gz")
+    pipe = data / ("x" if nested else "") / "p.jsonl"
+    os.mkfifo(pipe)
+    with pytest.raises(SourceError, match=rf"^{pipe}: a named pipe, not a regular file"):
+        expand(str(data))  # lists the folder, opens nothing
+    with pytest.raises(InputError, match=rf"^{pipe}: a named pipe, not a regular file"):
+        open_input(str(data))
+
+
+@pytest.mark.parametrize("make", ["pipe", "device"])
+def test_a_pipe_or_device_given_as_the_input_is_named_as_such(tmp_path, make):
+    """``--input /dev/null`` or a named pipe said "file not found": there is one, only not a regular file."""
+    if make == "pipe":
+        path = tmp_path / "rows.jsonl"
+        os.mkfifo(path)
+        what = "a named pipe"
+    else:
+        path, what = Path(os.devnull), "a character device"
+    with pytest.raises(InputError, match=rf"^{path}: {what}, not a regular file: .*write it to a file first"):
+        open_input(str(path))
+
+
+# --- save_to_disk folders beside or among shards ---------------------------------------------------------------
+
+def _saved(path: Path) -> Path:
+    import datasets
+
+    datasets.Dataset.from_list(ROWS).save_to_disk(str(path))
+    return path
+
+
+def test_a_save_to_disk_folder_that_also_holds_shards_is_refused(tmp_path):
+    """``load_from_disk`` reads the Arrow files only: a JSON Lines file put beside them was left out unseen."""
+    saved = _saved(tmp_path / "saved")
+    _shards(saved, "extra.jsonl")
+    with pytest.raises(InputError, match=rf"^{saved}: a datasets.save_to_disk folder that also holds extra.jsonl"):
+        open_input(str(saved))
+
+
+def test_a_save_to_disk_folder_among_shards_is_refused(tmp_path):
+    """A folder walk passes Arrow files by (and the metadata JSON beside them): a saved dataset inside a folder
+    of shards was left out unseen, its rows lost."""
+    data = _shards(tmp_path / "data", "a.jsonl")
+    _saved(data / "saved")
+    with pytest.raises(InputError, match=rf"^{data / 'saved'}: a datasets.save_to_disk folder inside {data}: give "
+                                         "it as an input of its own"):
+        open_input(str(data))
+
+
+def test_a_save_to_disk_folder_alone_is_still_read(tmp_path):
+    saved = _saved(tmp_path / "saved")
+    assert rows_read(str(saved)) == len(ROWS)
