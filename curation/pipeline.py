@@ -63,12 +63,12 @@ def check_not_own_output(paths: Sequence[str], out_dir: str | Path) -> None:
     would read what it writes (a folder of shards around ``--out`` reads, on the next run, the splits the last
     one wrote, its removed rows among them) or write over what it reads. A folder the reading skips (a hidden
     one) does not count, nor does another file in the output folder (``-i data/rows.jsonl -o data``)."""
-    import glob
+    import os
 
     from curation.card import MESSAGES_DIR
     from curation.contract import QUARANTINE_FILE, REMOVED_FILE, SPLITS
     from curation.readers import looks_like_path
-    from curation.sources import is_glob
+    from curation.sources import glob_files, is_glob
 
     out = Path(out_dir).expanduser().resolve()
     written = {*(f"{s}.parquet" for s in SPLITS), *SPLITS, REMOVED_FILE, "removed", QUARANTINE_FILE, MESSAGES_DIR}
@@ -80,7 +80,7 @@ def check_not_own_output(paths: Sequence[str], out_dir: str | Path) -> None:
         if "://" in spec or not looks_like_path(spec):
             continue
         if is_glob(spec):
-            inside = sorted(p for p in glob.glob(str(Path(spec).expanduser()), recursive=True) if overwritten(Path(p).resolve()))
+            inside = sorted(p for p in glob_files(os.path.expanduser(spec)) if overwritten(Path(p).resolve()))
             given = inside[0] if inside else None
         else:
             path = Path(spec).expanduser()

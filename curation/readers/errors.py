@@ -13,12 +13,16 @@ def misnamed(shown: str, head: bytes, expected: str) -> InputError | None:
     """The error for a file whose first bytes ``head`` show Parquet or a codec's stream while its name says
     ``expected`` (``jsonl``, ``json`` or ``parquet``): what it holds, and the name that would read it; None when
     ``head`` shows neither."""
-    from curation.sources import CODEC_SUFFIX, compressed_as
+    from curation.sources import CODEC_SUFFIX, COMPRESSIONS, compressed_as
 
     held = "Parquet" if head.startswith(b"PAR1") and expected != "parquet" else compressed_as(head)
     if held is None:
         return None
     what = {"jsonl": "JSON Lines text", "json": "JSON text", "parquet": "Parquet"}[expected]
+    outer = next((codec for suffix, codec in COMPRESSIONS.items() if shown.lower().endswith(suffix)), None)
+    if outer is not None and held != "Parquet":  # ``head`` is what the name's codec gave: compressed again
+        return InputError(f"{shown}: compressed twice: what {outer} decompresses is {held}-compressed again; "
+                          "decompress it once and read the result")
     if held == "Parquet":
         return InputError(f"{shown}: holds Parquet data, not {what}: name it as what it holds (.parquet)")
     base = shown.rsplit("/", 1)[-1] if expected == "parquet" else f".{expected}"

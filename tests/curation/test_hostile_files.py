@@ -163,3 +163,29 @@ def test_a_save_to_disk_folder_among_shards_is_refused(tmp_path):
 def test_a_save_to_disk_folder_alone_is_still_read(tmp_path):
     saved = _saved(tmp_path / "saved")
     assert rows_read(str(saved)) == len(ROWS)
+
+
+def test_a_glob_through_a_link_loop_does_not_hang_the_output_check(tmp_path):
+    """The check that no input is the run's output once globbed with glob's own ``**`` too: with a loop and a
+    second way into it the run hung there, before anything was read."""
+    import threading
+
+    from curation.pipeline import check_not_own_output
+
+    data = _shards(tmp_path / "data", "x/a.jsonl")
+    (data / "x" / "up").symlink_to("..")
+    (data / "alias").symlink_to("x")
+    checked = threading.Thread(target=check_not_own_output, args=([str(data / "**" / "*.jsonl")], tmp_path / "out"),
+                               daemon=True)
+    checked.start()
+    checked.join(timeout=30)
+    assert not checked.is_alive()
+
+
+@pytest.mark.parametrize("name", ["rows.jsonl.gz", "rows.json.gz"])
+def test_a_file_compressed_twice_is_named_so(tmp_path, name):
+    """What the name's codec decompresses is compressed again: the message once told to name it as it is named."""
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(gzip.compress(TEXT, mtime=0), mtime=0))
+    with pytest.raises(InputError, match=r"compressed twice: what gzip decompresses is gzip-compressed again"):
+        rows_read(str(path))
