@@ -284,8 +284,14 @@ class MultiSource:
             yield batch.append_column(INPUT, pa.array([unit.input] * batch.num_rows, pa.string()))
 
     def batches(self, batch_rows: int = 16_384, block_bytes: int = 8 << 20) -> Iterator[pa.RecordBatch]:
-        for unit in self.units():
-            yield from self.read_unit(unit, batch_rows, block_bytes)
+        """Every input's batches in list order; small ones of one input joined (:func:`joined`), never two inputs'
+        (validation adapts a batch as one input's format)."""
+        from curation.readers.source import joined
+
+        units = self.units()
+        for cfg in self.inputs:
+            mine = [u for u in units if u.input == cfg.name]
+            yield from joined((b for unit in mine for b in self.read_unit(unit, batch_rows, block_bytes)), batch_rows)
 
 
 def _known_license(cfg: InputConfig) -> str | None:

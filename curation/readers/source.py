@@ -13,7 +13,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -282,9 +282,28 @@ class InputSource:
                 pass
 
     def batches(self, batch_rows: int = 16_384, block_bytes: int = 8 << 20) -> Iterator[pa.RecordBatch]:
-        """Every raw batch of the input, in input order (one process)."""
-        for unit in self.units():
-            yield from self.read_unit(unit, batch_rows, block_bytes)
+        """Every raw batch of the input, in input order (one process). Consecutive batches with the same columns
+        are joined up to ``batch_rows`` rows: a folder of many small shards would otherwise be as many small
+        batches, each paying every stage's cost per batch in every pass (what comes out does not depend on how
+        the rows are cut into batches)."""
+        units = self.units()
+        yield from joined((batch for unit in units for batch in self.read_unit(unit, batch_rows, block_bytes)),
+                          batch_rows)
+
+
+def joined(batches: Iterable[pa.RecordBatch], batch_rows: int = 16_384) -> Iterator[pa.RecordBatch]:
+    """``batches`` in order, consecutive ones with the same columns joined up to ``batch_rows`` rows."""
+    pending: list[pa.RecordBatch] = []
+    rows = 0
+    for batch in batches:
+        if pending and (rows + batch.num_rows > batch_rows
+                        or not batch.schema.equals(pending[0].schema, check_metadata=True)):
+            yield pending[0] if len(pending) == 1 else pa.concat_batches(pending)
+            pending, rows = [], 0
+        pending.append(batch)
+        rows += batch.num_rows
+    if pending:
+        yield pending[0] if len(pending) == 1 else pa.concat_batches(pending)
 
 
 def _rebatch(batch: pa.RecordBatch, rows: int) -> Iterator[pa.RecordBatch]:
