@@ -29,7 +29,7 @@ pytestmark = pytest.mark.slow
 ray = pytest.importorskip("ray")
 from curation.engines.ray import RayOptions, run_curation_ray  # noqa: E402
 from tests.curation.engines.test_ray_parity_inputs import (  # noqa: E402,F401  (cluster: the module's one cluster)
-    assert_same_content, cluster, parquet_parts)
+    assert_same_content, cluster, parquet_parts, run_on_both_engines)
 
 CUT = RayOptions(unit_bytes=3000, unit_records=7)  # about a dozen JSON lines, or seven records, per read unit
 Q = "How do leaves turn sunlight into food for the plant?"
@@ -157,15 +157,9 @@ def runs(cluster, tmp_path_factory) -> Path:
             Path(spec).mkdir()
             shutil.copy(d / "plain.jsonl", Path(spec) / "rows.jsonl")
             shutil.copytree(root / "own_input_max_rows" / name.rsplit("_", 1)[1], Path(spec) / "earlier")
-        for engine in ENGINES:
-            against = make_config().stage("against").path
-            if against:  # each engine builds the existing set's index itself
-                shutil.rmtree(Path(against).parents[1] / ".cache", ignore_errors=True)
-            out = root / name / engine
-            if engine == "local":
-                run_curation(spec, out, make_config(), output_format=output_format)
-            else:
-                run_curation_ray(spec, out, make_config(), CUT, output_format=output_format)
+        against = make_config().stage("against").path
+        run_on_both_engines(spec, make_config, output_format, root / name, CUT,
+                            Path(against).parents[1] / ".cache" if against else None)
     return root
 
 

@@ -203,15 +203,22 @@ def runs(cluster, inputs, alpaca_path, tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("parity_runs")
     for name, (spec, make_config, output_format) in cases(inputs, alpaca_path, root).items():
         against = make_config().stage("against").path
-        for engine in ("local", "ray"):
-            if against:  # each engine builds the existing set's index itself (the manifest says built or cached)
-                shutil.rmtree(Path(against) / ".cache", ignore_errors=True)
-            out = root / name / engine
-            if engine == "local":
-                run_curation(spec, out, make_config(), output_format=output_format)
-            else:
-                run_curation_ray(spec, out, make_config(), SMALL, output_format=output_format)
+        run_on_both_engines(spec, make_config, output_format, root / name, SMALL,
+                            Path(against) / ".cache" if against else None)
     return root
+
+
+def run_on_both_engines(spec, make_config, output_format: str, out: Path, options: RayOptions,
+                        index_cache: Path | None = None) -> None:
+    """``spec`` curated into ``out/local`` and ``out/ray``; ``index_cache`` (the --against set's) removed before
+    each, so that each engine builds the existing set's index itself (the manifest says built or cached)."""
+    for engine in ("local", "ray"):
+        if index_cache is not None:
+            shutil.rmtree(index_cache, ignore_errors=True)
+        if engine == "local":
+            run_curation(spec, out / engine, make_config(), output_format=output_format)
+        else:
+            run_curation_ray(spec, out / engine, make_config(), options, output_format=output_format)
 
 
 # --- comparing two output folders by content --------------------------------------------------------------------
