@@ -106,6 +106,7 @@ def test_every_input_row_lands_in_exactly_one_place(tmp_path_factory, first, row
 # --- contract on real rows -------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # (about 3 s)
 def test_alpaca_shared_rows_obey_the_contract(tmp_path, alpaca_path):
     out = tmp_path / "out"
     proc = subprocess.run(
@@ -377,6 +378,7 @@ def test_a_stage_after_the_checkpoint_is_reported_as_this_run_ran_it(tmp_path, a
     assert _data(out) == _data(reference)
 
 
+@pytest.mark.slow  # (about 3 s)
 def test_a_checkpoint_state_cut_short_is_not_resumed_from(tmp_path, alpaca_path):
     # a kill while state.json was written left it empty; --resume then ended in a JSONDecodeError traceback
     cfg = tmp_path / "c.yaml"

@@ -149,7 +149,8 @@ def test_line_blocks_reassemble_any_input(lines, block_bytes, trailing):
     assert all(bytes(b).endswith(b"\n") for b in blocks[:-1])
 
 
-@pytest.mark.parametrize("suffix", [".gz", ".xz", ".zst", ".bz2"])
+@pytest.mark.parametrize("suffix", [".gz", pytest.param(".xz", marks=pytest.mark.slow), ".zst",
+                                    pytest.param(".bz2", marks=pytest.mark.slow)])  # (xz, bz2: 2-4 s each)
 def test_a_file_that_breaks_off_keeps_the_rows_before_the_break(tmp_path, suffix):
     """A truncated compressed file: the run goes on, the rows read whole before the break are kept, the rest is
     one quarantined record naming the line and the error."""

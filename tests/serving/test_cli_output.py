@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import pytest
 from typer.testing import CliRunner
 
 from serving.testing import free_port
@@ -22,6 +23,7 @@ def test_a_missing_model_is_named_as_given(tmp_path, monkeypatch):
     assert result.output.startswith(f"error: {model}"), result.output
 
 
+@pytest.mark.slow  # (about 3 s)
 def test_the_loaded_models_and_a_failed_launch_are_printed_as_given(monkeypatch):
     import serving.page
     import serving.server

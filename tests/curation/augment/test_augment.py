@@ -51,6 +51,7 @@ def test_lexnames_match_the_wordnet_man_page():
     assert [(n, name) for n, name, _ in (line.split("\t") for line in LEXNAMES.splitlines())] == listed
 
 
+@pytest.mark.slow  # (about 3.5 s)
 @pytest.mark.skipif(not DEBIAN_WORDNET.is_dir(), reason="Debian wordnet-base not installed")
 def test_wordnet_reads_debian_files_without_download():
     wn = load_wordnet()
@@ -138,6 +139,7 @@ def test_apertium_survives_markup_and_entities():
     assert "3 < 5" in out[1] and "\n" in out[1]
 
 
+@pytest.mark.slow  # (about 4.5 s: the fast lane stays under 3 minutes)
 def test_contextual_skips_with_a_clear_message_offline(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     method = ContextualMethod(ContextualConfig(enabled=True, model="distilbert-base-uncased"))

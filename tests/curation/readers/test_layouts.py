@@ -71,7 +71,8 @@ def test_columns_datasets_has_no_feature_for_are_carried_in_the_nearest_it_has(t
     assert float(row["amount"]) == 1.0
 
 
-@pytest.mark.parametrize("opening,levels", [("[", 33), ("[", 60), ('{"x": ', 120), ('{"x": ', 1200), ("[", 2600)])
+@pytest.mark.parametrize("opening,levels", [("[", 33), ("[", 60), ('{"x": ', 120), ('{"x": ', 1200),
+                                           pytest.param("[", 2600, marks=pytest.mark.slow)])  # (2600: ~3 s)
 @pytest.mark.parametrize("own_line", [False, True])
 def test_a_column_nested_too_deeply_quarantines_the_rows_that_hold_it(tmp_path, opening, levels, own_line):
     """A value nested deeper than a Parquet file holds (50 arrays: the split written, then unreadable), than
