@@ -22,13 +22,13 @@ lines for a columnar JSON reader, dropping a byte-order mark at the start of the
 
 from __future__ import annotations
 
-import glob as _glob
 import bz2
-import stat
+import glob as _glob
 import io
 import lzma
 import os
 import queue
+import stat
 import threading
 import zlib
 from dataclasses import dataclass
