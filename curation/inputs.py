@@ -12,6 +12,7 @@ inputs or more, sets the public ``input`` column.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -288,9 +289,7 @@ class MultiSource:
         (validation adapts a batch as one input's format)."""
         from curation.readers.source import joined
 
-        units = self.units()
-        for cfg in self.inputs:
-            mine = [u for u in units if u.input == cfg.name]
+        for _, mine in itertools.groupby(self.units(), key=lambda unit: unit.input):  # (units come input by input)
             yield from joined((b for unit in mine for b in self.read_unit(unit, batch_rows, block_bytes)), batch_rows)
 
 

@@ -29,7 +29,7 @@ def check_out_dir(out_dir: str | Path, config, output_format: str = "finetome", 
     against = config.stage("against").path
     if against is not None and "://" not in against:
         existing, out = Path(against).expanduser().resolve(), Path(out_dir).expanduser().resolve()
-        if existing == out or out in existing.parents:
+        if _under(existing, out):
             raise InputError(f"--against {against}: this run would write over it (the output folder is {out_dir}); "
                              "write the new rows to another folder (--out)")
     if against is not None and "://" not in against and config.stage("against").enabled:

@@ -9,7 +9,7 @@ flat columns (:func:`turns_of`): ``offsets`` (row ``i``'s turns are ``offsets[i]
 from __future__ import annotations
 
 import json
-from typing import Any, Literal, Sequence
+from typing import Any, Callable, Literal, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -203,11 +203,13 @@ def _holds_wide_int(column: pa.Array | pa.ChunkedArray) -> bool:
     return False
 
 
-def _has_int64(t: pa.DataType) -> bool:
+def type_holds(t: pa.DataType, test: Callable[[pa.DataType], bool]) -> bool:
+    """Whether a type ``test`` says True for sits anywhere in ``t``, ``t`` itself included (walked without
+    recursion: a type parsed from thousands of nested arrays is as deep)."""
     todo = [t]
     while todo:
         t = todo.pop()
-        if pa.types.is_integer(t) and t.bit_width == 64:
+        if test(t):
             return True
         todo.extend(t.field(i).type for i in range(t.num_fields))
         if pa.types.is_dictionary(t):
@@ -215,10 +217,15 @@ def _has_int64(t: pa.DataType) -> bool:
     return False
 
 
+def _is_int64(t: pa.DataType) -> bool:
+    return pa.types.is_integer(t) and t.bit_width == 64
+
+
 def mark_wide_ints(table: pa.Table) -> pa.Table:
-    """``table`` with :data:`WIDE_INT` on each column holding an integer past +-2**53 (its data untouched)."""
-    wide = [i for i, f in enumerate(table.schema)
-            if not is_json_field(f) and _has_int64(f.type) and _holds_wide_int(table.column(i))]
+    """``table`` with :data:`WIDE_INT` on each column holding an integer past +-2**53 (its data untouched;
+    internal columns, ``_pos`` and the like, are never written out and not looked at)."""
+    wide = [i for i, f in enumerate(table.schema) if not f.name.startswith("_") and not is_json_field(f)
+            and type_holds(f.type, _is_int64) and _holds_wide_int(table.column(i))]
     if not wide:
         return table
     schema = table.schema

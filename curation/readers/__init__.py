@@ -17,8 +17,6 @@ from curation.readers.errors import NOT_UTF8_HINT, DuplicateKey, InputError, mis
 from curation.readers.filesystems import file_kind, list_folder, resolve_filesystem
 from curation.readers.labels import label_names
 from curation.readers.source import InputSource, Unit, UnreadableRow
-# the files only save_to_disk writes (dataset_info.json alone also sits beside shards, a hub repository's
-# download, say, which are read as shards); a folder walk refuses a folder holding them
 from curation.sources import SAVED_DATASET_FILES
 from tomecraft.errors import error_line
 from tomecraft.resources import ensure_sample, sample_path

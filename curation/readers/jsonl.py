@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.json as pj
 
 from curation.contract import line_id, line_ids
+from curation.core.columns import type_holds
 from curation.readers.errors import NOT_UTF8_HINT, DuplicateKey, InputError, misnamed, unique_keys, unreadable_json
 from curation.readers.raw import MAX_DEPTH, raw_batch, type_depth, with_leaves, without_deep_columns
 
@@ -89,7 +90,7 @@ def _timestamps_as_text(schema: pa.Schema) -> pa.Schema | None:
     rewriting them (``2024-01-01 00:00:00``, the second in UTC without its offset); JSON has no time type, so they
     are read again as the strings they are, as the record-by-record path and a ``.json`` file read them. A
     column too deep to keep is left as it is (its records are quarantined, :func:`without_deep_columns`)."""
-    timed = [f for f in schema if type_depth(f.type) <= MAX_DEPTH and _holds(f.type, pa.types.is_timestamp)]
+    timed = [f for f in schema if type_depth(f.type) <= MAX_DEPTH and type_holds(f.type, pa.types.is_timestamp)]
     if not timed:
         return None
     as_text = {f.name: f.with_type(with_leaves(f.type, lambda t: pa.string() if pa.types.is_timestamp(t) else t))
@@ -116,21 +117,9 @@ def _big_integers(table: pa.Table) -> bool:
     return False
 
 
-def _holds(t: pa.DataType, kind) -> bool:
-    """Whether a type ``kind`` says True for sits anywhere in ``t`` (walked without recursion: types nest
-    thousands deep)."""
-    todo = [t]
-    while todo:
-        t = todo.pop()
-        if kind(t):
-            return True
-        todo.extend(t.field(i).type for i in range(t.num_fields))
-    return False
-
-
 def _holds_nested_null(t: pa.DataType) -> bool:
     """Whether a null type sits anywhere under ``t``."""
-    return _holds(t, pa.types.is_null)
+    return type_holds(t, pa.types.is_null)
 
 
 def _valid(table: pa.Table) -> bool:

@@ -154,7 +154,9 @@ def turn_maps_as_structs(table: pa.Table) -> tuple[pa.Table, dict[int, str], dic
     ``MapType``: ``list<map<string, string>>``) as turns of structs keyed by the maps' keys, as every other writer
     stores a turn; without this each turn would read as a list of key/value pairs and every row would be
     quarantined as holding no turn objects. Also the rows to quarantine, with why: a map that names one key twice
-    (which value is meant would be a guess, :class:`~curation.readers.errors.DuplicateKey`)."""
+    (which value is meant would be a guess, :class:`~curation.readers.errors.DuplicateKey`); and, per column
+    converted, each row's turns as its own maps hold them (the structs give every turn each key any map of the
+    table holds, as nulls: a row's id and raw record come from its own keys)."""
     from curation.readers.errors import DuplicateKey, unique_keys
 
     columns, refused, changed, given = [], {}, False, {}
