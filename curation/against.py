@@ -220,7 +220,7 @@ class Against(GlobalStage):
             path = folder / f"index-{digest}"
             if (path / _Index.FILES[-1]).exists():
                 return _Index.open(path), {"index": "cached", "existing_rows": None}
-        settings = hashlib.sha256(json.dumps(key[1], sort_keys=True, default=str).encode()).hexdigest()[:24]
+        settings = hashlib.sha256(json.dumps([key[1], existing.scope()], sort_keys=True, default=str).encode()).hexdigest()[:24]
         for folder in folders:
             try:
                 folder.mkdir(parents=True, exist_ok=True)
@@ -554,6 +554,16 @@ class ExistingSet:
         paths = output_paths(self.curated)
         return [f for split in self.splits if paths.split(split).exists() for f in paths.files(paths.split(split))]
 
+    def scope(self) -> list[str]:
+        """Which part of a curated folder the set is, whatever its files hold now: its splits, or the files of the
+        one split named. Indexes of one folder are pruned only within a scope, so that runs against the whole
+        folder and runs against one split, taken in turn, keep each their own index."""
+        if self.curated is None:
+            return []
+        if self.only is not None:
+            return [f.relative_to(self.curated).as_posix() for f in self.only]
+        return list(self.splits)
+
     def _check_curated(self) -> dict[str, Any]:
         """The curated folder's manifest, once it and the footers of its splits read (their ``id`` and
         ``conversations`` of the types written), and every split file it lists (with rows) found; a damaged or
@@ -630,13 +640,14 @@ class ExistingSet:
             raise StageError(f"--against {exc}") from None
 
 
-SETTINGS_FILE = "settings.sha256"  # in an index folder: the digest of the settings it was built with
+SETTINGS_FILE = "settings.sha256"  # in an index folder: the digest of the settings and scope it was built with
 
 
 def _prune(folder: Path, keep: Path, settings: str) -> None:
-    """Remove the indexes of ``folder`` (a curated folder's own cache) built with the same settings as ``keep``
-    but for an earlier state of the set: they can never match again (each is as large as the set's
-    signatures), while indexes of other settings stay for the runs that use them."""
+    """Remove the indexes of ``folder`` (a curated folder's own cache) built with the same settings and scope
+    (:meth:`ExistingSet.scope`) as ``keep`` but for an earlier state of the set: they can never match again
+    (each is as large as the set's signatures), while indexes of other settings or scopes stay for the runs
+    that use them."""
     for other in folder.glob("index-*"):
         if other == keep or not other.is_dir():
             continue

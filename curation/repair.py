@@ -9,7 +9,9 @@ error string for the quarantine; none raises on any input.
 Repairs, recorded per row as ``{kind: [column, ...]}`` (JSON text in the row's ``repairs`` column):
 
 ``lone_surrogate``    a lone surrogate code point became U+FFFD
-``control_chars``     C0 control characters other than tab, LF and CR, and DEL, were removed
+``control_chars``     C0 control characters other than tab, LF and CR, and DEL, were removed; the ones that
+                      separate words (VT, form feed, the file/group/record/unit separators \x1c-\x1f, all
+                      whitespace to Python's ``str.split``) became a space, so the words either side stay apart
 ``bom``               a byte-order mark in front of a line (after the first) was dropped (by validation)
 ``not_finite``        a NaN or infinite number became null
 ``number_from_text``  ``score`` given as text (``"4.5"``) became the number
@@ -37,7 +39,10 @@ import pyarrow.compute as pc
 
 # C0 controls except tab, LF, CR; and DEL. (C1 controls and noncharacters are left alone: they are valid text.)
 CONTROL_CLASS = "\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f"
+# those of them that separate words (VT, FF, and the separators FS/GS/RS/US): a space takes their place
+SPACING_CONTROL_CLASS = "\\x0b\\x0c\\x1c-\\x1f"
 _CONTROL = re.compile(f"[{CONTROL_CLASS}]")
+_SPACING_CONTROL = re.compile(f"[{SPACING_CONTROL_CLASS}]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _HAZARD = re.compile(f"[{CONTROL_CLASS}\ud800-\udfff]")
 REPLACEMENT = "\ufffd"
@@ -52,7 +57,8 @@ def without_lone_surrogates(text: str) -> str:
 
 
 def repair_string(text: str) -> tuple[str, list[str]]:
-    """``text`` with lone surrogates replaced and control characters removed, and the kinds of repair made."""
+    """``text`` with lone surrogates replaced and control characters removed (a space for those that separate
+    words), and the kinds of repair made."""
     if not _HAZARD.search(text):
         return text, []
     kinds = []
@@ -60,7 +66,7 @@ def repair_string(text: str) -> tuple[str, list[str]]:
         text = without_lone_surrogates(text)
         kinds.append("lone_surrogate")
     if _CONTROL.search(text):
-        text = _CONTROL.sub("", text)
+        text = _CONTROL.sub("", _SPACING_CONTROL.sub(" ", text))
         kinds.append("control_chars")
     return text, kinds
 
@@ -173,6 +179,13 @@ def repairs_json(repairs: Repairs | None) -> str | None:
 # --- vectorized, on tables that parsed ---------------------------------------------------------------------------
 
 _CONTROL_RE2 = f"[{CONTROL_CLASS}]"
+_SPACING_CONTROL_RE2 = f"[{SPACING_CONTROL_CLASS}]"
+
+
+def _without_controls(strings: pa.Array) -> pa.Array:
+    """``strings`` as :func:`repair_string` leaves them: a space for each control that separates words, the
+    other controls removed."""
+    return pc.replace_substring_regex(pc.replace_substring_regex(strings, _SPACING_CONTROL_RE2, " "), _CONTROL_RE2, "")
 
 
 def _string_leaves(array: pa.Array, path: str):
@@ -224,7 +237,8 @@ def _rebuild(array: pa.Array, fix) -> pa.Array:
 
 
 def repair_table(table: pa.Table, repairs: pa.Array | None = None) -> tuple[pa.Table, pa.Array]:
-    """Control characters removed from every string (nested ones too) and non-finite floats nulled, vectorized.
+    """Control characters removed from every string (nested ones too; as :func:`repair_string` does) and
+    non-finite floats nulled, vectorized.
 
     Returns the repaired table and the per-row ``repairs`` JSON column (merged with ``repairs`` given, e.g.
     from the slow path; null where nothing was repaired).
@@ -243,7 +257,7 @@ def repair_table(table: pa.Table, repairs: pa.Array | None = None) -> tuple[pa.T
             if mask.any():
                 bad_rows[mask.nonzero()[0] if rows is None else rows[mask]] = True
         if bad_rows.any():
-            col = _rebuild(col, lambda a: pc.replace_substring_regex(a, _CONTROL_RE2, ""))
+            col = _rebuild(col, _without_controls)
             for i in bad_rows.nonzero()[0]:
                 _note(hits.setdefault(int(i), {}), "control_chars", name)
         if pa.types.is_floating(col.type):

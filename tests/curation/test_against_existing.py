@@ -98,6 +98,18 @@ def test_a_split_changed_after_the_run_builds_the_index_again(existing, new_inpu
     assert len(list((folder / ".cache" / "against").glob("index-*"))) == 2
 
 
+def test_runs_against_the_folder_and_against_one_split_keep_each_their_index(existing, new_input, tmp_path):
+    """Alternating the scope (the whole folder, then its train split alone) used to prune the other's index,
+    so every run built its own again."""
+    folder = tmp_path / "curated"
+    shutil.copytree(existing, folder)
+    scopes = [folder, folder / "train.parquet"]
+    assert [against_stats(curate(new_input, tmp_path / f"built{i}", against=s))["index"] for i, s in enumerate(scopes)] == ["built"] * 2
+    again = [against_stats(curate(new_input, tmp_path / f"again{i}", against=s))["index"] for i, s in enumerate(scopes)]
+    assert again == ["cached", "cached"]
+    assert len(list((folder / ".cache" / "against").glob("index-*"))) == 2
+
+
 def _lose_train(folder: Path) -> str:
     (folder / "train.parquet").unlink()
     return "train.parquet is missing (its manifest.json lists"

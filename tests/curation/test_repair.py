@@ -137,6 +137,24 @@ def test_repaired_strings_are_valid_utf8_without_controls(text):
     assert repair_string(fixed) == (fixed, [])
 
 
+@pytest.mark.parametrize("control", ["\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x1f"])
+def test_controls_that_separate_words_become_a_space_on_both_paths(control):
+    """A form feed or a record separator between two words keeps them two words (deleting it joined them), by
+    the record path and by the vectorized one alike; NUL and the like are still removed outright."""
+    text = f"page one{control}page two\x00!"
+    assert repair_string(text) == ("page one page two!", ["control_chars"])
+    fixed, repairs = repair_table(pa.table({"t": [text, "clean"]}))
+    assert fixed.column("t").to_pylist() == ["page one page two!", "clean"]
+    assert json.loads(repairs[0].as_py()) == {"control_chars": ["t"]} and repairs[1].as_py() is None
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=0x7F)))
+def test_both_repair_paths_agree_on_every_ascii_string(text):
+    fixed, _ = repair_table(pa.table({"t": [text]}))
+    assert fixed.column("t").to_pylist() == [repair_string(text)[0]]
+
+
 @settings(max_examples=100, deadline=None)
 @given(hostile_line())
 def test_every_hostile_line_is_a_clean_row_or_a_reason(raw):
