@@ -126,8 +126,7 @@ def _yaml_header(root: Path, configs: list[str], license: str | None, size: int)
         splits = []
         for split, (_, parts) in files.items():
             meta = [pq.ParquetFile(p).metadata for p in parts]
-            splits.append({"name": split,
-                           "num_bytes": sum(m.row_group(i).total_byte_size for m in meta for i in range(m.num_row_groups)),
+            splits.append({"name": split, "num_bytes": (sum(_value_bits(p, m) for p, m in zip(parts, meta)) + 7) // 8,
                            "num_examples": sum(m.num_rows for m in meta)})
         # DatasetInfo._to_yaml_dict keeps features and splits; dataset_size and download_size are left out
         # (not known), as datasets leaves them out when they are None.
@@ -146,7 +145,34 @@ def _yaml_header(root: Path, configs: list[str], license: str | None, size: int)
         card["dataset_info"] = [{"config_name": c, **infos[c]} for c in sorted(infos)]
     if metadata:
         card["configs"] = [{"config_name": c, **metadata[c]} for c in sorted(metadata)]
-    return card.to_yaml()
+    return _lossless_yaml(card)
+
+
+def _lossless_yaml(card) -> str:
+    """``card.to_yaml()`` (the bytes ``datasets`` writes), unless reading it back would change a value: PyYAML
+    writes a NEL (U+0085, which input repair keeps in column names) as a line break that its reader folds into a
+    space, so the card's features would name a column its files do not hold and ``load_dataset`` would refuse the
+    folder. Then the same YAML with every non-ASCII character escaped, which reads back as written."""
+    import yaml
+
+    text = card.to_yaml()
+    data = card.to_dict()
+    if yaml.safe_load(text) == data:
+        return text
+    return yaml.dump(data, sort_keys=False, allow_unicode=False).strip()
+
+
+def _value_bits(path: Path, meta: pq.FileMetaData) -> int:
+    """A data file's part of its split's ``num_bytes``, in bits: the size of its values in Arrow
+    (:func:`curation.writer.value_bits`, a sum over rows), from its footer where the writer put it, else read from
+    its rows. The Parquet row groups' sizes would not do: they depend on how the rows were cut into row groups and
+    shards (one file on the local engine, a shard per block on Ray) and on the encodings, not on the rows alone."""
+    from curation.writer import VALUE_BITS_KEY, value_bits
+
+    stored = (meta.metadata or {}).get(VALUE_BITS_KEY.encode())
+    if stored is not None and stored.isdigit():
+        return int(stored)
+    return sum(value_bits(batch) for batch in pq.ParquetFile(path).iter_batches())  # written otherwise (by hand)
 
 
 def _size_category(n: int) -> str:

@@ -67,7 +67,7 @@ class FiltersConfig(StrictModel):
     )
     min_words_for_repetition: int = Field(50, ge=0, description="repetition checks skip texts shorter than this")
     min_score: float | None = Field(None, description="drop rows whose `score` is below this")
-    require_alternation: bool = Field(True, description="human and gpt turns must alternate")
+    require_alternation: bool = Field(True, description="human and gpt turns must alternate, from human, after one system turn at most")
 
 
 def words_of(text: str) -> list[str]:
@@ -83,10 +83,10 @@ def duplicate_ngram_fraction(words: list[str], n: int, total_chars: int) -> floa
 
 
 def roles_alternate(turns: list[dict[str, str]]) -> bool:
+    """One system turn at most, first; then human and gpt alternating from human (the shape every chat template
+    takes: Llama 2's, Gemma's and Mistral's raise on two system turns or on a turn out of order)."""
     roles = [t["from"] for t in turns]
-    i = 0
-    while i < len(roles) and roles[i] == "system":
-        i += 1
+    i = 1 if roles and roles[0] == "system" else 0
     expected = "human"
     for role in roles[i:]:
         if role != expected:
@@ -97,10 +97,11 @@ def roles_alternate(turns: list[dict[str, str]]) -> bool:
 
 @njit(cache=True)
 def _alternate(offsets, codes, out):
-    """Per row: system turns first (any number), then human and gpt alternating from human (codes 0/1/2)."""
+    """Per row: one system turn at most, first, then human and gpt alternating from human (codes 0/1/2), as
+    :func:`roles_alternate`."""
     for r in range(out.shape[0]):
         i, end = offsets[r], offsets[r + 1]
-        while i < end and codes[i] == 0:
+        if i < end and codes[i] == 0:
             i += 1
         expected = 1
         ok = True

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from curation.contract import PROVENANCE_COLUMNS
@@ -22,8 +23,9 @@ from curation.core.columns import JSON_TEXT, conform_table, is_json_field, parqu
 from tomecraft.files import sha256_file, write_json, write_jsonl
 
 __all__ = [
-    "CORE_TYPES", "PROVENANCE_TYPES", "REMOVED_TYPES", "ParquetStream", "column_order", "infer_types", "output_schema",
-    "read_rows", "rows_to_table", "sha256_file", "write_json", "write_jsonl", "write_parquet", "write_rows",
+    "CORE_TYPES", "PROVENANCE_TYPES", "REMOVED_TYPES", "VALUE_BITS_KEY", "ParquetStream", "column_order", "infer_types",
+    "output_schema", "read_rows", "rows_to_table", "sha256_file", "value_bits", "write_json", "write_jsonl", "write_parquet",
+    "write_rows",
 ]
 
 TURNS = pa.list_(pa.struct([("from", pa.string()), ("value", pa.string())]))
@@ -46,6 +48,8 @@ REMOVED_TYPES: dict[str, pa.DataType] = {
     "details": pa.string(),
 }
 INTERNAL_KEYS = ("_split",)
+# The footer key of a data file that holds :func:`value_bits` of its rows (the card's ``num_bytes`` reads it)
+VALUE_BITS_KEY = "tomecraft.value_bits"
 ROW_GROUP_ROWS = 65_536
 # Arrow's own zstd level: at level 3 a run spent about a quarter more time writing its files at the end, for
 # files about a seventh smaller
@@ -83,11 +87,13 @@ class ParquetStream:
         self._pending: list[pa.Table] = []
         self._pending_rows = 0
         self._group = row_group_rows
+        self.bits = 0
 
     def write(self, rows: pa.Table | pa.RecordBatch) -> None:
         if rows.num_rows == 0:
             return
         table = conform_table(rows, self.schema)
+        self.bits += value_bits(table)
         self._pending.append(table)
         self._pending_rows += table.num_rows
         while self._pending_rows >= self._group:
@@ -106,10 +112,44 @@ class ParquetStream:
     def close(self) -> int:
         if self._pending_rows:
             self._flush(self._pending_rows)
+        self._writer.add_key_value_metadata({VALUE_BITS_KEY: str(self.bits)})
         self._writer.close()
         os.replace(self._tmp, self.path)
         return self.rows
 
+
+
+def value_bits(data: pa.Table | pa.RecordBatch | pa.ChunkedArray | pa.Array) -> int:
+    """The size of the values of ``data`` as Arrow holds them, in bits: fixed-width values at their width, each
+    string, binary or list value its offset plus its bytes or items, struct fields each, dictionary values
+    decoded; validity bitmaps and buffer padding left out. It is a sum over rows, so the same rows give the same
+    size however they are cut into batches, row groups or shards (the card's ``num_bytes`` on every engine)."""
+    if isinstance(data, (pa.Table, pa.RecordBatch)):
+        return sum(value_bits(column) for column in data.columns)
+    if isinstance(data, pa.ChunkedArray):
+        return sum(value_bits(chunk) for chunk in data.chunks)
+    t = data.type
+    if pa.types.is_null(t):
+        return 0
+    if pa.types.is_dictionary(t):
+        return value_bits(data.dictionary_decode())
+    if pa.types.is_struct(t):
+        return sum(value_bits(field) for field in data.flatten())
+    if pa.types.is_map(t):  # its keys and items are those of every map of the array, slice or not
+        start, end = data.offsets[0].as_py(), data.offsets[-1].as_py()
+        return len(data) * 32 + value_bits(data.keys.slice(start, end - start)) + value_bits(data.items.slice(start, end - start))
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        return len(data) * (64 if pa.types.is_large_list(t) else 32) + value_bits(data.flatten())
+    if pa.types.is_fixed_size_list(t):
+        return value_bits(data.flatten())
+    if pa.types.is_string(t) or pa.types.is_binary(t) or pa.types.is_large_string(t) or pa.types.is_large_binary(t):
+        offsets = 64 if pa.types.is_large_string(t) or pa.types.is_large_binary(t) else 32
+        lengths = pc.sum(pc.binary_length(data)).as_py() or 0
+        return len(data) * offsets + 8 * lengths
+    try:
+        return len(data) * t.bit_width
+    except ValueError:  # a type of no fixed width the writer does not give (a union, a view): its buffers
+        return 8 * data.nbytes
 
 
 def column_order(rows: Sequence[dict[str, Any]], extras: Sequence[str], removed: bool = False) -> list[str]:
@@ -168,10 +208,10 @@ def write_parquet(table: pa.Table, path: Path) -> None:
     An empty table is written with no row group at all: `datasets` cannot read a zero-row row group.
     """
     tmp = path.with_name(path.name + ".tmp")
-    if table.num_rows == 0:
-        pq.ParquetWriter(tmp, table.schema, **PARQUET_OPTIONS).close()
-    else:
-        pq.write_table(table.combine_chunks(), tmp, **PARQUET_OPTIONS)  # (as ParquetStream: bytes by rows only)
+    with pq.ParquetWriter(tmp, table.schema, **PARQUET_OPTIONS) as writer:
+        if table.num_rows:
+            writer.write_table(table.combine_chunks())  # (as ParquetStream: bytes by rows only)
+        writer.add_key_value_metadata({VALUE_BITS_KEY: str(value_bits(table))})
     os.replace(tmp, path)
 
 

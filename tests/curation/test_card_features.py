@@ -55,7 +55,7 @@ def reference_yaml_header(root: Path, configs: list[str], license: str | None, s
         splits = SplitDict()
         for split, (_, parts) in files.items():
             meta = [pq.ParquetFile(p).metadata for p in parts]
-            splits.add(SplitInfo(split, num_bytes=sum(m.row_group(i).total_byte_size for m in meta for i in range(m.num_row_groups)),
+            splits.add(SplitInfo(split, num_bytes=(sum(card._value_bits(p, m) for p, m in zip(parts, meta)) + 7) // 8,
                                  num_examples=sum(m.num_rows for m in meta)))
         infos[config] = DatasetInfo(features=datasets.Features.from_arrow_schema(schema), splits=splits, config_name=config)
     card_data = DatasetCardData(

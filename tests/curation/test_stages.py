@@ -57,6 +57,23 @@ def test_filters_can_be_switched_off_one_by_one():
     assert Filters(cfg).check(rep) is None
 
 
+@pytest.mark.parametrize("roles,kept", [
+    (("system", "human", "gpt"), True),
+    (("system", "system", "human", "gpt"), False),  # chat templates (Llama 2, Gemma, Mistral) raise on it
+    (("human", "system", "gpt"), False),
+    (("human", "gpt", "system", "human", "gpt"), False),
+])
+def test_one_system_turn_at_most_and_only_first_by_both_paths(roles, kept):
+    sample = row(*((r, "You are helpful." if r == "system" else "How do leaves make food?" if r == "human" else ANSWER)
+                   for r in roles))
+    stage = Filters(FiltersConfig())
+    assert (stage.check(sample) is None) is kept
+    assert roles_alternate(sample["conversations"]) is kept
+    out = stage.process(rows_to_batch([sample]))
+    removed = out.reason is not None and out.reason[0].as_py() is not None
+    assert removed is not kept
+
+
 def test_gopher_helpers():
     assert roles_alternate([{"from": "system"}, {"from": "human"}, {"from": "gpt"}])
     assert not roles_alternate([{"from": "human"}, {"from": "system"}, {"from": "gpt"}])
