@@ -69,6 +69,7 @@ class Against(GlobalStage):
         self.normalize_cfg = normalize_cfg
         self._spec = None
         self._take = False  # near dedup, right before, hands its MinHash signatures on (see wants)
+        self._fingerprint: str | None = None  # the existing set's, once taken (depends_on, then index)
 
     def __getstate__(self):
         state = dict(self.__dict__)
@@ -77,6 +78,23 @@ class Against(GlobalStage):
 
     def skip(self) -> bool:
         return self.cfg.path is None or not (self.cfg.exact or self.cfg.near)
+
+    def depends_on(self) -> dict[str, Any] | None:
+        """What the decisions depend on besides the config and the new rows: the existing set as it is now (its
+        fingerprint), so that ``--resume`` after the set changed decides again instead of reusing the decisions
+        made against the set as it was. Taken once: :meth:`index` keys the index by the same value. None when the
+        set cannot be told now (the run then stops on it, with its one line, when the index is opened)."""
+        if self.skip():
+            return None
+        try:
+            return {"existing": self._existing_fingerprint(ExistingSet(self.cfg.path))}
+        except (StageError, OSError):
+            return None
+
+    def _existing_fingerprint(self, existing: "ExistingSet") -> str:
+        if self._fingerprint is None:
+            self._fingerprint = existing.fingerprint()
+        return self._fingerprint
 
     # -- shared by new rows and the existing set ------------------------------------------------------
     def spec(self):
@@ -210,7 +228,7 @@ class Against(GlobalStage):
     def index(self, ctx: ReduceContext) -> tuple["_Index", dict[str, Any]]:
         """The existing set's index (memory-mapped), building and caching it when needed."""
         existing = ExistingSet(self.cfg.path)
-        key = [existing.fingerprint(), self.settings(curated=existing.curated is not None)]
+        key = [self._existing_fingerprint(existing), self.settings(curated=existing.curated is not None)]
         digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:24]
         folders = [Path(self.cfg.cache_dir)] if self.cfg.cache_dir else []
         if existing.curated is not None:

@@ -3,7 +3,7 @@
 An output folder (``--out``, default ``out/``) holds:
 
 ``train.parquet``, ``validation.parquet``, ``test.parquet``
-    The kept rows. Columns: ``id`` (string, stable, derived from the row's content), ``conversations``
+    The kept rows. Columns: ``id`` (string, stable, derived from the row's content: see "Ids" below), ``conversations``
     (list of ``{from, value}``, normalized), ``source``, ``score``, every extra input column unchanged, and
     the provenance columns ``original_conversations`` (the pre-normalization turns, null where
     normalization changed nothing), ``cluster_id`` (near-duplicate cluster, null for singletons),
@@ -26,6 +26,12 @@ An output folder (``--out``, default ``out/``) holds:
     the accounting (every input row lands in exactly one place), output files with row counts and
     SHA-256, and package versions. Only the keys named in ``VOLATILE_MANIFEST_KEYS`` change between two
     runs of the same input and config; everything else, and every data file, is byte-identical.
+
+Ids: a JSON Lines row's id hashes its line's bytes (:func:`line_id`; the line end, LF or CRLF, left out); a row of
+a table or a JSON array hashes its JSON with sorted keys (:func:`record_id`). Compression, shards, globs, batch
+sizes, workers and the engine do not change an id; re-serializing the file (other spacing or key order) or
+converting it to another container does, and with the ids the split a row lands in, the mix and balance draws,
+and which of two duplicates equal in score and length is kept.
 
 Readers should use :func:`read_split` / :func:`read_manifest` rather than open files by hand: a damaged file
 (bad JSON or UTF-8, a Parquet file that does not open, a split without ``id``) is then one

@@ -10,7 +10,7 @@ from pydantic import Field
 from curation.core.columns import TextKey, text_key
 from curation.core.config_base import StrictModel
 from curation.core.hashing import group_labels, hash128
-from curation.core.keep_policy import keep_decisions, policy_keys
+from curation.core.keep_policy import keep_decisions, policy_keys, several_inputs
 from curation.core.registry import StageSpec, register
 from curation.core.stage import POS, Decisions, GlobalStage, ReduceContext
 
@@ -39,8 +39,9 @@ def casefold(texts: pa.Array) -> pa.Array:
 class ExactDedup(GlobalStage):
     name = "exact_dedup"
 
-    def __init__(self, cfg: ExactDedupConfig) -> None:
+    def __init__(self, cfg: ExactDedupConfig, labelled: bool = False) -> None:
         self.cfg = cfg
+        self.labelled = labelled  # rows carry their input's name (several inputs): the policy's tie-break
 
     def warm_up(self) -> None:
         from curation.core.warm import sample_rows
@@ -52,7 +53,7 @@ class ExactDedup(GlobalStage):
         if not self.cfg.case_sensitive:
             texts = casefold(texts)
         h1, h2 = hash128(texts)
-        columns = policy_keys(batch)
+        columns = policy_keys(batch, self.labelled)
         columns["h1"], columns["h2"] = pa.array(h1), pa.array(h2)
         return pa.RecordBatch.from_pydict(columns)
 
@@ -67,7 +68,7 @@ SPEC = register(
         order=20,
         kind="global",
         config=ExactDedupConfig,
-        build=lambda cfg, _: ExactDedup(cfg),
+        build=lambda cfg, curation: ExactDedup(cfg, several_inputs(curation)),
         reasons=("exact_duplicate",),
         summary="128-bit hash of the normalized text key",
     )

@@ -102,6 +102,11 @@ class Mix(GlobalStage):
         amounts = any(i.weight is not None or i.max_rows is not None for i in self.inputs)
         return not amounts and self.cfg.total_rows is None
 
+    def depends_on(self) -> list[dict[str, Any]]:
+        """What the draw depends on outside ``stages.mix``: each input's name, weight and ``max_rows``, in list
+        order (the engines' checkpoints are keyed by it: a resumed run with other weights draws again)."""
+        return [{"name": i.name, "weight": i.weight, "max_rows": i.max_rows} for i in self.inputs]
+
     def keys(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         n = batch.num_rows
         if len(self.inputs) > 1:  # validation labelled every row with its input

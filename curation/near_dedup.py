@@ -18,7 +18,7 @@ from pydantic import Field, model_validator
 
 from curation.core.columns import TextKey, text_key
 from curation.core.config_base import StrictModel
-from curation.core.keep_policy import keep_decisions, policy_keys
+from curation.core.keep_policy import keep_decisions, policy_keys, several_inputs
 from curation.core.registry import StageSpec, register
 from curation.core.stage import POS, Decisions, GlobalStage, ReduceContext
 
@@ -168,12 +168,13 @@ class NearDedup(GlobalStage):
             # the rows of candidate pairs, read again: their text (verification) and the keep policy's columns
             rows = np.unique(pairs)
             wanted = ["conversations", "id", "score"]
-            if ctx.config is not None and len(ctx.config.inputs or []) > 1:  # rows name their input: the policy's tie-break
+            labelled = several_inputs(ctx.config)
+            if labelled:  # rows name their input: the policy's tie-break
                 wanted.append("input")
             fetched = ctx.fetch(positions[rows], wanted) if len(rows) else None
             sims = np.empty(len(pairs), dtype=np.float64)
             if fetched is not None:
-                member_keys = pa.table(policy_keys(fetched.combine_chunks().to_batches()[0]))
+                member_keys = pa.table(policy_keys(fetched.combine_chunks().to_batches()[0], labelled))
             if len(pairs) and cfg.verify:
                 texts = text_key(fetched.column("conversations"), cfg.text_key)  # row k: candidate rows[k]
                 fetched = None

@@ -160,11 +160,18 @@ def run_curation(
 
 def finish_outputs(root: Path, source, config, output_format: str = "finetome") -> dict[str, Any]:
     """What every engine does after writing the data: the per-input accounting and the mix into the manifest
-    (several inputs), then the dataset card. Returns the manifest."""
+    (several inputs), then the dataset card. Returns the manifest. With ``report: false`` the report an earlier run
+    left in the folder is removed: it describes other outputs than the ones beside it now."""
     from curation.card import write_card
     from curation.contract import read_manifest
     from curation.mix_report import input_accounting
+    from curation.report import REPORT_HTML, REPORT_MD
     from tomecraft.files import write_json
+
+    if not config.report:
+        for name in (REPORT_HTML, REPORT_MD):
+            if (root / name).is_file():
+                (root / name).unlink()
 
     manifest = read_manifest(root)
     records = getattr(source, "input_records", None)

@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from curation.core.columns import text_key
-from curation.core.keep_policy import keep_decisions, policy_keys
+from curation.core.keep_policy import keep_decisions, policy_keys, several_inputs
 from curation.core.registry import StageSpec, register
 from curation.core.stage import Decisions, GlobalStage, ReduceContext
 from curation.embeddings import EmbeddingCache, embed
@@ -72,12 +72,13 @@ def similar_pairs(
 class SemanticDedup(GlobalStage):
     name = "semantic_dedup"
 
-    def __init__(self, cfg: SemanticDedupConfig):
+    def __init__(self, cfg: SemanticDedupConfig, labelled: bool = False):
         self.cfg = cfg
+        self.labelled = labelled  # rows carry their input's name (several inputs): the policy's tie-break
         self.last_embedded = 0
 
     def keys(self, batch: pa.RecordBatch) -> pa.RecordBatch:
-        columns = policy_keys(batch)
+        columns = policy_keys(batch, self.labelled)
         columns["text"] = text_key(batch.column("conversations"), self.cfg.text_key)
         columns["origin_id"] = batch.column("origin_id")
         return pa.RecordBatch.from_pydict(columns)
@@ -134,7 +135,7 @@ SPEC = register(
         order=40,
         kind="global",
         config=SemanticDedupConfig,
-        build=lambda cfg, _: SemanticDedup(cfg),
+        build=lambda cfg, curation: SemanticDedup(cfg, several_inputs(curation)),
         reasons=("semantic_duplicate",),
         summary="sentence-embedding cosine (opt-in), same keep policy",
     )

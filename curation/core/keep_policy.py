@@ -20,8 +20,15 @@ from curation.core.stage import CLUSTER_ID, DETAILS, DUPLICATE_OF, POS, REASON, 
 KEY_COLUMNS = (POS, "id", "score", "chars")  # what a dedup stage's keys must hold for the policy
 
 
-def policy_keys(batch: pa.RecordBatch) -> dict[str, pa.Array]:
-    """The keep policy's columns of a batch (:data:`KEY_COLUMNS`), for a dedup stage's ``keys``."""
+def several_inputs(curation) -> bool:
+    """Whether a run mixes several inputs (``curation``: the run's config, or None): only then is a row's ``input``
+    column the label validation gave it. With one input, a column of that name is the input's own data."""
+    return len(getattr(curation, "inputs", None) or []) > 1
+
+
+def policy_keys(batch: pa.RecordBatch, labelled: bool) -> dict[str, pa.Array]:
+    """The keep policy's columns of a batch (:data:`KEY_COLUMNS`), for a dedup stage's ``keys``; ``input`` too
+    when the rows are ``labelled`` with their input (:func:`several_inputs`)."""
     from curation.core.columns import conversation_chars
 
     columns = {
@@ -30,7 +37,7 @@ def policy_keys(batch: pa.RecordBatch) -> dict[str, pa.Array]:
         "score": batch.column("score"),
         "chars": pa.array(conversation_chars(batch.column("conversations")), pa.int64()),
     }
-    if "input" in batch.schema.names:  # several inputs: the one listed first wins ties of score
+    if labelled:  # several inputs: the one listed first wins ties of score
         columns["input"] = batch.column("input")
     return columns
 

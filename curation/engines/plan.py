@@ -8,6 +8,9 @@ row stages up to the next global stage, then hands each batch to that global sta
 
 Each planned stage carries a fingerprint over the input, tomecraft's version and the config of it and
 every stage before it: a checkpoint left after a stage is valid for a later run with the same fingerprint.
+A stage that decides by more than its own config section and the rows (the mix by the inputs' weights and
+``max_rows``, which live in ``inputs:``) says so with ``depends_on()``, a JSON-ready value that joins its part
+of the fingerprint: ``--resume`` then redoes it, and what follows, when that changed.
 """
 
 from __future__ import annotations
@@ -65,12 +68,19 @@ def build_plan(config, input_fingerprint: str) -> list[PlannedStage]:
         stage = spec.build(stage_config, config) if enabled else None
         if stage is not None and getattr(stage, "skip", None) is not None and stage.skip():
             enabled, stage = False, None  # as configured it cannot change anything: no pass for it
-        fp = _digest(fp, spec.name, resolved.get(spec.name) if enabled else "off")
+        fp = _digest(fp, spec.name, _stage_part(resolved.get(spec.name), stage) if enabled else "off")
         if not spec.hidden:
             index += 1
         plan.append(PlannedStage(spec, enabled, stage, fp, max(index, 0)))
     link_signals(plan)
     return plan
+
+
+def _stage_part(section: Any, stage: Any) -> Any:
+    """A stage's part of the fingerprint: its config section, and what else it decides by (``depends_on()``)."""
+    depends_on = getattr(stage, "depends_on", None)
+    extra = depends_on() if depends_on is not None else None
+    return section if extra is None else {"config": section, "depends_on": extra}
 
 
 def link_signals(plan: list[PlannedStage]) -> None:

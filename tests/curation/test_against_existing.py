@@ -110,6 +110,30 @@ def test_runs_against_the_folder_and_against_one_split_keep_each_their_index(exi
     assert len(list((folder / ".cache" / "against").glob("index-*"))) == 2
 
 
+def test_resume_decides_again_when_the_existing_set_changed(existing, new_input, tmp_path):
+    """``--resume`` after the existing folder was curated again from other rows: the against decisions made
+    against the set as it was were reused (the checkpoint key held the config, not the set)."""
+    from curation.config import load_config
+    from curation.pipeline import run_curation
+
+    folder = tmp_path / "curated"
+    shutil.copytree(existing, folder)
+
+    def config():
+        return load_config(None, {"report": False, "checkpoint": True, "engine": {"memory_mb": 0},
+                                  "stages": {"against": {"path": str(folder)}}})
+
+    out = tmp_path / "out"
+    run_curation(str(new_input), out, config())
+    assert against_stats(read_manifest(out))["exact"] == OVERLAP
+    shutil.rmtree(folder)  # the existing set, curated again from other rows: none of the new rows is in it now
+    curate(write_jsonl(tmp_path / "other.jsonl", rows(3, 40)), folder)
+    run_curation(str(new_input), out, config(), resume=True)
+    manifest = read_manifest(out)
+    assert "against" not in manifest["resumed_stages"]
+    assert against_stats(manifest)["exact"] == 0 and manifest["accounting"]["in_splits"] == 50
+
+
 def _lose_train(folder: Path) -> str:
     (folder / "train.parquet").unlink()
     return "train.parquet is missing (its manifest.json lists"

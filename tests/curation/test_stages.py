@@ -85,7 +85,7 @@ def _policy(rows, labels, pairs=None, sims=None):
     """The keep policy over ``rows`` as run_stage would see it: (kept ids, removals by id, stats)."""
     from curation.core.keep_policy import policy_keys
 
-    keys = pa.Table.from_pydict(policy_keys(rows_to_batch(rows)))
+    keys = pa.Table.from_pydict(policy_keys(rows_to_batch(rows), labelled=False))
     d = keep_decisions(keys, np.array(labels), "near_duplicate", pairs, sims)
     return d.table.to_pylist(), d.stats
 
