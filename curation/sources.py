@@ -277,8 +277,10 @@ def open_binary(file: DataFile | str | Path, buffer_size: int = 1 << 20) -> Bina
             return Utf16AsUtf8(open(file.path, "rb"), file.compression)
         if file.compression == CR_LINES:  # plain bytes: the line cutter reads a lone CR as a line end
             return open(file.path, "rb", buffering=buffer_size)
-        if file.compression == "xz":
-            return lzma.open(file.path, "rb")
+        if file.compression == "xz":  # every stream, padding skipped, as the xz tool reads it (lzma.open stops at one)
+            from curation.readers.xz import XzStreams
+
+            return io.BufferedReader(XzStreams(open(file.path, "rb")), buffer_size)
         if file.compression == "bz2":  # Python's reader streams a truncated file up to the break; Arrow's fails at once
             return bz2.open(file.path, "rb")
         if file.compression == "gzip" and _isal_gzip is not None:
@@ -433,8 +435,7 @@ def iter_line_blocks(stream: BinaryIO, block_bytes: int = 1 << 24, name: str = "
 
 # incremental decoders that hand out every byte they can decode before a stream breaks off (a buffered
 # reader's read of a large piece drops what it decoded of that piece when it then fails)
-_DECODERS = {"gzip": lambda: zlib.decompressobj(zlib.MAX_WBITS | 16), "bz2": bz2.BZ2Decompressor,
-             "xz": lzma.LZMADecompressor}
+_DECODERS = {"gzip": lambda: zlib.decompressobj(zlib.MAX_WBITS | 16), "bz2": bz2.BZ2Decompressor}
 
 
 def salvage(file: DataFile, start: int, piece: int = 1 << 16) -> bytes:
@@ -451,6 +452,10 @@ def salvage(file: DataFile, start: int, piece: int = 1 << 16) -> bytes:
             out.extend(data[max(0, start - pos) :])
         pos += len(data)
 
+    if file.compression == "xz":  # its streams one after another, as open_binary reads them
+        from curation.readers.xz import salvage_xz
+
+        return salvage_xz(file.path, start)
     make = _DECODERS.get(file.compression)
     try:
         if make is None:

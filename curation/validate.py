@@ -302,13 +302,16 @@ class Validate(RowStage):
     # -- record by record ------------------------------------------------------------------------------
     @staticmethod
     def _raw_text(batch: pa.RecordBatch, i: int) -> tuple[str, str] | None:
-        """The record's raw line and its line end (text inputs), or its JSON (loaded arrays), as text."""
+        """The record's raw line and its line end (LF, CR LF or a lone CR: text inputs), or its JSON (loaded
+        arrays), as text."""
         raw = batch.column(rawcols.RAW)[i].as_py()
         if raw is None:
             return None
         end = b""
         if batch.column(rawcols.LINE)[i].as_py() is not None:
             raw, end, _ = raw.partition(b"\n")
+            if raw.endswith(b"\r"):
+                raw, end = raw[:-1], b"\r" + end
         return raw.decode("utf-8", "replace"), end.decode()
 
     def _record(self, batch: pa.RecordBatch, i: int) -> Any:
@@ -330,6 +333,10 @@ class Validate(RowStage):
         """A parsed record repaired (hostile text, NaN, numbers as text) and in FineTome's or OpenAI's shape."""
         if not isinstance(data, dict):
             return data, {}
+        limit = rawcols.READ_ALONE_DEPTH  # checked before the repairs, which walk each value recursively
+        for key, value in data.items():
+            if isinstance(value, (dict, list)) and rawcols.value_depth(value, limit) > limit:
+                raise RowError(rawcols.too_deep(key))
         data, repairs = repair_record(data)
         if "score" in data and not (data["score"] is None or isinstance(data["score"], (int, float))
                                     and not isinstance(data["score"], bool)):
@@ -409,6 +416,8 @@ class Validate(RowStage):
                     error = f"not valid JSON: {exc.msg} (column {exc.colno})"
                 except RowError as exc:
                     error = str(exc)
+                except RecursionError:  # JSON nested deeper than Python parses (the reader quarantines most)
+                    error = "not readable JSON: nested too deeply"
             quarantine.append(self._quarantined(given, i, pos, rid, data, error))
         if slow_rows:
             parts.append(_rows_table(slow_rows))

@@ -39,7 +39,8 @@ NOT_JSON = ("not valid JSON", "not readable JSON", "not UTF-8")  # the errors of
 
 
 def _line_bounds(block: bytes | memoryview) -> tuple[np.ndarray, np.ndarray]:
-    """Start and end (exclusive, without the newline) of every line of ``block``."""
+    """Start and end (exclusive, without the line end: LF, or CR LF) of every line of ``block``. A CRLF file's lines
+    are then the bytes of the same file with LF ends: the same ids (they hash the line), the same raw text."""
     if not len(block):  # no line at all (a file that was only a byte-order mark)
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     arr = np.frombuffer(block, dtype=np.uint8)
@@ -48,7 +49,9 @@ def _line_bounds(block: bytes | memoryview) -> tuple[np.ndarray, np.ndarray]:
     ends = np.concatenate((nl, [len(block)]))
     if arr[-1] == 10:  # no empty last line after a final newline
         starts, ends = starts[:-1], ends[:-1]
-    return starts, ends
+    crlf = (ends > starts) & (ends < len(arr))
+    crlf[crlf] = arr[ends[crlf] - 1] == 13
+    return starts, ends - crlf
 
 
 def _blank(line: bytes | memoryview) -> bool:
@@ -190,10 +193,11 @@ class _Block:
             self._add(a, b, table)
 
     def _add(self, a: int, b: int, table: pa.Table) -> None:
-        """Lines ``[a, b)`` parsed as ``table``, less its columns nested too deeply to keep (their lines get the
-        error): taking rows of a type thousands of levels deep overflows Arrow's stack."""
-        errors = self.error[a:b]
-        table = without_deep_columns(table, errors)
+        """Lines ``[a, b)`` parsed as ``table``, its columns nested too deeply to keep as nulls (taking rows of a
+        type thousands of levels deep overflows Arrow's stack): a line whose own value there is too deep gets
+        the error, one beside it is read record by record (:func:`without_deep_columns`)."""
+        errors, slow = self.error[a:b], self.slow[a:b]  # (a view: the records marked are marked in self.slow)
+        table = without_deep_columns(table, errors, slow)
         self.error[a:b] = errors
         self.parts.append((a, b, table))
 

@@ -30,6 +30,10 @@ INTERNAL_COLUMNS = frozenset(RAW_COLUMNS) | {"_split", "_added", "_input", "_ori
 # the deepest a record's values may nest (arrays and objects inside each other) to be kept: a Parquet file holds
 # 100 schema levels, and a list takes 2 of them; a deeper record is quarantined with the column named
 MAX_DEPTH = 32
+# the deepest a record's values may nest to be read record by record (validation's repairs walk a value
+# recursively, two Python frames a level, under Python's limit of 1,000): a deeper record is quarantined, its
+# column named, by the reader or by validation, however it was parsed
+READ_ALONE_DEPTH = 256
 
 
 def _plain(t: pa.DataType) -> pa.DataType:
@@ -222,27 +226,79 @@ def value_depth(value: Any, limit: int = MAX_DEPTH) -> int:
 
 
 def too_deep(name: str) -> str:
-    return f"column '{name}' nests more than {MAX_DEPTH} levels deep (arrays and objects inside each other)"
+    return f"column {name!r} nests more than {MAX_DEPTH} levels deep (arrays and objects inside each other)"
 
 
-def without_deep_columns(parsed: pa.Table, errors: list[str | None]) -> pa.Table:
-    """``parsed`` without its columns that nest deeper than :data:`MAX_DEPTH`; the records that hold a value
-    there get that as their error in ``errors`` (they go to quarantine, their raw bytes with them)."""
+def value_depths(column: pa.Array | pa.ChunkedArray, limit: int = MAX_DEPTH) -> np.ndarray:
+    """How deep each row's value of an Arrow column nests (each list or struct one level, as :func:`type_depth`
+    and :func:`value_depth` count), up to ``limit + 1``. A column's type is as deep as its deepest row's value:
+    the others may be shallow. Walked one level at a time (the type may be thousands of levels deep, and
+    Arrow's conversions recurse). A row under a nested type of another kind (a map, a union) counts as
+    ``limit + 1`` where it holds a value: JSON gives none, and a table's rows are not read past the type."""
+    import pyarrow.compute as pc
+
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    depths = []
+    for chunk in chunks:
+        depth = np.zeros(len(chunk), dtype=np.int64)
+        todo = [(chunk, np.arange(len(chunk)), 1)]
+        while todo:
+            values, rows, level = todo.pop()
+            t = values.type
+            if not pa.types.is_nested(t) or not len(values):
+                continue
+            valid = np.asarray(values.is_valid(), dtype=bool)
+            if not valid.any():
+                continue
+            np.maximum.at(depth, rows[valid], level)
+            if level > limit:
+                continue
+            if pa.types.is_struct(t):
+                todo.extend((field, rows, level + 1) for field in values.flatten())  # the struct's nulls applied
+            elif (pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t)
+                  or pa.types.is_list_view(t) or pa.types.is_large_list_view(t)):
+                lengths = np.asarray(pc.list_value_length(values).fill_null(0), dtype=np.int64)
+                todo.append((values.flatten(), np.repeat(rows, lengths), level + 1))
+            else:
+                np.maximum.at(depth, rows[valid], limit + 1)
+        depths.append(depth)
+    return np.concatenate(depths) if depths else np.zeros(0, dtype=np.int64)
+
+
+def without_deep_columns(parsed: pa.Table, errors: list[str | None], slow: np.ndarray | None = None) -> pa.Table:
+    """``parsed`` with each column whose type nests deeper than :data:`MAX_DEPTH` as a column of nulls (its name
+    kept: it may be the chat column the format is told by). Where ``slow`` is given, the records have raw bytes:
+    each that holds a value there is read record by record (marked in ``slow``), as a line parsed alone is, so
+    validation decides what it decides for that line (a deep value is quarantined, a turn's other keys are
+    dropped), whatever rows shared its parse; one nested deeper than :data:`READ_ALONE_DEPTH` (too deep for
+    Python to walk) gets the error in ``errors`` instead. Without raw bytes (``slow`` None) a value there
+    cannot be read back: each record that holds one gets the error (it goes to quarantine)."""
     deep = [name for name in parsed.column_names if type_depth(parsed.schema.field(name).type) > MAX_DEPTH]
     if not deep:
         return parsed
     for name in deep:
-        for i, valid in enumerate(parsed.column(name).is_valid().to_pylist()):
-            if valid and errors[i] is None:
-                errors[i] = too_deep(name)
-    return parsed.drop_columns(deep)
+        column = parsed.column(name)
+        valid = np.asarray(column.is_valid(), dtype=bool)
+        too = valid & (value_depths(column, READ_ALONE_DEPTH) > READ_ALONE_DEPTH) if slow is not None else valid
+        for i in np.flatnonzero(too).tolist():
+            errors[i] = errors[i] or too_deep(name)
+        if slow is not None:
+            slow |= valid & ~too
+        index = parsed.column_names.index(name)
+        parsed = parsed.set_column(index, pa.field(name, pa.null()), pa.nulls(parsed.num_rows))
+    return parsed
 
 
 def _without_deep_columns(parsed: pa.Table, columns: dict[str, pa.Array]) -> pa.Table:
+    """:func:`without_deep_columns` of a raw batch's parsed columns; its records with raw bytes (a line, a JSON
+    array's row) are the ones that can be read again record by record."""
     errors = columns[ERROR].to_pylist()
-    shallow = without_deep_columns(parsed, errors)
+    with_raw = np.asarray(columns[RAW].is_valid(), dtype=bool)
+    slow = np.asarray(columns[SLOW].fill_null(True), dtype=bool).copy()
+    shallow = without_deep_columns(parsed, errors, slow if with_raw.all() else None)
     if shallow is not parsed:
         columns[ERROR] = pa.array(errors, type=pa.string())
+        columns[SLOW] = pa.array(slow, type=pa.bool_())
     return shallow
 
 

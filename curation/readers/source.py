@@ -165,23 +165,17 @@ class InputSource:
             while start < size:
                 cut = min(size, start + unit_bytes)
                 fh.seek(start)
-                data = fh.read(cut - start)
+                lines = fh.read(cut - start).count(b"\n")
                 end = cut
-                if cut < size:  # extend to the next line end
-                    extra = b""
-                    while True:
-                        more = fh.read(1 << 16)
-                        if not more:
-                            break
+                if cut < size:  # extend to the next line end (counted, not kept: a line may be hundreds of MB)
+                    while more := fh.read(1 << 20):
                         nl = more.find(b"\n")
                         if nl >= 0:
-                            extra += more[: nl + 1]
+                            end, lines = end + nl + 1, lines + 1
                             break
-                        extra += more
-                    data += extra
-                    end = cut + len(extra)
+                        end += len(more)
                 units.append(Unit(first_index + len(units), "jsonl", path, name, start, end, line, part=True))
-                line += data.count(b"\n")
+                line += lines
                 start = end
         return units
 

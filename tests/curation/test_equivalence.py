@@ -1,7 +1,7 @@
 """The same data gives the same outputs, whatever holds it and however the run goes (``curation/contract.py``).
 
 * Containers: the same JSON Lines bytes compressed (gzip, zstd, bz2, xz), cut into shards (a folder, a glob, shards
-  compressed each their own way) give the same data files; a quarantine entry's position (file, line) is all
+  compressed each their own way), or with CRLF line ends give the same data files; a quarantine entry's position (file, line) is all
   that differs. A JSON array and a Parquet file of the same records give the same data files too (both ids are
   :func:`curation.contract.record_id`; a JSON Lines row's id hashes its line, so that container is not among these).
 * Engine settings (``batch_rows``, ``workers``, ``memory_mb``): the same bytes.
@@ -100,7 +100,7 @@ def _shards(folder: Path, lines: list[bytes], codecs: list[str]) -> Path:
     return folder
 
 
-@pytest.mark.parametrize("container", ["gz", "zst", "bz2", "xz", "folder", "glob", "mixed-codec folder"])
+@pytest.mark.parametrize("container", ["gz", "zst", "bz2", "xz", "folder", "glob", "mixed-codec folder", "crlf", "crlf gz"])
 def test_json_lines_in_any_container_give_the_same_data_files(container, lines, reference, tmp_path):
     ref_out, ref_files = reference
     data = b"".join(lines)
@@ -110,6 +110,9 @@ def test_json_lines_in_any_container_give_the_same_data_files(container, lines, 
         spec = str(_shards(tmp_path / "shards", lines, [""] * 7) / "*.jsonl")
     elif container == "mixed-codec folder":
         spec = str(_shards(tmp_path / "shards", lines, ["", ".gz", ".zst", ".bz2", ".xz", "", ".gz"]))
+    elif container.startswith("crlf"):  # Windows line ends: the same ids (a line's id leaves its end out), raw text
+        data = data.replace(b"\n", b"\r\n")
+        spec = str(_compressed(tmp_path / "rows.jsonl.gz", data) if container.endswith("gz") else _compressed(tmp_path / "rows.jsonl", data))
     else:
         spec = str(_compressed(tmp_path / f"rows.jsonl.{container}", data))
     assert _curate(spec, tmp_path / "out") == ref_files
