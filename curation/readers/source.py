@@ -113,15 +113,15 @@ class InputSource:
             for path in self.files:
                 found = classify(path)
                 if found is not None and found.kind == "parquet" and found.compression:  # read whole: one unit
-                    name = PurePosixPath(path).name
+                    name = self.label(path)
                     units.append(Unit(len(units), "parquet", path, name, compression=found.compression))
                 elif found is not None and found.kind == "parquet":
                     units.extend(self._parquet_units(path, unit_bytes, len(units)))
                 elif found is not None and found.compression:
-                    name = PurePosixPath(path).name
+                    name = self.label(path)
                     units.append(Unit(len(units), "jsonl", path, name, 0, 0, 1, compression=found.compression))
                 elif (text := self._plain_text(path)) is not None:  # read as a stream (one unit)
-                    units.append(Unit(len(units), "jsonl", path, PurePosixPath(path).name, 0, 0, 1, compression=text))
+                    units.append(Unit(len(units), "jsonl", path, self.label(path), 0, 0, 1, compression=text))
                 else:
                     units.extend(self._jsonl_units(path, unit_bytes, len(units)))
         elif self.kind == "stream":
@@ -133,6 +133,23 @@ class InputSource:
                 for a in range(0, max(n, 1), step):
                     units.append(Unit(len(units), "records", file=label, start=a, end=min(n, a + step), first_row=a))
         return units
+
+    def label(self, path: str) -> str:
+        """How positions name one of the input's files: its path below the folder all of them share (its name
+        alone when they lie in one folder), so that two shards of one name in two folders stay apart."""
+        labels = self.__dict__.get("_labels")
+        if labels is None:
+            parents = sorted({str(PurePosixPath(f).parent) for f in self.files})
+            try:
+                common = PurePosixPath(os.path.commonpath(parents)) if parents else None
+            except ValueError:  # (paths under no one root: a relative and an absolute one)
+                common = None
+            labels = {}
+            for f in self.files:
+                below = PurePosixPath(f).relative_to(common) if common is not None else PurePosixPath(PurePosixPath(f).name)
+                labels[f] = below.as_posix()
+            self.__dict__["_labels"] = labels
+        return labels.get(path) or PurePosixPath(path).name
 
     def _plain_text(self, path: str) -> str | None:
         """:data:`curation.sources.UTF16` (``UTF32``) for a text file in UTF-16 (UTF-32; its byte-order mark;
@@ -149,7 +166,7 @@ class InputSource:
 
     def _jsonl_units(self, path: str, unit_bytes: int | None, first_index: int) -> list[Unit]:
         fs = self.filesystem
-        name = PurePosixPath(path).name
+        name = self.label(path)
         size = fs.get_file_info(path).size
         if not unit_bytes or size <= unit_bytes:
             return [Unit(first_index, "jsonl", path, name, 0, size, 1)]
@@ -182,7 +199,7 @@ class InputSource:
     def _parquet_units(self, path: str, unit_bytes: int | None, first_index: int) -> list[Unit]:
         import pyarrow.parquet as pq
 
-        name = PurePosixPath(path).name
+        name = self.label(path)
         try:
             meta = pq.ParquetFile(self.filesystem.open_input_file(path)).metadata
         except (pa.ArrowInvalid, OSError) as exc:

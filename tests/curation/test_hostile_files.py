@@ -189,3 +189,31 @@ def test_a_file_compressed_twice_is_named_so(tmp_path, name):
     path.write_bytes(gzip.compress(gzip.compress(TEXT, mtime=0), mtime=0))
     with pytest.raises(InputError, match=r"compressed twice: what gzip decompresses is gzip-compressed again"):
         rows_read(str(path))
+
+
+# --- positions -----------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".jsonl.gz", ".parquet"])
+def test_shards_of_one_name_in_two_folders_are_told_apart_in_positions(tmp_path, suffix):
+    """``x/part-0`` and ``y/part-0`` both read as ``part-0`` in a quarantined row's position, which then named
+    no one file: the position names a file by its path below the folder the input's files share."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from curation.pipeline import run_curation
+    from tests.curation.test_against_existing import fast_config
+
+    bad = {"conversations": "not turns", "source": "s"}
+    for sub in ("x", "y/z"):
+        path = tmp_path / "in" / sub / f"part-0{suffix}"
+        path.parent.mkdir(parents=True)
+        if suffix == ".parquet":
+            pq.write_table(pa.Table.from_pylist([bad]), path)
+        else:
+            text = (json.dumps(bad) + "\n").encode()
+            path.write_bytes(gzip.compress(text, mtime=0) if suffix.endswith(".gz") else text)
+    run_curation(str(tmp_path / "in"), tmp_path / "out", fast_config())
+    quarantined = [json.loads(line) for line in (tmp_path / "out" / "quarantine.jsonl").read_text().splitlines()]
+    assert sorted(q["position"]["file"] for q in quarantined) == [f"x/part-0{suffix}", f"y/z/part-0{suffix}"]
+    one = tmp_path / "in" / "x" / f"part-0{suffix}"
+    assert open_input(str(one)).units()[0].file == one.name  # one file: its name, as before
