@@ -164,7 +164,9 @@ def _local_files(spec: str) -> InputSource | None:
             return _json_array_file(files[0], spec)
         except InputError:
             pass
-    return InputSource(shown, "files", fs, [str(f.path.absolute()) for f in files])
+    # described by the one kind of its files, as a plain file or flat folder of them is; "files" when mixed
+    kind = kinds.pop() if len(kinds) == 1 else "files"
+    return InputSource(shown, kind, fs, [str(f.path.absolute()) for f in files])
 
 
 def _plain_local(spec: str, path: Path) -> bool:
