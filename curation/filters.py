@@ -32,6 +32,7 @@ _FRACTION = Annotated[float, Field(ge=0.0, le=1.0)]
 _NGRAM = Annotated[int, Field(ge=1)]
 REASONS = (
     "filter:roles_not_alternating",
+    "filter:no_final_answer",
     "filter:low_score",
     "filter:turn_too_long",
     "filter:turn_too_short",
@@ -68,6 +69,8 @@ class FiltersConfig(StrictModel):
     min_words_for_repetition: int = Field(50, ge=0, description="repetition checks skip texts shorter than this")
     min_score: float | None = Field(None, description="drop rows whose `score` is below this")
     require_alternation: bool = Field(True, description="human and gpt turns must alternate, from human, after one system turn at most")
+    require_final_answer: bool = Field(True, description="the last turn must be gpt's: a conversation that ends on a "
+                                       "question (a scrape cut short) has nothing to learn for it")
 
 
 def words_of(text: str) -> list[str]:
@@ -139,6 +142,8 @@ class Filters(RowStage):
         turns = row["conversations"]
         if c.require_alternation and not roles_alternate(turns):
             yield "roles_not_alternating", {"roles": [t["from"] for t in turns]}
+        if c.require_final_answer and turns and turns[-1]["from"] != "gpt":
+            yield "no_final_answer", {"last": turns[-1]["from"], "turns": len(turns)}
         score = row.get("score")
         if c.min_score is not None and score is not None and score < c.min_score:
             yield "low_score", {"score": score, "min": c.min_score}
@@ -228,6 +233,12 @@ class Filters(RowStage):
             ok = np.empty(n, dtype=np.bool_)
             _alternate(offsets, codes, ok)
             flag |= ~ok
+        if c.require_final_answer:
+            ends = np.asarray(offsets[1:], dtype=np.int64)
+            nonempty = ends > np.asarray(offsets[:-1], dtype=np.int64)
+            last_gpt = np.zeros(n, dtype=bool)
+            last_gpt[nonempty] = is_gpt[ends[nonempty] - 1]
+            flag |= nonempty & ~last_gpt
         if c.min_score is not None:
             score = batch.column("score").to_numpy(zero_copy_only=False).astype(np.float64)
             flag |= score < c.min_score  # NaN and null compare False, as in Python
@@ -276,6 +287,6 @@ SPEC = register(
         config=FiltersConfig,
         build=lambda cfg, _: Filters(cfg),
         reasons=REASONS,
-        summary="chars/words per turn, near-empty answers, prompt/answer ratio, Gopher repetition, score, roles",
+        summary="chars/words per turn, near-empty answers, prompt/answer ratio, Gopher repetition, score, roles, a final answer",
     )
 )

@@ -31,6 +31,7 @@ ANSWER = "Photosynthesis turns light, water and carbon dioxide into sugar and ox
         (row(("human", "Explain it"), ("gpt", "ok")), {}, "answer_too_short"),
         (row(("human", "Q?"), ("human", "Again?"), ("gpt", ANSWER)), {}, "roles_not_alternating"),
         (row(("gpt", ANSWER), ("human", "Q?")), {}, "roles_not_alternating"),
+        (row(("human", "Q?"), ("gpt", ANSWER), ("human", "And then?")), {}, "no_final_answer"),
         (row(("human", "word " * 500), ("gpt", "Short but fine answer.")), {}, "prompt_answer_ratio"),
         (row(("human", "Q?"), ("gpt", "x" * 40_000)), {}, "turn_too_long"),
         (row(("human", "Q?"), ("gpt", ANSWER), score=1.5), {"min_score": 3.0}, "low_score"),
@@ -72,6 +73,20 @@ def test_one_system_turn_at_most_and_only_first_by_both_paths(roles, kept):
     out = stage.process(rows_to_batch([sample]))
     removed = out.reason is not None and out.reason[0].as_py() is not None
     assert removed is not kept
+
+
+@pytest.mark.parametrize("roles,kept", [
+    (("human", "gpt"), True), (("human", "gpt", "human"), False), (("system", "human", "gpt", "human", "gpt"), True),
+])
+def test_a_conversation_must_end_on_an_answer_by_both_paths(roles, kept):
+    sample = row(*((r, "You are helpful." if r == "system" else "How do leaves make food?" if r == "human" else ANSWER)
+                   for r in roles))
+    stage = Filters(FiltersConfig())
+    assert (stage.check(sample) is None) is kept
+    out = stage.process(rows_to_batch([sample, row(("human", "Why is the sky blue?"), ("gpt", ANSWER))]))
+    reasons = out.reason.to_pylist() if out.reason is not None else [None, None]
+    assert reasons == [None if kept else "filter:no_final_answer", None]
+    assert Filters(FiltersConfig(require_final_answer=False)).check(sample) is None  # the check can be switched off
 
 
 def test_gopher_helpers():
