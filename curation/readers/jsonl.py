@@ -538,12 +538,16 @@ class _JsonSeen:
 
     def check(self, path: str) -> None:
         """Raise :class:`InputError` when there were records and not one was JSON: naming the codec of a compressed
-        file under a plain name, and how to convert a text file in a legacy encoding."""
+        file under a plain name, and how to convert a text file in a legacy encoding. A file of one record is
+        refused only when it is another kind of file so named: one bad line alone (a shard of one row, cut short)
+        is a hostile record like any other, quarantined with its reason, and the run goes on."""
         if self.records and not self.parsed and self.first_error is not None:
             line, error, raw = self.first_error
             wrong = misnamed(path, raw, "jsonl") if line == 1 else None  # a compressed file (or Parquet) so named
             if wrong is not None:
                 raise wrong
+            if self.records == 1:
+                return
             if error.startswith("not UTF-8") and _legacy_text(raw):  # quarantining every line would help no one
                 raise InputError(f"{path}: line {line}: not UTF-8 text ({error.partition(': ')[2]}), nor is any "
                                  f"other line: {NOT_UTF8_HINT}")

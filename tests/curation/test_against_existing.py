@@ -244,7 +244,7 @@ def test_one_split_of_a_curated_folder_is_matched_by_the_ids_it_holds(split, exi
 
 @pytest.mark.parametrize("content, problem", [
     (None, "file not found"),
-    ('{"conversations": "broken\n', "line 1: not JSON Lines"),
+    ('{"conversations": "broken\n{"conversations": "cut\n', "line 1: not JSON Lines"),
     ('{"a": 1}\n', "cannot tell the chat format from its columns"),
 ])
 def test_an_existing_input_that_cannot_be_read_is_named_as_the_against_set(content, problem, new_input, tmp_path):

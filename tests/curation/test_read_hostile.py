@@ -216,3 +216,25 @@ def test_a_compressed_json_or_parquet_file_under_a_plain_name_is_named_as_what_i
     with pytest.raises(InputError, match=message):
         source = open_input(str(tmp_path / name))
         source.units()
+
+
+@pytest.mark.parametrize("line", [b'{"conversations": [{"from": "human", "value": "cut sh', b"not json at all",
+                                  b"\xff\xfe\x00 bytes", b'{"a": 1} {"b": 2}', b"[1, 2"])
+def test_a_shard_of_one_bad_line_is_quarantined_not_refused(tmp_path, line):
+    """One bad line alone in its file (a one-row shard cut short, a stray line) was refused as "not JSON Lines",
+    which stopped the whole run; it is a hostile record like any other: quarantined with its reason, the other
+    shards read."""
+    from curation.contract import read_manifest
+    from curation.pipeline import run_curation
+    from tests.curation.test_against_existing import fast_config
+
+    folder = tmp_path / "shards"
+    folder.mkdir()
+    (folder / "a.jsonl").write_bytes(line + b"\n")
+    good = {"conversations": [{"from": "human", "value": "What is the boiling point of water at sea level?"},
+                              {"from": "gpt", "value": "Water boils at 100 degrees Celsius at sea level."}]}
+    (folder / "b.jsonl").write_text(json.dumps(good) + "\n")
+    run_curation(str(folder), tmp_path / "out", fast_config())
+    quarantined = [json.loads(q) for q in (tmp_path / "out" / "quarantine.jsonl").read_text().splitlines()]
+    assert [q["position"] for q in quarantined] == [{"file": "a.jsonl", "line": 1}]
+    assert read_manifest(tmp_path / "out")["accounting"]["in_splits"] == 1
