@@ -217,12 +217,27 @@ class _Block:
             self.error[i] = f"not valid JSON: {exc.msg} (column {exc.colno})"
             if exc.msg == "Extra data" and "\r" in text:
                 self.joined.append(i)
-        except RecursionError:
-            self.error[i] = "not readable JSON: nested too deeply"
+        except RecursionError:  # deeper than Python parses: read as Arrow reads it beside other lines
+            if not self._alone_in_arrow(i):
+                self.error[i] = "not readable JSON: nested too deeply"
         except DuplicateKey as exc:  # Arrow refuses the line too: it never passes unchecked
             self.error[i] = str(exc)
         except ValueError as exc:  # an integer of more digits than Python converts
             self.error[i] = unreadable_json(exc)
+
+    def _alone_in_arrow(self, i: int) -> bool:
+        """Line ``i``, too deep for ``json.loads``, parsed alone by Arrow, as it is parsed beside other lines or alone
+        in a read unit: its column too deep to keep is named (:meth:`_add`), whichever lines it shared a block or a
+        parse with. False when Arrow cannot read it either, or when it may nest deeper than Arrow parses safely
+        (:data:`MAX_NESTING`)."""
+        line = np.frombuffer(self.line(i), dtype=np.uint8)
+        if np.count_nonzero((line == ord("[")) | (line == ord("{"))) > MAX_NESTING:
+            return False
+        table, _ = _parse(self.text(i, i + 1), 1, self.longest, threads=False)
+        if table is None:
+            return False
+        self._add(i, i + 1, table)
+        return True
 
     def parsed_table(self) -> pa.Table | None:
         """One table over all lines (null rows where a line was not parsed), or None when nothing parsed.
@@ -248,7 +263,8 @@ class _Block:
                 ok.add(k)
             except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
                 self.slow[a:b] = True
-        kept = [self.parts[k] for k in sorted(ok)]
+        kept = [self.parts[k] for k in sorted(ok, key=lambda k: self.parts[k][0])]  # in line order (a line read
+        # alone may have been parsed before the lines ahead of it)
         tables = [t for _, _, t in kept]
         if len(tables) == 1:
             combined = tables[0]

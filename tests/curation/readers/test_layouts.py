@@ -94,8 +94,8 @@ def test_a_column_nested_too_deeply_quarantines_the_rows_that_hold_it(tmp_path, 
     assert accounting["input_rows"] == len(TURNS) + own_line
     assert accounting["quarantined"] == 1 + own_line
     errors = [q["error"] for q in read_quarantine(tmp_path / "out")]
-    assert errors[0] == "column 'deep' nests more than 32 levels deep (arrays and objects inside each other)" or \
-        (levels > 990 and errors[0] == "not readable JSON: nested too deeply")
+    # the column named, however deep (up to what Arrow parses safely), read alone or beside other lines
+    assert errors[0] == "column 'deep' nests more than 32 levels deep (arrays and objects inside each other)"
 
 
 def test_a_column_as_deep_as_kept_is_kept_and_reads_back(tmp_path):
