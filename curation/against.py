@@ -517,11 +517,13 @@ class ExistingSet:
         self.curated = path if path.is_dir() and (is_curated_folder(path) or _tome_manifest(path)) else None
         self.splits: tuple[str, ...] = SPLITS
         self.only: list[Path] | None = None  # one split's files, when the spec names them
+        self.named: Path | None = None  # what the spec names then: the split's file or shard folder, or one shard
         if self.curated is None:
             found = _split_of_curated(path)
             if found is not None:
                 self.curated, split, self.only = found
                 self.splits = (split,)
+                self.named = path.resolve()
         if self.curated is None and path.is_dir():
             _refuse_output_without_manifest(path)
 
@@ -573,13 +575,14 @@ class ExistingSet:
         return [f for split in self.splits if paths.split(split).exists() for f in paths.files(paths.split(split))]
 
     def scope(self) -> list[str]:
-        """Which part of a curated folder the set is, whatever its files hold now: its splits, or the files of the
-        one split named. Indexes of one folder are pruned only within a scope, so that runs against the whole
+        """Which part of a curated folder the set is, whatever its files hold now: its splits, or the one split
+        (its file or shard folder) or shard named, not the shards a split folder holds now (another run may write
+        it in more or fewer). Indexes of one folder are pruned only within a scope, so that runs against the whole
         folder and runs against one split, taken in turn, keep each their own index."""
         if self.curated is None:
             return []
-        if self.only is not None:
-            return [f.relative_to(self.curated).as_posix() for f in self.only]
+        if self.named is not None:
+            return [self.named.relative_to(self.curated).as_posix()]
         return list(self.splits)
 
     def _check_curated(self) -> dict[str, Any]:

@@ -121,6 +121,9 @@ def open_source(input_spec: str | Sequence[str] | None, config, out_dir: str | P
             single = name_inputs([inputs[0] if inputs else InputConfig(path="sample")])[0]
             single = resolve_input(single, source)
             if not needs_adapting(single) and single.weight is None and single.max_rows is None:
+                if config.inputs:  # the command line's input replaced the config's list: the stages read no other
+                    config = config.model_copy(deep=True)
+                    config.inputs = []
                 return source, config  # (a weight or max_rows is the mix stage's to honour: it reads config.inputs)
             source = MultiSource([single], [source])
     except FormatError as exc:

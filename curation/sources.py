@@ -277,7 +277,7 @@ def open_binary(file: DataFile | str | Path, buffer_size: int = 1 << 20) -> Bina
             return Utf16AsUtf8(open(file.path, "rb"), file.compression)
         if file.compression == CR_LINES:  # plain bytes: the line cutter reads a lone CR as a line end
             return open(file.path, "rb", buffering=buffer_size)
-        if file.compression == "xz":  # every stream, padding skipped, as the xz tool reads it (lzma.open stops at one)
+        if file.compression == "xz":  # every stream, padding skipped, as the xz tool reads it (lzma.open stops at padding)
             from curation.readers.xz import XzStreams
 
             return io.BufferedReader(XzStreams(open(file.path, "rb")), buffer_size)

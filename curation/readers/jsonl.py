@@ -154,11 +154,24 @@ class _Block:
         self.longest = int((ends - starts).max()) if n else 0
 
     def text(self, a: int, b: int) -> bytes | memoryview:
-        """Lines ``[a, b)`` as one buffer (a slice of the block when no blank line sits between them)."""
-        if b - a == 1 or bool(np.all(self.ends[a : b - 1] + 1 == self.starts[a + 1 : b])):
+        """Lines ``[a, b)`` as one buffer (a slice of the block when no blank line sits between them: only their
+        line ends, LF or CR LF, which Arrow reads as it reads LF)."""
+        if b - a == 1 or self._adjacent(a, b):
             return self.block[self.starts[a] : self.ends[b - 1]]
         mv = memoryview(self.block)
         return b"\n".join(mv[s:e] for s, e in zip(self.starts[a:b].tolist(), self.ends[a:b].tolist()))
+
+    def _adjacent(self, a: int, b: int) -> bool:
+        """Whether only a line end (one byte, or the CR LF that :func:`_line_bounds` leaves out of a line) lies
+        between each of lines ``[a, b)`` and the next."""
+        ends, gaps = self.ends[a : b - 1], self.starts[a + 1 : b] - self.ends[a : b - 1]
+        if bool(np.all(gaps == 1)):
+            return True
+        crlf = gaps == 2
+        if not bool(np.all(gaps[~crlf] == 1)):
+            return False
+        arr = np.frombuffer(self.block, dtype=np.uint8)
+        return bool(np.all(arr[ends[crlf]] == 13) and np.all(arr[ends[crlf] + 1] == 10))
 
     def line(self, i: int) -> bytes:
         return bytes(self.block[self.starts[i] : self.ends[i]])

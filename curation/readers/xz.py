@@ -1,10 +1,10 @@
 """xz files read as the xz tool reads them: one stream, or several one after another, with stream padding (null
 bytes) between and after them.
 
-Python's ``lzma.open`` reads the first stream and then takes whatever follows for trailing garbage: padding after
-the last stream (``xz`` output with null bytes appended, as tape and block-device tools write it) fails as a
-file that "ended before the end-of-stream marker", and padding or a damaged stream after the first stream ends
-the file there, silently: every row after it would be lost unseen. :class:`XzStreams` decodes every stream,
+Python's ``lzma.open`` reads streams one after another but takes the first bytes that start no stream for trailing
+garbage: padding after the last stream (``xz`` output with null bytes appended, as tape and block-device tools
+write it) fails as a file that "ended before the end-of-stream marker", and padding or a damaged stream after a
+stream ends the file there, silently: every row after it would be lost unseen. :class:`XzStreams` decodes every stream,
 skips the padding, and raises ``lzma.LZMAError`` for bytes after a stream that start no other (the reader
 quarantines the rest of the file with that reason) and ``EOFError`` for a stream cut short.
 """
