@@ -108,7 +108,7 @@ def test_a_deep_value_is_judged_on_its_own_row_not_on_the_rows_parsed_beside_it(
     assert len(dropped) == 1 and json.loads(dropped[0]["repairs"]) == {"turn_keys_dropped": ["conversations"]}
 
 
-@pytest.mark.parametrize("depth", [40, 300, 500, 900, 1200])
+@pytest.mark.parametrize("depth", [40, 300, 500, 900, pytest.param(1200, marks=pytest.mark.slow)])  # (1200: ~2 s)
 def test_a_deep_line_ends_the_same_read_alone_or_beside_others(tmp_path, depth):
     """A line is read alone (``json.loads``) when it does not look like one plain object (a space before it),
     else in one parse with its neighbours. Either way a value nested ``depth`` deep is quarantined, its column

@@ -149,6 +149,7 @@ def test_contextual_skips_with_a_clear_message_offline(monkeypatch):
     assert "method skipped" in message and "local model folder" in message
 
 
+@pytest.mark.slow  # (~5 s: loads the translation stack)
 def test_marian_skips_with_a_clear_message_offline(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     cfg = AugmentConfig().methods.back_translation.model_copy(update={"backend": "marian"})

@@ -59,6 +59,7 @@ def test_real_rows_match_training_tokenization(counter, alpaca_path):
     assert fast.tolist() == want
 
 
+@pytest.mark.slow  # (~4 s: loads a tokenizer)
 def test_special_token_text_counts_as_training_tokenizes_it(counter):
     # training keeps a message's "<|im_end|>" as text (several tokens), never the special token (one)
     from training.data import prepare_split, response_masker
