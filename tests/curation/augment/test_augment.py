@@ -160,6 +160,7 @@ def test_marian_skips_with_a_clear_message_offline(monkeypatch):
 # ------------------------------------------------------------------------------------------- guard
 
 
+@pytest.mark.slow  # (2-8 s: loads the guard's embedding model)
 def test_guard_rejects_noop_and_meaning_destroying_edit(rows):
     texts = prompts(rows, 4)
     destroyed = "Sing a lullaby about penguins on the moon."  # the words of another task entirely
@@ -209,6 +210,7 @@ def stage_run(rows, tmp_path_factory):
     return sample, first, second
 
 
+@pytest.mark.slow  # (these four share a fixture of 2-7 s: the stage on the sample, twice)
 def test_stage_keeps_every_input_row_unchanged(stage_run):
     sample, first, _ = stage_run
     # the rows come back with every column of a row in flight; the ones they had are unchanged
@@ -217,6 +219,7 @@ def test_stage_keeps_every_input_row_unchanged(stage_run):
     assert not first.removed
 
 
+@pytest.mark.slow  # (the stage_run fixture)
 def test_stage_adds_rows_with_provenance(stage_run):
     sample, first, _ = stage_run
     by_id = {r["id"]: r for r in sample}
@@ -238,6 +241,7 @@ def test_stage_adds_rows_with_provenance(stage_run):
         assert row["conversations"][0]["value"] != origin["conversations"][0]["value"]
 
 
+@pytest.mark.slow  # (the stage_run fixture)
 def test_stage_stats_count_every_candidate(stage_run):
     _, first, _ = stage_run
     stats = first.stats
@@ -250,6 +254,7 @@ def test_stage_stats_count_every_candidate(stage_run):
     assert stats["skipped_methods"] == {}
 
 
+@pytest.mark.slow  # (the stage_run fixture)
 def test_two_runs_give_identical_bytes(stage_run):
     _, first, second = stage_run
     dump = lambda res: json.dumps(res.added, sort_keys=True, ensure_ascii=False).encode()  # noqa: E731
