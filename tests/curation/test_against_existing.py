@@ -134,6 +134,46 @@ def test_resume_decides_again_when_the_existing_set_changed(existing, new_input,
     assert against_stats(manifest)["exact"] == 0 and manifest["accounting"]["in_splits"] == 50
 
 
+def _shard_train(folder: Path, shards: int) -> None:
+    """The curated folder's train split written as ``shards`` shards under ``train/`` (as the Ray engine writes it),
+    its manifest entry with them."""
+    from curation.writer import write_parquet
+
+    single, shard_dir = folder / "train.parquet", folder / "train"
+    table = pq.read_table(single) if single.exists() else pq.read_table(sorted(shard_dir.glob("part-*.parquet")))
+    single.unlink(missing_ok=True)
+    shutil.rmtree(shard_dir, ignore_errors=True)
+    shard_dir.mkdir()
+    step, names = -(-table.num_rows // shards), []
+    for k in range(shards):
+        names.append(f"part-{k:05d}.parquet")
+        write_parquet(table.slice(k * step, step), shard_dir / names[-1])
+    manifest = json.loads((folder / "manifest.json").read_text())
+    entry = manifest["outputs"]["train"]
+    entry.pop("sha256", None)
+    entry.update({"path": "train/", "files": names, "rows": table.num_rows})
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_the_index_of_a_sharded_split_is_pruned_when_the_split_is_written_in_other_shards(existing, new_input, tmp_path):
+    """An index is pruned within the scope the spec names (the split ``train/``), not the shard files the split holds
+    now: written again in three shards instead of two, the split's earlier index (as large as the set's
+    signatures, and never to match again) is removed."""
+    folder = tmp_path / "curated"
+    shutil.copytree(existing, folder)
+    indexes = folder / ".cache" / "against"
+    _shard_train(folder, 2)
+    assert against_stats(curate(new_input, tmp_path / "first", against=folder / "train"))["index"] == "built"
+    assert len(list(indexes.glob("index-*"))) == 1
+    _shard_train(folder, 3)  # the same split written again (another run, another number of blocks)
+    assert against_stats(curate(new_input, tmp_path / "second", against=folder / "train"))["index"] == "built"
+    assert len(list(indexes.glob("index-*"))) == 1
+    # one shard alone, and the whole folder, are scopes of their own: their indexes stay beside the split's
+    curate(new_input, tmp_path / "shard", against=folder / "train" / "part-00001.parquet")
+    curate(new_input, tmp_path / "whole", against=folder)
+    assert len(list(indexes.glob("index-*"))) == 3
+
+
 def _lose_train(folder: Path) -> str:
     (folder / "train.parquet").unlink()
     return "train.parquet is missing (its manifest.json lists"

@@ -160,3 +160,24 @@ def test_a_curated_folder_among_shards_gives_its_splits_only(in_tmp):
     assert earlier["removed"] > 0
     assert curate("-i", "shards", "-o", "out").exit_code == 0
     assert read_manifest(in_tmp / "out")["accounting"]["input_rows"] == 60 + earlier["in_splits"]
+
+
+def test_one_command_line_input_replaces_the_configs_inputs_list_without_a_traceback(tmp_path):
+    """A config listing two inputs, run with one ``--input`` (the command line replaces the list): that input is
+    curated as a run without the list curates it, byte for byte (the config kept its two inputs, so exact dedup
+    asked the unlabelled rows for their ``input`` column, and the run ended in a ``KeyError`` traceback)."""
+    import pyarrow.parquet as pq
+
+    from curation.config import load_config
+    from curation.pipeline import run_curation
+    from tests.curation.test_against_existing import rows, write_jsonl
+
+    a = write_jsonl(tmp_path / "a.jsonl", rows(1, 30) + rows(1, 5))  # 5 exact duplicates
+    b = write_jsonl(tmp_path / "b.jsonl", rows(2, 10))
+    listed = [{"name": "a", "path": str(a)}, {"name": "b", "path": str(b)}]
+    for out, inputs in (("listed", listed), ("plain", [])):
+        run_curation(str(a), tmp_path / out, load_config(None, {"report": False, "checkpoint": False, "inputs": inputs}))
+    for name in ("train.parquet", "validation.parquet", "test.parquet", "removed.parquet", "quarantine.jsonl"):
+        assert (tmp_path / "listed" / name).read_bytes() == (tmp_path / "plain" / name).read_bytes(), name
+    removed = pq.read_table(tmp_path / "listed" / "removed.parquet")
+    assert removed.column("reason").to_pylist().count("exact_duplicate") == 5

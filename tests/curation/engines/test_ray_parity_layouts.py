@@ -1,15 +1,15 @@
-"""`tome curate --engine ray` gives what the local engine gives on the input classes the readers and outputs learned
-last: xz files of several streams, with stream padding, cut short or with a stray tail; CRLF files (their ids and
-raw text those of their LF twin) cut into several read units, compressed, or mixed with LF lines; values nested too
-deeply beside shallow ones, at a read unit's edge, read alone or in one parse with other lines; a line of
-megabytes across the units' edges; shards of one name in two folders (positions name each by its path below the
-folder the input's files share); inputs of one kind of files (a folder, a glob), compressed or not; rows with two
-system turns, or one out of place; and the card's ``num_bytes``.
+"""`tome curate --engine ray` gives what the local engine gives on these layouts of input: xz files of several
+streams, with stream padding, cut short or with a stray tail; CRLF files (their ids and raw text those of their LF
+twin) cut into several read units, compressed, or mixed with LF lines; values nested too deeply beside shallow
+ones, at a read unit's edge, read alone or in one parse with other lines; a line of megabytes across the units'
+edges; shards of one name in two folders (positions name each by its path below the folder the input's files
+share); inputs of one kind of files (a folder, a glob), compressed or not; rows with two system turns, or one out
+of place; and the card's ``num_bytes``.
 
 One local Ray cluster for the module (:mod:`tests.curation.engines.test_ray_parity_inputs`'s). Every case runs on
 both engines, the Ray one cut small (a few lines or records per read unit, five rows per batch), so that a CRLF
-file, a deep line and a giant line each meet the edge of a read unit; each test compares one case's two folders
-by content (splits, removed rows, their schemas, the quarantine, the manifest) and their cards (all but the data
+file, a deep line and a giant line each meet the edge of a read unit; each test compares one case's two folders by
+content (splits, removed rows, their schemas, the quarantine, the manifest) and their cards (all but the data
 files' paths, which follow each engine's layout).
 """
 
@@ -217,7 +217,7 @@ MIX = ["crlf", "xz_streams", "deep", "shards", "system_turns"]
 @pytest.fixture(scope="module")
 def runs(cluster, tmp_path_factory) -> Path:
     """Every case on both engines: ``<case>/local`` and ``<case>/ray``."""
-    d, root = tmp_path_factory.mktemp("today_inputs"), tmp_path_factory.mktemp("today_runs")
+    d, root = tmp_path_factory.mktemp("layout_inputs"), tmp_path_factory.mktemp("layout_runs")
     paths = write_inputs(d)
     for name in CASES:
         run_on_both_engines(str(paths[name]), config(), "both", root / name, CUT)
@@ -250,7 +250,7 @@ def test_the_cases_hold_what_they_are_for(runs, tmp_path_factory):
     def quarantined(case):
         return [(q["position"], q["error"]) for q in read_quarantine(runs / case / "ray")]
 
-    inputs = write_inputs(tmp_path_factory.mktemp("today_units"))
+    inputs = write_inputs(tmp_path_factory.mktemp("layout_units"))
     for case in ("crlf", "crlf_mixed", "deep", "deep_crlf", "giant", "giant_crlf", "system_turns"):
         assert len(open_input(str(inputs[case])).units(unit_bytes=CUT.unit_bytes)) > 4, case
     # CRLF: the ids, rows and raw text of the LF twin (the positions name a file of the same name)
