@@ -16,6 +16,8 @@ is built in one read of the existing set and cached (in the existing folder's ``
 else in the run's), keyed by the existing set's fingerprint and the settings: a later run against the same set
 does not read it again, and one against a set that changed builds it anew (a curated folder's fingerprint holds
 its split files' sizes and modification times, so a split edited by hand is never matched by a stale index).
+A plain input's rows that cannot be read or validated are left out of the index (nothing could match them) and
+counted in the stage's stats: ``existing_unreadable``, and ``existing_unreadable_first`` (where and why).
 
 Candidates: a new row pairs with the existing rows that share one of its band keys, at most ``bucket_cap`` of
 them per band (the first by position: a bucket that large is a run of near-identical existing rows).
@@ -237,7 +239,7 @@ class Against(GlobalStage):
         for folder in folders:
             path = folder / f"index-{digest}"
             if (path / _Index.FILES[-1]).exists():
-                return _Index.open(path), {"index": "cached", "existing_rows": None}
+                return _Index.open(path), {"index": "cached", "existing_rows": None, **_skipped_stats(path)}
         settings = hashlib.sha256(json.dumps([key[1], existing.scope()], sort_keys=True, default=str).encode()).hexdigest()[:24]
         for folder in folders:
             try:
@@ -247,7 +249,7 @@ class Against(GlobalStage):
                 (path / SETTINGS_FILE).write_text(settings)
                 if existing.curated is not None and folder == existing.curated / ".cache" / "against":
                     _prune(folder, keep=path, settings=settings)
-                return _Index.open(path), {"index": "built", "existing_rows": rows}
+                return _Index.open(path), {"index": "built", "existing_rows": rows, **_skipped_stats(path)}
             except OSError:
                 continue
         raise OSError(f"{self.cfg.path}: no writable folder for the index of the existing set")
@@ -281,6 +283,7 @@ class Against(GlobalStage):
         finally:
             if writer is not None:
                 writer.close()
+        (tmp / SKIPPED_FILE).write_text(json.dumps(existing.skipped, sort_keys=True))
         bands_count = self.spec_params()[0]
         position = np.int32 if rows < 2**31 else np.int64
         h1 = np.concatenate(first_words) if first_words else np.zeros(0, np.uint64)
@@ -518,6 +521,9 @@ class ExistingSet:
         self.splits: tuple[str, ...] = SPLITS
         self.only: list[Path] | None = None  # one split's files, when the spec names them
         self.named: Path | None = None  # what the spec names then: the split's file or shard folder, or one shard
+        # rows of a plain input that validation or normalization quarantined as it was read: left out of the
+        # index, counted (``rows``) with the first one's place and error (``first``), for the stage's stats
+        self.skipped: dict[str, Any] = {"rows": 0, "first": None}
         if self.curated is None:
             found = _split_of_curated(path)
             if found is not None:
@@ -652,15 +658,48 @@ class ExistingSet:
             validate = Validate(config.stage("validate"), config.inputs)
             normalize = Normalize(normalize_cfg) if normalize_cfg is not None and normalize_cfg.enabled else None
             for raw in source.batches(16_384):
-                batch = validate.process(raw).batch
+                out = validate.process(raw)
+                self._count_skipped(out.quarantine)
+                batch = out.batch
                 if normalize is not None and batch.num_rows:
-                    batch = normalize.process(batch).batch
+                    out = normalize.process(batch)
+                    self._count_skipped(out.quarantine)
+                    batch = out.batch
                 if batch.num_rows:
                     yield batch.column("id"), batch.column("conversations")
         except InputError as exc:
             raise StageError(f"--against {exc}") from None
 
 
+    def _count_skipped(self, quarantine: pa.Table | None) -> None:
+        if quarantine is None or not quarantine.num_rows:
+            return
+        if self.skipped["first"] is None:
+            first = quarantine.slice(0, 1).to_pylist()[0]
+            try:
+                position = json.loads(first.get("position") or "{}")
+            except ValueError:
+                position = {}
+            where = ", ".join(f"{k} {position[k]}" for k in ("file", "line", "row") if k in position)
+            error = " ".join(str(first.get("error")).split())  # one line
+            self.skipped["first"] = f"{where}: {error}" if where else error
+        self.skipped["rows"] += quarantine.num_rows
+
+
+def _skipped_stats(index: Path) -> dict[str, Any]:
+    """The stats of the existing set's rows left out of ``index`` as unreadable (see :attr:`ExistingSet.skipped`):
+    ``existing_unreadable`` (a count) and, when any, ``existing_unreadable_first`` (where and why, one line)."""
+    try:
+        skipped = json.loads((index / SKIPPED_FILE).read_text())
+    except (OSError, ValueError):  # an index built before the count was kept
+        return {}
+    stats: dict[str, Any] = {"existing_unreadable": int(skipped.get("rows", 0))}
+    if skipped.get("first"):
+        stats["existing_unreadable_first"] = str(skipped["first"])
+    return stats
+
+
+SKIPPED_FILE = "skipped.json"  # in an index folder: the existing set's rows left out as unreadable
 SETTINGS_FILE = "settings.sha256"  # in an index folder: the digest of the settings and scope it was built with
 
 

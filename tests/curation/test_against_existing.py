@@ -359,3 +359,21 @@ def test_the_messages_splits_of_a_curated_folder_are_matched_as_the_splits_they_
     found = removed.filter(pa.compute.equal(removed.column("reason"), "duplicate_of_existing"))
     assert found.num_rows == len(held & set(removed.column("id").to_pylist())) > 0
     assert set(found.column("duplicate_of").to_pylist()) <= held
+
+
+def test_a_plain_existing_sets_unreadable_rows_are_counted_not_silently_left_out(new_input, tmp_path):
+    """A plain input as the existing set: its rows that cannot be read (not JSON, no conversation) cannot be
+    matched, so the stage's stats count them and name the first, on the run that builds the index and on
+    runs that reuse it."""
+    old = rows(1, 60)
+    lines = [json.dumps(r) for r in old[:10]] + ['{"conversations": [', '{"text": "no turns"}'] + [json.dumps(r) for r in old[10:]]
+    existing = tmp_path / "old.jsonl"
+    existing.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    for index in ("built", "cached"):  # a plain set's index is cached in the output folder's .cache
+        stats = against_stats(curate(new_input, tmp_path / "out", against=existing))
+        assert stats["index"] == index and stats["exact"] == OVERLAP
+        assert stats["existing_unreadable"] == 2
+        assert stats["existing_unreadable_first"].startswith("file old.jsonl, line 11: ")
+        assert "\n" not in stats["existing_unreadable_first"]
+    clean = write_jsonl(tmp_path / "clean.jsonl", old)
+    assert against_stats(curate(new_input, tmp_path / "third", against=clean))["existing_unreadable"] == 0
