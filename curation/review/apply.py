@@ -390,6 +390,12 @@ def _manifest(folder: CurationFolder, tally: Tally, source: dict[str, Any], outp
     rows_in = sum(len(v) for v in folder.splits.values())
     kept = sum(len(v) for v in splits.values())
     n_discarded = applied.discarded
+    # as every stage counts: ``kept`` rows of its input plus ``added`` rows = the rows it passes on; rows of
+    # removed.parquet that annotators brought back are this stage's added rows (not new rows of the folder)
+    kept_of_input = rows_in - n_discarded
+    if kept_of_input + applied.restored != kept:
+        raise AccountingError(f"review stage does not balance: {rows_in} rows in - {n_discarded} discarded + "
+                              f"{applied.restored} restored != {kept} in splits")
     counts = tally.counts()
     stats = {"verdicts": counts, "fixed": applied.fixed, "restored": applied.restored}
     manifest["created_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -397,8 +403,8 @@ def _manifest(folder: CurationFolder, tally: Tally, source: dict[str, Any], outp
         "name": STAGE,
         "enabled": True,
         "rows_in": rows_in,
-        "kept": kept,
-        "added": 0,
+        "kept": kept_of_input,
+        "added": applied.restored,
         "removed": {DISCARD_REASON: n_discarded} if n_discarded else {},
         "quarantined": 0,
         "stats": stats,

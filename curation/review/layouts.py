@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
 from curation.contract import OutputFolderError, check_output_path, make_output_folder
-from curation.review.errors import ReviewError
+from curation.review.errors import ReviewError, named
 from curation.review.schema import QUESTIONS, Q_VERDICT
 from tomecraft.errors import error_line
 
@@ -267,8 +267,10 @@ def read_disk_records(path: Path) -> ReviewedRecords:
                 raise ReviewError(f"{records_path}: record {n} is not a JSON object (got {kind})")
             try:
                 record = rg.Record.from_dict(record_dict)
-            except Exception as exc:
-                raise ReviewError(f"{records_path}: record {n}: {_one_line(exc)}") from None
+            except Exception as exc:  # named by its id too: one annotator's two responses to a question, say
+                rid = record_dict.get("id")
+                which = f"record {n}" if rid is None else f"record {n} (id {named(str(rid))})"
+                raise ReviewError(f"{records_path}: {which}: {_one_line(exc)}") from None
             if record.id is None or (isinstance(record_dict, dict) and record_dict.get("id") is None):
                 raise ReviewError(f"{records_path}: record {n} has no id")
             rid = str(record.id)

@@ -7,9 +7,10 @@ new ones. Roles map to the chat roles Argilla renders: human -> user, gpt -> ass
 from __future__ import annotations
 
 import json
+import math
 from typing import TYPE_CHECKING, Any, Sequence
 
-from curation.review.schema import AGENT_PREFIX, FIELD_CONVERSATION, Q_CORRECTED, Q_QUALITY, Q_VERDICT, VECTOR
+from curation.review.schema import AGENT_PREFIX, FIELD_CONVERSATION, METADATA, Q_CORRECTED, Q_QUALITY, Q_VERDICT, VECTOR
 from curation.review.selection import Picked
 from curation.review.signals import quality_from_score, score_of
 from curation.contract import Row
@@ -19,6 +20,13 @@ if TYPE_CHECKING:
     import numpy as np
 
 CHAT_ROLES = {"human": "user", "gpt": "assistant", "system": "system"}
+
+# What Argilla's search index (Elasticsearch / OpenSearch) takes for a metadata value: terms are ``keyword``
+# terms, at most Lucene's 32766 UTF-8 bytes each; floats are ``float`` (32-bit), finite. One value past either
+# makes the server refuse the whole batch of records it came in, so such a value is left out of the record's
+# metadata (the row itself is untouched: metadata only serves filtering).
+MAX_TERM_BYTES = 32766
+MAX_FLOAT32 = 3.4028234663852886e38
 
 
 def chat_of(conversations: Sequence[dict[str, str]]) -> list[dict[str, str]]:
@@ -61,7 +69,21 @@ def metadata_of(picked: Picked, cluster_sizes: dict[str, int]) -> dict[str, Any]
         "heuristics": list(picked.fired) or None,
         "selected_for": list(picked.why) or None,
     }
-    return {k: v for k, v in meta.items() if v is not None}
+    return {k: v for k, v in ((k, indexable(METADATA[k], v)) for k, v in meta.items()) if v is not None}
+
+
+def indexable(kind: str, value: Any) -> Any:
+    """``value`` as Argilla's search index can hold it under a metadata property of ``kind``, or None."""
+    if value is None:
+        return None
+    if kind == "terms":
+        if isinstance(value, list):
+            kept = [v for v in value if len(str(v).encode("utf-8", "surrogatepass")) <= MAX_TERM_BYTES]
+            return kept or None
+        return value if len(str(value).encode("utf-8", "surrogatepass")) <= MAX_TERM_BYTES else None
+    if kind == "float":
+        return value if math.isfinite(value) and abs(value) <= MAX_FLOAT32 else None
+    return value
 
 
 def suggestions_of(picked: Picked) -> list["rg.Suggestion"]:

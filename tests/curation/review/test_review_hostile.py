@@ -66,7 +66,10 @@ def test_json_lines_keep_a_line_separator_inside_a_string(tmp_path):
     (b'{"id": "r1"}\n{"id": ', "line 2: cannot read the record (JSON Lines)"),
     (b'{"records": []}', "expected a JSON list of records"),
     (json.dumps([{"id": "r1", "suggestions": {"verdict": {"value": "keep", "score": "x"}}}]).encode(),
-     "record 0: SuggestionModel: score.float: Input should be a valid number"),
+     "record 0 (id r1): SuggestionModel: score.float: Input should be a valid number"),
+    (json.dumps([{"id": "r1", "fields": {}, "responses": {"verdict": [{"value": "keep", "user_id": ALICE}] * 2}}]).encode(),
+     f"record 0 (id r1): ArgillaError: Argilla SDK error: ArgillaError: Response for question with name 'verdict' "
+     f"and user id '{ALICE}' already found"),
 ])
 def test_records_that_cannot_be_read_are_one_line_errors(tmp_path, content, message):
     path = tmp_path / "records.json"
