@@ -4,8 +4,24 @@ Formats, detected from an input's columns (first match wins) or named per input:
 
 ``conversations``       FineTome / ShareGPT: ``conversations: [{from, value}]`` (``{role, content}`` turns too)
 ``messages``            OpenAI / TRL: ``messages: [{role, content}]`` (content a string or a list of text parts)
-``alpaca``              ``instruction``, optional ``input``, ``output``, optional ``system``
+``alpaca``              ``instruction``, optional ``input``, ``output``, optional ``system`` and ``history``
+                        (LLaMA-Factory's earlier rounds: ``[[instruction, response], ...]``)
 ``prompt_completion``   ``prompt`` and ``completion``, each a string or a list of messages (TRL's two shapes)
+
+A ``system`` column beside ``conversations`` or ``messages`` (LLaMA-Factory's ShareGPT shape) is the system
+prompt: a system turn in front, unless the turns already start with that text; so is Alpaca's.
+
+Lossless conversions only; a row that would lose something goes to quarantine with its reason instead:
+
+- OpenAI content parts: text parts (``text``, ``input_text``, ``output_text``) and ``refusal`` parts are joined
+  with a blank line; a part of any other type (``image_url``, ``input_audio``, ``file``, an ``image``
+  placeholder) is media that text turns cannot hold, so the row is quarantined rather than its text kept
+  without the image it asks about. An assistant turn with null ``content`` and a ``refusal`` is that refusal.
+- A turn's other keys (``name``, ShareGPT's or OpenAI's ``weight``) are dropped, and the row's ``repairs`` says
+  so (``turn_keys_dropped``); such rows are left to validation's record-by-record path, which records it.
+- Tool use (a turn that calls a tool with no text, a ``tool``/``function`` role's result) is quarantined by
+  validation: FineTome's turns are human, gpt and system text, and a call without its result (or a result
+  without its call) would teach the model half of the exchange.
 
 Anything else is read through a column mapping, ``{canonical name: input column}``, applied before detection:
 ``{"instruction": "question", "output": "answer"}`` reads a question/answer file as Alpaca, ``{"messages":
@@ -14,8 +30,10 @@ Anything else is read through a column mapping, ``{canonical name: input column}
 :func:`to_conversations` turns an Arrow table into a table whose ``conversations`` column is
 ``list<struct<from: string, value: string>>`` with FineTome's role names (``user`` -> ``human``,
 ``assistant`` -> ``gpt``; unknown roles stay as given for validation to reject), the columns the format
-consumed dropped and every other column carried through. Rows that cannot be converted get a one-line error
-naming the column in :attr:`Adapted.error` (null = converted); an input that cannot be read in any format
+consumed dropped and every other column carried through (an input's own ``conversations`` beside another
+format's columns as ``input_conversations``). Rows that cannot be converted, or not without losing something,
+get a one-line error in :attr:`Adapted.error` (null = converted); validation reads those record by record
+(:func:`curation.inputs.adapt_record`), which names what is wrong. An input that cannot be read in any format
 raises :class:`FormatError`, naming the file.
 """
 
@@ -42,6 +60,12 @@ TABLE_KEYS = ("conversations", "messages", "instruction", "input", "output", "sy
               "id", "source", "score")
 TURN_KEYS = ("from", "value", "role", "content")
 _TURN_FIELDS = (("from", "value"), ("role", "content"))
+# OpenAI content parts that are text: Chat Completions' ``text``, the Responses API's ``input_text`` and
+# ``output_text``; a ``refusal`` part holds its text under ``refusal``
+TEXT_PARTS = ("text", "input_text", "output_text")
+REFUSAL = "refusal"
+# the same turn key named twice by a mapping: a role (``from`` or ``role``) and a text (``value`` or ``content``)
+_SAME_TURN_KEY = (("from", "role"), ("value", "content"))
 
 
 class FormatError(ValueError):
@@ -113,9 +137,16 @@ def apply_mapping(table: pa.Table, columns: Mapping[str, str] | None, where: str
             if given not in table.column_names:
                 raise FormatError(f"{where}: columns maps {canonical!r} to {given!r}, but there is no column {given!r} "
                                   f"(columns: {', '.join(table.column_names)})")
+            if given in renames:  # one column read as two parts: the first would silently lose it
+                raise FormatError(f"{where}: columns maps both {renames[given]!r} and {canonical!r} to {given!r}; "
+                                  "a column can be read as one of them only")
             renames[given] = canonical
         else:
             raise FormatError(f"{where}: columns names {canonical!r}; expected one of {', '.join(TABLE_KEYS + TURN_KEYS)}")
+    for a, b in _SAME_TURN_KEY:
+        if a in turn_keys and b in turn_keys and turn_keys[a] != turn_keys[b]:
+            raise FormatError(f"{where}: columns maps both {a!r} and {b!r} (to {turn_keys[a]!r} and {turn_keys[b]!r}); "
+                              f"they name the same part of a turn: give one")
     names = [renames.get(n, n if n not in renames.values() else f"{n}__input") for n in table.column_names]
     return table.rename_columns(names), turn_keys
 
@@ -155,14 +186,30 @@ def to_conversations(table: pa.Table, format: str | None = None, columns: Mappin
     if fmt in ("conversations", "messages"):
         turns, error, original = _turn_list(_column(table, fmt), fmt, turn_keys, where)
         consumed = [fmt]
+        system = _string_column(table, "system", where)
+        if system is not None:  # LLaMA-Factory's ShareGPT: the system prompt beside the turns
+            turns, original = _with_system(turns, original, system)
+            consumed.append("system")
     elif fmt == "alpaca":
         turns, error, original, consumed = _alpaca(table, where)
     else:
         turns, error, original, consumed = _prompt_completion(table, turn_keys, where)
     rest = [c for c in table.column_names if c not in consumed]
-    out = pa.table([turns] + [table.column(c) for c in rest], names=["conversations"] + rest)
+    # the input's own columns under their names, but for one that the converted turns take: kept apart as
+    # tome keeps an input's columns named like its own (`conversations` -> `input_conversations`)
+    out = pa.table([turns] + [table.column(c) for c in rest], names=["conversations"] + [kept_apart(c) for c in rest])
     assert out.num_rows == n
     return Adapted(out, error, fmt, original)
+
+
+def kept_apart(name: str) -> str:
+    """An input column's name beside the converted ``conversations``: ``conversations`` (and a name already
+    kept apart, ``input_conversations``) gets ``input_`` in front, as
+    :func:`curation.readers.raw.kept_apart` keeps any column named like one tome writes."""
+    base = name
+    while base.startswith("input_"):
+        base = base[len("input_"):]
+    return "input_" + name if base == "conversations" else name
 
 
 # --- building blocks -------------------------------------------------------------------------------------------
@@ -192,25 +239,40 @@ def map_roles(roles: pa.Array) -> pa.Array:
     return pc.coalesce(pc.take(pa.array(list(ROLE_MAP.values())), idx), roles)
 
 
-def _text_of(content: pa.Array, where: str, column: str) -> pa.Array:
-    """Turn text as a string array: strings as they are, lists of text parts joined with a blank line."""
+def _text_of(content: pa.Array, where: str, column: str) -> tuple[pa.Array, pa.Array]:
+    """Turn text as a string array, and per turn whether it holds a content part that is not text (an image):
+    strings as they are, lists of text parts joined with a blank line (parts with null text left out)."""
     t = content.type
-    if pa.types.is_string(t) or pa.types.is_large_string(t):
-        return content.cast(pa.string())
-    if pa.types.is_null(t):
-        return content.cast(pa.string())
-    if (pa.types.is_list(t) or pa.types.is_large_list(t)) and pa.types.is_struct(t.value_type) \
-            and t.value_type.get_field_index("text") >= 0:
+    n = len(content)
+    no_media = pa.array(np.zeros(n, bool))
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_null(t):
+        return content.cast(pa.string()), no_media
+    if (pa.types.is_list(t) or pa.types.is_large_list(t)) and pa.types.is_struct(t.value_type):
         parts = content.flatten()
-        texts = parts.field("text").cast(pa.string())
-        keep = pc.is_valid(texts)
+        fields = [f.name for f in t.value_type]
+        kind = parts.field("type").cast(pa.string()) if "type" in fields else pa.nulls(len(parts), pa.string())
+        texts = parts.field("text").cast(pa.string()) if "text" in fields else pa.nulls(len(parts), pa.string())
+        if REFUSAL in fields:  # a refusal part: its text is under `refusal`
+            texts = pc.if_else(pc.fill_null(pc.equal(kind, REFUSAL), False), parts.field(REFUSAL).cast(pa.string()), texts)
+        # media: a part of another type, or an untyped one with no text but something else (an `image_url`)
+        other = pc.invert(pc.fill_null(pc.is_in(kind, pa.array(TEXT_PARTS + (REFUSAL,))), False))
+        untyped_other = pa.array(np.zeros(len(parts), bool))
+        for f in fields:
+            if f not in ("type", "text"):
+                untyped_other = pc.or_(untyped_other, parts.field(f).is_valid())
+        media = pc.if_else(pc.is_valid(kind), other, pc.and_(pc.is_null(texts), untyped_other))
+        media = pc.and_(media, parts.is_valid())
+        offsets = content.offsets
+        offsets = pc.subtract(offsets, offsets[0]) if offsets[0].as_py() else offsets
+        keep = pc.and_(pc.is_valid(texts), pc.invert(media))
         lengths = _lengths(content)
-        row_of = np.repeat(np.arange(len(content)), lengths)
+        row_of = np.repeat(np.arange(n), lengths)
         kept = pc.filter(texts, keep)
-        counts = np.bincount(row_of[keep.to_numpy(zero_copy_only=False)], minlength=len(content))
-        offsets = pa.array(np.concatenate([[0], np.cumsum(counts)]).astype(np.int32))
-        joined = pc.binary_join(pa.ListArray.from_arrays(offsets, kept), "\n\n")
-        return pc.if_else(pc.is_null(content), pa.scalar(None, pa.string()), joined)
+        counts = np.bincount(row_of[keep.to_numpy(zero_copy_only=False)], minlength=n)
+        joined_offsets = pa.array(np.concatenate([[0], np.cumsum(counts)]).astype(np.int32))
+        joined = pc.binary_join(pa.ListArray.from_arrays(joined_offsets, kept), "\n\n")
+        has_media = pa.array(_any_per_row(media, offsets.cast(pa.int64()), n))
+        return pc.if_else(pc.is_null(content), pa.scalar(None, pa.string()), joined), has_media
     raise FormatError(f"{where}: column '{column}': turn text is {t}, expected a string or a list of text parts")
 
 
@@ -238,7 +300,14 @@ def _turn_list(col: pa.Array, name: str, turn_keys: Mapping[str, str], where: st
     if not (pa.types.is_string(roles_in.type) or pa.types.is_large_string(roles_in.type) or pa.types.is_null(roles_in.type)):
         raise FormatError(f"{where}: column '{name}': turn field '{role_key}' is {roles_in.type}, expected a string")
     roles_in = roles_in.cast(pa.string())
-    values = _text_of(flat.field(value_key), where, name)
+    values, media = _text_of(flat.field(value_key), where, name)
+    used = {role_key, value_key}
+    if REFUSAL in fields and REFUSAL not in used:  # OpenAI: an assistant turn that refused has its text there
+        refusal = flat.field(REFUSAL)
+        if pa.types.is_string(refusal.type) or pa.types.is_large_string(refusal.type):
+            refused = pc.and_(pc.is_null(values), refusal.is_valid())
+            values = pc.coalesce(values, refusal.cast(pa.string()))
+            used.add(REFUSAL)
     roles = map_roles(roles_in)
     turns = pa.StructArray.from_arrays([roles, values], fields=list(TURN), mask=pc.invert(flat.is_valid()))
     offsets = col.offsets
@@ -248,12 +317,23 @@ def _turn_list(col: pa.Array, name: str, turn_keys: Mapping[str, str], where: st
     start = offsets[0].as_py()
     offsets = pc.subtract(offsets, start) if start else offsets
     out = pa.ListArray.from_arrays(offsets, turns, mask=pc.invert(col.is_valid()) if col.null_count else None)
-    error = _error_where(pc.is_null(col), f"column '{name}' is null")
+    # a turn's other keys (`name`, `weight`) are dropped: such rows go record by record, where validation
+    # records it in the row's repairs (a refusal read as the turn's text is no other key)
+    extra = pa.array(np.zeros(len(flat), bool))
+    for other in fields:
+        if other not in used:
+            extra = pc.or_(extra, flat.field(other).is_valid())
+    if REFUSAL in used:
+        extra = pc.or_(extra, pc.and_(flat.field(REFUSAL).is_valid(), pc.invert(refused)))
+    error = _first_error(
+        _error_where(pc.is_null(col), f"column '{name}' is null"),
+        _error_where(pa.array(_any_per_row(media, offsets, n)),
+                     f"column '{name}': a turn holds a content part that is not text (an image, audio or a file)"),
+        _error_where(pa.array(_any_per_row(extra, offsets, n)),
+                     f"column '{name}': a turn holds keys other than its role and text (dropped, and recorded)"))
     # keep the turns as given wherever a role name changed or the input was not FineTome's exact shape
     changed = pc.fill_null(pc.not_equal(roles, roles_in), False)
-    for other in fields:  # a turn with more keys than its role and text is not FineTome's exact shape
-        if other not in (role_key, value_key):
-            changed = pc.or_(changed, flat.field(other).is_valid())
+    changed = pc.or_(changed, extra)  # a turn with more keys than its role and text is not FineTome's exact shape
     changed_rows = _any_per_row(changed, offsets, n)
     if name != "conversations" or (role_key, value_key) != ("from", "value"):
         changed_rows = np.ones(n, bool)
@@ -261,6 +341,36 @@ def _turn_list(col: pa.Array, name: str, turn_keys: Mapping[str, str], where: st
     original = pa.ListArray.from_arrays(offsets, original_turns,
                                         mask=pa.array(~changed_rows | ~col.is_valid().to_numpy(zero_copy_only=False)))
     return out, error, original
+
+
+def _with_system(turns: pa.Array, original: pa.Array | None, system: pa.Array) -> tuple[pa.Array, pa.Array | None]:
+    """``turns`` with a system turn of ``system``'s text in front where it is not blank and the turns do not
+    already start with it (an export that holds both); ``original`` (the turns as given, null where unchanged)
+    likewise, so that the two stay turn for turn. A null row stays null."""
+    n = len(turns)
+    lengths = _lengths(turns)
+    offsets = turns.offsets.to_numpy(zero_copy_only=False).astype(np.int64)
+    offsets = offsets - offsets[0]
+    flat = turns.flatten()
+    first = np.minimum(offsets[:-1], max(len(flat) - 1, 0))
+    has = lengths > 0
+    if len(flat):
+        first_role = pc.take(flat.field("from"), pa.array(first)).to_numpy(zero_copy_only=False)
+        first_text = pc.take(flat.field("value"), pa.array(first)).to_numpy(zero_copy_only=False)
+    else:
+        first_role = first_text = np.full(n, None, dtype=object)
+    text = system.to_numpy(zero_copy_only=False)
+    already = has & (first_role == "system") & (first_text == text)
+    present = ~_blank(system).to_numpy(zero_copy_only=False) & ~already
+    head = _one_turn("system", system, present)
+    null = turns.is_null()
+
+    def joined(lists: pa.Array) -> pa.Array:
+        out = concat_turn_lists(head, lists)
+        mask = pc.or_(null, lists.is_null())
+        return pa.ListArray.from_arrays(out.offsets, out.values, mask=mask) if mask.true_count else out
+
+    return joined(turns), (None if original is None else joined(original))
 
 
 def _any_per_row(flags: pa.Array, offsets: pa.Array, n: int) -> np.ndarray:
@@ -331,12 +441,47 @@ def _alpaca(table: pa.Table, where: str):
     parts = []
     if system is not None:
         parts.append(_one_turn("system", system, ~_blank(system).to_numpy(zero_copy_only=False)))
+    errors = [_error_where(pc.is_null(instruction), "column 'instruction' is null"),
+              _error_where(pc.is_null(output), "column 'output' is null")]
+    if "history" in table.column_names:
+        earlier, bad = _history(_column(table, "history"), where)
+        parts.append(earlier)
+        errors.append(_error_where(bad, "column 'history': expected a list of [instruction, response] pairs of text"))
     parts += [_one_turn("human", human, ok_h), _one_turn("gpt", output, ok_g)]
     turns = concat_turn_lists(*parts)
-    error = _first_error(_error_where(pc.is_null(instruction), "column 'instruction' is null"),
-                         _error_where(pc.is_null(output), "column 'output' is null"))
-    consumed = [c for c in ("instruction", "input", "output", "system") if c in table.column_names]
-    return turns, error, None, consumed
+    consumed = [c for c in ("instruction", "input", "output", "system", "history") if c in table.column_names]
+    return turns, _first_error(*errors), None, consumed
+
+
+def _history(history: pa.Array, where: str) -> tuple[pa.Array, pa.Array]:
+    """LLaMA-Factory's Alpaca ``history`` (the earlier rounds, ``[[instruction, response], ...]``) as turns, and
+    per row whether it is not that shape (a round that is not two texts: the row goes record by record)."""
+    n = len(history)
+    t = history.type
+    if pa.types.is_null(t):
+        return pa.array([[]] * n, TURNS), pa.array(np.zeros(n, bool))
+    if not ((pa.types.is_list(t) or pa.types.is_large_list(t)) and (pa.types.is_list(t.value_type)
+            or pa.types.is_large_list(t.value_type)) and (pa.types.is_string(t.value_type.value_type)
+                                                       or pa.types.is_large_string(t.value_type.value_type))):
+        raise FormatError(f"{where}: column 'history' is {t}, expected a list of [instruction, response] pairs")
+    rounds = history.flatten()  # the rounds of valid rows, in order
+    texts = rounds.flatten().cast(pa.string())
+    round_bad = pc.or_(pc.not_equal(pc.fill_null(pc.list_value_length(rounds), 0), 2), rounds.is_null())
+    turn_bad = pc.is_null(texts)  # (an empty text is validation's to name, as any turn's)
+    offsets = history.offsets
+    offsets = pc.subtract(offsets, offsets[0]) if offsets[0].as_py() else offsets
+    round_offsets = rounds.offsets
+    round_offsets = pc.subtract(round_offsets, round_offsets[0]) if round_offsets[0].as_py() else round_offsets
+    round_bad = pc.or_(round_bad, pa.array(_any_per_row(turn_bad, round_offsets, len(rounds))))
+    bad = pa.array(_any_per_row(round_bad, offsets, n))
+    # a well-formed round is [instruction, response]: human, then gpt; a bad row's turns are never read
+    within = np.arange(len(texts)) - np.repeat(round_offsets.to_numpy(zero_copy_only=False)[:-1],
+                                               np.diff(round_offsets.to_numpy(zero_copy_only=False)))
+    roles = pa.array(np.where(within % 2 == 0, "human", "gpt").astype(object), pa.string())
+    turn_offsets = pc.take(round_offsets, offsets)
+    turns = pa.ListArray.from_arrays(turn_offsets.cast(pa.int32()),
+                                     pa.StructArray.from_arrays([roles, texts], fields=list(TURN)))
+    return turns, bad
 
 
 def _prompt_completion(table: pa.Table, turn_keys: Mapping[str, str], where: str):

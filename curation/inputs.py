@@ -25,8 +25,8 @@ import pyarrow as pa
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from curation.core.config_base import StrictModel
-from curation.formats import (FORMATS, ROLE_MAP, FormatError, alpaca_aliases, apply_mapping, check_format_columns,
-                              detect_format)
+from curation.formats import (FORMATS, NEEDED_COLUMNS, REFUSAL, ROLE_MAP, TEXT_PARTS, TURN_KEYS, FormatError,
+                              alpaca_aliases, apply_mapping, check_format_columns, detect_format, kept_apart)
 
 INPUT = "_input"  # internal column: the input a raw record came from
 
@@ -185,6 +185,9 @@ def resolve_input(cfg: InputConfig, source) -> InputConfig:
     otherwise (:func:`curation.formats.alpaca_aliases`: Dolly's, GSM8K's, MetaMathQA's, OpenOrca's)."""
     if cfg.format == "auto" and not cfg.columns:
         names, records = _first_records(source)
+        folded = _casefolded(names, records)
+        if folded:  # `Conversations` of `{From, Value}` turns: FineTome's names in another case
+            return resolve_input(cfg.model_copy(update={"columns": folded}), source)
         chat = next((c for c in ("conversations", "messages", "conversation") if c in names), None)
         if chat is not None and not (chat == "conversation" and detect_format(names)):
             keys = _turn_keys(records, chat)
@@ -194,7 +197,49 @@ def resolve_input(cfg: InputConfig, source) -> InputConfig:
         aliases = alpaca_aliases(names) if chat is None and detect_format(names) is None else None
         if aliases:  # a question and its answer under other names
             return cfg.model_copy(update={"format": "alpaca", "columns": aliases})
-    return cfg.model_copy(update={"format": resolve_format(cfg, source)})
+    resolved = cfg.model_copy(update={"format": resolve_format(cfg, source)})
+    names, records = _first_records(source)
+    if (resolved.format == "conversations" and not resolved.columns and "system" in names
+            and all(isinstance(r.get("system"), (str, type(None))) for r in records)):
+        # LLaMA-Factory's ShareGPT: a system prompt beside the turns, which the conversion puts in front of them
+        # (FineTome rows are otherwise read as they are)
+        resolved = resolved.model_copy(update={"columns": {"system": "system"}})
+    return resolved
+
+
+# chat columns whose name a detection may read in another case (`Conversations`, `Instruction`)
+_FOLDED_COLUMNS = ("conversations", "messages", "instruction", "input", "output", "system", "prompt", "completion")
+
+
+def _casefolded(names: Sequence[str], records: Sequence[dict[str, Any]]) -> dict[str, str] | None:
+    """The column mapping of an input that spells a format's column names (``Conversations``, ``Instruction``)
+    or its turns' keys (``From``, ``Value``) in another case, each by exactly one name; None when its names
+    are the formats' own, or are not theirs in any case."""
+    def folded(given: Sequence[str], wanted: Sequence[str]) -> dict[str, str]:
+        by_fold: dict[str, list[str]] = {}
+        for name in given:
+            by_fold.setdefault(str(name).casefold(), []).append(name)
+        return {w: by_fold[w][0] for w in wanted if w not in given and len(by_fold.get(w, ())) == 1}
+
+    mapping = {}
+    mapped = list(names)
+    if detect_format(names) is None and "conversation" not in names:
+        mapping = folded(names, _FOLDED_COLUMNS)
+        mapped = [next((k for k, v in mapping.items() if v == n), n) for n in names]
+        if detect_format(mapped) is None:
+            return None
+    fmt = detect_format(mapped)
+    given = {canonical: mapping.get(canonical, canonical) for canonical in NEEDED_COLUMNS.get(fmt, ())}
+    keys = [k for r in records for c in given.values() if isinstance(r.get(c), list)
+            for t in r[c] if isinstance(t, dict) for k in t]
+    keys = list(dict.fromkeys(keys))
+    for pair in (("from", "value"), ("role", "content")):
+        if not any(k in keys for k in pair):
+            turn_keys = folded(keys, pair)
+            if len(turn_keys) == 2:
+                mapping.update(turn_keys)
+                break
+    return mapping or None
 
 
 def resolve_format(cfg: InputConfig, source) -> str:
@@ -220,17 +265,23 @@ def resolve_format(cfg: InputConfig, source) -> str:
             f"{cfg.name or cfg.path}: cannot tell the chat format from its columns ({', '.join(names) or 'none'}); "
             "expected conversations, messages, instruction+output, prompt+completion, or one question and one answer "
             "column (question/query/prompt, answer/response) (set this input's format and columns)")
+    if found in ("conversations", "messages"):
+        _check_turn_keys(records, (cfg.columns or {}).get(found, found), turn_keys, where)
+    elif found == "prompt_completion":
+        _check_turn_keys(records, [(cfg.columns or {}).get(c, c) for c in ("prompt", "completion")], turn_keys, where)
     return found
 
 
-def _check_turn_keys(records: Sequence[dict[str, Any]], chat: str, turn_keys: Mapping[str, str], where: str) -> None:
+def _check_turn_keys(records: Sequence[dict[str, Any]], chat: str | Sequence[str], turn_keys: Mapping[str, str],
+                     where: str) -> None:
     """:class:`FormatError` when ``columns`` maps a turn key (``from: speaker``) to a key that no turn of the
-    first records' chat column (``chat``, as the input names it) holds: a misspelled key would leave every row's
-    turns without a role or a text."""
+    first records' chat column (``chat``, as the input names it; or columns: prompt and completion) holds: a
+    misspelled key would leave every row's turns without a role or a text."""
     if not turn_keys:
         return
-    seen = {k for r in records for t in (r.get(chat) if isinstance(r.get(chat), list) else []) if isinstance(t, dict)
-            for k in t}
+    chats = [chat] if isinstance(chat, str) else list(chat)
+    seen = {k for r in records for c in chats for t in (r.get(c) if isinstance(r.get(c), list) else [])
+            if isinstance(t, dict) for k in t}
     if not seen:  # no turn to tell by (the rows are checked one by one)
         return
     for canonical, given in turn_keys.items():
@@ -364,13 +415,23 @@ def _exists_locally(spec: str) -> bool:
 
 def adapt_record(data: Any, fmt: str, columns: Mapping[str, str]) -> Any:
     """One parsed record in FineTome's or OpenAI's shape (what :func:`curation.validate.validate_record` reads),
-    by the same rules as :func:`curation.formats.to_conversations`; :class:`FormatError` names what is wrong."""
+    by the same rules as :func:`curation.formats.to_conversations`; :class:`FormatError` names what is wrong.
+
+    A record without the columns of ``fmt`` (and no column mapping) that has another format's (a shard of
+    Alpaca rows in a folder read as OpenAI messages) is read in its own format: it can be nothing else."""
     if not isinstance(data, dict):
         return data
-    table_keys = {k: v for k, v in columns.items() if k not in ("from", "value", "role", "content")}
-    turn_keys = {k: v for k, v in columns.items() if k in ("from", "value", "role", "content")}
+    table_keys = {k: v for k, v in columns.items() if k not in TURN_KEYS}
+    turn_keys = {k: v for k, v in columns.items() if k in TURN_KEYS}
     given = {v: k for k, v in table_keys.items()}
     record = {given.get(k, k if k not in table_keys else f"{k}__input"): v for k, v in data.items()}
+    if not columns and any(k not in record for k in NEEDED_COLUMNS.get(fmt, ())):
+        own = detect_format(list(record))
+        if own == "conversations":  # FineTome's own shape: validation reads it as it is
+            return record
+        fmt = own or fmt
+    if fmt != "conversations" and "conversations" in record:  # the input's own, beside another format's columns
+        record = {kept_apart(k): v for k, v in record.items()}
     if fmt in ("conversations", "messages"):
         key = fmt
         turns = record.get(key)
@@ -378,28 +439,40 @@ def adapt_record(data: Any, fmt: str, columns: Mapping[str, str]) -> Any:
         if turn_keys and isinstance(turns, list):
             role = turn_keys.get("from") or turn_keys.get("role")
             text = turn_keys.get("value") or turn_keys.get("content")
-            turns = record[key] = [{target[0]: t.get(role), target[1]: t.get(text)} if isinstance(t, dict) else t
+            turns = record[key] = [{**{k: v for k, v in t.items() if k not in (role, text)},
+                                    target[0]: t.get(role), target[1]: t.get(text)} if isinstance(t, dict) else t
                                    for t in turns]
         if isinstance(turns, list):
-            record[key] = [_joined_parts(t, target[1]) for t in turns]
+            turns = record[key] = [_text_turn(t, target[1], n) for n, t in enumerate(turns, start=1)]
+        if "system" in record:  # the system prompt beside the turns (LLaMA-Factory's ShareGPT)
+            system = _text_value(record.pop("system"), "system")
+            if system is not None and system.strip() and isinstance(turns, list):
+                first = turns[0] if turns and isinstance(turns[0], dict) else {}
+                role = first.get(target[0])
+                if not (isinstance(role, str) and ROLE_MAP.get(role.strip().lower()) == "system"
+                        and first.get(target[1]) == system):
+                    record[key] = [{target[0]: "system", target[1]: system}] + turns
         return record
     if fmt == "alpaca":
         for name in ("instruction", "output"):
+            if name not in record:
+                raise FormatError(f"no column '{name}' (the input is read as alpaca; this row has "
+                                  f"{', '.join(map(str, record)) or 'no column'})")
             if record.get(name) is None:
                 raise FormatError(f"column '{name}' is null")
-        values = {k: record.get(k) for k in ("instruction", "input", "output", "system")}
-        for k, v in values.items():
-            if v is not None and not isinstance(v, (str, int, float)) or isinstance(v, bool):
-                raise FormatError(f"column '{k}' is {type(v).__name__}, expected text")
-        text = {k: None if v is None else str(v) for k, v in values.items()}
+        text = {k: _text_value(record.get(k), k) for k in ("instruction", "input", "output", "system")}
         human = text["instruction"] + ("\n\n" + text["input"] if text["input"] and text["input"].strip() else "")
         turns = ([{"from": "system", "value": text["system"]}] if text["system"] and text["system"].strip() else [])
+        turns += _history_turns(record.get("history"))
         turns += [{"from": "human", "value": human}, {"from": "gpt", "value": text["output"]}]
-        rest = {k: v for k, v in record.items() if k not in ("instruction", "input", "output", "system")}
+        rest = {k: v for k, v in record.items() if k not in ("instruction", "input", "output", "system", "history")}
         return {"conversations": turns, **rest}
     if fmt == "prompt_completion":
         turns = []
         for name, role in (("prompt", "human"), ("completion", "gpt")):
+            if name not in record:
+                raise FormatError(f"no column '{name}' (the input is read as prompt_completion; this row has "
+                                  f"{', '.join(map(str, record)) or 'no column'})")
             value = record.get(name)
             if value is None:
                 raise FormatError(f"column '{name}' is null")
@@ -409,9 +482,13 @@ def adapt_record(data: Any, fmt: str, columns: Mapping[str, str]) -> Any:
                 for t in value:
                     if not isinstance(t, dict):
                         raise FormatError(f"column '{name}': a turn is {type(t).__name__}, expected an object")
+                    if role_key not in t and text_key not in t and "from" in t and "value" in t:
+                        role_key, text_key = "from", "value"  # FineTome's turns, as column-wise
+                    t = _text_turn(t, text_key, len(turns) + 1)
                     given_role = t.get(role_key)
                     mapped = ROLE_MAP.get(given_role.strip().lower(), given_role) if isinstance(given_role, str) else given_role
-                    turns.append({"from": mapped, "value": text_of_parts(t.get(text_key))})
+                    turns.append({**{k: v for k, v in t.items() if k not in (role_key, text_key)},
+                                  "from": mapped, "value": t.get(text_key)})
             elif isinstance(value, (str, int, float)) and not isinstance(value, bool):
                 turns.append({"from": role, "value": str(value)})
             else:
@@ -421,19 +498,71 @@ def adapt_record(data: Any, fmt: str, columns: Mapping[str, str]) -> Any:
     raise FormatError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
 
 
+def _text_value(value: Any, column: str) -> str | None:
+    """An Alpaca column's text: a string, or a number as its text (``42``); null stays null."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise FormatError(f"column '{column}' is {type(value).__name__}, expected text")
+    return str(value)
+
+
+def _history_turns(history: Any) -> list[dict[str, str]]:
+    """LLaMA-Factory's Alpaca ``history``, ``[[instruction, response], ...]`` (the earlier rounds), as turns."""
+    if history is None:
+        return []
+    rounds = history if isinstance(history, list) else None
+    if rounds is None or not all(isinstance(r, list) and len(r) == 2 and all(isinstance(x, str) for x in r)
+                                 for r in rounds):
+        raise FormatError("column 'history': expected a list of [instruction, response] pairs of text")
+    return [turn for q, a in rounds for turn in ({"from": "human", "value": q}, {"from": "gpt", "value": a})]
+
+
+def media_part(content: Any) -> tuple[int, str] | None:
+    """The first content part (1-based, and its type) that is not text: an image, audio, a file."""
+    if not isinstance(content, list):
+        return None
+    for k, part in enumerate(content, start=1):
+        if not isinstance(part, dict):
+            continue
+        kind = part.get("type")
+        if kind is None:
+            others = [key for key, v in part.items() if key not in ("type", "text") and v is not None]
+            if part.get("text") is None and others:
+                return k, others[0]
+        elif kind not in TEXT_PARTS + (REFUSAL,):
+            return k, str(kind)
+    return None
+
+
 def text_of_parts(content: Any) -> Any:
-    """A turn's text: a list of text parts (``[{type: text, text: ...}]``, OpenAI's content parts) as their texts
-    joined with a blank line, parts without text (an image) left out, as :func:`curation.formats._text_of` does
-    column-wise; anything else as it is (validation names what is wrong with it)."""
-    if not isinstance(content, list) or not all(isinstance(p, dict) for p in content):
+    """A turn's text: a list of text parts (``[{type: text, text: ...}]``, OpenAI's content parts; ``refusal``
+    parts too) as their texts joined with a blank line, parts with null text left out, as
+    :func:`curation.formats._text_of` does column-wise; anything else, and a list holding a part that is not
+    text (an image), as it is (validation names what is wrong with it)."""
+    if not isinstance(content, list) or not all(isinstance(p, dict) for p in content) or media_part(content):
         return content
-    texts = [p.get("text") for p in content]
+    texts = [p.get(REFUSAL) if p.get("type") == REFUSAL else p.get("text") for p in content]
     if not all(t is None or isinstance(t, str) for t in texts):
         return content
     return "\n\n".join(t for t in texts if t is not None)
 
 
-def _joined_parts(turn: Any, text_key: str) -> Any:
-    if not isinstance(turn, dict) or not isinstance(turn.get(text_key), list):
+def _text_turn(turn: Any, text_key: str, n: int) -> Any:
+    """A turn with its content parts joined (:func:`text_of_parts`) and an OpenAI refusal as its text;
+    :class:`FormatError` for a part that is not text (text turns cannot hold an image: the row's text without
+    it would be a question about a picture nobody sees)."""
+    if not isinstance(turn, dict):
         return turn
-    return {**turn, text_key: text_of_parts(turn[text_key])}
+    value = turn.get(text_key)
+    media = media_part(value)
+    if media is not None:
+        raise FormatError(f"turn {n}: content part {media[0]} is {media[1]!r}, not text: images, audio and files "
+                          "are not supported")
+    if isinstance(value, list):
+        turn = {**turn, text_key: text_of_parts(value)}
+    if turn.get(text_key) is None and isinstance(turn.get(REFUSAL), str) and REFUSAL != text_key:
+        refusal = turn[REFUSAL]
+        turn = {k: v for k, v in turn.items() if k != REFUSAL}
+        turn[text_key] = refusal
+    return turn

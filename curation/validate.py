@@ -33,7 +33,7 @@ from curation.core.config_base import StrictModel
 from curation.core.registry import StageSpec, register
 from curation.core.stage import POS, RowStage, StageOutput
 from curation.formats import ROLE_MAP, FormatError, to_conversations
-from curation.inputs import INPUT, adapt_record, needs_adapting, text_of_parts
+from curation.inputs import INPUT, adapt_record, media_part, needs_adapting, text_of_parts
 from curation.readers import raw as rawcols
 from curation.repair import (CONTROL_CLASS, TURN_KEYS_DROPPED, coerce_score, merge_repairs, repair_record, repair_table,
                              repairs_json, turns_from_text)
@@ -64,7 +64,9 @@ class RowError(ValueError):
 
 
 def _turns(data: dict[str, Any]) -> tuple[list[Any], str, str, str]:
-    if "conversations" in data:
+    """The row's turns, the key they are under and its turns' role and text keys. A null ``conversations`` beside
+    OpenAI ``messages`` (two datasets concatenated, each row holding one) is no turns: the messages are."""
+    if "conversations" in data and not (data["conversations"] is None and data.get("messages") is not None):
         return data["conversations"], "conversations", "from", "value"
     if "messages" in data:
         return data["messages"], "messages", "role", "content"
@@ -75,7 +77,8 @@ def _type_name(value: Any) -> str:
     return "null" if value is None else type(value).__name__
 
 
-TOOL_ROLES = frozenset({"tool", "function", "ipython"})  # OpenAI's tool and function results, Llama 3's
+# OpenAI's tool and function results, Llama 3's; LLaMA-Factory's call and result roles
+TOOL_ROLES = frozenset({"tool", "function", "ipython", "function_call", "observation"})
 TOOL_CALLS = ("tool_calls", "function_call")
 
 
@@ -86,7 +89,8 @@ def _no_tool_use(n: int, turn: dict[str, Any], role: Any, value: Any) -> None:
     if calls and not (isinstance(value, str) and value.strip()):
         raise RowError(f"turn {n}: a tool call ('{calls}') with no text: tool-use conversations are not supported")
     if isinstance(role, str) and role.strip().lower() in TOOL_ROLES:
-        raise RowError(f"turn {n}: role {role!r} is a tool's result: tool-use conversations are not supported")
+        what = "a tool call" if role.strip().lower() == "function_call" else "a tool's result"
+        raise RowError(f"turn {n}: role {role!r} is {what}: tool-use conversations are not supported")
 
 
 def validate_record(data: Any, cfg: ValidateConfig, owned: frozenset[str] = OWNED,
@@ -123,6 +127,10 @@ def validate_record(data: Any, cfg: ValidateConfig, owned: frozenset[str] = OWNE
         role, value = turn[keys[0]], turn[keys[1]]
         _no_tool_use(n, turn, role, value)
         if isinstance(value, list):  # OpenAI's content parts: their texts
+            media = media_part(value)
+            if media is not None:  # as the conversion of another format's input says it (curation.inputs)
+                raise RowError(f"turn {n}: content part {media[0]} is {media[1]!r}, not text: images, audio and "
+                               "files are not supported")
             value = text_of_parts(value)
             changed = True
         if not isinstance(role, str):
@@ -351,11 +359,15 @@ class Validate(RowStage):
                 data[key] = fixed[key]
                 repairs = merge_repairs(repairs, more, {"turns_from_json_text": [key]})
         cfg = self.inputs.get(input_name) if input_name is not None else None
-        if cfg is not None and needs_adapting(cfg):
-            try:
+        try:
+            if cfg is not None and needs_adapting(cfg):
                 data = adapt_record(data, cfg.format, cfg.columns)
-            except FormatError as exc:
-                raise RowError(str(exc)) from None
+            elif data.get("conversations") is None and data.get("messages") is None:
+                # a row of another format in a FineTome input (a file of mixed shapes): read in its own format,
+                # which is all it can be; one of no format is left as it is for validation to name
+                data = adapt_record(data, "conversations", {})
+        except FormatError as exc:
+            raise RowError(str(exc)) from None
         return data, repairs
 
     def _adapted(self, batch: pa.RecordBatch) -> tuple[pa.RecordBatch, str | None]:

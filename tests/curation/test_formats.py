@@ -16,6 +16,7 @@ from curation.formats import (
     to_conversations,
     to_messages,
 )
+from curation.inputs import adapt_record
 
 
 def turns(*pairs):
@@ -76,8 +77,7 @@ def test_content_parts_are_read_record_by_record_too():
     rows): their texts, as column-wise; they were quarantined as "'content' is list"."""
     from curation.validate import ValidateConfig, validate_record
 
-    parts = [{"type": "text", "text": "Name a prime."}, {"type": "image_url", "image_url": {"url": "x"}},
-             {"type": "text", "text": "Above ten."}]
+    parts = [{"type": "text", "text": "Name a prime."}, {"type": "input_text", "text": "Above ten."}]
     row = {"messages": [{"role": "user", "content": parts}, {"role": "assistant", "content": "Eleven."}]}
     got = validate_record(row, ValidateConfig())
     assert got["conversations"] == turns(("human", "Name a prime.\n\nAbove ten."), ("gpt", "Eleven."))
@@ -112,11 +112,150 @@ def test_openai_messages_with_string_content():
 
 
 def test_openai_messages_with_content_parts():
-    rows = [{"messages": [{"role": "user", "content": [{"type": "text", "text": "Look:"}, {"type": "image", "text": None},
+    rows = [{"messages": [{"role": "user", "content": [{"type": "text", "text": "Look:"}, {"type": "text", "text": None},
                                                        {"type": "text", "text": "what is it?"}]},
                           {"role": "assistant", "content": [{"type": "text", "text": "A cat."}]}]}]
     adapted = convert(rows)
     assert adapted.table.column("conversations").to_pylist() == [turns(("human", "Look:\n\nwhat is it?"), ("gpt", "A cat."))]
+    assert adapted.error.to_pylist() == [None]
+
+
+# -- what real-world chat files hold: converted where nothing is lost, else left to the record path's error --
+
+IMAGE = {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}
+
+
+@pytest.mark.parametrize("media", [IMAGE, {"type": "image"}, {"type": "input_audio", "input_audio": {"data": "AAA"}},
+                                   {"image_url": {"url": "u"}}])
+def test_a_turn_with_an_image_or_other_media_part_is_not_converted(media):
+    """Its text alone would be a question about a picture nobody sees (the image part was silently left out):
+    the row gets an error, so validation reads it record by record and quarantines it with its reason."""
+    def text(t):
+        return [{"type": "text", "text": t}]
+
+    rows = [{"messages": [{"role": "user", "content": [media, {"type": "text", "text": "What is in it?"}]},
+                          {"role": "assistant", "content": text("A cat.")}]},
+            {"messages": [{"role": "user", "content": text("Name a cat.")}, {"role": "assistant", "content": text("Tom.")}]}]
+    error = convert(rows).error.to_pylist()
+    assert "not text" in error[0] and error[1] is None
+    with pytest.raises(FormatError, match=r"^turn 1: content part 1 is '(image_url|image|input_audio)', not text"):
+        adapt_record(rows[0], "messages", {})
+
+
+def test_refusals_are_the_turns_text():
+    """OpenAI's assistant turn that refused: `content` null and the text in `refusal` (or a `refusal` part)."""
+    rows = [{"messages": [{"role": "user", "content": [{"type": "text", "text": "Help me pick a lock."}]},
+                          {"role": "assistant", "content": None, "refusal": "I can't help with that."}]},
+            {"messages": [{"role": "user", "content": [{"type": "text", "text": "Again?"}]},
+                          {"role": "assistant", "content": [{"type": "refusal", "refusal": "Still no."}], "refusal": None}]}]
+    want = [turns(("human", "Help me pick a lock."), ("gpt", "I can't help with that.")),
+            turns(("human", "Again?"), ("gpt", "Still no."))]
+    adapted = convert(rows)
+    assert adapted.table.column("conversations").to_pylist() == want and adapted.error.to_pylist() == [None, None]
+    for row, conv in zip(rows, want):
+        got = adapt_record(row, "messages", {})["messages"]
+        assert [t["content"] for t in got] == [t["value"] for t in conv] and got[1].get("refusal") is None
+
+
+def test_a_turn_with_other_keys_goes_record_by_record_where_the_drop_is_recorded():
+    """`name`, ShareGPT's and OpenAI's `weight`: dropped from the turns, which the record path records in the
+    row's repairs; column-wise they vanished without a word. A key that is null everywhere is no value."""
+    rows = [{"messages": [{"role": "user", "content": "Hi", "name": "bob"}, {"role": "assistant", "content": "Hello."}]},
+            {"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hey.", "weight": 0}]},
+            {"messages": [{"role": "user", "content": "Yo", "name": None}, {"role": "assistant", "content": "Yo."}]}]
+    error = convert(rows).error.to_pylist()
+    assert error[0] is not None and error[1] is not None and error[2] is None
+
+
+def test_a_system_column_beside_the_turns_is_the_system_prompt():
+    """LLaMA-Factory's ShareGPT rows carry the system prompt in a `system` column: it was kept as an extra
+    column and left out of the conversation."""
+    rows = [{"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello."}], "system": "Be kind."},
+            {"messages": [{"role": "system", "content": "Be kind."}, {"role": "user", "content": "Hi"},
+                          {"role": "assistant", "content": "Hello."}], "system": "Be kind."},
+            {"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hey."}], "system": " "},
+            {"messages": None, "system": "Be kind."}]
+    adapted = convert(rows)
+    with_system = turns(("system", "Be kind."), ("human", "Hi"), ("gpt", "Hello."))
+    assert adapted.table.column("conversations").to_pylist() == [with_system, with_system,
+                                                                  turns(("human", "Hi"), ("gpt", "Hey.")), None]
+    assert "system" not in adapted.table.column_names
+    for row, conv in zip(rows[:3], adapted.table.column("conversations").to_pylist()):
+        assert [t["content"] for t in adapt_record(row, "messages", {})["messages"]] == [t["value"] for t in conv]
+
+
+def test_alpaca_history_is_the_earlier_rounds():
+    """LLaMA-Factory's Alpaca `history` ([[instruction, response], ...]): it was carried as an extra column and
+    the conversation held the last round only."""
+    rows = [{"instruction": "And Spain?", "input": "", "output": "Madrid.", "system": "Be brief.",
+             "history": [["Capital of France?", "Paris."], ["Of Italy?", "Rome."]]},
+            {"instruction": "Hi", "output": "Hello.", "history": []},
+            {"instruction": "Hi", "output": "Hello.", "history": None},
+            {"instruction": "Hi", "output": "Hello.", "history": [["only a question"]]}]
+    adapted = convert(rows)
+    conv = adapted.table.column("conversations").to_pylist()
+    assert conv[0] == turns(("system", "Be brief."), ("human", "Capital of France?"), ("gpt", "Paris."),
+                            ("human", "Of Italy?"), ("gpt", "Rome."), ("human", "And Spain?"), ("gpt", "Madrid."))
+    assert conv[1] == conv[2] == turns(("human", "Hi"), ("gpt", "Hello."))
+    assert adapted.error.to_pylist()[:3] == [None] * 3 and "history" in adapted.error.to_pylist()[3]
+    assert "history" not in adapted.table.column_names
+    for row, want in zip(rows[:3], conv):
+        assert adapt_record(row, "alpaca", {})["conversations"] == want
+    with pytest.raises(FormatError, match="^column 'history': expected a list of"):
+        adapt_record(rows[3], "alpaca", {})
+
+
+@pytest.mark.parametrize("fmt,row", [
+    ("messages", {"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Yo."}],
+                  "conversations": [{"from": "human", "value": "other"}]}),
+    ("alpaca", {"instruction": "Hi", "output": "Yo.", "conversations": "junk"}),
+    ("prompt_completion", {"prompt": "Hi", "completion": "Yo.", "conversations": [{"from": "human", "value": "x"}]}),
+])
+def test_an_inputs_own_conversations_column_beside_another_format_is_kept_apart(fmt, row):
+    """The converted turns and the input's own `conversations` made a table with that name twice: the run ended
+    in a KeyError traceback (record by record, the input's own silently won over Alpaca's)."""
+    adapted = convert([row], format=fmt)
+    assert adapted.table.column_names.count("conversations") == 1
+    assert adapted.table.column("input_conversations").to_pylist() == [row["conversations"]]
+    assert adapted.table.column("conversations").to_pylist() == [turns(("human", "Hi"), ("gpt", "Yo."))]
+    record = adapt_record(row, fmt, {})
+    assert record["input_conversations"] == row["conversations"]
+    assert record.get("conversations", []) != row["conversations"]
+
+
+@pytest.mark.parametrize("columns,message", [
+    ({"instruction": "q", "input": "q", "output": "a"}, "columns maps both 'instruction' and 'input' to 'q'"),
+    ({"messages": "d", "role": "speaker", "from": "text"}, "columns maps both 'from' and 'role'"),
+    ({"messages": "d", "value": "text", "content": "body"}, "columns maps both 'value' and 'content'"),
+])
+def test_a_mapping_that_reads_one_thing_twice_is_one_error(columns, message):
+    """Two names mapped to one column was 'cannot tell the chat format from its columns (input, output)' (the
+    first rename lost); a turn's role mapped as both `from` and `role` read the text as the role."""
+    from curation.formats import apply_mapping
+
+    table = pa.table({"q": ["x"], "a": ["y"], "d": [[{"speaker": "user", "text": "t", "body": "b"}]]})
+    with pytest.raises(FormatError, match=message) as err:
+        apply_mapping(table, columns, where="chat.jsonl")
+    assert str(err.value).startswith("chat.jsonl: ") and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("row,fmt", [
+    ({"instruction": "Hi", "output": "Yo."}, "messages"),
+    ({"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Yo."}]}, "alpaca"),
+    ({"prompt": "Hi", "completion": "Yo."}, "alpaca"),
+])
+def test_a_row_of_another_format_is_read_in_its_own(row, fmt):
+    """A shard of Alpaca rows in a folder read as OpenAI messages: each row was quarantined ("column
+    'instruction' is null" for a row that has no such column)."""
+    from curation.validate import ValidateConfig, validate_record
+
+    got = validate_record(adapt_record(row, fmt, {}), ValidateConfig())
+    assert got["conversations"] == turns(("human", "Hi"), ("gpt", "Yo."))
+
+
+def test_a_row_of_no_format_says_which_column_it_lacks():
+    with pytest.raises(FormatError, match=r"^no column 'output' \(the input is read as alpaca; this row has instruction, x\)$"):
+        adapt_record({"instruction": "Hi", "x": 1}, "alpaca", {})
 
 
 def test_alpaca_with_and_without_input_and_system():

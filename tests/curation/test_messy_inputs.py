@@ -220,7 +220,7 @@ def test_errors_say_null_not_python_type_names(data, error):
 # -- OpenAI content parts, record by record as column-wise ---------------------------------------------------
 
 def test_content_parts_are_joined_record_by_record():
-    data = {"messages": [{"role": "user", "content": [{"type": "text", "text": "Look:"}, {"type": "image_url", "image_url": {"url": "u"}},
+    data = {"messages": [{"role": "user", "content": [{"type": "text", "text": "Look:"}, {"type": "text", "text": None},
                                                       {"type": "text", "text": "what is it?"}]},
                          {"role": "assistant", "content": "A cat."}]}
     adapted = adapt_record(data, "messages", {})
@@ -626,3 +626,145 @@ def test_a_column_that_holds_only_nulls_is_left_out_on_either_path_whatever_the_
                      load_config(None, {"report": False, "checkpoint": False, "engine": {"batch_rows": batch_rows}}))
         extras.append(read_manifest(out)["extra_columns"])
     assert extras == [["t"]] * 3
+
+
+# -- chat files from everywhere: OpenAI exports, LLaMA-Factory's shapes, shards of several formats ----------------
+
+def _config_run(tmp_path, inputs: list[dict]) -> dict:
+    from curation.config import load_config
+    from curation.pipeline import run_curation
+
+    run_curation(None, tmp_path / "out", load_config(None, {"report": False, "checkpoint": False, "inputs": inputs}))
+    manifest = read_manifest(tmp_path / "out")
+    assert manifest["accounting"]["balanced"]
+    return manifest
+
+
+def _kept(out) -> dict[str, dict]:
+    return {r["conversations"][-2]["value"]: r for s in SPLITS for r in pq.read_table(out / f"{s}.parquet").to_pylist()}
+
+
+def test_openai_exports_keep_what_text_can_hold_and_quarantine_images_with_their_reason(tmp_path):
+    """An image part was left out and the row kept (a question about a picture nobody sees); a turn's `name`
+    vanished without a word column-wise; a refusal (`content` null) was quarantined as a null content."""
+    def msg(i, user, assistant):
+        return {"messages": [{"role": "user", **user}, {"role": "assistant", **assistant}]}
+
+    text = [{"type": "text", "text": f"{Q} (0)"}]
+    rows = [msg(0, {"content": text}, {"content": A}),
+            msg(1, {"content": [{"type": "image_url", "image_url": {"url": "u"}}] + text}, {"content": A}),
+            msg(2, {"content": [{"type": "text", "text": f"{Q} (2)"}], "name": "bob"}, {"content": A}),
+            msg(3, {"content": [{"type": "text", "text": f"{Q} (3)"}]}, {"content": None, "refusal": "I can't help."})]
+    for i in range(6):  # column-wise batches, too
+        rows.append(msg(4 + i, {"content": [{"type": "text", "text": f"{Q} ({4 + i})"}]}, {"content": f"{A} [{i}]"}))
+    (tmp_path / "in.jsonl").write_text(jsonl(rows).decode())
+    manifest = curate(str(tmp_path / "in.jsonl"), tmp_path / "out")
+    (quarantined,) = read_quarantine(tmp_path / "out")
+    assert quarantined["error"] == "turn 1: content part 1 is 'image_url', not text: images, audio and files are not supported"
+    assert quarantined["position"] == {"file": "in.jsonl", "line": 2}
+    kept = _kept(tmp_path / "out")
+    assert json.loads(kept[f"{Q} (2)"]["repairs"]) == {"turn_keys_dropped": ["messages"]}
+    assert kept[f"{Q} (3)"]["conversations"][-1] == {"from": "gpt", "value": "I can't help."}
+    assert manifest["accounting"]["in_splits"] == len(rows) - 1
+
+
+def test_sharegpt_with_a_system_column_puts_the_system_prompt_in_front(tmp_path):
+    """LLaMA-Factory's ShareGPT: the system prompt in a `system` column was carried as an extra column, out of
+    the conversation the model is trained on."""
+    rows = [row(i, system="You are a botanist.") for i in range(6)] + [row(6, system=""), row(7)]
+    (tmp_path / "in.jsonl").write_text(jsonl(rows).decode())
+    manifest = curate(str(tmp_path / "in.jsonl"), tmp_path / "out")
+    kept = _kept(tmp_path / "out")
+    assert kept[f"{Q} (0)"]["conversations"][0] == {"from": "system", "value": "You are a botanist."}
+    assert kept[f"{Q} (6)"]["conversations"][0]["from"] == "human"
+    assert kept[f"{Q} (7)"]["conversations"][0]["from"] == "human"
+    assert "system" not in manifest["extra_columns"] and manifest["accounting"]["in_splits"] == 8
+
+
+def test_conversations_and_turn_keys_in_another_case_are_detected(tmp_path):
+    """`Conversations` of `{From, Value}` turns: "cannot tell the chat format"; `conversations` of `{From,
+    Value}`: every row quarantined as "missing 'from'"."""
+    for name, key in (("Conversations", "Conversations"), ("conversations", "conversations")):
+        rows = [{key: [{"From": "human", "Value": f"{Q} ({i})"}, {"From": "gpt", "Value": A}]} for i in range(4)]
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "in.jsonl").write_text(jsonl(rows).decode())
+        manifest = curate(str(folder / "in.jsonl"), folder / "out")
+        assert manifest["accounting"]["in_splits"] == 4
+        (resolved,) = manifest["config"]["inputs"]
+        assert resolved["columns"] == ({"conversations": "Conversations"} if key != "conversations" else {}) | {
+            "from": "From", "value": "Value"}
+
+
+def test_a_folder_of_shards_in_different_formats_reads_every_row(tmp_path):
+    """Shards of OpenAI messages, Alpaca and prompt/completion rows in one folder read as the first shard's
+    format: every row of the others was quarantined ("column 'instruction' is null")."""
+    folder = tmp_path / "shards"
+    folder.mkdir()
+    (folder / "a.jsonl").write_text(jsonl([{"messages": [{"role": "user", "content": f"{Q} ({i})"},
+                                                         {"role": "assistant", "content": A}]} for i in range(3)]).decode())
+    (folder / "b.jsonl").write_text(jsonl([{"instruction": f"{Q} ({i})", "output": A} for i in range(3, 6)]).decode())
+    (folder / "c.jsonl").write_text(jsonl([{"prompt": f"{Q} ({i})", "completion": A} for i in range(6, 9)]).decode())
+    manifest = curate(str(folder), tmp_path / "out")
+    assert manifest["accounting"]["in_splits"] == 9 and manifest["accounting"]["quarantined"] == 0
+
+
+def test_a_format_given_for_rows_that_also_hold_conversations_is_no_traceback(tmp_path):
+    """`format: messages` for rows holding both `messages` and `conversations` ended the run in a KeyError
+    (a table with `conversations` twice): the input's own is kept apart as `input_conversations`."""
+    rows = [{"messages": [{"role": "user", "content": f"{Q} ({i})"}, {"role": "assistant", "content": A}],
+             "conversations": [{"from": "human", "value": "other"}]} for i in range(4)]
+    (tmp_path / "in.jsonl").write_text(jsonl(rows).decode())
+    manifest = _config_run(tmp_path, [{"path": str(tmp_path / "in.jsonl"), "format": "messages"}])
+    assert manifest["accounting"]["in_splits"] == 4
+    kept = _kept(tmp_path / "out")
+    assert kept[f"{Q} (0)"]["input_conversations"] == [{"from": "human", "value": "other"}]
+
+
+def test_a_mapped_turn_key_no_turn_has_is_one_error_when_the_format_is_detected_too(tmp_path):
+    """Checked only when the format was given: left to detection, every row was quarantined as "'content' is
+    null"."""
+    rows = [{"dialog": [{"speaker": "user", "text": f"{Q} ({i})"}, {"speaker": "assistant", "text": A}]} for i in range(3)]
+    (tmp_path / "in.jsonl").write_text(jsonl(rows).decode())
+    with pytest.raises(InputError) as err:
+        _config_run(tmp_path, [{"path": str(tmp_path / "in.jsonl"),
+                                "columns": {"messages": "dialog", "role": "speaker", "content": "txt"}}])
+    assert "columns maps 'content' to 'txt', but no turn of its first records has a key 'txt'" in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_two_names_mapped_to_one_column_is_one_error_line(tmp_path):
+    from tests.curation.runs import invoke, one_error_line
+
+    (tmp_path / "in.jsonl").write_text(jsonl([{"q": Q, "a": A}]).decode())
+    (tmp_path / "c.yaml").write_text("report: false\ninputs:\n  - path: in.jsonl\n"
+                                     "    columns: {instruction: q, input: q, output: a}\n")
+    code, output = invoke("curate", "-q", "-c", tmp_path / "c.yaml", "-o", tmp_path / "out")
+    assert code == 2
+    assert "columns maps both 'instruction' and 'input' to 'q'" in one_error_line(output)
+
+
+def test_a_finetome_file_of_mixed_shapes_reads_each_row_in_its_own_format(tmp_path):
+    """One file, FineTome first: an Alpaca row, a prompt/completion row and OpenAI messages beside a null
+    `conversations` (two datasets concatenated) were quarantined as "missing 'conversations'" or "'conversations'
+    is null"; an image part read as "'value' is list"; LLaMA-Factory's tool roles read as unknown roles."""
+    image = [{"type": "image_url", "image_url": {"url": "u"}}]
+    rows = [row(0), row(1),
+            {"instruction": f"{Q} (2)", "input": "", "output": A},
+            {"prompt": f"{Q} (3)", "completion": A},
+            {"conversations": None, "messages": [{"role": "user", "content": f"{Q} (4)"}, {"role": "assistant", "content": A}]},
+            {"conversations": [{"from": "human", "value": f"{Q} (5)"}, {"from": "gpt", "value": image}]},
+            {"conversations": [{"from": "human", "value": f"{Q} (6)"}, {"from": "function_call", "value": "{}"},
+                               {"from": "observation", "value": "42"}, {"from": "gpt", "value": A}]},
+            {"text": "no conversation here"}]
+    (tmp_path / "in.jsonl").write_text(jsonl(rows).decode())
+    manifest = curate(str(tmp_path / "in.jsonl"), tmp_path / "out")
+    kept = _kept(tmp_path / "out")
+    assert sorted(kept) == [f"{Q} ({i})" for i in range(5)]
+    assert kept[f"{Q} (2)"]["conversations"] == [{"from": "human", "value": f"{Q} (2)"}, {"from": "gpt", "value": A}]
+    errors = {q["position"]["line"]: q["error"] for q in read_quarantine(tmp_path / "out")}
+    assert errors == {
+        6: "turn 2: content part 1 is 'image_url', not text: images, audio and files are not supported",
+        7: "turn 2: role 'function_call' is a tool call: tool-use conversations are not supported",
+        8: "missing 'conversations' (or OpenAI 'messages')"}
+    assert manifest["accounting"]["in_splits"] == 5
