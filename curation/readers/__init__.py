@@ -133,7 +133,7 @@ def is_saved_dataset(names: list[str]) -> bool:
 def _local_files(spec: str) -> InputSource | None:
     """A glob, a folder of (nested or compressed) shards or a compressed file, as an input; None for anything
     the plain rules above read (a plain file, a flat folder, a save_to_disk folder, a hub id)."""
-    from curation.sources import SourceError, check_regular, expand, is_glob
+    from curation.sources import DataFile, SourceError, check_regular, expand, is_glob
 
     path = Path(spec).expanduser()
     try:
@@ -150,13 +150,17 @@ def _local_files(spec: str) -> InputSource | None:
         files = expand(spec)
     except SourceError as exc:
         raise InputError(str(exc)) from None
+    if len(files) == 1 and files[0].kind == "json":
+        return _json_array_file(files[0], spec)
+    # .json files that hold JSON Lines (Spark's ``df.write.json`` writes its part files so, empty ones too) are read
+    # as JSON Lines beside the others; a JSON document (read whole) cannot be mixed with them
+    files = [DataFile(f.path, "jsonl", f.compression) if f.kind == "json" and _holds_json_lines(f) else f
+             for f in files]
     kinds = {f.kind for f in files}
     if "json" in kinds:
-        if len(files) > 1:
-            json_file = next(f.path for f in files if f.kind == "json")
-            raise InputError(f"{spec}: {json_file} is a .json file (read whole, as one JSON document): it cannot be "
-                             "mixed with other files in one input; give it as an input of its own")
-        return _json_array_file(files[0], spec)
+        json_file = next(f.path for f in files if f.kind == "json")
+        raise InputError(f"{spec}: {json_file} is a .json file holding one JSON document (read whole): it cannot be "
+                         "mixed with other files in one input; give it as an input of its own")
     fs, _ = resolve_filesystem(str(files[0].path))
     shown = str(path) if not is_glob(spec) else spec
     if len(files) == 1 and files[0].compression and _pretty_printed_file(files[0]):
@@ -237,6 +241,20 @@ def _pretty_printed_file(file) -> bool:
         return False
 
 
+def _holds_json_lines(file) -> bool:
+    """Does a (compressed) ``.json`` file hold JSON Lines, or nothing (a part file of an empty partition), by its
+    first MB: no JSON document's start (:func:`_pretty_head`) and JSON objects a line (:func:`_json_lines`)?"""
+    from curation.sources import READ_ERRORS, open_binary
+
+    try:
+        with open_binary(file) as fh:
+            head = fh.read(1 << 20)
+    except READ_ERRORS:
+        return False  # read whole, it says what is wrong with it
+    text = head.decode("utf-8", "replace").lstrip("\ufeff")
+    return not text.strip() or (not _pretty_head(head) and _json_lines(text))
+
+
 def _pretty_head(head: bytes) -> bool:
     first = head.lstrip(b"\xef\xbb\xbf").lstrip().split(b"\n", 1)[0].strip()
     return first.startswith(b"[") or first == b"{"
@@ -277,9 +295,19 @@ def _concatenated(text: str, shown: str, hook: _KeyCheck) -> list:
 
 def _json_rows(text: str, shown: str) -> list:
     """The rows of a JSON file's text: an array of rows, an object holding one array (``{"data": [...]}``), or
-    one row (an object whose keys show a chat format: ``{"conversations": [...]}`` is a row, not a wrapper), or
-    several such values one after another. A row with an object that names a key twice is an
-    :class:`UnreadableRow` (quarantined alone). Raises :class:`_JsonLines` for JSON Lines (one value a line)."""
+    one row (an object whose keys show a chat format: ``{"conversations": [...]}`` is a row, not a wrapper; an
+    object that holds no array at all, ``{}`` say, is one row too), or several such values one after another.
+    A row with an object that names a key twice is an :class:`UnreadableRow` (quarantined alone). Raises
+    :class:`_JsonLines` for JSON Lines (one value a line).
+
+    A file whose JSON holds no row is read as a JSON Lines file of its one line is, never refused whole: an
+    array's elements that are no row (``[1, "x", {}]``) each go to quarantine with their reason, as such lines
+    of JSON Lines do (``{}`` lacks 'conversations', ``1`` is no object); ``[]`` holds no row, as an empty file
+    does; and a file whose whole JSON is a number, a string, true, false or null is one
+    :class:`UnreadableRow` saying so (its value the raw record), as the one line of a JSON Lines file that
+    holds it is one quarantined record: the run goes on, and the manifest counts it. Only what cannot be told
+    apart into rows ends the run as one line naming the file: JSON that is not valid, and an object holding
+    several arrays (which holds the rows would be a guess)."""
     import json
 
     from curation.formats import detect_format
@@ -307,16 +335,23 @@ def _json_rows(text: str, shown: str) -> list:
         if detect_format(data) is not None:
             return _marked([data], hook)
         lists = [k for k, v in data.items() if isinstance(v, list)]
+        if not lists:  # no array: the object is the one row it is (``{}`` is a row that lacks its turns)
+            return _marked([data], hook)
         if isinstance(data, _KeysTwice):  # {"data": [...], "data": [...]}: which array holds the rows is a guess
             raise InputError(f"{shown}: {DuplicateKey(data.key)}")
-        if len(lists) == 1:
-            data = data[lists[0]]
-        elif len(lists) > 1:  # splits by name, say ({"train": [...], "test": [...]}): which holds the rows is a guess
+        if len(lists) > 1:  # splits by name, say ({"train": [...], "test": [...]}): which holds the rows is a guess
             raise InputError(f"{shown}: an object holding {len(lists)} arrays ({', '.join(map(repr, lists[:8]))}), "
                              "not one array of rows: give each as a file of its own (jq '.KEY' FILE, say)")
-    if not isinstance(data, list):
-        raise InputError(f"{shown}: expected a JSON array of rows (or an object holding one array, or one row)")
+        data = data[lists[0]]
+    if not isinstance(data, list):  # a scalar: the file's one record, quarantined saying what it holds
+        what = _JSON_TYPES.get(type(data), type(data).__name__)
+        return [UnreadableRow(data, f"the file's JSON is {what}, not rows (expected an array of rows, an object "
+                                    "holding one array, or one row)")]
     return _marked(data, hook)
+
+
+# what a top-level JSON value that is no row is, by its Python type (bool before int: a bool is an int)
+_JSON_TYPES = {bool: "a boolean", int: "a number", float: "a number", str: "a string", type(None): "null"}
 
 
 class _KeysTwice(dict):

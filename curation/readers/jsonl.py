@@ -39,8 +39,15 @@ NOT_JSON = ("not valid JSON", "not readable JSON", "not UTF-8")  # the errors of
 
 
 def _line_bounds(block: bytes | memoryview) -> tuple[np.ndarray, np.ndarray]:
-    """Start and end (exclusive, without the line end: LF, or CR LF) of every line of ``block``. A CRLF file's lines
-    are then the bytes of the same file with LF ends: the same ids (they hash the line), the same raw text."""
+    """Start and end (exclusive, without the line end) of every line of ``block``. A line ends at an LF, and its
+    line end is the LF or the CR LF; the last line of a block that holds no LF after it (the end of the file)
+    ends at a lone CR too, which is then its line end (a file cut between the CR and the LF of its last line,
+    or a file of LF lines whose last line was ended as classic Mac OS ended lines). A CRLF file's lines are
+    then the bytes of the same file with LF ends, whatever its last line ends with: the same ids (they hash
+    the line), the same raw text. A lone CR elsewhere is no line end here, as Python's JSON Lines readers and
+    Arrow's read it: it is part of its line (:func:`_records` cuts a line at one only where it ends a whole JSON
+    value and another follows, and a file whose lines all end in a lone CR is read as a stream of CR lines,
+    :data:`curation.sources.CR_LINES`)."""
     if not len(block):  # no line at all (a file that was only a byte-order mark)
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     arr = np.frombuffer(block, dtype=np.uint8)
@@ -49,7 +56,8 @@ def _line_bounds(block: bytes | memoryview) -> tuple[np.ndarray, np.ndarray]:
     ends = np.concatenate((nl, [len(block)]))
     if arr[-1] == 10:  # no empty last line after a final newline
         starts, ends = starts[:-1], ends[:-1]
-    crlf = (ends > starts) & (ends < len(arr))
+    # a CR before each line's LF, and a CR that ends the last line where no LF follows it (the end of the file)
+    crlf = ends > starts
     crlf[crlf] = arr[ends[crlf] - 1] == 13
     return starts, ends - crlf
 

@@ -252,21 +252,28 @@ class InputSource:
             yield from _table_batches(data, unit, batch_rows)
 
     def _read_parquet(self, unit: Unit, batch_rows: int) -> Iterator[pa.RecordBatch]:
+        """The unit's row groups, one after another (:func:`_row_group_batches`): a row group that cannot be read
+        (a corrupt page, a column chunk cut short) loses the rows from where it breaks, as one quarantined
+        record, and the next row group is read on. A file whose footer cannot be read (truncated, not Parquet)
+        is an :class:`InputError`: which rows it held is not known."""
         import pyarrow.parquet as pq
 
         try:
             pf = pq.ParquetFile(self._parquet_file(unit))
-            groups = list(range(unit.start, unit.end)) if not unit.compression else list(range(pf.num_row_groups))
-            row = unit.first_row
-            done = 0
-            if not groups:
-                return
-            for batch in pf.iter_batches(batch_size=batch_rows, row_groups=groups):
-                yield _typed_batch(pa.Table.from_batches([batch]), unit, row, done)
-                row += batch.num_rows
-                done += batch.num_rows
         except (pa.ArrowInvalid, OSError) as exc:
-            raise InputError(f"{unit.path}: not a readable Parquet file (truncated or corrupt?): {exc}") from None
+            raise InputError(f"{unit.path}: not a readable Parquet file (truncated or corrupt?): "
+                             f"{_one_line(exc)}") from None
+        groups = range(unit.start, unit.end) if not unit.compression else range(pf.num_row_groups)
+        row, done = unit.first_row, 0
+        try:
+            for group in groups:
+                for batch in joined(_row_group_batches(pf, group, unit, row, done), batch_rows):
+                    yield from _rebatch(batch, batch_rows)
+                    done += batch.num_rows
+                row += pf.metadata.row_group(group).num_rows
+        except (pa.ArrowInvalid, OSError) as exc:  # rows read that cannot be taken as a table's rows
+            raise InputError(f"{unit.path}: not a readable Parquet file (truncated or corrupt?): "
+                             f"{_one_line(exc)}") from None
 
     def _parquet_file(self, unit: Unit):
         """The unit's Parquet file, to open: a compressed one (``.parquet.gz``, ...) decompressed as it streams
@@ -315,6 +322,55 @@ def joined(batches: Iterable[pa.RecordBatch], batch_rows: int = 16_384) -> Itera
         rows += batch.num_rows
     if pending:
         yield pending[0] if len(pending) == 1 else pa.concat_batches(pending)
+
+
+# the rows of a row group read at a time: a constant (not the engine's batch size), so that where a corrupt row
+# group breaks off, and so which of its rows are kept, is the same whatever the engine's batch size, engine or
+# workers (a page is read when the first piece that needs it is)
+PARQUET_READ_ROWS = 16_384
+
+
+def _row_group_batches(pf, group: int, unit: Unit, first_row: int, done: int) -> Iterator[pa.RecordBatch]:
+    """Raw batches of row ``group`` of an open Parquet file whose first row is row ``first_row`` of the file and
+    the unit's record ``done``, read :data:`PARQUET_READ_ROWS` rows at a time. Where the group cannot be read
+    on (a corrupt page or column chunk: Parquet keeps every row group apart, so the file's other groups read
+    as they are), the pieces read before the break are kept and each row of the rest is a quarantined record
+    (the footer says how many rows the group holds, so every row of the file is still counted once): its
+    position is its row of the file, its raw value null, its error names the row group and the rows lost with
+    it (which rows of the file to recover), and its id hashes the file's name, the row and that error."""
+    from curation.contract import line_id
+
+    rows = pf.metadata.row_group(group).num_rows
+    got, reason = 0, None
+    pieces = pf.iter_batches(batch_size=PARQUET_READ_ROWS, row_groups=[group])
+    while True:
+        try:  # (only the reading: what the rows read become is the caller's to refuse)
+            piece = next(pieces)
+        except StopIteration:
+            break
+        except (pa.ArrowException, OSError) as exc:  # (ArrowInvalid, an IO or decompression error, thrift's)
+            reason = _one_line(exc)
+            break
+        yield _typed_batch(pa.Table.from_batches([piece]), unit, first_row + got, done + got)
+        got += piece.num_rows
+    if reason is None and got >= rows:
+        return
+    reason = reason or f"it ended after {got:,} of its {rows:,} rows"
+    first, last = first_row + got, first_row + rows - 1
+    lost = f"rows {first:,}-{last:,} of the file" if last > first else f"row {first:,} of the file"
+    error = f"row group {group} cannot be read from here ({lost}, {rows - got:,} rows, are lost): {reason}"
+    for start in range(got, rows, PARQUET_READ_ROWS):
+        k = np.arange(start, min(rows, start + PARQUET_READ_ROWS))
+        yield raw_batch(None, pos=unit.first_pos + done + k, ids=[line_id(f"{unit.file}\nrow {first_row + i}\n{error}".encode())
+                                                                  for i in k.tolist()],
+                        file=unit.file, rows=first_row + k, raw=[b"null"] * len(k), error=[error] * len(k))
+
+
+def _one_line(exc: BaseException) -> str:
+    """An exception's message on one line of printable text: Arrow's Parquet errors span several ("Couldn't
+    deserialize thrift: ...", then "Deserializing page header failed.") and may quote the corrupt bytes."""
+    text = "".join(c if c.isprintable() else " " for c in str(exc))
+    return " ".join(text.split()) or type(exc).__name__
 
 
 def _rebatch(batch: pa.RecordBatch, rows: int) -> Iterator[pa.RecordBatch]:

@@ -90,6 +90,35 @@ def test_hidden_parquet_files_beside_parquet_shards_are_left_out(tmp_path):
     assert rows_read(str(data)) == len(ROWS)
 
 
+
+@pytest.mark.parametrize("suffix", [".json", ".json.gz"])
+@pytest.mark.parametrize("spec", ["{folder}", "{folder}/*{suffix}"])
+def test_a_spark_json_output_folder_is_read_as_the_json_lines_it_holds(tmp_path, suffix, spec):
+    """Spark's ``df.write.json(...)`` writes JSON Lines in part files named ``.json`` (empty ones for empty
+    partitions), beside ``_SUCCESS`` and hidden ``.crc`` files; such a folder ended the run ("a .json file ... cannot
+    be mixed with other files") as soon as it held two parts. Each part is read as the JSON Lines it holds."""
+    folder = tmp_path / "out.json"
+    folder.mkdir()
+    lines = TEXT.splitlines(keepends=True)
+    for k, part in enumerate([b"".join(lines[:2]), b"", b"".join(lines[2:])]):
+        name = folder / f"part-0000{k}-5d2f-c000{suffix}"
+        name.write_bytes(gzip.compress(part, mtime=0) if suffix.endswith(".gz") else part)
+        (folder / f".{name.name}.crc").write_bytes(b"crc\x00\x01\x02")
+    (folder / "_SUCCESS").write_bytes(b"")
+    (folder / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
+    source = open_input(spec.format(folder=folder, suffix=suffix))
+    got = [json.loads(raw) for batch in source.batches() for raw in batch.column("_raw").to_pylist()]
+    assert got == ROWS
+
+
+def test_a_json_document_among_json_lines_parts_is_still_named_in_the_error(tmp_path):
+    _shards(tmp_path / "data", "part-0.json")
+    (tmp_path / "data" / "rows.json").write_text(json.dumps(ROWS, indent=2))
+    with pytest.raises(InputError, match=r"rows\.json is a \.json file holding one JSON document \(read whole\): it "
+                                         r"cannot be mixed"):
+        open_input(str(tmp_path / "data"))
+
+
 # --- broken links, pipes, devices ------------------------------------------------------------------------------
 
 def _broken_link(path: Path) -> Path:

@@ -105,6 +105,65 @@ def test_a_truncated_compressed_parquet_file_is_one_line_naming_it(tmp_path, mon
     assert list(scratch.iterdir()) == []  # the partial file is removed too
 
 
+
+# -- a corrupt row group ------------------------------------------------------------------------------------
+
+def corrupt_row_group(path: Path, group: int) -> Path:
+    """``path`` with every byte of row group ``group``'s first column chunk flipped (its footer intact)."""
+    chunk = pq.ParquetFile(path).metadata.row_group(group).column(0)
+    start = chunk.dictionary_page_offset or chunk.data_page_offset
+    data = bytearray(path.read_bytes())
+    for k in range(start, start + chunk.total_compressed_size):
+        data[k] ^= 0x5A
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_a_corrupt_row_group_loses_its_rows_alone_each_a_quarantined_record(tmp_path):
+    """A corrupt page in one row group refused the whole file ("not a readable Parquet file"), ending the run,
+    although Parquet keeps every row group apart and the others read as they are. Their rows go on; each row
+    of the bad group is a quarantined record naming the file, its row, the row group and the rows lost, so the
+    manifest still counts every row of the file once."""
+    path = tmp_path / "rows.parquet"
+    pq.write_table(pa.Table.from_pylist([row(i) for i in range(30)]), path, row_group_size=10)
+    corrupt_row_group(path, 1)
+    table = pa.concat_tables([pa.Table.from_batches([b]) for b in open_input(str(path)).batches()],
+                             promote_options="default")
+    assert table.column(ROW).to_pylist() == list(range(30))
+    errors = table.column(ERROR).to_pylist()
+    assert all(e.startswith("row group 1 cannot be read from here (rows 10-19 of the file, 10 rows, are lost): ")
+               for e in errors[10:20])
+    assert all("\n" not in e for e in errors[10:20]) and errors[:10] + errors[20:] == [None] * 20
+    assert len(set(table.column("_id").to_pylist())) == 30
+    out = tmp_path / "out"
+    accounting = curate(str(path), out)["accounting"]
+    assert (accounting["input_rows"], accounting["in_splits"], accounting["quarantined"]) == (30, 20, 10)
+    quarantined = read_quarantine(out)
+    assert [q["position"] for q in quarantined] == [{"file": "rows.parquet", "row": r} for r in range(10, 20)]
+    assert all(q["raw"] is None and q["error"] == errors[10] for q in quarantined)
+
+
+def test_a_corrupt_row_group_gives_the_same_records_whatever_the_units_and_batch_size(tmp_path):
+    """One unit per file (the local engine) or per row group (Ray), any batch size: the same records, the same
+    positions in each unit's order and the same ids."""
+    path = tmp_path / "rows.parquet"
+    pq.write_table(pa.Table.from_pylist([row(i) for i in range(40)]), path, row_group_size=10)
+    corrupt_row_group(path, 2)
+
+    def records(unit_bytes, batch_rows):
+        source = open_input(str(path))
+        got = []
+        for unit in source.units(unit_bytes=unit_bytes):
+            for batch in source.read_unit(unit, batch_rows=batch_rows):
+                got += zip(batch.column(ROW).to_pylist(), batch.column("_id").to_pylist(),
+                           batch.column(ERROR).to_pylist())
+        return got
+
+    whole = records(None, 16_384)
+    assert [r for r, _, _ in whole] == list(range(40))
+    assert records(1, 3) == records(None, 7) == whole
+
+
 # -- folders that cannot be read ----------------------------------------------------------------------------
 
 def locked(path: Path) -> Path:

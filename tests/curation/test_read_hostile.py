@@ -62,6 +62,45 @@ def test_a_run_over_a_stray_cr_keeps_every_row(tmp_path):
     assert accounting["input_rows"] == len(ROWS) and accounting["quarantined"] == 0
 
 
+
+def _ids_and_raw(path: Path) -> list[tuple[str, bytes]]:
+    """(id, raw record as quarantine shows it) of every record the reader gives, in order."""
+    out = []
+    for batch in open_input(str(path)).batches():
+        for rid, raw in zip(batch.column("_id").to_pylist(), batch.column("_raw").to_pylist()):
+            out.append((rid, raw.split(b"\n", 1)[0].removesuffix(b"\r")))
+    return out
+
+
+@pytest.mark.parametrize("suffix", ["", ".gz"])
+@pytest.mark.parametrize("last", [LINES[2], b'{"broken', LINES[0] + b"\r" + LINES[1]],
+                         ids=["row", "broken", "two-values-apart-by-a-cr"])
+def test_a_last_line_that_ends_in_a_lone_cr_has_the_id_it_has_with_any_line_end(tmp_path, suffix, last):
+    """A file cut between the CR and the LF of its last line (or whose last line was ended as classic Mac OS
+    ended lines) keeps that line's id and raw text: ids hash the line without its line end, and a lone CR at
+    the end of the file is one. Its id once held the CR, so the same row had another id (and could land in
+    another split) than in the same file with CR LF, LF or no line end."""
+    head = b"\n".join(LINES[3:]) + b"\n"
+    read = {}
+    for name, end in (("lf", b"\n"), ("crlf", b"\r\n"), ("none", b""), ("cr", b"\r")):
+        path = write_compressed(tmp_path / f"{name}.jsonl{suffix}", head + last + end)
+        read[name] = _ids_and_raw(path)
+    assert read["cr"] == read["lf"] == read["crlf"] == read["none"]
+    assert read["cr"][-1][1] == last.rpartition(b"\r")[2]
+
+
+def test_a_run_over_a_last_line_that_ends_in_a_lone_cr_quarantines_its_line_without_the_cr(tmp_path):
+    ids = {}
+    for name, end in (("lf", b"\n"), ("cr", b"\r")):
+        path = tmp_path / f"{name}.jsonl"
+        path.write_bytes(b"\n".join(LINES) + b"\n" + b'{"broken' + end)
+        curate(str(path), tmp_path / name)
+        quarantined = [json.loads(q) for q in (tmp_path / name / "quarantine.jsonl").read_text().splitlines()]
+        assert [(q["position"]["line"], q["raw"]) for q in quarantined] == [(len(LINES) + 1, '{"broken')]
+        ids[name] = quarantined[0]["id"]
+    assert ids["cr"] == ids["lf"]
+
+
 # --- compressed files ------------------------------------------------------------------------------------------
 
 def test_a_gzip_file_corrupt_midway_keeps_the_rows_before_and_quarantines_the_rest(tmp_path):
@@ -179,6 +218,35 @@ def test_a_json_object_of_several_arrays_is_one_error_naming_them(tmp_path):
     path.write_text(json.dumps({"train": ROWS[:4], "test": ROWS[4:], "version": 2}))
     with pytest.raises(InputError, match=r"splits\.json: an object holding 2 arrays \('train', 'test'\)"):
         open_input(str(path))
+
+
+
+def _quarantined(out: Path) -> list[dict]:
+    return [json.loads(q) for q in (out / "quarantine.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.parametrize("text,error", [
+    ("{}", "missing 'conversations'"),
+    ("42", "the file's JSON is a number, not rows"),
+    ('"rows"', "the file's JSON is a string, not rows"),
+    ("null", "the file's JSON is null, not rows"),
+    ("true", "the file's JSON is a boolean, not rows"),
+])
+@pytest.mark.parametrize("suffix", ["", ".gz"])
+def test_a_json_file_that_holds_no_row_is_quarantined_as_its_one_line_of_json_lines_is(tmp_path, text, error, suffix):
+    """``{}`` (or a number, a string, null) as a whole ``.json`` file ended the run ("expected a JSON array of
+    rows") while the same value as the one line of a JSON Lines file is one quarantined record and the run goes on;
+    now it is that record too: its reason, the file named, its value as the raw record and the id its line has."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_compressed(folder / f"odd.json{suffix}", text.encode())
+    (tmp_path / "one.jsonl").write_text(text + "\n")
+    curate(str(folder / f"odd.json{suffix}"), tmp_path / "out")
+    curate(str(tmp_path / "one.jsonl"), tmp_path / "lines")
+    [got], [line] = _quarantined(tmp_path / "out"), _quarantined(tmp_path / "lines")
+    assert got["position"] == {"file": f"odd.json{suffix}", "row": 0}
+    assert got["error"].startswith(error) and got["raw"] == json.loads(text)
+    assert got["id"] == line["id"]
 
 
 def test_a_linked_folder_of_shards_is_read_and_a_link_loop_ends(tmp_path):
