@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 from rich.text import Text
 
-from tomecraft.console import console, error, make_progress, progress_tracker
+from tomecraft.console import console, error, make_progress, print_table, progress_tracker
 
 EVAL_HELP = """
 Compare models the data-centric way: **side-by-side answers** to a prompt set with **automatic
@@ -90,11 +90,11 @@ def compare(
     data: Path = typer.Option(Path("out"), "--data", "-d", help="Curation output folder for the held-out loss (skipped when it is not one)."),
     split: str = typer.Option("test", "--split", help="Split of --data the loss is measured on."),
     no_loss: bool = typer.Option(False, "--no-loss", help="Answers and checks only."),
-    max_loss_rows: Optional[int] = typer.Option(None, "--max-loss-rows", help="Score only the first N rows of the split."),
-    max_seq_length: int = typer.Option(1024, "--max-seq-length", help="Rows are truncated to this many tokens for the loss."),
-    temperature: float = typer.Option(0.0, "--temperature", "-t", help="0 = greedy; > 0 samples (top-k 40, top-p 0.95) seeded by --seed."),
-    max_new_tokens: int = typer.Option(512, "--max-new-tokens", "-n", help="Longest answer, in tokens."),
-    seed: int = typer.Option(0, "--seed", help="Sampling seed (the same for every model and prompt)."),
+    max_loss_rows: Optional[int] = typer.Option(None, "--max-loss-rows", min=1, help="Score only the first N rows of the split."),
+    max_seq_length: int = typer.Option(1024, "--max-seq-length", min=1, help="Rows are truncated to this many tokens for the loss."),
+    temperature: float = typer.Option(0.0, "--temperature", "-t", min=0.0, max=5.0, help="0 = greedy; > 0 samples (top-k 40, top-p 0.95) seeded by --seed."),
+    max_new_tokens: int = typer.Option(512, "--max-new-tokens", "-n", min=1, max=4095, help="Longest answer, in tokens (the context is 4,096)."),
+    seed: int = typer.Option(0, "--seed", min=0, max=2**32 - 2, help="Sampling seed (the same for every model and prompt)."),
     out: Path = typer.Option(Path("eval"), "--out", "-o", help="Output folder for eval.json / eval.md / eval.html."),
 ) -> None:
     from curation.contract import OutputFolderError, check_output_path, make_output_folder, require_output_folder
@@ -110,6 +110,7 @@ def compare(
     except (PromptSetError, OutputFolderError) as exc:
         error(str(exc))
     refs = unique_labels([parse_model_arg(m) for m in (model or ["default"])])
+    _check_models(refs)
     settings = GenerationSettings(temperature=temperature, max_new_tokens=max_new_tokens, seed=seed)
     losses: dict = {}
     loss_data = None
@@ -150,9 +151,9 @@ def loss(
     model: list[str] = typer.Option([], "--model", "-m", help="[LABEL=]MODEL (repeatable; default: `default`)."),
     data: Path = typer.Option(Path("out"), "--data", "-d", help="A `tome curate` output folder."),
     split: str = typer.Option("test", "--split", help="train, validation or test."),
-    max_rows: Optional[int] = typer.Option(None, "--max-rows", help="Score only the first N rows."),
-    max_seq_length: int = typer.Option(1024, "--max-seq-length", help="Rows are truncated to this many tokens."),
-    batch_size: int = typer.Option(4, "--batch-size", help="Rows per forward pass."),
+    max_rows: Optional[int] = typer.Option(None, "--max-rows", min=1, help="Score only the first N rows."),
+    max_seq_length: int = typer.Option(1024, "--max-seq-length", min=1, help="Rows are truncated to this many tokens."),
+    batch_size: int = typer.Option(4, "--batch-size", min=1, help="Rows per forward pass."),
 ) -> None:
     from rich.table import Table
 
@@ -167,17 +168,19 @@ def loss(
         require_output_folder(data)
     except FileNotFoundError as exc:
         error(str(exc))
+    refs = unique_labels([parse_model_arg(m) for m in (model or ["default"])])
+    _check_models(refs)
     table = Table(title=Text(f"held-out loss on {data}/{split}.parquet", style="table.title"), title_justify="left")
     for col in ("model", "loss", "perplexity", "rows", "tokens"):
         table.add_column(col, justify="left" if col == "model" else "right")
-    for ref in unique_labels([parse_model_arg(m) for m in (model or ["default"])]):
+    for ref in refs:
         try:
             with progress_tracker() as track:
                 r = heldout_loss(ref.spec, data, split, max_seq_length, max_rows, batch_size, progress=track)
         except (ModelNotFound, ValueError) as exc:
             error(str(exc))
         table.add_row(Text(ref.label), f"{r.loss:.4f}", f"{r.perplexity:.2f}", f"{r.rows:,}", f"{r.tokens:,}")
-    console.print(table)
+    print_table(table)
 
 
 def experiment(
@@ -205,6 +208,16 @@ def experiment(
     if print_config:
         typer.echo(cfg.to_yaml(), nl=False)
         return
+    from curation.contract import OutputFolderError, check_output_path
+
+    try:
+        check_output_path(out)  # a file, or a path under one: before the curation and the training runs
+    except OutputFolderError as exc:
+        error(str(exc).replace("the output folder", "the experiment folder"))
+    if overwrite and out.is_dir() and any(out.iterdir()) and not (out / "experiment.yaml").is_file():
+        # (--overwrite deletes --out whole: `--out . --overwrite` emptied the working folder)
+        error(f"--out {out} --overwrite: not an experiment folder (no experiment.yaml), and --overwrite deletes it "
+              "whole; choose a new or empty folder")
     if config is None:
         console.print(f"config: {path}", markup=False)
     from curation.readers import InputError
@@ -234,6 +247,20 @@ def prompts(
         error(str(exc))
 
 
+def _check_models(refs) -> None:  # noqa: ANN001
+    """Stop on a model that is not there (a path that does not exist, a file that is no GGUF) before the first one
+    loads: `tome eval loss -m missing.gguf` loaded torch and Unsloth (seconds, and their banners) to say so."""
+    from serving.generation import ModelNotFound, resolve_model
+
+    for ref in refs:
+        if ref.spec is None:  # the offline default: its loader says what is missing
+            continue
+        try:
+            resolve_model(ref.spec)
+        except ModelNotFound as exc:
+            error(str(exc))
+
+
 def _print_summary(results) -> None:  # noqa: ANN001
     from rich.table import Table
 
@@ -246,7 +273,7 @@ def _print_summary(results) -> None:  # noqa: ANN001
         table.add_column(Text(h), justify="left" if i == 0 else "right")
     for row in rows:
         table.add_row(*(Text(cell) for cell in row))
-    console.print(table)
+    print_table(table)
 
 
 def register(app: typer.Typer) -> None:

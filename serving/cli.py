@@ -72,7 +72,10 @@ def serve(
 
     # what a user gave (a path, a host) is printed as given: no markup, no emoji codes; errors are one line
     err = Console(stderr=True, soft_wrap=True, emoji=False, highlight=False)
-    problem = listen_problem(host, port)  # before the models load: a port in use costs no wait
+    problem = voice_problem(voice)  # before the models load: a typo costs no wait
+    if problem:
+        error(problem)
+    problem = listen_problem(host, port)  # (and a port in use neither)
     if problem:
         error(f"cannot listen on {host}:{port}: {problem}")
     with err.status("Loading the model and speech recogniser…"):
@@ -98,6 +101,22 @@ def serve(
         launch_page(demo.page, host=host, port=port)
     except OSError as exc:  # taken since the check above
         error(f"cannot listen on {host}:{port} ({_short(exc)})")
+
+
+def voice_problem(voice: str) -> str | None:
+    """Why ``--voice`` names no voice (a word that is no choice, a voice file that is not there), or None; said
+    before the model loads, with the choices (a typo used to be read as a missing Piper file, after the load)."""
+    from pathlib import Path
+
+    from serving.tts import VOICE_CHOICES
+
+    choice = voice.strip()
+    if choice.lower() in (*VOICE_CHOICES, "off", "") or Path(choice).expanduser().is_file():
+        return None
+    choices = ", ".join(VOICE_CHOICES)
+    if choice.lower().endswith(".onnx") or "/" in choice:
+        return f"--voice {voice}: no such file; expected a Piper voice (.onnx with its .onnx.json beside it) or {choices}"
+    return f"--voice {voice!r}: expected {choices} or a Piper .onnx voice file"
 
 
 def listen_problem(host: str, port: int) -> str | None:
@@ -127,4 +146,4 @@ def register(app: typer.Typer) -> None:
     app.command("serve", help=SERVE_HELP, no_args_is_help=False)(serve)
 
 
-__all__ = ["listen_problem", "register", "serve"]
+__all__ = ["listen_problem", "register", "serve", "voice_problem"]

@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 from rich.text import Text
 
-from tomecraft.console import console, error, make_progress
+from tomecraft.console import console, error, make_progress, print_table
 
 SWEEP_HELP = """
 Model-centric and data-centric levers in **one table with error bars**: a grid (or a list) of cells over data
@@ -59,7 +59,8 @@ def _fmt_seconds(s: float | None) -> str:
 
 def sweep(
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="Sweep YAML (see --print-config). Default: configs/sweep_smollm2_gpu.yaml with CUDA, configs/sweep_cpu.yaml without."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Sweep folder (data, cells, results). Default: sweeps/<config name>."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Sweep folder (data, cells, results). Default: `sweeps/CONFIG`, CONFIG the config file's name without "
+    ".yaml, e.g. sweeps/sweep_cpu."),
     set_: list[str] = typer.Option([], "--set", help="Override one key, e.g. seeds=[1,2,3] or budget.tokens=200000 or train.training.per_device_batch_size=8 (repeatable)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan (cells, state, commands) and the estimated time from measured tokens/s; run nothing."),
     stop_after: Optional[float] = typer.Option(None, "--stop-after", help="Seconds: start no cell that the measured rates say would end past this (run again to go on)."),
@@ -98,6 +99,12 @@ def sweep(
             error(f"{option} {value:g}: expected a finite number of " + ("seconds, 0 or more" if zero_ok else "tokens/s above 0"))
     if out.exists() and not out.is_dir():
         error(f"--out {out}: not a folder")
+    from curation.contract import OutputFolderError, check_output_path
+
+    try:
+        check_output_path(out)  # a file, or a path under one: the dry run says so too, before any cell would
+    except OutputFolderError as exc:
+        error(f"--out {str(exc).replace('the output folder', 'the sweep folder')}")
     if config is None:
         console.print(f"config: {path}", markup=False)
 
@@ -153,7 +160,7 @@ def print_plan(statuses) -> None:  # noqa: ANN001
                 total += s.estimate_seconds
         est = "-" if s.state == "done" else _fmt_seconds(s.estimate_seconds)
         table.add_row(*(Text(cell) for cell in (str(i), s.cell.id, s.cell.data, str(s.cell.seed), s.state, est)))
-    console.print(table)
+    print_table(table)
     todo = [s for s in statuses if s.state != "done"]
     if not todo:
         line = f"{len(statuses)} cell(s), all done"
@@ -186,7 +193,7 @@ def print_results(results) -> None:  # noqa: ANN001
         table.add_column(Text(h), justify="left" if i == 0 else "right", overflow="fold")
     for row in rows:
         table.add_row(*(Text(cell) for cell in row))
-    console.print(table)
+    print_table(table)
     for v in results["verdicts"]:
         console.print(f"  {v['line']}", markup=False)
 

@@ -25,7 +25,10 @@ from rich.measure import Measurement
 from rich.table import Column, Table
 from rich.text import Text
 
-console = Console(stderr=True, highlight=False, emoji=False)
+# soft_wrap: a line is printed whole, never cut into lines at the console's width (piped, rich assumes 80 columns;
+# COLUMNS=20 would put a path on four lines): a log or a pipe gets the accounting line and each path on one line,
+# and a terminal wraps them on screen only. Tables and bars are still fitted to the width.
+console = Console(stderr=True, highlight=False, emoji=False, soft_wrap=True)
 
 
 class RateColumn(ProgressColumn):
@@ -48,8 +51,9 @@ def _short(number: float) -> str:
 
 
 def make_progress(quiet: bool = False) -> Progress:
-    """Bars of one line each at 80 columns (a small terminal, and piped output: rich assumes 80 there): the rate
-    is short and no column wraps; on a narrower terminal cells are cut short ("…"), never wrapped."""
+    """Bars of one line each at 80 columns (a small terminal): the rate is short and no column wraps; on a narrower
+    terminal cells are cut short ("…"), never wrapped. Drawn on a terminal only: piped or redirected (a log, CI),
+    no one watches them move, and the summary that ends the command says what they would have."""
     return Progress(
         SpinnerColumn(),
         TextColumn("{task.description}", style="bold", markup=False,
@@ -59,7 +63,7 @@ def make_progress(quiet: bool = False) -> Progress:
         RateColumn(table_column=Column(no_wrap=True)),
         TimeElapsedColumn(table_column=Column(no_wrap=True)),
         console=console,
-        disable=quiet,
+        disable=quiet or not console.is_terminal,
         transient=False,
     )
 
@@ -82,7 +86,7 @@ def progress_tracker(quiet: bool = False) -> Iterator[Any]:
             yield track
         except BaseException:
             progress.live.transient = True  # an error line follows: leave no half-drawn bars above it
-            if not quiet and not console.is_interactive:  # piped: rich would end the bars with an empty line
+            if not progress.disable and not console.is_interactive:  # TERM=dumb: rich would end them with an empty line
                 progress.live.stop()
                 progress.disable = True
             raise

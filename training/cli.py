@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from tomecraft.console import console, error, make_progress
+from tomecraft.console import console, error, make_progress, print_table
 
 TRAIN_HELP = """
 Fine-tune a chat model with **LoRA / QLoRA (Unsloth + TRL)** on the splits of a `tome curate` output folder.
@@ -40,7 +40,7 @@ on CPU and asked one question, as a check.
 
 Examples:
 
-* `tome export` - the newest run under `runs/`, into `<run>/export/`
+* `tome export` - the newest run under `runs/`, into `RUN/export/`
 * `tome export runs/3b --quant q4_k_m --out dist/`
 """
 
@@ -53,10 +53,11 @@ def _latest_run(root: Path = Path("runs")) -> Path | None:
 def train(
     data: Path = typer.Option(Path("out"), "--data", "-d", help="A `tome curate` output folder (train/validation/test parquet + manifest.json)."),
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config (see --print-config). Default: configs/train.yaml with a CUDA GPU, configs/train_cpu.yaml without."),
-    run: Optional[Path] = typer.Option(None, "--run", "-r", help="Run folder (checkpoints, metrics, adapter, summary). Default: runs/<config file name>, e.g. runs/train_cpu."),
+    run: Optional[Path] = typer.Option(None, "--run", "-r", help="Run folder (checkpoints, metrics, adapter, summary). "
+                                       "Default: `runs/CONFIG`, CONFIG the config file's name without .yaml, e.g. runs/train_cpu."),
     set_: list[str] = typer.Option([], "--set", help="Override one config key, e.g. training.max_steps=60 (repeatable)."),
-    max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Shorthand for --set training.max_steps=N."),
-    max_tokens: Optional[int] = typer.Option(None, "--max-tokens", help="Shorthand for --set training.max_tokens=N: train on about N input tokens (steps from the rows' mean length)."),
+    max_steps: Optional[int] = typer.Option(None, "--max-steps", min=1, help="Shorthand for --set training.max_steps=N."),
+    max_tokens: Optional[int] = typer.Option(None, "--max-tokens", min=1, help="Shorthand for --set training.max_tokens=N: train on about N input tokens (steps from the rows' mean length)."),
     skip_untrainable: bool = typer.Option(False, "--skip-untrainable", help="Raw data: skip and count every row left with nothing to learn (missing or merged response marker, truncated before the reply, no reply) instead of stopping; shorthand for --set data.untrainable_rows=skip_all."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --run from its newest complete checkpoint (uses the run's own config)."),
     print_config: bool = typer.Option(False, "--print-config", help="Print the resolved config as YAML and exit."),
@@ -93,10 +94,17 @@ def train(
         except ConfigError as exc:
             error(str(exc))
         return
+    from curation.contract import OutputFolderError, check_output_path
+
+    if resume and not (run / "config.yaml").is_file():  # before the data is checked: --data is not what is wrong
+        error(f"{run}: nothing to resume (no config.yaml); give the --run folder of a started `tome train`")
+    try:
+        check_output_path(run)  # a path that is a file, or under one, before the data and the model load
+    except OutputFolderError as exc:
+        error(str(exc).replace("the output folder", "the run folder"))
     if config is None and not resume:
         console.print(f"config: {config_path}", markup=False)
 
-    from curation.contract import OutputFolderError
     from training.data import MaskingError
     from training.models import ModelSourceError
     from training.run import RunError, TrainerConfigError, train as run_training
@@ -137,7 +145,7 @@ def print_train_summary(summary) -> None:  # noqa: ANN001
         rows.insert(3, ("token budget", f"{b['max_tokens']:,} -> {b['steps']} steps of ~{b['tokens_per_step']:,.0f} tokens"))
     for key, value in rows:
         table.add_row(key, Text(value))  # a model name or path, as given
-    console.print(table)
+    print_table(table)
 
 
 def skipped_line(data: dict) -> str:
@@ -162,7 +170,7 @@ def _pair(first, last) -> str:  # noqa: ANN001
 
 def export(
     run: Optional[Path] = typer.Argument(None, help="Run folder of `tome train`. Default: the newest under runs/."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder. Default: <run>/export."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder. Default: `RUN/export`, RUN the run folder."),
     quant: str = typer.Option("q8_0,q4_k_m,q5_k_m", "--quant", help="GGUF quantizations, comma-separated (llama.cpp names)."),
     keep_bf16: bool = typer.Option(False, "--keep-bf16", help="Keep the intermediate bf16 GGUF."),
     smoke: bool = typer.Option(True, "--smoke/--no-smoke", help="Load each GGUF with cyllama on CPU and generate one reply."),

@@ -89,7 +89,7 @@ def export_cmd(
     min_submitted: int = typer.Option(1, "--min-submitted", min=1, help="Annotators per record before it counts as done (Argilla task distribution)."),
     vectors: bool = typer.Option(True, "--vectors/--no-vectors", help="Add each row's sentence embedding (all-MiniLM-L6-v2, offline) for similarity search."),
     embed_model: str = typer.Option("default", "--embed-model", help="'default' (packaged all-MiniLM-L6-v2) or a sentence-transformers id/path."),
-    embed_batch_size: int = typer.Option(64, "--embed-batch-size", min=1),
+    embed_batch_size: int = typer.Option(64, "--embed-batch-size", min=1, help="Rows embedded at a time (with --vectors)."),
     to: Optional[Path] = typer.Option(None, "--to", help="Offline: write the rg.Dataset.to_disk layout to this new/empty folder."),
     hub_dir: Optional[Path] = typer.Option(None, "--hub-dir", help="Offline: write the rg.Dataset.to_hub layout (a Hugging Face dataset) to this new/empty folder."),
     push_to_hub: Optional[str] = typer.Option(None, "--push-to-hub", help="Publish the to_hub layout to this Hugging Face dataset repo (user/name; needs the network)."),
@@ -191,6 +191,13 @@ def import_cmd(
     from curation.review.verdicts import decide
     from tomecraft.console import console, error, progress_tracker
 
+    if from_ is None and not api_url:  # (the live path's own message named export's --to)
+        error("say where the verdicts are: --from DIR (the to_disk or to_hub folder the annotators' dataset was saved "
+              "to) or --api-url/--api-key (or ARGILLA_API_URL/ARGILLA_API_KEY) with --dataset for a live server")
+    if overwrite:
+        problem = overwrite_problem(out, [folder, *([from_] if from_ is not None else [])])
+        if problem:
+            error(problem)
     try:
         reviewed_folder = read_folder(folder)
         check_out(reviewed_folder, out, overwrite)
@@ -210,6 +217,24 @@ def import_cmd(
     except ReviewError as exc:
         error(str(exc), code=1)
     _print_import(console, manifest, out)
+
+
+def overwrite_problem(out: Path, reads: list[Path]) -> str | None:
+    """Why ``--overwrite`` may not delete ``out``, or None. It replaces an earlier output (a folder with a
+    manifest.json, or a file); ``--out .`` used to delete the working folder whole, the reviewed folder and the
+    annotators' export in it included."""
+    from curation.contract import MANIFEST_FILE
+
+    if not out.exists():
+        return None
+    target = out.resolve()
+    for path in reads:
+        if path.exists() and target in (path.resolve(), *path.resolve().parents):
+            return f"--out {out} --overwrite: it holds {path}, which this import reads; choose another --out"
+    if out.is_dir() and any(out.iterdir()) and not (out / MANIFEST_FILE).is_file():
+        return (f"--out {out} --overwrite: not an output folder (no {MANIFEST_FILE}), and --overwrite deletes it "
+                "whole; choose a new or empty folder")
+    return None
 
 
 def _print_import(console, manifest, out: Path) -> None:

@@ -1,5 +1,6 @@
 """`tome eval` prints what a user gave (paths, model labels, prompt ids, titles) as given: no markup, no emoji
-codes."""
+codes; wrong usage (a missing model, a setting out of range, an output folder it may not write or delete) is one
+error line before any model loads."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
 from typer.testing import CliRunner
 
 from tomecraft.cli import app
@@ -101,3 +103,71 @@ def test_experiment_prints_its_config_log_title_and_outputs_as_given(tmp_path, m
     for shown in (f"config: {config}", f"eval curating into {out / 'curated'}", f"t{ODD}", f"m{ODD}", f"p{ODD}",
                   str(out / "eval.md"), str(out / "eval.html"), str(out / "curated" / "report.html")):
         assert _flat(shown) in text, shown
+
+
+# -- wrong usage: one error line, before any model loads or any folder is touched -------------------------------
+
+def _one_error_line(result) -> str:
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit), (result.output, result.exception)
+    assert result.output.startswith("error: ") and result.output.count("\n") == 1, result.output
+    return result.output[len("error: "):].rstrip("\n")
+
+
+def test_a_missing_model_stops_loss_before_anything_loads(tmp_path, monkeypatch):
+    """`tome eval loss -m missing.gguf` loaded torch and Unsloth (seconds, and their banners) to say so."""
+    import evaluation.heldout
+
+    def never(*args, **kwargs):
+        raise AssertionError("a model was loaded")
+
+    monkeypatch.setattr(evaluation.heldout, "heldout_loss", never)
+    data = tmp_path / "out"
+    (data).mkdir()
+    for name in ("manifest.json", "train.parquet", "validation.parquet", "test.parquet"):
+        (data / name).write_text("")
+    missing = tmp_path / "missing.gguf"
+    line = _one_error_line(CliRunner().invoke(app, ["eval", "loss", "-m", "default", "-m", str(missing), "-d", str(data)]))
+    assert line == f"{missing}: no such file or folder, and not a hub id (owner/name)"
+
+
+def test_a_missing_model_stops_compare_before_the_first_answers(tmp_path, monkeypatch):
+    import evaluation.answers
+
+    monkeypatch.setattr(evaluation.answers, "answer_all", lambda *a, **kw: (_ for _ in ()).throw(AssertionError))
+    notgguf = tmp_path / "rows.jsonl"
+    notgguf.write_text("{}\n")
+    line = _one_error_line(CliRunner().invoke(app, ["eval", "compare", "--no-loss", "-m", str(notgguf),
+                                                    "-o", str(tmp_path / "eval")]))
+    assert line.startswith(f"{notgguf}: not a GGUF file") and not (tmp_path / "eval").exists()
+
+
+@pytest.mark.parametrize("option, value", [("--max-new-tokens", "0"), ("--max-new-tokens", "5000"),
+                                           ("--temperature", "-1"), ("--seed", "-1"), ("--max-seq-length", "0"),
+                                           ("--max-loss-rows", "0")])
+def test_compare_settings_out_of_range_name_their_option(tmp_path, option, value):
+    """They were found by the generator, after the prompt set had loaded, as `max_new_tokens must be in ...`."""
+    line = _one_error_line(CliRunner().invoke(app, ["eval", "compare", "--no-loss", option, value,
+                                                    "-o", str(tmp_path / "eval")]))
+    assert line.startswith(f"Invalid value for '{option}'"), line
+
+
+def test_experiment_out_under_a_file_is_one_line(tmp_path):
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    line = _one_error_line(CliRunner().invoke(app, ["eval", "experiment", "-o", str(afile / "exp")]))
+    assert line == f"{afile / 'exp'}: cannot write the experiment folder here ({afile} is a file)"
+
+
+def test_overwrite_deletes_only_an_experiment_folder(tmp_path, monkeypatch):
+    """`--out . --overwrite` emptied the working folder (then ended in a traceback: `.` cannot be removed)."""
+    import evaluation.experiment
+
+    monkeypatch.setattr(evaluation.experiment, "run_experiment", lambda *a, **kw: (_ for _ in ()).throw(AssertionError))
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "notes.txt").write_text("mine")
+    monkeypatch.chdir(project)
+    line = _one_error_line(CliRunner().invoke(app, ["eval", "experiment", "-q", "-o", ".", "--overwrite"]))
+    assert line == ("--out . --overwrite: not an experiment folder (no experiment.yaml), and --overwrite deletes it "
+                    "whole; choose a new or empty folder")
+    assert (project / "notes.txt").read_text() == "mine"

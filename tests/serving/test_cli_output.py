@@ -56,3 +56,21 @@ def test_a_bad_host_is_refused_as_given_before_the_models_load(monkeypatch):
     assert result.exit_code == 2, result.output
     assert result.output.startswith(f"error: cannot listen on h{ODD}:7999: unknown host"), result.output
     assert len(result.output.strip().splitlines()) == 1, result.output
+
+
+@pytest.mark.parametrize("voice, problem", [
+    ("espek", "--voice 'espek': expected auto, piper, espeak, none or a Piper .onnx voice file"),
+    ("./no/v.onnx", "--voice ./no/v.onnx: no such file; expected a Piper voice (.onnx with its .onnx.json beside it) "
+                    "or auto, piper, espeak, none"),
+])
+def test_a_voice_that_is_no_choice_is_refused_before_the_models_load(monkeypatch, voice, problem):
+    """A typo was read as a Piper voice file and reported, after the model had loaded, as a file without its
+    .onnx.json, naming none of the choices."""
+    import serving.server
+
+    def never(*args, **kwargs):
+        raise AssertionError("the models were loaded for a voice there is not")
+
+    monkeypatch.setattr(serving.server, "create_demo", never)
+    result = CliRunner().invoke(app, ["serve", "--voice", voice, "--port", str(free_port())])
+    assert result.exit_code == 2 and result.output == f"error: {problem}\n", result.output

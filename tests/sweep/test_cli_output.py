@@ -1,5 +1,6 @@
 """`tome sweep` prints what a user gave (paths, variant and sweep names, log lines) as given: no markup, no emoji
-codes; and its own table headers (`... [range]`) are not read as markup either."""
+codes; and its own table headers (`... [range]`) are not read as markup either. Piped, its tables are printed whole;
+an --out it cannot write is one error line, the dry run's too."""
 
 from __future__ import annotations
 
@@ -60,3 +61,30 @@ def test_a_run_prints_its_log_results_verdicts_and_files_as_given(tmp_path, monk
                   f"data: {ODD} wins", "1 cell(s) not started (--stop-after)", str(out / "results.md"),
                   str(out / "results.json")):
         assert _flat(shown) in text, shown
+
+
+def test_out_under_a_file_is_refused_by_the_dry_run_too(tmp_path):
+    """The dry run printed a plan for a folder the run could not create (the run then stopped on `[Errno 20] Not a
+    directory`)."""
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    for extra in (["--dry-run"], ["-q"]):
+        result = CliRunner().invoke(app, ["sweep", "-c", str(CPU_CONFIG), "-o", str(afile / "sweep"), *extra])
+        assert result.exit_code == 2 and isinstance(result.exception, SystemExit), result.output
+        assert result.output == f"error: --out {afile / 'sweep'}: cannot write the sweep folder here ({afile} is a file)\n"
+
+
+def test_a_piped_plan_shows_every_cell_id_whole(tmp_path, monkeypatch):
+    """Piped, rich assumes 80 columns: the plan cut cell ids short (`curated__learning_rate-0.0001__seed…`)."""
+    monkeypatch.setenv("COLUMNS", "80")
+    result = CliRunner().invoke(app, ["sweep", "--dry-run", "-c", str(CPU_CONFIG), "-o", str(tmp_path / "s"),
+                                      "--tokens-per-s", "100"])
+    assert result.exit_code == 0, result.output
+    assert "curated__learning_rate-0.0001__seed-1 " in result.output and "…" not in result.output
+
+
+def test_the_help_shows_the_default_out(monkeypatch):
+    """`sweeps/<config name>` was read as a markup tag and printed as `sweeps/.`"""
+    monkeypatch.setenv("COLUMNS", "300")
+    text = " ".join(CliRunner().invoke(app, ["sweep", "--help"]).output.split())
+    assert "Default: sweeps/CONFIG, CONFIG the config file's name without .yaml, e.g. sweeps/sweep_cpu." in text

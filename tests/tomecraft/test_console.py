@@ -81,26 +81,33 @@ def test_the_curate_summary_prints_names_and_paths_as_given(tmp_path, monkeypatc
 # -- at 80 columns, and piped ---------------------------------------------------------------------------------
 
 
-def _console_80(monkeypatch) -> "io.StringIO":
+def _console_80(monkeypatch, terminal: bool = False) -> "io.StringIO":
+    """The shared console, printing into a string at 80 columns: not a terminal (what a log or a pipe gets; rich
+    assumes 80 columns there), or a terminal that draws no live display (its bars are printed once, at the end)."""
     import io
 
     from rich.console import Console
 
     import tomecraft.console
 
-    file = io.StringIO()  # not a terminal: what a log or a pipe gets (rich assumes 80 columns there)
-    monkeypatch.setattr(tomecraft.console, "console", Console(file=file, width=80, highlight=False, emoji=False))
+    file = io.StringIO()
+    console = Console(file=file, width=80, highlight=False, emoji=False, soft_wrap=True,
+                      force_terminal=terminal or None, force_interactive=False)
+    monkeypatch.setattr(tomecraft.console, "console", console)
     return file
 
 
 def test_each_bar_is_one_line_at_80_columns_and_a_count_not_known_ahead_ends_known(monkeypatch):
     from tomecraft.console import progress_tracker
 
-    file = _console_80(monkeypatch)
+    file = _console_80(monkeypatch, terminal=True)
     with progress_tracker() as track:
         assert sum(1 for _ in track(iter(range(3464)), None, "validate | keys: ids")) == 3464
         list(track(iter([range(3403)]), 3403, "ids -> normalize | keys: exact_dedup"))  # the longest there is
-    lines = file.getvalue().splitlines()
+    import re
+
+    text = re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", file.getvalue())  # the terminal's styles and cursor codes
+    lines = [line for line in text.splitlines() if line]
     assert len(lines) == 2 and all(len(line) <= 80 for line in lines), lines
     assert "3464/3464" in lines[0] and "rows/s" in lines[0] and "ids -> normalize | keys: exact_dedup" in lines[1]
 
@@ -131,3 +138,32 @@ def test_piped_bars_cut_short_by_an_error_leave_nothing_above_its_line(monkeypat
                 pass
             raise ValueError("bad row")
     assert file.getvalue() == ""
+
+
+def test_piped_there_are_no_bars_only_what_the_command_prints(monkeypatch):
+    """Progress is for someone watching a terminal: a log or a pipe got a bar per pass before the summary."""
+    import tomecraft.console
+    from tomecraft.console import progress_tracker
+
+    file = _console_80(monkeypatch)
+    with progress_tracker() as track:
+        assert sum(1 for _ in track(iter(range(3464)), None, "validate | keys: ids")) == 3464
+    tomecraft.console.console.print("done")
+    assert file.getvalue() == "done\n"
+
+
+def test_a_line_longer_than_the_console_is_printed_whole(monkeypatch):
+    """Piped (rich assumes 80 columns) or with COLUMNS=20, the accounting line and each output path were cut into
+    several lines: a path no longer pasted or grepped whole."""
+    import io
+
+    from rich.console import Console
+
+    import tomecraft.console
+
+    assert tomecraft.console.console.soft_wrap  # the console every command prints with
+    file = io.StringIO()
+    monkeypatch.setattr(tomecraft.console, "console", Console(file=file, width=20, soft_wrap=True))
+    path = "/tmp/a/rather/long/output/folder/train.parquet"
+    tomecraft.console.console.print(f"  train       {path}  (864 rows)", markup=False)
+    assert file.getvalue() == f"  train       {path}  (864 rows)\n"
