@@ -136,12 +136,6 @@ def curate(
         error("--ray-address needs --engine ray")
     if resume and engine is Engine.ray:
         error("--resume works with --engine local only (Ray recomputes lost work itself)")
-    foreign = foreign_entry(out)
-    if foreign is not None:
-        error(f"{foreign}: --out {out} is not a `tome curate` output folder (no manifest.json, no tomecraft dataset "
-              f"card) and the run would replace this {'folder' if foreign.is_dir() else 'file'}; move it or choose "
-              "another --out")
-
     from curation.augment.budget import BudgetError
     from curation.core.bookkeeping import AccountingError
 
@@ -170,28 +164,6 @@ def curate(
         error(f"interrupted; {out} is not finished: run the command again to finish it"
               + ("" if resume else " (--resume skips the stages already checkpointed)"), code=130)
     print_summary(result)
-
-
-def foreign_entry(out: Path) -> Path | None:
-    """What the run would replace in ``out`` that is not its own: the ``README.md`` (the run writes its dataset card
-    there) or the ``messages/`` folder (rewritten, or removed without ``--format messages``) of a folder that is no
-    `tome curate` output: it has no ``manifest.json`` and no card tagged ``tomecraft`` (an interrupted re-run has
-    removed the manifest, and keeps its card). ``tome curate -o .`` in a project folder replaced the project's
-    README. None when there is nothing of the kind."""
-    from curation.card import CARD_FILE, MESSAGES_DIR, CardError, read_card_header
-    from curation.contract import MANIFEST_FILE
-
-    entries = [out / CARD_FILE, out / MESSAGES_DIR]
-    if not out.is_dir() or (out / MANIFEST_FILE).is_file() or not any(e.exists() for e in entries):
-        return None
-    try:
-        header = read_card_header(out) or {}
-    except CardError:
-        header = {}
-    tags = header.get("tags")
-    if isinstance(tags, list) and "tomecraft" in tags:
-        return None
-    return next(e for e in entries if e.exists())
 
 
 def as_command_line(cfg) -> list[str]:

@@ -39,6 +39,11 @@ def check_out_dir(out_dir: str | Path, config, output_format: str = "finetome", 
     root = Path(out_dir).expanduser()
     if not root.is_dir():
         return
+    foreign = foreign_entry(root)
+    if foreign is not None:
+        raise InputError(f"{foreign}: --out {out_dir} is not a `tome curate` output folder (no manifest.json, no "
+                         f"tomecraft dataset card) and the run would replace this "
+                         f"{'folder' if foreign.is_dir() else 'file'}; move it or choose another --out")
     from curation.card import CARD_FILE, MESSAGES_DIR
     from curation.contract import MANIFEST_FILE, QUARANTINE_FILE, REMOVED_FILE, SPLITS
     from curation.report import REPORT_HTML, REPORT_MD
@@ -56,6 +61,28 @@ def check_out_dir(out_dir: str | Path, config, output_format: str = "finetome", 
         if (root / name).exists() and not (root / name).is_dir():
             raise InputError(f"{root / name}: the run writes a folder here, and it is a file; move it or choose "
                              "another --out")
+
+
+def foreign_entry(out: Path) -> Path | None:
+    """What the run would replace in ``out`` that is not its own: the ``README.md`` (the run writes its dataset card
+    there) or the ``messages/`` folder (rewritten, or removed without ``--format messages``) of a folder that is no
+    `tome curate` output: it has no ``manifest.json`` and no card tagged ``tomecraft`` (a run stopped part-way
+    leaves neither, nor ``messages/``: :func:`curation.engines.output.forget_run`). ``tome curate -o .`` in a
+    project folder replaced the project's README. None when there is nothing of the kind."""
+    from curation.card import CARD_FILE, MESSAGES_DIR, CardError, read_card_header
+    from curation.contract import MANIFEST_FILE
+
+    entries = [out / CARD_FILE, out / MESSAGES_DIR]
+    if not out.is_dir() or (out / MANIFEST_FILE).is_file() or not any(e.exists() for e in entries):
+        return None
+    try:
+        header = read_card_header(out) or {}
+    except CardError:
+        header = {}
+    tags = header.get("tags")
+    if isinstance(tags, list) and "tomecraft" in tags:
+        return None
+    return next(e for e in entries if e.exists())
 
 
 def check_not_own_output(paths: Sequence[str], out_dir: str | Path) -> None:

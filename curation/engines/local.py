@@ -29,7 +29,7 @@ from curation.core import warm
 from curation.core.bookkeeping import RunLedger, StageReport, build_manifest
 from curation.core.columns import concat_unified
 from curation.core.stage import Decisions, ReduceContext, no_progress
-from curation.engines.output import SplitWriter, empty_outputs_folder, extra_names, schemas_for, write_quarantine, write_removed
+from curation.engines.output import SplitWriter, empty_outputs_folder, forget_run, extra_names, schemas_for, write_quarantine, write_removed
 from curation.engines.plan import PlannedStage, build_plan, cut_passes
 from curation.engines.routing import scrubber
 from curation.engines.passes import count_into, run_pass_on_batch, summarize
@@ -209,7 +209,7 @@ def run_local(
             p = passes[pi]
             last = p.collect is None
             if last:  # the output files are rewritten from here: until this run's manifest, the folder claims no run
-                paths.manifest.unlink(missing_ok=True)
+                forget_run(paths)
             table = decisions.table if decisions is not None else None
             # -- where this pass reads from ------------------------------------------------------------
             if pi == 0:

@@ -16,6 +16,22 @@ from curation.engines.routing import quarantine_records
 from curation.writer import ParquetStream, output_schema, sha256_file, write_jsonl
 
 
+def forget_run(paths: OutputPaths) -> None:
+    """Remove what describes an earlier run of the folder (its manifest, dataset card, ``messages/`` config and
+    report) before its data files are rewritten: until this run's manifest is written, the folder claims no
+    run, and a run stopped part-way (Ctrl-C, a crash) leaves no card or report describing files that are gone.
+    (A folder holding splits but no manifest is then an interrupted run's, which a new run may take over.)"""
+    import shutil
+
+    from curation.card import CARD_FILE, MESSAGES_DIR
+    from curation.report import REPORT_HTML, REPORT_MD
+
+    for name in (CARD_FILE, REPORT_HTML, REPORT_MD):
+        (paths.root / name).unlink(missing_ok=True)
+    shutil.rmtree(paths.root / MESSAGES_DIR, ignore_errors=True)
+    paths.manifest.unlink(missing_ok=True)
+
+
 NEVER_SET = 2**62  # the first position of an extra column no row has given a value yet
 
 

@@ -39,7 +39,7 @@ from curation.core.columns import concat_unified
 from curation.core.stage import POS, SPLIT, Decisions, ReduceContext, no_progress
 from curation.engines.local import CurationResult
 from curation.parallel import resolve_workers
-from curation.engines.output import empty_outputs_folder, extra_names, local_out, schemas_for, write_quarantine
+from curation.engines.output import empty_outputs_folder, extra_names, forget_run, local_out, schemas_for, write_quarantine
 from curation.engines.passes import count_into, run_pass_on_batch, summarize
 from curation.engines.plan import Pass, build_plan, cut_passes
 from curation.engines.routing import scrubber
@@ -350,6 +350,7 @@ def _run(ray, source: InputSource, paths: OutputPaths, config, options: RayOptio
     worker_work, worker_root = str(work.absolute()), str(paths.root.absolute())
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
+    forget_run(paths)  # the data files are rewritten from here
     for name in (*SPLITS, "removed"):
         shutil.rmtree(paths.root / name, ignore_errors=True)
     for name in (*(f"{s}.parquet" for s in SPLITS), "removed.parquet"):

@@ -396,3 +396,31 @@ def test_a_checkpoint_state_cut_short_is_not_resumed_from(tmp_path, alpaca_path)
     assert resumed.returncode == 0, resumed.stderr
     assert read_manifest(out)["resumed_stages"] == []
     assert {name: (out / name).read_bytes() for name in reference} == reference
+
+
+@pytest.mark.parametrize("where", ["write_removed", "write_report"])
+def test_a_run_stopped_part_way_leaves_no_card_report_or_messages_of_the_run_before(tmp_path, monkeypatch, where):
+    """A re-run into a folder, stopped (Ctrl-C) while it wrote its files or its report: the earlier run's
+    manifest, card, messages/ config and report stayed beside files that are not theirs any more."""
+    import curation.engines.local as local
+    import curation.pipeline as pipeline
+
+    spec = tmp_path / "in.jsonl"
+    spec.write_text("".join(json.dumps({"conversations": [
+        {"from": "human", "value": f"Question {i}: how do tides work on the coast?"},
+        {"from": "gpt", "value": f"Tides rise and fall twice a day because the moon pulls the sea ({i})."}]}) + "\n"
+        for i in range(40)))
+    out = tmp_path / "out"
+    run_curation(str(spec), out, load_config(None, {"checkpoint": False}), output_format="both")
+    assert all((out / name).exists() for name in ("manifest.json", "README.md", "report.md", "report.html", "messages"))
+
+    def stop(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(local if where == "write_removed" else pipeline, where, stop)
+    with pytest.raises(KeyboardInterrupt):
+        run_curation(str(spec), out, load_config(None, {"checkpoint": False}), output_format="both")
+    left = {p.name for p in out.iterdir()}
+    assert not left & {"report.md", "report.html"}
+    if where == "write_removed":  # stopped before this run's manifest: nothing claims a run
+        assert not left & {"manifest.json", "README.md", "messages"}

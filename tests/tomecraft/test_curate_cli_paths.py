@@ -56,10 +56,14 @@ def _curate(args: list[str]):
 
 
 def _stopped_at_the_run(monkeypatch) -> None:
-    """The run itself stops with Ctrl-C's line (exit 130): whatever exits 2 was refused before it."""
+    """The run itself stops with Ctrl-C's line (exit 130) once its output folder is checked
+    (:func:`curation.pipeline.check_out_dir`): whatever exits 2 was refused before any work."""
     import curation.pipeline
 
-    def run_curation(*args, **kwargs):
+    check = curation.pipeline.check_out_dir
+
+    def run_curation(spec, out_dir, config, output_format="finetome", *args, **kwargs):
+        check(out_dir, config, output_format)
         raise KeyboardInterrupt
 
     monkeypatch.setattr(curation.pipeline, "run_curation", run_curation)
@@ -96,8 +100,8 @@ def test_a_folder_of_the_users_own_is_not_written_over(tmp_path, monkeypatch, en
 
 @pytest.mark.parametrize("leftover", ["manifest", "card"])
 def test_a_curate_output_is_written_again(tmp_path, monkeypatch, leftover):
-    """A finished output (its manifest) and an interrupted re-run of one (the manifest removed, the card kept) are
-    the run's own: it goes on."""
+    """A finished output (its manifest) and a folder with the run's own card (tagged tomecraft) are the run's own:
+    it goes on."""
     _stopped_at_the_run(monkeypatch)
     out = tmp_path / "out"
     out.mkdir()
