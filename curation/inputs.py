@@ -242,6 +242,13 @@ def _casefolded(names: Sequence[str], records: Sequence[dict[str, Any]]) -> dict
     return mapping or None
 
 
+def input_where(cfg: InputConfig) -> str:
+    """How a message names an input: its path, with its name in front when the user gave it one."""
+    if cfg.name is None or cfg.name == default_name(cfg.path):
+        return cfg.path
+    return f"{cfg.name} ({cfg.path})"
+
+
 def resolve_format(cfg: InputConfig, source) -> str:
     """The input's chat format: as configured, or detected from the columns of its first records. A column
     mapping is checked against those columns either way (a mapped column the input does not have is one
@@ -249,7 +256,7 @@ def resolve_format(cfg: InputConfig, source) -> str:
     names, records = _first_records(source)
     if not names:  # an empty input: nothing to convert, and nothing to tell the format by
         return "conversations" if cfg.format == "auto" else cfg.format
-    where = cfg.name or cfg.path
+    where = input_where(cfg)
     turn_keys: dict[str, str] = {}
     if cfg.columns:
         table = pa.table({n: pa.nulls(0) for n in names})
@@ -262,7 +269,7 @@ def resolve_format(cfg: InputConfig, source) -> str:
     found = detect_format(names)
     if found is None:
         raise FormatError(
-            f"{cfg.name or cfg.path}: cannot tell the chat format from its columns ({', '.join(names) or 'none'}); "
+            f"{where}: cannot tell the chat format from its columns ({', '.join(names) or 'none'}); "
             "expected conversations, messages, instruction+output, prompt+completion, or one question and one answer "
             "column (question/query/prompt, answer/response) (set this input's format and columns)")
     if found in ("conversations", "messages"):

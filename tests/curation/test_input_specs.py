@@ -98,10 +98,10 @@ def test_a_weight_that_is_no_number_is_named_as_such(in_tmp, weight):
 
 
 @pytest.mark.parametrize("entry, message", [
-    ("{path: qa.jsonl, format: messages}", "error: qa: format messages needs column(s) messages; the input has q, a"),
-    ("{path: qa.jsonl, format: alpaca, columns: {instruction: q}}", "error: qa: format alpaca needs column(s) output"),
+    ("{path: qa.jsonl, format: messages}", "error: qa.jsonl: format messages needs column(s) messages; the input has q, a"),
+    ("{path: qa.jsonl, format: alpaca, columns: {instruction: q}}", "error: qa.jsonl: format alpaca needs column(s) output"),
     ("{path: dialog.jsonl, format: messages, columns: {messages: dialog, role: spaeker, content: text}}",
-     "error: dialog: columns maps 'role' to 'spaeker', but no turn of its first records has a key 'spaeker' "
+     "error: dialog.jsonl: columns maps 'role' to 'spaeker', but no turn of its first records has a key 'spaeker' "
      "(their keys: speaker, text)"),
 ])
 def test_a_format_or_mapping_the_input_cannot_have_is_one_error_not_every_row_quarantined(in_tmp, entry, message):
