@@ -327,7 +327,7 @@ def test_a_mapping_to_a_missing_column_is_one_error_with_the_format_given(tmp_pa
                                             "columns": {"instruction": "question", "output": "a"}}]})
     with pytest.raises(InputError) as err:
         run_curation(None, tmp_path / "out", config)
-    assert str(err.value) == "qa: columns maps 'instruction' to 'question', but there is no column 'question' (columns: q, a)"
+    assert str(err.value) == f"{path}: columns maps 'instruction' to 'question', but there is no column 'question' (columns: q, a)"
     assert not (tmp_path / "out" / "manifest.json").exists()
 
 
