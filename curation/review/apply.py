@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from curation.contract import SPLITS, OutputFolderError, OutputPaths, check_output_path, make_output_folder
-from curation.review.errors import ReviewError, shown
+from curation.review.errors import ReviewError, ReviewUsageError, shown
 from curation.review.folder import REMOVED, CurationFolder
 from curation.review.records import last_answer_index
 from curation.review.verdicts import Decision, Tally
@@ -78,17 +78,17 @@ def check_out(folder: CurationFolder, out: str | Path, overwrite: bool = False) 
     """``--out`` must be a new folder, not the input (``overwrite`` allows replacing an existing one)."""
     out = Path(out)
     if out.resolve() == folder.paths.root.resolve():
-        raise ReviewError(f"--out {out}: must differ from the input folder (the review writes a new folder)")
+        raise ReviewUsageError(f"--out {out}: must differ from the input folder (the review writes a new folder)")
     if out.exists() and not out.is_dir() and not overwrite:
-        raise ReviewError(f"--out {out}: cannot write the output folder here "
+        raise ReviewUsageError(f"--out {out}: cannot write the output folder here "
                           "(it is a file; pass --overwrite to replace it)")
     if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise ReviewError(f"--out {out}: exists and is not empty (pass --overwrite to replace it)")
+        raise ReviewUsageError(f"--out {out}: exists and is not empty (pass --overwrite to replace it)")
     if not out.exists():  # a path under a file fails before the review is read (it is made when it is written)
         try:
             check_output_path(out)
         except OutputFolderError as exc:
-            raise ReviewError(f"--out {exc}") from None
+            raise ReviewUsageError(f"--out {exc}") from None
 
 
 def prepare_out(folder: CurationFolder, out: str | Path, overwrite: bool = False) -> OutputPaths:
@@ -115,7 +115,7 @@ def apply_review(
     """Write the reviewed folder to ``out``; returns its manifest."""
     t0 = time.perf_counter()
     if restore_to not in SPLITS:
-        raise ReviewError(f"--restore-to {restore_to!r}: expected one of {', '.join(SPLITS)}")
+        raise ReviewUsageError(f"--restore-to {restore_to!r}: expected one of {', '.join(SPLITS)}")
     by_id = folder.by_id()
     unknown = [rid for rid, d in tally.decisions.items() if rid not in by_id and d.ballots]
     if unknown:

@@ -103,7 +103,7 @@ def export_cmd(
     retries: int = typer.Option(3, "--retries", min=0, help="Live: connection retries."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
-    from curation.review.errors import ReviewError
+    from curation.review.errors import ReviewError, ReviewUsageError
     from curation.review.folder import read_folder
     from curation.review.layouts import check_target
     from curation.review.export import ExportOptions, embed_rows, export_live, export_offline, prepare
@@ -120,7 +120,7 @@ def export_cmd(
                             embed_batch_size=embed_batch_size)
     try:
         if not offline and not api_url:
-            raise ReviewError("say where to export: --to DIR (offline, to_disk layout), --hub-dir DIR (to_hub layout), "
+            raise ReviewUsageError("say where to export: --to DIR (offline, to_disk layout), --hub-dir DIR (to_hub layout), "
                               "or --api-url/--api-key (or ARGILLA_API_URL/ARGILLA_API_KEY) for a live server")
         prep = prepare(read_folder(folder), selection, options, with_vectors=False)
         if to is not None:
@@ -144,7 +144,7 @@ def export_cmd(
             else:
                 result = export_live(prep, options, client, workspace, batch_size, track)
     except ReviewError as exc:
-        error(str(exc), code=1)
+        error(str(exc), code=2 if isinstance(exc, ReviewUsageError) else 1)
     _print_export(console, prep, result, offline)
 
 
@@ -186,7 +186,7 @@ def import_cmd(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
     from curation.review.apply import apply_review, check_out
-    from curation.review.errors import ReviewError
+    from curation.review.errors import ReviewError, ReviewUsageError
     from curation.review.folder import read_folder
     from curation.review.verdicts import decide
     from tomecraft.console import console, error, progress_tracker
@@ -215,7 +215,7 @@ def import_cmd(
         manifest = apply_review(reviewed_folder, tally, out, reviewed.source, restore_to=restore_to,
                                 overwrite=overwrite, min_votes=min_votes)
     except ReviewError as exc:
-        error(str(exc), code=1)
+        error(str(exc), code=2 if isinstance(exc, ReviewUsageError) else 1)
     _print_import(console, manifest, out)
 
 

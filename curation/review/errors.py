@@ -7,7 +7,13 @@ from typing import Any
 
 
 class ReviewError(Exception):
-    """A problem the user can fix (a wrong path, an unreachable server, a bad key); the message is one line."""
+    """A problem the user can fix (a wrong path, an unreachable server, a bad key); the message is one line.
+    The command exits 1 (the work could not be done as asked)."""
+
+
+class ReviewUsageError(ReviewError):
+    """A command line the command cannot run as given (an option's value, a path that is missing or taken, no
+    destination): found before any work, and the command exits 2, as a usage error of every `tome` command."""
 
 
 _SHORT = reprlib.Repr()

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from curation.review.errors import ReviewError
+from curation.review.errors import ReviewError, ReviewUsageError
 from curation.review.folder import CurationFolder, read_folder
 from curation.review.selection import Picked, Selection, select_rows
 from curation.text_keys import text_for
@@ -101,7 +101,7 @@ def export_offline(
     if hub_dir is not None:
         check_target(hub_dir, "--hub-dir")
     if to is not None and hub_dir is not None and Path(to).resolve() == Path(hub_dir).resolve():
-        raise ReviewError("--to and --hub-dir must be different folders")
+        raise ReviewUsageError("--to and --hub-dir must be different folders")
 
     written: dict[str, Any] = {"records": len(prep.picked), "vector_dimensions": prep.dimensions}
     with tempfile.TemporaryDirectory(prefix="tome-review-hub-") as tmp:

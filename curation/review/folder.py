@@ -11,7 +11,7 @@ import pyarrow as pa
 
 from curation.contract import SPLITS, OutputFolderError, OutputPaths, read_manifest, read_quarantine, read_removed
 from curation.contract import read_split, require_output_folder
-from curation.review.errors import ReviewError
+from curation.review.errors import ReviewError, ReviewUsageError
 from curation.contract import Row
 
 REMOVED = "removed"
@@ -64,8 +64,8 @@ def read_folder(root: str | Path) -> CurationFolder:
     """Read ``root`` (the ``--out`` folder of ``tome curate``); a missing or broken folder is a :class:`ReviewError`."""
     try:
         paths = require_output_folder(root)
-    except FileNotFoundError as exc:
-        raise ReviewError(str(exc)) from None
+    except FileNotFoundError as exc:  # not a `tome curate` output folder: the path given is wrong
+        raise ReviewUsageError(str(exc)) from None
     try:
         manifest = read_manifest(root)
         tables = {split: read_split(root, split) for split in SPLITS}

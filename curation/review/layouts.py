@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
 from curation.contract import OutputFolderError, check_output_path, make_output_folder
-from curation.review.errors import ReviewError, named
+from curation.review.errors import ReviewError, ReviewUsageError, named
 from curation.review.schema import QUESTIONS, Q_VERDICT
 from tomecraft.errors import error_line
 
@@ -50,7 +50,7 @@ def check_target(path: Path, what: str) -> None:
     """An export target must be a new or empty folder (argilla's to_disk refuses to overwrite), not under a file."""
     path = Path(path)
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
-        raise ReviewError(f"{what} {path}: must be a new or empty folder")
+        raise ReviewUsageError(f"{what} {path}: must be a new or empty folder")
     try:
         check_output_path(path)
     except OutputFolderError as exc:
@@ -220,7 +220,7 @@ def detect_layout(path: Path) -> str:
 def read_layout(path: str | Path) -> ReviewedRecords:
     path = Path(path)
     if not path.exists():
-        raise ReviewError(f"{path}: not found")
+        raise ReviewUsageError(f"{path}: not found")
     layout = detect_layout(path)
     folder = path if path.is_dir() else None
     if folder is not None:

@@ -12,7 +12,7 @@ import warnings
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-from curation.review.errors import ReviewError
+from curation.review.errors import ReviewError, ReviewUsageError
 from curation.review.layouts import Answer, ReviewedRecords
 from curation.review.schema import FIELD_CONVERSATION, QUESTIONS
 
@@ -52,7 +52,7 @@ def live_errors(api_url: str, timeout: float = DEFAULT_TIMEOUT) -> Iterator[None
     except httpx.TimeoutException:
         raise ReviewError(f"Argilla at {api_url} did not answer within {timeout:g}s (--timeout)") from None
     except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
-        raise ReviewError(f"--api-url {api_url!r}: not a usable http(s) URL ({_first_line(exc)})") from None
+        raise ReviewUsageError(f"--api-url {api_url!r}: not a usable http(s) URL ({_first_line(exc)})") from None
     except ArgillaAPIError as exc:
         status = getattr(exc, "status_code", None)
         if status == 401:
@@ -70,9 +70,9 @@ def connect(api_url: str | None, api_key: str | None, timeout: float = DEFAULT_T
             retries: int = DEFAULT_RETRIES) -> "rg.Argilla":
     """A client that has checked the server and the key (``GET /api/v1/me``)."""
     if not api_url:
-        raise ReviewError("no Argilla server: pass --api-url or set ARGILLA_API_URL (or use --to DIR to export offline)")
+        raise ReviewUsageError("no Argilla server: pass --api-url or set ARGILLA_API_URL (or use --to DIR to export offline)")
     if not api_key:
-        raise ReviewError("no Argilla API key: pass --api-key or set ARGILLA_API_KEY (see My settings in the Argilla UI)")
+        raise ReviewUsageError("no Argilla API key: pass --api-key or set ARGILLA_API_KEY (see My settings in the Argilla UI)")
     import argilla as rg
 
     with live_errors(api_url, timeout):

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from curation.contract import SPLITS
-from curation.review.errors import ReviewError
+from curation.review.errors import ReviewError, ReviewUsageError
 from curation.review.folder import REMOVED, CurationFolder, Located
 from curation.review.signals import HeuristicReader, Thresholds, disagreement, score_of
 
@@ -93,20 +93,20 @@ def select_rows(folder: CurationFolder, selection: Selection, reader: HeuristicR
 def _check(folder: CurationFolder, selection: Selection) -> None:
     for split in selection.splits:
         if split not in SPLITS:
-            raise ReviewError(f"--split {split!r}: expected one of {', '.join(SPLITS)}")
+            raise ReviewUsageError(f"--split {split!r}: expected one of {', '.join(SPLITS)}")
     reasons = sorted({row.get("reason") or "" for row in folder.removed})
     for pattern in selection.removed:
         if not any(fnmatch.fnmatchcase(r, pattern) for r in reasons):
             known = ", ".join(reasons) or "none: removed.parquet is empty"
-            raise ReviewError(f"--removed {pattern!r} matches no removal reason in {folder.paths.removed} (reasons: {known})")
+            raise ReviewUsageError(f"--removed {pattern!r} matches no removal reason in {folder.paths.removed} (reasons: {known})")
     if selection.sample is not None and selection.sample < 1:
-        raise ReviewError(f"--sample {selection.sample}: must be at least 1")
+        raise ReviewUsageError(f"--sample {selection.sample}: must be at least 1")
     if selection.stratify_by is not None:
         if selection.sample is None:
-            raise ReviewError("--stratify-by needs --sample N (how many rows to draw)")
+            raise ReviewUsageError("--stratify-by needs --sample N (how many rows to draw)")
         columns = set().union(*(loc.row.keys() for loc in folder.located()))
         if selection.stratify_by not in columns | set(STRATA_SPECIAL):
-            raise ReviewError(f"--stratify-by {selection.stratify_by!r}: not a column of the folder "
+            raise ReviewUsageError(f"--stratify-by {selection.stratify_by!r}: not a column of the folder "
                               f"(try location, reason, source)")
 
 

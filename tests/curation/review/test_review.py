@@ -254,11 +254,11 @@ def test_export_refuses_a_non_empty_target_and_needs_a_destination(curated, tmp_
     target = tmp_path / "busy"
     target.mkdir()
     (target / "x").write_text("x")
-    result = run_cli("review", "export", curated, "--no-vectors", "--to", target, expect=1)
+    result = run_cli("review", "export", curated, "--no-vectors", "--to", target, expect=2)  # usage: exit 2
     assert "must be a new or empty folder" in result.output and "Traceback" not in result.output
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARGILLA_")}
     result = runner.invoke(app, ["review", "export", str(curated), "--no-vectors"], env={**env, "ARGILLA_API_URL": ""})
-    assert result.exit_code == 1 and "--to DIR" in result.output
+    assert result.exit_code == 2 and "--to DIR" in result.output
 
 
 # -- selection --------------------------------------------------------------------------------------------
@@ -555,7 +555,7 @@ def test_round_trip_hub_layout(curated, folder, tmp_path):
 def test_import_errors_are_one_line(curated, folder, tmp_path):
     export = tmp_path / "export"
     run_cli("review", "export", curated, "--split", "test", "--no-vectors", "--to", export, "-q")
-    result = run_cli("review", "import", curated, "--from", export, "--out", curated, expect=1)
+    result = run_cli("review", "import", curated, "--from", export, "--out", curated, expect=2)  # usage: exit 2
     assert "must differ from the input folder" in result.output
     records = load_records(export)
     records[0]["id"] = "not-a-row-of-this-folder"
@@ -563,7 +563,7 @@ def test_import_errors_are_one_line(curated, folder, tmp_path):
     save_records(export, records)
     result = run_cli("review", "import", curated, "--from", export, "--out", tmp_path / "o", expect=1)
     assert "not rows of" in result.output and "Traceback" not in result.output
-    result = run_cli("review", "import", curated, "--from", tmp_path / "missing", "--out", tmp_path / "o", expect=1)
+    result = run_cli("review", "import", curated, "--from", tmp_path / "missing", "--out", tmp_path / "o", expect=2)
     assert "not found" in result.output
     (export / "records.json").write_text("[{", encoding="utf-8")
     result = run_cli("review", "import", curated, "--from", export, "--out", tmp_path / "o2", expect=1)

@@ -64,8 +64,9 @@ def invoke(*args: str):
     return runner.invoke(app, [str(a) for a in args], env=env)
 
 
-def assert_one_line_error(result, *fragments: str) -> None:
-    assert result.exit_code == 1, result.output
+def assert_one_line_error(result, *fragments: str, code: int = 1) -> None:
+    """One ``error:`` line holding ``fragments``; exit ``code`` (2: the command line itself, before any work)."""
+    assert result.exit_code == code, result.output
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error:"), result.output
     assert "Traceback" not in result.output and isinstance(result.exception, SystemExit), result.exception
@@ -110,7 +111,7 @@ def test_missing_workspace_names_the_available_ones(curated, tmp_path):
 
 def test_no_key_is_one_clear_line(curated):
     result = invoke("review", "export", curated, "--no-vectors", "--api-url", "http://127.0.0.1:9")
-    assert_one_line_error(result, "no Argilla API key")
+    assert_one_line_error(result, "no Argilla API key", code=2)
 
 
 # -- a real server ------------------------------------------------------------------------------------------
