@@ -8,9 +8,11 @@ Inputs with ``max_rows`` contribute at most that many rows; inputs with a ``weig
 proportion to their weights, as large as the scarcest of them allows (``total_rows`` caps the whole mixture; a
 weighted input with no row left when the mixture is drawn, every row removed before it, is left out and the
 others share its weight: its stats and report say so, with no target share);
-inputs with neither keep every row. Which rows an input keeps is a seeded shuffle of their ids, so the same
-rows come out whatever the batch order or engine. Rows not drawn are removed as ``mix:over_share`` (a
-weighted input had more than its share) or ``mix:max_rows``.
+inputs with neither keep every row. The mix never repeats a row to fill a share: the scarcest weighted input
+sets the size and the others shrink to it (the stats' ``limited_by`` names it, or ``total_rows``); a
+``total_rows`` with no weighted input to scale is refused before the run. Which rows an input keeps is a
+seeded shuffle of their ids, so the same rows come out whatever the batch order or engine. Rows not drawn are
+removed as ``mix:over_share`` (a weighted input had more than its share) or ``mix:max_rows``.
 """
 
 from __future__ import annotations
@@ -91,12 +93,49 @@ def allocate(available: dict[str, int], weights: dict[str, float], max_rows: dic
     return take
 
 
+def size_limit(available: dict[str, int], weights: dict[str, float], max_rows: dict[str, int],
+               total_rows: int | None = None) -> str | None:
+    """What set the size of the weighted inputs' part of the mix, as :func:`allocate` draws it: the name of the
+    scarcest weighted input (all its rows at its share; the first in list order of equals), or ``"total_rows"``
+    when the cap is lower. None without a weighted input. The stats say it, so that a small input that shrinks
+    the others to its share (the mix never repeats rows to fill one) is named, not guessed at."""
+    shares = {name: share for name, share in weight_shares({n: w for n, w in weights.items() if n in available}).items()
+              if share > 0}
+    if not shares:
+        return None
+    scarcest = min(shares, key=lambda name: available[name] / shares[name])  # (min keeps the first of equals)
+    if total_rows is not None:
+        fixed = sum(min(n, max_rows[name]) if name in max_rows else n
+                    for name, n in available.items() if name not in weights)
+        if total_rows - fixed < available[scarcest] / shares[scarcest]:
+            return "total_rows"
+    return scarcest
+
+
 class Mix(GlobalStage):
     name = "mix"
 
     def __init__(self, cfg: MixConfig, inputs: list | None = None) -> None:
         self.cfg = cfg
         self.inputs = list(inputs or [])
+        self.check_total_rows()
+
+    def check_total_rows(self) -> None:
+        """Refuse, before any row is read, a ``total_rows`` that no weighted input scales to: the inputs without a
+        weight keep their rows (all, or ``max_rows``), so the cap could only fail the run once every stage before
+        the mix had run, or change nothing. (One input given without a weight has none in ``inputs``.)"""
+        total = self.cfg.total_rows
+        if total is None or any(i.weight is not None for i in self.inputs):
+            return
+        caps = [i.max_rows for i in self.inputs]
+        if caps and None not in caps and sum(caps) <= total:
+            return  # every input's max_rows fits under the cap: it changes nothing, and cannot fail
+        several = len(self.inputs) > 1
+        raise StageError(f"stages.mix.total_rows is {total:,} but no input has a weight to scale to it (the inputs "
+                         "without one keep all their rows, or their max_rows); give "
+                         + ("the inputs weights" if several else "the input a weight")
+                         + " (weight: 1 in inputs:, or -i PATH@1) to draw "
+                         + f"{total:,} rows from {'them' if several else 'it'}, or max_rows instead of total_rows")
 
     def skip(self) -> bool:
         amounts = any(i.weight is not None or i.max_rows is not None for i in self.inputs)
@@ -151,7 +190,8 @@ class Mix(GlobalStage):
             name: {"available": available.get(name, 0), "taken": kept.get(name, 0),
                    "share": round(kept.get(name, 0) / kept_total, 6) if kept_total else 0.0,
                    "target_share": targets.get(name)}
-            for name in sorted(set(available) | {i.name for i in self.inputs})}}
+            for name in sorted(set(available) | {i.name for i in self.inputs})},
+            "limited_by": size_limit(available, weights, caps, self.cfg.total_rows)}
         if not drop_pos:
             return Decisions.none(stats)
         order = np.argsort(drop_pos)

@@ -5,7 +5,8 @@ rows is its own data, not a label), removal records their
 ``reason``, quarantine entries their ``position.input``. For each input: rows in, kept in the splits, removed
 by reason, quarantined, its share of the final mix and the target share its weight asked for. Rows that
 augmentation added (an ``origin_id``) carry their origin's input but were never read from it: they are counted
-apart (``augmented``), not as rows in.
+apart (``augmented``), not as rows in. Its duplicates whose kept copy is another input's say which input the
+keep policy preferred and why (:func:`duplicates_kept_in`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Sequence
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from curation.contract import SPLITS, output_paths, read_quarantine
@@ -32,6 +35,66 @@ def _column_counts(path: Path, columns: Sequence[str], files) -> Counter:
     return counts
 
 
+# the reasons of the dedup stages within a run, whose ``duplicate_of`` is the id of a row of the same run (that of
+# ``--against``, ``duplicate_of_existing``, names a row of the existing set instead)
+DEDUP_REASONS = ("exact_duplicate", "near_duplicate", "semantic_duplicate")
+HIGHER_SCORE, LISTED_FIRST = "higher score", "listed first"
+
+
+def _rows(files, columns: Sequence[str]) -> pa.Table:
+    """``columns`` of the rows of ``files`` (a column a file lacks: nulls), as one table."""
+    def kind(column: str) -> pa.DataType:
+        return pa.float64() if column == "score" else pa.string()
+
+    tables = []
+    for f in files:
+        have = pq.read_schema(f).names
+        table = pq.read_table(f, columns=[c for c in columns if c in have])
+        tables.append(pa.table({c: table.column(c) if c in have else pa.nulls(table.num_rows, kind(c))
+                                for c in columns}))
+    if not tables:
+        return pa.table({c: pa.array([], kind(c)) for c in columns})
+    return pa.concat_tables(tables, promote_options="permissive")
+
+
+def duplicates_kept_in(root: str | Path, inputs: Sequence[dict[str, Any]]) -> dict[str, dict[str, dict[str, int]]]:
+    """Per input, its rows removed as duplicates of another input's row, by the input whose copy was kept and why
+    the keep policy (:mod:`curation.core.keep_policy`) preferred it: ``higher score`` (the kept copy's score is
+    higher, or the removed one had none), else ``listed first`` (equal scores: the kept copy's input comes
+    first in ``inputs:``, the source the user trusts most). ``{"b": {"a": {"listed first": 3}}}``: three rows
+    of ``b`` are kept from ``a``, listed before it. Duplicates within one input are not counted (no input was
+    preferred). Read from the output folder (the kept copy is in a split, or removed later: by a filter, the
+    mix), so every engine reports alike; empty for one input."""
+    if len(inputs) < 2:
+        return {}
+    paths = output_paths(root)
+    if not paths.removed.exists():
+        return {}
+    removed = _rows(paths.files(paths.removed), ["id", "input", "reason", "duplicate_of", "score"])
+    lost = removed.filter(pc.is_in(removed.column("reason"), pa.array(DEDUP_REASONS)))
+    if lost.num_rows == 0:
+        return {}
+    everything = [removed.select(["id", "input", "score"])]
+    for split in SPLITS:
+        path = paths.split(split)
+        if path.exists():
+            everything.append(_rows(paths.files(path), ["id", "input", "score"]))
+    rows = pa.concat_tables(everything, promote_options="permissive")
+    rows = rows.rename_columns(["kept_id", "kept_input", "kept_score"])
+    pairs = lost.select(["input", "duplicate_of", "score"]).join(rows, "duplicate_of", "kept_id", join_type="inner")
+    pairs = pairs.filter(pc.not_equal(pairs.column("input"), pairs.column("kept_input")))
+    rank = {record["name"]: k for k, record in enumerate(inputs)}
+    out: dict[str, dict[str, Counter]] = {}
+    for name, kept_in, score, kept_score in zip(*(pairs.column(c).to_pylist()
+                                                  for c in ("input", "kept_input", "score", "kept_score"))):
+        score = None if score is None or score != score else score  # NaN counts as no score, as the policy reads it
+        kept_score = None if kept_score is None or kept_score != kept_score else kept_score
+        why = LISTED_FIRST if score == kept_score and rank.get(kept_in, 0) < rank.get(name, 0) else HIGHER_SCORE
+        out.setdefault(name, {}).setdefault(kept_in, Counter())[why] += 1
+    return {name: {kept_in: dict(sorted(by[kept_in].items())) for kept_in in sorted(by, key=lambda n: rank.get(n, 0))}
+            for name, by in out.items()}
+
+
 def input_accounting(root: str | Path, inputs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """One record per input (in list order): the input's description plus rows_in (read from it), augmented
     (rows augmentation added from its rows, kept or removed), kept, removed (by reason), quarantined (so
@@ -39,7 +102,8 @@ def input_accounting(root: str | Path, inputs: Sequence[dict[str, Any]]) -> list
     its weight asks of the whole mix (its weight's share among the weighted inputs that still had rows when the
     mix was drawn, as :mod:`curation.mix` shares them, times the weighted inputs' part of the kept rows; inputs
     without a weight take the rest), so share and target compare on one base; null without a weight, or for an
-    input with no row left by then."""
+    input with no row left by then; and duplicates_kept_in: its rows removed as duplicates of another input's
+    rows, by that input and the keep policy's reason (:func:`duplicates_kept_in`)."""
     paths = output_paths(root)
     only = inputs[0]["name"] if len(inputs) == 1 else None
     kept: Counter = Counter()
@@ -67,6 +131,7 @@ def input_accounting(root: str | Path, inputs: Sequence[dict[str, Any]]) -> list
     weights = {i["name"]: i["weight"] for i in inputs if i.get("weight") is not None
                and (kept[i["name"]] or any(r.startswith("mix:") for r in removed.get(i["name"], ())))}
     targets = target_shares(weights, {record["name"]: kept[record["name"]] for record in inputs})
+    kept_elsewhere = duplicates_kept_in(root, inputs)
     out = []
     for record in inputs:
         name = record["name"]
@@ -75,5 +140,5 @@ def input_accounting(root: str | Path, inputs: Sequence[dict[str, Any]]) -> list
         out.append({**record, "rows_in": rows_in, "augmented": augmented[name], "kept": kept[name], "removed": gone,
                     "quarantined": quarantined[name],
                     "share": round(kept[name] / total_kept, 6) if total_kept else 0.0,
-                    "target_share": targets.get(name)})
+                    "target_share": targets.get(name), "duplicates_kept_in": kept_elsewhere.get(name, {})})
     return out
