@@ -8,7 +8,10 @@ An eval item of at least ``ngram`` words contributes its ``ngram``-word windows;
 (as NeMo Curator does for short tasks).
 
 Lookup: a bitmap over the keys' low bits (a few MB, so nearly every window of clean text is rejected from
-cache), then a binary search of the sorted keys. An n-gram shared by several items counts for each.
+cache), then a binary search of the sorted keys. An n-gram shared by several items counts for each. A text's hits
+are its distinct n-grams found, each once however often the text repeats it, and only then one per item holding it:
+a long turn repeating an n-gram that many items share (a benchmark's boilerplate instruction, duplicate items)
+costs its length plus its distinct hits, not its length times the items.
 """
 
 from __future__ import annotations
@@ -95,7 +98,8 @@ def item_keys(starts, sizes, values, ngram, min_words):
 
 @njit(nogil=True, cache=True)
 def match_words(starts, sizes, values, lengths, bitmap, mask, keys, out_text, out_pos):
-    """Every (text, index position) where a window of one of ``lengths`` words of a text is an index key.
+    """Every distinct (text, key) where a window of one of ``lengths`` words of a text is an index key, as (text,
+    position of the key's first copy in ``keys``); the items holding the key are ``keys`` from there on.
 
     Returns the number of hits written, or -1 when ``out_*`` are too small (call again with more room)."""
     cap = out_text.shape[0]
@@ -104,6 +108,7 @@ def match_words(starts, sizes, values, lengths, bitmap, mask, keys, out_text, ou
     for t in range(sizes.shape[0]):
         k = sizes[t]
         s = starts[t]
+        first_hit = used
         for li in range(lengths.shape[0]):
             length = lengths[li]
             if k < length:
@@ -118,13 +123,20 @@ def match_words(starts, sizes, values, lengths, bitmap, mask, keys, out_text, ou
                 if (bitmap[bit >> U64(6)] >> (bit & U64(63))) & U64(1) == U64(0):
                     continue
                 p = np.searchsorted(keys, g)
-                while p < nkeys and keys[p] == g:
+                if p < nkeys and keys[p] == g:
                     if used == cap:
                         return -1
                     out_text[used] = t
                     out_pos[used] = p
                     used += 1
-                    p += 1
+        if used - first_hit > 1:  # the text's hits, each key once
+            found = np.sort(out_pos[first_hit:used])
+            distinct = 0
+            for j in range(found.shape[0]):
+                if j == 0 or found[j] != found[j - 1]:
+                    out_pos[first_hit + distinct] = found[j]
+                    distinct += 1
+            used = first_hit + distinct
     return used
 
 
@@ -144,6 +156,7 @@ class NgramIndex:
     lengths: np.ndarray  # window lengths texts are scanned with (ngram, and the short items' lengths)
     bitmap: np.ndarray
     mask: np.uint64
+    copies: np.ndarray  # at a key's first position in ``keys``: how many items hold it (the positions after it)
 
     @classmethod
     def build(cls, texts: list[str], ngram: int = 13, min_words: int = 8) -> "NgramIndex":
@@ -159,7 +172,11 @@ class NgramIndex:
         bitmap = np.zeros(1 << (BITMAP_BITS - 6), np.uint64)
         bits = keys & mask
         np.bitwise_or.at(bitmap, (bits >> U64(6)).astype(np.int64), U64(1) << (bits & U64(63)))
-        return cls(ngram, keys, owner, item_ngrams, lengths, bitmap, mask)
+        copies = np.zeros(len(keys), np.int64)
+        if len(keys):
+            _, first, count = np.unique(keys, return_index=True, return_counts=True)
+            copies[first] = count
+        return cls(ngram, keys, owner, item_ngrams, lengths, bitmap, mask, copies)
 
     def match(self, texts: pa.Array, workers: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(text index, item index, key) of every distinct (text, item, n-gram) hit."""
@@ -181,6 +198,10 @@ class NgramIndex:
 
         parts = run_chunks(n, workers, chunk, min_chunk=512)
         text = np.concatenate([p[0] for p in parts])
-        pos = np.concatenate([p[1] for p in parts])
+        first = np.concatenate([p[1] for p in parts])
+        # each (text, key) hit once per item holding the key: the key's copies in ``keys``
+        count = self.copies[first]
+        text = np.repeat(text, count)
+        pos = np.repeat(first - np.cumsum(count) + count, count) + np.arange(len(text))
         triples = np.unique(np.stack([text, pos], axis=1), axis=0) if len(text) else np.zeros((0, 2), np.int64)
         return triples[:, 0], self.owner[triples[:, 1]], self.keys[triples[:, 1]]

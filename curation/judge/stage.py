@@ -35,7 +35,9 @@ class JudgeStage(RowStage):
         score = batch.column("score") if "score" in batch.schema.names else pa.nulls(n, pa.float64())
         missing = np.asarray(score.is_null(), bool)
         ids = batch.column("id").to_pylist()
-        wanted = (missing if self.cfg.only_missing else np.ones(n, bool)) & np.asarray(sampled(ids, self.cfg.sample))
+        # (bool: with no rows left in the batch, an empty list would be a float array, which ``&`` refuses)
+        picked = np.asarray(sampled(ids, self.cfg.sample), bool)
+        wanted = (missing if self.cfg.only_missing else np.ones(n, bool)) & picked
         todo = np.flatnonzero(wanted)
         convs = batch.column("conversations").take(pa.array(todo, pa.int64())).to_pylist() if len(todo) else []
         found, stats = self.scorer.score([ids[i] for i in todo], convs)

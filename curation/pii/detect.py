@@ -9,9 +9,10 @@ beats an email inside it, an IBAN beats the phone-like digits inside it), then b
 from __future__ import annotations
 
 import bisect
+import re
 from collections import Counter
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -67,6 +68,65 @@ def _iban_span(text: str, start: int) -> tuple[int, bool] | None:
     return i, validators.iban_ok(text[start:i])
 
 
+_DIGIT_GROUP = re.compile(r"\d{1,20}")
+_GROUP_START = re.compile(r" (?=\d)")
+
+
+def _card_end(text: str, start: int) -> int | None:
+    """The end of the longest card number (:func:`validators.card_ok`) that starts at ``start`` and ends at the end
+    of one of the digit groups that follow (joined by single spaces or dashes), within 19 digits; None when there
+    is none. It may end before another number only where a space parts them (``4111 1111 1111 1111 123``), never
+    inside a dash-joined run or a word."""
+    ends: list[int] = []  # the end of each group, while 13..19 digits in (the detector's lengths)
+    count, i = 0, start
+    while (m := _DIGIT_GROUP.match(text, i)) is not None:
+        count += m.end() - m.start()
+        if count > 19:
+            break
+        if count >= 13:
+            ends.append(m.end())
+        i = m.end()
+        if i + 1 < len(text) and text[i] in " -" and text[i + 1].isdigit():
+            i += 1
+        else:
+            break
+    for end in reversed(ends):
+        after = text[end: end + 1]
+        if after == "-" or after == "_" or after.isalnum():
+            continue
+        if validators.card_ok(text[start:end]):
+            return end
+    return None
+
+
+def _card_spans(regex: re.Pattern, text: str) -> Iterator[tuple[int, int]]:
+    """Card numbers: the detector's matches that are one, and where a match is not, the card that starts at one of
+    its groups (a space before it) and ends at the end of a later group: a card number run into another number
+    (``4111 1111 1111 1111 123``, ``4111111111111111 10``, ``room 12 4111111111111111``) is still found. A group
+    can start a card only when it is 4 digits (grouped) or 13 and more (ungrouped), so a long run of short groups
+    costs one look per match."""
+    pos = 0
+    while (m := regex.search(text, pos)) is not None:
+        if validators.card_ok(m.group()):
+            yield m.span()
+            pos = m.end()
+            continue
+        found = None
+        starts = [m.start()] + [g.end() for g in _GROUP_START.finditer(text, m.start(), m.end())]
+        for start in starts:
+            group = _DIGIT_GROUP.match(text, start)
+            if group is not None and (group.end() - start == 4 or group.end() - start >= 13):
+                end = _card_end(text, start)
+                if end is not None:
+                    found = (start, end)
+                    break
+        if found is None:
+            pos = m.end()
+        else:
+            yield found
+            pos = found[1]
+
+
 class Scanner:
     def __init__(self, cfg: PiiConfig) -> None:
         self.cfg = cfg
@@ -84,8 +144,9 @@ class Scanner:
         found: list[Span] = []
         blocked = _Disjoint()  # IBAN-shaped text failing mod 97: none of its digits is PII either
         for d in self.detectors:
-            for m in d.regex.finditer(text):
-                start, end = m.span(d.group)
+            matches = _card_spans(d.regex, text) if d.type == "credit_card" else (
+                m.span(d.group) for m in d.regex.finditer(text))
+            for start, end in matches:
                 if start < 0 or blocked.overlaps(start, end):
                     continue
                 if d.type == "iban":
@@ -96,8 +157,8 @@ class Scanner:
                     if not ok:
                         blocked.add(start, end)
                         continue
-                elif d.check is not None and not d.check(text[start:end]):
-                    continue
+                elif d.type != "credit_card" and d.check is not None and not d.check(text[start:end]):
+                    continue  # (card spans are checked already)
                 if d.type == "phone" and not NOT_PHONE_CONTEXT(text, start):
                     continue
                 if d.type == "credit_card" and not NOT_CARD_CONTEXT(text, start):

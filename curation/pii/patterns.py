@@ -119,9 +119,11 @@ def detectors(phone_regions: tuple[str, ...]) -> list[Detector]:
 
 
 # a cheap pass over whole columns (RE2, in pyarrow) picks the turns worth the full scan: anything that could
-# start one of the detectors above
+# start one of the detectors above. RE2's \d and \s are ASCII only, Python's are not: a phone or card number in
+# another script's digits (٢٠٢ ٥٥٥ ٠١٤٣, ４１１１ １１１１ ...) or spaced with no-break spaces is a candidate too
 PREFILTER = "|".join([
-    r"@", r"\d[\d\s().+-]{5,}\d", r"\d+\.\d+\.\d+\.\d+", r"[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}",
+    r"@", r"\p{Nd}[\p{Nd}\s\p{Zs}().+-]{5,}\p{Nd}", r"\d+\.\d+\.\d+\.\d+",
+    r"[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}",
     r"AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA", r"gh[pousr]_|github_pat_|glpat-|npm_|hf_",
     r"sk-|sk_live|rk_live|sk_test|rk_test|xox[abposr]-|hooks\.slack|AIza|eyJ|PRIVATE KEY|SG\.|SK[0-9a-f]{32}",
     r"(?i:aws)", r"[A-Z]{2}\d{2} ?[A-Z0-9]{4}",

@@ -26,7 +26,10 @@ from curation.pii.detect import Scanner, scan_conversations
 from curation.pii.rules import reason_codes, verdicts
 
 REDACTED_COLUMNS = ("conversations", "original_conversations")
-_JSON_STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"')  # a string literal of a JSON text
+# a string literal of a JSON text; group 1 is its closing quote, absent where the literal runs to the end of the line
+# unclosed: such a match is skipped whole (no quote inside it opens a literal either: the scan from there reads the
+# same escapes to the same end), so a line of ``"\\"\\"\\"...`` costs one pass, not one pass per quote
+_JSON_STRING = re.compile(r'"(?:[^"\\\n]|\\.)*(")?')
 
 
 class PiiStage(RowStage):
@@ -101,6 +104,8 @@ def scrub_text(stage: PiiStage, text: str) -> str:
     What lies outside the literals (a line that is no JSON) is redacted as plain text."""
     out, last = [], 0
     for m in _JSON_STRING.finditer(text):
+        if m.group(1) is None:  # not closed: no literal, plain text
+            continue
         out.append(stage.redact(text[last: m.start()]) if m.start() > last else "")
         out.append(_scrub_literal(stage, m.group()))
         last = m.end()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import unicodedata
 from functools import lru_cache
 
 _DIGITS = re.compile(r"\d")
@@ -21,7 +22,10 @@ IBAN_LENGTHS = {
 
 
 def digits(text: str) -> str:
-    return "".join(_DIGITS.findall(text))
+    """The decimal digits of ``text`` as ASCII: a number written in another script's digits (Arabic-Indic
+    ``٤١١١``, full-width ``４１１１``, as the detectors' ``\\d`` finds it) is checked as the same number."""
+    found = "".join(_DIGITS.findall(text))
+    return found if found.isascii() else "".join(str(unicodedata.decimal(ch)) for ch in found)
 
 
 def luhn_ok(number: str) -> bool:

@@ -113,3 +113,29 @@ def test_threads_and_slices_agree():
     assert np.array_equal(one.row, two.row) and np.array_equal(one.item, two.item)
     part = find(col.slice(1000, 500), index, DecontamConfig(seed_prompts=False))
     assert np.array_equal(part.row + 1000, one.row[(one.row >= 1000) & (one.row < 1500)])
+
+
+def test_a_long_turn_repeating_an_ngram_many_items_share_costs_its_distinct_hits(tmp_path):
+    """Hostile eval files: empty and very short items, duplicates, control characters, emoji. A turn repeating
+    an n-gram that many (duplicate) items hold made windows x items hits in the kernel (20k windows x 300 items:
+    6M hits, minutes and gigabytes on a megabyte turn); each distinct n-gram of a text is one hit now."""
+    from curation.decontam.index import match_words, word_hashes
+
+    boiler = "answer the following question with one word only and explain nothing else at all"
+    items = ["", "   ", "x", "two words", "\x00\x01 \u202e\U0001F600" * 5] + [boiler] * 300 + [boiler + " please"]
+    (tmp_path / "eval.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in items), encoding="utf-8")
+    cfg = DecontamConfig(seed_prompts=False, files=[str(tmp_path / "eval.jsonl")], min_words=2)
+    loaded = load_eval_items(cfg)
+    index = NgramIndex.build([i.text for i in loaded], cfg.ngram, cfg.min_words)
+    turn = " ".join([boiler] * 1500)  # 21k words, every 13-word window an n-gram of the boilerplate
+    starts, sizes, values = word_hashes(pa.array([turn]))
+    room = 2 * len(turn.split())  # room for every window once, not for every window once per item
+    out_text, out_pos = np.empty(room, np.int64), np.empty(room, np.int64)
+    used = match_words(starts, sizes, values, index.lengths, index.bitmap, index.mask, index.keys, out_text, out_pos)
+    assert used == 2  # the boilerplate's two 13-word windows, each once
+    assert sorted(index.copies[out_pos[:used]].tolist()) == [301, 301]  # ... held by 300 copies and the longer item
+    hits = find(pa.array([conv("clean prompt about nothing"), conv(turn)], CONV), index, cfg)
+    assert hits.row.tolist() == [1]
+    best = loaded[int(hits.item[0])]
+    assert best.text == boiler and best.id == "eval:6"  # the first of the duplicates, whole
+    assert hits.fraction.tolist() == [1.0]

@@ -49,3 +49,21 @@ def test_the_retry_delay_stops_doubling_at_a_minute(tmp_path, monkeypatch):
     with pytest.raises(JudgeUnavailable):
         Scorer(cfg).score(["a"], [CONV])
     assert waits == [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 60.0, 60.0, 60.0, 60.0, 60.0, 60.0]
+
+
+@pytest.mark.parametrize("sample", [1.0, 0.5])
+def test_a_batch_left_empty_by_earlier_stages_passes(tmp_path, sample):
+    """With small batches (engine.batch_rows: 1) a batch can reach the judge with no rows left: it passed the
+    empty id list's float array to ``&`` and ended the run with a TypeError traceback."""
+    import pyarrow as pa
+
+    from curation.judge.stage import JudgeStage
+
+    conv = pa.list_(pa.struct([("from", pa.string()), ("value", pa.string())]))
+    batch = pa.RecordBatch.from_pydict({"id": pa.array([], pa.string()), "conversations": pa.array([], conv),
+                                        "score": pa.array([], pa.float64())})
+    cfg = JudgeConfig(enabled=True, backend="openai", url="http://127.0.0.1:9/v1", cache=str(tmp_path / "s.sqlite"),
+                      sample=sample, min_score=3)
+    out = JudgeStage(cfg).process(batch)
+    assert out.batch.num_rows == 0 and "judge_score" in out.batch.schema.names
+    assert out.stats["scored"] == 0 and out.stats["requests"] == 0

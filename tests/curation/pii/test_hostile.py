@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from curation.config import load_config
 from curation.pii.config import PiiConfig
-from curation.pii.detect import Scanner, _Disjoint
+from curation.pii.detect import Scanner, _Disjoint, scan_texts
 from curation.pii.stage import PiiStage, scrub_text
 from curation.pii.validators import iban_ok
 from curation.pipeline import run_curation
@@ -131,3 +131,50 @@ def test_no_output_file_keeps_a_value_the_layout_hid(tmp_path):
     everything = "\n".join(texts)
     assert "202" not in everything and "1111" not in everything and "jos" not in everything
     assert everything.count("<PHONE>") >= 3 and "<CREDIT_CARD>" in everything
+
+
+def test_an_unclosed_literal_in_a_quarantine_line_is_read_once():
+    """A raw line of ``"\\"\\"\\"...`` (every quote escaped, none closing) was scanned again from each quote: a
+    few hundred kB took minutes. The unclosed literal is one match now, and its text is redacted as plain text."""
+    from curation.pii.stage import _JSON_STRING
+
+    line = '{"a": "' + '\\"' * 1000 + " mail john@example.com"
+    assert [m.span() for m in _JSON_STRING.finditer(line)] == [(1, 4), (6, len(line))]
+    stage = PiiStage(PiiConfig(enabled=True))
+    big = '{"a": "' + '\\"' * 200_000 + " mail john@example.com"  # the old scan: about 200 s
+    assert scrub_text(stage, big) == big.replace("john@example.com", "<EMAIL>")
+
+
+@pytest.mark.parametrize("text,want", [
+    # Arabic-Indic digits
+    ("call +\u0661 \u0662\u0660\u0662 \u0665\u0665\u0665 \u0660\u0661\u0664\u0663 now", "call <PHONE> now"),
+    ("card \uff14\uff11\uff11\uff11 \uff11\uff11\uff11\uff11 \uff11\uff11\uff11\uff11 \uff11\uff11\uff11\uff11 end",
+     "card <CREDIT_CARD> end"),  # full-width digits
+    ("card \u0664" + "\u0661" * 15 + " end", "card <CREDIT_CARD> end"),
+    ("call +1\u00a0202\u00a0555\u00a00143", "call <PHONE>"),  # no-break spaces (RE2's \s is ASCII)
+])
+def test_numbers_in_other_digits_are_found_by_the_column_scan(text, want):
+    scanned = scan_texts(pa.array([text, "nothing here"]), Scanner(PiiConfig()))
+    assert scanned.values.to_pylist() == [want, "nothing here"]
+
+
+def test_a_card_in_other_digits_failing_luhn_stays():
+    text = "card " + " ".join(["\uff14\uff11\uff11\uff11"] + ["\uff11" * 4] * 2 + ["\uff11\uff11\uff11\uff12"]) + " end"
+    assert redacted(text) == text
+
+
+@pytest.mark.parametrize("text,want", [
+    ("card 4111 1111 1111 1111 123 (cvv)", "card <CREDIT_CARD> 123 (cvv)"),
+    ("x 4111111111111111 10.0.0.1", "x <CREDIT_CARD> <IP_ADDRESS>"),
+    ("room 12 4111111111111111 paid", "room 12 <CREDIT_CARD> paid"),
+    ("1234 4111 1111 1111 1111", "1234 <CREDIT_CARD>"),
+    ("john@example.com +1 202 555 0143 4111111111111111 10.0.0.1", "<EMAIL> <PHONE> <CREDIT_CARD> <IP_ADDRESS>"),
+    # near misses stay: failing Luhn, a dash-joined run, a number running into a word, an order number
+    ("card 4111 1111 1111 1112 123", "card 4111 1111 1111 1112 123"),
+    ("1234-4111-1111-1111-1111", "1234-4111-1111-1111-1111"),
+    ("4111 1111 1111 1111-123", "4111 1111 1111 1111-123"),
+    ("4111111111111111x", "4111111111111111x"),
+    ("order number 4111 1111 1111 1111 12", "order number 4111 1111 1111 1111 12"),
+])
+def test_a_card_run_into_another_number_is_found(text, want):
+    assert redacted(text) == want
