@@ -100,6 +100,13 @@ def name_inputs(inputs: Sequence[InputConfig]) -> list[InputConfig]:
     if len(taken) != len(set(taken)):
         dup = next(n for n in taken if taken.count(n) > 1)
         raise ValueError(f"inputs: the name {dup!r} is used twice")
+    seen: dict[tuple[str, str | None], int] = {}
+    for k, i in enumerate(inputs, start=1):  # the same data twice: dedup would remove every row of the second
+        key = (_same_data_key(i.path), i.split)
+        if key in seen:
+            raise ValueError(f"inputs: {i.path} is listed twice (inputs {seen[key]} and {k}); list it once: its "
+                             "weight sets its share (the copy's rows would all be removed as duplicates)")
+        seen[key] = k
     used = set(taken)
     out = []
     for i in inputs:
@@ -114,6 +121,17 @@ def name_inputs(inputs: Sequence[InputConfig]) -> list[InputConfig]:
         used.add(name)
         out.append(i.model_copy(update={"name": name}))
     return out
+
+
+def _same_data_key(path: str) -> str:
+    """What tells two inputs' paths apart as data: an existing local path resolved (``./a.jsonl`` and ``a.jsonl``
+    are one file), anything else (a hub id, a glob, a URL) as written."""
+    if "://" not in path and not any(c in path for c in "*?[") and _exists_locally(path):
+        try:
+            return str(Path(path).expanduser().resolve())
+        except OSError:
+            return path
+    return path
 
 
 def _spec(cfg: InputConfig) -> str | None:

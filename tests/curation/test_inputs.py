@@ -77,6 +77,20 @@ def test_names_are_made_unique_and_given_ones_kept():
         name_inputs([InputConfig(path="a", name="x"), InputConfig(path="b", name="x")])
 
 
+def test_the_same_data_listed_twice_is_one_error_not_a_copy_removed_as_duplicates(tmp_path, monkeypatch):
+    """`-i a.jsonl -i ./a.jsonl` (to upsample it, say) read the file twice and removed every row of the second
+    as an exact duplicate; the same file by two spellings, or the same hub split, is refused. Another split of
+    a dataset, or another file, is no repeat."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.jsonl").write_text("")
+    (tmp_path / "b.jsonl").write_text("")
+    for paths in (["a.jsonl", "./a.jsonl"], [str(tmp_path / "a.jsonl"), "a.jsonl"], ["owner/set", "owner/set"]):
+        with pytest.raises(ValueError, match=r"is listed twice \(inputs 1 and 2\); list it once"):
+            name_inputs([InputConfig(path=p) for p in paths])
+    assert len(name_inputs([InputConfig(path="a.jsonl"), InputConfig(path="b.jsonl"),
+                            InputConfig(path="owner/set", split="train"), InputConfig(path="owner/set", split="test")])) == 4
+
+
 def test_inputs_from_the_command_line():
     got = inputs_from_cli(["a.jsonl", "web=b/*.jsonl.gz@3", "./c.parquet@0.5", "org/data"])
     assert [(i.name, i.path, i.weight) for i in got] == [
