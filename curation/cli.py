@@ -244,6 +244,11 @@ def print_summary(result) -> None:
                         *([f"+{i.get('augmented', 0):,}"] if augmented else []), f"{i['kept']:,}",
                         f"{sum(i['removed'].values()):,}", f"{i['quarantined']:,}", f"{i['share']:.1%}", target)
         print_table(mix)
+        from curation.report.facts import mix_notes
+
+        mix_stats = next((s.get("stats") for s in result.manifest.get("stages", []) if s.get("name") == "mix"), None)
+        for note in mix_notes(inputs, mix_stats):
+            console.print(Text(note))
     acc = result.manifest["accounting"]
     console.print(
         f"[bold]{acc['input_rows']:,}[/] input rows"

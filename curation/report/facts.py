@@ -590,3 +590,28 @@ def _gather(paths, manifest: dict[str, Any], examples_per_reason: int) -> Report
 
 def _enabled(stages: list[StageRow], name: str) -> bool:
     return any(st.name == name and st.enabled for st in stages)
+
+
+def mix_notes(inputs: list[dict[str, Any]], mix_stats: dict[str, Any] | None) -> list[str]:
+    """Sentences under the inputs table (both report pages and the command's summary): which input kept each
+    input's duplicates and why (the manifest's ``inputs[].duplicates_kept_in``), and what set the size of the mix
+    (the mix stage's stats: ``limited_by``)."""
+    notes = []
+    for i in inputs:
+        kept_in = i.get("duplicates_kept_in")
+        if not isinstance(kept_in, dict):
+            continue
+        for other, why in kept_in.items():
+            if not isinstance(why, dict):
+                continue
+            parts = ", ".join(f"{n:,} {reason}" for reason, n in why.items() if isinstance(n, int))
+            total = sum(n for n in why.values() if isinstance(n, int))
+            if total:
+                notes.append(f"{i.get('name')}: {total:,} duplicate(s) kept in {other} instead ({parts}).")
+    limited_by = (mix_stats or {}).get("limited_by")
+    if limited_by == "total_rows":
+        notes.append("The mix's size was set by total_rows.")
+    elif limited_by:
+        notes.append(f"The mix's size was set by {limited_by}: all of its rows at its share (the mix never repeats "
+                     "rows to fill a share; the other inputs shrank to it).")
+    return notes

@@ -10,7 +10,7 @@ import html
 import json
 from typing import Any, Iterable
 
-from curation.report.facts import Example, ExampleRow, ReportFacts
+from curation.report.facts import Example, ExampleRow, ReportFacts, mix_notes
 from curation.report.plots import stage_color
 from curation.report.quality import section_html
 from curation.report.quality import sections as quality_sections
@@ -202,7 +202,9 @@ def _inputs(f: ReportFacts) -> str:
                  "targets by what it added to each input.")
     head = ["input", "format", "rows in", *(["augmented"] if augmented else []), "in splits", "removed (by reason)",
             "quarantined", "share", "target"]
-    return _section("inputs", "Inputs and mix", note, _table(head, rows, {2, 3, 4, 6, 7, 8} if augmented else {2, 3, 5, 6, 7}))
+    notes = "".join(f"<li>{e(n)}</li>" for n in mix_notes(f.inputs, f.stage_stats.get("mix")))
+    return _section("inputs", "Inputs and mix", note, _table(head, rows, {2, 3, 4, 6, 7, 8} if augmented else {2, 3, 5, 6, 7})
+                    + (f'<ul class="notes">{notes}</ul>' if notes else ""))
 
 
 def _sources(f: ReportFacts, chart: str | None) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from curation.report.facts import ReportFacts
+from curation.report.facts import ReportFacts, mix_notes
 from curation.report.markdown_text import md_code, md_text
 from curation.report.quality import section_markdown
 from curation.report.quality import sections as quality_sections
@@ -49,6 +49,9 @@ def render_markdown(f: ReportFacts) -> str:
         head = ["input", "format", "rows in", *(["augmented"] if augmented else []), "in splits", "removed (by reason)",
                 "quarantined", "share", "target"]
         out.append(_table(head, rows, {2, 3, 4, 6, 7, 8} if augmented else {2, 3, 5, 6, 7}))
+        notes = mix_notes(f.inputs, f.stage_stats.get("mix"))
+        if notes:
+            out.append("\n".join(f"- {md_text(n)}" for n in notes) + "\n")
 
     out.append("## Stages\n")
     rows = []

@@ -123,6 +123,11 @@ def test_the_manifest_says_which_input_kept_each_inputs_duplicates_and_why(tmp_p
     assert records["scored"]["duplicates_kept_in"] == {}
     for name, kept_in in (("first", 4), ("second", 2)):
         assert records[name]["removed"]["exact_duplicate"] == kept_in
+    from curation.report import write_report
+
+    write_report(out)  # both pages say it under the inputs table
+    assert "- second: 2 duplicate(s) kept in first instead (2 listed first)." in (out / "report.md").read_text()
+    assert "<li>first: 4 duplicate(s) kept in scored instead (4 higher score).</li>" in (out / "report.html").read_text()
 
 
 def write_folder(root: Path, kept: list[tuple], removed: list[tuple]) -> Path:
@@ -155,3 +160,19 @@ def test_a_kept_copy_removed_later_a_duplicate_within_one_input_and_against_are_
     assert [r["duplicates_kept_in"] for r in input_accounting(root, inputs)] == [{"b": {"higher score": 1}},
                                                                                  {"a": {"listed first": 2}}]
     assert duplicates_kept_in(root, inputs[:1]) == {}  # one input: nothing to prefer
+
+
+def test_the_report_and_summary_say_which_input_kept_the_duplicates_and_what_sized_the_mix():
+    """The manifest said it, but nothing a user reads did: the inputs table of both report pages and of the
+    command's summary is followed by one sentence per input whose duplicates another kept, and one naming what
+    set the mix's size."""
+    from curation.report.facts import mix_notes
+
+    inputs = [{"name": "a", "duplicates_kept_in": {}},
+              {"name": "b", "duplicates_kept_in": {"a": {"listed first": 3, "higher score": 1}}}]
+    assert mix_notes(inputs, {"limited_by": "a"}) == [
+        "b: 4 duplicate(s) kept in a instead (3 listed first, 1 higher score).",
+        "The mix's size was set by a: all of its rows at its share (the mix never repeats rows to fill a share; "
+        "the other inputs shrank to it)."]
+    assert mix_notes(inputs[:1], {"limited_by": "total_rows"}) == ["The mix's size was set by total_rows."]
+    assert mix_notes([{"name": "x"}], None) == []
