@@ -39,11 +39,6 @@ def check_out_dir(out_dir: str | Path, config, output_format: str = "finetome", 
     root = Path(out_dir).expanduser()
     if not root.is_dir():
         return
-    foreign = foreign_entry(root)
-    if foreign is not None:
-        raise InputError(f"{foreign}: --out {out_dir} is not a `tome curate` output folder (no manifest.json, no "
-                         f"tomecraft dataset card) and the run would replace this "
-                         f"{'folder' if foreign.is_dir() else 'file'}; move it or choose another --out")
     from curation.card import CARD_FILE, MESSAGES_DIR
     from curation.contract import MANIFEST_FILE, QUARANTINE_FILE, REMOVED_FILE, SPLITS
     from curation.report import REPORT_HTML, REPORT_MD
@@ -61,6 +56,11 @@ def check_out_dir(out_dir: str | Path, config, output_format: str = "finetome", 
         if (root / name).exists() and not (root / name).is_dir():
             raise InputError(f"{root / name}: the run writes a folder here, and it is a file; move it or choose "
                              "another --out")
+    foreign = foreign_entry(root)
+    if foreign is not None:
+        raise InputError(f"{foreign}: --out {out_dir} is not a `tome curate` output folder (no manifest.json, no "
+                         f"tomecraft dataset card) and the run would replace this "
+                         f"{'folder' if foreign.is_dir() else 'file'}; move it or choose another --out")
 
 
 def foreign_entry(out: Path) -> Path | None:

@@ -28,7 +28,13 @@ IGNORE = [".cache/**", ".checkpoints/**", "*.tmp", "**/*.tmp", ".*", "**/.*"]
 
 
 class PublishError(Exception):
-    """Publishing stopped; the message is one line saying why and that nothing was uploaded."""
+    """Publishing stopped; the message is one line saying why and that nothing was uploaded. The command exits 1
+    (the hub could not be reached, refused the token, a file could not be written)."""
+
+
+class PublishUsageError(PublishError):
+    """The command line cannot be published as given (not an output folder, a repo name the hub refuses, an
+    unknown format): found before the hub is called, and the command exits 2, as every `tome` usage error."""
 
 
 def _offline() -> bool:
@@ -55,19 +61,21 @@ def publish(root: str | Path, repo: str, private: bool = False, token: str | Non
     """Upload the folder ``root`` to the dataset repo ``repo``; return the repo's URL."""
     try:
         paths = check_output_folder(root)
-    except (FileNotFoundError, OutputFolderError) as exc:  # not an output folder, or a file of it damaged
+    except FileNotFoundError as exc:  # not an output folder: the path given is wrong
+        raise PublishUsageError(str(exc)) from None
+    except OutputFolderError as exc:  # a file of it damaged
         raise PublishError(str(exc)) from None
     if repo.count("/") != 1 or not all(repo.split("/")):
-        raise PublishError(f"{repo}: expected a dataset repo as USER/NAME")
+        raise PublishUsageError(f"{repo}: expected a dataset repo as USER/NAME")
     from huggingface_hub.errors import HFValidationError
     from huggingface_hub.utils import validate_repo_id
 
     try:  # the hub's own rule, checked here: sent, it is refused as if the hub could not be reached
         validate_repo_id(repo)
     except HFValidationError as exc:
-        raise PublishError(f"{repo}: not a valid dataset repo name ({error_line(exc)})") from None
+        raise PublishUsageError(f"{repo}: not a valid dataset repo name ({error_line(exc)})") from None
     if format is not None and format not in OUTPUT_FORMATS:
-        raise PublishError(f"unknown format {format!r}; expected one of {', '.join(OUTPUT_FORMATS)}")
+        raise PublishUsageError(f"unknown format {format!r}; expected one of {', '.join(OUTPUT_FORMATS)}")
     if format is None:
         try:  # the folder's card goes up as it is: it must still describe the folder's files
             check_card(paths.root)
@@ -112,7 +120,7 @@ def publish_command(
     try:
         url = publish(out, repo, private=private, token=token, format=format)
     except PublishError as exc:
-        error(str(exc), code=1)
+        error(str(exc), code=2 if isinstance(exc, PublishUsageError) else 1)
     console.print(f"published {out} -> {url}", markup=False)
 
 

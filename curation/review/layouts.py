@@ -53,8 +53,8 @@ def check_target(path: Path, what: str) -> None:
         raise ReviewUsageError(f"{what} {path}: must be a new or empty folder")
     try:
         check_output_path(path)
-    except OutputFolderError as exc:
-        raise ReviewError(f"{what} {exc}") from None
+    except OutputFolderError as exc:  # under a file: the path given is wrong
+        raise ReviewUsageError(f"{what} {exc}") from None
 
 
 def _empty_target(path: Path, what: str) -> Path:

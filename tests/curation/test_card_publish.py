@@ -215,3 +215,21 @@ def test_publish_rejects_bad_repo_names(tmp_path, repo):
 def test_publish_rejects_a_folder_that_is_not_curated(tmp_path):
     with pytest.raises(PublishError, match="not a folder"):
         publish(tmp_path / "nothing", "me/data")
+
+
+def test_publish_usage_errors_exit_2_and_failures_exit_1(tmp_path, monkeypatch):
+    """A folder that is not there, a repo name the hub refuses, an unknown --format: usage errors, found before
+    the hub is called (exit 2, as every tome command's); offline, the work itself fails (exit 1)."""
+    from typer.testing import CliRunner
+
+    from tomecraft.cli import app
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    root = curated_folder(tmp_path / "out")
+    runner = CliRunner()
+    for args in ([str(tmp_path / "missing"), "--repo", "me/data"], [str(root), "--repo", "noslash"],
+                 [str(root), "--repo", "me/data", "--format", "bogus"]):
+        result = runner.invoke(app, ["publish", *args])
+        assert result.exit_code == 2 and result.output.startswith("error: "), (args, result.output)
+    result = runner.invoke(app, ["publish", str(root), "--repo", "me/data"])
+    assert result.exit_code == 1 and "offline" in result.output

@@ -208,12 +208,12 @@ def test_review_targets_under_a_file(curated, tmp_path):
     a_file, under = _blocked_paths(tmp_path)
     for option in ("--to", "--hub-dir"):
         code, output = invoke("review", "export", curated, "--no-vectors", option, under, "-q")
-        assert code == 1
+        assert code == 2  # a usage error: the path given
         assert one_error_line(output) == f"error: {option} {under}: cannot write the output folder here ({a_file} is a file)"
     code, output = invoke("review", "export", curated, "--no-vectors", "--to", tmp_path / "rv", "-q")
     assert code == 0, output
     code, output = invoke("review", "import", curated, "--from", tmp_path / "rv", "-o", under, "-q")
-    assert code == 1
+    assert code == 2
     assert one_error_line(output) == f"error: --out {under}: cannot write the output folder here ({a_file} is a file)"
 
 
