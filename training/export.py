@@ -79,7 +79,8 @@ def export_run(
         file_type(quant)
     paths = run_paths(run_dir)
     if not paths.root.is_dir():
-        raise ExportError(f"{paths.root}: no such folder; give the --run folder of `tome train`")
+        what = "not a folder (it is a file)" if paths.root.exists() else "no such folder"
+        raise ExportError(f"{paths.root}: {what}; give the --run folder of `tome train`")
     if not paths.config.exists():
         raise ExportError(f"{paths.root}: not a run folder (no config.yaml); give the --run folder of `tome train`")
     if not (paths.adapter / "adapter_config.json").exists():

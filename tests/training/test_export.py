@@ -90,6 +90,9 @@ def test_export_of_an_unfinished_run_says_what_is_missing(tmp_path):
         export_run(tmp_path)
     with pytest.raises(ExportError, match="missing: no such folder"):
         export_run(tmp_path / "missing")
+    (tmp_path / "run.jsonl").write_text("")
+    with pytest.raises(ExportError, match=r"run.jsonl: not a folder \(it is a file\)"):
+        export_run(tmp_path / "run.jsonl")
     (tmp_path / "other").mkdir()
     with pytest.raises(ExportError, match="not a run folder"):
         export_run(tmp_path / "other")
