@@ -13,11 +13,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 
-_PLACEHOLDER = re.compile("\ue000(\\d+)\ue001")  # stands for message i's content in a rendered skeleton
+# Characters that, around a message number, stand for that message's content in a rendered skeleton: the first
+# pair of private-use characters that no message and no rendered prompt holds (so text cannot pose as one).
+_MARKS = [(chr(c), chr(c + 1)) for c in range(0xE000, 0xF8FF, 2)]
 
 
 class TemplateTextError(ValueError):
-    """A message spells a special token and the chat template changes message text (trims it, drops or reorders
+    """A message spells a special token and the chat template changes message text (drops, reorders or rewrites
     messages), so the spelling cannot be kept apart from the template's own markers."""
 
 
@@ -36,27 +38,33 @@ def prompt_segments(
     Literal pieces are special-token spellings found *inside* a message: tokenize them as plain text, and every
     other piece (the template's own markers included) as usual. A conversation without such spellings is one
     piece, tokenized exactly as the whole rendered prompt always was. Where the messages' text lies is found by
-    rendering a skeleton with a placeholder for each such message's content; a template that changes that text
-    raises :class:`TemplateTextError`.
+    rendering a skeleton with a placeholder for each such message's content, kept between the content's own
+    leading and trailing whitespace, so that a template that trims messages (Meta's Llama 3, Gemma: ``| trim``)
+    trims the skeleton the same way; a template that changes the text otherwise (drops, reorders or rewrites
+    messages) raises :class:`TemplateTextError`.
     """
     text = render(messages)
     hostile = [i for i, m in enumerate(messages) if specials is not None and specials.search(m["content"])]
     if not hostile or specials is None:
         return [(text, False)]
-    skeleton = render([{**m, "content": f"\ue000{i}\ue001"} if i in hostile else m for i, m in enumerate(messages)])
+    start, end = _marks(messages, text)
+    cores = {i: messages[i]["content"].strip() for i in hostile}  # non-empty: it spells a special token
+    skeleton = render([
+        {**m, "content": _around(m["content"], f"{start}{i}{end}")} if i in cores else m for i, m in enumerate(messages)
+    ])
     pieces: list[tuple[str, bool]] = []
     seen: list[int] = []
-    for k, part in enumerate(_PLACEHOLDER.split(skeleton)):
+    for k, part in enumerate(re.split(f"{start}(\\d+){end}", skeleton)):
         if k % 2 == 0:
             pieces.append((part, False))
             continue
         seen.append(int(part))
-        content = messages[int(part)]["content"] if int(part) < len(messages) else ""
+        content = cores.get(int(part), "")
         pieces += [(chunk, j % 2 == 1) for j, chunk in enumerate(re.split(f"({specials.pattern})", content))]
     if seen != hostile or "".join(p for p, _ in pieces) != text:
         raise TemplateTextError(
-            "the text spells a special token and this chat template changes message text (trims it, drops or "
-            "reorders messages), so it cannot be kept as plain text"
+            "the text spells a special token and this chat template changes message text (drops, reorders or "
+            "rewrites messages), so it cannot be kept as plain text"
         )
     merged: list[tuple[str, bool]] = []
     for piece, literal in pieces:
@@ -65,3 +73,19 @@ def prompt_segments(
         elif piece:
             merged.append((piece, literal))
     return merged
+
+
+def _marks(messages: list[dict[str, str]], text: str) -> tuple[str, str]:
+    """The placeholder delimiters: the first pair of :data:`_MARKS` that neither the messages nor the prompt hold."""
+    held = set(text).union(*(m["content"] for m in messages))
+    for start, end in _MARKS:
+        if start not in held and end not in held:
+            return start, end
+    raise TemplateTextError("the text holds every private-use character, so no placeholder can stand for it")
+
+
+def _around(content: str, placeholder: str) -> str:
+    """``placeholder`` between ``content``'s leading and trailing whitespace (what a trimming template removes)."""
+    core = content.strip()
+    lead = content[: len(content) - len(content.lstrip())]
+    return lead + placeholder + content[len(lead) + len(core):]

@@ -17,10 +17,14 @@ def row_id(conversations: Sequence[dict[str, Any]]) -> str:
 
 
 def write_curated_folder(
-    rows: Sequence[dict[str, Any]], out: str | Path, fractions: tuple[float, float] = (0.8, 0.1)
+    rows: Sequence[dict[str, Any]], out: str | Path, fractions: tuple[float, float] = (0.8, 0.1),
+    shard_rows: int | None = None,
 ) -> Path:
     """Split ``rows`` (each with ``conversations``; ``source`` and ``score`` optional) in order into
-    train / validation / test by ``fractions`` (train, validation; the rest is test) and write the folder."""
+    train / validation / test by ``fractions`` (train, validation; the rest is test) and write the folder.
+
+    ``shard_rows``: write each split as ``tome curate --engine ray`` does, a folder ``train/`` of
+    ``part-*.parquet`` shards of at most that many rows (a split without rows: one empty shard)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -44,9 +48,19 @@ def write_curated_folder(
             },
             schema=schema,
         )
-        path = paths.split(name)
-        pq.write_table(table, path)
-        outputs[name] = {"path": path.name, "rows": len(part), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+        if shard_rows is None:
+            path = paths.split(name)
+            pq.write_table(table, path)
+            outputs[name] = {"path": path.name, "rows": len(part), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+            continue
+        folder = paths.root / name
+        folder.mkdir(exist_ok=True)
+        shards = [table.slice(start, shard_rows) for start in range(0, max(len(part), 1), shard_rows)]
+        files = [folder / f"part-{number:05d}.parquet" for number in range(len(shards))]
+        for shard, file in zip(shards, files):
+            pq.write_table(shard, file)
+        outputs[name] = {"path": f"{name}/", "rows": len(part), "files": [f.name for f in files],
+                         "sha256": [hashlib.sha256(f.read_bytes()).hexdigest() for f in files]}
     manifest = {"input": {"kind": "rows", "rows": n}, "outputs": outputs, "written_by": "training.curated_folder"}
     (paths.root / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return paths.root

@@ -9,8 +9,10 @@ checked before training: rows without trainable tokens are skipped and listed (o
 ``data.untrainable_rows``), and a marker that does not match stops the run with the rows it failed on, unless the
 policy is ``skip_all`` (raw data: every such row is skipped and counted by reason, as a plain trainer would).
 Rows that cannot be rendered at all (no turns, a role other than system/human/gpt, only blank replies, a value
-that is not text, a row the template refuses) are skipped and counted the same way (:func:`row_problem`), and
-text inside a message that spells a special token stays text (:func:`encode`), so it never opens a fake turn.
+that is not text, a row the template refuses) are skipped and counted the same way (:func:`row_problem`), a blank
+reply among others is not labelled (:func:`unlabel_blank_replies`), and text inside a message that spells a special
+token stays text (:func:`encode`), so it never opens a fake turn. A split is checked from its Parquet footers
+(:func:`check_split`) before its rows are read, and a skipped row is named by the file that holds it.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
-from curation.contract import read_split
+from curation.contract import output_paths, read_split, split_columns, unreadable_file
 from tomecraft import chat_text
 from tomecraft.errors import error_line
 
@@ -63,16 +65,38 @@ def to_messages(conversations: Sequence[dict[str, Any]]) -> list[dict[str, str]]
 @dataclass
 class UntrainableRow:
     split: str
-    row: int  # position in the split file
+    row: int  # position in the split (all its files, in order)
     id: str | None
     reason: str
     detail: str
+    file: str | None = None  # the Parquet file that holds the row (a shard of a split written in parts), if known
+    file_row: int | None = None  # ... and its position in that file
 
     def as_record(self) -> dict[str, Any]:
-        return {"split": self.split, "row": self.row, "id": self.id, "reason": self.reason, "detail": self.detail}
+        return {"split": self.split, "row": self.row, "id": self.id, "reason": self.reason, "detail": self.detail,
+                "file": self.file, "file_row": self.file_row}
 
     def describe(self) -> str:
-        return f"{self.split}.parquet row {self.row} (id {self.id}): {self.reason}: {self.detail}"
+        where = f"{self.file} row {self.file_row}" if self.file else f"{self.split}.parquet row {self.row}"
+        return f"{where} (id {self.id}): {self.reason}: {self.detail}"
+
+
+class SplitRows(list):
+    """The rows of a split (:func:`read_rows`), and the Parquet files they came from, so that a skipped row is
+    named by its file and its row in that file (``train/part-00001.parquet row 4`` in a folder written in parts by
+    ``tome curate --engine ray``, not a ``train.parquet`` that does not exist)."""
+
+    def __init__(self, rows: Iterable[dict[str, Any]], files: Sequence[tuple[str, int]] = ()):
+        super().__init__(rows)
+        self.files = tuple(files)  # (path, rows) of each file, in row order
+
+    def locate(self, position: int) -> tuple[str | None, int | None]:
+        """The file holding the split's row ``position`` and the row's position in it; (None, None) if unknown."""
+        for path, n in self.files:
+            if position < n:
+                return path, position
+            position -= n
+        return None, None
 
 
 @dataclass
@@ -174,10 +198,12 @@ def row_problem(conversations: Any) -> tuple[str, str] | None:
     """Why a row cannot be trained on, seen before it is rendered (reason, detail); None when it can be rendered.
 
     Rows with no turns or no ``gpt`` turn, a role the template does not know (``tool``, ``function``), a value
-    that is not text (or not valid Unicode: a lone surrogate), or only blank replies: each is skipped and counted
-    by its reason, never a traceback and never a row trained on an empty reply (which only teaches the
-    end-of-turn token)."""
-    if not isinstance(conversations, (list, tuple)) or not conversations:
+    that is not text (or not valid Unicode: a lone surrogate; or turns that are not a list: a JSON string), or
+    only blank replies: each is skipped and counted by its reason, never a traceback and never a row trained on
+    an empty reply (which only teaches the end-of-turn token)."""
+    if conversations is not None and not isinstance(conversations, (list, tuple)):
+        return REASON_INVALID_TEXT, f"conversations holds a {type(conversations).__name__}, not a list of turns"
+    if not conversations:
         return REASON_NO_ASSISTANT, "the conversation has no turns"
     for number, turn in enumerate(conversations):
         role = turn.get("from") if isinstance(turn, dict) else None
@@ -251,7 +277,8 @@ def _cache_key(rows: Sequence[dict[str, Any]], name: str, tokenizer: Any, mask: 
         digest.update(text.encode("utf-8", "surrogatepass"))
     template = getattr(tokenizer, "chat_template", None) or ""
     return (name, getattr(tokenizer, "name_or_path", ""), len(tokenizer), hashlib.sha256(str(template).encode()).hexdigest(),
-            max_seq_length, response_part, getattr(mask, "markers", id(mask)), digest.hexdigest())
+            max_seq_length, response_part, getattr(mask, "markers", id(mask)), digest.hexdigest(),
+            getattr(rows, "files", ()))  # where skipped rows are said to be
 
 
 def prepare_split(
@@ -286,6 +313,7 @@ def _prepare_split(
     if progress is not None:
         items = progress(items, len(rows), f"tokenize {name}")
     specials = special_token_pattern(tokenizer)
+    locate = rows.locate if isinstance(rows, SplitRows) else lambda position: (None, None)
     for position, row in items:
         out.rows_read += 1
         conversations = row.get("conversations")
@@ -301,9 +329,9 @@ def _prepare_split(
                     raise
                 problem = REASON_TEMPLATE_ERROR, f"the chat template refused the row: {error_line(exc)}"
         if problem is not None:
-            out.skipped.append(UntrainableRow(name, position, row.get("id"), *problem))
+            out.skipped.append(UntrainableRow(name, position, row.get("id"), *problem, *locate(position)))
             continue
-        full_labels = mask(full_ids)
+        full_labels = unlabel_blank_replies(mask(full_ids), conversations)
         ids, labels = full_ids[:max_seq_length], full_labels[:max_seq_length]
         if len(full_ids) > max_seq_length:
             out.truncated_rows += 1
@@ -313,7 +341,33 @@ def _prepare_split(
             out.row_positions.append(position)
             continue
         reason, detail = _why_untrainable(text, full_ids, full_labels, max_seq_length, response_part)
-        out.skipped.append(UntrainableRow(name, position, row.get("id"), reason, detail))
+        out.skipped.append(UntrainableRow(name, position, row.get("id"), reason, detail, *locate(position)))
+    return out
+
+
+def unlabel_blank_replies(labels: list[int], conversations: Sequence[dict[str, Any]]) -> list[int]:
+    """``labels`` with the span of each blank ``gpt`` turn ignored, in a row that has other replies.
+
+    The masker labels a blank reply's end-of-turn token (and any whitespace before it), which teaches the model to
+    answer that prompt with nothing: the reason rows whose replies are all blank are skipped (:func:`row_problem`).
+    Spans are matched to ``gpt`` turns in order; where their numbers differ the labels are left as they are."""
+    blank = [not (t.get("value") or "").strip() for t in conversations if t.get("from") == "gpt"]
+    if not any(blank):
+        return labels
+    spans: list[list[int]] = []
+    for i, label in enumerate(labels):
+        if label == IGNORE_INDEX:
+            continue
+        if spans and spans[-1][1] == i:
+            spans[-1][1] = i + 1
+        else:
+            spans.append([i, i + 1])
+    if len(spans) != len(blank):
+        return labels
+    out = list(labels)
+    for (start, end), is_blank in zip(spans, blank):
+        if is_blank:
+            out[start:end] = [IGNORE_INDEX] * (end - start)
     return out
 
 
@@ -382,10 +436,49 @@ def check_trainable(split: PreparedSplit, policy: str, shown: int = 5) -> None:
         )
 
 
-def read_rows(curated_dir: str | Path, split: str, limit: int | None = None) -> list[dict[str, Any]]:
-    """The first ``limit`` rows of a split (only the columns training reads), through the curation contract."""
+def check_split(curated_dir: str | Path, split: str) -> list[tuple[str, int]]:
+    """Each Parquet file of a split and its row count, from the footers (no row is read); an
+    :class:`~curation.contract.OutputFolderError` naming the file when training cannot read the split: a folder of
+    shards without a shard, a damaged file, no ``id`` or ``conversations`` column, or ``conversations`` that are
+    not a list of ``{from, value}`` turns (a JSON string, OpenAI ``messages`` renamed). Cheap enough to run before
+    the model loads."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    paths = output_paths(curated_dir)
+    path = paths.split(split)
+    files = paths.files(path)
+    if path.is_dir() and not files:
+        raise unreadable_file(curated_dir, path, "a folder of split shards without a part-*.parquet file")
+    if not path.exists():
+        raise unreadable_file(curated_dir, path, f"no such file: the {split} split is missing")
+    columns = split_columns(curated_dir, split)
+    if "conversations" not in columns:
+        raise unreadable_file(
+            curated_dir, files[0], f"no 'conversations' column (found {', '.join(columns)}); `tome train` reads the "
+            "FineTome splits `tome curate` writes (with --format messages too, next to its messages/ folder)"
+        )
+    counts = []
+    for file in files:
+        parquet = pq.ParquetFile(file)  # split_columns opened it already
+        kind = parquet.schema_arrow.field("conversations").type
+        turn = kind.value_type if pa.types.is_list(kind) or pa.types.is_large_list(kind) else None
+        if turn is None or not pa.types.is_struct(turn) or {"from", "value"} - {f.name for f in turn}:
+            raise unreadable_file(
+                curated_dir, file, f"the 'conversations' column is {kind}, not a list of {{from, value}} turns"
+            )
+        counts.append((str(file), parquet.metadata.num_rows))
+    return counts
+
+
+def read_rows(curated_dir: str | Path, split: str, limit: int | None = None) -> SplitRows:
+    """The first ``limit`` rows of a split (only the columns training reads), through the curation contract,
+    with the files they came from (:class:`SplitRows`); :func:`check_split` first."""
+    files = check_split(curated_dir, split)
     table = read_split(curated_dir, split)
+    if sum(n for _, n in files) != table.num_rows:  # the folder holds Parquet files besides part-*.parquet
+        files = []
     if limit is not None:
         table = table.slice(0, limit)
     columns = [c for c in ("id", "conversations") if c in table.column_names]
-    return table.select(columns).to_pylist()
+    return SplitRows(table.select(columns).to_pylist(), files)
