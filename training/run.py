@@ -240,26 +240,25 @@ def _prepare_run_folder(paths: RunPaths, curated: Path, config: TrainConfig | No
     return config, None
 
 
-def _require_rows(curated: Path, split: str, eval_split: str | None = None) -> None:
-    """Stop before the model loads when a split to read is damaged or has no ``conversations`` column, or the
-    split to train on holds no row (the trainer would fail on it)."""
-    import pyarrow.parquet as pq
+def _require_rows(curated: Path, split: str, eval_split: str | None = None) -> bool:
+    """Stop before the model loads when a split to read cannot be trained on (:func:`training.data.check_split`,
+    from the footers: damaged, no ``conversations`` column, conversations that are not turns, a shard folder
+    without shards) or the split to train on holds no row (the trainer would fail on it). Returns whether the
+    eval split has rows; when it has none, says so (the run then has no validation loss)."""
+    from training.data import check_split  # light imports only: safe before Unsloth
 
-    paths = output_paths(curated)
-    for name in dict.fromkeys([split] + ([eval_split] if eval_split else [])):
-        columns = split_columns(curated, name)  # OutputFolderError naming a damaged file
-        if "conversations" not in columns:
-            raise RunError(
-                f"{paths.split(name)}: no 'conversations' column (found {', '.join(columns)}); `tome train` reads the "
-                "FineTome splits `tome curate` writes (with --format messages too, next to its messages/ folder)"
-            )
-    path = paths.split(split)
-    files = paths.files(path)  # a split written in parts is a folder of them
-    if sum(pq.ParquetFile(f).metadata.num_rows for f in files) == 0:
+    counts = {name: check_split(curated, name) for name in dict.fromkeys([split] + ([eval_split] if eval_split else []))}
+    path = output_paths(curated).split(split)
+    if sum(rows for _, rows in counts[split]) == 0:
         raise RunError(
             f"{path}: the {split} split has no rows, nothing to train on (see the curation report in {curated} "
             "for why rows were removed)"
         )
+    if eval_split and sum(rows for _, rows in counts[eval_split]) == 0:
+        print(f"data.eval_split: {output_paths(curated).split(eval_split)} has no rows; the run has no validation "
+              "loss", file=sys.stderr)
+        return False
+    return bool(eval_split)
 
 
 def _require_curated_folder(curated: Path) -> None:

@@ -204,6 +204,26 @@ def test_a_split_without_conversations_is_one_error_line(tmp_path):
     assert "train.parquet: no 'conversations' column (found id, messages)" in text
 
 
+def test_a_split_training_cannot_read_stops_the_run_before_the_model_loads(tmp_path):
+    """Conversations stored as JSON text in the eval split, or an empty folder of shards, were found only after
+    the model had loaded (or read as no rows, turning evaluation off without a word)."""
+    import shutil
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    data = write_curated_folder(qa_rows(10), tmp_path / "data")
+    pq.write_table(pa.table({"id": ["a"], "conversations": ['[{"from": "human", "value": "hi"}]']}),
+                   data / "validation.parquet")
+    text = _one_error_line(_cli("-d", str(data), "--run", str(tmp_path / "run")))
+    assert "validation.parquet" in text and "the 'conversations' column is string, not a list of {from, value} turns" in text
+    (data / "validation.parquet").unlink()
+    (data / "validation").mkdir()
+    text = _one_error_line(_cli("-d", str(data), "--run", str(tmp_path / "run2")))
+    assert "validation: a folder of split shards without a part-*.parquet file" in text
+    shutil.rmtree(data / "validation")
+
+
 def test_the_messages_folder_of_a_curation_output_points_at_its_parent(tmp_path):
     data = write_curated_folder(qa_rows(10), tmp_path / "data")
     (data / "messages").mkdir()
