@@ -213,8 +213,11 @@ def require_output_folder(root: str | Path) -> OutputPaths:
     """Check that ``root`` is a curation output folder; raise ``FileNotFoundError`` naming what is missing."""
     paths = output_paths(root)
     if not paths.root.is_dir():
-        raise FileNotFoundError(f"{paths.root}: not a folder (expected the --out folder of `tome curate`)")
-    missing = [p.name for p in (paths.manifest, *(paths.split(s) for s in SPLITS)) if not p.exists()]
+        hint = " (a data file: run `tome curate -i FILE -o OUT` first)" if paths.root.is_file() else ""
+        raise FileNotFoundError(f"{paths.root}: not a folder (expected the --out folder of `tome curate`){hint}")
+    # a split is one file, or a folder of shards (--engine ray): a missing one is named both ways
+    missing = ([paths.manifest.name] if not paths.manifest.exists() else []) + [
+        f"{s}.parquet (or {s}/)" for s in SPLITS if not paths.split(s).exists()]
     if missing:
         raise FileNotFoundError(
             f"{paths.root}: not a complete curation output folder, missing {', '.join(missing)} "

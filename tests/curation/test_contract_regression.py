@@ -83,3 +83,17 @@ def test_sample_outputs_equal_the_recorded_ones(name, overrides, base_sample, tm
 def test_shared_rows_outputs_equal_the_recorded_ones(alpaca_path, tmp_path):
     run_curation(str(alpaca_path), tmp_path / "out", load_config(None, {"report": False}))
     _check("alpaca", tmp_path / "out")
+
+
+def test_an_incomplete_output_folder_names_each_split_both_ways_and_a_data_file_says_curate_it(tmp_path):
+    """A folder missing a split said "missing train.parquet" even where the split would be Ray's train/ folder
+    of shards; a data file given where an output folder is expected said only "not a folder"."""
+    from curation.contract import require_output_folder
+
+    (tmp_path / "out" / "train").mkdir(parents=True)
+    with pytest.raises(FileNotFoundError) as err:
+        require_output_folder(tmp_path / "out")
+    assert "missing manifest.json, validation.parquet (or validation/), test.parquet (or test/)" in str(err.value)
+    (tmp_path / "rows.jsonl").write_text("")
+    with pytest.raises(FileNotFoundError, match=r"not a folder .* run `tome curate -i FILE -o OUT` first"):
+        require_output_folder(tmp_path / "rows.jsonl")
