@@ -154,12 +154,12 @@ def run_local(
     resume: bool = False,
     progress: Callable | None = None,
 ) -> CurationResult:
+    plan = build_plan(config, source.fingerprint)  # a stage's settings refused here leave no output folder behind
     paths = empty_outputs_folder(Path(out_dir))
     eng = config.engine
     workers = resolve_workers(eng.workers)
     budget = MemoryBudget(eng.memory_mb << 20)
     track = progress or no_progress
-    plan = build_plan(config, source.fingerprint)
     warm.start(p.stage for p in plan if p.enabled)  # kernels load while the first pass reads
     passes = cut_passes(plan)
     ledger = RunLedger([(p.name, p.enabled, p.spec.hidden) for p in plan])
