@@ -28,6 +28,7 @@ import io
 import lzma
 import os
 import queue
+import re
 import stat
 import threading
 import zlib
@@ -75,8 +76,25 @@ NOT_REGULAR = ((stat.S_ISFIFO, "a named pipe"), (stat.S_ISSOCK, "a socket"), (st
                (stat.S_ISBLK, "a block device"))
 
 
+# the characters a name (or a library's message) may hold that would not print as one line of text: C0 controls
+# (a newline, a carriage return, a tab, an escape that starts a terminal sequence), DEL and the C1 controls
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """``text`` with each control character written as a Python string literal writes it (``\\n``, ``\\r``, ``\\t``,
+    ``\\x1b``), so that a message naming a file whose name holds one (a newline, say) is still one line, and a
+    terminal shows the name rather than obeying it; ``text`` as it is when it holds none. Every message of
+    :class:`SourceError` and :class:`curation.readers.InputError` is made so: the names they quote
+    (paths, globs, dataset ids) and the library messages they quote, wherever they are raised."""
+    return _CONTROL.sub(lambda found: repr(found.group())[1:-1], text)
+
+
 class SourceError(ValueError):
-    """An input spec that names no readable data; the message is one line naming it."""
+    """An input spec that names no readable data; the message is one line naming it (:func:`printable`)."""
+
+    def __init__(self, message: str = "", *args: object) -> None:
+        super().__init__(printable(str(message)), *args)
 
 
 @dataclass(frozen=True)
@@ -483,6 +501,25 @@ def salvage(file: DataFile, start: int, piece: int = 1 << 16) -> bytes:
     except (*READ_ERRORS, zlib.error):
         pass
     return bytes(out)
+
+
+def read_whole(file: DataFile, piece: int = 1 << 20) -> tuple[bytes, str | None]:
+    """``(bytes, None)``: a file's whole (decompressed) bytes, read ``piece`` bytes at a time; or, for a stream that
+    breaks off (truncated, corrupt), ``(the bytes decoded before the break, why it broke)``, what the reader
+    dropped of its last piece decoded again (:func:`salvage`), as the JSON Lines reader keeps them. A file that
+    cannot be opened raises :class:`SourceError`."""
+    chunks: list[bytes] = []
+    with open_binary(file) as fh:
+        while True:
+            try:
+                data = fh.read(piece)
+            except READ_ERRORS as exc:
+                got = sum(map(len, chunks))
+                more = salvage(file, got) if file.compression not in (None, *UTF_BOMS, CR_LINES) else b""
+                return b"".join(chunks) + more, error_line(exc)
+            if not data:
+                return b"".join(chunks), None
+            chunks.append(data)
 
 
 def readahead(items: Iterable[T], depth: int = 2) -> Iterator[T]:

@@ -3,7 +3,9 @@
 
 :func:`open_input` resolves the spec to an :class:`InputSource`; its units are read into raw batches
 (:mod:`curation.readers.raw`). An input that cannot be read at all raises :class:`InputError`, whose message
-is one line naming the file; a record that cannot be read is marked in its batch and ends in quarantine.
+is one line naming the file; a record that cannot be read is marked in its batch and ends in quarantine, and so
+does the rest of a ``.json`` document that breaks part-way, after the rows read whole before the break
+(:func:`_json_rows`).
 """
 
 from __future__ import annotations
@@ -74,7 +76,7 @@ def open_input(spec: str | None, streaming: bool = False) -> InputSource:
         if suffix in (".jsonl", ".ndjson"):
             if _pretty_printed(fs, path):  # a JSON document under a JSON Lines name: read whole when it is one
                 try:
-                    return _json_array(fs, path, shown)
+                    return _json_array(fs, path, shown, salvage=False)
                 except InputError:
                     pass  # not one document: line by line, as its name says
             return InputSource(shown, "jsonl", fs, [path])
@@ -165,7 +167,7 @@ def _local_files(spec: str) -> InputSource | None:
     shown = str(path) if not is_glob(spec) else spec
     if len(files) == 1 and files[0].compression and _pretty_printed_file(files[0]):
         try:  # a (compressed) JSON document under a JSON Lines name: read whole when it is one
-            return _json_array_file(files[0], spec)
+            return _json_array_file(files[0], spec, salvage=False)
         except InputError:
             pass
     # described by the one kind of its files, as a plain file or flat folder of them is; "files" when mixed
@@ -196,21 +198,20 @@ def _plain_local(spec: str, path: Path) -> bool:
     return plain and not is_curated_folder(path)
 
 
-def _json_array_file(file, spec: str) -> InputSource:
-    """A (compressed) JSON array file, loaded whole."""
-    from curation.sources import READ_ERRORS, decode_text, open_binary
+def _json_array_file(file, spec: str, salvage: bool = True) -> InputSource:
+    """A (compressed) JSON document file, loaded whole. A stream that breaks off (truncated, corrupt) keeps the
+    rows read whole before the break, the rest of the file one quarantined record (:func:`_json_rows`;
+    ``salvage`` False: one :class:`InputError`, for a JSON Lines name to be read line by line instead)."""
+    from curation.sources import READ_ERRORS, read_whole
 
     try:
-        with open_binary(file) as fh:
-            data = fh.read()
-        text = decode_text(data)
-    except UnicodeDecodeError:
-        raise _not_text(spec, data[:8]) from None
-    except READ_ERRORS as exc:  # a truncated or corrupt stream too
+        data, reason = read_whole(file)
+    except READ_ERRORS as exc:  # cannot be opened
         raise InputError(f"{spec}: cannot read: {error_line(exc)}") from None
+    text, cut = _decoded(data, spec)
     fs, path = resolve_filesystem(str(file.path))
     try:
-        rows = _json_rows(text, spec)
+        rows = _json_rows(text, spec, ("decompress", reason) if reason is not None else cut, salvage)
     except _JsonLines:  # JSON Lines under a .json name: streamed as such
         return InputSource(spec, "files", fs, [path])
     return InputSource(spec, "json", fs, [path], records=[(file.path.name, rows)])
@@ -276,28 +277,12 @@ def _json_lines(text: str, look: int = 8) -> bool:
     return bool(objects) and (objects[0] or sum(objects) >= 2)
 
 
-def _concatenated(text: str, shown: str, hook: _KeyCheck) -> list:
-    """The JSON values of a text that holds several, one after another (pretty-printed objects, say)."""
-    import json
-
-    decoder, values, at = json.JSONDecoder(object_pairs_hook=hook), [], 0
-    while True:
-        while at < len(text) and text[at] in " \t\r\n":
-            at += 1
-        if at == len(text):
-            return values
-        try:
-            value, at = decoder.raw_decode(text, at)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{shown}: line {exc.lineno}: not valid JSON: {exc.msg} (column {exc.colno})") from None
-        values.append(value)
-
-
-def _json_rows(text: str, shown: str) -> list:
+def _json_rows(text: str, shown: str, broken: tuple[str, str] | None = None, salvage: bool = True) -> list:
     """The rows of a JSON file's text: an array of rows, an object holding one array (``{"data": [...]}``), or
     one row (an object whose keys show a chat format: ``{"conversations": [...]}`` is a row, not a wrapper; an
     object that holds no array at all, ``{}`` say, is one row too), or several such values one after another.
-    A row with an object that names a key twice is an :class:`UnreadableRow` (quarantined alone). Raises
+    A row with an object that names a key twice is an :class:`UnreadableRow` (quarantined alone). A raw control
+    character inside a string (a tab) is read, as in a JSON Lines line, and repaired by validation. Raises
     :class:`_JsonLines` for JSON Lines (one value a line).
 
     A file whose JSON holds no row is read as a JSON Lines file of its one line is, never refused whole: an
@@ -305,32 +290,57 @@ def _json_rows(text: str, shown: str) -> list:
     of JSON Lines do (``{}`` lacks 'conversations', ``1`` is no object); ``[]`` holds no row, as an empty file
     does; and a file whose whole JSON is a number, a string, true, false or null is one
     :class:`UnreadableRow` saying so (its value the raw record), as the one line of a JSON Lines file that
-    holds it is one quarantined record: the run goes on, and the manifest counts it. Only what cannot be told
-    apart into rows ends the run as one line naming the file: JSON that is not valid, and an object holding
-    several arrays (which holds the rows would be a guess)."""
-    import json
+    holds it is one quarantined record: the run goes on, and the manifest counts it.
 
-    from curation.formats import detect_format
+    A document that breaks part-way, cut short or not valid JSON from some point on (a stray character, a comma
+    before a closing bracket, a comment), is read as a compressed stream that breaks off is: the rows read whole
+    before the break are rows, and the rest of the file, from the row the break is in (or from the break, where
+    it falls between rows), is one :class:`UnreadableRow` (:func:`_rest_of_file`): the run goes on and the
+    manifest counts it. The document is read again up to the break value by value
+    (:mod:`curation.readers.broken_json`), in time linear in its size; the rows read so have the ids they have
+    in the whole file. ``broken``: ``(what stopped, why)``, ``("decompress", "Compressed file ended ...")``: the
+    text is what was read of the file before that stopped, so the rest is quarantined even where the text reads
+    whole. ``salvage`` False: a document that breaks is one :class:`InputError` (a JSON document under a JSON
+    Lines name, which is then read line by line, as its name says, each line its own record: the same records
+    whichever line ends the file has, LF or a lone CR, which a document read whole cannot give).
+
+    Only what cannot be told apart into rows ends the run as one line naming the file (and the line and column
+    where its JSON breaks): a document that breaks before its first row is read whole (nothing is read to keep,
+    and it is as likely no JSON at all, JSON5 with its comments or a Python repr, as JSON cut short:
+    quarantined whole it would be an empty run that looks fine), or that starts as no array or object; one whose
+    break lies in an object that is a row (its keys show a chat format: its one row cut short), or in an object
+    holding no array or several (which holds the rows is not known); an object holding several arrays, or
+    naming its one array's key twice (which holds the rows would be a guess); and JSON nested too deeply for
+    Python, or an integer of more digits than it converts."""
+    import json
 
     text = text.lstrip("\ufeff")
     if not text.strip():  # an empty file holds no rows, as an empty JSON Lines file does
+        if broken is not None:  # not one byte read: not this codec's file, or broken from its start
+            raise InputError(f"{shown}: cannot read: {broken[1]}")
         return []
     hook = _KeyCheck()
     try:
-        data = json.loads(text, object_pairs_hook=hook)
-    except json.JSONDecodeError as exc:
-        if _json_lines(text):  # one object a line
-            raise _JsonLines() from None
-        if exc.msg != "Extra data":
-            raise InputError(f"{shown}: line {exc.lineno}: not valid JSON: {exc.msg} (column {exc.colno})") from None
-        try:  # values one after another (pretty-printed objects, say)
-            data = _concatenated(text, shown, hook)
-        except RecursionError:
-            raise InputError(f"{shown}: not readable JSON: nested too deeply") from None
+        try:
+            data = json.loads(text, object_pairs_hook=hook, strict=False)
+        except json.JSONDecodeError as exc:
+            if _json_lines(text):  # one object a line
+                raise _JsonLines() from None
+            return _salvaged(text, shown, exc, hook, broken, salvage)
     except RecursionError:
         raise InputError(f"{shown}: not readable JSON: nested too deeply") from None
     except ValueError as exc:  # valid JSON json.loads will not convert
         raise InputError(f"{shown}: {unreadable_json(exc)}") from None
+    rows = _document_rows(data, shown, hook)
+    if broken is not None and not salvage:
+        raise InputError(f"{shown}: cannot {broken[0]}: {broken[1]}")
+    return rows if broken is None else rows + [_rest_of_file(text, len(text), None, broken)]
+
+
+def _document_rows(data: Any, shown: str, hook: _KeyCheck) -> list:
+    """The rows of a JSON document read whole (:func:`_json_rows`)."""
+    from curation.formats import detect_format
+
     if isinstance(data, dict):
         if detect_format(data) is not None:
             return _marked([data], hook)
@@ -348,6 +358,74 @@ def _json_rows(text: str, shown: str) -> list:
         return [UnreadableRow(data, f"the file's JSON is {what}, not rows (expected an array of rows, an object "
                                     "holding one array, or one row)")]
     return _marked(data, hook)
+
+
+def _salvaged(text: str, shown: str, first, hook: _KeyCheck, broken: tuple[str, str] | None,
+              salvage: bool = True) -> list:
+    """The rows of a document that ``json.loads`` refused with ``first``, read up to the break, and the rest of
+    the file as one :class:`UnreadableRow`; :class:`InputError` where nothing was read whole, or where which
+    part holds the rows is not known, or where the document breaks and ``salvage`` is False (:func:`_json_rows`:
+    values one after another, every one whole, are read)."""
+    import json
+
+    from curation.formats import detect_format
+    from curation.readers.broken_json import hint, read_prefix
+
+    prefix = read_prefix(text, json.JSONDecoder(object_pairs_hook=hook, strict=False), first)
+    rows = None
+    if prefix is not None and prefix.shape == "array":
+        rows = _marked(prefix.values, hook)
+    elif prefix is not None and prefix.shape == "values":
+        # one value and what cannot be read after it: that value is the document (an array, a wrapper, a row);
+        # several are each a row, as values one after another read whole are
+        rows = _marked(prefix.values, hook) if len(prefix.values) != 1 or prefix.error is None \
+            else _document_rows(prefix.values[0], shown, hook)
+    elif prefix is not None:  # an object: the rows are the elements of the one array it holds, when it is no row
+        keys = [k for k, _ in prefix.members] + ([prefix.array_key] if prefix.array_key is not None else [])
+        arrays = [v for _, v in prefix.members if isinstance(v, list)]
+        arrays += [prefix.values] if prefix.array_key is not None else []
+        if detect_format(keys) is None and len(arrays) == 1:
+            rows = _marked(arrays[0], hook)
+    if not rows or not salvage and (prefix.error is not None or broken is not None):
+        if broken is not None and broken[0] == "decompress":  # (what a stream gave is no JSON's start to name)
+            raise InputError(f"{shown}: cannot read: {broken[1]}")
+        error = prefix.error if prefix is not None and prefix.error is not None else first
+        raise InputError(f"{shown}: line {error.lineno}: not valid JSON: {error.msg} (column {error.colno})"
+                         f"{hint(text, error.pos)}")
+    if prefix.error is None and broken is None:  # values one after another, every one read whole
+        return rows
+    return rows + [_rest_of_file(text, prefix.rest, prefix.error, broken)]
+
+
+# the characters of the unreadable rest of a JSON document that its quarantined record holds (the rest of a
+# large file may be most of it: its start says where and what it is, the record's error says where it lies)
+REST_SHOWN = 1 << 16
+
+
+def _rest_of_file(text: str, at: int, error, broken: tuple[str, str] | None) -> UnreadableRow:
+    """The rest of a JSON document's text from character ``at`` as one quarantined record: its value (the raw
+    record) the rest as text, or its first :data:`REST_SHOWN` characters; its id the hash of the rest's bytes,
+    as a line's id is (:func:`curation.contract.line_id`); its error what broke and where (``error``, the
+    ``json.JSONDecodeError``; ``broken``, what stopped reading the file, and why), and the line the rest starts
+    on."""
+    from curation.contract import line_id
+    from curation.readers.broken_json import cut_short, hint
+
+    rest = text[at:]
+    said = []
+    if broken is not None:
+        last_line = text.count("\n") + 1
+        said.append(f"cannot {broken[0]} past line {last_line}: {broken[1]}")
+    if error is not None:
+        said.append(f"at line {error.lineno}, column {error.colno}: {error.msg}{hint(text, error.pos)}")
+    first_line = text.count("\n", 0, at) + 1
+    said.append(f"this record is the rest of the file, from line {first_line}")
+    if len(rest) > REST_SHOWN:
+        said.append(f"its first {REST_SHOWN:,} of {len(rest):,} characters are its raw value")
+    head = "the file breaks off here, the rest is unreadable" if error is None or cut_short(text, error) \
+        else "not valid JSON here, the rest is unreadable"
+    return UnreadableRow(rest[:REST_SHOWN], f"{head} ({'; '.join(said)})",
+                         line_id(rest.encode("utf-8", "surrogatepass")))
 
 
 # what a top-level JSON value that is no row is, by its Python type (bool before int: a bool is an int)
@@ -406,21 +484,62 @@ def looks_like_path(spec: str) -> bool:
     )
 
 
-def _json_array(fs, path: str, shown: str) -> InputSource:
-    from curation.sources import decode_text
-
+def _json_array(fs, path: str, shown: str, salvage: bool = True) -> InputSource:
+    """A JSON document file, loaded whole (:func:`_json_rows`; ``salvage`` False: a document that breaks is one
+    :class:`InputError`)."""
     name = PurePosixPath(path).name
     with fs.open_input_stream(path) as fh:
         data = fh.read()
+    text, cut = _decoded(data, shown)
     try:
-        text = decode_text(data)
-    except UnicodeDecodeError:
-        raise _not_text(shown, data[:8]) from None
-    try:
-        rows = _json_rows(text, shown)
+        rows = _json_rows(text, shown, cut, salvage)
     except _JsonLines:  # JSON Lines under a .json name: streamed as such
         return InputSource(shown, "jsonl", fs, [path])
     return InputSource(shown, "json", fs, [path], records=[(name, rows)])
+
+
+def _decoded(data: bytes, shown: str) -> tuple[str, tuple[str, str] | None]:
+    """``(text, None)``: a JSON file's text (:func:`curation.sources.decode_text`); ``(text, ("decode", why))``
+    for a file that ends inside a character (cut short in the middle of a multi-byte one): the text before it,
+    the rest being unreadable (:func:`_json_rows`). :class:`InputError` for a file that is not text: a
+    compressed file or Parquet so named, UTF-16 or UTF-32 without a byte-order mark, another encoding."""
+    from curation.sources import bom_encoding, decode_text
+
+    if (unmarked := _unmarked_encoding(data)) is not None:
+        raise InputError(f"{shown}: {unmarked} text without a byte-order mark (read as UTF-8, a NUL byte stands beside "
+                         f"each character): convert it to UTF-8 first (iconv -f {unmarked} -t UTF-8)")
+    try:
+        return decode_text(data), None
+    except UnicodeDecodeError as exc:
+        if exc.end < len(data) or exc.reason not in ("unexpected end of data", "truncated data"):
+            raise _not_text(shown, data[:8]) from None
+        cut = exc.start
+    encoding = (bom_encoding(data) or "utf-8").upper()
+    try:
+        text = decode_text(data[:cut])
+    except UnicodeDecodeError:
+        raise _not_text(shown, data[:8]) from None
+    return text, ("decode", f"the file ends in the middle of a {encoding} character")
+
+
+def _unmarked_encoding(data: bytes) -> str | None:
+    """``UTF-16LE`` (``UTF-16BE``, ``UTF-32LE``, ``UTF-32BE``) for a text in that encoding without a byte-order mark,
+    by its first characters: printable ASCII there, each with the NUL bytes the encoding gives it (no UTF-8 JSON
+    text starts with a NUL byte, nor holds one as its second); None for any other."""
+    from curation.sources import bom_encoding
+
+    if bom_encoding(data) is not None or b"\0" not in data[:2]:
+        return None
+    for encoding in ("UTF-32LE", "UTF-32BE", "UTF-16LE", "UTF-16BE"):
+        head = data[:64]
+        head = head[: len(head) - len(head) % 4]
+        try:
+            text = head.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        if text and all(" " <= c <= "~" or c in "\t\r\n" for c in text):
+            return encoding
+    return None
 
 
 def _not_text(shown: str, head: bytes) -> InputError:

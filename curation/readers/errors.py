@@ -6,7 +6,14 @@ NOT_UTF8_HINT = "convert the file to UTF-8 first (from Windows-1252 or Latin-1, 
 
 
 class InputError(Exception):
-    """The input cannot be read at all; the message is one line naming the file (and line, where it applies)."""
+    """The input cannot be read at all; the message is one line naming the file (and line, where it applies): a
+    control character in it (a file name that holds a newline, say) is written escaped
+    (:func:`curation.sources.printable`)."""
+
+    def __init__(self, message: str = "", *args: object) -> None:
+        from curation.sources import printable
+
+        super().__init__(printable(str(message)), *args)
 
 
 def misnamed(shown: str, head: bytes, expected: str) -> InputError | None:

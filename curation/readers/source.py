@@ -30,11 +30,13 @@ UNIT_SHIFT = 32
 
 @dataclass(frozen=True)
 class UnreadableRow:
-    """A row of a loaded ``.json`` document that is JSON but cannot be taken as it is (it names a key twice): it
-    ends in quarantine with ``error``, ``value`` (as ``json`` read it) as its raw record."""
+    """A record of a loaded ``.json`` document that cannot be taken as a row (it names a key twice; or the rest of
+    a document that breaks part-way, as text): it ends in quarantine with ``error``, ``value`` (as ``json`` read
+    it) as its raw record, and ``id`` as its id (None: the id of ``value``, as a row's is)."""
 
     value: Any
     error: str
+    id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -498,6 +500,7 @@ def _table_batches(data: Any, unit: Unit, batch_rows: int) -> Iterator[pa.Record
             continue
         rows = data[a:b]
         error = [r.error if isinstance(r, UnreadableRow) else None for r in rows]
+        ids = [r.id if isinstance(r, UnreadableRow) and r.id is not None else None for r in rows]
         if any(error):
             rows = [r.value if isinstance(r, UnreadableRow) else r for r in rows]
         table = _rows_as_table(rows) if not any(error) and all(isinstance(r, dict) for r in rows) else None
@@ -509,7 +512,7 @@ def _table_batches(data: Any, unit: Unit, batch_rows: int) -> Iterator[pa.Record
         yield raw_batch(
             table,
             pos=np.arange(unit.first_pos + done, unit.first_pos + done + n, dtype=np.int64),
-            ids=[record_id(r) for r in rows],
+            ids=[given or record_id(r) for given, r in zip(ids, rows)],
             file=unit.file,
             rows=np.arange(a, b, dtype=np.int64),
             raw=raw,

@@ -246,3 +246,36 @@ def test_shards_of_one_name_in_two_folders_are_told_apart_in_positions(tmp_path,
     assert sorted(q["position"]["file"] for q in quarantined) == [f"x/part-0{suffix}", f"y/z/part-0{suffix}"]
     one = tmp_path / "in" / "x" / f"part-0{suffix}"
     assert open_input(str(one)).units()[0].file == one.name  # one file: its name, as before
+
+
+# --- names that hold control characters ----------------------------------------------------------------------------
+
+NAMES = ["bad\nname", "cr\rname", "esc\x1b[31mname", "tab\tname"]
+ESCAPED = {"bad\nname": "bad\\nname", "cr\rname": "cr\\rname", "esc\x1b[31mname": "esc\\x1b[31mname",
+           "tab\tname": "tab\\tname"}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_file_name_with_a_control_character_is_named_escaped_on_one_line(tmp_path, name):
+    """A file named with a newline in it split its error over two ``error:`` lines (the second starting with the
+    rest of the name, as if it were another error); a CR or an escape sequence rewrote the terminal's line.
+    Each is shown as a Python string literal writes it."""
+    path = tmp_path / f"{name}.json"
+    path.write_text("not json")
+    with pytest.raises(InputError) as err:
+        open_input(str(path))
+    assert str(err.value) == f"{tmp_path}/{ESCAPED[name]}.json: line 1: not valid JSON: Expecting value (column 1)"
+    link = tmp_path / f"{name}.jsonl"
+    link.symlink_to(tmp_path / "gone.jsonl")
+    with pytest.raises(SourceError) as err:  # raised where the folder is walked
+        expand(str(tmp_path))
+    assert str(err.value).startswith(f"{tmp_path}/{ESCAPED[name]}.jsonl: a broken link (to ")
+
+
+def test_a_file_name_with_a_newline_is_one_error_line_of_the_cli(tmp_path):
+    from tests.curation.runs import invoke, one_error_line
+
+    path = tmp_path / "bad\nname.json"
+    path.write_text('[{"conversations": ')
+    code, output = invoke("curate", "-q", "-i", path, "-o", tmp_path / "out")
+    assert code == 2 and one_error_line(output).startswith(f"error: {tmp_path}/bad\\nname.json: line 1: ")

@@ -68,12 +68,16 @@ def test_an_object_holding_the_rows_is_still_the_rows(tmp_path):
     assert rows_read(str(tmp_path / "rows.json")) == 3
 
 
-def test_a_truncated_compressed_json_array_is_one_clear_error(tmp_path):
+def test_a_truncated_compressed_json_array_keeps_the_rows_before_the_break(tmp_path):
+    """A .json.gz cut short ended the run ("cannot read"); the whole rows before the break are read and the rest
+    is one quarantined record saying where the file breaks off."""
     data = gzip.compress(json.dumps([row(i) for i in range(50)]).encode())
     (tmp_path / "rows.json.gz").write_bytes(data[: len(data) // 2])
-    with pytest.raises(InputError) as err:
-        open_input(str(tmp_path / "rows.json.gz"))
-    assert "rows.json.gz: cannot read" in str(err.value) and "\n" not in str(err.value)
+    records = pa.concat_tables([pa.Table.from_batches([b]) for b in open_input(str(tmp_path / "rows.json.gz")).batches()],
+                               promote_options="permissive")
+    errors = records.column("_error").to_pylist()
+    assert len(errors) > 1 and errors[:-1] == [None] * (len(errors) - 1)
+    assert errors[-1].startswith("the file breaks off here") and "\n" not in errors[-1]
 
 
 def test_a_flat_folder_of_jsonl_and_parquet_shards_reads_both(tmp_path):
@@ -122,8 +126,14 @@ def test_json_lines_under_a_json_name_with_a_broken_first_line_lose_only_that_li
     assert manifest["accounting"]["input_rows"] == len(ROWS) + 1 and manifest["accounting"]["quarantined"] == 1
 
 
-def test_a_broken_json_document_is_one_clear_error(tmp_path):
+def test_a_broken_json_document_keeps_its_whole_rows_and_one_broken_before_any_row_is_one_error(tmp_path):
     (tmp_path / "rows.json").write_bytes(json.dumps(ROWS, indent=2).encode()[:-40])
+    records = pa.concat_tables([pa.Table.from_batches([b]) for b in open_input(str(tmp_path / "rows.json")).batches()],
+                               promote_options="permissive")
+    errors = records.column("_error").to_pylist()
+    assert len(errors) == len(ROWS) and errors[:-1] == [None] * (len(ROWS) - 1)
+    assert errors[-1].startswith("the file breaks off here")
+    (tmp_path / "rows.json").write_bytes(json.dumps(ROWS, indent=2).encode()[:30])  # nothing whole before the break
     with pytest.raises(InputError) as err:
         open_input(str(tmp_path / "rows.json"))
     assert "rows.json: line " in str(err.value) and "\n" not in str(err.value)

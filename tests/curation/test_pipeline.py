@@ -225,9 +225,9 @@ def test_unreadable_inputs_stop_with_one_clear_line(tmp_path):
     assert "Traceback" not in missing.stderr
 
     bad_json = tmp_path / "rows.json"
-    bad_json.write_text('[\n {"conversations": []},\n {oops}\n]\n')
+    bad_json.write_text('[\n {oops},\n {"conversations": []}\n]\n')  # broken before any whole row
     proc = run_cli("curate", "-i", str(bad_json), "-o", str(tmp_path / "o"))
-    assert proc.returncode == 2 and "rows.json: line 3: not valid JSON" in proc.stderr
+    assert proc.returncode == 2 and "rows.json: line 2: not valid JSON" in proc.stderr
 
     good = tmp_path / "good.parquet"
     import pyarrow as pa

@@ -288,3 +288,20 @@ def _rows_or_error(path: Path):
         return _rows(path)
     except InputError as exc:  # not one line is JSON: one clear error, naming the file
         return str(exc).replace(path.name, "FILE")
+
+
+@pytest.mark.parametrize("text,shown", [
+    ("rows\n2.jsonl", "rows\\n2.jsonl"), ("a\r\x1b[2Kb\x00\x7f\x85", "a\\r\\x1b[2Kb\\x00\\x7f\\x85"),
+    # an ordinary name, whatever else it holds, is as it is
+    ("C:\\data\\n.json", "C:\\data\\n.json"), ("données €/naïve 名前.json", "données €/naïve 名前.json"),
+])
+def test_printable_escapes_control_characters_only(text, shown):
+    from curation.sources import printable
+
+    assert printable(text) == shown
+
+
+def test_a_source_error_naming_a_file_with_a_newline_is_one_line(tmp_path):
+    with pytest.raises(SourceError) as err:
+        expand(str(tmp_path / "no\nsuch.jsonl"))
+    assert str(err.value) == f"{tmp_path}/no\\nsuch.jsonl: file not found"
