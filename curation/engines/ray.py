@@ -41,7 +41,7 @@ from curation.engines.local import CurationResult
 from curation.parallel import resolve_workers
 from curation.engines.output import empty_outputs_folder, extra_names, forget_run, local_out, schemas_for, write_quarantine
 from curation.engines.passes import count_into, run_pass_on_batch, summarize
-from curation.engines.plan import Pass, build_plan, cut_passes
+from curation.engines.plan import Pass, PlannedStage, build_plan, cut_passes
 from curation.engines.routing import scrubber
 from curation.readers import InputSource
 from curation.writer import ParquetStream, sha256_file
@@ -315,12 +315,13 @@ def run_curation_ray(
     check_out_dir(out, config, output_format, shards=True)
     ray = _import_ray()
     source, config = open_source(input_spec, config, out)
+    plan = build_plan(config, source.fingerprint)  # a stage's settings refused here leave no folder, start no Ray
     paths = empty_outputs_folder(Path(out))
     track = progress or no_progress
     started = _connect(ray, options)
     try:
         with _ray_data_off_console():
-            result = _run(ray, source, paths, config, options, track)
+            result = _run(ray, source, plan, paths, config, options, track)
     finally:
         if started:
             ray.shutdown()
@@ -332,7 +333,8 @@ def run_curation_ray(
     return result
 
 
-def _run(ray, source: InputSource, paths: OutputPaths, config, options: RayOptions, track) -> CurationResult:
+def _run(ray, source: InputSource, plan: list[PlannedStage], paths: OutputPaths, config, options: RayOptions,
+         track) -> CurationResult:
     import ray.data
 
     ctx = ray.data.DataContext.get_current()
@@ -341,7 +343,6 @@ def _run(ray, source: InputSource, paths: OutputPaths, config, options: RayOptio
     # it to one task at a time until Ray Data has measured its outputs (a 2-CPU cluster ran passes serially).
     ctx.op_resource_reservation_enabled = False
     logging.getLogger("ray.data").setLevel(logging.WARNING)
-    plan = build_plan(config, source.fingerprint)
     passes = cut_passes(plan)
     signals: dict[str, Any] = {}  # what linked stages hand on (ReduceContext.signals)
     ledger = RunLedger([(p.name, p.enabled, p.spec.hidden) for p in plan])
@@ -350,11 +351,6 @@ def _run(ray, source: InputSource, paths: OutputPaths, config, options: RayOptio
     worker_work, worker_root = str(work.absolute()), str(paths.root.absolute())
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    forget_run(paths)  # the data files are rewritten from here
-    for name in (*SPLITS, "removed"):
-        shutil.rmtree(paths.root / name, ignore_errors=True)
-    for name in (*(f"{s}.parquet" for s in SPLITS), "removed.parquet"):
-        (paths.root / name).unlink(missing_ok=True)
     batch_rows = config.engine.batch_rows
     units = source.units(unit_bytes=options.unit_bytes, unit_records=options.unit_records)
     items = [{"unit": json.dumps(u.__dict__)} for u in units]
@@ -367,6 +363,8 @@ def _run(ray, source: InputSource, paths: OutputPaths, config, options: RayOptio
     ds = None
     for pi, p in enumerate(passes):
         last = p.collect is None
+        if last:  # the output files are rewritten from here: until this run's manifest, the folder claims no run
+            _forget_outputs(paths)
         t0 = time.perf_counter()
         decisions_ref = ray.put(decisions.table) if decisions is not None else None
         out_schemas = None
@@ -439,6 +437,17 @@ def _run(ray, source: InputSource, paths: OutputPaths, config, options: RayOptio
     write_json(manifest, paths.manifest)
     shutil.rmtree(paths.root / ".work", ignore_errors=True)
     return CurationResult(paths, manifest, ledger.stages())
+
+
+def _forget_outputs(paths: OutputPaths) -> None:
+    """Remove an earlier run's description (:func:`curation.engines.output.forget_run`) and its data files, as the
+    last pass starts (its blocks write their shards): as on the local engine, a run that ends before it (Ctrl-C, an
+    input or stage error) leaves the earlier run's folder as it was."""
+    forget_run(paths)
+    for name in (*SPLITS, "removed"):
+        shutil.rmtree(paths.root / name, ignore_errors=True)
+    for name in (*(f"{s}.parquet" for s in SPLITS), "removed.parquet"):
+        (paths.root / name).unlink(missing_ok=True)
 
 
 def _materialize(ds):

@@ -14,6 +14,7 @@ import json
 import logging
 import math
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -361,3 +362,282 @@ def test_a_column_of_only_nulls_is_in_both_outputs_or_neither(cluster, alpaca_pa
     run_curation(str(tmp_path / "in.jsonl"), tmp_path / "local", config()())
     run_curation_ray(str(tmp_path / "in.jsonl"), tmp_path / "ray", config()(), RayOptions(unit_bytes=200_000))
     assert read_manifest(tmp_path / "local")["extra_columns"] == read_manifest(tmp_path / "ray")["extra_columns"]
+
+
+# --- formats, readers, the mix's and --against's fields added last ------------------------------------------------
+#
+# Two runs on both engines hold every class: a mix of one input per class (with --against a plain input that holds
+# unreadable rows, and weights that a small input limits), and one folder of shards in several formats and kinds
+# read as one FineTome input. The Ray runs are cut small (about five lines, or seven records, a read unit: every
+# Parquet row group a unit of its own), so that each class meets read units and batches of its own.
+
+TINY = RayOptions(unit_bytes=1500, unit_records=7)
+Q = "How do leaves turn sunlight into food for the plant?"
+A = "Photosynthesis turns light, water and carbon dioxide into sugar and oxygen inside the leaf of a plant."
+IMAGE = [{"type": "image_url", "image_url": {"url": "https://example.com/leaf.png"}}]
+
+
+def _q(i: int) -> str:
+    return f"{Q} ({i}) variant {i * 7919}"
+
+
+def _a(i: int) -> str:
+    return f"{A} [{i}] and answer number {i * 31} of the list."
+
+
+def _row(i: int, **extra) -> dict:
+    return {"conversations": [{"from": "human", "value": _q(i)}, {"from": "gpt", "value": _a(i)}], **extra}
+
+
+def _jsonl(path: Path, rows: list, end: str = "\n") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + end for r in rows), encoding="utf-8")
+    return path
+
+
+def mixed_shapes(first: int, n: int = 60) -> list[dict]:
+    """FineTome rows with rows of other formats among them: Alpaca, prompt/completion, OpenAI messages beside a
+    null ``conversations``, text parts; and what is quarantined: an image part, LLaMA-Factory's tool roles, no
+    conversation at all."""
+    shapes = [lambda i: _row(i),
+              lambda i: {"instruction": _q(i), "input": "", "output": _a(i)},
+              lambda i: {"prompt": _q(i), "completion": _a(i)},
+              lambda i: {"conversations": None, "messages": [{"role": "user", "content": _q(i)},
+                                                             {"role": "assistant", "content": _a(i)}]},
+              lambda i: {"conversations": [{"from": "human", "value": _q(i)}, {"from": "gpt", "value": IMAGE}]},
+              lambda i: {"conversations": [{"from": "human", "value": _q(i)}, {"from": "function_call", "value": "{}"},
+                                           {"from": "observation", "value": "42"}, {"from": "gpt", "value": _a(i)}]},
+              lambda i: {"text": "no conversation here"},
+              lambda i: _row(i, score=4.0),
+              lambda i: {"conversations": [{"from": "human", "value": [{"type": "text", "text": _q(i)}]},
+                                           {"from": "gpt", "value": _a(i)}]}]
+    return [shapes[(i - first) % len(shapes)](i) for i in range(first, first + n)]
+
+
+def openai_rows(first: int, n: int = 64) -> list[dict]:
+    """OpenAI chat exports: text parts of every kind, refusals (``content`` null beside ``refusal``, or a refusal
+    part), a turn's ``name`` (dropped, noted), and media parts (quarantined with their reason)."""
+    out = []
+    for i in range(first, first + n):
+        k = i % 8
+        user = [{"content": _q(i)},
+                {"content": [{"type": "text", "text": _q(i)}]},
+                {"content": [{"type": "input_text", "text": _q(i)}, {"type": "text", "text": " (in parts)"}]},
+                {"content": IMAGE + [{"type": "text", "text": _q(i)}]},
+                {"content": _q(i), "name": "bob"},
+                {"content": [{"type": "input_audio", "input_audio": {"data": "UklGRg==", "format": "wav"}}]},
+                {"content": [{"type": "text", "text": _q(i)}, {"type": "text", "text": None}]},
+                {"content": _q(i)}][k]
+        assistant = ({"content": None, "refusal": f"I cannot help with that request, number {i}."} if k in (1, 7)
+                     else {"content": [{"type": "output_text", "text": _a(i)}]} if k == 2
+                     else {"content": [{"type": "refusal", "refusal": f"I would rather not answer question {i}."}]}
+                     if k == 4 else {"content": _a(i)})
+        out.append({"messages": [{"role": "user", **user}, {"role": "assistant", **assistant}]})
+    return out
+
+
+def llama_factory_alpaca(first: int, n: int = 40) -> list[dict]:
+    """LLaMA-Factory's Alpaca: ``history`` turns before the instruction, a ``system`` column on some rows."""
+    return [{"instruction": _q(i), "input": "" if i % 3 else "with an input", "output": _a(i),
+             "history": [[f"An earlier question {i}?", f"An earlier answer to question {i}."]] if i % 2 else [],
+             **({"system": "You are terse."} if i % 4 == 1 else {})} for i in range(first, first + n)]
+
+
+def corrupt_parquet(path: Path, first: int, group: int = 2) -> Path:
+    from tests.curation.test_parquet_inputs import corrupt_row_group
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist([_row(i) for i in range(first, first + 60)]), path, row_group_size=10)
+    return corrupt_row_group(path, group)
+
+
+def spark_json_folder(folder: Path, first: int) -> Path:
+    """What Spark's ``df.write.json`` leaves: JSON Lines part files named ``.json`` (one empty), ``_SUCCESS`` and
+    hidden ``.crc`` files."""
+    folder.mkdir(parents=True)
+    lines = [json.dumps(_row(i)) + "\n" for i in range(first, first + 30)]
+    for k, part in enumerate(["".join(lines[:10]), "", "".join(lines[10:])]):
+        name = folder / f"part-0000{k}-5d2f-c000.json"
+        name.write_text(part, encoding="utf-8")
+        (folder / f".{name.name}.crc").write_bytes(b"crc\x00\x01\x02")
+    (folder / "_SUCCESS").write_bytes(b"")
+    return folder
+
+
+def last_line_cr(first: int, broken: bool = False) -> bytes:
+    """LF lines whose last line ends in a lone CR (a row, or a cut-short line that is quarantined)."""
+    body = b"".join(json.dumps(_row(i)).encode() + b"\n" for i in range(first, first + 29))
+    return body + (b'{"broken' if broken else json.dumps(_row(first + 29)).encode()) + b"\r"
+
+
+@pytest.fixture(scope="module")
+def new_inputs(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("new_inputs")
+    _jsonl(d / "mixed_shapes.jsonl", mixed_shapes(0))
+    _jsonl(d / "openai.jsonl", openai_rows(100))
+    _jsonl(d / "lf_alpaca.jsonl", llama_factory_alpaca(200))
+    _jsonl(d / "lf_sharegpt.jsonl", [_row(i, system=["You are a botanist.", "", None][i % 3]) for i in range(300, 340)])
+    _jsonl(d / "capitals.jsonl", [{"Conversations": [{"From": "human", "Value": _q(i)}, {"From": "gpt", "Value": _a(i)}]}
+                                  for i in range(400, 430)])
+    corrupt_parquet(d / "corrupt.parquet", 500)
+    (d / "scalar.json").write_text("42")
+    (d / "empty_object.json").write_text("{}")
+    spark_json_folder(d / "spark.json", 600)
+    (d / "last_cr.jsonl").write_bytes(last_line_cr(700))
+    (d / "last_cr_broken.jsonl.gz").write_bytes(gzip.compress(last_line_cr(730, broken=True), mtime=0))
+    # conversations two inputs hold: dups_b's scored copies win on score, the others stay in dups_a (listed first);
+    # six of dups_a's are openai's (converted from messages, listed before it)
+    _jsonl(d / "dups_a.jsonl", [_row(i) for i in range(800, 830)] + [_row(i) for i in range(100, 106)])
+    _jsonl(d / "dups_b.jsonl", [_row(i, score=4.5) for i in range(800, 804)] + [_row(i) for i in range(804, 808)]
+           + [_row(i) for i in range(900, 905)])
+    # the --against set: a plain input of which two rows cannot be read
+    _jsonl(d / "existing.jsonl", [_row(i) for i in range(800, 810)] + ['{"conversations": [', '{"text": "no turns"}']
+           + [_row(i) for i in range(300, 305)])
+    # one folder of shards of several formats and kinds, read as one FineTome input
+    shards = d / "shards"
+    _jsonl(shards / "a.jsonl", mixed_shapes(1000, 40))
+    _jsonl(shards / "b" / "openai.jsonl", openai_rows(1100, 24))
+    _jsonl(shards / "b" / "alpaca.jsonl", llama_factory_alpaca(1200, 20))
+    corrupt_parquet(shards / "c" / "rows.parquet", 1300, group=4)
+    spark_json_folder(shards / "d" / "spark", 1400)
+    (shards / "e.jsonl").write_bytes(last_line_cr(1500, broken=True))
+    return d
+
+
+NEW_INPUTS = ["mixed_shapes.jsonl", "openai.jsonl", "lf_alpaca.jsonl", "lf_sharegpt.jsonl", "capitals.jsonl",
+              "corrupt.parquet", "scalar.json", "empty_object.json", "spark.json", "last_cr.jsonl",
+              "last_cr_broken.jsonl.gz", "dups_a.jsonl", "dups_b.jsonl"]
+
+
+def _new_config(inputs=None, stages=None):
+    base = {"report": False, "checkpoint": False, "stages": stages or {}, "engine": {"batch_rows": 5}}
+    if inputs is not None:
+        base["inputs"] = inputs
+    return lambda: load_config(None, base)
+
+
+@pytest.fixture(scope="module")
+def new_runs(cluster, new_inputs, tmp_path_factory) -> Path:
+    """``mix`` (one input a class, --against, weights), ``folder`` (shards of several formats) and the two ``.json``
+    files of no rows read alone, each on both engines: ``<case>/local`` and ``<case>/ray``. The --against set is plain: its index is cached in each run's
+    own output folder, so each engine builds it."""
+    root, d = tmp_path_factory.mktemp("new_runs"), new_inputs
+    inputs = [{"path": str(d / name), "name": name.split(".")[0]} for name in NEW_INPUTS]
+    for record in inputs:
+        if record["name"] in ("dups_a", "dups_b"):
+            record["weight"] = 2 if record["name"] == "dups_a" else 1
+    against = {"against": {"path": str(d / "existing.jsonl")}}
+    run_on_both_engines(None, _new_config(inputs, against), "both", root / "mix", TINY)
+    run_on_both_engines(str(d / "shards"), _new_config(), "both", root / "folder", TINY)
+    for name in ("scalar.json", "empty_object.json"):  # read alone, not as one input of several
+        run_on_both_engines(str(d / name), _new_config(), "finetome", root / name.split(".")[0], TINY)
+    return root
+
+
+def card_text(root: Path) -> str:
+    """The dataset card as written, but for its data files' paths (a file a split on the local engine, a folder
+    of shards on Ray)."""
+    text = (root / "README.md").read_text(encoding="utf-8")
+    return re.sub(r"(?m)^(\s+path: ).*$", r"\1...", text)
+
+
+@pytest.mark.parametrize("case", ["mix", "folder", "scalar", "empty_object"])
+def test_ray_output_is_the_local_output_for_the_new_formats_and_fields(new_runs, case):
+    assert_same_content(new_runs / case / "local", new_runs / case / "ray")
+    assert card_text(new_runs / case / "local") == card_text(new_runs / case / "ray")
+
+
+def test_the_new_cases_hold_what_they_are_for(new_runs, new_inputs):
+    """Each class reaches what it is there for on Ray, over several read units (a case that read nothing, or
+    quarantined everything, would pass the comparison too)."""
+    from curation.readers import open_input
+
+    for name in ("mixed_shapes.jsonl", "openai.jsonl", "corrupt.parquet", "last_cr.jsonl"):
+        assert len(open_input(str(new_inputs / name)).units(unit_bytes=TINY.unit_bytes)) > 3, name
+    mix = read_manifest(new_runs / "mix" / "ray")
+    inputs = {i["name"]: i for i in mix["inputs"]}
+    formats = {i["name"]: (i["format"], i.get("columns") or {}) for i in mix["config"]["inputs"]}
+    assert formats["openai"][0] == "messages" and formats["lf_alpaca"][0] == "alpaca"
+    assert formats["lf_sharegpt"] == ("conversations", {"system": "system"})
+    assert formats["capitals"] == ("conversations", {"conversations": "Conversations", "from": "From", "value": "Value"})
+    errors = {(q["position"]["input"], q["error"].split(" (rows")[0].split(":")[0]) for q in read_quarantine(new_runs / "mix" / "ray")}
+    assert errors >= {("mixed_shapes", "turn 2"), ("openai", "turn 1"), ("corrupt", "row group 2 cannot be read from here"),
+                      ("scalar", "the file's JSON is a number, not rows (expected an array of rows, an object holding "
+                                 "one array, or one row)"),
+                      ("empty_object", "missing 'conversations' (or OpenAI 'messages')"),
+                      ("last_cr_broken", "not valid JSON")}
+    assert [(i["rows_in"], i["quarantined"]) for i in (inputs["corrupt"], inputs["spark"], inputs["last_cr"])] == [
+        (60, 10), (30, 0), (30, 0)]
+    assert inputs["lf_alpaca"]["kept"] == 40 and inputs["capitals"]["kept"] == 30
+    assert inputs["dups_a"]["duplicates_kept_in"] == {"openai": {"listed first": 2}, "dups_b": {"higher score": 4}}
+    assert inputs["dups_b"]["duplicates_kept_in"] == {"dups_a": {"listed first": 4}}
+    stages = {s["name"]: s for s in mix["stages"]}
+    assert stages["mix"]["stats"]["limited_by"] == "dups_b"
+    assert stages["against"]["stats"]["existing_unreadable"] == 2
+    assert stages["against"]["stats"]["existing_unreadable_first"].startswith("file existing.jsonl, line 11: ")
+    kept = {r["conversations"][-2]["value"]: r for split in SPLITS for part in parquet_parts(new_runs / "mix" / "ray", split)
+            for r in pq.read_table(part).to_pylist()}
+    assert kept[_q(111)]["conversations"][-1] == {"from": "gpt", "value": "I cannot help with that request, number 111."}
+    assert kept[_q(205)]["conversations"][:3] == [{"from": "system", "value": "You are terse."},
+                                                   {"from": "human", "value": "An earlier question 205?"},
+                                                   {"from": "gpt", "value": "An earlier answer to question 205."}]
+    folder = read_manifest(new_runs / "folder" / "ray")
+    assert folder["accounting"]["balanced"] and folder["accounting"]["in_splits"] > 100
+    assert {q["position"]["file"] for q in read_quarantine(new_runs / "folder" / "ray")} >= {
+        "a.jsonl", "b/openai.jsonl", "c/rows.parquet", "e.jsonl"}
+    for case in ("mix", "folder"):
+        assert len(parquet_parts(new_runs / case / "ray", "train")) > 3, case
+    for case, error in (("scalar", "the file's JSON is a number, not rows"), ("empty_object", "missing 'conversations'")):
+        (quarantined,) = read_quarantine(new_runs / case / "ray")
+        assert quarantined["position"] == {"file": f"{case}.json", "row": 0} and quarantined["error"].startswith(error)
+
+
+def test_a_run_stopped_part_way_leaves_the_run_before_whole_or_no_description_of_it(cluster, new_inputs, tmp_path,
+                                                                                    monkeypatch):
+    """Stopped (Ctrl-C) while a global stage decides, a re-run leaves the earlier run's folder as it was, on
+    both engines (Ray removed its manifest, card, report and splits as it started); stopped while it writes its
+    files, it leaves no manifest, card, messages/ or report of the earlier run beside files that are not theirs."""
+    import curation.engines.local as local_engine
+    import curation.engines.ray as ray_engine
+    from curation.exact_dedup import ExactDedup
+
+    def stop(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    spec = str(new_inputs / "lf_sharegpt.jsonl")
+    described = ("manifest.json", "README.md", "report.md", "report.html", "messages")
+    for engine, writes in (("local", (local_engine, "write_removed")), ("ray", (ray_engine, "_shard_outputs"))):
+        out = tmp_path / engine
+
+        def curate(report: bool = False) -> None:
+            cfg = load_config(None, {"report": report, "checkpoint": False, "engine": {"batch_rows": 5}})
+            if engine == "local":
+                run_curation(spec, out, cfg, output_format="both")
+            else:
+                run_curation_ray(spec, out, cfg, TINY, output_format="both")
+
+        curate(report=True)
+        before = {p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*"))
+                  if p.is_file() and ".cache" not in p.parts}
+        assert all((out / name).exists() for name in described), engine
+        with monkeypatch.context() as patch:
+            patch.setattr(ExactDedup, "decide", stop)
+            with pytest.raises(KeyboardInterrupt):
+                curate()
+        after = {p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*"))
+                 if p.is_file() and ".cache" not in p.parts and ".work" not in p.parts}
+        assert after == before, engine
+        with monkeypatch.context() as patch:
+            patch.setattr(*writes, stop)
+            with pytest.raises(KeyboardInterrupt):
+                curate()
+        assert not {p.name for p in out.iterdir()} & set(described), engine
+
+
+def test_a_total_rows_no_input_scales_to_is_refused_before_the_ray_run_leaves_a_folder(cluster, new_inputs, tmp_path):
+    from curation.core.stage import StageError
+
+    cfg = load_config(None, {"report": False, "stages": {"mix": {"total_rows": 10}}})
+    with pytest.raises(StageError, match=r"^stages\.mix\.total_rows is 10 but no input has a weight"):
+        run_curation_ray(str(new_inputs / "lf_sharegpt.jsonl"), tmp_path / "out", cfg, TINY)
+    assert not (tmp_path / "out").exists()
