@@ -332,8 +332,9 @@ def build_card(root: str | Path, format: OutputFormat = "finetome", title: str |
         lines += ["- `input`: the name of the input the row came from (see Inputs)"]
     if extras:
         lines += [f"- carried through from the input: {', '.join(_column_name(e) for e in extras)}"]
+    removed_name = "removed/" if output_paths(root).removed.is_dir() else "removed.parquet"  # Ray writes shards
     lines += ["", "The folder's `manifest.json` holds the full resolved curation config, per-stage counts, the accounting "
-              "and file hashes; `removed.parquet` and `quarantine.jsonl` hold every row that was dropped, with why.", ""]
+              f"and file hashes; `{removed_name}` and `quarantine.jsonl` hold every row that was dropped, with why.", ""]
     return f"---\n{header}\n---\n\n" + "\n".join(lines)
 
 

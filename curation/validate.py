@@ -362,7 +362,11 @@ class Validate(RowStage):
         try:
             if cfg is not None and needs_adapting(cfg):
                 data = adapt_record(data, cfg.format, cfg.columns)
-            elif data.get("conversations") is None and data.get("messages") is None:
+            elif data.get("conversations") is None and data.get("messages") is not None:
+                # OpenAI messages in a FineTome input: read as an input of messages reads them (a refusal is the
+                # turn's text); a null `conversations` beside them is no column of the row
+                data = adapt_record({k: v for k, v in data.items() if k != "conversations"}, "messages", {})
+            elif data.get("conversations") is None:
                 # a row of another format in a FineTome input (a file of mixed shapes): read in its own format,
                 # which is all it can be; one of no format is left as it is for validation to name
                 data = adapt_record(data, "conversations", {})

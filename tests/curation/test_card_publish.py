@@ -233,3 +233,12 @@ def test_publish_usage_errors_exit_2_and_failures_exit_1(tmp_path, monkeypatch):
         assert result.exit_code == 2 and result.output.startswith("error: "), (args, result.output)
     result = runner.invoke(app, ["publish", str(root), "--repo", "me/data"])
     assert result.exit_code == 1 and "offline" in result.output
+
+
+def test_the_card_names_the_removed_rows_where_the_engine_wrote_them(tmp_path):
+    """A Ray output keeps its removed rows in a removed/ folder of shards; its card named removed.parquet."""
+    root = curated_folder(tmp_path / "out")
+    assert "`removed.parquet` and `quarantine.jsonl` hold every row" in build_card(root)
+    (root / "removed").mkdir()
+    (root / "removed.parquet").rename(root / "removed" / "part-00000.parquet")
+    assert "`removed/` and `quarantine.jsonl` hold every row" in build_card(root)

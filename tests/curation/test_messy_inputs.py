@@ -766,15 +766,18 @@ def test_a_finetome_file_of_mixed_shapes_reads_each_row_in_its_own_format(tmp_pa
             {"conversations": [{"from": "human", "value": f"{Q} (5)"}, {"from": "gpt", "value": image}]},
             {"conversations": [{"from": "human", "value": f"{Q} (6)"}, {"from": "function_call", "value": "{}"},
                                {"from": "observation", "value": "42"}, {"from": "gpt", "value": A}]},
-            {"text": "no conversation here"}]
+            {"text": "no conversation here"},
+            {"messages": [{"role": "user", "content": f"{Q} (9)"}, {"role": "assistant", "content": None,
+                                                                    "refusal": "I cannot help with that request."}]}]
     (tmp_path / "in.jsonl").write_text(jsonl(rows).decode())
     manifest = curate(str(tmp_path / "in.jsonl"), tmp_path / "out")
     kept = _kept(tmp_path / "out")
-    assert sorted(kept) == [f"{Q} ({i})" for i in range(5)]
+    assert sorted(kept) == [f"{Q} ({i})" for i in (*range(5), 9)]
+    assert kept[f"{Q} (9)"]["conversations"][-1] == {"from": "gpt", "value": "I cannot help with that request."}
     assert kept[f"{Q} (2)"]["conversations"] == [{"from": "human", "value": f"{Q} (2)"}, {"from": "gpt", "value": A}]
     errors = {q["position"]["line"]: q["error"] for q in read_quarantine(tmp_path / "out")}
     assert errors == {
         6: "turn 2: content part 1 is 'image_url', not text: images, audio and files are not supported",
         7: "turn 2: role 'function_call' is a tool call: tool-use conversations are not supported",
         8: "missing 'conversations' (or OpenAI 'messages')"}
-    assert manifest["accounting"]["in_splits"] == 5
+    assert manifest["accounting"]["in_splits"] == 6

@@ -536,8 +536,9 @@ def new_runs(cluster, new_inputs, tmp_path_factory) -> Path:
 
 def card_text(root: Path) -> str:
     """The dataset card as written, but for its data files' paths (a file a split on the local engine, a folder
-    of shards on Ray)."""
+    of shards on Ray) and the removed rows' file it names (``removed.parquet``, or Ray's ``removed/`` folder)."""
     text = (root / "README.md").read_text(encoding="utf-8")
+    text = text.replace("`removed/` and `quarantine.jsonl`", "`removed.parquet` and `quarantine.jsonl`")
     return re.sub(r"(?m)^(\s+path: ).*$", r"\1...", text)
 
 
