@@ -7,6 +7,7 @@ and error messages are plain text, and the console replaces no emoji codes (``my
 from __future__ import annotations
 
 import sys
+import unicodedata
 from contextlib import contextmanager
 from typing import Any, Iterable, Iterator
 
@@ -123,5 +124,13 @@ def error(message: str, code: int = 2) -> "NoReturn":  # type: ignore[name-defin
     two bad keys) is one ``error:`` line each, so every line of the output says what it is. Lines end at line
     feeds only: ``str.splitlines`` also cuts at characters a file name may hold (U+2028, form feed...)."""
     for line in message.rstrip("\r\n").split("\n"):
-        console.print(Text.assemble(("error:", "bold red"), " ", line.rstrip("\r")), soft_wrap=True)
+        console.print(Text.assemble(("error:", "bold red"), " ", _visible(line.rstrip("\r"))), soft_wrap=True)
     sys.exit(code)
+
+
+def _visible(line: str) -> str:
+    """``line`` with its control characters but tab shown as escapes (``\\r``, ``\\x1b``): a name that holds
+    one (a file named with an escape sequence) is shown as it is named, never sent to the terminal to act on."""
+    if line.isprintable():
+        return line
+    return "".join(c if c == "\t" or not unicodedata.category(c) == "Cc" else repr(c)[1:-1] for c in line)

@@ -43,8 +43,19 @@ def test_a_name_holding_a_unicode_line_separator_stays_on_its_error_line(capsys,
     assert message == f"{name}: not JSON Lines"
     with pytest.raises(SystemExit):
         error(message)
-    err = capsys.readouterr().err  # (the terminal console drops a form feed or vertical tab it is given)
-    assert err.count("\n") == 1 and err.startswith("error: bad") and err.endswith(f"{name[4:]}: not JSON Lines\n")
+    err = capsys.readouterr().err  # a control character is shown as its escape (\x0c), a separator as it is
+    shown = name[4:] if name[3].isprintable() or name[3] in "\u2028\u2029" else repr(name[3])[1:-1] + name[4:]
+    assert err.count("\n") == 1 and err.startswith("error: bad") and err.endswith(f"{shown}: not JSON Lines\n")
+
+
+@pytest.mark.parametrize("name", ["bad\x1b[2Jx.jsonl", "bad\rx.jsonl", "bad\x07x.jsonl"])
+def test_a_control_character_in_a_name_is_shown_as_its_escape_never_sent_to_the_terminal(capsys, name):
+    """An escape sequence in a file name (it clears the screen here) reached the terminal to act on, and a CR
+    sent the cursor back over the line: the error line shows each as its escape."""
+    with pytest.raises(SystemExit):
+        error(f"{name}: file not found")
+    shown = repr(name)[1:-1]
+    assert capsys.readouterr().err == f"error: {shown}: file not found\n"
 
 
 def test_a_message_of_two_problems_is_two_error_lines(capsys):
