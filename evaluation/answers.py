@@ -75,6 +75,7 @@ def answer_all(refs: list[ModelRef], prompts: list[PromptSpec], settings: Genera
         generator = load(ref.spec, n_ctx=settings.n_ctx)
         result = ModelAnswers(ref, getattr(generator, "description", ref.label))
         try:
+            check_fit(generator, ref, prompts, settings)
             for prompt in prompts:
                 t = time.perf_counter()
                 text = generator.generate(prompt.messages(), temperature=settings.temperature,
@@ -91,3 +92,23 @@ def answer_all(refs: list[ModelRef], prompts: list[PromptSpec], settings: Genera
             gc.collect()
         out.append(result)
     return out
+
+
+def check_fit(generator: Any, ref: ModelRef, prompts: list[PromptSpec], settings: GenerationSettings) -> None:
+    """Raise ``ValueError`` naming the model and the prompt unless every prompt fits ``generator``'s context with
+    ``max_new_tokens`` left for its answer: before the first answer, not after the others (a 100 KB prompt
+    said only "the message is 25,000 tokens", minutes in, without saying which)."""
+    from serving.generation import PromptTooLong
+
+    n_ctx = getattr(generator, "n_ctx", None)
+    if isinstance(n_ctx, int) and settings.max_new_tokens >= n_ctx:
+        raise ValueError(f"{ref.label}: max new tokens {settings.max_new_tokens} leaves no room for a prompt in its "
+                         f"{n_ctx}-token context; lower it below {n_ctx}")
+    fit = getattr(generator, "fit_messages", None)
+    if fit is None:
+        return
+    for prompt in prompts:
+        try:
+            fit(prompt.messages(), settings.max_new_tokens)
+        except PromptTooLong as exc:
+            raise PromptTooLong(f"{ref.label} / prompt {prompt.id!r}: {exc}") from None

@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Literal, Optional
 
 import yaml
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from curation.core.config_base import StrictModel
 from evaluation.answers import GenerationSettings, answer_all
@@ -55,11 +55,20 @@ class EvalSection(StrictModel):
     max_new_tokens: int = Field(512, ge=1)
     seed: int = Field(0, ge=0)
     n_ctx: int = Field(4096, ge=64)
-    loss_split: str = Field("test", description="split of the curated folder the held-out loss is measured on")
+    loss_split: Literal["train", "validation", "test"] = Field(
+        "test", description="split of the curated folder the held-out loss is measured on")
     max_loss_rows: Optional[int] = Field(None, ge=1, description="score only the first N rows (null: all)")
     loss_max_seq_length: Optional[int] = Field(None, ge=8, description="null: the training config's max_seq_length")
     loss_batch_size: int = Field(4, ge=1)
     include_base: bool = Field(True, description="also evaluate the untrained base model")
+
+    @model_validator(mode="after")
+    def _room_for_a_prompt(self) -> "EvalSection":
+        # checked here, not after the curation and both training runs, where the first answer refused it
+        if self.max_new_tokens >= self.n_ctx:
+            raise ValueError(f"max_new_tokens ({self.max_new_tokens}) must be below n_ctx ({self.n_ctx}): the prompt "
+                             "and the answer share the context")
+        return self
 
 
 class ExperimentConfig(StrictModel):

@@ -105,12 +105,28 @@ def _split_head(model: Any) -> tuple[Any, Any]:
     return decoder, head
 
 
+def check_heldout_split(curated_dir: str | Path, split: str) -> int:
+    """The rows of ``split``, from the Parquet footers; ``ValueError`` (one line, naming the folder) for a split
+    that is no split, or missing, unreadable or empty: before the model loads (seconds, and Unsloth's banners)."""
+    from curation.contract import SPLITS
+    from training.data import check_split
+
+    if split not in SPLITS:
+        raise ValueError(f"{curated_dir}: no split {split!r} to measure the loss on; expected one of {', '.join(SPLITS)}")
+    rows = sum(n for _, n in check_split(curated_dir, split))
+    if rows == 0:
+        raise ValueError(f"{curated_dir}: the {split} split has no rows, so there is no held-out loss to measure; "
+                         "choose another split")
+    return rows
+
+
 def heldout_loss(model: str | None | ScoringModel, curated_dir: str | Path, split: str = "test",
                  max_seq_length: int = 1024, max_rows: int | None = None, batch_size: int = 4,
                  progress: Callable | None = None) -> LossResult:
     """Mean assistant-token loss of ``model`` (a model argument or an already loaded one) on ``split``."""
     from training.models import import_unsloth
 
+    check_heldout_split(curated_dir, split)
     import_unsloth()  # before transformers loads anything: Unsloth patches it on import (as training does)
     loaded = model if isinstance(model, ScoringModel) else load_for_scoring(model)
     prepared = prepare_rows(curated_dir, split, loaded.tokenizer, max_seq_length, max_rows, progress,

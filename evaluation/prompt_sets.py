@@ -12,11 +12,14 @@ their text) with checks for what each one asks. A YAML file can replace it::
       - id: free_form
         text: "Write a haiku about the sea."     # no checks: answers only
 
-``tome eval prompts`` prints the set in this form.
+``tome eval prompts`` prints the set in this form. JSON is YAML too (``{"prompts": [...]}`` or a bare list of
+entries), and a ``.jsonl`` file holds one entry per line (``{"id": "a", "text": "..."}``, or a string).
 """
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -88,24 +91,19 @@ class PromptSetError(ValueError):
     """A prompt file that cannot be used; the message names the file and the entry."""
 
 
+JSON_LINES_SUFFIXES = (".jsonl", ".ndjson")
+_SURROGATE_PAIR = re.compile("[\ud800-\udbff][\udc00-\udfff]")
+
+
 def load_prompt_set(path: str | Path | None) -> list[PromptSpec]:
     """The prompts of a YAML file (see the module doc), or the default set when ``path`` is None."""
     if path is None:
         return default_prompt_set()
     path = Path(path)
-    try:
-        data = read_yaml_file(path, "prompt file")
-    except ConfigError as exc:
-        raise PromptSetError(str(exc)) from None
-    entries = data.get("prompts") if isinstance(data, dict) else data
-    if isinstance(entries, list) and not entries:
-        raise PromptSetError(f"{path}: no prompts (the list under 'prompts' is empty)")
-    if not isinstance(entries, list):
-        raise PromptSetError(f"{path}: expected a list under 'prompts'")
+    entries = _read_entries(path)
     out: list[PromptSpec] = []
     seen: set[str] = set()
-    for i, entry in enumerate(entries):
-        where = f"{path}: prompts[{i}]"
+    for i, (where, entry) in enumerate(entries):
         if isinstance(entry, str):
             entry = {"text": entry}
         if not isinstance(entry, dict) or not isinstance(entry.get("text"), str) or not entry["text"].strip():
@@ -116,8 +114,11 @@ def load_prompt_set(path: str | Path | None) -> list[PromptSpec]:
         pid = str(given_id) if given_id not in (None, "") else f"prompt_{i + 1}"
         if bad := _unprintable(entry, pid):
             raise PromptSetError(f"{where} (prompt {pid!r}): {bad}")
+        if not pid.strip() or "\n" in pid or "\r" in pid:  # a column header and a progress line: one visible line
+            raise PromptSetError(f"{where}: 'id' must be one line of text (got {pid!r})")
         if pid in seen:
-            raise PromptSetError(f"{where}: duplicate id {pid!r}")
+            named = "" if given_id not in (None, "") else " (the id given to an entry without one)"
+            raise PromptSetError(f"{where}: duplicate id {pid!r}{named}")
         seen.add(pid)
         if unknown := sorted(str(k) for k in entry if k not in ("id", "text", "system", "checks")):
             raise PromptSetError(f"{where} (prompt {pid!r}): unknown key {', '.join(unknown)} (known: id, text, system, checks)")
@@ -138,6 +139,74 @@ def load_prompt_set(path: str | Path | None) -> list[PromptSpec]:
             checks.append(CheckSpec(check["name"], params))
         out.append(PromptSpec(pid, entry["text"], tuple(checks), entry.get("system")))
     return out
+
+
+def _read_entries(path: Path) -> list[tuple[str, Any]]:
+    """(where, entry) of each prompt in the file: ``prompts[i]`` of a YAML / JSON document, ``line n`` of JSON Lines.
+
+    YAML has no UTF-16 pairs: its ``"\\ud83d\\ude00"`` (how ``json.dumps`` writes 😀) is read as two lone
+    surrogates, which JSON reads as the one character they encode; so are they here."""
+    if path.suffix.lower() in JSON_LINES_SUFFIXES:
+        entries = _read_json_lines(path)
+    else:
+        try:
+            data = read_yaml_file(path, "prompt file")
+        except ConfigError as exc:
+            raise PromptSetError(str(exc)) from None
+        listed = data.get("prompts") if isinstance(data, dict) else data
+        if isinstance(listed, list) and not listed:
+            raise PromptSetError(f"{path}: no prompts (the list under 'prompts' is empty)")
+        if not isinstance(listed, list):
+            raise PromptSetError(f"{path}: expected a list under 'prompts'")
+        entries = [(f"{path}: prompts[{i}]", entry) for i, entry in enumerate(listed)]
+    return [(where, _join_surrogate_pairs(entry)) for where, entry in entries]
+
+
+def _read_json_lines(path: Path) -> list[tuple[str, Any]]:
+    try:
+        text = read_text_file(path)
+    except ConfigError as exc:
+        raise PromptSetError(str(exc)) from None
+    entries = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            entries.append((f"{path}: line {n}", json.loads(line)))
+        except json.JSONDecodeError as exc:
+            raise PromptSetError(f"{path}: line {n}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+    if not entries:
+        raise PromptSetError(f"{path}: no prompts (no line holds one)")
+    return entries
+
+
+def read_text_file(path: Path) -> str:
+    """The UTF-8 text of ``path`` (a byte-order mark dropped); a :class:`ConfigError` naming the file otherwise."""
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a folder; give the prompt file")
+    if not path.is_file():
+        raise ConfigError(f"{path}: prompt file not found")
+    try:
+        raw = path.read_bytes()
+        return raw.decode("utf-8-sig")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError(f"{path}: not UTF-8 text (byte 0x{raw[exc.start]:02x} on line {line}); save it as UTF-8") from None
+
+
+def _join_surrogate_pairs(value: Any) -> Any:
+    """``value`` with each UTF-16 surrogate pair in its strings (keys included) as the character it encodes."""
+    if isinstance(value, str):
+        if not _SURROGATE_PAIR.search(value):
+            return value
+        return _SURROGATE_PAIR.sub(lambda m: m.group().encode("utf-16-le", "surrogatepass").decode("utf-16-le"), value)
+    if isinstance(value, dict):
+        return {_join_surrogate_pairs(k): _join_surrogate_pairs(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_join_surrogate_pairs(v) for v in value]
+    return value
 
 
 def _unprintable(entry: dict[str, Any], pid: str) -> str | None:

@@ -104,10 +104,13 @@ def load_audio(source: str | os.PathLike[str], max_seconds: float = DEFAULT_MAX_
     import av
 
     path = Path(source)
+    name = path.name or str(path)  # `.` or `/` has no name: the message said " is not an audio file"
     try:
         size = path.stat().st_size
     except OSError as exc:
-        raise NotAudio(f"Could not read the uploaded file ({path.name}).") from exc
+        raise NotAudio(f"Could not read the uploaded file ({name}).") from exc
+    if path.is_dir():
+        raise NotAudio(f"{name} is a folder, not an audio file. Upload a WAV, MP3, OGG or WebM.")
     if size == 0:
         raise EmptyAudio("The recording is empty: nothing was captured. Check the microphone and try again.")
     limit = int((max_seconds + 0.05) * SAMPLE_RATE)
@@ -116,7 +119,7 @@ def load_audio(source: str | os.PathLike[str], max_seconds: float = DEFAULT_MAX_
     try:
         with av.open(str(path), mode="r", metadata_errors="ignore") as container:
             if not container.streams.audio:
-                raise NotAudio(f"{path.name} is not an audio file (no sound track). Upload a WAV, MP3, OGG or WebM.")
+                raise NotAudio(f"{name} is not an audio file (no sound track). Upload a WAV, MP3, OGG or WebM.")
             resampler = av.audio.resampler.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
             frames = container.decode(audio=0)
             while True:
@@ -140,7 +143,7 @@ def load_audio(source: str | os.PathLike[str], max_seconds: float = DEFAULT_MAX_
     except AudioInputError:
         raise
     except (av.error.FFmpegError, UnicodeDecodeError, ValueError, IndexError) as exc:
-        raise NotAudio(f"{path.name} is not an audio file we can read. Upload a WAV, MP3, OGG or WebM.") from exc
+        raise NotAudio(f"{name} is not an audio file we can read. Upload a WAV, MP3, OGG or WebM.") from exc
     if not chunks:
         raise EmptyAudio("The recording is empty: no sound was captured. Check the microphone and try again.")
     samples = np.concatenate(chunks).astype(np.float32) / 32768.0

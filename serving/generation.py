@@ -627,6 +627,16 @@ class _StopOnEvent:
         return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device)
 
 
+def tokenizer_specials(tokenizer: Any) -> re.Pattern[str] | None:
+    """The special tokens a transformers tokenizer parses in text (added special tokens and its named ones), as
+    `special_token_pattern`: what `prompt_segments` keeps as plain text inside a message."""
+    added = getattr(tokenizer, "added_tokens_decoder", None) or {}
+    return special_token_pattern(
+        [t.content for t in added.values() if getattr(t, "special", False)]
+        + list(getattr(tokenizer, "all_special_tokens", None) or [])
+    )
+
+
 class TransformersGenerator(Generator):
     """A causal LM loaded with transformers (optionally with a peft LoRA adapter), on CPU in float32."""
 
@@ -662,11 +672,7 @@ class TransformersGenerator(Generator):
         self.n_ctx = int(min(n_ctx, max_pos))
         if self._tok.pad_token_id is None:
             self._tok.pad_token = self._tok.eos_token
-        added = getattr(self._tok, "added_tokens_decoder", None) or {}
-        self._specials = special_token_pattern(
-            [t.content for t in added.values() if getattr(t, "special", False)]
-            + list(getattr(self._tok, "all_special_tokens", None) or [])
-        )
+        self._specials = tokenizer_specials(self._tok)
 
     def _render(self, messages: list[dict[str, str]]) -> str:
         return self._tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)

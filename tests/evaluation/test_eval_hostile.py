@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from evaluation.answers import Answer, GenerationSettings, ModelAnswers
+from evaluation.answers import Answer, GenerationSettings, ModelAnswers, answer_all
 from evaluation.checks import CheckResult, check_params, run_check
 from evaluation.models import ModelRef
 from evaluation.prompt_sets import PromptSetError, PromptSpec, load_prompt_set
@@ -89,3 +89,139 @@ def test_eval_markdown_shows_answers_ids_and_labels_as_text():
 def test_eval_html_escapes_everything_from_the_data():
     page = render_html(_results(HOSTILE_ANSWER))
     assert "<script>alert" not in page and "<!-- hides" not in page and "<img src=x>" not in page
+
+
+# -- prompt files as JSON writes them, as JSON Lines, and ids that are no column name ---------------------------
+
+def test_a_json_prompt_file_with_escaped_emoji_is_read_as_json_reads_it(tmp_path):
+    """`json.dump` writes 😀 as the escapes "\\ud83d\\ude00": JSON reads the one character, PyYAML two lone
+    surrogates, and the file was refused ("text holds a lone surrogate")."""
+    import json
+
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps({"prompts": [{"id": "smile", "text": "Describe 😀 in words."}]}), encoding="utf-8")
+    assert "\\ud83d\\ude00" in path.read_text(encoding="utf-8")
+    assert load_prompt_set(path)[0].text == "Describe 😀 in words."
+    lone = tmp_path / "lone.json"
+    lone.write_text('{"prompts": [{"id": "s", "text": "half \\ud83d of it"}]}', encoding="utf-8")
+    with pytest.raises(PromptSetError, match="text holds a lone surrogate"):
+        load_prompt_set(lone)
+
+
+def test_a_json_lines_prompt_file_is_one_prompt_per_line(tmp_path):
+    path = tmp_path / "p.jsonl"  # a byte-order mark, CRLF, a blank line, a bare string
+    path.write_bytes('\ufeff{"id": "a", "text": "hi \\ud83d\\ude00"}\r\n\r\n"plain"\r\n'.encode("utf-8"))
+    assert [(p.id, p.text) for p in load_prompt_set(path)] == [("a", "hi 😀"), ("prompt_2", "plain")]
+    for text, message in (('{"id": "a", "text": "x"}\n{"id": "a", "text": "y"}\n', "p.jsonl: line 2: duplicate id 'a'"),
+                          ('{"id": "a", "text": "x"}\n{"id": \n', "p.jsonl: line 2: not valid JSON"),
+                          ('{"id": "a"}\n', "p.jsonl: line 1: needs a non-empty 'text'"),
+                          ("\n \n", "p.jsonl: no prompts")):
+        path.write_text(text, encoding="utf-8")
+        with pytest.raises(PromptSetError) as info:
+            load_prompt_set(path)
+        assert message in str(info.value) and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("entry, message", [
+    ('{id: "a\\nb", text: x}', "prompts[0]: 'id' must be one line of text (got 'a\\nb')"),
+    ('{id: "  ", text: x}', "prompts[0]: 'id' must be one line of text (got '  ')"),
+])
+def test_an_id_that_is_no_one_line_column_name_is_refused(tmp_path, entry, message):
+    path = tmp_path / "p.yaml"
+    path.write_text(f"prompts:\n  - {entry}\n", encoding="utf-8")
+    with pytest.raises(PromptSetError) as info:
+        load_prompt_set(path)
+    assert message in str(info.value)
+
+
+def test_a_duplicate_of_a_generated_id_says_where_that_id_came_from(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text("prompts:\n  - {id: prompt_2, text: x}\n  - {text: y}\n", encoding="utf-8")
+    with pytest.raises(PromptSetError, match=re.escape("prompts[1]: duplicate id 'prompt_2' (the id given to an "
+                                                       "entry without one)")):
+        load_prompt_set(path)
+
+
+# -- prompts longer than a model's context ----------------------------------------------------------------------
+
+class _CountingGenerator:
+    """A stand-in model of ``n_ctx`` tokens, one token per word, that records what it answered."""
+
+    description = "stand-in"
+
+    def __init__(self, n_ctx: int = 64) -> None:
+        self.n_ctx = n_ctx
+        self.answered: list[str] = []
+
+    def fit_messages(self, messages, max_new_tokens):  # noqa: ANN001
+        from serving.generation import PromptTooLong
+
+        n = sum(len(m["content"].split()) for m in messages)
+        if n > self.n_ctx - max_new_tokens:
+            raise PromptTooLong(f"the message is {n} tokens")
+        return messages
+
+    def generate(self, messages, temperature, max_new_tokens, seed):  # noqa: ANN001
+        self.answered.append(messages[-1]["content"])
+        return "an answer"
+
+
+def test_a_prompt_past_the_context_is_named_before_any_prompt_is_answered():
+    from serving.generation import PromptTooLong
+
+    prompts = [PromptSpec("short", "hi"), PromptSpec("huge", "word " * 1000)]
+    model = _CountingGenerator()
+    with pytest.raises(PromptTooLong) as info:
+        answer_all([ModelRef("m", None)], prompts, GenerationSettings(max_new_tokens=8), load=lambda spec, n_ctx: model)
+    assert str(info.value) == "m / prompt 'huge': the message is 1000 tokens"
+    assert model.answered == []  # not minutes of answers first
+
+
+def test_max_new_tokens_past_a_models_context_names_the_model():
+    model = _CountingGenerator(n_ctx=64)
+    with pytest.raises(ValueError, match=re.escape("m: max new tokens 64 leaves no room for a prompt in its 64-token "
+                                                   "context; lower it below 64")):
+        answer_all([ModelRef("m", None)], [PromptSpec("a", "hi")], GenerationSettings(max_new_tokens=64),
+                   load=lambda spec, n_ctx: model)
+
+
+# -- held-out splits that are missing, empty or no split -----------------------------------------------------------
+
+@pytest.fixture
+def curated_folder(tmp_path):
+    from training.curated_folder import write_curated_folder
+
+    rows = [{"conversations": [{"from": "human", "value": f"question {i}?"}, {"from": "gpt", "value": f"answer {i}."}]}
+            for i in range(12)]
+    return write_curated_folder(rows, tmp_path / "curated")
+
+
+@pytest.mark.parametrize("split, message", [
+    ("removed", "no split 'removed' to measure the loss on; expected one of train, validation, test"),
+    ("test", "the test split has no rows, so there is no held-out loss to measure"),
+])
+def test_a_split_with_nothing_to_score_is_named_before_the_model_loads(curated_folder, monkeypatch, split, message):
+    import pyarrow.parquet as pq
+
+    from evaluation import heldout
+
+    table = pq.read_table(curated_folder / "test.parquet")
+    pq.write_table(table.slice(0, 0), curated_folder / "test.parquet")
+    monkeypatch.setattr(heldout, "load_for_scoring", lambda spec: pytest.fail("the model was loaded"))
+    with pytest.raises(ValueError) as info:
+        heldout.heldout_loss("default", curated_folder, split)
+    assert message in str(info.value) and str(curated_folder) in str(info.value)
+
+
+# -- the experiment's eval section ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("override, message", [
+    ({"eval": {"max_new_tokens": 600, "n_ctx": 512}}, "max_new_tokens (600) must be below n_ctx (512)"),
+    ({"eval": {"loss_split": "removed"}}, "eval.loss_split: Input should be 'train', 'validation' or 'test'"),
+])
+def test_experiment_eval_settings_no_run_could_use_are_refused_before_curating(override, message):
+    from evaluation.experiment import ExperimentError, load_experiment_config
+
+    with pytest.raises(ExperimentError) as info:
+        load_experiment_config(None, override)
+    assert message in str(info.value) and "\n" not in str(info.value)

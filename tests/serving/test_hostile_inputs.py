@@ -289,3 +289,12 @@ def test_audio_errors_are_the_only_errors_a_bad_upload_gives(transcriber, tmp_pa
     for audio in weird:
         with pytest.raises(AudioInputError):
             transcriber.transcribe(audio)  # type: ignore[arg-type]
+
+
+def test_a_folder_given_as_audio_is_named(tmp_path, monkeypatch):
+    """`.` has no file name: the sentence read " is not an audio file we can read"."""
+    monkeypatch.chdir(tmp_path)
+    for given, name in ((".", "."), (tmp_path, tmp_path.name)):
+        with pytest.raises(NotAudio) as info:
+            load_audio(given)
+        assert info.value.user_message == f"{name} is a folder, not an audio file. Upload a WAV, MP3, OGG or WebM."
