@@ -86,7 +86,7 @@ def _progress_log(msg: str) -> None:
 
 def compare(
     model: list[str] = typer.Option([], "--model", "-m", help="[LABEL=]MODEL: GGUF file, model folder, run folder, hub id or `default` (repeatable; default: `default`)."),
-    prompts: Optional[Path] = typer.Option(None, "--prompts", "-p", help="Prompt set YAML (see `tome eval prompts`). Default: the seed's three prompts."),
+    prompts: Optional[Path] = typer.Option(None, "--prompts", "-p", help="Prompt set: YAML, JSON, or JSON Lines (.jsonl, one prompt a line); see `tome eval prompts`. Default: the seed's three prompts."),
     data: Path = typer.Option(Path("out"), "--data", "-d", help="Curation output folder for the held-out loss (skipped when it is not one)."),
     split: str = typer.Option("test", "--split", help="Split of --data the loss is measured on."),
     no_loss: bool = typer.Option(False, "--no-loss", help="Answers and checks only."),
@@ -97,7 +97,7 @@ def compare(
     seed: int = typer.Option(0, "--seed", min=0, max=2**32 - 2, help="Sampling seed (the same for every model and prompt)."),
     out: Path = typer.Option(Path("eval"), "--out", "-o", help="Output folder for eval.json / eval.md / eval.html."),
 ) -> None:
-    from curation.contract import OutputFolderError, check_output_path, make_output_folder, require_output_folder
+    from curation.contract import SPLITS, OutputFolderError, check_output_path, make_output_folder, require_output_folder
     from evaluation.answers import GenerationSettings, answer_all
     from evaluation.models import parse_model_arg, unique_labels
     from evaluation.prompt_sets import PromptSetError, load_prompt_set
@@ -109,6 +109,8 @@ def compare(
         check_output_path(out)  # before the models answer: a path that is a file, or under one, fails now
     except (PromptSetError, OutputFolderError) as exc:
         error(str(exc))
+    if not no_loss and split not in SPLITS:
+        error(f"--split {split!r}: expected one of {', '.join(SPLITS)}")
     refs = unique_labels([parse_model_arg(m) for m in (model or ["default"])])
     _check_models(refs)
     settings = GenerationSettings(temperature=temperature, max_new_tokens=max_new_tokens, seed=seed)
@@ -118,9 +120,9 @@ def compare(
         try:
             require_output_folder(data)
             loss_data = str(data)
-        except FileNotFoundError:
-            console.print(Text.assemble(("note:", "yellow"), f" {data} is not a curation output folder: held-out loss "
-                                        "skipped (run `tome curate` or pass --data)"))
+        except FileNotFoundError as exc:  # (it says what is missing: no folder, or a split, or the manifest)
+            console.print(Text.assemble(("note:", "yellow"), f" {exc}: held-out loss skipped (run `tome curate` or "
+                                        "pass --data)"))
     try:
         if loss_data is not None:
             from evaluation.heldout import heldout_loss
@@ -236,7 +238,7 @@ def experiment(
 
 
 def prompts(
-    file: Optional[Path] = typer.Argument(None, help="A prompt set YAML to validate and print (default: the built-in set)."),
+    file: Optional[Path] = typer.Argument(None, help="A prompt set (YAML, JSON, or JSON Lines) to validate and print (default: the built-in set)."),
 ) -> None:
     """Print a prompt set with its checks as YAML (the format `--prompts` reads)."""
     from evaluation.prompt_sets import PromptSetError, load_prompt_set, prompt_set_yaml

@@ -154,7 +154,8 @@ def _run_base(run: Path, adapter_dir: Path) -> str:
         raise ModelNotFound(f"{adapter_dir / ADAPTER_CONFIG}: unreadable adapter config ({_short(exc)})") from exc
     base = cfg.get("base_model_name_or_path") if isinstance(cfg, dict) else None
     if not base or not isinstance(base, str):
-        raise ModelNotFound(f"{adapter_dir / ADAPTER_CONFIG}: no base_model_name_or_path; pass --base-model")
+        raise ModelNotFound(f"{adapter_dir / ADAPTER_CONFIG}: no base_model_name_or_path; set it there, or name the "
+                            "base model (tome serve: --base-model)")
     return str(base)
 
 

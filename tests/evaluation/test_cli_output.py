@@ -46,7 +46,7 @@ def test_compare_prints_the_data_folder_labels_prompt_ids_and_outputs_as_given(t
                                       "-d", str(data), "-o", str(out)])
     assert result.exit_code == 2 and isinstance(result.exception, SystemExit), result.output
     text = _flat(result.output)
-    for shown in (f"note: {data} is not a curation output folder", f"{LABEL} / p{ODD}: 0/0 checks passed",
+    for shown in (f"note: {data}: not a folder (expected the --out folder of `tome curate`): held-out loss skipped", f"{LABEL} / p{ODD}: 0/0 checks passed",
                   f"error: {LABEL}: stop here"):
         assert _flat(shown) in text, shown
 
@@ -171,3 +171,11 @@ def test_overwrite_deletes_only_an_experiment_folder(tmp_path, monkeypatch):
     assert line == ("--out . --overwrite: not an experiment folder (no experiment.yaml), and --overwrite deletes it "
                     "whole; choose a new or empty folder")
     assert (project / "notes.txt").read_text() == "mine"
+
+
+def test_compare_checks_its_split_before_any_model_loads(tmp_path):
+    """`--split bogus` was found only once the models were loaded and the loss began, named by the folder."""
+    result = CliRunner().invoke(app, ["eval", "compare", "--split", "bogus", "-m", str(tmp_path / "missing.gguf"),
+                                      "-o", str(tmp_path / "eval")])
+    assert result.exit_code == 2
+    assert result.output == "error: --split 'bogus': expected one of train, validation, test\n"
