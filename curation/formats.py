@@ -17,6 +17,8 @@ Lossless conversions only; a row that would lose something goes to quarantine wi
   with a blank line; a part of any other type (``image_url``, ``input_audio``, ``file``, an ``image``
   placeholder) is media that text turns cannot hold, so the row is quarantined rather than its text kept
   without the image it asks about. An assistant turn with null ``content`` and a ``refusal`` is that refusal.
+  A refusal part's text is its ``refusal`` (a ``text`` beside it is not); a part's text that is no string
+  (``"text": 5``) is no text, and its row is read record by record, where validation names it.
 - A turn's other keys (``name``, ShareGPT's or OpenAI's ``weight``) are dropped, and the row's ``repairs`` says
   so (``turn_keys_dropped``); such rows are left to validation's record-by-record path, which records it.
 - Tool use (a turn that calls a tool with no text, a ``tool``/``function`` role's result) is quarantined by
@@ -250,10 +252,9 @@ def _text_of(content: pa.Array, where: str, column: str) -> tuple[pa.Array, pa.A
     if (pa.types.is_list(t) or pa.types.is_large_list(t)) and pa.types.is_struct(t.value_type):
         parts = content.flatten()
         fields = [f.name for f in t.value_type]
-        kind = parts.field("type").cast(pa.string()) if "type" in fields else pa.nulls(len(parts), pa.string())
-        texts = parts.field("text").cast(pa.string()) if "text" in fields else pa.nulls(len(parts), pa.string())
-        if REFUSAL in fields:  # a refusal part: its text is under `refusal`
-            texts = pc.if_else(pc.fill_null(pc.equal(kind, REFUSAL), False), parts.field(REFUSAL).cast(pa.string()), texts)
+        kind, texts, refusals = (_part_string(parts, key, where, column) for key in ("type", "text", REFUSAL))
+        # a refusal part: its text is under `refusal` (a `text` beside it is no text of the part's)
+        texts = pc.if_else(pc.fill_null(pc.equal(kind, REFUSAL), False), refusals, texts)
         # media: a part of another type, or an untyped one with no text but something else (an `image_url`)
         other = pc.invert(pc.fill_null(pc.is_in(kind, pa.array(TEXT_PARTS + (REFUSAL,))), False))
         untyped_other = pa.array(np.zeros(len(parts), bool))
@@ -274,6 +275,19 @@ def _text_of(content: pa.Array, where: str, column: str) -> tuple[pa.Array, pa.A
         has_media = pa.array(_any_per_row(media, offsets.cast(pa.int64()), n))
         return pc.if_else(pc.is_null(content), pa.scalar(None, pa.string()), joined), has_media
     raise FormatError(f"{where}: column '{column}': turn text is {t}, expected a string or a list of text parts")
+
+
+def _part_string(parts: pa.StructArray, key: str, where: str, column: str) -> pa.Array:
+    """A content part's ``type``, ``text`` or ``refusal`` as strings (null where the parts have no such key).
+    :class:`FormatError` for one of another type (``"text": 5``, ``"text": ["a"]``): record by record such a part
+    is not text (its turn is quarantined), so column-wise it is not read as the text Arrow would cast it to."""
+    fields = [f.name for f in parts.type]
+    if key not in fields:
+        return pa.nulls(len(parts), pa.string())
+    values = parts.field(key)
+    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type) or pa.types.is_null(values.type)):
+        raise FormatError(f"{where}: column '{column}': a content part's '{key}' is {values.type}, expected a string")
+    return values.cast(pa.string())
 
 
 def _turn_list(col: pa.Array, name: str, turn_keys: Mapping[str, str], where: str):
@@ -335,7 +349,9 @@ def _turn_list(col: pa.Array, name: str, turn_keys: Mapping[str, str], where: st
     changed = pc.fill_null(pc.not_equal(roles, roles_in), False)
     changed = pc.or_(changed, extra)  # a turn with more keys than its role and text is not FineTome's exact shape
     changed_rows = _any_per_row(changed, offsets, n)
-    if name != "conversations" or (role_key, value_key) != ("from", "value"):
+    # as the record path tells it: every row of another chat column, and of turns keyed role/content that no
+    # mapping names (curation.validate reads those as another shape); a mapping's turns are FineTome's once renamed
+    if name != "conversations" or (not turn_keys and (role_key, value_key) != ("from", "value")):
         changed_rows = np.ones(n, bool)
     original_turns = pa.StructArray.from_arrays([roles_in, values], fields=list(TURN), mask=pc.invert(flat.is_valid()))
     original = pa.ListArray.from_arrays(offsets, original_turns,

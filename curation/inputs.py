@@ -461,12 +461,11 @@ def adapt_record(data: Any, fmt: str, columns: Mapping[str, str]) -> Any:
         key = fmt
         turns = record.get(key)
         target = ("from", "value") if key == "conversations" else ("role", "content")
-        if turn_keys and isinstance(turns, list):
-            role = turn_keys.get("from") or turn_keys.get("role")
-            text = turn_keys.get("value") or turn_keys.get("content")
-            turns = record[key] = [{**{k: v for k, v in t.items() if k not in (role, text)},
-                                    target[0]: t.get(role), target[1]: t.get(text)} if isinstance(t, dict) else t
-                                   for t in turns]
+        # a mapping's turns, and OpenAI messages keyed FineTome's way, under the target's keys (unmapped FineTome
+        # turns keyed role/content are validation's to read, which keeps them as given)
+        if (turn_keys or key == "messages") and isinstance(turns, list):
+            turns = record[key] = [_renamed_turn(t, _turn_keys_of(t, turn_keys, target), target)
+                                   if isinstance(t, dict) else t for t in turns]
         if isinstance(turns, list):
             turns = record[key] = [_text_turn(t, target[1], n) for n, t in enumerate(turns, start=1)]
         if "system" in record:  # the system prompt beside the turns (LLaMA-Factory's ShareGPT)
@@ -502,13 +501,10 @@ def adapt_record(data: Any, fmt: str, columns: Mapping[str, str]) -> Any:
             if value is None:
                 raise FormatError(f"column '{name}' is null")
             if isinstance(value, list):
-                role_key = turn_keys.get("role") or turn_keys.get("from") or "role"
-                text_key = turn_keys.get("content") or turn_keys.get("value") or "content"
                 for t in value:
                     if not isinstance(t, dict):
                         raise FormatError(f"column '{name}': a turn is {type(t).__name__}, expected an object")
-                    if role_key not in t and text_key not in t and "from" in t and "value" in t:
-                        role_key, text_key = "from", "value"  # FineTome's turns, as column-wise
+                    role_key, text_key = _turn_keys_of(t, turn_keys, ("role", "content"))
                     t = _text_turn(t, text_key, len(turns) + 1)
                     given_role = t.get(role_key)
                     mapped = ROLE_MAP.get(given_role.strip().lower(), given_role) if isinstance(given_role, str) else given_role
@@ -521,6 +517,32 @@ def adapt_record(data: Any, fmt: str, columns: Mapping[str, str]) -> Any:
         rest = {k: v for k, v in record.items() if k not in ("prompt", "completion")}
         return {"conversations": turns, **rest}
     raise FormatError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+
+
+def _turn_keys_of(turn: dict[str, Any], turn_keys: Mapping[str, str], target: tuple[str, str]) -> tuple[str, str]:
+    """The keys that hold a turn's role and its text: the ones the column mapping names; else the target
+    shape's own (``target``: ``("role", "content")`` or ``("from", "value")``) where the turn has a value there,
+    else the other shape's where it has that key. Column-wise, :func:`curation.formats.to_conversations` reads
+    a column's turns keyed either way, or by the mapping, and so must a record: a mapping that names the role
+    only (``role: speaker``) left every record's text unread."""
+    keys = []
+    for mapped, own, other in ((turn_keys.get("from") or turn_keys.get("role"), target[0], _OTHER_KEY[target[0]]),
+                               (turn_keys.get("value") or turn_keys.get("content"), target[1], _OTHER_KEY[target[1]])):
+        keys.append(mapped or (own if turn.get(own) is not None or other not in turn else other))
+    return keys[0], keys[1]
+
+
+_OTHER_KEY = {"from": "role", "role": "from", "value": "content", "content": "value"}
+
+
+def _renamed_turn(turn: dict[str, Any], keys: tuple[str, str], target: tuple[str, str]) -> dict[str, Any]:
+    """``turn`` with its role and text (under ``keys``) under ``target``'s keys, its other keys kept (validation
+    records them as dropped); a key the turn lacks stays missing, for validation to name."""
+    out = {k: v for k, v in turn.items() if k not in keys and k not in target}
+    for given, wanted in zip(keys, target):
+        if given in turn:
+            out[wanted] = turn[given]
+    return out
 
 
 def _text_value(value: Any, column: str) -> str | None:

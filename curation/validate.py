@@ -142,10 +142,11 @@ def validate_record(data: Any, cfg: ValidateConfig, owned: frozenset[str] = OWNE
         canonical = ROLE_MAP.get(role.strip().lower())
         if canonical is None:
             raise RowError(f"turn {n}: unknown role {role!r} (expected human, gpt or system)")
-        changed |= canonical != role or set(turn) != set(keys)
         # a turn holds its role and text only: a value under any other key (ShareGPT's `weight`, `name`) is
-        # dropped, and the row says so (a null one is no value, as the columnar path sees it)
-        dropped |= any(v is not None for k, v in turn.items() if k not in keys)
+        # dropped, and the row says so (a null one is no value, as the columnar path sees it: no change either)
+        other = any(v is not None for k, v in turn.items() if k not in keys)
+        changed |= canonical != role or other
+        dropped |= other
         conversations.append({"from": canonical, "value": value})
         original.append({"from": role, "value": value})
     if cfg.require_gpt_turn and not any(t["from"] == "gpt" for t in conversations):

@@ -135,12 +135,14 @@ def _holds_nested_null(t: pa.DataType) -> bool:
 
 def _valid(table: pa.Table) -> bool:
     """Whether a parsed table is sound. pyarrow's JSON reader builds a list of only nulls (``[null, null]``) as an
-    array whose lengths do not add up, which fails only when its rows are taken; such lines go record by record.
-    Only a table with a null type under a list or struct is checked (the full check walks every value)."""
-    if not any(f.type.num_fields and _holds_nested_null(f.type) for f in table.schema):
-        return True
+    array whose lengths do not add up, and a list that starts with null then holds text (``[null, "x"]``) with
+    offsets past its values; either fails only when its rows are taken, so such lines go record by record. Every
+    table gets the structural check (cheap: sizes and offsets' ends); only one with a null type under a list or
+    struct gets the full one (it walks every value)."""
     try:
-        table.validate(full=True)
+        table.validate()
+        if any(f.type.num_fields and _holds_nested_null(f.type) for f in table.schema):
+            table.validate(full=True)
     except pa.ArrowInvalid:
         return False
     return True
