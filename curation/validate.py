@@ -73,6 +73,11 @@ def _turns(data: dict[str, Any]) -> tuple[list[Any], str, str, str]:
     raise RowError("missing 'conversations' (or OpenAI 'messages')")
 
 
+def _openai_turns(turns: Any) -> bool:
+    """Whether ``turns`` are OpenAI messages: a list whose turns are keyed ``role``/``content``, none FineTome's way."""
+    return isinstance(turns, list) and not any(isinstance(t, dict) and ("from" in t or "value" in t) for t in turns)
+
+
 def _type_name(value: Any) -> str:
     return "null" if value is None else type(value).__name__
 
@@ -365,8 +370,10 @@ class Validate(RowStage):
                 data = adapt_record(data, cfg.format, cfg.columns)
             elif data.get("conversations") is None and data.get("messages") is not None:
                 # OpenAI messages in a FineTome input: read as an input of messages reads them (a refusal is the
-                # turn's text); a null `conversations` beside them is no column of the row
-                data = adapt_record({k: v for k, v in data.items() if k != "conversations"}, "messages", {})
+                # turn's text); a null `conversations` beside them is no column of the row. FineTome's own turns
+                # under `messages` are a row that misnames its chat column: left for validation to name.
+                if _openai_turns(data["messages"]):
+                    data = adapt_record({k: v for k, v in data.items() if k != "conversations"}, "messages", {})
             elif data.get("conversations") is None:
                 # a row of another format in a FineTome input (a file of mixed shapes): read in its own format,
                 # which is all it can be; one of no format is left as it is for validation to name
