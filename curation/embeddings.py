@@ -262,4 +262,7 @@ def embed(
 
 
 def _dimension(model: str) -> int:
-    return int(load_model(model).get_sentence_embedding_dimension())
+    loaded = load_model(model)
+    # sentence-transformers 5 renamed the method (the old name warns, and will go)
+    method = getattr(loaded, "get_embedding_dimension", None) or loaded.get_sentence_embedding_dimension
+    return int(method())

@@ -8,12 +8,21 @@ clusters by union-find (:func:`curation.minhash.clusters`), and the MinHash keep
 ``duplicate_of`` and ``details.similarity``.
 
 An augmented row (``origin_id`` set) is never paired with its own origin or a sibling from the same
-origin: that likeness is the point of augmentation, not a duplicate.
+origin: that likeness is the point of augmentation, not a duplicate. A row whose text has nothing to read
+(empty, or only whitespace and invisible characters: zero-width spaces, a BOM, NBSP) is never paired either:
+every such text embeds to the same vector, so they would all be "duplicates" of each other at similarity 1.0,
+and at a low threshold that vector links unrelated short texts into one cluster.
+
+The model reads a text's first 256 tokens only (all-MiniLM-L6-v2's ``max_seq_length``, some 1,000 to 1,300
+characters of English): two long texts that differ only after that are identical to it (similarity 1.0). Truncation is
+deterministic, so decisions are too.
 """
 
 from __future__ import annotations
 
 import time
+import unicodedata
+
 import numpy as np
 
 import pyarrow as pa
@@ -31,6 +40,12 @@ from curation.semantic_config import SemanticDedupConfig
 #: products summed; measured on 600 real turns), so without it ``threshold: 1.0`` would not even pair
 #: identical texts; the slack is float32 rounding, far below any difference in meaning.
 COSINE_TOLERANCE = 1e-5
+
+
+def has_text(text: str) -> bool:
+    """Whether ``text`` holds anything to read: a letter, digit, punctuation mark or symbol (emoji included),
+    not only separators, control and format characters (zero-width space, BOM) or lone combining marks."""
+    return any(unicodedata.category(ch)[0] in "LNPS" for ch in text)
 
 
 def similar_pairs(
@@ -90,8 +105,9 @@ class SemanticDedup(GlobalStage):
         cache = EmbeddingCache(ctx.cache_dir / "embeddings")
         cached_before = cache.size(cfg.model)
         t0 = time.perf_counter()
+        texts = keys.column("text").to_pylist()
         vectors = embed(
-            keys.column("text").to_pylist(),
+            texts,
             model=cfg.model,
             batch_size=cfg.batch_size,
             cache=cache,
@@ -101,6 +117,11 @@ class SemanticDedup(GlobalStage):
         embed_seconds = time.perf_counter() - t0
         embedded = cache.size(cfg.model) - cached_before
         pairs, sims = similar_pairs(vectors, cfg.threshold, cfg.block_size, progress=ctx.track)
+        readable = np.array([has_text(t) for t in texts], dtype=bool)
+        if len(pairs):
+            # a text with nothing to read embeds like every other such text: no evidence of a duplicate
+            both = readable[pairs[:, 0]] & readable[pairs[:, 1]]
+            pairs, sims = pairs[both], sims[both]
         skipped_family = 0
         if len(pairs):
             # rows of one family (an origin and its augmentations) are never each other's duplicates
@@ -118,6 +139,7 @@ class SemanticDedup(GlobalStage):
             "threshold": cfg.threshold,
             "pairs": int(len(pairs)),
             "pairs_skipped_same_origin": skipped_family,
+            "rows_without_text": int((~readable).sum()),
             **decisions.stats,
             # clock-dependent: "seconds" and "rows_per_s" are volatile keys of the manifest
             "seconds": {"total": round(seconds, 3), "embed": round(embed_seconds, 3)},

@@ -100,8 +100,8 @@ class AugmentConfig(StrictModel):
     seed: int = Field(0, description="same seed, input and config -> same new rows, byte for byte")
     turns: Literal["human", "all"] = Field("human", description="human: only prompts change, answers stay; all: every turn")
     train_only: bool = Field(True, description="augmented rows land only in train (dropped if their origin is not)")
-    protect_code: bool = Field(True, description="leave code (fenced, inline, and lines that look like code), URLs "
-                                 "and quoted text untouched")
+    protect_code: bool = Field(True, description="leave code (fenced, inline, and lines that look like code, shell "
+                                 "commands included), markdown table rows, URLs and quoted text untouched")
     protect_task_input: bool = Field(True, description="leave a prompt's task input untouched: everything after its "
                                      "first blank line (Alpaca's `input`: the sentence to reword, the numbers to use), "
                                      "which its answer is about")

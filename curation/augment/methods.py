@@ -80,19 +80,29 @@ def english_stopwords() -> frozenset[str]:
 KEEP_TOKEN_REGEX = r"^(?:\w*\d\w*|\w|[A-Z]{2,}s?)$"
 #: Part-of-speech tags never replaced: proper nouns, i.e. names and titles ("India" -> "Republic of India",
 #: "Celsius" -> "Anders Celsius"; a prompt's names are what its answer talks about), and numbers written
-#: as words ("million" -> "billion").
+#: as words ("million" -> "billion"; those the tagger misses are caught by :func:`is_number_word`).
 KEEP_TAGS = frozenset({"NNP", "NNPS", "CD"})
 
 
 _ROMAN_NUMERAL_RE = re.compile(r"m{0,4}(?:cm|cd|d?c{0,3})(?:xc|xl|l?x{0,3})(?:ix|iv|v?i{0,3})", re.I)
 
 
+def is_number_word(word: str) -> bool:
+    """A number written as a word: spaCy's English ``like_num`` ("twelve", "million", "first") or a Roman
+    numeral of two letters or more ("iv", "xii"; one letter is a word too often: "I", "a", "v")."""
+    from spacy.lang.en.lex_attrs import like_num
+
+    return like_num(word) or (len(word) > 1 and _ROMAN_NUMERAL_RE.fullmatch(word) is not None)
+
+
 def keeps_numbers(candidate: str) -> bool:
     """A WordNet synonym that brings in no number ("million" -> "1000000", "plutonium" -> "atomic number
-    94", "dozen" -> "xii"): a number the origin did not have is a changed fact, not a paraphrase."""
+    94", "dozen" -> "xii" or "twelve", "deuce" -> "two"): a number the origin did not have is a changed fact,
+    not a paraphrase."""
     if any(ch.isdigit() for ch in candidate):
         return False
-    return not any(_ROMAN_NUMERAL_RE.fullmatch(part) for part in re.split(r"[\s_-]+", candidate) if part)
+    parts = [part for part in re.split(r"[\s_-]+", candidate) if part]
+    return not any(_ROMAN_NUMERAL_RE.fullmatch(part) or is_number_word(part) for part in parts)
 
 
 class SynonymMethod(Method):
@@ -160,7 +170,9 @@ class SynonymMethod(Method):
                 return PackagedWordNet(lang=lang, is_synonym=True)
 
             def skip_aug(self, token_idxes, tokens):  # tokens: (word, tag) pairs
-                return super().skip_aug([i for i in token_idxes if tokens[i][1] not in KEEP_TAGS], tokens)
+                # a number word the tagger did not tag CD ("chapter iv" -> "chapter four") is a number too
+                keep = [i for i in token_idxes if tokens[i][1] not in KEEP_TAGS and not is_number_word(tokens[i][0])]
+                return super().skip_aug(keep, tokens)
 
         c = self.cfg
         self._aug = OfflineSynonymAug(

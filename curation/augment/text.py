@@ -1,7 +1,9 @@
 """Which parts of a turn an augmenter may touch, and tokenizing that keeps a text's layout.
 
 A turn is cut into *prose* and *protected* pieces: code (fenced blocks, inline code, and lines that look like
-code without a fence: indented, ending in ``;`` ``{`` ``}``, or opening with ``def``/``function``/``return``...),
+code without a fence: indented, ending in ``;`` ``{`` ``}``, opening with ``def``/``function``/``return``...,
+or a shell command: ``$ ...``, ``sudo ...``, ``pip install ...``, ``rm -rf build``), markdown table rows
+(``| apple | 12 |``: cells are data the answer quotes, and a translated header row loses its columns' order),
 URLs and quoted text are protected (a synonym inside code breaks the code; a quote is what the task is about:
 "Translate 'Good morning'" must not become "Translate 'Expert sunup'"), everything else is prose. Methods rewrite
 prose pieces only and the turn is glued back together, so newlines, lists and code survive augmentation.
@@ -16,7 +18,14 @@ _CODE_LINE = (  # whole lines ([^\n], as the pattern is compiled with DOTALL for
     r"(?m:^(?:[ \t]{2,}|\t)\S[^\n]*$"  # an indented line
     r"|^[ \t]*(?:def|class|function|return|import|from[ \t]+\S+[ \t]+import|const|let|var|public|private|#include|"
     r"console\.log|print)\b[^\n]*$"  # a line that opens as code does
-    r"|^[^\n]*(?:[;{}]|\)[ \t]*:|=>)[ \t]*$)"  # a line that ends as code does
+    r"|^[^\n]*(?:[;{}]|\)[ \t]*:|=>)[ \t]*$"  # a line that ends as code does
+    # a shell command: after a prompt ("$ "), a tool name seldom written in lowercase prose, or a common
+    # command name followed by an option, a path or a shell operator ("rm -rf build", "cd /tmp")
+    r"|^[ \t]*(?:\$[ \t]+|(?:sudo|apt-get|apt|pip3?|pipx|npm|npx|yarn|pnpm|git|docker|kubectl|conda|brew|curl|wget|"
+    r"chmod|chown|mkdir|ssh|scp)[ \t]+)\S[^\n]*$"
+    r"|^[ \t]*(?:cd|ls|rm|cp|mv|cat|echo|export|python3?|node|bash|sh|make|go|cargo|tar|grep|sed|awk|gcc|javac?)[ \t]+"
+    r"[^\n]*?(?:[ \t]--?\w|[/~]|&&|\|\||[ \t][|<>])[^\n]*$"
+    r"|^[ \t]*\|[^\n]*\|[ \t]*$)"  # a markdown table row: its cells are data ("| apple | 12 |")
 )
 PROTECTED_RE = re.compile(
     r"```.*?(?:```|\Z)"  # fenced code block (an unclosed fence runs to the end)
@@ -37,7 +46,10 @@ class Piece:
     prose: bool
 
 
-_PARAGRAPH_BREAK_RE = re.compile(r"\S[^\n]*?\n[ \t]*\n", re.S)
+# a line with words, then a blank line; anchored at line starts, with the leading blanks and the first
+# non-blank in disjoint classes, so a long line without a break is scanned once, not once per character
+# (the unanchored ``\S[^\n]*?\n[ \t]*\n`` took minutes on one 200 KB line)
+_PARAGRAPH_BREAK_RE = re.compile(r"(?m)^[^\S\n]*\S[^\n]*\n[ \t]*\n")
 
 
 def task_input_start(text: str) -> int | None:
@@ -93,7 +105,8 @@ def core(text: str) -> tuple[str, str, str]:
 
 
 _SPACE_RUN_RE = re.compile(r"[ \t]{2,}")
-_SPACE_BEFORE_PUNCT_RE = re.compile(r"[ \t]+(?=[.,!?;:])")
+# a whole run of blanks (it starts where no blank precedes: a long run is scanned once, not once per blank)
+_SPACE_BEFORE_PUNCT_RE = re.compile(r"(?<![ \t])[ \t]+(?=[.,!?;:])")
 
 
 def tidy_spacing(source: str, text: str) -> str:

@@ -112,3 +112,14 @@ def test_curate_with_an_unloadable_model_is_one_error_line(tmp_path, alpaca_path
         lines = [line for line in result.output.strip().splitlines() if line.strip()]
         assert result.exit_code == 2, result.output
         assert "Traceback" not in result.output and lines[-1].startswith("error: cannot load embedding model"), result.output
+
+
+@pytest.mark.slow
+def test_an_empty_batch_has_the_models_width_without_a_deprecation_warning():
+    """``embed([])`` asked sentence-transformers for the width by the name it deprecated (a FutureWarning each
+    time, and an AttributeError once the old name goes)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        assert embed([]).shape == (0, 384)

@@ -122,3 +122,64 @@ def test_sizes_below_one_are_config_errors(key, value):
     # batch_size 0 crashed in range(); block_size 0 silently found no pairs at all
     with pytest.raises(ValueError, match=key):
         SemanticDedupConfig(**{key: value})
+
+
+# ------------------------------------------------------------------------------------------- hostile text
+
+BLANK_TEXTS = ["", "\u200b\u200b", "\ufeff\u00a0", "\u2060 \u200d"]  # empty, zero-width, BOM + NBSP, joiners
+
+
+def _prompt_rows(prompts):
+    return [{"id": f"r{i}", "source": "s", "score": None,
+             "conversations": [{"from": "human", "value": p}, {"from": "gpt", "value": f"Answer number {i}."}]}
+            for i, p in enumerate(prompts)]
+
+
+def test_has_text_needs_something_to_read():
+    from curation.semantic_dedup import has_text
+
+    assert not any(has_text(t) for t in BLANK_TEXTS + [" \t\n", "\u0301\u0301"])
+    assert all(has_text(t) for t in ["a", "42", "?!", "😀", "مرحبا", "你好", "_"])
+
+
+def test_rows_without_text_are_never_paired_nor_link_others(tmp_path, monkeypatch):
+    """Every blank text embeds to one vector, so blank prompts were all "duplicates" at similarity 1.0, and at a
+    low threshold that vector chained unrelated prompts into one cluster (A ~ blank ~ B). Vectors stand in for
+    the model's: the blank ones share one, close to both real prompts, which are far from each other."""
+    from curation import semantic_dedup
+
+    blank = np.array([1.0, 0.0, 0.0], dtype=np.float32)
+    a = np.array([0.8, 0.6, 0.0], dtype=np.float32)
+    b2 = (0.3 - 0.64) / 0.6  # a @ b = 0.3, blank @ b = 0.8
+    b = np.array([0.8, b2, np.sqrt(1 - 0.64 - b2 * b2)], dtype=np.float32)
+    prompts = ["Alpha question about rivers.", "Beta question about taxes."] + BLANK_TEXTS
+    table = {prompts[0]: a, prompts[1]: b}
+    monkeypatch.setattr(semantic_dedup, "embed",
+                        lambda texts, **kw: np.stack([table.get(t, blank) for t in texts]).astype(np.float32))
+    result = _run(SemanticDedup(SemanticDedupConfig(enabled=True, threshold=0.7)), _prompt_rows(prompts), tmp_path)
+    assert result.removed == [] and len(result.kept) == len(prompts)
+    assert result.stats["pairs"] == 0 and result.stats["rows_without_text"] == len(BLANK_TEXTS)
+
+
+@pytest.mark.slow
+def test_blank_prompts_are_not_duplicates_but_identical_ones_are(tmp_path):
+    prompts = BLANK_TEXTS + ["Explain photosynthesis in simple words.", "Explain photosynthesis in simple words.",
+                             "😀😀😀", "Write a haiku about autumn leaves."]
+    rows = _prompt_rows(prompts)
+    result = _run(SemanticDedup(SemanticDedupConfig(enabled=True, threshold=0.95)), rows, tmp_path)
+    assert [(r.row["id"], r.duplicate_of) for r in result.removed] == [("r5", "r4")]
+    assert len(result.kept) + len(result.removed) == len(rows)
+    assert result.stats["rows_without_text"] == len(BLANK_TEXTS)
+
+
+@pytest.mark.slow
+def test_long_texts_are_truncated_the_same_way_every_time(tmp_path):
+    """all-MiniLM-L6-v2 reads 256 tokens: two 200 KB prompts that differ only at the end are one text to it,
+    every run, in any order (documented in the module)."""
+    story = "The quick brown fox jumps over the lazy dog near the riverbank while children play happily. " * 2200
+    rows = _prompt_rows([story + "End one.", story + "End two.", "Write a haiku about autumn leaves."])
+    step = SemanticDedup(SemanticDedupConfig(enabled=True, threshold=0.95))
+    first = _run(step, rows, tmp_path / "a")
+    second = _run(step, list(reversed(rows)), tmp_path / "b")
+    assert [(r.row["id"], r.duplicate_of, r.details["similarity"]) for r in first.removed] == [("r1", "r0", 1.0)]
+    assert [(r.row["id"], r.duplicate_of) for r in second.removed] == [("r1", "r0")]
