@@ -16,11 +16,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from curation.contract import OutputFolderError
+from tests.training.test_hostile_rows import label_spans
 from tests.training.test_train import qa_rows, smollm2_dir, tokenizer  # noqa: F401  (fixtures)
 from tomecraft.chat_text import prompt_segments, special_token_pattern
 from training.curated_folder import write_curated_folder
 from training.data import (
-    IGNORE_INDEX,
     MaskingError,
     check_split,
     check_trainable,
@@ -44,16 +44,7 @@ def chatml(tokenizer):  # noqa: F811
 
 def labelled_text(tok, ids: list[int], labels: list[int]) -> list[str]:
     """The labelled spans of a row, decoded (each must be a reply and its end-of-turn token)."""
-    spans, current = [], []
-    for token, label in zip(ids, labels):
-        if label == IGNORE_INDEX:
-            if current:
-                spans.append(current)
-            current = []
-        else:
-            assert label == token
-            current.append(token)
-    return [tok.decode(s) for s in spans + ([current] if current else [])]
+    return [tok.decode(span) for span in label_spans(ids, labels)]
 
 
 # --- folders -------------------------------------------------------------------------------------------------
