@@ -100,6 +100,7 @@ def test_stream_survives_empty_and_broken_chunks(transcriber, question):
             transcriber.stream().feed(np.zeros(1600, np.int16), rate)
 
 
+@pytest.mark.slow  # (several seconds: the fast lane stays under 3 minutes)
 def test_header_only_microphone_chunk_is_read_as_no_samples(tmp_path, transcriber):
     from serving.page import read_chunk
 

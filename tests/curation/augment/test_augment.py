@@ -263,6 +263,7 @@ def test_two_runs_give_identical_bytes(stage_run):
     assert strip(first.stats) == strip(second.stats)
 
 
+@pytest.mark.slow  # (several seconds: the fast lane stays under 3 minutes)
 def test_turns_all_rewrites_answers_too(rows, tmp_path):
     cfg = AugmentConfig(
         enabled=True, turns="all", budget=BudgetConfig(fraction=1.0), guard=GuardConfig(min_cosine=0.5)

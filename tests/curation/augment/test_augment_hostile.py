@@ -67,6 +67,7 @@ def test_back_translated_rows_have_no_stray_spaces(tmp_path):
 # ------------------------------------------------------------------------------------------- synonyms
 
 
+@pytest.mark.slow  # (several seconds: the fast lane stays under 3 minutes)
 def test_synonyms_never_bring_in_numbers_or_change_names():
     texts = [
         "Tell me what you would do if you won a million dollars",
