@@ -206,12 +206,11 @@ def to_conversations(table: pa.Table, format: str | None = None, columns: Mappin
 
 def kept_apart(name: str) -> str:
     """An input column's name beside the converted ``conversations``: ``conversations`` (and a name already
-    kept apart, ``input_conversations``) gets ``input_`` in front, as
-    :func:`curation.readers.raw.kept_apart` keeps any column named like one tome writes."""
-    base = name
-    while base.startswith("input_"):
-        base = base[len("input_"):]
-    return "input_" + name if base == "conversations" else name
+    kept apart, ``input_conversations``) gets ``input_`` in front, by the rule that keeps any column named like
+    one tome writes (:func:`curation.readers.raw.kept_apart`)."""
+    from curation.readers.raw import kept_apart as kept_apart_of  # (raw imports this module)
+
+    return kept_apart_of(name, ("conversations",))
 
 
 # --- building blocks -------------------------------------------------------------------------------------------
