@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -74,12 +75,9 @@ def open_input(spec: str | None, streaming: bool = False) -> InputSource:
     if kind == "file":
         suffix = PurePosixPath(path).suffix.lower()
         if suffix in (".jsonl", ".ndjson"):
-            if _pretty_printed(fs, path):  # a JSON document under a JSON Lines name: read whole when it is one
-                try:
-                    return _json_array(fs, path, shown, salvage=False)
-                except InputError:
-                    pass  # not one document: line by line, as its name says
-            return InputSource(shown, "jsonl", fs, [path])
+            document = _document_under_lines_name(_plain_head(fs, path),
+                                                  lambda salvage: _json_array(fs, path, shown, salvage))
+            return document or InputSource(shown, "jsonl", fs, [path])
         if suffix == ".parquet":
             return InputSource(shown, "parquet", fs, [path])
         if suffix == ".json":
@@ -165,11 +163,11 @@ def _local_files(spec: str) -> InputSource | None:
                          "mixed with other files in one input; give it as an input of its own")
     fs, _ = resolve_filesystem(str(files[0].path))
     shown = str(path) if not is_glob(spec) else spec
-    if len(files) == 1 and files[0].compression and _pretty_printed_file(files[0]):
-        try:  # a (compressed) JSON document under a JSON Lines name: read whole when it is one
-            return _json_array_file(files[0], spec, salvage=False)
-        except InputError:
-            pass
+    if len(files) == 1 and files[0].compression:
+        document = _document_under_lines_name(_compressed_head(files[0]),
+                                              lambda salvage: _json_array_file(files[0], spec, salvage))
+        if document is not None:
+            return document
     # described by the one kind of its files, as a plain file or flat folder of them is; "files" when mixed
     kind = kinds.pop() if len(kinds) == 1 else "files"
     return InputSource(shown, kind, fs, [str(f.path.absolute()) for f in files])
@@ -221,25 +219,58 @@ class _JsonLines(Exception):
     """A .json file that holds one JSON value a line: the JSON Lines reader reads it."""
 
 
-def _pretty_printed(fs, path: str) -> bool:
-    """Does the file start like a JSON document, not like JSON Lines of objects: with an array (pretty-printed or
-    on one line, as ``json.dump`` writes it), or with an object pretty-printed (its first line a lone ``{``)?"""
+def _document_under_lines_name(head: bytes | None, read_whole) -> InputSource | None:
+    """A JSON Lines file (by its name) that starts like a JSON document (:func:`_pretty_head`), read whole by
+    ``read_whole(salvage)``; None to read it line by line, as its name says: a file that starts otherwise, and one
+    that does not parse as one document while its first lines hold JSON Lines (:func:`_json_lines`: a bad first
+    line is one quarantined record). A document that breaks part-way, whose lines are no rows (pretty-printed, or
+    one array cut short: its first line no whole value), is salvaged as under a ``.json`` name: the rows before
+    the break kept, the rest one quarantined record (line by line, every line of it would be refused as "not JSON
+    Lines"); one with nothing whole to keep is read line by line."""
+    if head is None or not _pretty_head(head):
+        return None
+    try:
+        return read_whole(False)
+    except InputError:
+        text = head.decode("utf-8", "replace").lstrip("\ufeff").lstrip()
+        if _whole_value(re.split(r"\r\n|\r|\n", text, maxsplit=1)[0]) or _json_lines(text):
+            return None
+    try:
+        return read_whole(True)
+    except InputError:  # nothing whole to keep: line by line, its error names the line as for any JSON Lines file
+        return None
+
+
+def _whole_value(line: str) -> bool:
+    """Is ``line`` one whole JSON value (a line of JSON Lines), not the start of a document (``[``, ``{``, an array
+    cut short)?"""
+    import json
+
+    try:
+        json.loads(line)
+    except (ValueError, RecursionError):
+        return False
+    return True
+
+
+def _plain_head(fs, path: str) -> bytes | None:
+    """The first MB of an uncompressed file (None when it cannot be read: the reader says why)."""
     try:
         with fs.open_input_file(path) as fh:
-            return _pretty_head(fh.read(1 << 16))
+            return fh.read(1 << 20)
     except OSError:
-        return False
+        return None
 
 
-def _pretty_printed_file(file) -> bool:
-    """:func:`_pretty_printed` of a compressed file's text."""
+def _compressed_head(file) -> bytes | None:
+    """The first MB of a (compressed) file's text (None when it cannot be read: the reader says why)."""
     from curation.sources import READ_ERRORS, open_binary
 
     try:
         with open_binary(file) as fh:
-            return _pretty_head(fh.read(1 << 16))
+            return fh.read(1 << 20)
     except READ_ERRORS:
-        return False
+        return None
 
 
 def _holds_json_lines(file) -> bool:

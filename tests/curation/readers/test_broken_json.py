@@ -226,3 +226,31 @@ def test_a_json_document_that_breaks_under_a_json_lines_name_is_still_read_line_
     for batch in open_input(str(tmp_path / "rows.jsonl")).batches():
         got += zip(batch.column("_line").to_pylist(), [e is None for e in batch.column("_error").to_pylist()])
     assert got == [(1, True), (2, False), (3, True)]
+
+
+@pytest.mark.parametrize("indent", [None, 2], ids=["one-line-array", "pretty"])
+@pytest.mark.parametrize("suffix", ["", ".gz"])
+def test_a_json_document_cut_short_under_a_json_lines_name_keeps_its_whole_rows(tmp_path, indent, suffix):
+    """Was the whole run ended ("line 1: not JSON Lines"): a document whose lines are no rows (pretty-printed, or
+    one array on one line) that breaks part-way reads as it does under a ``.json`` name: the rows before the break,
+    then the rest of the file as one quarantined record."""
+    text = json.dumps(ROWS, indent=indent)
+    cut = text[: _cut_inside(text, 5)].encode()
+    write_compressed(tmp_path / f"rows.json{suffix}", cut)
+    write_compressed(tmp_path / f"rows.jsonl{suffix}", cut)
+    as_json = [(rid, error, raw) for rid, _, error, raw in _records(tmp_path / f"rows.json{suffix}")]
+    as_lines = [(rid, error, raw) for rid, _, error, raw in _records(tmp_path / f"rows.jsonl{suffix}")]
+    assert as_lines == as_json and [raw for _, error, raw in as_lines if error is None] == ROWS[:5]
+    assert len(as_lines) == 6 and as_lines[-1][1].startswith("the file breaks off here")
+    accounting = curate(str(tmp_path / f"rows.jsonl{suffix}"), tmp_path / "out")["accounting"]
+    assert accounting["input_rows"] == 6 and accounting["quarantined"] == 1 and accounting["balanced"]
+
+
+def test_json_lines_whose_first_line_is_broken_stay_json_lines(tmp_path):
+    """A first line that starts like a document (``[`` of a row cut short) above JSON Lines rows: line by line."""
+    lines = [json.dumps([ROWS[0]])[:-9], json.dumps(ROWS[1]), json.dumps(ROWS[2])]
+    (tmp_path / "rows.jsonl").write_text("\n".join(lines) + "\n")
+    got = []
+    for batch in open_input(str(tmp_path / "rows.jsonl")).batches():
+        got += zip(batch.column("_line").to_pylist(), [e is None for e in batch.column("_error").to_pylist()])
+    assert got == [(1, False), (2, True), (3, True)]
