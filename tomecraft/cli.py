@@ -32,15 +32,27 @@ def _stop(message: str, code: int) -> NoReturn:
     sys.exit(code)  # (error exits; this says so to the type checker)
 
 
+def _output_failed(exc: OSError) -> None:
+    from tomecraft.console import exit_if_output_failed
+
+    exit_if_output_failed(exc)
+
+
 class OneLineErrors(TyperGroup):
     """The `tome` group: a command line Click cannot parse (an unknown option, a missing value) and a Ctrl-C are
-    one ``error:`` line, as every other problem a command reports, not Click's framed usage text or silence."""
+    one ``error:`` line, as every other problem a command reports, not Click's framed usage text or silence. A
+    standard stream that fails (a reader that went away, a full disk) ends the command as
+    :func:`tomecraft.console.exit_if_output_failed` says, where Click would exit 1 silently on a closed pipe and
+    show a traceback for the rest."""
 
     def make_context(self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any) -> Any:
         try:
             return super().make_context(info_name, args, parent=parent, **extra)
         except _CLICK_ERROR as exc:  # (an option's missing value is raised before the context exists)
             self._usage_error(exc, " ".join(filter(None, (parent.command_path if parent else None, info_name))))
+        except OSError as exc:  # (--help is printed while the context is made)
+            _output_failed(exc)
+            raise
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -49,6 +61,9 @@ class OneLineErrors(TyperGroup):
             self._usage_error(exc, " ".join(filter(None, (ctx.command_path, ctx.invoked_subcommand))))
         except KeyboardInterrupt:
             _stop("interrupted", 130)
+        except OSError as exc:
+            _output_failed(exc)
+            raise
 
     @staticmethod
     def _usage_error(exc: Any, command_path: str = "") -> NoReturn:
@@ -101,12 +116,20 @@ def version() -> None:
 
 
 def main() -> None:  # pragma: no cover - the console script; tests call ``app``
-    """The `tome` command: ``app``, then the process ends without the interpreter's teardown
+    """The `tome` command: ``app`` on standard streams made safe to fail (:func:`tomecraft.console.prepare_streams`),
+    a SIGTERM stopping it as Ctrl-C does, then the process ends without the interpreter's teardown
     (:mod:`tomecraft.process`)."""
-    from tomecraft.process import exit_now
+    from tomecraft.console import prepare_streams
+    from tomecraft.process import exit_now, stop_on_terminate
 
+    prepare_streams()
+    stop_on_terminate()
     try:
-        app()
+        try:
+            app()
+        except OSError as exc:  # (written outside the commands: Click's usage and error texts, `tome` alone)
+            _output_failed(exc)
+            raise
         code: object = 0
     except SystemExit as exc:
         code = exc.code

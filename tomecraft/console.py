@@ -6,6 +6,9 @@ and error messages are plain text, and the console replaces no emoji codes (``my
 
 from __future__ import annotations
 
+import errno
+import io
+import os
 import sys
 import unicodedata
 from contextlib import contextmanager
@@ -134,3 +137,125 @@ def _visible(line: str) -> str:
     if line.isprintable():
         return line
     return "".join(c if c == "\t" or not unicodedata.category(c) == "Cc" else repr(c)[1:-1] for c in line)
+
+
+# -- the process's standard streams ----------------------------------------------------------------------------
+
+# 128 + SIGPIPE: the status a shell reports for a command whose reader went away (`seq 1e9 | head -1`)
+CLOSED_PIPE_STATUS = 141
+
+
+def prepare_streams() -> None:
+    """Set up the standard streams of the `tome` process before a command writes (the console script calls it;
+    tests call ``app`` on streams of their own):
+
+    * a standard stream started closed (``tome ... >&-``) gets ``/dev/null`` on its descriptor, so no file the
+      command opens takes the number and receives its output, and a stream that fails every write, so the
+      output lost is an error (:func:`exit_if_output_failed`), not a silent success;
+    * a reader that goes away ends the process quietly, whichever library was writing
+      (:func:`exit_if_output_failed`);
+    * a stream in an encoding that cannot write every character (``PYTHONIOENCODING=ascii``) shows the others
+      as escapes (``\\xe9``), as Python's stderr does, instead of ending a command with a UnicodeEncodeError (the
+      help's bullets, a path)."""
+    for fd, name in ((1, "stdout"), (2, "stderr")):
+        given = getattr(sys, name)
+        raw: io.RawIOBase
+        try:
+            os.fstat(fd)
+            raw = _WatchedFile(fd, name)
+        except OSError:  # (closed: take the number before a file the command opens does)
+            null = os.open(os.devnull, os.O_WRONLY)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+            raw = _ClosedStream(name)
+        encoding = getattr(given, "encoding", None) or "utf-8"
+        errors = getattr(given, "errors", None) or "strict"
+        if not encoding.lower().replace("_", "-").startswith("utf") and errors == "strict":
+            errors = "backslashreplace"
+        if given is not None:
+            given.flush()  # (kept as sys.__stdout__: never written again, never closed)
+        setattr(sys, name, io.TextIOWrapper(io.BufferedWriter(raw), encoding=encoding, errors=errors,
+                                            line_buffering=bool(getattr(given, "line_buffering", True)),
+                                            write_through=bool(getattr(given, "write_through", False))))
+    # rich ends the process with 1 on a broken pipe (and points stdout at /dev/null whichever stream broke);
+    # its documented hook, for every console of the process (the help's is typer's): the quiet end above
+    Console.on_broken_pipe = _end_on_closed_pipe  # type: ignore[method-assign]
+
+
+# the standard streams whose writes failed ("stdout", "stderr"): a failed write is told apart from a failure of
+# another file (a full disk under --out) by the stream it went to, not by its errno
+_failed_streams: set[str] = set()
+
+
+class _WatchedFile(io.FileIO):
+    """A standard stream's descriptor that notes in ``_failed_streams`` a write that fails."""
+
+    def __init__(self, fd: int, name: str) -> None:
+        super().__init__(fd, "w", closefd=False)
+        self.stream = name
+
+    def write(self, data: Any) -> int | None:
+        try:
+            return super().write(data)
+        except OSError:
+            _failed_streams.add(self.stream)
+            raise
+
+
+class _ClosedStream(io.RawIOBase):
+    """A standard stream the process was started without: every write fails as writing to a closed descriptor
+    does (EBADF)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.stream = name
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        _failed_streams.add(self.stream)
+        raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+
+
+def exit_if_output_failed(exc: OSError) -> None:
+    """End the process when ``exc`` is a failed write to standard output or error; return otherwise (the caller
+    re-raises it).
+
+    * a reader that went away (``tome eval prompts | head -1``): the process ends quietly with 141, as a shell
+      command killed by SIGPIPE does: no traceback, no message (there is no one to read it);
+    * any other failure (``> /dev/full``, a closed stream): one ``error:`` line on stderr (when stderr is the
+      stream that works) and exit 2, never a traceback and never a success with the output lost.
+
+    A stream's failure is known from the stream (:func:`prepare_streams` watches their writes): an error of another
+    file (a full disk under ``--out``) is no stream's, and returns."""
+    if exc.errno == errno.EPIPE:  # (as Click: a broken pipe is the standard streams', whichever failed)
+        _silence_streams()
+        sys.exit(CLOSED_PIPE_STATUS)
+    failed = _failed_streams
+    if not failed:
+        return
+    _silence_streams(keep_stderr="stderr" not in failed)
+    if "stderr" in failed:
+        sys.exit(2)
+    error(f"cannot write to standard output: {exc.strerror or type(exc).__name__}")
+
+
+def _end_on_closed_pipe(self: Console) -> None:
+    self.quiet = True
+    exit_if_output_failed(BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE)))
+
+
+def _silence_streams(keep_stderr: bool = False) -> None:
+    """Point the failed standard streams at ``/dev/null``: what is still written on the way out (the final flush,
+    a library's message at exit) goes nowhere, instead of failing again as a traceback."""
+    for fd, name in ((1, "stdout"), (2, "stderr")):
+        if name == "stderr" and keep_stderr:
+            continue
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, fd)
+        finally:
+            os.close(null)
+        setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # (the old one's buffered bytes are dropped)

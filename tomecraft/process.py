@@ -11,9 +11,37 @@ from __future__ import annotations
 
 import atexit
 import os
+import signal
 import sys
 import threading
-from typing import NoReturn
+from typing import Any, NoReturn
+
+# the signal that asked the process to end (SIGTERM), once one has
+_terminated_by: list[int] = []
+
+
+def stop_on_terminate() -> None:
+    """A SIGTERM (a CI job cancelled or timed out, ``docker stop``, ``kill``) stops a command as Ctrl-C does:
+    the command's own ``KeyboardInterrupt`` handling runs (its one line, a folder left as a stopped run leaves
+    it, temporary files removed) where the default action ended the process on the spot, silently. The process
+    then ends with 143 (128 + SIGTERM), as one the signal ended (:func:`exit_now`). Only where the default
+    action is in place: a handler a library installed (a web server's) is kept."""
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        _main_pid.append(os.getpid())
+        signal.signal(signal.SIGTERM, _interrupt)
+
+
+# the `tome` process itself: a child forked from it (a library's worker pool) keeps the default action
+_main_pid: list[int] = []
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    if os.getpid() not in _main_pid:  # a forked child that inherited the handler: ends as the signal says
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+        return
+    _terminated_by.append(signum)
+    raise KeyboardInterrupt
 
 
 def exit_code(code: object) -> int:
@@ -28,6 +56,8 @@ def exit_code(code: object) -> int:
 
 def exit_now(code: object = 0) -> NoReturn:
     status = exit_code(code)
+    if _terminated_by and status != 0:  # (stopped by SIGTERM: 128 + its number, not Ctrl-C's 130)
+        status = 128 + _terminated_by[0]
     try:
         shutdown = getattr(threading, "_shutdown", None)  # what the interpreter runs first: joins worker threads
         if shutdown is not None:
