@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 
 from curation.contract import SPLITS, output_paths, read_manifest
 from curation.formats import to_messages
-from curation.report.markdown_text import md_code, md_text
+from curation.report.markdown_text import md_code, md_text, one_line
 from tomecraft.errors import error_line
 
 OutputFormat = Literal["finetome", "messages", "both"]
@@ -212,14 +212,11 @@ def card_license(inputs: Iterable[Mapping[str, Any]]) -> str | None:
     return "other"
 
 
-# Characters that end a Markdown line (or a YAML scalar) or are not printable: spelled as escapes in the card's body.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-
-
 def _one_line(text: Any) -> str:
-    """``text`` on one line: newlines, tabs and other control characters spelled as Python escapes (``\\n``),
-    so that a name taken from the inputs cannot end a line, a table row or the card's header."""
-    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), str(text))
+    """``text`` on one line: newlines, tabs, other control characters and the bidi controls spelled as Python
+    escapes (``\\n``, ``\\u202e``), so that a name taken from the inputs cannot end a line, a table row or the card's
+    header, nor reorder the text after it (:func:`curation.report.markdown_text.one_line`)."""
+    return one_line(text)
 
 
 def _text(text: Any) -> str:
@@ -327,9 +324,16 @@ def build_card(root: str | Path, format: OutputFormat = "finetome", title: str |
     if "messages" in configs:
         lines += ["- `messages` (config `messages`): the same turns as `{role, content}`, roles system / user / assistant"]
     mixed = _is_mix(manifest)  # the rows' `input` names the input they came from; one input's own `input` is an extra
-    extras = [e for e in manifest.get("extra_columns") or [] if not (mixed and e == "input")]
-    if mixed and "input" in (manifest.get("extra_columns") or []):
+    from curation.validate import REPAIRS
+
+    written = manifest.get("extra_columns") or []
+    # tome's own columns among them: `repairs` (validate) always; `input` in a mix (an input's own is renamed)
+    extras = [e for e in written if e != REPAIRS and not (mixed and e == "input")]
+    if mixed and "input" in written:
         lines += ["- `input`: the name of the input the row came from (see Inputs)"]
+    if REPAIRS in written:
+        lines += ["- `repairs`: what reading the input repaired in the row (JSON `{kind: [columns]}`), null where "
+                  "nothing was"]
     if extras:
         lines += [f"- carried through from the input: {', '.join(_column_name(e) for e in extras)}"]
     removed_name = "removed/" if output_paths(root).removed.is_dir() else "removed.parquet"  # Ray writes shards

@@ -117,11 +117,13 @@ def publish_command(
     """Upload a curated folder (splits, card, manifest, report) to the Hugging Face hub as a dataset repo."""
     from tomecraft.console import console, error
 
+    from curation.report.markdown_text import one_line
+
     try:
         url = publish(out, repo, private=private, token=token, format=format)
-    except PublishError as exc:
-        error(str(exc), code=2 if isinstance(exc, PublishUsageError) else 1)
-    console.print(f"published {out} -> {url}", markup=False)
+    except PublishError as exc:  # one line, a folder named with a line break included
+        error(one_line(exc), code=2 if isinstance(exc, PublishUsageError) else 1)
+    console.print(f"published {one_line(out)} -> {url}", markup=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -33,15 +33,17 @@ def report(
 ) -> None:
     from curation.contract import OutputFolderError
     from curation.report import write_report
+    from curation.report.markdown_text import one_line
 
+    # every message one line, a folder named with a line break included (one_line spells it \n)
     try:
         page, summary = write_report(out_dir)
     except (FileNotFoundError, OutputFolderError) as exc:  # not an output folder, or a file of it damaged
-        error(str(exc))
+        error(one_line(exc))
     except (TypeError, ValueError, AttributeError, KeyError) as exc:  # a manifest value no check above foresaw
-        error(f"{out_dir}: cannot read the curation output folder: {out_dir / 'manifest.json'}: "
-              f"a value the report cannot show ({type(exc).__name__}: {exc})")
-    console.print(f"  report  {page}\n  summary {summary}", markup=False)
+        error(one_line(f"{out_dir}: cannot read the curation output folder: {out_dir / 'manifest.json'}: "
+                       f"a value the report cannot show ({type(exc).__name__}: {exc})"))
+    console.print(f"  report  {one_line(page)}\n  summary {one_line(summary)}", markup=False)
     if open_:
         import webbrowser
 

@@ -370,10 +370,14 @@ def _review(splits: dict[str, pa.Table], removed: pa.Table, manifest: dict[str, 
         for stage, reason in zip(removed.column("stage").to_pylist(), removed.column("reason").to_pylist()):
             if stage == "review":
                 review_removed[reason] = review_removed.get(reason, 0) + 1
+    # the input's own columns (the manifest's extra_columns) are its data, not verdicts, whatever their names: an
+    # input with a review_notes or quality column of its own has not been reviewed
+    own = {c for c in manifest.get("extra_columns") or [] if isinstance(c, str)}
     columns: dict[str, dict[str, int]] = {}
     for table in tables:
         for name in table.column_names:
-            if not name.startswith("review_") or name in columns or pa.types.is_nested(table.column(name).type):
+            if not name.startswith("review_") or name in own or name in columns \
+                    or pa.types.is_nested(table.column(name).type):
                 continue
             if not pa.types.is_string(table.column(name).type) and not pa.types.is_boolean(table.column(name).type):
                 continue
@@ -390,8 +394,9 @@ def _review(splits: dict[str, pa.Table], removed: pa.Table, manifest: dict[str, 
     for key, report in (section.get("agreement") or {}).items():
         if isinstance(report, dict):
             agreement[key] = {k: v for k, v in report.items() if not isinstance(v, (list, dict))}
-    quality_kept = _floats(list(splits.values()), "quality")
-    quality_removed = _floats([removed], "quality")
+    rating = "quality" if "quality" not in own else None  # the annotators' mean rating, unless the input's own
+    quality_kept = _floats(list(splits.values()), rating) if rating else np.zeros(0, dtype=np.float64)
+    quality_removed = _floats([removed], rating) if rating else np.zeros(0, dtype=np.float64)
     annotators = section.get("annotators") or []
     facts = ReviewFacts(
         verdicts=verdicts,

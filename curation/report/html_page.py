@@ -11,6 +11,7 @@ import json
 from typing import Any, Iterable
 
 from curation.report.facts import Example, ExampleRow, ReportFacts, mix_notes
+from curation.report.markdown_text import bidi_shown
 from curation.report.plots import stage_color
 from curation.report.quality import section_html
 from curation.report.quality import sections as quality_sections
@@ -69,6 +70,7 @@ mark.only-kept { background:#cdeee6; color:inherit; border-radius:2px; }
 details summary { cursor:pointer; color:var(--accent); }
 pre { background:#f3f5f9; border-radius:8px; padding:10px 12px; font-size:11.5px; overflow:auto; white-space:pre-wrap; }
 footer { color:var(--muted); font-size:12px; text-align:center; margin-top:26px; }
+td, h1, h3, li, p.note, header .sub, .row .head { overflow-wrap:anywhere; } /* a long name wraps, the page keeps its width */
 """
 
 SECTIONS = (
@@ -88,7 +90,9 @@ SECTIONS = (
 
 
 def e(value: Any) -> str:
-    return html.escape(str(value), quote=True)
+    """``value`` as HTML text: markup escaped, and a bidi override or isolate spelled out (``\\u202e``), which would
+    otherwise reorder the rest of the line it stands in (a name in the header, a note)."""
+    return html.escape(bidi_shown(value), quote=True)
 
 
 def _num(n: int | float | None) -> str:

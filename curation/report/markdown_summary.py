@@ -9,7 +9,7 @@ from curation.report.quality import sections as quality_sections
 
 
 def _table(head: list[str], rows: list[list[object]], right: set[int] = frozenset()) -> str:
-    lines = ["| " + " | ".join(head) + " |",
+    lines = ["| " + " | ".join(md_text(h) for h in head) + " |",  # a head can be a column's name (review_*)
              "|" + "|".join("---:" if i in right else "---" for i in range(len(head))) + "|"]
     lines += ["| " + " | ".join(md_text(c) for c in row) + " |" for row in rows]
     return "\n".join(lines) + "\n"
@@ -125,7 +125,7 @@ def render_markdown(f: ReportFacts) -> str:
         for q, stats in r.agreement.items():
             figures = ", ".join(f"{k.replace('_', ' ')} {v:.3f}" if isinstance(v, float) else f"{k.replace('_', ' ')} {v}"
                                 for k, v in stats.items() if v is not None)
-            out.append(f"Agreement on {q}: {figures}.\n")
+            out.append(f"Agreement on {md_text(q)}: {md_text(figures)}.\n")
         for col, counts in r.columns.items():
             out.append(_table([col, "rows"], [[k, _n(v)] for k, v in counts.items()], {1}))
         if r.removed:

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import io
 import re
+import warnings
 from typing import Callable
 
 import numpy as np
 
 from curation.report.facts import ReportFacts
+from curation.report.markdown_text import one_line
 
 BEFORE = "#9aa5b1"
 AFTER = "#1f77b4"
@@ -53,6 +55,17 @@ RC = {
 }
 
 
+# Text from the data (source names, removal reasons) drawn as it is: matplotlib reads a label holding two ``$`` as
+# mathtext, which would set ``$x$`` in italics and stop the report on ``$\foo$`` (an unknown symbol).
+LITERAL = {"parse_math": False}
+
+
+def literal_legend(legend) -> None:
+    """A legend whose labels (names from the data) are drawn as they are, not as mathtext (see :data:`LITERAL`)."""
+    for text in legend.get_texts():
+        text.set_parse_math(False)
+
+
 def stage_color(stage: str | None) -> str:
     return STAGE_COLORS.get(stage or "", "#6c757d")
 
@@ -62,7 +75,10 @@ def _render(draw: Callable, width: float, height: float, key: str) -> str:
     from matplotlib.backends.backend_svg import FigureCanvasSVG
     from matplotlib.figure import Figure
 
-    with matplotlib.rc_context(RC):
+    with matplotlib.rc_context(RC), warnings.catch_warnings():
+        # a name in a script DejaVu Sans lacks (CJK, emoji) would warn once per glyph while the layout is measured;
+        # the SVG keeps text as text (svg.fonttype none), drawn by the browser's fonts, which have it
+        warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from font", category=UserWarning)
         fig = Figure(figsize=(width, height), layout="constrained")
         FigureCanvasSVG(fig)
         draw(fig)
@@ -122,7 +138,7 @@ def funnel(f: ReportFacts) -> str:
             ax.barh(y[-1], rows, left=left, color=split_colors.get(name, AFTER), height=0.62, label=name)
             left += rows
         ax.text(left, y[-1], "  " + " / ".join(f"{k} {v:,}" for k, v in f.splits.items()), va="center", fontsize=8.5)
-        ax.set_yticks(y, labels)
+        ax.set_yticks(y, labels, **LITERAL)
         ax.set_xlabel("rows")
         ax.grid(axis="y", visible=False)
         ax.set_xlim(0, max(total, max((s.rows_in + s.added for s in stages), default=0)) * 1.32 or 1)
@@ -145,7 +161,7 @@ def removals(f: ReportFacts) -> str | None:
         ax.barh(y, counts, color=[stage_color(s) for _, _, s in items], height=0.62)
         for yi, n in zip(y, counts):
             ax.text(n, yi, f" {n:,}", va="center", fontsize=8.5)
-        ax.set_yticks(y, [r for r, _, _ in items])
+        ax.set_yticks(y, [one_line(r) for r, _, _ in items], **LITERAL)
         ax.set_xlim(0, max(counts) * 1.15)
         ax.set_xlabel("rows")
         ax.grid(axis="y", visible=False)
@@ -155,8 +171,8 @@ def removals(f: ReportFacts) -> str | None:
                 seen.append(s)
         from matplotlib.patches import Patch
 
-        ax.legend(handles=[Patch(color=stage_color(s), label=s) for s in seen], loc="upper left", bbox_to_anchor=(1.0, 1.0),
-                  fontsize=8, title="stage", title_fontsize=8)
+        literal_legend(ax.legend(handles=[Patch(color=stage_color(s), label=s) for s in seen], loc="upper left",
+                                 bbox_to_anchor=(1.0, 1.0), fontsize=8, title="stage", title_fontsize=8))
 
     return _render(draw, 8.6, 0.3 * len(items) + 1.1, "removals")
 
@@ -233,7 +249,7 @@ def sources(f: ReportFacts) -> str | None:
         top = max(max(v) for _, v, _ in series) or 1
         for yi, s in zip(y, rows):
             ax.text(max(s.input, s.final), yi, f"  {s.final:,} / {s.input:,}", va="center", fontsize=8)
-        ax.set_yticks(y, [_short(s.source, 34) for s in rows])
+        ax.set_yticks(y, [_short(s.source, 34) for s in rows], **LITERAL)
         ax.set_xlim(0, top * 1.25)
         ax.set_xlabel("rows")
         ax.grid(axis="y", visible=False)
@@ -316,6 +332,9 @@ def _compact(value: float, _pos: int | None = None) -> str:
 
 
 def _short(text: str, n: int) -> str:
+    """``text`` as a label of at most ``n`` characters, on one line (a line break or a control character spelled as
+    an escape, :func:`~curation.report.markdown_text.one_line`)."""
+    text = one_line(text)
     return text if len(text) <= n else text[: n - 1] + "…"
 
 

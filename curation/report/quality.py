@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from curation.report.markdown_text import md_text
+from curation.report.markdown_text import bidi_shown, md_text
 
 QUALITY_STAGES = ("language", "pii", "decontaminate", "token_lengths", "judge")
 KEPT, REMOVED, REPORTED = "#2a9d8f", "#e76f51", "#e9c46a"  # the report's kept / removed colours
@@ -83,7 +83,7 @@ def _bars(key: str, labels: list[str], series: list[tuple[str, list[int], str]],
             left += np.asarray(values, dtype=float)
         for yi, total in zip(y, left):
             ax.text(total, yi, f"  {int(total):,}", va="center", fontsize=8.5)
-        ax.set_yticks(y, labels)
+        ax.set_yticks(y, labels, parse_math=False)  # names from the data, never mathtext
         ax.set_xlabel(xlabel)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlim(0, max(left.max(), 1) * 1.2)
@@ -110,7 +110,7 @@ def _language_chart(stats: dict[str, Any]) -> str | None:
         left.barh(y, k, color=KEPT, height=0.62, label="kept")
         left.barh(y, r, left=k, color=REMOVED, height=0.62, label="removed")
         left.set_xscale("symlog")
-        left.set_yticks(y, top)
+        left.set_yticks(y, top, parse_math=False)
         left.set_xlabel("rows (log scale)")
         left.set_title("Row language")
         left.grid(axis="y", visible=False)
@@ -264,7 +264,7 @@ def sections(q: QualityFacts | None, charts: bool = True) -> list[QualitySection
 
 
 def section_html(sec: QualitySection) -> str:
-    e = lambda v: html.escape(str(v), quote=True)  # noqa: E731
+    e = lambda v: html.escape(bidi_shown(v), quote=True)  # noqa: E731 - as html_page.e
     head = "".join(f'<th class="num">{e(h)}</th>' if i in sec.numeric else f"<th>{e(h)}</th>"
                    for i, h in enumerate(sec.head))
     body = "".join("<tr>" + "".join(f'<td class="num">{e(f"{c:,}" if isinstance(c, int) else c)}</td>'
@@ -281,7 +281,10 @@ def section_markdown(sec: QualitySection) -> str:
     def cell(c: Any) -> str:
         return md_text(f"{c:,}" if isinstance(c, int) else c)
 
-    out = [f"## {sec.title}\n", sec.note + "\n"]
+    # the note's code spans are the section's own; the rest holds config values (eval set paths, languages, a
+    # tokenizer's name): literal text
+    note = "".join(part if k % 2 else md_text(part) for k, part in enumerate(re.split(r"(`[^`\n]+`)", sec.note)))
+    out = [f"## {sec.title}\n", note + "\n"]
     if sec.rows:
         out.append("| " + " | ".join(sec.head) + " |")
         out.append("|" + "|".join("---:" if i in sec.numeric else "---" for i in range(len(sec.head))) + "|")
