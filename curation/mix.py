@@ -148,8 +148,9 @@ class Mix(GlobalStage):
 
     def keys(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         n = batch.num_rows
-        if len(self.inputs) > 1:  # validation labelled every row with its input
-            label = batch.column("input")
+        if len(self.inputs) > 1:  # validation labelled every row with its input (a batch of no row, when every
+            # row of every input was quarantined, is built without the column)
+            label = batch.column("input") if "input" in batch.schema.names else pa.nulls(n, pa.string())
         else:  # one input owns every row (an ``input`` column of its own is its data, not a label)
             name = self.inputs[0].name if self.inputs else ""
             label = pa.array([name] * n, pa.string())

@@ -37,8 +37,10 @@ def policy_keys(batch: pa.RecordBatch, labelled: bool) -> dict[str, pa.Array]:
         "score": batch.column("score"),
         "chars": pa.array(conversation_chars(batch.column("conversations")), pa.int64()),
     }
-    if labelled:  # several inputs: the one listed first wins ties of score
-        columns["input"] = batch.column("input")
+    if labelled:  # several inputs: the one listed first wins ties of score (a batch of no row, when every row of
+        # every input was quarantined, is built without the column)
+        columns["input"] = (batch.column("input") if "input" in batch.schema.names
+                            else pa.nulls(batch.num_rows, pa.string()))
     return columns
 
 

@@ -176,3 +176,25 @@ def test_the_report_and_summary_say_which_input_kept_the_duplicates_and_what_siz
         "the other inputs shrank to it)."]
     assert mix_notes(inputs[:1], {"limited_by": "total_rows"}) == ["The mix's size was set by total_rows."]
     assert mix_notes([{"name": "x"}], None) == []
+
+
+# -- a mix with no row to mix -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("stages", [{}, {"semantic_dedup": {"enabled": True}}], ids=["defaults", "semantic"])
+@pytest.mark.parametrize("weights", [False, True], ids=["no-weights", "weights"])
+def test_a_mix_whose_every_row_is_quarantined_ends_with_empty_splits(tmp_path, weights, stages):
+    """Was a traceback (``Field "input" does not exist``): the dedup stages and the mix read the rows' input labels
+    from a batch of no row, which the engine builds without them."""
+    from curation.config import load_config
+    from curation.contract import read_manifest
+    from curation.pipeline import run_curation
+
+    (tmp_path / "bad.jsonl").write_text("not json\n{\"conversations\": 3}\n", encoding="utf-8")
+    (tmp_path / "empty.jsonl").write_text("", encoding="utf-8")
+    inputs = [{"path": str(tmp_path / "bad.jsonl"), "name": "a"}, {"path": str(tmp_path / "empty.jsonl"), "name": "b"}]
+    if weights:
+        inputs[0]["weight"], inputs[1]["weight"] = 1, 2
+    run_curation(None, tmp_path / "out", load_config(None, {"inputs": inputs, "report": True, "stages": stages}))
+    accounting = read_manifest(tmp_path / "out")["accounting"]
+    assert accounting["input_rows"] == accounting["quarantined"] == 2 and accounting["in_splits"] == 0
+    assert accounting["balanced"] and (tmp_path / "out" / "report.html").is_file()
