@@ -25,8 +25,8 @@ Examples:
 
 * `tome train --max-steps 5` - a few steps on `out/` with the default config
 * `tome train -d out/ -c configs/train_3b.yaml --run runs/3b`
-* `tome train --run runs/3b --resume` - continue after a crash, from the newest checkpoint (`tome train --resume`:
-  the default run folder)
+* `tome train --run runs/3b --resume` - continue after a crash, from the newest checkpoint, on the data the run
+  started on (`tome train --resume`: the default run folder)
 * `tome train --set training.learning_rate=1e-4 --set lora.r=32`
 * `tome train -d raw/ --skip-untrainable --max-tokens 200000` - raw data: rows with nothing to learn are skipped and
   counted by reason (the default stops on a response-marker failure and lists the rows); a budget in tokens
@@ -51,7 +51,8 @@ def _latest_run(root: Path = Path("runs")) -> Path | None:
 
 
 def train(
-    data: Path = typer.Option(Path("out"), "--data", "-d", help="A `tome curate` output folder (train/validation/test parquet + manifest.json)."),
+    data: Optional[Path] = typer.Option(None, "--data", "-d", help="A `tome curate` output folder (train/validation/test parquet + manifest.json). "
+                                        "Default: out/; with --resume, the folder the run started on (its data_manifest.json)."),
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config (see --print-config). Default: configs/train.yaml with a CUDA GPU, configs/train_cpu.yaml without."),
     run: Optional[Path] = typer.Option(None, "--run", "-r", help="Run folder (checkpoints, metrics, adapter, summary). "
                                        "Default: `runs/CONFIG`, CONFIG the config file's name without .yaml, e.g. runs/train_cpu."),
@@ -59,7 +60,7 @@ def train(
     max_steps: Optional[int] = typer.Option(None, "--max-steps", min=1, help="Shorthand for --set training.max_steps=N."),
     max_tokens: Optional[int] = typer.Option(None, "--max-tokens", min=1, help="Shorthand for --set training.max_tokens=N: train on about N input tokens (steps from the rows' mean length)."),
     skip_untrainable: bool = typer.Option(False, "--skip-untrainable", help="Raw data: skip and count every row left with nothing to learn (missing or merged response marker, truncated before the reply, no reply) instead of stopping; shorthand for --set data.untrainable_rows=skip_all."),
-    resume: bool = typer.Option(False, "--resume", help="Continue the run in --run from its newest complete checkpoint (uses the run's own config)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in --run from its newest complete checkpoint (uses the run's own config, and without --data the data it started on)."),
     print_config: bool = typer.Option(False, "--print-config", help="Print the resolved config as YAML and exit."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars; still prints the summary."),
 ) -> None:
@@ -107,15 +108,26 @@ def train(
 
     from training.data import MaskingError
     from training.models import ModelSourceError
-    from training.run import RunError, TrainerConfigError, train as run_training
+    from training.run import RunError, TrainerConfigError, recorded_data_folder, train as run_training
 
+    if data is None and resume:
+        try:
+            data = recorded_data_folder(run)
+        except RunError as exc:
+            error(str(exc))
+        console.print(f"data: {data} (the folder the run started on)", markup=False)
     try:
         with make_progress(quiet) as progress:
-            summary = run_training(data, cfg, run, resume=resume, progress=progress)
+            summary = run_training(data or Path("out"), cfg, run, resume=resume, progress=progress)
     except (FileNotFoundError, RunError, MaskingError, ModelSourceError, ConfigError, OutputFolderError) as exc:
         error(str(exc))
     except TrainerConfigError as exc:
         error(f"{config_path or run / 'config.yaml'}: {exc}")
+    except OSError as exc:  # a full disk, a file gone mid-run: the work failed (exit 1), not the command line
+        from tomecraft.errors import error_line
+
+        error(f"{exc.filename or run}: {exc.strerror or error_line(exc)}; the run stopped (`tome train --resume "
+              f"--run {run}` continues it from its newest checkpoint)", code=1)
     print_train_summary(summary)
 
 

@@ -84,7 +84,8 @@ class LoraConfig(StrictModel):
     r: int = Field(16, ge=1)
     alpha: int = Field(16, ge=1)
     dropout: float = Field(0.0, ge=0.0, lt=1.0)
-    target_modules: list[str] = Field(default_factory=lambda: list(PROJECTION_MODULES))
+    target_modules: list[str] = Field(default_factory=lambda: list(PROJECTION_MODULES), min_length=1,
+                                      description="module names the adapters wrap (an empty list gives LoRA nothing to train)")
     bias: Literal["none", "all", "lora_only"] = "none"
     use_rslora: bool = False
     gradient_checkpointing: Union[bool, Literal["unsloth", "auto"]] = Field(

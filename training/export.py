@@ -33,6 +33,40 @@ class ExportError(RuntimeError):
     """The run folder cannot be exported; the message names what is missing."""
 
 
+EXPORT_RECORD = "export.json"
+# what an export writes into its folder (each a folder), besides export.json
+_EXPORT_FOLDERS = ("lora", "merged_16bit", "gguf", "logs")
+
+
+def check_export_folder(out: Path, default: Path) -> None:
+    """Refuse, before anything is read or written, an ``--out`` the export would damage: a path that is a file or
+    lies under one, a name the export writes a folder under that is a file, or a folder that is no export (no
+    ``export.json``, not the run's own ``export/``) holding a folder the export replaces (``merged_16bit/`` is
+    deleted and written again; ``lora/``, ``gguf/`` and ``logs/`` are written over)."""
+    from curation.contract import OutputFolderError, check_output_path
+
+    try:
+        check_output_path(out)
+    except OutputFolderError as exc:
+        raise ExportError(str(exc).replace("the output folder", "the export")) from None
+    if not out.is_dir():
+        return
+    record = out / EXPORT_RECORD
+    if record.is_dir():
+        raise ExportError(f"{record}: the export writes a file here, and it is a folder; move it or choose another --out")
+    for name in _EXPORT_FOLDERS:
+        if (out / name).exists() and not (out / name).is_dir():
+            raise ExportError(f"{out / name}: the export writes a folder here, and it is a file; move it or choose another --out")
+    if record.exists() or out.resolve() == default.resolve():
+        return
+    foreign = next((out / name for name in _EXPORT_FOLDERS if (out / name).exists()), None)
+    if foreign is not None:
+        raise ExportError(
+            f"{foreign}: --out {out} is not a `tome export` folder (no {EXPORT_RECORD}) and the export would replace "
+            "this folder; move it or choose another --out"
+        )
+
+
 @dataclass
 class ExportResult:
     out_dir: str
@@ -87,8 +121,9 @@ def export_run(
         raise ExportError(
             f"{paths.adapter}: no trained adapter; the run did not finish (continue it with `tome train --resume --run {paths.root}`)"
         )
-    config = load_config(paths.config)
     out = Path(out_dir) if out_dir is not None else paths.export
+    check_export_folder(out, paths.export)
+    config = load_config(paths.config)
     logs = out / "logs"
     stem = paths.root.resolve().name
     result = ExportResult(out_dir=str(out), lora_dir=str(out / "lora"), merged_dir=str(out / "merged_16bit"))
@@ -127,5 +162,5 @@ def export_run(
             if not text.strip():
                 raise ExportError(f"{path}: loaded, but generated an empty reply (see {logs / f'generate-{quant}.log'})")
             result.smoke[quant] = text
-    (out / "export.json").write_text(json.dumps(result.to_dict(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    (out / EXPORT_RECORD).write_text(json.dumps(result.to_dict(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return result

@@ -134,6 +134,35 @@ def resolve_model_source(name: str) -> str:
     return name
 
 
+def check_model_source(name: str) -> None:
+    """Stop before Unsloth and the weights load (minutes) when ``model.name`` cannot be had: a local path that is
+    no model folder, a name that is no Hugging Face id, or, with the hub offline (``HF_HUB_OFFLINE``), an id that is
+    not in the Hugging Face cache. Each ended in a transformers traceback after Unsloth had loaded. With the hub
+    online an id not cached is downloaded as it loads, so it is not checked here."""
+    if name == OFFLINE_SMOLLM2:
+        return
+    path = Path(name).expanduser()
+    kinds = f"a local model folder, a Hugging Face id (owner/name) or {OFFLINE_SMOLLM2}"
+    if path.exists() or name.startswith(("/", ".", "~")) or name.count("/") > 1 or "\\" in name:
+        if not path.is_dir():
+            raise ModelSourceError(f"model.name: {name}: no such folder; give {kinds}")
+        if not any((path / f).is_file() for f in ("config.json", "adapter_config.json")):
+            raise ModelSourceError(f"model.name: {name}: not a model folder (no config.json); give {kinds}")
+        return
+    from huggingface_hub import constants, try_to_load_from_cache
+    from huggingface_hub.errors import HFValidationError
+
+    try:
+        cached = try_to_load_from_cache(name, "config.json")
+    except HFValidationError:
+        raise ModelSourceError(f"model.name: {name!r} is not a Hugging Face id; give {kinds}") from None
+    if constants.HF_HUB_OFFLINE and not isinstance(cached, str):
+        raise ModelSourceError(
+            f"model.name: {name}: not in the Hugging Face cache, and the hub is offline (HF_HUB_OFFLINE); download it "
+            "once online, or give a local model folder"
+        )
+
+
 def full_precision_source(name: str) -> str:
     """The 16-bit model a LoRA trained on ``name`` merges into (``...-bnb-4bit`` repos name their 16-bit twin)."""
     source = resolve_model_source(name)
@@ -192,7 +221,33 @@ def load_for_training(config: TrainConfig) -> LoadedModel:
     checkpointing = lora.gradient_checkpointing
     if checkpointing == "auto":
         checkpointing = auto_gradient_checkpointing(model.config, config, device)
-    model = FastLanguageModel.get_peft_model(
+    from peft.utils.error import NoMatchingPeftModuleError
+
+    from tomecraft.config_files import ConfigError
+    from tomecraft.errors import error_line
+
+    try:
+        model = _peft_model(FastLanguageModel, model, config, checkpointing)
+    except NoMatchingPeftModuleError as exc:  # a module name this model does not have: a traceback, after the load
+        raise ConfigError(f"lora.target_modules: {error_line(exc)}") from None
+    return LoadedModel(model=model, tokenizer=tokenizer, source=source, device=device, gradient_checkpointing=checkpointing)
+
+
+def check_chat_template(name: str | None) -> None:
+    """``model.chat_template`` is one Unsloth knows (or null), checked once Unsloth is imported and before the
+    weights load: an unknown name ended in a ``KeyError`` traceback after the model had loaded."""
+    from unsloth.chat_templates import CHAT_TEMPLATES
+
+    from tomecraft.config_files import ConfigError
+
+    if name is not None and name not in CHAT_TEMPLATES:
+        raise ConfigError(f"model.chat_template: unknown Unsloth chat template {name!r}; one of "
+                          f"{', '.join(sorted(CHAT_TEMPLATES))}, or null (the model's own)")
+
+
+def _peft_model(FastLanguageModel: Any, model: Any, config: TrainConfig, checkpointing: bool | str) -> Any:  # noqa: N803
+    lora = config.lora
+    return FastLanguageModel.get_peft_model(
         model,
         r=lora.r,
         target_modules=list(lora.target_modules),
@@ -205,7 +260,6 @@ def load_for_training(config: TrainConfig) -> LoadedModel:
         loftq_config=None,
         max_seq_length=config.model.max_seq_length,
     )
-    return LoadedModel(model=model, tokenizer=tokenizer, source=source, device=device, gradient_checkpointing=checkpointing)
 
 
 AUTO_CHECKPOINTING_SHARE = 0.4  # of the GPU's memory (after any per-process cap) that kept activations may take

@@ -29,11 +29,15 @@ from pathlib import Path
 from typing import Any
 
 from curation.contract import output_paths, read_manifest, require_output_folder, split_columns
+from tomecraft.errors import error_line
 from training.config import TrainConfig, config_differences, load_config
 
 PACKAGES = ("tomecraft", "torch", "transformers", "trl", "peft", "accelerate", "bitsandbytes", "unsloth", "unsloth_zoo", "datasets")
 CHECKPOINT_PREFIX = "checkpoint-"
 _CHECKPOINT_FILES = ("trainer_state.json", "optimizer.pt", "scheduler.pt")
+# what a resume hands to torch.load (zip archives, as torch.save writes them): a damaged one ended the resume in a
+# torch traceback after the model had loaded
+_TORCH_STATE_FILES = ("optimizer.pt", "scheduler.pt", "scaler.pt", "rng_state.pth")
 
 
 class RunError(RuntimeError):
@@ -178,6 +182,39 @@ def newest_checkpoint(root: Path) -> Path | None:
     return complete[-1] if complete else None
 
 
+def checkpoint_problem(path: Path) -> str | None:
+    """Why a resume cannot continue from this checkpoint (None: it can): :func:`is_complete_checkpoint`, then its
+    trainer state is a JSON object, and each optimizer / scheduler / RNG file a resume loads opens as the zip
+    archive ``torch.save`` writes (one cut short or overwritten ended the resume in a torch traceback, after the
+    model had loaded)."""
+    import zipfile
+
+    if not is_complete_checkpoint(path):
+        return "incomplete or damaged (a save cut short)"
+    if not isinstance(json.loads((path / "trainer_state.json").read_text(encoding="utf-8")), dict):
+        return "trainer_state.json is not a JSON object"
+    for file in [path / name for name in _TORCH_STATE_FILES] + sorted(path.glob("rng_state_*.pth")):
+        if not file.exists():
+            continue
+        try:
+            with zipfile.ZipFile(file) as archive:
+                archive.namelist()
+        except (OSError, zipfile.BadZipFile, ValueError):
+            return f"{file.name} is damaged (not a file torch.save wrote)"
+    return None
+
+
+def resumable_checkpoint(root: Path) -> tuple[Path | None, dict[Path, str]]:
+    """The newest checkpoint a resume can continue from, and each newer one with why it cannot."""
+    skipped: dict[Path, str] = {}
+    for path in reversed(checkpoints(root)):
+        problem = checkpoint_problem(path)
+        if problem is None:
+            return path, skipped
+        skipped[path] = problem
+    return None, skipped
+
+
 def packages() -> dict[str, str]:
     out = {}
     for name in PACKAGES:
@@ -198,19 +235,102 @@ def _write_jsonl(path: Path, records: list[dict[str, Any]]) -> None:
     path.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in records), encoding="utf-8")
 
 
+# what a run writes into its folder, and whether each is a folder
+_RUN_ENTRIES = {"config.yaml": False, "data_manifest.json": False, "skipped_rows.jsonl": False, "metrics.jsonl": False,
+                "checkpoints": True, "adapter": True, "summary.json": False}
+
+
+def is_run_folder(paths: RunPaths) -> bool:
+    """Was ``paths.root`` written by `tome train`: it holds the run's ``data_manifest.json``, or a ``config.yaml``
+    that is a training config (a run killed between writing the two)."""
+    if paths.data_manifest.is_file():
+        return True
+    if not paths.config.is_file():
+        return False
+    try:
+        load_config(paths.config)
+    except ValueError:  # ConfigError: some other tool's config.yaml
+        return False
+    return True
+
+
+def check_run_folder(paths: RunPaths) -> None:
+    """Refuse, before the data and the model are read, a ``--run`` folder the run would damage: a name the run
+    writes a file under that is a folder (or the reverse: a ``checkpoints`` file ended the run in a traceback after
+    the model had loaded), or a folder that is no run of `tome train` holding a file or folder the run would
+    replace or delete (its ``config.yaml``, ``metrics.jsonl``, ``summary.json``, ``adapter/``...). Other files in
+    the folder are left alone."""
+    root = paths.root
+    if not root.is_dir():
+        return
+    if output_paths(root).manifest.exists() and not is_run_folder(paths):
+        raise RunError(f"{root}: a `tome curate` output folder (manifest.json); the run would write its files among the "
+                       "splits; choose another --run")
+    for name, is_folder in _RUN_ENTRIES.items():
+        entry = root / name
+        if entry.exists() and entry.is_dir() != is_folder:
+            want, found = ("folder", "file") if is_folder else ("file", "folder")
+            raise RunError(f"{entry}: the run writes a {want} here, and it is a {found}; move it or choose another --run")
+    if is_run_folder(paths):
+        return
+    foreign = next((root / name for name in _RUN_ENTRIES if (root / name).exists()), None)
+    if foreign is not None:
+        raise RunError(
+            f"{foreign}: --run {root} is not a `tome train` run folder (no data_manifest.json) and the run would "
+            f"replace this {'folder' if foreign.is_dir() else 'file'}; move it or choose another --run"
+        )
+
+
+def read_data_record(paths: RunPaths) -> dict[str, Any]:
+    """The run's ``data_manifest.json`` (:func:`data_record`); :class:`RunError` when it is missing or is not one
+    (the resume cannot then check that it continues on the same data)."""
+    path = paths.data_manifest
+    advice = "the data this run started on is unknown, so it cannot be resumed; start a new run"
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RunError(f"{path}: missing; {advice}") from None
+    except (OSError, ValueError) as exc:  # UnicodeDecodeError, JSONDecodeError
+        raise RunError(f"{path}: cannot be read ({error_line(exc)}); {advice}") from None
+    files = record.get("files") if isinstance(record, dict) else None
+    if not (isinstance(record, dict) and isinstance(record.get("curated_dir"), str) and isinstance(files, dict)
+            and all(isinstance(f, dict) for f in files.values())):
+        raise RunError(f"{path}: not the data record `tome train` writes (curated_dir, files); {advice}")
+    return record
+
+
+def nothing_to_resume(paths: RunPaths) -> RunError:
+    return RunError(f"{paths.root}: nothing to resume (no config.yaml); give the --run folder of a started `tome train`")
+
+
+def recorded_data_folder(run_dir: str | Path) -> Path:
+    """The curation output folder a run started on (its ``data_manifest.json``): what ``--resume`` trains on when
+    no ``--data`` is given (not ``out/``, which may hold other data or nothing)."""
+    paths = run_paths(run_dir)
+    if not paths.config.exists():
+        raise nothing_to_resume(paths)
+    folder = Path(read_data_record(paths)["curated_dir"])
+    if not folder.is_dir():
+        raise RunError(
+            f"{folder}: the curation output this run started on ({paths.data_manifest}) is not a folder any more; "
+            "give the folder that holds the same splits with --data"
+        )
+    return folder
+
+
 def _prepare_run_folder(paths: RunPaths, curated: Path, config: TrainConfig | None, resume: bool) -> tuple[TrainConfig, Path | None]:
     """Create (or check, on resume) the run folder; the config to use and the checkpoint to resume from."""
     exists = paths.config.exists()
     if resume:
         if not exists:
-            raise RunError(f"{paths.root}: nothing to resume (no config.yaml); start the run without --resume")
+            raise nothing_to_resume(paths)
         saved = load_config(paths.config)
         if config is None:
             config = saved
         diffs = config_differences(saved.resolved(), config.resolved())
         if diffs:
             raise RunError(f"{paths.config}: --resume with a different config: " + "; ".join(diffs))
-        stored = json.loads(paths.data_manifest.read_text(encoding="utf-8"))
+        stored = read_data_record(paths)
         now = data_record(curated, config)
         changed = [n for n, f in now["files"].items() if stored["files"].get(n, {}).get("sha256") != f["sha256"]]
         if changed:
@@ -218,10 +338,20 @@ def _prepare_run_folder(paths: RunPaths, curated: Path, config: TrainConfig | No
                 f"{curated}: the {', '.join(changed)} split(s) differ from the data this run started on "
                 f"({paths.data_manifest}); resume with the same curation output or start a new run"
             )
-        checkpoint = newest_checkpoint(paths.checkpoints)
-        for stale in checkpoints(paths.checkpoints):  # half-written saves of the killed run
+        _require_rows(curated, config.data.train_split, config.data.eval_split)
+        checkpoint, unusable = resumable_checkpoint(paths.checkpoints)
+        if checkpoint is None and paths.summary.exists():
+            raise RunError(
+                f"{paths.root}: the run finished (summary.json) and has no checkpoint left to continue from; its "
+                "adapter/ is the result (tome export); start a new run to train more"
+            )
+        for stale in checkpoints(paths.checkpoints):  # half-written or damaged saves of the killed run
             if checkpoint is None or checkpoint_step(stale) > checkpoint_step(checkpoint):
+                print(f"--resume: {stale}: {unusable.get(stale, 'incomplete')}; removed", file=sys.stderr)
                 shutil.rmtree(stale)
+        if checkpoint is None and unusable:
+            print(f"--resume: {paths.root}: no checkpoint to continue from; the run starts again at step 0",
+                  file=sys.stderr)
         # Steps after the checkpoint are trained again: drop what the killed process logged for them.
         done = checkpoint_step(checkpoint) if checkpoint else None
         _write_jsonl(paths.metrics, [r for r in _read_jsonl(paths.metrics) if done is not None and r["step"] <= done])
@@ -232,9 +362,11 @@ def _prepare_run_folder(paths: RunPaths, curated: Path, config: TrainConfig | No
         )
     # a folder whose run stopped before its first checkpoint (e.g. on a masking error) is simply started over
     config = config or load_config(None)
+    record = data_record(curated, config)  # before anything is written: a folder it fails on is left as it was
+    _require_rows(curated, config.data.train_split, config.data.eval_split)  # (no run folder for an empty split)
     paths.root.mkdir(parents=True, exist_ok=True)
     paths.config.write_text(config.to_yaml(), encoding="utf-8")
-    paths.data_manifest.write_text(json.dumps(data_record(curated, config), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    paths.data_manifest.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     for stale in (paths.metrics, paths.skipped, paths.summary):
         stale.unlink(missing_ok=True)
     return config, None
@@ -263,9 +395,13 @@ def _require_rows(curated: Path, split: str, eval_split: str | None = None) -> b
 
 def _require_curated_folder(curated: Path) -> None:
     """:func:`require_output_folder`, saying so when ``curated`` is the ``messages/`` folder inside one (`tome curate
-    --format messages|both`), whose parent is the folder to train on."""
+    --format messages|both`), whose parent is the folder to train on, or a run folder of `tome train` (``--data``
+    and ``--run`` swapped)."""
     from curation.card import MESSAGES_DIR
 
+    if curated.is_dir() and not output_paths(curated).manifest.exists() and is_run_folder(run_paths(curated)):
+        raise RunError(f"{curated}: a `tome train` run folder, not a curation output; give it with --run, and the "
+                       "curation output folder with --data")
     if curated.name == MESSAGES_DIR and curated.is_dir() and output_paths(curated.parent).manifest.exists():
         raise RunError(
             f"{curated}: the messages/ copy of a curation output folder; train on the folder itself: "
@@ -356,7 +492,7 @@ def batching_options(config: TrainConfig, packed: bool, gradient_checkpointing: 
 
 
 def train(
-    curated_dir: str | Path,
+    curated_dir: str | Path | None,
     config: TrainConfig | str | Path | dict[str, Any] | None,
     run_dir: str | Path,
     *,
@@ -365,13 +501,21 @@ def train(
 ) -> RunSummary:
     """Fine-tune on a curation output folder; returns (and writes) the run summary.
 
+    ``curated_dir`` None: ``out/``, or on resume the folder the run started on (:func:`recorded_data_folder`).
+
     ``config`` is a :class:`TrainConfig`, a YAML path, a dict, or None (the CPU/GPU default; on resume, the
     run's own config). ``progress`` is an optional ``rich.progress.Progress`` to draw the step bar on.
     """
     started = time.perf_counter()
-    curated = Path(curated_dir)
-    _require_curated_folder(curated)
     paths = run_paths(run_dir)
+    if resume and not paths.config.exists():  # before the data is checked: --data is not what is wrong
+        raise nothing_to_resume(paths)
+    check_run_folder(paths)
+    if curated_dir is None:  # on resume, the folder the run started on
+        curated = recorded_data_folder(paths.root) if resume else Path("out")
+    else:
+        curated = Path(curated_dir)
+    _require_curated_folder(curated)
     if config is not None and not isinstance(config, TrainConfig):
         config = load_config(config)
     if config is None and not resume:
@@ -379,11 +523,12 @@ def train(
 
         config = load_config(default_config_path())
     config, checkpoint = _prepare_run_folder(paths, curated, config, resume)
-    _require_rows(curated, config.data.train_split, config.data.eval_split)
 
-    from training.models import import_unsloth, load_for_training
+    from training.models import check_chat_template, check_model_source, import_unsloth, load_for_training
 
-    import_unsloth()  # before transformers / TRL are imported below
+    check_model_source(config.model.name)
+    import_unsloth()
+    check_chat_template(config.model.chat_template)  # before transformers / TRL are imported below
     _reset_peak_memory()  # several runs in one process (`tome sweep`): each summary reports its own peak
     from training.callbacks import MetricsLogger, ProgressBar, StepTimer
     from training.data import check_trainable, prepare_split, read_rows, response_masker, template_parts
