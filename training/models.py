@@ -206,12 +206,17 @@ def load_for_training(config: TrainConfig) -> LoadedModel:
 
     source = resolve_model_source(config.model.name)
     dtype = None if config.model.dtype == "auto" else getattr(torch, config.model.dtype)
-    model, tokenizer = FastLanguageModel.from_pretrained(
-        model_name=source,
-        max_seq_length=config.model.max_seq_length,
-        dtype=dtype,
-        load_in_4bit=config.model.load_in_4bit,
-    )
+    from tomecraft.errors import error_line
+
+    try:
+        model, tokenizer = FastLanguageModel.from_pretrained(
+            model_name=source,
+            max_seq_length=config.model.max_seq_length,
+            dtype=dtype,
+            load_in_4bit=config.model.load_in_4bit,
+        )
+    except OSError as exc:  # a hub id that cannot be had (no such repo, no network, no access): transformers' traceback
+        raise ModelSourceError(f"model.name: {config.model.name}: cannot be loaded: {error_line(exc)}") from None
     if config.model.chat_template:
         from unsloth.chat_templates import get_chat_template
 
@@ -224,7 +229,6 @@ def load_for_training(config: TrainConfig) -> LoadedModel:
     from peft.utils.error import NoMatchingPeftModuleError
 
     from tomecraft.config_files import ConfigError
-    from tomecraft.errors import error_line
 
     try:
         model = _peft_model(FastLanguageModel, model, config, checkpointing)

@@ -279,3 +279,27 @@ def test_a_full_disk_during_the_run_is_one_line_and_exit_1(tmp_path, monkeypatch
     assert " ".join(lines) == (f"error: {tmp_path / 'run' / 'checkpoints' / 'optimizer.pt'}: No space left on device; "
                                f"the run stopped (`tome train --resume --run {tmp_path / 'run'}` continues it from its "
                                "newest checkpoint)")
+
+
+@pytest.mark.slow
+def test_a_hub_model_that_cannot_be_loaded_is_one_line(tmp_path, monkeypatch):
+    """A hub id with the hub online but out of reach (no network, no such repo, no access) ended, after minutes of
+    retries, in transformers' OSError traceback; it is one `model.name:` line."""
+    from training.models import import_unsloth
+
+    import_unsloth()
+    import unsloth
+
+    def unreachable(*args, **kwargs):
+        raise OSError("We couldn't connect to 'https://huggingface.co' to load the files, and couldn't find them in "
+                      "the cached files.\nCheck your internet connection.")
+
+    monkeypatch.setattr(unsloth.FastLanguageModel, "from_pretrained", unreachable)
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)  # the hub online (an id not cached is then not refused)
+    data = write_curated_folder(_rows(20), tmp_path / "curated")
+    result = _train("-c", str(CONFIG_DIR / "train_cpu.yaml"), "-d", str(data), "--run", str(tmp_path / "r"),
+                    "--set", "model.name=someorg/some-model")
+    line = _the_error_line(result)
+    assert line.startswith("model.name: someorg/some-model: cannot be loaded: We couldn't connect to"), line
