@@ -249,6 +249,10 @@ def print_summary(result) -> None:
         mix_stats = next((s.get("stats") for s in result.manifest.get("stages", []) if s.get("name") == "mix"), None)
         for note in mix_notes(inputs, mix_stats):
             console.print(Text(note))
+    split_read = [(i.get("name") or i.get("spec"), i["split"]) for i in inputs or [result.manifest.get("input") or {}]
+                  if isinstance(i, dict) and i.get("split")]
+    for name, split in split_read:  # a folder of a dataset's splits: its other splits were left out
+        console.print(Text(f"{name}: read split {split!r} of a folder of splits (FOLDER:SPLIT reads another)"))
     acc = result.manifest["accounting"]
     console.print(
         f"[bold]{acc['input_rows']:,}[/] input rows"

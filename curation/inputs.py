@@ -39,8 +39,10 @@ class InputConfig(StrictModel):
     name: str | None = Field(None, description="the input's name in the `input` column and the report (default: from path)")
     weight: float | None = Field(None, gt=0, description="the input's share of the mixture, relative to the other weights")
     max_rows: int | None = Field(None, ge=0, description="take at most this many of its rows (instead of a weight)")
-    split: str | None = Field(None, description="hub datasets and local datasets.save_to_disk DatasetDict folders: "
-                              "the split to read (default: train for hub datasets, every split of a local folder)")
+    split: str | None = Field(None, description="hub datasets, local datasets.save_to_disk DatasetDict folders and "
+                              "local folders laid out as hub dataset repositories (files named by split, as "
+                              "datasets.load_dataset names them): the split to read (default: train for hub "
+                              "datasets and such folders, every split of a save_to_disk folder)")
     format: Literal["auto", "conversations", "messages", "alpaca", "prompt_completion"] = Field(
         "auto", description="chat format; auto: detected from the columns")
     columns: dict[str, str] = Field(default_factory=dict, description="canonical name -> the input's column, e.g. "
@@ -137,7 +139,7 @@ def _same_data_key(path: str) -> str:
 def _spec(cfg: InputConfig) -> str | None:
     if cfg.path == "sample":
         return None
-    if cfg.split and ":" not in cfg.path:  # a hub dataset's, or a local DatasetDict's (the reader names a wrong one)
+    if cfg.split and ":" not in cfg.path:  # a hub dataset's or a local dataset folder's (the reader names a wrong one)
         return f"{cfg.path}:{cfg.split}"
     return cfg.path
 
@@ -343,9 +345,11 @@ class MultiSource:
                 "rows": rows}
 
     def input_records(self) -> list[dict[str, Any]]:
-        """Per input, what the manifest and the card say about it."""
+        """Per input, what the manifest and the card say about it (``split``: the split read of a local folder
+        laid out as a hub dataset repository, :func:`curation.readers._split_folder`)."""
         return [{"name": c.name, "spec": c.path, "kind": s.kind, "format": c.format, "fingerprint": s.fingerprint,
-                 "weight": c.weight, "max_rows": c.max_rows, "license": c.license or _known_license(c)}
+                 "weight": c.weight, "max_rows": c.max_rows, "license": c.license or _known_license(c),
+                 **({"split": s.split} if getattr(s, "split", None) is not None else {})}
                 for c, s in zip(self.inputs, self.sources)]
 
     def units(self, unit_bytes: int | None = None, unit_records: int = 200_000) -> list:

@@ -283,6 +283,113 @@ def _folder(path: Path) -> list[DataFile]:
     return sorted(files, key=lambda f: f.path.as_posix())
 
 
+@dataclass(frozen=True)
+class SplitLayout:
+    """A folder's data files by the split their names (or its README's ``configs``) give them, as
+    ``datasets.load_dataset(folder)`` tells them (:func:`split_layout`): ``splits`` maps each split, in the
+    library's order (train, validation, test, then the others by name), to its files; ``rest`` holds the data
+    files of no split."""
+
+    splits: dict[str, list[DataFile]]
+    rest: list[DataFile]
+
+
+def split_layout(folder: Path) -> SplitLayout | None:
+    """The splits of a folder laid out as a Hugging Face dataset repository (what ``snapshot_download`` gives:
+    ``data/train-00000-of-00001.parquet``, ``train.jsonl`` beside ``test.jsonl``, ``data/train/*.parquet``, or
+    a README.md whose ``configs`` name each split's files), told by the ``datasets`` library's own rules
+    (:func:`datasets.data_files.get_data_patterns`; the README's default config first, as ``load_dataset``
+    reads it); None when its files name no split (``part-*.parquet`` shards, one file of any name), for a
+    ``tome curate`` output folder, and for a folder :func:`expand` cannot read (it says why). The files are
+    :func:`expand`'s (hidden files, metadata files and files of no data kind left out), so a split's files are
+    read as the folder's would be."""
+    if is_curated_folder(path := Path(folder)):
+        return None
+    try:
+        files = _folder(path)
+    except (SourceError, OSError, ValueError):  # read as a folder, its error says what is wrong
+        return None
+    if _holds_curated_folder(path, files):  # its splits are tome's, read as any folder's files are
+        return None
+    if not (path / "README.md").is_file() and not _may_name_splits(path, files):
+        return None  # (without importing datasets, a second of a run's start-up)
+    from datasets.data_files import DEFAULT_PATTERNS_ALL, EmptyDatasetError, get_data_patterns, resolve_pattern
+
+    try:
+        patterns = _readme_patterns(path)
+        if patterns is None and _may_name_splits(path, files):
+            patterns = get_data_patterns(str(path))
+    except (SourceError, EmptyDatasetError, OSError, ValueError):  # read as a folder, its error says what is wrong
+        return None
+    if patterns is None:
+        return None
+    patterns = {str(split): list(p) for split, p in patterns.items()}
+    if patterns == {str(split): list(p) for split, p in DEFAULT_PATTERNS_ALL.items()}:  # every file, one split
+        return None
+    by_path = {os.path.realpath(f.path): f for f in files}
+    splits: dict[str, list[DataFile]] = {}
+    for split, split_patterns in patterns.items():
+        matched: set[str] = set()
+        for pattern in split_patterns:
+            try:
+                matched.update(os.path.realpath(m) for m in resolve_pattern(pattern, str(path)))
+            except FileNotFoundError:  # (a pattern of the split that matches nothing)
+                continue
+        splits[split] = [f for f in files if os.path.realpath(f.path) in matched]
+    splits = {split: found for split, found in splits.items() if found}
+    if not splits:
+        return None
+    assigned = {os.path.realpath(f.path) for found in splits.values() for f in found}
+    return SplitLayout(splits, [f for key, f in by_path.items() if key not in assigned])
+
+
+def _holds_curated_folder(folder: Path, files: list[DataFile]) -> bool:
+    """Does a ``tome curate`` output folder below ``folder`` hold one of ``files`` (its ``train.parquet`` or
+    ``train/part-*.parquet``)?"""
+    below = {parent for f in files for parent in f.path.parents if folder in parent.parents}
+    return any(is_curated_folder(parent) for parent in below)
+
+
+def _may_name_splits(folder: Path, files: list[DataFile]) -> bool:
+    """Can ``get_data_patterns`` find a split among ``files`` (under ``folder``): does a path below it hold a
+    split's keyword (``datasets.data_files.SPLIT_KEYWORDS``: train, test, eval, ...) or lie in ``data/`` (its
+    ``data/{split}-00000-of-00001`` shards)? Every pattern of the library's holds one or the other, so a folder
+    without either is told apart here, not by its globs, which walk the whole folder once a pattern (seconds
+    for thousands of shards)."""
+    from datasets.data_files import SPLIT_KEYWORDS
+
+    keywords = [k for found in SPLIT_KEYWORDS.values() for k in found]
+    for file in files:
+        below = file.path.relative_to(folder).as_posix().lower()
+        if below.startswith("data/") or any(k in below for k in keywords):
+            return True
+    return False
+
+
+def _readme_patterns(folder: Path) -> dict[str, list[str]] | None:
+    """The data files' patterns by split of the default config in the folder's README.md (its YAML
+    ``configs: [{config_name, data_files: [{split, path}]}]``), as ``load_dataset`` reads them; None without
+    a README, configs or a default config."""
+    readme = folder / "README.md"
+    if not readme.is_file():
+        return None
+    from datasets.data_files import sanitize_patterns
+    from datasets.utils.metadata import MetadataConfigs
+    from huggingface_hub import DatasetCard
+
+    try:
+        configs = MetadataConfigs.from_dataset_card_data(DatasetCard.load(readme).data)
+        name = configs.get_default_config_name()
+    except Exception:  # noqa: BLE001 - a README whose YAML cannot be read: the files' names tell the splits
+        return None
+    config = configs.get(name) if name is not None else None
+    if not config or not config.get("data_files"):
+        return None
+    data_dir = config.get("data_dir")
+    return {split: [f"{data_dir.strip('/')}/{p}" if data_dir else p for p in found]
+            for split, found in sanitize_patterns(config["data_files"]).items()}
+
+
 def open_binary(file: DataFile | str | Path, buffer_size: int = 1 << 20) -> BinaryIO:
     """A binary stream of the file's bytes, decompressed on the fly (``compression`` :data:`UTF16` or
     :data:`UTF32`: its text as UTF-8). A compressed file of no bytes holds no lines."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from dataclasses import dataclass, fields
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -38,8 +39,9 @@ def open_input(spec: str | None, streaming: bool = False) -> InputSource:
 
     Local paths may be globs, folders of shards (nested ones too) and compressed files (``.gz``, ``.bz2``,
     ``.xz``, ``.zst``; :mod:`curation.sources`). ``streaming``: a hub dataset is streamed, not downloaded first.
-    ``PATH:SPLIT`` reads one split, of a hub dataset or of a local ``datasets.save_to_disk`` folder (a path that
-    exists as written, colon and all, is that path).
+    ``PATH:SPLIT`` reads one split, of a hub dataset, of a local ``datasets.save_to_disk`` folder or of a local
+    folder laid out as a hub dataset repository (:func:`_split_folder`; a path that exists as written, colon
+    and all, is that path).
     """
     if spec is None:
         try:
@@ -51,6 +53,8 @@ def open_input(spec: str | None, streaming: bool = False) -> InputSource:
     if not spec.strip():
         raise InputError("an input path is empty: give a file, glob, folder or dataset id")
     local = "://" not in spec
+    if local and (split_folder := _split_folder(spec)) is not None:
+        return split_folder
     if local and (split_of := _local_split(spec)) is not None:
         return _saved_dataset(*split_of)
     if local:
@@ -114,8 +118,60 @@ def _local_split(spec: str) -> tuple[Path, str, str] | None:
         return None
     if path.is_dir() and is_saved_dataset([e.name for e in path.iterdir() if e.is_file()]):
         return path, spec, split
-    raise InputError(f"{spec}: {path} is not a datasets.save_to_disk folder, so it has no split {split!r} "
-                     "(splits are read from hub datasets and save_to_disk folders only)")
+    raise InputError(f"{spec}: {path} is not a datasets.save_to_disk folder and names no split by its files, so "
+                     f"it has no split {split!r} (splits are read from hub datasets, save_to_disk folders and "
+                     "folders whose files are named by split, as datasets.load_dataset names them)")
+
+
+def _split_folder(spec: str) -> InputSource | None:
+    """A local folder laid out as a Hugging Face dataset repository (``data/train-00000-of-00001.parquet`` beside
+    ``data/test-...``; ``train.jsonl`` beside ``test.jsonl``; ``data/train/`` beside ``data/test/``; a README.md
+    whose ``configs`` name each split's files: :func:`curation.sources.split_layout`), as one split: ``FOLDER``
+    reads ``train``, as a hub dataset does (read whole, the dataset's own test split would be trained on),
+    ``FOLDER:SPLIT`` another. None for any other spec, and for ``FOLDER`` whose files name no split but
+    ``train`` (all its rows are train's: read as any folder is, :func:`_local_files`). An unknown split, and
+    files of no split beside the splits' (which would be lost unseen), are one :class:`InputError`."""
+    from curation.sources import exists, split_layout
+
+    path = Path(spec).expanduser()
+    split = None
+    if not exists(path):
+        head, colon, split = spec.rpartition(":")
+        if not colon or not head or not split or "/" in split:
+            return None
+        path = Path(head).expanduser()
+    if not path.is_dir() or is_saved_dataset([e.name for e in path.iterdir() if e.is_file()]):
+        return None
+    layout = split_layout(path)
+    if layout is None or (split is None and list(layout.splits) == ["train"]):
+        return None
+    read = split or "train"
+    names = ", ".join(layout.splits)
+    if read not in layout.splits:
+        how = f"; give {path}:SPLIT to read one" if split is None else ""
+        raise InputError(f"{spec}: no split {read!r} among its files (its splits, named as datasets.load_dataset "
+                         f"names them: {names}){how}")
+    if layout.rest:
+        rest = [str(f.path.relative_to(path)) for f in layout.rest]
+        shown = ", ".join(rest[:3]) + (f" and {len(rest) - 3} more" if len(rest) > 3 else "")
+        raise InputError(f"{spec}: its files are named by split ({names}), but not {shown}, which would be left out "
+                         "unseen: move them to a folder of their own and give each as an input")
+    files = layout.splits[read]
+    # one file is read as that file given alone is (a .jsonl file that holds a JSON document, say)
+    source = open_input(str(files[0].path)) if len(files) == 1 else _source_of_files(files, spec, spec)
+    given = {f.name: getattr(source, f.name) for f in fields(source)}
+    return SplitSource(**{**given, "spec": str(path) if split is None else spec}, split=read)
+
+
+@dataclass
+class SplitSource(InputSource):
+    """An input that is one split of a local folder laid out as a hub dataset repository: the manifest's input
+    record says which (``split``)."""
+
+    split: str | None = None
+
+    def describe(self, rows: int) -> dict[str, Any]:
+        return {**super().describe(rows), "split": self.split}
 
 
 def is_saved_dataset(names: list[str]) -> bool:
@@ -133,7 +189,7 @@ def is_saved_dataset(names: list[str]) -> bool:
 def _local_files(spec: str) -> InputSource | None:
     """A glob, a folder of (nested or compressed) shards or a compressed file, as an input; None for anything
     the plain rules above read (a plain file, a flat folder, a save_to_disk folder, a hub id)."""
-    from curation.sources import DataFile, SourceError, check_regular, expand, is_glob
+    from curation.sources import SourceError, check_regular, expand, is_glob
 
     path = Path(spec).expanduser()
     try:
@@ -150,6 +206,13 @@ def _local_files(spec: str) -> InputSource | None:
         files = expand(spec)
     except SourceError as exc:
         raise InputError(str(exc)) from None
+    return _source_of_files(files, spec, str(path) if not is_glob(spec) else spec)
+
+
+def _source_of_files(files: list, spec: str, shown: str) -> InputSource:
+    """The input of the (compressed or not) data files ``files`` that ``spec`` names (shown as ``shown``)."""
+    from curation.sources import DataFile
+
     if len(files) == 1 and files[0].kind == "json":
         return _json_array_file(files[0], spec)
     # .json files that hold JSON Lines (Spark's ``df.write.json`` writes its part files so, empty ones too) are read
@@ -162,7 +225,6 @@ def _local_files(spec: str) -> InputSource | None:
         raise InputError(f"{spec}: {json_file} is a .json file holding one JSON document (read whole): it cannot be "
                          "mixed with other files in one input; give it as an input of its own")
     fs, _ = resolve_filesystem(str(files[0].path))
-    shown = str(path) if not is_glob(spec) else spec
     if len(files) == 1 and files[0].compression:
         document = _document_under_lines_name(_compressed_head(files[0]),
                                               lambda salvage: _json_array_file(files[0], spec, salvage))
