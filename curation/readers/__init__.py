@@ -118,9 +118,10 @@ def _local_split(spec: str) -> tuple[Path, str, str] | None:
         return None
     if path.is_dir() and is_saved_dataset([e.name for e in path.iterdir() if e.is_file()]):
         return path, spec, split
-    raise InputError(f"{spec}: {path} is not a datasets.save_to_disk folder and names no split by its files, so "
-                     f"it has no split {split!r} (splits are read from hub datasets, save_to_disk folders and "
-                     "folders whose files are named by split, as datasets.load_dataset names them)")
+    nor = ", nor a folder whose files are named by split" if path.is_dir() else ""
+    raise InputError(f"{spec}: {path} is not a datasets.save_to_disk folder{nor}, so it has no split {split!r} (splits "
+                     "are read from hub datasets, save_to_disk folders and folders whose files are named by split, as "
+                     "datasets.load_dataset names them)")
 
 
 def _split_folder(spec: str) -> InputSource | None:
@@ -140,7 +141,10 @@ def _split_folder(spec: str) -> InputSource | None:
         if not colon or not head or not split or "/" in split:
             return None
         path = Path(head).expanduser()
-    if not path.is_dir() or is_saved_dataset([e.name for e in path.iterdir() if e.is_file()]):
+    try:
+        if not path.is_dir() or is_saved_dataset([e.name for e in path.iterdir() if e.is_file()]):
+            return None
+    except OSError:  # a folder that cannot be listed: the folder rules below name it in their one line
         return None
     layout = split_layout(path)
     if layout is None or (split is None and list(layout.splits) == ["train"]):
