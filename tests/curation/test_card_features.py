@@ -377,6 +377,7 @@ def _imports_datasets(root: Path, fmt: str) -> bool:
     return done.stdout.strip() == "True"
 
 
+@pytest.mark.slow  # several seconds: the slow lane
 def test_standard_cards_do_not_import_datasets(curated):
     for fmt in card.OUTPUT_FORMATS:
         assert not _imports_datasets(curated["jsonl", fmt], fmt)

@@ -180,7 +180,8 @@ def test_the_report_and_summary_say_which_input_kept_the_duplicates_and_what_siz
 
 # -- a mix with no row to mix -------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("stages", [{}, {"semantic_dedup": {"enabled": True}}], ids=["defaults", "semantic"])
+@pytest.mark.parametrize("stages", [{}, pytest.param({"semantic_dedup": {"enabled": True}}, marks=pytest.mark.slow)],
+                         ids=["defaults", "semantic"])
 @pytest.mark.parametrize("weights", [False, True], ids=["no-weights", "weights"])
 def test_a_mix_whose_every_row_is_quarantined_ends_with_empty_splits(tmp_path, weights, stages):
     """Was a traceback (``Field "input" does not exist``): the dedup stages and the mix read the rows' input labels

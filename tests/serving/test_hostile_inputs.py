@@ -109,6 +109,7 @@ def test_header_only_microphone_chunk_is_read_as_no_samples(tmp_path, transcribe
     transcriber.stream().feed(samples, rate)  # was: MemoryError from the resampler, ending the recording
 
 
+@pytest.mark.slow  # several seconds: the slow lane
 def test_a_failing_prefill_does_not_end_the_recording(transcriber, tmp_path, monkeypatch):
     from serving.page import DemoHandlers
 

@@ -264,6 +264,7 @@ def test_hostile_names_are_text_in_results_md_and_html(tmp_path, alpaca_path):
     assert "<p>Model <code>&lt;script&gt;alert(1)&lt;/script&gt;</code> on" in page  # no Markdown backticks in HTML
 
 
+@pytest.mark.slow  # several seconds: the slow lane
 def test_a_diverged_cell_is_listed_apart_and_results_stay_finite(tmp_path, alpaca_path):
     from sweep.runner import run_sweep
 

@@ -275,6 +275,7 @@ def _folder_variant(tmp_path: Path, alpaca_path: Path, name: str, rows: slice) -
     return write_curated_folder([json.loads(line) for line in lines[rows]], tmp_path / name)
 
 
+@pytest.mark.slow  # several seconds: the slow lane
 def test_a_killed_sweep_resumes_where_it_stopped(tmp_path, alpaca_path):
     from sweep.runner import run_sweep
 

@@ -140,6 +140,7 @@ def test_a_prompts_task_input_after_its_first_blank_line_is_protected(text, task
     assert (None if last.prose else last.text) == task_input
 
 
+@pytest.mark.slow  # several seconds: the slow lane
 def test_a_paraphrased_alpaca_prompt_keeps_its_input_as_the_answer_needs_it(tmp_path):
     """Alpaca rows join ``instruction`` and ``input`` with a blank line: a prompt-only paraphrase may reword the
     instruction, never the sentence the answer rewrote (before, synonyms changed both, and the answer no longer

@@ -67,6 +67,7 @@ def test_max_bytes_reads_only_the_start():
     assert names[full[0]] == "en" and names[start[0]] == "de"
 
 
+@pytest.mark.slow  # several seconds: the slow lane
 def test_accuracy_on_debian_fortunes():
     """Real sentences of 50+ characters in 8+ languages (Debian's fortune packages, installed by install.sh)."""
     from benchmarks.fortunes import labelled
