@@ -40,3 +40,10 @@ def finetome_real_path() -> Path:
     if not FINETOME_REAL.exists():
         pytest.skip(f"shared rows not found at {FINETOME_REAL}")
     return FINETOME_REAL
+
+
+@pytest.fixture
+def in_tmp(tmp_path, monkeypatch) -> Path:
+    """A test's own folder, as the current directory (relative paths on the command line land there)."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path

@@ -61,3 +61,12 @@ def one_error_line(output: str) -> str:
     assert "Traceback" not in output, output
     assert len(lines) == 1 and lines[0].startswith("error: "), output
     return lines[0]
+
+
+def curate_command(*args: str):
+    """``tome curate -q --set report=false ARGS`` in this process (typer's runner): its result."""
+    from typer.testing import CliRunner
+
+    from tomecraft.cli import app
+
+    return CliRunner().invoke(app, ["curate", "-q", "--set", "report=false", *args])

@@ -15,6 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from curation.contract import read_manifest
+from tests.curation.runs import curate_command as curate
 
 TRAIN, TEST = 40, 20  # rows of each split (the sample's rows 0-39 and 100-119: no row in both)
 
@@ -57,34 +58,15 @@ def hub_repo(root: Path, layout: str) -> Path:
     return root
 
 
-def curate(*args: str):
-    from tomecraft.cli import app
-
-    return CliRunner().invoke(app, ["curate", "-q", "--set", "report=false", *args])
-
-
-@pytest.fixture
-def in_tmp(tmp_path, monkeypatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
 @pytest.mark.parametrize("layout", ["sharded", "flat", "folders", "readme"])
-def test_a_hub_layout_folder_reads_its_train_split_only(in_tmp, layout):
+@pytest.mark.parametrize("spec,split,rows", [("repo", "train", TRAIN), ("repo:test", "test", TEST)],
+                         ids=["train-by-default", "folder-colon-split"])
+def test_a_hub_layout_folder_reads_one_split(in_tmp, layout, spec, split, rows):
     hub_repo(in_tmp / "repo", layout)
-    assert curate("-i", "repo", "-o", "out").exit_code == 0
+    assert curate("-i", spec, "-o", "out").exit_code == 0
     manifest = read_manifest(in_tmp / "out")
-    assert manifest["accounting"]["input_rows"] == TRAIN
-    assert manifest["input"]["split"] == "train"
-
-
-@pytest.mark.parametrize("layout", ["sharded", "flat", "folders", "readme"])
-def test_folder_colon_split_reads_that_split(in_tmp, layout):
-    hub_repo(in_tmp / "repo", layout)
-    assert curate("-i", "repo:test", "-o", "out").exit_code == 0
-    manifest = read_manifest(in_tmp / "out")
-    assert manifest["accounting"]["input_rows"] == TEST
-    assert manifest["input"]["split"] == "test"
+    assert manifest["accounting"]["input_rows"] == rows
+    assert manifest["input"]["split"] == split
 
 
 def test_the_data_folder_of_a_downloaded_repo_is_split_too(in_tmp):

@@ -8,10 +8,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from curation.contract import read_manifest
 from curation.inputs import inputs_from_cli
+from tests.curation.runs import curate_command as curate
 
 
 def sample_rows(path: Path, start: int = 0, count: int = 30) -> Path:
@@ -21,18 +21,6 @@ def sample_rows(path: Path, start: int = 0, count: int = 30) -> Path:
     lines = ensure_sample().read_text(encoding="utf-8").splitlines()[start:start + count]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
-
-
-def curate(*args: str):
-    from tomecraft.cli import app
-
-    return CliRunner().invoke(app, ["curate", "-q", "--set", "report=false", *args])
-
-
-@pytest.fixture
-def in_tmp(tmp_path, monkeypatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
 
 
 def parsed(*specs: str) -> list[tuple]:
