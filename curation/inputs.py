@@ -41,8 +41,7 @@ class InputConfig(StrictModel):
     max_rows: int | None = Field(None, ge=0, description="take at most this many of its rows (instead of a weight)")
     split: str | None = Field(None, description="hub datasets, local datasets.save_to_disk DatasetDict folders and "
                               "local folders laid out as hub dataset repositories (files named by split, as "
-                              "datasets.load_dataset names them): the split to read (default: train for hub "
-                              "datasets and such folders, every split of a save_to_disk folder)")
+                              "datasets.load_dataset names them): the split to read (default: train)")
     format: Literal["auto", "conversations", "messages", "alpaca", "prompt_completion"] = Field(
         "auto", description="chat format; auto: detected from the columns")
     columns: dict[str, str] = Field(default_factory=dict, description="canonical name -> the input's column, e.g. "

@@ -647,8 +647,8 @@ def _not_text(shown: str, head: bytes) -> InputError:
 
 
 def _saved_dataset(path: Path, spec: str, split: str | None = None) -> InputSource:
-    """A ``datasets.save_to_disk`` folder, loaded: every split of a ``DatasetDict`` one after another, or only
-    ``split``. A ``ClassLabel`` column reads as its label names (:func:`curation.readers.labels.label_names`)."""
+    """A ``datasets.save_to_disk`` folder, loaded: one split of a ``DatasetDict``, ``split`` or else ``train``
+    (as a hub dataset is read; its only split when it has one). A ``ClassLabel`` column reads as its label names (:func:`curation.readers.labels.label_names`)."""
     import datasets
 
     try:
@@ -659,6 +659,11 @@ def _saved_dataset(path: Path, spec: str, split: str | None = None) -> InputSour
             return empty
         raise InputError(f"{path}: not a readable datasets.save_to_disk folder: {error_line(exc)}") from None
     if isinstance(ds, datasets.DatasetDict):
+        if split is None and len(ds) > 1:  # as a hub dataset and a folder of split files: train, never its test rows
+            if "train" not in ds:
+                raise InputError(f"{path}: a DatasetDict of splits {', '.join(ds)} and no 'train': give {path}:SPLIT "
+                                 "to read one")
+            split = "train"
         if split is not None and split not in ds:
             raise InputError(f"{path}: no split {split!r} in this DatasetDict (its splits: {', '.join(ds) or 'none'})")
         parts = [(name, ds[name]) for name in ds if split is None or name == split]
@@ -670,6 +675,8 @@ def _saved_dataset(path: Path, spec: str, split: str | None = None) -> InputSour
     records = [(f"{path.name}/{name}" if name else path.name, label_names(part.data.table, part.features))
                for name, part in parts]
     fingerprint = "datasets:" + hashlib.sha256("|".join(p._fingerprint for _, p in parts).encode()).hexdigest()
+    if isinstance(ds, datasets.DatasetDict) and split is not None:  # the manifest and the summary say which
+        return SplitSource(spec, "disk", records=records, fingerprint_value=fingerprint, split=split)
     return InputSource(spec, "disk", records=records, fingerprint_value=fingerprint)
 
 

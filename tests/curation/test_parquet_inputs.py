@@ -299,11 +299,12 @@ def datasets_offline():
     return pytest.importorskip("datasets")
 
 
-def test_a_split_of_a_saved_dataset_dict_is_that_split_only(tmp_path, datasets_offline):
+def test_a_saved_dataset_dict_reads_its_train_split_or_the_split_given(tmp_path, datasets_offline):
     ds = datasets_offline
     ds.DatasetDict({"train": ds.Dataset.from_list([row(i) for i in range(6)]),
                     "test": ds.Dataset.from_list([row(i) for i in range(100, 103)])}).save_to_disk(str(tmp_path / "dd"))
-    assert rows_read(str(tmp_path / "dd")) == 9
+    assert rows_read(str(tmp_path / "dd")) == 6  # train, as for a hub id (it read every split: the test rows too)
+    assert open_input(str(tmp_path / "dd")).describe(6)["split"] == "train"
     table = read_all(str(tmp_path / "dd") + ":test")
     assert table.num_rows == 3 and set(table.column(FILE).to_pylist()) == {"dd/test"}
     with pytest.raises(InputError, match=r"no split 'nope' .*its splits: train, test"):
@@ -394,3 +395,12 @@ def test_a_column_name_given_twice_is_one_line_naming_file_and_column(tmp_path):
     packed = compress(tmp_path / "dup.parquet", ".gz")  # read whole, checked as it is read
     with pytest.raises(InputError, match=r"dup\.parquet\.gz: the column 'meta' appears more than once"):
         rows_read(str(packed))
+
+
+def test_a_saved_dataset_dict_without_train_names_its_splits(tmp_path, datasets_offline):
+    ds = datasets_offline
+    ds.DatasetDict({"validation": ds.Dataset.from_list([row(i) for i in range(3)]),
+                    "test": ds.Dataset.from_list([row(i) for i in range(100, 103)])}).save_to_disk(str(tmp_path / "dd"))
+    with pytest.raises(InputError, match=r"dd: a DatasetDict of splits validation, test and no 'train': give .*dd:SPLIT"):
+        open_input(str(tmp_path / "dd"))
+    assert rows_read(str(tmp_path / "dd") + ":validation") == 3
