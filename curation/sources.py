@@ -311,13 +311,14 @@ def split_layout(folder: Path) -> SplitLayout | None:
         return None
     if _holds_curated_folder(path, files):  # its splits are tome's, read as any folder's files are
         return None
-    if not (path / "README.md").is_file() and not _may_name_splits(path, files):
+    configured, named = _readme_names_configs(path), _may_name_splits(path, files)
+    if not configured and not named:
         return None  # (without importing datasets, a second of a run's start-up)
     from datasets.data_files import DEFAULT_PATTERNS_ALL, EmptyDatasetError, get_data_patterns, resolve_pattern
 
     try:
-        patterns = _readme_patterns(path)
-        if patterns is None and _may_name_splits(path, files):
+        patterns = _readme_patterns(path) if configured else None
+        if patterns is None and named:
             patterns = get_data_patterns(str(path))
     except (SourceError, EmptyDatasetError, OSError, ValueError):  # read as a folder, its error says what is wrong
         return None
@@ -350,20 +351,33 @@ def _holds_curated_folder(folder: Path, files: list[DataFile]) -> bool:
     return any(is_curated_folder(parent) for parent in below)
 
 
-def _may_name_splits(folder: Path, files: list[DataFile]) -> bool:
-    """Can ``get_data_patterns`` find a split among ``files`` (under ``folder``): does a path below it hold a
-    split's keyword (``datasets.data_files.SPLIT_KEYWORDS``: train, test, eval, ...) or lie in ``data/`` (its
-    ``data/{split}-00000-of-00001`` shards)? Every pattern of the library's holds one or the other, so a folder
-    without either is told apart here, not by its globs, which walk the whole folder once a pattern (seconds
-    for thousands of shards)."""
-    from datasets.data_files import SPLIT_KEYWORDS
+# a part of every split keyword of ``datasets.data_files.SPLIT_KEYWORDS`` (train/training, validation/valid/val/dev,
+# test/testing/eval/evaluation: tests/curation/test_hub_layout_splits.py holds them to the library's), so that a
+# folder whose paths hold none is told apart without importing datasets (most of a second of a run's start-up)
+SPLIT_WORD_PARTS = ("train", "val", "dev", "test", "eval")
 
-    keywords = [k for found in SPLIT_KEYWORDS.values() for k in found]
+
+def _may_name_splits(folder: Path, files: list[DataFile]) -> bool:
+    """Can ``get_data_patterns`` find a split among ``files`` (under ``folder``): does a path below it hold a part
+    of a split's keyword (:data:`SPLIT_WORD_PARTS`) or lie in ``data/`` (its ``data/{split}-00000-of-00001``
+    shards)? Every pattern of the library's holds one or the other, so a folder without either is told apart
+    here, not by its globs, which walk the whole folder once a pattern (seconds for thousands of shards)."""
     for file in files:
         below = file.path.relative_to(folder).as_posix().lower()
-        if below.startswith("data/") or any(k in below for k in keywords):
+        if below.startswith("data/") or any(k in below for k in SPLIT_WORD_PARTS):
             return True
     return False
+
+
+def _readme_names_configs(folder: Path) -> bool:
+    """Does the folder's README.md hold a ``configs`` key (a plain text look, before :func:`_readme_patterns` loads
+    the card with ``datasets``): a folder of shards with a README of prose is told apart without that import."""
+    try:
+        with open(folder / "README.md", "rb") as fh:
+            head = fh.read(1 << 20)
+    except OSError:
+        return False
+    return head.lstrip(b"\xef\xbb\xbf").startswith(b"---") and b"configs:" in head
 
 
 def _readme_patterns(folder: Path) -> dict[str, list[str]] | None:

@@ -140,3 +140,31 @@ def test_the_summary_says_which_split_was_read(in_tmp):
     result = CliRunner().invoke(app, ["curate", "--set", "report=false", "-i", "repo", "-o", "out"])
     assert result.exit_code == 0, result.output
     assert "repo: read split 'train' of a folder of splits (FOLDER:SPLIT reads another)" in result.output
+
+
+def test_the_quick_look_for_split_names_covers_every_keyword_of_datasets():
+    """The look that spares a folder of plain shards the import of ``datasets`` must see every keyword the library
+    tells splits by: a keyword it adds must be added there too."""
+    from datasets.data_files import SPLIT_KEYWORDS
+
+    from curation.sources import SPLIT_WORD_PARTS
+
+    keywords = [k for found in SPLIT_KEYWORDS.values() for k in found]
+    assert keywords and all(any(part in k.lower() for part in SPLIT_WORD_PARTS) for k in keywords), keywords
+
+
+@pytest.mark.parametrize("readme", ["# My shards\n\nSome prose.\n", None], ids=["prose-readme", "no-readme"])
+def test_a_folder_of_plain_shards_is_read_without_importing_datasets(tmp_path, readme):
+    """Was most of a second of every such run: the split look imported ``datasets`` for any folder."""
+    import subprocess
+    import sys
+
+    for i in range(2):
+        write(tmp_path / "shards" / f"part-{i:03d}.jsonl", rows(i * 5, 5))
+    if readme is not None:
+        (tmp_path / "shards" / "README.md").write_text(readme, encoding="utf-8")
+    code = ("import sys\nfrom curation.readers import open_input\n"
+            f"source = open_input({str(tmp_path / 'shards')!r})\n"
+            "print(sum(1 for _ in source.batches()) > 0, 'datasets' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.stdout.split() == ["True", "False"], done.stdout + done.stderr
