@@ -6,7 +6,8 @@ raw batches with ids and positions; blocks of whole lines parsed side by side on
 decompressed on a read-ahead thread). Reference columns: Arrow's JSON reader alone on the same blocks, one after
 another on its own threads (what the reader did before it parsed blocks side by side), and the codec alone (its command-line tool decompressing to nowhere), so a slow row shows whether the
 time is the codec's or ours. With ``--curate-rows N``, also the job the reader serves: whole ``tome curate``
-processes on the first N rows, plain and in each codec.
+processes on the first N rows, plain and in each codec. The bz2 decoders alone: ours (parallel) against
+Python's ``bz2`` module, the reference.
 
     python benchmarks/bench_inputs.py --rows 40000 --repeat 3 --curate-rows 40000
 """
@@ -97,6 +98,33 @@ def codec_alone(cmd: list[str] | None, path: Path) -> float | None:
     return time.perf_counter() - start
 
 
+def decode_bz2(path: Path, repeat: int) -> dict:
+    """bz2 decoders alone on the same file, read to nowhere in 1 MB pieces (best of ``repeat``): ours (the
+    parallel decoder ``open_binary`` gives, :mod:`curation.readers.bzip2`) against Python's ``bz2.open`` (the
+    reference, what the reader used before) and the ``bzip2`` tool."""
+    import bz2
+
+    def drain(open_stream) -> float:
+        start, piece = time.perf_counter(), bytearray(1 << 20)
+        with open_stream() as stream:
+            while stream.readinto(piece):
+                pass
+        return time.perf_counter() - start
+
+    ours = min(drain(lambda: open_binary(classify(path))) for _ in range(repeat))
+    python = min(drain(lambda: bz2.open(path, "rb")) for _ in range(repeat))
+    tool = codec_alone(["bzip2", "-dc"], path)
+    print(f"\nbz2 decoders alone on {path.name} (best of {repeat}):\n")
+    print("| decoder | s | speed vs Python's bz2 |")
+    print("|---|---:|---:|")
+    print(f"| ours (indexed_bzip2, parallel) | {ours:.2f} | {python / ours:.2f}x |")
+    print(f"| Python's bz2.open (reference) | {python:.2f} | 1.00x |")
+    if tool is not None:
+        print(f"| bzip2 -dc (one process) | {tool:.2f} | {python / tool:.2f}x |")
+    return {"ours_s": round(ours, 3), "python_bz2_s": round(python, 3), "bzip2_tool_s": None if tool is None else round(tool, 3),
+            "speedup_vs_python": round(python / ours, 2)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=40_000)
@@ -134,10 +162,12 @@ def main() -> None:
         alone = "-" if r["codec_alone_s"] is None else f"{r['codec_alone_s']:.2f}"
         print(f"| {r['file']} | {r['MB']} | {r['rows']:,} | {r['seconds']:.2f} | {r['MB_per_s']} | "
               f"{r['vs_uncompressed']:.0%} | {r['blocks_seconds']:.2f} | {r['blocks_vs_uncompressed']:.0%} | {alone} |")
+    decoders = decode_bz2(src.with_name(src.name + ".bz2"), args.repeat)
     runs = curate_table(folder, src, args.curate_rows, args.repeat) if args.curate_rows else []
     print(f"\nload average after: {os.getloadavg()[0]:.2f} (2 cores)")
     if args.json:
-        args.json.write_text(json.dumps({"rows": args.rows, "results": results, "curate": runs, "load": os.getloadavg()},
+        args.json.write_text(json.dumps({"rows": args.rows, "results": results, "bz2_decoders": decoders, "curate": runs,
+                                        "load": os.getloadavg()},
                                         indent=2))
 
 

@@ -16,8 +16,9 @@ A data file that is a broken link, or no regular file (a named pipe, a device), 
 would be lost unseen, and a pipe is read twice (the input's fingerprint, then its rows), so it would hang.
 
 ``open_binary(path)`` opens a file for streaming, decompressing on the fly (ISA-L's gzip decoder from
-``isal``, Arrow's codecs for bz2 and zstd, the standard library's ``lzma`` for xz), and ``iter_line_blocks`` cuts a stream into blocks of whole
-lines for a columnar JSON reader, dropping a byte-order mark at the start of the file.
+``isal``, ``indexed_bzip2``'s parallel decoder for bz2 (:mod:`curation.readers.bzip2`), Arrow's codec for zstd,
+the standard library's ``lzma`` for xz), and ``iter_line_blocks`` cuts a stream into blocks of whole lines for a
+columnar JSON reader, dropping a byte-order mark at the start of the file.
 """
 
 from __future__ import annotations
@@ -420,8 +421,10 @@ def open_binary(file: DataFile | str | Path, buffer_size: int = 1 << 20) -> Bina
             from curation.readers.xz import XzStreams
 
             return io.BufferedReader(XzStreams(open(file.path, "rb")), buffer_size)
-        if file.compression == "bz2":  # Python's reader streams a truncated file up to the break; Arrow's fails at once
-            return bz2.open(file.path, "rb")
+        if file.compression == "bz2":  # decoded on several cores; a truncated file streams up to the break
+            from curation.readers.bzip2 import open_bz2  # (Arrow's reader fails at once)
+
+            return open_bz2(Path(file.path), buffer_size)
         if file.compression == "gzip" and _isal_gzip is not None:
             return _isal_gzip.open(file.path, "rb")
         return pa.input_stream(str(file.path), compression=file.compression, buffer_size=buffer_size)
