@@ -169,8 +169,8 @@ def _split_folder(spec: str) -> InputSource | None:
 
 @dataclass
 class SplitSource(InputSource):
-    """An input that is one split of a local folder laid out as a hub dataset repository: the manifest's input
-    record says which (``split``)."""
+    """An input that is one split of a hub dataset, or of a local folder laid out as a hub dataset repository:
+    the manifest's input record says which (``split``)."""
 
     split: str | None = None
 
@@ -711,12 +711,13 @@ def _hub(spec: str, streaming: bool = False) -> InputSource:
     try:
         if streaming:
             ds = datasets.load_dataset(name, split=split, streaming=True)
-            return InputSource(spec, "stream", records=[(f"{name}:{split}", ds)],
-                               fingerprint_value=f"hub-stream:{name}:{split}:{getattr(ds, '_fingerprint', '')}")
+            return SplitSource(spec, "stream", records=[(f"{name}:{split}", ds)],
+                               fingerprint_value=f"hub-stream:{name}:{split}:{getattr(ds, '_fingerprint', '')}",
+                               split=split)
         ds = datasets.load_dataset(name, split=split)
     except Exception as exc:
         offline = os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("HF_DATASETS_OFFLINE") == "1"
         hint = " (HF_HUB_OFFLINE=1 is set: only cached datasets load)" if offline else ""
         raise InputError(f"{spec}: cannot load from the Hugging Face hub{hint}: {error_line(exc)}") from None
-    return InputSource(spec, "hub", records=[(f"{name}:{split}", label_names(ds.data.table, ds.features))],
-                       fingerprint_value=f"hub:{name}:{split}:{ds._fingerprint}")
+    return SplitSource(spec, "hub", records=[(f"{name}:{split}", label_names(ds.data.table, ds.features))],
+                       fingerprint_value=f"hub:{name}:{split}:{ds._fingerprint}", split=split)

@@ -502,6 +502,24 @@ def test_hub_inputs_can_be_streamed(tmp_path, monkeypatch, alpaca_path):
     manifest = read_manifest(tmp_path / "out")
     chat = manifest["inputs"][0]
     assert chat["kind"] == "stream" and chat["format"] == "messages" and chat["rows_in"] == 80
+    assert chat["split"] == "train"  # which split of the hub dataset was read
+
+
+def test_a_hub_input_records_the_split_it_read(tmp_path, monkeypatch, alpaca_path):
+    """The default split (``train``) and one named after the id (``ID:SPLIT``) are both in the manifest."""
+    import datasets
+
+    from curation.pipeline import run_curation
+
+    pq.write_table(pa.Table.from_pylist([as_messages(r) for r in alpaca_rows(alpaca_path)[:20]]),
+                   tmp_path / "part-0.parquet")
+    real = datasets.load_dataset
+    monkeypatch.setattr(datasets, "load_dataset", lambda name, split=None, streaming=False, **kw: real(
+        "parquet", data_files=str(tmp_path / "part-0.parquet"), split="train", streaming=streaming))
+    for spec, split in (("org/chat", "train"), ("org/chat:validation", "validation")):
+        run_curation(spec, tmp_path / split, fast_config())
+        record = read_manifest(tmp_path / split)["inputs"][0]
+        assert (record["kind"], record["split"]) == ("hub", split)
 
 
 def test_a_streamed_hub_dataset_reads_class_labels_as_their_names(tmp_path, monkeypatch, alpaca_path):
