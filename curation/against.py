@@ -15,7 +15,8 @@ memory is bounded by the signatures the probe reads, and the time hardly grows w
 is built in one read of the existing set and cached (in the existing folder's ``.cache/`` for a curated folder,
 else in the run's), keyed by the existing set's fingerprint and the settings: a later run against the same set
 does not read it again, and one against a set that changed builds it anew (a curated folder's fingerprint holds
-its split files' sizes and modification times, so a split edited by hand is never matched by a stale index).
+its split files' sizes, times and inodes, so a split edited by hand is never matched by a stale index); a cached
+index whose files are not whole is built again. A local folder laid out as a hub dataset is read split by split.
 A plain input's rows that cannot be read or validated are left out of the index (nothing could match them) and
 counted in the stage's stats: ``existing_unreadable``, and ``existing_unreadable_first`` (where and why).
 
@@ -29,6 +30,7 @@ import hashlib
 import json
 import os
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -236,29 +238,38 @@ class Against(GlobalStage):
         if existing.curated is not None:
             folders.append(existing.curated / ".cache" / "against")
         folders.append(Path(ctx.cache_dir) / "against")
+        shape = {"bands": self.spec_params()[0], "num_perm": self.near_cfg.num_perm}
         for folder in folders:
             path = folder / f"index-{digest}"
             if (path / _Index.FILES[-1]).exists():
-                return _Index.open(path), {"index": "cached", "existing_rows": None, **_skipped_stats(path)}
+                try:
+                    return _Index.open(path, **shape), {"index": "cached", "existing_rows": None, **_skipped_stats(path)}
+                except (OSError, pa.ArrowException, _BrokenIndex):  # damaged: built again below, never read half
+                    shutil.rmtree(path, ignore_errors=True)
         settings = hashlib.sha256(json.dumps([key[1], existing.scope()], sort_keys=True, default=str).encode()).hexdigest()[:24]
         for folder in folders:
             try:
                 folder.mkdir(parents=True, exist_ok=True)
                 path = folder / f"index-{digest}"
-                rows = self._build(existing, path, ctx)
-                (path / SETTINGS_FILE).write_text(settings)
+                rows = self._build(existing, path, ctx, settings)
                 if existing.curated is not None and folder == existing.curated / ".cache" / "against":
                     _prune(folder, keep=path, settings=settings)
-                return _Index.open(path), {"index": "built", "existing_rows": rows, **_skipped_stats(path)}
-            except OSError:
+                return _Index.open(path, **shape), {"index": "built", "existing_rows": rows, **_skipped_stats(path)}
+            except (OSError, pa.ArrowException, _BrokenIndex):
                 continue
         raise OSError(f"{self.cfg.path}: no writable folder for the index of the existing set")
 
-    def _build(self, existing: "ExistingSet", path: Path, ctx: ReduceContext) -> int:
-        """One read of the existing set: the per-row file as it streams, then the sorted lookups."""
-        tmp = path.with_name(path.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
+    def _build(self, existing: "ExistingSet", path: Path, ctx: ReduceContext, settings: str) -> int:
+        """One read of the existing set: the per-row file as it streams, then the sorted lookups. Written in a
+        folder of this build's own (another run building the same index at once writes in its own, never in
+        this one's) and moved into place whole; when another build got there first, its index is kept."""
+        tmp = Path(tempfile.mkdtemp(prefix=f"{path.name}.tmp-", dir=path.parent))
+        try:
+            return self._write_index(existing, tmp, path, ctx, settings)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def _write_index(self, existing: "ExistingSet", tmp: Path, path: Path, ctx: ReduceContext, settings: str) -> int:
         writer = None
         rows = 0
         first_words: list[np.ndarray] = []
@@ -299,9 +310,16 @@ class Against(GlobalStage):
             order = np.argsort(band, kind="stable")
             columns[f"band{b}"] = band[order]
             columns[f"band{b}_pos"] = ok[order].astype(position)
+        (tmp / SETTINGS_FILE).write_text(settings)
         _write(tmp / "bands.arrow", columns)
-        shutil.rmtree(path, ignore_errors=True)
-        os.replace(tmp, path)
+        try:
+            os.replace(tmp, path)
+        except OSError:  # an index is there: one another run finished meanwhile (kept), or a damaged one
+            try:
+                _Index.open(path, bands=bands_count, num_perm=self.near_cfg.num_perm)
+            except (OSError, pa.ArrowException, _BrokenIndex):
+                shutil.rmtree(path, ignore_errors=True)
+                os.replace(tmp, path)
         return rows
 
     # -- the decision ---------------------------------------------------------------------------------
@@ -403,14 +421,28 @@ class _Index:
     bands: pa.Table
 
     @classmethod
-    def open(cls, folder: Path) -> "_Index":
-        return cls(*(_mapped(folder / name) for name in cls.FILES))
+    def open(cls, folder: Path, bands: int, num_perm: int) -> "_Index":
+        """The index in ``folder``, once its files are seen whole and of one build (:class:`_BrokenIndex`
+        otherwise: a file cut short, overwritten or lost, as a disk filled up or a hand left it); ``bands`` and
+        ``num_perm``: the settings it was built with."""
+        index = cls(*(_mapped(folder / name) for name in cls.FILES))
+        rows = index.rows.num_rows
+        names = {f"band{b}{s}" for b in range(bands) for s in ("", "_pos")}
+        signature = index.rows.schema.field("signature").type if "signature" in index.rows.column_names else None
+        if (index.exact.num_rows != rows or set(index.bands.column_names) != names or index.bands.num_rows > rows
+                or getattr(signature, "list_size", None) != num_perm):
+            raise _BrokenIndex(f"{folder}: the index's files do not agree")
+        return index
 
     def column(self, table: str, name: str) -> np.ndarray:
         """A lookup column as a NumPy view of the memory map (each lookup file is one record batch)."""
         column = getattr(self, table).column(name)
         column = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
         return column.to_numpy()
+
+
+class _BrokenIndex(Exception):
+    """A cached index whose files are not whole or not of one build: it is built again."""
 
 
 def _write(path: Path, columns: dict[str, np.ndarray]) -> None:
@@ -547,29 +579,54 @@ class ExistingSet:
 
         path = Path(self.spec).expanduser()
         local = looks_like_path(self.spec) or self.spec.endswith("/")  # (a hub id has one slash, inside)
-        if local and not any(c in self.spec for c in "*?[") and not exists(path):
+        head, colon, split = self.spec.rpartition(":")  # FOLDER:SPLIT, one split of a local dataset folder
+        named_split = bool(colon and head and split and "/" not in split and exists(Path(head).expanduser()))
+        if local and not any(c in self.spec for c in "*?[") and not named_split and not exists(path):
             raise StageError(f"--against {self.spec}: file not found")
 
     def fingerprint(self) -> str:
         """What the index is keyed by. A curated folder's: its manifest's output hashes and each split file's
-        path, size and modification time (a file replaced or edited after the run, the manifest untouched, makes
-        another key: the index is built again, never reused stale; the files' bytes are not read)."""
+        path, size, modification time, inode and status-change time (a file replaced or edited after the run, the
+        manifest untouched, makes another key: the index is built again, never reused stale; the files' bytes are
+        not read). The last two because the first three can be the same after a change: a file of the same size
+        given the old time (``touch -r``, ``cp -p``, ``rsync -t``) or written again within the clock's tick; no
+        write leaves the status-change time as it was, and a file put in place by a rename has another inode."""
         if self.curated is not None:
             manifest = self._check_curated()
             outputs = manifest.get("outputs") if isinstance(manifest.get("outputs"), dict) else {}
             files = []
             for file in self.split_files():
                 stat = file.stat()
-                files.append([file.relative_to(self.curated).as_posix(), stat.st_size, stat.st_mtime_ns])
+                files.append([file.relative_to(self.curated).as_posix(), stat.st_size, stat.st_mtime_ns, stat.st_ino,
+                              stat.st_ctime_ns])
             return "curated:" + json.dumps({"outputs": {k: v.get("sha256") if isinstance(v, dict) else None
                                                         for k, v in outputs.items() if k in ("train", "validation", "test")},
                                             "files": files}, sort_keys=True)
         from curation.readers import InputError, open_input
 
         try:
-            return open_input(self.spec).fingerprint
+            parts = self.parts()
+            if parts == [self.spec]:
+                return open_input(self.spec).fingerprint
+            return "splits:" + json.dumps([[part, open_input(part).fingerprint] for part in parts])
         except InputError as exc:  # named as the existing set's, not taken for an --input's
             raise StageError(f"--against {exc}") from None
+
+    def parts(self) -> list[str]:
+        """The input specs a plain set is read from: the spec, or, for a local folder laid out as a hub dataset
+        repository (its files named by split), each of its splits (``FOLDER:train``, ``FOLDER:test``, ...). As
+        an ``--input``, such a folder reads ``train`` alone (its test rows are not to be trained on); as the set
+        new rows must not duplicate, its test rows count as much as its train rows (read as train alone, a new
+        row that is one of the set's test rows was kept, into the training data of the extension)."""
+        from curation.sources import split_layout
+
+        path = Path(self.spec).expanduser()
+        if self.curated is not None or "://" in self.spec or not path.is_dir():
+            return [self.spec]
+        layout = split_layout(path)
+        if layout is None or list(layout.splits) == ["train"]:
+            return [self.spec]
+        return [f"{self.spec}:{split}" for split in layout.splits]
 
     def split_files(self) -> list[Path]:
         """A curated folder's split files (``train.parquet`` or the shards of ``train/``, ...), in row order."""
@@ -653,20 +710,20 @@ class ExistingSet:
         from curation.validate import Validate
 
         try:
-            config = config_model()()
-            source, config = open_source(self.spec, config)
-            validate = Validate(config.stage("validate"), config.inputs)
             normalize = Normalize(normalize_cfg) if normalize_cfg is not None and normalize_cfg.enabled else None
-            for raw in source.batches(16_384):
-                out = validate.process(raw)
-                self._count_skipped(out.quarantine)
-                batch = out.batch
-                if normalize is not None and batch.num_rows:
-                    out = normalize.process(batch)
+            for part in self.parts():
+                source, config = open_source(part, config_model()())
+                validate = Validate(config.stage("validate"), config.inputs)
+                for raw in source.batches(16_384):
+                    out = validate.process(raw)
                     self._count_skipped(out.quarantine)
                     batch = out.batch
-                if batch.num_rows:
-                    yield batch.column("id"), batch.column("conversations")
+                    if normalize is not None and batch.num_rows:
+                        out = normalize.process(batch)
+                        self._count_skipped(out.quarantine)
+                        batch = out.batch
+                    if batch.num_rows:
+                        yield batch.column("id"), batch.column("conversations")
         except InputError as exc:
             raise StageError(f"--against {exc}") from None
 
@@ -709,7 +766,7 @@ def _prune(folder: Path, keep: Path, settings: str) -> None:
     (each is as large as the set's signatures), while indexes of other settings or scopes stay for the runs
     that use them."""
     for other in folder.glob("index-*"):
-        if other == keep or not other.is_dir():
+        if other == keep or not other.is_dir() or ".tmp-" in other.name:  # (a build in progress: its own to finish)
             continue
         try:
             same = (other / SETTINGS_FILE).read_text() == settings
@@ -762,9 +819,11 @@ def _is_turns(kind: pa.DataType) -> bool:
 def _finetome_twin(path: Path) -> Path | None:
     """For a path under a curated folder's ``messages/`` (what ``--format messages`` or ``both`` writes: the same
     rows, ids and order as the splits, in TRL's shape), the path it mirrors: ``out/messages`` -> ``out``,
-    ``out/messages/train.parquet`` -> ``out/train.parquet`` (a shard the same way). Read as a plain input, the
-    messages rows would get ids of their own (from the whole record), which ``duplicate_of`` would then name."""
+    ``out/messages/train.parquet`` -> ``out/train.parquet``, or the shard folder ``out/train/`` where the split
+    is written in shards (``--engine ray``: its messages split is one file all the same). Read as a plain input,
+    the messages rows would get ids of their own (from the whole record), which ``duplicate_of`` would then name."""
     from curation.card import MESSAGES_DIR
+    from curation.contract import SPLITS, output_paths
     from curation.sources import is_curated_folder
 
     if not path.exists():
@@ -773,6 +832,8 @@ def _finetome_twin(path: Path) -> Path | None:
     for folder in (path, *list(path.parents)[:2]):
         if folder.name == MESSAGES_DIR and is_curated_folder(folder.parent):
             twin = folder.parent / path.relative_to(folder)
+            if not twin.exists() and twin.parent == folder.parent and twin.suffix == ".parquet" and twin.stem in SPLITS:
+                twin = output_paths(folder.parent).split(twin.stem)
             return twin if twin.exists() else None
     return None
 

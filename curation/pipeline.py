@@ -22,7 +22,8 @@ __all__ = ["AccountingError", "CurationResult", "InputError", "StageReport", "ch
 
 def check_out_dir(out_dir: str | Path, config, output_format: str = "finetome", shards: bool = False) -> None:
     """Refuse, before any work, an output folder the run could not finish: one that holds the ``--against`` set
-    (the run would write its new rows over the data it extends, which is never rewritten), or one where a path
+    (the run would write its new rows over the data it extends, which is never rewritten), one inside a plain
+    ``--against`` folder (the next run would read this one's outputs as existing rows), or one where a path
     the run writes is taken by the other kind (a folder named ``train.parquet``, as Spark writes them, or
     ``README.md``; a file named ``messages``). Such a path is the user's, so it is named, not removed.
     ``shards``: the engine writes each split as a folder of shards (Ray)."""
@@ -32,6 +33,13 @@ def check_out_dir(out_dir: str | Path, config, output_format: str = "finetome", 
         if _under(existing, out):
             raise InputError(f"--against {against}: this run would write over it (the output folder is {out_dir}); "
                              "write the new rows to another folder (--out)")
+        from curation.sources import is_curated_folder
+
+        if not is_curated_folder(existing):  # a plain set around --out (a folder of shards) reads this run's output
+            try:  # next time: its splits and removed rows would count as existing rows
+                check_not_own_output([against], out_dir)
+            except InputError as exc:
+                raise InputError(f"--against {exc}") from None
     if against is not None and "://" not in against and config.stage("against").enabled:
         from curation.against import ExistingSet
 
