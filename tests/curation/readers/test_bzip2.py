@@ -95,3 +95,23 @@ def test_a_file_cut_at_any_byte_is_read_as_pythons_decoder_reads_it(tmp_path):
             assert ours == python, end
         else:  # only bytes of the file before the cut
             assert (b"first stream\n" * 200 + b"second stream\n" * 3).startswith(ours), end
+
+
+def test_whole_files_are_told_from_cut_or_trailed_ones_by_their_last_bytes(tmp_path, capfd):
+    """The end-of-stream marker is not aligned to a byte: files of every padding (0-7 bits) are whole; a cut file
+    or one with bytes after its last stream goes to Python's decoder, and nothing is written to stderr (the
+    parallel decoder writes a warning there for trailing bytes)."""
+    from curation.readers.bzip2 import _whole_bz2
+
+    rng = random.Random(3)
+    path = tmp_path / "f.bz2"
+    for n in range(40):
+        whole = bz2.compress(bytes(rng.choices(b"ab\n", k=rng.randrange(0, 3000))), rng.randrange(1, 10))
+        path.write_bytes(whole)
+        assert _whole_bz2(path), n
+        for changed in (whole[:-1], whole + b"\0", whole + b"junk"):
+            path.write_bytes(changed)
+            assert not _whole_bz2(path), n
+    path.write_bytes(bz2.compress(DATA[:20_000], 1) + b"trailing junk")
+    assert _read(open_bz2(path)) == (DATA[:20_000], None)
+    assert capfd.readouterr().err == ""
