@@ -614,7 +614,8 @@ class ExistingSet:
 
     def parts(self) -> list[str]:
         """The input specs a plain set is read from: the spec, or, for a local folder laid out as a hub dataset
-        repository (its files named by split), each of its splits (``FOLDER:train``, ``FOLDER:test``, ...). As
+        repository (its files named by split) or a ``save_to_disk`` DatasetDict, each of its splits
+        (``FOLDER:train``, ``FOLDER:test``, ...). As
         an ``--input``, such a folder reads ``train`` alone (its test rows are not to be trained on); as the set
         new rows must not duplicate, its test rows count as much as its train rows (read as train alone, a new
         row that is one of the set's test rows was kept, into the training data of the extension)."""
@@ -623,6 +624,9 @@ class ExistingSet:
         path = Path(self.spec).expanduser()
         if self.curated is not None or "://" in self.spec or not path.is_dir():
             return [self.spec]
+        saved = _saved_splits(path)
+        if saved is not None:
+            return [self.spec] if saved == ["train"] else [f"{self.spec}:{split}" for split in saved]
         layout = split_layout(path)
         if layout is None or list(layout.splits) == ["train"]:
             return [self.spec]
@@ -741,6 +745,18 @@ class ExistingSet:
             error = " ".join(str(first.get("error")).split())  # one line
             self.skipped["first"] = f"{where}: {error}" if where else error
         self.skipped["rows"] += quarantine.num_rows
+
+
+def _saved_splits(path: Path) -> list[str] | None:
+    """The splits a ``save_to_disk`` DatasetDict folder lists in its ``dataset_dict.json``, or None (not such a
+    folder, or a list that cannot be read: the folder is then read as any input reads it, and says what is wrong)."""
+    try:
+        splits = json.loads((path / "dataset_dict.json").read_text(encoding="utf-8"))["splits"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(splits, list) or not splits or not all(isinstance(s, str) and s for s in splits):
+        return None
+    return splits
 
 
 def _skipped_stats(index: Path) -> dict[str, Any]:

@@ -177,6 +177,20 @@ def test_every_split_of_a_hub_layout_folder_is_the_existing_set(hub_folder, new_
     assert manifest["accounting"]["balanced"] and manifest["accounting"]["in_splits"] == 20
 
 
+def test_every_split_of_a_saved_dataset_dict_is_the_existing_set(new_input, tmp_path):
+    """A ``save_to_disk`` DatasetDict read only its train split as --against, as it does as an --input."""
+    import datasets
+
+    table = pa.Table.from_pylist(rows(1, 60))
+    saved = tmp_path / "saved"
+    datasets.DatasetDict({"train": datasets.Dataset(table.slice(0, 50)),
+                          "test": datasets.Dataset(table.slice(50))}).save_to_disk(str(saved))
+    manifest = curate(new_input, tmp_path / "new", against=saved)
+    assert against_stats(manifest)["existing_rows"] == 60 and against_stats(manifest)["exact"] == OVERLAP
+    manifest = curate(new_input, tmp_path / "one", against=Path(f"{saved}:test"))
+    assert against_stats(manifest)["existing_rows"] == 10
+
+
 def test_one_split_of_a_hub_layout_folder_is_taken_as_any_input_takes_it(hub_folder, new_input, tmp_path):
     """``--against FOLDER:test`` was refused as a file not found."""
     from tests.curation.runs import invoke, one_error_line
