@@ -115,3 +115,14 @@ def test_whole_files_are_told_from_cut_or_trailed_ones_by_their_last_bytes(tmp_p
     path.write_bytes(bz2.compress(DATA[:20_000], 1) + b"trailing junk")
     assert _read(open_bz2(path)) == (DATA[:20_000], None)
     assert capfd.readouterr().err == ""
+
+
+def test_without_the_parallel_decoder_pythons_reads_the_file(tmp_path, monkeypatch):
+    """Where ``indexed_bzip2`` ships no wheel it is not installed; bz2 files are read all the same."""
+    import curation.readers.bzip2 as bzip2
+
+    monkeypatch.setattr(bzip2, "_parallel", None)
+    path = tmp_path / "rows.jsonl.bz2"
+    path.write_bytes(bz2.compress(DATA[:50_000]))
+    stream = open_bz2(path)
+    assert isinstance(stream, bz2.BZ2File) and _read(stream) == (DATA[:50_000], None)
