@@ -49,6 +49,15 @@ class InputConfig(StrictModel):
     license: str | None = Field(None, description="the input's license, for the dataset card")
     streaming: bool = Field(False, description="hub datasets: stream the rows instead of downloading the dataset first")
 
+    @field_validator("path")
+    @classmethod
+    def _some_path(cls, path: str) -> str:
+        """A path names something: an empty one would be read as the working folder (and refused as the run's own
+        output, a message about something else)."""
+        if not path.strip():
+            raise ValueError("the input path is empty: give a file, glob, folder or dataset id")
+        return path
+
     @field_validator("name")
     @classmethod
     def _printable_name(cls, name: str | None) -> str | None:
@@ -62,7 +71,8 @@ class InputConfig(StrictModel):
                              "from its path")
         bad = next((c for c in name if _control(c)), None)
         if bad is not None:
-            raise ValueError(f"the name holds the control character {bad!r}; a name is one line of visible text")
+            kind = "bidirectional control character" if bad in _BIDI_CONTROLS else "control character"
+            raise ValueError(f"the name holds the {kind} {bad!r}; a name is one line of visible text")
         return name
 
     @model_validator(mode="after")
@@ -90,9 +100,17 @@ def default_name(path: str) -> str:
     return base if base.strip() else "input"
 
 
+# the bidi embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069, as curation.report.markdown_text
+# spells them out): in a name they reorder what follows them on the line (an input named "\u202etxt.a" shows as
+# "a.txt", and the table's next cells run backwards after it). The marks (U+200E, U+200F, U+061C) only lean the
+# characters beside them: Arabic or Hebrew names keep them
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
 def _control(char: str) -> bool:
-    """A character no name may hold: a control character or a line or paragraph separator."""
-    return unicodedata.category(char) in ("Cc", "Zl", "Zp")
+    """A character no name may hold: a control character, a line or paragraph separator, or a bidi embedding,
+    override or isolate."""
+    return unicodedata.category(char) in ("Cc", "Zl", "Zp") or char in _BIDI_CONTROLS
 
 
 def name_inputs(inputs: Sequence[InputConfig]) -> list[InputConfig]:
@@ -101,6 +119,12 @@ def name_inputs(inputs: Sequence[InputConfig]) -> list[InputConfig]:
     if len(taken) != len(set(taken)):
         dup = next(n for n in taken if taken.count(n) > 1)
         raise ValueError(f"inputs: the name {dup!r} is used twice")
+    shown: dict[str, str] = {}
+    for name in taken:  # names no reader of the report can tell apart are one name used twice
+        other = shown.setdefault(_as_shown(name), name)
+        if other != name:
+            raise ValueError(f"inputs: the names {other!r} and {name!r} look the same (they differ only in spaces at "
+                             "their ends or in how a letter is encoded); give them names that differ")
     seen: dict[tuple[str, str | None], int] = {}
     for k, i in enumerate(inputs, start=1):  # the same data twice: dedup would remove every row of the second
         key = (_same_data_key(i.path), i.split)
@@ -108,7 +132,7 @@ def name_inputs(inputs: Sequence[InputConfig]) -> list[InputConfig]:
             raise ValueError(f"inputs: {i.path} is listed twice (inputs {seen[key]} and {k}); list it once: its "
                              "weight sets its share (the copy's rows would all be removed as duplicates)")
         seen[key] = k
-    used = set(taken)
+    used = set(shown)
     out = []
     for i in inputs:
         if i.name:
@@ -116,12 +140,18 @@ def name_inputs(inputs: Sequence[InputConfig]) -> list[InputConfig]:
             continue
         base = default_name(i.path)
         name, k = base, 1
-        while name in used:
+        while _as_shown(name) in used:
             k += 1
             name = f"{base}-{k}"
-        used.add(name)
+        used.add(_as_shown(name))
         out.append(i.model_copy(update={"name": name}))
     return out
+
+
+def _as_shown(name: str) -> str:
+    """A name as a reader sees it in a table: without spaces at its ends, its letters composed (NFC: ``e`` and a
+    combining accent look like ``é``)."""
+    return unicodedata.normalize("NFC", name).strip()
 
 
 def _same_data_key(path: str) -> str:
@@ -283,6 +313,7 @@ def resolve_format(cfg: InputConfig, source) -> str:
         names = table.column_names
     if cfg.format != "auto":
         check_format_columns(names, cfg.format, where)  # a format the input has no columns for: one error
+        _check_mapped_turns(records, cfg.format, cfg.columns or {}, where)
         _check_turn_keys(records, (cfg.columns or {}).get(cfg.format, cfg.format), turn_keys, where)
         return cfg.format
     found = detect_format(names)
@@ -292,10 +323,28 @@ def resolve_format(cfg: InputConfig, source) -> str:
             "expected conversations, messages, instruction+output, prompt+completion, or one question and one answer "
             "column (question/query/prompt, answer/response) (set this input's format and columns)")
     if found in ("conversations", "messages"):
+        _check_mapped_turns(records, found, cfg.columns or {}, where)
         _check_turn_keys(records, (cfg.columns or {}).get(found, found), turn_keys, where)
     elif found == "prompt_completion":
         _check_turn_keys(records, [(cfg.columns or {}).get(c, c) for c in ("prompt", "completion")], turn_keys, where)
     return found
+
+
+def _check_mapped_turns(records: Sequence[dict[str, Any]], fmt: str, columns: Mapping[str, str], where: str) -> None:
+    """:class:`FormatError` when ``columns`` maps the chat column of ``fmt`` (``conversations: question``) to a
+    column that holds no list of turns in any of the first records (text, a number): the mapping names the
+    wrong column, and every row would be quarantined for it, one by one. An unmapped chat column holding text
+    is damaged data: its rows are quarantined, each with its error."""
+    column = columns.get(fmt) if fmt in ("conversations", "messages") else None
+    if column is None:
+        return
+    values = [r[column] for r in records if r.get(column) is not None]
+    if values and not any(isinstance(v, list) for v in values):
+        kind = type(values[0]).__name__
+        raise FormatError(f"{where}: columns maps {fmt!r} to {column!r}, but no value of {column!r} in its first "
+                          f"records is a list of turns (the first is {kind}); map {fmt!r} to the column of the turns, "
+                          "or set this input's format and columns for its shape (e.g. format: alpaca, "
+                          "columns: {instruction: QUESTION, output: ANSWER})")
 
 
 def _check_turn_keys(records: Sequence[dict[str, Any]], chat: str | Sequence[str], turn_keys: Mapping[str, str],
@@ -383,12 +432,35 @@ def open_inputs(inputs: Sequence[InputConfig]) -> MultiSource:
 
     named = name_inputs(inputs)
     sources, resolved = [], []
-    for cfg in named:
+    read_by: dict[tuple[str, str], int] = {}
+    for k, cfg in enumerate(named, start=1):
         source = open_input(_spec(cfg), streaming=cfg.streaming)
+        _one_input_per_file(source, k, named, read_by)
         source.hash_in_background()  # while the format is told from the first records
         resolved.append(resolve_input(cfg, source))
         sources.append(source)
     return MultiSource(resolved, sources)
+
+
+def _one_input_per_file(source, k: int, named: Sequence[InputConfig], read_by: dict[tuple[str, str], int]) -> None:
+    """Refuse a file that input ``k`` reads and an earlier input reads too (``read_by``: each file read so far, by
+    its filesystem and its path resolved, to the input reading it). Overlapping globs or folders (``web/*.jsonl``
+    and ``web/a*.jsonl``; ``web`` and ``web/a.jsonl``) list the same file twice under two paths that the check of
+    :func:`name_inputs` cannot tell apart: every row of the later copy would be removed as an exact duplicate of
+    the earlier, and the later input's weight would ask for rows it can never give."""
+    from pyarrow import fs as pafs
+
+    filesystem = getattr(source, "filesystem", None)
+    for file in getattr(source, "files", None) or ():
+        if isinstance(filesystem, pafs.LocalFileSystem):
+            key = ("local", os.path.realpath(file))
+        else:
+            key = (getattr(filesystem, "type_name", type(filesystem).__name__), str(file))
+        first = read_by.setdefault(key, k)
+        if first != k:
+            raise ValueError(f"inputs: {file} is read by inputs {first} ({named[first - 1].path}) and {k} "
+                             f"({named[k - 1].path}); a file may be in one input only (the second copy's rows would "
+                             "all be removed as duplicates): narrow the globs or folders so that they do not overlap")
 
 
 def relative_to(inputs: Sequence[InputConfig], folder: Path) -> list[InputConfig]:
@@ -406,14 +478,16 @@ def relative_to(inputs: Sequence[InputConfig], folder: Path) -> list[InputConfig
 
 def inputs_from_cli(specs: Sequence[str]) -> list[InputConfig]:
     """``--input`` values as inputs. ``PATH``, or ``NAME=PATH``; ``PATH@WEIGHT`` gives a weight. A value that is
-    an existing local file or folder is that path, whatever ``=``, ``@`` or ``:`` it holds; so is what is left of
-    it after ``NAME=``."""
+    an existing local file or folder is that path, whatever ``=``, ``@`` or ``:`` it holds; so is a value that is
+    one with ``@WEIGHT`` after it (``we=b.jsonl@3`` of a file ``we=b.jsonl``), and what is left of a value after
+    ``NAME=``."""
     out = []
     for spec in specs:
         given = spec
         name = None
         weight = None
-        if (not _exists_locally(spec) and "=" in spec and not spec.startswith(("/", ".", "~"))
+        whole_path = _exists_locally(spec) or ("@" in spec and _exists_locally(spec.rpartition("@")[0]))
+        if (not whole_path and "=" in spec and not spec.startswith(("/", ".", "~"))
                 and "://" not in spec.split("=", 1)[0]):
             name, spec = spec.split("=", 1)
         match = None if _exists_locally(spec) else re.fullmatch(r"(.+)@([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)", spec)
@@ -431,7 +505,8 @@ def inputs_from_cli(specs: Sequence[str]) -> list[InputConfig]:
             first = exc.errors()[0]
             where = ".".join(map(str, first["loc"]))
             message = first["msg"].removeprefix("Value error, ")
-            raise ValueError(f"--input {given}: {where + ': ' if where else ''}{message}") from None
+            shown = given if given.strip() else repr(given)  # (an empty value shown as '')
+            raise ValueError(f"--input {shown}: {where + ': ' if where else ''}{message}") from None
     return out
 
 

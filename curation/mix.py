@@ -7,7 +7,7 @@ the longer conversation; see :mod:`curation.core.keep_policy`) and the mixture i
 Inputs with ``max_rows`` contribute at most that many rows; inputs with a ``weight`` share the rest in
 proportion to their weights, as large as the scarcest of them allows (``total_rows`` caps the whole mixture; a
 weighted input with no row left when the mixture is drawn, every row removed before it, is left out and the
-others share its weight: its stats and report say so, with no target share);
+others share its weight: the stats' ``left_out`` names it, and its record has no target share);
 inputs with neither keep every row. The mix never repeats a row to fill a share: the scarcest weighted input
 sets the size and the others shrink to it (the stats' ``limited_by`` names it, or ``total_rows``); a
 ``total_rows`` with no weighted input to scale is refused before the run. Which rows an input keeps is a
@@ -192,7 +192,10 @@ class Mix(GlobalStage):
                    "share": round(kept.get(name, 0) / kept_total, 6) if kept_total else 0.0,
                    "target_share": targets.get(name)}
             for name in sorted(set(available) | {i.name for i in self.inputs})},
-            "limited_by": size_limit(available, weights, caps, self.cfg.total_rows)}
+            "limited_by": size_limit(available, weights, caps, self.cfg.total_rows),
+            # weighted inputs with no row left to draw (every row removed or quarantined before the mix): left out,
+            # the others shared their weight (in list order)
+            "left_out": [i.name for i in self.inputs if i.weight is not None and not available.get(i.name)]}
         if not drop_pos:
             return Decisions.none(stats)
         order = np.argsort(drop_pos)

@@ -95,15 +95,31 @@ def duplicates_kept_in(root: str | Path, inputs: Sequence[dict[str, Any]]) -> di
             for name, by in out.items()}
 
 
+def _mix_entry(root: str | Path) -> Any:
+    """The mix stage's entry in the manifest of the run that wrote ``root`` (``enabled``, ``stats``), as
+    :func:`curation.pipeline.finish_outputs` has written it before the inputs are accounted for; None when the
+    folder has no manifest or no such entry to read."""
+    path = output_paths(root).manifest
+    if not path.is_file():
+        return None
+    try:
+        stages = json.loads(path.read_text(encoding="utf-8")).get("stages") or []
+    except (OSError, ValueError, AttributeError):
+        return None
+    return next((s for s in stages if isinstance(s, dict) and s.get("name") == "mix"), None)
+
+
 def input_accounting(root: str | Path, inputs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """One record per input (in list order): the input's description plus rows_in (read from it), augmented
     (rows augmentation added from its rows, kept or removed), kept, removed (by reason), quarantined (so
     ``rows_in + augmented == kept + removed + quarantined``), share (of all kept rows) and target_share: what
     its weight asks of the whole mix (its weight's share among the weighted inputs that still had rows when the
-    mix was drawn, as :mod:`curation.mix` shares them, times the weighted inputs' part of the kept rows; inputs
-    without a weight take the rest), so share and target compare on one base; null without a weight, or for an
-    input with no row left by then; and duplicates_kept_in: its rows removed as duplicates of another input's
-    rows, by that input and the keep policy's reason (:func:`duplicates_kept_in`)."""
+    mix was drawn, as :mod:`curation.mix` shares them and its stats' ``left_out`` names the others, times the
+    weighted inputs' part of the kept rows; inputs without a weight take the rest), so share and target compare
+    on one base; null without a weight, for an input with no row left by then (not for one whose drawn rows a
+    later stage removed: the mix drew it to its share), and for every input when the mix stage was switched
+    off (nothing drew the rows to the weights); and duplicates_kept_in: its rows removed as duplicates of
+    another input's rows, by that input and the keep policy's reason (:func:`duplicates_kept_in`)."""
     paths = output_paths(root)
     only = inputs[0]["name"] if len(inputs) == 1 else None
     kept: Counter = Counter()
@@ -127,9 +143,20 @@ def input_accounting(root: str | Path, inputs: Sequence[dict[str, Any]]) -> list
             position = json.loads(position)
         quarantined[only or (position or {}).get("input")] += 1
     total_kept = sum(kept.values())
-    # a weighted input reached the mix when some of its rows were kept or drawn out by it
-    weights = {i["name"]: i["weight"] for i in inputs if i.get("weight") is not None
-               and (kept[i["name"]] or any(r.startswith("mix:") for r in removed.get(i["name"], ())))}
+    # the weighted inputs that reached the mix: all but those its stats name as left out (no row left to draw);
+    # with the mix switched off (stages.mix.enabled: false) nothing drew the rows to the weights, and no share is
+    # a target. A folder whose manifest does not say: those with some rows kept or drawn out by the mix
+    mix = _mix_entry(root)
+    left_out = (mix.get("stats") or {}).get("left_out") if isinstance(mix, dict) else None
+    weighted = [i for i in inputs if i.get("weight") is not None]
+    if isinstance(mix, dict) and mix.get("enabled") is False:
+        weighted = []
+    elif isinstance(left_out, list):
+        weighted = [i for i in weighted if i["name"] not in left_out]
+    else:
+        weighted = [i for i in weighted
+                    if kept[i["name"]] or any(r.startswith("mix:") for r in removed.get(i["name"], ()))]
+    weights = {i["name"]: i["weight"] for i in weighted}
     targets = target_shares(weights, {record["name"]: kept[record["name"]] for record in inputs})
     kept_elsewhere = duplicates_kept_in(root, inputs)
     out = []
