@@ -132,6 +132,12 @@ def curate(
         return
     if not input:
         input = as_command_line(cfg)
+    elif cfg.inputs:  # said, not silent: the config's weights, formats and names are not used
+        from tomecraft.console import console
+
+        given = len(cfg.inputs)
+        console.print(f"note: --input replaces the {given} input{'s' if given != 1 else ''} the config lists under "
+                      "`inputs:` (it does not add to them)", markup=False, highlight=False)
     if ray_address and engine is not Engine.ray:
         error("--ray-address needs --engine ray")
     if resume and engine is Engine.ray:

@@ -169,3 +169,19 @@ def test_one_command_line_input_replaces_the_configs_inputs_list_without_a_trace
         assert (tmp_path / "listed" / name).read_bytes() == (tmp_path / "plain" / name).read_bytes(), name
     removed = pq.read_table(tmp_path / "listed" / "removed.parquet")
     assert removed.column("reason").to_pylist().count("exact_duplicate") == 5
+
+
+def test_the_command_says_when_its_input_replaces_the_configs_list(tmp_path):
+    """``-c mix.yaml -i extra.jsonl`` ran extra.jsonl alone, the config's weighted inputs unused, and said nothing."""
+    from tests.curation.runs import invoke
+    from tests.curation.test_against_existing import rows, write_jsonl
+
+    a = write_jsonl(tmp_path / "a.jsonl", rows(1, 20))
+    b = write_jsonl(tmp_path / "b.jsonl", rows(2, 20))
+    config = tmp_path / "mix.yaml"
+    config.write_text(f"report: false\ncheckpoint: false\ninputs:\n  - {{path: {a}, weight: 1}}\n"
+                      f"  - {{path: {b}, weight: 1}}\n", encoding="utf-8")
+    code, output = invoke("curate", "-q", "-c", config, "-i", b, "-o", tmp_path / "out")
+    assert code == 0 and "note: --input replaces the 2 inputs the config lists under `inputs:`" in output
+    code, output = invoke("curate", "-q", "-c", config, "-o", tmp_path / "out2")
+    assert code == 0 and "note:" not in output

@@ -176,6 +176,10 @@ def test_the_report_and_summary_say_which_input_kept_the_duplicates_and_what_siz
         "the other inputs shrank to it)."]
     assert mix_notes(inputs[:1], {"limited_by": "total_rows"}) == ["The mix's size was set by total_rows."]
     assert mix_notes([{"name": "x"}], None) == []
+    # a weighted input with no row left when the mix was drawn: its "-" target is explained
+    assert mix_notes(inputs[:1], {"limited_by": None, "left_out": ["gone"]}) == [
+        "gone: left out of the mix, no target share (none of its rows was left when the mix was drawn: all removed "
+        "or quarantined before it); the other weighted inputs shared its weight."]
 
 
 # -- a mix with no row to mix -------------------------------------------------------------------------------------
