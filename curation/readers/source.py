@@ -109,7 +109,16 @@ class InputSource:
 
     # -- units ----------------------------------------------------------------------------------------
     def units(self, unit_bytes: int | None = None, unit_records: int = 200_000) -> list[Unit]:
-        """The input's units; ``unit_bytes`` None: one unit per file (the local engine reads it streaming)."""
+        """The input's units; ``unit_bytes`` None: one unit per file (the local engine reads it streaming). Listed
+        once per run and kept (a folder of thousands of shards is classified and its files' heads read once, not
+        once per pass over it)."""
+        cache = self.__dict__.setdefault("_units", {})
+        key = (unit_bytes, unit_records)
+        if key not in cache:
+            cache[key] = self._list_units(unit_bytes, unit_records)
+        return list(cache[key])
+
+    def _list_units(self, unit_bytes: int | None, unit_records: int) -> list[Unit]:
         units: list[Unit] = []
         if self.kind in ("jsonl", "sample", "parquet", "files"):
             for path in self.files:

@@ -164,3 +164,21 @@ def test_small_shards_of_two_inputs_are_joined_within_each_input_only(tmp_path):
             (tmp_path / name / f"p{i}.jsonl").write_text(json.dumps(row) + "\n")
     source = open_inputs([InputConfig(path=str(tmp_path / "a")), InputConfig(path=str(tmp_path / "b"))])
     assert [(b.num_rows, set(b.column(INPUT).to_pylist())) for b in source.batches()] == [(5, {"a"}), (5, {"b"})]
+
+
+def test_a_folder_of_shards_is_listed_once_per_run(tmp_path, monkeypatch):
+    """Each pass over the input and each look at its first records listed its units again: for a folder of
+    thousands of shards, every file classified and its head read four times."""
+    from curation.config import load_config
+    from curation.pipeline import run_curation
+    from curation.readers.source import InputSource
+
+    folder = tmp_path / "shards"
+    folder.mkdir()
+    for k in range(12):
+        (folder / f"part-{k:02d}.jsonl").write_text(ROW % (k, k) + "\n", encoding="utf-8")
+    heads = []
+    real = InputSource._plain_text
+    monkeypatch.setattr(InputSource, "_plain_text", lambda self, path: heads.append(path) or real(self, path))
+    run_curation(str(folder), tmp_path / "out", load_config(None, {"report": False, "checkpoint": False}))
+    assert sorted(heads) == sorted(str(p) for p in folder.iterdir())  # each file's head read once
