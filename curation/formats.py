@@ -2,7 +2,8 @@
 
 Formats, detected from an input's columns (first match wins) or named per input:
 
-``conversations``       FineTome / ShareGPT: ``conversations: [{from, value}]`` (``{role, content}`` turns too)
+``conversations``       FineTome / ShareGPT: ``conversations: [{from, value}]`` (``{role, content}`` turns too;
+                        Capybara's ``{input, output}`` pairs: a human turn and the gpt turn answering it)
 ``messages``            OpenAI / TRL: ``messages: [{role, content}]`` (content a string or a list of text parts)
 ``alpaca``              ``instruction``, optional ``input``, ``output``, optional ``system`` and ``history``
                         (LLaMA-Factory's earlier rounds: ``[[instruction, response], ...]``)
@@ -62,6 +63,8 @@ TABLE_KEYS = ("conversations", "messages", "instruction", "input", "output", "sy
               "id", "source", "score")
 TURN_KEYS = ("from", "value", "role", "content")
 _TURN_FIELDS = (("from", "value"), ("role", "content"))
+# Capybara's turns: one ``{input, output}`` object per round, the human's text and the answer to it
+PAIR_KEYS = ("input", "output")
 # OpenAI content parts that are text: Chat Completions' ``text``, the Responses API's ``input_text`` and
 # ``output_text``; a ``refusal`` part holds its text under ``refusal``
 TEXT_PARTS = ("text", "input_text", "output_text")
@@ -101,9 +104,10 @@ def detect_format(columns: Sequence[str]) -> str | None:
 
 
 # single-turn datasets that name Alpaca's parts otherwise: Dolly (instruction, context, response), GSM8K
-# (question, answer), MetaMathQA (query, response), OpenOrca (system_prompt, question, response)
-ALPACA_ALIASES = {"instruction": ("instruction", "question", "query", "prompt"), "input": ("input", "context"),
-                  "output": ("output", "response", "answer"), "system": ("system", "system_prompt")}
+# (question, answer), MetaMathQA (query, response), OpenOrca (system_prompt, question, response), FLAN, xP3 and
+# Aya (inputs, targets)
+ALPACA_ALIASES = {"instruction": ("instruction", "question", "query", "prompt", "inputs"), "input": ("input", "context"),
+                  "output": ("output", "response", "answer", "targets"), "system": ("system", "system_prompt")}
 
 
 def alpaca_aliases(columns: Sequence[str]) -> dict[str, str] | None:
@@ -297,6 +301,8 @@ def _turn_list(col: pa.Array, name: str, turn_keys: Mapping[str, str], where: st
     if not (pa.types.is_list(col.type) or pa.types.is_large_list(col.type)) or not pa.types.is_struct(col.type.value_type):
         raise FormatError(f"{where}: column '{name}' is {col.type}, expected a list of turns (objects)")
     fields = [f.name for f in col.type.value_type]
+    if name == "conversations" and is_pair_shape(fields) and not turn_keys:
+        return _pair_turns(col, name, where)
     role_key = value_key = None
     if "from" in turn_keys or "value" in turn_keys or "role" in turn_keys or "content" in turn_keys:
         role_key = turn_keys.get("from") or turn_keys.get("role")
@@ -356,6 +362,49 @@ def _turn_list(col: pa.Array, name: str, turn_keys: Mapping[str, str], where: st
     original = pa.ListArray.from_arrays(offsets, original_turns,
                                         mask=pa.array(~changed_rows | ~col.is_valid().to_numpy(zero_copy_only=False)))
     return out, error, original
+
+
+def is_pair_shape(keys: Sequence[str]) -> bool:
+    """Whether turns keyed ``keys`` are Capybara's ``{input, output}`` pairs: both keys, and no role or text key
+    of a turn (a turn keyed ``from``/``value`` beside them is a turn with other keys)."""
+    return all(k in keys for k in PAIR_KEYS) and not any(k in keys for k in TURN_KEYS)
+
+
+def _pair_turns(col: pa.Array, name: str, where: str):
+    """A list-of-pairs column (``[{input, output}]``, Capybara's) as TURNS: per pair a human turn of its ``input``
+    and a gpt turn of its ``output``; row errors as :func:`_turn_list`'s (a pair's other keys: record by record,
+    where :func:`curation.inputs.adapt_record` puts them on the pair's human turn for validation to record).
+    The pairs become FineTome's turns by their position alone (no role renamed): no originals."""
+    n = len(col)
+    flat = col.flatten()  # the pairs of valid rows, in order
+    texts = []
+    for key in PAIR_KEYS:
+        values = flat.field(key)
+        if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type) or pa.types.is_null(values.type)):
+            raise FormatError(f"{where}: column '{name}': pair field '{key}' is {values.type}, expected a string")
+        texts.append(values.cast(pa.string()))
+    m = len(flat)
+    interleaved = np.stack([np.arange(m), np.arange(m) + m], axis=1).ravel()  # input, output of pair 1, ...
+    values = pc.take(pa.concat_arrays(texts), pa.array(interleaved))
+    roles = pa.array(np.tile(np.array(["human", "gpt"], dtype=object), m), pa.string())
+    null_pair = np.repeat(~flat.is_valid().to_numpy(zero_copy_only=False), 2)
+    turns = pa.StructArray.from_arrays([roles, values], fields=list(TURN), mask=pa.array(null_pair))
+    offsets = col.offsets
+    if pa.types.is_large_list(col.type):
+        offsets = offsets.cast(pa.int32())
+    start = offsets[0].as_py()
+    offsets = pc.subtract(offsets, start) if start else offsets
+    out = pa.ListArray.from_arrays(pc.multiply(offsets, 2).cast(pa.int32()), turns,
+                                   mask=pc.invert(col.is_valid()) if col.null_count else None)
+    extra = pa.array(np.zeros(m, bool))
+    for other in (f.name for f in flat.type):
+        if other not in PAIR_KEYS:
+            extra = pc.or_(extra, flat.field(other).is_valid())
+    error = _first_error(
+        _error_where(pc.is_null(col), f"column '{name}' is null"),
+        _error_where(pa.array(_any_per_row(extra, offsets, n)),
+                     f"column '{name}': a turn holds keys other than its role and text (dropped, and recorded)"))
+    return out, error, None
 
 
 def _with_system(turns: pa.Array, original: pa.Array | None, system: pa.Array) -> tuple[pa.Array, pa.Array | None]:

@@ -25,8 +25,9 @@ import pyarrow as pa
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from curation.core.config_base import StrictModel
-from curation.formats import (FORMATS, NEEDED_COLUMNS, REFUSAL, ROLE_MAP, TEXT_PARTS, TURN_KEYS, FormatError,
-                              alpaca_aliases, apply_mapping, check_format_columns, detect_format, kept_apart)
+from curation.formats import (FORMATS, NEEDED_COLUMNS, PAIR_KEYS, REFUSAL, ROLE_MAP, TEXT_PARTS, TURN_KEYS, FormatError,
+                              alpaca_aliases, apply_mapping, check_format_columns, detect_format, is_pair_shape,
+                              kept_apart)
 
 INPUT = "_input"  # internal column: the input a raw record came from
 
@@ -204,34 +205,39 @@ def _first_records(source, sample: int = 64) -> tuple[list[str], list[dict[str, 
     return [], []
 
 
-# a chat column's turns keyed as the other format keys them: the format and mapping that read them
+# a chat column's turns keyed as the other format keys them (or as Capybara's {input, output} pairs, which the
+# conversations format reads by their keys): the format and mapping that read them
 _OTHER_TURNS = {
     ("conversations", ("role", "content")): ("messages", {"messages": "conversations"}),
+    ("conversations", PAIR_KEYS): ("conversations", {"conversations": "conversations"}),
     ("messages", ("from", "value")): ("conversations", {"conversations": "messages"}),
     ("conversation", ("role", "content")): ("messages", {"messages": "conversation"}),
     ("conversation", ("from", "value")): ("conversations", {"conversations": "conversation"}),
+    ("conversation", PAIR_KEYS): ("conversations", {"conversations": "conversation"}),
 }
 
 
 def _turn_keys(records: Sequence[dict[str, Any]], column: str) -> tuple[str, str] | None:
-    """``("from", "value")`` or ``("role", "content")``: how every turn of ``column`` in ``records`` is keyed,
-    when they all agree (None when they do not, or hold no turn)."""
+    """``("from", "value")``, ``("role", "content")`` or ``("input", "output")`` (Capybara's pairs): how every
+    turn of ``column`` in ``records`` is keyed, when they all agree (None when they do not, or hold no turn)."""
     found = set()
     for record in records:
         turns = record.get(column)
         for turn in turns if isinstance(turns, list) else []:
             if isinstance(turn, dict):
                 found.add(("from", "value") if "from" in turn and "value" in turn
-                          else ("role", "content") if "role" in turn and "content" in turn else None)
+                          else ("role", "content") if "role" in turn and "content" in turn
+                          else PAIR_KEYS if is_pair_shape(list(turn)) else None)
     return found.pop() if len(found) == 1 and None not in found else None
 
 
 def resolve_input(cfg: InputConfig, source) -> InputConfig:
     """The input with its chat format resolved (:func:`resolve_format`). An input left to detection whose chat
     column's turns are keyed the other format's way (``conversations`` of role/content turns, ``messages`` of
-    from/value turns) or whose chat column is ``conversation``, as lmsys and WildChat name it, gets the format
-    and column mapping that read it column-wise; so does one whose columns name a question and its answer
-    otherwise (:func:`curation.formats.alpaca_aliases`: Dolly's, GSM8K's, MetaMathQA's, OpenOrca's)."""
+    from/value turns) or whose chat column is ``conversation``, as lmsys and WildChat name it, or whose turns are
+    Capybara's ``{input, output}`` pairs, gets the format and column mapping that read it column-wise; so does
+    one whose columns name a question and its answer otherwise (:func:`curation.formats.alpaca_aliases`:
+    Dolly's, GSM8K's, MetaMathQA's, OpenOrca's, FLAN's and Aya's)."""
     if cfg.format == "auto" and not cfg.columns:
         names, records = _first_records(source)
         folded = _casefolded(names, records)
@@ -318,16 +324,83 @@ def resolve_format(cfg: InputConfig, source) -> str:
         return cfg.format
     found = detect_format(names)
     if found is None:
+        shape = unsupported_shape(names, records)
+        if shape is not None:
+            raise FormatError(f"{where}: {shape}")
         raise FormatError(
             f"{where}: cannot tell the chat format from its columns ({', '.join(names) or 'none'}); "
             "expected conversations, messages, instruction+output, prompt+completion, or one question and one answer "
-            "column (question/query/prompt, answer/response) (set this input's format and columns)")
+            "column (question/query/prompt/inputs, answer/response/targets) (set this input's format and columns)")
     if found in ("conversations", "messages"):
         _check_mapped_turns(records, found, cfg.columns or {}, where)
         _check_turn_keys(records, (cfg.columns or {}).get(found, found), turn_keys, where)
     elif found == "prompt_completion":
+        if not cfg.columns and _unpaired_preferences(names, records):
+            raise FormatError(
+                f"{where}: holds unpaired preference data (prompt, completion and a true/false label, as KTO "
+                "trains on): read as prompt/completion it would keep the completions labelled false (the answers not "
+                "to give) as answers; preference data is not supported: keep the rows labelled true (and drop the "
+                "label column), or set this input's format: prompt_completion to take every row as it is")
         _check_turn_keys(records, [(cfg.columns or {}).get(c, c) for c in ("prompt", "completion")], turn_keys, where)
     return found
+
+
+# the shapes of popular datasets that no chat format fits, told by their columns (see unsupported_shape)
+PREFERENCE_COLUMNS = ("chosen", "rejected")  # DPO, reward-model and RLHF pairs (TRL's, Anthropic's HH-RLHF)
+MESSAGE_TABLE_COLUMNS = ("message_id", "parent_id", "role", "text")  # OpenAssistant's messages, one per row
+PLAIN_TEXT_COLUMN = "text"  # pretraining-style text
+
+
+def unsupported_shape(names: Sequence[str], records: Sequence[dict[str, Any]]) -> str | None:
+    """What an input that no chat format fits holds, and what to do about it, for the shapes of popular datasets
+    that tome cannot take as they are (preference pairs, OpenAssistant's message table, plain text); None for
+    anything else. One line, for :class:`FormatError`: a run of such an input would otherwise stop at a message
+    that the format cannot be told, which says neither."""
+    columns = set(names)
+    if set(PREFERENCE_COLUMNS) <= columns:
+        chosen = next((r["chosen"] for r in records if r.get("chosen") is not None), None)
+        what = ("holds preference pairs (columns chosen and rejected: a better and a worse answer, for DPO or a "
+                "reward model); preference data is not supported")
+        first = chosen[0] if isinstance(chosen, list) and chosen and isinstance(chosen[0], dict) else None
+        if first is not None:
+            role = first.get("role", first.get("from"))
+            whole = isinstance(role, str) and ROLE_MAP.get(role.strip().lower()) in ("human", "system")
+            if whole:  # the prompt's turns and the answer: a conversation as it is
+                return (f"{what}: to curate the chosen conversations as SFT rows, set this input's format: messages "
+                        "and columns: {messages: chosen} (rejected is kept as a column)")
+            if "prompt" in columns:
+                return (f"{what}: to curate the prompts with their chosen answers as SFT rows, set this input's "
+                        "format: prompt_completion and columns: {completion: chosen} (rejected is kept as a column)")
+        elif isinstance(chosen, str) and "prompt" in columns:
+            return (f"{what}: to curate the prompts with their chosen answers as SFT rows, set this input's "
+                    "format: prompt_completion and columns: {completion: chosen} (rejected is kept as a column)")
+        elif isinstance(chosen, str) and (question := next((c for c in ("instruction", "question", "query")
+                                                            if c in columns), None)):  # Intel's orca_dpo_pairs
+            return (f"{what}: to curate the questions with their chosen answers as SFT rows, set this input's "
+                    f"format: alpaca and columns: {{instruction: {question}, output: chosen}} (rejected is kept as "
+                    "a column)")
+        elif isinstance(chosen, str):
+            return (f"{what}, and each side is one transcript text (as HH-RLHF's 'Human: ... Assistant: ...'), "
+                    "which tome does not split into turns: convert the chosen side to conversations or "
+                    "messages first")
+        return f"{what}: convert the chosen side to conversations or messages first"
+    if set(MESSAGE_TABLE_COLUMNS) <= columns:
+        return ("holds one message per row (OpenAssistant's message table: message_id, parent_id, role, text), not "
+                "one conversation per row; tome does not rebuild conversation trees: join each path from a root "
+                "prompt to an answer into one row of messages ({role, content} turns) first")
+    if PLAIN_TEXT_COLUMN in columns and alpaca_aliases(names) is None and not any(
+            c in columns for c in ("conversation", "instruction", "prompt", "question", "query", "inputs")):
+        return ("holds plain text (a 'text' column and no turns: pretraining-style data), not conversations; tome "
+                "curates chat data: give an input with conversations, messages, instruction and output, or prompt "
+                "and completion columns (set this input's format and columns to map others)")
+    return None
+
+
+def _unpaired_preferences(names: Sequence[str], records: Sequence[dict[str, Any]]) -> bool:
+    """Whether prompt/completion rows carry a true/false ``label`` (TRL's unpaired preference shape, KTO's): some
+    completions are the answers not to give."""
+    labels = [r.get("label") for r in records if r.get("label") is not None]
+    return "label" in names and bool(labels) and all(isinstance(v, bool) for v in labels)
 
 
 def _check_mapped_turns(records: Sequence[dict[str, Any]], fmt: str, columns: Mapping[str, str], where: str) -> None:
@@ -539,6 +612,8 @@ def adapt_record(data: Any, fmt: str, columns: Mapping[str, str]) -> Any:
         key = fmt
         turns = record.get(key)
         target = ("from", "value") if key == "conversations" else ("role", "content")
+        if key == "conversations" and not turn_keys and isinstance(turns, list):  # Capybara's {input, output} pairs
+            turns = record[key] = [t for n, turn in enumerate(turns, start=1) for t in _pair_as_turns(turn, n)]
         # a mapping's turns, and OpenAI messages keyed FineTome's way, under the target's keys (unmapped FineTome
         # turns keyed role/content are validation's to read, which keeps them as given)
         if (turn_keys or key == "messages") and isinstance(turns, list):
@@ -595,6 +670,19 @@ def adapt_record(data: Any, fmt: str, columns: Mapping[str, str]) -> Any:
         rest = {k: v for k, v in record.items() if k not in ("prompt", "completion")}
         return {"conversations": turns, **rest}
     raise FormatError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+
+
+def _pair_as_turns(turn: Any, n: int) -> list[Any]:
+    """A Capybara ``{input, output}`` pair (an object with either key and no role or text key) as a human turn and
+    the gpt turn answering it, the pair's other keys on the human turn (validation records them as dropped), as
+    :func:`curation.formats._pair_turns` reads a column of them; any other turn as it is."""
+    if not isinstance(turn, dict) or any(k in turn for k in TURN_KEYS) or not any(k in turn for k in PAIR_KEYS):
+        return [turn]
+    missing = [k for k in PAIR_KEYS if k not in turn]
+    if missing:
+        raise FormatError(f"pair {n}: an {{input, output}} pair without '{missing[0]}'")
+    rest = {k: v for k, v in turn.items() if k not in PAIR_KEYS}
+    return [{"from": "human", "value": turn["input"], **rest}, {"from": "gpt", "value": turn["output"]}]
 
 
 def _turn_keys_of(turn: dict[str, Any], turn_keys: Mapping[str, str], target: tuple[str, str]) -> tuple[str, str]:
