@@ -176,10 +176,21 @@ def _spec(cfg: InputConfig) -> str | None:
 
 def _first_records(source, sample: int = 64) -> tuple[list[str], list[dict[str, Any]]]:
     """The column names of the first records of a source, and the first ``sample`` of them as JSON objects (their
-    turn keys tell a chat column's shape). Reads its first batch only (the first that holds a record)."""
+    turn keys tell a chat column's shape). Reads its first batch only (the first that holds a record), once per
+    source: the format's detection and its checks look at the same records."""
+    cache = source.__dict__.setdefault("_first_records", {})
+    if sample not in cache:
+        cache[sample] = _read_first_records(source, sample)
+    names, records = cache[sample]
+    return list(names), list(records)
+
+
+def _read_first_records(source, sample: int) -> tuple[list[str], list[dict[str, Any]]]:
     from curation.readers import raw as rawcols
 
-    for batch in source.batches(256, block_bytes=1 << 16):  # small blocks: the first records are enough
+    # blocks of 1 MB, joined up to ``sample`` rows: a few blocks hold them, whatever the rows' width (in blocks of
+    # 64 kB joined up to 256 rows, rows of 2,000 columns were parsed one by one, each parse paying for every column)
+    for batch in source.batches(sample, block_bytes=1 << 20):
         names = [n for n in batch.schema.names if n not in rawcols.INTERNAL_COLUMNS]
         records = []
         head = batch.slice(0, sample)

@@ -185,3 +185,23 @@ def test_the_command_says_when_its_input_replaces_the_configs_list(tmp_path):
     assert code == 0 and "note: --input replaces the 2 inputs the config lists under `inputs:`" in output
     code, output = invoke("curate", "-q", "-c", config, "-o", tmp_path / "out2")
     assert code == 0 and "note:" not in output
+
+
+def test_an_input_of_wide_rows_is_sniffed_in_a_few_blocks_once(tmp_path, monkeypatch):
+    """Its first records were read three times (the format's detection and two checks), each time in blocks of
+    64 kB joined up to 256 rows: rows of thousands of columns were parsed one at a time, each parse paying for
+    every column (200 rows of 2,000 columns: two minutes before the first pass). Now once, in 1 MB blocks (a
+    few, parsed side by side ahead of the one the sniff waits for)."""
+    from curation.config import load_config
+    from curation.pipeline import open_source
+    from curation.readers import jsonl
+
+    row = {"conversations": [{"from": "human", "value": "a question"}, {"from": "gpt", "value": "an answer"}]}
+    wide = {**row, **{f"meta_{k}": k for k in range(3000)}}  # ~40 kB a line
+    path = tmp_path / "wide.jsonl"
+    path.write_text("".join(json.dumps(wide) + "\n" for _ in range(80)), encoding="utf-8")
+    blocks = []
+    real = jsonl.parse_block
+    monkeypatch.setattr(jsonl, "parse_block", lambda block, *a, **k: blocks.append(len(block)) or real(block, *a, **k))
+    open_source(str(path), load_config(None, {}))
+    assert 0 < len(blocks) <= 8, blocks  # (was 240: 80 blocks of one row, three times)
