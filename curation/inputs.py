@@ -238,7 +238,8 @@ def _turn_keys(records: Sequence[dict[str, Any]], column: str) -> tuple[str, str
             if isinstance(turn, dict):
                 found.add(("from", "value") if "from" in turn and "value" in turn
                           else ("role", "content") if "role" in turn and "content" in turn
-                          else PAIR_KEYS if is_pair_shape(list(turn)) else None)
+                          else PAIR_KEYS if any(k in turn for k in PAIR_KEYS) and not any(k in turn for k in TURN_KEYS)
+                          else None)
     return found.pop() if len(found) == 1 and None not in found else None
 
 

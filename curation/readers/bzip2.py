@@ -38,11 +38,11 @@ _MAX_THREADS = 8
 
 
 def _threads() -> int:
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cpus = os.cpu_count() or 2
-    return min(max(cpus, 2), _MAX_THREADS)
+    """As many decoder threads as Arrow's CPU pool has (the cores, or what the engine set it to: one per Ray
+    task, so that N shards read at once start 2N threads, not 8N), at least 2, at most :data:`_MAX_THREADS`."""
+    import pyarrow as pa
+
+    return min(max(pa.cpu_count(), 2), _MAX_THREADS)
 
 
 def _whole_bz2(path: Path) -> bool:

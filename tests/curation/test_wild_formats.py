@@ -230,3 +230,18 @@ def test_capybara_pairs_have_one_outcome_whichever_path_reads_them(row):
         assert first == ("kept", {"conversations": chat(Q, A) + chat(Q2, A2), "source": "Know-Logic"})
     if row is PAIR_ROWS[1]:
         assert first[0] == "kept" and first[1]["repairs"] == {"turn_keys_dropped": ["conversations"]}
+
+
+@pytest.mark.parametrize("suffix", ["jsonl", "parquet"])
+def test_one_incomplete_pair_among_the_first_rows_quarantines_that_row_alone(tmp_path, suffix):
+    """A pair without its ``output`` among the rows the format is told from made the turns' keys unknown: no
+    mapping was set, and every row was quarantined (``turn 1: missing 'from'``), not the one row."""
+    records = [{"conversations": [{"input": f"question {i} about the tides", "output": f"answer {i} on the moon"}]}
+               for i in range(12)]
+    records[4] = {"conversations": [{"input": "a question left without its answer"}]}
+    cfg, kept, quarantined = _validated(_write(tmp_path, "capybara", records, suffix))
+    assert (cfg.format, cfg.columns) == ("conversations", {"conversations": "conversations"})
+    assert len(kept) == 11 and len(quarantined) == 1
+    # (in Parquet the pairs are one struct type: a pair without output reads as one whose output is null)
+    assert quarantined[0]["error"].startswith("pair 1: an {input, output} pair without 'output'" if suffix == "jsonl"
+                                              else "turn 2: 'value' is null")

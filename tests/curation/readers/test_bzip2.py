@@ -126,3 +126,16 @@ def test_without_the_parallel_decoder_pythons_reads_the_file(tmp_path, monkeypat
     path.write_bytes(bz2.compress(DATA[:50_000]))
     stream = open_bz2(path)
     assert isinstance(stream, bz2.BZ2File) and _read(stream) == (DATA[:50_000], None)
+
+
+def test_decoder_threads_follow_arrows_cpu_pool(monkeypatch):
+    """A Ray task sets Arrow's pool to one thread: its bz2 decoder takes 2 (the fewest that do not hold the GIL),
+    not 8 whatever the machine's cores."""
+    import pyarrow as pa
+
+    from curation.readers.bzip2 import _MAX_THREADS, _threads
+
+    monkeypatch.setattr(pa, "cpu_count", lambda: 1)
+    assert _threads() == 2
+    monkeypatch.setattr(pa, "cpu_count", lambda: 64)
+    assert _threads() == _MAX_THREADS
