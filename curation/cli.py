@@ -24,6 +24,9 @@ Examples:
 * `tome curate` - the embedded sample into `out/`
 * `tome curate --input mlabonne/FineTome-100k --out finetome/` - a Hugging Face dataset (needs the network)
 * `tome curate -i rows.jsonl -c my.yaml --set stages.near_dedup.threshold=0.7`
+* `tome curate -i chat=rows.jsonl@50 -i sample@30 -i 'web/*.jsonl.zst@20'` - three inputs mixed 50/30/20
+  (`NAME=` names one, `@W` weights it, `sample` is the embedded sample; more per input under `inputs:`)
+* `tome curate -i new.jsonl --against out/ -o out2/` - the new rows that `out/` does not already hold
 * `tome curate --print-config > my.yaml` - every option with its default, to edit
 * `tome curate --resume` - after an interrupted run: finished stages whose config did not change are skipped
 * `tome curate --engine ray -i s3://bucket/tome/ -o /shared/tome-curated/ --ray-address auto` - the same

@@ -11,11 +11,13 @@ does the rest of a ``.json`` document that breaks part-way, after the rows read 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Iterator
 
 from curation.readers.errors import NOT_UTF8_HINT, DuplicateKey, InputError, misnamed, unique_keys, unreadable_json
 from curation.readers.filesystems import file_kind, list_folder, resolve_filesystem
@@ -703,18 +705,34 @@ def _empty_saved_dataset(path: Path, spec: str, split: str | None) -> InputSourc
     return InputSource(spec, "disk", records=[(path.name, table)], fingerprint_value=fingerprint)
 
 
+@contextmanager
+def _hub_retries_quiet() -> Iterator[None]:
+    """``huggingface_hub``'s warnings held back while a dataset loads: where the hub cannot be reached it logs a
+    line per retry (``'...' thrown while requesting HEAD ...``, ``Retrying in 1s``: a dozen when the network is
+    down) before the error that ends the load, which the run's one ``error:`` line then names. Its errors still
+    show; its level is given back after the load."""
+    logger = logging.getLogger("huggingface_hub")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def _hub(spec: str, streaming: bool = False) -> InputSource:
     import datasets
 
     name, _, split = spec.partition(":")
     split = split or "train"
     try:
-        if streaming:
-            ds = datasets.load_dataset(name, split=split, streaming=True)
-            return SplitSource(spec, "stream", records=[(f"{name}:{split}", ds)],
-                               fingerprint_value=f"hub-stream:{name}:{split}:{getattr(ds, '_fingerprint', '')}",
-                               split=split)
-        ds = datasets.load_dataset(name, split=split)
+        with _hub_retries_quiet():
+            if streaming:
+                ds = datasets.load_dataset(name, split=split, streaming=True)
+                return SplitSource(spec, "stream", records=[(f"{name}:{split}", ds)],
+                                   fingerprint_value=f"hub-stream:{name}:{split}:{getattr(ds, '_fingerprint', '')}",
+                                   split=split)
+            ds = datasets.load_dataset(name, split=split)
     except Exception as exc:
         offline = os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("HF_DATASETS_OFFLINE") == "1"
         hint = " (HF_HUB_OFFLINE=1 is set: only cached datasets load)" if offline else ""

@@ -215,7 +215,7 @@ def _sources(f: ReportFacts, chart: str | None) -> str:
     if not f.sources:
         return _section("sources", "Rows per source", "", '<p class="empty">No rows.</p>')
     balanced = any(s.before_balance is not None for s in f.sources)
-    head = ["source", "input"] + (["before balancing", "after balancing"] if balanced else []) + ["in splits", "kept"]
+    head = ["source", "rows in"] + (["before balancing", "after balancing"] if balanced else []) + ["in splits", "kept"]
     rows = []
     for s in f.sources:
         row = [e(s.source), _num(s.input)]

@@ -85,7 +85,7 @@ def render_markdown(f: ReportFacts) -> str:
     if f.sources:
         out.append("## Rows per source\n")
         balanced = any(s.before_balance is not None for s in f.sources)
-        head = ["source", "input"] + (["before balancing", "after balancing"] if balanced else []) + ["in splits", "kept"]
+        head = ["source", "rows in"] + (["before balancing", "after balancing"] if balanced else []) + ["in splits", "kept"]
         rows = []
         for s in f.sources:
             row = [s.source, _n(s.input)] + ([_n(s.before_balance), _n(s.after_balance)] if balanced else [])
