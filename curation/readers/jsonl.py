@@ -639,6 +639,18 @@ def broken_tail(exc, file: str, pos: int, line: int) -> pa.RecordBatch:
                      error=[f"the file breaks off here, the rest is unreadable (cannot read past line {line}: {exc.reason})"])
 
 
+def _starts_as(fs, path: str, compression: str) -> bool:
+    """Whether the file starts with the magic bytes of ``compression`` (its codec's file, broken or not)."""
+    from curation.sources import compressed_as
+
+    try:
+        with fs.open_input_file(path) as fh:
+            head = fh.read(8)
+    except (OSError, ValueError):
+        return False
+    return compressed_as(bytes(head)) == compression
+
+
 def read_jsonl_stream(fs, path: str, file: str, compression: str, first_pos: int,
                       block_bytes: int = 8 << 20) -> Iterator[tuple[pa.RecordBatch, int]]:
     """Raw batches of a whole compressed JSON Lines file, streamed in blocks of whole lines (:mod:`curation.sources`)."""
@@ -685,8 +697,11 @@ def read_jsonl_stream(fs, path: str, file: str, compression: str, first_pos: int
                 seen.add(batch, nrec)
                 yield batch, records
             line, records = line + nlines, records + nrec
-        if not records and not rest[cut:]:  # not one byte could be decoded: not this codec's file
+        if not records and not rest[cut:] and not _starts_as(fs, path, compression):
+            # not one byte could be decoded, and the file does not start as this codec's do: not its file
             raise InputError(f"{path}: cannot read: {exc.reason}") from None
+        # (a file of the codec that breaks before its first line ends is one quarantined record too: the other
+        # inputs of the run go on)
         exc.rest = rest[cut:]
         yield broken_tail(exc, file, first_pos + records, line), records
         return

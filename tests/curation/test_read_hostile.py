@@ -120,10 +120,26 @@ def test_a_gzip_file_corrupt_midway_keeps_the_rows_before_and_quarantines_the_re
     assert got[-1][1].startswith("the file breaks off here")
 
 
-def test_a_gzip_file_corrupt_from_its_start_is_one_error_line(tmp_path):
-    good = gzip.compress(b"\n".join(LINES) + b"\n")
+@pytest.mark.parametrize("suffix", [".gz", ".bz2", ".xz", ".zst"])
+def test_a_compressed_file_that_breaks_before_its_first_line_is_one_quarantined_record(tmp_path, suffix):
+    """A file of the codec (its magic bytes) corrupt from its start, or cut inside its first block, held no line
+    that could be read: that ended the whole run (every other input unread) with ``cannot read``. It is one
+    quarantined record saying the file breaks off, as a file that breaks later is, and the run goes on."""
+    good = write_compressed(tmp_path / f"good.jsonl{suffix}", b"\n".join(LINES * 50) + b"\n").read_bytes()
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / f"cut.jsonl{suffix}").write_bytes(good[: min(len(good) // 2, 40)])
+    (folder / "rows.jsonl").write_bytes(b"\n".join(LINES) + b"\n")
+    got = _read(folder / f"cut.jsonl{suffix}")
+    assert len(got) == 1 and got[0][1].startswith("the file breaks off here") and "line 1" in got[0][1]
+    manifest = curate(str(folder), tmp_path / "out")
+    assert manifest["accounting"]["quarantined"] == 1 and manifest["accounting"]["input_rows"] == len(ROWS) + 1
+
+
+def test_a_file_that_is_not_its_codecs_is_still_one_error_line(tmp_path):
+    """Under a codec's name, a file that does not start as the codec's do is not a broken file of it."""
     path = tmp_path / "bad.jsonl.gz"
-    path.write_bytes(good[:12] + b"\xff" * 20 + good[32:])
+    path.write_bytes(b"\xff" * 32 + gzip.compress(b"\n".join(LINES) + b"\n"))
     with pytest.raises(InputError, match=r"bad\.jsonl\.gz: cannot read") as err:
         list(open_input(str(path)).batches())
     assert "\n" not in str(err.value)
