@@ -15,22 +15,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from curation.core.stage import ReduceContext
-from tests.curation.test_against_existing import OVERLAP, against_stats, as_shards, curate, rows, write_jsonl
-
-
-@pytest.fixture(scope="module")
-def existing(tmp_path_factory) -> Path:
-    """A curated folder of 60 rows."""
-    root = tmp_path_factory.mktemp("existing")
-    manifest = curate(write_jsonl(root / "old.jsonl", rows(1, 60)), root / "curated")
-    assert manifest["accounting"]["in_splits"] == 60
-    return root / "curated"
-
-
-@pytest.fixture(scope="module")
-def new_input(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("new")
-    return write_jsonl(root / "new.jsonl", rows(1, 60)[::2] + rows(2, 20))
+from tests.curation.test_against_existing import (OVERLAP, against_stats, as_shards, curate, rows, write_jsonl,
+                                                  existing, new_input)  # noqa: F401 - the last two are fixtures
 
 
 def found_duplicates(out: Path) -> pa.Table:
