@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import os
 import re
 import unicodedata
@@ -676,7 +677,7 @@ def adapt_record(data: Any, fmt: str, columns: Mapping[str, str]) -> Any:
                     turns.append({**{k: v for k, v in t.items() if k not in (role_key, text_key)},
                                   "from": mapped, "value": t.get(text_key)})
             elif isinstance(value, (str, int, float)) and not isinstance(value, bool):
-                turns.append({"from": role, "value": str(value)})
+                turns.append({"from": role, "value": _text_value(value, name)})
             else:
                 raise FormatError(f"column '{name}' is {type(value).__name__}, expected text or a list of messages")
         rest = {k: v for k, v in record.items() if k not in ("prompt", "completion")}
@@ -724,12 +725,35 @@ def _renamed_turn(turn: dict[str, Any], keys: tuple[str, str], target: tuple[str
 
 
 def _text_value(value: Any, column: str) -> str | None:
-    """An Alpaca column's text: a string, or a number as its text (``42``); null stays null."""
+    """An Alpaca column's text: a string, or a finite number as its text (``42``; validation records that repair,
+    :func:`numbers_as_text`); null stays null."""
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise FormatError(f"column '{column}' is {type(value).__name__}, expected text")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise FormatError(f"column '{column}' is the number {value}, expected text")
     return str(value)
+
+
+# the columns that hold a turn's text, per format that keeps each turn in a column of its own
+TEXT_COLUMNS = {"alpaca": ("instruction", "input", "output", "system"), "prompt_completion": ("prompt", "completion")}
+
+
+def numbers_as_text(data: dict[str, Any], fmt: str, columns: Mapping[str, str] | None) -> list[str]:
+    """A record's text columns (:data:`TEXT_COLUMNS`, as the input names them) that hold a finite number, made its
+    text in place (``12345`` -> ``"12345"``, as the conversion reads them); the columns changed, for validation
+    to record the repair. A NaN or infinite number is left for the conversion to refuse."""
+    changed = []
+    for part in TEXT_COLUMNS.get(fmt, ()):
+        name = (columns or {}).get(part, part)
+        value = data.get(name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        if isinstance(value, int) or math.isfinite(value):
+            data[name] = str(value)
+            changed.append(name)
+    return changed
 
 
 def _history_turns(history: Any) -> list[dict[str, str]]:

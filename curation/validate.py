@@ -33,7 +33,7 @@ from curation.core.config_base import StrictModel
 from curation.core.registry import StageSpec, register
 from curation.core.stage import POS, RowStage, StageOutput
 from curation.formats import ROLE_MAP, FormatError, to_conversations
-from curation.inputs import INPUT, adapt_record, media_part, needs_adapting, text_of_parts
+from curation.inputs import INPUT, adapt_record, media_part, needs_adapting, numbers_as_text, text_of_parts
 from curation.readers import raw as rawcols
 from curation.repair import (CONTROL_CLASS, TURN_KEYS_DROPPED, coerce_score, merge_repairs, repair_record, repair_table,
                              repairs_json, turns_from_text)
@@ -367,6 +367,9 @@ class Validate(RowStage):
         cfg = self.inputs.get(input_name) if input_name is not None else None
         try:
             if cfg is not None and needs_adapting(cfg):
+                converted = numbers_as_text(data, cfg.format, cfg.columns)
+                if converted:  # a number where the text goes (an answer of 42): its text, recorded
+                    repairs = merge_repairs(repairs, {"number_as_text": converted})
                 data = adapt_record(data, cfg.format, cfg.columns)
             elif data.get("conversations") is None and data.get("messages") is not None:
                 # OpenAI messages in a FineTome input: read as an input of messages reads them (a refusal is the

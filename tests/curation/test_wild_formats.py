@@ -245,3 +245,18 @@ def test_one_incomplete_pair_among_the_first_rows_quarantines_that_row_alone(tmp
     # (in Parquet the pairs are one struct type: a pair without output reads as one whose output is null)
     assert quarantined[0]["error"].startswith("pair 1: an {input, output} pair without 'output'" if suffix == "jsonl"
                                               else "turn 2: 'value' is null")
+
+
+@pytest.mark.parametrize("suffix", ["jsonl", "parquet"])
+def test_a_number_where_an_answer_goes_is_its_text_with_the_repair_recorded(tmp_path, suffix):
+    """GSM8K-like answers stored as numbers became text with no word of it in the row's ``repairs`` (a repaired
+    row must say what was done); a NaN or infinite number is no answer: quarantined."""
+    records = [{"question": f"What is {i} times 7?", "answer": i * 7} for i in range(1, 6)]
+    if suffix == "jsonl":
+        records.append({"question": "What is nothing?", "answer": float("nan")})
+    cfg, kept, quarantined = _validated(_write(tmp_path, "numbers", records, suffix))
+    assert (cfg.format, cfg.columns) == ("alpaca", {"instruction": "question", "output": "answer"})
+    assert [r["conversations"][-1]["value"] for r in kept] == ["7", "14", "21", "28", "35"]
+    assert all(json.loads(r["repairs"]) == {"number_as_text": ["answer"]} for r in kept)
+    if suffix == "jsonl":
+        assert len(quarantined) == 1 and quarantined[0]["error"] == "column 'output' is null"  # (NaN read as null)
