@@ -95,21 +95,14 @@ def duplicates_kept_in(root: str | Path, inputs: Sequence[dict[str, Any]]) -> di
             for name, by in out.items()}
 
 
-def _mix_entry(root: str | Path) -> Any:
-    """The mix stage's entry in the manifest of the run that wrote ``root`` (``enabled``, ``stats``), as
-    :func:`curation.pipeline.finish_outputs` has written it before the inputs are accounted for; None when the
-    folder has no manifest or no such entry to read."""
-    path = output_paths(root).manifest
-    if not path.is_file():
-        return None
-    try:
-        stages = json.loads(path.read_text(encoding="utf-8")).get("stages") or []
-    except (OSError, ValueError, AttributeError):
-        return None
-    return next((s for s in stages if isinstance(s, dict) and s.get("name") == "mix"), None)
+def mix_entry(manifest: dict[str, Any]) -> dict[str, Any] | None:
+    """The mix stage's entry (``enabled``, ``stats``) among a manifest's stages, or None."""
+    stages = manifest.get("stages") if isinstance(manifest, dict) else None
+    return next((s for s in stages or () if isinstance(s, dict) and s.get("name") == "mix"), None)
 
 
-def input_accounting(root: str | Path, inputs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+def input_accounting(root: str | Path, inputs: Sequence[dict[str, Any]],
+                     mix: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """One record per input (in list order): the input's description plus rows_in (read from it), augmented
     (rows augmentation added from its rows, kept or removed), kept, removed (by reason), quarantined (so
     ``rows_in + augmented == kept + removed + quarantined``), share (of all kept rows) and target_share: what
@@ -119,7 +112,8 @@ def input_accounting(root: str | Path, inputs: Sequence[dict[str, Any]]) -> list
     on one base; null without a weight, for an input with no row left by then (not for one whose drawn rows a
     later stage removed: the mix drew it to its share), and for every input when the mix stage was switched
     off (nothing drew the rows to the weights); and duplicates_kept_in: its rows removed as duplicates of
-    another input's rows, by that input and the keep policy's reason (:func:`duplicates_kept_in`)."""
+    another input's rows, by that input and the keep policy's reason (:func:`duplicates_kept_in`). ``mix``: the
+    run's mix stage entry (:func:`mix_entry`), which says which inputs it left out and whether it ran."""
     paths = output_paths(root)
     only = inputs[0]["name"] if len(inputs) == 1 else None
     kept: Counter = Counter()
@@ -145,8 +139,7 @@ def input_accounting(root: str | Path, inputs: Sequence[dict[str, Any]]) -> list
     total_kept = sum(kept.values())
     # the weighted inputs that reached the mix: all but those its stats name as left out (no row left to draw);
     # with the mix switched off (stages.mix.enabled: false) nothing drew the rows to the weights, and no share is
-    # a target. A folder whose manifest does not say: those with some rows kept or drawn out by the mix
-    mix = _mix_entry(root)
+    # a target. Without the entry: those with some rows kept or drawn out by the mix
     left_out = (mix.get("stats") or {}).get("left_out") if isinstance(mix, dict) else None
     weighted = [i for i in inputs if i.get("weight") is not None]
     if isinstance(mix, dict) and mix.get("enabled") is False:

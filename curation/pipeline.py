@@ -202,7 +202,7 @@ def finish_outputs(root: Path, source, config, output_format: str = "finetome") 
     left in the folder is removed: it describes other outputs than the ones beside it now."""
     from curation.card import write_card
     from curation.contract import read_manifest
-    from curation.mix_report import input_accounting
+    from curation.mix_report import input_accounting, mix_entry
     from curation.report import REPORT_HTML, REPORT_MD
     from tomecraft.files import write_json
 
@@ -214,7 +214,7 @@ def finish_outputs(root: Path, source, config, output_format: str = "finetome") 
     manifest = read_manifest(root)
     records = getattr(source, "input_records", None)
     if records is not None:
-        inputs = input_accounting(root, records())
+        inputs = input_accounting(root, records(), mix_entry(manifest))
         manifest["inputs"] = inputs
         manifest["mix"] = [{"input": i["name"], "rows_in": i["rows_in"], "kept": i["kept"], "share": i["share"],
                             "target": i["target_share"]} for i in inputs]

@@ -194,9 +194,9 @@ def test_an_input_whose_drawn_rows_a_later_stage_removed_keeps_its_target(tmp_pa
                              "reason": [r[1] for r in removed]}), root / "removed.parquet")
     (root / "quarantine.jsonl").write_text("", encoding="utf-8")
     stats = {"limited_by": "long", "left_out": ["gone"]}
-    (root / "manifest.json").write_text(json.dumps({"stages": [{"name": "mix", "enabled": True, "stats": stats}]}))
+    mix = {"name": "mix", "enabled": True, "stats": stats}
     inputs = [{"name": "long", "weight": 1.0}, {"name": "a", "weight": 1.0}, {"name": "gone", "weight": 4.0}]
-    assert [(r["kept"], r["target_share"]) for r in input_accounting(root, inputs)] == [
+    assert [(r["kept"], r["target_share"]) for r in input_accounting(root, inputs, mix)] == [
         (0, 0.5), (2, 0.5), (0, None)]
 
 
