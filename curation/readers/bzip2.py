@@ -12,7 +12,9 @@ after its last stream, which it reports on the process's stderr, once per openin
 which says what is wrong or ignores the trailing bytes, as the ``bzip2`` tool does. Where the parallel decoder
 stops at a break inside the file (a corrupt block: it raises a bare C++ error, and may stop a block earlier),
 Python's decoder takes over at the same decompressed byte, decoding the file again up to it, so the bytes handed
-out before the break and the reason given are the ones ``bz2.open`` gives.
+out before the break and the reason given are the ones ``bz2.open`` gives. One difference is left: in a file of
+several streams, a stream's first bytes alone between two whole streams (a concatenation of which one part was
+cut to its head) end Python's read there, silently; the parallel decoder skips them and reads the stream after.
 """
 
 from __future__ import annotations
@@ -81,35 +83,11 @@ class ParallelBz2(io.RawIOBase):
             except Exception:  # a bare RuntimeError from C++: Python's decoder reads on and names the break
                 self._switch()
             else:
-                if got or not len(view) or not self._tail_holds_more():
-                    self._given += got
-                    return got
-                self._switch()
+                self._given += got
+                return got
         got = self._slow.readinto(view)
         self._given += got
         return got
-
-    def _tail_holds_more(self) -> bool:
-        """At the parallel decoder's end: whether the bytes after the last stream it read hold more than Python's
-        decoder ignores. It takes a stream's head cut short (a file cut within a stream's first bytes) for
-        trailing garbage, and skips a last stream of no block; Python's decoder ends with an error at the first
-        and reads the second, so either hands the rest to it. Bytes that start no stream are trailing garbage to
-        both."""
-        offsets = self._fast.block_offsets()  # bit offsets of the blocks, the last one where the last stream ends
-        with open(self._path, "rb") as fh:
-            fh.seek((max(offsets, default=0) + 7) // 8)
-            tail = fh.read()
-        while tail:
-            decoder = bz2.BZ2Decompressor()
-            try:
-                if decoder.decompress(tail):
-                    return True
-            except OSError:  # not a stream: ignored, as Python's decoder ignores it
-                return False
-            if not decoder.eof:  # a stream that does not end: Python's decoder says the file is cut short
-                return True
-            tail = decoder.unused_data
-        return False
 
     def _switch(self) -> None:
         """Close the parallel decoder and let Python's decode the file up to the bytes already handed out."""

@@ -139,3 +139,13 @@ def test_decoder_threads_follow_arrows_cpu_pool(monkeypatch):
     assert _threads() == 2
     monkeypatch.setattr(pa, "cpu_count", lambda: 64)
     assert _threads() == _MAX_THREADS
+
+
+def test_a_streams_head_alone_between_two_streams_is_skipped_not_the_end(tmp_path):
+    """The one difference from Python's decoder (module docstring): Python's stops at the head, silently, and the
+    rows of the stream after it are lost; the parallel decoder reads them."""
+    first, last = bz2.compress(DATA[:30_000], 1), bz2.compress(DATA[30_000:40_000], 9)
+    path = tmp_path / "rows.jsonl.bz2"
+    path.write_bytes(first + bz2.compress(b"lost", 9)[:6] + last)
+    assert _read(open_bz2(path)) == (DATA[:40_000], None)
+    assert _read(bz2.open(path, "rb")) == (DATA[:30_000], None)
