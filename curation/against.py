@@ -574,14 +574,14 @@ class ExistingSet:
             return
         if "://" in self.spec:  # a remote set: found when it is read
             return
-        from curation.readers import looks_like_path
+        from curation.readers import looks_like_path, named_split
         from curation.sources import exists
 
         path = Path(self.spec).expanduser()
         local = looks_like_path(self.spec) or self.spec.endswith("/")  # (a hub id has one slash, inside)
-        head, colon, split = self.spec.rpartition(":")  # FOLDER:SPLIT, one split of a local dataset folder
-        named_split = bool(colon and head and split and "/" not in split and exists(Path(head).expanduser()))
-        if local and not any(c in self.spec for c in "*?[") and not named_split and not exists(path):
+        split = named_split(self.spec)  # FOLDER:SPLIT, one split of a local dataset folder
+        one_split = split is not None and exists(split[0])
+        if local and not any(c in self.spec for c in "*?[") and not one_split and not exists(path):
             raise StageError(f"--against {self.spec}: file not found")
 
     def fingerprint(self) -> str:

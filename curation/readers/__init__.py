@@ -106,16 +106,28 @@ def _no_shards_beside(names: list[str], shown: str) -> None:
                          "leave those out; move them to a folder of their own and give each as an input")
 
 
+def named_split(spec: str) -> tuple[Path, str] | None:
+    """``(folder, split)`` when ``spec`` reads as ``FOLDER:SPLIT`` (a split name after the last colon, no slash in
+    it) and does not name an existing path as a whole; None otherwise. Whether the folder has that split is for
+    its reader to say."""
+    from curation.sources import exists
+
+    head, colon, split = spec.rpartition(":")
+    if not colon or not head or not split or "/" in split or exists(Path(spec).expanduser()):
+        return None
+    return Path(head).expanduser(), split
+
+
 def _local_split(spec: str) -> tuple[Path, str, str] | None:
     """``(folder, spec, split)`` for ``FOLDER:SPLIT`` where the folder is a local ``save_to_disk`` folder and the
     whole spec names nothing; None for any other spec. A split of another local path is an error: only datasets
     have splits."""
     from curation.sources import exists
 
-    head, colon, split = spec.rpartition(":")
-    if not colon or not head or not split or "/" in split or exists(Path(spec).expanduser()):
+    named = named_split(spec)
+    if named is None:
         return None
-    path = Path(head).expanduser()
+    path, split = named
     if not exists(path):
         return None
     if path.is_dir() and is_saved_dataset([e.name for e in path.iterdir() if e.is_file()]):
@@ -139,10 +151,10 @@ def _split_folder(spec: str) -> InputSource | None:
     path = Path(spec).expanduser()
     split = None
     if not exists(path):
-        head, colon, split = spec.rpartition(":")
-        if not colon or not head or not split or "/" in split:
+        named = named_split(spec)
+        if named is None:
             return None
-        path = Path(head).expanduser()
+        path, split = named
     try:
         if not path.is_dir() or is_saved_dataset([e.name for e in path.iterdir() if e.is_file()]):
             return None
