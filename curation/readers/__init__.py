@@ -732,13 +732,49 @@ def _hub_retries_quiet() -> Iterator[None]:
         logger.setLevel(level)
 
 
+def _hub_unreachable(timeout: float = 5.0) -> str | None:
+    """Why the Hugging Face hub cannot be reached, on one line (one request, no retries), or None when it answers
+    (any HTTP answer) or offline mode is set. Asked before a hub dataset loads: where the network is down,
+    ``huggingface_hub`` retries each request with back-off (about 23 s) before the load fails."""
+    from huggingface_hub import constants
+    from huggingface_hub.utils import get_session
+
+    if constants.is_offline_mode():
+        return None
+    try:
+        get_session().head(constants.ENDPOINT, timeout=timeout)
+    except Exception as exc:  # noqa: BLE001 - any failure to get an answer (DNS, refused, timed out, proxy)
+        return error_line(exc)
+    return None
+
+
+@contextmanager
+def _offline_while(offline: bool) -> Iterator[None]:
+    """``huggingface_hub`` and ``datasets`` in offline mode while the block runs (when ``offline``): what they
+    hold in their local cache loads at once, anything else fails at once instead of retrying. Both read the mode
+    from their module settings at each call; the settings are given back after the block."""
+    if not offline:
+        yield
+        return
+    import datasets.config
+    from huggingface_hub import constants
+
+    saved = constants.HF_HUB_OFFLINE, datasets.config.HF_HUB_OFFLINE, datasets.config.HF_DATASETS_OFFLINE
+    constants.HF_HUB_OFFLINE = datasets.config.HF_HUB_OFFLINE = datasets.config.HF_DATASETS_OFFLINE = True
+    try:
+        yield
+    finally:
+        constants.HF_HUB_OFFLINE, datasets.config.HF_HUB_OFFLINE, datasets.config.HF_DATASETS_OFFLINE = saved
+
+
 def _hub(spec: str, streaming: bool = False) -> InputSource:
     import datasets
 
     name, _, split = spec.partition(":")
     split = split or "train"
+    unreachable = _hub_unreachable()
     try:
-        with _hub_retries_quiet():
+        with _hub_retries_quiet(), _offline_while(unreachable is not None):
             if streaming:
                 ds = datasets.load_dataset(name, split=split, streaming=True)
                 return SplitSource(spec, "stream", records=[(f"{name}:{split}", ds)],
@@ -747,7 +783,13 @@ def _hub(spec: str, streaming: bool = False) -> InputSource:
             ds = datasets.load_dataset(name, split=split)
     except Exception as exc:
         offline = os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("HF_DATASETS_OFFLINE") == "1"
-        hint = " (HF_HUB_OFFLINE=1 is set: only cached datasets load)" if offline else ""
+        if unreachable is not None and isinstance(exc, ConnectionError):  # (offline mode's error: not in the cache)
+            raise InputError(f"{spec}: cannot load from the Hugging Face hub: it cannot be reached ({unreachable}) "
+                             "and the dataset is not in the local cache") from None
+        if unreachable is not None:
+            hint = f" (the hub cannot be reached: {unreachable}; only datasets in the local cache load)"
+        else:
+            hint = " (HF_HUB_OFFLINE=1 is set: only cached datasets load)" if offline else ""
         raise InputError(f"{spec}: cannot load from the Hugging Face hub{hint}: {error_line(exc)}") from None
     return SplitSource(spec, "hub", records=[(f"{name}:{split}", label_names(ds.data.table, ds.features))],
                        fingerprint_value=f"hub:{name}:{split}:{ds._fingerprint}", split=split)

@@ -1,5 +1,7 @@
 """A hub dataset that cannot be reached ends in one error line: the warnings ``huggingface_hub`` logs while it
-retries (a line per try, a dozen before the error when the network is down) are not shown beside it."""
+retries (a line per try, a dozen before the error when the network is down) are not shown beside it; and where
+one request finds the hub unreachable, the load runs in offline mode (the local cache, no retries) instead of
+retrying for ~23 s."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import logging
 
 import pytest
 
+from curation import readers
 from curation.readers import InputError, open_input
 
 
@@ -24,9 +27,99 @@ def test_an_unreachable_hub_dataset_is_one_error_line_without_the_retry_warnings
         raise ConnectionError("Couldn't reach 'org/ds' on the Hub (LocalEntryNotFoundError)")
 
     monkeypatch.setattr(datasets, "load_dataset", unreachable)
+    monkeypatch.setattr(readers, "_hub_unreachable", lambda timeout=5.0: None)  # the probe answered; the load did not
     level = logging.getLogger("huggingface_hub").level
     with pytest.raises(InputError, match=r"^org/ds: cannot load from the Hugging Face hub.*Couldn't reach"):
         open_input("org/ds")
     captured = capfd.readouterr()
     assert "Retrying" not in captured.err + captured.out and "thrown while requesting" not in captured.err
     assert logging.getLogger("huggingface_hub").level == level  # given back once the load is over
+
+
+def _offline_flags() -> tuple[bool, bool]:
+    import datasets.config
+    from huggingface_hub import constants
+
+    return constants.HF_HUB_OFFLINE, datasets.config.HF_HUB_OFFLINE
+
+
+def test_an_unreachable_hub_loads_in_offline_mode_and_says_the_dataset_is_not_cached(monkeypatch):
+    import datasets
+
+    seen = []
+
+    def load(name, split=None, streaming=False):
+        seen.append(_offline_flags())
+        raise ConnectionError("Couldn't reach 'org/ds' on the Hub (OfflineModeIsEnabled)")
+
+    before = _offline_flags()
+    monkeypatch.setattr(datasets, "load_dataset", load)
+    monkeypatch.setattr(readers, "_hub_unreachable", lambda timeout=5.0: "[Errno -2] Name or service not known")
+    with pytest.raises(InputError, match=r"^org/ds: cannot load from the Hugging Face hub: it cannot be reached "
+                                         r"\(\[Errno -2\] Name or service not known\) and the dataset is not in the local cache$"):
+        open_input("org/ds")
+    assert seen == [(True, True)]  # loaded in offline mode: no retries
+    assert _offline_flags() == before  # given back after the load
+
+
+def test_an_unreachable_hub_still_loads_a_cached_dataset(monkeypatch):
+    import datasets
+
+    rows = datasets.Dataset.from_list([{"conversations": [{"from": "human", "value": "hi"}, {"from": "gpt", "value": "hello"}]}])
+    seen = []
+
+    def load(name, split=None, streaming=False):
+        seen.append(_offline_flags())
+        return rows
+
+    monkeypatch.setattr(datasets, "load_dataset", load)
+    monkeypatch.setattr(readers, "_hub_unreachable", lambda timeout=5.0: "timed out")
+    source = open_input("org/ds")
+    assert seen == [(True, True)] and source.kind == "hub"
+    assert len(source.records[0][1]) == 1
+
+
+def test_a_reachable_hub_loads_online(monkeypatch):
+    import datasets
+
+    seen = []
+
+    def load(name, split=None, streaming=False):
+        seen.append(_offline_flags())
+        raise FileNotFoundError("Dataset 'org/ds' doesn't exist on the Hub")
+
+    for var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"):  # (the test session's own setting)
+        monkeypatch.delenv(var, raising=False)
+    before = _offline_flags()
+    monkeypatch.setattr(datasets, "load_dataset", load)
+    monkeypatch.setattr(readers, "_hub_unreachable", lambda timeout=5.0: None)
+    with pytest.raises(InputError, match=r"^org/ds: cannot load from the Hugging Face hub: Dataset 'org/ds' doesn't exist"):
+        open_input("org/ds")
+    assert seen == [before]
+
+
+def test_the_probe_is_one_request_that_names_why(monkeypatch):
+    from huggingface_hub import constants
+    import huggingface_hub.utils as hub_utils
+
+    calls = []
+
+    class Session:
+        def __init__(self, fail):
+            self.fail = fail
+
+        def head(self, url, timeout=None):
+            calls.append((url, timeout))
+            if self.fail:
+                raise OSError("[Errno -2] Name or service not known")
+            return object()
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(hub_utils, "get_session", lambda: Session(True))
+    assert readers._hub_unreachable(timeout=2) == "[Errno -2] Name or service not known"
+    assert calls == [(constants.ENDPOINT, 2)]
+    monkeypatch.setattr(hub_utils, "get_session", lambda: Session(False))
+    assert readers._hub_unreachable() is None
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)  # offline mode set by the user: no request at all
+    calls.clear()
+    assert readers._hub_unreachable() is None and calls == []
