@@ -303,9 +303,11 @@ def build_card(root: str | Path, format: OutputFormat = "finetome", title: str |
         lines += [""]
     mix = manifest.get("mix")
     if mix:
+        from curation.mix_report import target_text
+
         lines += ["## Mix", "", "| input | rows in | in the splits | share | target |", "|---|---:|---:|---:|---:|"]
         for row in mix:
-            target = "-" if row.get("target") is None else f"{row['target']:.1%}"
+            target = target_text({"target_share": row.get("target"), "target_rows": row.get("target_rows")}, none="-")
             lines.append(f"| {_text(row['input'])} | {row.get('rows_in', 0):,} | {row.get('kept', 0):,} | "
                          f"{row.get('share', 0):.1%} | {target} |")
         lines += [""]

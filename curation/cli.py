@@ -242,13 +242,15 @@ def print_summary(result) -> None:
     print_table(table)
     inputs = result.manifest.get("inputs")
     if inputs:
+        from curation.mix_report import target_text
+
         mix = Table(title="inputs", title_justify="left")
         augmented = any(i.get("augmented") for i in inputs)  # rows in + augmented = in splits + removed + quarantined
         for name in ("input", "format", "rows in", *(["augmented"] if augmented else []), "in splits", "removed",
                      "quarantined", "share", "target"):
             mix.add_column(name, justify="left" if name in ("input", "format") else "right")
         for i in inputs:
-            target = "-" if i.get("target_share") is None else f"{i['target_share']:.1%}"
+            target = target_text(i, none="-")
             mix.add_row(Text(i["name"]), Text(i["format"]), f"{i['rows_in']:,}",
                         *([f"+{i.get('augmented', 0):,}"] if augmented else []), f"{i['kept']:,}",
                         f"{sum(i['removed'].values()):,}", f"{i['quarantined']:,}", f"{i['share']:.1%}", target)

@@ -111,7 +111,8 @@ def input_accounting(root: str | Path, inputs: Sequence[dict[str, Any]],
     weighted inputs' part of the kept rows; inputs without a weight take the rest), so share and target compare
     on one base; null without a weight, for an input with no row left by then (not for one whose drawn rows a
     later stage removed: the mix drew it to its share), and for every input when the mix stage was switched
-    off (nothing drew the rows to the weights); and duplicates_kept_in: its rows removed as duplicates of
+    off (nothing drew the rows to the weights); target_rows: an input's ``max_rows`` (null without one, or
+    when the mix stage was switched off); and duplicates_kept_in: its rows removed as duplicates of
     another input's rows, by that input and the keep policy's reason (:func:`duplicates_kept_in`). ``mix``: the
     run's mix stage entry (:func:`mix_entry`), which says which inputs it left out and whether it ran."""
     paths = output_paths(root)
@@ -142,7 +143,8 @@ def input_accounting(root: str | Path, inputs: Sequence[dict[str, Any]],
     # a target. Without the entry: those with some rows kept or drawn out by the mix
     left_out = (mix.get("stats") or {}).get("left_out") if isinstance(mix, dict) else None
     weighted = [i for i in inputs if i.get("weight") is not None]
-    if isinstance(mix, dict) and mix.get("enabled") is False:
+    drawn = not (isinstance(mix, dict) and mix.get("enabled") is False)  # (max_rows is a target only when drawn)
+    if not drawn:
         weighted = []
     elif isinstance(left_out, list):
         weighted = [i for i in weighted if i["name"] not in left_out]
@@ -160,5 +162,16 @@ def input_accounting(root: str | Path, inputs: Sequence[dict[str, Any]],
         out.append({**record, "rows_in": rows_in, "augmented": augmented[name], "kept": kept[name], "removed": gone,
                     "quarantined": quarantined[name],
                     "share": round(kept[name] / total_kept, 6) if total_kept else 0.0,
-                    "target_share": targets.get(name), "duplicates_kept_in": kept_elsewhere.get(name, {})})
+                    "target_share": targets.get(name), "target_rows": record.get("max_rows") if drawn else None,
+                    "duplicates_kept_in": kept_elsewhere.get(name, {})})
     return out
+
+
+def target_text(record: dict[str, Any], none: str = "–") -> str:
+    """An input's target as the tables show it: its weight's share of the mix (``12.5%``), the most rows its
+    ``max_rows`` lets the mix take (``≤ 1,000 rows``), or ``none``."""
+    if isinstance(record.get("target_share"), (int, float)):
+        return f"{record['target_share']:.1%}"
+    if isinstance(record.get("target_rows"), int):
+        return f"≤ {record['target_rows']:,} rows"
+    return none

@@ -217,7 +217,7 @@ def finish_outputs(root: Path, source, config, output_format: str = "finetome") 
         inputs = input_accounting(root, records(), mix_entry(manifest))
         manifest["inputs"] = inputs
         manifest["mix"] = [{"input": i["name"], "rows_in": i["rows_in"], "kept": i["kept"], "share": i["share"],
-                            "target": i["target_share"]} for i in inputs]
+                            "target": i["target_share"], "target_rows": i["target_rows"]} for i in inputs]
         write_json(manifest, root / "manifest.json")
     write_card(root, output_format)
     return manifest

@@ -10,6 +10,7 @@ import html
 import json
 from typing import Any, Iterable
 
+from curation.mix_report import target_text
 from curation.report.facts import Example, ExampleRow, ReportFacts, mix_notes
 from curation.report.markdown_text import bidi_shown
 from curation.report.plots import stage_color
@@ -194,7 +195,7 @@ def _inputs(f: ReportFacts) -> str:
     augmented = any(i.get("augmented") for i in f.inputs)  # rows in + augmented = in splits + removed + quarantined
     for i in f.inputs:
         removed = ", ".join(f"{e(k)}: {v:,}" for k, v in (i.get("removed") or {}).items()) or "–"
-        target = "–" if i.get("target_share") is None else f"{i['target_share']:.1%}"
+        target = e(target_text(i))
         rows.append([e(i.get("name")), e(i.get("format", "")), _num(i.get("rows_in")),
                      *(["+" + _num(i.get("augmented") or 0)] if augmented else []), _num(i.get("kept")), removed,
                      _num(i.get("quarantined")), f"{i.get('share', 0):.1%}", target])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from curation.mix_report import target_text
 from curation.report.facts import ReportFacts, mix_notes
 from curation.report.markdown_text import md_code, md_text
 from curation.report.quality import section_markdown
@@ -44,7 +45,7 @@ def render_markdown(f: ReportFacts) -> str:
         rows = [[i.get("name"), i.get("format", ""), _n(i.get("rows_in")),
                  *([f"+{i.get('augmented') or 0:,}"] if augmented else []), _n(i.get("kept")),
                  ", ".join(f"{k}: {v:,}" for k, v in (i.get("removed") or {}).items()) or "–", _n(i.get("quarantined")),
-                 f"{i.get('share', 0):.1%}", "–" if i.get("target_share") is None else f"{i['target_share']:.1%}"]
+                 f"{i.get('share', 0):.1%}", target_text(i)]
                 for i in f.inputs]
         head = ["input", "format", "rows in", *(["augmented"] if augmented else []), "in splits", "removed (by reason)",
                 "quarantined", "share", "target"]

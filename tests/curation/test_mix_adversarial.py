@@ -155,7 +155,27 @@ def test_a_mix_switched_off_claims_no_target_share(tmp_path):
     manifest = run_local(tmp_path, [{"path": str(a), "weight": 3}, {"path": str(b), "weight": 1},
                                     {"path": str(c), "max_rows": 2}], mix={"enabled": False})
     assert [(i["kept"], i["target_share"]) for i in manifest["inputs"]] == [(20, None), (20, None), (6, None)]
+    assert [i["target_rows"] for i in manifest["inputs"]] == [None, None, None]  # (nothing drew to max_rows either)
     assert [m["target"] for m in manifest["mix"]] == [None, None, None]
+
+
+def test_a_max_rows_input_shows_its_row_cap_as_its_target(tmp_path):
+    """An input with ``max_rows`` and no weight: its target is the most rows the mix may take of it, in the
+    manifest (``target_rows``) and in the tables (``≤ 4 rows``; it showed ``–``, as if it asked for nothing)."""
+    from curation.mix_report import target_text
+
+    a = write_jsonl(tmp_path / "a.jsonl", rows(20))
+    c = write_jsonl(tmp_path / "c.jsonl", rows(10, 200))
+    manifest = run_local(tmp_path, [{"path": str(a), "name": "a", "weight": 1},
+                                    {"path": str(c), "name": "c", "max_rows": 4}])
+    records = {i["name"]: i for i in manifest["inputs"]}
+    assert (records["c"]["kept"], records["c"]["target_share"], records["c"]["target_rows"]) == (4, None, 4)
+    assert records["a"]["target_rows"] is None and records["a"]["target_share"] is not None
+    assert target_text(records["c"]) == "≤ 4 rows" and target_text(records["a"]) == f"{records['a']['target_share']:.1%}"
+    assert target_text({"target_share": None, "target_rows": None}, none="-") == "-"
+    assert [m["target_rows"] for m in manifest["mix"]] == [None, 4]
+    card = (tmp_path / "out" / "README.md").read_text(encoding="utf-8")
+    assert "| c | 10 | 4 | " in card and card.split("| c | 10 | 4 | ")[1].split("\n")[0].endswith("| ≤ 4 rows |")
 
 
 def test_a_weighted_input_that_dedup_emptied_is_named_left_out(tmp_path):
