@@ -289,6 +289,15 @@ def build_card(root: str | Path, format: OutputFormat = "finetome", title: str |
                   + (f" + {acc['added_rows']:,} added by augmentation" if acc.get("added_rows") else "")
                   + f" -> {kept:,} kept in the splits, {acc.get('removed', 0):,} removed, "
                   f"{acc.get('quarantined', 0):,} quarantined (malformed).", ""]
+    stage = next((s for s in manifest.get("stages") or () if isinstance(s, dict) and s.get("name") == "against"), None)
+    if stage is not None and stage.get("enabled"):
+        from curation.report.facts import against_summary
+
+        against = against_summary(manifest.get("config"), stage)
+    else:
+        against = None
+    if against is not None:
+        lines += [f"Deduplicated against {_code(against[0])} {_text(against[1])}", ""]
     removed = manifest.get("removed_by_reason") or {}
     if removed:
         lines += ["| removed because | rows |", "|---|---:|"]

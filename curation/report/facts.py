@@ -635,3 +635,32 @@ def mix_notes(inputs: list[dict[str, Any]], mix_stats: dict[str, Any] | None) ->
         notes.append(f"{name}: left out of the mix, no target share (none of its rows was left when the mix was "
                      "drawn: all removed or quarantined before it); the other weighted inputs shared its weight.")
     return notes
+
+
+def against_summary(config: dict[str, Any] | None, stage: dict[str, Any] | None) -> tuple[str, str] | None:
+    """What a run ``--against`` an existing set did, for both report pages and the card: ``(the set's spec, the
+    rest of the sentence)`` (each page shows the spec as code), or None for a run without one. ``config``: the
+    manifest's resolved config; ``stage``: the manifest's ``against`` stage entry (``enabled``, ``removed``,
+    ``stats``)."""
+    settings = ((config or {}).get("stages") or {}).get("against") or {}
+    if not isinstance(stage, dict) or not stage.get("enabled", True) or not settings.get("path"):
+        return None
+    stats = stage.get("stats") or {}
+    kinds = [k for k in ("exact", "near") if settings.get(k, True)]
+    how = "exact and near copies" if len(kinds) == 2 else f"{kinds[0]} copies only" if kinds else "no copies"
+    removed = (stage.get("removed") or {}).get("duplicate_of_existing", 0)
+    found = ", ".join(f"{stats[k]:,} {k}" for k in ("exact", "near") if isinstance(stats.get(k), int))
+    rest = (f"({stats.get('existing_rows', 0):,} existing rows; {how}, found with this run's dedup settings): "
+            f"{removed:,} new rows removed as duplicate_of_existing" + (f" ({found})" if found else ""))
+    unreadable = stats.get("existing_unreadable")
+    if isinstance(unreadable, int) and unreadable:
+        rest += f"; {unreadable:,} existing rows could not be read and are not in its index"
+    return str(settings["path"]), rest + "; the existing set is not rewritten."
+
+
+def against_stage(f: ReportFacts) -> dict[str, Any] | None:
+    """The ``against`` stage entry :func:`against_summary` reads, from a report's facts."""
+    row = next((s for s in f.stages if s.name == "against"), None)
+    if row is None:
+        return None
+    return {"enabled": row.enabled, "removed": row.removed, "stats": f.stage_stats.get("against") or {}}

@@ -11,7 +11,7 @@ import json
 from typing import Any, Iterable
 
 from curation.mix_report import target_text
-from curation.report.facts import Example, ExampleRow, ReportFacts, mix_notes
+from curation.report.facts import Example, ExampleRow, ReportFacts, against_stage, against_summary, mix_notes
 from curation.report.markdown_text import bidi_shown
 from curation.report.plots import stage_color
 from curation.report.quality import section_html
@@ -403,6 +403,8 @@ def render_html(f: ReportFacts, charts: dict[str, str | None]) -> str:
     inp = f.input
     sub = (f"input <code>{e(inp.get('spec'))}</code> ({e(inp.get('kind'))}, {_num(inp.get('rows'))} rows, "
            f"<code>{e(str(inp.get('fingerprint', ''))[:19])}</code>) · tomecraft {e(f.tomecraft_version)}")
+    if (against := against_summary(f.config, against_stage(f))) is not None:
+        sub += f"<br>deduplicated against <code>{e(against[0])}</code> {e(against[1])}"
     qsecs = quality_sections(f.quality)
     quality = [(f"q-{sec.key}", sec.title) for sec in qsecs]
     shown = [(k, t) for k, t in SECTIONS if k != "inputs" or f.inputs]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from curation.mix_report import target_text
-from curation.report.facts import ReportFacts, mix_notes
+from curation.report.facts import ReportFacts, against_stage, against_summary, mix_notes
 from curation.report.markdown_text import md_code, md_text
 from curation.report.quality import section_markdown
 from curation.report.quality import sections as quality_sections
@@ -29,9 +29,11 @@ def _pct(part: int, whole: int) -> str:
 def render_markdown(f: ReportFacts) -> str:
     acc = f.accounting
     total = acc.get("input_rows", 0)
+    against = against_summary(f.config, against_stage(f))
     out = [f"# Curation report: {md_text(f.folder)}\n",
            f"Input {md_code(f.input.get('spec'))} ({md_text(f.input.get('kind'))}, {_n(f.input.get('rows'))} rows). "
            f"Charts and examples: `report.html` in this folder.\n",
+           *([f"Deduplicated against {md_code(against[0])} {md_text(against[1])}\n"] if against else []),
            f"**{_n(total)}** input rows"
            + (f" + {_n(acc.get('added_rows'))} augmented" if acc.get("added_rows") else "")
            + f" → **{_n(acc.get('in_splits'))}** in splits "
