@@ -214,10 +214,15 @@ class InputSource:
         try:
             meta = pq.ParquetFile(self.filesystem.open_input_file(path)).metadata
         except (pa.ArrowInvalid, OSError) as exc:
-            wrong = misnamed(path, self._head(path), "parquet")  # a compressed Parquet file under a plain name
+            head = self._head(path)
+            wrong = misnamed(path, head, "parquet")  # a compressed Parquet file under a plain name
             if wrong is not None:
                 raise wrong from None
-            raise InputError(f"{path}: not a readable Parquet file (truncated or corrupt?): {exc}") from None
+            if head.startswith(PARQUET_MAGIC) or self._empty(path):
+                # a Parquet file whose footer cannot be read (truncated, corrupt): one unit, which reads as one
+                # quarantined record (:meth:`_read_parquet`); a file of no bytes: one that reads as no rows
+                return [Unit(first_index, "parquet", path, name, 0, 0, first_row=0)]
+            raise not_parquet(path, exc) from None
         _unique_columns(meta.schema.to_arrow_schema().names, path)
         groups = meta.num_row_groups
         if not unit_bytes or groups <= 1:
@@ -235,6 +240,13 @@ class InputSource:
                 return fh.read(8)
         except OSError:
             return b""
+
+    def _empty(self, path: str) -> bool:
+        """Whether the file is there and holds no bytes."""
+        try:
+            return self.filesystem.get_file_info(path).size == 0
+        except OSError:
+            return False
 
     # -- reading --------------------------------------------------------------------------------------
     def read_unit(self, unit: Unit, batch_rows: int = 16_384, block_bytes: int = 8 << 20) -> Iterator[pa.RecordBatch]:
@@ -265,15 +277,32 @@ class InputSource:
     def _read_parquet(self, unit: Unit, batch_rows: int) -> Iterator[pa.RecordBatch]:
         """The unit's row groups, one after another (:func:`_row_group_batches`): a row group that cannot be read
         (a corrupt page, a column chunk cut short) loses the rows from where it breaks, as one quarantined
-        record, and the next row group is read on. A file whose footer cannot be read (truncated, not Parquet)
-        is an :class:`InputError`: which rows it held is not known."""
+        record, and the next row group is read on. A Parquet file whose footer cannot be read (it starts with
+        ``PAR1`` but is truncated or its footer corrupt; a compressed one whose stream breaks off) is one
+        quarantined record (:func:`footer_lost`): which rows it held is not known, and the run goes on. A file
+        of no bytes holds no rows, as an empty JSON Lines shard; one that does not start as Parquet is an
+        :class:`InputError`."""
         import pyarrow.parquet as pq
 
+        source = self._parquet_file(unit)
+        if isinstance(source, str):  # a compressed file whose stream breaks off
+            yield footer_lost(unit, source)
+            return
         try:
-            pf = pq.ParquetFile(self._parquet_file(unit))
+            pf = pq.ParquetFile(source)
         except (pa.ArrowInvalid, OSError) as exc:
-            raise InputError(f"{unit.path}: not a readable Parquet file (truncated or corrupt?): "
-                             f"{_one_line(exc)}") from None
+            try:
+                source.seek(0)
+                head = bytes(source.read(8))
+                empty = source.size() == 0
+            except (pa.ArrowException, OSError, ValueError):
+                head, empty = b"", False
+            if empty:
+                return
+            if head.startswith(PARQUET_MAGIC):
+                yield footer_lost(unit, _one_line(exc))
+                return
+            raise (misnamed(unit.path, head, "parquet") or not_parquet(unit.path, exc)) from None
         groups = range(unit.start, unit.end) if not unit.compression else range(pf.num_row_groups)
         row, done = unit.first_row, 0
         try:
@@ -289,13 +318,18 @@ class InputSource:
     def _parquet_file(self, unit: Unit):
         """The unit's Parquet file, to open: a compressed one (``.parquet.gz``, ...) decompressed as it streams
         into a temporary file (under ``TMPDIR``), memory-mapped and unlinked at once (Parquet is read from its
-        footer back, so it cannot be read as it streams; held in memory, a large one would take all of it)."""
+        footer back, so it cannot be read as it streams; held in memory, a large one would take all of it). A
+        compressed file that starts as its codec's do but whose stream breaks off: why, as a string (the partial
+        file is removed); one that does not is an :class:`InputError`."""
         if not unit.compression:
-            return self.filesystem.open_input_file(unit.path)
+            try:
+                return self.filesystem.open_input_file(unit.path)
+            except OSError as exc:
+                raise InputError(f"{unit.path}: cannot read: {_one_line(exc)}") from None
         import shutil
         import tempfile
 
-        from curation.sources import READ_ERRORS, DataFile, open_binary
+        from curation.sources import READ_ERRORS, DataFile, compressed_as, open_binary
 
         tmp = tempfile.NamedTemporaryFile(prefix="tome-", suffix=".parquet", delete=False)
         try:
@@ -303,7 +337,11 @@ class InputSource:
                 shutil.copyfileobj(fh, tmp, 1 << 20)
             return pa.memory_map(tmp.name)
         except READ_ERRORS as exc:  # a truncated or corrupt stream (or no room for the decompressed file)
-            raise InputError(f"{unit.path}: cannot decompress: {error_line(exc)}") from None
+            if isinstance(exc, OSError) and exc.errno is not None:  # no room, no access: not the file's fault
+                raise InputError(f"{unit.path}: cannot decompress: {error_line(exc)}") from None
+            if compressed_as(self._head(unit.path)) != unit.compression:  # not this codec's file at all
+                raise InputError(f"{unit.path}: cannot decompress: {error_line(exc)}") from None
+            return f"cannot decompress it: {_one_line(exc)}"
         finally:
             try:
                 os.unlink(tmp.name)  # the mapping keeps the data while it is read
@@ -375,6 +413,26 @@ def _row_group_batches(pf, group: int, unit: Unit, first_row: int, done: int) ->
         yield raw_batch(None, pos=unit.first_pos + done + k, ids=[line_id(f"{unit.file}\nrow {first_row + i}\n{error}".encode())
                                                                   for i in k.tolist()],
                         file=unit.file, rows=first_row + k, raw=[b"null"] * len(k), error=[error] * len(k))
+
+
+PARQUET_MAGIC = b"PAR1"  # what a Parquet file starts (and ends) with
+
+
+def footer_lost(unit: Unit, reason: str) -> pa.RecordBatch:
+    """The one quarantined record of a Parquet file whose footer cannot be read (``reason``: why, one line):
+    the footer says which rows the file holds, so which are lost is not known. Its position is the unit's
+    first, its row and raw value null, its id hashes the file's name and the error."""
+    from curation.contract import line_id
+
+    error = f"the file's footer cannot be read, so the rows it held are not known (none is read): {reason}"
+    return raw_batch(None, pos=[unit.first_pos], ids=[line_id(f"{unit.file}\n{error}".encode())], file=unit.file,
+                     rows=[None], raw=[b"null"], error=[error])
+
+
+def not_parquet(path: str, exc: BaseException) -> InputError:
+    """The error for a file read as Parquet that does not start as one (another format under a .parquet name)."""
+    return InputError(f"{path}: not a readable Parquet file (it does not start with Parquet's magic bytes "
+                      f"{PARQUET_MAGIC.decode()}): {_one_line(exc)}")
 
 
 def _one_line(exc: BaseException) -> str:

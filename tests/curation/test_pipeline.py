@@ -229,14 +229,11 @@ def test_unreadable_inputs_stop_with_one_clear_line(tmp_path):
     proc = run_cli("curate", "-i", str(bad_json), "-o", str(tmp_path / "o"))
     assert proc.returncode == 2 and "rows.json: line 2: not valid JSON" in proc.stderr
 
-    good = tmp_path / "good.parquet"
-    import pyarrow as pa
-
-    pq.write_table(pa.table({"conversations": [conv(("human", "q"), ("gpt", "answer"))] * 50}), good)
-    truncated = tmp_path / "trunc.parquet"
-    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
-    proc = run_cli("curate", "-i", str(truncated), "-o", str(tmp_path / "o"))
-    assert proc.returncode == 2 and "trunc.parquet: not a readable Parquet file" in proc.stderr
+    # (a truncated Parquet file is one quarantined record: tests/curation/readers/test_parquet_broken_files.py)
+    not_parquet = tmp_path / "csv.parquet"
+    not_parquet.write_text("id,text\n1,a CSV file under a Parquet name\n")
+    proc = run_cli("curate", "-i", str(not_parquet), "-o", str(tmp_path / "o"))
+    assert proc.returncode == 2 and "csv.parquet: not a readable Parquet file" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
 
     hub = run_cli("curate", "-i", "mlabonne/FineTome-100k", "-o", str(tmp_path / "o"))
