@@ -741,7 +741,7 @@ class ExistingSet:
                 position = json.loads(first.get("position") or "{}")
             except ValueError:
                 position = {}
-            where = ", ".join(f"{k} {position[k]}" for k in ("file", "line", "row") if k in position)
+            where = ", ".join(f"{k} {position[k]}" for k in ("file", "line", "row") if position.get(k) is not None)
             error = " ".join(str(first.get("error")).split())  # one line
             self.skipped["first"] = f"{where}: {error}" if where else error
         self.skipped["rows"] += quarantine.num_rows

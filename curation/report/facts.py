@@ -654,7 +654,9 @@ def against_summary(config: dict[str, Any] | None, stage: dict[str, Any] | None)
             f"{removed:,} new rows removed as duplicate_of_existing" + (f" ({found})" if found else ""))
     unreadable = stats.get("existing_unreadable")
     if isinstance(unreadable, int) and unreadable:
-        rest += f"; {unreadable:,} existing rows could not be read and are not in its index"
+        first = stats.get("existing_unreadable_first")
+        rest += (f"; {unreadable:,} existing record(s) could not be read and are not in its index"
+                 + (f" (the first: {first})" if first else ""))
     return str(settings["path"]), rest + "; the existing set is not rewritten."
 
 

@@ -129,6 +129,27 @@ def test_the_run_goes_on_with_the_other_inputs(tmp_path):
     assert sorted(r["position"]["file"] for r in read_quarantine(out)) == ["t.parquet", "t.parquet.gz"]
 
 
+def test_a_broken_file_of_an_against_set_is_counted_and_named_without_a_null_row(tmp_path):
+    """`--against` a folder with a truncated shard: the set's other rows are matched, the file counts as one
+    unreadable record, and the first such record is named by its file alone (it read "file t.parquet, row None")."""
+    from curation.config import load_config
+    from curation.pipeline import run_curation
+
+    existing = tmp_path / "existing"
+    existing.mkdir()
+    (existing / "a.parquet").write_bytes(parquet_bytes(40))
+    (existing / "t.parquet").write_bytes(truncated())
+    new = tmp_path / "new.parquet"
+    new.write_bytes(parquet_bytes(20, 30))  # rows 30-49: 10 of them are in a.parquet
+    out = tmp_path / "out"
+    run_curation(str(new), out, load_config(None, {"report": False, "checkpoint": False,
+                                                   "stages": {"against": {"path": str(existing)}}}))
+    stats = next(s for s in json.loads((out / "manifest.json").read_text())["stages"] if s["name"] == "against")["stats"]
+    assert (stats["existing_rows"], stats["exact"], stats["existing_unreadable"]) == (40, 10, 1)
+    assert stats["existing_unreadable_first"].startswith("file t.parquet: " + FOOTER_LOST)
+    assert "None" not in stats["existing_unreadable_first"]
+
+
 def test_a_broken_file_cut_in_row_group_units_is_one_unit(tmp_path):
     """The units a Ray run reads (a file cut per row group) list a broken file as one unit of one record."""
     (tmp_path / "a.parquet").write_bytes(parquet_bytes(60, row_group_size=10))

@@ -40,7 +40,11 @@ def test_the_sentence_names_the_set_its_size_and_what_it_removed():
     config["stages"]["against"]["near"] = False
     stage["stats"]["existing_unreadable"] = 3
     _, rest = against_summary(config, stage)
-    assert "exact copies only" in rest and "3 existing rows could not be read and are not in its index" in rest
+    assert "exact copies only" in rest and "3 existing record(s) could not be read and are not in its index;" in rest
+    stage["stats"]["existing_unreadable_first"] = "file t.parquet: the file's footer cannot be read"
+    _, rest = against_summary(config, stage)
+    assert "3 existing record(s) could not be read and are not in its index (the first: file t.parquet: the file's " \
+           "footer cannot be read); the existing set is not rewritten." in rest
 
 
 @pytest.mark.parametrize("config, stage", [
