@@ -28,6 +28,31 @@ def embedded_sample() -> Path:
     return ensure_sample()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def click_command_built_once():
+    """typer's ``CliRunner().invoke(app, ...)`` builds the Click command from ``app`` on every call (about 7 ms for
+    `tome`; some 500 calls in the fast lane). An app's commands are registered when its module loads, so each
+    app's Click command is built once and reused."""
+    import typer.testing
+
+    build = getattr(typer.testing, "_get_command", None)
+    if build is None:  # (another typer: invoke builds the command as it does)
+        yield
+        return
+    built: dict[int, tuple] = {}
+
+    def get_command(app):
+        if id(app) not in built:
+            built[id(app)] = (app, build(app))  # (the app is kept, so that its id is never another app's)
+        return built[id(app)][1]
+
+    typer.testing._get_command = get_command
+    try:
+        yield
+    finally:
+        typer.testing._get_command = build
+
+
 @pytest.fixture(scope="session")
 def alpaca_path() -> Path:
     if not ALPACA.exists():

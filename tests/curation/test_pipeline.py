@@ -264,6 +264,8 @@ def test_parquet_and_save_to_disk_inputs(tmp_path, alpaca_path):
     assert ids(tmp_path / "a") == ids(tmp_path / "b")
 
 
+@pytest.mark.slow  # (two processes, ~1 s; the same errors in process: tests/tomecraft/test_config_loading.py, and a
+# process's one stderr line: test_config_validation.py::test_the_command_line_gives_one_line_for_a_nan_setting)
 def test_bad_config_names_the_field(tmp_path):
     cfg = tmp_path / "c.yaml"
     cfg.write_text("stages:\n  near_dedup:\n    threshold: 2\n")

@@ -309,11 +309,14 @@ def test_a_diverged_cell_is_listed_apart_and_results_stay_finite(tmp_path, alpac
 
 @pytest.fixture(scope="module")
 def smollm2_tokenizer():
+    """SmolLM2's tokenizer alone, read from the GGUF (or from the converted model's folder where that exists: the
+    same files): the sweep's tokenization needs no converted model."""
     from transformers import AutoTokenizer
 
-    from training.models import ensure_offline_smollm2
+    from curation.token_lengths.tokenizer import offline_tokenizer_dir
+    from training.models import OFFLINE_SMOLLM2
 
-    return AutoTokenizer.from_pretrained(ensure_offline_smollm2())
+    return AutoTokenizer.from_pretrained(offline_tokenizer_dir(OFFLINE_SMOLLM2))
 
 
 class _EchoModel:

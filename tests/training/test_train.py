@@ -47,10 +47,15 @@ def smollm2_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def tokenizer(smollm2_dir):
+def tokenizer():
+    """SmolLM2's tokenizer alone, read from the GGUF (or from the converted model's folder where that exists: the
+    same files), so that tests of tokenization never convert the model; the slow tests that load it do."""
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(smollm2_dir)
+    from curation.token_lengths.tokenizer import offline_tokenizer_dir
+    from training.models import OFFLINE_SMOLLM2
+
+    return AutoTokenizer.from_pretrained(offline_tokenizer_dir(OFFLINE_SMOLLM2))
 
 
 @pytest.fixture(scope="session")

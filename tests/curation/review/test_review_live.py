@@ -55,7 +55,7 @@ class _Handler(BaseHTTPRequestHandler):
 def serve(routes: dict):
     handler = type("Handler", (_Handler,), {"routes": routes})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True).start()  # (shutdown waits a poll)
     return server, f"http://127.0.0.1:{server.server_address[1]}"
 
 
@@ -274,7 +274,7 @@ def fake_argilla():
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True).start()  # (shutdown waits a poll)
     fake.url = f"http://127.0.0.1:{server.server_address[1]}"
     yield fake
     server.shutdown()
