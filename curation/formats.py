@@ -103,6 +103,61 @@ def detect_format(columns: Sequence[str]) -> str | None:
     return None
 
 
+# the column names the formats are told by, and Cyrillic and Greek letters that look like the Latin ones in them
+KNOWN_COLUMNS = ("conversations", "messages", "instruction", "input", "output", "prompt", "completion", "system",
+                 "question", "answer", "response", "query", "context", "inputs", "targets")
+_LOOK_ALIKE = str.maketrans({
+    **dict(zip("\u0430\u0435\u043e\u0440\u0441\u0443\u0445\u0456\u0455\u0458\u0501\u051b\u051d\u04cf", "aeopcyxisjdqwl")),  # Cyrillic
+    **dict(zip("\u03bf\u03b1\u03b5\u03bd\u03c1\u03c4\u03c5\u03b9\u03ba", "oaevptuik")),  # Greek
+})
+
+
+def _plain_name(name: str) -> str:
+    """``name`` as it reads: compatibility forms folded (NFKC), invisible format characters (zero-width, bidi)
+    dropped, spaces at its ends stripped, lower case, Cyrillic and Greek look-alikes of Latin letters as those."""
+    import unicodedata
+
+    text = "".join(c for c in unicodedata.normalize("NFKC", name) if unicodedata.category(c) != "Cf")
+    return text.strip().lower().translate(_LOOK_ALIKE)
+
+
+def _odd(c: str) -> bool:
+    import unicodedata
+
+    return not c.isprintable() or unicodedata.category(c) in ("Cf", "Zs", "Zl", "Zp") and c != " "
+
+
+def shown_columns(names: Sequence[str]) -> str:
+    """Column names for an error line: each as it is, but quoted (``'conversations '``) where a space at its ends
+    would not show, and with invisible and non-printable characters spelled as escapes (``conver\\u200bsations``)."""
+    shown = []
+    for name in names:
+        text = "".join(c.encode("unicode_escape").decode("ascii") if _odd(c) else c for c in name)
+        shown.append(f"'{text}'" if text != name or name != name.strip() or not name else text)
+    return ", ".join(shown) or "none"
+
+
+def look_alike_hint(names: Sequence[str]) -> str:
+    """A sentence naming the columns that read as one of :data:`KNOWN_COLUMNS` but are not it (a Cyrillic ``о``,
+    a zero-width space, a space at the end), with the characters that differ; empty when there is none."""
+    import unicodedata
+
+    hints = []
+    for name in names:
+        plain = _plain_name(name)
+        if plain == name or plain not in KNOWN_COLUMNS or plain in names:
+            continue
+        odd = []
+        for c in dict.fromkeys(name):
+            if not (c.isascii() and c.isprintable()) or (c == " " and c not in plain):
+                odd.append(f"U+{ord(c):04X} {unicodedata.name(c, 'unnamed').lower()}")
+        what = ", ".join(odd[:3]) + (f" and {len(odd) - 3} more" if len(odd) > 3 else "") if odd else "other letter case"
+        hints.append(f"column {shown_columns([name])} looks like '{plain}' but is not ({what})")
+    if not hints:
+        return ""
+    return "; " + "; ".join(hints) + ": rename it, or map it with this input's columns"
+
+
 # single-turn datasets that name Alpaca's parts otherwise: Dolly (instruction, context, response), GSM8K
 # (question, answer), MetaMathQA (query, response), OpenOrca (system_prompt, question, response), FLAN, xP3 and
 # Aya (inputs, targets)
@@ -184,9 +239,9 @@ def to_conversations(table: pa.Table, format: str | None = None, columns: Mappin
     fmt = format or detect_format(table.column_names)
     if fmt is None:
         raise FormatError(
-            f"{where}: cannot tell the chat format from its columns ({', '.join(table.column_names) or 'none'}); "
+            f"{where}: cannot tell the chat format from its columns ({shown_columns(table.column_names)}); "
             "expected conversations, messages, instruction+output or prompt+completion (set this input's format "
-            "and columns)")
+            f"and columns){look_alike_hint(table.column_names)}")
     check_format_columns(table.column_names, fmt, where)
     n = table.num_rows
     if fmt in ("conversations", "messages"):

@@ -26,7 +26,7 @@ import pyarrow as pa
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from curation.core.config_base import StrictModel
-from curation.formats import (FORMATS, NEEDED_COLUMNS, PAIR_KEYS, REFUSAL, ROLE_MAP, TEXT_PARTS, TURN_KEYS, FormatError,
+from curation.formats import (FORMATS, NEEDED_COLUMNS, look_alike_hint, shown_columns, PAIR_KEYS, REFUSAL, ROLE_MAP, TEXT_PARTS, TURN_KEYS, FormatError,
                               alpaca_aliases, apply_mapping, check_format_columns, detect_format, is_pair_shape,
                               kept_apart)
 
@@ -341,9 +341,10 @@ def resolve_format(cfg: InputConfig, source) -> str:
         if shape is not None:
             raise FormatError(f"{where}: {shape}")
         raise FormatError(
-            f"{where}: cannot tell the chat format from its columns ({', '.join(names) or 'none'}); "
+            f"{where}: cannot tell the chat format from its columns ({shown_columns(names)}); "
             "expected conversations, messages, instruction+output, prompt+completion, or one question and one answer "
-            "column (question/query/prompt/inputs, answer/response/targets) (set this input's format and columns)")
+            f"column (question/query/prompt/inputs, answer/response/targets) (set this input's format and columns)"
+            f"{look_alike_hint(names)}")
     if found in ("conversations", "messages"):
         _check_mapped_turns(records, found, cfg.columns or {}, where)
         _check_turn_keys(records, (cfg.columns or {}).get(found, found), turn_keys, where)
