@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+import functools
 from importlib.metadata import PackageNotFoundError, version
 
 
-def tomecraft_version() -> str:
+@functools.lru_cache(maxsize=None)
+def _installed(name: str) -> str | None:
+    """The installed version of ``name``, or None; looked up once per process (each lookup scans every
+    ``site-packages`` folder's metadata: a few ms, on every run and every manifest)."""
     try:
-        return version("tomecraft")
-    except PackageNotFoundError:  # running from a source tree that was never installed
-        return "0+unknown"
+        return version(name)
+    except PackageNotFoundError:
+        return None
+
+
+def tomecraft_version() -> str:
+    return _installed("tomecraft") or "0+unknown"  # (unknown: a source tree that was never installed)
 
 
 def package_versions(names: tuple[str, ...] | list[str]) -> dict[str, str]:
     """``{name: version}`` for the installed ones among ``names``."""
-    out = {}
-    for name in names:
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            pass
-    return out
+    return {name: found for name in names if (found := _installed(name)) is not None}
