@@ -36,8 +36,8 @@ Examples:
 The config (YAML: `-c FILE` reads one, `--set KEY=VALUE` changes one key, the VALUE read as YAML:
 `--set stages.language.allowed=[en, fr]`, `--set stages.balance.per_source={a: 100}`):
 
-* `inputs:` several inputs to mix, each with path, name, format, columns, weight or max_rows; relative paths
-  in a config file are found beside it
+* `inputs:` several inputs to mix, each with path, name, format, columns, weight or max_rows (and split,
+  subset, streaming for hub datasets); relative paths in a config file are found beside it
 * `stages.STAGE:` each stage's settings; `enabled: false` switches one off. In order: validate, normalize,
   pii, language, exact_dedup, near_dedup, against, semantic_dedup, filters, judge, balance, mix, augment,
   split, decontaminate, token_lengths

@@ -50,6 +50,8 @@ class InputConfig(StrictModel):
                                     "{instruction: question, output: answer} or {messages: dialog, role: speaker}")
     license: str | None = Field(None, description="the input's license, for the dataset card")
     streaming: bool = Field(False, description="hub datasets: stream the rows instead of downloading the dataset first")
+    subset: str | None = Field(None, min_length=1, description="hub datasets: the configuration to read (datasets."
+                               "load_dataset's name), for a dataset that has several, e.g. all of HuggingFaceTB/smoltalk")
 
     @field_validator("path")
     @classmethod
@@ -521,7 +523,7 @@ def open_inputs(inputs: Sequence[InputConfig]) -> MultiSource:
     sources, resolved = [], []
     read_by: dict[tuple[str, str], int] = {}
     for k, cfg in enumerate(named, start=1):
-        source = open_input(_spec(cfg), streaming=cfg.streaming)
+        source = open_input(_spec(cfg), streaming=cfg.streaming, subset=cfg.subset)
         _one_input_per_file(source, k, named, read_by)
         source.hash_in_background()  # while the format is told from the first records
         resolved.append(resolve_input(cfg, source))

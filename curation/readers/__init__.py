@@ -36,15 +36,22 @@ TABLE_SUFFIXES = (".parquet",)
 __all__ = ["InputError", "InputSource", "Unit", "open_input", "DEFAULT_HUB_DATASET", "SAMPLE_PATH"]
 
 
-def open_input(spec: str | None, streaming: bool = False) -> InputSource:
+def open_input(spec: str | None, streaming: bool = False, subset: str | None = None) -> InputSource:
     """Resolve ``spec`` (None = the embedded sample); reads nothing but file listings and footers.
 
     Local paths may be globs, folders of shards (nested ones too) and compressed files (``.gz``, ``.bz2``,
     ``.xz``, ``.zst``; :mod:`curation.sources`). ``streaming``: a hub dataset is streamed, not downloaded first.
-    ``PATH:SPLIT`` reads one split, of a hub dataset, of a local ``datasets.save_to_disk`` folder or of a local
-    folder laid out as a hub dataset repository (:func:`_split_folder`; a path that exists as written, colon
-    and all, is that path).
+    ``subset``: a hub dataset's configuration (``datasets.load_dataset``'s ``name``: ``all`` of
+    ``HuggingFaceTB/smoltalk``); only a hub dataset has one. ``PATH:SPLIT`` reads one split, of a hub dataset,
+    of a local ``datasets.save_to_disk`` folder or of a local folder laid out as a hub dataset repository
+    (:func:`_split_folder`; a path that exists as written, colon and all, is that path).
     """
+    if subset is not None:
+        local = spec is None or "://" in spec or looks_like_path(spec) or Path(spec.partition(":")[0]).expanduser().exists()
+        if local:
+            raise InputError(f"{spec or 'sample'}: subset {subset!r} is given, but only a hub dataset has subsets "
+                             "(a local file or folder is read as it is)")
+        return _hub(spec, streaming, subset)
     if spec is None:
         try:
             ensure_sample(SAMPLE_PATH)
@@ -767,20 +774,22 @@ def _offline_while(offline: bool) -> Iterator[None]:
         constants.HF_HUB_OFFLINE, datasets.config.HF_HUB_OFFLINE, datasets.config.HF_DATASETS_OFFLINE = saved
 
 
-def _hub(spec: str, streaming: bool = False) -> InputSource:
+def _hub(spec: str, streaming: bool = False, subset: str | None = None) -> InputSource:
     import datasets
 
     name, _, split = spec.partition(":")
     split = split or "train"
+    label = f"{name}:{subset}:{split}" if subset is not None else f"{name}:{split}"  # (rows' positions name it)
+    subset_arg = {"name": subset} if subset is not None else {}  # (load_dataset's `name`: the configuration)
     unreachable = _hub_unreachable()
     try:
         with _hub_retries_quiet(), _offline_while(unreachable is not None):
             if streaming:
-                ds = datasets.load_dataset(name, split=split, streaming=True)
-                return SplitSource(spec, "stream", records=[(f"{name}:{split}", ds)],
-                                   fingerprint_value=f"hub-stream:{name}:{split}:{getattr(ds, '_fingerprint', '')}",
+                ds = datasets.load_dataset(name, split=split, streaming=True, **subset_arg)
+                return SplitSource(spec, "stream", records=[(label, ds)],
+                                   fingerprint_value=f"hub-stream:{label}:{getattr(ds, '_fingerprint', '')}",
                                    split=split)
-            ds = datasets.load_dataset(name, split=split)
+            ds = datasets.load_dataset(name, split=split, **subset_arg)
     except Exception as exc:
         offline = os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("HF_DATASETS_OFFLINE") == "1"
         if unreachable is not None and isinstance(exc, ConnectionError):  # (offline mode's error: not in the cache)
@@ -790,6 +799,8 @@ def _hub(spec: str, streaming: bool = False) -> InputSource:
             hint = f" (the hub cannot be reached: {unreachable}; only datasets in the local cache load)"
         else:
             hint = " (HF_HUB_OFFLINE=1 is set: only cached datasets load)" if offline else ""
+        if subset is None and "config name is missing" in str(exc).lower():
+            hint += " (give this input a `subset:` in the config's inputs list)"
         raise InputError(f"{spec}: cannot load from the Hugging Face hub{hint}: {error_line(exc)}") from None
-    return SplitSource(spec, "hub", records=[(f"{name}:{split}", label_names(ds.data.table, ds.features))],
-                       fingerprint_value=f"hub:{name}:{split}:{ds._fingerprint}", split=split)
+    return SplitSource(spec, "hub", records=[(label, label_names(ds.data.table, ds.features))],
+                       fingerprint_value=f"hub:{label}:{ds._fingerprint}", split=split)

@@ -123,3 +123,70 @@ def test_the_probe_is_one_request_that_names_why(monkeypatch):
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)  # offline mode set by the user: no request at all
     calls.clear()
     assert readers._hub_unreachable() is None and calls == []
+
+
+# -- a hub dataset's subset (configuration) ---------------------------------------------------------------------------
+
+def _hub_rows():
+    import datasets
+
+    return datasets.Dataset.from_list([{"conversations": [{"from": "human", "value": "Why is the sky blue?"},
+                                                          {"from": "gpt", "value": "Air scatters blue light most."}]}])
+
+
+def test_an_inputs_subset_is_the_configuration_the_hub_dataset_loads(monkeypatch, tmp_path):
+    """``subset: all`` loads ``load_dataset(name, "all", split=...)``: a dataset of several configurations
+    (HuggingFaceTB/smoltalk) could not be read at all ("Config name is missing")."""
+    import datasets
+
+    from curation.config import load_config
+    from curation.contract import read_manifest
+    from curation.pipeline import run_curation
+
+    calls = []
+
+    def load(path, name=None, split=None, streaming=False):
+        calls.append((path, name, split))
+        return _hub_rows()
+
+    monkeypatch.setattr(datasets, "load_dataset", load)
+    monkeypatch.setattr(readers, "_hub_unreachable", lambda timeout=5.0: None)
+    out = tmp_path / "out"
+    run_curation(None, out, load_config(None, {"report": False, "checkpoint": False, "inputs": [
+        {"path": "org/ds", "subset": "all", "split": "test", "name": "chat"}]}))
+    assert calls == [("org/ds", "all", "test")]
+    manifest = read_manifest(out)
+    assert manifest["accounting"]["input_rows"] == 1 and manifest["config"]["inputs"][0]["subset"] == "all"
+    source = open_input("org/ds", subset="all")
+    assert source.records[0][0] == "org/ds:all:train" and "org/ds:all:train" in source.fingerprint
+    assert open_input("org/ds").fingerprint != source.fingerprint
+
+
+def test_a_dataset_that_needs_a_subset_says_where_to_give_it(monkeypatch):
+    import datasets
+
+    def load(path, name=None, split=None, streaming=False):
+        raise ValueError("Config name is missing.\nPlease pick one among the available configs: ['all', 'smol']")
+
+    monkeypatch.setattr(datasets, "load_dataset", load)
+    monkeypatch.setattr(readers, "_hub_unreachable", lambda timeout=5.0: None)
+    for var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"):
+        monkeypatch.delenv(var, raising=False)
+    with pytest.raises(InputError, match=r"^org/ds: cannot load from the Hugging Face hub \(give this input a "
+                                         r"`subset:` in the config's inputs list\): Config name is missing"):
+        open_input("org/ds")
+
+
+@pytest.mark.parametrize("path", ["sample", "{tmp}/rows.jsonl", "./data"])
+def test_a_subset_of_a_local_input_is_one_clear_error(tmp_path, path):
+    (tmp_path / "rows.jsonl").write_text("{}\n")
+    spec = None if path == "sample" else path.format(tmp=tmp_path)
+    with pytest.raises(InputError, match=r"subset 'all' is given, but only a hub dataset has subsets"):
+        open_input(spec, subset="all")
+
+
+def test_an_empty_subset_is_refused_by_the_config():
+    from curation.inputs import InputConfig
+
+    with pytest.raises(ValueError, match="subset"):
+        InputConfig(path="org/ds", subset="")
