@@ -267,6 +267,11 @@ def resolve_input(cfg: InputConfig, source) -> InputConfig:
         aliases = alpaca_aliases(names) if chat is None and detect_format(names) is None else None
         if aliases:  # a question and its answer under other names
             return cfg.model_copy(update={"format": "alpaca", "columns": aliases})
+        turns = turn_list_column(names, records) if chat is None and detect_format(names) is None else None
+        if turns is not None and unsupported_shape(names, records) is None:  # (preference pairs stay refused)  # one column of turns under other names (`dialog` of `{speaker, text}`)
+            column, role, text = turns
+            return cfg.model_copy(update={"format": "messages", "columns": {"messages": column, "role": role,
+                                                                            "content": text}})
     resolved = cfg.model_copy(update={"format": resolve_format(cfg, source)})
     names, records = _first_records(source)
     if (resolved.format == "conversations" and not resolved.columns and "system" in names
@@ -275,6 +280,35 @@ def resolve_input(cfg: InputConfig, source) -> InputConfig:
         # (FineTome rows are otherwise read as they are)
         resolved = resolved.model_copy(update={"columns": {"system": "system"}})
     return resolved
+
+
+# the names a turn's text goes by, preferred where a turn holds more than one text beside its role
+_TEXT_KEYS = ("content", "value", "text", "message", "utterance", "body")
+
+
+def turn_list_column(names: Sequence[str], records: Sequence[dict[str, Any]]) -> tuple[str, str, str] | None:
+    """``(column, role key, text key)`` of the one column of an input's first ``records`` that holds lists of
+    turns under names no format uses (``dialog`` of ``{speaker, text}`` turns): in every record a list (or null),
+    one at least not empty, each turn an object with a key whose every value is a role :data:`ROLE_MAP` knows
+    and one other key of text (one of :data:`_TEXT_KEYS` where there are several). None where no column or
+    more than one is such a column, or a turn's keys leave its role or its text in doubt."""
+    found = []
+    for name in names:
+        values = [r.get(name) for r in records]
+        lists = [v for v in values if v is not None]
+        if not lists or not all(isinstance(v, list) for v in lists) or not any(lists):
+            continue
+        turns = [t for v in lists for t in v]
+        if not all(isinstance(t, dict) for t in turns):
+            continue
+        keys = list(dict.fromkeys(k for t in turns for k in t))
+        roles = [k for k in keys if all(isinstance(t.get(k), str) and t[k].strip().lower() in ROLE_MAP for t in turns)]
+        texts = [k for k in keys if k not in roles and all(isinstance(t.get(k), str) for t in turns)]
+        if len(texts) > 1:
+            texts = [k for k in texts if k.lower() in _TEXT_KEYS][:1] if sum(k.lower() in _TEXT_KEYS for k in texts) == 1 else []
+        if len(roles) == 1 and len(texts) == 1:
+            found.append((name, roles[0], texts[0]))
+    return found[0] if len(found) == 1 else None
 
 
 # chat columns whose name a detection may read in another case (`Conversations`, `Instruction`)

@@ -393,29 +393,27 @@ def test_check_format_columns_names_what_a_given_format_lacks():
 # -- column names that look like a format's but are not ----------------------------------------------------------
 
 @pytest.mark.parametrize("name, shown, odd", [
-    ("c\u043enversations", "c\u043enversations", "U+043E cyrillic small letter o"),
-    ("conver\u200bsations", "'conver\\u200bsations'", "U+200B zero width space"),
-    ("conversations ", "'conversations '", "U+0020 space"),
-    ("m\u0435ssages", "m\u0435ssages", "U+0435 cyrillic small letter ie"),
-    ("\u2066messages\u2069", "'\\u2066messages\\u2069'", "U+2066 left-to-right isolate, U+2069 pop directional isolate"),
+    ("instructi\u043en", "instructi\u043en", "U+043E cyrillic small letter o"),
+    ("instruc\u200btion", "'instruc\\u200btion'", "U+200B zero width space"),
+    ("instruction ", "'instruction '", "U+0020 space"),
+    ("instructi\u03bfn", "instructi\u03bfn", "U+03BF greek small letter omicron"),
+    ("\u2066instruction\u2069", "'\\u2066instruction\\u2069'", "U+2066 left-to-right isolate, U+2069 pop directional isolate"),
 ])
 def test_a_column_that_looks_like_a_formats_is_named_with_what_differs(tmp_path, name, shown, odd):
-    """It read "cannot tell the chat format from its columns (conversations)": the column showed as the name it
-    is not (an invisible character, a look-alike letter, a space at its end), and nothing said why."""
+    """It read "cannot tell the chat format from its columns (instruction, output)": the column showed as the
+    name it is not (an invisible character, a look-alike letter, a space at its end), and nothing said why."""
     from curation.readers import InputError
+    from tests.curation.runs import curate
 
-    turns = [{"from": "human", "value": "Why is the sky blue?"}, {"from": "gpt", "value": "Air scatters blue light."}]
     path = tmp_path / "rows.jsonl"
-    path.write_text("".join(json.dumps({name: turns}) + "\n" for _ in range(3)), encoding="utf-8")
-    plain = "messages" if "ssages" in name else "conversations"
+    row = {name: "Why is the sky blue?", "output": "Air scatters blue light more than red light."}
+    path.write_text("".join(json.dumps(row) + "\n" for _ in range(3)), encoding="utf-8")
     with pytest.raises((FormatError, InputError)) as caught:
-        from tests.curation.runs import curate
-
         curate(str(path), tmp_path / "out")
     message = str(caught.value)
-    assert f"cannot tell the chat format from its columns ({shown});" in message
-    assert message.endswith(f"; column {shown} looks like '{plain}' but is not ({odd}): rename it, or map it with "
-                            "this input's columns")
+    assert f"cannot tell the chat format from its columns ({shown}, output);" in message
+    assert message.endswith(f"; column {shown} looks like 'instruction' but is not ({odd}): rename it, or map it "
+                            "with this input's columns")
     assert "\n" not in message and "\u200b" not in message and "\u2066" not in message
 
 

@@ -260,3 +260,53 @@ def test_a_number_where_an_answer_goes_is_its_text_with_the_repair_recorded(tmp_
     assert all(json.loads(r["repairs"]) == {"number_as_text": ["answer"]} for r in kept)
     if suffix == "jsonl":
         assert len(quarantined) == 1 and quarantined[0]["error"] == "column 'output' is null"  # (NaN read as null)
+
+
+# -- one column of turns under names no format uses ------------------------------------------------------------------
+
+def _write_rows(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("column, role, text, roles", [
+    ("dialog", "speaker", "text", ("human", "bot")),
+    ("chat", "author", "message", ("user", "assistant")),
+    ("turns", "who", "utterance", ("User", "Model")),
+])
+def test_one_column_of_turns_under_other_names_is_read_as_messages(tmp_path, column, role, text, roles):
+    """``dialog`` of ``{speaker, text}`` turns (no format's names): its column and turn keys are found from the
+    first records and recorded in the manifest's config, as a column mapping would be given (it was one error
+    line, "cannot tell the chat format")."""
+    rows = [{column: [{role: roles[0], text: q}, {role: roles[1], text: a}], "meta": k} for k, (q, a) in enumerate(QA)]
+    out = tmp_path / "out"
+    result = curate_command("-i", str(_write_rows(tmp_path / "rows.jsonl", rows)), "-o", str(out))
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    [given] = manifest["config"]["inputs"]
+    assert (given["format"], given["columns"]) == ("messages", {"messages": column, "role": role, "content": text})
+    accounting = manifest["accounting"]
+    assert (accounting["quarantined"], accounting["in_splits"] + accounting["removed"]) == (0, len(QA))
+    kept = pa.concat_tables([pq.read_table(out / f"{s}.parquet") for s in ("train", "validation", "test")])
+    conversations = kept.column("conversations").to_pylist()
+    assert kept.num_rows >= 1 and {(c[0]["value"], c[1]["value"]) for c in conversations} <= set(QA)
+    assert all([t["from"] for t in c] == ["human", "gpt"] for c in conversations)
+
+
+@pytest.mark.parametrize("rows, says", [
+    # two columns of turns: which one is the conversation is not known
+    ([{"a": [rc("user", Q), rc("assistant", A)], "b": [rc("user", Q2), rc("assistant", A2)]}] * 3,
+     "cannot tell the chat format from its columns (a, b)"),
+    # a key of roles no chat format knows: not turns of a conversation
+    ([{"dialog": [{"speaker": "narrator", "text": Q}, {"speaker": "hero", "text": A}]}] * 3,
+     "cannot tell the chat format from its columns (dialog)"),
+    # two text keys, neither a usual name for a turn's text: which is the text is not known
+    ([{"dialog": [{"speaker": "user", "said": Q, "note": "x"}, {"speaker": "bot", "said": A, "note": "y"}]}] * 3,
+     "cannot tell the chat format from its columns (dialog)"),
+    # preference data with one chosen conversation and a rejected answer as text: still refused as such
+    ([{"prompt": Q, "chosen": [rc("user", Q), rc("assistant", A)], "rejected": "No."}] * 3, "holds preference pairs"),
+])
+def test_turns_whose_column_or_keys_are_in_doubt_stay_one_error_line(tmp_path, rows, says):
+    result = curate_command("-i", str(_write_rows(tmp_path / "rows.jsonl", rows)), "-o", str(tmp_path / "out"))
+    assert result.exit_code == 2
+    assert says in one_error_line(result.output)
