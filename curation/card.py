@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 
 from curation.contract import SPLITS, output_paths, read_manifest
 from curation.formats import to_messages
+from curation.hub_licenses import license_id
 from curation.report.markdown_text import md_code, md_text, one_line
 from tomecraft.errors import error_line
 
@@ -185,19 +186,6 @@ def _size_category(n: int) -> str:
         if n < limit:
             return name
     return "100M<n<1B"
-
-
-# A license as the hub takes it in a card's header: one of its ids (``apache-2.0``, ``cc-by-nc-4.0``,
-# ``openrail++``, ``llama3.1``): lowercase letters, digits, ".", "-" and "+".
-_LICENSE_ID = re.compile(r"[a-z0-9][a-z0-9.+\-]*")
-
-
-def license_id(given: str) -> str:
-    """``given`` (an input's license as the config states it) as the card header's ``license``: the hub's id
-    (lowercased: ``MIT`` is ``mit``), or ``other`` for what cannot be one (``Apache 2.0``, several lines), which
-    the hub would refuse. The card's body names each input's license as given."""
-    text = given.strip().lower()
-    return text if _LICENSE_ID.fullmatch(text) else "other"
 
 
 def card_license(inputs: Iterable[Mapping[str, Any]]) -> str | None:

@@ -123,7 +123,12 @@ def test_an_inputs_own_input_column_is_an_extra(tmp_path):
 
 @pytest.mark.parametrize("given,expected", [
     ("mit", "mit"), ("MIT", "mit"), (" Apache-2.0 ", "apache-2.0"), ("openrail++", "openrail++"), ("llama3.1", "llama3.1"),
-    ("Apache 2.0", "other"), ("mit\n---\nx: 1", "other"), ("cc-by-4.0 | `x`", "other"),
+    ("mit\n---\nx: 1", "other"), ("cc-by-4.0 | `x`", "other"),
+    # a license named as people write it is the hub's id it names (they were "other": the hub's page showed no license)
+    ("Apache 2.0", "apache-2.0"), ("MIT License", "mit"), ("Apache License, Version 2.0", "apache-2.0"),
+    ("CC BY-NC-SA 4.0", "cc-by-nc-sa-4.0"), ("Llama 3.1", "llama3.1"), ("The Unlicense", "unlicense"), ("CC0 1.0", "cc0-1.0"),
+    # an id of the right shape that the hub does not list: the hub refuses it in a card, so "other" (it was kept)
+    ("mit-0", "other"), ("apache-3.0", "other"), ("proprietary", "other"), ("cc-by-nc-sa-5.0", "other"),
 ])
 def test_the_card_license_is_one_the_hub_takes(given, expected):
     assert license_id(given) == expected
