@@ -26,9 +26,9 @@ import pyarrow as pa
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from curation.core.config_base import StrictModel
-from curation.formats import (FORMATS, NEEDED_COLUMNS, look_alike_hint, shown_columns, PAIR_KEYS, REFUSAL, ROLE_MAP, TEXT_PARTS, TURN_KEYS, FormatError,
+from curation.formats import (FORMATS, NEEDED_COLUMNS, PAIR_KEYS, REFUSAL, ROLE_MAP, TEXT_PARTS, TURN_KEYS, FormatError,
                               alpaca_aliases, apply_mapping, check_format_columns, detect_format, is_pair_shape,
-                              kept_apart)
+                              kept_apart, look_alike_hint, shown_columns)
 
 INPUT = "_input"  # internal column: the input a raw record came from
 
@@ -268,7 +268,8 @@ def resolve_input(cfg: InputConfig, source) -> InputConfig:
         if aliases:  # a question and its answer under other names
             return cfg.model_copy(update={"format": "alpaca", "columns": aliases})
         turns = turn_list_column(names, records) if chat is None and detect_format(names) is None else None
-        if turns is not None and unsupported_shape(names, records) is None:  # (preference pairs stay refused)  # one column of turns under other names (`dialog` of `{speaker, text}`)
+        # one column of turns under other names (`dialog` of `{speaker, text}`); preference pairs stay refused
+        if turns is not None and unsupported_shape(names, records) is None:
             column, role, text = turns
             return cfg.model_copy(update={"format": "messages", "columns": {"messages": column, "role": role,
                                                                             "content": text}})
@@ -304,8 +305,9 @@ def turn_list_column(names: Sequence[str], records: Sequence[dict[str, Any]]) ->
         keys = list(dict.fromkeys(k for t in turns for k in t))
         roles = [k for k in keys if all(isinstance(t.get(k), str) and t[k].strip().lower() in ROLE_MAP for t in turns)]
         texts = [k for k in keys if k not in roles and all(isinstance(t.get(k), str) for t in turns)]
-        if len(texts) > 1:
-            texts = [k for k in texts if k.lower() in _TEXT_KEYS][:1] if sum(k.lower() in _TEXT_KEYS for k in texts) == 1 else []
+        if len(texts) > 1:  # several keys of text: the one usual name among them, or none
+            usual = [k for k in texts if k.lower() in _TEXT_KEYS]
+            texts = usual if len(usual) == 1 else []
         if len(roles) == 1 and len(texts) == 1:
             found.append((name, roles[0], texts[0]))
     return found[0] if len(found) == 1 else None
