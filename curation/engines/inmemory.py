@@ -71,13 +71,20 @@ def _rows(batch: pa.RecordBatch | pa.Table | None) -> list[Row]:
 
 
 def run_stage(stage, rows: Sequence[Row] | pa.RecordBatch, config=None, cache_dir: str | Path | None = None) -> StageRun:
-    """Run one stage object over ``rows``."""
+    """Run one stage object over ``rows`` (``cache_dir``: the stage's cache; None: a temporary folder, removed
+    after)."""
+    if cache_dir is not None:
+        return _run_stage(stage, rows, config, Path(cache_dir))
+    with tempfile.TemporaryDirectory(prefix="tomecraft-stage-") as cache:
+        return _run_stage(stage, rows, config, Path(cache))
+
+
+def _run_stage(stage, rows: Sequence[Row] | pa.RecordBatch, config, cache: Path) -> StageRun:
     batch = rows if isinstance(rows, pa.RecordBatch) else rows_to_batch(rows)
     if config is None:
         from curation.config import config_model
 
         config = config_model()()
-    cache = Path(cache_dir) if cache_dir is not None else Path(tempfile.mkdtemp(prefix="tomecraft-stage-"))
     stats: dict[str, Any] = {}
     added = None
     if stage.kind == "row":
