@@ -5,28 +5,12 @@ how many of its rows there were)."""
 from __future__ import annotations
 
 import html
-import json
-from pathlib import Path
 
-import numpy as np
 import pytest
 
 from curation.report.facts import against_summary
 from curation.report.markdown_text import md_code
-
-WORDS = [f"word{i}" for i in range(400)]
-
-
-def rows(seed: int, n: int) -> list[dict]:
-    rng = np.random.default_rng(seed)
-    return [{"conversations": [{"from": "human", "value": f"Question {seed}-{i}: explain the topic in detail."},
-                               {"from": "gpt", "value": " ".join(rng.choice(WORDS, size=60).tolist())}],
-             "source": f"set{seed}", "score": 4.0} for i in range(n)]
-
-
-def write_jsonl(path: Path, records: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
-    return path
+from tests.curation.test_against_existing import rows, write_jsonl
 
 
 def test_the_sentence_names_the_set_its_size_and_what_it_removed():
