@@ -14,7 +14,6 @@ data and the manifest's non-volatile keys: the same run gives the same bytes. Th
 
 from __future__ import annotations
 
-import re
 import shutil
 from pathlib import Path
 from typing import Any, Iterable, Literal, Mapping
