@@ -461,7 +461,8 @@ def _document_rows(data: Any, shown: str, hook: _KeyCheck) -> list:
 
     if isinstance(data, dict):
         if detect_format(data) is not None:
-            return _marked([data], hook)
+            columns = _columns_as_rows(data)
+            return _marked([data] if columns is None else columns, hook)
         lists = [k for k, v in data.items() if isinstance(v, list)]
         if not lists:  # no array: the object is the one row it is (``{}`` is a row that lacks its turns)
             return _marked([data], hook)
@@ -476,6 +477,39 @@ def _document_rows(data: Any, shown: str, hook: _KeyCheck) -> list:
         return [UnreadableRow(data, f"the file's JSON is {what}, not rows (expected an array of rows, an object "
                                     "holding one array, or one row)")]
     return _marked(data, hook)
+
+
+def _columns_as_rows(data: dict) -> list | None:
+    """The rows of a column-oriented document, or None where ``data`` is one row. Column-oriented: every value of
+    the object a list of the same length (``{"instruction": [...], "output": [...]}``, as ``json.dump`` of
+    ``Dataset.to_dict()`` or pandas' ``to_dict("list")`` writes it) or an object of the same keys, one value per
+    row index (``{"instruction": {"0": ..., "1": ...}}``, pandas' ``to_json()`` by default), and the format's own
+    column not what one row holds there: a conversation per element (a list of turns) where a row has turns, a
+    list or an object where a row has text. ``{"conversations": [turn, turn]}`` stays the one row it is."""
+    from curation.formats import detect_format
+
+    values = list(data.values())
+    if isinstance(data, _KeysTwice) or not values:
+        return None
+    if all(isinstance(v, list) for v in values):
+        rows = len(values[0])
+        if not rows or any(len(v) != rows for v in values):
+            return None
+        columns = data
+    elif all(isinstance(v, dict) for v in values):
+        index = list(values[0])
+        if not index or any(v.keys() != values[0].keys() for v in values):
+            return None
+        columns = {name: [v[i] for i in index] for name, v in data.items()}
+    else:
+        return None
+    fmt = detect_format(data)
+    if fmt in ("conversations", "messages") and isinstance(data[fmt], list):
+        cells = [c for c in columns[fmt] if c is not None]
+        if not cells or not all(isinstance(c, list) for c in cells):  # a row's turns, not a column of conversations
+            return None
+    names = list(columns)
+    return [dict(zip(names, cells)) for cells in zip(*columns.values())]
 
 
 def _salvaged(text: str, shown: str, first, hook: _KeyCheck, broken: tuple[str, str] | None,

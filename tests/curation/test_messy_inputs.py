@@ -68,6 +68,38 @@ def test_an_object_holding_the_rows_is_still_the_rows(tmp_path):
     assert rows_read(str(tmp_path / "rows.json")) == 3
 
 
+def _by_column(rows: list[dict]) -> dict:
+    return {name: [r[name] for r in rows] for name in rows[0]}
+
+
+ALPACA = [{"instruction": f"{Q} ({i})", "input": "", "output": f"{A} [{i}]"} for i in range(5)]
+
+
+@pytest.mark.parametrize("document", [
+    _by_column([row(i, source=f"s{i % 2}", score=4.5) for i in range(5)]),  # json.dump(Dataset.to_dict())
+    _by_column(ALPACA),
+    {name: {str(i): v for i, v in enumerate(values)} for name, values in _by_column(ALPACA).items()},  # pandas to_json()
+], ids=["conversations_lists", "alpaca_lists", "alpaca_pandas_columns"])
+def test_a_column_oriented_json_file_is_its_rows(tmp_path, document):
+    """A document of columns (each key a list of one value per row, or pandas' {column: {index: value}}) was one
+    row, quarantined ("column 'instruction' is list"): every row of the file was lost to the run."""
+    (tmp_path / "cols.json").write_bytes(json.dumps(document).encode())
+    manifest = curate(str(tmp_path / "cols.json"), tmp_path / "out")
+    assert manifest["accounting"]["input_rows"] == 5 and manifest["accounting"]["quarantined"] == 0
+    kept = pa.concat_tables([pq.read_table(tmp_path / "out" / f"{s}.parquet") for s in SPLITS])
+    firsts = sorted(c[0]["value"] for c in kept.column("conversations").to_pylist())
+    assert firsts == sorted(f"{Q} ({i})" for i in range(5))
+
+
+@pytest.mark.parametrize("document", [
+    {"conversations": [{"from": "human", "value": Q}, {"from": "gpt", "value": A}]},  # one row: its turns are a list
+    {"instruction": [Q, Q + "?"], "output": [A]},  # lists of different lengths: no column layout
+], ids=["one_row_of_turns", "ragged"])
+def test_what_only_looks_column_oriented_stays_one_row(tmp_path, document):
+    (tmp_path / "one.json").write_bytes(json.dumps(document).encode())
+    assert rows_read(str(tmp_path / "one.json")) == 1
+
+
 def test_a_truncated_compressed_json_array_keeps_the_rows_before_the_break(tmp_path):
     """A .json.gz cut short ended the run ("cannot read"); the whole rows before the break are read and the rest
     is one quarantined record saying where the file breaks off."""
