@@ -57,6 +57,8 @@ class AgainstConfig(StrictModel):
     enabled: bool = True
     path: str | None = Field(None, description="the existing dataset: a tome curate output folder (or one of its "
                                                "splits) or any input; null: the stage does nothing")
+    subset: str | None = Field(None, description="the configuration of a hub dataset given as `path` (datasets' "
+                                                 "`name`: `all` of HuggingFaceTB/smoltalk), as an input's `subset`")
     exact: bool = Field(True, description="match on the exact dedup text key hash")
     near: bool = Field(True, description="match on MinHash (the near dedup settings and threshold)")
     cache_dir: str | None = Field(None, description="where the existing set's index is kept (default: the existing "
@@ -91,7 +93,7 @@ class Against(GlobalStage):
         if self.skip():
             return None
         try:
-            return {"existing": self._existing_fingerprint(ExistingSet(self.cfg.path))}
+            return {"existing": self._existing_fingerprint(ExistingSet(self.cfg.path, self.cfg.subset))}
         except (StageError, OSError):
             return None
 
@@ -231,7 +233,7 @@ class Against(GlobalStage):
 
     def index(self, ctx: ReduceContext) -> tuple["_Index", dict[str, Any]]:
         """The existing set's index (memory-mapped), building and caching it when needed."""
-        existing = ExistingSet(self.cfg.path)
+        existing = ExistingSet(self.cfg.path, self.cfg.subset)
         key = [self._existing_fingerprint(existing), self.settings(curated=existing.curated is not None)]
         digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:24]
         folders = [Path(self.cfg.cache_dir)] if self.cfg.cache_dir else []
@@ -542,11 +544,12 @@ class ExistingSet:
     split only: its rows keep the ids they were written with, which ``duplicate_of`` then names (read as a
     plain input, its rows would get new ids, from the whole record, that the file does not hold)."""
 
-    def __init__(self, spec: str) -> None:
+    def __init__(self, spec: str, subset: str | None = None) -> None:
         from curation.contract import SPLITS
         from curation.sources import is_curated_folder
 
         self.spec = spec
+        self.subset = subset  # a hub dataset's configuration (open_input's ``subset``)
         path = Path(spec).expanduser()
         path = _finetome_twin(path) or path
         self.curated = path if path.is_dir() and (is_curated_folder(path) or _tome_manifest(path)) else None
@@ -570,6 +573,9 @@ class ExistingSet:
         curated folder's manifest, split footers and listed files (as :meth:`fingerprint` checks them), or a
         local path that is not there (a glob, a hub id or a file is opened when the index is built)."""
         if self.curated is not None:
+            if self.subset is not None:
+                raise StageError(f"--against {self.spec}: a subset ({self.subset!r}) is a hub dataset's configuration; "
+                                 "this is a curated folder: leave stages.against.subset out")
             self._check_curated()
             return
         if "://" in self.spec:  # a remote set: found when it is read
@@ -607,10 +613,10 @@ class ExistingSet:
         try:
             parts = self.parts()
             if parts == [self.spec]:
-                return open_input(self.spec).fingerprint
-            return "splits:" + json.dumps([[part, open_input(part).fingerprint] for part in parts])
+                return open_input(self.spec, subset=self.subset).fingerprint
+            return "splits:" + json.dumps([[part, open_input(part, subset=self.subset).fingerprint] for part in parts])
         except InputError as exc:  # named as the existing set's, not taken for an --input's
-            raise StageError(f"--against {exc}") from None
+            raise StageError(_as_against(exc)) from None
 
     def parts(self) -> list[str]:
         """The input specs a plain set is read from: the spec, or, for a local folder laid out as a hub dataset
@@ -716,7 +722,10 @@ class ExistingSet:
         try:
             normalize = Normalize(normalize_cfg) if normalize_cfg is not None and normalize_cfg.enabled else None
             for part in self.parts():
-                source, config = open_source(part, config_model()())
+                if self.subset is None:
+                    source, config = open_source(part, config_model()())
+                else:  # (a subset is an input's, given in the config's inputs)
+                    source, config = open_source(None, config_model()(inputs=[{"path": part, "subset": self.subset}]))
                 validate = Validate(config.stage("validate"), config.inputs)
                 for raw in source.batches(16_384):
                     out = validate.process(raw)
@@ -729,7 +738,7 @@ class ExistingSet:
                     if batch.num_rows:
                         yield batch.column("id"), batch.column("conversations")
         except InputError as exc:
-            raise StageError(f"--against {exc}") from None
+            raise StageError(_as_against(exc)) from None
 
 
     def _count_skipped(self, quarantine: pa.Table | None) -> None:
@@ -745,6 +754,12 @@ class ExistingSet:
             error = " ".join(str(first.get("error")).split())  # one line
             self.skipped["first"] = f"{where}: {error}" if where else error
         self.skipped["rows"] += quarantine.num_rows
+
+
+def _as_against(exc: Exception) -> str:
+    """An input's error line, named as the existing set's (where an input takes a subset, this set takes it too)."""
+    return "--against " + str(exc).replace("give this input a `subset:` in the config's inputs list",
+                                           "give the set a subset: stages.against.subset in the config")
 
 
 def _saved_splits(path: Path) -> list[str] | None:

@@ -43,7 +43,7 @@ def check_out_dir(out_dir: str | Path, config, output_format: str = "finetome", 
     if against is not None and "://" not in against and config.stage("against").enabled:
         from curation.against import ExistingSet
 
-        ExistingSet(against).check()  # a damaged or missing existing set, before the new rows are read
+        ExistingSet(against, config.stage("against").subset).check()  # a damaged or missing existing set, before the new rows are read
     root = Path(out_dir).expanduser()
     if not root.is_dir():
         return

@@ -190,3 +190,55 @@ def test_an_empty_subset_is_refused_by_the_config():
 
     with pytest.raises(ValueError, match="subset"):
         InputConfig(path="org/ds", subset="")
+
+
+def _run_against(tmp_path, against: dict):
+    from curation.config import load_config
+    from curation.pipeline import run_curation
+
+    (tmp_path / "new.jsonl").write_text(
+        '{"conversations": [{"from": "human", "value": "Why is the sky blue?"}, '
+        '{"from": "gpt", "value": "Air scatters blue light most."}]}\n'
+        '{"conversations": [{"from": "human", "value": "What is rain made of?"}, '
+        '{"from": "gpt", "value": "Drops of water that fall from clouds."}]}\n')
+    return run_curation(str(tmp_path / "new.jsonl"), tmp_path / "out", load_config(None, {
+        "report": False, "checkpoint": False, "stages": {"against": against}}))
+
+
+def test_against_a_hub_dataset_takes_its_subset(monkeypatch, tmp_path):
+    """``stages.against.subset`` is the configuration the existing hub set loads; without it a dataset of several
+    configurations could not be the existing set at all, and the hint named an input's `subset:`."""
+    import datasets
+
+    from curation.contract import read_manifest
+
+    calls = []
+
+    def load(path, name=None, split=None, streaming=False):
+        calls.append((path, name))
+        if name is None:
+            raise ValueError("Config name is missing.\nPlease pick one among the available configs: ['all', 'smol']")
+        return _hub_rows()
+
+    monkeypatch.setattr(datasets, "load_dataset", load)
+    monkeypatch.setattr(readers, "_hub_unreachable", lambda timeout=5.0: None)
+    for var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"):
+        monkeypatch.delenv(var, raising=False)
+    with pytest.raises(Exception, match=r"^--against org/ds: cannot load from the Hugging Face hub \(give the set a "
+                                        r"subset: stages.against.subset in the config\)"):
+        _run_against(tmp_path, {"path": "org/ds"})
+    _run_against(tmp_path, {"path": "org/ds", "subset": "all"})
+    assert ("org/ds", "all") in calls
+    manifest = read_manifest(tmp_path / "out")
+    assert manifest["removed_by_reason"] == {"duplicate_of_existing": 1}
+    assert manifest["config"]["stages"]["against"]["subset"] == "all"
+
+
+def test_a_subset_for_a_curated_existing_folder_is_one_clear_error(tmp_path):
+    from curation.config import load_config
+    from curation.pipeline import run_curation
+
+    run_curation(None, tmp_path / "old", load_config(None, {"report": False, "checkpoint": False}))
+    with pytest.raises(Exception, match=r"^--against .*old: a subset \('all'\) is a hub dataset's configuration; this "
+                                        r"is a curated folder"):
+        _run_against(tmp_path, {"path": str(tmp_path / "old"), "subset": "all"})
