@@ -452,6 +452,12 @@ class Validate(RowStage):
         table = concat_unified([mark_wide_ints(part) for part in parts]) if parts else _empty_rows()
         if len(parts) > 1:
             table = table.take(pc.sort_indices(table.column(POS)))
+        # the columns the run makes (repairs, then input) last, in one order whichever way the rows went: a batch
+        # of record-by-record rows alone listed them in another order than one merged with columnar rows, and the
+        # output's column order (set by the first batch) then followed engine.batch_rows
+        made = [name for name in (REPAIRS, *(["input"] if self.label else [])) if name in table.schema.names]
+        if made:
+            table = table.select([n for n in table.schema.names if n not in made] + made)
         kinds: dict[str, int] = {}
         for q in quarantine:
             kinds[error_kind(q["error"])] = kinds.get(error_kind(q["error"]), 0) + 1
