@@ -112,7 +112,8 @@ def check_not_own_output(paths: Sequence[str], out_dir: str | Path) -> None:
         return _under(path, out) and path != out and path.relative_to(out).parts[0] in written
 
     for spec in paths:
-        if "://" in spec or not looks_like_path(spec):
+        # (a local folder named with one slash, ``data/shards``, looks like a hub id but is read as the folder)
+        if "://" in spec or not (looks_like_path(spec) or is_glob(spec) or Path(spec).expanduser().exists()):
             continue
         if is_glob(spec):
             inside = sorted(p for p in glob_files(os.path.expanduser(spec)) if overwritten(Path(p).resolve()))

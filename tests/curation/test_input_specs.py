@@ -114,10 +114,14 @@ def test_a_format_or_mapping_the_input_cannot_have_is_one_error_not_every_row_qu
     ("data", "data", "data"),
     ("out/train.parquet", "out", "out/train.parquet"),  # read, then written over
     ("out/*.parquet", "out", "out/removed.parquet"),
+    # a folder named with one slash looks like a hub id, but is read as the folder it is
+    ("data/shards", "data/shards/out", "data/shards"),
+    ("data/shards", "data/shards", "data/shards"),
 ])
 def test_an_input_that_holds_the_output_folder_or_is_written_by_the_run_is_refused(in_tmp, spec, out, named):
-    (in_tmp / "data").mkdir()
+    (in_tmp / "data" / "shards").mkdir(parents=True)
     sample_rows(in_tmp / "data" / "rows.jsonl")
+    sample_rows(in_tmp / "data" / "shards" / "part-0.jsonl")
     assert curate("-i", "data/rows.jsonl", "-o", "out").exit_code == 0
     before = {p: p.read_bytes() for p in sorted((in_tmp / "out").glob("*.parquet"))}
     result = curate("-i", spec, "-o", out)
