@@ -144,7 +144,21 @@ def is_curated_folder(path: Path) -> bool:
 
 
 def expand(spec: str | Path) -> list[DataFile]:
-    """The data files behind one input spec (file, glob or folder), in a fixed order; :class:`SourceError` if none."""
+    """The data files behind one input spec (file, glob or folder), in a fixed order; :class:`SourceError` if none,
+    or if a file's name is not UTF-8 (Arrow, which reads them, takes UTF-8 names only)."""
+    files = _expand(spec)
+    for file in files:
+        try:
+            os.fsdecode(file.path).encode("utf-8")
+        except UnicodeError:  # bytes that are not UTF-8, held by Python as lone surrogates
+            from curation.readers.filesystems import shown_name
+
+            raise SourceError(f"{shown_name(str(file.path))}: the file name is not UTF-8; rename it (Arrow, which "
+                              "reads the files, takes UTF-8 names only)") from None
+    return files
+
+
+def _expand(spec: str | Path) -> list[DataFile]:
     text = str(spec)
     if not text.strip():
         raise SourceError("an input path is empty: give a file, glob, folder or dataset id")

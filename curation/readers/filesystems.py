@@ -25,11 +25,25 @@ def resolve_filesystem(spec: str):
     return pafs.PyFileSystem(pafs.FSSpecHandler(fs)), path
 
 
+def shown_name(name: str) -> str:
+    """A file name as text that prints: the bytes of a name that is not UTF-8 (held by Python as lone surrogates)
+    as ``\\xff`` escapes."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _not_utf8(path: str) -> InputError:
+    return InputError(f"{shown_name(path)}: the file name is not UTF-8; rename it (Arrow, which reads the files, "
+                      "takes UTF-8 names only)")
+
+
 def file_kind(fs, path: str) -> str:
     """``file``, ``dir`` or ``missing``."""
     from pyarrow import fs as pafs
 
-    info = fs.get_file_info(path)
+    try:
+        info = fs.get_file_info(path)
+    except UnicodeError:  # a name of bytes that are not UTF-8 (lone surrogates in Python's str)
+        raise _not_utf8(path) from None
     if info.type == pafs.FileType.Directory:
         return "dir"
     if info.type == pafs.FileType.File:
@@ -43,9 +57,28 @@ def list_folder(fs, path: str) -> list[str]:
     (:func:`curation.sources.expand`)."""
     from pyarrow import fs as pafs
 
-    entries = fs.get_file_info(pafs.FileSelector(path, recursive=False))
-    names = (PurePosixPath(e.path).name for e in entries if e.type == pafs.FileType.File)
+    try:
+        entries = fs.get_file_info(pafs.FileSelector(path, recursive=False))
+        names = [PurePosixPath(e.path).name for e in entries if e.type == pafs.FileType.File]
+    except UnicodeError:  # a file in it whose name is not UTF-8: name it
+        raise _not_utf8(_first_not_utf8(path) or path) from None
     return sorted(name for name in names if not name.startswith("."))
+
+
+def _first_not_utf8(folder: str) -> str | None:
+    """The path of the first file directly in a local ``folder`` whose name is not UTF-8, or None."""
+    import os
+
+    try:
+        names = sorted(os.listdir(folder))
+    except OSError:
+        return None
+    for name in names:
+        try:
+            name.encode("utf-8")
+        except UnicodeError:
+            return os.path.join(folder, name)
+    return None
 
 
 def fingerprint_files(fs, paths: list[str]) -> str:
