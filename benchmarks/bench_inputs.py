@@ -6,8 +6,9 @@ raw batches with ids and positions; blocks of whole lines parsed side by side on
 decompressed on a read-ahead thread). Reference columns: Arrow's JSON reader alone on the same blocks, one after
 another on its own threads (what the reader did before it parsed blocks side by side), and the codec alone (its command-line tool decompressing to nowhere), so a slow row shows whether the
 time is the codec's or ours. With ``--curate-rows N``, also the job the reader serves: whole ``tome curate``
-processes on the first N rows, plain and in each codec. The bz2 decoders alone: ours (parallel) against
-Python's ``bz2`` module, the reference.
+processes on the first N rows, plain and in each codec (best and median wall, and the CPU time). The bz2 decoders
+alone: ours (parallel) against Python's ``bz2`` module, the reference; the xz decoder beside a thread running
+Python: ours (8 MB a call) against 64 kB of the file a call, the reference (what it did before).
 
     python benchmarks/bench_inputs.py --rows 40000 --repeat 3 --curate-rows 40000
 """
@@ -80,14 +81,19 @@ def read_blocks(path: Path, block_bytes: int) -> tuple[float, int]:
     return time.perf_counter() - start, rows
 
 
-def curate(path: Path, out: Path) -> float:
-    """One whole `tome curate` process on ``path`` (every default stage, report off), wall seconds."""
+def curate(path: Path, out: Path) -> tuple[float, float]:
+    """One whole `tome curate` process on ``path`` (every default stage, report off): ``(wall seconds, CPU
+    seconds)``, the CPU time the kernel counted for the process (user + system, every thread)."""
     config = out.with_suffix(".yaml")
     config.write_text("report: false\ncheckpoint: false\n")
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "tomecraft.cli", "curate", "-q", "-i", str(path), "-c", str(config), "-o", str(out)],
-                   env=tome_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
-    return time.perf_counter() - start
+    proc = subprocess.Popen([sys.executable, "-m", "tomecraft.cli", "curate", "-q", "-i", str(path), "-c", str(config),
+                             "-o", str(out)], env=tome_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"tome curate failed on {path}")
+    return wall, usage.ru_utime + usage.ru_stime
 
 
 def codec_alone(cmd: list[str] | None, path: Path) -> float | None:
@@ -123,6 +129,52 @@ def decode_bz2(path: Path, repeat: int) -> dict:
         print(f"| bzip2 -dc (one process) | {tool:.2f} | {python / tool:.2f}x |")
     return {"ours_s": round(ours, 3), "python_bz2_s": round(python, 3), "bzip2_tool_s": None if tool is None else round(tool, 3),
             "speedup_vs_python": round(python / ours, 2)}
+
+
+def decode_xz_beside_python(path: Path, repeat: int) -> dict:
+    """The xz decoder on a read-ahead thread beside a thread that runs Python (as in ``tome curate``: the
+    stages' Python code): ours (:class:`curation.readers.xz.XzStreams`, 8 MB decoded a call) against the same
+    decoder fed 64 kB of the file a call (what it did before; each call gives the GIL back and waits up to 5 ms
+    to take it again), and alone. Best of ``repeat``."""
+    import threading
+
+    from curation.readers.xz import XzStreams
+
+    def drain(piece: int, chunk: int) -> float:
+        start, buffer = time.perf_counter(), bytearray(1 << 20)
+        with io.BufferedReader(XzStreams(open(path, "rb"), piece=piece, chunk=chunk), 1 << 20) as stream:
+            while stream.readinto(buffer):
+                pass
+        return time.perf_counter() - start
+
+    def beside_python(piece: int, chunk: int) -> float:
+        stop = threading.Event()
+
+        def spin() -> None:
+            x = 0
+            while not stop.is_set():
+                x += 1
+
+        thread = threading.Thread(target=spin)
+        thread.start()
+        try:
+            return drain(piece, chunk)
+        finally:
+            stop.set()
+            thread.join()
+
+    ours, small = (1 << 22, 1 << 23), (1 << 16, 1 << 16)
+    runs = {"ours_alone_s": min(drain(*ours) for _ in range(repeat)),
+            "ours_beside_python_s": min(beside_python(*ours) for _ in range(repeat)),
+            "64kB_beside_python_s": min(beside_python(*small) for _ in range(repeat))}
+    print(f"\nxz decoder on {path.name} beside a thread running Python (best of {repeat}):\n")
+    print("| decoder | s | speed vs 64 kB calls |")
+    print("|---|---:|---:|")
+    print(f"| ours, 8 MB a call, beside Python | {runs['ours_beside_python_s']:.2f} | "
+          f"{runs['64kB_beside_python_s'] / runs['ours_beside_python_s']:.2f}x |")
+    print(f"| 64 kB of the file a call (the reference: before), beside Python | {runs['64kB_beside_python_s']:.2f} | 1.00x |")
+    print(f"| ours, alone | {runs['ours_alone_s']:.2f} | - |")
+    return {k: round(v, 3) for k, v in runs.items()}
 
 
 def main() -> None:
@@ -163,10 +215,11 @@ def main() -> None:
         print(f"| {r['file']} | {r['MB']} | {r['rows']:,} | {r['seconds']:.2f} | {r['MB_per_s']} | "
               f"{r['vs_uncompressed']:.0%} | {r['blocks_seconds']:.2f} | {r['blocks_vs_uncompressed']:.0%} | {alone} |")
     decoders = decode_bz2(src.with_name(src.name + ".bz2"), args.repeat)
+    xz_decoders = decode_xz_beside_python(src.with_name(src.name + ".xz"), args.repeat)
     runs = curate_table(folder, src, args.curate_rows, args.repeat) if args.curate_rows else []
     print(f"\nload average after: {os.getloadavg()[0]:.2f} (2 cores)")
     if args.json:
-        args.json.write_text(json.dumps({"rows": args.rows, "results": results, "bz2_decoders": decoders, "curate": runs,
+        args.json.write_text(json.dumps({"rows": args.rows, "results": results, "bz2_decoders": decoders, "xz_decoders": xz_decoders, "curate": runs,
                                         "load": os.getloadavg()},
                                         indent=2))
 
@@ -179,18 +232,29 @@ def curate_table(folder: Path, src: Path, rows: int, repeat: int) -> list[dict]:
         with src.open("rb") as inp, part.open("wb") as out:
             for _, line in zip(range(rows), inp):
                 out.write(line)
-    runs, base = [], None
+    runs, base, files = [], None, []
     for suffix, codec, _ in CODECS:
-        path = part if codec is None else compress(part, suffix, codec)
-        best = min(curate(path, part.parent / "out") for _ in range(repeat))
-        base = base or best
+        files.append(part if codec is None else compress(part, suffix, codec))
+    timed: dict[Path, list[tuple[float, float]]] = {path: [] for path in files}
+    for _ in range(repeat):  # round by round, so that a slower spell of the machine falls on every file alike
+        for path in files:
+            timed[path].append(curate(path, part.parent / "out"))
+    for path in files:
+        walls = sorted(wall for wall, _ in timed[path])
+        best, median = walls[0], walls[(len(walls) - 1) // 2]
+        cpu = min(cpu for _, cpu in timed[path])
+        base = base or (best, median)
         runs.append({"file": path.name, "MB": round(path.stat().st_size / 1e6, 1), "seconds": round(best, 3),
-                     "vs_uncompressed": round(base / best, 3)})
-    print(f"\n`tome curate` on {rows:,} of the rows (every default stage, report off; whole process, best of {repeat}):\n")
-    print("| file | size MB | tome curate s | speed vs uncompressed |")
-    print("|---|---:|---:|---:|")
+                     "vs_uncompressed": round(base[0] / best, 3), "median_seconds": round(median, 3),
+                     "median_vs_uncompressed": round(base[1] / median, 3), "cpu_seconds": round(cpu, 3),
+                     "runs_seconds": [round(w, 3) for w in walls]})
+    print(f"\n`tome curate` on {rows:,} of the rows (every default stage, report off; whole process; {repeat} rounds "
+          "over the files, the best and the median run; CPU: user + system of all threads, the least):\n")
+    print("| file | size MB | tome curate s (best) | speed vs uncompressed | median s | speed vs uncompressed | CPU s |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for r in runs:
-        print(f"| {r['file']} | {r['MB']} | {r['seconds']:.2f} | {r['vs_uncompressed']:.0%} |")
+        print(f"| {r['file']} | {r['MB']} | {r['seconds']:.2f} | {r['vs_uncompressed']:.0%} | {r['median_seconds']:.2f} | "
+              f"{r['median_vs_uncompressed']:.0%} | {r['cpu_seconds']:.2f} |")
     return runs
 
 
