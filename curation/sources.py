@@ -151,10 +151,9 @@ def expand(spec: str | Path) -> list[DataFile]:
         try:
             os.fsdecode(file.path).encode("utf-8")
         except UnicodeError:  # bytes that are not UTF-8, held by Python as lone surrogates
-            from curation.readers.filesystems import shown_name
+            from curation.readers.filesystems import not_utf8_name
 
-            raise SourceError(f"{shown_name(str(file.path))}: the file name is not UTF-8; rename it (Arrow, which "
-                              "reads the files, takes UTF-8 names only)") from None
+            raise SourceError(not_utf8_name(str(file.path))) from None
     return files
 
 

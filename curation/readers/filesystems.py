@@ -31,9 +31,13 @@ def shown_name(name: str) -> str:
     return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
+def not_utf8_name(path: str) -> str:
+    """The error line for a file whose name is not UTF-8."""
+    return f"{shown_name(path)}: the file name is not UTF-8; rename it (Arrow, which reads the files, takes UTF-8 names only)"
+
+
 def _not_utf8(path: str) -> InputError:
-    return InputError(f"{shown_name(path)}: the file name is not UTF-8; rename it (Arrow, which reads the files, "
-                      "takes UTF-8 names only)")
+    return InputError(not_utf8_name(path))
 
 
 def file_kind(fs, path: str) -> str:
