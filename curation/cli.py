@@ -169,9 +169,21 @@ def curate(
     except AccountingError as exc:  # a bug, not the user's: one line still, and what to do about the folder
         error(f"{exc}; {out} is not a valid output (a bug in tomecraft: please report it)"
               + ("; run again without --resume" if resume else ""), code=1)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # (--resume is the local engine's: Ray refuses it)
         error(f"interrupted; {out} is not finished: run the command again to finish it"
-              + ("" if resume else " (--resume skips the stages already checkpointed)"), code=130)
+              + ("" if resume or engine is Engine.ray else " (--resume skips the stages already checkpointed)"),
+              code=130)
+    except OSError as exc:  # a full disk, an output file that cannot be replaced: the run failed (exit 1), one line
+        import os
+
+        from tomecraft.console import exit_if_output_failed
+        from tomecraft.errors import error_line
+
+        exit_if_output_failed(exc)  # (a failed standard stream ends the command its own way)
+        where = exc.filename2 or exc.filename or out
+        reason = os.strerror(exc.errno) if exc.errno else exc.strerror or error_line(exc)
+        error(f"{where}: {reason}; the run stopped and {out} is not finished: run the command again once that is "
+              "fixed", code=1)
     print_summary(result)
 
 
