@@ -31,7 +31,7 @@ from curation.core.columns import concat_unified
 from curation.core.stage import Decisions, ReduceContext, no_progress
 from curation.engines.output import SplitWriter, empty_outputs_folder, forget_run, extra_names, schemas_for, write_quarantine, write_removed
 from curation.engines.plan import PlannedStage, build_plan, cut_passes
-from curation.engines.routing import scrubber
+from curation.engines.routing import scrubbed_raw, scrubber
 from curation.engines.passes import count_into, run_pass_on_batch, summarize
 from curation.engines.store import BatchStore, MemoryBudget
 from curation.parallel import ordered_map, resolve_workers
@@ -48,9 +48,10 @@ class CurationResult:
 class Checkpoints:
     """``.checkpoints/NN-<stage>/``: the rows a global stage saw, its decisions and the run so far."""
 
-    def __init__(self, root: Path, enabled: bool) -> None:
+    def __init__(self, root: Path, enabled: bool, scrub: Callable[[str], str] | None = None) -> None:
         self.root = root
         self.enabled = enabled
+        self.scrub = scrub  # the privacy stages' redaction: quarantined raw records are kept scrubbed
         self.saved_removed: set[str] = set()
         self.saved_quarantine = False
 
@@ -73,8 +74,10 @@ class Checkpoints:
                 store.persist(self.root / "removed" / name)
                 self.saved_removed.add(name)
         if not self.saved_quarantine:
-            _write_table(concat_unified([t for t in quarantine if t is not None]) if quarantine else None,
-                         self.root / "quarantine.arrow")
+            table = concat_unified([t for t in quarantine if t is not None]) if quarantine else None
+            if table is not None and self.scrub is not None:  # (a raw line holds what the privacy stages redact)
+                table = scrubbed_raw(table, self.scrub)
+            _write_table(table, self.root / "quarantine.arrow")
             self.saved_quarantine = True
         state = {
             "fingerprint": planned.fingerprint,
@@ -163,7 +166,7 @@ def run_local(
     warm.start(p.stage for p in plan if p.enabled)  # kernels load while the first pass reads
     passes = cut_passes(plan)
     ledger = RunLedger([(p.name, p.enabled, p.spec.hidden) for p in plan])
-    checkpoints = Checkpoints(paths.checkpoints, config.checkpoint)
+    checkpoints = Checkpoints(paths.checkpoints, config.checkpoint, scrubber(plan))
     work = paths.root / ".work"
     removed: dict[str, BatchStore] = {}
     quarantine: list[pa.Table] = []

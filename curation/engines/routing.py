@@ -79,6 +79,16 @@ def quarantine_records(tables: list[pa.Table], scrub: Callable[[str], str] | Non
     return out
 
 
+def scrubbed_raw(table: pa.Table, scrub: Callable[[str], str]) -> pa.Table:
+    """Quarantine entries with every string of their raw records scrubbed (as :func:`quarantine_records` writes
+    them), for what is kept on disk before the end of the run (a checkpoint). Scrubbing is idempotent: a placeholder
+    holds no value to find, so the entries are scrubbed again as they are written."""
+    raw = [None if r is None else json.dumps(_scrubbed(json.loads(r), scrub), ensure_ascii=False)
+           for r in table.column("raw").to_pylist()]
+    i = table.schema.get_field_index("raw")
+    return table.set_column(i, table.schema.field(i), pa.array(raw, table.schema.field(i).type))
+
+
 def _scrubbed(value: Any, scrub: Callable[[str], str]) -> Any:
     if isinstance(value, str):
         return scrub(value)
