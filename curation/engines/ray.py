@@ -459,6 +459,9 @@ def _materialize(ds):
         one_line = _user_error(exc)
         if one_line is not None:
             raise one_line from None
+        os_error = _os_error(exc)
+        if os_error is not None:  # a full disk, a file that cannot be written: one line naming it (tome curate)
+            raise os_error from None
         raise
 
 
@@ -482,6 +485,31 @@ def _user_error(exc: BaseException) -> Exception | None:
         for name, message in reversed(found):
             if name in kinds:
                 return kinds[name](message.strip())
+        cause = getattr(cause, "cause", None) or cause.__cause__
+    return None
+
+
+_OS_ERRORS = ("OSError", "PermissionError", "FileNotFoundError", "FileExistsError", "IsADirectoryError",
+              "NotADirectoryError")
+
+
+def _os_error(exc: BaseException) -> OSError | None:
+    """The OSError a remote task raised (a full disk, an output file that cannot be written), rebuilt from what Ray
+    kept of it (the remote traceback's text): its errno, its reason and the files it names."""
+    seen, cause = set(), exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, OSError) and cause.errno:
+            return OSError(cause.errno, os.strerror(cause.errno), cause.filename, None, cause.filename2)
+        for name, message in reversed(re.findall(r"(\w+): (.+)", str(cause))):
+            if name not in _OS_ERRORS:
+                continue
+            code = re.search(r"\[[Ee]rrno (\d+)\]", message)
+            if code is None:
+                return OSError(message.strip())
+            files = re.findall(r"'([^'\n]+)'", message[code.end():])
+            return OSError(int(code.group(1)), os.strerror(int(code.group(1))), files[0] if files else None, None,
+                           files[1] if len(files) > 1 else None)
         cause = getattr(cause, "cause", None) or cause.__cause__
     return None
 

@@ -51,3 +51,40 @@ def test_ray_interrupt_does_not_advise_resume(tmp_path, monkeypatch):
     assert result.exit_code == 130, result.output
     line = one_error_line(result.output)
     assert line.startswith("error: interrupted;") and "--resume" not in line
+
+
+class _RayTaskErrorLike(Exception):
+    """What Ray raises on the driver for a task's failure: the remote traceback as text, no chained cause."""
+
+
+REMOTE = """ray.exceptions.RayTaskError(UserCodeException): ray::MapBatches(_WriteShards)() (pid=123, ip=10.0.0.1)
+  File "/work/curation/engines/ray.py", line 251, in __call__
+    os.replace(tmp, path)
+PermissionError: [Errno 1] Operation not permitted: '{out}/train/part-00.parquet.tmp' -> '{out}/train/part-00.parquet'
+The above exception was the direct cause of the following exception:
+ray.exceptions.UserCodeException: Failed to process the following data block"""
+
+
+def test_a_write_failure_on_a_ray_worker_is_one_line_naming_the_file(tmp_path, monkeypatch):
+    """On Ray a shard that cannot be written was some 80 lines of remote traceback: the task's OSError comes back
+    from its text, and `tome curate` gives it as the local engine does."""
+    ray_engine = __import__("pytest").importorskip("curation.engines.ray")
+
+    out = tmp_path / "out"
+
+    class Dataset:
+        def materialize(self):
+            raise _RayTaskErrorLike(REMOTE.format(out=out))
+
+    with __import__("pytest").raises(OSError) as caught:
+        ray_engine._materialize(Dataset())
+    assert caught.value.errno == errno.EPERM and caught.value.filename2 == f"{out}/train/part-00.parquet"
+
+    def fail(*args, **kwargs):
+        ray_engine._materialize(Dataset())
+
+    monkeypatch.setattr(ray_engine, "run_curation_ray", fail)
+    result = curate_command("--engine", "ray", "-o", str(out))
+    assert result.exit_code == 1, result.output
+    assert one_error_line(result.output) == (f"error: {out}/train/part-00.parquet: Operation not permitted; the run "
+                                             f"stopped and {out} is not finished: run the command again once that is fixed")
