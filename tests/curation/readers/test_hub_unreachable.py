@@ -162,16 +162,28 @@ def test_an_inputs_subset_is_the_configuration_the_hub_dataset_loads(monkeypatch
     assert open_input("org/ds").fingerprint != source.fingerprint
 
 
-def test_a_dataset_that_needs_a_subset_says_where_to_give_it(monkeypatch):
+def _needs_a_subset(monkeypatch) -> list:
+    """A hub dataset of several configurations (loaded without one: "Config name is missing"), online; the
+    ``(path, name)`` of each load."""
     import datasets
 
+    calls = []
+
     def load(path, name=None, split=None, streaming=False):
-        raise ValueError("Config name is missing.\nPlease pick one among the available configs: ['all', 'smol']")
+        calls.append((path, name))
+        if name is None:
+            raise ValueError("Config name is missing.\nPlease pick one among the available configs: ['all', 'smol']")
+        return _hub_rows()
 
     monkeypatch.setattr(datasets, "load_dataset", load)
     monkeypatch.setattr(readers, "_hub_unreachable", lambda timeout=5.0: None)
     for var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"):
         monkeypatch.delenv(var, raising=False)
+    return calls
+
+
+def test_a_dataset_that_needs_a_subset_says_where_to_give_it(monkeypatch):
+    _needs_a_subset(monkeypatch)
     with pytest.raises(InputError, match=r"^org/ds: cannot load from the Hugging Face hub \(give this input a "
                                          r"`subset:` in the config's inputs list\): Config name is missing"):
         open_input("org/ds")
@@ -208,22 +220,9 @@ def _run_against(tmp_path, against: dict):
 def test_against_a_hub_dataset_takes_its_subset(monkeypatch, tmp_path):
     """``stages.against.subset`` is the configuration the existing hub set loads; without it a dataset of several
     configurations could not be the existing set at all, and the hint named an input's `subset:`."""
-    import datasets
-
     from curation.contract import read_manifest
 
-    calls = []
-
-    def load(path, name=None, split=None, streaming=False):
-        calls.append((path, name))
-        if name is None:
-            raise ValueError("Config name is missing.\nPlease pick one among the available configs: ['all', 'smol']")
-        return _hub_rows()
-
-    monkeypatch.setattr(datasets, "load_dataset", load)
-    monkeypatch.setattr(readers, "_hub_unreachable", lambda timeout=5.0: None)
-    for var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"):
-        monkeypatch.delenv(var, raising=False)
+    calls = _needs_a_subset(monkeypatch)
     with pytest.raises(Exception, match=r"^--against org/ds: cannot load from the Hugging Face hub \(give the set a "
                                         r"subset: stages.against.subset in the config\)"):
         _run_against(tmp_path, {"path": "org/ds"})
