@@ -58,7 +58,7 @@ class _RayTaskErrorLike(Exception):
 
 
 REMOTE = """ray.exceptions.RayTaskError(UserCodeException): ray::MapBatches(_WriteShards)() (pid=123, ip=10.0.0.1)
-  File "/work/curation/engines/ray.py", line 251, in __call__
+  File "/opt/venv/lib/python3.11/site-packages/curation/engines/ray.py", line 251, in __call__
     os.replace(tmp, path)
 PermissionError: [Errno 1] Operation not permitted: '{out}/train/part-00.parquet.tmp' -> '{out}/train/part-00.parquet'
 The above exception was the direct cause of the following exception:
