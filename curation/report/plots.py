@@ -58,6 +58,8 @@ RC = {
 # Text from the data (source names, removal reasons) drawn as it is: matplotlib reads a label holding two ``$`` as
 # mathtext, which would set ``$x$`` in italics and stop the report on ``$\foo$`` (an unknown symbol).
 LITERAL = {"parse_math": False}
+# the largest score magnitude the score chart draws: matplotlib's tick arithmetic overflows near the largest double
+SCORE_AXIS_LIMIT = 1e300
 
 
 def literal_legend(legend) -> None:
@@ -290,7 +292,14 @@ def scores(f: ReportFacts) -> str | None:
         return None
     both = np.concatenate([f.scores_kept, f.scores_removed])
     lo, hi = float(both.min()), float(both.max())
-    bins = np.linspace(lo, hi if hi > lo else lo + 1, 31)
+    with np.errstate(all="ignore"):
+        bins = np.linspace(lo, hi if hi > lo else lo + max(1.0, abs(lo) * 1e-6), 31)
+        drawable = bool(np.isfinite(bins).all() and (np.diff(bins) > 0).all())
+    if not drawable or max(abs(lo), abs(hi)) > SCORE_AXIS_LIMIT:
+        # scores near the largest double (a sentinel like 1.8e308, or -1e308 beside 1e308) span no axis matplotlib
+        # can tick (its tick arithmetic overflows and the run would end in a traceback): no chart; the section's
+        # table still gives how many rows have a score, their mean and median
+        return ""
 
     def draw(fig):
         ax = fig.add_subplot()
