@@ -123,7 +123,11 @@ def validate_record(data: Any, cfg: ValidateConfig, owned: frozenset[str] = OWNE
         if not isinstance(turn, dict):
             raise RowError(f"turn {n}: is {_type_name(turn)}, expected an object with '{role_key}' and '{text_key}'")
         keys = (role_key, text_key)
-        if other_keys and role_key not in turn and text_key not in turn and all(k in turn for k in other_keys):
+        # a table's turn struct holds every key any turn has, null where a turn lacks it (a Parquet file of merged
+        # data): a null 'from' and 'value' beside a 'role' or 'content' that holds one is a turn keyed OpenAI's way
+        if other_keys and all(k in turn for k in other_keys) and turn.get(role_key) is None \
+                and turn.get(text_key) is None and ((role_key not in turn and text_key not in turn)
+                                                    or any(turn[k] is not None for k in other_keys)):
             keys = other_keys
             changed = True
         for k in keys:
