@@ -223,7 +223,7 @@ class InputSource:
                 # quarantined record (:meth:`_read_parquet`); a file of no bytes: one that reads as no rows
                 return [Unit(first_index, "parquet", path, name, 0, 0, first_row=0)]
             raise not_parquet(path, exc) from None
-        _unique_columns(meta.schema.to_arrow_schema().names, path)
+        _unique_columns(meta.schema.to_arrow_schema(), path)
         groups = meta.num_row_groups
         if not unit_bytes or groups <= 1:
             return [Unit(first_index, "parquet", path, name, 0, groups, first_row=0)]
@@ -455,7 +455,7 @@ def _typed_batch(table: pa.Table, unit: Unit, first_row: int, done: int) -> pa.R
     twice is an :class:`InputError`."""
     from curation.readers.raw import binary_as_text, turn_maps_as_structs
 
-    _unique_columns(table.column_names, unit.path or unit.file)
+    _unique_columns(table.schema, unit.path or unit.file)
     table, refused, given = turn_maps_as_structs(binary_as_text(table))
     n = table.num_rows
     raw = error = None
@@ -486,15 +486,40 @@ def _typed_batch(table: pa.Table, unit: Unit, first_row: int, done: int) -> pa.R
     )
 
 
-def _unique_columns(names: list[str], where: str) -> None:
+def _unique_columns(schema: pa.Schema, where: str) -> None:
     """An :class:`InputError` naming the file and the column when a table (Arrow and Parquet allow it) has two
-    columns of one name: which one a row's value comes from would be a guess."""
+    columns of one name, or a column whose structs (turns, at any depth) name a field twice: which one a row's
+    value comes from would be a guess (and such a struct cannot be turned into Python objects)."""
     seen: set[str] = set()
-    for name in names:
-        if name in seen:
-            raise InputError(f"{where}: the column {name!r} appears more than once; rename or drop the copies "
+    for field in schema:
+        if field.name in seen:
+            raise InputError(f"{where}: the column {field.name!r} appears more than once; rename or drop the copies "
                              "(each column of an input needs its own name)")
-        seen.add(name)
+        seen.add(field.name)
+        twice = _field_named_twice(field.type)
+        if twice is not None:
+            raise InputError(f"{where}: the column {field.name!r} holds the field {twice!r} more than once in one "
+                             "struct; rename or drop the copies")
+
+
+def _field_named_twice(kind: pa.DataType) -> str | None:
+    """The first field name a struct inside ``kind`` gives twice (lists, maps and dictionaries looked into)."""
+    todo = [kind]
+    while todo:
+        kind = todo.pop()
+        if pa.types.is_struct(kind):
+            names = [kind.field(i).name for i in range(kind.num_fields)]
+            twice = next((n for i, n in enumerate(names) if n in names[:i]), None)
+            if twice is not None:
+                return twice
+            todo.extend(kind.field(i).type for i in range(kind.num_fields))
+        elif pa.types.is_map(kind):
+            todo.extend((kind.key_type, kind.item_type))
+        elif pa.types.is_dictionary(kind):
+            todo.append(kind.value_type)
+        elif hasattr(kind, "value_type"):  # list, large_list, fixed_size_list, list_view, ...
+            todo.append(kind.value_type)
+    return None
 
 
 def without_bad_utf8(table: pa.Table) -> tuple[pa.Table, list[dict], list[str | None], list[str | None]]:

@@ -401,6 +401,26 @@ def test_a_column_name_given_twice_is_one_line_naming_file_and_column(tmp_path):
         rows_read(str(packed))
 
 
+@pytest.mark.parametrize("column", ["conversations", "meta"])
+def test_a_struct_field_given_twice_is_one_line_naming_file_and_column(tmp_path, column):
+    """A struct naming a field twice (a turn with two 'value' fields, or an extra column's) ended the run with
+    "inputs: Converting to Python dictionary is not supported when duplicate field names are present", naming
+    neither the file nor the column."""
+    who, text = pa.array(["human", "gpt"]), pa.array([row(0)["conversations"][0]["value"], row(0)["conversations"][1]["value"]])
+    fields = [pa.field("from", pa.string()), pa.field("value", pa.string())]
+    twice = column == "conversations"
+    turns = pa.StructArray.from_arrays([who, text, text] if twice else [who, text], fields=fields + fields[1:] * twice)
+    columns = {"conversations": pa.ListArray.from_arrays(pa.array([0, 2]), turns)}
+    if not twice:
+        columns["meta"] = pa.StructArray.from_arrays([pa.array([1]), pa.array([2])],
+                                                     fields=[pa.field("a", pa.int64()), pa.field("a", pa.int64())])
+    pq.write_table(pa.table(columns), tmp_path / "dup.parquet")
+    field = "value" if twice else "a"
+    for path in (tmp_path / "dup.parquet", compress(tmp_path / "dup.parquet", ".gz")):
+        with pytest.raises(InputError, match=rf"^{path}: the column '{column}' holds the field '{field}' more than once"):
+            rows_read(str(path))
+
+
 def test_a_saved_dataset_dict_without_train_names_its_splits(tmp_path, datasets_offline):
     ds = datasets_offline
     ds.DatasetDict({"validation": ds.Dataset.from_list([row(i) for i in range(3)]),
