@@ -9,7 +9,7 @@ flat columns (:func:`turns_of`): ``offsets`` (row ``i``'s turns are ``offsets[i]
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, Literal, Sequence
+from typing import Any, Callable, Iterator, Literal, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -234,20 +234,25 @@ def mark_wide_ints(table: pa.Table) -> pa.Table:
     return pa.Table.from_arrays(table.columns, schema=schema)
 
 
-def parquet_writable(t: pa.DataType) -> bool:
-    """Can a Parquet file hold ``t``? Not a struct with no fields (``{}`` in every row), at any depth."""
+def nested_types(t: pa.DataType) -> Iterator[pa.DataType]:
+    """``t`` and every type inside it: struct and union fields, map keys and items, list and dictionary values."""
     todo = [t]
     while todo:
         t = todo.pop()
-        if pa.types.is_struct(t):
-            if t.num_fields == 0:
-                return False
+        yield t
+        if pa.types.is_struct(t) or pa.types.is_union(t):
             todo.extend(t.field(i).type for i in range(t.num_fields))
         elif pa.types.is_map(t):
             todo.extend((t.key_type, t.item_type))
-        elif pa.types.is_nested(t):
+        elif pa.types.is_dictionary(t):
             todo.append(t.value_type)
-    return True
+        elif hasattr(t, "value_type"):  # list, large_list, fixed_size_list, list_view, ...
+            todo.append(t.value_type)
+
+
+def parquet_writable(t: pa.DataType) -> bool:
+    """Can a Parquet file hold ``t``? Not a struct with no fields (``{}`` in every row), at any depth."""
+    return not any(pa.types.is_struct(x) and x.num_fields == 0 for x in nested_types(t))
 
 
 def is_json_field(field: pa.Field) -> bool:

@@ -504,21 +504,14 @@ def _unique_columns(schema: pa.Schema, where: str) -> None:
 
 def _field_named_twice(kind: pa.DataType) -> str | None:
     """The first field name a struct inside ``kind`` gives twice (lists, maps and dictionaries looked into)."""
-    todo = [kind]
-    while todo:
-        kind = todo.pop()
-        if pa.types.is_struct(kind):
-            names = [kind.field(i).name for i in range(kind.num_fields)]
+    from curation.core.columns import nested_types
+
+    for inner in nested_types(kind):
+        if pa.types.is_struct(inner):
+            names = [inner.field(i).name for i in range(inner.num_fields)]
             twice = next((n for i, n in enumerate(names) if n in names[:i]), None)
             if twice is not None:
                 return twice
-            todo.extend(kind.field(i).type for i in range(kind.num_fields))
-        elif pa.types.is_map(kind):
-            todo.extend((kind.key_type, kind.item_type))
-        elif pa.types.is_dictionary(kind):
-            todo.append(kind.value_type)
-        elif hasattr(kind, "value_type"):  # list, large_list, fixed_size_list, list_view, ...
-            todo.append(kind.value_type)
     return None
 
 
