@@ -758,8 +758,9 @@ class ExistingSet:
 
 def _as_against(exc: Exception) -> str:
     """An input's error line, named as the existing set's (where an input takes a subset, this set takes it too)."""
-    return "--against " + str(exc).replace("give this input a `subset:` in the config's inputs list",
-                                           "give the set a subset: stages.against.subset in the config")
+    from curation.readers import SUBSET_HINT
+
+    return "--against " + str(exc).replace(SUBSET_HINT, "give the set a subset: stages.against.subset in the config")
 
 
 def _saved_splits(path: Path) -> list[str] | None:

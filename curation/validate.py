@@ -98,6 +98,15 @@ def _no_tool_use(n: int, turn: dict[str, Any], role: Any, value: Any) -> None:
         raise RowError(f"turn {n}: role {role!r} is {what}: tool-use conversations are not supported")
 
 
+def _keyed_the_other_way(turn: dict, keys: tuple[str, str], other: tuple[str, ...]) -> bool:
+    """Is ``turn`` keyed the other format's way: the other keys there, its own absent, or null beside another key
+    that holds a value (a table's turn struct holds every key any turn has, null where a turn lacks it: a Parquet
+    file of merged data)?"""
+    if not all(k in turn for k in other) or any(turn.get(k) is not None for k in keys):
+        return False
+    return not any(k in turn for k in keys) or any(turn[k] is not None for k in other)
+
+
 def validate_record(data: Any, cfg: ValidateConfig, owned: frozenset[str] = OWNED,
                     repairs: dict[str, list[str]] | None = None) -> dict[str, Any]:
     """The row for ``data`` (without ``id``), or :class:`RowError` naming what is wrong. Its own columns named
@@ -123,11 +132,7 @@ def validate_record(data: Any, cfg: ValidateConfig, owned: frozenset[str] = OWNE
         if not isinstance(turn, dict):
             raise RowError(f"turn {n}: is {_type_name(turn)}, expected an object with '{role_key}' and '{text_key}'")
         keys = (role_key, text_key)
-        # a table's turn struct holds every key any turn has, null where a turn lacks it (a Parquet file of merged
-        # data): a null 'from' and 'value' beside a 'role' or 'content' that holds one is a turn keyed OpenAI's way
-        if other_keys and all(k in turn for k in other_keys) and turn.get(role_key) is None \
-                and turn.get(text_key) is None and ((role_key not in turn and text_key not in turn)
-                                                    or any(turn[k] is not None for k in other_keys)):
+        if other_keys and _keyed_the_other_way(turn, keys, other_keys):
             keys = other_keys
             changed = True
         for k in keys:

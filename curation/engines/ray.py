@@ -26,7 +26,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -476,17 +476,23 @@ def _user_error(exc: BaseException) -> Exception | None:
         cls = todo.pop()
         kinds[cls.__name__] = cls
         todo.extend(cls.__subclasses__())
-    seen, cause = set(), exc
-    while cause is not None and id(cause) not in seen:
-        seen.add(id(cause))
+    for cause in _causes(exc):
         if isinstance(cause, tuple(kinds.values())):
             return type(cause)(str(cause))
         found = re.findall(r"(\w+): (.+)", str(cause))
         for name, message in reversed(found):
             if name in kinds:
                 return kinds[name](message.strip())
-        cause = getattr(cause, "cause", None) or cause.__cause__
     return None
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and what caused it, each once (Ray's ``cause``, then Python's ``__cause__``)."""
+    seen, cause = set(), exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        yield cause
+        cause = getattr(cause, "cause", None) or cause.__cause__
 
 
 _OS_ERRORS = ("OSError", "PermissionError", "FileNotFoundError", "FileExistsError", "IsADirectoryError",
@@ -496,9 +502,7 @@ _OS_ERRORS = ("OSError", "PermissionError", "FileNotFoundError", "FileExistsErro
 def _os_error(exc: BaseException) -> OSError | None:
     """The OSError a remote task raised (a full disk, an output file that cannot be written), rebuilt from what Ray
     kept of it (the remote traceback's text): its errno, its reason and the files it names."""
-    seen, cause = set(), exc
-    while cause is not None and id(cause) not in seen:
-        seen.add(id(cause))
+    for cause in _causes(exc):
         if isinstance(cause, OSError) and cause.errno:
             return OSError(cause.errno, os.strerror(cause.errno), cause.filename, None, cause.filename2)
         for name, message in reversed(re.findall(r"(\w+): (.+)", str(cause))):
@@ -510,7 +514,6 @@ def _os_error(exc: BaseException) -> OSError | None:
             files = re.findall(r"'([^'\n]+)'", message[code.end():])
             return OSError(int(code.group(1)), os.strerror(int(code.group(1))), files[0] if files else None, None,
                            files[1] if len(files) > 1 else None)
-        cause = getattr(cause, "cause", None) or cause.__cause__
     return None
 
 

@@ -36,6 +36,10 @@ TABLE_SUFFIXES = (".parquet",)
 __all__ = ["InputError", "InputSource", "Unit", "open_input", "DEFAULT_HUB_DATASET", "SAMPLE_PATH"]
 
 
+# what a hub dataset of several configurations loaded without one is told (--against names its own place for it)
+SUBSET_HINT = "give this input a `subset:` in the config's inputs list"
+
+
 def open_input(spec: str | None, streaming: bool = False, subset: str | None = None) -> InputSource:
     """Resolve ``spec`` (None = the embedded sample); reads nothing but file listings and footers.
 
@@ -834,7 +838,7 @@ def _hub(spec: str, streaming: bool = False, subset: str | None = None) -> Input
         else:
             hint = " (HF_HUB_OFFLINE=1 is set: only cached datasets load)" if offline else ""
         if subset is None and "config name is missing" in str(exc).lower():
-            hint += " (give this input a `subset:` in the config's inputs list)"
+            hint += f" ({SUBSET_HINT})"
         raise InputError(f"{spec}: cannot load from the Hugging Face hub{hint}: {error_line(exc)}") from None
     return SplitSource(spec, "hub", records=[(label, label_names(ds.data.table, ds.features))],
                        fingerprint_value=f"hub:{label}:{ds._fingerprint}", split=split)
