@@ -67,7 +67,7 @@ def resolve_model(model: str = DEFAULT_MODEL) -> str:
     """What ``SentenceTransformer`` is given for ``model``: the packaged folder for "default", else ``model``."""
     if model in (None, "", DEFAULT_MODEL):
         return str(default_model_path())
-    return str(model)
+    return os.path.expanduser(str(model)) if str(model).startswith("~") else str(model)
 
 
 def model_key(model: str = DEFAULT_MODEL) -> str:
@@ -80,12 +80,24 @@ def model_key(model: str = DEFAULT_MODEL) -> str:
     return f"{slug}-{hashlib.sha256(ident.encode()).hexdigest()[:10]}"
 
 
+def _names_a_missing_folder(target: str) -> bool:
+    """``target`` is written as a local path (absolute, ``./``, ``../`` or ``~``), not as a hub id, and is not there."""
+    path = str(target)
+    local = os.path.isabs(path) or path.startswith(("./", "../", "~", ".\\", "..\\"))
+    return local and not Path(path).expanduser().exists()
+
+
 def load_model(model: str = DEFAULT_MODEL):
     """A ``SentenceTransformer`` on CPU, loaded once per process per model."""
     target = resolve_model(model)
     with _MODELS_LOCK:
         if target in _MODELS:
             return _MODELS[target]
+        if _names_a_missing_folder(target):  # said at once, before torch is imported
+            raise EmbeddingModelError(
+                f"cannot load embedding model {model!r}: no such folder; use 'default' (the packaged "
+                f"{DEFAULT_MODEL_NAME}), a local sentence-transformers folder, or a hub id when online"
+            )
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError as exc:  # pragma: no cover - depends on the install

@@ -94,6 +94,33 @@ def test_unknown_model_fails_with_a_clear_message():
     assert "\n" not in str(err.value)
 
 
+def test_a_model_path_that_is_not_there_is_named_before_torch_loads(tmp_path):
+    """A folder given as a path (absolute, ./, ~) that does not exist is said at once: no 10 s import of
+    sentence-transformers and torch to learn it, and the message says what is missing."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys\n"
+            "from curation.embeddings import EmbeddingModelError, load_model\n"
+            "for model in sys.argv[1:]:\n"
+            "    try:\n"
+            "        load_model(model)\n"
+            "    except EmbeddingModelError as exc:\n"
+            "        print(exc)\n"
+            "print('sentence_transformers' in sys.modules, 'torch' in sys.modules)\n")
+    models = [str(tmp_path / "no-model"), "./no-such-folder-here", "~/no-such-folder-here-either"]
+    env = {**os.environ, "HOME": str(tmp_path), "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    proc = subprocess.run([sys.executable, "-c", code, *models], capture_output=True, text=True, cwd=tmp_path, env=env,
+                          timeout=120)
+    lines = proc.stdout.splitlines()
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert lines[-1] == "False False", proc.stdout
+    assert len(lines) == 4 and all(f"cannot load embedding model {m!r}: no such folder" in line
+                                   for m, line in zip(models, lines)), proc.stdout
+
+
 def test_curate_with_an_unloadable_model_is_one_error_line(tmp_path, alpaca_path):
     from typer.testing import CliRunner
 
