@@ -87,17 +87,25 @@ def _names_a_missing_folder(target: str) -> bool:
     return local and not Path(path).expanduser().exists()
 
 
+def check_model_folder(model: str = DEFAULT_MODEL) -> None:
+    """Raise :class:`EmbeddingModelError` at once when ``model`` names a local folder that is not there (what
+    :func:`load_model` would find out only after importing sentence-transformers and torch)."""
+    if model in (None, "", DEFAULT_MODEL):
+        default_model_path()
+    elif _names_a_missing_folder(resolve_model(model)):
+        raise EmbeddingModelError(
+            f"cannot load embedding model {model!r}: no such folder; use 'default' (the packaged "
+            f"{DEFAULT_MODEL_NAME}), a local sentence-transformers folder, or a hub id when online"
+        )
+
+
 def load_model(model: str = DEFAULT_MODEL):
     """A ``SentenceTransformer`` on CPU, loaded once per process per model."""
     target = resolve_model(model)
     with _MODELS_LOCK:
         if target in _MODELS:
             return _MODELS[target]
-        if _names_a_missing_folder(target):  # said at once, before torch is imported
-            raise EmbeddingModelError(
-                f"cannot load embedding model {model!r}: no such folder; use 'default' (the packaged "
-                f"{DEFAULT_MODEL_NAME}), a local sentence-transformers folder, or a hub id when online"
-            )
+        check_model_folder(model)  # said at once, before torch is imported
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError as exc:  # pragma: no cover - depends on the install

@@ -29,7 +29,7 @@ from curation.augment.methods import Method, build_methods, seed_for
 from curation.augment.text import core, has_words, split_pieces, tidy_spacing
 from curation.core.registry import StageSpec, register
 from curation.core.stage import ADDED_BASE, POS, Decisions, GlobalStage, ReduceContext
-from curation.embeddings import EmbeddingCache, load_model
+from curation.embeddings import EmbeddingCache, check_model_folder, load_model
 
 Row = dict[str, Any]
 
@@ -127,6 +127,7 @@ class Augment(GlobalStage):
     def decide(self, keys: pa.Table, ctx: ReduceContext) -> Decisions:
         cfg = self.cfg
         started = time.perf_counter()
+        check_model_folder(cfg.guard.model)  # a guard folder that is not there: before the methods' imports
         methods = build_methods(cfg)
         skipped: dict[str, str] = {}
         usable: list[Method] = []

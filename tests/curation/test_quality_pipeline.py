@@ -137,6 +137,7 @@ def test_report_has_a_section_per_quality_stage(curated):
         assert title in md
 
 
+@pytest.mark.slow  # a second whole run of the five stages (the fast lane keeps the first)
 def test_validation_and_test_hits_are_reported_not_removed(tmp_path):
     src = tmp_path / "in.jsonl"
     src.write_text("".join(json.dumps(r) + "\n" for r in planted_rows()), encoding="utf-8")
