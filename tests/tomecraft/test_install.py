@@ -65,7 +65,10 @@ def test_install_runs_once_then_is_skipped_until_its_inputs_change(tmp_path):
         shutil.copy(REPO / name, repo / name)
     shutil.copy(REPO / "scripts" / "ensure_installed.sh", repo / "scripts" / "ensure_installed.sh")
     (repo / "scripts" / "install.sh").write_text('echo installing; echo x >> "$(dirname "$0")/../installs"\n')
-    env = _env(PYTHONPATH=str(REPO))  # tomecraft importable, as after a real install
+    (repo / "tomecraft").mkdir()  # the stand-in's own tomecraft is what `import tomecraft` finds, as after its install
+    (repo / "tomecraft" / "__init__.py").write_text("")
+    (repo / "tomecraft" / "cli.py").write_text("")
+    env = _env(PYTHONPATH=f"{repo}{os.pathsep}{REPO}")
 
     def run():
         done = subprocess.run(["bash", str(repo / "scripts" / "ensure_installed.sh")], env=env, capture_output=True,
@@ -80,6 +83,46 @@ def test_install_runs_once_then_is_skipped_until_its_inputs_change(tmp_path):
         fh.write("\n# changed\n")
     assert "installing" in run()
     assert (repo / "installs").read_text().count("x") == 2
+
+
+def test_an_install_that_points_at_another_checkout_is_pointed_back(tmp_path):
+    """A second clone installed since (pip install -e there) takes `import tomecraft`, and so the `tome` command,
+    away from this checkout; this checkout's stamp still matches and its own folder imports from inside it, so the
+    install was skipped and `tome` ran the other clone's code. Now only the editable install is redone."""
+    repo = tmp_path / "repo"
+    (repo / "scripts").mkdir(parents=True)
+    for name in ("pyproject.toml", "setup.py"):
+        shutil.copy(REPO / name, repo / name)
+    shutil.copy(REPO / "scripts" / "ensure_installed.sh", repo / "scripts" / "ensure_installed.sh")
+    (repo / "scripts" / "install.sh").write_text(f'echo installing; echo x >> "$(dirname "$0")/../installs"; '
+                                                 f'touch {tmp_path}/repointed\n')
+    (repo / "tomecraft").mkdir()
+    (repo / "tomecraft" / "__init__.py").write_text("")
+    (repo / "tomecraft" / "cli.py").write_text("")
+    # a stand-in interpreter: `-m pip` is logged (and makes the stand-in's tomecraft the one found from then on),
+    # anything else runs the real Python, finding REPO's tomecraft until then
+    python = tmp_path / "python"
+    python.write_text(f"""#!/usr/bin/env bash
+if [ "$1 $2" = "-m pip" ]; then echo "$*" >> {tmp_path}/pip.log; touch {tmp_path}/repointed; exit 0; fi
+if [ -e {tmp_path}/repointed ]; then export PYTHONPATH={repo}{os.pathsep}{REPO}; else export PYTHONPATH={REPO}; fi
+exec {sys.executable} "$@"
+""")
+    python.chmod(0o755)
+    env = _env(PYTHON=str(python))
+
+    def run():
+        done = subprocess.run(["bash", str(repo / "scripts" / "ensure_installed.sh")], env=env, capture_output=True,
+                              text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    assert "installing" in run()  # no stamp yet: the whole install (the stand-in's tomecraft is found after it)
+    (tmp_path / "repointed").unlink()  # another clone was installed since
+    out = run()
+    assert "pointed at another checkout" in out and out.rstrip().endswith("unchanged since the last install)"), out
+    assert "-e ." in (tmp_path / "pip.log").read_text()
+    assert (repo / "installs").read_text().count("x") == 1  # the whole install was not run again
+    assert run().startswith("install: up to date")
 
 
 def test_quick_start_scripts_exist_and_ci_runs_the_test_script():
