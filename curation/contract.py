@@ -16,8 +16,9 @@ An output folder (``--out``, default ``out/``) holds:
     columns as they were when it was removed.
 ``quarantine.jsonl``
     One JSON object per input row that broke the schema or could not be parsed: ``id``, ``position``
-    (``{"file": ..., "line": n}`` for text files, ``{"file": ..., "row": n}`` for tables), ``raw`` (the
-    raw line as a string, or the row as parsed), ``error``.
+    (``{"file": ..., "line": n}`` for text files, counted from 1 as editors count lines; ``{"file": ...,
+    "row": n}`` for tables, counted from 0 as ``dataset[n]`` and pandas index rows), ``raw`` (the raw line as a
+    string, or the row as parsed), ``error``.
 ``train/``, ``validation/``, ``test/``, ``removed/`` (``tome curate --engine ray``)
     The same files as folders of ``part-*.parquet`` shards sharing one schema, in row order by name;
     :meth:`OutputPaths.split` / :attr:`OutputPaths.removed` name the folder then, and the readers here read it.
