@@ -88,9 +88,9 @@ def compare(
     model: list[str] = typer.Option([], "--model", "-m", help="[LABEL=]MODEL: GGUF file, model folder, run folder, hub id or `default` (repeatable; default: `default`)."),
     prompts: Optional[Path] = typer.Option(None, "--prompts", "-p", help="Prompt set: YAML, JSON, or JSON Lines (.jsonl, one prompt a line); see `tome eval prompts`. Default: the seed's three prompts."),
     data: Path = typer.Option(Path("out"), "--data", "-d", help="Curation output folder for the held-out loss (skipped when it is not one)."),
-    split: str = typer.Option("test", "--split", help="Split of --data the loss is measured on."),
-    no_loss: bool = typer.Option(False, "--no-loss", help="Answers and checks only."),
-    max_loss_rows: Optional[int] = typer.Option(None, "--max-loss-rows", min=1, help="Score only the first N rows of the split."),
+    split: str = typer.Option("test", "--split", help="Split of --data the loss is measured on: train, validation or test."),
+    no_loss: bool = typer.Option(False, "--no-loss", help="Skip the held-out loss: answers and checks only (no --data needed)."),
+    max_loss_rows: Optional[int] = typer.Option(None, "--max-loss-rows", min=1, help="Score only the first N rows of the split. Default: every row."),
     max_seq_length: int = typer.Option(1024, "--max-seq-length", min=1, help="Rows are truncated to this many tokens for the loss."),
     temperature: float = typer.Option(0.0, "--temperature", "-t", min=0.0, max=5.0, help="0 = greedy; > 0 samples (top-k 40, top-p 0.95) seeded by --seed."),
     max_new_tokens: int = typer.Option(512, "--max-new-tokens", "-n", min=1, max=4095, help="Longest answer, in tokens (the context is 4,096)."),
@@ -120,6 +120,13 @@ def compare(
         try:
             require_output_folder(data)
             loss_data = str(data)
+            from evaluation.heldout import check_heldout_split
+
+            check_heldout_split(data, split)  # an empty split: before any model loads, with the way out
+        except OutputFolderError as exc:  # a damaged split
+            error(str(exc))
+        except ValueError as exc:
+            error(f"{exc} (--split), or pass --no-loss for answers and checks only")
         except FileNotFoundError as exc:  # (it says what is missing: no folder, or a split, or the manifest)
             console.print(Text.assemble(("note:", "yellow"), f" {exc}: held-out loss skipped (run `tome curate` or "
                                         "pass --data)"))
@@ -152,8 +159,8 @@ def compare(
 def loss(
     model: list[str] = typer.Option([], "--model", "-m", help="[LABEL=]MODEL (repeatable; default: `default`)."),
     data: Path = typer.Option(Path("out"), "--data", "-d", help="A `tome curate` output folder."),
-    split: str = typer.Option("test", "--split", help="train, validation or test."),
-    max_rows: Optional[int] = typer.Option(None, "--max-rows", min=1, help="Score only the first N rows."),
+    split: str = typer.Option("test", "--split", help="Split of --data to score: train, validation or test."),
+    max_rows: Optional[int] = typer.Option(None, "--max-rows", min=1, help="Score only the first N rows. Default: every row."),
     max_seq_length: int = typer.Option(1024, "--max-seq-length", min=1, help="Rows are truncated to this many tokens."),
     batch_size: int = typer.Option(4, "--batch-size", min=1, help="Rows per forward pass."),
 ) -> None:

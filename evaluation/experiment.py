@@ -124,13 +124,20 @@ def _check_sections(cfg: ExperimentConfig, data: dict[str, Any], where: str, ove
     and the prompt set (a :class:`~tomecraft.config_files.ConfigError` naming the file and key)."""
     from curation.config import config_model
     from evaluation.prompt_sets import PromptSetError
-    from tomecraft.config_files import ConfigError, load_model_config
+    from tomecraft.config_files import ConfigError, deep_merge, load_model_config, read_yaml_mapping, validate_model
     from training.config import TrainConfig, default_config_path
 
-    load_model_config(config_model(), cfg.curation_config, cfg.curation or None,
-                      _section_label("curation", data, where, overrides))
-    load_model_config(TrainConfig, cfg.train_config or default_config_path(), cfg.train or None,
-                      _section_label("train", data, where, overrides))
+    for section, model, base in (("curation", config_model(), cfg.curation_config),
+                                 ("train", TrainConfig, cfg.train_config or default_config_path())):
+        given, set_ = data.get(section), overrides.get(section)
+        if not (isinstance(given, dict) and isinstance(set_, dict)):
+            load_model_config(model, base, getattr(cfg, section) or None, _section_label(section, data, where, overrides))
+            continue
+        # both the file and --set change the section: the file's part first, then --set's on top, so that a bad
+        # value is blamed on the one that gave it (was: "FILE: train + --set train: training.learning_rate: ...")
+        load_model_config(model, base, given or None, f"{where}: {section}")
+        merged = deep_merge(read_yaml_mapping(base) if base is not None else {}, given)
+        validate_model(model, merged, str(base) if base is not None else "config", set_, f"--set {section}")
     try:
         load_prompt_set(cfg.eval.prompts)
     except PromptSetError as exc:

@@ -132,7 +132,8 @@ def heldout_loss(model: str | None | ScoringModel, curated_dir: str | Path, spli
     prepared = prepare_rows(curated_dir, split, loaded.tokenizer, max_seq_length, max_rows, progress,
                             parts=loaded.parts, chat_template=loaded.chat_template)
     if not prepared.input_ids:
-        raise ValueError(f"{curated_dir}: no row of the {split} split has an assistant token to score")
+        raise ValueError(f"{curated_dir}: no row of the {split} split has an assistant token to score within its "
+                         f"first {max_seq_length} tokens (--max-seq-length)")
     pad = loaded.tokenizer.pad_token_id if loaded.tokenizer.pad_token_id is not None else 0
     total, count = score(loaded.model, prepared.input_ids, prepared.labels, pad, batch_size, progress)
     loss = total / count

@@ -79,11 +79,26 @@ def _is_packaged_default(path: str) -> bool:
 
 
 def load_for_scoring(spec: str | None) -> ScoringModel:
-    """Weights and tokenizer of ``spec`` for computing losses (see the module doc for what ``spec`` may be)."""
+    """Weights and tokenizer of ``spec`` for computing losses (see the module doc for what ``spec`` may be); a
+    model that resolves but will not load (damaged weights, a base model not in the offline cache) is a
+    `serving.generation.ModelNotFound` of one line, as `tome eval compare` and `tome serve` say it (`tome eval loss`
+    ended in the loader's traceback)."""
+    from serving.generation import ModelNotFound, _short
+
+    try:
+        return _load_for_scoring(spec)
+    except ModelNotFound:
+        raise
+    except Exception as exc:  # (torch, transformers, peft and the hub raise what they like)
+        name = spec if spec not in (None, "", DEFAULT_MODEL) else "the default model"
+        raise ModelNotFound(f"{name}: cannot load the model for the loss ({type(exc).__name__}: {_short(exc)})") from exc
+
+
+def _load_for_scoring(spec: str | None) -> ScoringModel:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from serving.generation import resolve_model
+    from serving.generation import require_adapter_weights, resolve_model
     from training.models import OFFLINE_SMOLLM2, resolve_model_source
 
     source = resolve_model(None if spec in (None, "", DEFAULT_MODEL) else spec)
@@ -93,6 +108,7 @@ def load_for_scoring(spec: str | None) -> ScoringModel:
         from peft import PeftModel
 
         adapter = Path(source.location)
+        require_adapter_weights(adapter)
         base = source.base or ""
         if base == OFFLINE_SMOLLM2 or (Path(base).suffix == ".gguf" and _is_packaged_default(base)):
             base = resolve_model_source(OFFLINE_SMOLLM2)

@@ -48,6 +48,7 @@ TAIL_PAD_SECONDS = 1.5  # silence appended to a phrase before encoding: Whisper 
 FULL_WINDOW_FRAMES = 3000  # Whisper's 30 s window, in feature frames (the fallback decode pads to it)
 MAX_COMPRESSION_RATIO = 2.4  # above: the decoder repeated itself (Whisper's own threshold)
 MIN_RATE, MAX_RATE = 1_000, 768_000  # sample rates accepted for raw samples (telephone 8 kHz ... studio 768 kHz)
+FLOAT_PCM_PEAK = 8.0  # float samples peaking above this are integer PCM as floats (a hot float clip peaks near 1)
 MAX_CHANNELS = 8  # a 2-D array with this many rows or fewer, and more columns, is (channels, samples)
 _NON_SPEECH = re.compile(r"\[[^\]]*\]|\((?:silence|music|noise|blank[_ ]audio)[^)]*\)", re.IGNORECASE)
 
@@ -155,9 +156,28 @@ def load_audio(source: str | os.PathLike[str], max_seconds: float = DEFAULT_MAX_
     return samples
 
 
-def as_mono(samples: Any) -> np.ndarray:
+def float_pcm_divisor(samples: Any) -> float:
+    """What float samples far outside [-1, 1] (a peak above `FLOAT_PCM_PEAK`: integer PCM stored as floats, e.g.
+    ``int16_samples.astype(np.float32)``, which Whisper hears as nothing) are divided by: 2**15 or 2**31 (the PCM
+    range their peak fits), else the peak; 1.0 for anything else."""
+    try:
+        data = np.asarray(samples)
+        if data.dtype.kind != "f" or not data.size:
+            return 1.0
+        finite = data[np.isfinite(data)]
+        peak = float(np.max(np.abs(finite))) if finite.size else 0.0
+    except (TypeError, ValueError):
+        return 1.0
+    if peak <= FLOAT_PCM_PEAK:
+        return 1.0
+    return next((full for full in (2.0**15, 2.0**31) if peak <= full), peak)
+
+
+def as_mono(samples: Any, divisor: float | None = None) -> np.ndarray:
     """Raw samples as mono float32: integer PCM scaled to [-1, 1) (unsigned centred on its midpoint), float kept,
-    several channels averaged, NaN and infinity (a broken float recording) silenced.
+    several channels averaged, NaN and infinity (a broken float recording) silenced. Float samples far outside
+    [-1, 1] are integer PCM stored as floats: divided by ``divisor`` (default: `float_pcm_divisor` of these samples;
+    a stream passes the largest its chunks needed, so that a quiet chunk is scaled as the loud ones were).
 
     A 2-D array is (samples, channels), as Gradio and soundfile give it, unless it has at most `MAX_CHANNELS`
     rows and more columns: then it is (channels, samples), as librosa and torchaudio give it. Raises `NotAudio`
@@ -175,14 +195,21 @@ def as_mono(samples: Any) -> np.ndarray:
     if data.ndim == 2:
         channels_first = data.shape[0] <= MAX_CHANNELS < data.shape[1]
         data = data.mean(axis=0 if channels_first else 1) if data.size else data.reshape(-1)
+    scale = (float_pcm_divisor(data) if divisor is None else divisor) if data.dtype.kind == "f" else 1.0
     data = np.asarray(data, np.float32).reshape(-1)
     if not np.isfinite(data).all():
         data = np.nan_to_num(data, nan=0.0, posinf=0.0, neginf=0.0)
+    if scale > 1.0:  # integer PCM stored as floats: Whisper heard it as nothing ("No speech found")
+        data = data / np.float32(scale)
     return data
 
 
 def check_rate(rate: Any) -> int:
     """A sample rate as an int; `NotAudio` for one no recording has (0, negative, not a number, absurd)."""
+    if isinstance(rate, (str, bytes)):  # int('16000') works, and the message then called 16000 Hz no rate
+        raise NotAudio(f"The audio's sample rate must be a number of Hz, not text ({rate!r}).")
+    if np.ndim(rate) != 0:  # (samples, rate) given for (rate, samples): the message used to print the array
+        raise NotAudio("The audio's sample rate is a list of numbers: give (sample_rate, samples), the rate first.")
     try:
         value = int(rate)
     except (TypeError, ValueError, OverflowError) as exc:
@@ -210,34 +237,25 @@ class Transcriber:
 
         from serving.generation import _short, available_cpus
 
-        if model is None:
-            location, self.name = str(default_asr_path()), f"Whisper {DEFAULT_ASR_NAME}"
-        else:
-            text = str(model).strip()
-            path = Path(text).expanduser()
-            if path.is_dir():
-                missing = [f for f in ASR_REQUIRED_FILES if not (path / f).is_file()]
-                if missing:
-                    raise AsrModelNotFound(
-                        f"{path}: not a faster-whisper (CTranslate2) model folder, missing {', '.join(missing)}"
-                    )
-                location, self.name = str(path), f"Whisper {path.name}"
-            elif path.exists():
-                raise AsrModelNotFound(f"{path}: expected a faster-whisper model folder or a model name (tiny.en, base, ...)")
-            else:
-                location, self.name = text, f"Whisper {text}"
+        location, self.name = resolve_asr(model)
+        offline = os.environ.get("HF_HUB_OFFLINE", "") in {"1", "true", "True"}
         self.max_seconds = float(max_seconds)
         self.beam_size = int(beam_size)
         self.compute_type = compute_type
         try:
             self._model = WhisperModel(
                 location, device="cpu", compute_type=compute_type, cpu_threads=int(cpu_threads or available_cpus()),
-                num_workers=num_workers, local_files_only=os.environ.get("HF_HUB_OFFLINE", "") in {"1", "true", "True"},
+                num_workers=num_workers, local_files_only=offline,
             )
         except Exception as exc:
             if Path(location).is_dir():  # damaged, or written by another CTranslate2 version
                 raise AsrModelNotFound(
                     f"{location}: cannot load this faster-whisper model ({type(exc).__name__}: {_short(exc)})"
+                ) from exc
+            if offline:  # the hub's own sentence was cut off mid-way ("... To enable repo look-up...")
+                raise AsrModelNotFound(
+                    f"ASR model {location!r}: not downloaded yet, and HF_HUB_OFFLINE=1 keeps the hub out of reach; "
+                    f"leave --asr out for the shipped Whisper {DEFAULT_ASR_NAME} or give a CTranslate2 model folder"
                 ) from exc
             raise AsrModelNotFound(
                 f"ASR model {location!r}: not a local folder and could not be fetched from the hub ({_short(exc)})"
@@ -325,7 +343,7 @@ class Transcriber:
         channels); or ``(sample_rate, samples)``, Gradio's numpy audio.
         """
         start = time.perf_counter()
-        if audio is None:
+        if audio is None or (isinstance(audio, (str, os.PathLike)) and not str(os.fspath(audio)).strip()):
             raise EmptyAudio("Nothing was recorded yet: press Record, ask your question, then press Stop.")
         if isinstance(audio, (str, os.PathLike)):
             samples = load_audio(audio, self.max_seconds)
@@ -348,6 +366,36 @@ class Transcriber:
             text=t.text, audio_seconds=t.audio_seconds, speech_seconds=t.speech_seconds,
             elapsed_seconds=time.perf_counter() - start, final_seconds=time.perf_counter() - start, phrases=t.phrases,
         )
+
+
+def resolve_asr(model: str | os.PathLike[str] | None) -> tuple[str, str]:
+    """(what faster-whisper loads, the name shown) for ``--asr``: None (the shipped default), a CTranslate2 model
+    folder, or a model name / hub id. Cheap (no model is loaded), so `tome serve` checks ``--asr`` before the LLM
+    loads; raises `AsrModelNotFound` / `serving.defaults.DefaultModelMissing` with one line."""
+    if model is None:
+        return str(default_asr_path()), f"Whisper {DEFAULT_ASR_NAME}"
+    text = str(model).strip()
+    if not text:
+        raise AsrModelNotFound("--asr is empty: give a faster-whisper model name (tiny.en, base.en, small, ...) or a "
+                               "CTranslate2 model folder, or leave it out for the shipped Whisper tiny.en")
+    path = Path(text).expanduser()
+    if path.is_dir():
+        missing = [f for f in ASR_REQUIRED_FILES if not (path / f).is_file()]
+        if missing:
+            raise AsrModelNotFound(f"{path}: not a faster-whisper (CTranslate2) model folder, missing {', '.join(missing)}")
+        return str(path), f"Whisper {path.name}"
+    if path.exists():
+        raise AsrModelNotFound(f"{path}: expected a faster-whisper model folder or a model name (tiny.en, base, ...)")
+    if _looks_like_path(text):  # the hub was asked for it and answered with its repo-id rules
+        raise AsrModelNotFound(f"{text}: no such folder (expected a faster-whisper CTranslate2 model folder, or a "
+                               "model name: tiny.en, base.en, small, ...)")
+    return text, f"Whisper {text}"
+
+
+def _looks_like_path(text: str) -> bool:
+    """Whether ``--asr`` was meant as a folder (``./m``, ``/m``, ``~/m``, ``m/``, ``a/b/c``), not a model name or
+    an ``owner/name`` hub id."""
+    return text.startswith((".", "/", "~")) or text.endswith(("/", os.sep)) or "\\" in text or text.count("/") > 1
 
 
 def check_speech_level(samples: np.ndarray) -> None:

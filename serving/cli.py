@@ -78,6 +78,16 @@ def serve(
     problem = listen_problem(host, port)  # (and a port in use neither)
     if problem:
         error(f"cannot listen on {host}:{port}: {problem}")
+    from serving.asr import resolve_asr
+
+    try:  # a missing Whisper folder (or package) is said before the LLM loads, not after
+        resolve_asr(asr)
+    except (AsrModelNotFound, DefaultModelMissing) as exc:
+        error(str(exc))
+    if base_model is not None:
+        note = base_model_note(model, base_model)
+        if note:
+            err.print(note, markup=False)
     with err.status("Loading the model and speech recogniser…"):
         from serving.server import create_demo
 
@@ -119,6 +129,24 @@ def voice_problem(voice: str) -> str | None:
     return f"--voice {voice!r}: expected {choices} or a Piper .onnx voice file"
 
 
+def base_model_note(model: str | None, base_model: str) -> str | None:
+    """A note when ``--base-model`` is given for a model that is not served through a LoRA adapter (a GGUF, a run
+    folder with an exported .gguf, a transformers folder): it was ignored without a word."""
+    from serving.generation import ModelNotFound, resolve_model
+    from serving.defaults import DefaultModelMissing
+
+    try:
+        source = resolve_model(model, base_model=base_model)
+    except (ModelNotFound, DefaultModelMissing, OSError):  # the load says what is wrong with --model
+        return None
+    if source.kind == "lora":
+        return None
+    served = {"gguf": "a GGUF file", "hub-gguf": "a GGUF file", "transformers": "a transformers model",
+              "hub": "a hub model"}.get(source.kind, source.kind)
+    return (f"note: --base-model {base_model} is ignored: it is only for a run folder served through its LoRA adapter, "
+            f"and the model is served as {served} ({source.location})")
+
+
 def listen_problem(host: str, port: int) -> str | None:
     """Why a server could not listen on ``host``:``port`` (unknown host, port in use, no permission), or None.
 
@@ -146,4 +174,4 @@ def register(app: typer.Typer) -> None:
     app.command("serve", help=SERVE_HELP, no_args_is_help=False)(serve)
 
 
-__all__ = ["listen_problem", "register", "serve", "voice_problem"]
+__all__ = ["base_model_note", "listen_problem", "register", "serve", "voice_problem"]

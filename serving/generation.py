@@ -119,6 +119,17 @@ def _quant_rank(path: Path) -> int:
     return len(GGUF_PREFERENCE)  # float (BF16/F16/F32) or unknown
 
 
+ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")  # what peft loads a LoRA adapter's weights from
+
+
+def require_adapter_weights(adapter: Path) -> None:
+    """`ModelNotFound` when a LoRA adapter folder holds its config but not its weights (peft then asked the hub for
+    them, and the message was "Cannot find the requested files in the disk cache ...")."""
+    if not any((Path(adapter) / name).is_file() for name in ADAPTER_WEIGHTS):
+        raise ModelNotFound(f"{adapter}: no {ADAPTER_WEIGHTS[0]} (the LoRA weights) beside its {ADAPTER_CONFIG}; "
+                            "the file was removed or the save did not finish")
+
+
 def find_run_artifacts(folder: Path) -> tuple[Path | None, Path | None]:
     """(exported GGUF, LoRA adapter folder) found under a `tome train` run folder; either may be None.
 
@@ -598,6 +609,11 @@ def _hub_offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _looks_like_path(text: str) -> bool:
+    """Whether a model name was meant as a folder (``./m``, ``/m``, ``~/m``, ``m/``, ``a/b/c``), not a hub id."""
+    return text.startswith((".", "/", "~")) or text.endswith(("/", os.sep)) or "\\" in text or text.count("/") > 1
+
+
 def _from_pretrained(cls: Any, location: str, **kwargs: Any) -> Any:
     """``cls.from_pretrained`` for a folder, a hub id, a GGUF file or a folder holding one GGUF (no config.json)."""
     path = Path(location).expanduser()
@@ -652,7 +668,12 @@ class TransformersGenerator(Generator):
 
             adapter = Path(source.location)
             assert source.base is not None  # noqa: S101 - resolve_model sets it
+            require_adapter_weights(adapter)  # before the base model loads
             base_location = base_model_location(source.base)
+            if _looks_like_path(base_location) and not Path(base_location).expanduser().exists():
+                # (was: "not a local folder ... (Repo id must use alphanumeric chars ...)", the hub's rules for a path)
+                raise ModelNotFound(f"{base_location}: no such folder (the base model of {adapter}; if it moved, set "
+                                    f"base_model_name_or_path in {adapter / ADAPTER_CONFIG}, or tome serve: --base-model)")
             base = _from_pretrained(AutoModelForCausalLM, base_location, dtype=torch.float32)
             model = PeftModel.from_pretrained(base, str(adapter))
             model = model.merge_and_unload()  # plain module: faster CPU generation, same outputs

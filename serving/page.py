@@ -145,6 +145,20 @@ def _plain_history(history: History | None) -> list[dict[str, str]]:
     return out
 
 
+def _number(name: str, value: Any, kind: type) -> Any:
+    """A slider's value (an API client may send anything) as ``kind``; a ValueError that names the setting for
+    one that is no number (was: "The model failed to answer (TypeError: float() argument must be ...)" or
+    "invalid literal for int() with base 10: 'abc'")."""
+    what = "a number" if kind is float else "a whole number"
+    try:
+        number = float(value) if not isinstance(value, bool) else None
+    except (TypeError, ValueError, OverflowError):
+        number = None
+    if number is None or number != number or number in (float("inf"), float("-inf")):
+        raise ValueError(f"{name} must be {what}, got {value!r}")
+    return float(number) if kind is float else int(number)
+
+
 def warn(text: str) -> str:
     return f"**⚠ {text}**"
 
@@ -306,10 +320,12 @@ class DemoHandlers:
         left_out = 0
         try:
             asked = prior + [{"role": "user", "content": text}]
-            pieces = self.generator.stream(  # checks the settings; the model runs when the pieces are read
-                asked, temperature=float(temperature), max_new_tokens=int(max_new_tokens), seed=int(seed),
+            temperature, max_new_tokens, seed = (_number("temperature", temperature, float),
+                                                 _number("max_new_tokens", max_new_tokens, int), _number("seed", seed, int))
+            pieces = self.generator.stream(  # checks the ranges; the model runs when the pieces are read
+                asked, temperature=temperature, max_new_tokens=max_new_tokens, seed=seed,
             )
-            left_out = len(asked) - len(self.generator.fit_messages(asked, int(max_new_tokens)))  # the oldest turns
+            left_out = len(asked) - len(self.generator.fit_messages(asked, max_new_tokens))  # the oldest turns
             for piece in pieces:
                 if first is None:
                     first = time.perf_counter()

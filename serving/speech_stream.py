@@ -21,7 +21,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from serving.asr import SAMPLE_RATE, AudioTooLong, EmptyAudio, NoSpeech, Transcript, _fmt_seconds, as_mono, check_rate
+from serving.asr import (
+    SAMPLE_RATE, AudioTooLong, EmptyAudio, NoSpeech, Transcript, _fmt_seconds, as_mono, check_rate, float_pcm_divisor,
+)
 
 if TYPE_CHECKING:
     from serving.asr import Transcriber
@@ -66,10 +68,12 @@ class _Resampler:
     def __init__(self) -> None:
         self._rate: int | None = None
         self._resampler = None
+        self._divisor = 1.0  # integer PCM sent as floats: the largest scale a chunk needed, kept for the quiet ones
 
     def __call__(self, chunk: np.ndarray, rate: int) -> np.ndarray:
         rate = check_rate(rate)
-        data = as_mono(chunk)
+        self._divisor = max(self._divisor, float_pcm_divisor(chunk))
+        data = as_mono(chunk, self._divisor)
         if rate == SAMPLE_RATE or not data.size:  # an empty chunk (a header, nothing after it) adds nothing
             return data
         import av

@@ -57,11 +57,11 @@ def train(
     run: Optional[Path] = typer.Option(None, "--run", "-r", help="Run folder (checkpoints, metrics, adapter, summary). "
                                        "Default: `runs/CONFIG`, CONFIG the config file's name without .yaml, e.g. runs/train_cpu."),
     set_: list[str] = typer.Option([], "--set", help="Override one config key, e.g. training.max_steps=60 (repeatable)."),
-    max_steps: Optional[int] = typer.Option(None, "--max-steps", min=1, help="Shorthand for --set training.max_steps=N."),
+    max_steps: Optional[int] = typer.Option(None, "--max-steps", min=1, help="Shorthand for --set training.max_steps=N: stop after N optimizer steps. Default: the config's (none: training.num_epochs decides)."),
     max_tokens: Optional[int] = typer.Option(None, "--max-tokens", min=1, help="Shorthand for --set training.max_tokens=N: train on about N input tokens (steps from the rows' mean length)."),
     skip_untrainable: bool = typer.Option(False, "--skip-untrainable", help="Raw data: skip and count every row left with nothing to learn (missing or merged response marker, truncated before the reply, no reply) instead of stopping; shorthand for --set data.untrainable_rows=skip_all."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --run from its newest complete checkpoint (uses the run's own config, and without --data the data it started on)."),
-    print_config: bool = typer.Option(False, "--print-config", help="Print the resolved config as YAML and exit."),
+    print_config: bool = typer.Option(False, "--print-config", help="Print the resolved config (the --config file with every --set applied; every option with its value) as YAML and exit, training nothing."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars; still prints the summary."),
 ) -> None:
     from tomecraft.config_files import ConfigError, deep_merge, parse_override

@@ -28,7 +28,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from curation.contract import output_paths, read_manifest, require_output_folder, split_columns
+from curation.contract import SPLITS, output_paths, read_manifest, require_output_folder, split_columns
 from tomecraft.errors import error_line
 from training.config import TrainConfig, config_differences, load_config
 
@@ -338,18 +338,26 @@ def _prepare_run_folder(paths: RunPaths, curated: Path, config: TrainConfig | No
                 f"{curated}: the {', '.join(changed)} split(s) differ from the data this run started on "
                 f"({paths.data_manifest}); resume with the same curation output or start a new run"
             )
-        _require_rows(curated, config.data.train_split, config.data.eval_split)
         checkpoint, unusable = resumable_checkpoint(paths.checkpoints)
         if checkpoint is None and paths.summary.exists():
             raise RunError(
                 f"{paths.root}: the run finished (summary.json) and has no checkpoint left to continue from; its "
                 "adapter/ is the result (tome export); start a new run to train more"
             )
+        finished_at = _finished_step(paths.summary)
+        if checkpoint is not None and finished_at is not None and checkpoint_step(checkpoint) <= finished_at:
+            # the run ended after this checkpoint: "resuming" loaded the model to change nothing, and rewrote
+            # summary.json with the throughput of no work (tokens/s 0) over the run's own
+            raise RunError(
+                f"{paths.root}: the run finished at step {finished_at} (summary.json); --resume continues a stopped "
+                "run: its adapter/ is the result (tome export); start a new run to train more"
+            )
+        _require_rows(curated, config.data.train_split, config.data.eval_split)
         for stale in checkpoints(paths.checkpoints):  # half-written or damaged saves of the killed run
             if checkpoint is None or checkpoint_step(stale) > checkpoint_step(checkpoint):
                 print(f"--resume: {stale}: {unusable.get(stale, 'incomplete')}; removed", file=sys.stderr)
                 shutil.rmtree(stale)
-        if checkpoint is None and unusable:
+        if checkpoint is None:  # (also when it stopped before its first: that resume was silent about it)
             print(f"--resume: {paths.root}: no checkpoint to continue from; the run starts again at step 0",
                   file=sys.stderr)
         # Steps after the checkpoint are trained again: drop what the killed process logged for them.
@@ -370,6 +378,16 @@ def _prepare_run_folder(paths: RunPaths, curated: Path, config: TrainConfig | No
     for stale in (paths.metrics, paths.skipped, paths.summary):
         stale.unlink(missing_ok=True)
     return config, None
+
+
+def _finished_step(summary: Path) -> int | None:
+    """The last step of a finished run (its readable ``summary.json``), or None: no summary, or one cut short by a
+    kill (which a resume rewrites)."""
+    try:
+        step = json.loads(summary.read_text(encoding="utf-8")).get("global_step")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return step if isinstance(step, int) and not isinstance(step, bool) else None
 
 
 def _require_rows(curated: Path, split: str, eval_split: str | None = None) -> bool:
@@ -406,6 +424,15 @@ def _require_curated_folder(curated: Path) -> None:
         raise RunError(
             f"{curated}: the messages/ copy of a curation output folder; train on the folder itself: "
             f"--data {curated.parent}"
+        )
+    messages = curated / MESSAGES_DIR
+    if (curated.is_dir() and messages.is_dir() and not any(output_paths(curated).split(s).exists() for s in SPLITS)
+            and any(output_paths(messages).split(s).exists() for s in SPLITS)):
+        # (was: "missing train.parquet, validation.parquet, test.parquet", with the splits in plain sight)
+        raise RunError(
+            f"{curated}: holds only the messages/ copy of the splits; `tome train` reads the FineTome splits beside "
+            f"it (train.parquet, validation.parquet, test.parquet), which every `tome curate --format` writes: "
+            f"curate again into {curated}"
         )
     require_output_folder(curated)
 
@@ -522,11 +549,12 @@ def train(
         from training.config import default_config_path
 
         config = load_config(default_config_path())
-    config, checkpoint = _prepare_run_folder(paths, curated, config, resume)
-
     from training.models import check_chat_template, check_model_source, import_unsloth, load_for_training
 
-    check_model_source(config.model.name)
+    if config is not None:  # before the run folder is written: a model that cannot be had left one behind
+        check_model_source(config.model.name)
+    config, checkpoint = _prepare_run_folder(paths, curated, config, resume)
+    check_model_source(config.model.name)  # (on resume: the run's own config, read just now)
     import_unsloth()
     check_chat_template(config.model.chat_template)  # before transformers / TRL are imported below
     _reset_peak_memory()  # several runs in one process (`tome sweep`): each summary reports its own peak

@@ -356,7 +356,7 @@ def test_space_setting_that_is_not_a_number_stops_with_one_line(monkeypatch):
     [
         (["--model", "./no/such/file.gguf"], "no such file or folder"),
         (["--model", "no/such/file.gguf"], "no such local file, and hub file file.gguf of no/such"),
-        (["--asr", "/no/such/whisper-folder"], "could not be fetched"),
+        (["--asr", "/no/such/whisper-folder"], "no such folder"),
         (["--voice", "/no/such/voice.onnx"], "expected a Piper voice"),
     ],
 )
