@@ -332,9 +332,17 @@ def build_card(root: str | Path, format: OutputFormat = "finetome", title: str |
     if REPAIRS in written:
         lines += ["- `repairs`: what reading the input repaired in the row (JSON `{kind: [columns]}`), null where "
                   "nothing was"]
+    removed_name = "removed/" if output_paths(root).removed.is_dir() else "removed.parquet"  # Ray writes shards
+    if isinstance(manifest.get("review"), dict):  # tome review import adds these to every row (docs/review.md)
+        lines += ["- `quality`: the mean of the annotators' ratings (1-5) from human review, null where none rated the row",
+                  "- `review_verdict`: the review's majority verdict applied to the row (keep, fix; discarded rows are in "
+                  f"`{removed_name}`), null where none was "
+                  "applied; `review_agreement`: the share of the row's verdicts that match it; `review_annotators`: who "
+                  "judged the row",
+                  "- `review_original_answer`, `review_fixed_by`: on a row a `fix` verdict changed, its last answer before "
+                  "the fix and the annotators who wrote the corrected one"]
     if extras:
         lines += [f"- carried through from the input: {', '.join(_column_name(e) for e in extras)}"]
-    removed_name = "removed/" if output_paths(root).removed.is_dir() else "removed.parquet"  # Ray writes shards
     lines += ["", "The folder's `manifest.json` holds the full resolved curation config, per-stage counts, the accounting "
               f"and file hashes; `{removed_name}` and `quarantine.jsonl` hold every row that was dropped, with why.", ""]
     return f"---\n{header}\n---\n\n" + "\n".join(lines)

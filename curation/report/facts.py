@@ -666,3 +666,42 @@ def against_stage(f: ReportFacts) -> dict[str, Any] | None:
     if row is None:
         return None
     return {"enabled": row.enabled, "removed": row.removed, "stats": f.stage_stats.get("against") or {}}
+
+
+# a score's mean or median past this is shown in scientific notation: "%.3f" of 1e308 is 309 digits
+_FIXED_LIMIT = 1e6
+
+
+def score_figures(values: np.ndarray) -> tuple[str, str]:
+    """(mean, median) of ``values`` (finite scores) as the report's score table shows them: three decimals, or four
+    significant digits past a million. Scores near the largest double (1e308 beside 1.7e308) overflow the plain sum
+    and the middle pair's sum, which would show a mean of nan or inf for finite scores: then each is taken from the
+    values scaled down first."""
+    if not values.size:
+        return "–", "–"
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean = float(np.mean(values))
+        if not np.isfinite(mean) and np.isfinite(values).all():
+            mean = float(np.sum(values / values.size))
+        median = float(np.median(values))
+        if not np.isfinite(median) and np.isfinite(values).all():
+            middle = np.sort(values)[(values.size - 1) // 2: values.size // 2 + 1]
+            median = float(np.sum(middle / middle.size))
+    return _figure(mean), _figure(median)
+
+
+def _figure(value: float) -> str:
+    return f"{value:.3f}" if abs(value) < _FIXED_LIMIT or not np.isfinite(value) else f"{value:.4g}"
+
+
+# quarantine error kinds the report lists: an error that quotes the bad value ("unknown role 'r17'") is a kind of its
+# own per value, and 100,000 bad rows would make a table of 100,000 lines (quarantine.jsonl holds every one)
+MAX_ERROR_KINDS = 30
+
+
+def error_kinds(errors: dict[str, int]) -> tuple[list[tuple[str, int]], int, int]:
+    """The quarantine error kinds the report lists (most rows first, then by text), and how many kinds and rows the
+    rest hold."""
+    ranked = sorted(errors.items(), key=lambda kv: (-kv[1], kv[0]))
+    rest = ranked[MAX_ERROR_KINDS:]
+    return ranked[:MAX_ERROR_KINDS], len(rest), sum(n for _, n in rest)

@@ -12,7 +12,8 @@ from typing import Any, Iterable
 
 from curation.mix_report import target_text
 from curation.report.facts import Example, ExampleRow, ReportFacts, against_stage, against_summary, mix_notes
-from curation.report.markdown_text import bidi_shown
+from curation.report.facts import error_kinds, score_figures
+from curation.report.markdown_text import html_shown, one_line
 from curation.report.plots import stage_color
 from curation.report.quality import section_html
 from curation.report.quality import sections as quality_sections
@@ -92,8 +93,9 @@ SECTIONS = (
 
 def e(value: Any) -> str:
     """``value`` as HTML text: markup escaped, and a bidi override or isolate spelled out (``\\u202e``), which would
-    otherwise reorder the rest of the line it stands in (a name in the header, a note)."""
-    return html.escape(bidi_shown(value), quote=True)
+    otherwise reorder the rest of the line it stands in (a name in the header, a note), as are the control
+    characters an HTML page must not hold (a NUL or an escape sequence of a quarantined line)."""
+    return html.escape(html_shown(value), quote=True)
 
 
 def _num(n: int | float | None) -> str:
@@ -258,10 +260,8 @@ def _scores(f: ReportFacts, chart: str | None) -> str:
     missing = f.scores_missing
     if chart is None:
         return _section("scores", "Scores", "", '<p class="empty">No row has a <code>score</code>.</p>')
-    import numpy as np
-
     def stats(a):
-        return [_num(int(a.size)), f"{np.mean(a):.3f}" if a.size else "–", f"{np.median(a):.3f}" if a.size else "–"]
+        return [_num(int(a.size)), *score_figures(a)]
 
     rows = [["kept", *stats(f.scores_kept), _num(missing["kept"])], ["removed", *stats(f.scores_removed), _num(missing["removed"])]]
     return _section("scores", "Score of kept vs removed rows", "",
@@ -383,9 +383,12 @@ def _quarantine(f: ReportFacts) -> str:
     if not f.quarantine_examples and not f.quarantine_errors:
         return _section("quarantine", "Quarantine", "", '<p class="empty">No input row was quarantined.</p>')
     total = f.accounting.get("quarantined", sum(f.quarantine_errors.values()))
+    shown, more_kinds, more_rows = error_kinds(f.quarantine_errors)
     kinds = _table(["error", "rows", "of input"], [[e(k), _num(n), _pct(n, f.accounting.get("input_rows", 0))]
-                                                   for k, n in sorted(f.quarantine_errors.items(), key=lambda kv: (-kv[1], kv[0]))],
-                   {1, 2})
+                                                   for k, n in shown], {1, 2})
+    if more_kinds:
+        kinds += (f'<p class="more">{more_kinds:,} more kind{"s" if more_kinds != 1 else ""} of error, '
+                  f'{more_rows:,} row{"s" if more_rows != 1 else ""}, not listed.</p>')
     rows = [[e(q.position), e(q.error), f"<code>{e(q.raw[:300] + ('…' if len(q.raw) > 300 else ''))}</code>"]
             for q in f.quarantine_examples]
     examples = (f"<h3>The first {len(rows)} quarantined rows</h3>" + _table(["where", "error", "raw"], rows)) if rows else ""
@@ -401,17 +404,18 @@ def _config(f: ReportFacts) -> str:
 
 def render_html(f: ReportFacts, charts: dict[str, str | None]) -> str:
     inp = f.input
-    sub = (f"input <code>{e(inp.get('spec'))}</code> ({e(inp.get('kind'))}, {_num(inp.get('rows'))} rows, "
+    # a path or folder name as the card names it: on one line, a line break in it spelled \n (not shown as a space)
+    sub = (f"input <code>{e(one_line(inp.get('spec')))}</code> ({e(inp.get('kind'))}, {_num(inp.get('rows'))} rows, "
            f"<code>{e(str(inp.get('fingerprint', ''))[:19])}</code>) · tomecraft {e(f.tomecraft_version)}")
     if (against := against_summary(f.config, against_stage(f))) is not None:
-        sub += f"<br>deduplicated against <code>{e(against[0])}</code> {e(against[1])}"
+        sub += f"<br>deduplicated against <code>{e(one_line(against[0]))}</code> {e(against[1])}"
     qsecs = quality_sections(f.quality)
     quality = [(f"q-{sec.key}", sec.title) for sec in qsecs]
     shown = [(k, t) for k, t in SECTIONS if k != "inputs" or f.inputs]
     at = [k for k, _ in shown].index("augmentation")
     nav = "<nav>" + "".join(f'<a href="#{k}">{e(t)}</a>' for k, t in (*shown[:at], *quality, *shown[at:])) + "</nav>"
     body = [
-        f"<header><h1>Curation report · {e(f.folder)}</h1><div class=\"sub\">{sub}</div></header>",
+        f"<header><h1>Curation report · {e(one_line(f.folder))}</h1><div class=\"sub\">{sub}</div></header>",
         nav,
         _cards(f),
         _funnel(f, charts["funnel"] or ""),
@@ -433,7 +437,7 @@ def render_html(f: ReportFacts, charts: dict[str, str | None]) -> str:
     return (
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>Curation report · {e(f.folder)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n<main>\n"
+        f"<title>Curation report · {e(one_line(f.folder))}</title>\n<style>{CSS}</style>\n</head>\n<body>\n<main>\n"
         + "\n".join(body)
         + "\n</main>\n</body>\n</html>\n"
     )

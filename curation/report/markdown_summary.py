@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from curation.mix_report import target_text
-from curation.report.facts import ReportFacts, against_stage, against_summary, mix_notes
-from curation.report.markdown_text import md_code, md_text
+from curation.report.facts import ReportFacts, against_stage, against_summary, error_kinds, mix_notes, score_figures
+from curation.report.markdown_text import md_code, md_line, md_text, one_line
 from curation.report.quality import section_markdown
 from curation.report.quality import sections as quality_sections
 
@@ -30,10 +30,11 @@ def render_markdown(f: ReportFacts) -> str:
     acc = f.accounting
     total = acc.get("input_rows", 0)
     against = against_summary(f.config, against_stage(f))
-    out = [f"# Curation report: {md_text(f.folder)}\n",
-           f"Input {md_code(f.input.get('spec'))} ({md_text(f.input.get('kind'))}, {_n(f.input.get('rows'))} rows). "
+    # a path or folder name as the card names it: on one line, a line break in it spelled \n (not shown as a space)
+    out = [f"# Curation report: {md_text(one_line(f.folder))}\n",
+           f"Input {md_code(one_line(f.input.get('spec')))} ({md_text(f.input.get('kind'))}, {_n(f.input.get('rows'))} rows). "
            f"Charts and examples: `report.html` in this folder.\n",
-           *([f"Deduplicated against {md_code(against[0])} {md_text(against[1])}\n"] if against else []),
+           *([f"Deduplicated against {md_code(one_line(against[0]))} {md_text(against[1])}\n"] if against else []),
            f"**{_n(total)}** input rows"
            + (f" + {_n(acc.get('added_rows'))} augmented" if acc.get("added_rows") else "")
            + f" → **{_n(acc.get('in_splits'))}** in splits "
@@ -54,7 +55,7 @@ def render_markdown(f: ReportFacts) -> str:
         out.append(_table(head, rows, {2, 3, 4, 6, 7, 8} if augmented else {2, 3, 5, 6, 7}))
         notes = mix_notes(f.inputs, f.stage_stats.get("mix"))
         if notes:
-            out.append("\n".join(f"- {md_text(n)}" for n in notes) + "\n")
+            out.append("\n".join(f"- {md_line(n)}" for n in notes) + "\n")  # a note starts with a name
 
     out.append("## Stages\n")
     rows = []
@@ -76,8 +77,11 @@ def render_markdown(f: ReportFacts) -> str:
         out.append(_table(["reason", "stage", "rows", "of input"], rows, {2, 3}))
         if f.quarantine_errors:
             out.append("Quarantine errors:\n")
-            out.append(_table(["error", "rows"], [[k, _n(n)] for k, n in sorted(f.quarantine_errors.items(),
-                                                                                 key=lambda kv: (-kv[1], kv[0]))], {1}))
+            shown, more_kinds, more_rows = error_kinds(f.quarantine_errors)
+            out.append(_table(["error", "rows"], [[k, _n(n)] for k, n in shown], {1}))
+            if more_kinds:
+                out.append(f"({more_kinds:,} more kind{'s' if more_kinds != 1 else ''} of error, {more_rows:,} "
+                           f"row{'s' if more_rows != 1 else ''}, not listed; `quarantine.jsonl` holds every one.)\n")
 
     out.append("## Lengths before and after\n")
     b, a = f.before.summary(), f.after.summary()
@@ -105,10 +109,8 @@ def render_markdown(f: ReportFacts) -> str:
         out.append(_table(["stage", "clusters", "largest", "clusters by size"], rows, {1, 2}))
 
     if f.scores_kept.size or f.scores_removed.size:
-        import numpy as np
-
         out.append("## Scores\n")
-        rows = [[name, _n(int(a_.size)), f"{np.mean(a_):.3f}" if a_.size else "–", f"{np.median(a_):.3f}" if a_.size else "–"]
+        rows = [[name, _n(int(a_.size)), *score_figures(a_)]
                 for name, a_ in (("kept", f.scores_kept), ("removed", f.scores_removed))]
         out.append(_table(["", "rows with a score", "mean", "median"], rows, {1, 2, 3}))
 

@@ -34,6 +34,18 @@ def _escape(match: re.Match) -> str:
     return match.group().encode("unicode_escape").decode("ascii")
 
 
+# the control characters HTML text must not hold (C0 but tab, line feed and carriage return; DEL; C1): a NUL or an
+# escape sequence (a quarantined line's raw bytes) would make a terminal or a tool read the page as binary, or act
+_HTML_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def html_shown(value: object) -> str:
+    """``value`` as the report's HTML shows text from the data, before markup is escaped: the bidi controls
+    (:func:`bidi_shown`) and the control characters an HTML page must not hold spelled as escapes (``\\x00``,
+    ``\\x1b``); line breaks and tabs stay."""
+    return _HTML_CONTROL.sub(_escape, bidi_shown(value))
+
+
 def bidi_shown(value: object) -> str:
     """``value`` with its bidi embeddings, overrides and isolates spelled as escapes (``\\u202e``): the report's
     HTML shows names this way too, so that none reorders the text after it."""
@@ -53,9 +65,29 @@ def md_text(value: object, newline: str = " ") -> str:
     text = _SYNTAX.sub(lambda m: "\\" + m.group(0), str(value))
     if _MATH.search(text):
         text = text.replace("$", "\\$")
-    text = bidi_shown(text)  # after the syntax: the escape's backslash is the text's, shown as it is
+    text = html_shown(text)  # after the syntax: the escape's backslash is the text's, shown as it is (a NEL too)
     text = _HTML.sub(lambda m: "&lt;" if m.group(0) == "<" else "&amp;", text)
     return _NEWLINES.sub(newline, text)
+
+
+# what opens a block when it starts a line (or a list item's text): an ATX heading, a block quote, a bullet, an
+# ordered list's number, a setext underline; leading spaces or tabs, four of them an indented code block
+_BLOCK_START = re.compile(r"#|>|[-+=](?=[\s\-+=]|$)|\d{1,9}(?=[.)](?:\s|$))")
+
+
+def md_line(value: object) -> str:
+    """``value`` as :func:`md_text`, to stand at the start of a line or of a list item's text (``- {name}: ...``):
+    a leading ``#``, ``>``, ``-``, ``+``, ``=`` or ``1.`` escaped and leading spaces and tabs written as character
+    references, so that a name like ``# big``, ``1. one`` or ``    code`` reads as itself, not as a heading, a
+    nested list or a code block."""
+    text = md_text(value)
+    body = text.lstrip(" \t")
+    lead = "".join("&#32;" if c == " " else "&#9;" for c in text[: len(text) - len(body)])
+    match = _BLOCK_START.match(body)
+    if match:
+        end = match.end()
+        body = body[:end] + "\\" + body[end:] if body[0].isdigit() else "\\" + body
+    return lead + body
 
 
 def md_code(value: object, cell: bool = False) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from curation.report.markdown_text import bidi_shown, md_text
+from curation.report.markdown_text import html_shown, md_code, md_text
 
 QUALITY_STAGES = ("language", "pii", "decontaminate", "token_lengths", "judge")
 KEPT, REMOVED, REPORTED = "#2a9d8f", "#e76f51", "#e9c46a"  # the report's kept / removed colours
@@ -166,6 +166,19 @@ def _judge_chart(stats: dict[str, Any]) -> str | None:
 
 # -- sections ---------------------------------------------------------------------------------------------
 
+# A section's note marks its own code spans with backticks (`und`); a config value set into it (a PII placeholder, an
+# eval set's path, a tokenizer's name) is text from the user, whose backticks would pair with those and turn the
+# wrong words into code. :func:`_lit` stands each of them in for a character no note holds, which the renderers
+# turn back into a literal backtick (inside a code span too, which gets a longer fence).
+_TICK = "\ue000"
+
+
+def _lit(value: Any) -> str:
+    """A config value as text of a section's note: its backticks stood in for (a private-use character it held
+    is shown as U+FFFD, so that none is read as a backtick)."""
+    return str(value).replace(_TICK, "\ufffd").replace("`", _TICK)
+
+
 def _fmt_pct(part: int, whole: int) -> str:
     return f"{100 * part / whole:.1f}%" if whole else "–"
 
@@ -177,8 +190,8 @@ def _language(q: QualityFacts, charts: bool) -> QualitySection:
     total = sum(rows_by.values())
     rows = [[lang, n, kept.get(lang, 0), n - kept.get(lang, 0), _fmt_pct(n, total)]
             for lang, n in sorted(rows_by.items(), key=lambda kv: (-kv[1], kv[0]))]
-    allowed = ", ".join(cfg.get("allowed") or []) or "any"
-    note = (f"Allowed: {allowed} (confidence ≥ {cfg.get('min_confidence')}); removed "
+    allowed = _lit(", ".join(str(a) for a in cfg.get("allowed") or []) or "any")
+    note = (f"Allowed: {allowed} (confidence ≥ {_lit(cfg.get('min_confidence'))}); removed "
             f"{st.get('filter:language', 0):,} rows in another language and {st.get('filter:language_mismatch', 0):,} "
             "whose prompt and answer languages differ (translation requests exempt). `und`: nothing long enough to judge.")
     return QualitySection("language", "Language", note, ["language", "rows", "kept", "removed", "share"], rows,
@@ -193,7 +206,7 @@ def _pii(q: QualityFacts, charts: bool) -> QualitySection:
     types = sorted(set(found) | {t for t, a in actions.items() if a != "keep"})
     rows = [[t, found.get(t, 0), by_row.get(t, 0), actions.get(t, "keep"), q.removed.get(f"pii:{t}", 0)] for t in types]
     note = (f"{st.get('rows_with_pii', 0):,} rows held PII; findings were replaced by typed placeholders "
-            f"(`{cfg.get('placeholder', '<{TYPE}>')}`) in `conversations` and `original_conversations`.")
+            f"(`{_lit(cfg.get('placeholder', '<{TYPE}>'))}`) in `conversations` and `original_conversations`.")
     shown = [t for t in types if found.get(t)]
     chart = _bars("q-pii", shown, [("findings", [found[t] for t in shown], "#9d4edd")], "findings") if charts else None
     return QualitySection("pii", "PII", note, ["type", "findings", "rows", "action", "rows dropped"], rows, chart,
@@ -213,8 +226,9 @@ def _decontamination(q: QualityFacts, charts: bool) -> QualitySection:
     chart = _bars("q-decontamination", splits, series, "rows sharing an n-gram with an eval item") if charts else None
     sets = ["seed prompts"] if cfg.get("seed_prompts", True) else []
     sets += [str(p) for p in (cfg.get("prompt_sets") or []) + (cfg.get("files") or [])]
-    note = (f"Word {cfg.get('ngram', 13)}-grams shared with {', '.join(sets) or 'no eval set'}; hits in "
-            f"{', '.join(cfg.get('clean_splits') or ['train'])} are removed, the others reported. Every hit is listed.")
+    note = (f"Word {_lit(cfg.get('ngram', 13))}-grams shared with {_lit(', '.join(sets) or 'no eval set')}; hits in "
+            f"{_lit(', '.join(str(s) for s in cfg.get('clean_splits') or ['train']))} are removed, the others reported. "
+            "Every hit is listed.")
     return QualitySection("decontamination", "Decontamination", note,
                           ["row id", "split", "eval item", "n-grams", "share of item", "turns", "action"], rows, chart,
                           {3, 4})
@@ -229,7 +243,7 @@ def _token_lengths(q: QualityFacts, charts: bool) -> QualitySection:
         n = rows_by.get(s, 0)
         rows.append([s, n, tokens.get(s, 0), round(tokens.get(s, 0) / n, 1) if n else "–", trunc.get(s, 0)])
     action = "dropped (`filter:too_many_tokens`)" if cfg.get("drop_too_long") else "kept and marked (`exceeds_max_seq_length`)"
-    note = (f"Tokenizer {cfg.get('tokenizer')} with its chat template, as training tokenizes; rows longer than "
+    note = (f"Tokenizer {_lit(cfg.get('tokenizer'))} with its chat template, as training tokenizes; rows longer than "
             f"max_seq_length {limit} are {action}. An epoch of train is {tokens.get('train', 0):,} tokens.")
     return QualitySection("token-lengths", "Token lengths", note,
                           ["split", "rows", "tokens", "mean tokens", f"rows over {limit}"], rows,
@@ -238,7 +252,7 @@ def _token_lengths(q: QualityFacts, charts: bool) -> QualitySection:
 
 def _judge(q: QualityFacts, charts: bool) -> QualitySection:
     st, cfg = q.stats["judge"], q.config["judge"]
-    where = cfg.get("url") if cfg.get("backend") == "openai" else f"local GGUF {cfg.get('model') or 'SmolLM2-135M (offline)'}"
+    where = _lit(cfg.get("url") if cfg.get("backend") == "openai" else f"local GGUF {cfg.get('model') or 'SmolLM2-135M (offline)'}")
     rows = [["rows to judge", st.get("rows_judged", 0)], ["from the cache", st.get("cached", 0)],
             ["requests", st.get("requests", 0)], ["unreadable replies", st.get("unreadable", 0)],
             ["failed requests", st.get("failed", 0)], ["scored", st.get("scored", 0)],
@@ -246,9 +260,9 @@ def _judge(q: QualityFacts, charts: bool) -> QualitySection:
     secs = st.get("request_seconds") or 0
     if st.get("requests") and secs:
         rows.append(["requests per second", round(st["requests"] / secs, 2)])
-    note = (f"Judge: {where}; rubric: {', '.join(cfg.get('rubric') or {})}; rows without a score"
+    note = (f"Judge: {where}; rubric: {_lit(', '.join(str(k) for k in cfg.get('rubric') or {}))}; rows without a score"
             + (f" (a {cfg.get('sample'):g} sample)" if cfg.get("sample", 1) < 1 else "")
-            + (f"; rows under {cfg.get('min_score')} dropped." if cfg.get("min_score") else "."))
+            + (f"; rows under {_lit(cfg.get('min_score'))} dropped." if cfg.get("min_score") else "."))
     return QualitySection("judge", "Judge scores", note, ["", "rows"], rows, _judge_chart(st) if charts else None, {1})
 
 
@@ -264,7 +278,7 @@ def sections(q: QualityFacts | None, charts: bool = True) -> list[QualitySection
 
 
 def section_html(sec: QualitySection) -> str:
-    e = lambda v: html.escape(bidi_shown(v), quote=True)  # noqa: E731 - as html_page.e
+    e = lambda v: html.escape(html_shown(v), quote=True)  # noqa: E731 - as html_page.e
     head = "".join(f'<th class="num">{e(h)}</th>' if i in sec.numeric else f"<th>{e(h)}</th>"
                    for i, h in enumerate(sec.head))
     body = "".join("<tr>" + "".join(f'<td class="num">{e(f"{c:,}" if isinstance(c, int) else c)}</td>'
@@ -272,7 +286,8 @@ def section_html(sec: QualitySection) -> str:
                    for r in sec.rows)
     table = f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>" if sec.rows else \
         '<p class="empty">Nothing found.</p>'
-    note = re.sub(r"`([^`]+)`", r"<code>\1</code>", e(sec.note))  # the notes mark code as Markdown does
+    # the notes mark code as Markdown does; a config value's backticks (_lit) are literal, inside code too
+    note = re.sub(r"`([^`]+)`", r"<code>\1</code>", e(sec.note)).replace(_TICK, "`")
     return (f'<section id="q-{sec.key}"><h2>{e(sec.title)}</h2><p class="note">{note}</p>'
             f"{sec.chart or ''}{table}</section>\n")
 
@@ -283,7 +298,9 @@ def section_markdown(sec: QualitySection) -> str:
 
     # the note's code spans are the section's own; the rest holds config values (eval set paths, languages, a
     # tokenizer's name): literal text
-    note = "".join(part if k % 2 else md_text(part) for k, part in enumerate(re.split(r"(`[^`\n]+`)", sec.note)))
+    # (a config value's backticks (_lit) are literal: escaped in text, a longer fence around a code span)
+    note = "".join(md_code(part[1:-1].replace(_TICK, "`")) if k % 2 else md_text(part.replace(_TICK, "`"))
+                   for k, part in enumerate(re.split(r"(`[^`\n]+`)", sec.note)))
     out = [f"## {sec.title}\n", note + "\n"]
     if sec.rows:
         out.append("| " + " | ".join(sec.head) + " |")

@@ -39,12 +39,14 @@ def _elide(parts: list[Part], limit: int, context: int) -> list[Part]:
 
 
 def _emit(parts: list[Part], limit: int, css: str, context: int = 160) -> str:
+    """The parts as HTML; the notes of what is left out are bidi isolates (``dir``), so that a bidi override the
+    text leaves open (U+202E) cannot run on into them and show "(sretcarahc erom 002,1)"."""
     out: list[str] = []
     used = 0
     hidden = 0
     for text, changed, elided in _elide(parts, limit, context):
         if elided:
-            out.append(f'<span class="more"> … {elided:,} unchanged characters … </span>')
+            out.append(f'<span class="more" dir="ltr"> … {elided:,} unchanged characters … </span>')
             continue
         if used >= limit:
             hidden += len(text)
@@ -55,7 +57,7 @@ def _emit(parts: list[Part], limit: int, css: str, context: int = 160) -> str:
         esc = html.escape(piece)
         out.append(f'<mark class="{css}">{esc}</mark>' if changed and piece.strip() else esc)
     if hidden:
-        out.append(f'<span class="more">… ({hidden:,} more characters)</span>')
+        out.append(f'<span class="more" dir="ltr">… ({hidden:,} more characters)</span>')
     return "".join(out)
 
 

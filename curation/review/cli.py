@@ -106,7 +106,7 @@ def export_cmd(
     from curation.review.errors import ReviewError, ReviewUsageError
     from curation.review.folder import read_folder
     from curation.review.layouts import check_target
-    from curation.review.export import ExportOptions, embed_rows, export_live, export_offline, prepare
+    from curation.review.export import ExportOptions, check_dataset_name, embed_rows, export_live, export_offline, prepare
     from curation.review.selection import Selection
     from curation.review.signals import Thresholds
     from tomecraft.console import console, error, progress_tracker
@@ -122,6 +122,10 @@ def export_cmd(
         if not offline and not api_url:
             raise ReviewUsageError("say where to export: --to DIR (offline, to_disk layout), --hub-dir DIR (to_hub layout), "
                               "or --api-url/--api-key (or ARGILLA_API_URL/ARGILLA_API_KEY) for a live server")
+        check_dataset_name(name)
+        for option, value in (("--score-high", score_high), ("--score-low", score_low)):
+            if value != value:  # NaN: no score is at or above it, nor at or below it; --disagree would drop that half
+                raise ReviewUsageError(f"{option} nan: give a number (a score threshold)")
         prep = prepare(read_folder(folder), selection, options, with_vectors=False)
         if to is not None:
             check_target(to, "--to")

@@ -30,6 +30,24 @@ class ExportOptions:
     embed_cache: bool = True
 
 
+def check_dataset_name(name: str) -> None:
+    """The Argilla dataset name (``--name``) is one line of visible text: it names the dataset on the server and in
+    the files the export writes (``.argilla/dataset.json``; with ``--hub-dir`` the card's title and its
+    ``from_hub``/``load_dataset`` lines, where a line break would end the code line and a ``---`` line under it
+    would cut the card); :class:`ReviewUsageError` naming it otherwise."""
+    from curation.report.markdown_text import _BIDI, _CONTROL  # what one_line spells out: controls, LS/PS, bidi
+    from curation.review.errors import shown
+
+    if not name.strip():
+        raise ReviewUsageError(f"--name {shown(name)}: the dataset name is blank; give it a visible character")
+    found = _CONTROL.search(name)
+    if found is not None:
+        bad = found.group()
+        kind = "bidirectional control character" if _BIDI.fullmatch(bad) else "control character"
+        raise ReviewUsageError(f"--name {shown(name)}: the dataset name holds the {kind} {bad!r}; a name is one "
+                               "line of visible text")
+
+
 @dataclass
 class Prepared:
     folder: CurationFolder

@@ -202,9 +202,10 @@ class ReviewedRecords:
 
 def detect_layout(path: Path) -> str:
     if path.is_file():
-        if path.suffix == ".json":
+        suffix = path.suffix.lower()
+        if suffix in (".json", ".jsonl"):  # records.json, or its records as JSON Lines (jq -c '.[]' > x.jsonl)
             return "disk"
-        if path.suffix == ".parquet":
+        if suffix == ".parquet":
             return "hub"
     elif path.is_dir():
         if (path / RECORDS_FILE).is_file():
@@ -213,7 +214,7 @@ def detect_layout(path: Path) -> str:
             return "hub"
     raise ReviewError(
         f"{path}: not an exported review (expected a folder with records.json (to_disk layout) or "
-        f"data/*.parquet (to_hub layout), or one of those files)"
+        f"data/*.parquet (to_hub layout), or one of those files (.json, .jsonl or .parquet))"
     )
 
 
@@ -353,7 +354,8 @@ def read_hub_records(path: Path) -> ReviewedRecords:
                 users = row.get(f"{question}.responses.users") or []
                 statuses = row.get(f"{question}.responses.status") or []
                 if len(users) != len(values) or (statuses and len(statuses) != len(values)):
-                    raise ReviewError(f"{file}: row {n} (id {rid}): {question}.responses, .users and .status differ in length")
+                    raise ReviewError(f"{file}: row {n} (id {named(rid)}): {question}.responses, .users and .status "
+                                      "differ in length")
                 for i, (value, user) in enumerate(zip(values, users)):
                     status = (statuses[i] if statuses else None) or "submitted"
                     out.answers.append(Answer(rid, str(user), question, value, status))

@@ -140,7 +140,8 @@ def ballots_from(answers: Iterable[Answer], origin: str | None = None) -> tuple[
 def decide(record_ids: Iterable[str], answers: Iterable[Answer], min_votes: int = 1, origin: str | None = None) -> Tally:
     ballots, skipped = ballots_from(answers, origin)
     known = list(dict.fromkeys(record_ids))
-    unknown = [rid for rid in ballots if rid not in set(known)]
+    exported = set(known)  # built once: a set per answer's record would make a large review's import quadratic
+    unknown = [rid for rid in ballots if rid not in exported]
     if unknown:
         raise ReviewError(f"{origin + ': ' if origin else ''}{len(unknown)} answer(s) refer to records that are not in the export (e.g. {shown(unknown[0])})")
     decisions = {rid: _decide_one(rid, ballots.get(rid, []), min_votes) for rid in known}

@@ -1,5 +1,6 @@
-"""`tome eval` prompt files a new user gets wrong: each mistake is one line that says what to fix (before: an empty file asked for "a list under 'prompts'", a broken .json file was called "not valid YAML", a
-misspelt 'text' key was not named)."""
+"""`tome eval` prompt files a new user gets wrong: each mistake is one line that says what to fix (before: an
+empty file asked for "a list under 'prompts'", a broken .json file was called "not valid YAML", a misspelt 'text'
+key was not named)."""
 
 from __future__ import annotations
 
