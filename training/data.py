@@ -455,8 +455,8 @@ def check_split(curated_dir: str | Path, split: str) -> list[tuple[str, int]]:
     columns = split_columns(curated_dir, split)
     if "conversations" not in columns:
         raise unreadable_file(
-            curated_dir, files[0], f"no 'conversations' column (found {', '.join(columns)}); `tome train` reads the "
-            "FineTome splits `tome curate` writes (with --format messages too, next to its messages/ folder)"
+            curated_dir, files[0], f"no 'conversations' column (found {', '.join(columns)}); training and evaluation "
+            "read the FineTome splits `tome curate` writes (with --format messages too, next to its messages/ folder)"
         )
     counts = []
     for file in files:
