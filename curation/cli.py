@@ -290,6 +290,24 @@ def print_summary(result) -> None:
     for extra in ("report.html", "report.md"):
         if (result.out.root / extra).exists():
             console.print(f"  {'report':<11} {result.out.root / extra}", markup=False)
+    note = glob_path_note(result.out.root)
+    if note:
+        console.print(Text(note, style="yellow"))
+
+
+GLOB_CHARACTERS = "[]*?"
+
+
+def glob_path_note(root: Path) -> str | None:
+    """A note when the output folder's full path holds a glob character: ``datasets.load_dataset(OUT)`` (and
+    ``load_dataset("parquet", data_files=...)``) read the path as a pattern, and find none of its files
+    (huggingface/datasets#7468); the files load when the folder's part of the pattern is escaped."""
+    full = str(Path(root).resolve())
+    if not any(c in full for c in GLOB_CHARACTERS):
+        return None
+    return (f"note: {root}: its path holds a glob character ({', '.join(repr(c) for c in GLOB_CHARACTERS if c in full)}), "
+            "which datasets.load_dataset reads as a pattern and then finds no file: load it with data_files="
+            "glob.escape(folder) + '/train.parquet' (and so on), or curate into a folder named without [ ] * ?")
 
 
 def register(app: typer.Typer) -> None:

@@ -343,3 +343,31 @@ def test_a_card_pattern_pathlib_refuses_is_named(tmp_path):
     card.write_text(card.read_text().replace("path: train.parquet", "path: train**.parquet", 1))
     with pytest.raises(CardError, match=r"config 'default' names train\*\*.parquet: "):
         check_card(root)
+
+
+def test_an_output_folder_named_with_glob_characters_says_how_it_loads(tmp_path, monkeypatch):
+    """datasets.load_dataset reads a folder's full path as a pattern: `out[1]` (or any folder under one) loads
+    nothing (huggingface/datasets#7468). The run says so at the end, with the way that loads; a plain name says
+    nothing."""
+    import glob
+
+    import datasets
+    from typer.testing import CliRunner
+
+    from tomecraft.cli import app
+
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text("".join(json.dumps({"conversations": [{"from": "human", "value": f"What is {i} plus {i}? Say why."},
+                                                          {"from": "gpt", "value": f"It is {2 * i}, as {i} and {i} make {2 * i}."}]})
+                            + "\n" for i in range(20)), encoding="utf-8")
+    monkeypatch.setenv("COLUMNS", "400")  # the note on one line
+    for name, noted in (("run[1]", True), ("run-1", False)):
+        out = tmp_path / name
+        result = CliRunner().invoke(app, ["curate", "-i", str(rows), "-o", str(out), "--set", "report=false"])
+        assert result.exit_code == 0, result.output
+        notes = [line for line in result.output.splitlines() if line.startswith("note:")]
+        assert bool(notes) == noted, result.output
+        if noted:
+            assert "'['" in notes[0] and "glob.escape" in notes[0]
+            loaded = datasets.load_dataset("parquet", data_files={"train": glob.escape(str(out)) + "/train.parquet"})
+            assert loaded["train"].num_rows == pq.read_metadata(out / "train.parquet").num_rows
