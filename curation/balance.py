@@ -15,6 +15,11 @@ from curation.core.hashing import seeded_order
 from curation.core.registry import StageSpec, register
 from curation.core.stage import DETAILS, POS, REASON, Decisions, GlobalStage, ReduceContext
 
+# what the cap's draw keys are prefixed with: the split orders rows by the seeded hash of their bare ids with the
+# same default seed, so a cap drawn by the bare ids kept exactly the rows that sort first there, and a capped
+# source's rows all landed in train (none in validation or test); salted, the two orders are unrelated
+BALANCE_SALT = "balance\x00"
+
 
 class BalanceConfig(StrictModel):
     """Optional cap of rows per `source`, sampled deterministically."""
@@ -69,7 +74,7 @@ class Balance(GlobalStage):
                 idx = np.flatnonzero(np.asarray(mask, dtype=bool))
                 if cap is None or len(idx) <= cap:
                     continue
-                order = seeded_order(self.cfg.seed, ids.take(pa.array(idx)).to_pylist())
+                order = seeded_order(self.cfg.seed, [BALANCE_SALT + i for i in ids.take(pa.array(idx)).to_pylist()])
                 dropped = idx[order[cap:]]
                 drop_pos.append(pos[dropped])
                 drop_detail += [json.dumps({"source": source, "cap": cap}, sort_keys=True)] * len(dropped)

@@ -208,6 +208,13 @@ def apply_mapping(table: pa.Table, columns: Mapping[str, str] | None, where: str
         if a in turn_keys and b in turn_keys and turn_keys[a] != turn_keys[b]:
             raise FormatError(f"{where}: columns maps both {a!r} and {b!r} (to {turn_keys[a]!r} and {turn_keys[b]!r}); "
                               f"they name the same part of a turn: give one")
+    role = next((k for k in ("from", "role") if k in turn_keys), None)
+    text = next((k for k in ("value", "content") if k in turn_keys), None)
+    if role is not None and text is not None and turn_keys[role] == turn_keys[text]:
+        # (was: each turn's role read as its text too: every conversation "user" -> "assistant", all but one
+        # removed as exact duplicates)
+        raise FormatError(f"{where}: columns maps both {role!r} and {text!r} to {turn_keys[role]!r}; a turn's role and "
+                          "its text are two keys of the turn: map each to its own")
     names = [renames.get(n, n if n not in renames.values() else f"{n}__input") for n in table.column_names]
     return table.rename_columns(names), turn_keys
 

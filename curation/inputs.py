@@ -62,6 +62,14 @@ class InputConfig(StrictModel):
             raise ValueError("the input path is empty: give a file, glob, folder or dataset id")
         return path
 
+    @field_validator("split")
+    @classmethod
+    def _some_split(cls, split: str | None) -> str | None:
+        """A split names one: a blank one was read as no split (train) without a word."""
+        if split is not None and not split.strip():
+            raise ValueError("the split is blank; give the split to read (e.g. test), or leave it out to read train")
+        return split
+
     @field_validator("name")
     @classmethod
     def _printable_name(cls, name: str | None) -> str | None:
@@ -170,11 +178,28 @@ def _same_data_key(path: str) -> str:
 
 
 def _spec(cfg: InputConfig) -> str | None:
+    """What the reader opens for ``cfg``: its path, with ``:SPLIT`` when a ``split`` is given (a hub dataset's or a
+    local dataset folder's; the reader names a wrong one). A path that names a split of its own (``ds:test``) and
+    a ``split`` that names another is a :class:`ValueError` (was: the ``split`` was dropped unsaid and the path's
+    split read); so is a ``split`` of the embedded sample or of a URI, which have none (was: dropped unsaid)."""
     if cfg.path == "sample":
+        if cfg.split:
+            raise ValueError(f"inputs: sample has split {cfg.split!r}, but the embedded sample has no splits; leave "
+                             "split out")
         return None
-    if cfg.split and ":" not in cfg.path:  # a hub dataset's or a local dataset folder's (the reader names a wrong one)
-        return f"{cfg.path}:{cfg.split}"
-    return cfg.path
+    if not cfg.split:
+        return cfg.path
+    if "://" in cfg.path:  # (was: dropped unsaid, every file under the URI read)
+        raise ValueError(f"inputs: {cfg.path} has split {cfg.split!r}, but splits are read from hub datasets and local "
+                         "folders only, not from a URI; give the split's files as the path, or leave split out")
+    if not _exists_locally(cfg.path):
+        head, colon, named = cfg.path.rpartition(":")
+        if colon and head and named and "/" not in named:  # the path names a split already
+            if named != cfg.split:
+                raise ValueError(f"inputs: {cfg.path} names split {named!r} but its split is {cfg.split!r}; give the "
+                                 "split once (in the path or as split:)")
+            return cfg.path
+    return f"{cfg.path}:{cfg.split}"
 
 
 def _first_records(source, sample: int = 64) -> tuple[list[str], list[dict[str, Any]]]:
@@ -264,6 +289,14 @@ def resolve_input(cfg: InputConfig, source) -> InputConfig:
             if (chat, keys) in _OTHER_TURNS:
                 fmt, columns = _OTHER_TURNS[(chat, keys)]
                 return cfg.model_copy(update={"format": fmt, "columns": columns})
+            # turns keyed neither way (`conversations` of `{speaker, text}`): read by their role and text keys, as
+            # a chat column under another name is (was: every row quarantined, "turn 1: missing 'from'", where
+            # the same turns under `dialog` were read)
+            found = turn_list_column([chat], records) if _unread_turn_part(records, chat, {}) else None
+            if found is not None and unsupported_shape(names, records) is None:
+                fmt = "messages" if chat == "messages" else "conversations"
+                role, text = ("role", "content") if fmt == "messages" else ("from", "value")
+                return cfg.model_copy(update={"format": fmt, "columns": {fmt: chat, role: found[1], text: found[2]}})
         aliases = alpaca_aliases(names) if chat is None and detect_format(names) is None else None
         if aliases:  # a question and its answer under other names
             return cfg.model_copy(update={"format": "alpaca", "columns": aliases})
@@ -372,6 +405,7 @@ def resolve_format(cfg: InputConfig, source) -> str:
         check_format_columns(names, cfg.format, where)  # a format the input has no columns for: one error
         _check_mapped_turns(records, cfg.format, cfg.columns or {}, where)
         _check_turn_keys(records, (cfg.columns or {}).get(cfg.format, cfg.format), turn_keys, where)
+        _check_mapped_turns_read(records, cfg.format, cfg.columns or {}, turn_keys, where)
         return cfg.format
     found = detect_format(names)
     if found is None:
@@ -386,6 +420,7 @@ def resolve_format(cfg: InputConfig, source) -> str:
     if found in ("conversations", "messages"):
         _check_mapped_turns(records, found, cfg.columns or {}, where)
         _check_turn_keys(records, (cfg.columns or {}).get(found, found), turn_keys, where)
+        _check_mapped_turns_read(records, found, cfg.columns or {}, turn_keys, where)
     elif found == "prompt_completion":
         if not cfg.columns and _unpaired_preferences(names, records):
             raise FormatError(
@@ -472,6 +507,43 @@ def _check_mapped_turns(records: Sequence[dict[str, Any]], fmt: str, columns: Ma
                           "columns: {instruction: QUESTION, output: ANSWER})")
 
 
+def _unread_turn_part(records: Sequence[dict[str, Any]], column: str, turn_keys: Mapping[str, str]) -> str | None:
+    """``"role"`` or ``"text"`` when no turn of ``column`` in the first ``records`` has a key that the reading of
+    turns takes for it (``turn_keys``' mapped key, else ``from``/``role`` and ``value``/``content``); None when
+    both are found somewhere, when there is no turn to tell by, and for Capybara's ``{input, output}`` pairs."""
+    seen = {k for r in records for t in (r.get(column) if isinstance(r.get(column), list) else [])
+            if isinstance(t, dict) for k in t}
+    if not seen or (any(k in seen for k in PAIR_KEYS) and not any(k in seen for k in TURN_KEYS)):
+        return None
+    for part, canonical in (("role", ("from", "role")), ("text", ("value", "content"))):
+        keys = {turn_keys[k] for k in canonical if k in turn_keys} or set(canonical)
+        if not seen & keys:
+            return part
+    return None
+
+
+def _check_mapped_turns_read(records: Sequence[dict[str, Any]], fmt: str, columns: Mapping[str, str],
+                             turn_keys: Mapping[str, str], where: str) -> None:
+    """:class:`FormatError` when ``columns`` maps the chat column of ``fmt`` (``messages: dialog``) or its turn keys
+    and no turn of its first records has a key for the role, or none for the text, under the mapping: every row
+    would be quarantined for it (was: "turn 1: missing 'role'", row by row). Names the keys to map where the
+    turns tell them (:func:`turn_list_column`)."""
+    if fmt not in ("conversations", "messages") or not (fmt in columns or turn_keys):
+        return
+    column = columns.get(fmt, fmt)
+    part = _unread_turn_part(records, column, turn_keys)
+    if part is None:
+        return
+    seen = sorted({str(k) for r in records for t in (r.get(column) if isinstance(r.get(column), list) else [])
+                   if isinstance(t, dict) for k in t})
+    role, text = ("from", "value") if fmt == "conversations" else ("role", "content")
+    found = turn_list_column([column], records)
+    hint = (f"map them: columns: {{{fmt}: {column}, {role}: {found[1]}, {text}: {found[2]}}}" if found is not None
+            else f"map its turns' keys with columns {role}: and {text}:")
+    raise FormatError(f"{where}: no turn of {column!r} in its first records has a key for its {part} (their keys: "
+                      f"{', '.join(seen)}); {hint}")
+
+
 def _check_turn_keys(records: Sequence[dict[str, Any]], chat: str | Sequence[str], turn_keys: Mapping[str, str],
                      where: str) -> None:
     """:class:`FormatError` when ``columns`` maps a turn key (``from: speaker``) to a key that no turn of the
@@ -553,13 +625,16 @@ def _known_license(cfg: InputConfig) -> str | None:
 def open_inputs(inputs: Sequence[InputConfig]) -> MultiSource:
     """Open every input (names made unique, formats detected); :class:`InputError` / :class:`FormatError` name
     the input that cannot be read."""
-    from curation.readers import open_input
+    from curation.readers import InputError, open_input
 
     named = name_inputs(inputs)
     sources, resolved = [], []
-    read_by: dict[tuple[str, str], int] = {}
+    read_by: dict[tuple[str, str], tuple[int, str]] = {}
     for k, cfg in enumerate(named, start=1):
-        source = open_input(_spec(cfg), streaming=cfg.streaming, subset=cfg.subset)
+        try:
+            source = open_input(_spec(cfg), streaming=cfg.streaming, subset=cfg.subset)
+        except InputError as exc:  # the input's name in front, where it is not the path's (was: the path only)
+            raise InputError(_with_name(cfg, str(exc))) from None
         _one_input_per_file(source, k, named, read_by)
         source.hash_in_background()  # while the format is told from the first records
         resolved.append(resolve_input(cfg, source))
@@ -567,25 +642,61 @@ def open_inputs(inputs: Sequence[InputConfig]) -> MultiSource:
     return MultiSource(resolved, sources)
 
 
-def _one_input_per_file(source, k: int, named: Sequence[InputConfig], read_by: dict[tuple[str, str], int]) -> None:
+def _with_name(cfg: InputConfig, message: str) -> str:
+    """``message`` (about the input's path) with the input's name in front, as :func:`input_where` names an input:
+    ``chat (rows.jsonl): file not found``; as it is when the name is the one the path gives."""
+    where = input_where(cfg)
+    if where == cfg.path:
+        return message
+    spec = _spec_shown(cfg)
+    if message.startswith(f"{spec}:"):
+        return f"{cfg.name} ({spec}){message[len(spec):]}"
+    return f"{where}: {message}"
+
+
+def _spec_shown(cfg: InputConfig) -> str:
+    try:
+        return _spec(cfg) or cfg.path
+    except ValueError:
+        return cfg.path
+
+
+def _one_input_per_file(source, k: int, named: Sequence[InputConfig],
+                        read_by: dict[tuple[str, str], tuple[int, str]]) -> None:
     """Refuse a file that input ``k`` reads and an earlier input reads too (``read_by``: each file read so far, by
-    its filesystem and its path resolved, to the input reading it). Overlapping globs or folders (``web/*.jsonl``
-    and ``web/a*.jsonl``; ``web`` and ``web/a.jsonl``) list the same file twice under two paths that the check of
-    :func:`name_inputs` cannot tell apart: every row of the later copy would be removed as an exact duplicate of
-    the earlier, and the later input's weight would ask for rows it can never give."""
+    its filesystem and the file itself (:func:`_local_file_key`), to the input reading it and the path it was
+    read under). Overlapping globs or folders (``web/*.jsonl`` and ``web/a*.jsonl``; ``web`` and ``web/a.jsonl``)
+    and hard links list the same file twice under two paths that the check of :func:`name_inputs` cannot tell
+    apart: every row of the later copy would be removed as an exact duplicate of the earlier, and the later
+    input's weight would ask for rows it can never give."""
     from pyarrow import fs as pafs
 
     filesystem = getattr(source, "filesystem", None)
     for file in getattr(source, "files", None) or ():
         if isinstance(filesystem, pafs.LocalFileSystem):
-            key = ("local", os.path.realpath(file))
+            key = ("local", _local_file_key(file))
         else:
             key = (getattr(filesystem, "type_name", type(filesystem).__name__), str(file))
-        first = read_by.setdefault(key, k)
+        first, other = read_by.setdefault(key, (k, file))
         if first != k:
+            if os.path.realpath(str(other)) != os.path.realpath(str(file)):  # one file under two names (a hard link)
+                raise ValueError(f"inputs: {file} (input {k}, {named[k - 1].path}) and {other} (input {first}, "
+                                 f"{named[first - 1].path}) are one file (a hard link); a file may be in one input "
+                                 "only (the second copy's rows would all be removed as duplicates): list it once")
             raise ValueError(f"inputs: {file} is read by inputs {first} ({named[first - 1].path}) and {k} "
                              f"({named[k - 1].path}); a file may be in one input only (the second copy's rows would "
                              "all be removed as duplicates): narrow the globs or folders so that they do not overlap")
+
+
+def _local_file_key(file: str) -> str:
+    """What tells two local files apart: their device and inode (a hard link, and a path through a bind mount,
+    is the same file under another path, which :func:`os.path.realpath` does not see: was read twice, every row of
+    the later input removed as a duplicate), else the path resolved."""
+    try:
+        st = os.stat(file)
+    except OSError:
+        return os.path.realpath(file)
+    return f"{st.st_dev}:{st.st_ino}" if st.st_ino else os.path.realpath(file)
 
 
 def relative_to(inputs: Sequence[InputConfig], folder: Path) -> list[InputConfig]:
@@ -653,6 +764,18 @@ def adapt_record(data: Any, fmt: str, columns: Mapping[str, str]) -> Any:
     turn_keys = {k: v for k, v in columns.items() if k in TURN_KEYS}
     given = {v: k for k, v in table_keys.items()}
     record = {given.get(k, k if k not in table_keys else f"{k}__input"): v for k, v in data.items()}
+
+    def col(name: str) -> str:
+        """A column as a message names it: the input's own name, with the canonical one it is read as."""
+        mapped = table_keys.get(name)
+        return f"'{mapped}' (read as {name})" if mapped is not None and mapped != name else f"'{name}'"
+
+    def missing(name: str, fmt: str) -> FormatError:
+        mapped = table_keys.get(name)
+        read_as = f"read as {name}; " if mapped is not None and mapped != name else ""
+        own_keys = ", ".join(map(str, data)) or "no column"  # (the row's columns as the input has them)
+        return FormatError(f"no column '{mapped or name}' ({read_as}the input is read as {fmt}; this row has "
+                           f"{own_keys})")
     if not columns and any(k not in record for k in NEEDED_COLUMNS.get(fmt, ())):
         own = detect_format(list(record))
         if own == "conversations":  # FineTome's own shape: validation reads it as it is
@@ -674,7 +797,7 @@ def adapt_record(data: Any, fmt: str, columns: Mapping[str, str]) -> Any:
         if isinstance(turns, list):
             turns = record[key] = [_text_turn(t, target[1], n) for n, t in enumerate(turns, start=1)]
         if "system" in record:  # the system prompt beside the turns (LLaMA-Factory's ShareGPT)
-            system = _text_value(record.pop("system"), "system")
+            system = _text_value(record.pop("system"), "system", col("system"))
             if system is not None and system.strip() and isinstance(turns, list):
                 first = turns[0] if turns and isinstance(turns[0], dict) else {}
                 role = first.get(target[0])
@@ -685,11 +808,10 @@ def adapt_record(data: Any, fmt: str, columns: Mapping[str, str]) -> Any:
     if fmt == "alpaca":
         for name in ("instruction", "output"):
             if name not in record:
-                raise FormatError(f"no column '{name}' (the input is read as alpaca; this row has "
-                                  f"{', '.join(map(str, record)) or 'no column'})")
+                raise missing(name, "alpaca")
             if record.get(name) is None:
-                raise FormatError(f"column '{name}' is null")
-        text = {k: _text_value(record.get(k), k) for k in ("instruction", "input", "output", "system")}
+                raise FormatError(f"column {col(name)} is null")
+        text = {k: _text_value(record.get(k), k, col(k)) for k in ("instruction", "input", "output", "system")}
         human = text["instruction"] + ("\n\n" + text["input"] if text["input"] and text["input"].strip() else "")
         turns = ([{"from": "system", "value": text["system"]}] if text["system"] and text["system"].strip() else [])
         turns += _history_turns(record.get("history"))
@@ -700,15 +822,14 @@ def adapt_record(data: Any, fmt: str, columns: Mapping[str, str]) -> Any:
         turns = []
         for name, role in (("prompt", "human"), ("completion", "gpt")):
             if name not in record:
-                raise FormatError(f"no column '{name}' (the input is read as prompt_completion; this row has "
-                                  f"{', '.join(map(str, record)) or 'no column'})")
+                raise missing(name, "prompt_completion")
             value = record.get(name)
             if value is None:
-                raise FormatError(f"column '{name}' is null")
+                raise FormatError(f"column {col(name)} is null")
             if isinstance(value, list):
                 for t in value:
                     if not isinstance(t, dict):
-                        raise FormatError(f"column '{name}': a turn is {type(t).__name__}, expected an object")
+                        raise FormatError(f"column {col(name)}: a turn is {type(t).__name__}, expected an object")
                     role_key, text_key = _turn_keys_of(t, turn_keys, ("role", "content"))
                     t = _text_turn(t, text_key, len(turns) + 1)
                     given_role = t.get(role_key)
@@ -716,9 +837,9 @@ def adapt_record(data: Any, fmt: str, columns: Mapping[str, str]) -> Any:
                     turns.append({**{k: v for k, v in t.items() if k not in (role_key, text_key)},
                                   "from": mapped, "value": t.get(text_key)})
             elif isinstance(value, (str, int, float)) and not isinstance(value, bool):
-                turns.append({"from": role, "value": _text_value(value, name)})
+                turns.append({"from": role, "value": _text_value(value, name, col(name))})
             else:
-                raise FormatError(f"column '{name}' is {type(value).__name__}, expected text or a list of messages")
+                raise FormatError(f"column {col(name)} is {type(value).__name__}, expected text or a list of messages")
         rest = {k: v for k, v in record.items() if k not in ("prompt", "completion")}
         return {"conversations": turns, **rest}
     raise FormatError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
@@ -763,15 +884,16 @@ def _renamed_turn(turn: dict[str, Any], keys: tuple[str, str], target: tuple[str
     return out
 
 
-def _text_value(value: Any, column: str) -> str | None:
+def _text_value(value: Any, column: str, shown: str | None = None) -> str | None:
     """An Alpaca column's text: a string, or a finite number as its text (``42``; validation records that repair,
-    :func:`numbers_as_text`); null stays null."""
+    :func:`numbers_as_text`); null stays null. ``shown``: the column as a message names it (default ``'column'``)."""
     if value is None:
         return None
+    shown = shown or f"'{column}'"
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise FormatError(f"column '{column}' is {type(value).__name__}, expected text")
+        raise FormatError(f"column {shown} is {type(value).__name__}, expected text")
     if isinstance(value, float) and not math.isfinite(value):
-        raise FormatError(f"column '{column}' is the number {value}, expected text")
+        raise FormatError(f"column {shown} is the number {value}, expected text")
     return str(value)
 
 

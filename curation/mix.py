@@ -11,8 +11,9 @@ others share its weight: the stats' ``left_out`` names it, and its record has no
 inputs with neither keep every row. The mix never repeats a row to fill a share: the scarcest weighted input
 sets the size and the others shrink to it (the stats' ``limited_by`` names it, or ``total_rows``); a
 ``total_rows`` with no weighted input to scale is refused before the run. Which rows an input keeps is a
-seeded shuffle of their ids, so the same rows come out whatever the batch order or engine. Rows not drawn are
-removed as ``mix:over_share`` (a weighted input had more than its share) or ``mix:max_rows``.
+seeded shuffle of their ids (salted, so that it is unrelated to the split's shuffle: a down-weighted input
+reaches validation and test too), so the same rows come out whatever the batch order or engine. Rows not drawn
+are removed as ``mix:over_share`` (a weighted input had more than its share) or ``mix:max_rows``.
 """
 
 from __future__ import annotations
@@ -29,6 +30,12 @@ from curation.core.config_base import StrictModel
 from curation.core.hashing import seeded_order
 from curation.core.registry import StageSpec, register
 from curation.core.stage import DETAILS, POS, REASON, Decisions, GlobalStage, ReduceContext, StageError
+
+
+# what the draw's keys are prefixed with: the split (and balance) order rows by the seeded hash of their bare ids
+# with the same default seed, so a draw by the bare ids kept exactly the rows that sort first there, and a
+# down-weighted input's rows all landed in train (none in validation or test); salted, the two orders are unrelated
+MIX_SALT = "mix\x00"
 
 
 class MixConfig(StrictModel):
@@ -177,7 +184,7 @@ class Mix(GlobalStage):
             keep = kept[name]
             if keep >= len(idx):
                 continue
-            order = seeded_order(self.cfg.seed, [ids[i] for i in idx])
+            order = seeded_order(self.cfg.seed, [MIX_SALT + ids[i] for i in idx])
             reason = "mix:max_rows" if name in caps else "mix:over_share"
             detail: dict[str, Any] = {"input": name}
             if name in targets:

@@ -8,7 +8,9 @@ then is the file's prefix, which is what is curated here.
 
 Re-recorded once since, on purpose: normalization stopped folding a line's indentation and the inside of fenced
 code blocks (it had turned `    return x` into ` return x`). Every row that changed then held indented lines or a
-code fence; one alpaca row no longer counts as repeated lines (its lines differ by indentation)."""
+code fence; one alpaca row no longer counts as repeated lines (its lines differ by indentation). And the variant's
+rows once more: the balance cap's draw is salted (drawn by the split's own order, a capped source kept only rows
+bound for train); the same counts, other rows of the capped source kept."""
 
 from __future__ import annotations
 

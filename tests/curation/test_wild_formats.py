@@ -259,7 +259,7 @@ def test_a_number_where_an_answer_goes_is_its_text_with_the_repair_recorded(tmp_
     assert [r["conversations"][-1]["value"] for r in kept] == ["7", "14", "21", "28", "35"]
     assert all(json.loads(r["repairs"]) == {"number_as_text": ["answer"]} for r in kept)
     if suffix == "jsonl":
-        assert len(quarantined) == 1 and quarantined[0]["error"] == "column 'output' is null"  # (NaN read as null)
+        assert len(quarantined) == 1 and quarantined[0]["error"] == "column 'answer' (read as output) is null"  # (NaN read as null)
 
 
 # -- one column of turns under names no format uses ------------------------------------------------------------------
