@@ -634,6 +634,12 @@ def mix_notes(inputs: list[dict[str, Any]], mix_stats: dict[str, Any] | None) ->
     for name in left_out if isinstance(left_out, list) else ():
         notes.append(f"{name}: left out of the mix, no target share (none of its rows was left when the mix was "
                      "drawn: all removed or quarantined before it); the other weighted inputs shared its weight.")
+    unapplied = [str(i.get("name")) for i in inputs
+                 if (i.get("weight") is not None or i.get("max_rows") is not None)
+                 and i.get("target_share") is None and i.get("target_rows") is None]
+    if unapplied and not mix_stats:  # (the stage switched off: no stats, and no input given a target)
+        notes.append(f"The mix stage is off (stages.mix.enabled: false): the weight or max_rows of {', '.join(unapplied)} "
+                     "was not applied; every row that passed the other stages is in the splits.")
     return notes
 
 

@@ -182,6 +182,30 @@ def test_the_report_and_summary_say_which_input_kept_the_duplicates_and_what_siz
         "or quarantined before it); the other weighted inputs shared its weight."]
 
 
+
+def test_weights_the_switched_off_mix_did_not_apply_are_said(tmp_path):
+    """With `stages.mix.enabled: false` the inputs' weights and max_rows were ignored without a word (the target
+    column showed "-"): the summary and both report pages now say so; an applied mix says nothing of it."""
+    from typer.testing import CliRunner
+
+    from tomecraft.cli import app
+
+    rows = [{"conversations": [{"from": "human", "value": f"Question {tag} {i}: why is the sky blue at noon?"},
+                               {"from": "gpt", "value": f"Answer {tag} {i}: because air scatters blue light the most."}]}
+            for tag in ("a", "b") for i in range(30)]
+    for tag in ("a", "b"):
+        (tmp_path / f"{tag}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows if f" {tag} " in r["conversations"][0]["value"]))
+    said = "The mix stage is off (stages.mix.enabled: false): the weight or max_rows of a, b was not applied"
+    for enabled in (False, True):
+        out = tmp_path / f"out-{enabled}"
+        result = CliRunner().invoke(app, ["curate", "-i", f"a={tmp_path / 'a.jsonl'}@2", "-i", f"b={tmp_path / 'b.jsonl'}@1",
+                                          "-o", str(out), "--set", f"stages.mix.enabled={str(enabled).lower()}"],
+                                    env={"COLUMNS": "400"})
+        assert result.exit_code == 0, result.output
+        assert (said in result.output) is not enabled, result.output
+        assert (said in (out / "report.md").read_text(encoding="utf-8")) is not enabled
+        assert (said in (out / "report.html").read_text(encoding="utf-8")) is not enabled
+
 # -- a mix with no row to mix -------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("stages", [{}, pytest.param({"semantic_dedup": {"enabled": True}}, marks=pytest.mark.slow)],
