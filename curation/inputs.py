@@ -78,7 +78,7 @@ class InputConfig(StrictModel):
         tab hides in it, a blank name shows nothing."""
         if name is None or name == "":  # not given: named from the path
             return name
-        if not name.strip():
+        if all(c.isspace() or unicodedata.category(c) == "Cf" for c in name):  # (zero-width characters show nothing)
             raise ValueError("the name is blank; give it a visible character, or leave it out to name the input "
                              "from its path")
         bad = next((c for c in name if _control(c)), None)

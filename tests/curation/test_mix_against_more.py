@@ -89,6 +89,7 @@ def test_a_mix_that_keeps_no_row_still_targets_the_weights_shares():
 @pytest.mark.parametrize("name,problem", [
     ("line1\nline2", "control character '\\n'"), ("a\x00b", "control character '\\x00'"),
     ("tab\there", "control character '\\t'"), ("   ", "the name is blank"), ("a\u2028b", "control character"),
+    ("\u200d\u200b\u2060", "the name is blank"), ("\ufeff \u200b", "the name is blank"),
 ])
 def test_a_name_that_is_blank_or_holds_a_control_character_is_one_clear_error(name, problem):
     """A name labels every row and a row of every table: a line break split the command's table row in two and
