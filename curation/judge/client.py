@@ -31,6 +31,19 @@ class RequestFailed(Exception):
     """One request failed for good (not an outage): that row stays unscored."""
 
 
+def reply_text(content: Any, raw: str = "") -> str:
+    """The text of a chat completion's ``message.content``: a string, null (no text), or a list of content parts
+    (``[{"type": "text", "text": ...}]``, as some servers answer); anything else (a number, an object, NaN) is no
+    reply this tool can read, and that row's request fails (:class:`RequestFailed`), never the run."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list) and all(isinstance(p, dict) and isinstance(p.get("text", ""), str) for p in content):
+        return "".join(p.get("text", "") for p in content)
+    raise RequestFailed(f"unexpected reply: message.content is {type(content).__name__}: {raw[:200]}")
+
+
 class Judge:
     def __init__(self, cfg: JudgeConfig) -> None:
         self.cfg = cfg
@@ -123,9 +136,11 @@ class Judge:
             if resp.status_code >= 400:
                 raise RequestFailed(f"HTTP {resp.status_code}: {resp.text[:200]}")
             try:
-                return resp.json()["choices"][0]["message"]["content"] or ""
-            except (ValueError, KeyError, IndexError, TypeError) as exc:
+                content = resp.json()["choices"][0]["message"]["content"]
+            except (ValueError, KeyError, IndexError, TypeError, RecursionError) as exc:
+                # (RecursionError: JSON nested deeper than the decoder goes)
                 raise RequestFailed(f"unexpected reply: {resp.text[:200]}") from exc
+            return reply_text(content, resp.text)
         self.down = f"judge endpoint {self.cfg.url} is not answering: {last} (after {self.cfg.retries} retries)"
         raise JudgeUnavailable(self.down)
 

@@ -53,8 +53,13 @@ def messages(turns: list[dict[str, Any]], rubric: dict[str, str], max_chars: int
 _JSON = re.compile(r"\{[^{}]*\}")
 # "8/10", "3 out of 10": a score on another scale ("step 1/3" is none)
 _SCALE = r"\s*(?:/|out of)\s*(5|10|100)(?:\.0+)?(?!\d|\.\d)"
-_FRACTION = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)" + _SCALE, re.IGNORECASE)
-_DIGIT = re.compile(r"(?<![\d./])([1-5](?:\.\d+)?)(?!\d|\.\d|\s*%|\s*(?:/|out of)\s*\d)", re.IGNORECASE)
+_FRACTION = re.compile(r"(?<![\d.\-\u2212])(\d+(?:\.\d+)?)" + _SCALE, re.IGNORECASE)
+# a number with a minus sign (``-3``) or an exponent (``1e309``) is no 1-5 score, and neither is either end of a
+# range (``on a scale of 1-5``, ``1 to 5``)
+_NOT_AFTER = r"(?<![\d./\-\u2212\u2013])(?<!to )(?<!\d[eE])(?<!\d[eE][+-])"
+_NOT_BEFORE = r"(?!\d|\.\d|[eE][+-]?\d|\s*(?:-|\u2013|\u2212|to)\s*\d)"
+_DIGIT = re.compile(_NOT_AFTER + r"([1-5](?:\.\d+)?)" + _NOT_BEFORE + r"(?!\s*%|\s*(?:/|out of)\s*\d)",
+                    re.IGNORECASE)
 _LIST_ITEM = re.compile(r"\s*[.)]\s")  # "1. Assemble ..." at the start of a line is list numbering, not a score
 # words small models answer with instead of a number
 _WORDS = [("very poor", 1.0), ("terrible", 1.0), ("excellent", 5.0), ("outstanding", 5.0), ("perfect", 5.0),
@@ -76,8 +81,8 @@ def parse_scores(reply: str, rubric: dict[str, str]) -> dict[str, float] | None:
                 return got
     got = {}
     for name in rubric:
-        m = re.search(re.escape(name).replace("_", "[ _]") + r"\W{0,5}(\d+(?:\.\d+)?)(?!\d|\.\d)(?:" + _SCALE + ")?",
-                      reply, re.IGNORECASE)
+        m = re.search(re.escape(name).replace("_", "[ _]") + r"\W{0,5}" + _NOT_AFTER + r"(\d+(?:\.\d+)?)"
+                      + r"(?!\d|\.\d|[eE][+-]?\d)(?:" + _SCALE + ")?", reply, re.IGNORECASE)
         if m and (value := _score(m.group(1), m.group(2))) is not None:
             got[name] = value
     if got:

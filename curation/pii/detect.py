@@ -24,6 +24,15 @@ from curation.pii.patterns import (NOT_CARD_CONTEXT, NOT_PHONE_CONTEXT, NOT_VERS
                                    detectors)
 
 
+# characters that show nothing: zero-width space / non-joiner / joiner, direction marks and embeddings, word joiner
+# and invisible operators, BOM / zero-width no-break space, soft hyphen, Mongolian vowel separator. A secret or
+# a number with one of these inside (copied from a web page, or put there to dodge scanners) is still found.
+_HIDDEN_CHARS = "\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
+_HIDDEN = re.compile(f"[{_HIDDEN_CHARS}]")
+_HIDDEN_SET = frozenset(chr(c) for c in [0xAD, 0x180E, *range(0x200B, 0x2010), *range(0x202A, 0x202F),
+                                          *range(0x2060, 0x2065), *range(0x2066, 0x206A), 0xFEFF])
+
+
 @dataclass(frozen=True)
 class Span:
     start: int
@@ -141,6 +150,19 @@ class Scanner:
         self.__init__(state["cfg"])
 
     def spans(self, text: str) -> list[Span]:
+        """The findings in ``text``. Invisible characters (zero-width spaces and joiners, soft hyphens, direction
+        marks, BOMs) inside a value do not hide it: where the text has any, it is scanned without them and each
+        finding is mapped back to the stretch of the original text it covers, invisible characters included."""
+        if _HIDDEN.search(text) is None:
+            return self._spans(text)
+        keep = [i for i, c in enumerate(text) if c not in _HIDDEN_SET]
+        visible = "".join(text[i] for i in keep)
+        if not keep:
+            return []
+        return [Span(keep[s.start], keep[s.end - 1] + 1, s.type, s.name) for s in self._spans(visible)
+                if s.end > s.start]
+
+    def _spans(self, text: str) -> list[Span]:
         found: list[Span] = []
         blocked = _Disjoint()  # IBAN-shaped text failing mod 97: none of its digits is PII either
         for d in self.detectors:

@@ -127,4 +127,6 @@ PREFILTER = "|".join([
     r"AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA", r"gh[pousr]_|github_pat_|glpat-|npm_|hf_",
     r"sk-|sk_live|rk_live|sk_test|rk_test|xox[abposr]-|hooks\.slack|AIza|eyJ|PRIVATE KEY|SG\.|SK[0-9a-f]{32}",
     r"(?i:aws)", r"[A-Z]{2}\d{2} ?[A-Z0-9]{4}",
+    # invisible characters: the full scan looks past them (a token split by a zero-width space, ``g\u200bhp_...``)
+    r"[\x{ad}\x{180e}\x{200b}-\x{200f}\x{202a}-\x{202e}\x{2060}-\x{2064}\x{2066}-\x{2069}\x{feff}]",
 ])

@@ -16,16 +16,20 @@ from collections import Counter
 from functools import partial
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from curation.core.registry import StageSpec, register
 from curation.core.stage import RowStage, StageOutput
 from curation.normalize import NormalizeConfig, normalize_text, normalize_values
 from curation.pii.config import PiiConfig
-from curation.pii.detect import Scanner, scan_conversations
+from curation.pii.detect import Scanner, scan_conversations, scan_texts
 from curation.pii.rules import reason_codes, verdicts
 
 REDACTED_COLUMNS = ("conversations", "original_conversations")
+# columns the tool itself writes (hashes, numbers, JSON it makes): never personal data, never scanned
+TOOL_COLUMNS = ("id", "score", "cluster_id", "origin_id", "augmentation")
 # a string literal of a JSON text; group 1 is its closing quote, absent where the literal runs to the end of the line
 # unclosed: such a match is skipped whole (no quote inside it opens a literal either: the scan from there reads the
 # same escapes to the same end), so a line of ``"\\"\\"\\"...`` costs one pass, not one pass per quote
@@ -70,6 +74,16 @@ class PiiStage(RowStage):
             if result.conversations is not batch.column(column):
                 col = result.conversations.cast(batch.schema.field(column).type)
                 batch = batch.set_column(batch.schema.get_field_index(column), column, col)
+        if self.scanner.detectors:
+            for column in batch.schema.names:
+                if column in REDACTED_COLUMNS or column in TOOL_COLUMNS:
+                    continue
+                values = batch.column(column)
+                redacted, hits = _redact_any(values, self.scanner)
+                for row, counts in hits.items():
+                    found[row].update(counts)
+                if redacted is not values:
+                    batch = batch.set_column(batch.schema.get_field_index(column), column, redacted)
         reasons, details = verdicts(found, self.cfg)
         total = Counter()
         for c in found:
@@ -93,6 +107,48 @@ class PiiStage(RowStage):
         if view != out and (found := scanner.spans(view)):
             out = scanner.redact(view, found)
         return out
+
+
+def _redact_any(values: pa.Array, scanner: Scanner) -> tuple[pa.Array, dict[int, Counter]]:
+    """``values`` (any column besides the turns: ``source``, the input's own id, every extra column, strings nested
+    in structs and lists as JSON objects and arrays give them) with every string redacted, and the findings per
+    row. Other types (numbers, booleans, maps, binary) are returned as they are."""
+    t = values.type
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        scan = scan_texts(values, scanner)
+        return (values if not scan.found else scan.values), scan.found
+    if pa.types.is_struct(t):
+        children, hits, changed = [], {}, False
+        for i in range(t.num_fields):
+            child = values.field(i)
+            if values.offset or len(child) != len(values):
+                child = child.slice(values.offset, len(values))
+            new, found = _redact_any(child, scanner)
+            changed |= new is not child
+            children.append(new)
+            for row, counts in found.items():
+                hits.setdefault(row, Counter()).update(counts)
+        if not changed:
+            return values, hits
+        mask = pc.is_null(values) if values.null_count else None
+        return pa.StructArray.from_arrays(children, fields=list(t), mask=mask), hits
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        items = values.flatten()
+        new, found = _redact_any(items, scanner)
+        if not found:
+            return values, {}
+        parent = pc.list_parent_indices(values).to_numpy()
+        hits: dict[int, Counter] = {}
+        for i, counts in found.items():
+            hits.setdefault(int(parent[i]), Counter()).update(counts)
+        if new is items:
+            return values, hits
+        lengths = pc.fill_null(pc.list_value_length(values), 0).to_numpy(zero_copy_only=False)
+        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64 if pa.types.is_large_list(t) else np.int32)
+        cls = pa.LargeListArray if pa.types.is_large_list(t) else pa.ListArray
+        mask = pc.is_null(values) if values.null_count else None
+        return cls.from_arrays(pa.array(offsets), new, type=t, mask=mask), hits
+    return values, {}
 
 
 def scrub_text(stage: PiiStage, text: str) -> str:
