@@ -7,21 +7,11 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from serving.asr import EmptyAudio, NotAudio, as_mono, check_rate, load_audio, load_transcriber
-from serving.testing import espeak_wav, free_port
+from serving.asr import EmptyAudio, NotAudio, as_mono, check_rate, load_transcriber
+from serving.testing import free_port
 from tomecraft.cli import app
 
-QUESTION = "What is the capital of France and why is it famous?"
-
-
-@pytest.fixture(scope="module")
-def transcriber():
-    return load_transcriber(None, cpu_threads=1, max_seconds=20)
-
-
-@pytest.fixture(scope="module")
-def question(tmp_path_factory) -> np.ndarray:
-    return load_audio(espeak_wav(QUESTION, tmp_path_factory.mktemp("speech") / "q.wav"))
+from tests.serving.test_hostile_inputs import QUESTION, question, transcriber  # noqa: F401  (the spoken question)
 
 
 def test_int16_samples_stored_as_floats_are_heard(transcriber, question):
