@@ -47,9 +47,14 @@ def messages_table(split: pa.Table, mix: bool = True) -> pa.Table:
 def write_messages_splits(root: str | Path, write_parquet=None) -> dict[str, Path]:
     """``messages/{split}.parquet`` for every FineTome split of the folder ``root``; the rows' ``input`` goes with
     them only where it names the input of a mix (an input's own ``input`` column stays in the FineTome splits,
-    with its other extra columns)."""
-    if write_parquet is None:
-        from curation.writer import write_parquet
+    with its other extra columns).
+
+    Each split is read and written a batch at a time (:class:`curation.writer.ParquetStream`: row groups of a
+    fixed number of rows, the bytes by the rows alone): read whole, a split of more than 2 GiB of turn text could
+    not be made one array (Arrow's ``offset overflow``), and a sharded split of a ``--engine ray`` run would have
+    to fit in memory. ``write_parquet`` (unused) is kept for callers that pass it."""
+    from curation.writer import ParquetStream
+
     paths = output_paths(root)
     mix = _is_mix(read_manifest(root)) if paths.manifest.exists() else False
     folder = paths.root / MESSAGES_DIR
@@ -60,14 +65,30 @@ def write_messages_splits(root: str | Path, write_parquet=None) -> dict[str, Pat
         source = paths.split(split)
         if source.exists():
             target = folder / f"{split}.parquet"
-            table = messages_table(pq.read_table(source), mix)
+            files = paths.files(source)
+            if not files:  # a shard folder without a shard (--engine ray writes one, empty, at least): no rows
+                continue
+            split_schema = pq.read_schema(files[0])
+            schema = messages_table(split_schema.empty_table(), mix).schema
+            columns = [n for n in ("id", "conversations", "source", "score", "input") if n in split_schema.names]
             try:
                 folder.mkdir(exist_ok=True)
-                write_parquet(table, target)
+                stream = ParquetStream(target, schema)
             except OSError as exc:  # messages/ or its file a folder that cannot be written
+                raise _unwritable(target, "a messages split", exc) from None
+            for f in files:
+                for batch in pq.ParquetFile(f).iter_batches(batch_size=_MESSAGES_BATCH_ROWS, columns=columns):
+                    stream.write(messages_table(pa.Table.from_batches([batch]), mix))
+            try:
+                stream.close()
+            except OSError as exc:
                 raise _unwritable(target, "a messages split", exc) from None
             written[split] = target
     return written
+
+
+_MESSAGES_BATCH_ROWS = 1_024  # rows read at a time from a split for its messages split (a batch holds its text in one
+# array: its 2 GiB at most, and Arrow reads no batch of nested values across more)
 
 
 def _split_files(root: Path, config: str) -> dict[str, tuple[str, list[Path]]]:
@@ -130,7 +151,8 @@ def _yaml_header(root: Path, configs: list[str], license: str | None, size: int)
                            "num_examples": sum(m.num_rows for m in meta)})
         # DatasetInfo._to_yaml_dict keeps features and splits; dataset_size and download_size are left out
         # (not known), as datasets leaves them out when they are None.
-        infos[config] = {"features": features_yaml(schema), "splits": splits}
+        features = features_yaml(schema)  # None: a column datasets cannot describe in YAML; it reads the files'
+        infos[config] = {**({"features": features} if features is not None else {}), "splits": splits}
     card = DatasetCardData(
         license=license,
         task_categories=["text-generation"],

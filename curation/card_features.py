@@ -20,9 +20,12 @@ Everything else gives None and the caller asks ``datasets`` (:func:`datasets_fea
 for any schema: map, union, list_view, fixed_size_binary, decimal32/64, string_view and binary_view (4.0
 refuses them, later 4.x map them), run-end encoded and extension types (json, uuid, ``datasets``' ArrayXD),
 repeated field names, time zones ``datasets`` does not parse, dictionaries of nested values,
-fields named ``_type``, and schemas carrying ``datasets``' own ``huggingface`` metadata (whose features take
-precedence there). So does every schema when the installed ``datasets`` is not 4.x (3.x spells lists
-``sequence``). ``tests/curation/test_card_features.py`` holds the two to the same bytes.
+and schemas carrying ``datasets``' own ``huggingface`` metadata (whose features take precedence there). So
+does every schema when the installed ``datasets`` is not 4.x (3.x spells lists ``sequence``).
+``tests/curation/test_card_features.py`` holds the two to the same bytes. A column or struct field named
+``_type`` (an input's ``{"_type": ...}`` objects) ``datasets`` cannot write either (it takes the key for its
+own type tag): :func:`features_yaml` gives None and the card leaves that config's features out, for
+``load_dataset`` to take from the files.
 """
 
 from __future__ import annotations
@@ -150,8 +153,30 @@ def datasets_features(schema: pa.Schema) -> list[Feature]:
     return datasets.Features.from_arrow_schema(schema)._to_yaml_list()
 
 
-def features_yaml(schema: pa.Schema) -> list[Feature]:
+def names_type(t: pa.DataType | pa.Schema) -> bool:
+    """Whether a struct field (of ``t`` or of a type inside it) or a column of a schema is named ``_type``.
+    ``datasets`` reads that key of its features' dicts as the feature's own type tag: it cannot write such a
+    column's features as YAML (``Features._to_yaml_list`` raises TypeError), though it reads the data itself."""
+    if isinstance(t, pa.Schema):
+        return any(f.name == "_type" or names_type(f.type) for f in t)
+    if pat.is_struct(t):
+        return any(f.name == "_type" or names_type(f.type) for f in t)
+    if pat.is_dictionary(t):
+        return names_type(t.value_type)
+    if pat.is_map(t):
+        return names_type(t.key_type) or names_type(t.item_type)
+    if pat.is_list(t) or pat.is_large_list(t) or pat.is_fixed_size_list(t):
+        return names_type(t.value_type)
+    return False
+
+
+def features_yaml(schema: pa.Schema) -> list[Feature] | None:
     """The ``features`` list of ``schema``'s config: :func:`card_features`, or ``datasets`` for the types it
-    leaves out."""
+    leaves out; None when ``datasets`` cannot write them (:func:`names_type`): the card then leaves the config's
+    features out and ``load_dataset`` takes them from the files."""
     features = card_features(schema)
-    return features if features is not None else datasets_features(schema)
+    if features is not None:
+        return features
+    if names_type(schema):
+        return None
+    return datasets_features(schema)

@@ -101,9 +101,7 @@ class ParquetStream:
 
     def _flush(self, n: int) -> None:
         table = pa.concat_tables(self._pending)
-        # one chunk per column: Parquet's writer cuts pages, and falls back from dictionary encoding, at the
-        # chunks' edges too, so the bytes would depend on how the rows came in batches
-        self._writer.write_table(table.slice(0, n).combine_chunks(), row_group_size=n)
+        write_combined(self._writer, table.slice(0, n), n)
         rest = table.slice(n)
         self._pending = [rest] if rest.num_rows else []
         self._pending_rows = rest.num_rows
@@ -117,6 +115,28 @@ class ParquetStream:
         os.replace(self._tmp, self.path)
         return self.rows
 
+
+
+def write_combined(writer: pq.ParquetWriter, rows: pa.Table, row_group_size: int | None) -> None:
+    """``rows`` as row groups of ``writer`` (of ``row_group_size`` rows at most, None: Arrow's default), each column
+    one chunk: Parquet's writer cuts pages, and falls back from dictionary encoding, at the chunks' edges too, so
+    the bytes would depend on how the rows came in batches. Rows whose column holds more than one Arrow array can
+    (2 GiB of text) are written as two row groups of half the rows each, halved again as needed: the split depends
+    on the rows alone, and every row group stays one that Arrow, ``datasets`` and pandas read (Arrow reads no row
+    group of nested values past that size)."""
+    try:
+        combined = rows.combine_chunks()
+    except (pa.ArrowInvalid, pa.ArrowCapacityError):  # offset overflow while concatenating nested arrays
+        combined = None
+    if combined is not None and all(column.num_chunks <= 1 for column in combined.columns):
+        writer.write_table(combined, row_group_size=row_group_size)
+        return
+    if rows.num_rows < 2:  # one row past Arrow's limit: as it is
+        writer.write_table(rows, row_group_size=row_group_size)
+        return
+    half = rows.num_rows // 2
+    write_combined(writer, rows.slice(0, half), row_group_size)
+    write_combined(writer, rows.slice(half), row_group_size)
 
 
 def value_bits(data: pa.Table | pa.RecordBatch | pa.ChunkedArray | pa.Array) -> int:
@@ -210,7 +230,7 @@ def write_parquet(table: pa.Table, path: Path) -> None:
     tmp = path.with_name(path.name + ".tmp")
     with pq.ParquetWriter(tmp, table.schema, **PARQUET_OPTIONS) as writer:
         if table.num_rows:
-            writer.write_table(table.combine_chunks())  # (as ParquetStream: bytes by rows only)
+            write_combined(writer, table, None)  # (as ParquetStream: bytes by rows only)
         writer.add_key_value_metadata({VALUE_BITS_KEY: str(value_bits(table))})
     os.replace(tmp, path)
 
