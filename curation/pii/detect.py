@@ -20,17 +20,11 @@ import pyarrow.compute as pc
 
 from curation.pii import validators
 from curation.pii.config import PiiConfig
-from curation.pii.patterns import (NOT_CARD_CONTEXT, NOT_PHONE_CONTEXT, NOT_VERSION_CONTEXT, PREFILTER, TYPES, Detector,
-                                   detectors)
+from curation.pii.patterns import (HIDDEN_CHARS, NOT_CARD_CONTEXT, NOT_PHONE_CONTEXT, NOT_VERSION_CONTEXT, PREFILTER,
+                                   TYPES, Detector, detectors)
 
 
-# characters that show nothing: zero-width space / non-joiner / joiner, direction marks and embeddings, word joiner
-# and invisible operators, BOM / zero-width no-break space, soft hyphen, Mongolian vowel separator. A secret or
-# a number with one of these inside (copied from a web page, or put there to dodge scanners) is still found.
-_HIDDEN_CHARS = "\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
-_HIDDEN = re.compile(f"[{_HIDDEN_CHARS}]")
-_HIDDEN_SET = frozenset(chr(c) for c in [0xAD, 0x180E, *range(0x200B, 0x2010), *range(0x202A, 0x202F),
-                                          *range(0x2060, 0x2065), *range(0x2066, 0x206A), 0xFEFF])
+_HIDDEN = re.compile("[" + "".join(sorted(HIDDEN_CHARS)) + "]")
 
 
 @dataclass(frozen=True)
@@ -155,7 +149,7 @@ class Scanner:
         finding is mapped back to the stretch of the original text it covers, invisible characters included."""
         if _HIDDEN.search(text) is None:
             return self._spans(text)
-        keep = [i for i, c in enumerate(text) if c not in _HIDDEN_SET]
+        keep = [i for i, c in enumerate(text) if c not in HIDDEN_CHARS]
         visible = "".join(text[i] for i in keep)
         if not keep:
             return []
