@@ -28,8 +28,9 @@ from curation.pii.detect import Scanner, scan_conversations, scan_texts
 from curation.pii.rules import reason_codes, verdicts
 
 REDACTED_COLUMNS = ("conversations", "original_conversations")
-# columns the tool itself writes (hashes, numbers, JSON it makes): never personal data, never scanned
-TOOL_COLUMNS = ("id", "score", "cluster_id", "origin_id", "augmentation")
+# columns the tool itself writes (hashes, numbers, JSON it makes, the input's name from the config, which the mix
+# counts rows by): never personal data, never scanned
+TOOL_COLUMNS = ("id", "score", "cluster_id", "origin_id", "augmentation", "input", "repairs")
 # a string literal of a JSON text; group 1 is its closing quote, absent where the literal runs to the end of the line
 # unclosed: such a match is skipped whole (no quote inside it opens a literal either: the scan from there reads the
 # same escapes to the same end), so a line of ``"\\"\\"\\"...`` costs one pass, not one pass per quote
@@ -76,7 +77,7 @@ class PiiStage(RowStage):
                 batch = batch.set_column(batch.schema.get_field_index(column), column, col)
         if self.scanner.detectors:
             for column in batch.schema.names:
-                if column in REDACTED_COLUMNS or column in TOOL_COLUMNS:
+                if column in REDACTED_COLUMNS or column in TOOL_COLUMNS or column.startswith("_"):  # (_: the run's own)
                     continue
                 values = batch.column(column)
                 redacted, hits = _redact_any(values, self.scanner)
