@@ -5,7 +5,8 @@ An output folder (``--out``, default ``out/``) holds:
 ``train.parquet``, ``validation.parquet``, ``test.parquet``
     The kept rows. Columns: ``id`` (string, stable, derived from the row's content: see "Ids" below), ``conversations``
     (list of ``{from, value}``, normalized), ``source``, ``score``, every extra input column unchanged (redacted
-    where the PII stage is on), and the provenance columns ``original_conversations`` (the pre-normalization turns, null where
+    where the PII stage is on; one named like a column tome writes, or one TRL's ``SFTTrainer`` reads such as
+    ``prompt`` or ``input_ids``, is kept as ``input_<name>``), and the provenance columns ``original_conversations`` (the pre-normalization turns, null where
     normalization changed nothing), ``cluster_id`` (near-duplicate cluster, null for singletons),
     ``origin_id`` and ``augmentation`` (set on augmented rows only; ``augmentation`` is a JSON string
     with the method and its parameters). Later stages may add columns (review adds ``quality`` and

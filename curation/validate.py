@@ -43,9 +43,17 @@ RESERVED = {"id", "conversations", "messages", "source", "score"}
 PROVENANCE = ("original_conversations", "cluster_id", "origin_id", "augmentation")
 ORIGINAL = "_original"  # internal: the turns as given by a format conversion, for original_conversations
 REPAIRS = "repairs"  # what was repaired in a kept row (JSON {kind: [columns]}); only when something was
-# columns tome writes: an input's own are kept apart as input_<name> (with several inputs, ``input`` too); so is
-# a ``messages`` column beside the ``conversations`` a row is read from (``--format messages`` writes one)
-OWNED = frozenset(PROVENANCE) | frozenset(REMOVED_COLUMNS) | {"id", "messages", REPAIRS}
+# the columns TRL's SFTTrainer reads beside the turns: an input column with one of these names would make it read
+# the curated rows as something else (``input_ids``: already tokenized, ``labels``: the loss given, ``prompt``/
+# ``completion``/``chosen``/``rejected``: another dataset type, ``image(s)``: a vision dataset,
+# ``chat_template_kwargs``: arguments to the template), so the splits train as they are only with them kept apart
+TRAINER_COLUMNS = frozenset({"prompt", "completion", "chosen", "rejected", "input_ids", "labels", "attention_mask",
+                             "completion_mask", "assistant_masks", "position_ids", "seq_lengths", "image", "images",
+                             "chat_template_kwargs"})
+# columns tome writes, or that the trainers read: an input's own are kept apart as input_<name> (with several
+# inputs, ``input`` too); so is a ``messages`` column beside the ``conversations`` a row is read from
+# (``--format messages`` writes one)
+OWNED = frozenset(PROVENANCE) | frozenset(REMOVED_COLUMNS) | {"id", "messages", REPAIRS} | TRAINER_COLUMNS
 LABELLED = OWNED | {"input"}
 
 

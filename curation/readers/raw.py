@@ -336,12 +336,17 @@ def kept_apart(name: str, taken: Collection[str]) -> str:
     """An input column's name as tome keeps it beside its own columns: a name tome uses (one of ``taken``), or
     such a name already kept apart (``input_id``, ``input_input_id``), gets one more ``input_`` in front; any
     other name stays. The rule reads the name alone, so a column is named the same in every batch and file
-    whatever columns sit beside it, and no two names meet: a renamed one is a taken name behind ``input_`` prefixes,
-    which no name left as it is can be."""
+    whatever columns sit beside it, and no two names meet: a name is moved when it, or what is left of it after
+    ``input_`` prefixes are taken off one by one, is taken, so a name left as it is is never one moved name
+    (``input_`` + a moved name is moved too). A taken name may itself start with ``input_`` (TRL's
+    ``input_ids``: moved to ``input_input_ids``)."""
     base = name
-    while base.startswith(KEPT_APART):
+    while True:
+        if base in taken:
+            return KEPT_APART + name
+        if not base.startswith(KEPT_APART):
+            return name
         base = base[len(KEPT_APART) :]
-    return KEPT_APART + name if base in taken else name
 
 
 def kept_apart_internal(name: str) -> str:

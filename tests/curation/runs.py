@@ -70,3 +70,24 @@ def curate_command(*args: str):
     from tomecraft.cli import app
 
     return CliRunner().invoke(app, ["curate", "-q", "--set", "report=false", *args])
+
+
+def sft_trainer_step(dataset, tmp_path: Path) -> int:
+    """One TRL ``SFTTrainer`` step on ``dataset`` as it is (its own data preparation: from/value turns converted,
+    chat template, tokenizing), with a tiny random Llama and a word tokenizer; the steps it took."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    from trl import SFTConfig, SFTTrainer
+
+    words = ["<unk>", "<pad>", "<eos>", "system", "user", "assistant", ":", "Be", "brief", "."]
+    words += [f"{p}{i}" for p in "qa" for i in range(5)]
+    backend = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>"))
+    backend.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, unk_token="<unk>", pad_token="<pad>", eos_token="<eos>")
+    tokenizer.chat_template = "{% for m in messages %}{{ m['role'] }} : {{ m['content'] }} {% endfor %}<eos>"
+    model = LlamaForCausalLM(LlamaConfig(vocab_size=len(words), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                                         num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=64))
+    args = SFTConfig(output_dir=str(tmp_path / "sft-run"), max_steps=1, per_device_train_batch_size=2, report_to=[],
+                     use_cpu=True, save_strategy="no", logging_steps=1, max_length=64)
+    trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer)
+    return trainer.train().global_step

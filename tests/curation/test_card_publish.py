@@ -92,28 +92,15 @@ def test_a_finetome_card_removes_the_messages_splits_of_an_earlier_run(tmp_path)
 def test_trl_sft_trainer_takes_the_messages_split_as_it_is(tmp_path):
     """One SFTTrainer step on the folder's messages config, with a tiny random model and a word tokenizer."""
     import datasets
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
-    from trl import SFTConfig, SFTTrainer
     from trl.data_utils import is_conversational
+
+    from tests.curation.runs import sft_trainer_step
 
     root = curated_folder(tmp_path / "out")
     write_card(root, "messages")
     ds = datasets.load_dataset(str(root), cache_dir=str(tmp_path / "cache"))
     assert is_conversational(ds["train"][0])
-    words = ["<unk>", "<pad>", "<eos>", "system", "user", "assistant", ":", "Be", "brief", "."]
-    words += [f"{p}{i}" for p in "qa" for i in range(5)]
-    backend = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>"))
-    backend.pre_tokenizer = pre_tokenizers.Whitespace()
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, unk_token="<unk>", pad_token="<pad>", eos_token="<eos>")
-    tokenizer.chat_template = "{% for m in messages %}{{ m['role'] }} : {{ m['content'] }} {% endfor %}<eos>"
-    model = LlamaForCausalLM(LlamaConfig(vocab_size=len(words), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
-                                         num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=64))
-    args = SFTConfig(output_dir=str(tmp_path / "run"), max_steps=1, per_device_train_batch_size=2, report_to=[],
-                     use_cpu=True, save_strategy="no", logging_steps=1)
-    trainer = SFTTrainer(model=model, args=args, train_dataset=ds["train"], processing_class=tokenizer)
-    result = trainer.train()
-    assert result.global_step == 1
+    assert sft_trainer_step(ds["train"], tmp_path) == 1
 
 
 @pytest.mark.parametrize("fmt", ["finetome", "both"])
