@@ -559,6 +559,7 @@ class ExistingSet:
         # rows of a plain input that validation or normalization quarantined as it was read: left out of the
         # index, counted (``rows``) with the first one's place and error (``first``), for the stage's stats
         self.skipped: dict[str, Any] = {"rows": 0, "first": None}
+        self._hub_parts: list[str] | None = None
         if self.curated is None:
             found = _split_of_curated(path)
             if found is not None:
@@ -620,14 +621,21 @@ class ExistingSet:
 
     def parts(self) -> list[str]:
         """The input specs a plain set is read from: the spec, or, for a local folder laid out as a hub dataset
-        repository (its files named by split) or a ``save_to_disk`` DatasetDict, each of its splits
-        (``FOLDER:train``, ``FOLDER:test``, ...). As
+        repository (its files named by split), a ``save_to_disk`` DatasetDict or a hub dataset, each of its splits
+        (``FOLDER:train``, ``FOLDER:test``, ``ORG/NAME:test``, ...). As
         an ``--input``, such a folder reads ``train`` alone (its test rows are not to be trained on); as the set
         new rows must not duplicate, its test rows count as much as its train rows (read as train alone, a new
         row that is one of the set's test rows was kept, into the training data of the extension)."""
+        from curation.readers import hub_split_names, is_hub_id
         from curation.sources import split_layout
 
         path = Path(self.spec).expanduser()
+        if self.curated is None and ":" not in self.spec and is_hub_id(self.spec):  # a hub dataset: every split
+            if self._hub_parts is None:  # (listed once: the index's key and its build both ask)
+                splits = hub_split_names(self.spec, self.subset)
+                self._hub_parts = ([self.spec] if splits in (None, ["train"])
+                                   else [f"{self.spec}:{split}" for split in splits])
+            return self._hub_parts
         if self.curated is not None or "://" in self.spec or not path.is_dir():
             return [self.spec]
         saved = _saved_splits(path)

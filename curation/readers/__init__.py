@@ -812,6 +812,29 @@ def _offline_while(offline: bool) -> Iterator[None]:
         constants.HF_HUB_OFFLINE, datasets.config.HF_HUB_OFFLINE, datasets.config.HF_DATASETS_OFFLINE = saved
 
 
+def is_hub_id(spec: str) -> bool:
+    """Whether ``open_input`` reads ``spec`` as a hub dataset id (``ORG/NAME``, ``ORG/NAME:SPLIT``): no local path
+    of that name, no scheme, and not written as a path."""
+    if "://" in spec or looks_like_path(spec):
+        return False
+    return not Path(spec).expanduser().exists() and not Path(spec.partition(":")[0]).expanduser().exists()
+
+
+def hub_split_names(spec: str, subset: str | None = None) -> list[str] | None:
+    """The splits of the hub dataset ``spec`` (``datasets.get_dataset_split_names``: the hub's listing, or the
+    local cache where the hub cannot be reached); None when they cannot be listed (the dataset's load then says
+    why, on one line)."""
+    import datasets
+
+    unreachable = _hub_unreachable()
+    try:
+        with _hub_retries_quiet(), _offline_while(unreachable is not None):
+            names = datasets.get_dataset_split_names(spec, config_name=subset)
+    except Exception:  # noqa: BLE001 - not listed: the load that follows names the cause
+        return None
+    return [str(n) for n in names] or None
+
+
 def _hub(spec: str, streaming: bool = False, subset: str | None = None) -> InputSource:
     import datasets
 

@@ -15,8 +15,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from curation.core.stage import ReduceContext
-from tests.curation.test_against_existing import (OVERLAP, against_stats, as_shards, curate, rows, write_jsonl,
-                                                  existing, new_input)  # noqa: F401 - the last two are fixtures
+from curation.contract import read_manifest
+from tests.curation.test_against_existing import (OVERLAP, against_stats, as_shards, curate, fast_config, rows,
+                                                  write_jsonl, existing, new_input)  # noqa: F401 - the last two are fixtures
 
 
 def found_duplicates(out: Path) -> pa.Table:
@@ -161,6 +162,42 @@ def test_every_split_of_a_hub_layout_folder_is_the_existing_set(hub_folder, new_
     manifest = curate(new_input, tmp_path / "new", against=hub_folder)
     assert against_stats(manifest)["existing_rows"] == 60 and against_stats(manifest)["exact"] == OVERLAP
     assert manifest["accounting"]["balanced"] and manifest["accounting"]["in_splits"] == 20
+
+
+def test_every_split_of_a_hub_dataset_is_the_existing_set(hub_folder, new_input, tmp_path, monkeypatch):
+    """``--against ORG/NAME`` (a dataset an earlier run published) read its train split alone: the new rows that
+    repeat its test rows were kept. Its splits are listed as ``datasets`` lists them (the hub stands in here as
+    the local layout folder); ``ORG/NAME:test`` reads that split alone, and a dataset whose splits cannot be
+    listed is read as before (its load names what is wrong)."""
+    import datasets
+
+    real = datasets.load_dataset
+    loads = []
+
+    def hub(name, split=None, streaming=False, **kw):
+        assert name == "org/prev"
+        loads.append(split)
+        return real(str(hub_folder), split=split, streaming=streaming)
+
+    monkeypatch.setattr(datasets, "load_dataset", hub)
+    monkeypatch.setattr(datasets, "get_dataset_split_names", lambda name, config_name=None, **kw: ["train", "test"])
+    from curation.pipeline import run_curation
+
+    run_curation(str(new_input), tmp_path / "new", fast_config(against={"path": "org/prev"}))
+    manifest = read_manifest(tmp_path / "new")
+    assert against_stats(manifest)["existing_rows"] == 60 and against_stats(manifest)["exact"] == OVERLAP
+    assert sorted(set(loads)) == ["test", "train"]
+    loads.clear()
+    run_curation(str(new_input), tmp_path / "one", fast_config(against={"path": "org/prev:test"}))
+    assert against_stats(read_manifest(tmp_path / "one"))["existing_rows"] == 10 and set(loads) == {"test"}
+
+    def unlisted(name, config_name=None, **kw):
+        raise ConnectionError("offline")
+
+    monkeypatch.setattr(datasets, "get_dataset_split_names", unlisted)
+    loads.clear()
+    run_curation(str(new_input), tmp_path / "unlisted", fast_config(against={"path": "org/prev"}))
+    assert against_stats(read_manifest(tmp_path / "unlisted"))["existing_rows"] == 50 and set(loads) == {"train"}
 
 
 def test_every_split_of_a_saved_dataset_dict_is_the_existing_set(new_input, tmp_path):
