@@ -283,6 +283,12 @@ def resolve_input(cfg: InputConfig, source) -> InputConfig:
         folded = _casefolded(names, records)
         if folded:  # `Conversations` of `{From, Value}` turns: FineTome's names in another case
             return resolve_input(cfg.model_copy(update={"columns": folded}), source)
+        if "conversations" in names and "messages" in names and _holds_no_turns(records, "conversations") \
+                and not _holds_no_turns(records, "messages"):
+            # `messages` of turns beside a `conversations` that holds none (an id, a transcript as one string):
+            # the turns are read from `messages`, the other column kept as `input_conversations` (was: every row
+            # quarantined, "'conversations' is str, expected a list of turns")
+            return resolve_input(cfg.model_copy(update={"format": "messages"}), source)
         chat = next((c for c in ("conversations", "messages", "conversation") if c in names), None)
         if chat is not None and not (chat == "conversation" and detect_format(names)):
             keys = _turn_keys(records, chat)
@@ -314,6 +320,12 @@ def resolve_input(cfg: InputConfig, source) -> InputConfig:
         # (FineTome rows are otherwise read as they are)
         resolved = resolved.model_copy(update={"columns": {"system": "system"}})
     return resolved
+
+
+def _holds_no_turns(records: Sequence[dict[str, Any]], column: str) -> bool:
+    """Whether no first record holds a list in ``column`` (and one at least holds a value there)."""
+    values = [r.get(column) for r in records if r.get(column) is not None]
+    return bool(values) and not any(isinstance(v, list) for v in values)
 
 
 # the names a turn's text goes by, preferred where a turn holds more than one text beside its role

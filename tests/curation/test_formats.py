@@ -424,3 +424,34 @@ def test_plain_unknown_columns_get_no_look_alike_hint():
     assert shown_columns(["text", "问题", ""]) == "text, 问题, ''"
     # the real column beside its look-alike: the format is told by the real one, no hint
     assert look_alike_hint(["conversations", "c\u043enversations"]) == ""
+
+
+@pytest.mark.parametrize("suffix", ["jsonl", "parquet"])
+@pytest.mark.parametrize("other", ["conv-{i}", 7, "user: hi\nassistant: hello"])
+def test_messages_beside_a_conversations_column_without_turns_are_the_turns(tmp_path, suffix, other):
+    """An OpenAI-shaped input whose ``conversations`` column holds no turns (an id, a number, a transcript as one
+    string): detection took ``conversations`` for the turns and quarantined every row ("'conversations' is str,
+    expected a list of turns"); the turns are read from ``messages``, the other column kept apart."""
+    import pyarrow.parquet as pq
+
+    from tests.curation.runs import curate
+
+    rows = []
+    for i in range(12):
+        value = other.format(i=i) if isinstance(other, str) else other + i
+        rows.append({"messages": [{"role": "user", "content": f"How do {i} apples and {i * 3} pears add up, in words?"},
+                                  {"role": "assistant", "content": f"Together they make {i * 4} fruits: {i} and {i * 3}."}],
+                     "conversations": value})
+    spec = tmp_path / f"rows.{suffix}"
+    if suffix == "jsonl":
+        spec.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    else:
+        pq.write_table(pa.Table.from_pylist(rows), spec)
+    manifest = curate(str(spec), tmp_path / "out")
+    assert manifest["accounting"]["quarantined"] == 0
+    kept = [r for s in ("train", "validation", "test") for r in pq.read_table(tmp_path / "out" / f"{s}.parquet").to_pylist()]
+    assert len(kept) + manifest["accounting"]["removed"] == 12 and kept
+    for row in kept:
+        i = int(row["conversations"][1]["value"].split(": ", 1)[1].split(" ")[0])
+        assert row["input_conversations"] == (other.format(i=i) if isinstance(other, str) else other + i)
+        assert [t["from"] for t in row["conversations"]] == ["human", "gpt"]
