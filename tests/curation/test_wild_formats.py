@@ -72,10 +72,10 @@ READ = {
                       ("messages", {"messages": "conversation"}), chat(Q, A),
                       ["conversation_id", "model", "turn", "language", "redacted"]),
     "ultrachat_200k": (rows(lambda i, q, a: {"prompt": q, "prompt_id": f"{i:064x}", "messages": [rc("user", q), rc("assistant", a)]}),
-                       ("messages", {}), chat(Q, A), ["prompt", "prompt_id"]),
+                       ("messages", {}), chat(Q, A), ["input_prompt", "prompt_id"]),
     "no_robots": (rows(lambda i, q, a: {"prompt": q, "prompt_id": f"{i:064x}", "messages": [rc("user", q), rc("assistant", a)],
                                         "category": "Open QA"}),
-                  ("messages", {}), chat(Q, A), ["prompt", "prompt_id", "category"]),
+                  ("messages", {}), chat(Q, A), ["input_prompt", "prompt_id", "category"]),
     "tulu3_sft_mixture": (rows(lambda i, q, a: {"id": f"oasst1_converted_{i}", "messages": [rc("user", q), rc("assistant", a)],
                                                 "source": "ai2-adapt-dev/oasst1_converted"}),
                           ("messages", {}), chat(Q, A), ["input_id", "source"]),
@@ -182,14 +182,15 @@ def test_a_shape_that_is_no_chat_data_is_one_error_line_saying_what_it_holds(in_
 
 
 def test_the_suggested_mapping_for_preference_pairs_reads_the_chosen_side(in_tmp):
-    """What the error line for a DPO file says to set reads it: the prompt and its chosen answer, rejected kept."""
+    """What the error line for a DPO file says to set reads it: the prompt and its chosen answer, rejected kept
+    (as input_rejected: a `rejected` column would make TRL take the split for preference data)."""
     records, _ = REFUSED["dpo_explicit_prompt"]
     path = _write(in_tmp, "dpo", records, "jsonl")
     source = open_inputs([InputConfig(path=str(path), format="prompt_completion", columns={"completion": "chosen"})])
     stage = Validate(ValidateConfig(), source.inputs)
     kept = [row for batch in source.batches() for row in stage.process(batch).batch.to_pylist()]
     assert [row["conversations"] for row in kept] == [chat(q, a) for q, a in QA]
-    assert kept[0]["rejected"] == [rc("assistant", "No idea.")]
+    assert kept[0]["input_rejected"] == [rc("assistant", "No idea.")]  # named apart from what TRL reads
 
 
 # -- Capybara's pairs, column-wise and record by record -----------------------------------------------------------
