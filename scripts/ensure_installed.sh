@@ -16,7 +16,7 @@ ours() {
     "$here") 2>/dev/null
 }
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$key" ] \
-  && "$PY" -c "import tomecraft.cli, curation.pipeline, pytest, hypothesis" 2>/dev/null; then
+  && "$PY" -c "import tomecraft.cli, curation.pipeline, pytest, xdist, hypothesis" 2>/dev/null; then
   if ! ours; then
     echo "install: tomecraft pointed at another checkout; installing this one (editable, no dependencies)"
     "$PY" -m pip install -q --no-deps --no-build-isolation -e . 2>/dev/null || "$PY" -m pip install -q --no-deps -e .

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tomecraft.files import move_folder_into_place
 from tomecraft.resources import cache_dir
 from training.config import TrainConfig
 
@@ -67,9 +68,7 @@ def ensure_offline_smollm2() -> Path:
         (staging / _CONVERTED_MARKER).write_text(
             json.dumps({"source": str(gguf_path), "size": gguf_path.stat().st_size}, indent=2) + "\n", encoding="utf-8"
         )
-        if target.exists():
-            shutil.rmtree(target)
-        staging.rename(target)  # atomic: a half-written folder is never taken for a converted one
+        move_folder_into_place(staging, target, _CONVERTED_MARKER)
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)

@@ -14,6 +14,8 @@ exact is checked on probe texts when it is built (and the stage keeps checking r
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -44,6 +46,7 @@ def bytes_to_unicode() -> dict[int, str]:
 
 def offline_tokenizer_dir(name: str) -> Path:
     from tomecraft.resources import cache_dir
+    from tomecraft.files import move_folder_into_place
     from training.models import OFFLINE_SMOLLM2, offline_model_dir, packaged_smollm2_gguf, save_gguf_tokenizer
 
     if name != OFFLINE_SMOLLM2:
@@ -53,7 +56,15 @@ def offline_tokenizer_dir(name: str) -> Path:
         return converted
     target = cache_dir() / "tokenizers" / name
     if not (target / "tokenizer.json").exists():
-        save_gguf_tokenizer(packaged_smollm2_gguf(), target)
+        # written beside it and renamed into place: processes side by side (test workers, Ray tasks) never read a
+        # half-written tokenizer, and the first to finish wins
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".convert-", dir=target.parent))
+        try:
+            save_gguf_tokenizer(packaged_smollm2_gguf(), staging)
+            move_folder_into_place(staging, target, "tokenizer.json")
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
     return target
 
 
