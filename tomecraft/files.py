@@ -41,19 +41,16 @@ def write_jsonl(records: Iterable[dict[str, Any]], path: str | Path) -> int:
 
 
 def move_folder_into_place(staging: Path, target: Path, marker: str) -> None:
-    """``staging`` renamed to ``target`` (atomic: a half-written folder is never taken for a finished one). Where
-    another process finished the same folder first (``marker`` there), its folder is kept and ``staging`` left to
-    the caller to remove: the other process, or a third one, may be reading it. A folder without the marker (left
-    by an interrupted older version) is replaced."""
-    for _ in range(3):
+    """``staging`` renamed to ``target`` (atomic: a half-written folder is never taken for a finished one), under a
+    lock beside it (``<target>.lock``) that every process moving one there takes. Where another process finished
+    the same folder first (``marker`` there), its folder is kept and ``staging`` left to the caller to remove: the
+    other process, or a third one, may be reading it. A folder without the marker (left by an interrupted older
+    version) is replaced."""
+    from filelock import FileLock
+
+    with FileLock(str(target.with_name(target.name + ".lock"))):
         if (target / marker).exists():
             return
         if target.exists():
-            shutil.rmtree(target, ignore_errors=True)
-        try:
-            staging.rename(target)
-            return
-        except OSError:  # another process renamed its folder there between the check and the rename
-            continue
-    if not (target / marker).exists():
-        raise OSError(f"cannot move {staging} to {target}")
+            shutil.rmtree(target)
+        staging.rename(target)
