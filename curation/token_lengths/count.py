@@ -111,7 +111,13 @@ class TokenCounter:
 
     def _content_counts(self, texts: list[str]) -> np.ndarray:
         if self.twin is not None:
-            return np.asarray(self.twin.count(texts, resolve_workers(self.cfg.workers)), np.int64)
+            counts, failed = self.twin.count(texts, resolve_workers(self.cfg.workers))
+            out = np.asarray(counts, np.int64)
+            if failed:
+                enc = self.tokenizer.backend_tokenizer.encode_batch_fast([texts[i] for i in failed],
+                                                                         add_special_tokens=False)
+                out[failed] = [len(e.ids) for e in enc]
+            return out
         enc = self.tokenizer.backend_tokenizer.encode_batch_fast(texts, add_special_tokens=False)
         return np.fromiter((len(e.ids) for e in enc), np.int64, len(enc))
 

@@ -103,20 +103,29 @@ def _split_pattern(pre: dict | None) -> str | None:
 class TiktokenTwin:
     encoding: Any
 
-    def count(self, texts: list[str], threads: int) -> list[int]:
-        """Tokens per text; chunks of texts on ``threads`` threads (tiktoken's own batch call makes one future per
-        text, which costs more than the encoding of a short text)."""
+    def count(self, texts: list[str], threads: int) -> tuple[list[int], list[int]]:
+        """Tokens per text, and the texts tiktoken could not encode (their counts -1: the caller counts them with
+        the tokenizer itself); chunks of texts on ``threads`` threads (tiktoken's own batch call makes one future
+        per text, which costs more than the encoding of a short text)."""
         from curation.parallel import run_chunks
 
         encode = self.encoding.encode_ordinary
         out = [0] * len(texts)
+        failed: list[int] = []
 
         def chunk(lo: int, hi: int) -> None:
             for i in range(lo, hi):
-                out[i] = len(encode(texts[i]))
+                try:
+                    out[i] = len(encode(texts[i]))
+                except BaseException as exc:  # noqa: BLE001 - tiktoken's Rust core panics (pyo3 PanicException,
+                    # a BaseException) on a piece its ranks lack: that text is counted by the tokenizer instead
+                    if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                        raise
+                    out[i] = -1
+                    failed.append(i)
 
         run_chunks(len(texts), threads, chunk, min_chunk=64)
-        return out
+        return out, sorted(failed)
 
 
 def tiktoken_twin(tokenizer: Any) -> TiktokenTwin | None:
@@ -158,4 +167,4 @@ def tiktoken_twin(tokenizer: Any) -> TiktokenTwin | None:
         return None
     twin = TiktokenTwin(encoding)
     want = [len(tokenizer(p, add_special_tokens=False)["input_ids"]) for p in PROBES]
-    return twin if twin.count(PROBES, 1) == want else None
+    return twin if twin.count(PROBES, 1) == (want, []) else None

@@ -49,6 +49,16 @@ def test_edge_rows_match_the_exact_count(counter):
     assert stats["rows_fast"] == 3
 
 
+def test_text_the_tiktoken_twin_cannot_encode_is_counted_by_the_tokenizer(counter):
+    """tiktoken's Rust core panics on some unassigned supplementary-plane characters alone in a piece (a
+    PanicException, no Exception: it ended the whole run); those texts are counted by the tokenizer itself."""
+    rows = [turns(("human", "\U000afae4"), ("gpt", "ok")),
+            turns(("human", "Be brief.\n\n\n\U0001d573 \U000afae4\u00d8\x88"), ("gpt", "\U000e5caa\U0004cc79$ What is this?")),
+            turns(("human", "plain words"), ("gpt", "more plain words"))]
+    fast, _ = counter.count(pa.array(rows, CONV))
+    assert fast.tolist() == counter.exact(rows).tolist()
+
+
 def test_real_rows_match_training_tokenization(counter, alpaca_path):
     rows = [json.loads(line)["conversations"] for line in alpaca_path.open(encoding="utf-8")][:300]
     col = pa.array(rows, CONV)
