@@ -10,13 +10,12 @@ import random
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from curation.config import load_config
-from curation.contract import SPLITS, output_paths, read_manifest, read_quarantine
+from curation.contract import SPLITS, read_manifest, read_quarantine, read_removed, read_split
 from curation.judge.stub import StubJudge
 from curation.pipeline import run_curation
 from tests.curation.hostile import CONTROLS, ODD, SURROGATES, hostile_row
@@ -52,9 +51,9 @@ def chat_row(draw) -> dict:
 rows_of_a_file = st.lists(st.one_of(chat_row(), chat_row(), hostile_row), min_size=1, max_size=12)
 
 
-def _config(judge_url: str, tmp: Path, engine_report: bool = False):
+def _config(judge_url: str, tmp: Path, report: bool = False):
     return load_config(Path(__file__).resolve().parents[2] / "configs" / "quality.yaml", {
-        "report": engine_report,
+        "report": report,
         "checkpoint": False,
         "stages": {
             "judge": {"backend": "openai", "url": judge_url, "sample": 1.0, "min_score": 2.0,
@@ -72,19 +71,7 @@ def _write(path: Path, rows: list[dict]) -> None:
 
 
 def _kept(out: Path) -> pa.Table:
-    paths = output_paths(out)
-    parts = []
-    for split in SPLITS:
-        where = paths.split(split)
-        files = sorted(where.glob("*.parquet")) if where.is_dir() else [where] if where.exists() else []
-        parts += [pq.read_table(f) for f in files]
-    return pa.concat_tables(parts, promote_options="permissive")
-
-
-def _removed(out: Path) -> pa.Table:
-    where = output_paths(out).removed
-    files = sorted(where.glob("*.parquet")) if where.is_dir() else [where]
-    return pa.concat_tables([pq.read_table(f) for f in files], promote_options="permissive")
+    return pa.concat_tables([read_split(out, split) for split in SPLITS], promote_options="permissive")
 
 
 def _check_every_row_lands_once(out: Path, n_rows: int) -> None:
@@ -92,7 +79,7 @@ def _check_every_row_lands_once(out: Path, n_rows: int) -> None:
     assert acc["balanced"] and acc["input_rows"] == n_rows, acc
     kept = _kept(out)
     assert not [c for c in kept.column_names if c.startswith("_")]  # the run's internal columns stay out of the files
-    kept_ids, removed = kept.column("id").to_pylist(), _removed(out).to_pylist()
+    kept_ids, removed = kept.column("id").to_pylist(), read_removed(out).to_pylist()
     quarantined = read_quarantine(out)
     assert len(kept_ids) + len(removed) + len(quarantined) == n_rows
     assert len(set(kept_ids)) == len(kept_ids) and not set(kept_ids) & {r["id"] for r in removed}
@@ -108,7 +95,7 @@ def test_hostile_text_through_every_quality_stage_loses_nothing(tmp_path_factory
     tmp = tmp_path_factory.mktemp("q")
     _write(tmp / "in.jsonl", rows)
     with StubJudge(delay=0.0, slots=2, reply='{"helpfulness": 1, "correctness": 1, "instruction_following": 1}') as stub:
-        run_curation(str(tmp / "in.jsonl"), tmp / "out", _config(stub.url, tmp, engine_report=True))
+        run_curation(str(tmp / "in.jsonl"), tmp / "out", _config(stub.url, tmp, report=True))
     _check_every_row_lands_once(tmp / "out", len(rows))
     for row in _kept(tmp / "out").to_pylist():  # what the splits hold is valid text a trainer can encode
         json.dumps(row, ensure_ascii=False, allow_nan=False, default=str).encode("utf-8")
@@ -148,8 +135,8 @@ def test_the_ray_engine_writes_the_same_rows_from_hostile_text(tmp_path):
         _check_every_row_lands_once(tmp_path / out, len(rows))
     local, ray = _kept(tmp_path / "local"), _kept(tmp_path / "ray")
     assert ray.sort_by("id").select(local.column_names).equals(local.sort_by("id"))
-    assert sorted(_removed(tmp_path / "ray").to_pylist(), key=lambda r: r["id"]) == \
-        sorted(_removed(tmp_path / "local").to_pylist(), key=lambda r: r["id"])
+    assert sorted(read_removed(tmp_path / "ray").to_pylist(), key=lambda r: r["id"]) == \
+        sorted(read_removed(tmp_path / "local").to_pylist(), key=lambda r: r["id"])
     assert read_quarantine(tmp_path / "ray") == read_quarantine(tmp_path / "local")
-    reasons = {r["reason"] for r in _removed(tmp_path / "local").to_pylist()}
+    reasons = {r["reason"] for r in read_removed(tmp_path / "local").to_pylist()}
     assert reasons & {"pii:secret", "pii:credit_card"} and "filter:judge_score" in reasons  # the stages did see them
