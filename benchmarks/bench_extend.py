@@ -35,7 +35,7 @@ import pyarrow.parquet as pq
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from benchmarks.tome_cli import tome_env  # noqa: E402
+from benchmarks.tome_cli import measured_run, tome_env  # noqa: E402
 
 TURNS = pa.list_(pa.struct([("from", pa.string()), ("value", pa.string())]))
 
@@ -66,20 +66,16 @@ def conversations(rng, words, n) -> list[list[dict]]:
 
 def curate(args: list[str]) -> tuple[float, int, str]:
     """``(wall seconds, peak resident bytes, output)`` of one ``tome curate`` process. The peak is the kernel's
-    (``wait4``'s ``ru_maxrss``): every page the process held at its highest, memory-mapped index pages included."""
-    env = tome_env()
+    (``wait4``'s ``ru_maxrss``, taken by :func:`measured_run`'s launcher, so that the rows this script generated
+    do not count): every page the process held at its highest, memory-mapped index pages included."""
     with tempfile.TemporaryFile("w+") as log:
-        start = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-m", "tomecraft.cli", "curate", "-q", *args], cwd=REPO, env=env,
-                                stdout=log, stderr=subprocess.STDOUT, text=True)
-        _, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
+        code, seconds, peak, _ = measured_run([sys.executable, "-m", "tomecraft.cli", "curate", "-q", *args], cwd=REPO,
+                                              env=tome_env(), stdout=log, stderr=subprocess.STDOUT)
         log.seek(0)
         output = log.read()
-    if proc.returncode != 0:
+    if code != 0:
         raise SystemExit(f"tome curate failed:\n{output[-3000:]}")
-    return seconds, usage.ru_maxrss * 1024, output
+    return seconds, peak, output
 
 
 def stage_stats(out: Path, name: str) -> dict:
