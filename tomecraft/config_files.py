@@ -89,12 +89,12 @@ def load_yaml(text: str) -> Any:
 
 
 def read_yaml_file(path: str | Path, what: str = "config file") -> Any:
-    """The YAML document in ``path``; a missing file, a folder, text that is not UTF-8 or not YAML (duplicate keys
+    """The YAML document in ``path`` (a file, or a pipe such as ``<(...)`` gives); a missing file, a folder, text that is not UTF-8 or not YAML (duplicate keys
     included) is a :class:`ConfigError` of one line that names the file."""
     path = Path(path)
     if path.is_dir():
         raise ConfigError(f"{path}: is a folder; give the YAML {what}")
-    if not path.is_file():
+    if not path.exists():  # (a pipe or device, as `-c <(...)` and `-c /dev/null` give, is read as a file)
         raise ConfigError(f"{path}: {what} not found")
     try:
         raw = path.read_bytes()
@@ -257,6 +257,25 @@ def _source(loc: tuple[Any, ...], where: str, base: dict[str, Any], overrides: d
     return where
 
 
+def _lone_surrogate(value: Any, loc: tuple[Any, ...] = ()) -> tuple[tuple[Any, ...], str] | None:
+    """``(where, the character)`` of the first lone surrogate in a string of ``value`` (a key or a value, at any
+    depth: YAML and JSON read ``"\\ud800"`` as one), or None. A config's strings end in output files (a name in
+    every row, a placeholder in the text, a key in the manifest), which UTF-8 cannot hold it in."""
+    if isinstance(value, str):
+        bad = next((c for c in value if "\ud800" <= c <= "\udfff"), None)
+        return (loc, bad) if bad is not None else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _lone_surrogate(key, (*loc, key)) or _lone_surrogate(item, (*loc, key))
+            if found is not None:
+                return found
+    if isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            if (found := _lone_surrogate(item, (*loc, i))) is not None:
+                return found
+    return None
+
+
 def validate_model(
     model: type[M], data: dict[str, Any], where: str = "config", overrides: dict[str, Any] | None = None,
     overrides_label: str = "--set",
@@ -264,6 +283,11 @@ def validate_model(
     """``model.model_validate(deep_merge(data, overrides))``, with pydantic's errors turned into
     ``where: dotted.key: message`` lines (``where`` is ``overrides_label`` for a value an override gave)."""
     merged = deep_merge(data, overrides) if overrides else data
+    if (found := _lone_surrogate(merged)) is not None:
+        loc, char = found
+        raise ConfigError(f"{_source(loc, where, data, overrides, overrides_label)}: {'.'.join(map(str, loc))}: holds "
+                          f"the lone surrogate {char!r}, which is no character (UTF-8 cannot hold it); write the "
+                          "character itself")
     try:
         return model.model_validate(merged)
     except ValidationError as exc:

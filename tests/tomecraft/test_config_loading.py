@@ -258,3 +258,41 @@ def test_several_config_errors_are_one_error_line_each():
     lines = result.output.strip().splitlines()
     assert result.exit_code == 2 and len(lines) == 2 and all(line.startswith("error: --set stages.") for line in lines), \
         result.output
+
+
+def test_a_config_given_as_a_pipe_or_dev_null_is_read(tmp_path):
+    """`-c <(...)` hands the command a pipe (/dev/fd/N) and `-c /dev/null` a device: both are read as the file they
+    stand for, not refused as "not found"; a path that is not there still is."""
+    import os
+    import threading
+
+    assert read_yaml_mapping("/dev/null") == {}
+    fifo = tmp_path / "config.fifo"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=lambda: fifo.write_text("report: false\n"))
+    writer.start()
+    assert read_yaml_mapping(fifo) == {"report": False}
+    writer.join()
+    with pytest.raises(ConfigError, match="nope.yaml: config file not found"):
+        read_yaml_mapping(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize("text,where", [
+    ('stages: {pii: {enabled: true, placeholder: "<\\ud800{TYPE}>"}}\n', "stages.pii.placeholder"),
+    ('stages: {balance: {per_source: {"a\\udc80": 3}}}\n', "stages.balance.per_source.a"),
+    ('inputs: [{path: rows.jsonl, format: messages, columns: {role: "r\\udfff"}}]\n', "inputs.0.columns.role"),
+    ('inputs: [{path: rows.jsonl, name: "x\\ud834"}]\n', "inputs.0.name"),
+])
+def test_a_lone_surrogate_in_a_config_string_is_one_line_naming_the_key(tmp_path, text, where):
+    """YAML (and JSON) read "\\ud800" as a lone surrogate, which no output file can hold: the config is refused in
+    one line naming the key, not a traceback when the run writes the string."""
+    from curation.config import load_config
+
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    message = str(err.value)
+    assert message.startswith(f"{path}: {where}") and "lone surrogate" in message and "\n" not in message
+    result = CliRunner().invoke(app, ["curate", "-c", str(path), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 2 and "lone surrogate" in result.output and "Traceback" not in result.output
