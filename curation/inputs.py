@@ -29,6 +29,7 @@ from curation.core.config_base import StrictModel
 from curation.formats import (FORMATS, NEEDED_COLUMNS, PAIR_KEYS, REFUSAL, ROLE_MAP, TEXT_PARTS, TURN_KEYS, FormatError,
                               alpaca_aliases, apply_mapping, check_format_columns, detect_format, is_pair_shape,
                               kept_apart, look_alike_hint, shown_columns)
+from curation.repair import turns_from_text
 
 INPUT = "_input"  # internal column: the input a raw record came from
 
@@ -81,7 +82,10 @@ class InputConfig(StrictModel):
         if all(c.isspace() or unicodedata.category(c) == "Cf" for c in name):  # (zero-width characters show nothing)
             raise ValueError("the name is blank; give it a visible character, or leave it out to name the input "
                              "from its path")
-        bad = next((c for c in name if _control(c)), None)
+        bad = next((c for c in name if _control(c) or "\ud800" <= c <= "\udfff"), None)
+        if bad is not None and "\ud800" <= bad <= "\udfff":  # (a "\ud800" escape in YAML or JSON; no UTF-8 holds it)
+            raise ValueError(f"the name holds the lone surrogate {bad!r}, which is no character; a name is one line "
+                             "of visible text")
         if bad is not None:
             kind = "bidirectional control character" if bad in _BIDI_CONTROLS else "control character"
             raise ValueError(f"the name holds the {kind} {bad!r}; a name is one line of visible text")
@@ -504,14 +508,15 @@ def _unpaired_preferences(names: Sequence[str], records: Sequence[dict[str, Any]
 
 def _check_mapped_turns(records: Sequence[dict[str, Any]], fmt: str, columns: Mapping[str, str], where: str) -> None:
     """:class:`FormatError` when ``columns`` maps the chat column of ``fmt`` (``conversations: question``) to a
-    column that holds no list of turns in any of the first records (text, a number): the mapping names the
+    column that holds no list of turns in any of the first records (text, a number; JSON text of a list counts, as
+    validation reads it as the turns): the mapping names the
     wrong column, and every row would be quarantined for it, one by one. An unmapped chat column holding text
     is damaged data: its rows are quarantined, each with its error."""
     column = columns.get(fmt) if fmt in ("conversations", "messages") else None
     if column is None:
         return
     values = [r[column] for r in records if r.get(column) is not None]
-    if values and not any(isinstance(v, list) for v in values):
+    if values and not any(isinstance(v, list) or turns_from_text(v) is not None for v in values):
         kind = type(values[0]).__name__
         raise FormatError(f"{where}: columns maps {fmt!r} to {column!r}, but no value of {column!r} in its first "
                           f"records is a list of turns (the first is {kind}); map {fmt!r} to the column of the turns, "

@@ -37,6 +37,7 @@ from curation.inputs import INPUT, adapt_record, media_part, needs_adapting, num
 from curation.readers import raw as rawcols
 from curation.repair import (CONTROL_CLASS, TURN_KEYS_DROPPED, coerce_score, merge_repairs, repair_record, repair_table,
                              repairs_json, turns_from_text)
+from tomecraft.files import dumps_utf8
 
 CANONICAL_ROLES = ("human", "gpt", "system")
 RESERVED = {"id", "conversations", "messages", "source", "score"}
@@ -375,13 +376,16 @@ class Validate(RowStage):
             if kind is not None:
                 data["score"] = number
                 repairs.setdefault(kind, []).append("score")
-        for key in ("conversations", "messages"):
+        cfg = self.inputs.get(input_name) if input_name is not None else None
+        chat_keys = ["conversations", "messages"]
+        if cfg is not None and cfg.columns.get(cfg.format) not in (None, *chat_keys):
+            chat_keys.append(cfg.columns[cfg.format])  # the column mapped to the turns (messages: dialog)
+        for key in chat_keys:
             turns = turns_from_text(data.get(key))
             if turns is not None:  # JSON text of the turns (a string column): the turns, repaired as a row's
                 fixed, more = repair_record({key: turns})
                 data[key] = fixed[key]
                 repairs = merge_repairs(repairs, more, {"turns_from_json_text": [key]})
-        cfg = self.inputs.get(input_name) if input_name is not None else None
         try:
             if cfg is not None and needs_adapting(cfg):
                 converted = numbers_as_text(data, cfg.format, cfg.columns)
@@ -500,8 +504,8 @@ class Validate(RowStage):
         return {
             POS: pos,
             "id": rid,
-            "position": json.dumps(position, ensure_ascii=False),
-            "raw": json.dumps(raw, ensure_ascii=False, default=str),
+            "position": dumps_utf8(position),
+            "raw": dumps_utf8(raw, default=str),  # (a lone surrogate escape of a loaded record kept as its escape)
             "error": error,
         }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any, Iterable
@@ -19,11 +20,23 @@ def sha256_file(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def dumps_utf8(obj: Any, **kwargs: Any) -> str:
+    """``json.dumps(obj, ensure_ascii=False, **kwargs)`` that UTF-8 can always hold: a lone surrogate in a string (a
+    ``"\\ud800"`` escape read from the input) is written as that escape again, every other character as itself; the
+    text reads back as the same value (but for a high and a low surrogate side by side, which read back as the
+    one character they pair to)."""
+    text = json.dumps(obj, ensure_ascii=False, **kwargs)
+    return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 def write_json(obj: Any, path: str | Path) -> None:
     """Indented JSON, written atomically (a reader never sees half a file)."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=False) + "\n", encoding="utf-8")
+    tmp.write_text(dumps_utf8(obj, indent=2, sort_keys=False) + "\n", encoding="utf-8")
     os.replace(tmp, path)
 
 
@@ -34,7 +47,7 @@ def write_jsonl(records: Iterable[dict[str, Any]], path: str | Path) -> int:
     n = 0
     with tmp.open("w", encoding="utf-8") as fh:
         for record in records:
-            fh.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
+            fh.write(dumps_utf8(record, sort_keys=True) + "\n")
             n += 1
     os.replace(tmp, path)
     return n

@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from curation.core.stage import StageOutput, set_where_valid
+from tomecraft.files import dumps_utf8
 
 
 @dataclass
@@ -83,7 +84,7 @@ def scrubbed_raw(table: pa.Table, scrub: Callable[[str], str]) -> pa.Table:
     """Quarantine entries with every string of their raw records scrubbed (as :func:`quarantine_records` writes
     them), for what is kept on disk before the end of the run (a checkpoint). Scrubbing is idempotent: a placeholder
     holds no value to find, so the entries are scrubbed again as they are written."""
-    raw = [None if r is None else json.dumps(_scrubbed(json.loads(r), scrub), ensure_ascii=False)
+    raw = [None if r is None else dumps_utf8(_scrubbed(json.loads(r), scrub))
            for r in table.column("raw").to_pylist()]
     i = table.schema.get_field_index("raw")
     return table.set_column(i, table.schema.field(i), pa.array(raw, table.schema.field(i).type))

@@ -22,6 +22,7 @@ from typing import Any, Iterator
 from curation.readers.errors import NOT_UTF8_HINT, DuplicateKey, InputError, misnamed, unique_keys, unreadable_json
 from curation.readers.filesystems import file_kind, list_folder, resolve_filesystem
 from curation.readers.labels import label_names
+from curation.readers.not_utf8 import ESCAPED_BYTE, decoded_with_escapes, only_not_utf8, quarantine_not_utf8
 from curation.readers.source import InputSource, Unit, UnreadableRow
 from curation.sources import SAVED_DATASET_FILES
 from tomecraft.errors import error_line
@@ -300,7 +301,7 @@ def _json_array_file(file, spec: str, salvage: bool = True) -> InputSource:
     text, cut = _decoded(data, spec)
     fs, path = resolve_filesystem(str(file.path))
     try:
-        rows = _json_rows(text, spec, ("decompress", reason) if reason is not None else cut, salvage)
+        rows = _document_rows_of(text, spec, data[:8], ("decompress", reason) if reason is not None else cut, salvage)
     except _JsonLines:  # JSON Lines under a .json name: streamed as such
         return InputSource(spec, "files", fs, [path])
     return InputSource(spec, "json", fs, [path], records=[(file.path.name, rows)])
@@ -397,6 +398,21 @@ def _json_lines(text: str, look: int = 8) -> bool:
         except (ValueError, RecursionError):
             objects.append(False)
     return bool(objects) and (objects[0] or sum(objects) >= 2)
+
+
+def _document_rows_of(text: str, shown: str, head: bytes, broken: tuple[str, str] | None, salvage: bool) -> list:
+    """:func:`_json_rows`, each row that holds bytes that are no UTF-8 (escaped by :func:`_decoded`) quarantined
+    saying so. A file none of whose rows is UTF-8, or whose JSON does not read with such bytes in it, is text in
+    another encoding: one :class:`InputError` that says how to convert it."""
+    if not ESCAPED_BYTE.search(text):
+        return _json_rows(text, shown, broken, salvage)
+    try:
+        rows = quarantine_not_utf8(_json_rows(text, shown, broken, salvage))
+    except InputError:
+        raise _not_text(shown, head) from None
+    if only_not_utf8(rows):
+        raise _not_text(shown, head)
+    return rows
 
 
 def _json_rows(text: str, shown: str, broken: tuple[str, str] | None = None, salvage: bool = True) -> list:
@@ -648,7 +664,7 @@ def _json_array(fs, path: str, shown: str, salvage: bool = True) -> InputSource:
         data = fh.read()
     text, cut = _decoded(data, shown)
     try:
-        rows = _json_rows(text, shown, cut, salvage)
+        rows = _document_rows_of(text, shown, data[:8], cut, salvage)
     except _JsonLines:  # JSON Lines under a .json name: streamed as such
         return InputSource(shown, "jsonl", fs, [path])
     return InputSource(shown, "json", fs, [path], records=[(name, rows)])
@@ -657,7 +673,8 @@ def _json_array(fs, path: str, shown: str, salvage: bool = True) -> InputSource:
 def _decoded(data: bytes, shown: str) -> tuple[str, tuple[str, str] | None]:
     """``(text, None)``: a JSON file's text (:func:`curation.sources.decode_text`); ``(text, ("decode", why))``
     for a file that ends inside a character (cut short in the middle of a multi-byte one): the text before it,
-    the rest being unreadable (:func:`_json_rows`). :class:`InputError` for a file that is not text: a
+    the rest being unreadable (:func:`_json_rows`). A UTF-8 file with bytes that are no UTF-8 elsewhere is read
+    with those bytes escaped (:mod:`curation.readers.not_utf8`; :func:`_document_rows_of` quarantines their rows). :class:`InputError` for a file that is not text: a
     compressed file or Parquet so named, UTF-16 or UTF-32 without a byte-order mark, another encoding."""
     from curation.sources import bom_encoding, decode_text
 
@@ -668,6 +685,8 @@ def _decoded(data: bytes, shown: str) -> tuple[str, tuple[str, str] | None]:
         return decode_text(data), None
     except UnicodeDecodeError as exc:
         if exc.end < len(data) or exc.reason not in ("unexpected end of data", "truncated data"):
+            if bom_encoding(data) is None and misnamed(shown, data[:8], "json") is None:
+                return decoded_with_escapes(data), None  # the rows that hold such bytes: _document_rows_of
             raise _not_text(shown, data[:8]) from None
         cut = exc.start
     encoding = (bom_encoding(data) or "utf-8").upper()

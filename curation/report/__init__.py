@@ -35,7 +35,8 @@ def write_report(out_dir: str | Path) -> tuple[Path, Path]:
     for name, text in ((REPORT_HTML, page), (REPORT_MD, summary)):
         path = root / name
         tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8", newline="\n")
+        # (a lone surrogate, a "\ud800" escape an input's quarantined record holds, is shown as that escape)
+        tmp.write_text(text, encoding="utf-8", errors="backslashreplace", newline="\n")
         os.replace(tmp, path)
         written.append(path)
     return written[0], written[1]

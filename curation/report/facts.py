@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 from curation.contract import SPLITS, OutputFolderError, read_manifest, read_quarantine, require_output_folder
 from curation.contract import split_columns, unreadable_file
 from curation.report.quality import QualityFacts, gather_quality
+from tomecraft.files import dumps_utf8
 
 EXAMPLES_PER_REASON = 3
 MAX_SOURCES = 20
@@ -447,7 +448,7 @@ def _quarantine(root: Path, limit: int) -> list[QuarantineExample]:
         elif "row" in pos:
             where = f"{where} row {pos['row']}"
         raw = record.get("raw")
-        raw_text = raw if isinstance(raw, str) else json.dumps(raw, ensure_ascii=False, sort_keys=True)
+        raw_text = raw if isinstance(raw, str) else dumps_utf8(raw, sort_keys=True)
         out.append(QuarantineExample(str(where), str(record.get("error")), raw_text))
     return out
 

@@ -348,6 +348,29 @@ def test_turns_given_as_json_text_are_the_turns(tmp_path):
     assert {t[0]["value"] for t in kept.column("conversations").to_pylist()} == {row(i)["conversations"][0]["value"] for i in range(6)}
 
 
+@pytest.mark.parametrize("fmt,column", [("messages", "dialog"), ("conversations", "turns")])
+def test_turns_as_json_text_under_a_mapped_column_are_the_turns(tmp_path, fmt, column):
+    """``columns: {messages: dialog}`` where ``dialog`` holds the turns as JSON text (a CSV or pandas export): read
+    as the turns, as an unmapped ``messages`` column of JSON text is, not refused as a column that holds no turns."""
+    from curation.config import load_config
+    from curation.pipeline import run_curation
+
+    role = {"human": "user", "gpt": "assistant"}
+    turns = [row(i)["conversations"] for i in range(6)]
+    if fmt == "messages":
+        turns = [[{"role": role[t["from"]], "content": t["value"]} for t in c] for c in turns]
+    path = tmp_path / "text.parquet"
+    pq.write_table(pa.table({column: pa.array([json.dumps(t) for t in turns] + ["not json"])}), path)
+    config = load_config(None, {"report": False, "checkpoint": False,
+                                "inputs": [{"path": str(path), "format": fmt, "columns": {fmt: column}}]})
+    run_curation(None, tmp_path / "out", config)
+    manifest = read_manifest(tmp_path / "out")
+    assert manifest["accounting"]["in_splits"] == 6 and manifest["accounting"]["quarantined"] == 1
+    kept = pa.concat_tables([pq.read_table(tmp_path / "out" / f"{s}.parquet") for s in SPLITS])
+    assert set(kept.column("repairs").to_pylist()) == {json.dumps({"turns_from_json_text": [column]})}
+    assert {t[0]["value"] for t in kept.column("conversations").to_pylist()} == {row(i)["conversations"][0]["value"] for i in range(6)}
+
+
 def test_openai_developer_turns_are_the_system_prompt(tmp_path):
     path = tmp_path / "dev.jsonl"
     messages = [[{"role": "developer", "content": "Be brief."}, {"role": "user", "content": t[0]["value"]},

@@ -210,6 +210,35 @@ def test_a_file_of_some_latin1_lines_quarantines_those_with_their_line(tmp_path)
         (1, ""), (2, ""), (3, "not UTF-8"), (4, "not UTF-8"), (5, "not UTF-8"), (6, "not UTF-8")]
 
 
+@pytest.mark.parametrize("name", ["some.json", "some.json.gz", "pretty.json"])
+def test_a_json_document_with_some_latin1_rows_quarantines_those_rows(tmp_path, name):
+    """A ``.json`` array whose rows 1 and 3 hold bytes that are no UTF-8: those two rows are quarantined with
+    their row and why, the others read, as JSON Lines treats such lines; not the whole file refused."""
+    rows = [json.dumps(r, ensure_ascii=False, indent=2 if name.startswith("pretty") else None).encode()
+            for r in (json.loads(line) for line in LINES[:4])]
+    for i in (1, 3):
+        rows[i] = rows[i].replace(b"?", " caf\xe9?".encode("latin-1"), 1)
+    path = write_compressed(tmp_path / name, b"[" + b",\n".join(rows) + b"]")
+    records = [(row, error) for batch in open_input(str(path)).batches()
+               for row, error in zip(batch.column("_row").to_pylist(), batch.column("_error").to_pylist())]
+    assert records == [(0, None), (1, "not UTF-8: invalid continuation byte"), (2, None),
+                       (3, "not UTF-8: invalid continuation byte")]
+    out = tmp_path / "out"
+    manifest = curate(str(path), out)
+    assert manifest["accounting"]["quarantined"] == 2
+    quarantined = [json.loads(line) for line in (out / "quarantine.jsonl").read_text().splitlines()]
+    assert [(q["position"]["row"], "caf\ufffd?" in json.dumps(q["raw"], ensure_ascii=False)) for q in quarantined] == [
+        (1, True), (3, True)]
+    assert len({q["id"] for q in quarantined}) == 2
+
+
+def test_a_json_document_of_binary_junk_is_still_not_text(tmp_path):
+    path = tmp_path / "junk.json"
+    path.write_bytes(b"[" + bytes(range(128, 256)) * 4 + b"]")
+    with pytest.raises(InputError, match=r"junk\.json: not UTF-8 \(or UTF-16, UTF-32\) text"):
+        open_input(str(path))
+
+
 @pytest.mark.parametrize("suffix,held", [(".gz", "gzip-compressed data"), (".bz2", "bz2-compressed data"),
                                          (".xz", "xz-compressed data"), (".zst", "zstd-compressed data")])
 def test_a_compressed_file_under_a_plain_name_is_named_as_what_it_holds(tmp_path, suffix, held):
@@ -322,3 +351,23 @@ def test_a_shard_of_one_bad_line_is_quarantined_not_refused(tmp_path, line):
     quarantined = [json.loads(q) for q in (tmp_path / "out" / "quarantine.jsonl").read_text().splitlines()]
     assert [q["position"] for q in quarantined] == [{"file": "a.jsonl", "line": 1}]
     assert read_manifest(tmp_path / "out")["accounting"]["in_splits"] == 1
+
+
+def test_a_quarantined_json_record_with_a_lone_surrogate_escape_is_written_as_that_escape(tmp_path):
+    """A ``.json`` document's record is quarantined as JSON read back (not as its line's text): a ``"\\ud800"``
+    escape in it is a lone surrogate there, which UTF-8 cannot hold. The quarantine file and the report keep it as
+    the escape; the run, report on, ends and balances (it ended in a traceback)."""
+    from curation.config import load_config
+    from curation.contract import read_manifest, read_quarantine
+    from curation.pipeline import run_curation
+
+    path = tmp_path / "escapes.json"
+    path.write_text('[{"conversations": "\\ud800 not turns"}, {"conversations": [{"from": "\\udfff", "value": "Q?"}]}, '
+                    + json.dumps(ROWS[0]) + "]")
+    out = tmp_path / "out"
+    run_curation(str(path), out, load_config(None, {"checkpoint": False}))
+    assert read_manifest(out)["accounting"]["quarantined"] == 2
+    text = (out / "quarantine.jsonl").read_text(encoding="utf-8")
+    assert '"conversations": "\\ud800 not turns"' in text
+    assert [q["raw"]["conversations"] for q in read_quarantine(out)][0] == "\ud800 not turns"
+    assert "\\ud800 not turns" in (out / "report.html").read_text(encoding="utf-8")
