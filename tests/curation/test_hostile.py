@@ -139,6 +139,46 @@ def test_reader_and_validation_account_for_every_line(block):
         assert entry["error"] and "\n" not in entry["error"]
 
 
+@st.composite
+def hostile_document(draw) -> tuple[bytes, int]:
+    """A ``.json`` array of hostile rows as a sloppy producer writes it (escaped or raw characters, a lone
+    surrogate raw as invalid UTF-8, a byte-order mark, pretty-printed or not) and how many rows it holds."""
+    rows = draw(st.lists(hostile_row, min_size=1, max_size=8))
+    ascii_only, indent = draw(st.booleans()), draw(st.sampled_from([None, 2]))
+    parts = [json.dumps(r, ensure_ascii=ascii_only, allow_nan=True, indent=indent).encode("utf-8", "surrogatepass")
+             for r in rows]
+    text = b"[" + b",\n".join(parts) + b"]"
+    return ("\ufeff".encode() if draw(st.booleans()) else b"") + text, len(rows)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(hostile_document())
+def test_a_hostile_json_document_accounts_for_every_row(tmp_path, document):
+    """Any hostile ``.json`` array: its records are read (or the file refused in one line), and validation puts
+    each in a row or a quarantine entry exactly once, with text UTF-8 can hold (a quarantined record keeps a lone
+    surrogate escape as the escape)."""
+    from curation.readers import InputError, open_input
+
+    data, n = document
+    path = tmp_path / "doc.json"
+    path.write_bytes(data)
+    try:
+        batches = list(open_input(str(path)).batches())
+    except InputError as exc:  # (every row no UTF-8: the file is in another encoding)
+        assert "\n" not in str(exc) and "not UTF-8" in str(exc)
+        return
+    assert sum(b.num_rows for b in batches) == n
+    for batch in batches:
+        out = Validate(ValidateConfig()).process(batch)
+        kept = out.batch.column("_pos").to_pylist()
+        quarantined = out.quarantine.column("_pos").to_pylist() if out.quarantine is not None else []
+        assert sorted(kept + quarantined) == batch.column("_pos").to_pylist()
+        for entry in out.quarantine.to_pylist() if out.quarantine is not None else []:
+            assert entry["error"] and "\n" not in entry["error"]
+            json.loads(entry["raw"])
+            entry["raw"].encode("utf-8")
+
+
 # an escaped control character (U+0000-U+001F but the newline) not itself escaped by a backslash before it
 _ESCAPED_CONTROL = re.compile(r"(?<!\\)((?:\\\\)*)\\u00(0[0-9a-f]|1[0-9a-f])", re.IGNORECASE)
 
