@@ -420,9 +420,32 @@ def _readme_patterns(folder: Path) -> dict[str, list[str]] | None:
 
 def open_binary(file: DataFile | str | Path, buffer_size: int = 1 << 20) -> BinaryIO:
     """A binary stream of the file's bytes, decompressed on the fly (``compression`` :data:`UTF16` or
-    :data:`UTF32`: its text as UTF-8). A compressed file of no bytes holds no lines."""
+    :data:`UTF32`: its text as UTF-8; so is a compressed file's text that starts with their byte-order mark: a
+    :class:`Utf16AsUtf8`). A compressed file of no bytes holds no lines."""
     if not isinstance(file, DataFile):
         file = classify(file) or DataFile(Path(file), "jsonl", None)
+    stream = _open_decompressed(file, buffer_size)
+    if file.compression not in CODEC_SUFFIX:
+        return stream
+    try:  # (a compressed file of UTF-16 or UTF-32 text, as Windows tools write it, compressed after)
+        head = _head(stream, file)
+    except READ_ERRORS:  # a file that breaks at once: read from the start, the reader says where it breaks
+        stream.close()
+        return _open_decompressed(file, buffer_size)
+    encoding = bom_encoding(head)
+    return stream if encoding is None else Utf16AsUtf8(stream, encoding)
+
+
+def _head(stream: BinaryIO, file: DataFile) -> bytes:
+    """The first 4 decompressed bytes of ``file``, left in ``stream`` (peeked; a stream that cannot peek, Arrow's,
+    leaves them: they are read from a second one)."""
+    if hasattr(stream, "peek"):
+        return bytes(stream.peek(4)[:4])
+    with pa.input_stream(str(file.path), compression=file.compression) as probe:
+        return probe.read(4)
+
+
+def _open_decompressed(file: DataFile, buffer_size: int) -> BinaryIO:
     try:
         if file.compression and os.stat(file.path).st_size == 0:  # an empty shard: no bytes (xz, bz2 would say truncated)
             return io.BytesIO(b"")
@@ -455,6 +478,7 @@ class Utf16AsUtf8(io.RawIOBase):
         import codecs
 
         self._raw = raw
+        self.encoding = encoding
         self._decoder = codecs.getincrementaldecoder(encoding)(errors="surrogatepass")
         self._piece = piece
         self._out = b""
@@ -591,6 +615,15 @@ def iter_line_blocks(stream: BinaryIO, block_bytes: int = 1 << 24, name: str = "
 # incremental decoders that hand out every byte they can decode before a stream breaks off (a buffered
 # reader's read of a large piece drops what it decoded of that piece when it then fails)
 _DECODERS = {"gzip": lambda: zlib.decompressobj(zlib.MAX_WBITS | 16), "bz2": bz2.BZ2Decompressor}
+
+
+def salvage_transcoded(file: DataFile, start: int, encoding: str) -> bytes:
+    """:func:`salvage` of a compressed file of UTF-16 or UTF-32 text (``encoding``), as :class:`Utf16AsUtf8` gives
+    it: its UTF-8 bytes from byte ``start`` of them up to the break (a character cut in two by it left out)."""
+    import codecs
+
+    text = codecs.getincrementaldecoder(encoding)(errors="surrogatepass").decode(salvage(file, 0))
+    return text.encode("utf-8", "surrogatepass")[start:]
 
 
 def salvage(file: DataFile, start: int, piece: int = 1 << 16) -> bytes:

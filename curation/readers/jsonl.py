@@ -660,7 +660,7 @@ def read_jsonl_stream(fs, path: str, file: str, compression: str, first_pos: int
 
     from curation.readers.errors import InputError, unreadable_json
     from curation.sources import (CR_LINES, UTF_BOMS, BrokenStream, DataFile, SourceError, Utf16AsUtf8, iter_line_blocks,
-                                  open_binary, readahead, salvage)
+                                  open_binary, readahead, salvage, salvage_transcoded)
 
     records, line, seen = 0, 1, _JsonSeen()
     try:
@@ -689,7 +689,11 @@ def read_jsonl_stream(fs, path: str, file: str, compression: str, first_pos: int
         # UTF-16 transcoder hands out all it decoded before it fails)
         rest = exc.rest
         if isinstance(fs, pafs.LocalFileSystem) and compression not in (*UTF_BOMS, CR_LINES):
-            rest = salvage(DataFile(Path(path), "jsonl", compression), exc.offset) or rest
+            file_ = DataFile(Path(path), "jsonl", compression)
+            if isinstance(stream, Utf16AsUtf8):  # a compressed file of UTF-16 (UTF-32) text
+                rest = salvage_transcoded(file_, exc.offset, stream.encoding) or rest
+            else:
+                rest = salvage(file_, exc.offset) or rest
         cut = rest.rfind(b"\n") + 1
         if cut:
             batch, nlines, nrec = parse_block(rest[:cut], file, line, first_pos + records)

@@ -168,6 +168,36 @@ def test_utf32_and_utf16_files_with_their_byte_order_mark_are_read(tmp_path, cod
     assert sum(b.num_rows for b in json_rows) == len(ROWS)
 
 
+@pytest.mark.parametrize("suffix", [".gz", ".bz2", ".xz", ".zst"])
+@pytest.mark.parametrize("codec,bom", [("utf-32-le", b"\xff\xfe\x00\x00"), ("utf-16-be", b"\xfe\xff")])
+@pytest.mark.parametrize("end", ["\n", "\r"])
+def test_compressed_utf16_and_utf32_text_is_read_as_the_same_records(tmp_path, suffix, codec, bom, end):
+    """Text a Windows tool wrote in UTF-16 (or UTF-32), compressed after: read as the plain file is, the same
+    records with the same ids and lines (it was taken for UTF-8 and refused whole, "line 1: not UTF-8")."""
+    text = end.join(line.decode() for line in LINES) + end
+    (tmp_path / "plain.jsonl").write_bytes(bom + text.encode(codec))
+    path = write_compressed(tmp_path / f"rows.jsonl{suffix}", bom + text.encode(codec))
+
+    def records(p):
+        return [(r, line, error) for b in open_input(str(p)).batches() for r, line, error in
+                zip(b.column("_id").to_pylist(), b.column("_line").to_pylist(), b.column("_error").to_pylist())]
+
+    assert records(path) == records(tmp_path / "plain.jsonl")
+    assert [error for _, _, error in records(path)] == [None] * len(ROWS)
+
+
+def test_a_compressed_utf16_file_that_breaks_off_keeps_the_rows_before_the_break(tmp_path):
+    rows = [{"conversations": [{"from": "human", "value": f"Question {i} about a long topic?"},
+                               {"from": "gpt", "value": f"Answer {i}: " + "many words " * 200}]} for i in range(300)]
+    packed = gzip.compress("".join(json.dumps(r) + "\n" for r in rows).encode("utf-16"))
+    path = tmp_path / "cut.jsonl.gz"
+    path.write_bytes(packed[: len(packed) // 2])
+    got = _read(path)
+    assert len(got) > 1 and all(error is None for _, error, _ in got[:-1])
+    assert [json.loads(raw) for _, _, raw in got[:-1]] == rows[: len(got) - 1]
+    assert got[-1][1].startswith("the file breaks off here")
+
+
 # --- folders ---------------------------------------------------------------------------------------------------
 
 def test_a_dataset_info_json_beside_shards_is_their_description(tmp_path):
