@@ -19,7 +19,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path, PurePosixPath
 from typing import Any, Iterator
 
-from curation.readers.errors import NOT_UTF8_HINT, DuplicateKey, InputError, misnamed, unique_keys, unreadable_json
+from curation.readers.errors import (NOT_UTF8_HINT, DuplicateKey, InputError, misnamed, unique_keys,
+                                     unmarked_encoding_error, unreadable_json)
 from curation.readers.filesystems import file_kind, list_folder, resolve_filesystem
 from curation.readers.labels import label_names
 from curation.readers.not_utf8 import ESCAPED_BYTE, decoded_with_escapes, only_not_utf8, quarantine_not_utf8
@@ -678,9 +679,8 @@ def _decoded(data: bytes, shown: str) -> tuple[str, tuple[str, str] | None]:
     compressed file or Parquet so named, UTF-16 or UTF-32 without a byte-order mark, another encoding."""
     from curation.sources import bom_encoding, decode_text
 
-    if (unmarked := _unmarked_encoding(data)) is not None:
-        raise InputError(f"{shown}: {unmarked} text without a byte-order mark (read as UTF-8, a NUL byte stands beside "
-                         f"each character): convert it to UTF-8 first (iconv -f {unmarked} -t UTF-8)")
+    if (unmarked := unmarked_encoding_error(shown, data)) is not None:
+        raise unmarked
     try:
         return decode_text(data), None
     except UnicodeDecodeError as exc:
@@ -695,26 +695,6 @@ def _decoded(data: bytes, shown: str) -> tuple[str, tuple[str, str] | None]:
     except UnicodeDecodeError:
         raise _not_text(shown, data[:8]) from None
     return text, ("decode", f"the file ends in the middle of a {encoding} character")
-
-
-def _unmarked_encoding(data: bytes) -> str | None:
-    """``UTF-16LE`` (``UTF-16BE``, ``UTF-32LE``, ``UTF-32BE``) for a text in that encoding without a byte-order mark,
-    by its first characters: printable ASCII there, each with the NUL bytes the encoding gives it (no UTF-8 JSON
-    text starts with a NUL byte, nor holds one as its second); None for any other."""
-    from curation.sources import bom_encoding
-
-    if bom_encoding(data) is not None or b"\0" not in data[:2]:
-        return None
-    for encoding in ("UTF-32LE", "UTF-32BE", "UTF-16LE", "UTF-16BE"):
-        head = data[:64]
-        head = head[: len(head) - len(head) % 4]
-        try:
-            text = head.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        if text and all(" " <= c <= "~" or c in "\t\r\n" for c in text):
-            return encoding
-    return None
 
 
 def _not_text(shown: str, head: bytes) -> InputError:

@@ -16,6 +16,36 @@ class InputError(Exception):
         super().__init__(printable(str(message)), *args)
 
 
+def unmarked_encoding(data: bytes) -> str | None:
+    """``UTF-16LE`` (``UTF-16BE``, ``UTF-32LE``, ``UTF-32BE``) for a text in that encoding without a byte-order mark,
+    by its first characters: printable ASCII there, each with the NUL bytes the encoding gives it (no UTF-8 JSON
+    text starts with a NUL byte, nor holds one as its second); None for any other."""
+    from curation.sources import bom_encoding
+
+    if bom_encoding(data) is not None or b"\0" not in data[:2]:
+        return None
+    for encoding in ("UTF-32LE", "UTF-32BE", "UTF-16LE", "UTF-16BE"):
+        head = data[:64]
+        head = head[: len(head) - len(head) % 4]
+        try:
+            text = head.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        if text and all(" " <= c <= "~" or c in "\t\r\n" for c in text):
+            return encoding
+    return None
+
+
+def unmarked_encoding_error(shown: str, head: bytes) -> InputError | None:
+    """The error for a text file in UTF-16 or UTF-32 without a byte-order mark, by its first bytes ``head`` (a JSON
+    file's, a JSON Lines file's first line); None for any other."""
+    unmarked = unmarked_encoding(head)
+    if unmarked is None:
+        return None
+    return InputError(f"{shown}: {unmarked} text without a byte-order mark (read as UTF-8, a NUL byte stands beside "
+                      f"each character): convert it to UTF-8 first (iconv -f {unmarked} -t UTF-8)")
+
+
 def misnamed(shown: str, head: bytes, expected: str) -> InputError | None:
     """The error for a file whose first bytes ``head`` show Parquet or a codec's stream while its name says
     ``expected`` (``jsonl``, ``json`` or ``parquet``): what it holds, and the name that would read it; None when

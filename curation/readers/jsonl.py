@@ -27,7 +27,8 @@ import pyarrow.json as pj
 
 from curation.contract import line_id, line_ids
 from curation.core.columns import type_holds
-from curation.readers.errors import NOT_UTF8_HINT, DuplicateKey, InputError, misnamed, unique_keys, unreadable_json
+from curation.readers.errors import (NOT_UTF8_HINT, DuplicateKey, InputError, misnamed, unique_keys,
+                                     unmarked_encoding_error, unreadable_json)
 from curation.readers.raw import MAX_DEPTH, raw_batch, type_depth, with_leaves, without_deep_columns
 
 BOM = b"\xef\xbb\xbf"
@@ -585,6 +586,8 @@ class _JsonSeen:
             wrong = misnamed(path, raw, "jsonl") if line == 1 else None  # a compressed file (or Parquet) so named
             if wrong is not None:
                 raise wrong
+            if line == 1 and (unmarked := unmarked_encoding_error(path, raw)) is not None:
+                raise unmarked  # (UTF-16 without its mark: every line would be quarantined, the first refused)
             if self.records == 1:
                 return
             if error.startswith("not UTF-8") and _legacy_text(raw):  # quarantining every line would help no one

@@ -216,6 +216,16 @@ def test_utf16_without_a_byte_order_mark_is_named(tmp_path, encoding):
         open_input(str(tmp_path / "rows.json"))
 
 
+@pytest.mark.parametrize("name", ["rows.jsonl", "rows.jsonl.gz"])
+@pytest.mark.parametrize("encoding", ["UTF-16LE", "UTF-32BE"])
+def test_json_lines_in_utf16_without_a_byte_order_mark_is_named_too(tmp_path, name, encoding):
+    """Was "line 1: not JSON Lines (not valid JSON: Expecting property name ...)"."""
+    text = "".join(json.dumps(r) + "\n" for r in ROWS).encode(encoding)
+    path = write_compressed(tmp_path / name, text)
+    with pytest.raises(InputError, match=rf"{name}: {encoding} text without a byte-order mark .*iconv -f {encoding}"):
+        list(open_input(str(path)).batches())
+
+
 @pytest.mark.parametrize("end", [b"\n", b"\r"])
 def test_a_json_document_that_breaks_under_a_json_lines_name_is_still_read_line_by_line(tmp_path, end):
     """Under a ``.jsonl`` name a document that does not read whole is JSON Lines, as the name says: each line its
