@@ -35,7 +35,7 @@ import threading
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Iterable, Iterator, TypeVar
+from typing import BinaryIO, Callable, Iterable, Iterator, TypeVar
 
 T = TypeVar("T")
 
@@ -61,7 +61,8 @@ UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 UTF32_BOMS = (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")  # the first before UTF-16's: it starts like its LE mark
 UTF_BOMS = (UTF16, UTF32)  # the text encodings read by their byte-order mark (transcoded to UTF-8 as read)
 CR_LINES = "cr"  # nor this: a text file whose lines end in a lone carriage return (classic Mac OS), read as a stream
-CR_HEAD = 1 << 16  # the bytes at the start of a file that tell whether its lines end in a lone CR
+CR_HEAD = 1 << 16  # the bytes after a file's first line end that tell whether its lines end in a lone CR
+CR_SCAN = 1 << 23  # how far into a file its first line end is looked for (a longer first line: not lone-CR text)
 _CR_TO_LF = bytes.maketrans(b"\r", b"\n")
 KINDS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".parquet": "parquet"}
 BOM = b"\xef\xbb\xbf"
@@ -503,17 +504,34 @@ class Utf16AsUtf8(io.RawIOBase):
         super().close()
 
 
-def lone_cr_lines(head: bytes | bytearray | memoryview) -> bool:
-    """Do the lines of a text that starts with ``head`` (its first :data:`CR_HEAD` bytes, or all of it) end in a
-    lone carriage return, as classic Mac OS wrote text? Then ``head`` holds a CR that no LF follows, and no LF at
-    all (a JSON Lines file of LF or CRLF line ends has an LF in its first 64 KB unless its first line is longer;
-    JSON itself may hold a CR only as whitespace, or escaped)."""
-    head = bytes(head[:CR_HEAD])
-    if b"\n" in head:
+def cr_line_ends(head: bytes | bytearray | memoryview, complete: bool = False) -> bool | None:
+    """Do the lines of a text that starts with ``head`` end in a lone carriage return, as classic Mac OS wrote
+    text? Judged on its first line and the :data:`CR_HEAD` bytes after it: its first line end (found within
+    :data:`CR_SCAN` bytes) is a CR, and no LF follows in those bytes (a JSON Lines file of LF or CRLF line ends has
+    one there; JSON itself may hold a CR only as whitespace, or escaped). A first line longer than ``CR_HEAD`` is
+    judged by its end, as a short one is (a file of long rows with lone CR line ends was read as one line). None
+    when ``head`` is too short to tell and more follows (``complete`` False): read on."""
+    head = bytes(head[: CR_SCAN + CR_HEAD])
+    ends = [i for i in (head.find(b"\r"), head.find(b"\n")) if i >= 0]
+    if not ends:
+        return False if complete or len(head) >= CR_SCAN else None
+    first = min(ends)
+    if first >= CR_SCAN:
         return False
-    if len(head) == CR_HEAD:  # a CR as its last byte may be the first half of a CRLF
-        head = head[:-1]
-    return b"\r" in head
+    span = head[: first + 1 + CR_HEAD]
+    if b"\n" in span:
+        return False
+    return True if complete or len(span) == first + 1 + CR_HEAD else None
+
+
+def lone_cr_lines(read: Callable[[int], bytes], head: bytes) -> bool:
+    """:func:`cr_line_ends` of a file that starts with ``head``, read on with ``read`` as far as it needs."""
+    while (verdict := cr_line_ends(head)) is None:
+        more = read(1 << 20)
+        if not more:
+            return bool(cr_line_ends(head, complete=True))
+        head += more
+    return verdict
 
 
 def bom_encoding(head: bytes) -> str | None:
@@ -572,7 +590,7 @@ def iter_line_blocks(stream: BinaryIO, block_bytes: int = 1 << 24, name: str = "
     ``block_bytes`` each. A block is a view of the buffer the stream was read into (the decompressor writes
     into it: no copy is made); the unfinished line at its end starts the next one. A line longer than
     ``block_bytes`` comes whole in a larger block. A byte-order mark at the very start is dropped. A stream whose
-    head says its lines end in a lone CR (:func:`lone_cr_lines`) has each CR read as a newline. A stream
+    head says its lines end in a lone CR (:func:`cr_line_ends`) has each CR read as a newline. A stream
     that breaks off (a truncated or corrupt compressed file) yields the whole lines read before the break,
     then raises :class:`BrokenStream`. Lines are not counted here (a parser finds every line end anyway, and
     counting them again would hold the GIL on the read-ahead thread for a pass over every byte).
@@ -580,19 +598,24 @@ def iter_line_blocks(stream: BinaryIO, block_bytes: int = 1 << 24, name: str = "
     offset = 0  # decompressed bytes yielded so far
     carry = b""  # the start of a line not yet ended
     size = max(block_bytes, CR_HEAD + len(BOM))  # the first read holds a byte-order mark and the head after it
-    first, cr = True, False
+    first, cr = True, None  # cr: do lines end in a lone CR (None: not known yet, the head is read on whole)
     while True:
         buffer = bytearray(len(carry) + size)
         buffer[: len(carry)] = carry
         got, broken = _read_into(stream, memoryview(buffer)[len(carry) :])
         end = len(carry) + got
         start = 0
-        if first:  # the first read fills its buffer unless the stream ends
-            if buffer.startswith(BOM):
-                start = offset = len(BOM)
-            cr = lone_cr_lines(memoryview(buffer)[start:end])
+        if first and buffer.startswith(BOM):  # the first read fills its buffer unless the stream ends
+            start = offset = len(BOM)
         first = False
-        if cr:  # lines that end in a lone CR: each CR is a line end (the bytes keep their count)
+        if cr is None:
+            cr = cr_line_ends(memoryview(buffer)[start:end], complete=got < size or broken is not None)
+            if cr is None:  # a first line longer than the head: read on before cutting
+                carry, size = bytes(buffer[start:end]), size * 2
+                continue
+            if cr:  # each CR is a line end (the bytes keep their count)
+                buffer[start:end] = buffer[start:end].translate(_CR_TO_LF)
+        elif cr:
             buffer[len(carry) : end] = buffer[len(carry) : end].translate(_CR_TO_LF)
         cut = buffer.rfind(b"\n", start, end) + 1
         if broken is not None:

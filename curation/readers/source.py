@@ -169,11 +169,11 @@ class InputSource:
         try:
             with self.filesystem.open_input_file(path) as fh:
                 head = fh.read(CR_HEAD + len(BOM))
+                if (encoding := bom_encoding(head)) is not None:
+                    return encoding
+                return CR_LINES if lone_cr_lines(fh.read, head[len(BOM):] if head.startswith(BOM) else head) else None
         except OSError:
             return None  # the plain reader says what is wrong with the file
-        if (encoding := bom_encoding(head)) is not None:
-            return encoding
-        return CR_LINES if lone_cr_lines(head[len(BOM):] if head.startswith(BOM) else head) else None
 
     def _jsonl_units(self, path: str, unit_bytes: int | None, first_index: int) -> list[Unit]:
         fs = self.filesystem

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import lzma
 from pathlib import Path
 
@@ -283,6 +284,19 @@ def test_a_file_reads_the_same_with_lone_cr_line_ends_as_with_lf(tmp_path_factor
     (folder / "lf.jsonl").write_bytes(b"\n".join(lines) + b"\n")
     (folder / "cr.jsonl").write_bytes(b"\r".join(lines) + b"\r")
     assert _rows_or_error(folder / "cr.jsonl") == _rows_or_error(folder / "lf.jsonl")
+
+
+@pytest.mark.parametrize("name", ["long.jsonl", "long.jsonl.gz", "long.jsonl.xz"])
+def test_lone_cr_line_ends_after_a_first_line_longer_than_the_head_are_line_ends(tmp_path, name):
+    """Lone CR line ends are told by the first line's end, however long that line (a first row of 1 MB left no
+    line end in the 64 KB looked at: the whole file was one record, every row in it lost to one quarantine)."""
+    from tests.curation.runs import write_compressed
+
+    lines = [json.dumps({"text": "long " * 200_000}).encode()] + [json.dumps({"text": f"row {i}"}).encode() for i in range(4)]
+    write_compressed(tmp_path / "lf.jsonl", b"\n".join(lines) + b"\n")
+    path = write_compressed(tmp_path / name, b"\r".join(lines) + b"\r")
+    records, _ = _rows(path)
+    assert len(records) == 5 and records == _rows(tmp_path / "lf.jsonl")[0]
 
 
 def _rows_or_error(path: Path):
