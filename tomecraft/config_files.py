@@ -89,8 +89,9 @@ def load_yaml(text: str) -> Any:
 
 
 def read_yaml_file(path: str | Path, what: str = "config file") -> Any:
-    """The YAML document in ``path`` (a file, or a pipe such as ``<(...)`` gives); a missing file, a folder, text that is not UTF-8 or not YAML (duplicate keys
-    included) is a :class:`ConfigError` of one line that names the file."""
+    """The YAML document in ``path`` (a file, or a pipe such as ``<(...)`` gives); a missing file, a folder, text
+    that is not UTF-8 or not YAML (duplicate keys included) is a :class:`ConfigError` of one line that names the
+    file."""
     path = Path(path)
     if path.is_dir():
         raise ConfigError(f"{path}: is a folder; give the YAML {what}")
@@ -260,7 +261,7 @@ def _source(loc: tuple[Any, ...], where: str, base: dict[str, Any], overrides: d
 def _lone_surrogate(value: Any, loc: tuple[Any, ...] = ()) -> tuple[tuple[Any, ...], str] | None:
     """``(where, the character)`` of the first lone surrogate in a string of ``value`` (a key or a value, at any
     depth: YAML and JSON read ``"\\ud800"`` as one), or None. A config's strings end in output files (a name in
-    every row, a placeholder in the text, a key in the manifest), which UTF-8 cannot hold it in."""
+    every row, a placeholder in the text, a key in the manifest), and UTF-8 cannot hold a lone surrogate."""
     if isinstance(value, str):
         bad = next((c for c in value if "\ud800" <= c <= "\udfff"), None)
         return (loc, bad) if bad is not None else None

@@ -692,11 +692,11 @@ def read_jsonl_stream(fs, path: str, file: str, compression: str, first_pos: int
         # UTF-16 transcoder hands out all it decoded before it fails)
         rest = exc.rest
         if isinstance(fs, pafs.LocalFileSystem) and compression not in (*UTF_BOMS, CR_LINES):
-            file_ = DataFile(Path(path), "jsonl", compression)
+            packed = DataFile(Path(path), "jsonl", compression)
             if isinstance(stream, Utf16AsUtf8):  # a compressed file of UTF-16 (UTF-32) text
-                rest = salvage_transcoded(file_, exc.offset, stream.encoding) or rest
+                rest = salvage_transcoded(packed, exc.offset, stream.encoding) or rest
             else:
-                rest = salvage(file_, exc.offset) or rest
+                rest = salvage(packed, exc.offset) or rest
         cut = rest.rfind(b"\n") + 1
         if cut:
             batch, nlines, nrec = parse_block(rest[:cut], file, line, first_pos + records)
