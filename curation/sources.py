@@ -511,7 +511,18 @@ def cr_line_ends(head: bytes | bytearray | memoryview, complete: bool = False) -
     one there; JSON itself may hold a CR only as whitespace, or escaped). A first line longer than ``CR_HEAD`` is
     judged by its end, as a short one is (a file of long rows with lone CR line ends was read as one line). None
     when ``head`` is too short to tell and more follows (``complete`` False): read on."""
-    head = bytes(head[: CR_SCAN + CR_HEAD])
+    view, size = memoryview(head), 2 * CR_HEAD
+    while True:  # (a first read of 8 MB is looked at in growing pieces, not copied whole)
+        part = bytes(view[: min(size, CR_SCAN + CR_HEAD)])
+        whole = len(part) == len(view)
+        verdict = _cr_verdict(part, complete and whole)
+        if verdict is not None or whole or len(part) == CR_SCAN + CR_HEAD:
+            return verdict
+        size *= 4
+
+
+def _cr_verdict(head: bytes, complete: bool) -> bool | None:
+    """:func:`cr_line_ends` of the bytes ``head`` (a text's first ones, all of it when ``complete``)."""
     ends = [i for i in (head.find(b"\r"), head.find(b"\n")) if i >= 0]
     if not ends:
         return False if complete or len(head) >= CR_SCAN else None
