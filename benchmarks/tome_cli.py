@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -37,10 +40,6 @@ sys.exit(os.waitstatus_to_exitcode(status))
 def measured_run(argv: list[str], **popen) -> tuple[int, float, int, float]:
     """Run ``argv`` (``argv[0]`` a path) through the launcher: ``(exit code, wall seconds, peak resident bytes,
     CPU seconds)`` of the command alone, timed from its fork to its end."""
-    import subprocess
-    import sys
-    import tempfile
-
     with tempfile.NamedTemporaryFile("r", suffix=".rusage") as report:
         code = subprocess.call([sys.executable, "-I", "-S", "-c", _LAUNCH, report.name, *argv], **popen)
         seconds, peak, cpu = report.read().split()

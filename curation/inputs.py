@@ -30,6 +30,7 @@ from curation.formats import (FORMATS, NEEDED_COLUMNS, PAIR_KEYS, REFUSAL, ROLE_
                               alpaca_aliases, apply_mapping, check_format_columns, detect_format, is_pair_shape,
                               kept_apart, look_alike_hint, shown_columns)
 from curation.repair import turns_from_text
+from tomecraft.files import LONE_SURROGATE
 
 INPUT = "_input"  # internal column: the input a raw record came from
 
@@ -82,10 +83,10 @@ class InputConfig(StrictModel):
         if all(c.isspace() or unicodedata.category(c) == "Cf" for c in name):  # (zero-width characters show nothing)
             raise ValueError("the name is blank; give it a visible character, or leave it out to name the input "
                              "from its path")
-        bad = next((c for c in name if _control(c) or "\ud800" <= c <= "\udfff"), None)
-        if bad is not None and "\ud800" <= bad <= "\udfff":  # (a "\ud800" escape in YAML or JSON; no UTF-8 holds it)
-            raise ValueError(f"the name holds the lone surrogate {bad!r}, which is no character; a name is one line "
-                             "of visible text")
+        if (lone := LONE_SURROGATE.search(name)) is not None:  # (from -i NAME=PATH: a config file's are refused before)
+            raise ValueError(f"the name holds the lone surrogate {lone.group()!r}, which is no character; a name is one "
+                             "line of visible text")
+        bad = next((c for c in name if _control(c)), None)
         if bad is not None:
             kind = "bidirectional control character" if bad in _BIDI_CONTROLS else "control character"
             raise ValueError(f"the name holds the {kind} {bad!r}; a name is one line of visible text")

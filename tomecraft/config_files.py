@@ -14,6 +14,8 @@ from typing import Any, Iterable, TypeVar, Union, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from tomecraft.files import LONE_SURROGATE
+
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -263,8 +265,8 @@ def _lone_surrogate(value: Any, loc: tuple[Any, ...] = ()) -> tuple[tuple[Any, .
     depth: YAML and JSON read ``"\\ud800"`` as one), or None. A config's strings end in output files (a name in
     every row, a placeholder in the text, a key in the manifest), and UTF-8 cannot hold a lone surrogate."""
     if isinstance(value, str):
-        bad = next((c for c in value if "\ud800" <= c <= "\udfff"), None)
-        return (loc, bad) if bad is not None else None
+        bad = LONE_SURROGATE.search(value)
+        return (loc, bad.group()) if bad is not None else None
     if isinstance(value, dict):
         for key, item in value.items():
             found = _lone_surrogate(key, (*loc, key)) or _lone_surrogate(item, (*loc, key))

@@ -20,7 +20,7 @@ def sha256_file(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # a code point no UTF-8 holds (a "\\ud800" escape read alone)
 
 
 def dumps_utf8(obj: Any, **kwargs: Any) -> str:
@@ -29,7 +29,7 @@ def dumps_utf8(obj: Any, **kwargs: Any) -> str:
     text reads back as the same value (but for a high and a low surrogate side by side, which read back as the
     one character they pair to)."""
     text = json.dumps(obj, ensure_ascii=False, **kwargs)
-    return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def write_json(obj: Any, path: str | Path) -> None:

@@ -102,24 +102,25 @@ class TokenCounter:
                     literal[i] = len(encode(self.tokenizer, to_messages(turns), self._specials)[1])
                 except ValueError:  # a template that changes message text: training skips the row too
                     literal[i] = -1
-        enc = self.tokenizer.backend_tokenizer.encode_batch_fast(texts, add_special_tokens=False)
-        out = np.fromiter((len(e.ids) for e in enc), np.int64, len(enc))
+        out = self._tokenizer_counts(texts)
         out[~np.asarray(ok, bool)] = -1
         for i, count in literal.items():
             out[i] = count
         return out
 
-    def _content_counts(self, texts: list[str]) -> np.ndarray:
-        if self.twin is not None:
-            counts, failed = self.twin.count(texts, resolve_workers(self.cfg.workers))
-            out = np.asarray(counts, np.int64)
-            if failed:
-                enc = self.tokenizer.backend_tokenizer.encode_batch_fast([texts[i] for i in failed],
-                                                                         add_special_tokens=False)
-                out[failed] = [len(e.ids) for e in enc]
-            return out
+    def _tokenizer_counts(self, texts: list[str]) -> np.ndarray:
+        """Tokens per text by the tokenizer itself (its Rust batch call, no special tokens)."""
         enc = self.tokenizer.backend_tokenizer.encode_batch_fast(texts, add_special_tokens=False)
         return np.fromiter((len(e.ids) for e in enc), np.int64, len(enc))
+
+    def _content_counts(self, texts: list[str]) -> np.ndarray:
+        if self.twin is None:
+            return self._tokenizer_counts(texts)
+        counts, failed = self.twin.count(texts, resolve_workers(self.cfg.workers))
+        out = np.asarray(counts, np.int64)
+        if failed:  # texts tiktoken cannot encode: the tokenizer counts them
+            out[failed] = self._tokenizer_counts([texts[i] for i in failed])
+        return out
 
     def count(self, conversations: pa.Array) -> tuple[np.ndarray, dict[str, int]]:
         """Tokens per row, and how they were counted (rows per path, checks, mismatches)."""

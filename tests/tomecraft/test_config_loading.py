@@ -269,10 +269,11 @@ def test_a_config_given_as_a_pipe_or_dev_null_is_read(tmp_path):
     assert read_yaml_mapping("/dev/null") == {}
     fifo = tmp_path / "config.fifo"
     os.mkfifo(fifo)
-    writer = threading.Thread(target=lambda: fifo.write_text("report: false\n"))
+    # (a daemon: were the pipe refused unread, the writer's wait for a reader must not hang the test run)
+    writer = threading.Thread(target=lambda: fifo.write_text("report: false\n"), daemon=True)
     writer.start()
     assert read_yaml_mapping(fifo) == {"report": False}
-    writer.join()
+    writer.join(10)
     with pytest.raises(ConfigError, match="nope.yaml: config file not found"):
         read_yaml_mapping(tmp_path / "nope.yaml")
 
