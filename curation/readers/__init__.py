@@ -381,7 +381,7 @@ def _holds_json_lines(file) -> bool:
 
 
 def _pretty_head(head: bytes) -> bool:
-    first = head.lstrip(b"\xef\xbb\xbf").lstrip().split(b"\n", 1)[0].strip()
+    first = re.split(rb"\r\n|\r|\n", head.lstrip(b"\xef\xbb\xbf").lstrip(), maxsplit=1)[0].strip()
     return first.startswith(b"[") or first == b"{"
 
 
@@ -391,7 +391,8 @@ def _json_lines(text: str, look: int = 8) -> bool:
     are parts of values (``{``, ``"key": value,``), not objects."""
     import json
 
-    lines = [line for line in text.lstrip().split("\n", look)[:look] if line.strip()]
+    # (lines end as the line reader ends them: LF, CRLF or a lone CR, as classic Mac OS text has them)
+    lines = [line for line in re.split(r"\r\n|\r|\n", text.lstrip(), maxsplit=look)[:look] if line.strip()]
     objects = []
     for line in lines:
         try:

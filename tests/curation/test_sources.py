@@ -299,6 +299,17 @@ def test_lone_cr_line_ends_after_a_first_line_longer_than_the_head_are_line_ends
     assert len(records) == 5 and records == _rows(tmp_path / "lf.jsonl")[0]
 
 
+def test_an_array_first_line_reads_the_same_with_lone_cr_line_ends_as_with_lf(tmp_path):
+    """A file whose first line is a one-row array and whose other lines are rows is JSON Lines with LF line ends;
+    with lone CR line ends it was taken for one document of several values (its records re-encoded, their ids
+    those of a document's rows). Found by the property test above."""
+    lines = [b'[{"conversations": null, "": "\x7f"}]', b'{"conversations": []}', b'{"conversations": null}']
+    (tmp_path / "lf.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    (tmp_path / "cr.jsonl").write_bytes(b"\r".join(lines) + b"\r")
+    assert _rows(tmp_path / "cr.jsonl") == _rows(tmp_path / "lf.jsonl")
+    assert _rows(tmp_path / "cr.jsonl")[0] == lines
+
+
 def _rows_or_error(path: Path):
     from curation.readers import InputError
 
