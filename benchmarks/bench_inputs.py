@@ -6,7 +6,9 @@ raw batches with ids and positions; blocks of whole lines parsed side by side on
 decompressed on a read-ahead thread). Reference columns: Arrow's JSON reader alone on the same blocks, one after
 another on its own threads (what the reader did before it parsed blocks side by side), and the codec alone (its command-line tool decompressing to nowhere), so a slow row shows whether the
 time is the codec's or ours. With ``--curate-rows N``, also the job the reader serves: whole ``tome curate``
-processes on the first N rows, plain and in each codec (best and median wall, and the CPU time). The bz2 decoders
+processes on the first N rows, plain and in each codec (best and median wall, and the CPU time). xz twice: one
+block (``xz -T1``, as Python's ``lzma`` writes it) and several (``xz -T2``, as xz writes a large file
+multi-threaded, its default from 5.6), which the reader decodes side by side. The bz2 decoders
 alone: ours (parallel) against Python's ``bz2`` module, the reference; the xz decoder beside a thread running
 Python: ours (8 MB a call) against 64 kB of the file a call, the reference (what it did before).
 
@@ -34,8 +36,11 @@ import pyarrow.json as pj  # noqa: E402
 from benchmarks.tome_cli import tome_env  # noqa: E402
 from curation.sources import classify, iter_line_blocks, open_binary, readahead  # noqa: E402
 
+# xz as it writes a large file multi-threaded (``-T``; the default from xz 5.6): blocks of 12 MB of text at -3,
+# which the reader decodes side by side; "xz" is one block (``-T1``, as Python's lzma writes it too)
+XZ_BLOCKS = "xz, blocks"
 CODECS = [("", None, None), (".gz", "gzip", ["gzip", "-dc"]), (".zst", "zstd", ["zstd", "-dcq"]),
-          (".bz2", "bz2", ["bzip2", "-dc"]), (".xz", "xz", ["xz", "-dc"])]
+          (".bz2", "bz2", ["bzip2", "-dc"]), (".xz", "xz", ["xz", "-dc"]), (".xz", XZ_BLOCKS, ["xz", "-dc", "-T2"])]
 
 
 def write_corpus(folder: Path, rows: int) -> Path:
@@ -51,10 +56,14 @@ def write_corpus(folder: Path, rows: int) -> Path:
 
 
 def compress(src: Path, suffix: str, codec: str) -> Path:
-    dst = src.with_name(src.name + suffix)
+    name = src.name.replace(".jsonl", "-blocks.jsonl") if codec == XZ_BLOCKS else src.name
+    dst = src.with_name(name + suffix)
     if dst.exists():
         return dst
-    if codec == "xz":
+    if codec == XZ_BLOCKS:
+        with dst.open("wb") as out:  # writes rows-blocks.jsonl.xz
+            subprocess.run(["xz", "-c", "-T2", "-3", str(src)], stdout=out, check=True)
+    elif codec == "xz":
         subprocess.run(["xz", "-k", "-T1", "-3", str(src)], check=True)  # writes rows.jsonl.xz
     else:
         with pa.output_stream(str(dst), compression=codec) as out, src.open("rb") as inp:
@@ -129,6 +138,34 @@ def decode_bz2(path: Path, repeat: int) -> dict:
         print(f"| bzip2 -dc (one process) | {tool:.2f} | {python / tool:.2f}x |")
     return {"ours_s": round(ours, 3), "python_bz2_s": round(python, 3), "bzip2_tool_s": None if tool is None else round(tool, 3),
             "speedup_vs_python": round(python / ours, 2)}
+
+
+def decode_xz_blocks(path: Path, repeat: int) -> dict:
+    """xz decoders alone on a file of several blocks, read to nowhere in 1 MB pieces (best of ``repeat``): ours (the
+    blocks side by side, :mod:`curation.readers.xz_blocks`) against the one-thread reader (the reference, what
+    the reader used before) and the ``xz`` tool on two threads."""
+    from curation.readers.xz import XzStreams
+
+    def drain(open_stream) -> float:
+        start, piece = time.perf_counter(), bytearray(1 << 20)
+        with open_stream() as stream:
+            while stream.readinto(piece):
+                pass
+        return time.perf_counter() - start
+
+    ours = min(drain(lambda: open_binary(classify(path))) for _ in range(repeat))
+    one = min(drain(lambda: io.BufferedReader(XzStreams(open(path, "rb")), 1 << 20)) for _ in range(repeat))
+    tool = codec_alone(["xz", "-dc", "-T2"], path)
+    print(f"\nxz decoders alone on {path.name}, a file of several blocks (best of {repeat}):\n")
+    print("| decoder | s | speed vs one thread |")
+    print("|---|---:|---:|")
+    print(f"| ours (blocks side by side) | {ours:.2f} | {one / ours:.2f}x |")
+    print(f"| one thread (reference) | {one:.2f} | 1.00x |")
+    if tool is not None:
+        print(f"| xz -dc -T2 | {tool:.2f} | {one / tool:.2f}x |")
+    return {"ours_s": round(ours, 3), "one_thread_s": round(one, 3),
+            "xz_tool_T2_s": None if tool is None else round(tool, 3),
+            "speedup_vs_one_thread": round(one / ours, 2)}
 
 
 def decode_xz_beside_python(path: Path, repeat: int) -> dict:
@@ -216,10 +253,12 @@ def main() -> None:
               f"{r['vs_uncompressed']:.0%} | {r['blocks_seconds']:.2f} | {r['blocks_vs_uncompressed']:.0%} | {alone} |")
     decoders = decode_bz2(src.with_name(src.name + ".bz2"), args.repeat)
     xz_decoders = decode_xz_beside_python(src.with_name(src.name + ".xz"), args.repeat)
+    xz_blocks = decode_xz_blocks(src.with_name("rows-blocks.jsonl.xz"), args.repeat)
     runs = curate_table(folder, src, args.curate_rows, args.repeat) if args.curate_rows else []
     print(f"\nload average after: {os.getloadavg()[0]:.2f} (2 cores)")
     if args.json:
-        args.json.write_text(json.dumps({"rows": args.rows, "results": results, "bz2_decoders": decoders, "xz_decoders": xz_decoders, "curate": runs,
+        args.json.write_text(json.dumps({"rows": args.rows, "results": results, "bz2_decoders": decoders, "xz_decoders": xz_decoders,
+                                        "xz_blocks_decoders": xz_blocks, "curate": runs,
                                         "load": os.getloadavg()},
                                         indent=2))
 

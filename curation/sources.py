@@ -17,7 +17,8 @@ would be lost unseen, and a pipe is read twice (the input's fingerprint, then it
 
 ``open_binary(path)`` opens a file for streaming, decompressing on the fly (ISA-L's gzip decoder from
 ``isal``, ``indexed_bzip2``'s parallel decoder for bz2 (:mod:`curation.readers.bzip2`), Arrow's codec for zstd,
-the standard library's ``lzma`` for xz), and ``iter_line_blocks`` cuts a stream into blocks of whole lines for a
+the standard library's ``lzma`` for xz, a file's blocks side by side where it has several:
+:mod:`curation.readers.xz_blocks`), and ``iter_line_blocks`` cuts a stream into blocks of whole lines for a
 columnar JSON reader, dropping a byte-order mark at the start of the file.
 """
 
@@ -454,10 +455,10 @@ def _open_decompressed(file: DataFile, buffer_size: int) -> BinaryIO:
             return Utf16AsUtf8(open(file.path, "rb"), file.compression)
         if file.compression == CR_LINES:  # plain bytes: the line cutter reads a lone CR as a line end
             return open(file.path, "rb", buffering=buffer_size)
-        if file.compression == "xz":  # every stream, padding skipped, as the xz tool reads it (lzma.open stops at padding)
-            from curation.readers.xz import XzStreams
+        if file.compression == "xz":  # every stream, padding skipped, as the xz tool reads it (lzma.open stops at
+            from curation.readers.xz_blocks import open_xz  # padding); a file of several blocks on several cores
 
-            return io.BufferedReader(XzStreams(open(file.path, "rb")), buffer_size)
+            return open_xz(Path(file.path), buffer_size)
         if file.compression == "bz2":  # decoded on several cores; a truncated file streams up to the break
             from curation.readers.bzip2 import open_bz2  # (Arrow's reader fails at once)
 

@@ -24,6 +24,8 @@ import io
 import os
 from pathlib import Path
 
+from curation.readers.threads import decoder_threads
+
 try:
     import indexed_bzip2 as _parallel
 except ImportError:  # pragma: no cover - a dependency; without it bz2 files are read by Python's decoder alone
@@ -34,17 +36,6 @@ _MAGIC = b"BZh"
 # the end-of-stream marker (the digits of sqrt(pi)), and the size of a stream of no block: head, marker, checksum
 _END_OF_STREAM, _MASK = 0x177245385090, (1 << 48) - 1
 _SMALLEST = 14
-# decoder threads: at least 2 (on one, the decoder holds the GIL while it decodes); more than 8 only hold
-# blocks in memory that the reader is not ready for
-_MAX_THREADS = 8
-
-
-def _threads() -> int:
-    """As many decoder threads as Arrow's CPU pool has (the cores, or what the engine set it to: one per Ray
-    task, so that N shards read at once start 2N threads, not 8N), at least 2, at most :data:`_MAX_THREADS`."""
-    import pyarrow as pa
-
-    return min(max(pa.cpu_count(), 2), _MAX_THREADS)
 
 
 def _whole_bz2(path: Path) -> bool:
@@ -64,12 +55,12 @@ def _whole_bz2(path: Path) -> bool:
 
 
 class ParallelBz2(io.RawIOBase):
-    """The decompressed bytes of a bz2 file, decoded on :func:`_threads` threads; Python's decoder from the
-    first byte the parallel one could not give (module docstring)."""
+    """The decompressed bytes of a bz2 file, decoded on :func:`~curation.readers.threads.decoder_threads` threads;
+    Python's decoder from the first byte the parallel one could not give (module docstring)."""
 
     def __init__(self, path: Path) -> None:
         self._path = path
-        self._fast = _parallel.open(str(path), parallelization=_threads())
+        self._fast = _parallel.open(str(path), parallelization=decoder_threads())
         self._slow: bz2.BZ2File | None = None
         self._given = 0  # decompressed bytes handed out so far
 

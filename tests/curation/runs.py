@@ -45,6 +45,31 @@ def write_compressed(path: Path, data: bytes) -> Path:
     return path
 
 
+def xz_of_blocks(chunks: list[bytes], check: int = lzma.CHECK_CRC64, preset: int = 6) -> bytes:
+    """One xz stream of a block per (non-empty) chunk, as ``xz -T`` writes a large file: each chunk compressed on its
+    own, its block taken out of that stream, the blocks put in one stream under one index."""
+    import io
+    import zlib
+
+    from curation.readers.xz_blocks import _encode_varint, _stream_before
+
+    stored, records, header = [], b"", b""
+    for chunk in filter(None, chunks):
+        one = lzma.compress(chunk, check=check, preset=preset)
+        header = one[:12]
+        [block] = _stream_before(io.BytesIO(one), len(one))[1]
+        stored.append(one[block.offset : block.offset + block.stored])
+        records += _encode_varint(block.unpadded) + _encode_varint(block.size)
+    if not stored:
+        return lzma.compress(b"", check=check)
+    index = b"\0" + _encode_varint(len(stored)) + records
+    index += b"\0" * (-len(index) % 4)
+    index += zlib.crc32(index).to_bytes(4, "little")
+    backward, flags = (len(index) // 4 - 1).to_bytes(4, "little"), header[6:8]
+    footer = zlib.crc32(backward + flags).to_bytes(4, "little") + backward + flags + b"YZ"
+    return header + b"".join(stored) + index + footer
+
+
 def invoke(*args) -> tuple[int, str]:
     """``tome ARGS`` in this process (typer's runner): its exit code and output."""
     from typer.testing import CliRunner

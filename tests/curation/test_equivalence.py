@@ -27,6 +27,7 @@ import pytest
 from curation.config import load_config
 from curation.contract import SPLITS, read_manifest, strip_volatile
 from curation.pipeline import run_curation
+from tests.curation.runs import xz_of_blocks
 
 DATA_FILES = [f"{s}.parquet" for s in SPLITS] + ["removed.parquet"]
 
@@ -100,7 +101,7 @@ def _shards(folder: Path, lines: list[bytes], codecs: list[str]) -> Path:
     return folder
 
 
-@pytest.mark.parametrize("container", ["gz", "zst", "bz2", "xz", "folder", "glob", "mixed-codec folder", "crlf", "crlf gz"])
+@pytest.mark.parametrize("container", ["gz", "zst", "bz2", "xz", "xz blocks", "folder", "glob", "mixed-codec folder", "crlf", "crlf gz"])
 def test_json_lines_in_any_container_give_the_same_data_files(container, lines, reference, tmp_path):
     ref_out, ref_files = reference
     data = b"".join(lines)
@@ -113,6 +114,11 @@ def test_json_lines_in_any_container_give_the_same_data_files(container, lines, 
     elif container.startswith("crlf"):  # Windows line ends: the same ids (a line's id leaves its end out), raw text
         data = data.replace(b"\n", b"\r\n")
         spec = str(_compressed(tmp_path / "rows.jsonl.gz", data) if container.endswith("gz") else _compressed(tmp_path / "rows.jsonl", data))
+    elif container == "xz blocks":  # as xz -T writes a large file, decoded on several threads; blocks cut lines
+        path = tmp_path / "rows.jsonl.xz"
+        step = len(data) // 5 + 1
+        path.write_bytes(xz_of_blocks([data[i : i + step] for i in range(0, len(data), step)]))
+        spec = str(path)
     else:
         spec = str(_compressed(tmp_path / f"rows.jsonl.{container}", data))
     assert _curate(spec, tmp_path / "out") == ref_files

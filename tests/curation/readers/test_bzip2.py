@@ -133,12 +133,12 @@ def test_decoder_threads_follow_arrows_cpu_pool(monkeypatch):
     not 8 whatever the machine's cores."""
     import pyarrow as pa
 
-    from curation.readers.bzip2 import _MAX_THREADS, _threads
+    from curation.readers.threads import MAX_THREADS, decoder_threads
 
     monkeypatch.setattr(pa, "cpu_count", lambda: 1)
-    assert _threads() == 2
+    assert decoder_threads() == 2
     monkeypatch.setattr(pa, "cpu_count", lambda: 64)
-    assert _threads() == _MAX_THREADS
+    assert decoder_threads() == MAX_THREADS
 
 
 def test_a_streams_head_alone_between_two_streams_is_skipped_not_the_end(tmp_path):
