@@ -240,10 +240,10 @@ def _read_first_records(source, sample: int) -> tuple[list[str], list[dict[str, 
                 records = head.select(names).to_pylist()
             except RecursionError:  # a column nested too deeply to walk: validation quarantines its rows
                 records = []
-        if names:
-            return names, records
-        # the first records were all unreadable by columns: their JSON's keys
-        keys = list(dict.fromkeys(k for r in records for k in r))
+        # and their JSON's keys: a record the columns could not take (a value of another type than the same key's
+        # in the rows before it) is read record by record, and its keys are not among the columns' (a `system`
+        # beside the turns was kept as a column of its own instead of becoming the first turn)
+        keys = list(dict.fromkeys([*names, *(k for r in records for k in r)]))
         if keys:
             return keys, records
     return [], []
@@ -815,13 +815,7 @@ def adapt_record(data: Any, fmt: str, columns: Mapping[str, str]) -> Any:
         if isinstance(turns, list):
             turns = record[key] = [_text_turn(t, target[1], n) for n, t in enumerate(turns, start=1)]
         if "system" in record:  # the system prompt beside the turns (LLaMA-Factory's ShareGPT)
-            system = _text_value(record.pop("system"), "system", col("system"))
-            if system is not None and system.strip() and isinstance(turns, list):
-                first = turns[0] if turns and isinstance(turns[0], dict) else {}
-                role = first.get(target[0])
-                if not (isinstance(role, str) and ROLE_MAP.get(role.strip().lower()) == "system"
-                        and first.get(target[1]) == system):
-                    record[key] = [{target[0]: "system", target[1]: system}] + turns
+            system_in_front(record, key, target, col("system"))
         return record
     if fmt == "alpaca":
         for name in ("instruction", "output"):
@@ -974,6 +968,20 @@ def text_of_parts(content: Any) -> Any:
     if not all(t is None or isinstance(t, str) for t in texts):
         return content
     return "\n\n".join(t for t in texts if t is not None)
+
+
+def system_in_front(record: dict[str, Any], key: str, target: tuple[str, str] = ("from", "value"),
+                    where: str = "'system'") -> None:
+    """The ``system`` prompt beside a record's turns (LLaMA-Factory's ShareGPT) taken out of it and put in front of
+    the turns under ``key`` (keyed ``target``: role, text), unless it is blank or they already start with it."""
+    system = _text_value(record.pop("system"), "system", where)
+    turns = record.get(key)
+    if system is not None and system.strip() and isinstance(turns, list):
+        first = turns[0] if turns and isinstance(turns[0], dict) else {}
+        role = first.get(target[0])
+        if not (isinstance(role, str) and ROLE_MAP.get(role.strip().lower()) == "system"
+                and first.get(target[1]) == system):
+            record[key] = [{target[0]: "system", target[1]: system}] + turns
 
 
 def _text_turn(turn: Any, text_key: str, n: int) -> Any:

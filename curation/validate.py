@@ -33,7 +33,8 @@ from curation.core.config_base import StrictModel
 from curation.core.registry import StageSpec, register
 from curation.core.stage import POS, RowStage, StageOutput
 from curation.formats import ROLE_MAP, FormatError, to_conversations
-from curation.inputs import INPUT, adapt_record, media_part, needs_adapting, numbers_as_text, text_of_parts
+from curation.inputs import (INPUT, adapt_record, media_part, needs_adapting, numbers_as_text, system_in_front,
+                             text_of_parts)
 from curation.readers import raw as rawcols
 from curation.repair import (CONTROL_CLASS, TURN_KEYS_DROPPED, coerce_score, merge_repairs, repair_record, repair_table,
                              repairs_json, turns_from_text)
@@ -402,6 +403,11 @@ class Validate(RowStage):
                 # a row of another format in a FineTome input (a file of mixed shapes): read in its own format,
                 # which is all it can be; one of no format is left as it is for validation to name
                 data = adapt_record(data, "conversations", {})
+            elif isinstance(data.get("system"), str):
+                # a system prompt beside FineTome turns that the input's first records did not show (it first
+                # comes further in the file): put in front of the turns, as the input's format would have put it
+                data = dict(data)
+                system_in_front(data, "conversations")
         except FormatError as exc:
             raise RowError(str(exc)) from None
         return data, repairs
@@ -436,6 +442,13 @@ class Validate(RowStage):
         given = batch
         batch, input_name = self._adapted(batch)
         ok = self._screen(batch)
+        cfg = self.inputs.get(input_name) if input_name is not None else None
+        if "system" in batch.schema.names and (cfg is None or not needs_adapting(cfg)):
+            # FineTome turns read as they are, with a system prompt beside them that the first records did not
+            # show: the record path puts it in front of the turns (:meth:`_prepared`)
+            system = batch.column("system")
+            if pa.types.is_string(system.type) or pa.types.is_large_string(system.type):
+                ok &= np.asarray(system.is_null(), dtype=bool)
         parts = [self._fast_rows(batch, ok)] if ok.any() else []
         quarantine: list[dict[str, Any]] = []
         slow_rows: list[dict[str, Any]] = []

@@ -746,6 +746,33 @@ def test_sharegpt_with_a_system_column_puts_the_system_prompt_in_front(tmp_path)
     assert "system" not in manifest["extra_columns"] and manifest["accounting"]["in_splits"] == 8
 
 
+def test_a_system_column_the_first_records_do_not_show_is_put_in_front_too(tmp_path):
+    """The input's format is told by its first records: a `system` prompt that first comes in a row the columns
+    could not take (an unrelated key of another type than the row before's), or after the first MB of the file,
+    was kept as an extra column, out of the conversation, where the same prompt in the first row became the first
+    turn. A system value that is no text stays the row's own column."""
+    mixed = [row(0, tag=1), row(1, system="You are a botanist.", tag="x")]
+    late = [row(i, pad="." * 600) for i in range(2000)] + [row(i, system="You are a botanist.") for i in range(2000, 2005)]
+    late += [row(2005, system={"kind": "metadata"})]
+    for name, rows in (("mixed", mixed), ("late", late)):
+        (tmp_path / f"{name}.jsonl").write_text(jsonl(rows).decode())
+        manifest = curate(str(tmp_path / f"{name}.jsonl"), tmp_path / name)
+        assert manifest["accounting"]["in_splits"] + manifest["accounting"]["removed"] == len(rows)
+        kept = _kept(tmp_path / name)
+        for i, r in enumerate(rows):
+            got = kept.get(f"{Q} ({i})")
+            if got is None:  # a near duplicate of a row before it (the rows differ by their number)
+                continue
+            if isinstance(r.get("system"), str):
+                assert got["conversations"][0] == {"from": "system", "value": "You are a botanist."}, (name, i)
+                assert got.get("system") is None
+            else:
+                assert got["conversations"][0]["from"] == "human", (name, i)
+        assert any(isinstance(r.get("system"), str) and f"{Q} ({i})" in kept for i, r in enumerate(rows))
+    own = _kept(tmp_path / "late")[f"{Q} (2005)"]["system"]
+    assert (json.loads(own) if isinstance(own, str) else own) == {"kind": "metadata"}
+
+
 def test_conversations_and_turn_keys_in_another_case_are_detected(tmp_path):
     """`Conversations` of `{From, Value}` turns: "cannot tell the chat format"; `conversations` of `{From,
     Value}`: every row quarantined as "missing 'from'"."""
