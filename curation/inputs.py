@@ -774,8 +774,8 @@ def adapt_record(data: Any, fmt: str, columns: Mapping[str, str]) -> Any:
     """One parsed record in FineTome's or OpenAI's shape (what :func:`curation.validate.validate_record` reads),
     by the same rules as :func:`curation.formats.to_conversations`; :class:`FormatError` names what is wrong.
 
-    A record without the columns of ``fmt`` (and no column mapping) that has another format's (a shard of
-    Alpaca rows in a folder read as OpenAI messages) is read in its own format: it can be nothing else."""
+    A record without the columns of ``fmt`` that has another format's (a shard of Alpaca rows in a folder read as
+    OpenAI messages) is read in its own format, without the mapping: it can be nothing else."""
     if not isinstance(data, dict):
         return data
     table_keys = {k: v for k, v in columns.items() if k not in TURN_KEYS}
@@ -794,11 +794,16 @@ def adapt_record(data: Any, fmt: str, columns: Mapping[str, str]) -> Any:
         own_keys = ", ".join(map(str, data)) or "no column"  # (the row's columns as the input has them)
         return FormatError(f"no column '{mapped or name}' ({read_as}the input is read as {fmt}; this row has "
                            f"{own_keys})")
-    if not columns and any(k not in record for k in NEEDED_COLUMNS.get(fmt, ())):
-        own = detect_format(list(record))
-        if own == "conversations":  # FineTome's own shape: validation reads it as it is
-            return record
-        fmt = own or fmt
+    if any(k not in record for k in NEEDED_COLUMNS.get(fmt, ())):
+        own = detect_format(list(data))
+        if columns and own is not None:
+            # a row of another format beside the rows a mapping reads (a `system` column or turns keyed
+            # role/content told from the first rows): read in its own format, as it would be without one
+            return dict(data) if own == "conversations" else adapt_record(data, own, {})
+        if not columns:
+            if own == "conversations":  # FineTome's own shape: validation reads it as it is
+                return record
+            fmt = own or fmt
     if fmt != "conversations" and "conversations" in record:  # the input's own, beside another format's columns
         record = {kept_apart(k): v for k, v in record.items()}
     if fmt in ("conversations", "messages"):

@@ -801,6 +801,23 @@ def test_a_folder_of_shards_in_different_formats_reads_every_row(tmp_path):
     assert manifest["accounting"]["in_splits"] == 9 and manifest["accounting"]["quarantined"] == 0
 
 
+@pytest.mark.parametrize("first", [row(0, system="You are a botanist."),  # read with a mapping: {system: system}
+                                   {"conversations": [{"role": "user", "content": f"{Q} (0)"},  # {messages: conversations}
+                                                      {"role": "assistant", "content": A}]}], ids=["system", "role-content"])
+def test_a_row_of_another_format_is_read_in_its_own_beside_rows_a_mapping_reads(tmp_path, first):
+    """FineTome rows whose first one has a `system` prompt, or turns keyed role/content, are read with a column
+    mapping told from them: a prompt/completion or Alpaca row among them was quarantined ("missing
+    'conversations'"), where without the mapping it was read in its own format."""
+    rows = [first, {"prompt": f"{Q} (1)", "completion": A}, {"instruction": f"{Q} (2)", "output": A},
+            {"messages": [{"role": "user", "content": f"{Q} (3)"}, {"role": "assistant", "content": A}]}]
+    (tmp_path / "in.jsonl").write_text(jsonl(rows).decode())
+    manifest = curate(str(tmp_path / "in.jsonl"), tmp_path / "out")
+    assert manifest["accounting"]["in_splits"] == 4 and manifest["accounting"]["quarantined"] == 0
+    kept = _kept(tmp_path / "out")
+    for i in (1, 2, 3):
+        assert [t["from"] for t in kept[f"{Q} ({i})"]["conversations"]] == ["human", "gpt"]
+
+
 def test_a_format_given_for_rows_that_also_hold_conversations_is_no_traceback(tmp_path):
     """`format: messages` for rows holding both `messages` and `conversations` ended the run in a KeyError
     (a table with `conversations` twice): the input's own is kept apart as `input_conversations`."""
