@@ -46,6 +46,7 @@ from curation.core.hashing import hash128
 from curation.core.registry import StageSpec, register
 from curation.core.stage import DETAILS, DUPLICATE_OF, POS, REASON, Decisions, GlobalStage, ReduceContext, StageError
 from curation.parallel import run_chunks
+from tomecraft.files import expand_user
 
 REASON_CODE = "duplicate_of_existing"
 INDEX_VERSION = 2
@@ -550,7 +551,7 @@ class ExistingSet:
 
         self.spec = spec
         self.subset = subset  # a hub dataset's configuration (open_input's ``subset``)
-        path = Path(spec).expanduser()
+        path = expand_user(spec)
         path = _finetome_twin(path) or path
         self.curated = path if path.is_dir() and (is_curated_folder(path) or _tome_manifest(path)) else None
         self.splits: tuple[str, ...] = SPLITS
@@ -584,7 +585,7 @@ class ExistingSet:
         from curation.readers import looks_like_path, named_split
         from curation.sources import exists
 
-        path = Path(self.spec).expanduser()
+        path = expand_user(self.spec)
         local = looks_like_path(self.spec) or self.spec.endswith("/")  # (a hub id has one slash, inside)
         split = named_split(self.spec)  # FOLDER:SPLIT, one split of a local dataset folder
         one_split = split is not None and exists(split[0])
@@ -629,7 +630,7 @@ class ExistingSet:
         from curation.readers import hub_split_names, is_hub_id
         from curation.sources import split_layout
 
-        path = Path(self.spec).expanduser()
+        path = expand_user(self.spec)
         if self.curated is None and ":" not in self.spec and is_hub_id(self.spec):  # a hub dataset: every split
             if self._hub_parts is None:  # (listed once: the index's key and its build both ask)
                 splits = hub_split_names(self.spec, self.subset)

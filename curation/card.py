@@ -244,8 +244,10 @@ def _column_name(name: str) -> str:
 
 def _is_mix(manifest: Mapping[str, Any]) -> bool:
     """Whether the folder's rows come from a mix of inputs: then (only then) its ``input`` column is the one the
-    mix adds, naming each row's input; a single input's own ``input`` column is carried through like any extra."""
-    return "inputs" in manifest
+    mix adds, naming each row's input; a single input's own ``input`` column is carried through like any extra
+    (one input read through a format conversion or with a weight is listed under ``inputs`` too)."""
+    inputs = manifest.get("inputs")
+    return isinstance(inputs, list) and len(inputs) > 1
 
 
 def _inputs(manifest: Mapping[str, Any]) -> list[dict[str, Any]]:

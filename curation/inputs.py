@@ -30,7 +30,7 @@ from curation.formats import (FORMATS, NEEDED_COLUMNS, PAIR_KEYS, REFUSAL, ROLE_
                               alpaca_aliases, apply_mapping, check_format_columns, detect_format, is_pair_shape,
                               kept_apart, look_alike_hint, shown_columns)
 from curation.repair import turns_from_text
-from tomecraft.files import LONE_SURROGATE
+from tomecraft.files import LONE_SURROGATE, expand_user
 
 INPUT = "_input"  # internal column: the input a raw record came from
 
@@ -176,7 +176,7 @@ def _same_data_key(path: str) -> str:
     are one file), anything else (a hub id, a glob, a URL) as written."""
     if "://" not in path and not any(c in path for c in "*?[") and _exists_locally(path):
         try:
-            return str(Path(path).expanduser().resolve())
+            return str(expand_user(path).resolve())
         except OSError:
             return path
     return path
@@ -604,7 +604,9 @@ class MultiSource:
         return "inputs:" + digest.hexdigest()
 
     def describe(self, rows: int) -> dict[str, Any]:
-        return {"spec": ", ".join(c.name for c in self.inputs), "kind": "mix", "fingerprint": self.fingerprint,
+        # one input (read through a format conversion, or with a weight) is no mix: its own kind (jsonl, parquet)
+        kind = getattr(self.sources[0], "kind", self.kind) if len(self.sources) == 1 else self.kind
+        return {"spec": ", ".join(c.name for c in self.inputs), "kind": kind, "fingerprint": self.fingerprint,
                 "rows": rows}
 
     def input_records(self) -> list[dict[str, Any]]:
@@ -722,7 +724,7 @@ def relative_to(inputs: Sequence[InputConfig], folder: Path) -> list[InputConfig
     the file's folder."""
     out = []
     for i in inputs:
-        path = Path(i.path).expanduser()
+        path = expand_user(i.path)
         local = i.path != "sample" and not path.is_absolute() and "://" not in i.path
         if local and not path.exists() and (folder / path).exists():
             i = i.model_copy(update={"path": str(folder / path)})

@@ -28,7 +28,7 @@ def _column_counts(path: Path, columns: Sequence[str], files) -> Counter:
     counts: Counter = Counter()
     for f in files:
         schema = pq.read_schema(f)
-        have = [c for c in columns if c in schema.names]
+        have = [c for c in columns if c is not None and c in schema.names]
         table = pq.read_table(f, columns=have)
         values = [table.column(c).to_pylist() if c in have else [None] * table.num_rows for c in columns]
         counts.update(zip(*values))
@@ -117,17 +117,19 @@ def input_accounting(root: str | Path, inputs: Sequence[dict[str, Any]],
     run's mix stage entry (:func:`mix_entry`), which says which inputs it left out and whether it ran."""
     paths = output_paths(root)
     only = inputs[0]["name"] if len(inputs) == 1 else None
+    # the rows' input names; one input's rows are all its own (an `input` column there is the input's: not read)
+    label = "input" if only is None else None
     kept: Counter = Counter()
     augmented: Counter = Counter()
     for split in SPLITS:
         path = paths.split(split)
         if path.exists():
-            for (name, origin), n in _column_counts(path, ["input", "origin_id"], paths.files(path)).items():
+            for (name, origin), n in _column_counts(path, [label, "origin_id"], paths.files(path)).items():
                 kept[only or name] += n
                 augmented[only or name] += n if origin is not None else 0
     removed: dict[str, Counter] = {}
     if paths.removed.exists():
-        columns = ["input", "reason", "origin_id"]
+        columns = [label, "reason", "origin_id"]
         for (name, reason, origin), n in _column_counts(paths.removed, columns, paths.files(paths.removed)).items():
             removed.setdefault(only or name, Counter())[reason] += n
             augmented[only or name] += n if origin is not None else 0

@@ -15,6 +15,7 @@ from curation.core.bookkeeping import AccountingError, StageReport
 from curation.engines.local import CurationResult, run_local
 from curation.engines.output import local_out
 from curation.readers import InputError, open_input
+from tomecraft.files import expand_user
 
 __all__ = ["AccountingError", "CurationResult", "InputError", "StageReport", "check_not_own_output", "check_out_dir",
            "finish_outputs", "open_source", "run_curation"]
@@ -29,7 +30,7 @@ def check_out_dir(out_dir: str | Path, config, output_format: str = "finetome", 
     ``shards``: the engine writes each split as a folder of shards (Ray)."""
     against = config.stage("against").path
     if against is not None and "://" not in against:
-        existing, out = Path(against).expanduser().resolve(), Path(out_dir).expanduser().resolve()
+        existing, out = expand_user(against).resolve(), expand_user(out_dir).resolve()
         if _under(existing, out):
             raise InputError(f"--against {against}: this run would write over it (the output folder is {out_dir}); "
                              "write the new rows to another folder (--out)")
@@ -44,7 +45,7 @@ def check_out_dir(out_dir: str | Path, config, output_format: str = "finetome", 
         from curation.against import ExistingSet
 
         ExistingSet(against, config.stage("against").subset).check()  # a damaged or missing existing set, before the new rows are read
-    root = Path(out_dir).expanduser()
+    root = expand_user(out_dir)
     if not root.is_dir():
         return
     from curation.card import CARD_FILE, MESSAGES_DIR
@@ -105,7 +106,7 @@ def check_not_own_output(paths: Sequence[str], out_dir: str | Path) -> None:
     from curation.readers import looks_like_path
     from curation.sources import glob_files, is_glob
 
-    out = Path(out_dir).expanduser().resolve()
+    out = expand_user(out_dir).resolve()
     written = {*(f"{s}.parquet" for s in SPLITS), *SPLITS, REMOVED_FILE, "removed", QUARANTINE_FILE, MESSAGES_DIR}
 
     def overwritten(path: Path) -> bool:  # one of the run's outputs, or in one of its output folders
@@ -113,13 +114,13 @@ def check_not_own_output(paths: Sequence[str], out_dir: str | Path) -> None:
 
     for spec in paths:
         # (a local folder named with one slash, ``data/shards``, looks like a hub id but is read as the folder)
-        if "://" in spec or not (looks_like_path(spec) or is_glob(spec) or Path(spec).expanduser().exists()):
+        if "://" in spec or not (looks_like_path(spec) or is_glob(spec) or expand_user(spec).exists()):
             continue
         if is_glob(spec):
             inside = sorted(p for p in glob_files(os.path.expanduser(spec)) if overwritten(Path(p).resolve()))
             given = inside[0] if inside else None
         else:
-            path = Path(spec).expanduser()
+            path = expand_user(spec)
             if not path.exists():
                 continue
             path = path.resolve()

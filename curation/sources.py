@@ -43,6 +43,7 @@ T = TypeVar("T")
 import pyarrow as pa
 
 from tomecraft.errors import error_line
+from tomecraft.files import expand_user
 
 try:  # ISA-L's gzip decoder: about 2.5x zlib's speed (benchmarks/bench_inputs.py)
     from isal import igzip as _isal_gzip
@@ -124,7 +125,7 @@ def classify(path: str | Path) -> DataFile | None:
 
 def is_glob(spec: str) -> bool:
     """Is ``spec`` a pattern: it holds ``*``, ``?`` or ``[`` and names no existing file or folder as written?"""
-    return any(c in spec for c in "*?[") and not exists(Path(spec).expanduser())
+    return any(c in spec for c in "*?[") and not exists(expand_user(spec))
 
 
 def exists(path: Path) -> bool:
@@ -171,7 +172,7 @@ def _expand(spec: str | Path) -> list[DataFile]:
         if not files:
             raise SourceError(f"{text}: the pattern matches no .jsonl, .json or .parquet file (compressed or not)")
         return files
-    path = Path(text).expanduser()
+    path = expand_user(text)
     if path.is_dir():
         return _folder(path)
     if path.is_file():

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from serving.defaults import ASR_REQUIRED_FILES, DEFAULT_ASR_NAME, default_asr_path
+from tomecraft.files import expand_user
 
 if TYPE_CHECKING:
     from serving.speech_stream import SpeechStream
@@ -378,7 +379,7 @@ def resolve_asr(model: str | os.PathLike[str] | None) -> tuple[str, str]:
     if not text:
         raise AsrModelNotFound("--asr is empty: give a faster-whisper model name (tiny.en, base.en, small, ...) or a "
                                "CTranslate2 model folder, or leave it out for the shipped Whisper tiny.en")
-    path = Path(text).expanduser()
+    path = expand_user(text)
     if path.is_dir():
         missing = [f for f in ASR_REQUIRED_FILES if not (path / f).is_file()]
         if missing:

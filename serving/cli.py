@@ -8,6 +8,8 @@ from typing import Optional
 
 import typer
 
+from tomecraft.files import expand_user
+
 SERVE_HELP = """Start the voice demo: speak (or type) to the fine-tuned model in your browser.
 
 Whisper turns your recording into text you can edit, then the model streams its answer; all on CPU, with no
@@ -121,7 +123,7 @@ def voice_problem(voice: str) -> str | None:
     from serving.tts import VOICE_CHOICES
 
     choice = voice.strip()
-    if choice.lower() in (*VOICE_CHOICES, "off", "") or Path(choice).expanduser().is_file():
+    if choice.lower() in (*VOICE_CHOICES, "off", "") or expand_user(choice).is_file():
         return None
     choices = ", ".join(VOICE_CHOICES)
     if choice.lower().endswith(".onnx") or "/" in choice:

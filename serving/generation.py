@@ -45,6 +45,7 @@ from typing import Any, Literal
 from serving.defaults import default_llm_path
 from tomecraft.chat_text import prompt_segments, special_token_pattern
 from tomecraft.errors import error_line
+from tomecraft.files import expand_user
 
 Message = Mapping[str, str]
 SourceKind = Literal["gguf", "transformers", "lora", "hub", "hub-gguf"]
@@ -193,7 +194,7 @@ def resolve_model(model: str | os.PathLike[str] | None, *, base_model: str | Non
     if model is None or str(model).strip() == "":
         return ModelSource("gguf", str(default_llm_path()))
     text = str(model).strip()
-    path = Path(text).expanduser()
+    path = expand_user(text)
     if path.is_file():
         if is_gguf_file(path):
             return ModelSource("gguf", str(path))
@@ -616,7 +617,7 @@ def _looks_like_path(text: str) -> bool:
 
 def _from_pretrained(cls: Any, location: str, **kwargs: Any) -> Any:
     """``cls.from_pretrained`` for a folder, a hub id, a GGUF file or a folder holding one GGUF (no config.json)."""
-    path = Path(location).expanduser()
+    path = expand_user(location)
     if path.is_file() and is_gguf_file(path):
         return cls.from_pretrained(str(path.parent), gguf_file=path.name, **kwargs)
     if path.is_dir() and not (path / "config.json").is_file():
@@ -670,7 +671,7 @@ class TransformersGenerator(Generator):
             assert source.base is not None  # noqa: S101 - resolve_model sets it
             require_adapter_weights(adapter)  # before the base model loads
             base_location = base_model_location(source.base)
-            if _looks_like_path(base_location) and not Path(base_location).expanduser().exists():
+            if _looks_like_path(base_location) and not expand_user(base_location).exists():
                 # (was: "not a local folder ... (Repo id must use alphanumeric chars ...)", the hub's rules for a path)
                 raise ModelNotFound(f"{base_location}: no such folder (the base model of {adapter}; if it moved, set "
                                     f"base_model_name_or_path in {adapter / ADAPTER_CONFIG}, or tome serve: --base-model)")

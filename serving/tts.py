@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from tomecraft.errors import error_line
+from tomecraft.files import expand_user
 
 log = logging.getLogger("tome.serve")
 
@@ -155,7 +156,7 @@ def load_voice(voice: str | Path | None = "auto") -> Voice | None:
             if choice.lower() == "piper":
                 raise
             return EspeakTts()
-    return PiperTts(Path(choice).expanduser())
+    return PiperTts(expand_user(choice))
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -11,6 +11,13 @@ from pathlib import Path
 from typing import Any, Iterable
 
 
+
+def expand_user(path: str | os.PathLike) -> Path:
+    """``path`` with a leading ``~`` or ``~user`` made the home folder, as ``Path.expanduser`` does, but left as it
+    is where the home cannot be told (a user that does not exist, no ``HOME``): ``Path.expanduser`` raises a bare
+    ``RuntimeError`` there, where the path is simply not found."""
+    return Path(os.path.expanduser(os.fspath(path)))
+
 def sha256_file(path: str | Path) -> str:
     """Hex SHA-256 of a file's bytes."""
     digest = hashlib.sha256()

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tomecraft.files import move_folder_into_place
+from tomecraft.files import expand_user, move_folder_into_place
 from tomecraft.resources import cache_dir
 from training.config import TrainConfig
 
@@ -140,7 +140,7 @@ def check_model_source(name: str) -> None:
     online an id not cached is downloaded as it loads, so it is not checked here."""
     if name == OFFLINE_SMOLLM2:
         return
-    path = Path(name).expanduser()
+    path = expand_user(name)
     kinds = f"a local model folder, a Hugging Face id (owner/name) or {OFFLINE_SMOLLM2}"
     if path.exists() or name.startswith(("/", ".", "~")) or name.count("/") > 1 or "\\" in name:
         if not path.is_dir():

@@ -23,6 +23,7 @@ from curation.core.stage import StageError
 from curation.decontam.config import DecontamConfig
 from curation.repair import without_lone_surrogates
 from tomecraft.errors import error_line
+from tomecraft.files import expand_user
 
 TEXT_FIELDS = ("text", "prompt", "question", "instruction", "input", "query", "problem", "content")
 _TURN_LISTS = (("conversations", "from", "value"), ("messages", "role", "content"))
@@ -153,7 +154,7 @@ def load_eval_items(cfg: DecontamConfig, base: Path | None = None) -> list[EvalI
     from evaluation.prompt_sets import PromptSetError, default_prompt_set, load_prompt_set
 
     def resolve(p: str) -> Path:
-        path = Path(p).expanduser()
+        path = expand_user(p)
         return path if path.is_absolute() or base is None else base / path
 
     items: list[EvalItem] = []

@@ -12,6 +12,7 @@ from curation.judge import rubric
 from curation.judge.cache import ScoreCache, fingerprint
 from curation.judge.client import Judge, JudgeUnavailable, RequestFailed
 from curation.judge.config import JudgeConfig
+from tomecraft.files import expand_user
 
 
 def answer_format(cfg: JudgeConfig) -> str:
@@ -56,7 +57,7 @@ class Scorer:
     @property
     def cache(self) -> ScoreCache:
         if self._cache is None:
-            path = Path(self.cfg.cache).expanduser() if self.cfg.cache else default_cache_path()
+            path = expand_user(self.cfg.cache) if self.cfg.cache else default_cache_path()
             self._cache = ScoreCache(path, fingerprint(settings(self.cfg)))
         return self._cache
 

@@ -27,6 +27,7 @@ from curation.readers.not_utf8 import ESCAPED_BYTE, decoded_with_escapes, only_n
 from curation.readers.source import InputSource, Unit, UnreadableRow
 from curation.sources import SAVED_DATASET_FILES
 from tomecraft.errors import error_line
+from tomecraft.files import expand_user
 from tomecraft.resources import ensure_sample, sample_path
 
 DEFAULT_HUB_DATASET = "mlabonne/FineTome-100k"
@@ -53,7 +54,7 @@ def open_input(spec: str | None, streaming: bool = False, subset: str | None = N
     (:func:`_split_folder`; a path that exists as written, colon and all, is that path).
     """
     if subset is not None:
-        local = spec is None or "://" in spec or looks_like_path(spec) or Path(spec.partition(":")[0]).expanduser().exists()
+        local = spec is None or "://" in spec or looks_like_path(spec) or expand_user(spec.partition(":")[0]).exists()
         if local:
             raise InputError(f"{spec or 'sample'}: subset {subset!r} is given, but only a hub dataset has subsets "
                              "(a local file or folder is read as it is)")
@@ -78,7 +79,7 @@ def open_input(spec: str | None, streaming: bool = False, subset: str | None = N
             return found
     fs, path = resolve_filesystem(spec)
     kind = file_kind(fs, path)
-    shown = str(Path(spec).expanduser()) if local else spec
+    shown = str(expand_user(spec)) if local else spec
     if kind == "dir":
         names = list_folder(fs, path)
         if is_saved_dataset(names):
@@ -126,9 +127,9 @@ def named_split(spec: str) -> tuple[Path, str] | None:
     from curation.sources import exists
 
     head, colon, split = spec.rpartition(":")
-    if not colon or not head or not split or "/" in split or exists(Path(spec).expanduser()):
+    if not colon or not head or not split or "/" in split or exists(expand_user(spec)):
         return None
-    return Path(head).expanduser(), split
+    return expand_user(head), split
 
 
 def _local_split(spec: str) -> tuple[Path, str, str] | None:
@@ -161,7 +162,7 @@ def _split_folder(spec: str) -> InputSource | None:
     files of no split beside the splits' (which would be lost unseen), are one :class:`InputError`."""
     from curation.sources import exists, split_layout
 
-    path = Path(spec).expanduser()
+    path = expand_user(spec)
     split = None
     if not exists(path):
         named = named_split(spec)
@@ -222,7 +223,7 @@ def _local_files(spec: str) -> InputSource | None:
     the plain rules above read (a plain file, a flat folder, a save_to_disk folder, a hub id)."""
     from curation.sources import SourceError, check_regular, expand, is_glob
 
-    path = Path(spec).expanduser()
+    path = expand_user(spec)
     try:
         if not is_glob(spec):
             check_regular(path)  # a broken link, a pipe (it would hang), a device: say which, not "not found"
@@ -818,7 +819,7 @@ def is_hub_id(spec: str) -> bool:
     of that name, no scheme, and not written as a path."""
     if "://" in spec or looks_like_path(spec):
         return False
-    return not Path(spec).expanduser().exists() and not Path(spec.partition(":")[0]).expanduser().exists()
+    return not expand_user(spec).exists() and not expand_user(spec.partition(":")[0]).exists()
 
 
 def hub_split_names(spec: str, subset: str | None = None) -> list[str] | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path, PurePosixPath
 
 from curation.readers.errors import InputError
+from tomecraft.files import expand_user
 
 
 def resolve_filesystem(spec: str):
@@ -12,7 +13,7 @@ def resolve_filesystem(spec: str):
     from pyarrow import fs as pafs
 
     if "://" not in spec:
-        return pafs.LocalFileSystem(), str(Path(spec).expanduser().absolute())
+        return pafs.LocalFileSystem(), str(expand_user(spec).absolute())
     try:
         return pafs.FileSystem.from_uri(spec)
     except ValueError:  # pyarrow.ArrowInvalid: a scheme pyarrow does not know; fsspec may

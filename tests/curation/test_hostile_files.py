@@ -162,6 +162,20 @@ def test_a_pipe_or_device_given_as_the_input_is_named_as_such(tmp_path, make):
         open_input(str(path))
 
 
+@pytest.mark.parametrize("args", [["-i", "~no-such-user-x/rows.jsonl"], ["-i", "name=~no-such-user-x/rows.jsonl"],
+                                  ["-i", "~no-such-user-x/*.jsonl"], ["--against", "~no-such-user-x/out"]])
+def test_a_path_in_the_home_of_a_user_that_does_not_exist_is_one_error(tmp_path, args):
+    """``~user/...`` for a user that does not exist ended the run in a traceback ("Could not determine home
+    directory", from ``Path.expanduser``): the path is left as it is, as the shell leaves it, and is not found."""
+    from tests.curation.runs import invoke, one_error_line
+
+    if "--against" in args:
+        (tmp_path / "rows.jsonl").write_text(json.dumps(ROWS[0]) + "\n")
+        args = ["-i", str(tmp_path / "rows.jsonl"), *args]
+    code, output = invoke("curate", "-q", *args, "-o", tmp_path / "out")
+    assert code == 2 and "~no-such-user-x/" in one_error_line(output)
+
+
 # --- save_to_disk folders beside or among shards ---------------------------------------------------------------
 
 def _saved(path: Path) -> Path:

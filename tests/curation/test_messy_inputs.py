@@ -818,6 +818,32 @@ def test_a_row_of_another_format_is_read_in_its_own_beside_rows_a_mapping_reads(
         assert [t["from"] for t in kept[f"{Q} ({i})"]["conversations"]] == ["human", "gpt"]
 
 
+@pytest.mark.parametrize("value", [[1], {"k": "v"}, "abc"], ids=["list", "object", "text"])
+def test_one_inputs_own_input_column_is_carried_through_when_it_is_read_as_a_listed_input(tmp_path, value):
+    """One input read through a format conversion (OpenAI messages here) or with a weight is listed under the
+    manifest's `inputs`: its own `input` column was counted as the names of the mix's inputs (a list or an object
+    there ended the run in "unhashable type" after the splits were written), described as the input each row came
+    from in the card, and written to the messages splits, as a mix's `input` is."""
+    from curation.card import write_card, write_messages_splits
+
+    msgs = [{"messages": [{"role": "user", "content": f"{Q} ({i})"}, {"role": "assistant", "content": A}], "input": value}
+            for i in range(3)]
+    (tmp_path / "msgs.jsonl").write_text(jsonl(msgs).decode())
+    (tmp_path / "ft.jsonl").write_text(jsonl([row(i, input=value) for i in range(3)]).decode())
+    for name, runs in (("msgs", lambda: curate(str(tmp_path / "msgs.jsonl"), tmp_path / "out")),
+                       ("ft", lambda: _config_run(tmp_path, [{"path": str(tmp_path / "ft.jsonl"), "weight": 2}]))):
+        manifest = runs()
+        assert len(manifest["inputs"]) == 1 and manifest["input"]["kind"] == "jsonl", name
+        assert manifest["inputs"][0]["kept"] == 3 and manifest["extra_columns"] == ["input"], name
+        kept = _kept(tmp_path / "out")
+        own = kept[f"{Q} (0)"]["input"]
+        assert (json.loads(own) if isinstance(own, str) and not isinstance(value, str) else own) == value, name
+        write_messages_splits(tmp_path / "out")
+        assert "input" not in pq.read_schema(tmp_path / "out" / "messages" / "train.parquet").names
+        card = write_card(tmp_path / "out").read_text(encoding="utf-8")
+        assert "the name of the input the row came from" not in card and "carried through from the input: `input`" in card
+
+
 def test_a_format_given_for_rows_that_also_hold_conversations_is_no_traceback(tmp_path):
     """`format: messages` for rows holding both `messages` and `conversations` ended the run in a KeyError
     (a table with `conversations` twice): the input's own is kept apart as `input_conversations`."""
