@@ -796,16 +796,14 @@ def adapt_record(data: Any, fmt: str, columns: Mapping[str, str]) -> Any:
         own_keys = ", ".join(map(str, data)) or "no column"  # (the row's columns as the input has them)
         return FormatError(f"no column '{mapped or name}' ({read_as}the input is read as {fmt}; this row has "
                            f"{own_keys})")
-    if any(k not in record for k in NEEDED_COLUMNS.get(fmt, ())):
-        own = detect_format(list(data))
-        if columns and own is not None:
-            # a row of another format beside the rows a mapping reads (a `system` column or turns keyed
-            # role/content told from the first rows): read in its own format, as it would be without one
-            return dict(data) if own == "conversations" else adapt_record(data, own, {})
-        if not columns:
-            if own == "conversations":  # FineTome's own shape: validation reads it as it is
-                return record
-            fmt = own or fmt
+    if any(record.get(k) is None for k in NEEDED_COLUMNS.get(fmt, ())):
+        # a row of another format (a null is no value: a Parquet file or any table of rows of two formats holds
+        # one in every column of the other's); beside the rows a mapping reads (a `system` column or turns keyed
+        # role/content told from the first rows) too: read in its own format, as it would be without one
+        own = detect_format([k for k, v in data.items() if v is not None])
+        if own is not None and (columns or own != fmt):
+            data = {k: v for k, v in data.items() if v is not None or k not in _FOLDED_COLUMNS}
+            return data if own == "conversations" else adapt_record(data, own, {})
     if fmt != "conversations" and "conversations" in record:  # the input's own, beside another format's columns
         record = {kept_apart(k): v for k, v in record.items()}
     if fmt in ("conversations", "messages"):

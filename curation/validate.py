@@ -32,7 +32,7 @@ from curation.core.columns import (JSON_TEXT, TURNS, WHITESPACE_CLASS, any_per_r
 from curation.core.config_base import StrictModel
 from curation.core.registry import StageSpec, register
 from curation.core.stage import POS, RowStage, StageOutput
-from curation.formats import ROLE_MAP, FormatError, to_conversations
+from curation.formats import REFUSAL, ROLE_MAP, FormatError, to_conversations
 from curation.inputs import (INPUT, adapt_record, media_part, needs_adapting, numbers_as_text, system_in_front,
                              text_of_parts)
 from curation.readers import raw as rawcols
@@ -149,6 +149,9 @@ def validate_record(data: Any, cfg: ValidateConfig, owned: frozenset[str] = OWNE
             if k not in turn:
                 raise RowError(f"turn {n}: missing '{k}'")
         role, value = turn[keys[0]], turn[keys[1]]
+        used = keys
+        if value is None and isinstance(turn.get(REFUSAL), str):  # OpenAI: an answer that refused has its text there
+            value, used, changed = turn[REFUSAL], (*keys, REFUSAL), True
         _no_tool_use(n, turn, role, value)
         if isinstance(value, list):  # OpenAI's content parts: their texts
             media = media_part(value)
@@ -168,7 +171,7 @@ def validate_record(data: Any, cfg: ValidateConfig, owned: frozenset[str] = OWNE
             raise RowError(f"turn {n}: unknown role {role!r} (expected human, gpt or system)")
         # a turn holds its role and text only: a value under any other key (ShareGPT's `weight`, `name`) is
         # dropped, and the row says so (a null one is no value, as the columnar path sees it: no change either)
-        other = any(v is not None for k, v in turn.items() if k not in keys)
+        other = any(v is not None for k, v in turn.items() if k not in used)
         changed |= canonical != role or other
         dropped |= other
         conversations.append({"from": canonical, "value": value})

@@ -844,6 +844,40 @@ def test_one_inputs_own_input_column_is_carried_through_when_it_is_read_as_a_lis
         assert "the name of the input the row came from" not in card and "carried through from the input: `input`" in card
 
 
+def test_an_openai_refusal_is_the_answers_text_in_a_finetome_file_too(tmp_path):
+    """A refusal (`content` null, its text under `refusal`) in turns keyed role/content under `conversations`,
+    among FineTome rows, was quarantined as "'content' is null": read as it is read in a file of such rows alone."""
+    refusal = "I can't help with getting into someone else's home without permission."
+    rows = [row(0), {"conversations": [{"role": "user", "content": f"{Q} (1)"},
+                                       {"role": "assistant", "content": None, "refusal": refusal}]}]
+    (tmp_path / "in.jsonl").write_text(jsonl(rows).decode())
+    manifest = curate(str(tmp_path / "in.jsonl"), tmp_path / "out")
+    assert manifest["accounting"]["in_splits"] == 2
+    got = _kept(tmp_path / "out")[f"{Q} (1)"]
+    assert got["conversations"][-1] == {"from": "gpt", "value": refusal} and got.get("repairs") is None
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".jsonl"])
+def test_rows_of_several_formats_in_one_table_are_each_read_in_their_own(tmp_path, suffix):
+    """A Parquet file (or any table: `datasets` concatenated, pandas) of FineTome, Alpaca and prompt/completion rows
+    holds a null in every column of the other formats: each row of the others was quarantined ("'conversations' is
+    null"), where the same rows as JSON Lines without the null keys were read in their own formats."""
+    empty = {"conversations": None, "instruction": None, "input": None, "output": None, "prompt": None, "completion": None}
+    rows = [{**empty, **row(0)}, {**empty, "instruction": f"{Q} (1)", "input": "", "output": A},
+            {**empty, "prompt": f"{Q} (2)", "completion": A}, {**empty, **row(3), "system": None}]
+    path = tmp_path / f"in{suffix}"
+    if suffix == ".parquet":
+        pq.write_table(pa.Table.from_pylist(rows), path)
+    else:
+        path.write_text(jsonl(rows).decode())
+    manifest = curate(str(path), tmp_path / "out")
+    assert manifest["accounting"]["in_splits"] == 4 and manifest["accounting"]["quarantined"] == 0
+    kept = _kept(tmp_path / "out")
+    for i in range(4):
+        assert [t["from"] for t in kept[f"{Q} ({i})"]["conversations"]] == ["human", "gpt"]
+    assert not {"instruction", "prompt", "completion", "input_conversations"} & set(manifest["extra_columns"])
+
+
 def test_a_format_given_for_rows_that_also_hold_conversations_is_no_traceback(tmp_path):
     """`format: messages` for rows holding both `messages` and `conversations` ended the run in a KeyError
     (a table with `conversations` twice): the input's own is kept apart as `input_conversations`."""
