@@ -210,8 +210,8 @@ def _model_in(annotation: Any) -> Any:
 
 
 def _known_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
-    """The keys the (nested) model at ``loc`` accepts (through ``dict[str, Model]`` values too); empty where
-    ``loc`` is not a model."""
+    """The keys the (nested) model at ``loc`` accepts (through ``dict[str, Model]`` values and ``list[Model]``
+    items too); empty where ``loc`` is not a model."""
     node: Any = model
     for part in loc:
         if isinstance(node, type) and issubclass(node, BaseModel):
@@ -221,6 +221,8 @@ def _known_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
             node = _model_in(fields[str(part)].annotation)
         elif get_origin(node) is dict and len(get_args(node)) == 2:
             node = _model_in(get_args(node)[1])
+        elif get_origin(node) is list and len(get_args(node)) == 1:  # an item of a list of models (inputs.0)
+            node = _model_in(get_args(node)[0])
         else:
             return []
     if isinstance(node, type) and issubclass(node, BaseModel):

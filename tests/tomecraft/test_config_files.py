@@ -116,3 +116,15 @@ def test_set_changes_one_item_of_a_list_the_file_holds(tmp_path):
         load_config(config, parse_overrides(["inputs.2.weight=2"]))
     assert str(err.value) == ("--set inputs: a list: give it whole (--set 'inputs=[...]'); KEY.N changes item N of a "
                               "list the config file holds (inputs.2 is not one)")
+
+
+def test_an_unknown_key_in_an_item_of_a_list_names_the_keys_the_item_takes(tmp_path):
+    """`inputs: [{path: a.jsonl, weigth: 2}]` said "unknown key" with no known key beside it, where one at the top
+    level lists them."""
+    from curation.config import load_config as load_curation_config
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("inputs:\n  - {path: a.jsonl, weigth: 2}\n")
+    with pytest.raises(ConfigError) as info:
+        load_curation_config(bad)
+    assert str(info.value).startswith(f"{bad}: inputs.0.weigth: unknown key (known: path, name, weight, max_rows, ")
