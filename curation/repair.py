@@ -17,7 +17,8 @@ Repairs, recorded per row as ``{kind: [column, ...]}`` (JSON text in the row's `
 ``number_from_text``  ``score`` given as text (``"4.5"``) became the number
 ``number_from_decimal`` ``score`` given as a decimal (a Parquet decimal column) became the number
 ``turns_from_json_text`` ``conversations`` / ``messages`` given as JSON text (a string column) became the turns
-``number_as_text``    an Alpaca or prompt/completion text column holding a number (``"output": 42``) became its text
+``number_as_text``    an Alpaca or prompt/completion text column holding a number (``"output": 42``), or a number
+                      as ``source`` (a dataset's numeric source ids), became its text
 ``turn_keys_dropped`` a turn held a value under a key other than its role and text (ShareGPT's ``weight``, a
                       ``name``): the turns hold those two only, so the rest was dropped (by validation)
 

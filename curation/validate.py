@@ -19,6 +19,7 @@ message.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import numpy as np
@@ -380,6 +381,10 @@ class Validate(RowStage):
             if kind is not None:
                 data["score"] = number
                 repairs.setdefault(kind, []).append("score")
+        source = data.get("source")
+        if isinstance(source, (int, float)) and not isinstance(source, bool) and math.isfinite(source):
+            data["source"] = str(source)  # numeric source ids: their text (a row's `source` is a string)
+            repairs = merge_repairs(repairs, {"number_as_text": ["source"]})
         cfg = self.inputs.get(input_name) if input_name is not None else None
         chat_keys = ["conversations", "messages"]
         if cfg is not None and cfg.columns.get(cfg.format) not in (None, *chat_keys):

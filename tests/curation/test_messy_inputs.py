@@ -878,6 +878,26 @@ def test_rows_of_several_formats_in_one_table_are_each_read_in_their_own(tmp_pat
     assert not {"instruction", "prompt", "completion", "input_conversations"} & set(manifest["extra_columns"])
 
 
+@pytest.mark.parametrize("suffix", [".jsonl", ".parquet"])
+def test_numeric_source_ids_are_their_text(tmp_path, suffix):
+    """A dataset whose `source` holds numbers (ids of the origin) lost every row to quarantine ("'source' is int,
+    expected a string"): a number is its text, recorded as a repair; a bool or a list is still no source."""
+    rows = [row(i, source=s) for i, s in enumerate([7, 7, 12, 3.5])]
+    path = tmp_path / f"in{suffix}"
+    if suffix == ".parquet":
+        pq.write_table(pa.Table.from_pylist(rows[:3]), path)
+        rows = rows[:3]
+    else:
+        path.write_text(jsonl(rows + [row(9, source=True), row(10, source=[1])]).decode())
+    manifest = curate(str(path), tmp_path / "out")
+    assert manifest["accounting"]["in_splits"] == len(rows)
+    assert manifest["accounting"]["quarantined"] == (2 if suffix == ".jsonl" else 0)
+    kept = _kept(tmp_path / "out")
+    for i, r in enumerate(rows):
+        got = kept[f"{Q} ({i})"]
+        assert got["source"] == str(r["source"]) and json.loads(got["repairs"]) == {"number_as_text": ["source"]}
+
+
 def test_a_format_given_for_rows_that_also_hold_conversations_is_no_traceback(tmp_path):
     """`format: messages` for rows holding both `messages` and `conversations` ended the run in a KeyError
     (a table with `conversations` twice): the input's own is kept apart as `input_conversations`."""
