@@ -746,6 +746,12 @@ def inputs_from_cli(specs: Sequence[str]) -> list[InputConfig]:
         if (not whole_path and "=" in spec and not spec.startswith(("/", ".", "~"))
                 and "://" not in spec.split("=", 1)[0]):
             name, spec = spec.split("=", 1)
+        elif not whole_path and "=" in spec:
+            head, _, rest = spec.partition("=")
+            if "/" not in head and (_exists_locally(rest) or _exists_locally(rest.rpartition("@")[0])):
+                # `.net=data.jsonl`: read as a path (a path may start so), which is not there; the file after `=` is
+                raise ValueError(f"--input {given}: no such file; {rest} is one: a NAME in NAME=PATH cannot start with "
+                                 "'.', '/' or '~' (a path can): name the input otherwise")
         match = None if _exists_locally(spec) else re.fullmatch(r"(.+)@([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)", spec)
         if match:
             spec, weight = match.group(1), float(match.group(2))

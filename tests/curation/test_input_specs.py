@@ -209,3 +209,12 @@ def test_an_input_of_wide_rows_is_sniffed_in_a_few_blocks_once(tmp_path, monkeyp
     monkeypatch.setattr(jsonl, "parse_block", lambda block, *a, **k: blocks.append(len(block)) or real(block, *a, **k))
     open_source(str(path), load_config(None, {}))
     assert 0 < len(blocks) <= 8, blocks  # (was 240: 80 blocks of one row, three times)
+
+
+@pytest.mark.parametrize("name", [".net", "~", "~web"])
+def test_a_name_that_reads_as_a_path_says_why_the_file_is_not_found(tmp_path, name):
+    """`-i .net=/abs/a.jsonl` said only "file not found" (a value starting with '.', '/' or '~' is a path); it now
+    says the file after `=` is there and a NAME cannot start so."""
+    (tmp_path / "a.jsonl").write_text("{}\n")
+    with pytest.raises(ValueError, match=rf"a NAME in NAME=PATH cannot start with '\.', '/' or '~'"):
+        inputs_from_cli([f"{name}={tmp_path / 'a.jsonl'}"])
