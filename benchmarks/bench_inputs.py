@@ -113,21 +113,23 @@ def codec_alone(cmd: list[str] | None, path: Path) -> float | None:
     return time.perf_counter() - start
 
 
+def seconds_to_drain(open_stream) -> float:
+    """Seconds to read the stream ``open_stream()`` opens to its end, 1 MB a call, into nothing."""
+    start, piece = time.perf_counter(), bytearray(1 << 20)
+    with open_stream() as stream:
+        while stream.readinto(piece):
+            pass
+    return time.perf_counter() - start
+
+
 def decode_bz2(path: Path, repeat: int) -> dict:
     """bz2 decoders alone on the same file, read to nowhere in 1 MB pieces (best of ``repeat``): ours (the
     parallel decoder ``open_binary`` gives, :mod:`curation.readers.bzip2`) against Python's ``bz2.open`` (the
     reference, what the reader used before) and the ``bzip2`` tool."""
     import bz2
 
-    def drain(open_stream) -> float:
-        start, piece = time.perf_counter(), bytearray(1 << 20)
-        with open_stream() as stream:
-            while stream.readinto(piece):
-                pass
-        return time.perf_counter() - start
-
-    ours = min(drain(lambda: open_binary(classify(path))) for _ in range(repeat))
-    python = min(drain(lambda: bz2.open(path, "rb")) for _ in range(repeat))
+    ours = min(seconds_to_drain(lambda: open_binary(classify(path))) for _ in range(repeat))
+    python = min(seconds_to_drain(lambda: bz2.open(path, "rb")) for _ in range(repeat))
     tool = codec_alone(["bzip2", "-dc"], path)
     print(f"\nbz2 decoders alone on {path.name} (best of {repeat}):\n")
     print("| decoder | s | speed vs Python's bz2 |")
@@ -146,15 +148,8 @@ def decode_xz_blocks(path: Path, repeat: int) -> dict:
     the reader used before) and the ``xz`` tool on two threads."""
     from curation.readers.xz import XzStreams
 
-    def drain(open_stream) -> float:
-        start, piece = time.perf_counter(), bytearray(1 << 20)
-        with open_stream() as stream:
-            while stream.readinto(piece):
-                pass
-        return time.perf_counter() - start
-
-    ours = min(drain(lambda: open_binary(classify(path))) for _ in range(repeat))
-    one = min(drain(lambda: io.BufferedReader(XzStreams(open(path, "rb")), 1 << 20)) for _ in range(repeat))
+    ours = min(seconds_to_drain(lambda: open_binary(classify(path))) for _ in range(repeat))
+    one = min(seconds_to_drain(lambda: io.BufferedReader(XzStreams(open(path, "rb")), 1 << 20)) for _ in range(repeat))
     tool = codec_alone(["xz", "-dc", "-T2"], path)
     print(f"\nxz decoders alone on {path.name}, a file of several blocks (best of {repeat}):\n")
     print("| decoder | s | speed vs one thread |")

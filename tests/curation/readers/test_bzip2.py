@@ -10,28 +10,15 @@ import pytest
 
 from curation.readers.bzip2 import ParallelBz2, open_bz2
 from curation.sources import DataFile, open_binary
+from tests.curation.readers.pieces import read_in_pieces
 
 # rows of varied text; at compression level 1 a bz2 block holds 100 kB, so this is several blocks per stream
 DATA = b"".join(b'{"n": %d, "text": "%s"}\n' % (i, bytes(random.Random(i).choices(b"abcdefgh ", k=i % 60)))
                 for i in range(12_000))
 
 
-def _read(stream) -> tuple[bytes, str | None]:
-    """What a reader gets in 64 kB pieces, and the error that stopped it (``type: message``) or None."""
-    out, piece = bytearray(), bytearray(1 << 16)
-    with stream:
-        while True:
-            try:
-                got = stream.readinto(piece)
-            except Exception as exc:  # noqa: BLE001 - the error is what is compared
-                return bytes(out), f"{type(exc).__name__}: {exc}"
-            if not got:
-                return bytes(out), None
-            out += piece[:got]
-
-
 def _both(path) -> tuple[tuple[bytes, str | None], tuple[bytes, str | None]]:
-    return _read(open_bz2(path)), _read(bz2.open(path, "rb"))
+    return read_in_pieces(open_bz2(path)), read_in_pieces(bz2.open(path, "rb"))
 
 
 def test_a_file_of_several_streams_and_blocks_reads_as_pythons_decoder_reads_it(tmp_path):
@@ -39,7 +26,7 @@ def test_a_file_of_several_streams_and_blocks_reads_as_pythons_decoder_reads_it(
     path.write_bytes(bz2.compress(DATA[:300_000], 1) + bz2.compress(DATA[300_000:], 9) + bz2.compress(b""))
     stream = open_binary(DataFile(path, "jsonl", "bz2"))
     assert isinstance(stream.raw, ParallelBz2)  # the parallel decoder reads it
-    assert _read(stream) == (DATA, None)
+    assert read_in_pieces(stream) == (DATA, None)
     path.write_bytes(path.read_bytes() + b"trailing bytes that start no stream")  # ignored, as Python and bzip2 do
     assert _both(path) == ((DATA, None), (DATA, None))
 
@@ -71,7 +58,7 @@ def test_a_file_that_does_not_start_like_bz2_is_pythons_error_not_an_empty_file(
     """The parallel decoder reads a file of other bytes as empty: its rows would be lost unseen."""
     path = tmp_path / "rows.jsonl.bz2"
     path.write_bytes(b'{"n": 1}\n')
-    ours, error = _read(open_bz2(path))
+    ours, error = read_in_pieces(open_bz2(path))
     assert ours == b"" and error == "OSError: Invalid data stream"
 
 
@@ -79,7 +66,7 @@ def test_a_file_that_does_not_start_like_bz2_is_pythons_error_not_an_empty_file(
 def test_a_file_of_a_bz2_head_alone_is_an_error(tmp_path, head):
     path = tmp_path / "rows.jsonl.bz2"
     path.write_bytes(head)
-    assert _read(open_bz2(path))[1] == _read(bz2.open(path, "rb"))[1] is not None
+    assert read_in_pieces(open_bz2(path))[1] == read_in_pieces(bz2.open(path, "rb"))[1] is not None
 
 
 def test_a_file_cut_at_any_byte_is_read_as_pythons_decoder_reads_it(tmp_path):
@@ -113,7 +100,7 @@ def test_whole_files_are_told_from_cut_or_trailed_ones_by_their_last_bytes(tmp_p
             path.write_bytes(changed)
             assert not _whole_bz2(path), n
     path.write_bytes(bz2.compress(DATA[:20_000], 1) + b"trailing junk")
-    assert _read(open_bz2(path)) == (DATA[:20_000], None)
+    assert read_in_pieces(open_bz2(path)) == (DATA[:20_000], None)
     assert capfd.readouterr().err == ""
 
 
@@ -125,7 +112,7 @@ def test_without_the_parallel_decoder_pythons_reads_the_file(tmp_path, monkeypat
     path = tmp_path / "rows.jsonl.bz2"
     path.write_bytes(bz2.compress(DATA[:50_000]))
     stream = open_bz2(path)
-    assert isinstance(stream, bz2.BZ2File) and _read(stream) == (DATA[:50_000], None)
+    assert isinstance(stream, bz2.BZ2File) and read_in_pieces(stream) == (DATA[:50_000], None)
 
 
 def test_decoder_threads_follow_arrows_cpu_pool(monkeypatch):
@@ -147,5 +134,5 @@ def test_a_streams_head_alone_between_two_streams_is_skipped_not_the_end(tmp_pat
     first, last = bz2.compress(DATA[:30_000], 1), bz2.compress(DATA[30_000:40_000], 9)
     path = tmp_path / "rows.jsonl.bz2"
     path.write_bytes(first + bz2.compress(b"lost", 9)[:6] + last)
-    assert _read(open_bz2(path)) == (DATA[:40_000], None)
-    assert _read(bz2.open(path, "rb")) == (DATA[:30_000], None)
+    assert read_in_pieces(open_bz2(path)) == (DATA[:40_000], None)
+    assert read_in_pieces(bz2.open(path, "rb")) == (DATA[:30_000], None)

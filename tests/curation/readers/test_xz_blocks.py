@@ -1,5 +1,6 @@
 """xz files of several blocks decoded on several cores read exactly as the one-thread reader reads them: the same
-bytes, and at a break (a truncated or corrupt file, bytes after a stream) the same error after the same bytes."""
+bytes, and at a break (a truncated or corrupt file, bytes after a stream) the same error, after the same bytes or
+more of the blocks before it; the reader's salvage of the break makes the rows the same."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 from curation.readers.xz import XzStreams
 from curation.readers.xz_blocks import NotBlocks, ParallelXz, open_xz, xz_blocks
 from curation.sources import DataFile, open_binary, read_whole
+from tests.curation.readers.pieces import read_in_pieces
 from tests.curation.runs import xz_of_blocks
 
 DATA = b"".join(b'{"n": %d, "text": "%s"}\n' % (i, bytes(random.Random(i).choices(b"abcdefgh ", k=i % 60)))
@@ -27,22 +29,8 @@ def _pieces(data: bytes, cuts: list[int]) -> list[bytes]:
     return [data[a:b] for a, b in zip(edges, edges[1:])]
 
 
-def _read(stream) -> tuple[bytes, str | None]:
-    """What a reader gets in 64 kB pieces, and the error that stopped it (``type: message``) or None."""
-    out, piece = bytearray(), bytearray(1 << 16)
-    with stream:
-        while True:
-            try:
-                got = stream.readinto(piece)
-            except Exception as exc:  # noqa: BLE001 - the error is what is compared
-                return bytes(out), f"{type(exc).__name__}: {exc}"
-            if not got:
-                return bytes(out), None
-            out += piece[:got]
-
-
 def _one_thread(path) -> tuple[bytes, str | None]:
-    return _read(io.BufferedReader(XzStreams(open(path, "rb")), 1 << 20))
+    return read_in_pieces(io.BufferedReader(XzStreams(open(path, "rb")), 1 << 20))
 
 
 def test_a_file_of_several_blocks_and_streams_is_decoded_on_several_threads(tmp_path):
@@ -58,7 +46,7 @@ def test_a_file_of_several_blocks_and_streams_is_decoded_on_several_threads(tmp_
                                                          len(DATA) - 500_000, 1]
     stream = open_binary(DataFile(path, "jsonl", "xz"))
     assert isinstance(stream.raw, ParallelXz)
-    assert _read(stream) == (DATA + b"x", None) == _one_thread(path)
+    assert read_in_pieces(stream) == (DATA + b"x", None) == _one_thread(path)
     assert read_whole(DataFile(path, "jsonl", "xz")) == (DATA + b"x", None)
 
 
@@ -107,7 +95,7 @@ def test_a_corrupt_block_stops_the_read_where_the_one_thread_reader_stops_with_i
     path.write_bytes(bytes(damaged))
     stream = open_xz(path)
     assert isinstance(stream.raw, ParallelXz)
-    (ours, why), (theirs, its_why) = _read(stream), _one_thread(path)
+    (ours, why), (theirs, its_why) = read_in_pieces(stream), _one_thread(path)
     assert why == its_why and why is not None
     assert len(ours) > 100_000 and DATA.startswith(ours) and ours.startswith(theirs)
     with mock.patch("curation.readers.xz_blocks.xz_blocks", side_effect=NotBlocks("read on one thread")):
@@ -126,7 +114,7 @@ def test_after_a_corrupt_block_the_one_thread_reader_gives_no_byte_twice(tmp_pat
     damaged = bytearray(whole)
     damaged[last.offset + last.stored * 3 // 4] ^= 0x01
     path.write_bytes(bytes(damaged))
-    (ours, why), (theirs, its_why) = _read(open_xz(path)), _one_thread(path)
+    (ours, why), (theirs, its_why) = read_in_pieces(open_xz(path)), _one_thread(path)
     assert why == its_why and why is not None
     assert len(theirs) > 6 << 20 and ours == theirs  # the one-thread reader's bytes of the broken block came too
 
@@ -151,7 +139,7 @@ def test_any_damage_reads_as_the_one_thread_reader_reads_it(tmp_path, cuts, chec
         blob += bytes(len(tail))
     path = tmp_path / "rows.jsonl.xz"
     path.write_bytes(bytes(blob))
-    (ours, why), (theirs, its_why) = _read(open_xz(path)), _one_thread(path)
+    (ours, why), (theirs, its_why) = read_in_pieces(open_xz(path)), _one_thread(path)
     assert why == its_why and ours.startswith(theirs)
     file = DataFile(path, "jsonl", "xz")
     with mock.patch("curation.readers.xz_blocks.xz_blocks", side_effect=NotBlocks("read on one thread")):
