@@ -855,6 +855,9 @@ def adapt_record(data: Any, fmt: str, columns: Mapping[str, str]) -> Any:
                         raise FormatError(f"column {col(name)}: a turn is {type(t).__name__}, expected an object")
                     role_key, text_key = _turn_keys_of(t, turn_keys, ("role", "content"))
                     t = _text_turn(t, text_key, len(turns) + 1)
+                    for key in (role_key, text_key):  # named as the messages key them, not as the turns they become
+                        if key not in t:
+                            raise FormatError(f"column {col(name)}: turn {len(turns) + 1}: missing '{key}'")
                     given_role = t.get(role_key)
                     mapped = ROLE_MAP.get(given_role.strip().lower(), given_role) if isinstance(given_role, str) else given_role
                     turns.append({**{k: v for k, v in t.items() if k not in (role_key, text_key)},

@@ -898,6 +898,17 @@ def test_numeric_source_ids_are_their_text(tmp_path, suffix):
         assert got["source"] == str(r["source"]) and json.loads(got["repairs"]) == {"number_as_text": ["source"]}
 
 
+def test_a_prompt_message_without_a_role_is_named_by_its_own_keys(tmp_path):
+    """A message of a conversational prompt/completion row without `role` was quarantined as "'from' is null" (the
+    key of the turn it became), which the row does not hold."""
+    rows = [{"prompt": [{"content": f"{Q} (0)"}], "completion": [{"role": "assistant", "content": A}]},
+            {"prompt": [{"role": "user", "content": f"{Q} (1)"}], "completion": [{"role": "assistant"}]}]
+    (tmp_path / "in.jsonl").write_text(jsonl(rows).decode())
+    curate(str(tmp_path / "in.jsonl"), tmp_path / "out")
+    assert [e["error"] for e in read_quarantine(tmp_path / "out")] == [
+        "column 'prompt': turn 1: missing 'role'", "column 'completion': turn 2: missing 'content'"]
+
+
 def test_a_format_given_for_rows_that_also_hold_conversations_is_no_traceback(tmp_path):
     """`format: messages` for rows holding both `messages` and `conversations` ended the run in a KeyError
     (a table with `conversations` twice): the input's own is kept apart as `input_conversations`."""
