@@ -63,6 +63,23 @@ LABELLED = OWNED | {"input"}
 EMPTY_TURN = f"^(?:{WHITESPACE_CLASS}|[{CONTROL_CLASS}])*$"
 
 
+# the repairs of a value's text, which the columnar conversion (it converts, then repairs) names by the column
+# the text ends in
+TEXT_REPAIRS = ("lone_surrogate", "control_chars")
+
+
+def _named_as_turns(repairs: dict[str, list[str]], folded: set[str]) -> dict[str, list[str]]:
+    """``repairs`` with the text repairs of the columns a format's conversion ``folded`` into the turns (Alpaca's
+    instruction and output, a prompt, OpenAI's messages) named ``conversations``, as the columnar conversion names
+    them: a row's repairs are the same whichever way it was read (how many rows a batch holds decides that)."""
+    out = {}
+    for kind, columns in repairs.items():
+        if kind in TEXT_REPAIRS:
+            columns = list(dict.fromkeys("conversations" if c in folded else c for c in columns))
+        out[kind] = columns
+    return out
+
+
 class ValidateConfig(StrictModel):
     """Schema checks; rows that break them go to quarantine with the reason. Always on: later stages rely on it."""
 
@@ -395,6 +412,7 @@ class Validate(RowStage):
                 fixed, more = repair_record({key: turns})
                 data[key] = fixed[key]
                 repairs = merge_repairs(repairs, more, {"turns_from_json_text": [key]})
+        before = set(data)
         try:
             if cfg is not None and needs_adapting(cfg):
                 converted = numbers_as_text(data, cfg.format, cfg.columns)
@@ -418,6 +436,11 @@ class Validate(RowStage):
                 system_in_front(data, "conversations")
         except FormatError as exc:
             raise RowError(str(exc)) from None
+        if isinstance(data, dict) and set(data) != before:  # converted: the columns it folded into the turns
+            folded = before - set(data)
+            if data.get("conversations") is None and "messages" in data:  # (OpenAI messages, read as they are)
+                folded |= {"messages"}
+            repairs = _named_as_turns(repairs, folded)
         return data, repairs
 
     def _adapted(self, batch: pa.RecordBatch) -> tuple[pa.RecordBatch, str | None]:

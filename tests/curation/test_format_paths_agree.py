@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -400,3 +401,22 @@ def test_a_runs_bytes_do_not_depend_on_batch_rows_for_known_messy_rows(fmt, tmp_
         out = tmp_path / f"out-{batch_rows}"
         outputs.append((_curate(str(path), out, engine={"batch_rows": batch_rows}), (out / "quarantine.jsonl").read_bytes()))
     assert outputs[0] == outputs[1] == outputs[2]
+
+
+@pytest.mark.parametrize("rows", [
+    [{"instruction": f"{Q} 1", "output": f"{A}\u0000 1", "history": []},
+     {"instruction": f"{Q} 2", "output": f"{A} 2", "history": [["Hi there, can you help?", "Of course."]]}],
+    [{"prompt": f"{Q} 1", "completion": f"{A} 1"},
+     {"prompt": [{"role": "user", "content": f"{Q}\u0000 2"}], "completion": [{"role": "assistant", "content": f"{A} 2"}]}],
+], ids=["alpaca", "prompt_completion"])
+def test_a_repair_is_named_alike_on_both_paths(rows, tmp_path):
+    """A control character in text a format's conversion folds into the turns was named by the input's column on
+    the record path (`output`, `prompt`) and `conversations` column-wise; which path a row takes depends on the
+    rows beside it in its batch, so `batch_rows` changed the data files' bytes."""
+    path = tmp_path / "rows.json"
+    path.write_text(json.dumps(rows), encoding="utf-8")
+    outputs = [_curate(str(path), tmp_path / f"out-{n}", engine={"batch_rows": n}) for n in (1, 16_384)]
+    assert outputs[0] == outputs[1]
+    kept = [r for name in ("train", "validation", "test") if (tmp_path / "out-1" / f"{name}.parquet").exists()
+            for r in pq.read_table(tmp_path / "out-1" / f"{name}.parquet").to_pylist()]
+    assert {r["repairs"] for r in kept} >= {'{"control_chars": ["conversations"]}'}

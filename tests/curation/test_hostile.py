@@ -38,7 +38,8 @@ def hostile_file() -> tuple[bytes, dict[int, str]]:
         (line("And an infinite score?", score=float("inf")), "repaired:not_finite"),
         (line("And a score written as text?", score="4.5"), "repaired:number_from_text"),
         (line("And a score that is a word?", score="high"), "quarantine"),
-        (line("Mixed types: source is a number here", source=7), "quarantine"),
+        (line("Mixed types: source is a number here", source=7), "repaired:number_as_text"),
+        (line("Mixed types: source is a list here", source=["a"]), "quarantine"),
         ("\ufeff" + line("A byte-order mark in front of a later line (files concatenated)?"), "repaired:bom"),
         ('{"conversations": [{"from": "human", "value": "cut', "quarantine"),
         ("\xff\xfe not UTF-8 at all", "quarantine"),
@@ -118,7 +119,8 @@ def test_quarantine_names_each_reason_in_one_line(hostile_run):
         assert e["error"] and "\n" not in e["error"]
     errors = {e["position"]["line"]: e["error"] for e in entries}
     assert errors[10] == "'score' is str, expected a number"
-    assert errors[14].startswith("not UTF-8")
+    assert errors[12] == "'source' is list, expected a string"
+    assert errors[15].startswith("not UTF-8")
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
