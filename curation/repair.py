@@ -260,8 +260,10 @@ def repair_table(table: pa.Table, repairs: pa.Array | None = None) -> tuple[pa.T
                 bad_rows[mask.nonzero()[0] if rows is None else rows[mask]] = True
         if bad_rows.any():
             col = _rebuild(col, _without_controls)
+            # the turns as given hold the text the turns hold: one repair of it, named as the record path names it
+            named = "conversations" if name == "original_conversations" else name
             for i in bad_rows.nonzero()[0]:
-                _note(hits.setdefault(int(i), {}), "control_chars", name)
+                _note(hits.setdefault(int(i), {}), "control_chars", named)
         if pa.types.is_floating(col.type):
             not_finite = pc.fill_null(pc.invert(pc.is_finite(col)), False)
             if pc.any(not_finite).as_py():

@@ -408,11 +408,15 @@ def test_a_runs_bytes_do_not_depend_on_batch_rows_for_known_messy_rows(fmt, tmp_
      {"instruction": f"{Q} 2", "output": f"{A} 2", "history": [["Hi there, can you help?", "Of course."]]}],
     [{"prompt": f"{Q} 1", "completion": f"{A} 1"},
      {"prompt": [{"role": "user", "content": f"{Q}\u0000 2"}], "completion": [{"role": "assistant", "content": f"{A} 2"}]}],
-], ids=["alpaca", "prompt_completion"])
+    [{"conversations": [{"from": "human", "value": f"{Q} {i}"}, {"from": " GPT", "value": f"{A}\u0001 {i}"}],
+      "system": "Be brief.", "tag": tag} for i, tag in enumerate([1, "x", [1]])],
+], ids=["alpaca", "prompt_completion", "renamed roles"])
 def test_a_repair_is_named_alike_on_both_paths(rows, tmp_path):
     """A control character in text a format's conversion folds into the turns was named by the input's column on
     the record path (`output`, `prompt`) and `conversations` column-wise; which path a row takes depends on the
-    rows beside it in its batch, so `batch_rows` changed the data files' bytes."""
+    rows beside it in its batch, so `batch_rows` changed the data files' bytes. Turns whose roles were renamed
+    (`model`) were repaired twice column-wise, as `conversations` and as `original_conversations` (the turns as
+    given), once on the record path."""
     path = tmp_path / "rows.json"
     path.write_text(json.dumps(rows), encoding="utf-8")
     outputs = [_curate(str(path), tmp_path / f"out-{n}", engine={"batch_rows": n}) for n in (1, 16_384)]
