@@ -412,7 +412,7 @@ class Validate(RowStage):
                 fixed, more = repair_record({key: turns})
                 data[key] = fixed[key]
                 repairs = merge_repairs(repairs, more, {"turns_from_json_text": [key]})
-        before = set(data)
+        before, adapted = set(data), True
         try:
             if cfg is not None and needs_adapting(cfg):
                 converted = numbers_as_text(data, cfg.format, cfg.columns)
@@ -434,9 +434,11 @@ class Validate(RowStage):
                 # comes further in the file): put in front of the turns, as the input's format would have put it
                 data = dict(data)
                 system_in_front(data, "conversations")
+            else:
+                adapted = False
         except FormatError as exc:
             raise RowError(str(exc)) from None
-        if isinstance(data, dict) and set(data) != before:  # converted: the columns it folded into the turns
+        if adapted and isinstance(data, dict):  # converted: the columns it folded into the turns
             folded = before - set(data)
             if data.get("conversations") is None and "messages" in data:  # (OpenAI messages, read as they are)
                 folded |= {"messages"}

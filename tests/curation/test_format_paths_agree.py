@@ -410,7 +410,9 @@ def test_a_runs_bytes_do_not_depend_on_batch_rows_for_known_messy_rows(fmt, tmp_
      {"prompt": [{"role": "user", "content": f"{Q}\u0000 2"}], "completion": [{"role": "assistant", "content": f"{A} 2"}]}],
     [{"conversations": [{"from": "human", "value": f"{Q} {i}"}, {"from": " GPT", "value": f"{A}\u0001 {i}"}],
       "system": "Be brief.", "tag": tag} for i, tag in enumerate([1, "x", [1]])],
-], ids=["alpaca", "prompt_completion", "renamed roles"])
+    [{"messages": [{"role": "user", "content": f"{Q} {i}"}, {"role": "assistant", "content": f"{A}\u0001 {i}"}],
+      "tag": tag} for i, tag in enumerate([1, "x", [1]])],
+], ids=["alpaca", "prompt_completion", "renamed roles", "messages"])
 def test_a_repair_is_named_alike_on_both_paths(rows, tmp_path):
     """A control character in text a format's conversion folds into the turns was named by the input's column on
     the record path (`output`, `prompt`) and `conversations` column-wise; which path a row takes depends on the
