@@ -24,7 +24,7 @@ import io
 import os
 from pathlib import Path
 
-from curation.readers.threads import decoder_threads
+from curation.readers.threads import decoder_threads, skip
 
 try:
     import indexed_bzip2 as _parallel
@@ -84,12 +84,7 @@ class ParallelBz2(io.RawIOBase):
         """Close the parallel decoder and let Python's decode the file up to the bytes already handed out."""
         self._fast.close()
         self._slow = bz2.open(self._path, "rb")
-        skip, piece = self._given, bytearray(1 << 20)
-        while skip:
-            got = self._slow.readinto(memoryview(piece)[: min(skip, len(piece))])
-            if not got:  # Python's decoder ends where the parallel one read on: nothing more to give
-                break
-            skip -= got
+        skip(self._slow, self._given)
 
     def close(self) -> None:
         if not self.closed:

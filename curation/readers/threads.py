@@ -1,4 +1,5 @@
-"""How many threads a compressed file's decoder may take (bz2 and multi-block xz decode blocks side by side)."""
+"""What the decoders that decode a file's blocks side by side (bz2, multi-block xz) share: how many threads they
+take, and the one-thread reader's take-over at the byte they could not give."""
 
 from __future__ import annotations
 
@@ -13,3 +14,14 @@ def decoder_threads() -> int:
     import pyarrow as pa
 
     return min(max(pa.cpu_count(), 2), MAX_THREADS)
+
+
+def skip(stream, count: int, piece: int = 1 << 20) -> None:
+    """Read ``count`` bytes of ``stream`` to nowhere (fewer where it ends first): a one-thread reader taking over
+    from a parallel decoder that broke, at the first byte it did not hand out."""
+    buffer = memoryview(bytearray(piece))
+    while count:
+        got = stream.readinto(buffer[: min(count, piece)])
+        if not got:  # the one-thread reader ends where the parallel one read on: nothing more to give
+            break
+        count -= got

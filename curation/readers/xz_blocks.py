@@ -28,7 +28,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import NamedTuple
 
-from curation.readers.threads import decoder_threads
+from curation.readers.threads import decoder_threads, skip
 from curation.readers.xz import XZ_MAGIC, XzStreams
 
 FOOTER_MAGIC = b"YZ"
@@ -36,6 +36,8 @@ HEADER_SIZE = FOOTER_SIZE = 12
 # what the decoded blocks waiting for the reader may hold at once: fewer blocks ahead when they are large
 # (xz -9 -T writes 192 MB blocks); a file whose largest block holds more than this is read on one thread
 AHEAD_BYTES = 1 << 28
+# the error of a block whose decoded size is not its index's
+WRONG_SIZE = "a block does not decode to the size in its index"
 # an index larger than this is not an xz tool's (8 bytes a block at most, mostly): read on one thread
 MAX_INDEX = 1 << 26
 
@@ -189,7 +191,7 @@ def decode_block(block: Block, data: bytes) -> bytes:
     decoder = lzma.LZMADecompressor(format=lzma.FORMAT_XZ)
     out = decoder.decompress(_one_block_stream(block, data), max_length=block.size + 1)
     if not decoder.eof or len(out) != block.size:
-        raise lzma.LZMAError("a block does not decode to the size in its index")
+        raise lzma.LZMAError(WRONG_SIZE)
     return out
 
 
@@ -232,7 +234,7 @@ class ParallelXz(io.RawIOBase):
         self._head_size += len(out)
         if self._head.eof:
             if self._head_size != self._blocks[0].size:
-                raise lzma.LZMAError("a block does not decode to the size in its index")
+                raise lzma.LZMAError(WRONG_SIZE)
             self._head = None
         elif not out and self._head.needs_input:
             raise lzma.LZMAError("a block ends before its end")
@@ -289,12 +291,7 @@ class ParallelXz(io.RawIOBase):
         """Stop decoding blocks and let :class:`XzStreams` decode the file up to the bytes already handed out."""
         self._stop()
         self._slow = XzStreams(open(self._path, "rb"))
-        skip, piece = self._given, bytearray(1 << 20)
-        while skip:
-            got = self._slow.readinto(memoryview(piece)[: min(skip, len(piece))])
-            if not got:
-                break
-            skip -= got
+        skip(self._slow, self._given)
 
     def _stop(self) -> None:
         for future in self._ahead:
