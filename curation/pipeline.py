@@ -183,6 +183,7 @@ def run_curation(
     """Curate ``input_spec`` (None = the embedded sample, or the config's ``inputs:``; a list = several inputs)
     into ``out_dir`` on this machine."""
     from curation.config import config_model
+    from curation.readers.kept_decoders import keeping
 
     config = config or config_model()()
     out_dir, uri = local_out(out_dir)
@@ -190,8 +191,9 @@ def run_curation(
         raise InputError(f"{uri}: --out must be a local folder (or file://); to write to object storage, curate into "
                          "a local folder and copy it, or publish it with `tome publish`")
     check_out_dir(out_dir, config, output_format)
-    source, config = open_source(input_spec, config, out_dir)
-    result = run_local(source, out_dir, config, resume=resume, progress=progress)
+    with keeping():  # a bz2 or xz input's decoder goes on from its looks (format, first records) into its read
+        source, config = open_source(input_spec, config, out_dir)
+        result = run_local(source, out_dir, config, resume=resume, progress=progress)
     result.manifest = finish_outputs(result.out.root, source, config, output_format)
     if config.report:
         write_report(result.out.root)

@@ -456,19 +456,25 @@ def _open_decompressed(file: DataFile, buffer_size: int) -> BinaryIO:
             return Utf16AsUtf8(open(file.path, "rb"), file.compression)
         if file.compression == CR_LINES:  # plain bytes: the line cutter reads a lone CR as a line end
             return open(file.path, "rb", buffering=buffer_size)
-        if file.compression == "xz":  # every stream, padding skipped, as the xz tool reads it (lzma.open stops at
-            from curation.readers.xz_blocks import open_xz  # padding); a file of several blocks on several cores
+        if file.compression in ("xz", "bz2"):  # slow codecs: a run's looks at the head and its read share one decoder
+            from curation.readers.kept_decoders import open_kept
 
-            return open_xz(Path(file.path), buffer_size)
-        if file.compression == "bz2":  # decoded on several cores; a truncated file streams up to the break
-            from curation.readers.bzip2 import open_bz2  # (Arrow's reader fails at once)
-
-            return open_bz2(Path(file.path), buffer_size)
+            return open_kept(Path(file.path), file.compression, lambda: _open_slow(file, buffer_size), buffer_size)
         if file.compression == "gzip" and _isal_gzip is not None:
             return _isal_gzip.open(file.path, "rb")
         return pa.input_stream(str(file.path), compression=file.compression, buffer_size=buffer_size)
     except (OSError, pa.ArrowException) as exc:
         raise SourceError(f"{file.path}: cannot open: {exc}") from None
+
+
+def _open_slow(file: DataFile, buffer_size: int) -> BinaryIO:
+    if file.compression == "xz":  # every stream, padding skipped, as the xz tool reads it (lzma.open stops at
+        from curation.readers.xz_blocks import open_xz  # padding); a file of several blocks on several cores
+
+        return open_xz(Path(file.path), buffer_size)
+    from curation.readers.bzip2 import open_bz2  # decoded on several cores; a truncated file streams up to the break
+
+    return open_bz2(Path(file.path), buffer_size)  # (Arrow's reader fails at once)
 
 
 class Utf16AsUtf8(io.RawIOBase):
