@@ -20,7 +20,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Iterator
 
 from curation.readers.errors import (NOT_UTF8_HINT, DuplicateKey, InputError, misnamed, unique_keys,
-                                     unmarked_encoding_error, unreadable_json)
+                                     unmarked_encoding_error, unreadable_json, wrong_codec)
 from curation.readers.filesystems import file_kind, list_folder, resolve_filesystem
 from curation.readers.labels import label_names
 from curation.readers.not_utf8 import ESCAPED_BYTE, decoded_with_escapes, only_not_utf8, quarantine_not_utf8
@@ -299,7 +299,12 @@ def _json_array_file(file, spec: str, salvage: bool = True) -> InputSource:
     try:
         data, reason = read_whole(file)
     except READ_ERRORS as exc:  # cannot be opened
-        raise InputError(f"{spec}: cannot read: {error_line(exc)}") from None
+        raise (file.compression and wrong_codec(spec, file.path, file.compression, "json")
+               or InputError(f"{spec}: cannot read: {error_line(exc)}")) from None
+    if not data and reason is not None and file.compression:  # not one byte decoded: another codec's file, or text?
+        wrong = wrong_codec(spec, file.path, file.compression, "json")
+        if wrong is not None:
+            raise wrong
     text, cut = _decoded(data, spec)
     fs, path = resolve_filesystem(str(file.path))
     try:

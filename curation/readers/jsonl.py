@@ -661,7 +661,7 @@ def read_jsonl_stream(fs, path: str, file: str, compression: str, first_pos: int
 
     from pyarrow import fs as pafs
 
-    from curation.readers.errors import InputError, unreadable_json
+    from curation.readers.errors import InputError, unreadable_json, wrong_codec
     from curation.sources import (CR_LINES, UTF_BOMS, BrokenStream, DataFile, SourceError, Utf16AsUtf8, iter_line_blocks,
                                   open_binary, readahead, salvage, salvage_transcoded)
 
@@ -706,7 +706,8 @@ def read_jsonl_stream(fs, path: str, file: str, compression: str, first_pos: int
             line, records = line + nlines, records + nrec
         if not records and not rest[cut:] and not _starts_as(fs, path, compression):
             # not one byte could be decoded, and the file does not start as this codec's do: not its file
-            raise InputError(f"{path}: cannot read: {exc.reason}") from None
+            raise (wrong_codec(path, path, compression, "jsonl") if isinstance(fs, pafs.LocalFileSystem) else None) \
+                or InputError(f"{path}: cannot read: {exc.reason}") from None
         # (a file of the codec that breaks before its first line ends is one quarantined record too: the other
         # inputs of the run go on)
         exc.rest = rest[cut:]

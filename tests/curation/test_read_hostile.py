@@ -361,6 +361,29 @@ def test_a_compressed_json_or_parquet_file_under_a_plain_name_is_named_as_what_i
         source.units()
 
 
+@pytest.mark.parametrize("name,held,shown", [
+    ("rows.jsonl.xz", ".bz2", "bz2-compressed data, not xz-compressed data: name it as what it holds (rows.jsonl.bz2)"),
+    ("rows.jsonl.bz2", ".gz", "gzip-compressed data, not bz2-compressed data: name it as what it holds (rows.jsonl.gz)"),
+    ("rows.jsonl.gz", ".zst", "zstd-compressed data, not gzip-compressed data: name it as what it holds (rows.jsonl.zst)"),
+    ("rows.jsonl.zst", "", "JSON Lines text, not zstd-compressed data: name it as what it holds (rows.jsonl)"),
+    ("rows.jsonl.gz", "", "JSON Lines text, not gzip-compressed data: name it as what it holds (rows.jsonl)"),
+    ("rows.json.xz", "", "JSON text, not xz-compressed data: name it as what it holds (rows.json)"),
+    ("rows.json.gz", ".bz2", "bz2-compressed data, not gzip-compressed data: name it as what it holds (rows.json.bz2)"),
+])
+def test_a_file_under_another_codecs_name_is_named_as_what_it_holds(tmp_path, name, held, shown):
+    """A file whose name says one codec and whose bytes are another's stream or plain text (a download already
+    decompressed on the way, a file renamed by hand) said only its decoder's complaint ("Input format not
+    supported by decoder", "Not a gzipped file"); it says what it holds and the name that reads it, as a
+    compressed file under a plain name does."""
+    kind = name.split(".")[1]
+    data = json.dumps(ROWS).encode() if kind == "json" else b"".join(json.dumps(r).encode() + b"\n" for r in ROWS)
+    written = write_compressed(tmp_path / f"held{'.' + kind}{held}", data) if held else None
+    (tmp_path / name).write_bytes(written.read_bytes() if written else data)
+    with pytest.raises(InputError) as raised:
+        curate(str(tmp_path / name), tmp_path / "out")
+    assert str(raised.value) == f"{tmp_path / name}: holds {shown}"
+
+
 @pytest.mark.parametrize("line", [b'{"conversations": [{"from": "human", "value": "cut sh', b"not json at all",
                                   b"\xff\xfe\x00 bytes", b'{"a": 1} {"b": 2}', b"[1, 2"])
 def test_a_shard_of_one_bad_line_is_quarantined_not_refused(tmp_path, line):
