@@ -120,11 +120,11 @@ def curate(
         cfg = load_config(config, overrides)
         if config is not None:
             paths_beside_config(cfg, Path(config).resolve().parent)
+        if not input:
+            refuse_empty_inputs(cfg, config, overrides)
     except ConfigError as exc:
         error(str(exc))
     if print_config:
-        from tomecraft.config_files import dump_yaml
-
         if input:  # the command line replaces the config's inputs, as in a run: printed, the config reproduces it
             from curation.inputs import inputs_from_cli
 
@@ -132,7 +132,7 @@ def curate(
                 cfg.inputs = inputs_from_cli(input)
             except ValueError as exc:
                 error(str(exc))
-        typer.echo(dump_yaml(cfg.resolved()), nl=False)
+        typer.echo(printed_config(cfg), nl=False)
         return
     if not input:
         input = as_command_line(cfg)
@@ -186,6 +186,32 @@ def curate(
         error(f"{where}: {reason}; the run stopped and {out} is not finished: run the command again once that is "
               "fixed", code=1)
     print_summary(result)
+
+
+def refuse_empty_inputs(cfg, config: str | None, overrides: dict) -> None:
+    """A :class:`ConfigError` when the config says ``inputs: []`` (the file, or ``--set inputs=[]``) and no
+    ``--input`` is given: an empty list is a list someone emptied, not a request for the embedded sample, which
+    a config without the key curates (that run would otherwise be taken silently)."""
+    from tomecraft.config_files import ConfigError
+
+    if cfg.inputs or "inputs" not in cfg.model_fields_set:
+        return
+    where = "--set inputs" if "inputs" in overrides else f"{config}: inputs"
+    raise ConfigError(f"{where}: is empty; list at least one input (or give --input), or leave inputs out to curate "
+                      "the embedded sample")
+
+
+def printed_config(cfg) -> str:
+    """``--print-config``'s YAML: the resolved config, where an empty ``inputs:`` is left out (a comment in its
+    place): the printed file, fed back with ``--config``, runs as the command that printed it."""
+    from tomecraft.config_files import dump_yaml
+
+    resolved = cfg.resolved()
+    if resolved.get("inputs"):
+        return dump_yaml(resolved)
+    resolved.pop("inputs", None)
+    return ("# inputs: left out: the --input given, or the embedded sample; a list of inputs to mix, each with\n"
+            "# path, name, format, columns, weight or max_rows (see tome curate --help)\n" + dump_yaml(resolved))
 
 
 def as_command_line(cfg) -> list[str]:

@@ -61,7 +61,7 @@ def _build(stages: tuple) -> type[_CurationBase]:
         __base__=_CurationBase,
         __doc__="Everything `tome curate` does, as data.",
         inputs=(list[InputConfig], Field(default_factory=list, description="several inputs, mixed (see curation/inputs.py); "
-                                          "empty: the one --input, or the embedded sample")),
+                                          "left out: the one --input, or the embedded sample; an empty list is an error")),
         stages=(stages, Field(default_factory=stages)),
         engine=(EngineConfig, Field(default_factory=EngineConfig)),
         checkpoint=(bool, Field(True, description="leave a checkpoint after each stage (needed by --resume)")),

@@ -111,6 +111,27 @@ def test_print_config_folds_in_the_inputs_so_that_feeding_it_back_curates_the_sa
     assert untimed(manifests[0]) == untimed(manifests[1])
 
 
+def test_an_empty_inputs_list_is_an_error_not_the_embedded_sample(tmp_path, monkeypatch):
+    # `inputs: []` curated the embedded sample, as a config without the key does: a list someone emptied
+    monkeypatch.chdir(tmp_path)
+    config = tmp_path / "c.yaml"
+    config.write_text("inputs: []\n")
+    problem = ("is empty; list at least one input (or give --input), or leave inputs out to curate the embedded "
+               "sample")
+    assert _fails(["curate", "-q", "-c", str(config), "-o", "out"]) == f"{config}: inputs: {problem}"
+    assert _fails(["curate", "-q", "--set", "inputs=[]", "-o", "out"]) == f"--set inputs: {problem}"
+    assert _fails(["curate", "--print-config", "-c", str(config)]) == f"{config}: inputs: {problem}"
+    assert not (tmp_path / "out").exists()
+    # with --input the list is replaced, as any list is
+    printed = load_yaml(_prints(["curate", "--print-config", "-c", str(config), "-i", "sample"]))
+    assert [i["path"] for i in printed["inputs"]] == ["sample"]
+    # the printed defaults leave the key out, so that feeding them back is the run that printed them
+    defaults = _prints(["curate", "--print-config"])
+    assert "inputs" not in load_yaml(defaults)
+    (tmp_path / "my.yaml").write_text(defaults)
+    assert _prints(["curate", "--print-config", "-c", "my.yaml"]) == defaults
+
+
 # -- training ----------------------------------------------------------------------------------------------------
 
 
