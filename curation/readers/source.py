@@ -39,6 +39,29 @@ class UnreadableRow:
     id: str | None = None
 
 
+class _PickledRows:
+    """A loaded ``.json`` document's rows, pickled with room for the recursion their nesting needs: ``json``
+    reads values about as deep as Python's recursion limit, and the pickler takes more than one call a level (a
+    row nested 500 objects deep, which the local engine quarantines, ended a Ray run in "Could not pickle object
+    as excessively deep recursion required"). Unpickling does not recurse."""
+
+    def __init__(self, rows: list) -> None:
+        import pickle
+        import sys
+
+        limit = sys.getrecursionlimit()
+        sys.setrecursionlimit(4 * limit)
+        try:
+            self.data = pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL)
+        finally:
+            sys.setrecursionlimit(limit)
+
+    def rows(self) -> list:
+        import pickle
+
+        return pickle.loads(self.data)
+
+
 @dataclass(frozen=True)
 class Unit:
     """One independently readable piece of the input."""
@@ -100,9 +123,20 @@ class InputSource:
             self.__dict__["_hashing"] = future
 
     def __getstate__(self) -> dict[str, Any]:
+        """What travels to another process (a Ray worker): the first records read to detect the format stay here
+        (the driver's; a value nested hundreds of levels deep among them broke the pickling of the whole
+        source), and a loaded document's rows travel as :class:`_PickledRows`."""
         if "_hashing" in self.__dict__:
             self.fingerprint  # noqa: B018 - a thread's result does not travel: wait for it
-        return dict(self.__dict__)
+        state = {k: v for k, v in self.__dict__.items() if k != "_first_records"}
+        state["records"] = [(label, _PickledRows(data) if isinstance(data, list) else data)
+                            for label, data in self.records]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state["records"] = [(label, data.rows() if isinstance(data, _PickledRows) else data)
+                            for label, data in state["records"]]
+        self.__dict__.update(state)
 
     def describe(self, rows: int) -> dict[str, Any]:
         return {"spec": self.spec, "kind": self.kind, "fingerprint": self.fingerprint, "rows": rows}

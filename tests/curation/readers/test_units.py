@@ -84,6 +84,31 @@ def test_fingerprint_hashed_in_background_is_the_same_and_travels(tmp_path):
         gone.fingerprint
 
 
+@pytest.mark.parametrize("name", ["rows.jsonl", "rows.json"])
+def test_a_source_with_a_value_nested_hundreds_deep_travels_to_a_ray_worker(tmp_path, name):
+    """Ray ships the source to its workers with cloudpickle. A value nested 600 objects deep (JSON reads it,
+    the local engine quarantines its row) among the first records that told the format, or among a ``.json``
+    document's rows, ended the Ray run in "Could not pickle object as excessively deep recursion required"."""
+    cloudpickle = pytest.importorskip("ray.cloudpickle")
+    import json
+
+    from curation.config import load_config
+    from curation.pipeline import open_source
+
+    rows = [ROW % (i, i) for i in range(5)]
+    rows.insert(2, ROW[:-1] % (2, 2) + ', "meta": ' + '{"a": ' * 600 + "1" + "}" * 600 + "}")
+    path = tmp_path / name
+    path.write_text("\n".join(rows) + "\n" if name.endswith(".jsonl") else "[" + ",\n".join(rows) + "]",
+                    encoding="utf-8")
+    source, _ = open_source(str(path), load_config(None, {"report": False}), tmp_path / "out")
+    assert "_first_records" in source.__dict__  # (the format was told from the first records: they hold the row)
+    copy = cloudpickle.loads(cloudpickle.dumps(source))
+    for unit in source.units(unit_bytes=1 << 20):
+        mine, theirs = list(source.read_unit(unit)), list(copy.read_unit(unit))
+        assert [b.column("_raw").to_pylist() for b in theirs] == [b.column("_raw").to_pylist() for b in mine]
+    assert json.loads(pa.concat_tables(pa.Table.from_batches([b]) for b in theirs).column("_raw")[2].as_py())["meta"]
+
+
 @settings(max_examples=50, deadline=None)
 @given(st.lists(st.binary(max_size=80), max_size=30))
 def test_line_ids_of_a_block_are_each_lines_line_id(lines):
