@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from tomecraft.console import console, error, print_table, progress_tracker
+from tomecraft.console import console, error, output_path, print_table, progress_tracker
 from tomecraft.files import expand_user
 
 CURATE_HELP = """
@@ -72,9 +72,9 @@ def curate(
         "also messages/{split}.parquet ({role, content}, as TRL's SFTTrainer takes it), the card's default. "
         "both: both configs in the card.",
     ),
-    out: str = typer.Option("out", "--out", "-o", metavar="DIR", help="Output folder (splits, removed, quarantine, "
-                            "manifest, card, report). A folder that is no `tome curate` output and holds a README.md or "
-                            "messages/ the run would replace is refused."),
+    out: str = typer.Option("out", "--out", "-o", metavar="DIR", callback=output_path, help="Output folder (splits, "
+                            "removed, quarantine, manifest, card, report). A folder that is no `tome curate` output and "
+                            "holds a README.md or messages/ the run would replace is refused."),
     config: Optional[Path] = typer.Option(None, "--config", "-c", metavar="FILE", help="YAML config; see --print-config for every key."),
     set_: list[str] = typer.Option([], "--set", metavar="KEY=VALUE", help="Override one config key, e.g. stages.near_dedup.threshold=0.7 (repeatable)."),
     resume: bool = typer.Option(

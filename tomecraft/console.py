@@ -131,6 +131,24 @@ def error(message: str, code: int = 2) -> "NoReturn":  # type: ignore[name-defin
     sys.exit(code)
 
 
+def output_path(value: Any) -> Any:
+    """Typer callback of an option or argument that names a file or folder the command writes (``--out``): the
+    path with a leading ``~`` or ``~user`` expanded, and a ``~user`` that names no home folder here refused
+    as the option's one-line error (``~nosuchuser/out: no such user 'nosuchuser' ...``) before any work,
+    where the command would have made a folder named ``~nosuchuser`` in the working folder."""
+    import typer
+
+    from tomecraft.files import expand_output
+
+    if value is None or not os.fspath(value).startswith("~"):  # (as given: "" stays "", for the command to refuse)
+        return value
+    try:
+        expanded = expand_output(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    return str(expanded) if isinstance(value, str) else expanded
+
+
 def _visible(line: str) -> str:
     """``line`` with its control characters but tab shown as escapes (``\\r``, ``\\x1b``): a name that holds
     one (a file named with an escape sequence) is shown as it is named, never sent to the terminal to act on."""

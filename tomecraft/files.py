@@ -18,6 +18,30 @@ def expand_user(path: str | os.PathLike) -> Path:
     ``RuntimeError`` there, where the path is simply not found."""
     return Path(os.path.expanduser(os.fspath(path)))
 
+
+def unknown_home(path: str | os.PathLike) -> str | None:
+    """Why the leading ``~`` or ``~user`` of ``path`` names no folder here (``~nosuchuser/out``: no such user),
+    else None (no leading ``~``, or one that expands). :func:`expand_user` leaves such a path as it is: an input
+    is then not found, but a folder a command writes would be made under the working folder, named ``~user``."""
+    text = os.fspath(path)
+    if not text.startswith("~") or os.path.expanduser(text) != text:
+        return None
+    user = re.split("|".join(re.escape(sep) for sep in (os.sep, os.altsep) if sep), text[1:], maxsplit=1)[0]
+    if not user:
+        return "the home folder is not known here (HOME is not set)"
+    return f"no such user {user!r} (a leading ~NAME is the home folder of the user NAME)"
+
+
+def expand_output(path: str | os.PathLike) -> Path:
+    """``path`` with a leading ``~`` or ``~user`` made the home folder, for a file or folder a command writes:
+    a ``~user`` that names no home folder here is a :class:`ValueError` (``PATH: no such user 'user' ...``),
+    not a folder named ``~user`` made in the working folder."""
+    problem = unknown_home(path)
+    if problem is not None:
+        raise ValueError(f"{os.fspath(path)}: {problem}")
+    return expand_user(path)
+
+
 def sha256_file(path: str | Path) -> str:
     """Hex SHA-256 of a file's bytes."""
     digest = hashlib.sha256()

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from tomecraft.console import console, error, make_progress, print_table
+from tomecraft.console import console, error, make_progress, output_path, print_table
 
 TRAIN_HELP = """
 Fine-tune a chat model with **LoRA / QLoRA (Unsloth + TRL)** on the splits of a `tome curate` output folder.
@@ -54,7 +54,7 @@ def train(
     data: Optional[Path] = typer.Option(None, "--data", "-d", help="A `tome curate` output folder (train/validation/test parquet + manifest.json). "
                                         "Default: out/; with --resume, the folder the run started on (its data_manifest.json)."),
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config (see --print-config). Default: configs/train.yaml with a CUDA GPU, configs/train_cpu.yaml without."),
-    run: Optional[Path] = typer.Option(None, "--run", "-r", help="Run folder (checkpoints, metrics, adapter, summary). "
+    run: Optional[Path] = typer.Option(None, "--run", "-r", callback=output_path, help="Run folder (checkpoints, metrics, adapter, summary). "
                                        "Default: `runs/CONFIG`, CONFIG the config file's name without .yaml, e.g. runs/train_cpu."),
     set_: list[str] = typer.Option([], "--set", help="Override one config key, e.g. training.max_steps=60 (repeatable)."),
     max_steps: Optional[int] = typer.Option(None, "--max-steps", min=1, help="Shorthand for --set training.max_steps=N: stop after N optimizer steps. Default: the config's (none: training.num_epochs decides)."),
@@ -182,7 +182,7 @@ def _pair(first, last) -> str:  # noqa: ANN001
 
 def export(
     run: Optional[Path] = typer.Argument(None, help="Run folder of `tome train`. Default: the newest under runs/."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder. Default: `RUN/export`, RUN the run folder."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", callback=output_path, help="Output folder. Default: `RUN/export`, RUN the run folder."),
     quant: str = typer.Option("q8_0,q4_k_m,q5_k_m", "--quant", help="GGUF quantizations, comma-separated (llama.cpp names)."),
     keep_bf16: bool = typer.Option(False, "--keep-bf16", help="Keep the intermediate bf16 GGUF."),
     smoke: bool = typer.Option(True, "--smoke/--no-smoke", help="Load each GGUF with cyllama on CPU and generate one reply."),

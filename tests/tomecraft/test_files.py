@@ -69,3 +69,44 @@ def test_processes_finishing_at_once_leave_one_whole_folder(tmp_path, round_):
 def test_a_staging_folder_that_cannot_be_moved_is_an_error(tmp_path):
     with pytest.raises(OSError):
         move_folder_into_place(tmp_path / "missing", tmp_path / "tok", "tokenizer.json")
+
+
+# -- paths a command writes: a ~user that names no home folder -------------------------------------------------
+
+NO_USER = "~no-such-user-x"
+
+
+@pytest.mark.parametrize("args", [
+    ["curate", "-q", "-o", f"{NO_USER}/out"],
+    ["eval", "compare", "-o", f"{NO_USER}/eval"],
+    ["eval", "experiment", "-o", f"{NO_USER}/experiment"],
+    ["train", "--print-config", "--run", f"{NO_USER}/run"],
+    ["export", "run", "-o", f"{NO_USER}/export"],
+    ["review", "export", "out", "--to", f"{NO_USER}/review"],
+    ["review", "export", "out", "--hub-dir", f"{NO_USER}/review"],
+    ["review", "import", "out", "--from", "review", "-o", f"{NO_USER}/reviewed"],
+    ["sweep", "--dry-run", "-o", f"{NO_USER}/sweep"],
+])
+def test_an_output_in_the_home_of_a_user_that_does_not_exist_is_one_error(tmp_path, monkeypatch, args):
+    """``-o '~nosuchuser/out'`` made a folder named ``~nosuchuser`` in the working folder (``expand_user`` leaves
+    such a path as it is, which makes an input "not found"): a path a command writes is refused up front."""
+    from typer.testing import CliRunner
+
+    from tomecraft.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, args)
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 2 and len(lines) == 1 and "Traceback" not in result.output, result.output
+    assert f"{NO_USER}/" in lines[0] and "no such user 'no-such-user-x'" in lines[0], lines[0]
+    assert os.listdir(tmp_path) == []
+
+
+def test_expand_output_expands_a_home_and_refuses_a_user_that_does_not_exist():
+    from tomecraft.files import expand_output, expand_user, unknown_home
+
+    assert expand_output("~/out") == expand_user("~/out") != Path("~/out")
+    assert expand_output("out/~x") == Path("out/~x") and unknown_home("out") is None
+    with pytest.raises(ValueError, match=r"^~no-such-user-x/out: no such user 'no-such-user-x'"):
+        expand_output(f"{NO_USER}/out")
+    assert expand_user(f"{NO_USER}/out") == Path(f"{NO_USER}/out")  # (an input: left as it is, and not found)
