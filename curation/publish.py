@@ -7,13 +7,19 @@ saying so, before anything is sent and before the folder's card is rewritten; so
 name the hub would refuse, and a card kept as it is (no ``--format``) that no longer describes the folder's files
 (a header that does not parse, data files not there, row counts or features that differ: ``load_dataset`` would
 refuse the published dataset).
+
+The card, the manifest and the report go up naming each local absolute path they hold (an input given as
+``/home/me/data/rows.jsonl``, a config's input found beside it) by its last part (``rows.jsonl``): the folder's
+own files keep the paths, which say on this machine where the data came from; the hub's copy says nothing of
+the machine that curated it. The data files name inputs by name only.
 """
 
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Optional
+from typing import Any, Iterator, Optional
 
 import typer
 
@@ -98,12 +104,125 @@ def publish(root: str | Path, repo: str, private: bool = False, token: str | Non
         except (OSError, ValueError, InputError) as exc:  # a split damaged past its footer, a folder not writable
             raise PublishError(f"{paths.root}: not published, cannot write the dataset card ({exc}); "
                                "nothing was uploaded") from None
+    public = public_texts(paths.root)
     try:
-        api.upload_folder(folder_path=str(paths.root), repo_id=repo, repo_type="dataset", ignore_patterns=IGNORE,
-                          commit_message="tome publish: curated dataset")
+        with staged(paths.root, public) as folder:
+            api.upload_folder(folder_path=str(folder), repo_id=repo, repo_type="dataset", ignore_patterns=IGNORE,
+                              commit_message="tome publish: curated dataset")
+    except PublishError:
+        raise
     except Exception as exc:
         raise PublishError(f"{repo}: not published, {_reason(exc)}; nothing was uploaded") from None
     return str(url)
+
+
+# the files that describe the run in words and numbers (the data files name inputs by name, never by path)
+DESCRIBING = ("README.md", "manifest.json", "report.md", "report.html")
+
+
+def local_paths(manifest: Any) -> dict[str, str]:
+    """Every absolute local path the manifest holds (an input given as /home/me/data.jsonl, a config's input
+    found beside it, an --against folder, an eval set, a model folder), each with what the published files say
+    instead: its last part, the file's (or folder's, or glob's) own name. Longest first, so that a path is
+    replaced before one that starts it."""
+    found: set[str] = set()
+
+    def walk(value: Any) -> None:
+        if isinstance(value, str):
+            if "://" not in value and os.path.isabs(value) and "\n" not in value:
+                found.add(value)
+        elif isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    walk(manifest)
+    public = {}
+    for path in sorted(found, key=len, reverse=True):
+        name = os.path.basename(path.rstrip("/" + os.sep))
+        public[path] = name or path
+    return {path: name for path, name in public.items() if name != path}
+
+
+def _without(text: str, paths: dict[str, str], html: bool = False) -> str:
+    import html as html_lib
+    import json
+
+    for path, name in paths.items():
+        forms = {path: name, json.dumps(path)[1:-1]: json.dumps(name)[1:-1]}
+        if html:
+            forms.update({html_lib.escape(given): html_lib.escape(said) for given, said in list(forms.items())})
+        for given, said in forms.items():
+            text = text.replace(given, said)
+    return text
+
+
+def public_texts(root: Path) -> dict[str, bytes]:
+    """The folder's describing files (card, manifest, report) as they are published, where they name local
+    absolute paths: each such path as its last part (``/home/me/data/rows.jsonl`` -> ``rows.jsonl``), so that a
+    published dataset does not tell where its inputs lay on the machine that curated it. The folder's own files
+    keep the paths (a local report says where the data came from); ``{}`` when none names one."""
+    import json
+
+    try:
+        manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    paths = local_paths(manifest)
+    if not paths:
+        return {}
+    out = {}
+    for name in DESCRIBING:
+        try:
+            text = (root / name).read_text(encoding="utf-8")
+        except (OSError, ValueError):
+            continue
+        public = _without(text, paths, html=name.endswith(".html"))
+        if public != text:
+            out[name] = public.encode("utf-8")
+    return out
+
+
+@contextmanager
+def staged(root: Path, public: dict[str, bytes]) -> Iterator[Path]:
+    """The folder to upload: ``root`` itself when ``public`` is empty, else a hidden folder in it (removed after)
+    holding the same files (hard links, or copies where the file system takes none), with ``public``'s files in
+    place of the folder's own."""
+    if not public:
+        yield root
+        return
+    import shutil
+    import tempfile
+
+    from huggingface_hub.utils import filter_repo_objects
+
+    try:
+        folder = Path(tempfile.mkdtemp(prefix=".publish-", dir=root))
+    except OSError as exc:
+        raise PublishError(f"{root}: not published, cannot prepare the upload ({error_line(exc)}); nothing was "
+                           "uploaded") from None
+    try:
+        try:
+            files = [p.relative_to(root).as_posix() for p in sorted(root.rglob("*")) if p.is_file()
+                     and folder not in p.parents]
+            for name in filter_repo_objects(files, ignore_patterns=IGNORE):
+                target = folder / name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                if name in public:
+                    target.write_bytes(public[name])
+                    continue
+                try:
+                    os.link(root / name, target)
+                except OSError:
+                    shutil.copyfile(root / name, target)
+        except OSError as exc:
+            raise PublishError(f"{root}: not published, cannot prepare the upload ({error_line(exc)}); nothing "
+                               "was uploaded") from None
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def publish_command(

@@ -193,6 +193,50 @@ def test_publish_uploads_the_folder_with_its_card(tmp_path, monkeypatch):
     assert read_card_format(root) == "both" and (root / "messages" / "train.parquet").exists()
 
 
+def test_publish_sends_no_local_absolute_path(tmp_path, monkeypatch):
+    """An input given by its absolute path (a shell's ~ expanded, a config's input found beside it) was named so
+    in the card, the manifest and the report, and went up with them: the published files name it by its file
+    name; the folder's own files keep the path."""
+    import html
+
+    import huggingface_hub
+
+    root = curated_folder(tmp_path / "out")
+    private = str(tmp_path / "home" / "me" / "notes & data" / "rows.jsonl")
+    manifest = json.loads((root / "manifest.json").read_text())
+    manifest["input"]["spec"] = private
+    manifest["config"] = {"inputs": [{"path": private}], "stages": {"against": {"path": "/srv/sets/old"}}}
+    (root / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    (root / "report.md").write_text(f"input: `{private}`\n")
+    (root / "report.html").write_text(f'<p>{html.escape(private)}</p><script>{json.dumps({"spec": private})}</script>')
+    sent = {}
+
+    def upload_folder(self, folder_path, **kw):
+        folder = Path(folder_path)
+        sent.update({p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()})
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.setattr(huggingface_hub.HfApi, "create_repo", lambda self, repo_id, **kw: "url")
+    monkeypatch.setattr(huggingface_hub.HfApi, "upload_folder", upload_folder)
+    before = {p.relative_to(root): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    publish(root, "me/data", token="hf_x", format="finetome")
+    assert {"README.md", "manifest.json", "report.md", "report.html", "train.parquet"} <= set(sent)
+    assert not any(name.startswith(".") for name in sent)
+    leaked = [name for name, data in sent.items() if str(tmp_path).encode() in data or b"/srv/sets" in data
+              or html.escape(str(tmp_path)).encode() in data]
+    assert leaked == []
+    published = json.loads(sent["manifest.json"])
+    assert published["input"]["spec"] == "rows.jsonl" and published["config"]["inputs"][0]["path"] == "rows.jsonl"
+    assert published["config"]["stages"]["against"]["path"] == "old"
+    assert "rows.jsonl" in sent["README.md"].decode() and sent["report.md"] == b"input: `rows.jsonl`\n"
+    assert sent["train.parquet"] == (root / "train.parquet").read_bytes()
+    # at home: the same files, the paths kept, no staging folder left
+    after = {p.relative_to(root): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    assert private in (root / "README.md").read_text() and private.encode() in after[Path("manifest.json")]
+    assert {k: v for k, v in after.items() if k.name != "README.md"} == {k: v for k, v in before.items()
+                                                                         if k.name != "README.md"}
+
+
 @pytest.mark.parametrize("repo", ["noslash", "a/b/c", "/x"])
 def test_publish_rejects_bad_repo_names(tmp_path, repo):
     with pytest.raises(PublishError, match="expected a dataset repo as USER/NAME"):
