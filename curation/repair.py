@@ -136,7 +136,10 @@ def coerce_score(value: Any) -> tuple[float | None, str | None, str | None]:
     if isinstance(value, bool):
         return None, None, "'score' is bool, expected a number"
     if isinstance(value, (int, float)):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an integer past a float's range (10**400): as its JSON read column-wise, infinite
+            return None, "not_finite", None
         return (number, None, None) if math.isfinite(number) else (None, "not_finite", None)
     if isinstance(value, decimal.Decimal):  # a Parquet decimal column
         number = float(value)

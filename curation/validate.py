@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from typing import Any
 
 import numpy as np
@@ -392,14 +393,16 @@ class Validate(RowStage):
             if isinstance(value, (dict, list)) and rawcols.value_depth(value, limit) > limit:
                 raise RowError(rawcols.too_deep(key))
         data, repairs = repair_record(data)
-        if "score" in data and not (data["score"] is None or isinstance(data["score"], (int, float))
-                                    and not isinstance(data["score"], bool)):
+        if "score" in data and not (data["score"] is None or isinstance(data["score"], float)
+                                    or isinstance(data["score"], int) and not isinstance(data["score"], bool)
+                                    and abs(data["score"]) <= sys.float_info.max):
             number, kind, _ = coerce_score(data["score"])
             if kind is not None:
                 data["score"] = number
                 repairs.setdefault(kind, []).append("score")
         source = data.get("source")
-        if isinstance(source, (int, float)) and not isinstance(source, bool) and math.isfinite(source):
+        if isinstance(source, (int, float)) and not isinstance(source, bool) and (isinstance(source, int)
+                                                                                  or math.isfinite(source)):
             data["source"] = str(source)  # numeric source ids: their text (a row's `source` is a string)
             repairs = merge_repairs(repairs, {"number_as_text": ["source"]})
         cfg = self.inputs.get(input_name) if input_name is not None else None

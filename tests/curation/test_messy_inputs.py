@@ -898,6 +898,27 @@ def test_numeric_source_ids_are_their_text(tmp_path, suffix):
         assert got["source"] == str(r["source"]) and json.loads(got["repairs"]) == {"number_as_text": ["source"]}
 
 
+@pytest.mark.parametrize("layout", ["document", "beside_another_type", "alone"])
+def test_an_integer_score_or_source_past_a_floats_range_is_no_traceback(tmp_path, layout):
+    """A score or source of 10**400 (JSON holds integers of any size) read record by record, as a .json
+    document's rows and a line whose columns' types differ from its neighbours' are, ended the run in
+    "OverflowError: int too large to convert to float"; column-wise the score was already not finite (null,
+    recorded). Every path gives that now, and the source's text, as for any numeric source."""
+    rows = [row(0, score=10**400, x=0), row(1, score=-10**400, x=1), row(2, source=10**400, x=2), row(3, x=3)]
+    if layout == "beside_another_type":
+        rows = [{**r, "x": str(r["x"]) if i % 2 else r["x"]} for i, r in enumerate(rows)]
+    path = tmp_path / ("in.json" if layout == "document" else "in.jsonl")
+    path.write_text(json.dumps(rows) if layout == "document" else jsonl(rows).decode())
+    manifest = curate(str(path), tmp_path / "out")
+    assert manifest["accounting"]["in_splits"] == 4
+    kept = _kept(tmp_path / "out")
+    for i in (0, 1):
+        got = kept[f"{Q} ({i})"]
+        assert got["score"] is None and json.loads(got["repairs"]) == {"not_finite": ["score"]}
+    assert kept[f"{Q} (2)"]["source"] == str(10**400)
+    assert json.loads(kept[f"{Q} (2)"]["repairs"]) == {"number_as_text": ["source"]}
+
+
 def test_a_prompt_message_without_a_role_is_named_by_its_own_keys(tmp_path):
     """A message of a conversational prompt/completion row without `role` was quarantined as "'from' is null" (the
     key of the turn it became), which the row does not hold."""

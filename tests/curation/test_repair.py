@@ -98,6 +98,7 @@ def test_multi_megabyte_turn_is_kept_whole():
     (4, (4.0, None, None)), ("4.5", (4.5, "number_from_text", None)), (math.nan, (None, "not_finite", None)),
     ("inf", (None, "not_finite", None)), (None, (None, None, None)), (True, (None, None, "'score' is bool, expected a number")),
     ("high", (None, None, "'score' is str ('high'), expected a number")), ([1], (None, None, "'score' is list, expected a number")),
+    (-10**400, (None, "not_finite", None)),  # an integer past a float's range
 ])
 def test_coerce_score(given, expected):
     assert coerce_score(given) == expected
