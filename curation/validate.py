@@ -38,6 +38,7 @@ from curation.formats import REFUSAL, ROLE_MAP, FormatError, to_conversations
 from curation.inputs import (INPUT, adapt_record, media_part, needs_adapting, numbers_as_text, system_in_front,
                              text_of_parts)
 from curation.readers import raw as rawcols
+from curation.readers.errors import json_int
 from curation.repair import (CONTROL_CLASS, TURN_KEYS_DROPPED, coerce_score, merge_repairs, repair_record, repair_table,
                              repairs_json, turns_from_text)
 from tomecraft.files import dumps_utf8
@@ -374,13 +375,13 @@ class Validate(RowStage):
         if raw is not None:
             text = raw[0].lstrip("\ufeff") + raw[1]
             try:
-                return json.loads(text)
+                return json.loads(text, parse_int=json_int)
             except json.JSONDecodeError as exc:
                 if not exc.msg.startswith("Invalid control character"):
                     raise
                 # raw control characters inside strings: read leniently (repaired, and recorded, as the row is
                 # prepared)
-                return json.loads(text, strict=False)
+                return json.loads(text, strict=False, parse_int=json_int)
         row = batch.slice(i, 1).to_pylist()[0]
         return {k: v for k, v in row.items() if k not in rawcols.INTERNAL_COLUMNS}
 

@@ -101,6 +101,17 @@ def unreadable_json(exc: ValueError) -> str:
     return f"not readable JSON: {exc}"
 
 
+def json_int(digits: str) -> int | float:
+    """``parse_int`` for ``json.loads`` of a record: the integer, or, for one of more digits than Python converts
+    (``sys.get_int_max_str_digits()``), the float Arrow's JSON reader makes of it (infinite), so that a record
+    read on its own says what it says read column-wise (a score of 5,001 digits is not finite there; read
+    record by record it was one more quarantined line, which of the two followed the rows read with it)."""
+    import sys
+
+    limit = sys.get_int_max_str_digits()
+    return int(digits) if not limit or len(digits) - digits.startswith("-") <= limit else float(digits)
+
+
 class DuplicateKey(ValueError):
     """A JSON object names one key twice (``{"conversations": [...], "conversations": [...]}``): Python keeps the
     last value and drops the other unseen, and which one the writer meant would be a guess, as for a Parquet

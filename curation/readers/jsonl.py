@@ -27,8 +27,8 @@ import pyarrow.json as pj
 
 from curation.contract import line_id, line_ids
 from curation.core.columns import type_holds
-from curation.readers.errors import (NOT_UTF8_HINT, DuplicateKey, InputError, misnamed, unique_keys,
-                                     unmarked_encoding_error, unreadable_json)
+from curation.readers.errors import (NOT_UTF8_HINT, DuplicateKey, InputError, json_int, misnamed, unique_keys,
+                                     unmarked_encoding_error)
 from curation.readers.raw import MAX_DEPTH, raw_batch, type_depth, with_leaves, without_deep_columns
 
 BOM = b"\xef\xbb\xbf"
@@ -230,12 +230,12 @@ class _Block:
         text = bytes(self.block[self.starts[i] : self.ends[i] + 1]).decode("utf-8").lstrip("\ufeff")
         try:
             try:
-                json.loads(text, object_pairs_hook=unique_keys)
+                json.loads(text, object_pairs_hook=unique_keys, parse_int=json_int)
             except json.JSONDecodeError as exc:
                 if not exc.msg.startswith("Invalid control character"):
                     raise
                 # raw control characters inside strings (a tab, a NUL): validation reads and repairs them
-                json.loads(text, strict=False, object_pairs_hook=unique_keys)
+                json.loads(text, strict=False, object_pairs_hook=unique_keys, parse_int=json_int)
             self.slow[i] = True
         except json.JSONDecodeError as exc:
             self.error[i] = f"not valid JSON: {exc.msg} (column {exc.colno})"
@@ -246,8 +246,6 @@ class _Block:
                 self.error[i] = "not readable JSON: nested too deeply"
         except DuplicateKey as exc:  # Arrow refuses the line too: it never passes unchecked
             self.error[i] = str(exc)
-        except ValueError as exc:  # an integer of more digits than Python converts
-            self.error[i] = unreadable_json(exc)
 
     def _alone_in_arrow(self, i: int) -> bool:
         """Line ``i``, too deep for ``json.loads``, parsed alone by Arrow, as it is parsed beside other lines or alone
@@ -661,7 +659,7 @@ def read_jsonl_stream(fs, path: str, file: str, compression: str, first_pos: int
 
     from pyarrow import fs as pafs
 
-    from curation.readers.errors import InputError, unreadable_json, wrong_codec
+    from curation.readers.errors import InputError, wrong_codec
     from curation.sources import (CR_LINES, UTF_BOMS, BrokenStream, DataFile, SourceError, Utf16AsUtf8, iter_line_blocks,
                                   open_binary, readahead, salvage, salvage_transcoded)
 

@@ -539,8 +539,10 @@ def test_an_extra_column_of_empty_objects_is_written_as_json_text(tmp_path, valu
 
 @pytest.mark.parametrize("suffix", [".jsonl", ".json"])
 def test_an_integer_too_long_to_convert_is_one_quarantined_row_or_one_clear_error(tmp_path, suffix):
-    """An integer of more digits than Python converts (4,300): in JSON Lines that line is quarantined and the
-    run goes on (it ended the run, naming no file); a JSON document is one clear error naming the file."""
+    """An integer of more digits than Python converts (4,300): in JSON Lines the run goes on (it ended the run,
+    naming no file), the integer read as Arrow reads it, an infinite float, also where its line is read on its
+    own (it was quarantined there, and not finite where Arrow read it: which followed the lines beside it); a
+    JSON document is one clear error naming the file."""
     big = dict(row(1), score=10 ** 4400)
     rows = [row(0), big, row(2)]
     path = tmp_path / f"in{suffix}"
@@ -559,10 +561,9 @@ def test_an_integer_too_long_to_convert_is_one_quarantined_row_or_one_clear_erro
             curate(str(path), tmp_path / "out")
         return
     manifest = curate(str(path), tmp_path / "out")
-    assert manifest["accounting"]["quarantined"] == 1
-    (entry,) = read_quarantine(tmp_path / "out")
-    assert entry["error"] == "not readable JSON: an integer of more than 4300 digits"
-    assert entry["position"]["line"] == 2
+    assert manifest["accounting"]["quarantined"] == 0 and manifest["accounting"]["in_splits"] == 3
+    kept = _kept(tmp_path / "out")
+    assert kept[f"{Q} (1)"]["score"] is None and json.loads(kept[f"{Q} (1)"]["repairs"]) == {"not_finite": ["score"]}
 
 
 @pytest.mark.parametrize("after", ["", " "])
@@ -917,6 +918,33 @@ def test_an_integer_score_or_source_past_a_floats_range_is_no_traceback(tmp_path
         assert got["score"] is None and json.loads(got["repairs"]) == {"not_finite": ["score"]}
     assert kept[f"{Q} (2)"]["source"] == str(10**400)
     assert json.loads(kept[f"{Q} (2)"]["repairs"]) == {"number_as_text": ["source"]}
+
+
+def test_an_integer_of_more_digits_than_python_converts_reads_as_arrow_reads_it_in_every_read_unit(tmp_path):
+    """A score of 5,001 digits was not finite (null, recorded) where Arrow read its line column-wise, and its
+    line one more quarantined one where it was read on its own ("an integer of more than 4300 digits"), which of
+    the two following the rows read with it: the engines' outputs differed where Ray's read units began. In a
+    line that Arrow read and validation read again record by record (a column of another type than the rows
+    beside it), it ended the Ray run in "ValueError: Exceeds the limit (4300 digits)". Read record by record,
+    such an integer is now what Arrow makes of it, an infinite float, whichever rows share its read."""
+    digits = "1" + "0" * 5000
+    lines = [json.dumps(row(i, x=i if i % 2 else str(i))) for i in range(30)]
+    for i, x in ((9, 9), (21, "t")):
+        lines[i] = json.dumps(row(i, x=x)).replace("}]", '}], "score": ' + digits, 1)
+    path = tmp_path / "in.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    source = open_input(str(path))
+    for unit_bytes in (None, *range(1000, 6000, 250)):
+        outcome = {}
+        for unit in source.units(unit_bytes=unit_bytes, unit_records=7):
+            for batch in source.read_unit(unit, 5):
+                line_of = dict(zip(batch.column("_pos").to_pylist(), batch.column("_line").to_pylist()))
+                out = Validate(ValidateConfig()).process(batch)
+                assert out.quarantine is None, unit_bytes
+                kept = out.batch.to_pylist()
+                outcome.update({line_of[r["_pos"]]: (r["score"], r.get("repairs")) for r in kept})
+        assert sorted(outcome) == list(range(1, 31)), unit_bytes
+        assert outcome[10] == outcome[22] == (None, '{"not_finite": ["score"]}'), unit_bytes
 
 
 def test_a_prompt_message_without_a_role_is_named_by_its_own_keys(tmp_path):
