@@ -178,8 +178,9 @@ def _expand(spec: str | Path) -> list[DataFile]:
     if path.is_file():
         found = classify(path)
         if found is None:
-            raise SourceError(f"{path}: unsupported file type {''.join(path.suffixes) or '(none)'!r}; expected .jsonl, "
-                              ".json or .parquet, optionally compressed (.gz, .bz2, .xz, .zst)")
+            from curation.readers.errors import unsupported_file
+
+            raise SourceError(unsupported_file(str(path), path.name))
         return [found]
     check_regular(path)  # a broken link, a pipe, a device: say which
     raise SourceError(f"{text}: file not found")

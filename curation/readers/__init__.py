@@ -20,7 +20,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Iterator
 
 from curation.readers.errors import (NOT_UTF8_HINT, DuplicateKey, InputError, misnamed, unique_keys,
-                                     unmarked_encoding_error, unreadable_json, wrong_codec)
+                                     unmarked_encoding_error, unreadable_json, unsupported_file, wrong_codec)
 from curation.readers.filesystems import file_kind, list_folder, resolve_filesystem
 from curation.readers.labels import label_names
 from curation.readers.not_utf8 import ESCAPED_BYTE, decoded_with_escapes, only_not_utf8, quarantine_not_utf8
@@ -102,7 +102,7 @@ def open_input(spec: str | None, streaming: bool = False, subset: str | None = N
             return InputSource(shown, "parquet", fs, [path])
         if suffix == ".json":
             return _json_array(fs, path, shown)
-        raise InputError(f"{shown}: unsupported file type {suffix or '(none)'!r}; expected .jsonl, .json or .parquet")
+        raise InputError(unsupported_file(shown, PurePosixPath(path).name))
     if not local or looks_like_path(spec):
         raise InputError(f"{spec}: file not found")
     return _hub(spec, streaming)

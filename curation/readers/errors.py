@@ -1,5 +1,7 @@
 """The one error type of reading, and the hint its messages give for a text file in a legacy encoding."""
 
+from pathlib import PurePosixPath
+
 
 # what to do with a text file in a legacy encoding (UTF-16 and UTF-32 with their byte-order mark are read as they are)
 NOT_UTF8_HINT = "convert the file to UTF-8 first (from Windows-1252 or Latin-1, say: iconv -f windows-1252 -t utf-8)"
@@ -89,6 +91,36 @@ def wrong_codec(shown: str, path, codec: str, kind: str) -> InputError | None:
     what = f"{held}-compressed data" if held is not None else {"jsonl": "JSON Lines text", "json": "JSON text"}[kind]
     return InputError(f"{shown}: holds {what}, not {codec}-compressed data: name it as what it holds "
                       f"({base}{CODEC_SUFFIX.get(held, '')})")
+
+
+# names of files tome does not read, and what to do with them
+_ARCHIVES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".tar.zst", ".7z", ".rar")
+_OTHER_CODECS = {".lz4": "lz4 -d", ".lzma": "unlzma", ".z": "uncompress", ".br": "brotli -d", ".snappy": None,
+                 ".lzo": "lzop -d", ".zlib": None}
+_TABLES = {".csv": "CSV", ".tsv": "TSV", ".xlsx": "Excel", ".xls": "Excel", ".txt": "plain text", ".arrow": "Arrow IPC",
+           ".feather": "Arrow IPC", ".orc": "ORC", ".avro": "Avro"}
+
+
+def unsupported_file(shown: str, name: str) -> str:
+    """The one line for a file of a type tome does not read, by its name: its suffixes, what they show (an archive,
+    another codec, a table in another format) and what to do."""
+    lower = name.lower()
+    suffixes = "".join(PurePosixPath(lower).suffixes[-2:]) or "(none)"
+    expected = "expected .jsonl, .json or .parquet, optionally compressed (.gz, .bz2, .xz, .zst)"
+    archive = next((a for a in _ARCHIVES if lower.endswith(a)), None)
+    if archive is not None:
+        return (f"{shown}: unsupported file type {archive!r}: an archive, not read as one; extract it and give the "
+                f".jsonl, .json or .parquet files in it (or their folder)")
+    codec = next((c for c in _OTHER_CODECS if lower.endswith(c)), None)
+    if codec is not None:
+        tool = _OTHER_CODECS[codec]
+        return (f"{shown}: unsupported file type {suffixes!r}: {codec[1:]}-compressed, which is not read; decompress it"
+                f"{f' ({tool})' if tool else ''} or compress it as .gz, .bz2, .xz or .zst")
+    table = next((kind for suffix, kind in _TABLES.items() if lower.endswith(suffix)), None)
+    if table is not None:
+        return (f"{shown}: unsupported file type {suffixes!r}: {table} is not read; {expected} (a save_to_disk "
+                "folder or a hub dataset id too)")
+    return f"{shown}: unsupported file type {suffixes!r}; {expected}"
 
 
 def unreadable_json(exc: ValueError) -> str:

@@ -107,6 +107,28 @@ def test_expand_rejects_unknown_file_types_and_empty_folders(tmp_path):
         expand(tmp_path)
 
 
+@pytest.mark.parametrize("name,says", [
+    ("rows.jsonl.zip", "unsupported file type '.zip': an archive, not read as one; extract it"),
+    ("rows.tar.gz", "unsupported file type '.tar.gz': an archive, not read as one; extract it"),
+    ("rows.tgz", "unsupported file type '.tgz': an archive"),
+    ("rows.jsonl.lz4", "unsupported file type '.jsonl.lz4': lz4-compressed, which is not read; decompress it (lz4 -d)"),
+    ("rows.tsv", "unsupported file type '.tsv': TSV is not read; expected .jsonl, .json or .parquet"),
+    ("rows", "unsupported file type '(none)'; expected .jsonl, .json or .parquet, optionally compressed"),
+])
+def test_a_file_of_a_type_not_read_says_what_it_is_and_what_to_do(tmp_path, name, says):
+    """An archive (was: "unsupported file type '.gz'" for a .tar.gz, whose .gz is a codec that is read) or another
+    codec's file says so, with what to do; the message names the file, in every way it is given."""
+    from curation.readers import InputError, open_input
+
+    (tmp_path / name).write_bytes(b"{}\n")
+    with pytest.raises(SourceError) as raised:
+        expand(tmp_path / name)
+    assert str(raised.value).startswith(f"{tmp_path / name}: {says}")
+    with pytest.raises(InputError) as raised:
+        open_input(str(tmp_path / name)).units()
+    assert str(raised.value).startswith(f"{tmp_path / name}: {says}")
+
+
 def test_readahead_keeps_order_and_reraises():
     assert list(readahead(iter(range(100)), depth=3)) == list(range(100))
 
@@ -227,7 +249,11 @@ def test_a_file_that_is_not_of_its_codec_is_one_line(tmp_path):
 
     path = tmp_path / "plain.jsonl.gz"
     path.write_bytes(LINES)
-    with pytest.raises(InputError, match=r"plain.jsonl.gz: cannot read: Not a gzipped file"):
+    with pytest.raises(InputError, match=r"plain\.jsonl\.gz: holds JSON Lines text, not gzip-compressed data: name it "
+                                         r"as what it holds \(plain\.jsonl\)$"):
+        list(open_input(str(path)).batches())
+    path.write_bytes(b"\x80\x81 no codec's start, and no text's\n")  # its decoder says what is wrong
+    with pytest.raises(InputError, match=r"plain\.jsonl\.gz: cannot read: Not a gzipped file"):
         list(open_input(str(path)).batches())
 
 
