@@ -410,13 +410,22 @@ def _json_lines(text: str, look: int = 8) -> bool:
 
 def _document_rows_of(text: str, shown: str, head: bytes, broken: tuple[str, str] | None, salvage: bool) -> list:
     """:func:`_json_rows`, each row that holds bytes that are no UTF-8 (escaped by :func:`_decoded`) quarantined
-    saying so. A file none of whose rows is UTF-8, or whose JSON does not read with such bytes in it, is text in
-    another encoding: one :class:`InputError` that says how to convert it."""
+    saying so. A file none of whose rows is UTF-8, or whose JSON does not read because of such bytes (one
+    outside a string, where JSON allows none), is text in another encoding: one :class:`InputError` that says how
+    to convert it. A document refused for a reason of its own (an object holding several arrays, JSON nested too
+    deeply, a stream that breaks off) is refused for that reason, whatever bytes it also holds: it was said to
+    be in another encoding, and converted it would be refused all the same."""
     if not ESCAPED_BYTE.search(text):
         return _json_rows(text, shown, broken, salvage)
     try:
         rows = quarantine_not_utf8(_json_rows(text, shown, broken, salvage))
-    except InputError:
+    except InputError as exc:
+        try:  # the same document with a space for each such byte (one character each: lines and columns hold)
+            _json_rows(ESCAPED_BYTE.sub(" ", text), shown, broken, salvage)
+        except InputError:  # refused without those bytes too
+            raise InputError(ESCAPED_BYTE.sub("\ufffd", str(exc))) from None
+        except _JsonLines:
+            pass
         raise _not_text(shown, head) from None
     if only_not_utf8(rows):
         raise _not_text(shown, head)

@@ -269,6 +269,29 @@ def test_a_json_document_of_binary_junk_is_still_not_text(tmp_path):
         open_input(str(path))
 
 
+@pytest.mark.parametrize("case", ["several arrays", "too deep", "long integer"])
+def test_a_json_document_with_latin1_bytes_refused_for_its_own_reason_says_that_reason(tmp_path, case):
+    """A document refused whole for a reason of its own that also held a byte that is no UTF-8 (in a string,
+    where it would only quarantine its row) was said to be "not UTF-8 text: convert it": converted, it was
+    refused all the same. Its own reason is said; a byte that breaks the JSON itself is still the encoding's."""
+    bad = "caf\xe9".encode("latin-1")
+    row = b'{"conversations": [{"from": "human", "value": "' + bad + b'"}, {"from": "gpt", "value": "x"}]'
+    data, reason = {
+        "several arrays": (b'{"a": [' + row + b'}], "b": [' + row + b'}]}',
+                           "an object holding 2 arrays ('a', 'b'), not one array of rows"),
+        "too deep": (b"[" * 100_000 + b'"' + bad + b'"' + b"]" * 100_000, "not readable JSON: nested too deeply"),
+        "long integer": (b"[" + row + b', "score": ' + b"9" * 5000 + b"}]", "not readable JSON: an integer of more "),
+    }[case]
+    path = tmp_path / "rows.json"
+    path.write_bytes(data)
+    with pytest.raises(InputError) as err:
+        open_input(str(path))
+    assert str(err.value).startswith(f"{path}: {reason}"), str(err.value)
+    path.write_bytes(b"\xa0[" + row + b"}]")  # a Latin-1 no-break space before the array: the byte breaks the JSON
+    with pytest.raises(InputError, match=r"rows\.json: not UTF-8 \(or UTF-16, UTF-32\) text"):
+        open_input(str(path))
+
+
 @pytest.mark.parametrize("suffix,held", [(".gz", "gzip-compressed data"), (".bz2", "bz2-compressed data"),
                                          (".xz", "xz-compressed data"), (".zst", "zstd-compressed data")])
 def test_a_compressed_file_under_a_plain_name_is_named_as_what_it_holds(tmp_path, suffix, held):
