@@ -34,7 +34,7 @@ from curation.core.columns import (JSON_TEXT, TURNS, WHITESPACE_CLASS, any_per_r
 from curation.core.config_base import StrictModel
 from curation.core.registry import StageSpec, register
 from curation.core.stage import POS, RowStage, StageOutput
-from curation.formats import REFUSAL, ROLE_MAP, FormatError, to_conversations
+from curation.formats import REFUSAL, ROLE_MAP, TABLE_KEYS, FormatError, to_conversations
 from curation.inputs import (INPUT, adapt_record, media_part, needs_adapting, numbers_as_text, system_in_front,
                              text_of_parts)
 from curation.readers import raw as rawcols
@@ -320,7 +320,7 @@ class Validate(RowStage):
                 ok &= np.asarray(batch.column("score").is_null(), dtype=bool)
         return ok
 
-    def _fast_rows(self, batch: pa.RecordBatch, ok: np.ndarray) -> pa.Table:
+    def _fast_rows(self, batch: pa.RecordBatch, ok: np.ndarray, declared: dict[str, pa.DataType]) -> pa.Table:
         rows = batch if ok.all() else batch.filter(pa.array(ok))
         n = rows.num_rows
         names = rows.schema.names
@@ -338,8 +338,11 @@ class Validate(RowStage):
             if (name in RESERVED and name not in self.owned) or name in rawcols.INTERNAL_COLUMNS:
                 continue
             col = rows.column(name)
-            if col.null_count < n:  # a key no row of these has stays out (it may belong to quarantined rows)
-                columns[rawcols.kept_apart(name, self.owned)] = col
+            kept = rawcols.kept_apart(name, self.owned)
+            # a key no row of these has stays out (it may belong to quarantined rows); a typed input's own
+            # column is carried, values or not
+            if col.null_count < n or kept in declared:
+                columns[kept] = col
         for name in PROVENANCE:
             columns[name] = pa.nulls(n, TURNS if name == "original_conversations" else pa.string())
         if ORIGINAL in names:  # the turns as given, where a format conversion renamed roles
@@ -348,6 +351,30 @@ class Validate(RowStage):
         if repairs.null_count < n:
             table = table.append_column(REPAIRS, repairs)
         return self._labelled(table, rows)
+
+    def _declared(self, given: pa.RecordBatch) -> dict[str, pa.DataType]:
+        """The columns of a batch read from a typed table (Parquet, a datasets table: its schema gives them,
+        :func:`curation.readers.raw.is_typed`) that rows carry as extra columns, by their output names, with
+        their types: carried even where no row of the batch holds a value (a ``note`` column of nulls, as any
+        other column of the input). Not a JSON input's keys (no row holding one, there is no such column), nor
+        a chat format's columns (:data:`curation.formats.TABLE_KEYS`: ``system``, ``instruction``, ``prompt``...),
+        which rows of that format fold into their turns and a table of several formats holds as nulls in the
+        others' rows, nor a column named as one tome writes (kept apart as ``input_cluster_id``...: a curated
+        folder read again holds its provenance columns, mostly null). Empty for other batches."""
+        if not rawcols.is_typed(given):
+            return {}
+        out = {}
+        for field in given.schema:
+            name = field.name
+            if name in rawcols.INTERNAL_COLUMNS or name == INPUT or pa.types.is_null(field.type):
+                continue
+            if name in TABLE_KEYS:  # a chat format's column: in a table of several, the other rows' null
+                continue
+            kept = rawcols.kept_apart(name, self.owned)
+            if kept != name:  # named as a column tome writes (a curated folder read again): its nulls say nothing
+                continue
+            out[kept] = field.type
+        return out
 
     def _labelled(self, table: pa.Table, rows) -> pa.Table:
         """With several inputs, the ``input`` column (from the internal ``_input``)."""
@@ -486,7 +513,8 @@ class Validate(RowStage):
             system = batch.column("system")
             if pa.types.is_string(system.type) or pa.types.is_large_string(system.type):
                 ok &= np.asarray(system.is_null(), dtype=bool)
-        parts = [self._fast_rows(batch, ok)] if ok.any() else []
+        declared = self._declared(given)
+        parts = [self._fast_rows(batch, ok, declared)] if ok.any() else []
         quarantine: list[dict[str, Any]] = []
         slow_rows: list[dict[str, Any]] = []
         errors = batch.column(rawcols.ERROR)
@@ -518,7 +546,7 @@ class Validate(RowStage):
                     error = "not readable JSON: nested too deeply"
             quarantine.append(self._quarantined(given, i, pos, rid, data, error))
         if slow_rows:
-            parts.append(_rows_table(slow_rows))
+            parts.append(_rows_table(slow_rows, declared))
         # (a column holding an integer past 2**53 is marked: beside floats it becomes JSON text, not rounded)
         table = concat_unified([mark_wide_ints(part) for part in parts]) if parts else _empty_rows()
         if len(parts) > 1:
@@ -578,8 +606,10 @@ def _empty_rows() -> pa.Table:
     )
 
 
-def _rows_table(rows: list[dict[str, Any]]) -> pa.Table:
-    """Rows checked one by one, as a table with the same core columns as the columnar path."""
+def _rows_table(rows: list[dict[str, Any]], declared: dict[str, pa.DataType] | None = None) -> pa.Table:
+    """Rows checked one by one, as a table with the same core columns as the columnar path; a key of
+    ``declared`` (a typed input's own columns, :meth:`Validate._declared`) whose rows hold only nulls is kept, of
+    its type, as the columnar path keeps it."""
     keys: dict[str, None] = {}
     for row in rows:
         for k in row:
@@ -597,6 +627,8 @@ def _rows_table(rows: list[dict[str, Any]]) -> pa.Table:
             continue
         values = [r.get(k) for r in rows]
         if all(v is None for v in values):  # as the columnar path: a key no row of these holds a value for stays out
+            if declared and k in declared:  # (but a typed input's own column)
+                columns[k] = pa.nulls(len(rows), declared[k])
             continue
         try:
             columns[k] = pa.array(values)

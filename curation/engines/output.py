@@ -60,10 +60,12 @@ def add_extras(run: dict[str, list[int]], batch: dict[str, list[int]]) -> None:
 
 def extra_names(run: dict[str, list[int]]) -> list[str]:
     """The run's extra columns in output order: by the first row holding a value in each, columns first set in
-    the same row in the input's order, then by name. The order depends on the rows, not on how the input was cut
-    into batches nor on which rows went the record-by-record way through validation (but for columns that hold
-    only nulls)."""
-    return sorted(run, key=lambda name: (*run[name], name))
+    the same row in the input's order, then by name; columns that hold only nulls (a typed input's column of
+    nulls) last, by name. The order depends on the rows, not on how the input was cut into batches nor on which
+    rows went the record-by-record way through validation: a column's place among a batch's columns does (a
+    batch of rows read record by record lacks the columns their records fold into the turns), and it orders
+    only columns first set in one row."""
+    return sorted(run, key=lambda name: (run[name][0], run[name][1] if run[name][0] < NEVER_SET else 0, name))
 
 
 class SplitWriter:

@@ -329,6 +329,23 @@ def _slow_where_names_need_repair(parsed: pa.Table, slow: pa.Array) -> pa.Array:
     return pa.array(mask, pa.bool_())
 
 
+# The schema metadata key of a raw batch read from a typed table (Parquet, a datasets table, a streamed hub
+# dataset): its columns are the input's own, each with its type, whether or not any row holds a value in it
+# (validation carries a column of such a batch that only holds nulls). JSON is typed by its values: a key no
+# row of a batch holds a value for is no column of the input.
+TYPED_KEY = b"tomecraft.typed"
+
+
+def as_typed(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """``batch`` marked as read from a typed table (:data:`TYPED_KEY`)."""
+    return batch.replace_schema_metadata({**(batch.schema.metadata or {}), TYPED_KEY: b"1"})
+
+
+def is_typed(batch: pa.RecordBatch) -> bool:
+    """Whether ``batch`` was read from a typed table (:func:`as_typed`)."""
+    return (batch.schema.metadata or {}).get(TYPED_KEY) == b"1"
+
+
 KEPT_APART = "input_"
 
 

@@ -21,7 +21,7 @@ import pyarrow as pa
 from curation.contract import record_id
 from curation.readers.errors import InputError, misnamed
 from curation.readers.filesystems import fingerprint_files
-from curation.readers.raw import raw_batch
+from curation.readers.raw import as_typed, raw_batch
 from curation.sources import BOM, CR_HEAD, CR_LINES, bom_encoding, classify, lone_cr_lines
 from tomecraft.errors import error_line
 
@@ -509,7 +509,7 @@ def _typed_batch(table: pa.Table, unit: Unit, first_row: int, done: int) -> pa.R
                     record[name] = own
                     raw[i] = raw[i] or json.dumps(record, default=str)  # (read so by validation, quarantined so)
     ids = [record_id(row) for row in rows]
-    return raw_batch(
+    return as_typed(raw_batch(
         table,
         pos=np.arange(unit.first_pos + done, unit.first_pos + done + n, dtype=np.int64),
         ids=ids,
@@ -517,7 +517,7 @@ def _typed_batch(table: pa.Table, unit: Unit, first_row: int, done: int) -> pa.R
         rows=np.arange(first_row, first_row + n, dtype=np.int64),
         raw=raw,
         error=error,
-    )
+    ))
 
 
 def _unique_columns(schema: pa.Schema, where: str) -> None:

@@ -428,3 +428,45 @@ def test_a_saved_dataset_dict_without_train_names_its_splits(tmp_path, datasets_
     with pytest.raises(InputError, match=r"dd: a DatasetDict of splits validation, test and no 'train': give .*dd:SPLIT"):
         open_input(str(tmp_path / "dd"))
     assert rows_read(str(tmp_path / "dd") + ":validation") == 3
+
+
+def test_a_typed_column_of_nulls_is_carried_as_any_other_extra_column(tmp_path):
+    """A Parquet column whose every value is null (``note: string`` beside FineTome's columns) was dropped from
+    the splits, where a column holding values is carried: a typed input's columns are its schema's, values or
+    not. The same bytes whatever engine.batch_rows, a row read record by record among them; a JSON key that no
+    kept row holds (only a quarantined line has it) is still no column."""
+    from curation.config import load_config
+    from curation.pipeline import run_curation
+
+    rows = [row(i, source="s", score=4.0) for i in range(12)]
+    rows[3]["conversations"][0]["from"] = "user"  # read record by record
+    rows[7]["conversations"] = rows[7]["conversations"][:1]  # no answer: quarantined
+    table = pa.Table.from_pylist(rows)
+    table = table.append_column("zeta", pa.nulls(12, pa.int64())).append_column("note", pa.nulls(12, pa.string()))
+    table = table.append_column("tag", pa.array([None] * 4 + ["x"] * 8, pa.string()))
+    pq.write_table(table, tmp_path / "rows.parquet")
+    lines = [row(100 + i) for i in range(4)] + [{"conversations": [{"from": "human", "value": Q}], "lost": "q"}]
+    (tmp_path / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+    for spec in (str(tmp_path / "rows.parquet"), [str(tmp_path / "rows.parquet"), str(tmp_path / "rows.jsonl")]):
+        seen = []
+        for batch_rows in (16_384, 1, 5):
+            out = tmp_path / f"out{batch_rows}"
+            run_curation(spec, out, load_config(None, {"report": False, "checkpoint": False,
+                                                       "engine": {"batch_rows": batch_rows}}))
+            manifest = read_manifest(out)
+            assert manifest["accounting"]["balanced"]
+            assert manifest["accounting"]["quarantined"] == (2 if isinstance(spec, list) else 1)
+            seen.append((manifest["extra_columns"], {f: (out / f).read_bytes() for f in (
+                "train.parquet", "validation.parquet", "test.parquet", "removed.parquet", "quarantine.jsonl")}))
+        extras = seen[0][0]
+        assert extras == (["input"] if isinstance(spec, list) else []) + ["tag", "note", "zeta"]
+        schema = pq.read_schema(tmp_path / "out16384" / "train.parquet")
+        assert schema.field("note").type == pa.string() and schema.field("zeta").type == pa.int64()
+        train = pq.read_table(tmp_path / "out16384" / "train.parquet")
+        assert train.num_rows > 0 and train.column("note").null_count == train.num_rows
+        assert "lost" not in schema.names
+        assert seen[1] == seen[0] and seen[2] == seen[0]
+    # a curated folder read again: its own provenance columns of nulls (named as columns tome writes) stay out
+    run_curation(str(tmp_path / "out16384"), tmp_path / "again", load_config(None, {"report": False, "checkpoint": False}))
+    names = pq.read_schema(tmp_path / "again" / "train.parquet").names
+    assert {"note", "zeta"} <= set(names) and not {"input_cluster_id", "input_origin_id", "input_augmentation"} & set(names)

@@ -144,7 +144,8 @@ def inputs(tmp_path_factory, alpaca_path) -> Path:
 
 
 def odd_types(rows: list[dict]) -> pa.Table:
-    """Parquet extra columns of types JSON never gives: timestamps, dates, decimals, bytes, dictionaries, maps."""
+    """Parquet extra columns of types JSON never gives: timestamps, dates, decimals, bytes, dictionaries, maps, and
+    a column of nulls."""
     import datetime
     import decimal
 
@@ -162,6 +163,7 @@ def odd_types(rows: list[dict]) -> pa.Table:
         "m": pa.array([[("k", i)] for i in range(n)], pa.map_(pa.string(), pa.int64())),
         "pair": pa.array([[i, i + 1] for i in range(n)], pa.list_(pa.int32(), 2)),
         "_private": pa.array(list(range(n)), pa.int16()),
+        "unset": pa.nulls(n, pa.int32()),  # a typed column of nulls: carried as any other
     })
 
 
@@ -296,6 +298,7 @@ def test_the_cases_hold_what_they_are_for(runs):
     assert {"input__meta", "weird name é", "", "input___x", "mixed", "t", "deep"} <= set(hostile["extra_columns"])
     assert hostile["stages"][0]["rows_in"] > 300 and len(list((runs / "hostile" / "ray" / "train").iterdir())) > 5
     assert read_manifest(runs / "lone_cr" / "ray")["accounting"]["in_splits"] > 50
+    assert "unset" in read_manifest(runs / "odd_types" / "ray")["extra_columns"]
     mix = read_manifest(runs / "mix_both" / "ray")
     assert {i["format"] for i in mix["inputs"]} >= {"conversations", "messages", "alpaca", "prompt_completion"}
     assert parquet_parts(runs / "mix_both" / "ray" / "messages", "train")
