@@ -19,6 +19,7 @@ import gzip
 import json
 import lzma
 import re
+import sys
 from pathlib import Path
 
 import pyarrow as pa
@@ -296,3 +297,44 @@ def test_the_cases_hold_what_they_are_for(runs, tmp_path_factory):
     assert mix["accounting"]["input_rows"] == sum(manifest(c)["accounting"]["input_rows"] for c in MIX)
     for case in ("crlf", "deep", "giant", "shards", "odd_types", "mix"):
         assert len(list((runs / case / "ray" / "train").glob("part-*.parquet"))) > 3, case
+
+
+def test_deep_values_among_the_first_records_and_integers_of_any_size_on_both_engines(cluster, tmp_path):
+    """Each of these ended the Ray run where the local engine wrote its output: a value nested 600 objects deep
+    among the first records (the format's look at the file travelled to the workers with the source) or among a
+    .json document's rows ("Could not pickle object as excessively deep recursion required"); a score or
+    source of 10**400 read record by record (a .json document's rows: "int too large to convert to float"); a
+    score of 5,001 digits in a read unit that begins mid-file ("Exceeds the limit (4300 digits)"), which was
+    also kept or quarantined by the rows read with it. Both engines now give the same folders."""
+    deep = {"meta": "@deep@"}
+
+    def text(value) -> str:
+        return json.dumps(value).replace('"@deep@"', '{"a": ' * 600 + "1" + "}" * 600)
+
+    digits = "1" + "0" * 5000
+    lines = [text(row(i, **(deep if i == 2 else {}), x=i if i % 2 else str(i))) for i in range(40)]
+    for i, x in ((9, 9), (21, "t"), (30, 30)):
+        lines[i] = json.dumps(row(i, x=x)).replace("}]", '}], "score": ' + digits, 1)
+    (tmp_path / "in.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    document = [row(100, score=10**400), row(101, **deep), row(102, source=10**400), row(103, score=-10**400)]
+    (tmp_path / "rows.json").write_text("[" + ",\n".join(text(r) for r in document) + "]", encoding="utf-8")
+    inputs = [{"path": str(tmp_path / "in.jsonl"), "name": "lines"}, {"path": str(tmp_path / "rows.json"), "name": "doc"}]
+    for case, spec, cfg in (("lines", str(tmp_path / "in.jsonl"), config()), ("doc", str(tmp_path / "rows.json"), config()),
+                            ("mix", None, config(inputs=inputs))):
+        run_on_both_engines(spec, cfg, "both", tmp_path / case, CUT)
+        limit = sys.getrecursionlimit()
+        sys.setrecursionlimit(4 * limit)  # (for the comparison alone: it walks the deep raw rows recursively)
+        try:
+            assert_same_content(tmp_path / case / "local", tmp_path / case / "ray")
+        finally:
+            sys.setrecursionlimit(limit)
+    too_deep = "column 'meta' nests more than 32 levels deep (arrays and objects inside each other)"
+    assert [(q["position"], q["error"]) for q in read_quarantine(tmp_path / "lines" / "ray")] == [
+        ({"file": "in.jsonl", "line": 3}, too_deep)]
+    assert [(q["position"], q["error"]) for q in read_quarantine(tmp_path / "doc" / "ray")] == [
+        ({"file": "rows.json", "row": 1}, too_deep)]
+    kept = {r["conversations"][0]["value"]: r for name in ("train", "validation", "test")
+            for part in parquet_parts(tmp_path / "mix" / "ray", name) for r in pq.read_table(part).to_pylist()}
+    scores = [(r["score"], r["repairs"]) for r in kept.values() if r["repairs"] and "not_finite" in r["repairs"]]
+    assert scores == [(None, '{"not_finite": ["score"]}')] * 5  # three of 5,001 digits, two of 10**400
+    assert [r["source"] for r in kept.values() if r["source"]] == [str(10**400)]
