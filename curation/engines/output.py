@@ -125,7 +125,10 @@ def local_out(out_dir: str | Path) -> tuple[str, str | None]:
     as written, for the engine to refuse (both write with local file I/O): ``tome curate`` hands ``--out`` over
     as a ``Path``, so ``s3://b/x`` arrives as ``s3:/b/x`` and would become a local folder named ``s3:``. A
     relative path whose first name holds a colon (``run:1``) is made absolute, or Arrow would take
-    ``run:1/train.parquet`` for a URI."""
+    ``run:1/train.parquet`` for a URI. A leading ``~`` is expanded (the API as the command line); ``~user`` of no
+    user is an :class:`~curation.readers.errors.InputError`, where a folder named ``~user`` was made."""
+    from tomecraft.files import expand_output
+
     out = str(out_dir)
     scheme = _URI.match(out)
     if scheme is not None and scheme.group(1).lower() != "file":
@@ -133,6 +136,13 @@ def local_out(out_dir: str | Path) -> tuple[str, str | None]:
         return out, given
     if scheme is not None:
         out = out[len("file://"):] if out.startswith("file://") else out[len("file:"):]
+    if out.startswith("~"):  # the home folder, as on the command line; an unknown ~user is no folder to make
+        try:
+            out = str(expand_output(out))
+        except ValueError as exc:
+            from curation.readers.errors import InputError
+
+            raise InputError(str(exc)) from None
     path = Path(out)
     if not path.is_absolute() and path.parts and ":" in path.parts[0]:
         out = str(path.absolute())

@@ -110,3 +110,20 @@ def test_expand_output_expands_a_home_and_refuses_a_user_that_does_not_exist():
     with pytest.raises(ValueError, match=r"^~no-such-user-x/out: no such user 'no-such-user-x'"):
         expand_output(f"{NO_USER}/out")
     assert expand_user(f"{NO_USER}/out") == Path(f"{NO_USER}/out")  # (an input: left as it is, and not found)
+
+
+def test_the_pipeline_api_expands_a_home_and_refuses_a_user_that_does_not_exist(tmp_path, monkeypatch):
+    """``run_curation(spec, "~nosuchuser/x")`` made ``./~nosuchuser/x`` (only the command line's options checked);
+    ``"~/x"`` made a folder named ``~``: the API takes ``~`` as the command line does."""
+    from curation.pipeline import run_curation
+    from curation.readers.errors import InputError
+    from tests.curation.test_against_existing import fast_config
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    with pytest.raises(InputError, match=r"^~no-such-user-x/x: no such user 'no-such-user-x'"):
+        run_curation(None, f"{NO_USER}/x", fast_config())
+    assert os.listdir(tmp_path) == []
+    result = run_curation(None, "~/curated", fast_config())
+    assert result.out.root == tmp_path / "home" / "curated" and (tmp_path / "home" / "curated" / "manifest.json").is_file()
+    assert os.listdir(tmp_path) == ["home"]
