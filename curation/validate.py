@@ -30,7 +30,7 @@ from pydantic import Field
 
 from curation.contract import REMOVED_COLUMNS
 from curation.core.columns import (JSON_TEXT, TURNS, WHITESPACE_CLASS, any_per_row, concat_unified, json_text,
-                                   mark_wide_ints, turns_of)
+                                   mark_wide_ints, turns_of, typed_array)
 from curation.core.config_base import StrictModel
 from curation.core.registry import StageSpec, register
 from curation.core.stage import POS, RowStage, StageOutput
@@ -630,9 +630,10 @@ def _rows_table(rows: list[dict[str, Any]], declared: dict[str, pa.DataType] | N
             if declared and k in declared:  # (but a typed input's own column)
                 columns[k] = pa.nulls(len(rows), declared[k])
             continue
-        try:
-            columns[k] = pa.array(values)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError):
+        array = typed_array(values)
+        if array is not None:
+            columns[k] = array
+        else:
             # values that share no type: JSON text, marked so that it is not encoded again beside a typed batch
             columns[k] = json_text(values)
             json_columns.add(k)

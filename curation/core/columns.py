@@ -143,10 +143,54 @@ def json_text(values: Sequence[Any]) -> pa.Array:
 
 def infer_column(values: Sequence[Any]) -> pa.Array:
     """``pa.array`` of Python values, or :func:`json_text` when they share no type."""
+    array = typed_array(values)
+    return json_text(values) if array is None else array
+
+
+def typed_array(values: Sequence[Any]) -> pa.Array | None:
+    """``pa.array`` of Python values, or None when they share no Arrow type. Arrow refuses a bool beside a number
+    at the top level, but in a struct or a list it takes the bool as the number (``[{"n": true}, {"n": 0.5}]``
+    -> ``struct<n: double>``, true read back as 1.0): there too they share no type."""
     try:
-        return pa.array(values)
+        array = pa.array(values)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError):
-        return json_text(values)
+        return None
+    if array.type.num_fields and type_holds(array.type, lambda t: pa.types.is_integer(t) or pa.types.is_floating(t)):
+        if not _value_bool_paths(values) <= _bool_paths(array.type):
+            return None
+    return array
+
+
+def _value_bool_paths(values: Sequence[Any]) -> set[tuple[str, ...]]:
+    """Where a bool sits in Python values (as :func:`_bool_paths` names it), walked without recursion."""
+    out: set[tuple[str, ...]] = set()
+    todo: list[tuple[Any, tuple[str, ...]]] = [(v, ()) for v in values]
+    while todo:
+        v, path = todo.pop()
+        if isinstance(v, bool):
+            out.add(path)
+        elif isinstance(v, dict):
+            todo.extend((item, (*path, str(k))) for k, item in v.items())
+        elif isinstance(v, (list, tuple)):
+            todo.extend((item, (*path, "[]")) for item in v)
+    return out
+
+
+def _bool_paths(t: pa.DataType) -> set[tuple[str, ...]]:
+    """Where a bool sits in ``t``: the struct field names to it (a list's items ``[]``), walked without recursion."""
+    out: set[tuple[str, ...]] = set()
+    todo: list[tuple[pa.DataType, tuple[str, ...]]] = [(t, ())]
+    while todo:
+        t, path = todo.pop()
+        if pa.types.is_boolean(t):
+            out.add(path)
+        elif pa.types.is_struct(t):
+            todo.extend((t.field(i).type, (*path, t.field(i).name)) for i in range(t.num_fields))
+        elif pa.types.is_dictionary(t):
+            todo.append((t.value_type, path))
+        elif pa.types.is_nested(t) and hasattr(t, "value_type") and not pa.types.is_map(t):  # the lists
+            todo.append((t.value_type, (*path, "[]")))
+    return out
 
 
 def unify_types(types: Sequence[pa.DataType]) -> pa.DataType | None:

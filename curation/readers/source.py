@@ -645,11 +645,14 @@ def _rows_as_table(rows: list[dict]) -> pa.Table | None:
     first seen; null where a row lacks one), as Arrow's JSON reader types JSON Lines; None when their values
     share no type (the rows are then read record by record). Not ``pa.Table.from_pylist``: it takes its columns
     from the first row alone, so a key only later rows hold (``score``, even ``conversations``) would be
-    dropped unseen."""
+    dropped unseen. A bool beside a number under one key is no shared type (:func:`typed_array`)."""
+    from curation.core.columns import typed_array
+
     try:
-        return pa.Table.from_struct_array(pa.array(rows))
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError, UnicodeEncodeError):
+        array = typed_array(rows)
+    except UnicodeEncodeError:
         return None
+    return None if array is None else pa.Table.from_struct_array(array)
 
 
 def _stream_batches(dataset: Any, unit: Unit, batch_rows: int) -> Iterator[pa.RecordBatch]:

@@ -947,6 +947,24 @@ def test_an_integer_of_more_digits_than_python_converts_reads_as_arrow_reads_it_
         assert outcome[10] == outcome[22] == (None, '{"not_finite": ["score"]}'), unit_bytes
 
 
+@pytest.mark.parametrize("layout", ["document", "record_by_record"])
+def test_a_bool_beside_a_number_under_one_key_stays_a_bool(tmp_path, layout):
+    """`{"n": true}` in one row and `{"n": 0.5}` in another (a metadata column of mixed values) are JSON text,
+    as a bool beside a number is at the top level: Arrow's inference took the bool as the number in a struct or
+    a list, so a .json document's row, or JSON Lines rows read record by record in one batch (a turn's extra
+    key sends them there), said `{"n": 1.0}`; column-wise, and in batches of one row, it was `{"n": true}`."""
+    rows = [row(0, meta={"n": True}, l=[True]), row(1, meta={"n": 0.5}, l=[2])]
+    if layout == "record_by_record":
+        for r in rows:
+            r["conversations"][0]["weight"] = 1
+    path = tmp_path / ("in.json" if layout == "document" else "in.jsonl")
+    path.write_text(json.dumps(rows) if layout == "document" else jsonl(rows).decode())
+    curate(str(path), tmp_path / "out")
+    kept = _kept(tmp_path / "out")
+    assert [(kept[f"{Q} ({i})"]["meta"], kept[f"{Q} ({i})"]["l"]) for i in (0, 1)] == [
+        ('{"n": true}', "[true]"), ('{"n": 0.5}', "[2]")]
+
+
 def test_a_prompt_message_without_a_role_is_named_by_its_own_keys(tmp_path):
     """A message of a conversational prompt/completion row without `role` was quarantined as "'from' is null" (the
     key of the turn it became), which the row does not hold."""
