@@ -114,18 +114,32 @@ _EXACT_LIMIT = float(2**53)
 
 
 def _big_integers(table: pa.Table) -> bool:
-    """Whether a float column (not ``score``, a float anyway) holds a whole number past 2**53: pyarrow reads an
-    integer literal too big for int64 as a double, and one beside a fraction in its block too, rounding it
+    """Whether a float column (not ``score``, a float anyway), or a float in a column's structs and lists (at any
+    depth: ``{"n": 18446744073709551616}``), holds a whole number past 2**53: pyarrow reads an integer literal
+    too big for int64 as a double, and one beside a fraction in its block too, rounding it
     (``12345678901234567890123`` -> ``1.2345678901234568e+22``, ``9007199254740993`` -> ``9007199254740992.0``);
     such lines go record by record, which keeps the number exact (as an integer, or as JSON text beside floats:
     :data:`curation.core.columns.WIDE_INT`)."""
     for field in table.schema:
-        if field.name == "score" or not pa.types.is_floating(field.type):
+        if field.name == "score" or not type_holds(field.type, pa.types.is_floating):
             continue
-        values = table.column(field.name).to_numpy(zero_copy_only=False)
-        big = np.abs(values) >= _EXACT_LIMIT
-        if big.any() and (np.floor(values[big]) == values[big]).any():
-            return True
+        todo = list(table.column(field.name).chunks)
+        while todo:  # the column's float leaves, walked without recursion (the type may be 32 levels deep)
+            values = todo.pop()
+            t = values.type
+            if pa.types.is_floating(t):
+                numbers = values.to_numpy(zero_copy_only=False)
+                big = np.abs(numbers) >= _EXACT_LIMIT
+                if big.any() and (np.floor(numbers[big]) == numbers[big]).any():
+                    return True
+            elif pa.types.is_struct(t):
+                todo.extend(values.flatten())
+            elif pa.types.is_map(t):
+                todo.extend((values.keys, values.items))
+            elif pa.types.is_dictionary(t):
+                todo.append(values.dictionary)
+            elif pa.types.is_nested(t) and hasattr(t, "value_type"):  # the lists, of every layout
+                todo.append(values.flatten())
     return False
 
 

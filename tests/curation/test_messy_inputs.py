@@ -965,6 +965,22 @@ def test_a_bool_beside_a_number_under_one_key_stays_a_bool(tmp_path, layout):
         ('{"n": true}', "[true]"), ('{"n": 0.5}', "[2]")]
 
 
+def test_an_integer_past_two_to_the_53_inside_a_struct_or_a_list_is_kept_exact(tmp_path):
+    """Arrow's JSON reader reads an integer too big for int64 (or beside a fraction) as a double, rounding it;
+    such a line went record by record (which keeps it exact) only where the float column was a top-level one:
+    `{"n": 18446744073709551616}` was written as 1.8446744073709552e+19 where its line was read column-wise,
+    and exactly where it was read record by record (which followed the lines read with it, and the engine)."""
+    rows = [row(0, meta={"n": 2**64}, l=[9007199254740993, 1.5], deep={"a": [{"b": -(2**70)}]}),
+            row(1, meta={"n": 1}, l=[1], deep={"a": [{"b": 0.5}]})]
+    (tmp_path / "in.jsonl").write_text(jsonl(rows).decode())
+    curate(str(tmp_path / "in.jsonl"), tmp_path / "out")
+    kept = _kept(tmp_path / "out")
+    got = [{k: kept[f"{Q} ({i})"][k] for k in ("meta", "l", "deep")} for i in (0, 1)]
+    assert [{k: json.loads(v) if isinstance(v, str) else v for k, v in g.items()} for g in got] == [
+        {"meta": {"n": 2**64}, "l": [9007199254740993, 1.5], "deep": {"a": [{"b": -(2**70)}]}},
+        {"meta": {"n": 1}, "l": [1], "deep": {"a": [{"b": 0.5}]}}]
+
+
 def test_a_prompt_message_without_a_role_is_named_by_its_own_keys(tmp_path):
     """A message of a conversational prompt/completion row without `role` was quarantined as "'from' is null" (the
     key of the turn it became), which the row does not hold."""
