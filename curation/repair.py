@@ -193,18 +193,23 @@ def _without_controls(strings: pa.Array) -> pa.Array:
     return pc.replace_substring_regex(pc.replace_substring_regex(strings, _SPACING_CONTROL_RE2, " "), _CONTROL_RE2, "")
 
 
-def _string_leaves(array: pa.Array, path: str):
-    """(path, string array, row index of each element) for every string leaf of a (nested) column."""
+def _is_text(t: pa.DataType) -> bool:
+    return pa.types.is_string(t) or pa.types.is_large_string(t)
+
+
+def _string_leaves(array: pa.Array, path: str, is_leaf=_is_text):
+    """(path, string array, row index of each element) for every string leaf of a (nested) column (every leaf
+    ``is_leaf`` says True for)."""
     t = array.type
-    if pa.types.is_string(t) or pa.types.is_large_string(t):
+    if is_leaf(t):
         yield path, array, None
     elif pa.types.is_struct(t):
         for i in range(t.num_fields):
-            yield from _string_leaves(array.field(i), path)
+            yield from _string_leaves(array.field(i), path, is_leaf)
     elif pa.types.is_list(t) or pa.types.is_large_list(t):
         lengths = pc.fill_null(pc.list_value_length(array), 0).to_numpy(zero_copy_only=False)
         rows = np.repeat(np.arange(len(array)), lengths)
-        for leaf_path, leaf, leaf_rows in _string_leaves(array.flatten(), path):
+        for leaf_path, leaf, leaf_rows in _string_leaves(array.flatten(), path, is_leaf):
             yield leaf_path, leaf, rows if leaf_rows is None else rows[leaf_rows]
 
 
@@ -223,19 +228,23 @@ def _may_hold_control(leaf: pa.Array) -> bool:
     return bool(((low != 9) & (low != 10) & (low != 13)).any() or (text == 0x7F).any())
 
 
-def _rebuild(array: pa.Array, fix) -> pa.Array:
-    """``array`` with every string leaf passed through ``fix``."""
+def _not_finite(floats: pa.Array) -> pa.Array:
+    return pc.fill_null(pc.invert(pc.is_finite(floats)), False)
+
+
+def _rebuild(array: pa.Array, fix, is_leaf=_is_text) -> pa.Array:
+    """``array`` with every string leaf (every leaf ``is_leaf`` says True for) passed through ``fix``."""
     t = array.type
-    if pa.types.is_string(t) or pa.types.is_large_string(t):
+    if is_leaf(t):
         return fix(array)
     if pa.types.is_struct(t):
-        children = [_rebuild(array.field(i), fix) for i in range(t.num_fields)]
+        children = [_rebuild(array.field(i), fix, is_leaf) for i in range(t.num_fields)]
         return pa.StructArray.from_arrays(children, fields=list(t), mask=pc.invert(array.is_valid()) if array.null_count else None)
     if pa.types.is_list(t) or pa.types.is_large_list(t):
         offsets = array.offsets
         start = offsets[0].as_py()
         offsets = pc.subtract(offsets, start) if start else offsets
-        values = _rebuild(array.flatten(), fix)
+        values = _rebuild(array.flatten(), fix, is_leaf)
         cls = pa.LargeListArray if pa.types.is_large_list(t) else pa.ListArray
         return cls.from_arrays(offsets, values, mask=pc.invert(array.is_valid()) if array.null_count else None)
     return array
@@ -267,12 +276,18 @@ def repair_table(table: pa.Table, repairs: pa.Array | None = None) -> tuple[pa.T
             named = "conversations" if name == "original_conversations" else name
             for i in bad_rows.nonzero()[0]:
                 _note(hits.setdefault(int(i), {}), "control_chars", named)
-        if pa.types.is_floating(col.type):
-            not_finite = pc.fill_null(pc.invert(pc.is_finite(col)), False)
-            if pc.any(not_finite).as_py():
-                for i in not_finite.to_numpy(zero_copy_only=False).nonzero()[0]:
-                    _note(hits.setdefault(int(i), {}), "not_finite", name)
-                col = pc.if_else(not_finite, pa.scalar(None, col.type), col)
+        # NaN and infinities nulled, in a struct or a list too (a record's are, at any depth: {"n": NaN} was kept
+        # column-wise, and written as JSON text that is no JSON beside rows of another type)
+        bad_rows = np.zeros(n, bool)
+        for _, leaf, rows in _string_leaves(col, name, pa.types.is_floating):
+            mask = _not_finite(leaf).to_numpy(zero_copy_only=False)
+            if mask.any():
+                bad_rows[mask.nonzero()[0] if rows is None else rows[mask]] = True
+        if bad_rows.any():
+            col = _rebuild(col, lambda leaf: pc.if_else(_not_finite(leaf), pa.scalar(None, leaf.type), leaf),
+                           pa.types.is_floating)
+            for i in bad_rows.nonzero()[0]:
+                _note(hits.setdefault(int(i), {}), "not_finite", name)
         columns.append(col)
     out = pa.table(columns, names=table.column_names)
     if not hits and repairs is not None:

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from curation.readers.jsonl import parse_block
 from curation.sources import iter_line_blocks
-from curation.repair import coerce_score, repair_string, repair_table, repairs_json
+from curation.repair import coerce_score, repair_record, repair_string, repair_table, repairs_json
 from curation.validate import Validate, ValidateConfig
 from tests.curation.hostile import hostile_line, hostile_text
 
@@ -183,3 +183,16 @@ def test_control_prefilter_says_true_exactly_when_a_value_holds_one(values, cut_
     arr = arr.slice(min(cut_front, len(arr)), max(len(arr) - cut_front - cut_back, 0))
     pattern = re.compile(f"[{CONTROL_CLASS}]")
     assert _may_hold_control(arr) == any(v is not None and pattern.search(v) for v in arr.to_pylist())
+
+
+def test_repair_table_nulls_non_finite_floats_in_structs_and_lists_as_a_record_does():
+    """A NaN or an infinity inside a struct or a list (`{"n": NaN}`) was kept column-wise, where the record path
+    nulls it and records not_finite: which one a row got followed the rows read with it (and the engine), and
+    beside rows of another type the kept NaN was written as JSON text that is no JSON (`{"n": NaN}`)."""
+    rows = [{"meta": {"n": math.nan, "l": [math.inf, 1.0]}, "deep": [{"x": [-math.inf]}], "score": math.nan},
+            {"meta": {"n": 1.5, "l": [2.0]}, "deep": [{"x": [0.5]}], "score": 4.0}]
+    table, repairs = repair_table(pa.Table.from_pylist(rows))
+    by_record = [repair_record(r) for r in rows]
+    assert table.to_pylist() == [r for r, _ in by_record]
+    assert repairs.to_pylist() == [repairs_json(found) for _, found in by_record]
+    assert repairs.to_pylist()[0] == '{"not_finite": ["deep", "meta", "score"]}'
