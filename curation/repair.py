@@ -33,7 +33,7 @@ import decimal
 import json
 import math
 import re
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 import pyarrow as pa
@@ -250,13 +250,17 @@ def _rebuild(array: pa.Array, fix, is_leaf=_is_text) -> pa.Array:
     return array
 
 
-def repair_table(table: pa.Table, repairs: pa.Array | None = None) -> tuple[pa.Table, pa.Array]:
+def repair_table(table: pa.Table, repairs: pa.Array | None = None,
+                 given: Mapping[str, str] | None = None) -> tuple[pa.Table, pa.Array]:
     """Control characters removed from every string (nested ones too; as :func:`repair_string` does) and
     non-finite floats nulled, vectorized.
 
     Returns the repaired table and the per-row ``repairs`` JSON column (merged with ``repairs`` given, e.g.
-    from the slow path; null where nothing was repaired).
+    from the slow path; null where nothing was repaired). A repair is named by the column's name in ``given``
+    where it has one there (the input's own name of a column kept apart, ``id`` for ``input_id``: as the record
+    path names it).
     """
+    given = given or {}
     n = table.num_rows
     hits: dict[int, Repairs] = {}
     columns = []
@@ -273,7 +277,7 @@ def repair_table(table: pa.Table, repairs: pa.Array | None = None) -> tuple[pa.T
         if bad_rows.any():
             col = _rebuild(col, _without_controls)
             # the turns as given hold the text the turns hold: one repair of it, named as the record path names it
-            named = "conversations" if name == "original_conversations" else name
+            named = "conversations" if name == "original_conversations" else given.get(name, name)
             for i in bad_rows.nonzero()[0]:
                 _note(hits.setdefault(int(i), {}), "control_chars", named)
         # NaN and infinities nulled, in a struct or a list too (a record's are, at any depth: {"n": NaN} was kept
@@ -287,14 +291,14 @@ def repair_table(table: pa.Table, repairs: pa.Array | None = None) -> tuple[pa.T
             col = _rebuild(col, lambda leaf: pc.if_else(_not_finite(leaf), pa.scalar(None, leaf.type), leaf),
                            pa.types.is_floating)
             for i in bad_rows.nonzero()[0]:
-                _note(hits.setdefault(int(i), {}), "not_finite", name)
+                _note(hits.setdefault(int(i), {}), "not_finite", given.get(name, name))
         columns.append(col)
     out = pa.table(columns, names=table.column_names)
     if not hits and repairs is not None:
         return out, repairs
-    given = repairs.to_pylist() if repairs is not None else [None] * n
+    merged = repairs.to_pylist() if repairs is not None else [None] * n
     for i, found in hits.items():
-        given[i] = repairs_json(merge_repairs(json.loads(given[i]) if given[i] else None, found))
-    return out, pa.array(given, pa.string())
+        merged[i] = repairs_json(merge_repairs(json.loads(merged[i]) if merged[i] else None, found))
+    return out, pa.array(merged, pa.string())
 
 

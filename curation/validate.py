@@ -334,6 +334,7 @@ class Validate(RowStage):
             "source": _core_column(rows, "source", pa.string()),
             "score": _core_column(rows, "score", pa.float64()),
         }
+        given: dict[str, str] = {}  # a column kept apart -> the input's own name, which a record's repairs name
         for name in names:
             if (name in RESERVED and name not in self.owned) or name in rawcols.INTERNAL_COLUMNS:
                 continue
@@ -343,11 +344,12 @@ class Validate(RowStage):
             # column is carried, values or not
             if col.null_count < n or kept in declared:
                 columns[kept] = col
+                given[kept] = rawcols.given_name(name)
         for name in PROVENANCE:
             columns[name] = pa.nulls(n, TURNS if name == "original_conversations" else pa.string())
         if ORIGINAL in names:  # the turns as given, where a format conversion renamed roles
             columns["original_conversations"] = rows.column(ORIGINAL)
-        table, repairs = repair_table(pa.table(columns))
+        table, repairs = repair_table(pa.table(columns), given=given)
         if repairs.null_count < n:
             table = table.append_column(REPAIRS, repairs)
         return self._labelled(table, rows)

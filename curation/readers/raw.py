@@ -376,6 +376,16 @@ def kept_apart_internal(name: str) -> str:
     return KEPT_APART + name if base.startswith("_") else name
 
 
+def given_name(name: str) -> str:
+    """The input's own name of a column :func:`kept_apart_internal` named ``name`` (``input__meta`` ->
+    ``_meta``); any other name as it is."""
+    if name.startswith(KEPT_APART):
+        base = name[len(KEPT_APART) :]
+        if kept_apart_internal(base) == name:
+            return base
+    return name
+
+
 def rename_internal(table: pa.Table) -> pa.Table:
     """Input columns named like an internal column (``_id`` -> ``input__id``, ``_meta`` -> ``input__meta``) kept
     apart from them."""

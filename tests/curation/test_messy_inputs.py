@@ -981,6 +981,20 @@ def test_an_integer_past_two_to_the_53_inside_a_struct_or_a_list_is_kept_exact(t
         {"meta": {"n": 1}, "l": [1], "deep": {"a": [{"b": 0.5}]}}]
 
 
+def test_a_repair_of_a_column_kept_apart_names_the_inputs_own_column_on_either_path(tmp_path):
+    """An input's own `id` and `_meta` are kept as `input_id` and `input__meta`; a repair of them was named so
+    where the row was repaired column-wise and `id` and `_meta` where it was repaired record by record (a
+    turn's extra key sends it there), so a row's repairs followed the rows read with it (and the engine)."""
+    rows = [row(0, id="a\x01b", _meta="c\x02d"), row(1, id="e\x01f", _meta="g\x02h")]
+    rows[1]["conversations"][0]["weight"] = 1
+    (tmp_path / "in.jsonl").write_text(jsonl(rows).decode())
+    curate(str(tmp_path / "in.jsonl"), tmp_path / "out")
+    kept = _kept(tmp_path / "out")
+    assert [json.loads(kept[f"{Q} ({i})"]["repairs"])["control_chars"] for i in (0, 1)] == [["_meta", "id"]] * 2
+    assert [(kept[f"{Q} ({i})"]["input_id"], kept[f"{Q} ({i})"]["input__meta"]) for i in (0, 1)] == [
+        ("ab", "cd"), ("ef", "gh")]
+
+
 def test_a_prompt_message_without_a_role_is_named_by_its_own_keys(tmp_path):
     """A message of a conversational prompt/completion row without `role` was quarantined as "'from' is null" (the
     key of the turn it became), which the row does not hold."""
