@@ -20,7 +20,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Iterator
 
 from curation.readers.errors import (NOT_UTF8_HINT, DuplicateKey, InputError, misnamed, unique_keys,
-                                     unmarked_encoding_error, unreadable_json, unsupported_file, wrong_codec)
+                                     json_int, unmarked_encoding_error, unreadable_json, unsupported_file,
+                                     wrong_codec)
 from curation.readers.filesystems import file_kind, list_folder, resolve_filesystem
 from curation.readers.labels import label_names
 from curation.readers.not_utf8 import ESCAPED_BYTE, decoded_with_escapes, only_not_utf8, quarantine_not_utf8
@@ -466,7 +467,8 @@ def _json_rows(text: str, shown: str, broken: tuple[str, str] | None = None, sal
     break lies in an object that is a row (its keys show a chat format: its one row cut short), or in an object
     holding no array or several (which holds the rows is not known); an object holding several arrays, or
     naming its one array's key twice (which holds the rows would be a guess); and JSON nested too deeply for
-    Python, or an integer of more digits than it converts."""
+    Python. An integer of more digits than Python converts is the infinite float Arrow's reader makes of it in
+    JSON Lines (:func:`~curation.readers.errors.json_int`): a score so is not finite, its row kept."""
     import json
 
     text = text.lstrip("\ufeff")
@@ -477,7 +479,7 @@ def _json_rows(text: str, shown: str, broken: tuple[str, str] | None = None, sal
     hook = _KeyCheck()
     try:
         try:
-            data = json.loads(text, object_pairs_hook=hook, strict=False)
+            data = json.loads(text, object_pairs_hook=hook, strict=False, parse_int=json_int)
         except json.JSONDecodeError as exc:
             if _json_lines(text):  # one object a line
                 raise _JsonLines() from None
@@ -560,7 +562,7 @@ def _salvaged(text: str, shown: str, first, hook: _KeyCheck, broken: tuple[str, 
     from curation.formats import detect_format
     from curation.readers.broken_json import hint, read_prefix
 
-    prefix = read_prefix(text, json.JSONDecoder(object_pairs_hook=hook, strict=False), first)
+    prefix = read_prefix(text, json.JSONDecoder(object_pairs_hook=hook, strict=False, parse_int=json_int), first)
     rows = None
     if prefix is not None and prefix.shape == "array":
         rows = _marked(prefix.values, hook)

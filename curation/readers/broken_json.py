@@ -7,8 +7,8 @@ ended (linear in the file's size, as the whole parse is), up to the break: the e
 after another (pretty-printed objects), or the elements of the array an object holds (``{"data": [...]}``),
 read whole before it; where the unreadable rest starts; and what broke there, as ``json`` says it
 (``json.JSONDecodeError``: its message, line and column). Which of those are rows, and what the rest becomes,
-is the reader's (:func:`curation.readers._json_rows`). ``RecursionError`` and ``ValueError`` (an integer of more
-digits than Python converts) are raised as ``json.loads`` raises them.
+is the reader's (:func:`curation.readers._json_rows`). ``RecursionError`` and ``ValueError`` are raised as
+``json.loads`` raises them (the reader's decoder reads an integer of more digits than Python converts as a float).
 """
 
 from __future__ import annotations
