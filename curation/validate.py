@@ -183,7 +183,10 @@ def validate_record(data: Any, cfg: ValidateConfig, owned: frozenset[str] = OWNE
         if not isinstance(role, str):
             raise RowError(f"turn {n}: '{keys[0]}' is {_type_name(role)}, expected a string")
         if not isinstance(value, str):
-            raise RowError(f"turn {n}: '{keys[1]}' is {_type_name(value)}, expected a string")
+            # (repair nulls a NaN or infinite number, 1e400 say, before this: a null so is the number's)
+            nulled = value is None and key in (repairs or {}).get("not_finite", ())
+            raise RowError(f"turn {n}: '{keys[1]}' is {'null or a number that is not finite' if nulled else _type_name(value)}"
+                           ", expected a string")
         if not value.strip():
             raise RowError(f"turn {n}: empty '{keys[1]}'")
         canonical = ROLE_MAP.get(role.strip().lower())

@@ -1064,3 +1064,16 @@ def test_a_finetome_file_of_mixed_shapes_reads_each_row_in_its_own_format(tmp_pa
         7: "turn 2: role 'function_call' is a tool call: tool-use conversations are not supported",
         8: "missing 'conversations' (or OpenAI 'messages')"}
     assert manifest["accounting"]["in_splits"] == 6
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".json"])
+def test_a_turn_text_that_is_a_number_not_finite_says_so(tmp_path, suffix):
+    """A turn whose text is 1e400 (JSON reads it as infinity; repair nulls it before the turns are checked) was
+    quarantined as "'value' is null", naming a value the row does not hold."""
+    bad = {"conversations": [{"from": "human", "value": "q?"}, {"from": "gpt", "value": "INF"}]}
+    lines = [json.dumps(row(0)), json.dumps(bad).replace('"INF"', "1e400"), json.dumps(row(2))]
+    (tmp_path / f"in{suffix}").write_text("\n".join(lines) + "\n" if suffix == ".jsonl" else f"[{', '.join(lines)}]")
+    manifest = curate(str(tmp_path / f"in{suffix}"), tmp_path / "out")
+    assert manifest["accounting"]["quarantined"] == 1
+    [quarantined] = [json.loads(q) for q in (tmp_path / "out" / "quarantine.jsonl").read_text().splitlines()]
+    assert quarantined["error"] == "turn 2: 'value' is null or a number that is not finite, expected a string"
