@@ -185,8 +185,8 @@ def validate_record(data: Any, cfg: ValidateConfig, owned: frozenset[str] = OWNE
         if not isinstance(value, str):
             # (repair nulls a NaN or infinite number, 1e400 say, before this: a null so is the number's)
             nulled = value is None and key in (repairs or {}).get("not_finite", ())
-            raise RowError(f"turn {n}: '{keys[1]}' is {'null or a number that is not finite' if nulled else _type_name(value)}"
-                           ", expected a string")
+            held = "null or a number that is not finite" if nulled else _type_name(value)
+            raise RowError(f"turn {n}: '{keys[1]}' is {held}, expected a string")
         if not value.strip():
             raise RowError(f"turn {n}: empty '{keys[1]}'")
         canonical = ROLE_MAP.get(role.strip().lower())

@@ -19,9 +19,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path, PurePosixPath
 from typing import Any, Iterator
 
-from curation.readers.errors import (NOT_UTF8_HINT, DuplicateKey, InputError, misnamed, unique_keys,
-                                     json_int, unmarked_encoding_error, unreadable_json, unsupported_file,
-                                     wrong_codec)
+from curation.readers.errors import (NOT_UTF8_HINT, DuplicateKey, InputError, json_int, misnamed, unique_keys,
+                                     unmarked_encoding_error, unreadable_json, unsupported_file, wrong_codec)
 from curation.readers.filesystems import file_kind, list_folder, resolve_filesystem
 from curation.readers.labels import label_names
 from curation.readers.not_utf8 import ESCAPED_BYTE, decoded_with_escapes, only_not_utf8, quarantine_not_utf8
@@ -300,10 +299,9 @@ def _json_array_file(file, spec: str, salvage: bool = True) -> InputSource:
     try:
         data, reason = read_whole(file)
     except READ_ERRORS as exc:  # cannot be opened
-        raise (file.compression and wrong_codec(spec, file.path, file.compression, "json")
-               or InputError(f"{spec}: cannot read: {error_line(exc)}")) from None
-    if not data and reason is not None and file.compression:  # not one byte decoded: another codec's file, or text?
-        wrong = wrong_codec(spec, file.path, file.compression, "json")
+        raise _not_its_codec(spec, file) or InputError(f"{spec}: cannot read: {error_line(exc)}") from None
+    if not data and reason is not None:  # not one byte decoded: another codec's file, or text?
+        wrong = _not_its_codec(spec, file)
         if wrong is not None:
             raise wrong
     text, cut = _decoded(data, spec)
@@ -313,6 +311,14 @@ def _json_array_file(file, spec: str, salvage: bool = True) -> InputSource:
     except _JsonLines:  # JSON Lines under a .json name: streamed as such
         return InputSource(spec, "files", fs, [path])
     return InputSource(spec, "json", fs, [path], records=[(file.path.name, rows)])
+
+
+def _not_its_codec(spec: str, file) -> InputError | None:
+    """The error for a compressed file whose bytes are another codec's or text (:func:`wrong_codec`), else None."""
+    if not file.compression:
+        return None
+    head = _plain_head(*resolve_filesystem(str(file.path)))
+    return wrong_codec(spec, head or b"", file.compression, "json")
 
 
 class _JsonLines(Exception):

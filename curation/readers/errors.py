@@ -69,24 +69,18 @@ def misnamed(shown: str, head: bytes, expected: str) -> InputError | None:
                       f"({base}{CODEC_SUFFIX[held]})")
 
 
-def wrong_codec(shown: str, path, codec: str, kind: str) -> InputError | None:
-    """The error for a file whose name says ``codec`` (``gzip``, ``bz2``, ``xz``, ``zstd``) while its first bytes are
-    another codec's stream or uncompressed text (``kind`` ``jsonl`` or ``json``): what it holds, and the name that
-    would read it; None when its bytes show neither (a damaged file of the codec: its decoder says what is wrong)."""
-    from pathlib import PurePosixPath
-
+def wrong_codec(shown: str, head: bytes, codec: str, kind: str) -> InputError | None:
+    """The error for a file whose name says ``codec`` (``gzip``, ``bz2``, ``xz``, ``zstd``) while its first bytes
+    ``head`` are another codec's stream or uncompressed text (``kind`` ``jsonl`` or ``json``): what it holds, and
+    the name that would read it; None when they show neither (a damaged file of the codec: its decoder says what
+    is wrong)."""
     from curation.sources import BOM, CODEC_SUFFIX, bom_encoding, compressed_as
 
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(8)
-    except (OSError, ValueError):
-        return None
     held = compressed_as(head)
     text = head.lstrip(BOM)[:1] in (b"{", b"[", b" ", b"\t", b"\r", b"\n") or bom_encoding(head) is not None
     if held == codec or (held is None and not text):
         return None
-    name = PurePosixPath(str(path)).name
+    name = PurePosixPath(shown).name
     base = name[: name.lower().rfind(".")] if "." in name else name
     what = f"{held}-compressed data" if held is not None else {"jsonl": "JSON Lines text", "json": "JSON text"}[kind]
     return InputError(f"{shown}: holds {what}, not {codec}-compressed data: name it as what it holds "

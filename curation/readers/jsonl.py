@@ -654,16 +654,13 @@ def broken_tail(exc, file: str, pos: int, line: int) -> pa.RecordBatch:
                      error=[f"the file breaks off here, the rest is unreadable (cannot read past line {line}: {exc.reason})"])
 
 
-def _starts_as(fs, path: str, compression: str) -> bool:
-    """Whether the file starts with the magic bytes of ``compression`` (its codec's file, broken or not)."""
-    from curation.sources import compressed_as
-
+def _file_head(fs, path: str) -> bytes:
+    """The file's first 8 bytes as stored (a codec's magic bytes, or text's start); none where it cannot be read."""
     try:
         with fs.open_input_file(path) as fh:
-            head = fh.read(8)
+            return bytes(fh.read(8))
     except (OSError, ValueError):
-        return False
-    return compressed_as(bytes(head)) == compression
+        return b""
 
 
 def read_jsonl_stream(fs, path: str, file: str, compression: str, first_pos: int,
@@ -674,8 +671,8 @@ def read_jsonl_stream(fs, path: str, file: str, compression: str, first_pos: int
     from pyarrow import fs as pafs
 
     from curation.readers.errors import InputError, wrong_codec
-    from curation.sources import (CR_LINES, UTF_BOMS, BrokenStream, DataFile, SourceError, Utf16AsUtf8, iter_line_blocks,
-                                  open_binary, readahead, salvage, salvage_transcoded)
+    from curation.sources import (CR_LINES, UTF_BOMS, BrokenStream, DataFile, SourceError, Utf16AsUtf8, compressed_as,
+                                  iter_line_blocks, open_binary, readahead, salvage, salvage_transcoded)
 
     records, line, seen = 0, 1, _JsonSeen()
     try:
@@ -716,10 +713,11 @@ def read_jsonl_stream(fs, path: str, file: str, compression: str, first_pos: int
                 seen.add(batch, nrec)
                 yield batch, records
             line, records = line + nlines, records + nrec
-        if not records and not rest[cut:] and not _starts_as(fs, path, compression):
+        head = _file_head(fs, path) if not records and not rest[cut:] else None
+        if head is not None and compressed_as(head) != compression:
             # not one byte could be decoded, and the file does not start as this codec's do: not its file
-            raise (wrong_codec(path, path, compression, "jsonl") if isinstance(fs, pafs.LocalFileSystem) else None) \
-                or InputError(f"{path}: cannot read: {exc.reason}") from None
+            raise wrong_codec(path, head, compression, "jsonl") or InputError(f"{path}: cannot read: {exc.reason}") \
+                from None
         # (a file of the codec that breaks before its first line ends is one quarantined record too: the other
         # inputs of the run go on)
         exc.rest = rest[cut:]
