@@ -309,12 +309,14 @@ def run_curation_ray(
     """Curate ``input_spec`` (as :func:`curation.pipeline.run_curation` takes it) into ``out_dir`` (a path every
     node can reach) on a Ray cluster."""
     from curation.pipeline import check_out_dir, finish_outputs, open_source
+    from curation.readers.kept_decoders import keeping
 
     options = options or RayOptions()
     out = _local_out(out_dir)
     check_out_dir(out, config, output_format, shards=True)
     ray = _import_ray()
-    source, config = open_source(input_spec, config, out)
+    with keeping():  # the driver's looks at a bz2 or xz input's head (format, first records) decode it once
+        source, config = open_source(input_spec, config, out)
     plan = build_plan(config, source.fingerprint)  # a stage's settings refused here leave no folder, start no Ray
     paths = empty_outputs_folder(Path(out))
     track = progress or no_progress

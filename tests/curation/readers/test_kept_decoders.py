@@ -117,3 +117,22 @@ def test_a_curate_run_decodes_a_compressed_input_once(packed, tmp_path):
         result = run_curation(str(packed.path), tmp_path / "out")
     assert slow.call_count == 1
     assert result.manifest["accounting"]["in_splits"] + result.manifest["accounting"]["removed"] == 20_000
+
+
+def test_the_ray_driver_looks_at_a_compressed_input_with_one_decoder(packed, tmp_path):
+    """The Ray engine's driver looks at the input's format and first records before its workers read it: one
+    decoder serves both looks (the workers read their own units)."""
+    import curation.sources as sources
+    from curation.config import config_model
+    from curation.engines import ray as ray_engine
+
+    class Opened(Exception):
+        pass
+
+    real = sources._open_slow
+    with mock.patch.object(sources, "_open_slow", side_effect=real) as slow, \
+            mock.patch.object(ray_engine, "_import_ray"), \
+            mock.patch.object(ray_engine, "build_plan", side_effect=Opened):  # stops the run after the looks
+        with pytest.raises(Opened):
+            ray_engine.run_curation_ray(str(packed.path), tmp_path / "out", config_model()())
+    assert slow.call_count == 1
