@@ -43,7 +43,9 @@ class _PickledRows:
     """A loaded ``.json`` document's rows, pickled with room for the recursion their nesting needs: ``json``
     reads values about as deep as Python's recursion limit, and the pickler takes more than one call a level (a
     row nested 500 objects deep, which the local engine quarantines, ended a Ray run in "Could not pickle object
-    as excessively deep recursion required"). Unpickling does not recurse."""
+    as excessively deep recursion required"). A row deeper than the pickler reaches even so (Python 3.12 bounds
+    it by a C limit that the recursion limit does not raise) travels flat (:mod:`curation.readers.deep_values`).
+    Unpickling does not recurse."""
 
     def __init__(self, rows: list) -> None:
         import pickle
@@ -52,7 +54,10 @@ class _PickledRows:
         limit = sys.getrecursionlimit()
         sys.setrecursionlimit(4 * limit)
         try:
-            self.data = pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL)
+            try:
+                self.data = pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL)
+            except RecursionError:
+                self.data = pickle.dumps([_pickleable(row) for row in rows], protocol=pickle.HIGHEST_PROTOCOL)
         finally:
             sys.setrecursionlimit(limit)
 
@@ -60,6 +65,22 @@ class _PickledRows:
         import pickle
 
         return pickle.loads(self.data)
+
+
+def _pickleable(row: Any) -> Any:
+    """``row``, or, when the pickler cannot reach its depth, the same row flat (an unreadable one's value flat)."""
+    import dataclasses
+    import pickle
+
+    from curation.readers.deep_values import Flat
+
+    try:
+        pickle.dumps(row, protocol=pickle.HIGHEST_PROTOCOL)
+        return row
+    except RecursionError:
+        if isinstance(row, UnreadableRow):
+            return dataclasses.replace(row, value=Flat(row.value))
+        return Flat(row)
 
 
 @dataclass(frozen=True)
