@@ -8,15 +8,18 @@ name the hub would refuse, and a card kept as it is (no ``--format``) that no lo
 (a header that does not parse, data files not there, row counts or features that differ: ``load_dataset`` would
 refuse the published dataset).
 
-The card, the manifest and the report go up naming each local absolute path they hold (an input given as
-``/home/me/data/rows.jsonl``, a config's input found beside it) by its last part (``rows.jsonl``): the folder's
-own files keep the paths, which say on this machine where the data came from; the hub's copy says nothing of
-the machine that curated it. The data files name inputs by name only.
+The card, the manifest and the report go up naming each local path they hold (an input given as
+``/home/me/data/rows.jsonl``, ``~/rows.jsonl`` or ``../private/rows.jsonl``, a config's input found beside it, an
+``--against`` folder) by its last part (``rows.jsonl``), only where the path is the value (a manifest string, the
+code span a page names it in), never inside other text (:func:`public_texts`): the folder's own files keep the
+paths, which say on this machine where the data came from; the hub's copy says nothing of the machine that
+curated it. The data files name inputs by name only.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Optional
@@ -118,18 +121,79 @@ def publish(root: str | Path, repo: str, private: bool = False, token: str | Non
 
 # the files that describe the run in words and numbers (the data files name inputs by name, never by path)
 DESCRIBING = ("README.md", "manifest.json", "report.md", "report.html")
+# the kinds of input not read from this machine's files (curation.readers): a hub id, a streamed hub dataset, the
+# built-in sample, several inputs (named by their names): their specs go up as they are
+NOT_LOCAL_KINDS = frozenset({"hub", "stream", "sample", "mix"})
+_SEPARATOR = re.compile(r"[/\\]")
+# a home folder (~, ~/x, ~user/x), a Windows drive or share (C:\x, \\server\x), a file: URL
+_HOME = re.compile(r"~[\w.-]*(?:[/\\]|$)")
+_WINDOWS = re.compile(r"[A-Za-z]:[/\\]|\\\\")
+
+
+def is_local_path(text: str) -> bool:
+    """Whether ``text``, written as a path, can only name a place on this machine: absolute (``/data``,
+    ``C:\\data``), in a home folder (``~/x``, ``~me/x``), a ``file:`` URL, or relative with a ``.`` or ``..``
+    part (``./x``, ``../private/x.jsonl``). A plain relative ``a/b`` is not, on its own: a hub id is written so."""
+    if not text or "\n" in text or "\r" in text:
+        return False
+    if text[:5].lower() == "file:":
+        return True
+    if "://" in text:
+        return False
+    if text.startswith("/") or _HOME.match(text) or _WINDOWS.match(text):
+        return True
+    parts = _SEPARATOR.split(text)
+    return parts[0] in (".", "..") or ".." in parts
+
+
+def public_name(path: str) -> str:
+    """What the published files say instead of the local ``path``: its last part, the file's (or folder's, or
+    glob's) own name (``/home/me/data/rows.jsonl``, ``../private/rows.jsonl``, ``~/rows.jsonl`` ->
+    ``rows.jsonl``); ``~`` for a home folder itself (``~me`` names a user)."""
+    parts = [part for part in _SEPARATOR.split(path) if part]
+    if not parts:
+        return path
+    if len(parts) == 1 and _HOME.match(parts[0]):
+        return "~"
+    return parts[-1]
+
+
+def _read_here(manifest: dict[str, Any]) -> Iterator[Any]:
+    """The values the manifest says name this machine's files, written as plain relative paths too
+    (``data/rows.jsonl``): the spec of each input read from local files (by its ``kind``), the config's path of
+    the same input, and the folders ``tome review import`` read (``review.input_folder``, ``review.source.path``)."""
+    records = manifest.get("inputs") if isinstance(manifest.get("inputs"), list) else [manifest.get("input")]
+    config = manifest.get("config") if isinstance(manifest.get("config"), dict) else {}
+    given = config.get("inputs") if isinstance(config.get("inputs"), list) else []
+    for n, record in enumerate(records):
+        if not isinstance(record, dict) or record.get("kind") in NOT_LOCAL_KINDS:
+            continue
+        yield record.get("spec")
+        if len(given) == len(records) and isinstance(given[n], dict):  # the config's inputs, in the same order
+            yield given[n].get("path")
+    review = manifest.get("review")
+    if isinstance(review, dict):
+        yield review.get("input_folder")
+        source = review.get("source")
+        if isinstance(source, dict) and source.get("kind") != "live":
+            yield source.get("path")
 
 
 def local_paths(manifest: Any) -> dict[str, str]:
-    """Every absolute local path the manifest holds (an input given as /home/me/data.jsonl, a config's input
-    found beside it, an --against folder, an eval set, a model folder), each with what the published files say
-    instead: its last part, the file's (or folder's, or glob's) own name. Longest first, so that a path is
-    replaced before one that starts it."""
+    """Every local path the manifest holds as a value, each with what the published files say instead
+    (:func:`public_name`, its last part); the paths that are their own last part (``rows.jsonl``) left out.
+
+    A value is a local path when it is written as one only this machine can mean (:func:`is_local_path`: an input
+    given as ``/home/me/data.jsonl`` or ``~/data.jsonl`` or ``../private/data.jsonl``, a config's input found
+    beside it, an ``--against`` folder, an eval set, a model folder), or when the manifest says it was read from
+    this machine's files (:func:`_read_here`: an input given as ``data/rows.jsonl``). Hub ids (``org/name`` of a
+    hub input, a model id), URLs and ``sample`` go up as they are. Two inputs of the same file name in different
+    folders are both named by it: their input names tell them apart."""
     found: set[str] = set()
 
     def walk(value: Any) -> None:
         if isinstance(value, str):
-            if "://" not in value and os.path.isabs(value) and "\n" not in value:
+            if is_local_path(value):
                 found.add(value)
         elif isinstance(value, dict):
             for item in value.values():
@@ -139,32 +203,84 @@ def local_paths(manifest: Any) -> dict[str, str]:
                 walk(item)
 
     walk(manifest)
-    public = {}
-    for path in sorted(found, key=len, reverse=True):
-        name = os.path.basename(path.rstrip("/" + os.sep))
-        public[path] = name or path
+    if isinstance(manifest, dict):
+        found.update(v for v in _read_here(manifest) if isinstance(v, str) and v and "://" not in v
+                     and "\n" not in v and v != "sample")
+    public = {path: public_name(path) for path in sorted(found, key=len, reverse=True)}
     return {path: name for path, name in public.items() if name != path}
 
 
-def _without(text: str, paths: dict[str, str], html: bool = False) -> str:
-    import html as html_lib
-    import json
+def _public_value(value: Any, paths: dict[str, str]) -> Any:
+    """``value`` (the manifest, or a part of it) with each string that is one of ``paths`` as its public name."""
+    if isinstance(value, str):
+        return paths.get(value, value)
+    if isinstance(value, dict):
+        return {key: _public_value(item, paths) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_public_value(item, paths) for item in value]
+    return value
+
+
+def _markdown_without(text: str, paths: dict[str, str]) -> str:
+    """The card's or ``report.md``'s text with each path where the page names it: a code span holding the path
+    and nothing else, as :func:`curation.report.markdown_text.md_code` writes it (a table cell's form too), not
+    inside a longer span nor in prose."""
+    from curation.report.markdown_text import md_code, one_line
 
     for path, name in paths.items():
-        forms = {path: name, json.dumps(path)[1:-1]: json.dumps(name)[1:-1]}
-        if html:
-            forms.update({html_lib.escape(given): html_lib.escape(said) for given, said in list(forms.items())})
-        for given, said in forms.items():
-            text = text.replace(given, said)
+        for cell in (False, True):
+            span = md_code(one_line(path), cell)
+            text = re.sub(rf"(?<!`){re.escape(span)}(?!`)", lambda _: md_code(one_line(name), cell), text)
     return text
+
+
+def _within(text: str, start: str, end: str, change) -> str:
+    """``text`` with ``change`` applied to the part from the first ``start`` to the first ``end`` after it."""
+    at = text.find(start)
+    stop = text.find(end, at + len(start)) if at >= 0 else -1
+    if stop < 0:
+        return text
+    return text[:at] + change(text[at:stop]) + text[stop:]
+
+
+def _html_without(text: str, paths: dict[str, str]) -> str:
+    """``report.html`` with each path where the page names it: the header's ``<code>`` elements holding the path
+    and nothing else (the input, the ``--against`` set), and the config section's JSON strings equal to it; the
+    examples' turns, ids and quarantined lines stay as they are."""
+    import json
+
+    from curation.report.html_page import e
+    from curation.report.markdown_text import one_line
+
+    def header(part: str) -> str:
+        for path, name in paths.items():
+            part = part.replace(f"<code>{e(one_line(path))}</code>", f"<code>{e(one_line(name))}</code>")
+        return part
+
+    def config(part: str) -> str:
+        for path, name in paths.items():  # json.dumps as the page's config is written, quotes escaped as there
+            part = part.replace(e(json.dumps(path, ensure_ascii=False)), e(json.dumps(name, ensure_ascii=False)))
+        return part
+
+    text = _within(text, '<div class="sub">', "</div>", header)
+    return _within(text, '<section id="config">', "</section>", config)
 
 
 def public_texts(root: Path) -> dict[str, bytes]:
     """The folder's describing files (card, manifest, report) as they are published, where they name local
-    absolute paths: each such path as its last part (``/home/me/data/rows.jsonl`` -> ``rows.jsonl``), so that a
-    published dataset does not tell where its inputs lay on the machine that curated it. The folder's own files
-    keep the paths (a local report says where the data came from); ``{}`` when none names one."""
+    paths: each such path as its last part (``/home/me/data/rows.jsonl``, ``~/rows.jsonl``,
+    ``../private/rows.jsonl`` -> ``rows.jsonl``), so that a published dataset does not tell where its inputs lay
+    on the machine that curated it. The folder's own files keep the paths (a local report says where the data
+    came from); ``{}`` when none names one.
+
+    A path is replaced only where it is the value: a string of the manifest equal to it (the manifest is written
+    again as ``tome curate`` writes it), a code span of the card or ``report.md`` holding it alone (how they name
+    inputs and the ``--against`` set; a user's own code span naming it too), and in ``report.html`` the header's
+    ``<code>`` and the config's JSON strings. The same characters anywhere else (a turn's text in the report's
+    examples, the card's prose, a longer path that starts with it) are text and go up as they are."""
     import json
+
+    from tomecraft.files import dumps_utf8
 
     try:
         manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
@@ -173,13 +289,15 @@ def public_texts(root: Path) -> dict[str, bytes]:
     paths = local_paths(manifest)
     if not paths:
         return {}
-    out = {}
+    out = {"manifest.json": (dumps_utf8(_public_value(manifest, paths), indent=2, sort_keys=False) + "\n").encode("utf-8")}
     for name in DESCRIBING:
+        if name == "manifest.json":
+            continue
         try:
             text = (root / name).read_text(encoding="utf-8")
         except (OSError, ValueError):
             continue
-        public = _without(text, paths, html=name.endswith(".html"))
+        public = _html_without(text, paths) if name.endswith(".html") else _markdown_without(text, paths)
         if public != text:
             out[name] = public.encode("utf-8")
     return out

@@ -14,6 +14,7 @@ import pytest
 
 from curation.card import build_card, card_license, messages_table, read_card_format, write_card
 from curation.publish import PublishError, publish
+from curation.report import write_report
 
 REPO = Path(__file__).resolve().parents[2]
 TURNS = pa.list_(pa.struct([("from", pa.string()), ("value", pa.string())]))
@@ -207,8 +208,8 @@ def test_publish_sends_no_local_absolute_path(tmp_path, monkeypatch):
     manifest["input"]["spec"] = private
     manifest["config"] = {"inputs": [{"path": private}], "stages": {"against": {"path": "/srv/sets/old"}}}
     (root / "manifest.json").write_text(json.dumps(manifest, indent=2))
-    (root / "report.md").write_text(f"input: `{private}`\n")
-    (root / "report.html").write_text(f'<p>{html.escape(private)}</p><script>{json.dumps({"spec": private})}</script>')
+    pq.write_table(pa.table({"id": ["gone"], "stage": ["near_dedup"], "reason": ["near_duplicate"]}), root / "removed.parquet")
+    write_report(root)  # names the input in its header (markup escaped) and in the config it shows
     sent = {}
 
     def upload_folder(self, folder_path, **kw):
@@ -228,7 +229,8 @@ def test_publish_sends_no_local_absolute_path(tmp_path, monkeypatch):
     published = json.loads(sent["manifest.json"])
     assert published["input"]["spec"] == "rows.jsonl" and published["config"]["inputs"][0]["path"] == "rows.jsonl"
     assert published["config"]["stages"]["against"]["path"] == "old"
-    assert "rows.jsonl" in sent["README.md"].decode() and sent["report.md"] == b"input: `rows.jsonl`\n"
+    assert "rows.jsonl" in sent["README.md"].decode() and b"Input `rows.jsonl` (" in sent["report.md"]
+    assert b"<code>rows.jsonl</code>" in sent["report.html"]
     assert sent["train.parquet"] == (root / "train.parquet").read_bytes()
     # at home: the same files, the paths kept, no staging folder left
     after = {p.relative_to(root): p.read_bytes() for p in root.rglob("*") if p.is_file()}

@@ -1,0 +1,146 @@
+"""`tome publish` sends nothing of the machine that curated the data: local paths go up as their last part, only
+where a path is the value. The hub is stubbed (no network)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from curation.card import write_card
+from curation.publish import PublishError, is_local_path, public_name, publish
+from curation.report import write_report
+from tests.curation.test_card_publish import TURNS, curated_folder
+
+
+@pytest.fixture
+def hub(monkeypatch):
+    """HfApi stubbed: what each call got, and the files the upload sent (name -> bytes)."""
+    import huggingface_hub
+
+    calls: dict = {"sent": {}}
+
+    def create_repo(self, repo_id, **kw):
+        calls["create"] = (repo_id, kw)
+        return f"https://hub/datasets/{repo_id}"
+
+    def upload_folder(self, folder_path, **kw):
+        folder = Path(folder_path)
+        calls["sent"].update({p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()})
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.setattr(huggingface_hub.HfApi, "create_repo", create_repo)
+    monkeypatch.setattr(huggingface_hub.HfApi, "upload_folder", upload_folder)
+    return calls
+
+
+def _manifest(root: Path, change) -> None:
+    manifest = json.loads((root / "manifest.json").read_text())
+    change(manifest)
+    (root / "manifest.json").write_text(json.dumps(manifest, indent=2))
+
+
+def test_a_short_path_is_replaced_only_where_it_is_the_value(tmp_path, hub):
+    """An input at /data: its card, report and manifest name it `data`; a turn's text in the report's examples,
+    the card's prose and a manifest text that hold "/data" go up as they are (a plain text replacement made
+    "ls /data" read "ls data", and "/data/old" read "data/old")."""
+    root = curated_folder(tmp_path / "out")
+    turns = [[{"from": "human", "value": "ls /data please"}, {"from": "gpt", "value": "/data holds /data/x.jsonl"}]]
+    pq.write_table(pa.table({"id": ["gone"], "stage": ["near_dedup"], "reason": ["near_duplicate"],
+                             "duplicate_of": ["train0"], "details": pa.nulls(1, pa.string()),
+                             "conversations": pa.array(turns, TURNS), "source": ["s"], "score": [4.0]}),
+                   root / "removed.parquet")
+    rubric = "Cite /data/x when asked"
+
+    def change(manifest):
+        manifest["input"]["spec"] = "/data"
+        manifest["config"] = {"inputs": [{"path": "/data"}], "stages": {"judge": {"rubric": {"help": rubric}}}}
+
+    _manifest(root, change)
+    write_report(root)
+    write_card(root, "finetome")
+    prose = "Rows under /data/old and `/data/old` were left out on purpose."
+    with (root / "README.md").open("a") as fh:
+        fh.write(f"\n{prose}\n")
+    publish(root, "me/data", token="hf_x")
+    sent = {name: hub["sent"][name].decode() for name in ("README.md", "manifest.json", "report.md", "report.html")}
+
+    published = json.loads(sent["manifest.json"])
+    assert published["input"]["spec"] == "data" and published["config"]["inputs"] == [{"path": "data"}]
+    assert published["config"]["stages"]["judge"]["rubric"]["help"] == rubric
+    assert "from `data`:" in sent["README.md"] and "| `data` |" in sent["README.md"]
+    assert prose in sent["README.md"]
+    assert "Input `data` (" in sent["report.md"]
+    assert '<div class="sub">input <code>data</code>' in sent["report.html"]
+    for text in ("ls", "/data please", "/data holds /data/x.jsonl", rubric):
+        assert text in sent["report.html"], text
+    assert "&quot;path&quot;: &quot;data&quot;" in sent["report.html"]
+    assert "&quot;/data&quot;" not in sent["report.html"] and "`/data`" not in sent["README.md"] + sent["report.md"]
+
+
+def test_relative_and_home_paths_go_up_as_their_last_part(tmp_path, hub):
+    """Inputs given as ../private/x.jsonl, ~/chats/y.jsonl and sub/z.parquet, and an --against set at ~me/old,
+    were published as given (the user's name, the folders around the data); the hub input and the model ids go
+    up as they are."""
+    root = curated_folder(tmp_path / "out")
+    given = ["../private/x.jsonl", "~/chats/y.jsonl", "sub/z.parquet", "HuggingFaceTB/smoltalk"]
+    kinds = ["jsonl", "jsonl", "parquet", "hub"]
+
+    def change(manifest):
+        manifest["input"] = {"spec": "a, b, c, d", "kind": "mix", "rows": 10}
+        manifest["inputs"] = [{"name": name, "spec": spec, "kind": kind, "rows_in": 2, "license": None}
+                              for name, spec, kind in zip("abcd", given, kinds)]
+        manifest["config"] = {"inputs": [{"path": spec, "name": name} for name, spec in zip("abcd", given)],
+                              "stages": {"against": {"path": "~me/old"},
+                                         "augment": {"from_model": "Helsinki-NLP/opus-mt-en-de"}}}
+        manifest["stages"].append({"name": "against", "enabled": True, "rows_in": 8, "kept": 8, "removed": {},
+                                   "stats": {"existing_rows": 3, "exact": 0, "near": 0}})
+
+    _manifest(root, change)
+    publish(root, "me/data", token="hf_x", format="finetome")
+    sent = hub["sent"]
+    published = json.loads(sent["manifest.json"])
+    public = ["x.jsonl", "y.jsonl", "z.parquet", "HuggingFaceTB/smoltalk"]
+    assert [i["spec"] for i in published["inputs"]] == public
+    assert [i["path"] for i in published["config"]["inputs"]] == public
+    assert published["config"]["stages"] == {"against": {"path": "old"},
+                                             "augment": {"from_model": "Helsinki-NLP/opus-mt-en-de"}}
+    card = sent["README.md"].decode()
+    for name, spec in zip("abcd", public):
+        assert f"| {name} | `{spec}` |" in card
+    assert "Deduplicated against `old` (" in card
+    for private in (b"../private", b"private/", b"~", b"chats", b"sub/", b"me/old"):
+        assert [n for n in ("README.md", "manifest.json") if private in sent[n]] == [], private
+    # at home the folder keeps what it was given
+    assert "~/chats/y.jsonl" in (root / "README.md").read_text()
+
+
+@pytest.mark.parametrize("path,local,name", [
+    ("/data", True, "data"),
+    ("/d/x.jsonl", True, "x.jsonl"),
+    ("/home/me/data/", True, "data"),
+    ("/home/me/data/*.jsonl", True, "*.jsonl"),
+    ("~", True, "~"),
+    ("~me", True, "~"),
+    ("~/x.jsonl", True, "x.jsonl"),
+    ("~me/chats/x.jsonl", True, "x.jsonl"),
+    ("./x.jsonl", True, "x.jsonl"),
+    ("../private/x.jsonl", True, "x.jsonl"),
+    ("data/../private/x.jsonl", True, "x.jsonl"),
+    ("C:\\Users\\me\\x.jsonl", True, "x.jsonl"),
+    ("file:///home/me/x.jsonl", True, "x.jsonl"),
+    ("HuggingFaceTB/smoltalk", False, None),
+    ("Helsinki-NLP/opus-mt-en-de", False, None),
+    ("https://example.org/data/x.jsonl", False, None),
+    ("hf://datasets/me/x", False, None),
+    ("sample", False, None),
+    ("~5 rows", False, None),
+    ("line one\n/data", False, None),
+])
+def test_which_values_are_local_paths_and_what_they_go_up_as(path, local, name):
+    assert is_local_path(path) is local
+    if local:
+        assert public_name(path) == name
