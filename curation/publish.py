@@ -13,7 +13,8 @@ The card, the manifest and the report go up naming each local path they hold (an
 ``--against`` folder) by its last part (``rows.jsonl``), only where the path is the value (a manifest string, the
 code span a page names it in), never inside other text (:func:`public_texts`): the folder's own files keep the
 paths, which say on this machine where the data came from; the hub's copy says nothing of the machine that
-curated it. The data files name inputs by name only.
+curated it. The data files name inputs by name only. ``--private`` makes a new repo private, and stops (nothing
+uploaded) where the repo exists and is public: the hub keeps an existing repo's visibility.
 """
 
 from __future__ import annotations
@@ -50,7 +51,15 @@ def _offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
 
 
-def _reason(exc: BaseException) -> str:
+def offline_line(repo: str) -> str | None:
+    """The one line an upload to ``repo`` stops with when ``HF_HUB_OFFLINE`` is set (checked before any work:
+    ``huggingface_hub`` would refuse the first call), or None."""
+    return f"{repo}: not published, offline (HF_HUB_OFFLINE is set); nothing was uploaded" if _offline() else None
+
+
+def hub_reason(exc: BaseException) -> str:
+    """Why a call to the hub failed, in a few words on one line (offline, no token, a refused token, an HTTP
+    answer, the hub not reached)."""
     from huggingface_hub.errors import HfHubHTTPError, LocalTokenNotFoundError, OfflineModeIsEnabled
 
     if isinstance(exc, OfflineModeIsEnabled):
@@ -92,15 +101,13 @@ def publish(root: str | Path, repo: str, private: bool = False, token: str | Non
             raise PublishError(f"{exc}; nothing was uploaded") from None
         except CardError as exc:
             raise PublishError(f"{exc}; rewrite it with --format finetome, messages or both; nothing was uploaded") from None
-    if _offline():
-        raise PublishError(f"{repo}: not published, offline (HF_HUB_OFFLINE is set); nothing was uploaded")
+    if (line := offline_line(repo)) is not None:
+        raise PublishError(line)
     from huggingface_hub import HfApi
 
     api = HfApi(token=token)
-    try:  # the first call to the hub: it must be reachable and take the token before the folder's card is rewritten
-        url = api.create_repo(repo, repo_type="dataset", private=private, exist_ok=True)
-    except Exception as exc:  # huggingface_hub raises its own errors, httpx's and OSError: all are one line here
-        raise PublishError(f"{repo}: not published, {_reason(exc)}; nothing was uploaded") from None
+    # the first call to the hub: it must be reachable and take the token before the folder's card is rewritten
+    url = open_repo(api, repo, private)
     if format is not None or not (paths.root / CARD_FILE).exists():
         try:
             write_card(paths.root, format or read_card_format(paths.root) or "finetome")
@@ -115,7 +122,24 @@ def publish(root: str | Path, repo: str, private: bool = False, token: str | Non
     except PublishError:
         raise
     except Exception as exc:
-        raise PublishError(f"{repo}: not published, {_reason(exc)}; nothing was uploaded") from None
+        raise PublishError(f"{repo}: not published, {hub_reason(exc)}; nothing was uploaded") from None
+    return str(url)
+
+
+def open_repo(api: Any, repo: str, private: bool) -> str:
+    """Create the dataset repo ``repo`` where it is missing (private with ``private``) and return its URL;
+    :class:`PublishError` with one line where the hub cannot be reached or refuses. With ``private``, an existing
+    repo must be private already: ``create_repo`` keeps an existing repo's visibility, and uploading into a
+    public one would publish what the user asked to keep private."""
+    try:
+        url = api.create_repo(repo, repo_type="dataset", private=private, exist_ok=True)
+        public = private and not getattr(api.repo_info(repo, repo_type="dataset"), "private", False)
+    except Exception as exc:  # huggingface_hub raises its own errors, httpx's and OSError: all are one line here
+        raise PublishError(f"{repo}: not published, {hub_reason(exc)}; nothing was uploaded") from None
+    if public:
+        raise PublishError(f"{repo}: not published, the repo exists and is public and --private does not change "
+                           "an existing repo: make it private on the hub (Settings) or publish without --private; "
+                           "nothing was uploaded")
     return str(url)
 
 

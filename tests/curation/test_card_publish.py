@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -184,6 +185,7 @@ def test_publish_uploads_the_folder_with_its_card(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "0")
     monkeypatch.setattr(huggingface_hub.HfApi, "create_repo",
                         lambda self, repo_id, **kw: calls.setdefault("create", (repo_id, kw)) and f"https://hub/datasets/{repo_id}")
+    monkeypatch.setattr(huggingface_hub.HfApi, "repo_info", lambda self, repo_id, **kw: SimpleNamespace(private=True))
     monkeypatch.setattr(huggingface_hub.HfApi, "upload_folder", lambda self, **kw: calls.setdefault("upload", kw))
     url = publish(root, "me/data", private=True, token="hf_x", format="both")
     assert url == "https://hub/datasets/me/data"

@@ -1,10 +1,11 @@
 """`tome publish` sends nothing of the machine that curated the data: local paths go up as their last part, only
-where a path is the value. The hub is stubbed (no network)."""
+where a path is the value, and --private never publishes into a public repo. The hub is stubbed (no network)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -21,11 +22,15 @@ def hub(monkeypatch):
     """HfApi stubbed: what each call got, and the files the upload sent (name -> bytes)."""
     import huggingface_hub
 
-    calls: dict = {"sent": {}}
+    calls: dict = {"sent": {}, "private": False}
 
     def create_repo(self, repo_id, **kw):
         calls["create"] = (repo_id, kw)
         return f"https://hub/datasets/{repo_id}"
+
+    def repo_info(self, repo_id, **kw):
+        calls["info"] = repo_id
+        return SimpleNamespace(private=calls["private"])
 
     def upload_folder(self, folder_path, **kw):
         folder = Path(folder_path)
@@ -33,6 +38,7 @@ def hub(monkeypatch):
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "0")
     monkeypatch.setattr(huggingface_hub.HfApi, "create_repo", create_repo)
+    monkeypatch.setattr(huggingface_hub.HfApi, "repo_info", repo_info)
     monkeypatch.setattr(huggingface_hub.HfApi, "upload_folder", upload_folder)
     return calls
 
@@ -144,3 +150,34 @@ def test_which_values_are_local_paths_and_what_they_go_up_as(path, local, name):
     assert is_local_path(path) is local
     if local:
         assert public_name(path) == name
+
+
+def test_private_never_publishes_into_a_public_repo(tmp_path, hub):
+    """create_repo(exist_ok=True) keeps an existing repo's visibility: --private into a public repo made the data
+    public. It stops with one line, before the folder's card is written and before anything is sent."""
+    root = curated_folder(tmp_path / "out")
+    with pytest.raises(PublishError) as err:
+        publish(root, "me/data", private=True, token="hf_x")
+    assert str(err.value) == ("me/data: not published, the repo exists and is public and --private does not change "
+                              "an existing repo: make it private on the hub (Settings) or publish without --private; "
+                              "nothing was uploaded")
+    assert hub["sent"] == {} and not (root / "README.md").exists()
+    hub["private"] = True
+    assert publish(root, "me/data", private=True, token="hf_x") == "https://hub/datasets/me/data"
+    assert hub["create"] == ("me/data", {"repo_type": "dataset", "private": True, "exist_ok": True})
+    assert "train.parquet" in hub["sent"]
+
+
+def test_a_repo_check_that_fails_is_one_line(tmp_path, hub, monkeypatch):
+    import httpx
+    import huggingface_hub
+
+    def refused(self, repo_id, **kw):
+        raise httpx.ConnectError("[Errno 111] Connection refused")
+
+    monkeypatch.setattr(huggingface_hub.HfApi, "repo_info", refused)
+    with pytest.raises(PublishError) as err:
+        publish(curated_folder(tmp_path / "out"), "me/data", private=True, token="hf_x")
+    assert str(err.value) == ("me/data: not published, cannot reach the Hugging Face hub ([Errno 111] Connection "
+                              "refused); nothing was uploaded")
+    assert hub["sent"] == {}
