@@ -83,15 +83,7 @@ def publish(root: str | Path, repo: str, private: bool = False, token: str | Non
         raise PublishUsageError(str(exc)) from None
     except OutputFolderError as exc:  # a file of it damaged
         raise PublishError(str(exc)) from None
-    if repo.count("/") != 1 or not all(repo.split("/")):
-        raise PublishUsageError(f"{repo}: expected a dataset repo as USER/NAME")
-    from huggingface_hub.errors import HFValidationError
-    from huggingface_hub.utils import validate_repo_id
-
-    try:  # the hub's own rule, checked here: sent, it is refused as if the hub could not be reached
-        validate_repo_id(repo)
-    except HFValidationError as exc:
-        raise PublishUsageError(f"{repo}: not a valid dataset repo name ({error_line(exc)})") from None
+    check_repo(repo)
     if format is not None and format not in OUTPUT_FORMATS:
         raise PublishUsageError(f"unknown format {format!r}; expected one of {', '.join(OUTPUT_FORMATS)}")
     if format is None:
@@ -124,6 +116,20 @@ def publish(root: str | Path, repo: str, private: bool = False, token: str | Non
     except Exception as exc:
         raise PublishError(f"{repo}: not published, {hub_reason(exc)}; nothing was uploaded") from None
     return str(url)
+
+
+def check_repo(repo: str) -> None:
+    """:class:`PublishUsageError` unless ``repo`` is a dataset repo name the hub takes: ``USER/NAME``, by the hub's
+    own rule (checked before any work: sent, it is refused as if the hub could not be reached)."""
+    if repo.count("/") != 1 or not all(repo.split("/")):
+        raise PublishUsageError(f"{repo}: expected a dataset repo as USER/NAME")
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    try:
+        validate_repo_id(repo)
+    except HFValidationError as exc:
+        raise PublishUsageError(f"{repo}: not a valid dataset repo name ({error_line(exc)})") from None
 
 
 def open_repo(api: Any, repo: str, private: bool) -> str:

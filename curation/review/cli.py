@@ -107,7 +107,7 @@ def export_cmd(
 ) -> None:
     from curation.review.errors import ReviewError, ReviewUsageError
     from curation.review.folder import read_folder
-    from curation.review.layouts import check_target
+    from curation.review.layouts import check_push, check_target
     from curation.review.export import ExportOptions, check_dataset_name, embed_rows, export_live, export_offline, prepare
     from curation.review.selection import Selection
     from curation.review.signals import Thresholds
@@ -125,6 +125,8 @@ def export_cmd(
             raise ReviewUsageError("say where to export: --to DIR (offline, to_disk layout), --hub-dir DIR (to_hub layout), "
                               "or --api-url/--api-key (or ARGILLA_API_URL/ARGILLA_API_KEY) for a live server")
         check_dataset_name(name)
+        if push_to_hub is not None:  # offline or a repo name the hub refuses: said before the rows are read
+            check_push(push_to_hub)
         for option, value in (("--score-high", score_high), ("--score-low", score_low)):
             if value != value:  # NaN: no score is at or above it, nor at or below it; --disagree would drop that half
                 raise ReviewUsageError(f"{option} nan: give a number (a score threshold)")

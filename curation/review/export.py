@@ -111,9 +111,11 @@ def export_offline(
     """Write the to_disk layout to ``to`` and/or the to_hub layout to ``hub_dir`` (and push it if asked)."""
     import tempfile
 
-    from curation.review.layouts import check_target, push_hub_layout, write_disk_layout, write_hub_layout
+    from curation.review.layouts import check_push, check_target, push_hub_layout, write_disk_layout, write_hub_layout
     from curation.review.offline import offline_default_client
 
+    if push_to_hub:  # before anything is written: offline, or a repo name the hub refuses, is known now
+        check_push(push_to_hub)
     if to is not None:
         check_target(to, "--to")
     if hub_dir is not None:

@@ -29,7 +29,6 @@ from typing import TYPE_CHECKING, Any, Iterator
 from curation.contract import OutputFolderError, check_output_path, make_output_folder
 from curation.review.errors import ReviewError, ReviewUsageError, named
 from curation.review.schema import QUESTIONS, Q_VERDICT
-from tomecraft.errors import error_line
 
 if TYPE_CHECKING:
     import argilla as rg
@@ -147,15 +146,38 @@ def write_hub_layout(dataset: "rg.Dataset", records: list["rg.Record"], path: st
     return path
 
 
-def push_hub_layout(path: str | Path, repo_id: str, token: str | None = None, private: bool = False) -> str:
-    """Publish a folder written by :func:`write_hub_layout` as ``to_hub`` would: data shards, then config and card."""
-    from huggingface_hub import HfApi
-    from huggingface_hub.errors import HfHubHTTPError
+def check_push(repo_id: str) -> None:
+    """What ``--push-to-hub`` can be told before any work is done (rows read, embedded, layouts written): a repo
+    name the hub refuses (:class:`ReviewUsageError`), offline (``HF_HUB_OFFLINE``): one line each, as ``tome
+    publish`` says them."""
+    from curation.publish import PublishUsageError, check_repo, offline_line
 
+    try:
+        check_repo(repo_id)
+    except PublishUsageError as exc:
+        raise ReviewUsageError(f"--push-to-hub {exc}") from None
+    if (line := offline_line(repo_id)) is not None:
+        raise ReviewError(f"--push-to-hub {line}")
+
+
+def push_hub_layout(path: str | Path, repo_id: str, token: str | None = None, private: bool = False) -> str:
+    """Publish a folder written by :func:`write_hub_layout` as ``to_hub`` would: data shards, then config and card.
+
+    Each failure is one line (:class:`ReviewError`), as ``tome publish`` says it: offline, no token or one the hub
+    refuses, the hub not reached (httpx's errors too), and ``private`` into an existing public repo (the hub keeps
+    an existing repo's visibility: nothing is uploaded there)."""
+    from huggingface_hub import HfApi
+
+    from curation.publish import PublishError, hub_reason, open_repo
+
+    check_push(repo_id)
     path = Path(path)
     api = HfApi(token=token)
     try:
-        api.create_repo(repo_id=repo_id, repo_type="dataset", exist_ok=True, private=private)
+        open_repo(api, repo_id, private)
+    except PublishError as exc:
+        raise ReviewError(f"--push-to-hub {exc}") from None
+    try:
         api.upload_folder(
             folder_path=str(path),
             repo_id=repo_id,
@@ -164,8 +186,8 @@ def push_hub_layout(path: str | Path, repo_id: str, token: str | None = None, pr
             delete_patterns=[f"{HUB_DATA_DIR}/{HUB_SPLIT}-*.parquet"],
             commit_message="tome review export",
         )
-    except (HfHubHTTPError, OSError, ValueError) as exc:
-        raise ReviewError(f"--push-to-hub {repo_id}: {error_line(exc)}") from None
+    except Exception as exc:  # huggingface_hub's errors, httpx's, OSError: one line each
+        raise ReviewError(f"--push-to-hub {repo_id}: not published, {hub_reason(exc)}; nothing was uploaded") from None
     return f"https://huggingface.co/datasets/{repo_id}"
 
 

@@ -13,6 +13,7 @@ import os
 import random
 import socket
 from pathlib import Path
+from types import SimpleNamespace
 
 import pyarrow.parquet as pq
 import pytest
@@ -611,7 +612,9 @@ def test_push_to_hub_uploads_the_to_hub_layout(curated, tmp_path, monkeypatch):
         calls["uploaded"] = [f for f in files if any(fnmatch.fnmatch(f, pat) for pat in kw["allow_patterns"])]
         calls["upload"] = kw
 
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
     monkeypatch.setattr(HfApi, "create_repo", create_repo)
+    monkeypatch.setattr(HfApi, "repo_info", lambda self, repo_id, **kw: SimpleNamespace(private=True))
     monkeypatch.setattr(HfApi, "upload_folder", upload_folder)
     result = run_cli("review", "export", curated, "--split", "test", "--no-vectors", "--push-to-hub", "me/tome-review",
                      "--private", "--hf-token", "hf_x")
