@@ -10,7 +10,8 @@ refuse the published dataset).
 
 The card, the manifest and the report go up naming each local path they hold (an input given as
 ``/home/me/data/rows.jsonl``, ``~/rows.jsonl`` or ``../private/rows.jsonl``, a config's input found beside it, an
-``--against`` folder) by its last part (``rows.jsonl``), only where the path is the value (a manifest string, the
+``--against`` folder) by its last part (``rows.jsonl``), and each URL without its user, password and query
+(``https://me:hf_x@host/x.jsonl?sig=...`` -> ``https://host/x.jsonl``), only where the path is the value (a manifest string, the
 code span a page names it in), never inside other text (:func:`public_texts`): the folder's own files keep the
 paths, which say on this machine where the data came from; the hub's copy says nothing of the machine that
 curated it. The data files name inputs by name only. ``--private`` makes a new repo private, and stops (nothing
@@ -188,6 +189,24 @@ def public_name(path: str) -> str:
     return parts[-1]
 
 
+def public_url(text: str) -> str | None:
+    """``text``, a URL, without its user, password and query, where credentials, tokens and signatures travel
+    (``https://me:hf_x@host/x.jsonl?sig=...`` -> ``https://host/x.jsonl``); None where it is no URL or holds none
+    of them."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    if "://" not in text or "\n" in text or "\r" in text:
+        return None
+    try:
+        parts = urlsplit(text)
+    except ValueError:  # a URL urllib cannot split (a bracket that is no IPv6 address): not one to rewrite
+        return None
+    host = parts.netloc.rpartition("@")[2]
+    if not parts.scheme or (host == parts.netloc and not parts.query):
+        return None
+    return urlunsplit((parts.scheme, host, parts.path, "", parts.fragment))
+
+
 def _read_here(manifest: dict[str, Any]) -> Iterator[Any]:
     """The values the manifest says name this machine's files, written as plain relative paths too
     (``data/rows.jsonl``): the spec of each input read from local files (by its ``kind``), the config's path of
@@ -211,20 +230,25 @@ def _read_here(manifest: dict[str, Any]) -> Iterator[Any]:
 
 def local_paths(manifest: Any) -> dict[str, str]:
     """Every local path the manifest holds as a value, each with what the published files say instead
-    (:func:`public_name`, its last part); the paths that are their own last part (``rows.jsonl``) left out.
+    (:func:`public_name`, its last part); the paths that are their own last part (``rows.jsonl``) left out. A URL
+    that holds a user, a password or a query (an input read over https, a judge's endpoint) goes up without them
+    (:func:`public_url`).
 
     A value is a local path when it is written as one only this machine can mean (:func:`is_local_path`: an input
     given as ``/home/me/data.jsonl`` or ``~/data.jsonl`` or ``../private/data.jsonl``, a config's input found
     beside it, an ``--against`` folder, an eval set, a model folder), or when the manifest says it was read from
     this machine's files (:func:`_read_here`: an input given as ``data/rows.jsonl``). Hub ids (``org/name`` of a
-    hub input, a model id), URLs and ``sample`` go up as they are. Two inputs of the same file name in different
+    hub input, a model id), other URLs and ``sample`` go up as they are. Two inputs of the same file name in different
     folders are both named by it: their input names tell them apart."""
     found: set[str] = set()
+    urls: dict[str, str] = {}
 
     def walk(value: Any) -> None:
         if isinstance(value, str):
             if is_local_path(value):
                 found.add(value)
+            elif (url := public_url(value)) is not None:
+                urls[value] = url
         elif isinstance(value, dict):
             for item in value.values():
                 walk(item)
@@ -237,7 +261,7 @@ def local_paths(manifest: Any) -> dict[str, str]:
         found.update(v for v in _read_here(manifest) if isinstance(v, str) and v and "://" not in v
                      and "\n" not in v and v != "sample")
     public = {path: public_name(path) for path in sorted(found, key=len, reverse=True)}
-    return {path: name for path, name in public.items() if name != path}
+    return {path: name for path, name in public.items() if name != path} | urls
 
 
 def _public_value(value: Any, paths: dict[str, str]) -> Any:
@@ -300,8 +324,9 @@ def public_texts(root: Path) -> dict[str, bytes]:
     """The folder's describing files (card, manifest, report) as they are published, where they name local
     paths: each such path as its last part (``/home/me/data/rows.jsonl``, ``~/rows.jsonl``,
     ``../private/rows.jsonl`` -> ``rows.jsonl``), so that a published dataset does not tell where its inputs lay
-    on the machine that curated it. The folder's own files keep the paths (a local report says where the data
-    came from); ``{}`` when none names one.
+    on the machine that curated it, and each URL holding a user, a password or a query without them
+    (:func:`public_url`). The folder's own files keep them (a local report says where the data came from); ``{}``
+    when none names one.
 
     A path is replaced only where it is the value: a string of the manifest equal to it (the manifest is written
     again as ``tome curate`` writes it), a code span of the card or ``report.md`` holding it alone (how they name

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from curation.card import write_card
-from curation.publish import PublishError, is_local_path, public_name, publish
+from curation.publish import PublishError, is_local_path, public_name, public_url, publish
 from curation.report import write_report
 from tests.curation.test_card_publish import TURNS, curated_folder
 
@@ -122,6 +122,45 @@ def test_relative_and_home_paths_go_up_as_their_last_part(tmp_path, hub):
         assert [n for n in ("README.md", "manifest.json") if private in sent[n]] == [], private
     # at home the folder keeps what it was given
     assert "~/chats/y.jsonl" in (root / "README.md").read_text()
+
+
+def test_urls_go_up_without_their_credentials_and_query(tmp_path, hub):
+    """An input read over https with a user and password or a signed query, a judge's endpoint with its key: the
+    manifest, the card and the report published them as given."""
+    root = curated_folder(tmp_path / "out")
+    signed = "https://me:hf_secret@data.example.org/x.jsonl?sig=abc123"
+    judge = "http://bob:pw@10.0.0.5:8080/v1"
+
+    def change(manifest):
+        manifest["input"]["spec"] = signed
+        manifest["config"] = {"inputs": [{"path": signed}], "stages": {"judge": {"url": judge},
+                                                                       "against": {"path": "hf://datasets/me/old"}}}
+
+    _manifest(root, change)
+    pq.write_table(pa.table({"id": ["gone"], "stage": ["near_dedup"], "reason": ["near_duplicate"]}), root / "removed.parquet")
+    write_report(root)
+    publish(root, "me/data", token="hf_x", format="finetome")
+    sent = hub["sent"]
+    for secret in (b"hf_secret", b"sig=", b"abc123", b"bob", b":pw@"):
+        assert [n for n in ("README.md", "manifest.json", "report.md", "report.html") if secret in sent[n]] == [], secret
+    published = json.loads(sent["manifest.json"])
+    assert published["input"]["spec"] == "https://data.example.org/x.jsonl"
+    assert published["config"]["stages"] == {"judge": {"url": "http://10.0.0.5:8080/v1"},
+                                             "against": {"path": "hf://datasets/me/old"}}
+    assert "| `https://data.example.org/x.jsonl` |" in sent["README.md"].decode()
+    assert b"<code>https://data.example.org/x.jsonl</code>" in sent["report.html"]
+
+
+@pytest.mark.parametrize("url,public", [
+    ("https://me:tok@host/x.jsonl", "https://host/x.jsonl"),
+    ("https://host/x.jsonl?X-Amz-Signature=abc&X-Amz-Credential=k", "https://host/x.jsonl"),
+    ("s3://key:secret@bucket/x.parquet", "s3://bucket/x.parquet"),
+    ("https://host/x.jsonl", None),
+    ("hf://datasets/me/data@main/x.jsonl", None),
+    ("/data/x.jsonl", None),
+])
+def test_what_a_url_goes_up_as(url, public):
+    assert public_url(url) == public
 
 
 @pytest.mark.parametrize("path,local,name", [
