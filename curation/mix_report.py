@@ -169,6 +169,59 @@ def input_accounting(root: str | Path, inputs: Sequence[dict[str, Any]],
     return out
 
 
+# a share within one point of its target is on it; one further off is said under the inputs table
+TARGET_TOLERANCE = 0.01
+
+
+def _after_mix_reasons() -> set[str]:
+    """The removal reasons of the stages that run after the mix (augment, split, decontaminate, token_lengths):
+    what they remove (or augmentation adds) moves the shares the mix drew."""
+    from curation.core import registry
+    from curation.mix import SPEC
+
+    return {r for spec in registry.stage_specs() if spec.order > SPEC.order for r in spec.reasons or ()}
+
+
+def missed_targets(inputs: Sequence[dict[str, Any]], mix_stats: dict[str, Any] | None) -> list[str]:
+    """One sentence per weighted input whose share of the kept rows is more than a point
+    (:data:`TARGET_TOLERANCE`) from the target its weight asked for (the manifest's ``inputs``: ``share`` and
+    ``target_share``), and why: the mix drew it off target (``mix_stats``' ``per_input`` share: a mix too
+    small for its weights in whole rows, as 5 rows for weights 0.5/0.3/0.2, where one row is 20 points), or
+    the stages after the mix moved it (rows they removed, rows augmentation added). Nothing else can move a
+    share: the mix draws each within a row of its exact count. Without it, the report showed 60% beside a 50%
+    target and said nothing."""
+    per_input = (mix_stats or {}).get("per_input") if isinstance(mix_stats, dict) else None
+    per_input = per_input if isinstance(per_input, dict) else {}
+    drawn_total = sum(v.get("taken", 0) for v in per_input.values() if isinstance(v, dict)
+                      and isinstance(v.get("taken"), int))
+    later = None
+    notes = []
+    for record in inputs:
+        share, target = record.get("share"), record.get("target_share")
+        if not isinstance(share, (int, float)) or not isinstance(target, (int, float)):
+            continue
+        if abs(share - target) <= TARGET_TOLERANCE + 1e-9:
+            continue
+        name = record.get("name")
+        head = f"{name}: {share:.1%} of the kept rows, not the {target:.1%} its weight asks"
+        drawn = per_input.get(name) if isinstance(per_input.get(name), dict) else {}
+        drawn_share = drawn.get("share")
+        if isinstance(drawn_share, (int, float)) and abs(drawn_share - target) > TARGET_TOLERANCE + 1e-9:
+            notes.append(f"{head}: not achievable, the mix drew {drawn_total:,} rows, too few to meet the weights "
+                         f"within a point in whole rows ({drawn.get('taken', 0):,} of them from {name}).")
+            continue
+        if later is None:
+            later = _after_mix_reasons()
+        moved = [f"{n:,} {reason}" for reason, n in (record.get("removed") or {}).items()
+                 if reason in later and isinstance(n, int) and n]
+        if record.get("augmented"):
+            moved.insert(0, f"{record['augmented']:,} added by augment")
+        why = f" ({', '.join(moved)})" if moved else ""
+        drawn_text = f"the mix drew it at {drawn_share:.1%}; " if isinstance(drawn_share, (int, float)) else ""
+        notes.append(f"{head}: {drawn_text}the stages after the mix moved it{why}.")
+    return notes
+
+
 def target_text(record: dict[str, Any], none: str = "–") -> str:
     """An input's target as the tables show it: its weight's share of the mix (``12.5%``), the most rows its
     ``max_rows`` lets the mix take (``≤ 1,000 rows``), or ``none``."""

@@ -612,7 +612,10 @@ def _enabled(stages: list[StageRow], name: str) -> bool:
 def mix_notes(inputs: list[dict[str, Any]], mix_stats: dict[str, Any] | None) -> list[str]:
     """Sentences under the inputs table (both report pages and the command's summary): which input kept each
     input's duplicates and why (the manifest's ``inputs[].duplicates_kept_in``), what set the size of the mix
-    (the mix stage's stats: ``limited_by``) and which weighted inputs it left out (``left_out``)."""
+    (the mix stage's stats: ``limited_by``), which weighted inputs missed their target share by more than a point
+    and why (:func:`curation.mix_report.missed_targets`) and which weighted inputs it left out (``left_out``)."""
+    from curation.mix_report import missed_targets
+
     notes = []
     for i in inputs:
         kept_in = i.get("duplicates_kept_in")
@@ -631,6 +634,7 @@ def mix_notes(inputs: list[dict[str, Any]], mix_stats: dict[str, Any] | None) ->
     elif limited_by:
         notes.append(f"The mix's size was set by {limited_by}: all of its rows at its share (the mix never repeats "
                      "rows to fill a share; the other inputs shrank to it).")
+    notes.extend(missed_targets(inputs, mix_stats))
     left_out = (mix_stats or {}).get("left_out")
     for name in left_out if isinstance(left_out, list) else ():
         notes.append(f"{name}: left out of the mix, no target share (none of its rows was left when the mix was "
