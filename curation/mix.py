@@ -9,7 +9,9 @@ proportion to their weights, as large as the scarcest of them allows (``total_ro
 weighted input with no row left when the mixture is drawn, every row removed before it, is left out and the
 others share its weight: the stats' ``left_out`` names it, and its record has no target share);
 inputs with neither keep every row. The mix never repeats a row to fill a share: the scarcest weighted input
-sets the size and the others shrink to it (the stats' ``limited_by`` names it, or ``total_rows``); a
+sets the size and the others shrink to it (the stats' ``limited_by`` names it, or ``total_rows``); a mix so
+small that whole rows put a share more than a point from its target takes the most rows that meet every share
+within a point, if fewer do (the stats' ``rounded``: the rows drawn and the rows the size allowed); a
 ``total_rows`` with no weighted input to scale is refused before the run. Which rows an input keeps is a
 seeded shuffle of their ids (salted, so that it is unrelated to the split's shuffle: a down-weighted input
 reaches validation and test too), so the same rows come out whatever the batch order or engine. Rows not drawn
@@ -70,9 +72,13 @@ def target_shares(weights: dict[str, float], kept: dict[str, int]) -> dict[str, 
 
 
 def allocate(available: dict[str, int], weights: dict[str, float], max_rows: dict[str, int],
-             total_rows: int | None = None) -> dict[str, int]:
+             total_rows: int | None = None, why: dict[str, int] | None = None) -> dict[str, int]:
     """Rows to take from each input: fixed counts first, then the weighted inputs in proportion, as many as the
-    scarcest allows (largest-remainder rounding, so the counts add up exactly)."""
+    scarcest allows (largest-remainder rounding, so the counts add up exactly). When so few rows that whole rows
+    leave a share more than a point (:data:`SHARE_TOLERANCE`) from its target (weights 1:3 over 2 and 5 rows:
+    7 rows drawn 2/5, 28.6% and 71.4%), the weighted part is the largest smaller number of rows that meets every
+    share within a point (4: 1/3), if any; ``why`` (a dict, when given) then gets ``rows`` (drawn) and
+    ``allowed`` (what the scarcest allowed)."""
     take = {name: min(n, max_rows[name]) for name, n in available.items() if name in max_rows}
     free = {name: n for name, n in available.items() if name not in max_rows and name not in weights}
     take.update(free)
@@ -87,17 +93,46 @@ def allocate(available: dict[str, int], weights: dict[str, float], max_rows: dic
         size = min(available[name] / share for name, share in shares.items() if share > 0)
         if total_rows is not None:
             size = min(size, total_rows - sum(take.values()))
-        exact = {name: share * size for name, share in shares.items()}
-        counts = {name: min(available[name], int(np.floor(x + 1e-9))) for name, x in exact.items()}
-        left = int(round(size)) - sum(counts.values())
-        for name in sorted(exact, key=lambda k: (-(exact[k] - np.floor(exact[k] + 1e-9)), k)):
-            if left <= 0:
-                break
-            if counts[name] < available[name]:
-                counts[name] += 1
-                left -= 1
+        fixed = sum(take.values())
+        counts = _draw(available, shares, size)
+        if not _on_target(counts, shares, fixed):  # (only a mix under 100 rows: each count is within a row of exact)
+            allowed = sum(counts.values())
+            for rows in range(min(int(round(size)), 10_000) - 1, 0, -1):
+                fewer = _draw(available, shares, rows)
+                if _on_target(fewer, shares, fixed):
+                    counts = fewer
+                    if why is not None:
+                        why.update(rows=sum(fewer.values()), allowed=allowed)
+                    break
         take.update(counts)
     return take
+
+
+# a share within one point of its target is on it (the report says each weighted input further off, and why)
+SHARE_TOLERANCE = 0.01
+
+
+def _draw(available: dict[str, int], shares: dict[str, float], size: float) -> dict[str, int]:
+    """``size`` rows shared by ``shares`` (each at most its ``available`` rows), by largest remainders."""
+    exact = {name: share * size for name, share in shares.items()}
+    counts = {name: min(available[name], int(np.floor(x + 1e-9))) for name, x in exact.items()}
+    left = int(round(size)) - sum(counts.values())
+    for name in sorted(exact, key=lambda k: (-(exact[k] - np.floor(exact[k] + 1e-9)), k)):
+        if left <= 0:
+            break
+        if counts[name] < available[name]:
+            counts[name] += 1
+            left -= 1
+    return counts
+
+
+def _on_target(counts: dict[str, int], shares: dict[str, float], fixed: int) -> bool:
+    """Whether each weighted count is within a point of the share of the whole mix (``fixed``: the rows of the
+    inputs without a weight) its weight asks."""
+    drawn = sum(counts.values())
+    total = drawn + fixed
+    return not total or all(abs(counts[name] - share * drawn) <= SHARE_TOLERANCE * total + 1e-9
+                            for name, share in shares.items())
 
 
 def size_limit(available: dict[str, int], weights: dict[str, float], max_rows: dict[str, int],
@@ -173,7 +208,8 @@ class Mix(GlobalStage):
         available = {name: len(idx) for name, idx in groups.items()}
         weights = {i.name: i.weight for i in self.inputs if i.weight is not None}
         caps = {i.name: i.max_rows for i in self.inputs if i.max_rows is not None}
-        take = allocate(available, weights, caps, self.cfg.total_rows)
+        rounded: dict[str, int] = {}
+        take = allocate(available, weights, caps, self.cfg.total_rows, rounded)
         kept = {name: take.get(name, n) for name, n in available.items()}
         kept_total = sum(kept.values())
         targets = target_shares({n: w for n, w in weights.items() if n in available}, kept)
@@ -203,6 +239,8 @@ class Mix(GlobalStage):
             # weighted inputs with no row left to draw (every row removed or quarantined before the mix): left out,
             # the others shared their weight (in list order)
             "left_out": [i.name for i in self.inputs if i.weight is not None and not available.get(i.name)]}
+        if rounded:  # fewer weighted rows than the scarcest allowed, so that whole rows meet the shares
+            stats["rounded"] = rounded
         if not drop_pos:
             return Decisions.none(stats)
         order = np.argsort(drop_pos)

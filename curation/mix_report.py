@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from curation.contract import SPLITS, output_paths, read_quarantine
-from curation.mix import target_shares
+from curation.mix import SHARE_TOLERANCE, target_shares
 
 
 def _column_counts(path: Path, columns: Sequence[str], files) -> Counter:
@@ -169,10 +169,6 @@ def input_accounting(root: str | Path, inputs: Sequence[dict[str, Any]],
     return out
 
 
-# a share within one point of its target is on it; one further off is said under the inputs table
-TARGET_TOLERANCE = 0.01
-
-
 def _after_mix_reasons() -> set[str]:
     """The removal reasons of the stages that run after the mix (augment, split, decontaminate, token_lengths):
     what they remove (or augmentation adds) moves the shares the mix drew."""
@@ -184,7 +180,7 @@ def _after_mix_reasons() -> set[str]:
 
 def missed_targets(inputs: Sequence[dict[str, Any]], mix_stats: dict[str, Any] | None) -> list[str]:
     """One sentence per weighted input whose share of the kept rows is more than a point
-    (:data:`TARGET_TOLERANCE`) from the target its weight asked for (the manifest's ``inputs``: ``share`` and
+    (:data:`SHARE_TOLERANCE`) from the target its weight asked for (the manifest's ``inputs``: ``share`` and
     ``target_share``), and why: the mix drew it off target (``mix_stats``' ``per_input`` share: a mix too
     small for its weights in whole rows, as 5 rows for weights 0.5/0.3/0.2, where one row is 20 points), or
     the stages after the mix moved it (rows they removed, rows augmentation added). Nothing else can move a
@@ -200,13 +196,13 @@ def missed_targets(inputs: Sequence[dict[str, Any]], mix_stats: dict[str, Any] |
         share, target = record.get("share"), record.get("target_share")
         if not isinstance(share, (int, float)) or not isinstance(target, (int, float)):
             continue
-        if abs(share - target) <= TARGET_TOLERANCE + 1e-9:
+        if abs(share - target) <= SHARE_TOLERANCE + 1e-9:
             continue
         name = record.get("name")
         head = f"{name}: {share:.1%} of the kept rows, not the {target:.1%} its weight asks"
         drawn = per_input.get(name) if isinstance(per_input.get(name), dict) else {}
         drawn_share = drawn.get("share")
-        if isinstance(drawn_share, (int, float)) and abs(drawn_share - target) > TARGET_TOLERANCE + 1e-9:
+        if isinstance(drawn_share, (int, float)) and abs(drawn_share - target) > SHARE_TOLERANCE + 1e-9:
             notes.append(f"{head}: not achievable, the mix drew {drawn_total:,} rows, too few to meet the weights "
                          f"within a point in whole rows ({drawn.get('taken', 0):,} of them from {name}).")
             continue

@@ -612,8 +612,9 @@ def _enabled(stages: list[StageRow], name: str) -> bool:
 def mix_notes(inputs: list[dict[str, Any]], mix_stats: dict[str, Any] | None) -> list[str]:
     """Sentences under the inputs table (both report pages and the command's summary): which input kept each
     input's duplicates and why (the manifest's ``inputs[].duplicates_kept_in``), what set the size of the mix
-    (the mix stage's stats: ``limited_by``), which weighted inputs missed their target share by more than a point
-    and why (:func:`curation.mix_report.missed_targets`) and which weighted inputs it left out (``left_out``)."""
+    (the mix stage's stats: ``limited_by``; ``rounded`` when it drew fewer rows, see :func:`curation.mix.allocate`),
+    which weighted inputs missed their target share by more than a point and why
+    (:func:`curation.mix_report.missed_targets`) and which weighted inputs it left out (``left_out``)."""
     from curation.mix_report import missed_targets
 
     notes = []
@@ -629,7 +630,13 @@ def mix_notes(inputs: list[dict[str, Any]], mix_stats: dict[str, Any] | None) ->
             if total:
                 notes.append(f"{i.get('name')}: {total:,} duplicate(s) kept in {other} instead ({parts}).")
     limited_by = (mix_stats or {}).get("limited_by")
-    if limited_by == "total_rows":
+    rounded = (mix_stats or {}).get("rounded")
+    if isinstance(rounded, dict) and isinstance(rounded.get("rows"), int) and isinstance(rounded.get("allowed"), int):
+        # (the mix drew fewer weighted rows than the size allowed, so that whole rows meet the shares)
+        notes.append(f"The weighted inputs gave the mix {rounded['rows']:,} rows, not the {rounded['allowed']:,} "
+                     f"{limited_by or 'the scarcest input'} allowed: in whole rows, {rounded['allowed']:,} put a share "
+                     "more than a point from its target.")
+    elif limited_by == "total_rows":
         notes.append("The mix's size was set by total_rows.")
     elif limited_by:
         notes.append(f"The mix's size was set by {limited_by}: all of its rows at its share (the mix never repeats "
