@@ -139,7 +139,9 @@ def size_limit(available: dict[str, int], weights: dict[str, float], max_rows: d
                total_rows: int | None = None) -> str | None:
     """What set the size of the weighted inputs' part of the mix, as :func:`allocate` draws it: the name of the
     scarcest weighted input (all its rows at its share; the first in list order of equals), or ``"total_rows"``
-    when the cap is lower. None without a weighted input. The stats say it, so that a small input that shrinks
+    when the cap is lower. None without a weighted input, and for one weighted input alone: no other shrank to
+    it, it kept every row (was named, and the report said "the other inputs shrank to it" of inputs with
+    ``max_rows`` or no weight, which keep what they keep). The stats say it, so that a small input that shrinks
     the others to its share (the mix never repeats rows to fill one) is named, not guessed at."""
     shares = {name: share for name, share in weight_shares({n: w for n, w in weights.items() if n in available}).items()
               if share > 0}
@@ -151,7 +153,7 @@ def size_limit(available: dict[str, int], weights: dict[str, float], max_rows: d
                     for name, n in available.items() if name not in weights)
         if total_rows - fixed < available[scarcest] / shares[scarcest]:
             return "total_rows"
-    return scarcest
+    return scarcest if len(shares) > 1 else None
 
 
 class Mix(GlobalStage):

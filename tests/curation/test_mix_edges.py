@@ -227,3 +227,17 @@ def test_a_mix_whose_every_row_is_quarantined_ends_with_empty_splits(tmp_path, w
     accounting = read_manifest(tmp_path / "out")["accounting"]
     assert accounting["input_rows"] == accounting["quarantined"] == 2 and accounting["in_splits"] == 0
     assert accounting["balanced"] and (tmp_path / "out" / "report.html").is_file()
+
+
+def test_one_weighted_input_shrinks_no_other_and_is_not_named_as_what_sized_the_mix():
+    """One weighted input beside inputs with ``max_rows`` or no weight (or alone) keeps every row: the stats named it
+    as what set the mix's size, and the report said "the other inputs shrank to it", which they had not; a
+    ``total_rows`` that caps it is still named."""
+    assert size_limit({"a": 100, "b": 40, "c": 5}, {"a": 3}, {"b": 20}) is None
+    assert size_limit({"a": 100}, {"a": 0.3}, {}) is None
+    assert size_limit({"a": 100, "c": 5}, {"a": 3}, {}, 50) == "total_rows"
+    mix = Mix(MixConfig(), [InputConfig(path="a", name="a", weight=3), InputConfig(path="b", name="b", max_rows=2),
+                            InputConfig(path="c", name="c")])
+    decisions = decide(mix, ["a"] * 10 + ["b"] * 5 + ["c"] * 3)
+    assert decisions.stats["limited_by"] is None
+    assert [decisions.stats["per_input"][n]["taken"] for n in "abc"] == [10, 2, 3]
