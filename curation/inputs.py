@@ -142,9 +142,9 @@ def name_inputs(inputs: Sequence[InputConfig]) -> list[InputConfig]:
         if other != name:
             raise ValueError(f"inputs: the names {other!r} and {name!r} look the same (they differ only in spaces at "
                              "their ends or in how a letter is encoded); give them names that differ")
-    seen: dict[tuple[str, str | None], int] = {}
+    seen: dict[tuple[str, str, str | None], int] = {}
     for k, i in enumerate(inputs, start=1):  # the same data twice: dedup would remove every row of the second
-        key = (_same_data_key(i.path), i.split)
+        key = _data_key(i)
         if key in seen:
             raise ValueError(f"inputs: {i.path} is listed twice (inputs {seen[key]} and {k}); list it once: its "
                              "weight sets its share (the copy's rows would all be removed as duplicates)")
@@ -180,6 +180,19 @@ def _same_data_key(path: str) -> str:
         except OSError:
             return path
     return path
+
+
+def _data_key(cfg: InputConfig) -> tuple[str, str, str | None]:
+    """What tells two inputs apart as data: the path (:func:`_same_data_key`), the split read (``split``, or the
+    ``:SPLIT`` a hub id or dataset folder's path names; train when neither does, as the readers default) and the
+    subset (a hub dataset's configurations are other rows: two of HuggingFaceTB/smoltalk's were refused as one
+    input listed twice; ``org/ds`` and ``org/ds:train`` or ``split: train``, one split read twice, were not)."""
+    path, split = cfg.path, cfg.split
+    if split is None and "://" not in path and not _exists_locally(path):
+        head, colon, named = path.rpartition(":")
+        if colon and head and named and "/" not in named:  # (as :func:`_spec` reads a path's split)
+            path, split = head, named
+    return _same_data_key(path), split or "train", cfg.subset
 
 
 def _spec(cfg: InputConfig) -> str | None:

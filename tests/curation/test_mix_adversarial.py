@@ -251,3 +251,18 @@ def test_the_ray_engine_refuses_overlapping_inputs_and_reports_a_switched_off_mi
     manifest = read_manifest(tmp_path / "ray")
     assert manifest["accounting"]["balanced"]
     assert [(i["kept"], i["target_share"]) for i in manifest["inputs"]] == [(20, None), (20, None)]
+
+
+def test_two_subsets_of_one_hub_dataset_are_two_inputs_and_one_split_twice_is_refused():
+    """Two configurations of one hub dataset (smoltalk's) are other rows: they were refused as one input listed
+    twice. ``org/ds`` (train by default), ``org/ds:train`` and ``split: train`` read one split: listed twice, the
+    second's rows would all be removed as duplicates; that passed."""
+    subsets = [InputConfig(path="HuggingFaceTB/smoltalk", subset=s) for s in ("smol-magpie-ultra", "smol-rewrite")]
+    assert [i.name for i in name_inputs(subsets)] == ["smoltalk", "smoltalk-2"]
+    assert len(name_inputs([InputConfig(path="org/ds"), InputConfig(path="org/ds:test")])) == 2
+    for pair in ([{"path": "org/ds"}, {"path": "org/ds:train"}],
+                 [{"path": "org/ds"}, {"path": "org/ds", "split": "train"}],
+                 [{"path": "org/ds:test"}, {"path": "org/ds", "split": "test"}],
+                 [{"path": "org/ds", "subset": "x"}, {"path": "org/ds:train", "subset": "x"}]):
+        with pytest.raises(ValueError, match=r"is listed twice \(inputs 1 and 2\)"):
+            name_inputs([InputConfig(**entry) for entry in pair])
