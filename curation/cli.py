@@ -299,6 +299,12 @@ def print_summary(result) -> None:
         mix_stats = next((s.get("stats") for s in result.manifest.get("stages", []) if s.get("name") == "mix"), None)
         for note in mix_notes(inputs, mix_stats):
             console.print(Text(note))
+    from curation.report.facts import against_summary
+
+    against_entry = next((s for s in result.manifest.get("stages", []) if s.get("name") == "against"), None)
+    against = against_summary(result.manifest.get("config"), against_entry)  # as the card and both reports say it
+    if against is not None:
+        console.print(Text(f"against {against[0]} {against[1]}"))
     split_read = [(i.get("name") or i.get("spec"), i["split"]) for i in inputs or [result.manifest.get("input") or {}]
                   if isinstance(i, dict) and i.get("split")]
     for name, split in split_read:  # a folder of a dataset's splits: its other splits were left out

@@ -377,3 +377,14 @@ def test_a_plain_existing_sets_unreadable_rows_are_counted_not_silently_left_out
         assert "\n" not in stats["existing_unreadable_first"]
     clean = write_jsonl(tmp_path / "clean.jsonl", old)
     assert against_stats(curate(new_input, tmp_path / "third", against=clean))["existing_unreadable"] == 0
+
+
+def test_the_summary_says_what_the_run_against_the_set_did(existing, new_input, tmp_path):
+    """The command's own summary tells the existing set's size and what was removed as already there, as the card
+    and both reports do, without opening them."""
+    code, output = invoke("curate", "-i", new_input, "-o", tmp_path / "new", "--against", existing,
+                          "--set", "report=false", "--set", "checkpoint=false")
+    assert code == 0, output
+    said = " ".join(output.split())  # (the console folds long lines)
+    assert f"against {existing} (60 existing rows; exact and near copies" in said
+    assert "30 new rows removed as duplicate_of_existing" in said
