@@ -255,8 +255,7 @@ class Against(GlobalStage):
                 folder.mkdir(parents=True, exist_ok=True)
                 path = folder / f"index-{digest}"
                 rows = self._build(existing, path, ctx, settings)
-                if existing.curated is not None and folder == existing.curated / ".cache" / "against":
-                    _prune(folder, keep=path, settings=settings)
+                _prune(folder, keep=path, settings=settings)
                 return _Index.open(path, **shape), {"index": "built", "existing_rows": rows, **_skipped_stats(path)}
             except (OSError, pa.ArrowException, _BrokenIndex):
                 continue
@@ -660,9 +659,12 @@ class ExistingSet:
         """Which part of a curated folder the set is, whatever its files hold now: its splits, or the one split
         (its file or shard folder) or shard named, not the shards a split folder holds now (another run may write
         it in more or fewer). Indexes of one folder are pruned only within a scope, so that runs against the whole
-        folder and runs against one split, taken in turn, keep each their own index."""
+        folder and runs against one split, taken in turn, keep each their own index. Any other set is its spec (a
+        local path resolved, a hub id with its subset): the indexes of other sets, kept in the same folder (the
+        run's own cache, or ``cache_dir``), are never pruned for it."""
         if self.curated is None:
-            return []
+            local = expand_user(self.spec)
+            return ["input", str(local.resolve()) if local.exists() else self.spec, self.subset or ""]
         if self.named is not None:
             return [self.named.relative_to(self.curated).as_posix()]
         return list(self.splits)
@@ -802,10 +804,10 @@ SETTINGS_FILE = "settings.sha256"  # in an index folder: the digest of the setti
 
 
 def _prune(folder: Path, keep: Path, settings: str) -> None:
-    """Remove the indexes of ``folder`` (a curated folder's own cache) built with the same settings and scope
-    (:meth:`ExistingSet.scope`) as ``keep`` but for an earlier state of the set: they can never match again
-    (each is as large as the set's signatures), while indexes of other settings or scopes stay for the runs
-    that use them."""
+    """Remove the indexes of ``folder`` (a curated folder's own cache, the run's, or ``cache_dir``) built with the
+    same settings and scope (:meth:`ExistingSet.scope`) as ``keep`` but for an earlier state of the set: they can
+    never match again (each is as large as the set's signatures), while indexes of other settings or scopes stay
+    for the runs that use them."""
     for other in folder.glob("index-*"):
         if other == keep or not other.is_dir() or ".tmp-" in other.name:  # (a build in progress: its own to finish)
             continue

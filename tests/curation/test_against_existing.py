@@ -388,3 +388,21 @@ def test_the_summary_says_what_the_run_against_the_set_did(existing, new_input, 
     said = " ".join(output.split())  # (the console folds long lines)
     assert f"against {existing} (60 existing rows; exact and near copies" in said
     assert "30 new rows removed as duplicate_of_existing" in said
+
+
+def test_the_index_of_a_plain_set_is_pruned_when_the_set_changes_and_other_sets_keep_theirs(new_input, tmp_path):
+    """--against a plain file: the index is built in the output folder's cache; when the file changes, the index of
+    its earlier state (as large as its signatures, and never to match again) is removed, not left to pile up at
+    every run into the same folder; another file's index in the same cache stays."""
+    other = write_jsonl(tmp_path / "other.jsonl", rows(3, 20))
+    existing = write_jsonl(tmp_path / "existing.jsonl", rows(1, 40))
+    out = tmp_path / "out"
+    indexes = out / ".cache" / "against"
+    curate(new_input, out, against=other)
+    assert against_stats(curate(new_input, out, against=existing))["index"] == "built"
+    assert len(list(indexes.glob("index-*"))) == 2
+    write_jsonl(existing, rows(1, 50))  # the set grew
+    manifest = curate(new_input, out, against=existing)
+    assert against_stats(manifest)["index"] == "built" and against_stats(manifest)["existing_rows"] == 50
+    assert len(list(indexes.glob("index-*"))) == 2  # the other file's and the set's as it is now
+    assert against_stats(curate(new_input, out, against=other))["index"] == "cached"
