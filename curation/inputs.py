@@ -765,7 +765,10 @@ def inputs_from_cli(specs: Sequence[str]) -> list[InputConfig]:
                 # `.net=data.jsonl`: read as a path (a path may start so), which is not there; the file after `=` is
                 raise ValueError(f"--input {given}: no such file; {rest} is one: a NAME in NAME=PATH cannot start with "
                                  "'.', '/' or '~' (a path can): name the input otherwise")
-        match = None if _exists_locally(spec) else re.fullmatch(r"(.+)@([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)", spec)
+        match = None if _exists_locally(spec) else re.fullmatch(r"(.*)@([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)", spec)
+        if match and not match.group(1):  # `@2`: a weight with nothing to weigh (a file named so would be read)
+            raise ValueError(f"--input {given}: a weight with no input before it; give PATH@{match.group(2)} "
+                             f"(or NAME=PATH@{match.group(2)})")
         if match:
             spec, weight = match.group(1), float(match.group(2))
         elif not _exists_locally(spec) and "@" in spec and _exists_locally(spec.rpartition("@")[0]):

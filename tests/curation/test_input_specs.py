@@ -74,6 +74,16 @@ def test_a_missing_input_is_named_as_given_on_one_line(in_tmp, spec):
     assert len(lines) == 1 and lines[0].startswith(f"error: {spec}: ")
 
 
+@pytest.mark.parametrize("spec", ["@1", "web=@0.5"])
+def test_a_weight_with_no_input_before_it_says_so(in_tmp, spec):
+    """Was "@1: file not found"; a file of that name is still read as that file."""
+    weight = spec.rpartition("@")[2]
+    with pytest.raises(ValueError, match=rf"^--input {spec}: a weight with no input before it; give PATH@{weight}"):
+        inputs_from_cli([spec])
+    sample_rows(in_tmp / "@1", count=2)
+    assert parsed("@1") == [(None, "@1", None)]
+
+
 @pytest.mark.parametrize("weight", ["nan", "inf", "1_000", "abc", " 3"])
 def test_a_weight_that_is_no_number_is_named_as_such(in_tmp, weight):
     sample_rows(in_tmp / "b.jsonl", count=2)
