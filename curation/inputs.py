@@ -150,12 +150,12 @@ def name_inputs(inputs: Sequence[InputConfig]) -> list[InputConfig]:
                              "weight sets its share (the copy's rows would all be removed as duplicates)")
         seen[key] = k
     used = set(shown)
+    bases = _default_bases(inputs)
     out = []
-    for i in inputs:
+    for i, base in zip(inputs, bases):
         if i.name:
             out.append(i)
             continue
-        base = default_name(i.path)
         name, k = base, 1
         while _as_shown(name) in used:
             k += 1
@@ -163,6 +163,35 @@ def name_inputs(inputs: Sequence[InputConfig]) -> list[InputConfig]:
         used.add(_as_shown(name))
         out.append(i.model_copy(update={"name": name}))
     return out
+
+
+def _default_bases(inputs: Sequence[InputConfig]) -> list[str]:
+    """Each unnamed input's default name before numbering (:func:`default_name`). Inputs that would share one are
+    told apart by what differs among them, their subsets (``smoltalk-smol-magpie-ultra``,
+    ``smoltalk-smol-rewrite``) or splits (``ds-train``, ``ds-test``); where neither does (two files of one name in
+    two folders) the numbers of :func:`name_inputs` do (``rows``, ``rows-2``)."""
+    bases = [default_name(i.path) for i in inputs]
+    groups: dict[str, list[int]] = {}
+    for k, i in enumerate(inputs):
+        if not i.name:
+            groups.setdefault(bases[k], []).append(k)
+    for base, members in groups.items():
+        if len(members) < 2:
+            continue
+        keys = [_told_by(inputs[k]) for k in members]
+        told = [part for part in (0, 1) if len({key[part] for key in keys}) > 1]  # subsets, then splits
+        for k, key in zip(members, keys):
+            extra = "-".join(str(key[part]) for part in told if key[part] is not None)
+            if extra:
+                bases[k] = "".join("_" if _control(c) else c for c in f"{base}-{extra}")
+    return bases
+
+
+def _told_by(cfg: InputConfig) -> tuple[str | None, str | None]:
+    """An input's subset and the split it names (``split``, or a path's ``:SPLIT``; None where it names none)."""
+    path, split, subset = _data_key(cfg)
+    named = cfg.split is not None or path != _same_data_key(cfg.path)  # (a path's :SPLIT is cut from the key's path)
+    return subset, split if named else None
 
 
 def _as_shown(name: str) -> str:

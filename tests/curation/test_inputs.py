@@ -77,6 +77,19 @@ def test_names_are_made_unique_and_given_ones_kept():
         name_inputs([InputConfig(path="a", name="x"), InputConfig(path="b", name="x")])
 
 
+@pytest.mark.parametrize("inputs, names", [
+    ([InputConfig(path="HuggingFaceTB/smoltalk", subset="smol-magpie-ultra"),
+      InputConfig(path="HuggingFaceTB/smoltalk", subset="smol-rewrite")], ["smoltalk-smol-magpie-ultra", "smoltalk-smol-rewrite"]),
+    ([InputConfig(path="org/ds:train"), InputConfig(path="org/ds", split="test")], ["ds-train", "ds-test"]),
+    ([InputConfig(path="org/ds", subset="a\nb"), InputConfig(path="org/ds", subset="c")], ["ds-a_b", "ds-c"]),
+    ([InputConfig(path="org/ds", split="test"), InputConfig(path="a/ds.jsonl")], ["ds-test", "ds"]),  # a file names no split
+    ([InputConfig(path="org/ds", subset="a", name="ds"), InputConfig(path="org/ds", subset="b")], ["ds", "ds-2"]),
+])
+def test_one_datasets_subsets_or_splits_are_named_by_them(inputs, names):
+    """Were ``smoltalk`` and ``smoltalk-2``: which subset is which was not told in the report's tables."""
+    assert [i.name for i in name_inputs(inputs)] == names
+
+
 def test_the_same_data_listed_twice_is_one_error_not_a_copy_removed_as_duplicates(tmp_path, monkeypatch):
     """`-i a.jsonl -i ./a.jsonl` (to upsample it, say) read the file twice and removed every row of the second
     as an exact duplicate; the same file by two spellings, or the same hub split, is refused. Another split of

@@ -258,7 +258,7 @@ def test_two_subsets_of_one_hub_dataset_are_two_inputs_and_one_split_twice_is_re
     twice. ``org/ds`` (train by default), ``org/ds:train`` and ``split: train`` read one split: listed twice, the
     second's rows would all be removed as duplicates; that passed."""
     subsets = [InputConfig(path="HuggingFaceTB/smoltalk", subset=s) for s in ("smol-magpie-ultra", "smol-rewrite")]
-    assert [i.name for i in name_inputs(subsets)] == ["smoltalk", "smoltalk-2"]
+    assert [i.name for i in name_inputs(subsets)] == ["smoltalk-smol-magpie-ultra", "smoltalk-smol-rewrite"]
     assert len(name_inputs([InputConfig(path="org/ds"), InputConfig(path="org/ds:test")])) == 2
     for pair in ([{"path": "org/ds"}, {"path": "org/ds:train"}],
                  [{"path": "org/ds"}, {"path": "org/ds", "split": "train"}],
