@@ -248,14 +248,20 @@ def _source_of_files(files: list, spec: str, shown: str) -> InputSource:
     if len(files) == 1 and files[0].kind == "json":
         return _json_array_file(files[0], spec)
     # .json files that hold JSON Lines (Spark's ``df.write.json`` writes its part files so, empty ones too) are read
-    # as JSON Lines beside the others; a JSON document (read whole) cannot be mixed with them
+    # as JSON Lines beside the others; a JSON document is read whole, as it is given alone (its rows held, as
+    # units of records, between the shards before and after it by path: ``datasets.load_dataset("json",
+    # data_files=...)`` reads such files side by side too), and it is named in what refuses it
     files = [DataFile(f.path, "jsonl", f.compression) if f.kind == "json" and _holds_json_lines(f) else f
              for f in files]
+    documents: dict[str, list] = {}
+    for at, file in enumerate(files):
+        if file.kind == "json":
+            loaded = _json_array_file(file, str(file.path))
+            if loaded.kind == "json":
+                documents[str(file.path.absolute())] = loaded.records[0][1]
+            else:  # JSON Lines after all (past the first MB that told it)
+                files[at] = DataFile(file.path, "jsonl", file.compression)
     kinds = {f.kind for f in files}
-    if "json" in kinds:
-        json_file = next(f.path for f in files if f.kind == "json")
-        raise InputError(f"{spec}: {json_file} is a .json file holding one JSON document (read whole): it cannot be "
-                         "mixed with other files in one input; give it as an input of its own")
     fs, _ = resolve_filesystem(str(files[0].path))
     if len(files) == 1 and files[0].compression:
         document = _document_under_lines_name(_compressed_head(files[0]),
@@ -264,7 +270,9 @@ def _source_of_files(files: list, spec: str, shown: str) -> InputSource:
             return document
     # described by the one kind of its files, as a plain file or flat folder of them is; "files" when mixed
     kind = kinds.pop() if len(kinds) == 1 else "files"
-    return InputSource(shown, kind, fs, [str(f.path.absolute()) for f in files])
+    source = InputSource(shown, kind, fs, [str(f.path.absolute()) for f in files], documents=list(documents))
+    source.records = [(source.label(path), rows) for path, rows in documents.items()]
+    return source
 
 
 def _plain_local(spec: str, path: Path) -> bool:
@@ -381,7 +389,8 @@ def _compressed_head(file) -> bytes | None:
 
 def _holds_json_lines(file) -> bool:
     """Does a (compressed) ``.json`` file hold JSON Lines, or nothing (a part file of an empty partition), by its
-    first MB: no JSON document's start (:func:`_pretty_head`) and JSON objects a line (:func:`_json_lines`)?"""
+    first MB: not one JSON value whole, no JSON document's start (:func:`_pretty_head`) and JSON objects a line
+    (:func:`_json_lines`)?"""
     from curation.sources import READ_ERRORS, open_binary
 
     try:
@@ -390,7 +399,11 @@ def _holds_json_lines(file) -> bool:
     except READ_ERRORS:
         return False  # read whole, it says what is wrong with it
     text = head.decode("utf-8", "replace").lstrip("\ufeff")
-    return not text.strip() or (not _pretty_head(head) and _json_lines(text))
+    if not text.strip():
+        return True
+    if len(head) < 1 << 20 and _whole_value(text):  # the whole file one JSON value: a document, read whole as it is
+        return False  # alone (``{"data": [...]}`` on one line is rows, not one row that lacks its turns)
+    return not _pretty_head(head) and _json_lines(text)
 
 
 def _pretty_head(head: bytes) -> bool:

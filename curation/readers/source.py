@@ -113,6 +113,9 @@ class InputSource:
     filesystem: Any = None
     files: list[str] = field(default_factory=list)
     records: list[tuple[str, Any]] = field(default_factory=list)  # loaded inputs: (file label, pa.Table | list)
+    # of ``files``, the JSON documents loaded whole among shards read as they stream (a folder or glob of .json
+    # documents beside .jsonl and .parquet shards): their rows are in ``records``, under their :meth:`label`
+    documents: list[str] = field(default_factory=list)
     fingerprint_value: str | None = None
 
     # -- what the manifest says -----------------------------------------------------------------------
@@ -175,10 +178,15 @@ class InputSource:
 
     def _list_units(self, unit_bytes: int | None, unit_records: int) -> list[Unit]:
         units: list[Unit] = []
-        if self.kind in ("jsonl", "sample", "parquet", "files"):
+        if self.kind in ("jsonl", "sample", "parquet", "files") or self.documents:
+            documents = set(self.documents)
             for path in self.files:
                 found = classify(path)
-                if found is not None and found.kind == "parquet" and found.compression:  # read whole: one unit
+                if path in documents:  # loaded whole: its rows, as a document given alone is read
+                    label = self.label(path)
+                    rows = next(data for name, data in self.records if name == label)
+                    units.extend(_record_units(label, len(rows), unit_bytes, unit_records, len(units)))
+                elif found is not None and found.kind == "parquet" and found.compression:  # read whole: one unit
                     name = self.label(path)
                     units.append(Unit(len(units), "parquet", path, name, compression=found.compression))
                 elif found is not None and found.kind == "parquet":
@@ -194,10 +202,7 @@ class InputSource:
             units.append(Unit(len(units), "stream", file=self.records[0][0]))
         else:
             for label, table in self.records:
-                n = len(table)
-                step = max(1, unit_records) if unit_bytes else max(1, n)
-                for a in range(0, max(n, 1), step):
-                    units.append(Unit(len(units), "records", file=label, start=a, end=min(n, a + step), first_row=a))
+                units.extend(_record_units(label, len(table), unit_bytes, unit_records, len(units)))
         return units
 
     def label(self, path: str) -> str:
@@ -468,6 +473,14 @@ def _row_group_batches(pf, group: int, unit: Unit, first_row: int, done: int) ->
         yield raw_batch(None, pos=unit.first_pos + done + k, ids=[line_id(f"{unit.file}\nrow {first_row + i}\n{error}".encode())
                                                                   for i in k.tolist()],
                         file=unit.file, rows=first_row + k, raw=[b"null"] * len(k), error=[error] * len(k))
+
+
+def _record_units(label: str, n: int, unit_bytes: int | None, unit_records: int, first_index: int) -> list[Unit]:
+    """The units of ``n`` loaded records under ``label``: one (``unit_bytes`` None: the local engine), else
+    ``unit_records`` records each; one unit of no records where there are none (the input is still listed)."""
+    step = max(1, unit_records) if unit_bytes else max(1, n)
+    return [Unit(first_index + k, "records", file=label, start=a, end=min(n, a + step), first_row=a)
+            for k, a in enumerate(range(0, max(n, 1), step))]
 
 
 PARQUET_MAGIC = b"PAR1"  # what a Parquet file starts (and ends) with

@@ -111,12 +111,12 @@ def test_a_spark_json_output_folder_is_read_as_the_json_lines_it_holds(tmp_path,
     assert got == ROWS
 
 
-def test_a_json_document_among_json_lines_parts_is_still_named_in_the_error(tmp_path):
+def test_a_json_document_among_json_lines_parts_is_read_whole_beside_them(tmp_path):
     _shards(tmp_path / "data", "part-0.json")
     (tmp_path / "data" / "rows.json").write_text(json.dumps(ROWS, indent=2))
-    with pytest.raises(InputError, match=r"rows\.json is a \.json file holding one JSON document \(read whole\): it "
-                                         r"cannot be mixed"):
-        open_input(str(tmp_path / "data"))
+    source = open_input(str(tmp_path / "data"))
+    got = [json.loads(raw) for batch in source.batches() for raw in batch.column("_raw").to_pylist()]
+    assert got == ROWS + ROWS
 
 
 # --- broken links, pipes, devices ------------------------------------------------------------------------------

@@ -1,0 +1,93 @@
+"""The shapes chat data takes on disk: folders (and globs) that hold JSON documents beside JSON Lines and Parquet
+shards, compressed or not, and files that are no data."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from curation.readers import InputError, open_input
+from tests.curation.runs import curate
+
+
+def row(i: int, **extra) -> dict:
+    return {"conversations": [{"from": "human", "value": f"How far is landmark number {i} from the harbour?"},
+                              {"from": "gpt", "value": f"Landmark {i} lies {i * 3 + 2} kilometres north of the "
+                                                       f"harbour, along the coast road past the lighthouse."}],
+            **extra}
+
+
+def read(spec) -> list:
+    """Every record the input gives: its own JSON, as validation reads it (a Parquet row's, which has none, its
+    values)."""
+    from curation.readers.raw import RAW
+
+    records = []
+    for batch in open_input(str(spec)).batches():
+        values = batch.drop_columns([n for n in batch.schema.names if n.startswith("_")]).to_pylist()
+        records += [json.loads(raw) if raw is not None else {k: v for k, v in value.items() if v is not None}
+                    for raw, value in zip(batch.column(RAW).to_pylist(), values)]
+    return records
+
+
+# --- folders and globs of mixed shards ---------------------------------------------------------------------------
+
+def _mixed(folder: Path) -> Path:
+    """A folder of JSON Lines, a JSON array, a JSON object holding one (on one line), Parquet and compressed JSON
+    Lines and JSON, beside files that are no data: rows 0-9, one file after another by path."""
+    (folder / "sub" / "empty").mkdir(parents=True)
+    (folder / "a.jsonl").write_text("".join(json.dumps(row(i)) + "\n" for i in range(2)))
+    (folder / "b.json").write_text(json.dumps([row(2), row(3)], indent=2))
+    pq.write_table(pa.Table.from_pylist([row(4)]), folder / "c.parquet")
+    (folder / "d.jsonl.gz").write_bytes(gzip.compress((json.dumps(row(5)) + "\n").encode(), mtime=0))
+    (folder / "e.json.gz").write_bytes(gzip.compress(json.dumps([row(6)]).encode(), mtime=0))
+    (folder / "sub" / "f.json").write_text(json.dumps({"version": 1, "data": [row(7), row(8)]}))  # (one line)
+    (folder / "sub" / "g.jsonl").write_text(json.dumps(row(9)) + "\n")
+    for name, data in {"README.md": "# rows\n", ".gitattributes": "* text\n", "dataset_info.json": '{"x": 1}',
+                       "_SUCCESS": "", ".DS_Store": "\x00\x01", "part-0.crc": "crc", ".hidden.jsonl": "{}\n"}.items():
+        (folder / name).write_text(data)
+    return folder
+
+
+@pytest.mark.parametrize("spec", ["{d}", "{d}/**/[a-h].json*", "{d}/**/[a-h].*"])
+def test_json_documents_are_read_beside_shards_each_row_once_in_path_order(tmp_path, spec):
+    """A folder (or glob) that held a JSON document beside other data files was refused whole ("cannot be mixed
+    with other files in one input"), where ``datasets.load_dataset("json", data_files=...)`` reads them all."""
+    folder = _mixed(tmp_path / "data")
+    got = read(spec.format(d=folder))
+    expected = [row(i) for i in range(10)]
+    if "json*" in spec:  # (no .parquet; a glob reads a metadata file it names, so none is)
+        expected = [r for i, r in enumerate(expected) if i != 4]
+    assert got == expected
+
+
+def test_a_folder_of_json_documents_alone_is_read(tmp_path):
+    for k in range(3):
+        (tmp_path / f"part{k}.json").write_text(json.dumps([row(2 * k), row(2 * k + 1)]))
+    source = open_input(str(tmp_path))
+    assert source.kind == "json" and read(tmp_path) == [row(i) for i in range(6)]
+
+
+def test_a_document_among_shards_is_named_where_it_is_refused(tmp_path):
+    (tmp_path / "a.jsonl").write_text(json.dumps(row(0)) + "\n")
+    (tmp_path / "splits.json").write_text(json.dumps({"train": [row(1)], "test": [row(2)]}))
+    with pytest.raises(InputError, match=rf"^{tmp_path / 'splits.json'}: an object holding 2 arrays"):
+        open_input(str(tmp_path))
+
+
+def test_a_mixed_folder_curates_every_row_to_one_place_and_the_same_bytes_twice(tmp_path):
+    folder = _mixed(tmp_path / "data")
+    (folder / "h.json").write_text(json.dumps([row(10), 7, row(11)])[:-30])  # a number, and broken at its end
+    manifests = [curate(str(folder), tmp_path / name) for name in ("one", "two")]
+    accounting = manifests[0]["accounting"]
+    assert accounting["input_rows"] == 13 and accounting["quarantined"] == 2
+    assert accounting["in_splits"] + accounting["removed"] + accounting["quarantined"] == 13
+    errors = [json.loads(line) for line in (tmp_path / "one" / "quarantine.jsonl").read_text().splitlines()]
+    assert [e["position"]["file"] for e in errors] == ["h.json", "h.json"]
+    for name in ("train.parquet", "validation.parquet", "test.parquet", "removed.parquet", "quarantine.jsonl"):
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name
