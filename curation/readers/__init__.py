@@ -453,8 +453,8 @@ def _document_rows_of(text: str, shown: str, head: bytes, broken: tuple[str, str
 
 
 def _json_rows(text: str, shown: str, broken: tuple[str, str] | None = None, salvage: bool = True) -> list:
-    """The rows of a JSON file's text: an array of rows, an object holding one array (``{"data": [...]}``), or
-    one row (an object whose keys show a chat format: ``{"conversations": [...]}`` is a row, not a wrapper; an
+    """The rows of a JSON file's text: an array of rows, an object holding one array (``{"data": [...]}``), an
+    object of rows keyed by id, or holding one such (``{"id1": row, ...}``: :func:`_keyed_rows`), or one row (an object whose keys show a chat format: ``{"conversations": [...]}`` is a row, not a wrapper; an
     object that holds no array at all, ``{}`` say, is one row too), or several such values one after another.
     A row with an object that names a key twice is an :class:`UnreadableRow` (quarantined alone). A raw control
     character inside a string (a tab) is read, as in a JSON Lines line, and repaired by validation. Raises
@@ -522,8 +522,8 @@ def _document_rows(data: Any, shown: str, hook: _KeyCheck) -> list:
             columns = _columns_as_rows(data)
             return _marked([data] if columns is None else columns, hook)
         lists = [k for k, v in data.items() if isinstance(v, list)]
-        if not lists:  # no array: the object is the one row it is (``{}`` is a row that lacks its turns)
-            return _marked([data], hook)
+        if not lists:  # no array: rows keyed by id, or the object is the one row it is (``{}`` lacks its turns)
+            return _marked(_keyed_rows(data, shown), hook)
         if isinstance(data, _KeysTwice):  # {"data": [...], "data": [...]}: which array holds the rows is a guess
             raise InputError(f"{shown}: {DuplicateKey(data.key)}")
         if len(lists) > 1:  # splits by name, say ({"train": [...], "test": [...]}): which holds the rows is a guess
@@ -535,6 +535,42 @@ def _document_rows(data: Any, shown: str, hook: _KeyCheck) -> list:
         return [UnreadableRow(data, f"the file's JSON is {what}, not rows (expected an array of rows, an object "
                                     "holding one array, or one row)")]
     return _marked(data, hook)
+
+
+def _keyed_rows(data: dict, shown: str) -> list:
+    """The rows of an object that holds them keyed by id rather than listed: ``{"id1": row, "id2": row}`` (pandas'
+    ``to_json(orient="index")``, ShareGPT dumps keyed by conversation id), or such an object as the one value of
+    a wrapper, ``{"data": {"id1": row, ...}}``, read as ``{"data": [row, ...]}`` is (the one array of an object
+    that is no row). Keyed: every value an object and one of them a row by its keys (:func:`_is_keyed`); the rest
+    then go to validation as rows, each quarantined alone when it is none, as an array's elements are. Each key is
+    its row's ``id`` where the row has none (kept, as any input ``id`` is, as ``input_id``: the id is no less the
+    row's for being written outside it); a row's own ``id`` stays. ``[data]``, the one row, for any other object.
+    ``datasets.load_dataset("json")`` reads such a file as one row whose columns are the ids; no chat format
+    shows in those, so the run ended on "cannot tell the chat format from its columns (id1, id2, ...)"."""
+    keyed = data if _is_keyed(data) else None
+    if keyed is None:
+        inside = [k for k, v in data.items() if isinstance(v, dict) and _is_keyed(v)]
+        if len(inside) > 1:  # splits by name ({"train": {...}, "test": {...}}): which holds the rows is a guess
+            raise InputError(f"{shown}: an object holding {len(inside)} objects of rows keyed by id "
+                             f"({', '.join(map(repr, inside[:8]))}), not one: give each as a file of its own "
+                             "(jq '.KEY' FILE, say)")
+        if not inside:
+            return [data]
+        keyed = data[inside[0]]
+    if isinstance(keyed, _KeysTwice):  # {"id1": row, "id1": row}: json keeps the last, the first would be lost
+        raise InputError(f"{shown}: its rows are keyed by id, and {DuplicateKey(keyed.key)}")
+    return [row if "id" in row or isinstance(row, _KeysTwice) else {"id": key, **row} for key, row in keyed.items()]
+
+
+def _is_keyed(data: dict) -> bool:
+    """Does ``data`` hold rows keyed by id: is every value an object, and one of them a row by its keys (a chat
+    format's columns, :func:`curation.formats.detect_format`), while ``data``'s own keys show none? An object of
+    column values by row index (``{"instruction": {"0": ...}}``) has a format in its own keys, not its values'."""
+    from curation.formats import detect_format
+
+    values = list(data.values())
+    return (bool(values) and detect_format(data) is None and all(isinstance(v, dict) for v in values)
+            and any(detect_format(v) is not None for v in values))
 
 
 def _columns_as_rows(data: dict) -> list | None:

@@ -1,5 +1,5 @@
-"""The shapes chat data takes on disk: folders (and globs) that hold JSON documents beside JSON Lines and Parquet
-shards, compressed or not, and files that are no data."""
+"""The shapes chat data takes on disk: a ``.json`` document whose rows are keyed by id, and folders (and globs) that
+hold JSON documents beside JSON Lines and Parquet shards, compressed or not, and files that are no data."""
 
 from __future__ import annotations
 
@@ -33,6 +33,64 @@ def read(spec) -> list:
         records += [json.loads(raw) if raw is not None else {k: v for k, v in value.items() if v is not None}
                     for raw, value in zip(batch.column(RAW).to_pylist(), values)]
     return records
+
+
+# --- rows keyed by id ------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("wrap", [None, "data", "conversations_by_id"])
+def test_rows_keyed_by_id_are_read_each_key_the_id_of_a_row_without_one(tmp_path, wrap):
+    """``{"id1": row, ...}`` (pandas' ``to_json(orient="index")``) and ``{"data": {"id1": row, ...}}`` were read as
+    one row whose columns are the ids, and the run ended on "cannot tell the chat format from its columns"."""
+    keyed = {"a7": row(0), "b3": row(1, id="own-1"), "c1": row(2)}
+    path = tmp_path / "keyed.json"
+    path.write_text(json.dumps(keyed if wrap is None else {"version": 2, wrap: keyed}))
+    assert read(path) == [{"id": "a7", **row(0)}, row(1, id="own-1"), {"id": "c1", **row(2)}]
+
+
+def test_a_run_over_rows_keyed_by_id_keeps_every_row_and_its_key(tmp_path):
+    path = tmp_path / "keyed.json"
+    path.write_text(json.dumps({f"conv-{i:03d}": row(i) for i in range(12)}, indent=2))
+    manifest = curate(str(path), tmp_path / "out")
+    assert manifest["accounting"]["input_rows"] == 12 and manifest["accounting"]["in_splits"] == 12
+    kept = pa.concat_tables([pq.read_table(tmp_path / "out" / f"{s}.parquet", columns=["input_id"])
+                             for s in ("train", "validation", "test")])
+    assert sorted(kept.column("input_id").to_pylist()) == [f"conv-{i:03d}" for i in range(12)]
+
+
+def test_a_keyed_value_that_is_no_row_is_quarantined_alone(tmp_path):
+    path = tmp_path / "keyed.json"
+    path.write_text(json.dumps({"k1": row(1), "k2": {"note": "not a conversation"}, "k3": row(3)}))
+    manifest = curate(str(path), tmp_path / "out")
+    assert manifest["accounting"]["input_rows"] == 3 and manifest["accounting"]["quarantined"] == 1
+
+
+def test_rows_keyed_by_id_under_two_keys_are_refused_in_one_line(tmp_path):
+    path = tmp_path / "splits.json"
+    path.write_text(json.dumps({"train": {"a": row(0)}, "test": {"b": row(1)}}))
+    with pytest.raises(InputError, match=r"splits\.json: an object holding 2 objects of rows keyed by id \('train', "
+                                         r"'test'\), not one: give each as a file of its own") as caught:
+        open_input(str(path))
+    assert "\n" not in str(caught.value)
+
+
+def test_a_key_given_twice_among_keyed_rows_is_refused_not_a_row_lost(tmp_path):
+    """``json`` keeps the last value of a key named twice: the first row would be lost unseen."""
+    path = tmp_path / "twice.json"
+    path.write_text('{"a": %s, "a": %s, "b": %s}' % (json.dumps(row(0)), json.dumps(row(1)), json.dumps(row(2))))
+    with pytest.raises(InputError, match=r"twice\.json: its rows are keyed by id, and the key 'a' appears twice"):
+        open_input(str(path))
+
+
+@pytest.mark.parametrize("document", [
+    {"meta": {"license": "mit"}, "notes": {"x": 1}},  # objects, none a row: the one row it is
+    {"instruction": {"0": "Say hi", "1": "Say bye"}, "output": {"0": "hi", "1": "bye"}},  # columns by row index
+])
+def test_objects_that_are_not_rows_keyed_by_id_are_read_as_before(tmp_path, document):
+    path = tmp_path / "doc.json"
+    path.write_text(json.dumps(document))
+    expected = ([{"instruction": "Say hi", "output": "hi"}, {"instruction": "Say bye", "output": "bye"}]
+                if "instruction" in document else [document])
+    assert read(path) == expected
 
 
 # --- folders and globs of mixed shards ---------------------------------------------------------------------------
