@@ -10,7 +10,8 @@
   and folders skipped, and the metadata files tools write beside shards, :data:`METADATA_FILES`); a ``tome
   curate`` output folder (it holds ``manifest.json``) gives its splits only, never ``removed.parquet``. A
   folder that cannot be listed (no permission) is an error naming it, never skipped, and so is a
-  ``datasets.save_to_disk`` folder among the shards (its rows are read only as an input of its own).
+  ``datasets.save_to_disk`` folder among the shards (its rows are read only as an input of its own), and a file
+  whose name shows rows in a form not read (a CSV file, an archive, another codec), in a folder or a glob's matches.
 
 A data file that is a broken link, or no regular file (a named pipe, a device), is an error naming it: its rows
 would be lost unseen, and a pipe is read twice (the input's fingerprint, then its rows), so it would hang.
@@ -165,10 +166,15 @@ def _expand(spec: str | Path) -> list[DataFile]:
     if not text.strip():
         raise SourceError("an input path is empty: give a file, glob, folder or dataset id")
     if is_glob(text):
+        from curation.readers.errors import unread_data
+
         matches = sorted(Path(p) for p in glob_files(os.path.expanduser(text)))
         files = [f for f in map(classify, matches) if f is not None and not f.path.is_dir()]
         for file in files:
             check_regular(file.path)
+        unread = [m for m in matches if classify(m) is None and unread_data(m.name) and not m.is_dir()]
+        if unread:
+            raise SourceError(_unread_files(text, unread, bool(files)))
         if not files:
             raise SourceError(f"{text}: the pattern matches no .jsonl, .json or .parquet file (compressed or not)")
         return files
@@ -251,6 +257,23 @@ def _every_folder(bases: list[str], with_files: bool) -> list[str]:
     return out
 
 
+def _unread_files(where: str | Path, unread: list[Path], beside: bool) -> str:
+    """The one line for data files of a form tome does not read (a CSV file, an archive, another codec:
+    :func:`curation.readers.errors.unread_data`) in a folder or among a glob's matches, ``beside`` the files it
+    reads or not: read past, their rows would be lost unseen (``datasets.load_dataset`` of such a folder reads one
+    format and leaves the others out too). What each is and what to do, for the first of them."""
+    from curation.readers.errors import unsupported_file
+
+    first = unread[0]
+    named = ", ".join(p.name for p in unread[:3]) + (f" and {len(unread) - 3} more" if len(unread) > 3 else "")
+    what = unsupported_file(str(first), first.name)
+    if not beside:
+        return what if len(unread) == 1 else f"{where}: {named}: {what.removeprefix(f'{first}: ')}"
+    it, verb = ("it", "is") if len(unread) == 1 else ("them", "are")
+    return (f"{where}: {named} {verb} not read, beside the files that are (rows would be left out unseen): "
+            f"{what.removeprefix(f'{first}: ')}; or move {it} out, or give a glob that leaves {it} out")
+
+
 def _curated_splits(path: Path) -> list[DataFile]:
     """The split files of a curated folder (its rows): never its ``removed.parquet``, ``messages/`` copies or
     quarantine, which read as rows would bring removed rows back and every kept row twice."""
@@ -267,7 +290,9 @@ def _curated_splits(path: Path) -> list[DataFile]:
 def _folder(path: Path) -> list[DataFile]:
     if is_curated_folder(path):
         return _curated_splits(path)
-    files = []
+    from curation.readers.errors import unread_data
+
+    files, unread = [], []
 
     def unreadable(exc: OSError) -> None:  # os.walk would skip the folder, and its rows with it
         raise SourceError(f"{exc.filename or path}: cannot read the folder: {exc.strerror or exc}")
@@ -296,6 +321,10 @@ def _folder(path: Path) -> list[DataFile]:
                 if found is not None:
                     check_regular(found.path)
                     files.append(found)
+                elif unread_data(name):
+                    unread.append(Path(root) / name)
+    if unread:
+        raise SourceError(_unread_files(path, unread, bool(files)))
     if not files:
         raise SourceError(f"{path}: folder holds no .jsonl, .json or .parquet file (compressed or not)")
     return sorted(files, key=lambda f: f.path.as_posix())

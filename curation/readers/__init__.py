@@ -20,7 +20,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Iterator
 
 from curation.readers.errors import (NOT_UTF8_HINT, DuplicateKey, InputError, json_int, misnamed, unique_keys,
-                                     unmarked_encoding_error, unreadable_json, unsupported_file, wrong_codec)
+                                     unmarked_encoding_error, unread_data, unreadable_json, unsupported_file,
+                                     wrong_codec)
 from curation.readers.filesystems import file_kind, list_folder, resolve_filesystem
 from curation.readers.labels import label_names
 from curation.readers.not_utf8 import ESCAPED_BYTE, decoded_with_escapes, only_not_utf8, quarantine_not_utf8
@@ -291,6 +292,8 @@ def _plain_local(spec: str, path: Path) -> bool:
     if is_saved_dataset([e.name for e in entries if e.is_file()]):
         return True
     data = [e for e in entries if e.name not in METADATA_FILES]
+    if any(unread_data(e.name) for e in data):  # the folder walk names what it would leave out
+        return False
     found = [classify(e) for e in data if e.is_file()]
     suffixes = {f.path.suffix for f in found if f is not None}
     # one plain kind only (the folder rule below reads *.parquet or else *.jsonl, never both)

@@ -95,6 +95,15 @@ _TABLES = {".csv": "CSV", ".tsv": "TSV", ".xlsx": "Excel", ".xls": "Excel", ".tx
            ".feather": "Arrow IPC", ".orc": "ORC", ".avro": "Avro"}
 
 
+def unread_data(name: str) -> bool:
+    """Does a file's name show rows in a form tome does not read: an archive, another codec, a table in another
+    format (not ``.txt``: a folder of shards may hold a LICENSE.txt or notes)? Such a file among the shards of a
+    folder would be left out unseen, its rows lost."""
+    lower = name.lower()
+    return (any(lower.endswith(a) for a in _ARCHIVES) or any(lower.endswith(c) for c in _OTHER_CODECS)
+            or any(lower.endswith(t) for t in _TABLES if t != ".txt"))
+
+
 def unsupported_file(shown: str, name: str) -> str:
     """The one line for a file of a type tome does not read, by its name: its suffixes, what they show (an archive,
     another codec, a table in another format) and what to do."""

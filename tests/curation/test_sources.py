@@ -103,6 +103,10 @@ def test_expand_rejects_unknown_file_types_and_empty_folders(tmp_path):
     (tmp_path / "rows.csv").write_text("a,b\n")
     with pytest.raises(SourceError, match="unsupported file type '.csv'"):
         expand(tmp_path / "rows.csv")
+    with pytest.raises(SourceError, match=r"rows\.csv: unsupported file type '.csv': CSV is not read"):
+        expand(tmp_path)  # a folder of it alone: what it is, and what to do
+    (tmp_path / "rows.csv").unlink()
+    (tmp_path / "notes.txt").write_text("about the rows\n")
     with pytest.raises(SourceError, match="folder holds no"):
         expand(tmp_path)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 from pathlib import Path
 
 import pyarrow as pa
@@ -149,3 +150,33 @@ def test_a_mixed_folder_curates_every_row_to_one_place_and_the_same_bytes_twice(
     assert [e["position"]["file"] for e in errors] == ["h.json", "h.json"]
     for name in ("train.parquet", "validation.parquet", "test.parquet", "removed.parquet", "quarantine.jsonl"):
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name
+
+
+# --- files of a form tome does not read, among those it reads --------------------------------------------------
+
+@pytest.mark.parametrize("name,says", [
+    ("extra.csv", r"extra\.csv is not read, beside the files that are \(rows would be left out unseen\): unsupported "
+                  r"file type '.csv': CSV is not read"),
+    ("more.jsonl.lz4", r"more\.jsonl\.lz4 is not read, .*: lz4-compressed, which is not read; decompress it"),
+    ("train-00000-of-00001.arrow", r"train-00000-of-00001\.arrow is not read, .*Arrow IPC is not read"),
+    ("sub/rows.tar.gz", r"rows\.tar\.gz is not read, .*an archive, not read as one; extract it"),
+])
+@pytest.mark.parametrize("glob", [False, True])
+def test_data_of_a_form_not_read_beside_shards_is_one_line_not_rows_lost(tmp_path, name, says, glob):
+    """A CSV file, an lz4 file, a loose Arrow file or an archive beside JSON Lines in a folder was passed by
+    unseen (the run read the JSON Lines and said nothing lost)."""
+    (tmp_path / "rows.jsonl").write_text(json.dumps(row(0)) + "\n")
+    (tmp_path / name).parent.mkdir(exist_ok=True)
+    (tmp_path / name).write_bytes(b"a,b\n1,2\n")
+    (tmp_path / "LICENSE.txt").write_text("MIT\n")  # no rows: passed by, as a README is
+    spec = f"{tmp_path}/**/*" if glob else str(tmp_path)
+    with pytest.raises(InputError, match=rf"^{re.escape(spec)}: {says}.*; or move it out") as caught:
+        open_input(spec)
+    assert "\n" not in str(caught.value)
+
+
+def test_a_folder_of_shards_with_text_beside_them_is_read(tmp_path):
+    (tmp_path / "rows.jsonl").write_text(json.dumps(row(0)) + "\n")
+    for name in ("LICENSE.txt", "README.md", "notes", ".gitattributes", "_SUCCESS"):
+        (tmp_path / name).write_text("text\n")
+    assert read(tmp_path) == [row(0)]
