@@ -11,10 +11,10 @@ refuse the published dataset).
 The card, the manifest and the report go up naming each local path they hold (an input given as
 ``/home/me/data/rows.jsonl``, ``~/rows.jsonl`` or ``../private/rows.jsonl``, a config's input found beside it, an
 ``--against`` folder) by its last part (``rows.jsonl``), and each URL without its user, password and query
-(``https://me:hf_x@host/x.jsonl?sig=...`` -> ``https://host/x.jsonl``), only where the path is the value (a manifest string, the
-code span a page names it in), never inside other text (:func:`public_texts`): the folder's own files keep the
-paths, which say on this machine where the data came from; the hub's copy says nothing of the machine that
-curated it. The data files name inputs by name only. ``--private`` makes a new repo private, and stops (nothing
+(``https://me:hf_x@host/x.jsonl?sig=...`` -> ``https://host/x.jsonl``), only where the path is the value (a
+manifest string, the code span a page names it in), never inside other text (:func:`public_texts`): the folder's
+own files keep the paths, which say on this machine where the data came from; the hub's copy says nothing of the
+machine that curated it. The data files name inputs by name only. ``--private`` makes a new repo private, and stops (nothing
 uploaded) where the repo exists and is public: the hub keeps an existing repo's visibility.
 """
 

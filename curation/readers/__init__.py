@@ -457,8 +457,9 @@ def _document_rows_of(text: str, shown: str, head: bytes, broken: tuple[str, str
 
 def _json_rows(text: str, shown: str, broken: tuple[str, str] | None = None, salvage: bool = True) -> list:
     """The rows of a JSON file's text: an array of rows, an object holding one array (``{"data": [...]}``), an
-    object of rows keyed by id, or holding one such (``{"id1": row, ...}``: :func:`_keyed_rows`), or one row (an object whose keys show a chat format: ``{"conversations": [...]}`` is a row, not a wrapper; an
-    object that holds no array at all, ``{}`` say, is one row too), or several such values one after another.
+    object of rows keyed by id, or holding one such (``{"id1": row, ...}``: :func:`_keyed_rows`), or one row (an
+    object whose keys show a chat format: ``{"conversations": [...]}`` is a row, not a wrapper; an object that
+    holds no array at all, ``{}`` say, is one row too), or several such values one after another.
     A row with an object that names a key twice is an :class:`UnreadableRow` (quarantined alone). A raw control
     character inside a string (a tab) is read, as in a JSON Lines line, and repaired by validation. Raises
     :class:`_JsonLines` for JSON Lines (one value a line).
