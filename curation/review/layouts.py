@@ -188,7 +188,7 @@ def push_hub_layout(path: str | Path, repo_id: str, token: str | None = None, pr
         )
     except Exception as exc:  # huggingface_hub's errors, httpx's, OSError: one line each
         raise ReviewError(f"--push-to-hub {repo_id}: not published, {hub_reason(exc)}; nothing was uploaded") from None
-    return f"https://huggingface.co/datasets/{repo_id}"
+    return f"{api.endpoint.rstrip('/')}/datasets/{repo_id}"  # (HF_ENDPOINT's, where it names another hub)
 
 
 # -- reading ----------------------------------------------------------------------------------------------

@@ -91,3 +91,13 @@ def test_private_never_uploads_into_a_public_repo(curated, hub):
     _export(curated, "--push-to-hub", "me/rev", "--private", expect=0)
     assert hub["create"] == ("me/rev", {"repo_type": "dataset", "exist_ok": True, "private": True})
     assert hub["upload"]["repo_id"] == "me/rev"
+
+
+def test_the_url_said_is_the_hub_the_data_went_to(curated, tmp_path, hub, monkeypatch):
+    """With HF_ENDPOINT naming another hub (a mirror, an enterprise hub), the command said huggingface.co."""
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "ENDPOINT", "https://hub.example.org/")
+    result = _export(curated, "--push-to-hub", "me/rev", expect=0)
+    assert "https://hub.example.org/datasets/me/rev" in " ".join(result.output.split())
+    assert "huggingface.co" not in result.output
