@@ -488,8 +488,9 @@ def _json_rows(text: str, shown: str, broken: tuple[str, str] | None = None, sal
     and it is as likely no JSON at all, JSON5 with its comments or a Python repr, as JSON cut short:
     quarantined whole it would be an empty run that looks fine), or that starts as no array or object; one whose
     break lies in an object that is a row (its keys show a chat format: its one row cut short), or in an object
-    holding no array or several (which holds the rows is not known); an object holding several arrays, or
-    naming its one array's key twice (which holds the rows would be a guess); and JSON nested too deeply for
+    holding no array or several (which holds the rows is not known); an object holding several arrays, rows
+    beside its one array (:func:`_no_rows_beside`), or naming its one array's key twice (which holds the rows would
+    be a guess); and JSON nested too deeply for
     Python. An integer of more digits than Python converts is the infinite float Arrow's reader makes of it in
     JSON Lines (:func:`~curation.readers.errors.json_int`): a score so is not finite, its row kept."""
     import json
@@ -533,12 +534,27 @@ def _document_rows(data: Any, shown: str, hook: _KeyCheck) -> list:
         if len(lists) > 1:  # splits by name, say ({"train": [...], "test": [...]}): which holds the rows is a guess
             raise InputError(f"{shown}: an object holding {len(lists)} arrays ({', '.join(map(repr, lists[:8]))}), "
                              "not one array of rows: give each as a file of its own (jq '.KEY' FILE, say)")
+        _no_rows_beside(data, lists[0], shown)
         data = data[lists[0]]
     if not isinstance(data, list):  # a scalar: the file's one record, quarantined saying what it holds
         what = _JSON_TYPES.get(type(data), type(data).__name__)
         return [UnreadableRow(data, f"the file's JSON is {what}, not rows (expected an array of rows, an object "
                                     "holding one array, or one row)")]
     return _marked(data, hook)
+
+
+def _no_rows_beside(data: dict, array: str, shown: str) -> None:
+    """Refuse an object that holds one array (key ``array``) and, beside it, rows: objects that are rows by their
+    keys, or objects of rows keyed by id (:func:`_is_keyed`). Read as the wrapper of its one array, those rows were
+    lost unseen (``{"a": row, "b": [], "c": row}`` read as no rows at all); which of them are the rows, the array's
+    or the others, is a guess."""
+    from curation.formats import detect_format
+
+    beside = [k for k, v in data.items() if isinstance(v, dict) and (detect_format(v) is not None or _is_keyed(v))]
+    if beside:
+        shown_keys = ", ".join(map(repr, beside[:8])) + (f" and {len(beside) - 8} more" if len(beside) > 8 else "")
+        raise InputError(f"{shown}: an object holding an array ({array!r}) and, beside it, rows ({shown_keys}): "
+                         "which are the rows is a guess: give each as a file of its own (jq '.KEY' FILE, say)")
 
 
 def _keyed_rows(data: dict, shown: str) -> list:
@@ -560,6 +576,8 @@ def _keyed_rows(data: dict, shown: str) -> list:
                              "(jq '.KEY' FILE, say)")
         if not inside:
             return [data]
+        if isinstance(data, _KeysTwice):  # {"data": {...}, "data": {...}}: json keeps the last, the first's rows lost
+            raise InputError(f"{shown}: {DuplicateKey(data.key)}")
         keyed = data[inside[0]]
     if isinstance(keyed, _KeysTwice):  # {"id1": row, "id1": row}: json keeps the last, the first would be lost
         raise InputError(f"{shown}: its rows are keyed by id, and {DuplicateKey(keyed.key)}")
@@ -634,7 +652,9 @@ def _salvaged(text: str, shown: str, first, hook: _KeyCheck, broken: tuple[str, 
         keys = [k for k, _ in prefix.members] + ([prefix.array_key] if prefix.array_key is not None else [])
         arrays = [v for _, v in prefix.members if isinstance(v, list)]
         arrays += [prefix.values] if prefix.array_key is not None else []
-        if detect_format(keys) is None and len(arrays) == 1:
+        # (rows beside its one array: which are the rows is a guess, :func:`_no_rows_beside`)
+        beside = any(isinstance(v, dict) and (detect_format(v) is not None or _is_keyed(v)) for _, v in prefix.members)
+        if detect_format(keys) is None and len(arrays) == 1 and not beside:
             rows = _marked(arrays[0], hook)
     if not rows or not salvage and (prefix.error is not None or broken is not None):
         if broken is not None and broken[0] == "decompress":  # (what a stream gave is no JSON's start to name)

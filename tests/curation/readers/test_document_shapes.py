@@ -94,6 +94,42 @@ def test_objects_that_are_not_rows_keyed_by_id_are_read_as_before(tmp_path, docu
     assert read(path) == expected
 
 
+@pytest.mark.parametrize("document", [
+    {"a": row(0), "b": [], "c": row(1)},  # read as the wrapper of its empty array: no rows at all
+    {"a": row(0), "b": [row(5)], "c": row(1)},  # read as its one array: rows 0 and 1 lost
+    {"data": [row(0)], "extra": row(1)},
+    {"data": [row(0)], "more": {"k1": row(1), "k2": row(2)}},  # rows keyed by id beside an array
+])
+def test_rows_beside_the_one_array_of_an_object_are_refused_not_lost(tmp_path, document):
+    """An object holding one array was read as its wrapper whatever else it held: rows beside the array, by their
+    keys or keyed by id, were passed by unseen, and the run said nothing lost."""
+    path = tmp_path / "doc.json"
+    path.write_text(json.dumps(document))
+    with pytest.raises(InputError, match=rf"^{re.escape(str(path))}: an object holding an array \('[a-z]+'\) and, "
+                                         r"beside it, rows \('[a-z]+'(, '[a-z]+')?\): which are the rows is a guess"
+                       ) as caught:
+        open_input(str(path))
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("document", [{"a": row(0), "b": [row(5), row(6)]},
+                                      {"more": {"k1": row(1)}, "data": [row(0), row(2)]}])
+def test_rows_beside_an_array_that_breaks_are_not_lost(tmp_path, document):
+    """Broken inside its array, such an object was salvaged as that array's rows, those beside it lost unseen."""
+    path = tmp_path / "doc.json"
+    path.write_text(json.dumps(document)[:-20])
+    with pytest.raises(InputError, match=rf"^{re.escape(str(path))}: line 1: not valid JSON"):
+        open_input(str(path))
+
+
+def test_an_object_of_keyed_rows_under_a_key_given_twice_is_refused_not_its_rows_lost(tmp_path):
+    """``json`` keeps the last of a wrapper's key given twice: the rows keyed under the first were lost unseen."""
+    path = tmp_path / "twice.json"
+    path.write_text('{"data": {"a": %s}, "data": {"b": %s}}' % (json.dumps(row(0)), json.dumps(row(1))))
+    with pytest.raises(InputError, match=r"twice\.json: the key 'data' appears twice in one object"):
+        open_input(str(path))
+
+
 # --- folders and globs of mixed shards ---------------------------------------------------------------------------
 
 def _mixed(folder: Path) -> Path:
