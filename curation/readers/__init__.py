@@ -563,7 +563,7 @@ def _keyed_rows(data: dict, shown: str) -> list:
     a wrapper, ``{"data": {"id1": row, ...}}``, read as ``{"data": [row, ...]}`` is (the one array of an object
     that is no row). Keyed: every value an object and one of them a row by its keys (:func:`_is_keyed`); the rest
     then go to validation as rows, each quarantined alone when it is none, as an array's elements are. Each key is
-    its row's ``id`` where the row has none (kept, as any input ``id`` is, as ``input_id``: the id is no less the
+    its row's ``id`` where the row has none, or a null one (kept, as any input ``id`` is, as ``input_id``: the id is no less the
     row's for being written outside it); a row's own ``id`` stays. ``[data]``, the one row, for any other object.
     ``datasets.load_dataset("json")`` reads such a file as one row whose columns are the ids; no chat format
     shows in those, so the run ended on "cannot tell the chat format from its columns (id1, id2, ...)"."""
@@ -581,7 +581,8 @@ def _keyed_rows(data: dict, shown: str) -> list:
         keyed = data[inside[0]]
     if isinstance(keyed, _KeysTwice):  # {"id1": row, "id1": row}: json keeps the last, the first would be lost
         raise InputError(f"{shown}: its rows are keyed by id, and {DuplicateKey(keyed.key)}")
-    return [row if "id" in row or isinstance(row, _KeysTwice) else {"id": key, **row} for key, row in keyed.items()]
+    return [row if row.get("id") is not None or isinstance(row, _KeysTwice)
+            else {"id": key, **{k: v for k, v in row.items() if k != "id"}} for key, row in keyed.items()]
 
 
 def _is_keyed(data: dict) -> bool:

@@ -48,6 +48,13 @@ def test_rows_keyed_by_id_are_read_each_key_the_id_of_a_row_without_one(tmp_path
     assert read(path) == [{"id": "a7", **row(0)}, row(1, id="own-1"), {"id": "c1", **row(2)}]
 
 
+def test_a_keyed_row_whose_own_id_is_null_takes_its_key(tmp_path):
+    """A row's null ``id`` is no id: its key was dropped for it, the row's ``input_id`` null."""
+    path = tmp_path / "keyed.json"
+    path.write_text(json.dumps({"a7": row(0, id=None), "b3": row(1, id="own-1"), "c1": row(2, id=0)}))
+    assert read(path) == [{"id": "a7", **row(0)}, row(1, id="own-1"), row(2, id=0)]
+
+
 def test_a_run_over_rows_keyed_by_id_keeps_every_row_and_its_key(tmp_path):
     path = tmp_path / "keyed.json"
     path.write_text(json.dumps({f"conv-{i:03d}": row(i) for i in range(12)}, indent=2))
