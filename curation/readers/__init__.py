@@ -488,9 +488,9 @@ def _json_rows(text: str, shown: str, broken: tuple[str, str] | None = None, sal
     and it is as likely no JSON at all, JSON5 with its comments or a Python repr, as JSON cut short:
     quarantined whole it would be an empty run that looks fine), or that starts as no array or object; one whose
     break lies in an object that is a row (its keys show a chat format: its one row cut short), or in an object
-    holding no array or several (which holds the rows is not known); an object holding several arrays, rows
-    beside its one array (:func:`_no_rows_beside`), or naming its one array's key twice (which holds the rows would
-    be a guess); and JSON nested too deeply for
+    holding several arrays or none (which holds the rows is not known; but of rows keyed by id, those read whole
+    are kept); an object holding several arrays, rows beside its one array (:func:`_no_rows_beside`), or naming
+    its one array's key twice (which holds the rows would be a guess); and JSON nested too deeply for
     Python. An integer of more digits than Python converts is the infinite float Arrow's reader makes of it in
     JSON Lines (:func:`~curation.readers.errors.json_int`): a score so is not finite, its row kept."""
     import json
@@ -655,8 +655,11 @@ def _salvaged(text: str, shown: str, first, hook: _KeyCheck, broken: tuple[str, 
         arrays += [prefix.values] if prefix.array_key is not None else []
         # (rows beside its one array: which are the rows is a guess, :func:`_no_rows_beside`)
         beside = any(isinstance(v, dict) and (detect_format(v) is not None or _is_keyed(v)) for _, v in prefix.members)
+        whole = dict(prefix.members)
         if detect_format(keys) is None and len(arrays) == 1 and not beside:
             rows = _marked(arrays[0], hook)
+        elif not arrays and len(whole) == len(prefix.members) and _is_keyed(whole):  # rows keyed by id (each once)
+            rows = _marked(_keyed_rows(whole, shown), hook)
     if not rows or not salvage and (prefix.error is not None or broken is not None):
         if broken is not None and broken[0] == "decompress":  # (what a stream gave is no JSON's start to name)
             raise InputError(f"{shown}: cannot read: {broken[1]}")

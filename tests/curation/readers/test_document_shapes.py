@@ -72,6 +72,26 @@ def test_a_keyed_value_that_is_no_row_is_quarantined_alone(tmp_path):
     assert manifest["accounting"]["input_rows"] == 3 and manifest["accounting"]["quarantined"] == 1
 
 
+def test_rows_keyed_by_id_that_break_off_keep_those_read_whole_beside_shards(tmp_path):
+    """A keyed document cut short (or not valid JSON part-way) among shards ended the run ("line 1: not valid
+    JSON"), where a JSON array so broken keeps its rows read whole and quarantines the rest."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    (folder / "a.jsonl").write_text(json.dumps(row(0)) + "\n")
+    (folder / "b.json").write_text(json.dumps({"x": row(1), "y": row(2), "z": row(3)}, indent=1)[:-40])
+    (folder / "c.jsonl").write_text(json.dumps(row(4)) + "\n")
+    got = read(folder)
+    assert got[:3] + got[4:] == [row(0), {"id": "x", **row(1)}, {"id": "y", **row(2)}, row(4)]
+    assert isinstance(got[3], str) and got[3].startswith('"z": {')  # the rest of the file, as text
+    manifests = [curate(str(folder), tmp_path / name) for name in ("one", "two")]
+    assert manifests[0]["accounting"]["input_rows"] == 5 and manifests[0]["accounting"]["quarantined"] == 1
+    errors = [json.loads(line) for line in (tmp_path / "one" / "quarantine.jsonl").read_text().splitlines()]
+    assert [(e["position"]["file"], e["position"]["row"]) for e in errors] == [("b.json", 2)]
+    assert "the file breaks off here" in errors[0]["error"]
+    for name in ("train.parquet", "validation.parquet", "test.parquet", "quarantine.jsonl"):
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name
+
+
 def test_rows_keyed_by_id_under_two_keys_are_refused_in_one_line(tmp_path):
     path = tmp_path / "splits.json"
     path.write_text(json.dumps({"train": {"a": row(0)}, "test": {"b": row(1)}}))
