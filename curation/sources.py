@@ -148,9 +148,16 @@ def is_curated_folder(path: Path) -> bool:
 
 
 def expand(spec: str | Path) -> list[DataFile]:
-    """The data files behind one input spec (file, glob or folder), in a fixed order; :class:`SourceError` if none,
-    or if a file's name is not UTF-8 (Arrow, which reads them, takes UTF-8 names only)."""
+    """The data files behind one input spec (file, glob or folder), in a fixed order, each file once however many
+    names reach it (two links in a folder to one file: read twice, its rows were all removed as exact duplicates, or
+    with dedup off put in train and test alike); :class:`SourceError` if none, or if a file's name is not UTF-8
+    (Arrow, which reads them, takes UTF-8 names only)."""
     files = _expand(spec)
+    if len(files) > 1:
+        once: dict[str, DataFile] = {}
+        for file in files:
+            once.setdefault(os.path.realpath(file.path), file)
+        files = list(once.values())
     for file in files:
         try:
             os.fsdecode(file.path).encode("utf-8")

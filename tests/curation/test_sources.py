@@ -83,6 +83,18 @@ def test_globs_and_folders_of_shards(tmp_path):
     assert [f.path.name for f in expand(str(tmp_path / "**" / "*.parquet"))] == ["part-2.parquet"]
 
 
+def test_a_file_reached_by_two_names_is_read_once(tmp_path):
+    """Two links in a folder (or among a glob's matches) to one file were two files: its rows read twice, all
+    removed as exact duplicates, or with dedup off in train and test alike. The first name in order is kept."""
+    (tmp_path / "shards").mkdir()
+    (tmp_path / "shards" / "a.jsonl").write_bytes(b"{}\n")
+    (tmp_path / "shards" / "b.jsonl").symlink_to(tmp_path / "shards" / "a.jsonl")
+    (tmp_path / "shards" / "c.jsonl").symlink_to("a.jsonl")
+    (tmp_path / "shards" / "d.jsonl").write_bytes(b"{}\n")  # the same bytes, another file: read
+    for spec in (tmp_path / "shards", str(tmp_path / "shards" / "*.jsonl")):
+        assert [f.path.name for f in expand(spec)] == ["a.jsonl", "d.jsonl"]
+
+
 def test_a_curated_output_folder_gives_its_splits_only(tmp_path):
     for name in ("manifest.json", "train.parquet", "validation.parquet", "test.parquet", "removed.parquet"):
         (tmp_path / name).write_bytes(b"")
