@@ -344,7 +344,8 @@ def public_texts(root: Path) -> dict[str, bytes]:
     paths = local_paths(manifest)
     if not paths:
         return {}
-    out = {"manifest.json": (dumps_utf8(_public_value(manifest, paths), indent=2, sort_keys=False) + "\n").encode("utf-8")}
+    manifest_text = dumps_utf8(_public_value(manifest, paths), indent=2, sort_keys=False) + "\n"
+    out = {"manifest.json": manifest_text.encode("utf-8")}
     for name in DESCRIBING:
         if name == "manifest.json":
             continue
@@ -401,7 +402,8 @@ def staged(root: Path, public: dict[str, bytes]) -> Iterator[Path]:
 def publish_command(
     out: Path = typer.Argument(..., help="A `tome curate` output folder."),
     repo: str = typer.Option(..., "--repo", help="The Hugging Face dataset repo, USER/NAME (created if missing)."),
-    private: bool = typer.Option(False, "--private", help="Create the repo private."),
+    private: bool = typer.Option(False, "--private", help="Create the repo private; an existing public repo is refused "
+                                 "(the hub keeps a repo's visibility), nothing uploaded."),
     format: Optional[str] = typer.Option(None, "--format", help="Rewrite the card (and messages splits) for finetome, "
                                          "messages or both before uploading; default: keep the folder's card."),
     token: Optional[str] = typer.Option(None, "--token", help="Hub token (default: HF_TOKEN or the saved login)."),

@@ -96,7 +96,8 @@ def export_cmd(
     hub_dir: Optional[Path] = typer.Option(None, "--hub-dir", callback=output_path, help="Offline: write the rg.Dataset.to_hub layout (a Hugging Face dataset) to this new/empty folder."),
     push_to_hub: Optional[str] = typer.Option(None, "--push-to-hub", help="Publish the to_hub layout to this Hugging Face dataset repo (user/name; needs the network)."),
     hf_token: Optional[str] = typer.Option(None, "--hf-token", envvar="HF_TOKEN", help="Hugging Face token for --push-to-hub."),
-    private: bool = typer.Option(False, "--private", help="--push-to-hub: make the repo private."),
+    private: bool = typer.Option(False, "--private", help="--push-to-hub: make the repo private (an existing "
+                                 "public repo is refused, nothing uploaded)."),
     api_url: Optional[str] = _API["api_url"],
     api_key: Optional[str] = _API["api_key"],
     workspace: Optional[str] = _API["workspace"],
