@@ -180,12 +180,12 @@ class InputSource:
         units: list[Unit] = []
         if self.kind in ("jsonl", "sample", "parquet", "files") or self.documents:
             documents = set(self.documents)
+            loaded = dict(self.records) if documents else {}
             for path in self.files:
                 found = classify(path)
                 if path in documents:  # loaded whole: its rows, as a document given alone is read
                     label = self.label(path)
-                    rows = next(data for name, data in self.records if name == label)
-                    units.extend(_record_units(label, len(rows), unit_bytes, unit_records, len(units)))
+                    units.extend(_record_units(label, len(loaded[label]), unit_bytes, unit_records, len(units)))
                 elif found is not None and found.kind == "parquet" and found.compression:  # read whole: one unit
                     name = self.label(path)
                     units.append(Unit(len(units), "parquet", path, name, compression=found.compression))
