@@ -19,7 +19,7 @@ import os
 import struct
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -107,6 +107,7 @@ class VoiceSession:
     stream_error: str | None = None
     question: SpokenQuestion | None = None
     prefilled: str = ""
+    shown: str = ""  # the status line the microphone's handler last sent
     lock: threading.Lock = field(default_factory=threading.Lock)
     used: float = field(default_factory=time.monotonic)
 
@@ -188,6 +189,38 @@ def read_chunk(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
     return load_audio(path), 16_000
 
 
+class ReadAhead:
+    """The model reads a question while it is being asked (`Generator.prefill`), on a thread of its own: only
+    the newest request waits, so the microphone's handler never waits for the model. A failure is logged: a
+    read-ahead is only a head start."""
+
+    def __init__(self, prefill: Callable[[list[dict[str, str]]], Any]) -> None:
+        self._prefill = prefill
+        self._lock = threading.Lock()
+        self._next: list[dict[str, str]] | None = None
+        self._running = False
+
+    def request(self, messages: list[dict[str, str]]) -> None:
+        with self._lock:
+            self._next = messages
+            if self._running:
+                return
+            self._running = True
+        threading.Thread(target=self._run, name="read-ahead", daemon=True).start()
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                messages, self._next = self._next, None
+                if messages is None:
+                    self._running = False
+                    return
+            try:
+                self._prefill(messages)
+            except Exception:  # only a head start: the recording goes on without it
+                log.exception("prefill failed")
+
+
 class DemoHandlers:
     """What the page's buttons do; each handler returns (or yields) values for its outputs."""
 
@@ -200,6 +233,7 @@ class DemoHandlers:
         self.settings = settings or PageSettings()
         self.voice = voice
         self._sessions: dict[str, VoiceSession] = {}
+        self._read_ahead = ReadAhead(lambda messages: self.generator.prefill(messages))
         self._sessions_lock = threading.Lock()
 
     @property
@@ -243,21 +277,24 @@ class DemoHandlers:
         """Recording started: a new stream for this tab."""
         s = self.session(request)
         with s.lock:
-            s.stream, s.stream_error, s.prefilled = self.transcriber.stream(), None, ""
+            s.stream, s.stream_error, s.prefilled, s.shown = self.transcriber.stream(), None, "", ""
         return "🎙 Listening… press **Stop** when you are done."
 
     def hear(self, chunk: str | None, history: History | None = None, request: gr.Request | None = None) -> Any:
-        """A microphone chunk: transcribe any phrase that ended; let the model read the question so far."""
+        """A microphone chunk: queue it for the tab's stream (phrases are decoded on the stream's thread); let the
+        model read the question so far (on a thread of its own). Returns at once: Gradio keeps only the newest
+        chunk while this handler runs, so a handler that waited for a phrase to decode would drop the audio
+        spoken meanwhile."""
         s = self.session(request)
         with s.lock:
             if s.stream is None or (s.stream.result is not None and time.perf_counter() - (s.stream.ended or 0) > 1.0):
-                s.stream, s.stream_error, s.prefilled = self.transcriber.stream(), None, ""  # no `listen` seen
+                s.stream, s.stream_error, s.prefilled, s.shown = self.transcriber.stream(), None, "", ""  # no `listen`
             stream = s.stream
         if chunk is None or stream.result is not None or s.stream_error:
             return gr.skip()
         try:
             samples, rate = read_chunk(chunk)
-            text = stream.feed(samples, rate)
+            text = stream.push(samples, rate)  # decoded on the stream's thread: this handler returns at once
         except AudioInputError as exc:
             s.stream_error = exc.user_message
             return warn(exc.user_message)
@@ -269,12 +306,13 @@ class DemoHandlers:
             return warn(s.stream_error)
         if text and text != s.prefilled:  # the model reads the question while it is being asked
             s.prefilled = text
-            try:
-                self.generator.prefill(_plain_history(_valid_text(history)) + [{"role": "user", "content": text}])
-            except Exception:  # only a head start: the recording goes on without it
-                log.exception("prefill failed")
+            self._read_ahead.request(_plain_history(_valid_text(history)) + [{"role": "user", "content": text}])
         heard = f"🎙 Listening ({stream.audio_seconds:.0f} s)…"
-        return f"{heard} {text}" if text else heard
+        status = f"{heard} {text}" if text else heard
+        if status == s.shown:  # ten chunks a second: the page is sent a status line only when it changes
+            return gr.skip()
+        s.shown = status
+        return status
 
     def heard(self, request: gr.Request | None = None) -> tuple[str, str]:
         """Recording stopped: decode the last phrase -> (transcript for the message box, status line)."""

@@ -6,17 +6,23 @@
         print(stream.text)                        # what is final so far
     transcript = stream.finish()                  # the end of speech: decode the last phrase only
 
+A server takes a chunk with `push` instead: it returns at once (the chunk checked and resampled), and the audio is
+scanned and decoded in order on the stream's own worker thread. A handler that decodes while the next chunk arrives loses audio
+(Gradio keeps only the latest chunk of a stream that its handler has not taken yet), so a slow phrase must never
+hold the handler. `finish` first takes every chunk still waiting, in order.
+
 Phrases are cut by Silero VAD (faster-whisper's model, run window by window with its state carried over, so the
 probabilities are the same as one pass over the whole clip): a phrase ends at a pause of `PAUSE_SECONDS`;
 a phrase longer than `MAX_PHRASE_SECONDS` is cut in the middle of its longest pause of 0.18 s or more (in its
 second half), and uninterrupted speech at twice that length at its quietest moment. Each phrase is decoded with
-the text before it as Whisper's prompt. A stream is safe to feed and finish from different threads.
+the text before it as Whisper's prompt. A stream is safe to feed, push and finish from different threads.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -125,6 +131,12 @@ class SpeechStream:
         self.started = time.perf_counter()
         self.ended: float | None = None  # when finish() was called: the end of speech
         self.result: Transcript | None = None
+        self._push_lock = threading.Lock()
+        self._pushed = 0  # samples pushed (16 kHz)
+        self._waiting: deque[np.ndarray] = deque()  # pushed samples not taken yet, oldest first
+        self._waiting_lock = threading.Lock()  # guards _waiting and _working (taken inside _lock, never around it)
+        self._working = False  # a worker thread is taking the waiting chunks
+        self._failed: Exception | None = None  # what a pushed chunk raised: raised again by push and finish
 
     @property
     def text(self) -> str:
@@ -148,16 +160,76 @@ class SpeechStream:
                 self.busy_seconds += time.perf_counter() - start
             return self.text
 
+    def push(self, chunk: np.ndarray, sample_rate: int = SAMPLE_RATE) -> str:
+        """Queue audio for the stream's worker thread and return at once with the text decoded so far.
+
+        The chunk is checked and resampled here, so a chunk that is not sound (`NotAudio`) or runs past the cap
+        (`AudioTooLong`) raises at once; voice-activity detection and decoding run on the worker, in order.
+        Raises what the worker met on an earlier chunk, and `RuntimeError` once finished. Use `push` or `feed`
+        on a stream, not both."""
+        if self.result is not None:
+            raise RuntimeError("this stream is finished")
+        if self._failed is not None:
+            raise self._failed
+        with self._push_lock:  # one resampler, chunks in the order they are pushed
+            samples = self._resample(chunk, sample_rate)
+            limit = int((self.transcriber.max_seconds + 0.05) * SAMPLE_RATE)
+            if self._pushed + samples.size > limit:
+                cap = _fmt_seconds(self.transcriber.max_seconds)
+                raise AudioTooLong(f"The clip is longer than {cap}: please ask a shorter question (the limit is {cap}).")
+            self._pushed += samples.size
+            with self._waiting_lock:
+                self._waiting.append(samples)
+                start, self._working = not self._working, True
+        if start:
+            threading.Thread(target=self._work, name="speech-stream", daemon=True).start()
+        return self.text
+
+    def _work(self) -> None:
+        """Take the pushed samples in order until none are waiting."""
+        while True:
+            with self._lock:
+                with self._waiting_lock:
+                    if not self._waiting or self.result is not None:
+                        self._working = False
+                        return
+                    samples = self._waiting.popleft()
+                self._take(samples)
+
+    def _take(self, samples: np.ndarray) -> None:
+        """Pushed samples (lock held); the first error is kept for push and finish, and what follows dropped."""
+        if self._failed is not None:
+            return
+        start = time.perf_counter()
+        try:
+            self._append(samples)
+            self._scan(final=False)
+        except Exception as exc:  # raised again in the pushing thread: push or finish
+            self._failed = exc
+            with self._waiting_lock:
+                self._waiting.clear()
+        finally:
+            self.busy_seconds += time.perf_counter() - start
+
     def finish(self) -> Transcript:
         """The end of speech: decode what is left and return the transcript (`EmptyAudio` / `NoSpeech` if none)."""
         with self._lock:
             if self.result is not None:
                 return self.result
             self.ended = start = time.perf_counter()
+            while True:  # the pushed chunks the worker has not taken yet, in order
+                with self._waiting_lock:
+                    if not self._waiting:
+                        break
+                    samples = self._waiting.popleft()
+                self._take(samples)
+            if self._failed is not None:
+                raise self._failed
+            scan_start = time.perf_counter()
             try:
                 self._scan(final=True)
             finally:
-                self.busy_seconds += time.perf_counter() - start
+                self.busy_seconds += time.perf_counter() - scan_start
             seconds = self._n / SAMPLE_RATE
             if seconds < 0.2:
                 raise EmptyAudio("Nothing was recorded: press Record, ask your question, then press Stop.")

@@ -7,6 +7,7 @@ Fast tests use no Whisper, no LLM and no Piper; the ones that load a model are m
 from __future__ import annotations
 
 import struct
+import threading
 import time
 from pathlib import Path
 
@@ -124,6 +125,115 @@ def test_espeak_ng_library_speaks():
     assert wav[:4] == b"RIFF" and len(wav) == 44 + 2 * samples.size
 
 
+class _SlowTranscriber:
+    """Whisper's place in `SpeechStream`: each phrase decodes to its length in samples. Off the main thread a
+    decode waits for ``gate``, as a slow Whisper on a busy machine does; the threads that decoded are kept."""
+
+    def __init__(self, max_seconds: float = 30.0) -> None:
+        self.max_seconds = max_seconds
+        self.gate = threading.Event()
+        self.threads: list[str] = []
+
+    def stream(self):
+        from serving.speech_stream import SpeechStream
+
+        return SpeechStream(self)
+
+    def decode(self, samples, previous=()):
+        main = threading.current_thread() is threading.main_thread()
+        self.threads.append("main" if main else "worker")
+        if not main:
+            assert self.gate.wait(60), "the test never opened the gate"
+        return f"<{samples.size}>", [samples.size % 997]
+
+
+def test_pushed_chunks_are_decoded_in_order_off_the_pushing_thread(spoken):
+    chunks = mic_chunks(load_audio(spoken[0]))  # three sentences: several phrases
+    reference = _SlowTranscriber()
+    fed = reference.stream()
+    for c in chunks:
+        fed.feed(c, 48_000)
+    expected = fed.finish()
+    assert expected.phrases >= 2
+
+    slow = _SlowTranscriber()
+    stream = slow.stream()
+    for c in chunks:  # every push returns while the first phrase's decode still waits
+        assert stream.push(c, 48_000) == ""
+    assert "main" not in slow.threads and stream.phrases == 0
+    slow.gate.set()
+    t = stream.finish()  # takes every chunk still waiting, in order
+    assert (t.text, t.phrases, t.audio_seconds) == (expected.text, expected.phrases, expected.audio_seconds)
+    assert stream.finish() is t
+    with pytest.raises(RuntimeError):
+        stream.push(np.zeros(1600, np.int16), 16_000)
+
+
+def test_a_pushed_chunk_past_the_cap_raises_at_once_and_a_failed_decode_on_a_later_push_or_finish(spoken):
+    from serving.asr import NotAudio
+
+    chunks = mic_chunks(load_audio(spoken[0]))  # ~10 s
+    capped = _SlowTranscriber(max_seconds=2.0)
+    stream = capped.stream()
+    for c in chunks[:20]:  # 2 s
+        stream.push(c, 48_000)
+    with pytest.raises(AudioTooLong) as err:
+        stream.push(chunks[20], 48_000)
+    assert "longer than 2.0 s" in err.value.user_message
+    with pytest.raises(NotAudio):  # no rate a recording has: said by the push that brought it
+        capped.stream().push(chunks[0], 0)
+
+    class Broken(_SlowTranscriber):
+        def decode(self, samples, previous=()):
+            raise RuntimeError("the decoder broke")
+
+    stream = Broken().stream()
+    with pytest.raises(RuntimeError, match="the decoder broke"):  # on the worker: said by a later push or finish
+        for c in chunks:
+            stream.push(c, 48_000)
+        stream.finish()
+    with pytest.raises(RuntimeError, match="the decoder broke"):  # and again: the stream stays failed
+        stream.finish()
+
+
+def test_the_microphone_handler_never_waits_for_a_decode_or_the_model(spoken, tmp_path):
+    """Gradio keeps only the newest chunk while `hear` runs: a handler that decodes or prefills drops audio."""
+    from types import SimpleNamespace
+
+    from serving.page import DemoHandlers
+
+    prefilled: list[tuple[str, list[dict]]] = []
+    done = threading.Event()
+
+    def prefill(messages):
+        prefilled.append((threading.current_thread().name, messages))
+        done.set()
+
+    slow = _SlowTranscriber()
+    h = DemoHandlers(SimpleNamespace(description="stub", prefill=prefill), slow)  # type: ignore[arg-type]
+    h.listen(None)
+    chunks = mic_chunks(load_audio(spoken[2]))
+    statuses = [h.hear(str(gradio_wav_chunk(tmp_path / f"c{i}.wav", c)), [], None) for i, c in enumerate(chunks)]
+    assert "main" not in slow.threads
+    shown = [s for s in statuses if isinstance(s, str)]  # the rest are gr.skip(): a status is sent when it changes
+    assert shown and all(s.startswith("🎙 Listening") for s in shown) and len(set(shown)) == len(shown)
+    assert len(shown) < len(statuses)
+    slow.gate.set()
+    stream = h.session(None).stream
+    deadline = time.monotonic() + 60
+    while not stream.text and time.monotonic() < deadline:  # the worker decodes the first phrase
+        time.sleep(0.05)
+    assert stream.text
+    status = h.hear(str(gradio_wav_chunk(tmp_path / "last.wav", np.zeros(4800, np.int16))), [], None)
+    assert stream.text.split()[0] in status
+    assert done.wait(30), "the model never read the question so far"
+    name, messages = prefilled[0]
+    assert name == "read-ahead" and messages[-1]["role"] == "user" and messages[-1]["content"].startswith("<")
+    text, status = h.heard(None)
+    assert status.startswith("Heard") and text == stream.result.text
+    assert text.count("<") == stream.result.phrases
+
+
 # --------------------------------------------------------------------------------------------------------------
 # slow: Whisper, the LLM, Piper
 # --------------------------------------------------------------------------------------------------------------
@@ -218,10 +328,14 @@ def test_page_voice_flow(gguf, transcriber, spoken, tmp_path):
 
     h = DemoHandlers(gguf, transcriber, voice=load_voice("espeak"))
     assert h.listen(Tab()).startswith("🎙")
-    statuses = []
     for i, c in enumerate(mic_chunks(load_audio(spoken[2]))):
-        statuses.append(h.hear(str(gradio_wav_chunk(tmp_path / f"c{i}.wav", c)), [], Tab()))
-    assert any("renewable" in s.lower() for s in statuses if isinstance(s, str)), statuses[-3:]
+        status = h.hear(str(gradio_wav_chunk(tmp_path / f"c{i}.wav", c)), [], Tab())
+        assert status == gr.skip() or status.startswith("🎙 Listening"), status
+    stream, deadline = h.session(Tab()).stream, time.monotonic() + 120
+    while "renewable" not in stream.text.lower() and time.monotonic() < deadline:  # decoded while still recording
+        time.sleep(0.1)
+    status = h.hear(str(gradio_wav_chunk(tmp_path / "more.wav", np.zeros(4800, np.int16))), [], Tab())
+    assert "renewable" in status.lower(), status
     text, status = h.heard(Tab())
     assert "island" in text.lower() and status.startswith("Heard")
 
