@@ -349,7 +349,7 @@ def _metrics(run: Path) -> list[dict]:
 
 
 @pytest.mark.slow
-def test_a_killed_cpu_run_resumes_to_the_same_losses_and_weights(tmp_path, tiny_model):
+def test_a_killed_cpu_run_resumes_to_the_same_losses_and_weights(tmp_path, tiny_model, request):
     """SIGKILL a real `tome train` process mid-run, `--resume` it, and compare it step by step with a run that was
     never interrupted: same losses after the checkpoint (optimizer, scheduler, RNG and data order restored)."""
     from safetensors.torch import load_file
@@ -364,6 +364,12 @@ def test_a_killed_cpu_run_resumes_to_the_same_losses_and_weights(tmp_path, tiny_
     run = tmp_path / "killed"
     cmd = _tome("train", "-d", str(data), "-c", str(cfg_file), "--run", str(run), "-q")
     env = dict(os.environ, PYTHONUNBUFFERED="1")
+    # the reference, never interrupted, runs beside it in a fresh process: torch's thread settings left by other
+    # tests in this process would change the floating-point order of its sums (and its start-up overlaps the other's)
+    reference = tmp_path / "uninterrupted"
+    ref_cmd = _tome("train", "-d", str(data), "-c", str(cfg_file), "--run", str(reference), "-q")
+    ref_proc = subprocess.Popen(ref_cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    request.addfinalizer(lambda: ref_proc.poll() is None and ref_proc.kill())  # a failed assertion leaves none behind
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 900
     try:
@@ -385,12 +391,8 @@ def test_a_killed_cpu_run_resumes_to_the_same_losses_and_weights(tmp_path, tiny_
     summary = json.loads((run / "summary.json").read_text())
     assert summary["global_step"] == steps and summary["resumed_from_step"] >= killed_at
 
-    # the reference runs in a fresh process too: torch's thread settings left by other tests in this process
-    # would change the floating-point order of its sums
-    reference = tmp_path / "uninterrupted"
-    ref_cmd = _tome("train", "-d", str(data), "-c", str(cfg_file), "--run", str(reference), "-q")
-    done = subprocess.run(ref_cmd, cwd=REPO, env=env, capture_output=True, text=True)
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    ref_output = ref_proc.communicate(timeout=900)[0]
+    assert ref_proc.returncode == 0, ref_output[-4000:]
     ref_summary = json.loads((reference / "summary.json").read_text())
     assert ref_summary["global_step"] == steps and ref_summary["resumed_from_step"] is None
 
