@@ -298,9 +298,9 @@ class DemoHandlers:
         except AudioInputError as exc:
             s.stream_error = exc.user_message
             return warn(exc.user_message)
-        except RuntimeError:  # a chunk that arrived after Stop
-            return gr.skip()
         except Exception as exc:  # never take the page down
+            if isinstance(exc, RuntimeError) and stream.result is not None:  # a chunk that arrived after Stop
+                return gr.skip()
             log.exception("streaming transcription failed")
             s.stream_error = f"Transcription failed ({type(exc).__name__}). Try again."
             return warn(s.stream_error)

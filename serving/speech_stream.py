@@ -6,10 +6,10 @@
         print(stream.text)                        # what is final so far
     transcript = stream.finish()                  # the end of speech: decode the last phrase only
 
-A server takes a chunk with `push` instead: it returns at once (the chunk checked and resampled), and the audio is
-scanned and decoded in order on the stream's own worker thread. A handler that decodes while the next chunk arrives loses audio
-(Gradio keeps only the latest chunk of a stream that its handler has not taken yet), so a slow phrase must never
-hold the handler. `finish` first takes every chunk still waiting, in order.
+A server takes a chunk with `push` instead: it returns at once (the chunk checked and resampled), and the audio
+is scanned and decoded in order on the stream's own worker thread. A handler that decodes while the next chunk
+arrives loses audio (Gradio keeps only the newest chunk of a stream whose handler is still busy), so a slow
+phrase must never hold the handler. `finish` first takes every chunk still waiting, in order.
 
 Phrases are cut by Silero VAD (faster-whisper's model, run window by window with its state carried over, so the
 probabilities are the same as one pass over the whole clip): a phrase ends at a pause of `PAUSE_SECONDS`;

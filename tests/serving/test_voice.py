@@ -234,6 +234,29 @@ def test_the_microphone_handler_never_waits_for_a_decode_or_the_model(spoken, tm
     assert text.count("<") == stream.result.phrases
 
 
+def test_a_decoder_that_breaks_while_recording_is_said_on_the_page_not_taken_for_a_late_chunk(spoken, tmp_path):
+    from types import SimpleNamespace
+
+    from serving.page import DemoHandlers
+
+    class Broken(_SlowTranscriber):
+        def decode(self, samples, previous=()):
+            raise RuntimeError("the decoder broke")
+
+    h = DemoHandlers(SimpleNamespace(description="stub", prefill=lambda m: None), Broken())  # type: ignore[arg-type]
+    h.listen(None)
+    statuses = [h.hear(str(gradio_wav_chunk(tmp_path / f"c{i}.wav", c)), [], None)
+                for i, c in enumerate(mic_chunks(load_audio(spoken[0])))]
+    deadline = time.monotonic() + 60
+    while not any(isinstance(s, str) and "⚠" in s for s in statuses) and time.monotonic() < deadline:
+        time.sleep(0.05)  # the worker meets the broken decoder at the first phrase's end; the next chunk says so
+        statuses.append(h.hear(str(gradio_wav_chunk(tmp_path / "more.wav", np.zeros(4800, np.int16))), [], None))
+    said = [s for s in statuses if isinstance(s, str) and "⚠" in s]
+    assert len(said) == 1 and "Transcription failed (RuntimeError)" in said[0], statuses[-3:]
+    text, status = h.heard(None)
+    assert text == "" and "Transcription failed (RuntimeError)" in status, status
+
+
 # --------------------------------------------------------------------------------------------------------------
 # slow: Whisper, the LLM, Piper
 # --------------------------------------------------------------------------------------------------------------
