@@ -108,6 +108,7 @@ class VoiceSession:
     question: SpokenQuestion | None = None
     prefilled: str = ""
     shown: str = ""  # the status line the microphone's handler last sent
+    history: list[dict[str, str]] = field(default_factory=list)  # the chat when Record was pressed, for read-ahead
     lock: threading.Lock = field(default_factory=threading.Lock)
     used: float = field(default_factory=time.monotonic)
 
@@ -273,12 +274,18 @@ class DemoHandlers:
         )
 
     # -- speech: the microphone, streamed --------------------------------------------------------------------
-    def listen(self, request: gr.Request | None = None) -> str:
-        """Recording started: a new stream for this tab."""
+    def listen(self, request: gr.Request | None = None, history: History | None = None) -> str:
+        """Recording started: a new stream for this tab; the chat so far is kept for the model's read-ahead (sent
+        once here, not with every chunk: a long chat made every 100 ms chunk carry it)."""
         s = self.session(request)
         with s.lock:
             s.stream, s.stream_error, s.prefilled, s.shown = self.transcriber.stream(), None, "", ""
+            s.history = _plain_history(_valid_text(history))
         return "🎙 Listening… press **Stop** when you are done."
+
+    def hear_chunk(self, chunk: str | None, request: gr.Request | None = None) -> Any:
+        """`hear` as the page calls it: the chat is the one `listen` kept."""
+        return self.hear(chunk, None, request)
 
     def hear(self, chunk: str | None, history: History | None = None, request: gr.Request | None = None) -> Any:
         """A microphone chunk: queue it for the tab's stream (phrases are decoded on the stream's thread); let the
@@ -306,7 +313,8 @@ class DemoHandlers:
             return warn(s.stream_error)
         if text and text != s.prefilled:  # the model reads the question while it is being asked
             s.prefilled = text
-            self._read_ahead.request(_plain_history(_valid_text(history)) + [{"role": "user", "content": text}])
+            chat = s.history if history is None else _plain_history(_valid_text(history))
+            self._read_ahead.request(chat + [{"role": "user", "content": text}])
         heard = f"🎙 Listening ({stream.audio_seconds:.0f} s)…"
         status = f"{heard} {text}" if text else heard
         if status == s.shown:  # ten chunks a second: the page is sent a status line only when it changes
@@ -540,9 +548,9 @@ def build_page(
         asr = dict(concurrency_limit=asr_concurrency, concurrency_id="asr", show_progress_on=[message])
         private = dict(api_visibility="private")
 
-        mic.start_recording(h.listen, outputs=[status], queue=False, **private)
+        mic.start_recording(h.listen, inputs=[chatbot], outputs=[status], queue=False, **private)
         mic.stream(
-            h.hear, inputs=[mic, chatbot], outputs=[status], stream_every=0.1,
+            h.hear_chunk, inputs=[mic], outputs=[status], stream_every=0.1,
             time_limit=int(transcriber.max_seconds) + 10, concurrency_limit=mic_concurrency, concurrency_id="mic",
             show_progress="hidden", **private,
         )

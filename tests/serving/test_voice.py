@@ -211,9 +211,10 @@ def test_the_microphone_handler_never_waits_for_a_decode_or_the_model(spoken, tm
 
     slow = _SlowTranscriber()
     h = DemoHandlers(SimpleNamespace(description="stub", prefill=prefill), slow)  # type: ignore[arg-type]
-    h.listen(None)
+    earlier = [{"role": "user", "content": "Hello"}, {"role": "assistant", "content": "Hi! Ask away."}]
+    h.listen(None, earlier)  # Record: the chat is sent once, not with every chunk
     chunks = mic_chunks(load_audio(spoken[2]))
-    statuses = [h.hear(str(gradio_wav_chunk(tmp_path / f"c{i}.wav", c)), [], None) for i, c in enumerate(chunks)]
+    statuses = [h.hear_chunk(str(gradio_wav_chunk(tmp_path / f"c{i}.wav", c)), None) for i, c in enumerate(chunks)]
     assert "main" not in slow.threads
     shown = [s for s in statuses if isinstance(s, str)]  # the rest are gr.skip(): a status is sent when it changes
     assert shown and all(s.startswith("🎙 Listening") for s in shown) and len(set(shown)) == len(shown)
@@ -224,11 +225,12 @@ def test_the_microphone_handler_never_waits_for_a_decode_or_the_model(spoken, tm
     while not stream.text and time.monotonic() < deadline:  # the worker decodes the first phrase
         time.sleep(0.05)
     assert stream.text
-    status = h.hear(str(gradio_wav_chunk(tmp_path / "last.wav", np.zeros(4800, np.int16))), [], None)
+    status = h.hear_chunk(str(gradio_wav_chunk(tmp_path / "last.wav", np.zeros(4800, np.int16))), None)
     assert stream.text.split()[0] in status
     assert done.wait(30), "the model never read the question so far"
     name, messages = prefilled[0]
-    assert name == "read-ahead" and messages[-1]["role"] == "user" and messages[-1]["content"].startswith("<")
+    assert name == "read-ahead" and messages[:2] == earlier and messages[2]["role"] == "user"
+    assert messages[2]["content"].startswith("<") and len(messages) == 3
     text, status = h.heard(None)
     assert status.startswith("Heard") and text == stream.result.text
     assert text.count("<") == stream.result.phrases
