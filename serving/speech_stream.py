@@ -173,10 +173,7 @@ class SpeechStream:
             raise self._failed
         with self._push_lock:  # one resampler, chunks in the order they are pushed
             samples = self._resample(chunk, sample_rate)
-            limit = int((self.transcriber.max_seconds + 0.05) * SAMPLE_RATE)
-            if self._pushed + samples.size > limit:
-                cap = _fmt_seconds(self.transcriber.max_seconds)
-                raise AudioTooLong(f"The clip is longer than {cap}: please ask a shorter question (the limit is {cap}).")
+            self._check_cap(self._pushed + samples.size)
             self._pushed += samples.size
             with self._waiting_lock:
                 self._waiting.append(samples)
@@ -243,11 +240,14 @@ class SpeechStream:
             return self.result
 
     # -- internals (lock held) -------------------------------------------------------------------------------
-    def _append(self, samples: np.ndarray) -> None:
-        limit = int((self.transcriber.max_seconds + 0.05) * SAMPLE_RATE)
-        if self._n + samples.size > limit:
+    def _check_cap(self, samples: int) -> None:
+        """`AudioTooLong` when ``samples`` (16 kHz) run past the transcriber's cap."""
+        if samples > int((self.transcriber.max_seconds + 0.05) * SAMPLE_RATE):
             cap = _fmt_seconds(self.transcriber.max_seconds)
             raise AudioTooLong(f"The clip is longer than {cap}: please ask a shorter question (the limit is {cap}).")
+
+    def _append(self, samples: np.ndarray) -> None:
+        self._check_cap(self._n + samples.size)
         if self._n + samples.size > self._audio.size:
             grown = np.zeros(max(2 * self._audio.size, self._n + samples.size, 10 * SAMPLE_RATE), np.float32)
             grown[: self._n] = self._audio[: self._n]
