@@ -350,7 +350,7 @@ def test_cpu_sweep_config_end_to_end(tmp_path):
     token budget: curate, raw side, decontaminate, 2 real training runs on the offline SmolLM2 (raw and curated),
     held-out loss and checks, results.md + results.html; then one cell exported to GGUF. The full grid's machinery
     (8 cells, seeds, resume, verdicts against the seed spread) is tested with stand-in training above; each real
-    cell costs ~30 s of CPU."""
+    cell costs ~40 s (the narrowed sweep: 91 s for both cells, curation and start-up included)."""
     from typer.testing import CliRunner
 
     from tomecraft.cli import app
