@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -123,3 +125,92 @@ def pytest_runtest_makereport(item, call):
         report.sections.append(("streams dropped while a command ran", "\n".join(_DROPPED_STREAMS)))
         _DROPPED_STREAMS.clear()
     return report
+
+
+# -- one local Ray cluster for the tests that need one -----------------------------------------------------------
+
+# Starting a local cluster, its first dataset's worker start-up and its shutdown take ~8 s on 2 cores; a cluster a
+# module (or a test) was 12 of them in the slow lane. The tests that ask for ``ray_cluster`` share one: started before the first of
+# them, stopped after the last (so the training and browser tests after them do not share the cores with an idle
+# cluster) or by a test that needs no cluster up (``no_ray_cluster``). Its workers start in a folder that is not
+# the driver's, as those of a cluster started with ``ray start`` do, and import this checkout.
+class _SharedRay:
+    def __init__(self) -> None:
+        self.started_here = False
+        self.folder: str | None = None  # where its workers start
+        self.last_user: int | None = None  # index in the session's items of the last test asking for it
+        self.index: dict[int, int] = {}
+
+    def start(self):
+        import logging
+        import tempfile
+
+        import ray
+
+        if not ray.is_initialized():
+            here = os.getcwd()
+            self.folder = tempfile.mkdtemp(prefix="ray_started_here_")
+            os.chdir(self.folder)
+            try:
+                path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
+                ray.init(num_cpus=2, object_store_memory=512 * 1024**2, include_dashboard=False,
+                         log_to_driver=False, logging_level=logging.WARNING,
+                         runtime_env={"env_vars": {"PYTHONPATH": path}})
+            finally:
+                os.chdir(here)
+            self.started_here = True
+        return ray
+
+    def stop(self) -> None:
+        if self.started_here:
+            import ray
+
+            ray.shutdown()
+            self.started_here = False
+            shutil.rmtree(self.folder or "", ignore_errors=True)
+
+    def needed_after(self, item, nextitem) -> bool:
+        if nextitem is None:
+            return False
+        if not self.index:
+            items = item.session.items
+            self.index = {id(it): i for i, it in enumerate(items)}
+            users = [i for i, it in enumerate(items) if "ray_cluster" in getattr(it, "fixturenames", ())]
+            self.last_user = users[-1] if users else None
+        at = self.index.get(id(nextitem))
+        return self.last_user is not None and (at is None or at <= self.last_user)
+
+
+_RAY = _SharedRay()
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """The ``ray`` module, connected to the session's local cluster (2 CPUs, 512 MB object store)."""
+    pytest.importorskip("ray")
+    yield _RAY.start()
+    _RAY.stop()
+
+
+@pytest.fixture
+def no_ray_cluster():
+    """No cluster up while the test runs (the shared one is stopped, and started again by the next test asking)."""
+    _RAY.stop()
+    import ray
+
+    if ray.is_initialized():
+        ray.shutdown()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    if "ray_cluster" in getattr(item, "fixturenames", ()) and importlib.util.find_spec("ray") is not None:
+        _RAY.start()  # (up again after a test that stopped it; the session fixture's value is the module)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    result = yield
+    if _RAY.started_here and not _RAY.needed_after(item, nextitem):
+        _RAY.stop()
+    return result

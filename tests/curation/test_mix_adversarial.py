@@ -224,10 +224,7 @@ def test_an_input_whose_drawn_rows_a_later_stage_removed_keeps_its_target(tmp_pa
 # -- the Ray engine -------------------------------------------------------------------------------------------------
 
 @pytest.mark.slow
-def test_the_ray_engine_refuses_overlapping_inputs_and_reports_a_switched_off_mix_alike(tmp_path):
-    ray = pytest.importorskip("ray")
-    import logging
-
+def test_the_ray_engine_refuses_overlapping_inputs_and_reports_a_switched_off_mix_alike(ray_cluster, tmp_path):
     from curation.config import load_config
     from curation.engines.ray import RayOptions, run_curation_ray
     from curation.readers import InputError
@@ -238,16 +235,9 @@ def test_the_ray_engine_refuses_overlapping_inputs_and_reports_a_switched_off_mi
     overlapping = [{"path": str(tmp_path / "shards"), "weight": 1}, {"path": str(a), "weight": 1}]
     with pytest.raises(InputError, match=r"is read by inputs 1 \(.*shards\) and 2 \(.*a\.jsonl\)"):
         run_curation_ray(None, tmp_path / "refused", load_config(None, {"inputs": overlapping}), RayOptions())
-    if ray.is_initialized():
-        ray.shutdown()
-    ray.init(num_cpus=2, object_store_memory=512 * 1024**2, include_dashboard=False, log_to_driver=False,
-             logging_level=logging.WARNING)
-    try:
-        cfg = load_config(None, {"report": False, "checkpoint": False, "stages": {"mix": {"enabled": False}},
-                                 "inputs": [{"path": str(a), "weight": 3}, {"path": str(b), "weight": 1}]})
-        run_curation_ray(None, tmp_path / "ray", cfg, RayOptions(unit_bytes=20_000, unit_records=10))
-    finally:
-        ray.shutdown()
+    cfg = load_config(None, {"report": False, "checkpoint": False, "stages": {"mix": {"enabled": False}},
+                             "inputs": [{"path": str(a), "weight": 3}, {"path": str(b), "weight": 1}]})
+    run_curation_ray(None, tmp_path / "ray", cfg, RayOptions(unit_bytes=20_000, unit_records=10))
     manifest = read_manifest(tmp_path / "ray")
     assert manifest["accounting"]["balanced"]
     assert [(i["kept"], i["target_share"]) for i in manifest["inputs"]] == [(20, None), (20, None)]

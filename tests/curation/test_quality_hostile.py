@@ -121,8 +121,7 @@ def _seeded_rows(seed: int, n: int) -> list[dict]:
     return rows
 
 
-def test_the_ray_engine_writes_the_same_rows_from_hostile_text(tmp_path):
-    pytest.importorskip("ray")
+def test_the_ray_engine_writes_the_same_rows_from_hostile_text(ray_cluster, tmp_path):
     from curation.engines.ray import RayOptions, run_curation_ray
 
     rows = _seeded_rows(7, 150)

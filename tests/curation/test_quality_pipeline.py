@@ -158,8 +158,7 @@ def test_token_columns_reach_the_split_files(curated):
 
 
 @pytest.mark.slow
-def test_the_ray_engine_gives_the_same_verdicts(curated, tmp_path):
-    pytest.importorskip("ray")
+def test_the_ray_engine_gives_the_same_verdicts(ray_cluster, curated, tmp_path):
     from curation.engines.ray import RayOptions, run_curation_ray
 
     src = tmp_path / "in.jsonl"

@@ -83,10 +83,7 @@ def test_trainer_columns_are_kept_apart_in_every_output(tmp_path, as_parquet):
 
 
 @pytest.mark.slow
-def test_trainer_columns_kept_apart_on_ray(tmp_path):
-    ray = pytest.importorskip("ray")
-    if not ray.is_initialized():
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+def test_trainer_columns_kept_apart_on_ray(ray_cluster, tmp_path):
     local = _curate(tmp_path, _rows(12))
     ray = _curate(tmp_path, _rows(12), engine="ray")
     from curation.contract import read_split

@@ -8,7 +8,6 @@ spread the rows over many blocks, so every global step gathers keys from many ta
 from __future__ import annotations
 
 import json
-import logging
 import os
 import random
 import signal
@@ -44,14 +43,9 @@ def config(**stages):
 
 
 @pytest.fixture(scope="module")
-def cluster():
-    """A local Ray cluster with 2 CPUs for the whole module."""
-    if ray.is_initialized():
-        ray.shutdown()
-    ray.init(num_cpus=2, object_store_memory=512 * 1024**2, include_dashboard=False, log_to_driver=False,
-             logging_level=logging.WARNING)
-    yield ray
-    ray.shutdown()
+def cluster(ray_cluster):
+    """The session's local Ray cluster (tests/conftest.py): 2 CPUs."""
+    return ray_cluster
 
 
 # --- inputs --------------------------------------------------------------------------------------------------

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import logging
 from pathlib import Path
 
 import pyarrow as pa
@@ -25,13 +24,9 @@ SMALL = RayOptions(unit_bytes=60_000, unit_records=100)
 
 
 @pytest.fixture(scope="module")
-def cluster():
-    if ray.is_initialized():
-        ray.shutdown()
-    ray.init(num_cpus=2, object_store_memory=512 * 1024**2, include_dashboard=False, log_to_driver=False,
-             logging_level=logging.WARNING)
-    yield ray
-    ray.shutdown()
+def cluster(ray_cluster):
+    """The session's local Ray cluster (tests/conftest.py): 2 CPUs."""
+    return ray_cluster
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ beyond their role and text, a line of only a byte-order mark, integers past 2**5
 with an ``input`` column of its own and ``max_rows``, one ``-i PATH@W`` with ``total_rows``, a folder of shards
 holding an earlier curated output, and ``--against OUT/messages/train.parquet``.
 
-One local Ray cluster for the module (:mod:`tests.curation.engines.test_ray_parity_inputs`'s). Every case runs on
+The session's one local Ray cluster (``ray_cluster``, tests/conftest.py). Every case runs on
 both engines, the Ray one cut small (a few lines or records per read unit, five rows per batch), so that each
 class lands in many blocks and batches; each test compares one case's two folders by content (splits, removed
 rows, their schemas, the quarantine, the manifest).
@@ -28,7 +28,7 @@ from curation.pipeline import run_curation
 pytestmark = pytest.mark.slow
 ray = pytest.importorskip("ray")
 from curation.engines.ray import RayOptions, run_curation_ray  # noqa: E402
-from tests.curation.engines.test_ray_parity_inputs import (  # noqa: E402,F401  (cluster: the module's one cluster)
+from tests.curation.engines.test_ray_parity_inputs import (  # noqa: E402,F401  (cluster: the session's one cluster)
     assert_same_content, cluster, parquet_parts, run_on_both_engines)
 
 CUT = RayOptions(unit_bytes=3000, unit_records=7)  # about a dozen JSON lines, or seven records, per read unit

@@ -4,7 +4,7 @@ with a null id of its own, one value that is no row) and a keyed document cut sh
 file's here and there, so that every row ends in a split, removed or quarantine, and the Ray engine reads the
 documents in several read units (seven records each).
 
-One local Ray cluster for the module (:mod:`tests.curation.engines.test_ray_parity_inputs`'s).
+The session's one local Ray cluster (``ray_cluster``, tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from curation.contract import SPLITS, read_manifest, read_quarantine
 pytestmark = pytest.mark.slow
 ray = pytest.importorskip("ray")
 from curation.engines.ray import RayOptions  # noqa: E402
-from tests.curation.engines.test_ray_parity_inputs import (  # noqa: E402,F401  (cluster: the module's one cluster)
+from tests.curation.engines.test_ray_parity_inputs import (  # noqa: E402,F401  (cluster: the session's one cluster)
     assert_same_content, cluster, run_on_both_engines)
 
 CUT = RayOptions(unit_bytes=1500, unit_records=7)

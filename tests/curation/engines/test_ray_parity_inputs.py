@@ -13,7 +13,6 @@ import gzip
 import json
 import logging
 import math
-import os
 import re
 import shutil
 from pathlib import Path
@@ -30,25 +29,14 @@ pytestmark = pytest.mark.slow
 ray = pytest.importorskip("ray")
 from curation.engines.ray import RayOptions, run_curation_ray  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[3]
 ROLE = {"human": "user", "gpt": "assistant", "system": "system"}
 SMALL = RayOptions(unit_bytes=40_000, unit_records=97)  # JSONL cut every 40 kB, loaded inputs every 97 records
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    """A local Ray cluster whose workers start in a folder that is not the driver's; they import this checkout."""
-    if ray.is_initialized():
-        ray.shutdown()
-    here = os.getcwd()
-    os.chdir(tmp_path_factory.mktemp("ray_started_here"))
-    try:
-        path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
-        ray.init(num_cpus=2, object_store_memory=512 * 1024**2, include_dashboard=False, log_to_driver=False,
-                 logging_level=logging.WARNING, runtime_env={"env_vars": {"PYTHONPATH": path}})
-    finally:
-        os.chdir(here)
-    yield ray
-    ray.shutdown()
+def cluster(ray_cluster):
+    """The session's local Ray cluster (tests/conftest.py): its workers start in a folder that is not the driver's
+    and import this checkout."""
+    return ray_cluster
 
 
 # --- inputs -----------------------------------------------------------------------------------------------------

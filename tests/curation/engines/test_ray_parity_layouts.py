@@ -6,7 +6,7 @@ edges; shards of one name in two folders (positions name each by its path below 
 share); inputs of one kind of files (a folder, a glob), compressed or not; rows with two system turns, or one out
 of place; and the card's ``num_bytes``.
 
-One local Ray cluster for the module (:mod:`tests.curation.engines.test_ray_parity_inputs`'s). Every case runs on
+The session's one local Ray cluster (``ray_cluster``, tests/conftest.py). Every case runs on
 both engines, the Ray one cut small (a few lines or records per read unit, five rows per batch), so that a CRLF
 file, a deep line and a giant line each meet the edge of a read unit; each test compares one case's two folders by
 content (splits, removed rows, their schemas, the quarantine, the manifest) and their cards (all but the data
@@ -34,7 +34,7 @@ from curation.readers import open_input
 pytestmark = pytest.mark.slow
 ray = pytest.importorskip("ray")
 from curation.engines.ray import RayOptions  # noqa: E402
-from tests.curation.engines.test_ray_parity_inputs import (  # noqa: E402,F401  (cluster: the module's one cluster)
+from tests.curation.engines.test_ray_parity_inputs import (  # noqa: E402,F401  (cluster: the session's one cluster)
     assert_same_content, assert_same_table, cluster, odd_types, parquet_parts, run_on_both_engines)
 
 CUT = RayOptions(unit_bytes=1500, unit_records=7)  # about five lines, or seven records, per read unit

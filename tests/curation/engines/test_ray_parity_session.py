@@ -6,7 +6,7 @@ split), one split of a ``save_to_disk`` DatasetDict, a curated folder whose cach
 one-line refusal for a bz2 file cut short (raised on a worker), KTO's labelled rows, preference pairs, OASST's
 message table, text-only rows, two inputs reading one file, and an output folder inside a plain ``--against``.
 
-One local Ray cluster for the module (:mod:`tests.curation.engines.test_ray_parity_inputs`'s); one fixture runs
+The session's one local Ray cluster (``ray_cluster``, tests/conftest.py); one fixture runs
 every case on both engines, the Ray one cut small, and each comparison is by content (splits, removed rows, their
 schemas, the quarantine, the manifest).
 """
@@ -29,7 +29,7 @@ from curation.readers import InputError
 pytestmark = pytest.mark.slow
 ray = pytest.importorskip("ray")
 from curation.engines.ray import RayOptions, run_curation_ray  # noqa: E402
-from tests.curation.engines.test_ray_parity_inputs import (  # noqa: E402,F401  (cluster: the module's one cluster)
+from tests.curation.engines.test_ray_parity_inputs import (  # noqa: E402,F401  (cluster: the session's one cluster)
     assert_same_content, cluster, run_on_both_engines)
 from tests.curation.test_against_existing import rows, write_jsonl  # noqa: E402
 

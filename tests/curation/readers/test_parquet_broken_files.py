@@ -210,9 +210,9 @@ def test_a_parquet_shard_of_no_bytes_holds_no_rows(tmp_path, name):
 
 # --- the Ray engine ------------------------------------------------------------------------------------------------
 
-@pytest.mark.slow  # (starts a local Ray cluster)
-def test_the_ray_engine_quarantines_a_broken_file_as_the_local_engine_does(tmp_path):
-    pytest.importorskip("ray")
+@pytest.mark.slow  # (the engine starts a local Ray cluster of its own, and stops it)
+def test_the_ray_engine_quarantines_a_broken_file_as_the_local_engine_does(no_ray_cluster, tmp_path):
+    ray = pytest.importorskip("ray")
     from curation.config import load_config
     from curation.contract import read_manifest
     from curation.engines.ray import RayOptions, run_curation_ray
@@ -231,6 +231,7 @@ def test_the_ray_engine_quarantines_a_broken_file_as_the_local_engine_does(tmp_p
     run_curation(str(folder), tmp_path / "local", config())
     run_curation_ray(str(folder), tmp_path / "ray", config(),
                      RayOptions(num_cpus=2, object_store_memory=256 << 20, unit_bytes=1))
+    assert not ray.is_initialized()  # (the cluster the run started is stopped with it)
     for engine in ("local", "ray"):
         accounting = read_manifest(tmp_path / engine)["accounting"]
         assert (accounting["input_rows"], accounting["in_splits"], accounting["quarantined"]) == (49, 46, 3)
