@@ -488,8 +488,8 @@ def _json_rows(text: str, shown: str, broken: tuple[str, str] | None = None, sal
     and it is as likely no JSON at all, JSON5 with its comments or a Python repr, as JSON cut short:
     quarantined whole it would be an empty run that looks fine), or that starts as no array or object; one whose
     break lies in an object that is a row (its keys show a chat format: its one row cut short), or in an object
-    holding several arrays or none (which holds the rows is not known; but of rows keyed by id, those read whole
-    are kept); an object holding several arrays, rows beside its one array (:func:`_no_rows_beside`), or naming
+    holding several arrays or none (which holds the rows is not known; but of rows keyed by id, alone or as the one
+    object of rows a wrapper holds, those read whole are kept); an object holding several arrays, rows beside its one array (:func:`_no_rows_beside`), or naming
     its one array's key twice (which holds the rows would be a guess); and JSON nested too deeply for
     Python. An integer of more digits than Python converts is the infinite float Arrow's reader makes of it in
     JSON Lines (:func:`~curation.readers.errors.json_int`): a score so is not finite, its row kept."""
@@ -642,6 +642,7 @@ def _salvaged(text: str, shown: str, first, hook: _KeyCheck, broken: tuple[str, 
 
     prefix = read_prefix(text, json.JSONDecoder(object_pairs_hook=hook, strict=False, parse_int=json_int), first)
     rows = None
+    rest = prefix.rest if prefix is not None else 0
     if prefix is not None and prefix.shape == "array":
         rows = _marked(prefix.values, hook)
     elif prefix is not None and prefix.shape == "values":
@@ -660,6 +661,12 @@ def _salvaged(text: str, shown: str, first, hook: _KeyCheck, broken: tuple[str, 
             rows = _marked(arrays[0], hook)
         elif not arrays and len(whole) == len(prefix.members) and _is_keyed(whole):  # rows keyed by id (each once)
             rows = _marked(_keyed_rows(whole, shown), hook)
+        elif (wrapped := _wrapped_keyed(prefix, arrays)) is not None:
+            # rows keyed by id under a wrapper ({"data": {"id1": row, ...}}): those read whole before the break
+            keyed, broken_among_them = wrapped
+            rows = _marked(_keyed_rows(keyed, shown), hook)
+            if broken_among_them:
+                rest = prefix.object_rest  # (the rest of the file from the row the break is in)
     if not rows or not salvage and (prefix.error is not None or broken is not None):
         if broken is not None and broken[0] == "decompress":  # (what a stream gave is no JSON's start to name)
             raise InputError(f"{shown}: cannot read: {broken[1]}")
@@ -668,7 +675,29 @@ def _salvaged(text: str, shown: str, first, hook: _KeyCheck, broken: tuple[str, 
                          f"{hint(text, error.pos)}")
     if prefix.error is None and broken is None:  # values one after another, every one read whole
         return rows
-    return rows + [_rest_of_file(text, prefix.rest, prefix.error, broken)]
+    return rows + [_rest_of_file(text, rest, prefix.error, broken)]
+
+
+def _wrapped_keyed(prefix, arrays: list) -> tuple[dict, bool] | None:
+    """The rows keyed by id under a wrapper (``{"data": {"id1": row, ...}}``, as :func:`_keyed_rows` reads a
+    document read whole) of a document read up to its break (:func:`~curation.readers.broken_json.read_prefix`),
+    and whether the break is among them: those of the object the break is in, read whole before it (True), or of
+    one read whole before the break (False); None where the document's object holds an array, a row, or more than
+    one such object, names a key twice, or is a row by its keys."""
+    from curation.formats import detect_format
+
+    members = prefix.members
+    keys = [k for k, _ in members] + ([prefix.object_key] if prefix.object_key is not None else [])
+    if arrays or detect_format(keys) is not None or len(set(keys)) != len(keys):
+        return None
+    if any(isinstance(v, dict) and detect_format(v) is not None for _, v in members):
+        return None
+    found = [(v, False) for _, v in members if isinstance(v, dict) and not isinstance(v, _KeysTwice) and _is_keyed(v)]
+    if prefix.object_key is not None:
+        inner = dict(prefix.object_members)
+        if len(inner) == len(prefix.object_members) and _is_keyed(inner):
+            found.append((inner, True))
+    return found[0] if len(found) == 1 else None
 
 
 # the characters of the unreadable rest of a JSON document that its quarantined record holds (the rest of a

@@ -4,7 +4,8 @@ compressed file that breaks off) or not valid JSON part-way (a stray character, 
 ``json.loads`` reads a ``.json`` file whole or not at all. When it fails, :func:`read_prefix` reads the document
 again value by value with ``json.JSONDecoder.raw_decode``, each value parsed once from where the one before it
 ended (linear in the file's size, as the whole parse is), up to the break: the elements of an array, values one
-after another (pretty-printed objects), or the elements of the array an object holds (``{"data": [...]}``),
+after another (pretty-printed objects), the elements of the array an object holds (``{"data": [...]}``), or
+the members of the object an object holds (``{"data": {"id1": row, ...}}``, rows keyed by id under a wrapper),
 read whole before it; where the unreadable rest starts; and what broke there, as ``json`` says it
 (``json.JSONDecodeError``: its message, line and column). Which of those are rows, and what the rest becomes,
 is the reader's (:func:`curation.readers._json_rows`). ``RecursionError`` and ``ValueError`` are raised as
@@ -31,6 +32,9 @@ class Prefix:
     error: json.JSONDecodeError | None  # what broke, where; None: values one after another, every one whole
     members: list[tuple[str, Any]] = field(default_factory=list)  # object: its members read whole, in order
     array_key: str | None = None  # object: the key of the array value the break is in (None: not in one)
+    object_key: str | None = None  # object: the key of the object value the break is in (None: not in one)
+    object_members: list[tuple[str, Any]] = field(default_factory=list)  # its members read whole, in order
+    object_rest: int = -1  # where the member the break is in starts, in that object (or in this one)
 
 
 def read_prefix(text: str, decoder: json.JSONDecoder, first: json.JSONDecodeError) -> Prefix | None:
@@ -86,37 +90,45 @@ def _elements(text: str, at: int, decoder: json.JSONDecoder) -> tuple[list, int,
         at = _SPACE(text, at + 1).end()
 
 
-def _members(text: str, at: int, decoder: json.JSONDecoder) -> Prefix:
+def _members(text: str, at: int, decoder: json.JSONDecoder, depth: int = 0) -> Prefix:
     """The members of the object at ``text[at]`` (a ``{``) read whole up to the break, and, where the break is
-    inside an array value, that array's elements read whole before it."""
+    inside an array value, that array's elements read whole before it, or, inside an object value (of the
+    document's own object, ``depth`` 0), that object's members read whole before it."""
     members: list[tuple[str, Any]] = []
     at = _SPACE(text, at + 1).end()
     while True:
         start = at
         if not text.startswith('"', at):
             return Prefix("object", [], start, json.JSONDecodeError(
-                "Expecting property name enclosed in double quotes", text, at), members)
+                "Expecting property name enclosed in double quotes", text, at), members, object_rest=start)
         try:
             key, at = decoder.raw_decode(text, at)
         except json.JSONDecodeError as exc:
-            return Prefix("object", [], start, exc, members)
+            return Prefix("object", [], start, exc, members, object_rest=start)
         at = _SPACE(text, at).end()
         if not text.startswith(":", at):
-            return Prefix("object", [], start, json.JSONDecodeError("Expecting ':' delimiter", text, at), members)
+            return Prefix("object", [], start, json.JSONDecodeError("Expecting ':' delimiter", text, at), members,
+                          object_rest=start)
         at = _SPACE(text, at + 1).end()
         try:
             value, at = decoder.raw_decode(text, at)
         except json.JSONDecodeError as exc:
             if text.startswith("[", at):  # the break is inside an array: its elements before it
                 elements, rest, error = _elements(text, at, decoder)
-                return Prefix("object", elements, rest, error or exc, members, key)
-            return Prefix("object", [], start, exc, members)
+                return Prefix("object", elements, rest, error or exc, members, key, object_rest=start)
+            if depth == 0 and text.startswith("{", at):  # inside an object: its members before it
+                inner = _members(text, at, decoder, depth + 1)
+                return Prefix("object", [], start, exc, members, object_key=key, object_members=inner.members,
+                              object_rest=inner.object_rest)
+            return Prefix("object", [], start, exc, members, object_rest=start)
         members.append((key, value))
         at = _SPACE(text, at).end()
         if text.startswith("}", at):  # read whole (json.loads would have read it): what follows is not JSON
-            return Prefix("object", [], at + 1, json.JSONDecodeError("Extra data", text, at + 1), members)
+            return Prefix("object", [], at + 1, json.JSONDecodeError("Extra data", text, at + 1), members,
+                          object_rest=at + 1)
         if not text.startswith(",", at):
-            return Prefix("object", [], at, json.JSONDecodeError("Expecting ',' delimiter", text, at), members)
+            return Prefix("object", [], at, json.JSONDecodeError("Expecting ',' delimiter", text, at), members,
+                          object_rest=at)
         at = _SPACE(text, at + 1).end()
 
 

@@ -92,6 +92,56 @@ def test_rows_keyed_by_id_that_break_off_keep_those_read_whole_beside_shards(tmp
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name
 
 
+@pytest.mark.parametrize("wrap", [{}, {"version": 2}])
+@pytest.mark.parametrize("cut", ["text", "in a row", "a stray character"])
+def test_rows_keyed_by_id_under_a_wrapper_that_break_off_keep_those_read_whole(tmp_path, wrap, cut):
+    """``{"data": {"id1": row, ...}}`` cut short (or not valid JSON) among its rows ended the run ("line 1: not
+    valid JSON"), where the same rows not wrapped, or listed in a wrapped array, keep those read whole."""
+    keyed = {"x": row(1), "y": row(2), "z": row(3)}
+    text = json.dumps({**wrap, "data": keyed}, indent=1)
+    at = text.index('"z": {')
+    text = {"text": text[:at + 60], "in a row": text[:text.index('"gpt"', at)],
+            "a stray character": text[:at + 30] + "\x07" + text[at + 30:]}[cut]
+    path = tmp_path / "keyed.json"
+    path.write_text(text)
+    got = read(path)
+    assert got[:2] == [{"id": "x", **row(1)}, {"id": "y", **row(2)}] and len(got) == 3
+    assert isinstance(got[2], str) and got[2].startswith('"z": {')  # the rest of the file, from the row it breaks in
+    manifest = curate(str(path), tmp_path / "out")
+    assert (manifest["accounting"]["input_rows"], manifest["accounting"]["in_splits"],
+            manifest["accounting"]["quarantined"]) == (3, 2, 1)
+
+
+def test_rows_keyed_by_id_under_a_wrapper_read_whole_before_a_break_after_them_are_kept(tmp_path):
+    text = json.dumps({"data": {"x": row(1), "y": row(2)}, "meta": {"license": "mit", "notes": "n"}})
+    path = tmp_path / "keyed.json"
+    path.write_text(text[:-10])
+    got = read(path)
+    assert got[:2] == [{"id": "x", **row(1)}, {"id": "y", **row(2)}]
+    assert len(got) == 3 and got[2].startswith('"meta": {')
+
+
+@pytest.mark.parametrize("document", [
+    {"train": {"a": row(0)}, "test": {"b": row(1), "c": row(2)}},  # which of the two holds the rows is a guess
+    {"version": 2, "data": {"a": row(0)}, "more": {"b": row(2), "c": row(3)}},  # the same, the break in one
+    {"data": {"a": row(0), "b": row(1)}, "list": [row(4), row(5)]},  # an array beside them
+    {"conversations": [{"from": "human", "value": "hi"}], "meta": {"a": row(0), "b": row(1)}},  # a row by its keys
+])
+def test_a_wrapper_whose_rows_are_a_guess_that_breaks_is_refused_as_before(tmp_path, document):
+    path = tmp_path / "doc.json"
+    path.write_text(json.dumps(document)[:-40])
+    with pytest.raises(InputError, match=rf"^{re.escape(str(path))}: line 1: not valid JSON"):
+        open_input(str(path))
+
+
+def test_a_wrapper_of_keyed_rows_that_breaks_in_its_first_row_is_refused_as_before(tmp_path):
+    """Nothing read whole: as likely no JSON at all as JSON cut short (the rule of every document)."""
+    path = tmp_path / "doc.json"
+    path.write_text(json.dumps({"data": {"a": row(0)}})[:-40])
+    with pytest.raises(InputError, match=rf"^{re.escape(str(path))}: line 1: not valid JSON"):
+        open_input(str(path))
+
+
 def test_rows_keyed_by_id_under_two_keys_are_refused_in_one_line(tmp_path):
     path = tmp_path / "splits.json"
     path.write_text(json.dumps({"train": {"a": row(0)}, "test": {"b": row(1)}}))
