@@ -509,10 +509,50 @@ def _json_rows(text: str, shown: str, broken: tuple[str, str] | None = None, sal
                 raise _JsonLines() from None
             return _salvaged(text, shown, exc, hook, broken, salvage)
     except RecursionError:
-        raise InputError(f"{shown}: not readable JSON: nested too deeply") from None
+        return _deep_rows(text, shown, hook, broken, salvage)
     except ValueError as exc:  # valid JSON json.loads will not convert
         raise InputError(f"{shown}: {unreadable_json(exc)}") from None
     rows = _document_rows(data, shown, hook)
+    if broken is not None and not salvage:
+        raise InputError(f"{shown}: cannot {broken[0]}: {broken[1]}")
+    return rows if broken is None else rows + [_rest_of_file(text, len(text), None, broken)]
+
+
+def _deep_rows(text: str, shown: str, hook: _KeyCheck, broken: tuple[str, str] | None, salvage: bool) -> list:
+    """The rows of a JSON document that ``json.loads`` found nested too deeply (:func:`_json_rows`), read again a
+    row at a time (:func:`~curation.readers.broken_json.read_prefix`): a row too deep for ``json`` (or holding a
+    value that is) is quarantined alone, as such a line of JSON Lines is, and the others are read as they would be
+    in the document read whole; one that also breaks, as a broken document is (:func:`_salvaged`). Where the rows
+    cannot be told apart so (a document too deep in its values one after another, or too deep to find where its
+    deep value ends), one :class:`InputError`, as before."""
+    import json
+
+    from curation.readers.broken_json import read_prefix
+
+    too_deep = InputError(f"{shown}: not readable JSON: nested too deeply")
+    decoder = json.JSONDecoder(object_pairs_hook=hook, strict=False, parse_int=json_int)
+    first = json.JSONDecodeError("nested too deeply", text, 0)
+    try:
+        try:
+            prefix = read_prefix(text, decoder, first)
+        except RecursionError:
+            raise too_deep from None
+        hook.seen = True  # (the rows are searched for what is too deep: _marked)
+        if prefix is None or prefix.shape == "values":
+            raise too_deep
+        whole = not text[prefix.rest:].strip() and (
+            prefix.error is None if prefix.shape == "array"
+            else prefix.error is not None and prefix.error.msg == "Extra data" and prefix.object_key is None)
+        if not whole:
+            return _salvaged(text, shown, prefix.error or first, hook, broken, salvage)
+        data = prefix.values if prefix.shape == "array" else hook(prefix.members)
+        rows = _document_rows(data, shown, hook)
+    except RecursionError:
+        raise too_deep from None
+    except ValueError as exc:
+        if isinstance(exc, InputError):
+            raise
+        raise InputError(f"{shown}: {unreadable_json(exc)}") from None
     if broken is not None and not salvage:
         raise InputError(f"{shown}: cannot {broken[0]}: {broken[1]}")
     return rows if broken is None else rows + [_rest_of_file(text, len(text), None, broken)]
@@ -581,7 +621,7 @@ def _keyed_rows(data: dict, shown: str) -> list:
         keyed = data[inside[0]]
     if isinstance(keyed, _KeysTwice):  # {"id1": row, "id1": row}: json keeps the last, the first would be lost
         raise InputError(f"{shown}: its rows are keyed by id, and {DuplicateKey(keyed.key)}")
-    return [row if row.get("id") is not None or isinstance(row, _KeysTwice)
+    return [row if not isinstance(row, dict) or row.get("id") is not None or isinstance(row, _KeysTwice)
             else {"id": key, **{k: v for k, v in row.items() if k != "id"}} for key, row in keyed.items()]
 
 
@@ -591,9 +631,11 @@ def _is_keyed(data: dict) -> bool:
     column values by row index (``{"instruction": {"0": ...}}``) has a format in its own keys, not its values'."""
     from curation.formats import detect_format
 
+    from curation.readers.broken_json import TooDeep
+
     values = list(data.values())
-    return (bool(values) and detect_format(data) is None and all(isinstance(v, dict) for v in values)
-            and any(detect_format(v) is not None for v in values))
+    return (bool(values) and detect_format(data) is None and all(isinstance(v, (dict, TooDeep)) for v in values)
+            and any(isinstance(v, dict) and detect_format(v) is not None for v in values))
 
 
 def _columns_as_rows(data: dict) -> list | None:
@@ -761,22 +803,46 @@ class _KeyCheck:
 
 def _marked(rows: list, hook: _KeyCheck) -> list:
     """``rows`` with each row that holds an object naming a key twice (at any depth) as an :class:`UnreadableRow`
-    saying so."""
+    saying so, and each row too deep for ``json``, or holding a value that is
+    (:class:`~curation.readers.broken_json.TooDeep`), as one whose raw record is its text (that value's text in
+    its place)."""
+    from curation.readers.broken_json import TooDeep
+
     if not hook.seen:
         return rows
     marked = []
     for row in rows:
-        todo, key = [row], None
+        todo, key, deep = [row], None, False
         while todo and key is None:
             value = todo.pop()
             if isinstance(value, _KeysTwice):
                 key = value.key
+            elif isinstance(value, TooDeep):
+                deep = True
             elif isinstance(value, dict):
                 todo.extend(value.values())
             elif isinstance(value, list):
                 todo.extend(value)
-        marked.append(row if key is None else UnreadableRow(row, str(DuplicateKey(key))))
+        if key is not None:
+            row = UnreadableRow(row, str(DuplicateKey(key)))
+        elif deep:
+            row = UnreadableRow(_with_text(row), "not readable JSON: nested too deeply")
+        marked.append(row)
     return marked
+
+
+def _with_text(value: Any, levels: int = 4) -> Any:
+    """``value`` with each :class:`~curation.readers.broken_json.TooDeep` in it as its text: they lie in a row's
+    first levels (where a document read a row at a time found them), no deeper."""
+    from curation.readers.broken_json import TooDeep
+
+    if isinstance(value, TooDeep):
+        return value.text
+    if levels and isinstance(value, dict) and not isinstance(value, _KeysTwice):
+        return {k: _with_text(v, levels - 1) for k, v in value.items()}
+    if levels and isinstance(value, list):
+        return [_with_text(v, levels - 1) for v in value]
+    return value
 
 
 def looks_like_path(spec: str) -> bool:

@@ -8,17 +8,62 @@ after another (pretty-printed objects), the elements of the array an object hold
 the members of the object an object holds (``{"data": {"id1": row, ...}}``, rows keyed by id under a wrapper),
 read whole before it; where the unreadable rest starts; and what broke there, as ``json`` says it
 (``json.JSONDecodeError``: its message, line and column). Which of those are rows, and what the rest becomes,
-is the reader's (:func:`curation.readers._json_rows`). ``RecursionError`` and ``ValueError`` are raised as
-``json.loads`` raises them (the reader's decoder reads an integer of more digits than Python converts as a float).
+is the reader's (:func:`curation.readers._json_rows`). A value nested too deeply for ``json`` (which reads about
+as deep as Python's recursion limit) in the place of a row (an element, a member, an element of the array or a
+member of the object an object holds) is read as :class:`TooDeep`, its text found by its brackets
+(:func:`value_end`), and the rest read on: a document read whole but for such values is read by
+:func:`read_prefix` too. ``ValueError`` is raised as ``json.loads`` raises it (the reader's decoder reads an integer
+of more digits than Python converts as a float), ``RecursionError`` where a too-deep value's end is not found.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 _SPACE = json.decoder.WHITESPACE.match  # JSON's whitespace (space, tab, LF, CR), as json skips it
+_MARK = re.compile(r'[\[\]{}"]')
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
+
+
+@dataclass
+class TooDeep:
+    """A value nested too deeply for ``json``, in the place of a row: its text."""
+
+    text: str
+
+
+def value_end(text: str, at: int) -> int | None:
+    """Where the array or object at ``text[at]`` ends, found by its brackets (strings skipped), without
+    recursion; None where it does not end (or ``text[at]`` starts neither)."""
+    if not text.startswith(("[", "{"), at):
+        return None
+    depth = 0
+    while (mark := _MARK.search(text, at)) is not None:
+        if mark.group() == '"':
+            string = _STRING.match(text, mark.start())
+            if string is None:
+                return None
+            at = string.end()
+            continue
+        depth += 1 if mark.group() in "[{" else -1
+        at = mark.end()
+        if depth == 0:
+            return at
+    return None
+
+
+def _decode(text: str, at: int, decoder: json.JSONDecoder) -> tuple[Any, int]:
+    """``decoder.raw_decode(text, at)``, a value too deep for it as :class:`TooDeep`."""
+    try:
+        return decoder.raw_decode(text, at)
+    except RecursionError:
+        end = value_end(text, at)
+        if end is None:
+            raise
+        return TooDeep(text[at:end]), end
 
 
 @dataclass
@@ -78,7 +123,7 @@ def _elements(text: str, at: int, decoder: json.JSONDecoder) -> tuple[list, int,
         return elements, at + 1, None
     while True:
         try:
-            value, end = decoder.raw_decode(text, at)
+            value, end = _decode(text, at, decoder)
         except json.JSONDecodeError as exc:
             return elements, at, exc
         elements.append(value)
@@ -111,7 +156,13 @@ def _members(text: str, at: int, decoder: json.JSONDecoder, depth: int = 0) -> P
                           object_rest=start)
         at = _SPACE(text, at + 1).end()
         try:
-            value, at = decoder.raw_decode(text, at)
+            if depth == 0:
+                try:
+                    value, at = decoder.raw_decode(text, at)
+                except RecursionError:  # too deep in an array or an object the document's object holds
+                    value, at = _held(text, at, decoder)
+            else:
+                value, at = _decode(text, at, decoder)
         except json.JSONDecodeError as exc:
             if text.startswith("[", at):  # the break is inside an array: its elements before it
                 elements, rest, error = _elements(text, at, decoder)
@@ -130,6 +181,24 @@ def _members(text: str, at: int, decoder: json.JSONDecoder, depth: int = 0) -> P
             return Prefix("object", [], at, json.JSONDecodeError("Expecting ',' delimiter", text, at), members,
                           object_rest=at)
         at = _SPACE(text, at + 1).end()
+
+
+def _held(text: str, at: int, decoder: json.JSONDecoder) -> tuple[Any, int]:
+    """The value at ``text[at]`` of the document's own object, too deep for ``json`` as a whole: an array's
+    elements, or an object's members, each too deep for it as :class:`TooDeep`; ``json.JSONDecodeError`` where it
+    breaks."""
+    if text.startswith("[", at):
+        elements, rest, error = _elements(text, at, decoder)
+        if error is not None:
+            raise error
+        return elements, rest
+    if text.startswith("{", at):
+        inner = _members(text, at, decoder, 1)
+        if inner.error is None or inner.error.msg != "Extra data":  # (read whole, it stops at its "}")
+            raise inner.error or json.JSONDecodeError("Expecting value", text, at)
+        hook = decoder.object_pairs_hook or dict
+        return hook(inner.members), inner.rest
+    return _decode(text, at, decoder)
 
 
 def cut_short(text: str, error: json.JSONDecodeError) -> bool:

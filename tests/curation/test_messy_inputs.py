@@ -217,10 +217,65 @@ def test_a_deep_line_is_parsed_alone_however_the_block_is_parsed(depth):
         assert batch.num_rows == 3
 
 
-def test_a_json_file_nested_too_deeply_is_one_line(tmp_path):
-    (tmp_path / "deep.json").write_text("[" + '{"a": ' * 3000 + "1" + "}" * 3000 + "]")
+DEEP = '{"a": ' * 3000 + "1" + "}" * 3000  # deeper than json reads
+DEEP_STRINGS = '{"s": "]]}}\\"[[", "n": ' * 3000 + "0" + "}" * 3000  # brackets and an escaped quote in its strings
+
+
+def _with_deep(i: int, deep: str) -> str:
+    return json.dumps(row(i))[:-1] + ', "x": ' + deep + "}"
+
+
+def _holds(raw, deep: str) -> bool:
+    """Does a quarantined row's raw record give the too-deep value's text: the row as its text, or the row with
+    its too-deep value as text (a row read member by member: a value of the document's own object, which may be
+    the row itself)?"""
+    if isinstance(raw, str):
+        return deep in raw
+    return any(isinstance(v, str) and len(v) > len(deep) // 2 and (deep in v or v in deep) for v in raw.values())
+
+
+@pytest.mark.parametrize("shape,deep", [
+    (shape, deep) for shape in ("array", "wrapped array", "keyed", "wrapped keyed")
+    for deep in (DEEP, DEEP_STRINGS, "[" * 100_000 + "]" * 100_000)
+    if not (shape == "keyed" and deep.startswith("["))  # (an array among rows keyed by id: refused, deep or not)
+], ids=lambda v: v if len(v) < 20 else {"{": "objects"}.get(v[0], "arrays") + ("" if "[[" not in v[:50] else
+                                                                                  " in strings"))
+def test_a_row_of_a_json_document_nested_too_deeply_is_quarantined_alone(tmp_path, shape, deep):
+    """A value nested deeper than ``json`` reads ended the run ("not readable JSON: nested too deeply") wherever
+    it was: in one row of a document of many, the others were refused with it. That row is quarantined alone, as
+    such a line of JSON Lines is; the rows beside it are read as they would be without it."""
+    rows = [json.dumps(row(1)), _with_deep(2, deep), deep, json.dumps(row(3))]
+    text = {"array": "[" + ", ".join(rows) + "]",
+            "wrapped array": '{"version": 2, "data": [' + ", ".join(rows) + "]}",
+            "keyed": "{" + ", ".join(f'"k{i}": {r}' for i, r in enumerate(rows)) + "}",
+            "wrapped keyed": '{"data": {' + ", ".join(f'"k{i}": {r}' for i, r in enumerate(rows)) + "}}"}[shape]
+    path = tmp_path / "deep.json"
+    path.write_text(text)
+    manifest = curate(str(path), tmp_path / "out")
+    assert (manifest["accounting"]["input_rows"], manifest["accounting"]["in_splits"],
+            manifest["accounting"]["quarantined"]) == (4, 2, 2)
+    quarantined = read_quarantine(tmp_path / "out")
+    assert [(e["error"], e["position"]["row"]) for e in quarantined] == [("not readable JSON: nested too deeply", 1),
+                                                                        ("not readable JSON: nested too deeply", 2)]
+    assert all(_holds(e["raw"], deep) for e in quarantined), [str(e["raw"])[:200] for e in quarantined]
+    kept = [r["conversations"][0]["value"] for s in SPLITS for r in pq.read_table(tmp_path / "out" / f"{s}.parquet",
+                                                                                   columns=["conversations"]).to_pylist()]
+    assert sorted(kept) == sorted(row(i)["conversations"][0]["value"] for i in (1, 3))
+
+
+def test_a_json_row_that_is_too_deep_and_has_no_end_is_still_one_line(tmp_path):
+    """Where a too-deep value does not end, the rows after it cannot be told apart: the document is refused, as
+    before."""
+    (tmp_path / "deep.json").write_text("[" + json.dumps(row(1)) + ", " + '{"a": ' * 3000 + "1")
     with pytest.raises(InputError, match="deep.json: not readable JSON: nested too deeply"):
         open_input(str(tmp_path / "deep.json"))
+
+
+def test_a_one_row_json_document_nested_too_deeply_is_that_row_quarantined(tmp_path):
+    path = tmp_path / "deep.json"
+    path.write_text(_with_deep(1, DEEP))
+    manifest = curate(str(path), tmp_path / "out")
+    assert (manifest["accounting"]["input_rows"], manifest["accounting"]["quarantined"]) == (1, 1)
 
 
 # -- validation ----------------------------------------------------------------------------------------------

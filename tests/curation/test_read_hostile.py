@@ -279,7 +279,8 @@ def test_a_json_document_with_latin1_bytes_refused_for_its_own_reason_says_that_
     data, reason = {
         "several arrays": (b'{"a": [' + row + b'}], "b": [' + row + b'}]}',
                            "an object holding 2 arrays ('a', 'b'), not one array of rows"),
-        "too deep": (b"[" * 100_000 + b'"' + bad + b'"' + b"]" * 100_000, "not readable JSON: nested too deeply"),
+        # (too deep, and its end not found: a too-deep row that ends is quarantined alone)
+        "too deep": (b"[" * 100_000 + b'"' + bad + b'"', "not readable JSON: nested too deeply"),
     }[case]
     path = tmp_path / "rows.json"
     path.write_bytes(data)
