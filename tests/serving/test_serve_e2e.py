@@ -321,13 +321,24 @@ def test_two_tabs_at_once_both_get_answers(mic_browser, server):
     try:
         for pg in (a, b):
             pg.locator("#auto input").check()
-        a.locator("#mic button:has-text('Record')").click()
-        a.wait_for_function("document.querySelector('#status').innerText.toLowerCase().includes('island')")
-        a.locator("#mic button:has-text('Stop')").click()
-        a.wait_for_function("/Answering|Speaking/.test(document.querySelector('#status').innerText)")
-        b.locator("#mic button:has-text('Record')").click()
-        b.wait_for_function(r"/Listening \(\d+ s\)/.test(document.querySelector('#status').innerText)")  # B's chunks are processed
-        assert "Answered" not in _status(a), "tab A finished before tab B was heard: the test proves nothing"
+        # A's answer takes about a second on an idle machine, and B's first chunks can take as long to be heard: a
+        # round in which A is answered first proves nothing, and is run again (A asks again, its longer chat
+        # makes a slower answer); three such rounds fail the test
+        for round_ in range(1, 4):
+            a.locator("#mic button:has-text('Record')").click()
+            a.wait_for_function("document.querySelector('#status').innerText.toLowerCase().includes('island')")
+            a.locator("#mic button:has-text('Stop')").click()
+            a.wait_for_function("/Answering|Speaking/.test(document.querySelector('#status').innerText)")
+            b.locator("#mic button:has-text('Record')").click()
+            b.wait_for_function(r"/Listening \(\d+ s\)/.test(document.querySelector('#status').innerText)")  # B's chunks are processed
+            if "Answered" not in _status(a):
+                print(f"tab B heard while tab A answered, in round {round_}")
+                break
+            b.locator("#mic button:has-text('Stop')").click()
+            for pg in (a, b):
+                pg.wait_for_function("/Answered|\u26a0/.test(document.querySelector('#status').innerText)")  # (or a warning)
+        else:
+            raise AssertionError("tab A finished before tab B was heard, three times: the test proves nothing")
         # B's phrases are transcribed while it records (the question's words in B's status line). Not every word:
         # on a loaded 2-core machine (two tabs, the model, the voice, Whisper) Gradio keeps only the newest chunk
         # of a stream whose handler is busy, and a quarter of B's audio or more can be lost there (measured: 10-11 s

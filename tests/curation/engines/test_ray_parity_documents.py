@@ -1,6 +1,7 @@
 """`tome curate --engine ray` gives what the local engine gives on a folder that mixes JSON Lines with ``.json``
 documents read whole between the shards around them: a JSON array (a number among its rows), rows keyed by id (one
-with a null id of its own, one value that is no row) and a keyed document cut short, each row a copy of another
+with a null id of its own, one value that is no row), a keyed document cut short, one keyed under a wrapper cut
+short, and an array with a row nested deeper than ``json`` reads, each row a copy of another
 file's here and there, so that every row ends in a split, removed or quarantine, and the Ray engine reads the
 documents in several read units (seven records each).
 
@@ -48,6 +49,10 @@ def mixed_folder(root: Path) -> Path:
     (folder / "more" / "c.json").write_text(json.dumps({"version": 3, "data": keyed}))
     cut = json.dumps({f"k{i}": row(i) for i in range(46, 56)}, indent=1)
     (folder / "more" / "d.json").write_text(cut[:-50])  # cut short in its last row: the rest quarantined
+    wrapped = json.dumps({"data": {f"w{i}": row(i) for i in range(64, 71)}}, indent=1)
+    (folder / "more" / "e.json").write_text(wrapped[:-60])  # cut short in its last row: the rest quarantined
+    deep = '{"a": ' * 3000 + "1" + "}" * 3000  # deeper than json reads: the row quarantined alone
+    (folder / "f.json").write_text("[" + ", ".join([json.dumps(row(71)), deep, json.dumps(row(72))]) + "]")
     (folder / "z.jsonl").write_text("".join(json.dumps(row(i)) + "\n" for i in range(56, 64)))
     return folder
 
@@ -81,13 +86,16 @@ def test_a_folder_of_shards_and_json_documents_curates_alike_on_both_engines(clu
     assert_same_content(local, sharded)
     manifest = read_manifest(sharded)
     accounting = manifest["accounting"]
-    # 12 + 20 + 17 + (9 whole and the rest) + 8 records; the cases reach what they are for
-    assert accounting["balanced"] and accounting["input_rows"] == 12 + 20 + 17 + 10 + 8
+    # 12 + 20 + 17 + (9 whole and the rest) + (6 whole and the rest) + 3 + 8 records; the cases reach what they
+    # are for
+    assert accounting["balanced"] and accounting["input_rows"] == 12 + 20 + 17 + 10 + 7 + 3 + 8
     got = ids_and_reasons(sharded)
     said = {file: error for _, error, file in got["quarantine"]}
-    assert len(said) == len(got["quarantine"]) == 3
+    assert len(said) == len(got["quarantine"]) == 5
     assert said["b.json"] == "row is a JSON int, expected an object"
     assert said["more/c.json"].startswith("missing 'conversations'")
     assert said["more/d.json"].startswith("the file breaks off here, the rest is unreadable")
+    assert said["more/e.json"].startswith("the file breaks off here, the rest is unreadable")
+    assert said["f.json"] == "not readable JSON: nested too deeply"
     assert len(got["removed"]) == 2
     assert "conv-031" in {input_id for name in SPLITS for _, input_id in got[name]}
