@@ -489,9 +489,10 @@ def _json_rows(text: str, shown: str, broken: tuple[str, str] | None = None, sal
     quarantined whole it would be an empty run that looks fine), or that starts as no array or object; one whose
     break lies in an object that is a row (its keys show a chat format: its one row cut short), or in an object
     holding several arrays or none (which holds the rows is not known; but of rows keyed by id, alone or as the one
-    object of rows a wrapper holds, those read whole are kept); an object holding several arrays, rows beside its one array (:func:`_no_rows_beside`), or naming
-    its one array's key twice (which holds the rows would be a guess); and JSON nested too deeply for
-    Python. An integer of more digits than Python converts is the infinite float Arrow's reader makes of it in
+    object of rows a wrapper holds, those read whole are kept); an object holding several arrays, rows beside its
+    one array (:func:`_no_rows_beside`), or naming its one array's key twice (which holds the rows would be a
+    guess); and JSON nested too deeply for Python where its rows cannot be told apart (:func:`_deep_rows`: a row
+    so deep is otherwise quarantined alone). An integer of more digits than Python converts is the infinite float Arrow's reader makes of it in
     JSON Lines (:func:`~curation.readers.errors.json_int`): a score so is not finite, its row kept."""
     import json
 
@@ -630,7 +631,6 @@ def _is_keyed(data: dict) -> bool:
     format's columns, :func:`curation.formats.detect_format`), while ``data``'s own keys show none? An object of
     column values by row index (``{"instruction": {"0": ...}}``) has a format in its own keys, not its values'."""
     from curation.formats import detect_format
-
     from curation.readers.broken_json import TooDeep
 
     values = list(data.values())
