@@ -130,10 +130,10 @@ def pytest_runtest_makereport(item, call):
 # -- one local Ray cluster for the tests that need one -----------------------------------------------------------
 
 # Starting a local cluster, its first dataset's worker start-up and its shutdown take ~8 s on 2 cores; a cluster a
-# module (or a test) was 12 of them in the slow lane. The tests that ask for ``ray_cluster`` share one: started before the first of
-# them, stopped after the last (so the training and browser tests after them do not share the cores with an idle
-# cluster) or by a test that needs no cluster up (``no_ray_cluster``). Its workers start in a folder that is not
-# the driver's, as those of a cluster started with ``ray start`` do, and import this checkout.
+# module (or a test) was 12 of them in the slow lane. The tests that ask for ``ray_cluster`` share one: started
+# before the first of them, stopped after the last (so the training and browser tests after them do not share the
+# cores with an idle cluster) or by a test that needs no cluster up (``no_ray_cluster``). Its workers start in a
+# folder that is not the driver's, as those of a cluster started with ``ray start`` do, and import this checkout.
 class _SharedRay:
     def __init__(self) -> None:
         self.started_here = False

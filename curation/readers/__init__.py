@@ -550,9 +550,9 @@ def _deep_rows(text: str, shown: str, hook: _KeyCheck, broken: tuple[str, str] |
         rows = _document_rows(data, shown, hook)
     except RecursionError:
         raise too_deep from None
-    except ValueError as exc:
-        if isinstance(exc, InputError):
-            raise
+    except InputError:
+        raise
+    except ValueError as exc:  # valid JSON json will not convert
         raise InputError(f"{shown}: {unreadable_json(exc)}") from None
     if broken is not None and not salvage:
         raise InputError(f"{shown}: cannot {broken[0]}: {broken[1]}")

@@ -234,12 +234,14 @@ def _holds(raw, deep: str) -> bool:
     return any(isinstance(v, str) and len(v) > len(deep) // 2 and (deep in v or v in deep) for v in raw.values())
 
 
+DEEP_VALUES = {"objects": DEEP, "objects, strings with brackets": DEEP_STRINGS, "arrays": "[" * 100_000 + "]" * 100_000}
+
+
 @pytest.mark.parametrize("shape,deep", [
-    (shape, deep) for shape in ("array", "wrapped array", "keyed", "wrapped keyed")
-    for deep in (DEEP, DEEP_STRINGS, "[" * 100_000 + "]" * 100_000)
-    if not (shape == "keyed" and deep.startswith("["))  # (an array among rows keyed by id: refused, deep or not)
-], ids=lambda v: v if len(v) < 20 else {"{": "objects"}.get(v[0], "arrays") + ("" if "[[" not in v[:50] else
-                                                                                  " in strings"))
+    pytest.param(shape, deep, id=f"{shape}-{name}")
+    for shape in ("array", "wrapped array", "keyed", "wrapped keyed") for name, deep in DEEP_VALUES.items()
+    if not (shape == "keyed" and name == "arrays")  # (an array among rows keyed by id: refused, deep or not)
+])
 def test_a_row_of_a_json_document_nested_too_deeply_is_quarantined_alone(tmp_path, shape, deep):
     """A value nested deeper than ``json`` reads ended the run ("not readable JSON: nested too deeply") wherever
     it was: in one row of a document of many, the others were refused with it. That row is quarantined alone, as
@@ -258,8 +260,8 @@ def test_a_row_of_a_json_document_nested_too_deeply_is_quarantined_alone(tmp_pat
     assert [(e["error"], e["position"]["row"]) for e in quarantined] == [("not readable JSON: nested too deeply", 1),
                                                                         ("not readable JSON: nested too deeply", 2)]
     assert all(_holds(e["raw"], deep) for e in quarantined), [str(e["raw"])[:200] for e in quarantined]
-    kept = [r["conversations"][0]["value"] for s in SPLITS for r in pq.read_table(tmp_path / "out" / f"{s}.parquet",
-                                                                                   columns=["conversations"]).to_pylist()]
+    splits = [pq.read_table(tmp_path / "out" / f"{s}.parquet", columns=["conversations"]) for s in SPLITS]
+    kept = [r["conversations"][0]["value"] for table in splits for r in table.to_pylist()]
     assert sorted(kept) == sorted(row(i)["conversations"][0]["value"] for i in (1, 3))
 
 
