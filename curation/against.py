@@ -38,7 +38,7 @@ from typing import Any, Iterator
 import numpy as np
 import pyarrow as pa
 import pyarrow.ipc as ipc
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from curation.core.columns import text_key
 from curation.core.config_base import StrictModel
@@ -65,6 +65,13 @@ class AgainstConfig(StrictModel):
     cache_dir: str | None = Field(None, description="where the existing set's index is kept (default: the existing "
                                                     "folder's .cache/ for a curated folder, else the run's)")
 
+    @model_validator(mode="after")
+    def _matches_something(self) -> "AgainstConfig":
+        if self.enabled and self.path is not None and not (self.exact or self.near):
+            raise ValueError("exact and near are both false: no new row would be matched against the existing set "
+                             "(set one true, or enabled: false)")
+        return self
+
 
 class Against(GlobalStage):
     name = "against"
@@ -77,6 +84,7 @@ class Against(GlobalStage):
         self._spec = None
         self._take = False  # near dedup, right before, hands its MinHash signatures on (see wants)
         self._fingerprint: str | None = None  # the existing set's, once taken (depends_on, then index)
+        self._existing_kind: str | None = None  # and what it is, as an input's ``kind`` says (or ``curated``)
 
     def __getstate__(self):
         state = dict(self.__dict__)
@@ -101,6 +109,7 @@ class Against(GlobalStage):
     def _existing_fingerprint(self, existing: "ExistingSet") -> str:
         if self._fingerprint is None:
             self._fingerprint = existing.fingerprint()
+            self._existing_kind = existing.kind
         return self._fingerprint
 
     # -- shared by new rows and the existing set ------------------------------------------------------
@@ -246,7 +255,7 @@ class Against(GlobalStage):
             path = folder / f"index-{digest}"
             if (path / _Index.FILES[-1]).exists():
                 try:
-                    return _Index.open(path, **shape), {"index": "cached", "existing_rows": None, **_skipped_stats(path)}
+                    return _Index.open(path, **shape), {"index": "cached", "existing_rows": None, **_skipped_stats(path), "existing_kind": self._existing_kind}
                 except (OSError, pa.ArrowException, _BrokenIndex):  # damaged: built again below, never read half
                     shutil.rmtree(path, ignore_errors=True)
         settings = hashlib.sha256(json.dumps([key[1], existing.scope()], sort_keys=True, default=str).encode()).hexdigest()[:24]
@@ -256,7 +265,7 @@ class Against(GlobalStage):
                 path = folder / f"index-{digest}"
                 rows = self._build(existing, path, ctx, settings)
                 _prune(folder, keep=path, settings=settings)
-                return _Index.open(path, **shape), {"index": "built", "existing_rows": rows, **_skipped_stats(path)}
+                return _Index.open(path, **shape), {"index": "built", "existing_rows": rows, **_skipped_stats(path), "existing_kind": self._existing_kind}
             except (OSError, pa.ArrowException, _BrokenIndex):
                 continue
         raise OSError(f"{self.cfg.path}: no writable folder for the index of the existing set")
@@ -560,12 +569,14 @@ class ExistingSet:
         # index, counted (``rows``) with the first one's place and error (``first``), for the stage's stats
         self.skipped: dict[str, Any] = {"rows": 0, "first": None}
         self._hub_parts: list[str] | None = None
+        self.kind: str | None = None  # once fingerprinted: ``curated``, or the input's kind (``jsonl``, ``hub``, ...)
         if self.curated is None:
-            found = _split_of_curated(path)
+            named = path if path.exists() else _curated_split_named(spec) or path  # (out:train: out/train.parquet)
+            found = _split_of_curated(named)
             if found is not None:
                 self.curated, split, self.only = found
                 self.splits = (split,)
-                self.named = path.resolve()
+                self.named = named.resolve()
         if self.curated is None and path.is_dir():
             _refuse_output_without_manifest(path)
 
@@ -599,6 +610,7 @@ class ExistingSet:
         given the old time (``touch -r``, ``cp -p``, ``rsync -t``) or written again within the clock's tick; no
         write leaves the status-change time as it was, and a file put in place by a rename has another inode."""
         if self.curated is not None:
+            self.kind = "curated"
             manifest = self._check_curated()
             outputs = manifest.get("outputs") if isinstance(manifest.get("outputs"), dict) else {}
             files = []
@@ -612,10 +624,11 @@ class ExistingSet:
         from curation.readers import InputError, open_input
 
         try:
-            parts = self.parts()
-            if parts == [self.spec]:
-                return open_input(self.spec, subset=self.subset).fingerprint
-            return "splits:" + json.dumps([[part, open_input(part, subset=self.subset).fingerprint] for part in parts])
+            sources = [(part, open_input(part, subset=self.subset)) for part in self.parts()]
+            self.kind = sources[0][1].kind  # (a hub dataset's splits are all hub, a folder's all local)
+            if [part for part, _ in sources] == [self.spec]:
+                return sources[0][1].fingerprint
+            return "splits:" + json.dumps([[part, source.fingerprint] for part, source in sources])
         except InputError as exc:  # named as the existing set's, not taken for an --input's
             raise StageError(_as_against(exc)) from None
 
@@ -904,6 +917,23 @@ def _split_of_curated(path: Path) -> tuple[Path, str, list[Path]] | None:
             if path in files:
                 return folder, split, [path]
     return None
+
+
+def _curated_split_named(spec: str) -> Path | None:
+    """For ``OUT:SPLIT`` (``out:train``), where ``OUT`` is a curated folder, a split of it, and the spec names no
+    path: the split's file or shard folder (``out/train.parquet``), read as :func:`_split_of_curated` reads it;
+    else None (an unknown split of one: the input reader says so)."""
+    from curation.contract import SPLITS, output_paths
+    from curation.readers import named_split
+    from curation.sources import is_curated_folder
+
+    named = named_split(spec)
+    if named is None or named[1] not in SPLITS:
+        return None
+    folder, split = named
+    if not (folder.is_dir() and is_curated_folder(folder)):
+        return None
+    return output_paths(folder).split(split)
 
 
 def _refuse_output_without_manifest(folder: Path) -> None:

@@ -21,6 +21,7 @@ from typing import Any, Iterable, Literal, Mapping
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from curation.config import OUTPUT_FORMATS
 from curation.contract import SPLITS, output_paths, read_manifest
 from curation.formats import to_messages
 from curation.hub_licenses import license_id
@@ -28,7 +29,6 @@ from curation.report.markdown_text import md_code, md_text, one_line
 from tomecraft.errors import error_line
 
 OutputFormat = Literal["finetome", "messages", "both"]
-OUTPUT_FORMATS = ("finetome", "messages", "both")
 MESSAGES_DIR = "messages"
 CARD_FILE = "README.md"
 

@@ -44,6 +44,7 @@ The config (YAML: `-c FILE` reads one, `--set KEY=VALUE` changes one key, the VA
   split, decontaminate, token_lengths
 * `engine:` batch_rows, workers, memory_mb - how the work is cut, never what comes out
 * `checkpoint:` (for --resume) and `report:` (report.html / report.md) - true or false
+* `format:` finetome, messages or both - the splits' shapes (as --format)
 """
 
 
@@ -66,11 +67,11 @@ def curate(
         "duplicate one of its rows (exact or near, same settings) are removed as duplicate_of_existing; it is "
         "read, never rewritten. Given once: to extend against several sets, curate them into one folder first.",
     ),
-    format: str = typer.Option(
-        "finetome", "--format", metavar="FORMAT",
+    format: Optional[str] = typer.Option(
+        None, "--format", metavar="FORMAT",
         help="finetome: the splits in FineTome's shape (always written; every tome command reads them). messages: "
         "also messages/{split}.parquet ({role, content}, as TRL's SFTTrainer takes it), the card's default. "
-        "both: both configs in the card.",
+        "both: both configs in the card. Default: the config's format: (finetome).",
     ),
     out: str = typer.Option("out", "--out", "-o", metavar="DIR", callback=output_path, help="Output folder (splits, "
                             "removed, quarantine, manifest, card, report). A folder that is no `tome curate` output and "
@@ -100,9 +101,9 @@ def curate(
     from curation.readers import InputError
     from tomecraft.config_files import ConfigError, parse_overrides
 
-    from curation.card import OUTPUT_FORMATS
+    from curation.config import OUTPUT_FORMATS
 
-    if format not in OUTPUT_FORMATS:
+    if format is not None and format not in OUTPUT_FORMATS:
         error(f"--format {format!r}: expected one of {', '.join(OUTPUT_FORMATS)}")
     if not out:  # (as a Path, "" is ".": the run would write into the working folder)
         error("--out is empty: give the output folder (default: out)")
@@ -118,6 +119,11 @@ def curate(
 
             overrides = deep_merge(overrides, {"stages": {"against": {"path": against}}})
         cfg = load_config(config, overrides)
+        if against is not None and not cfg.stage("against").enabled:  # (else it would be ignored, silently)
+            raise ConfigError(f"--against {against}: the against stage is off (stages.against.enabled: false); "
+                              "switch it on, or leave --against out")
+        if format is not None:  # (in the config, --print-config prints it: the printed file runs as this command)
+            cfg.format = format
         if config is not None:
             paths_beside_config(cfg, Path(config).resolve().parent)
         if not input:
@@ -156,7 +162,7 @@ def curate(
 
                 try:
                     result = run_curation_ray(input or None, out, cfg, RayOptions(address=ray_address), progress=track,
-                                              output_format=format)
+                                              output_format=cfg.format)
                 except EngineError as exc:
                     error(str(exc))
             else:
@@ -164,7 +170,7 @@ def curate(
                 from curation.pipeline import run_curation
 
                 skip_pandas_probe()  # a local run hands pyarrow no pandas objects
-                result = run_curation(input or None, out, cfg, resume=resume, progress=track, output_format=format)
+                result = run_curation(input or None, out, cfg, resume=resume, progress=track, output_format=cfg.format)
     except (InputError, BudgetError, ConfigError, StageError) as exc:
         error(str(exc))
     except AccountingError as exc:  # a bug, not the user's: one line still, and what to do about the folder

@@ -141,7 +141,8 @@ def name_inputs(inputs: Sequence[InputConfig]) -> list[InputConfig]:
         other = shown.setdefault(_as_shown(name), name)
         if other != name:
             raise ValueError(f"inputs: the names {other!r} and {name!r} look the same (they differ only in spaces at "
-                             "their ends or in how a letter is encoded); give them names that differ")
+                             "their ends, in invisible characters or in how a letter is encoded); give them names "
+                             "that differ")
     seen: dict[tuple[str, str, str | None], int] = {}
     for k, i in enumerate(inputs, start=1):  # the same data twice: dedup would remove every row of the second
         key = _data_key(i)
@@ -195,9 +196,11 @@ def _told_by(cfg: InputConfig) -> tuple[str | None, str | None]:
 
 
 def _as_shown(name: str) -> str:
-    """A name as a reader sees it in a table: without spaces at its ends, its letters composed (NFC: ``e`` and a
+    """A name as a reader sees it in a table: without its invisible format characters (a zero-width space or
+    joiner, a soft hyphen: category Cf), without spaces at its ends, its letters composed (NFC: ``e`` and a
     combining accent look like ``é``)."""
-    return unicodedata.normalize("NFC", name).strip()
+    visible = "".join(c for c in name if unicodedata.category(c) != "Cf")
+    return unicodedata.normalize("NFC", visible).strip()
 
 
 def _same_data_key(path: str) -> str:

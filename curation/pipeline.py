@@ -178,7 +178,7 @@ def run_curation(
     config=None,
     resume: bool = False,
     progress: Callable | None = None,
-    output_format: str = "finetome",
+    output_format: str | None = None,
 ) -> CurationResult:
     """Curate ``input_spec`` (None = the embedded sample, or the config's ``inputs:``; a list = several inputs)
     into ``out_dir`` on this machine."""
@@ -186,6 +186,7 @@ def run_curation(
     from curation.readers.kept_decoders import keeping
 
     config = config or config_model()()
+    output_format = output_format or config.format  # (--format, else the config's format:)
     out_dir, uri = local_out(out_dir)
     if uri is not None:
         raise InputError(f"{uri}: --out must be a local folder (or file://); to write to object storage, curate into "

@@ -210,7 +210,9 @@ def public_url(text: str) -> str | None:
 def _read_here(manifest: dict[str, Any]) -> Iterator[Any]:
     """The values the manifest says name this machine's files, written as plain relative paths too
     (``data/rows.jsonl``): the spec of each input read from local files (by its ``kind``), the config's path of
-    the same input, and the folders ``tome review import`` read (``review.input_folder``, ``review.source.path``)."""
+    the same input, the ``--against`` set's path when it was read from local files (its stage's
+    ``existing_kind``), and the folders ``tome review import`` read (``review.input_folder``,
+    ``review.source.path``)."""
     records = manifest.get("inputs") if isinstance(manifest.get("inputs"), list) else [manifest.get("input")]
     config = manifest.get("config") if isinstance(manifest.get("config"), dict) else {}
     given = config.get("inputs") if isinstance(config.get("inputs"), list) else []
@@ -220,6 +222,11 @@ def _read_here(manifest: dict[str, Any]) -> Iterator[Any]:
         yield record.get("spec")
         if len(given) == len(records) and isinstance(given[n], dict):  # the config's inputs, in the same order
             yield given[n].get("path")
+    against = next((s for s in manifest.get("stages") or () if isinstance(s, dict) and s.get("name") == "against"), {})
+    kind = (against.get("stats") or {}).get("existing_kind") if isinstance(against.get("stats"), dict) else None
+    if kind is not None and kind not in NOT_LOCAL_KINDS:  # the --against set, read from local files
+        stages = config.get("stages") if isinstance(config.get("stages"), dict) else {}
+        yield (stages.get("against") or {}).get("path") if isinstance(stages.get("against"), dict) else None
     review = manifest.get("review")
     if isinstance(review, dict):
         yield review.get("input_folder")

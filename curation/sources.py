@@ -281,17 +281,22 @@ def _unread_files(where: str | Path, unread: list[Path], beside: bool) -> str:
             f"{what.removeprefix(f'{first}: ')}; or move {it} out, or give a glob that leaves {it} out")
 
 
-def _curated_splits(path: Path) -> list[DataFile]:
-    """The split files of a curated folder (its rows): never its ``removed.parquet``, ``messages/`` copies or
-    quarantine, which read as rows would bring removed rows back and every kept row twice."""
+def _curated_splits(path: Path, splits: tuple[str, ...] = CURATED_SPLITS) -> list[DataFile]:
+    """The split files of a curated folder (its rows; ``splits``: of these alone): never its ``removed.parquet``,
+    ``messages/`` copies or quarantine, which read as rows would bring removed rows back and every kept row twice."""
     files = []
-    for split in CURATED_SPLITS:
+    for split in splits:
         single, shards = path / f"{split}.parquet", path / split
         if single.exists():
             files.append(DataFile(single, "parquet", None))
         elif shards.is_dir():
             files += [DataFile(p, "parquet", None) for p in sorted(shards.glob("part-*.parquet"))]
     return files
+
+
+def curated_split(path: Path, split: str) -> list[DataFile]:
+    """The files of one split of a ``tome curate`` output folder (``[]`` where the run wrote none)."""
+    return _curated_splits(path, (split,))
 
 
 def _folder(path: Path) -> list[DataFile]:

@@ -304,7 +304,7 @@ def run_curation_ray(
     config,
     options: RayOptions | None = None,
     progress: Callable | None = None,
-    output_format: str = "finetome",
+    output_format: str | None = None,
 ) -> CurationResult:
     """Curate ``input_spec`` (as :func:`curation.pipeline.run_curation` takes it) into ``out_dir`` (a path every
     node can reach) on a Ray cluster."""
@@ -312,6 +312,7 @@ def run_curation_ray(
     from curation.readers.kept_decoders import keeping
 
     options = options or RayOptions()
+    output_format = output_format or config.format  # (--format, else the config's format:)
     out = _local_out(out_dir)
     check_out_dir(out, config, output_format, shards=True)
     ray = _import_ray()

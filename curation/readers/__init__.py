@@ -161,7 +161,7 @@ def _split_folder(spec: str) -> InputSource | None:
     ``FOLDER:SPLIT`` another. None for any other spec, and for ``FOLDER`` whose files name no split but
     ``train`` (all its rows are train's: read as any folder is, :func:`_local_files`). An unknown split, and
     files of no split beside the splits' (which would be lost unseen), are one :class:`InputError`."""
-    from curation.sources import exists, split_layout
+    from curation.sources import exists, is_curated_folder, split_layout
 
     path = expand_user(spec)
     split = None
@@ -175,6 +175,8 @@ def _split_folder(spec: str) -> InputSource | None:
             return None
     except OSError:  # a folder that cannot be listed: the folder rules below name it in their one line
         return None
+    if split is not None and is_curated_folder(path):
+        return _curated_split(path, spec, split)
     layout = split_layout(path)
     if layout is None or (split is None and list(layout.splits) == ["train"]):
         return None
@@ -194,6 +196,22 @@ def _split_folder(spec: str) -> InputSource | None:
     source = open_input(str(files[0].path)) if len(files) == 1 else _source_of_files(files, spec, spec)
     given = {f.name: getattr(source, f.name) for f in fields(source)}
     return SplitSource(**{**given, "spec": str(path) if split is None else spec}, split=read)
+
+
+def _curated_split(path: Path, spec: str, split: str) -> InputSource:
+    """``OUT:SPLIT``: one split of a ``tome curate`` output folder (``OUT`` alone reads its three splits)."""
+    from curation.sources import CURATED_SPLITS, curated_split
+
+    if split not in CURATED_SPLITS:
+        raise InputError(f"{spec}: no split {split!r} in this tome curate output (its splits: "
+                         f"{', '.join(CURATED_SPLITS)}; {path} alone reads all three)")
+    files = curated_split(path, split)
+    if not files:
+        raise InputError(f"{spec}: this tome curate output holds no {split} split file ({path / split}.parquet, or "
+                         f"{path / split}/part-*.parquet); is the folder damaged?")
+    source = open_input(str(files[0].path)) if len(files) == 1 else _source_of_files(files, spec, spec)
+    given = {f.name: getattr(source, f.name) for f in fields(source)}
+    return SplitSource(**{**given, "spec": spec}, split=split)
 
 
 @dataclass

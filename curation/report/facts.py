@@ -643,9 +643,12 @@ def mix_notes(inputs: list[dict[str, Any]], mix_stats: dict[str, Any] | None) ->
                      "rows to fill a share; the other inputs shrank to it).")
     notes.extend(missed_targets(inputs, mix_stats))
     left_out = (mix_stats or {}).get("left_out")
-    for name in left_out if isinstance(left_out, list) else ():
+    left_out = left_out if isinstance(left_out, list) else []
+    shared = any(i.get("weight") is not None and i.get("name") not in left_out for i in inputs)
+    for name in left_out:
         notes.append(f"{name}: left out of the mix, no target share (none of its rows was left when the mix was "
-                     "drawn: all removed or quarantined before it); the other weighted inputs shared its weight.")
+                     "drawn: all removed or quarantined before it)"
+                     + ("; the other weighted inputs shared its weight." if shared else "."))
     unapplied = [str(i.get("name")) for i in inputs
                  if (i.get("weight") is not None or i.get("max_rows") is not None)
                  and i.get("target_share") is None and i.get("target_rows") is None]

@@ -261,17 +261,20 @@ def test_an_incomplete_or_damaged_folder_stops_the_run_in_one_line(damage, exist
     assert data_bytes(folder) == before
 
 
-@pytest.mark.parametrize("split", ["train.parquet", "train/", "train/part-00001.parquet"])
+@pytest.mark.parametrize("split", ["train.parquet", "train/", "train/part-00001.parquet", ":train", "shards:train"])
 def test_one_split_of_a_curated_folder_is_matched_by_the_ids_it_holds(split, existing, new_input, tmp_path):
-    """Pointed at one split (file, shard folder or shard), --against names its rows by the ids they were written
-    with; the other splits are not part of the set."""
+    """Pointed at one split (file, shard folder or shard, or FOLDER:SPLIT, as datasets names a split), --against
+    names its rows by the ids they were written with; the other splits are not part of the set. (FOLDER:train
+    was read as a plain input: its rows got new ids, that the folder does not hold.)"""
     folder = tmp_path / "curated"
     shutil.copytree(existing, folder)
-    if split != "train.parquet":
+    if split not in ("train.parquet", ":train"):
         as_shards(folder)
-    held = set(pq.read_table(folder / split, columns=["id"]).column("id").to_pylist())
+    written = {":train": "train.parquet", "shards:train": "train/"}.get(split, split)
+    held = set(pq.read_table(folder / written, columns=["id"]).column("id").to_pylist())
     before = data_bytes(folder)
-    manifest = curate(new_input, tmp_path / "new", against=folder / split)
+    target = Path(f"{folder}:train") if ":" in split else folder / split
+    manifest = curate(new_input, tmp_path / "new", against=target)
     removed = pq.read_table(tmp_path / "new" / "removed.parquet")
     found = removed.filter(pa.compute.equal(removed.column("reason"), "duplicate_of_existing"))
     # the existing rows the new input holds (same lines, same ids): those of this split are found
@@ -279,7 +282,39 @@ def test_one_split_of_a_curated_folder_is_matched_by_the_ids_it_holds(split, exi
     assert 0 < len(expected) < OVERLAP and found.num_rows == len(expected)
     assert set(found.column("duplicate_of").to_pylist()) == expected
     assert against_stats(manifest)["existing_rows"] == len(held)
+    assert against_stats(manifest)["existing_kind"] == "curated"  # (read here: tome publish names it by its last part)
     assert data_bytes(folder) == before
+
+
+def test_a_split_of_a_curated_folder_is_an_input_as_folder_colon_split(existing, tmp_path):
+    """``-i OUT:test`` was refused ("OUT is not a datasets.save_to_disk folder, nor a folder whose files are named
+    by split"), though ``load_dataset(OUT, split="test")`` reads it: now it reads that split alone; a split the
+    folder does not have is one line naming its splits."""
+    held = pq.read_table(existing / "test.parquet", columns=["id"]).num_rows
+    code, output = invoke("curate", "-q", "-i", f"{existing}:test", "-o", tmp_path / "one", "--set", "report=false")
+    assert code == 0, output
+    manifest = read_manifest(tmp_path / "one")
+    assert 0 < held < 60 and manifest["accounting"]["input_rows"] == held
+    assert manifest["input"]["split"] == "test"
+    code, output = invoke("curate", "-q", "-i", f"{existing}:removed", "-o", tmp_path / "two")
+    assert code == 2
+    assert one_error_line(output) == (f"error: {existing}:removed: no split 'removed' in this tome curate output (its "
+                                      f"splits: train, validation, test; {existing} alone reads all three)")
+
+
+@pytest.mark.parametrize("sets, expected", [
+    (["stages.against.enabled=false"], "the against stage is off (stages.against.enabled: false); switch it on, or "
+                                       "leave --against out"),
+    (["stages.against.exact=false", "stages.against.near=false"], "exact and near are both false: no new row would be "
+                                                                  "matched against the existing set"),
+])
+def test_an_against_that_would_match_nothing_is_refused_not_ignored(existing, new_input, tmp_path, sets, expected):
+    """--against beside a config that switched the stage off, or both its matches, ran without a word: every new
+    row kept, the summary silent, as if the set had none of them."""
+    args = [a for key in sets for a in ("--set", key)]
+    code, output = invoke("curate", "-q", "-i", new_input, "-o", tmp_path / "new", "--against", existing, *args)
+    assert code == 2 and expected in one_error_line(output)
+    assert not (tmp_path / "new").exists()
 
 
 @pytest.mark.parametrize("content, problem", [

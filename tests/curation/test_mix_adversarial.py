@@ -79,7 +79,8 @@ def test_the_command_names_the_input_whose_name_holds_a_bidirectional_control(in
                                              "character '\\u202e'; a name is one line of visible text")
 
 
-@pytest.mark.parametrize("a, b", [("x", " x"), ("x", "x "), ("\u00e9t\u00e9", "e\u0301te\u0301")])
+@pytest.mark.parametrize("a, b", [("x", " x"), ("x", "x "), ("\u00e9t\u00e9", "e\u0301te\u0301"), ("a", "a\u200b"),
+                                  ("ab", "a\u00adb"), ("a", "\ufeffa")])
 def test_names_that_look_the_same_are_one_name_used_twice(a, b):
     with pytest.raises(ValueError, match=r"^inputs: the names .* look the same"):
         name_inputs([InputConfig(path="a.jsonl", name=a), InputConfig(path="b.jsonl", name=b)])

@@ -176,10 +176,16 @@ def test_the_report_and_summary_say_which_input_kept_the_duplicates_and_what_siz
         "the other inputs shrank to it)."]
     assert mix_notes(inputs[:1], {"limited_by": "total_rows"}) == ["The mix's size was set by total_rows."]
     assert mix_notes([{"name": "x"}], None) == []
-    # a weighted input with no row left when the mix was drawn: its "-" target is explained
-    assert mix_notes(inputs[:1], {"limited_by": None, "left_out": ["gone"]}) == [
+    # a weighted input with no row left when the mix was drawn: its "-" target is explained, and where its weight
+    # went: to the other weighted inputs, where there are any (beside one given max_rows alone, nowhere)
+    weighted = [{"name": "a", "weight": 2.0}, {"name": "gone", "weight": 1.0}]
+    assert mix_notes(weighted, {"limited_by": None, "left_out": ["gone"]}) == [
         "gone: left out of the mix, no target share (none of its rows was left when the mix was drawn: all removed "
         "or quarantined before it); the other weighted inputs shared its weight."]
+    beside_max_rows = [{"name": "a", "max_rows": 5}, {"name": "gone", "weight": 1.0}]
+    assert mix_notes(beside_max_rows, {"limited_by": None, "left_out": ["gone"]}) == [
+        "gone: left out of the mix, no target share (none of its rows was left when the mix was drawn: all removed "
+        "or quarantined before it)."]
 
 
 

@@ -282,6 +282,25 @@ def test_print_config_round_trips(tmp_path):
     assert load_config(tmp_path / "c.yaml") == CurationConfig()
 
 
+def test_print_config_carries_the_output_format(tmp_path):
+    """``--format both --print-config`` printed no format: the printed config, run, wrote no messages splits.
+    The format is the config's ``format:`` now; ``--format`` overrides it."""
+    proc = run_cli("curate", "--format", "both", "--print-config")
+    assert proc.returncode == 0 and "\nformat: both\n" in proc.stdout
+    (tmp_path / "c.yaml").write_text(proc.stdout)
+    assert load_config(tmp_path / "c.yaml").format == "both"
+    proc = run_cli("curate", "-c", str(tmp_path / "c.yaml"), "--format", "messages", "--print-config")
+    assert "\nformat: messages\n" in proc.stdout
+    proc = run_cli("curate", "--set", "format=jsonl", "--print-config")
+    assert proc.returncode == 2 and "format" in proc.stderr and "'finetome', 'messages' or 'both'" in proc.stderr
+    rows = tmp_path / "rows.jsonl"
+    write_jsonl(rows, [{"conversations": [{"from": "human", "value": f"Question {i}: what is the answer here?"},
+                                          {"from": "gpt", "value": f"The answer to question {i} is a long one. " * 3}]}
+                       for i in range(12)])
+    run_curation(str(rows), tmp_path / "out", load_config(tmp_path / "c.yaml", {"report": False, "checkpoint": False}))
+    assert (tmp_path / "out" / "messages" / "train.parquet").exists()  # the config's format, run
+
+
 # --- resume after a real kill ----------------------------------------------------------------------------
 
 

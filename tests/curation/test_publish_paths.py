@@ -124,6 +124,27 @@ def test_relative_and_home_paths_go_up_as_their_last_part(tmp_path, hub):
     assert "~/chats/y.jsonl" in (root / "README.md").read_text()
 
 
+@pytest.mark.parametrize("kind, public", [("curated", "prev"), ("jsonl", "prev"), ("hub", "sub/prev"), (None, "sub/prev")])
+def test_a_relative_against_path_goes_up_as_its_last_part_when_it_was_read_here(tmp_path, hub, kind, public):
+    """``--against sub/prev`` (a folder beside the command) went up as given while a relative input path went up
+    as its last part: the against stage's ``existing_kind`` says it was read from local files, as an input's
+    ``kind`` does; a hub dataset's id (``org/name`` reads like a relative path) goes up as it is, and so does a
+    manifest that does not say."""
+    root = curated_folder(tmp_path / "out")
+
+    def change(manifest):
+        manifest["config"] = {"stages": {"against": {"path": "sub/prev"}}}
+        stats = {"existing_rows": 3, "exact": 0, "near": 0, **({"existing_kind": kind} if kind else {})}
+        manifest["stages"].append({"name": "against", "enabled": True, "rows_in": 8, "kept": 8, "removed": {},
+                                   "stats": stats})
+
+    _manifest(root, change)
+    publish(root, "me/data", token="hf_x", format="finetome")
+    published = json.loads(hub["sent"]["manifest.json"])
+    assert published["config"]["stages"]["against"]["path"] == public
+    assert f"Deduplicated against `{public}` (" in hub["sent"]["README.md"].decode()
+
+
 def test_urls_go_up_without_their_credentials_and_query(tmp_path, hub):
     """An input read over https with a user and password or a signed query, a judge's endpoint with its key: the
     manifest, the card and the report published them as given."""
