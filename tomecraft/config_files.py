@@ -84,10 +84,35 @@ def dump_yaml(data: Any) -> str:
     return yaml.dump(data, Dumper=_Dumper, sort_keys=False)
 
 
+# deeper than any config, prompt file or grid needs; PyYAML composes a document recursively (a thousand nested
+# ``[`` ended the command with a RecursionError), and every reader after it walks the value recursively too
+MAX_DEPTH = 100
+
+
 def load_yaml(text: str) -> Any:
     """``yaml.safe_load(text)``, except that a duplicate key is a :class:`yaml.YAMLError` and, as in YAML 1.2,
-    only true/false are booleans (``no``, ``off``, ``y`` are text) and ``1e3`` / ``2e-4`` are numbers."""
-    return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
+    only true/false are booleans (``no``, ``off``, ``y`` are text) and ``1e3`` / ``2e-4`` are numbers; a value
+    nested more than :data:`MAX_DEPTH` lists or mappings deep is a :class:`yaml.YAMLError` too."""
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
+    except RecursionError:
+        raise yaml.YAMLError(f"nested too deeply (more than {MAX_DEPTH} lists or mappings deep)") from None
+    if _depth_over(data, MAX_DEPTH):
+        raise yaml.YAMLError(f"nested too deeply (more than {MAX_DEPTH} lists or mappings deep)")
+    return data
+
+
+def _depth_over(data: Any, limit: int) -> bool:
+    """Is ``data`` nested more than ``limit`` lists or mappings deep? (Walked without recursion; a value YAML
+    anchors share is walked once per place it is used, as its readers walk it.)"""
+    todo = [(data, 1)]
+    while todo:
+        value, depth = todo.pop()
+        if isinstance(value, (dict, list)):
+            if depth > limit:
+                return True
+            todo.extend((item, depth + 1) for item in (value.values() if isinstance(value, dict) else value))
+    return False
 
 
 def read_yaml_file(path: str | Path, what: str = "config file") -> Any:

@@ -128,3 +128,27 @@ def test_an_unknown_key_in_an_item_of_a_list_names_the_keys_the_item_takes(tmp_p
     with pytest.raises(ConfigError) as info:
         load_curation_config(bad)
     assert str(info.value).startswith(f"{bad}: inputs.0.weigth: unknown key (known: path, name, weight, max_rows, ")
+
+
+@pytest.mark.parametrize("depth", [101, 1000])
+def test_yaml_nested_too_deeply_is_one_line_not_a_recursion_error(tmp_path, depth):
+    """A config, prompt file or grid of a thousand nested ``[`` ended every command with a RecursionError
+    traceback (PyYAML composes recursively); a hundred levels is more than any of them needs."""
+    from tomecraft.config_files import ConfigError, MAX_DEPTH, load_yaml, parse_override, read_yaml_file
+
+    nested = "[" * depth + "]" * depth
+    (tmp_path / "deep.yaml").write_text(f"prompts: {nested}\n")
+    with pytest.raises(ConfigError, match=r"deep\.yaml: not valid YAML: nested too deeply \(more than 100 "):
+        read_yaml_file(tmp_path / "deep.yaml")
+    with pytest.raises(ConfigError, match=r"value is not valid YAML: nested too deeply"):
+        parse_override(f"training.learning_rate={nested}")
+    fits = "[" * (MAX_DEPTH - 1) + "]" * (MAX_DEPTH - 1)
+    assert _depth(load_yaml(f"a: {fits}")) == MAX_DEPTH
+
+
+def _depth(value) -> int:
+    depth = 0
+    while isinstance(value, (dict, list)):
+        depth += 1
+        value = next(iter(value.values())) if isinstance(value, dict) else (value[0] if value else None)
+    return depth
