@@ -371,7 +371,7 @@ class Validate(RowStage):
         out = {}
         for field in given.schema:
             name = field.name
-            if name in rawcols.INTERNAL_COLUMNS or name == INPUT or pa.types.is_null(field.type):
+            if name in rawcols.INTERNAL_COLUMNS or name == INPUT:
                 continue
             if name in TABLE_KEYS:  # a chat format's column: in a table of several, the other rows' null
                 continue

@@ -430,8 +430,8 @@ def test_a_saved_dataset_dict_without_train_names_its_splits(tmp_path, datasets_
 
 
 def test_a_typed_column_of_nulls_is_carried_as_any_other_extra_column(tmp_path):
-    """A Parquet column whose every value is null (``note: string`` beside FineTome's columns) was dropped from
-    the splits, where a column holding values is carried: a typed input's columns are its schema's, values or
+    """A Parquet column whose every value is null (``note: string`` beside FineTome's columns, or of Arrow's null
+    type) was dropped from the splits, where a column holding values is carried: a typed input's columns are its schema's, values or
     not. The same bytes whatever engine.batch_rows, a row read record by record among them; a JSON key that no
     kept row holds (only a quarantined line has it) is still no column."""
     from curation.config import load_config
@@ -443,6 +443,7 @@ def test_a_typed_column_of_nulls_is_carried_as_any_other_extra_column(tmp_path):
     table = pa.Table.from_pylist(rows)
     table = table.append_column("zeta", pa.nulls(12, pa.int64())).append_column("note", pa.nulls(12, pa.string()))
     table = table.append_column("tag", pa.array([None] * 4 + ["x"] * 8, pa.string()))
+    table = table.append_column("void", pa.nulls(12))  # of Arrow's null type, as pandas writes a column of None
     pq.write_table(table, tmp_path / "rows.parquet")
     lines = [row(100 + i) for i in range(4)] + [{"conversations": [{"from": "human", "value": Q}], "lost": "q"}]
     (tmp_path / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
@@ -458,9 +459,10 @@ def test_a_typed_column_of_nulls_is_carried_as_any_other_extra_column(tmp_path):
             seen.append((manifest["extra_columns"], {f: (out / f).read_bytes() for f in (
                 "train.parquet", "validation.parquet", "test.parquet", "removed.parquet", "quarantine.jsonl")}))
         extras = seen[0][0]
-        assert extras == (["input"] if isinstance(spec, list) else []) + ["tag", "note", "zeta"]
+        assert extras == (["input"] if isinstance(spec, list) else []) + ["tag", "note", "void", "zeta"]
         schema = pq.read_schema(tmp_path / "out16384" / "train.parquet")
         assert schema.field("note").type == pa.string() and schema.field("zeta").type == pa.int64()
+        assert schema.field("void").type == pa.null()  # (it was dropped: its type alone left it out)
         train = pq.read_table(tmp_path / "out16384" / "train.parquet")
         assert train.num_rows > 0 and train.column("note").null_count == train.num_rows
         assert "lost" not in schema.names
