@@ -21,6 +21,7 @@ import pyarrow as pa
 from curation.contract import record_id
 from curation.readers.errors import InputError, misnamed
 from curation.readers.filesystems import fingerprint_files
+from curation.readers.labels import named_labels, parquet_labels
 from curation.readers.raw import as_typed, raw_batch
 from curation.sources import BOM, CR_HEAD, CR_LINES, bom_encoding, classify, lone_cr_lines
 from tomecraft.errors import error_line
@@ -365,9 +366,10 @@ class InputSource:
             raise (misnamed(unit.path, head, "parquet") or not_parquet(unit.path, exc)) from None
         groups = range(unit.start, unit.end) if not unit.compression else range(pf.num_row_groups)
         row, done = unit.first_row, 0
+        labels = parquet_labels(pf.schema_arrow)  # a file datasets wrote: its ClassLabel columns read as names
         try:
             for group in groups:
-                for batch in joined(_row_group_batches(pf, group, unit, row, done), batch_rows):
+                for batch in joined(_row_group_batches(pf, group, unit, row, done, labels), batch_rows):
                     yield from _rebatch(batch, batch_rows)
                     done += batch.num_rows
                 row += pf.metadata.row_group(group).num_rows
@@ -439,14 +441,16 @@ def joined(batches: Iterable[pa.RecordBatch], batch_rows: int = 16_384) -> Itera
 PARQUET_READ_ROWS = 16_384
 
 
-def _row_group_batches(pf, group: int, unit: Unit, first_row: int, done: int) -> Iterator[pa.RecordBatch]:
+def _row_group_batches(pf, group: int, unit: Unit, first_row: int, done: int,
+                       labels: dict[str, list[str]] | None = None) -> Iterator[pa.RecordBatch]:
     """Raw batches of row ``group`` of an open Parquet file whose first row is row ``first_row`` of the file and
     the unit's record ``done``, read :data:`PARQUET_READ_ROWS` rows at a time. Where the group cannot be read
     on (a corrupt page or column chunk: Parquet keeps every row group apart, so the file's other groups read
     as they are), the pieces read before the break are kept and each row of the rest is a quarantined record
     (the footer says how many rows the group holds, so every row of the file is still counted once): its
     position is its row of the file, its raw value null, its error names the row group and the rows lost with
-    it (which rows of the file to recover), and its id hashes the file's name, the row and that error."""
+    it (which rows of the file to recover), and its id hashes the file's name, the row and that error.
+    ``labels``: the file's ``ClassLabel`` columns (:func:`curation.readers.labels.parquet_labels`), read as names."""
     from curation.contract import line_id
 
     rows = pf.metadata.row_group(group).num_rows
@@ -460,7 +464,7 @@ def _row_group_batches(pf, group: int, unit: Unit, first_row: int, done: int) ->
         except (pa.ArrowException, OSError) as exc:  # (ArrowInvalid, an IO or decompression error, thrift's)
             reason = _one_line(exc)
             break
-        yield _typed_batch(pa.Table.from_batches([piece]), unit, first_row + got, done + got)
+        yield _typed_batch(named_labels(pa.Table.from_batches([piece]), labels or {}), unit, first_row + got, done + got)
         got += piece.num_rows
     if reason is None and got >= rows:
         return

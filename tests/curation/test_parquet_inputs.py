@@ -347,6 +347,31 @@ def test_a_class_label_column_reads_as_its_label_names(tmp_path, datasets_offlin
     assert manifest["accounting"]["input_rows"] == 7 and not read_quarantine(tmp_path / "out")
 
 
+def test_a_class_label_column_of_a_parquet_file_datasets_wrote_reads_as_its_label_names(tmp_path, datasets_offline):
+    """The same dataset read as names from save_to_disk came as numbers ("0", "1", repaired as number_as_text)
+    from its ``to_parquet`` file, and from a downloaded hub repository's ``data/train-00000-of-00001.parquet``:
+    the names are in the file's ``huggingface`` schema metadata. Metadata that does not read so changes
+    nothing."""
+    from curation.readers.labels import parquet_labels
+
+    ds = datasets_offline
+    features = ds.Features({"conversations": [{"from": ds.Value("string"), "value": ds.Value("string")}],
+                            "source": ds.ClassLabel(names=["web", "books", "code"])})
+    rows = [dict(row(i), source=i % 3) for i in range(6)] + [dict(row(6), source=-1)]
+    (tmp_path / "repo" / "data").mkdir(parents=True)
+    ds.Dataset.from_list(rows, features=features).to_parquet(str(tmp_path / "repo" / "data" / "train-00000-of-00001.parquet"))
+    for spec in (tmp_path / "repo" / "data" / "train-00000-of-00001.parquet", tmp_path / "repo"):
+        table = read_all(str(spec))
+        assert table.column("source").to_pylist() == ["web", "books", "code", "web", "books", "code", None]
+    manifest = curate(str(tmp_path / "repo"), tmp_path / "out")
+    assert manifest["accounting"]["input_rows"] == 7 and not read_quarantine(tmp_path / "out")
+    kept = pq.read_table(tmp_path / "out" / "train.parquet").column("source").to_pylist()
+    assert kept and set(kept) <= {"web", "books", "code", None}
+    for meta in (b"not json", b'{"info": []}', b'{"info": {"features": {"source": {"_type": "ClassLabel"}}}}',
+                 b'{"info": {"features": {"source": {"_type": "ClassLabel", "names": [1, 2]}}}}'):
+        assert parquet_labels(pa.schema([("source", pa.int64())], metadata={b"huggingface": meta})) == {}
+
+
 def test_an_empty_saved_dataset_is_an_input_of_no_rows(tmp_path, datasets_offline):
     ds = datasets_offline
     features = ds.Features({"conversations": [{"from": ds.Value("string"), "value": ds.Value("string")}]})
