@@ -329,39 +329,13 @@ def resolve_input(cfg: InputConfig, source) -> InputConfig:
     one whose columns name a question and its answer otherwise (:func:`curation.formats.alpaca_aliases`:
     Dolly's, GSM8K's, MetaMathQA's, OpenOrca's, FLAN's and Aya's)."""
     if cfg.format == "auto" and not cfg.columns:
-        names, records = _first_records(source)
-        folded = _casefolded(names, records)
-        if folded:  # `Conversations` of `{From, Value}` turns: FineTome's names in another case
-            return resolve_input(cfg.model_copy(update={"columns": folded}), source)
-        if "conversations" in names and "messages" in names and _holds_no_turns(records, "conversations") \
-                and not _holds_no_turns(records, "messages"):
-            # `messages` of turns beside a `conversations` that holds none (an id, a transcript as one string):
-            # the turns are read from `messages`, the other column kept as `input_conversations` (was: every row
-            # quarantined, "'conversations' is str, expected a list of turns")
-            return resolve_input(cfg.model_copy(update={"format": "messages"}), source)
-        chat = next((c for c in ("conversations", "messages", "conversation") if c in names), None)
-        if chat is not None and not (chat == "conversation" and detect_format(names)):
-            keys = _turn_keys(records, chat)
-            if (chat, keys) in _OTHER_TURNS:
-                fmt, columns = _OTHER_TURNS[(chat, keys)]
-                return cfg.model_copy(update={"format": fmt, "columns": columns})
-            # turns keyed neither way (`conversations` of `{speaker, text}`): read by their role and text keys, as
-            # a chat column under another name is (was: every row quarantined, "turn 1: missing 'from'", where
-            # the same turns under `dialog` were read)
-            found = turn_list_column([chat], records) if _unread_turn_part(records, chat, {}) else None
-            if found is not None and unsupported_shape(names, records) is None:
-                fmt = "messages" if chat == "messages" else "conversations"
-                role, text = ("role", "content") if fmt == "messages" else ("from", "value")
-                return cfg.model_copy(update={"format": fmt, "columns": {fmt: chat, role: found[1], text: found[2]}})
-        aliases = alpaca_aliases(names) if chat is None and detect_format(names) is None else None
-        if aliases:  # a question and its answer under other names
-            return cfg.model_copy(update={"format": "alpaca", "columns": aliases})
-        turns = turn_list_column(names, records) if chat is None and detect_format(names) is None else None
-        # one column of turns under other names (`dialog` of `{speaker, text}`); preference pairs stay refused
-        if turns is not None and unsupported_shape(names, records) is None:
-            column, role, text = turns
-            return cfg.model_copy(update={"format": "messages", "columns": {"messages": column, "role": role,
-                                                                            "content": text}})
+        shape = detected_shape(*_first_records(source))
+        if shape is not None:
+            fmt, columns = shape
+            update = {**({"format": fmt} if fmt is not None else {}), **({"columns": columns} if columns else {})}
+            if fmt is None or not columns:  # a mapping alone, or a format alone: resolved on from there
+                return resolve_input(cfg.model_copy(update=update), source)
+            return cfg.model_copy(update=update)
     resolved = cfg.model_copy(update={"format": resolve_format(cfg, source)})
     names, records = _first_records(source)
     if (resolved.format == "conversations" and not resolved.columns and "system" in names
@@ -370,6 +344,44 @@ def resolve_input(cfg: InputConfig, source) -> InputConfig:
         # (FineTome rows are otherwise read as they are)
         resolved = resolved.model_copy(update={"columns": {"system": "system"}})
     return resolved
+
+
+def detected_shape(names: Sequence[str], records: Sequence[dict[str, Any]]) -> tuple[str | None, dict[str, str]] | None:
+    """``(format, column mapping)`` that reads rows of columns ``names`` (the first ``records`` shown) where they
+    are not in a format's own shape, as :func:`resolve_input` tells an input's, or None. The format is None for
+    a mapping of names spelled in another case (told from the mapped names), the mapping empty for a format whose
+    own column is read as another's (``messages`` beside a ``conversations`` that holds no turns)."""
+    folded = _casefolded(names, records)
+    if folded:  # `Conversations` of `{From, Value}` turns: FineTome's names in another case
+        return None, folded
+    if "conversations" in names and "messages" in names and _holds_no_turns(records, "conversations") \
+            and not _holds_no_turns(records, "messages"):
+        # `messages` of turns beside a `conversations` that holds none (an id, a transcript as one string): the
+        # turns are read from `messages`, the other column kept as `input_conversations` (was: every row
+        # quarantined, "'conversations' is str, expected a list of turns")
+        return "messages", {}
+    chat = next((c for c in ("conversations", "messages", "conversation") if c in names), None)
+    if chat is not None and not (chat == "conversation" and detect_format(names)):
+        keys = _turn_keys(records, chat)
+        if (chat, keys) in _OTHER_TURNS:
+            return _OTHER_TURNS[(chat, keys)]
+        # turns keyed neither way (`conversations` of `{speaker, text}`): read by their role and text keys, as a
+        # chat column under another name is (was: every row quarantined, "turn 1: missing 'from'", where the
+        # same turns under `dialog` were read)
+        found = turn_list_column([chat], records) if _unread_turn_part(records, chat, {}) else None
+        if found is not None and unsupported_shape(names, records) is None:
+            fmt = "messages" if chat == "messages" else "conversations"
+            role, text = ("role", "content") if fmt == "messages" else ("from", "value")
+            return fmt, {fmt: chat, role: found[1], text: found[2]}
+    aliases = alpaca_aliases(names) if chat is None and detect_format(names) is None else None
+    if aliases:  # a question and its answer under other names
+        return "alpaca", aliases
+    turns = turn_list_column(names, records) if chat is None and detect_format(names) is None else None
+    # one column of turns under other names (`dialog` of `{speaker, text}`); preference pairs stay refused
+    if turns is not None and unsupported_shape(names, records) is None:
+        column, role, text = turns
+        return "messages", {"messages": column, "role": role, "content": text}
+    return None
 
 
 def _holds_no_turns(records: Sequence[dict[str, Any]], column: str) -> bool:
@@ -854,10 +866,14 @@ def adapt_record(data: Any, fmt: str, columns: Mapping[str, str]) -> Any:
         # a row of another format (a null is no value: a Parquet file or any table of rows of two formats holds
         # one in every column of the other's); beside the rows a mapping reads (a `system` column or turns keyed
         # role/content told from the first rows) too: read in its own format, as it would be without one
-        own = detect_format([k for k, v in data.items() if v is not None])
+        given_keys = [k for k, v in data.items() if v is not None]
+        own = detect_format(given_keys)
         if own is not None and (columns or own != fmt):
             data = {k: v for k, v in data.items() if v is not None or k not in _FOLDED_COLUMNS}
             return data if own == "conversations" else adapt_record(data, own, {})
+        shape = _own_shape({k: data[k] for k in given_keys}) if own is None else None
+        if shape is not None:  # a row of a shape detection reads (Dolly's, lmsys' `conversation`, a `dialog`)
+            return adapt_record({k: data[k] for k in given_keys}, *shape)
     if fmt != "conversations" and "conversations" in record:  # the input's own, beside another format's columns
         record = {kept_apart(k): v for k, v in record.items()}
     if fmt in ("conversations", "messages"):
@@ -917,6 +933,27 @@ def adapt_record(data: Any, fmt: str, columns: Mapping[str, str]) -> Any:
         rest = {k: v for k, v in record.items() if k not in ("prompt", "completion")}
         return {"conversations": turns, **rest}
     raise FormatError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+
+
+def _own_shape(record: dict[str, Any]) -> tuple[str, dict[str, str]] | None:
+    """The format and column mapping that read ``record`` (a row none of whose keys is a format's own column) in
+    its own shape, as :func:`detected_shape` tells an input of such rows: a row of Dolly's, GSM8K's or lmsys'
+    shape in a file of FineTome rows is read as it would be in a file of its own. None where it shows none, or
+    where the mapping would still leave a column the format needs unfilled (the row is then named by
+    validation, as before)."""
+    shape = detected_shape(list(record), [record])
+    if shape is None:
+        return None
+    fmt, columns = shape
+    if fmt is None:  # names in another case: the format their mapped names show
+        canonical = {given: name for name, given in columns.items()}
+        fmt = detect_format([canonical.get(k, k) for k in record])
+        if fmt is None:
+            return None
+    needed = NEEDED_COLUMNS.get(fmt, ())
+    if any(record.get(columns.get(k, k)) is None for k in needed):
+        return None
+    return fmt, columns
 
 
 def _pair_as_turns(turn: Any, n: int) -> list[Any]:

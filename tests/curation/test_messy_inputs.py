@@ -1123,6 +1123,41 @@ def test_a_finetome_file_of_mixed_shapes_reads_each_row_in_its_own_format(tmp_pa
     assert manifest["accounting"]["in_splits"] == 6
 
 
+SHAPES = {  # a row of each shape detection reads, each by a question of its own
+    "dolly": {"instruction": f"{Q} (d)", "context": "", "response": A},
+    "gsm8k": {"question": f"{Q} (g)", "answer": A},
+    "metamath": {"query": f"{Q} (m)", "response": A},
+    "openorca": {"system_prompt": "You are a botanist.", "question": f"{Q} (o)", "response": A},
+    "flan": {"inputs": f"{Q} (f)", "targets": A},
+    "lmsys": {"conversation": [{"role": "user", "content": f"{Q} (l)"}, {"role": "assistant", "content": A}]},
+    "capybara": {"conversation": [{"input": f"{Q} (c)", "output": A}]},
+    "dialog": {"dialog": [{"speaker": "user", "text": f"{Q} (x)"}, {"speaker": "assistant", "text": A}]},
+    "cased": {"Conversations": [{"From": "human", "Value": f"{Q} (k)"}, {"From": "gpt", "Value": A}]},
+}
+
+
+def test_a_row_of_any_detected_shape_in_a_finetome_file_is_read_as_in_a_file_of_its_own(tmp_path):
+    """A row of Dolly's, GSM8K's, lmsys' or another shape that detection reads, among FineTome rows (two datasets
+    concatenated, or a shard of them in a folder of FineTome shards), was quarantined as "missing
+    'conversations' (or OpenAI 'messages')" where the same row alone in its file was read; only the four base
+    formats' rows were read in their own. Each is now read as in a file of its own: the same turns."""
+    alone = {}
+    for name, shaped in SHAPES.items():
+        (tmp_path / f"{name}.jsonl").write_bytes(jsonl([shaped]))
+        curate(str(tmp_path / f"{name}.jsonl"), tmp_path / f"alone-{name}")
+        [(question, kept)] = _kept(tmp_path / f"alone-{name}").items()
+        alone[question] = kept["conversations"]
+    (tmp_path / "mixed.jsonl").write_bytes(jsonl([row(0), row(1), *SHAPES.values()]))
+    (tmp_path / "shards").mkdir()
+    (tmp_path / "shards" / "a.jsonl").write_bytes(jsonl([row(0), row(1)]))
+    (tmp_path / "shards" / "b.jsonl").write_bytes(jsonl(SHAPES.values()))
+    for spec in ("mixed.jsonl", "shards"):
+        manifest = curate(str(tmp_path / spec), tmp_path / f"out-{spec}")
+        assert manifest["accounting"]["quarantined"] == 0, read_quarantine(tmp_path / f"out-{spec}")
+        kept = _kept(tmp_path / f"out-{spec}")
+        assert {q: kept[q]["conversations"] for q in alone} == alone
+
+
 @pytest.mark.parametrize("suffix", [".jsonl", ".json"])
 def test_a_turn_text_that_is_a_number_not_finite_says_so(tmp_path, suffix):
     """A turn whose text is 1e400 (JSON reads it as infinity; repair nulls it before the turns are checked) was
