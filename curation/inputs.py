@@ -938,18 +938,19 @@ def adapt_record(data: Any, fmt: str, columns: Mapping[str, str]) -> Any:
 def _own_shape(record: dict[str, Any]) -> tuple[str, dict[str, str]] | None:
     """The format and column mapping that read ``record`` (a row none of whose keys is a format's own column) in
     its own shape, as :func:`detected_shape` tells an input of such rows: a row of Dolly's, GSM8K's or lmsys'
-    shape in a file of FineTome rows is read as it would be in a file of its own. None where it shows none, or
-    where the mapping would still leave a column the format needs unfilled (the row is then named by
-    validation, as before)."""
+    shape in a file of FineTome rows is read as it would be in a file of its own. None where it shows none, where
+    the mapping would still leave a column the format needs unfilled, and for FineTome's own turns (keyed
+    ``from``/``value``) under another name or in another case (``turns``, ``dialogue``, ``Conversations``): in an
+    input of FineTome rows that is a row that misspells its chat column, which validation names (the embedded
+    sample plants such rows), not a row of another dataset."""
     shape = detected_shape(list(record), [record])
-    if shape is None:
+    if shape is None or shape[0] is None:  # (FineTome's names in another case: a misspelt row, as below)
         return None
     fmt, columns = shape
-    if fmt is None:  # names in another case: the format their mapped names show
-        canonical = {given: name for name, given in columns.items()}
-        fmt = detect_format([canonical.get(k, k) for k in record])
-        if fmt is None:
-            return None
+    chat = columns.get("conversations") or columns.get("messages")
+    turns = record.get(chat) if chat is not None else None
+    if isinstance(turns, list) and any(isinstance(t, dict) and "from" in t and "value" in t for t in turns):
+        return None  # FineTome's own turns under another name (`turns`, `dialogue`): a misspelt row, not a dataset's
     needed = NEEDED_COLUMNS.get(fmt, ())
     if any(record.get(columns.get(k, k)) is None for k in needed):
         return None

@@ -1132,28 +1132,36 @@ SHAPES = {  # a row of each shape detection reads, each by a question of its own
     "lmsys": {"conversation": [{"role": "user", "content": f"{Q} (l)"}, {"role": "assistant", "content": A}]},
     "capybara": {"conversation": [{"input": f"{Q} (c)", "output": A}]},
     "dialog": {"dialog": [{"speaker": "user", "text": f"{Q} (x)"}, {"speaker": "assistant", "text": A}]},
-    "cased": {"Conversations": [{"From": "human", "Value": f"{Q} (k)"}, {"From": "gpt", "Value": A}]},
 }
+# FineTome's own turns under another name or in another case: a row that misspells its chat column (read in a file
+# of such rows alone, where the name is the input's own), quarantined among FineTome rows, as the sample plants them
+MISSPELT = [{"turns": [{"from": "human", "value": f"{Q} (t)"}, {"from": "gpt", "value": A}]},
+            {"dialogue": [{"from": "human", "value": f"{Q} (u)"}, {"from": "gpt", "value": A}]},
+            {"conversation": [{"from": "human", "value": f"{Q} (v)"}, {"from": "gpt", "value": A}]},
+            {"Conversations": [{"From": "human", "Value": f"{Q} (w)"}, {"From": "gpt", "Value": A}]}]
 
 
 def test_a_row_of_any_detected_shape_in_a_finetome_file_is_read_as_in_a_file_of_its_own(tmp_path):
     """A row of Dolly's, GSM8K's, lmsys' or another shape that detection reads, among FineTome rows (two datasets
     concatenated, or a shard of them in a folder of FineTome shards), was quarantined as "missing
     'conversations' (or OpenAI 'messages')" where the same row alone in its file was read; only the four base
-    formats' rows were read in their own. Each is now read as in a file of its own: the same turns."""
+    formats' rows were read in their own. Each is now read as in a file of its own: the same turns. FineTome's
+    own turns under a misspelt name are still quarantined, naming the column they lack."""
     alone = {}
     for name, shaped in SHAPES.items():
         (tmp_path / f"{name}.jsonl").write_bytes(jsonl([shaped]))
         curate(str(tmp_path / f"{name}.jsonl"), tmp_path / f"alone-{name}")
         [(question, kept)] = _kept(tmp_path / f"alone-{name}").items()
         alone[question] = kept["conversations"]
-    (tmp_path / "mixed.jsonl").write_bytes(jsonl([row(0), row(1), *SHAPES.values()]))
+    (tmp_path / "mixed.jsonl").write_bytes(jsonl([row(0), row(1), *SHAPES.values(), *MISSPELT]))
     (tmp_path / "shards").mkdir()
     (tmp_path / "shards" / "a.jsonl").write_bytes(jsonl([row(0), row(1)]))
-    (tmp_path / "shards" / "b.jsonl").write_bytes(jsonl(SHAPES.values()))
+    (tmp_path / "shards" / "b.jsonl").write_bytes(jsonl([*SHAPES.values(), *MISSPELT]))
     for spec in ("mixed.jsonl", "shards"):
         manifest = curate(str(tmp_path / spec), tmp_path / f"out-{spec}")
-        assert manifest["accounting"]["quarantined"] == 0, read_quarantine(tmp_path / f"out-{spec}")
+        errors = [q["error"] for q in read_quarantine(tmp_path / f"out-{spec}")]
+        assert errors == ["missing 'conversations' (or OpenAI 'messages')"] * len(MISSPELT)
+        assert manifest["accounting"]["in_splits"] == 2 + len(SHAPES)
         kept = _kept(tmp_path / f"out-{spec}")
         assert {q: kept[q]["conversations"] for q in alone} == alone
 
