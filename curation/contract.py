@@ -290,6 +290,36 @@ def check_output_folder(root: str | Path) -> OutputPaths:
     return paths
 
 
+def check_row_counts(root: str | Path, manifest: dict[str, Any]) -> None:
+    """Each data file the manifest lists (``outputs``: the splits, ``removed``, ``quarantine``) holds the rows it
+    says, by the Parquet footers and the quarantine's lines: :class:`OutputFolderError` naming the first that does
+    not (emptied, replaced, deleted after the run), where an account of the folder would otherwise add rows up
+    that are not there. A file listed with no rows may be missing (a folder of an older version)."""
+    import pyarrow.parquet as pq
+
+    paths = output_paths(root)
+    outputs = manifest.get("outputs")
+    for name, entry in (outputs.items() if isinstance(outputs, dict) else ()):
+        expected = entry.get("rows") if isinstance(entry, dict) else None
+        if name not in (*SPLITS, "removed", "quarantine") or not isinstance(expected, int):
+            continue
+        path = paths.quarantine if name == "quarantine" else paths.removed if name == "removed" else paths.split(name)
+        if not path.exists():
+            if expected:
+                raise unreadable_file(root, path, f"missing; the manifest lists it with {expected:,} rows (was it "
+                                      "deleted after the run? run tome curate again)")
+            continue
+        with reading(root, path):
+            if name == "quarantine":
+                with path.open("rb") as fh:
+                    held = sum(1 for line in fh if line.strip())
+            else:
+                held = sum(pq.ParquetFile(f).metadata.num_rows for f in paths.files(path))
+        if held != expected:
+            raise unreadable_file(root, path, f"holds {held:,} rows, the manifest says {expected:,} (changed after "
+                                  "the run? run tome curate again)")
+
+
 def read_manifest(root: str | Path) -> dict[str, Any]:
     """``manifest.json`` of the folder; :class:`OutputFolderError` when it is not a JSON object."""
     path = output_paths(root).manifest

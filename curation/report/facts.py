@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from curation.contract import SPLITS, OutputFolderError, read_manifest, read_quarantine, require_output_folder
-from curation.contract import split_columns, unreadable_file
+from curation.contract import check_row_counts, split_columns, unreadable_file
 from curation.report.quality import QualityFacts, gather_quality
 from tomecraft.files import dumps_utf8
 
@@ -495,6 +495,7 @@ def gather(out_dir: str | Path, examples_per_reason: int = EXAMPLES_PER_REASON) 
     _check_manifest(paths, manifest)
     for name in (*SPLITS, *(["removed"] if paths.removed.exists() else [])):
         split_columns(paths.root, name)  # a damaged file or one without ids, named
+    check_row_counts(paths.root, manifest)  # (else "nothing lost" would be said of rows that are gone)
     try:
         return _gather(paths, manifest, examples_per_reason)
     except OutputFolderError:

@@ -83,6 +83,40 @@ def test_report_names_the_damaged_file(damaged):
     _assert_names_the_file(one_error_line(output), root, file_name)
 
 
+def _emptied(path: Path) -> None:
+    pq.write_table(pq.read_table(path).slice(0, 0), path)
+
+
+# a file that reads, but does not hold the rows the manifest lists: (the damage, the file, what the line says)
+ROWS_GONE = {
+    "test_emptied": (lambda root: _emptied(root / "test.parquet"), "test.parquet", "holds 0 rows, the manifest says"),
+    "test_a_folder": (lambda root: ((root / "test.parquet").unlink(), (root / "test.parquet").mkdir()), "test.parquet",
+                      "holds 0 rows, the manifest says"),
+    "removed_deleted": (lambda root: (root / "removed.parquet").unlink(), "removed.parquet", "missing; the manifest lists"),
+    "quarantine_deleted": (lambda root: (root / "quarantine.jsonl").unlink(), "quarantine.jsonl",
+                           "missing; the manifest lists"),
+    "quarantine_line_lost": (lambda root: (root / "quarantine.jsonl").write_text(
+        "".join((root / "quarantine.jsonl").read_text().splitlines(keepends=True)[1:])), "quarantine.jsonl",
+        "rows, the manifest says"),
+}
+
+
+@pytest.mark.parametrize("damage", sorted(ROWS_GONE))
+def test_report_refuses_a_folder_whose_files_lost_rows_the_manifest_lists(damage, curated, tmp_path):
+    """A test split emptied or replaced by a folder, removed.parquet or quarantine.jsonl deleted: the report
+    still said "... — nothing lost." of rows no file held (its split counts not adding up to the total)."""
+    change, file_name, says = ROWS_GONE[damage]
+    root = tmp_path / damage
+    shutil.copytree(curated, root)
+    assert read_manifest(root)["outputs"]["test"]["rows"] and read_quarantine(root)  # (there are rows to lose)
+    change(root)
+    code, output = invoke("report", root)
+    assert code == 2
+    line = one_error_line(output)
+    _assert_names_the_file(line, root, file_name)
+    assert says in line and not (root / "report.md").exists()
+
+
 def test_publish_names_the_damaged_file(damaged):
     root, file_name = damaged
     code, output = invoke("publish", root, "--repo", "me/data", "--format", "messages")
