@@ -255,7 +255,8 @@ class Against(GlobalStage):
             path = folder / f"index-{digest}"
             if (path / _Index.FILES[-1]).exists():
                 try:
-                    return _Index.open(path, **shape), {"index": "cached", "existing_rows": None, **_skipped_stats(path), "existing_kind": self._existing_kind}
+                    return _Index.open(path, **shape), {"index": "cached", "existing_rows": None,
+                                                        **_skipped_stats(path), "existing_kind": self._existing_kind}
                 except (OSError, pa.ArrowException, _BrokenIndex):  # damaged: built again below, never read half
                     shutil.rmtree(path, ignore_errors=True)
         settings = hashlib.sha256(json.dumps([key[1], existing.scope()], sort_keys=True, default=str).encode()).hexdigest()[:24]
@@ -265,7 +266,8 @@ class Against(GlobalStage):
                 path = folder / f"index-{digest}"
                 rows = self._build(existing, path, ctx, settings)
                 _prune(folder, keep=path, settings=settings)
-                return _Index.open(path, **shape), {"index": "built", "existing_rows": rows, **_skipped_stats(path), "existing_kind": self._existing_kind}
+                return _Index.open(path, **shape), {"index": "built", "existing_rows": rows, **_skipped_stats(path),
+                                                    "existing_kind": self._existing_kind}
             except (OSError, pa.ArrowException, _BrokenIndex):
                 continue
         raise OSError(f"{self.cfg.path}: no writable folder for the index of the existing set")
