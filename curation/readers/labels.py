@@ -1,8 +1,8 @@
 """Columns that ``datasets`` stores as numbers but means as names: ``ClassLabel`` columns, read as their labels.
 
 A dataset saved by ``datasets`` (``save_to_disk``, the hub, a streamed hub dataset, a Parquet file it wrote) keeps
-a ``ClassLabel`` column as label numbers and its names in the features; only ``datasets`` knows them, so every reader of such a dataset
-turns the numbers back into the names users see (``source: web``, not ``source: 0``).
+a ``ClassLabel`` column as label numbers and its names in the features; only ``datasets`` knows them, so every
+reader of such a dataset turns the numbers back into the names users see (``source: web``, not ``source: 0``).
 """
 
 from __future__ import annotations

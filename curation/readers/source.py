@@ -464,7 +464,8 @@ def _row_group_batches(pf, group: int, unit: Unit, first_row: int, done: int,
         except (pa.ArrowException, OSError) as exc:  # (ArrowInvalid, an IO or decompression error, thrift's)
             reason = _one_line(exc)
             break
-        yield _typed_batch(named_labels(pa.Table.from_batches([piece]), labels or {}), unit, first_row + got, done + got)
+        table = named_labels(pa.Table.from_batches([piece]), labels or {})
+        yield _typed_batch(table, unit, first_row + got, done + got)
         got += piece.num_rows
     if reason is None and got >= rows:
         return

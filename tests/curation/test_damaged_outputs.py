@@ -92,7 +92,8 @@ ROWS_GONE = {
     "test_emptied": (lambda root: _emptied(root / "test.parquet"), "test.parquet", "holds 0 rows, the manifest says"),
     "test_a_folder": (lambda root: ((root / "test.parquet").unlink(), (root / "test.parquet").mkdir()), "test.parquet",
                       "holds 0 rows, the manifest says"),
-    "removed_deleted": (lambda root: (root / "removed.parquet").unlink(), "removed.parquet", "missing; the manifest lists"),
+    "removed_deleted": (lambda root: (root / "removed.parquet").unlink(), "removed.parquet",
+                        "missing; the manifest lists"),
     "quarantine_deleted": (lambda root: (root / "quarantine.jsonl").unlink(), "quarantine.jsonl",
                            "missing; the manifest lists"),
     "quarantine_line_lost": (lambda root: (root / "quarantine.jsonl").write_text(

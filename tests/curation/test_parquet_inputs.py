@@ -359,8 +359,9 @@ def test_a_class_label_column_of_a_parquet_file_datasets_wrote_reads_as_its_labe
                             "source": ds.ClassLabel(names=["web", "books", "code"])})
     rows = [dict(row(i), source=i % 3) for i in range(6)] + [dict(row(6), source=-1)]
     (tmp_path / "repo" / "data").mkdir(parents=True)
-    ds.Dataset.from_list(rows, features=features).to_parquet(str(tmp_path / "repo" / "data" / "train-00000-of-00001.parquet"))
-    for spec in (tmp_path / "repo" / "data" / "train-00000-of-00001.parquet", tmp_path / "repo"):
+    shard = tmp_path / "repo" / "data" / "train-00000-of-00001.parquet"
+    ds.Dataset.from_list(rows, features=features).to_parquet(str(shard))
+    for spec in (shard, tmp_path / "repo"):
         table = read_all(str(spec))
         assert table.column("source").to_pylist() == ["web", "books", "code", "web", "books", "code", None]
     manifest = curate(str(tmp_path / "repo"), tmp_path / "out")
@@ -456,9 +457,9 @@ def test_a_saved_dataset_dict_without_train_names_its_splits(tmp_path, datasets_
 
 def test_a_typed_column_of_nulls_is_carried_as_any_other_extra_column(tmp_path):
     """A Parquet column whose every value is null (``note: string`` beside FineTome's columns, or of Arrow's null
-    type) was dropped from the splits, where a column holding values is carried: a typed input's columns are its schema's, values or
-    not. The same bytes whatever engine.batch_rows, a row read record by record among them; a JSON key that no
-    kept row holds (only a quarantined line has it) is still no column."""
+    type) was dropped from the splits, where a column holding values is carried: a typed input's columns are its
+    schema's, values or not. The same bytes whatever engine.batch_rows, a row read record by record among them; a
+    JSON key that no kept row holds (only a quarantined line has it) is still no column."""
     from curation.config import load_config
     from curation.pipeline import run_curation
 

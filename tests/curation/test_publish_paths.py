@@ -124,7 +124,8 @@ def test_relative_and_home_paths_go_up_as_their_last_part(tmp_path, hub):
     assert "~/chats/y.jsonl" in (root / "README.md").read_text()
 
 
-@pytest.mark.parametrize("kind, public", [("curated", "prev"), ("jsonl", "prev"), ("hub", "sub/prev"), (None, "sub/prev")])
+@pytest.mark.parametrize("kind, public", [("curated", "prev"), ("jsonl", "prev"), ("hub", "sub/prev"),
+                                          (None, "sub/prev")])
 def test_a_relative_against_path_goes_up_as_its_last_part_when_it_was_read_here(tmp_path, hub, kind, public):
     """``--against sub/prev`` (a folder beside the command) went up as given while a relative input path went up
     as its last part: the against stage's ``existing_kind`` says it was read from local files, as an input's
