@@ -105,6 +105,12 @@ def sweep(
         check_output_path(out)  # a file, or a path under one: the dry run says so too, before any cell would
     except OutputFolderError as exc:
         error(f"--out {str(exc).replace('the output folder', 'the sweep folder')}")
+    from sweep.runner import SweepError, check_sweep_folder
+
+    try:
+        check_sweep_folder(out)  # a curation output: the dry run says so too
+    except SweepError as exc:
+        error(str(exc))
     if config is None:
         console.print(f"config: {path}", markup=False)
 

@@ -232,6 +232,18 @@ def check_sweep(cfg: SweepConfig) -> None:
             raise SweepConfigError(f"eval.prompts: {exc}") from None
 
 
+def check_sweep_folder(out: Path) -> None:
+    """Refuse a ``--out`` that is a `tome curate` output folder (``manifest.json`` beside its splits): the sweep
+    would write ``sweep.yaml``, ``data/``, ``cells/`` and its results among the splits, as `tome train --run` and
+    `tome export --out` would (both refuse it too). The dry run checks it as well, so its plan is of a sweep that
+    can run."""
+    from curation.sources import is_curated_folder
+
+    if is_curated_folder(out):
+        raise SweepError(f"{out}: a `tome curate` output folder (manifest.json); the sweep would write its files among "
+                         "the splits; choose another --out")
+
+
 def check_rows(cfg: SweepConfig, out: Path, prepared: dict[str, Any]) -> None:
     """Rows for every cell to train on and for the held-out loss, checked once the data is built and before any
     cell trains (the evaluation of the first trained cell would otherwise be the first to find an empty split)."""
@@ -318,6 +330,7 @@ def run_sweep(cfg: SweepConfig, out: str | Path, *, stop_after: float | None = N
 
     started = time.perf_counter()
     out = Path(out)
+    check_sweep_folder(out)  # before sweep.yaml is written into it
     out.mkdir(parents=True, exist_ok=True)
     (out / "sweep.yaml").write_text(cfg.to_yaml(), encoding="utf-8")
     if train_fn is None:

@@ -36,6 +36,8 @@ class ExportError(RuntimeError):
 
 
 EXPORT_RECORD = "export.json"
+ADAPTER_CONFIG = "adapter_config.json"  # what `tome train` saves in RUN/adapter/ (peft's save_pretrained)
+ADAPTER_WEIGHTS = "adapter_model.safetensors"
 # what an export writes into its folder (each a folder), besides export.json
 _EXPORT_FOLDERS = ("lora", "merged_16bit", "gguf", "logs")
 
@@ -44,8 +46,10 @@ def check_export_folder(out: Path, default: Path) -> None:
     """Refuse, before anything is read or written, an ``--out`` the export would damage: a path that is a file or
     lies under one, a name the export writes a folder under that is a file, or a folder that is no export (no
     ``export.json``, not the run's own ``export/``) holding a folder the export replaces (``merged_16bit/`` is
-    deleted and written again; ``lora/``, ``gguf/`` and ``logs/`` are written over)."""
+    deleted and written again; ``lora/``, ``gguf/`` and ``logs/`` are written over), or a `tome curate` output
+    folder (the export's folders and ``export.json`` would land among its splits; `tome train --run` refuses it too)."""
     from curation.contract import OutputFolderError, check_output_path
+    from curation.sources import is_curated_folder
 
     try:
         check_output_path(out)
@@ -53,6 +57,9 @@ def check_export_folder(out: Path, default: Path) -> None:
         raise ExportError(str(exc).replace("the output folder", "the export")) from None
     if not out.is_dir():
         return
+    if is_curated_folder(out):  # (before export.json: a curate folder an older version exported into is still one)
+        raise ExportError(f"{out}: a `tome curate` output folder (manifest.json); the export would write its files "
+                          "among the splits; choose another --out")
     record = out / EXPORT_RECORD
     if record.is_dir():
         raise ExportError(f"{record}: the export writes a file here, and it is a folder; move it or choose another --out")
@@ -67,6 +74,33 @@ def check_export_folder(out: Path, default: Path) -> None:
             f"{foreign}: --out {out} is not a `tome export` folder (no {EXPORT_RECORD}) and the export would replace "
             "this folder; move it or choose another --out"
         )
+
+
+def check_adapter(adapter: Path) -> None:
+    """Refuse, before anything is written, an adapter the merge cannot load: an ``adapter_config.json`` that is not
+    peft's JSON object, or ``adapter_model.safetensors`` missing or unreadable (cut short, overwritten). The merge
+    reads them only after the base model has loaded, and a damaged file ended the export in safetensors' (or peft's)
+    traceback there, with ``lora/`` already copied. Only the safetensors header and its offsets are read."""
+    from safetensors import safe_open
+
+    from tomecraft.errors import error_line
+
+    advice = "the saved adapter is damaged; train again into a new --run folder and export that run"
+    config = adapter / ADAPTER_CONFIG
+    try:
+        record = json.loads(config.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:  # UnicodeDecodeError, JSONDecodeError
+        raise ExportError(f"{config}: cannot be read ({error_line(exc)}); {advice}") from None
+    if not isinstance(record, dict) or not isinstance(record.get("peft_type"), str):
+        raise ExportError(f"{config}: not a peft adapter config (no peft_type); {advice}")
+    weights = adapter / ADAPTER_WEIGHTS
+    if not weights.is_file():
+        raise ExportError(f"{weights}: missing (the LoRA weights beside {ADAPTER_CONFIG}); {advice}")
+    try:
+        with safe_open(str(weights), "pt") as f:
+            f.keys()
+    except Exception as exc:  # noqa: BLE001 - safetensors raises its own error types for a damaged header
+        raise ExportError(f"{weights}: cannot be read ({error_line(exc)}); {advice}") from None
 
 
 @dataclass
@@ -120,10 +154,11 @@ def export_run(
         raise ExportError(f"{paths.root}: {what}; give the --run folder of `tome train`")
     if not paths.config.exists():
         raise ExportError(f"{paths.root}: not a run folder (no config.yaml); give the --run folder of `tome train`")
-    if not (paths.adapter / "adapter_config.json").exists():
+    if not (paths.adapter / ADAPTER_CONFIG).exists():
         raise ExportError(
             f"{paths.adapter}: no trained adapter; the run did not finish (continue it with `tome train --resume --run {paths.root}`)"
         )
+    check_adapter(paths.adapter)
     out = Path(out_dir) if out_dir is not None else paths.export
     check_export_folder(out, paths.export)
     config = load_config(paths.config)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
 import yaml
 from typer.testing import CliRunner
 
@@ -72,6 +73,28 @@ def test_out_under_a_file_is_refused_by_the_dry_run_too(tmp_path):
         result = CliRunner().invoke(app, ["sweep", "-c", str(CPU_CONFIG), "-o", str(afile / "sweep"), *extra])
         assert result.exit_code == 2 and isinstance(result.exception, SystemExit), result.output
         assert result.output == f"error: --out {afile / 'sweep'}: cannot write the sweep folder here ({afile} is a file)\n"
+
+
+def test_a_curation_output_for_out_is_refused_by_the_dry_run_too(tmp_path):
+    """`--out CURATED` (a `tome curate` output: manifest.json beside its splits) was accepted, the dry run's too: the
+    sweep wrote sweep.yaml, data/, cells/ and its results among the splits (`tome train --run` refuses it)."""
+    from sweep.config import load_sweep_config
+    from sweep.runner import SweepError, run_sweep
+    from training.curated_folder import write_curated_folder
+
+    rows = [{"conversations": [{"from": "human", "value": f"What is {i} plus 1?"},
+                               {"from": "gpt", "value": f"{i + 1}."}]} for i in range(20)]
+    data = write_curated_folder(rows, tmp_path / "curated")
+    before = sorted(p.name for p in data.iterdir())
+    line = (f"error: {data}: a `tome curate` output folder (manifest.json); the sweep would write its files among "
+            "the splits; choose another --out")
+    for extra in (["--dry-run"], ["-q"]):
+        result = CliRunner().invoke(app, ["sweep", "-c", str(CPU_CONFIG), "-o", str(data), *extra])
+        assert result.exit_code == 2 and isinstance(result.exception, SystemExit), result.output
+        assert _flat(result.output) == _flat(line)
+    with pytest.raises(SweepError, match="a `tome curate` output folder"):  # called as a library, too
+        run_sweep(load_sweep_config(CPU_CONFIG), data)
+    assert sorted(p.name for p in data.iterdir()) == before
 
 
 def test_a_piped_plan_shows_every_cell_id_whole(tmp_path, monkeypatch):

@@ -205,6 +205,24 @@ def test_an_empty_held_out_split_stops_the_sweep_before_any_cell_trains(tmp_path
     assert calls == []
 
 
+@pytest.mark.parametrize("decontaminate", [False, True])
+def test_an_empty_train_split_of_a_folder_variant_stops_the_sweep_before_any_cell_trains(tmp_path, alpaca_path,
+                                                                                          decontaminate):
+    from sweep.runner import SweepError, run_sweep
+    from training.curated_folder import write_curated_folder
+
+    # a `folder:` variant with no train row ended in pyarrow's "Filter argument must be boolean type" traceback
+    # (the filter of the rows kept after decontamination was an untyped, empty array)
+    cfg = _sweep(tmp_path, alpaca_path, decontaminate=decontaminate)
+    lines = alpaca_path.read_text(encoding="utf-8").splitlines()
+    write_curated_folder([json.loads(x) for x in lines[40:90]], tmp_path / "b", (0.0, 0.5))
+    calls: list = []
+    train, evaluate = _fake_training(None, calls)
+    with pytest.raises(SweepError, match=r"^data raw: no training row \(0 in its source, 0 left out as duplicates"):
+        run_sweep(cfg, tmp_path / "out", train_fn=train, evaluate_fn=evaluate)
+    assert calls == []
+
+
 def test_an_edited_input_or_curation_config_is_curated_again(tmp_path, alpaca_path):
     from sweep.variants import prepare_variants
 

@@ -171,11 +171,56 @@ def test_resuming_a_finished_run_without_a_checkpoint_keeps_its_adapter(tmp_path
 
 
 def _finished_run(tmp_path: Path) -> Path:
+    """A run folder whose adapter opens as peft's (a config with its peft_type, a safetensors file of one tensor)."""
+    import numpy as np
+    from safetensors.numpy import save_file
+
     run = tmp_path / "run"
     (run / "adapter").mkdir(parents=True)
     (run / "config.yaml").write_text(load_config(CONFIG_DIR / "train_cpu.yaml").to_yaml(), encoding="utf-8")
-    (run / "adapter" / "adapter_config.json").write_text("{}", encoding="utf-8")
+    (run / "adapter" / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA", "r": 8}), encoding="utf-8")
+    save_file({"base_model.model.lm_head.lora_A.weight": np.zeros((8, 4), dtype=np.float32)},
+              str(run / "adapter" / "adapter_model.safetensors"))
     return run
+
+
+def _cut_short(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) - 8])
+
+
+@pytest.mark.parametrize("name, damage, shown", [
+    ("adapter_model.safetensors", lambda p: p.write_text("garbage\n"), "cannot be read (Error while deserializing header: "),
+    ("adapter_model.safetensors", _cut_short, "cannot be read (Error while deserializing header: "),
+    ("adapter_model.safetensors", lambda p: p.unlink(), "missing (the LoRA weights beside adapter_config.json)"),
+    ("adapter_config.json", lambda p: p.write_text("{not json"), "cannot be read (Expecting property name"),
+    ("adapter_config.json", lambda p: p.write_bytes(b"\xff\xfe"), "cannot be read ("),
+    ("adapter_config.json", lambda p: p.write_text("[1, 2]"), "not a peft adapter config (no peft_type)"),
+    ("adapter_config.json", lambda p: p.write_text("{}"), "not a peft adapter config (no peft_type)"),
+], ids=["garbage-weights", "weights-cut-short", "no-weights", "config-not-json", "config-not-utf8", "config-a-list",
+        "config-without-peft-type"])
+def test_a_damaged_adapter_is_one_line_before_anything_is_written(tmp_path, name, damage, shown):
+    """A garbage ``adapter_model.safetensors`` ended the export in safetensors' traceback ("header too large"),
+    exit 1, after ``lora/`` had been copied and the base model loaded."""
+    run = _finished_run(tmp_path)
+    damage(run / "adapter" / name)
+    out = tmp_path / "models"
+    line = _one_error_line(CliRunner().invoke(app, ["export", str(run), "-o", str(out), "--no-smoke"]))
+    assert line.startswith(f"{run / 'adapter' / name}: {shown}"), line
+    assert line.endswith("; the saved adapter is damaged; train again into a new --run folder and export that run")
+    assert not out.exists()
+
+
+def test_export_into_a_curation_output_keeps_its_splits_alone(tmp_path):
+    """`tome export -o CURATED` wrote lora/, merged_16bit/, gguf/, logs/ and export.json among the splits (`tome
+    train --run CURATED` refuses the same folder)."""
+    run = _finished_run(tmp_path)
+    data = write_curated_folder(_rows(20), tmp_path / "curated")
+    before = sorted(p.name for p in data.iterdir())
+    line = _one_error_line(CliRunner().invoke(app, ["export", str(run), "-o", str(data), "--no-smoke"]))
+    assert line == (f"{data}: a `tome curate` output folder (manifest.json); the export would write its files among "
+                    "the splits; choose another --out")
+    assert sorted(p.name for p in data.iterdir()) == before
 
 
 def test_export_out_that_is_a_file_is_one_line(tmp_path):
