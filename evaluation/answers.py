@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
 from evaluation.checks import CheckResult
-from evaluation.models import ModelRef
+from evaluation.models import ModelRef, hub_or_local_cache
 from evaluation.prompt_sets import PromptSpec, score_answer
 
 
@@ -72,7 +72,8 @@ def answer_all(refs: list[ModelRef], prompts: list[PromptSpec], settings: Genera
         from serving.generation import load_generator as load
     out = []
     for ref in refs:
-        generator = load(ref.spec, n_ctx=settings.n_ctx)
+        with hub_or_local_cache(ref.spec):
+            generator = load(ref.spec, n_ctx=settings.n_ctx)
         result = ModelAnswers(ref, getattr(generator, "description", ref.label))
         try:
             check_fit(generator, ref, prompts, settings)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Annotated, Any, Callable, get_type_hints
 
-from pydantic import Field, ValidationError, create_model
+from pydantic import AfterValidator, Field, ValidationError, create_model
 
 from curation.core.config_base import StrictModel
 from curation.filters import duplicate_ngram_fraction, words_of
@@ -68,9 +68,13 @@ def sentences(text: str) -> list[str]:
 # -- money -------------------------------------------------------------------------------------------------
 
 _NUM = r"(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d{1,2}))?"
+# A bare amount (``500 dollars``) starts where a number starts: not inside a run of digits, nor after a digit and a
+# comma (inside ``1,000``). Without that its search tried every position of a run, each trying every length of
+# the run's rest before the missing ``dollars``: quadratic (a model looping on '1111...': 10,000 digits, 9 s).
+_NUMBER_START = r"(?<!\d)(?<!\d,)"
 _MONEY = re.compile(
     rf"(?:\$|US\$|USD\s?)\s?{_NUM}(?:\s?(?:-|–|—|to)\s?(?:\$|US\$|USD\s?)?\s?{_NUM})?"
-    rf"|{_NUM}(?:\s?(?:-|–|to)\s?{_NUM})?\s?(?:USD|dollars)\b",
+    rf"|{_NUMBER_START}{_NUM}(?:\s?(?:-|–|to)\s?{_NUM})?\s?(?:USD|dollars)\b",
     re.IGNORECASE,
 )
 
@@ -94,10 +98,12 @@ def money_amounts(line: str) -> list[float]:
 
 # -- the checks --------------------------------------------------------------------------------------------
 
-_NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
-                 "ten": 10, "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5}
-_DAY = re.compile(r"\bday\s*(\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten)\b"
-                  r"|\b(first|second|third|fourth|fifth)\s+day\b", re.IGNORECASE)
+_CARDINALS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+              "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty")
+_ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth")
+_NUMBER_WORDS = {**{w: n for n, w in enumerate(_CARDINALS, 1)}, **{w: n for n, w in enumerate(_ORDINALS, 1)}}
+# a day number has up to three digits: `days` goes to 366 (``Day 100`` of a long trip, or beyond a short one)
+_DAY = re.compile(rf"\bday\s*(\d{{1,3}}|{'|'.join(_CARDINALS)})\b|\b({'|'.join(_ORDINALS)})\s+day\b", re.IGNORECASE)
 
 
 def _ranges(numbers: list[int]) -> str:
@@ -115,7 +121,8 @@ def _ranges(numbers: list[int]) -> str:
 
 
 def days_covered(answer: str, days: int = 3) -> CheckResult:
-    """The itinerary names every day 1..``days`` (``Day 1``, ``Day Two``, ``first day``) and no day beyond."""
+    """The itinerary names every day 1..``days`` (``Day 1``, ``Day Two``, ``first day``) and no day beyond.
+    Day numbers are read up to 999 (``days`` may be 366), words up to twenty (``Day Twenty``, ``tenth day``)."""
     found = set()
     for m in _DAY.finditer(answer):
         token = (m.group(1) or m.group(2)).lower()
@@ -260,7 +267,8 @@ def _option_at(text: str, options: dict[str, tuple[str, ...]]) -> str | None:
 
 
 def single_choice(answer: str, options: dict[str, tuple[str, ...]] | None = None) -> CheckResult:
-    """The first recommending sentence picks exactly one option (not 'both' or a hybrid)."""
+    """The first recommending sentence picks exactly one option (not 'both' or a hybrid). ``options``: each
+    option's name and the regular expressions (any case) that name it, as :data:`OPTIONS` has them."""
     options = options or OPTIONS
     for sentence in sentences(answer):
         m = _RECOMMEND.search(sentence)
@@ -355,9 +363,22 @@ _PARAM_LIMITS: dict[str, Any] = {
     "min_items": Field(ge=0), "min_count": Field(ge=0), "min_words": Field(ge=0), "min_terms": Field(ge=0),
     "min_reasons": Field(ge=0), "words": Field(ge=0), "terms": Field(min_length=1), "label": Field(min_length=1),
 }
+
+
+def _compiles(pattern: str) -> str:
+    """``pattern`` when it is a regular expression: a single_choice option is one (``wind turbines?``, ``\\bPV\\b``),
+    and one that is not ended `tome eval compare` in ``re.error`` after every model had answered."""
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"not a regular expression ({exc})") from None
+    return pattern
+
+
 # YAML gives lists; a term must hold a non-space character (an empty one would be found in every answer)
 _TERM = Annotated[str, Field(pattern=r"\S")]
-_PARAM_TYPES: dict[str, Any] = {"terms": list[_TERM], "options": dict[str, list[_TERM]] | None}
+_PATTERN = Annotated[str, Field(pattern=r"\S"), AfterValidator(_compiles)]
+_PARAM_TYPES: dict[str, Any] = {"terms": list[_TERM], "options": dict[str, list[_PATTERN]] | None}
 
 
 @cache
@@ -387,7 +408,8 @@ def check_params(name: str, params: dict[str, Any]) -> None:
                 problems.append(f"{where}: unknown parameter (known: {known})")
             else:
                 given = f" (got {err['input']!r})" if not isinstance(err.get("input"), (dict, list)) else ""
-                problems.append(f"{where}: {err['msg']}{given}")
+                message = err["msg"].removeprefix("Value error, ")  # (pydantic's prefix to a validator's own words)
+                problems.append(f"{where}: {message}{given}")
         raise ValueError("; ".join(problems)) from None
 
 

@@ -12,9 +12,10 @@ tokenizer training used, with the packaged GGUF read through training's converte
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 DEFAULT_MODEL = "default"
 
@@ -78,6 +79,63 @@ def _is_packaged_default(path: str) -> bool:
         return False
 
 
+def loads_from_hub(spec: str | None) -> bool:
+    """Whether loading ``spec`` asks the Hugging Face hub for files: a hub id, one GGUF file of a hub repo, or a run
+    whose base model is a hub id. A spec that does not resolve does not (its load says what is wrong)."""
+    from serving.generation import resolve_model
+    from tomecraft.files import expand_user
+    from training.models import OFFLINE_SMOLLM2
+
+    if spec in (None, "", DEFAULT_MODEL):
+        return False
+    try:
+        source = resolve_model(spec)
+    except Exception:  # noqa: BLE001 - not a model: the load names why
+        return False
+    if source.kind == "lora":
+        base = source.base or ""
+        return bool(base) and base != OFFLINE_SMOLLM2 and not expand_user(base).exists()
+    return source.kind in ("hub", "hub-gguf")
+
+
+@contextmanager
+def hub_or_local_cache(spec: str | None) -> Iterator[None]:
+    """The block loads model ``spec`` as `tome curate` loads a hub dataset: where it needs the hub and one request
+    finds the hub unreachable, in offline mode (from the local cache at once, without ``huggingface_hub``'s
+    retry lines), a model not in the cache being one `ModelNotFound` line that says so. Without this, an
+    uncached hub id offline retried each file for about 70 s and printed some 30 lines of retries before the
+    error."""
+    from curation.readers import _hub_retries_quiet, _hub_unreachable, _offline_while
+    from serving.generation import ModelNotFound
+
+    unreachable = _hub_unreachable() if loads_from_hub(spec) else None
+    if unreachable is None:
+        yield
+        return
+    try:
+        with _hub_retries_quiet(), _offline_while(True):
+            yield
+    except Exception as exc:
+        if not _not_in_cache(exc):
+            raise
+        raise ModelNotFound(f"{spec}: cannot load from the Hugging Face hub: it cannot be reached ({unreachable}) "
+                            "and the model is not in the local cache") from exc
+
+
+def _not_in_cache(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what it was raised from) is offline mode's "not in the local cache"."""
+    from huggingface_hub.errors import LocalEntryNotFoundError, OfflineModeIsEnabled
+
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, (LocalEntryNotFoundError, OfflineModeIsEnabled)):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
 def load_for_scoring(spec: str | None) -> ScoringModel:
     """Weights and tokenizer of ``spec`` for computing losses (see the module doc for what ``spec`` may be); a
     model that resolves but will not load (damaged weights, a base model not in the offline cache) is a
@@ -86,7 +144,8 @@ def load_for_scoring(spec: str | None) -> ScoringModel:
     from serving.generation import ModelNotFound, _short
 
     try:
-        return _load_for_scoring(spec)
+        with hub_or_local_cache(spec):
+            return _load_for_scoring(spec)
     except ModelNotFound:
         raise
     except Exception as exc:  # (torch, transformers, peft and the hub raise what they like)

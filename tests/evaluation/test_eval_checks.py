@@ -191,3 +191,48 @@ def test_default_prompt_set_scores_good_answers_fully():
 def test_unknown_check_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown check 'nope'"):
         run_check("text", "nope")
+
+
+# -- money amounts in a model's loop of digits ------------------------------------------------------------------------
+
+def test_a_bare_amount_never_starts_inside_a_number():
+    """A bare amount (``500 dollars``) is searched for where a number starts, not at every digit of a run: the old
+    search tried each position of '1111...' with each length of the rest (quadratic: 20,000 digits took 66 s)."""
+    from evaluation.checks import _MONEY
+
+    assert _MONEY.match("11 dollars", 1) is None  # inside 11
+    assert _MONEY.match("1,000 dollars", 2) is None  # inside 1,000
+    assert _MONEY.match("11 dollars", 0).group() == "11 dollars"
+    assert money_amounts("3, 4 or 5 dollars") == [5.0] and money_amounts("1.555 dollars") == [555.0]  # (as before)
+
+
+def test_money_amounts_on_long_digit_runs():
+    run = "1" * 50_000
+    grouped = "1" + ",111" * 12_500
+    assert money_amounts(run) == [] and money_amounts(grouped) == []
+    assert money_amounts(f"{run} dollars") == [float(run)]
+    assert money_amounts(f"{grouped} USD") == [float(grouped.replace(",", ""))]
+    assert money_amounts(f"${run}") == [float(run)]
+    assert money_amounts(f"{run}-{run} dollars") == [float(run)]
+    assert money_amounts(f"{run} tea, 20 dollars") == [20.0]
+    result = run_check(run, "budget_breakdown", {"min_items": 3})
+    assert not result.passed and result.detail == "0 budget line(s) with a dollar amount (need 3)"
+
+
+# -- days past 99 ---------------------------------------------------------------------------------------------------
+
+def test_a_trip_of_more_than_99_days_can_pass():
+    """``days`` may be 366, but day numbers of three digits were never read: a 120-day itinerary could not pass."""
+    itinerary = "\n".join(f"Day {d}: somewhere new." for d in range(1, 121))
+    assert days_covered(itinerary, days=120).passed
+    result = days_covered(itinerary + "\nDay 121: home.", days=120)
+    assert not result.passed and result.detail == "days named: 1-121; beyond a 120-day trip: 121"
+    assert days_covered(itinerary + "\nDay 1000: not a day.", days=120).passed  # (four digits: not a day number)
+
+
+def test_day_words_past_ten_are_read():
+    words = ("Day One", "second day", "Day three", "fourth day", "Day Five", "sixth day", "Day seven", "eighth day",
+             "Day Nine", "tenth day", "Day Eleven", "Day twelve")
+    result = days_covered(". ".join(words), days=12)
+    assert result.passed, result.detail
+    assert days_covered("Day Eighteen: Osaka.", days=20).detail.startswith("days named: 18;")

@@ -215,3 +215,30 @@ def test_experiment_eval_settings_no_run_could_use_are_refused_before_curating(o
     with pytest.raises(ExperimentError) as info:
         load_experiment_config(None, override)
     assert message in str(info.value) and "\n" not in str(info.value)
+
+
+# -- single_choice options are regular expressions ---------------------------------------------------------------------
+
+def test_a_single_choice_option_that_is_no_regular_expression_is_refused_when_the_file_is_read(tmp_path):
+    """An option of ``(`` passed `eval prompts` and ended `eval compare` in ``re.error`` after every answer had been
+    generated, writing no eval files. Options are regular expressions (the default set's ``\\bwind\\b``,
+    ``wind turbines?``): a file's are compiled as it is read, and the one that is not one is named."""
+    from tomecraft.cli import app
+    from typer.testing import CliRunner
+
+    path = tmp_path / "p.yaml"
+    path.write_text('prompts:\n  - {id: drink, text: "Tea or coffee?", checks: [{name: single_choice, options: '
+                    '{x: ["("], y: [tea]}}]}\n', encoding="utf-8")
+    with pytest.raises(PromptSetError) as info:
+        load_prompt_set(path)
+    assert str(info.value) == (f"{path}: prompts[0].checks[0] (prompt 'drink', check single_choice): options.x.0: not "
+                               "a regular expression (missing ), unterminated subpattern at position 0) (got '(')")
+    result = CliRunner().invoke(app, ["eval", "prompts", str(path)])
+    assert result.exit_code == 2 and result.output.strip() == f"error: {info.value}", result.output
+    out = tmp_path / "eval"
+    result = CliRunner().invoke(app, ["eval", "compare", "-p", str(path), "--no-loss", "-o", str(out)])
+    assert result.exit_code == 2 and result.output.strip() == f"error: {info.value}" and not out.exists()
+    path.write_text(r'prompts: [{id: drink, text: "Tea?", checks: [{name: single_choice, options: {tea: ["\\btea\\b", '
+                    r'"green teas?"], coffee: [coffee]}}]}]' "\n", encoding="utf-8")
+    check = load_prompt_set(path)[0].checks[0]
+    assert run_check("I prefer green teas. Coffee is bitter.", check.name, check.params).detail.startswith("chose tea")

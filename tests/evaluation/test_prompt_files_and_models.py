@@ -166,3 +166,147 @@ def test_a_run_whose_adapter_weights_are_gone_is_named(tmp_path):
             load()
         assert str(err.value) == (f"{adapter}: no adapter_model.safetensors (the LoRA weights) beside its "
                                   "adapter_config.json; the file was removed or the save did not finish")
+
+
+# -- a hub model when the hub cannot be reached ---------------------------------------------------------------------
+
+UNREACHABLE = "[Errno -2] Name or service not known"
+NOT_CACHED = (f"org/model: cannot load from the Hugging Face hub: it cannot be reached ({UNREACHABLE}) and the model "
+              "is not in the local cache")
+
+
+@pytest.fixture
+def hub_unreachable(monkeypatch):
+    """The hub probe finds no network (the test session itself runs with HF_HUB_OFFLINE=1, which the probe would
+    take as the user's offline mode); the hub's offline flag as a user without HF_HUB_OFFLINE has it."""
+    from huggingface_hub import constants
+
+    from curation import readers
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(readers, "_hub_unreachable", lambda timeout=5.0: UNREACHABLE)
+
+
+def _not_cached(spec: str):
+    """(error, cause): what a model load raises in offline mode for a hub id not in the cache, as serving wraps it."""
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    from serving.generation import ModelNotFound
+
+    try:
+        raise LocalEntryNotFoundError("Cannot find the requested files in the disk cache")
+    except LocalEntryNotFoundError as exc:
+        return ModelNotFound(f"{spec}: not a local folder, and not in the hub cache (We couldn't connect)"), exc
+
+
+def test_an_unreachable_hub_loads_a_model_in_offline_mode_without_the_retry_lines(hub_unreachable, capfd):
+    """`eval compare -m some/hubid` offline retried each file for ~70 s, printing some 30 lines of
+    ``huggingface_hub`` retries before its error: one request now finds the hub unreachable, the load runs in
+    offline mode (the local cache, at once) and a model not cached is one line saying so."""
+    import logging
+
+    from huggingface_hub import constants
+    from huggingface_hub.utils import logging as hub_logging
+
+    from evaluation.answers import GenerationSettings, answer_all
+    from evaluation.models import ModelRef
+    from evaluation.prompt_sets import PromptSpec
+    from serving.generation import ModelNotFound
+
+    hub_logging.get_logger()  # the library's own handler, as in a real run
+    seen = []
+
+    def load(spec, n_ctx):
+        seen.append(constants.HF_HUB_OFFLINE)
+        logging.getLogger("huggingface_hub.utils._http").warning("Retrying in 1s [Retry 1/5].")
+        error, cause = _not_cached(spec)
+        raise error from cause
+
+    with pytest.raises(ModelNotFound) as info:
+        answer_all([ModelRef("m", "org/model")], [PromptSpec("a", "hi")], GenerationSettings(), load=load)
+    assert str(info.value) == NOT_CACHED
+    assert seen == [True] and constants.HF_HUB_OFFLINE is False  # offline while it loaded, given back after
+    assert "Retrying" not in capfd.readouterr().err
+
+
+def test_an_unreachable_hub_still_loads_a_cached_model_and_other_errors_stay_theirs(hub_unreachable):
+    from huggingface_hub import constants
+
+    from evaluation.answers import GenerationSettings, answer_all
+    from evaluation.models import ModelRef
+    from evaluation.prompt_sets import PromptSpec
+
+    class Answers:
+        n_ctx = 4096
+
+        def check_fit(self, messages, max_new_tokens):  # noqa: ANN001
+            return messages
+
+        def generate(self, messages, temperature, max_new_tokens, seed):  # noqa: ANN001
+            return "cached"
+
+    seen = []
+
+    def cached(spec, n_ctx):
+        seen.append(constants.HF_HUB_OFFLINE)
+        return Answers()
+
+    done = answer_all([ModelRef("m", "org/model")], [PromptSpec("a", "hi")], GenerationSettings(), load=cached)
+    assert seen == [True] and done[0].answers[0].text == "cached"
+
+    def damaged(spec, n_ctx):
+        raise ValueError("org/model: cannot load the model (SafetensorError: invalid header)")
+
+    with pytest.raises(ValueError, match=r"^org/model: cannot load the model \(SafetensorError"):
+        answer_all([ModelRef("m", "org/model")], [PromptSpec("a", "hi")], GenerationSettings(), load=damaged)
+
+
+def test_an_unreachable_hub_model_for_the_loss_is_the_same_line(hub_unreachable, monkeypatch):
+    import evaluation.models
+    from evaluation.models import load_for_scoring
+    from serving.generation import ModelNotFound
+
+    def transformers_offline(spec):
+        _, cause = _not_cached(spec)
+        raise OSError("We couldn't connect to 'https://huggingface.co' to load the files") from cause
+
+    monkeypatch.setattr(evaluation.models, "_load_for_scoring", transformers_offline)
+    with pytest.raises(ModelNotFound) as info:
+        load_for_scoring("org/model")
+    assert str(info.value) == NOT_CACHED
+
+
+def test_only_a_model_that_needs_the_hub_asks_whether_it_can_be_reached(tmp_path, monkeypatch):
+    import json
+
+    from curation import readers
+    from evaluation.answers import GenerationSettings, answer_all
+    from evaluation.models import ModelRef, loads_from_hub
+    from serving.defaults import default_llm_path
+    from training.models import OFFLINE_SMOLLM2
+
+    def run(base):  # noqa: ANN001
+        adapter = tmp_path / base.replace("/", "_") / "adapter"
+        adapter.mkdir(parents=True)
+        (adapter / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": base}), encoding="utf-8")
+        return str(adapter.parent)
+
+    assert loads_from_hub("org/model") and loads_from_hub("org/model/file.gguf") and loads_from_hub(run("x/y"))
+    assert not any(loads_from_hub(spec) for spec in (None, "default", str(default_llm_path()), run(OFFLINE_SMOLLM2),
+                                                     str(tmp_path / "missing.gguf")))
+    monkeypatch.setattr(readers, "_hub_unreachable", lambda timeout=5.0: pytest.fail("the hub was asked"))
+
+    def local(spec, n_ctx):
+        raise RuntimeError("loaded")
+
+    with pytest.raises(RuntimeError, match="loaded"):  # the packaged default: straight to its loader
+        answer_all([ModelRef("m", None)], [], GenerationSettings(), load=local)
+
+
+def test_compare_with_an_uncached_hub_id_and_the_hub_unreachable_is_one_error_line(hub_unreachable, tmp_path):
+    """The real loader (transformers) in offline mode: its "not in the cache" is recognised whatever it wraps it in."""
+    result = CliRunner().invoke(app, ["eval", "compare", "-m", "org/model", "--no-loss", "-n", "4",
+                                      "-o", str(tmp_path / "eval")])
+    assert result.exit_code == 2, result.output
+    assert result.output.strip().splitlines()[-1] == f"error: {NOT_CACHED}", result.output
+    assert "Retrying" not in result.output and not (tmp_path / "eval").exists()
