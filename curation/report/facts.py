@@ -457,7 +457,7 @@ def _quarantine(root: Path, limit: int) -> list[QuarantineExample]:
 MANIFEST_TYPES = {"stages": list, "input": dict, "accounting": dict, "config": dict, "inputs": list}
 
 
-def _check_manifest(paths, manifest: dict[str, Any]) -> None:
+def check_manifest(paths, manifest: dict[str, Any]) -> None:
     """Refuse a manifest whose keys the report reads hold something `tome curate` never writes there."""
     def refuse(what: str) -> OutputFolderError:
         return unreadable_file(paths.root, paths.manifest, what)
@@ -492,7 +492,7 @@ def gather(out_dir: str | Path, examples_per_reason: int = EXAMPLES_PER_REASON) 
     the folder and, where it is known, the file) when it cannot be read."""
     paths = require_output_folder(out_dir)
     manifest = read_manifest(paths.root)
-    _check_manifest(paths, manifest)
+    check_manifest(paths, manifest)
     for name in (*SPLITS, *(["removed"] if paths.removed.exists() else [])):
         split_columns(paths.root, name)  # a damaged file or one without ids, named
     check_row_counts(paths.root, manifest)  # (else "nothing lost" would be said of rows that are gone)

@@ -1,16 +1,16 @@
 """Decisions applied to a curation output folder, written as a new folder of the same contract.
 
 * ``discard``: the row moves to ``removed.parquet`` with stage ``review``, reason ``review:discard``, and
-  the votes in ``details``;
+  the votes and the split it lay in in ``details``;
 * ``fix``: the last gpt turn becomes the corrected answer; ``review_original_answer`` keeps the text it
   replaced (the first one, over several reviews) and ``review_fixed_by`` the annotators who wrote it. The
   answer is repaired as ``tome curate`` repairs its input (:func:`curation.repair.repair_string`: control
   characters removed, lone surrogates replaced), noted in the row's ``repairs`` as curate notes its own; an answer
   longer than the folder's ``filters.max_chars_per_turn`` is not applied (the row stays as it was) and is
   listed as ``corrected_answer_too_long``;
-* ``keep``: the row stays; a removed row that annotators keep (or fix) comes back into the split of the
-  row it duplicated, or into ``restore_to`` (default ``train``); a removed row whose fix cannot be applied
-  stays removed;
+* ``keep``: the row stays; a removed row that annotators keep (or fix) comes back into the split an earlier
+  review discarded it from, else into the split of the row it duplicated, else into ``restore_to`` (default
+  ``train``); a removed row whose fix cannot be applied stays removed;
 * every row gets ``quality`` (mean rating), ``review_verdict``, ``review_agreement`` and
   ``review_annotators`` (null where it was not reviewed; values of an earlier review stay).
 
@@ -144,7 +144,7 @@ def apply_review(
             d = decisions.get(row["id"])
             if d is not None and _annotate(row, d, applied):
                 if d.verdict == "discard":
-                    discarded.append(_removal(row, d))
+                    discarded.append(_removal(row, d, split))
                     applied.discarded += 1
                     continue
                 if d.verdict == "fix":
@@ -305,20 +305,41 @@ def _fix(row: Row, d: Decision, applied: Applied, conflicts: list[dict[str, Any]
     return True
 
 
-def _removal(row: Row, d: Decision) -> Row:
+def _removal(row: Row, d: Decision, split: str) -> Row:
+    """The removed.parquet record of a discarded row: the votes, and the split it lay in, so that a later review
+    that keeps it puts it back there (a validation or test row must not come back as a training row)."""
     record = dict(row)
     record["stage"] = STAGE
     record["reason"] = DISCARD_REASON
     record["duplicate_of"] = None
-    record["details"] = json.dumps({"votes": d.votes, "agreement": d.agreement}, sort_keys=True)
+    record["details"] = json.dumps({"votes": d.votes, "agreement": d.agreement, "split": split}, sort_keys=True)
     return record
 
 
 def _restore_split(row: Row, by_id: dict, default: str) -> str:
+    """Where a removed row that annotators keep goes: the split a review discarded it from, else the split of the
+    row it duplicated, else ``default`` (``--restore-to``; also for rows an older version discarded, whose
+    details do not name their split)."""
+    split = _discarded_from(row)
+    if split is not None:
+        return split
     kept = by_id.get(row.get("duplicate_of") or "")
     if kept is not None and kept.location != REMOVED:
         return kept.location
     return default
+
+
+def _discarded_from(row: Row) -> str | None:
+    """The split a review discarded ``row`` from (its details' ``split``), or None: not removed by review, or by a
+    version that did not record it."""
+    if row.get("reason") != DISCARD_REASON or not isinstance(row.get("details"), str):
+        return None
+    try:
+        details = json.loads(row["details"])
+    except ValueError:
+        return None
+    split = details.get("split") if isinstance(details, dict) else None
+    return split if split in SPLITS else None
 
 
 def _check_accounting(folder: CurationFolder, splits: dict[str, list[Row]], removed: list[Row]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Optional
 
@@ -126,6 +127,7 @@ def export_cmd(
             raise ReviewUsageError("say where to export: --to DIR (offline, to_disk layout), --hub-dir DIR (to_hub layout), "
                               "or --api-url/--api-key (or ARGILLA_API_URL/ARGILLA_API_KEY) for a live server")
         check_dataset_name(name)
+        check_timeout(timeout)
         if push_to_hub is not None:  # offline or a repo name the hub refuses: said before the rows are read
             check_push(push_to_hub)
         for option, value in (("--score-high", score_high), ("--score-low", score_low)):
@@ -188,7 +190,7 @@ def import_cmd(
     api_key: Optional[str] = _API["api_key"],
     workspace: Optional[str] = _API["workspace"],
     min_votes: int = typer.Option(1, "--min-votes", min=1, help="Apply a verdict only to rows with at least this many submitted verdicts."),
-    restore_to: str = typer.Option("train", "--restore-to", help="Split for removed rows that annotators keep, when the row they duplicated is not in a split."),
+    restore_to: str = typer.Option("train", "--restore-to", help="Split for removed rows that annotators keep, when neither a review discarded them from a split nor the row they duplicated is in one."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace --out if it exists."),
     timeout: float = typer.Option(60, "--timeout", help="Live: seconds to wait for each request."),
     retries: int = typer.Option(3, "--retries", min=0, help="Live: connection retries."),
@@ -203,11 +205,12 @@ def import_cmd(
     if from_ is None and not api_url:  # (the live path's own message named export's --to)
         error("say where the verdicts are: --from DIR (the to_disk or to_hub folder the annotators' dataset was saved "
               "to) or --api-url/--api-key (or ARGILLA_API_URL/ARGILLA_API_KEY) with --dataset for a live server")
-    if overwrite:
-        problem = overwrite_problem(out, [folder, *([from_] if from_ is not None else [])])
-        if problem:
-            error(problem)
+    reads = [folder, *([from_] if from_ is not None else [])]
+    problem = (overwrite_problem(out, reads) if overwrite else None) or out_problem(out, folder, from_)
+    if problem:
+        error(problem)
     try:
+        check_timeout(timeout)
         reviewed_folder = read_folder(folder)
         check_out(reviewed_folder, out, overwrite)
         if from_ is not None:
@@ -226,6 +229,30 @@ def import_cmd(
     except ReviewError as exc:
         error(str(exc), code=2 if isinstance(exc, ReviewUsageError) else 1)
     _print_import(console, manifest, out)
+
+
+def check_timeout(timeout: float) -> None:
+    """``--timeout`` is a number of seconds above 0: httpx takes a negative or NaN one for the server's fault
+    ("does not answer like Argilla"), and 0 would time every request out."""
+    from curation.review.errors import ReviewUsageError
+
+    if not (timeout > 0 and math.isfinite(timeout)):
+        raise ReviewUsageError(f"--timeout {timeout:g}: give the seconds to wait for each request, a number above 0")
+
+
+def out_problem(out: Path, folder: Path, from_: Path | None) -> str | None:
+    """Why ``--out`` may not be written where it is, or None: inside the input folder (with ``--overwrite``,
+    ``--out IN/train.parquet`` replaced the input's train split with the reviewed folder; without it, the folder
+    lies in one that ``tome curate --overwrite`` deletes whole), or in, at or around the ``--from`` export (the
+    annotators' verdicts, deleted or mixed with the reviewed folder)."""
+    target = out.resolve()
+    if folder.exists() and folder.resolve() in target.parents:
+        return f"--out {out}: inside the input folder {folder}; the review writes a new folder beside it"
+    if from_ is not None and from_.exists():
+        source = from_.resolve()
+        if target == source or source in target.parents or target in source.parents:
+            return f"--out {out}: it overlaps --from {from_}, the verdicts this import reads; choose another --out"
+    return None
 
 
 def overwrite_problem(out: Path, reads: list[Path]) -> str | None:

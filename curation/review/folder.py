@@ -10,7 +10,7 @@ from typing import Any
 import pyarrow as pa
 
 from curation.contract import SPLITS, OutputFolderError, OutputPaths, read_manifest, read_quarantine, read_removed
-from curation.contract import read_split, require_output_folder
+from curation.contract import check_row_counts, read_split, require_output_folder, unreadable_file
 from curation.review.errors import ReviewError, ReviewUsageError
 from curation.contract import Row
 
@@ -78,6 +78,7 @@ def read_folder(root: str | Path) -> CurationFolder:
         raise ReviewError(str(exc)) from None
     except Exception as exc:  # what the contract's readers do not name (a row group damaged past its footer)
         raise ReviewError(f"{paths.root}: cannot read the curation output folder: {exc}") from None
+    check_folder(paths, manifest, tables, quarantine)
     extras = manifest.get("extra_columns")
     if extras is not None and not (isinstance(extras, list) and all(isinstance(c, str) for c in extras)):
         raise ReviewError(f"{paths.root}: cannot read the curation output folder: {paths.manifest}: "
@@ -94,3 +95,66 @@ def read_folder(root: str | Path) -> CurationFolder:
         raise ReviewError(f"{paths.root}: {len(dupes)} row id(s) appear more than once (e.g. {dupes[0]!r}); "
                           "the folder is not a valid curation output")
     return folder
+
+
+def check_folder(paths: OutputPaths, manifest: dict[str, Any], tables: dict[str, pa.Table],
+                 quarantine: list[dict[str, Any]]) -> None:
+    """Refuse (:class:`ReviewUsageError`, one line naming the file) a folder that reads but is not whole: what
+    would otherwise end an import after the reviewed folder was begun (a half-written ``--out``) with a
+    traceback, or be exported as rows the review cannot apply."""
+    try:
+        _check_manifest_values(paths, manifest)
+        check_row_counts(paths.root, manifest)  # removed.parquet or quarantine.jsonl deleted, a split emptied
+        _check_accounting(paths, manifest, sum(t.num_rows for t in tables.values()) + len(quarantine))
+        for name, table in tables.items():
+            _check_columns(paths, paths.removed if name == REMOVED else paths.split(name), table)
+    except OutputFolderError as exc:
+        raise ReviewUsageError(str(exc)) from None
+
+
+def _check_manifest_values(paths: OutputPaths, manifest: dict[str, Any]) -> None:
+    """The manifest keys the review carries over and the report of the reviewed folder reads (``stages``,
+    ``accounting``, ``config``...) hold what ``tome curate`` writes there: the report's own check, made before the
+    reviewed folder is written rather than when its report is."""
+    from curation.report.facts import check_manifest
+
+    check_manifest(paths, manifest)
+
+
+def _check_accounting(paths: OutputPaths, manifest: dict[str, Any], held: int) -> None:
+    """The rows of the folder's files add up to its manifest's accounting (input rows plus added rows), which the
+    reviewed folder's accounting starts from: a file the manifest's ``outputs`` do not list (an older folder) may
+    still have lost its rows."""
+    accounting = manifest.get("accounting")
+    if not isinstance(accounting, dict) or "input_rows" not in accounting:
+        return
+    counts = [accounting.get("input_rows"), accounting.get("added_rows", 0)]
+    if not all(isinstance(n, int) and not isinstance(n, bool) for n in counts):
+        raise unreadable_file(paths.root, paths.manifest, "'accounting' input_rows and added_rows are not row counts")
+    if held != sum(counts):
+        raise unreadable_file(paths.root, paths.manifest, f"its accounting counts {sum(counts):,} rows, the folder's "
+                              f"files hold {held:,} (a file changed or deleted after the run? run tome curate again)")
+
+
+def _check_columns(paths: OutputPaths, path: "Path", table: pa.Table) -> None:
+    """A split or removed.parquet has ``id`` as text and ``conversations`` as FineTome turns, as ``tome curate``
+    writes them: the review reads and writes back every row's turns (a column of strings ended the import in
+    pyarrow's conversion error, with the splits before it written)."""
+    for name, ok, expected in (("id", _is_text, "text"), ("conversations", _is_turns, "a list of {from, value} turns")):
+        if name not in table.column_names:
+            raise unreadable_file(paths.root, path, f"no {name!r} column (not a split written by `tome curate`)")
+        kind = table.schema.field(name).type
+        if not (ok(kind) or (pa.types.is_null(kind) and table.num_rows == 0)):
+            raise unreadable_file(paths.root, path, f"column {name!r} is {kind}, expected {expected}")
+
+
+def _is_text(kind: pa.DataType) -> bool:
+    return pa.types.is_string(kind) or pa.types.is_large_string(kind)
+
+
+def _is_turns(kind: pa.DataType) -> bool:
+    if not (pa.types.is_list(kind) or pa.types.is_large_list(kind)):
+        return False
+    turn = kind.value_type
+    return pa.types.is_struct(turn) and all(turn.get_field_index(k) >= 0 and _is_text(turn.field(k).type)
+                                            for k in ("from", "value"))

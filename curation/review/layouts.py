@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from curation.contract import OutputFolderError, check_output_path, make_output_folder
 from curation.review.errors import ReviewError, ReviewUsageError, named
-from curation.review.schema import QUESTIONS, Q_VERDICT
+from curation.review.schema import FIELD_CONVERSATION, QUESTIONS, Q_VERDICT
 
 if TYPE_CHECKING:
     import argilla as rg
@@ -193,6 +193,18 @@ def push_hub_layout(path: str | Path, repo_id: str, token: str | None = None, pr
 
 # -- reading ----------------------------------------------------------------------------------------------
 
+# the parts of a record argilla's to_disk writes (Record.to_dict); null stands for none of them, as for argilla's
+# own fields, metadata and vectors
+RECORD_PARTS = ("fields", "metadata", "vectors", "suggestions", "responses")
+# what every record of an exported review has and a file of other rows (a curated split as JSON, quarantine.jsonl)
+# does not: a file of records without any of them is not a review, and importing it would apply nothing
+RECORD_SHAPE = {"fields", "responses", "suggestions"}
+
+
+# the columns to_hub flattens a record of a `tome review` dataset into (HFDatasetsIO): its chat field, and each
+# question's responses and suggestion; a parquet file with none of them is other rows (a curated split)
+HUB_SHAPE = {FIELD_CONVERSATION, *(f"{q}.{part}" for q in QUESTIONS for part in ("responses", "suggestion"))}
+
 
 @dataclass(frozen=True)
 class Answer:
@@ -286,13 +298,16 @@ def read_disk_records(path: Path) -> ReviewedRecords:
     with offline_default_client():
         for n, record_dict in enumerate(data):
             if not isinstance(record_dict, dict):
-                kind = "null" if record_dict is None else type(record_dict).__name__
-                raise ReviewError(f"{records_path}: record {n} is not a JSON object (got {kind})")
+                raise ReviewError(f"{records_path}: record {n} is not a JSON object (got {_kind(record_dict)})")
+            rid = record_dict.get("id")
+            which = f"record {n}" if rid is None else f"record {n} (id {named(str(rid))})"
+            record_dict = {k: v for k, v in record_dict.items() if not (k in RECORD_PARTS and v is None)}
+            problem = record_shape_problem(record_dict)
+            if problem:
+                raise ReviewError(f"{records_path}: {which}: {problem}")
             try:
                 record = rg.Record.from_dict(record_dict)
             except Exception as exc:  # named by its id too: one annotator's two responses to a question, say
-                rid = record_dict.get("id")
-                which = f"record {n}" if rid is None else f"record {n} (id {named(str(rid))})"
                 raise ReviewError(f"{records_path}: {which}: {_one_line(exc)}") from None
             if record.id is None or (isinstance(record_dict, dict) and record_dict.get("id") is None):
                 raise ReviewError(f"{records_path}: record {n} has no id")
@@ -301,7 +316,43 @@ def read_disk_records(path: Path) -> ReviewedRecords:
             for response in record.responses:
                 status = response.status.value if response.status is not None else "submitted"
                 out.answers.append(Answer(rid, str(response.user_id), response.question_name, response.value, status))
+    _check_is_review(records_path, data)
     return out
+
+
+def _check_is_review(records_path: Path, data: list[dict[str, Any]]) -> None:
+    """Refuse records none of which has a part of argilla's record shape: other rows (a curated split,
+    quarantine.jsonl) read as records of no answers, and the import wrote a whole reviewed folder with nothing
+    applied."""
+    if data and not any(RECORD_SHAPE & record.keys() for record in data):
+        parts = ", ".join(sorted(RECORD_SHAPE))
+        raise ReviewError(f"{records_path}: not an exported review (no record has any of {parts}, as the records.json "
+                          "of rg.Dataset.to_disk has); give the to_disk or to_hub folder of the annotated dataset")
+
+
+def _kind(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def record_shape_problem(record: dict[str, Any]) -> str | None:
+    """What is wrong with the parts of a record (``Record.to_dict``'s shape), or None. ``Record.from_dict`` takes
+    any value and fails on the wrong kind with what Python says of it (``'str' object has no attribute 'items'``);
+    this names the record's part instead."""
+    for part in RECORD_PARTS:
+        if part in record and not isinstance(record[part], dict):
+            return f"{part!r} must be a JSON object, got {_kind(record[part])}"
+    for question, suggestion in record.get("suggestions", {}).items():
+        if not isinstance(suggestion, dict):
+            return f"'suggestions.{question}' must be a JSON object ({{value, score, agent}}), got {_kind(suggestion)}"
+    for question, responses in record.get("responses", {}).items():
+        if not isinstance(responses, list):
+            return (f"'responses.{question}' must be a list of responses ({{value, user_id}} objects), "
+                    f"got {_kind(responses)}")
+        for i, response in enumerate(responses):
+            if not isinstance(response, dict):
+                return (f"'responses.{question}[{i}]' must be a JSON object ({{value, user_id}}), "
+                        f"got {_kind(response)}")
+    return None
 
 
 def _one_line(exc: Exception) -> str:
@@ -362,24 +413,41 @@ def read_hub_records(path: Path) -> ReviewedRecords:
     out = ReviewedRecords({"kind": "hub", "path": str(path)}, [])
     for file in files:
         try:
-            rows = pq.read_table(file).to_pylist()
+            table = pq.read_table(file)
         except Exception as exc:
             raise ReviewError(f"{file}: cannot read parquet: {exc}") from None
-        for n, row in enumerate(rows):
+        if not HUB_SHAPE & set(table.column_names):
+            raise ReviewError(f"{file}: not an exported review (no {FIELD_CONVERSATION!r}, <question>.responses or "
+                              "<question>.suggestion column, as the parquet files of rg.Dataset.to_hub have); give "
+                              "the to_disk or to_hub folder of the annotated dataset")
+        for n, row in enumerate(table.to_pylist()):
             rid = row.get("id")
             if rid is None:
                 raise ReviewError(f"{file}: row {n} has no id column value")
             rid = str(rid)
             out.record_ids.append(rid)
             for question in QUESTIONS:
-                values = row.get(f"{question}.responses") or []
-                users = row.get(f"{question}.responses.users") or []
-                statuses = row.get(f"{question}.responses.status") or []
-                if len(users) != len(values) or (statuses and len(statuses) != len(values)):
-                    raise ReviewError(f"{file}: row {n} (id {named(rid)}): {question}.responses, .users and .status "
-                                      "differ in length")
-                for i, (value, user) in enumerate(zip(values, users)):
-                    status = (statuses[i] if statuses else None) or "submitted"
-                    out.answers.append(Answer(rid, str(user), question, value, status))
+                out.answers += _hub_answers(file, n, rid, question, row)
     return out
+
+
+def _hub_answers(file: Path, n: int, rid: str, question: str, row: dict[str, Any]) -> list[Answer]:
+    """One question's answers on one flattened record: ``<question>.responses`` with ``.users`` (and ``.status``),
+    lists of one length. A null user is refused as ``from_disk`` refuses it (it would count as one annotator
+    "None", every null user's answers in one ballot)."""
+    where = f"{file}: row {n} (id {named(rid)})"
+    columns = [f"{question}.responses", f"{question}.responses.users", f"{question}.responses.status"]
+    values, users, statuses = (row.get(name) or [] for name in columns)
+    for name, given in zip(columns, (values, users, statuses)):
+        if not isinstance(given, list):
+            raise ReviewError(f"{where}: {name} must be a list (one entry per response), got {_kind(given)}")
+    if len(users) != len(values) or (statuses and len(statuses) != len(values)):
+        raise ReviewError(f"{where}: {question}.responses, .users and .status differ in length")
+    answers = []
+    for i, (value, user) in enumerate(zip(values, users)):
+        if user is None:
+            raise ReviewError(f"{where}: {question}.responses.users[{i}] is null: user_id is required")
+        status = (statuses[i] if statuses else None) or "submitted"
+        answers.append(Answer(rid, str(user), question, value, status))
+    return answers
 
