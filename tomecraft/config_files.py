@@ -155,23 +155,29 @@ def yaml_problem(exc: yaml.YAMLError, where: bool = True) -> str:
     return f"line {mark.line + 1}, column {mark.column + 1}: {problem}" if where and mark is not None else problem
 
 
+def _shown(text: str, limit: int = 80) -> str:
+    """``repr(text)`` for an error line, cut to about ``limit`` characters (a value thousands of characters long,
+    pasted or generated, filled the terminal with one line)."""
+    return repr(text) if len(text) <= limit else f"{text[:limit]!r}... ({len(text):,} characters)"
+
+
 def parse_value(value: str, text: str) -> Any:
     """The VALUE of ``--set KEY=VALUE`` (``text``), parsed as YAML as config files are (:func:`load_yaml`):
     ``1e3`` / ``2e-4`` are numbers, ``'1e3'`` (quoted) is text."""
     try:
         return load_yaml(value)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"--set {text!r}: value is not valid YAML: {yaml_problem(exc, where=False)}") from None
+        raise ConfigError(f"--set {_shown(text)}: value is not valid YAML: {yaml_problem(exc, where=False)}") from None
 
 
 def parse_override(text: str, example: str = "stages.near_dedup.threshold=0.7") -> dict[str, Any]:
     """``a.b.c=VALUE`` -> ``{"a": {"b": {"c": VALUE}}}``, the value parsed as YAML."""
     if "=" not in text:
-        raise ConfigError(f"--set {text!r}: expected KEY=VALUE, e.g. {example}")
+        raise ConfigError(f"--set {_shown(text)}: expected KEY=VALUE, e.g. {example}")
     key, value = text.split("=", 1)
     parts = key.strip().split(".")
     if not all(parts):
-        raise ConfigError(f"--set {text!r}: empty key part in {key!r}")
+        raise ConfigError(f"--set {_shown(text)}: empty key part in {_shown(key)}")
     parsed = parse_value(value, text)
     node: dict[str, Any] = {}
     cursor = node
