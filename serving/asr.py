@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from serving.defaults import ASR_REQUIRED_FILES, DEFAULT_ASR_NAME, default_asr_path
+from serving.generation import shown
 from tomecraft.files import expand_user
 
 if TYPE_CHECKING:
@@ -106,55 +107,85 @@ def load_audio(source: str | os.PathLike[str], max_seconds: float = DEFAULT_MAX_
     import av
 
     path = Path(source)
-    name = path.name or str(path)  # `.` or `/` has no name: the message said " is not an audio file"
+    name = shown(path.name or str(path))  # `.` or `/` has no name: the message said " is not an audio file"
     try:
         size = path.stat().st_size
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # ValueError: a name with a NUL byte
         raise NotAudio(f"Could not read the uploaded file ({name}).") from exc
     if path.is_dir():
         raise NotAudio(f"{name} is a folder, not an audio file. Upload a WAV, MP3, OGG or WebM.")
     if size == 0:
         raise EmptyAudio("The recording is empty: nothing was captured. Check the microphone and try again.")
-    limit = int((max_seconds + 0.05) * SAMPLE_RATE)
-    chunks: list[np.ndarray] = []
-    total = 0
     try:
         with av.open(str(path), mode="r", metadata_errors="ignore") as container:
             if not container.streams.audio:
                 raise NotAudio(f"{name} is not an audio file (no sound track). Upload a WAV, MP3, OGG or WebM.")
-            resampler = av.audio.resampler.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
-            frames = container.decode(audio=0)
-            while True:
-                try:
-                    frame = next(frames)
-                except StopIteration:
-                    break
-                except av.error.InvalidDataError:
-                    continue  # a damaged frame: skip it, as ffmpeg does
-                for out in resampler.resample(frame):
-                    arr = out.to_ndarray().reshape(-1)
-                    chunks.append(arr)
-                    total += arr.size
-                if total > limit:
-                    raise AudioTooLong(
-                        f"The clip is longer than {_fmt_seconds(max_seconds)}: please ask a shorter question "
-                        f"(the limit is {_fmt_seconds(max_seconds)})."
-                    )
-            for out in resampler.resample(None):
-                chunks.append(out.to_ndarray().reshape(-1))
+            if container.streams.audio[0].codec_context.name.startswith("pcm_f"):
+                samples = _decode_float_pcm(container, max_seconds)
+            else:
+                samples = _decode(container, "s16", SAMPLE_RATE, max_seconds) / np.float32(32768.0)
     except AudioInputError:
         raise
     except (av.error.FFmpegError, UnicodeDecodeError, ValueError, IndexError) as exc:
         raise NotAudio(f"{name} is not an audio file we can read. Upload a WAV, MP3, OGG or WebM.") from exc
-    if not chunks:
+    if not samples.size:
         raise EmptyAudio("The recording is empty: no sound was captured. Check the microphone and try again.")
-    samples = np.concatenate(chunks).astype(np.float32) / 32768.0
-    if samples.size > limit:
+    _check_length(samples.size / SAMPLE_RATE, max_seconds)
+    return samples
+
+
+def _decode_float_pcm(container: Any, max_seconds: float) -> np.ndarray:
+    """A float PCM track (WAV/AIFF/CAF ``pcm_f32``/``pcm_f64``) -> mono 16 kHz float32, read as the samples path
+    reads raw floats (`as_mono`): NaN and infinity silenced, integer PCM stored as floats scaled down. Decoded as
+    float at its own rate and only then resampled: converting to 16-bit first clipped int16-range values to
+    full scale (Whisper heard noise), and resampling spread a NaN over its neighbours."""
+    from serving.speech_stream import resample
+
+    rates: set[int] = set()
+    samples = _decode(container, "flt", None, max_seconds, rates)
+    if len(rates) > 1:
+        raise ValueError(f"the sample rate changes within the track ({sorted(rates)})")
+    return resample(as_mono(samples), rates.pop()) if samples.size else samples
+
+
+def _decode(container: Any, fmt: str, rate: int | None, max_seconds: float, rates: set[int] | None = None) -> np.ndarray:
+    """The first audio track as mono ``fmt`` samples at ``rate`` (None: its own; each rate seen goes in
+    ``rates``); raises `AudioTooLong` as soon as it runs past ``max_seconds``. A damaged frame is skipped, as
+    ffmpeg does."""
+    import av
+
+    resampler = av.audio.resampler.AudioResampler(format=fmt, layout="mono", rate=rate)
+    frames = container.decode(audio=0)
+    chunks: list[np.ndarray] = []
+    seconds = 0.0
+
+    def take(outs: list[Any]) -> float:
+        for out in outs:
+            chunks.append(out.to_ndarray().reshape(-1))
+            if rates is not None:
+                rates.add(int(out.sample_rate))
+        return sum(out.samples / out.sample_rate for out in outs)
+
+    while True:
+        try:
+            frame = next(frames)
+        except StopIteration:
+            break
+        except av.error.InvalidDataError:
+            continue
+        seconds += take(resampler.resample(frame))
+        if seconds > max_seconds + 0.05:
+            _check_length(seconds, max_seconds)
+    take(resampler.resample(None))
+    return np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
+
+
+def _check_length(seconds: float, max_seconds: float) -> None:
+    if seconds > max_seconds + 0.05:
         raise AudioTooLong(
             f"The clip is longer than {_fmt_seconds(max_seconds)}: please ask a shorter question "
             f"(the limit is {_fmt_seconds(max_seconds)})."
         )
-    return samples
 
 
 def float_pcm_divisor(samples: Any) -> float:
@@ -208,15 +239,15 @@ def as_mono(samples: Any, divisor: float | None = None) -> np.ndarray:
 def check_rate(rate: Any) -> int:
     """A sample rate as an int; `NotAudio` for one no recording has (0, negative, not a number, absurd)."""
     if isinstance(rate, (str, bytes)):  # int('16000') works, and the message then called 16000 Hz no rate
-        raise NotAudio(f"The audio's sample rate must be a number of Hz, not text ({rate!r}).")
+        raise NotAudio(f"The audio's sample rate must be a number of Hz, not text ({shown(repr(rate))}).")
     if np.ndim(rate) != 0:  # (samples, rate) given for (rate, samples): the message used to print the array
         raise NotAudio("The audio's sample rate is a list of numbers: give (sample_rate, samples), the rate first.")
     try:
         value = int(rate)
     except (TypeError, ValueError, OverflowError) as exc:
-        raise NotAudio(f"The audio has no usable sample rate ({rate!r}).") from exc
+        raise NotAudio(f"The audio has no usable sample rate ({shown(repr(rate))}).") from exc
     if not MIN_RATE <= value <= MAX_RATE or value != rate:
-        raise NotAudio(f"The audio's sample rate ({rate} Hz) is not one a recording has.")
+        raise NotAudio(f"The audio's sample rate ({shown(rate)} Hz) is not one a recording has.")
     return value
 
 

@@ -26,7 +26,8 @@ Contract:
 - Heavy libraries (cyllama, torch, transformers, peft) are imported only by the backend that needs them.
 - ``prefill(messages)`` (GGUF only; a no-op elsewhere) computes a conversation's beginning ahead of time, e.g. a
   question while it is still being spoken: a later request that starts the same way decodes only the rest. It
-  never waits: when the model is busy it does nothing.
+  never waits: when the model is busy it does nothing, and it stops when a request comes.
+- Stop (closing `stream`'s iterator) frees the model between two blocks of the prompt, or two answer tokens.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from serving.defaults import default_llm_path
 from tomecraft.chat_text import prompt_segments, special_token_pattern
@@ -227,6 +228,19 @@ def resolve_model(model: str | os.PathLike[str] | None, *, base_model: str | Non
 # --------------------------------------------------------------------------------------------------------------
 
 
+SHOWN_CHARS = 80  # how much of a bad value or file name a message repeats
+
+
+def shown(value: object, limit: int = SHOWN_CHARS) -> str:
+    """``value`` as a message quotes it, cut to ``limit`` characters: an API client can send a 100 KB string or
+    a number of 400 digits, and the warning that repeated it in full filled the page."""
+    try:
+        text = value if isinstance(value, str) else str(value)
+    except ValueError:  # an int past Python's 4300-digit limit for str()
+        text = f"a {type(value).__name__} too long to show"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # half of a UTF-16 pair: no encoder accepts it
 def normalize_messages(messages: Sequence[Message]) -> list[dict[str, str]]:
     """Plain ``{"role", "content"}`` dicts with text content; raises ValueError naming the bad message."""
@@ -235,7 +249,7 @@ def normalize_messages(messages: Sequence[Message]) -> list[dict[str, str]]:
         role = msg.get("role") if isinstance(msg, Mapping) else None
         content = msg.get("content") if isinstance(msg, Mapping) else None
         if role not in ("system", "user", "assistant"):
-            raise ValueError(f"message {i}: role must be system, user or assistant, got {role!r}")
+            raise ValueError(f"message {i}: role must be system, user or assistant, got {shown(repr(role))}")
         if not isinstance(content, str):
             raise ValueError(f"message {i}: content must be text, got {type(content).__name__}")
         if bad := LONE_SURROGATE.search(content):
@@ -248,6 +262,32 @@ def normalize_messages(messages: Sequence[Message]) -> list[dict[str, str]]:
 
 class _Done:
     pass
+
+
+class _StopSignal(Protocol):
+    """What a long computation looks at between steps to end early (a `threading.Event`, or `_Waiting`)."""
+
+    def is_set(self) -> bool: ...
+
+
+class _Waiting:
+    """How many requests wait for the model's lock (``with waiting:`` around the wait). Set (`is_set`) while any
+    does: a read-ahead holding the model then stops, so that it never makes a real question wait."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._guard = threading.Lock()
+
+    def __enter__(self) -> None:
+        with self._guard:
+            self._count += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._guard:
+            self._count -= 1
+
+    def is_set(self) -> bool:
+        return self._count > 0
 
 
 @dataclass
@@ -268,6 +308,7 @@ class Generator(ABC):
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._waiting = _Waiting()  # requests waiting for the lock: a read-ahead gives way to them (`prefill`)
 
     # -- backend hooks -------------------------------------------------------------------------------------
     @abstractmethod
@@ -289,7 +330,8 @@ class Generator(ABC):
 
     def prefill(self, messages: Sequence[Message]) -> bool:
         """Compute ``messages`` ahead of a request that will start with them (the last may be a partial user
-        message); True if done. Backends without a reusable cache do nothing."""
+        message); True if done. Never waits for the model, and stops when a request waits for it. Backends
+        without a reusable cache do nothing."""
         return False
 
     # -- public API ----------------------------------------------------------------------------------------
@@ -333,11 +375,11 @@ class Generator(ABC):
     ) -> Iterator[str]:
         """Yield the assistant's answer to ``messages`` piece by piece (see the module doc for the contract)."""
         if not 0.0 <= float(temperature) <= 5.0:
-            raise ValueError(f"temperature must be in [0, 5], got {temperature}")
+            raise ValueError(f"temperature must be in [0, 5], got {shown(temperature)}")
         if not 1 <= int(max_new_tokens) < self.n_ctx:
-            raise ValueError(f"max_new_tokens must be in [1, {self.n_ctx - 1}], got {max_new_tokens}")
+            raise ValueError(f"max_new_tokens must be in [1, {self.n_ctx - 1}], got {shown(max_new_tokens)}")
         if not 0 <= int(seed) <= MAX_SEED:
-            raise ValueError(f"seed must be in [0, {MAX_SEED}], got {seed}")
+            raise ValueError(f"seed must be in [0, {MAX_SEED}], got {shown(seed)}")
         msgs = normalize_messages(messages)
         return self._run(msgs, float(temperature), int(max_new_tokens), int(seed))
 
@@ -356,7 +398,9 @@ class Generator(ABC):
 
         def work() -> None:
             try:
-                with self._lock:
+                with self._waiting:
+                    self._lock.acquire()
+                try:
                     if stop.is_set():
                         return
                     fitted = self.fit_messages(msgs, max_new_tokens)
@@ -365,6 +409,8 @@ class Generator(ABC):
                             break
                         if piece:
                             pieces.put(piece)
+                finally:
+                    self._lock.release()
             except BaseException as exc:  # handed to the caller's thread
                 pieces.put(_Failed(exc))
             finally:
@@ -481,14 +527,16 @@ class LlamaCppGenerator(Generator):
         self._cached, self._blocked = [], 0
         return llm._ensure_context(n_prompt, config)
 
-    def _hold(self, ctx: Any, tokens: list[int], *, keep_last: bool) -> None:
-        """Make the context hold ``tokens``: keep the longest prefix it already holds, decode the rest.
+    def _hold(self, ctx: Any, tokens: list[int], *, keep_last: bool, stop: _StopSignal | None = None) -> bool:
+        """Make the context hold ``tokens``: keep the longest prefix it already holds, decode the rest; False when
+        ``stop`` was set before the end (the blocks decoded so far are kept, and reused by the next request).
 
         A token's keys and values depend, in their last bits, on the batch it was decoded in. So prompts are
         decoded in blocks of `PROMPT_BLOCK` tokens at fixed positions, and only whole blocks are reused: a
         prompt then gets the same numbers, and the same answer, whether or not part of it was held before
         (tested). With ``keep_last`` False the last token is decoded again even when held (sampling needs its
-        logits).
+        logits). ``stop`` is looked at between blocks: a prompt of thousands of tokens takes a minute on a small
+        CPU, and Stop (or a closed tab) must free the model for the next person at once, not after it.
         """
         from cyllama.api import llama_batch_get_one
 
@@ -506,6 +554,8 @@ class LlamaCppGenerator(Generator):
         self._blocked = same
         try:
             for start in range(same, len(tokens), PROMPT_BLOCK):
+                if stop is not None and stop.is_set():
+                    return False
                 block = tokens[start : start + PROMPT_BLOCK]
                 ctx.decode(llama_batch_get_one(block, start))
                 self._cached.extend(block)
@@ -515,6 +565,7 @@ class LlamaCppGenerator(Generator):
             ctx.kv_cache_clear()
             self._cached, self._blocked = [], 0
             raise
+        return True
 
     def forget(self) -> None:
         with self._lock:
@@ -548,8 +599,8 @@ class LlamaCppGenerator(Generator):
             if len(tokens) >= self.n_ctx // 2:
                 return False
             config = self._config(0.0, 1, 0)
-            self._hold(self._context(config, len(tokens)), tokens, keep_last=True)
-            return True
+            # a read-ahead is only a head start: it gives way to a request waiting for the model
+            return self._hold(self._context(config, len(tokens)), tokens, keep_last=True, stop=self._waiting)
         finally:
             self._lock.release()
 
@@ -566,7 +617,8 @@ class LlamaCppGenerator(Generator):
         prompt = self._prompt_tokens(messages)
         ctx = self._context(config, len(prompt))
         sampler = llm._ensure_sampler(config)
-        self._hold(ctx, prompt, keep_last=False)
+        if not self._hold(ctx, prompt, keep_last=False, stop=stop):
+            return
         answer: list[int] = []
         emitted = ""
         for _ in range(max_new_tokens):
@@ -587,7 +639,9 @@ class LlamaCppGenerator(Generator):
                 self._cached, self._blocked = [], 0
                 raise
             self._cached.append(token)
-        text = vocab.detokenize(answer)
+        # The rest, less a character cut in the middle by max_new_tokens (U+FFFD): the loop held it back
+        # waiting for its last byte, which never came.
+        text = vocab.detokenize(answer).rstrip("\ufffd")
         if text.startswith(emitted) and len(text) > len(emitted):
             yield text[len(emitted) :]
 

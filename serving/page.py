@@ -19,6 +19,7 @@ import os
 import struct
 import threading
 import time
+import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,8 +31,8 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 import gradio as gr  # noqa: E402
 import numpy as np  # noqa: E402
 
-from serving.asr import AudioInputError, Transcriber, load_audio  # noqa: E402
-from serving.generation import LONE_SURROGATE, Generator, PromptTooLong  # noqa: E402
+from serving.asr import AudioInputError, EmptyAudio, NotAudio, Transcriber, check_rate, load_audio  # noqa: E402
+from serving.generation import LONE_SURROGATE, Generator, PromptTooLong, shown  # noqa: E402
 from serving.prompts import SEED_PROMPTS  # noqa: E402
 from serving.speech_stream import SpeechStream  # noqa: E402
 from serving.tts import Speaker, Voice  # noqa: E402
@@ -150,15 +151,28 @@ def _plain_history(history: History | None) -> list[dict[str, str]]:
 def _number(name: str, value: Any, kind: type) -> Any:
     """A slider's value (an API client may send anything) as ``kind``; a ValueError that names the setting for
     one that is no number (was: "The model failed to answer (TypeError: float() argument must be ...)" or
-    "invalid literal for int() with base 10: 'abc'")."""
+    "invalid literal for int() with base 10: 'abc'"), quoting at most `SHOWN_CHARS` of it. A fraction given for
+    a whole number is passed on as it is (the generator truncates it): the range check then names the value
+    that was sent, not 0 for 0.5."""
     what = "a number" if kind is float else "a whole number"
     try:
         number = float(value) if not isinstance(value, bool) else None
     except (TypeError, ValueError, OverflowError):
         number = None
     if number is None or number != number or number in (float("inf"), float("-inf")):
-        raise ValueError(f"{name} must be {what}, got {value!r}")
-    return float(number) if kind is float else int(number)
+        raise ValueError(f"{name} must be {what}, got {shown(repr(value))}")
+    return float(number) if kind is float or not number.is_integer() else int(number)
+
+
+def _message_text(message: Any) -> str:
+    """The message box's text, stripped; "" for anything that is not text (an API client may send a number)."""
+    return _valid_text(message).strip() if isinstance(message, str) else ""
+
+
+def _blank(text: str) -> bool:
+    """True for text with no visible character: only spaces, or format characters such as a zero-width space
+    (U+200B, category Cf) or a no-break space (Zs), which `str.strip` keeps and the model would be asked."""
+    return all(c.isspace() or unicodedata.category(c) in ("Cf", "Zs") for c in text)
 
 
 def warn(text: str) -> str:
@@ -170,24 +184,37 @@ def read_chunk(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
 
     Gradio's recorder sends each chunk as a 16-bit PCM WAV whose header gives no real length (it is written
     before the recording ends), so the samples are everything after the ``data`` tag. Anything else is decoded
-    with PyAV.
+    with PyAV. A chunk with nothing in it (0 bytes, or a header only) is no samples, not an error: the browser
+    sends one when Stop comes at once. One that cannot be read (a cut-off header, a file that is gone or is a
+    folder) raises `NotAudio`, and only that chunk is lost (see `DemoHandlers.hear`).
     """
-    raw = Path(path).read_bytes()
+    try:
+        raw = Path(path).read_bytes()
+    except (OSError, ValueError) as exc:  # gone, a folder, a name with a NUL byte
+        raise NotAudio(f"A microphone chunk could not be read ({type(exc).__name__}).") from exc
+    if not raw:
+        return np.zeros(0, np.int16), 16_000
     if raw[:4] == b"RIFF" and raw[8:12] == b"WAVE":
         pos = 12
         rate = channels = bits = 0
         while pos + 8 <= len(raw):
             tag, size = raw[pos : pos + 4], struct.unpack("<I", raw[pos + 4 : pos + 8])[0]
             if tag == b"fmt ":
+                if pos + 24 > len(raw):
+                    raise NotAudio("A microphone chunk's WAV header is cut off.")
                 _, channels, rate, _, _, bits = struct.unpack("<HHIIHH", raw[pos + 8 : pos + 24])
             elif tag == b"data":
                 if bits == 16 and rate and channels:
+                    check_rate(rate)
                     data = raw[pos + 8 :]
                     samples = np.frombuffer(data[: len(data) // (2 * channels) * 2 * channels], "<i2")
                     return samples.reshape(-1, channels) if channels > 1 else samples, rate
                 break
             pos += 8 + size + (size & 1)
-    return load_audio(path), 16_000
+    try:
+        return load_audio(path), 16_000
+    except EmptyAudio:  # a container with no samples in it yet
+        return np.zeros(0, np.int16), 16_000
 
 
 class ReadAhead:
@@ -301,6 +328,10 @@ class DemoHandlers:
             return gr.skip()
         try:
             samples, rate = read_chunk(chunk)
+        except NotAudio as exc:  # one damaged chunk: a tenth of a second lost, not the whole recording
+            log.warning("microphone chunk skipped: %s", exc.user_message)
+            return gr.skip()
+        try:
             text = stream.push(samples, rate)  # decoded on the stream's thread: this handler returns at once
         except AudioInputError as exc:
             s.stream_error = exc.user_message
@@ -352,8 +383,8 @@ class DemoHandlers:
         """Stream the answer: yields (chat history, message box, status line, new spoken clips or None)."""
         start = time.perf_counter()
         history = _valid_text(list(history or []))
-        text = _valid_text(message if isinstance(message, str) else "").strip()
-        if not text:
+        text = _message_text(message)
+        if _blank(text):
             yield history, message if isinstance(message, str) else "", warn("Type a question, or record or upload one, first."), None
             return
         prior = _plain_history(history)
@@ -428,7 +459,7 @@ class DemoHandlers:
         """The page's Send (``auto``: sent by itself after a transcription): stream the answer and, when ``speak``,
         its audio. Yields (history, box, status, speech)."""
         s = self.session(request)
-        question = s.question if s.question and s.question.text == (message or "").strip() else None
+        question = s.question if s.question and s.question.text == _message_text(message) else None
         s.question = None  # a spoken question is timed once; an edited one is a typed one
         speaker = Speaker(self.voice) if (speak and self.voice is not None) else None
         speech: dict[str, Any] | None = {"answer": next(_answer_ids), "clips": []} if speaker else None
@@ -447,7 +478,7 @@ class DemoHandlers:
         max_new_tokens: float, seed: float, speak: bool = False, request: gr.Request | None = None,
     ) -> Iterator[Any]:
         """After a transcription: send it right away when the auto-send box is ticked and it holds text."""
-        if not auto_send or not (message or "").strip():
+        if not auto_send or _blank(_message_text(message)):
             yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
         yield from self.answer(message, history, temperature, max_new_tokens, seed, speak, request, auto=True)

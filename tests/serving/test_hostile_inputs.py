@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from serving.asr import SAMPLE_RATE, AudioInputError, NotAudio, as_mono, load_audio, load_transcriber
+from serving.asr import SAMPLE_RATE, AudioInputError, NotAudio, as_mono, check_rate, load_audio, load_transcriber
 from serving.generation import PromptTooLong, load_generator, normalize_messages
 from serving.prompts import SEED_PROMPTS
 from serving.testing import espeak_wav, free_port
@@ -300,3 +300,122 @@ def test_a_folder_given_as_audio_is_named(tmp_path, monkeypatch):
         with pytest.raises(NotAudio) as info:
             load_audio(given)
         assert info.value.user_message == f"{name} is a folder, not an audio file. Upload a WAV, MP3, OGG or WebM."
+
+
+def test_a_path_with_a_nul_byte_is_not_audio():
+    """Path.stat() raises ValueError for it, which escaped as "Transcription failed (ValueError)"."""
+    with pytest.raises(NotAudio):
+        load_audio("a\x00b.wav")
+
+
+def test_a_float_wav_holding_integer_pcm_is_scaled_as_raw_samples_are(tmp_path):
+    """int16 samples saved as a FLOAT WAV (peak ~20,000): decoded to 16-bit, every sample clipped to full scale
+    and Whisper heard noise; a few NaN / infinities are silenced, not spread by the resampler."""
+    import soundfile as sf
+
+    rate = 22_050
+    pcm = (np.sin(np.arange(rate) * 2 * np.pi * 220 / rate) * 20_000).astype(np.int16)
+    sf.write(tmp_path / "int.wav", pcm, rate, subtype="PCM_16")
+    sf.write(tmp_path / "float.wav", pcm.astype(np.float32), rate, subtype="FLOAT")
+    broken = (pcm / 32768).astype(np.float32)
+    broken[[1000, 2000, 3000]] = [np.nan, np.inf, -np.inf]
+    sf.write(tmp_path / "nan.wav", broken, rate, subtype="FLOAT")
+    reference = load_audio(tmp_path / "int.wav")
+    for name in ("float.wav", "nan.wav"):
+        samples = load_audio(tmp_path / name)
+        assert np.isfinite(samples).all() and abs(samples.size - reference.size) <= 32
+        n = min(samples.size, reference.size)
+        assert np.mean(np.abs(samples[:n] - reference[:n])) < 0.01, name
+        assert 0.55 < np.abs(samples).max() < 0.65  # 20,000 / 32,768, not clipped to 1
+
+
+def test_one_unreadable_microphone_chunk_is_skipped_not_the_recording(tmp_path):
+    """A 0-byte chunk is no samples (as a header-only one is); a cut-off header, a file that is gone or a folder
+    is `NotAudio` for that chunk only (was: "empty" or "Transcription failed (error)" for the whole recording)."""
+    import gradio as gr
+
+    from serving.page import DemoHandlers, read_chunk
+
+    (tmp_path / "zero.wav").write_bytes(b"")
+    (tmp_path / "cut.wav").write_bytes(b"RIFF\xff\xff\xff\xffWAVEfmt \x10\x00\x00\x00\x01\x00")
+    (tmp_path / "folder.wav").mkdir()
+    samples, _ = read_chunk(tmp_path / "zero.wav")
+    assert samples.size == 0
+    for bad in ("cut.wav", "folder.wav", "missing.wav"):
+        with pytest.raises(NotAudio):
+            read_chunk(tmp_path / bad)
+
+    class Stream:
+        result = ended = None
+        audio_seconds, text = 0.0, ""
+
+        def __init__(self):
+            self.pushed = []
+
+        def push(self, samples, rate):
+            self.pushed.append(samples.size)
+            return ""
+
+    h = DemoHandlers(SimpleNamespace(description="stub", prefill=lambda m: None),  # type: ignore[arg-type]
+                     SimpleNamespace(description="stub", max_seconds=30, stream=Stream))  # type: ignore[arg-type]
+    good = str(gradio_wav_chunk(tmp_path / "good.wav", np.ones(4800, np.int16)))
+    h.listen(None)
+    h.hear_chunk(good)
+    for bad in ("zero.wav", "cut.wav", "folder.wav", "missing.wav"):
+        assert h.hear_chunk(str(tmp_path / bad)) in (gr.skip(), "🎙 Listening (0 s)…")
+        h.hear_chunk(good)
+    s = h.session(None)
+    assert s.stream_error is None and s.stream.pushed == [4800, 0, 4800, 4800, 4800, 4800]  # bad ones skipped
+
+
+def _stub_handlers():
+    from serving.page import DemoHandlers
+
+    def stream(*args, **kwargs):
+        raise AssertionError("the model was asked")
+
+    generator = SimpleNamespace(description="stub", stream=stream)
+    return DemoHandlers(generator, SimpleNamespace(description="stub", max_seconds=30))  # type: ignore[arg-type]
+
+
+def test_a_message_without_a_visible_character_is_empty():
+    import gradio as gr
+
+    h = _stub_handlers()
+    for message in ("\u200b", " \u200b\ufeff\u00a0\u3000 ", "\u2060\n\t"):
+        *_, status = list(h.respond(message, [], 0.3, 16, 0))[-1]
+        assert status == "**⚠ Type a question, or record or upload one, first.**", repr(message)
+        assert list(h.auto_respond(True, message, [], 0.3, 16, 0)) == [(gr.skip(),) * 3]
+
+
+def test_a_message_that_is_not_text_is_a_warning_in_every_handler():
+    """answer / auto_answer / auto_respond ran ``(message or "").strip()``: AttributeError for a number."""
+    import gradio as gr
+
+    from serving.page import SpokenQuestion
+
+    h = _stub_handlers()
+    h.session(None).question = SpokenQuestion("hi", 1.0, 0.0, 0.0)  # what an upload leaves
+    for message in (5, 1.5, ["hi"], {"text": "hi"}):
+        assert list(h.answer(message, [], 0.3, 16, 0))[-1][2].startswith("**⚠ Type a question")
+        assert list(h.auto_answer(True, message, [], 0.3, 16, 0)) == [(gr.skip(),) * 4]
+        assert list(h.auto_respond(True, message, [], 0.3, 16, 0)) == [(gr.skip(),) * 3]
+
+
+def test_warnings_quote_at_most_a_line_of_a_bad_value(tmp_path):
+    """A 100 KB temperature, a 400-digit number or a 5,000-character file name was repeated in full; 0.5 max new
+    tokens was reported as "got 0"."""
+    from serving.page import _number
+
+    for name, value, kind in (("temperature", "9" * 100_000, float), ("max_new_tokens", 10**400, int),
+                              ("seed", ["x" * 5000], int)):
+        with pytest.raises(ValueError) as info:
+            _number(name, value, kind)
+        assert len(str(info.value)) < 140, str(info.value)[:200]
+    with pytest.raises(NotAudio) as info:
+        load_audio(tmp_path / ("x" * 5000 + ".wav"))
+    assert len(info.value.user_message) < 140
+    with pytest.raises(NotAudio) as info:
+        check_rate("1" * 10_000)
+    assert len(info.value.user_message) < 160
+    assert _number("max_new_tokens", 0.5, int) == 0.5 and _number("max_new_tokens", 256.0, int) == 256

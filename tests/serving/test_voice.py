@@ -10,6 +10,7 @@ import struct
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -379,3 +380,113 @@ def test_page_voice_flow(gguf, transcriber, spoken, tmp_path):
     assert steps[-1][2].endswith("(from Send)") and "heard" not in steps[-1][2]
     assert all("answer" not in s for *_, s in steps)
     assert list(h.auto_answer(False, "Hello", [], 0.0, 8, 0, True, Tab())) == [(gr.skip(),) * 4]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# fast: the llama.cpp generator's loop on a fake model (Stop while it reads the prompt, the end of an answer)
+# --------------------------------------------------------------------------------------------------------------
+
+
+class FakeLlama:
+    """What `LlamaCppGenerator` uses of cyllama, recorded: each ``decode`` call (tokens, position); the answer's
+    tokens are ``answer`` (bytes per token: several may make one character), then end-of-generation."""
+
+    def __init__(self, answer: list[bytes] = ()) -> None:  # type: ignore[assignment]
+        self.decoded: list[tuple[tuple[int, ...], int]] = []
+        self.on_decode = lambda: None
+        self.answer = list(answer)
+        self.sampled = 0
+
+    # context
+    def decode(self, batch):
+        self.decoded.append(batch)
+        self.on_decode()
+
+    def memory_seq_rm(self, *args): pass
+    def kv_cache_clear(self): pass
+
+    # sampler
+    def sample(self, ctx, index):
+        self.sampled += 1
+        return 1000 + self.sampled - 1 if self.sampled <= len(self.answer) else -1
+
+    # vocab
+    def is_eog(self, token):
+        return token == -1
+
+    def detokenize(self, tokens):
+        return b"".join(self.answer[t - 1000] for t in tokens).decode("utf-8", errors="replace")
+
+
+def fake_llama_generator(monkeypatch, fake: FakeLlama, prompt_tokens: int = 100):
+    import cyllama.api
+
+    from serving.generation import Generator, LlamaCppGenerator
+
+    monkeypatch.setattr(cyllama.api, "llama_batch_get_one", lambda tokens, pos: (tuple(tokens), pos))
+    gen = object.__new__(LlamaCppGenerator)
+    Generator.__init__(gen)
+    gen.name, gen.n_ctx, gen._cached, gen._blocked, gen._specials = "fake", 4096, [], 0, None
+    gen._llm = SimpleNamespace(vocab=fake, _ensure_sampler=lambda config: fake)
+    gen._config = lambda *args: None
+    gen._context = lambda config, n: fake
+    gen._prompt = lambda messages: "<s>" + "".join(m["content"] for m in messages)
+    gen._tokenize = lambda pieces: list(range(prompt_tokens))
+    gen._prompt_tokens = lambda messages: list(range(prompt_tokens))
+    gen._count_prompt_tokens = lambda messages: prompt_tokens
+    return gen
+
+
+def test_stop_frees_the_model_between_prompt_blocks(monkeypatch):
+    """Stop (or a closed tab) while the model reads a long prompt: it was read to the end first (a 3,500-token
+    prompt kept the model, and everyone else, waiting 80 s after Stop)."""
+    from serving.generation import PROMPT_BLOCK
+
+    fake = FakeLlama([b"Hi"])
+    gen = fake_llama_generator(monkeypatch, fake, prompt_tokens=10 * PROMPT_BLOCK)
+    stop = threading.Event()
+    fake.on_decode = stop.set  # Stop comes while the first block is decoded
+    assert gen._hold(fake, list(range(10 * PROMPT_BLOCK)), keep_last=False, stop=stop) is False
+    assert len(fake.decoded) == 1 and gen._cached == list(range(PROMPT_BLOCK))  # kept: the next request reuses it
+    fake.decoded.clear()
+    stop.clear()
+    gen._cached, gen._blocked = [], 0
+    assert list(gen._pieces([{"role": "user", "content": "q"}], 0.0, 8, 0, stop)) == []
+    assert len(fake.decoded) == 1 and fake.sampled == 0  # no answer token after Stop
+    assert not gen._lock.locked()
+
+
+def test_a_read_ahead_gives_way_to_a_waiting_request(monkeypatch):
+    fake = FakeLlama([b"Hi"])
+    gen = fake_llama_generator(monkeypatch, fake, prompt_tokens=100)
+    ask = [{"role": "user", "content": "What is"}]
+    with gen._waiting:  # a request waits for the model: the read-ahead stops before its first block
+        assert gen.prefill(ask) is False
+    assert fake.decoded == [] and not gen._lock.locked()
+    assert gen.prefill(ask) is True and len(gen._cached) == 100
+
+    gen._lock.acquire()  # busy: a request's worker counts itself as waiting until it has the model
+    pieces = gen.stream(ask, 0.0, 4, 0)
+    reader = threading.Thread(target=lambda: list(pieces))
+    reader.start()
+    for _ in range(1000):
+        if gen._waiting.is_set():
+            break
+        time.sleep(0.01)
+    assert gen._waiting.is_set()
+    gen._lock.release()
+    reader.join()
+    assert not gen._waiting.is_set()
+
+
+def test_an_answer_cut_in_the_middle_of_a_character_does_not_end_with_a_replacement_character(monkeypatch):
+    star = "🌟".encode()  # four bytes, one token each: max_new_tokens can end the answer mid-character
+    fake = FakeLlama([b"Hi ", *[star[i : i + 1] for i in range(4)], b" ok", *[star[i : i + 1] for i in range(4)]])
+    gen = fake_llama_generator(monkeypatch, fake)
+
+    def answer(max_new_tokens: int) -> str:
+        fake.sampled = 0
+        return gen.generate([{"role": "user", "content": "q"}], 0.0, max_new_tokens, 0)
+
+    assert [answer(n) for n in (1, 3, 5, 6, 8)] == ["Hi ", "Hi ", "Hi 🌟", "Hi 🌟 ok", "Hi 🌟 ok"]
+    assert all("\ufffd" not in answer(n) for n in range(1, 12))
