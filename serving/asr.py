@@ -148,7 +148,8 @@ def _decode_float_pcm(container: Any, max_seconds: float) -> np.ndarray:
     return resample(as_mono(samples), rates.pop()) if samples.size else samples
 
 
-def _decode(container: Any, fmt: str, rate: int | None, max_seconds: float, rates: set[int] | None = None) -> np.ndarray:
+def _decode(container: Any, fmt: str, rate: int | None, max_seconds: float,
+            rates: set[int] | None = None) -> np.ndarray:
     """The first audio track as mono ``fmt`` samples at ``rate`` (None: its own; each rate seen goes in
     ``rates``); raises `AudioTooLong` as soon as it runs past ``max_seconds``. A damaged frame is skipped, as
     ffmpeg does."""

@@ -195,7 +195,8 @@ def prepare_variants(cfg: SweepConfig, out: Path, log: Callable[[str], None] = l
             shutil.rmtree(folder)
         folder.mkdir(parents=True)
         drop = contamination.positions[name] if contamination else set()
-        # typed: a train split of no row made a null-typed array, which filter refused (a traceback, not check_rows' line)
+        # typed: a train split of no row made a null-typed array, which filter refused (a traceback, not
+        # check_rows' line)
         keep = pa.array([i not in drop for i in range(table.num_rows)], type=pa.bool_())
         kept = table.filter(keep)
         pq.write_table(kept, folder / "train.parquet")

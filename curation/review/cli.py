@@ -190,7 +190,8 @@ def import_cmd(
     api_key: Optional[str] = _API["api_key"],
     workspace: Optional[str] = _API["workspace"],
     min_votes: int = typer.Option(1, "--min-votes", min=1, help="Apply a verdict only to rows with at least this many submitted verdicts."),
-    restore_to: str = typer.Option("train", "--restore-to", help="Split for removed rows that annotators keep, when neither a review discarded them from a split nor the row they duplicated is in one."),
+    restore_to: str = typer.Option("train", "--restore-to", help="Split for removed rows that annotators keep, when "
+                                   "neither a review discarded them from a split nor the row they duplicated is in one."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace --out if it exists."),
     timeout: float = typer.Option(60, "--timeout", help="Live: seconds to wait for each request."),
     retries: int = typer.Option(3, "--retries", min=0, help="Live: connection retries."),

@@ -190,7 +190,8 @@ def _cut_short(path: Path) -> None:
 
 
 @pytest.mark.parametrize("name, damage, shown", [
-    ("adapter_model.safetensors", lambda p: p.write_text("garbage\n"), "cannot be read (Error while deserializing header: "),
+    ("adapter_model.safetensors", lambda p: p.write_text("garbage\n"),
+     "cannot be read (Error while deserializing header: "),
     ("adapter_model.safetensors", _cut_short, "cannot be read (Error while deserializing header: "),
     ("adapter_model.safetensors", lambda p: p.unlink(), "missing (the LoRA weights beside adapter_config.json)"),
     ("adapter_config.json", lambda p: p.write_text("{not json"), "cannot be read (Expecting property name"),
