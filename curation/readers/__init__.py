@@ -328,9 +328,10 @@ def _json_array_file(file, spec: str, salvage: bool = True) -> InputSource:
     try:
         data, reason = read_whole(file)
     except READ_ERRORS as exc:  # cannot be opened
-        raise _not_its_codec(spec, file) or InputError(f"{spec}: cannot read: {error_line(exc)}") from None
+        raise _not_its_codec(spec, file, error_line(exc)) or InputError(f"{spec}: cannot read: {error_line(exc)}") \
+            from None
     if not data and reason is not None:  # not one byte decoded: another codec's file, or text?
-        wrong = _not_its_codec(spec, file)
+        wrong = _not_its_codec(spec, file, reason)
         if wrong is not None:
             raise wrong
     text, cut = _decoded(data, spec)
@@ -342,12 +343,20 @@ def _json_array_file(file, spec: str, salvage: bool = True) -> InputSource:
     return InputSource(spec, "json", fs, [path], records=[(file.path.name, rows)])
 
 
-def _not_its_codec(spec: str, file) -> InputError | None:
-    """The error for a compressed file whose bytes are another codec's or text (:func:`wrong_codec`), else None."""
+def _not_its_codec(spec: str, file, reason: str) -> InputError | None:
+    """The error for a compressed file whose bytes are another codec's or text (:func:`wrong_codec`), or that does
+    not start as its codec's files do (its decoder's ``reason`` alone, "ended before the end-of-stream marker" for
+    five bytes of text, said a file of the codec was cut short); None for a file that starts as its codec's."""
+    from curation.sources import compressed_as
+
     if not file.compression:
         return None
-    head = _plain_head(*resolve_filesystem(str(file.path)))
-    return wrong_codec(spec, head or b"", file.compression, "json")
+    head = _plain_head(*resolve_filesystem(str(file.path))) or b""
+    if compressed_as(head) == file.compression:
+        return None
+    return wrong_codec(spec, head, file.compression, "json") or InputError(
+        f"{spec}: cannot read: {reason} (its first bytes are not a {file.compression} file's: is it another kind of "
+        "file?)")
 
 
 class _JsonLines(Exception):

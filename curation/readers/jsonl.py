@@ -716,8 +716,10 @@ def read_jsonl_stream(fs, path: str, file: str, compression: str, first_pos: int
         head = _file_head(fs, path) if not records and not rest[cut:] else None
         if head is not None and compressed_as(head) != compression:
             # not one byte could be decoded, and the file does not start as this codec's do: not its file
-            raise wrong_codec(path, head, compression, "jsonl") or InputError(f"{path}: cannot read: {exc.reason}") \
-                from None
+            raise wrong_codec(path, head, compression, "jsonl") or InputError(
+                f"{path}: cannot read: {exc.reason} (its first bytes are not a {compression} file's: is it another "
+                "kind of file?)") from None  # (a few bytes of text: "ended before the end-of-stream marker" alone
+            # said a gzip file was cut short)
         # (a file of the codec that breaks before its first line ends is one quarantined record too: the other
         # inputs of the run go on)
         exc.rest = rest[cut:]

@@ -271,6 +271,12 @@ def test_a_file_that_is_not_of_its_codec_is_one_line(tmp_path):
     path.write_bytes(b"\x80\x81 no codec's start, and no text's\n")  # its decoder says what is wrong
     with pytest.raises(InputError, match=r"plain\.jsonl\.gz: cannot read: Not a gzipped file"):
         list(open_input(str(path)).batches())
+    for name in ("plain.jsonl.gz", "plain.json.gz"):  # too short for gzip's header: its decoder said a gzip file
+        path = tmp_path / name                           # was cut short, no more
+        path.write_bytes(b"hello")
+        with pytest.raises(InputError, match=rf"{name}: cannot read: .*\(its first bytes are not a gzip file's: is it "
+                                             r"another kind of file\?\)$"):
+            list(open_input(str(path)).batches())
 
 
 def _rows(path: Path) -> tuple[list, list]:
