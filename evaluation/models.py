@@ -105,15 +105,15 @@ def hub_or_local_cache(spec: str | None) -> Iterator[None]:
     retry lines), a model not in the cache being one `ModelNotFound` line that says so. Without this, an
     uncached hub id offline retried each file for about 70 s and printed some 30 lines of retries before the
     error."""
-    from curation.readers import _hub_retries_quiet, _hub_unreachable, _offline_while
     from serving.generation import ModelNotFound
+    from tomecraft import hub
 
-    unreachable = _hub_unreachable() if loads_from_hub(spec) else None
+    unreachable = hub.unreachable() if loads_from_hub(spec) else None
     if unreachable is None:
         yield
         return
     try:
-        with _hub_retries_quiet(), _offline_while(True):
+        with hub.retries_quiet(), hub.offline_while(True):
             yield
     except Exception as exc:
         if not _not_in_cache(exc):

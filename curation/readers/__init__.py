@@ -11,13 +11,11 @@ does the rest of a ``.json`` document that breaks part-way, after the rows read 
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
 import re
-from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path, PurePosixPath
-from typing import Any, Iterator
+from typing import Any
 
 from curation.readers.errors import (NOT_UTF8_HINT, DuplicateKey, InputError, json_int, misnamed, unique_keys,
                                      unmarked_encoding_error, unread_data, unreadable_json, unsupported_file,
@@ -29,6 +27,9 @@ from curation.readers.source import InputSource, Unit, UnreadableRow
 from curation.sources import SAVED_DATASET_FILES
 from tomecraft.errors import error_line
 from tomecraft.files import expand_user
+from tomecraft.hub import offline_while as _offline_while  # (the module's names: tests replace them here)
+from tomecraft.hub import retries_quiet as _hub_retries_quiet
+from tomecraft.hub import unreachable as _hub_unreachable
 from tomecraft.resources import ensure_sample, sample_path
 
 DEFAULT_HUB_DATASET = "mlabonne/FineTome-100k"
@@ -983,56 +984,6 @@ def _empty_saved_dataset(path: Path, spec: str, split: str | None) -> InputSourc
     table = features.arrow_schema.empty_table() if features is not None else pa.table({})
     fingerprint = "datasets:" + str(state.get("_fingerprint", ""))
     return InputSource(spec, "disk", records=[(path.name, table)], fingerprint_value=fingerprint)
-
-
-@contextmanager
-def _hub_retries_quiet() -> Iterator[None]:
-    """``huggingface_hub``'s warnings held back while a dataset loads: where the hub cannot be reached it logs a
-    line per retry (``'...' thrown while requesting HEAD ...``, ``Retrying in 1s``: a dozen when the network is
-    down) before the error that ends the load, which the run's one ``error:`` line then names. Its errors still
-    show; its level is given back after the load."""
-    logger = logging.getLogger("huggingface_hub")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
-
-
-def _hub_unreachable(timeout: float = 5.0) -> str | None:
-    """Why the Hugging Face hub cannot be reached, on one line (one request, no retries), or None when it answers
-    (any HTTP answer) or offline mode is set. Asked before a hub dataset loads: where the network is down,
-    ``huggingface_hub`` retries each request with back-off (about 23 s) before the load fails."""
-    from huggingface_hub import constants
-    from huggingface_hub.utils import get_session
-
-    if constants.is_offline_mode():
-        return None
-    try:
-        get_session().head(constants.ENDPOINT, timeout=timeout)
-    except Exception as exc:  # noqa: BLE001 - any failure to get an answer (DNS, refused, timed out, proxy)
-        return error_line(exc)
-    return None
-
-
-@contextmanager
-def _offline_while(offline: bool) -> Iterator[None]:
-    """``huggingface_hub`` and ``datasets`` in offline mode while the block runs (when ``offline``): what they
-    hold in their local cache loads at once, anything else fails at once instead of retrying. Both read the mode
-    from their module settings at each call; the settings are given back after the block."""
-    if not offline:
-        yield
-        return
-    import datasets.config
-    from huggingface_hub import constants
-
-    saved = constants.HF_HUB_OFFLINE, datasets.config.HF_HUB_OFFLINE, datasets.config.HF_DATASETS_OFFLINE
-    constants.HF_HUB_OFFLINE = datasets.config.HF_HUB_OFFLINE = datasets.config.HF_DATASETS_OFFLINE = True
-    try:
-        yield
-    finally:
-        constants.HF_HUB_OFFLINE, datasets.config.HF_HUB_OFFLINE, datasets.config.HF_DATASETS_OFFLINE = saved
 
 
 def is_hub_id(spec: str) -> bool:

@@ -181,10 +181,10 @@ def hub_unreachable(monkeypatch):
     take as the user's offline mode); the hub's offline flag as a user without HF_HUB_OFFLINE has it."""
     from huggingface_hub import constants
 
-    from curation import readers
+    from tomecraft import hub
 
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setattr(readers, "_hub_unreachable", lambda timeout=5.0: UNREACHABLE)
+    monkeypatch.setattr(hub, "unreachable", lambda timeout=5.0: UNREACHABLE)
 
 
 def _not_cached(spec: str):
@@ -279,7 +279,7 @@ def test_an_unreachable_hub_model_for_the_loss_is_the_same_line(hub_unreachable,
 def test_only_a_model_that_needs_the_hub_asks_whether_it_can_be_reached(tmp_path, monkeypatch):
     import json
 
-    from curation import readers
+    from tomecraft import hub
     from evaluation.answers import GenerationSettings, answer_all
     from evaluation.models import ModelRef, loads_from_hub
     from serving.defaults import default_llm_path
@@ -294,7 +294,7 @@ def test_only_a_model_that_needs_the_hub_asks_whether_it_can_be_reached(tmp_path
     assert loads_from_hub("org/model") and loads_from_hub("org/model/file.gguf") and loads_from_hub(run("x/y"))
     assert not any(loads_from_hub(spec) for spec in (None, "default", str(default_llm_path()), run(OFFLINE_SMOLLM2),
                                                      str(tmp_path / "missing.gguf")))
-    monkeypatch.setattr(readers, "_hub_unreachable", lambda timeout=5.0: pytest.fail("the hub was asked"))
+    monkeypatch.setattr(hub, "unreachable", lambda timeout=5.0: pytest.fail("the hub was asked"))
 
     def local(spec, n_ctx):
         raise RuntimeError("loaded")
