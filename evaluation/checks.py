@@ -257,10 +257,35 @@ _RECOMMEND = re.compile(r"\b(recommend\w*|would choose|i choose|i'd choose|my ch
 _BOTH = re.compile(r"\b(both|combination|combine|hybrid|mix of)\b", re.IGNORECASE)
 
 
+# an option's pattern comes from a prompt file, so it may backtrack without end on some answer ("(a+)+$" on 40 a's
+# and a b): it runs under the `regex` module's time limit, and one that reaches it fails the check and says which
+OPTION_SECONDS = 1.0
+
+
+class _SlowOption(Exception):
+    def __init__(self, pattern: str):
+        super().__init__(pattern)
+        self.pattern = pattern
+
+
+def _first_option(patterns: tuple[str, ...], text: str) -> int | None:
+    import regex  # a dependency (re has no time limit); imported here: only single_choice with options needs it
+
+    hits = []
+    for p in patterns:
+        try:
+            m = regex.compile(p, regex.IGNORECASE).search(text, timeout=OPTION_SECONDS)
+        except TimeoutError:
+            raise _SlowOption(p) from None
+        if m:
+            hits.append(m.start())
+    return min(hits) if hits else None
+
+
 def _option_at(text: str, options: dict[str, tuple[str, ...]]) -> str | None:
     best: tuple[int, str] | None = None
     for name, patterns in options.items():
-        pos = _first(patterns, text)
+        pos = _first_option(patterns, text)
         if pos is not None and (best is None or pos < best[0]):
             best = (pos, name)
     return best[1] if best else None
@@ -270,6 +295,14 @@ def single_choice(answer: str, options: dict[str, tuple[str, ...]] | None = None
     """The first recommending sentence picks exactly one option (not 'both' or a hybrid). ``options``: each
     option's name and the regular expressions (any case) that name it, as :data:`OPTIONS` has them."""
     options = options or OPTIONS
+    try:
+        return _single_choice(answer, options)
+    except _SlowOption as slow:
+        return CheckResult("single_choice", False, f"option pattern {slow.pattern[:80]!r} ran over {OPTION_SECONDS:g} s "
+                                                   "on this answer (a pattern that backtracks without end?)")
+
+
+def _single_choice(answer: str, options: dict[str, tuple[str, ...]]) -> CheckResult:
     for sentence in sentences(answer):
         m = _RECOMMEND.search(sentence)
         if not m:
@@ -368,9 +401,12 @@ _PARAM_LIMITS: dict[str, Any] = {
 def _compiles(pattern: str) -> str:
     """``pattern`` when it is a regular expression: a single_choice option is one (``wind turbines?``, ``\\bPV\\b``),
     and one that is not ended `tome eval compare` in ``re.error`` after every model had answered."""
+    import regex
+
     try:
         re.compile(pattern)
-    except re.error as exc:
+        regex.compile(pattern)  # the check runs it with the regex module
+    except (re.error, regex.error) as exc:
         raise ValueError(f"not a regular expression ({exc})") from None
     return pattern
 

@@ -242,3 +242,23 @@ def test_a_single_choice_option_that_is_no_regular_expression_is_refused_when_th
                     r'"green teas?"], coffee: [coffee]}}]}]' "\n", encoding="utf-8")
     check = load_prompt_set(path)[0].checks[0]
     assert run_check("I prefer green teas. Coffee is bitter.", check.name, check.params).detail.startswith("chose tea")
+
+
+def test_a_single_choice_option_that_backtracks_without_end_fails_its_check_in_time(monkeypatch):
+    """``(a|a)+$`` is a regular expression, so the prompt file is read; on an answer of 30 a's and a '!' Python's ``re``
+    backtracks for hours, and `eval compare` hung on that answer with every model's answers unsaved. The option is
+    searched under a time limit, and an option that reaches it fails the check, which says which pattern it was; the
+    other options and the other checks are judged as before."""
+    import time
+
+    from evaluation import checks
+
+    monkeypatch.setattr(checks, "OPTION_SECONDS", 0.2)
+    params = {"options": {"tea": ["(a|a)+$"], "coffee": ["coffee"]}}
+    check_params("single_choice", params)  # a regular expression: the prompt file is read
+    started = time.monotonic()
+    result = run_check("I recommend " + "a" * 30 + "!", "single_choice", params)
+    assert time.monotonic() - started < 30
+    assert not result.passed and result.detail == ("option pattern '(a|a)+$' ran over 0.2 s on this answer (a pattern "
+                                                   "that backtracks without end?)")
+    assert run_check("I recommend coffee.", "single_choice", params).detail == "chose coffee: 'I recommend coffee.'"
