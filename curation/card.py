@@ -16,19 +16,18 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Any, Iterable, Literal, Mapping
+from typing import Any, Iterable, Mapping
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from curation.config import OUTPUT_FORMATS
+from curation.config import OUTPUT_FORMATS, OutputFormat
 from curation.contract import SPLITS, output_paths, read_manifest
 from curation.formats import to_messages
 from curation.hub_licenses import license_id
 from curation.report.markdown_text import md_code, md_text, one_line
 from tomecraft.errors import error_line
 
-OutputFormat = Literal["finetome", "messages", "both"]
 MESSAGES_DIR = "messages"
 CARD_FILE = "README.md"
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import ConfigDict, Field, create_model
 
@@ -19,7 +19,8 @@ from curation.core.config_base import StrictModel
 from tomecraft.config_files import ConfigError, load_model_config, parse_override
 
 # the splits' shapes (``format:``, ``--format``; curation.card writes them)
-OUTPUT_FORMATS = ("finetome", "messages", "both")
+OutputFormat = Literal["finetome", "messages", "both"]
+OUTPUT_FORMATS: tuple[str, ...] = get_args(OutputFormat)
 
 __all__ = ["ConfigError", "CurationConfig", "EngineConfig", "config_model", "load_config", "parse_override"]
 
@@ -69,7 +70,7 @@ def _build(stages: tuple) -> type[_CurationBase]:
         engine=(EngineConfig, Field(default_factory=EngineConfig)),
         checkpoint=(bool, Field(True, description="leave a checkpoint after each stage (needed by --resume)")),
         report=(bool, Field(True, description="write report.html / report.md at the end")),
-        format=(Literal[OUTPUT_FORMATS], Field("finetome", description=(
+        format=(OutputFormat, Field("finetome", description=(
             "the splits' shape: finetome (always written; every tome command reads it); messages: also "
             "messages/{split}.parquet ({role, content}, as TRL's SFTTrainer takes it), the card's default; both: both "
             "configs in the card (--format overrides it)"))),
