@@ -49,7 +49,7 @@ from curation.parallel import run_chunks
 from tomecraft.files import expand_user
 
 REASON_CODE = "duplicate_of_existing"
-INDEX_VERSION = 2
+INDEX_VERSION = 3  # 3: rows.arrow holds each existing row's own id (`own_id`)
 
 
 class AgainstConfig(StrictModel):
@@ -289,10 +289,11 @@ class Against(GlobalStage):
         band_keys: list[np.ndarray] = []
         with_shingles: list[np.ndarray] = []
         try:
-            for ids, conversations in ctx.track(existing.rows(self.normalize_cfg), None, "against: index the existing set"):
+            for ids, conversations, own_ids in ctx.track(existing.rows(self.normalize_cfg), None,
+                                                         "against: index the existing set"):
                 signals = self._signals(conversations)
                 bands = signals.pop("bands")
-                table = pa.table({"id": ids, **signals})
+                table = pa.table({"id": ids, "own_id": own_ids, **signals})
                 if writer is None:
                     writer = ipc.new_file(str(tmp / "rows.arrow"), table.schema)
                 writer.write_table(table)
@@ -303,7 +304,8 @@ class Against(GlobalStage):
             if writer is None:
                 signals = self._signals(pa.array([], _turns_type()))
                 signals.pop("bands")
-                writer = ipc.new_file(str(tmp / "rows.arrow"), pa.table({"id": pa.array([], pa.string()), **signals}).schema)
+                empty = pa.array([], pa.string())
+                writer = ipc.new_file(str(tmp / "rows.arrow"), pa.table({"id": empty, "own_id": empty, **signals}).schema)
         finally:
             if writer is not None:
                 writer.close()
@@ -407,6 +409,10 @@ class Against(GlobalStage):
         exact = json.dumps({"match": "exact"})
         details = [exact if k == 1 else '{"match": "near", "similarity": %r}' % round(sim, 6)
                    for k, sim in zip(kind[found].tolist(), best_sim[found].tolist())]
+        own = _take(index.rows.column("own_id"), best_row[found])
+        if own.null_count < len(own):  # a plain input's own ids: duplicate_of is tome's id of the row, this is the file's
+            details = [d if o is None else d[:-1] + ", \"existing_input_id\": " + json.dumps(o) + "}"
+                       for d, o in zip(details, own.to_pylist())]
         return Decisions(pa.table({
             POS: pa.array(pos[found], pa.int64()),
             REASON: pa.array([REASON_CODE] * len(found), pa.string()),
@@ -712,9 +718,10 @@ class ExistingSet:
                                  "file, or curate that set again")
         return manifest
 
-    def rows(self, normalize_cfg) -> Iterator[tuple[pa.Array, pa.Array]]:
-        """``(ids, conversations)`` batches: a curated folder's rows as they are (already normalized); any
-        other input validated (format converted) and normalized as a new row would be."""
+    def rows(self, normalize_cfg) -> Iterator[tuple[pa.Array, pa.Array, pa.Array]]:
+        """``(ids, conversations, own ids)`` batches: a curated folder's rows as they are (already normalized; no
+        own ids: its ``id`` is the one a user looks up); any other input validated (format converted) and
+        normalized as a new row would be, with the ``id`` its file gave each row (as text; null where none)."""
         if self.curated is not None:
             import pyarrow.compute as pc
             import pyarrow.parquet as pq
@@ -731,13 +738,13 @@ class ExistingSet:
                                     at = row + pc.index(pc.is_null(batch.column(name)), True).as_py() + 1
                                     raise unreadable_file(self.curated, file, f"row {at:,}: {name!r} is null")
                             row += batch.num_rows
-                            yield batch.column("id"), batch.column("conversations")
+                            yield batch.column("id"), batch.column("conversations"), pa.nulls(batch.num_rows, pa.string())
                 except OutputFolderError as exc:
                     raise StageError(f"--against {exc}") from None
             return
         yield from self._input_rows(normalize_cfg)
 
-    def _input_rows(self, normalize_cfg) -> Iterator[tuple[pa.Array, pa.Array]]:
+    def _input_rows(self, normalize_cfg) -> Iterator[tuple[pa.Array, pa.Array, pa.Array]]:
         """Any other input's rows, validated and normalized; what stops its reading is named as --against's."""
         from curation.config import config_model
         from curation.normalize import Normalize
@@ -762,7 +769,7 @@ class ExistingSet:
                         self._count_skipped(out.quarantine)
                         batch = out.batch
                     if batch.num_rows:
-                        yield batch.column("id"), batch.column("conversations")
+                        yield batch.column("id"), batch.column("conversations"), _own_ids(batch)
         except InputError as exc:
             raise StageError(_as_against(exc)) from None
 
@@ -780,6 +787,20 @@ class ExistingSet:
             error = " ".join(str(first.get("error")).split())  # one line
             self.skipped["first"] = f"{where}: {error}" if where else error
         self.skipped["rows"] += quarantine.num_rows
+
+
+def _own_ids(batch: pa.RecordBatch) -> pa.Array:
+    """The ``id`` the input's file gave each row (validate keeps it as ``input_id``), as text: numbers and text as
+    they read, anything else (a list, a struct) as null, as rows without one."""
+    if "input_id" not in batch.schema.names:
+        return pa.nulls(batch.num_rows, pa.string())
+    column = batch.column("input_id")
+    kind = column.type
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_integer(kind):
+        return column.cast(pa.string())
+    if pa.types.is_dictionary(kind) and (pa.types.is_string(kind.value_type) or pa.types.is_integer(kind.value_type)):
+        return column.dictionary_decode().cast(pa.string())
+    return pa.nulls(batch.num_rows, pa.string())
 
 
 def _as_against(exc: Exception) -> str:

@@ -441,3 +441,33 @@ def test_the_index_of_a_plain_set_is_pruned_when_the_set_changes_and_other_sets_
     assert against_stats(manifest)["index"] == "built" and against_stats(manifest)["existing_rows"] == 50
     assert len(list(indexes.glob("index-*"))) == 2  # the other file's and the set's as it is now
     assert against_stats(curate(new_input, out, against=other))["index"] == "cached"
+
+
+def test_a_plain_existing_sets_own_ids_are_named_beside_the_ids_tome_gives_its_rows(tmp_path):
+    """--against a plain file whose rows carry their own ``id``: ``duplicate_of`` is the id tome gives the existing
+    row (what a curated folder of that file holds), and ``details.existing_input_id`` the file's own id (as the
+    ``input_id`` column of a run on that file holds it), which is the one its owner looks the row up by; a row
+    without an id adds nothing. The same on the run that builds the index and on the one that reuses it."""
+    import pyarrow.parquet as pq
+
+    new = rows(1, 6)
+    new[5]["conversations"][1]["value"] += " more"
+    spec = write_jsonl(tmp_path / "new.jsonl", new + rows(2, 3))
+    for kind, ids, expected in (("text", ["old-0", "old-1", None, "old-3", "old-4", "old-5"],
+                                 ["-", "old-0", "old-1", "old-3", "old-4", "old-5"]),
+                                ("number", [10, 11, 12, 13, 14, 15], ["10", "11", "12", "13", "14", "15"])):
+        old = rows(1, 6)
+        for row, own in zip(old, ids):
+            if own is not None:
+                row["id"] = own
+        old[5]["conversations"][1]["value"] += " extra"  # a near copy of its new twin
+        existing = write_jsonl(tmp_path / f"old-{kind}.jsonl", old)
+        for index in ("built", "cached"):
+            out = tmp_path / kind  # (a plain set's index is cached in the output folder)
+            stats = against_stats(curate(spec, out, against=existing))
+            assert stats["index"] == index and stats["exact"] == 5 and stats["near"] == 1
+            details = [json.loads(r["details"]) for r in pq.read_table(out / "removed.parquet").to_pylist()]
+            assert sorted(d.get("existing_input_id", "-") for d in details) == expected
+            near = [d for d in details if d["match"] == "near"]
+            assert list(near[0]) == ["match", "similarity", "existing_input_id"]
+            assert near[0]["existing_input_id"] == str(ids[5])

@@ -68,7 +68,7 @@ def reference(new_keys: pa.Table, old_keys: pa.Table, threshold: float) -> dict[
 def existing_side(against: Against) -> tuple[list[str], pa.Table]:
     """The existing rows' ids and keys, in order, read as the index reads them."""
     ids, keys = [], []
-    for id_, conversations in ExistingSet(against.cfg.path).rows(against.normalize_cfg):
+    for id_, conversations, _ in ExistingSet(against.cfg.path).rows(against.normalize_cfg):
         ids += id_.to_pylist()
         keys.append(pa.table(against._signals(conversations)))
     return ids, pa.concat_tables(keys)
