@@ -38,11 +38,13 @@ def report(
     # every message one line, a folder named with a line break included (one_line spells it \n)
     try:
         page, summary = write_report(out_dir)
-    except (FileNotFoundError, OutputFolderError) as exc:  # not an output folder, or a file of it damaged
-        error(one_line(exc))
+    except FileNotFoundError as exc:  # not an output folder: the path given is wrong (a usage error, as elsewhere)
+        error(one_line(exc), code=2)
+    except OutputFolderError as exc:  # a file of it damaged: the folder is wrong, not the command line
+        error(one_line(exc), code=1)
     except (TypeError, ValueError, AttributeError, KeyError) as exc:  # a manifest value no check above foresaw
         error(one_line(f"{out_dir}: cannot read the curation output folder: {out_dir / 'manifest.json'}: "
-                       f"a value the report cannot show ({type(exc).__name__}: {exc})"))
+                       f"a value the report cannot show ({type(exc).__name__}: {exc})"), code=1)
     console.print(f"  report  {one_line(page)}\n  summary {one_line(summary)}", markup=False)
     if open_:
         import webbrowser

@@ -99,9 +99,9 @@ def read_folder(root: str | Path) -> CurationFolder:
 
 def check_folder(paths: OutputPaths, manifest: dict[str, Any], tables: dict[str, pa.Table],
                  quarantine: list[dict[str, Any]]) -> None:
-    """Refuse (:class:`ReviewUsageError`, one line naming the file) a folder that reads but is not whole: what
-    would otherwise end an import after the reviewed folder was begun (a half-written ``--out``) with a
-    traceback, or be exported as rows the review cannot apply."""
+    """Refuse (:class:`ReviewError`, one line naming the file; exit code 1, as a file that does not read) a folder
+    that reads but is not whole: what would otherwise end an import after the reviewed folder was begun (a
+    half-written ``--out``) with a traceback, or be exported as rows the review cannot apply."""
     try:
         _check_manifest_values(paths, manifest)
         check_row_counts(paths.root, manifest)  # removed.parquet or quarantine.jsonl deleted, a split emptied
@@ -109,7 +109,7 @@ def check_folder(paths: OutputPaths, manifest: dict[str, Any], tables: dict[str,
         for name, table in tables.items():
             _check_columns(paths, paths.removed if name == REMOVED else paths.split(name), table)
     except OutputFolderError as exc:
-        raise ReviewUsageError(str(exc)) from None
+        raise ReviewError(str(exc)) from None
 
 
 def _check_manifest_values(paths: OutputPaths, manifest: dict[str, Any]) -> None:

@@ -172,12 +172,13 @@ DAMAGES = {
 @pytest.mark.parametrize("damage", sorted(DAMAGES))
 def test_a_damaged_input_folder_is_refused_before_anything_is_written(curated, export, tmp_path, damage):
     """removed.parquet or quarantine.jsonl deleted ended the import in an AccountingError traceback, and a split
-    of text conversations in pyarrow's; each left a half-written --out."""
+    of text conversations in pyarrow's; each left a half-written --out. Exit code 1, as for a file of the folder that
+    does not read: the folder is wrong, not the command line."""
     change, file_name, says = DAMAGES[damage]
     root = tmp_path / "input"
     shutil.copytree(curated, root)
     change(root)
-    line = _one_error_line(2, "import", root, "--from", _annotated(export, tmp_path / "v", "discard"),
+    line = _one_error_line(1, "import", root, "--from", _annotated(export, tmp_path / "v", "discard"),
                            "--out", tmp_path / "reviewed", "-q")
     assert str(root / file_name) in line and says in line
     assert not (tmp_path / "reviewed").exists()
