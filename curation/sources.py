@@ -299,9 +299,49 @@ def curated_split(path: Path, split: str) -> list[DataFile]:
     return _curated_splits(path, (split,))
 
 
+# what `tome curate` writes in its output folder beside the splits (the card, reports, removed rows, quarantine, the
+# messages copies): the rest of a curated folder's files are no part of its output
+CURATED_OWN_FILES = frozenset({"manifest.json", "README.md", "report.html", "report.md", "removed.parquet", "removed",
+                               "quarantine.jsonl", "messages"})
+
+
+def curated_strays(path: Path) -> list[Path]:
+    """The data files in a ``tome curate`` output folder that are none of its own (a run written into its input's
+    folder leaves the input there; a file copied in after the run): read as the folder, they would be left out
+    unseen, since a curated folder's rows are its splits. Hidden entries (its cache, checkpoints) are its own."""
+    from curation.readers.errors import unread_data
+
+    own = CURATED_OWN_FILES | {f"{s}.parquet" for s in CURATED_SPLITS} | set(CURATED_SPLITS)
+    strays = []
+    for root, dirs, names in os.walk(path):
+        if root == str(path):
+            dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in own)
+            names = [n for n in names if n not in own]
+        else:
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        strays += [Path(root) / n for n in sorted(names)
+                   if not n.startswith(".") and (classify(Path(root) / n) is not None or unread_data(n))]
+    return sorted(strays, key=lambda p: p.relative_to(path).as_posix())
+
+
+def _curated_input(path: Path) -> list[DataFile]:
+    """A curated folder given as an input: its splits, unless data files of no part of its output sit in it (one
+    line naming them: their rows would be left out unseen)."""
+    strays = curated_strays(path)
+    if strays:
+        named = ", ".join(p.relative_to(path).as_posix() for p in strays[:3]) + (
+            f" and {len(strays) - 3} more" if len(strays) > 3 else "")
+        one = len(strays) == 1
+        it, verb, input_ = ("it", "is", "an input of its own") if one else ("them", "are", "inputs of their own")
+        raise SourceError(f"{path}: a tome curate output folder (its rows are its splits) also holds {named}, which "
+                          f"{verb} no part of its output and would be left out unseen: move {it} out of the folder and "
+                          f"give {it} as {input_} (--input FILE)")
+    return _curated_splits(path)
+
+
 def _folder(path: Path) -> list[DataFile]:
     if is_curated_folder(path):
-        return _curated_splits(path)
+        return _curated_input(path)
     from curation.readers.errors import unread_data
 
     files, unread = [], []
@@ -319,7 +359,7 @@ def _folder(path: Path) -> list[DataFile]:
             continue
         seen.add(real)
         if root != str(path) and is_curated_folder(Path(root)):  # a curated folder among the shards: its splits
-            files += _curated_splits(Path(root))
+            files += _curated_input(Path(root))
             dirs[:] = []
             continue
         if any(n in SAVED_DATASET_FILES for n in names):  # its rows are Arrow files a walk passes by: not lost unseen

@@ -101,6 +101,36 @@ def test_a_curated_output_folder_gives_its_splits_only(tmp_path):
     assert [f.path.name for f in expand(tmp_path)] == ["train.parquet", "validation.parquet", "test.parquet"]
 
 
+def test_a_curated_output_folder_holding_other_data_files_names_them_not_leaves_them_out(tmp_path):
+    """A run written into its input's folder (``-i 'dir/*.jsonl' -o dir``), and a file added after it: ``-i dir``
+    read the splits alone and said "nothing lost" of the other files' rows, never read. They are named instead, as
+    a folder's unread files are; tome's own files (reports, card, removed rows, quarantine, the messages copies,
+    its hidden cache and checkpoints) and files of no data kind are no problem, nor is one split read alone."""
+    from curation.sources import curated_split
+
+    for name in ("manifest.json", "train.parquet", "validation.parquet", "test.parquet", "removed.parquet",
+                 "quarantine.jsonl", "README.md", "report.html", "report.md", "notes.txt"):
+        (tmp_path / name).write_bytes(b"")
+    for folder in ("messages", ".cache/against", ".checkpoints"):
+        (tmp_path / folder).mkdir(parents=True)
+        (tmp_path / folder / "train.parquet").write_bytes(b"")
+    assert [f.path.name for f in expand(tmp_path)] == ["train.parquet", "validation.parquet", "test.parquet"]
+    (tmp_path / "first.jsonl").write_bytes(b"{}\n")
+    with pytest.raises(SourceError) as info:
+        expand(tmp_path)
+    assert str(info.value) == (f"{tmp_path}: a tome curate output folder (its rows are its splits) also holds "
+                               "first.jsonl, which is no part of its output and would be left out unseen: move it out "
+                               "of the folder and give it as an input of its own (--input FILE)")
+    (tmp_path / "more").mkdir()
+    (tmp_path / "more" / "rows.parquet").write_bytes(b"")
+    (tmp_path / "rows.csv").write_text("a,b\n")
+    with pytest.raises(SourceError, match=r"also holds first\.jsonl, more/rows\.parquet, rows\.csv, which are no"):
+        expand(tmp_path)
+    with pytest.raises(SourceError, match="also holds first.jsonl"):  # a curated folder among a folder's shards
+        expand(tmp_path.parent)
+    assert [f.path.name for f in curated_split(tmp_path, "train")] == ["train.parquet"]
+
+
 @pytest.mark.parametrize("spec,needle", [
     ("missing.jsonl", "missing.jsonl: file not found"),
     ("*.nothing", "the pattern matches no .jsonl"),
