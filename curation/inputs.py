@@ -138,7 +138,7 @@ def name_inputs(inputs: Sequence[InputConfig]) -> list[InputConfig]:
         raise ValueError(f"inputs: the name {dup!r} is used twice")
     shown: dict[str, str] = {}
     for name in taken:  # names no reader of the report can tell apart are one name used twice
-        other = shown.setdefault(_as_shown(name), name)
+        other = shown.setdefault(as_shown(name), name)
         if other != name:
             raise ValueError(f"inputs: the names {other!r} and {name!r} look the same (they differ only in spaces at "
                              "their ends, in invisible characters or in how a letter is encoded); give them names "
@@ -158,10 +158,10 @@ def name_inputs(inputs: Sequence[InputConfig]) -> list[InputConfig]:
             out.append(i)
             continue
         name, k = base, 1
-        while _as_shown(name) in used:
+        while as_shown(name) in used:
             k += 1
             name = f"{base}-{k}"
-        used.add(_as_shown(name))
+        used.add(as_shown(name))
         out.append(i.model_copy(update={"name": name}))
     return out
 
@@ -195,7 +195,7 @@ def _told_by(cfg: InputConfig) -> tuple[str | None, str | None]:
     return subset, split if named else None
 
 
-def _as_shown(name: str) -> str:
+def as_shown(name: str) -> str:
     """A name as a reader sees it in a table: without its invisible format characters (a zero-width space or
     joiner, a soft hyphen: category Cf), without spaces at its ends, its letters composed (NFC: ``e`` and a
     combining accent look like ``é``)."""

@@ -415,8 +415,10 @@ def _review(splits: dict[str, pa.Table], removed: pa.Table, manifest: dict[str, 
 
 
 def _sources(splits: dict[str, pa.Table], inputs: pa.Table, balance: dict[str, Any] | None) -> tuple[list[SourceCount], int]:
-    def counts(col: pa.ChunkedArray) -> Counter:
-        return Counter("(none)" if v is None else v for v in col.to_pylist())
+    from curation.balance import source_key
+
+    def counts(col: pa.ChunkedArray) -> Counter:  # sources as balance tells them apart (as they look)
+        return Counter(source_key(v) for v in col.to_pylist())
 
     final = Counter()
     for table in splits.values():
