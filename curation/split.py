@@ -63,12 +63,17 @@ def _assign(groups: pa.Array, sizes: np.ndarray, cfg: SplitConfig) -> np.ndarray
         train,
         np.where((filled < bounds[1]) | (cfg.test == 0), validation, test),
     ).astype(np.int8)
-    # small inputs: a split with a share but no group takes train's last group (datasets rejects empty splits)
+    # small inputs: a split with a share but no group takes the last group of train, or where train has one group
+    # alone, of the split holding the most (datasets rejects empty splits; 5 rows at 0.1/0.8/0.1 fall 1/4/0)
     for split, share in ((validation, cfg.validation), (test, cfg.test)):
         if share > 0 and not (in_order == split).any():
-            train_at = np.flatnonzero(in_order == train)
-            if len(train_at) > 1:
-                in_order[train_at[-1]] = split
+            donors = sorted((d for d in (train, validation, test) if d != split),
+                            key=lambda d: (d != train, -int((in_order == d).sum()), d))
+            for donor in donors:
+                at = np.flatnonzero(in_order == donor)
+                if len(at) > 1:
+                    in_order[at[-1]] = split
+                    break
     codes = np.empty(len(groups), dtype=np.int8)
     codes[order] = in_order
     return codes

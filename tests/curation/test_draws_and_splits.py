@@ -82,3 +82,17 @@ def test_a_capped_source_reaches_validation_and_test():
     for name in ("big", "small"):  # 5% of 200 rows each is 10
         assert held_out[(name, "validation")] >= 3, held_out
         assert held_out[(name, "test")] >= 3, held_out
+
+
+def test_a_small_input_fills_every_split_with_a_share_whichever_split_is_the_large_one():
+    """5 rows at 0.1/0.8/0.1 fell 1/4/0: an empty split took a group from train only, and train had one. It takes
+    one from the split holding the most when train has no group to spare; train keeps its group; no split with a
+    share is left empty where the rows allow it (3 rows at 0.9/0.05/0.05 gave 1/1/1 already)."""
+    for shares, rows in (((0.1, 0.8, 0.1), 5), ((0.05, 0.05, 0.9), 5), ((0.9, 0.05, 0.05), 3), ((0.2, 0.6, 0.2), 3)):
+        cfg = SplitConfig(train=shares[0], validation=shares[1], test=shares[2])
+        for seed in range(5):
+            split = assign_groups([f"row{seed}-{k}" for k in range(rows)], cfg.model_copy(update={"seed": seed}))
+            counts = Counter(split.values())
+            assert set(counts) == {"train", "validation", "test"}, (shares, rows, counts)
+    assert Counter(assign_groups([f"r{k}" for k in range(2)], SplitConfig(train=0.1, validation=0.8, test=0.1))
+                   .values()) == {"train": 1, "validation": 1}  # (two rows: one split goes without)
