@@ -6,7 +6,7 @@
   array of them, Parquet, or plain text (one item per non-empty line); UTF-8, a byte order mark allowed. From a
   JSON object or Parquet row the text is ``text_field`` when given, else the first present of
   :data:`TEXT_FIELDS`, else the human/user turns of ``conversations`` / ``messages``; an item whose text is
-  null or blank is skipped.
+  null or blank is skipped, one whose text field holds something else (a number) is an error naming the field.
 
 A file that cannot be read is :class:`EvalSetError`, a :class:`~curation.core.stage.StageError`: one line naming
 the file (and line), printed by the command line without a traceback.
@@ -58,7 +58,9 @@ def _find_text(record: Any, text_field: str | None, where: str) -> str | None:
         if text_field not in record:
             raise EvalSetError(f"{where}: no field {text_field!r}")
         value = record[text_field]
-        return value if isinstance(value, str) else None
+        if value is not None and not isinstance(value, str):
+            raise EvalSetError(_not_text(where, text_field, value))
+        return value
     for name in TEXT_FIELDS:
         if isinstance(record.get(name), str):
             return record[name]
@@ -69,8 +71,17 @@ def _find_text(record: Any, text_field: str | None, where: str) -> str | None:
             return "\n".join(t for t in texts if isinstance(t, str)) or None
     if any(name in record and record[name] is None for name in TEXT_FIELDS):
         return None  # the item's text field is there, empty (a null in a Parquet column)
+    for name in TEXT_FIELDS:
+        if name in record:  # there, but no text: saying there is no such field sent users looking for the wrong thing
+            raise EvalSetError(_not_text(where, name, record[name]))
     raise EvalSetError(f"{where}: no text field (looked for {', '.join(TEXT_FIELDS)}, conversations, messages); "
                        "set text_field")
+
+
+def _not_text(where: str, field: str, value: Any) -> str:
+    kind = {bool: "true/false", int: "a number", float: "a number", list: "a list", dict: "an object"}.get(
+        type(value), type(value).__name__)
+    return f"{where}: field {field!r} is {kind}, expected text (a string); set text_field to another field"
 
 
 def _lines(path: Path) -> Iterator[tuple[int, str]]:

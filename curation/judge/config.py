@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from curation.core.config_base import StrictModel
 
@@ -46,3 +47,31 @@ class JudgeConfig(StrictModel):
     timeout_s: float = Field(120.0, gt=0.0)
     cache: str | None = Field(None, description="SQLite file of cached scores (null: the tomecraft cache folder)")
     n_ctx: int = Field(2048, ge=256, description="local: context window")
+
+    @field_validator("url")
+    @classmethod
+    def _usable_url(cls, url: str | None) -> str | None:
+        """A URL httpx cannot use (a port that is no number, an unclosed IPv6 bracket, no host, another scheme) is an
+        error here, before any row is read, not a traceback from the first request. The message does not repeat the
+        URL: it may hold credentials."""
+        if url is None:
+            return url
+        example = "give the endpoint's base URL, e.g. http://127.0.0.1:8000/v1"
+        try:
+            parts = urlsplit(url)
+            parts.port  # (parsed on access: a port that is no number or out of range is a ValueError)
+        except ValueError as exc:
+            raise ValueError(f"not a usable URL ({exc}); {example}") from None
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"not an http:// or https:// URL with a host; {example}")
+        try:
+            import httpx
+        except ModuleNotFoundError:  # the quality extra is not installed: the shape at least
+            return url
+        try:
+            parsed = httpx.URL(url.rstrip("/"))
+        except httpx.InvalidURL as exc:
+            raise ValueError(f"not a usable URL ({exc}); {example}") from None
+        if parsed.scheme not in ("http", "https") or not parsed.host:  # (a space in front: no scheme to httpx)
+            raise ValueError(f"not an http:// or https:// URL with a host; {example}")
+        return url

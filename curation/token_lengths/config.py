@@ -20,7 +20,9 @@ class TokenLengthsConfig(StrictModel):
     chat_template: str | None = Field(
         None, description="null: the tokenizer's own; else a template name as `tome train` takes it (needs unsloth)"
     )
-    max_seq_length: int = Field(512, ge=1, description="training's max_seq_length (configs/train_cpu.yaml: 512)")
+    # at most int32's largest: token_count is stored as int32 (and a larger bound made the histogram's edges garbage)
+    max_seq_length: int = Field(512, ge=1, le=2**31 - 1,
+                                description="training's max_seq_length (configs/train_cpu.yaml: 512)")
     drop_too_long: bool = Field(False, description="drop rows training would truncate (filter:too_many_tokens)")
     backend: str = Field(
         "auto", pattern="^(auto|tiktoken|hf)$",

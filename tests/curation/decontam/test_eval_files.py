@@ -70,6 +70,18 @@ def test_an_unreadable_eval_file_is_one_line_naming_it(tmp_path, name, content, 
     assert "\n" not in str(info.value)
 
 
+@pytest.mark.parametrize("content,text_field,message", [
+    ('{"text": 5}\n', None, r"t\.jsonl:1: field 'text' is a number, expected text"),
+    ('{"question": ["a", "b"]}\n', None, r"t\.jsonl:1: field 'question' is a list, expected text"),
+    ('{"q": true, "text": "an item"}\n', "q", r"t\.jsonl:1: field 'q' is true/false, expected text"),
+])
+def test_a_text_field_that_holds_no_text_is_named_not_called_missing(tmp_path, content, text_field, message):
+    (tmp_path / "t.jsonl").write_text(content)
+    with pytest.raises(EvalSetError, match=message) as info:
+        items(tmp_path, "t.jsonl", text_field=text_field)
+    assert "no text field" not in str(info.value) and "\n" not in str(info.value)
+
+
 def test_a_bad_prompt_set_is_an_eval_set_error_naming_the_setting(tmp_path):
     (tmp_path / "p.yaml").write_text("prompts: 3\n")
     with pytest.raises(EvalSetError, match=r"^stages\.decontaminate\.prompt_sets: .*p\.yaml"):

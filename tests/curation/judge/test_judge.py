@@ -73,3 +73,16 @@ def test_an_endpoint_that_is_down_is_one_line_and_finished_scores_are_kept(tmp_p
     line = str(err.value)
     assert "\n" not in line and url in line and "not answering" in line and "0 new scores" in line
     assert set(scorer.cache.get_many(["a", "b", "c"])) == {"a", "b"}
+
+
+@pytest.mark.parametrize("url", ["http://localhost:abc/v1", "http://[::1", "http://localhost:99999/v1",
+                                 "localhost:8000/v1", "ftp://127.0.0.1/v1", "http:///v1", " http://127.0.0.1/v1"])
+def test_a_malformed_url_is_a_config_error_naming_the_setting_before_any_row_is_read(url):
+    from curation.config import load_config
+    from tomecraft.config_files import ConfigError
+
+    with pytest.raises(ConfigError, match=r"stages\.judge\.url: not") as err:
+        load_config(None, {"stages": {"judge": {"enabled": True, "backend": "openai", "url": url}}})
+    assert "\n" not in str(err.value)
+    for good in ("http://127.0.0.1:8000/v1", "https://user:key@judge.example.org/v1/", "http://[::1]:8000/v1"):
+        assert JudgeConfig(backend="openai", url=good).url == good

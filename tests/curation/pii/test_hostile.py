@@ -54,6 +54,14 @@ def test_phone_regions_are_read_in_any_case_and_an_unknown_one_is_a_config_error
             PiiConfig(phone_regions=[bad])
 
 
+def test_no_phone_region_is_a_config_error_not_phone_detection_quietly_narrowed():
+    from tomecraft.config_files import ConfigError
+
+    with pytest.raises(ConfigError, match=r"stages\.pii\.phone_regions: give at least one region \(e\.g\. \[US") as err:
+        load_config(None, {"stages": {"pii": {"enabled": True, "phone_regions": []}}})
+    assert "\n" not in str(err.value)
+
+
 def test_overlaps_are_resolved_as_by_comparing_every_pair():
     rng = random.Random(3)
     taken, kept = _Disjoint(), []

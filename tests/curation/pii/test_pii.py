@@ -100,3 +100,23 @@ def test_person_names_through_presidio():
     rows = [[{"from": "human", "value": "Write a letter from John Smith to Maria Garcia."}]]
     out = scan_conversations(pa.array(rows, CONV), Scanner(cfg), NameFinder(cfg))
     assert out.conversations.to_pylist()[0][0]["value"] == "Write a letter from <PERSON> to <PERSON>."
+
+
+def test_a_spacy_model_not_installed_is_one_line_naming_the_setting_never_a_download(monkeypatch, tmp_path):
+    pytest.importorskip("presidio_analyzer")
+    import spacy.cli
+
+    from curation.core.stage import StageError
+    from curation.pii.names import NameFinder
+
+    def download(*args, **kwargs):
+        pytest.fail(f"a download was attempted: {args}")
+
+    monkeypatch.setattr(spacy.cli, "download", download)
+    rows = pa.array(["Write a letter from John Smith."])
+    with pytest.raises(StageError, match=r"^stages\.pii\.spacy_model 'no_such_model' is not installed .*"
+                                         r"pip install 'tomecraft\[pii-names\]'") as err:
+        NameFinder(PiiConfig(actions={"person": "redact"}, spacy_model="no_such_model")).find(rows)
+    assert "\n" not in str(err.value)
+    with pytest.raises(StageError, match=r"^stages\.pii\.spacy_model '.*' does not load as a spaCy pipeline: "):
+        NameFinder(PiiConfig(actions={"person": "redact"}, spacy_model=str(tmp_path))).find(rows)

@@ -88,3 +88,30 @@ def test_secret_in_an_extra_column_drops_the_row(tmp_path):
     removed = pq.read_table(out / "removed.parquet").to_pylist()
     assert [r["reason"] for r in removed] == ["pii:secret"]
     assert removed[0]["note"] == "key <SECRET>"
+
+
+def _kept(out) -> list[dict]:
+    return [r for s in ("train", "validation", "test") for r in pq.read_table(out / f"{s}.parquet").to_pylist()]
+
+
+def test_an_input_column_named_input_is_scanned_and_the_label_of_several_inputs_is_not(tmp_path):
+    """With one input, a column called ``input`` is the input's own data (tome writes that column only with several
+    inputs, the input's name, which the mix counts rows by): it is redacted like any other. With several inputs the
+    input's own column is kept apart as ``input_input`` and redacted, and the label stays the input's name."""
+    rows = [_row(i, input=f"carol{i}@example.com") for i in range(1, 7)]
+    one = tmp_path / "one.jsonl"
+    one.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    cfg = {"stages": {"pii": {"enabled": True}}, "report": False, "checkpoint": False}
+    run_curation(str(one), tmp_path / "out1", load_config(None, cfg))
+    kept = _kept(tmp_path / "out1")
+    assert len(kept) == 6 and {r["input"] for r in kept} == {"<EMAIL>"}
+
+    labelled = tmp_path / "bob@example.com.jsonl"  # an input's name that looks like an address: a label, kept
+    labelled.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    other = tmp_path / "other.jsonl"
+    other.write_text("".join(json.dumps(_row(i)) + "\n" for i in range(7, 13)))
+    run_curation([str(labelled), str(other)], tmp_path / "out2", load_config(None, cfg))
+    kept = _kept(tmp_path / "out2")
+    mine = [r for r in kept if r["input"] == "bob@example.com"]
+    assert len(mine) == 6 and {r["input_input"] for r in mine} == {"<EMAIL>"}
+    assert not any("carol" in json.dumps(r, default=str) for r in kept)

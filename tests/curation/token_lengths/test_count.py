@@ -101,3 +101,17 @@ def test_a_disagreeing_fast_path_switches_to_exact(counter):
     got, stats = broken.count(col)
     assert stats["fast_path_mismatch"] > 0 and broken.exact_only
     assert np.array_equal(got, counter.exact(col.to_pylist()))
+
+
+@pytest.mark.parametrize("value", [2**31, 4611686018427387904, 99999999999999999999])
+def test_a_max_seq_length_past_int32_is_a_config_error_naming_the_setting(value):
+    from curation.config import load_config
+    from curation.token_lengths.stage import histogram_bins
+    from tomecraft.config_files import ConfigError
+
+    with pytest.raises(ConfigError, match=r"stages\.token_lengths\.max_seq_length: .*2147483647") as err:
+        load_config(None, {"stages": {"token_lengths": {"enabled": True, "max_seq_length": value}}})
+    assert "\n" not in str(err.value)
+    largest = TokenLengthsConfig(max_seq_length=2**31 - 1).max_seq_length  # (token_count is int32)
+    edges = histogram_bins(largest, 40)
+    assert edges[0] == 0 and edges[-1] == 2 * largest and (np.diff(edges) > 0).all()
