@@ -18,5 +18,7 @@ class SemanticDedupConfig(StrictModel):
     threshold: float = Field(
         0.95, gt=0.0, le=1.0, description="1.0: identical meaning only (cosine within float32 rounding of 1)"
     )
-    batch_size: int = Field(64, ge=1, description="texts per embedding forward pass")
-    block_size: int = Field(4096, ge=1, description="rows per block of the blockwise neighbour search")
+    batch_size: int = Field(64, ge=1, description="progress is shown every 16 * batch_size texts embedded (each text is "
+                            "embedded in a pass of its own, so no output depends on it)")
+    block_size: int = Field(4096, ge=1, description="rows per block of the blockwise neighbour search (memory and speed "
+                            "only: no output depends on it)")

@@ -16,6 +16,13 @@ and at a low threshold that vector links unrelated short texts into one cluster.
 The model reads a text's first 256 tokens only (all-MiniLM-L6-v2's ``max_seq_length``, some 1,000 to 1,300
 characters of English): two long texts that differ only after that are identical to it (similarity 1.0). Truncation is
 deterministic, so decisions are too.
+
+Same rows and config, same output bits, whatever the cache held and whatever ``batch_size`` and
+``block_size`` are (they set speed and memory only): a text's vector does not depend on its batch nor on
+being cached (:mod:`curation.embeddings`), and a pair's similarity, which decides it against ``threshold``
+and is written to ``details.similarity``, is the float64 dot product of the two vectors, computed pair by
+pair (:func:`curation.embeddings.row_cosines`); the blockwise float32 product only finds the candidates, with
+a margin (:data:`SEARCH_MARGIN`) wider than its rounding, so no block shape can lose a pair.
 """
 
 from __future__ import annotations
@@ -31,15 +38,25 @@ from curation.core.columns import text_key
 from curation.core.keep_policy import keep_decisions, policy_keys, several_inputs
 from curation.core.registry import StageSpec, register
 from curation.core.stage import Decisions, GlobalStage, ReduceContext
-from curation.embeddings import EmbeddingCache, embed
+from curation.embeddings import EmbeddingCache, embed, row_cosines
 from curation.minhash import clusters
 from curation.semantic_config import SemanticDedupConfig
 
-#: How far below ``threshold`` a float32 cosine may fall and still count as meeting it. A unit vector's
-#: dot product with itself comes out between 0.9999991 and 1.000001 for all-MiniLM-L6-v2 (384 float32
-#: products summed; measured on 600 real turns), so without it ``threshold: 1.0`` would not even pair
-#: identical texts; the slack is float32 rounding, far below any difference in meaning.
+#: How far below ``threshold`` a cosine may fall and still count as meeting it. A unit vector's dot product
+#: with itself comes out between 0.9999991 and 1.000001 for all-MiniLM-L6-v2 (384 float32 products summed;
+#: measured on 600 real turns; summed in float64, 0.99999987 to 1.0000002 on 255, the float32 vector's own
+#: rounding), so without it ``threshold: 1.0`` would not even pair identical texts; the slack is float32
+#: rounding, far below any difference in meaning.
 COSINE_TOLERANCE = 1e-5
+
+#: How far below the cut the float32 block products look for candidates. A float32 dot product of two unit
+#: vectors of d components is off by at most d * 2**-23 (4.6e-5 for 384; measured: about 1e-7), and by how
+#: much depends on the block's shape; every candidate is then scored exactly (:func:`row_cosines`), so a pair
+#: is kept or not, and written, the same whatever the blocks. Widened for models of more than 838 components.
+SEARCH_MARGIN = 1e-4
+
+#: Candidate pairs scored at a time (memory: two float64 matrices of this many rows, some 50 MB at 384).
+SCORE_CHUNK = 8192
 
 
 def has_text(text: str) -> bool:
@@ -55,33 +72,42 @@ def similar_pairs(
     up to float32 rounding (:data:`COSINE_TOLERANCE`); reported similarities are clipped to at most 1.
 
     Exact: the upper triangle of the similarity matrix is computed one block of rows at a time against
-    every later row, so memory stays at ``block_size * n`` floats. Returns ``(pairs int64 (k, 2) sorted,
-    similarities float64 (k,))``.
+    every later row, so memory stays at ``block_size * n`` floats; that float32 product only picks candidates
+    (:data:`SEARCH_MARGIN` below the cut), and each candidate's similarity is its float64 dot product
+    (:func:`curation.embeddings.row_cosines`), so pairs and similarities have the same bits for every
+    ``block_size``. Returns ``(pairs int64 (k, 2) sorted, similarities float64 (k,))``.
     """
     if block_size < 1:
         raise ValueError(f"similar_pairs: block_size must be at least 1 (got {block_size})")
     n = len(vectors)
-    cutoff = np.float32(threshold - COSINE_TOLERANCE)
+    cut = threshold - COSINE_TOLERANCE
+    width = vectors.shape[1] if vectors.ndim == 2 else 0
+    margin = max(SEARCH_MARGIN, width * float(np.finfo(np.float32).eps))
+    search = np.float32(cut - margin)
     found_pairs: list[np.ndarray] = []
-    found_sims: list[np.ndarray] = []
     starts = range(0, n, block_size)
     iterator = starts if progress is None else progress(starts, len(starts), "semantic neighbours")
     for start in iterator:
         stop = min(start + block_size, n)
         sims = vectors[start:stop] @ vectors[start:].T  # (b, n - start)
         # keep only j > i (strict upper triangle of this block)
-        rows_idx, cols_idx = np.nonzero(sims >= cutoff)
+        rows_idx, cols_idx = np.nonzero(sims >= search)
         keep = cols_idx > rows_idx
         rows_idx, cols_idx = rows_idx[keep], cols_idx[keep]
         if len(rows_idx):
-            found_sims.append(np.minimum(sims[rows_idx, cols_idx].astype(np.float64), 1.0))
             found_pairs.append(np.stack([rows_idx + start, cols_idx + start], axis=1).astype(np.int64))
     if not found_pairs:
         return np.zeros((0, 2), dtype=np.int64), np.zeros(0, dtype=np.float64)
     pairs = np.concatenate(found_pairs)
-    sims = np.concatenate(found_sims)
-    order = np.lexsort((pairs[:, 1], pairs[:, 0]))
-    return pairs[order], sims[order]
+    pairs = pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))]
+    exact = np.concatenate(
+        [
+            row_cosines(vectors[pairs[k : k + SCORE_CHUNK, 0]], vectors[pairs[k : k + SCORE_CHUNK, 1]])
+            for k in range(0, len(pairs), SCORE_CHUNK)
+        ]
+    )
+    met = exact >= cut
+    return pairs[met], np.minimum(exact[met], 1.0)
 
 
 class SemanticDedup(GlobalStage):

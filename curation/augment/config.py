@@ -73,15 +73,18 @@ class BudgetConfig(StrictModel):
     """How many new rows to try for.
 
     ``fraction``: ``round(fraction * rows)`` candidates over the whole input. ``per_source``: every source
-    with fewer rows than ``target_per_source`` (default: ``stages.balance.max_per_source``) gets
-    ``target - rows`` candidates, lifting thin sources toward the cap. Candidates go to origins in a seeded
+    with fewer rows than its target gets ``target - rows`` candidates, lifting thin sources toward the cap.
+    A source's target is ``target_per_source`` (default: the source's cap in ``stages.balance``, its
+    ``per_source`` cap or ``max_per_source``), never more than that cap; sources are told apart as balance
+    tells them apart (null, ``""`` and ``"(none)"`` are one source). Candidates go to origins in a seeded
     order, cycling through the enabled methods, at most one per origin and method; the quality guard may
     reject some, so a budget is an upper bound on the rows added.
     """
 
     mode: Literal["fraction", "per_source"] = "fraction"
     fraction: float = Field(0.2, ge=0.0, description="fraction mode: candidates per input row")
-    target_per_source: int | None = Field(None, ge=1, description="per_source mode: rows each source is lifted toward")
+    target_per_source: int | None = Field(None, ge=1, description="per_source mode: rows each source is lifted toward "
+                                          "(null: its balance cap; never past its balance cap)")
 
 
 class GuardConfig(StrictModel):
@@ -90,7 +93,8 @@ class GuardConfig(StrictModel):
     max_jaccard: float = Field(0.9, gt=0.0, le=1.0, description="word-set Jaccard to the origin must be below this")
     min_cosine: float = Field(0.8, ge=-1.0, le=1.0, description="embedding cosine to the origin must be at least this")
     model: str = Field("default", description="sentence-transformers model; 'default' = offline all-MiniLM-L6-v2")
-    batch_size: int = Field(64, ge=1)
+    batch_size: int = Field(64, ge=1, description="progress is shown every 16 * batch_size texts embedded (each text is "
+                            "embedded in a pass of its own, so no verdict depends on it)")
 
 
 class AugmentConfig(StrictModel):

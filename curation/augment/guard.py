@@ -18,11 +18,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-import numpy as np
-
 from curation.augment.config import GuardConfig
 from curation.augment.text import word_jaccard
-from curation.embeddings import EmbeddingCache, embed
+from curation.embeddings import EmbeddingCache, embed, row_cosines
 
 REASONS = ("failed", "unchanged", "too_similar", "meaning_changed")
 
@@ -70,7 +68,7 @@ def judge(
             ids = [str(origin_ids[i]) for i in need] + [str(candidate_ids[i]) for i in need]
         vectors = embed(texts, model=cfg.model, batch_size=cfg.batch_size, cache=cache, ids=ids, progress=progress)
         k = len(need)
-        cosines = np.einsum("ij,ij->i", vectors[:k], vectors[k:]).astype(np.float64)
+        cosines = row_cosines(vectors[:k], vectors[k:])  # the same bits however many pairs are judged together
         for i, cos in zip(need, cosines):
             verdicts[i].cosine = float(cos)
             if cos < cfg.min_cosine:

@@ -146,8 +146,8 @@ class Augment(GlobalStage):
         positions = keys.column(POS).to_numpy()
         eligible = [i for i, o in enumerate(origins) if not o]
         sub = [{"id": ids[i], "source": sources[i]} for i in eligible]
-        balance_cap = ctx.config.stage("balance").max_per_source if ctx.config is not None else None
-        slots, budget_info = plan(sub, [m.name for m in usable], cfg.budget, cfg.seed, balance_cap)
+        balance = ctx.config.stage("balance") if ctx.config is not None else None  # its caps bound per_source
+        slots, budget_info = plan(sub, [m.name for m in usable], cfg.budget, cfg.seed, balance)
         chosen = sorted({eligible[i] for i, _ in slots})
         fetched = ctx.fetch(positions[chosen], None) if chosen else None
         rows = fetched.to_pylist() if fetched is not None else []

@@ -107,6 +107,38 @@ def test_threshold_one_pairs_identical_texts(tmp_path, rows):
     assert all(r.details["similarity"] == 1.0 for r in result.removed)
 
 
+def test_similar_pairs_do_not_depend_on_the_block_size():
+    """float32 products of a block of 1 row and of 7 rows round differently: a similarity written to 6
+    decimals (and a pair right at the threshold) changed with block_size."""
+    rng = np.random.default_rng(3)
+    v = rng.normal(size=(120, 384)).astype(np.float32)
+    v[60:] = v[:60] + rng.normal(scale=0.2, size=(60, 384)).astype(np.float32)  # 60 near pairs
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    runs = [similar_pairs(v, 0.9, block_size=b) for b in (1, 7, 64, 4096)]
+    for pairs, sims in runs[1:]:
+        assert pairs.tobytes() == runs[0][0].tobytes() and sims.tobytes() == runs[0][1].tobytes()
+    pairs, sims = runs[0]
+    assert len(pairs) >= 50
+    exact = [float(np.dot(v[i].astype(np.float64), v[j].astype(np.float64))) for i, j in pairs.tolist()]
+    np.testing.assert_allclose(sims, exact, rtol=0, atol=1e-12)
+    # a threshold set right at one pair's similarity keeps that pair whatever the blocks
+    cut = float(sims[len(sims) // 2])
+    kept = {b: similar_pairs(v, cut, block_size=b)[0].tobytes() for b in (1, 5, 4096)}
+    assert len(set(kept.values())) == 1
+
+
+def test_removed_rows_do_not_depend_on_the_cache_or_the_sizes(tmp_path, rows):
+    """The same rows and threshold: a fresh run, and a run with other batch and block sizes over a cache an
+    earlier run filled with a part of them, remove the same rows with the same written similarities."""
+    cfg = dict(enabled=True, threshold=0.3, text_key="first_human")
+    fresh = _run(SemanticDedup(SemanticDedupConfig(**cfg)), rows, tmp_path / "fresh")
+    _run(SemanticDedup(SemanticDedupConfig(**cfg, batch_size=3)), rows[4:19], tmp_path / "reused")
+    again = _run(SemanticDedup(SemanticDedupConfig(**cfg, batch_size=5, block_size=2)), rows, tmp_path / "reused")
+    first = [(r.row["id"], r.duplicate_of, json.dumps(r.details, sort_keys=True)) for r in fresh.removed]
+    assert len(first) >= 5
+    assert [(r.row["id"], r.duplicate_of, json.dumps(r.details, sort_keys=True)) for r in again.removed] == first
+
+
 def test_similar_pairs_tolerates_float32_rounding_only():
     v = np.zeros((3, 4), dtype=np.float32)
     v[0, 0] = v[1, 0] = np.float32(0.99999976) ** 0.5  # self cosine just under 1, as MiniLM's come out

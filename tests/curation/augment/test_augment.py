@@ -16,6 +16,7 @@ from curation.augment.methods import ApertiumBackTranslator, BackTranslationMeth
 from curation.augment.stage import Augment
 from curation.augment.text import LayoutTokenizer, split_pieces, word_jaccard
 from curation.augment.wordnet import DEBIAN_WORDNET, LEXNAMES, load_wordnet
+from curation.balance import BalanceConfig
 from curation.config import CurationConfig
 from curation.engines.inmemory import run_stage
 
@@ -190,12 +191,55 @@ def test_budget_fraction_spreads_methods_and_never_repeats():
 
 def test_budget_per_source_lifts_thin_sources_toward_the_cap():
     rows = [{"id": f"big{i}", "source": "big"} for i in range(20)] + [{"id": f"thin{i}", "source": "thin"} for i in range(4)]
-    slots, info = plan(rows, ["synonym", "back_translation"], BudgetConfig(mode="per_source"), seed=1, balance_cap=9)
+    slots, info = plan(rows, ["synonym", "back_translation"], BudgetConfig(mode="per_source"), seed=1,
+                       balance=BalanceConfig(max_per_source=9))
     assert info["per_source"]["big"]["candidates"] == 0
-    assert info["per_source"]["thin"] == {"rows": 4, "requested": 5, "candidates": 5}
+    assert info["per_source"]["thin"] == {"rows": 4, "target": 9, "requested": 5, "candidates": 5}
     assert all(rows[i]["source"] == "thin" for i, _ in slots)
-    with pytest.raises(BudgetError, match="target_per_source"):
-        plan(rows, ["synonym"], BudgetConfig(mode="per_source"), seed=0, balance_cap=None)
+    for balance in (None, BalanceConfig(), BalanceConfig(enabled=False, max_per_source=9)):  # no cap in force
+        with pytest.raises(BudgetError, match="target_per_source"):
+            plan(rows, ["synonym"], BudgetConfig(mode="per_source"), seed=0, balance=balance)
+
+
+def test_budget_per_source_lifts_no_source_past_its_own_balance_cap():
+    """A source with its own cap (balance per_source) was lifted to max_per_source: capped at 5 by balance,
+    it ended with 10 rows, aiming for 30."""
+    rows = ([{"id": f"big{i}", "source": "big"} for i in range(40)] + [{"id": f"c{i}", "source": "capped"} for i in range(5)]
+            + [{"id": f"t{i}", "source": "thin"} for i in range(3)] + [{"id": f"l{i}", "source": "low"} for i in range(3)])
+    balance = BalanceConfig(max_per_source=30, per_source={"capped": 5, "low ": 4})
+    methods = ["synonym", "back_translation"]
+    _, info = plan(rows, methods, BudgetConfig(mode="per_source"), seed=0, balance=balance)
+    assert info["per_source"]["capped"] == {"rows": 5, "target": 5, "requested": 0, "candidates": 0}
+    assert info["per_source"]["low"] == {"rows": 3, "target": 4, "requested": 1, "candidates": 1}
+    assert info["per_source"]["thin"]["requested"] == 27
+    # a target of its own lifts a source toward it, never past the source's cap
+    slots, info = plan(rows, methods, BudgetConfig(mode="per_source", target_per_source=6), seed=0, balance=balance)
+    assert {k: v["requested"] for k, v in info["per_source"].items()} == {"big": 0, "capped": 0, "low": 1, "thin": 3}
+    assert len(slots) == info["candidates"] == 4
+
+
+def test_budget_per_source_tells_sources_apart_as_balance_does():
+    """Null and "" were one source and "alpaca " another than "alpaca", where balance counts and caps null, ""
+    and "(none)" as one source and "alpaca " as "alpaca"."""
+    from collections import Counter
+
+    from curation.balance import source_key
+
+    names = [None, "", "(none)", " ", "alpaca", "alpaca ", "alpaca\u200b", "\u00c5", "A\u030a", "other"]
+    rows = [{"id": f"r{i}", "source": names[i % len(names)]} for i in range(40)]
+    _, info = plan(rows, ["synonym"], BudgetConfig(mode="per_source"), seed=0, balance=BalanceConfig(max_per_source=20))
+    expect = Counter(source_key(r["source"]) for r in rows)
+    assert {k: v["rows"] for k, v in info["per_source"].items()} == dict(sorted(expect.items()))
+    assert info["per_source"]["(none)"]["rows"] == 16 and info["per_source"]["alpaca"]["rows"] == 12
+
+
+def test_stage_budget_uses_the_balance_stages_caps(rows, tmp_path):
+    sample = [dict(r, source="capped" if i < 5 else "thin") for i, r in enumerate(rows[:7])]
+    cfg = AugmentConfig(enabled=True, budget=BudgetConfig(mode="per_source"), methods={"synonym": {"enabled": False}})
+    result = _run(Augment(cfg), sample, tmp_path, balance={"max_per_source": 8, "per_source": {"capped": 5}})
+    per_source = result.stats["budget"]["per_source"]
+    assert per_source["capped"]["requested"] == 0 and per_source["thin"]["requested"] == 6
+    assert {r["origin_id"] for r in result.added} <= {r["id"] for r in sample[5:]}
 
 
 # ------------------------------------------------------------------------------------------- the stage
