@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 from pathlib import Path
 from typing import Optional
 
@@ -45,6 +47,35 @@ Examples:
 """
 
 
+MAX_NAME_BYTES = 255  # one path component on ext4, APFS, NTFS (as sweep.plan)
+
+
+def refuse_empty(option: str, value: str | None, what: str) -> Path | None:
+    """``value`` as a path, or the one-line error (exit 2) when it is empty: the option is typed as text because a
+    ``Path`` of ``""`` is ``.``, and `tome train --run ""` wrote its run (config.yaml, checkpoints/, adapter/...)
+    into the working folder, `tome export --out ""` its lora/, merged_16bit/ and gguf/ (as `tome curate -o ""`
+    refuses)."""
+    if value is None:
+        return None
+    if not value:
+        error(f"{option} is empty: give {what}")
+    return Path(value)
+
+
+def refuse_long_names(*given: tuple[str, Path | None]) -> None:
+    """One line (exit 2) naming the path and its option when a name in the path is longer than a file system
+    allows, before anything is read or the model loads: the first look at it (a config read, a folder checked)
+    ended in an ``OSError: [Errno 36] File name too long`` traceback, and under ``--data`` in "the run stopped
+    (... --resume continues it)", of a run that never started. ``given``: (option, path) pairs."""
+    for option, path in given:
+        if path is None:
+            continue
+        size = max((len(os.fsencode(part)) for part in path.parts), default=0)
+        if size > MAX_NAME_BYTES:
+            error(f"{path}: a name in this path is {size} bytes, more than a file system allows ({MAX_NAME_BYTES}); "
+                  f"give {option} a shorter one")
+
+
 def _latest_run(root: Path = Path("runs")) -> Path | None:
     runs = [p.parent for p in root.glob("*/summary.json")]
     return max(runs, key=lambda p: (p / "summary.json").stat().st_mtime) if runs else None
@@ -54,7 +85,7 @@ def train(
     data: Optional[Path] = typer.Option(None, "--data", "-d", help="A `tome curate` output folder (train/validation/test parquet + manifest.json). "
                                         "Default: out/; with --resume, the folder the run started on (its data_manifest.json)."),
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config (see --print-config). Default: configs/train.yaml with a CUDA GPU, configs/train_cpu.yaml without."),
-    run: Optional[Path] = typer.Option(None, "--run", "-r", callback=output_path, help="Run folder (checkpoints, metrics, adapter, summary). "
+    run: Optional[str] = typer.Option(None, "--run", "-r", metavar="DIR", callback=output_path, help="Run folder (checkpoints, metrics, adapter, summary). "
                                        "Default: `runs/CONFIG`, CONFIG the config file's name without .yaml, e.g. runs/train_cpu."),
     set_: list[str] = typer.Option([], "--set", help="Override one config key, e.g. training.max_steps=60 (repeatable)."),
     max_steps: Optional[int] = typer.Option(None, "--max-steps", min=1, help="Shorthand for --set training.max_steps=N: stop after N optimizer steps. Default: the config's (none: training.num_epochs decides)."),
@@ -67,6 +98,8 @@ def train(
     from tomecraft.config_files import ConfigError, deep_merge, parse_override
     from training.config import default_config_path, load_config
 
+    run = refuse_empty("--run", run, "the run folder (default: runs/CONFIG, CONFIG the config file's name)")
+    refuse_long_names(("--data", data), ("--config", config), ("--run", run))
     try:
         overrides: dict = {}
         for item in set_:
@@ -126,6 +159,8 @@ def train(
     except OSError as exc:  # a full disk, a file gone mid-run: the work failed (exit 1), not the command line
         from tomecraft.errors import error_line
 
+        if exc.errno == errno.ENAMETOOLONG:  # (a file system of shorter names than refuse_long_names knows)
+            error(f"{exc.filename or run}: {exc.strerror}; give a shorter path")
         error(f"{exc.filename or run}: {exc.strerror or error_line(exc)}; the run stopped (`tome train --resume "
               f"--run {run}` continues it from its newest checkpoint)", code=1)
     print_train_summary(summary)
@@ -182,7 +217,7 @@ def _pair(first, last) -> str:  # noqa: ANN001
 
 def export(
     run: Optional[Path] = typer.Argument(None, help="Run folder of `tome train`. Default: the newest under runs/."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", callback=output_path, help="Output folder. Default: `RUN/export`, RUN the run folder."),
+    out: Optional[str] = typer.Option(None, "--out", "-o", metavar="DIR", callback=output_path, help="Output folder. Default: `RUN/export`, RUN the run folder."),
     quant: str = typer.Option("q8_0,q4_k_m,q5_k_m", "--quant", help="GGUF quantizations, comma-separated (llama.cpp names)."),
     keep_bf16: bool = typer.Option(False, "--keep-bf16", help="Keep the intermediate bf16 GGUF."),
     smoke: bool = typer.Option(True, "--smoke/--no-smoke", help="Load each GGUF with cyllama on CPU and generate one reply."),
@@ -192,6 +227,8 @@ def export(
     from training.export import ExportError, export_run
     from training.gguf_tools import GGUFError
 
+    out = refuse_empty("--out", out, "the output folder (default: RUN/export)")
+    refuse_long_names(("RUN", run), ("--out", out))
     if run is None:
         run = _latest_run()
         if run is None:

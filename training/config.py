@@ -47,6 +47,21 @@ OPTIMIZERS = (
     "schedule_free_adamw", "schedule_free_sgd", "apollo_adamw", "apollo_adamw_layerwise", "stable_adamw",
 )
 
+# schedulers transformers builds only from lr_scheduler_kwargs (a minimum rate, decay steps), which the config does
+# not give: each was accepted, then ended the run in a traceback once training started, after the model had loaded
+SCHEDULERS_NEEDING_KWARGS = {
+    "cosine_with_min_lr": "min_lr or min_lr_rate", "cosine_warmup_with_min_lr": "min_lr or min_lr_rate",
+    "warmup_stable_decay": "num_decay_steps",
+}
+# optimizers of packages beside transformers: optimizer name prefix -> (the module transformers imports, its PyPI
+# package); :func:`check_optimizer_package`
+OPTIMIZER_PACKAGES = {
+    "galore_": ("galore_torch", "galore-torch"), "apollo_": ("apollo_torch", "apollo-torch"),
+    "lomo": ("lomo_optim", "lomo-optim"), "adalomo": ("lomo_optim", "lomo-optim"), "grokadamw": ("grokadamw", "grokadamw"),
+    "schedule_free_": ("schedulefree", "schedulefree"), "stable_adamw": ("optimi", "torch-optimi"),
+    "adamw_anyprecision": ("torchdistx", "torchdistx"),
+}
+
 
 class StrictModel(BaseStrictModel):
     """Curation's config base (unknown keys, NaN / infinity and ``true`` for a number are errors); ``model`` is a
@@ -76,6 +91,17 @@ class ModelConfig(StrictModel):
     response_part: str | None = Field(
         None, description="text that opens an assistant turn in the rendered template (null: known for the chat_template, else detected)"
     )
+
+    @model_validator(mode="after")
+    def _both_turn_markers(self) -> "ModelConfig":
+        # the masker needs both openers: one alone was refused only once the model had loaded (a ValueError
+        # traceback from training.data.template_parts, with the run folder written); --print-config took it
+        if (self.instruction_part is None) != (self.response_part is None):
+            given, missing = (("instruction_part", "response_part") if self.response_part is None
+                              else ("response_part", "instruction_part"))
+            raise ValueError(f"{given} is set and {missing} is not; set both (the text that opens a "
+                             "user turn and an assistant turn), or neither")
+        return self
 
 
 class LoraConfig(StrictModel):
@@ -157,6 +183,17 @@ class TrainingConfig(StrictModel):
             raise ValueError("set training.max_steps or training.max_tokens, not both")
         return self
 
+    @model_validator(mode="after")
+    def _packing_needs_padding_free(self) -> "TrainingConfig":
+        # packed rows are kept apart only by padding-free batches (TRL 1.14's collator then gives each row its own
+        # positions, and the varlen attention its own span); padded batches would let them attend to each other.
+        # A packed run forced padding_free on, so an explicit false was dropped without a word (and on a machine
+        # where the rows train unpacked it applied): a contradiction, refused rather than guessed at
+        if self.packing and self.padding_free is False:
+            raise ValueError("packing is true, which needs padding-free batches, and padding_free is false; set "
+                             "padding_free to null (or true), or packing to false")
+        return self
+
     @field_validator("optim", "lr_scheduler")
     @classmethod
     def _known_name(cls, value: str, info) -> str:
@@ -165,6 +202,10 @@ class TrainingConfig(StrictModel):
         known, what = {"optim": (OPTIMIZERS, "optimizer"), "lr_scheduler": (SCHEDULERS, "scheduler")}[info.field_name]
         if value not in known:
             raise ValueError(f"unknown {what} {value!r}; one of {', '.join(known)}")
+        if value in SCHEDULERS_NEEDING_KWARGS:
+            usable = ", ".join(n for n in SCHEDULERS if n not in SCHEDULERS_NEEDING_KWARGS)
+            raise ValueError(f"{value!r} needs lr_scheduler_kwargs ({SCHEDULERS_NEEDING_KWARGS[value]}), which the config "
+                             f"does not give; one of {usable}")
         return value
 
 
@@ -181,6 +222,22 @@ class TrainConfig(StrictModel):
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.resolved(), sort_keys=False)
+
+
+def check_optimizer_package(optim: str) -> None:
+    """``training.optim`` names an optimizer whose package is installed, checked before the model loads: transformers
+    imports it (GaLore, APOLLO, LOMO, schedule-free, GrokAdamW, torch-optimi, torchdistx) only as the trainer builds
+    the optimizer, and a missing one ended the run in an ImportError / ValueError traceback after the model had
+    loaded and the run folder was written. A :class:`ConfigError`; not a config validation, so a config (or a run
+    folder's config.yaml) still reads on a machine without the package."""
+    import importlib.util
+
+    from tomecraft.config_files import ConfigError
+
+    for prefix, (module, package) in OPTIMIZER_PACKAGES.items():
+        if optim.startswith(prefix) and importlib.util.find_spec(module) is None:
+            raise ConfigError(f"training.optim: {optim} needs the package {package} (module {module}), which is not "
+                              f"installed; install it, or choose another optimizer (adamw_torch, adamw_8bit)")
 
 
 def default_config_path(cuda: bool | None = None) -> Path:

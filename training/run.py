@@ -40,6 +40,10 @@ _CHECKPOINT_FILES = ("trainer_state.json", "optimizer.pt", "scheduler.pt")
 _TORCH_STATE_FILES = ("optimizer.pt", "scheduler.pt", "scaler.pt", "rng_state.pth")
 
 
+ADAPTER_CONFIG = "adapter_config.json"  # what peft saves beside the LoRA weights (in checkpoints and adapter/)
+ADAPTER_WEIGHTS = "adapter_model.safetensors"
+
+
 class RunError(RuntimeError):
     """The run cannot start or resume; the message says which file or setting is in the way."""
 
@@ -144,6 +148,29 @@ def data_record(curated_dir: Path, config: TrainConfig) -> dict[str, Any]:
     return {"curated_dir": str(paths.root.resolve()), "files": files, "manifest": read_manifest(paths.root)}
 
 
+def check_manifest_agrees(curated: Path, record: dict[str, Any]) -> None:
+    """Refuse (:class:`OutputFolderError`, naming the file) a split the run reads that is not the one the folder's
+    ``manifest.json`` lists: other rows than it counts (:func:`curation.contract.check_row_counts`, from the Parquet
+    footers), or other bytes than its SHA-256 (a split replaced or edited after the run). The run trained on such
+    a folder without a word and recorded the stale manifest in ``data_manifest.json`` as its data, where `tome
+    report` and `tome review` refuse it. ``record``: :func:`data_record` of the folder, whose digests are reused.
+    Only the splits the run reads are checked: a deleted ``removed.parquet`` or test split changes no training."""
+    from curation.contract import check_row_counts, unreadable_file
+
+    outputs = record["manifest"].get("outputs")
+    listed = {name: outputs[name] for name in record["files"] if isinstance(outputs, dict) and isinstance(outputs.get(name), dict)}
+    check_row_counts(curated, {"outputs": listed})
+    paths = output_paths(curated)
+    for name, entry in listed.items():
+        digest, files = entry.get("sha256"), entry.get("files")
+        if isinstance(digest, list) and isinstance(files, list) and len(files) == len(digest):
+            # shards: data_record's digest over "name:sha256" lines, in the order it reads them (by name)
+            digest = hashlib.sha256("".join(f"{f}:{d}\n" for f, d in sorted(zip(files, digest))).encode()).hexdigest()
+        if isinstance(digest, str) and digest != record["files"][name]["sha256"]:
+            raise unreadable_file(curated, paths.split(name), "its SHA-256 is not the one manifest.json lists (changed "
+                                  "after the run? run tome curate again)")
+
+
 def checkpoint_step(path: Path) -> int:
     return int(path.name[len(CHECKPOINT_PREFIX):])
 
@@ -156,9 +183,14 @@ def is_complete_checkpoint(path: Path) -> bool:
         return False
     try:
         json.loads((path / "trainer_state.json").read_text(encoding="utf-8"))
+        adapter = json.loads((path / ADAPTER_CONFIG).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    weights = path / "adapter_model.safetensors"
+    # the run's model is a LoRA adapter: a checkpoint without its weights (or their config) was taken as complete,
+    # and the resume ended in transformers' "Can't find a valid checkpoint" traceback after the model had loaded
+    weights = path / ADAPTER_WEIGHTS
+    if not isinstance(adapter, dict) or not (weights.exists() or (path / "adapter_model.bin").exists()):
+        return False
     if weights.exists():
         from safetensors import safe_open
 
@@ -204,6 +236,46 @@ def checkpoint_problem(path: Path) -> str | None:
     return None
 
 
+def check_checkpoint_fits(checkpoint: Path, config: TrainConfig, config_path: Path) -> None:
+    """Refuse (:class:`RunError`) to resume from a checkpoint whose LoRA adapter was saved with other settings than
+    the run's config (a checkpoint copied from another run, a config.yaml edited): the adapter loaded into a model
+    of another shape after the model had loaded, in torch's "size mismatch" traceback (lora.r, target modules), or
+    trained on with another scale without a word (lora.alpha). Read from its ``adapter_config.json``; what the base
+    model's own shapes decide is checked once it has loaded (:func:`check_checkpoint_shapes`)."""
+    saved = json.loads((checkpoint / ADAPTER_CONFIG).read_text(encoding="utf-8"))  # (is_complete_checkpoint read it)
+    lora = config.lora
+    pairs = [("lora.r", lora.r, saved.get("r")), ("lora.alpha", lora.alpha, saved.get("lora_alpha")),
+             ("lora.use_rslora", lora.use_rslora, saved.get("use_rslora"))]
+    if isinstance(saved.get("target_modules"), list):  # (peft saves them as a set: any order)
+        pairs.append(("lora.target_modules", sorted(set(lora.target_modules)), sorted(saved["target_modules"])))
+    diffs = [f"{key} {theirs!r} (the config: {ours!r})" for key, ours, theirs in pairs if theirs is not None and theirs != ours]
+    if diffs:
+        raise RunError(f"{checkpoint}: saved with {', '.join(diffs)}, not this run's config ({config_path}); resume "
+                       "with the config it was trained with, or start a new run")
+
+
+def check_checkpoint_shapes(checkpoint: Path, expected: dict[str, tuple[int, ...]], model_name: str) -> None:
+    """Refuse (:class:`RunError`) a checkpoint whose adapter weights are not the tensors of the adapter just built
+    (``expected``: name -> shape, peft's ``get_peft_model_state_dict`` of the loaded model): one saved on another
+    base model ended the resume in torch's "size mismatch" traceback. Only the safetensors header is read."""
+    weights = checkpoint / ADAPTER_WEIGHTS
+    if not weights.exists():  # (adapter_model.bin: transformers reads and checks it)
+        return
+    from safetensors import safe_open
+
+    with safe_open(str(weights), "pt") as f:
+        saved = {key: tuple(f.get_slice(key).get_shape()) for key in f.keys()}
+    # (a name missing on either side only warns as peft loads: the shapes are what end the resume, and no name in
+    # common is a model of other layers)
+    odd = next((k for k in sorted(saved) if k in expected and saved[k] != expected[k]), None)
+    if odd is None and (set(saved) & set(expected) or not saved):
+        return
+    shown = f"{odd} is {list(saved[odd])}, here {list(expected[odd])}" if odd is not None else "no tensor name in common"
+    base = json.loads((checkpoint / ADAPTER_CONFIG).read_text(encoding="utf-8")).get("base_model_name_or_path")
+    raise RunError(f"{checkpoint}: its LoRA weights do not fit the adapter on model.name {model_name} ({shown}; saved "
+                   f"on {base}); resume with the model it was trained on, or start a new run")
+
+
 def resumable_checkpoint(root: Path) -> tuple[Path | None, dict[Path, str]]:
     """The newest checkpoint a resume can continue from, and each newer one with why it cannot."""
     skipped: dict[Path, str] = {}
@@ -226,9 +298,28 @@ def packages() -> dict[str, str]:
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """The records of a JSONL file the run appends to (``metrics.jsonl``). A last line cut short, with no line feed
+    after it (the process killed as it appended), is left out: it ended the ``--resume`` of that run in a
+    JSONDecodeError traceback, and the resume drops what the killed process logged after its checkpoint anyway.
+    A line before it that is no JSON object is a :class:`RunError` naming the file and line."""
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    lines = path.read_bytes().split(b"\n")  # (line feeds only; the last piece: what follows the last line feed)
+    records = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+            record, problem = None, error_line(exc)
+        else:
+            problem = f"a JSON {type(record).__name__}, not an object"
+        if isinstance(record, dict):
+            records.append(record)
+        elif number < len(lines):
+            raise RunError(f"{path}: line {number}: {problem}; the file is damaged (remove that line to go on)")
+    return records
 
 
 def _write_jsonl(path: Path, records: list[dict[str, Any]]) -> None:
@@ -353,6 +444,9 @@ def _prepare_run_folder(paths: RunPaths, curated: Path, config: TrainConfig | No
                 "run: its adapter/ is the result (tome export); start a new run to train more"
             )
         _require_rows(curated, config.data.train_split, config.data.eval_split)
+        check_manifest_agrees(curated, now)
+        if checkpoint is not None:  # (before the stale saves are removed: nothing changes on a wrong checkpoint)
+            check_checkpoint_fits(checkpoint, config, paths.config)
         for stale in checkpoints(paths.checkpoints):  # half-written or damaged saves of the killed run
             if checkpoint is None or checkpoint_step(stale) > checkpoint_step(checkpoint):
                 print(f"--resume: {stale}: {unusable.get(stale, 'incomplete')}; removed", file=sys.stderr)
@@ -372,6 +466,7 @@ def _prepare_run_folder(paths: RunPaths, curated: Path, config: TrainConfig | No
     config = config or load_config(None)
     record = data_record(curated, config)  # before anything is written: a folder it fails on is left as it was
     _require_rows(curated, config.data.train_split, config.data.eval_split)  # (no run folder for an empty split)
+    check_manifest_agrees(curated, record)
     paths.root.mkdir(parents=True, exist_ok=True)
     paths.config.write_text(config.to_yaml(), encoding="utf-8")
     paths.data_manifest.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
@@ -551,10 +646,14 @@ def train(
         config = load_config(default_config_path())
     from training.models import check_chat_template, check_model_source, import_unsloth, load_for_training
 
+    from training.config import check_optimizer_package
+
     if config is not None:  # before the run folder is written: a model that cannot be had left one behind
         check_model_source(config.model.name)
+        check_optimizer_package(config.training.optim)
     config, checkpoint = _prepare_run_folder(paths, curated, config, resume)
     check_model_source(config.model.name)  # (on resume: the run's own config, read just now)
+    check_optimizer_package(config.training.optim)
     import_unsloth()
     check_chat_template(config.model.chat_template)  # before transformers / TRL are imported below
     _reset_peak_memory()  # several runs in one process (`tome sweep`): each summary reports its own peak
@@ -563,6 +662,11 @@ def train(
     from training.packing import pack_rows
 
     loaded = load_for_training(config)
+    if checkpoint is not None:
+        from peft import get_peft_model_state_dict
+
+        check_checkpoint_shapes(checkpoint, {k: tuple(v.shape) for k, v in get_peft_model_state_dict(loaded.model).items()},
+                                config.model.name)
     tokenizer = loaded.tokenizer
     m = config.model
     instruction_part, response_part = template_parts(tokenizer, m.chat_template, m.instruction_part, m.response_part)

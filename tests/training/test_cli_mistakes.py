@@ -32,14 +32,24 @@ def _started_run(run: Path, data: Path) -> Path:
     return run
 
 
-def _checkpoint(folder: Path, step: int) -> Path:
-    """A checkpoint whose files open as what the trainer writes (torch.save's zip archives, a JSON state)."""
+def _checkpoint(folder: Path, step: int, r: int = 16) -> Path:
+    """A checkpoint whose files open as what the trainer writes (torch.save's zip archives, a JSON state, the LoRA
+    adapter of train_cpu.yaml's settings: its config and a safetensors file)."""
+    import numpy as np
+    from safetensors.numpy import save_file
+
     path = folder / f"checkpoint-{step}"
     path.mkdir(parents=True)
     for name in ("optimizer.pt", "scheduler.pt", "rng_state.pth"):
         with zipfile.ZipFile(path / name, "w") as archive:
             archive.writestr("archive/data.pkl", b"state")
     (path / "trainer_state.json").write_text(json.dumps({"global_step": step}), encoding="utf-8")
+    lora = load_config(CONFIG_DIR / "train_cpu.yaml").lora
+    (path / "adapter_config.json").write_text(json.dumps({
+        "peft_type": "LORA", "r": r, "lora_alpha": lora.alpha, "use_rslora": lora.use_rslora,
+        "target_modules": sorted(lora.target_modules), "base_model_name_or_path": "some/model"}), encoding="utf-8")
+    save_file({"base_model.model.q_proj.lora_A.weight": np.zeros((r, 8), dtype=np.float32)},
+              str(path / "adapter_model.safetensors"))
     return path
 
 

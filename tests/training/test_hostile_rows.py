@@ -284,6 +284,7 @@ def test_a_damaged_checkpoint_is_not_resumed_from(tmp_path):
         for name in ("optimizer.pt", "scheduler.pt"):
             (folder / name).write_bytes(b"x")
         (folder / "trainer_state.json").write_text(json.dumps({"global_step": step}))
+        (folder / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA", "r": 16}))
         save_file({"w": torch.zeros(64)}, str(folder / "adapter_model.safetensors"))
     assert newest_checkpoint(root).name == "checkpoint-4"
     weights = root / "checkpoint-4" / "adapter_model.safetensors"

@@ -133,7 +133,8 @@ def test_packed_runs_ask_for_padding_free_batches_and_keep_the_rows_as_they_are(
     packed = batching_options(cfg, packed=True, gradient_checkpointing=False)
     assert packed["padding_free"] is True and packed["max_length"] is None
     assert packed["dataset_kwargs"] == {"skip_prepare_dataset": True} and packed["gradient_checkpointing"] is False
-    unpacked = batching_options(load_config(cfg, {"training": {"padding_free": False}}), packed=False, gradient_checkpointing="unsloth")
+    unpacked = batching_options(load_config(cfg, {"training": {"packing": False, "padding_free": False}}), packed=False,
+                                gradient_checkpointing="unsloth")
     assert unpacked == {"max_length": 2048, "padding_free": False}
     assert batching_options(cfg, packed=False) == {"max_length": 2048}  # padding-free: Unsloth decides
 
