@@ -108,6 +108,8 @@ def test_a_curated_output_folder_holding_other_data_files_names_them_not_leaves_
     its hidden cache and checkpoints) and files of no data kind are no problem, nor is one split read alone."""
     from curation.sources import curated_split
 
+    shards, tmp_path = tmp_path, tmp_path / "curated"  # (a curated folder in a folder of shards, at the end)
+    tmp_path.mkdir()
     for name in ("manifest.json", "train.parquet", "validation.parquet", "test.parquet", "removed.parquet",
                  "quarantine.jsonl", "README.md", "report.html", "report.md", "notes.txt"):
         (tmp_path / name).write_bytes(b"")
@@ -127,7 +129,7 @@ def test_a_curated_output_folder_holding_other_data_files_names_them_not_leaves_
     with pytest.raises(SourceError, match=r"also holds first\.jsonl, more/rows\.parquet, rows\.csv, which are no"):
         expand(tmp_path)
     with pytest.raises(SourceError, match="also holds first.jsonl"):  # a curated folder among a folder's shards
-        expand(tmp_path.parent)
+        expand(shards)
     assert [f.path.name for f in curated_split(tmp_path, "train")] == ["train.parquet"]
 
 
