@@ -23,9 +23,9 @@ from typing import Any
 import yaml
 
 from sweep.config import BUDGET_KEYS, DATA_AXIS, UNTRAINABLE_AXIS, SweepConfig, SweepConfigError
+from tomecraft.files import MAX_NAME_BYTES
 
 SEED_KEY = "training.seed"
-MAX_NAME_BYTES = 255  # one path component on ext4, APFS, NTFS
 UNTRAINABLE_KEY = UNTRAINABLE_AXIS
 
 

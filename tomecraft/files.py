@@ -51,6 +51,7 @@ def sha256_file(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+MAX_NAME_BYTES = 255  # one path component on ext4, APFS, NTFS: a longer name is ENAMETOOLONG
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # a code point no UTF-8 holds (a "\\ud800" escape read alone)
 
 

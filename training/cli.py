@@ -11,6 +11,7 @@ from typing import Optional
 import typer
 
 from tomecraft.console import console, error, make_progress, output_path, print_table
+from tomecraft.files import MAX_NAME_BYTES
 
 TRAIN_HELP = """
 Fine-tune a chat model with **LoRA / QLoRA (Unsloth + TRL)** on the splits of a `tome curate` output folder.
@@ -47,7 +48,6 @@ Examples:
 """
 
 
-MAX_NAME_BYTES = 255  # one path component on ext4, APFS, NTFS (as sweep.plan)
 
 
 def refuse_empty(option: str, value: str | None, what: str) -> Path | None:
