@@ -305,7 +305,8 @@ class Against(GlobalStage):
                 signals = self._signals(pa.array([], _turns_type()))
                 signals.pop("bands")
                 empty = pa.array([], pa.string())
-                writer = ipc.new_file(str(tmp / "rows.arrow"), pa.table({"id": empty, "own_id": empty, **signals}).schema)
+                schema = pa.table({"id": empty, "own_id": empty, **signals}).schema
+                writer = ipc.new_file(str(tmp / "rows.arrow"), schema)
         finally:
             if writer is not None:
                 writer.close()
@@ -410,7 +411,7 @@ class Against(GlobalStage):
         details = [exact if k == 1 else '{"match": "near", "similarity": %r}' % round(sim, 6)
                    for k, sim in zip(kind[found].tolist(), best_sim[found].tolist())]
         own = _take(index.rows.column("own_id"), best_row[found])
-        if own.null_count < len(own):  # a plain input's own ids: duplicate_of is tome's id of the row, this is the file's
+        if own.null_count < len(own):  # a plain input's own ids (duplicate_of is tome's id of the row)
             details = [d if o is None else d[:-1] + ", \"existing_input_id\": " + json.dumps(o) + "}"
                        for d, o in zip(details, own.to_pylist())]
         return Decisions(pa.table({
@@ -738,7 +739,8 @@ class ExistingSet:
                                     at = row + pc.index(pc.is_null(batch.column(name)), True).as_py() + 1
                                     raise unreadable_file(self.curated, file, f"row {at:,}: {name!r} is null")
                             row += batch.num_rows
-                            yield batch.column("id"), batch.column("conversations"), pa.nulls(batch.num_rows, pa.string())
+                            no_own = pa.nulls(batch.num_rows, pa.string())
+                            yield batch.column("id"), batch.column("conversations"), no_own
                 except OutputFolderError as exc:
                     raise StageError(f"--against {exc}") from None
             return

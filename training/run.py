@@ -26,7 +26,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from curation.contract import SPLITS, output_paths, read_manifest, require_output_folder, split_columns
 from tomecraft.errors import error_line
@@ -133,6 +133,11 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def shards_digest(named: Iterable[tuple[str, str]]) -> str:
+    """One SHA-256 of a split written in shards: over ``name:sha256`` lines of its files, in name order."""
+    return hashlib.sha256("".join(f"{name}:{digest}\n" for name, digest in sorted(named)).encode()).hexdigest()
+
+
 def data_record(curated_dir: Path, config: TrainConfig) -> dict[str, Any]:
     """What the run trains on, so a model traces back to its data."""
     paths = require_output_folder(curated_dir)
@@ -141,9 +146,7 @@ def data_record(curated_dir: Path, config: TrainConfig) -> dict[str, Any]:
     for name in dict.fromkeys(splits):
         path = paths.split(name)
         shards = paths.files(path)  # one file, or the part-*.parquet shards of `tome curate --engine ray`
-        digest = sha256_file(shards[0]) if shards == [path] else hashlib.sha256(
-            "".join(f"{p.name}:{sha256_file(p)}\n" for p in shards).encode()
-        ).hexdigest()
+        digest = sha256_file(shards[0]) if shards == [path] else shards_digest((p.name, sha256_file(p)) for p in shards)
         files[name] = {"path": str(path.resolve()), "sha256": digest}
     return {"curated_dir": str(paths.root.resolve()), "files": files, "manifest": read_manifest(paths.root)}
 
@@ -158,14 +161,14 @@ def check_manifest_agrees(curated: Path, record: dict[str, Any]) -> None:
     from curation.contract import check_row_counts, unreadable_file
 
     outputs = record["manifest"].get("outputs")
-    listed = {name: outputs[name] for name in record["files"] if isinstance(outputs, dict) and isinstance(outputs.get(name), dict)}
+    outputs = outputs if isinstance(outputs, dict) else {}
+    listed = {name: outputs[name] for name in record["files"] if isinstance(outputs.get(name), dict)}
     check_row_counts(curated, {"outputs": listed})
     paths = output_paths(curated)
     for name, entry in listed.items():
         digest, files = entry.get("sha256"), entry.get("files")
-        if isinstance(digest, list) and isinstance(files, list) and len(files) == len(digest):
-            # shards: data_record's digest over "name:sha256" lines, in the order it reads them (by name)
-            digest = hashlib.sha256("".join(f"{f}:{d}\n" for f, d in sorted(zip(files, digest))).encode()).hexdigest()
+        if isinstance(digest, list) and isinstance(files, list) and len(files) == len(digest):  # shards
+            digest = shards_digest(zip(files, digest))
         if isinstance(digest, str) and digest != record["files"][name]["sha256"]:
             raise unreadable_file(curated, paths.split(name), "its SHA-256 is not the one manifest.json lists (changed "
                                   "after the run? run tome curate again)")
@@ -248,7 +251,8 @@ def check_checkpoint_fits(checkpoint: Path, config: TrainConfig, config_path: Pa
              ("lora.use_rslora", lora.use_rslora, saved.get("use_rslora"))]
     if isinstance(saved.get("target_modules"), list):  # (peft saves them as a set: any order)
         pairs.append(("lora.target_modules", sorted(set(lora.target_modules)), sorted(saved["target_modules"])))
-    diffs = [f"{key} {theirs!r} (the config: {ours!r})" for key, ours, theirs in pairs if theirs is not None and theirs != ours]
+    diffs = [f"{key} {theirs!r} (the config: {ours!r})" for key, ours, theirs in pairs
+             if theirs is not None and theirs != ours]
     if diffs:
         raise RunError(f"{checkpoint}: saved with {', '.join(diffs)}, not this run's config ({config_path}); resume "
                        "with the config it was trained with, or start a new run")
@@ -270,7 +274,8 @@ def check_checkpoint_shapes(checkpoint: Path, expected: dict[str, tuple[int, ...
     odd = next((k for k in sorted(saved) if k in expected and saved[k] != expected[k]), None)
     if odd is None and (set(saved) & set(expected) or not saved):
         return
-    shown = f"{odd} is {list(saved[odd])}, here {list(expected[odd])}" if odd is not None else "no tensor name in common"
+    shown = (f"{odd} is {list(saved[odd])}, here {list(expected[odd])}" if odd is not None
+             else "no tensor name in common")
     base = json.loads((checkpoint / ADAPTER_CONFIG).read_text(encoding="utf-8")).get("base_model_name_or_path")
     raise RunError(f"{checkpoint}: its LoRA weights do not fit the adapter on model.name {model_name} ({shown}; saved "
                    f"on {base}); resume with the model it was trained on, or start a new run")
@@ -644,9 +649,8 @@ def train(
         from training.config import default_config_path
 
         config = load_config(default_config_path())
-    from training.models import check_chat_template, check_model_source, import_unsloth, load_for_training
-
     from training.config import check_optimizer_package
+    from training.models import check_chat_template, check_model_source, import_unsloth, load_for_training
 
     if config is not None:  # before the run folder is written: a model that cannot be had left one behind
         check_model_source(config.model.name)
@@ -665,8 +669,8 @@ def train(
     if checkpoint is not None:
         from peft import get_peft_model_state_dict
 
-        check_checkpoint_shapes(checkpoint, {k: tuple(v.shape) for k, v in get_peft_model_state_dict(loaded.model).items()},
-                                config.model.name)
+        shapes = {k: tuple(v.shape) for k, v in get_peft_model_state_dict(loaded.model).items()}
+        check_checkpoint_shapes(checkpoint, shapes, config.model.name)
     tokenizer = loaded.tokenizer
     m = config.model
     instruction_part, response_part = template_parts(tokenizer, m.chat_template, m.instruction_part, m.response_part)
