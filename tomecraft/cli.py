@@ -117,12 +117,14 @@ def version() -> None:
 
 def main() -> None:  # pragma: no cover - the console script; tests call ``app``
     """The `tome` command: ``app`` on standard streams made safe to fail (:func:`tomecraft.console.prepare_streams`),
-    a SIGTERM stopping it as Ctrl-C does, then the process ends without the interpreter's teardown
+    the model libraries' import-time notes held back (:mod:`tomecraft.library_logs`), a SIGTERM stopping it as Ctrl-C does, then the process ends without the interpreter's teardown
     (:mod:`tomecraft.process`)."""
     from tomecraft.console import prepare_streams
+    from tomecraft.library_logs import hold_back_build_notes
     from tomecraft.process import exit_now, stop_on_terminate
 
     prepare_streams()
+    hold_back_build_notes()
     stop_on_terminate()
     try:
         try:
