@@ -26,6 +26,7 @@ from curation.core.config_base import StrictModel
 from curation.core.jit import njit
 from curation.core.registry import StageSpec, register
 from curation.core.stage import RowStage, StageOutput
+from curation.core.temporal import rows_as_python
 
 _WORD = re.compile(r"\S+")
 _FRACTION = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -269,7 +270,7 @@ class Filters(RowStage):
         reasons: list[str | None] = [None] * n
         details: list[str | None] = [None] * n
         for r in np.flatnonzero(flag).tolist():
-            row = batch.slice(r, 1).to_pylist()[0]
+            row = rows_as_python(batch.slice(r, 1))[0]
             first = int(offsets[r])
             measures = {t - first + 1: by_turn[t] for t in range(first, int(offsets[r + 1])) if t in by_turn}
             failed = self.check(row, measures)

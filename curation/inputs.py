@@ -26,6 +26,7 @@ import pyarrow as pa
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from curation.core.config_base import StrictModel
+from curation.core.temporal import rows_as_python
 from curation.formats import (FORMATS, NEEDED_COLUMNS, PAIR_KEYS, REFUSAL, ROLE_MAP, TEXT_PARTS, TURN_KEYS, FormatError,
                               alpaca_aliases, apply_mapping, check_format_columns, detect_format, is_pair_shape,
                               kept_apart, look_alike_hint, shown_columns)
@@ -282,7 +283,7 @@ def _read_first_records(source, sample: int) -> tuple[list[str], list[dict[str, 
                 records.append(value)
         if not records and names:  # a table's rows (Parquet, a loaded dataset), or JSON that parsed column-wise only
             try:
-                records = head.select(names).to_pylist()
+                records = rows_as_python(head.select(names))
             except RecursionError:  # a column nested too deeply to walk: validation quarantines its rows
                 records = []
         # and their JSON's keys: a record the columns could not take (a value of another type than the same key's

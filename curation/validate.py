@@ -34,6 +34,7 @@ from curation.core.columns import (JSON_TEXT, TURNS, WHITESPACE_CLASS, any_per_r
 from curation.core.config_base import StrictModel
 from curation.core.registry import StageSpec, register
 from curation.core.stage import POS, RowStage, StageOutput
+from curation.core.temporal import rows_as_python
 from curation.formats import REFUSAL, ROLE_MAP, TABLE_KEYS, FormatError, to_conversations
 from curation.inputs import (INPUT, adapt_record, media_part, needs_adapting, numbers_as_text, system_in_front,
                              text_of_parts)
@@ -414,7 +415,7 @@ class Validate(RowStage):
                 # raw control characters inside strings: read leniently (repaired, and recorded, as the row is
                 # prepared)
                 return json.loads(text, strict=False, parse_int=json_int)
-        row = batch.slice(i, 1).to_pylist()[0]
+        row = rows_as_python(batch.slice(i, 1))[0]
         return {k: v for k, v in row.items() if k not in rawcols.INTERNAL_COLUMNS}
 
     def _prepared(self, data: Any, input_name: str | None) -> tuple[Any, dict]:

@@ -526,6 +526,7 @@ def _typed_batch(table: pa.Table, unit: Unit, first_row: int, done: int) -> pa.R
     :func:`~curation.readers.raw.turn_maps_as_structs`). A row with a string that is not UTF-8 is marked "not
     UTF-8" (:func:`without_bad_utf8`), one whose turn maps name a key twice is marked so; a column name given
     twice is an :class:`InputError`."""
+    from curation.core.temporal import rows_as_python
     from curation.readers.raw import binary_as_text, turn_maps_as_structs
 
     _unique_columns(table.schema, unit.path or unit.file)
@@ -533,7 +534,7 @@ def _typed_batch(table: pa.Table, unit: Unit, first_row: int, done: int) -> pa.R
     n = table.num_rows
     raw = error = None
     try:
-        rows = table.to_pylist()
+        rows = rows_as_python(table)  # (times Arrow will not convert, nanoseconds: curation.core.temporal)
     except UnicodeDecodeError:  # Parquet writers need not check their strings: the rows that are not UTF-8 alone
         table, rows, raw, error = without_bad_utf8(table)
     if refused:  # turns stored as maps that name a key twice
@@ -593,22 +594,24 @@ def without_bad_utf8(table: pa.Table) -> tuple[pa.Table, list[dict], list[str | 
     in ``table``, has ``error`` "not UTF-8: <why> (column '<name>')" and, as its row in ``rows`` and its JSON in
     ``raw``, its values with the bytes decoded with replacements (what quarantine shows and the id hashes);
     the other rows as they are."""
+    from curation.core.temporal import column_values, rows_as_python
+
     n = table.num_rows
     bad: dict[int, str] = {}
     for name, column in zip(table.column_names, table.columns):
         try:
-            column.to_pylist()
+            column_values(column)
             continue
         except UnicodeDecodeError:
             pass
         for i in range(n):
             if i not in bad:
                 try:
-                    column.slice(i, 1).to_pylist()
+                    column_values(column.slice(i, 1))
                 except UnicodeDecodeError as exc:
                     bad[i] = f"not UTF-8: {exc.reason} (column {name!r})"
     clean = table.take(pa.array([None if i in bad else i for i in range(n)], type=pa.int64()))
-    rows = clean.to_pylist()
+    rows = rows_as_python(clean)
     raw: list[str | None] = [None] * n
     error: list[str | None] = [None] * n
     for i, reason in bad.items():
@@ -622,7 +625,9 @@ def without_bad_utf8(table: pa.Table) -> tuple[pa.Table, list[dict], list[str | 
 def _as_bytes_value(column: pa.ChunkedArray) -> Any:
     """The one value of a one-row column, its strings as bytes (they need not be UTF-8)."""
     try:
-        return column.cast(_as_bytes(column.type)).to_pylist()[0]
+        from curation.core.temporal import column_values
+
+        return column_values(column.cast(_as_bytes(column.type)))[0]
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, UnicodeDecodeError):
         return None
 
