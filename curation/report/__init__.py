@@ -26,19 +26,38 @@ def build_report(out_dir: str | Path) -> tuple[str, str]:
 
 
 def write_report(out_dir: str | Path) -> tuple[Path, Path]:
-    """Write ``report.html`` and ``report.md`` into the curation output folder ``out_dir``; return their paths."""
+    """Write ``report.html`` and ``report.md`` into the curation output folder ``out_dir``; return their paths.
+
+    Each is written whole beside its place, then moved there, so a reader never sees half a page. Where one cannot
+    be written (its name is a folder's, the folder is read-only, the disk is full) the temporary files this call
+    made are removed and :class:`~curation.contract.OutputFolderError` says which file and why, in one line: it
+    was a traceback, with ``report.html.tmp`` left in the folder."""
     import os
+
+    from curation.contract import OutputFolderError
 
     root = Path(out_dir)
     page, summary = build_report(root)
-    written = []
-    for name, text in ((REPORT_HTML, page), (REPORT_MD, summary)):
-        path = root / name
-        tmp = path.with_name(path.name + ".tmp")
-        # (a lone surrogate, a "\ud800" escape an input's quarantined record holds, is shown as that escape)
-        tmp.write_text(text, encoding="utf-8", errors="backslashreplace", newline="\n")
-        os.replace(tmp, path)
-        written.append(path)
+    names = ((REPORT_HTML, page), (REPORT_MD, summary))
+    for name, _ in names:  # (before either is written: os.replace would refuse a folder only after the page)
+        for path in (root / name, root / f"{name}.tmp"):
+            if path.is_dir():
+                raise OutputFolderError(f"{root}: cannot write {name}: {path.name} is a folder; move it or rename it")
+    written, made = [], []
+    try:
+        for name, text in names:
+            path, tmp = root / name, root / f"{name}.tmp"
+            made.append(tmp)
+            # (a lone surrogate, a "\ud800" escape an input's quarantined record holds, is shown as that escape)
+            tmp.write_text(text, encoding="utf-8", errors="backslashreplace", newline="\n")
+            os.replace(tmp, path)
+            made.remove(tmp)
+            written.append(path)
+    except OSError as exc:
+        for tmp in made:
+            if tmp.is_file():
+                tmp.unlink()
+        raise OutputFolderError(f"{root}: cannot write {name}: {exc.strerror or exc}") from None
     return written[0], written[1]
 
 
