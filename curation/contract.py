@@ -283,11 +283,54 @@ def check_output_folder(root: str | Path) -> OutputPaths:
     Parquet footers and their ``id`` column, each quarantine line): :class:`OutputFolderError` naming the first
     that is damaged. For commands that hand the folder on whole (publish, ``--against``)."""
     paths = require_output_folder(root)
-    read_manifest(root)
+    check_manifest_counts(root, read_manifest(root))
     for name in (*SPLITS, *(["removed"] if paths.removed.exists() else [])):
         split_columns(root, name)
     read_quarantine(root)
     return paths
+
+
+#: The row counts of a manifest's ``accounting``: what came in (``input_rows``, ``added_rows``: augmentation's) and
+#: where each row went; they add up (``balanced``).
+ROW_COUNT_KEYS = ("input_rows", "added_rows", "in_splits", "removed", "quarantined")
+
+
+def is_row_count(value: Any) -> bool:
+    """A count of rows as `tome curate` writes one: a whole number, 0 or more (not ``true``, ``1.5``, ``-5``)."""
+    return type(value) is int and value >= 0
+
+
+def check_manifest_counts(root: str | Path, manifest: dict[str, Any]) -> None:
+    """:class:`OutputFolderError` naming ``manifest.json`` and the key when a row count it holds (``accounting``, each
+    output's ``rows``) is no count of rows, or ``accounting`` does not add up: a report, a dataset card or a
+    ``--against`` check would otherwise show ``-5 input rows`` or ``1.5`` rows as facts, or break on a string."""
+    path = output_paths(root).manifest
+    accounting = manifest.get("accounting")
+    if accounting is not None and not isinstance(accounting, dict):
+        raise unreadable_file(root, path, "'accounting' is not a JSON object")
+    for key in ROW_COUNT_KEYS:
+        if accounting and key in accounting and not is_row_count(accounting[key]):
+            raise unreadable_file(root, path, f"accounting.{key} is {_shown_json(accounting[key])}, not a count of rows")
+    if accounting and all(key in accounting for key in ROW_COUNT_KEYS):
+        came = accounting["input_rows"] + accounting["added_rows"]
+        went = accounting["in_splits"] + accounting["removed"] + accounting["quarantined"]
+        if came != went:
+            raise unreadable_file(root, path, f"'accounting' does not add up: input_rows + added_rows = {came:,}, "
+                                              f"in_splits + removed + quarantined = {went:,}")
+    outputs = manifest.get("outputs")
+    if outputs is not None and not isinstance(outputs, dict):
+        raise unreadable_file(root, path, "'outputs' is not a JSON object")
+    for name, entry in (outputs or {}).items():
+        if not isinstance(entry, dict):
+            raise unreadable_file(root, path, f"outputs.{name} is not a JSON object")
+        if "rows" in entry and not is_row_count(entry["rows"]):
+            raise unreadable_file(root, path, f"outputs.{name}.rows is {_shown_json(entry['rows'])}, not a count of rows")
+
+
+def _shown_json(value: Any, limit: int = 40) -> str:
+    """``value`` as its JSON, cut to ``limit`` characters."""
+    text = json.dumps(value, ensure_ascii=True)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def check_row_counts(root: str | Path, manifest: dict[str, Any]) -> None:

@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from curation.contract import SPLITS, OutputFolderError, read_manifest, read_quarantine, require_output_folder
-from curation.contract import check_row_counts, split_columns, unreadable_file
+from curation.contract import check_manifest_counts, check_row_counts, is_row_count, split_columns, unreadable_file
 from curation.report.quality import QualityFacts, gather_quality
 from tomecraft.files import dumps_utf8
 
@@ -465,18 +465,17 @@ def check_manifest(paths, manifest: dict[str, Any]) -> None:
         return unreadable_file(paths.root, paths.manifest, what)
 
     def counts(value: Any) -> bool:  # {name: number}
-        return isinstance(value, dict) and all(isinstance(v, (int, float)) for v in value.values())
+        return isinstance(value, dict) and all(is_row_count(v) for v in value.values())
 
     for key, kind in MANIFEST_TYPES.items():
         if key in manifest and not isinstance(manifest[key], kind):
             raise refuse(f"{key!r} is not a JSON {kind.__name__}")
-    if not all(v is None or isinstance(v, (int, float)) for v in manifest.get("accounting", {}).values()):
-        raise refuse("'accounting' holds a value that is not a number")
+    check_manifest_counts(paths.root, manifest)
     for n, stage in enumerate(manifest.get("stages", [])):
         if not isinstance(stage, dict) or not isinstance(stage.get("name"), str):
             raise refuse(f"stages[{n}] is not an object with a name")
-        if not all(isinstance(stage.get(k, 0), (int, float)) for k in ("rows_in", "kept", "added", "quarantined")):
-            raise refuse(f"stages[{n}] has a row count that is not a number")
+        if not all(is_row_count(stage.get(k, 0)) for k in ("rows_in", "kept", "added", "quarantined")):
+            raise refuse(f"stages[{n}] has a row count that is not a count of rows")
         if stage.get("removed") is not None and not counts(stage["removed"]):
             raise refuse(f"stages[{n}].removed is not a JSON object of row counts")
         if stage.get("stats") is not None and not isinstance(stage["stats"], dict):

@@ -151,7 +151,7 @@ def test_curate_against_a_damaged_folder_names_the_file(damage, curated, small_i
 
 @pytest.mark.parametrize("manifest, key", [
     ({"stages": 5}, "'stages'"), ({"stages": [1]}, "stages[0]"), ({"input": "x"}, "'input'"),
-    ({"stages": [{"name": "a", "stats": 3}]}, "stats"), ({"accounting": {"input_rows": "x"}}, "'accounting'"),
+    ({"stages": [{"name": "a", "stats": 3}]}, "stats"), ({"accounting": {"input_rows": "x"}}, "accounting.input_rows"),
     ({"stages": [{"name": "a", "removed": {"r": "b"}}]}, "stages[0].removed"), ({"inputs": [1]}, "inputs[0]"),
     ({"config": {"stages": 5}}, "config.stages"), ({"input": {"rows": "x"}}, "a value the report cannot show"),
 ])
@@ -163,6 +163,37 @@ def test_report_names_a_manifest_value_of_the_wrong_type(manifest, key, curated,
     assert code != 0
     line = one_error_line(output)
     assert str(root / "manifest.json") in line and key in line
+
+
+@pytest.mark.parametrize("value", [-5, 1.5, True, None, "12", 1e400])
+@pytest.mark.parametrize("key", ["accounting.input_rows", "accounting.quarantined", "outputs.train.rows"])
+def test_a_row_count_that_is_no_count_of_rows_is_named_by_report_and_publish(key, value, curated, tmp_path):
+    """An impossible count (``-5``, ``1.5``, ``true``, a string) was shown as a fact by the report, or broke the
+    dataset card; each is a damaged folder (exit 1) named by its key."""
+    root = tmp_path / "counted"
+    shutil.copytree(curated, root)
+    manifest = read_manifest(curated)
+    part, *rest = key.split(".")
+    target = manifest[part]
+    for name in rest[:-1]:
+        target = target[name]
+    target[rest[-1]] = value
+    (root / "manifest.json").write_text(json.dumps(manifest))
+    for command in (("report", root), ("publish", root, "--repo", "me/data")):
+        code, output = invoke(*command)
+        line = one_error_line(output)
+        assert code == 1, output
+        assert str(root / "manifest.json") in line and f"{key} is " in line and "not a count of rows" in line
+
+
+def test_an_accounting_that_does_not_add_up_is_named(curated, tmp_path):
+    root = tmp_path / "unbalanced"
+    shutil.copytree(curated, root)
+    manifest = read_manifest(curated)
+    manifest["accounting"]["in_splits"] += 1
+    (root / "manifest.json").write_text(json.dumps(manifest))
+    code, output = invoke("report", root)
+    assert code == 1 and "'accounting' does not add up" in one_error_line(output)
 
 
 def test_readers_raise_one_error_type_naming_file_and_line(curated, tmp_path):
