@@ -127,10 +127,12 @@ def check_repo(repo: str) -> None:
     from huggingface_hub.errors import HFValidationError
     from huggingface_hub.utils import validate_repo_id
 
+    from curation.report.markdown_text import one_line
+
     try:
         validate_repo_id(repo)
-    except HFValidationError as exc:
-        raise PublishUsageError(f"{repo}: not a valid dataset repo name ({error_line(exc)})") from None
+    except HFValidationError as exc:  # (its message quotes the name: a line break in it would cut the line there)
+        raise PublishUsageError(f"{repo}: not a valid dataset repo name ({error_line(one_line(exc))})") from None
 
 
 def open_repo(api: Any, repo: str, private: bool) -> str:

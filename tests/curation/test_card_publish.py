@@ -247,6 +247,16 @@ def test_publish_rejects_bad_repo_names(tmp_path, repo):
         publish(curated_folder(tmp_path / "out"), repo)
 
 
+@pytest.mark.parametrize("repo", ["me/da\nta", "me/da\rta", "me/da\u2028ta", "me/da\x1b[31mta"])
+def test_a_repo_name_holding_a_line_break_is_shown_whole_in_its_one_line(tmp_path, repo):
+    """The hub's message quotes the name: cut at its line break, the line ended mid-quote (``... 96: 'me/da``)."""
+    from curation.report.markdown_text import one_line
+
+    with pytest.raises(PublishError) as caught:
+        publish(curated_folder(tmp_path / "out"), repo)
+    assert str(caught.value).endswith(f"{one_line(repo)}'.)")  # (the command escapes the whole line as it prints it)
+
+
 def test_publish_rejects_a_folder_that_is_not_curated(tmp_path):
     with pytest.raises(PublishError, match="not a folder"):
         publish(tmp_path / "nothing", "me/data")
