@@ -8,7 +8,8 @@ from typing import Optional
 import typer
 from rich.text import Text
 
-from tomecraft.console import console, error, make_progress, output_path, print_table, progress_tracker
+from tomecraft.console import (console, error, make_progress, non_empty_path, output_path, print_table,
+                               progress_tracker)
 
 EVAL_HELP = """
 Compare models the data-centric way: **side-by-side answers** to a prompt set with **automatic
@@ -95,7 +96,7 @@ def compare(
     temperature: float = typer.Option(0.0, "--temperature", "-t", min=0.0, max=5.0, help="0 = greedy; > 0 samples (top-k 40, top-p 0.95) seeded by --seed."),
     max_new_tokens: int = typer.Option(512, "--max-new-tokens", "-n", min=1, max=4095, help="Longest answer, in tokens (the context is 4,096)."),
     seed: int = typer.Option(0, "--seed", min=0, max=2**32 - 2, help="Sampling seed (the same for every model and prompt)."),
-    out: Path = typer.Option(Path("eval"), "--out", "-o", callback=output_path, help="Output folder for eval.json / eval.md / eval.html."),
+    out: Path = typer.Option(Path("eval"), "--out", "-o", parser=non_empty_path, metavar="DIR", callback=output_path, help="Output folder for eval.json / eval.md / eval.html."),
 ) -> None:
     from curation.contract import SPLITS, OutputFolderError, check_output_path, make_output_folder, require_output_folder
     from evaluation.answers import GenerationSettings, answer_all
@@ -196,7 +197,7 @@ def experiment(
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="Experiment YAML (see --print-config). Default: configs/eval_experiment.yaml with CUDA, configs/eval_experiment_cpu.yaml without."),
     set_: list[str] = typer.Option([], "--set", help="Override one key, e.g. train.training.max_steps=50 or eval.max_new_tokens=128 (repeatable)."),
     input: Optional[str] = typer.Option(None, "--input", "-i", help="What to curate (as `tome curate --input`). Default: the config's (the embedded sample)."),
-    out: Path = typer.Option(Path("experiments/raw-vs-curated"), "--out", "-o", callback=output_path, help="Experiment folder."),
+    out: Path = typer.Option(Path("experiments/raw-vs-curated"), "--out", "-o", parser=non_empty_path, metavar="DIR", callback=output_path, help="Experiment folder."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Delete --out first (otherwise finished runs are reused)."),
     print_config: bool = typer.Option(False, "--print-config", help="Print the resolved config as YAML and exit."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),

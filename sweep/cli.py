@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 from rich.text import Text
 
-from tomecraft.console import console, error, make_progress, output_path, print_table
+from tomecraft.console import console, error, make_progress, non_empty_path, output_path, print_table
 
 SWEEP_HELP = """
 Model-centric and data-centric levers in **one table with error bars**: a grid (or a list) of cells over data
@@ -59,7 +59,7 @@ def _fmt_seconds(s: float | None) -> str:
 
 def sweep(
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="Sweep YAML (see --print-config). Default: configs/sweep_smollm2_gpu.yaml with CUDA, configs/sweep_cpu.yaml without."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", callback=output_path, help="Sweep folder (data, cells, results). Default: `sweeps/CONFIG`, CONFIG the config file's name without "
+    out: Optional[Path] = typer.Option(None, "--out", "-o", parser=non_empty_path, metavar="DIR", callback=output_path, help="Sweep folder (data, cells, results). Default: `sweeps/CONFIG`, CONFIG the config file's name without "
     ".yaml, e.g. sweeps/sweep_cpu."),
     set_: list[str] = typer.Option([], "--set", help="Override one key, e.g. seeds=[1,2,3] or budget.tokens=200000 or train.training.per_device_batch_size=8 (repeatable)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan (cells, state, commands) and the estimated time from measured tokens/s; run nothing."),

@@ -12,6 +12,7 @@ import os
 import sys
 import unicodedata
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from rich.console import Console
@@ -129,6 +130,20 @@ def error(message: str, code: int = 2) -> "NoReturn":  # type: ignore[name-defin
     for line in message.rstrip("\r\n").split("\n"):
         console.print(Text.assemble(("error:", "bold red"), " ", _visible(line.rstrip("\r"))), soft_wrap=True)
     sys.exit(code)
+
+
+def non_empty_path(value: Any) -> Path:
+    """Typer ``parser`` of a path option: the text as a ``Path``, an empty one refused as the option's one-line error
+    (exit 2). A ``Path`` option turns ``""`` into ``.``, the working folder, before any callback can tell: `tome eval
+    compare --out ""` wrote eval.json, eval.md and eval.html there, and `tome sweep --out ""` would have put its
+    data/ and cells/ there (`tome curate -o ""` and `tome train --run ""` refuse it too)."""
+    import typer
+
+    if isinstance(value, Path):  # (a default, converted too)
+        return value
+    if not str(value):
+        raise typer.BadParameter("is empty: give a folder")
+    return Path(value)
 
 
 def output_path(value: Any) -> Any:

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from tomecraft.console import output_path
+from tomecraft.console import non_empty_path, output_path
 
 REVIEW_HELP = """
 Human review in **Argilla 2.x**: export rows of a `tome curate` output folder for annotators, then import
@@ -93,8 +93,8 @@ def export_cmd(
     vectors: bool = typer.Option(True, "--vectors/--no-vectors", help="Add each row's sentence embedding (all-MiniLM-L6-v2, offline) for similarity search."),
     embed_model: str = typer.Option("default", "--embed-model", help="'default' (packaged all-MiniLM-L6-v2) or a sentence-transformers id/path."),
     embed_batch_size: int = typer.Option(64, "--embed-batch-size", min=1, help="Rows embedded at a time (with --vectors)."),
-    to: Optional[Path] = typer.Option(None, "--to", callback=output_path, help="Offline: write the rg.Dataset.to_disk layout to this new/empty folder."),
-    hub_dir: Optional[Path] = typer.Option(None, "--hub-dir", callback=output_path, help="Offline: write the rg.Dataset.to_hub layout (a Hugging Face dataset) to this new/empty folder."),
+    to: Optional[Path] = typer.Option(None, "--to", parser=non_empty_path, metavar="DIR", callback=output_path, help="Offline: write the rg.Dataset.to_disk layout to this new/empty folder."),
+    hub_dir: Optional[Path] = typer.Option(None, "--hub-dir", parser=non_empty_path, metavar="DIR", callback=output_path, help="Offline: write the rg.Dataset.to_hub layout (a Hugging Face dataset) to this new/empty folder."),
     push_to_hub: Optional[str] = typer.Option(None, "--push-to-hub", help="Publish the to_hub layout to this Hugging Face dataset repo (user/name; needs the network)."),
     hf_token: Optional[str] = typer.Option(None, "--hf-token", envvar="HF_TOKEN", help="Hugging Face token for --push-to-hub."),
     private: bool = typer.Option(False, "--private", help="--push-to-hub: make the repo private (an existing "
@@ -183,8 +183,8 @@ def _print_export(console, prep, result, offline: bool) -> None:
 @app.command("import", help=IMPORT_HELP, no_args_is_help=True)
 def import_cmd(
     folder: Path = typer.Argument(..., help="The curation output folder the review was exported from."),
-    out: Path = typer.Option(..., "--out", "-o", callback=output_path, help="New output folder for the reviewed data (same contract as `tome curate`)."),
-    from_: Optional[Path] = typer.Option(None, "--from", help="Offline: a to_disk folder (or its records.json), or a to_hub folder (or one of its parquet files)."),
+    out: Path = typer.Option(..., "--out", "-o", parser=non_empty_path, metavar="DIR", callback=output_path, help="New output folder for the reviewed data (same contract as `tome curate`)."),
+    from_: Optional[Path] = typer.Option(None, "--from", parser=non_empty_path, metavar="PATH", help="Offline: a to_disk folder (or its records.json), or a to_hub folder (or one of its parquet files)."),
     dataset: str = typer.Option("tome-review", "--dataset", help="Live: the Argilla dataset name."),
     api_url: Optional[str] = _API["api_url"],
     api_key: Optional[str] = _API["api_key"],
