@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from curation.core.config_base import StrictModel
 
@@ -28,6 +28,15 @@ class DecontamConfig(StrictModel):
     fields: list[Literal["prompt", "answer", "system"]] = Field(
         default_factory=lambda: ["prompt", "answer"], description="which turns are compared (human, gpt, system)"
     )
+
+    @field_validator("fields")
+    @classmethod
+    def _some_field(cls, fields: list[str]) -> list[str]:
+        # (an empty list compared nothing: the stage ran, found no row and said so, a check that was never made)
+        if not fields:
+            raise ValueError("no turns to compare: list prompt, answer and/or system, or set enabled: false to turn "
+                             "the stage off")
+        return fields
     seed_prompts: bool = Field(True, description="the seed's three evaluation prompts (always compared unless off)")
     prompt_sets: list[str] = Field(default_factory=list, description="`tome eval` prompt set YAML files")
     files: list[str] = Field(

@@ -139,3 +139,12 @@ def test_a_long_turn_repeating_an_ngram_many_items_share_costs_its_distinct_hits
     best = loaded[int(hits.item[0])]
     assert best.text == boiler and best.id == "eval:6"  # the first of the duplicates, whole
     assert hits.fraction.tolist() == [1.0]
+
+
+def test_no_fields_to_compare_is_a_config_error_that_says_how_to_turn_the_stage_off():
+    """``fields: []`` compared nothing: the stage ran and reported no contamination, a check never made."""
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="no turns to compare.*enabled: false"):
+        DecontamConfig(enabled=True, fields=[])
+    assert DecontamConfig(fields=["system"]).fields == ["system"]
