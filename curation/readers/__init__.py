@@ -70,6 +70,9 @@ def open_input(spec: str | None, streaming: bool = False, subset: str | None = N
         return InputSource("sample", "sample", fs, [path])
     if not spec.strip():
         raise InputError("an input path is empty: give a file, glob, folder or dataset id")
+    if spec == "-" and not Path("-").exists():  # (a file named "-" is read as any file is)
+        raise InputError("-: standard input is not read: the input is read twice (its fingerprint, then its rows), "
+                         "so write it to a file first and give that file")
     local = "://" not in spec
     if local and (split_folder := _split_folder(spec)) is not None:
         return split_folder

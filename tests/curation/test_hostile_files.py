@@ -293,3 +293,13 @@ def test_a_file_name_with_a_newline_is_one_error_line_of_the_cli(tmp_path):
     path.write_text('[{"conversations": ')
     code, output = invoke("curate", "-q", "-i", path, "-o", tmp_path / "out")
     assert code == 2 and one_error_line(output).startswith(f"error: {tmp_path}/bad\\nname.json: line 1: ")
+
+
+def test_a_dash_for_standard_input_says_it_is_not_read(tmp_path, monkeypatch):
+    """``-i -`` (rows piped in) said "-: file not found"; a file named ``-`` is still read as any file is."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InputError, match=r"^-: standard input is not read: .* write it to a file first"):
+        open_input("-")
+    (tmp_path / "-").write_text('{"conversations": [{"from": "human", "value": "hi?"}, {"from": "gpt", "value": "hi."}]}\n')
+    with pytest.raises(InputError, match=r"^-: unsupported file type"):
+        open_input("-")
