@@ -302,8 +302,8 @@ def is_row_count(value: Any) -> bool:
 
 def check_manifest_counts(root: str | Path, manifest: dict[str, Any]) -> None:
     """:class:`OutputFolderError` naming ``manifest.json`` and the key when a row count it holds (``accounting``, each
-    output's ``rows``) is no count of rows, or ``accounting`` does not add up: a report, a dataset card or a
-    ``--against`` check would otherwise show ``-5 input rows`` or ``1.5`` rows as facts, or break on a string."""
+    output's ``rows``) is no count of rows, or ``accounting`` does not add up: the report and the dataset card
+    would otherwise show ``-5 input rows`` or ``1.5`` rows as facts, or break on a string."""
     path = output_paths(root).manifest
     accounting = manifest.get("accounting")
     if accounting is not None and not isinstance(accounting, dict):
