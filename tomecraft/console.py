@@ -132,11 +132,41 @@ def error(message: str, code: int = 2) -> "NoReturn":  # type: ignore[name-defin
     sys.exit(code)
 
 
+def refuse_empty(option: str, value: str | None, what: str) -> Path | None:
+    """``value`` as a path, or the one-line error (exit 2) when it is empty, for an option typed as text (a ``Path``
+    option takes :func:`non_empty_path` as its parser instead): as a ``Path``, ``""`` is ``.``, and `tome train
+    --run ""` wrote its run (config.yaml, checkpoints/, adapter/...) into the working folder, `tome export --out ""`
+    its lora/, merged_16bit/ and gguf/. ``what``: what to give, with the option's default (``the run folder
+    (default: runs/CONFIG, ...)``)."""
+    if value is None:
+        return None
+    if not value:
+        error(f"{option} is empty: give {what}")
+    return Path(value)
+
+
+def refuse_long_names(*given: tuple[str, str | os.PathLike | None]) -> None:
+    """One line (exit 2) naming the path and its option when a name in the path, or the whole path, is longer than
+    a file system allows (:func:`tomecraft.files.too_long`), before anything is read or written: the first look at
+    it (a config read, a folder made) ended in an ``OSError: [Errno 36] File name too long`` traceback, or in a
+    "the run stopped" of a run that never started. ``given``: (option, path) pairs; :func:`output_path` checks the
+    paths a command writes, a command calls this for those it reads."""
+    from tomecraft.files import too_long
+
+    for option, path in given:
+        if path is None:
+            continue
+        problem = too_long(path)
+        if problem is not None:
+            error(f"{os.fspath(path)}: {problem}; give {option} a shorter one")
+
+
 def non_empty_path(value: Any) -> Path:
-    """Typer ``parser`` of a path option: the text as a ``Path``, an empty one refused as the option's one-line error
-    (exit 2). A ``Path`` option turns ``""`` into ``.``, the working folder, before any callback can tell: `tome eval
-    compare --out ""` wrote eval.json, eval.md and eval.html there, and `tome sweep --out ""` would have put its
-    data/ and cells/ there (`tome curate -o ""` and `tome train --run ""` refuse it too)."""
+    """Typer ``parser`` of a path option typed ``Path``: the text as a ``Path``, an empty one refused as the option's
+    one-line error (exit 2). A ``Path`` option turns ``""`` into ``.``, the working folder, before any callback can
+    tell: `tome eval compare --out ""` wrote eval.json, eval.md and eval.html there. An option typed as text sees
+    ``""`` as it is, and its command refuses it (:func:`refuse_empty`, with what its default is). The rest of what a
+    written path is checked for, :func:`output_path` checks."""
     import typer
 
     if isinstance(value, Path):  # (a default, converted too)
@@ -146,22 +176,48 @@ def non_empty_path(value: Any) -> Path:
     return Path(value)
 
 
-def output_path(value: Any) -> Any:
-    """Typer callback of an option or argument that names a file or folder the command writes (``--out``): the
-    path with a leading ``~`` or ``~user`` expanded, and a ``~user`` that names no home folder here refused
-    as the option's one-line error (``~nosuchuser/out: no such user 'nosuchuser' ...``) before any work,
-    where the command would have made a folder named ``~nosuchuser`` in the working folder."""
+def output_path(ctx: Any, param: Any, value: Any) -> Any:
+    """Typer callback of every option or argument that names a file or folder the command writes (``--out``,
+    ``--run``, ``--to``, the RUN of `tome export`, whose export goes into it): the path, with a leading ``~`` or
+    ``~user`` expanded, or one line (exit 2) before any work where no folder could be made of it as meant:
+
+    * a ``~user`` that names no home folder here (``~nosuchuser/out: no such user 'nosuchuser' ...``), where the
+      command would have made a folder named ``~nosuchuser`` in the working folder;
+    * a name of white space only (``" "``, ``out/ /x``): `tome curate -o " "` wrote its splits into a folder that
+      no listing shows (a variable left empty inside quotes gives one);
+    * a name, or the whole path, longer than a file system allows (:func:`refuse_long_names`): it was a traceback
+      at the first look at the path, after the work before it.
+
+    ``""`` is passed on as given: an option typed as text is refused by its command, which says what its default
+    is (:func:`refuse_empty`); one typed ``Path`` never gets here with it (:func:`non_empty_path`). ``ctx`` and
+    ``param``: typer passes them by position (``param`` names the option in the error)."""
     import typer
 
     from tomecraft.files import expand_output
 
-    if value is None or not os.fspath(value).startswith("~"):  # (as given: "" stays "", for the command to refuse)
+    if value is None or not os.fspath(value):
         return value
-    try:
-        expanded = expand_output(value)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
-    return str(expanded) if isinstance(value, str) else expanded
+    text = os.fspath(value)
+    label = _parameter_label(param)
+    if text.startswith("~"):
+        try:
+            expanded = expand_output(value)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+        value = str(expanded) if isinstance(value, str) else expanded
+    if any(part.isspace() for part in Path(text).parts):
+        error(f"{label} {text!r}: a name in this path is only white space, which no listing shows; give a visible "
+              "name")
+    refuse_long_names((label, value))
+    return value
+
+
+def _parameter_label(param: Any) -> str:
+    """How the command line names ``param``: an option by its long name (``--out``), an argument as its help does
+    (``RUN``)."""
+    if getattr(param, "param_type_name", None) == "argument":
+        return param.metavar or param.name.upper()
+    return next((opt for opt in param.opts if opt.startswith("--")), param.opts[0])
 
 
 def _visible(line: str) -> str:

@@ -52,6 +52,26 @@ def sha256_file(path: str | Path) -> str:
 
 
 MAX_NAME_BYTES = 255  # one path component on ext4, APFS, NTFS: a longer name is ENAMETOOLONG
+MAX_PATH_BYTES = 4095  # a whole path on Linux (PATH_MAX, 4096 with its closing NUL): a longer one is ENAMETOOLONG
+
+
+def too_long(path: str | os.PathLike) -> str | None:
+    """Why ``path`` is longer than a file system allows (``a name in this path is 300 bytes, more than a file system
+    allows (255)``; or the whole path, from the root, more than ``MAX_PATH_BYTES``), else None. Bytes are counted,
+    as a file system does (``é`` is two). The first ``stat``, ``mkdir`` or ``open`` of such a path fails with
+    ENAMETOOLONG, after whatever work came before it: a command checks a path it is given before that work."""
+    size = max((len(os.fsencode(part)) for part in Path(path).parts), default=0)
+    if size > MAX_NAME_BYTES:
+        return f"a name in this path is {size} bytes, more than a file system allows ({MAX_NAME_BYTES})"
+    try:
+        whole = len(os.fsencode(os.path.abspath(path)))
+    except OSError:  # (a working folder since removed: the path is looked at as given)
+        whole = len(os.fsencode(path))
+    if whole > MAX_PATH_BYTES:
+        return f"this path is {whole} bytes in full, more than a file system allows ({MAX_PATH_BYTES})"
+    return None
+
+
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # a code point no UTF-8 holds (a "\\ud800" escape read alone)
 
 

@@ -4,14 +4,13 @@
 from __future__ import annotations
 
 import errno
-import os
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from tomecraft.console import console, error, make_progress, output_path, print_table
-from tomecraft.files import MAX_NAME_BYTES
+from tomecraft.console import (console, error, make_progress, output_path, print_table, refuse_empty,
+                               refuse_long_names)
 
 TRAIN_HELP = """
 Fine-tune a chat model with **LoRA / QLoRA (Unsloth + TRL)** on the splits of a `tome curate` output folder.
@@ -50,32 +49,6 @@ Examples:
 
 
 
-def refuse_empty(option: str, value: str | None, what: str) -> Path | None:
-    """``value`` as a path, or the one-line error (exit 2) when it is empty: the option is typed as text because a
-    ``Path`` of ``""`` is ``.``, and `tome train --run ""` wrote its run (config.yaml, checkpoints/, adapter/...)
-    into the working folder, `tome export --out ""` its lora/, merged_16bit/ and gguf/ (as `tome curate -o ""`
-    refuses)."""
-    if value is None:
-        return None
-    if not value:
-        error(f"{option} is empty: give {what}")
-    return Path(value)
-
-
-def refuse_long_names(*given: tuple[str, Path | None]) -> None:
-    """One line (exit 2) naming the path and its option when a name in the path is longer than a file system
-    allows, before anything is read or the model loads: the first look at it (a config read, a folder checked)
-    ended in an ``OSError: [Errno 36] File name too long`` traceback, and under ``--data`` in "the run stopped
-    (... --resume continues it)", of a run that never started. ``given``: (option, path) pairs."""
-    for option, path in given:
-        if path is None:
-            continue
-        size = max((len(os.fsencode(part)) for part in path.parts), default=0)
-        if size > MAX_NAME_BYTES:
-            error(f"{path}: a name in this path is {size} bytes, more than a file system allows ({MAX_NAME_BYTES}); "
-                  f"give {option} a shorter one")
-
-
 def _latest_run(root: Path = Path("runs")) -> Path | None:
     runs = [p.parent for p in root.glob("*/summary.json")]
     return max(runs, key=lambda p: (p / "summary.json").stat().st_mtime) if runs else None
@@ -99,7 +72,7 @@ def train(
     from training.config import default_config_path, load_config
 
     run = refuse_empty("--run", run, "the run folder (default: runs/CONFIG, CONFIG the config file's name)")
-    refuse_long_names(("--data", data), ("--config", config), ("--run", run))
+    refuse_long_names(("--data", data), ("--config", config))  # (the paths it reads; output_path checked --run)
     try:
         overrides: dict = {}
         for item in set_:
@@ -216,7 +189,7 @@ def _pair(first, last) -> str:  # noqa: ANN001
 
 
 def export(
-    run: Optional[Path] = typer.Argument(None, help="Run folder of `tome train`. Default: the newest under runs/."),
+    run: Optional[str] = typer.Argument(None, callback=output_path, help="Run folder of `tome train`. Default: the newest under runs/."),
     out: Optional[str] = typer.Option(None, "--out", "-o", metavar="DIR", callback=output_path, help="Output folder. Default: `RUN/export`, RUN the run folder."),
     quant: str = typer.Option("q8_0,q4_k_m,q5_k_m", "--quant", help="GGUF quantizations, comma-separated (llama.cpp names)."),
     keep_bf16: bool = typer.Option(False, "--keep-bf16", help="Keep the intermediate bf16 GGUF."),
@@ -227,8 +200,8 @@ def export(
     from training.export import ExportError, export_run
     from training.gguf_tools import GGUFError
 
+    run = refuse_empty("RUN", run, "the run folder of `tome train` (default: the newest under runs/)")
     out = refuse_empty("--out", out, "the output folder (default: RUN/export)")
-    refuse_long_names(("RUN", run), ("--out", out))
     if run is None:
         run = _latest_run()
         if run is None:
