@@ -14,15 +14,16 @@ data and the manifest's non-volatile keys: the same run gives the same bytes. Th
 
 from __future__ import annotations
 
+import errno
 import shutil
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curation.config import OUTPUT_FORMATS, OutputFormat
-from curation.contract import SPLITS, output_paths, read_manifest
+from curation.contract import SPLITS, output_paths, read_manifest, reading
 from curation.formats import to_messages
 from curation.hub_licenses import license_id
 from curation.report.markdown_text import md_code, md_text, one_line
@@ -67,7 +68,7 @@ def write_messages_splits(root: str | Path, write_parquet=None) -> dict[str, Pat
             files = paths.files(source)
             if not files:  # a shard folder without a shard (--engine ray writes one, empty, at least): no rows
                 continue
-            split_schema = pq.read_schema(files[0])
+            split_schema = _footer(paths.root, files[0], pq.read_schema)
             schema = messages_table(split_schema.empty_table(), mix).schema
             columns = [n for n in ("id", "conversations", "source", "score", "input") if n in split_schema.names]
             try:
@@ -75,13 +76,15 @@ def write_messages_splits(root: str | Path, write_parquet=None) -> dict[str, Pat
                 stream = ParquetStream(target, schema)
             except OSError as exc:  # messages/ or its file a folder that cannot be written
                 raise _unwritable(target, "a messages split", exc) from None
-            for f in files:
-                for batch in pq.ParquetFile(f).iter_batches(batch_size=_MESSAGES_BATCH_ROWS, columns=columns):
-                    stream.write(messages_table(pa.Table.from_batches([batch]), mix))
             try:
+                for f in files:
+                    for batch in _batches(paths.root, f, columns):
+                        stream.write(messages_table(pa.Table.from_batches([batch]), mix))
                 stream.close()
             except OSError as exc:
                 raise _unwritable(target, "a messages split", exc) from None
+            finally:  # (the stream writes <target>.tmp and moves it into place on close: none is left behind)
+                target.with_name(target.name + ".tmp").unlink(missing_ok=True)
             written[split] = target
     return written
 
@@ -90,11 +93,18 @@ _MESSAGES_BATCH_ROWS = 1_024  # rows read at a time from a split for its message
 # array: its 2 GiB at most, and Arrow reads no batch of nested values across more)
 
 
+def _batches(root: Path, file: Path, columns: list[str]) -> Iterator[pa.RecordBatch]:
+    """The batches of a split's file, read as they are written; a row group that does not decompress is an
+    :class:`~curation.contract.OutputFolderError` naming the file (what writing them raises is not)."""
+    with reading(root, file):
+        yield from pq.ParquetFile(file).iter_batches(batch_size=_MESSAGES_BATCH_ROWS, columns=columns)
+
+
 def _split_files(root: Path, config: str) -> dict[str, tuple[str, list[Path]]]:
     """For one config, each split's data_files pattern (relative to ``root``) and its files. A split without
     rows is left out when another has rows: ``load_dataset`` refuses a listed split with no data."""
     found = _all_split_files(root, config)
-    rows = {split: sum(pq.ParquetFile(f).metadata.num_rows for f in files) for split, (_, files) in found.items()}
+    rows = {split: sum(_footer(root, f).num_rows for f in files) for split, (_, files) in found.items()}
     if any(rows.values()):
         found = {split: entry for split, entry in found.items() if rows[split]}
     return found
@@ -102,8 +112,7 @@ def _split_files(root: Path, config: str) -> dict[str, tuple[str, list[Path]]]:
 
 def _has_rows(root: Path, config: str) -> bool:
     """Whether some split of the config has a row (``datasets`` loads it, without ``streaming``, only then)."""
-    return any(pq.ParquetFile(f).metadata.num_rows for _, files in _all_split_files(root, config).values()
-               for f in files)
+    return any(_footer(root, f).num_rows for _, files in _all_split_files(root, config).values() for f in files)
 
 
 def _all_split_files(root: Path, config: str) -> dict[str, tuple[str, list[Path]]]:
@@ -142,12 +151,12 @@ def _yaml_header(root: Path, configs: list[str], license: str | None, size: int)
         if n == 0:
             entry["default"] = True
         metadata[config] = entry
-        schema = pq.read_schema(next(iter(files.values()))[1][0])
+        schema = _footer(root, next(iter(files.values()))[1][0], pq.read_schema)
         splits = []
         for split, (_, parts) in files.items():
-            meta = [pq.ParquetFile(p).metadata for p in parts]
-            splits.append({"name": split, "num_bytes": (sum(_value_bits(p, m) for p, m in zip(parts, meta)) + 7) // 8,
-                           "num_examples": sum(m.num_rows for m in meta)})
+            meta = [_footer(root, p) for p in parts]
+            bits = sum(_footer(root, p, lambda p, m=m: _value_bits(p, m)) for p, m in zip(parts, meta))
+            splits.append({"name": split, "num_bytes": (bits + 7) // 8, "num_examples": sum(m.num_rows for m in meta)})
         # DatasetInfo._to_yaml_dict keeps features and splits; dataset_size and download_size are left out
         # (not known), as datasets leaves them out when they are None.
         features = features_yaml(schema)  # None: a column datasets cannot describe in YAML; it reads the files'
@@ -259,9 +268,14 @@ def _inputs(manifest: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def build_card(root: str | Path, format: OutputFormat = "finetome", title: str | None = None) -> str:
-    """The README.md text for the curation output folder ``root``."""
+    """The README.md text for the curation output folder ``root``; :class:`~curation.contract.OutputFolderError` (one
+    line naming the file, and the key of the manifest) where a value the card shows is not one `tome curate` writes
+    (a count of ``-5`` or ``"12"`` was shown, or broke the card with a traceback) or a data file does not read: the
+    report's check of the manifest (:func:`curation.report.facts.check_manifest`)."""
+    from curation.report.facts import read_checked_manifest
+
     root = Path(root)
-    manifest = read_manifest(root)
+    manifest = read_checked_manifest(output_paths(root))
     configs = {"finetome": ["default"], "messages": ["messages"], "both": ["default", "messages"]}[format]
     inputs = _inputs(manifest)
     acc = manifest.get("accounting", {})
@@ -377,19 +391,28 @@ def write_card(root: str | Path, format: OutputFormat = "finetome", title: str |
     not this folder's, and ``tome publish`` would upload them)."""
     if format not in OUTPUT_FORMATS:
         raise ValueError(f"unknown format {format!r}; expected one of {', '.join(OUTPUT_FORMATS)}")
+    from curation.report.facts import read_checked_manifest
+
     root = Path(root)
+    path = root / CARD_FILE
+    tmp = path.with_name(path.name + ".tmp")
+    for blocking in (path, tmp):  # refused before anything is written (replace would refuse a folder only after)
+        if blocking.is_dir():
+            raise _unwritable(blocking, "the dataset card", IsADirectoryError(errno.EISDIR, "is a directory"))
+    read_checked_manifest(output_paths(root))  # a damaged manifest: named before the messages splits are written
     if format in ("messages", "both"):
         write_messages_splits(root)
     else:
         shutil.rmtree(root / MESSAGES_DIR, ignore_errors=True)
-    path = root / CARD_FILE
-    tmp = path.with_name(path.name + ".tmp")
     text = build_card(root, format, title)
     try:
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(path)
-    except OSError as exc:  # README.md a folder, a folder that cannot be written
+    except OSError as exc:  # a folder that cannot be written, a disk full
         raise _unwritable(path, "the dataset card", exc) from None
+    finally:  # (whatever stopped the write: no README.md.tmp is left behind)
+        if tmp.is_file():
+            tmp.unlink()
     return path
 
 

@@ -29,7 +29,7 @@ from typing import Any, Iterator, Optional
 import typer
 
 from curation.card import CARD_FILE, OUTPUT_FORMATS, CardError, check_card, read_card_format, write_card
-from curation.contract import OutputFolderError, check_output_folder
+from curation.contract import OutputFolderError, read_quarantine
 from curation.readers.errors import InputError
 from tomecraft.errors import error_line
 
@@ -78,8 +78,11 @@ def hub_reason(exc: BaseException) -> str:
 def publish(root: str | Path, repo: str, private: bool = False, token: str | None = None,
             format: str | None = None) -> str:
     """Upload the folder ``root`` to the dataset repo ``repo``; return the repo's URL."""
-    try:
-        paths = check_output_folder(root)
+    from curation.report.facts import check_folder
+
+    try:  # what the report and the card read of it, checked as they check it (a count of -5 goes up as no fact)
+        paths, _ = check_folder(root, rows=False)
+        read_quarantine(paths.root)
     except FileNotFoundError as exc:  # not an output folder: the path given is wrong
         raise PublishUsageError(str(exc)) from None
     except OutputFolderError as exc:  # a file of it damaged
@@ -121,18 +124,21 @@ def publish(root: str | Path, repo: str, private: bool = False, token: str | Non
 
 def check_repo(repo: str) -> None:
     """:class:`PublishUsageError` unless ``repo`` is a dataset repo name the hub takes: ``USER/NAME``, by the hub's
-    own rule (checked before any work: sent, it is refused as if the hub could not be reached)."""
+    own rule (checked before any work: sent, it is refused as if the hub could not be reached). The message names
+    ``repo`` whole, on one line, its line breaks and other control characters spelled as escapes (``me/da\\nta``):
+    every command that prints it (`tome publish`, `tome review export --push-to-hub`) shows one line, not two."""
+    from curation.report.markdown_text import one_line
+
     if repo.count("/") != 1 or not all(repo.split("/")):
-        raise PublishUsageError(f"{repo}: expected a dataset repo as USER/NAME")
+        raise PublishUsageError(f"{one_line(repo)}: expected a dataset repo as USER/NAME")
     from huggingface_hub.errors import HFValidationError
     from huggingface_hub.utils import validate_repo_id
-
-    from curation.report.markdown_text import one_line
 
     try:
         validate_repo_id(repo)
     except HFValidationError as exc:  # (its message quotes the name: a line break in it would cut the line there)
-        raise PublishUsageError(f"{repo}: not a valid dataset repo name ({error_line(one_line(exc))})") from None
+        raise PublishUsageError(f"{one_line(repo)}: not a valid dataset repo name "
+                                f"({error_line(one_line(exc))})") from None
 
 
 def open_repo(api: Any, repo: str, private: bool) -> str:

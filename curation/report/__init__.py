@@ -43,21 +43,19 @@ def write_report(out_dir: str | Path) -> tuple[Path, Path]:
         for path in (root / name, root / f"{name}.tmp"):
             if path.is_dir():
                 raise OutputFolderError(f"{root}: cannot write {name}: {path.name} is a folder; move it or rename it")
-    written, made = [], []
-    try:
-        for name, text in names:
-            path, tmp = root / name, root / f"{name}.tmp"
-            made.append(tmp)
+    written = []
+    for name, text in names:
+        path, tmp = root / name, root / f"{name}.tmp"
+        try:
             # (a lone surrogate, a "\ud800" escape an input's quarantined record holds, is shown as that escape)
             tmp.write_text(text, encoding="utf-8", errors="backslashreplace", newline="\n")
             os.replace(tmp, path)
-            made.remove(tmp)
-            written.append(path)
-    except OSError as exc:
-        for tmp in made:
+        except OSError as exc:
+            raise OutputFolderError(f"{root}: cannot write {name}: {exc.strerror or exc}") from None
+        finally:  # (whatever stopped the write, Ctrl-C included: no .tmp is left behind)
             if tmp.is_file():
                 tmp.unlink()
-        raise OutputFolderError(f"{root}: cannot write {name}: {exc.strerror or exc}") from None
+        written.append(path)
     return written[0], written[1]
 
 

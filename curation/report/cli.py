@@ -42,7 +42,8 @@ def report(
         error(one_line(exc), code=2)
     except OutputFolderError as exc:  # a file of it damaged: the folder is wrong, not the command line
         error(one_line(exc), code=1)
-    except (TypeError, ValueError, AttributeError, KeyError) as exc:  # a manifest value no check above foresaw
+    except (TypeError, ValueError, AttributeError, KeyError, ArithmeticError) as exc:  # a manifest value no check
+        # above foresaw (a stage's statistics the quality sections show: curation.report.facts.check_manifest)
         error(one_line(f"{out_dir}: cannot read the curation output folder: {out_dir / 'manifest.json'}: "
                        f"a value the report cannot show ({type(exc).__name__}: {exc})"), code=1)
     console.print(f"  report  {one_line(page)}\n  summary {one_line(summary)}", markup=False)

@@ -22,8 +22,11 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from curation.contract import SPLITS, OutputFolderError, read_manifest, read_quarantine, require_output_folder
-from curation.contract import check_manifest_counts, check_row_counts, is_row_count, split_columns, unreadable_file
+from curation.contract import ROW_COUNT_KEYS, check_manifest_counts, check_row_counts, is_row_count, reading
+from curation.contract import split_columns, unreadable_file
+from curation.report.markdown_text import one_line
 from curation.report.quality import QualityFacts, gather_quality
+from tomecraft.errors import error_line
 from tomecraft.files import dumps_utf8
 
 EXAMPLES_PER_REASON = 3
@@ -193,16 +196,26 @@ def _read(path: Path, extra: tuple[str, ...] = ()) -> pa.Table:
     """The small columns the report uses (review ones included); the turns are read a row group at a time
     (:func:`_before_after_lengths`) or for the few example rows (:func:`_rows_by_id`)."""
     names = _names(path)
-    return pq.read_table(path, columns=[n for n in names if n in REPORT_COLUMNS or n in extra or n.startswith("review_")])
+    with _reading(path):
+        return pq.read_table(path, columns=[n for n in names if n in REPORT_COLUMNS or n in extra
+                                            or n.startswith("review_")])
+
+
+def _reading(path: Path):
+    """:func:`curation.contract.reading` for a split or ``removed`` (a file, or a folder of shards, of the output
+    folder): damage its footer does not show (a row group that does not decompress) is named by its file."""
+    return reading(path.parent, path)
 
 
 def _rows_by_id(path: Path, ids: set[str], columns: tuple[str, ...]) -> list[dict[str, Any]]:
     """The rows of ``path`` whose id is in ``ids`` (the example rows), with ``columns``."""
     names = _names(path)
+    ids = sorted(i for i in ids if i is not None)  # (a row without an id is none to look up: it broke the filter)
     if not ids or not names:
         return []
     wanted = [c for c in ("id", *columns) if c in names]
-    table = pq.read_table(path, columns=wanted, filters=[("id", "in", sorted(ids))])
+    with _reading(path):
+        table = pq.read_table(path, columns=wanted, filters=[("id", "in", ids)])
     return table.to_pylist()
 
 
@@ -219,11 +232,12 @@ def _before_after_lengths(split_paths: list[Path], removed_path: Path | None) ->
             continue
         cols = [c for c in ("conversations", "original_conversations", "origin_id") if c in names]
         for f in _files(path):
-            tasks.extend((f, g, cols, is_split) for g in range(pq.ParquetFile(f).metadata.num_row_groups))
+            tasks.extend((path.parent, f, g, cols, is_split) for g in range(pq.ParquetFile(f).metadata.num_row_groups))
 
     def measure(task) -> tuple[list[Lengths], list[Lengths]]:
-        f, group, cols, is_split = task
-        table = pq.ParquetFile(f).read_row_group(group, columns=cols)
+        root, f, group, cols, is_split = task
+        with reading(root, f):  # (a row group that does not decompress: named by its file)
+            table = pq.ParquetFile(f).read_row_group(group, columns=cols)
         if not is_split:
             return [_lengths(_as_input(_not_augmented(table)))], []
         conv = table.column("conversations")
@@ -444,59 +458,274 @@ def _quarantine(root: Path, limit: int) -> list[QuarantineExample]:
     out = []
     for record in read_quarantine(root)[:limit]:
         pos = record.get("position") or {}
+        if not isinstance(pos, dict):  # a record written by hand: its position shown as it is (it broke the report)
+            out.append(QuarantineExample(str(pos), str(record.get("error")), _raw_text(record.get("raw"))))
+            continue
         where = pos.get("file", "?")
         if "line" in pos:
             where = f"{where}:{pos['line']}"
         elif "row" in pos:
             where = f"{where} row {pos['row']}"
-        raw = record.get("raw")
-        raw_text = raw if isinstance(raw, str) else dumps_utf8(raw, sort_keys=True)
-        out.append(QuarantineExample(str(where), str(record.get("error")), raw_text))
+        out.append(QuarantineExample(str(where), str(record.get("error")), _raw_text(record.get("raw"))))
     return out
 
 
-# The manifest keys the report reads, with the type `tome curate` writes for each.
-MANIFEST_TYPES = {"stages": list, "input": dict, "accounting": dict, "config": dict, "inputs": list}
+def _raw_text(raw: Any) -> str:
+    return raw if isinstance(raw, str) else dumps_utf8(raw, sort_keys=True)
+
+
+# -- checking the folder ------------------------------------------------------------------------------------
+# What the report, the dataset card and `tome publish` read of an output folder is checked here, in one place, before
+# any of it is shown: a value `tome curate` never writes there (a count of -5, 1.5, true or "12", a share of 7, more
+# rows in a stage than the run had, a stage without a name) or a data column of another type is a damaged folder,
+# one line naming manifest.json and the key (or the file and the column), where the report showed the value as a
+# fact, a chart broke on it (a traceback) or the dataset card did. (The manifest's part belongs in
+# curation/contract.py, beside check_manifest_counts, which it extends.)
+
+#: The most rows a count may hold where the folder's accounting does not bound it: a Parquet file counts its rows in
+#: 64 bits (a count past it also broke the report's charts).
+MAX_ROWS = 2**63 - 1
+
+# The manifest keys the report and the card read, with the JSON type `tome curate` writes for each.
+MANIFEST_TYPES = {"stages": list, "input": dict, "accounting": dict, "config": dict, "inputs": list, "outputs": dict,
+                  "removed_by_reason": dict, "extra_columns": list, "review": dict, "mix": list}
+_JSON_NAMES = {dict: "a JSON object", list: "a JSON array", str: "a string", bool: "true or false"}
+# the row counts of a stage's entry, of an input's (several inputs) and of a row of the mix
+STAGE_COUNTS = ("rows_in", "kept", "added", "quarantined")
+INPUT_COUNTS = ("rows", "rows_in", "augmented", "kept", "quarantined")
+MIX_COUNTS = ("rows_in", "kept")
+# the objects of row counts in a stage's stats that the report shows, by stage (cluster_sizes: any dedup stage's)
+STATS_COUNTS = {"validate": ("errors",), "balance": ("per_source_before", "per_source_after")}
+
+
+def _shown(value: Any, limit: int = 40) -> str:
+    """``value`` as its JSON (``NaN`` as Python writes it), cut to ``limit`` characters."""
+    text = json.dumps(value, ensure_ascii=True)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class _ManifestCheck:
+    """The checks of :func:`check_manifest`, each refusing a key by its path (``stages[2].kept``)."""
+
+    def __init__(self, paths) -> None:
+        self.paths = paths
+        self.total: int | None = None  # the run's rows, once its accounting is checked: no count can be more
+
+    def refuse(self, key: str, problem: str) -> OutputFolderError:
+        # (a key from the data, a removal reason or a source holding a line break, shown on one line)
+        return unreadable_file(self.paths.root, self.paths.manifest, f"{one_line(key)} {problem}")
+
+    def kind(self, key: str, value: Any, kind: type) -> None:
+        if not isinstance(value, kind):
+            raise self.refuse(key, f"is {_shown(value)}, not {_JSON_NAMES[kind]}")
+
+    def count(self, key: str, value: Any, bounded: bool = True) -> None:
+        if not is_row_count(value):
+            raise self.refuse(key, f"is {_shown(value)}, not a count of rows")
+        if bounded and self.total is not None and value > self.total:
+            raise self.refuse(key, f"is {value:,}, more than the {self.total:,} rows of its accounting "
+                                   "(input_rows + added_rows)")
+        if value > MAX_ROWS:
+            raise self.refuse(key, f"is {value:,}, more rows than a Parquet file can count")
+
+    def counts(self, key: str, value: Any) -> None:
+        """An object of row counts (rows removed by reason, per source, per error)."""
+        self.kind(key, value, dict)
+        for name, n in value.items():
+            self.count(f"{key}.{name}", n)
+
+    def share(self, key: str, value: Any) -> None:
+        """A share of the kept rows: a number from 0 to 1."""
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+            raise self.refuse(key, f"is {_shown(value)}, not a share from 0 to 1")
+
+    def stage(self, key: str, stage: Any) -> None:
+        self.kind(key, stage, dict)
+        self.kind(f"{key}.name", stage.get("name"), str)
+        if "enabled" in stage:
+            self.kind(f"{key}.enabled", stage["enabled"], bool)
+        for name in STAGE_COUNTS:
+            if name in stage:
+                self.count(f"{key}.{name}", stage[name])
+        if stage.get("removed") is not None:
+            self.counts(f"{key}.removed", stage["removed"])
+        stats = stage.get("stats")
+        if stats is None:
+            return
+        self.kind(f"{key}.stats", stats, dict)
+        if stats.get("cluster_sizes") is not None:  # cluster size (as text) -> clusters
+            self.counts(f"{key}.stats.cluster_sizes", stats["cluster_sizes"])
+            for size in stats["cluster_sizes"]:
+                if not (size.isascii() and size.isdigit() and len(size) <= len(str(MAX_ROWS))):
+                    raise self.refuse(f"{key}.stats.cluster_sizes", f"names a cluster size {_shown(size)}, not a count "
+                                                                    "of rows")
+                self.count(f"{key}.stats.cluster_sizes.{size}", int(size))
+        for name in STATS_COUNTS.get(stage["name"], ()):
+            if stats.get(name) is not None:
+                self.counts(f"{key}.stats.{name}", stats[name])
+        if stage["name"] == "against" and stats.get("existing_rows") is not None:  # the existing set's, not this run's
+            self.count(f"{key}.stats.existing_rows", stats["existing_rows"], bounded=False)
+
+    def input(self, key: str, entry: Any) -> None:
+        self.kind(key, entry, dict)
+        for name in INPUT_COUNTS:
+            if name in entry:
+                self.count(f"{key}.{name}", entry[name])
+        if entry.get("removed") is not None:
+            self.counts(f"{key}.removed", entry["removed"])
+        if "share" in entry:
+            self.share(f"{key}.share", entry["share"])
+        if entry.get("target_share") is not None:
+            self.share(f"{key}.target_share", entry["target_share"])
+        if entry.get("target_rows") is not None:  # (a max_rows: a cap, not rows the run had)
+            self.count(f"{key}.target_rows", entry["target_rows"], bounded=False)
+
+    def mix_row(self, key: str, row: Any) -> None:
+        self.kind(key, row, dict)
+        for name in MIX_COUNTS:
+            if name in row:
+                self.count(f"{key}.{name}", row[name])
+        if "share" in row:
+            self.share(f"{key}.share", row["share"])
+        if row.get("target") is not None:
+            self.share(f"{key}.target", row["target"])
+        if row.get("target_rows") is not None:
+            self.count(f"{key}.target_rows", row["target_rows"], bounded=False)
+
+    def outputs_agree(self, manifest: dict[str, Any]) -> None:
+        """The accounting's places hold the rows the outputs list (which :func:`check_row_counts` holds to the files):
+        else the report would say "nothing lost" of counts no file holds."""
+        accounting, outputs = manifest.get("accounting") or {}, manifest.get("outputs") or {}
+        listed = {name: entry.get("rows") for name, entry in outputs.items() if isinstance(entry, dict)}
+        places = {"in_splits": SPLITS, "removed": ("removed",), "quarantined": ("quarantine",)}
+        for key, names in places.items():
+            if key in accounting and all(isinstance(listed.get(n), int) for n in names):
+                held = sum(listed[n] for n in names)
+                if held != accounting[key]:
+                    what = " + ".join(f"outputs.{n}.rows" for n in names)
+                    raise self.refuse(f"accounting.{key}", f"is {accounting[key]:,}, but {what} = {held:,}: they "
+                                                           "do not agree")
 
 
 def check_manifest(paths, manifest: dict[str, Any]) -> None:
-    """Refuse a manifest whose keys the report reads hold something `tome curate` never writes there."""
-    def refuse(what: str) -> OutputFolderError:
-        return unreadable_file(paths.root, paths.manifest, what)
-
-    def counts(value: Any) -> bool:  # {name: number}
-        return isinstance(value, dict) and all(is_row_count(v) for v in value.values())
-
+    """Refuse (:class:`OutputFolderError`, one line naming ``manifest.json`` and the key) a manifest whose keys the
+    report, the dataset card or `tome publish` read hold something `tome curate` never writes there: a value of
+    another JSON type, a count of rows that is no count (``-5``, ``1.5``, ``true``, ``"12"``, ``NaN``) or more than
+    the run's rows, a share outside 0-1, an accounting that does not add up or does not match the outputs."""
+    check = _ManifestCheck(paths)
     for key, kind in MANIFEST_TYPES.items():
         if key in manifest and not isinstance(manifest[key], kind):
-            raise refuse(f"{key!r} is not a JSON {kind.__name__}")
-    check_manifest_counts(paths.root, manifest)
+            raise check.refuse(repr(key), f"is {_shown(manifest[key])}, not {_JSON_NAMES[kind]}")
+    check_manifest_counts(paths.root, manifest)  # accounting and outputs.*.rows: counts, adding up
+    check.outputs_agree(manifest)
+    accounting = manifest.get("accounting", {})
+    if "input_rows" in accounting:  # every count of rows is at most the rows the run had: read, and augmentation's
+        check.total = accounting["input_rows"] + accounting.get("added_rows", 0)
+    for key in ROW_COUNT_KEYS:
+        if key in accounting:
+            check.count(f"accounting.{key}", accounting[key])
     for n, stage in enumerate(manifest.get("stages", [])):
-        if not isinstance(stage, dict) or not isinstance(stage.get("name"), str):
-            raise refuse(f"stages[{n}] is not an object with a name")
-        if not all(is_row_count(stage.get(k, 0)) for k in ("rows_in", "kept", "added", "quarantined")):
-            raise refuse(f"stages[{n}] has a row count that is not a count of rows")
-        if stage.get("removed") is not None and not counts(stage["removed"]):
-            raise refuse(f"stages[{n}].removed is not a JSON object of row counts")
-        if stage.get("stats") is not None and not isinstance(stage["stats"], dict):
-            raise refuse(f"stages[{n}].stats is not a JSON object")
-    stage_configs = manifest.get("config", {}).get("stages", {})
-    if not isinstance(stage_configs, dict) or not all(isinstance(v, dict) for v in stage_configs.values()):
-        raise refuse("config.stages is not a JSON object of stage settings")
+        check.stage(f"stages[{n}]", stage)
+    if "rows" in manifest.get("input", {}):
+        check.count("input.rows", manifest["input"]["rows"])
     for n, entry in enumerate(manifest.get("inputs", [])):
-        if not isinstance(entry, dict) or (entry.get("removed") is not None and not counts(entry["removed"])):
-            raise refuse(f"inputs[{n}] is not an input's accounting")
+        check.input(f"inputs[{n}]", entry)
+    for n, row in enumerate(manifest.get("mix", [])):
+        check.mix_row(f"mix[{n}]", row)
+    check.counts("removed_by_reason", manifest.get("removed_by_reason", {}))
+    for n, name in enumerate(manifest.get("extra_columns", [])):
+        check.kind(f"extra_columns[{n}]", name, str)
+    stage_configs = manifest.get("config", {}).get("stages", {})
+    check.kind("config.stages", stage_configs, dict)
+    for name, settings in stage_configs.items():
+        check.kind(f"config.stages.{name}", settings, dict)
+    review = manifest.get("review", {})
+    for name in ("verdicts", "applied"):
+        if review.get(name) is not None:
+            check.counts(f"review.{name}", review[name])
+    if review.get("agreement") is not None:
+        check.kind("review.agreement", review["agreement"], dict)
+
+
+# The columns the report reads, with the Arrow types `tome curate` writes for each (a column of another type broke
+# the report with Arrow's message, naming no file, or was blamed on manifest.json).
+def _is_text(t: pa.DataType) -> bool:
+    return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_null(t)
+
+
+def _is_turns(t: pa.DataType) -> bool:
+    if not (pa.types.is_list(t) or pa.types.is_large_list(t)) or not pa.types.is_struct(t.value_type):
+        return False
+    fields = {f.name: f.type for f in t.value_type}
+    return all(name in fields and _is_text(fields[name]) for name in ("from", "value"))
+
+
+def _is_number(t: pa.DataType) -> bool:
+    return pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t) or pa.types.is_null(t)
+
+
+COLUMN_TYPES = {
+    "id": ("text", lambda t: pa.types.is_string(t) or pa.types.is_large_string(t)),
+    "conversations": ("a list of {from, value} turns", _is_turns),
+    "original_conversations": ("a list of {from, value} turns", lambda t: pa.types.is_null(t) or _is_turns(t)),
+    "score": ("a number", _is_number),
+    **{name: ("text", _is_text) for name in ("source", "stage", "reason", "duplicate_of", "details", "augmentation")},
+}
+
+
+def check_columns(paths, name: str) -> None:
+    """The columns of a split (``train``...) or of ``removed`` that the report reads are of the type `tome curate`
+    writes: :class:`OutputFolderError` naming the file and the column. A split without ``conversations`` holds no
+    conversations to show or publish; a ``removed.parquet`` without ``reason`` does not say why its rows went."""
+    path = paths.removed if name == "removed" else paths.split(name)
+    for file in paths.files(path):
+        with reading(paths.root, file):
+            schema = pq.read_schema(file)
+        required = "reason" if name == "removed" else "conversations"  # (what every row of the file is shown by)
+        if required not in schema.names:
+            raise unreadable_file(paths.root, file, f"no {required!r} column (not a file written by `tome curate`)")
+        for column in schema:
+            if column.name in COLUMN_TYPES and not COLUMN_TYPES[column.name][1](column.type):
+                raise unreadable_file(paths.root, file, f"column {column.name!r} is {column.type}, not "
+                                                        f"{COLUMN_TYPES[column.name][0]} (not as `tome curate` "
+                                                        "writes it)")
+
+
+def read_checked_manifest(paths) -> dict[str, Any]:
+    """``manifest.json`` of the folder, read and checked (:func:`check_manifest`); :class:`OutputFolderError` also
+    for one nested too deep for Python's JSON reader or holding a number of thousands of digits (a traceback)."""
+    try:
+        manifest = read_manifest(paths.root)
+    except OutputFolderError:
+        raise
+    except (RecursionError, ValueError) as exc:  # (the ValueError json raises past sys.get_int_max_str_digits)
+        problem = "nested too deeply" if isinstance(exc, RecursionError) else "a number of too many digits"
+        raise unreadable_file(paths.root, paths.manifest, f"not valid JSON ({problem})") from None
+    check_manifest(paths, manifest)
+    return manifest
+
+
+def check_folder(out_dir: str | Path, rows: bool = True) -> tuple[Any, dict[str, Any]]:
+    """``(paths, manifest)`` of the curation output folder ``out_dir`` once what the report, the card and `tome
+    publish` read of it is checked: ``FileNotFoundError`` where it is no output folder (a usage error), else
+    :class:`OutputFolderError` (one line naming the folder, the file and, where it is known, the key or column) for
+    the first thing damaged: the manifest (:func:`check_manifest`), a data file's footer or columns, and with
+    ``rows`` a file holding other rows than the manifest lists (`tome publish` leaves those to its card's check:
+    with ``--format`` it writes the card from the files)."""
+    paths = require_output_folder(out_dir)
+    manifest = read_checked_manifest(paths)
+    for name in (*SPLITS, *(["removed"] if paths.removed.exists() else [])):
+        split_columns(paths.root, name)  # a damaged file or one without ids, named
+        check_columns(paths, name)
+    if rows:
+        check_row_counts(paths.root, manifest)  # (else "nothing lost" would be said of rows that are gone)
+    return paths, manifest
 
 
 def gather(out_dir: str | Path, examples_per_reason: int = EXAMPLES_PER_REASON) -> ReportFacts:
     """Read a curation output folder into the facts the report shows; :class:`OutputFolderError` (one line naming
     the folder and, where it is known, the file) when it cannot be read."""
-    paths = require_output_folder(out_dir)
-    manifest = read_manifest(paths.root)
-    check_manifest(paths, manifest)
-    for name in (*SPLITS, *(["removed"] if paths.removed.exists() else [])):
-        split_columns(paths.root, name)  # a damaged file or one without ids, named
-    check_row_counts(paths.root, manifest)  # (else "nothing lost" would be said of rows that are gone)
+    paths, manifest = check_folder(out_dir)
     try:
         return _gather(paths, manifest, examples_per_reason)
     except OutputFolderError:
@@ -509,9 +738,9 @@ def gather(out_dir: str | Path, examples_per_reason: int = EXAMPLES_PER_REASON) 
 def _gather(paths, manifest: dict[str, Any], examples_per_reason: int) -> ReportFacts:
     splits = {name: _read(paths.split(name)) for name in SPLITS}
     removed = _read(paths.removed) if paths.removed.exists() else pa.table({"id": pa.array([], pa.string())})
-    if "reason" not in removed.column_names:
-        removed = removed.append_column("reason", pa.array([None] * removed.num_rows, pa.string()))
-        removed = removed.append_column("stage", pa.array([None] * removed.num_rows, pa.string()))
+    for name in ("reason", "stage"):  # (either may be missing: a folder written by hand; "stage" was added twice)
+        if name not in removed.column_names:
+            removed = removed.append_column(name, pa.nulls(removed.num_rows, pa.string()))
 
     stages = [
         StageRow(s["name"], bool(s.get("enabled", True)), int(s.get("rows_in", 0)), int(s.get("kept", 0)),
@@ -673,7 +902,9 @@ def against_summary(config: dict[str, Any] | None, stage: dict[str, Any] | None)
     how = "exact and near copies" if len(kinds) == 2 else f"{kinds[0]} copies only" if kinds else "no copies"
     removed = (stage.get("removed") or {}).get("duplicate_of_existing", 0)
     found = ", ".join(f"{stats[k]:,} {k}" for k in ("exact", "near") if isinstance(stats.get(k), int))
-    rest = (f"({stats.get('existing_rows', 0):,} existing rows; {how}, found with this run's dedup settings): "
+    existing = stats.get("existing_rows", 0)  # (None where no row came to be compared: the index was not opened)
+    rest = (f"({f'{existing:,}' if is_row_count(existing) else 'its'} existing rows; {how}, found with this run's "
+            "dedup settings): "
             f"{removed:,} new rows removed as duplicate_of_existing" + (f" ({found})" if found else ""))
     unreadable = stats.get("existing_unreadable")
     if isinstance(unreadable, int) and unreadable:

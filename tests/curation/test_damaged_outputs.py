@@ -153,7 +153,7 @@ def test_curate_against_a_damaged_folder_names_the_file(damage, curated, small_i
     ({"stages": 5}, "'stages'"), ({"stages": [1]}, "stages[0]"), ({"input": "x"}, "'input'"),
     ({"stages": [{"name": "a", "stats": 3}]}, "stats"), ({"accounting": {"input_rows": "x"}}, "accounting.input_rows"),
     ({"stages": [{"name": "a", "removed": {"r": "b"}}]}, "stages[0].removed"), ({"inputs": [1]}, "inputs[0]"),
-    ({"config": {"stages": 5}}, "config.stages"), ({"input": {"rows": "x"}}, "a value the report cannot show"),
+    ({"config": {"stages": 5}}, "config.stages"), ({"input": {"rows": "x"}}, "input.rows"),
 ])
 def test_report_names_a_manifest_value_of_the_wrong_type(manifest, key, curated, tmp_path):
     root = tmp_path / "typed"
