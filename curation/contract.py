@@ -310,7 +310,7 @@ def check_manifest_counts(root: str | Path, manifest: dict[str, Any]) -> None:
         raise unreadable_file(root, path, "'accounting' is not a JSON object")
     for key in ROW_COUNT_KEYS:
         if accounting and key in accounting and not is_row_count(accounting[key]):
-            raise unreadable_file(root, path, f"accounting.{key} is {_shown_json(accounting[key])}, not a count of rows")
+            raise unreadable_file(root, path, f"accounting.{key} is {shown_json(accounting[key])}, not a count of rows")
     if accounting and all(key in accounting for key in ROW_COUNT_KEYS):
         came = accounting["input_rows"] + accounting["added_rows"]
         went = accounting["in_splits"] + accounting["removed"] + accounting["quarantined"]
@@ -324,10 +324,10 @@ def check_manifest_counts(root: str | Path, manifest: dict[str, Any]) -> None:
         if not isinstance(entry, dict):
             raise unreadable_file(root, path, f"outputs.{name} is not a JSON object")
         if "rows" in entry and not is_row_count(entry["rows"]):
-            raise unreadable_file(root, path, f"outputs.{name}.rows is {_shown_json(entry['rows'])}, not a count of rows")
+            raise unreadable_file(root, path, f"outputs.{name}.rows is {shown_json(entry['rows'])}, not a count of rows")
 
 
-def _shown_json(value: Any, limit: int = 40) -> str:
+def shown_json(value: Any, limit: int = 40) -> str:
     """``value`` as its JSON, cut to ``limit`` characters."""
     text = json.dumps(value, ensure_ascii=True)
     return text if len(text) <= limit else text[: limit - 3] + "..."

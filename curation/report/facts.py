@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 from curation.contract import SPLITS, OutputFolderError, read_manifest, read_quarantine, require_output_folder
 from curation.contract import ROW_COUNT_KEYS, check_manifest_counts, check_row_counts, is_row_count, reading
-from curation.contract import split_columns, unreadable_file
+from curation.contract import shown_json, split_columns, unreadable_file
 from curation.report.markdown_text import one_line
 from curation.report.quality import QualityFacts, gather_quality
 from tomecraft.errors import error_line
@@ -498,12 +498,6 @@ MIX_COUNTS = ("rows_in", "kept")
 STATS_COUNTS = {"validate": ("errors",), "balance": ("per_source_before", "per_source_after")}
 
 
-def _shown(value: Any, limit: int = 40) -> str:
-    """``value`` as its JSON (``NaN`` as Python writes it), cut to ``limit`` characters."""
-    text = json.dumps(value, ensure_ascii=True)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 class _ManifestCheck:
     """The checks of :func:`check_manifest`, each refusing a key by its path (``stages[2].kept``)."""
 
@@ -517,11 +511,11 @@ class _ManifestCheck:
 
     def kind(self, key: str, value: Any, kind: type) -> None:
         if not isinstance(value, kind):
-            raise self.refuse(key, f"is {_shown(value)}, not {_JSON_NAMES[kind]}")
+            raise self.refuse(key, f"is {shown_json(value)}, not {_JSON_NAMES[kind]}")
 
     def count(self, key: str, value: Any, bounded: bool = True) -> None:
         if not is_row_count(value):
-            raise self.refuse(key, f"is {_shown(value)}, not a count of rows")
+            raise self.refuse(key, f"is {shown_json(value)}, not a count of rows")
         if bounded and self.total is not None and value > self.total:
             raise self.refuse(key, f"is {value:,}, more than the {self.total:,} rows of its accounting "
                                    "(input_rows + added_rows)")
@@ -537,7 +531,7 @@ class _ManifestCheck:
     def share(self, key: str, value: Any) -> None:
         """A share of the kept rows: a number from 0 to 1."""
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
-            raise self.refuse(key, f"is {_shown(value)}, not a share from 0 to 1")
+            raise self.refuse(key, f"is {shown_json(value)}, not a share from 0 to 1")
 
     def stage(self, key: str, stage: Any) -> None:
         self.kind(key, stage, dict)
@@ -557,7 +551,7 @@ class _ManifestCheck:
             self.counts(f"{key}.stats.cluster_sizes", stats["cluster_sizes"])
             for size in stats["cluster_sizes"]:
                 if not (size.isascii() and size.isdigit() and len(size) <= len(str(MAX_ROWS))):
-                    raise self.refuse(f"{key}.stats.cluster_sizes", f"names a cluster size {_shown(size)}, not a count "
+                    raise self.refuse(f"{key}.stats.cluster_sizes", f"names a cluster size {shown_json(size)}, not a count "
                                                                     "of rows")
                 self.count(f"{key}.stats.cluster_sizes.{size}", int(size))
         for name in STATS_COUNTS.get(stage["name"], ()):
@@ -615,7 +609,7 @@ def check_manifest(paths, manifest: dict[str, Any]) -> None:
     check = _ManifestCheck(paths)
     for key, kind in MANIFEST_TYPES.items():
         if key in manifest and not isinstance(manifest[key], kind):
-            raise check.refuse(repr(key), f"is {_shown(manifest[key])}, not {_JSON_NAMES[kind]}")
+            raise check.refuse(repr(key), f"is {shown_json(manifest[key])}, not {_JSON_NAMES[kind]}")
     check_manifest_counts(paths.root, manifest)  # accounting and outputs.*.rows: counts, adding up
     check.outputs_agree(manifest)
     accounting = manifest.get("accounting", {})
