@@ -11,10 +11,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+import pyarrow as pa
+
 from curation.core.bookkeeping import AccountingError, StageReport
 from curation.engines.local import CurationResult, run_local
 from curation.engines.output import local_out
 from curation.readers import InputError, open_input
+from tomecraft.errors import error_line
 from tomecraft.files import expand_user
 
 __all__ = ["AccountingError", "CurationResult", "InputError", "StageReport", "check_not_own_output", "check_out_dir",
@@ -141,7 +144,8 @@ def open_source(input_spec: str | Sequence[str] | None, config, out_dir: str | P
     repeated, or the config's ``inputs:`` list; the command line replaces the list) or one in another format
     become a :class:`curation.inputs.MultiSource`, and the config's ``inputs`` then holds them resolved
     (names, detected formats), as the manifest records them. ``out_dir``: the run's output folder, which no
-    input may be, hold or lie in (:func:`check_not_own_output`)."""
+    input may be, hold or lie in (:func:`check_not_own_output`). An Arrow error while the input's first rows are
+    read to tell its format is the input's (named, with why), not an ``inputs:`` setting's."""
     from curation.formats import FormatError
     from curation.inputs import InputConfig, MultiSource, inputs_from_cli, name_inputs, needs_adapting, open_inputs, resolve_input
 
@@ -165,6 +169,9 @@ def open_source(input_spec: str | Sequence[str] | None, config, out_dir: str | P
             source = MultiSource([single], [source])
     except FormatError as exc:
         raise InputError(str(exc)) from None
+    except pa.ArrowException as exc:  # (ArrowInvalid is a ValueError) the input's data, not the inputs' settings
+        where = ", ".join(specs) or ", ".join(i.path for i in config.inputs) or "the embedded sample"
+        raise InputError(f"{where}: cannot read its first rows: {error_line(exc)}") from None
     except ValueError as exc:  # names used twice, weight and max_rows both given, a weight of 0
         raise InputError(str(exc) if str(exc).startswith(("inputs:", "--input")) else f"inputs: {exc}") from None
     config = config.model_copy(deep=True)

@@ -110,12 +110,22 @@ def plain_layouts(table: pa.Table) -> pa.Table:
 
 
 def with_leaves(t: pa.DataType, leaf) -> pa.DataType:
-    """``t`` with each leaf type (inside structs and lists, at any depth) as ``leaf(type)`` gives it."""
+    """``t`` with each leaf type, at any depth (structs, lists of each kind, maps; a dictionary as its values where
+    they change), as ``leaf(type)`` gives it."""
+    if pa.types.is_dictionary(t):
+        inner = with_leaves(t.value_type, leaf)
+        return t if inner == t.value_type else inner
     if pa.types.is_struct(t):
         return pa.struct([t.field(i).with_type(with_leaves(t.field(i).type, leaf)) for i in range(t.num_fields)])
-    if pa.types.is_list(t) or pa.types.is_large_list(t):
-        item = t.value_field.with_type(with_leaves(t.value_type, leaf))
-        return pa.list_(item) if pa.types.is_list(t) else pa.large_list(item)
+    if pa.types.is_map(t):
+        return pa.map_(t.key_field.with_type(with_leaves(t.key_type, leaf)),
+                       t.item_field.with_type(with_leaves(t.item_type, leaf)), t.keys_sorted)
+    if pa.types.is_fixed_size_list(t):
+        return pa.list_(t.value_field.with_type(with_leaves(t.value_type, leaf)), t.list_size)
+    if pa.types.is_large_list(t):
+        return pa.large_list(t.value_field.with_type(with_leaves(t.value_type, leaf)))
+    if pa.types.is_list(t):
+        return pa.list_(t.value_field.with_type(with_leaves(t.value_type, leaf)))
     return leaf(t)
 
 
@@ -134,7 +144,7 @@ def binary_as_text(table: pa.Table) -> pa.Table:
     """A typed table's chat columns (the canonical names of :data:`curation.formats.TABLE_KEYS`) stored as binary,
     as some Parquet writers store strings, as strings (nested ones too). A column with a value that is not UTF-8
     is viewed as text unchecked, as a Parquet string column may arrive: the reader finds those rows
-    (:func:`curation.readers.source.without_bad_utf8`) and quarantines each alone. Other binary columns are
+    (:func:`curation.readers.source.without_unreadable_values`) and quarantines each alone. Other binary columns are
     data, as given."""
     columns, changed = [], False
     for name, column in zip(table.column_names, table.columns):

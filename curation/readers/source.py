@@ -22,7 +22,7 @@ from curation.contract import record_id
 from curation.readers.errors import InputError, misnamed
 from curation.readers.filesystems import fingerprint_files
 from curation.readers.labels import named_labels, parquet_labels
-from curation.readers.raw import as_typed, raw_batch
+from curation.readers.raw import as_typed, raw_batch, with_leaves
 from curation.sources import BOM, CR_HEAD, CR_LINES, bom_encoding, classify, lone_cr_lines
 from tomecraft.errors import error_line
 
@@ -523,20 +523,21 @@ def _rebatch(batch: pa.RecordBatch, rows: int) -> Iterator[pa.RecordBatch]:
 def _typed_batch(table: pa.Table, unit: Unit, first_row: int, done: int) -> pa.RecordBatch:
     """A raw batch over rows of a typed table (ids from each row's canonical JSON; text stored as binary read as
     text, :func:`curation.readers.raw.binary_as_text`; turns stored as maps as structs,
-    :func:`~curation.readers.raw.turn_maps_as_structs`). A row with a string that is not UTF-8 is marked "not
-    UTF-8" (:func:`without_bad_utf8`), one whose turn maps name a key twice is marked so; a column name given
-    twice is an :class:`InputError`."""
+    :func:`~curation.readers.raw.turn_maps_as_structs`; decimals of a negative scale, which Parquet cannot
+    store, as :func:`parquet_writable` says). A row with a string that is not UTF-8, or with a value Python's
+    types cannot hold, is marked so (:func:`without_unreadable_values`), one whose turn maps name a key twice is
+    marked so; a column name given twice is an :class:`InputError`."""
     from curation.core.temporal import rows_as_python
     from curation.readers.raw import binary_as_text, turn_maps_as_structs
 
     _unique_columns(table.schema, unit.path or unit.file)
-    table, refused, given = turn_maps_as_structs(binary_as_text(table))
+    table, refused, given = turn_maps_as_structs(binary_as_text(parquet_writable(table)))
     n = table.num_rows
     raw = error = None
     try:
         rows = rows_as_python(table)  # (times Arrow will not convert, nanoseconds: curation.core.temporal)
-    except UnicodeDecodeError:  # Parquet writers need not check their strings: the rows that are not UTF-8 alone
-        table, rows, raw, error = without_bad_utf8(table)
+    except NOT_PYTHON:  # Parquet writers need not check their strings, nor Arrow its dates: those rows alone
+        table, rows, raw, error = without_unreadable_values(table)
     if refused:  # turns stored as maps that name a key twice
         error = error or [None] * n
         for i, why in refused.items():
@@ -589,11 +590,23 @@ def _field_named_twice(kind: pa.DataType) -> str | None:
     return None
 
 
-def without_bad_utf8(table: pa.Table) -> tuple[pa.Table, list[dict], list[str | None], list[str | None]]:
-    """``(table, rows, raw, error)`` for a table with strings that are not UTF-8: each row that holds one is null
-    in ``table``, has ``error`` "not UTF-8: <why> (column '<name>')" and, as its row in ``rows`` and its JSON in
-    ``raw``, its values with the bytes decoded with replacements (what quarantine shows and the id hashes);
-    the other rows as they are."""
+# what making Python values of a typed column raises where a value cannot be one: a string that is not UTF-8
+# (UnicodeDecodeError, a ValueError), a date or time Python's types cannot hold (a year past 9999, a duration of
+# more than 999,999,999 days: OverflowError), a value Arrow will not convert (ArrowInvalid, a ValueError;
+# ArrowNotImplementedError)
+NOT_PYTHON = (ValueError, OverflowError, pa.ArrowException)
+OUT_OF_RANGE = ("value out of Python's range (a date or timestamp before year 1 or after 9999, a duration of more than "
+                "999,999,999 days)")
+
+
+def without_unreadable_values(table: pa.Table) -> tuple[pa.Table, list[dict], list[str | None], list[str | None]]:
+    """``(table, rows, raw, error)`` for a table with values that cannot be made Python values (:data:`NOT_PYTHON`;
+    :mod:`curation.core.temporal` makes those it can): each row that holds one is null in ``table`` (no stage
+    meets the value again) and quarantined, with ``error`` "not UTF-8: <why> (column '<name>')", "value out of
+    Python's range (...) (column '<name>', <type>)" or "value not representable in Python: <why> (column
+    '<name>')" and, as its row in ``rows`` and its JSON in ``raw``, its values as :func:`_stored_value` gives them
+    (what quarantine shows and the id hashes: from the row alone, whatever batch it is read in); the other rows
+    as they are."""
     from curation.core.temporal import column_values, rows_as_python
 
     n = table.num_rows
@@ -602,7 +615,7 @@ def without_bad_utf8(table: pa.Table) -> tuple[pa.Table, list[dict], list[str | 
         try:
             column_values(column)
             continue
-        except UnicodeDecodeError:
+        except NOT_PYTHON:
             pass
         for i in range(n):
             if i not in bad:
@@ -610,45 +623,86 @@ def without_bad_utf8(table: pa.Table) -> tuple[pa.Table, list[dict], list[str | 
                     column_values(column.slice(i, 1))
                 except UnicodeDecodeError as exc:
                     bad[i] = f"not UTF-8: {exc.reason} (column {name!r})"
+                except OverflowError:  # (Python's own message names the value, or a C int)
+                    bad[i] = f"{OUT_OF_RANGE} (column {name!r}, {column.type})"
+                except NOT_PYTHON as exc:
+                    bad[i] = f"value not representable in Python: {_one_line(exc)} (column {name!r})"
     clean = table.take(pa.array([None if i in bad else i for i in range(n)], type=pa.int64()))
     rows = rows_as_python(clean)
     raw: list[str | None] = [None] * n
     error: list[str | None] = [None] * n
     for i, reason in bad.items():
-        rows[i] = {name: _replaced(_as_bytes_value(column.slice(i, 1))) for name, column in
+        rows[i] = {name: _replaced(_stored_value(column.slice(i, 1))) for name, column in
                    zip(table.column_names, table.columns)}
         raw[i] = json.dumps(rows[i], ensure_ascii=False, default=str)
         error[i] = reason
     return clean, rows, raw, error
 
 
-def _as_bytes_value(column: pa.ChunkedArray) -> Any:
-    """The one value of a one-row column, its strings as bytes (they need not be UTF-8)."""
-    try:
-        from curation.core.temporal import column_values
+def _stored_value(column: pa.ChunkedArray) -> Any:
+    """The one value of a one-row column, its strings as bytes (they need not be UTF-8); where a date, time,
+    timestamp or duration in it is one Python's types cannot hold, those as the integers they are stored as (days,
+    or counts of the type's unit since 1970-01-01 or midnight: every value is one, however far out; what it
+    counts is in the input's schema)."""
+    from curation.core.temporal import column_values
 
-        return column_values(column.cast(_as_bytes(column.type)))[0]
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, UnicodeDecodeError):
-        return None
+    for leaf in (_bytes_leaf, _stored_leaf):
+        try:
+            return column_values(column.cast(with_leaves(column.type, leaf)))[0]
+        except NOT_PYTHON:
+            continue
+    return None
 
 
 _BYTES_OF = {pa.string(): pa.binary(), pa.large_string(): pa.large_binary(), pa.string_view(): pa.binary_view()}
 
 
-def _as_bytes(t: pa.DataType) -> pa.DataType:
-    """``t`` with every string type (at any depth) as its binary type."""
-    from curation.readers.raw import with_leaves
+def _bytes_leaf(t: pa.DataType) -> pa.DataType:
+    """A string type as its binary type, else ``t``."""
+    return _BYTES_OF.get(t, t)
 
-    return with_leaves(t, lambda leaf: _BYTES_OF.get(leaf, leaf))
+
+def _stored_leaf(t: pa.DataType) -> pa.DataType:
+    """A string type as its binary type, a temporal one (intervals aside) as the integers it holds, else ``t``."""
+    if pa.types.is_temporal(t) and not pa.types.is_interval(t):
+        return pa.int32() if t.bit_width == 32 else pa.int64()
+    return _bytes_leaf(t)
+
+
+# the most digits each decimal type holds, smallest first
+DECIMAL_DIGITS = ((38, pa.decimal128), (76, pa.decimal256))
+
+
+def _writable_leaf(t: pa.DataType) -> pa.DataType:
+    """A decimal of a negative scale (Arrow allows one: ``decimal128(5, -3)`` holds 99,999,000) as the decimal of
+    scale 0 that holds each of its values exactly, or as text where none does; else ``t``."""
+    if not pa.types.is_decimal(t) or t.scale >= 0:
+        return t
+    digits = t.precision - t.scale
+    return next((make(digits, 0) for most, make in DECIMAL_DIGITS if digits <= most), pa.string())
+
+
+def parquet_writable(table: pa.Table) -> pa.Table:
+    """A typed table with each type (at any depth) that the output's Parquet cannot store cast to one that holds
+    each value exactly (:func:`_writable_leaf`; chosen by the type alone, so every batch of a column gets the same
+    one): a loaded dataset with such a column ended the run as its splits were written."""
+    columns, changed = [], False
+    for column in table.columns:
+        target = with_leaves(column.type, _writable_leaf)
+        if target != column.type:
+            column, changed = column.cast(target), True
+        columns.append(column)
+    return pa.Table.from_arrays(columns, names=table.column_names) if changed else table
 
 
 def _replaced(value: Any) -> Any:
-    """``value`` with its bytes (at any depth) decoded as UTF-8, replacement characters for what is not."""
+    """``value`` with its bytes (at any depth) decoded as UTF-8, replacement characters for what is not (a map's
+    key/value pairs too, as the lists JSON writes them as)."""
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     if isinstance(value, dict):
         return {k: _replaced(v) for k, v in value.items()}
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple)):
         return [_replaced(v) for v in value]
     return value
 
