@@ -27,18 +27,19 @@ from curation.pii.config import PiiConfig  # noqa: E402
 from curation.pii.detect import Scanner, scan_conversations  # noqa: E402
 
 PRESIDIO = {"EMAIL_ADDRESS": "email", "PHONE_NUMBER": "phone", "IP_ADDRESS": "ip_address",
-            "CREDIT_CARD": "credit_card", "IBAN_CODE": "iban"}
+            "CREDIT_CARD": "credit_card", "IBAN_CODE": "iban", "US_SSN": "us_ssn"}
 
 
 def presidio_detector():
     import tldextract
     from presidio_analyzer.predefined_recognizers import (CreditCardRecognizer, EmailRecognizer, IbanRecognizer,
-                                                          IpRecognizer, PhoneRecognizer)
+                                                          IpRecognizer, PhoneRecognizer, UsSsnRecognizer)
     from presidio_analyzer.predefined_recognizers.generic import email_recognizer
 
     # presidio's email check asks tldextract, whose default fetches the public suffix list: use its bundled copy
     email_recognizer.tldextract = type("Offline", (), {"extract": staticmethod(tldextract.TLDExtract(suffix_list_urls=()))})
-    recognizers = [EmailRecognizer(), PhoneRecognizer(), IpRecognizer(), CreditCardRecognizer(), IbanRecognizer()]
+    recognizers = [EmailRecognizer(), PhoneRecognizer(), IpRecognizer(), CreditCardRecognizer(), IbanRecognizer(),
+                   UsSsnRecognizer()]
 
     def spans(text: str) -> list[tuple[int, int, str]]:
         out = []
@@ -102,7 +103,7 @@ def main() -> None:
         ["presidio P", "presidio R", "presidio FP", "presidio FN"] if pres else [])
     speed = [["ours (scanner on each text)", len(items), ours_rate, ours_cpu]]
     if pres:
-        speed.append(["presidio recognizers (5 types)", len(items), pres_rate, pres_cpu])
+        speed.append(["presidio recognizers (6 types)", len(items), pres_rate, pres_cpu])
     speed = [r + [f"{r[2] / pres_rate:.1f}x" if pres else ""] for r in speed]
 
     chat = chat_rows()

@@ -16,7 +16,7 @@ import random
 import string
 import sys
 
-TYPES = ("email", "phone", "ip_address", "credit_card", "iban", "secret")
+TYPES = ("email", "phone", "ip_address", "credit_card", "iban", "us_ssn", "secret")
 
 FIRST = ["john", "maria", "wei", "fatima", "lars", "ana", "kenji", "olga", "pierre", "amara", "diego", "sofia"]
 LAST = ["smith", "garcia", "chen", "khan", "berg", "silva", "tanaka", "ivanova", "dubois", "okafor", "lopez"]
@@ -32,6 +32,7 @@ LEADS = {
     "credit_card": ["Card number: {}", "Please charge {} for the order.", "I paid with {} yesterday.",
                     "My Visa is {}, exp 04/27.", "Use card {} for the refund."],
     "iban": ["Transfer it to {} please.", "IBAN: {}", "Our account is {} (Sparkasse).", "Pay to {} by Monday."],
+    "us_ssn": ["My SSN is {}.", "SSN: {}", "Social security number {} on the W-2.", "ssn#{}", "Her SSN, {}, was leaked."],
     "secret": ["Here is my key: {}", "export TOKEN={}", "config: api_key = \"{}\"", "I accidentally pushed {} to git.",
                "Authorization: Bearer {}", "{}"],
 }
@@ -159,6 +160,24 @@ def iban(rng: random.Random) -> str:
     return _iban(rng)
 
 
+def _ssn_digits(rng: random.Random) -> str:
+    """Nine digits in the SSA's ranges: area 001-899 but 666, group 01-99, serial 0001-9999."""
+    area = rng.choice([a for a in range(1, 900) if a != 666])
+    return f"{area:03d}{rng.randint(1, 99):02d}{rng.randint(1, 9999):04d}"
+
+
+def us_ssn(rng: random.Random) -> str:
+    """Dashed, as the SSA prints it: an SSN wherever it stands."""
+    n = _ssn_digits(rng)
+    return f"{n[:3]}-{n[3:5]}-{n[5:]}"
+
+
+def said_us_ssn(rng: random.Random) -> str:
+    """Dashed, spaced or unbroken: after a lead that says SSN (:data:`LEADS`), each shape is one."""
+    n = _ssn_digits(rng)
+    return rng.choice([f"{n[:3]}-{n[3:5]}-{n[5:]}", f"{n[:3]} {n[3:5]} {n[5:]}", n])
+
+
 def secret(rng: random.Random) -> str:
     a, A, d = string.ascii_letters + string.digits, string.ascii_uppercase + string.digits, string.digits
     kind = rng.randrange(12)
@@ -229,12 +248,16 @@ def near_misses(rng: random.Random) -> str:
         lambda: f"Pi is about 3.{_rand(rng, d, 12)}.",
         lambda: f"Part no. {_rand(rng, d, 3)}-{_rand(rng, d, 3)}-{_rand(rng, d, 4)} fits the model.",
         lambda: f"Serial: {_rand(rng, d, 4)} {_rand(rng, d, 4)} {_rand(rng, d, 4)} {_rand(rng, d, 4)}",
+        lambda: f"Ship to Beverly Hills, CA {_rand(rng, d, 5)}-{_rand(rng, d, 4)}.",
+        lambda: f"Sample SSN {rng.choice(['000', '666', str(rng.randint(900, 999))])}-{_rand(rng, d, 2)}-{_rand(rng, d, 4)} is invalid.",
+        lambda: f"Case {(n := _ssn_digits(rng))[:3]}-{n[3:5]}-{n[5:]} was closed.",
+        lambda: f"Ticket {_ssn_digits(rng)} is resolved.",
     ]
     return rng.choice(options)()
 
 
 GENERATORS = {"email": email, "phone": phone, "ip_address": ip_address, "credit_card": credit_card, "iban": iban,
-              "secret": secret}
+              "us_ssn": us_ssn, "secret": secret}
 
 
 def labelled(per_type: int, near: int | None = None, seed: int = 0) -> list[tuple[str, list[tuple[int, int, str]]]]:
@@ -250,7 +273,7 @@ def labelled(per_type: int, near: int | None = None, seed: int = 0) -> list[tupl
                 pre = lead.index("{}")
                 items.append((lead.replace("{}", value), [(pre + a, pre + b, kind)]))
                 continue
-            value = GENERATORS[kind](rng)
+            value = (said_us_ssn if kind == "us_ssn" else GENERATORS[kind])(rng)
             lead = rng.choice(LEADS[kind])
             pre = lead.index("{}")
             text = lead.replace("{}", value)

@@ -20,6 +20,8 @@ class PiiActions(StrictModel):
     ip_address: Action = "redact"
     credit_card: Action = "redact"
     iban: Action = "redact"
+    us_ssn: Action = Field("redact", description="US Social Security numbers (123-45-6789; spaced or unbroken after "
+                           "'SSN')")
     secret: Action = "redact"
     person: Action = Field("keep", description="names, through presidio + spaCy (the `pii-names` extra)")
 

@@ -53,10 +53,16 @@ class _Disjoint:
         self.ends.insert(i, end)
 
 
+# one run, or groups of four and a last group of one to four: how an IBAN is printed (ISO 13616)
+_PRINT_FORMAT = re.compile(r"\S+|(?:\S{4} )+\S{1,4}")
+
+
 def _iban_span(text: str, start: int) -> tuple[int, bool] | None:
     """(end, passes mod 97) of the IBAN-shaped text at ``start`` (its country's length, spaces allowed); None when
-    it does not have the shape."""
-    want = validators.IBAN_LENGTHS.get(text[start: start + 2])
+    it does not have the shape. An IBAN in lower or mixed case (``gb82 west 1234 5698 7654 32``, typed or copied
+    from a form) counts when it is written as one run or in the groups of four it is printed in: prose that
+    happens to start with a country code and two digits (``se12 this text here...``) is neither."""
+    want = validators.IBAN_LENGTHS.get(text[start: start + 2].upper())
     if want is None:
         return None
     count, i = 0, start
@@ -67,6 +73,8 @@ def _iban_span(text: str, start: int) -> tuple[int, bool] | None:
             break
         i += 1
     if count != want or (i < len(text) and text[i].isalnum()):
+        return None
+    if not text[start:i].isupper() and _PRINT_FORMAT.fullmatch(text, start, i) is None:
         return None
     return i, validators.iban_ok(text[start:i])
 
@@ -177,7 +185,7 @@ class Scanner:
                     continue  # (card spans are checked already)
                 if d.type == "phone" and not NOT_PHONE_CONTEXT(text, start):
                     continue
-                if d.type == "credit_card" and not NOT_CARD_CONTEXT(text, start):
+                if d.type in ("credit_card", "us_ssn") and not NOT_CARD_CONTEXT(text, start):
                     continue
                 if d.name == "ipv4" and not NOT_VERSION_CONTEXT(text, start):
                     continue

@@ -79,6 +79,27 @@ def card_ok(text: str) -> bool:
     return len(number) in _issuer_lengths(number) and _grouping_ok(text) and luhn_ok(number)
 
 
+def isbn10_ok(number: str) -> bool:
+    """The ISBN-10 check: digits weighted 10 down to 1 sum to a multiple of 11 (a check digit ``X`` is 10)."""
+    values = [10 if ch in "Xx" else int(ch) for ch in number]
+    return len(values) == 10 and sum(w * d for w, d in zip(range(10, 0, -1), values)) % 11 == 0
+
+
+def isbn13_ok(number: str) -> bool:
+    """The ISBN-13 (EAN-13) check: digits weighted 1, 3, 1, 3, ... sum to a multiple of 10."""
+    return len(number) == 13 and sum((3 if i % 2 else 1) * int(ch) for i, ch in enumerate(number)) % 10 == 0
+
+
+def ssn_ok(text: str) -> bool:
+    """A number the US Social Security Administration issues: area 001-899 but 666, group 01-99, serial
+    0001-9999 (000-12-3456 or 900-12-3456 is no SSN, whatever its shape)."""
+    number = digits(text)
+    if len(number) != 9:
+        return False
+    area, group, serial = number[:3], number[3:5], number[5:]
+    return area not in ("000", "666") and area < "900" and group != "00" and serial != "0000"
+
+
 def iban_ok(text: str) -> bool:
     """Country length and the ISO 13616 mod-97 check."""
     iban = re.sub(r"[\s-]", "", text).upper()
@@ -89,11 +110,11 @@ def iban_ok(text: str) -> bool:
 
 
 def ipv4_ok(text: str) -> bool:
-    try:
-        ipaddress.IPv4Address(text)
-    except ValueError:
-        return False
-    return True
+    """Four decimal octets up to 255. Zero-padded octets (``192.168.001.010``, as router pages and logs print them)
+    count: :mod:`ipaddress` refuses them, as some parsers read them as octal, but either way the text names a host
+    and is redacted."""
+    parts = text.split(".")
+    return len(parts) == 4 and all(p.isascii() and p.isdigit() and len(p) <= 3 and int(p) <= 255 for p in parts)
 
 
 def ipv6_ok(text: str) -> bool:
@@ -113,17 +134,41 @@ def _phonenumbers():
     return phonenumbers
 
 
+# a US / Canadian number without its area code, as written there (555-0143, 867-5309): an exchange (first digit
+# 2-9) and four digits; libphonenumber calls it incomplete and checks it against no region
+_NANP_LOCAL = re.compile(r"[2-9]\d\d-\d{4}")
+_NANP = frozenset({"US", "CA"})
+# regions whose numbers people write without the trunk prefix libphonenumber prints (Indian mobiles: 98765 43210)
+_TRUNK_PREFIX_OPTIONAL = frozenset({"IN"})
+
+
+def _trunk_prefix_missing(pn, number, region: str, written: str) -> bool:
+    """A number read as national in ``region`` whose national form starts with the trunk prefix (``0`` in GB, DE,
+    FR, AU) that the text leaves out: a nine-digit ``123456789`` is a French number only by adding the ``0`` no
+    French writer omits; what such digits are is an ID, a ZIP+4, a timestamp, an ISBN, a dotted version."""
+    prefix = pn.PhoneMetadata.metadata_for_region(region).national_prefix
+    if not prefix or region in _TRUNK_PREFIX_OPTIONAL or digits(written).startswith(prefix):
+        return False
+    if number.country_code_source != pn.CountryCodeSource.FROM_DEFAULT_COUNTRY:
+        return False  # (a number given with 00 / 011 + country code carries no trunk prefix)
+    return digits(pn.format_number(number, pn.PhoneNumberFormat.NATIONAL)).startswith(prefix)
+
+
 def phone_ok(text: str, regions: tuple[str, ...]) -> bool:
-    """A valid phone number (libphonenumber) in one of ``regions``, or anywhere when written with ``+``."""
+    """A valid phone number (libphonenumber) in one of ``regions``, written as that region writes it (with its
+    trunk prefix, :func:`_trunk_prefix_missing`), or anywhere when written with ``+``; or a US local number
+    (``555-0143``) where the regions include US or Canada."""
     n = len(digits(text))
     if not 7 <= n <= 15:
         return False
+    if _NANP_LOCAL.fullmatch(text.strip()) and not _NANP.isdisjoint(regions):
+        return True
     pn = _phonenumbers()
     for region in (None,) if text.lstrip().startswith("+") else regions:
         try:
-            number = pn.parse(text, region)
+            number = pn.parse(text, region, keep_raw_input=True)
         except pn.NumberParseException:
             continue
-        if pn.is_valid_number(number):
+        if pn.is_valid_number(number) and (region is None or not _trunk_prefix_missing(pn, number, region, text)):
             return True
     return False
