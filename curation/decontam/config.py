@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from curation.core.config_base import StrictModel
+
+_OFF = "stages.decontaminate.enabled: false"  # how the stage is turned off, as every stage is
 
 
 class DecontamConfig(StrictModel):
@@ -28,15 +30,6 @@ class DecontamConfig(StrictModel):
     fields: list[Literal["prompt", "answer", "system"]] = Field(
         default_factory=lambda: ["prompt", "answer"], description="which turns are compared (human, gpt, system)"
     )
-
-    @field_validator("fields")
-    @classmethod
-    def _some_field(cls, fields: list[str]) -> list[str]:
-        # (an empty list compared nothing: the stage ran, found no row and said so, a check that was never made)
-        if not fields:
-            raise ValueError("no turns to compare: list prompt, answer and/or system, or set enabled: false to turn "
-                             "the stage off")
-        return fields
     seed_prompts: bool = Field(True, description="the seed's three evaluation prompts (always compared unless off)")
     prompt_sets: list[str] = Field(default_factory=list, description="`tome eval` prompt set YAML files")
     files: list[str] = Field(
@@ -49,3 +42,20 @@ class DecontamConfig(StrictModel):
         default_factory=lambda: ["train"], description="splits whose hits are removed; hits elsewhere are reported"
     )
     workers: int = Field(1, ge=0, le=1024, description="threads per batch (the engine runs batches side by side); 0 = all cores")
+
+    # Nothing to compare is an error, not a stage that runs, finds no row and reports a check that was never made;
+    # the stage is turned off as every stage is, with its `enabled`.
+    @field_validator("fields")
+    @classmethod
+    def _some_field(cls, fields: list[str]) -> list[str]:
+        if not fields:
+            raise ValueError("no turns to compare: list prompt, answer and/or system, or set "
+                             f"{_OFF} to turn the stage off")
+        return fields
+
+    @model_validator(mode="after")
+    def _some_eval_set(self) -> "DecontamConfig":
+        if self.enabled and not (self.seed_prompts or self.prompt_sets or self.files):
+            raise ValueError("no eval sets to compare against (seed_prompts is false, prompt_sets and files are "
+                             f"empty): name one, or set {_OFF} to turn the stage off")
+        return self

@@ -161,7 +161,8 @@ def _read_items(path: Path, name: str, suffix: str, text_field: str | None) -> I
 
 def load_eval_items(cfg: DecontamConfig, base: Path | None = None) -> list[EvalItem]:
     """Every eval item the config names, in order: seed prompts, prompt sets, files (relative paths from ``base``).
-    A file or prompt set that cannot be read is :class:`EvalSetError` (one line naming it)."""
+    A file or prompt set that cannot be read, or a file that holds no item, is :class:`EvalSetError` (one line
+    naming it)."""
     from evaluation.prompt_sets import PromptSetError, default_prompt_set, load_prompt_set
 
     def resolve(p: str) -> Path:
@@ -179,5 +180,10 @@ def load_eval_items(cfg: DecontamConfig, base: Path | None = None) -> list[EvalI
             raise EvalSetError(f"stages.decontaminate.prompt_sets: {exc}") from None
         items += [EvalItem(path.stem, f"{path.stem}:{s.id}", s.text) for s in specs]
     for p in cfg.files:
-        items += list(_file_items(resolve(p), cfg.text_field))
+        found = list(_file_items(resolve(p), cfg.text_field))
+        if not found:  # (it compared nothing, and the stage reported the file as checked)
+            raise EvalSetError(f"{resolve(p)}: no eval items (the file is empty, or every text in it is blank): "
+                               "nothing to compare the rows with; give the eval set's file, or leave it out of "
+                               "stages.decontaminate.files")
+        items += found
     return items

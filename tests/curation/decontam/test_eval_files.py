@@ -70,6 +70,21 @@ def test_an_unreadable_eval_file_is_one_line_naming_it(tmp_path, name, content, 
     assert "\n" not in str(info.value)
 
 
+@pytest.mark.parametrize("name,content", [
+    ("empty.jsonl", b""), ("blank.txt", b"\n  \n\t\n"), ("blanks.jsonl", b'{"text": "  "}\n{"text": null}\n'),
+    ("none.json", b"[]"), ("empty.parquet", None),
+])
+def test_an_eval_file_that_holds_no_item_is_one_line_not_a_check_of_nothing(tmp_path, name, content):
+    """Such a file compared nothing, and the stage reported its eval set as checked."""
+    if content is None:
+        pq.write_table(pa.table({"text": pa.array([], pa.string())}), tmp_path / name)
+    else:
+        (tmp_path / name).write_bytes(content)
+    with pytest.raises(EvalSetError, match=rf"{name.replace('.', '[.]')}: no eval items") as info:
+        items(tmp_path, name)
+    assert "\n" not in str(info.value)
+
+
 @pytest.mark.parametrize("content,text_field,message", [
     ('{"text": 5}\n', None, r"t\.jsonl:1: field 'text' is a number, expected text"),
     ('{"question": ["a", "b"]}\n', None, r"t\.jsonl:1: field 'question' is a list, expected text"),
