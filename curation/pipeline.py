@@ -8,6 +8,7 @@ asked for) and the report. The steps know nothing of files or engines; the engin
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -18,7 +19,7 @@ from curation.engines.local import CurationResult, run_local
 from curation.engines.output import local_out
 from curation.readers import InputError, open_input
 from tomecraft.errors import error_line
-from tomecraft.files import expand_user
+from tomecraft.files import expand_user, too_long
 
 __all__ = ["AccountingError", "CurationResult", "InputError", "StageReport", "check_not_own_output", "check_out_dir",
            "finish_outputs", "open_source", "run_curation"]
@@ -152,6 +153,10 @@ def open_source(input_spec: str | Sequence[str] | None, config, out_dir: str | P
     specs = [] if input_spec is None else [input_spec] if isinstance(input_spec, str) else list(input_spec)
     try:
         inputs = inputs_from_cli(specs) if specs else list(config.inputs)
+        for item in inputs:  # (a URL's query may be long: it is no file name)
+            problem = None if "://" in item.path else too_long(os.path.expanduser(item.path))
+            if problem is not None:  # its first look (stat) raised OSError: File name too long
+                raise InputError(f"{item.path}: {problem}; give a shorter path")
         if out_dir is not None:
             check_not_own_output([i.path for i in inputs], out_dir)
         if len(inputs) > 1 or (config.inputs and not specs):

@@ -37,7 +37,7 @@ import numpy as np
 
 from serving.defaults import ASR_REQUIRED_FILES, DEFAULT_ASR_NAME, default_asr_path
 from serving.generation import shown
-from tomecraft.files import expand_user
+from tomecraft.files import expand_user, too_long
 
 if TYPE_CHECKING:
     from serving.speech_stream import SpeechStream
@@ -412,6 +412,9 @@ def resolve_asr(model: str | os.PathLike[str] | None) -> tuple[str, str]:
         raise AsrModelNotFound("--asr is empty: give a faster-whisper model name (tiny.en, base.en, small, ...) or a "
                                "CTranslate2 model folder, or leave it out for the shipped Whisper tiny.en")
     path = expand_user(text)
+    problem = too_long(path)
+    if problem is not None:  # (no model name is that long either; its first look, is_dir, raised OSError)
+        raise AsrModelNotFound(f"--asr {text}: {problem}")
     if path.is_dir():
         missing = [f for f in ASR_REQUIRED_FILES if not (path / f).is_file()]
         if missing:

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from tomecraft.files import expand_user
+from tomecraft.files import expand_user, too_long
 
 SERVE_HELP = """Start the voice demo: speak (or type) to the fine-tuned model in your browser.
 
@@ -123,7 +123,12 @@ def voice_problem(voice: str) -> str | None:
     from serving.tts import VOICE_CHOICES
 
     choice = voice.strip()
-    if choice.lower() in (*VOICE_CHOICES, "off", "") or expand_user(choice).is_file():
+    if choice.lower() in (*VOICE_CHOICES, "off", ""):
+        return None
+    problem = too_long(expand_user(choice))
+    if problem is not None:  # (its first look, is_file, raised OSError: File name too long)
+        return f"--voice {voice}: {problem}"
+    if expand_user(choice).is_file():
         return None
     choices = ", ".join(VOICE_CHOICES)
     if choice.lower().endswith(".onnx") or "/" in choice:

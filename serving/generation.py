@@ -46,7 +46,7 @@ from typing import Any, Literal, Protocol
 from serving.defaults import default_llm_path
 from tomecraft.chat_text import prompt_segments, special_token_pattern
 from tomecraft.errors import error_line
-from tomecraft.files import expand_user
+from tomecraft.files import expand_user, too_long
 
 Message = Mapping[str, str]
 SourceKind = Literal["gguf", "transformers", "lora", "hub", "hub-gguf"]
@@ -196,6 +196,9 @@ def resolve_model(model: str | os.PathLike[str] | None, *, base_model: str | Non
         return ModelSource("gguf", str(default_llm_path()))
     text = str(model).strip()
     path = expand_user(text)
+    problem = too_long(path)
+    if problem is not None:  # (its first look, is_file, raised OSError: File name too long)
+        raise ModelNotFound(f"{path}: {problem}")
     if path.is_file():
         if is_gguf_file(path):
             return ModelSource("gguf", str(path))

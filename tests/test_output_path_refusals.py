@@ -35,7 +35,7 @@ HOSTILE = [
 WRITTEN = {
     ("curate", "--out"), ("train", "--run"), ("export", "--out"), ("export", "RUN"), ("sweep", "--out"),
     ("eval compare", "--out"), ("eval experiment", "--out"), ("review export", "--to"),
-    ("review export", "--hub-dir"), ("review import", "--out"),
+    ("review export", "--hub-dir"), ("review import", "--out"), ("report", "OUT_DIR"),
 }
 
 

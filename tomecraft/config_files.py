@@ -14,7 +14,7 @@ from typing import Any, Iterable, TypeVar, Union, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from tomecraft.files import LONE_SURROGATE
+from tomecraft.files import LONE_SURROGATE, too_long
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -117,9 +117,12 @@ def _depth_over(data: Any, limit: int) -> bool:
 
 def read_yaml_file(path: str | Path, what: str = "config file") -> Any:
     """The YAML document in ``path`` (a file, or a pipe such as ``<(...)`` gives); a missing file, a folder, text
-    that is not UTF-8 or not YAML (duplicate keys included) is a :class:`ConfigError` of one line that names the
-    file."""
+    that is not UTF-8 or not YAML (duplicate keys included), or a name longer than a file system allows (its first
+    look raised ``OSError: File name too long``), is a :class:`ConfigError` of one line that names the file."""
     path = Path(path)
+    problem = too_long(path)
+    if problem is not None:
+        raise ConfigError(f"{path}: {problem}; give the {what} a shorter one")
     if path.is_dir():
         raise ConfigError(f"{path}: is a folder; give the YAML {what}")
     if not path.exists():  # (a pipe or device, as `-c <(...)` and `-c /dev/null` give, is read as a file)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from tomecraft.console import console, error
+from tomecraft.console import console, error, non_empty_path, output_path
 
 REPORT_HELP = """
 Write **report.html** (one self-contained page: charts inlined, opens offline) and **report.md** (the same
@@ -28,7 +28,8 @@ Examples:
 
 
 def report(
-    out_dir: Path = typer.Argument(..., help="A `tome curate` output folder (holds manifest.json and the splits)."),
+    out_dir: Path = typer.Argument(..., parser=non_empty_path, callback=output_path,
+                                   help="A `tome curate` output folder (holds manifest.json and the splits)."),
     open_: bool = typer.Option(False, "--open", help="Open report.html in the default browser afterwards."),
 ) -> None:
     from curation.contract import OutputFolderError

@@ -1,0 +1,62 @@
+"""Every path a `tome` command reads (a config, an input, a curated folder, a model, a voice, a Whisper model) is one
+line naming it when a name in it, or the whole path, is longer than a file system allows: the first look at it
+(``stat``, ``is_dir``, ``exists``) raised ``OSError: [Errno 36] File name too long``, a traceback (`curate -c`,
+`train -c`, `sweep --config`, `eval compare -m`, `eval experiment -i`, `eval loss --data`, `serve --asr`, `serve
+--voice`), or `curate -i` said "the run stopped and out is not finished" of a run that never started. The paths a
+command writes are tests/test_output_path_refusals.py's."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.curation.runs import invoke, one_error_line
+
+LONG_NAME = "x" * 300
+LONG_PATH = "/".join(["y" * 200] * 25)  # every name allowed, the whole path (5,024 bytes) not
+
+READ = [
+    pytest.param(["curate", "-q", "-c", "PATH"], id="curate-config"),
+    pytest.param(["curate", "-q", "-i", "PATH"], id="curate-input"),
+    pytest.param(["curate", "-q", "-i", "data/sample.jsonl", "-i", "PATH"], id="curate-second-input"),
+    pytest.param(["train", "-c", "PATH", "--print-config"], id="train-config"),
+    pytest.param(["sweep", "--config", "PATH", "--dry-run"], id="sweep-config"),
+    pytest.param(["eval", "compare", "--no-loss", "-m", "PATH"], id="eval-compare-model"),
+    pytest.param(["eval", "experiment", "-q", "-i", "PATH"], id="eval-experiment-input"),
+    pytest.param(["eval", "loss", "--data", "PATH"], id="eval-loss-data"),
+    pytest.param(["report", "PATH"], id="report"),
+    pytest.param(["publish", "PATH", "--repo", "user/name"], id="publish"),
+    pytest.param(["serve", "--asr", "PATH"], id="serve-asr"),
+    pytest.param(["serve", "--voice", "PATH"], id="serve-voice"),
+]
+
+
+@pytest.mark.parametrize("value, says", [
+    pytest.param(LONG_NAME, "a name in this path is 300 bytes, more than a file system allows (255)", id="long-name"),
+    pytest.param(LONG_PATH, "bytes in full, more than a file system allows (4095)", id="long-path"),
+])
+@pytest.mark.parametrize("args", READ)
+def test_a_read_path_too_long_for_a_file_system_is_one_line(args, value, says, tmp_path, monkeypatch):
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    os.makedirs("data")
+    with open("data/sample.jsonl", "w", encoding="utf-8") as f:
+        f.write('{"conversations": [{"from": "human", "value": "Hi?"}, {"from": "gpt", "value": "Hello."}]}\n')
+    code, output = invoke(*[value if a == "PATH" else a for a in args])
+    # (`eval experiment` says which config it uses and what it curates first)
+    line = one_error_line(output.split("eval curating")[-1].split("\n", 1)[-1] if "eval curating" in output else output)
+    assert code in (1, 2), output
+    assert says in line, line
+    # nothing written (`eval experiment` records its config in its folder before it curates, whatever the input)
+    assert sorted(os.listdir(work)) == ["data", *(["experiments"] if args[:2] == ["eval", "experiment"] else [])]
+
+
+@pytest.mark.parametrize("args", [["report", ""], ["publish", "", "--repo", "user/name"]])
+def test_an_empty_folder_argument_is_refused_not_read_as_the_working_folder(args, tmp_path, monkeypatch):
+    """As a ``Path``, ``""`` is ``.``: `tome report ""` rewrote the report of whatever output folder it was run in."""
+    monkeypatch.chdir(tmp_path)
+    code, output = invoke(*args)
+    assert code == 2 and "is empty" in output, output
+    assert os.listdir(tmp_path) == []
