@@ -212,8 +212,14 @@ def output_paths(root: str | Path) -> OutputPaths:
 
 
 def require_output_folder(root: str | Path) -> OutputPaths:
-    """Check that ``root`` is a curation output folder; raise ``FileNotFoundError`` naming what is missing."""
+    """Check that ``root`` is a curation output folder; raise ``FileNotFoundError`` naming what is missing (or that
+    its name is longer than a file system allows, which no folder has)."""
+    from tomecraft.files import too_long
+
     paths = output_paths(root)
+    problem = too_long(paths.root)
+    if problem is not None:
+        raise FileNotFoundError(f"{paths.root}: not a folder: {problem}")
     if not paths.root.is_dir():
         hint = " (a data file: run `tome curate -i FILE -o OUT` first)" if paths.root.is_file() else ""
         raise FileNotFoundError(f"{paths.root}: not a folder (expected the --out folder of `tome curate`){hint}")
@@ -302,7 +308,8 @@ def is_row_count(value: Any) -> bool:
 
 def check_manifest_counts(root: str | Path, manifest: dict[str, Any]) -> None:
     """:class:`OutputFolderError` naming ``manifest.json`` and the key when a row count it holds (``accounting``, each
-    output's ``rows``) is no count of rows, or ``accounting`` does not add up: the report and the dataset card
+    output's ``rows``) is no count of rows, or ``accounting`` does not add up or says it does not (``balanced``
+    other than true): the report and the dataset card
     would otherwise show ``-5 input rows`` or ``1.5`` rows as facts, or break on a string."""
     path = output_paths(root).manifest
     accounting = manifest.get("accounting")
@@ -317,6 +324,10 @@ def check_manifest_counts(root: str | Path, manifest: dict[str, Any]) -> None:
         if came != went:
             raise unreadable_file(root, path, f"'accounting' does not add up: input_rows + added_rows = {came:,}, "
                                               f"in_splits + removed + quarantined = {went:,}")
+    if accounting and "balanced" in accounting and accounting["balanced"] is not True:
+        # (a run whose rows do not add up stops with AccountingError and writes no manifest: this one was edited)
+        raise unreadable_file(root, path, f"accounting.balanced is {shown_json(accounting['balanced'])}: the run's "
+                                          "rows did not add up")
     outputs = manifest.get("outputs")
     if outputs is not None and not isinstance(outputs, dict):
         raise unreadable_file(root, path, "'outputs' is not a JSON object")
@@ -364,7 +375,9 @@ def check_row_counts(root: str | Path, manifest: dict[str, Any]) -> None:
 
 
 def read_manifest(root: str | Path) -> dict[str, Any]:
-    """``manifest.json`` of the folder; :class:`OutputFolderError` when it is not a JSON object."""
+    """``manifest.json`` of the folder; :class:`OutputFolderError` when it is not a JSON object, also for one nested
+    too deep for Python's JSON reader or holding a number of thousands of digits (a traceback in whatever read it:
+    the report, `--against`, training, review)."""
     path = output_paths(root).manifest
     with reading(root, path):
         text = path.read_text(encoding="utf-8")
@@ -372,6 +385,9 @@ def read_manifest(root: str | Path) -> dict[str, Any]:
         manifest = json.loads(text)
     except json.JSONDecodeError as exc:
         raise unreadable_file(root, path, f"not valid JSON ({exc})") from None
+    except (RecursionError, ValueError) as exc:  # (the ValueError json raises past sys.get_int_max_str_digits)
+        problem = "nested too deeply" if isinstance(exc, RecursionError) else "a number of too many digits"
+        raise unreadable_file(root, path, f"not valid JSON ({problem})") from None
     if not isinstance(manifest, dict):
         raise unreadable_file(root, path, f"expected a JSON object, found {type(manifest).__name__}")
     return manifest

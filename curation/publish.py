@@ -31,6 +31,7 @@ import typer
 from curation.card import CARD_FILE, OUTPUT_FORMATS, CardError, check_card, read_card_format, write_card
 from curation.contract import OutputFolderError, read_quarantine
 from curation.readers.errors import InputError
+from tomecraft.console import non_empty_path
 from tomecraft.errors import error_line
 
 # huggingface_hub matches these with fnmatch on the path in the folder, where "**/" needs a folder before the
@@ -81,7 +82,7 @@ def publish(root: str | Path, repo: str, private: bool = False, token: str | Non
     from curation.report.facts import check_folder
 
     try:  # what the report and the card read of it, checked as they check it (a count of -5 goes up as no fact)
-        paths, _ = check_folder(root, rows=False)
+        paths, _ = check_folder(root)  # (the files' rows too: with --format the card is written from the files)
         read_quarantine(paths.root)
     except FileNotFoundError as exc:  # not an output folder: the path given is wrong
         raise PublishUsageError(str(exc)) from None
@@ -415,7 +416,7 @@ def staged(root: Path, public: dict[str, bytes]) -> Iterator[Path]:
 
 
 def publish_command(
-    out: Path = typer.Argument(..., help="A `tome curate` output folder."),
+    out: Path = typer.Argument(..., parser=non_empty_path, help="A `tome curate` output folder."),
     repo: str = typer.Option(..., "--repo", help="The Hugging Face dataset repo, USER/NAME (created if missing)."),
     private: bool = typer.Option(False, "--private", help="Create the repo private; an existing public repo is refused "
                                  "(the hub keeps a repo's visibility), nothing uploaded."),
@@ -424,10 +425,11 @@ def publish_command(
     token: Optional[str] = typer.Option(None, "--token", help="Hub token (default: HF_TOKEN or the saved login)."),
 ) -> None:
     """Upload a curated folder (splits, card, manifest, report) to the Hugging Face hub as a dataset repo."""
-    from tomecraft.console import console, error
+    from tomecraft.console import console, error, refuse_long_names
 
     from curation.report.markdown_text import one_line
 
+    refuse_long_names(("OUT", out))
     try:
         url = publish(out, repo, private=private, token=token, format=format)
     except PublishError as exc:  # one line, a folder named with a line break included

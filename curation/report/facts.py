@@ -686,15 +686,9 @@ def check_columns(paths, name: str) -> None:
 
 
 def read_checked_manifest(paths) -> dict[str, Any]:
-    """``manifest.json`` of the folder, read and checked (:func:`check_manifest`); :class:`OutputFolderError` also
-    for one nested too deep for Python's JSON reader or holding a number of thousands of digits (a traceback)."""
-    try:
-        manifest = read_manifest(paths.root)
-    except OutputFolderError:
-        raise
-    except (RecursionError, ValueError) as exc:  # (the ValueError json raises past sys.get_int_max_str_digits)
-        problem = "nested too deeply" if isinstance(exc, RecursionError) else "a number of too many digits"
-        raise unreadable_file(paths.root, paths.manifest, f"not valid JSON ({problem})") from None
+    """``manifest.json`` of the folder, read (:func:`curation.contract.read_manifest`) and checked
+    (:func:`check_manifest`)."""
+    manifest = read_manifest(paths.root)
     check_manifest(paths, manifest)
     return manifest
 
@@ -704,8 +698,7 @@ def check_folder(out_dir: str | Path, rows: bool = True) -> tuple[Any, dict[str,
     publish` read of it is checked: ``FileNotFoundError`` where it is no output folder (a usage error), else
     :class:`OutputFolderError` (one line naming the folder, the file and, where it is known, the key or column) for
     the first thing damaged: the manifest (:func:`check_manifest`), a data file's footer or columns, and with
-    ``rows`` a file holding other rows than the manifest lists (`tome publish` leaves those to its card's check:
-    with ``--format`` it writes the card from the files)."""
+    ``rows`` a file holding other rows than the manifest lists."""
     paths = require_output_folder(out_dir)
     manifest = read_checked_manifest(paths)
     for name in (*SPLITS, *(["removed"] if paths.removed.exists() else [])):

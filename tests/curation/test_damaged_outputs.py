@@ -58,6 +58,11 @@ DAMAGES = {
     "manifest_not_json": (lambda root: (root / "manifest.json").write_text("{bad"), "manifest.json"),
     "manifest_a_list": (lambda root: (root / "manifest.json").write_text("[]"), "manifest.json"),
     "manifest_not_utf8": (lambda root: (root / "manifest.json").write_bytes(b'{"a": "\xff\xfe"}'), "manifest.json"),
+    # past Python's JSON reader: a RecursionError, a ValueError (sys.get_int_max_str_digits)
+    "manifest_too_deep": (lambda root: (root / "manifest.json").write_text('{"a": ' + "[" * 100_000 + "]" * 100_000 + "}"),
+                          "manifest.json"),
+    "manifest_huge_number": (lambda root: (root / "manifest.json").write_text('{"a": ' + "1" * 5000 + "}"),
+                             "manifest.json"),
     "quarantine_bad_line": (lambda root: (root / "quarantine.jsonl").open("a").write("{not json\n"), "quarantine.jsonl"),
 }
 
@@ -103,6 +108,21 @@ ROWS_GONE = {
 
 
 @pytest.mark.parametrize("damage", sorted(ROWS_GONE))
+def test_publish_refuses_a_folder_whose_files_lost_rows_the_manifest_lists(damage, curated, tmp_path):
+    """With ``--format`` publish writes the card from the files, so it went up with a test split of 0 rows beside a
+    manifest that lists them."""
+    change, file_name, says = ROWS_GONE[damage]
+    root = tmp_path / damage
+    shutil.copytree(curated, root)
+    change(root)
+    code, output = invoke("publish", root, "--repo", "me/data", "--format", "both")
+    assert code == 1, output
+    line = one_error_line(output)
+    _assert_names_the_file(line, root, file_name)
+    assert says in line and not (root / "messages").exists()
+
+
+@pytest.mark.parametrize("damage", sorted(ROWS_GONE))
 def test_report_refuses_a_folder_whose_files_lost_rows_the_manifest_lists(damage, curated, tmp_path):
     """A test split emptied or replaced by a folder, removed.parquet or quarantine.jsonl deleted: the report
     still said "... — nothing lost." of rows no file held (its split counts not adding up to the total)."""
@@ -136,7 +156,8 @@ def test_review_export_and_import_name_the_damaged_file(damaged, tmp_path):
     _assert_names_the_file(one_error_line(output), root, file_name)
 
 
-@pytest.mark.parametrize("damage", ["corrupt_train", "train_without_id", "manifest_not_json", "manifest_a_list"])
+@pytest.mark.parametrize("damage", ["corrupt_train", "train_without_id", "manifest_not_json", "manifest_a_list",
+                                    "manifest_too_deep", "manifest_huge_number"])
 def test_curate_against_a_damaged_folder_names_the_file(damage, curated, small_input, tmp_path):
     root = tmp_path / damage
     shutil.copytree(curated, root)
@@ -194,6 +215,21 @@ def test_an_accounting_that_does_not_add_up_is_named(curated, tmp_path):
     (root / "manifest.json").write_text(json.dumps(manifest))
     code, output = invoke("report", root)
     assert code == 1 and "'accounting' does not add up" in one_error_line(output)
+
+
+@pytest.mark.parametrize("value", [False, None, "yes", 1])
+def test_an_accounting_that_says_it_does_not_balance_is_named(value, curated, tmp_path):
+    """The report showed "accounting broken" of it and the card and publish took it as a folder to upload: no run
+    writes one (a run whose rows do not add up stops), so the manifest was changed after it."""
+    root = tmp_path / "says-unbalanced"
+    shutil.copytree(curated, root)
+    manifest = read_manifest(curated)
+    manifest["accounting"]["balanced"] = value
+    (root / "manifest.json").write_text(json.dumps(manifest))
+    for command in (("report", root), ("publish", root, "--repo", "me/data", "--format", "messages")):
+        code, output = invoke(*command)
+        assert code == 1 and "accounting.balanced is " in one_error_line(output), output
+    assert not (root / "report.md").exists() and not (root / "messages").exists()
 
 
 def test_readers_raise_one_error_type_naming_file_and_line(curated, tmp_path):
