@@ -46,7 +46,7 @@ from curation.core.hashing import hash128
 from curation.core.registry import StageSpec, register
 from curation.core.stage import DETAILS, DUPLICATE_OF, POS, REASON, Decisions, GlobalStage, ReduceContext, StageError
 from curation.parallel import run_chunks
-from tomecraft.files import expand_user
+from tomecraft.files import expand_user, too_long
 
 REASON_CODE = "duplicate_of_existing"
 INDEX_VERSION = 3  # 3: rows.arrow holds each existing row's own id (`own_id`)
@@ -569,8 +569,12 @@ class ExistingSet:
         self.spec = spec
         self.subset = subset  # a hub dataset's configuration (open_input's ``subset``)
         path = expand_user(spec)
-        path = _finetome_twin(path) or path
-        self.curated = path if path.is_dir() and (is_curated_folder(path) or _tome_manifest(path)) else None
+        # a name no file system holds: said by check(), before the run (each look at it raises "File name too long")
+        self.too_long = None if "://" in spec else too_long(path)
+        if self.too_long is None:
+            path = _finetome_twin(path) or path
+        self.curated = path if self.too_long is None and path.is_dir() and (
+            is_curated_folder(path) or _tome_manifest(path)) else None
         self.splits: tuple[str, ...] = SPLITS
         self.only: list[Path] | None = None  # one split's files, when the spec names them
         self.named: Path | None = None  # what the spec names then: the split's file or shard folder, or one shard
@@ -579,6 +583,8 @@ class ExistingSet:
         self.skipped: dict[str, Any] = {"rows": 0, "first": None}
         self._hub_parts: list[str] | None = None
         self.kind: str | None = None  # once fingerprinted: ``curated``, or the input's kind (``jsonl``, ``hub``, ...)
+        if self.too_long is not None:
+            return
         if self.curated is None:
             named = path if path.exists() else _curated_split_named(spec) or path  # (out:train: out/train.parquet)
             found = _split_of_curated(named)
@@ -593,6 +599,8 @@ class ExistingSet:
         """What can be told of the set before a run, without reading its rows (:class:`StageError`, one line): a
         curated folder's manifest, split footers and listed files (as :meth:`fingerprint` checks them), or a
         local path that is not there (a glob, a hub id or a file is opened when the index is built)."""
+        if self.too_long is not None:
+            raise StageError(f"--against {self.spec}: {self.too_long}")
         if self.curated is not None:
             if self.subset is not None:
                 raise StageError(f"--against {self.spec}: a subset ({self.subset!r}) is a hub dataset's configuration; "

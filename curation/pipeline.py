@@ -34,6 +34,9 @@ def check_out_dir(out_dir: str | Path, config, output_format: str = "finetome", 
     ``shards``: the engine writes each split as a folder of shards (Ray)."""
     against = config.stage("against").path
     if against is not None and "://" not in against:
+        problem = too_long(expand_user(against))
+        if problem is not None:  # (each look at it below raised OSError: File name too long)
+            raise InputError(f"--against {against}: {problem}")
         existing, out = expand_user(against).resolve(), expand_user(out_dir).resolve()
         if _under(existing, out):
             raise InputError(f"--against {against}: this run would write over it (the output folder is {out_dir}); "

@@ -1,8 +1,9 @@
 """Every path a `tome` command reads (a config, an input, a curated folder, a model, a voice, a Whisper model) is one
 line naming it when a name in it, or the whole path, is longer than a file system allows: the first look at it
 (``stat``, ``is_dir``, ``exists``) raised ``OSError: [Errno 36] File name too long``, a traceback (`curate -c`,
-`train -c`, `sweep --config`, `eval compare -m`, `eval experiment -i`, `eval loss --data`, `serve --asr`, `serve
---voice`), or `curate -i` said "the run stopped and out is not finished" of a run that never started. The paths a
+`train -c`, `sweep --config`, `eval compare -m`, `eval experiment -i`, `eval loss --data`, `review import`'s folder
+and `--from`, `serve --asr`, `serve --voice`), or `curate -i` and `curate --against` said "the run stopped and out is
+not finished" of a run that never started. The paths a
 command writes are tests/test_output_path_refusals.py's."""
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ READ = [
     pytest.param(["eval", "loss", "--data", "PATH"], id="eval-loss-data"),
     pytest.param(["report", "PATH"], id="report"),
     pytest.param(["publish", "PATH", "--repo", "user/name"], id="publish"),
+    pytest.param(["curate", "-q", "-i", "data/sample.jsonl", "--against", "PATH"], id="curate-against"),
+    pytest.param(["review", "import", "PATH", "--from", "data", "-o", "reviewed"], id="review-import-folder"),
+    pytest.param(["review", "import", "data", "--from", "PATH", "-o", "reviewed"], id="review-import-from"),
     pytest.param(["serve", "--asr", "PATH"], id="serve-asr"),
     pytest.param(["serve", "--voice", "PATH"], id="serve-voice"),
 ]
@@ -60,3 +64,13 @@ def test_an_empty_folder_argument_is_refused_not_read_as_the_working_folder(args
     code, output = invoke(*args)
     assert code == 2 and "is empty" in output, output
     assert os.listdir(tmp_path) == []
+
+
+def test_an_existing_set_named_too_long_is_refused_by_its_check():
+    """The stage's own check says it too (what runs it without the command line's checks)."""
+    from curation.against import ExistingSet
+    from curation.core.stage import StageError
+
+    with pytest.raises(StageError, match=r"^--against x+: a name in this path is 300 bytes"):
+        ExistingSet(LONG_NAME).check()
+    assert ExistingSet("https://example.com/" + LONG_NAME).too_long is None  # (a URL's parts are no file names)

@@ -201,11 +201,12 @@ def import_cmd(
     from curation.review.errors import ReviewError, ReviewUsageError
     from curation.review.folder import read_folder
     from curation.review.verdicts import decide
-    from tomecraft.console import console, error, progress_tracker
+    from tomecraft.console import console, error, progress_tracker, refuse_long_names
 
     if from_ is None and not api_url:  # (the live path's own message named export's --to)
         error("say where the verdicts are: --from DIR (the to_disk or to_hub folder the annotators' dataset was saved "
               "to) or --api-url/--api-key (or ARGILLA_API_URL/ARGILLA_API_KEY) with --dataset for a live server")
+    refuse_long_names(("FOLDER", folder), ("--from", from_))  # (out_problem's first look raised OSError)
     reads = [folder, *([from_] if from_ is not None else [])]
     problem = (overwrite_problem(out, reads) if overwrite else None) or out_problem(out, folder, from_)
     if problem:
