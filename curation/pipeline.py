@@ -19,7 +19,7 @@ from curation.engines.local import CurationResult, run_local
 from curation.engines.output import local_out
 from curation.readers import InputError, open_input
 from tomecraft.errors import error_line
-from tomecraft.files import expand_user, too_long
+from tomecraft.files import expand_user, link_loop, too_long
 
 __all__ = ["AccountingError", "CurationResult", "InputError", "StageReport", "check_not_own_output", "check_out_dir",
            "finish_outputs", "open_source", "run_curation"]
@@ -34,8 +34,8 @@ def check_out_dir(out_dir: str | Path, config, output_format: str = "finetome", 
     ``shards``: the engine writes each split as a folder of shards (Ray)."""
     against = config.stage("against").path
     if against is not None and "://" not in against:
-        problem = too_long(expand_user(against))
-        if problem is not None:  # (each look at it below raised OSError: File name too long)
+        problem = too_long(expand_user(against)) or link_loop(expand_user(against))
+        if problem is not None:  # (each look at it below raised OSError: File name too long, or RuntimeError)
             raise InputError(f"--against {against}: {problem}")
         existing, out = expand_user(against).resolve(), expand_user(out_dir).resolve()
         if _under(existing, out):

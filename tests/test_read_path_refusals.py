@@ -74,3 +74,24 @@ def test_an_existing_set_named_too_long_is_refused_by_its_check():
     with pytest.raises(StageError, match=r"^--against x+: a name in this path is 300 bytes"):
         ExistingSet(LONG_NAME).check()
     assert ExistingSet("https://example.com/" + LONG_NAME).too_long is None  # (a URL's parts are no file names)
+
+
+@pytest.mark.parametrize("args", [
+    pytest.param(["curate", "-q", "-i", "data/sample.jsonl", "-o", "loop"], id="curate-out"),
+    pytest.param(["curate", "-q", "-i", "data/sample.jsonl", "-o", "loop/inside"], id="curate-out-under"),
+    pytest.param(["curate", "-q", "-i", "data/sample.jsonl", "--against", "loop"], id="curate-against"),
+    pytest.param(["eval", "compare", "--no-loss", "-o", "loop"], id="eval-compare-out"),
+    pytest.param(["review", "export", "data", "--no-vectors", "--to", "loop"], id="review-export-to"),
+])
+def test_a_symbolic_link_that_points_back_at_itself_is_one_line(args, tmp_path, monkeypatch):
+    """``Path.resolve`` raises ``RuntimeError: Symlink loop`` for it: `curate -o` and `--against` ended in that
+    traceback."""
+    monkeypatch.chdir(tmp_path)
+    os.symlink("loop", "loop")
+    os.makedirs("data")
+    with open("data/sample.jsonl", "w", encoding="utf-8") as f:
+        f.write('{"conversations": [{"from": "human", "value": "Hi?"}, {"from": "gpt", "value": "Hello."}]}\n')
+    code, output = invoke(*args)
+    line = one_error_line(output)
+    assert code in (1, 2) and "points back at itself" in line, output
+    assert sorted(os.listdir(tmp_path)) == ["data", "loop"]

@@ -186,14 +186,16 @@ def output_path(ctx: Any, param: Any, value: Any) -> Any:
     * a name of white space only (``" "``, ``out/ /x``): `tome curate -o " "` wrote its splits into a folder that
       no listing shows (a variable left empty inside quotes gives one);
     * a name, or the whole path, longer than a file system allows (:func:`refuse_long_names`): it was a traceback
-      at the first look at the path, after the work before it.
+      at the first look at the path, after the work before it;
+    * a symbolic link that points back at itself (:func:`tomecraft.files.link_loop`): a traceback where the
+      command resolved it.
 
     ``""`` is passed on as given: an option typed as text is refused by its command, which says what its default
     is (:func:`refuse_empty`); one typed ``Path`` never gets here with it (:func:`non_empty_path`). ``ctx`` and
     ``param``: typer passes them by position (``param`` names the option in the error)."""
     import typer
 
-    from tomecraft.files import expand_output
+    from tomecraft.files import expand_output, link_loop
 
     if value is None or not os.fspath(value):
         return value
@@ -209,6 +211,9 @@ def output_path(ctx: Any, param: Any, value: Any) -> Any:
         error(f"{label} {text!r}: a name in this path is only white space, which no listing shows; give a visible "
               "name")
     refuse_long_names((label, value))
+    loop = link_loop(value)
+    if loop is not None:  # (the first resolve of it raised RuntimeError: Symlink loop)
+        error(f"{label} {text}: {loop}; give another path")
     return value
 
 

@@ -72,6 +72,19 @@ def too_long(path: str | os.PathLike) -> str | None:
     return None
 
 
+def link_loop(path: str | os.PathLike) -> str | None:
+    """Why ``path`` cannot be resolved (a symbolic link in it that points, through others or straight, back at
+    itself), else None: ``Path.resolve`` raises ``RuntimeError: Symlink loop`` for it (``OSError`` from Python 3.13),
+    a traceback wherever a command resolves a path it is given."""
+    try:
+        Path(path).resolve()
+    except RuntimeError:
+        return "a symbolic link in this path points back at itself"
+    except OSError as exc:
+        return f"cannot be resolved ({exc.strerror or exc})"
+    return None
+
+
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # a code point no UTF-8 holds (a "\\ud800" escape read alone)
 
 
