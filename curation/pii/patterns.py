@@ -80,14 +80,14 @@ _CARD = r"(?<![\w+-])\d(?:[ -]?\d){12,18}(?![\w-])"
 # (:func:`curation.pii.detect._iban_span`). Only the start is matched: a whole-shape match run on from a word that is
 # no IBAN (``fd41 Also DE07 1285 ...``, the IPv6 group ``fd41`` then four letters) took the IBAN after it with it
 _IBAN = r"(?i)\b[A-Z]{2}\d{2}(?=(?: ?[A-Z0-9]{4}){2})"
-# a clock time (10:30) is no part of a number on either side: not its end, nor a start (at 10:30 415 555 2671);
-# a number right after # is one by its count (order #128-722-4195, issue #4155552671), never a phone number; a
-# date or a range of years is not its start (2023-10-12 415-555-2671 is a date, then the number)
 # a US Social Security number as the SSA prints it (078-05-1120); spaced, dotted or unbroken (078 05 1120,
 # 078051120) only right after a word that says it is one (SSN, SSN#, social security number ...)
 _SSN_DASHED = r"(?<![\w-])\d{3}-\d{2}-\d{4}(?![\w-]|\.\d)"
 _SSN_SAID = (r"(?i)\b(?:ssn|ss#|social[ -]security(?:\s+(?:number|no\.?|#|card))?)[\s:#.=,-]{0,4}(?:(?:is|was)\s+)?"
              r"(\d{3}([ .]?)\d{2}\2\d{4})(?![\w-]|\.\d)")
+# a clock time (10:30) is no part of a number on either side: not its end, nor a start (at 10:30 415 555 2671);
+# a number right after # is one by its count (order #128-722-4195, issue #4155552671), never a phone number; a
+# date or a range of years is not its start (2023-10-12 415-555-2671 is a date, then the number)
 _DATE_START = (r"(?:\d{4}[-./]\d\d?[-./]\d\d?|\d\d?[-./]\d\d?[-./](?:\d{4}|\d\d)|"
                r"(?:1[89]|20)\d\d\s*[-/]\s*(?:1[89]|20)\d\d)(?![-./]?\d)")
 _PHONE = (rf"(?<![\w+/.#-])(?<!\d:)(?!{_DATE_START})"
