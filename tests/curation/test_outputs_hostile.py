@@ -232,7 +232,8 @@ def test_a_card_that_no_longer_describes_its_folder_is_named(tmp_path, how):
 @pytest.mark.parametrize("how", DAMAGES)
 def test_publish_stops_on_a_damaged_card_and_rewrites_it_with_format(tmp_path, monkeypatch, how):
     """Kept as it is, a damaged card would go up and `load_dataset` would refuse the dataset: one line, nothing
-    sent. With --format the card is written again from the files and goes up."""
+    sent. With --format the card is written again from the files and goes up; a split that lost rows the manifest
+    lists is a damaged folder either way (the card would be written from what is left)."""
     import huggingface_hub
 
     root = curated_folder(tmp_path / "out")
@@ -242,6 +243,12 @@ def test_publish_stops_on_a_damaged_card_and_rewrites_it_with_format(tmp_path, m
     monkeypatch.setenv("HF_HUB_OFFLINE", "0")
     monkeypatch.setattr(huggingface_hub.HfApi, "create_repo", lambda self, repo_id, **kw: calls.append(repo_id) or "url")
     monkeypatch.setattr(huggingface_hub.HfApi, "upload_folder", lambda self, **kw: calls.append("upload"))
+    if how == "rows":  # the split itself lost rows the manifest lists: a damaged folder, with --format too
+        for fmt in (None, "finetome"):
+            with pytest.raises(PublishError, match="train.parquet: holds 3 rows, the manifest says 5"):
+                publish(root, "me/data", token="hf_x", format=fmt)
+        assert calls == []
+        return
     with pytest.raises(PublishError) as err:
         publish(root, "me/data", token="hf_x")
     assert str(err.value).endswith("rewrite it with --format finetome, messages or both; nothing was uploaded")
