@@ -157,7 +157,7 @@ def open_source(input_spec: str | Sequence[str] | None, config, out_dir: str | P
     try:
         inputs = inputs_from_cli(specs) if specs else list(config.inputs)
         for item in inputs:  # (a URL's query may be long: it is no file name)
-            problem = None if "://" in item.path else too_long(os.path.expanduser(item.path))
+            problem = None if "://" in item.path else too_long(expand_user(item.path))
             if problem is not None:  # its first look (stat) raised OSError: File name too long
                 raise InputError(f"{item.path}: {problem}; give a shorter path")
         if out_dir is not None:
