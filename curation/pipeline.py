@@ -194,9 +194,11 @@ def run_curation(
     resume: bool = False,
     progress: Callable | None = None,
     output_format: str | None = None,
+    on_opened: Callable[[], None] | None = None,
 ) -> CurationResult:
     """Curate ``input_spec`` (None = the embedded sample, or the config's ``inputs:``; a list = several inputs)
-    into ``out_dir`` on this machine."""
+    into ``out_dir`` on this machine. ``on_opened``: called once the input is opened and its format told, before
+    any work (a caller's own folder is made there, so that an input that cannot be read leaves nothing behind)."""
     from curation.config import config_model
     from curation.readers.kept_decoders import keeping
 
@@ -209,6 +211,8 @@ def run_curation(
     check_out_dir(out_dir, config, output_format)
     with keeping():  # a bz2 or xz input's decoder goes on from its looks (format, first records) into its read
         source, config = open_source(input_spec, config, out_dir)
+        if on_opened is not None:
+            on_opened()
         result = run_local(source, out_dir, config, resume=resume, progress=progress)
     result.manifest = finish_outputs(result.out.root, source, config, output_format)
     if config.report:

@@ -218,17 +218,19 @@ def run_experiment(cfg: ExperimentConfig, out_dir: str | Path, *, overwrite: boo
     from training.run import train
 
     out = Path(out_dir)
-    if overwrite and out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "experiment.yaml").write_text(cfg.to_yaml(), encoding="utf-8")
     prompts = load_prompt_set(cfg.eval.prompts)
     train_cfg = _train_config(cfg)
+
+    def make_folder() -> None:  # once the input is open: one that cannot be read leaves --out as it was
+        if overwrite and out.exists():
+            shutil.rmtree(out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "experiment.yaml").write_text(cfg.to_yaml(), encoding="utf-8")
 
     log("curating" + (f" {cfg.input}" if cfg.input else " the embedded sample"))
     curation_cfg = load_curation_config(cfg.curation_config, cfg.curation or None)
     curated_dir, raw_dir = out / "curated", out / "raw"
-    curated = run_curation(cfg.input, curated_dir, curation_cfg)
+    curated = run_curation(cfg.input, curated_dir, curation_cfg, on_opened=make_folder)
     log("building the raw side (every input row but the held-out ones)")
     raw = build_raw_folder(curated_dir, raw_dir)
 

@@ -53,8 +53,7 @@ def test_a_read_path_too_long_for_a_file_system_is_one_line(args, value, says, t
     line = one_error_line(output.split("eval curating")[-1].split("\n", 1)[-1] if "eval curating" in output else output)
     assert code in (1, 2), output
     assert says in line, line
-    # nothing written (`eval experiment` records its config in its folder before it curates, whatever the input)
-    assert sorted(os.listdir(work)) == ["data", *(["experiments"] if args[:2] == ["eval", "experiment"] else [])]
+    assert sorted(os.listdir(work)) == ["data"]  # nothing written (`eval experiment` made its folder before it read -i)
 
 
 @pytest.mark.parametrize("args", [["report", ""], ["publish", "", "--repo", "user/name"]])
@@ -82,6 +81,9 @@ def test_an_existing_set_named_too_long_is_refused_by_its_check():
     pytest.param(["curate", "-q", "-i", "data/sample.jsonl", "--against", "loop"], id="curate-against"),
     pytest.param(["eval", "compare", "--no-loss", "-o", "loop"], id="eval-compare-out"),
     pytest.param(["review", "export", "data", "--no-vectors", "--to", "loop"], id="review-export-to"),
+    pytest.param(["curate", "-q", "-c", "loop"], id="curate-config"),  # ("config file not found")
+    pytest.param(["curate", "-q", "-c", "loop/curate.yaml"], id="curate-config-under"),
+    pytest.param(["train", "-c", "loop", "--print-config"], id="train-config"),
 ])
 def test_a_symbolic_link_that_points_back_at_itself_is_one_line(args, tmp_path, monkeypatch):
     """``Path.resolve`` raises ``RuntimeError: Symlink loop`` for it: `curate -o` and `--against` ended in that

@@ -14,7 +14,7 @@ from typing import Any, Iterable, TypeVar, Union, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from tomecraft.files import LONE_SURROGATE, too_long
+from tomecraft.files import LONE_SURROGATE, link_loop, too_long
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -126,7 +126,8 @@ def read_yaml_file(path: str | Path, what: str = "config file") -> Any:
     if path.is_dir():
         raise ConfigError(f"{path}: is a folder; give the YAML {what}")
     if not path.exists():  # (a pipe or device, as `-c <(...)` and `-c /dev/null` give, is read as a file)
-        raise ConfigError(f"{path}: {what} not found")
+        loop = link_loop(path)  # (exists() is False for a link that points back at itself, or a folder that does)
+        raise ConfigError(f"{path}: {loop}" if loop else f"{path}: {what} not found")
     try:
         raw = path.read_bytes()
         text = raw.decode("utf-8")

@@ -155,41 +155,40 @@ def typed_array(values: Sequence[Any]) -> pa.Array | None:
         array = pa.array(values)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError):
         return None
-    if array.type.num_fields and type_holds(array.type, lambda t: pa.types.is_integer(t) or pa.types.is_floating(t)):
-        if not _value_bool_paths(values) <= _bool_paths(array.type):
-            return None
+    if array.type.num_fields and any(_bool_at(values, path) for path in _number_paths(array.type)):
+        return None
     return array
 
 
-def _value_bool_paths(values: Sequence[Any]) -> set[tuple[str, ...]]:
-    """Where a bool sits in Python values (as :func:`_bool_paths` names it), walked without recursion."""
-    out: set[tuple[str, ...]] = set()
-    todo: list[tuple[Any, tuple[str, ...]]] = [(v, ()) for v in values]
-    while todo:
-        v, path = todo.pop()
-        if isinstance(v, bool):
-            out.add(path)
-        elif isinstance(v, dict):
-            todo.extend((item, (*path, str(k))) for k, item in v.items())
-        elif isinstance(v, (list, tuple)):
-            todo.extend((item, (*path, "[]")) for item in v)
-    return out
+def _bool_at(values: Sequence[Any], path: tuple[str | None, ...]) -> bool:
+    """Does a bool sit at ``path`` (:func:`_number_paths`) in any of ``values``? Only the values on that path are
+    looked at (a row's long turns are passed by on the way to its ``score``)."""
+    level = list(values)
+    for name in path:
+        if name is None:  # a list's items
+            level = [item for v in level if isinstance(v, (list, tuple)) for item in v]
+            continue
+        key = name.encode("utf-8", "surrogatepass")  # (Arrow takes a bytes key as the field it spells)
+        level = [v[k] for v in level if isinstance(v, dict) for k in (name, key) if k in v]
+    return any(isinstance(v, bool) for v in level)
 
 
-def _bool_paths(t: pa.DataType) -> set[tuple[str, ...]]:
-    """Where a bool sits in ``t``: the struct field names to it (a list's items ``[]``), walked without recursion."""
-    out: set[tuple[str, ...]] = set()
-    todo: list[tuple[pa.DataType, tuple[str, ...]]] = [(t, ())]
+def _number_paths(t: pa.DataType) -> list[tuple[str | None, ...]]:
+    """Where a number sits in ``t``: the struct field names to it (a list's items ``None``), walked without
+    recursion. Inferring a type, Arrow takes a bool beside a float in a struct or a list as that float, and refuses
+    it beside anything else; so a bool that Arrow did not type as one sits on one of these paths."""
+    out: list[tuple[str | None, ...]] = []
+    todo: list[tuple[pa.DataType, tuple[str | None, ...]]] = [(t, ())]
     while todo:
         t, path = todo.pop()
-        if pa.types.is_boolean(t):
-            out.add(path)
+        if pa.types.is_integer(t) or pa.types.is_floating(t):
+            out.append(path)
         elif pa.types.is_struct(t):
             todo.extend((t.field(i).type, (*path, t.field(i).name)) for i in range(t.num_fields))
         elif pa.types.is_dictionary(t):
             todo.append((t.value_type, path))
         elif pa.types.is_nested(t) and hasattr(t, "value_type") and not pa.types.is_map(t):  # the lists
-            todo.append((t.value_type, (*path, "[]")))
+            todo.append((t.value_type, (*path, None)))
     return out
 
 

@@ -338,10 +338,11 @@ def _json_array_file(file, spec: str, salvage: bool = True) -> InputSource:
         wrong = _not_its_codec(spec, file, reason)
         if wrong is not None:
             raise wrong
-    text, cut = _decoded(data, spec)
+    text, cut, escaped = _decoded(data, spec)
     fs, path = resolve_filesystem(str(file.path))
     try:
-        rows = _document_rows_of(text, spec, data[:8], ("decompress", reason) if reason is not None else cut, salvage)
+        rows = _document_rows_of(text, spec, data[:8], ("decompress", reason) if reason is not None else cut, salvage,
+                                 escaped)
     except _JsonLines:  # JSON Lines under a .json name: streamed as such
         return InputSource(spec, "files", fs, [path])
     return InputSource(spec, "json", fs, [path], records=[(file.path.name, rows)])
@@ -462,14 +463,16 @@ def _json_lines(text: str, look: int = 8) -> bool:
     return bool(objects) and (objects[0] or sum(objects) >= 2)
 
 
-def _document_rows_of(text: str, shown: str, head: bytes, broken: tuple[str, str] | None, salvage: bool) -> list:
+def _document_rows_of(text: str, shown: str, head: bytes, broken: tuple[str, str] | None, salvage: bool,
+                      escaped: bool = True) -> list:
     """:func:`_json_rows`, each row that holds bytes that are no UTF-8 (escaped by :func:`_decoded`) quarantined
     saying so. A file none of whose rows is UTF-8, or whose JSON does not read because of such bytes (one
     outside a string, where JSON allows none), is text in another encoding: one :class:`InputError` that says how
     to convert it. A document refused for a reason of its own (an object holding several arrays, JSON nested too
     deeply, a stream that breaks off) is refused for that reason, whatever bytes it also holds: it was said to
-    be in another encoding, and converted it would be refused all the same."""
-    if not ESCAPED_BYTE.search(text):
+    be in another encoding, and converted it would be refused all the same. ``escaped`` False: :func:`_decoded`
+    escaped no byte (UTF-8 decodes to no such character), and the text is not searched for them."""
+    if not escaped or not ESCAPED_BYTE.search(text):
         return _json_rows(text, shown, broken, salvage)
     try:
         rows = quarantine_not_utf8(_json_rows(text, shown, broken, salvage))
@@ -825,6 +828,9 @@ class _KeyCheck:
         self.seen = False
 
     def __call__(self, pairs: list[tuple[str, Any]]) -> dict:
+        obj = dict(pairs)
+        if len(obj) == len(pairs):  # (every object of a document comes here: the common case first)
+            return obj
         try:
             return unique_keys(pairs)
         except DuplicateKey as exc:
@@ -890,31 +896,31 @@ def _json_array(fs, path: str, shown: str, salvage: bool = True) -> InputSource:
     name = PurePosixPath(path).name
     with fs.open_input_stream(path) as fh:
         data = fh.read()
-    text, cut = _decoded(data, shown)
+    text, cut, escaped = _decoded(data, shown)
     try:
-        rows = _document_rows_of(text, shown, data[:8], cut, salvage)
+        rows = _document_rows_of(text, shown, data[:8], cut, salvage, escaped)
     except _JsonLines:  # JSON Lines under a .json name: streamed as such
         return InputSource(shown, "jsonl", fs, [path])
     return InputSource(shown, "json", fs, [path], records=[(name, rows)])
 
 
-def _decoded(data: bytes, shown: str) -> tuple[str, tuple[str, str] | None]:
-    """``(text, None)``: a JSON file's text (:func:`curation.sources.decode_text`); ``(text, ("decode", why))``
-    for a file that ends inside a character (cut short in the middle of a multi-byte one): the text before it,
-    the rest being unreadable (:func:`_json_rows`). A UTF-8 file with bytes that are no UTF-8 elsewhere is read
-    with those bytes escaped (:mod:`curation.readers.not_utf8`; :func:`_document_rows_of` quarantines their
-    rows). :class:`InputError` for a file that is not text: a compressed file or Parquet so named, UTF-16 or
+def _decoded(data: bytes, shown: str) -> tuple[str, tuple[str, str] | None, bool]:
+    """``(text, None, False)``: a JSON file's text (:func:`curation.sources.decode_text`); ``(text, ("decode",
+    why), False)`` for a file that ends inside a character (cut short in the middle of a multi-byte one): the text
+    before it, the rest being unreadable (:func:`_json_rows`). A UTF-8 file with bytes that are no UTF-8
+    elsewhere is read with those bytes escaped (:mod:`curation.readers.not_utf8`; :func:`_document_rows_of`
+    quarantines their rows): ``(text, None, True)``. :class:`InputError` for a file that is not text: a compressed file or Parquet so named, UTF-16 or
     UTF-32 without a byte-order mark, another encoding."""
     from curation.sources import bom_encoding, decode_text
 
     if (unmarked := unmarked_encoding_error(shown, data)) is not None:
         raise unmarked
     try:
-        return decode_text(data), None
+        return decode_text(data), None, False
     except UnicodeDecodeError as exc:
         if exc.end < len(data) or exc.reason not in ("unexpected end of data", "truncated data"):
             if bom_encoding(data) is None and misnamed(shown, data[:8], "json") is None:
-                return decoded_with_escapes(data), None  # the rows that hold such bytes: _document_rows_of
+                return decoded_with_escapes(data), None, True  # the rows that hold such bytes: _document_rows_of
             raise _not_text(shown, data[:8]) from None
         cut = exc.start
     encoding = (bom_encoding(data) or "utf-8").upper()
@@ -922,7 +928,7 @@ def _decoded(data: bytes, shown: str) -> tuple[str, tuple[str, str] | None]:
         text = decode_text(data[:cut])
     except UnicodeDecodeError:
         raise _not_text(shown, data[:8]) from None
-    return text, ("decode", f"the file ends in the middle of a {encoding} character")
+    return text, ("decode", f"the file ends in the middle of a {encoding} character"), False
 
 
 def _not_text(shown: str, head: bytes) -> InputError:

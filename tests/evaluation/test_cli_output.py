@@ -173,6 +173,21 @@ def test_overwrite_deletes_only_an_experiment_folder(tmp_path, monkeypatch):
     assert (project / "notes.txt").read_text() == "mine"
 
 
+def test_an_input_that_cannot_be_read_leaves_the_experiment_folder_as_it_was(tmp_path):
+    """A bad `-i` left `experiment.yaml` in a new --out; with --overwrite it deleted the previous experiment first."""
+    missing = tmp_path / "missing.jsonl"
+    new = tmp_path / "new"
+    result = CliRunner().invoke(app, ["eval", "experiment", "-q", "-i", str(missing), "-o", str(new)])
+    assert result.exit_code == 2 and result.output.splitlines()[-1] == f"error: {missing}: file not found"
+    assert not new.exists()
+    old = tmp_path / "old"
+    (old / "runs").mkdir(parents=True)
+    (old / "experiment.yaml").write_text("the previous experiment's")
+    result = CliRunner().invoke(app, ["eval", "experiment", "-q", "-i", str(missing), "-o", str(old), "--overwrite"])
+    assert result.exit_code == 2 and result.output.splitlines()[-1] == f"error: {missing}: file not found"
+    assert (old / "experiment.yaml").read_text() == "the previous experiment's" and (old / "runs").is_dir()
+
+
 def test_compare_checks_its_split_before_any_model_loads(tmp_path):
     """`--split bogus` was found only once the models were loaded and the loss began, named by the folder."""
     result = CliRunner().invoke(app, ["eval", "compare", "--split", "bogus", "-m", str(tmp_path / "missing.gguf"),
