@@ -607,7 +607,8 @@ class ExistingSet:
                                  "this is a curated folder: leave stages.against.subset out")
             self._check_curated()
             return
-        if "://" in self.spec:  # a remote set: found when it is read
+        if "://" in self.spec:  # a remote set: looked at (one request), not read
+            self._check_remote()
             return
         from curation.readers import looks_like_path, named_split
         from curation.sources import exists
@@ -617,6 +618,21 @@ class ExistingSet:
         split = named_split(self.spec)  # FOLDER:SPLIT, one split of a local dataset folder
         one_split = split is not None and exists(split[0])
         if local and not any(c in self.spec for c in "*?[") and not one_split and not exists(path):
+            raise StageError(f"--against {self.spec}: file not found")
+
+    def _check_remote(self) -> None:
+        """A URI's store reached and the file or folder there (a glob is expanded when the index is built)."""
+        if any(c in self.spec for c in "*?["):
+            return
+        from curation.readers import InputError
+        from curation.readers.filesystems import remote_kind, resolve_filesystem
+
+        try:
+            fs, path = resolve_filesystem(self.spec)
+            kind = remote_kind(fs, path, self.spec)
+        except InputError as exc:
+            raise StageError(f"--against {exc}") from None
+        if kind == "missing":
             raise StageError(f"--against {self.spec}: file not found")
 
     def fingerprint(self) -> str:

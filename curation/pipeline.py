@@ -48,7 +48,7 @@ def check_out_dir(out_dir: str | Path, config, output_format: str = "finetome", 
                 check_not_own_output([against], out_dir)
             except InputError as exc:
                 raise InputError(f"--against {exc}") from None
-    if against is not None and "://" not in against and config.stage("against").enabled:
+    if against is not None and config.stage("against").enabled:
         from curation.against import ExistingSet
 
         ExistingSet(against, config.stage("against").subset).check()  # a damaged or missing existing set, before the new rows are read

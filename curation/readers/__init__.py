@@ -20,7 +20,7 @@ from typing import Any
 from curation.readers.errors import (NOT_UTF8_HINT, DuplicateKey, InputError, json_int, misnamed, unique_keys,
                                      unmarked_encoding_error, unread_data, unreadable_json, unsupported_file,
                                      wrong_codec)
-from curation.readers.filesystems import file_kind, list_folder, resolve_filesystem
+from curation.readers.filesystems import file_kind, list_folder, remote_kind, resolve_filesystem
 from curation.readers.labels import label_names
 from curation.readers.not_utf8 import ESCAPED_BYTE, decoded_with_escapes, only_not_utf8, quarantine_not_utf8
 from curation.readers.source import InputSource, Unit, UnreadableRow
@@ -83,7 +83,7 @@ def open_input(spec: str | None, streaming: bool = False, subset: str | None = N
         if found is not None:
             return found
     fs, path = resolve_filesystem(spec)
-    kind = file_kind(fs, path)
+    kind = file_kind(fs, path) if local else remote_kind(fs, path, spec)
     shown = str(expand_user(spec)) if local else spec
     if kind == "dir":
         names = list_folder(fs, path)

@@ -5,11 +5,14 @@ from __future__ import annotations
 from pathlib import Path, PurePosixPath
 
 from curation.readers.errors import InputError
+from tomecraft.errors import error_line
 from tomecraft.files import expand_user
 
 
 def resolve_filesystem(spec: str):
-    """``(filesystem, path)`` for a local path or a URI (pyarrow's own schemes first, then fsspec's)."""
+    """``(filesystem, path)`` for a local path or a URI (pyarrow's own schemes first, then fsspec's). A URI whose
+    file system cannot be set up (a scheme no library knows, its package not installed, a store that cannot be
+    reached to find its region, no Java for HDFS) is one :class:`InputError` naming it."""
     from pyarrow import fs as pafs
 
     if "://" not in spec:
@@ -18,12 +21,66 @@ def resolve_filesystem(spec: str):
         return pafs.FileSystem.from_uri(spec)
     except ValueError:  # pyarrow.ArrowInvalid: a scheme pyarrow does not know; fsspec may
         pass
+    except Exception as exc:  # (S3 looks its bucket's region up: OSError when it cannot be reached)
+        raise InputError(f"{spec}: cannot reach it: {error_line(exc)}") from None
     try:
         import fsspec
     except ImportError:
         raise InputError(f"{spec}: unknown filesystem scheme (install fsspec and its backend for it)") from None
-    fs, path = fsspec.core.url_to_fs(spec)
+    scheme = spec.split("://", 1)[0]
+    try:
+        fs, path = fsspec.core.url_to_fs(spec)
+    except ImportError as exc:  # a scheme fsspec knows, whose package is not installed ("Install adlfs to ...")
+        raise InputError(f"{spec}: cannot read {scheme}:// paths here: {error_line(exc)}") from None
+    except ValueError as exc:
+        if "Protocol not known" in str(exc):
+            raise InputError(f"{spec}: unknown file system scheme {scheme!r} (pyarrow and fsspec know neither)") \
+                from None
+        raise InputError(f"{spec}: {error_line(exc)}") from None
+    except Exception as exc:  # a file system set up by connecting (ftp://, sftp://): it cannot be reached
+        raise InputError(f"{spec}: cannot reach it: {error_line(exc)}") from None
     return pafs.PyFileSystem(pafs.FSSpecHandler(fs)), path
+
+
+def remote_kind(fs, path: str, uri: str) -> str:
+    """:func:`file_kind` of a URI's path, where a store that cannot be reached is one :class:`InputError` naming
+    ``uri`` (``httpx``'s errors, which ``hf://`` raises, are no ``OSError``). fsspec's HTTP file system says a
+    server it cannot reach, or one that refuses the file (403, 500), holds no such file: the cause it kept says
+    which."""
+    try:
+        kind = file_kind(fs, path)
+    except InputError:
+        raise
+    except Exception as exc:
+        raise InputError(f"{uri}: cannot reach it: {error_line(exc)}") from None
+    if kind == "missing":
+        problem = _why_missing(fs, path)
+        if problem is not None:
+            raise InputError(f"{uri}: {problem}")
+    return kind
+
+
+def _why_missing(fs, path: str) -> str | None:
+    """Why an fsspec file system says ``path`` is missing, where that is not a plain "no such file": the
+    server's answer other than 404, or why it could not be reached."""
+    inner = getattr(getattr(fs, "handler", None), "fs", None)  # (pyarrow's wrapper of an fsspec file system)
+    if inner is None:
+        return None
+    try:
+        inner.info(path)
+    except FileNotFoundError as exc:
+        cause = exc.__cause__
+        if cause is None or isinstance(cause, FileNotFoundError):
+            return None
+        status = getattr(cause, "status", None)
+        if status == 404 or status == 410:
+            return None
+        if isinstance(status, int):
+            return f"the server answered {status} {getattr(cause, 'message', '') or ''}".rstrip()
+        return f"cannot reach it: {error_line(cause)}"
+    except Exception as exc:
+        return f"cannot reach it: {error_line(exc)}"
+    return None
 
 
 def shown_name(name: str) -> str:
