@@ -20,7 +20,7 @@ from typing import Any
 from curation.readers.errors import (NOT_UTF8_HINT, DuplicateKey, InputError, json_int, misnamed, unique_keys,
                                      unmarked_encoding_error, unread_data, unreadable_json, unsupported_file,
                                      wrong_codec)
-from curation.readers.filesystems import file_kind, list_folder, remote_kind, resolve_filesystem
+from curation.readers.filesystems import file_kind, list_folder, open_remote_stream, remote_kind, resolve_filesystem
 from curation.readers.labels import label_names
 from curation.readers.not_utf8 import ESCAPED_BYTE, decoded_with_escapes, only_not_utf8, quarantine_not_utf8
 from curation.readers.source import InputSource, Unit, UnreadableRow
@@ -107,6 +107,17 @@ def open_input(spec: str | None, streaming: bool = False, subset: str | None = N
             return InputSource(shown, "parquet", fs, [path])
         if suffix == ".json":
             return _json_array(fs, path, shown)
+        if not local:  # (a local compressed file is read by _local_files)
+            from curation.sources import classify
+
+            found = classify(PurePosixPath(path).name)
+            if found is not None and found.compression and found.kind == "jsonl":
+                return InputSource(shown, "jsonl", fs, [path])  # decompressed as it streams
+            if found is not None and found.compression and found.kind == "json":
+                return _json_array(fs, path, shown, compression=found.compression)
+            if found is not None and found.compression:
+                raise InputError(f"{shown}: a compressed Parquet file is read from a local path only: download it, or "
+                                 "give it uncompressed (Parquet compresses its own columns)")
         raise InputError(unsupported_file(shown, PurePosixPath(path).name))
     if not local or looks_like_path(spec):
         raise InputError(f"{spec}: file not found")
@@ -890,12 +901,18 @@ def looks_like_path(spec: str) -> bool:
     )
 
 
-def _json_array(fs, path: str, shown: str, salvage: bool = True) -> InputSource:
+def _json_array(fs, path: str, shown: str, salvage: bool = True, compression: str | None = None) -> InputSource:
     """A JSON document file, loaded whole (:func:`_json_rows`; ``salvage`` False: a document that breaks is one
-    :class:`InputError`)."""
+    :class:`InputError`). ``compression``: a remote file's codec, decompressed as it is read (one that does not
+    decompress is one :class:`InputError`)."""
     name = PurePosixPath(path).name
-    with fs.open_input_stream(path) as fh:
-        data = fh.read()
+    try:
+        with open_remote_stream(fs, path, compression) as fh:
+            data = fh.read()
+    except OSError as exc:
+        if compression is None:
+            raise
+        raise InputError(f"{shown}: cannot read it as {compression}: {error_line(exc)}") from None
     text, cut, escaped = _decoded(data, shown)
     try:
         rows = _document_rows_of(text, shown, data[:8], cut, salvage, escaped)

@@ -162,3 +162,24 @@ def fingerprint_files(fs, paths: list[str]) -> str:
         except OSError as exc:
             raise InputError(f"{path}: cannot read: {exc}") from None
     return "xxh3-128:" + digest.hexdigest()
+
+
+def open_remote_stream(fs, path: str, compression: str | None):
+    """``fs.open_input_stream(path, compression=compression)`` for a file that is not local; ``xz``, which
+    pyarrow's streams have no codec for, through Python's ``lzma``."""
+    if compression != "xz":
+        return fs.open_input_stream(path, compression=compression)
+    import lzma
+
+    class _XzStream(lzma.LZMAFile):
+        def __init__(self, raw) -> None:  # noqa: ANN001
+            super().__init__(raw)
+            self._raw = raw
+
+        def close(self) -> None:  # (LZMAFile leaves a file object it was given open)
+            try:
+                super().close()
+            finally:
+                self._raw.close()
+
+    return _XzStream(fs.open_input_stream(path, compression=None))

@@ -683,7 +683,9 @@ def read_jsonl_stream(fs, path: str, file: str, compression: str, first_pos: int
         elif compression == CR_LINES:
             stream = fs.open_input_stream(path, compression=None)
         else:
-            stream = fs.open_input_stream(path, compression=compression)
+            from curation.readers.filesystems import open_remote_stream
+
+            stream = open_remote_stream(fs, path, compression)
         with stream:
             blocks = iter_line_blocks(stream, block_bytes, name=file)
             if compression:  # the next block decodes on a thread while these parse (every codec releases the GIL)

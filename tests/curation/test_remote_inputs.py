@@ -18,10 +18,28 @@ ROWS = [{"conversations": [{"from": "human", "value": f"Question {i}?"}, {"from"
         for i in range(3)]
 
 
+def _files() -> dict[str, bytes]:
+    import bz2
+    import gzip
+    import lzma
+
+    import pyarrow as pa
+
+    lines = "".join(json.dumps(r) + "\n" for r in ROWS).encode()
+    document = json.dumps(ROWS).encode()
+    return {"/rows.jsonl": lines, "/rows.jsonl.gz": gzip.compress(lines), "/rows.jsonl.bz2": bz2.compress(lines),
+            "/rows.jsonl.xz": lzma.compress(lines), "/rows.jsonl.zst": pa.compress(lines, "zstd", asbytes=True),
+            "/rows.json.gz": gzip.compress(document), "/rows.json.xz": lzma.compress(document),
+            "/lines.json.gz": gzip.compress(lines), "/rows.parquet.gz": gzip.compress(b"PAR1")}
+
+
+FILES = _files()
+
+
 class _Handler(http.server.BaseHTTPRequestHandler):
     def _answer(self, body: bool) -> None:
-        if self.path.startswith("/rows.jsonl"):
-            data = "".join(json.dumps(r) + "\n" for r in ROWS).encode()
+        if self.path in FILES:
+            data = FILES[self.path]
             self.send_response(200)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
@@ -62,6 +80,22 @@ def test_an_http_input_is_read(server, tmp_path):
     assert code == 0, output
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert manifest["accounting"]["balanced"] and manifest["accounting"]["input_rows"] == 3
+
+
+@pytest.mark.parametrize("name", ["rows.jsonl.gz", "rows.jsonl.bz2", "rows.jsonl.xz", "rows.jsonl.zst", "rows.json.gz",
+                                  "rows.json.xz", "lines.json.gz"])
+def test_a_compressed_file_over_http_is_read(server, tmp_path, name):
+    """Compressed files were read from local paths only: over a URI, `.jsonl.gz` was "unsupported file type
+    '.jsonl.gz'; expected ... optionally compressed (.gz, ...)"."""
+    code, output = invoke("curate", "-q", "--set", "report=false", "-i", f"{server}/{name}", "-o", tmp_path / "out")
+    assert code == 0, output
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["accounting"]["balanced"] and manifest["accounting"]["input_rows"] == 3, name
+
+
+def test_a_compressed_parquet_file_over_http_says_to_download_it(server, tmp_path):
+    code, output = invoke("curate", "-q", "-i", f"{server}/rows.parquet.gz", "-o", tmp_path / "out")
+    assert code == 2 and "a compressed Parquet file is read from a local path only" in one_error_line(output)
 
 
 @pytest.mark.parametrize("path, says", [
