@@ -926,8 +926,8 @@ def _decoded(data: bytes, shown: str) -> tuple[str, tuple[str, str] | None, bool
     why), False)`` for a file that ends inside a character (cut short in the middle of a multi-byte one): the text
     before it, the rest being unreadable (:func:`_json_rows`). A UTF-8 file with bytes that are no UTF-8
     elsewhere is read with those bytes escaped (:mod:`curation.readers.not_utf8`; :func:`_document_rows_of`
-    quarantines their rows): ``(text, None, True)``. :class:`InputError` for a file that is not text: a compressed file or Parquet so named, UTF-16 or
-    UTF-32 without a byte-order mark, another encoding."""
+    quarantines their rows): ``(text, None, True)``. :class:`InputError` for a file that is not text: a
+    compressed file or Parquet so named, UTF-16 or UTF-32 without a byte-order mark, another encoding."""
     from curation.sources import bom_encoding, decode_text
 
     if (unmarked := unmarked_encoding_error(shown, data)) is not None:

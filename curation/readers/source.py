@@ -707,6 +707,9 @@ def _replaced(value: Any) -> Any:
     return value
 
 
+_RAW_JSON = json.JSONEncoder(default=str)  # json.dumps(r, default=str), without making an encoder for each row
+
+
 def _table_batches(data: Any, unit: Unit, batch_rows: int) -> Iterator[pa.RecordBatch]:
     """Raw batches of a loaded input: a ``pa.Table`` (typed) or a list of parsed JSON values (a ``.json`` array)."""
     for a in range(unit.start, unit.end, batch_rows):
@@ -725,7 +728,7 @@ def _table_batches(data: Any, unit: Unit, batch_rows: int) -> Iterator[pa.Record
         # each row's own JSON: where validation reads a row record by record it reads it as given (``{}`` is missing
         # 'conversations', a turn without 'from' is missing it), not as its table row, which holds a null for each
         # key (at any depth) that other rows of its batch hold, so what it said would depend on the batch
-        raw = [json.dumps(r, default=str) for r in rows]
+        raw = [_RAW_JSON.encode(r) for r in rows]
         yield raw_batch(
             table,
             pos=np.arange(unit.first_pos + done, unit.first_pos + done + n, dtype=np.int64),

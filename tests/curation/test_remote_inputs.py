@@ -145,3 +145,20 @@ def test_an_hf_path_offline_is_one_line(tmp_path, monkeypatch):
     uri = "hf://datasets/someone/something/data/train.jsonl"
     code, output = invoke("curate", "-q", "-i", uri, "-o", tmp_path / "out")
     assert code == 2 and one_error_line(output) == f"error: {uri}: cannot reach it: [Errno -2] Name or service not known"
+
+
+@pytest.mark.parametrize("uri, seconds", [
+    ("gs://bucket/rows.jsonl", 30),
+    ("gcs://bucket/rows.jsonl?endpoint_override=localhost:1", 30),
+    ("gs://bucket/rows.jsonl?retry_limit_seconds=900", 900),
+])
+def test_google_cloud_storage_is_retried_for_seconds_not_fifteen_minutes(uri, seconds):
+    """Offline, a `gs://` input's first look retried for the client's default 15 minutes, saying nothing (and a
+    SIGTERM waits for it); with the limit it is one line after about 45 s. A limit the URI gives is kept."""
+    import datetime
+
+    from curation.readers.filesystems import resolve_filesystem
+
+    fs, path = resolve_filesystem(uri)
+    options = fs.__reduce__()[1][0]  # (what the file system was made with, as it pickles for Ray's workers)
+    assert options["retry_time_limit"] == datetime.timedelta(seconds=seconds) and path == "bucket/rows.jsonl"
