@@ -187,8 +187,11 @@ def curate(
         from tomecraft.errors import error_line
 
         exit_if_output_failed(exc)  # (a failed standard stream ends the command its own way)
-        where = exc.filename2 or exc.filename or out
+        where = exc.filename2 or exc.filename
         reason = os.strerror(exc.errno) if exc.errno else exc.strerror or error_line(exc)
+        if where is None:  # (not the output folder's, necessarily: an input's store that stopped answering too)
+            error(f"the run stopped: {reason}; {out} is not finished: run the command again once that is fixed",
+                  code=1)
         error(f"{where}: {reason}; the run stopped and {out} is not finished: run the command again once that is "
               "fixed", code=1)
     print_summary(result)

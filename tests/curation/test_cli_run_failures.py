@@ -88,3 +88,21 @@ def test_a_write_failure_on_a_ray_worker_is_one_line_naming_the_file(tmp_path, m
     assert result.exit_code == 1, result.output
     assert one_error_line(result.output) == (f"error: {out}/train/part-00.parquet: Operation not permitted; the run "
                                              f"stopped and {out} is not finished: run the command again once that is fixed")
+
+
+def test_a_failure_that_names_no_file_is_not_blamed_on_the_output_folder(tmp_path, monkeypatch):
+    """An OSError without a file name (a remote input's store that stops answering mid-run, as S3 says it) was
+    given as the output folder's: "out: When resolving region ...; the run stopped and out is not finished"."""
+    import curation.pipeline
+
+    out = tmp_path / "out"
+
+    def fail(*args, **kwargs):
+        raise OSError("AWS Error NETWORK_CONNECTION during GetObject operation: curlCode: 56, Failure when receiving data")
+
+    monkeypatch.setattr(curation.pipeline, "run_curation", fail)
+    result = curate_command("-o", str(out))
+    assert result.exit_code == 1, result.output
+    assert one_error_line(result.output) == (
+        "error: the run stopped: AWS Error NETWORK_CONNECTION during GetObject operation: curlCode: 56, Failure when "
+        f"receiving data; {out} is not finished: run the command again once that is fixed")
