@@ -194,6 +194,13 @@ def curate(
                   code=1)
         error(f"{where}: {reason}; the run stopped and {out} is not finished: run the command again once that is "
               "fixed", code=1)
+    except Exception as exc:  # a remote input's store that stopped answering mid-run (hf://, https://): no OSError
+        from tomecraft.errors import error_line, is_network_error
+
+        if not is_network_error(exc):
+            raise
+        error(f"the run stopped: a remote input cannot be reached ({error_line(exc)}); {out} is not finished: run the "
+              "command again once that is fixed", code=1)
     print_summary(result)
 
 

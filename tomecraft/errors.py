@@ -15,3 +15,20 @@ def error_line(exc: BaseException, limit: int | None = None) -> str:
     # name the message quotes may hold)
     line = text.split("\n", 1)[0].strip() if text else type(exc).__name__
     return line if limit is None or len(line) <= limit else line[: limit - 3] + "..."
+
+
+
+def is_network_error(exc: BaseException) -> bool:
+    """Is ``exc`` a connection's failure as an HTTP client raises it: ``httpx``'s (``hf://`` paths are read through
+    it), ``aiohttp``'s (fsspec's ``https://``) or ``requests``'? None of them is an ``OSError``. Only the clients
+    already imported are looked at."""
+    import sys
+
+    kinds: list[type] = []
+    if (httpx := sys.modules.get("httpx")) is not None:
+        kinds.append(httpx.TransportError)
+    if (aiohttp := sys.modules.get("aiohttp")) is not None:
+        kinds.append(aiohttp.ClientError)
+    if (requests := sys.modules.get("requests")) is not None:
+        kinds.append(requests.exceptions.ConnectionError)
+    return bool(kinds) and isinstance(exc, tuple(kinds))

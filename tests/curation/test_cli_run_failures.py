@@ -106,3 +106,30 @@ def test_a_failure_that_names_no_file_is_not_blamed_on_the_output_folder(tmp_pat
     assert one_error_line(result.output) == (
         "error: the run stopped: AWS Error NETWORK_CONNECTION during GetObject operation: curlCode: 56, Failure when "
         f"receiving data; {out} is not finished: run the command again once that is fixed")
+
+
+def test_a_remote_input_that_stops_answering_mid_run_is_one_line(tmp_path, monkeypatch):
+    """`hf://` paths are read through httpx, whose errors are no OSError: a connection lost mid-run was a
+    traceback. A bug's exception stays a traceback."""
+    import httpx
+
+    import curation.pipeline
+
+    out = tmp_path / "out"
+
+    def lost(*args, **kwargs):
+        raise httpx.ReadError("[Errno 104] Connection reset by peer")
+
+    monkeypatch.setattr(curation.pipeline, "run_curation", lost)
+    result = curate_command("-o", str(out))
+    assert result.exit_code == 1, result.output
+    assert one_error_line(result.output) == (
+        "error: the run stopped: a remote input cannot be reached ([Errno 104] Connection reset by peer); "
+        f"{out} is not finished: run the command again once that is fixed")
+
+    def bug(*args, **kwargs):
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(curation.pipeline, "run_curation", bug)
+    result = curate_command("-o", str(out))
+    assert isinstance(result.exception, ZeroDivisionError)
