@@ -83,6 +83,8 @@ def open_input(spec: str | None, streaming: bool = False, subset: str | None = N
         if found is not None:
             return found
     fs, path = resolve_filesystem(spec)
+    if not local and any(c in PurePosixPath(path).name for c in "*?["):
+        return _remote_shards(fs, str(PurePosixPath(path).parent), spec, PurePosixPath(path).name)
     kind = file_kind(fs, path) if local else remote_kind(fs, path, spec)
     shown = str(expand_user(spec)) if local else spec
     if kind == "dir":
@@ -92,6 +94,8 @@ def open_input(spec: str | None, streaming: bool = False, subset: str | None = N
                 raise InputError(f"{spec}: a save_to_disk folder must be a local path")
             _no_shards_beside(names, shown)
             return _saved_dataset(Path(path), spec)
+        if not local:
+            return _remote_shards(fs, path, spec)
         for suffix, source_kind in ((".parquet", "parquet"), (".jsonl", "jsonl")):
             shards = [str(PurePosixPath(path) / n) for n in names if n.endswith(suffix)]
             if shards:
@@ -122,6 +126,35 @@ def open_input(spec: str | None, streaming: bool = False, subset: str | None = N
     if not local or looks_like_path(spec):
         raise InputError(f"{spec}: file not found")
     return _hub(spec, streaming)
+
+
+def _remote_shards(fs, folder: str, spec: str, pattern: str | None = None) -> InputSource:
+    """The data files directly in a folder behind a URI (those whose names match ``pattern``, a glob of one
+    name: ``s3://bucket/shards/*.jsonl.gz``), by path: JSON Lines (compressed too, decompressed as they stream) and
+    Parquet, side by side. A ``.json`` document or a compressed Parquet file among them is one error line, as is a
+    folder or pattern that finds none: rows are never left out unseen."""
+    from fnmatch import fnmatchcase
+
+    from curation.sources import METADATA_FILES, classify
+
+    if any(c in folder for c in "*?["):
+        raise InputError(f"{spec}: a pattern in a remote path matches names in one folder only (its last part)")
+    kind = remote_kind(fs, folder, spec)
+    if kind != "dir":
+        raise InputError(f"{spec}: {'folder not found' if kind == 'missing' else 'the pattern is not in a folder'}")
+    names = [n for n in list_folder(fs, folder) if pattern is None or fnmatchcase(n, pattern)]
+    files = {n: f for n in names if n not in METADATA_FILES and (f := classify(n)) is not None}
+    for name, found in files.items():
+        if found.kind == "json" or (found.kind == "parquet" and found.compression):
+            what = "a .json document" if found.kind == "json" else "a compressed Parquet file"
+            raise InputError(f"{spec}: {name} is {what}, read from a URI only when given alone; give the other files "
+                             "by a pattern that leaves it out, or download the folder")
+    if not files:
+        looked = f"no file matches {pattern!r}" if pattern is not None else "the folder holds no .jsonl or .parquet file"
+        raise InputError(f"{spec}: {looked} (compressed JSON Lines too)")
+    kinds = {f.kind for f in files.values()}
+    paths = [str(PurePosixPath(folder) / n) for n in sorted(files)]
+    return InputSource(spec, kinds.pop() if len(kinds) == 1 else "files", fs, paths)
 
 
 def _no_shards_beside(names: list[str], shown: str) -> None:

@@ -162,3 +162,62 @@ def test_google_cloud_storage_is_retried_for_seconds_not_fifteen_minutes(uri, se
     fs, path = resolve_filesystem(uri)
     options = fs.__reduce__()[1][0]  # (what the file system was made with, as it pickles for Ray's workers)
     assert options["retry_time_limit"] == datetime.timedelta(seconds=seconds) and path == "bucket/rows.jsonl"
+
+
+@pytest.fixture()
+def memory():
+    """fsspec's in-memory file system (``memory://``): a store behind a URI, offline; emptied after the test."""
+    import fsspec
+
+    store = fsspec.filesystem("memory")
+    yield store
+    store.rm("/", recursive=True) if store.ls("/") else None
+
+
+def _parquet_bytes(rows) -> bytes:
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    buf = io.BytesIO()
+    pq.write_table(pa.Table.from_pylist(rows), buf)
+    return buf.getvalue()
+
+
+def test_a_remote_folder_or_pattern_reads_every_data_file_in_it(memory, tmp_path):
+    """A folder behind a URI was read as its .parquet files if it held any, else its plain .jsonl files: JSON Lines
+    beside Parquet, and every compressed shard, were left out unseen; a pattern (`*.jsonl.gz`) was "file not
+    found"."""
+    import gzip
+
+    lines = [json.dumps(r) + "\n" for r in ROWS]
+    memory.pipe("/shards/a.jsonl.gz", gzip.compress("".join(lines[:2]).encode()))
+    memory.pipe("/shards/b.jsonl", lines[2].encode())
+    memory.pipe("/shards/c.parquet", _parquet_bytes(ROWS[:1]))
+    memory.pipe("/shards/README.md", b"# the dataset")
+    for spec, rows in (("memory:///shards", 4), ("memory:///shards/*.jsonl*", 3), ("memory:///shards/?.parquet", 1)):
+        out = tmp_path / spec.rsplit("/", 1)[-1].replace("*", "x").replace("?", "q")
+        code, output = invoke("curate", "-q", "--set", "report=false", "-i", spec, "-o", out)
+        assert code == 0, output
+        accounting = json.loads((out / "manifest.json").read_text())["accounting"]
+        assert accounting["balanced"] and accounting["input_rows"] == rows, spec
+
+
+@pytest.mark.parametrize("spec, says", [
+    ("memory:///shards/*.csv", "no file matches '*.csv' (compressed JSON Lines too)"),
+    ("memory:///missing/*.jsonl", "folder not found"),
+    ("memory:///empty", "the folder holds no .jsonl or .parquet file (compressed JSON Lines too)"),
+    ("memory:///mixed", "x.json is a .json document, read from a URI only when given alone"),
+    ("memory:///packed", "y.parquet.gz is a compressed Parquet file, read from a URI only when given alone"),
+])
+def test_a_remote_folder_that_holds_nothing_to_read_whole_is_one_line(memory, tmp_path, spec, says):
+    memory.pipe("/shards/a.jsonl", b"{}\n")
+    memory.pipe("/empty/notes.txt", b"")
+    memory.pipe("/mixed/a.jsonl", b"{}\n")
+    memory.pipe("/mixed/x.json", b"[]")
+    memory.pipe("/packed/y.parquet.gz", b"")
+    code, output = invoke("curate", "-q", "-i", spec, "-o", tmp_path / "out")
+    line = one_error_line(output)
+    assert code == 2 and line.startswith(f"error: {spec}: {says}"), line
+    assert not (tmp_path / "out").exists()
