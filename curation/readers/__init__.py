@@ -151,7 +151,10 @@ def _remote_shards(fs, folder: str, spec: str, pattern: str | None = None) -> In
                              "by a pattern that leaves it out, or download the folder")
     if not files:
         looked = f"no file matches {pattern!r}" if pattern is not None else "the folder holds no .jsonl or .parquet file"
-        raise InputError(f"{spec}: {looked} (compressed JSON Lines too)")
+        hub = re.match(r"hf://datasets/([^/@]+/[^/@]+)", spec)  # (a hub dataset's files lie in folders: data/...)
+        hint = (f"; give the dataset's id, {hub.group(1)}, or a pattern such as {hub.group(0)}/data/*.parquet"
+                if hub and pattern is None else "")
+        raise InputError(f"{spec}: {looked} (compressed JSON Lines too){hint}")
     kinds = {f.kind for f in files.values()}
     paths = [str(PurePosixPath(folder) / n) for n in sorted(files)]
     return InputSource(spec, kinds.pop() if len(kinds) == 1 else "files", fs, paths)

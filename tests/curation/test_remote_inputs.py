@@ -221,3 +221,21 @@ def test_a_remote_folder_that_holds_nothing_to_read_whole_is_one_line(memory, tm
     line = one_error_line(output)
     assert code == 2 and line.startswith(f"error: {spec}: {says}"), line
     assert not (tmp_path / "out").exists()
+
+
+def test_a_hub_repository_root_behind_hf_says_to_give_its_id(memory):
+    """A dataset repository's root holds its README and folders, not its shards (`data/train-*.parquet`)."""
+    from pyarrow import fs as pafs
+
+    from curation.readers import InputError, _remote_shards
+
+    memory.pipe("/repo/README.md", b"---\n---\n")
+    memory.pipe("/repo/data/train-00000-of-00001.parquet", _parquet_bytes(ROWS))
+    fs = pafs.PyFileSystem(pafs.FSSpecHandler(memory))
+    with pytest.raises(InputError) as refused:
+        _remote_shards(fs, "/repo", "hf://datasets/me/chat")
+    assert str(refused.value) == (
+        "hf://datasets/me/chat: the folder holds no .jsonl or .parquet file (compressed JSON Lines too); give the "
+        "dataset's id, me/chat, or a pattern such as hf://datasets/me/chat/data/*.parquet")
+    assert _remote_shards(fs, "/repo/data", "hf://datasets/me/chat/data").files == [
+        "/repo/data/train-00000-of-00001.parquet"]
