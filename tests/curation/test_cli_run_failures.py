@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import errno
 
+import pytest
+
 from tests.curation.runs import curate_command, one_error_line
 
 
@@ -90,46 +92,41 @@ def test_a_write_failure_on_a_ray_worker_is_one_line_naming_the_file(tmp_path, m
                                              f"stopped and {out} is not finished: run the command again once that is fixed")
 
 
-def test_a_failure_that_names_no_file_is_not_blamed_on_the_output_folder(tmp_path, monkeypatch):
-    """An OSError without a file name (a remote input's store that stops answering mid-run, as S3 says it) was
-    given as the output folder's: "out: When resolving region ...; the run stopped and out is not finished"."""
+def _network_error():
+    import httpx
+
+    return httpx.ReadError("[Errno 104] Connection reset by peer")
+
+
+@pytest.mark.parametrize("failure, says", [
+    # an OSError without a file name (a remote input's store that stops answering mid-run, as S3 says it) was
+    # given as the output folder's: "out: When resolving region ...; the run stopped and out is not finished"
+    (lambda: OSError("AWS Error NETWORK_CONNECTION during GetObject operation: curlCode: 56"),
+     "the run stopped: AWS Error NETWORK_CONNECTION during GetObject operation: curlCode: 56"),
+    # `hf://` paths are read through httpx, whose errors are no OSError: a connection lost mid-run was a traceback
+    (_network_error, "the run stopped: a remote input cannot be reached ([Errno 104] Connection reset by peer)"),
+])
+def test_a_failure_that_names_no_file_is_not_blamed_on_the_output_folder(tmp_path, monkeypatch, failure, says):
     import curation.pipeline
 
     out = tmp_path / "out"
 
     def fail(*args, **kwargs):
-        raise OSError("AWS Error NETWORK_CONNECTION during GetObject operation: curlCode: 56, Failure when receiving data")
+        raise failure()
 
     monkeypatch.setattr(curation.pipeline, "run_curation", fail)
     result = curate_command("-o", str(out))
     assert result.exit_code == 1, result.output
     assert one_error_line(result.output) == (
-        "error: the run stopped: AWS Error NETWORK_CONNECTION during GetObject operation: curlCode: 56, Failure when "
-        f"receiving data; {out} is not finished: run the command again once that is fixed")
+        f"error: {says}; {out} is not finished: run the command again once that is fixed")
 
 
-def test_a_remote_input_that_stops_answering_mid_run_is_one_line(tmp_path, monkeypatch):
-    """`hf://` paths are read through httpx, whose errors are no OSError: a connection lost mid-run was a
-    traceback. A bug's exception stays a traceback."""
-    import httpx
-
+def test_a_bug_stays_a_traceback(tmp_path, monkeypatch):
     import curation.pipeline
-
-    out = tmp_path / "out"
-
-    def lost(*args, **kwargs):
-        raise httpx.ReadError("[Errno 104] Connection reset by peer")
-
-    monkeypatch.setattr(curation.pipeline, "run_curation", lost)
-    result = curate_command("-o", str(out))
-    assert result.exit_code == 1, result.output
-    assert one_error_line(result.output) == (
-        "error: the run stopped: a remote input cannot be reached ([Errno 104] Connection reset by peer); "
-        f"{out} is not finished: run the command again once that is fixed")
 
     def bug(*args, **kwargs):
         raise ZeroDivisionError("a bug")
 
     monkeypatch.setattr(curation.pipeline, "run_curation", bug)
-    result = curate_command("-o", str(out))
+    result = curate_command("-o", str(tmp_path / "out"))
     assert isinstance(result.exception, ZeroDivisionError)
