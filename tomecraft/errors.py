@@ -17,11 +17,10 @@ def error_line(exc: BaseException, limit: int | None = None) -> str:
     return line if limit is None or len(line) <= limit else line[: limit - 3] + "..."
 
 
-
 def is_network_error(exc: BaseException) -> bool:
-    """Is ``exc`` a connection's failure as an HTTP client raises it: ``httpx``'s (``hf://`` paths are read through
-    it), ``aiohttp``'s (fsspec's ``https://``) or ``requests``'? None of them is an ``OSError``. Only the clients
-    already imported are looked at."""
+    """Is ``exc`` a connection's failure as an HTTP client that raises no ``OSError`` raises it: ``httpx``'s
+    (``hf://`` paths are read through it) or ``aiohttp``'s (fsspec's ``https://``)? Only the clients already
+    imported are looked at."""
     import sys
 
     kinds: list[type] = []
@@ -29,6 +28,4 @@ def is_network_error(exc: BaseException) -> bool:
         kinds.append(httpx.TransportError)
     if (aiohttp := sys.modules.get("aiohttp")) is not None:
         kinds.append(aiohttp.ClientError)
-    if (requests := sys.modules.get("requests")) is not None:
-        kinds.append(requests.exceptions.ConnectionError)
     return bool(kinds) and isinstance(exc, tuple(kinds))

@@ -83,9 +83,9 @@ def open_input(spec: str | None, streaming: bool = False, subset: str | None = N
         if found is not None:
             return found
     fs, path = resolve_filesystem(spec)
-    if not local and any(c in PurePosixPath(path).name for c in "*?["):
-        return _remote_shards(fs, str(PurePosixPath(path).parent), spec, PurePosixPath(path).name)
     kind = file_kind(fs, path) if local else remote_kind(fs, path, spec)
+    if not local and kind == "missing" and any(c in PurePosixPath(path).name for c in "*?["):  # a pattern of names
+        return _remote_shards(fs, str(PurePosixPath(path).parent), spec, PurePosixPath(path).name)
     shown = str(expand_user(spec)) if local else spec
     if kind == "dir":
         names = list_folder(fs, path)
@@ -137,7 +137,7 @@ def _remote_shards(fs, folder: str, spec: str, pattern: str | None = None) -> In
 
     from curation.sources import METADATA_FILES, classify
 
-    if any(c in folder for c in "*?["):
+    if pattern is not None and any(c in folder for c in "*?["):
         raise InputError(f"{spec}: a pattern in a remote path matches names in one folder only (its last part)")
     kind = remote_kind(fs, folder, spec)
     if kind != "dir":

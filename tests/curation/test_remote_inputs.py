@@ -171,7 +171,8 @@ def memory():
 
     store = fsspec.filesystem("memory")
     yield store
-    store.rm("/", recursive=True) if store.ls("/") else None
+    for path in store.ls("/", detail=False):
+        store.rm(path, recursive=True)
 
 
 def _parquet_bytes(rows) -> bytes:
@@ -239,3 +240,14 @@ def test_a_hub_repository_root_behind_hf_says_to_give_its_id(memory):
         "dataset's id, me/chat, or a pattern such as hf://datasets/me/chat/data/*.parquet")
     assert _remote_shards(fs, "/repo/data", "hf://datasets/me/chat/data").files == [
         "/repo/data/train-00000-of-00001.parquet"]
+
+
+def test_a_remote_name_that_looks_like_a_pattern_is_read_as_the_file_it_names(memory, tmp_path):
+    memory.pipe("/odd/rows[1].jsonl", "".join(json.dumps(r) + "\n" for r in ROWS).encode())
+    memory.pipe("/odd/rows1.jsonl", b"")
+    code, output = invoke("curate", "-q", "--set", "report=false", "-i", "memory:///odd/rows[1].jsonl", "-o", tmp_path / "out")
+    assert code == 0, output
+    assert json.loads((tmp_path / "out" / "manifest.json").read_text())["accounting"]["input_rows"] == 3
+    code, output = invoke("curate", "-q", "-i", "memory:///od?/*.jsonl", "-o", tmp_path / "out2")
+    assert code == 2 and one_error_line(output).endswith("a pattern in a remote path matches names in one folder only "
+                                                          "(its last part)")
