@@ -120,12 +120,16 @@ def open_input(spec: str | None, streaming: bool = False, subset: str | None = N
             if found is not None and found.compression and found.kind == "json":
                 return _json_array(fs, path, shown, compression=found.compression)
             if found is not None and found.compression:
-                raise InputError(f"{shown}: a compressed Parquet file is read from a local path only: download it, or "
-                                 "give it uncompressed (Parquet compresses its own columns)")
+                raise InputError(f"{shown}: {_PACKED_PARQUET}")
         raise InputError(unsupported_file(shown, PurePosixPath(path).name))
     if not local or looks_like_path(spec):
         raise InputError(f"{spec}: file not found")
     return _hub(spec, streaming)
+
+
+# (read whole through a temporary local file, by its path)
+_PACKED_PARQUET = ("a compressed Parquet file is read from a local path only: download it, or give it uncompressed "
+                   "(Parquet compresses its own columns)")
 
 
 def _remote_shards(fs, folder: str, spec: str, pattern: str | None = None) -> InputSource:
@@ -145,10 +149,11 @@ def _remote_shards(fs, folder: str, spec: str, pattern: str | None = None) -> In
     names = [n for n in list_folder(fs, folder) if pattern is None or fnmatchcase(n, pattern)]
     files = {n: f for n in names if n not in METADATA_FILES and (f := classify(n)) is not None}
     for name, found in files.items():
-        if found.kind == "json" or (found.kind == "parquet" and found.compression):
-            what = "a .json document" if found.kind == "json" else "a compressed Parquet file"
-            raise InputError(f"{spec}: {name} is {what}, read from a URI only when given alone; give the other files "
-                             "by a pattern that leaves it out, or download the folder")
+        if found.kind == "json":
+            raise InputError(f"{spec}: {name} is a .json document, read from a URI only when given alone; give the "
+                             "other files by a pattern that leaves it out, or download the folder")
+        if found.kind == "parquet" and found.compression:
+            raise InputError(f"{spec}: {name}: {_PACKED_PARQUET}")
     if not files:
         looked = f"no file matches {pattern!r}" if pattern is not None else "the folder holds no .jsonl or .parquet file"
         hub = re.match(r"hf://datasets/([^/@]+/[^/@]+)", spec)  # (a hub dataset's files lie in folders: data/...)
@@ -875,9 +880,6 @@ class _KeyCheck:
         self.seen = False
 
     def __call__(self, pairs: list[tuple[str, Any]]) -> dict:
-        obj = dict(pairs)
-        if len(obj) == len(pairs):  # (every object of a document comes here: the common case first)
-            return obj
         try:
             return unique_keys(pairs)
         except DuplicateKey as exc:

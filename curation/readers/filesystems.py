@@ -179,20 +179,12 @@ def fingerprint_files(fs, paths: list[str]) -> str:
 
 def open_remote_stream(fs, path: str, compression: str | None):
     """``fs.open_input_stream(path, compression=compression)`` for a file that is not local; ``xz``, which
-    pyarrow's streams have no codec for, through Python's ``lzma``."""
+    pyarrow's streams have no codec for, as a local xz file is read (:class:`curation.readers.xz.XzStreams`:
+    every stream, padding between them skipped)."""
     if compression != "xz":
         return fs.open_input_stream(path, compression=compression)
-    import lzma
+    import io
 
-    class _XzStream(lzma.LZMAFile):
-        def __init__(self, raw) -> None:  # noqa: ANN001
-            super().__init__(raw)
-            self._raw = raw
+    from curation.readers.xz import XzStreams
 
-        def close(self) -> None:  # (LZMAFile leaves a file object it was given open)
-            try:
-                super().close()
-            finally:
-                self._raw.close()
-
-    return _XzStream(fs.open_input_stream(path, compression=None))
+    return io.BufferedReader(XzStreams(fs.open_input_stream(path, compression=None)))

@@ -1,7 +1,10 @@
-"""An input or `--against` given as a URI whose store cannot be reached, refuses the file, or needs a package not
-installed is one line naming the URI, before any work. Before: `hf://` and `az://` ended in a traceback (httpx's
-ConnectError, an ImportError), `s3://`, `ftp://` and `hdfs://` were blamed on the output folder ("the run stopped
-and out is not finished"), and an HTTP server that could not be reached, or answered 403, was "file not found"."""
+"""Inputs behind a URI (a local HTTP server and fsspec's `memory://` store stand in for remote stores).
+
+An input or `--against` whose store cannot be reached, refuses the file, or needs a package not installed is one
+line naming the URI, before any work. Before: `hf://` and `az://` ended in a traceback (httpx's ConnectError, an
+ImportError), `s3://`, `ftp://` and `hdfs://` were blamed on the output folder ("the run stopped and out is not
+finished"), and an HTTP server that could not be reached, or answered 403, was "file not found". Compressed files,
+folders of shards and patterns of names are read as local ones are."""
 
 from __future__ import annotations
 
@@ -34,6 +37,15 @@ def _files() -> dict[str, bytes]:
 
 
 FILES = _files()
+
+
+def _accounting(spec: str, out) -> dict:
+    """`tome curate -i SPEC -o OUT` (report off): its manifest's accounting, every row accounted for."""
+    code, output = invoke("curate", "-q", "--set", "report=false", "-i", spec, "-o", out)
+    assert code == 0, output
+    accounting = json.loads((out / "manifest.json").read_text())["accounting"]
+    assert accounting["balanced"], accounting
+    return accounting
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -76,10 +88,7 @@ def _closed_port() -> int:
 
 
 def test_an_http_input_is_read(server, tmp_path):
-    code, output = invoke("curate", "-q", "--set", "report=false", "-i", f"{server}/rows.jsonl", "-o", tmp_path / "out")
-    assert code == 0, output
-    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
-    assert manifest["accounting"]["balanced"] and manifest["accounting"]["input_rows"] == 3
+    assert _accounting(f"{server}/rows.jsonl", tmp_path / "out")["input_rows"] == 3
 
 
 @pytest.mark.parametrize("name", ["rows.jsonl.gz", "rows.jsonl.bz2", "rows.jsonl.xz", "rows.jsonl.zst", "rows.json.gz",
@@ -87,10 +96,7 @@ def test_an_http_input_is_read(server, tmp_path):
 def test_a_compressed_file_over_http_is_read(server, tmp_path, name):
     """Compressed files were read from local paths only: over a URI, `.jsonl.gz` was "unsupported file type
     '.jsonl.gz'; expected ... optionally compressed (.gz, ...)"."""
-    code, output = invoke("curate", "-q", "--set", "report=false", "-i", f"{server}/{name}", "-o", tmp_path / "out")
-    assert code == 0, output
-    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
-    assert manifest["accounting"]["balanced"] and manifest["accounting"]["input_rows"] == 3, name
+    assert _accounting(f"{server}/{name}", tmp_path / "out")["input_rows"] == 3, name
 
 
 def test_a_compressed_parquet_file_over_http_says_to_download_it(server, tmp_path):
@@ -199,10 +205,7 @@ def test_a_remote_folder_or_pattern_reads_every_data_file_in_it(memory, tmp_path
     memory.pipe("/shards/README.md", b"# the dataset")
     for spec, rows in (("memory:///shards", 4), ("memory:///shards/*.jsonl*", 3), ("memory:///shards/?.parquet", 1)):
         out = tmp_path / spec.rsplit("/", 1)[-1].replace("*", "x").replace("?", "q")
-        code, output = invoke("curate", "-q", "--set", "report=false", "-i", spec, "-o", out)
-        assert code == 0, output
-        accounting = json.loads((out / "manifest.json").read_text())["accounting"]
-        assert accounting["balanced"] and accounting["input_rows"] == rows, spec
+        assert _accounting(spec, out)["input_rows"] == rows, spec
 
 
 @pytest.mark.parametrize("spec, says", [
@@ -210,7 +213,7 @@ def test_a_remote_folder_or_pattern_reads_every_data_file_in_it(memory, tmp_path
     ("memory:///missing/*.jsonl", "folder not found"),
     ("memory:///empty", "the folder holds no .jsonl or .parquet file (compressed JSON Lines too)"),
     ("memory:///mixed", "x.json is a .json document, read from a URI only when given alone"),
-    ("memory:///packed", "y.parquet.gz is a compressed Parquet file, read from a URI only when given alone"),
+    ("memory:///packed", "y.parquet.gz: a compressed Parquet file is read from a local path only"),
 ])
 def test_a_remote_folder_that_holds_nothing_to_read_whole_is_one_line(memory, tmp_path, spec, says):
     memory.pipe("/shards/a.jsonl", b"{}\n")
@@ -245,9 +248,18 @@ def test_a_hub_repository_root_behind_hf_says_to_give_its_id(memory):
 def test_a_remote_name_that_looks_like_a_pattern_is_read_as_the_file_it_names(memory, tmp_path):
     memory.pipe("/odd/rows[1].jsonl", "".join(json.dumps(r) + "\n" for r in ROWS).encode())
     memory.pipe("/odd/rows1.jsonl", b"")
-    code, output = invoke("curate", "-q", "--set", "report=false", "-i", "memory:///odd/rows[1].jsonl", "-o", tmp_path / "out")
-    assert code == 0, output
-    assert json.loads((tmp_path / "out" / "manifest.json").read_text())["accounting"]["input_rows"] == 3
+    assert _accounting("memory:///odd/rows[1].jsonl", tmp_path / "out")["input_rows"] == 3
     code, output = invoke("curate", "-q", "-i", "memory:///od?/*.jsonl", "-o", tmp_path / "out2")
     assert code == 2 and one_error_line(output).endswith("a pattern in a remote path matches names in one folder only "
                                                           "(its last part)")
+
+
+def test_a_remote_xz_file_of_several_streams_with_padding_reads_whole(memory, tmp_path):
+    """Read as a local xz file is: every stream, the null padding `xz` tools may append skipped."""
+    import lzma
+
+    lines = [json.dumps(r) + "\n" for r in ROWS]
+    memory.pipe("/xz/rows.jsonl.xz", lzma.compress("".join(lines[:2]).encode()) + lzma.compress(lines[2].encode())
+                + b"\0" * 8)
+    accounting = _accounting("memory:///xz/rows.jsonl.xz", tmp_path / "out")
+    assert accounting["input_rows"] == 3 and accounting["quarantined"] == 0, accounting
