@@ -17,10 +17,11 @@ def resolve_filesystem(spec: str):
 
     if "://" not in spec:
         return pafs.LocalFileSystem(), str(expand_user(spec).absolute())
+    refused = None
     try:
         return pafs.FileSystem.from_uri(_with_gcs_retry_limit(spec))
-    except ValueError:  # pyarrow.ArrowInvalid: a scheme pyarrow does not know; fsspec may
-        pass
+    except ValueError as exc:  # pyarrow.ArrowInvalid: a scheme pyarrow does not know, or a query it does not take
+        refused = error_line(exc)  # ("Unexpected query parameter in GCS URI: 'anonymous'"); fsspec may read it
     except Exception as exc:  # (S3 looks its bucket's region up: OSError when it cannot be reached)
         raise InputError(f"{spec}: cannot reach it: {error_line(exc)}") from None
     try:
@@ -31,6 +32,8 @@ def resolve_filesystem(spec: str):
     try:
         fs, path = fsspec.core.url_to_fs(spec)
     except ImportError as exc:  # a scheme fsspec knows, whose package is not installed ("Install adlfs to ...")
+        if refused is not None and "query parameter" in refused:  # pyarrow's scheme: its reason is the one to say
+            raise InputError(f"{spec}: {refused}") from None
         raise InputError(f"{spec}: cannot read {scheme}:// paths here: {error_line(exc)}") from None
     except ValueError as exc:
         if "Protocol not known" in str(exc):

@@ -129,6 +129,9 @@ def _local_rows(tmp_path):
     ("ftp://127.0.0.1:{port}/rows.jsonl", "cannot reach it: [Errno 111] Connection refused"),
     ("foo://bucket/rows.jsonl", "unknown file system scheme 'foo' (pyarrow and fsspec know neither)"),
     ("az://container/rows.jsonl", "cannot read az:// paths here: Install adlfs"),
+    # pyarrow's schemes with a query it does not take: its reason, not fsspec's missing gcsfs or s3fs
+    ("gs://bucket/rows.jsonl?anonymous=true", "Unexpected query parameter in GCS URI: 'anonymous'"),
+    ("s3://bucket/rows.jsonl?foo=1", "Unexpected query parameter in S3 URI: 'foo'"),
 ])
 def test_a_store_that_cannot_be_reached_or_read_is_one_line_naming_the_uri(tmp_path, uri, says):
     port = _closed_port()
