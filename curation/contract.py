@@ -30,7 +30,7 @@ An output folder (``--out``, default ``out/``) holds:
     runs of the same input and config; everything else, and every data file, is byte-identical.
 
 Ids: a JSON Lines row's id hashes its line's bytes (:func:`line_id`; the line end, LF or CRLF, left out); a row of
-a table or a JSON array hashes its JSON with sorted keys (:func:`record_id`). Compression, shards, globs, batch
+a table or a JSON array hashes its JSON with sorted keys (:func:`record_id`, :func:`canonical_json`). Compression, shards, globs, batch
 sizes, workers and the engine do not change an id; re-serializing the file (other spacing or key order) or
 converting it to another container does, and with the ids the split a row lands in, the mix and balance draws,
 and which of two duplicates equal in score and length is kept.
@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,9 +132,53 @@ def _hex_digits():
 
 
 def record_id(record: Any) -> str:
-    """The id of a record read from a table (or a JSON array): :func:`line_id` of its canonical JSON."""
-    text = json.dumps(record, sort_keys=True, ensure_ascii=False, default=str)
-    return line_id(text.encode("utf-8", "surrogatepass"))
+    """The id of a record read from a table (or a JSON array): :func:`line_id` of its canonical JSON
+    (:func:`canonical_json`)."""
+    return line_id(canonical_json(record))
+
+
+def canonical_json(record: Any) -> bytes:
+    """A record's JSON with sorted keys, as UTF-8: ``orjson``'s compact form (5x faster than ``json``'s, which was
+    a third of reading a Parquet file), or where that would not tell the record apart or cannot be written
+    (:func:`orjson_dumps`), Python's ``json.dumps(sort_keys=True, ensure_ascii=False)`` (its lone surrogates
+    kept as such). The same record gives the same bytes whichever reader holds it."""
+    import orjson
+
+    data = orjson_dumps(record, orjson.OPT_SORT_KEYS)
+    if data is None:
+        return json.dumps(record, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8", "surrogatepass")
+    return data
+
+
+def orjson_dumps(record: Any, option: int = 0) -> bytes | None:
+    """``orjson.dumps(record)`` (values of other types written as ``str`` makes them, dates and times in
+    ``orjson``'s own form), or None where Python's ``json`` must write it: where ``orjson`` would lose something (a
+    float that is NaN or infinite, which it writes as ``null``) or cannot (a string with a lone surrogate, an
+    integer past 64 bits, a key that is no string, nesting past its limit)."""
+    import orjson
+
+    try:
+        data = orjson.dumps(record, default=str, option=option)
+    except TypeError:  # (orjson.JSONEncodeError is one)
+        return None
+    if b"null" in data and _holds_nonfinite(record):
+        return None
+    return data
+
+
+def _holds_nonfinite(value: Any) -> bool:
+    """Whether a float that is NaN or infinite lies anywhere in ``value`` (dicts' values and lists' items)."""
+    todo = [value]
+    while todo:
+        v = todo.pop()
+        if isinstance(v, float):
+            if v != v or v in (math.inf, -math.inf):
+                return True
+        elif isinstance(v, dict):
+            todo.extend(v.values())
+        elif isinstance(v, (list, tuple)):
+            todo.extend(v)
+    return False
 
 
 def suffix_duplicate_ids(ids: list[str]) -> list[str]:

@@ -18,7 +18,7 @@ from typing import Any, Iterable, Iterator
 import numpy as np
 import pyarrow as pa
 
-from curation.contract import record_id
+from curation.contract import orjson_dumps, record_id
 from curation.readers.errors import InputError, misnamed
 from curation.readers.filesystems import fingerprint_files
 from curation.readers.labels import named_labels, parquet_labels
@@ -728,7 +728,7 @@ def _table_batches(data: Any, unit: Unit, batch_rows: int) -> Iterator[pa.Record
         # each row's own JSON: where validation reads a row record by record it reads it as given (``{}`` is missing
         # 'conversations', a turn without 'from' is missing it), not as its table row, which holds a null for each
         # key (at any depth) that other rows of its batch hold, so what it said would depend on the batch
-        raw = [_RAW_JSON.encode(r) for r in rows]
+        raw = [orjson_dumps(r) or _RAW_JSON.encode(r) for r in rows]
         yield raw_batch(
             table,
             pos=np.arange(unit.first_pos + done, unit.first_pos + done + n, dtype=np.int64),
