@@ -30,10 +30,10 @@ An output folder (``--out``, default ``out/``) holds:
     runs of the same input and config; everything else, and every data file, is byte-identical.
 
 Ids: a JSON Lines row's id hashes its line's bytes (:func:`line_id`; the line end, LF or CRLF, left out); a row of
-a table or a JSON array hashes its JSON with sorted keys (:func:`record_id`, :func:`canonical_json`). Compression, shards, globs, batch
-sizes, workers and the engine do not change an id; re-serializing the file (other spacing or key order) or
-converting it to another container does, and with the ids the split a row lands in, the mix and balance draws,
-and which of two duplicates equal in score and length is kept.
+a table or a JSON array hashes its JSON with sorted keys (:func:`record_id`, :func:`canonical_json`). Compression,
+shards, globs, batch sizes, workers and the engine do not change an id; re-serializing the file (other spacing or
+key order) or converting it to another container does, and with the ids the split a row lands in, the mix and
+balance draws, and which of two duplicates equal in score and length is kept.
 
 Readers should use :func:`read_split` / :func:`read_manifest` rather than open files by hand: a damaged file
 (bad JSON or UTF-8, a Parquet file that does not open, a split without ``id``) is then one
@@ -138,7 +138,7 @@ def record_id(record: Any) -> str:
 
 
 def canonical_json(record: Any) -> bytes:
-    """A record's JSON with sorted keys, as UTF-8: ``orjson``'s compact form (5x faster than ``json``'s, which was
+    """A record's JSON with sorted keys, as UTF-8: ``orjson``'s compact form (3-5x faster than ``json``'s, which was
     a third of reading a Parquet file), or where that would not tell the record apart or cannot be written
     (:func:`orjson_dumps`), Python's ``json.dumps(sort_keys=True, ensure_ascii=False)`` (its lone surrogates
     kept as such). The same record gives the same bytes whichever reader holds it."""

@@ -48,6 +48,6 @@ def cpu_only_build(spec) -> bool:
         if isinstance(target, ast.Name) and value is not None:
             try:
                 values[target.id] = ast.literal_eval(value)
-            except ValueError:
+            except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
                 values[target.id] = value  # not a literal: not known
     return "cuda" in values and "hip" in values and values["cuda"] is None and values["hip"] is None
