@@ -716,7 +716,7 @@ def read_jsonl_stream(fs, path: str, file: str, compression: str, first_pos: int
                 yield batch, records
             line, records = line + nlines, records + nrec
         head = _file_head(fs, path) if not records and not rest[cut:] else None
-        if head is not None and compressed_as(head) != compression:
+        if head is not None and compression not in (*UTF_BOMS, CR_LINES) and compressed_as(head) != compression:
             # not one byte could be decoded, and the file does not start as this codec's do: not its file
             raise wrong_codec(path, head, compression, "jsonl") or InputError(
                 f"{path}: cannot read: {exc.reason} (its first bytes are not a {compression} file's: is it another "

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from curation.sources import (
     DataFile,
     SourceError,
+    bom_encoding,
     classify,
     expand,
     iter_line_blocks,
@@ -360,6 +361,8 @@ def test_a_file_reads_the_same_with_lone_cr_line_ends_as_with_lf(tmp_path_factor
 
     lines = [data.draw(hostile_line()).rstrip(b"\r\n") for _ in pieces]
     lines = [line for line in lines if b"\r" not in line and b"\n" not in line] or [b'{"a": 1}']
+    if bom_encoding(lines[0] + b"\n\n\n") is not None:  # a UTF-16 or UTF-32 file, whose line ends are no such bytes
+        lines[0] = b'{"a": 1}'
     folder = tmp_path_factory.mktemp("cr")
     (folder / "lf.jsonl").write_bytes(b"\n".join(lines) + b"\n")
     (folder / "cr.jsonl").write_bytes(b"\r".join(lines) + b"\r")
@@ -388,6 +391,17 @@ def test_an_array_first_line_reads_the_same_with_lone_cr_line_ends_as_with_lf(tm
     (tmp_path / "cr.jsonl").write_bytes(b"\r".join(lines) + b"\r")
     assert _rows(tmp_path / "cr.jsonl") == _rows(tmp_path / "lf.jsonl")
     assert _rows(tmp_path / "cr.jsonl")[0] == lines
+
+
+@pytest.mark.parametrize("end", [b"\n", b"\r"])
+def test_a_utf16_mark_before_bytes_that_are_no_utf16_is_a_quarantined_tail_not_a_codec(tmp_path, end):
+    """A byte-order mark is no codec: a file that starts with UTF-16's mark and breaks before its first character
+    said it "holds JSON Lines text, not utf-16-compressed data: name it as what it holds (rows)". The UTF-16 text
+    that breaks off is one quarantined record, as any stream that breaks off is."""
+    path = tmp_path / "rows.jsonl"
+    path.write_bytes(b"\xfe\xff" + end)
+    records, errors = _rows(path)
+    assert records == [b""] and errors == [(1, "the file breaks off here, the rest is unreadable (cannot read past line 1")]
 
 
 def _rows_or_error(path: Path):
