@@ -376,9 +376,10 @@ def _plain_local(spec: str, path: Path) -> bool:
 
 
 def _json_array_file(file, spec: str, salvage: bool = True) -> InputSource:
-    """A (compressed) JSON document file, loaded whole. A stream that breaks off (truncated, corrupt) keeps the
-    rows read whole before the break, the rest of the file one quarantined record (:func:`_json_rows`;
-    ``salvage`` False: one :class:`InputError`, for a JSON Lines name to be read line by line instead)."""
+    """A (compressed) JSON document file: a large one that is one array of rows in UTF-8 parsed a batch of rows at
+    a time (:func:`_array_rows`), any other loaded whole. A stream that breaks off (truncated, corrupt) keeps the rows read whole before the break, the rest of the file
+    one quarantined record (:func:`_json_rows`; ``salvage`` False: one :class:`InputError`, for a JSON Lines name
+    to be read line by line instead)."""
     from curation.sources import READ_ERRORS, read_whole
 
     try:
@@ -392,12 +393,26 @@ def _json_array_file(file, spec: str, salvage: bool = True) -> InputSource:
             raise wrong
     text, cut, escaped = _decoded(data, spec)
     fs, path = resolve_filesystem(str(file.path))
-    try:
-        rows = _document_rows_of(text, spec, data[:8], ("decompress", reason) if reason is not None else cut, salvage,
-                                 escaped)
-    except _JsonLines:  # JSON Lines under a .json name: streamed as such
-        return InputSource(spec, "files", fs, [path])
+    broken = ("decompress", reason) if reason is not None else cut
+    rows = _array_rows(data, broken, escaped)
+    if rows is None:
+        try:
+            rows = _document_rows_of(text, spec, data[:8], broken, salvage, escaped)
+        except _JsonLines:  # JSON Lines under a .json name: streamed as such
+            return InputSource(spec, "files", fs, [path])
     return InputSource(spec, "json", fs, [path], records=[(file.path.name, rows)])
+
+
+def _array_rows(data: bytes, broken: tuple[str, str] | None, escaped: bool) -> Any:
+    """The rows of a whole, valid UTF-8 document of :data:`~curation.readers.json_array.STREAM_BYTES` or more that
+    is one array, parsed a batch at a time as the run reads them (:mod:`curation.readers.json_array`); None for any
+    other document, which is read whole (:func:`_json_rows`)."""
+    from curation.readers.json_array import STREAM_BYTES, array_elements
+    from curation.sources import bom_encoding
+
+    if broken is not None or escaped or len(data) < STREAM_BYTES or bom_encoding(data) is not None:
+        return None
+    return array_elements(data, _KeyCheck, _marked)
 
 
 def _not_its_codec(spec: str, file, reason: str) -> InputError | None:
@@ -952,10 +967,12 @@ def _json_array(fs, path: str, shown: str, salvage: bool = True, compression: st
             raise
         raise InputError(f"{shown}: cannot read it as {compression}: {error_line(exc)}") from None
     text, cut, escaped = _decoded(data, shown)
-    try:
-        rows = _document_rows_of(text, shown, data[:8], cut, salvage, escaped)
-    except _JsonLines:  # JSON Lines under a .json name: streamed as such
-        return InputSource(shown, "jsonl", fs, [path])
+    rows = _array_rows(data, cut, escaped)
+    if rows is None:
+        try:
+            rows = _document_rows_of(text, shown, data[:8], cut, salvage, escaped)
+        except _JsonLines:  # JSON Lines under a .json name: streamed as such
+            return InputSource(shown, "jsonl", fs, [path])
     return InputSource(shown, "json", fs, [path], records=[(name, rows)])
 
 
