@@ -377,9 +377,9 @@ def _plain_local(spec: str, path: Path) -> bool:
 
 def _json_array_file(file, spec: str, salvage: bool = True) -> InputSource:
     """A (compressed) JSON document file: a large one that is one array of rows in UTF-8 parsed a batch of rows at
-    a time (:func:`_array_rows`), any other loaded whole. A stream that breaks off (truncated, corrupt) keeps the rows read whole before the break, the rest of the file
-    one quarantined record (:func:`_json_rows`; ``salvage`` False: one :class:`InputError`, for a JSON Lines name
-    to be read line by line instead)."""
+    a time (:func:`_array_rows`), any other loaded whole. A stream that breaks off (truncated, corrupt) keeps the
+    rows read whole before the break, the rest of the file one quarantined record (:func:`_json_rows`; ``salvage``
+    False: one :class:`InputError`, for a JSON Lines name to be read line by line instead)."""
     from curation.sources import READ_ERRORS, read_whole
 
     try:

@@ -182,11 +182,25 @@ def _scalar_end(b, i, hexd, escapes, true_, false_, null_, nan_, inf_):
 
 
 @njit(cache=True, nogil=True)
+def _appended(starts, ends, count, start, end):
+    """``starts`` and ``ends`` with the span ``start:end`` as their entry ``count`` (grown as needed)."""
+    if count == len(starts):
+        grown = np.empty(2 * count, np.int64)
+        grown[:count] = starts
+        starts = grown
+        grown = np.empty(2 * count, np.int64)
+        grown[:count] = ends
+        ends = grown
+    starts[count] = start
+    ends[count] = end
+    return starts, ends
+
+
+@njit(cache=True, nogil=True)
 def _element_spans_of(b, start, max_depth, ws, hexd, escapes, true_, false_, null_, nan_, inf_):
     n = len(b)
-    cap = 1024
-    starts = np.empty(cap, np.int64)
-    ends = np.empty(cap, np.int64)
+    starts = np.empty(1024, np.int64)
+    ends = np.empty(1024, np.int64)
     count = 0
     stack = np.zeros(max_depth + 1, np.uint8)  # 1: array, 2: object
     depth = 0
@@ -232,16 +246,7 @@ def _element_spans_of(b, start, max_depth, ws, hexd, escapes, true_, false_, nul
                     return -1, starts, ends
                 state = 1
             if state == 1 and depth == 1:
-                if count == cap:
-                    cap *= 2
-                    grown = np.empty(cap, np.int64)
-                    grown[:count] = starts[:count]
-                    starts = grown
-                    grown = np.empty(cap, np.int64)
-                    grown[:count] = ends[:count]
-                    ends = grown
-                starts[count] = element_start
-                ends[count] = i
+                starts, ends = _appended(starts, ends, count, element_start, i)
                 count += 1
         elif state == 2:
             i = _skip_ws(b, i, ws)
@@ -270,16 +275,7 @@ def _element_spans_of(b, start, max_depth, ws, hexd, escapes, true_, false_, nul
                 depth -= 1
                 i += 1
                 if depth == 1:
-                    if count == cap:
-                        cap *= 2
-                        grown = np.empty(cap, np.int64)
-                        grown[:count] = starts[:count]
-                        starts = grown
-                        grown = np.empty(cap, np.int64)
-                        grown[:count] = ends[:count]
-                        ends = grown
-                    starts[count] = element_start
-                    ends[count] = i
+                    starts, ends = _appended(starts, ends, count, element_start, i)
                     count += 1
             else:
                 return -1, starts, ends
