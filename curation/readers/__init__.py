@@ -394,13 +394,19 @@ def _json_array_file(file, spec: str, salvage: bool = True) -> InputSource:
     text, cut, escaped = _decoded(data, spec)
     fs, path = resolve_filesystem(str(file.path))
     broken = ("decompress", reason) if reason is not None else cut
-    rows = _array_rows(data, broken, escaped)
-    if rows is None:
-        try:
-            rows = _document_rows_of(text, spec, data[:8], broken, salvage, escaped)
-        except _JsonLines:  # JSON Lines under a .json name: streamed as such
-            return InputSource(spec, "files", fs, [path])
+    try:
+        rows = _rows_of_document(data, text, spec, broken, salvage, escaped)
+    except _JsonLines:  # JSON Lines under a .json name: streamed as such
+        return InputSource(spec, "files", fs, [path])
     return InputSource(spec, "json", fs, [path], records=[(file.path.name, rows)])
+
+
+def _rows_of_document(data: bytes, text: str, shown: str, broken: tuple[str, str] | None, salvage: bool,
+                      escaped: bool) -> Any:
+    """The rows of a JSON document file, its bytes ``data`` decoded as ``text``: parsed a batch at a time where
+    :func:`_array_rows` can, else read whole (:func:`_document_rows_of`)."""
+    rows = _array_rows(data, broken, escaped)
+    return rows if rows is not None else _document_rows_of(text, shown, data[:8], broken, salvage, escaped)
 
 
 def _array_rows(data: bytes, broken: tuple[str, str] | None, escaped: bool) -> Any:
@@ -967,12 +973,10 @@ def _json_array(fs, path: str, shown: str, salvage: bool = True, compression: st
             raise
         raise InputError(f"{shown}: cannot read it as {compression}: {error_line(exc)}") from None
     text, cut, escaped = _decoded(data, shown)
-    rows = _array_rows(data, cut, escaped)
-    if rows is None:
-        try:
-            rows = _document_rows_of(text, shown, data[:8], cut, salvage, escaped)
-        except _JsonLines:  # JSON Lines under a .json name: streamed as such
-            return InputSource(shown, "jsonl", fs, [path])
+    try:
+        rows = _rows_of_document(data, text, shown, cut, salvage, escaped)
+    except _JsonLines:  # JSON Lines under a .json name: streamed as such
+        return InputSource(shown, "jsonl", fs, [path])
     return InputSource(shown, "json", fs, [path], records=[(name, rows)])
 
 
