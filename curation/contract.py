@@ -142,23 +142,21 @@ def canonical_json(record: Any) -> bytes:
     a third of reading a Parquet file), or where that would not tell the record apart or cannot be written
     (:func:`orjson_dumps`), Python's ``json.dumps(sort_keys=True, ensure_ascii=False)`` (its lone surrogates
     kept as such). The same record gives the same bytes whichever reader holds it."""
-    import orjson
-
-    data = orjson_dumps(record, orjson.OPT_SORT_KEYS)
+    data = orjson_dumps(record, sort_keys=True)
     if data is None:
         return json.dumps(record, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8", "surrogatepass")
     return data
 
 
-def orjson_dumps(record: Any, option: int = 0) -> bytes | None:
-    """``orjson.dumps(record)`` (values of other types written as ``str`` makes them, dates and times in
-    ``orjson``'s own form), or None where Python's ``json`` must write it: where ``orjson`` would lose something (a
-    float that is NaN or infinite, which it writes as ``null``) or cannot (a string with a lone surrogate, an
-    integer past 64 bits, a key that is no string, nesting past its limit)."""
+def orjson_dumps(record: Any, sort_keys: bool = False) -> bytes | None:
+    """``orjson.dumps(record)``, its keys sorted where ``sort_keys`` (values of other types written as ``str``
+    makes them, dates and times in ``orjson``'s own form), or None where Python's ``json`` must write it: where
+    ``orjson`` would lose something (a float that is NaN or infinite, which it writes as ``null``) or cannot (a
+    string with a lone surrogate, an integer past 64 bits, a key that is no string, nesting past its limit)."""
     import orjson
 
     try:
-        data = orjson.dumps(record, default=str, option=option)
+        data = orjson.dumps(record, default=str, option=orjson.OPT_SORT_KEYS if sort_keys else 0)
     except TypeError:  # (orjson.JSONEncodeError is one)
         return None
     if b"null" in data and _holds_nonfinite(record):

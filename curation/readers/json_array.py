@@ -205,18 +205,9 @@ def _element_spans_of(b, start, max_depth, ws, hexd, escapes, true_, false_, nul
     stack = np.zeros(max_depth + 1, np.uint8)  # 1: array, 2: object
     depth = 0
     i = _skip_ws(b, start, ws)
-    if i >= n or b[i] != 91:  # [
+    if i >= n or b[i] != 91:  # the document's one value must be an array: [
         return -1, starts, ends
-    # states: 0 a value is expected, 1 a value ended, 2 a key is expected
-    stack[1] = 1
-    depth = 1
-    i = _skip_ws(b, i + 1, ws)
-    if i < n and b[i] == 93:  # ]: the empty array
-        depth = 0
-        i += 1
-        state = 1
-    else:
-        state = 0
+    state = 0  # 0: a value is expected, 1: a value ended, 2: a key is expected
     element_start = 0
     while True:
         if state == 0:
