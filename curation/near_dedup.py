@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 from pydantic import Field, model_validator
 
-from curation.core.columns import TextKey, text_key
+from curation.core.columns import RowTexts, TextKey, text_key
 from curation.core.config_base import StrictModel
 from curation.core.keep_policy import keep_decisions, policy_keys, several_inputs
 from curation.core.registry import StageSpec, register
@@ -174,15 +174,18 @@ class NearDedup(GlobalStage):
             fetched = ctx.fetch(positions[rows], wanted) if len(rows) else None
             sims = np.empty(len(pairs), dtype=np.float64)
             if fetched is not None:
-                member_keys = pa.table(policy_keys(fetched.combine_chunks().to_batches()[0], labelled))
-            if len(pairs) and cfg.verify:
-                texts = text_key(fetched.column("conversations"), cfg.text_key)  # row k: candidate rows[k]
+                member_keys = pa.table(policy_keys(fetched, labelled))
+                conversations = fetched.column("conversations")
                 fetched = None
+            if len(pairs) and cfg.verify:
+                # row k: candidate rows[k]; the text of each block of pairs is made as it is verified
+                texts = RowTexts(conversations, cfg.text_key)
                 local = np.searchsorted(rows, pairs)
                 blocks = exact_jaccard(texts, local, cfg.shingle, cfg.ngram, sims, rows_per_block=cfg.batch_size,
                                        pool=pool, workers=max(1, workers))
                 for _ in ctx.track(blocks, len(pairs), "near-dedup: verify pairs"):
                     pass
+                conversations = texts = blocks = None  # the candidate rows' text is spent
             elif len(pairs):
                 sims = estimated_jaccard(_matrix(keys.column("signature"), cfg.num_perm, np.uint32), pairs)
         keep = sims >= cfg.threshold

@@ -72,9 +72,49 @@ def lengths(values: pa.Array) -> np.ndarray:
 
 
 def conversation_chars(conv: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """Characters of all turns per row (the keep policy's length)."""
+    """Characters of all turns per row (the keep policy's length); chunk by chunk (no copy of the column)."""
+    if isinstance(conv, pa.ChunkedArray):
+        return np.concatenate([np.zeros(0, dtype=np.int64), *(conversation_chars(c) for c in conv.chunks)])
     offsets, _, values = turns_of(conv)
     return sum_per_row(offsets, lengths(values))
+
+
+def take_rows(column: pa.Array | pa.ChunkedArray, rows: np.ndarray) -> pa.Array:
+    """``column.take(rows)`` as one array, taking from each chunk of a chunked column in place (Arrow's own
+    ``take`` of a chunked column joins every chunk into one array first: a copy of the whole column per call)."""
+    rows = np.asarray(rows, dtype=np.int64)
+    if not isinstance(column, pa.ChunkedArray):
+        return column.take(pa.array(rows))
+    if column.num_chunks == 1:
+        return column.chunk(0).take(pa.array(rows))
+    bounds = np.cumsum([0, *(len(c) for c in column.chunks)])
+    chunk_of = np.searchsorted(bounds, rows, side="right") - 1
+    order = np.argsort(chunk_of, kind="stable")
+    parts, start = [], 0
+    for k, count in zip(*np.unique(chunk_of[order], return_counts=True)):
+        picked = rows[order[start : start + count]] - bounds[k]
+        parts.append(column.chunk(int(k)).take(pa.array(picked)))
+        start += count
+    taken = pa.concat_arrays(parts) if parts else pa.array([], column.type)
+    back = np.empty(len(rows), dtype=np.int64)
+    back[order] = np.arange(len(rows))
+    return taken.take(pa.array(back))
+
+
+class RowTexts:
+    """The :func:`text_key` of rows of a conversations column, made only for the rows asked for
+    (``take``): a verification pass then holds the text of one block of rows at a time, not of them all."""
+
+    def __init__(self, conversations: pa.Array | pa.ChunkedArray, key: str) -> None:
+        self.conversations = conversations
+        self.key = key
+
+    def __len__(self) -> int:
+        return len(self.conversations)
+
+    def take(self, rows) -> pa.Array:
+        rows = rows.to_numpy(zero_copy_only=False) if isinstance(rows, (pa.Array, pa.ChunkedArray)) else rows
+        return text_key(take_rows(self.conversations, rows), self.key)
 
 
 def _join_rows(offsets: np.ndarray, parts: pa.Array, sep: str) -> pa.Array:

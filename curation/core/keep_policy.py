@@ -10,11 +10,14 @@ datasets are rarely comparable beyond that), then by length (longer conversation
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from curation.core.columns import take_rows
 from curation.core.stage import CLUSTER_ID, DETAILS, DUPLICATE_OF, POS, REASON, Decisions
 
 KEY_COLUMNS = (POS, "id", "score", "chars")  # what a dedup stage's keys must hold for the policy
@@ -26,9 +29,9 @@ def several_inputs(curation) -> bool:
     return len(getattr(curation, "inputs", None) or []) > 1
 
 
-def policy_keys(batch: pa.RecordBatch, labelled: bool) -> dict[str, pa.Array]:
-    """The keep policy's columns of a batch (:data:`KEY_COLUMNS`), for a dedup stage's ``keys``; ``input`` too
-    when the rows are ``labelled`` with their input (:func:`several_inputs`)."""
+def policy_keys(batch: pa.RecordBatch | pa.Table, labelled: bool) -> dict[str, pa.Array | pa.ChunkedArray]:
+    """The keep policy's columns of a batch or table (:data:`KEY_COLUMNS`), for a dedup stage's ``keys``; ``input``
+    too when the rows are ``labelled`` with their input (:func:`several_inputs`)."""
     from curation.core.columns import conversation_chars
 
     columns = {
@@ -46,21 +49,30 @@ def policy_keys(batch: pa.RecordBatch, labelled: bool) -> dict[str, pa.Array]:
 
 def input_ranks(keys: pa.Table, rows: np.ndarray) -> np.ndarray:
     """Per row of ``rows``, its input's place in the list (inputs are read in list order, so an input's first
-    ``_pos`` orders it); zeros without an ``input`` column."""
+    ``_pos`` orders it); zeros without an ``input`` column. A row without an input name (null) is ranked as one
+    more name."""
     if "input" not in keys.column_names:
         return np.zeros(len(rows), dtype=np.int64)
-    names = keys.column("input").to_pylist()
+    import pyarrow.compute as pc
+
+    names = keys.column("input").combine_chunks()
+    if pa.types.is_dictionary(names.type):
+        names = names.dictionary_decode()
+    codes = np.asarray(pc.dictionary_encode(names, null_encoding="encode").indices.to_numpy(zero_copy_only=False),
+                       dtype=np.int64)
     pos = keys.column(POS).to_numpy()
-    first: dict[str, int] = {}
-    for name, p in zip(names, pos.tolist()):
-        if name not in first or p < first[name]:
-            first[name] = p
-    rank = {name: r for r, name in enumerate(sorted(first, key=first.get))}
-    return np.array([rank[names[i]] for i in rows.tolist()], dtype=np.int64)
+    first = np.full(int(codes.max()) + 1 if len(codes) else 0, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(first, codes, pos)
+    rank = np.empty(len(first), dtype=np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(len(first))
+    return rank[codes[np.asarray(rows, dtype=np.int64)]]
+
+
+CLUSTER_PREFIX = "c-"
 
 
 def cluster_id_for(kept_id: str) -> str:
-    return f"c-{kept_id}"
+    return f"{CLUSTER_PREFIX}{kept_id}"
 
 
 def keep_decisions(
@@ -89,48 +101,69 @@ def keep_decisions(
     if len(members) == 0:
         return Decisions.none(stats)
     pos = keys.column(POS).to_numpy()[members]
-    ids = np.array(keys.column("id").take(pa.array(members)).to_pylist(), dtype=object)
-    score = keys.column("score").take(pa.array(members)).to_numpy(zero_copy_only=False).astype(np.float64)
+    ids = take_rows(keys.column("id"), members)
+    score = take_rows(keys.column("score"), members).to_numpy(zero_copy_only=False).astype(np.float64)
     score = np.where(np.isnan(score), -np.inf, score)
     chars = keys.column("chars").to_numpy()[members]
     label = labels[members]
     rank = input_ranks(keys, members)
-    order = sorted(range(len(members)), key=lambda k: (label[k], -score[k], rank[k], -chars[k], ids[k], pos[k]))
-    winner_of: dict[int, int] = {}  # label -> member index of the kept row
-    for k in order:
-        winner_of.setdefault(int(label[k]), k)
-    sim_of: dict[tuple[int, int], float] = {}
-    if pairs is not None and similarity is not None and len(pairs):
-        in_members = np.zeros(len(labels), dtype=bool)
-        in_members[members] = True
-        sel = in_members[pairs[:, 0]] & in_members[pairs[:, 1]]
-        sim_of = {(int(i), int(j)): float(s) for (i, j), s in zip(pairs[sel], similarity[sel])}
-    reasons, dup_of, cids, details = [], [], [], []
-    for k in range(len(members)):
-        w = winner_of[int(label[k])]
-        cids.append(cluster_id_for(ids[w]))
-        if k == w:
-            reasons.append(None)
-            dup_of.append(None)
-            details.append(None)
-            continue
-        reasons.append(reason)
-        dup_of.append(ids[w])
-        if pairs is None:
-            details.append(None)
-        else:
-            a, b = int(members[k]), int(members[w])
-            sim = sim_of.get((min(a, b), max(a, b)))
-            value: Any = round(sim, 6) if sim is not None else "transitive"
-            details.append(json.dumps({"similarity": value}, sort_keys=True))
+    # ids compare as Python compares str (code point order: the order of their UTF-8 bytes, which Arrow sorts)
+    id_rank = np.asarray(pc.rank(ids, sort_keys="ascending", tiebreaker="dense"), dtype=np.int64)
+    # each cluster's members best first: (label, -score, input, -chars, id, pos), stable
+    order = np.lexsort((pos, id_rank, -chars, rank, -score, label))
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = label[order[1:]] != label[order[:-1]]
+    winner = np.empty(len(members), dtype=np.int64)  # member index of each member's kept row
+    winner[order] = np.repeat(order[first], np.diff(np.append(np.flatnonzero(first), len(order))))
+    removed = winner != np.arange(len(members))
+    winner_ids = ids.take(pa.array(winner))
+    details = np.full(len(members), None, dtype=object)
+    if pairs is not None:
+        details[removed] = _similarity_details(members, winner, removed, len(labels), pairs, similarity)
     by_pos = np.argsort(pos, kind="stable")
+    take = pa.array(by_pos)
+    removed_by_pos = pa.array(removed[by_pos])
+    dup_of = winner_ids.take(take)
     table = pa.table(
         {
             POS: pa.array(pos[by_pos], pa.int64()),
-            REASON: pa.array([reasons[k] for k in by_pos], pa.string()),
-            DUPLICATE_OF: pa.array([dup_of[k] for k in by_pos], pa.string()),
-            CLUSTER_ID: pa.array([cids[k] for k in by_pos], pa.string()),
-            DETAILS: pa.array([details[k] for k in by_pos], pa.string()),
+            REASON: pc.if_else(removed_by_pos, pa.scalar(reason, pa.string()), pa.scalar(None, pa.string())),
+            DUPLICATE_OF: pc.if_else(removed_by_pos, dup_of, pa.scalar(None, pa.string())),
+            CLUSTER_ID: pc.binary_join_element_wise(pa.scalar(CLUSTER_PREFIX), dup_of, pa.scalar("")),
+            DETAILS: pa.array(details[by_pos], pa.string()),
         }
     )
     return Decisions(table, stats)
+
+
+def _similarity_details(members: np.ndarray, winner: np.ndarray, removed: np.ndarray, n: int, pairs: np.ndarray,
+                        similarity: np.ndarray | None) -> np.ndarray:
+    """``details`` of each removed member: ``{"similarity": s}``, its measured similarity to the kept row (rounded
+    to 6 places; the last one given where a pair is given twice), or ``"transitive"`` when no pair links the two."""
+    a = members[removed]
+    b = members[winner[removed]]
+    wanted = np.minimum(a, b) * n + np.maximum(a, b)
+    out = np.full(len(a), _TRANSITIVE, dtype=object)
+    if similarity is None or not len(pairs):
+        return out
+    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    given = (np.minimum(pairs[:, 0], pairs[:, 1]) * n + np.maximum(pairs[:, 0], pairs[:, 1]))[::-1]
+    codes, last = np.unique(given, return_index=True)  # (reversed: each code's first index is its last given)
+    values = np.asarray(similarity, dtype=np.float64)[::-1][last]
+    at = np.minimum(np.searchsorted(codes, wanted), max(len(codes) - 1, 0))
+    hit = codes[at] == wanted
+    if hit.any():
+        unique, inverse = np.unique(values[at[hit]], return_inverse=True)
+        out[hit] = np.array([_similarity_text(v) for v in unique.tolist()], dtype=object)[inverse.reshape(-1)]
+    return out
+
+
+_TRANSITIVE = json.dumps({"similarity": "transitive"}, sort_keys=True)
+
+
+def _similarity_text(value: float) -> str:
+    """``json.dumps({"similarity": round(value, 6)})``, written directly for a finite value (json writes a
+    float as its ``repr``), a few times quicker over the hundreds of thousands of pairs a large run verifies."""
+    if math.isfinite(value):
+        return '{"similarity": %r}' % round(value, 6)
+    return json.dumps({"similarity": value}, sort_keys=True)

@@ -84,3 +84,32 @@ def test_a_bool_beside_a_float_at_any_depth_is_no_shared_type(rows, shared):
         assert shared is None
         return
     assert (typed_array(rows) is not None) is shared
+
+
+# take_rows / RowTexts / conversation_chars on chunked columns: what Arrow's own take and text_key give
+
+from curation.core.columns import RowTexts, TURNS, conversation_chars, take_rows, text_key
+
+
+def _chunked_conversations(sizes):
+    chunks, k = [], 0
+    for size in sizes:
+        rows = []
+        for _ in range(size):
+            rows.append(None if k % 7 == 6 else [{"from": "human", "value": f"q{k} ünï"}, {"from": "gpt", "value": "a" * k}])
+            k += 1
+        chunks.append(pa.array(rows, TURNS))
+    return pa.chunked_array(chunks, TURNS)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 5), min_size=1, max_size=5), st.data())
+def test_take_rows_takes_what_arrow_takes_from_any_chunking(sizes, data):
+    column = _chunked_conversations(sizes)
+    rows = data.draw(st.lists(st.integers(0, max(len(column) - 1, 0)), max_size=12)) if len(column) else []
+    expected = column.take(pa.array(rows, pa.int64())).combine_chunks()
+    assert take_rows(column, rows).equals(expected)
+    assert take_rows(column.combine_chunks(), rows).equals(expected)
+    for key in ("conversation", "first_human", "all_human"):
+        assert RowTexts(column, key).take(pa.array(rows, pa.int64())).equals(text_key(expected, key))
+    assert conversation_chars(column).tolist() == conversation_chars(column.combine_chunks()).tolist()
