@@ -144,9 +144,9 @@ class NearDedup(GlobalStage):
         return pa.RecordBatch.from_pydict(columns)
 
     def decide(self, keys: pa.Table, ctx: ReduceContext) -> Decisions:
-        from curation.minhash import clusters
         from curation.minhash.banding import BandMatrix, candidate_pairs
-        from curation.minhash.verify import estimated_jaccard, exact_jaccard
+        from curation.minhash.linking import Linker, PairFunction
+        from curation.minhash.verify import ShingleSets, estimated_jaccard
 
         cfg = self.cfg
         n = keys.num_rows
@@ -172,35 +172,39 @@ class NearDedup(GlobalStage):
             if labelled:  # rows name their input: the policy's tie-break
                 wanted.append("input")
             fetched = ctx.fetch(positions[rows], wanted) if len(rows) else None
-            sims = np.empty(len(pairs), dtype=np.float64)
-            if fetched is not None:
+            measured = similar = 0
+            candidates = len(pairs)
+            if fetched is None:
+                decisions = Decisions.none({"clusters": 0, "cluster_sizes": {}})
+            else:
                 member_keys = pa.table(policy_keys(fetched, labelled))
-                conversations = fetched.column("conversations")
+                # row k of member_keys: candidate rows[k] (32 bits a row where they fit: the pairs are the largest
+                # thing a run on heavily duplicated rows holds)
+                local = np.searchsorted(rows, pairs).astype(np.int32 if len(rows) < 2**31 else np.int64)
+                pairs = None
+                if cfg.verify:  # the text of each block of rows is made as its shingle sets are built
+                    measurer = ShingleSets(RowTexts(fetched.column("conversations"), cfg.text_key), cfg.shingle,
+                                           cfg.ngram, pool, max(1, workers))
+                else:
+                    signatures = _matrix(keys.column("signature"), cfg.num_perm, np.uint32)
+                    measurer = PairFunction(lambda some: estimated_jaccard(signatures, rows[some]))
                 fetched = None
-            if len(pairs) and cfg.verify:
-                # row k: candidate rows[k]; the text of each block of pairs is made as it is verified
-                texts = RowTexts(conversations, cfg.text_key)
-                local = np.searchsorted(rows, pairs)
-                blocks = exact_jaccard(texts, local, cfg.shingle, cfg.ngram, sims, rows_per_block=cfg.batch_size,
-                                       pool=pool, workers=max(1, workers))
-                for _ in ctx.track(blocks, len(pairs), "near-dedup: verify pairs"):
+                linker = Linker(len(rows), local, measurer, cfg.threshold, pairs_per_block=max(1, cfg.batch_size // 2),
+                                rows_per_block=cfg.batch_size)
+                for _ in ctx.track(linker.run(), candidates, "near-dedup: verify pairs"):
                     pass
-                conversations = texts = blocks = None  # the candidate rows' text is spent
-            elif len(pairs):
-                sims = estimated_jaccard(_matrix(keys.column("signature"), cfg.num_perm, np.uint32), pairs)
-        keep = sims >= cfg.threshold
-        found, found_sims = pairs[keep], sims[keep]
-        labels = clusters(n, found)
-        if len(rows):  # the policy over the candidate rows only (a cluster's members are all candidates)
-            local = np.searchsorted(rows, found)
-            decisions = keep_decisions(member_keys, labels[rows], "near_duplicate", local, found_sims)
-        else:
-            decisions = Decisions.none({"clusters": 0, "cluster_sizes": {}})
+                # the policy over the candidate rows only (a cluster's members are all candidates)
+                decisions = keep_decisions(member_keys, linker.labels(), "near_duplicate",
+                                           similarity_of=linker.similarity_of)
+                measured, similar = linker.measured, linker.similar
         decisions.stats.update(
             {
                 "backend": cfg.backend,
-                "candidate_pairs": int(len(pairs)),
-                "verified_pairs": int(len(found)),
+                "candidate_pairs": int(candidates),
+                # candidates whose similarity was measured (not those whose rows were in one cluster already),
+                # and of those, the ones at or above the threshold
+                "measured_pairs": measured,
+                "similar_pairs": similar,
                 "bands": bands,
                 "rows_per_band": rows_per_band,
                 "rows_without_shingles": int(n - valid.sum()),

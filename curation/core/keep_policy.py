@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from typing import Callable
 
 import numpy as np
 import pyarrow as pa
@@ -21,6 +21,9 @@ from curation.core.columns import take_rows
 from curation.core.stage import CLUSTER_ID, DETAILS, DUPLICATE_OF, POS, REASON, Decisions
 
 KEY_COLUMNS = (POS, "id", "score", "chars")  # what a dedup stage's keys must hold for the policy
+
+# (removed rows, their kept rows) -> per pair: is its similarity known (else "transitive"), and the similarity
+SimilarityOf = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
 def several_inputs(curation) -> bool:
@@ -81,6 +84,7 @@ def keep_decisions(
     reason: str,
     pairs: np.ndarray | None = None,
     similarity: np.ndarray | None = None,
+    similarity_of: SimilarityOf | None = None,
 ) -> Decisions:
     """Apply the keep policy to every cluster of ``labels`` (one label per row of ``keys``; a label shared by
     several rows is a cluster).
@@ -88,7 +92,8 @@ def keep_decisions(
     Decisions: every cluster member gets ``cluster_id``; the others than the kept row get ``reason``,
     ``duplicate_of`` (the kept row's id) and, when ``pairs``/``similarity`` are given (row index pairs
     ``i < j`` of ``keys`` and their similarity), ``details.similarity``: the measured similarity to the kept
-    row, or ``"transitive"`` when they are linked only through other members. Stats: clusters and their sizes.
+    row, or ``"transitive"`` when they are linked only through other members. A stage that measures pairs as
+    they are asked for passes ``similarity_of`` instead of ``pairs``. Stats: clusters and their sizes.
     """
     labels = np.asarray(labels, dtype=np.int64)
     if len(labels) == 0:
@@ -118,8 +123,10 @@ def keep_decisions(
     removed = winner != np.arange(len(members))
     winner_ids = ids.take(pa.array(winner))
     details = np.full(len(members), None, dtype=object)
-    if pairs is not None:
-        details[removed] = _similarity_details(members, winner, removed, len(labels), pairs, similarity)
+    if similarity_of is None and pairs is not None:
+        similarity_of = given_similarities(pairs, similarity, len(labels))
+    if similarity_of is not None:
+        details[removed] = _similarity_details(*similarity_of(members[removed], members[winner[removed]]))
     by_pos = np.argsort(pos, kind="stable")
     take = pa.array(by_pos)
     removed_by_pos = pa.array(removed[by_pos])
@@ -136,25 +143,34 @@ def keep_decisions(
     return Decisions(table, stats)
 
 
-def _similarity_details(members: np.ndarray, winner: np.ndarray, removed: np.ndarray, n: int, pairs: np.ndarray,
-                        similarity: np.ndarray | None) -> np.ndarray:
-    """``details`` of each removed member: ``{"similarity": s}``, its measured similarity to the kept row (rounded
-    to 6 places; the last one given where a pair is given twice), or ``"transitive"`` when no pair links the two."""
-    a = members[removed]
-    b = members[winner[removed]]
-    wanted = np.minimum(a, b) * n + np.maximum(a, b)
-    out = np.full(len(a), _TRANSITIVE, dtype=object)
-    if similarity is None or not len(pairs):
-        return out
+def given_similarities(pairs: np.ndarray, similarity: np.ndarray | None, n: int) -> SimilarityOf:
+    """:data:`SimilarityOf` over known ``pairs`` (rows of ``n``) and their ``similarity`` (the last one given where
+    a pair is given twice; none given: every pair is transitive)."""
     pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
     given = (np.minimum(pairs[:, 0], pairs[:, 1]) * n + np.maximum(pairs[:, 0], pairs[:, 1]))[::-1]
     codes, last = np.unique(given, return_index=True)  # (reversed: each code's first index is its last given)
-    values = np.asarray(similarity, dtype=np.float64)[::-1][last]
-    at = np.minimum(np.searchsorted(codes, wanted), max(len(codes) - 1, 0))
-    hit = codes[at] == wanted
-    if hit.any():
-        unique, inverse = np.unique(values[at[hit]], return_inverse=True)
-        out[hit] = np.array([_similarity_text(v) for v in unique.tolist()], dtype=object)[inverse.reshape(-1)]
+    values = np.asarray(similarity, dtype=np.float64)[::-1][last] if similarity is not None else None
+
+    def similarity_of(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        out = np.full(len(a), np.nan)
+        if values is None or not len(codes):
+            return np.zeros(len(a), dtype=bool), out
+        wanted = np.minimum(a, b) * n + np.maximum(a, b)
+        at = np.minimum(np.searchsorted(codes, wanted), len(codes) - 1)
+        hit = codes[at] == wanted
+        out[hit] = values[at[hit]]
+        return hit, out
+
+    return similarity_of
+
+
+def _similarity_details(found: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``details`` of removed rows: ``{"similarity": s}`` where ``found`` (``s`` rounded to 6 places), else
+    ``{"similarity": "transitive"}``."""
+    out = np.full(len(found), _TRANSITIVE, dtype=object)
+    if found.any():
+        unique, inverse = np.unique(values[found], return_inverse=True)
+        out[found] = np.array([_similarity_text(v) for v in unique.tolist()], dtype=object)[inverse.reshape(-1)]
     return out
 
 

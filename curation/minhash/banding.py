@@ -14,6 +14,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections import deque
+from collections.abc import Iterator
 from concurrent.futures import Executor
 from functools import lru_cache
 
@@ -161,22 +163,41 @@ def candidate_pairs(table: BandTable, valid: np.ndarray, bucket_cap: int, pool: 
     """Unique candidate pairs ``(k, 2)`` int64 (``i < j``, sorted) over all bands, and capped buckets.
 
     Only rows with ``valid`` (rows that have shingles) take part, as only they enter datasketch's index.
+    Each band's pairs are sorted (on the pool, as many bands at a time as it has threads) and merged into the
+    pairs of the bands before, so that memory holds the union and a band or two, not every band's pairs.
     """
     n = table.n
     rows = np.flatnonzero(valid).astype(np.int64)
 
-    def one(j: int):
+    def one(j: int) -> tuple[np.ndarray, int]:
         keys = table.band(j)
-        return band_candidates(keys[rows] if len(rows) != n else keys, rows, n, bucket_cap)
+        packed, capped = band_candidates(keys[rows] if len(rows) != n else keys, rows, n, bucket_cap)
+        packed.sort()
+        return packed, capped
 
     if pool is None or table.spilled:
         # spilled: one band in memory at a time
-        results = [one(j) for j in range(table.bands)]
+        results: Iterator[tuple[np.ndarray, int]] = (one(j) for j in range(table.bands))
     else:
-        results = list(pool.map(one, range(table.bands)))
-    capped = sum(c for _, c in results)
-    packed = np.unique(np.concatenate([p for p, _ in results])) if results else np.empty(0, np.int64)
-    pairs = np.empty((len(packed), 2), dtype=np.int64)
-    if len(packed):
-        np.divmod(packed, n, out=(pairs[:, 0], pairs[:, 1]))
+        results = _windowed(pool, one, range(table.bands), getattr(pool, "_max_workers", 1))
+    union = np.empty(0, np.int64)
+    capped = 0
+    for packed, c in results:
+        capped += c
+        union = kernels.merge_unique(union, packed)
+        del packed
+    pairs = np.empty((len(union), 2), dtype=np.int64)
+    if len(union):
+        np.divmod(union, n, out=(pairs[:, 0], pairs[:, 1]))
     return pairs, capped
+
+
+def _windowed(pool: Executor, fn, items, width: int) -> Iterator:
+    """``pool.map(fn, items)`` in order, with at most ``width`` calls submitted ahead of the one taken."""
+    pending: deque = deque()
+    for item in items:
+        pending.append(pool.submit(fn, item))
+        if len(pending) > max(1, width):
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()

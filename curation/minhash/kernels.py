@@ -571,3 +571,61 @@ def bucket_pairs(rows, keys_sorted, n, cap):
                     w += 1
         s = e
     return pairs, capped
+
+
+# ------------------------------------------------------------------------------------------ union-find
+
+
+@njit(cache=True)
+def _root(parent, i):
+    """The root of ``i`` (path halving). Every root is the smallest row of its set (:func:`join_similar`)."""
+    while parent[i] != i:
+        parent[i] = parent[parent[i]]
+        i = parent[i]
+    return i
+
+
+@njit(nogil=True, cache=True)
+def apart(parent, left, right, out):
+    """``out[k]``: are rows ``left[k]`` and ``right[k]`` in different sets?"""
+    for k in range(left.shape[0]):
+        out[k] = _root(parent, left[k]) != _root(parent, right[k])
+
+
+@njit(nogil=True, cache=True)
+def join_similar(parent, left, right, sims, threshold):
+    """Join the sets of ``left[k]`` and ``right[k]`` where ``sims[k] >= threshold`` (the smaller root stays root)."""
+    for k in range(left.shape[0]):
+        if sims[k] >= threshold:
+            a = _root(parent, left[k])
+            b = _root(parent, right[k])
+            if a < b:
+                parent[b] = a
+            elif b < a:
+                parent[a] = b
+
+
+@njit(nogil=True, cache=True)
+def roots(parent, out):
+    for i in range(parent.shape[0]):
+        out[i] = _root(parent, i)
+
+
+@njit(nogil=True, cache=True)
+def merge_unique(a, b):
+    """The sorted union of sorted int64 arrays ``a`` and ``b``, each value once."""
+    out = np.empty(a.shape[0] + b.shape[0], np.int64)
+    i = 0
+    j = 0
+    w = 0
+    while i < a.shape[0] or j < b.shape[0]:
+        if j >= b.shape[0] or (i < a.shape[0] and a[i] <= b[j]):
+            x = a[i]
+            i += 1
+        else:
+            x = b[j]
+            j += 1
+        if w == 0 or out[w - 1] != x:
+            out[w] = x
+            w += 1
+    return out[:w].copy() if w < out.shape[0] else out

@@ -77,6 +77,47 @@ def exact_jaccard(
         yield range(lo, hi)
 
 
+class ShingleSets:
+    """Exact Jaccard of pairs, from the shingle sets of the rows :meth:`prepare` last built (a
+    :class:`curation.minhash.linking.Measurer`): ``texts`` as :func:`exact_jaccard` takes them; the sets are
+    built, and the pairs measured, on ``workers`` threads of ``pool``."""
+
+    def __init__(self, texts, kind: str, ngram: int, pool: Executor | None = None, workers: int = 1) -> None:
+        self.texts = texts
+        self.kind = kind
+        self.ngram = ngram
+        self.pool = pool
+        self.workers = workers if pool is not None else 1
+        self.rows = np.empty(0, dtype=np.int64)
+        self.sets: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+    def _map(self, fn, spans):
+        return list(self.pool.map(fn, spans)) if self.pool is not None and len(spans) > 1 else [fn(s) for s in spans]
+
+    def prepare(self, rows: np.ndarray) -> None:
+        self.sets = None  # (the last rows' sets go first)
+        self.rows = np.asarray(rows, dtype=np.int64)
+
+        def build(span):
+            a, b = span
+            return arrow_shingle_hashes(self.texts.take(pa.array(self.rows[a:b])), self.kind, self.ngram)
+
+        self.sets = _concat_sets(self._map(build, _split(len(self.rows), self.workers)))
+
+    def measure(self, pairs: np.ndarray) -> np.ndarray:
+        left = np.searchsorted(self.rows, pairs[:, 0])
+        right = np.searchsorted(self.rows, pairs[:, 1])
+        out = np.empty(len(pairs), dtype=np.float64)
+        starts, sizes, values = self.sets
+
+        def one(span):
+            a, b = span
+            kernels.pair_jaccard(left[a:b], right[a:b], starts, sizes, values, out[a:b])
+
+        self._map(one, _split(len(pairs), self.workers))
+        return out
+
+
 def _concat_sets(parts):
     if len(parts) == 1:
         return parts[0]

@@ -10,7 +10,9 @@ Re-recorded once since, on purpose: normalization stopped folding a line's inden
 code blocks (it had turned `    return x` into ` return x`). Every row that changed then held indented lines or a
 code fence; one alpaca row no longer counts as repeated lines (its lines differ by indentation). And the variant's
 rows once more: the balance cap's draw is salted (drawn by the split's own order, a capped source kept only rows
-bound for train); the same counts, other rows of the capped source kept."""
+bound for train); the same counts, other rows of the capped source kept. And near-dedup's stats once: its
+``verified_pairs`` (candidates measured at or above the threshold) became ``measured_pairs`` and ``similar_pairs``,
+as a candidate whose rows are in one cluster already is no longer measured; the same rows in every file."""
 
 from __future__ import annotations
 

@@ -142,7 +142,7 @@ def test_shared_real_rows_match_local(cluster, tmp_path, alpaca_path, finetome_r
     stages, local_stages = {s.name: s for s in result.stages}, {s.name: s for s in local.stages}
     assert stages["exact_dedup"].stats["clusters"] > 0  # the alpaca rows repeat: real clusters were resolved
     assert any(r["cluster_id"] for r in read_split(tmp_path / "ray", "train").to_pylist())
-    for key in ("candidate_pairs", "verified_pairs", "clusters"):
+    for key in ("candidate_pairs", "measured_pairs", "similar_pairs", "clusters"):
         assert stages["near_dedup"].stats[key] == local_stages["near_dedup"].stats[key], key
 
 
