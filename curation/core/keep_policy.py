@@ -56,8 +56,6 @@ def input_ranks(keys: pa.Table, rows: np.ndarray) -> np.ndarray:
     more name."""
     if "input" not in keys.column_names:
         return np.zeros(len(rows), dtype=np.int64)
-    import pyarrow.compute as pc
-
     names = keys.column("input").combine_chunks()
     if pa.types.is_dictionary(names.type):
         names = names.dictionary_decode()
@@ -71,11 +69,7 @@ def input_ranks(keys: pa.Table, rows: np.ndarray) -> np.ndarray:
     return rank[codes[np.asarray(rows, dtype=np.int64)]]
 
 
-CLUSTER_PREFIX = "c-"
-
-
-def cluster_id_for(kept_id: str) -> str:
-    return f"{CLUSTER_PREFIX}{kept_id}"
+CLUSTER_PREFIX = "c-"  # a cluster's id: this, then its kept row's id
 
 
 def keep_decisions(

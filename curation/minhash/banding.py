@@ -159,12 +159,15 @@ def band_candidates(keys: np.ndarray, rows: np.ndarray, n: int, bucket_cap: int)
     return kernels.bucket_pairs(rows[order], keys[order], n, bucket_cap)
 
 
+BANDS_AHEAD = 2  # bands whose pairs are made while the one before is merged (each is held until it is)
+
+
 def candidate_pairs(table: BandTable, valid: np.ndarray, bucket_cap: int, pool: Executor | None = None) -> tuple[np.ndarray, int]:
     """Unique candidate pairs ``(k, 2)`` int64 (``i < j``, sorted) over all bands, and capped buckets.
 
     Only rows with ``valid`` (rows that have shingles) take part, as only they enter datasketch's index.
-    Each band's pairs are sorted (on the pool, as many bands at a time as it has threads) and merged into the
-    pairs of the bands before, so that memory holds the union and a band or two, not every band's pairs.
+    Each band's pairs are sorted (on the pool, :data:`BANDS_AHEAD` bands at a time) and merged into the pairs of
+    the bands before, so that memory holds the union and a few bands' pairs, not every band's.
     """
     n = table.n
     rows = np.flatnonzero(valid).astype(np.int64)
@@ -179,7 +182,7 @@ def candidate_pairs(table: BandTable, valid: np.ndarray, bucket_cap: int, pool: 
         # spilled: one band in memory at a time
         results: Iterator[tuple[np.ndarray, int]] = (one(j) for j in range(table.bands))
     else:
-        results = _windowed(pool, one, range(table.bands), getattr(pool, "_max_workers", 1))
+        results = _windowed(pool, one, range(table.bands), BANDS_AHEAD)
     union = np.empty(0, np.int64)
     capped = 0
     for packed, c in results:

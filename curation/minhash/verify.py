@@ -51,10 +51,10 @@ def exact_jaccard(
     pool: Executor | None = None,
     workers: int = 1,
 ) -> Iterator[range]:
-    """Fill ``out[k]`` with the Jaccard of pair ``k`` (rows of ``texts``: a sequence of str, or anything with
-    ``pyarrow``'s ``take`` giving a string array: an Arrow string array, read in place, or
-    :class:`curation.core.columns.RowTexts`, which makes each block's text as it is taken); yields each finished block of pairs as a ``range`` (for a progress bar).
-    Iterate it to the end."""
+    """Fill ``out[k]`` with the Jaccard of pair ``k`` (rows of ``texts``: a sequence of str, or anything whose
+    ``take`` gives a ``pyarrow`` string array: such an array, read in place, or
+    :class:`curation.core.columns.RowTexts`, which makes each block's text as it is taken); yields each finished
+    block of pairs as a ``range`` (for a progress bar). Iterate it to the end."""
     arrow = not isinstance(texts, (list, tuple, dict))
     pairs_per_block = max(1, rows_per_block // 2)
     for lo in range(0, len(pairs), pairs_per_block):
