@@ -45,7 +45,8 @@ from curation.core.config_base import StrictModel
 from curation.core.hashing import hash128
 from curation.core.registry import StageSpec, register
 from curation.core.stage import DETAILS, DUPLICATE_OF, POS, REASON, Decisions, GlobalStage, ReduceContext, StageError
-from curation.parallel import run_chunks
+from curation.minhash.kernels import merge_unique
+from curation.parallel import in_order
 from tomecraft.files import expand_user, too_long
 
 REASON_CODE = "duplicate_of_existing"
@@ -365,39 +366,46 @@ class Against(GlobalStage):
                 rest = np.flatnonzero((kind == 0) & (nshingles > 0))
                 cap = self.near_cfg.bucket_cap
 
-                def band_pairs(lo: int, hi: int) -> list[np.ndarray]:  # NumPy's sort and search release the GIL
-                    out = []
-                    for b in range(lo, hi):
-                        at, slot = _ranges(index.column("bands", f"band{b}"), bands[rest, b], cap)
-                        out.append(index.column("bands", f"band{b}_pos")[slot].astype(np.int64) * n + rest[at])
-                    return out
+                def band_codes(b: int) -> np.ndarray:  # NumPy's sort and search release the GIL
+                    at, slot = _ranges(index.column("bands", f"band{b}"), bands[rest, b], cap)
+                    codes = index.column("bands", f"band{b}_pos")[slot].astype(np.int64) * n + rest[at]
+                    codes.sort()
+                    return codes
 
-                parts = [p for chunk in run_chunks(bands.shape[1], ctx.workers, band_pairs, min_chunk=1) for p in chunk]
-                codes = np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
+                # candidates as codes (existing position * n + new row), sorted: each band's merged into the union
+                # of the bands before (memory holds the union, not every band's pairs)
+                codes = np.zeros(0, dtype=np.int64)
+                for part in in_order(band_codes, range(bands.shape[1]), ctx.workers):
+                    codes = merge_unique(codes, part)
+                part = None
                 candidates = len(codes)
-                pairs = np.stack([codes % n, codes // n], axis=1)  # (new row, existing position), by position
-                rows = np.unique(pairs[:, 0])  # the signatures of the new rows with candidates only
+                has = np.zeros(n, dtype=bool)
+                for lo in range(0, len(codes), VERIFY_PAIRS):
+                    has[codes[lo : lo + VERIFY_PAIRS] % n] = True
+                rows = np.flatnonzero(has)  # the signatures of the new rows with candidates only
                 signatures = signatures_of(rows)
-                pairs[:, 0] = np.searchsorted(rows, pairs[:, 0])
+                local = np.full(n, -1, dtype=np.int64)
+                local[rows] = np.arange(len(rows))
+                # per new row with a candidate: the highest similarity at or above the threshold, then the lowest
+                # existing position (-1: none yet), kept as the candidates are verified a slice at a time
+                top_sim = np.full(len(rows), -1.0)
+                top_pos = np.full(len(rows), -1, dtype=np.int64)
                 batches = index.rows.to_batches()  # views of the memory map
                 bounds = np.cumsum([0] + [batch.num_rows for batch in batches])
-                hits, hit_sims = [], []
                 for k, batch in enumerate(batches):  # verify against each batch's signatures (a view)
-                    lo, hi = np.searchsorted(pairs[:, 1], [bounds[k], bounds[k + 1]])
+                    lo, hi = np.searchsorted(codes, [bounds[k] * n, bounds[k + 1] * n])
                     if lo == hi:
                         continue
-                    part = pairs[lo:hi]
                     old_sigs = _matrix(batch.column("signature"), np.uint32)
-                    sims = (signatures[part[:, 0]] == old_sigs[part[:, 1] - bounds[k]]).mean(axis=1)
-                    hit = sims >= self.near_cfg.threshold
-                    hits.append(part[hit])
-                    hit_sims.append(sims[hit])
-                if hits:  # per new row: the highest similarity, then the lowest existing position
-                    part, sims = np.concatenate(hits), np.concatenate(hit_sims)
-                    order = np.lexsort((part[:, 1], -sims, part[:, 0]))
-                    first = order[np.r_[True, part[order[1:], 0] != part[order[:-1], 0]]] if len(order) else order
-                    a = rows[part[first, 0]]
-                    best_sim[a], best_row[a], kind[a] = sims[first], part[first, 1], 2
+                    for start in range(lo, hi, VERIFY_PAIRS):
+                        old, new = np.divmod(codes[start : min(hi, start + VERIFY_PAIRS)], n)
+                        new = local[new]
+                        sims = (signatures[new] == old_sigs[old - bounds[k]]).mean(axis=1)
+                        hit = sims >= self.near_cfg.threshold
+                        _keep_best(top_sim, top_pos, new[hit], sims[hit], old[hit])
+                matched = np.flatnonzero(top_pos >= 0)
+                a = rows[matched]
+                best_sim[a], best_row[a], kind[a] = top_sim[matched], top_pos[matched], 2
         stats["candidate_pairs"] = int(candidates)
         found = np.flatnonzero(best_row >= 0)
         stats["exact"] = int((kind == 1).sum())
@@ -526,6 +534,21 @@ def _matrix_rows(column: pa.ChunkedArray, rows: np.ndarray, dtype) -> np.ndarray
     parts = [_matrix(column.chunk(k), dtype)[rows[cuts[k]:cuts[k + 1]] - bounds[k]]
              for k in range(column.num_chunks) if cuts[k + 1] > cuts[k]]
     return np.concatenate(parts) if parts else np.zeros((0, column.type.list_size), dtype=dtype)
+
+
+VERIFY_PAIRS = 1 << 17  # candidate pairs whose signatures are compared at once (128 values each, side by side)
+
+
+def _keep_best(top_sim: np.ndarray, top_pos: np.ndarray, rows: np.ndarray, sims: np.ndarray, pos: np.ndarray) -> None:
+    """Fold matches (``rows[k]`` similar to existing position ``pos[k]`` at ``sims[k]``) into each row's best so far:
+    the highest similarity, then the lowest position (``top_pos`` -1: none yet)."""
+    if not len(rows):
+        return
+    order = np.lexsort((pos, -sims, rows))
+    first = order[np.r_[True, rows[order[1:]] != rows[order[:-1]]]]
+    r, s, p = rows[first], sims[first], pos[first]
+    better = (top_pos[r] < 0) | (s > top_sim[r]) | ((s == top_sim[r]) & (p < top_pos[r]))
+    top_sim[r[better]], top_pos[r[better]] = s[better], p[better]
 
 
 def _ranges(sorted_keys: np.ndarray, queries: np.ndarray, cap: int | None) -> tuple[np.ndarray, np.ndarray]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Executor
 from functools import lru_cache
@@ -22,6 +21,7 @@ from functools import lru_cache
 import numpy as np
 
 from curation.minhash import kernels
+from curation.parallel import ordered_map
 
 
 @lru_cache(maxsize=64)
@@ -159,7 +159,7 @@ def band_candidates(keys: np.ndarray, rows: np.ndarray, n: int, bucket_cap: int)
     return kernels.bucket_pairs(rows[order], keys[order], n, bucket_cap)
 
 
-BANDS_AHEAD = 2  # bands whose pairs are made while the one before is merged (each is held until it is)
+BANDS_AHEAD = 2  # bands whose pairs are made at once, while the one before them is merged (each held until it is)
 
 
 def candidate_pairs(table: BandTable, valid: np.ndarray, bucket_cap: int, pool: Executor | None = None) -> tuple[np.ndarray, int]:
@@ -182,7 +182,7 @@ def candidate_pairs(table: BandTable, valid: np.ndarray, bucket_cap: int, pool: 
         # spilled: one band in memory at a time
         results: Iterator[tuple[np.ndarray, int]] = (one(j) for j in range(table.bands))
     else:
-        results = _windowed(pool, one, range(table.bands), BANDS_AHEAD)
+        results = ordered_map(pool, one, range(table.bands), BANDS_AHEAD)
     union = np.empty(0, np.int64)
     capped = 0
     for packed, c in results:
@@ -194,13 +194,3 @@ def candidate_pairs(table: BandTable, valid: np.ndarray, bucket_cap: int, pool: 
         np.divmod(union, n, out=(pairs[:, 0], pairs[:, 1]))
     return pairs, capped
 
-
-def _windowed(pool: Executor, fn, items, width: int) -> Iterator:
-    """``pool.map(fn, items)`` in order, with at most ``width`` calls submitted ahead of the one taken."""
-    pending: deque = deque()
-    for item in items:
-        pending.append(pool.submit(fn, item))
-        if len(pending) > max(1, width):
-            yield pending.popleft().result()
-    while pending:
-        yield pending.popleft().result()

@@ -152,3 +152,31 @@ def test_take_gathers_from_a_column_of_many_chunks_in_the_order_asked():
         for m in (0, 1, n, 3 * n):
             positions = rng.integers(0, n, m)
             assert _take(column, positions).to_pylist() == [f"r{p}" for p in positions.tolist()]
+
+
+# _keep_best: matches folded in slices give each new row the match one pass over all of them gives
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 5), st.sampled_from([0.8, 0.85, 0.9, 1.0]), st.integers(0, 30)), max_size=40),
+       st.integers(1, 8))
+def test_best_match_folded_slice_by_slice_is_the_best_of_all(matches, step):
+    import numpy as np
+
+    from curation.against import _keep_best
+
+    top_sim, top_pos = np.full(6, -1.0), np.full(6, -1, dtype=np.int64)
+    for lo in range(0, len(matches), step):
+        part = matches[lo : lo + step]
+        _keep_best(top_sim, top_pos, np.array([m[0] for m in part], dtype=np.int64),
+                   np.array([m[1] for m in part]), np.array([m[2] for m in part], dtype=np.int64))
+    for row in range(6):
+        mine = [(s, p) for r, s, p in matches if r == row]
+        if not mine:
+            assert top_pos[row] == -1
+        else:
+            best = min(mine, key=lambda sp: (-sp[0], sp[1]))
+            assert (top_sim[row], top_pos[row]) == best
