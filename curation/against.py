@@ -377,7 +377,7 @@ class Against(GlobalStage):
                 codes = np.zeros(0, dtype=np.int64)
                 for part in in_order(band_codes, range(bands.shape[1]), ctx.workers):
                     codes = merge_unique(codes, part)
-                part = None
+                part = None  # (the last band's pairs, merged)
                 candidates = len(codes)
                 has = np.zeros(n, dtype=bool)
                 for lo in range(0, len(codes), VERIFY_PAIRS):

@@ -2,8 +2,9 @@
 
 Map (``keys``, per batch): each row's MinHash band keys (:mod:`curation.minhash`, compiled and bit-identical
 to datasketch's ``MinHash``). Reduce (``decide``): candidate pairs from equal band keys, then the true
-Jaccard of each candidate on its shingle sets (the texts of the candidate rows only are fetched again),
-then connected components and the shared keep policy; ``details.similarity`` records the measured Jaccard.
+Jaccard of each candidate on its shingle sets (the texts of the candidate rows only are fetched again) where
+its rows are not in one cluster already (:mod:`curation.minhash.linking`: the connected components of every
+similar pair), then the shared keep policy; ``details.similarity`` records the measured Jaccard.
 ``backend: datasketch`` runs the reference implementation (``MinHash`` + ``MinHashLSH``) instead.
 """
 

@@ -109,9 +109,6 @@ class RowTexts:
         self.conversations = conversations
         self.key = key
 
-    def __len__(self) -> int:
-        return len(self.conversations)
-
     def take(self, rows) -> pa.Array:
         rows = rows.to_numpy(zero_copy_only=False) if isinstance(rows, (pa.Array, pa.ChunkedArray)) else rows
         return text_key(take_rows(self.conversations, rows), self.key)
