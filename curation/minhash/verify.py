@@ -55,25 +55,12 @@ def exact_jaccard(
     ``take`` gives a ``pyarrow`` string array: such an array, read in place, or
     :class:`curation.core.columns.RowTexts`, which makes each block's text as it is taken); yields each finished
     block of pairs as a ``range`` (for a progress bar). Iterate it to the end."""
-    arrow = not isinstance(texts, (list, tuple, dict))
+    sets = ShingleSets(texts, kind, ngram, pool, workers)
     pairs_per_block = max(1, rows_per_block // 2)
     for lo in range(0, len(pairs), pairs_per_block):
         hi = min(lo + pairs_per_block, len(pairs))
-        block = pairs[lo:hi]
-        rows = np.unique(block)
-        left = np.searchsorted(rows, block[:, 0])
-        right = np.searchsorted(rows, block[:, 1])
-        spans = _split(len(rows), workers if pool is not None else 1)
-
-        def build(span):
-            a, b = span
-            if arrow:
-                return arrow_shingle_hashes(texts.take(pa.array(rows[a:b])), kind, ngram)
-            return shingle_hashes([texts[int(r)] for r in rows[a:b]], kind, ngram)
-
-        parts = list(pool.map(build, spans)) if pool is not None and len(spans) > 1 else [build(s) for s in spans]
-        starts, sizes, values = _concat_sets(parts)
-        kernels.pair_jaccard(left, right, starts, sizes, values, out[lo:hi])
+        sets.prepare(np.unique(pairs[lo:hi]))
+        out[lo:hi] = sets.measure(pairs[lo:hi])
         yield range(lo, hi)
 
 
@@ -100,6 +87,8 @@ class ShingleSets:
 
         def build(span):
             a, b = span
+            if isinstance(self.texts, (list, tuple, dict)):
+                return shingle_hashes([self.texts[int(r)] for r in self.rows[a:b]], self.kind, self.ngram)
             return arrow_shingle_hashes(self.texts.take(pa.array(self.rows[a:b])), self.kind, self.ngram)
 
         self.sets = _concat_sets(self._map(build, _split(len(self.rows), self.workers)))
