@@ -2,7 +2,9 @@
 
 Uploads the splits, the ``messages`` splits if written, ``removed.parquet``, ``quarantine.jsonl``,
 ``manifest.json``, the report and the dataset card (``README.md``, written first if the folder has none) with
-``huggingface_hub``; checkpoints and caches stay home. Offline, or without a token, it stops with one line
+``huggingface_hub``: those files and no other (:func:`published_files`). Checkpoints, caches and any file
+the run did not write (notes, a copy of an input, a key dropped in the folder) stay home, and the command says
+which it left out. Offline, or without a token, it stops with one line
 saying so, before anything is sent and before the folder's card is rewritten; so does a damaged folder, a repo
 name the hub would refuse, and a card kept as it is (no ``--format``) that no longer describes the folder's files
 (a header that does not parse, data files not there, row counts or features that differ: ``load_dataset`` would
@@ -20,6 +22,7 @@ uploaded) where the repo exists and is public: the hub keeps an existing repo's 
 
 from __future__ import annotations
 
+import glob
 import os
 import re
 from contextlib import contextmanager
@@ -28,14 +31,15 @@ from typing import Any, Iterator, Optional
 
 import typer
 
-from curation.card import CARD_FILE, OUTPUT_FORMATS, CardError, check_card, read_card_format, write_card
-from curation.contract import OutputFolderError, read_quarantine
+from curation.card import CARD_FILE, MESSAGES_DIR, OUTPUT_FORMATS, CardError, check_card, read_card_format, write_card
+from curation.contract import QUARANTINE_FILE, SPLITS, OutputFolderError, output_paths, read_quarantine
 from curation.readers.errors import InputError
 from tomecraft.console import non_empty_path
 from tomecraft.errors import error_line
 
 # huggingface_hub matches these with fnmatch on the path in the folder, where "**/" needs a folder before the
-# name: a leftover of an interrupted write at the top (train.parquet.tmp, README.md.tmp) needs "*.tmp".
+# name: a leftover of an interrupted write at the top (train.parquet.tmp, README.md.tmp) needs "*.tmp". (Only
+# the files of published_files go up; these keep what a hub call adds of its own out too.)
 IGNORE = [".cache/**", ".checkpoints/**", "*.tmp", "**/*.tmp", ".*", "**/.*"]
 
 
@@ -112,15 +116,36 @@ def publish(root: str | Path, repo: str, private: bool = False, token: str | Non
             raise PublishError(f"{paths.root}: not published, cannot write the dataset card ({exc}); "
                                "nothing was uploaded") from None
     public = public_texts(paths.root)
+    files, _ = published_files(paths.root)
     try:
-        with staged(paths.root, public) as folder:
-            api.upload_folder(folder_path=str(folder), repo_id=repo, repo_type="dataset", ignore_patterns=IGNORE,
+        with staged(paths.root, public, files) as folder:
+            api.upload_folder(folder_path=str(folder), repo_id=repo, repo_type="dataset",
+                              allow_patterns=[glob.escape(name) for name in files], ignore_patterns=IGNORE,
                               commit_message="tome publish: curated dataset")
     except PublishError:
         raise
     except Exception as exc:
         raise PublishError(f"{repo}: not published, {hub_reason(exc)}; nothing was uploaded") from None
     return str(url)
+
+
+def published_files(root: Path) -> tuple[list[str], list[str]]:
+    """``(published, left out)``: the files of the output folder ``root`` that go up, and those that stay home,
+    each as a path in the folder (``train.parquet``, ``train/part-00000.parquet``, ``messages/test.parquet``),
+    sorted. What goes up is what `tome curate` writes there (:data:`~curation.contract.SPLITS` and the removed
+    rows, as files or ``--engine ray``'s shard folders, ``quarantine.jsonl``, the ``messages`` splits, the card,
+    the manifest and the report); what is left out is every other file but the hidden ones (``.cache``,
+    ``.checkpoints``): a file a user put there is not theirs to publish by accident."""
+    paths = output_paths(root)
+    ours: set[str] = {name for name in (*DESCRIBING, QUARANTINE_FILE) if (root / name).is_file()}
+    for path in [paths.split(name) for name in SPLITS] + [paths.removed]:
+        ours.update(f.relative_to(root).as_posix() for f in paths.files(path) if f.is_file())
+    ours.update(f"{MESSAGES_DIR}/{name}.parquet" for name in SPLITS if (root / MESSAGES_DIR / f"{name}.parquet").is_file())
+    from huggingface_hub.utils import filter_repo_objects
+
+    present = [p.relative_to(root).as_posix() for p in sorted(root.rglob("*")) if p.is_file() or p.is_symlink()]
+    shown = set(filter_repo_objects(present, ignore_patterns=IGNORE))
+    return sorted(ours), sorted(name for name in shown if name not in ours)
 
 
 def check_repo(repo: str) -> None:
@@ -376,17 +401,15 @@ def public_texts(root: Path) -> dict[str, bytes]:
 
 
 @contextmanager
-def staged(root: Path, public: dict[str, bytes]) -> Iterator[Path]:
-    """The folder to upload: ``root`` itself when ``public`` is empty, else a hidden folder in it (removed after)
-    holding the same files (hard links, or copies where the file system takes none), with ``public``'s files in
-    place of the folder's own."""
+def staged(root: Path, public: dict[str, bytes], files: list[str]) -> Iterator[Path]:
+    """The folder to upload ``files`` of ``root`` from: ``root`` itself when ``public`` is empty (the upload takes
+    ``files`` alone), else a hidden folder in it (removed after) holding those files (hard links, or copies where
+    the file system takes none), with ``public``'s files in place of the folder's own."""
     if not public:
         yield root
         return
     import shutil
     import tempfile
-
-    from huggingface_hub.utils import filter_repo_objects
 
     try:
         folder = Path(tempfile.mkdtemp(prefix=".publish-", dir=root))
@@ -395,9 +418,7 @@ def staged(root: Path, public: dict[str, bytes]) -> Iterator[Path]:
                            "uploaded") from None
     try:
         try:
-            files = [p.relative_to(root).as_posix() for p in sorted(root.rglob("*")) if p.is_file()
-                     and folder not in p.parents]
-            for name in filter_repo_objects(files, ignore_patterns=IGNORE):
+            for name in files:
                 target = folder / name
                 target.parent.mkdir(parents=True, exist_ok=True)
                 if name in public:
@@ -435,6 +456,10 @@ def publish_command(
     except PublishError as exc:  # one line, a folder named with a line break included
         error(one_line(exc), code=2 if isinstance(exc, PublishUsageError) else 1)
     console.print(f"published {one_line(out)} -> {url}", markup=False)
+    _, left_out = published_files(Path(out))
+    if left_out:
+        shown = ", ".join(one_line(name) for name in left_out[:5]) + (f" and {len(left_out) - 5} more" if len(left_out) > 5 else "")
+        console.print(f"not published (not written by tome curate): {shown}", markup=False)
 
 
 def register(app: typer.Typer) -> None:

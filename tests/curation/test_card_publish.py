@@ -193,7 +193,83 @@ def test_publish_uploads_the_folder_with_its_card(tmp_path, monkeypatch):
     upload = calls["upload"]
     assert upload["folder_path"] == str(root) and upload["repo_type"] == "dataset"
     assert ".checkpoints/**" in upload["ignore_patterns"]
+    assert sorted(upload["allow_patterns"]) == sorted(
+        ["README.md", "manifest.json", "quarantine.jsonl", "removed.parquet", "train.parquet", "validation.parquet",
+         "test.parquet", "messages/train.parquet", "messages/validation.parquet", "messages/test.parquet"])
     assert read_card_format(root) == "both" and (root / "messages" / "train.parquet").exists()
+
+
+def _sent_files(monkeypatch) -> dict:
+    """HfApi stubbed; the files an upload sends (name -> bytes), as upload_folder picks them with its patterns."""
+    import huggingface_hub
+    from huggingface_hub.utils import filter_repo_objects
+
+    sent: dict = {}
+
+    def upload_folder(self, folder_path, allow_patterns=None, ignore_patterns=None, **kw):
+        folder = Path(folder_path)
+        present = [p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()]
+        for name in filter_repo_objects(present, allow_patterns=allow_patterns, ignore_patterns=ignore_patterns):
+            sent[name] = (folder / name).read_bytes()
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.setattr(huggingface_hub.HfApi, "create_repo", lambda self, repo_id, **kw: "url")
+    monkeypatch.setattr(huggingface_hub.HfApi, "upload_folder", upload_folder)
+    return sent
+
+
+@pytest.mark.parametrize("absolute_input", [False, True], ids=["folder as it is", "staged (paths made public)"])
+def test_publish_sends_only_what_tome_wrote(tmp_path, monkeypatch, absolute_input):
+    """A file a user left in the output folder (notes, a copy of an input, a token), at the top or in a folder of
+    its own, a split's shard folder included, stays home: only the run's files go up, and the command names
+    what it left out."""
+    from curation.publish import published_files
+
+    root = curated_folder(tmp_path / "out")
+    if absolute_input:  # the manifest names a local path: the upload goes from a staging folder
+        manifest = json.loads((root / "manifest.json").read_text())
+        manifest["input"]["spec"] = str(tmp_path / "rows.jsonl")
+        (root / "manifest.json").write_text(json.dumps(manifest))
+    (root / "notes.txt").write_text("to do")
+    (root / "keys").mkdir()
+    (root / "keys" / "hf_token").write_text("hf_secret")
+    (root / "data").mkdir()
+    (root / "data" / "draft.parquet").write_bytes((root / "train.parquet").read_bytes())
+    (root / "train.parquet.bak").write_bytes((root / "train.parquet").read_bytes())
+    write_card(root, "finetome")
+    sent = _sent_files(monkeypatch)
+    publish(root, "me/data", token="hf_x")
+    assert sorted(sent) == ["README.md", "manifest.json", "quarantine.jsonl", "removed.parquet", "test.parquet",
+                            "train.parquet", "validation.parquet"]
+    assert published_files(root)[1] == ["data/draft.parquet", "keys/hf_token", "notes.txt", "train.parquet.bak"]
+    assert not any(p.name.startswith(".publish-") for p in root.iterdir())
+
+
+def test_publish_sends_a_sharded_folder_s_shards(tmp_path, monkeypatch):
+    """--engine ray writes train/part-*.parquet (and removed/): those go up, a stray file beside them does not."""
+    from curation.publish import published_files
+
+    root = curated_folder(tmp_path / "out")
+    for name in ("train", "removed"):
+        (root / name).mkdir()
+        (root / f"{name}.parquet").rename(root / name / "part-00000.parquet")
+    (root / "train" / "README.txt").write_text("stray")
+    assert published_files(root) == (["manifest.json", "quarantine.jsonl", "removed/part-00000.parquet", "test.parquet",
+                                      "train/part-00000.parquet", "validation.parquet"], ["train/README.txt"])
+
+
+def test_publish_cli_names_the_files_it_left_out(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from tomecraft.cli import app
+
+    root = curated_folder(tmp_path / "out")
+    write_card(root, "finetome")
+    (root / "notes.txt").write_text("to do")
+    _sent_files(monkeypatch)
+    done = CliRunner().invoke(app, ["publish", str(root), "--repo", "me/data", "--token", "hf_x"])
+    assert done.exit_code == 0, done.output
+    assert "not published (not written by tome curate): notes.txt" in done.output
 
 
 def test_publish_sends_no_local_absolute_path(tmp_path, monkeypatch):
