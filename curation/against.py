@@ -86,6 +86,7 @@ class Against(GlobalStage):
         self._take = False  # near dedup, right before, hands its MinHash signatures on (see wants)
         self._fingerprint: str | None = None  # the existing set's, once taken (depends_on, then index)
         self._existing_kind: str | None = None  # and what it is, as an input's ``kind`` says (or ``curated``)
+        self._existing_changed: list[str] = []  # and its splits edited after their run (ExistingSet.changed)
 
     def __getstate__(self):
         state = dict(self.__dict__)
@@ -111,6 +112,7 @@ class Against(GlobalStage):
         if self._fingerprint is None:
             self._fingerprint = existing.fingerprint()
             self._existing_kind = existing.kind
+            self._existing_changed = list(existing.changed)
         return self._fingerprint
 
     # -- shared by new rows and the existing set ------------------------------------------------------
@@ -246,6 +248,7 @@ class Against(GlobalStage):
         """The existing set's index (memory-mapped), building and caching it when needed."""
         existing = ExistingSet(self.cfg.path, self.cfg.subset)
         key = [self._existing_fingerprint(existing), self.settings(curated=existing.curated is not None)]
+        changed = {"existing_changed": self._existing_changed} if self._existing_changed else {}
         digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:24]
         folders = [Path(self.cfg.cache_dir)] if self.cfg.cache_dir else []
         if existing.curated is not None:
@@ -257,7 +260,8 @@ class Against(GlobalStage):
             if (path / _Index.FILES[-1]).exists():
                 try:
                     return _Index.open(path, **shape), {"index": "cached", "existing_rows": None,
-                                                        **_skipped_stats(path), "existing_kind": self._existing_kind}
+                                                        **_skipped_stats(path), "existing_kind": self._existing_kind,
+                                                        **changed}
                 except (OSError, pa.ArrowException, _BrokenIndex):  # damaged: built again below, never read half
                     shutil.rmtree(path, ignore_errors=True)
         settings = hashlib.sha256(json.dumps([key[1], existing.scope()], sort_keys=True, default=str).encode()).hexdigest()[:24]
@@ -268,7 +272,7 @@ class Against(GlobalStage):
                 rows = self._build(existing, path, ctx, settings)
                 _prune(folder, keep=path, settings=settings)
                 return _Index.open(path, **shape), {"index": "built", "existing_rows": rows, **_skipped_stats(path),
-                                                    "existing_kind": self._existing_kind}
+                                                    "existing_kind": self._existing_kind, **changed}
             except (OSError, pa.ArrowException, _BrokenIndex):
                 continue
         raise OSError(f"{self.cfg.path}: no writable folder for the index of the existing set")
@@ -601,6 +605,7 @@ class ExistingSet:
         self.splits: tuple[str, ...] = SPLITS
         self.only: list[Path] | None = None  # one split's files, when the spec names them
         self.named: Path | None = None  # what the spec names then: the split's file or shard folder, or one shard
+        self.changed: list[str] = []  # a curated folder's splits that no longer hold the rows its manifest lists
         # rows of a plain input that validation or normalization quarantined as it was read: left out of the
         # index, counted (``rows``) with the first one's place and error (``first``), for the stage's stats
         self.skipped: dict[str, Any] = {"rows": 0, "first": None}
@@ -741,8 +746,11 @@ class ExistingSet:
     def _check_curated(self) -> dict[str, Any]:
         """The curated folder's manifest, once it and the footers of its splits read (their ``id`` and
         ``conversations`` of the types written), and every split file it lists (with rows) found; a damaged or
-        missing file stops the run with one line naming it (:class:`StageError`)."""
+        missing file stops the run with one line naming it (:class:`StageError`). A split that holds more or fewer
+        rows than the manifest lists (edited after the run) is the set as it is now, and said so: :attr:`changed`."""
         from curation.contract import OutputFolderError, output_paths, read_manifest
+
+        self.changed = []
 
         paths = output_paths(self.curated)
         try:
@@ -754,16 +762,25 @@ class ExistingSet:
         outputs = manifest.get("outputs") if isinstance(manifest.get("outputs"), dict) else {}
         for split in self.splits:
             listed = outputs.get(split)
-            if not isinstance(listed, dict) or not isinstance(listed.get("rows"), int) or listed["rows"] <= 0:
+            if not isinstance(listed, dict) or not isinstance(listed.get("rows"), int) or listed["rows"] < 0:
                 continue
             path = paths.split(split)
             names = listed.get("files") if isinstance(listed.get("files"), list) else []
             lost = [path.name] if not path.exists() else [str(Path(path.name) / str(n)) for n in names
                                                           if path.is_dir() and not (path / str(n)).exists()]
-            if lost:
+            if lost and listed["rows"]:
                 raise StageError(f"--against {self.curated}: {', '.join(lost)} is missing (its manifest.json lists "
                                  f"{listed['rows']:,} rows in {split}); the existing set is incomplete: restore the "
                                  "file, or curate that set again")
+            files = paths.files(path) if path.exists() else []
+            if self.only is not None and list(self.only) != files:  # one shard named: the set is that shard
+                continue
+            try:
+                held = _footer_rows(self.curated, files)
+            except OutputFolderError as exc:
+                raise StageError(f"--against {exc}") from None
+            if held != listed["rows"]:  # rows added to or taken from a split by hand: the set is what it holds now
+                self.changed.append(f"{path.name} holds {held:,} rows where its manifest.json lists {listed['rows']:,}")
         return manifest
 
     def rows(self, normalize_cfg) -> Iterator[tuple[pa.Array, pa.Array, pa.Array]]:
@@ -912,6 +929,20 @@ def _tome_manifest(folder: Path) -> bool:
     except (OSError, ValueError):
         return False
     return isinstance(manifest, dict) and "tomecraft_version" in manifest
+
+
+def _footer_rows(root: Path, files: list[Path]) -> int:
+    """The rows the footers of ``files`` count (:class:`OutputFolderError` naming a file whose footer does not
+    read)."""
+    import pyarrow.parquet as pq
+
+    from curation.contract import reading
+
+    rows = 0
+    for file in files:
+        with reading(root, file):
+            rows += pq.read_metadata(file).num_rows
+    return rows
 
 
 def _check_split_schema(root: Path, file: Path) -> None:

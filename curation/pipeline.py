@@ -33,6 +33,9 @@ def check_out_dir(out_dir: str | Path, config, output_format: str = "finetome", 
     ``README.md``; a file named ``messages``). Such a path is the user's, so it is named, not removed.
     ``shards``: the engine writes each split as a folder of shards (Ray)."""
     against = config.stage("against").path
+    if against is not None and not against.strip():  # ("" resolves as the working folder, around any --out)
+        raise InputError("--against is empty: give the existing set (a `tome curate` output folder, a file, glob, "
+                         "folder or dataset id)")
     if against is not None and "://" not in against:
         problem = too_long(expand_user(against)) or link_loop(expand_user(against))
         if problem is not None:  # (each look at it below raised OSError: File name too long, or RuntimeError)
@@ -43,7 +46,11 @@ def check_out_dir(out_dir: str | Path, config, output_format: str = "finetome", 
                              "write the new rows to another folder (--out)")
         from curation.sources import is_curated_folder
 
-        if not is_curated_folder(existing):  # a plain set around --out (a folder of shards) reads this run's output
+        if is_curated_folder(existing):
+            if _under(out, existing):  # (the folder would then hold another run's files: no input reads it so)
+                raise InputError(f"--against {against}: the output folder {out_dir} is inside it, and the existing "
+                                 "set is read, never written to; write the new rows to a folder outside it (--out)")
+        else:  # a plain set around --out (a folder of shards) reads this run's output
             try:  # next time: its splits and removed rows would count as existing rows
                 check_not_own_output([against], out_dir)
             except InputError as exc:
@@ -169,7 +176,8 @@ def open_source(input_spec: str | Sequence[str] | None, config, out_dir: str | P
             source.hash_in_background()  # while the format is told from the first records
             single = name_inputs([inputs[0] if inputs else InputConfig(path="sample")])[0]
             single = resolve_input(single, source)
-            if not needs_adapting(single) and single.weight is None and single.max_rows is None:
+            named = bool(inputs and inputs[0].name)  # NAME=PATH: its rows carry the name, as in a config's inputs:
+            if not needs_adapting(single) and single.weight is None and single.max_rows is None and not named:
                 if config.inputs:  # the command line's input replaced the config's list: the stages read no other
                     config = config.model_copy(deep=True)
                     config.inputs = []

@@ -39,16 +39,30 @@ def run_pass_on_batch(p: Pass, decisions: pa.Table | None, batch: pa.RecordBatch
     result.kept = batch
     if p.collect is not None:
         t = time.perf_counter()
-        result.keys = own_buffers(p.collect.stage.keys(batch)) if batch.num_rows else None
+        result.keys = own_buffers(p.collect.stage.keys(batch), batch) if batch.num_rows else None
         result.keys_seconds = time.perf_counter() - t
     return result
 
 
-def own_buffers(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """A copy of ``batch`` in buffers of its own. Keys are kept until the whole pass is over; a column taken
-    straight from a row batch (``_pos``, ``id``) shares that batch's memory (a batch read back from a spill
-    file is one block), and would keep its text alive with it. Arrow's size counters do not show that."""
-    return batch.take(pa.array(np.arange(batch.num_rows, dtype=np.int64)))
+def own_buffers(keys: pa.RecordBatch, rows: pa.RecordBatch) -> pa.RecordBatch:
+    """``keys`` with each column that shares memory with ``rows`` copied into buffers of its own. Keys are kept
+    until the whole pass is over; a column taken straight from a row batch (``_pos``, ``id``) shares that batch's
+    memory (a batch read back from a spill file is one block), and would keep its text alive with it. Arrow's size
+    counters do not show that. A column the stage computed (hashes, signatures) is kept as it is: copying it
+    would cost as much as the column, for nothing."""
+    spans = _spans(rows.columns)
+    columns = [column.take(pa.array(np.arange(len(column), dtype=np.int64))) if _overlaps(_spans([column]), spans)
+               else column for column in keys.columns]
+    return pa.RecordBatch.from_arrays(columns, schema=keys.schema)
+
+
+def _spans(arrays) -> list[tuple[int, int]]:
+    """The memory of ``arrays``' buffers (their children's included), as ``(start, end)`` addresses."""
+    return [(b.address, b.address + b.size) for a in arrays for b in a.buffers() if b is not None and b.size]
+
+
+def _overlaps(spans: list[tuple[int, int]], others: list[tuple[int, int]]) -> bool:
+    return any(start < end_ and start_ < end for start, end in spans for start_, end_ in others)
 
 
 def summarize(result: BatchResult) -> dict:

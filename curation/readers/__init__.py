@@ -184,7 +184,12 @@ def named_split(spec: str) -> tuple[Path, str] | None:
     from curation.sources import exists
 
     head, colon, split = spec.rpartition(":")
-    if not colon or not head or not split or "/" in split or exists(expand_user(spec)):
+    if not colon or not head or not split or exists(expand_user(spec)):
+        return None
+    if "/" in split:  # a path with a colon in it; or, after a local folder, a split datasets would refuse
+        if exists(expand_user(head)) and expand_user(head).is_dir():  # (after loading each of its splits)
+            raise InputError(f"{spec}: {split!r} is no split name (nor is {spec} a path): a split is named with "
+                             "letters, digits and _ (parts joined by '.'), as datasets names them (e.g. test)")
         return None
     return expand_user(head), split
 

@@ -898,6 +898,9 @@ def against_summary(config: dict[str, Any] | None, stage: dict[str, Any] | None)
         first = stats.get("existing_unreadable_first")
         rest += (f"; {unreadable:,} existing record(s) could not be read and are not in its index"
                  + (f" (the first: {first})" if first else ""))
+    changed = stats.get("existing_changed")
+    if isinstance(changed, list) and changed:  # (a split edited by hand since its run: read as it is now)
+        rest += f"; {'; '.join(map(str, changed))}: read as it is now"
     return str(settings["path"]), rest + "; the existing set is not rewritten."
 
 

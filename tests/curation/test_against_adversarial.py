@@ -225,6 +225,19 @@ def test_one_split_of_a_hub_layout_folder_is_taken_as_any_input_takes_it(hub_fol
     assert code == 2 and "no split 'nosuch'" in one_error_line(output)
 
 
+def test_an_output_folder_inside_a_curated_existing_folder_is_refused(existing, new_input, tmp_path):
+    """`--against OUT -o OUT/sub`: the new run's files were written inside the existing set, which then could not
+    be read as an input (`-i OUT`: an output folder that holds another's files), nor was it left as it was."""
+    from curation.readers import InputError
+
+    folder = tmp_path / "curated"
+    shutil.copytree(existing, folder)
+    before = sorted(p.relative_to(folder) for p in folder.rglob("*"))
+    with pytest.raises(InputError, match=r"--against .*curated: the output folder .*sub is inside it"):
+        curate(new_input, folder / "sub", against=folder)
+    assert sorted(p.relative_to(folder) for p in folder.rglob("*")) == before
+
+
 def test_an_output_folder_inside_a_plain_existing_folder_is_refused(new_input, tmp_path):
     """`--against shards/ -o shards/out`: the next run read its own earlier output (splits and removed rows) as
     existing rows, and removed every new row; the same command gave another result each time."""

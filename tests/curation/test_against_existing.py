@@ -89,6 +89,9 @@ def test_a_split_changed_after_the_run_builds_the_index_again(existing, new_inpu
     assert stats["index"] == "built"  # not the first run's index, which lacks the appended rows
     assert stats["existing_rows"] == 60 + added.num_rows
     assert stats["exact"] == OVERLAP + 20 and second["accounting"]["in_splits"] == 0
+    listed = read_manifest(folder)["outputs"]["train"]["rows"]  # said, in the stats and the summary line
+    assert stats["existing_changed"] == [f"train.parquet holds {listed + added.num_rows:,} rows where its manifest.json lists {listed:,}"]
+    assert "existing_changed" not in against_stats(first)
     assert against_stats(curate(new_input, tmp_path / "third", against=folder))["index"] == "cached"
     # the index of the set as it was is removed (it can never match again); one of other settings stays
     assert len(list((folder / ".cache" / "against").glob("index-*"))) == 1

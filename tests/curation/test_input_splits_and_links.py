@@ -83,6 +83,31 @@ def test_a_blank_split_is_one_config_error_naming_the_input_and_field(tmp_path, 
         load_config(config)
 
 
+@pytest.mark.parametrize("split", ["train/x", "test[:10]", "train split", "-"])
+def test_a_split_datasets_would_refuse_is_one_config_error(tmp_path, split):
+    """(was: a local folder laid out as a hub repo loaded whole through datasets, its progress bars shown under
+    -q, then an error blaming an unreachable hub for datasets' own refusal of the name)"""
+    from tomecraft.config_files import ConfigError
+
+    config = tmp_path / "c.yaml"
+    config.write_text(f"inputs:\n  - {{path: a.jsonl, split: '{split}'}}\n")
+    with pytest.raises(ConfigError, match=r"inputs\.0\.split: .* is no split name: a split is named with letters"):
+        load_config(config)
+
+
+def test_a_local_folder_with_a_split_datasets_would_refuse_is_one_line(tmp_path):
+    from curation.readers import InputError, open_input
+
+    folder = tmp_path / "repo"
+    (folder / "data").mkdir(parents=True)
+    for split in ("train", "test"):
+        (folder / "data" / f"{split}-00000-of-00001.jsonl").write_text(
+            '{"conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": "a"}]}\n')
+    with pytest.raises(InputError, match=r"repo:train/x: 'train/x' is no split name \(nor is .* a path\)"):
+        open_input(f"{folder}:train/x")
+    assert open_input(f"{folder}:test").split == "test"
+
+
 @pytest.mark.parametrize("record,error", [
     ({"question": "other names", "a": "A."},
      "no column 'q' (read as instruction; the input is read as alpaca; this row has question, a)"),

@@ -282,6 +282,36 @@ def test_print_config_round_trips(tmp_path):
     assert load_config(tmp_path / "c.yaml") == CurationConfig()
 
 
+def test_one_named_input_runs_as_its_printed_config(tmp_path):
+    """`-i NAME=PATH` alone: the run dropped the name (no `input` column, no inputs table) while --print-config
+    printed it, so the printed config, run, gave another manifest and card. Both now run the named input."""
+    rows = write_jsonl(tmp_path / "rows.jsonl", [
+        {"conversations": [{"from": "human", "value": f"Question {i}: what is the answer here?"},
+                           {"from": "gpt", "value": f"The answer to question {i} is a long one. " * 3}]} for i in range(12)])
+    (tmp_path / "base.yaml").write_text("report: false\ncheckpoint: false\n")
+    printed = run_cli("curate", "-c", str(tmp_path / "base.yaml"), "-i", f"mine={rows}", "--print-config")
+    assert printed.returncode == 0, printed.stderr
+    (tmp_path / "printed.yaml").write_text(printed.stdout)
+    for name, args in (("direct", ["-c", str(tmp_path / "base.yaml"), "-i", f"mine={rows}"]),
+                       ("printed", ["-c", str(tmp_path / "printed.yaml")])):
+        proc = run_cli("curate", "-q", *args, "-o", str(tmp_path / name))
+        assert proc.returncode == 0, proc.stderr
+    direct, printed_run = (read_manifest(tmp_path / n) for n in ("direct", "printed"))
+    assert direct["input"] == printed_run["input"] and direct["input"]["spec"] == "mine"
+    assert [i["name"] for i in direct["inputs"]] == ["mine"]
+    for f in ("train.parquet", "README.md"):
+        assert (tmp_path / "direct" / f).read_bytes() == (tmp_path / "printed" / f).read_bytes()
+
+
+@pytest.mark.parametrize("against", ["", "  "])
+def test_an_empty_against_is_one_line_and_leaves_no_folder(tmp_path, against):
+    proc = run_cli("curate", "-q", "--against", against, "-o", str(tmp_path / "out"))
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [
+        "error: --against is empty: give the existing set (a `tome curate` output folder, a file, glob, folder or "
+        "dataset id)"]
+    assert not (tmp_path / "out").exists()
+
+
 def test_print_config_carries_the_output_format(tmp_path):
     """``--format both --print-config`` printed no format: the printed config, run, wrote no messages splits.
     The format is the config's ``format:`` now; ``--format`` overrides it."""
