@@ -522,12 +522,13 @@ def open_binary(file: DataFile | str | Path, buffer_size: int = 1 << 20) -> Bina
 
 
 def _head(stream: BinaryIO, file: DataFile) -> bytes:
-    """The first 4 decompressed bytes of ``file``, left in ``stream`` (peeked; a stream that cannot peek, Arrow's,
-    leaves them: they are read from a second one)."""
+    """The first decompressed bytes of ``file`` (up to 66: a byte-order mark and what follows it, as
+    :func:`bom_encoding` reads them), left in ``stream`` (peeked, as much as it holds; a stream that cannot peek,
+    Arrow's, leaves them: they are read from a second one)."""
     if hasattr(stream, "peek"):
-        return bytes(stream.peek(4)[:4])
+        return bytes(stream.peek(66)[:66])
     with pa.input_stream(str(file.path), compression=file.compression) as probe:
-        return probe.read(4)
+        return probe.read(66)
 
 
 def _open_decompressed(file: DataFile, buffer_size: int) -> BinaryIO:
@@ -637,10 +638,15 @@ def lone_cr_lines(read: Callable[[int], bytes], head: bytes) -> bool:
 
 def bom_encoding(head: bytes) -> str | None:
     """:data:`UTF32` or :data:`UTF16` for a file that starts with ``head`` and that encoding's byte-order mark;
-    None for any other (UTF-8, with its mark or without)."""
+    None for any other (UTF-8, with its mark or without). A UTF-16 mark followed by no NUL byte in the next 64
+    bytes is no mark: JSON's syntax is ASCII, a zero byte in every UTF-16 code unit of it (a first line of
+    garbage that happens to start with ``FF FE`` made the whole file one quarantined record of mojibake)."""
     if head[:4] in UTF32_BOMS:
         return UTF32
-    return UTF16 if head[:2] in UTF16_BOMS else None
+    if head[:2] not in UTF16_BOMS:
+        return None
+    after = head[2:66]
+    return UTF16 if len(after) < 2 or b"\0" in after else None
 
 
 def compressed_as(head: bytes) -> str | None:

@@ -186,6 +186,21 @@ def test_compressed_utf16_and_utf32_text_is_read_as_the_same_records(tmp_path, s
     assert [error for _, _, error in records(path)] == [None] * len(ROWS)
 
 
+@pytest.mark.parametrize("suffix", ["", ".gz", ".zst"])
+@pytest.mark.parametrize("mark", [b"\xff\xfe", b"\xfe\xff"])
+def test_a_first_line_of_garbage_that_starts_as_a_utf16_mark_is_one_bad_line(tmp_path, suffix, mark):
+    """A UTF-8 file whose first, broken line happens to start with ``FF FE``: the whole file was read as UTF-16,
+    one quarantined record of mojibake, every good row after it lost from the splits. A UTF-16 mark is one only
+    where NUL bytes follow (JSON's syntax is ASCII: a zero byte in each of its UTF-16 code units)."""
+    data = mark + b" garbage\n" + b"\n".join(LINES) + b"\n"
+    path = tmp_path / "rows.jsonl" if not suffix else write_compressed(tmp_path / f"rows.jsonl{suffix}", data)
+    if not suffix:
+        path.write_bytes(data)
+    got = _read(path)
+    assert len(got) == len(ROWS) + 1 and got[0][1] is not None
+    assert [json.loads(raw) for _, error, raw in got[1:]] == ROWS and all(error is None for _, error, _ in got[1:])
+
+
 def test_a_compressed_utf16_file_that_breaks_off_keeps_the_rows_before_the_break(tmp_path):
     rows = [{"conversations": [{"from": "human", "value": f"Question {i} about a long topic?"},
                                {"from": "gpt", "value": f"Answer {i}: " + "many words " * 200}]} for i in range(300)]
