@@ -751,7 +751,6 @@ class ExistingSet:
         from curation.contract import OutputFolderError, output_paths, read_manifest
 
         self.changed = []
-
         paths = output_paths(self.curated)
         try:
             manifest = read_manifest(self.curated)
