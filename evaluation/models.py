@@ -80,11 +80,9 @@ def _is_packaged_default(path: str) -> bool:
 
 
 def loads_from_hub(spec: str | None) -> bool:
-    """Whether loading ``spec`` asks the Hugging Face hub for files: a hub id, one GGUF file of a hub repo, or a run
-    whose base model is a hub id. A spec that does not resolve does not (its load says what is wrong)."""
+    """Whether loading ``spec`` asks the Hugging Face hub for files (`serving.generation.ModelSource.needs_hub`). A
+    spec that does not resolve does not (its load says what is wrong)."""
     from serving.generation import resolve_model
-    from tomecraft.files import expand_user
-    from training.models import OFFLINE_SMOLLM2
 
     if spec in (None, "", DEFAULT_MODEL):
         return False
@@ -92,48 +90,22 @@ def loads_from_hub(spec: str | None) -> bool:
         source = resolve_model(spec)
     except Exception:  # noqa: BLE001 - not a model: the load names why
         return False
-    if source.kind == "lora":
-        base = source.base or ""
-        return bool(base) and base != OFFLINE_SMOLLM2 and not expand_user(base).exists()
-    return source.kind in ("hub", "hub-gguf")
+    return source.needs_hub()
 
 
 @contextmanager
 def hub_or_local_cache(spec: str | None) -> Iterator[None]:
-    """The block loads model ``spec`` as `tome curate` loads a hub dataset: where it needs the hub and one request
-    finds the hub unreachable, in offline mode (from the local cache at once, without ``huggingface_hub``'s
-    retry lines), a model not in the cache being one `ModelNotFound` line that says so. Without this, an
-    uncached hub id offline retried each file for about 70 s and printed some 30 lines of retries before the
-    error."""
+    """The block loads model ``spec`` as `tome curate` loads a hub dataset (:func:`tomecraft.hub.local_cache_if_unreachable`):
+    a model not in the cache, the hub unreachable, is one `ModelNotFound` line that says so."""
     from serving.generation import ModelNotFound
     from tomecraft import hub
 
-    unreachable = hub.unreachable() if loads_from_hub(spec) else None
-    if unreachable is None:
+    def not_cached(reason: str) -> Exception:
+        return ModelNotFound(f"{spec}: cannot load from the Hugging Face hub: it cannot be reached ({reason}) and the "
+                             "model is not in the local cache")
+
+    with hub.local_cache_if_unreachable(loads_from_hub(spec), not_cached):
         yield
-        return
-    try:
-        with hub.retries_quiet(), hub.offline_while(True):
-            yield
-    except Exception as exc:
-        if not _not_in_cache(exc):
-            raise
-        raise ModelNotFound(f"{spec}: cannot load from the Hugging Face hub: it cannot be reached ({unreachable}) "
-                            "and the model is not in the local cache") from exc
-
-
-def _not_in_cache(exc: BaseException) -> bool:
-    """Whether ``exc`` (or what it was raised from) is offline mode's "not in the local cache"."""
-    from huggingface_hub.errors import LocalEntryNotFoundError, OfflineModeIsEnabled
-
-    seen: set[int] = set()
-    cause: BaseException | None = exc
-    while cause is not None and id(cause) not in seen:
-        if isinstance(cause, (LocalEntryNotFoundError, OfflineModeIsEnabled)):
-            return True
-        seen.add(id(cause))
-        cause = cause.__cause__ or cause.__context__
-    return False
 
 
 def load_for_scoring(spec: str | None) -> ScoringModel:

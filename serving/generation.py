@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from serving.defaults import default_llm_path
+from tomecraft import hub
 from tomecraft.chat_text import prompt_segments, special_token_pattern
 from tomecraft.errors import error_line
 from tomecraft.files import expand_user, too_long
@@ -94,6 +95,16 @@ class ModelSource:
     location: str
     base: str | None = None
     run: str | None = None
+
+    def needs_hub(self) -> bool:
+        """Whether loading it asks the Hugging Face hub for files: a hub id, one GGUF file of a hub repo, or an
+        adapter whose base model is a hub id."""
+        if self.kind == "lora":
+            from training.models import OFFLINE_SMOLLM2
+
+            base = self.base or ""
+            return bool(base) and base != OFFLINE_SMOLLM2 and not expand_user(base).exists()
+        return self.kind in ("hub", "hub-gguf")
 
 
 def is_gguf_file(path: Path) -> bool:
@@ -835,6 +846,16 @@ def load_generator(
     (default: the physical cores this process may use, less one).
     """
     source = resolve_model(model, base_model=base_model)
+
+    def not_cached(reason: str) -> Exception:
+        return ModelNotFound(f"{source.base if source.kind == 'lora' else source.location}: cannot load from the "
+                             f"Hugging Face hub: it cannot be reached ({reason}) and the model is not in the local cache")
+
+    with hub.local_cache_if_unreachable(source.needs_hub(), not_cached):
+        return _load_generator(source, n_ctx, n_threads)
+
+
+def _load_generator(source: ModelSource, n_ctx: int, n_threads: int | None) -> Generator:
     if source.kind == "hub-gguf":
         from huggingface_hub import hf_hub_download
 

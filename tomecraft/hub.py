@@ -2,16 +2,16 @@
 
 Where the network is down, ``huggingface_hub`` retries each request with back-off (about 23 s for a dataset, about
 70 s for a model's files) and logs a line per retry before the load fails. `tome curate` (a hub dataset) and
-`tome eval` (a hub model) ask once (:func:`unreachable`), then load in offline mode (:func:`offline_while`) with
-the retry lines held back (:func:`retries_quiet`): what the cache holds loads at once, anything else fails in one
-line.
+`tome eval`, `tome serve` and `tome train` (a hub model) ask once (:func:`unreachable`), then load in offline mode
+(:func:`offline_while`) with the retry lines held back (:func:`retries_quiet`): what the cache holds loads at once,
+anything else fails in one line (:func:`local_cache_if_unreachable`).
 """
 
 from __future__ import annotations
 
 import logging
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Callable, Iterator
 
 from tomecraft.errors import error_line
 
@@ -63,3 +63,37 @@ def offline_while(offline: bool) -> Iterator[None]:
         yield
     finally:
         constants.HF_HUB_OFFLINE, datasets.config.HF_HUB_OFFLINE, datasets.config.HF_DATASETS_OFFLINE = saved
+
+
+@contextmanager
+def local_cache_if_unreachable(needs_hub: bool, not_cached: Callable[[str], Exception]) -> Iterator[None]:
+    """The block loads from the hub as `tome curate` loads a hub dataset: where it needs the hub (``needs_hub``)
+    and one request finds the hub unreachable, in offline mode, from the local cache at once, without the retry
+    lines; what the cache does not hold raises ``not_cached(why the hub cannot be reached)``, one line, from the
+    error. Without this, an uncached hub model offline retried each file for about 70 s and printed some 30 lines
+    of retries before its error."""
+    reason = unreachable() if needs_hub else None
+    if reason is None:
+        yield
+        return
+    try:
+        with retries_quiet(), offline_while(True):
+            yield
+    except Exception as exc:
+        if not not_in_cache(exc):
+            raise
+        raise not_cached(reason) from exc
+
+
+def not_in_cache(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what it was raised from) is offline mode's "not in the local cache"."""
+    from huggingface_hub.errors import LocalEntryNotFoundError, OfflineModeIsEnabled
+
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, (LocalEntryNotFoundError, OfflineModeIsEnabled)):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False

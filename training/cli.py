@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import errno
+import os
 from pathlib import Path
 from typing import Optional
 
@@ -125,7 +126,13 @@ def train(
     try:
         with make_progress(quiet) as progress:
             summary = run_training(data or Path("out"), cfg, run, resume=resume, progress=progress)
-    except (FileNotFoundError, RunError, MaskingError, ModelSourceError, ConfigError, OutputFolderError) as exc:
+    except FileNotFoundError as exc:  # a folder of the path missing: named, as the path and why ([Errno 2] ... was)
+        where = exc.filename2 or exc.filename
+        why = os.strerror(exc.errno).lower() if exc.errno else "not found"
+        if where is not None and Path(where) in (run, *run.parents):
+            error(f"--run {run}: cannot make the run folder here ({why})")
+        error(f"{where}: {why}" if where is not None else str(exc))
+    except (RunError, MaskingError, ModelSourceError, ConfigError, OutputFolderError) as exc:
         error(str(exc))
     except TrainerConfigError as exc:
         error(f"{config_path or run / 'config.yaml'}: {exc}")

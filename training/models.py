@@ -160,6 +160,18 @@ def check_model_source(name: str) -> None:
             f"model.name: {name}: not in the Hugging Face cache, and the hub is offline (HF_HUB_OFFLINE); download it "
             "once online, or give a local model folder"
         )
+    if not isinstance(cached, str):  # (where the hub cannot be reached, its client retried for a minute and a half)
+        from tomecraft import hub
+
+        reason = hub.unreachable()
+        if reason is not None:
+            raise ModelSourceError(f"model.name: {name}: not in the Hugging Face cache, and the hub cannot be reached "
+                                   f"({reason}); download it once online, or give a local model folder")
+
+
+def needs_hub(name: str) -> bool:
+    """Whether loading the configured model ``name`` asks the Hugging Face hub for files (a hub id, not a folder)."""
+    return name != OFFLINE_SMOLLM2 and not expand_user(name).exists()
 
 
 def full_precision_source(name: str) -> str:
@@ -207,13 +219,20 @@ def load_for_training(config: TrainConfig) -> LoadedModel:
     dtype = None if config.model.dtype == "auto" else getattr(torch, config.model.dtype)
     from tomecraft.errors import error_line
 
-    try:
-        model, tokenizer = FastLanguageModel.from_pretrained(
-            model_name=source,
-            max_seq_length=config.model.max_seq_length,
-            dtype=dtype,
-            load_in_4bit=config.model.load_in_4bit,
-        )
+    from tomecraft import hub
+
+    def not_cached(reason: str) -> Exception:
+        return ModelSourceError(f"model.name: {config.model.name}: cannot be loaded: the hub cannot be reached "
+                                f"({reason}) and the model is not in the Hugging Face cache")
+
+    try:  # the hub unreachable: from the cache at once (check_model_source found the model's config there)
+        with hub.local_cache_if_unreachable(needs_hub(config.model.name), not_cached):
+            model, tokenizer = FastLanguageModel.from_pretrained(
+                model_name=source,
+                max_seq_length=config.model.max_seq_length,
+                dtype=dtype,
+                load_in_4bit=config.model.load_in_4bit,
+            )
     except OSError as exc:  # a hub id that cannot be had (no such repo, no network, no access): transformers' traceback
         raise ModelSourceError(f"model.name: {config.model.name}: cannot be loaded: {error_line(exc)}") from None
     if config.model.chat_template:

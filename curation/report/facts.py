@@ -648,10 +648,13 @@ def _is_text(t: pa.DataType) -> bool:
 
 
 def _is_turns(t: pa.DataType) -> bool:
+    """FineTome's turns as `tome curate` writes them: ``from`` and ``value`` text (not Arrow's null type, which a
+    file of turns whose every value is null has: the report measured its text and stopped with "Invalid null
+    value", naming no file)."""
     if not (pa.types.is_list(t) or pa.types.is_large_list(t)) or not pa.types.is_struct(t.value_type):
         return False
     fields = {f.name: f.type for f in t.value_type}
-    return all(name in fields and _is_text(fields[name]) for name in ("from", "value"))
+    return all(name in fields and _is_text(fields[name]) and not pa.types.is_null(fields[name]) for name in ("from", "value"))
 
 
 def _is_number(t: pa.DataType) -> bool:

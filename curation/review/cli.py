@@ -167,13 +167,15 @@ def _print_export(console, prep, result, offline: bool) -> None:
                   f"({', '.join(f'{k} {v}' for k, v in sorted(where.items()))}), "
                   f"vectors: {prep.dimensions or 'none'}")
     if offline:
-        if "disk" in result:
-            console.print(f"  to_disk layout: {result['disk']}  (rg.Dataset.from_disk(\"{result['disk']}\", workspace=..., client=...))",
-                          markup=False)
+        from curation.report.markdown_text import one_line
+
+        if "disk" in result:  # (the path as Python writes it: a quote or a line break in it still loads)
+            console.print(f"  to_disk layout: {one_line(str(result['disk']))}  (rg.Dataset.from_disk("
+                          f"{str(result['disk'])!r}, workspace=..., client=...))", markup=False)
         if "hub" in result:
-            console.print(f"  to_hub layout:  {result['hub']}", markup=False)
+            console.print(f"  to_hub layout:  {one_line(str(result['hub']))}", markup=False)
         if "pushed" in result:
-            console.print(f"  published:      {result['pushed']}  (rg.Dataset.from_hub(..., settings=\"auto\"))", markup=False)
+            console.print(f"  published:      {one_line(str(result['pushed']))}  (rg.Dataset.from_hub(..., settings=\"auto\"))", markup=False)
     else:
         verb = "created" if result["created"] else "updated"
         console.print(f"  {verb} dataset {result['dataset']!r} in workspace {result['workspace']!r} at {result['url']}; "

@@ -157,6 +157,9 @@ COLUMN_DAMAGES = {
                     "column 'id' is int64, not text"),
     "reason_a_number": ("removed.parquet", _column("reason", lambda t: pa.array(range(t.num_rows))),
                         "column 'reason' is int64, not text"),
+    "turn_values_all_null": ("train.parquet", _column("conversations", lambda t: pa.array(
+        [[{"from": "human", "value": None}]] * t.num_rows)), "column 'conversations' is list<element: struct<from: "
+        "string, value: null>>, not a list of {from, value} turns"),  # (was "Invalid null value", no file named)
     "no_conversations": ("train.parquet", _drop("conversations"), "no 'conversations' column"),
     "no_reason": ("removed.parquet", _drop("reason"), "no 'reason' column"),
 }

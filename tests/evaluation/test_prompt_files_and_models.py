@@ -310,3 +310,16 @@ def test_compare_with_an_uncached_hub_id_and_the_hub_unreachable_is_one_error_li
     assert result.exit_code == 2, result.output
     assert result.output.strip().splitlines()[-1] == f"error: {NOT_CACHED}", result.output
     assert "Retrying" not in result.output and not (tmp_path / "eval").exists()
+
+
+def test_serve_s_loader_with_an_uncached_hub_id_and_the_hub_unreachable_is_one_line(hub_unreachable, capfd):
+    """`tome serve -m org/model` with no network retried for over a minute, printing some 30 retry lines, before its
+    error: the loader `tome serve` uses (the real one: transformers in offline mode) now says it at once."""
+    from huggingface_hub import constants
+
+    from serving.generation import ModelNotFound, load_generator
+
+    with pytest.raises(ModelNotFound) as info:
+        load_generator("org/model", n_threads=1)
+    assert str(info.value) == NOT_CACHED and constants.HF_HUB_OFFLINE is False
+    assert "Retrying" not in capfd.readouterr().err

@@ -357,6 +357,32 @@ def test_a_full_disk_during_the_run_is_one_line_and_exit_1(tmp_path, monkeypatch
                                "newest checkpoint)")
 
 
+def test_a_hub_model_not_cached_with_the_hub_unreachable_is_one_line_at_once(tmp_path, monkeypatch):
+    """No network, a hub id not in the cache: the client retried each request for a minute and a half and printed
+    some 90 lines of retries before the error; one request now finds the hub unreachable, before Unsloth loads."""
+    from huggingface_hub import constants
+
+    from tomecraft import hub
+    from training.models import OFFLINE_SMOLLM2, ModelSourceError, check_model_source, needs_hub
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)  # (the test session runs offline)
+    asked = []
+    monkeypatch.setattr(hub, "unreachable", lambda timeout=5.0: asked.append(1) or "[Errno -2] Name or service not known")
+    with pytest.raises(ModelSourceError) as info:
+        check_model_source("someorg/some-model")
+    assert str(info.value) == ("model.name: someorg/some-model: not in the Hugging Face cache, and the hub cannot be "
+                               "reached ([Errno -2] Name or service not known); download it once online, or give a "
+                               "local model folder")
+    data = write_curated_folder(_rows(20), tmp_path / "curated")
+    result = _train("-c", str(CONFIG_DIR / "train_cpu.yaml"), "-d", str(data), "--run", str(tmp_path / "r"),
+                    "--set", "model.name=someorg/some-model")
+    assert _the_error_line(result) == str(info.value) and result.exit_code == 2
+    assert needs_hub("someorg/some-model") and not needs_hub(OFFLINE_SMOLLM2) and not needs_hub(str(tmp_path))
+    asked.clear()
+    check_model_source(OFFLINE_SMOLLM2)  # the packaged model asks nothing
+    assert asked == []
+
+
 @pytest.mark.slow
 def test_a_hub_model_that_cannot_be_loaded_is_one_line(tmp_path, monkeypatch):
     """A hub id with the hub online but out of reach (no network, no such repo, no access) ended, after minutes of
@@ -374,8 +400,19 @@ def test_a_hub_model_that_cannot_be_loaded_is_one_line(tmp_path, monkeypatch):
     from huggingface_hub import constants
 
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)  # the hub online (an id not cached is then not refused)
+    from tomecraft import hub
+
+    monkeypatch.setattr(hub, "unreachable", lambda timeout=5.0: None)  # it answers (no such repo, no access)
     data = write_curated_folder(_rows(20), tmp_path / "curated")
     result = _train("-c", str(CONFIG_DIR / "train_cpu.yaml"), "-d", str(data), "--run", str(tmp_path / "r"),
                     "--set", "model.name=someorg/some-model")
     line = _the_error_line(result)
     assert line.startswith("model.name: someorg/some-model: cannot be loaded: We couldn't connect to"), line
+
+
+def test_a_run_folder_that_cannot_be_made_is_named_as_the_option(tmp_path):
+    """`--run /proc/nope` (a place no folder can be made) was `error: [Errno 2] No such file or directory: ...`."""
+    data = write_curated_folder(_rows(20), tmp_path / "curated")
+    result = _train("-c", str(CONFIG_DIR / "train_cpu.yaml"), "-d", str(data), "--run", "/proc/nope")
+    assert _the_error_line(result) == "--run /proc/nope: cannot make the run folder here (no such file or directory)"
+    assert result.exit_code == 2

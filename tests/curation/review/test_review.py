@@ -623,3 +623,16 @@ def test_push_to_hub_uploads_the_to_hub_layout(curated, tmp_path, monkeypatch):
     assert calls["uploaded"] == [".argilla/dataset.json", ".argilla/settings.json", "README.md",
                                  "data/train-00000-of-00001.parquet"]
     assert "huggingface.co/datasets/me/tome-review" in result.output
+
+
+@pytest.mark.parametrize("name", ['disk "q', "disk\nnl"])
+def test_the_load_hint_after_an_export_is_one_line_of_python_for_any_path(curated, tmp_path, name):
+    """A --to path with a quote gave `rg.Dataset.from_disk("disk "q", ...)`, which is no Python; one with a line
+    break split the hint over two lines."""
+    import ast
+
+    target = tmp_path / name
+    result = run_cli("review", "export", curated, "--sample", "3", "--no-vectors", "--to", target)
+    hint = next(line for line in result.output.splitlines() if "to_disk layout" in line)
+    call = ast.parse(hint[hint.index("rg.Dataset.from_disk("):-1].replace("...", "None")).body[0].value
+    assert call.args[0].value == str(target)
