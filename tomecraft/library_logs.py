@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import logging
 
-#: Loggers whose warnings are import-time notes about a library's own build, never about the user's data or run.
-BUILD_NOTE_LOGGERS = ("torchao", "torch.utils._pytree")
+#: Loggers whose warnings are import-time notes about a library's own build, never about the user's data or run
+#: (bitsandbytes' CPU backend, from 0.50, says it found no ``kernels`` package for a faster 4-bit CPU kernel).
+BUILD_NOTE_LOGGERS = ("torchao", "torch.utils._pytree", "bitsandbytes.backends.cpu.ops")
 
 
 def hold_back_build_notes() -> None:
