@@ -843,12 +843,13 @@ def _exists_locally(spec: str) -> bool:
     return "://" not in spec and os.path.exists(os.path.expanduser(spec))
 
 
-def adapt_record(data: Any, fmt: str, columns: Mapping[str, str]) -> Any:
+def adapt_record(data: Any, fmt: str, columns: Mapping[str, str], own_format: list[str] | None = None) -> Any:
     """One parsed record in FineTome's or OpenAI's shape (what :func:`curation.validate.validate_record` reads),
     by the same rules as :func:`curation.formats.to_conversations`; :class:`FormatError` names what is wrong.
 
     A record without the columns of ``fmt`` that has another format's (a shard of Alpaca rows in a folder read as
-    OpenAI messages) is read in its own format, without the mapping: it can be nothing else."""
+    OpenAI messages) is read in its own format, without the mapping: it can be nothing else. That format is
+    appended to ``own_format`` when given (validation records it where a mapping the user gave was passed over)."""
     if not isinstance(data, dict):
         return data
     table_keys = {k: v for k, v in columns.items() if k not in TURN_KEYS}
@@ -874,6 +875,8 @@ def adapt_record(data: Any, fmt: str, columns: Mapping[str, str]) -> Any:
         given_keys = [k for k, v in data.items() if v is not None]
         own = detect_format(given_keys)
         if own is not None and (columns or own != fmt):
+            if own_format is not None:
+                own_format.append(own)
             data = {k: v for k, v in data.items() if v is not None or k not in _FOLDED_COLUMNS}
             return data if own == "conversations" else adapt_record(data, own, {})
         shape = _own_shape({k: data[k] for k in given_keys}) if own is None else None

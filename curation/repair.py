@@ -21,6 +21,9 @@ Repairs, recorded per row as ``{kind: [column, ...]}`` (JSON text in the row's `
                       as ``source`` (a dataset's numeric source ids), became its text
 ``turn_keys_dropped`` a turn held a value under a key other than its role and text (ShareGPT's ``weight``, a
                       ``name``): the turns hold those two only, so the rest was dropped (by validation)
+``read_in_own_format`` the columns an input's ``columns:`` mapping names are null in this row, which holds
+                      another format's (``conversations`` beside a mapped Alpaca ``q``/``ans``): it was read in
+                      that format (listed), not through the mapping (by validation)
 
 :func:`repair_record` serves validation's record-by-record path, for the few records the columnar reader
 cannot take; :func:`repair_table` does the same checks vectorized on Arrow tables that parsed fine (an escaped

@@ -455,7 +455,10 @@ class Validate(RowStage):
                 converted = numbers_as_text(data, cfg.format, cfg.columns)
                 if converted:  # a number where the text goes (an answer of 42): its text, recorded
                     repairs = merge_repairs(repairs, {"number_as_text": converted})
-                data = adapt_record(data, cfg.format, cfg.columns)
+                own: list[str] = []
+                data = adapt_record(data, cfg.format, cfg.columns, own)
+                if own and cfg.columns:  # the mapping the user gave passed over: the row is read in its own format
+                    repairs = merge_repairs(repairs, {"read_in_own_format": own})
             elif data.get("conversations") is None and data.get("messages") is not None:
                 # OpenAI messages in a FineTome input: read as an input of messages reads them (a refusal is the
                 # turn's text); a null `conversations` beside them is no column of the row. FineTome's own turns

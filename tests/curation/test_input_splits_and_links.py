@@ -137,6 +137,27 @@ def test_a_mapped_prompt_completion_row_error_names_the_inputs_own_column():
         adapt_record({"ask": "P?"}, "prompt_completion", {"prompt": "ask", "completion": "reply"})
 
 
+def test_a_row_read_past_the_mapping_the_user_gave_says_so(tmp_path):
+    """A file holding `conversations` and the mapped Alpaca columns `q`/`ans`, null in some rows: those rows were
+    read from `conversations` without a word, the manifest saying the input is read through the mapping. The row
+    says it now (`read_in_own_format`); a row the mapping reads says nothing."""
+    import pyarrow.parquet as pq
+
+    from curation.pipeline import run_curation
+
+    turns = [{"from": "human", "value": "What is the capital of France, please?"},
+             {"from": "gpt", "value": "Paris is the capital of France, on the Seine."}]
+    rows = [{"conversations": turns, "q": None, "ans": None},
+            {"conversations": None, "q": "Name a primary colour, if you would.", "ans": "Red is a primary colour."}]
+    (tmp_path / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    config = tmp_path / "c.yaml"
+    config.write_text(f"report: false\ncheckpoint: false\nstages: {{split: {{train: 1.0, validation: 0.0, test: 0.0}}}}\ninputs:\n"
+                      f"  - {{path: {tmp_path / 'rows.jsonl'}, format: alpaca, columns: {{instruction: q, output: ans}}}}\n")
+    run_curation(None, tmp_path / "out", load_config(config))
+    got = {r["conversations"][0]["value"]: r.get("repairs") for r in pq.read_table(tmp_path / "out" / "train.parquet").to_pylist()}
+    assert got == {turns[0]["value"]: '{"read_in_own_format": ["conversations"]}', rows[1]["q"]: None}
+
+
 def test_a_split_of_a_uri_is_one_error():
     """(was: dropped unsaid, every file under the URI read as the input)"""
     with pytest.raises(ValueError, match=r"^inputs: file:///data/hub has split 'test', but splits are read from hub "
