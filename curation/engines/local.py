@@ -31,7 +31,7 @@ from curation.core.columns import concat_unified
 from curation.core.stage import Decisions, ReduceContext, no_progress
 from curation.engines.output import SplitWriter, empty_outputs_folder, forget_run, extra_names, schemas_for, write_quarantine, write_removed
 from curation.engines.plan import PlannedStage, build_plan, cut_passes
-from curation.engines.routing import scrubbed_raw, scrubber
+from curation.engines.routing import scrub_error_kinds, scrubbed_raw, scrubber
 from curation.engines.passes import count_into, run_pass_on_batch, summarize
 from curation.engines.store import BatchStore, MemoryBudget
 from curation.parallel import ordered_map, resolve_workers
@@ -319,6 +319,7 @@ def run_local(
     accounting = ledger.check(input_rows, in_splits, written["removed"]["rows"], written["quarantine"]["rows"])
     manifest = build_manifest(source.describe(input_rows), config.resolved(), ledger, accounting, written, extra_names(extras),
                               resumed, engine="local")
+    scrub_error_kinds(manifest["stages"], scrubber(plan))
     from tomecraft.files import write_json
 
     write_json(manifest, paths.manifest)

@@ -42,7 +42,7 @@ from curation.parallel import resolve_workers
 from curation.engines.output import empty_outputs_folder, extra_names, forget_run, local_out, schemas_for, write_quarantine
 from curation.engines.passes import count_into, run_pass_on_batch, summarize
 from curation.engines.plan import Pass, PlannedStage, build_plan, cut_passes
-from curation.engines.routing import scrubber
+from curation.engines.routing import scrub_error_kinds, scrubber
 from curation.readers import InputSource
 from curation.writer import ParquetStream, sha256_file
 
@@ -435,6 +435,7 @@ def _run(ray, source: InputSource, plan: list[PlannedStage], paths: OutputPaths,
     accounting = ledger.check(input_rows, in_splits, written["removed"]["rows"], written["quarantine"]["rows"])
     manifest = build_manifest(source.describe(input_rows), config.resolved(), ledger, accounting, written, extra_names(extras),
                               [], engine="ray")
+    scrub_error_kinds(manifest["stages"], scrubber(plan))
     from tomecraft.files import write_json
 
     write_json(manifest, paths.manifest)

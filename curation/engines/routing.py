@@ -75,8 +75,8 @@ def quarantine_records(tables: list[pa.Table], scrub: Callable[[str], str] | Non
     for rid, position, raw, error in zip(ids, table.column("position").to_pylist(), table.column("raw").to_pylist(),
                                          table.column("error").to_pylist()):
         raw = json.loads(raw)
-        out.append({"id": rid, "position": json.loads(position), "raw": _scrubbed(raw, scrub) if scrub else raw,
-                    "error": error})
+        out.append({"id": rid, "position": json.loads(position), "raw": scrubbed_value(raw, scrub) if scrub else raw,
+                    "error": scrub(error) if scrub and error is not None else error})  # (it may quote the row)
     return out
 
 
@@ -84,20 +84,48 @@ def scrubbed_raw(table: pa.Table, scrub: Callable[[str], str]) -> pa.Table:
     """Quarantine entries with every string of their raw records scrubbed (as :func:`quarantine_records` writes
     them), for what is kept on disk before the end of the run (a checkpoint). Scrubbing is idempotent: a placeholder
     holds no value to find, so the entries are scrubbed again as they are written."""
-    raw = [None if r is None else dumps_utf8(_scrubbed(json.loads(r), scrub))
+    raw = [None if r is None else dumps_utf8(scrubbed_value(json.loads(r), scrub))
            for r in table.column("raw").to_pylist()]
-    i = table.schema.get_field_index("raw")
-    return table.set_column(i, table.schema.field(i), pa.array(raw, table.schema.field(i).type))
+    errors = [None if e is None else scrub(e) for e in table.column("error").to_pylist()]
+    for name, values in (("raw", raw), ("error", errors)):
+        i = table.schema.get_field_index(name)
+        table = table.set_column(i, table.schema.field(i), pa.array(values, table.schema.field(i).type))
+    return table
 
 
-def _scrubbed(value: Any, scrub: Callable[[str], str]) -> Any:
+def scrubbed_value(value: Any, scrub: Callable[[str], str]) -> Any:
+    """``value`` (JSON: a raw record, a stage's stats) with every string scrubbed, an object's keys too (a key can
+    be the value: ``{"jane@example.com": 1}``, an error kind that quotes a row's role). Keys that scrub to one
+    (two addresses, one placeholder) keep the first value, or the sum of their counts."""
     if isinstance(value, str):
         return scrub(value)
     if isinstance(value, list):
-        return [_scrubbed(v, scrub) for v in value]
+        return [scrubbed_value(v, scrub) for v in value]
     if isinstance(value, dict):
-        return {k: _scrubbed(v, scrub) for k, v in value.items()}
+        out: dict[Any, Any] = {}
+        for k, v in value.items():
+            key, v = scrub(k) if isinstance(k, str) else k, scrubbed_value(v, scrub)
+            if key not in out:
+                out[key] = v
+            elif _count(out[key]) and _count(v):
+                out[key] += v
+        return out
     return value
+
+
+def scrub_error_kinds(stages: list[dict[str, Any]], scrub: Callable[[str], str] | None) -> None:
+    """The manifest's ``stages`` entries with the error kinds their stats count (``stats.errors``) scrubbed, in
+    place: a kind can quote a row (``unknown role 'jane@example.com'``), and the manifest and the report show it."""
+    if scrub is None:
+        return
+    for stage in stages:
+        stats = stage.get("stats")
+        if isinstance(stats, dict) and isinstance(stats.get("errors"), dict):
+            stats["errors"] = scrubbed_value(stats["errors"], scrub)
+
+
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def scrubber(plan) -> Callable[[str], str] | None:

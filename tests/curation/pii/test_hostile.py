@@ -141,6 +141,37 @@ def test_no_output_file_keeps_a_value_the_layout_hid(tmp_path):
     assert everything.count("<PHONE>") >= 3 and "<CREDIT_CARD>" in everything
 
 
+@pytest.mark.parametrize("engine", ["local", "ray"])
+def test_an_error_that_quotes_a_row_keeps_no_value_in_any_file(tmp_path, engine):
+    """An address as a turn's role (or as a key of a quarantined record): the row is quarantined, its raw record
+    redacted, but the error quoted the role ("unknown role 'jane.doe@example.com'"), and the error kind took it into
+    the manifest's counts and both report pages."""
+    rows = [{"conversations": [{"from": "jane.doe@example.com", "value": "hello there, a friend asks"},
+                               {"from": "gpt", "value": ANSWER}], "source": "s"},
+            {"conversations": [{"from": "joe.roe@example.com", "value": "and so does another friend"},
+                               {"from": "gpt", "value": ANSWER}], "source": "s"},
+            {"conversations": "not turns", "ann.key@example.com": 1},
+            {"conversations": [{"from": "human", "value": "What is two plus two, please?"},
+                               {"from": "gpt", "value": ANSWER}], "source": "s"}]
+    path = tmp_path / "rows.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    config = load_config(None, {"report": True, "checkpoint": False, "stages": {"pii": {"enabled": True}}})
+    out = tmp_path / "out"
+    if engine == "ray":
+        pytest.importorskip("ray")
+        from curation.engines.ray import RayOptions, run_curation_ray
+
+        run_curation_ray(str(path), out, config, RayOptions())
+    else:
+        run_curation(str(path), out, config)
+    everything = "\n".join(f.read_text(errors="replace") if f.suffix != ".parquet" else
+                           json.dumps(pq.read_table(f).to_pylist(), default=str)
+                           for f in out.rglob("*") if f.is_file() and ".cache" not in f.parts)
+    assert "@example.com" not in everything
+    errors = next(s for s in json.loads((out / "manifest.json").read_text())["stages"] if s["name"] == "validate")
+    assert errors["stats"]["errors"]["unknown role '<EMAIL>'"] == 2  # two addresses, one kind
+
+
 def test_an_unclosed_literal_in_a_quarantine_line_is_read_once():
     """A raw line of ``"\\"\\"\\"...`` (every quote escaped, none closing) was scanned again from each quote: a
     few hundred kB took minutes. The unclosed literal is one match now, and its text is redacted as plain text."""
