@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from curation.core.columns import string_buffers
 from curation.core.jit import njit
@@ -140,6 +141,22 @@ def match_words(starts, sizes, values, lengths, bitmap, mask, keys, out_text, ou
     return used
 
 
+# what hides an eval item's words from a plain comparison and is dropped before both sides are split into words:
+# format characters (zero-width spaces and joiners, the soft hyphen, bidi marks) and combining marks (accents),
+# once NFKD has taken full-width and other compatibility forms to their plain letters
+_HIDDEN = r"[\p{Cf}\p{Mn}]"
+_NBSP_ENTITY = r"&(?:nbsp|#0*160|#[xX]0*[aA]0);"  # a space written as HTML writes it
+
+
+def folded(texts: pa.Array) -> pa.Array:
+    """``texts`` as they are matched: ``&nbsp;`` a space, NFKD (``Ｅｘａｍｐｌｅ`` is ``Example``, ``é`` is ``e`` and an
+    accent), then no format character and no combining mark. Eval items and rows are folded alike, so a copy of an
+    item with a zero-width space or a soft hyphen inside each word, in full-width letters or with accents on every
+    letter, is the item; without this each word split in two (or read as another word) and no n-gram matched."""
+    texts = pc.replace_substring_regex(texts, _NBSP_ENTITY, " ")
+    return pc.replace_substring_regex(pc.utf8_normalize(texts, "NFKD"), _HIDDEN, "")
+
+
 def word_hashes(texts: pa.Array, lo: int = 0, hi: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(starts, sizes, values): the xxh64 of each word of texts ``lo:hi``, in order."""
     data, offsets = string_buffers(texts)
@@ -160,7 +177,7 @@ class NgramIndex:
 
     @classmethod
     def build(cls, texts: list[str], ngram: int = 13, min_words: int = 8) -> "NgramIndex":
-        starts, sizes, values = word_hashes(pa.array(texts, pa.string()))
+        starts, sizes, values = word_hashes(folded(pa.array(texts, pa.string())))
         keys, owner = item_keys(starts, sizes, values, ngram, min_words)
         pairs = np.unique(np.stack([keys, owner.astype(np.uint64)], axis=1), axis=0) if len(keys) else np.zeros(
             (0, 2), np.uint64)
@@ -185,8 +202,8 @@ class NgramIndex:
             empty = np.zeros(0, np.int64)
             return empty, empty, np.zeros(0, np.uint64)
 
-        def chunk(lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
-            starts, sizes, values = word_hashes(texts, lo, hi)
+        def chunk(lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:  # (folded here: on the chunks' threads)
+            starts, sizes, values = word_hashes(folded(texts.slice(lo, hi - lo)))
             room = 1024
             while True:
                 out_text, out_pos = np.empty(room, np.int64), np.empty(room, np.int64)

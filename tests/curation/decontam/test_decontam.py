@@ -77,6 +77,25 @@ def test_planted_copies_inside_longer_prompts_are_all_found():
     assert (hits.fraction == 1.0).all() and set(hits.fields) == {"prompt"}
 
 
+@pytest.mark.parametrize("hide", ["zero-width space", "soft hyphen", "full-width", "nbsp entity", "accents", "word joiner"])
+def test_copies_hidden_by_invisible_or_compatibility_characters_are_found(hide):
+    """A copy of an item with a zero-width space or a soft hyphen inside each word, in full-width letters, spaced
+    with `&nbsp;` or with an accent on every letter: each word was split in two or read as another, and none was
+    found (rows and items are folded alike now: NFKD, no format character, no combining mark)."""
+    rng = random.Random(1)
+    evals = [filler(rng, 20) + f" item{i}" for i in range(50)]
+    item = evals[7]
+    mid = lambda text, ch: " ".join(w[: len(w) // 2] + ch + w[len(w) // 2:] for w in text.split(" "))  # noqa: E731
+    copy = {"zero-width space": mid(item, "\u200b"), "soft hyphen": mid(item, "\u00ad"),
+            "full-width": "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in item),
+            "nbsp entity": item.replace(" ", "&nbsp;"), "accents": "".join(c + "\u0301" if c.isalpha() else c for c in item),
+            "word joiner": item.replace(" ", " \u2060")}[hide]
+    rows = [conv(f"Tell me about row {r} please", f"Answer {r}: " + filler(rng, 8)) for r in range(20)]
+    rows.append(conv(f"{filler(rng, 10)} {copy} {filler(rng, 10)}"))
+    hits = find(pa.array(rows, CONV), NgramIndex.build(evals), DecontamConfig(seed_prompts=False))
+    assert hits.row.tolist() == [20] and hits.item.tolist() == [7]
+
+
 def test_short_items_match_whole_and_shorter_ones_never():
     index = NgramIndex.build(["What is the boiling point of water at sea level", "too short item"], ngram=13)
     assert index.item_ngrams.tolist() == [1, 0]
