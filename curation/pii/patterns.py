@@ -64,12 +64,17 @@ SECRETS = {
 # e-mail addresses in Latin, Greek and Cyrillic letters (josé.garcía@example.com, иван@пример.рф; combining
 # accents too, as an un-normalized original has them; invisible characters inside the name); another script right
 # before or after is no part of the address (CJK text runs into it with no space: 邮箱john@example.com)
-_MAIL = "A-Za-z0-9\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f\u0300-\u036f\u0370-\u03ff\u0400-\u04ff"
-_TLD = "A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f\u0370-\u03ff\u0400-\u04ff"
+# full-width letters and digits too (ｅｖｅ＠ｅｘａｍｐｌｅ．ｃｏｍ)
+_FULL_WIDTH = "\uff10-\uff19\uff21-\uff3a\uff41-\uff5a"
+_MAIL = "A-Za-z0-9\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f\u0300-\u036f\u0370-\u03ff\u0400-\u04ff" + _FULL_WIDTH
+_TLD = "A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f\u0370-\u03ff\u0400-\u04ff\uff21-\uff3a\uff41-\uff5a"
 _INVISIBLE = "\u00ad\u200b-\u200d\u2060"  # soft hyphen, zero-width space / joiners: text copied from web pages
+# the @ as a URL, an HTML page or a full-width font writes it (ann%40example.com, ann&#64;example.com), and the dot
+_AT = r"(?:@|\uff20|%40|&#0*64;|&#[xX]0*40;|&commat;)"
+_DOT = r"[.\uff0e]"
 # an apostrophe inside the name is part of it (o'brien@example.ie), one around it is not ('john@example.com')
 _EMAIL = (rf"(?<![{_MAIL}_.+/-])[{_MAIL}._%+{_INVISIBLE}-](?:[{_MAIL}._%+'{_INVISIBLE}-]{{0,62}}"
-          rf"[{_MAIL}._%+{_INVISIBLE}-])?@(?:[{_MAIL}](?:[{_MAIL}-]{{0,61}}[{_MAIL}])?\.)+"
+          rf"[{_MAIL}._%+{_INVISIBLE}-])?{_AT}(?:[{_MAIL}](?:[{_MAIL}-]{{0,61}}[{_MAIL}])?{_DOT})+"
           rf"(?:[{_TLD}][{_TLD}\u0300-\u036f]{{1,23}}|xn--[A-Za-z0-9-]{{1,59}})(?![{_MAIL}_-])")
 _IPV4 = r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?:/\d{1,2})?(?![\w]|\.\d)"
 _IPV6 = (r"(?<![\w:.])(?:(?:[0-9A-Fa-f]{1,4}:){1,7}(?::|(?::[0-9A-Fa-f]{1,4}){1,7}|[0-9A-Fa-f]{1,4})"
@@ -180,7 +185,7 @@ HIDDEN_CHARS = frozenset(chr(c) for c in [0xAD, 0x180E, *range(0x200B, 0x2010), 
                                            *range(0x2060, 0x2065), *range(0x2066, 0x206A), 0xFEFF])
 
 PREFILTER = "|".join([
-    r"@", r"\p{Nd}[\p{Nd}\s\p{Zs}().+-]{5,}\p{Nd}", r"\d+\.\d+\.\d+\.\d+",
+    r"@|\x{ff20}|%40|&#0*64;|&#[xX]0*40;|&commat;", r"\p{Nd}[\p{Nd}\s\p{Zs}().+-]{5,}\p{Nd}", r"\d+\.\d+\.\d+\.\d+",
     r"[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}",
     r"AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA", r"gh[pousr]_|github_pat_|glpat-|npm_|hf_",
     r"sk-|sk_live|rk_live|sk_test|rk_test|xox[abposr]-|hooks\.slack|AIza|eyJ|PRIVATE KEY|SG\.|SK[0-9a-f]{32}",

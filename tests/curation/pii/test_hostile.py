@@ -36,12 +36,19 @@ def redacted(text: str, **cfg) -> str:
     ("请联系邮箱john@example.com谢谢", "请联系邮箱<EMAIL>谢谢"),  # CJK runs into the address with no space
     ("soft\u00adhyphen john\u00ad.doe@example.com", "soft\u00adhyphen <EMAIL>"),
     ("punycode test@xn--p1ai.xn--p1ai ok", "punycode <EMAIL> ok"),
+    # the @ (and the dot) as a URL, an HTML page or a full-width font writes it: each was left as it was
+    ("mailto:ann.url%40example.com?subject=x", "mailto:<EMAIL>?subject=x"),
+    ("write bob.ent&#64;example.com or cy&#x40;example.org", "write <EMAIL> or <EMAIL>"),
+    ("named: cy.named&commat;example.com.", "named: <EMAIL>."),
+    ("full width eve.fw\uff20example\uff0ecom here", "full width <EMAIL> here"),
+    ("\uff45\uff56\uff45\uff20\uff45\uff58\uff41\uff4d\uff50\uff4c\uff45\uff0e\uff43\uff4f\uff4d", "<EMAIL>"),
 ])
 def test_addresses_beyond_ascii_are_redacted_whole(text, want):
     assert redacted(text) == want
 
 
-@pytest.mark.parametrize("text", ["pip install pkg@1.2.3", "ssh user@localhost", "5@10.50 each", "a@b.c"])
+@pytest.mark.parametrize("text", ["pip install pkg@1.2.3", "ssh user@localhost", "5@10.50 each", "a@b.c",
+                                  "50%40 of them.", "a &commat; sign", "AT&T&#64;home"])
 def test_near_misses_stay(text):
     assert redacted(text) == text
 
