@@ -754,8 +754,7 @@ class ExistingSet:
         paths = output_paths(self.curated)
         try:
             manifest = read_manifest(self.curated)
-            for file in self.split_files():
-                _check_split_schema(self.curated, file)
+            rows_in = {file: _check_split_footer(self.curated, file) for file in self.split_files()}
         except OutputFolderError as exc:
             raise StageError(f"--against {exc}") from None
         outputs = manifest.get("outputs") if isinstance(manifest.get("outputs"), dict) else {}
@@ -774,10 +773,7 @@ class ExistingSet:
             files = paths.files(path) if path.exists() else []
             if self.only is not None and list(self.only) != files:  # one shard named: the set is that shard
                 continue
-            try:
-                held = _footer_rows(self.curated, files)
-            except OutputFolderError as exc:
-                raise StageError(f"--against {exc}") from None
+            held = sum(rows_in[file] for file in files)
             if held != listed["rows"]:  # rows added to or taken from a split by hand: the set is what it holds now
                 self.changed.append(f"{path.name} holds {held:,} rows where its manifest.json lists {listed['rows']:,}")
         return manifest
@@ -930,36 +926,24 @@ def _tome_manifest(folder: Path) -> bool:
     return isinstance(manifest, dict) and "tomecraft_version" in manifest
 
 
-def _footer_rows(root: Path, files: list[Path]) -> int:
-    """The rows the footers of ``files`` count (:class:`OutputFolderError` naming a file whose footer does not
-    read)."""
-    import pyarrow.parquet as pq
-
-    from curation.contract import reading
-
-    rows = 0
-    for file in files:
-        with reading(root, file):
-            rows += pq.read_metadata(file).num_rows
-    return rows
-
-
-def _check_split_schema(root: Path, file: Path) -> None:
-    """A split file's ``id`` must be text and its ``conversations`` FineTome's turns, as ``tome curate`` writes
-    them (:class:`OutputFolderError` naming the file otherwise: indexed, any other type would end the run with a
-    traceback, or match new rows to ids the set does not hold)."""
+def _check_split_footer(root: Path, file: Path) -> int:
+    """The rows of a split file, once its footer is read and its ``id`` is text and its ``conversations``
+    FineTome's turns, as ``tome curate`` writes them (:class:`OutputFolderError` naming the file otherwise:
+    indexed, any other type would end the run with a traceback, or match new rows to ids the set does not hold)."""
     import pyarrow.parquet as pq
 
     from curation.contract import reading, unreadable_file
 
     with reading(root, file):
-        schema = pq.read_schema(file)
+        meta = pq.read_metadata(file)
+        schema = meta.schema.to_arrow_schema()
     for name, ok, expected in (("id", _is_text, "text"), ("conversations", _is_turns, "a list of {from, value} turns")):
         if name not in schema.names:
             raise unreadable_file(root, file, f"no {name!r} column (not a split written by `tome curate`)")
         kind = schema.field(name).type
         if not ok(kind):
             raise unreadable_file(root, file, f"column {name!r} is {kind}, expected {expected}")
+    return meta.num_rows
 
 
 def _is_text(kind: pa.DataType) -> bool:

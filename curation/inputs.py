@@ -34,7 +34,6 @@ from curation.repair import turns_from_text
 from tomecraft.files import LONE_SURROGATE, expand_user
 
 INPUT = "_input"  # internal column: the input a raw record came from
-SPLIT_NAME = re.compile(r"\w+(\.\w+)*")  # a split's name, as datasets allows it (datasets.naming._split_re)
 
 
 class InputConfig(StrictModel):
@@ -72,9 +71,10 @@ class InputConfig(StrictModel):
         """A split names one: a blank one was read as no split (train) without a word."""
         if split is not None and not split.strip():
             raise ValueError("the split is blank; give the split to read (e.g. test), or leave it out to read train")
+        from curation.readers import SPLIT_NAME, SPLIT_NAME_RULE
+
         if split is not None and not SPLIT_NAME.fullmatch(split):  # (datasets refuses it only after loading every split)
-            raise ValueError(f"{split!r} is no split name: a split is named with letters, digits and _ (parts joined "
-                             "by '.'), as datasets names them (e.g. test, train_sft)")
+            raise ValueError(f"{split!r} is no split name: {SPLIT_NAME_RULE} (e.g. test, train_sft)")
         return split
 
     @field_validator("name")

@@ -61,6 +61,7 @@ CODEC_SUFFIX = {"gzip": ".gz", "bz2": ".bz2", "xz": ".xz", "zstd": ".zst"}
 UTF16 = "utf-16"  # not a codec of the file's name: a text file that starts with a UTF-16 byte-order mark
 UTF32 = "utf-32"  # nor this: one that starts with a UTF-32 byte-order mark
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+HEAD_BYTES = 66  # a file's first bytes that tell its text encoding: a UTF-16 mark and the 64 bytes after it
 UTF32_BOMS = (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")  # the first before UTF-16's: it starts like its LE mark
 UTF_BOMS = (UTF16, UTF32)  # the text encodings read by their byte-order mark (transcoded to UTF-8 as read)
 CR_LINES = "cr"  # nor this: a text file whose lines end in a lone carriage return (classic Mac OS), read as a stream
@@ -522,13 +523,13 @@ def open_binary(file: DataFile | str | Path, buffer_size: int = 1 << 20) -> Bina
 
 
 def _head(stream: BinaryIO, file: DataFile) -> bytes:
-    """The first decompressed bytes of ``file`` (up to 66: a byte-order mark and what follows it, as
-    :func:`bom_encoding` reads them), left in ``stream`` (peeked, as much as it holds; a stream that cannot peek,
+    """The first decompressed bytes of ``file`` (:data:`HEAD_BYTES` of them: a byte-order mark and what follows
+    it, as :func:`bom_encoding` reads them), left in ``stream`` (peeked, as much as it holds; a stream that cannot peek,
     Arrow's, leaves them: they are read from a second one)."""
     if hasattr(stream, "peek"):
-        return bytes(stream.peek(66)[:66])
+        return bytes(stream.peek(HEAD_BYTES)[:HEAD_BYTES])
     with pa.input_stream(str(file.path), compression=file.compression) as probe:
-        return probe.read(66)
+        return probe.read(HEAD_BYTES)
 
 
 def _open_decompressed(file: DataFile, buffer_size: int) -> BinaryIO:
@@ -638,14 +639,14 @@ def lone_cr_lines(read: Callable[[int], bytes], head: bytes) -> bool:
 
 def bom_encoding(head: bytes) -> str | None:
     """:data:`UTF32` or :data:`UTF16` for a file that starts with ``head`` and that encoding's byte-order mark;
-    None for any other (UTF-8, with its mark or without). A UTF-16 mark followed by no NUL byte in the next 64
-    bytes is no mark: JSON's syntax is ASCII, a zero byte in every UTF-16 code unit of it (a first line of
-    garbage that happens to start with ``FF FE`` made the whole file one quarantined record of mojibake)."""
+    None for any other (UTF-8, with its mark or without). A UTF-16 mark with no NUL byte after it (up to
+    :data:`HEAD_BYTES`) is no mark: JSON's syntax is ASCII, a zero byte in each of its UTF-16 code units (a first
+    line of garbage that happens to start with ``FF FE`` made the whole file one quarantined record of mojibake)."""
     if head[:4] in UTF32_BOMS:
         return UTF32
     if head[:2] not in UTF16_BOMS:
         return None
-    after = head[2:66]
+    after = head[2:HEAD_BYTES]
     return UTF16 if len(after) < 2 or b"\0" in after else None
 
 

@@ -177,10 +177,16 @@ def _no_shards_beside(names: list[str], shown: str) -> None:
                          "leave those out; move them to a folder of their own and give each as an input")
 
 
+# a split's name as datasets allows it (datasets.naming._split_re), and the rule as the errors say it
+SPLIT_NAME = re.compile(r"\w+(\.\w+)*")
+SPLIT_NAME_RULE = "a split is named with letters, digits and _ (parts joined by '.'), as datasets names them"
+
+
 def named_split(spec: str) -> tuple[Path, str] | None:
     """``(folder, split)`` when ``spec`` reads as ``FOLDER:SPLIT`` (a split name after the last colon, no slash in
     it) and does not name an existing path as a whole; None otherwise. Whether the folder has that split is for
-    its reader to say."""
+    its reader to say. After a local folder, a "split" with a slash is an :class:`InputError` (no path, and no
+    name :data:`SPLIT_NAME` allows): read as a hub id, datasets loaded the folder whole before refusing it."""
     from curation.sources import exists
 
     head, colon, split = spec.rpartition(":")
@@ -188,8 +194,7 @@ def named_split(spec: str) -> tuple[Path, str] | None:
         return None
     if "/" in split:  # a path with a colon in it; or, after a local folder, a split datasets would refuse
         if exists(expand_user(head)) and expand_user(head).is_dir():  # (after loading each of its splits)
-            raise InputError(f"{spec}: {split!r} is no split name (nor is {spec} a path): a split is named with "
-                             "letters, digits and _ (parts joined by '.'), as datasets names them (e.g. test)")
+            raise InputError(f"{spec}: {split!r} is no split name (nor is {spec} a path): {SPLIT_NAME_RULE} (e.g. test)")
         return None
     return expand_user(head), split
 

@@ -643,8 +643,12 @@ def check_manifest(paths, manifest: dict[str, Any]) -> None:
 
 # The columns the report reads, with the Arrow types `tome curate` writes for each (a column of another type broke
 # the report with Arrow's message, naming no file, or was blamed on manifest.json).
+def _is_string(t: pa.DataType) -> bool:
+    return pa.types.is_string(t) or pa.types.is_large_string(t)
+
+
 def _is_text(t: pa.DataType) -> bool:
-    return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_null(t)
+    return _is_string(t) or pa.types.is_null(t)
 
 
 def _is_turns(t: pa.DataType) -> bool:
@@ -654,7 +658,7 @@ def _is_turns(t: pa.DataType) -> bool:
     if not (pa.types.is_list(t) or pa.types.is_large_list(t)) or not pa.types.is_struct(t.value_type):
         return False
     fields = {f.name: f.type for f in t.value_type}
-    return all(name in fields and _is_text(fields[name]) and not pa.types.is_null(fields[name]) for name in ("from", "value"))
+    return all(name in fields and _is_string(fields[name]) for name in ("from", "value"))
 
 
 def _is_number(t: pa.DataType) -> bool:
@@ -662,7 +666,7 @@ def _is_number(t: pa.DataType) -> bool:
 
 
 COLUMN_TYPES = {
-    "id": ("text", lambda t: pa.types.is_string(t) or pa.types.is_large_string(t)),
+    "id": ("text", _is_string),
     "conversations": ("a list of {from, value} turns", _is_turns),
     "original_conversations": ("a list of {from, value} turns", lambda t: pa.types.is_null(t) or _is_turns(t)),
     "score": ("a number", _is_number),
