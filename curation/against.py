@@ -40,7 +40,7 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 from pydantic import Field, model_validator
 
-from curation.core.columns import text_key
+from curation.core.columns import contiguous, text_key
 from curation.core.config_base import StrictModel
 from curation.core.hashing import hash128
 from curation.core.registry import StageSpec, register
@@ -419,9 +419,14 @@ class Against(GlobalStage):
         pos = keys.column(POS).to_numpy()
         found = found[np.argsort(pos[found], kind="stable")]  # decisions in position order
         ids = _take(index.rows.column("id"), best_row[found])
-        exact = json.dumps({"match": "exact"})
-        details = [exact if k == 1 else '{"match": "near", "similarity": %r}' % round(sim, 6)
-                   for k, sim in zip(kind[found].tolist(), best_sim[found].tolist())]
+        # each similarity spelled once: a signature of w values gives at most w + 1 of them
+        near = kind[found] != 1
+        similarities, which = np.unique(best_sim[found][near], return_inverse=True)
+        spelled = np.array(['{"match": "near", "similarity": %r}' % round(sim, 6) for sim in similarities.tolist()]
+                           + [json.dumps({"match": "exact"})], dtype=object)
+        at = np.full(len(found), len(similarities))
+        at[near] = which.reshape(-1)
+        details = spelled[at].tolist()
         own = _take(index.rows.column("own_id"), best_row[found])
         if own.null_count < len(own):  # a plain input's own ids (duplicate_of is tome's id of the row)
             details = [d if o is None else d[:-1] + ", \"existing_input_id\": " + json.dumps(o) + "}"
@@ -469,7 +474,7 @@ class _Index:
     def column(self, table: str, name: str) -> np.ndarray:
         """A lookup column as a NumPy view of the memory map (each lookup file is one record batch)."""
         column = getattr(self, table).column(name)
-        column = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+        column = contiguous(column)
         return column.to_numpy()
 
 
@@ -489,8 +494,7 @@ def _mapped(path: Path) -> pa.Table:
 
 def _matrix(column, dtype) -> np.ndarray:
     """A fixed-size-list column as a 2-D array (a view when it is one chunk without nulls)."""
-    if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    column = contiguous(column)
     width = column.type.list_size
     if len(column) == 0:
         return np.zeros((0, width), dtype=dtype)

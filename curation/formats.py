@@ -49,6 +49,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from curation.core.columns import contiguous
+
 TURN = pa.struct([("from", pa.string()), ("value", pa.string())])
 TURNS = pa.list_(TURN)
 FORMATS = ("conversations", "messages", "alpaca", "prompt_completion")
@@ -283,7 +285,7 @@ def kept_apart(name: str) -> str:
 
 def _column(table: pa.Table, name: str) -> pa.Array:
     col = table.column(name)
-    return col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    return contiguous(col)
 
 
 def _null_strings(n: int) -> pa.Array:
@@ -634,8 +636,7 @@ MESSAGES = pa.list_(MESSAGE)
 
 def to_messages(conversations: pa.Array) -> pa.Array:
     """FineTome turns (list<struct<from, value>>) as OpenAI/TRL ``messages`` (list<struct<role, content>>)."""
-    if isinstance(conversations, pa.ChunkedArray):
-        conversations = conversations.combine_chunks()
+    conversations = contiguous(conversations)
     flat = conversations.flatten()
     froms = flat.field("from")
     idx = pc.index_in(froms, value_set=pa.array(list(OPENAI_ROLES)))

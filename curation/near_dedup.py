@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 from pydantic import Field, model_validator
 
-from curation.core.columns import RowTexts, TextKey, text_key
+from curation.core.columns import RowTexts, TextKey, contiguous, text_key
 from curation.core.config_base import StrictModel
 from curation.core.keep_policy import keep_decisions, policy_keys, several_inputs
 from curation.core.registry import StageSpec, register
@@ -77,8 +77,7 @@ def _fixed(values: np.ndarray, width: int) -> pa.Array:
 
 
 def _matrix(column: pa.ChunkedArray | pa.Array, width: int, dtype) -> np.ndarray:
-    if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks()
+    column = contiguous(column)
     if len(column) == 0:
         return np.zeros((0, width), dtype=dtype)
     return column.flatten().to_numpy().astype(dtype, copy=False).reshape(-1, width)

@@ -19,30 +19,6 @@ from curation.minhash.kernels import xxh64
 U64 = np.uint64
 
 
-@njit(cache=True)
-def _words(buf, start, end, hashes, lens):
-    """Fill ``hashes``/``lens`` with the words of ``buf[start:end]``; returns how many."""
-    n = 0
-    p = start
-    while p < end:
-        cp, size = _decode(buf, p, end)
-        if _is_space(cp):
-            p += size
-            continue
-        ws = p
-        clen = 0
-        while p < end:
-            cp, size = _decode(buf, p, end)
-            if _is_space(cp):
-                break
-            p += size
-            clen += 1
-        hashes[n] = xxh64(buf, ws, p, U64(0))
-        lens[n] = clen
-        n += 1
-    return n
-
-
 @njit(nogil=True, cache=True)
 def word_counts(buf, offsets, out):
     """Words per string (Python's ``len(re.findall(r"\\S+", text))``)."""
@@ -65,25 +41,33 @@ def word_counts(buf, offsets, out):
         out[i] = n
 
 
+_START = U64(1469598103934665603)  # an n-gram's hash: each word's folded in turn (:func:`_fold`), from this
+
+
+@njit(cache=True)
+def _fold(h, word):
+    return (h ^ (word + U64(0x632BE59BD9B4E019))) * U64(0x9E3779B97F4A7C15)
+
+
 @njit(cache=True)
 def _ngram_hashes(ids, n):
     m = ids.shape[0] - n + 1
     out = np.empty(max(m, 0), dtype=np.uint64)
     for i in range(m):
-        h = np.uint64(1469598103934665603)
+        h = _START
         for k in range(n):
-            h = (h ^ (ids[i + k] + np.uint64(0x632BE59BD9B4E019))) * np.uint64(0x9E3779B97F4A7C15)
+            h = _fold(h, ids[i + k])
         out[i] = h
     return out
 
 
 @njit(cache=True)
-def _table(m):
-    """An empty hash table for ``m`` keys: (keys, counts), counts 0 where a slot is free; a power of two long."""
+def _table_size(m):
+    """The slots of a hash table for ``m`` keys: a power of two, at least 16 and twice ``m``."""
     size = 16
     while size < 2 * m:
         size <<= 1
-    return np.empty(size, dtype=np.uint64), np.zeros(size, dtype=np.int64)
+    return size
 
 
 @njit(cache=True)
@@ -97,17 +81,22 @@ def _slot(keys, counts, h):
 
 
 @njit(cache=True)
-def top_ngram_chars(ids, lens, n):
-    """Characters covered by the most repeated n-gram: max over n-grams seen twice or more of chars * count.
-    (The n-grams are counted in a hash table: one pass, where a sort took m log m.)"""
-    m = ids.shape[0] - n + 1
+def _prefix(lens, nw, prefix):
+    """``prefix[i]``: the characters of the first ``i`` words."""
+    prefix[0] = 0
+    for i in range(nw):
+        prefix[i + 1] = prefix[i] + lens[i]
+
+
+@njit(cache=True)
+def _top(hashes, m, prefix, n, keys, counts):
+    """Characters covered by the most repeated of the ``m`` n-grams ``hashes[:m]``: max over n-grams seen twice or
+    more of chars * count, counted in a hash table (``keys``, ``counts``: room for it, cleared here)."""
     if m <= 1:
         return 0
-    prefix = np.zeros(ids.shape[0] + 1, dtype=np.int64)
-    for i in range(ids.shape[0]):
-        prefix[i + 1] = prefix[i] + lens[i]
-    hashes = _ngram_hashes(ids, n)
-    keys, counts = _table(m)
+    size = _table_size(m)
+    keys, counts = keys[:size], counts[:size]
+    counts[:] = 0
     best = 0
     for i in range(m):
         s = _slot(keys, counts, hashes[i])
@@ -121,16 +110,14 @@ def top_ngram_chars(ids, lens, n):
 
 
 @njit(cache=True)
-def dup_ngram_chars(ids, lens, n):
-    """Characters in n-grams that occurred before, scanning left to right and skipping past each repeat."""
-    m = ids.shape[0] - n + 1
+def _dup(hashes, m, prefix, n, keys, counts):
+    """Characters in the n-grams ``hashes[:m]`` that occurred before, scanning left to right and skipping past
+    each repeat."""
     if m <= 1:
         return 0
-    prefix = np.zeros(ids.shape[0] + 1, dtype=np.int64)
-    for i in range(ids.shape[0]):
-        prefix[i + 1] = prefix[i] + lens[i]
-    hashes = _ngram_hashes(ids, n)
-    keys, counts = _table(m)
+    size = _table_size(m)
+    keys, counts = keys[:size], counts[:size]
+    counts[:] = 0
     repeated = 0
     idx = 0
     while idx < m:
@@ -146,98 +133,168 @@ def dup_ngram_chars(ids, lens, n):
 
 
 @njit(cache=True)
-def _line_fractions(buf, start, end):
-    """(repeated lines / lines, characters in repeated lines / characters in lines), blank lines left out."""
-    p = start
-    while p < end and buf[p] != 10:
-        p += 1
-    if p == end:  # one line: nothing repeats
-        return 0.0, 0.0
-    seen = set()
-    seen.add(U64(0))
-    seen.discard(U64(0))
-    lines = 0
-    dup_lines = 0
-    chars = 0
-    dup_chars = 0
-    ls = start
-    while ls <= end:
-        le = ls
-        while le < end and buf[le] != 10:
-            le += 1
-        blank = True
-        clen = 0
-        p = ls
-        while p < le:
-            cp, size = _decode(buf, p, le)
-            if not _is_space(cp):
-                blank = False
-            clen += 1
-            p += size
-        if not blank:
-            lines += 1
-            chars += clen
-            h = xxh64(buf, ls, le, U64(0))
-            if h in seen:
-                dup_lines += 1
-                dup_chars += clen
-            else:
-                seen.add(h)
-        ls = le + 1
-    if lines == 0:
-        return 0.0, 0.0
-    return dup_lines / lines, dup_chars / max(chars, 1)
+def top_ngram_chars(ids, lens, n):
+    """Characters covered by the most repeated n-gram: max over n-grams seen twice or more of chars * count."""
+    prefix = np.empty(ids.shape[0] + 1, dtype=np.int64)
+    _prefix(lens, ids.shape[0], prefix)
+    size = _table_size(ids.shape[0])
+    return _top(_ngram_hashes(ids, n), ids.shape[0] - n + 1, prefix, n, np.empty(size, np.uint64),
+                np.zeros(size, np.int64))
 
 
 @njit(cache=True)
-def _any_repeat(ids, n):
-    """Does some n-gram occur twice? (If not, no longer n-gram does either.)"""
-    m = ids.shape[0] - n + 1
-    if m <= 1:
-        return False
-    hashes = _ngram_hashes(ids, n)
-    keys, counts = _table(m)
-    for i in range(m):
-        s = _slot(keys, counts, hashes[i])
+def dup_ngram_chars(ids, lens, n):
+    """Characters in n-grams that occurred before, scanning left to right and skipping past each repeat."""
+    prefix = np.empty(ids.shape[0] + 1, dtype=np.int64)
+    _prefix(lens, ids.shape[0], prefix)
+    size = _table_size(ids.shape[0])
+    return _dup(_ngram_hashes(ids, n), ids.shape[0] - n + 1, prefix, n, np.empty(size, np.uint64),
+                np.zeros(size, np.int64))
+
+
+@njit(cache=True)
+def _scan(buf, start, end, words, word_chars, lines, line_chars):
+    """One pass over ``buf[start:end]``: each word's hash and characters into ``words`` and ``word_chars``, each
+    line's that is not blank into ``lines`` and ``line_chars``. Returns (words, lines not blank, whether the
+    text holds a line end)."""
+    nw = 0
+    nl = 0
+    newline = False
+    word_start = -1  # -1: between words
+    chars = 0  # the word's characters
+    line_start = start
+    lchars = 0  # the line's characters
+    blank = True
+    p = start
+    while p < end:
+        b = buf[p]
+        if b < 0x80:  # ASCII: whitespace is 9-13 and 28-32
+            size = 1
+            space = (9 <= b <= 13) or (28 <= b <= 32)
+        else:
+            cp, size = _decode(buf, p, end)
+            space = _is_space(cp)
+        if space:
+            if word_start >= 0:
+                words[nw] = xxh64(buf, word_start, p, U64(0))
+                word_chars[nw] = chars
+                nw += 1
+                word_start = -1
+            if b == 10:  # a line ends (its LF is in neither line)
+                newline = True
+                if not blank:
+                    lines[nl] = xxh64(buf, line_start, p, U64(0))
+                    line_chars[nl] = lchars
+                    nl += 1
+                line_start = p + 1
+                lchars = 0
+                blank = True
+                p += 1
+                continue
+        else:
+            if word_start < 0:
+                word_start = p
+                chars = 0
+            chars += 1
+            blank = False
+        lchars += 1
+        p += size
+    if word_start >= 0:
+        words[nw] = xxh64(buf, word_start, end, U64(0))
+        word_chars[nw] = chars
+        nw += 1
+    if not blank:
+        lines[nl] = xxh64(buf, line_start, end, U64(0))
+        line_chars[nl] = lchars
+        nl += 1
+    return nw, nl, newline
+
+
+@njit(cache=True)
+def _line_fractions(lines, line_chars, nl, keys, counts):
+    """(repeated lines / lines, characters in repeated lines / characters in lines) of the ``nl`` lines that are
+    not blank, a line repeating when the same line came before."""
+    if nl == 0:
+        return 0.0, 0.0
+    size = _table_size(nl)
+    keys, counts = keys[:size], counts[:size]
+    counts[:] = 0
+    chars = 0
+    dup_lines = 0
+    dup_chars = 0
+    for i in range(nl):
+        chars += line_chars[i]
+        s = _slot(keys, counts, lines[i])
         if counts[s] != 0:
-            return True
-        keys[s] = hashes[i]
-        counts[s] = 1
-    return False
+            dup_lines += 1
+            dup_chars += line_chars[i]
+        else:
+            keys[s] = lines[i]
+            counts[s] = 1
+    return dup_lines / nl, dup_chars / max(chars, 1)
 
 
 @njit(nogil=True, cache=True)
 def repetition_measures(buf, offsets, rows, top_ns, dup_ns, out):
     """For each string ``rows[t]``: ``out[t] = (repeated line fraction, repeated line char fraction, top n-gram
-    fractions for top_ns..., duplicate n-gram fractions for dup_ns...)``."""
+    fractions for top_ns..., duplicate n-gram fractions for dup_ns...)`` (``top_ns`` and ``dup_ns`` ascending).
+
+    One pass reads a text's words and lines; the n-gram hashes are then built up a word at a time, n = 1, 2, ...
+    (the hash of an n-gram is its (n-1)-gram's with one more word folded in). Once no n-gram repeats, no longer
+    one does: every measure from there is 0. Buffers are sized once, for the longest text."""
     k = top_ns.shape[0]
+    d = dup_ns.shape[0]
+    longest = 0
     for t in range(rows.shape[0]):
         i = rows[t]
-        start, end = offsets[i], offsets[i + 1]
-        size = end - start + 1
-        hashes = np.empty(size, dtype=np.uint64)
-        lens = np.empty(size, dtype=np.int64)
-        nw = _words(buf, start, end, hashes, lens)
-        ids, wl = hashes[:nw], lens[:nw]
-        total = 0
+        longest = max(longest, offsets[i + 1] - offsets[i])
+    most = longest // 2 + 2  # words, or lines not blank: each takes a character and a separator but the last
+    words = np.empty(most, np.uint64)
+    word_chars = np.empty(most, np.int64)
+    lines = np.empty(most, np.uint64)
+    line_chars = np.empty(most, np.int64)
+    grams = np.empty(most, np.uint64)
+    prefix = np.empty(most + 1, np.int64)
+    keys = np.empty(_table_size(most), np.uint64)
+    counts = np.empty(_table_size(most), np.int64)
+    largest = 0
+    if k:
+        largest = top_ns[k - 1]
+    if d:
+        largest = max(largest, dup_ns[d - 1])
+    for t in range(rows.shape[0]):
+        i = rows[t]
+        nw, nl, newline = _scan(buf, offsets[i], offsets[i + 1], words, word_chars, lines, line_chars)
+        out[t, 0] = 0.0
+        out[t, 1] = 0.0
+        if newline:  # one line: nothing repeats
+            out[t, 0], out[t, 1] = _line_fractions(lines, line_chars, nl, keys, counts)
+        for j in range(k + d):
+            out[t, 2 + j] = 0.0
+        _prefix(word_chars, nw, prefix)
+        total = max(prefix[nw], 1)
         for w in range(nw):
-            total += wl[w]
-        total = max(total, 1)
-        lf, lcf = _line_fractions(buf, start, end)
-        out[t, 0] = lf
-        out[t, 1] = lcf
-        # n-gram sizes in ascending order (sorted by the caller): once no n-gram repeats, none longer does
-        repeats = True
-        for j in range(k):
-            if repeats:
-                best = top_ngram_chars(ids, wl, top_ns[j])
+            grams[w] = _fold(_START, words[w])
+        top = 0
+        dup = 0
+        for n in range(1, largest + 1):
+            if n > 1:
+                for w in range(nw - n + 1):
+                    grams[w] = _fold(grams[w], words[w + n - 1])
+            m = nw - n + 1
+            repeats = True
+            if top < k and top_ns[top] == n:
+                best = _top(grams, m, prefix, n, keys, counts)
+                out[t, 2 + top] = best / total
+                top += 1
                 repeats = best > 0
-                out[t, 2 + j] = best / total
-            else:
-                out[t, 2 + j] = 0.0
-        repeats = dup_ns.shape[0] > 0 and _any_repeat(ids, dup_ns[0])
-        for j in range(dup_ns.shape[0]):
-            out[t, 2 + k + j] = dup_ngram_chars(ids, wl, dup_ns[j]) / total if repeats else 0.0
+            if dup < d and dup_ns[dup] == n:
+                found = _dup(grams, m, prefix, n, keys, counts)
+                out[t, 2 + k + dup] = found / total
+                dup += 1
+                repeats = repeats and found > 0
+            if not repeats:  # no n-gram repeats: no longer one does, and every measure left is 0
+                break
 
 
 def measure(texts_buf: np.ndarray, offsets: np.ndarray, rows: np.ndarray, top_ns: list[int], dup_ns: list[int]) -> np.ndarray:

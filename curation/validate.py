@@ -29,8 +29,8 @@ import pyarrow.compute as pc
 from pydantic import Field
 
 from curation.contract import REMOVED_COLUMNS
-from curation.core.columns import (JSON_TEXT, TURNS, WHITESPACE_CLASS, any_per_row, concat_unified, json_text,
-                                   mark_wide_ints, turns_of, typed_array)
+from curation.core.columns import (JSON_TEXT, TURNS, WHITESPACE_CLASS, any_per_row, concat_unified, contiguous,
+                                   json_text, mark_wide_ints, turns_of, typed_array)
 from curation.core.config_base import StrictModel
 from curation.core.registry import StageSpec, register
 from curation.core.stage import POS, RowStage, StageOutput
@@ -64,6 +64,30 @@ LABELLED = OWNED | {"input"}
 
 
 EMPTY_TURN = f"^(?:{WHITESPACE_CLASS}|[{CONTROL_CLASS}])*$"
+
+
+def empty_turns(values: pa.Array) -> np.ndarray:
+    """Per value, is it null or nothing but whitespace and control characters (:data:`EMPTY_TURN`)? The regex
+    runs only on the values that may be: one whose first byte is a printable ASCII character is not (most are),
+    which its offsets tell without reading the text."""
+    n = len(values)
+    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+        return np.asarray(pc.match_substring_regex(values, EMPTY_TURN).fill_null(True), dtype=bool)
+    _, offsets, data = values.buffers()[:3]
+    width = np.int64 if pa.types.is_large_string(values.type) else np.int32
+    starts = np.frombuffer(offsets, dtype=width)[values.offset : values.offset + n + 1] if n else np.zeros(1, width)
+    text = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, np.uint8)
+    filled = starts[1:] > starts[:-1]
+    first = np.zeros(n, dtype=np.uint8)
+    first[filled] = text[starts[:-1][filled]]
+    maybe = ~filled | (first <= 0x20) | (first >= 0x7F)
+    if values.null_count:
+        maybe |= ~np.asarray(values.is_valid(), dtype=bool)
+    out = np.zeros(n, dtype=bool)
+    at = np.flatnonzero(maybe)
+    if len(at):
+        out[at] = np.asarray(pc.match_substring_regex(values.take(pa.array(at)), EMPTY_TURN).fill_null(True), dtype=bool)
+    return out
 
 
 # the repairs of a value's text, which the columnar conversion (it converts, then repairs) names by the column
@@ -310,7 +334,7 @@ class Validate(RowStage):
         bad_turn |= ~np.asarray(pc.is_in(roles, pa.array(CANONICAL_ROLES)).fill_null(False), dtype=bool)
         bad_turn |= np.asarray(values.is_null(), dtype=bool)
         # empty once repaired (only spaces and control characters): the record path names it, as it would there
-        bad_turn |= np.asarray(pc.match_substring_regex(values, EMPTY_TURN).fill_null(True), dtype=bool)
+        bad_turn |= empty_turns(values)
         ok &= ~any_per_row(offsets, bad_turn)
         if self.cfg.require_gpt_turn:
             ok &= any_per_row(offsets, np.asarray(pc.equal(roles, "gpt").fill_null(False), dtype=bool))
@@ -505,7 +529,7 @@ class Validate(RowStage):
         columns[rawcols.SLOW] = pa.array(slow)
         for c in adapted.table.column_names:
             col = adapted.table.column(c)
-            columns[c] = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+            columns[c] = contiguous(col)
         if adapted.original is not None:
             columns[ORIGINAL] = adapted.original
         return pa.RecordBatch.from_pydict(columns), name

@@ -56,18 +56,23 @@ def seeded_rank(seed: int, key: str) -> int:
 
 
 def seeded_ranks(seed: int, keys: list[str] | pa.Array) -> np.ndarray:
-    """:func:`seeded_rank` of many keys (uint64); an Arrow array is read a slice at a time."""
+    """:func:`seeded_rank` of many keys (uint64); an Arrow array is read a slice at a time, as the bytes of its
+    text (a string array read as binary: its UTF-8, no ``str`` made or encoded)."""
+    import itertools
+
     import xxhash
 
     digest = xxhash.xxh3_64_intdigest
     if isinstance(keys, (pa.Array, pa.ChunkedArray)):
+        as_bytes = {pa.string(): pa.binary(), pa.large_string(): pa.large_binary()}.get(keys.type)
         out = np.empty(len(keys), dtype=np.uint64)
         for a in range(0, len(keys), 65_536):
-            part = keys.slice(a, 65_536).to_pylist()
-            out[a : a + len(part)] = np.fromiter((digest(k.encode("utf-8"), seed=seed) for k in part),
-                                                 dtype=np.uint64, count=len(part))
+            part = keys.slice(a, 65_536)
+            texts = part.cast(as_bytes).to_pylist() if as_bytes is not None else [k.encode("utf-8") for k in part.to_pylist()]
+            out[a : a + len(texts)] = np.fromiter(map(digest, texts, itertools.repeat(seed)), dtype=np.uint64, count=len(texts))
         return out
-    return np.fromiter((digest(k.encode("utf-8"), seed=seed) for k in keys), dtype=np.uint64, count=len(keys))
+    return np.fromiter(map(digest, (k.encode("utf-8") for k in keys), itertools.repeat(seed)), dtype=np.uint64,
+                       count=len(keys))
 
 
 def seeded_order(seed: int, keys: list[str] | pa.Array) -> np.ndarray:

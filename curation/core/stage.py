@@ -34,6 +34,8 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 import numpy as np
 import pyarrow as pa
 
+from curation.core.columns import contiguous
+
 if TYPE_CHECKING:
     from curation.config import CurationConfig
 
@@ -192,8 +194,7 @@ def apply_decisions(batch: pa.RecordBatch, decisions: pa.Table) -> StageOutput:
         if name == POS:
             continue
         values = decisions.column(name).take(take)
-        if isinstance(values, pa.ChunkedArray):
-            values = values.combine_chunks()
+        values = contiguous(values)
         if name in (REASON, DETAILS, DUPLICATE_OF):
             verdict[name] = values
             continue

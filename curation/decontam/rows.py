@@ -9,6 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from curation.core.columns import contiguous
 from curation.decontam.config import DecontamConfig
 from curation.decontam.eval_sets import EvalItem
 from curation.decontam.index import NgramIndex
@@ -37,8 +38,7 @@ class RowHits:
 
 
 def find(conversations: pa.Array, index: NgramIndex, cfg: DecontamConfig) -> RowHits:
-    if isinstance(conversations, pa.ChunkedArray):
-        conversations = conversations.combine_chunks()
+    conversations = contiguous(conversations)
     turns = conversations.flatten()
     parent = pc.list_parent_indices(conversations).to_numpy()
     roles = turns.field("from")

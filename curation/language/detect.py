@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from curation.core.columns import contiguous
 from curation.core.jit import njit
 from curation.language import model as lid
 from curation.language.config import LanguageConfig
@@ -85,8 +86,7 @@ def _row_offsets(conversations: pa.Array) -> np.ndarray:
 def detect(conversations: pa.Array, cfg: LanguageConfig | None = None) -> ConversationLanguages:
     """Languages of every turn and row of a ``conversations`` column (``list<struct<from, value>>``)."""
     cfg = cfg or LanguageConfig()
-    if isinstance(conversations, pa.ChunkedArray):
-        conversations = conversations.combine_chunks()
+    conversations = contiguous(conversations)
     model = lid.load_model()
     row_offsets = _row_offsets(conversations)
     turns = conversations.flatten()

@@ -25,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from curation.core.columns import string_buffers
+from curation.core.columns import contiguous, string_buffers
 from curation.core.jit import njit
 from curation.parallel import run_chunks
 
@@ -137,8 +137,7 @@ def _classify_range(data, offsets, lo, hi, max_bytes, nextmove, rowbase, out_fea
 
 def prepare(texts: pa.Array) -> pa.Array:
     """py3langid's preprocessing on a string array: all-upper-case texts lower-cased, NFC; nulls become ""."""
-    if isinstance(texts, pa.ChunkedArray):
-        texts = texts.combine_chunks()
+    texts = contiguous(texts)
     texts = pc.fill_null(texts, "")
     upper = pc.utf8_is_upper(texts)
     if pc.any(upper).as_py():

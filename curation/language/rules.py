@@ -8,6 +8,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from curation.core.columns import contiguous
 from curation.language.config import LanguageConfig
 from curation.language.detect import PROMPT_ROLES, ConversationLanguages
 from curation.language.model import NO_LANGUAGE, UNDETERMINED
@@ -20,8 +21,7 @@ REASONS = (LANGUAGE, MISMATCH)
 
 def asks_for_translation(conversations: pa.Array) -> np.ndarray:
     """Per row: does any human turn ask for a translation or for an answer in a named language?"""
-    if isinstance(conversations, pa.ChunkedArray):
-        conversations = conversations.combine_chunks()
+    conversations = contiguous(conversations)
     turns = conversations.flatten()
     human = pc.fill_null(pc.is_in(turns.field("from"), pa.array(PROMPT_ROLES)), False)
     hit = pc.and_(human, is_translation_request(turns.field("value"))).to_numpy(zero_copy_only=False)

@@ -21,6 +21,8 @@ from functools import lru_cache
 import numpy as np
 import xxhash
 
+from curation.core.table_cache import cached_table
+
 TOKEN_RE = re.compile(r"\w+")
 
 
@@ -46,12 +48,16 @@ def shingles(text: str, kind: str = "word", ngram: int = 5) -> list[bytes]:
 
 @lru_cache(maxsize=1)
 def word_table() -> np.ndarray:
-    """uint8 over all code points (0..0x10FFFF): 1 where :data:`TOKEN_RE` (``\\w``) matches the character."""
+    """uint8 over all code points (0..0x10FFFF): 1 where :data:`TOKEN_RE` (``\\w``) matches the character
+    (kept on disk between runs: :mod:`curation.core.table_cache`)."""
+    return cached_table("word_table", __file__, _build_word_table, (0x110000,), np.uint8)
+
+
+def _build_word_table() -> np.ndarray:
     table = np.zeros(0x110000, dtype=np.uint8)
     everything = np.arange(0x110000, dtype="<u4").tobytes().decode("utf-32-le", "surrogatepass")
     for m in TOKEN_RE.finditer(everything):
         table[m.start() : m.end()] = 1
-    table.flags.writeable = False
     return table
 
 
@@ -63,7 +69,12 @@ CONTEXT_LOWER = ("\u0130", "\u03a3")
 @lru_cache(maxsize=1)
 def lower_table() -> np.ndarray:
     """uint32 over all code points: ``ord(chr(c).lower())`` wherever that is one code point and does not depend
-    on context (everything but :data:`CONTEXT_LOWER`, which map to themselves here)."""
+    on context (everything but :data:`CONTEXT_LOWER`, which map to themselves here; kept on disk between runs:
+    :mod:`curation.core.table_cache`)."""
+    return cached_table("lower_table", __file__, _build_lower_table, (0x110000,), np.uint32)
+
+
+def _build_lower_table() -> np.ndarray:
     everything = np.arange(0x110000, dtype="<u4").tobytes().decode("utf-32-le", "surrogatepass")
     lowered = everything.lower()
     # U+0130 is the only code point whose lower case is two code points (i + U+0307): drop the extra one
@@ -73,7 +84,6 @@ def lower_table() -> np.ndarray:
     table = np.delete(table, 0x131)
     for ch in CONTEXT_LOWER:
         table[ord(ch)] = ord(ch)
-    table.flags.writeable = False
     return table
 
 

@@ -18,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from curation.core.columns import contiguous
 from curation.pii import validators
 from curation.pii.config import PiiConfig
 from curation.pii.patterns import (HIDDEN_CHARS, NOT_CARD_CONTEXT, NOT_PHONE_CONTEXT, NOT_VERSION_CONTEXT, PREFILTER,
@@ -302,8 +303,7 @@ def scan_conversations(conversations: pa.Array, scanner: Scanner, names=None,
                        normalized: Callable[[pa.Array], pa.Array] | None = None) -> ConversationScan:
     """Redact every turn of a ``list<struct<from, value, ...>>`` column (null rows stay null); ``normalized`` as
     in :func:`scan_texts`."""
-    if isinstance(conversations, pa.ChunkedArray):
-        conversations = conversations.combine_chunks()
+    conversations = contiguous(conversations)
     n = len(conversations)
     turns = conversations.flatten()
     result = scan_texts(turns.field("value"), scanner, names, normalized)

@@ -22,6 +22,7 @@ from typing import Any, Collection, Sequence
 import numpy as np
 import pyarrow as pa
 
+from curation.core.columns import contiguous
 from curation.formats import TABLE_KEYS
 
 POS, ID, FILE, LINE, ROW, RAW, ERROR, SLOW = "_pos", "_id", "_file", "_line", "_row", "_raw", "_error", "_slow"
@@ -436,5 +437,5 @@ def raw_batch(
         parsed = rename_internal(plain_layouts(parsed))
         for name in parsed.column_names:
             col = parsed.column(name)
-            columns[name] = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+            columns[name] = contiguous(col)
     return pa.RecordBatch.from_pydict(columns)

@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 from curation.contract import SPLITS, OutputFolderError, read_manifest, read_quarantine, require_output_folder
 from curation.contract import ROW_COUNT_KEYS, check_manifest_counts, check_row_counts, is_row_count, reading
 from curation.contract import shown_json, split_columns, unreadable_file
+from curation.core.columns import contiguous
 from curation.report.markdown_text import one_line
 from curation.report.quality import QualityFacts, gather_quality
 from tomecraft.errors import error_line
@@ -274,7 +275,7 @@ def _column(table: pa.Table, name: str, type_: pa.DataType | None = None) -> pa.
 
 
 def _lengths(conversations: pa.ChunkedArray) -> Lengths:
-    conversations = conversations.combine_chunks() if isinstance(conversations, pa.ChunkedArray) else conversations
+    conversations = contiguous(conversations)
     if len(conversations) == 0:
         empty = np.zeros(0, dtype=np.int64)
         return Lengths(empty, empty, empty)

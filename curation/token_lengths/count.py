@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from curation.core.columns import contiguous
 from curation.core.stage import StageError
 from curation.parallel import resolve_workers
 from curation.token_lengths.config import TokenLengthsConfig
@@ -125,8 +126,7 @@ class TokenCounter:
     def count(self, conversations: pa.Array) -> tuple[np.ndarray, dict[str, int]]:
         """Tokens per row, and how they were counted (rows per path, checks, mismatches)."""
         self._load()
-        if isinstance(conversations, pa.ChunkedArray):
-            conversations = conversations.combine_chunks()
+        conversations = contiguous(conversations)
         n = len(conversations)
         stats = {"rows_fast": 0, "rows_exact": 0, "rows_checked": 0, "fast_path_mismatch": 0}
         if n == 0:

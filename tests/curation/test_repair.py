@@ -7,6 +7,7 @@ import json
 import math
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -183,6 +184,36 @@ def test_control_prefilter_says_true_exactly_when_a_value_holds_one(values, cut_
     arr = arr.slice(min(cut_front, len(arr)), max(len(arr) - cut_front - cut_back, 0))
     pattern = re.compile(f"[{CONTROL_CLASS}]")
     assert _may_hold_control(arr) == any(v is not None and pattern.search(v) for v in arr.to_pylist())
+
+
+@pytest.mark.parametrize("where", [0, (1 << 18) - 1, 1 << 18, (3 << 18) + 5, None])
+@pytest.mark.parametrize("char", ["\x00", "\x1f", "\x7f", "\x0b"])
+def test_control_prefilter_reads_the_whole_text_a_part_at_a_time(where, char):
+    """The screen reads the text a quarter megabyte at a time: a control character in any part, or at a part's
+    edge, is seen; tabs, line ends and text past the leaf's slice are not."""
+    from curation.repair import _may_hold_control
+
+    size = (4 << 18) + 17
+    text = ["a\tb\r\n" * (size // 6)]
+    if where is not None:
+        text[0] = text[0][:where] + char + text[0][where + 1 :]
+    arr = pa.array(["\x00 outside"] + text + ["\x7f outside"]).slice(1, 1)
+    assert _may_hold_control(arr) == (where is not None)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.text(alphabet=st.sampled_from("a Z~!\x00\x08\t\n\x0b\x1f \x7f\x80\x85\xa0é\u2003\u3000"))
+                          | st.text(max_size=3))),
+       st.integers(0, 5), st.integers(0, 5), st.booleans())
+def test_empty_turn_screen_agrees_with_its_regex(values, cut_front, cut_back, large):
+    """The empty-turn screen runs the regex only where a value's first byte leaves it open: its answer is the
+    regex's on every value of a (sliced) leaf, nulls counted as empty."""
+    from curation.validate import EMPTY_TURN, empty_turns
+
+    arr = pa.array(values, pa.large_string() if large else pa.string())
+    arr = arr.slice(min(cut_front, len(arr)), max(len(arr) - cut_front - cut_back, 0))
+    expected = pc.match_substring_regex(arr, EMPTY_TURN).fill_null(True).to_pylist()
+    assert empty_turns(arr).tolist() == expected
 
 
 def test_repair_table_nulls_non_finite_floats_in_structs_and_lists_as_a_record_does():
