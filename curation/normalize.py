@@ -103,9 +103,17 @@ def _is_run_space(cp):
     return cp == 32 or cp == 9 or cp == 0xA0 or (0x2000 <= cp <= 0x200A) or cp == 0x202F or cp == 0x205F or cp == 0x3000
 
 
+_ORDINARY = np.array([b < 0x80 and b not in (9, 10, 13) for b in range(256)], dtype=np.bool_)
+"""Per byte: an ASCII character other than TAB, LF and CR (the space included)."""
+
+
 @njit(nogil=True, cache=True)
 def _needs_work(buf, offsets, collapse, newline_run, strip, out):
-    """Per string: would :func:`normalize_text` (after the Unicode form) change it? One pass over the bytes."""
+    """Per string: would :func:`normalize_text` (after the Unicode form) change it? One pass over the bytes;
+    on ordinary ASCII bytes without a branch on whether each is a space (one taken or not every few bytes is
+    mispredicted at each word's edges)."""
+    ordinary = _ORDINARY
+    folds = np.int64(collapse)
     for i in range(out.shape[0]):
         start, end = offsets[i], offsets[i + 1]
         flag = False
@@ -116,17 +124,15 @@ def _needs_work(buf, offsets, collapse, newline_run, strip, out):
                 cp, _ = decode(buf, last_start(buf, start, end), end)
                 flag = is_space(cp)
         p = start
-        prev_run_space = False
+        prev_run_space = np.int64(0)  # 1: the character before is one collapse_spaces folds
         nl = 0
         while p < end and not flag:
             b = buf[p]
-            if b < 0x80 and b != 10 and b != 13 and b != 9:  # the common case: an ordinary ASCII byte
-                if b == 32:
-                    if collapse and prev_run_space:
-                        flag = True
-                    prev_run_space = collapse
-                else:
-                    prev_run_space = False
+            if ordinary[b]:  # the common case: a space after a space is the one that needs work
+                space = folds & np.int64(b == 32)
+                if space & prev_run_space:
+                    flag = True
+                prev_run_space = space
                 nl = 0
                 p += 1
                 continue
@@ -140,11 +146,11 @@ def _needs_work(buf, offsets, collapse, newline_run, strip, out):
                 nl += 1
                 if newline_run > 0 and nl >= newline_run:
                     flag = True
-                if collapse and prev_run_space and (buf[p - 1] == 32 or buf[p - 1] == 9):
+                if prev_run_space and (buf[p - 1] == 32 or buf[p - 1] == 9):
                     flag = True  # spaces before a line end
             else:
                 nl = 0
-            run_space = collapse and _is_run_space(cp)
+            run_space = folds & np.int64(_is_run_space(cp))
             if run_space and (cp != 32 or prev_run_space):
                 flag = True
             prev_run_space = run_space

@@ -19,25 +19,31 @@ from curation.minhash.kernels import xxh64
 U64 = np.uint64
 
 
+_BYTE_KIND = np.array([2 if b >= 0x80 else int(9 <= b <= 13 or 28 <= b <= 32) for b in range(256)], dtype=np.int64)
+"""Per byte: 1 an ASCII whitespace character (9-13, 28-32), 0 any other ASCII one, 2 a byte of a longer one."""
+
+
 @njit(nogil=True, cache=True)
 def word_counts(buf, offsets, out):
-    """Words per string (Python's ``len(re.findall(r"\\S+", text))``)."""
+    """Words per string (Python's ``len(re.findall(r"\\S+", text))``). A word starts where a character that is no
+    space follows a space or the start, counted without a branch on it (a branch there, taken or not every few
+    bytes, is mispredicted at each word's edges: 3x slower)."""
+    kind = _BYTE_KIND
     for i in range(out.shape[0]):
         p, end = offsets[i], offsets[i + 1]
         n = 0
-        inword = False
+        after_space = np.int64(1)  # the character before was a space (or there was none)
         while p < end:
-            b = buf[p]
-            if b < 0x80:  # ASCII: whitespace is 9-13 and 28-32
-                space = (9 <= b <= 13) or (28 <= b <= 32)
-                p += 1
-            else:
+            k = kind[buf[p]]
+            if k == 2:
                 cp, size = _decode(buf, p, end)
-                space = _is_space(cp)
+                space = np.int64(_is_space(cp))
                 p += size
-            if not space and not inword:
-                n += 1
-            inword = not space
+            else:
+                space = k
+                p += 1
+            n += (1 - space) & after_space
+            after_space = space
         out[i] = n
 
 
