@@ -233,7 +233,7 @@ def finish_outputs(root: Path, source, config, output_format: str = "finetome") 
     (several inputs), then the dataset card. Returns the manifest. With ``report: false`` the report an earlier run
     left in the folder is removed: it describes other outputs than the ones beside it now."""
     from curation.card import write_card
-    from curation.contract import read_manifest
+    from curation.contract import CACHE_DIR, read_manifest
     from curation.mix_report import input_accounting, mix_entry
     from curation.report import REPORT_HTML, REPORT_MD
     from tomecraft.files import write_json
@@ -252,6 +252,10 @@ def finish_outputs(root: Path, source, config, output_format: str = "finetome") 
                             "target": i["target_share"], "target_rows": i["target_rows"]} for i in inputs]
         write_json(manifest, root / "manifest.json")
     write_card(root, output_format)
+    try:  # the run's working folder, when it kept nothing there (an existing set's index, embeddings)
+        (root / CACHE_DIR).rmdir()
+    except OSError:  # it holds something (or is gone)
+        pass
     return manifest
 
 

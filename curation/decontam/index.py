@@ -17,6 +17,7 @@ costs its length plus its distinct hits, not its length times the items.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pyarrow as pa
@@ -157,11 +158,37 @@ def folded(texts: pa.Array) -> pa.Array:
     return pc.replace_substring_regex(pc.utf8_normalize(texts, "NFKD"), _HIDDEN, "")
 
 
+# Cyrillic and Greek letters that look like Latin ones (as Unicode's confusables pair them), each with the Latin
+# letter it is read as here, lower case: a copy of an item with some of its letters swapped for them is the item.
+LOOK_ALIKES = {
+    "а": "a", "в": "b", "е": "e", "һ": "h", "і": "i", "ј": "j", "к": "k", "ӏ": "l", "м": "m", "н": "h",
+    "о": "o", "р": "p", "ԛ": "q", "ѕ": "s", "т": "t", "с": "c", "у": "y", "ԝ": "w", "х": "x", "ԁ": "d",
+    "А": "a", "В": "b", "Е": "e", "Һ": "h", "І": "i", "Ј": "j", "К": "k", "Ӏ": "l", "М": "m", "Н": "h",
+    "О": "o", "Р": "p", "Ԛ": "q", "Ѕ": "s", "Т": "t", "С": "c", "У": "y", "Ԝ": "w", "Х": "x", "Ԁ": "d",
+    "α": "a", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p", "τ": "t", "υ": "u", "χ": "x",
+    "Α": "a", "Β": "b", "Ε": "e", "Ζ": "z", "Η": "h", "Ι": "i", "Κ": "k", "Μ": "m", "Ν": "n", "Ο": "o",
+    "Ρ": "p", "Τ": "t", "Υ": "y", "Χ": "x",
+}
+
+
+@lru_cache(maxsize=1)
+def match_lower_table() -> np.ndarray:
+    """The lower-case table words are read with (:func:`curation.minhash.shingles.lower_table`), with each of
+    :data:`LOOK_ALIKES` read as its Latin letter: it costs the matching nothing (each code point goes through the
+    table anyway), and rows and items go through it alike, so texts in those scripts still match each other."""
+    table = lower_table().copy()
+    for other, latin in LOOK_ALIKES.items():
+        table[ord(other)] = ord(latin)
+    table.flags.writeable = False
+    return table
+
+
 def word_hashes(texts: pa.Array, lo: int = 0, hi: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(starts, sizes, values): the xxh64 of each word of texts ``lo:hi``, in order."""
+    """(starts, sizes, values): the xxh64 of each word of texts ``lo:hi``, in order (read with
+    :func:`match_lower_table`)."""
     data, offsets = string_buffers(texts)
     hi = len(offsets) - 1 if hi is None else hi
-    return kernels.shingle_hashes(data, offsets[lo: hi + 1], word_table(), lower_table(), kernels.SHINGLE_WORD, 1)
+    return kernels.shingle_hashes(data, offsets[lo: hi + 1], word_table(), match_lower_table(), kernels.SHINGLE_WORD, 1)
 
 
 @dataclass

@@ -219,6 +219,23 @@ def run_cli(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.slow  # (4-9 s: the fast lane stays under 3 minutes; the full suite runs it)
+def test_the_run_leaves_no_empty_working_folder_and_keeps_one_that_holds_something(tmp_path):
+    """The run's working folder (``.cache``: spills, an existing set's index, embeddings) is removed at the end when
+    nothing was kept in it, so a plain run's folder holds its outputs alone; one that holds something stays."""
+    rows = [{"conversations": conv(("human", f"Question {i} about tides?"), ("gpt", f"Answer {i}: the moon pulls."))}
+            for i in range(6)]
+    src = write_jsonl(tmp_path / "in.jsonl", rows)
+    out = tmp_path / "out"
+    run_curation(str(src), out, fast_config())
+    assert not (out / ".cache").exists()
+    assert {p.name for p in out.iterdir()} >= {"train.parquet", "manifest.json", "README.md"}
+    kept = tmp_path / "kept"
+    (kept / ".cache" / "against").mkdir(parents=True)
+    (kept / ".cache" / "against" / "note").write_text("an index another run left")
+    run_curation(str(src), kept, fast_config())
+    assert (kept / ".cache" / "against" / "note").read_text() == "an index another run left"
+
+
 def test_unreadable_inputs_stop_with_one_clear_line(tmp_path):
     missing = run_cli("curate", "-i", str(tmp_path / "nope.jsonl"), "-o", str(tmp_path / "o"))
     assert missing.returncode == 2 and "nope.jsonl: file not found" in missing.stderr

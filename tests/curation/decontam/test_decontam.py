@@ -96,6 +96,34 @@ def test_copies_hidden_by_invisible_or_compatibility_characters_are_found(hide):
     assert hits.row.tolist() == [20] and hits.item.tolist() == [7]
 
 
+@pytest.mark.parametrize("script", ["cyrillic lower", "cyrillic upper", "greek", "every other word"])
+def test_copies_with_cyrillic_or_greek_look_alike_letters_are_found(script):
+    """A copy of an item with its Latin letters swapped for Cyrillic or Greek ones that look the same (а for a, о for
+    o, Ρ for P...) was read as other words, and missed; rows and items are read with the look-alikes as Latin now.
+    Text wholly in those scripts still matches itself."""
+    from curation.decontam.index import LOOK_ALIKES
+
+    rng = random.Random(2)
+    evals = [filler(rng, 20) + f" item{i}" for i in range(50)]
+    item = evals[7]
+    lower = {latin: other for other, latin in LOOK_ALIKES.items() if other.islower() and "\u0400" <= other <= "\u04ff"}
+    upper = {latin: other for other, latin in LOOK_ALIKES.items() if other.isupper() and "\u0400" <= other <= "\u04ff"}
+    greek = {latin: other for other, latin in LOOK_ALIKES.items() if "\u0370" <= other <= "\u03ff"}
+    swap = lambda text, table: "".join(table.get(c.lower(), c) for c in text)  # noqa: E731
+    copy = {"cyrillic lower": swap(item, lower), "cyrillic upper": swap(item.upper(), upper),
+            "greek": swap(item, greek),
+            "every other word": " ".join(swap(w, lower) if k % 2 else w for k, w in enumerate(item.split(" ")))}[script]
+    assert copy != item and copy.lower() != item.lower()
+    rows = [conv(f"Tell me about row {r} please", f"Answer {r}: " + filler(rng, 8)) for r in range(20)]
+    rows.append(conv(f"{filler(rng, 10)} {copy} {filler(rng, 10)}"))
+    hits = find(pa.array(rows, CONV), NgramIndex.build(evals), DecontamConfig(seed_prompts=False))
+    assert hits.row.tolist() == [20] and hits.item.tolist() == [7]
+    russian = ["Сколько будет дважды два и почему это верно для любого основания системы счисления вообще"]
+    hits = find(pa.array([conv("Вопрос: " + russian[0] + "?"), conv("Другой вопрос о погоде сегодня")], CONV),
+                NgramIndex.build(russian, ngram=8), DecontamConfig(seed_prompts=False))
+    assert hits.row.tolist() == [0]
+
+
 def test_short_items_match_whole_and_shorter_ones_never():
     index = NgramIndex.build(["What is the boiling point of water at sea level", "too short item"], ngram=13)
     assert index.item_ngrams.tolist() == [1, 0]
