@@ -273,7 +273,7 @@ def repetition_measures(buf, offsets, rows, top_ns, dup_ns, out):
         nw, nl, newline = _scan(buf, offsets[i], offsets[i + 1], words, word_chars, lines, line_chars)
         out[t, 0] = 0.0
         out[t, 1] = 0.0
-        if newline:  # one line: nothing repeats
+        if newline:  # (a text of one line repeats no line)
             out[t, 0], out[t, 1] = _line_fractions(lines, line_chars, nl, keys, counts)
         for j in range(k + d):
             out[t, 2 + j] = 0.0

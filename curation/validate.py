@@ -86,7 +86,8 @@ def empty_turns(values: pa.Array) -> np.ndarray:
     out = np.zeros(n, dtype=bool)
     at = np.flatnonzero(maybe)
     if len(at):
-        out[at] = np.asarray(pc.match_substring_regex(values.take(pa.array(at)), EMPTY_TURN).fill_null(True), dtype=bool)
+        picked = values.take(pa.array(at))
+        out[at] = np.asarray(pc.match_substring_regex(picked, EMPTY_TURN).fill_null(True), dtype=bool)
     return out
 
 

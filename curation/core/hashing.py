@@ -68,8 +68,12 @@ def seeded_ranks(seed: int, keys: list[str] | pa.Array) -> np.ndarray:
         out = np.empty(len(keys), dtype=np.uint64)
         for a in range(0, len(keys), 65_536):
             part = keys.slice(a, 65_536)
-            texts = part.cast(as_bytes).to_pylist() if as_bytes is not None else [k.encode("utf-8") for k in part.to_pylist()]
-            out[a : a + len(texts)] = np.fromiter(map(digest, texts, itertools.repeat(seed)), dtype=np.uint64, count=len(texts))
+            if as_bytes is not None:
+                texts = part.cast(as_bytes).to_pylist()
+            else:  # (a dictionary array, or another type)
+                texts = [k.encode("utf-8") for k in part.to_pylist()]
+            out[a : a + len(texts)] = np.fromiter(map(digest, texts, itertools.repeat(seed)), dtype=np.uint64,
+                                                  count=len(texts))
         return out
     return np.fromiter(map(digest, (k.encode("utf-8") for k in keys), itertools.repeat(seed)), dtype=np.uint64,
                        count=len(keys))
