@@ -9,14 +9,23 @@ A :class:`Kernel` stands for the numba dispatcher it makes on first use and beha
 its attributes (``signatures``, ``py_func``...), and in compiled code, where numba types it as that
 dispatcher (``_numba_type_``), so kernels call kernels as before. Cached machine code is found as before:
 the cache is keyed by the Python function, which is the same.
+
+numba's error messages are left uncoloured (``NUMBA_DISABLE_ERROR_MESSAGE_HIGHLIGHTING``, unless set already):
+where colorama can be imported (Ray puts its own copy on ``sys.path``), numba wraps ``sys.stdout`` and
+``sys.stderr`` in colorama's, then puts back the ones it found, for every message it builds while it compiles (even
+for the lookups it expects to fail), from whichever thread compiles. A kernel compiled on the warm-up thread (a
+machine's first run) could put back streams that the command, or a test capturing it, had swapped meanwhile.
 """
 
 from __future__ import annotations
 
 import functools
 import importlib
+import os
 import threading
 from typing import Any, Callable
+
+os.environ.setdefault("NUMBA_DISABLE_ERROR_MESSAGE_HIGHLIGHTING", "1")  # before numba is imported (see above)
 
 _lock = threading.Lock()
 

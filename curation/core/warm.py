@@ -66,6 +66,7 @@ def load_numba_target() -> None:
 
     if "numba.np.arraymath" in sys.modules:
         return
+    import curation.core.jit  # noqa: F401 - numba's settings, before it is imported
     import numba.np.linalg as linalg
 
     probe = linalg.ensure_blas

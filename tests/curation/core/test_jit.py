@@ -1,5 +1,6 @@
 """Kernels compiled on first call (curation.core.jit): they behave as numba's dispatchers, numba loads late."""
 
+import os
 import pickle
 import subprocess
 import sys
@@ -59,3 +60,20 @@ def test_importing_the_stages_does_not_load_numba():
     """)
     done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+def test_compiling_leaves_the_process_streams_alone_where_colorama_can_be_imported():
+    """With colorama importable, numba wrapped sys.stdout and sys.stderr in colorama's and put back the ones it
+    found, for every message it built while compiling (even for lookups it expects to fail), from whichever thread
+    compiled: a kernel compiled on the warm-up thread put back streams a test capturing the command had swapped
+    meanwhile. numba's messages are left uncoloured now, which touches no stream."""
+    code = textwrap.dedent("""
+        import colorama  # importable here, as Ray's copy is once Ray is imported
+        import curation.core.jit
+        import numba.core.errors as errors
+        print(type(errors.termcolor()).__name__)
+    """)
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_DISABLE_ERROR_MESSAGE_HIGHLIGHTING"}  # (this process set it)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "NOPColorScheme"
