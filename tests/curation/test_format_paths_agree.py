@@ -379,6 +379,22 @@ def test_a_runs_bytes_do_not_depend_on_batch_rows(fmt, data, tmp_path_factory):
     assert outputs[0] == outputs[1] == outputs[2]
 
 
+def test_a_message_of_null_content_in_a_batch_cut_from_a_larger_one(tmp_path):
+    """A `messages` row whose turn holds a null and a number, fifth among clean rows, in batches of 1, 3 and all:
+    the batch of one row is a slice of the parsed block, and its turns' offsets beside their null mask were refused
+    by Arrow ("Null bitmap with offsets slice not supported") once a column of one chunk was used without a copy."""
+    messy = {"messages": [{"role": "human", "content": None}, {"role": "gpt", "content": 0}]}
+    lines = [_line(CLEAN["messages"](i)) for i in range(4)] + [_line(messy)]
+    path = tmp_path / "rows.jsonl"
+    path.write_bytes(b"".join(lines[i] + b"\n" for i in (4, 1, 2, 3, 0)))
+    outputs = []
+    for batch_rows in (1, 3, 16_384):
+        out = tmp_path / f"out-{batch_rows}"
+        files = _curate(str(path), out, engine={"batch_rows": batch_rows})
+        outputs.append((files, (out / "quarantine.jsonl").read_bytes()))
+    assert outputs[0] == outputs[1] == outputs[2]
+
+
 @pytest.mark.parametrize("fmt", list(ROWS))
 def test_a_runs_bytes_do_not_depend_on_batch_rows_for_known_messy_rows(fmt, tmp_path):
     """The fast lane's share of the above: for each format, rows that take each path in one file."""
