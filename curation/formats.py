@@ -396,9 +396,10 @@ def _turn_list(col: pa.Array, name: str, turn_keys: Mapping[str, str], where: st
     offsets = col.offsets
     if pa.types.is_large_list(col.type):
         offsets = offsets.cast(pa.int32())
-    # rebase offsets (a sliced column's offsets need not start at 0; flatten() already dropped the rest)
+    # rebase offsets (a sliced column's offsets need not start at 0; flatten() already dropped the rest), into an
+    # array of their own: Arrow takes no null mask beside offsets that are a slice
     start = offsets[0].as_py()
-    offsets = pc.subtract(offsets, start) if start else offsets
+    offsets = pc.subtract(offsets, start) if start or offsets.offset else offsets
     out = pa.ListArray.from_arrays(offsets, turns, mask=pc.invert(col.is_valid()) if col.null_count else None)
     # a turn's other keys (`name`, `weight`) are dropped: such rows go record by record, where validation
     # records it in the row's repairs (a refusal read as the turn's text is no other key)
@@ -457,7 +458,7 @@ def _pair_turns(col: pa.Array, name: str, where: str):
     if pa.types.is_large_list(col.type):
         offsets = offsets.cast(pa.int32())
     start = offsets[0].as_py()
-    offsets = pc.subtract(offsets, start) if start else offsets
+    offsets = pc.subtract(offsets, start) if start or offsets.offset else offsets
     out = pa.ListArray.from_arrays(pc.multiply(offsets, 2).cast(pa.int32()), turns,
                                    mask=pc.invert(col.is_valid()) if col.null_count else None)
     extra = pa.array(np.zeros(m, bool))
@@ -644,6 +645,6 @@ def to_messages(conversations: pa.Array) -> pa.Array:
     messages = pa.StructArray.from_arrays([roles, flat.field("value")], fields=list(MESSAGE))
     offsets = conversations.offsets
     start = offsets[0].as_py()
-    offsets = pc.subtract(offsets, start) if start else offsets
+    offsets = pc.subtract(offsets, start) if start or offsets.offset else offsets
     return pa.ListArray.from_arrays(offsets, messages,
                                     mask=pc.invert(conversations.is_valid()) if conversations.null_count else None)

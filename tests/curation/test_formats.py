@@ -455,3 +455,18 @@ def test_messages_beside_a_conversations_column_without_turns_are_the_turns(tmp_
         i = int(row["conversations"][1]["value"].split(": ", 1)[1].split(" ")[0])
         assert row["input_conversations"] == (other.format(i=i) if isinstance(other, str) else other + i)
         assert [t["from"] for t in row["conversations"]] == ["human", "gpt"]
+
+
+def test_a_slice_of_turns_whose_offsets_start_at_zero_converts_with_its_nulls():
+    """A batch cut from a larger one after rows without turns (a null, an empty list) holds offsets that are a
+    slice yet start at 0; beside a null row Arrow refused them ("Null bitmap with offsets slice not supported")."""
+    from curation.formats import _turn_list, to_messages
+
+    messages = pa.array([None, [], [{"role": "user", "content": "hi"}], None, [{"role": "assistant", "content": "yo"}]],
+                        pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())])))
+    part = messages.slice(1)
+    assert part.offsets[0].as_py() == 0 and part.offsets.offset > 0
+    turns, _, _ = _turn_list(part, "messages", {}, "rows.jsonl")
+    assert turns.to_pylist() == [[], [{"from": "human", "value": "hi"}], None, [{"from": "gpt", "value": "yo"}]]
+    back = to_messages(pa.concat_arrays([pa.nulls(1, turns.type), turns]).slice(1))
+    assert back.to_pylist() == [[], [{"role": "user", "content": "hi"}], None, [{"role": "assistant", "content": "yo"}]]
