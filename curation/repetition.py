@@ -1,8 +1,8 @@
 """Gopher repetition measures (Rae et al. 2021) and word counts, compiled with numba over UTF-8 buffers.
 
 Words are runs of non-whitespace (Python's ``\\S+``: whitespace as ``str.isspace``); a word is identified by
-the xxh64 of its bytes and measured in characters (code points). For each n, ``top_ngram_chars`` is the
-characters covered by the most repeated n-gram (its characters times its count) and ``dup_ngram_chars`` the
+the xxh64 of its bytes and measured in characters (code points). For each n, the top n-gram characters are the
+characters covered by the most repeated n-gram (its characters times its count) and the duplicate ones the
 characters in n-grams seen before (scanning left to right, skipping past a repeat), as datatrove's
 ``GopherRepetitionFilter`` does; both over all the words' characters. Lines are split on ``\\n``; blank lines
 (only whitespace) do not count; a line repeats when the same line (whitespace included) came before.
@@ -136,16 +136,6 @@ def _dup(hashes, m, prefix, n, keys, counts):
             counts[s] = 1
             idx += 1
     return repeated
-
-
-@njit(cache=True)
-def top_ngram_chars(ids, lens, n):
-    """Characters covered by the most repeated n-gram: max over n-grams seen twice or more of chars * count."""
-    prefix = np.empty(ids.shape[0] + 1, dtype=np.int64)
-    _prefix(lens, ids.shape[0], prefix)
-    size = _table_size(ids.shape[0])
-    return _top(_ngram_hashes(ids, n), ids.shape[0] - n + 1, prefix, n, np.empty(size, np.uint64),
-                np.zeros(size, np.int64))
 
 
 @njit(cache=True)

@@ -371,12 +371,18 @@ def test_a_runs_bytes_do_not_depend_on_batch_rows(fmt, data, tmp_path_factory):
     folder = tmp_path_factory.mktemp("run")
     path = folder / "rows.jsonl"
     path.write_bytes(b"".join(lines[i] + b"\n" for i in order))
+    outputs = _outputs_by_batch_rows(path, folder)
+    assert outputs[0] == outputs[1] == outputs[2]
+
+
+def _outputs_by_batch_rows(path, folder, sizes=(1, 3, 16_384)) -> list:
+    """The data files and the quarantine of ``path`` curated whole with each ``batch_rows`` of ``sizes``."""
     outputs = []
-    for batch_rows in (1, 3, 16_384):
+    for batch_rows in sizes:
         out = folder / f"out-{batch_rows}"
         files = _curate(str(path), out, engine={"batch_rows": batch_rows})
         outputs.append((files, (out / "quarantine.jsonl").read_bytes()))
-    assert outputs[0] == outputs[1] == outputs[2]
+    return outputs
 
 
 def test_a_message_of_null_content_in_a_batch_cut_from_a_larger_one(tmp_path):
@@ -387,11 +393,7 @@ def test_a_message_of_null_content_in_a_batch_cut_from_a_larger_one(tmp_path):
     lines = [_line(CLEAN["messages"](i)) for i in range(4)] + [_line(messy)]
     path = tmp_path / "rows.jsonl"
     path.write_bytes(b"".join(lines[i] + b"\n" for i in (4, 1, 2, 3, 0)))
-    outputs = []
-    for batch_rows in (1, 3, 16_384):
-        out = tmp_path / f"out-{batch_rows}"
-        files = _curate(str(path), out, engine={"batch_rows": batch_rows})
-        outputs.append((files, (out / "quarantine.jsonl").read_bytes()))
+    outputs = _outputs_by_batch_rows(path, tmp_path)
     assert outputs[0] == outputs[1] == outputs[2]
 
 
@@ -412,10 +414,7 @@ def test_a_runs_bytes_do_not_depend_on_batch_rows_for_known_messy_rows(fmt, tmp_
     lines = [_line(CLEAN[fmt](i)) for i in range(3)] + [_line(r) for r in messy]
     path = tmp_path / "rows.jsonl"
     path.write_bytes(b"".join(line + b"\n" for line in lines))
-    outputs = []
-    for batch_rows in (1, 2, 16_384):
-        out = tmp_path / f"out-{batch_rows}"
-        outputs.append((_curate(str(path), out, engine={"batch_rows": batch_rows}), (out / "quarantine.jsonl").read_bytes()))
+    outputs = _outputs_by_batch_rows(path, tmp_path, (1, 2, 16_384))
     assert outputs[0] == outputs[1] == outputs[2]
 
 
