@@ -231,7 +231,8 @@ def run_curation(
 def finish_outputs(root: Path, source, config, output_format: str = "finetome") -> dict[str, Any]:
     """What every engine does after writing the data: the per-input accounting and the mix into the manifest
     (several inputs), then the dataset card. Returns the manifest. With ``report: false`` the report an earlier run
-    left in the folder is removed: it describes other outputs than the ones beside it now."""
+    left in the folder is removed: it describes other outputs than the ones beside it now. The run's working folder
+    (``.cache``) is removed when it holds nothing."""
     from curation.card import write_card
     from curation.contract import CACHE_DIR, read_manifest
     from curation.mix_report import input_accounting, mix_entry
