@@ -30,7 +30,7 @@ from pydantic import Field
 
 from curation.contract import REMOVED_COLUMNS
 from curation.core.columns import (JSON_TEXT, TURNS, WHITESPACE_CLASS, any_per_row, concat_unified, contiguous,
-                                   json_text, mark_wide_ints, turns_of, typed_array)
+                                   json_text, mark_wide_ints, string_buffers, turns_of, typed_array)
 from curation.core.config_base import StrictModel
 from curation.core.registry import StageSpec, register
 from curation.core.stage import POS, RowStage, StageOutput
@@ -69,20 +69,15 @@ EMPTY_TURN = f"^(?:{WHITESPACE_CLASS}|[{CONTROL_CLASS}])*$"
 def empty_turns(values: pa.Array) -> np.ndarray:
     """Per value, is it null or nothing but whitespace and control characters (:data:`EMPTY_TURN`)? The regex
     runs only on the values that may be: one whose first byte is a printable ASCII character is not (most are),
-    which its offsets tell without reading the text."""
+    which its offsets tell without reading the text (a null reads as empty there: the regex is asked)."""
     n = len(values)
     if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
         return np.asarray(pc.match_substring_regex(values, EMPTY_TURN).fill_null(True), dtype=bool)
-    _, offsets, data = values.buffers()[:3]
-    width = np.int64 if pa.types.is_large_string(values.type) else np.int32
-    starts = np.frombuffer(offsets, dtype=width)[values.offset : values.offset + n + 1] if n else np.zeros(1, width)
-    text = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, np.uint8)
-    filled = starts[1:] > starts[:-1]
+    text, offsets = string_buffers(values)
+    filled = offsets[1:] > offsets[:-1]
     first = np.zeros(n, dtype=np.uint8)
-    first[filled] = text[starts[:-1][filled]]
+    first[filled] = text[offsets[:-1][filled]]
     maybe = ~filled | (first <= 0x20) | (first >= 0x7F)
-    if values.null_count:
-        maybe |= ~np.asarray(values.is_valid(), dtype=bool)
     out = np.zeros(n, dtype=bool)
     at = np.flatnonzero(maybe)
     if len(at):

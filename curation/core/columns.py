@@ -28,10 +28,10 @@ WHITESPACE_CLASS = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in WHITESPACE) + "]"
 
 
 def contiguous(column: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """``column`` as one array starting at its buffers' start, as ``combine_chunks`` gives it: its only chunk as it
-    is when that is not a slice (``combine_chunks`` copies every buffer even then: 0.1 s for 50 MB of turns),
-    else its chunks concatenated. (A slice stays a copy: Arrow refuses some of its offsets, a list's null mask
-    beside sliced offsets among them.)"""
+    """A chunked column as one array starting at its buffers' start, as ``combine_chunks`` gives it: its only
+    chunk as it is when that is not a slice (``combine_chunks`` copies every buffer even then: 0.1 s for 50 MB of
+    turns), else its chunks concatenated (a slice is copied: Arrow refuses some of its offsets, a list's null mask
+    beside sliced offsets among them). An array is given back as it is."""
     if not isinstance(column, pa.ChunkedArray):
         return column
     if column.num_chunks == 1 and column.chunk(0).offset == 0:
